@@ -1,0 +1,30 @@
+// Messages between the main thread and host workers that are not process frames.
+// Process frames (messages, events, spawn requests, replies) are codec-encoded byte batches on
+// the per-peer MessagePorts; see the header of src/lua/kernel/proc.lua for their shapes.
+import type { MessagePort } from 'node:worker_threads';
+
+export interface WorkerInit {
+  /** This thread's id in the runtime (0 is the main thread). */
+  tid: number;
+  /** Registry id of the host this worker belongs to. */
+  host: string;
+  /** The shared process directory (src/runtime/layout.ts). */
+  directory: SharedArrayBuffer;
+  /** Codec-encoded kernel config: { tid, host, hosts = { [id] = { kind, tids } } }. */
+  cfg: Uint8Array;
+  /** Codec-encoded Lua entries: { [id] = { kind, source, method, modules, imports, file } }. */
+  entries: Uint8Array;
+  /** One port per peer thread id. */
+  ports: Record<number, MessagePort>;
+}
+
+export type ControlToWorker =
+  | { type: 'shutdown'; graceMs: number }
+  | { type: 'kill_all' }
+  | { type: 'stats'; id: number };
+
+export type ControlFromWorker =
+  | { type: 'ready' }
+  | { type: 'down' }
+  | { type: 'fatal'; message: string }
+  | { type: 'stats'; id: number; processes: number; heapBytes: number };

@@ -1,0 +1,45 @@
+// wippy-ts embedding API: run Wippy apps (or entries given in code) inside another Node program.
+//
+//   import { createRuntime } from 'wippy-ts';
+//   const rt = await createRuntime({ entries: [
+//     { id: 'app:processes', kind: 'process.host', host: { workers: 2 } },
+//     { id: 'app:square', kind: 'function.lua', method: 'main',
+//       source: 'return { main = function(x) return x * x end }' },
+//   ] });
+//   console.log(await rt.exec('app:square', [7]));   // 49
+//   await rt.stop();
+import { loadApp, createRegistry } from './registry/loader.js';
+import type { Registry } from './registry/registry.js';
+import { Runtime, type RuntimeOptions } from './runtime/runtime.js';
+
+export { Runtime, DEFAULT_SHUTDOWN_GRACE_MS } from './runtime/runtime.js';
+export type { ExitInfo, RuntimeOptions } from './runtime/runtime.js';
+export { WippyError } from './codec/msgpack.js';
+export { loadApp, createRegistry } from './registry/loader.js';
+export type { Registry } from './registry/registry.js';
+export type { Entry, LuaEntry, HostEntry, ServiceEntry, EntryId } from './registry/types.js';
+export { formatPid, parsePid } from './runtime/pid.js';
+
+export interface CreateRuntimeOptions extends RuntimeOptions {
+  /** App directory to load (wippy.lock / src/ with _index.yaml files). */
+  root?: string;
+  /** Extra config files merged over .wippy.yaml. */
+  configFiles?: string[];
+  /** Entries given in code instead of (or without) an app directory. */
+  entries?: Array<Record<string, unknown>>;
+  /** Runtime config when entries are given in code (same shape as .wippy.yaml). */
+  config?: Record<string, unknown>;
+  /** Start the hosts before returning (default true). */
+  start?: boolean;
+}
+
+/** Build a runtime from an app directory or from entries, and start it. */
+export async function createRuntime(opts: CreateRuntimeOptions): Promise<Runtime> {
+  let registry: Registry;
+  if (opts.entries) registry = createRegistry(opts.entries as any, { root: opts.root ?? process.cwd(), config: opts.config });
+  else if (opts.root) registry = await loadApp(opts.root, { configFiles: opts.configFiles });
+  else throw new TypeError('createRuntime: give `root` (an app directory) or `entries`');
+  const rt = new Runtime(registry, opts);
+  if (opts.start !== false) await rt.start();
+  return rt;
+}

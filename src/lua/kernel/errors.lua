@@ -1,0 +1,103 @@
+-- Error objects: immutable userdata carrying kind, message, retryable and details.
+--
+-- They are userdata (type(err) == "userdata") made by the host's `newud`; their fields live in a
+-- weak-keyed side table so the object itself stays a 0-byte userdata. They concatenate like
+-- strings, `tostring` gives the message only (an internal context prefix is kept apart), and the
+-- sandbox's string library unwraps them so `string.find(err, "not found")` works.
+return function(K)
+  local H = K.H
+  local setmetatable, type, tostring, rawequal = setmetatable, type, tostring, rawequal
+
+  local DATA = setmetatable({}, { __mode = "k" })
+  local methods = {}
+  local MT = { __index = methods, __metatable = "error" }
+
+  local function make(kind, message, retryable, details, stack)
+    local e = H.newud(MT)
+    DATA[e] = { kind = kind or "", message = message or "", retryable = retryable, details = details, stack = stack }
+    return e
+  end
+
+  local function is_error(v) return DATA[v] ~= nil end
+
+  function methods.kind(self) return DATA[self].kind end
+  function methods.message(self) return DATA[self].message end
+  function methods.retryable(self) return DATA[self].retryable end
+  function methods.details(self) return DATA[self].details end
+  function methods.stack(self) return DATA[self].stack or "" end
+
+  local function msg_of(v)
+    local d = DATA[v]
+    if d then return d.message end
+    return tostring(v)
+  end
+  MT.__tostring = function(self) return DATA[self].message end
+  MT.__concat = function(a, b) return msg_of(a) .. msg_of(b) end
+  MT.__eq = function(a, b)
+    local da, db = DATA[a], DATA[b]
+    return da ~= nil and db ~= nil and da.kind == db.kind and da.message == db.message
+  end
+
+  local errors = {
+    NOT_FOUND = "NotFound", ALREADY_EXISTS = "AlreadyExists", INVALID = "Invalid",
+    PERMISSION_DENIED = "PermissionDenied", UNAVAILABLE = "Unavailable", INTERNAL = "Internal",
+    CANCELED = "Canceled", CONFLICT = "Conflict", TIMEOUT = "Timeout", RATE_LIMITED = "RateLimited",
+    UNKNOWN = "",
+  }
+
+  function errors.new(arg)
+    if type(arg) == "string" then return make("", arg, nil, nil) end
+    if DATA[arg] then return arg end
+    if type(arg) ~= "table" then
+      error("errors.new expects a message string or a table with a message field", 2)
+    end
+    local message = arg.message
+    if message ~= nil and type(message) ~= "string" then message = tostring(message) end
+    return make(arg.kind, message, arg.retryable, arg.details)
+  end
+
+  function errors.wrap(err, context)
+    if err == nil then return nil end
+    local d = DATA[err]
+    if not d then return make("", tostring(context) .. ": " .. tostring(err), nil, nil) end
+    return make(d.kind, tostring(context) .. ": " .. d.message, d.retryable, d.details, d.stack)
+  end
+
+  function errors.is(err, kind)
+    local d = DATA[err]
+    return d ~= nil and d.kind == kind
+  end
+
+  function errors.call_stack(err)
+    local d = DATA[err]
+    if not d or not d.stack then return nil end
+    local frames = {}
+    for src, line, name in d.stack:gmatch("\n%s*([^:\n]+):(%d+): in ([^\n]*)") do
+      frames[#frames + 1] = { source = src, line = tonumber(line), name = name }
+    end
+    return { thread = "main", frames = frames }
+  end
+
+  -- Kernel-facing helpers (also the codec's K.is_error / K.error_fields / K.make_error).
+  K.errors = errors
+  K.is_error = is_error
+  K.err = function(kind, message, retryable) return make(kind, message, retryable) end
+  K.error_fields = function(e)
+    local d = DATA[e]
+    return { kind = d.kind, message = d.message, retryable = d.retryable, details = d.details }
+  end
+  K.make_error = function(f) return make(f.kind, f.message, f.retryable, f.details) end
+  K.error_message = msg_of
+  -- Promote whatever a coroutine raised into an error object (kind Internal when it has none).
+  K.to_error = function(v, stack)
+    local d = DATA[v]
+    if d then
+      if d.kind == "" then return make("Internal", d.message, d.retryable, d.details, d.stack or stack) end
+      return v
+    end
+    return make("Internal", tostring(v), nil, nil, stack)
+  end
+  -- Immutable view for the `errors` global.
+  K.error_mt = MT
+  return errors
+end

@@ -1,0 +1,39 @@
+-- Boots the kernel inside a fresh Lua state. The host (src/lua/engine.ts) has put the raw host
+-- functions in the global __H and the module sources in __MODS (name -> source text) before
+-- running this chunk. Afterwards the only globals the host uses are __step and __count; the
+-- sandboxed processes never see this global table (they get their own environments).
+local H, MODS = __H, __MODS
+__H, __MODS = nil, nil
+
+local K = { H = H }
+local function loadmod(name)
+  local src = MODS[name]
+  if not src then error("kernel module missing: " .. name) end
+  local f = assert(load(src, "@kernel/" .. name .. ".lua", "t"))
+  return f()(K)
+end
+
+loadmod("errors")
+loadmod("sched")
+K.codec = loadmod("codec")
+K.cfg = K.codec.decode(MODS.__cfg)
+K.entries = K.codec.decode(MODS.__entries)
+K.now_ms = H.now
+K.wall_ns = H.wall
+K.tz_offset = H.tz_offset
+K.local_offset = H.local_offset
+K.newud = H.newud
+K.error = function(kind, msg) return K.err(kind, msg, false) end
+K.subscribe = function() local P = K.cp; if P then P.nsubs = P.nsubs + 1 end end
+K.unsubscribe = function() local P = K.cp; if P and P.nsubs > 0 then P.nsubs = P.nsubs - 1 end end
+loadmod("proc")
+local time = loadmod("time")
+K.builtin.time = K.readonly(time, "time")
+-- time.lua's internal helpers stay reachable for the kernel (process.cancel, process.receive)
+K.builtin_time_raw = time
+K.builtin.io = K.readonly(loadmod("io"), "io")
+
+function __step(batch) return K.step(batch) end
+function __count() return K.count() end
+function __mem() return collectgarbage("count") end
+__K = K

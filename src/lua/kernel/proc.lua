@@ -1,0 +1,1007 @@
+-- Processes of one worker: the process table, mailbox routing, lifecycle events, frames from
+-- other threads, the sandbox and the `process` module.
+--
+-- Mailbox routing (semantics §3.2). Each process has one logical FIFO mailbox. Instead of walking
+-- the whole mailbox on every step, a message is routed once, on arrival, to its target channel
+-- (exact `listen` topic, else the inbox for non-`@` topics); a channel that cannot take it at once
+-- keeps it in its own ordered *backlog*, and a message with no target yet waits in `unrouted` until
+-- a subscription appears. Per-channel order is therefore arrival order, and a select that would
+-- park on several subscriptions takes the backlog head with the smallest arrival sequence number,
+-- which is what the reference's in-order walk delivers first.
+--
+-- Frames. Everything that crosses a thread boundary is one codec-encoded array whose first element
+-- names it: "m" message, "e" lifecycle event, "s" spawn request, "rep" reply to an rpc, "t"
+-- terminate, "c" cancel, "lk"/"ul"/"mon"/"um" topology edits, "x" exit notice to the main thread,
+-- "nreg"/"nlook"/"nunreg" name-registry rpcs (served by the main thread), "w" terminal output.
+return function(K)
+  local H, codec, errors = K.H, K.codec, K.errors
+  local qnew, qpush, qpop, qlen = K.qnew, K.qpush, K.qpop, K.qlen
+  local CH, offer, ready, park = K.CH, K.offer, K.ready, K.park
+  local type, tostring, select, pairs, next, setmetatable, error, pcall =
+    type, tostring, select, pairs, next, setmetatable, error, pcall
+  local co_status, co_close, co_running = coroutine.status, coroutine.close, coroutine.running
+  local tpack, tunpack = table.pack, table.unpack
+  local sbyte, sformat, smatch = string.byte, string.format, string.match
+  local encode, decode, copy = codec.encode, codec.decode, codec.copy
+  local traceback = debug.traceback
+
+  local CFG = K.cfg            -- { tid, host, hosts = { [id] = { kind, tids } }, terminal }
+  local SELF = CFG.tid
+  local procs = {}             -- pid string -> process record
+  K.procs = procs
+  local nprocs = 0
+  local local_names = {}       -- name -> pid, for names held by processes of this worker
+  K.entries = K.entries or {}  -- entry id -> { kind, source, method, modules, imports, file }
+  local compiled = {}          -- entry id -> chunk factory (compiled once per worker)
+
+  local EV_EXIT, EV_LINK_DOWN, EV_CANCEL = "pid.exit", "pid.link.down", "pid.cancel"
+  local ZERO_PID = "{|}"
+
+  local function E(kind, msg) return nil, K.err(kind, msg, false) end
+  local function wall_s() return H.wall() / 1e9 end
+
+  ---------------------------------------------------------------------------------------------
+  -- PIDs: "{host|0xhex}", hex zero-padded to at least 5 digits (semantics §1.2).
+  local function fmt_pid(host, uniq)
+    local hex = sformat("%x", uniq)
+    local l = #hex
+    if l < 5 then hex = ("0"):rep(5 - l) .. hex end
+    return "{" .. host .. "|0x" .. hex .. "}"
+  end
+  K.fmt_pid = fmt_pid
+
+  -- -> host, uniq | nil (not a pid) | false, err
+  local function parse_pid(s)
+    if type(s) ~= "string" or sbyte(s, 1) ~= 123 or sbyte(s, -1) ~= 125 then return nil end
+    local body = s:sub(2, -2)
+    local host, u = smatch(body, "^(.*)|0x(%x+)$")
+    if not host then
+      if not body:find("|", 1, true) then return nil end
+      return false, "invalid pid"
+    end
+    local at = host:find("@", 1, true)
+    if at then
+      local node = host:sub(1, at - 1)
+      host = host:sub(at + 1)
+      if node ~= "" and node ~= "local" then return false, "node not found" end
+    end
+    return host, tonumber(u, 16)
+  end
+  K.parse_pid = parse_pid
+
+  ---------------------------------------------------------------------------------------------
+  -- Remote posting.
+  local function post(tid, frame) H.post(tid, encode(frame)) end
+  K.post = post
+
+  -- Where does a pid live? -> "local", P | "remote", tid | nil, err
+  local function locate(pid)
+    local P = procs[pid]
+    if P then
+      if P.alive then return "local", P end
+      return E("NotFound", "process not found")
+    end
+    local host, uniq = parse_pid(pid)
+    if not host then
+      if host == false then return E("NotFound", uniq) end
+      return E("Invalid", "invalid pid format: " .. tostring(pid))
+    end
+    local tid, alive = H.route(uniq)
+    if tid == SELF or not alive or tid < 0 then return E("NotFound", "process not found") end
+    return "remote", tid
+  end
+  K.locate = locate
+
+  ---------------------------------------------------------------------------------------------
+  -- RPC to another thread: park until the "rep" frame arrives.
+  local rpc_pending, rpc_seq = {}, 0
+  local function rpc(tid, kind, ...)
+    local T = K.cur
+    local P = T.proc
+    rpc_seq = rpc_seq + 1
+    rpc_pending[rpc_seq] = T
+    P.npending = P.npending + 1
+    post(tid, { kind, SELF, P.pid, rpc_seq, ... })
+    return park()
+  end
+  K.rpc = rpc
+
+  -- Park the current thread until the host answers request `req` with a "rep" frame
+  -- (used for host I/O such as terminal reads). start(req) issues the host call.
+  function K.await_host(start)
+    local T = K.cur
+    local P = T.proc
+    rpc_seq = rpc_seq + 1
+    rpc_pending[rpc_seq] = T
+    P.npending = P.npending + 1
+    start(rpc_seq, P.pid)
+    return park()
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Messages, Message objects and payload wrappers.
+  local MSG = setmetatable({}, { __mode = "k" })
+  local PAY = setmetatable({}, { __mode = "k" })
+  local msg_methods, pay_methods = {}, {}
+  local MSG_MT = { __index = msg_methods, __metatable = "process.Message" }
+  local PAY_MT = { __index = pay_methods, __metatable = "payload" }
+  MSG_MT.__tostring = function(self) return "process.Message{topic=" .. tostring(MSG[self].topic) .. "}" end
+  PAY_MT.__tostring = function() return "payload" end
+
+  function msg_methods.topic(self) return MSG[self].topic end
+  function msg_methods.from(self)
+    local f = MSG[self].from
+    if f == nil or f == "" or f == ZERO_PID then return nil end
+    return f
+  end
+  local function wrap_payload(v)
+    local w = H.newud(PAY_MT)
+    PAY[w] = { v = v }
+    return w
+  end
+  function msg_methods.payload(self)
+    local m = MSG[self]
+    local n = m.n
+    if n == 0 then return nil end
+    local ps = m.p
+    if n == 1 then return wrap_payload(ps[1]) end
+    local arr = {}
+    for i = 1, n do arr[i] = wrap_payload(ps[i]) end
+    return arr
+  end
+  function pay_methods.data(self) return PAY[self].v end
+  function pay_methods.unmarshal(self) return PAY[self].v end
+  function pay_methods.get_format(self) return "lua" end
+  function pay_methods.transcode(self) return self end
+
+  -- Value a channel delivers for mailbox record m, by channel mode.
+  local function convert(s, m)
+    if m.ev then return m.ev end
+    if s.mode == "message" then
+      local u = H.newud(MSG_MT)
+      MSG[u] = m
+      return u
+    end
+    local n = m.n
+    if n == 0 then return nil end
+    if n == 1 then return m.p[1] end
+    local arr = {}
+    for i = 1, n do arr[i] = m.p[i] end
+    return arr
+  end
+
+  local function backlog_head(s)
+    local bq = s.bq
+    if bq.t >= bq.h then return bq[bq.h].seq end
+    return nil
+  end
+  local function take_backlog(s) return convert(s, qpop(s.bq)) end
+  local function refill(s)
+    local bq = s.bq
+    while bq.t >= bq.h and qlen(s.buf) < s.cap do qpush(s.buf, convert(s, qpop(bq))) end
+  end
+
+  -- Deliver record m into subscription channel ch, keeping per-channel order.
+  local function to_channel(ch, m)
+    local s = CH[ch]
+    local bq = s.bq
+    if bq.t >= bq.h or not offer(s, ch, convert(s, m)) then qpush(bq, m) end
+  end
+
+  local function target_of(P, topic)
+    local ch = P.subs[topic]
+    if ch then return ch end
+    if sbyte(topic, 1) ~= 64 then return P.inbox end
+    return nil
+  end
+
+  local kill -- forward
+
+  -- Route one mailbox record (semantics §3.2).
+  local function route(P, m)
+    local seq = P.seq + 1
+    P.seq = seq
+    m.seq = seq
+    local ch = target_of(P, m.topic)
+    if ch then to_channel(ch, m) else qpush(P.unrouted, m) end
+  end
+
+  -- Re-route what waits in `unrouted` after a subscription appeared.
+  local function reroute(P)
+    local old = P.unrouted
+    if old.t < old.h then return end
+    local keep = qnew()
+    while old.t >= old.h do
+      local m = qpop(old)
+      local ch = target_of(P, m.topic)
+      if ch then to_channel(ch, m) else qpush(keep, m) end
+    end
+    P.unrouted = keep
+  end
+
+  local function deliver_msg(P, topic, from, n, p)
+    route(P, { topic = topic, from = from, n = n, p = p })
+  end
+
+  local function deliver_event(P, ev)
+    local kind = ev.kind
+    if kind == EV_LINK_DOWN then
+      P.links[ev.from] = nil
+      if not P.trap_links then
+        kill(P, K.err("", "linked process failed"))
+        return
+      end
+    elseif kind == EV_EXIT then
+      P.monitoring[ev.from] = nil
+    elseif kind == EV_CANCEL and ev.deadline then
+      local ms = (ev.deadline - wall_s()) * 1000
+      if ms < 0 then ms = 0 end
+      K.timer_add(H.now() + ms, function()
+        if P.alive then kill(P, K.err("Internal", "process terminated")) end
+      end)
+    end
+    route(P, { topic = "@pid/events", ev = ev, n = 0 })
+  end
+  K.deliver_event = deliver_event
+
+  -- Send an event table to pid wherever it lives (dropped silently if it is gone).
+  local function send_event(pid, ev)
+    local P = procs[pid]
+    if P then
+      if P.alive then deliver_event(P, copy(ev)) end
+      return
+    end
+    local host, uniq = parse_pid(pid)
+    if not host then return end
+    local tid, alive = H.route(uniq)
+    if alive and tid ~= SELF and tid >= 0 then post(tid, { "e", pid, ev }) end
+  end
+
+  local function topo(pid, kind, other)
+    local P = procs[pid]
+    if P then
+      if kind == "ul" then P.links[other] = nil
+      elseif kind == "lk" then P.links[other] = true
+      elseif kind == "mon" then P.watchers[other] = true
+      elseif kind == "um" then P.watchers[other] = nil end
+      return
+    end
+    local host, uniq = parse_pid(pid)
+    if not host then return end
+    local tid, alive = H.route(uniq)
+    if alive and tid ~= SELF and tid >= 0 then post(tid, { kind, pid, other }) end
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Process exit.
+  local function finalize(P)
+    if P.finalized then return end
+    P.finalized = true
+    local cur = K.cur
+    for T in pairs(P.threads) do
+      if T ~= cur and co_status(T.co) == "suspended" then co_close(T.co) end
+    end
+    P.threads = {}
+    for _, ch in pairs(P.subs) do
+      local s = CH[ch]
+      if s then s.closed = true end
+    end
+    procs[P.pid] = nil
+    nprocs = nprocs - 1
+    H.dead(P.uniq)
+    if next(P.names) then
+      for name in pairs(P.names) do
+        if local_names[name] == P.pid then local_names[name] = nil end
+      end
+      post(0, { "x", P.pid })
+    end
+    local err = P.exit_err
+    local at = wall_s()
+    local pid = P.pid
+    if next(P.watchers) then
+      local result = {}
+      if err ~= nil then result.error = err else result.value = P.exit_value end
+      for w in pairs(P.watchers) do
+        send_event(w, { kind = EV_EXIT, from = pid, at = at, result = result })
+      end
+    end
+    for l in pairs(P.links) do
+      if err ~= nil then
+        send_event(l, { kind = EV_LINK_DOWN, from = pid, at = at, result = { error = err } })
+      else
+        topo(l, "ul", pid)
+      end
+    end
+    for m in pairs(P.monitoring) do topo(m, "um", pid) end
+    if P.on_exit then P.on_exit(P) end
+  end
+
+  -- End P now (or right after its running step), with value or error.
+  local function exit(P, value, err)
+    if not P.alive then return end
+    P.alive = false
+    P.exit_value, P.exit_err = value, err
+    if K.cur and K.cur.proc == P then
+      P.exit_pending = true -- finalized by resume_thread when the running step ends
+    else
+      finalize(P)
+    end
+  end
+  kill = function(P, err) exit(P, nil, err) end
+  K.kill = kill
+
+  function K.after_resume(P)
+    if P.exit_pending then P.exit_pending = false; finalize(P) end
+  end
+
+  function K.thread_done(T, r1, r2)
+    local P = T.proc
+    P.threads[T] = nil
+    P.nthreads = P.nthreads - 1
+    if T == P.main then
+      local t2 = type(r2)
+      if r2 ~= nil and (t2 == "string" or K.is_error(r2)) then
+        local e = r2
+        if t2 == "string" then e = K.err("Internal", r2, false) else e = K.to_error(r2) end
+        exit(P, nil, e)
+      else
+        exit(P, copy(r1), nil)
+      end
+    elseif P.nrun == 0 and P.npending == 0 and P.nsubs == 0 and P.alive then
+      K.deadlock(P)
+    end
+    K.after_resume(P)
+  end
+
+  function K.thread_failed(T, e)
+    local P = T.proc
+    P.threads[T] = nil
+    P.nthreads = P.nthreads - 1
+    local stack = traceback(T.co)
+    exit(P, nil, K.to_error(e, stack))
+    K.after_resume(P)
+  end
+
+  function K.deadlock(P)
+    exit(P, nil, K.err("Internal",
+      "deadlock: all coroutines blocked with no pending operations (threads=" .. P.nthreads .. ")"))
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Sandbox: the globals a process sees. Library tables are shared read-only proxies; each
+  -- process gets its own global table whose misses fall through to SHARED.
+  local function readonly(t, name)
+    return setmetatable({}, {
+      __index = t,
+      __newindex = function() error("attempt to modify read-only table '" .. name .. "'", 2) end,
+      __metatable = false,
+      __pairs = function() return next, t, nil end,
+    })
+  end
+  K.readonly = readonly
+
+  local is_error, errmsg = K.is_error, K.error_message
+  local sandbox_string = {}
+  for k, f in pairs(string) do
+    if k ~= "dump" then
+      sandbox_string[k] = function(s, ...)
+        if is_error(s) then s = errmsg(s) end
+        return f(s, ...)
+      end
+    end
+  end
+  -- Strings share one metatable per Lua state: hide it so no process can tamper with it.
+  debug.getmetatable("").__metatable = false
+
+  local raw_resume, raw_yield, raw_create = coroutine.resume, coroutine.yield, coroutine.create
+  local BLOCK = K.BLOCK
+  -- A kernel block inside a user coroutine propagates to the scheduler and back (the outer
+  -- thread parks; its wake values are passed down into the inner coroutine).
+  local function sb_resume(co, ...)
+    local r = tpack(raw_resume(co, ...))
+    while r[1] and r[2] == BLOCK and co_status(co) == "suspended" do
+      r = tpack(raw_resume(co, raw_yield(BLOCK)))
+    end
+    return tunpack(r, 1, r.n)
+  end
+  local function sb_wrap(fn)
+    local co = raw_create(fn)
+    return function(...)
+      local r = tpack(sb_resume(co, ...))
+      if not r[1] then error(r[2], 2) end
+      return tunpack(r, 2, r.n)
+    end
+  end
+  local function co_spawn(fn)
+    if type(fn) ~= "function" then error("bad argument #1 to 'spawn' (function expected)", 2) end
+    local P = K.cur.proc
+    local T = K.new_thread(P, fn)
+    ready(T, 0)
+    return T.co
+  end
+  local sandbox_coroutine = {
+    create = coroutine.create, resume = sb_resume, yield = coroutine.yield, status = coroutine.status,
+    wrap = sb_wrap, isyieldable = coroutine.isyieldable, running = coroutine.running,
+    close = coroutine.close, spawn = co_spawn,
+  }
+
+  local function sb_getmetatable(v)
+    return getmetatable(v)
+  end
+
+  local print_out = function(...)
+    local n = select("#", ...)
+    local parts = {}
+    for i = 1, n do
+      local v = select(i, ...)
+      parts[i] = is_error(v) and errmsg(v) or tostring(v)
+    end
+    H.write(1, table.concat(parts, "\t") .. "\n")
+  end
+
+  local SHARED = {
+    assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
+    xpcall = xpcall, rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = rawset,
+    select = select, tonumber = tonumber, tostring = tostring, type = type,
+    setmetatable = setmetatable, getmetatable = sb_getmetatable,
+    _VERSION = _VERSION, print = print_out,
+    string = readonly(sandbox_string, "string"), table = readonly(table, "table"),
+    math = readonly(math, "math"), utf8 = readonly(utf8, "utf8"),
+    coroutine = readonly(sandbox_coroutine, "coroutine"),
+    os = readonly({ time = os.time, clock = os.clock, date = os.date, difftime = os.difftime,
+      platform = "wippy" }, "os"),
+    errors = readonly(errors, "errors"),
+    channel = readonly(K.channel, "channel"),
+  }
+  K.SHARED = SHARED
+  local ENV_MT = { __index = SHARED }
+
+  -- Built-in modules `require` can load when listed in an entry's `modules`.
+  local builtin = {}
+  K.builtin = builtin
+
+  local function compile(E, id)
+    local f = compiled[id]
+    if f then return f end
+    local src = E.source
+    local err
+    f, err = load("local _ENV = ...; " .. src, "@" .. (E.file or id), "t")
+    if not f then return nil, err end
+    compiled[id] = f
+    return f
+  end
+  K.compile = compile
+  function K.invalidate(id) compiled[id] = nil end
+
+  local make_env
+  -- require for one environment: only the entry's modules and imports resolve.
+  local function make_require(E, P, loaded)
+    local allowed = {}
+    for _, m in ipairs(E.modules or {}) do allowed[m] = true end
+    local imports = E.imports or {}
+    return function(name)
+      if type(name) ~= "string" then error("bad argument #1 to 'require' (string expected)", 2) end
+      local v = loaded[name]
+      if v ~= nil then return v end
+      if name == "process" then return SHARED.process end
+      if name == "io" and P.terminal then v = builtin.io
+      elseif allowed[name] and builtin[name] then v = builtin[name]
+      else
+        local lib = imports[name]
+        if lib then
+          local LE = K.entries[lib]
+          if not LE then error("module '" .. name .. "' not found: entry " .. lib .. " is not loaded", 2) end
+          local f, cerr = compile(LE, lib)
+          if not f then error("module '" .. name .. "': " .. tostring(cerr), 2) end
+          v = f(make_env(LE, P, loaded))
+          if v == nil then v = true end
+        elseif name == "io" then
+          error("module 'io' is only available to processes on a terminal host", 2)
+        else
+          error("module '" .. name .. "' not found: list it in the entry's modules or imports", 2)
+        end
+      end
+      loaded[name] = v
+      return v
+    end
+  end
+
+  make_env = function(E, P, loaded)
+    local env = setmetatable({}, ENV_MT)
+    env._G = env
+    env.require = make_require(E, P, loaded or {})
+    return env
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Spawning.
+  local fn_frames = 0
+  local function new_proc(pid, uniq, id, host)
+    return {
+      pid = pid, uniq = uniq, id = id, host = host, alive = true,
+      threads = {}, nthreads = 0, nrun = 0, npending = 0, nsubs = 0,
+      subs = {}, inbox = nil, events = nil, unrouted = qnew(), seq = 0,
+      watchers = {}, monitoring = {}, links = {}, names = {},
+      trap_links = false, ctx = nil,
+    }
+  end
+
+  -- Start entry `id` on this worker. opts: { watcher = pid, link = pid, ctx = table, name = s }.
+  -- Returns pid | nil, err.
+  local function spawn_local(id, host, opts, n, args)
+    local Ent = K.entries[id]
+    if not Ent or (Ent.kind ~= "process.lua" and Ent.kind ~= "function.lua") then
+      return E("NotFound", "factory not found")
+    end
+    local hostrec = CFG.hosts[host]
+    if not hostrec then return E("NotFound", "host not found") end
+    local f, cerr = compile(Ent, id)
+    if not f then return E("Internal", "failed to create process: " .. tostring(cerr)) end
+    local uniq = H.pid_alloc()
+    local phost = host
+    if Ent.kind == "function.lua" then fn_frames = fn_frames + 1; phost = id .. "#lua." .. SELF end
+    local pid = fmt_pid(phost, uniq)
+    local P = new_proc(pid, uniq, id, host)
+    P.terminal = hostrec.kind == "terminal.host"
+    if P.terminal then P.args = { n = n, tunpack(args, 1, n) } end
+    P.ctx = opts and opts.ctx
+    P.entry = Ent
+    local env = make_env(Ent, P)
+    -- the chunk runs once, now, as the child (semantics §1.3)
+    local prevP = K.cp
+    K.cp = P
+    local ok, mod = pcall(f, env)
+    K.cp = prevP
+    if not ok then
+      H.dead(uniq)
+      return E("Internal", "failed to create process: " .. tostring(is_error(mod) and errmsg(mod) or mod))
+    end
+    local main = mod
+    if Ent.method and Ent.method ~= "" then
+      main = type(mod) == "table" and mod[Ent.method] or nil
+      if type(main) ~= "function" and type(mod) == "function" then main = mod end
+    end
+    if type(main) ~= "function" then
+      H.dead(uniq)
+      return E("NotFound", 'method "' .. tostring(Ent.method) .. '" not found in module')
+    end
+    procs[pid] = P
+    nprocs = nprocs + 1
+    if opts then
+      if opts.watcher then P.watchers[opts.watcher] = true end
+      if opts.link then P.links[opts.link] = true end
+    end
+    local T = K.new_thread(P, function() return main(tunpack(args, 1, n)) end)
+    P.main = T
+    ready(T, 0)
+    return pid
+  end
+  K.spawn_local = spawn_local
+
+  -- Round-robin over a host's worker threads.
+  local rr = {}
+  local function pick_tid(hostrec, host)
+    local tids = hostrec.tids
+    local i = (rr[host] or 0) % #tids + 1
+    rr[host] = i
+    return tids[i]
+  end
+
+  -- Spawn from a process (the caller is K.cur.proc). flags: monitor, link.
+  local function spawn_from(P, id, host, monitor, link, n, args, ctx, name)
+    local hostrec = CFG.hosts[host]
+    if not hostrec then return E("NotFound", "host not found") end
+    if ctx == nil then ctx = P.ctx end
+    local opts = { watcher = monitor and P.pid or nil, link = link and P.pid or nil, ctx = ctx }
+    local pid, err
+    if host == CFG.host then
+      pid, err = spawn_local(id, host, opts, n, args)
+    else
+      local tid = pick_tid(hostrec, host)
+      local pargs = { n = n }
+      for i = 1, n do pargs[i] = args[i] end
+      pid, err = rpc(tid, "s", id, host, monitor and true or false, link and true or false, ctx or false, pargs)
+    end
+    if not pid then return nil, err end
+    if monitor then P.monitoring[pid] = true end
+    if link then P.links[pid] = true end
+    return pid
+  end
+  K.spawn_from = spawn_from
+
+  ---------------------------------------------------------------------------------------------
+  -- Incoming frames from other threads.
+  local handlers = {}
+  K.handlers = handlers
+
+  handlers.m = function(f)
+    local P = procs[f[2]]
+    if P and P.alive then
+      local p = f[6] or {}
+      deliver_msg(P, f[4], f[3], f[5], p)
+    end
+  end
+  handlers.e = function(f)
+    local P = procs[f[2]]
+    if P and P.alive then deliver_event(P, f[3]) end
+  end
+  handlers.rep = function(f)
+    local T = rpc_pending[f[3]]
+    if not T then return end
+    rpc_pending[f[3]] = nil
+    local P = T.proc
+    P.npending = P.npending - 1
+    if P.alive and T.parked then ready(T, 2, f[4], f[5]) end
+  end
+  -- {"s", reply_tid, reply_pid, req, id, host, monitor, link, ctx, args}
+  handlers.s = function(f)
+    local reply_tid, reply_pid, req = f[2], f[3], f[4]
+    local args = f[10] or { n = 0 }
+    local opts = { watcher = f[7] and reply_pid or nil, link = f[8] and reply_pid or nil, ctx = f[9] or nil }
+    local pid, err = spawn_local(f[5], f[6], opts, args.n or #args, args)
+    post(reply_tid, { "rep", reply_pid, req, pid, err })
+  end
+  handlers.t = function(f)
+    local P = procs[f[2]]
+    if P and P.alive then kill(P, K.err("Internal", "process terminated")) end
+  end
+  handlers.c = function(f)
+    local P = procs[f[2]]
+    if P and P.alive then
+      deliver_event(P, { kind = EV_CANCEL, from = f[3], at = wall_s(), deadline = f[4], reason = f[5] })
+    end
+  end
+  handlers.lk = function(f) local P = procs[f[2]]; if P then P.links[f[3]] = true end end
+  handlers.ul = function(f) local P = procs[f[2]]; if P then P.links[f[3]] = nil end end
+  handlers.mon = function(f) local P = procs[f[2]]; if P then P.watchers[f[3]] = true end end
+  handlers.um = function(f) local P = procs[f[2]]; if P then P.watchers[f[3]] = nil end end
+  -- Runtime shutdown: every process gets CANCEL ("scheduler shutdown") and a deadline.
+  handlers.shutdown = function(f)
+    local deadline = wall_s() + (f[2] or 10000) / 1000
+    for _, P in pairs(procs) do
+      if P.alive then
+        deliver_event(P, { kind = EV_CANCEL, from = ZERO_PID, at = wall_s(), deadline = deadline,
+          reason = "scheduler shutdown" })
+      end
+    end
+  end
+  handlers.kill_all = function()
+    for _, P in pairs(procs) do kill(P, K.err("Internal", "process terminated")) end
+  end
+
+  function K.deliver_batch(batch)
+    local pos, len = 1, #batch
+    while pos <= len do
+      local f
+      f, pos = decode(batch, pos)
+      local h = handlers[f[1]]
+      if h then h(f) end
+    end
+  end
+
+  function K.count() return nprocs end
+
+  ---------------------------------------------------------------------------------------------
+  -- The `process` module.
+  local process = {}
+  local function cur()
+    local P = K.cp
+    if not P then error(K.err("Invalid", "no context found"), 3) end
+    return P
+  end
+  K.cur_proc = cur
+
+  function process.pid() local P = K.cp; if not P then return E("Invalid", "no context found") end; return P.pid end
+  function process.id() local P = K.cp; if not P then return E("Invalid", "no context found") end; return P.id end
+
+  -- Resolve a destination (pid string or registered name) -> pid | nil, err
+  local function resolve(dest)
+    if type(dest) ~= "string" then
+      return E("Invalid", "destination must be a string (PID or registered name)")
+    end
+    local host = parse_pid(dest)
+    if host then return dest end
+    if host == false then return dest end
+    local pid = local_names[dest]
+    if pid then return pid end
+    local r = rpc(0, "nlook", dest)
+    if r then return r end
+    return E("NotFound", "could not resolve '" .. dest .. "' as PID or registered name")
+  end
+  K.resolve = resolve
+
+  local SEND_BUDGET = 1000 -- sends between forced yields, so a sending loop cannot starve its worker
+  function process.send(dest, topic, ...)
+    local P = cur()
+    local n = select("#", ...)
+    if dest == nil or topic == nil then
+      return E("Invalid", "send requires at least destination and topic arguments")
+    end
+    if type(topic) ~= "string" then return E("Invalid", "topic must be a string") end
+    if sbyte(topic, 1) == 64 then return E("Invalid", "cannot send to @ topics") end
+    local pid, rerr = resolve(dest)
+    if not pid then return nil, rerr end
+    local where, target = locate(pid)
+    if not where then return nil, target end
+    if where == "local" then
+      local p = {}
+      for i = 1, n do p[i] = copy((select(i, ...))) end
+      deliver_msg(target, topic, P.pid, n, p)
+    else
+      H.post(target, encode({ "m", pid, P.pid, topic, n, { ... } }))
+    end
+    local b = (P.sendb or 0) + 1
+    if b >= SEND_BUDGET then
+      P.sendb = 0
+      if K.cur and K.cur.proc == P and co_running() == K.cur.co then ready(K.cur, 0); raw_yield(BLOCK) end
+    else
+      P.sendb = b
+    end
+    return true
+  end
+
+  local function spawn_variant(fname, monitor, link)
+    return function(id, host, ...)
+      local P = cur()
+      if id == nil or host == nil then return E("Invalid", fname .. " requires at least id and host arguments") end
+      if type(id) ~= "string" then return E("Invalid", fname .. ": id must be a string") end
+      if type(host) ~= "string" then return E("Invalid", fname .. ": host must be a string") end
+      local n = select("#", ...)
+      local args = { ... }
+      for i = 1, n do args[i] = copy(args[i]) end
+      return spawn_from(P, id, host, monitor, link, n, args)
+    end
+  end
+  process.spawn = spawn_variant("spawn", false, false)
+  process.spawn_monitored = spawn_variant("spawn_monitored", true, false)
+  process.spawn_linked = spawn_variant("spawn_linked", false, true)
+  process.spawn_linked_monitored = spawn_variant("spawn_linked_monitored", true, true)
+
+  -- Subscriptions.
+  local function subscribe(P, topic, cap, mode)
+    local ch = K.chan_new(cap)
+    local s = CH[ch]
+    s.mode, s.bq, s.backlog, s.take_backlog, s.proc = mode, qnew(), backlog_head, take_backlog, P
+    if cap > 0 then s.refill = refill end
+    P.nsubs = P.nsubs + 1
+    return ch
+  end
+
+  function process.inbox()
+    local P = cur()
+    local ch = P.inbox
+    if ch then return ch end
+    ch = subscribe(P, "@pid/inbox", 0, "message")
+    P.inbox = ch
+    reroute(P)
+    return ch
+  end
+
+  function process.events()
+    local P = cur()
+    local ch = P.events
+    if ch then return ch end
+    ch = subscribe(P, "@pid/events", 0, "event")
+    P.events = ch
+    P.subs["@pid/events"] = ch
+    reroute(P)
+    return ch
+  end
+
+  function process.listen(topic, opts)
+    local P = cur()
+    if type(topic) ~= "string" then return E("Invalid", "topic must be a string") end
+    if topic == "" then return E("Invalid", "topic cannot be empty") end
+    if sbyte(topic, 1) == 64 then return E("Invalid", "cannot listen to @ topics") end
+    local as_msg = type(opts) == "table" and opts.message == true
+    local ch = P.subs[topic]
+    if ch then
+      if as_msg then CH[ch].mode = "message" end
+      return ch
+    end
+    ch = subscribe(P, topic, 1, as_msg and "message" or "raw")
+    P.subs[topic] = ch
+    reroute(P)
+    return ch
+  end
+
+  function process.unlisten(ch)
+    local P = cur()
+    local s = CH[ch]
+    if not s or s.proc ~= P then return end
+    for topic, c in pairs(P.subs) do
+      if c == ch then
+        P.subs[topic] = nil
+        P.nsubs = P.nsubs - 1
+        -- what the channel still held falls back to the inbox / unrouted, in order
+        local bq = s.bq
+        s.bq = qnew()
+        K.chan_close(ch)
+        while bq.t >= bq.h do route(P, qpop(bq)) end
+        return
+      end
+    end
+  end
+
+  -- Names (served by the main thread, cached for local holders).
+  local registry = { LOCAL = 0, EVENTUAL = 1, CONSISTENT = 2, STRONG = 3 }
+  function registry.register(name, pid, scope)
+    local P = cur()
+    if type(name) ~= "string" or name == "" then return E("Invalid", "name must be a non-empty string") end
+    if pid ~= nil then
+      if type(pid) ~= "string" then return E("Invalid", "pid must be a string") end
+      if sbyte(pid, 1) ~= 123 or sbyte(pid, -1) ~= 125 then return E("Invalid", "invalid pid format: missing braces") end
+      if not pid:find("|", 1, true) then return E("Invalid", "invalid pid format: missing pipe") end
+    else
+      pid = P.pid
+    end
+    if scope ~= nil and type(scope) ~= "number" then
+      return E("Invalid", "scope must be a number (process.registry.LOCAL|EVENTUAL|CONSISTENT|STRONG)")
+    end
+    if scope == 1 then return E("Internal", "eventual registry not available") end
+    if scope == 2 or scope == 3 then return E("Internal", "global registry not available") end
+    local ok, err = rpc(0, "nreg", name, pid)
+    if not ok then return nil, err end
+    local holder = procs[pid]
+    if holder then holder.names[name] = true; local_names[name] = pid end
+    return true
+  end
+  function registry.lookup(name)
+    cur()
+    if type(name) ~= "string" then return E("Invalid", "name must be a string") end
+    local pid = local_names[name]
+    if pid then return pid end
+    local r = rpc(0, "nlook", name)
+    if r then return r end
+    return E("NotFound", "name not registered")
+  end
+  function registry.unregister(name)
+    cur()
+    if type(name) ~= "string" then return E("Invalid", "name must be a string") end
+    local pid = local_names[name]
+    if pid then
+      local_names[name] = nil
+      local holder = procs[pid]
+      if holder then holder.names[name] = nil end
+    end
+    local r = rpc(0, "nunreg", name)
+    return r == true
+  end
+  process.registry = readonly(registry, "process.registry")
+
+  function process.terminate(dest)
+    local P = cur()
+    if dest == nil then error("bad argument #1 to 'terminate' (string expected, got nil)", 2) end
+    local pid, err = resolve(dest)
+    if not pid then return nil, K.err("Internal", errmsg(err)) end
+    local where, target = locate(pid)
+    if not where then return nil, K.err("Internal", errmsg(target)) end
+    if where == "local" then
+      kill(target, K.err("Internal", "process terminated"))
+      if target == P then raw_yield(BLOCK) end
+    else
+      post(target, { "t", pid, P.pid })
+    end
+    return true
+  end
+
+  -- Default cancel deadline: 10 s, as the reference's service stop (semantics §5).
+  local DEFAULT_CANCEL_MS = 10000
+  function process.cancel(dest, deadline)
+    local P = cur()
+    if dest == nil then return E("Invalid", "cancel requires at least destination argument") end
+    local ms = DEFAULT_CANCEL_MS
+    if deadline ~= nil then
+      if math.type(deadline) == "integer" then ms = deadline
+      elseif type(deadline) == "string" and builtin.time then
+        local d = builtin.time.parse_duration(deadline)
+        if not d then return E("Invalid", "invalid duration: " .. deadline) end
+        ms = d:milliseconds()
+      else
+        return E("Invalid", "invalid duration: " .. tostring(deadline))
+      end
+    end
+    local pid, err = resolve(dest)
+    if not pid then return nil, K.err("Internal", errmsg(err)) end
+    local where, target = locate(pid)
+    if not where then return nil, K.err("Internal", errmsg(target)) end
+    local at = wall_s()
+    if where == "local" then
+      deliver_event(target, { kind = EV_CANCEL, from = P.pid, at = at, deadline = at + ms / 1000 })
+    else
+      post(target, { "c", pid, P.pid, at + ms / 1000 })
+    end
+    return true
+  end
+
+  local function topo_call(fname, fn)
+    return function(dest)
+      local P = cur()
+      if dest == nil then return E("Invalid", fname .. " requires a destination argument") end
+      local pid, err = resolve(dest)
+      if not pid then return nil, K.err("Internal", errmsg(err)) end
+      return fn(P, pid)
+    end
+  end
+  process.monitor = topo_call("monitor", function(P, pid)
+    if P.monitoring[pid] then return E("Internal", "already monitoring pid") end
+    local where = locate(pid)
+    if not where then return E("Internal", "pid not registered") end
+    P.monitoring[pid] = true
+    topo(pid, "mon", P.pid)
+    return true
+  end)
+  process.unmonitor = topo_call("unmonitor", function(P, pid)
+    if P.monitoring[pid] then P.monitoring[pid] = nil; topo(pid, "um", P.pid) end
+    return true
+  end)
+  process.link = topo_call("link", function(P, pid)
+    if P.links[pid] then return true end
+    local where = locate(pid)
+    if not where then return E("Internal", "pid not registered") end
+    P.links[pid] = true
+    topo(pid, "lk", P.pid)
+    return true
+  end)
+  process.unlink = topo_call("unlink", function(P, pid)
+    if P.links[pid] then P.links[pid] = nil end
+    topo(pid, "ul", P.pid)
+    return true
+  end)
+
+  function process.get_options()
+    local P = K.cp
+    return { trap_links = P and P.trap_links or false, upgradable = P and P.upgradable or false }
+  end
+  function process.set_options(t)
+    local P = K.cp
+    if type(t) ~= "table" then return false, K.err("Invalid", "options parameter must be a table") end
+    if not P then return false, K.err("Internal", "no process context") end
+    local bad
+    for k, v in pairs(t) do
+      if k == "trap_links" then
+        if type(v) ~= "boolean" then return false, K.err("Invalid", "trap_links must be a boolean") end
+        P.trap_links = v
+      elseif k == "upgradable" then
+        if type(v) ~= "boolean" then return false, K.err("Invalid", "upgradable must be a boolean") end
+        P.upgradable = v
+      elseif type(k) == "string" then
+        bad = bad or k
+      end
+    end
+    if bad then return false, K.err("Invalid", "option " .. bad .. " is not supported") end
+    return true, nil
+  end
+
+  process.event = readonly({ CANCEL = EV_CANCEL, EXIT = EV_EXIT, LINK_DOWN = EV_LINK_DOWN,
+    OUTDATED = "pid.outdated" }, "process.event")
+
+  -- The WASM seed's `process.receive(timeout)`: the next lifecycle event or inbox message, waiting
+  -- at most `timeout` (nanoseconds, a duration string or Duration). Events come back as their
+  -- table plus seed-style aliases: `type` ("EXIT", "LINK_DOWN", "CANCEL"), `value`, `error`.
+  local SEED_TYPES = { [EV_EXIT] = "EXIT", [EV_LINK_DOWN] = "LINK_DOWN", [EV_CANCEL] = "CANCEL" }
+  function process.receive(timeout)
+    cur()
+    local ev, inbox = process.events(), process.inbox()
+    local cases = { ev:case_receive(), inbox:case_receive() }
+    local timer
+    if timeout ~= nil then
+      local t = builtin.time
+      local ch, err = t.after(timeout)
+      if not ch then return nil, err end
+      timer = ch
+      cases[3] = ch:case_receive()
+    end
+    local r = K.channel.select(cases)
+    if r.channel == timer then return E("Timeout", "receive timed out") end
+    local v = r.value
+    if r.channel == ev and type(v) == "table" then
+      v.type = SEED_TYPES[v.kind]
+      if v.result then v.value, v.error = v.result.value, v.result.error end
+    end
+    return v
+  end
+
+  SHARED.process = readonly(process, "process")
+  K.process = process
+end

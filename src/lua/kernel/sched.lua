@@ -1,0 +1,407 @@
+-- The worker's Lua scheduler: threads, the run queue, timers and channels.
+--
+-- Model. One Lua state per worker thread holds every process bound to that worker. A process is a
+-- set of *threads* (Lua coroutines): its main coroutine plus those started by coroutine.spawn. A
+-- thread record T = { co, proc, a1, a2, n } is either running (K.cur), queued in the run queue
+-- (runnable), or parked (waiting on a channel, a timer or a reply). Parking is one
+-- `coroutine.yield(BLOCK)`; waking stores the values the blocking call returns in T.a1/T.a2 and
+-- queues T. The host (JS) calls K.step() when something happened; step drains incoming frames,
+-- fires due timers and resumes runnable threads until the queue is empty or the slice is used up.
+--
+-- Why in Lua. A coroutine switch costs 1.3-3 µs in wasmoon and a Lua->JS call through wasmoon's
+-- convenience bridge 3-15 µs (measurements.md), so everything on the message path between
+-- processes of one worker stays inside the VM: a receive that finds a queued value returns without
+-- yielding, a woken process drains what is queued, and same-worker payloads are copied as Lua
+-- values. JS is reached only through raw C functions (K.H.*, ~0.08 µs a call).
+--
+-- Channels are Go-like: an optional buffer, FIFO queues of parked receivers and senders, and
+-- select over several cases. Waiters are records { T, sel, case }; a select shares one `sel`
+-- record among its waiters and the first case to fire marks it done, so the others are skipped
+-- lazily when they reach the head of their queue (no O(n) withdrawal on the hot path).
+return function(K)
+  local H = K.H
+  local co_create, co_resume, co_yield, co_status, co_close =
+    coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.close
+  local setmetatable, type, error, select = setmetatable, type, error, select
+
+  local BLOCK = setmetatable({}, { __tostring = function() return "kernel.block" end })
+  K.BLOCK = BLOCK
+
+  ---------------------------------------------------------------------------------------------
+  -- Run queue (a ring of thread records; head/tail grow without bound, entries are cleared).
+  local runq, rq_head, rq_tail = {}, 1, 0
+  K.cur = nil -- the thread being resumed
+
+  local function ready(T, n, a1, a2)
+    T.n, T.a1, T.a2 = n, a1, a2
+    T.parked = false
+    local p = T.proc
+    p.nrun = p.nrun + 1
+    rq_tail = rq_tail + 1
+    runq[rq_tail] = T
+  end
+  K.ready = ready
+
+  -- Park the current thread; returns what the waker passed to ready().
+  local function park()
+    local T = K.cur
+    T.parked = true
+    return co_yield(BLOCK)
+  end
+  K.park = park
+
+  function K.new_thread(proc, fn)
+    local T = { co = co_create(fn), proc = proc, n = 0, parked = false }
+    proc.threads[T] = true
+    proc.nthreads = proc.nthreads + 1
+    return T
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Timers: a binary min-heap of { at, seq, fn }; cancelled timers are marked, not removed.
+  local heap, hn, tseq = {}, 0, 0
+
+  local function timer_add(at, fn)
+    tseq = tseq + 1
+    local t = { at = at, seq = tseq, fn = fn, live = true }
+    hn = hn + 1
+    local i = hn
+    heap[i] = t
+    while i > 1 do
+      local p = i // 2
+      local hp = heap[p]
+      if hp.at < t.at or (hp.at == t.at and hp.seq < t.seq) then break end
+      heap[i], heap[p] = hp, t
+      i = p
+    end
+    return t
+  end
+  K.timer_add = timer_add
+
+  function K.timer_cancel(t)
+    if t and t.live then t.live = false; return true end
+    return false
+  end
+
+  local function heap_pop()
+    local top = heap[1]
+    local last = heap[hn]
+    heap[hn] = nil
+    hn = hn - 1
+    if hn > 0 then
+      local i = 1
+      heap[1] = last
+      while true do
+        local l, r, m = i * 2, i * 2 + 1, i
+        if l <= hn and (heap[l].at < heap[m].at or (heap[l].at == heap[m].at and heap[l].seq < heap[m].seq)) then m = l end
+        if r <= hn and (heap[r].at < heap[m].at or (heap[r].at == heap[m].at and heap[r].seq < heap[m].seq)) then m = r end
+        if m == i then break end
+        heap[i], heap[m] = heap[m], heap[i]
+        i = m
+      end
+    end
+    return top
+  end
+
+  local function run_timers(now)
+    while hn > 0 and heap[1].at <= now do
+      local t = heap_pop()
+      if t.live then t.live = false; t.fn() end
+    end
+  end
+
+  -- Block the current thread for ms milliseconds.
+  function K.sleep_ms(ms)
+    local T = K.cur
+    local p = T.proc
+    p.npending = p.npending + 1
+    timer_add(H.now() + ms, function()
+      p.npending = p.npending - 1
+      if T.proc.alive and T.parked then ready(T, 0) end
+    end)
+    park()
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Channels.
+  local CH = setmetatable({}, { __mode = "k" }) -- userdata -> state
+  K.CH = CH
+  local chan_methods = {}
+  local CHAN_MT = { __index = chan_methods, __metatable = "channel",
+    __tostring = function(self) return "channel" end }
+  local CASE = setmetatable({}, { __mode = "k" })
+  local CASE_MT = { __metatable = "case", __tostring = function() return "channel.case" end }
+
+  -- queue helpers: q = { h = 1, t = 0, [i] = item }
+  local function qnew() return { h = 1, t = 0 } end
+  local function qpush(q, v) local t = q.t + 1; q.t = t; q[t] = v end
+  local function qpeek(q) return q[q.h] end
+  local function qpop(q)
+    local h = q.h
+    local v = q[h]
+    q[h] = nil
+    q.h = h + 1
+    return v
+  end
+  local function qlen(q) return q.t - q.h + 1 end
+  K.qnew, K.qpush, K.qpop, K.qpeek, K.qlen = qnew, qpush, qpop, qpeek, qlen
+
+  local function chan_new(cap)
+    cap = tonumber(cap) or 0
+    if cap < 0 then cap = 0 end
+    local ch = H.newud(CHAN_MT)
+    CH[ch] = { cap = cap // 1, buf = qnew(), recvq = qnew(), sendq = qnew(), closed = false }
+    return ch
+  end
+  K.chan_new = chan_new
+
+  -- Pop the first live waiter of q (skipping those whose select already fired or whose process died).
+  local function live_waiter(q)
+    while q.t >= q.h do
+      local w = q[q.h]
+      if (w.sel == nil or not w.sel.done) and w.T.proc.alive then return w end
+      qpop(q)
+    end
+    return nil
+  end
+
+  -- Complete waiter w of a receive with (v, ok).
+  local function fire_recv(w, ch, v, ok)
+    local sel = w.sel
+    if sel then
+      sel.done = true
+      ready(w.T, 1, { channel = ch, value = v, ok = ok })
+    else
+      ready(w.T, 2, v, ok)
+    end
+  end
+
+  local function fire_send(w, ch, ok, err)
+    local sel = w.sel
+    if sel then
+      sel.done = true
+      ready(w.T, 1, { channel = ch, value = w.v, ok = ok })
+    else
+      ready(w.T, 2, ok, err)
+    end
+  end
+
+  -- Non-blocking offer of v (handoff to a receiver or into the buffer). Used by send, timers and
+  -- mailbox routing. Returns true when taken.
+  local function offer(s, ch, v)
+    if s.closed then return false end
+    local w = live_waiter(s.recvq)
+    if w then
+      qpop(s.recvq)
+      fire_recv(w, ch, v, true)
+      return true
+    end
+    if qlen(s.buf) < s.cap then
+      qpush(s.buf, v)
+      return true
+    end
+    return false
+  end
+  K.offer = offer
+  function K.chan_offer(ch, v) return offer(CH[ch], ch, v) end
+
+  -- Try to take a value without blocking: returns true, v or false.
+  local function take(s)
+    if s.buf.t >= s.buf.h then
+      local v = qpop(s.buf)
+      -- refill the freed slot from a parked sender or from the subscription backlog
+      local w = live_waiter(s.sendq)
+      if w then qpop(s.sendq); qpush(s.buf, w.v); fire_send(w, w.ch, true) end
+      if s.refill then s.refill(s) end
+      return true, v
+    end
+    local w = live_waiter(s.sendq)
+    if w then
+      qpop(s.sendq)
+      fire_send(w, w.ch, true)
+      return true, w.v
+    end
+    return false
+  end
+
+  local function chan_close(ch)
+    local s = CH[ch]
+    if not s or s.closed then return end
+    s.closed = true
+    while true do
+      local w = live_waiter(s.recvq)
+      if not w then break end
+      qpop(s.recvq)
+      fire_recv(w, ch, nil, false)
+    end
+    while true do
+      local w = live_waiter(s.sendq)
+      if not w then break end
+      qpop(s.sendq)
+      fire_send(w, ch, nil, K.err("Invalid", "send on closed channel"))
+    end
+    if s.on_close then s.on_close(s) end
+  end
+  K.chan_close = chan_close
+
+  local function check_chan(ch, fname)
+    local s = CH[ch]
+    if not s then error("bad argument #1 to '" .. fname .. "' (channel expected)", 3) end
+    return s
+  end
+
+  function chan_methods.send(ch, v)
+    local s = check_chan(ch, "send")
+    if s.closed then error("send on closed channel", 2) end
+    if offer(s, ch, v) then return true end
+    local T = K.cur
+    qpush(s.sendq, { T = T, v = v, ch = ch })
+    return park()
+  end
+
+  function chan_methods.receive(ch)
+    local s = check_chan(ch, "receive")
+    local ok, v = take(s)
+    if ok then return v, true end
+    if s.backlog and s.backlog(s) then -- subscription fast path: a queued message, no yield
+      return s.take_backlog(s), true
+    end
+    if s.closed then return nil, false end
+    local T = K.cur
+    qpush(s.recvq, { T = T })
+    if s.on_wait then s.on_wait(s) end
+    return park()
+  end
+
+  function chan_methods.close(ch) check_chan(ch, "close"); chan_close(ch) end
+
+  function chan_methods.case_send(ch, v)
+    check_chan(ch, "case_send")
+    local c = H.newud(CASE_MT)
+    CASE[c] = { ch = ch, send = true, v = v }
+    return c
+  end
+
+  function chan_methods.case_receive(ch)
+    check_chan(ch, "case_receive")
+    local c = H.newud(CASE_MT)
+    CASE[c] = { ch = ch, send = false }
+    return c
+  end
+
+  -- channel.select(cases [, default])
+  local function chan_select(cases, dflt)
+    if type(cases) ~= "table" then error("bad argument #1 to 'select' (table expected)", 2) end
+    local use_default = dflt == true or cases.default == true
+    local n = #cases
+    for i = 1, n do
+      local c = CASE[cases[i]]
+      if not c then error(K.err("Invalid", "Invalid case in select: runtime error", false), 2) end
+      local ch = c.ch
+      local s = CH[ch]
+      if c.send then
+        if not s.closed then
+          local w = live_waiter(s.recvq)
+          if w then
+            qpop(s.recvq); fire_recv(w, ch, c.v, true)
+            return { channel = ch, value = c.v, ok = true }
+          elseif qlen(s.buf) < s.cap then
+            qpush(s.buf, c.v)
+            return { channel = ch, value = c.v, ok = true }
+          end
+        end
+      else
+        local ok, v = take(s)
+        if ok then return { channel = ch, value = v, ok = true } end
+        if s.closed and not (s.backlog and s.backlog(s)) then return { channel = ch, value = nil, ok = false } end
+      end
+    end
+    if use_default then return { default = true, ok = true } end
+    -- Subscription backlog: the earliest queued mailbox message whose channel is a case wins,
+    -- exactly as if we had parked and the mailbox walk had delivered it.
+    local best, bestseq
+    for i = 1, n do
+      local c = CASE[cases[i]]
+      if not c.send then
+        local s = CH[c.ch]
+        if s.backlog then
+          local seq = s.backlog(s)
+          if seq and (bestseq == nil or seq < bestseq) then best, bestseq = c, seq end
+        end
+      end
+    end
+    if best then
+      local s = CH[best.ch]
+      return { channel = best.ch, value = s.take_backlog(s), ok = true }
+    end
+    if n == 0 then error("select with no cases would block forever", 2) end
+    local T = K.cur
+    local sel = { done = false }
+    for i = 1, n do
+      local c = CASE[cases[i]]
+      local s = CH[c.ch]
+      if c.send then
+        qpush(s.sendq, { T = T, v = c.v, ch = c.ch, sel = sel })
+      else
+        qpush(s.recvq, { T = T, sel = sel })
+        if s.on_wait then s.on_wait(s) end
+      end
+    end
+    return park()
+  end
+
+  K.channel = { new = chan_new, select = chan_select }
+  K.chan_methods = chan_methods
+
+  ---------------------------------------------------------------------------------------------
+  -- The step loop: called by the host.
+  local SLICE = 20000 -- resumes per step before yielding back to JS so its timers and I/O run
+
+  local function resume_thread(T)
+    local p = T.proc
+    p.nrun = p.nrun - 1
+    if not p.alive then return end
+    K.cur, K.cp = T, p
+    local co = T.co
+    local ok, r1, r2
+    local n = T.n
+    if n == 0 then ok, r1, r2 = co_resume(co)
+    elseif n == 1 then ok, r1, r2 = co_resume(co, T.a1)
+    else ok, r1, r2 = co_resume(co, T.a1, T.a2) end
+    T.a1, T.a2 = nil, nil
+    K.cur, K.cp = nil, nil
+    if not ok then
+      K.thread_failed(T, r1)
+    elseif co_status(co) == "dead" then
+      K.thread_done(T, r1, r2)
+    elseif r1 ~= BLOCK then
+      -- a plain coroutine.yield() at the top of a process thread: just let others run
+      ready(T, 0)
+    elseif p.nrun == 0 and p.npending == 0 and p.nsubs == 0 and p.alive then
+      K.deadlock(p)
+    end
+    if p.exit_pending then K.after_resume(p) end
+  end
+
+  -- One scheduling step. Returns the next timer deadline (ms, host clock) or -1, and whether
+  -- runnable threads are left (the host calls again at once).
+  function K.step(batch)
+    if batch then K.deliver_batch(batch) end
+    if hn > 0 then run_timers(H.now()) end
+    local budget = SLICE
+    while rq_head <= rq_tail and budget > 0 do
+      local T = runq[rq_head]
+      runq[rq_head] = nil
+      rq_head = rq_head + 1
+      resume_thread(T)
+      budget = budget - 1
+      if budget % 512 == 0 and hn > 0 then run_timers(H.now()) end
+    end
+    if rq_head > rq_tail then rq_head, rq_tail = 1, 0 end
+    -- drop cancelled timers at the top so the reported deadline is real
+    while hn > 0 and not heap[1].live do heap_pop() end
+    local nxt = -1
+    if hn > 0 then nxt = heap[1].at end
+    return nxt, rq_head <= rq_tail
+  end
+end

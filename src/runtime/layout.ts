@@ -1,0 +1,56 @@
+// Every SharedArrayBuffer region of the runtime, in one place.
+//
+// The process directory: who owns which process id and whether it is alive. Every thread of the
+// runtime (the main thread and each host worker) maps the same buffer, so any of them can route a
+// PID to its owner thread, and tell a live process from a dead one, without asking anybody.
+//
+//   Int32 header[16]       (one 64-byte line)
+//     [NEXT_BLOCK]          next free PID block; Atomics.add by allocating threads
+//   Int32 owner[BLOCKS]     owner thread id + 1 of each PID block (0 = unassigned)
+//   Uint32 alive[SLOTS/32]  one bit per PID slot; set at spawn, cleared at exit
+//
+// PIDs are allocated in blocks of BLOCK_SIZE ids: a thread takes a whole block with one Atomics.add
+// and then hands out ids from it without synchronisation, so the unique runtime-wide counter of
+// the semantics (§1.2) costs one atomic per BLOCK_SIZE spawns. PIDs increase monotonically per
+// thread; across threads they are unique but interleave by block.
+//
+// The owner and alive tables are rings indexed modulo their size. An id is ambiguous only if a
+// process outlives SLOTS (4M) later spawns and its slot is reused; then a send to the long-dead
+// id may be routed to the new owner, whose process table (keyed by the full PID string) drops it.
+
+/** Ids per block: 256 spawns per atomic. */
+export const BLOCK_SHIFT = 8;
+export const BLOCK_SIZE = 1 << BLOCK_SHIFT;
+/** PID slots in the alive bitmap (4M ids, 512 KiB). */
+export const SLOTS = 1 << 22;
+export const BLOCKS = SLOTS >> BLOCK_SHIFT;
+
+export const HEADER_INTS = 16;
+export const H_NEXT_BLOCK = 0;
+
+const HEADER_BYTES = HEADER_INTS * 4;
+const OWNER_BYTES = BLOCKS * 4;
+const ALIVE_BYTES = SLOTS / 8;
+
+export const DIRECTORY_BYTES = HEADER_BYTES + OWNER_BYTES + ALIVE_BYTES;
+
+export interface DirectoryViews {
+  header: Int32Array;
+  owner: Int32Array;
+  alive: Int32Array;
+}
+
+export function directoryViews(sab: SharedArrayBuffer): DirectoryViews {
+  return {
+    header: new Int32Array(sab, 0, HEADER_INTS),
+    owner: new Int32Array(sab, HEADER_BYTES, BLOCKS),
+    alive: new Int32Array(sab, HEADER_BYTES + OWNER_BYTES, SLOTS / 32),
+  };
+}
+
+export function newDirectory(): SharedArrayBuffer {
+  const sab = new SharedArrayBuffer(DIRECTORY_BYTES);
+  // Block 0 holds uniq 0, which is never handed out (it would print as the zero PID's neighbour).
+  Atomics.store(directoryViews(sab).header, H_NEXT_BLOCK, 0);
+  return sab;
+}

@@ -1,0 +1,21 @@
+// PID strings (semantics §1.2): "{host|0x0001f}", hex zero-padded to at least 5 digits.
+// The Lua kernel has the same two functions (kernel/proc.lua: fmt_pid, parse_pid).
+
+export function formatPid(host: string, uniq: number): string {
+  return `{${host}|0x${uniq.toString(16).padStart(5, '0')}}`;
+}
+
+/** Parse "{host|0x…}" or "{node@host|0x…}"; undefined if the string is not a PID. */
+export function parsePid(s: string): { node: string; host: string; uniq: number } | undefined {
+  if (!s.startsWith('{') || !s.endsWith('}')) return undefined;
+  const body = s.slice(1, -1);
+  const bar = body.lastIndexOf('|0x');
+  if (bar < 0) return undefined;
+  const uniq = parseInt(body.slice(bar + 3), 16);
+  if (!Number.isFinite(uniq)) return undefined;
+  let host = body.slice(0, bar);
+  let node = '';
+  const at = host.indexOf('@');
+  if (at >= 0) { node = host.slice(0, at); host = host.slice(at + 1); }
+  return { node, host, uniq };
+}

@@ -1,0 +1,421 @@
+// The runtime on the main thread: it owns the registry, starts the hosts' worker threads, wires
+// every pair of threads with its own ordered channel, serves the name registry, and is the
+// `node:control` endpoint through which the embedding API and the CLI spawn, exec and watch.
+//
+// Threads. Thread id 0 is the main thread; host workers get ids 1..N in registry order. Every
+// pair of threads gets one MessageChannel, created at start, so each sender's frames reach each
+// receiver in order and a message never detours through a third thread. The main thread never
+// runs Lua.
+//
+// Names. `process.registry` names are served here (register / lookup / unregister arrive as rpc
+// frames), so they are unique across all hosts and workers. A worker also caches the names its
+// own processes hold, which makes local lookups free. A process's names are released when its
+// worker reports the exit ("x" frame), which the worker sends before the EXIT events.
+import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
+import { writeSync } from 'node:fs';
+import { relative } from 'node:path';
+import { EventEmitter } from 'node:events';
+import { Unpackr } from 'msgpackr';
+import { encodeValue, WippyError } from '../codec/msgpack.js';
+import { newDirectory } from './layout.js';
+import { Directory } from './directory.js';
+import { formatPid, parsePid } from './pid.js';
+import type { Registry } from '../registry/registry.js';
+import type { HostEntry, LuaEntry } from '../registry/types.js';
+import type { ControlFromWorker, ControlToWorker, WorkerInit } from '../host/protocol.js';
+import type { Logger } from 'pino';
+
+const WORKER_URL = new URL('../host/worker.js', import.meta.url);
+const CONTROL_HOST = 'node:control';
+/** How long processes get to react to the shutdown CANCEL before they are killed (semantics §5). */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
+/** What a process exit looks like from JS: the EXIT event's result. */
+export interface ExitInfo {
+  pid: string;
+  value?: unknown;
+  error?: WippyError;
+}
+
+interface HostThread {
+  tid: number;
+  host: string;
+  worker: Worker;
+  port: MessagePort;
+  down: Promise<void>;
+  markDown: () => void;
+}
+
+interface PendingReply { resolve: (v: [unknown, unknown]) => void }
+
+export interface RuntimeOptions {
+  logger?: Logger;
+  /** Override every process.host's worker count (tests use 1 or 2). */
+  workers?: number;
+  /** Where terminal output goes (defaults to the process's stdout/stderr). */
+  write?: (fd: number, bytes: Uint8Array) => void;
+  /** Forward this process's stdin to the terminal host (CLI commands). */
+  stdin?: boolean;
+}
+
+export class Runtime extends EventEmitter {
+  readonly registry: Registry;
+  private readonly opts: RuntimeOptions;
+  private readonly directorySab = newDirectory();
+  private readonly dir = new Directory(this.directorySab, 0);
+  private threads: HostThread[] = [];
+  private readonly hostTids = new Map<string, number[]>();
+  private readonly rr = new Map<string, number>();
+  private readonly replies = new Map<number, PendingReply>();
+  private reqSeq = 0;
+  private readonly watchers = new Map<string, (e: ExitInfo) => void>();
+  private readonly names = new Map<string, string>();
+  private readonly pidNames = new Map<string, Set<string>>();
+  private readonly outgoing = new Map<number, Uint8Array[]>();
+  private flushScheduled = false;
+  private started = false;
+  private stopping: Promise<void> | undefined;
+  private readonly unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false, int64AsType: 'number' } as any);
+
+  constructor(registry: Registry, opts: RuntimeOptions = {}) {
+    super();
+    this.registry = registry;
+    this.opts = opts;
+  }
+
+  get log(): Logger | undefined { return this.opts.logger; }
+
+  /** Start every host's workers. Resolves when all are ready. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const hosts = this.registry.hosts();
+    let tid = 1;
+    const plan: Array<{ tid: number; host: HostEntry }> = [];
+    for (const h of hosts) {
+      const n = h.kind === 'terminal.host' ? 1 : (this.opts.workers ?? h.host.workers);
+      const tids: number[] = [];
+      for (let i = 0; i < n; i++) { tids.push(tid); plan.push({ tid, host: h }); tid++; }
+      this.hostTids.set(h.id, tids);
+    }
+    const all = [0, ...plan.map((p) => p.tid)];
+    // One channel per pair of threads: per-sender order, no detours.
+    const portsOf = new Map<number, Record<number, MessagePort>>();
+    for (const t of all) portsOf.set(t, {});
+    for (let i = 0; i < all.length; i++) {
+      for (let j = i + 1; j < all.length; j++) {
+        const { port1, port2 } = new MessageChannel();
+        portsOf.get(all[i]!)![all[j]!] = port1;
+        portsOf.get(all[j]!)![all[i]!] = port2;
+      }
+    }
+    const hostsCfg: Record<string, { kind: string; tids: number[] }> = {};
+    for (const h of hosts) hostsCfg[h.id] = { kind: h.kind, tids: this.hostTids.get(h.id)! };
+    const entries = encodeValue(this.luaEntries());
+    const ready: Promise<void>[] = [];
+    for (const { tid: t, host } of plan) {
+      const ports = portsOf.get(t)!;
+      const init: WorkerInit = {
+        tid: t, host: host.id, directory: this.directorySab,
+        cfg: encodeValue({ tid: t, host: host.id, hosts: hostsCfg }),
+        entries, ports,
+      };
+      const worker = new Worker(WORKER_URL, {
+        workerData: init,
+        transferList: Object.values(ports) as any,
+        stdin: host.kind === 'terminal.host' && this.opts.stdin === true,
+        name: `${host.id}#${t}`,
+      });
+      let markDown!: () => void;
+      const down = new Promise<void>((r) => { markDown = r; });
+      const mainPort = portsOf.get(0)![t]!;
+      const th: HostThread = { tid: t, host: host.id, worker, port: mainPort, down, markDown };
+      this.threads.push(th);
+      mainPort.on('message', (b: Uint8Array) => this.onFrames(b));
+      ready.push(new Promise<void>((resolve, reject) => {
+        worker.on('message', (m: ControlFromWorker) => {
+          if (m.type === 'ready') resolve();
+          else this.onControl(th, m);
+        });
+        worker.once('error', (e) => { this.log?.error({ err: e, host: host.id, tid: t }, 'worker crashed'); reject(e); markDown(); });
+        worker.once('exit', () => markDown());
+      }));
+      if (host.kind === 'terminal.host' && this.opts.stdin === true && worker.stdin) {
+        process.stdin.pipe(worker.stdin);
+      }
+    }
+    await Promise.all(ready);
+    this.log?.debug({ threads: plan.length, hosts: hosts.map((h) => h.id) }, 'runtime started');
+  }
+
+  private luaEntries(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const e of this.registry.entries.values()) {
+      if (e.kind !== 'process.lua' && e.kind !== 'function.lua' && e.kind !== 'library.lua') continue;
+      const l = e as LuaEntry;
+      out[l.id] = {
+        kind: l.kind, source: l.source, method: l.method ?? '', modules: l.modules, imports: l.imports,
+        file: l.sourcePath ? relative(this.registry.root, l.sourcePath) : l.id,
+      };
+    }
+    return out;
+  }
+
+  private onControl(th: HostThread, m: ControlFromWorker): void {
+    if (m.type === 'down') th.markDown();
+    else if (m.type === 'fatal') this.log?.error({ host: th.host, tid: th.tid, message: m.message }, 'kernel fault');
+    else if (m.type === 'stats') this.emit('stats', th.tid, m);
+  }
+
+  // ---- frames --------------------------------------------------------------------------------
+
+  private post(tid: number, frame: unknown[]): void {
+    let list = this.outgoing.get(tid);
+    if (!list) { list = []; this.outgoing.set(tid, list); }
+    list.push(encodeValue(frame));
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const [tid, list] of this.outgoing) {
+      if (list.length === 0) continue;
+      const th = this.threads.find((t) => t.tid === tid);
+      let total = 0;
+      for (const f of list) total += f.length;
+      const buf = new Uint8Array(total);
+      let off = 0;
+      for (const f of list) { buf.set(f, off); off += f.length; }
+      list.length = 0;
+      th?.port.postMessage(buf, [buf.buffer]);
+    }
+  }
+
+  private onFrames(batch: Uint8Array): void {
+    const frames = this.unpackr.unpackMultiple(batch) as unknown[];
+    for (const raw of frames) this.onFrame(raw);
+  }
+
+  private onFrame(raw: unknown): void {
+    const f = (i: number) => (Array.isArray(raw) ? raw[i - 1] : (raw as Record<number, unknown>)[i]);
+    switch (f(1)) {
+      case 'w': {
+        const fd = f(2) as number;
+        const bytes = f(3) as Uint8Array;
+        if (this.opts.write) this.opts.write(fd, bytes);
+        else writeSync(fd === 2 ? 2 : 1, bytes);
+        break;
+      }
+      case 'rep': {
+        const p = this.replies.get(f(3) as number);
+        if (p) { this.replies.delete(f(3) as number); p.resolve([f(4), f(5)]); }
+        break;
+      }
+      case 'e': {
+        const ev = decodeEvent(f(3));
+        const cb = this.watchers.get(f(2) as string);
+        if (cb && ev.kind === 'pid.exit') { this.watchers.delete(f(2) as string); cb(ev.exit); }
+        this.emit('event', f(2), ev);
+        break;
+      }
+      case 'm':
+        this.emit('message', { to: f(2), from: f(3), topic: f(4), payloads: payloadList(f(5) as number, f(6)) });
+        break;
+      case 'nreg': {
+        const [tid, pid, req, name, holder] = [f(2), f(3), f(4), f(5), f(6)] as [number, string, number, string, string];
+        const cur = this.names.get(name);
+        if (cur !== undefined && cur !== holder) {
+          this.post(tid, ['rep', pid, req, undefined, new WippyError('name already registered', 'AlreadyExists', false)]);
+        } else {
+          this.names.set(name, holder);
+          let s = this.pidNames.get(holder);
+          if (!s) { s = new Set(); this.pidNames.set(holder, s); }
+          s.add(name);
+          this.post(tid, ['rep', pid, req, true]);
+        }
+        break;
+      }
+      case 'nlook': {
+        const [tid, pid, req, name] = [f(2), f(3), f(4), f(5)] as [number, string, number, string];
+        this.post(tid, ['rep', pid, req, this.names.get(name)]);
+        break;
+      }
+      case 'nunreg': {
+        const [tid, pid, req, name] = [f(2), f(3), f(4), f(5)] as [number, string, number, string];
+        const holder = this.names.get(name);
+        if (holder !== undefined) { this.names.delete(name); this.pidNames.get(holder)?.delete(name); }
+        this.post(tid, ['rep', pid, req, holder !== undefined]);
+        break;
+      }
+      case 'x': {
+        const pid = f(2) as string;
+        for (const n of this.pidNames.get(pid) ?? []) if (this.names.get(n) === pid) this.names.delete(n);
+        this.pidNames.delete(pid);
+        break;
+      }
+      default:
+        this.log?.warn({ frame: f(1) }, 'unknown frame on main thread');
+    }
+  }
+
+  private rpc(tid: number, frame: (req: number) => unknown[]): Promise<[unknown, unknown]> {
+    const req = ++this.reqSeq;
+    return new Promise((resolve) => {
+      this.replies.set(req, { resolve });
+      this.post(tid, frame(req));
+    });
+  }
+
+  // ---- public operations -----------------------------------------------------------------------
+
+  /** Host to run `entryId` on when none is given: meta.default_host, else the first process.host. */
+  defaultHost(entryId: string): string {
+    const e = this.registry.get(entryId);
+    const dh = e?.meta?.['default_host'];
+    if (typeof dh === 'string') return dh;
+    const h = this.registry.hosts().find((x) => x.kind === 'process.host');
+    if (!h) throw new WippyError('no process.host in the registry', 'NotFound', false);
+    return h.id;
+  }
+
+  terminalHost(): string | undefined {
+    return this.registry.hosts().find((x) => x.kind === 'terminal.host')?.id;
+  }
+
+  private pickTid(host: string): number {
+    const tids = this.hostTids.get(host);
+    if (!tids || tids.length === 0) throw new WippyError('host not found', 'NotFound', false);
+    const i = ((this.rr.get(host) ?? -1) + 1) % tids.length;
+    this.rr.set(host, i);
+    return tids[i]!;
+  }
+
+  /** A control PID on the main thread (host `node:control`). */
+  private controlPid(): { pid: string; uniq: number } {
+    const uniq = this.dir.alloc();
+    return { pid: formatPid(CONTROL_HOST, uniq), uniq };
+  }
+
+  /**
+   * Spawn `entryId` on `host` with `args`; `onExit` (optional) gets its EXIT. Resolves to the PID.
+   */
+  async spawn(entryId: string, host: string | undefined, args: unknown[] = [], onExit?: (e: ExitInfo) => void): Promise<string> {
+    this.assertRunning();
+    const h = host ?? this.defaultHost(entryId);
+    const tid = this.pickTid(h);
+    const ctl = onExit ? this.controlPid() : undefined;
+    if (ctl && onExit) {
+      this.watchers.set(ctl.pid, (e) => { this.dir.dead(ctl.uniq); onExit(e); });
+    }
+    const replyPid = ctl?.pid ?? formatPid(CONTROL_HOST, 0);
+    const [pid, err] = await this.rpc(tid, (req) => ['s', 0, replyPid, req, entryId, h, !!ctl, false, undefined, args]);
+    if (typeof pid !== 'string') {
+      if (ctl) { this.watchers.delete(ctl.pid); this.dir.dead(ctl.uniq); }
+      throw asError(err, `spawn of ${entryId} on ${h} failed`);
+    }
+    return pid;
+  }
+
+  /** Run `entryId` to completion: resolves with its result, rejects with its error (a WippyError). */
+  exec(entryId: string, args: unknown[] = [], opts: { host?: string } = {}): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.spawn(entryId, opts.host, args, (e) => {
+        if (e.error) reject(e.error); else resolve(e.value);
+      }).catch(reject);
+    });
+  }
+
+  /** Run `entryId` to completion and report its EXIT as data (never rejects for a process error). */
+  async run(entryId: string, args: unknown[] = [], opts: { host?: string } = {}): Promise<ExitInfo> {
+    return new Promise((resolve, reject) => {
+      this.spawn(entryId, opts.host, args, resolve).catch(reject);
+    });
+  }
+
+  /** Send a message from outside (the sender is the zero PID). */
+  send(dest: string, topic: string, ...payloads: unknown[]): void {
+    this.assertRunning();
+    if (topic.startsWith('@')) throw new WippyError('cannot send to @ topics', 'Invalid', false);
+    const pid = dest.startsWith('{') ? dest : this.names.get(dest);
+    if (!pid) throw new WippyError(`could not resolve '${dest}' as PID or registered name`, 'NotFound', false);
+    const parsed = parsePid(pid);
+    if (!parsed) throw new WippyError(`invalid pid format: ${pid}`, 'Invalid', false);
+    const uniq = parsed.uniq;
+    const tid = this.dir.owner(uniq);
+    if (tid <= 0 || !this.dir.isAlive(uniq)) throw new WippyError('process not found', 'NotFound', false);
+    this.post(tid, ['m', pid, '{|}', topic, payloads.length, payloads]);
+  }
+
+  /** Look up a registered name. */
+  lookup(name: string): string | undefined { return this.names.get(name); }
+
+  /** Live processes and Lua heap bytes per worker thread. */
+  async stats(): Promise<Array<{ tid: number; host: string; processes: number; heapBytes: number }>> {
+    const out = await Promise.all(this.threads.map((th, i) => new Promise<{ tid: number; host: string; processes: number; heapBytes: number }>((resolve) => {
+      const onStats = (tid: number, m: { processes: number; heapBytes: number }) => {
+        if (tid !== th.tid) return;
+        this.off('stats', onStats);
+        resolve({ tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes });
+      };
+      this.on('stats', onStats);
+      th.worker.postMessage({ type: 'stats', id: i } satisfies ControlToWorker);
+    })));
+    return out;
+  }
+
+  /**
+   * Stop: every process gets CANCEL ("scheduler shutdown") with a deadline; whatever still runs
+   * when it passes is killed; then the workers exit.
+   */
+  stop(graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> {
+    if (!this.stopping) this.stopping = this.doStop(graceMs);
+    return this.stopping;
+  }
+
+  private async doStop(graceMs: number): Promise<void> {
+    for (const th of this.threads) th.worker.postMessage({ type: 'shutdown', graceMs } satisfies ControlToWorker);
+    const all = Promise.all(this.threads.map((t) => t.down));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((r) => { timer = setTimeout(() => r(true), graceMs + 1000); }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) this.log?.warn('shutdown deadline passed; terminating workers');
+    if (process.stdin.isTTY === undefined || this.opts.stdin) process.stdin.unpipe?.();
+    await Promise.all(this.threads.map((t) => t.worker.terminate()));
+    for (const t of this.threads) t.port.close();
+    this.threads = [];
+  }
+
+  private assertRunning(): void {
+    if (!this.started) throw new WippyError('runtime is not started', 'InvalidState' as any, false);
+    if (this.stopping) throw new WippyError('scheduler is stopping', 'InvalidState' as any, false);
+  }
+}
+
+function payloadList(n: number, p: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let i = 1; i <= n; i++) out.push(Array.isArray(p) ? p[i - 1] : (p as Record<number, unknown>)?.[i]);
+  return out;
+}
+
+function asError(err: unknown, fallback: string): WippyError {
+  if (err instanceof WippyError) return err;
+  if (err instanceof Error) return new WippyError(err.message, 'Internal', false);
+  return new WippyError(fallback, 'Internal', false);
+}
+
+/** Normalise an event table decoded on the main thread. */
+function decodeEvent(ev: unknown): { kind: string; exit: ExitInfo } {
+  const e = (ev ?? {}) as { kind?: string; from?: string; result?: { value?: unknown; error?: unknown } };
+  const exit: ExitInfo = { pid: e.from ?? '' };
+  if (e.result) {
+    if (e.result.error !== undefined) exit.error = asError(e.result.error, 'process failed');
+    else if ('value' in e.result) exit.value = e.result.value;
+  }
+  return { kind: e.kind ?? '', exit };
+}
