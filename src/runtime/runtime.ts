@@ -251,9 +251,11 @@ export class Runtime extends EventEmitter {
         break;
       }
       case 'x': {
-        const pid = f(2) as string;
+        // A named process exited: release its names, then let its worker send the EXIT events.
+        const [tid, pid, req] = [f(2), f(3), f(4)] as [number, string, number];
         for (const n of this.pidNames.get(pid) ?? []) if (this.names.get(n) === pid) this.names.delete(n);
         this.pidNames.delete(pid);
+        this.post(tid, ['xack', req]);
         break;
       }
       default:

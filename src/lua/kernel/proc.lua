@@ -274,6 +274,8 @@ return function(K)
 
   ---------------------------------------------------------------------------------------------
   -- Process exit.
+  local exit_pending_names = {}
+  local notify_exit
   local function finalize(P)
     if P.finalized then return end
     P.finalized = true
@@ -290,11 +292,21 @@ return function(K)
     nprocs = nprocs - 1
     H.dead(P.uniq)
     if next(P.names) then
+      -- Names are released before anyone hears of the exit (semantics §6): the main thread
+      -- acknowledges the release, and only then do the EXIT / LINK_DOWN events go out.
       for name in pairs(P.names) do
         if local_names[name] == P.pid then local_names[name] = nil end
       end
-      post(0, { "x", P.pid })
+      rpc_seq = rpc_seq + 1
+      exit_pending_names[rpc_seq] = P
+      post(0, { "x", SELF, P.pid, rpc_seq })
+      return
     end
+    notify_exit(P)
+  end
+
+  -- Second half of an exit: tell watchers, links and monitored processes.
+  notify_exit = function(P)
     local err = P.exit_err
     local at = wall_s()
     local pid = P.pid
@@ -640,6 +652,10 @@ return function(K)
     local opts = { watcher = f[7] and reply_pid or nil, link = f[8] and reply_pid or nil, ctx = f[9] or nil }
     local pid, err = spawn_local(f[5], f[6], opts, args.n or #args, args)
     post(reply_tid, { "rep", reply_pid, req, pid, err })
+  end
+  handlers.xack = function(f)
+    local P = exit_pending_names[f[2]]
+    if P then exit_pending_names[f[2]] = nil; notify_exit(P) end
   end
   handlers.t = function(f)
     local P = procs[f[2]]

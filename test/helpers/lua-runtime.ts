@@ -1,0 +1,41 @@
+// Test door for Lua scenarios: a runtime built from entries given in code, with each scenario a
+// process.lua entry whose main() runs assertions and returns a value.
+import { createRuntime, type Runtime } from '../../src/index.js';
+
+export interface Scenario { name: string; source: string; modules?: string[]; imports?: Record<string, string>; kind?: string }
+
+const HOSTS = [
+  { id: 'test:processes', kind: 'process.host', host: { workers: 2 } },
+  { id: 'test:other', kind: 'process.host', host: { workers: 1 } },
+  { id: 'test:terminal', kind: 'terminal.host' },
+];
+
+/** Start a runtime holding the scenarios (plus `extra` raw entries) as entries in namespace `test`. */
+export async function scenarioRuntime(scenarios: Scenario[], opts: { workers?: number; extra?: Array<Record<string, unknown>> } = {}): Promise<Runtime> {
+  const entries: Array<Record<string, unknown>> = [...HOSTS];
+  for (const s of scenarios) {
+    entries.push({
+      id: `test:${s.name}`, kind: s.kind ?? 'process.lua', method: 'main', source: s.source,
+      modules: s.modules ?? ['time'], imports: s.imports ?? {},
+    });
+  }
+  entries.push(...(opts.extra ?? []));
+  return createRuntime({ entries, workers: opts.workers });
+}
+
+/** Lua source of a module whose main is `body` (a function body taking `...`). */
+export function main(body: string): string {
+  return `${PRELUDE}local function main(...)\n${body}\nend\nreturn { main = main }\n`;
+}
+
+/** Assertion helpers available to every scenario. */
+const PRELUDE = `
+local time = require("time")
+local function eq(got, want, what)
+  if got ~= want then error((what or "value") .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2) end
+end
+local function has(s, sub, what)
+  s = tostring(s)
+  if not s:find(sub, 1, true) then error((what or "text") .. ": expected to contain '" .. sub .. "', got '" .. s .. "'", 2) end
+end
+`;
