@@ -1,0 +1,155 @@
+// The registry's data model: what a loaded app is, independent of where it came from (YAML files
+// or entries given in code). Everything downstream (hosts, workers, the CLI) reads only these types.
+
+/** A fully-qualified entry id, `namespace:name`. */
+export type EntryId = string;
+
+/** Where an entry was declared, for error messages. */
+export interface EntryOrigin {
+  /** Absolute path of the YAML file, or `<code>` for entries given programmatically. */
+  file: string;
+  /** 1-based line of the entry in that file, when the YAML parser gives it. */
+  line?: number;
+}
+
+/** One registry entry. Kind-specific fields stay at the top level, exactly as written in YAML. */
+export interface Entry {
+  id: EntryId;
+  namespace: string;
+  name: string;
+  kind: string;
+  meta: Record<string, unknown>;
+  origin: EntryOrigin;
+  /** All other fields, with `file://` strings already resolved (see `source`). */
+  data: Record<string, unknown>;
+  /**
+   * Data fields whose value was inlined from a `file://` reference: field path (`source`,
+   * `wasi.args[0]`) -> absolute path of the file. Absent when nothing was inlined.
+   */
+  files?: Record<string, string>;
+}
+
+/** A Lua entry (`process.lua`, `function.lua`, `library.lua`) after validation. */
+export interface LuaEntry extends Entry {
+  kind: 'process.lua' | 'function.lua' | 'library.lua';
+  /** The Lua source text (inlined from `file://`). */
+  source: string;
+  /** Absolute path of the source file, when it came from `file://` (used by upgrade to re-read). */
+  sourcePath?: string;
+  /** Exported function to run; undefined for libraries. */
+  method?: string;
+  /** Built-in modules `require` may load (names only). */
+  modules: string[];
+  /** alias -> fully-qualified entry id of a `library.lua` (already resolved against the namespace). */
+  imports: Record<string, EntryId>;
+}
+
+export interface ProcessHostConfig {
+  workers: number;
+  queueSize: number;
+  localQueueSize: number;
+}
+
+export interface HostEntry extends Entry {
+  kind: 'process.host' | 'terminal.host';
+  host: ProcessHostConfig;
+  autoStart: boolean;
+  /** `terminal.host` only: suppress runtime log output while the command runs. */
+  hideLogs?: boolean;
+}
+
+export interface RestartPolicy {
+  initialDelayMs: number;
+  maxDelayMs: number;
+  backoffFactor: number;
+  jitter: number;
+  maxAttempts: number;
+}
+
+export interface ServiceEntry extends Entry {
+  kind: 'process.service';
+  process: EntryId;
+  host: EntryId;
+  input: unknown[];
+  lifecycle: {
+    autoStart: boolean;
+    startup: 'required' | 'optional';
+    startTimeoutMs: number;
+    stopTimeoutMs: number;
+    stableThresholdMs: number;
+    requires: EntryId[];
+    restart: RestartPolicy;
+    security?: unknown;
+  };
+}
+
+/** Errors found while loading; each names file, line, entry and field where known. */
+export interface RegistryProblem {
+  /** Path relative to the app root (as shown in messages), or `<code>`. */
+  file: string;
+  line?: number;
+  entry?: EntryId;
+  field?: string;
+  message: string;
+}
+
+/** `fs.directory`: a directory on the host filesystem. */
+export interface FsDirectoryEntry extends Entry {
+  kind: 'fs.directory';
+  /** Absolute path (the YAML value is relative to the app root). */
+  directory: string;
+  autoInit: boolean;
+  mode?: string;
+}
+
+export interface WasiConfig {
+  args: string[];
+  cwd?: string;
+  env: Array<{ id: EntryId; name: string; required: boolean }>;
+  mounts: Array<{ fs: EntryId; guest: string; readOnly: boolean }>;
+}
+
+/** `process.wasm`: a WebAssembly function run as a process. */
+export interface WasmProcessEntry extends Entry {
+  kind: 'process.wasm';
+  /** Id of the fs entry holding the binary. */
+  fs: EntryId;
+  /** Path of the binary inside that fs. */
+  path: string;
+  /** `sha256:<64 hex>`, verified when the binary is loaded. */
+  hash: string;
+  method: string;
+  wit?: string;
+  transport: 'payload' | 'wasi-http';
+  /** Host capability ids (`wasi:clocks`, ...), not registry entries. */
+  imports: string[];
+  wasi?: WasiConfig;
+  limits: { maxExecutionMs?: number };
+}
+
+export interface PolicyCondition {
+  field: string;
+  operator: string;
+  value?: unknown;
+  valueFrom?: string;
+}
+
+/** `security.policy` / `security.policy.expr`, normalised: patterns are always lists. */
+export interface PolicyEntry extends Entry {
+  kind: 'security.policy' | 'security.policy.expr';
+  policy: {
+    actions: string[];
+    resources: string[];
+    effect: 'allow' | 'deny';
+    conditions: PolicyCondition[];
+    expression?: string;
+  };
+  /** Group ids this policy belongs to (bare names qualified with the entry's namespace). */
+  groups: EntryId[];
+}
+
+/** The merged runtime configuration (`.wippy.yaml` plus extra config files, later wins). */
+export interface AppConfig {
+  security?: { strict_mode?: boolean; [key: string]: unknown };
+  [section: string]: unknown;
+}
