@@ -245,7 +245,17 @@ return function(K)
   K.deliver_event = deliver_event
 
   -- Send an event table to pid wherever it lives (dropped silently if it is gone).
+  -- exec waiters: a `node:control` pid minted on this worker per running process.exec, whose
+  -- only job is to receive the callee's EXIT (the caller itself is not a monitor).
+  local exec_waits = {}
+  K.exec_waits = exec_waits
+
   local function send_event(pid, ev)
+    local w = exec_waits[pid]
+    if w then
+      if ev.kind == EV_EXIT then w(ev) end
+      return
+    end
     local P = procs[pid]
     if P then
       if P.alive then deliver_event(P, copy(ev)) end
@@ -332,6 +342,7 @@ return function(K)
   local function exit(P, value, err)
     if not P.alive then return end
     P.alive = false
+    if P.execs then K.cancel_execs(P) end
     P.exit_value, P.exit_err = value, err
     if K.cur and K.cur.proc == P then
       P.exit_pending = true -- finalized by resume_thread when the running step ends
@@ -600,11 +611,12 @@ return function(K)
   end
 
   -- Spawn from a process (the caller is K.cur.proc). flags: monitor, link.
-  local function spawn_from(P, id, host, monitor, link, n, args, ctx, name)
+  local function spawn_from(P, id, host, monitor, link, n, args, ctx, watcher)
     local hostrec = CFG.hosts[host]
     if not hostrec then return E("NotFound", "host not found") end
     if ctx == nil then ctx = P.ctx end
-    local opts = { watcher = monitor and P.pid or nil, link = link and P.pid or nil, ctx = ctx }
+    watcher = watcher or (monitor and P.pid or nil)
+    local opts = { watcher = watcher, link = link and P.pid or nil, ctx = ctx }
     local pid, err
     if host == CFG.host then
       pid, err = spawn_local(id, host, opts, n, args)
@@ -612,7 +624,7 @@ return function(K)
       local tid = pick_tid(hostrec, host)
       local pargs = { n = n }
       for i = 1, n do pargs[i] = args[i] end
-      pid, err = rpc(tid, "s", id, host, monitor and true or false, link and true or false, ctx or false, pargs)
+      pid, err = rpc(tid, "s", id, host, watcher or false, link and true or false, ctx or false, pargs)
     end
     if not pid then return nil, err end
     if monitor then P.monitoring[pid] = true end
@@ -634,6 +646,8 @@ return function(K)
     end
   end
   handlers.e = function(f)
+    local w = exec_waits[f[2]]
+    if w then if f[3].kind == EV_EXIT then w(f[3]) end; return end
     local P = procs[f[2]]
     if P and P.alive then deliver_event(P, f[3]) end
   end
@@ -649,7 +663,9 @@ return function(K)
   handlers.s = function(f)
     local reply_tid, reply_pid, req = f[2], f[3], f[4]
     local args = f[10] or { n = 0 }
-    local opts = { watcher = f[7] and reply_pid or nil, link = f[8] and reply_pid or nil, ctx = f[9] or nil }
+    local w = f[7]
+    if w == true then w = reply_pid end
+    local opts = { watcher = w or nil, link = f[8] and reply_pid or nil, ctx = f[9] or nil }
     local pid, err = spawn_local(f[5], f[6], opts, args.n or #args, args)
     post(reply_tid, { "rep", reply_pid, req, pid, err })
   end
@@ -964,6 +980,262 @@ return function(K)
     topo(pid, "ul", P.pid)
     return true
   end)
+
+  -- process.exec(id, host, ...): spawn, wait for the EXIT, return its value or nil, err.
+  -- If the caller exits first, the callee gets a CANCEL (semantics §2.11, issue: "cancelled").
+  local function exec_from(P, id, host, n, args, ctx)
+    local uniq = H.pid_alloc()
+    local wpid = fmt_pid("node:control", uniq)
+    local T = K.cur
+    local result
+    exec_waits[wpid] = function(ev)
+      exec_waits[wpid] = nil
+      H.dead(uniq)
+      result = ev
+      P.npending = P.npending - 1
+      if P.alive and T.parked then ready(T, 0) end
+    end
+    local pid, err = spawn_from(P, id, host, false, false, n, args, ctx, wpid)
+    if not pid then
+      exec_waits[wpid] = nil
+      H.dead(uniq)
+      return nil, K.err("Internal", errmsg(err), false)
+    end
+    P.npending = P.npending + 1
+    P.execs = P.execs or {}
+    P.execs[wpid] = pid
+    while result == nil do park() end
+    P.execs[wpid] = nil
+    local r = result.result or {}
+    if r.error ~= nil then return nil, r.error end
+    return r.value
+  end
+
+  local function check_exec_args(id, host)
+    if id == nil or host == nil then return E("Invalid", "exec requires id and host arguments") end
+    if type(id) ~= "string" or id == "" then return E("Invalid", "process ID required") end
+    if not id:find(":", 1, true) or id:sub(1, 1) == ":" or id:sub(-1) == ":" then
+      return E("Invalid", "invalid process ID format (namespace:name required)")
+    end
+    if type(host) ~= "string" or host == "" then return E("Invalid", "host ID required") end
+    return true
+  end
+
+  function process.exec(id, host, ...)
+    local P = cur()
+    local ok, verr = check_exec_args(id, host)
+    if not ok then return nil, verr end
+    if K.check then
+      local allowed, perr = K.check(P, "process.exec", id, "not allowed to exec process: " .. id)
+      if not allowed then return nil, perr end
+      allowed, perr = K.check(P, "process.host", host, "not allowed to exec on host: " .. host)
+      if not allowed then return nil, perr end
+    end
+    local n = select("#", ...)
+    local args = { ... }
+    for i = 1, n do args[i] = copy(args[i]) end
+    return exec_from(P, id, host, n, args, nil)
+  end
+
+  -- Cancel what a dying caller was exec-ing.
+  function K.cancel_execs(P)
+    if not P.execs then return end
+    local at = wall_s()
+    for wpid, child in pairs(P.execs) do
+      exec_waits[wpid] = nil
+      local where, target = locate(child)
+      local ev = { kind = EV_CANCEL, from = P.pid, at = at, deadline = at + DEFAULT_CANCEL_MS / 1000,
+        reason = "caller context canceled" }
+      if where == "local" then deliver_event(target, ev)
+      elseif where == "remote" then post(target, { "c", child, P.pid, ev.deadline, ev.reason }) end
+    end
+    P.execs = nil
+  end
+
+  -- Context values (`ctx` module) and the immutable Spawner (process.with_context).
+  local function ctx_values(P)
+    local c = P and P.ctx
+    return c and c.values
+  end
+
+  local ctxmod = {}
+  function ctxmod.get(key)
+    if type(key) ~= "string" or key == "" then return E("Invalid", "context key must be a non-empty string") end
+    local v = ctx_values(K.cp)
+    if v == nil or v[key] == nil then return E("NotFound", "context value not found: " .. key) end
+    return copy(v[key])
+  end
+  function ctxmod.all()
+    return copy(ctx_values(K.cp) or {})
+  end
+  builtin.ctx = readonly(ctxmod, "ctx")
+
+  local SP = setmetatable({}, { __mode = "k" })
+  local sp_methods = {}
+  local SP_MT = { __index = sp_methods, __metatable = "process.Spawner",
+    __tostring = function() return "process.Spawner" end }
+
+  local function new_spawner(st)
+    local u = H.newud(SP_MT)
+    SP[u] = st
+    return u
+  end
+  local function clone(st)
+    local c = {}
+    for k, v in pairs(st) do c[k] = v end
+    return c
+  end
+  local function merged(a, b)
+    local out = {}
+    if a then for k, v in pairs(a) do out[k] = v end end
+    for k, v in pairs(b) do
+      if type(k) ~= "string" then error("context keys must be strings", 3) end
+      out[k] = copy(v)
+    end
+    return out
+  end
+  local function need(P, action, resource, msg)
+    if not K.check then return end
+    local ok = K.check(P, action, resource, msg)
+    if not ok then error(K.err("PermissionDenied", msg, false), 3) end
+  end
+
+  local function base_spawner(P, values, options)
+    return {
+      values = values, options = options,
+      actor = P.ctx and P.ctx.actor, scope = P.ctx and P.ctx.scope,
+      messages = {},
+    }
+  end
+
+  function process.with_context(values)
+    local P = cur()
+    if type(values) ~= "table" then error("bad argument #1 to 'with_context' (table expected)", 2) end
+    need(P, "process.context", "context", "not allowed to spawn processes with custom context")
+    return new_spawner(base_spawner(P, merged(ctx_values(P), values), nil))
+  end
+  function process.with_options(opts)
+    local P = cur()
+    if type(opts) ~= "table" then error("bad argument #1 to 'with_options' (table expected)", 2) end
+    need(P, "process.context", "context", "not allowed to spawn processes with custom options")
+    return new_spawner(base_spawner(P, merged(ctx_values(P), {}), merged(nil, opts)))
+  end
+  function sp_methods.with_context(self, values)
+    local P = cur()
+    local st = SP[self]
+    need(P, "process.context", "context", "not allowed to spawn processes with custom context")
+    if st.actor or st.scope then
+      need(P, "process.security", "security", "not allowed to spawn processes with custom security context")
+    end
+    local c = clone(st)
+    c.values = merged(st.values, values)
+    return new_spawner(c)
+  end
+  function sp_methods.with_options(self, opts)
+    local P = cur()
+    need(P, "process.context", "context", "not allowed to spawn processes with custom options")
+    local c = clone(SP[self])
+    c.options = merged(c.options, opts)
+    return new_spawner(c)
+  end
+  function sp_methods.with_actor(self, actor)
+    local P = cur()
+    if actor == nil then error("actor cannot be nil", 2) end
+    need(P, "process.security", "security", "not allowed to spawn processes with custom security context")
+    local c = clone(SP[self])
+    c.actor = K.encode_actor and K.encode_actor(actor) or actor
+    return new_spawner(c)
+  end
+  function sp_methods.with_scope(self, scope)
+    local P = cur()
+    if scope == nil then error("scope cannot be nil", 2) end
+    need(P, "process.security", "security", "not allowed to spawn processes with custom security context")
+    local c = clone(SP[self])
+    c.scope = K.encode_scope and K.encode_scope(scope) or scope
+    return new_spawner(c)
+  end
+  function sp_methods.with_name(self, name)
+    if type(name) ~= "string" or name == "" then error("name cannot be empty", 2) end
+    local c = clone(SP[self])
+    c.name = name
+    return new_spawner(c)
+  end
+  function sp_methods.with_message(self, topic, ...)
+    if type(topic) ~= "string" then error("topic must be a string", 2) end
+    if sbyte(topic, 1) == 64 then error(K.err("Invalid", "cannot send to @ topics", false), 2) end
+    local c = clone(SP[self])
+    local msgs = {}
+    for i, m in ipairs(c.messages) do msgs[i] = m end
+    local n = select("#", ...)
+    local p = { ... }
+    for i = 1, n do p[i] = copy(p[i]) end
+    msgs[#msgs + 1] = { topic = topic, n = n, p = p }
+    c.messages = msgs
+    return new_spawner(c)
+  end
+
+  local function spawner_ctx(st)
+    return { values = st.values, actor = st.actor, scope = st.scope, options = st.options }
+  end
+
+  -- Deliver a spawner's queued messages (sender: the zero PID).
+  local function send_spawner_messages(pid, msgs)
+    for _, m in ipairs(msgs) do
+      local where, target = locate(pid)
+      if where == "local" then deliver_msg(target, m.topic, ZERO_PID, m.n, m.p)
+      elseif where == "remote" then post(target, { "m", pid, ZERO_PID, m.topic, m.n, m.p }) end
+    end
+  end
+
+  local function sp_spawn(fname, monitor, link)
+    return function(self, id, host, ...)
+      local P = cur()
+      local st = SP[self]
+      if id == nil or host == nil then error("spawn requires at least id and host arguments", 2) end
+      need(P, "process.spawn", id, "not allowed to spawn process: " .. tostring(id))
+      if monitor then need(P, "process.spawn.monitored", id, "not allowed to spawn monitored process: " .. tostring(id)) end
+      if link then need(P, "process.spawn.linked", id, "not allowed to spawn linked process: " .. tostring(id)) end
+      need(P, "process.host", host, "not allowed to spawn on host: " .. tostring(host))
+      if st.name then
+        -- spawn-or-signal: an existing holder of the name gets the messages instead
+        local existing = local_names[st.name] or rpc(0, "nlook", st.name)
+        if existing then
+          send_spawner_messages(existing, st.messages)
+          return existing
+        end
+      end
+      local n = select("#", ...)
+      local args = { ... }
+      for i = 1, n do args[i] = copy(args[i]) end
+      local pid, err = spawn_from(P, id, host, monitor, link, n, args, spawner_ctx(st))
+      if not pid then return nil, err end
+      if st.name then
+        local ok = rpc(0, "nreg", st.name, pid)
+        if ok then
+          local holder = procs[pid]
+          if holder then holder.names[st.name] = true; local_names[st.name] = pid end
+        end
+      end
+      send_spawner_messages(pid, st.messages)
+      return pid
+    end
+  end
+  sp_methods.spawn = sp_spawn("spawn", false, false)
+  sp_methods.spawn_monitored = sp_spawn("spawn_monitored", true, false)
+  sp_methods.spawn_linked = sp_spawn("spawn_linked", false, true)
+  sp_methods.spawn_linked_monitored = sp_spawn("spawn_linked_monitored", true, true)
+  function sp_methods.exec(self, id, host, ...)
+    local P = cur()
+    local st = SP[self]
+    local ok, verr = check_exec_args(id, host)
+    if not ok then return nil, verr end
+    need(P, "process.exec", id, "not allowed to exec process: " .. id)
+    need(P, "process.host", host, "not allowed to exec on host: " .. host)
+    local n = select("#", ...)
+    local args = { ... }
+    for i = 1, n do args[i] = copy(args[i]) end
+    return exec_from(P, id, host, n, args, spawner_ctx(st))
+  end
 
   function process.get_options()
     local P = K.cp

@@ -1,0 +1,166 @@
+// exec, spawners and context, monitors/links/cancel/terminate (semantics §2.3-2.13, §4, §5).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { scenarioRuntime, main, type Scenario } from './helpers/lua-runtime.js';
+import type { Runtime } from '../src/index.js';
+
+const scenarios: Scenario[] = [
+  { name: 'square', source: main(`local x = ...; return x * x`) },
+  { name: 'raises', source: main(`error("exec boom")`) },
+  { name: 'ctx_reader', modules: ['time', 'ctx'], source: main(`
+    local ctx = require("ctx")
+    local v, err = ctx.get("request_id")
+    if not v then return nil, err end
+    local _, nf = ctx.get("missing")
+    return { request_id = v, missing_kind = nf:kind(), user = ctx.get("user") }`) },
+  { name: 'ctx_parent', modules: ['time', 'ctx'], source: main(`
+    -- a grandchild inherits the context through a plain spawn
+    return process.exec("test:ctx_reader", "test:other")`) },
+  { name: 'waiter', source: main(`
+    local inbox = process.inbox()
+    local ev = process.events()
+    while true do
+      local r = channel.select({ inbox:case_receive(), ev:case_receive() })
+      if r.channel == ev and r.value.kind == process.event.CANCEL then
+        return { cancelled = true, from = r.value.from, deadline = r.value.deadline }
+      end
+      if r.channel == inbox then
+        local m = r.value
+        if m:topic() == "exit" then return m:payload():data() end
+      end
+    end`) },
+  { name: 'stubborn', source: main(`process.inbox(); while true do time.sleep("1h") end`) },
+  { name: 'exec_tests', source: main(`
+    eq(process.exec("test:square", "test:processes", 7), 49, "local exec")
+    eq(process.exec("test:square", "test:other", 9), 81, "exec on another host")
+    local v, err = process.exec("test:raises", "test:other")
+    eq(v, nil); has(err, "exec boom")
+    v, err = process.exec("test:nope", "test:processes")
+    eq(v, nil); has(err, "factory not found"); eq(err:kind(), "Internal")
+    v, err = process.exec("test:square")
+    has(err, "exec requires id and host arguments"); eq(err:kind(), "Invalid")
+    v, err = process.exec("", "test:processes")
+    has(err, "process ID required")
+    v, err = process.exec("nonamespace", "test:processes")
+    has(err, "invalid process ID format (namespace:name required)")
+    v, err = process.exec("test:square", "")
+    has(err, "host ID required")
+    return true`) },
+  { name: 'context_tests', modules: ['time', 'ctx'], source: main(`
+    local sp = process.with_context({ request_id = "r-1", user = { id = 7 } })
+    local r = sp:exec("test:ctx_reader", "test:processes")
+    eq(r.request_id, "r-1"); eq(r.missing_kind, "NotFound"); eq(r.user.id, 7)
+    -- inherited by a grandchild, across hosts
+    r = sp:exec("test:ctx_parent", "test:processes")
+    eq(r.request_id, "r-1", "grandchild inherits")
+    -- spawners are immutable
+    local sp2 = sp:with_context({ request_id = "r-2" })
+    eq(sp:exec("test:ctx_reader", "test:processes").request_id, "r-1")
+    eq(sp2:exec("test:ctx_reader", "test:processes").request_id, "r-2")
+    -- with_name + with_message, spawn-or-signal
+    local name = "w-" .. process.pid()
+    local pid = sp:with_name(name):with_message("exit", "first"):spawn_monitored("test:waiter", "test:other")
+    assert(pid, "spawned")
+    local e = process.events():receive()
+    eq(e.from, pid); eq(e.result.value, "first")
+    local holder = process.spawn("test:stubborn", "test:processes")
+    assert(process.registry.register(name .. "-b", holder))
+    local again = sp:with_name(name .. "-b"):with_message("ignored"):spawn("test:waiter", "test:processes")
+    eq(again, holder, "spawn-or-signal returns the existing pid")
+    process.terminate(holder)
+    local ok, err = pcall(function() return sp:with_message("@x") end)
+    eq(ok, false); has(err, "cannot send to @ topics")
+    ok, err = pcall(sp.spawn, sp, "test:square")
+    eq(ok, false); has(err, "spawn requires at least id and host arguments")
+    ok, err = pcall(process.with_context, { [1] = "x" })
+    eq(ok, false); has(err, "context keys must be strings")
+    return true`) },
+  { name: 'cancel_terminate', source: main(`
+    local ev = process.events()
+    local w = process.spawn_monitored("test:waiter", "test:other")
+    eq(process.cancel(w, "5s"), true)
+    local e = ev:receive()
+    eq(e.from, w); eq(e.result.value.cancelled, true); eq(e.result.value.from, process.pid())
+    assert(e.result.value.deadline > os.time(), "deadline in the future")
+    -- cancel with a deadline that passes: terminated
+    local s = process.spawn_monitored("test:stubborn", "test:processes")
+    eq(process.cancel(s, 20), true)
+    e = ev:receive()
+    eq(e.from, s); eq(tostring(e.result.error), "process terminated")
+    local t = process.spawn_monitored("test:stubborn", "test:other")
+    eq(process.terminate(t), true)
+    e = ev:receive()
+    eq(e.from, t); eq(tostring(e.result.error), "process terminated"); eq(e.result.error:kind(), "Internal")
+    local ok, err = process.terminate(t)
+    eq(ok, nil); has(err, "not found"); eq(err:kind(), "Internal")
+    ok, err = process.cancel(t)
+    has(err, "not found")
+    ok, err = process.cancel(t, {})
+    eq(err:kind(), "Invalid"); has(err, "invalid duration")
+    ok, err = process.cancel()
+    has(err, "cancel requires at least destination argument")
+    return true`) },
+  { name: 'monitor_tests', source: main(`
+    local ev = process.events()
+    local w = process.spawn("test:waiter", "test:other")
+    eq(process.monitor(w), true)
+    local ok, err = process.monitor(w)
+    eq(ok, nil); has(err, "already monitoring pid")
+    process.send(w, "exit", "bye")
+    local e = ev:receive()
+    eq(e.from, w); eq(e.result.value, "bye")
+    ok, err = process.monitor(w)
+    has(err, "pid not registered")
+    -- unmonitor: no EXIT afterwards
+    local u = process.spawn("test:waiter", "test:processes")
+    process.monitor(u)
+    eq(process.unmonitor(u), true)
+    process.send(u, "exit", 1)
+    local probe = process.spawn_monitored("test:square", "test:processes", 2)
+    e = ev:receive()
+    eq(e.from, probe, "no EXIT after unmonitor")
+    ok, err = process.monitor()
+    has(err, "monitor requires a destination argument")
+    return true`) },
+  { name: 'link_chain_child', source: main(`
+    local depth = ...
+    if depth > 1 then process.spawn_linked("test:link_chain_child", depth % 2 == 0 and "test:other" or "test:processes", depth - 1)
+    else time.sleep("10ms"); error("chain end failed") end
+    process.inbox():receive()`) },
+  { name: 'link_chain', source: main(`
+    process.set_options({ trap_links = true })
+    local head = process.spawn_linked("test:link_chain_child", "test:processes", 6)
+    local e = process.events():receive()
+    eq(e.kind, process.event.LINK_DOWN); eq(e.from, head)
+    has(e.result.error, "linked process failed")
+    return true`) },
+  { name: 'exec_caller_dies', source: main(`
+    process.spawn("test:killer", "test:processes", process.pid())
+    return process.exec("test:cancel_reporter", "test:other")`) },
+  { name: 'cancel_reporter', source: main(`
+    local e = process.events():receive()
+    process.send("cancel-observer", "reason", e.kind .. ":" .. tostring(e.reason))
+    return true`) },
+  { name: 'observer', source: main(`
+    assert(process.registry.register("cancel-observer"))
+    return process.inbox():receive():payload():data()`) },
+  { name: 'killer', source: main(`local pid = ...; time.sleep("20ms"); process.terminate(pid)`) },
+];
+
+let rt: Runtime;
+before(async () => { rt = await scenarioRuntime(scenarios); });
+after(async () => { await rt.stop(1000); });
+
+for (const name of ['exec_tests', 'context_tests', 'cancel_terminate', 'monitor_tests', 'link_chain']) {
+  test(`lua: ${name}`, async () => {
+    assert.equal(await rt.exec(`test:${name}`), true);
+  });
+}
+
+test('an exec whose caller dies cancels the callee', async () => {
+  const observed = rt.exec('test:observer');
+  for (let i = 0; i < 200 && rt.lookup('cancel-observer') === undefined; i++) await new Promise((r) => setTimeout(r, 5));
+  const e = await rt.run('test:exec_caller_dies');
+  assert.equal(e.error?.message, 'process terminated');
+  assert.equal(await observed, 'pid.cancel:caller context canceled');
+});
