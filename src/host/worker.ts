@@ -76,13 +76,15 @@ function stdinRead(req: number, pid: string): void {
 }
 
 // ---- the kernel ---------------------------------------------------------------------------------
+// IANA zones for the Lua `time` module, through Intl: offset in seconds and, when Intl has a
+// proper one (EST, CET, ...), the zone abbreviation.
 const tzCache = new Map<string, Intl.DateTimeFormat | null>();
-function tzOffset(name: string, secs: number): number | undefined {
+function tzOffset(name: string, secs: number): [number, string | undefined] | undefined {
   let f = tzCache.get(name);
   if (f === undefined) {
     try {
       f = new Intl.DateTimeFormat('en-US', { timeZone: name, hourCycle: 'h23', year: 'numeric', month: '2-digit',
-        day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+        day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' });
     } catch { f = null; }
     tzCache.set(name, f);
   }
@@ -90,7 +92,8 @@ function tzOffset(name: string, secs: number): number | undefined {
   const parts = f.formatToParts(new Date(secs * 1000));
   const get = (t: string) => Number(parts.find((p) => p.type === t)!.value);
   const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
-  return Math.round((asUtc - Math.floor(secs) * 1000) / 1000);
+  const abbr = parts.find((p) => p.type === 'timeZoneName')?.value;
+  return [Math.round((asUtc - Math.floor(secs) * 1000) / 1000), abbr && /^[A-Z]{3,5}$/.test(abbr) ? abbr : undefined];
 }
 
 const kernel = await LuaKernel.create({

@@ -35,8 +35,8 @@ export interface KernelHost {
   write(fd: number, bytes: Uint8Array): void;
   /** Start a read from stdin for request `req` of process `pid` (mode 1 = line, 2 = up to n bytes). */
   stdinRead(req: number, pid: string, mode: number, n: number): void;
-  /** Offset in seconds of IANA zone `name` at unix time `secs`, or undefined if unknown. */
-  tzOffset(name: string, secs: number): number | undefined;
+  /** Offset in seconds of IANA zone `name` at unix time `secs` and its abbreviation, or undefined if unknown. */
+  tzOffset(name: string, secs: number): [number, string | undefined] | undefined;
 }
 
 type Module = any; // emscripten module of wasmoon (untyped raw exports)
@@ -81,6 +81,7 @@ export class LuaKernel {
       errors: kernelSource('errors'),
       sched: kernelSource('sched'),
       proc: kernelSource('proc'),
+      security: kernelSource('security'),
       io: kernelSource('io'),
       codec: libSource('codec'),
       time: libSource('time'),
@@ -159,13 +160,19 @@ export class LuaKernel {
       }),
       this.def('tz_offset', (L) => {
         const off = host.tzOffset(this.stringAt(L, 1), this.num(L, 2));
-        if (off === undefined) m._lua_pushnil(L); else m._lua_pushinteger(L, BigInt(off));
-        return 1;
+        if (off === undefined) { m._lua_pushnil(L); return 1; }
+        m._lua_pushinteger(L, BigInt(off[0]));
+        if (off[1] === undefined) return 1;
+        this.pushBytes(L, Buffer.from(off[1]));
+        return 2;
       }),
       this.def('local_offset', (L) => {
         const secs = this.num(L, 1);
+        const off = host.tzOffset(Intl.DateTimeFormat().resolvedOptions().timeZone, secs);
         m._lua_pushinteger(L, BigInt(-new Date(secs * 1000).getTimezoneOffset() * 60));
-        return 1;
+        if (off?.[1] === undefined) return 1;
+        this.pushBytes(L, Buffer.from(off[1]));
+        return 2;
       }),
     ];
     m._lua_createtable(L0, 0, fns.length);

@@ -312,12 +312,18 @@ const processHostSchema = z
         workers: positiveInt('workers must be greater than 0').default(() => os.availableParallelism()),
         queue_size: positiveInt('queue size must be greater than 0').default(1024),
         local_queue_size: positiveInt('local queue size must be greater than 0').default(256),
+        // Lua VM instructions a process may run between two yields before it is killed
+        // (0 = no limit). 100M is about a second of pure Lua on these machines (~120M instr/s).
+        max_reductions: z.number().int().min(0).default(100_000_000),
+        // Cap on each worker's Lua heap in MiB (0 = none); the process allocating when it is
+        // passed is killed. wasm memory itself stops at 2 GiB.
+        max_memory_mb: z.number().int().min(0).default(1024),
       }),
     ),
     lifecycle: lifecycleSchema,
   })
   .transform((e) => ({
-    host: { workers: e.host.workers, queueSize: e.host.queue_size, localQueueSize: e.host.local_queue_size },
+    host: { workers: e.host.workers, queueSize: e.host.queue_size, localQueueSize: e.host.local_queue_size, maxReductions: e.host.max_reductions, maxMemoryMb: e.host.max_memory_mb },
     autoStart: e.lifecycle.autoStart,
   }));
 
@@ -325,7 +331,7 @@ const processHostSchema = z
 const terminalHostSchema = z
   .object({ hide_logs: z.boolean().default(false), lifecycle: lifecycleSchema })
   .transform((e) => ({
-    host: { workers: 1, queueSize: 1024, localQueueSize: 256 },
+    host: { workers: 1, queueSize: 1024, localQueueSize: 256, maxReductions: 0, maxMemoryMb: 1024 },
     autoStart: e.lifecycle.autoStart,
     hideLogs: e.hide_logs,
   }));

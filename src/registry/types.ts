@@ -48,6 +48,10 @@ export interface ProcessHostConfig {
   workers: number;
   queueSize: number;
   localQueueSize: number;
+  /** Lua instructions a process may run without yielding before it is killed; 0 = unlimited. */
+  maxReductions: number;
+  /** Cap on each worker's Lua heap in MiB; 0 = none. */
+  maxMemoryMb: number;
 }
 
 export interface HostEntry extends Entry {

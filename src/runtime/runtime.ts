@@ -109,15 +109,17 @@ export class Runtime extends EventEmitter {
         portsOf.get(all[j]!)![all[i]!] = port2;
       }
     }
-    const hostsCfg: Record<string, { kind: string; tids: number[] }> = {};
-    for (const h of hosts) hostsCfg[h.id] = { kind: h.kind, tids: this.hostTids.get(h.id)! };
+    const hostsCfg: Record<string, { kind: string; tids: number[]; max_reductions: number; max_memory_mb: number }> = {};
+    for (const h of hosts) {
+      hostsCfg[h.id] = { kind: h.kind, tids: this.hostTids.get(h.id)!, max_reductions: h.host.maxReductions, max_memory_mb: h.host.maxMemoryMb };
+    }
     const entries = encodeValue(this.luaEntries());
     const ready: Promise<void>[] = [];
     for (const { tid: t, host } of plan) {
       const ports = portsOf.get(t)!;
       const init: WorkerInit = {
         tid: t, host: host.id, directory: this.directorySab,
-        cfg: encodeValue({ tid: t, host: host.id, hosts: hostsCfg }),
+        cfg: encodeValue({ tid: t, host: host.id, hosts: hostsCfg, strict_mode: this.strictMode() }),
         entries, ports,
       };
       const worker = new Worker(WORKER_URL, {
@@ -151,6 +153,10 @@ export class Runtime extends EventEmitter {
   private luaEntries(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const e of this.registry.entries.values()) {
+      if (e.kind === 'security.policy' || e.kind === 'security.policy.expr') {
+        out[e.id] = { kind: e.kind, policy: e.data['policy'], groups: e.data['groups'] ?? [] };
+        continue;
+      }
       if (e.kind !== 'process.lua' && e.kind !== 'function.lua' && e.kind !== 'library.lua') continue;
       const l = e as LuaEntry;
       out[l.id] = {
@@ -159,6 +165,11 @@ export class Runtime extends EventEmitter {
       };
     }
     return out;
+  }
+
+  private strictMode(): boolean {
+    const sec = (this.registry.config as Record<string, unknown>)['security'] as Record<string, unknown> | undefined;
+    return sec?.['strict_mode'] === true;
   }
 
   private onControl(th: HostThread, m: ControlFromWorker): void {
@@ -304,7 +315,8 @@ export class Runtime extends EventEmitter {
   /**
    * Spawn `entryId` on `host` with `args`; `onExit` (optional) gets its EXIT. Resolves to the PID.
    */
-  async spawn(entryId: string, host: string | undefined, args: unknown[] = [], onExit?: (e: ExitInfo) => void): Promise<string> {
+  async spawn(entryId: string, host: string | undefined, args: unknown[] = [], onExit?: (e: ExitInfo) => void,
+    ctx?: SpawnContext): Promise<string> {
     this.assertRunning();
     const h = host ?? this.defaultHost(entryId);
     const tid = this.pickTid(h);
@@ -313,7 +325,7 @@ export class Runtime extends EventEmitter {
       this.watchers.set(ctl.pid, (e) => { this.dir.dead(ctl.uniq); onExit(e); });
     }
     const replyPid = ctl?.pid ?? formatPid(CONTROL_HOST, 0);
-    const [pid, err] = await this.rpc(tid, (req) => ['s', 0, replyPid, req, entryId, h, !!ctl, false, undefined, args]);
+    const [pid, err] = await this.rpc(tid, (req) => ['s', 0, replyPid, req, entryId, h, ctl ? ctl.pid : false, false, ctx ? spawnCtx(ctx) : undefined, args]);
     if (typeof pid !== 'string') {
       if (ctl) { this.watchers.delete(ctl.pid); this.dir.dead(ctl.uniq); }
       throw asError(err, `spawn of ${entryId} on ${h} failed`);
@@ -322,18 +334,18 @@ export class Runtime extends EventEmitter {
   }
 
   /** Run `entryId` to completion: resolves with its result, rejects with its error (a WippyError). */
-  exec(entryId: string, args: unknown[] = [], opts: { host?: string } = {}): Promise<unknown> {
+  exec(entryId: string, args: unknown[] = [], opts: { host?: string; ctx?: SpawnContext } = {}): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.spawn(entryId, opts.host, args, (e) => {
         if (e.error) reject(e.error); else resolve(e.value);
-      }).catch(reject);
+      }, opts.ctx).catch(reject);
     });
   }
 
   /** Run `entryId` to completion and report its EXIT as data (never rejects for a process error). */
-  async run(entryId: string, args: unknown[] = [], opts: { host?: string } = {}): Promise<ExitInfo> {
+  async run(entryId: string, args: unknown[] = [], opts: { host?: string; ctx?: SpawnContext } = {}): Promise<ExitInfo> {
     return new Promise((resolve, reject) => {
-      this.spawn(entryId, opts.host, args, resolve).catch(reject);
+      this.spawn(entryId, opts.host, args, resolve, opts.ctx).catch(reject);
     });
   }
 
@@ -397,6 +409,22 @@ export class Runtime extends EventEmitter {
     if (!this.started) throw new WippyError('runtime is not started', 'InvalidState' as any, false);
     if (this.stopping) throw new WippyError('scheduler is stopping', 'InvalidState' as any, false);
   }
+}
+
+/**
+ * What a process started from JS runs under: context values (`ctx.get`) and a security block in
+ * the shape of a service's `lifecycle.security` (actor, groups, policies; ids fully qualified).
+ */
+export interface SpawnContext {
+  values?: Record<string, unknown>;
+  security?: { actor?: { id: string; meta?: Record<string, unknown> }; groups?: string[]; policies?: string[] };
+}
+
+function spawnCtx(c: SpawnContext): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (c.values) out['values'] = c.values;
+  if (c.security) out['security_config'] = c.security;
+  return out;
 }
 
 function payloadList(n: number, p: unknown): unknown[] {

@@ -2,7 +2,7 @@
 // (`lifecycle.requires`). This issue starts each service once and logs its exit; restart policies
 // (backoff, jitter, max attempts, stable threshold) belong to the supervisor issue.
 import type { Logger } from 'pino';
-import type { Runtime } from './runtime.js';
+import type { Runtime, SpawnContext } from './runtime.js';
 import type { ServiceEntry } from '../registry/types.js';
 
 /** Services in an order where every service comes after what it requires. */
@@ -29,10 +29,11 @@ export function startOrder(services: ServiceEntry[]): ServiceEntry[] {
 export async function startServices(rt: Runtime, log: Logger): Promise<Array<{ id: string; pid: string }>> {
   const started: Array<{ id: string; pid: string }> = [];
   for (const s of startOrder(rt.registry.services().filter((x) => x.lifecycle.autoStart))) {
+    const security = s.lifecycle.security as SpawnContext['security'] | undefined;
     const pid = await rt.spawn(s.process, s.host, s.input, (e) => {
       if (e.error) log.error({ service: s.id, pid: e.pid, error: e.error.message }, 'service failed');
       else log.info({ service: s.id, pid: e.pid }, 'service exited');
-    });
+    }, security ? { security } : undefined);
     log.info({ service: s.id, pid }, 'service started');
     started.push({ id: s.id, pid });
   }

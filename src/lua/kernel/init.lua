@@ -24,14 +24,26 @@ K.tz_offset = H.tz_offset
 K.local_offset = H.local_offset
 K.newud = H.newud
 K.error = function(kind, msg) return K.err(kind, msg, false) end
-K.subscribe = function() local P = K.cp; if P then P.nsubs = P.nsubs + 1 end end
-K.unsubscribe = function() local P = K.cp; if P and P.nsubs > 0 then P.nsubs = P.nsubs - 1 end end
+-- A timer subscription keeps its process idle rather than deadlocked. subscribe returns a token
+-- (the process) because unsubscribe is usually called from a timer callback, outside any process.
+K.subscribe = function() local P = K.cp; if P then P.nsubs = P.nsubs + 1 end; return P end
+K.unsubscribe = function(P) P = P or K.cp; if P and P.nsubs > 0 then P.nsubs = P.nsubs - 1 end end
+K.security = loadmod("security")
+K.security.load_policies(K.entries)
+K.encode_actor = K.security.encode_actor
+K.encode_scope = K.security.encode_scope
+-- Permission check for process P (semantics §8.2): -> true | false, PermissionDenied error.
+K.check = function(P, action, resource, msg)
+  if K.security.decide(P.ctx_actor, P.ctx_scope, action, resource, { pid = P.pid }) then return true end
+  return false, K.err("PermissionDenied", msg, false)
+end
 loadmod("proc")
 local time = loadmod("time")
 K.builtin.time = K.readonly(time, "time")
 -- time.lua's internal helpers stay reachable for the kernel (process.cancel, process.receive)
 K.builtin_time_raw = time
 K.builtin.io = K.readonly(loadmod("io"), "io")
+K.builtin.security = K.readonly(K.security.module, "security")
 
 function __step(batch) return K.step(batch) end
 function __count() return K.count() end

@@ -25,8 +25,14 @@ return function(K)
   local encode, decode, copy = codec.encode, codec.decode, codec.copy
   local traceback = debug.traceback
 
-  local CFG = K.cfg            -- { tid, host, hosts = { [id] = { kind, tids } }, terminal }
+  local CFG = K.cfg            -- { tid, host, hosts = { [id] = { kind, tids, max_reductions, max_memory_mb } } }
   local SELF = CFG.tid
+  do
+    local mm = CFG.hosts[CFG.host] and CFG.hosts[CFG.host].max_memory_mb
+    if mm and mm > 0 then K.mem_cap_kb = mm * 1024 end
+  end
+  local host_of_tid = { [0] = "node:control" }
+  for hid, h in pairs(CFG.hosts) do for _, t in ipairs(h.tids) do host_of_tid[t] = hid end end
   local procs = {}             -- pid string -> process record
   K.procs = procs
   local nprocs = 0
@@ -86,8 +92,13 @@ return function(K)
       if host == false then return E("NotFound", uniq) end
       return E("Invalid", "invalid pid format: " .. tostring(pid))
     end
+    local owner = host_of_tid[H.route(uniq)]
+    if not CFG.hosts[host] and host ~= "node:control" and not host:find("#lua.", 1, true) then
+      return E("NotFound", "host not found")
+    end
     local tid, alive = H.route(uniq)
     if tid == SELF or not alive or tid < 0 then return E("NotFound", "process not found") end
+    if owner ~= host and not host:find("#lua.", 1, true) then return E("NotFound", "process not found") end
     return "remote", tid
   end
   K.locate = locate
@@ -393,8 +404,11 @@ return function(K)
   ---------------------------------------------------------------------------------------------
   -- Sandbox: the globals a process sees. Library tables are shared read-only proxies; each
   -- process gets its own global table whose misses fall through to SHARED.
+  local PROXIES = setmetatable({}, { __mode = "k" })
   local function readonly(t, name)
-    return setmetatable({}, {
+    local proxy = {}
+    PROXIES[proxy] = true
+    return setmetatable(proxy, {
       __index = t,
       __newindex = function() error("attempt to modify read-only table '" .. name .. "'", 2) end,
       __metatable = false,
@@ -429,6 +443,7 @@ return function(K)
   end
   local function sb_wrap(fn)
     local co = raw_create(fn)
+    if K.cp then K.hook(co, K.cp) end
     return function(...)
       local r = tpack(sb_resume(co, ...))
       if not r[1] then error(r[2], 2) end
@@ -442,8 +457,14 @@ return function(K)
     ready(T, 0)
     return T.co
   end
+  local function sb_create(fn)
+    local co = raw_create(fn)
+    local P = K.cp
+    if P then K.hook(co, P) end
+    return co
+  end
   local sandbox_coroutine = {
-    create = coroutine.create, resume = sb_resume, yield = coroutine.yield, status = coroutine.status,
+    create = sb_create, resume = sb_resume, yield = coroutine.yield, status = coroutine.status,
     wrap = sb_wrap, isyieldable = coroutine.isyieldable, running = coroutine.running,
     close = coroutine.close, spawn = co_spawn,
   }
@@ -462,9 +483,29 @@ return function(K)
     H.write(1, table.concat(parts, "\t") .. "\n")
   end
 
+  -- rawset would write into the (shared) proxy tables themselves, bypassing __newindex.
+  local raw_set = rawset
+  local function sb_rawset(t, k, v)
+    if PROXIES[t] then error("attempt to modify a read-only table", 2) end
+    return raw_set(t, k, v)
+  end
+
+  -- pcall/xpcall that cannot swallow the kernel's kill of a doomed process (reduction budget,
+  -- memory cap).
+  local raw_pcall, raw_xpcall = pcall, xpcall
+  local function rethrow_doom(ok, ...)
+    if not ok then
+      local P = K.cp
+      if P and P.doomed then error(P.doomed, 0) end
+    end
+    return ok, ...
+  end
+  local function sb_pcall(f, ...) return rethrow_doom(raw_pcall(f, ...)) end
+  local function sb_xpcall(f, h, ...) return rethrow_doom(raw_xpcall(f, h, ...)) end
+
   local SHARED = {
-    assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
-    xpcall = xpcall, rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = rawset,
+    assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = sb_pcall,
+    xpcall = sb_xpcall, rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = sb_rawset,
     select = select, tonumber = tonumber, tostring = tostring, type = type,
     setmetatable = setmetatable, getmetatable = sb_getmetatable,
     _VERSION = _VERSION, print = print_out,
@@ -477,7 +518,9 @@ return function(K)
     channel = readonly(K.channel, "channel"),
   }
   K.SHARED = SHARED
-  local ENV_MT = { __index = SHARED }
+  -- A process's global table falls through to SHARED; its metatable is hidden so no process can
+  -- reach SHARED itself (and through it, every other process's view of the globals).
+  local ENV_MT = { __index = SHARED, __metatable = false }
 
   -- Built-in modules `require` can load when listed in an entry's `modules`.
   local builtin = {}
@@ -566,8 +609,21 @@ return function(K)
     local pid = fmt_pid(phost, uniq)
     local P = new_proc(pid, uniq, id, host)
     P.terminal = hostrec.kind == "terminal.host"
+    local mr = hostrec.max_reductions
+    if mr and mr > 0 then P.budget = mr; P.red = 0 end
     if P.terminal then P.args = { n = n, tunpack(args, 1, n) } end
-    P.ctx = opts and opts.ctx
+    local ctx = opts and opts.ctx
+    P.ctx = ctx
+    if ctx then
+      if ctx.security_config then
+        -- a service / host security block (lifecycle.security): build actor and scope here
+        local a, sc, serr = K.security.from_config(ctx.security_config)
+        if serr then H.dead(uniq); return nil, serr end
+        ctx.security_config = nil
+        ctx.actor, ctx.scope = K.security.encode_actor(a), K.security.encode_scope(sc)
+      end
+      P.ctx_actor, P.ctx_scope = K.security.decode_ctx(ctx)
+    end
     P.entry = Ent
     local env = make_env(Ent, P)
     -- the chunk runs once, now, as the child (semantics §1.3)
@@ -742,6 +798,8 @@ return function(K)
   end
   K.resolve = resolve
 
+  local check = K.check
+
   local SEND_BUDGET = 1000 -- sends between forced yields, so a sending loop cannot starve its worker
   function process.send(dest, topic, ...)
     local P = cur()
@@ -753,6 +811,8 @@ return function(K)
     if sbyte(topic, 1) == 64 then return E("Invalid", "cannot send to @ topics") end
     local pid, rerr = resolve(dest)
     if not pid then return nil, rerr end
+    local allowed, perr = check(P, "process.send", pid, "not allowed to send: " .. tostring(dest))
+    if not allowed then return nil, perr end
     local where, target = locate(pid)
     if not where then return nil, target end
     if where == "local" then
@@ -778,6 +838,11 @@ return function(K)
       if id == nil or host == nil then return E("Invalid", fname .. " requires at least id and host arguments") end
       if type(id) ~= "string" then return E("Invalid", fname .. ": id must be a string") end
       if type(host) ~= "string" then return E("Invalid", fname .. ": host must be a string") end
+      local ok, perr = check(P, "process.spawn", id, "not allowed to spawn process: " .. id)
+      if ok and monitor then ok, perr = check(P, "process.spawn.monitored", id, "not allowed to spawn monitored process: " .. id) end
+      if ok and link then ok, perr = check(P, "process.spawn.linked", id, "not allowed to spawn linked process: " .. id) end
+      if ok then ok, perr = check(P, "process.host", host, "not allowed to spawn on host: " .. host) end
+      if not ok then return nil, perr end
       local n = select("#", ...)
       local args = { ... }
       for i = 1, n do args[i] = copy(args[i]) end
@@ -870,6 +935,20 @@ return function(K)
     if scope ~= nil and type(scope) ~= "number" then
       return E("Invalid", "scope must be a number (process.registry.LOCAL|EVENTUAL|CONSISTENT|STRONG)")
     end
+    if pid ~= P.pid then
+      local okf, ferr = check(P, "process.registry.foreign", pid,
+        "not allowed to register foreign pid " .. pid .. ' under name "' .. name .. '"')
+      if not okf then return nil, ferr end
+    end
+    local scopename = ({ [1] = "eventual", [2] = "consistent", [3] = "strong" })[scope]
+    if scopename then
+      local okr, rerr2 = check(P, "process.registry.register." .. scopename, name,
+        "not allowed to register name (" .. scopename .. "): " .. name)
+      if not okr then return nil, rerr2 end
+    else
+      local okr, rerr2 = check(P, "process.registry.register", name, "not allowed to register name: " .. name)
+      if not okr then return nil, rerr2 end
+    end
     if scope == 1 then return E("Internal", "eventual registry not available") end
     if scope == 2 or scope == 3 then return E("Internal", "global registry not available") end
     local ok, err = rpc(0, "nreg", name, pid)
@@ -888,8 +967,10 @@ return function(K)
     return E("NotFound", "name not registered")
   end
   function registry.unregister(name)
-    cur()
+    local P = cur()
     if type(name) ~= "string" then return E("Invalid", "name must be a string") end
+    local oku, uerr = check(P, "process.registry.unregister", name, "not allowed to unregister name: " .. name)
+    if not oku then return nil, uerr end
     local pid = local_names[name]
     if pid then
       local_names[name] = nil
@@ -906,6 +987,8 @@ return function(K)
     if dest == nil then error("bad argument #1 to 'terminate' (string expected, got nil)", 2) end
     local pid, err = resolve(dest)
     if not pid then return nil, K.err("Internal", errmsg(err)) end
+    local okt, terr = check(P, "process.terminate", pid, "not allowed to terminate: " .. tostring(dest))
+    if not okt then return nil, terr end
     local where, target = locate(pid)
     if not where then return nil, K.err("Internal", errmsg(target)) end
     if where == "local" then
@@ -935,6 +1018,8 @@ return function(K)
     end
     local pid, err = resolve(dest)
     if not pid then return nil, K.err("Internal", errmsg(err)) end
+    local okc, cerr = check(P, "process.cancel", pid, "not allowed to cancel: " .. tostring(dest))
+    if not okc then return nil, cerr end
     local where, target = locate(pid)
     if not where then return nil, K.err("Internal", errmsg(target)) end
     local at = wall_s()
@@ -952,6 +1037,8 @@ return function(K)
       if dest == nil then return E("Invalid", fname .. " requires a destination argument") end
       local pid, err = resolve(dest)
       if not pid then return nil, K.err("Internal", errmsg(err)) end
+      local ok, perr = check(P, "process." .. fname, pid, "not allowed to " .. fname .. ": " .. tostring(dest))
+      if not ok then return nil, perr end
       return fn(P, pid)
     end
   end

@@ -50,8 +50,47 @@ return function(K)
   end
   K.park = park
 
+  -- Reduction budget: a count hook every HOOK_EVERY VM instructions charges the running
+  -- process; past its host's budget (instructions since it was last resumed) it is killed with a
+  -- clear error. Lua hooks cannot yield, so the budget kills rather than preempts; measured, a
+  -- count hook at this interval costs nothing visible on a tight loop (60M instructions: 0.50 s
+  -- with, 0.50-0.85 s without). Hooks are per coroutine: user coroutines get one too (sandbox).
+  local HOOK_EVERY = 10000
+  local sethook = debug.sethook
+  local gcount = collectgarbage
+  local function budget_hook()
+    local P = K.cp
+    if not P then return end
+    local cap = K.mem_cap_kb
+    if cap and gcount("count") > cap then
+      -- The worker's Lua heap is over its cap: the process allocating right now pays. Collect
+      -- first, so garbage does not count against it.
+      gcount("collect")
+      if gcount("count") > cap then
+        P.doomed = K.err("Internal", "memory limit exceeded: the worker's Lua heap passed " ..
+          (cap // 1024) .. " MiB while this process was running", false)
+        error(P.doomed, 0)
+      end
+    end
+    -- Once doomed, every hook raises again, and the sandbox's pcall/xpcall re-raise it, so
+    -- catching the error cannot keep the process alive.
+    if P.doomed then error(P.doomed, 0) end
+    if not P.budget then return end
+    local r = P.red + HOOK_EVERY
+    P.red = r
+    if r > P.budget then
+      P.doomed = K.err("Internal", "reduction budget exceeded: ran more than " .. P.budget ..
+        " instructions without yielding", false)
+      error(P.doomed, 0)
+    end
+  end
+  function K.hook(co, proc)
+    if proc.budget or K.mem_cap_kb then sethook(co, budget_hook, "", HOOK_EVERY) end
+    return co
+  end
+
   function K.new_thread(proc, fn)
-    local T = { co = co_create(fn), proc = proc, n = 0, parked = false }
+    local T = { co = K.hook(co_create(fn), proc), proc = proc, n = 0, parked = false }
     proc.threads[T] = true
     proc.nthreads = proc.nthreads + 1
     return T
@@ -362,6 +401,7 @@ return function(K)
     p.nrun = p.nrun - 1
     if not p.alive then return end
     K.cur, K.cp = T, p
+    p.red = 0
     local co = T.co
     local ok, r1, r2
     local n = T.n
