@@ -87,7 +87,10 @@ async function runApp(o: GlobalOpts): Promise<number> {
   const services = await startServices(rt, log);
   log.info({ services: services.length }, 'app running; Ctrl-C to stop');
   process.stderr.write(`wippy: running ${reg.hosts().length} host(s), ${services.length} service(s); Ctrl-C to stop\n`);
+  // Ports and workers alone do not keep Node alive: hold the loop open until a signal.
+  const keepAlive = setInterval(() => {}, 1 << 30);
   await new Promise<void>((done) => onSignals(async () => { await rt.stop(); done(); }));
+  clearInterval(keepAlive);
   return 0;
 }
 

@@ -10,6 +10,7 @@
 // everything produced in one step travels in one postMessage per destination.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createInterface, type Interface } from 'node:readline';
+import { readFileSync } from 'node:fs';
 import { LuaKernel } from '../lua/engine.js';
 import { Directory } from '../runtime/directory.js';
 import { encodeValue } from '../codec/msgpack.js';
@@ -103,6 +104,7 @@ const kernel = await LuaKernel.create({
   post: queueFrame,
   write: (fd, bytes) => queueFrame(0, encodeValue(['w', fd, bytes.slice()])),
   stdinRead: (req, pid) => stdinRead(req, pid),
+  readFile: (path) => { try { return readFileSync(path); } catch { return undefined; } },
   tzOffset,
 }, init.cfg, init.entries);
 

@@ -35,6 +35,8 @@ export interface KernelHost {
   write(fd: number, bytes: Uint8Array): void;
   /** Start a read from stdin for request `req` of process `pid` (mode 1 = line, 2 = up to n bytes). */
   stdinRead(req: number, pid: string, mode: number, n: number): void;
+  /** Contents of a source file (for process.upgrade reloading from disk), or undefined. */
+  readFile(path: string): Uint8Array | undefined;
   /** Offset in seconds of IANA zone `name` at unix time `secs` and its abbreviation, or undefined if unknown. */
   tzOffset(name: string, secs: number): [number, string | undefined] | undefined;
 }
@@ -157,6 +159,11 @@ export class LuaKernel {
       this.def('stdin_read', (L) => {
         host.stdinRead(this.int(L, 1), this.stringAt(L, 2), this.int(L, 3), this.int(L, 4));
         return 0;
+      }),
+      this.def('read_file', (L) => {
+        const bytes = host.readFile(this.stringAt(L, 1));
+        if (bytes === undefined) m._lua_pushnil(L); else this.pushBytes(L, bytes);
+        return 1;
       }),
       this.def('tz_offset', (L) => {
         const off = host.tzOffset(this.stringAt(L, 1), this.num(L, 2));

@@ -23,7 +23,7 @@ import { formatPid, parsePid } from './pid.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostEntry, LuaEntry } from '../registry/types.js';
 import type { ControlFromWorker, ControlToWorker, WorkerInit } from '../host/protocol.js';
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 
 const WORKER_URL = new URL('../host/worker.js', import.meta.url);
 const CONTROL_HOST = 'node:control';
@@ -83,7 +83,11 @@ export class Runtime extends EventEmitter {
     this.opts = opts;
   }
 
-  get log(): Logger | undefined { return this.opts.logger; }
+  /** The logger: the one given, else warnings and errors to stderr. */
+  get log(): Logger {
+    if (!this.opts.logger) this.opts.logger = pino({ level: 'warn', base: undefined }, pino.destination({ dest: 2, sync: true }));
+    return this.opts.logger;
+  }
 
   /** Start every host's workers. Resolves when all are ready. */
   async start(): Promise<void> {
@@ -139,15 +143,18 @@ export class Runtime extends EventEmitter {
           if (m.type === 'ready') resolve();
           else this.onControl(th, m);
         });
-        worker.once('error', (e) => { this.log?.error({ err: e, host: host.id, tid: t }, 'worker crashed'); reject(e); markDown(); });
-        worker.once('exit', () => markDown());
+        worker.once('error', (e) => { this.log.error({ err: e, host: host.id, tid: t }, 'worker crashed'); reject(e); markDown(); });
+        worker.once('exit', (code) => {
+          if (!this.stopping) this.log.error({ host: host.id, tid: t, code }, 'worker thread exited unexpectedly');
+          markDown();
+        });
       }));
       if (host.kind === 'terminal.host' && this.opts.stdin === true && worker.stdin) {
         process.stdin.pipe(worker.stdin);
       }
     }
     await Promise.all(ready);
-    this.log?.debug({ threads: plan.length, hosts: hosts.map((h) => h.id) }, 'runtime started');
+    this.log.debug({ threads: plan.length, hosts: hosts.map((h) => h.id) }, 'runtime started');
   }
 
   private luaEntries(): Record<string, unknown> {
@@ -162,6 +169,7 @@ export class Runtime extends EventEmitter {
       out[l.id] = {
         kind: l.kind, source: l.source, method: l.method ?? '', modules: l.modules, imports: l.imports,
         file: l.sourcePath ? relative(this.registry.root, l.sourcePath) : l.id,
+        abs: l.sourcePath,
       };
     }
     return out;
@@ -174,7 +182,7 @@ export class Runtime extends EventEmitter {
 
   private onControl(th: HostThread, m: ControlFromWorker): void {
     if (m.type === 'down') th.markDown();
-    else if (m.type === 'fatal') this.log?.error({ host: th.host, tid: th.tid, message: m.message }, 'kernel fault');
+    else if (m.type === 'fatal') this.log.error({ host: th.host, tid: th.tid, message: m.message }, 'kernel fault');
     else if (m.type === 'stats') this.emit('stats', th.tid, m);
   }
 
@@ -270,16 +278,29 @@ export class Runtime extends EventEmitter {
         break;
       }
       default:
-        this.log?.warn({ frame: f(1) }, 'unknown frame on main thread');
+        this.log.warn({ frame: f(1) }, 'unknown frame on main thread');
     }
   }
 
   private rpc(tid: number, frame: (req: number) => unknown[]): Promise<[unknown, unknown]> {
     const req = ++this.reqSeq;
-    return new Promise((resolve) => {
+    this.hold();
+    return new Promise<[unknown, unknown]>((resolve) => {
       this.replies.set(req, { resolve });
       this.post(tid, frame(req));
-    });
+    }).finally(() => this.release());
+  }
+
+  // While JS waits on the runtime (an rpc reply, an EXIT for exec/run/spawn with onExit), the
+  // process must stay alive: the worker threads and ports alone do not keep Node's event loop
+  // from exiting. A ref'd timer is held while anything is awaited.
+  private waiting = 0;
+  private keepAlive: NodeJS.Timeout | undefined;
+  private hold(): void {
+    if (this.waiting++ === 0) this.keepAlive = setInterval(() => {}, 1 << 30);
+  }
+  private release(): void {
+    if (--this.waiting === 0) { clearInterval(this.keepAlive); this.keepAlive = undefined; }
   }
 
   // ---- public operations -----------------------------------------------------------------------
@@ -322,12 +343,13 @@ export class Runtime extends EventEmitter {
     const tid = this.pickTid(h);
     const ctl = onExit ? this.controlPid() : undefined;
     if (ctl && onExit) {
-      this.watchers.set(ctl.pid, (e) => { this.dir.dead(ctl.uniq); onExit(e); });
+      this.hold();
+      this.watchers.set(ctl.pid, (e) => { this.dir.dead(ctl.uniq); this.release(); onExit(e); });
     }
     const replyPid = ctl?.pid ?? formatPid(CONTROL_HOST, 0);
     const [pid, err] = await this.rpc(tid, (req) => ['s', 0, replyPid, req, entryId, h, ctl ? ctl.pid : false, false, ctx ? spawnCtx(ctx) : undefined, args]);
     if (typeof pid !== 'string') {
-      if (ctl) { this.watchers.delete(ctl.pid); this.dir.dead(ctl.uniq); }
+      if (ctl) { this.watchers.delete(ctl.pid); this.dir.dead(ctl.uniq); this.release(); }
       throw asError(err, `spawn of ${entryId} on ${h} failed`);
     }
     return pid;
@@ -398,7 +420,7 @@ export class Runtime extends EventEmitter {
       new Promise<boolean>((r) => { timer = setTimeout(() => r(true), graceMs + 1000); }),
     ]);
     clearTimeout(timer);
-    if (timedOut) this.log?.warn('shutdown deadline passed; terminating workers');
+    if (timedOut) this.log.warn('shutdown deadline passed; terminating workers');
     if (process.stdin.isTTY === undefined || this.opts.stdin) process.stdin.unpipe?.();
     await Promise.all(this.threads.map((t) => t.worker.terminate()));
     for (const t of this.threads) t.port.close();

@@ -712,6 +712,7 @@ return function(K)
     if not T then return end
     rpc_pending[f[3]] = nil
     local P = T.proc
+    if T.dead then return end
     P.npending = P.npending - 1
     if P.alive and T.parked then ready(T, 2, f[4], f[5]) end
   end
@@ -1322,6 +1323,83 @@ return function(K)
     local args = { ... }
     for i = 1, n do args[i] = copy(args[i]) end
     return exec_from(P, id, host, n, args, spawner_ctx(st))
+  end
+
+  -- process.upgrade([id], ...): replace this process's code, keeping its PID, mailbox, names,
+  -- monitors, links and context (semantics §2.12). `nil` reloads the current entry from its file,
+  -- so code edited on disk is picked up. The running execution is discarded: the request is
+  -- recorded, the thread yields, and the scheduler swaps the code once it is off the stack.
+  function process.upgrade(id, ...)
+    local P = cur()
+    local n = select("#", ...)
+    local args = { ... }
+    for i = 1, n do args[i] = copy(args[i]) end
+    P.upgrade_req = { id = type(id) == "string" and id or nil, n = n, args = args }
+    raw_yield(BLOCK)
+    error("upgrade did not take place") -- unreachable: the old code is never resumed
+  end
+
+  local function upgrade_fail(P, msg)
+    exit(P, nil, K.err("Internal", "upgrade: " .. msg, nil))
+  end
+
+  function K.do_upgrade(P)
+    local req = P.upgrade_req
+    P.upgrade_req = nil
+    if not P.alive then return end
+    -- discard the old execution: every thread, every subscription (mailbox records go back to
+    -- the unrouted queue in arrival order), the options
+    for T in pairs(P.threads) do
+      T.dead = true
+      if co_status(T.co) == "suspended" then co_close(T.co) end
+    end
+    P.threads, P.nthreads, P.nrun, P.npending = {}, 0, 0, 0
+    local keep = {}
+    local old = P.unrouted
+    while old.t >= old.h do keep[#keep + 1] = qpop(old) end
+    for _, ch in pairs(P.subs) do
+      local s = CH[ch]
+      if s and s.bq then while s.bq.t >= s.bq.h do keep[#keep + 1] = qpop(s.bq) end end
+      if s then s.closed = true end
+    end
+    if P.inbox then
+      local s = CH[P.inbox]
+      while s.bq.t >= s.bq.h do keep[#keep + 1] = qpop(s.bq) end
+      s.closed = true
+    end
+    table.sort(keep, function(a, b) return a.seq < b.seq end)
+    P.unrouted = qnew()
+    for _, m in ipairs(keep) do qpush(P.unrouted, m) end
+    P.subs, P.inbox, P.events, P.nsubs, P.trap_links = {}, nil, nil, 0, false
+    -- the new definition
+    local id = req.id or P.id
+    local Ent = K.entries[id]
+    if not Ent or (Ent.kind ~= "process.lua" and Ent.kind ~= "function.lua") then
+      return upgrade_fail(P, "create failed: factory not found: " .. id)
+    end
+    if req.id == nil and Ent.abs then
+      local src = H.read_file(Ent.abs)
+      if not src then return upgrade_fail(P, "create failed: cannot read " .. tostring(Ent.file)) end
+      if src ~= Ent.source then Ent.source = src; K.invalidate(id) end
+    end
+    local f, cerr = compile(Ent, id)
+    if not f then return upgrade_fail(P, "create failed: " .. tostring(cerr)) end
+    P.id, P.entry = id, Ent
+    local prevP = K.cp
+    K.cp = P
+    local ok, mod = pcall(f, make_env(Ent, P))
+    K.cp = prevP
+    if not ok then return upgrade_fail(P, "create failed: " .. tostring(is_error(mod) and errmsg(mod) or mod)) end
+    local main = mod
+    if Ent.method and Ent.method ~= "" then
+      main = type(mod) == "table" and mod[Ent.method] or nil
+      if type(main) ~= "function" and type(mod) == "function" then main = mod end
+    end
+    if type(main) ~= "function" then return upgrade_fail(P, 'create failed: method "' .. tostring(Ent.method) .. '" not found in module') end
+    local args, n = req.args, req.n
+    local T = K.new_thread(P, function() return main(tunpack(args, 1, n)) end)
+    P.main = T
+    ready(T, 0)
   end
 
   function process.get_options()

@@ -33,6 +33,7 @@ return function(K)
   K.cur = nil -- the thread being resumed
 
   local function ready(T, n, a1, a2)
+    if T.dead then return end -- discarded by an upgrade; late wake-ups are dropped
     T.n, T.a1, T.a2 = n, a1, a2
     T.parked = false
     local p = T.proc
@@ -417,6 +418,8 @@ return function(K)
     elseif r1 ~= BLOCK then
       -- a plain coroutine.yield() at the top of a process thread: just let others run
       ready(T, 0)
+    elseif p.upgrade_req then
+      K.do_upgrade(p)
     elseif p.nrun == 0 and p.npending == 0 and p.nsubs == 0 and p.alive then
       K.deadlock(p)
     end
