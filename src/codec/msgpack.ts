@@ -36,10 +36,16 @@ export const EXT_ERROR = 2;
 /** What a Lua back-reference (ext 1) decodes to in JS. */
 export const SHARED_TABLE = '[shared table]';
 
+// Set only around the decoder's `new WippyError`: see the class comment.
+let decoding = false;
+
 /**
- * An error object as Lua processes see it (`errors.new{...}`), on the JS side. Construction skips
- * the stack capture (~2.7 µs, measurements.md 5): these errors come from another worker, where the
- * JS stack says nothing.
+ * An error object as Lua processes see it (`errors.new{...}`), on the JS side: `message`, `kind`
+ * ("" when it has none), `retryable` (true, false or undefined) and `details`.
+ *
+ * Errors built by the decoder skip the stack capture, which is most of the cost of `new Error()`
+ * (~2.7 µs, measurements.md 5): they were raised in a Lua process, where this JS stack says
+ * nothing. Errors built by JS code get the usual stack.
  */
 export class WippyError extends Error {
   kind: string;
@@ -47,16 +53,24 @@ export class WippyError extends Error {
   details?: unknown;
 
   constructor(message: string, kind = '', retryable?: boolean, details?: unknown) {
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    super(message);
-    Error.stackTraceLimit = limit;
+    if (decoding) {
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      super(message);
+      Error.stackTraceLimit = limit;
+    } else {
+      super(message);
+    }
     this.kind = kind;
-    if (retryable !== undefined) this.retryable = retryable;
-    if (details !== undefined) this.details = details;
+    this.retryable = retryable;
+    this.details = details;
   }
 }
-Object.defineProperty(WippyError.prototype, 'name', { value: 'WippyError', writable: true, configurable: true });
+Object.defineProperty(WippyError.prototype, 'name', {
+  value: 'WippyError',
+  writable: true,
+  configurable: true,
+});
 
 interface ErrorFields {
   kind: string;
@@ -92,23 +106,32 @@ addExtension({
     if (e instanceof WippyError) {
       fields.kind = e.kind;
       if (e.retryable !== undefined) fields.retryable = e.retryable;
-      if (e.details !== undefined) fields.details = needsWiden(e.details) ? widen(e.details) : e.details;
+      const d = e.details;
+      if (d !== undefined) fields.details = needsWiden(d) ? widen(d) : d;
     }
     return packr.pack(fields); // re-entrant: msgpackr saves and restores its state
   },
   unpack(data: Uint8Array): WippyError {
     const f = unpackr.unpack(data) as Partial<ErrorFields> | null;
-    if (f === null || typeof f !== 'object') return new WippyError(String(f));
-    return new WippyError(
-      typeof f.message === 'string' ? f.message : '',
-      typeof f.kind === 'string' ? f.kind : '',
-      typeof f.retryable === 'boolean' ? f.retryable : undefined,
-      f.details === null ? undefined : f.details,
-    );
+    const ok = f !== null && typeof f === 'object';
+    decoding = true;
+    try {
+      return new WippyError(
+        ok && typeof f.message === 'string' ? f.message : '',
+        ok && typeof f.kind === 'string' ? f.kind : '',
+        ok && typeof f.retryable === 'boolean' ? f.retryable : undefined,
+        ok && f.details !== null ? f.details : undefined,
+      );
+    } finally {
+      decoding = false;
+    }
   },
 });
 
-/** Encodes one value. */
+/**
+ * Encodes one value. The result may be a view into msgpackr's shared scratch buffer: read or copy
+ * it, but do not transfer its `.buffer` to another thread.
+ */
 export function encodeValue(v: unknown): Uint8Array {
   return packr.pack(needsWiden(v) ? widen(v) : v);
 }
@@ -175,8 +198,11 @@ function widen(v: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const k in o) {
     // A plain assignment to "__proto__" would set the prototype instead of a key.
-    if (k === '__proto__') Object.defineProperty(out, k, { value: widen(o[k]), enumerable: true, writable: true, configurable: true });
-    else out[k] = widen(o[k]);
+    if (k === '__proto__') {
+      Object.defineProperty(out, k, { value: widen(o[k]), enumerable: true, writable: true, configurable: true });
+    } else {
+      out[k] = widen(o[k]);
+    }
   }
   return out;
 }

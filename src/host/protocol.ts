@@ -14,6 +14,8 @@ export interface WorkerInit {
   cfg: Uint8Array;
   /** Codec-encoded Lua entries: { [id] = { kind, source, method, modules, imports, file } }. */
   entries: Uint8Array;
+  /** Thread ids of this worker's host (spawn placement chooses among them). */
+  hostTids: number[];
   /** One port per peer thread id. */
   ports: Record<number, MessagePort>;
 }

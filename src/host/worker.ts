@@ -97,8 +97,29 @@ function tzOffset(name: string, secs: number): [number, string | undefined] | un
   return [Math.round((asUtc - Math.floor(secs) * 1000) / 1000), abbr && /^[A-Z]{3,5}$/.test(abbr) ? abbr : undefined];
 }
 
+// Spawn placement: a new process stays on the spawner's worker unless that worker holds more than
+// PLACE_SLACK processes above the least loaded worker of the host; then it goes there. Keeping
+// small groups together keeps their messages inside one Lua state (no codec, no thread hop); the
+// slack bounds the imbalance of a spawn burst (100k spawns from one process end up split ~50/50
+// over 2 workers).
+export const PLACE_SLACK = 16;
+const hostTids = init.hostTids;
+function place(): number {
+  let best = tid;
+  let bestLoad = dir.load(tid) - PLACE_SLACK;
+  for (const t of hostTids) {
+    if (t === tid) continue;
+    const l = dir.load(t);
+    if (l < bestLoad) { best = t; bestLoad = l; }
+  }
+  if (best !== tid) dir.addLoad(best, 1);
+  return best;
+}
+
 const kernel = await LuaKernel.create({
-  pidAlloc: () => dir.alloc(),
+  pidAlloc: (owner) => dir.alloc(owner),
+  place,
+  loadAdd: (d) => dir.addLoad(tid, d),
   pidDead: (u) => dir.dead(u),
   route: (u) => [dir.owner(u), dir.isAlive(u)],
   post: queueFrame,
@@ -138,8 +159,10 @@ function runStep(): void {
   const batch = concat(incoming);
   incoming = [];
   let r: { next: number; more: boolean };
+  dir.beat(true);
   try {
     r = kernel.step(batch);
+    dir.beat(false);
   } catch (e) {
     // A kernel fault is a bug in the runtime, not in a process: report it and stop this worker.
     sendControl({ type: 'fatal', message: (e as Error).message });

@@ -23,8 +23,12 @@ const LUA_TNIL = 0;
 
 /** Host functions the kernel calls, in JS terms. Arguments arrive already converted. */
 export interface KernelHost {
-  /** Allocate a process id (unique in the runtime) and mark it alive. */
-  pidAlloc(): number;
+  /** Allocate a process id (unique in the runtime), owned by thread `owner`, and mark it alive. */
+  pidAlloc(owner?: number): number;
+  /** Pick the worker of this host a new process goes to (counts it there if not this one). */
+  place(): number;
+  /** Adjust this thread's live-process count. */
+  loadAdd(delta: number): void;
   /** Mark a process id dead. */
   pidDead(uniq: number): void;
   /** Owner thread of a process id (-1 if unknown) and whether it is alive. */
@@ -146,7 +150,13 @@ export class LuaKernel {
         m._lua_setmetatable(L, -2);
         return 1;
       }),
-      this.def('pid_alloc', (L) => { m._lua_pushinteger(L, BigInt(host.pidAlloc())); return 1; }),
+      this.def('pid_alloc', (L) => {
+        const owner = m._lua_gettop(L) >= 1 ? this.int(L, 1) : undefined;
+        m._lua_pushinteger(L, BigInt(host.pidAlloc(owner)));
+        return 1;
+      }),
+      this.def('place', (L) => { m._lua_pushinteger(L, BigInt(host.place())); return 1; }),
+      this.def('load_add', (L) => { host.loadAdd(this.int(L, 1)); return 0; }),
       this.def('dead', (L) => { host.pidDead(this.int(L, 1)); return 0; }),
       this.def('route', (L) => {
         const [tid, alive] = host.route(this.int(L, 1));

@@ -1,5 +1,6 @@
 // One thread's handle on the shared process directory (layout in layout.ts).
-import { BLOCKS, BLOCK_SHIFT, BLOCK_SIZE, H_NEXT_BLOCK, SLOTS, directoryViews, type DirectoryViews } from './layout.js';
+import { BLOCK_SIZE, H_NEXT_BLOCK, SLOTS, THREAD_STRIDE, T_BUSY, T_HEARTBEAT, T_LOAD, directoryViews,
+  type DirectoryViews } from './layout.js';
 
 export class Directory {
   private readonly v: DirectoryViews;
@@ -10,20 +11,20 @@ export class Directory {
     this.v = directoryViews(sab);
   }
 
-  /** A fresh process id owned by this thread, marked alive. */
-  alloc(): number {
+  /** A fresh process id, owned by thread `owner` (default: this thread), marked alive. */
+  alloc(owner = this.tid): number {
     if (this.next === this.end) {
       // Pairs with the Atomics.add of every other allocating thread: each gets a distinct block.
       const block = Atomics.add(this.v.header, H_NEXT_BLOCK, 1);
-      // Published before any id of the block leaves this thread; pairs with Atomics.load in owner().
-      Atomics.store(this.v.owner, block % BLOCKS, this.tid + 1);
       this.next = block * BLOCK_SIZE;
       this.end = this.next + BLOCK_SIZE;
       if (this.next === 0) this.next = 1;
     }
     const uniq = this.next++;
     const slot = uniq % SLOTS;
-    // Pairs with the Atomics.load in isAlive(): set before the PID is handed to anyone.
+    // Both published before the PID leaves this thread (by a frame, whose transfer orders them);
+    // pair with the Atomics.load in owner() and isAlive().
+    Atomics.store(this.v.owner, slot, owner + 1);
     Atomics.or(this.v.alive, slot >> 5, 1 << (slot & 31));
     return uniq;
   }
@@ -35,10 +36,10 @@ export class Directory {
     Atomics.and(this.v.alive, slot >> 5, ~(1 << (slot & 31)));
   }
 
-  /** Owner thread of a process id, or -1 if no thread took its block. */
+  /** Owner thread of a process id, or -1 if none. */
   owner(uniq: number): number {
     // Pairs with the Atomics.store in alloc().
-    return Atomics.load(this.v.owner, (uniq >> BLOCK_SHIFT) % BLOCKS) - 1;
+    return Atomics.load(this.v.owner, uniq % SLOTS) - 1;
   }
 
   isAlive(uniq: number): boolean {
@@ -46,4 +47,25 @@ export class Directory {
     // Pairs with Atomics.or in alloc() and Atomics.and in dead().
     return (Atomics.load(this.v.alive, slot >> 5) & (1 << (slot & 31))) !== 0;
   }
+
+  /** Live processes placed on thread `tid`. */
+  load(tid: number): number {
+    // Pairs with the Atomics.add in addLoad() of any thread.
+    return Atomics.load(this.v.threads, tid * THREAD_STRIDE + T_LOAD);
+  }
+
+  addLoad(tid: number, delta: number): void {
+    // Pairs with Atomics.load in load(): placement reads it from other threads.
+    Atomics.add(this.v.threads, tid * THREAD_STRIDE + T_LOAD, delta);
+  }
+
+  /** Step start/end for the stall watchdog (main thread reads heartbeat and busy). */
+  beat(busy: boolean): void {
+    const base = this.tid * THREAD_STRIDE;
+    if (busy) Atomics.add(this.v.threads, base + T_HEARTBEAT, 1); // pairs with load in heartbeat()
+    Atomics.store(this.v.threads, base + T_BUSY, busy ? 1 : 0); // pairs with load in busy()
+  }
+
+  heartbeat(tid: number): number { return Atomics.load(this.v.threads, tid * THREAD_STRIDE + T_HEARTBEAT); }
+  busy(tid: number): boolean { return Atomics.load(this.v.threads, tid * THREAD_STRIDE + T_BUSY) === 1; }
 }

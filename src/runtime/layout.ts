@@ -4,15 +4,21 @@
 // runtime (the main thread and each host worker) maps the same buffer, so any of them can route a
 // PID to its owner thread, and tell a live process from a dead one, without asking anybody.
 //
-//   Int32 header[16]       (one 64-byte line)
-//     [NEXT_BLOCK]          next free PID block; Atomics.add by allocating threads
-//   Int32 owner[BLOCKS]     owner thread id + 1 of each PID block (0 = unassigned)
-//   Uint32 alive[SLOTS/32]  one bit per PID slot; set at spawn, cleared at exit
+//   Int32 header[16]        (one 64-byte line)
+//     [NEXT_BLOCK]           next free PID block; Atomics.add by allocating threads
+//   Int32 threads[MAX_THREADS * 16]   one 64-byte line per thread id (no false sharing):
+//     [T_LOAD]               live processes placed on the thread (spawn placement reads it)
+//     [T_HEARTBEAT]          steps started; the main thread watches it for stalls
+//     [T_BUSY]               1 while the thread is inside a kernel step
+//   Uint8 owner[SLOTS]      owner thread id + 1 of each PID slot (0 = unassigned)
+//   Int32 alive[SLOTS/32]   one bit per PID slot; set at spawn, cleared at exit
 //
 // PIDs are allocated in blocks of BLOCK_SIZE ids: a thread takes a whole block with one Atomics.add
 // and then hands out ids from it without synchronisation, so the unique runtime-wide counter of
 // the semantics (§1.2) costs one atomic per BLOCK_SIZE spawns. PIDs increase monotonically per
-// thread; across threads they are unique but interleave by block.
+// thread; across threads they are unique but interleave by block. The owner is recorded per PID,
+// not per block, because a spawn may be placed on another worker of the host than the one that
+// allocated its PID (placement: src/host/worker.ts).
 //
 // The owner and alive tables are rings indexed modulo their size. An id is ambiguous only if a
 // process outlives SLOTS (4M) later spawns and its slot is reused; then a send to the long-dead
@@ -23,28 +29,38 @@ export const BLOCK_SHIFT = 8;
 export const BLOCK_SIZE = 1 << BLOCK_SHIFT;
 /** PID slots in the alive bitmap (4M ids, 512 KiB). */
 export const SLOTS = 1 << 22;
-export const BLOCKS = SLOTS >> BLOCK_SHIFT;
 
 export const HEADER_INTS = 16;
 export const H_NEXT_BLOCK = 0;
 
+/** Thread ids fit a byte in the owner table: main thread 0, workers 1..MAX_THREADS-1. */
+export const MAX_THREADS = 255;
+/** Ints per thread line (64 bytes). */
+export const THREAD_STRIDE = 16;
+export const T_LOAD = 0;
+export const T_HEARTBEAT = 1;
+export const T_BUSY = 2;
+
 const HEADER_BYTES = HEADER_INTS * 4;
-const OWNER_BYTES = BLOCKS * 4;
+const THREADS_BYTES = (MAX_THREADS + 1) * THREAD_STRIDE * 4;
+const OWNER_BYTES = SLOTS;
 const ALIVE_BYTES = SLOTS / 8;
 
-export const DIRECTORY_BYTES = HEADER_BYTES + OWNER_BYTES + ALIVE_BYTES;
+export const DIRECTORY_BYTES = HEADER_BYTES + THREADS_BYTES + OWNER_BYTES + ALIVE_BYTES;
 
 export interface DirectoryViews {
   header: Int32Array;
-  owner: Int32Array;
+  threads: Int32Array;
+  owner: Uint8Array;
   alive: Int32Array;
 }
 
 export function directoryViews(sab: SharedArrayBuffer): DirectoryViews {
   return {
     header: new Int32Array(sab, 0, HEADER_INTS),
-    owner: new Int32Array(sab, HEADER_BYTES, BLOCKS),
-    alive: new Int32Array(sab, HEADER_BYTES + OWNER_BYTES, SLOTS / 32),
+    threads: new Int32Array(sab, HEADER_BYTES, (MAX_THREADS + 1) * THREAD_STRIDE),
+    owner: new Uint8Array(sab, HEADER_BYTES + THREADS_BYTES, SLOTS),
+    alive: new Int32Array(sab, HEADER_BYTES + THREADS_BYTES + OWNER_BYTES, SLOTS / 32),
   };
 }
 

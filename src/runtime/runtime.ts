@@ -122,7 +122,7 @@ export class Runtime extends EventEmitter {
     for (const { tid: t, host } of plan) {
       const ports = portsOf.get(t)!;
       const init: WorkerInit = {
-        tid: t, host: host.id, directory: this.directorySab,
+        tid: t, host: host.id, directory: this.directorySab, hostTids: this.hostTids.get(host.id)!,
         cfg: encodeValue({ tid: t, host: host.id, hosts: hostsCfg, strict_mode: this.strictMode() }),
         entries, ports,
       };
@@ -154,6 +154,7 @@ export class Runtime extends EventEmitter {
       }
     }
     await Promise.all(ready);
+    this.startWatchdog();
     this.log.debug({ threads: plan.length, hosts: hosts.map((h) => h.id) }, 'runtime started');
   }
 
@@ -173,6 +174,30 @@ export class Runtime extends EventEmitter {
       };
     }
     return out;
+  }
+
+  // Stall watchdog: a worker inside one kernel step for longer than STALL_MS (a process stuck in
+  // a long host call, or a Lua loop below its reduction budget) is reported once per stall.
+  // Recovery (restarting the worker) belongs to supervision.
+  static readonly STALL_MS = 2000;
+  private watchdog: NodeJS.Timeout | undefined;
+  private startWatchdog(): void {
+    const last = new Map<number, { beat: number; since: number; reported: boolean }>();
+    this.watchdog = setInterval(() => {
+      const now = Date.now();
+      for (const th of this.threads) {
+        const beat = this.dir.heartbeat(th.tid);
+        const busy = this.dir.busy(th.tid);
+        const prev = last.get(th.tid);
+        if (!prev || prev.beat !== beat || !busy) { last.set(th.tid, { beat, since: now, reported: false }); continue; }
+        if (!prev.reported && now - prev.since >= Runtime.STALL_MS) {
+          prev.reported = true;
+          this.log.warn({ host: th.host, tid: th.tid, stalledMs: now - prev.since }, 'worker stalled inside one step');
+          this.emit('stall', { host: th.host, tid: th.tid, ms: now - prev.since });
+        }
+      }
+    }, 500);
+    this.watchdog.unref();
   }
 
   private strictMode(): boolean {
@@ -412,6 +437,7 @@ export class Runtime extends EventEmitter {
   }
 
   private async doStop(graceMs: number): Promise<void> {
+    clearInterval(this.watchdog);
     for (const th of this.threads) th.worker.postMessage({ type: 'shutdown', graceMs } satisfies ControlToWorker);
     const all = Promise.all(this.threads.map((t) => t.down));
     let timer: NodeJS.Timeout | undefined;

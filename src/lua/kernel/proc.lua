@@ -97,7 +97,9 @@ return function(K)
       return E("NotFound", "host not found")
     end
     local tid, alive = H.route(uniq)
-    if tid == SELF or not alive or tid < 0 then return E("NotFound", "process not found") end
+    -- alive, owned here, but not in the table: placed here by another worker and its "sp" frame
+    -- is still in flight; posting to ourselves queues the frame behind it (see `early`).
+    if not alive or tid < 0 then return E("NotFound", "process not found") end
     if owner ~= host and not host:find("#lua.", 1, true) then return E("NotFound", "process not found") end
     return "remote", tid
   end
@@ -275,7 +277,7 @@ return function(K)
     local host, uniq = parse_pid(pid)
     if not host then return end
     local tid, alive = H.route(uniq)
-    if alive and tid ~= SELF and tid >= 0 then post(tid, { "e", pid, ev }) end
+    if alive and tid >= 0 then post(tid, { "e", pid, ev }) end
   end
 
   local function topo(pid, kind, other)
@@ -290,7 +292,7 @@ return function(K)
     local host, uniq = parse_pid(pid)
     if not host then return end
     local tid, alive = H.route(uniq)
-    if alive and tid ~= SELF and tid >= 0 then post(tid, { kind, pid, other }) end
+    if alive and tid >= 0 then post(tid, { kind, pid, other }) end
   end
 
   ---------------------------------------------------------------------------------------------
@@ -312,6 +314,7 @@ return function(K)
     procs[P.pid] = nil
     nprocs = nprocs - 1
     H.dead(P.uniq)
+    H.load_add(-1)
     if next(P.names) then
       -- Names are released before anyone hears of the exit (semantics §6): the main thread
       -- acknowledges the release, and only then do the EXIT / LINK_DOWN events go out.
@@ -594,7 +597,8 @@ return function(K)
 
   -- Start entry `id` on this worker. opts: { watcher = pid, link = pid, ctx = table, name = s }.
   -- Returns pid | nil, err.
-  local function spawn_local(id, host, opts, n, args)
+  local validated = {} -- entry id -> true once it instantiated here (placement needs that first)
+  local function spawn_local(id, host, opts, n, args, pre)
     local Ent = K.entries[id]
     if not Ent or (Ent.kind ~= "process.lua" and Ent.kind ~= "function.lua") then
       return E("NotFound", "factory not found")
@@ -603,10 +607,15 @@ return function(K)
     if not hostrec then return E("NotFound", "host not found") end
     local f, cerr = compile(Ent, id)
     if not f then return E("Internal", "failed to create process: " .. tostring(cerr)) end
-    local uniq = H.pid_alloc()
-    local phost = host
-    if Ent.kind == "function.lua" then fn_frames = fn_frames + 1; phost = id .. "#lua." .. SELF end
-    local pid = fmt_pid(phost, uniq)
+    local uniq, pid
+    if pre then
+      uniq, pid = pre.uniq, pre.pid
+    else
+      uniq = H.pid_alloc(SELF)
+      local phost = host
+      if Ent.kind == "function.lua" then fn_frames = fn_frames + 1; phost = id .. "#lua." .. SELF end
+      pid = fmt_pid(phost, uniq)
+    end
     local P = new_proc(pid, uniq, id, host)
     P.terminal = hostrec.kind == "terminal.host"
     local mr = hostrec.max_reductions
@@ -646,6 +655,8 @@ return function(K)
     end
     procs[pid] = P
     nprocs = nprocs + 1
+    if not pre then H.load_add(1) end
+    validated[id] = true
     if opts then
       if opts.watcher then P.watchers[opts.watcher] = true end
       if opts.link then P.links[opts.link] = true end
@@ -667,6 +678,7 @@ return function(K)
   end
 
   -- Spawn from a process (the caller is K.cur.proc). flags: monitor, link.
+  local MULTI = #CFG.hosts[CFG.host].tids > 1
   local function spawn_from(P, id, host, monitor, link, n, args, ctx, watcher)
     local hostrec = CFG.hosts[host]
     if not hostrec then return E("NotFound", "host not found") end
@@ -675,7 +687,23 @@ return function(K)
     local opts = { watcher = watcher, link = link and P.pid or nil, ctx = ctx }
     local pid, err
     if host == CFG.host then
-      pid, err = spawn_local(id, host, opts, n, args)
+      -- Placement: the spawner's worker unless it is busier than another worker of the host by
+      -- more than the slack (H.place, src/host/worker.ts). Only entries that already
+      -- instantiated here are placed elsewhere, so "method not found" and load errors are still
+      -- returned by the spawn itself (semantics §1.3).
+      local tid = SELF
+      if validated[id] and MULTI then tid = H.place() end
+      if tid == SELF then
+        pid, err = spawn_local(id, host, opts, n, args)
+      else
+        local uniq = H.pid_alloc(tid)
+        local Ent = K.entries[id]
+        local phost = Ent.kind == "function.lua" and (id .. "#lua." .. tid) or host
+        pid = fmt_pid(phost, uniq)
+        local pargs = { n = n }
+        for i = 1, n do pargs[i] = args[i] end
+        post(tid, { "sp", pid, uniq, id, host, watcher or false, opts.link or false, ctx or false, pargs })
+      end
     else
       local tid = pick_tid(hostrec, host)
       local pargs = { n = n }
@@ -758,13 +786,51 @@ return function(K)
     for _, P in pairs(procs) do kill(P, K.err("Internal", "process terminated")) end
   end
 
+  -- Frames for a process placed on this worker whose "sp" frame has not arrived yet (it comes
+  -- on the spawner's channel; the PID may reach other senders first). Kept per PID, in arrival
+  -- order, and replayed right after the process starts.
+  local early = {}
+  local TARGETED = { m = true, e = true, t = true, c = true, lk = true, ul = true, mon = true, um = true }
+  local function pending_here(pid)
+    local host, uniq = parse_pid(pid)
+    if not host then return false end
+    local tid, alive = H.route(uniq)
+    return alive and tid == SELF
+  end
+
+  handlers.sp = function(f)
+    local pid, uniq, id, host = f[2], f[3], f[4], f[5]
+    local args = f[9] or { n = 0 }
+    local opts = { watcher = f[6] or nil, link = f[7] or nil, ctx = f[8] or nil }
+    local ok, err = spawn_local(id, host, opts, args.n or #args, args, { pid = pid, uniq = uniq })
+    local queued = early[pid]
+    early[pid] = nil
+    if not ok then
+      -- It instantiated on the spawner's worker but not here: an error exit, as if it crashed.
+      H.dead(uniq)
+      H.load_add(-1)
+      local at = wall_s()
+      if opts.watcher then send_event(opts.watcher, { kind = EV_EXIT, from = pid, at = at, result = { error = err } }) end
+      if opts.link then send_event(opts.link, { kind = EV_LINK_DOWN, from = pid, at = at, result = { error = err } }) end
+      return
+    end
+    if queued then for i = 1, #queued do handlers[queued[i][1]](queued[i]) end end
+  end
+
   function K.deliver_batch(batch)
     local pos, len = 1, #batch
     while pos <= len do
       local f
       f, pos = decode(batch, pos)
-      local h = handlers[f[1]]
-      if h then h(f) end
+      local kind = f[1]
+      if TARGETED[kind] and not procs[f[2]] and pending_here(f[2]) then
+        local q = early[f[2]]
+        if not q then q = {}; early[f[2]] = q end
+        q[#q + 1] = f
+      else
+        local h = handlers[kind]
+        if h then h(f) end
+      end
     end
   end
 

@@ -42,7 +42,8 @@
 -- while a value is encoded) takes fresh ones and the codec stays re-entrant.
 -- Measured on Node 20.20 (wasmoon 1.16), the ~120-byte envelope of measurements.md section 3:
 -- encode ~4 µs, decode ~4 µs, copy ~3.5 µs (msgpackr in plain JS: ~1.3 µs for both directions).
--- A coroutine switch costs ~3 µs on Node 20, so the codec is about two switches per message.
+-- A coroutine switch costs ~3 µs on Node 20: a cross-worker message pays two to three switches'
+-- worth of codec, a same-worker one about one (copy).
 --
 -- The codec does not know how errors are represented; the kernel passes
 --   K.is_error(v) -> bool, K.error_fields(v) -> {kind, message, retryable, details},
