@@ -16,7 +16,9 @@ export interface WorkerInit {
   entries: Uint8Array;
   /** Thread ids of this worker's host (spawn placement chooses among them). */
   hostTids: number[];
-  /** One port per peer thread id. */
+  /** The doorbell region of all threads (src/transport/doorbell.ts). */
+  doorbell: SharedArrayBuffer;
+  /** One port per peer thread id: ring handovers (src/transport/endpoint.ts). */
   ports: Record<number, MessagePort>;
 }
 

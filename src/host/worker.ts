@@ -1,19 +1,23 @@
 // The worker thread of a process host: one Lua kernel, driven by frames from other threads.
 //
-// Loop. Frames arrive as byte batches on MessagePorts (one port per peer thread, so each
-// sender's frames stay in order). Arrival schedules one step with setImmediate; a step hands every
-// batch received since the last step to the kernel in one call, lets it run, then flushes what the
-// kernel posted: one batch per destination thread. Timers are one setTimeout for the kernel's
-// earliest deadline. The worker never blocks its event loop, so its timers and stdin keep working.
+// Loop (run()). Each iteration drains every incoming ring (src/transport/endpoint.ts) plus what
+// the event loop queued locally (stdin lines, self-sends, control), hands it to the kernel in one
+// step, and publishes what the step produced: one batch per destination ring, one doorbell ring
+// per destination. When the kernel has nothing runnable the worker spins briefly on its rings
+// (adaptive, and only while spinning threads < free cores), then parks in Atomics.waitAsync on
+// its doorbell until a producer rings, its earliest Lua timer is due, or an event-loop callback
+// (stdin, a control message, a ring handover) interrupts the park. The event loop is never
+// blocked for longer than one kernel step and one bounded spin, so timers and I/O keep working.
 //
 // Batching is the whole point: a cross-thread wake-up costs 11-30 µs here (measurements.md), so
-// everything produced in one step travels in one postMessage per destination.
+// everything one step produces for a destination travels as one ring frame and one wake-up.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createInterface, type Interface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 import { LuaKernel } from '../lua/engine.js';
 import { Directory } from '../runtime/directory.js';
 import { encodeValue } from '../codec/msgpack.js';
+import { Endpoint, type RingHandover } from '../transport/endpoint.js';
 import type { WorkerInit, ControlToWorker, ControlFromWorker } from './protocol.js';
 
 const init = workerData as WorkerInit;
@@ -21,6 +25,7 @@ const tid = init.tid;
 const dir = new Directory(init.directory, tid);
 const ports = new Map<number, MessagePort>();
 for (const [peer, port] of Object.entries(init.ports)) ports.set(Number(peer), port as MessagePort);
+const ep = new Endpoint(tid, init.doorbell, ports);
 
 // ---- outgoing batches -------------------------------------------------------------------------
 const outgoing = new Map<number, Uint8Array[]>();
@@ -42,10 +47,10 @@ function flush(): void {
     for (const f of list) { buf.set(f, off); off += f.length; }
     list.length = 0;
     outBytes.set(to, 0);
-    const port = ports.get(to);
-    if (to === tid) { incoming.push(buf); schedule(); continue; }
-    if (port) port.postMessage(buf, [buf.buffer]);
+    if (to === tid) incoming.push(buf);
+    else ep.send(to, buf, true);
   }
+  ep.flush();
 }
 
 // ---- stdin (terminal hosts) -----------------------------------------------------------------------
@@ -56,7 +61,7 @@ let stdinClosed = false;
 
 function answer(req: number, pid: string, value: string | null): void {
   incoming.push(encodeValue(['rep', pid, req, value ?? undefined]));
-  schedule();
+  wake();
 }
 
 function stdinRead(req: number, pid: string): void {
@@ -130,33 +135,29 @@ const kernel = await LuaKernel.create({
 }, init.cfg, init.entries);
 
 let incoming: Uint8Array[] = [];
-let scheduled = false;
-let timer: NodeJS.Timeout | undefined;
-let timerAt = -1;
+let nextTimer = -1;
 let shuttingDown = false;
 let stopped = false;
 
-function schedule(): void {
-  if (scheduled || stopped) return;
-  scheduled = true;
-  setImmediate(runStep);
+/** An event-loop callback made work: end a pending park. */
+function wake(): void {
+  ep.bell.interrupt();
 }
 
-function concat(parts: Uint8Array[]): Uint8Array | null {
-  if (parts.length === 0) return null;
-  if (parts.length === 1) return parts[0]!;
-  let total = 0;
+function concat(a: Uint8Array | null, parts: Uint8Array[]): Uint8Array | null {
+  if (parts.length === 0) return a;
+  let total = a ? a.length : 0;
   for (const p of parts) total += p.length;
   const out = new Uint8Array(total);
   let off = 0;
+  if (a) { out.set(a, 0); off = a.length; }
   for (const p of parts) { out.set(p, off); off += p.length; }
   return out;
 }
 
-function runStep(): void {
-  scheduled = false;
-  if (stopped) return;
-  const batch = concat(incoming);
+/** One kernel step over everything readable; true if runnable work remains. */
+function runStep(): boolean {
+  const batch = concat(ep.drain(), incoming);
   incoming = [];
   let r: { next: number; more: boolean };
   dir.beat(true);
@@ -167,40 +168,55 @@ function runStep(): void {
     // A kernel fault is a bug in the runtime, not in a process: report it and stop this worker.
     sendControl({ type: 'fatal', message: (e as Error).message });
     stopped = true;
-    return;
+    return false;
   }
   flush();
-  if (r.more || incoming.length > 0) schedule();
-  if (r.next >= 0) armTimer(r.next);
+  nextTimer = r.next;
   if (shuttingDown && kernel.count() === 0) {
     shuttingDown = false;
     sendControl({ type: 'down' });
   }
+  return r.more;
 }
 
-function armTimer(at: number): void {
-  if (timer && timerAt <= at) return;
-  if (timer) clearTimeout(timer);
-  timerAt = at;
-  timer = setTimeout(() => { timer = undefined; timerAt = -1; schedule(); }, Math.max(0, at - performance.now()));
+const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
+const hasWork = (): boolean => incoming.length > 0 || ep.hasInput();
+
+async function run(): Promise<void> {
+  while (!stopped) {
+    if (runStep() || hasWork()) {
+      // Let the event loop breathe between busy steps (stdin, control, timers).
+      await immediate();
+      continue;
+    }
+    if (nextTimer >= 0 && nextTimer <= performance.now()) continue;
+    if (ep.bell.spin(hasWork)) continue;
+    ep.bell.prepareToPark();
+    if (hasWork() || (ep.hasBacklog() && ep.armBacklog())) { ep.bell.cancelPark(); continue; }
+    const timeout = nextTimer >= 0 ? Math.max(0, nextTimer - performance.now()) : Infinity;
+    await ep.bell.parkAsync(timeout);
+  }
 }
 
 function sendControl(msg: ControlFromWorker): void {
   parentPort!.postMessage(msg);
 }
 
-function onData(data: unknown): void {
-  if (data instanceof Uint8Array) { incoming.push(data); schedule(); return; }
-  const c = data as ControlToWorker;
+function onControl(data: unknown): void {
+  const c = data as ControlToWorker | RingHandover;
   switch (c.type) {
+    case 'ring':
+      ep.attach(c);
+      wake();
+      break;
     case 'shutdown':
       shuttingDown = true;
       incoming.push(encodeValue(['shutdown', c.graceMs]));
-      schedule();
+      wake();
       break;
     case 'kill_all':
       incoming.push(encodeValue(['kill_all']));
-      schedule();
+      wake();
       break;
     case 'stats':
       sendControl({ type: 'stats', id: c.id, processes: kernel.count(), heapBytes: kernel.heapBytes() });
@@ -208,6 +224,7 @@ function onData(data: unknown): void {
   }
 }
 
-for (const port of ports.values()) port.on('message', onData);
-parentPort!.on('message', onData);
+for (const port of ports.values()) port.on('message', onControl);
+parentPort!.on('message', onControl);
 sendControl({ type: 'ready' });
+void run();

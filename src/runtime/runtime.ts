@@ -18,6 +18,8 @@ import { EventEmitter } from 'node:events';
 import { Unpackr } from 'msgpackr';
 import { encodeValue, WippyError } from '../codec/msgpack.js';
 import { newDirectory } from './layout.js';
+import { Endpoint, type RingHandover } from '../transport/endpoint.js';
+import { Doorbell } from '../transport/doorbell.js';
 import { Directory } from './directory.js';
 import { formatPid, parsePid } from './pid.js';
 import type { Registry } from '../registry/registry.js';
@@ -73,6 +75,9 @@ export class Runtime extends EventEmitter {
   private readonly pidNames = new Map<string, Set<string>>();
   private readonly outgoing = new Map<number, Uint8Array[]>();
   private flushScheduled = false;
+  private doorbellSab: SharedArrayBuffer | undefined;
+  private ep: Endpoint | undefined;
+  private closed = false;
   private started = false;
   private stopping: Promise<void> | undefined;
   private readonly unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false, int64AsType: 'number' } as any);
@@ -113,6 +118,12 @@ export class Runtime extends EventEmitter {
         portsOf.get(all[j]!)![all[i]!] = port2;
       }
     }
+    this.doorbellSab = Doorbell.create(tid);
+    const mainPorts = new Map<number, MessagePort>();
+    for (const [peer, port] of Object.entries(portsOf.get(0)!)) mainPorts.set(Number(peer), port);
+    // The main thread never spins: it is the CLI / embedding thread, and spinning here would
+    // take a core from the workers.
+    this.ep = new Endpoint(0, this.doorbellSab, mainPorts, { minSpins: 0, maxSpins: 0 });
     const hostsCfg: Record<string, { kind: string; tids: number[]; max_reductions: number; max_memory_mb: number }> = {};
     for (const h of hosts) {
       hostsCfg[h.id] = { kind: h.kind, tids: this.hostTids.get(h.id)!, max_reductions: h.host.maxReductions, max_memory_mb: h.host.maxMemoryMb };
@@ -123,6 +134,7 @@ export class Runtime extends EventEmitter {
       const ports = portsOf.get(t)!;
       const init: WorkerInit = {
         tid: t, host: host.id, directory: this.directorySab, hostTids: this.hostTids.get(host.id)!,
+        doorbell: this.doorbellSab,
         cfg: encodeValue({ tid: t, host: host.id, hosts: hostsCfg, strict_mode: this.strictMode() }),
         entries, ports,
       };
@@ -137,7 +149,7 @@ export class Runtime extends EventEmitter {
       const mainPort = portsOf.get(0)![t]!;
       const th: HostThread = { tid: t, host: host.id, worker, port: mainPort, down, markDown };
       this.threads.push(th);
-      mainPort.on('message', (b: Uint8Array) => this.onFrames(b));
+      mainPort.on('message', (h: RingHandover) => { this.ep!.attach(h); this.ep!.bell.interrupt(); });
       ready.push(new Promise<void>((resolve, reject) => {
         worker.on('message', (m: ControlFromWorker) => {
           if (m.type === 'ready') resolve();
@@ -154,6 +166,7 @@ export class Runtime extends EventEmitter {
       }
     }
     await Promise.all(ready);
+    void this.receive();
     this.startWatchdog();
     this.log.debug({ threads: plan.length, hosts: hosts.map((h) => h.id) }, 'runtime started');
   }
@@ -225,22 +238,36 @@ export class Runtime extends EventEmitter {
 
   private flush(): void {
     this.flushScheduled = false;
+    const ep = this.ep;
+    if (!ep) return;
     for (const [tid, list] of this.outgoing) {
       if (list.length === 0) continue;
-      const th = this.threads.find((t) => t.tid === tid);
       let total = 0;
       for (const f of list) total += f.length;
       const buf = new Uint8Array(total);
       let off = 0;
       for (const f of list) { buf.set(f, off); off += f.length; }
       list.length = 0;
-      th?.port.postMessage(buf, [buf.buffer]);
+      ep.send(tid, buf, true);
     }
+    ep.flush();
   }
 
-  private onFrames(batch: Uint8Array): void {
-    const frames = this.unpackr.unpackMultiple(batch) as unknown[];
-    for (const raw of frames) this.onFrame(raw);
+  /** The main thread's receive loop: drain the rings, handle frames, park until rung. */
+  private async receive(): Promise<void> {
+    const ep = this.ep!;
+    while (!this.closed) {
+      const batch = ep.drain();
+      if (batch) {
+        const frames = this.unpackr.unpackMultiple(batch) as unknown[];
+        for (const raw of frames) this.onFrame(raw);
+        continue;
+      }
+      if (ep.hasBacklog()) ep.flush();
+      ep.bell.prepareToPark();
+      if (ep.hasInput() || (ep.hasBacklog() && ep.armBacklog())) { ep.bell.cancelPark(); continue; }
+      await ep.bell.parkAsync();
+    }
   }
 
   private onFrame(raw: unknown): void {
@@ -449,6 +476,9 @@ export class Runtime extends EventEmitter {
     if (timedOut) this.log.warn('shutdown deadline passed; terminating workers');
     if (process.stdin.isTTY === undefined || this.opts.stdin) process.stdin.unpipe?.();
     await Promise.all(this.threads.map((t) => t.worker.terminate()));
+    this.closed = true;
+    this.ep?.bell.interrupt();
+    this.ep?.close();
     for (const t of this.threads) t.port.close();
     this.threads = [];
   }

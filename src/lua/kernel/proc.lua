@@ -823,7 +823,7 @@ return function(K)
       local f
       f, pos = decode(batch, pos)
       local kind = f[1]
-      if TARGETED[kind] and not procs[f[2]] and pending_here(f[2]) then
+      if TARGETED[kind] and not procs[f[2]] and not exec_waits[f[2]] and pending_here(f[2]) then
         local q = early[f[2]]
         if not q then q = {}; early[f[2]] = q end
         q[#q + 1] = f

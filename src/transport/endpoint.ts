@@ -1,0 +1,122 @@
+// One thread's end of the runtime transport: its outgoing rings (one per destination it talks to),
+// its incoming rings (one per sender that talked to it) and its doorbell.
+//
+// Rings are created by the sender on first use and handed over once to the receiver on the
+// MessagePort that links the pair (the only thing the ports carry besides control); after that
+// every frame batch travels through shared memory. A ring frame is one batch: everything the
+// sender's kernel step produced for that destination, codec frames concatenated. Per-sender order
+// holds because each (sender, receiver) pair has exactly one ring and one producer; a full ring
+// queues batches locally (SpscRing.offer) and they are pumped, in order, after every step and
+// whenever the receiver reports space (takeSpaceWanted -> ring the producer's doorbell), so two
+// threads flooding each other never block and never deadlock.
+//
+// Waking: after writing to a destination's ring the sender rings its doorbell, which costs a
+// single Atomics.load unless the receiver is parked (src/transport/doorbell.ts).
+import type { MessagePort } from 'node:worker_threads';
+import { SpscRing } from './ring.js';
+import { Doorbell, type DoorbellOptions } from './doorbell.js';
+
+/**
+ * Ring capacity per (sender, receiver) pair: 256 KiB holds a few thousand small frames, so a
+ * burst rarely spills into the local queue; larger batches are chunked through it.
+ */
+export const RING_CAPACITY = 256 * 1024;
+
+/** The control message that hands a ring to its receiver. */
+export interface RingHandover { type: 'ring'; from: number; sab: SharedArrayBuffer }
+
+export class Endpoint {
+  readonly bell: Doorbell;
+  private readonly out = new Map<number, SpscRing>();
+  private readonly inbound: Array<{ from: number; ring: SpscRing }> = [];
+  private readonly rang = new Set<number>();
+  private inbuf = new Uint8Array(64 * 1024);
+  private inlen = 0;
+
+  constructor(
+    readonly tid: number,
+    doorbellSab: SharedArrayBuffer,
+    private readonly ports: Map<number, MessagePort>,
+    bellOptions: DoorbellOptions = {},
+  ) {
+    this.bell = new Doorbell(doorbellSab, tid, bellOptions);
+  }
+
+  /** Queue one batch for thread `to`; it is published at once if the ring has room. */
+  send(to: number, batch: Uint8Array, transfer = false): void {
+    let ring = this.out.get(to);
+    if (!ring) {
+      const sab = SpscRing.create(RING_CAPACITY);
+      ring = new SpscRing(sab);
+      this.out.set(to, ring);
+      const port = this.ports.get(to);
+      if (!port) throw new Error(`no channel from thread ${this.tid} to thread ${to}`);
+      port.postMessage({ type: 'ring', from: this.tid, sab } satisfies RingHandover);
+    }
+    ring.offer(batch, transfer);
+    this.rang.add(to);
+  }
+
+  /** Ring the doorbells of everyone written to since the last call, and pump queued batches. */
+  flush(): void {
+    for (const [to, ring] of this.out) {
+      if (ring.pendingFrames > 0 && ring.pump()) this.rang.add(to);
+    }
+    for (const to of this.rang) this.bell.ring(to);
+    this.rang.clear();
+  }
+
+  /** True while some batch waits for room in a full ring. */
+  hasBacklog(): boolean {
+    for (const ring of this.out.values()) if (ring.pendingFrames > 0) return true;
+    return false;
+  }
+
+  /**
+   * Before parking with a backlog: ask the receivers to ring us when space frees up. True if
+   * pumping is possible right now (do not park).
+   */
+  armBacklog(): boolean {
+    let now = false;
+    for (const ring of this.out.values()) if (ring.pendingFrames > 0 && ring.canPump()) now = true;
+    return now;
+  }
+
+  /** A ring handed over by thread `from`. */
+  attach(h: RingHandover): void {
+    this.inbound.push({ from: h.from, ring: new SpscRing(h.sab) });
+  }
+
+  /** Something to read? (a few Atomics.loads; safe to call in a spin loop) */
+  readonly hasInput = (): boolean => {
+    const inb = this.inbound;
+    for (let i = 0; i < inb.length; i++) if (!inb[i]!.ring.isEmpty()) return true;
+    return false;
+  };
+
+  private readonly collect = (bytes: Uint8Array): void => {
+    const need = this.inlen + bytes.length;
+    if (need > this.inbuf.length) {
+      const grown = new Uint8Array(Math.max(need, this.inbuf.length * 2));
+      grown.set(this.inbuf.subarray(0, this.inlen));
+      this.inbuf = grown;
+    }
+    this.inbuf.set(bytes, this.inlen);
+    this.inlen = need;
+  };
+
+  /**
+   * Everything readable now, as one byte string of concatenated frames (a view valid until the
+   * next drain), or null. Producers waiting for space are rung.
+   */
+  drain(): Uint8Array | null {
+    this.inlen = 0;
+    for (const { from, ring } of this.inbound) {
+      ring.read(this.collect);
+      if (ring.takeSpaceWanted()) this.bell.ring(from);
+    }
+    return this.inlen === 0 ? null : this.inbuf.subarray(0, this.inlen);
+  }
+
+  close(): void { this.bell.close(); }
+}
