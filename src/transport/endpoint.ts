@@ -60,7 +60,9 @@ export class Endpoint {
   /** Ring the doorbells of everyone written to since the last call, and pump queued batches. */
   flush(): void {
     for (const [to, ring] of this.out) {
-      if (ring.pendingFrames > 0 && ring.pump()) this.rang.add(to);
+      // Ring even when pump() could not empty the queue: whatever chunks it did publish must be
+      // read before the receiver frees the space the rest needs (otherwise both sides wait).
+      if (ring.pendingFrames > 0) { ring.pump(); this.rang.add(to); }
     }
     for (const to of this.rang) this.bell.ring(to);
     this.rang.clear();
