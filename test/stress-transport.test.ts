@@ -13,3 +13,24 @@ for (const workers of [1, 2]) {
     });
   }
 }
+
+// Regression: the main thread's batch larger than a ring waited forever in its local queue,
+// because the parked receive loop never asked the worker to ring it when space freed.
+test('the main thread can send more than a ring holds in one go', async () => {
+  const { createRuntime } = await import('../src/index.js');
+  const rt = await createRuntime({ entries: [
+    { id: 't:a', kind: 'process.host', host: { workers: 1 } },
+    { id: 't:sink', kind: 'process.lua', method: 'main',
+      source: 'return { main = function(n) local inbox = process.inbox(); local s = 0; for i = 1, n do s = s + inbox:receive():payload():data().seq end; return s end }' },
+  ] });
+  try {
+    const n = 20_000; // ~1.2 MB of frames in one flush, ring is 256 KiB
+    let done!: (v: unknown) => void;
+    const result = new Promise((r) => { done = r; });
+    const pid = await rt.spawn('t:sink', 't:a', [n], (e) => done(e.error ?? e.value));
+    for (let i = 1; i <= n; i++) rt.send(pid, 'm', { seq: i, pad: 'x'.repeat(40) });
+    assert.equal(await result, (n * (n + 1)) / 2);
+  } finally {
+    await rt.stop(1000);
+  }
+});

@@ -251,6 +251,9 @@ export class Runtime extends EventEmitter {
       ep.send(tid, buf, true);
     }
     ep.flush();
+    // A batch that did not fit waits in the ring's local queue; the receive loop (probably parked)
+    // must run to ask the receiver for a wake-up when space frees, so end its park now.
+    if (ep.hasBacklog()) ep.bell.interrupt();
   }
 
   /** The main thread's receive loop: drain the rings, handle frames, park until rung. */
