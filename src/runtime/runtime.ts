@@ -430,14 +430,35 @@ export class Runtime extends EventEmitter {
   send(dest: string, topic: string, ...payloads: unknown[]): void {
     this.assertRunning();
     if (topic.startsWith('@')) throw new WippyError('cannot send to @ topics', 'Invalid', false);
+    const { pid, tid } = this.route(dest);
+    this.post(tid, ['m', pid, '{|}', topic, payloads.length, payloads]);
+  }
+
+  private route(dest: string): { pid: string; tid: number } {
     const pid = dest.startsWith('{') ? dest : this.names.get(dest);
     if (!pid) throw new WippyError(`could not resolve '${dest}' as PID or registered name`, 'NotFound', false);
     const parsed = parsePid(pid);
     if (!parsed) throw new WippyError(`invalid pid format: ${pid}`, 'Invalid', false);
-    const uniq = parsed.uniq;
-    const tid = this.dir.owner(uniq);
-    if (tid <= 0 || !this.dir.isAlive(uniq)) throw new WippyError('process not found', 'NotFound', false);
-    this.post(tid, ['m', pid, '{|}', topic, payloads.length, payloads]);
+    const tid = this.dir.owner(parsed.uniq);
+    if (tid <= 0 || !this.dir.isAlive(parsed.uniq)) throw new WippyError('process not found', 'NotFound', false);
+    return { pid, tid };
+  }
+
+  /** Terminate a process (abnormal exit "process terminated"; links and monitors are told). */
+  terminate(dest: string): void {
+    this.assertRunning();
+    const { pid, tid } = this.route(dest);
+    this.post(tid, ['t', pid, '{|}']);
+  }
+
+  /**
+   * Send CANCEL to a process; if it has not exited `deadlineMs` later it is terminated
+   * (default 10 s, as process.cancel).
+   */
+  cancel(dest: string, deadlineMs = 10_000): void {
+    this.assertRunning();
+    const { pid, tid } = this.route(dest);
+    this.post(tid, ['c', pid, '{|}', Date.now() / 1000 + deadlineMs / 1000]);
   }
 
   /** Look up a registered name. */

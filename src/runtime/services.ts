@@ -28,6 +28,17 @@ export function startOrder(services: ServiceEntry[]): ServiceEntry[] {
 
 export async function startServices(rt: Runtime, log: Logger): Promise<Array<{ id: string; pid: string }>> {
   const started: Array<{ id: string; pid: string }> = [];
+  // Plain process entries with lifecycle.auto_start (the supervision seed's pool) start once, on
+  // meta.default_host or the first process.host.
+  for (const e of rt.registry.entries.values()) {
+    const lc = e.data['lifecycle'] as { auto_start?: boolean } | undefined;
+    if (e.kind !== 'process.lua' || lc?.auto_start !== true) continue;
+    const pid = await rt.spawn(e.id, undefined, [], (x) => {
+      if (x.error) log.error({ entry: e.id, pid: x.pid, error: x.error.message }, 'process failed');
+      else log.info({ entry: e.id, pid: x.pid }, 'process exited');
+    });
+    started.push({ id: e.id, pid });
+  }
   for (const s of startOrder(rt.registry.services().filter((x) => x.lifecycle.autoStart))) {
     const security = s.lifecycle.security as SpawnContext['security'] | undefined;
     const pid = await rt.spawn(s.process, s.host, s.input, (e) => {
