@@ -47,5 +47,5 @@ K.builtin.security = K.readonly(K.security.module, "security")
 
 function __step(batch) return K.step(batch) end
 function __count() return K.count() end
-function __mem() return collectgarbage("count") end
+function __mem() collectgarbage("collect"); collectgarbage("collect"); return collectgarbage("count") end
 __K = K

@@ -395,7 +395,10 @@ return function(K)
 
   ---------------------------------------------------------------------------------------------
   -- The step loop: called by the host.
-  local SLICE = 20000 -- resumes per step before yielding back to JS so its timers and I/O run
+  -- A step ends after SLICE resumes or STEP_MS milliseconds, whichever comes first, so the
+  -- worker's event loop (stdin, control, timers) and its heartbeat stay responsive.
+  local SLICE = 20000
+  local STEP_MS = 20
 
   local function resume_thread(T)
     local p = T.proc
@@ -432,13 +435,18 @@ return function(K)
     if batch then K.deliver_batch(batch) end
     if hn > 0 then run_timers(H.now()) end
     local budget = SLICE
+    local t0 = H.now()
     while rq_head <= rq_tail and budget > 0 do
       local T = runq[rq_head]
       runq[rq_head] = nil
       rq_head = rq_head + 1
       resume_thread(T)
       budget = budget - 1
-      if budget % 512 == 0 and hn > 0 then run_timers(H.now()) end
+      if budget % 256 == 0 then
+        local now = H.now()
+        if now - t0 > STEP_MS then break end
+        if hn > 0 then run_timers(now) end
+      end
     end
     if rq_head > rq_tail then rq_head, rq_tail = 1, 0 end
     -- drop cancelled timers at the top so the reported deadline is real
