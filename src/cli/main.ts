@@ -83,13 +83,15 @@ async function runApp(o: GlobalOpts): Promise<number> {
   const reg = await load(o);
   const log = logger(o);
   const rt = new Runtime(reg, { logger: log });
+  // Ports and workers alone do not keep Node alive: hold the loop open until a signal. Handlers
+  // are installed before the "running" line, which is what a supervisor waits for.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  const stopped = new Promise<void>((done) => onSignals(async () => { await rt.stop(); done(); }));
   await rt.start();
   const services = await startServices(rt, log);
   log.info({ services: services.length }, 'app running; Ctrl-C to stop');
   process.stderr.write(`wippy: running ${reg.hosts().length} host(s), ${services.length} service(s); Ctrl-C to stop\n`);
-  // Ports and workers alone do not keep Node alive: hold the loop open until a signal.
-  const keepAlive = setInterval(() => {}, 1 << 30);
-  await new Promise<void>((done) => onSignals(async () => { await rt.stop(); done(); }));
+  await stopped;
   clearInterval(keepAlive);
   return 0;
 }

@@ -256,16 +256,20 @@ export class Runtime extends EventEmitter {
     if (ep.hasBacklog()) ep.bell.interrupt();
   }
 
+  /** Handle everything readable now; false if nothing was. */
+  private drainOnce(): boolean {
+    const batch = this.ep?.drain();
+    if (!batch) return false;
+    const frames = this.unpackr.unpackMultiple(batch) as unknown[];
+    for (const raw of frames) this.onFrame(raw);
+    return true;
+  }
+
   /** The main thread's receive loop: drain the rings, handle frames, park until rung. */
   private async receive(): Promise<void> {
     const ep = this.ep!;
     while (!this.closed) {
-      const batch = ep.drain();
-      if (batch) {
-        const frames = this.unpackr.unpackMultiple(batch) as unknown[];
-        for (const raw of frames) this.onFrame(raw);
-        continue;
-      }
+      if (this.drainOnce()) continue;
       if (ep.hasBacklog()) ep.flush();
       ep.bell.prepareToPark();
       if (ep.hasInput() || (ep.hasBacklog() && ep.armBacklog())) { ep.bell.cancelPark(); continue; }
@@ -498,6 +502,9 @@ export class Runtime extends EventEmitter {
     ]);
     clearTimeout(timer);
     if (timedOut) this.log.warn('shutdown deadline passed; terminating workers');
+    // A worker wrote its last frames (terminal output, EXITs) to its ring before it reported
+    // "down" on the control port: read them before the workers go.
+    while (this.drainOnce());
     if (process.stdin.isTTY === undefined || this.opts.stdin) process.stdin.unpipe?.();
     await Promise.all(this.threads.map((t) => t.worker.terminate()));
     this.closed = true;
