@@ -1,5 +1,5 @@
 // exec, spawners and context, monitors/links/cancel/terminate (semantics §2.3-2.13, §4, §5).
-import { test, before, after } from 'node:test';
+import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { scenarioRuntime, main, type Scenario } from './helpers/lua-runtime.js';
 import type { Runtime } from '../src/index.js';
@@ -147,20 +147,23 @@ const scenarios: Scenario[] = [
   { name: 'killer', source: main(`local pid = ...; time.sleep("20ms"); process.terminate(pid)`) },
 ];
 
-let rt: Runtime;
-before(async () => { rt = await scenarioRuntime(scenarios); });
-after(async () => { await rt.stop(1000); });
+for (const workers of [1, 2]) describe(`${workers} worker(s) per process host`, () => {
+  let rt: Runtime;
+  before(async () => { rt = await scenarioRuntime(scenarios, { workers }); });
+  after(async () => { await rt.stop(1000); });
 
-for (const name of ['exec_tests', 'context_tests', 'cancel_terminate', 'monitor_tests', 'link_chain']) {
-  test(`lua: ${name}`, async () => {
-    assert.equal(await rt.exec(`test:${name}`), true);
+  for (const name of ['exec_tests', 'context_tests', 'cancel_terminate', 'monitor_tests', 'link_chain']) {
+    test(`lua: ${name}`, async () => {
+      assert.equal(await rt.exec(`test:${name}`), true);
+    });
+  }
+
+  test('an exec whose caller dies cancels the callee', async () => {
+    const observed = rt.exec('test:observer');
+    for (let i = 0; i < 200 && rt.lookup('cancel-observer') === undefined; i++) await new Promise((r) => setTimeout(r, 5));
+    const e = await rt.run('test:exec_caller_dies');
+    assert.equal(e.error?.message, 'process terminated');
+    assert.equal(await observed, 'pid.cancel:caller context canceled');
   });
-}
 
-test('an exec whose caller dies cancels the callee', async () => {
-  const observed = rt.exec('test:observer');
-  for (let i = 0; i < 200 && rt.lookup('cancel-observer') === undefined; i++) await new Promise((r) => setTimeout(r, 5));
-  const e = await rt.run('test:exec_caller_dies');
-  assert.equal(e.error?.message, 'process terminated');
-  assert.equal(await observed, 'pid.cancel:caller context canceled');
 });

@@ -21,6 +21,9 @@ const lua = (id: string, body: string) => ({ id, kind: 'process.lua', method: 'm
 const entries: Array<Record<string, unknown>> = [
   { id: 'app:user', kind: 'process.host', host: { workers: 1 } },
   { id: 'app:system', kind: 'process.host', host: { workers: 1 } },
+  // a host whose processes run as a restricted actor unless given another one
+  { id: 'app:sandboxed', kind: 'process.host', host: { workers: 1 },
+    lifecycle: { security: { actor: { id: 'user:guest', meta: { role: 'guest' } }, groups: ['sec:users'] } } },
   // policies
   { id: 'sec:user_basics', kind: 'security.policy', groups: ['users'],
     policy: { actions: ['process.spawn', 'process.spawn.*', 'process.host', 'process.exec', 'process.send', 'process.monitor', 'process.registry.*'],
@@ -122,6 +125,13 @@ test('without an actor and scope everything is allowed (strict_mode off)', async
   const who = await rt.exec('app:whoami', [], { host: 'app:user' }) as { can_terminate: boolean; actor?: string };
   assert.equal(who.can_terminate, true);
   assert.equal(who.actor, undefined);
+});
+
+test('a host security block is the default actor and scope of its processes', async () => {
+  const who = await rt.exec('app:whoami', [], { host: 'app:sandboxed' }) as { actor: string; role: string; can_terminate: boolean };
+  assert.equal(who.actor, 'user:guest');
+  assert.equal(who.role, 'guest');
+  assert.equal(who.can_terminate, false);
 });
 
 test('strict mode denies processes without actor or scope', async () => {

@@ -1,5 +1,5 @@
 // The process API (semantics §2-§4) exercised from Lua scenarios on real worker threads.
-import { test, before, after } from 'node:test';
+import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { scenarioRuntime, main, type Scenario } from './helpers/lua-runtime.js';
 import type { Runtime } from '../src/index.js';
@@ -331,60 +331,63 @@ const scenarios: Scenario[] = [
     return "not reached"`) },
 ];
 
-let rt: Runtime;
-before(async () => {
-  rt = await scenarioRuntime(scenarios, {
-    extra: [{ id: 'test:util', kind: 'library.lua', source: 'return { double = function(x) return x * 2 end }' }],
+for (const workers of [1, 2]) describe(`${workers} worker(s) per process host`, () => {
+  let rt: Runtime;
+  before(async () => {
+    rt = await scenarioRuntime(scenarios, { workers,
+      extra: [{ id: 'test:util', kind: 'library.lua', source: 'return { double = function(x) return x * 2 end }' }],
+    });
   });
-});
-after(async () => { await rt.stop(1000); });
+  after(async () => { await rt.stop(1000); });
 
-const passing = ['pid_and_id', 'send_receive', 'send_errors', 'payload_shapes', 'routing', 'exit_events',
-  'spawn_errors', 'names', 'channels', 'idle_not_deadlock', 'user_coroutines', 'time_basics', 'errors_module',
-  'sandbox', 'uses_lib', 'seed_receive', 'cross_host_values', 'options', 'links_trap'];
-for (const name of passing) {
-  test(`lua: ${name}`, async () => {
-    const r = await rt.exec(`test:${name}`);
-    assert.ok(r !== false && r !== undefined, `scenario ${name} returned ${String(r)}`);
+  const passing = ['pid_and_id', 'send_receive', 'send_errors', 'payload_shapes', 'routing', 'exit_events',
+    'spawn_errors', 'names', 'channels', 'idle_not_deadlock', 'user_coroutines', 'time_basics', 'errors_module',
+    'sandbox', 'uses_lib', 'seed_receive', 'cross_host_values', 'options', 'links_trap'];
+  for (const name of passing) {
+    test(`lua: ${name}`, async () => {
+      const r = await rt.exec(`test:${name}`);
+      assert.ok(r !== false && r !== undefined, `scenario ${name} returned ${String(r)}`);
+    });
+  }
+
+  test('globals set by one process are not seen by another', async () => {
+    await rt.exec('test:sandbox');
+    assert.equal(await rt.exec('test:sandbox_isolated'), true);
   });
-}
 
-test('globals set by one process are not seen by another', async () => {
-  await rt.exec('test:sandbox');
-  assert.equal(await rt.exec('test:sandbox_isolated'), true);
-});
-
-test('a process blocked with nothing that could wake it dies with the deadlock error', async () => {
-  await assert.rejects(rt.exec('test:deadlock'), (e: WippyError) => {
-    assert.match(e.message, /^deadlock: all coroutines blocked with no pending operations \(threads=1\)$/);
-    return true;
+  test('a process blocked with nothing that could wake it dies with the deadlock error', async () => {
+    await assert.rejects(rt.exec('test:deadlock'), (e: WippyError) => {
+      assert.match(e.message, /^deadlock: all coroutines blocked with no pending operations \(threads=1\)$/);
+      return true;
+    });
   });
-});
 
-test('an idle process with a subscription is not a deadlock', async () => {
-  assert.equal(await rt.exec('test:idle_not_deadlock'), 'late');
-});
+  test('an idle process with a subscription is not a deadlock', async () => {
+    assert.equal(await rt.exec('test:idle_not_deadlock'), 'late');
+  });
 
-test('a linked process fails with "linked process failed" while blocked', async () => {
-  const e = await rt.run('test:links_kill');
-  assert.ok(e.error instanceof WippyError);
-  assert.equal(e.error.message, 'linked process failed');
-});
+  test('a linked process fails with "linked process failed" while blocked', async () => {
+    const e = await rt.run('test:links_kill');
+    assert.ok(e.error instanceof WippyError);
+    assert.equal(e.error.message, 'linked process failed');
+  });
 
-test('exec returns values and rejects with the error object', async () => {
-  assert.deepEqual(await rt.exec('test:returns', [1, true, { a: [1, 2] }]), 1);
-  await assert.rejects(rt.exec('test:returns', [1, 'two']), (e: WippyError) => e.message === 'two');
-  assert.deepEqual(await rt.exec('test:returns', [{ a: [1, 2], b: 'x' }]), { a: [1, 2], b: 'x' });
-  await assert.rejects(rt.exec('test:raises'), (e: WippyError) => e instanceof WippyError && e.kind === 'Internal' && /boom/.test(e.message));
-  await assert.rejects(rt.exec('test:returns_errobj'), (e: WippyError) => e.kind === 'Conflict' && e.retryable === true);
-  await assert.rejects(rt.exec('test:nope'), (e: WippyError) => /factory not found/.test(e.message));
-});
+  test('exec returns values and rejects with the error object', async () => {
+    assert.deepEqual(await rt.exec('test:returns', [1, true, { a: [1, 2] }]), 1);
+    await assert.rejects(rt.exec('test:returns', [1, 'two']), (e: WippyError) => e.message === 'two');
+    assert.deepEqual(await rt.exec('test:returns', [{ a: [1, 2], b: 'x' }]), { a: [1, 2], b: 'x' });
+    await assert.rejects(rt.exec('test:raises'), (e: WippyError) => e instanceof WippyError && e.kind === 'Internal' && /boom/.test(e.message));
+    await assert.rejects(rt.exec('test:returns_errobj'), (e: WippyError) => e.kind === 'Conflict' && e.retryable === true);
+    await assert.rejects(rt.exec('test:nope'), (e: WippyError) => /factory not found/.test(e.message));
+  });
 
-test('send from JS reaches a process and names resolve', async () => {
-  const pid = await rt.spawn('test:named', 'test:processes', ['from-js']);
-  for (let i = 0; i < 100 && rt.lookup('from-js') === undefined; i++) await new Promise((r) => setTimeout(r, 5));
-  assert.equal(rt.lookup('from-js'), pid);
-  rt.send('from-js', 'go', 1);
-  assert.throws(() => rt.send('no-such-name', 't'), /could not resolve/);
-  assert.throws(() => rt.send(pid, '@x'), /cannot send to @ topics/);
+  test('send from JS reaches a process and names resolve', async () => {
+    const pid = await rt.spawn('test:named', 'test:processes', ['from-js']);
+    for (let i = 0; i < 100 && rt.lookup('from-js') === undefined; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(rt.lookup('from-js'), pid);
+    rt.send('from-js', 'go', 1);
+    assert.throws(() => rt.send('no-such-name', 't'), /could not resolve/);
+    assert.throws(() => rt.send(pid, '@x'), /cannot send to @ topics/);
+  });
+
 });

@@ -124,9 +124,12 @@ export class Runtime extends EventEmitter {
     // The main thread never spins: it is the CLI / embedding thread, and spinning here would
     // take a core from the workers.
     this.ep = new Endpoint(0, this.doorbellSab, mainPorts, { minSpins: 0, maxSpins: 0 });
-    const hostsCfg: Record<string, { kind: string; tids: number[]; max_reductions: number; max_memory_mb: number }> = {};
+    const hostsCfg: Record<string, { kind: string; tids: number[]; max_reductions: number; max_memory_mb: number; security?: unknown }> = {};
     for (const h of hosts) {
-      hostsCfg[h.id] = { kind: h.kind, tids: this.hostTids.get(h.id)!, max_reductions: h.host.maxReductions, max_memory_mb: h.host.maxMemoryMb };
+      // A host's security block (lifecycle.security, as for services) is the default actor and
+      // scope of processes started there without one.
+      const security = (h.data['lifecycle'] as { security?: unknown } | undefined)?.security;
+      hostsCfg[h.id] = { kind: h.kind, tids: this.hostTids.get(h.id)!, max_reductions: h.host.maxReductions, max_memory_mb: h.host.maxMemoryMb, security };
     }
     const entries = encodeValue(this.luaEntries());
     const ready: Promise<void>[] = [];

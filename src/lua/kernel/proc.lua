@@ -622,6 +622,9 @@ return function(K)
     if mr and mr > 0 then P.budget = mr; P.red = 0 end
     if P.terminal then P.args = { n = n, tunpack(args, 1, n) } end
     local ctx = opts and opts.ctx
+    if hostrec.security and not (ctx and (ctx.actor or ctx.scope or ctx.security_config)) then
+      ctx = { values = ctx and ctx.values, options = ctx and ctx.options, security_config = hostrec.security }
+    end
     P.ctx = ctx
     if ctx then
       if ctx.security_config then
