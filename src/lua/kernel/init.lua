@@ -33,8 +33,16 @@ K.security.load_policies(K.entries)
 K.encode_actor = K.security.encode_actor
 K.encode_scope = K.security.encode_scope
 -- Permission check for process P (semantics §8.2): -> true | false, PermissionDenied error.
+-- Fast path: a process without actor or scope is allowed everything unless strict mode is on
+-- (semantics §8.2), decided without building the attribute table.
+local strict = K.cfg.strict_mode == true
+local decide = K.security.decide
 K.check = function(P, action, resource, msg)
-  if K.security.decide(P.ctx_actor, P.ctx_scope, action, resource, { pid = P.pid }) then return true end
+  if P.ctx_actor == nil or P.ctx_scope == nil then
+    if not strict then return true end
+  elseif decide(P.ctx_actor, P.ctx_scope, action, resource, { pid = P.pid }) then
+    return true
+  end
   return false, K.err("PermissionDenied", msg, false)
 end
 loadmod("proc")

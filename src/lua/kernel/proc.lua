@@ -854,6 +854,7 @@ return function(K)
 
   -- Resolve a destination (pid string or registered name) -> pid | nil, err
   local function resolve(dest)
+    if procs[dest] then return dest end -- a live local PID: the common case, no parsing
     if type(dest) ~= "string" then
       return E("Invalid", "destination must be a string (PID or registered name)")
     end
