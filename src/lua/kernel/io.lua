@@ -4,8 +4,7 @@
 -- before the runtime sees its EXIT and shuts down.
 return function(K)
   local H = K.H
-  local select, tostring, type, concat = select, tostring, type, table.concat
-  local is_error, errmsg = K.is_error, K.error_message
+  local type = type
 
   local function terminal()
     local P = K.cp
@@ -13,15 +12,7 @@ return function(K)
     return P
   end
 
-  local function join(sep, ...)
-    local n = select("#", ...)
-    local parts = {}
-    for i = 1, n do
-      local v = select(i, ...)
-      parts[i] = is_error(v) and errmsg(v) or tostring(v)
-    end
-    return concat(parts, sep)
-  end
+  local join = K.join_values
 
   local io = {}
   function io.write(...)

@@ -472,18 +472,20 @@ return function(K)
     close = coroutine.close, spawn = co_spawn,
   }
 
-  local function sb_getmetatable(v)
-    return getmetatable(v)
-  end
-
-  local print_out = function(...)
+  -- Values joined for output (print, io.*): error objects by their message.
+  local function join_values(sep, ...)
     local n = select("#", ...)
     local parts = {}
     for i = 1, n do
       local v = select(i, ...)
       parts[i] = is_error(v) and errmsg(v) or tostring(v)
     end
-    H.write(1, table.concat(parts, "\t") .. "\n")
+    return table.concat(parts, sep)
+  end
+  K.join_values = join_values
+
+  local print_out = function(...)
+    H.write(1, join_values("\t", ...) .. "\n")
   end
 
   -- rawset would write into the (shared) proxy tables themselves, bypassing __newindex.
@@ -510,7 +512,7 @@ return function(K)
     assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = sb_pcall,
     xpcall = sb_xpcall, rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = sb_rawset,
     select = select, tonumber = tonumber, tostring = tostring, type = type,
-    setmetatable = setmetatable, getmetatable = sb_getmetatable,
+    setmetatable = setmetatable, getmetatable = getmetatable,
     _VERSION = _VERSION, print = print_out,
     string = readonly(sandbox_string, "string"), table = readonly(table, "table"),
     math = readonly(math, "math"), utf8 = readonly(utf8, "utf8"),
@@ -597,6 +599,27 @@ return function(K)
 
   -- Start entry `id` on this worker. opts: { watcher = pid, link = pid, ctx = table, name = s }.
   -- Returns pid | nil, err.
+  -- Run an entry's chunk once, as process P (semantics §1.3), and find its method.
+  -- -> main | nil, error kind, message
+  local function instantiate(Ent, f, P)
+    local prevP = K.cp
+    K.cp = P
+    local ok, mod = pcall(f, make_env(Ent, P))
+    K.cp = prevP
+    if not ok then
+      return nil, "Internal", "failed to create process: " .. tostring(is_error(mod) and errmsg(mod) or mod)
+    end
+    local main = mod
+    if Ent.method and Ent.method ~= "" then
+      main = type(mod) == "table" and mod[Ent.method] or nil
+      if type(main) ~= "function" and type(mod) == "function" then main = mod end
+    end
+    if type(main) ~= "function" then
+      return nil, "NotFound", 'method "' .. tostring(Ent.method) .. '" not found in module'
+    end
+    return main
+  end
+
   local validated = {} -- entry id -> true once it instantiated here (placement needs that first)
   local function spawn_local(id, host, opts, n, args, pre)
     local Ent = K.entries[id]
@@ -637,24 +660,10 @@ return function(K)
       P.ctx_actor, P.ctx_scope = K.security.decode_ctx(ctx)
     end
     P.entry = Ent
-    local env = make_env(Ent, P)
-    -- the chunk runs once, now, as the child (semantics §1.3)
-    local prevP = K.cp
-    K.cp = P
-    local ok, mod = pcall(f, env)
-    K.cp = prevP
-    if not ok then
+    local main, kind, ierr = instantiate(Ent, f, P)
+    if not main then
       H.dead(uniq)
-      return E("Internal", "failed to create process: " .. tostring(is_error(mod) and errmsg(mod) or mod))
-    end
-    local main = mod
-    if Ent.method and Ent.method ~= "" then
-      main = type(mod) == "table" and mod[Ent.method] or nil
-      if type(main) ~= "function" and type(mod) == "function" then main = mod end
-    end
-    if type(main) ~= "function" then
-      H.dead(uniq)
-      return E("NotFound", 'method "' .. tostring(Ent.method) .. '" not found in module')
+      return E(kind, ierr)
     end
     procs[pid] = P
     nprocs = nprocs + 1
@@ -1455,17 +1464,8 @@ return function(K)
     local f, cerr = compile(Ent, id)
     if not f then return upgrade_fail(P, "create failed: " .. tostring(cerr)) end
     P.id, P.entry = id, Ent
-    local prevP = K.cp
-    K.cp = P
-    local ok, mod = pcall(f, make_env(Ent, P))
-    K.cp = prevP
-    if not ok then return upgrade_fail(P, "create failed: " .. tostring(is_error(mod) and errmsg(mod) or mod)) end
-    local main = mod
-    if Ent.method and Ent.method ~= "" then
-      main = type(mod) == "table" and mod[Ent.method] or nil
-      if type(main) ~= "function" and type(mod) == "function" then main = mod end
-    end
-    if type(main) ~= "function" then return upgrade_fail(P, 'create failed: method "' .. tostring(Ent.method) .. '" not found in module') end
+    local main, _, ierr = instantiate(Ent, f, P)
+    if not main then return upgrade_fail(P, "create failed: " .. ierr) end
     local args, n = req.args, req.n
     local T = K.new_thread(P, function() return main(tunpack(args, 1, n)) end)
     P.main = T
