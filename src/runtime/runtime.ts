@@ -407,6 +407,21 @@ export class Runtime extends EventEmitter {
     if (ctl && onExit) {
       this.hold();
       this.watchers.set(ctl.pid, (e) => { this.dir.dead(ctl.uniq); this.release(); onExit(e); });
+      // Fast path (the job runner): the PID is minted here for the chosen worker and the spawn
+      // goes out as a placed spawn ("sp"), with no reply frame; only the EXIT comes back. A
+      // failure to start arrives as that EXIT's error. Unknown entries and hosts fail here.
+      const entry = this.registry.get(entryId);
+      if (entry && (entry.kind === 'process.lua' || entry.kind === 'function.lua')) {
+        const uniq = this.dir.alloc(tid);
+        const pid = formatPid(entry.kind === 'function.lua' ? `${entryId}#lua.${tid}` : h, uniq);
+        this.dir.addLoad(tid, 1);
+        this.post(tid, ['sp', pid, uniq, entryId, h, ctl.pid, false, ctx ? spawnCtx(ctx) : false, args]);
+        return pid;
+      }
+      if (!entry || entry.kind !== 'process.wasm') {
+        this.watchers.delete(ctl.pid); this.dir.dead(ctl.uniq); this.release();
+        throw new WippyError('factory not found', 'NotFound', false);
+      }
     }
     const replyPid = ctl?.pid ?? formatPid(CONTROL_HOST, 0);
     const [pid, err] = await this.rpc(tid, (req) => ['s', 0, replyPid, req, entryId, h, ctl ? ctl.pid : false, false, ctx ? spawnCtx(ctx) : undefined, args]);
