@@ -1285,6 +1285,9 @@ return function(K)
     local P = cur()
     if type(opts) ~= "table" then error("bad argument #1 to 'with_options' (table expected)", 2) end
     need(P, "process.context", "context", "not allowed to spawn processes with custom options")
+    if opts.network ~= nil then
+      need(P, "network.select", tostring(opts.network), "not allowed: network " .. tostring(opts.network))
+    end
     return new_spawner(base_spawner(P, merged(ctx_values(P), {}), merged(nil, opts)))
   end
   function sp_methods.with_context(self, values)
