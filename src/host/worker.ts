@@ -25,7 +25,9 @@ const tid = init.tid;
 const dir = new Directory(init.directory, tid);
 const ports = new Map<number, MessagePort>();
 for (const [peer, port] of Object.entries(init.ports)) ports.set(Number(peer), port as MessagePort);
-const ep = new Endpoint(tid, init.doorbell, ports);
+// WIPPY_MAX_SPINS overrides the spin ceiling (benchmark sweeps; see src/transport/doorbell.ts).
+const maxSpins = Number(process.env["WIPPY_MAX_SPINS"]) || undefined;
+const ep = new Endpoint(tid, init.doorbell, ports, maxSpins ? { maxSpins } : {});
 
 // ---- outgoing batches -------------------------------------------------------------------------
 const outgoing = new Map<number, Uint8Array[]>();
