@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -108,8 +108,10 @@ test('wippy registry list / show', () => {
   assert.match(u.stderr, /cli:add/);
 });
 
-test('the default app (npm start) runs the demo and exits 0', () => {
-  const r = wippy(['run', 'demo'], { cwd: DEMO });
+test('the default app runs the demo and exits 0, as npm start runs it (-C config/default)', () => {
+  const start = JSON.parse(readFileSync('package.json', 'utf8')).scripts.start as string;
+  assert.equal(start, 'node bin/wippy.js -C config/default run demo');
+  const r = wippy(['-C', DEMO, 'run', 'demo'], { cwd: resolve('.') });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /100 jobs, sum of squares 338350 \(expected 338350\)/);
 });
