@@ -16,6 +16,15 @@ const entries: Array<Record<string, unknown>> = [
   { id: 't:loop', source: mod(`while true do end`) },
   { id: 't:pcall_loop', source: mod(`while true do pcall(function() for i = 1, 1e9 do end end) end`) },
   { id: 't:bomb', source: mod(`local t = {}; while true do t[#t + 1] = string.rep("x", 1024 * 1024) .. #t end`) },
+  // Regression: a receiver draining a long queue never yields by itself (the fast path) and was
+  // killed by the budget; fast paths now yield to the back of the run queue instead.
+  { id: 't:busy_receiver', source: mod(`
+    local n = 60000
+    local ch = process.listen("q")
+    for i = 1, n do process.send(process.pid(), "q", i) end
+    local sum = 0
+    for i = 1, n do sum = sum + ch:receive() end
+    return sum == n * (n + 1) // 2`) },
   { id: 't:ticker', source: mod(`
     local inbox = process.inbox()
     while true do
@@ -110,6 +119,10 @@ after(async () => { await rt.stop(1000); });
 
 test('runaway loops and memory bombs die; neighbours on the same worker keep running', async () => {
   assert.equal(await rt.exec('t:survivor', [], { host: 't:guarded' }), true);
+});
+
+test('a busy but well-behaved process is not killed by the reduction budget', async () => {
+  assert.equal(await rt.exec('t:busy_receiver', [], { host: 't:guarded' }), true);
 });
 
 test('sandbox escape attempts fail and leave the shared libraries intact', async () => {

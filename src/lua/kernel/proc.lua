@@ -905,9 +905,10 @@ return function(K)
     local b = (P.sendb or 0) + 1
     if b >= SEND_BUDGET then
       P.sendb = 0
-      if K.cur and K.cur.proc == P and co_running() == K.cur.co then ready(K.cur, 0); raw_yield(BLOCK) end
+      if K.cur and K.cur.proc == P then ready(K.cur, 0); raw_yield(BLOCK) end
     else
       P.sendb = b
+      K.maybe_yield()
     end
     return true
   end

@@ -85,6 +85,21 @@ return function(K)
       error(P.doomed, 0)
     end
   end
+  -- Fast paths (a receive that finds a value, a send that hands it over) do not yield, so a busy
+  -- consumer could run past its budget doing nothing wrong. They call maybe_yield: past
+  -- YIELD_AFTER instructions since the last resume, the thread yields to the back of the run
+  -- queue (Erlang-style fairness), which also restarts its budget. Only a loop that never touches
+  -- the kernel reaches max_reductions.
+  local YIELD_AFTER = 1000000
+  function K.maybe_yield()
+    local T = K.cur
+    if T == nil then return end
+    local P = T.proc
+    if (P.red or 0) < YIELD_AFTER then return end
+    ready(T, 0)
+    co_yield(BLOCK)
+  end
+
   function K.hook(co, proc)
     if proc.budget or K.mem_cap_kb then sethook(co, budget_hook, "", HOOK_EVERY) end
     return co
@@ -293,7 +308,7 @@ return function(K)
   function chan_methods.send(ch, v)
     local s = check_chan(ch, "send")
     if s.closed then error("send on closed channel", 2) end
-    if offer(s, ch, v) then return true end
+    if offer(s, ch, v) then K.maybe_yield(); return true end
     local T = K.cur
     qpush(s.sendq, { T = T, v = v, ch = ch })
     return park()
@@ -302,9 +317,11 @@ return function(K)
   function chan_methods.receive(ch)
     local s = check_chan(ch, "receive")
     local ok, v = take(s)
-    if ok then return v, true end
+    if ok then K.maybe_yield(); return v, true end
     if s.backlog and s.backlog(s) then -- subscription fast path: a queued message, no yield
-      return s.take_backlog(s), true
+      v = s.take_backlog(s)
+      K.maybe_yield()
+      return v, true
     end
     if s.closed then return nil, false end
     local T = K.cur
