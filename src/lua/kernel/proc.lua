@@ -594,6 +594,8 @@ return function(K)
       subs = {}, inbox = nil, events = nil, unrouted = qnew(), seq = 0,
       watchers = {}, monitoring = {}, links = {}, names = {},
       trap_links = false, ctx = nil,
+      -- counters set on the hot path, present from the start so the record never rehashes
+      sendb = 0, red = 0, budget = false, doomed = false,
     }
   end
 

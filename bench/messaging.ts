@@ -1,0 +1,304 @@
+// Workloads 3-6: messages between Lua processes.
+//
+//   ping-pong   a pinger sends a value, a ponger sends it back, one message in flight; the pinger
+//               checks every echo. Throughput phase first (no clocks read), then a latency phase
+//               that reads time.now() around each round trip (its own cost is reported beside).
+//   ring        RING_SIZE processes in a ring (the driver is one of them); one token goes round,
+//               decremented at every hop, until HOPS hops are done. Each process counts the hops it
+//               received; the counts must add up to HOPS.
+//   fan-in      S senders each send M small messages to one receiver, which counts and sums them
+//               (count = S×M, sum = S×M(M+1)/2, nothing extra arrives afterwards).
+//   *-table     ping-pong and ring with a 10-field table as the payload instead of an integer.
+//
+// Placement. A spawn on the caller's own host lands on the caller's worker thread unless the
+// runtime places it on a less loaded worker of that host, so "same worker" pairs and rings are
+// spawned on the driver's host and the bench records where every process ended up: ping-pong
+// checks its pairs stayed put, ring names the split in its variant. "Across workers" spawns the
+// peer on a second process.host. "N workers" for ping-pong and ring runs N independent pairs/rings, one per
+// worker thread (aggregate throughput); for fan-in it spreads the senders over all workers, with
+// the one receiver on the first.
+import {
+  type BenchContext, type Figure, type Workload, type Variant, MAIN_HOST, PEER_HOST, benchRuntime, luaEntry,
+  withRuntime, runDrivers, spawnWatched, exitValue, check, spanSeconds, shares, fmtInt, workersLabel, workerCounts,
+  withTimeout, waitFor, percentile, sortedNumbers,
+} from './harness.js';
+
+const RING_SIZE = 1000;
+
+/** The 10-field table payload (Lua constructor) used by the *-table workloads. */
+const TABLE_FIELDS = `a = 1, b = 2.5, c = "hello", d = true, e = 42, f = "world", g = 3.25, i = false, k = -7`;
+const TABLE_CHECK = `v.c == "hello" and v.k == -7 and v.b == 2.5 and v.d == true and v.i == false`;
+
+const PONG = luaEntry('pong', `
+return { main = function(peer)
+  local ch = process.listen("p")
+  local n = 0
+  while true do
+    local v = ch:receive()
+    if v == false then return n end
+    process.send(peer, "p", v)
+    n = n + 1
+  end
+end }`);
+
+const PING = luaEntry('ping', `
+local function main(ready, n, lat, warm, host, tbl)
+  local ch = process.listen("p")
+  local peer = must(process.spawn_linked("bench:pong", host, process.pid()), nil, "spawn pong")
+  ready_go(ready)
+  local send = process.send
+  local round
+  if tbl then
+    local P = { seq = 0, ${TABLE_FIELDS} }
+    round = function(i)
+      P.seq = i
+      send(peer, "p", P)
+      local v = ch:receive()
+      if v.seq ~= i or not (${TABLE_CHECK}) then error("bad echo at round trip " .. i) end
+    end
+  else
+    round = function(i)
+      send(peer, "p", i)
+      local v = ch:receive()
+      if v ~= i then error("bad echo at round trip " .. i .. ": " .. tostring(v)) end
+    end
+  end
+  for i = 1, warm do round(i) end
+  local t0 = now_us()
+  for i = 1, n do round(i) end
+  local t1 = now_us()
+  local samples = {}
+  for i = 1, lat do
+    local a = now_ns()
+    round(i)
+    samples[i] = now_ns() - a
+  end
+  local ov = {}
+  for i = 1, 1001 do local a = now_ns(); ov[i] = now_ns() - a end
+  table.sort(ov)
+  send(peer, "p", false)
+  return { t0 = t0, t1 = t1, n = n, samples = samples, timer_ns = ov[501] }
+end
+return { main = main }`);
+
+const RING_NODE = luaEntry('ring_node', `
+return { main = function(nxt, driver)
+  local tok = process.listen("t")
+  local send = process.send
+  local count = 0
+  while true do
+    local v = tok:receive()
+    local tv = type(v) == "table"
+    local h = v
+    if tv then h = v.hop end
+    if h < 0 then
+      send(nxt, "t", v)
+      send(driver, "count", count)
+      return count
+    end
+    count = count + 1
+    if h == 1 then
+      if tv then v.hop = 0 else v = 0 end
+      send(driver, "t", v)   -- the last hop: report to the driver (not a hop)
+    else
+      if tv then v.hop = h - 1 else v = h - 1 end
+      send(nxt, "t", v)
+    end
+  end
+end }`);
+
+const RING_DRIVER = luaEntry('ring_driver', `
+local function main(ready, size, hops, host, tbl)
+  local tok = process.listen("t")
+  local counts = process.listen("count")
+  local send = process.send
+  local me = process.pid()
+  -- me -> first -> ... -> last -> me: size processes counting the driver
+  local nxt = me
+  for _ = size - 1, 1, -1 do nxt = must(process.spawn_linked("bench:ring_node", host, nxt, me), nil, "spawn ring node") end
+  local first = nxt
+  ready_go(ready) -- (JS waits for every driver, and so for every node spawned above)
+  local v = hops
+  if tbl then v = { hop = hops, ${TABLE_FIELDS} } end
+  local count = 0
+  local t0 = now_us()
+  send(first, "t", v)
+  while true do
+    v = tok:receive()
+    local tv = type(v) == "table"
+    local h = v
+    if tv then h = v.hop end
+    if h == 0 then break end -- a node received the last hop
+    count = count + 1
+    if h == 1 then break end -- we received the last hop
+    if tv then v.hop = h - 1 else v = h - 1 end
+    send(first, "t", v)
+  end
+  local t1 = now_us()
+  if tbl and not (${TABLE_CHECK}) then error("token payload damaged") end
+  send(first, "t", -1)
+  local total = count
+  for _ = 1, size - 1 do total = total + counts:receive() end
+  return { t0 = t0, t1 = t1, total = total }
+end
+return { main = main }`);
+
+const FANIN_SENDER = luaEntry('fanin_sender', `
+return { main = function(recv, m)
+  process.listen("go"):receive()
+  local send = process.send
+  for i = 1, m do must(send(recv, "m", i), nil, "send") end
+  return m
+end }`);
+
+const FANIN_RECEIVER = luaEntry('fanin_receiver', `
+return { main = function(s, m)
+  local pids = process.listen("pids"):receive()
+  local ch = process.listen("m")
+  if #pids ~= s then error("got " .. #pids .. " sender pids, expected " .. s) end
+  local t0 = now_us()
+  for i = 1, s do must(process.send(pids[i], "go"), nil, "go") end
+  local want = s * m
+  local count, sum = 0, 0
+  while count < want do
+    sum = sum + ch:receive()
+    count = count + 1
+  end
+  local t1 = now_us()
+  time.sleep("20ms")
+  local extra = channel.select({ ch:case_receive(), default = true })
+  return { t0 = t0, t1 = t1, count = count, sum = sum, extra = not extra.default }
+end }`);
+
+// ---- ping-pong -----------------------------------------------------------------------------------
+
+interface PingPlan { label: string; workers: number; pairs: number; peer: boolean }
+
+function pingPlans(ctx: BenchContext): PingPlan[] {
+  const plans: PingPlan[] = [{ label: '1 worker, same worker', workers: 1, pairs: 1, peer: false }];
+  if (ctx.allWorkers > 1) {
+    plans.push({ label: `${ctx.allWorkers} workers, ${ctx.allWorkers} same-worker pairs`, workers: ctx.allWorkers, pairs: ctx.allWorkers, peer: false });
+  }
+  plans.push({ label: '2 workers, across workers', workers: 1, pairs: 1, peer: true });
+  return plans;
+}
+
+async function pingPong(ctx: BenchContext, plan: PingPlan, tbl: boolean): Promise<Figure[]> {
+  const n = plan.peer ? (ctx.quick ? 10_000 : 100_000) : (ctx.quick ? 20_000 : 200_000);
+  const lat = ctx.quick ? 5_000 : 20_000;
+  const warm = 1_000;
+  const rt = await benchRuntime([PING, PONG], { workers: plan.workers, peer: plan.peer });
+  return withRuntime(rt, async (): Promise<Figure[]> => {
+    const host = plan.peer ? PEER_HOST : MAIN_HOST;
+    ctx.note(`${fmtInt(n)} round trips × ${plan.pairs}`);
+    const { results: res, placement } = await runDrivers(rt, 'bench:ping', MAIN_HOST, Array.from({ length: plan.pairs }, () => [n, lat, warm, host, tbl]), ctx);
+    // The labels promise where the peers run: check it ([main workers..., peer workers...]).
+    const want = plan.peer ? [1, 1] : Array.from({ length: plan.workers }, () => 2);
+    check(placement.join('/') === want.join('/'), `processes per worker ${placement.join('/')}, expected ${want.join('/')} for "${plan.label}"`);
+    const samples: number[] = [];
+    for (const r of res) {
+      check(r.samples?.length === lat, `latency phase returned ${r.samples?.length} samples, expected ${lat}`);
+      for (const s of r.samples) samples.push(s / 1000);
+    }
+    const sorted = sortedNumbers(samples);
+    const span = spanSeconds(res as any);
+    const total = n * plan.pairs;
+    const timerUs = Math.max(...res.map((r) => r.timer_ns)) / 1000;
+    return [{
+      workload: tbl ? 'ping-pong-table' : 'ping-pong', variant: plan.label, workers: plan.peer ? 2 : plan.workers,
+      figure: tbl ? 'ping-pong, 10-field table payload' : 'ping-pong, integer payload', value: total / span, unit: 'round trips/s',
+      p50Us: percentile(sorted, 50), p99Us: percentile(sorted, 99),
+      work: `${fmtInt(total)} round trips (+${fmtInt(lat * plan.pairs)} timed one by one for p50/p99)`,
+      timing: 'Lua clock; latency = time.now() around each round trip',
+      details: { spanSeconds: span, timerPairOverheadUs: timerUs, latencySamples: sorted.length },
+    }];
+  });
+}
+
+function pingVariants(ctx: BenchContext, tbl: boolean): Variant[] {
+  return pingPlans(ctx).map((p) => ({ label: p.label, workers: p.peer ? 2 : p.workers, run: (c) => pingPong(c, p, tbl) }));
+}
+
+// ---- ring ----------------------------------------------------------------------------------------
+
+async function ring(ctx: BenchContext, workers: number, tbl: boolean): Promise<Figure[]> {
+  const hops = ctx.quick ? 100_000 : 1_000_000;
+  const rt = await benchRuntime([RING_NODE, RING_DRIVER], { workers });
+  return withRuntime(rt, async (): Promise<Figure[]> => {
+    const per = shares(hops, workers);
+    ctx.note(`${fmtInt(hops)} hops over ${workers} ring(s)`);
+    const { results: res, placement } = await runDrivers(rt, 'bench:ring_driver', MAIN_HOST, per.map((h) => [RING_SIZE, h, MAIN_HOST, tbl]), ctx,
+      { processes: RING_SIZE * workers });
+    check(placement.reduce((a, b) => a + b, 0) === RING_SIZE * workers, `${placement.join('/')} processes, expected ${RING_SIZE * workers}`);
+    // The runtime may place spawns on a less loaded worker of the same host; then a ring spans
+    // threads and some hops cross. Say so in the variant rather than hide it.
+    const local = placement.every((p) => p === RING_SIZE);
+    res.forEach((r, i) => check(r.total === per[i], `ring ${i + 1}: hops counted ${r.total}, expected ${per[i]}`));
+    const span = spanSeconds(res as any);
+    return [{
+      workload: tbl ? 'ring-table' : 'ring',
+      variant: (workers === 1 ? '1 worker' : `${workers} workers, ${workers} rings`) + (local ? '' : ` (spread ${placement.join('/')})`), workers,
+      figure: tbl ? 'ring of 1,000, 10-field table token' : 'ring of 1,000, integer token', value: hops / span, unit: 'hops/s',
+      work: `${fmtInt(hops)} hops${workers > 1 ? ` (${fmtInt(per[0]!)} per ring)` : ''}`,
+      timing: `Lua clock in ${workers} driver(s)`, details: { spanSeconds: span, ringSize: RING_SIZE, placement: placement.join('/') },
+    }];
+  });
+}
+
+// ---- fan-in --------------------------------------------------------------------------------------
+
+async function fanIn(ctx: BenchContext, workers: number): Promise<Figure[]> {
+  const senders = ctx.quick ? 100 : 1000;
+  const m = 1000;
+  const rt = await benchRuntime([FANIN_SENDER, FANIN_RECEIVER], { workers });
+  return withRuntime(rt, async (): Promise<Figure[]> => {
+    const recv = await spawnWatched(rt, 'bench:fanin_receiver', MAIN_HOST, [senders, m]);
+    ctx.note(`spawning ${senders} senders`);
+    const sent = await Promise.all(Array.from({ length: senders }, () => spawnWatched(rt, 'bench:fanin_sender', MAIN_HOST, [recv.pid, m])));
+    const pids = sent.map((s) => s.pid);
+    const senderExits = Promise.all(sent.map((s, i) => exitValue<number>(s, `sender ${i + 1}`)));
+    senderExits.catch(() => {}); // awaited below
+    // rt.spawn with an EXIT callback returns the PID before the process exists: wait for them all.
+    const alive = async () => (await rt.stats()).reduce((a, w) => a + w.processes, 0);
+    await withTimeout(Promise.race([waitFor(async () => (await alive()) === senders + 1, 'senders'), senderExits]), ctx.timeoutMs, 'fan-in');
+    const placement = (await rt.stats()).map((w) => w.processes);
+    if (workers > 1) check(placement.every((p) => p > 0), `senders not spread over the workers: ${placement.join('/')}`);
+    ctx.note(`${fmtInt(senders * m)} messages`);
+    rt.send(recv.pid, 'pids', pids);
+    // A sender that fails would leave the receiver waiting: fail at once instead.
+    const recvExit = exitValue(recv, 'fan-in receiver');
+    const r = await withTimeout(Promise.race([recvExit, senderExits.then(() => recvExit)]), ctx.timeoutMs, 'fan-in');
+    const returned = await withTimeout(senderExits, ctx.timeoutMs, 'fan-in senders');
+    check(returned.every((v) => v === m), 'a sender did not return its message count');
+    const want = senders * m;
+    check(r.count === want, `receiver counted ${r.count} messages, expected ${want}`);
+    check(r.sum === (senders * m * (m + 1)) / 2, `receiver sum ${r.sum}, expected ${(senders * m * (m + 1)) / 2}`);
+    check(r.extra === false, 'receiver got more messages than were sent');
+    const span = (r.t1 - r.t0) / 1e6;
+    return [{
+      workload: 'fan-in', variant: workers === 1 ? '1 worker' : `${workers} workers, senders spread`, workers,
+      figure: 'fan-in to one process', value: want / span, unit: 'messages/s',
+      work: `${fmtInt(senders)} senders × ${fmtInt(m)} messages`, timing: 'Lua clock in the receiver (go sent → last counted)',
+      details: { spanSeconds: span, placement: placement.join('/') },
+    }];
+  });
+}
+
+export const pingPongWorkload: Workload = {
+  name: 'ping-pong', title: 'ping-pong between two processes', variants: (ctx) => pingVariants(ctx, false),
+};
+export const ringWorkload: Workload = {
+  name: 'ring', title: 'ring of 1,000 processes',
+  variants: (ctx) => workerCounts(ctx).map((w) => ({ label: workersLabel(w), workers: w, run: (c) => ring(c, w, false) })),
+};
+export const fanInWorkload: Workload = {
+  name: 'fan-in', title: 'fan-in to one process',
+  variants: (ctx) => workerCounts(ctx).map((w) => ({ label: workersLabel(w), workers: w, run: (c) => fanIn(c, w) })),
+};
+export const pingPongTableWorkload: Workload = {
+  name: 'ping-pong-table', title: 'ping-pong, 10-field table payload', variants: (ctx) => pingVariants(ctx, true),
+};
+export const ringTableWorkload: Workload = {
+  name: 'ring-table', title: 'ring of 1,000, 10-field table token',
+  variants: (ctx) => workerCounts(ctx).map((w) => ({ label: workersLabel(w), workers: w, run: (c) => ring(c, w, true) })),
+};

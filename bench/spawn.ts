@@ -1,0 +1,205 @@
+// Workloads 1 and 2: process lifecycle.
+//
+//   spawn-exit  a driver spawns N children with spawn_monitored; each returns its argument at once;
+//               the driver receives N EXIT events and checks the sum of their values. At most
+//               WINDOW children are alive at a time (a new spawn per EXIT received), so the heap
+//               stays small and the figure is the steady lifecycle cost, not the GC of a huge heap.
+//   hold        a holder spawns N children that block in `inbox:receive()`, then measures what they
+//               cost while parked: Lua heap and process RSS per process, and the spawn rate up to
+//               "all N blocked". Then it sends each a message and they all exit.
+//
+// On all workers, one driver runs per worker thread and spawns its share of N on its own host
+// (on its own thread, unless the runtime places a spawn on a less loaded worker), so the figure is
+// the aggregate.
+import type { Runtime } from '../src/index.js';
+import {
+  type BenchContext, type Figure, type Workload, type Watched, MAIN_HOST, benchRuntime, luaEntry, withRuntime,
+  runDrivers, spawnWatched, exitValue, waitFor, check, spanSeconds, shares, fmtInt, workersLabel,
+  workerCounts, withTimeout,
+} from './harness.js';
+
+/** Children alive at a time in spawn-exit. */
+const WINDOW = 1000;
+
+const EXIT_CHILD = luaEntry('exit_child', `return { main = function(i) return i end }`);
+
+const SPAWN_DRIVER = luaEntry('spawn_driver', `
+local CHILD = "bench:exit_child"
+local function main(ready, n, host, window)
+  local ev = process.events()
+  ready_go(ready)
+  local spawned, got, sum = 0, 0, 0
+  local t0 = now_us()
+  local first = window < n and window or n
+  for i = 1, first do must(process.spawn_monitored(CHILD, host, i)) end
+  spawned = first
+  while got < n do
+    local e = ev:receive()
+    if e.kind ~= "pid.exit" then error("unexpected event " .. tostring(e.kind)) end
+    if e.result.error ~= nil then error("child failed: " .. tostring(e.result.error)) end
+    sum = sum + e.result.value
+    got = got + 1
+    if spawned < n then
+      spawned = spawned + 1
+      must(process.spawn_monitored(CHILD, host, spawned), nil, "spawn_monitored")
+    end
+  end
+  return { t0 = t0, t1 = now_us(), n = got, sum = sum }
+end
+return { main = main }`);
+
+const HOLD_CHILD = luaEntry('hold_child', `
+return { main = function()
+  local m = process.inbox():receive()
+  return m:topic()
+end }`);
+
+const HOLDER = luaEntry('holder', `
+local function main(n, host, idx)
+  local go, release = process.listen("go"), process.listen("release")
+  must(process.registry.register("bench.ready." .. idx))
+  go:receive()
+  local pids = {}
+  local t0 = now_us()
+  for i = 1, n do pids[i] = must(process.spawn("bench:hold_child", host), nil, "spawn") end
+  local t1 = now_us()
+  must(process.registry.register("bench.held." .. idx))
+  release:receive()
+  for i = 1, n do must(process.send(pids[i], "stop")) end
+  return { t0 = t0, t1 = t1, n = n }
+end
+return { main = main }`);
+
+/**
+ * Run-queue barrier: a process exec'd on a worker after its spawns were delivered runs after every
+ * process queued before it (the run queue is FIFO), so its clock reading is "all earlier spawns
+ * have run to their first block".
+ */
+const STAMP = luaEntry('stamp', `return { main = function() return now_us() end }`);
+
+/** Allocates short-lived tables: lets the incremental GC finish cycles (the sandbox has no collectgarbage). */
+const GARBAGE = luaEntry('garbage', `
+return { main = function(n)
+  local t
+  for i = 1, n do t = { i, i, i } end
+  return n
+end }`);
+
+async function spawnExit(ctx: BenchContext, workers: number): Promise<Figure[]> {
+  const total = ctx.quick ? 20_000 : 100_000;
+  const rt = await benchRuntime([EXIT_CHILD, SPAWN_DRIVER], { workers });
+  return withRuntime(rt, async (): Promise<Figure[]> => {
+    const per = shares(total, workers);
+    ctx.note(`${fmtInt(total)} spawns`);
+    const { results: res, placement } = await runDrivers(rt, 'bench:spawn_driver', MAIN_HOST, per.map((n) => [n, MAIN_HOST, WINDOW]), ctx);
+    check(placement.every((p) => p === 1), `drivers not one per worker: ${placement.join('/')}`);
+    res.forEach((r, i) => {
+      const n = per[i]!;
+      check(r.n === n, `driver ${i + 1}: ${r.n} EXIT events, expected ${n}`);
+      check(r.sum === (n * (n + 1)) / 2, `driver ${i + 1}: EXIT values sum to ${r.sum}, expected ${(n * (n + 1)) / 2}`);
+    });
+    const span = spanSeconds(res as any);
+    return [{
+      workload: 'spawn-exit', variant: workersLabel(workers), workers,
+      figure: 'spawn + exit (monitored, EXIT received)', value: total / span, unit: 'processes/s',
+      work: `${fmtInt(total)} spawn_monitored + EXIT, ≤${fmtInt(WINDOW)} alive per driver`,
+      timing: `Lua clock in ${workers} driver(s)`, details: { spanSeconds: span },
+    }];
+  });
+}
+
+/** Per-worker Lua heap after churning garbage for up to `budgetMs` (the minimum seen per worker). */
+async function settledHeap(rt: Runtime, workers: number, budgetMs: number): Promise<number[]> {
+  const first = await rt.stats();
+  const min = first.map((s) => s.heapBytes);
+  const start = performance.now();
+  while (performance.now() - start < budgetMs) {
+    await Promise.all(Array.from({ length: workers }, () => rt.exec('bench:garbage', [20_000])));
+    const s = await rt.stats();
+    s.forEach((w, i) => { if (w.heapBytes < min[i]!) min[i] = w.heapBytes; });
+  }
+  return min;
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
+  const total = ctx.quick ? 10_000 : 100_000;
+  const churnMs = ctx.quick ? 800 : 3000;
+  const rt = await benchRuntime([HOLD_CHILD, HOLDER, GARBAGE, STAMP], { workers });
+  return withRuntime(rt, async (): Promise<Figure[]> => {
+    const per = shares(total, workers);
+    const holders: Watched[] = [];
+    for (let i = 0; i < workers; i++) holders.push(await spawnWatched(rt, 'bench:holder', MAIN_HOST, [per[i], MAIN_HOST, i]));
+    const exits = Promise.all(holders.map((h, i) => exitValue(h, `holder ${i + 1}`)));
+    exits.catch(() => {}); // awaited below; do not let an early failure go unhandled meanwhile
+    const named = (prefix: string) => () => holders.every((_, i) => rt.lookup(`${prefix}.${i}`) !== undefined);
+    const alive = async () => sum((await rt.stats()).map((s) => s.processes));
+    await withTimeout(Promise.race([waitFor(named('bench.ready'), 'holders'), exits]), ctx.timeoutMs, 'hold');
+    const start = (await rt.stats()).map((s) => s.processes);
+    check(start.every((p) => p === 1), `holders not one per worker: ${start.join('/')}`);
+
+    ctx.note('baseline heap');
+    const heap0 = await settledHeap(rt, workers, 200);
+    const rss0 = process.memoryUsage().rss;
+
+    ctx.note(`spawning ${fmtInt(total)}`);
+    for (const h of holders) rt.send(h.pid, 'go');
+    // The runtime may place some spawns on another worker of the host, asynchronously: wait until
+    // all N exist, then let one stamp process per worker run behind them.
+    await withTimeout(Promise.race([waitFor(named('bench.held'), 'held'), exits]), ctx.timeoutMs, 'hold');
+    await withTimeout(waitFor(async () => (await alive()) === total + workers, 'all spawned'), ctx.timeoutMs, 'hold');
+    const stamps = (await Promise.all(Array.from({ length: workers }, () => rt.exec('bench:stamp')))) as number[];
+    const rss1 = process.memoryUsage().rss;
+    const held = await rt.stats();
+    const placement = held.map((w) => w.processes);
+    check(sum(placement) === total + workers, `${sum(placement)} processes alive while held, expected ${total + workers}`);
+    const heapRaw = held.map((w) => w.heapBytes);
+    ctx.note('settling heap');
+    const heap1 = await settledHeap(rt, workers, churnMs);
+
+    ctx.note('releasing');
+    const tRelease = performance.now();
+    for (const h of holders) rt.send(h.pid, 'release');
+    const res = await withTimeout(exits, ctx.timeoutMs, 'holders');
+    await withTimeout(waitFor(async () => (await alive()) === 0, 'held processes to exit'), ctx.timeoutMs, 'release');
+    const stopSeconds = (performance.now() - tRelease) / 1000;
+
+    const spawnSpan = (Math.max(...stamps) - Math.min(...res.map((r) => r.t0))) / 1e6;
+    const heapPer = (sum(heap1) - sum(heap0)) / total;
+    const heapRawPer = (sum(heapRaw) - sum(heap0)) / total;
+    const rssPer = (rss1 - rss0) / total;
+    const base = { workload: 'hold', variant: workersLabel(workers), workers, work: `${fmtInt(total)} processes blocked in receive` };
+    return [
+      {
+        ...base, figure: 'Lua heap per blocked process', value: heapPer, unit: 'bytes',
+        timing: 'Δ collectgarbage("count") over all workers / N, lowest reading during a GC churn (upper bound: may include garbage)',
+        details: { heapBaseline: sum(heap0), heapHeldRaw: sum(heapRaw), heapHeldSettled: sum(heap1), rawBytesPerProcess: heapRawPer,
+          includesHolderPidArrayBytes: 16 },
+      },
+      {
+        ...base, figure: 'RSS per blocked process (whole Node process)', value: rssPer, unit: 'bytes',
+        timing: 'Δ process.memoryUsage().rss / N (wasm memory + JS heaps of all threads)',
+        details: { rssBefore: rss0, rssHeld: rss1 },
+      },
+      {
+        ...base, figure: 'spawn until all blocked in receive', value: total / spawnSpan, unit: 'processes/s',
+        timing: 'Lua clocks: holder before first spawn → a run-queue barrier process on each worker (JS polls in between, ≤ a few ms)',
+        details: { spanSeconds: spawnSpan, spawnLoopSeconds: Math.max(...res.map((r) => (r.t1 - r.t0) / 1e6)),
+          releaseToAllExitedSeconds: stopSeconds, placement: placement.join('/') },
+      },
+    ];
+  });
+}
+
+export const spawnExitWorkload: Workload = {
+  name: 'spawn-exit',
+  title: 'spawn + exit, monitored',
+  variants: (ctx) => workerCounts(ctx).map((w) => ({ label: workersLabel(w), workers: w, run: (c) => spawnExit(c, w) })),
+};
+
+export const holdWorkload: Workload = {
+  name: 'hold',
+  title: 'hold processes blocked in receive',
+  variants: (ctx) => workerCounts(ctx).map((w) => ({ label: workersLabel(w), workers: w, run: (c) => hold(c, w) })),
+};
