@@ -1311,22 +1311,17 @@ return function(K)
     c.options = merged(c.options, opts)
     return new_spawner(c)
   end
-  function sp_methods.with_actor(self, actor)
+  -- with_actor / with_scope: a new spawner carrying the encoded actor or scope.
+  local function with_security(self, field, value, encode)
     local P = cur()
-    if actor == nil then error("actor cannot be nil", 2) end
+    if value == nil then error(field .. " cannot be nil", 3) end
     need(P, "process.security", "security", "not allowed to spawn processes with custom security context")
     local c = clone(SP[self])
-    c.actor = K.encode_actor and K.encode_actor(actor) or actor
+    c[field] = encode(value) or value
     return new_spawner(c)
   end
-  function sp_methods.with_scope(self, scope)
-    local P = cur()
-    if scope == nil then error("scope cannot be nil", 2) end
-    need(P, "process.security", "security", "not allowed to spawn processes with custom security context")
-    local c = clone(SP[self])
-    c.scope = K.encode_scope and K.encode_scope(scope) or scope
-    return new_spawner(c)
-  end
+  function sp_methods.with_actor(self, actor) return with_security(self, "actor", actor, K.encode_actor) end
+  function sp_methods.with_scope(self, scope) return with_security(self, "scope", scope, K.encode_scope) end
   function sp_methods.with_name(self, name)
     if type(name) ~= "string" or name == "" then error("name cannot be empty", 2) end
     local c = clone(SP[self])
