@@ -28,6 +28,7 @@ const scenarios: Scenario[] = [
     process.inbox():receive()
     return true`) },
   { name: 'no_main', source: 'return { other = function() end }' },
+  { name: 'maxint', source: main(`return math.maxinteger`) },
 
   // --- scenarios ---
   { name: 'pid_and_id', source: main(`
@@ -376,6 +377,8 @@ for (const workers of [1, 2]) describe(`${workers} worker(s) per process host`, 
     assert.deepEqual(await rt.exec('test:returns', [1, true, { a: [1, 2] }]), 1);
     await assert.rejects(rt.exec('test:returns', [1, 'two']), (e: WippyError) => e.message === 'two');
     assert.deepEqual(await rt.exec('test:returns', [{ a: [1, 2], b: 'x' }]), { a: [1, 2], b: 'x' });
+    // 64-bit integers reach JS exactly (a BigInt beyond 2^53), through the main thread's decoder
+    assert.equal(await rt.exec('test:maxint'), 9223372036854775807n);
     await assert.rejects(rt.exec('test:raises'), (e: WippyError) => e instanceof WippyError && e.kind === 'Internal' && /boom/.test(e.message));
     await assert.rejects(rt.exec('test:returns_errobj'), (e: WippyError) => e.kind === 'Conflict' && e.retryable === true);
     await assert.rejects(rt.exec('test:nope'), (e: WippyError) => /factory not found/.test(e.message));

@@ -136,6 +136,11 @@ export function encodeValue(v: unknown): Uint8Array {
   return packr.pack(needsWiden(v) ? widen(v) : v);
 }
 
+/** Decodes a batch of concatenated values (one per frame); throws on malformed input. */
+export function decodeValues(b: Uint8Array): unknown[] {
+  return unpackr.unpackMultiple(b) as unknown[];
+}
+
 /** Decodes one value; throws on malformed or truncated input. */
 export function decodeValue(b: Uint8Array): unknown {
   return unpackr.unpack(b);

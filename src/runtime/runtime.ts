@@ -15,8 +15,7 @@ import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { writeSync } from 'node:fs';
 import { relative } from 'node:path';
 import { EventEmitter } from 'node:events';
-import { Unpackr } from 'msgpackr';
-import { encodeValue, WippyError } from '../codec/msgpack.js';
+import { encodeValue, decodeValues, WippyError } from '../codec/msgpack.js';
 import { newDirectory } from './layout.js';
 import { Endpoint, type RingHandover } from '../transport/endpoint.js';
 import { Doorbell } from '../transport/doorbell.js';
@@ -80,7 +79,6 @@ export class Runtime extends EventEmitter {
   private closed = false;
   private started = false;
   private stopping: Promise<void> | undefined;
-  private readonly unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false, int64AsType: 'number' } as any);
 
   constructor(registry: Registry, opts: RuntimeOptions = {}) {
     super();
@@ -263,8 +261,7 @@ export class Runtime extends EventEmitter {
   private drainOnce(): boolean {
     const batch = this.ep?.drain();
     if (!batch) return false;
-    const frames = this.unpackr.unpackMultiple(batch) as unknown[];
-    for (const raw of frames) this.onFrame(raw);
+    for (const raw of decodeValues(batch)) this.onFrame(raw);
     return true;
   }
 
