@@ -19,6 +19,7 @@ export { loadApp, createRegistry } from './registry/loader.js';
 export type { Registry } from './registry/registry.js';
 export type { Entry, LuaEntry, HostEntry, ServiceEntry, EntryId } from './registry/types.js';
 export { formatPid, parsePid } from './runtime/pid.js';
+export { Supervisor, backoffMs, startOrder, type ServiceStatus, type ServiceState } from './runtime/services.js';
 
 export interface CreateRuntimeOptions extends RuntimeOptions {
   /** App directory to load (wippy.lock / src/ with _index.yaml files). */

@@ -126,5 +126,5 @@ test('wippy run boots services and shuts down cleanly on SIGINT', async () => {
   child.kill('SIGINT');
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   assert.equal(code, 0, err);
-  assert.match(out, /service got pid\.cancel scheduler shutdown/);
+  assert.match(out, /service got pid\.cancel service stopping/, "the supervisor stops services first");
 });

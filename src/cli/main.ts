@@ -9,7 +9,7 @@ import { RegistryError } from '../registry/loader.js';
 import { formatList, formatShow } from '../registry/format.js';
 import type { Registry } from '../registry/registry.js';
 import { Runtime, type ExitInfo } from '../runtime/runtime.js';
-import { startServices } from '../runtime/services.js';
+import { Supervisor } from '../runtime/services.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -86,9 +86,11 @@ async function runApp(o: GlobalOpts): Promise<number> {
   // Ports and workers alone do not keep Node alive: hold the loop open until a signal. Handlers
   // are installed before the "running" line, which is what a supervisor waits for.
   const keepAlive = setInterval(() => {}, 1 << 30);
-  const stopped = new Promise<void>((done) => onSignals(async () => { await rt.stop(); done(); }));
+  let supervisor: Supervisor | undefined;
+  const stopped = new Promise<void>((done) => onSignals(async () => { await supervisor?.stop(); await rt.stop(); done(); }));
   await rt.start();
-  const services = await startServices(rt, log);
+  supervisor = new Supervisor(rt, log);
+  const services = await supervisor.start();
   log.info({ services: services.length }, 'app running; Ctrl-C to stop');
   process.stderr.write(`wippy: running ${reg.hosts().length} host(s), ${services.length} service(s); Ctrl-C to stop\n`);
   await stopped;

@@ -474,10 +474,10 @@ export class Runtime extends EventEmitter {
    * Send CANCEL to a process; if it has not exited `deadlineMs` later it is terminated
    * (default 10 s, as process.cancel).
    */
-  cancel(dest: string, deadlineMs = 10_000): void {
+  cancel(dest: string, deadlineMs = 10_000, reason?: string): void {
     this.assertRunning();
     const { pid, tid } = this.route(dest);
-    this.post(tid, ['c', pid, '{|}', Date.now() / 1000 + deadlineMs / 1000]);
+    this.post(tid, ['c', pid, '{|}', Date.now() / 1000 + deadlineMs / 1000, reason]);
   }
 
   /** Look up a registered name. */
