@@ -18,7 +18,6 @@ import { LuaFactory } from 'wasmoon';
 
 const KERNEL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'kernel');
 const LIB_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lib');
-const LUA_REGISTRYINDEX = -1001000;
 const LUA_TNIL = 0;
 
 /** Host functions the kernel calls, in JS terms. Arguments arrive already converted. */
@@ -288,4 +287,3 @@ export class LuaKernel {
   }
 }
 
-export { LUA_REGISTRYINDEX };

@@ -586,7 +586,6 @@ return function(K)
 
   ---------------------------------------------------------------------------------------------
   -- Spawning.
-  local fn_frames = 0
   local function new_proc(pid, uniq, id, host)
     return {
       pid = pid, uniq = uniq, id = id, host = host, alive = true,
@@ -638,7 +637,7 @@ return function(K)
     else
       uniq = H.pid_alloc(SELF)
       local phost = host
-      if Ent.kind == "function.lua" then fn_frames = fn_frames + 1; phost = id .. "#lua." .. SELF end
+      if Ent.kind == "function.lua" then phost = id .. "#lua." .. SELF end
       pid = fmt_pid(phost, uniq)
     end
     local P = new_proc(pid, uniq, id, host)
