@@ -134,6 +134,13 @@ const kernel = await LuaKernel.create({
   pidAlloc: (owner) => dir.alloc(owner),
   place,
   loadAdd: (d) => dir.addLoad(tid, d),
+  unstartedAdd: (d) => dir.addUnstarted(d),
+  idleSibling: () => {
+    // idle = not inside a kernel step (parked or spinning)
+    for (const t of hostTids) if (t !== tid && !dir.busy(t)) return t;
+    return -1;
+  },
+  flushNow: () => flush(),
   pidDead: (u) => dir.dead(u),
   route: (u) => [dir.owner(u), dir.isAlive(u)],
   post: queueFrame,
@@ -180,12 +187,39 @@ function runStep(): boolean {
     return false;
   }
   flush();
+  // Processes waiting to run here while a sibling worker sleeps: wake it so it can steal.
+  if (hostTids.length > 1 && dir.unstarted(tid) > 1) {
+    for (const t of hostTids) if (t !== tid) ep.bell.ring(t);
+  }
   nextTimer = r.next;
   if (shuttingDown && kernel.count() === 0) {
     shuttingDown = false;
     sendControl({ type: 'down' });
   }
   return r.more;
+}
+
+// Work stealing: an idle worker asks the host worker with the most processes that have not run
+// yet for half of them (kernel: handlers.steal / handlers.adopt). At most one request per
+// STEAL_INTERVAL_MS, so a victim busy inside a long step is not flooded; it answers between steps.
+export const STEAL_INTERVAL_MS = 2;
+let lastSteal = 0;
+function maybeSteal(): boolean {
+  if (hostTids.length < 2) return false;
+  const now = performance.now();
+  if (now - lastSteal < STEAL_INTERVAL_MS) return false;
+  let victim = -1;
+  let most = 1;
+  for (const t of hostTids) {
+    if (t === tid) continue;
+    const u = dir.unstarted(t);
+    if (u > most) { most = u; victim = t; }
+  }
+  if (victim < 0) return false;
+  lastSteal = now;
+  ep.send(victim, encodeValue(['steal', tid, most >> 1]).slice(), true);
+  ep.flush();
+  return true;
 }
 
 const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -199,6 +233,7 @@ async function run(): Promise<void> {
       continue;
     }
     if (nextTimer >= 0 && nextTimer <= performance.now()) continue;
+    maybeSteal();
     if (ep.bell.spin(hasWork)) continue;
     ep.bell.prepareToPark();
     if (hasWork() || (ep.hasBacklog() && ep.armBacklog())) { ep.bell.cancelPark(); continue; }

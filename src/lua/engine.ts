@@ -28,6 +28,12 @@ export interface KernelHost {
   place(): number;
   /** Adjust this thread's live-process count. */
   loadAdd(delta: number): void;
+  /** Adjust this thread's count of processes not yet run. */
+  unstartedAdd(delta: number): void;
+  /** An idle worker of this host to hand work to, or -1. */
+  idleSibling(): number;
+  /** Publish what the kernel posted so far, now (mid-step). */
+  flushNow(): void;
   /** Mark a process id dead. */
   pidDead(uniq: number): void;
   /** Owner thread of a process id (-1 if unknown) and whether it is alive. */
@@ -156,6 +162,9 @@ export class LuaKernel {
       }),
       this.def('place', (L) => { m._lua_pushinteger(L, BigInt(host.place())); return 1; }),
       this.def('load_add', (L) => { host.loadAdd(this.int(L, 1)); return 0; }),
+      this.def('unstarted_add', (L) => { host.unstartedAdd(this.int(L, 1)); return 0; }),
+      this.def('idle_sibling', (L) => { m._lua_pushinteger(L, BigInt(host.idleSibling())); return 1; }),
+      this.def('flush', () => { host.flushNow(); return 0; }),
       this.def('dead', (L) => { host.pidDead(this.int(L, 1)); return 0; }),
       this.def('route', (L) => {
         const [tid, alive] = host.route(this.int(L, 1));

@@ -10,6 +10,7 @@
 //     [T_LOAD]               live processes placed on the thread (spawn placement reads it)
 //     [T_HEARTBEAT]          steps started; the main thread watches it for stalls
 //     [T_BUSY]               1 while the thread is inside a kernel step
+//     [T_UNSTARTED]          processes spawned there that have not run yet (stealable)
 //   Uint8 owner[SLOTS]      owner thread id + 1 of each PID slot (0 = unassigned)
 //   Int32 alive[SLOTS/32]   one bit per PID slot; set at spawn, cleared at exit
 //
@@ -40,6 +41,7 @@ export const THREAD_STRIDE = 16;
 export const T_LOAD = 0;
 export const T_HEARTBEAT = 1;
 export const T_BUSY = 2;
+export const T_UNSTARTED = 3;
 
 const HEADER_BYTES = HEADER_INTS * 4;
 const THREADS_BYTES = (MAX_THREADS + 1) * THREAD_STRIDE * 4;

@@ -171,6 +171,11 @@ export class Doorbell {
     return true;
   }
 
+  /** True if thread `target` is parked (a snapshot; pairs with the stores of its park state). */
+  isParked(target: number): boolean {
+    return Atomics.load(this.words, bellLine(target) + BELL_STATE) === BELL_PARKED;
+  }
+
   /** Wake this thread's own pending parkAsync() (e.g. from a timer or I/O callback). */
   interrupt(): boolean {
     return this.ring(this.self);

@@ -35,6 +35,7 @@ return function(K)
   for hid, h in pairs(CFG.hosts) do for _, t in ipairs(h.tids) do host_of_tid[t] = hid end end
   local procs = {}             -- pid string -> process record
   K.procs = procs
+  K.unstarted_n = 0
   local nprocs = 0
   local local_names = {}       -- name -> pid, for names held by processes of this worker
   K.entries = K.entries or {}  -- entry id -> { kind, source, method, modules, imports, file }
@@ -84,6 +85,8 @@ return function(K)
   local function locate(pid)
     local P = procs[pid]
     if P then
+      -- A process stolen from another worker keeps that worker as its route (see `forward`).
+      if P.home then return "remote", P.home end
       if P.alive then return "local", P end
       return E("NotFound", "process not found")
     end
@@ -270,6 +273,7 @@ return function(K)
       return
     end
     local P = procs[pid]
+    if P and P.home then post(P.home, { "e", pid, ev }); return end
     if P then
       if P.alive then deliver_event(P, copy(ev)) end
       return
@@ -315,6 +319,8 @@ return function(K)
     nprocs = nprocs - 1
     H.dead(P.uniq)
     H.load_add(-1)
+    if P.start_args then P.start_args = nil; H.unstarted_add(-1); K.unstarted_n = K.unstarted_n - 1 end
+    if P.home then post(P.home, { "unfwd", P.pid }) end
     if next(P.names) then
       -- Names are released before anyone hears of the exit (semantics §6): the main thread
       -- acknowledges the release, and only then do the EXIT / LINK_DOWN events go out.
@@ -622,6 +628,7 @@ return function(K)
   end
 
   local validated = {} -- entry id -> true once it instantiated here (placement needs that first)
+  local MULTI = #CFG.hosts[CFG.host].tids > 1
   local function spawn_local(id, host, opts, n, args, pre)
     local Ent = K.entries[id]
     if not Ent or (Ent.kind ~= "process.lua" and Ent.kind ~= "function.lua") then
@@ -676,6 +683,9 @@ return function(K)
     end
     local T = K.new_thread(P, function() return main(tunpack(args, 1, n)) end)
     P.main = T
+    P.start_n, P.start_args = n, args -- until the first resume: what a thief needs to restart it
+    H.unstarted_add(1)
+    K.unstarted_n = K.unstarted_n + 1
     ready(T, 0)
     return pid
   end
@@ -691,7 +701,6 @@ return function(K)
   end
 
   -- Spawn from a process (the caller is K.cur.proc). flags: monitor, link.
-  local MULTI = #CFG.hosts[CFG.host].tids > 1
   local function spawn_from(P, id, host, monitor, link, n, args, ctx, watcher)
     local hostrec = CFG.hosts[host]
     if not hostrec then return E("NotFound", "host not found") end
@@ -830,13 +839,97 @@ return function(K)
     if queued then for i = 1, #queued do handlers[queued[i][1]](queued[i]) end end
   end
 
+  -- Work stealing (src/host/worker.ts asks): an idle worker of the host takes up to `max`
+  -- processes that were spawned here but have not run yet. The PID keeps this worker as its
+  -- owner in the directory, and this worker forwards every frame for it, in arrival order, to the
+  -- thief, which also routes its own sends to the process through here: every sender's frames
+  -- take one path, so per-sender FIFO survives the move. The module chunk runs again on the thief.
+  local forward = {}
+  handlers.steal = function(f)
+    local thief, max = f[2], f[3]
+    local moved = 0
+    for pid, P in pairs(procs) do
+      if moved >= max then break end
+      if P.alive and P.start_args and not P.home and not P.execs and next(P.names) == nil
+          and P.nthreads == 1 and P.entry and P.entry.kind == "process.lua" then
+        local mail = {}
+        local q = P.unrouted
+        for i = q.h, q.t do
+          local m = q[i]
+          if m.ev then mail[#mail + 1] = { "e", pid, m.ev }
+          else mail[#mail + 1] = { "m", pid, m.from, m.topic, m.n, m.p } end
+        end
+        local watchers, links = {}, {}
+        for w in pairs(P.watchers) do watchers[#watchers + 1] = w end
+        for l in pairs(P.links) do links[#links + 1] = l end
+        local args = { n = P.start_n }
+        for i = 1, P.start_n do args[i] = P.start_args[i] end
+        -- leave without a trace: no EXIT, the PID lives on at the thief
+        P.alive = false
+        P.finalized = true
+        P.start_args = nil
+        H.unstarted_add(-1)
+        K.unstarted_n = K.unstarted_n - 1
+        for T in pairs(P.threads) do T.dead = true; if co_status(T.co) == "suspended" then co_close(T.co) end end
+        procs[pid] = nil
+        nprocs = nprocs - 1
+        H.load_add(-1)
+        forward[pid] = thief
+        post(thief, { "adopt", pid, P.uniq, P.id, P.host, watchers, links, P.ctx or false, args, mail, SELF })
+        moved = moved + 1
+      end
+    end
+  end
+  handlers.adopt = function(f)
+    local pid, uniq, id, host, watchers, links, ctx, args, mail, home =
+      f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11]
+    local ok, err = spawn_local(id, host, { ctx = ctx or nil }, args.n or #args, args, { pid = pid, uniq = uniq })
+    H.load_add(1)
+    if not ok then
+      H.dead(uniq)
+      H.load_add(-1)
+      local at = wall_s()
+      for _, w in ipairs(watchers) do send_event(w, { kind = EV_EXIT, from = pid, at = at, result = { error = err } }) end
+      for _, l in ipairs(links) do send_event(l, { kind = EV_LINK_DOWN, from = pid, at = at, result = { error = err } }) end
+      post(home, { "unfwd", pid })
+      return
+    end
+    local P = procs[pid]
+    P.home = home
+    for _, w in ipairs(watchers) do P.watchers[w] = true end
+    for _, l in ipairs(links) do P.links[l] = true end
+    for i = 1, #mail do handlers[mail[i][1]](mail[i]) end
+  end
+  handlers.unfwd = function(f) forward[f[2]] = nil end
+
+  -- Work sharing, the push side of stealing: between two resumes, a worker holding more than one
+  -- process that has not run yet gives half of them to a sibling that is parked right now, rather
+  -- than wait for that sibling to ask (a long resume here would delay its request).
+  function K.share()
+    if K.unstarted_n < 2 or not MULTI then return end
+    local t = H.idle_sibling()
+    if t >= 0 then
+      handlers.steal({ "steal", t, K.unstarted_n // 2 })
+      H.flush() -- now, not at the end of this step: the next resume here may be long
+    end
+  end
+
+  function K.unstarted()
+    local n = 0
+    for _, P in pairs(procs) do if P.start_args and not P.home then n = n + 1 end end
+    return n
+  end
+
   function K.deliver_batch(batch)
     local pos, len = 1, #batch
     while pos <= len do
       local f
       f, pos = decode(batch, pos)
       local kind = f[1]
-      if TARGETED[kind] and not procs[f[2]] and not exec_waits[f[2]] and pending_here(f[2]) then
+      local fw = TARGETED[kind] and forward[f[2]]
+      if fw then
+        post(fw, f)
+      elseif TARGETED[kind] and not procs[f[2]] and not exec_waits[f[2]] and pending_here(f[2]) then
         local q = early[f[2]]
         if not q then q = {}; early[f[2]] = q end
         q[#q + 1] = f
