@@ -23,6 +23,9 @@ return { main = function(k, n)
   local kids = {}
   for i = 1, k do kids[i] = process.spawn_monitored("w:child", "w:p") end
   for s = 1, n // 2 do for i = 1, k do process.send(kids[i], "seq", s) end end
+  -- a long resume marks this worker busy (only busy workers give work away)
+  local x = 0
+  for i = 1, 3000000 do x = x + i % 3 end
   -- blocking here ends this resume: the unstarted children are shared with the idle worker
   process.inbox():receive() -- "go" from the test, once it has seen both workers busy
   for s = n // 2 + 1, n do for i = 1, k do process.send(kids[i], "seq", s) end end
@@ -36,7 +39,7 @@ return { main = function(k, n)
   return total
 end }`;
 
-test('unstarted processes are shared with an idle worker; per-sender order survives the move', async () => {
+test('a busy worker shares unstarted processes with an idle one; per-sender order survives the move', async () => {
   const rt = await createRuntime({ entries: [
     { id: 'w:p', kind: 'process.host', host: { workers: 2 } },
     { id: 'w:child', kind: 'process.lua', method: 'main', source: CHILD },

@@ -847,6 +847,8 @@ return function(K)
   local forward = {}
   handlers.steal = function(f)
     local thief, max = f[2], f[3]
+    -- only a worker that is really busy (a long resume in this or the last step) gives work away
+    if not (K.busy_step or K.was_busy) then return end
     local moved = 0
     for pid, P in pairs(procs) do
       if moved >= max then break end

@@ -416,6 +416,8 @@ return function(K)
   -- worker's event loop (stdin, control, timers) and its heartbeat stay responsive.
   local SLICE = 20000
   local STEP_MS = 20
+  local LONG_RESUME_MS = 1
+  K.busy_step, K.was_busy = false, false
 
   local function resume_thread(T)
     local p = T.proc
@@ -423,6 +425,7 @@ return function(K)
     if not p.alive then return end
     K.cur, K.cp = T, p
     p.red = 0
+    local t_resume = H.now()
     if p.start_args then p.start_args = nil; H.unstarted_add(-1); K.unstarted_n = K.unstarted_n - 1 end -- it has run: no longer stealable
     local co = T.co
     local ok, r1, r2
@@ -445,12 +448,17 @@ return function(K)
       K.deadlock(p)
     end
     if p.exit_pending then K.after_resume(p) end
-    if K.unstarted_n > 1 then K.share() end
+    -- A resume longer than LONG_RESUME_MS marks this worker busy: only then does it give
+    -- unstarted processes away. Small processes stay together (their messages and EXITs stay in
+    -- one Lua state); CPU-heavy ones spread.
+    if H.now() - t_resume > LONG_RESUME_MS then K.busy_step = true end
+    if K.busy_step and K.unstarted_n > 1 then K.share() end
   end
 
   -- One scheduling step. Returns the next timer deadline (ms, host clock) or -1, and whether
   -- runnable threads are left (the host calls again at once).
   function K.step(batch)
+    K.was_busy, K.busy_step = K.busy_step, false
     if batch then K.deliver_batch(batch) end
     if hn > 0 then run_timers(H.now()) end
     local budget = SLICE
