@@ -820,6 +820,16 @@ return function(K)
     return alive and tid == SELF
   end
 
+  -- A PID handed out (placed or moved here) whose process failed to start: it exits with `err`,
+  -- its watchers get EXIT and its links LINK_DOWN (nil entries in the lists are skipped).
+  local function start_failed(pid, uniq, err, watchers, links)
+    H.dead(uniq)
+    H.load_add(-1)
+    local at = wall_s()
+    for _, w in pairs(watchers) do send_event(w, { kind = EV_EXIT, from = pid, at = at, result = { error = err } }) end
+    for _, l in pairs(links) do send_event(l, { kind = EV_LINK_DOWN, from = pid, at = at, result = { error = err } }) end
+  end
+
   handlers.sp = function(f)
     local pid, uniq, id, host = f[2], f[3], f[4], f[5]
     local args = f[9] or { n = 0 }
@@ -829,11 +839,7 @@ return function(K)
     early[pid] = nil
     if not ok then
       -- It instantiated on the spawner's worker but not here: an error exit, as if it crashed.
-      H.dead(uniq)
-      H.load_add(-1)
-      local at = wall_s()
-      if opts.watcher then send_event(opts.watcher, { kind = EV_EXIT, from = pid, at = at, result = { error = err } }) end
-      if opts.link then send_event(opts.link, { kind = EV_LINK_DOWN, from = pid, at = at, result = { error = err } }) end
+      start_failed(pid, uniq, err, { opts.watcher }, { opts.link })
       return
     end
     if queued then for i = 1, #queued do handlers[queued[i][1]](queued[i]) end end
@@ -888,11 +894,7 @@ return function(K)
     local ok, err = spawn_local(id, host, { ctx = ctx or nil }, args.n or #args, args, { pid = pid, uniq = uniq })
     H.load_add(1)
     if not ok then
-      H.dead(uniq)
-      H.load_add(-1)
-      local at = wall_s()
-      for _, w in ipairs(watchers) do send_event(w, { kind = EV_EXIT, from = pid, at = at, result = { error = err } }) end
-      for _, l in ipairs(links) do send_event(l, { kind = EV_LINK_DOWN, from = pid, at = at, result = { error = err } }) end
+      start_failed(pid, uniq, err, watchers, links)
       post(home, { "unfwd", pid })
       return
     end

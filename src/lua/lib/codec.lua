@@ -465,16 +465,6 @@ return function(K)
   D[0xc1] = function(_, pos, _, refs) fail(refs, "invalid tag 0xc1", pos) end
   D[0xc2] = function(_, pos) return false, pos + 1 end
   D[0xc3] = function(_, pos) return true, pos + 1 end
-  -- bin8/16/32: other writers' binary; Lua has only byte strings.
-  D[0xc4] = function(s, pos, slen, refs)
-    need(refs, pos, 1, slen); return dec_str(s, pos, slen, refs, byte(s, pos + 1), 1)
-  end
-  D[0xc5] = function(s, pos, slen, refs)
-    need(refs, pos, 2, slen); return dec_str(s, pos, slen, refs, unpack(">I2", s, pos + 1), 2)
-  end
-  D[0xc6] = function(s, pos, slen, refs)
-    need(refs, pos, 4, slen); return dec_str(s, pos, slen, refs, unpack(">I4", s, pos + 1), 4)
-  end
   D[0xc7] = function(s, pos, slen, refs)
     need(refs, pos, 2, slen)
     local size, ty = unpack(">Bb", s, pos + 1)
@@ -520,6 +510,8 @@ return function(K)
   D[0xdb] = function(s, pos, slen, refs)
     need(refs, pos, 4, slen); return dec_str(s, pos, slen, refs, unpack(">I4", s, pos + 1), 4)
   end
+  -- bin8/16/32 (other writers' binary) decode exactly as str8/16/32: Lua has only byte strings.
+  D[0xc4], D[0xc5], D[0xc6] = D[0xd9], D[0xda], D[0xdb]
   D[0xdc] = function(s, pos, slen, refs)
     need(refs, pos, 2, slen); return dec_array(s, pos + 3, slen, refs, unpack(">I2", s, pos + 1))
   end
