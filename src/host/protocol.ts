@@ -2,6 +2,7 @@
 // Process frames (messages, events, spawn requests, replies) are codec-encoded byte batches on
 // the per-peer MessagePorts; see the header of src/lua/kernel/proc.lua for their shapes.
 import type { MessagePort } from 'node:worker_threads';
+import type { TaskRegion } from '../scheduler/tasks.js';
 
 export interface WorkerInit {
   /** This thread's id in the runtime (0 is the main thread). */
@@ -18,6 +19,8 @@ export interface WorkerInit {
   hostTids: number[];
   /** The doorbell region of all threads (src/transport/doorbell.ts). */
   doorbell: SharedArrayBuffer;
+  /** The host's run queues (src/scheduler/tasks.ts); absent on a single-worker host. */
+  tasks?: TaskRegion;
   /** One port per peer thread id: ring handovers (src/transport/endpoint.ts). */
   ports: Record<number, MessagePort>;
 }

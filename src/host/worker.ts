@@ -18,6 +18,7 @@ import { LuaKernel } from '../lua/engine.js';
 import { Directory } from '../runtime/directory.js';
 import { encodeValue } from '../codec/msgpack.js';
 import { Endpoint, type RingHandover } from '../transport/endpoint.js';
+import { TaskQueues } from '../scheduler/tasks.js';
 import type { WorkerInit, ControlToWorker, ControlFromWorker } from './protocol.js';
 
 const init = workerData as WorkerInit;
@@ -130,16 +131,53 @@ function place(): number {
   return best;
 }
 
+// ---- run queues (src/scheduler/tasks.ts) ----------------------------------------------------------
+// The busy rule: a sibling is robbed only while it is busy — inside one kernel step for more than
+// STEAL_AFTER_MS (its heartbeat word has not moved for that long), or holding STEAL_BACKLOG queued
+// spawns. A burst of short processes stays on the worker that spawned it (their messages and
+// EXITs stay in one Lua state: ~10 µs round trips instead of ~57 µs across threads); a worker
+// stuck in a long resume, or a spawn loop, loses half its queue to every idle sibling.
+export const STEAL_AFTER_MS = 1;
+export const STEAL_BACKLOG = 32;
+const myIndex = hostTids.indexOf(tid);
+const seenBeat = hostTids.map(() => -1);
+const seenAt = hostTids.map(() => 0);
+function siblingBusy(i: number): boolean {
+  const t = hostTids[i]!;
+  if (!dir.busy(t)) return false;
+  const hb = dir.heartbeat(t);
+  const now = performance.now();
+  if (hb !== seenBeat[i]) { seenBeat[i] = hb; seenAt[i] = now; return false; }
+  return now - seenAt[i]! > STEAL_AFTER_MS;
+}
+const tasks: TaskQueues | undefined = init.tasks
+  ? new TaskQueues(init.tasks, myIndex, (i): boolean => tasks!.queuedAt(i) >= STEAL_BACKLOG || siblingBusy(i))
+  : undefined;
+
+function taskPush(desc: Uint8Array, target: number): boolean {
+  if (!tasks) return false;
+  const i = target === tid ? myIndex : hostTids.indexOf(target);
+  if (i < 0 || !tasks.push(desc, i)) return false;
+  if (i !== myIndex) {
+    ep.bell.ring(target); // placed on a sibling: wake it if it is parked
+  } else {
+    // The first queued spawn, or a backlog a sibling may steal at once (the busy rule): wake one
+    // parked sibling. While any queue holds work, a parked worker looks again every
+    // STEAL_AFTER_MS (run()), so it notices when this worker has been in one step for too long.
+    const q = tasks.queuedAt(myIndex);
+    if (q === 1 || q === STEAL_BACKLOG) {
+      for (const t of hostTids) if (t !== tid && ep.bell.isParked(t)) { ep.bell.ring(t); break; }
+    }
+  }
+  return true;
+}
+
 const kernel = await LuaKernel.create({
   pidAlloc: (owner) => dir.alloc(owner),
   place,
-  loadAdd: (d) => dir.addLoad(tid, d),
-  unstartedAdd: (d) => dir.addUnstarted(d),
-  idleSibling: () => {
-    // idle = not inside a kernel step (parked or spinning)
-    for (const t of hostTids) if (t !== tid && !dir.busy(t)) return t;
-    return -1;
-  },
+  loadAdd: (d, t) => dir.addLoad(t ?? tid, d),
+  taskPush,
+  taskTake: (steal) => tasks?.take(steal),
   flushNow: () => flush(),
   pidDead: (u) => dir.dead(u),
   route: (u) => [dir.owner(u), dir.isAlive(u)],
@@ -187,43 +225,19 @@ function runStep(): boolean {
     return false;
   }
   flush();
-  // Processes waiting to run here while a sibling worker sleeps: wake it so it can steal.
-  if (hostTids.length > 1 && dir.unstarted(tid) > 1) {
-    for (const t of hostTids) if (t !== tid) ep.bell.ring(t);
-  }
   nextTimer = r.next;
-  if (shuttingDown && kernel.count() === 0) {
+  if (shuttingDown && kernel.count() === 0 && !(tasks && tasks.ownQueued() > 0)) {
     shuttingDown = false;
     sendControl({ type: 'down' });
   }
   return r.more;
 }
 
-// Work stealing: an idle worker asks the host worker with the most processes that have not run
-// yet for half of them (kernel: handlers.steal / handlers.adopt). At most one request per
-// STEAL_INTERVAL_MS, so a victim busy inside a long step is not flooded; it answers between steps.
-export const STEAL_INTERVAL_MS = 2;
-let lastSteal = 0;
-function maybeSteal(): boolean {
-  if (hostTids.length < 2) return false;
-  const now = performance.now();
-  if (now - lastSteal < STEAL_INTERVAL_MS) return false;
-  let victim = -1;
-  let most = 1;
-  for (const t of hostTids) {
-    if (t === tid) continue;
-    const u = dir.unstarted(t);
-    if (u > most) { most = u; victim = t; }
-  }
-  if (victim < 0) return false;
-  lastSteal = now;
-  ep.send(victim, encodeValue(['steal', tid, most >> 1]).slice(), true);
-  ep.flush();
-  return true;
-}
-
 const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
 const hasWork = (): boolean => incoming.length > 0 || ep.hasInput();
+// While spinning, the run queues are looked at every 64th check (a look is ~10 atomic loads).
+let spinChecks = 0;
+const hasWorkOrTasks = (): boolean => hasWork() || (tasks !== undefined && (++spinChecks & 63) === 0 && tasks.visible());
 
 async function run(): Promise<void> {
   while (!stopped) {
@@ -233,11 +247,13 @@ async function run(): Promise<void> {
       continue;
     }
     if (nextTimer >= 0 && nextTimer <= performance.now()) continue;
-    maybeSteal();
-    if (ep.bell.spin(hasWork)) continue;
+    if (tasks && tasks.visible()) { await immediate(); continue; }
+    if (ep.bell.spin(hasWorkOrTasks)) continue;
     ep.bell.prepareToPark();
     if (hasWork() || (ep.hasBacklog() && ep.armBacklog())) { ep.bell.cancelPark(); continue; }
-    const timeout = nextTimer >= 0 ? Math.max(0, nextTimer - performance.now()) : Infinity;
+    let timeout = nextTimer >= 0 ? Math.max(0, nextTimer - performance.now()) : Infinity;
+    // Queued spawns on a sibling: look again after STEAL_AFTER_MS (it may be stuck in one step).
+    if (tasks && tasks.queuedElsewhere()) timeout = Math.min(timeout, STEAL_AFTER_MS);
     await ep.bell.parkAsync(timeout);
   }
 }

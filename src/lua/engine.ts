@@ -26,12 +26,15 @@ export interface KernelHost {
   pidAlloc(owner?: number): number;
   /** Pick the worker of this host a new process goes to (counts it there if not this one). */
   place(): number;
-  /** Adjust this thread's live-process count. */
-  loadAdd(delta: number): void;
-  /** Adjust this thread's count of processes not yet run. */
-  unstartedAdd(delta: number): void;
-  /** An idle worker of this host to hand work to, or -1. */
-  idleSibling(): number;
+  /** Adjust the live-process count of this thread (or of thread `tid`). */
+  loadAdd(delta: number, tid?: number): void;
+  /**
+   * Queue a spawn descriptor on the host's run queues (src/scheduler/tasks.ts): this worker's
+   * (target = its own tid) or a sibling's inject queue. False: not queued, start it another way.
+   */
+  taskPush(desc: Uint8Array, target: number): boolean;
+  /** The next queued spawn descriptor this worker should start (`steal`: rob busy siblings). */
+  taskTake(steal: boolean): Uint8Array | undefined;
   /** Publish what the kernel posted so far, now (mid-step). */
   flushNow(): void;
   /** Mark a process id dead. */
@@ -161,9 +164,19 @@ export class LuaKernel {
         return 1;
       }),
       this.def('place', (L) => { m._lua_pushinteger(L, BigInt(host.place())); return 1; }),
-      this.def('load_add', (L) => { host.loadAdd(this.int(L, 1)); return 0; }),
-      this.def('unstarted_add', (L) => { host.unstartedAdd(this.int(L, 1)); return 0; }),
-      this.def('idle_sibling', (L) => { m._lua_pushinteger(L, BigInt(host.idleSibling())); return 1; }),
+      this.def('load_add', (L) => {
+        host.loadAdd(this.int(L, 1), m._lua_gettop(L) >= 2 ? this.int(L, 2) : undefined);
+        return 0;
+      }),
+      this.def('task_push', (L) => {
+        m._lua_pushboolean(L, host.taskPush(this.bytesAt(L, 1), this.int(L, 2)) ? 1 : 0);
+        return 1;
+      }),
+      this.def('task_take', (L) => {
+        const d = host.taskTake(m._lua_toboolean(L, 1) !== 0);
+        if (d === undefined) m._lua_pushnil(L); else this.pushBytes(L, d);
+        return 1;
+      }),
       this.def('flush', () => { host.flushNow(); return 0; }),
       this.def('dead', (L) => { host.pidDead(this.int(L, 1)); return 0; }),
       this.def('route', (L) => {

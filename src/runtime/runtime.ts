@@ -19,6 +19,7 @@ import { encodeValue, decodeValues, WippyError } from '../codec/msgpack.js';
 import { newDirectory } from './layout.js';
 import { Endpoint, type RingHandover } from '../transport/endpoint.js';
 import { Doorbell } from '../transport/doorbell.js';
+import { createTaskRegion, type TaskRegion } from '../scheduler/tasks.js';
 import { Directory } from './directory.js';
 import { formatPid, parsePid } from './pid.js';
 import type { Registry } from '../registry/registry.js';
@@ -130,12 +131,18 @@ export class Runtime extends EventEmitter {
       hostsCfg[h.id] = { kind: h.kind, tids: this.hostTids.get(h.id)!, max_reductions: h.host.maxReductions, max_memory_mb: h.host.maxMemoryMb, security };
     }
     const entries = encodeValue(this.luaEntries());
+    // Run queues per host of more than one worker (src/scheduler/tasks.ts).
+    const regions = new Map<string, TaskRegion>();
+    for (const h of hosts) {
+      const n = this.hostTids.get(h.id)!.length;
+      if (n > 1) regions.set(h.id, createTaskRegion({ workers: n, queueSize: h.host.queueSize, localQueueSize: h.host.localQueueSize }));
+    }
     const ready: Promise<void>[] = [];
     for (const { tid: t, host } of plan) {
       const ports = portsOf.get(t)!;
       const init: WorkerInit = {
         tid: t, host: host.id, directory: this.directorySab, hostTids: this.hostTids.get(host.id)!,
-        doorbell: this.doorbellSab,
+        doorbell: this.doorbellSab, tasks: regions.get(host.id),
         cfg: encodeValue({ tid: t, host: host.id, hosts: hostsCfg, strict_mode: this.strictMode() }),
         entries, ports,
       };

@@ -128,3 +128,19 @@ export function checkCapacity(what: string, capacity: number, min: number): void
     throw new RangeError(`${what} capacity must be a power of two in [${min}, 2^30], got ${capacity}`);
   }
 }
+
+// --- Task slab (src/scheduler/tasks.ts) ---------------------------------------------------------
+//
+// Per multi-worker host: the spawn requests that no worker has started yet. A request is the
+// codec-encoded descriptor of a spawn (PID, entry, host, watcher, link, context, arguments, home
+// worker), written into one fixed-size slot; the run queues carry slot numbers.
+//   slot s at byte s × slotBytes:
+//     int32  length of the descriptor (plain store by the producer, plain load by the consumer)
+//     bytes  the descriptor (length ≤ slotBytes − 4)
+// A slot is written only by the thread that took its number off the free list and read only by
+// the thread that took its number off a run queue; the queues' atomics order both (see tasks.ts).
+
+/** Bytes per task slot: a descriptor of up to 508 bytes (a spawn with small arguments is ~120). */
+export const TASK_SLOT_BYTES = 512;
+/** The descriptor length word at the start of a slot. */
+export const TASK_LENGTH_BYTES = 4;

@@ -35,7 +35,6 @@ return function(K)
   for hid, h in pairs(CFG.hosts) do for _, t in ipairs(h.tids) do host_of_tid[t] = hid end end
   local procs = {}             -- pid string -> process record
   K.procs = procs
-  K.unstarted_n = 0
   local nprocs = 0
   local local_names = {}       -- name -> pid, for names held by processes of this worker
   K.entries = K.entries or {}  -- entry id -> { kind, source, method, modules, imports, file }
@@ -319,7 +318,6 @@ return function(K)
     nprocs = nprocs - 1
     H.dead(P.uniq)
     H.load_add(-1)
-    if P.start_args then P.start_args = nil; H.unstarted_add(-1); K.unstarted_n = K.unstarted_n - 1 end
     if P.home then post(P.home, { "unfwd", P.pid }) end
     if next(P.names) then
       -- Names are released before anyone hears of the exit (semantics §6): the main thread
@@ -683,9 +681,6 @@ return function(K)
     end
     local T = K.new_thread(P, function() return main(tunpack(args, 1, n)) end)
     P.main = T
-    P.start_n, P.start_args = n, args -- until the first resume: what a thief needs to restart it
-    H.unstarted_add(1)
-    K.unstarted_n = K.unstarted_n + 1
     ready(T, 0)
     return pid
   end
@@ -700,8 +695,24 @@ return function(K)
     return tids[i]
   end
 
-  -- Spawn from a process (the caller is K.cur.proc). flags: monitor, link.
-  local function spawn_from(P, id, host, monitor, link, n, args, ctx, watcher)
+  -- Queue a spawn on the host's run queues (src/scheduler/tasks.ts) instead of starting it: the
+  -- PID is minted here, owned by this worker (its home), and the process starts on whichever
+  -- worker takes the descriptor first (K.start_task). -> pid | nil (not queued: too large, full)
+  local function spawn_queued(id, host, watcher, link, ctx, n, args, target)
+    local uniq = H.pid_alloc(SELF)
+    local pid = fmt_pid(host, uniq)
+    local pargs = { n = n }
+    for i = 1, n do pargs[i] = args[i] end
+    if H.task_push(encode({ pid, uniq, id, host, watcher or false, link or false, ctx or false, pargs, SELF }), target) then
+      return pid
+    end
+    H.dead(uniq)
+    return nil
+  end
+
+  -- Spawn from a process (the caller is K.cur.proc). flags: monitor, link. `pin`: start it on
+  -- this worker (the caller records something about it that only this worker can hold).
+  local function spawn_from(P, id, host, monitor, link, n, args, ctx, watcher, pin)
     local hostrec = CFG.hosts[host]
     if not hostrec then return E("NotFound", "host not found") end
     if ctx == nil then ctx = P.ctx end
@@ -709,13 +720,25 @@ return function(K)
     local opts = { watcher = watcher, link = link and P.pid or nil, ctx = ctx }
     local pid, err
     if host == CFG.host then
-      -- Placement: the spawner's worker unless it is busier than another worker of the host by
-      -- more than the slack (H.place, src/host/worker.ts). Only entries that already
-      -- instantiated here are placed elsewhere, so "method not found" and load errors are still
-      -- returned by the spawn itself (semantics §1.3).
+      -- Only entries that already instantiated here are queued or placed elsewhere, so "method
+      -- not found" and load errors are still returned by the spawn itself (semantics §1.3).
+      -- Queued first: any worker of the host may start it. When the queues are full, placement:
+      -- the spawner's worker unless it is busier than another worker of the host by more than
+      -- the slack (H.place, src/host/worker.ts).
       local tid = SELF
-      if validated[id] and MULTI then tid = H.place() end
-      if tid == SELF then
+      if validated[id] and MULTI and not pin and K.entries[id].kind == "process.lua" then
+        pid = spawn_queued(id, host, watcher, opts.link, ctx, n, args, SELF)
+        if not pid then
+          tid = H.place()
+          if tid ~= SELF then
+            pid = spawn_queued(id, host, watcher, opts.link, ctx, n, args, tid)
+            if pid then H.load_add(-1, tid) end -- place() counted it there; it counts where it starts
+          end
+        end
+      end
+      if pid then
+        -- queued
+      elseif tid == SELF then
         pid, err = spawn_local(id, host, opts, n, args)
       else
         local uniq = H.pid_alloc(tid)
@@ -794,9 +817,11 @@ return function(K)
   handlers.ul = function(f) local P = procs[f[2]]; if P then P.links[f[3]] = nil end end
   handlers.mon = function(f) local P = procs[f[2]]; if P then P.watchers[f[3]] = true end end
   handlers.um = function(f) local P = procs[f[2]]; if P then P.watchers[f[3]] = nil end end
+  local shutdown_deadline, killing = nil, false -- queued spawns started later get the same
   -- Runtime shutdown: every process gets CANCEL ("scheduler shutdown") and a deadline.
   handlers.shutdown = function(f)
     local deadline = wall_s() + (f[2] or 10000) / 1000
+    shutdown_deadline = deadline
     for _, P in pairs(procs) do
       if P.alive then
         deliver_event(P, { kind = EV_CANCEL, from = ZERO_PID, at = wall_s(), deadline = deadline,
@@ -805,6 +830,7 @@ return function(K)
     end
   end
   handlers.kill_all = function()
+    killing = true
     for _, P in pairs(procs) do kill(P, K.err("Internal", "process terminated")) end
   end
 
@@ -845,84 +871,61 @@ return function(K)
     if queued then for i = 1, #queued do handlers[queued[i][1]](queued[i]) end end
   end
 
-  -- Work stealing (src/host/worker.ts asks): an idle worker of the host takes up to `max`
-  -- processes that were spawned here but have not run yet. The PID keeps this worker as its
-  -- owner in the directory, and this worker forwards every frame for it, in arrival order, to the
-  -- thief, which also routes its own sends to the process through here: every sender's frames
-  -- take one path, so per-sender FIFO survives the move. The module chunk runs again on the thief.
+  -- Queued spawns (spawn_queued) that another worker started: their home (this worker, the
+  -- owner of their PIDs) forwards every frame for them, in arrival order, to that worker. Every
+  -- sender's frames to such a PID take one path (sender -> home -> runner, two FIFO rings), so
+  -- per-sender FIFO holds; frames that arrived before the runner said "bound" wait in `early`
+  -- and go first. The runner routes its own sends to the process through here too (P.home).
   local forward = {}
-  handlers.steal = function(f)
-    local thief, max = f[2], f[3]
-    -- only a worker that is really busy (a long resume in this or the last step) gives work away
-    if not (K.busy_step or K.was_busy) then return end
-    local moved = 0
-    for pid, P in pairs(procs) do
-      if moved >= max then break end
-      if P.alive and P.start_args and not P.home and not P.execs and next(P.names) == nil
-          and P.nthreads == 1 and P.entry and P.entry.kind == "process.lua" then
-        local mail = {}
-        local q = P.unrouted
-        for i = q.h, q.t do
-          local m = q[i]
-          if m.ev then mail[#mail + 1] = { "e", pid, m.ev }
-          else mail[#mail + 1] = { "m", pid, m.from, m.topic, m.n, m.p } end
-        end
-        local watchers, links = {}, {}
-        for w in pairs(P.watchers) do watchers[#watchers + 1] = w end
-        for l in pairs(P.links) do links[#links + 1] = l end
-        local args = { n = P.start_n }
-        for i = 1, P.start_n do args[i] = P.start_args[i] end
-        -- leave without a trace: no EXIT, the PID lives on at the thief
-        P.alive = false
-        P.finalized = true
-        P.start_args = nil
-        H.unstarted_add(-1)
-        K.unstarted_n = K.unstarted_n - 1
-        for T in pairs(P.threads) do T.dead = true; if co_status(T.co) == "suspended" then co_close(T.co) end end
-        procs[pid] = nil
-        nprocs = nprocs - 1
-        H.load_add(-1)
-        forward[pid] = thief
-        post(thief, { "adopt", pid, P.uniq, P.id, P.host, watchers, links, P.ctx or false, args, mail, SELF })
-        moved = moved + 1
-      end
-    end
-  end
-  handlers.adopt = function(f)
-    local pid, uniq, id, host, watchers, links, ctx, args, mail, home =
-      f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11]
-    local ok, err = spawn_local(id, host, { ctx = ctx or nil }, args.n or #args, args, { pid = pid, uniq = uniq })
-    H.load_add(1)
-    if not ok then
-      start_failed(pid, uniq, err, watchers, links)
-      post(home, { "unfwd", pid })
-      return
-    end
-    local P = procs[pid]
-    P.home = home
-    for _, w in ipairs(watchers) do P.watchers[w] = true end
-    for _, l in ipairs(links) do P.links[l] = true end
-    for i = 1, #mail do handlers[mail[i][1]](mail[i]) end
+  handlers.bound = function(f)
+    local pid, runner = f[2], f[3]
+    forward[pid] = runner
+    local q = early[pid]
+    early[pid] = nil
+    if q then for i = 1, #q do post(runner, q[i]) end end
   end
   handlers.unfwd = function(f) forward[f[2]] = nil end
 
-  -- Work sharing, the push side of stealing: between two resumes, a worker holding more than one
-  -- process that has not run yet gives half of them to a sibling that is parked right now, rather
-  -- than wait for that sibling to ask (a long resume here would delay its request).
-  function K.share()
-    if K.unstarted_n < 2 or not MULTI then return end
-    local t = H.idle_sibling()
-    if t >= 0 then
-      handlers.steal({ "steal", t, K.unstarted_n // 2 })
-      H.flush() -- now, not at the end of this step: the next resume here may be long
+  -- Start a queued spawn (a descriptor from the run queues) on this worker.
+  local function start_task(d)
+    local t = decode(d)
+    local pid, uniq, id, host, watcher, link, ctx, args, home =
+      t[1], t[2], t[3], t[4], t[5] or nil, t[6] or nil, t[7] or nil, t[8], t[9]
+    H.load_add(1)
+    local ok, err = spawn_local(id, host, { watcher = watcher, link = link, ctx = ctx }, args.n or #args, args,
+      { pid = pid, uniq = uniq })
+    if home ~= SELF then
+      if ok then procs[pid].home = home end
+      post(home, { "bound", pid, SELF })
+      if not ok then post(home, { "unfwd", pid }) end
+    else
+      local q = early[pid]
+      early[pid] = nil
+      if ok and q then for i = 1, #q do handlers[q[i][1]](q[i]) end end
+    end
+    if not ok then
+      -- It instantiated on the spawner's worker but not here: an error exit, as if it crashed.
+      start_failed(pid, uniq, err, { watcher }, { link })
+      return
+    end
+    local P = procs[pid]
+    if killing then
+      kill(P, K.err("Internal", "process terminated"))
+    elseif shutdown_deadline then
+      deliver_event(P, { kind = EV_CANCEL, from = ZERO_PID, at = wall_s(), deadline = shutdown_deadline,
+        reason = "scheduler shutdown" })
     end
   end
 
-  function K.unstarted()
-    local n = 0
-    for _, P in pairs(procs) do if P.start_args and not P.home then n = n + 1 end end
-    return n
+  -- The scheduler's hook into the run queues: start the next queued spawn, if any.
+  -- `steal`: this worker has nothing else to run, so it may rob busy siblings.
+  function K.take_task(steal)
+    local d = H.task_take(steal)
+    if not d then return false end
+    start_task(d)
+    return true
   end
+  K.multi = MULTI
 
   function K.deliver_batch(batch)
     local pos, len = 1, #batch

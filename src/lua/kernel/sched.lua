@@ -416,8 +416,11 @@ return function(K)
   -- worker's event loop (stdin, control, timers) and its heartbeat stay responsive.
   local SLICE = 20000
   local STEP_MS = 20
-  local LONG_RESUME_MS = 1
-  K.busy_step, K.was_busy = false, false
+  -- On a host of several workers, spawns wait in the shared run queues (src/scheduler/tasks.ts)
+  -- until a worker takes them: when nothing else is runnable (and then it may steal from busy
+  -- siblings), and one every TAKE_EVERY resumes, so queued spawns start even while running
+  -- processes keep the queue full.
+  local TAKE_EVERY = 61
 
   local function resume_thread(T)
     local p = T.proc
@@ -425,8 +428,6 @@ return function(K)
     if not p.alive then return end
     K.cur, K.cp = T, p
     p.red = 0
-    local t_resume = H.now()
-    if p.start_args then p.start_args = nil; H.unstarted_add(-1); K.unstarted_n = K.unstarted_n - 1 end -- it has run: no longer stealable
     local co = T.co
     local ok, r1, r2
     local n = T.n
@@ -448,22 +449,23 @@ return function(K)
       K.deadlock(p)
     end
     if p.exit_pending then K.after_resume(p) end
-    -- A resume longer than LONG_RESUME_MS marks this worker busy: only then does it give
-    -- unstarted processes away. Small processes stay together (their messages and EXITs stay in
-    -- one Lua state); CPU-heavy ones spread.
-    if H.now() - t_resume > LONG_RESUME_MS then K.busy_step = true end
-    if K.busy_step and K.unstarted_n > 1 then K.share() end
   end
 
   -- One scheduling step. Returns the next timer deadline (ms, host clock) or -1, and whether
   -- runnable threads are left (the host calls again at once).
   function K.step(batch)
-    K.was_busy, K.busy_step = K.busy_step, false
     if batch then K.deliver_batch(batch) end
     if hn > 0 then run_timers(H.now()) end
     local budget = SLICE
     local t0 = H.now()
-    while rq_head <= rq_tail and budget > 0 do
+    local multi, take = K.multi, K.take_task
+    while budget > 0 do
+      if rq_head > rq_tail then
+        if not (multi and take(true)) then break end
+      elseif multi and budget % TAKE_EVERY == 0 then
+        take(false)
+      end
+      if rq_head > rq_tail then goto continue end -- the spawn failed to start
       local T = runq[rq_head]
       runq[rq_head] = nil
       rq_head = rq_head + 1
@@ -474,6 +476,7 @@ return function(K)
       local now = H.now()
       if now - t0 > STEP_MS then break end
       if hn > 0 and budget % 64 == 0 then run_timers(now) end
+      ::continue::
     end
     if rq_head > rq_tail then rq_head, rq_tail = 1, 0 end
     -- drop cancelled timers at the top so the reported deadline is real

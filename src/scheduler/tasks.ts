@@ -1,0 +1,197 @@
+// The run queues of a multi-worker process host: spawns that no worker has started yet.
+//
+// A Lua process is bound to the worker that starts it (its coroutine lives in that worker's Lua
+// state), so what can move between workers is the work before the start: the spawn request. A
+// spawn on a busy host does not create the process; it writes a descriptor into a task slot
+// (layout: src/transport/layout.ts, "Task slab") and queues the slot number:
+//
+//   per worker  local deque    Chase-Lev (src/scheduler/deque.ts), `local_queue_size` slots.
+//                              The owner pushes its own spawns at the bottom and takes them
+//                              oldest first from the top (Deque.steal: a FIFO, so processes start
+//                              in spawn order); thieves take half from the top.
+//               inject queue   Vyukov MPMC, `local_queue_size` slots: spawns another worker of the
+//                              host placed here (spawn placement, src/host/worker.ts).
+//   per host    global queue   Vyukov MPMC, `queue_size` slots: a worker's overflow when its deque
+//                              is full; every worker takes from it.
+//   per host    free list      Vyukov MPMC of free slot numbers (every slot starts free).
+//
+// A worker takes work in this order (take()): own deque, own inject queue, global queue — the
+// global queue first on every GLOBAL_EVERY-th take, so overflow cannot starve behind a deque that
+// keeps refilling (Go's schedtick % 61) — then, when it has nothing else to run, it steals: half of
+// a sibling's deque, or from its inject queue. Only a sibling the caller sees as busy (`canSteal`,
+// decided by the worker: in one step for over a millisecond, or holding a long queue) is robbed,
+// so a burst of short processes stays on the worker that spawned it, where their messages never
+// cross threads.
+//
+// Slot ownership, and why no descriptor is read half-written or overwritten while read:
+//   producer  1. free.pop() claims slot s (compareExchange on the free list's deq index);
+//             2. writes length and bytes with plain stores;
+//             3. pushes s on a run queue — Deque.push's Atomics.store(bottom) or
+//                InjectQueue.push's Atomics.store(seq) publishes the plain stores of step 2.
+//   consumer  1. claims s from a run queue — the compareExchange(top) of Deque.steal or the
+//                compareExchange(deq) of InjectQueue.pop, after loading the index/seq word the
+//                producer's step 3 stored: its plain loads below see step 2;
+//             2. copies the bytes out;
+//             3. free.push(s) — its Atomics.store(seq) orders the reads of step 2 before any
+//                later producer's free.pop (pairs with that pop's Atomics.load(seq)).
+// Each slot number is in exactly one place at a time (free list, one queue, or one thread's hands),
+// because every queue hands each item to exactly one consumer (deque.ts explains both queues).
+import { Deque, InjectQueue, roundCapacity } from './deque.js';
+import { TASK_LENGTH_BYTES, TASK_SLOT_BYTES } from '../transport/layout.js';
+
+/** Take from the global queue first on every GLOBAL_EVERY-th take (Go's schedtick % 61). */
+export const GLOBAL_EVERY = 61;
+
+/** The shared regions of one host's run queues; created on the main thread, sent to each worker. */
+export interface TaskRegion {
+  slotBytes: number;
+  slab: SharedArrayBuffer;
+  free: SharedArrayBuffer;
+  global: SharedArrayBuffer;
+  /** Indexed by worker index within the host (0 … workers − 1). */
+  local: SharedArrayBuffer[];
+  inject: SharedArrayBuffer[];
+}
+
+export interface TaskRegionOptions {
+  workers: number;
+  /** Global queue capacity (`queue_size`, rounded up to a power of two). */
+  queueSize: number;
+  /** Per-worker deque and inject queue capacity (`local_queue_size`, rounded up). */
+  localQueueSize: number;
+  slotBytes?: number;
+}
+
+export function createTaskRegion(o: TaskRegionOptions): TaskRegion {
+  const slotBytes = o.slotBytes ?? TASK_SLOT_BYTES;
+  if (!Number.isInteger(slotBytes) || slotBytes < 16 || slotBytes % 4 !== 0) {
+    throw new RangeError(`task slot size must be a multiple of 4, at least 16, got ${slotBytes}`);
+  }
+  const local = roundCapacity('local_queue_size', o.localQueueSize);
+  const global = roundCapacity('queue_size', o.queueSize);
+  // Enough slots for every queue to be full at once: a push never finds its queue with room but
+  // no slot, so "queue full" is the only refusal besides an oversized descriptor.
+  const slots = roundCapacity('task slots', global + 2 * local * o.workers);
+  const free = InjectQueue.create(slots);
+  const fq = new InjectQueue(free);
+  for (let s = 0; s < slots; s++) fq.push(s); // before the buffer is shared: postMessage orders it
+  return {
+    slotBytes,
+    slab: new SharedArrayBuffer(slots * slotBytes),
+    free,
+    global: InjectQueue.create(global),
+    local: Array.from({ length: o.workers }, () => Deque.create(local)),
+    inject: Array.from({ length: o.workers }, () => InjectQueue.create(local)),
+  };
+}
+
+export class TaskQueues {
+  private readonly bytes: Uint8Array;
+  private readonly lens: Int32Array;
+  private readonly slotBytes: number;
+  private readonly free: InjectQueue;
+  private readonly global: InjectQueue;
+  private readonly local: Deque[];
+  private readonly inject: InjectQueue[];
+  private readonly me: number;
+  private readonly n: number;
+  private takes = 0;
+  private nextVictim = 0;
+
+  /**
+   * This worker's view of its host's queues. `me` is its index in the host. `canSteal(i)` says
+   * whether sibling `i` may be robbed now (the worker's busy rule).
+   */
+  constructor(region: TaskRegion, me: number, private readonly canSteal: (i: number) => boolean = () => true) {
+    this.slotBytes = region.slotBytes;
+    this.bytes = new Uint8Array(region.slab);
+    this.lens = new Int32Array(region.slab);
+    this.free = new InjectQueue(region.free);
+    this.global = new InjectQueue(region.global);
+    this.local = region.local.map((s) => new Deque(s));
+    this.inject = region.inject.map((s) => new InjectQueue(s));
+    this.me = me;
+    this.n = this.local.length;
+    this.nextVictim = (me + 1) % this.n;
+  }
+
+  /** Largest descriptor a slot holds. */
+  get maxBytes(): number { return this.slotBytes - TASK_LENGTH_BYTES; }
+
+  /**
+   * Queue a descriptor: on this worker's deque (overflow: the global queue), or, with `target`,
+   * on sibling `target`'s inject queue. False when it is too large or the queues are full; the
+   * caller then starts the process some other way.
+   */
+  push(desc: Uint8Array, target = this.me): boolean {
+    if (desc.length > this.maxBytes) return false;
+    const s = this.free.pop(); // step 1 (see the header)
+    if (s === undefined) return false;
+    const off = s * this.slotBytes;
+    this.lens[off >> 2] = desc.length; // step 2: plain stores, published by step 3
+    this.bytes.set(desc, off + TASK_LENGTH_BYTES);
+    // step 3: the queue's publishing store (Deque.push: bottom; InjectQueue.push: seq)
+    if (target === this.me) {
+      if (this.local[this.me]!.push(s) || this.global.push(s)) return true;
+    } else if (this.inject[target]!.push(s)) {
+      return true;
+    }
+    this.free.push(s); // never published: back to the free list
+    return false;
+  }
+
+  /** Take the next descriptor this worker should start, or undefined. `steal`: rob busy siblings. */
+  take(steal: boolean): Uint8Array | undefined {
+    const s = this.takeSlot(steal);
+    if (s === undefined) return undefined;
+    const off = s * this.slotBytes;
+    const len = this.lens[off >> 2]!;
+    const out = this.bytes.slice(off + TASK_LENGTH_BYTES, off + TASK_LENGTH_BYTES + len);
+    this.free.push(s); // consumer step 3: the bytes are copied out
+    return out;
+  }
+
+  private takeSlot(steal: boolean): number | undefined {
+    const own = this.local[this.me]!;
+    if (++this.takes % GLOBAL_EVERY === 0) {
+      const g = this.global.pop();
+      if (g !== undefined) return g;
+    }
+    // The owner takes its own deque from the top (oldest first), like a thief would.
+    const s = own.steal() ?? this.inject[this.me]!.pop() ?? this.global.pop();
+    if (s !== undefined || !steal || this.n < 2) return s;
+    for (let k = 0; k < this.n - 1; k++) {
+      const v = this.nextVictim;
+      this.nextVictim = (v + 1) % this.n;
+      if (this.nextVictim === this.me) this.nextVictim = (this.me + 1) % this.n;
+      if (v === this.me || !this.canSteal(v)) continue;
+      if (this.local[v]!.stealHalf(own) > 0 || this.inject[v]!.popInto(own, Math.max(1, this.inject[v]!.size() >> 1)) > 0) {
+        return own.steal();
+      }
+    }
+    return undefined;
+  }
+
+  /** Items waiting on this worker's own queues or the global queue. */
+  ownQueued(): number {
+    return this.local[this.me]!.size() + this.inject[this.me]!.size() + this.global.size();
+  }
+
+  /** Items waiting on sibling `i`'s deque and inject queue. */
+  queuedAt(i: number): number {
+    return this.local[i]!.size() + this.inject[i]!.size();
+  }
+
+  /** Is there anything take(true) would find now? */
+  visible(): boolean {
+    if (this.ownQueued() > 0) return true;
+    for (let i = 0; i < this.n; i++) if (i !== this.me && this.queuedAt(i) > 0 && this.canSteal(i)) return true;
+    return false;
+  }
+
+  /** Do siblings hold queued work (a parked worker then looks again soon)? */
+  queuedElsewhere(): boolean {
+    for (let i = 0; i < this.n; i++) if (i !== this.me && this.queuedAt(i) > 0) return true;
+    return false;
+  }
+}
