@@ -21,11 +21,13 @@ import { spawnExitWorkload, holdWorkload } from './spawn.js';
 import { pingPongWorkload, ringWorkload, fanInWorkload, pingPongTableWorkload, ringTableWorkload } from './messaging.js';
 import { jobRunnerWorkload } from './jobs.js';
 import { transportWorkload } from './transport.js';
+import { cpuScalingWorkload, spawnBurstWorkload } from './scaling.js';
 import { machine, textTable, writeResults, fmtValue, type Failure, type Results } from './report.js';
 
 const WORKLOADS: Workload[] = [
   spawnExitWorkload, holdWorkload, pingPongWorkload, ringWorkload, fanInWorkload,
   pingPongTableWorkload, ringTableWorkload, jobRunnerWorkload, transportWorkload,
+  cpuScalingWorkload, spawnBurstWorkload,
 ];
 
 const SCRIPT = fileURLToPath(import.meta.url);

@@ -6,10 +6,13 @@ import { runStress } from './helpers/stress.js';
 for (const workers of [1, 2]) {
   for (const seed of [1, 7]) {
     test(`transport stress: ${workers} worker(s) + a second host, seed ${seed}`, async () => {
-      const r = await runStress({ seed, workers, sinks: 4, sources: 4, messages: 150, bigEvery: 100, fromMain: 50 });
+      const r = await runStress({ seed, workers, sinks: 4, sources: 4, messages: 150, bigEvery: 100, fromMain: 50, queuedSinks: 6 });
       assert.deepEqual(r.violations, [], `seed ${seed}`);
       assert.equal(r.delivered, r.expected, `seed ${seed}: delivered ${r.delivered} of ${r.expected}`);
       assert.equal(r.leftover, 0, 'no process left behind');
+      // the spawner of the queued sinks burns ~20-60 ms in one resume: its idle sibling steals
+      if (workers > 1) assert.ok(r.stolen > 0, 'queued sinks were stolen by the idle worker');
+      if (process.env.STRESS_VERBOSE) console.log(`seed ${seed}, ${workers} worker(s): ${r.delivered} messages, ${r.stolen} queued spawns stolen`);
     });
   }
 }

@@ -34,4 +34,16 @@ export type ControlFromWorker =
   | { type: 'ready' }
   | { type: 'down' }
   | { type: 'fatal'; message: string }
-  | { type: 'stats'; id: number; processes: number; heapBytes: number };
+  | { type: 'stats'; id: number; processes: number; heapBytes: number; queue: QueueCounters };
+
+/** What a worker took off its host's run queues (src/scheduler/tasks.ts). */
+export interface QueueCounters {
+  /** Spawns it queued. */
+  pushed: number;
+  /** Queued spawns it started from its own deque and inject queue (stolen ones included). */
+  own: number;
+  /** Queued spawns it started from the host's global queue. */
+  global: number;
+  /** Queued spawns it moved from siblings' queues to its own deque. */
+  stolen: number;
+}

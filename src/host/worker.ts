@@ -132,11 +132,17 @@ function place(): number {
 }
 
 // ---- run queues (src/scheduler/tasks.ts) ----------------------------------------------------------
+// Two rules decide what an idle worker takes from others.
 // The busy rule: a sibling is robbed only while it is busy — inside one kernel step for more than
 // STEAL_AFTER_MS (its heartbeat word has not moved for that long), or holding STEAL_BACKLOG queued
 // spawns. A burst of short processes stays on the worker that spawned it (their messages and
 // EXITs stay in one Lua state: ~10 µs round trips instead of ~57 µs across threads); a worker
-// stuck in a long resume, or a spawn loop, loses half its queue to every idle sibling.
+// stuck in a long resume, or in a spawn loop, loses half its queue to an idle sibling.
+// The balance rule: a worker's weight is its live processes plus its queued spawns. A thief robs
+// a sibling only while its own weight + 1 is below the sibling's, and takes from the global queue
+// only while its weight is within PLACE_SLACK of the lightest sibling's. Without it, an idle
+// thief drained a spawn loop's queue faster than the spawner started its own share: 100k spawns
+// landed 32/68 on Node 20.
 export const STEAL_AFTER_MS = 1;
 export const STEAL_BACKLOG = 32;
 const myIndex = hostTids.indexOf(tid);
@@ -144,15 +150,22 @@ const seenBeat = hostTids.map(() => -1);
 const seenAt = hostTids.map(() => 0);
 function siblingBusy(i: number): boolean {
   const t = hostTids[i]!;
+  // Pairs with Atomics.store(busy) / Atomics.add(heartbeat) in Directory.beat() on that worker.
   if (!dir.busy(t)) return false;
   const hb = dir.heartbeat(t);
   const now = performance.now();
   if (hb !== seenBeat[i]) { seenBeat[i] = hb; seenAt[i] = now; return false; }
   return now - seenAt[i]! > STEAL_AFTER_MS;
 }
-const tasks: TaskQueues | undefined = init.tasks
-  ? new TaskQueues(init.tasks, myIndex, (i): boolean => tasks!.queuedAt(i) >= STEAL_BACKLOG || siblingBusy(i))
-  : undefined;
+const weight = (i: number): number => dir.load(hostTids[i]!) + tasks!.queuedAt(i);
+const tasks: TaskQueues | undefined = init.tasks ? new TaskQueues(init.tasks, myIndex, {
+  canSteal: (i) => weight(myIndex) + 1 < weight(i) && (tasks!.queuedAt(i) >= STEAL_BACKLOG || siblingBusy(i)),
+  canTakeGlobal: () => {
+    const mine = weight(myIndex);
+    for (let i = 0; i < hostTids.length; i++) if (i !== myIndex && weight(i) + PLACE_SLACK < mine) return false;
+    return true;
+  },
+}) : undefined;
 
 function taskPush(desc: Uint8Array, target: number): boolean {
   if (!tasks) return false;
@@ -279,7 +292,8 @@ function onControl(data: unknown): void {
       wake();
       break;
     case 'stats':
-      sendControl({ type: 'stats', id: c.id, processes: kernel.count(), heapBytes: kernel.heapBytes() });
+      sendControl({ type: 'stats', id: c.id, processes: kernel.count(), heapBytes: kernel.heapBytes(),
+        queue: tasks ? { ...tasks.counters } : { pushed: 0, own: 0, global: 0, stolen: 0 } });
       break;
   }
 }

@@ -1,5 +1,5 @@
 // One thread's handle on the shared process directory (layout in layout.ts).
-import { BLOCK_SIZE, H_NEXT_BLOCK, SLOTS, THREAD_STRIDE, T_BUSY, T_HEARTBEAT, T_LOAD, T_UNSTARTED, directoryViews,
+import { BLOCK_SIZE, H_NEXT_BLOCK, SLOTS, THREAD_STRIDE, T_BUSY, T_HEARTBEAT, T_LOAD, directoryViews,
   type DirectoryViews } from './layout.js';
 
 export class Directory {
@@ -57,17 +57,6 @@ export class Directory {
   addLoad(tid: number, delta: number): void {
     // Pairs with Atomics.load in load(): placement reads it from other threads.
     Atomics.add(this.v.threads, tid * THREAD_STRIDE + T_LOAD, delta);
-  }
-
-  /** Processes on thread `tid` that have not run yet (what a thief can take). */
-  unstarted(tid: number): number {
-    // Pairs with the Atomics.add in addUnstarted().
-    return Atomics.load(this.v.threads, tid * THREAD_STRIDE + T_UNSTARTED);
-  }
-
-  addUnstarted(delta: number): void {
-    // Pairs with Atomics.load in unstarted() on thieves.
-    Atomics.add(this.v.threads, this.tid * THREAD_STRIDE + T_UNSTARTED, delta);
   }
 
   /** Step start/end for the stall watchdog (main thread reads heartbeat and busy). */

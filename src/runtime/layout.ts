@@ -7,10 +7,11 @@
 //   Int32 header[16]        (one 64-byte line)
 //     [NEXT_BLOCK]           next free PID block; Atomics.add by allocating threads
 //   Int32 threads[MAX_THREADS * 16]   one 64-byte line per thread id (no false sharing):
-//     [T_LOAD]               live processes placed on the thread (spawn placement reads it)
-//     [T_HEARTBEAT]          steps started; the main thread watches it for stalls
-//     [T_BUSY]               1 while the thread is inside a kernel step
-//     [T_UNSTARTED]          processes spawned there that have not run yet (stealable)
+//     [T_LOAD]               live processes on the thread (placement and the balance rule read it)
+//     [T_HEARTBEAT]          steps started; the main thread watches it for stalls, thieves for
+//                            a step that lasts (the busy rule)
+//     [T_BUSY]               1 while the thread is inside a kernel step (thieves read it too:
+//                            the busy rule, src/host/worker.ts)
 //   Uint8 owner[SLOTS]      owner thread id + 1 of each PID slot (0 = unassigned)
 //   Int32 alive[SLOTS/32]   one bit per PID slot; set at spawn, cleared at exit
 //
@@ -41,7 +42,6 @@ export const THREAD_STRIDE = 16;
 export const T_LOAD = 0;
 export const T_HEARTBEAT = 1;
 export const T_BUSY = 2;
-export const T_UNSTARTED = 3;
 
 const HEADER_BYTES = HEADER_INTS * 4;
 const THREADS_BYTES = (MAX_THREADS + 1) * THREAD_STRIDE * 4;

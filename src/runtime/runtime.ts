@@ -24,7 +24,15 @@ import { Directory } from './directory.js';
 import { formatPid, parsePid } from './pid.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostEntry, LuaEntry } from '../registry/types.js';
-import type { ControlFromWorker, ControlToWorker, WorkerInit } from '../host/protocol.js';
+import type { ControlFromWorker, ControlToWorker, QueueCounters, WorkerInit } from '../host/protocol.js';
+
+export interface WorkerStats {
+  tid: number;
+  host: string;
+  processes: number;
+  heapBytes: number;
+  queue: QueueCounters;
+}
 import { pino, type Logger } from 'pino';
 
 const WORKER_URL = new URL('../host/worker.js', import.meta.url);
@@ -490,18 +498,21 @@ export class Runtime extends EventEmitter {
   /** Look up a registered name. */
   lookup(name: string): string | undefined { return this.names.get(name); }
 
-  /** Live processes and Lua heap bytes per worker thread. */
-  async stats(): Promise<Array<{ tid: number; host: string; processes: number; heapBytes: number }>> {
-    const out = await Promise.all(this.threads.map((th, i) => new Promise<{ tid: number; host: string; processes: number; heapBytes: number }>((resolve) => {
-      const onStats = (tid: number, m: { processes: number; heapBytes: number }) => {
+  /**
+   * Per worker thread: live processes, Lua heap bytes, and the run-queue counters (spawns it
+   * started from its own queues, from the global queue, and stolen from siblings; zero on a
+   * single-worker host, whose spawns start at once).
+   */
+  async stats(): Promise<WorkerStats[]> {
+    return Promise.all(this.threads.map((th, i) => new Promise<WorkerStats>((resolve) => {
+      const onStats = (tid: number, m: Extract<ControlFromWorker, { type: 'stats' }>) => {
         if (tid !== th.tid) return;
         this.off('stats', onStats);
-        resolve({ tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes });
+        resolve({ tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes, queue: m.queue });
       };
       this.on('stats', onStats);
       th.worker.postMessage({ type: 'stats', id: i } satisfies ControlToWorker);
     })));
-    return out;
   }
 
   /**

@@ -18,10 +18,10 @@
 // A worker takes work in this order (take()): own deque, own inject queue, global queue — the
 // global queue first on every GLOBAL_EVERY-th take, so overflow cannot starve behind a deque that
 // keeps refilling (Go's schedtick % 61) — then, when it has nothing else to run, it steals: half of
-// a sibling's deque, or from its inject queue. Only a sibling the caller sees as busy (`canSteal`,
-// decided by the worker: in one step for over a millisecond, or holding a long queue) is robbed,
-// so a burst of short processes stays on the worker that spawned it, where their messages never
-// cross threads.
+// a sibling's deque, or from its inject queue. The worker's policy (`TaskPolicy`, src/host/
+// worker.ts) says which siblings may be robbed and when the global queue may be taken from: only
+// a busy sibling, so a burst of short processes stays on the worker that spawned it, where their
+// messages never cross threads; and only towards balance, so a spawn burst ends up spread evenly.
 //
 // Slot ownership, and why no descriptor is read half-written or overwritten while read:
 //   producer  1. free.pop() claims slot s (compareExchange on the free list's deq index);
@@ -85,6 +85,16 @@ export function createTaskRegion(o: TaskRegionOptions): TaskRegion {
   };
 }
 
+/** Who may take what (decided by the worker, which knows the loads and the busy words). */
+export interface TaskPolicy {
+  /** May this worker rob sibling `i` (index in the host) now? */
+  canSteal(i: number): boolean;
+  /** May this worker take from the global queue now? */
+  canTakeGlobal(): boolean;
+}
+
+const ANYTHING: TaskPolicy = { canSteal: () => true, canTakeGlobal: () => true };
+
 export class TaskQueues {
   private readonly bytes: Uint8Array;
   private readonly lens: Int32Array;
@@ -97,12 +107,13 @@ export class TaskQueues {
   private readonly n: number;
   private takes = 0;
   private nextVictim = 0;
+  /** What this worker queued and took (observability: Runtime.stats()). */
+  readonly counters = { pushed: 0, own: 0, global: 0, stolen: 0 };
 
   /**
-   * This worker's view of its host's queues. `me` is its index in the host. `canSteal(i)` says
-   * whether sibling `i` may be robbed now (the worker's busy rule).
+   * This worker's view of its host's queues. `me` is its index in the host.
    */
-  constructor(region: TaskRegion, me: number, private readonly canSteal: (i: number) => boolean = () => true) {
+  constructor(region: TaskRegion, me: number, private readonly policy: TaskPolicy = ANYTHING) {
     this.slotBytes = region.slotBytes;
     this.bytes = new Uint8Array(region.slab);
     this.lens = new Int32Array(region.slab);
@@ -131,9 +142,8 @@ export class TaskQueues {
     this.lens[off >> 2] = desc.length; // step 2: plain stores, published by step 3
     this.bytes.set(desc, off + TASK_LENGTH_BYTES);
     // step 3: the queue's publishing store (Deque.push: bottom; InjectQueue.push: seq)
-    if (target === this.me) {
-      if (this.local[this.me]!.push(s) || this.global.push(s)) return true;
-    } else if (this.inject[target]!.push(s)) {
+    if (target === this.me ? this.local[this.me]!.push(s) || this.global.push(s) : this.inject[target]!.push(s)) {
+      this.counters.pushed++;
       return true;
     }
     this.free.push(s); // never published: back to the free list
@@ -153,28 +163,36 @@ export class TaskQueues {
 
   private takeSlot(steal: boolean): number | undefined {
     const own = this.local[this.me]!;
-    if (++this.takes % GLOBAL_EVERY === 0) {
+    const global = this.global.size() > 0 && this.policy.canTakeGlobal();
+    if (global && ++this.takes % GLOBAL_EVERY === 0) {
       const g = this.global.pop();
-      if (g !== undefined) return g;
+      if (g !== undefined) { this.counters.global++; return g; }
     }
     // The owner takes its own deque from the top (oldest first), like a thief would.
-    const s = own.steal() ?? this.inject[this.me]!.pop() ?? this.global.pop();
-    if (s !== undefined || !steal || this.n < 2) return s;
+    const s = own.steal() ?? this.inject[this.me]!.pop();
+    if (s !== undefined) { this.counters.own++; return s; }
+    const g = global ? this.global.pop() : undefined;
+    if (g !== undefined) { this.counters.global++; return g; }
+    if (!steal || this.n < 2) return undefined;
     for (let k = 0; k < this.n - 1; k++) {
       const v = this.nextVictim;
       this.nextVictim = (v + 1) % this.n;
       if (this.nextVictim === this.me) this.nextVictim = (this.me + 1) % this.n;
-      if (v === this.me || !this.canSteal(v)) continue;
-      if (this.local[v]!.stealHalf(own) > 0 || this.inject[v]!.popInto(own, Math.max(1, this.inject[v]!.size() >> 1)) > 0) {
-        return own.steal();
+      if (v === this.me || this.queuedAt(v) === 0 || !this.policy.canSteal(v)) continue;
+      const moved = this.local[v]!.stealHalf(own) || this.inject[v]!.popInto(own, Math.max(1, this.inject[v]!.size() >> 1));
+      if (moved > 0) {
+        this.counters.stolen += moved;
+        const t = own.steal();
+        if (t !== undefined) this.counters.own++;
+        return t;
       }
     }
     return undefined;
   }
 
-  /** Items waiting on this worker's own queues or the global queue. */
+  /** Items waiting on this worker's own deque and inject queue. */
   ownQueued(): number {
-    return this.local[this.me]!.size() + this.inject[this.me]!.size() + this.global.size();
+    return this.queuedAt(this.me);
   }
 
   /** Items waiting on sibling `i`'s deque and inject queue. */
@@ -185,12 +203,14 @@ export class TaskQueues {
   /** Is there anything take(true) would find now? */
   visible(): boolean {
     if (this.ownQueued() > 0) return true;
-    for (let i = 0; i < this.n; i++) if (i !== this.me && this.queuedAt(i) > 0 && this.canSteal(i)) return true;
+    if (this.global.size() > 0 && this.policy.canTakeGlobal()) return true;
+    for (let i = 0; i < this.n; i++) if (i !== this.me && this.queuedAt(i) > 0 && this.policy.canSteal(i)) return true;
     return false;
   }
 
-  /** Do siblings hold queued work (a parked worker then looks again soon)? */
+  /** Do siblings or the global queue hold work (a parked worker then looks again soon)? */
   queuedElsewhere(): boolean {
+    if (this.global.size() > 0) return true;
     for (let i = 0; i < this.n; i++) if (i !== this.me && this.queuedAt(i) > 0) return true;
     return false;
   }

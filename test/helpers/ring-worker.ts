@@ -7,6 +7,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { SpscRing } from '../../src/transport/ring.js';
 import { Doorbell } from '../../src/transport/doorbell.js';
 import { Deque, InjectQueue } from '../../src/scheduler/deque.js';
+import { TaskQueues, type TaskRegion } from '../../src/scheduler/tasks.js';
 
 const PAUSE_CELL = new Int32Array(new SharedArrayBuffer(4));
 
@@ -256,6 +257,8 @@ function run(data: Record<string, any>): object {
       const total = new Int32Array(data.total);
       return injectLoop(q, taken, total, data.first, data.count, data.all, mulberry32(data.seed), 'worker');
     }
+    case 'tasks':
+      return tasksLoop(data.region, data.me, new Int32Array(data.taken), new Int32Array(data.total), data.count, data.all, mulberry32(data.seed), 'worker');
     default:
       throw new Error(`unknown role ${data.role}`);
   }
@@ -290,6 +293,48 @@ export function injectLoop(q: InjectQueue, taken: Int32Array, total: Int32Array,
   }
   if (next !== first + count) throw new Error(`${label}: pushed only ${next - first}/${count}`);
   return { pops };
+}
+
+/** Descriptor `item` of a tasks run: 4 bytes of the item number, then bytes derived from it. */
+export function taskDescriptor(item: number, length: number): Uint8Array {
+  const d = new Uint8Array(Math.max(4, length));
+  new DataView(d.buffer).setInt32(0, item);
+  for (let i = 4; i < d.length; i++) d[i] = (item * 31 + i) & 255;
+  return d;
+}
+
+/**
+ * One worker of a host's run queues (src/scheduler/tasks.ts): push `count` descriptors (items
+ * me*count …), sometimes to the sibling's inject queue, while taking anything (own queues, the
+ * global queue, stealing from the sibling); record each taken item in `taken` and check its
+ * bytes. Until `all` are taken.
+ */
+export function tasksLoop(region: TaskRegion, me: number, taken: Int32Array, total: Int32Array, count: number, all: number, rng: () => number, label: string): { takes: number; stolen: number } {
+  const q = new TaskQueues(region, me);
+  const other = 1 - me;
+  let next = me * count;
+  const end = next + count;
+  let takes = 0;
+  for (let idle = 0; Atomics.load(total, 0) < all;) {
+    if (next < end && rng() < 0.6) {
+      const len = Math.floor(rng() * (q.maxBytes + 1));
+      if (q.push(taskDescriptor(next, len), rng() < 0.2 ? other : me)) next++;
+      else idle = backoff(false, idle);
+    } else {
+      const d = q.take(rng() < 0.5);
+      if (d !== undefined) {
+        const item = new DataView(d.buffer, d.byteOffset).getInt32(0);
+        const want = taskDescriptor(item, d.length);
+        for (let i = 0; i < d.length; i++) if (d[i] !== want[i]) throw new Error(`${label}: descriptor ${item} damaged at byte ${i}`);
+        Atomics.add(taken, item, 1);
+        Atomics.add(total, 0, 1);
+        takes++;
+      }
+      idle = backoff(d !== undefined, idle);
+    }
+  }
+  if (next !== end) throw new Error(`${label}: pushed only ${next - me * count}/${count}`);
+  return { takes, stolen: q.counters.stolen };
 }
 
 if (!isMainThread && parentPort !== null && workerData?.role !== undefined) {

@@ -18,6 +18,12 @@ export interface StressOptions {
   bigEvery: number;
   /** Messages the main thread sends to each sink. */
   fromMain: number;
+  /**
+   * Sinks spawned from a Lua process on the first host instead of from the main thread: they go
+   * through the run queues, get messages before they start, and are stolen by idle workers while
+   * their spawner burns CPU (default 0).
+   */
+  queuedSinks?: number;
 }
 
 export interface StressResult {
@@ -27,10 +33,12 @@ export interface StressResult {
   deadSendErrors: number;
   leftover: number;
   heapBytes: number[];
+  /** Queued spawns moved between workers by stealing. */
+  stolen: number;
 }
 
 const SINK = `
-local function main(senders)
+local function main(senders, collector)
   -- every sender ends with "done" after its last message (per-sender FIFO makes that the end)
   local inbox = process.inbox()
   local last, count, violations, done = {}, 0, {}, 0
@@ -39,7 +47,11 @@ local function main(senders)
     local t = m:topic()
     if t == "done" then
       done = done + 1
-      if done == senders then return { count = count, violations = violations } end
+      if done == senders then
+        local r = { count = count, violations = violations }
+        if collector then process.send(collector, "result", r) end
+        return r
+      end
       goto continue
     end
     local d = m:payload():data()
@@ -96,6 +108,35 @@ end
 return { main = main }
 `;
 
+// Spawns queued sinks, sends each of them PRE messages at once (they have not started: they sit in
+// the run queues), then keeps its worker busy for `burn` iterations so idle siblings steal some.
+const SPAWNER = `
+local PRE = 3
+local function main(k, senders, collector, burn)
+  local pids = {}
+  for i = 1, k do pids[i] = assert(process.spawn("s:sink", "s:a", senders, collector)) end
+  for _, sink in ipairs(pids) do
+    for seq = 1, PRE do process.send(sink, "msg", { src = "spawner@" .. sink, seq = seq, len = 2, data = "az" }) end
+    process.send(sink, "done")
+  end
+  local x = 0
+  for i = 1, burn do x = x + i % 3 end
+  return pids
+end
+return { main = main }
+`;
+const SPAWNER_PRE = 3;
+
+// Receives the queued sinks' results (they were not spawned by the main thread, which therefore
+// cannot watch their exits) and returns them all.
+const COLLECTOR = `
+return { main = function(k)
+  local inbox, out = process.inbox(), {}
+  for i = 1, k do out[i] = inbox:receive():payload():data() end
+  return out
+end }
+`;
+
 export async function runStress(o: StressOptions): Promise<StressResult> {
   const hosts = ['s:a', 's:b'];
   const entries: Array<Record<string, unknown>> = [
@@ -106,6 +147,8 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     { id: 's:source_a', kind: 'process.lua', method: 'main', source: `local HOST = "s:a"\n${SOURCE}` },
     { id: 's:source_b', kind: 'process.lua', method: 'main', source: `local HOST = "s:b"\n${SOURCE}` },
     { id: 's:nothing', kind: 'process.lua', method: 'main', source: 'return { main = function() end }' },
+    { id: 's:spawner', kind: 'process.lua', method: 'main', source: SPAWNER },
+    { id: 's:collector', kind: 'process.lua', method: 'main', source: COLLECTOR },
   ];
   const rt: Runtime = await createRuntime({ entries });
   let rng = o.seed >>> 0;
@@ -120,6 +163,20 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
       // senders: two per source, plus the main thread
       sinks.push(await rt.spawn('s:sink', hosts[rand(2)], [o.sources * 2 + 1], (e) => resolve(e.error ?? e.value)));
     }
+    const q = o.queuedSinks ?? 0;
+    let expected = 0;
+    if (q > 0) {
+      // senders of a queued sink: two per source, the main thread, the spawner
+      let done!: (v: unknown) => void;
+      const collected = new Promise((r) => { done = r; });
+      const collector = await rt.spawn('s:collector', 's:b', [q], (e) => done(e.error ?? e.value));
+      sinkExits.push(collected.then((v) => (v instanceof Error ? v : Object.values(v as object))));
+      const pids = await rt.exec('s:spawner', [q, o.sources * 2 + 2, collector, 2_000_000], { host: 's:a' }) as Record<string, string>;
+      const queued = Object.values(pids);
+      if (queued.length !== q) throw new Error(`spawner returned ${queued.length} sinks, not ${q}`);
+      sinks.push(...queued);
+      expected += SPAWNER_PRE * q;
+    }
     const sources: Array<Promise<Record<string, number>>> = [];
     for (let i = 0; i < o.sources; i++) {
       const h = rand(2);
@@ -131,11 +188,11 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     }
     for (const sink of sinks) rt.send(sink, 'done');
     const totals = await Promise.all(sources);
-    let expected = o.fromMain * sinks.length;
+    expected += o.fromMain * sinks.length;
     for (const t of totals) for (const c of Object.values(t)) expected += c;
     let delivered = 0;
     const violations: string[] = [];
-    for (const r of await Promise.all(sinkExits)) {
+    for (const r of (await Promise.all(sinkExits)).flat()) {
       if (r instanceof Error) { violations.push(`sink failed: ${r.message}`); continue; }
       const v = r as { count: number; violations?: string[] | Record<string, string> };
       delivered += v.count;
@@ -147,6 +204,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
       delivered, expected, violations, deadSendErrors: o.sources,
       leftover: stats.reduce((a, s) => a + s.processes, 0),
       heapBytes: stats.map((s) => s.heapBytes),
+      stolen: stats.reduce((a, s) => a + s.queue.stolen, 0),
     };
   } finally {
     await rt.stop(1000);
