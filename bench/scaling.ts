@@ -4,8 +4,8 @@
 //                i = 1..n, n = 3M, quick 1M) on its own host and waits for all 8 EXITs; wall time
 //                with 1 worker and with all workers (2 on the usual machine), with the default host
 //                limits (budget hook on) and with `max_reductions: 0, max_memory_mb: 0` (hook off).
-//                The same loop in plain wasmoon worker_threads (native-bench/cpu-ceiling.ts) is the
-//                ceiling: on a shared 2-vCPU VM whose second core is contended, 2 raw threads reach
+//                The same loop in plain wasmoon worker_threads (native-bench/cpu-ceiling.ts), the 8
+//                tasks taken one at a time from a shared counter, is the ceiling: on a shared 2-vCPU VM whose second core is contended, 2 raw threads reach
 //                well under 2× of 1, so the figure to read is ours/raw (scaling efficiency).
 //                Every variant (ours × hook on/off × 1/N workers, raw × 1/N threads) runs once per
 //                round, round-robin with a rotating start, for several rounds; each measurement has
@@ -98,6 +98,7 @@ async function cpuScaling(ctx: BenchContext): Promise<Figure[]> {
   ];
   const secs: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.key, []]));
   const luaSecs: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.key, []]));
+  const rawTasks: Record<string, string[]> = { raw1: [], rawW: [] };
   for (let r = 0; r < rounds; r++) {
     for (let j = 0; j < variants.length; j++) {
       const v = variants[(r + j) % variants.length]!;
@@ -105,6 +106,7 @@ async function cpuScaling(ctx: BenchContext): Promise<Figure[]> {
       if (v.kind === 'raw') {
         const p = await withTimeout(cpuCeilingPass({ threads: v.workers, tasks: k, n }), ctx.timeoutMs, 'raw wasmoon ceiling');
         secs[v.key]!.push(p.seconds);
+        rawTasks[v.key]!.push(p.threadTasks.join('+'));
       } else {
         const p = await oursPass(ctx, v.workers, v.hook!, k, n, expected);
         secs[v.key]!.push(p.seconds);
@@ -127,10 +129,11 @@ async function cpuScaling(ctx: BenchContext): Promise<Figure[]> {
     value: k / median(secs[v.key]!), unit: 'processes/s',
     work,
     timing: v.kind === 'raw'
-      ? `JS clock, "go" to the last thread's reply; tasks split evenly; fresh threads, 2 warm-up rounds; median of ${rounds} rounds, interleaved with ours`
+      ? `JS clock, "go" to the last thread's reply; threads take tasks from a shared counter; fresh threads, 2 warm-up rounds; median of ${rounds} rounds, interleaved with ours`
       : `JS clock around rt.exec(coordinator); fresh runtime, 2 warm-up runs; median of ${rounds} rounds, interleaved with the others`,
     details: {
       medianSeconds: median(secs[v.key]!), runsSeconds: r3(secs[v.key]!),
+      ...(v.kind === 'raw' ? { tasksPerThreadRuns: rawTasks[v.key]!.join(', ') } : {}),
       ...(v.kind === 'ours' ? { luaClockRunsSeconds: r3(luaSecs[v.key]!), maxReductions: v.hook ? 'default' : 0, maxMemoryMb: v.hook ? 'default' : 0 } : {}),
     },
   }));
@@ -204,7 +207,7 @@ async function spawnBurst(ctx: BenchContext, workers: number): Promise<Figure[]>
     while (performance.now() - tGo < SETTLE_MS) {
       split = await alive();
       if (sum(split) === total + 1) { settled = true; break; }
-      await sleep(5);
+      await sleep(20);
     }
     const settleSeconds = (performance.now() - tGo) / 1000;
     // Children only: the burster's own worker counts it too.
@@ -213,7 +216,15 @@ async function spawnBurst(ctx: BenchContext, workers: number): Promise<Figure[]>
 
     ctx.note('releasing');
     // Clean release: all children must exist before each gets its message.
-    await withTimeout(waitFor(async () => sum(await alive()) === total + 1, 'all burst processes alive'), ctx.timeoutMs, 'spawn-burst');
+    let final = split;
+    await withTimeout(waitFor(async () => sum(final = await alive()) === total + 1, 'all burst processes alive'), ctx.timeoutMs, 'spawn-burst');
+    const allAliveSeconds = (performance.now() - tGo) / 1000;
+    // Run-queue counters per worker, once all are alive (absent on runtimes without them).
+    const queues: Record<string, string> = {};
+    (await rt.stats()).forEach((w, i) => {
+      const q = (w as unknown as { queue?: Record<string, number> }).queue;
+      if (q) queues[`queueWorker${i + 1}`] = Object.entries(q).map(([k, v]) => `${k} ${v}`).join(', ');
+    });
     rt.send(burster.pid, 'release');
     const res = await withTimeout(exit, ctx.timeoutMs, 'burster');
     await withTimeout(waitFor(async () => sum(await alive()) === 0, 'burst processes to exit'), ctx.timeoutMs, 'spawn-burst release');
@@ -227,7 +238,7 @@ async function spawnBurst(ctx: BenchContext, workers: number): Promise<Figure[]>
       : `rt.stats() ${SETTLE_MS / 1000} s after "go": only ${fmtInt(seen)} of ${fmtInt(total)} alive`;
     const details = {
       split: children.join('/'), settled, settleSeconds, aliveAtRead: seen,
-      spawnLoopSeconds: (res.t1 - res.t0) / 1e6, burstWorker: before.indexOf(1) + 1,
+      splitAllAlive: final.map((p, i) => p - before[i]!).join('/'), spawnLoopSeconds: (res.t1 - res.t0) / 1e6, allAliveSeconds, burstWorker: before.indexOf(1) + 1, ...queues,
     };
     return [
       ...children.map((c, i): Figure => ({

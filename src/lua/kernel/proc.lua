@@ -627,6 +627,9 @@ return function(K)
 
   local validated = {} -- entry id -> true once it instantiated here (placement needs that first)
   local MULTI = #CFG.hosts[CFG.host].tids > 1
+  -- Set once the runtime's shutdown began: a process that starts afterwards (a queued spawn, or
+  -- one whose spawn request arrived late) gets the same CANCEL, or is killed after kill_all.
+  local shutdown_deadline, killing = nil, false
   local function spawn_local(id, host, opts, n, args, pre)
     local Ent = K.entries[id]
     if not Ent or (Ent.kind ~= "process.lua" and Ent.kind ~= "function.lua") then
@@ -682,6 +685,12 @@ return function(K)
     local T = K.new_thread(P, function() return main(tunpack(args, 1, n)) end)
     P.main = T
     ready(T, 0)
+    if killing then
+      kill(P, K.err("Internal", "process terminated"))
+    elseif shutdown_deadline then
+      deliver_event(P, { kind = EV_CANCEL, from = ZERO_PID, at = wall_s(), deadline = shutdown_deadline,
+        reason = "scheduler shutdown" })
+    end
     return pid
   end
   K.spawn_local = spawn_local
@@ -817,7 +826,6 @@ return function(K)
   handlers.ul = function(f) local P = procs[f[2]]; if P then P.links[f[3]] = nil end end
   handlers.mon = function(f) local P = procs[f[2]]; if P then P.watchers[f[3]] = true end end
   handlers.um = function(f) local P = procs[f[2]]; if P then P.watchers[f[3]] = nil end end
-  local shutdown_deadline, killing = nil, false -- queued spawns started later get the same
   -- Runtime shutdown: every process gets CANCEL ("scheduler shutdown") and a deadline.
   handlers.shutdown = function(f)
     local deadline = wall_s() + (f[2] or 10000) / 1000
@@ -895,9 +903,10 @@ return function(K)
     local ok, err = spawn_local(id, host, { watcher = watcher, link = link, ctx = ctx }, args.n or #args, args,
       { pid = pid, uniq = uniq })
     if home ~= SELF then
-      if ok then procs[pid].home = home end
+      local P = procs[pid] -- nil if it failed, or was killed at once (kill_all)
+      if P then P.home = home end
       post(home, { "bound", pid, SELF })
-      if not ok then post(home, { "unfwd", pid }) end
+      if not P then post(home, { "unfwd", pid }) end
     else
       local q = early[pid]
       early[pid] = nil
@@ -907,13 +916,6 @@ return function(K)
       -- It instantiated on the spawner's worker but not here: an error exit, as if it crashed.
       start_failed(pid, uniq, err, { watcher }, { link })
       return
-    end
-    local P = procs[pid]
-    if killing then
-      kill(P, K.err("Internal", "process terminated"))
-    elseif shutdown_deadline then
-      deliver_event(P, { kind = EV_CANCEL, from = ZERO_PID, at = wall_s(), deadline = shutdown_deadline,
-        reason = "scheduler shutdown" })
     end
   end
 
@@ -1474,7 +1476,7 @@ return function(K)
       local n = select("#", ...)
       local args = { ... }
       for i = 1, n do args[i] = copy(args[i]) end
-      local pid, err = spawn_from(P, id, host, monitor, link, n, args, spawner_ctx(st))
+      local pid, err = spawn_from(P, id, host, monitor, link, n, args, spawner_ctx(st), nil, st.name ~= nil)
       if not pid then return nil, err end
       if st.name then
         local ok = rpc(0, "nreg", st.name, pid)
