@@ -360,10 +360,15 @@ test('host sizes must be positive, with the reference messages; wrong types are 
       '      workers: eight',
       '    lifecycle:',
       '      auto_start: "yes"',
+      '  - name: h3',
+      '    kind: process.host',
+      '    host:',
+      '      queue_size: 2000000',
       '',
     ].join('\n')),
   });
   const err = await loadFails(root);
+  hasProblem(err, { line: 18, entry: 'app:h3', field: 'host.queue_size', message: 'queue size must be at most 1048576' });
   hasProblem(err, { line: 6, entry: 'app:h', field: 'host.workers', message: 'workers must be greater than 0' });
   hasProblem(err, { line: 7, entry: 'app:h', field: 'host.queue_size', message: 'queue size must be greater than 0' });
   hasProblem(err, { line: 8, entry: 'app:h', field: 'host.local_queue_size', message: 'local queue size must be greater than 0' });

@@ -310,8 +310,9 @@ const processHostSchema = z
     host: block(
       z.object({
         workers: positiveInt('workers must be greater than 0').default(() => os.availableParallelism()),
-        queue_size: positiveInt('queue size must be greater than 0').default(1024),
-        local_queue_size: positiveInt('local queue size must be greater than 0').default(256),
+        // Run-queue capacities (src/scheduler/tasks.ts), rounded up to a power of two (min 2).
+        queue_size: positiveInt('queue size must be greater than 0').pipe(z.number().max(1 << 20, 'queue size must be at most 1048576')).default(1024),
+        local_queue_size: positiveInt('local queue size must be greater than 0').pipe(z.number().max(1 << 16, 'local queue size must be at most 65536')).default(256),
         // Lua VM instructions a process may run between two yields before it is killed
         // (0 = no limit). 100M is about a second of pure Lua on these machines (~120M instr/s).
         max_reductions: z.number().int().min(0).default(100_000_000),

@@ -143,7 +143,7 @@ export class Runtime extends EventEmitter {
     const regions = new Map<string, TaskRegion>();
     for (const h of hosts) {
       const n = this.hostTids.get(h.id)!.length;
-      if (n > 1) regions.set(h.id, createTaskRegion({ workers: n, queueSize: h.host.queueSize, localQueueSize: h.host.localQueueSize }));
+      if (n > 1) regions.set(h.id, createTaskRegion({ workers: n, queueSize: Math.max(2, h.host.queueSize), localQueueSize: Math.max(2, h.host.localQueueSize) }));
     }
     const ready: Promise<void>[] = [];
     for (const { tid: t, host } of plan) {
