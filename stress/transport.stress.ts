@@ -15,6 +15,7 @@ for (const workers of [1, 2]) {
       assert.equal(r.delivered, r.expected);
       assert.ok(r.delivered >= 1_000_000, `volume ${r.delivered}`);
       assert.equal(r.leftover, 0);
+      assert.equal(r.queuedStarted, r.queued, 'every queued spawn was taken and started exactly once');
       for (const h of r.heapBytes) assert.ok(h < 64 * 1048576, `Lua heap after the run: ${h} bytes`);
     });
   }

@@ -122,6 +122,9 @@ test('a spawn burst from one process spreads over both workers and every process
     // the benchmark reports the real split (50/50 for 100k); here: clearly spread
     for (const c of counts) assert.ok(c >= n * 0.25, `spread over both workers: ${counts}`);
     assert.ok(st.reduce((a, w) => a + w.queue.stolen, 0) > 0, 'the idle worker stole');
+    const pushed = st.reduce((a, w) => a + w.queue.pushed, 0);
+    assert.ok(pushed > n / 2, `most spawns went through the run queues (${pushed})`);
+    assert.equal(st.reduce((a, w) => a + w.queue.own + w.queue.global, 0), pushed, 'each queued spawn was taken once');
   } finally {
     await rt.stop(2000);
   }

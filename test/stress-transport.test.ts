@@ -10,6 +10,7 @@ for (const workers of [1, 2]) {
       assert.deepEqual(r.violations, [], `seed ${seed}`);
       assert.equal(r.delivered, r.expected, `seed ${seed}: delivered ${r.delivered} of ${r.expected}`);
       assert.equal(r.leftover, 0, 'no process left behind');
+      assert.equal(r.queuedStarted, r.queued, 'every queued spawn was taken and started exactly once');
       // the spawner of the queued sinks burns ~20-60 ms in one resume: its idle sibling steals
       if (workers > 1) assert.ok(r.stolen > 0, 'queued sinks were stolen by the idle worker');
       if (process.env.STRESS_VERBOSE) console.log(`seed ${seed}, ${workers} worker(s): ${r.delivered} messages, ${r.stolen} queued spawns stolen`);

@@ -35,6 +35,9 @@ export interface StressResult {
   heapBytes: number[];
   /** Queued spawns moved between workers by stealing. */
   stolen: number;
+  /** Spawns that went through the run queues, and how many of them a worker took and started. */
+  queued: number;
+  queuedStarted: number;
 }
 
 const SINK = `
@@ -205,6 +208,8 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
       leftover: stats.reduce((a, s) => a + s.processes, 0),
       heapBytes: stats.map((s) => s.heapBytes),
       stolen: stats.reduce((a, s) => a + s.queue.stolen, 0),
+      queued: stats.reduce((a, s) => a + s.queue.pushed, 0),
+      queuedStarted: stats.reduce((a, s) => a + s.queue.own + s.queue.global, 0),
     };
   } finally {
     await rt.stop(1000);
