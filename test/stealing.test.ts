@@ -122,7 +122,7 @@ test('a spawn burst from one process spreads over both workers and every process
     // the benchmark reports the real split (50/50 for 100k); here: clearly spread
     for (const c of counts) assert.ok(c >= n * 0.25, `spread over both workers: ${counts}`);
     assert.ok(st.reduce((a, w) => a + w.queue.stolen, 0) > 0, 'the idle worker stole');
-    const pushed = st.reduce((a, w) => a + w.queue.pushed, 0);
+    const pushed = st.reduce((a, w) => a + w.queue.pushed, 0) + rt.queuedSpawns();
     assert.ok(pushed > n / 2, `most spawns went through the run queues (${pushed})`);
     assert.equal(st.reduce((a, w) => a + w.queue.own + w.queue.global, 0), pushed, 'each queued spawn was taken once');
   } finally {
@@ -145,4 +145,34 @@ test('stopping the runtime with spawns still queued: they get the shutdown CANCE
   await rt.stop(2000);
   await pending.catch(() => undefined);
   assert.ok(performance.now() - t0 < 1900, 'the idle processes left on CANCEL, before the deadline');
+});
+
+test('jobs from the main thread go on the global queue: a free worker takes them while the other is stuck', async () => {
+  // no budget hook: a process in a loop keeps its worker until it is done
+  const rt = await createRuntime({ entries: [
+    { id: 'w:p', kind: 'process.host', host: { workers: 2, max_reductions: 0, max_memory_mb: 0 } },
+    { id: 'w:spin', kind: 'process.lua', method: 'main', modules: ['time'], source: `local time = require("time")
+      return { main = function(ms)
+        local t0 = time.now()
+        local n = 0
+        while time.now():sub(t0):milliseconds() < ms do n = n + 1 end
+        return n
+      end }` },
+    { id: 'w:square', kind: 'function.lua', method: 'main', source: 'return { main = function(x) return x * x end }' },
+  ] });
+  try {
+    await rt.exec('w:square', [1], { host: 'w:p' }); // both workers up and idle
+    let spinDone = 0;
+    const spin = rt.exec('w:spin', [600], { host: 'w:p' }).then(() => { spinDone = performance.now(); });
+    await new Promise((r) => setTimeout(r, 50)); // the spin has started on one of the workers
+    const jobs = await Promise.all(Array.from({ length: 20 }, (_, i) => rt.exec('w:square', [i], { host: 'w:p' })));
+    const jobsDone = performance.now();
+    assert.deepEqual(jobs, Array.from({ length: 20 }, (_, i) => i * i));
+    assert.equal(spinDone, 0, 'every job finished while the spinning worker was still stuck');
+    assert.ok(rt.queuedSpawns() >= 20, 'the jobs went through the global queue');
+    await spin;
+    assert.ok(spinDone > jobsDone);
+  } finally {
+    await rt.stop(1000);
+  }
 });

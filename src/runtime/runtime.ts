@@ -19,7 +19,7 @@ import { encodeValue, decodeValues, WippyError } from '../codec/msgpack.js';
 import { newDirectory } from './layout.js';
 import { Endpoint, type RingHandover } from '../transport/endpoint.js';
 import { Doorbell } from '../transport/doorbell.js';
-import { createTaskRegion, type TaskRegion } from '../scheduler/tasks.js';
+import { TaskQueues, createTaskRegion, type TaskRegion } from '../scheduler/tasks.js';
 import { Directory } from './directory.js';
 import { formatPid, parsePid } from './pid.js';
 import type { Registry } from '../registry/registry.js';
@@ -84,6 +84,8 @@ export class Runtime extends EventEmitter {
   private readonly outgoing = new Map<number, Uint8Array[]>();
   private flushScheduled = false;
   private doorbellSab: SharedArrayBuffer | undefined;
+  /** The main thread's view of each multi-worker host's run queues (it only pushes globally). */
+  private readonly taskQueues = new Map<string, TaskQueues>();
   private ep: Endpoint | undefined;
   private closed = false;
   private started = false;
@@ -145,6 +147,7 @@ export class Runtime extends EventEmitter {
       const n = this.hostTids.get(h.id)!.length;
       if (n > 1) regions.set(h.id, createTaskRegion({ workers: n, queueSize: Math.max(2, h.host.queueSize), localQueueSize: Math.max(2, h.host.localQueueSize) }));
     }
+    for (const [h, region] of regions) this.taskQueues.set(h, new TaskQueues(region, -1));
     const ready: Promise<void>[] = [];
     for (const { tid: t, host } of plan) {
       const ports = portsOf.get(t)!;
@@ -426,6 +429,16 @@ export class Runtime extends EventEmitter {
       if (entry && (entry.kind === 'process.lua' || entry.kind === 'function.lua')) {
         const uniq = this.dir.alloc(tid);
         const pid = formatPid(entry.kind === 'function.lua' ? `${entryId}#lua.${tid}` : h, uniq);
+        // On a multi-worker host the spawn goes on the host's global run queue, where whichever
+        // worker is free takes it (src/scheduler/tasks.ts); `tid` is its home (owner of the PID),
+        // which forwards frames for it to the worker that runs it. Otherwise, or when the queue
+        // is full, a placed spawn to `tid`.
+        const q = this.taskQueues.get(h);
+        if (q && q.pushGlobal(encodeValue([pid, uniq, entryId, h, ctl.pid, false, ctx ? spawnCtx(ctx) : false, args, tid]))) {
+          const tids = this.hostTids.get(h)!;
+          for (const t of tids) if (this.ep!.bell.isParked(t)) { this.ep!.bell.ring(t); break; }
+          return pid;
+        }
         this.dir.addLoad(tid, 1);
         this.post(tid, ['sp', pid, uniq, entryId, h, ctl.pid, false, ctx ? spawnCtx(ctx) : false, args]);
         return pid;
@@ -497,6 +510,13 @@ export class Runtime extends EventEmitter {
 
   /** Look up a registered name. */
   lookup(name: string): string | undefined { return this.names.get(name); }
+
+  /** Spawns the main thread (rt.spawn / rt.exec) put on hosts' run queues. */
+  queuedSpawns(): number {
+    let n = 0;
+    for (const q of this.taskQueues.values()) n += q.counters.pushed;
+    return n;
+  }
 
   /**
    * Per worker thread: live processes, Lua heap bytes, and the run-queue counters (spawns it

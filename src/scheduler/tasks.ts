@@ -123,7 +123,7 @@ export class TaskQueues {
     this.inject = region.inject.map((s) => new InjectQueue(s));
     this.me = me;
     this.n = this.local.length;
-    this.nextVictim = (me + 1) % this.n;
+    this.nextVictim = (me + 1) % this.n; // me = -1 (not a worker): only pushGlobal is used
   }
 
   /** Largest descriptor a slot holds. */
@@ -135,12 +135,8 @@ export class TaskQueues {
    * caller then starts the process some other way.
    */
   push(desc: Uint8Array, target = this.me): boolean {
-    if (desc.length > this.maxBytes) return false;
-    const s = this.free.pop(); // step 1 (see the header)
+    const s = this.fill(desc);
     if (s === undefined) return false;
-    const off = s * this.slotBytes;
-    this.lens[off >> 2] = desc.length; // step 2: plain stores, published by step 3
-    this.bytes.set(desc, off + TASK_LENGTH_BYTES);
     // step 3: the queue's publishing store (Deque.push: bottom; InjectQueue.push: seq)
     if (target === this.me ? this.local[this.me]!.push(s) || this.global.push(s) : this.inject[target]!.push(s)) {
       this.counters.pushed++;
@@ -148,6 +144,32 @@ export class TaskQueues {
     }
     this.free.push(s); // never published: back to the free list
     return false;
+  }
+
+  /**
+   * Queue a descriptor on the host's global queue; any thread, also one that is not a worker of
+   * the host (the main thread's spawns: `me` = -1). False when too large or full.
+   */
+  pushGlobal(desc: Uint8Array): boolean {
+    const s = this.fill(desc);
+    if (s === undefined) return false;
+    if (this.global.push(s)) { // step 3: InjectQueue.push's Atomics.store(seq)
+      this.counters.pushed++;
+      return true;
+    }
+    this.free.push(s);
+    return false;
+  }
+
+  /** Steps 1 and 2 of a push: claim a free slot and write the descriptor into it. */
+  private fill(desc: Uint8Array): number | undefined {
+    if (desc.length > this.maxBytes) return undefined;
+    const s = this.free.pop(); // step 1 (see the header)
+    if (s === undefined) return undefined;
+    const off = s * this.slotBytes;
+    this.lens[off >> 2] = desc.length; // step 2: plain stores, published by step 3
+    this.bytes.set(desc, off + TASK_LENGTH_BYTES);
+    return s;
   }
 
   /** Take the next descriptor this worker should start, or undefined. `steal`: rob busy siblings. */

@@ -208,7 +208,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
       leftover: stats.reduce((a, s) => a + s.processes, 0),
       heapBytes: stats.map((s) => s.heapBytes),
       stolen: stats.reduce((a, s) => a + s.queue.stolen, 0),
-      queued: stats.reduce((a, s) => a + s.queue.pushed, 0),
+      queued: stats.reduce((a, s) => a + s.queue.pushed, 0) + rt.queuedSpawns(),
       queuedStarted: stats.reduce((a, s) => a + s.queue.own + s.queue.global, 0),
     };
   } finally {
