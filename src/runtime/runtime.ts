@@ -415,6 +415,16 @@ export class Runtime extends EventEmitter {
    */
   async spawn(entryId: string, host: string | undefined, args: unknown[] = [], onExit?: (e: ExitInfo) => void,
     ctx?: SpawnContext): Promise<string> {
+    return this.spawnOn(entryId, host, args, onExit, ctx, false);
+  }
+
+  /**
+   * spawn(), and for a job (`exec`, `run`: `queued`) the host's global run queue instead of a
+   * round-robin worker: whichever worker is free takes it. Processes started with spawn() keep
+   * the round-robin spread (one per worker when spawned in turn, what long-lived drivers want).
+   */
+  private async spawnOn(entryId: string, host: string | undefined, args: unknown[], onExit: ((e: ExitInfo) => void) | undefined,
+    ctx: SpawnContext | undefined, queued: boolean): Promise<string> {
     this.assertRunning();
     const h = host ?? this.defaultHost(entryId);
     const tid = this.pickTid(h);
@@ -429,11 +439,11 @@ export class Runtime extends EventEmitter {
       if (entry && (entry.kind === 'process.lua' || entry.kind === 'function.lua')) {
         const uniq = this.dir.alloc(tid);
         const pid = formatPid(entry.kind === 'function.lua' ? `${entryId}#lua.${tid}` : h, uniq);
-        // On a multi-worker host the spawn goes on the host's global run queue, where whichever
+        // A job on a multi-worker host goes on the host's global run queue, where whichever
         // worker is free takes it (src/scheduler/tasks.ts); `tid` is its home (owner of the PID),
         // which forwards frames for it to the worker that runs it. Otherwise, or when the queue
         // is full, a placed spawn to `tid`.
-        const q = this.taskQueues.get(h);
+        const q = queued ? this.taskQueues.get(h) : undefined;
         if (q && q.pushGlobal(encodeValue([pid, uniq, entryId, h, ctl.pid, false, ctx ? spawnCtx(ctx) : false, args, tid]))) {
           const tids = this.hostTids.get(h)!;
           for (const t of tids) if (this.ep!.bell.isParked(t)) { this.ep!.bell.ring(t); break; }
@@ -460,16 +470,16 @@ export class Runtime extends EventEmitter {
   /** Run `entryId` to completion: resolves with its result, rejects with its error (a WippyError). */
   exec(entryId: string, args: unknown[] = [], opts: { host?: string; ctx?: SpawnContext } = {}): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.spawn(entryId, opts.host, args, (e) => {
+      this.spawnOn(entryId, opts.host, args, (e) => {
         if (e.error) reject(e.error); else resolve(e.value);
-      }, opts.ctx).catch(reject);
+      }, opts.ctx, true).catch(reject);
     });
   }
 
   /** Run `entryId` to completion and report its EXIT as data (never rejects for a process error). */
   async run(entryId: string, args: unknown[] = [], opts: { host?: string; ctx?: SpawnContext } = {}): Promise<ExitInfo> {
     return new Promise((resolve, reject) => {
-      this.spawn(entryId, opts.host, args, resolve, opts.ctx).catch(reject);
+      this.spawnOn(entryId, opts.host, args, resolve, opts.ctx, true).catch(reject);
     });
   }
 
