@@ -80,6 +80,21 @@ export function formatRatio(r: number): string {
   return String(Number(r.toPrecision(2)));
 }
 
+/**
+ * `formatRatio`, but with a third significant digit when two would round the ratio onto its target
+ * (1.78 against 1.8 would read "1.8× missed").
+ */
+export function formatRatioAgainst(r: number, target?: number): string {
+  const s = formatRatio(r);
+  if (target === undefined || r === target || !Number.isFinite(r) || r >= 100 || s !== formatRatio(target)) return s;
+  // One more digit at a time until it differs from the target (1.7963 against 1.8: "1.796").
+  for (let p = 3; p <= 6; p++) {
+    const t = String(Number(r.toPrecision(p)));
+    if (t !== String(Number(target.toPrecision(p)))) return t;
+  }
+  return String(Number(r.toPrecision(6)));
+}
+
 export function barStatus(bar: RatioBar): 'met' | 'missed' | 'none' {
   if (bar.target === undefined || bar.ratio === null) return 'none';
   return bar.ratio >= bar.target ? 'met' : 'missed';
@@ -200,7 +215,7 @@ export function ratioChart(bars: RatioBar[], opts: ChartOptions = {}): string {
         out.push(line(hi, mid - 3, hi, mid + 3, `stroke="${COLOR.text}" stroke-width="1"`));
       }
       const verdict = status === 'none' ? '' : ` ${status}`;
-      out.push(text(plotX1 + 8, mid + 4, `${formatRatio(bar.ratio)}×${verdict}`, `class="value" fill="${status === 'none' ? COLOR.text : color}"`));
+      out.push(text(plotX1 + 8, mid + 4, `${formatRatioAgainst(bar.ratio, bar.target)}×${verdict}`, `class="value" fill="${status === 'none' ? COLOR.text : color}"`));
     }
     if (bar.target !== undefined) {
       const tx = clampX(bar.target);
