@@ -25,7 +25,9 @@ import { formatPid, parsePid } from './pid.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostEntry, LuaEntry } from '../registry/types.js';
 import type { ControlFromWorker, ControlToWorker, QueueCounters, WorkerInit } from '../host/protocol.js';
+import { pino, type Logger } from 'pino';
 
+/** One worker thread in Runtime.stats(). */
 export interface WorkerStats {
   tid: number;
   host: string;
@@ -33,7 +35,6 @@ export interface WorkerStats {
   heapBytes: number;
   queue: QueueCounters;
 }
-import { pino, type Logger } from 'pino';
 
 const WORKER_URL = new URL('../host/worker.js', import.meta.url);
 const CONTROL_HOST = 'node:control';
