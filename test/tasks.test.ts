@@ -5,11 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TaskQueues, createTaskRegion, GLOBAL_EVERY, type TaskPolicy } from '../src/scheduler/tasks.js';
-import { startWorker, mulberry32, taskDescriptor, tasksLoop } from './helpers/ring-worker.js';
+import { startWorker, mulberry32, taskDescriptor, taskItem, tasksLoop } from './helpers/ring-worker.js';
 
 const tiny = () => createTaskRegion({ workers: 2, queueSize: 4, localQueueSize: 4, slotBytes: 64 });
-const item = (d: Uint8Array | undefined): number | undefined =>
-  d === undefined ? undefined : new DataView(d.buffer, d.byteOffset).getInt32(0);
+const item = (d: Uint8Array | undefined): number | undefined => (d === undefined ? undefined : taskItem(d));
 
 test('own deque, then the global queue on overflow, then refused; taken oldest first', () => {
   const q = new TaskQueues(tiny(), 0);

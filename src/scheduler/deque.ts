@@ -157,16 +157,7 @@ export class Deque {
    */
   stealHalf(into: Deque, max = 0x7fffffff): number {
     const size = this.size();
-    let want = Math.min(size - (size >> 1), max, into.capacity - into.size());
-    let moved = 0;
-    while (want-- > 0) {
-      const item = this.steal();
-      if (item === undefined) break;
-      // Cannot fail: only this thread adds to `into`, and thieves only make room.
-      into.push(item);
-      moved++;
-    }
-    return moved;
+    return moveInto(into, Math.min(size - (size >> 1), max), () => this.steal());
   }
 
   /** Items in the deque; exact for the owner between its own operations, a snapshot otherwise. */
@@ -269,15 +260,7 @@ export class InjectQueue {
 
   /** Move up to `max` items into a deque this thread owns (a global-queue batch); returns how many. */
   popInto(into: Deque, max: number): number {
-    let room = Math.min(max, into.capacity - into.size());
-    let moved = 0;
-    while (room-- > 0) {
-      const item = this.pop();
-      if (item === undefined) break;
-      into.push(item);
-      moved++;
-    }
-    return moved;
+    return moveInto(into, max, () => this.pop());
   }
 
   /** Items queued (claimed positions; a snapshot). */
@@ -288,4 +271,21 @@ export class InjectQueue {
     const size = (e - d) | 0;
     return size < 0 ? 0 : size > this.capacity ? this.capacity : size;
   }
+}
+
+/**
+ * Take up to `want` items with `take` (oldest first) and push them on `into`, a deque the calling
+ * thread owns, bounded by its free room; returns how many moved. The pushes cannot fail: only this
+ * thread adds to `into`, and thieves only make room.
+ */
+function moveInto(into: Deque, want: number, take: () => number | undefined): number {
+  let room = Math.min(want, into.capacity - into.size());
+  let moved = 0;
+  while (room-- > 0) {
+    const item = take();
+    if (item === undefined) break;
+    into.push(item);
+    moved++;
+  }
+  return moved;
 }

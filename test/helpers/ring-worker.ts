@@ -303,6 +303,11 @@ export function taskDescriptor(item: number, length: number): Uint8Array {
   return d;
 }
 
+/** The item number a descriptor of taskDescriptor() carries. */
+export function taskItem(d: Uint8Array): number {
+  return new DataView(d.buffer, d.byteOffset).getInt32(0);
+}
+
 /**
  * One worker of a host's run queues (src/scheduler/tasks.ts): push `count` descriptors (items
  * me*count …), sometimes to the sibling's inject queue, while taking anything (own queues, the
@@ -323,7 +328,7 @@ export function tasksLoop(region: TaskRegion, me: number, taken: Int32Array, tot
     } else {
       const d = q.take(rng() < 0.5);
       if (d !== undefined) {
-        const item = new DataView(d.buffer, d.byteOffset).getInt32(0);
+        const item = taskItem(d);
         const want = taskDescriptor(item, d.length);
         for (let i = 0; i < d.length; i++) if (d[i] !== want[i]) throw new Error(`${label}: descriptor ${item} damaged at byte ${i}`);
         Atomics.add(taken, item, 1);
