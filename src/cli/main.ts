@@ -58,7 +58,7 @@ function execExitCode(e: ExitInfo): number {
 function listCommands(reg: Registry): string {
   const cmds = reg.commands();
   if (cmds.length === 0) return 'no commands: give a process.lua entry meta.command.name to make one\n';
-  const w = Math.max(...cmds.map((c) => c.name.length));
+  const w = cmds.reduce((m, c) => Math.max(m, c.name.length), 0); // no spread: one argument per command
   return cmds.map((c) => `  ${c.name.padEnd(w)}  ${c.short ?? ''}`.trimEnd()).join('\n') + '\n';
 }
 

@@ -47,9 +47,16 @@ export function formatList(reg: Registry, opts: ListOptions = {}): string {
     return `no entries${filters ? ` match ${filters}` : ''} (${reg.entries.size} in registry)\n`;
   }
   const header = { id: 'ID', kind: 'KIND', comment: 'COMMENT' };
-  const wId = Math.max(...[header, ...rows].map((r) => r.id.length));
-  const wKind = Math.max(...[header, ...rows].map((r) => r.kind.length));
-  return [header, ...rows].map((r) => `${r.id.padEnd(wId)}  ${r.kind.padEnd(wKind)}  ${r.comment}`.trimEnd()).join('\n') + '\n';
+  const all = [header, ...rows];
+  // A loop, not Math.max(...lengths): spreading one argument per entry overflows the stack past
+  // ~120k entries.
+  let wId = 0;
+  let wKind = 0;
+  for (const r of all) {
+    wId = Math.max(wId, r.id.length);
+    wKind = Math.max(wKind, r.kind.length);
+  }
+  return all.map((r) => `${r.id.padEnd(wId)}  ${r.kind.padEnd(wKind)}  ${r.comment}`.trimEnd()).join('\n') + '\n';
 }
 
 /** Base fields every entry has; anything else on the object is a typed, defaulted kind field. */

@@ -77,10 +77,16 @@ export async function loadApp(rootDir: string, opts: LoadOptions = {}): Promise<
 
   const config = await loadConfig(root, opts.configFiles ?? [], problems);
 
+  // Entries are appended one by one, never with push(...list): a spread passes one argument per
+  // entry and overflows the stack past ~120k entries in one file (a 49 MB definition file crashed
+  // the loader with an uncaught RangeError that way).
   const raws: RawEntry[] = [];
-  const files = await findYamlFiles(srcDir);
+  const files: string[] = [];
+  await findYamlFiles(srcDir, files);
   const texts = await Promise.all(files.map((f) => readFile(f, 'utf8')));
-  files.forEach((file, i) => raws.push(...entriesOfFile(file, texts[i]!, problems)));
+  files.forEach((file, i) => {
+    for (const raw of entriesOfFile(file, texts[i]!, problems)) raws.push(raw);
+  });
 
   return buildRegistry(raws, { root, config, problems });
 }
@@ -97,9 +103,8 @@ async function isDirectory(p: string): Promise<boolean> {
   }
 }
 
-/** Every .yaml/.yml file under `dir`, depth-first in name order, so loads are deterministic. */
-async function findYamlFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
+/** Appends every .yaml/.yml file under `dir` to `out`, depth-first in name order (deterministic). */
+async function findYamlFiles(dir: string, out: string[]): Promise<void> {
   const dirents = await readdir(dir, { withFileTypes: true });
   dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const d of dirents) {
@@ -107,12 +112,11 @@ async function findYamlFiles(dir: string): Promise<string[]> {
     // Symlinked directories are not followed (they could loop); symlinked files are.
     const isFile = d.isFile() || (d.isSymbolicLink() && (await stat(full).then((s) => s.isFile(), () => false)));
     if (d.isDirectory()) {
-      if (!SKIP_DIR(d.name)) out.push(...(await findYamlFiles(full)));
+      if (!SKIP_DIR(d.name)) await findYamlFiles(full, out);
     } else if (isFile && /\.ya?ml$/i.test(d.name)) {
       out.push(full);
     }
   }
-  return out;
 }
 
 interface ParsedYaml {
@@ -131,7 +135,9 @@ function parseYaml(file: string, text: string, problems: ProblemList): ParsedYam
   if (doc.errors.length > 0) {
     for (const err of doc.errors) {
       const pos = lines.linePos(err.pos[0]);
-      problems.add(file, pos.line, `invalid YAML: ${err.message.split('\n')[0]} (column ${pos.col})`);
+      // The parser turns its own stack overflow on very deep nesting into a parse error.
+      const what = err.message.startsWith('Maximum call stack size exceeded') ? 'nested too deeply' : err.message.split('\n')[0];
+      problems.add(file, pos.line, `invalid YAML: ${what} (column ${pos.col})`);
     }
     return undefined;
   }
@@ -144,7 +150,54 @@ function parseYaml(file: string, text: string, problems: ProblemList): ParsedYam
   }
   const fieldLines = new Map<string, number>();
   recordLines(doc.contents, '', fieldLines, lines);
+  const bad = badValue(value);
+  if (bad) {
+    problems.add(file, lineNear(fieldLines, bad.field), `invalid YAML: ${bad.message}`, bad.field === '' ? {} : { field: bad.field });
+    return undefined;
+  }
   return { file, doc, lines, value, lineOf: (f) => fieldLines.get(f) };
+}
+
+/** The line of `field`, or of its nearest recorded parent. */
+function lineNear(fieldLines: Map<string, number>, field: string): number | undefined {
+  for (let f = field; f !== ''; f = f.slice(0, Math.max(0, Math.max(f.lastIndexOf('.'), f.lastIndexOf('['))))) {
+    const line = fieldLines.get(f);
+    if (line !== undefined) return line;
+  }
+  return undefined;
+}
+
+/**
+ * What the rest of the loader cannot take, found in the parsed value: a cycle (a recursive alias,
+ * `a: &x [*x]`, makes a value that contains itself: the file:// resolver, the schema checks and
+ * error messages would recurse forever), and the Map/Set values the !!omap, !!pairs and !!set
+ * tags produce (they would pass as maps with no keys, silently dropping their contents). The
+ * parser has already bounded how far aliases may expand (maxAliasCount), so this walk is bounded
+ * by the size of the expanded value; its depth by the parser's own nesting limit.
+ */
+function badValue(v: unknown, field = '', ancestors = new Set<object>()): { field: string; message: string } | undefined {
+  if (typeof v !== 'object' || v === null || v instanceof Uint8Array) return undefined;
+  if (ancestors.has(v)) return { field, message: 'recursive alias: a value may not contain itself' };
+  if (v instanceof Map || v instanceof Set) {
+    return { field, message: `${v instanceof Map ? '!!omap/!!pairs' : '!!set'} values are not supported; write a plain map or list` };
+  }
+  ancestors.add(v);
+  try {
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const bad = badValue(v[i], `${field}[${i}]`, ancestors);
+        if (bad) return bad;
+      }
+    } else {
+      for (const [k, x] of Object.entries(v)) {
+        const bad = badValue(x, field === '' ? k : `${field}.${k}`, ancestors);
+        if (bad) return bad;
+      }
+    }
+    return undefined;
+  } finally {
+    ancestors.delete(v);
+  }
 }
 
 async function readYamlFile(file: string, problems: ProblemList, opts: { optional: boolean }): Promise<ParsedYaml | undefined> {
@@ -236,7 +289,7 @@ function entriesOfFile(file: string, text: string, problems: ProblemList): RawEn
   }
   const ns = top.namespace;
   if (typeof ns !== 'string' || !NAMESPACE_RE.test(ns)) {
-    problems.add(file, parsed.lineOf('namespace'), `namespace must be a dot-separated name like "app.workers", got ${JSON.stringify(ns)}`);
+    problems.add(file, parsed.lineOf('namespace'), `namespace must be a dot-separated name like "app.workers", got ${show(ns)}`);
     return [];
   }
 
@@ -277,7 +330,7 @@ function rawEntry(
 
   const { name, kind, meta, ...data } = item;
   if (typeof name !== 'string' || name === '' || name.includes(':')) {
-    const got = name === undefined ? 'it is missing' : `got ${JSON.stringify(name)}`;
+    const got = name === undefined ? 'it is missing' : `got ${show(name)}`;
     problems.add(file, lines.get('name') ?? entryLine, `entry name must be a non-empty string without ":" (${got})`, { field: 'name' });
     return undefined;
   }
@@ -299,6 +352,12 @@ function rawEntry(
     origin: { file, ...(entryLine !== undefined ? { line: entryLine } : {}) },
     lines,
   };
+}
+
+/** A value as problems quote it: JSON, cut to 60 characters (a name may be a 10 MB list). */
+function show(v: unknown): string {
+  const json = v instanceof Uint8Array ? `<${v.length} bytes of binary>` : JSON.stringify(v) ?? String(v);
+  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
 function lineOfNode(node: unknown, lc: LineCounter): number | undefined {
