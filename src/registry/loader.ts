@@ -33,6 +33,8 @@ export interface LoadOptions {
 }
 
 const DEFAULT_SRC = './src';
+/** Syntax errors reported per file; the rest are counted in one problem. */
+const MAX_SYNTAX_ERRORS = 10;
 const NAMESPACE_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 /** Directories never scanned: dependency trees and hidden directories (.git, editor state). */
 const SKIP_DIR = (name: string) => name === 'node_modules' || name.startsWith('.');
@@ -133,12 +135,16 @@ function parseYaml(file: string, text: string, problems: ProblemList): ParsedYam
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    for (const err of doc.errors) {
+    // A binary or badly broken file yields hundreds of errors quoting whole tokens: the first few,
+    // each cut short, say enough.
+    for (const err of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) {
       const pos = lines.linePos(err.pos[0]);
       // The parser turns its own stack overflow on very deep nesting into a parse error.
-      const what = err.message.startsWith('Maximum call stack size exceeded') ? 'nested too deeply' : err.message.split('\n')[0];
+      const what = err.message.startsWith('Maximum call stack size exceeded') ? 'nested too deeply' : cut(err.message.split('\n')[0]!, 160);
       problems.add(file, pos.line, `invalid YAML: ${what} (column ${pos.col})`);
     }
+    const more = doc.errors.length - MAX_SYNTAX_ERRORS;
+    if (more > 0) problems.add(file, lines.linePos(doc.errors[MAX_SYNTAX_ERRORS]!.pos[0]).line, `invalid YAML: ${more} more syntax error${more === 1 ? '' : 's'}`);
     return undefined;
   }
   let value: unknown;
@@ -356,8 +362,11 @@ function rawEntry(
 
 /** A value as problems quote it: JSON, cut to 60 characters (a name may be a 10 MB list). */
 function show(v: unknown): string {
-  const json = v instanceof Uint8Array ? `<${v.length} bytes of binary>` : JSON.stringify(v) ?? String(v);
-  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+  return cut(v instanceof Uint8Array ? `<${v.length} bytes of binary>` : JSON.stringify(v) ?? String(v), 60);
+}
+
+function cut(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }
 
 function lineOfNode(node: unknown, lc: LineCounter): number | undefined {
