@@ -39,7 +39,7 @@ export function runs(base: number): number {
 
 /** fast-check parameters for the property `name`: its seed, `base` x multiplier runs. */
 export function fuzzParams<T>(name: string, base: number, extra: Parameters<T> = {}): Parameters<T> {
-  return { seed: SEED_OVERRIDE ?? seedOf(name), numRuns: runs(base), verbose: 1, ...extra };
+  return { seed: SEED_OVERRIDE ?? seedOf(name), numRuns: runs(base), verbose: 0, includeErrorInReport: true, ...extra };
 }
 
 /**
