@@ -46,7 +46,7 @@ export function fuzzParams<T>(name: string, base: number, extra: Parameters<T> =
  * Stops a runtime, and if that does not finish in `graceMs` (a worker wedged by a case under
  * test), terminates its worker threads so the test process can still exit and report.
  */
-export async function stopRuntime(rt: Runtime, graceMs = 3000): Promise<'stopped' | 'terminated'> {
+export async function stopRuntime(rt: Runtime, graceMs = 500): Promise<'stopped' | 'terminated'> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), graceMs + 2000); });
   const outcome = await Promise.race([rt.stop(graceMs).then(() => 'stopped' as const), timeout]);
