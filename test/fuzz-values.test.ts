@@ -13,7 +13,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { fuzzParams, stopRuntime } from './helpers/fuzz.js';
 import { fuzzRuntime, type FuzzRuntime } from './helpers/fuzz-runtime.js';
-import { dataDesc, deepDesc, hugeDesc, metaDesc, unsendableDesc, type Desc } from './helpers/gen-lua.js';
+import { dataDesc, deepDesc, expectedInJs, hugeDesc, jsReturnDesc, KeyCollision, metaDesc, unsendableDesc, type Desc } from './helpers/gen-lua.js';
+import { WippyError } from '../src/index.js';
 
 // One batch: every description, sent to every echo; one outcome per (case, echo).
 const BATCH = `
@@ -71,8 +72,20 @@ function equalOrClearError(out: Outcome[], descs: Desc[]): void {
 
 describe('values crossing workers', () => {
   let f: FuzzRuntime;
-  before(async () => { f = await fuzzRuntime({ batch: BATCH }); });
+  before(async () => { f = await fuzzRuntime({ batch: BATCH, ret: 'local d = ...; return { v = build(d) }' }); });
   after(async () => { await stopRuntime(f.rt); });
+
+  // Lua -> JS: a process's return value, encoded by codec.lua and decoded by the main thread.
+  test('fuzz values: values returned to JS arrive by the documented mapping', async () => {
+    const mk = (message: string, kind: string, retryable?: boolean, details?: unknown) => new WippyError(message, kind, retryable, details);
+    await fc.assert(fc.asyncProperty(jsReturnDesc, async (d) => {
+      let want: unknown;
+      try { want = expectedInJs(d, mk); } catch (e) { if (e instanceof KeyCollision) return; throw e; }
+      const e = await f.run('fz:ret', [d], 'return value');
+      assert.equal(e.error, undefined, e.error?.message);
+      assert.deepStrictEqual(e.value, want === undefined ? {} : { v: want });
+    }), fuzzParams('values-to-js', 60));
+  });
 
   test('fuzz values: data of every type arrives equal on the same worker and on the other', async () => {
     await fc.assert(fc.asyncProperty(fc.array(dataDesc, { minLength: 1, maxLength: 4 }), async (descs) => {

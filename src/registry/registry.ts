@@ -19,7 +19,7 @@
 import path from 'node:path';
 import type { AppConfig, Entry, EntryId, HostEntry, LuaEntry, RegistryProblem, ServiceEntry } from './types.js';
 import {
-  CONTROL_HOST, HOST_KINDS, LUA_KINDS, POLICY_KINDS, PROCESS_KINDS, isPlainObject, lineOf, validateEntry,
+  CONTROL_HOST, HOST_KINDS, LUA_KINDS, POLICY_KINDS, PROCESS_KINDS, cut, isPlainObject, lineOf, validateEntry,
   type RawEntry,
 } from './schema.js';
 
@@ -242,7 +242,7 @@ export function buildRegistry(raws: RawEntry[], opts: BuildOptions): Registry {
 
 function describeMissing(id: EntryId, declared: Map<EntryId, RawEntry>): string {
   const near = similarIds(id, declared.keys(), 3);
-  return `${id} does not exist${near.length > 0 ? ` (did you mean ${near.join(', ')}?)` : ''}`;
+  return `${cut(id)} does not exist${near.length > 0 ? ` (did you mean ${near.join(', ')}?)` : ''}`;
 }
 
 function checkReferences(raw: RawEntry, declared: Map<EntryId, RawEntry>, problems: ProblemList): void {
@@ -252,7 +252,7 @@ function checkReferences(raw: RawEntry, declared: Map<EntryId, RawEntry>, proble
     if (typeof ref !== 'string') return;
     const target = declared.get(ref);
     if (!target) problems.entry(raw, field, `${what} ${describeMissing(ref, declared)}`);
-    else if (!kinds(target.kind)) problems.entry(raw, field, `${what} ${ref} is a ${target.kind}; expected ${wanted}`);
+    else if (!kinds(target.kind)) problems.entry(raw, field, `${what} ${cut(ref)} is a ${cut(target.kind)}; expected ${wanted}`);
   };
   const anyKind = () => true;
   const inList = (list: readonly string[]) => (k: string) => list.includes(k);
@@ -343,7 +343,7 @@ function checkCommands(declared: RawEntry[], problems: ProblemList): void {
     const cmd = commandOf(raw);
     if (!cmd) continue;
     const other = seen.get(cmd.name);
-    if (other) problems.entry(raw, 'meta.command.name', `command "${cmd.name}" is already defined by ${other}`);
+    if (other) problems.entry(raw, 'meta.command.name', `command "${cut(cmd.name)}" is already defined by ${cut(other)}`);
     else seen.set(cmd.name, `${raw.namespace}:${raw.name}`);
   }
 }

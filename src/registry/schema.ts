@@ -82,6 +82,11 @@ export function lineOf(raw: RawEntry, field: string | undefined): number | undef
   return raw.origin.line;
 }
 
+/** A value quoted in a problem, cut to 80 characters (a field may hold a 10 MB string). */
+export function cut(s: string, max = 80): string {
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
+}
+
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
@@ -106,7 +111,7 @@ export function parseDuration(v: unknown): number {
   while (DURATION_PART.lastIndex < v.length) {
     const start = DURATION_PART.lastIndex;
     const m = DURATION_PART.exec(v);
-    if (!m || m.index !== start) throw new Error(`invalid duration "${v}" (expected e.g. "10s", "500ms", "1m30s")`);
+    if (!m || m.index !== start) throw new Error(`invalid duration "${cut(v)}" (expected e.g. "10s", "500ms", "1m30s")`);
     ms += Number(m[1]) * DURATION_UNIT_MS[m[2]!]!;
   }
   return ms;
@@ -140,7 +145,7 @@ export function resolveFiles(raw: RawEntry, root: string, report: ReportFn): Rec
       let isFile = false;
       try { isFile = statSync(target).isFile(); } catch { /* reported below */ }
       if (!isFile) {
-        report(field, `file not found: ${shown} (from "${value}")`);
+        report(field, `file not found: ${cut(shown)} (from "${cut(value)}")`);
         return value;
       }
       files[field] = target;
@@ -166,7 +171,7 @@ function resolveFileUrl(url: string, baseDir: string, root: string): string | { 
   const target = rest.startsWith('/') ? path.resolve(root, '.' + rest) : path.resolve(baseDir, rest);
   const rel = path.relative(root, target);
   if (rel.startsWith('..') || path.isAbsolute(rel)) {
-    return { error: `"${url}" points outside the app root (${target}); file:// paths may not escape it with ..` };
+    return { error: `"${cut(url)}" points outside the app root (${cut(target)}); file:// paths may not escape it with ..` };
   }
   return target;
 }

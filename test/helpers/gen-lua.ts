@@ -230,3 +230,90 @@ export const hugeDesc: fc.Arbitrary<Desc> = fc.oneof(
 export const deepDesc: fc.Arbitrary<Desc> = fc
   .oneof(fc.integer({ min: 1, max: 12_000 }), fc.constantFrom(9_998, 9_999, 10_000, 10_001, 30_000))
   .map((n) => ['deep', n]);
+
+// ---------------------------------------------------------------------------------------------
+// Lua -> JS: what a value built from a description looks like after the main thread decodes it.
+
+/** Descriptions whose JS form is predictable: no sharing or cycles (JS sees "[shared table]" for
+ * the second sighting, in Lua's traversal order), map keys only strings, integers, floats, booleans. */
+export const jsReturnDesc: fc.Arbitrary<Desc> = fc.letrec((tie) => ({
+  value: fc.oneof({ depthSize: 'small', withCrossShrink: true },
+    scalarDesc, tie('arr'), tie('map'), tie('err'), fc.integer({ min: 1, max: 60 }).map((n) => ['deep', n])),
+  arr: fc.array(tie('value'), { maxLength: 6 }).map((l) => ['arr', l]),
+  map: fc.array(fc.tuple(keyDesc, tie('value')), { maxLength: 6 }).map((l) => ['map', l]),
+  err: fc.tuple(fc.constantFrom('', 'Invalid', 'NotFound'), fc.string({ maxLength: 20 }), fc.constantFrom(true, false, null),
+    fc.option(tie('value'), { nil: null }))
+    .map(([k, m, r, d]) => ['err', k, m, r, d]),
+})).value as fc.Arbitrary<Desc>;
+
+/** Thrown by `expectedInJs` when two Lua keys become the same JS property name (order decides). */
+export class KeyCollision extends Error {}
+
+const INT64 = 2n ** 63n;
+/** A Lua number key's identity after Lua's float-to-integer key normalisation. */
+function luaKey(d: Desc): { id: string; js: string } | undefined {
+  const [tag, v] = d as [string, unknown];
+  if (tag === 'str') return { id: `s:${v as string}`, js: Buffer.from(v as string, 'hex').toString('utf8') };
+  if (tag === 'bool') return { id: `b:${String(v)}`, js: String(v === true) };
+  if (tag === 'int') return { id: `i:${BigInt(v as string)}`, js: String(BigInt(v as string)) };
+  if (tag === 'float') {
+    const s = v as string;
+    const x = s === 'inf' ? Infinity : s === '-inf' ? -Infinity : s === '-0' ? -0 : s === 'nan' ? NaN : Number(s);
+    if (Number.isNaN(x)) return undefined;
+    if (Number.isInteger(x) && BigInt(x) >= -INT64 && BigInt(x) < INT64) return { id: `i:${BigInt(x)}`, js: String(BigInt(x)) };
+    return { id: `f:${x}`, js: String(x) };
+  }
+  return undefined;
+}
+
+/** A Lua table (key id -> [key, js value]) as the codec sends it and msgpackr reads it. */
+function tableToJs(t: Map<string, [string, unknown]>): unknown {
+  const ids = [...t.keys()];
+  const n = ids.length;
+  if (n > 0 && ids.every((id) => id.startsWith('i:')) && ids.every((id) => { const i = BigInt(id.slice(2)); return i >= 1n && i <= BigInt(n); })) {
+    return Array.from({ length: n }, (_, i) => t.get(`i:${i + 1}`)![1]);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [js, v] of t.values()) {
+    if (Object.prototype.hasOwnProperty.call(out, js)) throw new KeyCollision(js);
+    Object.defineProperty(out, js, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** What the main thread's decoder returns for the Lua value built from `d` (undefined for nil). */
+export function expectedInJs(d: Desc, mk: (message: string, kind: string, retryable?: boolean, details?: unknown) => unknown): unknown {
+  const [tag, a, b, c, e] = d as [string, unknown, unknown, unknown, unknown];
+  switch (tag) {
+    case 'nil': return undefined;
+    case 'bool': return a === true;
+    case 'int': { const i = BigInt(a as string); return i >= -(2n ** 53n) && i <= 2n ** 53n ? Number(i) : i; }
+    case 'float': { const s = a as string; return s === 'nan' ? NaN : s === 'inf' ? Infinity : s === '-inf' ? -Infinity : s === '-0' ? -0 : Number(s); }
+    case 'str': return Buffer.from(a as string, 'hex').toString('utf8');
+    case 'deep': {
+      let v: unknown = { leaf: true };
+      for (let i = 0; i < (a as number); i++) v = { next: v };
+      return v;
+    }
+    case 'arr': {
+      const t = new Map<string, [string, unknown]>();
+      (a as Desc[]).forEach((x, i) => { const v = expectedInJs(x, mk); if (v !== undefined) t.set(`i:${i + 1}`, [String(i + 1), v]); });
+      return tableToJs(t);
+    }
+    case 'map': {
+      const t = new Map<string, [string, unknown]>();
+      for (const [kd, vd] of a as Array<[Desc, Desc]>) {
+        const k = luaKey(kd);
+        if (!k) continue;
+        const v = expectedInJs(vd, mk);
+        if (v === undefined) t.delete(k.id); else t.set(k.id, [k.js, v]);
+      }
+      return tableToJs(t);
+    }
+    case 'err': {
+      const details = e === null || e === undefined ? undefined : expectedInJs(e as Desc, mk);
+      return mk(b as string, a as string, c === null ? undefined : (c as boolean), details === false ? undefined : details);
+    }
+  }
+  throw new Error(`no JS form for ${tag}`);
+}
