@@ -11,6 +11,8 @@ import { LUA_VALUES } from './gen-lua.js';
 import { within } from './fuzz.js';
 
 export const HOST = 'fz:pair';
+/** A one-worker host: a process there is always on another worker than any process of HOST. */
+export const OTHER_HOST = 'fz:other';
 
 const mod = (body: string) => `${LUA_VALUES}\nlocal function main(...)\n${body}\nend\nreturn { main = main }\n`;
 
@@ -39,10 +41,15 @@ export interface FuzzRuntime {
   owner(pid: string): number;
 }
 
-/** Starts the runtime; `entries` are extra process.lua bodies by name (each gets LUA_VALUES). */
-export async function fuzzRuntime(bodies: Record<string, string>, host: Record<string, unknown> = {}): Promise<FuzzRuntime> {
+/**
+ * Starts the runtime; `bodies` are extra process.lua bodies by name (each gets LUA_VALUES).
+ * `hangMs` bounds every run: a batch or probe with no EXIT by then fails the case as hung.
+ */
+export async function fuzzRuntime(bodies: Record<string, string>, opts: { hangMs?: number } = {}): Promise<FuzzRuntime> {
+  const hangMs = opts.hangMs ?? 60_000;
   const entries: Array<Record<string, unknown>> = [
-    { id: HOST, kind: 'process.host', host: { workers: 2, ...host } },
+    { id: HOST, kind: 'process.host', host: { workers: 2 } },
+    { id: OTHER_HOST, kind: 'process.host', host: { workers: 1 } },
     { id: 'fz:echo', kind: 'process.lua', method: 'main', source: ECHO, modules: ['time'] },
     { id: 'fz:probe', kind: 'process.lua', method: 'main', source: PROBE, modules: ['time'] },
   ];
@@ -55,7 +62,7 @@ export async function fuzzRuntime(bodies: Record<string, string>, host: Record<s
   const echoes = [await rt.spawn('fz:echo', HOST), await rt.spawn('fz:echo', HOST)];
   assert.notEqual(owner(echoes[0]!), owner(echoes[1]!), 'one echo on each worker');
   const run = (id: string, args: unknown[], what: string) =>
-    within(new Promise<ExitInfo>((resolve, reject) => { rt.spawn(id, HOST, args, resolve).catch(reject); }), 60_000, what);
+    within(new Promise<ExitInfo>((resolve, reject) => { rt.spawn(id, HOST, args, resolve).catch(reject); }), hangMs, what);
   return {
     rt, echoes, run, owner,
     async probe() {
