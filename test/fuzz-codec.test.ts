@@ -64,9 +64,10 @@ test('fuzz codec: hostile frames decode to a value or a clean error in Lua', () 
 });
 
 const deepLua = (shapes: Array<'array' | 'map' | 'error'>) => fc.property(
-  deepFrame.filter(({ shape }) => shapes.includes(shape)), ({ depth: d, shape }) => {
-    // error levels are 15 bytes each: keep those frames under 300 KB
-    const depth = shape === 'error' ? Math.min(d, 20_000) : d;
+  // error levels are 15 bytes each: keep those frames under 300 KB
+  deepFrame.filter(({ shape }) => shapes.includes(shape))
+    .map(({ depth, shape }) => ({ depth: shape === 'error' ? Math.min(depth, 20_000) : depth, shape })),
+  ({ depth, shape }) => {
     const r = lua.decode(nested(depth, shape));
     if (depth > 10_000) assert.ok(!r.ok && /nested deeper than/.test(r.error), `depth ${depth} ${shape}: ${JSON.stringify(r)}`);
     else if (!r.ok) assert.match(r.error, /^codec\.decode: /);
