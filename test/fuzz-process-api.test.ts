@@ -207,6 +207,24 @@ describe('process, channel and time functions with generated arguments', () => {
     }), fuzzParams('process-upgrade', 20));
   });
 
+  // Issue 9: a send to the control PID (the main thread's) returned true and was dropped.
+  test('fuzz process api: a send to the control PID is refused with an error',
+    { todo: 'issue 9 (isolation): sends to the control PID' }, async () => {
+      // a live control PID: the main thread's watcher of a process spawned with an exit callback
+      const watchers = (f.rt as unknown as { watchers: Map<string, unknown> }).watchers;
+      const before = new Set(watchers.keys());
+      const watched = await f.rt.spawn('fz:echo', HOST, [], () => {});
+      const live = [...watchers.keys()].find((k) => !before.has(k));
+      assert.ok(live, 'a control PID for the watcher');
+      await fc.assert(fc.asyncProperty(fc.constantFrom(live, '{node:control|0x00000}', '{node:control|0xfffff}'), scalarDesc, async (pid, d) => {
+        const e = await f.run('fz:batch', [[['process.send', [['lit', pid], ['lit', 't'], d]]], '3s'], 'send batch');
+        const [r] = e.value as CallResult[];
+        assert.ok(r!.outcome === 'raised' || (r!.outcome === 'returned' && r!.r1 === 'nil' && r!.error), `send(${pid}, "t", ${JSON.stringify(d)}): ${JSON.stringify(r)}`);
+        await f.probe();
+      }), fuzzParams('process-send-control', 6, { endOnFailure: true }));
+      f.rt.send(watched, 'stop');
+    });
+
   // Shared decision (issue 9): process.* functions given a bad destination return nil, err; today
   // terminate(nil) raises "bad argument #1 to 'terminate'".
   test('fuzz process api: terminate with a missing or non-string destination returns nil, err',
