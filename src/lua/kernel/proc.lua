@@ -399,7 +399,8 @@ return function(K)
     P.threads[T] = nil
     P.nthreads = P.nthreads - 1
     local stack = traceback(T.co)
-    exit(P, nil, K.to_error(e, stack))
+    -- Lua's own "not enough memory" (wasm's 2 GB ceiling) ends the process as the cap would
+    exit(P, nil, K.memory_error(e) or K.to_error(e, stack))
     K.after_resume(P)
   end
 
@@ -425,17 +426,8 @@ return function(K)
   K.readonly = readonly
 
   local is_error, errmsg = K.is_error, K.error_message
-  local sandbox_string = {}
-  for k, f in pairs(string) do
-    if k ~= "dump" then
-      sandbox_string[k] = function(s, ...)
-        if is_error(s) then s = errmsg(s) end
-        return f(s, ...)
-      end
-    end
-  end
-  -- Strings share one metatable per Lua state: hide it so no process can tamper with it.
-  debug.getmetatable("").__metatable = false
+  -- string without dump, size-checked; the string metatable points at it too (safestring.lua)
+  local sandbox_string = K.safestring
 
   local raw_resume, raw_yield, raw_create = coroutine.resume, coroutine.yield, coroutine.create
   local BLOCK = K.BLOCK
@@ -505,6 +497,7 @@ return function(K)
   local function rethrow_doom(ok, ...)
     if not ok then
       local P = K.cp
+      if P and not P.doomed then P.doomed = K.memory_error((...)) or false end
       if P and P.doomed then error(P.doomed, 0) end
     end
     return ok, ...
@@ -512,14 +505,30 @@ return function(K)
   local function sb_pcall(f, ...) return rethrow_doom(raw_pcall(f, ...)) end
   local function sb_xpcall(f, h, ...) return rethrow_doom(raw_xpcall(f, h, ...)) end
 
+  -- Finalisers run with hooks off (Lua disables hooks inside __gc), so one could loop outside the
+  -- reduction budget and hold the worker for ever. Lua 5.4 marks an object for finalisation only
+  -- if its metatable has __gc when setmetatable is called (a __gc added later is never run), so
+  -- refusing it here closes finalisers for the sandbox. Running them under a budget instead was
+  -- rejected: a hook cannot be installed inside a finaliser, and a deferred queue of finalisers
+  -- run later from the scheduler would still need the object alive (resurrection) and an owner
+  -- to charge. Userdata (the only other way to get __gc) cannot be made by a process.
+  local raw_setmetatable = setmetatable
+  local function sb_setmetatable(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error(K.err("Invalid", "setmetatable: __gc metamethods are not allowed (finalisers would run " ..
+        "outside the reduction budget)", false), 2)
+    end
+    return raw_setmetatable(t, mt)
+  end
+
   local SHARED = {
     assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = sb_pcall,
     xpcall = sb_xpcall, rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = sb_rawset,
     select = select, tonumber = tonumber, tostring = tostring, type = type,
-    setmetatable = setmetatable, getmetatable = getmetatable,
+    setmetatable = sb_setmetatable, getmetatable = getmetatable,
     _VERSION = _VERSION, print = print_out,
-    string = readonly(sandbox_string, "string"), table = readonly(table, "table"),
-    math = readonly(math, "math"), utf8 = readonly(utf8, "utf8"),
+    string = readonly(sandbox_string, "string"), table = readonly(K.safetable, "table"),
+    math = readonly(K.sandbox_math, "math"), utf8 = readonly(utf8, "utf8"),
     coroutine = readonly(sandbox_coroutine, "coroutine"),
     os = readonly({ time = os.time, clock = os.clock, date = os.date, difftime = os.difftime,
       platform = "wippy" }, "os"),
