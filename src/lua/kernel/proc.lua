@@ -973,6 +973,19 @@ return function(K)
   function process.pid() local P = K.cp; if not P then return E("Invalid", "no context found") end; return P.pid end
   function process.id() local P = K.cp; if not P then return E("Invalid", "no context found") end; return P.id end
 
+  -- A caller's argument inside an error message: cut to 128 bytes, so a 10 MB name does not make
+  -- a 10 MB error.
+  local function show(v)
+    v = tostring(v)
+    if #v > 128 then return v:sub(1, 128) .. "... (" .. #v .. " bytes)" end
+    return v
+  end
+  -- Argument check of a destination (nil or not a string) -> nil, Invalid error naming the argument
+  local function bad_dest(fname, dest)
+    if dest == nil then return E("Invalid", fname .. " requires a destination argument") end
+    return E("Invalid", fname .. ": destination must be a string (PID or registered name), got " .. type(dest))
+  end
+
   -- Resolve a destination (pid string or registered name) -> pid | nil, err
   local function resolve(dest)
     if procs[dest] then return dest end -- a live local PID: the common case, no parsing
@@ -986,7 +999,7 @@ return function(K)
     if pid then return pid end
     local r = rpc(0, "nlook", dest)
     if r then return r end
-    return E("NotFound", "could not resolve '" .. dest .. "' as PID or registered name")
+    return E("NotFound", "could not resolve '" .. show(dest) .. "' as PID or registered name")
   end
   K.resolve = resolve
 
@@ -1128,6 +1141,9 @@ return function(K)
     if scope ~= nil and type(scope) ~= "number" then
       return E("Invalid", "scope must be a number (process.registry.LOCAL|EVENTUAL|CONSISTENT|STRONG)")
     end
+    if scope ~= nil and not (scope == 0 or scope == 1 or scope == 2 or scope == 3) then
+      return E("Invalid", "scope must be one of process.registry.LOCAL|EVENTUAL|CONSISTENT|STRONG, got " .. show(scope))
+    end
     if pid ~= P.pid then
       local okf, ferr = check(P, "process.registry.foreign", pid,
         "not allowed to register foreign pid " .. pid .. ' under name "' .. name .. '"')
@@ -1177,7 +1193,7 @@ return function(K)
 
   function process.terminate(dest)
     local P = cur()
-    if dest == nil then error("bad argument #1 to 'terminate' (string expected, got nil)", 2) end
+    if type(dest) ~= "string" then return bad_dest("terminate", dest) end
     local pid, err = resolve(dest)
     if not pid then return nil, K.err("Internal", errmsg(err)) end
     local okt, terr = check(P, "process.terminate", pid, "not allowed to terminate: " .. tostring(dest))
@@ -1198,15 +1214,16 @@ return function(K)
   function process.cancel(dest, deadline)
     local P = cur()
     if dest == nil then return E("Invalid", "cancel requires at least destination argument") end
+    if type(dest) ~= "string" then return bad_dest("cancel", dest) end
     local ms = DEFAULT_CANCEL_MS
     if deadline ~= nil then
       if math.type(deadline) == "integer" then ms = deadline
       elseif type(deadline) == "string" and builtin.time then
         local d = builtin.time.parse_duration(deadline)
-        if not d then return E("Invalid", "invalid duration: " .. deadline) end
+        if not d then return E("Invalid", "invalid duration: " .. show(deadline)) end
         ms = d:milliseconds()
       else
-        return E("Invalid", "invalid duration: " .. tostring(deadline))
+        return E("Invalid", "invalid duration: " .. show(deadline))
       end
     end
     local pid, err = resolve(dest)
@@ -1227,7 +1244,7 @@ return function(K)
   local function topo_call(fname, fn)
     return function(dest)
       local P = cur()
-      if dest == nil then return E("Invalid", fname .. " requires a destination argument") end
+      if type(dest) ~= "string" then return bad_dest(fname, dest) end
       local pid, err = resolve(dest)
       if not pid then return nil, K.err("Internal", errmsg(err)) end
       local ok, perr = check(P, "process." .. fname, pid, "not allowed to " .. fname .. ": " .. tostring(dest))
@@ -1374,6 +1391,15 @@ return function(K)
     end
     return out
   end
+  -- The spawner a method was called on; anything else (sp.spawn(x), a userdata of another kind)
+  -- raises, as spawner misuse does (semantics §2.13).
+  local function spawner_of(self, fname)
+    local st = SP[self]
+    if not st then
+      error(K.err("Invalid", "bad self to '" .. fname .. "' (process.Spawner expected, got " .. type(self) .. ")", false), 3)
+    end
+    return st
+  end
   local function need(P, action, resource, msg)
     if not K.check then return end
     local ok = K.check(P, action, resource, msg)
@@ -1405,7 +1431,8 @@ return function(K)
   end
   function sp_methods.with_context(self, values)
     local P = cur()
-    local st = SP[self]
+    local st = spawner_of(self, "with_context")
+    if type(values) ~= "table" then error("bad argument #1 to 'with_context' (table expected)", 2) end
     need(P, "process.context", "context", "not allowed to spawn processes with custom context")
     if st.actor or st.scope then
       need(P, "process.security", "security", "not allowed to spawn processes with custom security context")
@@ -1416,32 +1443,43 @@ return function(K)
   end
   function sp_methods.with_options(self, opts)
     local P = cur()
+    local st = spawner_of(self, "with_options")
+    if type(opts) ~= "table" then error("bad argument #1 to 'with_options' (table expected)", 2) end
     need(P, "process.context", "context", "not allowed to spawn processes with custom options")
-    local c = clone(SP[self])
+    local c = clone(st)
     c.options = merged(c.options, opts)
     return new_spawner(c)
   end
   -- with_actor / with_scope: a new spawner carrying the encoded actor or scope.
   local function with_security(self, field, value, encode)
     local P = cur()
+    local st = spawner_of(self, "with_" .. field)
     if value == nil then error(field .. " cannot be nil", 3) end
+    local enc = encode(value)
+    -- an actor / scope object, or a table already in the encoded form
+    if enc == nil and type(value) ~= "table" then
+      error(K.err("Invalid", "bad argument #1 to 'with_" .. field .. "' (security." ..
+        (field == "actor" and "Actor" or "Scope") .. " expected, got " .. type(value) .. ")", false), 3)
+    end
     need(P, "process.security", "security", "not allowed to spawn processes with custom security context")
-    local c = clone(SP[self])
-    c[field] = encode(value) or value
+    local c = clone(st)
+    c[field] = enc or value
     return new_spawner(c)
   end
   function sp_methods.with_actor(self, actor) return with_security(self, "actor", actor, K.encode_actor) end
   function sp_methods.with_scope(self, scope) return with_security(self, "scope", scope, K.encode_scope) end
   function sp_methods.with_name(self, name)
+    local st = spawner_of(self, "with_name")
     if type(name) ~= "string" or name == "" then error("name cannot be empty", 2) end
-    local c = clone(SP[self])
+    local c = clone(st)
     c.name = name
     return new_spawner(c)
   end
   function sp_methods.with_message(self, topic, ...)
+    local st = spawner_of(self, "with_message")
     if type(topic) ~= "string" then error("topic must be a string", 2) end
     if sbyte(topic, 1) == 64 then error(K.err("Invalid", "cannot send to @ topics", false), 2) end
-    local c = clone(SP[self])
+    local c = clone(st)
     local msgs = {}
     for i, m in ipairs(c.messages) do msgs[i] = m end
     local n = select("#", ...)
@@ -1468,8 +1506,10 @@ return function(K)
   local function sp_spawn(fname, monitor, link)
     return function(self, id, host, ...)
       local P = cur()
-      local st = SP[self]
+      local st = spawner_of(self, fname)
       if id == nil or host == nil then error("spawn requires at least id and host arguments", 2) end
+      if type(id) ~= "string" then error(K.err("Invalid", fname .. ": id must be a string", false), 2) end
+      if type(host) ~= "string" then error(K.err("Invalid", fname .. ": host must be a string", false), 2) end
       need(P, "process.spawn", id, "not allowed to spawn process: " .. tostring(id))
       if monitor then need(P, "process.spawn.monitored", id, "not allowed to spawn monitored process: " .. tostring(id)) end
       if link then need(P, "process.spawn.linked", id, "not allowed to spawn linked process: " .. tostring(id)) end
@@ -1504,7 +1544,7 @@ return function(K)
   sp_methods.spawn_linked_monitored = sp_spawn("spawn_linked_monitored", true, true)
   function sp_methods.exec(self, id, host, ...)
     local P = cur()
-    local st = SP[self]
+    local st = spawner_of(self, "exec")
     local ok, verr = check_exec_args(id, host)
     if not ok then return nil, verr end
     need(P, "process.exec", id, "not allowed to exec process: " .. id)
