@@ -151,6 +151,11 @@ test('safestring: size checks against the cap, the method table, no dump', async
     P.doomed = false
     eq(S.rep("ab", 3, ","), "ab,ab,ab"); eq(("ab"):rep(2), "abab"); eq(S.rep("", 1 << 62), "")
     eq(S.rep("", 1 << 62, ""), ""); eq(S.rep(12, 2), "1212")
+    -- big reps are built from blocks: the same bytes as C's
+    for _, c in ipairs({ {"x", 70000}, {"ab", 100000, ","}, {"abc", 65537, ""}, {"", 100000, "-"},
+        {"q", 2, ("s"):rep(70000)}, {("z"):rep(5000), 20, "|"}, {"x", 0x10001, "ab"}, {7, 40000, 8} }) do
+      eq(S.rep(c[1], c[2], c[3]), string.rep(c[1], c[2], c[3]), "rep " .. tostring(c[1]) .. " " .. c[2])
+    end
     eq(S.format("%5.1f|%q|%s", 3.14159, "a\0b", big):sub(1, 13), "  3.1|\"a\\0b\"|")
     eq(T.concat({ 1, "b", 2.5 }, "-"), "1-b-2.5"); eq(T.concat({}, "x"), "")
     eq(S.gsub("hello world", "o", "0"), "hell0 w0rld")

@@ -50,7 +50,8 @@ const entries: Array<Record<string, unknown>> = [
     for i = 1, 100 do setmetatable({}, mt) end
     mt.__gc = function() ran.n = ran.n + 1; while true do end end
     rawset(mt, "__gc", mt.__gc)
-    for i = 1, 300 do local s = ("x"):rep(1 << 20) .. i end -- 300 MiB of garbage: several GC cycles
+    local mib = ("x"):rep(1 << 20)
+    for i = 1, 300 do local s = mib .. i end -- 300 MiB of garbage: several GC cycles
     eq(ran.n, 0, "finalisers run")
     -- setmetatable still works for everything else, and returns its table
     local t = {}
