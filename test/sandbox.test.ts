@@ -71,6 +71,10 @@ const entries: Array<Record<string, unknown>> = [
     -- the exact value Lua raises on an allocation failure
     local ok = pcall(error, "not enough memory", 0)
     return "survived: " .. tostring(ok)`) },
+  { id: 's:oom_coroutine', source: mod(`
+    local co = coroutine.create(function() error("not enough memory", 0) end)
+    local ok = coroutine.resume(co)
+    return "survived: " .. tostring(ok)`) },
   { id: 's:oom_real', source: mod(`
     local s = ("x"):rep(1 << 28)
     while true do s = s .. s end -- 512 MiB, 1 GiB, then 2 GiB: past wasm's ceiling`) },
@@ -214,6 +218,7 @@ test('C loops that do not allocate are charged to the reduction budget', async (
 
 test('Lua\'s "not enough memory" ends the process as "memory limit exceeded", even if caught', async () => {
   await fails('s:oom_text', 's:one', /^memory limit exceeded/);
+  await fails('s:oom_coroutine', 's:one', /^memory limit exceeded/);
   await victim('s:one');
 });
 

@@ -433,11 +433,21 @@ return function(K)
   local BLOCK = K.BLOCK
   -- A kernel block inside a user coroutine propagates to the scheduler and back (the outer
   -- thread parks; its wake values are passed down into the inner coroutine).
+  -- An error caught by the sandbox's pcall / xpcall / coroutine.resume: a doomed process (budget,
+  -- memory cap) or Lua's own "not enough memory" is raised again, so catching it cannot keep the
+  -- process alive.
+  local function check_doom(e)
+    local P = K.cp
+    if not P then return end
+    if not P.doomed then P.doomed = K.memory_error(e) or false end
+    if P.doomed then error(P.doomed, 0) end
+  end
   local function sb_resume(co, ...)
     local r = tpack(raw_resume(co, ...))
     while r[1] and r[2] == BLOCK and co_status(co) == "suspended" do
       r = tpack(raw_resume(co, raw_yield(BLOCK)))
     end
+    if not r[1] then check_doom(r[2]) end
     return tunpack(r, 1, r.n)
   end
   local function sb_wrap(fn)
@@ -495,11 +505,7 @@ return function(K)
   -- memory cap).
   local raw_pcall, raw_xpcall = pcall, xpcall
   local function rethrow_doom(ok, ...)
-    if not ok then
-      local P = K.cp
-      if P and not P.doomed then P.doomed = K.memory_error((...)) or false end
-      if P and P.doomed then error(P.doomed, 0) end
-    end
+    if not ok then check_doom((...)) end
     return ok, ...
   end
   local function sb_pcall(f, ...) return rethrow_doom(raw_pcall(f, ...)) end
@@ -621,6 +627,7 @@ return function(K)
     local ok, mod = pcall(f, make_env(Ent, P))
     K.cp = prevP
     if not ok then
+      if K.memory_error(mod) then return nil, "Internal", errmsg(K.memory_error(mod)) end
       return nil, "Internal", "failed to create process: " .. tostring(is_error(mod) and errmsg(mod) or mod)
     end
     local main = mod

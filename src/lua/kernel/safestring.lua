@@ -39,7 +39,7 @@
 return function(K)
   local type, tostring, tonumber, select, error, rawequal, pairs =
     type, tostring, tonumber, select, error, rawequal, pairs
-  local tointeger, mhuge = math.tointeger, math.huge
+  local tointeger, mtype, mhuge = math.tointeger, math.type, math.huge
   local gcount = collectgarbage
   local C = string                   -- the C library; only the kernel holds it
   -- named as the functions, so a C argument error raised through a guard reads "bad argument #1
@@ -125,21 +125,24 @@ return function(K)
   local G = {} -- guarded functions (shared by LIB and METHODS)
 
   function G.rep(s, ...)
-    if is_error(s) then s = errmsg(s) end
+    if type(s) ~= "string" and is_error(s) then s = errmsg(s) end
     local n, sep = ...
-    local l, ni = len(s), int(n)
+    local l, ni
+    if type(s) == "string" then l = #s else l = len(s) end
+    if mtype(n) == "integer" then ni = n else ni = int(n) end
     if l and ni and ni > 0 then
       local lsep = 0
       if sep ~= nil then lsep = len(sep) or 0 end
       -- C loops n times even when there is nothing to copy: rep("", 1 << 62) would never end
       if l + lsep == 0 then return "" end
       local total = (ni + 0.0) * l + (ni - 1.0) * lsep
+      if total < SMALL then return rep(s, ...) end
       need(total, "string.rep")
       -- C's rep does one memcpy per copy: 23 ms per MiB for a 1-byte string in wasmoon (measured,
       -- Node 20), so rep("x", 400 << 20) held a worker for 9 s in one C call. Copying a unit of
       -- at least BLOCK bytes instead: 5.4 ms per MiB, the rest being the final `..` copy and the
       -- wasm heap's growth. The peak stays 2x (the body, then body + result while `..` copies).
-      if total >= SMALL and l + lsep < BLOCK and type(s) == "string" and (sep == nil or type(sep) == "string") then
+      if l + lsep < BLOCK and type(s) == "string" and (sep == nil or type(sep) == "string") then
         local unit = sep and (s .. sep) or s
         local per = BLOCK // #unit + 1
         local body = rep(rep(unit, per), (ni - 1) // per)
@@ -152,19 +155,18 @@ return function(K)
   -- Upper bound of format's result: the format's text, each argument's text (4x for %q, which
   -- escapes control bytes as \ddd) and 512 bytes per other argument (a %99.99f of 1e308 is ~410).
   function G.format(fmt, ...)
-    if is_error(fmt) then fmt = errmsg(fmt) end
+    if type(fmt) ~= "string" and is_error(fmt) then fmt = errmsg(fmt) end
     local n = select("#", ...)
     if type(fmt) == "string" and n > 0 then
-      local q = find(fmt, "%q", 1, true) and 4 or 1
-      local b = #fmt
+      local b, sb = #fmt + 512 * n, 0
       for i = 1, n do
         local v = select(i, ...)
-        local tv = type(v)
-        if tv == "string" then b = b + #v * q + 512
-        elseif is_error(v) then b = b + #errmsg(v) + 512
-        else b = b + 512 end
+        if type(v) == "string" then sb = sb + #v
+        elseif is_error(v) then sb = sb + #errmsg(v) end
       end
-      need(b, "string.format")
+      if sb >= SMALL and find(fmt, "%q", 1, true) then sb = sb * 4 end
+      b = b + sb
+      if b >= SMALL then need(b, "string.format") end
     end
     return format(fmt, ...)
   end
@@ -172,7 +174,7 @@ return function(K)
   -- pack: every option writes at most 16 bytes plus alignment, `cN` writes N, `s`/`z` write their
   -- argument: 16 per format byte + every number in the format + every string argument.
   function G.pack(fmt, ...)
-    if is_error(fmt) then fmt = errmsg(fmt) end
+    if type(fmt) ~= "string" and is_error(fmt) then fmt = errmsg(fmt) end
     if type(fmt) == "string" then
       local b = #fmt * 16.0
       for d in gmatch(fmt, "%d+") do b = b + (tonumber(d) or 0) end
@@ -189,8 +191,8 @@ return function(K)
   for _, name in ipairs({ "upper", "lower", "reverse" }) do
     local f = C[name]
     G[name] = function(s, ...)
-      if is_error(s) then s = errmsg(s) end
-      if type(s) == "string" then need(#s, "string." .. name) end
+      if type(s) ~= "string" and is_error(s) then s = errmsg(s) end
+      if type(s) == "string" and #s >= SMALL then need(#s, "string." .. name) end
       return f(s, ...)
     end
   end
@@ -204,7 +206,6 @@ return function(K)
   -- path. K.pattern is looked up on every call, so the load order of the two modules does not
   -- matter; without it the C functions run. This file only adds what the matcher does not own: the
   -- size guard on results.
-  local function matcher() return K.pattern end
 
   -- find / match: each capture is a copy of at most the whole subject (32 captures of a 60 MB
   -- subject are 1.9 GB), so a big subject is checked against (captures + 1) copies.
@@ -214,22 +215,22 @@ return function(K)
     return n + 1
   end
   function G.find(s, p, init, plain)
-    if is_error(s) then s = errmsg(s) end
+    if type(s) ~= "string" and is_error(s) then s = errmsg(s) end
     if type(s) == "string" and #s >= SMALL and not plain then need(#s * captures(p), "string.find") end
-    local M = matcher()
+    local M = K.pattern
     if M then return M.find(s, p, init, plain) end
     return find(s, p, init, plain)
   end
   function G.match(s, p, init)
-    if is_error(s) then s = errmsg(s) end
+    if type(s) ~= "string" and is_error(s) then s = errmsg(s) end
     if type(s) == "string" and #s >= SMALL then need(#s * captures(p), "string.match") end
-    local M = matcher()
+    local M = K.pattern
     if M then return M.match(s, p, init) end
     return match(s, p, init)
   end
   function G.gmatch(s, p, init)
-    if is_error(s) then s = errmsg(s) end
-    local M = matcher()
+    if type(s) ~= "string" and is_error(s) then s = errmsg(s) end
+    local M = K.pattern
     if M then return M.gmatch(s, p, init) end
     return gmatch(s, p, init)
   end
@@ -259,10 +260,10 @@ return function(K)
   end
 
   function G.gsub(s, p, repl, n)
-    if is_error(s) then s = errmsg(s) end
+    if type(s) ~= "string" and is_error(s) then s = errmsg(s) end
     local sl = len(s)
     local tr = type(repl)
-    local M = matcher()
+    local M = K.pattern
     if sl and (tr == "function" or tr == "table") then
       repl = tallied(repl, sl)
     elseif sl and not M and (tr == "string" or tr == "number") then
@@ -288,7 +289,7 @@ return function(K)
       else
         METHODS[name] = f
         LIB[name] = function(s, ...)
-          if is_error(s) then s = errmsg(s) end
+          if type(s) ~= "string" and is_error(s) then s = errmsg(s) end
           return f(s, ...)
         end
       end
