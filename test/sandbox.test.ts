@@ -57,6 +57,23 @@ const entries: Array<Record<string, unknown>> = [
     local t = {}
     eq(setmetatable(t, { __index = { a = 1 } }), t); eq(t.a, 1)
     return "ok"`) },
+  // to-be-closed variables of a killed process run as that process, under its budget
+  { id: 's:closer', source: mod(`
+    local watcher = ...
+    local x <close> = setmetatable({}, { __close = function()
+      process.send(watcher, "closing", process.pid())
+      while true do end
+    end })
+    process.send(watcher, "ready")
+    process.inbox():receive()`) },
+  { id: 's:close_killer', source: mod(`
+    local inbox = process.inbox()
+    local pid = process.spawn("s:closer", "s:small", process.pid())
+    eq(inbox:receive():topic(), "ready")
+    eq(process.terminate(pid), true)
+    local m = inbox:receive()
+    eq(m:topic(), "closing"); eq(m:from(), pid, "sent as the dying process"); eq(m:payload():data(), pid)
+    return "ok"`) },
   { id: 's:dump', source: mod(`
     eq(string.dump, nil, "string.dump")
     eq(("").dump, nil, "(''):dump")
@@ -195,6 +212,15 @@ const victim = async (host: string) => assert.equal(await rt.exec('s:victim', []
 test('__gc is refused at setmetatable; a __gc added later never runs; the worker keeps serving', async () => {
   assert.equal(await rt.exec('s:gc', [], { host: 's:one' }), 'ok');
   await victim('s:one');
+});
+
+test('__close of a killed process runs as that process under its budget, not in the killer\'s context', async () => {
+  // killed by another process on the same worker (the killer's context was current)
+  assert.equal(await rt.exec('s:close_killer', [], { host: 's:small' }), 'ok');
+  await victim('s:small');
+  // killed from another worker: a terminate frame, handled with no process context at all
+  assert.equal(await rt.exec('s:close_killer', [], { host: 's:one' }), 'ok');
+  await victim('s:small');
 });
 
 test('string.dump is unreachable, also through the string metatable; methods still work', async () => {

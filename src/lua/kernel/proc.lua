@@ -302,12 +302,25 @@ return function(K)
   -- Process exit.
   local exit_pending_names = {}
   local notify_exit
+  -- Closing a dead (or upgrading) process's suspended thread runs its pending to-be-closed
+  -- variables: `__close` metamethods, user code. They run as that process (K.cp = P, a fresh
+  -- reduction count, no current thread, so nothing can park or yield), never in the context that
+  -- killed it (none, for a frame, or the killer's own identity and permissions), so the budget
+  -- and the memory cap stop a __close that loops or allocates.
+  local function close_thread(P, co)
+    local cur, cp = K.cur, K.cp
+    K.cur, K.cp = nil, P
+    P.red = 0
+    co_close(co)
+    K.cur, K.cp = cur, cp
+  end
+  K.close_thread = close_thread
   local function finalize(P)
     if P.finalized then return end
     P.finalized = true
     local cur = K.cur
     for T in pairs(P.threads) do
-      if T ~= cur and co_status(T.co) == "suspended" then co_close(T.co) end
+      if T ~= cur and co_status(T.co) == "suspended" then close_thread(P, T.co) end
     end
     P.threads = {}
     for _, ch in pairs(P.subs) do
@@ -1588,7 +1601,7 @@ return function(K)
     -- the unrouted queue in arrival order), the options
     for T in pairs(P.threads) do
       T.dead = true
-      if co_status(T.co) == "suspended" then co_close(T.co) end
+      if co_status(T.co) == "suspended" then close_thread(P, T.co) end
     end
     P.threads, P.nthreads, P.nrun, P.npending = {}, 0, 0, 0
     local keep = {}
