@@ -74,6 +74,8 @@ const entries: Array<Record<string, unknown>> = [
     local m = inbox:receive()
     eq(m:topic(), "closing"); eq(m:from(), pid, "sent as the dying process"); eq(m:payload():data(), pid)
     return "ok"`) },
+  { id: 's:err_loop', source: mod(`error(setmetatable({}, { __tostring = function() while true do end end }))`) },
+  { id: 's:err_text', source: mod(`error(setmetatable({}, { __tostring = function() return "custom from " .. process.pid() end }))`) },
   { id: 's:dump', source: mod(`
     eq(string.dump, nil, "string.dump")
     eq(("").dump, nil, "(''):dump")
@@ -221,6 +223,12 @@ test('__close of a killed process runs as that process under its budget, not in 
   // killed from another worker: a terminate frame, handled with no process context at all
   assert.equal(await rt.exec('s:close_killer', [], { host: 's:one' }), 'ok');
   await victim('s:small');
+});
+
+test('an error value\'s __tostring runs as the failing process under its budget', async () => {
+  await fails('s:err_loop', 's:small', /^\(error object is a table value\)$/);
+  await victim('s:small');
+  await fails('s:err_text', 's:small', /^custom from \{s:small\|0x[0-9a-f]+\}$/);
 });
 
 test('string.dump is unreachable, also through the string metatable; methods still work', async () => {

@@ -315,6 +315,27 @@ return function(K)
     K.cur, K.cp = cur, cp
   end
   K.close_thread = close_thread
+
+  -- The text of an error value a process raised or returned: tostring, except that a __tostring
+  -- metamethod is user code, so it runs as P, under its budget, in a coroutine of its own (the
+  -- kernel calls this outside any process; run there, `while true do end` in a __tostring held the
+  -- worker for ever). A __tostring that fails, yields or returns a non-string gives a neutral text.
+  local raw_getmt, co_create, co_resume = debug.getmetatable, coroutine.create, coroutine.resume
+  local function user_tostring(P, v)
+    local mt = raw_getmt(v)
+    if type(v) == "string" or mt == nil or rawget(mt, "__tostring") == nil or K.is_error(v) then
+      return tostring(v)
+    end
+    local co = K.hook(co_create(tostring), P)
+    local cur, cp = K.cur, K.cp
+    K.cur, K.cp = nil, P
+    P.red = 0
+    local ok, text = co_resume(co, v)
+    K.cur, K.cp = cur, cp
+    if ok and type(text) == "string" then return text end
+    return "(error object is a " .. type(v) .. " value)"
+  end
+  K.user_tostring = user_tostring
   local function finalize(P)
     if P.finalized then return end
     P.finalized = true
@@ -412,6 +433,7 @@ return function(K)
     P.threads[T] = nil
     P.nthreads = P.nthreads - 1
     local stack = traceback(T.co)
+    if type(e) ~= "string" and not K.is_error(e) then e = user_tostring(P, e) end
     -- Lua's own "not enough memory" (wasm's 2 GB ceiling) ends the process as the cap would
     exit(P, nil, K.memory_error(e) or K.to_error(e, stack))
     K.after_resume(P)
@@ -641,7 +663,7 @@ return function(K)
     K.cp = prevP
     if not ok then
       if K.memory_error(mod) then return nil, "Internal", errmsg(K.memory_error(mod)) end
-      return nil, "Internal", "failed to create process: " .. tostring(is_error(mod) and errmsg(mod) or mod)
+      return nil, "Internal", "failed to create process: " .. (is_error(mod) and errmsg(mod) or user_tostring(P, mod))
     end
     local main = mod
     if Ent.method and Ent.method ~= "" then
