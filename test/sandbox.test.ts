@@ -76,6 +76,13 @@ const entries: Array<Record<string, unknown>> = [
     return "ok"`) },
   { id: 's:err_loop', source: mod(`error(setmetatable({}, { __tostring = function() while true do end end }))`) },
   { id: 's:err_text', source: mod(`error(setmetatable({}, { __tostring = function() return "custom from " .. process.pid() end }))`) },
+  // top-level code of a module, started from the main thread / another host (the kernel's own thread)
+  { id: 's:top_loop', source: `while true do end` },
+  { id: 's:top_yield', source: `coroutine.yield(); return { main = function() return 1 end }` },
+  { id: 's:spawn_top_loop', source: mod(`
+    local pid, err = process.spawn("s:top_loop", "s:small")
+    eq(pid, nil); has(err, "reduction budget exceeded")
+    return "ok"`) },
   { id: 's:dump', source: mod(`
     eq(string.dump, nil, "string.dump")
     eq(("").dump, nil, "(''):dump")
@@ -229,6 +236,13 @@ test('an error value\'s __tostring runs as the failing process under its budget'
   await fails('s:err_loop', 's:small', /^\(error object is a table value\)$/);
   await victim('s:small');
   await fails('s:err_text', 's:small', /^custom from \{s:small\|0x[0-9a-f]+\}$/);
+});
+
+test('a module\'s top-level code runs under the budget however the process is started', async () => {
+  await fails('s:top_loop', 's:small', /^failed to create process: reduction budget exceeded/);
+  await fails('s:top_yield', 's:small', /^failed to create process: the module's top-level code yielded/);
+  assert.equal(await rt.exec('s:spawn_top_loop', [], { host: 's:one' }), 'ok'); // an rpc to the other host
+  await victim('s:small');
 });
 
 test('string.dump is unreachable, also through the string metatable; methods still work', async () => {

@@ -656,10 +656,28 @@ return function(K)
   -- Returns pid | nil, err.
   -- Run an entry's chunk once, as process P (semantics §1.3), and find its method.
   -- -> main | nil, error kind, message
+  -- Budget: hooks are per coroutine. Spawned from a process, the chunk runs in the spawner's
+  -- (hooked) coroutine and the hook charges K.cp, the new process. Started by a frame (a spawn
+  -- from the main thread or another host, a queued spawn, an upgrade), the kernel's main thread
+  -- has no hook, and `while true do end` at a module's top level held the worker for ever: the
+  -- chunk then runs in a hooked coroutine of its own, and must not yield (it runs synchronously).
+  local co_isyieldable = coroutine.isyieldable
+  local function run_chunk(f, env, P)
+    if co_isyieldable() then return pcall(f, env) end
+    P.red = 0
+    local co = K.hook(co_create(f), P)
+    local ok, mod = co_resume(co, env)
+    if ok and co_status(co) ~= "dead" then
+      co_close(co)
+      return false, "the module's top-level code yielded; it runs once, synchronously"
+    end
+    return ok, mod
+  end
+
   local function instantiate(Ent, f, P)
     local prevP = K.cp
     K.cp = P
-    local ok, mod = pcall(f, make_env(Ent, P))
+    local ok, mod = run_chunk(f, make_env(Ent, P), P)
     K.cp = prevP
     if not ok then
       if K.memory_error(mod) then return nil, "Internal", errmsg(K.memory_error(mod)) end
