@@ -31,6 +31,7 @@ const BOMBS: Record<string, string> = {
 const BUDGET: Record<string, string> = {
   move: `return table.move({}, 1, 1 << 40, 2)`,
   insert: `table.insert(setmetatable({}, { __len = function() return 1 << 50 end }), 1, "x")`,
+  date: `return os.date(("%c"):rep(1e6))`, // 31 s of strftime calls without the charge
 };
 
 const entries: Array<Record<string, unknown>> = [
@@ -92,6 +93,8 @@ const entries: Array<Record<string, unknown>> = [
     eq(getmetatable(""), false, "string metatable hidden")
     eq(("ab"):rep(3, "-"), "ab-ab-ab"); eq(("%d"):format(7), "7"); eq(("hello"):find("l"), 3)
     eq(("abc"):upper(), "ABC"); eq(string.len(errors.new("four")), 4)
+    eq(#os.date("!%Y-%m-%d %H:%M:%S", 0), 19); eq(os.date("!%Y", 0), "1970")
+    eq(#os.date("!" .. ("%Y "):rep(40), 0), 200, "a longer format is charged, not refused")
     return "ok"`) },
   { id: 's:oom_text', source: mod(`
     -- the exact value Lua raises on an allocation failure

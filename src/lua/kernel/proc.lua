@@ -571,7 +571,7 @@ return function(K)
     string = readonly(sandbox_string, "string"), table = readonly(K.safetable, "table"),
     math = readonly(K.sandbox_math, "math"), utf8 = readonly(utf8, "utf8"),
     coroutine = readonly(sandbox_coroutine, "coroutine"),
-    os = readonly({ time = os.time, clock = os.clock, date = os.date, difftime = os.difftime,
+    os = readonly({ time = os.time, clock = os.clock, date = K.safe_os_date, difftime = os.difftime,
       platform = "wippy" }, "os"),
     errors = readonly(errors, "errors"),
     channel = readonly(K.channel, "channel"),

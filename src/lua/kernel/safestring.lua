@@ -16,8 +16,8 @@
 --     doomed with kind Internal, "memory limit exceeded: …" — the hook's error, and, like it, one that
 --     `pcall` cannot swallow (the sandbox's pcall re-raises P.doomed).
 --   * time: C loops that do not allocate (rep of an empty string, table.move, table.insert/remove
---     over an inflated `__len`) are cut into chunks or charged to the process's reduction count
---     (K.charge), so the budget sees them.
+--     over an inflated `__len`) and slow ones (os.date's strftime per conversion) are cut into
+--     chunks or charged to the process's reduction count (K.charge), so the budget sees them.
 --
 -- A memory bomb that gets past these (a `..` chain, 32 captures of a huge subject) can still reach
 -- wasm's 2 GB ceiling, where Lua raises its own "not enough memory"; proc.lua turns that into the same
@@ -397,6 +397,21 @@ return function(K)
     return remove(t, pos)
   end
   K.safetable = T
+
+  -- os.date formats with the C library's strftime, one call per conversion: 31 ms per thousand
+  -- `%c` in wasmoon (measured, Node 20), so os.date(("%c"):rep(1e6)) held a worker for 31 s. Each
+  -- conversion is charged DATE_COST reductions (at the default budget, 100M instructions for about
+  -- a second, 31 µs is ~3,000), and the result (at most ~16 bytes per format byte) is size-checked.
+  local DATE_COST = 4096
+  local c_date = os.date
+  function K.safe_os_date(fmt, ...)
+    if type(fmt) == "string" and #fmt >= 64 then
+      local _, conversions = gsub(fmt, "%%", "")
+      charge(conversions * DATE_COST)
+      need(#fmt * 16.0, "os.date")
+    end
+    return c_date(fmt, ...)
+  end
 
   -- Lua's own "not enough memory" (the wasm heap's 2 GB ceiling) as the documented error. -> error
   -- object, or nil when v is something else.
