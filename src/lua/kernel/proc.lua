@@ -466,8 +466,6 @@ return function(K)
 
   local raw_resume, raw_yield, raw_create = coroutine.resume, coroutine.yield, coroutine.create
   local BLOCK = K.BLOCK
-  -- A kernel block inside a user coroutine propagates to the scheduler and back (the outer
-  -- thread parks; its wake values are passed down into the inner coroutine).
   -- An error caught by the sandbox's pcall / xpcall / coroutine.resume: a doomed process (budget,
   -- memory cap) or Lua's own "not enough memory" is raised again, so catching it cannot keep the
   -- process alive.
@@ -477,6 +475,8 @@ return function(K)
     if not P.doomed then P.doomed = K.memory_error(e) or false end
     if P.doomed then error(P.doomed, 0) end
   end
+  -- A kernel block inside a user coroutine propagates to the scheduler and back (the outer
+  -- thread parks; its wake values are passed down into the inner coroutine).
   local function sb_resume(co, ...)
     local r = tpack(raw_resume(co, ...))
     while r[1] and r[2] == BLOCK and co_status(co) == "suspended" do
