@@ -271,8 +271,12 @@ return function(K)
       local m = sl + 1
       local ni = n ~= nil and int(n)
       if ni and ni >= 0 and ni < m then m = ni + 1 end
-      local _, refs = gsub(rs, "%%", "")
-      need(sl + m * (#rs + 20.0 * refs) + refs * (sl + 0.0), "string.gsub")
+      local rl = #rs
+      -- refs <= rl / 2: most calls are decided without counting them
+      if sl + m * (rl + 10.0 * rl) + rl / 2 * sl >= SMALL then
+        local _, refs = gsub(rs, "%%", "")
+        need(sl + m * (rl + 20.0 * refs) + refs * (sl + 0.0), "string.gsub")
+      end
     end
     if M then return M.gsub(s, p, repl, n) end
     return gsub(s, p, repl, n)
