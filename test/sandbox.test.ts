@@ -1,9 +1,12 @@
-// The sandbox a process sees (issue 9): no finaliser runs unbudgeted (__gc refused), string.dump is
-// unreachable (also through the string metatable), big string/table operations are checked against
-// max_memory_mb before they allocate, Lua's own "not enough memory" ends a process with the
-// documented "memory limit exceeded", each process has its own math.random, and process.*
-// functions answer bad arguments with a clear error. Every test also shows the worker keeps
-// serving: a victim process on the same one-worker host runs afterwards.
+// The sandbox a process sees (issue 9): no finaliser runs unbudgeted (__gc refused), and no other
+// user code the kernel runs outside a process step escapes the budget or runs as someone else
+// (__close of a killed process, an error value's __tostring, a module's top-level code started by a
+// frame); string.dump is unreachable (also through the string metatable); big string/table
+// operations are checked against max_memory_mb before they allocate, and long C loops are charged
+// to the budget; Lua's own "not enough memory" ends a process with the documented "memory limit
+// exceeded"; each process has its own math.random; process.* functions answer bad arguments with a
+// clear error. Every test also shows the worker keeps serving: a victim process on the same
+// one-worker host runs afterwards. The Lua modules alone: test/sandbox-lua.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime, type Runtime, WippyError } from '../src/index.js';
