@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { LuaFactory } from 'wasmoon';
+import { getRandomValues } from 'node:crypto';
 
 const KERNEL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'kernel');
 const LIB_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lib');
@@ -97,6 +98,8 @@ export class LuaKernel {
       proc: kernelSource('proc'),
       security: kernelSource('security'),
       io: kernelSource('io'),
+      safestring: kernelSource('safestring'),
+      random: kernelSource('random'),
       codec: libSource('codec'),
       time: libSource('time'),
       __cfg: cfg,
@@ -151,6 +154,12 @@ export class LuaKernel {
       this.def('wall', (L) => {
         m._lua_pushinteger(L, BigInt(Math.round((origin + performance.now()) * 1e6)));
         return 1;
+      }),
+      // 256 bits for a process's math.random generator (kernel/random.lua), as four integers.
+      this.def('entropy', (L) => {
+        const w = getRandomValues(new BigInt64Array(4));
+        for (let i = 0; i < 4; i++) m._lua_pushinteger(L, w[i]);
+        return 4;
       }),
       this.def('newud', (L) => {
         m._lua_newuserdatauv(L, 0, 0);

@@ -15,6 +15,8 @@ end
 
 loadmod("errors")
 loadmod("sched")
+loadmod("safestring") -- K.safestring, K.safetable, the size guard; points the string metatable at it
+loadmod("random")     -- K.sandbox_math: math with a generator per process
 K.codec = loadmod("codec")
 K.cfg = K.codec.decode(MODS.__cfg)
 K.entries = K.codec.decode(MODS.__entries)

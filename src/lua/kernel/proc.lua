@@ -302,12 +302,46 @@ return function(K)
   -- Process exit.
   local exit_pending_names = {}
   local notify_exit
+  -- Closing a dead (or upgrading) process's suspended thread runs its pending to-be-closed
+  -- variables: `__close` metamethods, user code. They run as that process (K.cp = P, a fresh
+  -- reduction count, no current thread, so nothing can park or yield), never in the context that
+  -- killed it (none, for a frame, or the killer's own identity and permissions), so the budget
+  -- and the memory cap stop a __close that loops or allocates.
+  local function close_thread(P, co)
+    local cur, cp = K.cur, K.cp
+    K.cur, K.cp = nil, P
+    P.red = 0
+    co_close(co)
+    K.cur, K.cp = cur, cp
+  end
+  K.close_thread = close_thread
+
+  -- The text of an error value a process raised or returned: tostring, except that a __tostring
+  -- metamethod is user code, so it runs as P, under its budget, in a coroutine of its own (the
+  -- kernel calls this outside any process; run there, `while true do end` in a __tostring held the
+  -- worker for ever). A __tostring that fails, yields or returns a non-string gives a neutral text.
+  local raw_getmt, co_create, co_resume = debug.getmetatable, coroutine.create, coroutine.resume
+  local function user_tostring(P, v)
+    local mt = raw_getmt(v)
+    if type(v) == "string" or mt == nil or rawget(mt, "__tostring") == nil or K.is_error(v) then
+      return tostring(v)
+    end
+    local co = K.hook(co_create(tostring), P)
+    local cur, cp = K.cur, K.cp
+    K.cur, K.cp = nil, P
+    P.red = 0
+    local ok, text = co_resume(co, v)
+    K.cur, K.cp = cur, cp
+    if ok and type(text) == "string" then return text end
+    return "(error object is a " .. type(v) .. " value)"
+  end
+  K.user_tostring = user_tostring
   local function finalize(P)
     if P.finalized then return end
     P.finalized = true
     local cur = K.cur
     for T in pairs(P.threads) do
-      if T ~= cur and co_status(T.co) == "suspended" then co_close(T.co) end
+      if T ~= cur and co_status(T.co) == "suspended" then close_thread(P, T.co) end
     end
     P.threads = {}
     for _, ch in pairs(P.subs) do
@@ -399,7 +433,9 @@ return function(K)
     P.threads[T] = nil
     P.nthreads = P.nthreads - 1
     local stack = traceback(T.co)
-    exit(P, nil, K.to_error(e, stack))
+    if type(e) ~= "string" and not K.is_error(e) then e = user_tostring(P, e) end
+    -- Lua's own "not enough memory" (wasm's 2 GB ceiling) ends the process as the cap would
+    exit(P, nil, K.memory_error(e) or K.to_error(e, stack))
     K.after_resume(P)
   end
 
@@ -425,20 +461,20 @@ return function(K)
   K.readonly = readonly
 
   local is_error, errmsg = K.is_error, K.error_message
-  local sandbox_string = {}
-  for k, f in pairs(string) do
-    if k ~= "dump" then
-      sandbox_string[k] = function(s, ...)
-        if is_error(s) then s = errmsg(s) end
-        return f(s, ...)
-      end
-    end
-  end
-  -- Strings share one metatable per Lua state: hide it so no process can tamper with it.
-  debug.getmetatable("").__metatable = false
+  -- string without dump, size-checked; the string metatable points at it too (safestring.lua)
+  local sandbox_string = K.safestring
 
   local raw_resume, raw_yield, raw_create = coroutine.resume, coroutine.yield, coroutine.create
   local BLOCK = K.BLOCK
+  -- An error caught by the sandbox's pcall / xpcall / coroutine.resume: a doomed process (budget,
+  -- memory cap) or Lua's own "not enough memory" is raised again, so catching it cannot keep the
+  -- process alive.
+  local function check_doom(e)
+    local P = K.cp
+    if not P then return end
+    if not P.doomed then P.doomed = K.memory_error(e) or false end
+    if P.doomed then error(P.doomed, 0) end
+  end
   -- A kernel block inside a user coroutine propagates to the scheduler and back (the outer
   -- thread parks; its wake values are passed down into the inner coroutine).
   local function sb_resume(co, ...)
@@ -446,6 +482,7 @@ return function(K)
     while r[1] and r[2] == BLOCK and co_status(co) == "suspended" do
       r = tpack(raw_resume(co, raw_yield(BLOCK)))
     end
+    if not r[1] then check_doom(r[2]) end
     return tunpack(r, 1, r.n)
   end
   local function sb_wrap(fn)
@@ -503,25 +540,38 @@ return function(K)
   -- memory cap).
   local raw_pcall, raw_xpcall = pcall, xpcall
   local function rethrow_doom(ok, ...)
-    if not ok then
-      local P = K.cp
-      if P and P.doomed then error(P.doomed, 0) end
-    end
+    if not ok then check_doom((...)) end
     return ok, ...
   end
   local function sb_pcall(f, ...) return rethrow_doom(raw_pcall(f, ...)) end
   local function sb_xpcall(f, h, ...) return rethrow_doom(raw_xpcall(f, h, ...)) end
 
+  -- Finalisers run with hooks off (Lua disables hooks inside __gc), so one could loop outside the
+  -- reduction budget and hold the worker for ever. Lua 5.4 marks an object for finalisation only
+  -- if its metatable has __gc when setmetatable is called (a __gc added later is never run), so
+  -- refusing it here closes finalisers for the sandbox. Running them under a budget instead was
+  -- rejected: a hook cannot be installed inside a finaliser, and a deferred queue of finalisers
+  -- run later from the scheduler would still need the object alive (resurrection) and an owner
+  -- to charge. Userdata (the only other way to get __gc) cannot be made by a process.
+  local raw_setmetatable = setmetatable
+  local function sb_setmetatable(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error(K.err("Invalid", "setmetatable: __gc metamethods are not allowed (finalisers would run " ..
+        "outside the reduction budget)", false), 2)
+    end
+    return raw_setmetatable(t, mt)
+  end
+
   local SHARED = {
     assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = sb_pcall,
     xpcall = sb_xpcall, rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = sb_rawset,
     select = select, tonumber = tonumber, tostring = tostring, type = type,
-    setmetatable = setmetatable, getmetatable = getmetatable,
+    setmetatable = sb_setmetatable, getmetatable = getmetatable,
     _VERSION = _VERSION, print = print_out,
-    string = readonly(sandbox_string, "string"), table = readonly(table, "table"),
-    math = readonly(math, "math"), utf8 = readonly(utf8, "utf8"),
+    string = readonly(sandbox_string, "string"), table = readonly(K.safetable, "table"),
+    math = readonly(K.sandbox_math, "math"), utf8 = readonly(utf8, "utf8"),
     coroutine = readonly(sandbox_coroutine, "coroutine"),
-    os = readonly({ time = os.time, clock = os.clock, date = os.date, difftime = os.difftime,
+    os = readonly({ time = os.time, clock = os.clock, date = K.safe_os_date, difftime = os.difftime,
       platform = "wippy" }, "os"),
     errors = readonly(errors, "errors"),
     channel = readonly(K.channel, "channel"),
@@ -606,13 +656,32 @@ return function(K)
   -- Returns pid | nil, err.
   -- Run an entry's chunk once, as process P (semantics §1.3), and find its method.
   -- -> main | nil, error kind, message
+  -- Budget: hooks are per coroutine. Spawned from a process, the chunk runs in the spawner's
+  -- (hooked) coroutine and the hook charges K.cp, the new process. Started by a frame (a spawn
+  -- from the main thread or another host, a queued spawn, an upgrade), the kernel's main thread
+  -- has no hook, and `while true do end` at a module's top level held the worker for ever: the
+  -- chunk then runs in a hooked coroutine of its own, and must not yield (it runs synchronously).
+  local co_isyieldable = coroutine.isyieldable
+  local function run_chunk(f, env, P)
+    if co_isyieldable() then return pcall(f, env) end
+    P.red = 0
+    local co = K.hook(co_create(f), P)
+    local ok, mod = co_resume(co, env)
+    if ok and co_status(co) ~= "dead" then
+      co_close(co)
+      return false, "the module's top-level code yielded; it runs once, synchronously"
+    end
+    return ok, mod
+  end
+
   local function instantiate(Ent, f, P)
     local prevP = K.cp
     K.cp = P
-    local ok, mod = pcall(f, make_env(Ent, P))
+    local ok, mod = run_chunk(f, make_env(Ent, P), P)
     K.cp = prevP
     if not ok then
-      return nil, "Internal", "failed to create process: " .. tostring(is_error(mod) and errmsg(mod) or mod)
+      if K.memory_error(mod) then return nil, "Internal", errmsg(K.memory_error(mod)) end
+      return nil, "Internal", "failed to create process: " .. (is_error(mod) and errmsg(mod) or user_tostring(P, mod))
     end
     local main = mod
     if Ent.method and Ent.method ~= "" then
@@ -964,6 +1033,19 @@ return function(K)
   function process.pid() local P = K.cp; if not P then return E("Invalid", "no context found") end; return P.pid end
   function process.id() local P = K.cp; if not P then return E("Invalid", "no context found") end; return P.id end
 
+  -- A caller's argument inside an error message: cut to 128 bytes, so a 10 MB name does not make
+  -- a 10 MB error.
+  local function show(v)
+    v = tostring(v)
+    if #v > 128 then return v:sub(1, 128) .. "... (" .. #v .. " bytes)" end
+    return v
+  end
+  -- Argument check of a destination (nil or not a string) -> nil, Invalid error naming the argument
+  local function bad_dest(fname, dest)
+    if dest == nil then return E("Invalid", fname .. " requires a destination argument") end
+    return E("Invalid", fname .. ": destination must be a string (PID or registered name), got " .. type(dest))
+  end
+
   -- Resolve a destination (pid string or registered name) -> pid | nil, err
   local function resolve(dest)
     if procs[dest] then return dest end -- a live local PID: the common case, no parsing
@@ -977,7 +1059,7 @@ return function(K)
     if pid then return pid end
     local r = rpc(0, "nlook", dest)
     if r then return r end
-    return E("NotFound", "could not resolve '" .. dest .. "' as PID or registered name")
+    return E("NotFound", "could not resolve '" .. show(dest) .. "' as PID or registered name")
   end
   K.resolve = resolve
 
@@ -1119,6 +1201,9 @@ return function(K)
     if scope ~= nil and type(scope) ~= "number" then
       return E("Invalid", "scope must be a number (process.registry.LOCAL|EVENTUAL|CONSISTENT|STRONG)")
     end
+    if scope ~= nil and not (scope == 0 or scope == 1 or scope == 2 or scope == 3) then
+      return E("Invalid", "scope must be one of process.registry.LOCAL|EVENTUAL|CONSISTENT|STRONG, got " .. show(scope))
+    end
     if pid ~= P.pid then
       local okf, ferr = check(P, "process.registry.foreign", pid,
         "not allowed to register foreign pid " .. pid .. ' under name "' .. name .. '"')
@@ -1168,7 +1253,7 @@ return function(K)
 
   function process.terminate(dest)
     local P = cur()
-    if dest == nil then error("bad argument #1 to 'terminate' (string expected, got nil)", 2) end
+    if type(dest) ~= "string" then return bad_dest("terminate", dest) end
     local pid, err = resolve(dest)
     if not pid then return nil, K.err("Internal", errmsg(err)) end
     local okt, terr = check(P, "process.terminate", pid, "not allowed to terminate: " .. tostring(dest))
@@ -1189,15 +1274,16 @@ return function(K)
   function process.cancel(dest, deadline)
     local P = cur()
     if dest == nil then return E("Invalid", "cancel requires at least destination argument") end
+    if type(dest) ~= "string" then return bad_dest("cancel", dest) end
     local ms = DEFAULT_CANCEL_MS
     if deadline ~= nil then
       if math.type(deadline) == "integer" then ms = deadline
       elseif type(deadline) == "string" and builtin.time then
         local d = builtin.time.parse_duration(deadline)
-        if not d then return E("Invalid", "invalid duration: " .. deadline) end
+        if not d then return E("Invalid", "invalid duration: " .. show(deadline)) end
         ms = d:milliseconds()
       else
-        return E("Invalid", "invalid duration: " .. tostring(deadline))
+        return E("Invalid", "invalid duration: " .. show(deadline))
       end
     end
     local pid, err = resolve(dest)
@@ -1218,7 +1304,7 @@ return function(K)
   local function topo_call(fname, fn)
     return function(dest)
       local P = cur()
-      if dest == nil then return E("Invalid", fname .. " requires a destination argument") end
+      if type(dest) ~= "string" then return bad_dest(fname, dest) end
       local pid, err = resolve(dest)
       if not pid then return nil, K.err("Internal", errmsg(err)) end
       local ok, perr = check(P, "process." .. fname, pid, "not allowed to " .. fname .. ": " .. tostring(dest))
@@ -1365,6 +1451,15 @@ return function(K)
     end
     return out
   end
+  -- The spawner a method was called on; anything else (sp.spawn(x), a userdata of another kind)
+  -- raises, as spawner misuse does (semantics §2.13).
+  local function spawner_of(self, fname)
+    local st = SP[self]
+    if not st then
+      error(K.err("Invalid", "bad self to '" .. fname .. "' (process.Spawner expected, got " .. type(self) .. ")", false), 3)
+    end
+    return st
+  end
   local function need(P, action, resource, msg)
     if not K.check then return end
     local ok = K.check(P, action, resource, msg)
@@ -1396,7 +1491,8 @@ return function(K)
   end
   function sp_methods.with_context(self, values)
     local P = cur()
-    local st = SP[self]
+    local st = spawner_of(self, "with_context")
+    if type(values) ~= "table" then error("bad argument #1 to 'with_context' (table expected)", 2) end
     need(P, "process.context", "context", "not allowed to spawn processes with custom context")
     if st.actor or st.scope then
       need(P, "process.security", "security", "not allowed to spawn processes with custom security context")
@@ -1407,32 +1503,43 @@ return function(K)
   end
   function sp_methods.with_options(self, opts)
     local P = cur()
+    local st = spawner_of(self, "with_options")
+    if type(opts) ~= "table" then error("bad argument #1 to 'with_options' (table expected)", 2) end
     need(P, "process.context", "context", "not allowed to spawn processes with custom options")
-    local c = clone(SP[self])
+    local c = clone(st)
     c.options = merged(c.options, opts)
     return new_spawner(c)
   end
   -- with_actor / with_scope: a new spawner carrying the encoded actor or scope.
   local function with_security(self, field, value, encode)
     local P = cur()
+    local st = spawner_of(self, "with_" .. field)
     if value == nil then error(field .. " cannot be nil", 3) end
+    local enc = encode(value)
+    -- an actor / scope object, or a table already in the encoded form
+    if enc == nil and type(value) ~= "table" then
+      error(K.err("Invalid", "bad argument #1 to 'with_" .. field .. "' (security." ..
+        (field == "actor" and "Actor" or "Scope") .. " expected, got " .. type(value) .. ")", false), 3)
+    end
     need(P, "process.security", "security", "not allowed to spawn processes with custom security context")
-    local c = clone(SP[self])
-    c[field] = encode(value) or value
+    local c = clone(st)
+    c[field] = enc or value
     return new_spawner(c)
   end
   function sp_methods.with_actor(self, actor) return with_security(self, "actor", actor, K.encode_actor) end
   function sp_methods.with_scope(self, scope) return with_security(self, "scope", scope, K.encode_scope) end
   function sp_methods.with_name(self, name)
+    local st = spawner_of(self, "with_name")
     if type(name) ~= "string" or name == "" then error("name cannot be empty", 2) end
-    local c = clone(SP[self])
+    local c = clone(st)
     c.name = name
     return new_spawner(c)
   end
   function sp_methods.with_message(self, topic, ...)
+    local st = spawner_of(self, "with_message")
     if type(topic) ~= "string" then error("topic must be a string", 2) end
     if sbyte(topic, 1) == 64 then error(K.err("Invalid", "cannot send to @ topics", false), 2) end
-    local c = clone(SP[self])
+    local c = clone(st)
     local msgs = {}
     for i, m in ipairs(c.messages) do msgs[i] = m end
     local n = select("#", ...)
@@ -1459,8 +1566,10 @@ return function(K)
   local function sp_spawn(fname, monitor, link)
     return function(self, id, host, ...)
       local P = cur()
-      local st = SP[self]
+      local st = spawner_of(self, fname)
       if id == nil or host == nil then error("spawn requires at least id and host arguments", 2) end
+      if type(id) ~= "string" then error(K.err("Invalid", fname .. ": id must be a string", false), 2) end
+      if type(host) ~= "string" then error(K.err("Invalid", fname .. ": host must be a string", false), 2) end
       need(P, "process.spawn", id, "not allowed to spawn process: " .. tostring(id))
       if monitor then need(P, "process.spawn.monitored", id, "not allowed to spawn monitored process: " .. tostring(id)) end
       if link then need(P, "process.spawn.linked", id, "not allowed to spawn linked process: " .. tostring(id)) end
@@ -1495,7 +1604,7 @@ return function(K)
   sp_methods.spawn_linked_monitored = sp_spawn("spawn_linked_monitored", true, true)
   function sp_methods.exec(self, id, host, ...)
     local P = cur()
-    local st = SP[self]
+    local st = spawner_of(self, "exec")
     local ok, verr = check_exec_args(id, host)
     if not ok then return nil, verr end
     need(P, "process.exec", id, "not allowed to exec process: " .. id)
@@ -1532,7 +1641,7 @@ return function(K)
     -- the unrouted queue in arrival order), the options
     for T in pairs(P.threads) do
       T.dead = true
-      if co_status(T.co) == "suspended" then co_close(T.co) end
+      if co_status(T.co) == "suspended" then close_thread(P, T.co) end
     end
     P.threads, P.nthreads, P.nrun, P.npending = {}, 0, 0, 0
     local keep = {}
