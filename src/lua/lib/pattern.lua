@@ -1,0 +1,757 @@
+-- DESIGN NOTE (filled in below the code is written)
+return function(K)
+  local type, tostring, error, select, pcall, pairs = type, tostring, error, select, pcall, pairs
+  local setmetatable, getmetatable = setmetatable, getmetatable
+  local mtype, tointeger, tonumber = math.type, math.tointeger, tonumber
+  local sbyte, ssub, sfind, sformat = string.byte, string.sub, string.find, string.format
+  local tconcat, tunpack = table.concat, table.unpack
+  -- The C library, taken when the kernel loads (before any sandbox wraps the string table).
+  local C = { find = string.find, match = string.match, gmatch = string.gmatch, gsub = string.gsub }
+
+  local MAXCCALLS = 200   -- lstrlib.c: nesting of match() calls before "pattern too complex"
+  local MAXCAPTURES = 32  -- LUA_MAXCAPTURES
+  local CAP_UNF, CAP_POS = -1, -2
+
+  -- The matcher's own errors are raised as { message } with this metatable and re-raised by the
+  -- entry points at the caller's level, where lstrlib's luaL_error puts them ("file:line: msg").
+  -- Any other error (a replacement function's, the budget hook's) passes through untouched.
+  local MARK = {}
+  local function raise(msg) error(setmetatable({ msg }, MARK), 0) end
+
+  ---------------------------------------------------------------------------------------------
+  -- Character classes of the C locale (the one the wasm build runs in), as 0..255 -> true sets.
+  local CLASS = {}
+  do
+    local function build(pred)
+      local t = {}
+      for c = 0, 255 do if pred(c) then t[c] = true end end
+      return t
+    end
+    local function upper(c) return c >= 65 and c <= 90 end
+    local function lower(c) return c >= 97 and c <= 122 end
+    local function digit(c) return c >= 48 and c <= 57 end
+    local function alpha(c) return upper(c) or lower(c) end
+    local function alnum(c) return alpha(c) or digit(c) end
+    local function graph(c) return c >= 33 and c <= 126 end
+    local preds = {
+      a = alpha, c = function(c) return c < 32 or c == 127 end, d = digit, g = graph, l = lower,
+      p = function(c) return graph(c) and not alnum(c) end,
+      s = function(c) return c == 32 or (c >= 9 and c <= 13) end, u = upper, w = alnum,
+      x = function(c) return digit(c) or (c >= 65 and c <= 70) or (c >= 97 and c <= 102) end,
+      z = function(c) return c == 0 end, -- deprecated in 5.2, still in 5.4's lstrlib
+    }
+    for letter, pred in pairs(preds) do
+      CLASS[sbyte(letter)] = build(pred)
+      CLASS[sbyte(letter) - 32] = build(function(c) return not pred(c) end)
+    end
+  end
+  local ANY = {}
+  for c = 0, 255 do ANY[c] = true end
+  local LIT = {}
+  for c = 0, 255 do LIT[c] = { [c] = true } end
+
+  -- match_class: c in class letter cl (%a, %A...), or the literal cl for any other byte.
+  local function match_class(c, cl)
+    local t = CLASS[cl]
+    if t then return t[c] == true end
+    return cl == c
+  end
+
+  -- Byte of pat at p, 0 past its end (C reads the string's terminating NUL there).
+  local function pbyte(pat, p) return sbyte(pat, p) or 0 end
+
+  -- classEnd: the position just after the single-char class starting at p (lazy errors, as in C).
+  local function class_end(pat, plen, p)
+    local c = pbyte(pat, p)
+    p = p + 1
+    if c == 37 then -- '%'
+      if p > plen then raise("malformed pattern (ends with '%')") end
+      return p + 1
+    elseif c == 91 then -- '['
+      if pbyte(pat, p) == 94 then p = p + 1 end
+      repeat
+        if p > plen then raise("malformed pattern (missing ']')") end
+        local cc = pbyte(pat, p)
+        p = p + 1
+        if cc == 37 and p <= plen then p = p + 1 end
+      until pbyte(pat, p) == 93
+      return p + 1
+    end
+    return p
+  end
+
+  -- matchbracketclass for the set [ at p .. ] at ec.
+  local function bracket(pat, c, p, ec)
+    local sig = true
+    if pbyte(pat, p + 1) == 94 then sig = false; p = p + 1 end
+    p = p + 1
+    while p < ec do
+      local b = pbyte(pat, p)
+      if b == 37 then
+        p = p + 1
+        if match_class(c, pbyte(pat, p)) then return sig end
+      elseif pbyte(pat, p + 1) == 45 and p + 2 < ec then
+        p = p + 2
+        if b <= c and c <= pbyte(pat, p) then return sig end
+      elseif b == c then
+        return sig
+      end
+      p = p + 1
+    end
+    return not sig
+  end
+
+  -- A single-char item at p: { ep, set, suffix byte }. Raises the C errors of classEnd.
+  local function compile_item(pat, plen, p)
+    local ep = class_end(pat, plen, p)
+    local c = pbyte(pat, p)
+    local set
+    if c == 46 then set = ANY
+    elseif c == 37 then
+      local cl = pbyte(pat, p + 1)
+      set = CLASS[cl] or LIT[cl]
+    elseif c == 91 then
+      set = {}
+      for b = 0, 255 do if bracket(pat, b, p, ep - 1) then set[b] = true end end
+    else set = LIT[c] end
+    return { ep, set, pbyte(pat, ep) }
+  end
+
+  -- Compiled items per pattern string: position -> item, filled as the matcher reaches them.
+  local ITEMS, nitems = {}, 0
+  local function items_of(pat)
+    local it = ITEMS[pat]
+    if it then return it end
+    if nitems >= 256 then ITEMS, nitems = {}, 0 end
+    it = {}
+    ITEMS[pat] = it
+    nitems = nitems + 1
+    return it
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- The matcher: a line-by-line port of lstrlib.c's match() with integer positions. s is a
+  -- position in the subject (N + 1 = src_end), p in the pattern (PLEN + 1 = p_end). The state
+  -- of the running match lives in these upvalues; every entry point (and gsub after calling a
+  -- replacement function, which may match too) sets it with setstate.
+  local SRC, N, PAT, PLEN, IT = "", 0, "", 0, {}
+  local LEVEL, DEPTH = 0, MAXCCALLS
+  local CINIT, CLEN = {}, {}
+
+  local function setstate(src, pat, it)
+    SRC, N, PAT, PLEN, IT = src, #src, pat, #pat, it
+  end
+
+  local match
+
+  local function item_at(p)
+    local it = IT[p]
+    if it then return it end
+    it = compile_item(PAT, PLEN, p)
+    IT[p] = it
+    return it
+  end
+
+  local function max_expand(s, set, ep)
+    local i = 0
+    while true do
+      local c = sbyte(SRC, s + i)
+      if c and set[c] then i = i + 1 else break end
+    end
+    while i >= 0 do
+      local res = match(s + i, ep + 1)
+      if res then return res end
+      i = i - 1
+    end
+    return nil
+  end
+
+  local function min_expand(s, set, ep)
+    while true do
+      local res = match(s, ep + 1)
+      if res then return res end
+      local c = sbyte(SRC, s)
+      if c and set[c] then s = s + 1 else return nil end
+    end
+  end
+
+  local function start_capture(s, p, what)
+    local level = LEVEL
+    if level >= MAXCAPTURES then raise("too many captures") end
+    level = level + 1
+    CINIT[level], CLEN[level] = s, what
+    LEVEL = level
+    local res = match(s, p)
+    if not res then LEVEL = level - 1 end
+    return res
+  end
+
+  local function end_capture(s, p)
+    local l = LEVEL
+    while l >= 1 and CLEN[l] ~= CAP_UNF do l = l - 1 end
+    if l < 1 then raise("invalid pattern capture") end
+    CLEN[l] = s - CINIT[l]
+    local res = match(s, p)
+    if not res then CLEN[l] = CAP_UNF end
+    return res
+  end
+
+  -- Back-reference %d (d the digit byte). The comparison runs in 32-byte pieces so that the C
+  -- work behind each VM instruction stays small and the instruction count tracks the time.
+  local function match_capture(s, d)
+    local l = d - 48
+    if l < 1 or l > LEVEL or CLEN[l] == CAP_UNF then
+      raise(sformat("invalid capture index %%%d", l))
+    end
+    local len = CLEN[l]
+    if len < 0 or N + 1 - s < len then return nil end -- a position capture never matches
+    local a, k = CINIT[l], 0
+    while k < len do
+      local m = len - k
+      if m > 32 then m = 32 end
+      if ssub(SRC, a + k, a + k + m - 1) ~= ssub(SRC, s + k, s + k + m - 1) then return nil end
+      k = k + m
+    end
+    return s + len
+  end
+
+  local function match_balance(s, p)
+    if p >= PLEN then raise("malformed pattern (missing arguments to '%b')") end
+    local b = sbyte(PAT, p)
+    if (sbyte(SRC, s) or 0) ~= b then return nil end
+    local e, cont = sbyte(PAT, p + 1), 1
+    s = s + 1
+    while s <= N do
+      local c = sbyte(SRC, s)
+      if c == e then
+        cont = cont - 1
+        if cont == 0 then return s + 1 end
+      elseif c == b then
+        cont = cont + 1
+      end
+      s = s + 1
+    end
+    return nil
+  end
+
+  match = function(s, p)
+    local depth = DEPTH
+    if depth == 0 then raise("pattern too complex") end
+    DEPTH = depth - 1
+    while p <= PLEN do
+      local c = sbyte(PAT, p)
+      local dflt = false
+      if c == 40 then -- '('
+        if sbyte(PAT, p + 1) == 41 then s = start_capture(s, p + 2, CAP_POS)
+        else s = start_capture(s, p + 1, CAP_UNF) end
+        break
+      elseif c == 41 then -- ')'
+        s = end_capture(s, p + 1)
+        break
+      elseif c == 36 and p == PLEN then -- '$' as the last char
+        if s ~= N + 1 then s = nil end
+        break
+      elseif c == 37 then -- '%'
+        local nc = sbyte(PAT, p + 1)
+        if nc == 98 then -- %b
+          s = match_balance(s, p + 2)
+          if not s then break end
+          p = p + 4
+        elseif nc == 102 then -- %f
+          p = p + 2
+          if sbyte(PAT, p) ~= 91 then raise("missing '[' after '%f' in pattern") end
+          local it = item_at(p)
+          local set = it[2]
+          local prev = s == 1 and 0 or sbyte(SRC, s - 1)
+          if not set[prev] and set[sbyte(SRC, s) or 0] then
+            p = it[1]
+          else
+            s = nil
+            break
+          end
+        elseif nc and nc >= 48 and nc <= 57 then -- %0-%9
+          s = match_capture(s, nc)
+          if not s then break end
+          p = p + 2
+        else
+          dflt = true
+        end
+      else
+        dflt = true
+      end
+      if dflt then
+        local it = item_at(p)
+        local ep, set, suf = it[1], it[2], it[3]
+        local ch = sbyte(SRC, s)
+        if not (ch and set[ch]) then
+          if suf == 42 or suf == 63 or suf == 45 then -- '*' '?' '-' accept empty
+            p = ep + 1
+          else
+            s = nil
+            break
+          end
+        elseif suf == 63 then -- '?'
+          local res = match(s + 1, ep + 1)
+          if res then s = res; break end
+          p = ep + 1
+        elseif suf == 43 then -- '+'
+          s = max_expand(s + 1, set, ep)
+          break
+        elseif suf == 42 then -- '*'
+          s = max_expand(s, set, ep)
+          break
+        elseif suf == 45 then -- '-'
+          s = min_expand(s, set, ep)
+          break
+        else
+          s = s + 1
+          p = ep
+        end
+      end
+    end
+    DEPTH = depth
+    return s
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Captures of the last successful match (push_captures / get_onecapture).
+  local function get_capture(i, s, e) -- i counts from 1
+    if i > LEVEL then
+      if i ~= 1 then raise(sformat("invalid capture index %%%d", i)) end
+      return ssub(SRC, s, e - 1)
+    end
+    local l = CLEN[i]
+    if l == CAP_UNF then raise("unfinished capture") end
+    if l == CAP_POS then return CINIT[i] end
+    local a = CINIT[i]
+    return ssub(SRC, a, a + l - 1)
+  end
+
+  local function captures(s, e, whole)
+    local n = LEVEL
+    if n == 0 then
+      if not whole then return 0, nil end
+      return 1, { ssub(SRC, s, e - 1) }
+    end
+    local t = {}
+    for i = 1, n do t[i] = get_capture(i, s, e) end
+    return n, t
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Arguments, checked as lstrlib does. Anything this cannot take is handed to the C function,
+  -- which raises its own "bad argument" error before doing any matching.
+  local function str_arg(v)
+    local t = type(v)
+    if t == "string" then return v end
+    if t == "number" then return tostring(v) end
+    return nil
+  end
+  local function int_arg(v, default)
+    if v == nil then return default end
+    if mtype(v) == "integer" then return v end
+    if type(v) == "string" then v = tonumber(v) end
+    if type(v) == "number" then return tointeger(v) end
+    return nil
+  end
+  -- posrelatI
+  local function posrelat(pos, len)
+    if pos > 0 then return pos
+    elseif pos == 0 then return 1
+    elseif pos < -len then return 1
+    else return len + pos + 1 end
+  end
+
+  -- Plain search (lmemfind) from position i: the first byte is found with C (one linear pass
+  -- over the subject in total), the rest compared in 32-byte pieces.
+  local function plain_find(s, p, i)
+    local lp, ls = #p, #s
+    if lp == 0 then return i end
+    if lp > ls - i + 1 then return nil end
+    local first, last = ssub(p, 1, 1), ls - lp + 1
+    while i <= last do
+      local j = sfind(s, first, i, true)
+      if not j or j > last then return nil end
+      local k, ok = 1, true
+      while k < lp do
+        local m = lp - k
+        if m > 32 then m = 32 end
+        if ssub(s, j + k, j + k + m - 1) ~= ssub(p, k + 1, k + m) then ok = false; break end
+        k = k + m
+      end
+      if ok then return j end
+      i = j + 1
+    end
+    return nil
+  end
+
+  local SPECIALS = "[%^%$%*%+%?%.%(%[%%%-]"
+
+  -- Bad arguments: the C function raises its own message (under pcall, so without a position);
+  -- it is re-raised at the caller's level like every other matcher error.
+  local function c_says(ok, ...)
+    if not ok then raise((...)) end
+    return ...
+  end
+  local function delegate(f, ...) return c_says(pcall(f, ...)) end
+
+  local function find_aux(find, ...)
+    local s0, p0, init0, plain = ...
+    local s, p, init = str_arg(s0), str_arg(p0), int_arg(init0, 1)
+    if not (s and p and init) then return delegate(find and C.find or C.match, ...) end
+    local ls = #s
+    local i = posrelat(init, ls) -- 1-based start
+    if i - 1 > ls then return nil end
+    if find and (plain or not sfind(p, SPECIALS)) then
+      local j = plain_find(s, p, i)
+      if j then return j, j + #p - 1 end
+      return nil
+    end
+    local it = items_of(p)
+    setstate(s, p, it)
+    local anchor = sbyte(p, 1) == 94
+    local pstart = anchor and 2 or 1
+    local s1 = i
+    repeat
+      LEVEL, DEPTH = 0, MAXCCALLS
+      local e = match(s1, pstart)
+      if e then
+        if find then
+          local n, caps = captures(s1, e, false)
+          if n == 0 then return s1, e - 1 end
+          return s1, e - 1, tunpack(caps, 1, n)
+        end
+        local n, caps = captures(s1, e, true)
+        return tunpack(caps, 1, n)
+      end
+      s1 = s1 + 1
+    until anchor or s1 > ls + 1
+    return nil
+  end
+
+  -- Entry points run the work under pcall and re-raise a matcher error at level 2: the frame of
+  -- whoever called find/match/gmatch/gsub (or the gmatch iterator), as luaL_error does.
+  local function finish(ok, ...)
+    if ok then return ... end
+    local e = ...
+    if getmetatable(e) == MARK then error(e[1], 2) end
+    error(e, 0)
+  end
+
+  local M = {}
+
+  function M.find(...) return finish(pcall(find_aux, true, ...)) end
+  function M.match(...) return finish(pcall(find_aux, false, ...)) end
+
+  local function gmatch_aux(...)
+    local s0, p0, init0 = ...
+    local s, p, init = str_arg(s0), str_arg(p0), int_arg(init0, 1)
+    if not (s and p and init) then return delegate(C.gmatch, ...) end
+    local ls = #s
+    local src = posrelat(init, ls)
+    if src - 1 > ls then src = ls + 2 end
+    local it = items_of(p)
+    local lastmatch = nil
+    local function step()
+      setstate(s, p, it)
+      while src <= ls + 1 do
+        LEVEL, DEPTH = 0, MAXCCALLS
+        local e = match(src, 1)
+        if e and e ~= lastmatch then
+          local from = src
+          src, lastmatch = e, e
+          local n, caps = captures(from, e, true)
+          return tunpack(caps, 1, n)
+        end
+        src = src + 1
+      end
+    end
+    return function() return finish(pcall(step)) end
+  end
+  function M.gmatch(...) return finish(pcall(gmatch_aux, ...)) end
+
+  -- A replacement string split once into pieces: literal strings, capture numbers 0..9, and
+  -- false for an invalid '%x' (raised only when a match reaches it, as add_s does).
+  local function split_repl(r)
+    local parts, n, i, lr = {}, 0, 1, #r
+    while true do
+      local j = sfind(r, "%", i, true)
+      if not j then
+        if i <= lr then n = n + 1; parts[n] = ssub(r, i, lr) end
+        break
+      end
+      if j > i then n = n + 1; parts[n] = ssub(r, i, j - 1) end
+      local c = sbyte(r, j + 1)
+      n = n + 1
+      if c == 37 then parts[n] = "%"
+      elseif c and c >= 48 and c <= 57 then parts[n] = c - 48
+      else parts[n] = false end
+      i = j + 2
+    end
+    return parts, n
+  end
+
+  local function gsub_aux(...)
+    local s0, p0, repl, max0 = ...
+    local s, p = str_arg(s0), str_arg(p0)
+    local ls = s and #s or 0
+    local max_s = int_arg(max0, ls + 1)
+    local tr = type(repl)
+    if not (s and p and max_s) or not (tr == "number" or tr == "string" or tr == "function" or tr == "table") then
+      return delegate(C.gsub, ...)
+    end
+    local rparts, nr
+    if tr ~= "function" and tr ~= "table" then rparts, nr = split_repl(tostring(repl)) end
+    local it = items_of(p)
+    setstate(s, p, it)
+    local anchor = sbyte(p, 1) == 94
+    local pstart = anchor and 2 or 1
+    local out, no = {}, 0
+    local src, copied, lastmatch, n, changed = 1, 1, nil, 0, false
+    while n < max_s do
+      LEVEL, DEPTH = 0, MAXCCALLS
+      local e = match(src, pstart)
+      if e and e ~= lastmatch then
+        n = n + 1
+        if src > copied then no = no + 1; out[no] = ssub(s, copied, src - 1) end
+        if rparts then
+          for k = 1, nr do
+            local part = rparts[k]
+            local pt = type(part)
+            if pt == "string" then
+              no = no + 1; out[no] = part
+            elseif pt == "number" then
+              no = no + 1
+              if part == 0 then out[no] = ssub(s, src, e - 1)
+              else out[no] = tostring(get_capture(part, src, e)) end
+            else
+              raise("invalid use of '%' in replacement string")
+            end
+          end
+          changed = true
+        else
+          local v
+          if tr == "table" then
+            v = repl[get_capture(1, src, e)]
+          else
+            local nc, caps = captures(src, e, true)
+            v = repl(tunpack(caps, 1, nc))
+            setstate(s, p, it)
+          end
+          if not v then
+            no = no + 1; out[no] = ssub(s, src, e - 1)
+          else
+            local vt = type(v)
+            if vt ~= "string" and vt ~= "number" then
+              raise("invalid replacement value (a " .. vt .. ")")
+            end
+            no = no + 1; out[no] = tostring(v)
+            changed = true
+          end
+        end
+        src, lastmatch, copied = e, e, e
+      elseif src <= ls then
+        src = src + 1
+      else
+        break
+      end
+      if anchor then break end
+    end
+    if not changed then return s, n end
+    if copied <= ls then no = no + 1; out[no] = ssub(s, copied, ls) end
+    return tconcat(out, "", 1, no), n
+  end
+  function M.gsub(...) return finish(pcall(gsub_aux, ...)) end
+
+  ---------------------------------------------------------------------------------------------
+  -- The cost model: an upper bound on the steps the C matcher can take for a pattern on a subject
+  -- of n bytes, as a polynomial in m = n + 1 (exponent -> coefficient), computed once per pattern
+  -- by walking it the way match() does. `mult` (coefficient f, exponent e) bounds how many times
+  -- the walk can arrive at the current item (start positions times the choices of the items
+  -- before it); each item adds its cost per arrival times mult:
+  --   single char, anchors, captures, %f        1 (a [set] costs its length)
+  --   x? (two choices)                          1, and mult doubles
+  --   x* x+ x- (up to m choices, an O(m) scan)  m, and mult grows by m, except when
+  --     - only ')', '(' and '()' follow it: the first choice succeeds, so its scan is paid once
+  --       per successful match (at most m in total, matches do not overlap);
+  --     - only closers and a final '$' follow it: every choice is O(1), nothing follows;
+  --     - the next consuming item is one mandatory char whose set is disjoint from x's: only the
+  --       choice that ends x's run can get past that char.
+  --   %bxy and back-references %1-%9           m (a scan or a compare), mult unchanged
+  -- Start positions: 1 when anchored ('^', not in gmatch), else 2m (gsub and gmatch may try a
+  -- position twice after an empty match). The bound ignores that an item usually fails early; it
+  -- is only meant to separate the patterns whose worst case is (about) linear from the rest.
+  local function analyse(pat, gm)
+    local plen = #pat
+    local anchored = not gm and sbyte(pat, 1) == 94
+    local p = anchored and 2 or 1
+    local e, f = 0, 1
+    if not anchored then e, f = 1, 2 end
+    local coef = {}
+    local function add(ex, fa) coef[ex] = (coef[ex] or 0) + fa end
+    while p <= plen do
+      local c, nc = sbyte(pat, p), sbyte(pat, p + 1)
+      if c == 40 then
+        add(e, f)
+        p = p + (nc == 41 and 2 or 1)
+      elseif c == 41 or (c == 36 and p == plen) then
+        add(e, f)
+        p = p + 1
+      elseif c == 37 and nc == 98 then
+        if p + 2 >= plen then return false end
+        add(e + 1, f)
+        p = p + 4
+      elseif c == 37 and nc == 102 then
+        p = p + 2
+        if sbyte(pat, p) ~= 91 then return false end
+        local ok, ep = pcall(class_end, pat, plen, p)
+        if not ok then return false end
+        add(e, f * (ep - p))
+        p = ep
+      elseif c == 37 and nc and nc >= 48 and nc <= 57 then
+        add(e + 1, f)
+        p = p + 2
+      else
+        local ok, it = pcall(compile_item, pat, plen, p)
+        if not ok then return false end
+        local ep, set, suf = it[1], it[2], it[3]
+        local w = c == 91 and ep - p or 1
+        if suf == 63 then
+          add(e, f * w)
+          f = f * 2
+          p = ep + 1
+        elseif suf == 42 or suf == 43 or suf == 45 then
+          local q = ep + 1
+          while q <= plen do
+            local b = sbyte(pat, q)
+            if b == 40 or b == 41 then q = q + 1 else break end
+          end
+          if q > plen then
+            add(e, f * w)
+            add(1, w)
+          elseif q == plen and sbyte(pat, q) == 36 then
+            add(e + 1, f * w)
+          else
+            local b, nb = sbyte(pat, q), sbyte(pat, q + 1)
+            local disjoint = false
+            if not (b == 36 and q == plen) and not (b == 37 and (nb == 98 or nb == 102 or
+                (nb and nb >= 48 and nb <= 57))) then
+              local ok2, it2 = pcall(compile_item, pat, plen, q)
+              if not ok2 then return false end
+              local suf2, set2 = it2[3], it2[2]
+              if suf2 ~= 42 and suf2 ~= 63 and suf2 ~= 45 then
+                disjoint = true
+                for ch = 0, 255 do
+                  if set[ch] and set2[ch] then disjoint = false; break end
+                end
+              end
+            end
+            add(e + 1, f * w)
+            if not disjoint then e = e + 1 end
+          end
+          p = ep + 1
+        else
+          add(e, f * w)
+          p = ep
+        end
+      end
+    end
+    local terms, n = {}, 0
+    for ex, fa in pairs(coef) do terms[n + 1], terms[n + 2] = ex, fa; n = n + 2 end
+    return terms
+  end
+
+  local MODEL = { [false] = {}, [true] = {} }
+  local nmodel = 0
+  local function model(pat, gm)
+    local t = MODEL[gm][pat]
+    if t == nil then
+      if nmodel >= 512 then MODEL, nmodel = { [false] = {}, [true] = {} }, 0 end
+      t = analyse(pat, gm)
+      MODEL[gm][pat] = t
+      nmodel = nmodel + 1
+    end
+    return t
+  end
+
+  -- The bound for a pattern on a subject of n bytes (math.huge for a malformed pattern, so the
+  -- Lua matcher raises its error with the right position).
+  local function cost(pat, n, gm)
+    gm = gm == true
+    if not gm and (not sfind(pat, SPECIALS)) then return (n + 1) * (#pat + 1) end
+    local terms = model(pat, gm)
+    if not terms then return math.huge end
+    local m, total = n + 1, 0
+    for i = 1, #terms, 2 do total = total + terms[i + 1] * m ^ terms[i] end
+    return total
+  end
+  M.cost = cost
+
+  ---------------------------------------------------------------------------------------------
+  -- The rule: C when the bound is at most BOUND steps, the Lua matcher otherwise.
+  local BOUND = 4e6
+  M.BOUND = BOUND
+  local CBOX = {} -- a replacement function's own error, carried through the C gsub untouched
+  local function cfinish(ok, ...)
+    if ok then return ... end
+    local e = ...
+    if getmetatable(e) == CBOX then error(e[1], 0) end
+    if type(e) == "string" then error(e, 2) end
+    error(e, 0)
+  end
+  local function boxed(ok, ...)
+    if ok then return ... end
+    error(setmetatable({ (...) }, CBOX), 0)
+  end
+  local function index(t, k) return t[k] end
+  local cfind, cmatch, cgmatch, cgsub = C.find, C.match, C.gmatch, C.gsub
+  local lfind, lmatch, lgmatch, lgsub = M.find, M.match, M.gmatch, M.gsub
+
+  local function small(s, p, gm, extra)
+    return type(s) == "string" and type(p) == "string" and cost(p, #s, gm) + extra <= BOUND
+  end
+
+  local SAFE = {}
+  function SAFE.find(...)
+    local s, p, _, plain = ...
+    if plain and type(s) == "string" and type(p) == "string" then
+      if (#s + 1) * (#p + 1) <= BOUND then return cfinish(pcall(cfind, ...)) end
+      return lfind(...)
+    end
+    if small(s, p, false, 0) then return cfinish(pcall(cfind, ...)) end
+    return lfind(...)
+  end
+  function SAFE.match(...)
+    local s, p = ...
+    if small(s, p, false, 0) then return cfinish(pcall(cmatch, ...)) end
+    return lmatch(...)
+  end
+  function SAFE.gmatch(...)
+    local s, p = ...
+    if small(s, p, true, 0) then return cfinish(pcall(cgmatch, ...)) end
+    return lgmatch(...)
+  end
+  function SAFE.gsub(...)
+    local s, p, repl = ...
+    local tr = type(repl)
+    local extra = 0
+    if tr == "string" and type(s) == "string" then extra = (#s + 1) * (#repl + 1) end
+    if not small(s, p, false, extra) then return lgsub(...) end
+    if tr == "function" then
+      local f = repl
+      repl = function(...) return boxed(pcall(f, ...)) end
+    elseif tr == "table" then
+      local t = repl
+      repl = function(k) return boxed(pcall(index, t, k)) end
+    else
+      return cfinish(pcall(cgsub, ...))
+    end
+    return cfinish(pcall(cgsub, s, p, repl, select(4, ...)))
+  end
+  -- K.pattern: find/match/gmatch/gsub that choose C or Lua by the rule; .lua holds the Lua
+  -- matcher alone; .cost the bound.
+  SAFE.lua = M
+  SAFE.cost = cost
+  SAFE.BOUND = BOUND
+  return SAFE
+end
