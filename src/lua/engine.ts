@@ -99,6 +99,7 @@ export class LuaKernel {
       io: kernelSource('io'),
       codec: libSource('codec'),
       time: libSource('time'),
+      pattern: libSource('pattern'),
       __cfg: cfg,
       __entries: entries,
     };

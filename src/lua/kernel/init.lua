@@ -16,6 +16,9 @@ end
 loadmod("errors")
 loadmod("sched")
 K.codec = loadmod("codec")
+-- find/match/gmatch/gsub for processes: C when the match is provably cheap, else a Lua matcher
+-- the reduction budget can stop (lib/pattern.lua).
+K.pattern = loadmod("pattern")
 K.cfg = K.codec.decode(MODS.__cfg)
 K.entries = K.codec.decode(MODS.__entries)
 K.now_ms = H.now

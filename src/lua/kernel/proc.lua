@@ -434,6 +434,26 @@ return function(K)
       end
     end
   end
+  -- Pattern matching (lib/pattern.lua): a runaway match inside C's matcher never reaches the
+  -- instruction hook, so find/match/gmatch/gsub go through K.pattern, which keeps C for matches
+  -- whose cost bound is small and runs the others in Lua, under the reduction budget. The same
+  -- functions back method calls (s:find(p)) through the string metatable's __index.
+  -- (Self-contained hunk; to be folded into the process-facing string library.)
+  do
+    local P = K.pattern
+    local smt = debug.getmetatable("")
+    local index = {}
+    for k, f in pairs(smt.__index) do index[k] = f end
+    for _, k in ipairs({ "find", "match", "gmatch", "gsub" }) do
+      local f = P[k]
+      index[k] = f
+      sandbox_string[k] = function(s, ...)
+        if is_error(s) then s = errmsg(s) end
+        return f(s, ...)
+      end
+    end
+    smt.__index = index
+  end
   -- Strings share one metatable per Lua state: hide it so no process can tamper with it.
   debug.getmetatable("").__metatable = false
 

@@ -606,7 +606,7 @@ return function(K)
         if sbyte(pat, p) ~= 91 then return false end
         local ok, ep = pcall(class_end, pat, plen, p)
         if not ok then return false end
-        add(e, f * (ep - p))
+        add(e, f * (1 + (ep - p) // 8))
         p = ep
       elseif c == 37 and nc and nc >= 48 and nc <= 57 then
         add(e + 1, f)
@@ -615,7 +615,7 @@ return function(K)
         local ok, it = pcall(compile_item, pat, plen, p)
         if not ok then return false end
         local ep, set, suf = it[1], it[2], it[3]
-        local w = c == 91 and ep - p or 1
+        local w = c == 91 and 1 + (ep - p) // 8 or 1
         if suf == 63 then
           add(e, f * w)
           f = f * 2
@@ -689,7 +689,7 @@ return function(K)
 
   ---------------------------------------------------------------------------------------------
   -- The rule: C when the bound is at most BOUND steps, the Lua matcher otherwise.
-  local BOUND = 4e6
+  local BOUND = 1e7
   M.BOUND = BOUND
   local CBOX = {} -- a replacement function's own error, carried through the C gsub untouched
   local function cfinish(ok, ...)
