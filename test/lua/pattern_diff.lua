@@ -88,6 +88,18 @@ return function(impl, seed, rounds)
   end
   all(string.rep("a", 300), string.rep("a?", 250))
   all(string.rep("a", 300), string.rep("(a)", 33))
+  -- medium subjects: long runs (where K.pattern picks Lua) and ordinary text (where it picks C)
+  local blanks = "x" .. string.rep(" ", 300) .. "x"
+  local text = string.rep("key=value, other=12345;  ", 20)
+  for _, s in ipairs({ blanks, text, string.rep("a", 300), string.rep("(", 200) .. string.rep(")", 199) }) do
+    for _, p in ipairs({ "^%s*(.-)%s*$", "[^,]+", "%d+", "^(%w+)=(.*)$", "a*b", "%b()", "(%w+)=(%w+)",
+        "%s+$", " +x" }) do
+      same("find", s, p)
+      same("match", s, p)
+      same("gsub", s, p, "<%0>")
+      same_gmatch(s, p)
+    end
+  end
   -- arguments: coercions and the C library's own "bad argument" errors
   same("find", 12.5, "%.")
   same("find", "x12", 12)

@@ -3,7 +3,7 @@ return function(K)
   local type, tostring, error, select, pcall, pairs = type, tostring, error, select, pcall, pairs
   local setmetatable, getmetatable = setmetatable, getmetatable
   local mtype, tointeger, tonumber = math.type, math.tointeger, tonumber
-  local sbyte, ssub, sfind, sformat = string.byte, string.sub, string.find, string.format
+  local sbyte, ssub, sfind, sformat, srep = string.byte, string.sub, string.find, string.format, string.rep
   local tconcat, tunpack = table.concat, table.unpack
   -- The C library, taken when the kernel loads (before any sandbox wraps the string table).
   local C = { find = string.find, match = string.match, gmatch = string.gmatch, gsub = string.gsub }
@@ -280,7 +280,7 @@ return function(K)
         dflt = true
       end
       if dflt then
-        local it = item_at(p)
+        local it = IT[p] or item_at(p)
         local ep, set, suf = it[1], it[2], it[3]
         local ch = sbyte(SRC, s)
         if not (ch and set[ch]) then
@@ -565,51 +565,73 @@ return function(K)
 
   ---------------------------------------------------------------------------------------------
   -- The cost model: an upper bound on the steps the C matcher can take for a pattern on a subject
-  -- of n bytes, as a polynomial in m = n + 1 (exponent -> coefficient), computed once per pattern
-  -- by walking it the way match() does. `mult` (coefficient f, exponent e) bounds how many times
-  -- the walk can arrive at the current item (start positions times the choices of the items
-  -- before it); each item adds its cost per arrival times mult:
-  --   single char, anchors, captures, %f        1 (a [set] costs its length)
+  -- of n bytes. The pattern is walked once, the way match() walks it, into a small program (cached
+  -- per pattern); evaluating it for a subject gives the bound. `mult` bounds how many times the
+  -- matcher can arrive at the current item: start positions (1 when anchored -- '^', never in
+  -- gmatch -- else 2m, m = n + 1, as gsub and gmatch may try a position twice after an empty
+  -- match) times the choices of the items before it. Each item adds its cost per arrival * mult:
+  --   single char, anchors, captures, %f        1 (a [set] costs 1 + its length / 8)
   --   x? (two choices)                          1, and mult doubles
-  --   x* x+ x- (up to m choices, an O(m) scan)  m, and mult grows by m, except when
+  --   x* x+ x- (c choices, an O(c) scan)        c, and mult grows by c, except when
   --     - only ')', '(' and '()' follow it: the first choice succeeds, so its scan is paid once
-  --       per successful match (at most m in total, matches do not overlap);
-  --     - only closers and a final '$' follow it: every choice is O(1), nothing follows;
+  --       per successful match (c in total: matches do not overlap)            [TRAIL]
+  --     - only those and a final '$' follow: every choice is O(1), nothing follows   [DOLLAR]
   --     - the next consuming item is one mandatory char whose set is disjoint from x's: only the
-  --       choice that ends x's run can get past that char.
+  --       choice that ends x's run can get past that char                   [DISJOINT]
   --   %bxy and back-references %1-%9           m (a scan or a compare), mult unchanged
-  -- Start positions: 1 when anchored ('^', not in gmatch), else 2m (gsub and gmatch may try a
-  -- position twice after an empty match). The bound ignores that an item usually fails early; it
-  -- is only meant to separate the patterns whose worst case is (about) linear from the rest.
+  -- c, the choices of a quantified item, is m at most; for a set other than '.', it is at most one
+  -- more than the longest run of that set's chars in the subject. The bound is computed with c = m
+  -- first; when that is too big, with c = r + 1 for the largest r that fits, and then one linear C
+  -- probe per quantified set ("%f[set]" followed by r + 1 copies of "[set]") checks that the
+  -- subject has no longer run. So trim is linear on ordinary text and goes to Lua only for
+  -- subjects with long runs of blanks, where C would be quadratic.
+  local FIXED, OPT, SCAN, TRAIL, DOLLAR, DISJOINT, QUANT = 1, 2, 3, 4, 5, 6, 7
+
+  -- The probe text of a single-char item: the same set in brackets, or false for '.'.
+  local function set_text(pat, p, ep)
+    local c = sbyte(pat, p)
+    if c == 46 then return false end
+    if c == 91 then return ssub(pat, p, ep - 1) end
+    if c == 37 then return "[" .. ssub(pat, p, ep - 1) .. "]" end
+    if (c >= 48 and c <= 57) or (c >= 65 and c <= 90) or (c >= 97 and c <= 122) then
+      return "[" .. ssub(pat, p, p) .. "]"
+    end
+    return "[%" .. ssub(pat, p, p) .. "]"
+  end
+
+  -- -> { anchored, prog = { kind, weight, probe, ... }, probes = { distinct probe texts } } or
+  -- false for a malformed pattern (the Lua matcher then raises lstrlib's error).
   local function analyse(pat, gm)
     local plen = #pat
     local anchored = not gm and sbyte(pat, 1) == 94
     local p = anchored and 2 or 1
-    local e, f = 0, 1
-    if not anchored then e, f = 1, 2 end
-    local coef = {}
-    local function add(ex, fa) coef[ex] = (coef[ex] or 0) + fa end
+    local prog, np, probes, seen = {}, 0, {}, {}
+    local function emit(kind, w, probe)
+      prog[np + 1], prog[np + 2], prog[np + 3] = kind, w, probe or false
+      np = np + 3
+      if probe and not seen[probe] then seen[probe] = true; probes[#probes + 1] = probe end
+    end
     while p <= plen do
       local c, nc = sbyte(pat, p), sbyte(pat, p + 1)
       if c == 40 then
-        add(e, f)
+        emit(FIXED, 1)
         p = p + (nc == 41 and 2 or 1)
       elseif c == 41 or (c == 36 and p == plen) then
-        add(e, f)
+        emit(FIXED, 1)
         p = p + 1
       elseif c == 37 and nc == 98 then
         if p + 2 >= plen then return false end
-        add(e + 1, f)
+        emit(SCAN, 1)
         p = p + 4
       elseif c == 37 and nc == 102 then
         p = p + 2
         if sbyte(pat, p) ~= 91 then return false end
         local ok, ep = pcall(class_end, pat, plen, p)
         if not ok then return false end
-        add(e, f * (1 + (ep - p) // 8))
+        emit(FIXED, 1 + (ep - p) // 8)
         p = ep
       elseif c == 37 and nc and nc >= 48 and nc <= 57 then
-        add(e + 1, f)
+        emit(SCAN, 1)
         p = p + 2
       else
         local ok, it = pcall(compile_item, pat, plen, p)
@@ -617,25 +639,23 @@ return function(K)
         local ep, set, suf = it[1], it[2], it[3]
         local w = c == 91 and 1 + (ep - p) // 8 or 1
         if suf == 63 then
-          add(e, f * w)
-          f = f * 2
+          emit(OPT, w)
           p = ep + 1
         elseif suf == 42 or suf == 43 or suf == 45 then
+          local probe = set_text(pat, p, ep)
           local q = ep + 1
           while q <= plen do
             local b = sbyte(pat, q)
             if b == 40 or b == 41 then q = q + 1 else break end
           end
           if q > plen then
-            add(e, f * w)
-            add(1, w)
+            emit(TRAIL, w, probe)
           elseif q == plen and sbyte(pat, q) == 36 then
-            add(e + 1, f * w)
+            emit(DOLLAR, w, probe)
           else
             local b, nb = sbyte(pat, q), sbyte(pat, q + 1)
             local disjoint = false
-            if not (b == 36 and q == plen) and not (b == 37 and (nb == 98 or nb == 102 or
-                (nb and nb >= 48 and nb <= 57))) then
+            if not (b == 37 and (nb == 98 or nb == 102 or (nb and nb >= 48 and nb <= 57))) then
               local ok2, it2 = pcall(compile_item, pat, plen, q)
               if not ok2 then return false end
               local suf2, set2 = it2[3], it2[2]
@@ -646,19 +666,36 @@ return function(K)
                 end
               end
             end
-            add(e + 1, f * w)
-            if not disjoint then e = e + 1 end
+            emit(disjoint and DISJOINT or QUANT, w, probe)
           end
           p = ep + 1
         else
-          add(e, f * w)
+          emit(FIXED, w)
           p = ep
         end
       end
     end
-    local terms, n = {}, 0
-    for ex, fa in pairs(coef) do terms[n + 1], terms[n + 2] = ex, fa; n = n + 2 end
-    return terms
+    return { anchored = anchored, prog = prog, probes = probes }
+  end
+
+  -- The bound for a subject of n bytes, with c = r + 1 for probed sets (c = m when r is nil).
+  local BOUND = 1e7
+  local function evaluate(A, n, r)
+    local m = n + 1
+    local mult = A.anchored and 1 or 2 * m
+    local total, prog = 0, A.prog
+    for i = 1, #prog, 3 do
+      local kind, w, probe = prog[i], prog[i + 1], prog[i + 2]
+      local c = (probe and r) and r + 1 or m
+      if kind == FIXED then total = total + mult * w
+      elseif kind == OPT then total = total + mult * w; mult = mult * 2
+      elseif kind == SCAN then total = total + mult * m
+      elseif kind == TRAIL then total = total + mult * w + m * w
+      elseif kind == DOLLAR or kind == DISJOINT then total = total + mult * w * c
+      else total = total + mult * w * c; mult = mult * c end
+      if total > BOUND then return total end
+    end
+    return total
   end
 
   local MODEL = { [false] = {}, [true] = {} }
@@ -674,23 +711,39 @@ return function(K)
     return t
   end
 
-  -- The bound for a pattern on a subject of n bytes (math.huge for a malformed pattern, so the
-  -- Lua matcher raises its error with the right position).
-  local function cost(pat, n, gm)
-    gm = gm == true
-    if not gm and (not sfind(pat, SPECIALS)) then return (n + 1) * (#pat + 1) end
-    local terms = model(pat, gm)
-    if not terms then return math.huge end
-    local m, total = n + 1, 0
-    for i = 1, #terms, 2 do total = total + terms[i + 1] * m ^ terms[i] end
-    return total
+  local RUNGS = { 64, 32, 16, 8, 4, 2, 1, 0 }
+  -- Whether the C matcher is certainly cheap (bound + extra <= BOUND) for pattern p on subject s.
+  local function cheap(s, p, gm, extra)
+    local n = #s
+    if not gm and not sfind(p, SPECIALS) then return (n + 1) * (#p + 1) + extra <= BOUND end
+    local A = model(p, gm == true)
+    if not A then return false end
+    if evaluate(A, n, nil) + extra <= BOUND then return true end
+    local probes = A.probes
+    if #probes == 0 then return false end
+    local r
+    for i = 1, #RUNGS do
+      if evaluate(A, n, RUNGS[i]) + extra <= BOUND then r = RUNGS[i]; break end
+    end
+    if not r then return false end
+    for i = 1, #probes do
+      local run = srep(probes[i], r + 1)
+      -- a run longer than r: at a run start ("%f"), or at the very start (the frontier misses a
+      -- run there when the set holds "\0", the char before the subject)
+      if sfind(s, "%f" .. probes[i] .. run) or sfind(s, "^" .. run) then return false end
+    end
+    return true
   end
-  M.cost = cost
+  -- The bound alone (math.huge for a malformed pattern), for tests and the design note.
+  function M.cost(pat, n, gm)
+    if not gm and not sfind(pat, SPECIALS) then return (n + 1) * (#pat + 1) end
+    local A = model(pat, gm == true)
+    if not A then return math.huge end
+    return evaluate(A, n, nil)
+  end
 
   ---------------------------------------------------------------------------------------------
-  -- The rule: C when the bound is at most BOUND steps, the Lua matcher otherwise.
-  local BOUND = 1e7
-  M.BOUND = BOUND
+  -- The rule: C when cheap() says so, the Lua matcher otherwise.
   local CBOX = {} -- a replacement function's own error, carried through the C gsub untouched
   local function cfinish(ok, ...)
     if ok then return ... end
@@ -708,7 +761,7 @@ return function(K)
   local lfind, lmatch, lgmatch, lgsub = M.find, M.match, M.gmatch, M.gsub
 
   local function small(s, p, gm, extra)
-    return type(s) == "string" and type(p) == "string" and cost(p, #s, gm) + extra <= BOUND
+    return type(s) == "string" and type(p) == "string" and cheap(s, p, gm, extra)
   end
 
   local SAFE = {}
@@ -751,7 +804,8 @@ return function(K)
   -- K.pattern: find/match/gmatch/gsub that choose C or Lua by the rule; .lua holds the Lua
   -- matcher alone; .cost the bound.
   SAFE.lua = M
-  SAFE.cost = cost
+  SAFE.cost = M.cost
+  SAFE.cheap = cheap
   SAFE.BOUND = BOUND
   return SAFE
 end
