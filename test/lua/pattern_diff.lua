@@ -126,6 +126,22 @@ return function(impl, seed, rounds)
   same("gsub", "abc", "", "-")
   same("gsub", "abc", "%w", setmetatable({}, { __index = function(_, k) return k:upper() end }))
   same("gsub", "abc", "%w", function() error("boom", 0) end)
+  -- re-entrancy: a replacement function or __index that matches too
+  same("gsub", "abc abd", "(%w+)", function(w) return (impl.gsub(w, "(b)", "<%1>")) .. (impl.find(w, "d") or "") end)
+  same("gsub", "abc abd", "%w", setmetatable({}, { __index = function(_, k) return (impl.gsub(k, ".", "%0%0")) end }))
+  same_gmatch("a1 b2", "(%a)(%d)")
+  do -- two iterators used in turn, with other matches between their steps
+    local function run(lib)
+      local out, a, b = {}, lib.gmatch("a1b2c3", "%a(%d)"), lib.gmatch("x9 y8 z7", "(%a)%d")
+      for _ = 1, 4 do
+        out[#out + 1] = tostring(a()) .. tostring(b()) .. tostring(lib.find("hello", "l+"))
+      end
+      return table.concat(out, ",")
+    end
+    ncalls = ncalls + 1
+    local x, y = run(string), run(impl)
+    if x ~= y then report("interleaved gmatch", x, y) end
+  end
   local E = {}
   same("gsub", "abc", "%w", function() error(E, 0) end)
   same_gmatch(nil, "a")

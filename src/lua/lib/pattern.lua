@@ -599,8 +599,8 @@ return function(K)
           else
             local nc, caps = captures(src, e, true)
             v = repl(tunpack(caps, 1, nc))
-            setstate(s, p, it)
           end
+          setstate(s, p, it) -- the function or an __index may have matched too
           if not v then
             no = no + 1; out[no] = ssub(s, src, e - 1)
           else
@@ -831,7 +831,12 @@ return function(K)
   function SAFE.find(...)
     local s, p, _, plain = ...
     if plain and type(s) == "string" and type(p) == "string" then
-      if (#s + 1) * (#p + 1) <= BOUND then return cfinish(pcall(cfind, ...)) end
+      if (#s + 1) * (#p + 1) <= BOUND then
+        -- the kernel's own hot path (pid parsing): with an integer init C cannot raise
+        local init = select(3, ...)
+        if init == nil or mtype(init) == "integer" then return cfind(...) end
+        return cfinish(pcall(cfind, ...))
+      end
       return lfind(...)
     end
     if small(s, p, false, 0) then return cfinish(pcall(cfind, ...)) end
