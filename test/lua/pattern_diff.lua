@@ -134,7 +134,7 @@ return function(impl, seed, rounds)
     local function run(lib)
       local out, a, b = {}, lib.gmatch("a1b2c3", "%a(%d)"), lib.gmatch("x9 y8 z7", "(%a)%d")
       for _ = 1, 4 do
-        out[#out + 1] = tostring(a()) .. tostring(b()) .. tostring(lib.find("hello", "l+"))
+        out[#out + 1] = tostring((a())) .. tostring((b())) .. tostring(lib.find("hello", "l+"))
       end
       return table.concat(out, ",")
     end
