@@ -124,6 +124,67 @@ test('the rule: typical patterns run in C, pathological ones in Lua where a hook
   }
 });
 
+test('the bound holds: the matcher never does much more work than the bound allows', async () => {
+  // The Lua matcher does the same steps as the C one, so its instruction count (deterministic)
+  // measures the C matcher's work. On seeded random patterns and adversarial subjects (long runs,
+  // nested brackets), instructions stay under a constant times the bound (measured: <= 41).
+  const engine = await luaState();
+  try {
+    const r: string = await engine.doString(`
+      local state = 4242
+      local function rnd(n) state = (state * 1103515245 + 12345) % 2147483648; return state % n + 1 end
+      local function pick(t) return t[rnd(#t)] end
+      local ATOMS = { "a", "b", " ", ".", "%a", "%s", "%w", "[ab]", "[^a]", "()", "%b()", "%f[%w]", "%1", "(", ")" }
+      local SUF = { "", "", "*", "+", "-", "?" }
+      local function gen()
+        local t = {}
+        if rnd(3) == 1 then t[#t + 1] = "^" end
+        for _ = 1, rnd(5) do
+          local a = pick(ATOMS)
+          t[#t + 1] = a
+          if (#a == 1 and a ~= "(" and a ~= ")") or a:sub(1, 1) == "[" or (#a == 2 and a:sub(1, 1) == "%" and a ~= "%1") then
+            t[#t + 1] = pick(SUF)
+          end
+        end
+        if rnd(3) == 1 then t[#t + 1] = "$" end
+        return table.concat(t)
+      end
+      local n = 120
+      local subjects = { string.rep("a", n), string.rep(" ", n) .. "x", string.rep("ab", n // 2),
+        string.rep("(", n // 2) .. string.rep(")", n // 2 - 1) }
+      local checked, worst, what = 0, 0, ""
+      for _ = 1, 300 do
+        local p = gen()
+        for _, s in ipairs(subjects) do
+          for _, gm in ipairs({ false, true }) do
+            local bound = P.cost(p, #s, gm)
+            if bound < 1e7 then
+              local iters = 0
+              local run = gm and function() for _ in P.lua.gmatch(s, p) do iters = iters + 1 end end
+                or function() P.lua.find(s, p) end
+              pcall(run) -- compiles the pattern's items
+              iters = 0
+              local ticks = 0
+              debug.sethook(function() ticks = ticks + 1 end, "", 100)
+              pcall(run)
+              debug.sethook()
+              -- minus a fixed cost per call and per gmatch step (pcall, captures, the loop)
+              local ratio = (ticks * 100 - 1000 - 200 * iters) / bound
+              if ratio > worst then worst, what = ratio, string.format("%q on %d bytes (gmatch %s)", p, #s, tostring(gm)) end
+              checked = checked + 1
+            end
+          end
+        end
+      end
+      return checked .. "|" .. worst .. "|" .. what`);
+    const [checked, worst, what] = r.split('|');
+    assert.ok(Number(checked) > 1000, `only ${checked} cases`);
+    assert.ok(Number(worst) <= 64, `instructions per unit of the bound: ${worst} for ${what}`);
+  } finally {
+    engine.global.close();
+  }
+});
+
 // ---- end to end ------------------------------------------------------------------------------
 const HEADER = `local function eq(got, want, what)
   if got ~= want then error((what or "value") .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2) end

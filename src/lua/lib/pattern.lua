@@ -24,7 +24,10 @@
 -- set are capped by its longest run in the subject, checked with one linear C probe per set.
 -- Calibrated on the C side: find(rep("a", 3000), "a*b") has bound 1.8e7 and takes 53 ms; the
 -- trim "^%s*(.-)%s*$" on "x" .. 3000 blanks .. "x", bound 1.8e7, 55 ms. So a C call the rule
--- lets through costs at most ~0.1 s of one worker, whatever the input.
+-- lets through costs at most ~0.1 s of one worker, whatever the input. The bound is checked
+-- against the real work in test/pattern.test.ts: the Lua matcher takes the same steps as C, and on
+-- seeded random patterns and adversarial subjects its instruction count stays under 64 times
+-- the bound (41 at worst measured).
 --
 -- Measured (Node 20, wasmoon 1.16, os.clock per call; C vs this matcher):
 --   pattern                  100 B             10 KB              1 MB             rule at 1 MB
