@@ -793,6 +793,8 @@ return function(K)
     end
     if not r then return false end
     for i = 1, #probes do
+      -- the probe is C work too: O(n * set length), so only short sets are probed
+      if #probes[i] > 32 then return false end
       local run = srep(probes[i], r + 1)
       -- a run longer than r: at a run start ("%f"), or at the very start (the frontier misses a
       -- run there when the set holds "\0", the char before the subject)
