@@ -102,6 +102,7 @@ export class LuaKernel {
       random: kernelSource('random'),
       codec: libSource('codec'),
       time: libSource('time'),
+      pattern: libSource('pattern'),
       __cfg: cfg,
       __entries: entries,
     };

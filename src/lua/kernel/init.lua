@@ -18,6 +18,9 @@ loadmod("sched")
 loadmod("safestring") -- K.safestring, K.safetable, the size guard; points the string metatable at it
 loadmod("random")     -- K.sandbox_math: math with a generator per process
 K.codec = loadmod("codec")
+-- find/match/gmatch/gsub for processes: C when the match is provably cheap, else a Lua matcher
+-- the reduction budget can stop (lib/pattern.lua).
+K.pattern = loadmod("pattern")
 K.cfg = K.codec.decode(MODS.__cfg)
 K.entries = K.codec.decode(MODS.__entries)
 K.now_ms = H.now

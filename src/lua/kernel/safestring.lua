@@ -266,7 +266,7 @@ return function(K)
     local M = K.pattern
     if sl and (tr == "function" or tr == "table") then
       repl = tallied(repl, sl)
-    elseif sl and not M and (tr == "string" or tr == "number") then
+    elseif sl and (tr == "string" or tr == "number") then
       local rs = tostring(repl)
       local m = sl + 1
       local ni = n ~= nil and int(n)
