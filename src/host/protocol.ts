@@ -25,15 +25,25 @@ export interface WorkerInit {
   ports: Record<number, MessagePort>;
 }
 
+/** Test-only faults a worker can be told to have (Runtime.testFault). */
+export type TestFault = 'throw' | 'abort' | 'exit' | 'wedge';
+
 export type ControlToWorker =
   | { type: 'shutdown'; graceMs: number }
   | { type: 'kill_all' }
-  | { type: 'stats'; id: number };
+  | { type: 'stats'; id: number }
+  // Worker recovery (src/runtime/recovery.ts): thread `tid` is dead; read its ring one last time,
+  // drop it, and hand the kernel {"wdown", tid, message}; answer 'wdown-done' after that step.
+  | { type: 'wdown'; tid: number; message: string }
+  // A worker started after this one: its port, and its place in `host` (index in hostTids).
+  | { type: 'peer'; tid: number; host: string; index: number; port: MessagePort }
+  | { type: 'test'; fault: TestFault };
 
 export type ControlFromWorker =
   | { type: 'ready' }
   | { type: 'down' }
   | { type: 'fatal'; message: string }
+  | { type: 'wdown-done'; tid: number }
   | { type: 'stats'; id: number; processes: number; heapBytes: number; queue: QueueCounters };
 
 /** What a worker took off its host's run queues (src/scheduler/tasks.ts). */
