@@ -415,12 +415,17 @@ export class Runtime extends EventEmitter {
     return (this.hostTids.get(host) ?? []).filter((t) => !this.dir.isDown(t));
   }
 
-  /** The worker thread process `pid` runs on (its runner, else its owner), or -1. */
-  threadOf(pid: string): number {
+  /**
+   * Where process `pid` lives: `home`, the thread that owns its PID and routes frames to it, and
+   * `runs`, the worker it runs on (they differ for a queued spawn another worker started); -1
+   * when unknown. It dies with either (src/runtime/recovery.ts).
+   */
+  where(pid: string): { home: number; runs: number } {
     const p = parsePid(pid);
-    if (!p) return -1;
+    if (!p) return { home: -1, runs: -1 };
+    const home = this.dir.owner(p.uniq);
     const r = this.dir.runner(p.uniq);
-    return r >= 0 ? r : this.dir.owner(p.uniq);
+    return { home, runs: r >= 0 ? r : home };
   }
 
   // ---- frames --------------------------------------------------------------------------------
