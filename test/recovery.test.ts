@@ -7,8 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { createRuntime, createRegistry, Supervisor, WippyError, type ExitInfo, type Runtime, type WorkerDown } from '../src/index.js';
+import { TidPool } from '../src/runtime/recovery.js';
+import { MAX_THREADS } from '../src/runtime/layout.js';
 
 const silent = pino({ level: 'silent' });
 const lua = (id: string, body: string) => ({ id, kind: 'process.lua', method: 'main', modules: ['time'],
@@ -208,6 +214,21 @@ test('stop() ends with a wedged worker: it is terminated after the grace and wai
   assert.equal(e.error?.message, 'runtime stopped before the process exited');
 });
 
+test('thread ids: fresh ones first; a dead one comes back only after every told worker handled its death', () => {
+  const pool = new TidPool(MAX_THREADS - 2);
+  assert.equal(pool.take(), MAX_THREADS - 2);
+  assert.equal(pool.take(), MAX_THREADS - 1);
+  assert.equal(pool.take(), undefined, 'ids are bytes in the owner table');
+  pool.retire(7, [1, 2]);
+  assert.equal(pool.take(), undefined);
+  pool.ack(1, 7);
+  assert.equal(pool.take(), undefined, 'worker 2 has not answered yet');
+  pool.forget(2); // worker 2 died: it owes nothing
+  assert.equal(pool.take(), 7);
+  pool.retire(9, []);
+  assert.equal(pool.take(), 9);
+});
+
 test('host.stall_timeout: a duration greater than zero, with precise errors', () => {
   const bad = (v: unknown) => {
     try {
@@ -223,4 +244,42 @@ test('host.stall_timeout: a duration greater than zero, with precise errors', ()
   const reg = createRegistry([{ id: 'app:h', kind: 'process.host', host: { stall_timeout: '2m' } }, { id: 'app:d', kind: 'process.host' }] as any);
   assert.equal((reg.get('app:h') as any).host.stallTimeoutMs, 120_000);
   assert.equal((reg.get('app:d') as any).host.stallTimeoutMs, 30_000);
+});
+
+test('wippy run --exec ends on SIGTERM even when the shutdown wedges a worker', async () => {
+  // The process wedges its worker only once the shutdown's CANCEL reaches it, so SIGTERM comes
+  // first whatever the timing; the stall watchdog keeps running during stop and ends the worker.
+  const dir = mkdtempSync(join(tmpdir(), 'wippy-wedge-'));
+  mkdirSync(join(dir, 'src'));
+  writeFileSync(join(dir, 'wippy.lock'), 'directories:\n  src: ./src\n');
+  writeFileSync(join(dir, 'src', '_index.yaml'), [
+    'version: "1.0"',
+    'namespace: app',
+    'entries:',
+    '  - name: processes',
+    '    kind: process.host',
+    '    host: { workers: 2, max_reductions: 0, stall_timeout: 300ms }',
+    '  - name: spin',
+    '    kind: process.lua',
+    '    method: main',
+    '    source: |',
+    '      return { main = function()',
+    '        local ev = process.events()',
+    '        print("waiting")',
+    '        ev:receive()',
+    '        while true do end',
+    '      end }',
+    '',
+  ].join('\n'));
+  const child = spawn(process.execPath, [resolve('bin/wippy.js'), 'run', '--exec', 'app:spin'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  await until(() => out.includes('waiting'));
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  assert.equal(code, 1, err);
+  assert.match(err, /wippy: SIGTERM, shutting down/);
+  assert.match(err, /error: worker stalled: inside one step for \d+ ms \(host\.stall_timeout 300 ms\)/);
 });

@@ -25,6 +25,9 @@ export interface WorkerInit {
   ports: Record<number, MessagePort>;
 }
 
+/** A worker started after this one: its port, and its place in `host` (index in hostTids). */
+export interface PeerInfo { tid: number; host: string; index: number; port: MessagePort }
+
 /** Test-only faults a worker can be told to have (Runtime.testFault). */
 export type TestFault = 'throw' | 'abort' | 'exit' | 'wedge';
 
@@ -34,9 +37,8 @@ export type ControlToWorker =
   | { type: 'stats'; id: number }
   // Worker recovery (src/runtime/recovery.ts): thread `tid` is dead; read its ring one last time,
   // drop it, and hand the kernel {"wdown", tid, message}; answer 'wdown-done' after that step.
-  | { type: 'wdown'; tid: number; message: string }
-  // A worker started after this one: its port, and its place in `host` (index in hostTids).
-  | { type: 'peer'; tid: number; host: string; index: number; port: MessagePort }
+  // `peer`: its replacement, in the same message so that no step sees the host without it.
+  | { type: 'wdown'; tid: number; message: string; peer?: PeerInfo }
   | { type: 'test'; fault: TestFault };
 
 export type ControlFromWorker =

@@ -119,7 +119,7 @@ function tzOffset(name: string, secs: number): [number, string | undefined] | un
 // over 2 workers).
 export const PLACE_SLACK = 16;
 // Index-aligned with the host's run queues; a replacement worker takes the dead one's index
-// ('peer' control message). A dead worker stays listed until then; placement skips it.
+// (the 'wdown' control message). A dead worker stays listed until then; placement skips it.
 const hostTids = init.hostTids;
 function place(): number {
   let best = tid;
@@ -323,17 +323,16 @@ function onControl(data: unknown): void {
       if (last) incoming.push(last);
       incoming.push(encodeValue(['wdown', c.tid, c.message]));
       wdownAcks.push(c.tid);
-      wake();
-      break;
-    }
-    case 'peer': {
-      c.port.on('message', onControl);
-      ep.addPeer(c.tid, c.port);
-      if (c.host === init.host && c.index >= 0 && c.index < hostTids.length) {
-        hostTids[c.index] = c.tid;
-        seenBeat[c.index] = -1;
+      const p = c.peer;
+      if (p) {
+        p.port.on('message', onControl);
+        ep.addPeer(p.tid, p.port);
+        if (p.host === init.host && p.index >= 0 && p.index < hostTids.length) {
+          hostTids[p.index] = p.tid;
+          seenBeat[p.index] = -1;
+        }
+        incoming.push(encodeValue(['wup', p.tid, p.host]));
       }
-      incoming.push(encodeValue(['wup', c.tid, c.host]));
       wake();
       break;
     }

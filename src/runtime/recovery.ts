@@ -35,9 +35,10 @@
 //      every thread's isAlive load). Sends to them fail with "process not found" from now on.
 //   5. M: releases the names those PIDs held; fails its own watchers of them (rt.exec / rt.run
 //      reject, spawn-with-onExit callbacks get the EXIT with the error) and its pending rpcs to D.
-//   6. M -> each W (control port, in this order): {type 'wdown', tid D, message}; then, if R is
-//      started, {type 'peer', tid R, port}. W reads D's ring to W one last time (those frames
-//      first), drops D's rings, and queues the kernel frame {"wdown", D, message} after them.
+//   6. M -> each W (control port): {type 'wdown', tid D, message, peer: R's tid, host slot and
+//      W's port to R} (one message, so no kernel step sees the host without R). W reads D's ring
+//      to W one last time (those frames first), drops D's rings, and queues the kernel frames
+//      {"wdown", D, message} and {"wup", R, host} after them.
 //   7. W's kernel (proc.lua handlers.wdown): synthesizes EXIT for every local P.monitoring entry
 //      and LINK_DOWN for every P.links entry that dies with D, wakes process.exec waits on them,
 //      fails rpcs to D, kills quietly the processes running here whose home was D (their watchers
@@ -49,7 +50,7 @@
 //      and every live W, the host's run-queue index of D (its deque and inject queue are in
 //      shared memory and simply continue: descriptors whose PID died with D are dropped by
 //      whoever takes them, since their alive bit is clear; others start normally), and the
-//      current host lists. W learns R by the 'peer' message (port, hostTids[index] = R) and the
+//      current host lists. W learns R from step 6's message (port, hostTids[index] = R) and the
 //      kernel frame {"wup", R, host}; a ring W created for R before the port arrived is handed
 //      over then (Endpoint.addPeer).
 //   9. D's thread id returns to the pool once every W that was live in step 6 answered

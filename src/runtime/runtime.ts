@@ -355,13 +355,10 @@ export class Runtime extends EventEmitter {
     const told: number[] = [];
     for (const t of this.threads) {
       if (t.tid === rep?.tid) continue;
-      t.worker.postMessage({ type: 'wdown', tid: D, message } satisfies ControlToWorker);
+      const port = rep?.ports.get(t);
+      const peer = rep && port ? { tid: rep.tid, host: th.host, index: th.index, port } : undefined;
+      t.worker.postMessage({ type: 'wdown', tid: D, message, peer } satisfies ControlToWorker, port ? [port] : []);
       told.push(t.tid);
-    }
-    if (rep) {
-      for (const [t, port] of rep.ports) {
-        t.worker.postMessage({ type: 'peer', tid: rep.tid, host: th.host, index: th.index, port } satisfies ControlToWorker, [port]);
-      }
     }
     this.tidPool.retire(D, told); // step 9
     this.log.error({ host: th.host, tid: D, message, processes, replacement: rep?.tid }, 'worker died');
@@ -369,7 +366,7 @@ export class Runtime extends EventEmitter {
   }
 
   /** Start a worker in dead `th`'s place; returns its tid and the ports to hand to the others. */
-  private replace(th: HostThread): { tid: number; ports: Array<[HostThread, MessagePort]> } | undefined {
+  private replace(th: HostThread): { tid: number; ports: Map<HostThread, MessagePort> } | undefined {
     const slot = `${th.host}#${th.index}`;
     const failures = th.ready ? 0 : (this.bootFailures.get(slot) ?? 0) + 1;
     this.bootFailures.set(slot, failures);
@@ -386,14 +383,14 @@ export class Runtime extends EventEmitter {
     this.dir.resetThread(tid);
     this.hostTids.get(th.host)![th.index] = tid;
     const ports: Record<number, MessagePort> = {};
-    const handout: Array<[HostThread, MessagePort]> = [];
+    const handout = new Map<HostThread, MessagePort>();
     const main = new MessageChannel();
     ports[0] = main.port1;
     this.ep!.addPeer(tid, main.port2);
     for (const t of this.threads) {
       const { port1, port2 } = new MessageChannel();
       ports[t.tid] = port1;
-      handout.push([t, port2]);
+      handout.set(t, port2);
     }
     this.launch(tid, host, th.index, ports).catch(() => { /* its 'exit' handler recovers */ });
     return { tid, ports: handout };
