@@ -113,7 +113,8 @@ export class Directory {
   /**
    * Main thread: clear the alive bit of every PID that dies with thread `tid` (diesWith).
    * Returns how many there were. Walks the alive bitmap (SLOTS / 32 words) and looks at the
-   * owner word only for set bits: measured ~1 ms with 4M slots and a few thousand live PIDs.
+   * owner word only for set bits: measured 1.8 ms with no live PID, 5-8 ms with 10k-100k, 36 ms
+   * with 1M (Node 20; recovery.ts).
    */
   reclaim(tid: number): number {
     const { alive, owner } = this.v;

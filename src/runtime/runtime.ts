@@ -3,7 +3,8 @@
 // `node:control` endpoint through which the embedding API and the CLI spawn, exec and watch.
 //
 // Threads. Thread id 0 is the main thread; host workers get ids 1..N in registry order. Every
-// pair of threads gets one MessageChannel, created at start, so each sender's frames reach each
+// pair of threads gets one MessageChannel, created at start (or when a replacement worker starts),
+// so each sender's frames reach each
 // receiver in order and a message never detours through a third thread. The main thread never
 // runs Lua.
 //
@@ -11,6 +12,11 @@
 // frames), so they are unique across all hosts and workers. A worker also caches the names its
 // own processes hold, which makes local lookups free. A process's names are released when its
 // worker reports the exit ("x" frame), which the worker sends before the EXIT events.
+//
+// Workers. A worker that dies or stalls is replaced (src/runtime/recovery.ts has the protocol);
+// the runtime emits 'worker-down' (WorkerDown) when it has handled the death and 'worker-up' when
+// the replacement is ready. Thread ids of replacements are fresh (or reused after quarantine), so
+// a host's worker list changes; workerTids() and where() tell what runs where.
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { writeSync } from 'node:fs';
 import { relative } from 'node:path';
@@ -270,7 +276,7 @@ export class Runtime extends EventEmitter {
     // at most every 500 ms.
     const tick = Math.max(5, Math.min(500, Math.floor(Math.min(...limits.values()) / 4)));
     this.watchdog = setInterval(() => {
-      const now = Date.now();
+      const now = performance.now();
       for (const th of this.threads) {
         if (!th.ready || th.stalled !== undefined || th.expectedExit) continue;
         // Pairs with Atomics.add(heartbeat) / Atomics.store(busy) in Directory.beat on the worker.
