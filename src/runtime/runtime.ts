@@ -280,7 +280,7 @@ export class Runtime extends EventEmitter {
       for (const th of this.threads) {
         if (!th.ready || th.stalled !== undefined || th.expectedExit) continue;
         // Pairs with Atomics.add(heartbeat) / Atomics.store(busy) in Directory.beat on the worker.
-        const ms = this.stall.look(th.tid, this.dir.heartbeat(th.tid), this.dir.busy(th.tid), now);
+        const ms = Math.round(this.stall.look(th.tid, this.dir.heartbeat(th.tid), this.dir.busy(th.tid), now));
         if (ms === 0) continue;
         if (ms >= Runtime.STALL_MS && this.stall.warnOnce(th.tid)) {
           this.log.warn({ host: th.host, tid: th.tid, stalledMs: ms }, 'worker stalled inside one step');
