@@ -184,6 +184,31 @@ test('every kind of worker fault is recovered, repeatedly, and stop() completes 
   }
 });
 
+test('process.exec from Lua of a process on a worker that dies returns the worker error', async () => {
+  const rt = await createRuntime({ logger: silent, entries: [...entries(), { id: 't:q', kind: 'process.host', host: { workers: 1 } },
+    lua('t:caller', `local v, err = process.exec("t:holder", "t:q", "callee")
+      return { v = v, kind = err and err:kind(), message = err and tostring(err) }`)] });
+  try {
+    const caller = rt.exec('t:caller', [], { host: 't:p' }) as Promise<{ kind: string; message: string }>;
+    await until(() => rt.lookup('callee') !== undefined);
+    const [q] = rt.workerTids('t:q');
+    assert.equal(rt.where(rt.lookup('callee')!).runs, q);
+    const down = once(rt, 'worker-down') as Promise<[WorkerDown]>;
+    rt.testFault(q!, 'exit');
+    const [ev] = await down;
+    assert.deepEqual(await caller, { kind: 'Internal', message: ev.message });
+    assert.equal(rt.lookup('callee'), undefined);
+    // the host got its replacement: a spawn there works again
+    const again = rt.exec('t:holder', ['callee2'], { host: 't:q' });
+    await until(() => rt.lookup('callee2') !== undefined);
+    assert.equal(rt.where(rt.lookup('callee2')!).runs, ev.replacement);
+    rt.send('callee2', 'go');
+    assert.equal(await again, 'released');
+  } finally {
+    await rt.stop(1000);
+  }
+});
+
 test('a wedged worker is terminated after host.stall_timeout and replaced', async () => {
   const rt = await createRuntime({ entries: entries({ stall_timeout: '150ms' }), logger: silent });
   try {
