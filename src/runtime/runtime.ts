@@ -4,9 +4,8 @@
 //
 // Threads. Thread id 0 is the main thread; host workers get ids 1..N in registry order. Every
 // pair of threads gets one MessageChannel, created at start (or when a replacement worker starts),
-// so each sender's frames reach each
-// receiver in order and a message never detours through a third thread. The main thread never
-// runs Lua.
+// so each sender's frames reach each receiver in order and a message never detours through a
+// third thread. The main thread never runs Lua.
 //
 // Names. `process.registry` names are served here (register / lookup / unregister arrive as rpc
 // frames), so they are unique across all hosts and workers. A worker also caches the names its
