@@ -102,7 +102,8 @@ return function(K)
     -- alive, owned here, but not in the table: placed here by another worker and its "sp" frame
     -- is still in flight; posting to ourselves queues the frame behind it (see `early`).
     if not alive or tid < 0 then return E("NotFound", "process not found") end
-    if owner ~= host and not host:find("#lua.", 1, true) then return E("NotFound", "process not found") end
+    -- (owner nil: a replacement worker this one has not heard of yet; its "wup" is on the way)
+    if owner ~= nil and owner ~= host and not host:find("#lua.", 1, true) then return E("NotFound", "process not found") end
     return "remote", tid
   end
   K.locate = locate
