@@ -62,7 +62,9 @@
 // PID (D's PIDs are never reused; a reused thread id starts with fresh rings and PIDs).
 //
 // What is not recovered (documented in docs/design/scheduler.md): frames D had not yet published
-// are lost (messages in flight from D's processes, as in BEAM when a node goes down); a spawn D
+// are lost (messages in flight from D's processes, as in BEAM when a node goes down), and so are
+// frames in a ring D created just before dying whose handover message had not reached the
+// receiver yet (the port is closed with D); lost events are synthesized anyway; a spawn D
 // placed on another worker with an "sp" frame it never published leaves that PID alive but
 // never started; a thread that dies inside a queue operation's few-instruction window (only an
 // out-of-memory can land there) may leak a task slot or, in an inject queue, block it.
