@@ -25,7 +25,8 @@
 //   2. M: Atomics.store(T_DOWN[D], 1) (Directory.markDown). Pairs with the Atomics.load(T_DOWN)
 //      in Directory.alloc on every thread: a PID minted for D by a thread that has not heard yet
 //      is born dead, or its stores precede the scan of step 4 (Dekker; all Atomics are SC).
-//      Placement (worker.ts place()) and M's round-robin skip down threads from now on.
+//      Placement (worker.ts place()) and M's round-robin skip down threads from now on
+//      (Directory.isDown's Atomics.load pairs with the same store).
 //   3. M: reads D's ring to M one last time and handles those frames (EXITs and name releases
 //      that made it out), then abandons D's rings and port (Endpoint.dropPeer; sends to D are
 //      dropped); fixes the doorbell's AWAKE count (Doorbell.forget: Atomics.exchange of D's
@@ -45,11 +46,16 @@
 //      do the same synthesis), drops frames held or forwarded for gone PIDs. An event that made it
 //      out of D was read in step 6 before the frame and already cleared the watcher's entry; one
 //      still on its way through a home's forwarding is dropped when it arrives (P.gone).
-//      W then answers 'wdown-done' (after the step).
-//   8. R (a fresh thread id, or a reused one, step 9) is started with new MessageChannels to M
+//      W then answers 'wdown-done' (after the step). The predicate (Directory.diesWith) is an
+//      Atomics.load of the owner word; it pairs with alloc's Atomics.store and with the starting
+//      worker's Atomics.or of the runner byte (Directory.setRunner), both done before D died.
+//   8. R (a fresh thread id, or a reused one, step 9, whose directory line Directory.resetThread
+//      cleared with Atomics.stores that the Worker constructor's message orders before R reads
+//      them) is started with new MessageChannels to M
 //      and every live W, the host's run-queue index of D (its deque and inject queue are in
 //      shared memory and simply continue: descriptors whose PID died with D are dropped by
-//      whoever takes them, since their alive bit is clear; others start normally), and the
+//      whoever takes them, since their alive bit is clear — proc.lua start_task's H.route is an
+//      Atomics.load pairing with step 4's Atomics.and —; others start normally), and the
 //      current host lists. W learns R from step 6's message (port, hostTids[index] = R) and the
 //      kernel frame {"wup", R, host}; a ring W created for R before the port arrived is handed
 //      over then (Endpoint.addPeer).
