@@ -25,15 +25,27 @@ export interface WorkerInit {
   ports: Record<number, MessagePort>;
 }
 
+/** A worker started after this one: its port, and its place in `host` (index in hostTids). */
+export interface PeerInfo { tid: number; host: string; index: number; port: MessagePort }
+
+/** Test-only faults a worker can be told to have (Runtime.testFault). */
+export type TestFault = 'throw' | 'abort' | 'exit' | 'wedge';
+
 export type ControlToWorker =
   | { type: 'shutdown'; graceMs: number }
   | { type: 'kill_all' }
-  | { type: 'stats'; id: number };
+  | { type: 'stats'; id: number }
+  // Worker recovery (src/runtime/recovery.ts): thread `tid` is dead; read its ring one last time,
+  // drop it, and hand the kernel {"wdown", tid, message}; answer 'wdown-done' after that step.
+  // `peer`: its replacement, in the same message so that no step sees the host without it.
+  | { type: 'wdown'; tid: number; message: string; peer?: PeerInfo }
+  | { type: 'test'; fault: TestFault };
 
 export type ControlFromWorker =
   | { type: 'ready' }
   | { type: 'down' }
   | { type: 'fatal'; message: string }
+  | { type: 'wdown-done'; tid: number }
   | { type: 'stats'; id: number; processes: number; heapBytes: number; queue: QueueCounters };
 
 /** What a worker took off its host's run queues (src/scheduler/tasks.ts). */

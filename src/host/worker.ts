@@ -19,7 +19,7 @@ import { Directory } from '../runtime/directory.js';
 import { encodeValue } from '../codec/msgpack.js';
 import { Endpoint, type RingHandover } from '../transport/endpoint.js';
 import { TaskQueues } from '../scheduler/tasks.js';
-import type { WorkerInit, ControlToWorker, ControlFromWorker } from './protocol.js';
+import type { WorkerInit, ControlToWorker, ControlFromWorker, TestFault } from './protocol.js';
 
 const init = workerData as WorkerInit;
 const tid = init.tid;
@@ -118,12 +118,14 @@ function tzOffset(name: string, secs: number): [number, string | undefined] | un
 // slack bounds the imbalance of a spawn burst (100k spawns from one process end up split ~50/50
 // over 2 workers).
 export const PLACE_SLACK = 16;
+// Index-aligned with the host's run queues; a replacement worker takes the dead one's index
+// (the 'wdown' control message). A dead worker stays listed until then; placement skips it.
 const hostTids = init.hostTids;
 function place(): number {
   let best = tid;
   let bestLoad = dir.load(tid) - PLACE_SLACK;
   for (const t of hostTids) {
-    if (t === tid) continue;
+    if (t === tid || dir.isDown(t)) continue;
     const l = dir.load(t);
     if (l < bestLoad) { best = t; bestLoad = l; }
   }
@@ -194,6 +196,8 @@ const kernel = await LuaKernel.create({
   flushNow: () => flush(),
   pidDead: (u) => dir.dead(u),
   route: (u) => [dir.owner(u), dir.isAlive(u)],
+  setRunner: (u) => dir.setRunner(u),
+  diesWith: (u, t) => dir.diesWith(u, t),
   post: queueFrame,
   write: (fd, bytes) => queueFrame(0, encodeValue(['w', fd, bytes.slice()])),
   stdinRead: (req, pid) => stdinRead(req, pid),
@@ -205,6 +209,10 @@ let incoming: Uint8Array[] = [];
 let nextTimer = -1;
 let shuttingDown = false;
 let stopped = false;
+/** Dead threads whose "wdown" frame is in `incoming`: acknowledged after the step handling it. */
+let wdownAcks: number[] = [];
+/** A test fault to have inside the next step (Runtime.testFault). */
+let testFault: TestFault | undefined;
 
 /** An event-loop callback made work: end a pending park. */
 function wake(): void {
@@ -226,18 +234,28 @@ function concat(a: Uint8Array | null, parts: Uint8Array[]): Uint8Array | null {
 function runStep(): boolean {
   const batch = concat(ep.drain(), incoming);
   incoming = [];
+  const acks = wdownAcks;
+  wdownAcks = [];
   let r: { next: number; more: boolean };
   dir.beat(true);
   try {
+    if (testFault === 'wedge') for (;;); // spins inside the step: busy, heartbeat frozen
+    if (testFault === 'abort') kernel.abortForTest();
     r = kernel.step(batch);
     dir.beat(false);
   } catch (e) {
-    // A kernel fault is a bug in the runtime, not in a process: report it and stop this worker.
-    sendControl({ type: 'fatal', message: (e as Error).message });
+    // A fault that escaped the kernel's own protection (a wasm trap or abort in the Lua VM, an
+    // out-of-memory, a bug in the kernel): the Lua state may be half-updated, so this worker must
+    // not go on. It crashes; the main thread replaces it and tells everyone who watched its
+    // processes (src/runtime/recovery.ts).
     stopped = true;
+    const message = `kernel fault: ${(e as Error)?.message ?? String(e)}`;
+    sendControl({ type: 'fatal', message });
+    process.nextTick(() => { throw new Error(message); });
     return false;
   }
   flush();
+  for (const t of acks) sendControl({ type: 'wdown-done', tid: t });
   nextTimer = r.next;
   if (shuttingDown && kernel.count() === 0 && !(tasks && tasks.ownQueued() > 0)) {
     shuttingDown = false;
@@ -271,6 +289,13 @@ async function run(): Promise<void> {
   }
 }
 
+/** Test-only faults (Runtime.testFault); never sent by the runtime itself. */
+function testHook(fault: TestFault): void {
+  if (fault === 'throw') setImmediate(() => { throw new Error('test fault: uncaught error in the worker'); });
+  else if (fault === 'exit') process.exit(3);
+  else { testFault = fault; wake(); } // 'abort', 'wedge': inside the next step
+}
+
 function sendControl(msg: ControlFromWorker): void {
   parentPort!.postMessage(msg);
 }
@@ -290,6 +315,29 @@ function onControl(data: unknown): void {
     case 'kill_all':
       incoming.push(encodeValue(['kill_all']));
       wake();
+      break;
+    case 'wdown': {
+      // Recovery step 6 (src/runtime/recovery.ts): what the dead thread published goes first,
+      // then the kernel's "wdown" frame; both in this order in `incoming`.
+      const last = ep.dropPeer(c.tid);
+      if (last) incoming.push(last);
+      incoming.push(encodeValue(['wdown', c.tid, c.message]));
+      wdownAcks.push(c.tid);
+      const p = c.peer;
+      if (p) {
+        p.port.on('message', onControl);
+        ep.addPeer(p.tid, p.port);
+        if (p.host === init.host && p.index >= 0 && p.index < hostTids.length) {
+          hostTids[p.index] = p.tid;
+          seenBeat[p.index] = -1;
+        }
+        incoming.push(encodeValue(['wup', p.tid, p.host]));
+      }
+      wake();
+      break;
+    }
+    case 'test':
+      testHook(c.fault);
       break;
     case 'stats':
       sendControl({ type: 'stats', id: c.id, processes: kernel.count(), heapBytes: kernel.heapBytes(),

@@ -42,6 +42,10 @@ export interface KernelHost {
   pidDead(uniq: number): void;
   /** Owner thread of a process id (-1 if unknown) and whether it is alive. */
   route(uniq: number): [number, boolean];
+  /** This worker starts queued spawn `uniq` away from its home (worker recovery needs to know). */
+  setRunner(uniq: number): void;
+  /** Did process `uniq` die with dead thread `tid` (owned there, or started there)? */
+  diesWith(uniq: number, tid: number): boolean;
   /** Queue one encoded frame for thread `tid` (copied; the view is only valid during the call). */
   post(tid: number, frame: Uint8Array): void;
   /** Terminal/print output. */
@@ -195,6 +199,11 @@ export class LuaKernel {
         m._lua_pushboolean(L, alive ? 1 : 0);
         return 2;
       }),
+      this.def('set_runner', (L) => { host.setRunner(this.int(L, 1)); return 0; }),
+      this.def('dies_with', (L) => {
+        m._lua_pushboolean(L, host.diesWith(this.int(L, 1), this.int(L, 2)) ? 1 : 0);
+        return 1;
+      }),
       this.def('post', (L) => { host.post(this.int(L, 1), this.bytesAt(L, 2)); return 0; }),
       this.def('write', (L) => { host.write(this.int(L, 1), this.bytesAt(L, 2)); return 0; }),
       this.def('stdin_read', (L) => {
@@ -294,6 +303,17 @@ export class LuaKernel {
     const more = m._lua_toboolean(L, -1) !== 0;
     m._lua_settop(L, 0);
     return { next, more };
+  }
+
+  /**
+   * Test-only (Runtime.testFault 'abort'): raise a Lua error outside any protected call, which
+   * aborts the wasm module the way a VM fault would. Throws; the state is unusable afterwards.
+   */
+  abortForTest(): void {
+    const m = this.m;
+    const msg = m.stringToNewUTF8('test fault: Lua error outside a protected call');
+    m._lua_pushstring(this.L, msg);
+    m._lua_error(this.L);
   }
 
   /** Number of live processes on this state. */

@@ -257,6 +257,9 @@ const duration = z.unknown().transform((v, ctx) => {
 const optDuration = (defaultMs: number) =>
   z.preprocess((v) => v ?? undefined, duration.optional()).transform((v) => v ?? defaultMs);
 
+/** `host.stall_timeout` default (worker stall recovery, src/runtime/recovery.ts). */
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+
 const positiveInt = (message: string) =>
   z.number().int('must be an integer').refine((n) => n > 0, message);
 
@@ -324,12 +327,17 @@ const processHostSchema = z
         // Cap on each worker's Lua heap in MiB (0 = none); the process allocating when it is
         // passed is killed. wasm memory itself stops at 2 GiB.
         max_memory_mb: z.number().int().min(0).default(1024),
+        // A worker inside one kernel step for this long is terminated and replaced; its
+        // processes exit with "worker stalled: ..." (src/runtime/recovery.ts). 30s is far above
+        // any step the reduction budget allows (100M instructions, about a second) and short
+        // enough that a pathological C call does not hold a worker for good.
+        stall_timeout: optDuration(DEFAULT_STALL_TIMEOUT_MS).refine((ms) => ms > 0, 'stall timeout must be greater than 0'),
       }),
     ),
     lifecycle: lifecycleSchema,
   })
   .transform((e) => ({
-    host: { workers: e.host.workers, queueSize: e.host.queue_size, localQueueSize: e.host.local_queue_size, maxReductions: e.host.max_reductions, maxMemoryMb: e.host.max_memory_mb },
+    host: { workers: e.host.workers, queueSize: e.host.queue_size, localQueueSize: e.host.local_queue_size, maxReductions: e.host.max_reductions, maxMemoryMb: e.host.max_memory_mb, stallTimeoutMs: e.host.stall_timeout },
     autoStart: e.lifecycle.autoStart,
   }));
 
@@ -337,7 +345,7 @@ const processHostSchema = z
 const terminalHostSchema = z
   .object({ hide_logs: z.boolean().default(false), lifecycle: lifecycleSchema })
   .transform((e) => ({
-    host: { workers: 1, queueSize: 1024, localQueueSize: 256, maxReductions: 0, maxMemoryMb: 1024 },
+    host: { workers: 1, queueSize: 1024, localQueueSize: 256, maxReductions: 0, maxMemoryMb: 1024, stallTimeoutMs: DEFAULT_STALL_TIMEOUT_MS },
     autoStart: e.lifecycle.autoStart,
     hideLogs: e.hide_logs,
   }));

@@ -52,6 +52,8 @@ export interface ProcessHostConfig {
   maxReductions: number;
   /** Cap on each worker's Lua heap in MiB; 0 = none. */
   maxMemoryMb: number;
+  /** A worker inside one step this long is terminated and replaced (`host.stall_timeout`). */
+  stallTimeoutMs: number;
 }
 
 export interface HostEntry extends Entry {

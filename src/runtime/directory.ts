@@ -1,6 +1,6 @@
 // One thread's handle on the shared process directory (layout in layout.ts).
-import { BLOCK_SIZE, H_NEXT_BLOCK, SLOTS, THREAD_STRIDE, T_BUSY, T_HEARTBEAT, T_LOAD, directoryViews,
-  type DirectoryViews } from './layout.js';
+import { BLOCK_SIZE, H_NEXT_BLOCK, OWNER_MASK, RUNNER_SHIFT, SLOTS, THREAD_STRIDE, T_BUSY, T_DOWN, T_HEARTBEAT,
+  T_LOAD, directoryViews, type DirectoryViews } from './layout.js';
 
 export class Directory {
   private readonly v: DirectoryViews;
@@ -23,9 +23,14 @@ export class Directory {
     const uniq = this.next++;
     const slot = uniq % SLOTS;
     // Both published before the PID leaves this thread (by a frame, whose transfer orders them);
-    // pair with the Atomics.load in owner() and isAlive().
+    // pair with the Atomics.load in owner() and isAlive(). The store also clears the runner byte.
     Atomics.store(this.v.owner, slot, owner + 1);
     Atomics.or(this.v.alive, slot >> 5, 1 << (slot & 31));
+    // A PID minted for a worker that has just died (this thread has not heard yet) is born dead.
+    // Pairs with Atomics.store(T_DOWN) in markDown(), which the main thread does before its scan
+    // (reclaim): either this load sees DOWN, or the stores above precede the scan's loads and the
+    // scan clears the bit. (The Dekker pattern; all Atomics are sequentially consistent.)
+    if (owner !== this.tid && Atomics.load(this.v.threads, owner * THREAD_STRIDE + T_DOWN) === 1) this.dead(uniq);
     return uniq;
   }
 
@@ -39,7 +44,29 @@ export class Directory {
   /** Owner thread of a process id, or -1 if none. */
   owner(uniq: number): number {
     // Pairs with the Atomics.store in alloc().
-    return Atomics.load(this.v.owner, uniq % SLOTS) - 1;
+    return (Atomics.load(this.v.owner, uniq % SLOTS) & OWNER_MASK) - 1;
+  }
+
+  /** Thread running a queued spawn started away from its owner, or -1 (it runs at its owner). */
+  runner(uniq: number): number {
+    // Pairs with the Atomics.or in setRunner() and the Atomics.store in alloc().
+    return (Atomics.load(this.v.owner, uniq % SLOTS) >> RUNNER_SHIFT) - 1;
+  }
+
+  /** This thread starts process `uniq`, owned by another (its home): record it as the runner. */
+  setRunner(uniq: number): void {
+    // Pairs with the Atomics.load in runner() and in reclaim() on the main thread.
+    Atomics.or(this.v.owner, uniq % SLOTS, (this.tid + 1) << RUNNER_SHIFT);
+  }
+
+  /**
+   * Does process `uniq` die with thread `tid`: owned there (its home, which routes every frame
+   * for it), or started there away from its home?
+   */
+  diesWith(uniq: number, tid: number): boolean {
+    // Pairs with the Atomics.store in alloc() and the Atomics.or in setRunner().
+    const w = Atomics.load(this.v.owner, uniq % SLOTS);
+    return (w & OWNER_MASK) - 1 === tid || (w >> RUNNER_SHIFT) - 1 === tid;
   }
 
   isAlive(uniq: number): boolean {
@@ -68,4 +95,55 @@ export class Directory {
 
   heartbeat(tid: number): number { return Atomics.load(this.v.threads, tid * THREAD_STRIDE + T_HEARTBEAT); }
   busy(tid: number): boolean { return Atomics.load(this.v.threads, tid * THREAD_STRIDE + T_BUSY) === 1; }
+
+  // ---- worker recovery (src/runtime/recovery.ts) -------------------------------------------------
+
+  /** Has the main thread declared thread `tid` dead? */
+  isDown(tid: number): boolean {
+    // Pairs with the Atomics.store in markDown().
+    return Atomics.load(this.v.threads, tid * THREAD_STRIDE + T_DOWN) === 1;
+  }
+
+  /** Main thread: thread `tid` is dead. Call before reclaim(tid) (see alloc()). */
+  markDown(tid: number): void {
+    // Pairs with the Atomics.load(T_DOWN) in alloc() and isDown() on every thread.
+    Atomics.store(this.v.threads, tid * THREAD_STRIDE + T_DOWN, 1);
+  }
+
+  /**
+   * Main thread: clear the alive bit of every PID that dies with thread `tid` (diesWith).
+   * Returns how many there were. Walks the alive bitmap (SLOTS / 32 words) and looks at the
+   * owner word only for set bits: measured 1.8 ms with no live PID, 5-8 ms with 10k-100k, 36 ms
+   * with 1M (Node 20; recovery.ts).
+   */
+  reclaim(tid: number): number {
+    const { alive, owner } = this.v;
+    let n = 0;
+    for (let w = 0; w < alive.length; w++) {
+      // Pairs with Atomics.or in alloc() and Atomics.and in dead() on other threads.
+      let bits = Atomics.load(alive, w);
+      while (bits !== 0) {
+        const b = 31 - Math.clz32(bits);
+        bits &= ~(1 << b);
+        const slot = (w << 5) | b;
+        // Pairs with the Atomics.store in alloc() and the Atomics.or in setRunner().
+        const word = Atomics.load(owner, slot);
+        if ((word & OWNER_MASK) - 1 === tid || (word >> RUNNER_SHIFT) - 1 === tid) {
+          // Pairs with the Atomics.load in isAlive() everywhere: sends to it fail from now on.
+          Atomics.and(alive, w, ~(1 << b));
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Main thread: thread id `tid` is reused for a new worker; reset its line before it starts. */
+  resetThread(tid: number): void {
+    const base = tid * THREAD_STRIDE;
+    // Ordered before the new worker's first loads by the Worker constructor's postMessage.
+    Atomics.store(this.v.threads, base + T_LOAD, 0);
+    Atomics.store(this.v.threads, base + T_BUSY, 0);
+    Atomics.store(this.v.threads, base + T_DOWN, 0);
+  }
 }

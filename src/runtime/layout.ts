@@ -12,7 +12,13 @@
 //                            a step that lasts (the busy rule)
 //     [T_BUSY]               1 while the thread is inside a kernel step (thieves read it too:
 //                            the busy rule, src/host/worker.ts)
-//   Uint8 owner[SLOTS]      owner thread id + 1 of each PID slot (0 = unassigned)
+//     [T_DOWN]               1 once the main thread declared the thread dead (worker recovery,
+//                            src/runtime/recovery.ts); 0 again when the id is reused
+//   Uint16 owner[SLOTS]     per PID slot: low byte owner thread id + 1 (0 = unassigned); high byte
+//                            runner thread id + 1 when a queued spawn started on a worker other
+//                            than its owner (home), else 0 — recovery needs to know which PIDs
+//                            died with a worker, and the owner alone does not say where a stolen
+//                            process runs. One store at alloc writes both bytes (runner = 0).
 //   Int32 alive[SLOTS/32]   one bit per PID slot; set at spawn, cleared at exit
 //
 // PIDs are allocated in blocks of BLOCK_SIZE ids: a thread takes a whole block with one Atomics.add
@@ -42,10 +48,14 @@ export const THREAD_STRIDE = 16;
 export const T_LOAD = 0;
 export const T_HEARTBEAT = 1;
 export const T_BUSY = 2;
+export const T_DOWN = 3;
+/** Bits of the runner byte in an owner-table word. */
+export const RUNNER_SHIFT = 8;
+export const OWNER_MASK = 0xff;
 
 const HEADER_BYTES = HEADER_INTS * 4;
 const THREADS_BYTES = (MAX_THREADS + 1) * THREAD_STRIDE * 4;
-const OWNER_BYTES = SLOTS;
+const OWNER_BYTES = SLOTS * 2;
 const ALIVE_BYTES = SLOTS / 8;
 
 export const DIRECTORY_BYTES = HEADER_BYTES + THREADS_BYTES + OWNER_BYTES + ALIVE_BYTES;
@@ -53,7 +63,7 @@ export const DIRECTORY_BYTES = HEADER_BYTES + THREADS_BYTES + OWNER_BYTES + ALIV
 export interface DirectoryViews {
   header: Int32Array;
   threads: Int32Array;
-  owner: Uint8Array;
+  owner: Uint16Array;
   alive: Int32Array;
 }
 
@@ -61,7 +71,7 @@ export function directoryViews(sab: SharedArrayBuffer): DirectoryViews {
   return {
     header: new Int32Array(sab, 0, HEADER_INTS),
     threads: new Int32Array(sab, HEADER_BYTES, (MAX_THREADS + 1) * THREAD_STRIDE),
-    owner: new Uint8Array(sab, HEADER_BYTES + THREADS_BYTES, SLOTS),
+    owner: new Uint16Array(sab, HEADER_BYTES + THREADS_BYTES, SLOTS),
     alive: new Int32Array(sab, HEADER_BYTES + THREADS_BYTES + OWNER_BYTES, SLOTS / 32),
   };
 }

@@ -3,20 +3,26 @@
 // `node:control` endpoint through which the embedding API and the CLI spawn, exec and watch.
 //
 // Threads. Thread id 0 is the main thread; host workers get ids 1..N in registry order. Every
-// pair of threads gets one MessageChannel, created at start, so each sender's frames reach each
-// receiver in order and a message never detours through a third thread. The main thread never
-// runs Lua.
+// pair of threads gets one MessageChannel, created at start (or when a replacement worker starts),
+// so each sender's frames reach each receiver in order and a message never detours through a
+// third thread. The main thread never runs Lua.
 //
 // Names. `process.registry` names are served here (register / lookup / unregister arrive as rpc
 // frames), so they are unique across all hosts and workers. A worker also caches the names its
 // own processes hold, which makes local lookups free. A process's names are released when its
 // worker reports the exit ("x" frame), which the worker sends before the EXIT events.
+//
+// Workers. A worker that dies or stalls is replaced (src/runtime/recovery.ts has the protocol);
+// the runtime emits 'worker-down' (WorkerDown) when it has handled the death and 'worker-up' when
+// the replacement is ready. Thread ids of replacements are fresh (or reused after quarantine), so
+// a host's worker list changes; workerTids() and where() tell what runs where.
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { writeSync } from 'node:fs';
 import { relative } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { encodeValue, decodeValues, WippyError } from '../codec/msgpack.js';
-import { newDirectory } from './layout.js';
+import { MAX_THREADS, newDirectory } from './layout.js';
+import { StallWatch, TidPool, deathMessage } from './recovery.js';
 import { Endpoint, type RingHandover } from '../transport/endpoint.js';
 import { Doorbell } from '../transport/doorbell.js';
 import { TaskQueues, createTaskRegion, type TaskRegion } from '../scheduler/tasks.js';
@@ -24,7 +30,7 @@ import { Directory } from './directory.js';
 import { formatPid, parsePid } from './pid.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostEntry, LuaEntry } from '../registry/types.js';
-import type { ControlFromWorker, ControlToWorker, QueueCounters, WorkerInit } from '../host/protocol.js';
+import type { ControlFromWorker, ControlToWorker, QueueCounters, TestFault, WorkerInit } from '../host/protocol.js';
 import { pino, type Logger } from 'pino';
 
 /** One worker thread in Runtime.stats(). */
@@ -51,13 +57,36 @@ export interface ExitInfo {
 interface HostThread {
   tid: number;
   host: string;
+  /** Index in the host's worker list (and its run queues). */
+  index: number;
   worker: Worker;
   port: MessagePort;
   down: Promise<void>;
   markDown: () => void;
+  ready: boolean;
+  /** Why it died: the 'error' event's or kernel fault's message. */
+  reason?: string;
+  /** Set when the stall watchdog terminated it: the stall. */
+  stalled?: string;
+  /** stop() terminates it: its exit is not a death. */
+  expectedExit?: boolean;
 }
 
-interface PendingReply { resolve: (v: [unknown, unknown]) => void }
+interface PendingReply { resolve: (v: [unknown, unknown]) => void; tid: number }
+
+/** A dead worker, as the 'worker-down' event reports it (src/runtime/recovery.ts). */
+export interface WorkerDown {
+  tid: number;
+  host: string;
+  /** The error message its processes exited with ("worker crashed: …" / "worker stalled: …"). */
+  message: string;
+  /** PIDs that died with it (alive bits the directory scan cleared). */
+  processes: number;
+  /** Time of the directory scan, ms. */
+  scanMs: number;
+  /** The replacement's thread id, if one was started. */
+  replacement?: number;
+}
 
 export interface RuntimeOptions {
   logger?: Logger;
@@ -75,21 +104,32 @@ export class Runtime extends EventEmitter {
   private readonly directorySab = newDirectory();
   private readonly dir = new Directory(this.directorySab, 0);
   private threads: HostThread[] = [];
+  /** Per host: its workers' thread ids, index-aligned with its run queues (a dead one stays until replaced). */
   private readonly hostTids = new Map<string, number[]>();
   private readonly rr = new Map<string, number>();
   private readonly replies = new Map<number, PendingReply>();
   private reqSeq = 0;
   private readonly watchers = new Map<string, (e: ExitInfo) => void>();
+  /** Control PID of a watcher -> the PID it watches (a dead worker's watchers are failed). */
+  private readonly watchTargets = new Map<string, string>();
   private readonly names = new Map<string, string>();
   private readonly pidNames = new Map<string, Set<string>>();
   private readonly outgoing = new Map<number, Uint8Array[]>();
   private flushScheduled = false;
   private doorbellSab: SharedArrayBuffer | undefined;
+  private readonly mainPorts = new Map<number, MessagePort>();
   /** The main thread's view of each multi-worker host's run queues (it only pushes globally). */
   private readonly taskQueues = new Map<string, TaskQueues>();
+  private readonly regions = new Map<string, TaskRegion>();
+  private entriesBlob: Uint8Array | undefined;
+  private readonly tidPool = new TidPool(1);
+  private readonly stall = new StallWatch();
+  /** Consecutive replacements of one host slot that died before they were ready. */
+  private readonly bootFailures = new Map<string, number>();
   private ep: Endpoint | undefined;
   private closed = false;
   private started = false;
+  private booted = false;
   private stopping: Promise<void> | undefined;
 
   constructor(registry: Registry, opts: RuntimeOptions = {}) {
@@ -110,13 +150,15 @@ export class Runtime extends EventEmitter {
     this.started = true;
     const hosts = this.registry.hosts();
     let tid = 1;
-    const plan: Array<{ tid: number; host: HostEntry }> = [];
+    const plan: Array<{ tid: number; host: HostEntry; index: number }> = [];
     for (const h of hosts) {
       const n = h.kind === 'terminal.host' ? 1 : (this.opts.workers ?? h.host.workers);
       const tids: number[] = [];
-      for (let i = 0; i < n; i++) { tids.push(tid); plan.push({ tid, host: h }); tid++; }
+      for (let i = 0; i < n; i++) { tids.push(tid); plan.push({ tid, host: h, index: i }); tid++; }
       this.hostTids.set(h.id, tids);
     }
+    if (tid > MAX_THREADS) throw new WippyError(`too many workers: ${tid - 1} (at most ${MAX_THREADS - 1})`, 'Invalid', false);
+    for (let t = 1; t < tid; t++) this.tidPool.take();
     const all = [0, ...plan.map((p) => p.tid)];
     // One channel per pair of threads: per-sender order, no detours.
     const portsOf = new Map<number, Record<number, MessagePort>>();
@@ -128,67 +170,80 @@ export class Runtime extends EventEmitter {
         portsOf.get(all[j]!)![all[i]!] = port2;
       }
     }
-    this.doorbellSab = Doorbell.create(tid);
-    const mainPorts = new Map<number, MessagePort>();
-    for (const [peer, port] of Object.entries(portsOf.get(0)!)) mainPorts.set(Number(peer), port);
+    // Room for every thread id a replacement worker may get (src/runtime/recovery.ts).
+    this.doorbellSab = Doorbell.create(MAX_THREADS);
+    for (const [peer, port] of Object.entries(portsOf.get(0)!)) this.mainPorts.set(Number(peer), port);
     // The main thread never spins: it is the CLI / embedding thread, and spinning here would
     // take a core from the workers.
-    this.ep = new Endpoint(0, this.doorbellSab, mainPorts, { minSpins: 0, maxSpins: 0 });
-    const hostsCfg: Record<string, { kind: string; tids: number[]; max_reductions: number; max_memory_mb: number; security?: unknown }> = {};
-    for (const h of hosts) {
-      // A host's security block (lifecycle.security, as for services) is the default actor and
-      // scope of processes started there without one.
-      const security = (h.data['lifecycle'] as { security?: unknown } | undefined)?.security;
-      hostsCfg[h.id] = { kind: h.kind, tids: this.hostTids.get(h.id)!, max_reductions: h.host.maxReductions, max_memory_mb: h.host.maxMemoryMb, security };
-    }
-    const entries = encodeValue(this.luaEntries());
+    this.ep = new Endpoint(0, this.doorbellSab, this.mainPorts, { minSpins: 0, maxSpins: 0 });
+    this.entriesBlob = encodeValue(this.luaEntries());
     // Run queues per host of more than one worker (src/scheduler/tasks.ts).
-    const regions = new Map<string, TaskRegion>();
     for (const h of hosts) {
       const n = this.hostTids.get(h.id)!.length;
-      if (n > 1) regions.set(h.id, createTaskRegion({ workers: n, queueSize: Math.max(2, h.host.queueSize), localQueueSize: Math.max(2, h.host.localQueueSize) }));
+      if (n > 1) this.regions.set(h.id, createTaskRegion({ workers: n, queueSize: Math.max(2, h.host.queueSize), localQueueSize: Math.max(2, h.host.localQueueSize) }));
     }
-    for (const [h, region] of regions) this.taskQueues.set(h, new TaskQueues(region, -1));
-    const ready: Promise<void>[] = [];
-    for (const { tid: t, host } of plan) {
-      const ports = portsOf.get(t)!;
-      const init: WorkerInit = {
-        tid: t, host: host.id, directory: this.directorySab, hostTids: this.hostTids.get(host.id)!,
-        doorbell: this.doorbellSab, tasks: regions.get(host.id),
-        cfg: encodeValue({ tid: t, host: host.id, hosts: hostsCfg, strict_mode: this.strictMode() }),
-        entries, ports,
-      };
-      const worker = new Worker(WORKER_URL, {
-        workerData: init,
-        transferList: Object.values(ports) as any,
-        stdin: host.kind === 'terminal.host' && this.opts.stdin === true,
-        name: `${host.id}#${t}`,
-      });
-      let markDown!: () => void;
-      const down = new Promise<void>((r) => { markDown = r; });
-      const mainPort = portsOf.get(0)![t]!;
-      const th: HostThread = { tid: t, host: host.id, worker, port: mainPort, down, markDown };
-      this.threads.push(th);
-      mainPort.on('message', (h: RingHandover) => { this.ep!.attach(h); this.ep!.bell.interrupt(); });
-      ready.push(new Promise<void>((resolve, reject) => {
-        worker.on('message', (m: ControlFromWorker) => {
-          if (m.type === 'ready') resolve();
-          else this.onControl(th, m);
-        });
-        worker.once('error', (e) => { this.log.error({ err: e, host: host.id, tid: t }, 'worker crashed'); reject(e); markDown(); });
-        worker.once('exit', (code) => {
-          if (!this.stopping) this.log.error({ host: host.id, tid: t, code }, 'worker thread exited unexpectedly');
-          markDown();
-        });
-      }));
-      if (host.kind === 'terminal.host' && this.opts.stdin === true && worker.stdin) {
-        process.stdin.pipe(worker.stdin);
-      }
-    }
-    await Promise.all(ready);
+    for (const [h, region] of this.regions) this.taskQueues.set(h, new TaskQueues(region, -1));
+    await Promise.all(plan.map((p) => this.launch(p.tid, p.host, p.index, portsOf.get(p.tid)!)));
+    this.booted = true;
     void this.receive();
     this.startWatchdog();
     this.log.debug({ threads: plan.length, hosts: hosts.map((h) => h.id) }, 'runtime started');
+  }
+
+  /** The kernel's view of the hosts: kind, live worker ids, limits, default security. */
+  private kernelHosts(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const h of this.registry.hosts()) {
+      // A host's security block (lifecycle.security, as for services) is the default actor and
+      // scope of processes started there without one.
+      const security = (h.data['lifecycle'] as { security?: unknown } | undefined)?.security;
+      const tids = this.hostTids.get(h.id)!.filter((t) => !this.dir.isDown(t));
+      out[h.id] = { kind: h.kind, tids, max_reductions: h.host.maxReductions, max_memory_mb: h.host.maxMemoryMb, security };
+    }
+    return out;
+  }
+
+  /** Start worker `tid` of `host` at `index` with its ports to every other thread. */
+  private launch(tid: number, host: HostEntry, index: number, ports: Record<number, MessagePort>): Promise<void> {
+    const init: WorkerInit = {
+      tid, host: host.id, directory: this.directorySab, hostTids: this.hostTids.get(host.id)!,
+      doorbell: this.doorbellSab!, tasks: this.regions.get(host.id),
+      cfg: encodeValue({ tid, host: host.id, hosts: this.kernelHosts(), strict_mode: this.strictMode() }),
+      entries: this.entriesBlob!, ports,
+    };
+    const terminal = host.kind === 'terminal.host' && this.opts.stdin === true;
+    const worker = new Worker(WORKER_URL, {
+      workerData: init,
+      transferList: Object.values(ports) as any,
+      stdin: terminal,
+      name: `${host.id}#${tid}`,
+    });
+    let markDown!: () => void;
+    const down = new Promise<void>((r) => { markDown = r; });
+    const mainPort = this.mainPorts.get(tid)!;
+    const th: HostThread = { tid, host: host.id, index, worker, port: mainPort, down, markDown, ready: false };
+    this.threads.push(th);
+    mainPort.on('message', (h: RingHandover) => { this.ep!.attach(h); this.ep!.bell.interrupt(); });
+    if (terminal && worker.stdin) process.stdin.pipe(worker.stdin);
+    return new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: ControlFromWorker) => {
+        if (m.type === 'ready') {
+          th.ready = true;
+          this.bootFailures.delete(`${host.id}#${index}`);
+          if (this.booted) this.emit('worker-up', { tid, host: host.id, index });
+          resolve();
+        } else this.onControl(th, m);
+      });
+      worker.on('error', (e) => { th.reason ??= (e as Error)?.message ?? String(e); });
+      worker.once('exit', (code) => {
+        if (!th.ready) reject(new Error(`worker ${host.id}#${tid} failed to start: ${th.reason ?? `exit code ${code}`}`));
+        if (terminal && worker.stdin) process.stdin.unpipe(worker.stdin);
+        th.markDown();
+        if (th.expectedExit || !this.booted || this.closed) return;
+        if (th.stalled !== undefined) this.workerDown(th, deathMessage(true, th.stalled));
+        else this.workerDown(th, deathMessage(false, th.reason ?? `thread exited with code ${code}`));
+      });
+    });
   }
 
   private luaEntries(): Record<string, unknown> {
@@ -210,26 +265,34 @@ export class Runtime extends EventEmitter {
   }
 
   // Stall watchdog: a worker inside one kernel step for longer than STALL_MS (a process stuck in
-  // a long host call, or a Lua loop below its reduction budget) is reported once per stall.
-  // Recovery (restarting the worker) belongs to supervision.
+  // a long host call, or a Lua loop below its reduction budget) is reported once per stall; after
+  // its host's stall_timeout it is terminated and replaced (src/runtime/recovery.ts, step 1).
   static readonly STALL_MS = 2000;
   private watchdog: NodeJS.Timeout | undefined;
   private startWatchdog(): void {
-    const last = new Map<number, { beat: number; since: number; reported: boolean }>();
+    const limits = new Map(this.registry.hosts().map((h) => [h.id, h.host.stallTimeoutMs]));
+    // Look four times per shortest timeout (so a stall is caught within 1.25 × the timeout),
+    // at most every 500 ms.
+    const tick = Math.max(5, Math.min(500, Math.floor(Math.min(...limits.values()) / 4)));
     this.watchdog = setInterval(() => {
-      const now = Date.now();
+      const now = performance.now();
       for (const th of this.threads) {
-        const beat = this.dir.heartbeat(th.tid);
-        const busy = this.dir.busy(th.tid);
-        const prev = last.get(th.tid);
-        if (!prev || prev.beat !== beat || !busy) { last.set(th.tid, { beat, since: now, reported: false }); continue; }
-        if (!prev.reported && now - prev.since >= Runtime.STALL_MS) {
-          prev.reported = true;
-          this.log.warn({ host: th.host, tid: th.tid, stalledMs: now - prev.since }, 'worker stalled inside one step');
-          this.emit('stall', { host: th.host, tid: th.tid, ms: now - prev.since });
+        if (!th.ready || th.stalled !== undefined || th.expectedExit) continue;
+        // Pairs with Atomics.add(heartbeat) / Atomics.store(busy) in Directory.beat on the worker.
+        const ms = Math.round(this.stall.look(th.tid, this.dir.heartbeat(th.tid), this.dir.busy(th.tid), now));
+        if (ms === 0) continue;
+        if (ms >= Runtime.STALL_MS && this.stall.warnOnce(th.tid)) {
+          this.log.warn({ host: th.host, tid: th.tid, stalledMs: ms }, 'worker stalled inside one step');
+          this.emit('stall', { host: th.host, tid: th.tid, ms });
+        }
+        const limit = limits.get(th.host)!;
+        if (ms >= limit) {
+          th.stalled = `inside one step for ${ms} ms (host.stall_timeout ${limit} ms)`;
+          this.log.error({ host: th.host, tid: th.tid, stalledMs: ms }, 'worker stalled; terminating it');
+          void th.worker.terminate(); // its 'exit' event starts the recovery
         }
       }
-    }, 500);
+    }, tick);
     this.watchdog.unref();
   }
 
@@ -240,8 +303,131 @@ export class Runtime extends EventEmitter {
 
   private onControl(th: HostThread, m: ControlFromWorker): void {
     if (m.type === 'down') th.markDown();
-    else if (m.type === 'fatal') this.log.error({ host: th.host, tid: th.tid, message: m.message }, 'kernel fault');
+    else if (m.type === 'fatal') { th.reason = m.message; this.log.error({ host: th.host, tid: th.tid, message: m.message }, 'kernel fault'); }
     else if (m.type === 'stats') this.emit('stats', th.tid, m);
+    else if (m.type === 'wdown-done') this.tidPool.ack(th.tid, m.tid);
+  }
+
+  // ---- worker recovery (protocol: src/runtime/recovery.ts) --------------------------------------
+
+  /** Worker `th` is gone (its thread exited): steps 2-9 of the recovery protocol. */
+  private workerDown(th: HostThread, message: string): void {
+    const D = th.tid;
+    this.threads = this.threads.filter((t) => t !== th);
+    this.stall.forget(D);
+    this.tidPool.forget(D);
+    this.dir.markDown(D); // step 2 (before the scan: see Directory.alloc)
+    // step 3: what D published to us, then its rings go
+    const last = this.ep!.dropPeer(D);
+    this.outgoing.delete(D);
+    if (last) {
+      try {
+        for (const raw of decodeValues(last)) this.onFrame(raw);
+      } catch (e) {
+        this.log.error({ tid: D, err: e }, 'undecodable frames from a dead worker');
+      }
+    }
+    this.ep!.bell.forget(D);
+    // step 4
+    const t0 = performance.now();
+    const processes = this.dir.reclaim(D);
+    const scanMs = performance.now() - t0;
+    // step 5
+    const err = () => new WippyError(message, 'Internal');
+    for (const [pid, set] of [...this.pidNames]) {
+      const p = parsePid(pid);
+      if (!p || !this.dir.diesWith(p.uniq, D)) continue;
+      for (const n of set) if (this.names.get(n) === pid) this.names.delete(n);
+      this.pidNames.delete(pid);
+    }
+    for (const [req, p] of [...this.replies]) {
+      if (p.tid !== D) continue;
+      this.replies.delete(req);
+      p.resolve([undefined, err()]);
+    }
+    for (const [ctl, target] of [...this.watchTargets]) {
+      const p = parsePid(target);
+      if (!p || !this.dir.diesWith(p.uniq, D)) continue;
+      this.watchTargets.delete(ctl);
+      const cb = this.watchers.get(ctl);
+      if (cb) { this.watchers.delete(ctl); cb({ pid: target, error: err() }); }
+    }
+    // a stats() call waiting for D's answer
+    this.emit('stats', D, { type: 'stats', id: -1, processes: 0, heapBytes: 0, queue: { pushed: 0, own: 0, global: 0, stolen: 0 } });
+    // step 8: the replacement (its channels first: step 6 hands the other ends out)
+    const rep = this.stopping || this.closed ? undefined : this.replace(th);
+    // step 6
+    const told: number[] = [];
+    for (const t of this.threads) {
+      if (t.tid === rep?.tid) continue;
+      const port = rep?.ports.get(t);
+      const peer = rep && port ? { tid: rep.tid, host: th.host, index: th.index, port } : undefined;
+      t.worker.postMessage({ type: 'wdown', tid: D, message, peer } satisfies ControlToWorker, port ? [port] : []);
+      told.push(t.tid);
+    }
+    this.tidPool.retire(D, told); // step 9
+    this.log.error({ host: th.host, tid: D, message, processes, replacement: rep?.tid }, 'worker died');
+    this.emit('worker-down', { tid: D, host: th.host, message, processes, scanMs, replacement: rep?.tid } satisfies WorkerDown);
+  }
+
+  /** Start a worker in dead `th`'s place; returns its tid and the ports to hand to the others. */
+  private replace(th: HostThread): { tid: number; ports: Map<HostThread, MessagePort> } | undefined {
+    const slot = `${th.host}#${th.index}`;
+    const failures = th.ready ? 0 : (this.bootFailures.get(slot) ?? 0) + 1;
+    this.bootFailures.set(slot, failures);
+    if (failures >= 3) {
+      this.log.error({ host: th.host, index: th.index }, 'replacement worker failed to start 3 times; not replacing it again');
+      return undefined;
+    }
+    const tid = this.tidPool.take();
+    if (tid === undefined) {
+      this.log.error({ host: th.host }, 'no thread id left for a replacement worker');
+      return undefined;
+    }
+    const host = this.registry.hosts().find((h) => h.id === th.host)!;
+    this.dir.resetThread(tid);
+    this.hostTids.get(th.host)![th.index] = tid;
+    const ports: Record<number, MessagePort> = {};
+    const handout = new Map<HostThread, MessagePort>();
+    const main = new MessageChannel();
+    ports[0] = main.port1;
+    this.ep!.addPeer(tid, main.port2);
+    for (const t of this.threads) {
+      const { port1, port2 } = new MessageChannel();
+      ports[t.tid] = port1;
+      handout.set(t, port2);
+    }
+    this.launch(tid, host, th.index, ports).catch(() => { /* its 'exit' handler recovers */ });
+    return { tid, ports: handout };
+  }
+
+  /**
+   * Test-only door (not for production use): make worker `tid` fail as a real fault would.
+   * 'throw': an uncaught error in its JS; 'abort': the Lua VM's wasm aborts inside a step;
+   * 'exit': the thread exits; 'wedge': it spins inside a step forever, never beating again.
+   */
+  testFault(tid: number, fault: TestFault): void {
+    const th = this.threads.find((t) => t.tid === tid);
+    if (!th) throw new WippyError(`no worker thread ${tid}`, 'NotFound', false);
+    th.worker.postMessage({ type: 'test', fault } satisfies ControlToWorker);
+  }
+
+  /** Thread ids of `host`'s live workers, in run-queue order. */
+  workerTids(host: string): number[] {
+    return (this.hostTids.get(host) ?? []).filter((t) => !this.dir.isDown(t));
+  }
+
+  /**
+   * Where process `pid` lives: `home`, the thread that owns its PID and routes frames to it, and
+   * `runs`, the worker it runs on (they differ for a queued spawn another worker started); -1
+   * when unknown. It dies with either (src/runtime/recovery.ts).
+   */
+  where(pid: string): { home: number; runs: number } {
+    const p = parsePid(pid);
+    if (!p) return { home: -1, runs: -1 };
+    const home = this.dir.owner(p.uniq);
+    const r = this.dir.runner(p.uniq);
+    return { home, runs: r >= 0 ? r : home };
   }
 
   // ---- frames --------------------------------------------------------------------------------
@@ -364,7 +550,7 @@ export class Runtime extends EventEmitter {
     const req = ++this.reqSeq;
     this.hold();
     return new Promise<[unknown, unknown]>((resolve) => {
-      this.replies.set(req, { resolve });
+      this.replies.set(req, { resolve, tid });
       this.post(tid, frame(req));
     }).finally(() => this.release());
   }
@@ -400,9 +586,13 @@ export class Runtime extends EventEmitter {
   private pickTid(host: string): number {
     const tids = this.hostTids.get(host);
     if (!tids || tids.length === 0) throw new WippyError('host not found', 'NotFound', false);
-    const i = ((this.rr.get(host) ?? -1) + 1) % tids.length;
-    this.rr.set(host, i);
-    return tids[i]!;
+    for (let k = 1; k <= tids.length; k++) {
+      const i = ((this.rr.get(host) ?? -1) + k) % tids.length;
+      if (this.dir.isDown(tids[i]!)) continue; // dead, not replaced (yet)
+      this.rr.set(host, i);
+      return tids[i]!;
+    }
+    throw new WippyError('host has no running worker', 'Unavailable', false);
   }
 
   /** A control PID on the main thread (host `node:control`). */
@@ -432,7 +622,7 @@ export class Runtime extends EventEmitter {
     const ctl = onExit ? this.controlPid() : undefined;
     if (ctl && onExit) {
       this.hold();
-      this.watchers.set(ctl.pid, (e) => { this.dir.dead(ctl.uniq); this.release(); onExit(e); });
+      this.watchers.set(ctl.pid, (e) => { this.watchTargets.delete(ctl.pid); this.dir.dead(ctl.uniq); this.release(); onExit(e); });
       // Fast path (the job runner): the PID is minted here for the chosen worker and the spawn
       // goes out as a placed spawn ("sp"), with no reply frame; only the EXIT comes back. A
       // failure to start arrives as that EXIT's error. Unknown entries and hosts fail here.
@@ -440,6 +630,7 @@ export class Runtime extends EventEmitter {
       if (entry && (entry.kind === 'process.lua' || entry.kind === 'function.lua')) {
         const uniq = this.dir.alloc(tid);
         const pid = formatPid(entry.kind === 'function.lua' ? `${entryId}#lua.${tid}` : h, uniq);
+        this.watchTargets.set(ctl.pid, pid);
         // A job on a multi-worker host goes on the host's global run queue, where whichever
         // worker is free takes it (src/scheduler/tasks.ts); `tid` is its home (owner of the PID),
         // which forwards frames for it to the worker that runs it. Otherwise, or when the queue
@@ -465,6 +656,8 @@ export class Runtime extends EventEmitter {
       if (ctl) { this.watchers.delete(ctl.pid); this.dir.dead(ctl.uniq); this.release(); }
       throw asError(err, `spawn of ${entryId} on ${h} failed`);
     }
+    // (its EXIT may have come in the same batch as the reply: then the watcher is gone)
+    if (ctl && this.watchers.has(ctl.pid)) this.watchTargets.set(ctl.pid, pid);
     return pid;
   }
 
@@ -556,7 +749,8 @@ export class Runtime extends EventEmitter {
   }
 
   private async doStop(graceMs: number): Promise<void> {
-    clearInterval(this.watchdog);
+    // The stall watchdog keeps running: a worker wedged inside one step cannot shut down, and is
+    // terminated after its stall_timeout (not replaced: stopping) if that comes before the grace.
     for (const th of this.threads) th.worker.postMessage({ type: 'shutdown', graceMs } satisfies ControlToWorker);
     const all = Promise.all(this.threads.map((t) => t.down));
     let timer: NodeJS.Timeout | undefined;
@@ -569,9 +763,20 @@ export class Runtime extends EventEmitter {
     // A worker wrote its last frames (terminal output, EXITs) to its ring before it reported
     // "down" on the control port: read them before the workers go.
     while (this.drainOnce());
+    clearInterval(this.watchdog);
     if (process.stdin.isTTY === undefined || this.opts.stdin) process.stdin.unpipe?.();
+    for (const t of this.threads) t.expectedExit = true;
     await Promise.all(this.threads.map((t) => t.worker.terminate()));
     this.closed = true;
+    // Whoever still waits (a process on a worker that never came down, e.g. one wedged in a
+    // step) hears now, so an `exec` or `run` awaiting it returns instead of hanging the caller.
+    const err = () => new WippyError('runtime stopped before the process exited', 'Internal');
+    for (const [ctl, target] of [...this.watchTargets]) {
+      const cb = this.watchers.get(ctl);
+      this.watchTargets.delete(ctl);
+      if (cb) { this.watchers.delete(ctl); cb({ pid: target, error: err() }); }
+    }
+    for (const [req, p] of [...this.replies]) { this.replies.delete(req); p.resolve([undefined, err()]); }
     this.ep?.bell.interrupt();
     this.ep?.close();
     for (const t of this.threads) t.port.close();

@@ -301,6 +301,20 @@ export class Doorbell {
     this.away = true;
   }
 
+  /**
+   * Thread `target` died without leaving (worker recovery, src/runtime/recovery.ts): take it out
+   * of the AWAKE count if it was counted (it was running), and leave its line RUNNING and
+   * uncounted, the state a new thread's constructor expects when the id is reused. Cannot
+   * know whether it died inside spin() (then SPINNING stays one too high: spinning is only
+   * allowed a little less).
+   */
+  forget(target: number): void {
+    // Pairs with the stores of the dead thread's park state and with ring()'s compareExchange.
+    const was = Atomics.exchange(this.words, bellLine(target) + BELL_STATE, BELL_RUNNING);
+    // Pairs with Atomics.load(AWAKE) in spin() on other threads.
+    if (was === BELL_RUNNING) Atomics.sub(this.words, BELL_AWAKE, 1);
+  }
+
   private countPark(): void {
     // Observability only; pairs with Atomics.load(PARKS) in stats().
     Atomics.add(this.words, bellLine(this.self) + BELL_PARKS, 1);

@@ -12,6 +12,12 @@
 //
 // Waking: after writing to a destination's ring the sender rings its doorbell, which costs a
 // single Atomics.load unless the receiver is parked (src/transport/doorbell.ts).
+//
+// Peers come and go (worker recovery, src/runtime/recovery.ts): addPeer() adds the port of a
+// thread started after this one (a ring created for it before its port arrived is handed over
+// then; its frames wait in shared memory meanwhile), dropPeer() forgets a dead thread: what it
+// published is read one last time and returned, its rings are abandoned, and sends to it are
+// dropped from then on.
 import type { MessagePort } from 'node:worker_threads';
 import { SpscRing } from './ring.js';
 import { Doorbell, type DoorbellOptions } from './doorbell.js';
@@ -32,6 +38,10 @@ export class Endpoint {
   private readonly rang = new Set<number>();
   private inbuf = new Uint8Array(64 * 1024);
   private inlen = 0;
+  /** Rings created for a peer whose port has not arrived yet (handed over by addPeer). */
+  private readonly unsent = new Map<number, SharedArrayBuffer>();
+  /** Dead peers: sends to them are dropped. */
+  private readonly gone = new Set<number>();
 
   constructor(
     readonly tid: number,
@@ -46,12 +56,13 @@ export class Endpoint {
   send(to: number, batch: Uint8Array, transfer = false): void {
     let ring = this.out.get(to);
     if (!ring) {
+      if (this.gone.has(to)) return;
       const sab = SpscRing.create(RING_CAPACITY);
       ring = new SpscRing(sab);
       this.out.set(to, ring);
       const port = this.ports.get(to);
-      if (!port) throw new Error(`no channel from thread ${this.tid} to thread ${to}`);
-      port.postMessage({ type: 'ring', from: this.tid, sab } satisfies RingHandover);
+      if (port) port.postMessage({ type: 'ring', from: this.tid, sab } satisfies RingHandover);
+      else this.unsent.set(to, sab); // a peer started after this thread: see addPeer()
     }
     ring.offer(batch, transfer);
     this.rang.add(to);
@@ -86,7 +97,43 @@ export class Endpoint {
 
   /** A ring handed over by thread `from`. */
   attach(h: RingHandover): void {
+    if (this.gone.has(h.from)) return;
     this.inbound.push({ from: h.from, ring: new SpscRing(h.sab) });
+  }
+
+  /** The port to a thread started after this one (`tid` may be a reused id of a dropped peer). */
+  addPeer(tid: number, port: MessagePort): void {
+    this.gone.delete(tid);
+    this.ports.set(tid, port);
+    const sab = this.unsent.get(tid);
+    if (sab) {
+      this.unsent.delete(tid);
+      port.postMessage({ type: 'ring', from: this.tid, sab } satisfies RingHandover);
+    }
+  }
+
+  /**
+   * Peer `tid` is dead: read what it published into its ring to us one last time (returned, as
+   * drain() would; a chunked frame it did not finish is discarded), then abandon both rings and
+   * the port; later sends to it are dropped. The caller handles the returned frames before
+   * anything that reacts to the death (the last EXITs the peer sent come first).
+   */
+  dropPeer(tid: number): Uint8Array | null {
+    this.gone.add(tid);
+    this.inlen = 0;
+    for (let i = this.inbound.length - 1; i >= 0; i--) {
+      const r = this.inbound[i]!;
+      if (r.from !== tid) continue;
+      while (r.ring.read(this.collect) > 0);
+      this.inbound.splice(i, 1);
+    }
+    this.out.delete(tid);
+    this.unsent.delete(tid);
+    this.rang.delete(tid);
+    const port = this.ports.get(tid);
+    this.ports.delete(tid);
+    port?.close();
+    return this.inlen === 0 ? null : this.inbuf.slice(0, this.inlen);
   }
 
   /** Something to read? (a few Atomics.loads; safe to call in a spin loop) */

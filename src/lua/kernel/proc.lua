@@ -102,7 +102,8 @@ return function(K)
     -- alive, owned here, but not in the table: placed here by another worker and its "sp" frame
     -- is still in flight; posting to ourselves queues the frame behind it (see `early`).
     if not alive or tid < 0 then return E("NotFound", "process not found") end
-    if owner ~= host and not host:find("#lua.", 1, true) then return E("NotFound", "process not found") end
+    -- (owner nil: a replacement worker this one has not heard of yet; its "wup" is on the way)
+    if owner ~= nil and owner ~= host and not host:find("#lua.", 1, true) then return E("NotFound", "process not found") end
     return "remote", tid
   end
   K.locate = locate
@@ -110,11 +111,13 @@ return function(K)
   ---------------------------------------------------------------------------------------------
   -- RPC to another thread: park until the "rep" frame arrives.
   local rpc_pending, rpc_seq = {}, 0
+  local rpc_to = {} -- request -> thread asked (a dead worker's requests fail: handlers.wdown)
   local function rpc(tid, kind, ...)
     local T = K.cur
     local P = T.proc
     rpc_seq = rpc_seq + 1
     rpc_pending[rpc_seq] = T
+    rpc_to[rpc_seq] = tid
     P.npending = P.npending + 1
     post(tid, { kind, SELF, P.pid, rpc_seq, ... })
     return park()
@@ -768,6 +771,7 @@ return function(K)
   local rr = {}
   local function pick_tid(hostrec, host)
     local tids = hostrec.tids
+    if #tids == 0 then return nil end -- every worker of the host died and none was replaced
     local i = (rr[host] or 0) % #tids + 1
     rr[host] = i
     return tids[i]
@@ -829,6 +833,7 @@ return function(K)
       end
     else
       local tid = pick_tid(hostrec, host)
+      if not tid then return E("Unavailable", "host has no running worker") end
       local pargs = { n = n }
       for i = 1, n do pargs[i] = args[i] end
       pid, err = rpc(tid, "s", id, host, watcher or false, link and true or false, ctx or false, pargs)
@@ -856,12 +861,18 @@ return function(K)
     local w = exec_waits[f[2]]
     if w then if f[3].kind == EV_EXIT then w(f[3]) end; return end
     local P = procs[f[2]]
-    if P and P.alive then deliver_event(P, f[3]) end
+    if P and P.alive then
+      -- an event handlers.wdown already synthesized, arriving late through a home's forwarding
+      local g = P.gone
+      if g and g[f[3].kind .. (f[3].from or "")] then g[f[3].kind .. f[3].from] = nil; return end
+      deliver_event(P, f[3])
+    end
   end
   handlers.rep = function(f)
     local T = rpc_pending[f[3]]
     if not T then return end
     rpc_pending[f[3]] = nil
+    rpc_to[f[3]] = nil
     local P = T.proc
     if T.dead then return end
     P.npending = P.npending - 1
@@ -968,6 +979,11 @@ return function(K)
     local t = decode(d)
     local pid, uniq, id, host, watcher, link, ctx, args, home =
       t[1], t[2], t[3], t[4], t[5] or nil, t[6] or nil, t[7] or nil, t[8], t[9]
+    -- Its home worker died (the main thread cleared the bit): its watchers were told already.
+    local _, alive = H.route(uniq)
+    if not alive then return end
+    -- Started away from its home: the directory records where it runs (worker recovery).
+    if home ~= SELF then H.set_runner(uniq) end
     H.load_add(1)
     local ok, err = spawn_local(id, host, { watcher = watcher, link = link, ctx = ctx }, args.n or #args, args,
       { pid = pid, uniq = uniq })
@@ -997,6 +1013,91 @@ return function(K)
     return true
   end
   K.multi = MULTI
+
+  ---------------------------------------------------------------------------------------------
+  -- Worker recovery (src/runtime/recovery.ts, steps 6-7 there).
+  -- {"wdown", tid, message}: worker `tid` is dead. Every PID that died with it (owned there, or
+  -- a queued spawn started there away from its home: H.dies_with) is gone, and the main thread
+  -- has cleared their alive bits. Their EXIT / LINK_DOWN went down with the worker, so each
+  -- worker synthesizes them for its own processes from what the watching side records:
+  -- P.monitoring (EXIT), P.links (LINK_DOWN), P.execs (process.exec waits). Frames the dead worker
+  -- had published were handled before this one (worker.ts reads its ring one last time first), so
+  -- an event that made it out is delivered and not synthesized (monitoring/links were cleared by
+  -- it); one still on its way through a home's forwarding is dropped on arrival (P.gone).
+  -- Also: rpcs to the dead thread fail; processes running here whose home was the dead worker
+  -- are killed quietly (their watchers synthesize their events the same way); frames held or
+  -- forwarded for gone PIDs are dropped; the dead tid leaves its host's round-robin.
+  -- {"wup", tid, host}: a replacement worker joined `host`.
+  handlers.wdown = function(f)
+    local dead, msg = f[2], f[3]
+    local err = K.err("Internal", tostring(msg))
+    local at = wall_s()
+    local function gone_pid(pid)
+      local host, uniq = parse_pid(pid)
+      return host and H.dies_with(uniq, dead) or false
+    end
+    local hid = host_of_tid[dead]
+    local hrec = hid and CFG.hosts[hid]
+    if hrec then
+      for i = #hrec.tids, 1, -1 do if hrec.tids[i] == dead then table.remove(hrec.tids, i) end end
+    end
+    for req, tid in pairs(rpc_to) do
+      if tid == dead then
+        rpc_to[req] = nil
+        local T = rpc_pending[req]
+        rpc_pending[req] = nil
+        if T and not T.dead then
+          local P = T.proc
+          P.npending = P.npending - 1
+          if P.alive and T.parked then ready(T, 2, nil, err) end
+        end
+      end
+    end
+    local doomed, evs, execs = {}, {}, {}
+    for _, P in pairs(procs) do
+      if P.home == dead then
+        doomed[#doomed + 1] = P
+      elseif P.alive then
+        for pid in pairs(P.monitoring) do if gone_pid(pid) then evs[#evs + 1] = { P, EV_EXIT, pid } end end
+        for pid in pairs(P.links) do if gone_pid(pid) then evs[#evs + 1] = { P, EV_LINK_DOWN, pid } end end
+        for w in pairs(P.watchers) do if gone_pid(w) then P.watchers[w] = nil end end
+        if P.execs then
+          for wpid, child in pairs(P.execs) do if gone_pid(child) then execs[#execs + 1] = { wpid, child } end end
+        end
+      end
+    end
+    for _, P in ipairs(doomed) do
+      P.watchers, P.links, P.home = {}, {}, nil
+      kill(P, err)
+    end
+    for _, e in ipairs(evs) do
+      local P, kind, from = e[1], e[2], e[3]
+      if P.alive then
+        P.gone = P.gone or {}
+        P.gone[kind .. from] = true
+        deliver_event(P, { kind = kind, from = from, at = at, result = { error = err } })
+      end
+    end
+    for _, e in ipairs(execs) do
+      local w = exec_waits[e[1]]
+      if w then w({ kind = EV_EXIT, from = e[2], at = at, result = { error = err } }) end
+    end
+    for pid, runner in pairs(forward) do if runner == dead then forward[pid] = nil end end
+    for pid in pairs(early) do
+      local host, uniq = parse_pid(pid)
+      if not host or not select(2, H.route(uniq)) then early[pid] = nil end
+    end
+  end
+  handlers.wup = function(f)
+    local tid, hid = f[2], f[3]
+    host_of_tid[tid] = hid
+    local hrec = CFG.hosts[hid]
+    if hrec then
+      local known = false
+      for i = 1, #hrec.tids do if hrec.tids[i] == tid then known = true end end
+      if not known then hrec.tids[#hrec.tids + 1] = tid end
+    end
+  end
 
   function K.deliver_batch(batch)
     local pos, len = 1, #batch
