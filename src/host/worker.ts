@@ -257,9 +257,18 @@ function runStep(): boolean {
   flush();
   for (const t of acks) sendControl({ type: 'wdown-done', tid: t });
   nextTimer = r.next;
-  if (shuttingDown && kernel.count() === 0 && !(tasks && tasks.ownQueued() > 0)) {
+  // "down" only once every frame is in a ring: a batch still in the endpoint's local backlog (the
+  // ring to its receiver was full, e.g. the terminal output of 3000 processes leaving at once)
+  // would be lost when the main thread terminates this worker after "down". The park below arms
+  // the backlog, so the step that finds it empty comes. Nor while spawns wait in the global queue or
+  // a sibling's: the worker that may take them (the balance rule picks the lightest) would start
+  // them after the main thread stopped reading, and a worker that said "down" is not asked again.
+  if (shuttingDown && kernel.count() === 0 && !(tasks && (tasks.ownQueued() > 0 || tasks.queuedElsewhere())) && !ep.hasBacklog()) {
     shuttingDown = false;
-    sendControl({ type: 'down' });
+    // On the port to the main thread, not parentPort: a ring this worker created for the main
+    // thread during the last steps is handed over on that port, and messages on one port arrive
+    // in order, so the main thread has attached every ring before it reads "down" and drains.
+    ports.get(0)!.postMessage({ type: 'down' } satisfies ControlFromWorker);
   }
   return r.more;
 }

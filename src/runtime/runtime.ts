@@ -223,7 +223,12 @@ export class Runtime extends EventEmitter {
     const mainPort = this.mainPorts.get(tid)!;
     const th: HostThread = { tid, host: host.id, index, worker, port: mainPort, down, markDown, ready: false };
     this.threads.push(th);
-    mainPort.on('message', (h: RingHandover) => { this.ep!.attach(h); this.ep!.bell.interrupt(); });
+    // Ring handovers, and "down" after them (src/host/worker.ts: same port, so in order).
+    mainPort.on('message', (h: RingHandover | { type: 'down' }) => {
+      if (h.type === 'down') { th.markDown(); return; }
+      this.ep!.attach(h);
+      this.ep!.bell.interrupt();
+    });
     if (terminal && worker.stdin) process.stdin.pipe(worker.stdin);
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: ControlFromWorker) => {
