@@ -15,7 +15,7 @@ import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { writeSync } from 'node:fs';
 import { relative } from 'node:path';
 import { EventEmitter } from 'node:events';
-import { encodeValue, decodeValues, WippyError } from '../codec/msgpack.js';
+import { encodeValue, decodeFrames, WippyError } from '../codec/msgpack.js';
 import { newDirectory } from './layout.js';
 import { Endpoint, type RingHandover } from '../transport/endpoint.js';
 import { Doorbell } from '../transport/doorbell.js';
@@ -278,9 +278,17 @@ export class Runtime extends EventEmitter {
 
   /** Handle everything readable now; false if nothing was. */
   private drainOnce(): boolean {
-    const batch = this.ep?.drain();
+    const ep = this.ep;
+    const batch = ep?.drain();
     if (!batch) return false;
-    for (const raw of decodeValues(batch)) this.onFrame(raw);
+    // Nothing a worker sends may throw out of the receive loop: a bad frame is logged and dropped.
+    const frames = decodeFrames(batch, (err, at) =>
+      this.log.error({ from: ep!.senderAt(at), offset: at, bytes: batch.length, err: err.message }, 'malformed frame dropped'));
+    for (const raw of frames) {
+      try { this.onFrame(raw); } catch (err) {
+        this.log.error({ frame: Array.isArray(raw) ? raw[0] : typeof raw, err: (err as Error).message }, 'frame handling failed');
+      }
+    }
     return true;
   }
 
