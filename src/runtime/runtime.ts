@@ -453,13 +453,19 @@ export class Runtime extends EventEmitter {
         // which forwards frames for it to the worker that runs it. Otherwise, or when the queue
         // is full, a placed spawn to `tid`.
         const q = queued ? this.taskQueues.get(h) : undefined;
-        if (q && q.pushGlobal(encodeValue([pid, uniq, entryId, h, ctl.pid, false, ctx ? spawnCtx(ctx) : false, args, tid]))) {
-          const tids = this.hostTids.get(h)!;
-          for (const t of tids) if (this.ep!.bell.isParked(t)) { this.ep!.bell.ring(t); break; }
-          return pid;
+        try {
+          if (q && q.pushGlobal(encodeValue([pid, uniq, entryId, h, ctl.pid, false, ctx ? spawnCtx(ctx) : false, args, tid]))) {
+            const tids = this.hostTids.get(h)!;
+            for (const t of tids) if (this.ep!.bell.isParked(t)) { this.ep!.bell.ring(t); break; }
+            return pid;
+          }
+          this.post(tid, ['sp', pid, uniq, entryId, h, ctl.pid, false, ctx ? spawnCtx(ctx) : false, args]);
+        } catch (e) {
+          // args that cannot be encoded (too deep, too large): nothing was sent
+          this.watchers.delete(ctl.pid); this.dir.dead(ctl.uniq); this.dir.dead(uniq); this.release();
+          throw e;
         }
         this.dir.addLoad(tid, 1);
-        this.post(tid, ['sp', pid, uniq, entryId, h, ctl.pid, false, ctx ? spawnCtx(ctx) : false, args]);
         return pid;
       }
       if (!entry || entry.kind !== 'process.wasm') {

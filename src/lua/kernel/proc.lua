@@ -401,10 +401,13 @@ return function(K)
     if not P.alive then return end
     P.alive = false
     if err ~= nil then
-      -- error details are the process's own table: watchers get a data-only copy
+      -- error details are the process's own table: watchers get a data-only copy, or, when the
+      -- details cannot cross, the same error without them, saying why
       local c, cerr = copy(err)
       if cerr then
-        c = K.err("Invalid", "invalid error details (" .. cerr .. "): " .. tostring(K.error_message(err)), false)
+        local f = K.error_fields(err)
+        c = K.make_error({ kind = f.kind, retryable = f.retryable, stack = f.stack,
+          message = tostring(f.message) .. " (error details dropped: " .. cerr .. ")" })
       end
       err = c
     end
