@@ -14,6 +14,12 @@
 -- yielding, a woken process drains what is queued, and same-worker payloads are copied as Lua
 -- values. JS is reached only through raw C functions (K.H.*, ~0.08 µs a call).
 --
+-- Containment. A process's own errors end inside its coroutine (resume returns false). A kernel
+-- error while the scheduler handles a process around its resume (its exit, its sends, its events:
+-- code outside the coroutine) is caught by one pcall per step and charged to that process
+-- (K.process_fault in proc.lua: it exits with an Internal error, its watchers are told); the step
+-- then goes on with the next thread. The worker never stops for one process.
+--
 -- Channels are Go-like: an optional buffer, FIFO queues of parked receivers and senders, and
 -- select over several cases. Waiters are records { T, sel, case }; a select shares one `sel`
 -- record among its waiters and the first case to fire marks it done, so the others are skipped

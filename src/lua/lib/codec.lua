@@ -641,10 +641,11 @@ return function(K)
   -- array and seen table each time cost ~2 µs of a ~6.5 µs envelope encode. A nested call (a __gc
   -- finaliser may send while a value is being encoded) finds them busy and takes fresh ones. Reuse
   -- must not keep big strings or many tables alive: seen and refs are emptied through their lists
-  -- of tables, and the parts array is dropped after a big message. The codec's own errors (bad
-  -- input, too deep) put the scratch back before raising; if a K callback or the allocator raises
-  -- mid-call it stays marked busy and later calls take fresh tables: slower, still correct.
-  -- Arguments are checked before the scratch is taken, for the same reason.
+  -- of tables, and the parts array is dropped after a big message (or a refused one). The
+  -- decoder's errors (bad input, too deep) put the scratch back before raising; if a K callback or
+  -- the allocator raises mid-call it stays marked busy and later calls take fresh tables (slower,
+  -- still correct) until codec.reset(). Arguments are checked before the scratch is taken, for
+  -- the same reason.
   -- Past MAX_BYTES: the strings counted while encoding plus one byte a part is a lower bound of
   -- the size, checked before concat allocates; the exact size after.
   local function finish(buf, n, seen)
