@@ -167,6 +167,17 @@ export function decodeValues(b: Uint8Array): unknown[] {
  * that is truncated or malformed ends the batch (where the next one starts is unknown).
  */
 export function decodeFrames(b: Uint8Array, bad: (e: Error, offset: number) => void): unknown[] {
+  // The common case: every frame scans clean, and msgpackr reads the batch in one call.
+  let clean = true;
+  for (let p = 0; p < b.length && clean;) {
+    let end: number;
+    try { end = scanFrame(b, p, b.length, 0); } catch { clean = false; break; }
+    if (end < 0 || end - p > MAX_BYTES) clean = false;
+    p = end;
+  }
+  if (clean) {
+    try { return unpackr.unpackMultiple(b) as unknown[]; } catch { /* found again below, frame by frame */ }
+  }
   const out: unknown[] = [];
   let pos = 0;
   while (pos < b.length) {
