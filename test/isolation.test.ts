@@ -308,3 +308,46 @@ test('the main thread never dies on a bad frame or value: JS codec limits', asyn
   rt.send(peer, 'stop');
   await stillServing();
 });
+
+test('a malformed batch on the main thread is logged with its sending thread, and the receive loop goes on', async () => {
+  // Drive one drain of the main thread's receive loop with a crafted batch: a reply frame, a frame
+  // 5000 levels deep, then a truncated one.
+  const r = rt as unknown as { ep: { drain(): Uint8Array | null; senderAt(o: number): number }; drainOnce(): boolean;
+    opts: { logger?: unknown } };
+  const logs: Array<Record<string, unknown>> = [];
+  const saved = { drain: r.ep.drain, senderAt: r.ep.senderAt, logger: r.opts.logger };
+  const deep = new Uint8Array(5001).fill(0x91);
+  deep[5000] = 0xc0;
+  const good = encodeValue(['rep', '{|}', 999999, true]).slice();
+  const batch = Buffer.concat([good, deep, Uint8Array.from([0x92, 0x01])]);
+  r.ep.drain = () => batch;
+  r.ep.senderAt = (o: number) => (o < good.length + deep.length ? 3 : 4);
+  r.opts.logger = pino({ level: 'error', base: undefined }, { write: (m: string) => { logs.push(JSON.parse(m)); } });
+  try {
+    assert.equal(r.drainOnce(), true);
+  } finally {
+    r.ep.drain = saved.drain;
+    r.ep.senderAt = saved.senderAt;
+    r.opts.logger = saved.logger;
+  }
+  assert.deepEqual(logs.map((l) => [l['msg'], l['from'], l['offset'], l['err']]), [
+    ['malformed frame dropped', 3, good.length, 'value nested deeper than 512 levels'],
+    ['malformed frame dropped', 4, good.length + deep.length, `malformed frame: container of 2 items in 1 bytes at byte ${good.length + deep.length + 1}`],
+  ]);
+  await stillServing();
+});
+
+test('a kernel fault stops a worker for good: after one, shutdown still completes on time', async () => {
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'warn', base: undefined }, { write: (m: string) => { logs.push(JSON.parse(m)); } });
+  const own = await createRuntime({ entries, logger, write: () => {} });
+  try {
+    const r = await own.exec('iso:watch_fault', [], { host: 'iso:a' }) as Record<string, string>;
+    assert.equal(r['kind'], 'Internal');
+    // a process left running on the faulted worker gets the shutdown CANCEL like any other
+    await own.spawn('iso:echo', 'iso:b');
+  } finally {
+    await own.stop(300);
+  }
+  assert.deepEqual(logs.map((l) => l['msg']), [], 'no fatal kernel fault, no shutdown deadline passed');
+});

@@ -24,14 +24,19 @@
 // and, only when it finds such a number, builds a copy with those numbers as BigInt (written as
 // int64). The walk allocates nothing when there is nothing to widen, which is the common case.
 //
-// Limits (the same as codec.lua's). MAX_DEPTH levels of nesting and MAX_BYTES of encoding per
-// value, both ways. msgpackr recurses once per level on the JS stack and has no depth limit of its
+// Limits. MAX_DEPTH levels of nesting per value, both ways (codec.lua's MAX_DEPTH). msgpackr recurses once per level on the JS stack and has no depth limit of its
 // own; measured with a chain of 1-element arrays or maps and the default stacks, its unpack throws
 // RangeError past ~4400 levels on the main thread of Node 20 (~4500 on Node 24; ~17000 in worker
 // threads) and its pack past ~1300 (Node 20 main thread; ~2300 on Node 24). An uncaught RangeError
 // in the main thread's receive loop kills the runtime, so every value is checked before msgpackr
 // sees it: decoding scans the bytes first without recursing (scanFrame), encoding walks the value
 // first (inspect). 512 leaves a 2.6x margin under the tightest measurement for the caller's stack.
+// Sizes: the scan checks every string, extension and container header against the bytes present,
+// so a header announcing 2^32 items allocates nothing. There is no byte cap here: values from
+// processes are capped where they are encoded (codec.lua's MAX_BYTES, 64 MiB), and the frames JS
+// writes itself carry terminal output of any size (a worker's `print`). A JS encode must never
+// throw for size inside a worker: it runs inside host functions called from Lua, where an
+// exception would unwind through the Lua VM.
 //
 // msgpackr's extensions are process-global (addExtension): registering types 1 and 2 and the Error
 // class here affects every msgpackr user in this process. Types 1 and 2 are unused by msgpackr
@@ -46,8 +51,6 @@ export const EXT_ERROR = 2;
 export const SHARED_TABLE = '[shared table]';
 /** Most levels of arrays/maps (error objects count as one) in one value; codec.lua's MAX_DEPTH. */
 export const MAX_DEPTH = 512;
-/** Most bytes one encoded value may take; codec.lua's MAX_BYTES. */
-export const MAX_BYTES = 64 * 1024 * 1024;
 
 // Set only around the decoder's `new WippyError`: see the class comment.
 let decoding = false;
@@ -141,19 +144,13 @@ addExtension({
   },
 });
 
-function packChecked(v: unknown): Uint8Array {
-  const b = packr.pack(inspect(v, 0) ? widen(v) : v);
-  if (b.length > MAX_BYTES) throw new WippyError(`value too large: more than ${MAX_BYTES >> 20} MiB encoded`, 'Invalid', false);
-  return b;
-}
-
 /**
  * Encodes one value. The result may be a view into msgpackr's shared scratch buffer: read or copy
  * it, but do not transfer its `.buffer` to another thread. Throws a WippyError (kind Invalid) for
- * a value nested deeper than MAX_DEPTH (a cyclic one too) or encoding to more than MAX_BYTES.
+ * a value nested deeper than MAX_DEPTH (a cyclic one too).
  */
 export function encodeValue(v: unknown): Uint8Array {
-  return packChecked(v);
+  return packr.pack(inspect(v, 0) ? widen(v) : v);
 }
 
 /** Decodes a batch of concatenated values (one per frame); throws on malformed input. */
@@ -163,8 +160,8 @@ export function decodeValues(b: Uint8Array): unknown[] {
 
 /**
  * Decodes a batch of concatenated values, checking each before msgpackr reads it (scanFrame). A
- * frame that is too deep or too large is passed to `bad` (with its byte offset) and skipped; one
- * that is truncated or malformed ends the batch (where the next one starts is unknown).
+ * frame that is too deep is passed to `bad` (with its byte offset) and skipped; one that is
+ * truncated or malformed ends the batch (where the next one starts is unknown).
  */
 export function decodeFrames(b: Uint8Array, bad: (e: Error, offset: number) => void): unknown[] {
   // The common case: every frame scans clean, and msgpackr reads the batch in one call.
@@ -172,7 +169,7 @@ export function decodeFrames(b: Uint8Array, bad: (e: Error, offset: number) => v
   for (let p = 0; p < b.length && clean;) {
     let end: number;
     try { end = scanFrame(b, p, b.length, 0); } catch { clean = false; break; }
-    if (end < 0 || end - p > MAX_BYTES) clean = false;
+    if (end < 0) clean = false;
     p = end;
   }
   if (clean) {
@@ -191,8 +188,6 @@ export function decodeFrames(b: Uint8Array, bad: (e: Error, offset: number) => v
     if (end < 0) {
       end = -end;
       bad(new WippyError(`value nested deeper than ${MAX_DEPTH} levels`, 'Invalid', false), pos);
-    } else if (end - pos > MAX_BYTES) {
-      bad(new WippyError(`value too large: more than ${MAX_BYTES >> 20} MiB encoded`, 'Invalid', false), pos);
     } else {
       try {
         out.push(unpackr.unpack(b.subarray(pos, end)));
@@ -205,17 +200,15 @@ export function decodeFrames(b: Uint8Array, bad: (e: Error, offset: number) => v
   return out;
 }
 
-/** Decodes one value; throws on malformed, truncated, too deep or too large input. */
+/** Decodes one value; throws on malformed, truncated or too deep input. */
 export function decodeValue(b: Uint8Array): unknown {
-  const end = scanFrame(b, 0, b.length, 0);
-  if (end < 0) throw new WippyError(`value nested deeper than ${MAX_DEPTH} levels`, 'Invalid', false);
-  if (end > MAX_BYTES) throw new WippyError(`value too large: more than ${MAX_BYTES >> 20} MiB encoded`, 'Invalid', false);
+  if (scanFrame(b, 0, b.length, 0) < 0) throw new WippyError(`value nested deeper than ${MAX_DEPTH} levels`, 'Invalid', false);
   return unpackr.unpack(b);
 }
 
 /** Encodes an argument list as one array, the shape codec.decode_args expects. */
 export function encodeArgs(args: unknown[]): Uint8Array {
-  return packChecked(args);
+  return encodeValue(args);
 }
 
 /** Decodes what codec.encode_args produced; nils are null, and the length is the Lua `n`. */
