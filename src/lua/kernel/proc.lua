@@ -372,8 +372,14 @@ return function(K)
     notify_exit(P)
   end
 
+  -- The process whose exit is being told (notify_exit may nest: a LINK_DOWN kills a local link),
+  -- for the kernel's fault handlers (K.process_fault).
+  local notifying = nil
+
   -- Second half of an exit: tell watchers, links and monitored processes.
   notify_exit = function(P)
+    local outer = notifying
+    notifying = P
     local err = P.exit_err
     local at = wall_s()
     local pid = P.pid
@@ -394,6 +400,7 @@ return function(K)
     for m in pairs(P.monitoring) do topo(m, "um", pid) end
     if P.on_exit then P.on_exit(P) end
     P.notified = true
+    notifying = outer
   end
 
   -- End P now (or right after its running step), with value or error.
@@ -1002,15 +1009,12 @@ return function(K)
     H.write(2, "wippy: kernel error on worker " .. SELF .. " while " .. what .. ": " ..
       tostring(is_error(e) and errmsg(e) or e) .. "\n")
   end
-  function K.kernel_fault(what, e)
-    codec.reset()
-    report_fault(what, e)
-  end
   local function kernel_err(e)
     return K.err("Internal", "kernel error: " .. tostring(is_error(e) and errmsg(e) or e), false)
   end
 
-  -- P's exit could not complete (or its step failed): end it with `err`, telling its watchers.
+  -- P's exit could not complete (or its step failed): end it with `err`, telling its watchers
+  -- (those told before the error may hear twice; none is left waiting).
   local function force_exit(P, err)
     P.alive, P.exit_pending = false, false
     P.exit_value, P.exit_err = nil, err
@@ -1018,26 +1022,47 @@ return function(K)
     elseif not P.notified then notify_exit(P) end
   end
 
-  function K.process_fault(P, e)
-    K.cur, K.cp = nil, nil
-    codec.reset()
-    report_fault("handling process " .. tostring(P.pid), e)
+  -- End P after a kernel error; a second failure drops it from the table so the worker does not
+  -- keep tripping on it.
+  local function end_faulted(P, e)
     if P.notified then return end
-    local ok, e2 = pcall(force_exit, P, kernel_err(e))
+    local ok, e2
+    if P.alive then ok, e2 = pcall(kill, P, kernel_err(e)) -- the whole exit path
+    else ok, e2 = pcall(force_exit, P, kernel_err(e)) end
     if not ok then
-      -- second failure: drop it from the table so the worker does not keep tripping on it
       report_fault("ending process " .. tostring(P.pid), e2)
       if procs[P.pid] == P then procs[P.pid] = nil; nprocs = nprocs - 1; H.dead(P.uniq) end
     end
   end
 
-  local function frame_fault(f, e)
+  -- Every fault: the scratch state of an unwound codec call is dropped, and an exit that was
+  -- being told is finished.
+  local function after_fault(e)
+    K.cur, K.cp = nil, nil
     codec.reset()
+    local N = notifying
+    notifying = nil
+    if N then end_faulted(N, e) end
+  end
+
+  function K.kernel_fault(what, e)
+    report_fault(what, e)
+    after_fault(e)
+  end
+
+  function K.process_fault(P, e)
+    report_fault("handling process " .. tostring(P.pid), e)
+    after_fault(e)
+    end_faulted(P, e)
+  end
+
+  local function frame_fault(f, e)
     local kind = type(f) == "table" and f[1] or nil
     report_fault("handling a frame (" .. tostring(kind) .. ")", e)
+    after_fault(e)
     if TARGETED[kind] then
       local P = procs[f[2]]
-      if P and P.alive then pcall(kill, P, kernel_err(e)) end
+      if P and P.alive then end_faulted(P, e) end
     elseif kind == "s" then
       pcall(post, f[2], { "rep", f[3], f[4], nil, kernel_err(e) })
     end
@@ -1074,8 +1099,7 @@ return function(K)
       local ok, e = pcall(deliver_rest)
       if ok then break end
       if dframe == nil then
-        codec.reset()
-        report_fault("decoding a frame batch (" .. #batch .. " bytes, the rest dropped)", e)
+        K.kernel_fault("decoding a frame batch (" .. #batch .. " bytes, the rest dropped)", e)
         break
       end
       frame_fault(dframe, e)
