@@ -6,6 +6,10 @@
 //   iso:guest      one worker; its processes run as the restricted actor user:guest
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { createRuntime, Supervisor, type Runtime, type ExitInfo, WippyError } from '../src/index.js';
 import { encodeValue, decodeFrames, decodeValue, MAX_DEPTH } from '../src/codec/msgpack.js';
@@ -187,6 +191,8 @@ test('an --exec / rt.exec result nested too deeply crashes the runtime: now the 
       e.kind === 'Invalid' && e.message === 'invalid process result: value nested deeper than 500 tables');
     await assert.rejects(rt.exec('iso:fails_deep', [5000], { host }), (e: WippyError) =>
       e.kind === 'Internal' && e.message === 'deep failure (error details dropped: value nested deeper than 500 tables)');
+    const info = await rt.run('iso:returns_deep', [5000], { host });
+    assert.equal(info.error?.message, 'invalid process result: value nested deeper than 500 tables');
     // the limit itself crosses to JS
     let v = await rt.exec('iso:returns_deep', [500], { host });
     let d = 0;
@@ -350,4 +356,26 @@ test('a kernel fault stops a worker for good: after one, shutdown still complete
     await own.stop(300);
   }
   assert.deepEqual(logs.map((l) => l['msg']), [], 'no fatal kernel fault, no shutdown deadline passed');
+});
+
+test('wippy run --exec with a result nested too deeply crashes the runtime: now it fails with a clear error', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wippy-iso-'));
+  mkdirSync(join(dir, 'src'));
+  writeFileSync(join(dir, 'wippy.lock'), 'directories:\n  src: ./src\n');
+  const chain = 'local t = {}; local c = t; for _ = 2, 5000 do c[1] = {}; c = c[1] end';
+  writeFileSync(join(dir, 'src', '_index.yaml'), [
+    'version: "1.0"', 'namespace: app', 'entries:',
+    '  - name: processes', '    kind: process.host', '    host: { workers: 1 }',
+    '  - name: deep', '    kind: process.lua', '    method: main', '    source: |',
+    `      return { main = function() ${chain}; return t end }`,
+    '  - name: sender', '    kind: process.lua', '    method: main', '    source: |',
+    `      return { main = function() ${chain}; local ok, err = process.send("{node:control|0x00001}", "x", t); return ok == nil and tostring(err) == "process not found" end }`,
+    '',
+  ].join('\n'));
+  const run = (id: string) => spawnSync(process.execPath, [resolve('bin/wippy.js'), 'run', '--exec', id], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  const deep = run('app:deep');
+  assert.equal(deep.status, 1, deep.stderr);
+  assert.match(deep.stderr, /invalid process result: value nested deeper than 500 tables/);
+  const sender = run('app:sender');
+  assert.equal(sender.status, 0, sender.stderr);
 });
