@@ -119,10 +119,20 @@ const entries: Array<Record<string, unknown>> = [
   // while it handles one process.)
   lua('iso:kernel_fault', 'error(setmetatable({}, { __tostring = function() error("boom in __tostring") end }))'),
   lua('iso:watch_fault', `
-    local child = process.spawn_monitored("iso:kernel_fault", "iso:b")
+    process.set_options({ trap_links = true })
+    local child = process.spawn_linked_monitored("iso:kernel_fault", "iso:b")
     local linked = process.spawn("iso:echo", "iso:b")
-    local e = process.events():receive()
-    eq(e.from, child)
+    local ev = process.events()
+    local got = {}
+    local e
+    for _ = 1, 2 do
+      local x = ev:receive()
+      eq(x.from, child)
+      got[x.kind] = true
+      if x.kind == process.event.EXIT then e = x end
+      eq(tostring(x.result.error), tostring(e and e.result.error or x.result.error))
+    end
+    assert(got[process.event.EXIT] and got[process.event.LINK_DOWN], "EXIT and LINK_DOWN")
     -- the worker of iso:b still serves
     eq(process.send(linked, "ping", 7), true)
     eq(process.inbox():receive():payload():data(), 7)
