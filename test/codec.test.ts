@@ -243,9 +243,10 @@ test('lua: cycles and shared subtables are rebuilt', () => {
 test('lua: an array that turns out to be a map rolls back what it numbered', () => {
   lua(`
     local s = { 7 }
-    -- s is numbered while the array is being written, then print makes it a map
-    local r = rt({ s, { s }, print, s })
-    assert(r[1] == r[2][1] and r[4] == r[1] and r[1][1] == 7 and r[3] == nil)
+    -- s is numbered while the array is being written, then the hole at 3 makes it a map (4 keys,
+    -- rawlen 4)
+    local r = rt({ s, { s }, nil, s, x = 1 })
+    assert(r[1] == r[2][1] and r[4] == r[1] and r[1][1] == 7 and r[3] == nil and r.x == 1)
     local t = { 1, 2 }
     t[4] = 4 -- a border at 2 or 4
     r = rt(t)
@@ -351,26 +352,34 @@ test('lua: error objects cross as ext 2', () => {
     r = rt(root)
     assert(r.err.details == r)
 
-    -- unsendable details are dropped
-    r = rt(K.make_error({ kind = "K", message = "m", details = print }))
-    assert(r.details == nil)
+    -- unsendable details are refused
+    local no_s, why = codec.encode(K.make_error({ kind = "K", message = "m", details = print }))
+    assert(no_s == nil and why == "cannot send a function", why)
   `);
 });
 
-test('lua: functions, threads and userdata become nil', () => {
+test('lua: functions, threads and userdata are refused (values are data only)', () => {
   lua(`
     local co = coroutine.create(function() end)
     local ud = io.stdout
     assert(type(ud) == "userdata")
-    for _, v in ipairs({ print, co, ud }) do assert(rt(v) == nil) end
-    same(rt({ f = print, x = 1, [print] = 2, c = co, u = ud }), { x = 1 })
-    -- an array with an unsendable element becomes a map without that index
-    local s = codec.encode({ 1, print, 3 })
-    assert(s:byte(1) == 0x82, hex(s))
-    local r = rt({ 1, print, 3 })
-    assert(r[1] == 1 and r[2] == nil and r[3] == 3)
-    r = rt({ { f = print }, { ud } })
-    assert(next(r[1]) == nil and next(r[2]) == nil)
+    local function refused(v, what)
+      local s, err = codec.encode(v)
+      assert(s == nil and err == "cannot send a " .. what, tostring(err))
+      local c, cerr = codec.copy(v)
+      assert(c == nil and cerr == "cannot send a " .. what, tostring(cerr))
+      local a, aerr = codec.encode_args(2, 1, v)
+      assert(a == nil and aerr == "cannot send a " .. what, tostring(aerr))
+    end
+    refused(print, "function"); refused(co, "thread"); refused(ud, "userdata")
+    refused({ f = print, x = 1 }, "function")
+    refused({ [print] = 2 }, "function")
+    refused({ 1, print, 3 }, "function")
+    refused({ { { c = co } } }, "thread")
+    refused({ [{ ud }] = true }, "userdata")
+    -- the scratch state is clean after a refusal
+    local r = rt({ 1, { 2 } })
+    assert(r[2][1] == 2)
   `);
 });
 
@@ -410,18 +419,33 @@ test('lua: malformed and truncated input raise clear errors', () => {
     raises(function() codec.decode_args("") end, "truncated input")
     raises(function() codec.decode(unhex("c7040200000000")) end, "error extension without a field map")
 
-    -- nesting: 10000 tables deep is fine, one more is refused with a clear error (not Lua's own
-    -- stack overflow), and the codec keeps working afterwards
+    -- nesting: MAX_DEPTH (512) tables deep is fine, one more is refused with a clear error (not
+    -- Lua's own stack overflow, nor a JS one on the main thread), and the codec keeps working
     local function chain(depth)
       local t = {}
       local cur = t
       for _ = 2, depth do cur[1] = {}; cur = cur[1] end
       return t
     end
-    assert(#codec.encode(chain(10000)) == 10000)
-    raises(function() codec.encode(chain(10001)) end, "codec.encode: value nested deeper than 10000 tables")
-    assert(codec.decode(string.rep("\\x91", 9999) .. "\\x90") ~= nil)
-    raises(function() codec.decode(string.rep("\\x91", 10001) .. "\\xc0") end, "value nested deeper than 10000 tables")
+    assert(codec.MAX_DEPTH == 512 and codec.VALUE_DEPTH == 500)
+    assert(#codec.encode(chain(512)) == 512)
+    local no, why = codec.encode(chain(513))
+    assert(no == nil and why == "value nested deeper than 512 tables", why)
+    no, why = codec.encode(chain(100000))
+    assert(no == nil and why == "value nested deeper than 512 tables", why)
+    assert(codec.decode(string.rep("\\x91", 511) .. "\\x90") ~= nil)
+    raises(function() codec.decode(string.rep("\\x91", 513) .. "\\xc0") end, "value nested deeper than 512 tables")
+    raises(function() codec.decode(string.rep("\\x91", 100000) .. "\\xc0") end, "value nested deeper than 512 tables")
+    -- copy: VALUE_DEPTH, so a value a process sends always fits in a frame
+    assert(codec.copy(chain(500)) ~= nil)
+    local c, cwhy = codec.copy(chain(501))
+    assert(c == nil and cwhy == "value nested deeper than 500 tables", cwhy)
+    -- size: MAX_BYTES of encoding (checked before the parts are joined)
+    local big = string.rep("x", codec.MAX_BYTES // 2)
+    no, why = codec.encode({ big, big, "y" })
+    assert(no == nil and why == "value too large: more than 64 MiB encoded", why)
+    big = nil
+    collectgarbage()
     local shared = {}
     local r = rt({ shared, shared })
     assert(r[1] == r[2])
@@ -447,36 +471,41 @@ test('lua: encode_args / decode_args keep every nil', () => {
     check(1, 2, 3, 4, 5, 6, 7, 8, 9, nil, 11, nil)
     assert(hex(codec.encode_args(2, nil, nil)) == "92c0c0")
     assert(hex(codec.encode_args(0)) == "90")
-    -- unsendable arguments are nil, and sharing spans the arguments
+    -- sharing spans the arguments
     local shared = {}
-    local n, a, b, c = codec.decode_args(codec.encode_args(3, shared, print, shared))
-    assert(n == 3 and a == c and type(a) == "table" and b == nil)
+    local n, a, b, c = codec.decode_args(codec.encode_args(3, shared, 1, shared))
+    assert(n == 3 and a == c and type(a) == "table" and b == 1)
   `);
 });
 
-test('lua: copy is a deep copy with metatables, sharing and cycles', () => {
+test('lua: copy is a deep copy of data: no metatables, sharing and cycles kept', () => {
   lua(`
     local K = CK
-    local mt = { __index = function() return "dflt" end }
+    local mt = { __index = function() error("sender code ran") end, __gc = function() end }
     local shared = setmetatable({ 1, 2 }, mt)
     local err = K.make_error({ kind = "K", message = "m" })
-    local fn = function() end
-    local v = { a = shared, b = shared, err = err, fn = fn, co = coroutine.create(fn), ud = io.stdout,
-      [io.stdout] = 1, n = 1.0, s = "str", nested = { deeper = { 1 } } }
+    local v = { a = shared, b = shared, err = err, n = 1.0, s = "str", nested = { deeper = { 1 } } }
     v.self = v
     local c = codec.copy(v)
     assert(c ~= v and c.self == c)
     assert(c.a ~= shared and c.a == c.b and c.a[2] == 2)
-    assert(getmetatable(c.a) == mt and c.a.missing == "dflt")
-    assert(c.err == err and c.fn == fn)
-    assert(c.co == nil and c.ud == nil and c[io.stdout] == nil)
+    assert(getmetatable(c.a) == nil and c.a.missing == nil, "the metatable stays home")
+    assert(c.err == err, "an error without table details is the same object")
     assert(math.type(c.n) == "float" and c.s == "str")
     assert(c.nested ~= v.nested and c.nested.deeper[1] == 1)
 
-    -- a protected metatable (__metatable field) is still carried, as the same table
-    local pmt = { __metatable = "locked", tag = 1 }
-    local p = codec.copy(setmetatable({}, pmt))
-    assert(getmetatable(p) == "locked" and debug.getmetatable(p) == pmt)
+    -- a protected metatable is dropped too
+    local p = codec.copy(setmetatable({ x = 1 }, { __metatable = "locked" }))
+    assert(getmetatable(p) == nil and p.x == 1)
+
+    -- an error whose details hold a table gets a new error object with a copy of them
+    local d = setmetatable({ id = 7 }, mt)
+    local e2 = K.make_error({ kind = "K", message = "m", details = d })
+    local ce = codec.copy(e2)
+    assert(ce ~= e2 and K.is_error(ce) and ce.kind == "K" and ce.details ~= d and ce.details.id == 7)
+    assert(getmetatable(ce.details) == nil)
+    local none, why = codec.copy(K.make_error({ kind = "K", message = "m", details = { f = print } }))
+    assert(none == nil and why == "cannot send a function", why)
 
     -- table keys are copied too, sharing preserved
     local k = {}
@@ -484,10 +513,14 @@ test('lua: copy is a deep copy with metatables, sharing and cycles', () => {
     local ck, cv = next(kc)
     assert(ck == cv and ck ~= k)
 
-    -- scalars and top-level specials
+    -- scalars, and what is refused
     assert(codec.copy(5) == 5 and codec.copy("x") == "x" and codec.copy(nil) == nil)
-    assert(codec.copy(err) == err and codec.copy(fn) == fn)
-    assert(codec.copy(io.stdout) == nil and codec.copy(coroutine.create(fn)) == nil)
+    assert(codec.copy(err) == err)
+    local fn = function() end
+    for _, bad in ipairs({ fn, coroutine.create(fn), io.stdout, { fn }, { [fn] = 1 }, { x = { io.stdout } } }) do
+      local r, e = codec.copy(bad)
+      assert(r == nil and e:find("^cannot send a "), tostring(e))
+    end
   `);
 });
 
@@ -565,7 +598,6 @@ test('cross: Lua encode -> JS decodeValue', () => {
       arr = { 1, "two", { 3 } }, map = { [1] = "a", [3] = "c" }, empty = {},
       a = shared, b = shared,
       err = K.make_error({ kind = "Timeout", message = "late", retryable = true, details = { ms = 5 } }),
-      fn = print,
     }))
   `) as string;
   const v = decodeValue(fromHex(h)) as Record<string, unknown>;
@@ -586,7 +618,6 @@ test('cross: Lua encode -> JS decodeValue', () => {
   assert.deepEqual(v.arr, [1, 'two', [3]]);
   assert.deepEqual(v.map, { 1: 'a', 3: 'c' });
   assert.deepEqual(v.empty, {});
-  assert.ok(!('fn' in v));
   // whichever of a/b came first carries the table; the other is the marker
   assert.deepEqual([v.a, v.b].sort(), [[9], SHARED_TABLE].sort());
   const err = v.err as WippyError;

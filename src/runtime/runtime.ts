@@ -20,7 +20,7 @@ import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { writeSync } from 'node:fs';
 import { relative } from 'node:path';
 import { EventEmitter } from 'node:events';
-import { encodeValue, decodeValues, WippyError } from '../codec/msgpack.js';
+import { encodeValue, decodeValues, decodeFrames, WippyError } from '../codec/msgpack.js';
 import { MAX_THREADS, newDirectory } from './layout.js';
 import { StallWatch, TidPool, deathMessage } from './recovery.js';
 import { Endpoint, type RingHandover } from '../transport/endpoint.js';
@@ -469,9 +469,17 @@ export class Runtime extends EventEmitter {
 
   /** Handle everything readable now; false if nothing was. */
   private drainOnce(): boolean {
-    const batch = this.ep?.drain();
+    const ep = this.ep;
+    const batch = ep?.drain();
     if (!batch) return false;
-    for (const raw of decodeValues(batch)) this.onFrame(raw);
+    // Nothing a worker sends may throw out of the receive loop: a bad frame is logged and dropped.
+    const frames = decodeFrames(batch, (err, at) =>
+      this.log.error({ from: ep!.senderAt(at), offset: at, bytes: batch.length, err: err.message }, 'malformed frame dropped'));
+    for (const raw of frames) {
+      try { this.onFrame(raw); } catch (err) {
+        this.log.error({ frame: Array.isArray(raw) ? raw[0] : typeof raw, err: (err as Error).message }, 'frame handling failed');
+      }
+    }
     return true;
   }
 
@@ -641,13 +649,19 @@ export class Runtime extends EventEmitter {
         // which forwards frames for it to the worker that runs it. Otherwise, or when the queue
         // is full, a placed spawn to `tid`.
         const q = queued ? this.taskQueues.get(h) : undefined;
-        if (q && q.pushGlobal(encodeValue([pid, uniq, entryId, h, ctl.pid, false, ctx ? spawnCtx(ctx) : false, args, tid]))) {
-          const tids = this.hostTids.get(h)!;
-          for (const t of tids) if (this.ep!.bell.isParked(t)) { this.ep!.bell.ring(t); break; }
-          return pid;
+        try {
+          if (q && q.pushGlobal(encodeValue([pid, uniq, entryId, h, ctl.pid, false, ctx ? spawnCtx(ctx) : false, args, tid]))) {
+            const tids = this.hostTids.get(h)!;
+            for (const t of tids) if (this.ep!.bell.isParked(t)) { this.ep!.bell.ring(t); break; }
+            return pid;
+          }
+          this.post(tid, ['sp', pid, uniq, entryId, h, ctl.pid, false, ctx ? spawnCtx(ctx) : false, args]);
+        } catch (e) {
+          // args that cannot be encoded (too deep, too large): nothing was sent
+          this.watchers.delete(ctl.pid); this.dir.dead(ctl.uniq); this.dir.dead(uniq); this.release();
+          throw e;
         }
         this.dir.addLoad(tid, 1);
-        this.post(tid, ['sp', pid, uniq, entryId, h, ctl.pid, false, ctx ? spawnCtx(ctx) : false, args]);
         return pid;
       }
       if (!entry || entry.kind !== 'process.wasm') {

@@ -42,6 +42,8 @@ export class Endpoint {
   private readonly unsent = new Map<number, SharedArrayBuffer>();
   /** Dead peers: sends to them are dropped. */
   private readonly gone = new Set<number>();
+  /** Of the last drain(): pairs (sender tid, end offset of its bytes in the batch). */
+  private readonly segments: number[] = [];
 
   constructor(
     readonly tid: number,
@@ -160,11 +162,20 @@ export class Endpoint {
    */
   drain(): Uint8Array | null {
     this.inlen = 0;
+    this.segments.length = 0;
     for (const { from, ring } of this.inbound) {
       ring.read(this.collect);
       if (ring.takeSpaceWanted()) this.bell.ring(from);
+      this.segments.push(from, this.inlen);
     }
     return this.inlen === 0 ? null : this.inbuf.subarray(0, this.inlen);
+  }
+
+  /** The sender of the byte at `offset` of the last drain()'s batch (-1 if out of range). */
+  senderAt(offset: number): number {
+    const s = this.segments;
+    for (let i = 0; i < s.length; i += 2) if (offset < s[i + 1]!) return s[i]!;
+    return -1;
   }
 
   close(): void { this.bell.close(); }

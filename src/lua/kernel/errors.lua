@@ -84,9 +84,10 @@ return function(K)
   K.err = function(kind, message, retryable) return make(kind, message, retryable) end
   K.error_fields = function(e)
     local d = DATA[e]
-    return { kind = d.kind, message = d.message, retryable = d.retryable, details = d.details }
+    return { kind = d.kind, message = d.message, retryable = d.retryable, details = d.details,
+      stack = d.stack }
   end
-  K.make_error = function(f) return make(f.kind, f.message, f.retryable, f.details) end
+  K.make_error = function(f) return make(f.kind, f.message, f.retryable, f.details, f.stack) end
   K.error_message = msg_of
   -- Promote whatever a coroutine raised into an error object (kind Internal when it has none).
   K.to_error = function(v, stack)

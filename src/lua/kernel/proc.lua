@@ -77,8 +77,25 @@ return function(K)
 
   ---------------------------------------------------------------------------------------------
   -- Remote posting.
-  local function post(tid, frame) H.post(tid, encode(frame)) end
+  -- -> true | false, message (the frame could not be encoded: too large, or an unsendable value)
+  local function post(tid, frame)
+    local b, err = encode(frame)
+    if not b then return false, err end
+    H.post(tid, b)
+    return true
+  end
   K.post = post
+
+  -- Values crossing between processes are data only (codec.lua, "Limits"): copy args[1..n] in
+  -- place. -> true | nil, err (kind Invalid, e.g. "cannot send a function")
+  local function copy_args(args, n)
+    for i = 1, n do
+      local c, cerr = copy(args[i])
+      if cerr then return E("Invalid", cerr) end
+      args[i] = c
+    end
+    return true
+  end
 
   -- Where does a pid live? -> "local", P | "remote", tid | nil, err
   local function locate(pid)
@@ -94,8 +111,11 @@ return function(K)
       if host == false then return E("NotFound", uniq) end
       return E("Invalid", "invalid pid format: " .. tostring(pid))
     end
+    -- `node:control` PIDs are the runtime's watchers (exec/run/spawn from JS, process.exec): they
+    -- take lifecycle events only (send_event), never messages, signals or topology edits.
+    if host == "node:control" then return E("NotFound", "process not found") end
     local owner = host_of_tid[H.route(uniq)]
-    if not CFG.hosts[host] and host ~= "node:control" and not host:find("#lua.", 1, true) then
+    if not CFG.hosts[host] and not host:find("#lua.", 1, true) then
       return E("NotFound", "host not found")
     end
     local tid, alive = H.route(uniq)
@@ -119,7 +139,12 @@ return function(K)
     rpc_pending[rpc_seq] = T
     rpc_to[rpc_seq] = tid
     P.npending = P.npending + 1
-    post(tid, { kind, SELF, P.pid, rpc_seq, ... })
+    local ok, perr = post(tid, { kind, SELF, P.pid, rpc_seq, ... })
+    if not ok then
+      rpc_pending[rpc_seq], rpc_to[rpc_seq] = nil, nil
+      P.npending = P.npending - 1
+      return E("Invalid", perr)
+    end
     return park()
   end
   K.rpc = rpc
@@ -268,6 +293,17 @@ return function(K)
   local exec_waits = {}
   K.exec_waits = exec_waits
 
+  -- An EXIT / LINK_DOWN whose result cannot reach the watcher (too large to encode) is replaced
+  -- by one carrying an error that says so: the watcher always hears of the exit.
+  local function undeliverable(ev, why)
+    return { kind = ev.kind, from = ev.from, at = ev.at,
+      result = { error = K.err("Invalid", "process result cannot be delivered: " .. why, false) } }
+  end
+  local function post_event(tid, pid, ev)
+    local ok, why = post(tid, { "e", pid, ev })
+    if not ok and ev.result then post(tid, { "e", pid, undeliverable(ev, why) }) end
+  end
+
   local function send_event(pid, ev)
     local w = exec_waits[pid]
     if w then
@@ -275,15 +311,18 @@ return function(K)
       return
     end
     local P = procs[pid]
-    if P and P.home then post(P.home, { "e", pid, ev }); return end
+    if P and P.home then post_event(P.home, pid, ev); return end
     if P then
-      if P.alive then deliver_event(P, copy(ev)) end
+      if P.alive then
+        local c, why = copy(ev)
+        deliver_event(P, c or undeliverable(ev, why))
+      end
       return
     end
     local host, uniq = parse_pid(pid)
     if not host then return end
     local tid, alive = H.route(uniq)
-    if alive and tid >= 0 then post(tid, { "e", pid, ev }) end
+    if alive and tid >= 0 then post_event(tid, pid, ev) end
   end
 
   local function topo(pid, kind, other)
@@ -370,8 +409,14 @@ return function(K)
     notify_exit(P)
   end
 
+  -- The process whose exit is being told (notify_exit may nest: a LINK_DOWN kills a local link),
+  -- for the kernel's fault handlers (K.process_fault).
+  local notifying = nil
+
   -- Second half of an exit: tell watchers, links and monitored processes.
   notify_exit = function(P)
+    local outer = notifying
+    notifying = P
     local err = P.exit_err
     local at = wall_s()
     local pid = P.pid
@@ -391,12 +436,25 @@ return function(K)
     end
     for m in pairs(P.monitoring) do topo(m, "um", pid) end
     if P.on_exit then P.on_exit(P) end
+    P.notified = true
+    notifying = outer
   end
 
   -- End P now (or right after its running step), with value or error.
   local function exit(P, value, err)
     if not P.alive then return end
     P.alive = false
+    if err ~= nil then
+      -- error details are the process's own table: watchers get a data-only copy, or, when the
+      -- details cannot cross, the same error without them, saying why
+      local c, cerr = copy(err)
+      if cerr then
+        local f = K.error_fields(err)
+        c = K.make_error({ kind = f.kind, retryable = f.retryable, stack = f.stack,
+          message = tostring(f.message) .. " (error details dropped: " .. cerr .. ")" })
+      end
+      err = c
+    end
     if P.execs then K.cancel_execs(P) end
     P.exit_value, P.exit_err = value, err
     if K.cur and K.cur.proc == P then
@@ -423,7 +481,9 @@ return function(K)
         if t2 == "string" then e = K.err("Internal", r2, false) else e = K.to_error(r2) end
         exit(P, nil, e)
       else
-        exit(P, copy(r1), nil)
+        local v, cerr = copy(r1)
+        if cerr then exit(P, nil, K.err("Invalid", "invalid process result: " .. cerr, false))
+        else exit(P, v, nil) end
       end
     elseif P.nrun == 0 and P.npending == 0 and P.nsubs == 0 and P.alive then
       K.deadlock(P)
@@ -785,7 +845,8 @@ return function(K)
     local pid = fmt_pid(host, uniq)
     local pargs = { n = n }
     for i = 1, n do pargs[i] = args[i] end
-    if H.task_push(encode({ pid, uniq, id, host, watcher or false, link or false, ctx or false, pargs, SELF }), target) then
+    local d = encode({ pid, uniq, id, host, watcher or false, link or false, ctx or false, pargs, SELF })
+    if d and H.task_push(d, target) then
       return pid
     end
     H.dead(uniq)
@@ -829,7 +890,12 @@ return function(K)
         pid = fmt_pid(phost, uniq)
         local pargs = { n = n }
         for i = 1, n do pargs[i] = args[i] end
-        post(tid, { "sp", pid, uniq, id, host, watcher or false, opts.link or false, ctx or false, pargs })
+        local posted, perr = post(tid, { "sp", pid, uniq, id, host, watcher or false, opts.link or false, ctx or false, pargs })
+        if not posted then
+          H.dead(uniq)
+          H.load_add(-1, tid) -- place() counted it there
+          return E("Invalid", perr)
+        end
       end
     else
       local tid = pick_tid(hostrec, host)
@@ -1099,11 +1165,89 @@ return function(K)
     end
   end
 
-  function K.deliver_batch(batch)
-    local pos, len = 1, #batch
-    while pos <= len do
+  -- Kernel containment. A kernel error (a bug, or memory running out inside the kernel) while
+  -- handling one frame or one process affects only that frame or process; the worker goes on.
+  -- The protection is one pcall per batch and one per scheduling step (sched.lua), not one per
+  -- message: after an error, the loop is re-entered behind the item that failed.
+  --   a frame:   dropped; a process it was addressed to exits with an Internal error, a spawn
+  --              request gets an error reply. A frame that cannot be decoded ends its batch (the
+  --              next frame's start is unknown); encoders never produce one (codec.lua limits).
+  --   a process: exits with kind Internal, "kernel error: ..."; its monitors and links still get
+  --              EXIT / LINK_DOWN (finalize, or the rest of notify_exit, runs again).
+  -- Each is written to the runtime's stderr, naming the worker and the process or frame.
+  local function report_fault(what, e)
+    H.write(2, "wippy: kernel error on worker " .. SELF .. " while " .. what .. ": " ..
+      tostring(is_error(e) and errmsg(e) or e) .. "\n")
+  end
+  local function kernel_err(e)
+    return K.err("Internal", "kernel error: " .. tostring(is_error(e) and errmsg(e) or e), false)
+  end
+
+  -- P's exit could not complete (or its step failed): end it with `err`, telling its watchers
+  -- (those told before the error may hear twice; none is left waiting).
+  local function force_exit(P, err)
+    P.alive, P.exit_pending = false, false
+    P.exit_value, P.exit_err = nil, err
+    if not P.finalized then finalize(P)
+    elseif not P.notified then notify_exit(P) end
+  end
+
+  -- End P after a kernel error; a second failure drops it from the table so the worker does not
+  -- keep tripping on it.
+  local function end_faulted(P, e)
+    if P.notified then return end
+    local ok, e2
+    if P.alive then ok, e2 = pcall(kill, P, kernel_err(e)) -- the whole exit path
+    else ok, e2 = pcall(force_exit, P, kernel_err(e)) end
+    if not ok then
+      report_fault("ending process " .. tostring(P.pid), e2)
+      if procs[P.pid] == P then procs[P.pid] = nil; nprocs = nprocs - 1; H.dead(P.uniq) end
+    end
+  end
+
+  -- Every fault: the scratch state of an unwound codec call is dropped, and an exit that was
+  -- being told is finished.
+  local function after_fault(e)
+    K.cur, K.cp = nil, nil
+    codec.reset()
+    local N = notifying
+    notifying = nil
+    if N then end_faulted(N, e) end
+  end
+
+  function K.kernel_fault(what, e)
+    report_fault(what, e)
+    after_fault(e)
+  end
+
+  function K.process_fault(P, e)
+    report_fault("handling process " .. tostring(P.pid), e)
+    after_fault(e)
+    end_faulted(P, e)
+  end
+
+  local function frame_fault(f, e)
+    local kind = type(f) == "table" and f[1] or nil
+    report_fault("handling a frame (" .. tostring(kind) .. ")", e)
+    after_fault(e)
+    if TARGETED[kind] then
+      local P = procs[f[2]]
+      if P and P.alive then end_faulted(P, e) end
+    elseif kind == "s" then
+      pcall(post, f[2], { "rep", f[3], f[4], nil, kernel_err(e) })
+    end
+  end
+
+  -- The batch being delivered, where its next frame starts, and the frame being handled (nil
+  -- while decoding): upvalues, so that after an error delivery resumes behind the failed frame.
+  local dbatch, dpos, dframe
+  local function deliver_rest()
+    local batch, len = dbatch, #dbatch
+    while dpos <= len do
+      dframe = nil
       local f
-      f, pos = decode(batch, pos)
+      f, dpos = decode(batch, dpos)
+      dframe = f
       local kind = f[1]
       local fw = TARGETED[kind] and forward[f[2]]
       if fw then
@@ -1117,6 +1261,20 @@ return function(K)
         if h then h(f) end
       end
     end
+  end
+
+  function K.deliver_batch(batch)
+    dbatch, dpos = batch, 1
+    while true do
+      local ok, e = pcall(deliver_rest)
+      if ok then break end
+      if dframe == nil then
+        K.kernel_fault("decoding a frame batch (" .. #batch .. " bytes, the rest dropped)", e)
+        break
+      end
+      frame_fault(dframe, e)
+    end
+    dbatch, dframe = nil, nil
   end
 
   function K.count() return nprocs end
@@ -1183,10 +1341,16 @@ return function(K)
     if not where then return nil, target end
     if where == "local" then
       local p = {}
-      for i = 1, n do p[i] = copy((select(i, ...))) end
+      for i = 1, n do
+        local c, cerr = copy((select(i, ...)))
+        if cerr then return E("Invalid", cerr) end
+        p[i] = c
+      end
       deliver_msg(target, topic, P.pid, n, p)
     else
-      H.post(target, encode({ "m", pid, P.pid, topic, n, { ... } }))
+      local b, eerr = encode({ "m", pid, P.pid, topic, n, { ... } })
+      if not b then return E("Invalid", eerr) end
+      H.post(target, b)
     end
     local b = (P.sendb or 0) + 1
     if b >= SEND_BUDGET then
@@ -1212,7 +1376,8 @@ return function(K)
       if not ok then return nil, perr end
       local n = select("#", ...)
       local args = { ... }
-      for i = 1, n do args[i] = copy(args[i]) end
+      local okc, cerr = copy_args(args, n)
+      if not okc then return nil, cerr end
       return spawn_from(P, id, host, monitor, link, n, args)
     end
   end
@@ -1491,7 +1656,8 @@ return function(K)
     end
     local n = select("#", ...)
     local args = { ... }
-    for i = 1, n do args[i] = copy(args[i]) end
+    local okc, cerr = copy_args(args, n)
+    if not okc then return nil, cerr end
     return exec_from(P, id, host, n, args, nil)
   end
 
@@ -1548,7 +1714,9 @@ return function(K)
     if a then for k, v in pairs(a) do out[k] = v end end
     for k, v in pairs(b) do
       if type(k) ~= "string" then error("context keys must be strings", 3) end
-      out[k] = copy(v)
+      local c, cerr = copy(v)
+      if cerr then error(K.err("Invalid", "context value " .. k .. ": " .. cerr, false), 3) end
+      out[k] = c
     end
     return out
   end
@@ -1645,7 +1813,8 @@ return function(K)
     for i, m in ipairs(c.messages) do msgs[i] = m end
     local n = select("#", ...)
     local p = { ... }
-    for i = 1, n do p[i] = copy(p[i]) end
+    local okc, cerr = copy_args(p, n)
+    if not okc then error(cerr, 2) end
     msgs[#msgs + 1] = { topic = topic, n = n, p = p }
     c.messages = msgs
     return new_spawner(c)
@@ -1685,7 +1854,8 @@ return function(K)
       end
       local n = select("#", ...)
       local args = { ... }
-      for i = 1, n do args[i] = copy(args[i]) end
+      local okc, cerr = copy_args(args, n)
+      if not okc then return nil, cerr end
       local pid, err = spawn_from(P, id, host, monitor, link, n, args, spawner_ctx(st), nil, st.name ~= nil)
       if not pid then return nil, err end
       if st.name then
@@ -1712,7 +1882,8 @@ return function(K)
     need(P, "process.host", host, "not allowed to exec on host: " .. host)
     local n = select("#", ...)
     local args = { ... }
-    for i = 1, n do args[i] = copy(args[i]) end
+    local okc, cerr = copy_args(args, n)
+    if not okc then return nil, cerr end
     return exec_from(P, id, host, n, args, spawner_ctx(st))
   end
 
@@ -1724,7 +1895,8 @@ return function(K)
     local P = cur()
     local n = select("#", ...)
     local args = { ... }
-    for i = 1, n do args[i] = copy(args[i]) end
+    local okc, cerr = copy_args(args, n)
+    if not okc then error(cerr, 2) end
     P.upgrade_req = { id = type(id) == "string" and id or nil, n = n, args = args }
     raw_yield(BLOCK)
     error("upgrade did not take place") -- unreachable: the old code is never resumed

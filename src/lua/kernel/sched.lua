@@ -14,6 +14,12 @@
 -- yielding, a woken process drains what is queued, and same-worker payloads are copied as Lua
 -- values. JS is reached only through raw C functions (K.H.*, ~0.08 µs a call).
 --
+-- Containment. A process's own errors end inside its coroutine (resume returns false). A kernel
+-- error while the scheduler handles a process around its resume (its exit, its sends, its events:
+-- code outside the coroutine) is caught by one pcall per step and charged to that process
+-- (K.process_fault in proc.lua: it exits with an Internal error, its watchers are told); the step
+-- then goes on with the next thread. The worker never stops for one process.
+--
 -- Channels are Go-like: an optional buffer, FIFO queues of parked receivers and senders, and
 -- select over several cases. Waiters are records { T, sel, case }; a select shares one `sel`
 -- record among its waiters and the first case to fire marks it done, so the others are skipped
@@ -422,10 +428,15 @@ return function(K)
   -- processes keep the queue full.
   local TAKE_EVERY = 61
 
+  -- The process whose thread is being resumed, or whose resume is being handled (its exit, its
+  -- sends): the one a kernel error during that time is charged to (K.process_fault, proc.lua).
+  local handling = nil
+
   local function resume_thread(T)
     local p = T.proc
     p.nrun = p.nrun - 1
     if not p.alive then return end
+    handling = p
     K.cur, K.cp = T, p
     p.red = 0
     local co = T.co
@@ -449,15 +460,15 @@ return function(K)
       K.deadlock(p)
     end
     if p.exit_pending then K.after_resume(p) end
+    handling = nil
   end
 
-  -- One scheduling step. Returns the next timer deadline (ms, host clock) or -1, and whether
-  -- runnable threads are left (the host calls again at once).
-  function K.step(batch)
-    if batch then K.deliver_batch(batch) end
-    if hn > 0 then run_timers(H.now()) end
-    local budget = SLICE
-    local t0 = H.now()
+  -- The step loop's state lives in upvalues, so that after a kernel error (caught by the one pcall
+  -- in K.step) the loop is re-entered where it stopped: the thread, timer or queued spawn that
+  -- failed was already taken off its queue. A pcall per resume would cost on every message.
+  local budget, t0 = 0, 0
+
+  local function run_loop()
     local multi, take = K.multi, K.take_task
     while budget > 0 do
       if rq_head > rq_tail then
@@ -466,18 +477,48 @@ return function(K)
         take(false)
       end
       if rq_head > rq_tail then goto continue end -- the spawn failed to start
-      local T = runq[rq_head]
-      runq[rq_head] = nil
-      rq_head = rq_head + 1
-      resume_thread(T)
-      budget = budget - 1
-      -- the clock is read after every resume (a raw host call, ~0.08 µs): one long resume is
-      -- enough to end the step, so stealing and timers are not held up behind the rest of the queue
-      local now = H.now()
-      if now - t0 > STEP_MS then break end
-      if hn > 0 and budget % 64 == 0 then run_timers(now) end
+      do
+        local T = runq[rq_head]
+        runq[rq_head] = nil
+        rq_head = rq_head + 1
+        budget = budget - 1
+        resume_thread(T)
+      end
+      do
+        -- the clock is read after every resume (a raw host call, ~0.08 µs): one long resume is
+        -- enough to end the step, so stealing and timers are not held up behind the rest of the
+        -- queue
+        local now = H.now()
+        if now - t0 > STEP_MS then break end
+        if hn > 0 and budget % 64 == 0 then run_timers(now) end
+      end
       ::continue::
     end
+  end
+
+  local function fault(e)
+    local p = handling
+    handling = nil
+    if p then
+      K.process_fault(p, e)
+    else
+      K.cur, K.cp = nil, nil
+      K.kernel_fault("running timers or starting a queued spawn", e)
+    end
+  end
+
+  -- One scheduling step. Returns the next timer deadline (ms, host clock) or -1, and whether
+  -- runnable threads are left (the host calls again at once).
+  function K.step(batch)
+    if batch then K.deliver_batch(batch) end
+    if hn > 0 then
+      local ok, e = pcall(run_timers, H.now())
+      while not ok do fault(e); ok, e = pcall(run_timers, H.now()) end
+    end
+    budget = SLICE
+    t0 = H.now()
+    local ok, e = pcall(run_loop)
+    while not ok do fault(e); ok, e = pcall(run_loop) end
     if rq_head > rq_tail then rq_head, rq_tail = 1, 0 end
     -- drop cancelled timers at the top so the reported deadline is real
     while hn > 0 and not heap[1].live do heap_pop() end

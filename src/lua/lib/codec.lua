@@ -16,22 +16,41 @@
 --                                  (pre-order) order, counting from 0; the decoder numbers tables in
 --                                  the same order and rebuilds the sharing and the cycles
 --   error objects (K.is_error)  -> ext 2, data = msgpack map {kind, message, retryable?, details?}
---   functions, threads, other   -> nil. A map entry whose key or value is unsendable is left out;
---   userdata                       an array holding one is sent as a map without that index.
--- Metatables are NOT carried across workers: the receiver gets plain tables (a metatable is code,
--- and code does not cross a worker boundary). Error objects are rebuilt with K.make_error, so they
--- get the receiving worker's error metatable.
+--   functions, threads, other   -> refused: encode returns nil, "cannot send a function" (the type
+--   userdata                       named). Values between processes are data only.
+-- Metatables are NOT carried: the receiver gets plain tables (a metatable is code, and code does
+-- not cross between processes). Error objects are rebuilt with K.make_error, so they get the
+-- receiving worker's error metatable.
 --
 -- The decoder also accepts what other msgpack writers emit (bin -> string, float32 -> float,
 -- uint64 above math.maxinteger -> float, timestamp ext -1 -> Unix seconds, ext 0 "undefined" -> nil)
 -- and raises a Lua error naming the byte offset on anything malformed or truncated. Input is not
--- trusted: a header announcing 2^32 elements allocates nothing before the elements are there, and
--- values nested deeper than MAX_DEPTH (10000) tables are refused, both ways, with a clear error.
+-- trusted: a header announcing 2^32 elements allocates nothing before the elements are there.
+--
+-- Limits. Every value that leaves a process meets the same limits, on the same worker and across:
+--   MAX_DEPTH (512)  tables nested in one encoded value (a whole frame), on encode and decode. The
+--                    JS side (src/codec/msgpack.ts, same constant) decodes every frame a kernel
+--                    sends to the main thread with msgpackr, which recurses once per level on the
+--                    JS stack. Measured (a chain of 1-element arrays/maps, msgpackr 1.x, default
+--                    stacks): unpack fails past ~4400 levels on the main thread of Node 20 and
+--                    ~4500 on Node 24 (~17000 in worker threads), and msgpackr's pack, which a JS
+--                    consumer may call on what it received, past ~1300 (Node 20 main thread). 512
+--                    leaves a 2.6x margin under the tightest of these for the caller's own stack.
+--   VALUE_DEPTH      MAX_DEPTH - 12 (500): tables nested in one value a process sends, returns or
+--                    passes (copy's limit), so any such value still fits in the frame (an EXIT
+--                    event nests it 3 levels down) when it crosses a thread.
+--   MAX_BYTES        64 MiB of encoded bytes in one value.
+-- Past a limit, and for an unsendable value, encode and copy return nil and a message ("cannot
+-- send a function", "value nested deeper than 500 tables", "value too large: ..."), never raise,
+-- so the kernel turns it into an error for the process that sent or returned the value. decode
+-- raises (its input comes from another kernel, never from a process): the kernel drops that frame.
 --
 -- Same worker. `copy` is the deep copy for values that stay in this Lua state (semantics.md 1.7):
--- tables are copied recursively WITH their metatable (the same metatable reference), sharing and
--- cycles are preserved, error objects stay the same object (they are immutable), functions stay
--- the same function, threads and other userdata become nil.
+-- tables are copied recursively WITHOUT their metatable (like encode: a receiver must never run
+-- the sender's code, which would run with the receiver's actor and permissions), sharing and cycles
+-- are preserved, error objects stay the same object (they are immutable) unless their details hold
+-- a table, which is copied into a new error object; functions, threads and other userdata are
+-- refused as in encode. The reference keeps metatables within one VM; see docs/process-model.md.
 --
 -- Speed. Encoding appends pieces to one parts array and joins them with a single table.concat; ints
 -- and floats are written with string.pack ">" formats, small ints and headers come from
@@ -56,9 +75,6 @@ return function(K)
   local char, byte, sub, pack, unpack, format = string.char, string.byte, string.sub, string.pack,
     string.unpack, string.format
   local concat, tunpack = table.concat, table.unpack
-  -- `getmetatable` answers a protected metatable's __metatable field instead of the table; the copy
-  -- must carry the real one.
-  local getmt = (debug and debug.getmetatable) or getmetatable
 
   -- Values of these types are always sendable; userdata only when it is an error object.
   local PLAIN = { string = true, number = true, boolean = true, table = true }
@@ -116,10 +132,18 @@ return function(K)
   -- one big message does not keep memory alive: parts, bytes of the encoded string, tables.
   local KEEP_PARTS, KEEP_BYTES, KEEP_TABLES = 64, 4096, 256
 
-  -- Nesting limit for encode and decode. The codec recurses once per table level; past ~200k levels
-  -- Lua's own stack overflows, and untrusted input must not get that far. 10000 levels leaves
-  -- room for long linked structures and fails with a clear message instead.
-  local MAX_DEPTH = 10000
+  -- Limits (see the top of the file).
+  local MAX_DEPTH = 512
+  local VALUE_DEPTH = MAX_DEPTH - 12
+  local MAX_BYTES = 64 * 1024 * 1024
+  local DEEP = format("value nested deeper than %d tables", MAX_DEPTH)
+  local VALUE_DEEP = format("value nested deeper than %d tables", VALUE_DEPTH)
+  local TOO_BIG = format("value too large: more than %d MiB encoded", MAX_BYTES // 1048576)
+  -- seen.err holds the first problem met while encoding (the rest of the value is still walked,
+  -- as nils, so the encoder needs no error exit); `unsendable` records one.
+  local function unsendable(seen, tv)
+    if not seen.err then seen.err = "cannot send a " .. tv end
+  end
 
   ---------------------------------------------------------------------------------------------
   -- Encoder. enc(v, tv, buf, n, seen) appends the encoding of v (whose type() is tv) to buf after
@@ -130,23 +154,21 @@ return function(K)
   -- The encoder's reused scratch: parts array, `seen`, and whether an encode is using them (see
   -- codec.encode). release_seen puts them back when the encode that owns them finishes, or before
   -- it raises.
-  local ebuf, eseen, ebusy = {}, { count = 0, depth = 0 }, false
+  local function new_seen() return { count = 0, depth = 0, bytes = 0, err = false } end
+  local ebuf, eseen, ebusy = {}, new_seen(), false
   local function release_seen(seen, drop_parts)
     local c = seen.count
     if c > KEEP_TABLES then
-      eseen = { count = 0, depth = 0 }
+      eseen = new_seen()
     else
       for i = 1, c do seen[seen[i]] = nil; seen[i] = nil end
       seen.count = 0
       seen.depth = 0
+      seen.bytes = 0
+      seen.err = false
     end
     if drop_parts then ebuf = {} end
     ebusy = false
-  end
-
-  local function too_deep(seen)
-    if seen == eseen and ebusy then release_seen(seen, true) end
-    error(format("codec.encode: value nested deeper than %d tables", MAX_DEPTH), 0)
   end
 
   -- Cold path: an error object. The ext 2 header carries the byte length of its data, which is
@@ -160,6 +182,7 @@ return function(K)
     if type(message) ~= "string" then message = message == nil and "" or tostring(message) end
     local td = type(details)
     if details ~= nil and not (PLAIN[td] or (td == "userdata" and is_error(details))) then
+      unsendable(seen, td)
       details = nil
     end
     local h = n + 1
@@ -191,12 +214,16 @@ return function(K)
       n = n + 1; buf[n] = pack(">BBI4", 0xd6, EXT_REF, idx)
       return n
     end
+    local depth = seen.depth + 1
+    if depth > MAX_DEPTH then
+      if not seen.err then seen.err = DEEP end
+      n = n + 1; buf[n] = "\xc0"
+      return n
+    end
     idx = seen.count
     seen[t] = idx
     seen[idx + 1] = t -- the list of tables written, to reset a reused `seen` cheaply
     seen.count = idx + 1
-    local depth = seen.depth + 1
-    if depth > MAX_DEPTH then too_deep(seen) end
     seen.depth = depth
 
     -- rawlen and next, never # and pairs: the sender's metamethods must not run here, and they
@@ -204,9 +231,9 @@ return function(K)
     local len = rawlen(t)
     if len > 0 then
       -- An array only if the keys are exactly 1..len (# may pick any border of a table with
-      -- holes) and every element is sendable: len keys in all, and t[1..len] all present. The
-      -- elements are checked while they are written; when one fails, what was written for the
-      -- array is rolled back (parts past the header slot, tables it numbered) and t is a map.
+      -- holes): len keys in all, and t[1..len] all present. The elements are checked while they
+      -- are written; when one is missing, what was written for the array is rolled back (parts
+      -- past the header slot, tables it numbered) and t is a map.
       local c = 0
       for _ in next, t do c = c + 1 end
       if c == len then
@@ -219,9 +246,9 @@ return function(K)
             n = n + 1; buf[n] = SCACHE[x] or short_str(x)
           elseif tx == "number" and x >= -128 and x <= 255 and mtype(x) == "integer" then
             n = n + 1; buf[n] = SMALLINT[x]
-          elseif PLAIN[tx] or (tx == "userdata" and is_error(x)) then
-            n = enc(x, tx, buf, n, seen)
-          else -- nil (a hole) or unsendable: roll back
+          elseif tx ~= "nil" then
+            n = enc(x, tx, buf, n, seen) -- an unsendable x is recorded in seen.err
+          else -- a hole: roll back
             for i = seen.count, first, -1 do seen[seen[i]] = nil; seen[i] = nil end
             seen.count = first - 1
             n = h
@@ -232,8 +259,8 @@ return function(K)
       end
     end
 
-    -- A map. Its entry count is known only after the unsendable entries are skipped, so its
-    -- header slot is reserved and filled at the end (one pass over the table).
+    -- A map. Its entry count is known only after an unsendable entry is skipped, so its header
+    -- slot is reserved and filled at the end (one pass over the table).
     local h = n + 1
     n = h
     local c = 0
@@ -252,6 +279,8 @@ return function(K)
         else
           n = enc(x, tx, buf, n, seen)
         end
+      elseif not seen.err then
+        unsendable(seen, (PLAIN[tk] or (tk == "userdata" and is_error(k))) and tx or tk)
       end
     end
     buf[h] = map_header(c)
@@ -262,7 +291,15 @@ return function(K)
   enc = function(v, tv, buf, n, seen)
     n = n + 1
     if tv == "string" then
-      buf[n] = str_header(#v)
+      local l = #v
+      local b = seen.bytes + l
+      seen.bytes = b
+      if b > MAX_BYTES then
+        if not seen.err then seen.err = TOO_BIG end
+        buf[n] = "\xc0"
+        return n
+      end
+      buf[n] = str_header(l)
       n = n + 1; buf[n] = v
     elseif tv == "number" then
       if mtype(v) == "integer" then
@@ -287,7 +324,8 @@ return function(K)
     elseif tv == "userdata" and is_error(v) then
       return enc_error(v, buf, n - 1, seen)
     else
-      buf[n] = "\xc0" -- nil, and every unsendable value
+      if tv ~= "nil" then unsendable(seen, tv) end
+      buf[n] = "\xc0"
     end
     return n
   end
@@ -340,7 +378,7 @@ return function(K)
     local r = refs.n + 1
     refs.n = r; refs[r] = t
     local depth = refs.depth + 1
-    if depth > MAX_DEPTH then fail(refs, "value nested deeper than " .. MAX_DEPTH .. " tables", pos) end
+    if depth > MAX_DEPTH then fail(refs, DEEP, pos) end
     refs.depth = depth
     for i = 1, cnt do
       local b = byte(s, pos)
@@ -368,7 +406,7 @@ return function(K)
     local r = refs.n + 1
     refs.n = r; refs[r] = t
     local depth = refs.depth + 1
-    if depth > MAX_DEPTH then fail(refs, "value nested deeper than " .. MAX_DEPTH .. " tables", pos) end
+    if depth > MAX_DEPTH then fail(refs, DEEP, pos) end
     refs.depth = depth
     for _ = 1, cnt do
       local k, v
@@ -543,27 +581,56 @@ return function(K)
   end
 
   ---------------------------------------------------------------------------------------------
-  -- Same-worker deep copy.
-  local function copy_table(t, seen)
+  -- Same-worker deep copy. seen maps each table copied to its copy; seen[ERR] holds the first
+  -- problem met (the walk goes on without descending further, as in the encoder).
+  local ERR = "\0err"
+  local copy_table
+
+  -- An error object stays the same object, unless its details hold a table: that table belongs
+  -- to the sender (mutable, maybe with a metatable), so it is copied into a new error object.
+  local function copy_error(e, seen, depth)
+    local f = error_fields(e)
+    local d = f.details
+    local td = type(d)
+    if td == "table" and not is_error(d) then
+      d = seen[d] or copy_table(d, seen, depth + 1)
+    elseif td == "function" or td == "thread" or (td == "userdata" and not is_error(d)) then
+      if not seen[ERR] then seen[ERR] = "cannot send a " .. td end
+      return nil
+    else
+      return e
+    end
+    return make_error({ kind = f.kind, message = f.message, retryable = f.retryable, details = d,
+      stack = f.stack })
+  end
+
+  -- One key or value: -> its copy (nil when unsendable, recorded in seen[ERR]).
+  local function copy_value(x, tx, seen, depth)
+    if tx == "table" then
+      if is_error(x) then return copy_error(x, seen, depth) end
+      return seen[x] or copy_table(x, seen, depth + 1)
+    elseif tx == "userdata" then
+      if is_error(x) then return copy_error(x, seen, depth) end
+    elseif tx ~= "function" and tx ~= "thread" then
+      return x
+    end
+    if not seen[ERR] then seen[ERR] = "cannot send a " .. tx end
+    return nil
+  end
+
+  copy_table = function(t, seen, depth)
+    if depth > VALUE_DEPTH then
+      if not seen[ERR] then seen[ERR] = VALUE_DEEP end
+      return nil
+    end
     local c = {}
     seen[t] = c
     for k, x in next, t do
       local tk, tx = type(k), type(x)
-      if tk == "table" then
-        if not is_error(k) then k = seen[k] or copy_table(k, seen) end
-      elseif tk == "userdata" then
-        if not is_error(k) then k = nil end
-      elseif tk == "thread" then k = nil end
-      if tx == "table" then
-        if not is_error(x) then x = seen[x] or copy_table(x, seen) end
-      elseif tx == "userdata" then
-        if not is_error(x) then x = nil end
-      elseif tx == "thread" then x = nil end
+      if tk ~= "string" and tk ~= "number" and tk ~= "boolean" then k = copy_value(k, tk, seen, depth) end
+      if tx ~= "string" and tx ~= "number" and tx ~= "boolean" then x = copy_value(x, tx, seen, depth) end
       if k ~= nil then c[k] = x end
     end
-    -- Set after filling, so a __newindex in the metatable does not see the copy being built.
-    local mt = getmt(t)
-    if type(mt) == "table" then setmetatable(c, mt) end
     return c
   end
 
@@ -574,20 +641,32 @@ return function(K)
   -- array and seen table each time cost ~2 µs of a ~6.5 µs envelope encode. A nested call (a __gc
   -- finaliser may send while a value is being encoded) finds them busy and takes fresh ones. Reuse
   -- must not keep big strings or many tables alive: seen and refs are emptied through their lists
-  -- of tables, and the parts array is dropped after a big message. The codec's own errors (bad
-  -- input, too deep) put the scratch back before raising; if a K callback or the allocator raises
-  -- mid-call it stays marked busy and later calls take fresh tables: slower, still correct.
-  -- Arguments are checked before the scratch is taken, for the same reason.
+  -- of tables, and the parts array is dropped after a big message (or a refused one). The
+  -- decoder's errors (bad input, too deep) put the scratch back before raising; if a K callback or
+  -- the allocator raises mid-call it stays marked busy and later calls take fresh tables (slower,
+  -- still correct) until codec.reset(). Arguments are checked before the scratch is taken, for
+  -- the same reason.
+  -- Past MAX_BYTES: the strings counted while encoding plus one byte a part is a lower bound of
+  -- the size, checked before concat allocates; the exact size after.
   local function finish(buf, n, seen)
-    local s = concat(buf, "", 1, n)
-    if seen == eseen then release_seen(seen, n > KEEP_PARTS or #s > KEEP_BYTES) end
+    local err, s = seen.err, nil
+    if not err then
+      if seen.bytes + n > MAX_BYTES then
+        err = TOO_BIG
+      else
+        s = concat(buf, "", 1, n)
+        if #s > MAX_BYTES then s, err = nil, TOO_BIG end
+      end
+    end
+    if seen == eseen then release_seen(seen, err or n > KEEP_PARTS or #s > KEEP_BYTES) end
+    if err then return nil, err end
     return s
   end
 
-  -- encode(v) -> string
+  -- encode(v) -> string | nil, message (unsendable, too deep, too large: see the top)
   function codec.encode(v)
     local buf, seen
-    if ebusy then buf, seen = {}, { count = 0, depth = 0 } else ebusy = true; buf, seen = ebuf, eseen end
+    if ebusy then buf, seen = {}, new_seen() else ebusy = true; buf, seen = ebuf, eseen end
     return finish(buf, enc(v, type(v), buf, 0, seen), seen)
   end
 
@@ -605,15 +684,15 @@ return function(K)
     return v, nxt
   end
 
-  -- encode_args(n, ...) -> string: the first n arguments as one msgpack array of length n, nils
-  -- (embedded and trailing) included. One `seen` for all of them: sharing between arguments
+  -- encode_args(n, ...) -> string | nil, message: the first n arguments as one msgpack array of
+  -- length n, nils (embedded and trailing) included. One `seen` for all of them: sharing between arguments
   -- survives too.
   function codec.encode_args(n, ...)
     if mtype(n) ~= "integer" or n < 0 then
       error("codec.encode_args: n must be a non-negative integer", 2)
     end
     local buf, seen
-    if ebusy then buf, seen = {}, { count = 0, depth = 0 } else ebusy = true; buf, seen = ebuf, eseen end
+    if ebusy then buf, seen = {}, new_seen() else ebusy = true; buf, seen = ebuf, eseen end
     buf[1] = arr_header(n)
     local m = 1
     if n <= 8 then
@@ -660,19 +739,24 @@ return function(K)
     return cnt, tunpack(t, 1, cnt)
   end
 
-  -- copy(v) -> the same-worker deep copy of v (see the top of the file).
+  -- copy(v) -> the same-worker deep copy of v | nil, message (see the top of the file).
   function codec.copy(v)
     local tv = type(v)
-    if tv == "table" then
-      if is_error(v) then return v end
-      return copy_table(v, {})
-    elseif tv == "userdata" then
-      if is_error(v) then return v end
-      return nil
-    elseif tv == "thread" then
-      return nil
-    end
-    return v
+    if tv == "string" or tv == "number" or tv == "boolean" or tv == "nil" then return v end
+    local seen = {}
+    local c = copy_value(v, tv, seen, 0)
+    local err = seen[ERR]
+    if err then return nil, err end
+    return c
+  end
+
+  codec.MAX_DEPTH, codec.VALUE_DEPTH, codec.MAX_BYTES = MAX_DEPTH, VALUE_DEPTH, MAX_BYTES
+
+  -- reset(): fresh scratch tables. For the kernel after an error unwound a call that held them
+  -- (the allocator failing mid-encode), so later calls do not keep taking fresh ones.
+  function codec.reset()
+    ebuf, eseen, ebusy = {}, new_seen(), false
+    drefs, dbusy = { n = 0, depth = 0 }, false
   end
 
   return codec
