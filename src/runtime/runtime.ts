@@ -345,7 +345,11 @@ export class Runtime extends EventEmitter {
       case 'nunreg': {
         const [tid, pid, req, name] = [f(2), f(3), f(4), f(5)] as [number, string, number, string];
         const holder = this.names.get(name);
-        if (holder !== undefined) { this.names.delete(name); this.pidNames.get(holder)?.delete(name); }
+        if (holder !== undefined) {
+          this.names.delete(name);
+          const held = this.pidNames.get(holder);
+          if (held) { held.delete(name); if (held.size === 0) this.pidNames.delete(holder); }
+        }
         this.post(tid, ['rep', pid, req, holder !== undefined]);
         break;
       }
