@@ -33,7 +33,9 @@ export interface SoakOptions {
   workers: number;
   /** Seconds between curve lines (default: about 30 lines per run, 2-20 s). */
   interval: number;
-  /** Seconds of churn per phase, each followed by a quiesce and the baseline checks. */
+  /** Churn per phase, as seconds at 250 operations a second (the count is fixed, so phase n
+   *  draws the same operations on every run of a seed); each phase ends in a quiesce and the
+   *  baseline checks. */
   phase: number;
   fuzz: boolean;
   killWorker: boolean;
@@ -75,7 +77,8 @@ export const USAGE = `usage: npm run soak -- [--minutes N] [--seed N] [--workers
   --seed N             seed of every decision (default 7)
   --workers N          workers of host soak:main (default 2; soak:side has 1)
   --interval S         seconds between curve lines (default: total/30, 2-20)
-  --phase S            seconds of churn per phase before a quiesce and baseline check (default: total/6, 8-30)
+  --phase S            churn per phase: S x 250 operations (about S seconds), then a quiesce and the
+                       baseline checks (default: total/6, 8-30)
   --fuzz               run the registered fuzz properties (stress/soak-fuzz.ts) after the churn
   --kill-worker        kill a worker through the runtime's test hook after the churn (skipped if absent)
   --allow-listen-loss  report messages lost from listen channels across upgrades as a known issue`;

@@ -151,7 +151,13 @@ class Soak {
 
   // ---- a phase ------------------------------------------------------------------------------
 
-  async phase(n: number, churnMs: number): Promise<void> {
+  /** FNV-1a over the phase's decisions: the same seed prints the same hashes. */
+  hash = 0x811c9dc5;
+  mix(s: string): void {
+    for (let i = 0; i < s.length; i++) this.hash = Math.imul(this.hash ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  }
+
+  async phase(n: number, steps: number): Promise<void> {
     // sinks: two per worker of every host (rt.spawn is round-robin within a host)
     this.sinks = [];
     for (const host of HOSTS) {
@@ -167,11 +173,14 @@ class Soak {
     this.mainSrc = this.nextSrc++;
     this.mainSeq.clear();
     for (const s of this.sinks) s.expect.add(this.mainSrc);
-    const until = Date.now() + churnMs;
-    while (Date.now() < until) {
-      for (let i = 0; i < 4; i++) this.step();
-      await sleep(10);
+    // A fixed number of operations per phase, paced (about 400 a second at most): phase n makes
+    // the same decisions on every run with the same seed; only its duration varies.
+    this.hash = 0x811c9dc5;
+    for (let i = 0; i < steps; i++) {
+      this.step();
+      if (i % 4 === 3) await sleep(10);
     }
+    console.log(`-- phase ${n}: ${steps} operations drawn, decisions hash ${this.hash.toString(16).padStart(8, '0')}; quiescing`);
     await this.quiesce(n);
   }
 
@@ -179,6 +188,7 @@ class Soak {
   step(): void {
     const op = this.rand.weighted(OPS);
     const agent = this.rand.int(0, this.agents.length - 1);
+    this.mix(op); this.mix(String(agent));
     switch (op) {
       case 'victim': {
         const k = this.nextK++;
@@ -189,6 +199,7 @@ class Soak {
         const named = this.rand.next() < 0.3;
         const unreg = this.rand.next() < 0.5;
         this.victims.set(k, { agent, fate });
+        this.mix(`${fate}${after}${watch}${host}${named}${unreg}`);
         if (named) this.namedVictims.set(`v${k}`, `${fate}${fate === 'upgrade' ? '->' + after : ''}, watch ${watch}, on ${host}, agent${agent}`);
         this.cmd(agent, { op: 'victim', k, host, watch, fate, after, name: named ? `v${k}` : undefined, unreg });
         this.count('spawn'); this.count(`watch:${watch}`);
@@ -199,6 +210,7 @@ class Soak {
         if (this.victims.size === 0) break;
         const keys = [...this.victims.keys()];
         const k = keys[this.rand.int(0, keys.length - 1)]!;
+        this.mix(String(k));
         this.endVictim(k);
         break;
       }
@@ -214,6 +226,7 @@ class Soak {
           this.sinks[i]!.expect.add(id);
         }
         const host = this.rand.pick(HOSTS);
+        this.mix(JSON.stringify(targets.map((t) => [t.d, t.l])) + host);
         this.cmd(agent, { op: 'source', host, plan: { id, seed: this.rand.int(1, 1 << 30), targets, pause: '1ms' } });
         this.count('spawn'); this.count('source');
         this.count('msg', targets.reduce((a, t) => a + t.d + t.l + 1, 0));
@@ -352,14 +365,14 @@ class Soak {
 
   sinkReport(n: number, i: number, e: ExitInfo): void {
     if (e.error) { this.fail(`phase ${n}: sink ${i} crashed: ${e.error.message}`); return; }
-    const r = e.value as { got: number; sources: number; nviol: number; viol: string[]; missing: string[]; upgrades: number; ldamage: number; final: boolean };
+    const r = e.value as { got: number; sources: number; nviol: number; viol: string[]; missing: string[]; upgrades: number; llost: number; final: boolean };
     this.count('received', r.got);
     this.count('sink_upgrades_done', r.upgrades);
     const lines = [...list(r.viol), ...list(r.missing)];
     if (lines.length === 0) return;
     const listenOnly = lines.every((l) => /^L |: L got /.test(l));
     if (listenOnly && this.o.allowListenLoss) {
-      this.listenLosses += lines.length;
+      this.listenLosses += r.llost;
       this.notes.push(`phase ${n} sink ${i} (${r.upgrades} upgrades): ${lines.slice(0, 3).join('; ')}`);
       return;
     }
@@ -444,6 +457,7 @@ class Soak {
   private header = false;
   async curveLine(): Promise<void> {
     const s = await this.snapshot();
+    await this.checkAgents(0, false);
     const keys = ['spawn', 'msg', 'received', 'exec', 'upgrade', 'cancel', 'terminate', 'exit_error', 'name', 'svc_crash'];
     if (!this.header) {
       this.header = true;
@@ -539,9 +553,9 @@ async function main(): Promise<number> {
     s.curveLine().finally(() => { curveBusy = false; });
   }, o.interval * 1000);
   let n = 0;
-  while (Date.now() < end - 2000) {
+  while (n === 0 || Date.now() < end - 2000) {
     n++;
-    await s.phase(n, Math.min(o.phase * 1000, Math.max(2000, end - Date.now())));
+    await s.phase(n, Math.round(o.phase * 250));
   }
   clearInterval(curve);
   await s.curveLine();

@@ -10,7 +10,7 @@
 local time = require("time")
 
 local function new_state()
-  return { d = {}, l = {}, nd = {}, nl = {}, fins = {}, got = 0, nviol = 0, viol = {}, ldamage = 0,
+  return { d = {}, l = {}, nd = {}, nl = {}, fins = {}, got = 0, nviol = 0, viol = {},
     upgrades = 0, expect = nil }
 end
 
@@ -30,7 +30,6 @@ local function main(st)
       viol(kind .. " duplicate or reorder: source " .. d.src .. " seq " .. d.seq .. " after " .. prev)
     elseif d.seq ~= prev + 1 then
       viol(kind .. " loss: source " .. d.src .. " seq " .. d.seq .. " after " .. prev)
-      if kind == "L" then st.ldamage = st.ldamage + 1 end
     end
     if d.seq > prev then last[d.src] = d.seq end
     count[d.src] = (count[d.src] or 0) + 1
@@ -41,7 +40,7 @@ local function main(st)
     return f ~= nil and (st.nd[src] or 0) >= f.d and (st.nl[src] or 0) >= f.l
   end
   local function report(final)
-    local missing, srcs = {}, 0
+    local missing, srcs, llost = {}, 0, 0
     for _, src in ipairs(st.expect or {}) do
       srcs = srcs + 1
       local f = st.fins[src]
@@ -52,12 +51,12 @@ local function main(st)
         if gd ~= f.d then missing[#missing + 1] = "source " .. src .. ": d got " .. gd .. " of " .. f.d end
         if gl ~= f.l then
           missing[#missing + 1] = "source " .. src .. ": L got " .. gl .. " of " .. f.l
-          if gl < f.l then st.ldamage = st.ldamage + 1 end
+          if gl < f.l then llost = llost + f.l - gl end
         end
       end
     end
     return { got = st.got, sources = srcs, nviol = st.nviol, viol = st.viol, missing = missing,
-      upgrades = st.upgrades, ldamage = st.ldamage, linbox = st.linbox or 0, final = final }
+      upgrades = st.upgrades, llost = llost, linbox = st.linbox or 0, final = final }
   end
   local function done()
     if not st.expect then return false end
