@@ -34,10 +34,10 @@ import { pino } from 'pino';
 import { loadApp, Runtime, Supervisor, type ExitInfo } from '../src/index.js';
 import type { HostEntry } from '../src/registry/types.js';
 import { Rand, parseOptions, growth, mib, pad, MiB, type SoakOptions } from './soak-lib.js';
-import { fuzzPhases } from './soak-fuzz.js';
+import { killWorkerPhase, fuzzPhase } from './soak-phases.js';
+import { HOSTS, sleep, within, TIMEOUT } from './soak-util.js';
 
 const APP = fileURLToPath(new URL('../../stress/soak-app', import.meta.url));
-const HOSTS = ['soak:main', 'soak:side'] as const;
 const SERVICES = ['svc_a', 'svc_b', 'svc_c'];
 const FATES = ['normal', 'error', 'cancel', 'terminate', 'upgrade'] as const;
 const WATCH = ['mon', 'link', 'both', 'mon_after', 'link_after', 'none'] as const;
@@ -60,7 +60,7 @@ interface Snapshot {
   staleNames: string[];
 }
 
-class Soak {
+export class Soak {
   readonly rand: Rand;
   readonly ops: Record<string, number> = {};
   readonly violations: string[] = [];
@@ -466,78 +466,12 @@ class Soak {
     console.log(`${pad(((Date.now() - this.start) / 1000).toFixed(0), 6)} ${keys.map((k) => pad(this.ops[k] ?? 0, 9)).join(' ')} ${pad(mib(s.rss), 7)} ${pad(s.heap.map(mib).join('+'), 16)} ${pad(s.procs.join('+'), 9)} ${pad(s.names, 6)}`);
   }
 
-  // ---- optional phases ----------------------------------------------------------------------
-
-  /**
-   * Optional (--kill-worker): kill the last worker of soak:main through the runtime's test hook
-   * (worker crash recovery). Skipped, with a notice, when the runtime has no such hook.
-   * Expected: every JS-watched victim on that worker gets exactly one exit with "worker crashed",
-   * the others end normally; services restart; the runtime keeps serving jobs on every host.
-   */
-  async killWorkerPhase(): Promise<void> {
-    const rt = this.rt as unknown as { testKillWorker?: (tid: number) => unknown; testHooks?: { killWorker?: (tid: number) => unknown } };
-    const hook = rt.testKillWorker?.bind(rt) ?? rt.testHooks?.killWorker?.bind(rt.testHooks);
-    if (!hook) {
-      console.log('-- kill-worker phase SKIPPED: Runtime has no test kill hook (rt.testKillWorker(tid) / rt.testHooks.killWorker(tid)) on this build');
-      return;
-    }
-    const st = await this.rt.stats();
-    const tid = st.filter((s) => s.host === 'soak:main').at(-1)!.tid;
-    const exits = new Map<string, ExitInfo[]>();
-    const pids: string[] = [];
-    for (let i = 0; i < 8; i++) {
-      pids.push(await this.rt.spawn('soak:victim', 'soak:main', [{ fate: 'normal' }], (e) => {
-        const l = exits.get(e.pid) ?? []; l.push(e); exits.set(e.pid, l);
-      }));
-    }
-    console.log(`-- kill-worker phase: killing worker ${tid}`);
-    await hook(tid);
-    await sleep(3000);
-    for (const p of pids) if (!exits.has(p)) { try { this.rt.send(p, 'go'); } catch { /* dead */ } }
-    await sleep(2000);
-    let crashed = 0;
-    for (const p of pids) {
-      const l = exits.get(p) ?? [];
-      if (l.length !== 1) { this.fail(`kill-worker: ${p} got ${l.length} exits`); continue; }
-      if (l[0]!.error) {
-        if (!/worker crashed/.test(l[0]!.error.message)) this.fail(`kill-worker: ${p} ended with ${l[0]!.error.message}`);
-        crashed++;
-      }
-    }
-    if (crashed === 0) this.fail('kill-worker: no victim reported "worker crashed"');
-    if (!(await this.waitServices())) this.fail('kill-worker: services did not come back');
-    for (const h of HOSTS) {
-      const v = await within(this.rt.exec('soak:job', [5]), 10_000);
-      if (v !== 55) this.fail(`kill-worker: job on ${h} after the kill gave ${String(v)}`);
-    }
-    console.log(`-- kill-worker phase: ${crashed} of ${pids.length} victims crashed with the worker`);
-  }
-
-  async fuzzPhase(deadline: number): Promise<void> {
-    const phases = fuzzPhases();
-    if (phases.length === 0) { console.log('-- fuzz phase: no fuzz properties registered (stress/soak-fuzz.ts); nothing to run'); return; }
-    const share = Math.max(5000, (deadline - Date.now()) / phases.length);
-    for (const p of phases) {
-      const r = await p.run({ rt: this.rt, seed: this.o.seed, deadline: Date.now() + share, log: (l) => console.log(`   ${p.name}: ${l}`) });
-      this.count('fuzz_cases', r.cases);
-      for (const f of r.failures) this.fail(`fuzz ${p.name}: ${f}`);
-      console.log(`-- fuzz ${p.name}: ${r.cases} cases, ${r.failures.length} failures`);
-      await this.checkBaseline(-1);
-    }
-  }
 }
 
 /** A Lua list as decoded on the main thread: an array, or an object when it was empty. */
 function list(x: unknown): string[] {
   return Array.isArray(x) ? x : x && typeof x === 'object' ? Object.values(x) as string[] : [];
 }
-
-const TIMEOUT = Symbol('timeout');
-function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMEOUT> {
-  let t: NodeJS.Timeout;
-  return Promise.race([p, new Promise<typeof TIMEOUT>((r) => { t = setTimeout(() => r(TIMEOUT), ms); })]).finally(() => clearTimeout(t));
-}
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function main(): Promise<number> {
   const o = parseOptions(process.argv.slice(2));
@@ -559,8 +493,8 @@ async function main(): Promise<number> {
   }
   clearInterval(curve);
   await s.curveLine();
-  if (o.fuzz) await s.fuzzPhase(Date.now() + Math.max(10_000, o.minutes * 6_000));
-  if (o.killWorker) await s.killWorkerPhase();
+  if (o.fuzz) await fuzzPhase(s, Date.now() + Math.max(10_000, o.minutes * 6_000));
+  if (o.killWorker) await killWorkerPhase(s);
   // The growth rule over the quiesced samples (soak-lib.ts growth()).
   const rss = growth(s.quiesced.map((q) => q.rss), 24 * MiB, 0.15);
   const heap = growth(s.quiesced.map((q) => q.heap.reduce((a, b) => a + b, 0)), 2 * MiB, 0.25);

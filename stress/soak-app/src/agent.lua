@@ -26,8 +26,8 @@ local function main(tag)
     if #viol < 20 then viol[#viol + 1] = tag .. ": " .. s end
   end
   local function expect(pid, what)
-    watch[pid] = what
-    if what.exit > 0 or what.ld > 0 then open = open + 1 end
+    -- nothing expected (unwatched, or linked with a normal end): any event from it is unexpected
+    if what.exit > 0 or what.ld > 0 then watch[pid] = what; open = open + 1 end
   end
   local function settle(pid, w)
     if w.exit == w.got_exit and w.ld == w.got_ld then
@@ -132,6 +132,7 @@ local function main(tag)
   while true do
     local r = channel.select({ inbox:case_receive(), events:case_receive() })
     if r.channel == events then
+      if r.value.kind == process.event.CANCEL then return counts end -- shutdown
       on_event(r.value)
     else
       local m = r.value
