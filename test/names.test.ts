@@ -51,3 +51,27 @@ test('a process that unregistered its names and exited leaves no entry on the ma
     await rt.stop(1000);
   }
 });
+
+// Open: the holder's worker only learns of names registered by its own processes (P.names), so a
+// name registered for a PID on another worker (register(name, pid), or a with_name spawn on
+// another host) is never released when that PID exits; lookup keeps returning the dead PID.
+test('a name registered for a PID on another worker is released when it exits', { todo: 'the holder\'s worker does not know the name; needs the main thread to tell it (or to watch the holder)' }, async () => {
+  const rt = await createRuntime({ entries: [
+    { id: 'nm:a', kind: 'process.host', host: { workers: 1 } },
+    { id: 'nm:b', kind: 'process.host', host: { workers: 1 } },
+    lua('holder', 'process.inbox():receive(); return "bye"'),
+    lua('foreign', `
+      local ev = process.events()
+      local pid = process.spawn_monitored("nm:holder", "nm:b")
+      assert(process.registry.register("foreign_name", pid))
+      process.send(pid, "go")
+      assert(ev:receive().from == pid)
+      return process.registry.lookup("foreign_name") or "none"`),
+  ] });
+  try {
+    assert.equal(await rt.exec('nm:foreign', [], { host: 'nm:a' }), 'none');
+    assert.deepEqual(rt.internals().staleNames, []);
+  } finally {
+    await rt.stop(1000);
+  }
+});
