@@ -28,7 +28,10 @@
 //   backlogs of every thread. Memory (noisy, so by the growth rule in soak-lib.ts): RSS and the
 //   Lua heap of every worker, sampled once per quiesced phase.
 //
-// Options: soak-lib.ts USAGE. The curve has one line per `--interval`.
+// Options: soak-lib.ts USAGE. The curve has one line per `--interval`. Helpers are in
+// soak-lib.ts (generator, growth rule), soak-phases.ts (--kill-worker, --fuzz) and soak-fuzz.ts
+// (the fuzz hook point); this file stays one piece (~520 lines) because a phase's operations and
+// the checks that account for them have to be read together.
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadApp, Runtime, Supervisor, type ExitInfo } from '../src/index.js';
