@@ -46,7 +46,9 @@ export type ControlFromWorker =
   | { type: 'down' }
   | { type: 'fatal'; message: string }
   | { type: 'wdown-done'; tid: number }
-  | { type: 'stats'; id: number; processes: number; heapBytes: number; queue: QueueCounters };
+  | { type: 'stats'; id: number; processes: number; heapBytes: number; queue: QueueCounters;
+      /** Frames waiting for room in this worker's full outgoing rings. */
+      ringBacklog: number };
 
 /** What a worker took off its host's run queues (src/scheduler/tasks.ts). */
 export interface QueueCounters {

@@ -75,6 +75,18 @@ export class Directory {
     return (Atomics.load(this.v.alive, slot >> 5) & (1 << (slot & 31))) !== 0;
   }
 
+  /** PID slots marked alive, runtime-wide (a full scan of the bitmap: for checks, not hot paths). */
+  liveSlots(): number {
+    let n = 0;
+    const a = this.v.alive;
+    for (let i = 0; i < a.length; i++) {
+      // Pairs with Atomics.or in alloc() and Atomics.and in dead().
+      let w = Atomics.load(a, i);
+      while (w !== 0) { w &= w - 1; n++; }
+    }
+    return n;
+  }
+
   /** Live processes placed on thread `tid`. */
   load(tid: number): number {
     // Pairs with the Atomics.add in addLoad() of any thread.

@@ -40,6 +40,8 @@ export interface WorkerStats {
   processes: number;
   heapBytes: number;
   queue: QueueCounters;
+  /** Frames waiting for room in the worker's full outgoing rings (0 when nothing is backed up). */
+  ringBacklog: number;
 }
 
 const WORKER_URL = new URL('../host/worker.js', import.meta.url);
@@ -542,7 +544,11 @@ export class Runtime extends EventEmitter {
       case 'nunreg': {
         const [tid, pid, req, name] = [f(2), f(3), f(4), f(5)] as [number, string, number, string];
         const holder = this.names.get(name);
-        if (holder !== undefined) { this.names.delete(name); this.pidNames.get(holder)?.delete(name); }
+        if (holder !== undefined) {
+          this.names.delete(name);
+          const held = this.pidNames.get(holder);
+          if (held) { held.delete(name); if (held.size === 0) this.pidNames.delete(holder); }
+        }
         this.post(tid, ['rep', pid, req, holder !== undefined]);
         break;
       }
@@ -751,11 +757,33 @@ export class Runtime extends EventEmitter {
       const onStats = (tid: number, m: Extract<ControlFromWorker, { type: 'stats' }>) => {
         if (tid !== th.tid) return;
         this.off('stats', onStats);
-        resolve({ tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes, queue: m.queue });
+        resolve({ tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes, queue: m.queue, ringBacklog: m.ringBacklog });
       };
       this.on('stats', onStats);
       th.worker.postMessage({ type: 'stats', id: i } satisfies ControlToWorker);
     })));
+  }
+
+  /**
+   * Read-only bookkeeping sizes of the main thread, for leak checks (npm run soak): registered
+   * names, PIDs holding names, JS exit watchers, pending rpc replies, frames queued for the
+   * workers or waiting for ring room, live PID slots in the directory, each thread's load, and
+   * the names still held by PIDs that are not alive.
+   */
+  internals(): { names: number; namedPids: number; watchers: number; replies: number; outgoing: number;
+    ringBacklog: number; liveSlots: number; load: Record<number, number>; staleNames: string[] } {
+    let outgoing = 0;
+    for (const l of this.outgoing.values()) outgoing += l.length;
+    // Names whose holder is no longer alive (a release that never happened).
+    const staleNames: string[] = [];
+    for (const [name, pid] of this.names) {
+      const p = parsePid(pid);
+      if (!p || !this.dir.isAlive(p.uniq)) staleNames.push(`${name}=${pid}`);
+    }
+    const load: Record<number, number> = {};
+    for (const th of this.threads) load[th.tid] = this.dir.load(th.tid);
+    return { names: this.names.size, namedPids: this.pidNames.size, watchers: this.watchers.size, replies: this.replies.size,
+      outgoing, ringBacklog: this.ep?.backlogFrames() ?? 0, liveSlots: this.dir.liveSlots(), load, staleNames };
   }
 
   /**

@@ -87,6 +87,13 @@ export class Endpoint {
     return false;
   }
 
+  /** Frames waiting for room in full outgoing rings (read-only; soak and stats read it). */
+  backlogFrames(): number {
+    let n = 0;
+    for (const ring of this.out.values()) n += ring.pendingFrames;
+    return n;
+  }
+
   /**
    * Before parking with a backlog: ask the receivers to ring us when space frees up. True if
    * pumping is possible right now (do not park).

@@ -1486,10 +1486,16 @@ return function(K)
     end
     if scope == 1 then return E("Internal", "eventual registry not available") end
     if scope == 2 or scope == 3 then return E("Internal", "global registry not available") end
-    local ok, err = rpc(0, "nreg", name, pid)
-    if not ok then return nil, err end
+    -- A local holder counts the name as its own before the rpc: killed while it waits, it still
+    -- sends the release ("x", behind the "nreg" on the same ring), so the name cannot outlive it.
     local holder = procs[pid]
-    if holder then holder.names[name] = true; local_names[name] = pid end
+    if holder and not holder.names[name] then holder.names[name] = "pending" end
+    local ok, err = rpc(0, "nreg", name, pid)
+    if not ok then
+      if holder and holder.names[name] == "pending" then holder.names[name] = nil end
+      return nil, err
+    end
+    if holder and procs[pid] == holder then holder.names[name] = true; local_names[name] = pid end
     return true
   end
   function registry.lookup(name)
@@ -1859,10 +1865,14 @@ return function(K)
       local pid, err = spawn_from(P, id, host, monitor, link, n, args, spawner_ctx(st), nil, st.name ~= nil)
       if not pid then return nil, err end
       if st.name then
+        -- marked before the rpc, as in registry.register: the child's exit releases it even if
+        -- this spawner dies while it waits
+        local holder = procs[pid]
+        if holder and not holder.names[st.name] then holder.names[st.name] = "pending" end
         local ok = rpc(0, "nreg", st.name, pid)
-        if ok then
-          local holder = procs[pid]
-          if holder then holder.names[st.name] = true; local_names[st.name] = pid end
+        if holder and holder.names[st.name] == "pending" then
+          holder.names[st.name] = ok and procs[pid] == holder or nil
+          if holder.names[st.name] then local_names[st.name] = pid end
         end
       end
       send_spawner_messages(pid, st.messages)
