@@ -8,6 +8,8 @@
 // it found (each a line naming the seed / counterexample). After every phase the soak checks the
 // runtime is still serving and that processes, names, directory slots and ring backlogs are back
 // at their baseline, so a property only needs to check its own outcomes.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Runtime } from '../src/index.js';
 
 export interface FuzzContext {
@@ -23,7 +25,37 @@ export interface FuzzPhase {
   run(ctx: FuzzContext): Promise<{ cases: number; failures: string[] }>;
 }
 
-const FUZZ_PHASES: FuzzPhase[] = [];
+// The fuzz suites of `npm test` (test/fuzz-*.test.ts), run longer: WIPPY_FUZZ_RUNS multiplies
+// every property's cases (test/helpers/fuzz.ts) and the soak's seed replaces theirs. They run in
+// a child process (node --test), each on runtimes of their own, so a counterexample that wedged
+// a runtime there cannot take the soak's with it.
+const SUITES = ['fuzz-registry', 'fuzz-codec', 'fuzz-values', 'fuzz-process-api'];
+const FUZZ_RUNS = Number(process.env['WIPPY_FUZZ_RUNS']) || 5;
+
+function suitePhase(name: string): FuzzPhase {
+  return {
+    name,
+    async run(ctx) {
+      const file = fileURLToPath(new URL(`../test/${name}.test.js`, import.meta.url));
+      const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', file], {
+        env: { ...process.env, WIPPY_FUZZ_RUNS: String(FUZZ_RUNS), WIPPY_FUZZ_SEED: String(ctx.seed) },
+        encoding: 'utf8', maxBuffer: 64 << 20, timeout: Math.max(60_000, ctx.deadline - Date.now() + 60_000),
+      });
+      const out = r.stdout ?? '';
+      const pass = Number(/^# pass (\d+)/m.exec(out)?.[1] ?? 0);
+      const fail = Number(/^# fail (\d+)/m.exec(out)?.[1] ?? 0);
+      const failures: string[] = [];
+      if (r.status !== 0 || fail > 0) {
+        for (const m of out.matchAll(/^not ok \d+ - (.*)$/gm)) failures.push(`${m[1]} (WIPPY_FUZZ_SEED=${ctx.seed} WIPPY_FUZZ_RUNS=${FUZZ_RUNS})`);
+        if (failures.length === 0) failures.push(`exit ${r.status ?? r.signal}: ${(r.stderr ?? '').slice(-400)}`);
+      }
+      ctx.log(`${pass} properties passed at ${FUZZ_RUNS}x their npm-test size`);
+      return { cases: pass, failures };
+    },
+  };
+}
+
+const FUZZ_PHASES: FuzzPhase[] = SUITES.map(suitePhase);
 
 export function registerFuzzPhase(p: FuzzPhase): void { FUZZ_PHASES.push(p); }
 

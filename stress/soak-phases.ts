@@ -7,18 +7,13 @@ import { fuzzPhases } from './soak-fuzz.js';
 import { HOSTS, sleep, within } from './soak-util.js';
 
 /**
- * Optional (--kill-worker): kill the last worker of soak:main through the runtime's test hook
- * (worker crash recovery). Skipped, with a notice, when the runtime has no such hook.
+ * Optional (--kill-worker): kill the last worker of soak:main through the runtime's test door
+ * (Runtime.testFault: an uncaught error in the worker's JS; worker crash recovery).
  * Expected: every JS-watched victim on that worker gets exactly one exit with "worker crashed",
  * the others end normally; services restart; the runtime keeps serving jobs on every host.
  */
 export async function killWorkerPhase(s: Soak): Promise<void> {
-  const rt = s.rt as unknown as { testKillWorker?: (tid: number) => unknown; testHooks?: { killWorker?: (tid: number) => unknown } };
-  const hook = rt.testKillWorker?.bind(rt) ?? rt.testHooks?.killWorker?.bind(rt.testHooks);
-  if (!hook) {
-    console.log('-- kill-worker phase SKIPPED: Runtime has no test kill hook (rt.testKillWorker(tid) / rt.testHooks.killWorker(tid)) on this build');
-    return;
-  }
+  const hook = (tid: number) => s.rt.testFault(tid, 'throw');
   const st = await s.rt.stats();
   const tid = st.filter((s) => s.host === 'soak:main').at(-1)!.tid;
   const exits = new Map<string, ExitInfo[]>();
