@@ -208,8 +208,7 @@ describe('process, channel and time functions with generated arguments', () => {
   });
 
   // Issue 9: a send to the control PID (the main thread's) returned true and was dropped.
-  test('fuzz process api: a send to the control PID is refused with an error',
-    { todo: 'issue 9 (isolation): sends to the control PID' }, async () => {
+  test('fuzz process api: a send to the control PID is refused with an error', async () => {
       // a live control PID: the main thread's watcher of a process spawned with an exit callback
       const watchers = (f.rt as unknown as { watchers: Map<string, unknown> }).watchers;
       const before = new Set(watchers.keys());
@@ -227,8 +226,7 @@ describe('process, channel and time functions with generated arguments', () => {
 
   // Shared decision (issue 9): process.* functions given a bad destination return nil, err; today
   // terminate(nil) raises "bad argument #1 to 'terminate'".
-  test('fuzz process api: terminate with a missing or non-string destination returns nil, err',
-    { todo: 'issue 9 (sandbox): process.* argument validation' }, async () => {
+  test('fuzz process api: terminate with a missing or non-string destination returns nil, err', async () => {
       const bad = fc.oneof(fc.constant<Desc>(['nil']), scalarDesc.filter((d) => d[0] !== 'str'), fc.constantFrom<Desc>(['chan'], ['timev'], ['fn']));
       await fc.assert(fc.asyncProperty(bad, async (d) => {
         const e = await f.run('fz:batch', [[['process.terminate', [d]]], '3s'], 'terminate batch');

@@ -116,8 +116,7 @@ describe('values that are not data', () => {
   before(async () => { f = await fuzzRuntime({ batch: BATCH }); });
   after(async () => { await stopRuntime(f.rt); });
 
-  test('fuzz values: functions, coroutines and userdata in a payload are refused with a clear error',
-    { todo: 'issue 9 (isolation): values between processes are data only' }, async () => {
+  test('fuzz values: functions, coroutines and userdata in a payload are refused with a clear error', async () => {
       await fc.assert(fc.asyncProperty(unsendableDesc, async (d) => {
         const out = await batch(f, [d]);
         for (const o of out) {
@@ -130,8 +129,7 @@ describe('values that are not data', () => {
       }), fuzzParams('values-unsendable', 20));
     });
 
-  test('fuzz values: metatables are dropped on the same worker as across workers',
-    { todo: 'issue 9 (isolation): same-worker copies keep metatables' }, async () => {
+  test('fuzz values: metatables are dropped on the same worker as across workers', async () => {
       await fc.assert(fc.asyncProperty(metaDesc, async (d) => {
         const out = await batch(f, [d]);
         for (const o of out) assert.equal(o.outcome, 'equal', show(o, [d]));
@@ -179,8 +177,7 @@ describe('values in EXIT events', () => {
     }), fuzzParams('values-exit', 15));
   });
 
-  test('fuzz values: a return value too deep to send is an error for the child, and the workers keep serving',
-    { todo: 'issue 9 (isolation): kernel containment of EXIT encoding' }, async () => {
+  test('fuzz values: a return value too deep to send is an error for the child, and the workers keep serving', async () => {
       await fc.assert(fc.asyncProperty(deepDesc, async (d) => {
         // Counterexample: ["deep",10001] returned from the one-worker host: codec.encode fails in
         // the kernel ("kernel fault"), that worker stops; its spawn reply is never flushed either,

@@ -458,6 +458,11 @@ return function(K)
     elseif b == 0xde and pos + 2 < stop then cnt = unpack(">I2", s, pos + 1); pos = pos + 3
     elseif b == 0xdf and pos + 4 < stop then cnt = unpack(">I4", s, pos + 1); pos = pos + 5
     else fail(refs, "error extension without a field map", pos) end
+    -- An error object counts as a level, like a table: errors nested through `details` must not
+    -- get past the depth limit (the JS decoder counts them the same way).
+    local depth = refs.depth + 1
+    if depth > MAX_DEPTH then fail(refs, DEEP, pos) end
+    refs.depth = depth
     local fields = {}
     for _ = 1, cnt do
       local k, v
@@ -466,6 +471,7 @@ return function(K)
       if k == "kind" or k == "message" or k == "retryable" or k == "details" then fields[k] = v end
     end
     if pos ~= stop then fail(refs, "error extension length mismatch", stop) end
+    refs.depth = depth - 1
     if fields.kind == nil then fields.kind = "" end
     if fields.message == nil then fields.message = "" end
     return make_error(fields), pos
