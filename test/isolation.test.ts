@@ -238,12 +238,12 @@ test('a kernel fault stops a worker for good: a deep or huge result to a monitor
   await stillServing();
 });
 
-test('a kernel fault stops a worker for good: a kernel error in one process\'s exit ends only that process', async () => {
+test('a kernel fault stops a worker for good: an error whose __tostring raises ends only that process', async () => {
+  // This used to be a kernel error inside the exit path (the kernel ran the __tostring); the
+  // sandbox now runs it as the failing process under its budget, so the process ends with the
+  // fallback text, its monitor on another worker hears, and the worker keeps serving.
   const r = await rt.exec('iso:watch_fault', [], { host: 'iso:a' }) as Record<string, string>;
-  assert.equal(r['kind'], 'Internal');
-  assert.match(r['error']!, /^kernel error: .*boom in __tostring/);
-  assert.ok(stderr.some((l) => /^wippy: kernel error on worker \d+ while handling process \{iso:b\|0x[0-9a-f]+\}: .*boom in __tostring/.test(l)),
-    stderr.join(''));
+  assert.equal(r['error'], '(error object is a table value)');
   await stillServing();
 });
 
