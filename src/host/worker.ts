@@ -242,7 +242,6 @@ function runStep(): boolean {
     if (testFault === 'wedge') for (;;); // spins inside the step: busy, heartbeat frozen
     if (testFault === 'abort') kernel.abortForTest();
     r = kernel.step(batch);
-    dir.beat(false);
   } catch (e) {
     // A fault that escaped the kernel's own protection (a wasm trap or abort in the Lua VM, an
     // out-of-memory, a bug in the kernel): the Lua state may be half-updated, so this worker must
@@ -255,6 +254,9 @@ function runStep(): boolean {
     return false;
   }
   flush();
+  // Not busy only once the step's frames are in the rings: the main thread's stop reads "no live
+  // process here and not inside a step" as "everything it wrote is readable" (Runtime.doStop).
+  dir.beat(false);
   for (const t of acks) sendControl({ type: 'wdown-done', tid: t });
   nextTimer = r.next;
   // "down" only once every frame is in a ring: a batch still in the endpoint's local backlog (the

@@ -808,7 +808,19 @@ export class Runtime extends EventEmitter {
     clearTimeout(timer);
     if (timedOut) this.log.warn('shutdown deadline passed; terminating workers');
     // A worker wrote its last frames (terminal output, EXITs) to its ring before it reported
-    // "down" on the control port: read them before the workers go.
+    // "down" on the control port: read them before the workers go. But a worker that said "down"
+    // may have been handed a process since (a sibling placed a spawn on it while finishing its
+    // own), which starts with the shutdown CANCEL and writes after that. So read until the
+    // directory shows no live process on any worker and none inside a step (the worker clears its
+    // busy word only after its step's frames are in the rings: Directory.beat pairs with busy()),
+    // within what is left of the grace.
+    const settleBy = Date.now() + graceMs;
+    for (;;) {
+      while (this.drainOnce());
+      if (timedOut || Date.now() >= settleBy) break;
+      if (this.threads.every((t) => this.dir.load(t.tid) <= 0 && !this.dir.busy(t.tid))) break;
+      await new Promise((r) => setTimeout(r, 2));
+    }
     while (this.drainOnce());
     clearInterval(this.watchdog);
     if (process.stdin.isTTY === undefined || this.opts.stdin) process.stdin.unpipe?.();
