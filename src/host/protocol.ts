@@ -34,7 +34,16 @@ export type ControlFromWorker =
   | { type: 'ready' }
   | { type: 'down' }
   | { type: 'fatal'; message: string }
-  | { type: 'stats'; id: number; processes: number; heapBytes: number; queue: QueueCounters };
+  | { type: 'stats'; id: number; processes: number; heapBytes: number; queue: QueueCounters; mailbox: MailboxStats };
+
+/** Unread mailbox messages on one worker (src/lua/kernel/proc.lua counts them). */
+export interface MailboxStats {
+  /** Messages waiting, unread, in the mailboxes of all its processes. */
+  unread: number;
+  /** The largest mailbox: its unread messages and its PID (absent when every mailbox is empty). */
+  largest: number;
+  largestPid?: string;
+}
 
 /** What a worker took off its host's run queues (src/scheduler/tasks.ts). */
 export interface QueueCounters {

@@ -293,7 +293,7 @@ function onControl(data: unknown): void {
       break;
     case 'stats':
       sendControl({ type: 'stats', id: c.id, processes: kernel.count(), heapBytes: kernel.heapBytes(),
-        queue: tasks ? { ...tasks.counters } : { pushed: 0, own: 0, global: 0, stolen: 0 } });
+        queue: tasks ? { ...tasks.counters } : { pushed: 0, own: 0, global: 0, stolen: 0 }, mailbox: kernel.mailboxes() });
       break;
   }
 }

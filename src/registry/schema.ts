@@ -319,12 +319,20 @@ const processHostSchema = z
         // Cap on each worker's Lua heap in MiB (0 = none); the process allocating when it is
         // passed is killed. wasm memory itself stops at 2 GiB.
         max_memory_mb: z.number().int().min(0).default(1024),
+        // Unread messages a process may hold (0 = no limit); one more kills it with "mailbox
+        // overflow" (docs/process-model.md). 100,000 small messages are ~40 MB of Lua heap, well
+        // under max_memory_mb, so the bound trips before the heap cap blames whichever process
+        // happens to allocate; the stress workloads peak at ~25,000 unread per process.
+        max_mailbox: z.number().int('must be an integer').min(0, 'max_mailbox must be 0 (unlimited) or more').default(100_000),
+        // Log a crash report for a process that fails with nobody watching it.
+        crash_reports: z.boolean().default(true),
       }),
     ),
     lifecycle: lifecycleSchema,
   })
   .transform((e) => ({
-    host: { workers: e.host.workers, queueSize: e.host.queue_size, localQueueSize: e.host.local_queue_size, maxReductions: e.host.max_reductions, maxMemoryMb: e.host.max_memory_mb },
+    host: { workers: e.host.workers, queueSize: e.host.queue_size, localQueueSize: e.host.local_queue_size, maxReductions: e.host.max_reductions, maxMemoryMb: e.host.max_memory_mb,
+      maxMailbox: e.host.max_mailbox, crashReports: e.host.crash_reports },
     autoStart: e.lifecycle.autoStart,
   }));
 
@@ -332,7 +340,7 @@ const processHostSchema = z
 const terminalHostSchema = z
   .object({ hide_logs: z.boolean().default(false), lifecycle: lifecycleSchema })
   .transform((e) => ({
-    host: { workers: 1, queueSize: 1024, localQueueSize: 256, maxReductions: 0, maxMemoryMb: 1024 },
+    host: { workers: 1, queueSize: 1024, localQueueSize: 256, maxReductions: 0, maxMemoryMb: 1024, maxMailbox: 100_000, crashReports: true },
     autoStart: e.lifecycle.autoStart,
     hideLogs: e.hide_logs,
   }));

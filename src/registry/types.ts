@@ -52,6 +52,10 @@ export interface ProcessHostConfig {
   maxReductions: number;
   /** Cap on each worker's Lua heap in MiB; 0 = none. */
   maxMemoryMb: number;
+  /** Unread messages a process may hold before it is killed ("mailbox overflow"); 0 = unlimited. */
+  maxMailbox: number;
+  /** Log a crash report for an error exit nobody watches (default true). */
+  crashReports: boolean;
 }
 
 export interface HostEntry extends Entry {

@@ -24,7 +24,7 @@ import { Directory } from './directory.js';
 import { formatPid, parsePid } from './pid.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostEntry, LuaEntry } from '../registry/types.js';
-import type { ControlFromWorker, ControlToWorker, QueueCounters, WorkerInit } from '../host/protocol.js';
+import type { ControlFromWorker, ControlToWorker, MailboxStats, QueueCounters, WorkerInit } from '../host/protocol.js';
 import { pino, type Logger } from 'pino';
 
 /** One worker thread in Runtime.stats(). */
@@ -34,6 +34,8 @@ export interface WorkerStats {
   processes: number;
   heapBytes: number;
   queue: QueueCounters;
+  /** Unread messages in its processes' mailboxes, and the largest mailbox with its PID. */
+  mailbox: MailboxStats;
 }
 
 const WORKER_URL = new URL('../host/worker.js', import.meta.url);
@@ -140,6 +142,8 @@ export class Runtime extends EventEmitter {
       // scope of processes started there without one.
       const security = (h.data['lifecycle'] as { security?: unknown } | undefined)?.security;
       hostsCfg[h.id] = { kind: h.kind, tids: this.hostTids.get(h.id)!, max_reductions: h.host.maxReductions, max_memory_mb: h.host.maxMemoryMb, security };
+      // The mailbox bound and crash reports (src/lua/kernel/proc.lua).
+      Object.assign(hostsCfg[h.id]!, { max_mailbox: h.host.maxMailbox, crash_reports: h.host.crashReports });
     }
     const entries = encodeValue(this.luaEntries());
     // Run queues per host of more than one worker (src/scheduler/tasks.ts).
@@ -347,6 +351,12 @@ export class Runtime extends EventEmitter {
         this.post(tid, ['rep', pid, req, holder !== undefined]);
         break;
       }
+      case 'crash': {
+        // An error exit nobody watched (src/lua/kernel/proc.lua): the operator's only trace of it.
+        const [pid, entry, host, kind, message, traceback] = [f(2), f(3), f(4), f(5), f(6), f(7)];
+        this.log.error({ pid, entry, host, kind, message, traceback }, 'process crashed');
+        break;
+      }
       case 'x': {
         // A named process exited: release its names, then let its worker send the EXIT events.
         const [tid, pid, req] = [f(2), f(3), f(4)] as [number, string, number];
@@ -539,7 +549,7 @@ export class Runtime extends EventEmitter {
       const onStats = (tid: number, m: Extract<ControlFromWorker, { type: 'stats' }>) => {
         if (tid !== th.tid) return;
         this.off('stats', onStats);
-        resolve({ tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes, queue: m.queue });
+        resolve({ tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes, queue: m.queue, mailbox: m.mailbox });
       };
       this.on('stats', onStats);
       th.worker.postMessage({ type: 'stats', id: i } satisfies ControlToWorker);
