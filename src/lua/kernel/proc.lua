@@ -672,7 +672,7 @@ return function(K)
     return {
       pid = pid, uniq = uniq, id = id, host = host, alive = true,
       threads = {}, nthreads = 0, nrun = 0, npending = 0, nsubs = 0,
-      subs = {}, inbox = nil, events = nil, unrouted = qnew(), seq = 0, unread = 0, max_mailbox = 0,
+      subs = {}, inbox = nil, events = nil, unrouted = qnew(), seq = 0, unread = 0, max_mailbox = math.huge,
       watchers = {}, monitoring = {}, links = {}, names = {},
       trap_links = false, ctx = nil,
       -- counters set on the hot path, present from the start so the record never rehashes

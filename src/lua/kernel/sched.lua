@@ -259,7 +259,7 @@ return function(K)
     return false
   end
   K.offer = offer
-  function K.chan_offer(ch, v) return offer(CH[ch], ch, v) end
+  function K.chan_offer(ch, v) return (offer(CH[ch], ch, v)) end
 
   -- Try to take a value without blocking: returns true, v or false.
   local function take(s)
