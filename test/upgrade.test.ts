@@ -229,3 +229,30 @@ for (const workers of [1, 2]) {
     }
   });
 }
+
+// Regression: a coroutine sleeping when its process upgraded still had its timer; when it fired it
+// took one off the new code's pending count, so a later deadlock of the new code went unnoticed.
+test('a sleep of the discarded code does not disturb the new code\'s deadlock detection', { timeout: 60_000 }, async () => {
+  const rt = await createRuntime({ entries: [
+    { id: 'up:processes', kind: 'process.host', host: { workers: 1 } },
+    { id: 'up:sleepy', kind: 'process.lua', method: 'main', modules: ['time'], source: `
+local time = require("time")
+return { main = function()
+  coroutine.spawn(function() time.sleep("10ms") end)
+  coroutine.yield()
+  process.upgrade("up:stuck")
+end }` },
+    { id: 'up:stuck', kind: 'process.lua', method: 'main', modules: ['time'], source: `
+local time = require("time")
+return { main = function()
+  time.sleep("50ms")          -- the old 10 ms timer fires meanwhile
+  channel.new():receive()     -- nothing can ever wake this: a deadlock
+end }` },
+  ] });
+  try {
+    const e = await rt.run('up:sleepy', [], { host: 'up:processes' });
+    assert.match(e.error?.message ?? '', /^deadlock: all coroutines blocked/);
+  } finally {
+    await rt.stop(1000);
+  }
+});

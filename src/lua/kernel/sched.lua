@@ -171,6 +171,7 @@ return function(K)
     local p = T.proc
     p.npending = p.npending + 1
     timer_add(H.now() + ms, function()
+      if T.dead then return end -- discarded by an upgrade, which reset the process's counters
       p.npending = p.npending - 1
       if T.proc.alive and T.parked then ready(T, 0) end
     end)
