@@ -3,12 +3,13 @@
 // another; a receiver that keeps up stays untouched; Runtime.stats() shows the mailbox sizes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRuntime, type Runtime } from '../src/index.js';
+import { createRuntime, createRegistry, type Runtime } from '../src/index.js';
 
 const ENTRIES = [
   { id: 'mb:small', kind: 'process.host', host: { workers: 1, max_mailbox: 1000 } },
   { id: 'mb:other', kind: 'process.host', host: { workers: 1, max_mailbox: 1000 } },
   { id: 'mb:busy', kind: 'process.host', host: { workers: 1, max_mailbox: 5000 } },
+  { id: 'mb:default', kind: 'process.host', host: { workers: 1 } },
   // never reads: waits on a topic nobody sends to; everything else stays unread
   { id: 'mb:idle', kind: 'process.lua', method: 'main', source: 'return { main = function() process.listen("never"):receive() end }' },
   // spawns the idle victim (monitored) on `host`, floods it with n messages, returns its EXIT
@@ -81,6 +82,12 @@ test('a process flooded from another worker is killed the same way', () => withR
   assert.equal(r['message'], 'mailbox overflow: more than 1000 messages unread');
 }));
 
+test('the default bound is 100,000 unread messages', () => withRuntime(async (rt) => {
+  const r = await rt.exec('mb:flood', ['mb:default', 100_001], { host: 'mb:default' }) as Record<string, unknown>;
+  assert.equal(r['message'], 'mailbox overflow: more than 100000 messages unread');
+  assert.equal(r['refused'], 0, 'only the 100,001st message was one too many');
+}));
+
 test('a busy receiver that keeps up stays under the bound and is untouched', () => withRuntime(async (rt) => {
   // 50,000 messages through a 5,000 bound: the writer yields every 1,000 sends and the reader
   // drains what is queued each time it runs
@@ -136,3 +143,21 @@ test('the unread count follows every way out: receive, select, unlisten, upgrade
   assert.deepEqual(m, { unread: 0, largest: 0 });
   rt.terminate(pid);
 }));
+
+test('max_mailbox and crash_reports are validated, naming entry and field', () => {
+  const problems = (host: Record<string, unknown>): string => {
+    try {
+      createRegistry([{ id: 'app:h', kind: 'process.host', host }]);
+      return '';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  assert.match(problems({ max_mailbox: -1 }), /entry app:h: field host\.max_mailbox: max_mailbox must be 0 \(unlimited\) or more/);
+  assert.match(problems({ max_mailbox: 1.5 }), /field host\.max_mailbox: must be an integer/);
+  assert.match(problems({ max_mailbox: 'lots' }), /field host\.max_mailbox: expected a number, got a string/);
+  assert.match(problems({ crash_reports: 'no' }), /field host\.crash_reports: expected a boolean, got a string/);
+  assert.equal(problems({ max_mailbox: 0, crash_reports: false }), '');
+  const reg = createRegistry([{ id: 'app:h', kind: 'process.host', host: { max_mailbox: 0, crash_reports: false } }]);
+  assert.deepEqual([reg.hosts()[0]!.host.maxMailbox, reg.hosts()[0]!.host.crashReports], [0, false]);
+});
