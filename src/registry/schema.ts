@@ -320,9 +320,9 @@ const processHostSchema = z
         // passed is killed. wasm memory itself stops at 2 GiB.
         max_memory_mb: z.number().int().min(0).default(1024),
         // Unread messages a process may hold (0 = no limit); one more kills it with "mailbox
-        // overflow" (docs/process-model.md). 100,000 small messages are ~40 MB of Lua heap, well
-        // under max_memory_mb, so the bound trips before the heap cap blames whichever process
-        // happens to allocate. `npm run stress` stays under a quarter of it (a sink never holds
+        // overflow" (docs/process-model.md). 100,000 small messages are ~30 MB of Lua heap (293
+        // bytes each, measured), well under max_memory_mb, so the bound trips before the heap cap
+        // blames whichever process happens to allocate. `npm run stress` stays under a quarter of it (a sink never holds
         // more than all it receives, ~23,500); the fan-in bench opts out (bench/harness.ts).
         max_mailbox: z.number().int('must be an integer').min(0, 'max_mailbox must be 0 (unlimited) or more').default(100_000),
         // Log a crash report for a process that fails with nobody watching it.
