@@ -15,7 +15,7 @@ import { Runtime, type RuntimeOptions } from './runtime/runtime.js';
 export { Runtime, DEFAULT_SHUTDOWN_GRACE_MS } from './runtime/runtime.js';
 export type { ExitInfo, RuntimeOptions, SpawnContext, WorkerStats, WorkerDown } from './runtime/runtime.js';
 export type { TestFault } from './host/protocol.js';
-export type { QueueCounters } from './host/protocol.js';
+export type { QueueCounters, MailboxStats } from './host/protocol.js';
 export { WippyError } from './codec/msgpack.js';
 export { loadApp, createRegistry } from './registry/loader.js';
 export type { Registry } from './registry/registry.js';

@@ -117,3 +117,142 @@ test('a failed upgrade crashes the process with an upgrade error', async () => {
     await rt.stop(1000);
   }
 });
+
+// ---- nothing lost: every message that reached the process before an upgrade is delivered after it
+
+// Buffered in a listen channel, in a channel backlog, in the inbox, in the events channel, in
+// `unrouted`, and handed to a coroutine that never got to run: all of it reaches the new code, in
+// arrival order per topic.
+test('upgrade keeps what sat in listen buffers, backlogs, inbox, events and unrouted, and what a parked coroutine was handed', async () => {
+  const rt = await createRuntime({ entries: [
+    { id: 'up:processes', kind: 'process.host', host: { workers: 1 } },
+    { id: 'up:v1', kind: 'process.lua', method: 'main', source: `
+return { main = function()
+  local me = process.pid()
+  local x, y = process.listen("x"), process.listen("y")
+  process.inbox(); process.events()
+  -- a coroutine parked on "h": the first "h" is handed to it, and it never runs again
+  coroutine.spawn(function() process.listen("h"):receive(); error("old code ran") end)
+  coroutine.yield()
+  process.send(me, "h", "h1")
+  process.send(me, "x", "x1"); process.send(me, "x", "x2"); process.send(me, "x", "x3") -- x1 buffered, x2 x3 backlog
+  process.send(me, "i", "i1"); process.send(me, "i", "i2")                             -- inbox backlog
+  process.send(me, "z", "z1")                                                          -- inbox (no listener)
+  process.send(me, "h", "h2")                                                          -- "h" buffer
+  process.cancel(me, "1h")                                                             -- events backlog
+  process.upgrade("up:v2")
+end }` },
+    { id: 'up:v2', kind: 'process.lua', method: 'main', source: `
+return { main = function()
+  local got = {}
+  local function take(ch, n, f) for _ = 1, n do got[#got + 1] = f(ch:receive()) end end
+  local raw = function(v) return v end
+  take(process.listen("h"), 2, raw)
+  take(process.listen("x"), 3, raw)
+  take(process.inbox(), 3, function(m) return m:topic() .. ":" .. m:payload():data() end)
+  take(process.events(), 1, function(e) return e.kind end)
+  return table.concat(got, " ")
+end }` },
+  ] });
+  try {
+    const e = await rt.run('up:v1', [], { host: 'up:processes' });
+    assert.equal(e.error, undefined, e.error?.message);
+    assert.equal(e.value, 'h1 h2 x1 x2 x3 i:i1 i:i2 z:z1 pid.cancel');
+  } finally {
+    await rt.stop(1000);
+  }
+});
+
+// A sender streams numbered messages to two listen topics and the inbox while the receiver reads
+// and upgrades itself every EVERY messages; after the last upgrade it reads the rest and returns
+// what it got per topic: every number once, in order.
+const RECEIVER = `
+return { main = function(st)
+  local a, b, inbox = process.listen("a"), process.listen("b"), process.inbox()
+  local since = 0
+  while st.n < st.total do
+    local r = channel.select({ a:case_receive(), b:case_receive(), inbox:case_receive() })
+    local topic, seq
+    if r.channel == inbox then topic, seq = r.value:topic(), r.value:payload():data()
+    else topic, seq = (r.channel == a and "a" or "b"), r.value end
+    local g = st.got[topic]
+    g[#g + 1] = seq
+    st.n = st.n + 1
+    since = since + 1
+    if since == st.every and st.upgrades < st.max_upgrades then
+      st.upgrades = st.upgrades + 1
+      process.upgrade("up:receiver", st)
+    end
+  end
+  return st
+end }`;
+const SENDER = `
+return { main = function(to, n)
+  process.inbox():receive() -- "go"
+  for i = 1, n do
+    assert(process.send(to, "a", i)); assert(process.send(to, "b", i)); assert(process.send(to, "c", i))
+  end
+  return n
+end }`;
+
+for (const workers of [1, 2]) {
+  test(`upgrades under traffic lose and duplicate nothing, per-topic order kept (${workers} worker${workers > 1 ? 's, sender on the other' : ''})`, { timeout: 120_000 }, async () => {
+    // (a lost message leaves the receiver waiting: the timeout turns that into a failure)
+    const rt = await createRuntime({ workers, entries: [
+      { id: 'up:processes', kind: 'process.host', host: { workers } },
+      { id: 'up:receiver', kind: 'process.lua', method: 'main', source: RECEIVER },
+      { id: 'up:sender', kind: 'process.lua', method: 'main', source: SENDER },
+    ] });
+    try {
+      const n = 3000;
+      const st = { got: { a: [], b: [], c: [] }, n: 0, total: 3 * n, every: 500, upgrades: 0, max_upgrades: 15 };
+      let done!: (v: unknown) => void;
+      const result = new Promise<any>((r) => { done = r; });
+      // rt.spawn places round-robin over the host's workers: receiver on one, sender on the next
+      const recv = await rt.spawn('up:receiver', 'up:processes', [st], (e) => done(e.error ?? e.value));
+      const sender = await rt.spawn('up:sender', 'up:processes', [recv, n], () => {});
+      let placement: number[] = [];
+      for (let i = 0; i < 400; i++) {
+        placement = (await rt.stats()).map((s) => s.processes);
+        if (placement.reduce((a, b) => a + b, 0) === 2) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.deepEqual(placement, workers === 1 ? [2] : [1, 1], 'placement');
+      rt.send(sender, 'go');
+      const r = await result;
+      assert.ok(!(r instanceof Error), (r as Error).message);
+      assert.equal(r.upgrades, 15);
+      const want = Array.from({ length: n }, (_, i) => i + 1);
+      for (const t of ['a', 'b', 'c']) assert.deepEqual(Object.values(r.got[t]), want, `topic ${t}`);
+    } finally {
+      await rt.stop(1000);
+    }
+  });
+}
+
+// Regression: a coroutine sleeping when its process upgraded still had its timer; when it fired it
+// took one off the new code's pending count, so a later deadlock of the new code went unnoticed.
+test('a sleep of the discarded code does not disturb the new code\'s deadlock detection', { timeout: 60_000 }, async () => {
+  const rt = await createRuntime({ entries: [
+    { id: 'up:processes', kind: 'process.host', host: { workers: 1 } },
+    { id: 'up:sleepy', kind: 'process.lua', method: 'main', modules: ['time'], source: `
+local time = require("time")
+return { main = function()
+  coroutine.spawn(function() time.sleep("10ms") end)
+  coroutine.yield()
+  process.upgrade("up:stuck")
+end }` },
+    { id: 'up:stuck', kind: 'process.lua', method: 'main', modules: ['time'], source: `
+local time = require("time")
+return { main = function()
+  time.sleep("50ms")          -- the old 10 ms timer fires meanwhile
+  channel.new():receive()     -- nothing can ever wake this: a deadlock
+end }` },
+  ] });
+  try {
+    const e = await rt.run('up:sleepy', [], { host: 'up:processes' });
+    assert.match(e.error?.message ?? '', /^deadlock: all coroutines blocked/);
+  } finally {
+    await rt.stop(1000);
+  }
+});

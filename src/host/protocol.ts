@@ -48,7 +48,17 @@ export type ControlFromWorker =
   | { type: 'wdown-done'; tid: number }
   | { type: 'stats'; id: number; processes: number; heapBytes: number; queue: QueueCounters;
       /** Frames waiting for room in this worker's full outgoing rings. */
-      ringBacklog: number };
+      ringBacklog: number;
+      mailbox: MailboxStats };
+
+/** Unread mailbox messages on one worker (src/lua/kernel/proc.lua counts them). */
+export interface MailboxStats {
+  /** Messages waiting, unread, in the mailboxes of all its processes. */
+  unread: number;
+  /** The largest mailbox: its unread messages and its PID (absent when every mailbox is empty). */
+  largest: number;
+  largestPid?: string;
+}
 
 /** What a worker took off its host's run queues (src/scheduler/tasks.ts). */
 export interface QueueCounters {

@@ -353,7 +353,7 @@ function onControl(data: unknown): void {
     case 'stats':
       sendControl({ type: 'stats', id: c.id, processes: kernel.count(), heapBytes: kernel.heapBytes(),
         queue: tasks ? { ...tasks.counters } : { pushed: 0, own: 0, global: 0, stolen: 0 },
-        ringBacklog: ep.backlogFrames() });
+        ringBacklog: ep.backlogFrames(), mailbox: kernel.mailboxes() });
       break;
   }
 }

@@ -327,6 +327,20 @@ export class LuaKernel {
     return n;
   }
 
+  /** Unread mailbox messages of all processes here, and the largest mailbox with its PID. */
+  mailboxes(): { unread: number; largest: number; largestPid?: string } {
+    const m = this.m;
+    const L = this.L;
+    const name = m.stringToNewUTF8('__mbox');
+    m._lua_getglobal(L, name);
+    m._free(name);
+    this.pcall(0, 3, 'mbox');
+    const out: { unread: number; largest: number; largestPid?: string } = { unread: this.int(L, -3), largest: this.int(L, -2) };
+    if (m._lua_type(L, -1) !== LUA_TNIL) out.largestPid = this.stringAt(L, -1);
+    m._lua_settop(L, 0);
+    return out;
+  }
+
   /** Bytes of Lua heap in use (collectgarbage("count")). */
   heapBytes(): number {
     const m = this.m;

@@ -332,12 +332,21 @@ const processHostSchema = z
         // any step the reduction budget allows (100M instructions, about a second) and short
         // enough that a pathological C call does not hold a worker for good.
         stall_timeout: optDuration(DEFAULT_STALL_TIMEOUT_MS).refine((ms) => ms > 0, 'stall timeout must be greater than 0'),
+        // Unread messages a process may hold (0 = no limit); one more kills it with "mailbox
+        // overflow" (docs/process-model.md). 100,000 small messages are ~30 MB of Lua heap (293
+        // bytes each, measured), well under max_memory_mb, so the bound trips before the heap cap
+        // blames whichever process happens to allocate. `npm run stress` stays under a quarter of it (a sink never holds
+        // more than all it receives, ~23,500); the fan-in bench opts out (bench/harness.ts).
+        max_mailbox: z.number().int('must be an integer').min(0, 'max_mailbox must be 0 (unlimited) or more').default(100_000),
+        // Log a crash report for a process that fails with nobody watching it.
+        crash_reports: z.boolean().default(true),
       }),
     ),
     lifecycle: lifecycleSchema,
   })
   .transform((e) => ({
-    host: { workers: e.host.workers, queueSize: e.host.queue_size, localQueueSize: e.host.local_queue_size, maxReductions: e.host.max_reductions, maxMemoryMb: e.host.max_memory_mb, stallTimeoutMs: e.host.stall_timeout },
+    host: { workers: e.host.workers, queueSize: e.host.queue_size, localQueueSize: e.host.local_queue_size, maxReductions: e.host.max_reductions, maxMemoryMb: e.host.max_memory_mb, stallTimeoutMs: e.host.stall_timeout,
+      maxMailbox: e.host.max_mailbox, crashReports: e.host.crash_reports },
     autoStart: e.lifecycle.autoStart,
   }));
 
@@ -345,7 +354,7 @@ const processHostSchema = z
 const terminalHostSchema = z
   .object({ hide_logs: z.boolean().default(false), lifecycle: lifecycleSchema })
   .transform((e) => ({
-    host: { workers: 1, queueSize: 1024, localQueueSize: 256, maxReductions: 0, maxMemoryMb: 1024, stallTimeoutMs: DEFAULT_STALL_TIMEOUT_MS },
+    host: { workers: 1, queueSize: 1024, localQueueSize: 256, maxReductions: 0, maxMemoryMb: 1024, stallTimeoutMs: DEFAULT_STALL_TIMEOUT_MS, maxMailbox: 100_000, crashReports: true },
     autoStart: e.lifecycle.autoStart,
     hideLogs: e.hide_logs,
   }));

@@ -54,6 +54,10 @@ export interface ProcessHostConfig {
   maxMemoryMb: number;
   /** A worker inside one step this long is terminated and replaced (`host.stall_timeout`). */
   stallTimeoutMs: number;
+  /** Unread messages a process may hold before it is killed ("mailbox overflow"); 0 = unlimited. */
+  maxMailbox: number;
+  /** Log a crash report for an error exit nobody watches (default true). */
+  crashReports: boolean;
 }
 
 export interface HostEntry extends Entry {

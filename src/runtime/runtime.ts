@@ -30,7 +30,7 @@ import { Directory } from './directory.js';
 import { formatPid, parsePid } from './pid.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostEntry, LuaEntry } from '../registry/types.js';
-import type { ControlFromWorker, ControlToWorker, QueueCounters, TestFault, WorkerInit } from '../host/protocol.js';
+import type { ControlFromWorker, ControlToWorker, MailboxStats, QueueCounters, TestFault, WorkerInit } from '../host/protocol.js';
 import { pino, type Logger } from 'pino';
 
 /** One worker thread in Runtime.stats(). */
@@ -42,6 +42,8 @@ export interface WorkerStats {
   queue: QueueCounters;
   /** Frames waiting for room in the worker's full outgoing rings (0 when nothing is backed up). */
   ringBacklog: number;
+  /** Unread messages in its processes' mailboxes, and the largest mailbox with its PID. */
+  mailbox: MailboxStats;
 }
 
 const WORKER_URL = new URL('../host/worker.js', import.meta.url);
@@ -200,7 +202,9 @@ export class Runtime extends EventEmitter {
       // scope of processes started there without one.
       const security = (h.data['lifecycle'] as { security?: unknown } | undefined)?.security;
       const tids = this.hostTids.get(h.id)!.filter((t) => !this.dir.isDown(t));
-      out[h.id] = { kind: h.kind, tids, max_reductions: h.host.maxReductions, max_memory_mb: h.host.maxMemoryMb, security };
+      out[h.id] = { kind: h.kind, tids, max_reductions: h.host.maxReductions, max_memory_mb: h.host.maxMemoryMb, security,
+        // the mailbox bound and crash reports (src/lua/kernel/proc.lua)
+        max_mailbox: h.host.maxMailbox, crash_reports: h.host.crashReports };
     }
     return out;
   }
@@ -550,6 +554,12 @@ export class Runtime extends EventEmitter {
           if (held) { held.delete(name); if (held.size === 0) this.pidNames.delete(holder); }
         }
         this.post(tid, ['rep', pid, req, holder !== undefined]);
+        break;
+      }
+      case 'crash': {
+        // An error exit nobody watched (src/lua/kernel/proc.lua): the operator's only trace of it.
+        const [pid, entry, host, kind, message, traceback] = [f(2), f(3), f(4), f(5), f(6), f(7)];
+        this.log.error({ pid, entry, host, kind, message, traceback }, 'process crashed');
         break;
       }
       case 'x': {

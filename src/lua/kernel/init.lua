@@ -1,7 +1,7 @@
 -- Boots the kernel inside a fresh Lua state. The host (src/lua/engine.ts) has put the raw host
 -- functions in the global __H and the module sources in __MODS (name -> source text) before
--- running this chunk. Afterwards the only globals the host uses are __step and __count; the
--- sandboxed processes never see this global table (they get their own environments).
+-- running this chunk. Afterwards the only globals the host uses are __step, __count, __mem and
+-- __mbox; the sandboxed processes never see this global table (they get their own environments).
 local H, MODS = __H, __MODS
 __H, __MODS = nil, nil
 
@@ -60,5 +60,6 @@ K.builtin.security = K.readonly(K.security.module, "security")
 
 function __step(batch) return K.step(batch) end
 function __count() return K.count() end
+function __mbox() return K.mailbox_stats() end
 function __mem() collectgarbage("collect"); collectgarbage("collect"); return collectgarbage("count") end
 __K = K

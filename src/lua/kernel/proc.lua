@@ -9,10 +9,27 @@
 -- park on several subscriptions takes the backlog head with the smallest arrival sequence number,
 -- which is what the reference's in-order walk delivers first.
 --
+-- Unread count and bound. Every process counts its unread mailbox records in P.unread: +1 on
+-- arrival (`arrive`), -1 when one is read (handed to a parked receiver, taken from a channel's
+-- backlog, or popped from a listen channel's 1-slot buffer, which the channel reports through its
+-- `refill` hook). So the count is O(1) per message, and it covers `unrouted`, the backlogs and the
+-- buffered values alike. An arrival that would make it pass the host's `max_mailbox` kills the
+-- receiver ("mailbox overflow", kind Internal; docs/process-model.md says why the receiver and
+-- not the sender). A record sitting in a listen channel's buffer is remembered per buffer slot
+-- (s.mrec[index]); one handed to a woken thread that has not run yet is remembered on the thread
+-- (T.mrec, cleared by the scheduler when it resumes it). `process.upgrade` uses both to put every
+-- unread record back into `unrouted`, in arrival order: nothing that reached the process is lost.
+--
+-- Crash reports. A process that exits with an error while nobody hears of it (no watcher, no
+-- link; supervised services and exec callers are watchers) sends a "crash" frame to the main
+-- thread, which logs it. Exits forced from outside (terminate, kill_all at shutdown, a linked
+-- process's failure, anything after a CANCEL) are not crashes and are not reported.
+--
 -- Frames. Everything that crosses a thread boundary is one codec-encoded array whose first element
 -- names it: "m" message, "e" lifecycle event, "s" spawn request, "rep" reply to an rpc, "t"
 -- terminate, "c" cancel, "lk"/"ul"/"mon"/"um" topology edits, "x" exit notice to the main thread,
--- "nreg"/"nlook"/"nunreg" name-registry rpcs (served by the main thread), "w" terminal output.
+-- "nreg"/"nlook"/"nunreg" name-registry rpcs (served by the main thread), "w" terminal output,
+-- "crash" crash report to the main thread: { "crash", pid, entry, host, kind, message, traceback }.
 return function(K)
   local H, codec, errors = K.H, K.codec, K.errors
   local qnew, qpush, qpop, qlen = K.qnew, K.qpush, K.qpop, K.qlen
@@ -25,7 +42,8 @@ return function(K)
   local encode, decode, copy = codec.encode, codec.decode, codec.copy
   local traceback = debug.traceback
 
-  local CFG = K.cfg            -- { tid, host, hosts = { [id] = { kind, tids, max_reductions, max_memory_mb } } }
+  local CFG = K.cfg            -- { tid, host, hosts = { [id] = { kind, tids, max_reductions, max_memory_mb,
+                               --   max_mailbox, crash_reports } } }
   local SELF = CFG.tid
   do
     local mm = CFG.hosts[CFG.host] and CFG.hosts[CFG.host].max_memory_mb
@@ -42,6 +60,9 @@ return function(K)
 
   local EV_EXIT, EV_LINK_DOWN, EV_CANCEL = "pid.exit", "pid.link.down", "pid.cancel"
   local ZERO_PID = "{|}"
+  -- Unread messages a process may hold when its host sets no `max_mailbox` (the registry's
+  -- default, src/registry/schema.ts, says why 100,000).
+  local DEFAULT_MAX_MAILBOX = 100000
 
   local function E(kind, msg) return nil, K.err(kind, msg, false) end
   local function wall_s() return H.wall() / 1e9 end
@@ -218,17 +239,34 @@ return function(K)
     if bq.t >= bq.h then return bq[bq.h].seq end
     return nil
   end
-  local function take_backlog(s) return convert(s, qpop(s.bq)) end
+  local function take_backlog(s)
+    local P = s.proc
+    P.unread = P.unread - 1
+    return convert(s, qpop(s.bq))
+  end
+  -- A listen channel's hook, called right after a value was popped from its buffer (sched.lua
+  -- `take`): the popped slot's record is read; then the backlog refills the buffer.
   local function refill(s)
+    local buf, mrec = s.buf, s.mrec
+    local i = buf.h - 1
+    if mrec[i] then mrec[i] = nil; s.proc.unread = s.proc.unread - 1 end
     local bq = s.bq
-    while bq.t >= bq.h and qlen(s.buf) < s.cap do qpush(s.buf, convert(s, qpop(bq))) end
+    while bq.t >= bq.h and qlen(buf) < s.cap do
+      local m = qpop(bq)
+      qpush(buf, convert(s, m))
+      mrec[buf.t] = m
+    end
   end
 
   -- Deliver record m into subscription channel ch, keeping per-channel order.
   local function to_channel(ch, m)
     local s = CH[ch]
     local bq = s.bq
-    if bq.t >= bq.h or not offer(s, ch, convert(s, m)) then qpush(bq, m) end
+    if bq.t >= bq.h then qpush(bq, m); return end
+    local ok, w = offer(s, ch, convert(s, m))
+    if not ok then qpush(bq, m)
+    elseif w then w.T.mrec = m; s.proc.unread = s.proc.unread - 1 -- handed to a parked receiver
+    else s.mrec[s.buf.t] = m end -- buffered
   end
 
   local function target_of(P, topic)
@@ -238,7 +276,9 @@ return function(K)
     return nil
   end
 
-  local kill -- forward
+  local kill, crash_report -- forward
+  -- A kill from outside (terminate, shutdown, a cancel deadline): not a crash, never reported.
+  local function terminate(P) P.forced = true; kill(P, K.err("Internal", "process terminated")) end
 
   -- Route one mailbox record (semantics §3.2).
   local function route(P, m)
@@ -262,8 +302,19 @@ return function(K)
     P.unrouted = keep
   end
 
+  -- A new record reaches P's mailbox: count it, or kill P if that passes its bound.
+  local function arrive(P, m)
+    local n = P.unread + 1
+    if n > P.max_mailbox then
+      kill(P, K.err("Internal", "mailbox overflow: more than " .. P.max_mailbox .. " messages unread"))
+      return
+    end
+    P.unread = n
+    route(P, m)
+  end
+
   local function deliver_msg(P, topic, from, n, p)
-    route(P, { topic = topic, from = from, n = n, p = p })
+    arrive(P, { topic = topic, from = from, n = n, p = p })
   end
 
   local function deliver_event(P, ev)
@@ -271,6 +322,7 @@ return function(K)
     if kind == EV_LINK_DOWN then
       P.links[ev.from] = nil
       if not P.trap_links then
+        P.forced = true -- not a crash of its own (no crash report)
         kill(P, K.err("", "linked process failed"))
         return
       end
@@ -280,10 +332,11 @@ return function(K)
       local ms = (ev.deadline - wall_s()) * 1000
       if ms < 0 then ms = 0 end
       K.timer_add(H.now() + ms, function()
-        if P.alive then kill(P, K.err("Internal", "process terminated")) end
+        if P.alive then terminate(P) end
       end)
     end
-    route(P, { topic = "@pid/events", ev = ev, n = 0 })
+    if kind == EV_CANCEL then P.forced = true end -- an error exit after a CANCEL is not reported
+    arrive(P, { topic = "@pid/events", ev = ev, n = 0 })
   end
   K.deliver_event = deliver_event
 
@@ -342,6 +395,29 @@ return function(K)
 
   ---------------------------------------------------------------------------------------------
   -- Process exit.
+
+  -- Crash reports: an error exit nobody watches is logged on the main thread (see the top).
+  -- Message and traceback are cut to CRASH_TEXT_MAX bytes: a report must always fit in a frame.
+  local CRASH_TEXT_MAX = 8192
+  local function clip(t)
+    t = tostring(t or "")
+    if #t > CRASH_TEXT_MAX then t = t:sub(1, CRASH_TEXT_MAX) .. "…" end
+    return t
+  end
+  local function send_crash(pid, id, host, err, stack)
+    local h = CFG.hosts[host]
+    if h and h.crash_reports == false then return end
+    local kind, msg = "Internal", err
+    if K.is_error(err) then local f = K.error_fields(err); kind, msg = f.kind, f.message end
+    post(0, { "crash", pid, id, host, kind, clip(msg), clip(stack) })
+  end
+  -- The traceback: where the error was raised (thread_failed keeps it), else where the main
+  -- thread stood when the process was killed from outside (e.g. mailbox overflow), else none.
+  crash_report = function(P)
+    local stack = P.exit_stack
+    if not stack and P.main and co_status(P.main.co) == "suspended" then stack = traceback(P.main.co) end
+    send_crash(P.pid, P.id, P.host, P.exit_err, stack)
+  end
   local exit_pending_names = {}
   local notify_exit
   -- Closing a dead (or upgrading) process's suspended thread runs its pending to-be-closed
@@ -381,6 +457,7 @@ return function(K)
   local function finalize(P)
     if P.finalized then return end
     P.finalized = true
+    if P.exit_err ~= nil and not P.forced and not next(P.watchers) and not next(P.links) then crash_report(P) end
     local cur = K.cur
     for T in pairs(P.threads) do
       if T ~= cur and co_status(T.co) == "suspended" then close_thread(P, T.co) end
@@ -497,6 +574,7 @@ return function(K)
     P.nthreads = P.nthreads - 1
     local stack = traceback(T.co)
     if type(e) ~= "string" and not K.is_error(e) then e = user_tostring(P, e) end
+    if P.alive then P.exit_stack = stack end
     -- Lua's own "not enough memory" (wasm's 2 GB ceiling) ends the process as the cap would
     exit(P, nil, K.memory_error(e) or K.to_error(e, stack))
     K.after_resume(P)
@@ -707,7 +785,7 @@ return function(K)
     return {
       pid = pid, uniq = uniq, id = id, host = host, alive = true,
       threads = {}, nthreads = 0, nrun = 0, npending = 0, nsubs = 0,
-      subs = {}, inbox = nil, events = nil, unrouted = qnew(), seq = 0,
+      subs = {}, inbox = nil, events = nil, unrouted = qnew(), seq = 0, unread = 0, max_mailbox = math.huge,
       watchers = {}, monitoring = {}, links = {}, names = {},
       trap_links = false, ctx = nil,
       -- counters set on the hot path, present from the start so the record never rehashes
@@ -784,6 +862,8 @@ return function(K)
     P.terminal = hostrec.kind == "terminal.host"
     local mr = hostrec.max_reductions
     if mr and mr > 0 then P.budget = mr; P.red = 0 end
+    local mb = hostrec.max_mailbox or DEFAULT_MAX_MAILBOX
+    P.max_mailbox = mb > 0 and mb or math.huge
     if P.terminal then P.args = { n = n, tunpack(args, 1, n) } end
     local ctx = opts and opts.ctx
     if hostrec.security and not (ctx and (ctx.actor or ctx.scope or ctx.security_config)) then
@@ -818,7 +898,7 @@ return function(K)
     P.main = T
     ready(T, 0)
     if killing then
-      kill(P, K.err("Internal", "process terminated"))
+      terminate(P)
     elseif shutdown_deadline then
       deliver_event(P, { kind = EV_CANCEL, from = ZERO_PID, at = wall_s(), deadline = shutdown_deadline,
         reason = "scheduler shutdown" })
@@ -960,7 +1040,7 @@ return function(K)
   end
   handlers.t = function(f)
     local P = procs[f[2]]
-    if P and P.alive then kill(P, K.err("Internal", "process terminated")) end
+    if P and P.alive then terminate(P) end
   end
   handlers.c = function(f)
     local P = procs[f[2]]
@@ -985,7 +1065,7 @@ return function(K)
   end
   handlers.kill_all = function()
     killing = true
-    for _, P in pairs(procs) do kill(P, K.err("Internal", "process terminated")) end
+    for _, P in pairs(procs) do terminate(P) end
   end
 
   -- Frames for a process placed on this worker whose "sp" frame has not arrived yet (it comes
@@ -1002,9 +1082,10 @@ return function(K)
 
   -- A PID handed out (placed or moved here) whose process failed to start: it exits with `err`,
   -- its watchers get EXIT and its links LINK_DOWN (nil entries in the lists are skipped).
-  local function start_failed(pid, uniq, err, watchers, links)
+  local function start_failed(pid, uniq, err, watchers, links, id, host)
     H.dead(uniq)
     H.load_add(-1)
+    if next(watchers) == nil and next(links) == nil then send_crash(pid, id, host, err, nil) end
     local at = wall_s()
     for _, w in pairs(watchers) do send_event(w, { kind = EV_EXIT, from = pid, at = at, result = { error = err } }) end
     for _, l in pairs(links) do send_event(l, { kind = EV_LINK_DOWN, from = pid, at = at, result = { error = err } }) end
@@ -1019,7 +1100,7 @@ return function(K)
     early[pid] = nil
     if not ok then
       -- It instantiated on the spawner's worker but not here: an error exit, as if it crashed.
-      start_failed(pid, uniq, err, { opts.watcher }, { opts.link })
+      start_failed(pid, uniq, err, { opts.watcher }, { opts.link }, id, host)
       return
     end
     if queued then for i = 1, #queued do handlers[queued[i][1]](queued[i]) end end
@@ -1065,7 +1146,7 @@ return function(K)
     end
     if not ok then
       -- It instantiated on the spawner's worker but not here: an error exit, as if it crashed.
-      start_failed(pid, uniq, err, { watcher }, { link })
+      start_failed(pid, uniq, err, { watcher }, { link }, id, host)
       return
     end
   end
@@ -1278,6 +1359,17 @@ return function(K)
   end
 
   function K.count() return nprocs end
+  -- Mailbox sizes for Runtime.stats(): unread records of all processes here, and the largest
+  -- mailbox with its PID. O(processes), on request only.
+  function K.mailbox_stats()
+    local total, max, maxpid = 0, 0, nil
+    for pid, P in pairs(procs) do
+      local n = P.unread
+      total = total + n
+      if n > max then max, maxpid = n, pid end
+    end
+    return total, max, maxpid
+  end
 
   ---------------------------------------------------------------------------------------------
   -- The `process` module.
@@ -1391,7 +1483,7 @@ return function(K)
     local ch = K.chan_new(cap)
     local s = CH[ch]
     s.mode, s.bq, s.backlog, s.take_backlog, s.proc = mode, qnew(), backlog_head, take_backlog, P
-    if cap > 0 then s.refill = refill end
+    if cap > 0 then s.refill, s.mrec = refill, {} end
     P.nsubs = P.nsubs + 1
     return ch
   end
@@ -1442,9 +1534,15 @@ return function(K)
       if c == ch then
         P.subs[topic] = nil
         P.nsubs = P.nsubs - 1
-        -- what the channel still held falls back to the inbox / unrouted, in order
+        -- what the channel still held falls back to the inbox / unrouted, in order; a value
+        -- already in its buffer stays there (receivable from the closed channel) and leaves
+        -- the mailbox count
         local bq = s.bq
         s.bq = qnew()
+        if s.mrec then
+          for i = s.buf.h, s.buf.t do if s.mrec[i] then P.unread = P.unread - 1 end end
+          s.mrec = {}
+        end
         K.chan_close(ch)
         while bq.t >= bq.h do route(P, qpop(bq)) end
         return
@@ -1533,7 +1631,7 @@ return function(K)
     local where, target = locate(pid)
     if not where then return nil, K.err("Internal", errmsg(target)) end
     if where == "local" then
-      kill(target, K.err("Internal", "process terminated"))
+      terminate(target)
       if target == P then raw_yield(BLOCK) end
     else
       post(target, { "t", pid, P.pid })
@@ -1912,6 +2010,30 @@ return function(K)
     error("upgrade did not take place") -- unreachable: the old code is never resumed
   end
 
+  -- Add every unread record of P still in its mailbox to `keep` and sort it into arrival order:
+  -- `unrouted`, the values buffered in listen channels and the channels' backlogs (the channels
+  -- are closed).
+  local function unread_records(P, keep)
+    local function drain(q) while q.t >= q.h do keep[#keep + 1] = qpop(q) end end
+    drain(P.unrouted)
+    local chans = {}
+    for _, ch in pairs(P.subs) do chans[ch] = true end
+    if P.inbox then chans[P.inbox] = true end
+    for ch in pairs(chans) do
+      local s = CH[ch]
+      if s.mrec then
+        for i = s.buf.h, s.buf.t do
+          local m = s.mrec[i]
+          if m then keep[#keep + 1] = m end
+        end
+        s.mrec = {}
+      end
+      drain(s.bq)
+      s.closed = true
+    end
+    table.sort(keep, function(a, b) return a.seq < b.seq end)
+  end
+
   local function upgrade_fail(P, msg)
     exit(P, nil, K.err("Internal", "upgrade: " .. msg, nil))
   end
@@ -1920,29 +2042,19 @@ return function(K)
     local req = P.upgrade_req
     P.upgrade_req = nil
     if not P.alive then return end
-    -- discard the old execution: every thread, every subscription (mailbox records go back to
-    -- the unrouted queue in arrival order), the options
+    -- discard the old execution: every thread, every subscription (every unread mailbox record
+    -- goes back to the unrouted queue in arrival order), the options
+    local keep = {}
     for T in pairs(P.threads) do
+      if T.mrec then keep[#keep + 1] = T.mrec end -- woken with a record it never got to read
       T.dead = true
       if co_status(T.co) == "suspended" then close_thread(P, T.co) end
     end
     P.threads, P.nthreads, P.nrun, P.npending = {}, 0, 0, 0
-    local keep = {}
-    local old = P.unrouted
-    while old.t >= old.h do keep[#keep + 1] = qpop(old) end
-    for _, ch in pairs(P.subs) do
-      local s = CH[ch]
-      if s and s.bq then while s.bq.t >= s.bq.h do keep[#keep + 1] = qpop(s.bq) end end
-      if s then s.closed = true end
-    end
-    if P.inbox then
-      local s = CH[P.inbox]
-      while s.bq.t >= s.bq.h do keep[#keep + 1] = qpop(s.bq) end
-      s.closed = true
-    end
-    table.sort(keep, function(a, b) return a.seq < b.seq end)
+    unread_records(P, keep)
     P.unrouted = qnew()
     for _, m in ipairs(keep) do qpush(P.unrouted, m) end
+    P.unread = #keep
     P.subs, P.inbox, P.events, P.nsubs, P.trap_links = {}, nil, nil, 0, false
     -- the new definition
     local id = req.id or P.id

@@ -177,6 +177,7 @@ return function(K)
     local p = T.proc
     p.npending = p.npending + 1
     timer_add(H.now() + ms, function()
+      if T.dead then return end -- discarded by an upgrade, which reset the process's counters
       p.npending = p.npending - 1
       if T.proc.alive and T.parked then ready(T, 0) end
     end)
@@ -248,14 +249,15 @@ return function(K)
   end
 
   -- Non-blocking offer of v (handoff to a receiver or into the buffer). Used by send, timers and
-  -- mailbox routing. Returns true when taken.
+  -- mailbox routing. Returns true when taken, plus the waiter it was handed to (mailbox routing
+  -- remembers which record a woken thread holds, so an upgrade can put it back: proc.lua).
   local function offer(s, ch, v)
     if s.closed then return false end
     local w = live_waiter(s.recvq)
     if w then
       qpop(s.recvq)
       fire_recv(w, ch, v, true)
-      return true
+      return true, w
     end
     if qlen(s.buf) < s.cap then
       qpush(s.buf, v)
@@ -264,7 +266,7 @@ return function(K)
     return false
   end
   K.offer = offer
-  function K.chan_offer(ch, v) return offer(CH[ch], ch, v) end
+  function K.chan_offer(ch, v) return (offer(CH[ch], ch, v)) end
 
   -- Try to take a value without blocking: returns true, v or false.
   local function take(s)
@@ -433,12 +435,14 @@ return function(K)
   local handling = nil
 
   local function resume_thread(T)
+    if T.dead then return end -- discarded by an upgrade while it sat in the run queue
     local p = T.proc
     p.nrun = p.nrun - 1
     if not p.alive then return end
     handling = p
     K.cur, K.cp = T, p
     p.red = 0
+    T.mrec = nil -- the mailbox record it was woken with (if any) is read from now on (proc.lua)
     local co = T.co
     local ok, r1, r2
     local n = T.n
