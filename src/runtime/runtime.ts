@@ -364,7 +364,7 @@ export class Runtime extends EventEmitter {
       if (cb) { this.watchers.delete(ctl); cb({ pid: target, error: err() }); }
     }
     // a stats() call waiting for D's answer
-    this.emit('stats', D, { type: 'stats', id: -1, processes: 0, heapBytes: 0, queue: { pushed: 0, own: 0, global: 0, stolen: 0 } });
+    this.emit('stats', D, { type: 'stats', id: -1, processes: 0, heapBytes: 0, queue: { pushed: 0, own: 0, global: 0, stolen: 0 }, ringBacklog: 0, mailbox: { unread: 0, largest: 0 } });
     // step 8: the replacement (its channels first: step 6 hands the other ends out)
     const rep = this.stopping || this.closed ? undefined : this.replace(th);
     // step 6
@@ -767,7 +767,7 @@ export class Runtime extends EventEmitter {
       const onStats = (tid: number, m: Extract<ControlFromWorker, { type: 'stats' }>) => {
         if (tid !== th.tid) return;
         this.off('stats', onStats);
-        resolve({ tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes, queue: m.queue, ringBacklog: m.ringBacklog });
+        resolve({ tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes, queue: m.queue, ringBacklog: m.ringBacklog, mailbox: m.mailbox });
       };
       this.on('stats', onStats);
       th.worker.postMessage({ type: 'stats', id: i } satisfies ControlToWorker);
