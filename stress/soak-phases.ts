@@ -25,6 +25,7 @@ export async function killWorkerPhase(s: Soak): Promise<void> {
   }
   s.stopping = true; // the agent on that worker dies with it: no longer a violation
   console.log(`-- kill-worker phase: killing worker ${tid}`);
+  s.killing = true;
   await hook(tid);
   await sleep(3000);
   for (const p of pids) if (!exits.has(p)) { try { s.rt.send(p, 'go'); } catch { /* dead */ } }

@@ -101,6 +101,24 @@ export class Soak {
 
   count(op: string, n = 1): void { this.ops[op] = (this.ops[op] ?? 0) + n; }
 
+  // Crash reports (issue 9): only victims fail on purpose, so a report is expected only for a
+  // victim whose fate was an error (those spawned unwatched: a watched one must not report), and
+  // at most once per PID; any other crash report is a violation.
+  private readonly reported = new Set<string>();
+  /** Set by the --kill-worker phase: the worker death it causes is logged at level error. */
+  killing = false;
+  crashReport(rec: Record<string, unknown>, line: string): void {
+    const pid = String(rec['pid']);
+    if (rec['entry'] !== 'soak:victim' || !String(rec['message']).includes('soak victim error') || !rec['traceback']) {
+      this.fail(`unexpected crash report: ${line.trim()}`);
+    } else if (this.reported.has(pid)) {
+      this.fail(`crash report twice for ${pid}`);
+    }
+    this.reported.add(pid);
+    if (this.reported.size > 50_000) this.reported.clear();
+    this.count('crash_report');
+  }
+
   async setup(): Promise<void> {
     const registry = await loadApp(APP);
     (registry.get('soak:main') as HostEntry).host.workers = this.o.workers;
@@ -110,6 +128,8 @@ export class Soak {
         this.logs.push(rec);
         if (this.logs.length > 10_000) this.logs.splice(0, 5_000);
         const msg = String(rec['msg']);
+        if (msg === 'process crashed') { this.crashReport(rec, line); return; }
+        if (msg === 'worker died' && this.killing) { this.count('worker_died'); return; } // --kill-worker
         if ((rec['level'] as number) >= 50 && !/^service failed|^process failed/.test(msg)) this.fail(`runtime logged an error: ${line.trim()}`);
       },
     });

@@ -69,8 +69,8 @@
 --   K.make_error(fields) -> err.
 return function(K)
   local is_error, error_fields, make_error = K.is_error, K.error_fields, K.make_error
-  local type, next, rawlen, error, select, tostring, setmetatable =
-    type, next, rawlen, error, select, tostring, setmetatable
+  local type, next, rawlen, rawget, error, select, tostring, setmetatable =
+    type, next, rawlen, rawget, error, select, tostring, setmetatable
   local mtype = math.type
   local char, byte, sub, pack, unpack, format = string.char, string.byte, string.sub, string.pack,
     string.unpack, string.format
@@ -240,7 +240,7 @@ return function(K)
         local h, first = n, seen.count + 1
         n = n + 1; buf[n] = arr_header(len)
         for j = 1, len do
-          local x = t[j]
+          local x = rawget(t, j) -- raw: a hole must not reach the sender's __index
           local tx = type(x)
           if tx == "string" and #x < 32 then
             n = n + 1; buf[n] = SCACHE[x] or short_str(x)
