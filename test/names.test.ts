@@ -52,10 +52,11 @@ test('a process that unregistered its names and exited leaves no entry on the ma
   }
 });
 
-// Open: the holder's worker only learns of names registered by its own processes (P.names), so a
-// name registered for a PID on another worker (register(name, pid), or a with_name spawn on
-// another host) is never released when that PID exits; lookup keeps returning the dead PID.
-test('a name registered for a PID on another worker is released when it exits', { todo: 'the holder\'s worker does not know the name; needs the main thread to tell it (or to watch the holder)' }, async () => {
+// The holder's worker only learned of names registered by its own processes (P.names), so a name
+// registered for a PID on another worker (register(name, pid), or a with_name spawn on another
+// host) was never released when that PID exited; lookup kept returning the dead PID (found by
+// npm run soak). The main thread now tells the holder's worker before register() returns.
+test('a name registered for a PID on another worker is released when it exits', async () => {
   const rt = await createRuntime({ entries: [
     { id: 'nm:a', kind: 'process.host', host: { workers: 1 } },
     { id: 'nm:b', kind: 'process.host', host: { workers: 1 } },

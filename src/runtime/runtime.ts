@@ -113,6 +113,8 @@ export class Runtime extends EventEmitter {
   private readonly rr = new Map<string, number>();
   private readonly replies = new Map<number, PendingReply>();
   private reqSeq = 0;
+  /** Registrations waiting for the holder's worker to take the name ("nown" -> "nok"). */
+  private readonly nameOwners = new Map<number, { owner: number; done: () => void }>();
   private readonly watchers = new Map<string, (e: ExitInfo) => void>();
   /** Control PID of a watcher -> the PID it watches (a dead worker's watchers are failed). */
   private readonly watchTargets = new Map<string, string>();
@@ -351,6 +353,13 @@ export class Runtime extends EventEmitter {
       for (const n of set) if (this.names.get(n) === pid) this.names.delete(n);
       this.pidNames.delete(pid);
     }
+    // A registration waiting for the dead worker to take the name: the holder died with it and
+    // its names were released above; the registering process gets its answer.
+    for (const [token, w] of [...this.nameOwners]) {
+      if (w.owner !== D) continue;
+      this.nameOwners.delete(token);
+      w.done();
+    }
     for (const [req, p] of [...this.replies]) {
       if (p.tid !== D) continue;
       this.replies.delete(req);
@@ -536,8 +545,24 @@ export class Runtime extends EventEmitter {
           let s = this.pidNames.get(holder);
           if (!s) { s = new Set(); this.pidNames.set(holder, s); }
           s.add(name);
-          this.post(tid, ['rep', pid, req, true]);
+          // A holder on another worker must know the name, or its exit never releases it: tell
+          // its worker first ("nown"), and answer the registering process on its "nok", so the
+          // holder cannot exit unaware after register() returned (src/lua/kernel/proc.lua).
+          const p = parsePid(holder);
+          const owner = p ? this.dir.owner(p.uniq) : -1;
+          if (owner > 0 && owner !== tid && p && this.dir.isAlive(p.uniq)) {
+            const token = ++this.reqSeq;
+            this.nameOwners.set(token, { owner, done: () => this.post(tid, ['rep', pid, req, true]) });
+            this.post(owner, ['nown', holder, name, token]);
+          } else {
+            this.post(tid, ['rep', pid, req, true]);
+          }
         }
+        break;
+      }
+      case 'nok': {
+        const done = this.nameOwners.get(f(2) as number);
+        if (done) { this.nameOwners.delete(f(2) as number); done.done(); }
         break;
       }
       case 'nlook': {

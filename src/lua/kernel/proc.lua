@@ -1034,6 +1034,21 @@ return function(K)
     local pid, err = spawn_local(f[5], f[6], opts, args.n or #args, args)
     post(reply_tid, { "rep", reply_pid, req, pid, err })
   end
+  -- {"nown", pid, name, token}: the main thread registered `name` for `pid`, a process of this
+  -- worker, on behalf of a process elsewhere (register(name, pid), a with_name spawn on another
+  -- host). The holder counts the name as its own, so its exit releases it before the EXIT goes
+  -- out; the main thread answers the registering process only after {"nok", token}. A holder
+  -- already gone releases it at once (its EXIT is out already; nothing to order).
+  handlers.nown = function(f)
+    local P, name = procs[f[2]], f[3]
+    if P and P.alive then
+      P.names[name] = true
+      local_names[name] = P.pid
+    else
+      post(0, { "x", SELF, f[2], 0 })
+    end
+    post(0, { "nok", f[4] })
+  end
   handlers.xack = function(f)
     local P = exit_pending_names[f[2]]
     if P then exit_pending_names[f[2]] = nil; notify_exit(P) end
@@ -1072,7 +1087,7 @@ return function(K)
   -- on the spawner's channel; the PID may reach other senders first). Kept per PID, in arrival
   -- order, and replayed right after the process starts.
   local early = {}
-  local TARGETED = { m = true, e = true, t = true, c = true, lk = true, ul = true, mon = true, um = true }
+  local TARGETED = { m = true, e = true, t = true, c = true, lk = true, ul = true, mon = true, um = true, nown = true }
   local function pending_here(pid)
     local host, uniq = parse_pid(pid)
     if not host then return false end
