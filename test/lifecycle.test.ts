@@ -160,7 +160,9 @@ for (const workers of [1, 2]) describe(`${workers} worker(s) per process host`, 
 
   test('an exec whose caller dies cancels the callee', async () => {
     const observed = rt.exec('test:observer');
-    for (let i = 0; i < 200 && rt.lookup('cancel-observer') === undefined; i++) await new Promise((r) => setTimeout(r, 5));
+    // wait for the name itself, however long a loaded machine takes (a bounded wait left the
+    // observer unnamed, the callee's report was dropped and the test hung on `observed`)
+    while (rt.lookup('cancel-observer') === undefined) await new Promise((r) => setTimeout(r, 5));
     const e = await rt.run('test:exec_caller_dies');
     assert.equal(e.error?.message, 'process terminated');
     assert.equal(await observed, 'pid.cancel:caller context canceled');
