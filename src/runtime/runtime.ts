@@ -2,6 +2,11 @@
 // every pair of threads with its own ordered channel, serves the name registry, and is the
 // `node:control` endpoint through which the embedding API and the CLI spawn, exec and watch.
 //
+// Size. Over the ~500-line guideline (~900 lines): worker recovery (onWorkerDeath and the
+// replacement start) uses most of the runtime's private state (threads, ports, names, watchers,
+// pending replies), so it lives here; the protocol and its helpers (thread-id pool, stall watch)
+// are in recovery.ts. The name registry and the frame handlers are the next to move out.
+//
 // Threads. Thread id 0 is the main thread; host workers get ids 1..N in registry order. Every
 // pair of threads gets one MessageChannel, created at start (or when a replacement worker starts),
 // so each sender's frames reach each receiver in order and a message never detours through a
