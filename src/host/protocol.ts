@@ -34,7 +34,7 @@ export type TestFault = 'throw' | 'abort' | 'exit' | 'wedge';
 export type ControlToWorker =
   | { type: 'shutdown'; graceMs: number }
   | { type: 'kill_all' }
-  | { type: 'stats'; id: number }
+  | { type: 'stats'; id: number; collect?: boolean }
   // Worker recovery (src/runtime/recovery.ts): thread `tid` is dead; read its ring one last time,
   // drop it, and hand the kernel {"wdown", tid, message}; answer 'wdown-done' after that step.
   // `peer`: its replacement, in the same message so that no step sees the host without it.
@@ -46,7 +46,7 @@ export type ControlFromWorker =
   | { type: 'down' }
   | { type: 'fatal'; message: string }
   | { type: 'wdown-done'; tid: number }
-  | { type: 'stats'; id: number; processes: number; heapBytes: number; queue: QueueCounters;
+  | { type: 'stats'; id: number; processes: number; heapBytes: number; jsHeapBytes: number; wasmBytes: number; queue: QueueCounters;
       /** Frames waiting for room in this worker's full outgoing rings. */
       ringBacklog: number;
       mailbox: MailboxStats };

@@ -14,6 +14,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createInterface, type Interface } from 'node:readline';
 import { readFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { LuaKernel } from '../lua/engine.js';
 import { Directory } from '../runtime/directory.js';
 import { encodeValue } from '../codec/msgpack.js';
@@ -351,7 +352,11 @@ function onControl(data: unknown): void {
       testHook(c.fault);
       break;
     case 'stats':
+      // A full JS collection first when asked and available (node --expose-gc): leak checks
+      // compare live bytes, not V8's lazily collected heap.
+      if (c.collect) (globalThis as { gc?: () => void }).gc?.();
       sendControl({ type: 'stats', id: c.id, processes: kernel.count(), heapBytes: kernel.heapBytes(),
+        jsHeapBytes: getHeapStatistics().used_heap_size, wasmBytes: kernel.wasmBytes(),
         queue: tasks ? { ...tasks.counters } : { pushed: 0, own: 0, global: 0, stolen: 0 },
         ringBacklog: ep.backlogFrames(), mailbox: kernel.mailboxes() });
       break;

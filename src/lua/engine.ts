@@ -341,6 +341,11 @@ export class LuaKernel {
     return out;
   }
 
+  /** Size of the wasm linear memory holding this Lua state (it grows and never shrinks). */
+  wasmBytes(): number {
+    return this.m.HEAPU8.length;
+  }
+
   /** Bytes of Lua heap in use (collectgarbage("count")). */
   heapBytes(): number {
     const m = this.m;

@@ -44,6 +44,10 @@ export interface WorkerStats {
   host: string;
   processes: number;
   heapBytes: number;
+  /** The worker's JavaScript heap in use (its V8 isolate: the kernel's glue, rings, batches). */
+  jsHeapBytes: number;
+  /** The worker's wasm linear memory (the Lua state's address space: grows, never shrinks). */
+  wasmBytes: number;
   queue: QueueCounters;
   /** Frames waiting for room in the worker's full outgoing rings (0 when nothing is backed up). */
   ringBacklog: number;
@@ -378,7 +382,7 @@ export class Runtime extends EventEmitter {
       if (cb) { this.watchers.delete(ctl); cb({ pid: target, error: err() }); }
     }
     // a stats() call waiting for D's answer
-    this.emit('stats', D, { type: 'stats', id: -1, processes: 0, heapBytes: 0, queue: { pushed: 0, own: 0, global: 0, stolen: 0 }, ringBacklog: 0, mailbox: { unread: 0, largest: 0 } });
+    this.emit('stats', D, { type: 'stats', id: -1, processes: 0, heapBytes: 0, jsHeapBytes: 0, wasmBytes: 0, queue: { pushed: 0, own: 0, global: 0, stolen: 0 }, ringBacklog: 0, mailbox: { unread: 0, largest: 0 } });
     // step 8: the replacement (its channels first: step 6 hands the other ends out)
     const rep = this.stopping || this.closed ? undefined : this.replace(th);
     // step 6
@@ -790,17 +794,18 @@ export class Runtime extends EventEmitter {
   /**
    * Per worker thread: live processes, Lua heap bytes, and the run-queue counters (spawns it
    * started from its own queues, from the global queue, and stolen from siblings; zero on a
-   * single-worker host, whose spawns start at once).
+   * single-worker host, whose spawns start at once). `collect`: each worker runs a full JS
+   * collection before it measures, when Node exposes one (`node --expose-gc`; leak checks).
    */
-  async stats(): Promise<WorkerStats[]> {
+  async stats(opts: { collect?: boolean } = {}): Promise<WorkerStats[]> {
     return Promise.all(this.threads.map((th, i) => new Promise<WorkerStats>((resolve) => {
       const onStats = (tid: number, m: Extract<ControlFromWorker, { type: 'stats' }>) => {
         if (tid !== th.tid) return;
         this.off('stats', onStats);
-        resolve({ tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes, queue: m.queue, ringBacklog: m.ringBacklog, mailbox: m.mailbox });
+        resolve({ tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes, jsHeapBytes: m.jsHeapBytes, wasmBytes: m.wasmBytes, queue: m.queue, ringBacklog: m.ringBacklog, mailbox: m.mailbox });
       };
       this.on('stats', onStats);
-      th.worker.postMessage({ type: 'stats', id: i } satisfies ControlToWorker);
+      th.worker.postMessage({ type: 'stats', id: i, collect: opts.collect } satisfies ControlToWorker);
     })));
   }
 
