@@ -76,7 +76,6 @@ export class Soak {
   readonly notes: string[] = [];
   rt!: Runtime;
   sup!: Supervisor;
-  logs: Array<Record<string, unknown>> = [];
   agents: string[] = [];
   base!: Snapshot;
   quiesced: Snapshot[] = [];
@@ -132,8 +131,6 @@ export class Soak {
     const logger = pino({ level: 'info', base: undefined }, {
       write: (line: string) => {
         const rec = JSON.parse(line) as Record<string, unknown>;
-        this.logs.push(rec);
-        if (this.logs.length > 10_000) this.logs.splice(0, 5_000);
         // counted as they come: the capped log above forgets old ones (a 10-minute run logs tens
         // of thousands of records, crash reports included)
         if (rec['msg'] === 'service failed; restarting') this.restartsLogged++;
@@ -478,6 +475,9 @@ export class Soak {
       this.fail(`phase ${n}: not back to baseline: ${diff.join('; ')}${stale.length ? `; stale names: ${stale.join(', ')}` : ''}`);
     }
     this.quiesced.push(s);
+    // The driver's own bookkeeping must not grow with the run either (it is part of the main
+    // thread's JS heap the growth rule judges): victims named in this phase are all gone now.
+    this.namedVictims.clear();
     console.log(`-- phase ${n} quiesced: ${diff.length ? 'NOT at baseline' : 'baseline ok'} (processes ${s.procs.join('+')}, names ${s.names}, slots ${s.liveSlots}); RSS ${mib(s.rss)} MiB, Lua heap ${s.heap.map(mib).join('+')} MiB, JS heap ${s.jsHeap.map(mib).join('+')} MiB, wasm memory ${s.wasm.map(mib).join('+')} MiB`);
   }
 
