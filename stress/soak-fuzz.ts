@@ -39,7 +39,7 @@ function suitePhase(name: string): FuzzPhase {
       const file = fileURLToPath(new URL(`../test/${name}.test.js`, import.meta.url));
       const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', file], {
         env: { ...process.env, WIPPY_FUZZ_RUNS: String(FUZZ_RUNS), WIPPY_FUZZ_SEED: String(ctx.seed) },
-        encoding: 'utf8', maxBuffer: 64 << 20, timeout: Math.max(60_000, ctx.deadline - Date.now() + 60_000),
+        encoding: 'utf8', maxBuffer: 64 << 20, timeout: Math.round(Math.max(60_000, ctx.deadline - Date.now() + 60_000)),
       });
       const out = r.stdout ?? '';
       const pass = Number(/^# pass (\d+)/m.exec(out)?.[1] ?? 0);
