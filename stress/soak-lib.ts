@@ -79,9 +79,10 @@ export const USAGE = `usage: npm run soak -- [--minutes N] [--seed N] [--workers
   --interval S         seconds between curve lines (default: total/30, 2-20)
   --phase S            churn per phase: S x 250 operations (about S seconds), then a quiesce and the
                        baseline checks (default: total/6, 8-30)
-  --fuzz               run the registered fuzz properties (stress/soak-fuzz.ts) after the churn
-  --kill-worker        kill a worker through the runtime's test hook after the churn (skipped if absent)
-  --allow-listen-loss  report messages lost from listen channels across upgrades as a known issue`;
+  --fuzz               after the churn, the fuzz suites at WIPPY_FUZZ_RUNS x (default 5) their npm-test size
+  --kill-worker        then kill a worker (Runtime.testFault) and check the recovery
+  --allow-listen-loss  report messages lost from listen channels across upgrades without failing
+                       (for builds from before upgrades kept them)`;
 
 export function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
