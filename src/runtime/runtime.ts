@@ -25,7 +25,7 @@ import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { writeSync } from 'node:fs';
 import { relative } from 'node:path';
 import { EventEmitter } from 'node:events';
-import { encodeValue, decodeValues, decodeFrames, WippyError } from '../codec/msgpack.js';
+import { encodeValue, decodeFrames, WippyError } from '../codec/msgpack.js';
 import { MAX_THREADS, newDirectory } from './layout.js';
 import { StallWatch, TidPool, deathMessage } from './recovery.js';
 import { Endpoint, type RingHandover } from '../transport/endpoint.js';
@@ -342,13 +342,7 @@ export class Runtime extends EventEmitter {
     // step 3: what D published to us, then its rings go
     const last = this.ep!.dropPeer(D);
     this.outgoing.delete(D);
-    if (last) {
-      try {
-        for (const raw of decodeValues(last)) this.onFrame(raw);
-      } catch (e) {
-        this.log.error({ tid: D, err: e }, 'undecodable frames from a dead worker');
-      }
-    }
+    if (last) this.handleBatch(last, () => D);
     this.ep!.bell.forget(D);
     // step 4
     const t0 = performance.now();
@@ -496,15 +490,23 @@ export class Runtime extends EventEmitter {
     const ep = this.ep;
     const batch = ep?.drain();
     if (!batch) return false;
-    // Nothing a worker sends may throw out of the receive loop: a bad frame is logged and dropped.
+    this.handleBatch(batch, (at) => ep!.senderAt(at));
+    return true;
+  }
+
+  /**
+   * Handle a batch of frames from the workers (`from`: the sending thread of the byte at an
+   * offset). Nothing a worker sends may throw out of the receive loop: a bad frame is logged and
+   * dropped, and so is a frame whose handling fails.
+   */
+  private handleBatch(batch: Uint8Array, from: (at: number) => number): void {
     const frames = decodeFrames(batch, (err, at) =>
-      this.log.error({ from: ep!.senderAt(at), offset: at, bytes: batch.length, err: err.message }, 'malformed frame dropped'));
+      this.log.error({ from: from(at), offset: at, bytes: batch.length, err: err.message }, 'malformed frame dropped'));
     for (const raw of frames) {
       try { this.onFrame(raw); } catch (err) {
         this.log.error({ frame: Array.isArray(raw) ? raw[0] : typeof raw, err: (err as Error).message }, 'frame handling failed');
       }
     }
-    return true;
   }
 
   /** The main thread's receive loop: drain the rings, handle frames, park until rung. */
