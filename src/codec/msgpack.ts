@@ -60,7 +60,7 @@ let decoding = false;
  * ("" when it has none), `retryable` (true, false or undefined) and `details`.
  *
  * Errors built by the decoder skip the stack capture, which is most of the cost of `new Error()`
- * (~2.7 µs, measurements.md 5): they were raised in a Lua process, where this JS stack says
+ * (~2.7 µs on Node 20, measured here): they were raised in a Lua process, where this JS stack says
  * nothing. Errors built by JS code get the usual stack.
  */
 export class WippyError extends Error {

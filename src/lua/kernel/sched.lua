@@ -9,7 +9,7 @@
 -- fires due timers and resumes runnable threads until the queue is empty or the slice is used up.
 --
 -- Why in Lua. A coroutine switch costs 1.3-3 µs in wasmoon and a Lua->JS call through wasmoon's
--- convenience bridge 3-15 µs (measurements.md), so everything on the message path between
+-- convenience bridge 3-15 µs (measured here: docs/design/scheduler.md), so everything on the message path between
 -- processes of one worker stays inside the VM: a receive that finds a queued value returns without
 -- yielding, a woken process drains what is queued, and same-worker payloads are copied as Lua
 -- values. JS is reached only through raw C functions (K.H.*, ~0.08 µs a call).

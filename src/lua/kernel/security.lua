@@ -1,4 +1,8 @@
--- Security: actors, scopes, policies and the permission check (semantics.md §8).
+-- Security: actors, scopes, policies and the permission check (docs/process-model.md,
+-- "Security").
+--
+-- Size: over 500 lines; it also holds its two compilers (the policy condition expressions and the
+-- resource patterns), which belong in files of their own: the next split after proc.lua's.
 --
 -- Model. An *actor* says who is acting (an id and a metadata table). A *scope* is an immutable set
 -- of *policies*. Every guarded operation asks `check(ctx, action, resource, attrs)`, where ctx
@@ -1082,7 +1086,7 @@ return function(K)
   end
 
   ---------------------------------------------------------------------------------------------
-  -- The check (semantics §8.2).
+  -- The check: steps 1 and 2 of the model above.
 
   local function strict() local c = K.cfg; return c ~= nil and c.strict_mode == true end
 

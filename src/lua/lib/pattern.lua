@@ -2,6 +2,9 @@
 -- the results and errors of Lua 5.4's string library, plus the rule that decides when the C
 -- matcher may run instead.
 --
+-- Size: over 500 lines because the matcher, its argument handling and the cost model share the
+-- item compiler (class_end, sets) and must change together with lstrlib's behaviour.
+--
 -- Why. Lua's matcher (lstrlib.c) is C; the kernel's instruction-count hook (sched.lua's
 -- budget_hook, the reduction budget) never fires inside a C call, and wasmoon's Lua is a prebuilt
 -- wasm module, so the C code cannot be changed. One call such as
@@ -59,9 +62,6 @@
 -- 5e11 steps). Always Lua: 6-50x slower for everyday string code. Yielding (preempting) inside a
 -- long Lua match instead of killing it: a runaway match would burn its worker's CPU forever;
 -- budget semantics are the kernel's, the same for a loop and a match.
---
--- Size: over 500 lines because the matcher, its argument handling and the cost model share the
--- item compiler (class_end, sets) and must change together with lstrlib's behaviour.
 --
 -- Shape: loaded by the kernel as K.pattern (init.lua); K.pattern.find/match/gmatch/gsub apply
 -- the rule, K.pattern.lua.* is the Lua matcher alone, K.pattern.cost/cheap expose the bound.

@@ -1,6 +1,10 @@
--- The `time` module (semantics §12, wippy-docs lua/core/time): durations, instants, locations,
--- Go reference layouts, and the timer family (sleep, after, timer, ticker). Pure Lua over a small
--- kernel interface K, so it runs unchanged inside the worker's kernel and under a fake K in tests.
+-- The `time` module of the Wippy docs: durations, instants, locations, Go reference layouts, and
+-- the timer family (sleep, after, timer, ticker). Pure Lua over a small kernel interface K, so it
+-- runs unchanged inside the worker's kernel and under a fake K in tests.
+--
+-- Size: over 500 lines because it is one module with one public table: Duration, Time and
+-- Location share the nanosecond arithmetic and the Go layout parser/formatter, and the timers
+-- share the kernel interface. Splitting it would split that table across files.
 --
 -- Model.
 --   * A Duration is an integer count of nanoseconds (Lua 5.4 64-bit integers, Go's range). Plain
