@@ -29,7 +29,8 @@ function luaName(kind: string, what: string): string {
   if (!/^[a-z_][a-z0-9_]*$/.test(what) || LUA_KEYWORDS.has(what)) throw new Error(`wire spec: ${kind}.${what} is not usable as a Lua name`);
   return what;
 }
-const constName = (kind: string, field: string): string => `${kind.toUpperCase()}_${field.toUpperCase()}`;
+/** The Lua constant holding field `field` of `kind`: "M_TOPIC". */
+export const constName = (kind: string, field: string): string => `${kind.toUpperCase()}_${field.toUpperCase()}`;
 const q = (s: string): string => JSON.stringify(s); // Lua accepts JSON string literals for these ASCII texts
 
 /** The text of src/lua/kernel/wire.lua for `spec`. */
