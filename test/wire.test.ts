@@ -288,3 +288,21 @@ describe('wire protocol: TS decoders', () => {
     for (const [n] of FRAMES.sp.fields) assert.equal((I.sp as Record<string, number>)[n], (R.task as Record<string, number>)[n]! + 1, n);
   });
 });
+
+// Compile-time: the constructors' parameter types come from the spec, so a wrong arity or a field
+// of the wrong type does not build (tsc fails on an unused @ts-expect-error). Never called.
+export function typeChecks(): void {
+  const m = frame.m('{a|0x00001}', '{|}', 'topic', 1, ['x']);
+  const topic: string = m[I.m.topic];
+  const f = asFrame(m);
+  if (f && f[0] === 'c') { const d: number = f[I.c.deadline]; void d; }
+  // @ts-expect-error topic must be a string
+  frame.m('{a|0x00001}', '{|}', 5, 1, ['x']);
+  // @ts-expect-error "t" has two fields
+  frame.t('{a|0x00001}');
+  // @ts-expect-error the kind is at 0 and is not a number
+  const k: number = m[0];
+  // @ts-expect-error "home" is a thread id
+  record.task('{a|0x00001}', 1, 'app:p', 'app:host', false, false, false, [], 'home');
+  void topic; void k;
+}
