@@ -669,5 +669,5 @@ function typedWasmEntry(base: Entry, p: Record<string, unknown>, files: Record<s
       ...(pool.max_size !== undefined ? { maxSize: pool.max_size } : {}),
       ...(pool.worker_class !== undefined ? { workerClass: pool.worker_class } : {}),
     },
-  } as Entry;
+  } as unknown as Entry;
 }

@@ -30,7 +30,7 @@ import { compile, type Artifact } from './artifact.js';
 import { registryEnv, resolveEnv, type EnvResolver } from './env.js';
 import { toCallError, WasmError, type WasmCallError } from './errors.js';
 import type { InstanceSpec } from './instance.js';
-import { WasmPool, type CallOutcome } from './pool.js';
+import { PROCESS_POOL, WasmPool, poolShape, type CallOutcome } from './pool.js';
 import { parseSignatures } from './signature.js';
 import { loadBinary, where } from './source.js';
 import { unknownGroups, type OutputSink } from './wasi.js';
@@ -138,16 +138,26 @@ export class WasmFunctions {
   /** Like call, with a handle to cancel the running call (the pool replaces its thread). */
   start(id: string, args: unknown[] = [], opts: WasmCallOptions = {}): WasmCall {
     const ac = new AbortController();
-    const result = this.run(id, args, opts, ac);
+    const result = this.run(id, args, opts, ac, false);
     return { result, cancel: () => ac.abort() };
   }
 
-  private async run(id: string, args: unknown[], opts: WasmCallOptions, ac: AbortController): Promise<WasmCallResult> {
+  /** The run of a process.wasm body (process.ts); functions cannot be started as processes. */
+  startProcess(id: string, args: unknown[] = [], opts: WasmCallOptions = {}): WasmCall {
+    const ac = new AbortController();
+    const result = this.run(id, args, opts, ac, true);
+    return { result, cancel: () => ac.abort() };
+  }
+
+  private async run(id: string, args: unknown[], opts: WasmCallOptions, ac: AbortController, asProcess: boolean): Promise<WasmCallResult> {
     if (this.closed) return { error: { kind: 'Unavailable', message: 'the WebAssembly runtime is closed' } };
     let p: Prepared;
     let env: Array<[string, string]>;
     try {
       p = await this.prep(id);
+      if ((p.entry.kind === 'process.wasm') !== asProcess) {
+        throw new WasmError('Invalid', asProcess ? `${id} is a ${p.entry.kind}, not a process.wasm` : `${id} is a process.wasm: spawn it as a process, it is not a function`);
+      }
       env = resolveEnv(id, p.entry.wasi?.env ?? [], this.env);
     } catch (err) {
       return { error: toCallError(err) };
@@ -166,7 +176,7 @@ export class WasmFunctions {
   private pool(p: Prepared): WasmPool {
     let pool = this.pooled.get(p.entry.id);
     if (!pool) {
-      pool = new WasmPool(p.entry.id, p.artifact, p.spec, p.entry.kind === 'process.wasm' ? { type: 'inline' } : p.entry.pool);
+      pool = new WasmPool(p.entry.id, p.artifact, p.spec, p.entry.kind === 'process.wasm' ? PROCESS_POOL : poolShape(p.entry.pool));
       this.pooled.set(p.entry.id, pool);
     }
     return pool;

@@ -10,6 +10,8 @@
 //   adaptive  1 idle thread, up to `max_size` (default 16).
 //   (no type) lazy, up to os.availableParallelism() threads — the reference's 100-worker default
 //             sizes goroutines, not threads; 100 isolates would be ~1 GB.
+//   process.wasm (PROCESS_POOL; its `pool` block is ignored): threads on demand up to
+//             os.availableParallelism(), a fresh instance per process.
 // lazy/static/adaptive keep one instance per thread across calls. `worker_class` is accepted and
 // ignored (no core pinning from Node).
 //
@@ -58,14 +60,17 @@ export function poolShape(cfg: WasmPoolConfig): PoolShape {
   }
 }
 
+/** process.wasm (its `pool` block is ignored): a fresh instance per process, threads on demand. */
+export const PROCESS_POOL: PoolShape = { minThreads: 0, maxThreads: os.availableParallelism(), maxQueue: Infinity, reuse: false };
+
 const WORKER = new URL('./pool-worker.js', import.meta.url).href;
 
 export class WasmPool {
   private readonly piscina: Piscina;
   readonly shape: PoolShape;
 
-  constructor(readonly entryId: string, artifact: Artifact, spec: InstanceSpec, cfg: WasmPoolConfig) {
-    this.shape = poolShape(cfg);
+  constructor(readonly entryId: string, artifact: Artifact, spec: InstanceSpec, shape: PoolShape) {
+    this.shape = shape;
     this.piscina = new Piscina({
       filename: WORKER,
       minThreads: this.shape.minThreads,
