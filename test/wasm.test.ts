@@ -131,6 +131,7 @@ test('component values: records, lists, strings, options, results, enums, flags,
   assert.equal(value(await wasm.call('app:checked_div', [84, 2])), 42);
   const div = failure(await wasm.call('app:checked_div', [1, 0]));
   assert.equal(div.message, 'division by zero', 'an error result becomes the call error with its payload as message');
+  assert.equal(div.payload, 'division by zero');
   assert.equal(value(await wasm.call('app:classify', [-5])), 'negative');
   assert.equal(value(await wasm.call('app:classify', [0])), 'zero');
   assert.deepEqual(value(await wasm.call('app:perms_of', [5])), { read: true, write: false, exec: true });

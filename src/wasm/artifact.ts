@@ -66,7 +66,11 @@ async function compileComponent(bin: WasmBinary): Promise<Artifact> {
   const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
   let out: Awaited<ReturnType<typeof transpileBytes>>;
   try {
-    out = await transpileBytes(bin.bytes, { name: 'component', instantiation: { tag: 'async' } as never, validLiftingOptimization: false });
+    out = await transpileBytes(bin.bytes, {
+      name: 'component', instantiation: { tag: 'async' } as never, validLiftingOptimization: false,
+      // A top-level error result is thrown as ComponentError { payload }: told apart from a host throw.
+      noComponentErrorWrapping: false,
+    });
   } catch (err) {
     throw new WasmError('Invalid', `component transpile failed: ${(err as Error).message ?? String(err)}`);
   }

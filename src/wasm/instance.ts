@@ -97,8 +97,9 @@ export class WasmInstance {
         if (err.code === 0) return null;
         throw new WasmError('Internal', `${this.spec.entryId}: ${err.message}`);
       }
-      const e = err as { name?: string; payload?: unknown };
-      if (e && typeof e === 'object' && e.name === 'ComponentError' && 'payload' in e) {
+      // jco's ComponentError (its class name; `name` stays "Error") carries the error result.
+      const e = err as { constructor?: { name?: string }; payload?: unknown };
+      if (e && typeof e === 'object' && e.constructor?.name === 'ComponentError' && 'payload' in e) {
         throw new WasmError('Internal', errorMessage(e.payload), { entry: this.spec.entryId, payload: toHost(e.payload) });
       }
       if (err instanceof TypeError || err instanceof RangeError) {
