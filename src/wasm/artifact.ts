@@ -12,9 +12,10 @@
 // May call: @bytecodealliance/jco-transpile (runs wasm-tools + js-component-bindgen, themselves
 // components transpiled to JS; loaded lazily on the first component).
 //
-// Measured (2 shared cores, busy): transpiling the 2 KiB `calc` fixture ~150 ms the first time
-// (most of it loading the bindgen itself), ~15 ms for the next component; the generated JS is
-// ~120 KB (jco's runtime helpers), evaluated in ~10 ms per thread.
+// Measured (2 cores shared with other busy sessions, load average ~18, so upper bounds):
+// transpiling the 2 KiB `calc` fixture ~1 s the first time in a process (it includes loading the
+// bindgen), ~0.4 s for the next component; the generated JS is ~128 KB (jco's runtime helpers),
+// evaluated in ~80 ms per thread.
 // Rejected: writing the generated JS to a cache directory and importing it by path — a data: URL
 // needs no writable disk and no cleanup, and the module map keeps one copy per thread anyway.
 
