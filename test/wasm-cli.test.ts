@@ -97,3 +97,25 @@ function failureOf(r: { values: unknown[] } | { error: { kind: string; message: 
   assert.ok('error' in r);
   return r.error;
 }
+
+test('embedding API: a WASM function of a running app, called from JS beside its Lua processes', async () => {
+  const { createRuntime, WasmFunctions: Exported } = await import('../src/index.js');
+  const rt = await createRuntime({
+    root: ROOT,
+    entries: [
+      { id: 'e:processes', kind: 'process.host', host: { workers: 1 } },
+      { id: 'e:bin', kind: 'fs.directory', directory: 'wasm' },
+      { id: 'e:compute', kind: 'function.wasm', fs: 'e:bin', path: '/calc.wasm', hash: MANIFEST['calc.wasm'], method: 'compute' },
+      { id: 'e:square', kind: 'function.lua', method: 'main', source: 'return { main = function(x) return x * x end }' },
+    ],
+  });
+  const fns = new Exported(rt.registry);
+  try {
+    const [w, l] = await Promise.all([fns.call('e:compute', [6, 7]), rt.exec('e:square', [7])]);
+    assert.deepEqual(w, { values: [42] });
+    assert.equal(l, 49);
+  } finally {
+    await fns.close();
+    await rt.stop();
+  }
+});
