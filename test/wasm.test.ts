@@ -37,6 +37,9 @@ const registry = createRegistry([
   { id: 'app:core_add64', ...bin('core-math', 'add64', { wit: 'add64: func(a: s64, b: s64) -> s64;' }) },
   { id: 'app:core_even', ...bin('core-math', 'is-even', { wit: 'is-even: func(n: s32) -> bool;' }) },
   { id: 'app:core_boom', ...bin('core-math', 'boom', { wit: 'boom: func() -> s32;' }) },
+  { id: 'app:core_small', ...bin('core-math', 'compute', { wit: 'compute: func(a: s32, b: s32) -> s32;', limits: { memory: '32KiB' } }) },
+  { id: 'app:comp_small', ...bin('calc', 'compute', { limits: { memory: 1000 } }) },
+  { id: 'app:comp_fits', ...bin('calc', 'compute', { limits: { memory: '1MiB' } }) },
   { id: 'app:mismatch', ...bin('core-math', 'compute', { hash: `sha256:${'0'.repeat(64)}` }) },
   { id: 'app:compute', ...bin('calc', 'compute', { pool: { type: 'lazy', max_size: 2 } }) },
   { id: 'app:echo_user', ...bin('calc', 'echo-user') },
@@ -213,6 +216,14 @@ test('an infinite loop is stopped by cancel() and by max_execution_ms; the main 
   }
   // The pool replaced its thread: the same entry's pool answers again.
   assert.equal(failure(await wasm.call('app:boom')).kind, 'Internal');
+});
+
+test('limits.memory: a core module or component whose memory exceeds it fails; one within it runs', async () => {
+  const core = failure(await wasm.call('app:core_small', [6, 7]));
+  assert.equal(core.kind, 'Internal');
+  assert.match(core.message, /app:core_small: memory 65536 bytes exceeds limits.memory 32768/);
+  assert.match(failure(await wasm.call('app:comp_small', [6, 7])).message, /app:comp_small: memory 65536 bytes exceeds limits.memory 1000/);
+  assert.equal(value(await wasm.call('app:comp_fits', [6, 7])), 42);
 });
 
 test('pool types map onto piscina thread counts and queues', () => {

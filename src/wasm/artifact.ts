@@ -84,7 +84,11 @@ async function compileComponent(bin: WasmBinary): Promise<Artifact> {
 }
 
 type ComponentModule = {
-  instantiate(getCoreModule: (name: string) => WebAssembly.Module, imports: Record<string, unknown>): Promise<Record<string, unknown>>;
+  instantiate(
+    getCoreModule: (name: string) => WebAssembly.Module,
+    imports: Record<string, unknown>,
+    instantiateCore?: (m: WebAssembly.Module, imports?: WebAssembly.Imports) => Promise<WebAssembly.Instance>,
+  ): Promise<Record<string, unknown>>;
 };
 const loaded = new Map<string, Promise<ComponentModule>>();
 

@@ -5,8 +5,9 @@
 // naming it; component: jco's `instantiate` with the WASI imports the entry declared, checked
 // first), finding the method (`name`, or `iface#name` for a function of an exported interface),
 // converting arguments and results (signature.ts for core, values.ts for components), and the
-// memory limit (checked after instantiation and after every call on the exported memories a core
-// module has; a component's memories are internal to jco's bindings and not checked).
+// memory limit (`limits.memory`: checked after instantiation and after every call, on the memories
+// a core module exports, or a component's core instances export — seen through jco's
+// instantiateCore hook; a guest growing past it inside one call is caught when the call returns).
 // May call: artifact.ts, wasi.ts, signature.ts, values.ts.
 //
 // A trap (WebAssembly.RuntimeError) poisons the instance: `broken` is set and the pool drops it.
@@ -61,14 +62,24 @@ export class WasmInstance {
     const imports = await wasiImports(art.imports, ctx);
     const mod = await loadComponentJs(art);
     let exports: Record<string, unknown>;
+    // jco instantiates the component's core modules through this hook: it lets us see their
+    // memories, so limits.memory applies to components as to core modules.
+    const memories: WebAssembly.Memory[] = [];
+    const instantiateCore = async (m: WebAssembly.Module, imp?: WebAssembly.Imports) => {
+      const inst = await WebAssembly.instantiate(m, imp);
+      for (const x of Object.values(inst.exports)) if (x instanceof WebAssembly.Memory) memories.push(x);
+      return inst;
+    };
     try {
-      exports = await mod.instantiate((name) => art.cores[name]!, imports);
+      exports = await mod.instantiate((name) => art.cores[name]!, imports, instantiateCore);
     } catch (err) {
       throw new WasmError('Invalid', `${spec.entryId}: component failed to instantiate: ${(err as Error).message ?? String(err)}`);
     }
     const fn = findExport(exports, spec.method);
     if (!fn) throw notExported(spec, art.exports.map(([n, k]) => (k === 'instance' ? `${n}#...` : n)));
-    return new WasmInstance(spec, fn, [], ctx, true);
+    const out = new WasmInstance(spec, fn, memories, ctx, true);
+    out.checkMemory();
+    return out;
   }
 
   /** Calls the method. Returns the result value; throws WasmError / RuntimeError / WasiExit. */
@@ -90,7 +101,9 @@ export class WasmInstance {
         this.checkMemory();
         return r;
       }
-      return toHost(this.fn(...args.map(toGuest)));
+      const r = toHost(this.fn(...args.map(toGuest)));
+      this.checkMemory();
+      return r;
     } catch (err) {
       if (err instanceof WebAssembly.RuntimeError) this.broken = true;
       if (err instanceof WasiExit) {
