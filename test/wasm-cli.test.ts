@@ -50,6 +50,7 @@ const registry = createRegistry([
   { id: 'p:boom', ...bin('calc', 'boom') },
   { id: 'p:spin', ...bin('calc', 'spin') },
   { id: 'p:sleep', ...bin('sleeper', 'test-sleep#sleep-ms', { imports: ['wasi:io', 'wasi:clocks'] }) },
+  { id: 'p:say', ...bin('sys', 'say', { imports: ['wasi:cli', 'wasi:io'] }) },
   { id: 'p:fn', kind: 'function.wat', source: '(module (func (export "f") (result i32) i32.const 1))', method: 'f' },
 ], { root: ROOT });
 const wasm = new WasmFunctions(registry);
@@ -91,6 +92,15 @@ test('process.wasm: terminate and an expired cancel deadline stop a looping gues
   const sleeper = runWasmProcess(wasm, 'p:sleep', [20]);
   sleeper.process.cancel(10_000);
   assert.deepEqual(await sleeper.exit, { value: 20 }, 'finished before its deadline');
+});
+
+test('process.wasm: guest stdout streams to the sink as written, all of it before the EXIT', async () => {
+  const seen: string[] = [];
+  const { exit } = runWasmProcess(wasm, 'p:say', ['line one\n'], { sink: (stream, bytes) => void seen.push(`${stream}:${Buffer.from(bytes).toString()}`) });
+  const ev = await exit;
+  seen.push('exit');
+  assert.deepEqual(ev, { value: true });
+  assert.deepEqual(seen, ['stdout:line one\n', 'exit']);
 });
 
 function failureOf(r: { values: unknown[] } | { error: { kind: string; message: string } }) {

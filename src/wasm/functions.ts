@@ -163,11 +163,17 @@ export class WasmFunctions {
       return { error: toCallError(err) };
     }
     if (ac.signal.aborted) return { error: { kind: 'Canceled', message: `${id}: call canceled` } };
+    const sink = opts.sink ?? this.sink;
+    // Processes stream their output as it is written; function calls get it with the result.
     const out: CallOutcome = await this.pool(p).call(
       { args, env },
-      { controller: ac, ...(opts.signal ? { signal: opts.signal } : {}), ...(p.entry.limits.maxExecutionMs ? { maxExecutionMs: p.entry.limits.maxExecutionMs } : {}) },
+      {
+        controller: ac,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(p.entry.limits.maxExecutionMs ? { maxExecutionMs: p.entry.limits.maxExecutionMs } : {}),
+        ...(asProcess ? { onOutput: sink } : {}),
+      },
     );
-    const sink = opts.sink ?? this.sink;
     for (const [stream, bytes] of out.output) sink(stream, bytes);
     if (!out.ok) return { error: out.error };
     return { values: out.value === null || out.value === undefined ? [] : [out.value] };

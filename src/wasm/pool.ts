@@ -24,6 +24,7 @@
 // May call: piscina, pool-worker.ts (as the thread body). Measured: see docs/wasm.md.
 
 import os from 'node:os';
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { WasmPoolConfig } from '../registry/types.js';
 import type { Artifact } from './artifact.js';
@@ -35,6 +36,8 @@ export interface PoolCallOptions {
   signal?: AbortSignal;
   /** 0 / undefined = no limit. */
   maxExecutionMs?: number;
+  /** Receive guest output as it is written instead of with the result (a MessageChannel per call). */
+  onOutput?: (stream: 'stdout' | 'stderr', bytes: Uint8Array) => void;
 }
 
 export type CallOutcome = { ok: true; value: unknown; output: Output } | { ok: false; error: WasmCallError; output: Output };
@@ -97,14 +100,27 @@ export class WasmPool {
     ac.signal.addEventListener('abort', onOwn, { once: true });
     const limit = opts.maxExecutionMs ?? 0;
     const timer = limit > 0 ? setTimeout(() => { why ??= 'Timeout'; ac.abort(); }, limit) : undefined;
+    let channel: MessageChannel | undefined;
+    let ended: Promise<void> | undefined;
+    if (opts.onOutput) {
+      const onOutput = opts.onOutput;
+      const ch = new MessageChannel();
+      channel = ch;
+      ended = new Promise<void>((done) => ch.port1.on('message', (m: 'end' | ['stdout' | 'stderr', Uint8Array]) => (m === 'end' ? done() : onOutput(m[0], m[1]))));
+    }
     try {
-      return (await this.piscina.run(task, { signal: ac.signal })) as PoolResult;
+      const r = channel
+        ? ((await this.piscina.run({ ...task, port: channel.port2 }, { signal: ac.signal, transferList: [channel.port2] as never })) as PoolResult)
+        : ((await this.piscina.run(task, { signal: ac.signal })) as PoolResult);
+      await ended; // every write of this call is delivered before its result
+      return r;
     } catch (err) {
       if (why === 'Timeout') return { ok: false, error: { kind: 'Timeout', message: `${this.entryId}: exceeded max_execution_ms (${limit} ms); the call was stopped` }, output: [] };
       if (why === 'Canceled' || ac.signal.aborted) return { ok: false, error: { kind: 'Canceled', message: `${this.entryId}: call canceled` }, output: [] };
       const msg = (err as Error).message ?? String(err);
       return { ok: false, error: { kind: /queue is at limit/i.test(msg) ? 'Unavailable' : 'Internal', message: `${this.entryId}: ${msg}` }, output: [] };
     } finally {
+      channel?.port1.close();
       if (timer) clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onCaller);
     }
