@@ -24,7 +24,7 @@ export { formatPid, parsePid } from './runtime/pid.js';
 export { Supervisor, backoffMs, startOrder, type ServiceStatus, type ServiceState } from './runtime/services.js';
 // WebAssembly entries (docs/wasm.md): `new WasmFunctions(rt.registry).call('app:compute', [6, 7])`.
 export { WasmFunctions, type WasmCallResult, type WasmCallOptions, type WasmCall } from './wasm/functions.js';
-export { WasmProcess, runWasmProcess, type WasmExit } from './wasm/process.js';
+export { WasmProcess, WasmProcessTable, runWasmProcess, type WasmExit } from './wasm/process.js';
 export { WasmError, type WasmCallError } from './wasm/errors.js';
 
 export interface CreateRuntimeOptions extends RuntimeOptions {

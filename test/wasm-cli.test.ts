@@ -9,7 +9,7 @@ import path from 'node:path';
 import { loadApp } from '../src/registry/loader.js';
 import { createRegistry } from '../src/registry/registry.js';
 import { WasmFunctions } from '../src/wasm/functions.js';
-import { WasmProcess, runWasmProcess } from '../src/wasm/process.js';
+import { WasmProcess, WasmProcessTable, runWasmProcess, type WasmExit } from '../src/wasm/process.js';
 
 const BIN = path.resolve('bin/wippy.js');
 const APP = path.resolve('test/fixtures/wasm/app');
@@ -101,6 +101,29 @@ test('process.wasm: guest stdout streams to the sink as written, all of it befor
   seen.push('exit');
   assert.deepEqual(ev, { value: true });
   assert.deepEqual(seen, ['stdout:line one\n', 'exit']);
+});
+
+test('WasmProcessTable: processes by PID; terminate one, the other exits with its value; one EXIT each', async () => {
+  const table = new WasmProcessTable(wasm);
+  const exits: Array<[string, WasmExit]> = [];
+  const done = new Promise<void>((resolve) => {
+    const onExit = (pid: string) => (ev: WasmExit) => {
+      exits.push([pid, ev]);
+      if (exits.length === 2) resolve();
+    };
+    table.start('<0.1.1>', 'p:spin', [], {}, onExit('<0.1.1>'));
+    table.start('<0.1.2>', 'p:compute', [6, 7], {}, onExit('<0.1.2>'));
+  });
+  assert.equal(table.size, 2);
+  assert.throws(() => table.start('<0.1.2>', 'p:compute', [], {}, () => {}), /already running/);
+  setTimeout(() => table.terminate('<0.1.1>', 'terminated by test'), 50);
+  await done;
+  exits.sort(([a], [b]) => a.localeCompare(b));
+  assert.equal(exits[0]![1].error?.kind, 'Canceled');
+  assert.match(exits[0]![1].error!.message, /terminated by test/);
+  assert.deepEqual(exits[1], ['<0.1.2>', { value: 42 }]);
+  assert.equal(table.size, 0);
+  assert.equal(table.terminate('<0.1.1>'), false, 'an exited PID is gone');
 });
 
 function failureOf(r: { values: unknown[] } | { error: { kind: string; message: string } }) {

@@ -12,6 +12,8 @@
 //   p.terminate()            stop now (the pool thread is replaced)
 //   p.close()                Close: release (idempotent); the instance died with its call
 //   runWasmProcess(...)      all four in order -> the EXIT shape { value } | { error }
+//   WasmProcessTable         live processes by PID: start / terminate / cancel / terminateAll —
+//                            what the main thread needs to serve the kernel's process.wasm body
 //
 // EXIT mapping: the return value is `result.value`; a trap, an error result, a missing required
 // env, a hash mismatch, a timeout are `result.error` with the kind and message of the call error.
@@ -117,4 +119,47 @@ export function runWasmProcess(
     return ev;
   })();
   return { process: p, exit };
+}
+
+/**
+ * Live WASM processes by PID, for the main-thread side of the kernel's `bodies['process.wasm']`:
+ * the kernel allocates the PID (mailbox, monitors, links), then `start`s the body here and turns
+ * `onExit` into that PID's EXIT; TERMINATE / CANCEL frames for the PID call `terminate` / `cancel`.
+ * `onExit` is called exactly once per started PID; the PID leaves the table before it is called.
+ */
+export class WasmProcessTable {
+  private readonly live = new Map<string, WasmProcess>();
+
+  constructor(private readonly wasm: WasmFunctions) {}
+
+  start(pid: string, entryId: string, args: unknown[], opts: { sink?: OutputSink; context?: Record<string, unknown> }, onExit: (exit: WasmExit) => void): void {
+    if (this.live.has(pid)) throw new Error(`WasmProcessTable: ${pid} is already running`);
+    const { process: p, exit } = runWasmProcess(this.wasm, entryId, args, opts);
+    this.live.set(pid, p);
+    void exit.then((ev) => {
+      this.live.delete(pid);
+      onExit(ev);
+    });
+  }
+
+  terminate(pid: string, reason?: string): boolean {
+    const p = this.live.get(pid);
+    p?.terminate(reason);
+    return p !== undefined;
+  }
+
+  cancel(pid: string, deadlineMs: number, reason?: string): boolean {
+    const p = this.live.get(pid);
+    p?.cancel(deadlineMs, reason);
+    return p !== undefined;
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Terminates every live process (runtime stop); their onExit calls still follow. */
+  terminateAll(reason = 'runtime stopping'): void {
+    for (const p of this.live.values()) p.terminate(reason);
+  }
 }
