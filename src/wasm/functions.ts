@@ -31,7 +31,7 @@ import { registryEnv, resolveEnv, type EnvResolver } from './env.js';
 import { toCallError, WasmError, type WasmCallError } from './errors.js';
 import type { InstanceSpec } from './instance.js';
 import { PROCESS_POOL, WasmPool, poolShape, type CallOutcome } from './pool.js';
-import { parseSignatures } from './signature.js';
+import { parseSignatures, type CoreSignature } from './signature.js';
 import { loadBinary, where } from './source.js';
 import { unknownGroups, type OutputSink } from './wasi.js';
 
@@ -104,11 +104,11 @@ export class WasmFunctions {
     } catch (err) {
       throw new WasmError((err as WasmError).kind ?? 'Invalid', `${at}: ${(err as Error).message}`);
     }
-    let signature;
+    let signature: CoreSignature | undefined;
     if (artifact.shape === 'core' && entry.wit) {
       try {
         const sigs = parseSignatures(entry.wit);
-        signature = sigs.get(entry.method) ?? (sigs.size === 1 ? undefined : undefined);
+        signature = sigs.get(entry.method);
         if (!signature) throw new WasmError('Invalid', `wit has no signature for method ${entry.method} (has: ${[...sigs.keys()].join(', ')})`);
       } catch (err) {
         throw new WasmError('Invalid', `${at}: field wit: ${(err as Error).message}`);
