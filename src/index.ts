@@ -22,6 +22,10 @@ export type { Registry } from './registry/registry.js';
 export type { Entry, LuaEntry, HostEntry, ServiceEntry, EntryId } from './registry/types.js';
 export { formatPid, parsePid } from './runtime/pid.js';
 export { Supervisor, backoffMs, startOrder, type ServiceStatus, type ServiceState } from './runtime/services.js';
+// WebAssembly entries (docs/wasm.md): `new WasmFunctions(rt.registry).call('app:compute', [6, 7])`.
+export { WasmFunctions, type WasmCallResult, type WasmCallOptions, type WasmCall } from './wasm/functions.js';
+export { WasmProcess, WasmProcessTable, runWasmProcess, type WasmExit } from './wasm/process.js';
+export { WasmError, type WasmCallError } from './wasm/errors.js';
 
 export interface CreateRuntimeOptions extends RuntimeOptions {
   /** App directory to load (wippy.lock / src/ with _index.yaml files). */

@@ -10,6 +10,7 @@ import { formatList, formatShow } from '../registry/format.js';
 import type { Registry } from '../registry/registry.js';
 import { Runtime, type ExitInfo } from '../runtime/runtime.js';
 import { Supervisor } from '../runtime/services.js';
+import { runWasmCommand } from '../wasm/command.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -60,7 +61,7 @@ function execExitCode(e: ExitInfo): number {
 
 function listCommands(reg: Registry): string {
   const cmds = reg.commands();
-  if (cmds.length === 0) return 'no commands: give a process.lua entry meta.command.name to make one\n';
+  if (cmds.length === 0) return 'no commands: give a process.lua or process.wasm entry meta.command.name to make one\n';
   const w = cmds.reduce((m, c) => Math.max(m, c.name.length), 0); // no spread: one argument per command
   return cmds.map((c) => `  ${c.name.padEnd(w)}  ${c.short ?? ''}`.trimEnd()).join('\n') + '\n';
 }
@@ -115,6 +116,7 @@ async function runCommand(o: GlobalOpts, name: string, args: string[]): Promise<
     process.stderr.write('wippy: commands run on a terminal host, and the app has no terminal.host entry\n');
     return 2;
   }
+  if (cmd.entry.kind === 'process.wasm') return commandExitCode(await runWasmCommand(reg, cmd.entry.id, args));
   await rt.start();
   onSignals(() => rt.stop());
   const exit = await rt.run(cmd.entry.id, args, { host });

@@ -290,7 +290,9 @@ function checkReferences(raw: RawEntry, declared: Map<EntryId, RawEntry>, proble
       expect('process', data.process, 'process', inList(PROCESS_KINDS), `one of ${PROCESS_KINDS.join(', ')}`);
       if (data.host !== CONTROL_HOST) expect('host', data.host, 'host', (k) => k === 'process.host', 'a process.host');
       break;
-    case 'process.wasm': {
+    case 'process.wasm':
+    case 'function.wasm':
+    case 'function.wat': {
       const isFs = (k: string) => k.startsWith('fs.');
       expect('fs', data.fs, 'fs', isFs, 'an fs.directory');
       const wasi = data.wasi;

@@ -45,6 +45,7 @@ export type ReportFn = (field: string | undefined, message: string) => void;
 export const LUA_KINDS = ['process.lua', 'function.lua', 'library.lua'] as const;
 /** Kinds a `process.service` may supervise. */
 export const PROCESS_KINDS = ['process.lua', 'process.lua.bc', 'process.wasm'] as const;
+export const WASM_KINDS = ['process.wasm', 'function.wasm', 'function.wat'] as const;
 export const HOST_KINDS = ['process.host', 'terminal.host'] as const;
 export const POLICY_KINDS = ['security.policy', 'security.policy.expr'] as const;
 
@@ -220,7 +221,9 @@ export function qualifyRefs(raw: RawEntry): void {
       d.host = q(d.host);
       break;
     case 'process.wasm':
-      d.fs = q(d.fs);
+    case 'function.wasm':
+    case 'function.wat':
+      if (d.fs !== undefined) d.fs = q(d.fs);
       if (isPlainObject(d.wasi)) {
         for (const m of Array.isArray(d.wasi.mounts) ? d.wasi.mounts : []) if (isPlainObject(m)) m.fs = q(m.fs);
         for (const e of Array.isArray(d.wasi.env) ? d.wasi.env : []) if (isPlainObject(e)) e.id = q(e.id);
@@ -383,10 +386,29 @@ const fsDirectorySchema = z.object({
 });
 
 const absolutePath = text().refine((p) => p.startsWith('/'), 'must be an absolute path');
-const wasmSchema = z.object({
-  fs: text(),
-  path: text(),
-  hash: z.string().regex(/^sha256:[0-9a-fA-F]{64}$/, 'must be "sha256:" followed by 64 hex digits'),
+// WebAssembly kinds (process.wasm, function.wasm, function.wat): fields and defaults are documented
+// in docs/wasm.md; the typed shape is WasmEntry in types.ts. `memory` is bytes, or a size string.
+const SIZE_UNIT: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1 << 20, mb: 1e6, mib: 1 << 20, g: 1 << 30, gb: 1e9, gib: 1 << 30 };
+const byteSize = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const m = typeof v === 'number' ? [String(v), String(v), ''] : /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(v);
+  const unit = m ? SIZE_UNIT[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined || !(Number(m[1]) > 0)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a positive size in bytes, or a string such as "64MiB"' });
+    return z.NEVER;
+  }
+  return Math.floor(Number(m[1]) * unit);
+});
+const wasmPoolSchema = block(
+  z.object({
+    type: oneOf(['inline', 'lazy', 'static', 'adaptive']).optional(),
+    size: positiveInt('size must be greater than 0').optional(),
+    workers: positiveInt('workers must be greater than 0').optional(),
+    buffer: positiveInt('buffer must be greater than 0').optional(),
+    max_size: positiveInt('max_size must be greater than 0').optional(),
+    worker_class: text().optional(),
+  }),
+);
+const wasmCommon = {
   method: text(),
   wit: z.string().optional(),
   transport: z.preprocess((v) => v ?? 'payload', oneOf(['payload', 'wasi-http'])),
@@ -398,12 +420,28 @@ const wasmSchema = z.object({
         args: list(z.string()),
         cwd: absolutePath.optional(),
         env: list(z.object({ id: text(), name: text(), required: z.boolean().default(false) })),
-        mounts: list(z.object({ fs: text(), guest: absolutePath, read_only: z.boolean().default(false) })),
+        mounts: list(z.object({ fs: text(), guest: absolutePath, read_only: z.boolean().default(false) }))
+          .refine((ms) => new Set(ms.map((m) => m.guest)).size === ms.length, 'mount guest paths must be unique'),
       }).optional(),
     ),
-  limits: block(z.object({ max_execution_ms: z.number().min(0, 'max_execution_ms must be 0 or more').optional() })),
-  // `pool` is accepted for compatibility with function.wasm and ignored for processes.
-  pool: z.unknown().optional(),
+  limits: block(z.object({
+    max_execution_ms: z.number().min(0, 'max_execution_ms must be 0 or more').optional(),
+    memory: z.preprocess((v) => v ?? undefined, byteSize.optional()),
+  })),
+  // process.wasm accepts `pool` (shared config with function.wasm) and ignores it.
+  pool: wasmPoolSchema,
+};
+const wasmBinary = {
+  fs: text(),
+  path: text(),
+  hash: z.string({ error: (iss) => (iss.input === undefined ? 'is required ("sha256:" followed by 64 hex digits)' : undefined) })
+    .regex(/^sha256:[0-9a-fA-F]{64}$/, 'must be "sha256:" followed by 64 hex digits'),
+};
+const wasmSchema = z.object({ ...wasmBinary, ...wasmCommon });
+const watSchema = z.object({
+  source: z.string({ error: (iss) => (iss.input === undefined ? 'is required (inline WAT or file://path.wat)' : 'must be WAT text (inline or file://)') })
+    .min(1, 'must not be empty'),
+  ...wasmCommon,
 });
 
 const CONDITION_OPERATORS = [
@@ -452,6 +490,8 @@ const KIND_SCHEMAS: Record<string, z.ZodType> = {
   'process.service': serviceSchema,
   'fs.directory': fsDirectorySchema,
   'process.wasm': wasmSchema,
+  'function.wasm': wasmSchema,
+  'function.wat': watSchema,
   'security.policy': policySchema,
   'security.policy.expr': policyExprSchema,
 };
@@ -559,33 +599,10 @@ function typedEntry(base: Entry, p: Record<string, unknown>, files: Record<strin
         autoInit: p.auto_init,
         ...(p.mode !== undefined ? { mode: String(p.mode) } : {}),
       } as Entry;
-    case 'process.wasm': {
-      const w = p.wasi as
-        | { args: string[]; cwd?: string; env: Array<{ id: string; name: string; required: boolean }>; mounts: Array<{ fs: string; guest: string; read_only: boolean }> }
-        | undefined;
-      const limits = p.limits as { max_execution_ms?: number };
-      return {
-        ...base,
-        fs: p.fs,
-        path: p.path,
-        hash: (p.hash as string).toLowerCase(),
-        method: p.method,
-        ...(p.wit !== undefined ? { wit: p.wit } : {}),
-        transport: p.transport,
-        imports: p.imports,
-        ...(w
-          ? {
-              wasi: {
-                args: w.args,
-                ...(w.cwd !== undefined ? { cwd: w.cwd } : {}),
-                env: w.env,
-                mounts: w.mounts.map((m) => ({ fs: m.fs, guest: m.guest, readOnly: m.read_only })),
-              },
-            }
-          : {}),
-        limits: limits.max_execution_ms !== undefined ? { maxExecutionMs: limits.max_execution_ms } : {},
-      } as Entry;
-    }
+    case 'process.wasm':
+    case 'function.wasm':
+    case 'function.wat':
+      return typedWasmEntry(base, p, files);
     case 'security.policy':
     case 'security.policy.expr': {
       const pol = p.policy as {
@@ -612,4 +629,45 @@ function typedEntry(base: Entry, p: Record<string, unknown>, files: Record<strin
     default:
       return base;
   }
+}
+
+/** process.wasm / function.wasm / function.wat: snake_case fields onto WasmEntry (types.ts). */
+function typedWasmEntry(base: Entry, p: Record<string, unknown>, files: Record<string, string>): Entry {
+  const w = p.wasi as
+    | { args: string[]; cwd?: string; env: Array<{ id: string; name: string; required: boolean }>; mounts: Array<{ fs: string; guest: string; read_only: boolean }> }
+    | undefined;
+  const limits = p.limits as { max_execution_ms?: number; memory?: number };
+  const pool = p.pool as { type?: string; size?: number; workers?: number; buffer?: number; max_size?: number; worker_class?: string };
+  return {
+    ...base,
+    ...(base.kind === 'function.wat'
+      ? { source: p.source, ...(files.source !== undefined ? { sourcePath: files.source } : {}) }
+      : { fs: p.fs, path: p.path, hash: (p.hash as string).toLowerCase() }),
+    method: p.method,
+    ...(p.wit !== undefined ? { wit: p.wit } : {}),
+    transport: p.transport,
+    imports: p.imports,
+    ...(w
+      ? {
+          wasi: {
+            args: w.args,
+            ...(w.cwd !== undefined ? { cwd: w.cwd } : {}),
+            env: w.env,
+            mounts: w.mounts.map((m) => ({ fs: m.fs, guest: m.guest, readOnly: m.read_only })),
+          },
+        }
+      : {}),
+    limits: {
+      ...(limits.max_execution_ms !== undefined ? { maxExecutionMs: limits.max_execution_ms } : {}),
+      ...(limits.memory !== undefined ? { memoryBytes: limits.memory } : {}),
+    },
+    pool: {
+      ...(pool.type !== undefined ? { type: pool.type } : {}),
+      ...(pool.size !== undefined ? { size: pool.size } : {}),
+      ...(pool.workers !== undefined ? { workers: pool.workers } : {}),
+      ...(pool.buffer !== undefined ? { buffer: pool.buffer } : {}),
+      ...(pool.max_size !== undefined ? { maxSize: pool.max_size } : {}),
+      ...(pool.worker_class !== undefined ? { workerClass: pool.worker_class } : {}),
+    },
+  } as unknown as Entry;
 }

@@ -119,23 +119,51 @@ export interface WasiConfig {
   mounts: Array<{ fs: EntryId; guest: string; readOnly: boolean }>;
 }
 
-/** `process.wasm`: a WebAssembly function run as a process. */
-export interface WasmProcessEntry extends Entry {
-  kind: 'process.wasm';
+/** `pool` of a WebAssembly function (ignored for process.wasm); absent fields take defaults. */
+export interface WasmPoolConfig {
+  type?: 'inline' | 'lazy' | 'static' | 'adaptive';
+  size?: number;
+  workers?: number;
+  buffer?: number;
+  maxSize?: number;
+  workerClass?: string;
+}
+
+/** Fields shared by `process.wasm`, `function.wasm` and `function.wat` (docs/wasm.md). */
+export interface WasmEntryBase extends Entry {
+  /** Exported function to call; `iface#func` names a function of an exported interface. */
+  method: string;
+  /** Signature for core (non-component) modules, e.g. `compute: func(a: s32, b: s32) -> s32;`. */
+  wit?: string;
+  transport: 'payload' | 'wasi-http';
+  /** Host capability groups (`wasi:clocks`, ...), not registry entries. */
+  imports: string[];
+  wasi?: WasiConfig;
+  limits: { maxExecutionMs?: number; memoryBytes?: number };
+  pool: WasmPoolConfig;
+}
+
+/** `process.wasm` / `function.wasm`: a binary read from an fs.directory entry. */
+export interface WasmBinaryEntry extends WasmEntryBase {
+  kind: 'process.wasm' | 'function.wasm';
   /** Id of the fs entry holding the binary. */
   fs: EntryId;
   /** Path of the binary inside that fs. */
   path: string;
-  /** `sha256:<64 hex>`, verified when the binary is loaded. */
+  /** `sha256:<64 hex>` (lower case), verified before the binary is compiled. */
   hash: string;
-  method: string;
-  wit?: string;
-  transport: 'payload' | 'wasi-http';
-  /** Host capability ids (`wasi:clocks`, ...), not registry entries. */
-  imports: string[];
-  wasi?: WasiConfig;
-  limits: { maxExecutionMs?: number };
 }
+
+/** `function.wat`: WebAssembly text, inline or from `file://`. */
+export interface WatEntry extends WasmEntryBase {
+  kind: 'function.wat';
+  source: string;
+  sourcePath?: string;
+}
+
+export type WasmEntry = WasmBinaryEntry | WatEntry;
+/** `process.wasm`: a WebAssembly function run as a process. */
+export type WasmProcessEntry = WasmBinaryEntry & { kind: 'process.wasm' };
 
 export interface PolicyCondition {
   field: string;

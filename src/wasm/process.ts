@@ -1,0 +1,165 @@
+// The process.wasm body: a WebAssembly export run as a process, in the Init / Step / Close
+// lifecycle the process page describes, driven by whoever owns the process (the kernel's spawn
+// through `bodies['process.wasm']`, the CLI for a WASM command, or an embedding program).
+//
+//   const p = new WasmProcess(wasm, 'app:compute_worker', { sink });
+//   await p.init([6, 7])     Init: hash-checked, compiled (once per hash), env resolved, args kept;
+//                            a failure here is the process's EXIT error (no step runs)
+//   const ev = await p.step()  Step: the method runs on a pool thread; a synchronous module
+//                            finishes in this one step: { done: true, value } | { done: true, error }
+//   p.cancel(deadlineMs)     CANCEL: the guest cannot observe it, so the call gets until the
+//                            deadline to finish, then is stopped (error kind Canceled)
+//   p.terminate()            stop now (the pool thread is replaced)
+//   p.close()                Close: release (idempotent); the instance died with its call
+//   runWasmProcess(...)      all four in order -> the EXIT shape { value } | { error }
+//   WasmProcessTable         live processes by PID: start / terminate / cancel / terminateAll —
+//                            what the main thread needs to serve the kernel's process.wasm body
+//
+// EXIT mapping: the return value is `result.value`; a trap, an error result, a missing required
+// env, a hash mismatch, a timeout are `result.error` with the kind and message of the call error.
+// Processes run on their entry's process pool: up to os.availableParallelism() threads, a fresh
+// instance per process, so concurrent processes of one entry do not share guest state.
+// May call: functions.ts (WasmFunctions.runProcess). Not here yet: a mailbox — a WASM guest has no
+// WASI interface to receive messages, so a WASM process is a call with a PID around it.
+
+import type { WasmCallError } from './errors.js';
+import type { WasmCall, WasmFunctions } from './functions.js';
+import type { OutputSink } from './wasi.js';
+
+export type WasmExit = { value?: unknown; error?: WasmCallError };
+export type WasmStep = { done: true } & WasmExit;
+
+export class WasmProcess {
+  state: 'new' | 'ready' | 'running' | 'done' | 'closed' = 'new';
+  private args: unknown[] = [];
+  private call: WasmCall | undefined;
+  private failed: WasmCallError | undefined;
+  private deadline: ReturnType<typeof setTimeout> | undefined;
+  private stopped: WasmCallError | undefined;
+
+  constructor(
+    private readonly wasm: WasmFunctions,
+    readonly entryId: string,
+    private readonly opts: { sink?: OutputSink; context?: Record<string, unknown> } = {},
+  ) {}
+
+  /** Init: prepares the entry and captures the arguments. */
+  async init(args: unknown[]): Promise<{ error?: WasmCallError }> {
+    this.args = args;
+    const e = this.wasm.registry.get(this.entryId);
+    if (!e || e.kind !== 'process.wasm') {
+      this.failed = { kind: 'Invalid', message: `${this.entryId} is ${e ? `a ${e.kind}` : 'not an entry'}, not a process.wasm` };
+    } else {
+      try {
+        await this.wasm.prepare(this.entryId);
+      } catch (err) {
+        this.failed = { kind: (err as { kind?: string }).kind ?? 'Internal', message: (err as Error).message };
+      }
+    }
+    this.state = 'ready';
+    return this.failed ? { error: this.failed } : {};
+  }
+
+  /** Step: runs the method to completion (one step for a synchronous guest). */
+  async step(): Promise<WasmStep> {
+    if (this.state !== 'ready') throw new Error(`WasmProcess ${this.entryId}: step() in state ${this.state}`);
+    if (this.failed || this.stopped) return this.finish({ error: (this.failed ?? this.stopped)! });
+    this.state = 'running';
+    this.call = this.wasm.startProcess(this.entryId, this.args, {
+      ...(this.opts.sink ? { sink: this.opts.sink } : {}),
+      ...(this.opts.context ? { context: this.opts.context } : {}),
+    });
+    const r = await this.call.result;
+    if (this.stopped) return this.finish({ error: this.stopped });
+    return this.finish('error' in r ? { error: r.error } : { value: r.values[0] ?? null });
+  }
+
+  /** CANCEL with a deadline: the running call may finish until then, then it is stopped. */
+  cancel(deadlineMs: number, reason = 'canceled'): void {
+    if (this.state === 'done' || this.state === 'closed' || this.deadline) return;
+    this.deadline = setTimeout(() => this.stop({ kind: 'Canceled', message: `${this.entryId}: ${reason} (deadline ${deadlineMs} ms passed)` }), deadlineMs);
+  }
+
+  /** Stops the process now. */
+  terminate(reason = 'terminated'): void {
+    this.stop({ kind: 'Canceled', message: `${this.entryId}: ${reason}` });
+  }
+
+  /** Close: releases what the process holds; safe to call more than once. */
+  close(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = undefined;
+    this.call = undefined;
+    this.state = 'closed';
+  }
+
+  private stop(err: WasmCallError): void {
+    if (this.state === 'done' || this.state === 'closed') return;
+    this.stopped ??= err;
+    this.call?.cancel();
+  }
+
+  private finish(exit: WasmExit): WasmStep {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = undefined;
+    this.state = 'done';
+    return { done: true, ...exit };
+  }
+}
+
+/** Init, step and close in one go; `handle` lets the owner cancel or terminate meanwhile. */
+export function runWasmProcess(
+  wasm: WasmFunctions, entryId: string, args: unknown[], opts: { sink?: OutputSink; context?: Record<string, unknown> } = {},
+): { process: WasmProcess; exit: Promise<WasmExit> } {
+  const p = new WasmProcess(wasm, entryId, opts);
+  const exit = (async () => {
+    await p.init(args);
+    const { done: _done, ...ev } = await p.step();
+    p.close();
+    return ev;
+  })();
+  return { process: p, exit };
+}
+
+/**
+ * Live WASM processes by PID, for the main-thread side of the kernel's `bodies['process.wasm']`:
+ * the kernel allocates the PID (mailbox, monitors, links), then `start`s the body here and turns
+ * `onExit` into that PID's EXIT; TERMINATE / CANCEL frames for the PID call `terminate` / `cancel`.
+ * `onExit` is called exactly once per started PID; the PID leaves the table before it is called.
+ */
+export class WasmProcessTable {
+  private readonly live = new Map<string, WasmProcess>();
+
+  constructor(private readonly wasm: WasmFunctions) {}
+
+  start(pid: string, entryId: string, args: unknown[], opts: { sink?: OutputSink; context?: Record<string, unknown> }, onExit: (exit: WasmExit) => void): void {
+    if (this.live.has(pid)) throw new Error(`WasmProcessTable: ${pid} is already running`);
+    const { process: p, exit } = runWasmProcess(this.wasm, entryId, args, opts);
+    this.live.set(pid, p);
+    void exit.then((ev) => {
+      this.live.delete(pid);
+      onExit(ev);
+    });
+  }
+
+  terminate(pid: string, reason?: string): boolean {
+    const p = this.live.get(pid);
+    p?.terminate(reason);
+    return p !== undefined;
+  }
+
+  cancel(pid: string, deadlineMs: number, reason?: string): boolean {
+    const p = this.live.get(pid);
+    p?.cancel(deadlineMs, reason);
+    return p !== undefined;
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Terminates every live process (runtime stop); their onExit calls still follow. */
+  terminateAll(reason = 'runtime stopping'): void {
+    for (const p of this.live.values()) p.terminate(reason);
+  }
+}
