@@ -214,6 +214,7 @@ function yamlValue(v: Value): unknown {
 const B64_CHAR = /[A-Za-z0-9+/]/;
 /** Decoded bytes, or the Go-style message naming the first bad input byte. */
 export function base64Decode(s: string): Uint8Array | string {
+  s = s.replace(/[\r\n]/g, ''); // line breaks are ignored, as by Go's decoder
   if (s.length === 0) return new Uint8Array(0);
   let pad = 0;
   for (let i = 0; i < s.length; i++) {

@@ -1,5 +1,5 @@
 -- The `base64` module (Wippy docs, "Base64 Encoding"): standard alphabet, padded (RFC 4648 §4),
--- decoded strictly like Go's StdEncoding: a character outside the alphabet, missing or misplaced
+-- decoded strictly like Go's StdEncoding (line breaks are skipped): a character outside the alphabet, missing or misplaced
 -- padding, or non-zero trailing bits is an Invalid error "illegal base64 data at input byte N".
 -- Binary strings pass through unchanged (bytes, not UTF-8 text).
 --
