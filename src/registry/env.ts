@@ -29,17 +29,18 @@ export const isEnvStorage = (kind: string): boolean => (ENV_STORAGE_KINDS as rea
 
 const text = () => z.string().min(1, 'must not be empty');
 const none = z.object({});
+const scalar = () => z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string (or a number or boolean, kept as text)' }).transform(String);
 
 export const ENV_SCHEMAS: Record<string, z.ZodType> = {
   'env.storage.memory': none,
   'env.storage.os': none,
-  'env.storage.static': z.object({ values: z.preprocess((v) => v ?? {}, z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))) }),
+  'env.storage.static': z.object({ values: z.preprocess((v) => v ?? {}, z.record(z.string(), scalar())) }),
   'env.storage.file': z.object({ file_path: text(), auto_create: z.boolean().default(false) }),
   'env.storage.router': z.object({ storages: z.array(text()).min(1, 'must list at least one storage') }),
   'env.variable': z.object({
     variable: text().optional(),
     storage: text(),
-    default: z.union([z.string(), z.number(), z.boolean()]).transform(String).optional(),
+    default: scalar().optional(),
     read_only: z.boolean().default(false),
   }),
 };

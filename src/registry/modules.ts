@@ -3,13 +3,12 @@
 // The list must match the kernel's builtin module table (src/lua/kernel/init.lua registers each
 // one); test/stdlib-modules.test.ts requires every name here from a real process, so the two
 // cannot drift apart silently. `process` and the globals (channel, errors, ...) need no listing;
-// `io` is listed by terminal commands. `funcs` (src/lua/lib/funcs.lua) is the function-call
-// module.
+// `io` is listed by terminal commands. A new module is one name here and one line in init.lua.
 //
 // An unknown name is a registry problem at load ("unknown module 'tme' (did you mean 'time'?)")
 // rather than a `require` failure at run time: a typo in `modules:` is found before anything runs.
 export const BUILTIN_MODULES = [
-  'base64', 'ctx', 'env', 'funcs', 'hash', 'io', 'json', 'logger', 'security', 'time', 'uuid', 'yaml',
+  'base64', 'ctx', 'env', 'hash', 'io', 'json', 'logger', 'security', 'time', 'uuid', 'yaml',
 ] as const;
 
 function distance(a: string, b: string): number {
