@@ -124,6 +124,50 @@ const ENTRIES: Array<Record<string, unknown>> = [
     eq(all.SECRET_KEY, nil, "get_all filters through env.get"); eq(all.APP_ENV, "production")
     eq(all.DATABASE_URL, "postgres://db:5432/app"); eq(all.WIPPY_TEST_HOME, nil)
     return true`),
+  lua('app:ev_sender', `
+    local events = require("events")
+    eq(events.send("orders", "order.created", "/orders/0", { n = 0 }), true) -- "orders.*" does not match "orders"
+    eq(events.send("orders.eu", "order.created", "/orders/1", { order_id = "1", total = 99.99 }), true)
+    eq(events.send("users", "user.deleted", "/users/7"), true) -- filtered out by kind
+    eq(events.send("users", "user.created", "/users/8", { user_id = 8 }), true)
+    eq(events.send("system", "heartbeat", "/health"), true)
+    eq(events.send("orders.us", "order.done", "/orders/2"), true)
+    return true`, ['events']),
+  lua('app:ev_main', `
+    local events = require("events")
+    local orders = assert(events.subscribe("orders.*"))
+    local users = assert(events.subscribe("users", "user.created"))
+    eq(tostring(orders), "events.Subscription")
+    eq(orders:channel(), orders:channel(), "one channel per subscription")
+    process.spawn_monitored("app:ev_sender", ...)
+    local got = {}
+    local ch = orders:channel()
+    while true do
+      local evt, ok = ch:receive()
+      eq(ok, true)
+      got[#got + 1] = evt.system .. " " .. evt.kind .. " " .. evt.path .. " " .. tostring(evt.data and (evt.data.order_id or evt.data.n))
+      if evt.kind == "order.done" then break end
+    end
+    local u = users:channel():receive()
+    eq(u.kind, "user.created"); eq(u.data.user_id, 8); eq(u.path, "/users/8")
+    eq(users:close(), true)
+    local v, ok = users:channel():receive()
+    eq(v, nil); eq(ok, false, "closed subscription's channel")
+    local function fails(r, e, sub, what)
+      eq(r, nil, what); eq(e:kind(), errors.INVALID, what); has(e:message(), sub, what)
+    end
+    local r, e = events.subscribe(""); fails(r, e, "system must be a non-empty string", "empty system")
+    r, e = events.send("s", "", "/p"); fails(r, e, "kind must be a non-empty string", "empty kind")
+    r, e = events.send("s", "k", ""); fails(r, e, "path must be a non-empty string", "empty path")
+    r, e = events.send("s", "k", "/p", { f = print }); eq(r, nil, "unsendable data")
+    return table.concat(got, "|")`, ['events']),
+  lua('app:ev_denied', `
+    local events = require("events")
+    local r, e = events.subscribe("orders.*")
+    eq(r, nil); eq(e:kind(), errors.INVALID); has(e:message(), "not allowed to subscribe to system: orders.*")
+    r, e = events.send("orders.x", "k", "/p")
+    eq(r, nil); eq(e:kind(), errors.INVALID); has(e:message(), "not allowed to send to system: orders.x")
+    return true`, ['events']),
   lua('app:env_unlisted', `return require("env")`, ['logger']),
 ];
 
@@ -167,6 +211,18 @@ describe('logger and env', () => {
   test('env: env.get and env.set are checked with the caller\'s policies; get_all filters', async () => {
     assert.equal(await rt.exec('app:env_guarded', [], { host: 'app:guarded' }), true);
     assert.equal(await rt.exec('app:env_reader', [], { host: 'app:open' }), 'guarded');
+  });
+
+  test('events: subscribe by system pattern and kind, send, channel, close, errors', async () => {
+    // (the sender is spawned on a two-worker host: it may run on the other worker)
+    for (let round = 0; round < 3; round++) {
+      const got = await rt.exec('app:ev_main', ['app:open'], { host: 'app:open' });
+      assert.equal(got, 'orders.eu order.created /orders/1 1|orders.us order.done /orders/2 nil', `round ${round}`);
+    }
+  });
+
+  test('events: the policy checks events.subscribe and events.send (denied is Invalid, as documented)', async () => {
+    assert.equal(await rt.exec('app:ev_denied', [], { host: 'app:guarded' }), true);
   });
 
   test('env is only for entries that list it', async () => {

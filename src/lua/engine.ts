@@ -109,7 +109,7 @@ export class LuaKernel {
       time: libSource('time'),
       pattern: libSource('pattern'),
       json: libSource('json'), yaml: libSource('yaml'), base64: libSource('base64'), uuid: libSource('uuid'),
-      hash: libSource('hash'), logger: libSource('logger'), env: libSource('env'),
+      hash: libSource('hash'), logger: libSource('logger'), env: libSource('env'), events: libSource('events'),
       __cfg: cfg,
       __entries: entries,
     };

@@ -39,6 +39,7 @@ import type { ControlFromWorker, ControlToWorker, MailboxStats, QueueCounters, T
 import { pino, type Logger } from 'pino';
 import { EnvService } from './env.js';
 import { writeProcessLog } from './proclog.js';
+import { EventBus } from './events.js';
 
 /** One worker thread in Runtime.stats(). */
 export interface WorkerStats {
@@ -150,6 +151,8 @@ export class Runtime extends EventEmitter {
   private stopping: Promise<void> | undefined;
   /** Env variables for the Lua `env` module, built on the first "env" rpc (src/runtime/env.ts). */
   private env: EnvService | undefined;
+  /** The event bus of the Lua `events` module (src/runtime/events.ts). */
+  private readonly bus = new EventBus((tid, frame) => this.post(tid, frame));
 
   constructor(registry: Registry, opts: RuntimeOptions = {}) {
     super();
@@ -610,6 +613,7 @@ export class Runtime extends EventEmitter {
         this.post(f(2) as number, ['rep', f(3), f(4), res, err]);
         break;
       }
+      case 'evsub': case 'evunsub': case 'evsend': this.bus.handle(f); break;
       case 'x': {
         // A named process exited: release its names, then let its worker send the EXIT events.
         const [tid, pid, req] = [f(2), f(3), f(4)] as [number, string, number];

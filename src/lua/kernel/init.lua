@@ -64,6 +64,7 @@ K.builtin.uuid = K.readonly(loadmod("uuid"), "uuid")
 K.builtin.hash = K.readonly(loadmod("hash"), "hash")
 K.builtin.logger = loadmod("logger") -- a logger userdata, immutable as it is
 K.builtin.env = K.readonly(loadmod("env"), "env")
+K.builtin.events = K.readonly(loadmod("events"), "events")
 
 function __step(batch) return K.step(batch) end
 function __count() return K.count() end
