@@ -41,7 +41,12 @@ const MAX_DECODE_DEPTH = 10_000;
 
 type Value = null | boolean | number | bigint | string | Value[] | Map<string, Value>;
 
+/**
+ * A value this bridge refuses. Only these are caught and turned into `nil, message`: anything
+ * else thrown while pushing onto the Lua stack (emscripten unwinding a Lua error) must propagate.
+ */
 export class EncodeError extends Error {}
+const ours = (e: unknown): string => { if (e instanceof EncodeError) return e.message; throw e; };
 
 /** The Lua/JS value bridge for one wasmoon module. */
 export class RawLua {
@@ -149,7 +154,7 @@ export class RawLua {
   /** Push a JS value (JSON.parse / YAML.parse output) as a Lua value. */
   pushValue(L: number, v: unknown, depth = 0): void {
     const m = this.m;
-    if (depth > MAX_DECODE_DEPTH) throw new Error(`nesting depth exceeds ${MAX_DECODE_DEPTH} levels`);
+    if (depth > MAX_DECODE_DEPTH) throw new EncodeError(`nesting depth exceeds ${MAX_DECODE_DEPTH} levels`);
     if (v === null || v === undefined) { m._lua_pushnil(L); return; }
     switch (typeof v) {
       case 'boolean': m._lua_pushboolean(L, v ? 1 : 0); return;
@@ -301,16 +306,19 @@ export function stdlibHost(m: Module): Array<[string, HostFn]> {
     }],
     // uuid_gen(version [, namespace, name]) -> string | nil, message
     ['uuid_gen', (L) => {
+      let id: string;
       try {
         switch (Number(m._lua_tointegerx(L, 1, 0))) {
-          case 1: R.pushStr(L, uuidV1()); return 1;
-          case 4: R.pushStr(L, uuidV4()); return 1;
-          case 7: R.pushStr(L, uuidV7()); return 1;
-          case 3: R.pushStr(L, uuidV3(Uint8Array.from(R.bytes(L, 3)), R.str(L, 2))); return 1;
-          case 5: R.pushStr(L, uuidV5(Uint8Array.from(R.bytes(L, 3)), R.str(L, 2))); return 1;
+          case 1: id = uuidV1(); break;
+          case 4: id = uuidV4(); break;
+          case 7: id = uuidV7(); break;
+          case 3: id = uuidV3(Uint8Array.from(R.bytes(L, 3)), R.str(L, 2)); break;
+          case 5: id = uuidV5(Uint8Array.from(R.bytes(L, 3)), R.str(L, 2)); break;
+          default: return R.fail(L, 'unsupported UUID version');
         }
-        return R.fail(L, 'unsupported UUID version');
       } catch (e) { return R.fail(L, (e as Error).message); }
+      R.pushStr(L, id);
+      return 1;
     }],
     ['b64_enc', (L) => { R.pushStr(L, Buffer.from(R.bytes(L, 1)).toString('base64')); return 1; }],
     ['b64_dec', (L) => {
@@ -322,7 +330,7 @@ export function stdlibHost(m: Module): Array<[string, HostFn]> {
     // json_enc(value) -> text | nil, message
     ['json_enc', (L) => {
       let text: string;
-      try { text = jsonText(R.readValue(L, 1)); } catch (e) { return R.fail(L, (e as Error).message); }
+      try { text = jsonText(R.readValue(L, 1)); } catch (e) { return R.fail(L, ours(e)); }
       R.pushStr(L, text);
       return 1;
     }],
@@ -331,7 +339,7 @@ export function stdlibHost(m: Module): Array<[string, HostFn]> {
       let v: unknown;
       try { v = JSON.parse(R.str(L, 1)); } catch (e) { return R.fail(L, (e as Error).message); }
       m._lua_pushboolean(L, 1);
-      try { R.pushValue(L, v); } catch (e) { m._lua_settop(L, -2); return R.fail(L, (e as Error).message); }
+      try { R.pushValue(L, v); } catch (e) { return R.fail(L, ours(e)); }
       return 2;
     }],
     // json_schema(schema_text, data_text) -> true | false, kind, message
@@ -344,15 +352,18 @@ export function stdlibHost(m: Module): Array<[string, HostFn]> {
     // yaml_enc(value, field_order) -> text | nil, message
     ['yaml_enc', (L) => {
       let order: string[] | undefined;
+      let v: unknown;
       try {
         if (R.type(L, 2) === T_TABLE) {
           const o = R.readValue(L, 2);
           if (Array.isArray(o)) order = o.filter((x): x is string => typeof x === 'string');
         }
-        const v = yamlValue(R.readValue(L, 1, order));
-        R.pushStr(L, YAML.stringify(v, { lineWidth: 0 }));
-        return 1;
-      } catch (e) { return R.fail(L, (e as Error).message); }
+        v = yamlValue(R.readValue(L, 1, order));
+      } catch (e) { return R.fail(L, ours(e)); }
+      let text: string;
+      try { text = YAML.stringify(v, { lineWidth: 0 }); } catch (e) { return R.fail(L, (e as Error).message); }
+      R.pushStr(L, text);
+      return 1;
     }],
     // yaml_dec(text) -> true, value | nil, message
     ['yaml_dec', (L) => {
@@ -363,7 +374,7 @@ export function stdlibHost(m: Module): Array<[string, HostFn]> {
         v = doc.toJS({ maxAliasCount: 100 });
       } catch (e) { return R.fail(L, (e as Error).message); }
       m._lua_pushboolean(L, 1);
-      try { R.pushValue(L, v); } catch (e) { m._lua_settop(L, -2); return R.fail(L, (e as Error).message); }
+      try { R.pushValue(L, v); } catch (e) { return R.fail(L, ours(e)); }
       return 2;
     }],
   ];
