@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createRuntime, type Runtime } from '../src/index.js';
+import { parseDotenv } from '../src/runtime/env.js';
 
 const HEADER = `
 local function eq(got, want, what)
@@ -45,6 +46,7 @@ const ENTRIES: Array<Record<string, unknown>> = [
   { id: 'app:defaults', kind: 'env.storage.static', values: { APP_ENV: 'production', APP_MODE: 'from-defaults', SECRET_KEY: 's3cret' } },
   { id: 'app:file', kind: 'env.storage.file', file_path: dotenv },
   { id: 'app:router', kind: 'env.storage.router', storages: ['mem', 'defaults'] },
+  { id: 'app:fresh', kind: 'env.storage.file', file_path: join(dir, 'fresh.env'), auto_create: true },
   // variables
   { id: 'app:DATABASE_URL', kind: 'env.variable', storage: 'file' },
   { id: 'app:APP_ENV', kind: 'env.variable', storage: 'defaults' },
@@ -55,6 +57,7 @@ const ENTRIES: Array<Record<string, unknown>> = [
   { id: 'app:APP_PORT', kind: 'env.variable', storage: 'mem', default: 8080 },
   { id: 'app:SECRET_KEY', kind: 'env.variable', storage: 'defaults' },
   { id: 'app:APP_FILE_NEW', kind: 'env.variable', storage: 'file' },
+  { id: 'app:APP_FRESH', kind: 'env.variable', storage: 'fresh' },
 
   lua('app:log_all', `
     local logger = require("logger")
@@ -105,6 +108,10 @@ const ENTRIES: Array<Record<string, unknown>> = [
     eq(env.set("APP_MODE", "production"), true)
     eq(env.get("APP_MODE"), "production", "router: write went to memory, read finds it first")
     eq(env.set("APP_FILE_NEW", 42), true)
+    v, err = env.get("APP_FRESH")
+    eq(v, nil); eq(err:kind(), errors.NOT_FOUND, "auto-created file is empty")
+    eq(env.set("APP_FRESH", "a b # c"), true)
+    eq(env.get("APP_FRESH"), "a b # c")
     local all = env.get_all()
     eq(all.APP_MODE, "production"); eq(all.DATABASE_URL, "postgres://db:5432/app"); eq(all.APP_UNSET, nil)
     eq(all.SECRET_KEY, "s3cret"); eq(all.APP_FILE_NEW, "42")
@@ -206,6 +213,9 @@ describe('logger and env', () => {
     assert.equal(await rt.exec('app:env_reader', [], { host: 'app:guarded' }), 'production');
     assert.match(readFileSync(dotenv, 'utf8'), /^APP_FILE_NEW=42$/m, 'a set on a file storage rewrites the file');
     assert.match(readFileSync(dotenv, 'utf8'), /^DATABASE_URL=postgres:\/\/db:5432\/app$/m);
+    const fresh = readFileSync(join(dir, 'fresh.env'), 'utf8');
+    assert.equal(fresh, 'APP_FRESH="a b # c"\n', 'auto_create made the file; the value is quoted');
+    assert.equal(parseDotenv(fresh).get('APP_FRESH'), 'a b # c', 'and reads back');
   });
 
   test('env: env.get and env.set are checked with the caller\'s policies; get_all filters', async () => {

@@ -34,6 +34,6 @@ export function unknownModule(name: string): string | undefined {
     const d = distance(name.toLowerCase(), m);
     if (d < bestD) { bestD = d; best = m; }
   }
-  const near = best !== undefined && bestD <= Math.max(2, Math.floor(best.length / 3)) ? ` (did you mean '${best}'?)` : '';
-  return `unknown module '${name}'${near}; built-in modules are ${BUILTIN_MODULES.join(', ')}`;
+  if (best !== undefined && bestD <= Math.max(2, Math.floor(best.length / 3))) return `unknown module '${name}' (did you mean '${best}'?)`;
+  return `unknown module '${name}'; built-in modules are ${BUILTIN_MODULES.join(', ')}`;
 }
