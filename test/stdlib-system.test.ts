@@ -14,6 +14,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createRuntime, type Runtime } from '../src/index.js';
 import { parseDotenv } from '../src/runtime/env.js';
+import { EventBus } from '../src/runtime/events.js';
 
 const HEADER = `
 local function eq(got, want, what)
@@ -238,4 +239,32 @@ describe('logger and env', () => {
   test('env is only for entries that list it', async () => {
     await assert.rejects(rt.exec('app:env_unlisted', [], { host: 'app:open' }), /module 'env' not found/);
   });
+});
+
+test('event bus: system patterns, kind filter, unsubscribe, and a dead worker\'s subscriptions dropped', () => {
+  const sent: unknown[][] = [];
+  const down = new Set<number>();
+  const bus = new EventBus((tid, frame) => sent.push([tid, ...frame]), (tid) => down.has(tid));
+  const frame = (...xs: unknown[]) => (i: number) => xs[i - 1];
+  bus.handle(frame('evsub', 1, '{h|0x1}', 7, 1, 'orders.*'));
+  bus.handle(frame('evsub', 2, '{h|0x2}', 8, 1, 'users', 'user.created'));
+  bus.handle(frame('evsub', 3, '{h|0x3}', 9, 1, 'a+b(c)'));
+  assert.deepEqual(sent.splice(0), [[1, 'rep', '{h|0x1}', 7, true], [2, 'rep', '{h|0x2}', 8, true], [3, 'rep', '{h|0x3}', 9, true]]);
+  bus.handle(frame('evsend', 'orders.eu.west', 'k', '/p', { n: 1 }));
+  bus.handle(frame('evsend', 'orders', 'k', '/p'));
+  bus.handle(frame('evsend', 'users', 'user.deleted', '/u'));
+  bus.handle(frame('evsend', 'users', 'user.created', '/u'));
+  bus.handle(frame('evsend', 'a+b(c)', 'k', '/x')); // regex characters in a pattern are literal
+  bus.handle(frame('evsend', 'aab(c)', 'k', '/x'));
+  assert.deepEqual(sent.splice(0), [
+    [1, 'ev', 1, 'orders.eu.west', 'k', '/p', { n: 1 }],
+    [2, 'ev', 1, 'users', 'user.created', '/u', undefined],
+    [3, 'ev', 1, 'a+b(c)', 'k', '/x', undefined],
+  ]);
+  bus.handle(frame('evunsub', 1, 1));
+  down.add(2);
+  bus.handle(frame('evsend', 'users', 'user.created', '/u'));
+  bus.handle(frame('evsend', 'orders.x', 'k', '/p'));
+  assert.deepEqual(sent, []);
+  assert.equal(bus.size, 1);
 });

@@ -7,9 +7,9 @@
 //   { "evsend", system, kind, path, data }          deliver { "ev", sub, system, kind, path, data }
 //                                                   to each matching subscription's worker
 // A subscription is keyed by its worker and the worker's number for it. Delivery order for one
-// subscriber is the order the sends reached the main thread. Nothing is retried or stored: a
-// worker that is gone simply never answers, and its subscriptions are dropped when it reports
-// the subscriber dead (on the next event) — the bus is best effort by design.
+// subscriber is the order the sends reached the main thread. Nothing is retried or stored (the
+// bus is best effort by design): a subscriber that exited is reported by its worker on its next
+// event ("evunsub"), and the subscriptions of a worker that died are dropped on the next send.
 type Post = (tid: number, frame: unknown[]) => void;
 
 interface Sub { tid: number; sub: number; system: RegExp | string; kind?: string }
@@ -22,7 +22,7 @@ function pattern(system: string): RegExp | string {
 
 export class EventBus {
   private readonly subs = new Map<string, Sub>();
-  constructor(private readonly post: Post) {}
+  constructor(private readonly post: Post, private readonly isDown: (tid: number) => boolean) {}
 
   /** Handle one events frame (f(i): its i-th element, 1-based). */
   handle(f: (i: number) => unknown): void {
@@ -41,7 +41,8 @@ export class EventBus {
         break;
       case 'evsend': {
         const [system, kind, path, data] = [String(f(2)), f(3), f(4), f(5)];
-        for (const s of this.subs.values()) {
+        for (const [key, s] of this.subs) {
+          if (this.isDown(s.tid)) { this.subs.delete(key); continue; }
           if (typeof s.system === 'string' ? s.system !== system : !s.system.test(system)) continue;
           if (s.kind !== undefined && s.kind !== kind) continue;
           this.post(s.tid, ['ev', s.sub, system, kind, path, data]);

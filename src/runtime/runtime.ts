@@ -152,7 +152,7 @@ export class Runtime extends EventEmitter {
   /** Env variables for the Lua `env` module, built on the first "env" rpc (src/runtime/env.ts). */
   private env: EnvService | undefined;
   /** The event bus of the Lua `events` module (src/runtime/events.ts). */
-  private readonly bus = new EventBus((tid, frame) => this.post(tid, frame));
+  private readonly bus = new EventBus((tid, frame) => this.post(tid, frame), (tid) => this.dir.isDown(tid));
 
   constructor(registry: Registry, opts: RuntimeOptions = {}) {
     super();
