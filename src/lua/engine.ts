@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { LuaFactory } from 'wasmoon';
 import { getRandomValues } from 'node:crypto';
+import { stdlibHost } from './host-stdlib.js';
 
 const KERNEL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'kernel');
 const LIB_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lib');
@@ -107,6 +108,8 @@ export class LuaKernel {
       codec: libSource('codec'),
       time: libSource('time'),
       pattern: libSource('pattern'),
+      json: libSource('json'), yaml: libSource('yaml'), base64: libSource('base64'), uuid: libSource('uuid'),
+      hash: libSource('hash'), logger: libSource('logger'), env: libSource('env'), events: libSource('events'),
       __cfg: cfg,
       __entries: entries,
     };
@@ -231,6 +234,8 @@ export class LuaKernel {
         this.pushBytes(L, Buffer.from(off[1]));
         return 2;
       }),
+      // json, yaml, base64, uuid, hash (src/lua/host-stdlib.ts)
+      ...stdlibHost(m).map(([name, fn]) => this.def(name, fn)),
     ];
     m._lua_createtable(L0, 0, fns.length);
     for (const [name, ptr] of fns) {

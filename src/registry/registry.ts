@@ -22,6 +22,7 @@ import {
   CONTROL_HOST, HOST_KINDS, LUA_KINDS, POLICY_KINDS, PROCESS_KINDS, cut, isPlainObject, lineOf, validateEntry,
   type RawEntry,
 } from './schema.js';
+import { checkEnvNames, checkEnvReferences } from './env.js';
 
 /** Origin file of entries created with `createRegistry`. */
 export const CODE_ORIGIN = '<code>';
@@ -235,6 +236,7 @@ export function buildRegistry(raws: RawEntry[], opts: BuildOptions): Registry {
   for (const raw of declared.values()) checkReferences(raw, declared, problems);
   checkRequireCycles([...declared.values()], problems);
   checkCommands([...declared.values()], problems);
+  checkEnvNames(declared.values(), (raw, field, message) => problems.entry(raw, field, message));
 
   problems.throwIfAny(`failed to load registry at ${opts.root}`);
   return new Registry(valid.map(([, e]) => e), { root: opts.root, ...(opts.config ? { config: opts.config } : {}) });
@@ -289,6 +291,10 @@ function checkReferences(raw: RawEntry, declared: Map<EntryId, RawEntry>, proble
     case 'process.service':
       expect('process', data.process, 'process', inList(PROCESS_KINDS), `one of ${PROCESS_KINDS.join(', ')}`);
       if (data.host !== CONTROL_HOST) expect('host', data.host, 'host', (k) => k === 'process.host', 'a process.host');
+      break;
+    case 'env.variable':
+    case 'env.storage.router':
+      checkEnvReferences(raw, expect, (field, message) => problems.entry(raw, field, message));
       break;
     case 'process.wasm':
     case 'function.wasm':

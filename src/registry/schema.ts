@@ -25,6 +25,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Entry, EntryId, EntryOrigin } from './types.js';
+import { ENV_SCHEMAS, qualifyEnvRefs } from './env.js';
+import { unknownModule } from './modules.js';
 
 /** An entry before validation: what the loader (or `createRegistry`) read, nothing resolved yet. */
 export interface RawEntry {
@@ -233,6 +235,8 @@ export function qualifyRefs(raw: RawEntry): void {
     case 'security.policy.expr':
       if (d.groups !== undefined) d.groups = qList(d.groups);
       break;
+    default:
+      if (raw.kind.startsWith('env.')) qualifyEnvRefs(raw);
   }
 }
 
@@ -362,7 +366,8 @@ const terminalHostSchema = z
     hideLogs: e.hide_logs,
   }));
 
-const moduleName = text().refine((m) => !m.includes(':'), 'modules lists built-in module names; registry entries belong in imports');
+const moduleName = text().refine((m) => !m.includes(':'), 'modules lists built-in module names; registry entries belong in imports')
+  .superRefine((m, ctx) => { const bad = m.includes(':') ? undefined : unknownModule(m); if (bad) ctx.addIssue({ code: 'custom', message: bad }); });
 const luaCommon = {
   source: z.string({ error: (iss) => (iss.input === undefined ? 'is required (inline Lua or file://path.lua)' : undefined) })
     .min(1, 'must not be empty'),
@@ -494,6 +499,7 @@ const KIND_SCHEMAS: Record<string, z.ZodType> = {
   'function.wat': watSchema,
   'security.policy': policySchema,
   'security.policy.expr': policyExprSchema,
+  ...ENV_SCHEMAS, // env.storage.* and env.variable (env.ts)
 };
 
 /** Kinds whose `lifecycle` block is validated by their own schema; others get the generic check. */

@@ -37,6 +37,9 @@ import type { Registry } from '../registry/registry.js';
 import type { HostEntry, LuaEntry } from '../registry/types.js';
 import type { ControlFromWorker, ControlToWorker, MailboxStats, QueueCounters, TestFault, WorkerInit } from '../host/protocol.js';
 import { pino, type Logger } from 'pino';
+import { EnvService } from './env.js';
+import { writeProcessLog } from './proclog.js';
+import { EventBus } from './events.js';
 
 /** One worker thread in Runtime.stats(). */
 export interface WorkerStats {
@@ -146,6 +149,10 @@ export class Runtime extends EventEmitter {
   private started = false;
   private booted = false;
   private stopping: Promise<void> | undefined;
+  /** Env variables for the Lua `env` module, built on the first "env" rpc (src/runtime/env.ts). */
+  private env: EnvService | undefined;
+  /** The event bus of the Lua `events` module (src/runtime/events.ts). */
+  private readonly bus = new EventBus((tid, frame) => this.post(tid, frame), (tid) => this.dir.isDown(tid));
 
   constructor(registry: Registry, opts: RuntimeOptions = {}) {
     super();
@@ -225,7 +232,8 @@ export class Runtime extends EventEmitter {
     const init: WorkerInit = {
       tid, host: host.id, directory: this.directorySab, hostTids: this.hostTids.get(host.id)!,
       doorbell: this.doorbellSab!, tasks: this.regions.get(host.id),
-      cfg: encodeValue({ tid, host: host.id, hosts: this.kernelHosts(), strict_mode: this.strictMode() }),
+      cfg: encodeValue({ tid, host: host.id, hosts: this.kernelHosts(), strict_mode: this.strictMode(),
+        log_level: this.log.levelVal }), // the Lua logger drops records below it (lib/logger.lua)
       entries: this.entriesBlob!, ports,
     };
     const terminal = host.kind === 'terminal.host' && this.opts.stdin === true;
@@ -598,6 +606,14 @@ export class Runtime extends EventEmitter {
         this.log.error({ pid, entry, host, kind, message, traceback }, 'process crashed');
         break;
       }
+      case 'log': writeProcessLog(this.log, f); break; // the Lua `logger` module (src/runtime/proclog.ts)
+      case 'env': { // the Lua `env` module: { "env", tid, pid, req, op, key, value } (src/runtime/env.ts)
+        this.env ??= new EnvService(this.registry);
+        const [res, err] = this.env.handle(f(5) as string, f(6), f(7));
+        this.post(f(2) as number, ['rep', f(3), f(4), res, err]);
+        break;
+      }
+      case 'evsub': case 'evunsub': case 'evsend': this.bus.handle(f); break;
       case 'x': {
         // A named process exited: release its names, then let its worker send the EXIT events.
         const [tid, pid, req] = [f(2), f(3), f(4)] as [number, string, number];

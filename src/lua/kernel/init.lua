@@ -57,6 +57,14 @@ K.builtin.time = K.readonly(time, "time")
 K.builtin_time_raw = time
 K.builtin.io = K.readonly(loadmod("io"), "io")
 K.builtin.security = K.readonly(K.security.module, "security")
+K.builtin.json = K.readonly(loadmod("json"), "json")
+K.builtin.yaml = K.readonly(loadmod("yaml"), "yaml")
+K.builtin.base64 = K.readonly(loadmod("base64"), "base64")
+K.builtin.uuid = K.readonly(loadmod("uuid"), "uuid")
+K.builtin.hash = K.readonly(loadmod("hash"), "hash")
+K.builtin.logger = loadmod("logger") -- a logger userdata, immutable as it is
+K.builtin.env = K.readonly(loadmod("env"), "env")
+K.builtin.events = K.readonly(loadmod("events"), "events")
 
 function __step(batch) return K.step(batch) end
 function __count() return K.count() end
