@@ -101,6 +101,8 @@ export class LuaKernel {
       sched: kernelSource('sched'),
       proc: kernelSource('proc'),
       security: kernelSource('security'),
+      ...Object.fromEntries(['values', 'regex', 'expr', 'actors', 'policies', 'scopes']
+        .map((n) => [`security_${n}`, kernelSource(`security_${n}`)])),
       io: kernelSource('io'),
       safestring: kernelSource('safestring'),
       random: kernelSource('random'),

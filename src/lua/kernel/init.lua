@@ -6,12 +6,15 @@ local H, MODS = __H, __MODS
 __H, __MODS = nil, nil
 
 local K = { H = H }
-local function loadmod(name)
+-- A module's factory (what its file returns), not yet called: security.lua wires its own parts.
+local function factory(name)
   local src = MODS[name]
   if not src then error("kernel module missing: " .. name) end
   local f = assert(load(src, "@kernel/" .. name .. ".lua", "t"))
-  return f()(K)
+  return f()
 end
+K.factory = factory
+local function loadmod(name) return factory(name)(K) end
 
 loadmod("errors")
 loadmod("sched")
