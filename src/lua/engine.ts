@@ -109,6 +109,7 @@ export class LuaKernel {
       codec: libSource('codec'),
       time: libSource('time'),
       pattern: libSource('pattern'),
+      test: libSource('test'),
       __cfg: cfg,
       __entries: entries,
     };

@@ -60,6 +60,7 @@ K.builtin.time = K.readonly(time, "time")
 K.builtin_time_raw = time
 K.builtin.io = K.readonly(loadmod("io"), "io")
 K.builtin.security = K.readonly(K.security.module, "security")
+K.builtin.test = K.readonly(K.factory("test")({ pcall = K.SHARED.pcall, now_ms = K.now_ms }), "test")
 
 function __step(batch) return K.step(batch) end
 function __count() return K.count() end
