@@ -84,3 +84,14 @@ test('a malformed --timeout is a usage error (exit 2) naming the value', () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--timeout must be a duration like 30s, 500ms or 2m \(got "soon"\)/);
 });
+
+test('--timeout values: units and bare milliseconds', async () => {
+  const { parseDurationMs } = await import('../src/cli/test-runner.js');
+  assert.equal(parseDurationMs('30s'), 30_000);
+  assert.equal(parseDurationMs('500ms'), 500);
+  assert.equal(parseDurationMs('1.5s'), 1500);
+  assert.equal(parseDurationMs('2m'), 120_000);
+  assert.equal(parseDurationMs('1h'), 3_600_000);
+  assert.equal(parseDurationMs('250'), 250);
+  for (const bad of ['', 'soon', '0', '-1s', '1d', 's']) assert.equal(parseDurationMs(bad), undefined, bad);
+});

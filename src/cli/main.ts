@@ -33,7 +33,10 @@ async function load(o: GlobalOpts): Promise<Registry> {
   }
 }
 
-/** Exit code of a terminal command's EXIT (semantics §9.2); prints a string result. */
+/**
+ * Exit code of a terminal command's EXIT: an error is 1 (message on stderr), a number is the code
+ * (low 8 bits), `false` is 1, anything else 0; a string result is printed.
+ */
 function commandExitCode(e: ExitInfo): number {
   if (e.error) {
     process.stderr.write(`error: ${e.error.message}\n`);

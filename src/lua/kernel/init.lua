@@ -40,9 +40,10 @@ K.security = loadmod("security")
 K.security.load_policies(K.entries)
 K.encode_actor = K.security.encode_actor
 K.encode_scope = K.security.encode_scope
--- Permission check for process P (semantics §8.2): -> true | false, PermissionDenied error.
+-- Permission check for process P: -> true | false, PermissionDenied error. With an actor and a
+-- scope, allowed only when the scope evaluates to "allow"; without, allowed unless strict mode.
 -- Fast path: a process without actor or scope is allowed everything unless strict mode is on
--- (semantics §8.2), decided without building the attribute table.
+-- (cfg.strict_mode), decided without building the attribute table.
 local strict = K.cfg.strict_mode == true
 local decide = K.security.decide
 K.check = function(P, action, resource, msg)
