@@ -34,8 +34,8 @@ async function load(o: GlobalOpts): Promise<Registry> {
 }
 
 /**
- * Exit code of a terminal command's EXIT: an error is 1 (message on stderr), a number is the code
- * (low 8 bits), `false` is 1, anything else 0; a string result is printed.
+ * Exit code of a terminal command's EXIT: 1 for an error or `false`, a number as given (mod 256),
+ * 0 otherwise; a string result is printed.
  */
 function commandExitCode(e: ExitInfo): number {
   if (e.error) {
