@@ -150,6 +150,26 @@ test('after_each runs after a failing case; its own failure fails a passing case
   `);
 });
 
+test('a failing after_all is a failed case of its own; after_all still runs after a failed before_all', async () => {
+  await lua(String.raw`
+    local cleaned = false
+    local r = T.run_cases(function()
+      T.describe("s", function()
+        T.after_all(function() error("teardown broke", 0) end)
+        T.it("fine", function() end)
+      end)
+      T.describe("t", function()
+        T.before_all(function() error("setup broke", 0) end)
+        T.after_all(function() cleaned = true end)
+        T.it("never", function() end)
+      end)
+    end)()
+    eq(r.total, 3); eq(r.passed_tests, 1); eq(r.failed_tests, 2)
+    eq(r.cases[2].full_name, "s after_all"); eq(r.cases[2].error, "after_all: teardown broke")
+    eq(r.cases[3].error, "before_all: setup broke"); check(cleaned, "after_all ran")
+  `);
+});
+
 test('mocks: a global field of a shared read-only table is shadowed per process and restored', async () => {
   await lua(String.raw`
     local mod, env = entry([[

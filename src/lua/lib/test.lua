@@ -17,7 +17,8 @@
 -- and then runs the tree depth-first in definition order. For each case: every before_each from
 -- the outermost suite in, the case, every after_each from the innermost suite out (after_each
 -- runs even when the case failed), then the case's mocks are restored. before_all/after_all run
--- once around a suite's cases and sub-suites; a failing before_all fails every case under it.
+-- once around a suite's cases and sub-suites; a failing before_all fails every case under it
+-- (none of them runs), a failing after_all is reported as a failed case named "after_all".
 -- The result: { total, passed_tests, failed_tests, skipped_tests, cases = { { suite, name,
 -- full_name, status = "passed" | "failed" | "skipped", error?, duration_ms } } }; `wippy test`
 -- prints the cases under the entry's line and fails the entry when failed_tests > 0.
@@ -420,14 +421,14 @@ return function(deps)
     end
     local aerr
     if not (s.parent and s.parent.failed_setup) then aerr = run_hooks(s.after_all, #s.after_all, 1, -1) end
-    if aerr and not s.failed_setup then
-      -- an after_all failure fails the suite's last case, so the run reports it
-      local last = r.result.cases[#r.result.cases]
-      if last and last.status == "passed" then
-        last.status, last.error = "failed", "after_all: " .. aerr
-        r.result.passed_tests = r.result.passed_tests - 1
-        r.result.failed_tests = r.result.failed_tests + 1
-      end
+    if aerr then
+      -- reported as a failed case of its own, so it shows even in a suite without cases
+      local suite = tconcat(names, " ")
+      r.result.total = r.result.total + 1
+      r.result.failed_tests = r.result.failed_tests + 1
+      r.result.cases[#r.result.cases + 1] = { suite = suite, name = "after_all",
+        full_name = (suite ~= "" and suite .. " " or "") .. "after_all", status = "failed",
+        error = "after_all: " .. aerr, duration_ms = 0 }
     end
   end
 
