@@ -1,6 +1,7 @@
-// The security kernel module (src/lua/kernel/security.lua) on its own, inside a wasmoon Lua state
-// with a minimal fake kernel: K.H.newud makes tables instead of userdata, K.err comes from the
-// real errors.lua, K.cfg holds strict_mode and K.cp stands in for the running process.
+// The security kernel module (src/lua/kernel/security.lua, which wires its security_*.lua parts)
+// on its own, inside a wasmoon Lua state with a minimal fake kernel: K.H.newud makes tables instead
+// of userdata, K.err comes from the real errors.lua, K.cfg holds strict_mode, K.cp stands in for
+// the running process and K.factory loads the parts from their files.
 //
 // Each test is one Lua chunk written with `assert`; the helpers below build policy entries in the
 // shape load_policies receives them (the YAML `policy:` block plus `groups`).
@@ -14,6 +15,7 @@ import type { LuaEngine } from 'wasmoon';
 const PRELUDE = `
 K = { H = { newud = function(mt) return setmetatable({}, mt) end }, cfg = { strict_mode = false } }
 load(ERRORS_SRC, "=errors.lua")()(K)
+K.factory = function(name) return load(_G["SRC_" .. name], "=" .. name .. ".lua")() end
 S = load(SECURITY_SRC, "=security.lua")()(K)
 
 -- a security.policy entry
@@ -77,6 +79,10 @@ before(async () => {
   engine = await new LuaFactory().createEngine({ injectObjects: false, enableProxy: false });
   engine.global.set('ERRORS_SRC', readFileSync(path.resolve('src/lua/kernel/errors.lua'), 'utf8'));
   engine.global.set('SECURITY_SRC', readFileSync(path.resolve('src/lua/kernel/security.lua'), 'utf8'));
+  for (const part of ['values', 'regex', 'expr', 'actors', 'policies', 'scopes']) {
+    const name = `security_${part}`;
+    engine.global.set(`SRC_${name}`, readFileSync(path.resolve(`src/lua/kernel/${name}.lua`), 'utf8'));
+  }
   engine.doStringSync(PRELUDE);
 });
 

@@ -10,7 +10,11 @@ import { formatList, formatShow } from '../registry/format.js';
 import type { Registry } from '../registry/registry.js';
 import { Runtime, type ExitInfo } from '../runtime/runtime.js';
 import { Supervisor } from '../runtime/services.js';
+<<<<<<< HEAD
 import { runWasmCommand } from '../wasm/command.js';
+=======
+import { testCommand } from './test-runner.js';
+>>>>>>> security
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -191,6 +195,16 @@ export function buildCli(): Command {
         process.stderr.write(`wippy: ${(e as Error).message}\n`);
         process.exitCode = 2;
       }
+    });
+
+  program.command('test')
+    .description('run the app\'s tests (function.lua entries with meta.type: test, use_case: test entrypoints)')
+    .argument('[patterns...]', 'only tests whose entry id, suite or name contains the pattern (* globs)')
+    .option('--filter <pattern>', 'the same, as an option (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--timeout <duration>', 'per-test timeout: 30s, 500ms, 2m', '30s')
+    .action(async (patterns: string[], opts: { filter?: string[]; timeout: string }) => {
+      const g = program.opts<GlobalOpts>();
+      process.exitCode = await testCommand(await load(g), logger(g), { patterns: [...patterns, ...(opts.filter ?? [])], timeout: opts.timeout });
     });
 
   program.command('version').description('print the version').action(() => {

@@ -102,6 +102,8 @@ export class LuaKernel {
       sched: kernelSource('sched'),
       proc: kernelSource('proc'),
       security: kernelSource('security'),
+      ...Object.fromEntries(['values', 'regex', 'expr', 'actors', 'policies', 'scopes']
+        .map((n) => [`security_${n}`, kernelSource(`security_${n}`)])),
       io: kernelSource('io'),
       safestring: kernelSource('safestring'),
       random: kernelSource('random'),
@@ -110,6 +112,7 @@ export class LuaKernel {
       pattern: libSource('pattern'),
       json: libSource('json'), yaml: libSource('yaml'), base64: libSource('base64'), uuid: libSource('uuid'),
       hash: libSource('hash'), logger: libSource('logger'), env: libSource('env'), events: libSource('events'),
+      test: libSource('test'),
       __cfg: cfg,
       __entries: entries,
     };

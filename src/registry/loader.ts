@@ -22,6 +22,7 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } fro
 import type { AppConfig } from './types.js';
 import { isPlainObject, type RawEntry } from './schema.js';
 import { ProblemList, Registry, buildRegistry } from './registry.js';
+import { builtinEntries } from './builtin-entries.js';
 
 // Re-exported so callers can load and `catch (e) { if (e instanceof RegistryError) ... }` from one module.
 export { Registry, RegistryError, createRegistry, formatProblem } from './registry.js';
@@ -90,6 +91,7 @@ export async function loadApp(rootDir: string, opts: LoadOptions = {}): Promise<
     for (const raw of entriesOfFile(file, texts[i]!, problems)) raws.push(raw);
   });
 
+  for (const raw of builtinEntries(raws)) raws.push(raw); // e.g. wippy.test:test, when imported
   return buildRegistry(raws, { root, config, problems });
 }
 

@@ -6,12 +6,15 @@ local H, MODS = __H, __MODS
 __H, __MODS = nil, nil
 
 local K = { H = H }
-local function loadmod(name)
+-- A module's factory (what its file returns), not yet called: security.lua wires its own parts.
+local function factory(name)
   local src = MODS[name]
   if not src then error("kernel module missing: " .. name) end
   local f = assert(load(src, "@kernel/" .. name .. ".lua", "t"))
-  return f()(K)
+  return f()
 end
+K.factory = factory
+local function loadmod(name) return factory(name)(K) end
 
 loadmod("errors")
 loadmod("sched")
@@ -37,9 +40,10 @@ K.security = loadmod("security")
 K.security.load_policies(K.entries)
 K.encode_actor = K.security.encode_actor
 K.encode_scope = K.security.encode_scope
--- Permission check for process P (semantics §8.2): -> true | false, PermissionDenied error.
+-- Permission check for process P: -> true | false, PermissionDenied error. With an actor and a
+-- scope, allowed only when the scope evaluates to "allow"; without, allowed unless strict mode.
 -- Fast path: a process without actor or scope is allowed everything unless strict mode is on
--- (semantics §8.2), decided without building the attribute table.
+-- (cfg.strict_mode), decided without building the attribute table.
 local strict = K.cfg.strict_mode == true
 local decide = K.security.decide
 K.check = function(P, action, resource, msg)
@@ -65,6 +69,7 @@ K.builtin.hash = K.readonly(loadmod("hash"), "hash")
 K.builtin.logger = loadmod("logger") -- a logger userdata, immutable as it is
 K.builtin.env = K.readonly(loadmod("env"), "env")
 K.builtin.events = K.readonly(loadmod("events"), "events")
+K.builtin.test = K.readonly(K.factory("test")({ pcall = K.SHARED.pcall, now_ms = K.now_ms }), "test")
 
 function __step(batch) return K.step(batch) end
 function __count() return K.count() end
