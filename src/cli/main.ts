@@ -10,11 +10,8 @@ import { formatList, formatShow } from '../registry/format.js';
 import type { Registry } from '../registry/registry.js';
 import { Runtime, type ExitInfo } from '../runtime/runtime.js';
 import { Supervisor } from '../runtime/services.js';
-<<<<<<< HEAD
 import { runWasmCommand } from '../wasm/command.js';
-=======
 import { testCommand } from './test-runner.js';
->>>>>>> security
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
