@@ -2,41 +2,56 @@
 --
 -- Model. One Lua state per worker thread holds every process bound to that worker. A process is a
 -- set of *threads* (Lua coroutines): its main coroutine plus those started by coroutine.spawn. A
--- thread record T = { co, proc, a1, a2, n } is either running (K.cur), queued in the run queue
+-- thread record T = { co, proc, a1, a2, n } is either running (run.cur), queued in the run queue
 -- (runnable), or parked (waiting on a channel, a timer or a reply). Parking is one
 -- `coroutine.yield(BLOCK)`; waking stores the values the blocking call returns in T.a1/T.a2 and
--- queues T. The host (JS) calls K.step() when something happened; step drains incoming frames,
+-- queues T. The host (JS) calls step() when something happened; step drains incoming frames,
 -- fires due timers and resumes runnable threads until the queue is empty or the slice is used up.
 --
 -- Why in Lua. A coroutine switch costs 1.3-3 µs in wasmoon and a Lua->JS call through wasmoon's
 -- convenience bridge 3-15 µs (measured here: docs/design/scheduler.md), so everything on the message path between
 -- processes of one worker stays inside the VM: a receive that finds a queued value returns without
 -- yielding, a woken process drains what is queued, and same-worker payloads are copied as Lua
--- values. JS is reached only through raw C functions (K.H.*, ~0.08 µs a call).
+-- values. JS is reached only through raw C functions (H.*, ~0.08 µs a call).
 --
 -- Containment. A process's own errors end inside its coroutine (resume returns false). A kernel
 -- error while the scheduler handles a process around its resume (its exit, its sends, its events:
 -- code outside the coroutine) is caught by one pcall per step and charged to that process
--- (K.process_fault in proc.lua: it exits with an Internal error, its watchers are told); the step
+-- (process_fault, frames.lua: it exits with an Internal error, its watchers are told); the step
 -- then goes on with the next thread. The worker never stops for one process.
 --
 -- Channels are Go-like: an optional buffer, FIFO queues of parked receivers and senders, and
 -- select over several cases. Waiters are records { T, sel, case }; a select shares one `sel`
 -- record among its waiters and the first case to fire marks it done, so the others are skipped
 -- lazily when they reach the head of their queue (no O(n) withdrawal on the hot path).
-return function(K)
-  local H = K.H
+--
+-- Owns: the run queue, the reduction budget and memory cap hook, timers, channels, the step loop,
+-- and the running-state table `run` (run.cur = the thread being resumed, run.cp = its process),
+-- which it writes around every resume and everyone else only reads.
+-- Receives: deps.H (now, newud), deps.err, deps.run, deps.mem_cap_kb (the worker's Lua heap cap in
+-- KiB, or nil). It calls up into the process layer only through the hooks init.lua passes to
+-- S.install once (thread_done, thread_failed, do_upgrade, deadlock, after_resume, process_fault,
+-- kernel_fault, deliver_batch, take_task), held as upvalues.
+return function(deps)
+  local H, err, run, mem_cap_kb = deps.H, deps.err, deps.run, deps.mem_cap_kb
+  local S = {} -- the module
   local co_create, co_resume, co_yield, co_status, co_close =
     coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.close
   local setmetatable, type, error, select = setmetatable, type, error, select
 
   local BLOCK = setmetatable({}, { __tostring = function() return "kernel.block" end })
-  K.BLOCK = BLOCK
+  S.BLOCK = BLOCK
+
+  -- The hooks into the process layer (installed once by init.lua, S.install): upvalues, so the
+  -- resume path calls them directly.
+  local thread_failed, thread_done, do_upgrade, deadlock, after_resume
+  local process_fault, kernel_fault, deliver_batch, take_task
+  local multi = false
 
   ---------------------------------------------------------------------------------------------
   -- Run queue (a ring of thread records; head/tail grow without bound, entries are cleared).
   local runq, rq_head, rq_tail = {}, 1, 0
-  K.cur = nil -- the thread being resumed
+  run.cur = nil -- the thread being resumed
 
   local function ready(T, n, a1, a2)
     if T.dead then return end -- discarded by an upgrade; late wake-ups are dropped
@@ -47,15 +62,15 @@ return function(K)
     rq_tail = rq_tail + 1
     runq[rq_tail] = T
   end
-  K.ready = ready
+  S.ready = ready
 
   -- Park the current thread; returns what the waker passed to ready().
   local function park()
-    local T = K.cur
+    local T = run.cur
     T.parked = true
     return co_yield(BLOCK)
   end
-  K.park = park
+  S.park = park
 
   -- Reduction budget: a count hook every HOOK_EVERY VM instructions charges the running
   -- process; past its host's budget (instructions since it was last resumed) it is killed with a
@@ -66,15 +81,15 @@ return function(K)
   local sethook = debug.sethook
   local gcount = collectgarbage
   local function budget_hook()
-    local P = K.cp
+    local P = run.cp
     if not P then return end
-    local cap = K.mem_cap_kb
+    local cap = mem_cap_kb
     if cap and gcount("count") > cap then
       -- The worker's Lua heap is over its cap: the process allocating right now pays. Collect
       -- first, so garbage does not count against it.
       gcount("collect")
       if gcount("count") > cap then
-        P.doomed = K.err("Internal", "memory limit exceeded: the worker's Lua heap passed " ..
+        P.doomed = err("Internal", "memory limit exceeded: the worker's Lua heap passed " ..
           (cap // 1024) .. " MiB while this process was running", false)
         error(P.doomed, 0)
       end
@@ -86,7 +101,7 @@ return function(K)
     local r = P.red + HOOK_EVERY
     P.red = r
     if r > P.budget then
-      P.doomed = K.err("Internal", "reduction budget exceeded: ran more than " .. P.budget ..
+      P.doomed = err("Internal", "reduction budget exceeded: ran more than " .. P.budget ..
         " instructions without yielding", false)
       error(P.doomed, 0)
     end
@@ -97,22 +112,24 @@ return function(K)
   -- queue (Erlang-style fairness), which also restarts its budget. Only a loop that never touches
   -- the kernel reaches max_reductions.
   local YIELD_AFTER = 1000000
-  function K.maybe_yield()
-    local T = K.cur
+  local function maybe_yield()
+    local T = run.cur
     if T == nil then return end
     local P = T.proc
     if (P.red or 0) < YIELD_AFTER then return end
     ready(T, 0)
     co_yield(BLOCK)
   end
+  S.maybe_yield = maybe_yield
 
-  function K.hook(co, proc)
-    if proc.budget or K.mem_cap_kb then sethook(co, budget_hook, "", HOOK_EVERY) end
+  local function hook(co, proc)
+    if proc.budget or mem_cap_kb then sethook(co, budget_hook, "", HOOK_EVERY) end
     return co
   end
+  S.hook = hook
 
-  function K.new_thread(proc, fn)
-    local T = { co = K.hook(co_create(fn), proc), proc = proc, n = 0, parked = false }
+  function S.new_thread(proc, fn)
+    local T = { co = hook(co_create(fn), proc), proc = proc, n = 0, parked = false }
     proc.threads[T] = true
     proc.nthreads = proc.nthreads + 1
     return T
@@ -137,9 +154,9 @@ return function(K)
     end
     return t
   end
-  K.timer_add = timer_add
+  S.timer_add = timer_add
 
-  function K.timer_cancel(t)
+  function S.timer_cancel(t)
     if t and t.live then t.live = false; return true end
     return false
   end
@@ -172,8 +189,8 @@ return function(K)
   end
 
   -- Block the current thread for ms milliseconds.
-  function K.sleep_ms(ms)
-    local T = K.cur
+  function S.sleep_ms(ms)
+    local T = run.cur
     local p = T.proc
     p.npending = p.npending + 1
     timer_add(H.now() + ms, function()
@@ -187,7 +204,7 @@ return function(K)
   ---------------------------------------------------------------------------------------------
   -- Channels.
   local CH = setmetatable({}, { __mode = "k" }) -- userdata -> state
-  K.CH = CH
+  S.CH = CH
   local chan_methods = {}
   local CHAN_MT = { __index = chan_methods, __metatable = "channel",
     __tostring = function(self) return "channel" end }
@@ -206,7 +223,7 @@ return function(K)
     return v
   end
   local function qlen(q) return q.t - q.h + 1 end
-  K.qnew, K.qpush, K.qpop, K.qpeek, K.qlen = qnew, qpush, qpop, qpeek, qlen
+  S.qnew, S.qpush, S.qpop, S.qpeek, S.qlen = qnew, qpush, qpop, qpeek, qlen
 
   local function chan_new(cap)
     cap = tonumber(cap) or 0
@@ -215,7 +232,7 @@ return function(K)
     CH[ch] = { cap = cap // 1, buf = qnew(), recvq = qnew(), sendq = qnew(), closed = false }
     return ch
   end
-  K.chan_new = chan_new
+  S.chan_new = chan_new
 
   -- Pop the first live waiter of q (skipping those whose select already fired or whose process died).
   local function live_waiter(q)
@@ -250,7 +267,7 @@ return function(K)
 
   -- Non-blocking offer of v (handoff to a receiver or into the buffer). Used by send, timers and
   -- mailbox routing. Returns true when taken, plus the waiter it was handed to (mailbox routing
-  -- remembers which record a woken thread holds, so an upgrade can put it back: proc.lua).
+  -- remembers which record a woken thread holds, so an upgrade can put it back: mailbox.lua).
   local function offer(s, ch, v)
     if s.closed then return false end
     local w = live_waiter(s.recvq)
@@ -265,8 +282,8 @@ return function(K)
     end
     return false
   end
-  K.offer = offer
-  function K.chan_offer(ch, v) return (offer(CH[ch], ch, v)) end
+  S.offer = offer
+  function S.chan_offer(ch, v) return (offer(CH[ch], ch, v)) end
 
   -- Try to take a value without blocking: returns true, v or false.
   local function take(s)
@@ -301,11 +318,11 @@ return function(K)
       local w = live_waiter(s.sendq)
       if not w then break end
       qpop(s.sendq)
-      fire_send(w, ch, nil, K.err("Invalid", "send on closed channel"))
+      fire_send(w, ch, nil, err("Invalid", "send on closed channel"))
     end
     if s.on_close then s.on_close(s) end
   end
-  K.chan_close = chan_close
+  S.chan_close = chan_close
 
   local function check_chan(ch, fname)
     local s = CH[ch]
@@ -316,8 +333,8 @@ return function(K)
   function chan_methods.send(ch, v)
     local s = check_chan(ch, "send")
     if s.closed then error("send on closed channel", 2) end
-    if offer(s, ch, v) then K.maybe_yield(); return true end
-    local T = K.cur
+    if offer(s, ch, v) then maybe_yield(); return true end
+    local T = run.cur
     qpush(s.sendq, { T = T, v = v, ch = ch })
     return park()
   end
@@ -325,14 +342,14 @@ return function(K)
   function chan_methods.receive(ch)
     local s = check_chan(ch, "receive")
     local ok, v = take(s)
-    if ok then K.maybe_yield(); return v, true end
+    if ok then maybe_yield(); return v, true end
     if s.backlog and s.backlog(s) then -- subscription fast path: a queued message, no yield
       v = s.take_backlog(s)
-      K.maybe_yield()
+      maybe_yield()
       return v, true
     end
     if s.closed then return nil, false end
-    local T = K.cur
+    local T = run.cur
     qpush(s.recvq, { T = T })
     if s.on_wait then s.on_wait(s) end
     return park()
@@ -361,7 +378,7 @@ return function(K)
     local n = #cases
     for i = 1, n do
       local c = CASE[cases[i]]
-      if not c then error(K.err("Invalid", "Invalid case in select: runtime error", false), 2) end
+      if not c then error(err("Invalid", "Invalid case in select: runtime error", false), 2) end
       local ch = c.ch
       local s = CH[ch]
       if c.send then
@@ -400,7 +417,7 @@ return function(K)
       return { channel = best.ch, value = s.take_backlog(s), ok = true }
     end
     if n == 0 then error("select with no cases would block forever", 2) end
-    local T = K.cur
+    local T = run.cur
     local sel = { done = false }
     for i = 1, n do
       local c = CASE[cases[i]]
@@ -415,8 +432,8 @@ return function(K)
     return park()
   end
 
-  K.channel = { new = chan_new, select = chan_select }
-  K.chan_methods = chan_methods
+  S.channel = { new = chan_new, select = chan_select }
+  S.chan_methods = chan_methods
 
   ---------------------------------------------------------------------------------------------
   -- The step loop: called by the host.
@@ -431,7 +448,7 @@ return function(K)
   local TAKE_EVERY = 61
 
   -- The process whose thread is being resumed, or whose resume is being handled (its exit, its
-  -- sends): the one a kernel error during that time is charged to (K.process_fault, proc.lua).
+  -- sends): the one a kernel error during that time is charged to (process_fault, frames.lua).
   local handling = nil
 
   local function resume_thread(T)
@@ -440,9 +457,9 @@ return function(K)
     p.nrun = p.nrun - 1
     if not p.alive then return end
     handling = p
-    K.cur, K.cp = T, p
+    run.cur, run.cp = T, p
     p.red = 0
-    T.mrec = nil -- the mailbox record it was woken with (if any) is read from now on (proc.lua)
+    T.mrec = nil -- the mailbox record it was woken with (if any) is read from now on (mailbox.lua)
     local co = T.co
     local ok, r1, r2
     local n = T.n
@@ -450,30 +467,30 @@ return function(K)
     elseif n == 1 then ok, r1, r2 = co_resume(co, T.a1)
     else ok, r1, r2 = co_resume(co, T.a1, T.a2) end
     T.a1, T.a2 = nil, nil
-    K.cur, K.cp = nil, nil
+    run.cur, run.cp = nil, nil
     if not ok then
-      K.thread_failed(T, r1)
+      thread_failed(T, r1)
     elseif co_status(co) == "dead" then
-      K.thread_done(T, r1, r2)
+      thread_done(T, r1, r2)
     elseif r1 ~= BLOCK then
       -- a plain coroutine.yield() at the top of a process thread: just let others run
       ready(T, 0)
     elseif p.upgrade_req then
-      K.do_upgrade(p)
+      do_upgrade(p)
     elseif p.nrun == 0 and p.npending == 0 and p.nsubs == 0 and p.alive then
-      K.deadlock(p)
+      deadlock(p)
     end
-    if p.exit_pending then K.after_resume(p) end
+    if p.exit_pending then after_resume(p) end
     handling = nil
   end
 
   -- The step loop's state lives in upvalues, so that after a kernel error (caught by the one pcall
-  -- in K.step) the loop is re-entered where it stopped: the thread, timer or queued spawn that
+  -- in S.step) the loop is re-entered where it stopped: the thread, timer or queued spawn that
   -- failed was already taken off its queue. A pcall per resume would cost on every message.
   local budget, t0 = 0, 0
 
   local function run_loop()
-    local multi, take = K.multi, K.take_task
+    local take = take_task
     while budget > 0 do
       if rq_head > rq_tail then
         if not (multi and take(true)) then break end
@@ -504,17 +521,17 @@ return function(K)
     local p = handling
     handling = nil
     if p then
-      K.process_fault(p, e)
+      process_fault(p, e)
     else
-      K.cur, K.cp = nil, nil
-      K.kernel_fault("running timers or starting a queued spawn", e)
+      run.cur, run.cp = nil, nil
+      kernel_fault("running timers or starting a queued spawn", e)
     end
   end
 
   -- One scheduling step. Returns the next timer deadline (ms, host clock) or -1, and whether
   -- runnable threads are left (the host calls again at once).
-  function K.step(batch)
-    if batch then K.deliver_batch(batch) end
+  function S.step(batch)
+    if batch then deliver_batch(batch) end
     if hn > 0 then
       local ok, e = pcall(run_timers, H.now())
       while not ok do fault(e); ok, e = pcall(run_timers, H.now()) end
@@ -530,4 +547,22 @@ return function(K)
     if hn > 0 then nxt = heap[1].at end
     return nxt, rq_head <= rq_tail
   end
+
+  -- The process layer's hooks, passed in once at wiring (init.lua), never looked up per call:
+  --   thread_failed(T, err), thread_done(T, r1, r2)  a process thread raised / returned
+  --   do_upgrade(P)        P's thread yielded with P.upgrade_req set (upgrade.lua)
+  --   deadlock(P)          every thread of P is parked with nothing pending
+  --   after_resume(P)      P exited while its own step ran (P.exit_pending)
+  --   process_fault(P, e), kernel_fault(what, e)  containment (frames.lua)
+  --   deliver_batch(batch) the frames of a step (frames.lua)
+  --   take_task(steal)     start the next queued spawn (spawn.lua); nil on a one-worker host
+  function S.install(h)
+    thread_failed, thread_done, do_upgrade, deadlock, after_resume =
+      h.thread_failed, h.thread_done, h.do_upgrade, h.deadlock, h.after_resume
+    process_fault, kernel_fault, deliver_batch, take_task =
+      h.process_fault, h.kernel_fault, h.deliver_batch, h.take_task
+    multi = take_task ~= nil
+  end
+
+  return S
 end
