@@ -34,6 +34,7 @@ const SETUP = String.raw`
       exec_waits = exec_waits,
       security = {},
       rpc = function(...) F.logf("rpc %s", F.show({ ... })) end,
+      wire = module("wire")(),
       dispatch = function(f) dispatched[#dispatched + 1] = f[1] .. ":" .. tostring(f[3]) end,
     })
   end
@@ -45,7 +46,7 @@ const SETUP = String.raw`
     ["app:lib"] = { kind = "library.lua", source = "return {}" },
   }
 `;
-const run = async (code: string): Promise<void> => { await withKernelModules(['spawn'], SETUP + code); };
+const run = async (code: string): Promise<void> => { await withKernelModules(['spawn', 'wire'], SETUP + code); };
 
 test('spawn_local starts an entry here: PID, watcher and link, main thread with the arguments', () =>
   run(String.raw`

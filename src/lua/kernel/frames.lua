@@ -1,6 +1,7 @@
 -- Frames from other threads: the handlers, batch delivery, and kernel containment.
 --
--- A frame is one codec-encoded array whose first element names it. Handled here:
+-- A frame is one codec-encoded array whose first element names it; wire.lua (generated from
+-- src/wire/spec.ts, described in docs/design/protocol.md) holds every field index. Handled here:
 --   {"m", pid, from, topic, n, payloads}       a message
 --   {"e", pid, event}                          a lifecycle event (EXIT, LINK_DOWN, CANCEL)
 --   {"rep", pid, req, value, err}              the answer to a request (rpc.lua)
@@ -29,7 +30,13 @@
 --
 -- Owns: the handler table, batch delivery, the fault handlers (sched.lua's process_fault and
 -- kernel_fault hooks).
--- Receives: procs, parse_pid, post, host_of_tid (pids.lua); H (route, dies_with, write, wall);
+-- Field indices. The cold handlers read fields through wire.lua's constants, copied into locals
+-- once. The per-message paths (handlers.m, handlers.e, deliver_rest) keep literal indices: `f[2]`
+-- compiles to one instruction with the index inline, `f[M_PID]` to two (an upvalue read, then the
+-- lookup). They are tied to wire.lua by a check when the module loads, so a change of the spec
+-- that moves them stops the kernel from booting instead of misreading frames.
+--
+-- Receives: wire (wire.lua's table); procs, parse_pid, post, host_of_tid (pids.lua); H (route, dies_with, write, wall);
 -- cfg.hosts, SELF; decode, codec_reset; run; error helpers; deliver_msg (mailbox.lua); and from
 -- lifecycle.lua deliver_event, terminate, kill, notify_exit, exec_waits, end_faulted,
 -- take_notifying; rpc.lua answer, worker_down; names.lua own, acked; spawn.lua frame_s, frame_sp,
@@ -44,6 +51,18 @@ return function(deps)
   local exec_waits, end_faulted, take_notifying = L.exec_waits, L.end_faulted, L.take_notifying
   local EV_EXIT, EV_LINK_DOWN, EV_CANCEL = L.EV_EXIT, L.EV_LINK_DOWN, L.EV_CANCEL
   local early, forward, pending_here = S.early, S.forward, S.pending_here
+  local W = deps.wire
+  local TARGETED = W.TARGETED
+  local T_PID, C_PID, C_FROM, C_DEADLINE, C_REASON = W.T_PID, W.C_PID, W.C_FROM, W.C_DEADLINE, W.C_REASON
+  local LK_PID, LK_OTHER, UL_PID, UL_OTHER = W.LK_PID, W.LK_OTHER, W.UL_PID, W.UL_OTHER
+  local MON_PID, MON_OTHER, UM_PID, UM_OTHER = W.MON_PID, W.MON_OTHER, W.UM_PID, W.UM_OTHER
+  local XACK_REQ, SHUTDOWN_GRACE_MS = W.XACK_REQ, W.SHUTDOWN_GRACE_MS
+  local WDOWN_TID, WDOWN_MESSAGE, WUP_TID, WUP_HOST = W.WDOWN_TID, W.WDOWN_MESSAGE, W.WUP_TID, W.WUP_HOST
+  local S_REPLY_TID, S_REPLY_PID, S_REQ = W.S_REPLY_TID, W.S_REPLY_PID, W.S_REQ
+  -- the literal indices of the per-message paths (see the top)
+  assert(W.KIND == 1 and W.PID == 2 and W.M_PID == 2 and W.M_FROM == 3 and W.M_TOPIC == 4 and W.M_N == 5
+    and W.M_PAYLOADS == 6 and W.E_PID == 2 and W.E_EVENT == 3,
+    "frames.lua: the literal field indices of m / e frames disagree with wire.lua")
   local type, tostring, pairs, ipairs, select, pcall = type, tostring, pairs, ipairs, select, pcall
 
   local M = {}
@@ -77,24 +96,24 @@ return function(deps)
   handlers.unfwd = S.frame_unfwd
   handlers.nown = N.own
   handlers.xack = function(f)
-    local P = N.acked(f[2])
+    local P = N.acked(f[XACK_REQ])
     if P then notify_exit(P) end
   end
   handlers.t = function(f)
-    local P = procs[f[2]]
+    local P = procs[f[T_PID]]
     if P and P.alive then terminate(P) end
   end
   handlers.c = function(f)
-    local P = procs[f[2]]
+    local P = procs[f[C_PID]]
     if P and P.alive then
-      deliver_event(P, { kind = EV_CANCEL, from = f[3], at = wall_s(), deadline = f[4], reason = f[5] })
+      deliver_event(P, { kind = EV_CANCEL, from = f[C_FROM], at = wall_s(), deadline = f[C_DEADLINE], reason = f[C_REASON] })
     end
   end
-  handlers.lk = function(f) local P = procs[f[2]]; if P then P.links[f[3]] = true end end
-  handlers.ul = function(f) local P = procs[f[2]]; if P then P.links[f[3]] = nil end end
-  handlers.mon = function(f) local P = procs[f[2]]; if P then P.watchers[f[3]] = true end end
-  handlers.um = function(f) local P = procs[f[2]]; if P then P.watchers[f[3]] = nil end end
-  handlers.shutdown = function(f) S.shutdown(f[2]) end
+  handlers.lk = function(f) local P = procs[f[LK_PID]]; if P then P.links[f[LK_OTHER]] = true end end
+  handlers.ul = function(f) local P = procs[f[UL_PID]]; if P then P.links[f[UL_OTHER]] = nil end end
+  handlers.mon = function(f) local P = procs[f[MON_PID]]; if P then P.watchers[f[MON_OTHER]] = true end end
+  handlers.um = function(f) local P = procs[f[UM_PID]]; if P then P.watchers[f[UM_OTHER]] = nil end end
+  handlers.shutdown = function(f) S.shutdown(f[SHUTDOWN_GRACE_MS]) end
   handlers.kill_all = function() S.kill_all() end
 
   ---------------------------------------------------------------------------------------------
@@ -112,7 +131,7 @@ return function(deps)
   -- forwarded for gone PIDs are dropped; the dead tid leaves its host's round-robin.
   -- {"wup", tid, host}: a replacement worker joined `host`.
   handlers.wdown = function(f)
-    local dead, msg = f[2], f[3]
+    local dead, msg = f[WDOWN_TID], f[WDOWN_MESSAGE]
     local e = err("Internal", tostring(msg))
     local at = wall_s()
     local function gone_pid(pid)
@@ -157,7 +176,7 @@ return function(deps)
     S.worker_down(dead)
   end
   handlers.wup = function(f)
-    local tid, hid = f[2], f[3]
+    local tid, hid = f[WUP_TID], f[WUP_HOST]
     host_of_tid[tid] = hid
     local hrec = hosts[hid]
     if hrec then
@@ -206,19 +225,18 @@ return function(deps)
     end_process(P, e)
   end
 
-  -- Frames addressed to one process: held in `early` before it starts, forwarded once it runs
-  -- elsewhere, and charged to it when handling them fails.
-  local TARGETED = { m = true, e = true, t = true, c = true, lk = true, ul = true, mon = true, um = true, nown = true }
+  -- Frames addressed to one process (W.TARGETED): held in `early` before it starts, forwarded
+  -- once it runs elsewhere, and charged to it when handling them fails.
 
   local function frame_fault(f, e)
     local kind = type(f) == "table" and f[1] or nil
     report_fault("handling a frame (" .. tostring(kind) .. ")", e)
     after_fault(e)
     if TARGETED[kind] then
-      local P = procs[f[2]]
+      local P = procs[f[W.PID]]
       if P and P.alive then end_process(P, e) end
     elseif kind == "s" then
-      pcall(post, f[2], { "rep", f[3], f[4], nil, kernel_err(e) })
+      pcall(post, f[S_REPLY_TID], W.rep(f[S_REPLY_PID], f[S_REQ], nil, kernel_err(e)))
     end
   end
 

@@ -23,6 +23,7 @@
 --
 -- Load order (each line receives only modules above it):
 --   errors, safestring, random, codec, pattern   leaf helpers (run)
+--   wire       frame field indices and shared constants (generated from src/wire/spec.ts)
 --   sched      run queue, timers, channels, the step loop; its hooks are installed at the end
 --   pids       the process table, PID format, locate, post
 --   rpc        requests to other threads that park the caller
@@ -91,6 +92,7 @@ end
 -- Forwarders for the cold calls against the load order (see the top).
 local late = {}
 
+local wire = loadmod("wire")() -- frame field indices and shared constants (generated: src/wire/)
 local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb })
 
 local pids = loadmod("pids")({ H = H, cfg = cfg, encode = codec.encode, err = err })
@@ -138,7 +140,7 @@ local spawn = loadmod("spawn")({
   err = err, is_error = is_error, error_message = errmsg, memory_error = run.memory_error,
   user_tostring = lifecycle.user_tostring, terminate = lifecycle.terminate,
   deliver_event = lifecycle.deliver_event, start_failed = lifecycle.start_failed,
-  exec_waits = lifecycle.exec_waits, security = security, rpc = rpc.call,
+  exec_waits = lifecycle.exec_waits, security = security, rpc = rpc.call, wire = wire,
   dispatch = function(f) return late.dispatch(f) end,
 })
 late.cancel_execs = spawn.cancel_execs
@@ -148,7 +150,7 @@ local frames = loadmod("frames")({
   H = H, hosts = cfg.hosts, SELF = pids.SELF, decode = codec.decode, codec_reset = codec.reset,
   run = run, err = err, is_error = is_error, error_message = errmsg,
   deliver_msg = mailbox.deliver_msg,
-  lifecycle = lifecycle, rpc = rpc, names = names, spawn = spawn,
+  lifecycle = lifecycle, rpc = rpc, names = names, spawn = spawn, wire = wire,
 })
 late.dispatch = frames.dispatch
 

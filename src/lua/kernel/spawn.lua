@@ -36,8 +36,8 @@
 -- Receives: H, cfg, entries; pids.lua (procs, add, fmt_pid, parse_pid, post, locate); sched.lua
 -- (run, new_thread, ready, park, hook); sandbox.lua (compile, make_env); codec encode/decode; error helpers;
 -- lifecycle.lua (user_tostring, terminate, deliver_event, start_failed, exec_waits); security
--- (from_config, encode_actor, encode_scope, decode_ctx); rpc (call); dispatch(frame) (frames.lua,
--- bound late by init.lua: replays early frames).
+-- (from_config, encode_actor, encode_scope, decode_ctx); rpc (call); wire (frame and spawn-record
+-- field indices); dispatch(frame) (frames.lua, bound late by init.lua: replays early frames).
 return function(deps)
   local H, cfg, entries = deps.H, deps.cfg, deps.entries
   local procs, add, fmt_pid, parse_pid = deps.procs, deps.add, deps.fmt_pid, deps.parse_pid
@@ -47,7 +47,15 @@ return function(deps)
   local err, is_error, errmsg, memory_error = deps.err, deps.is_error, deps.error_message, deps.memory_error
   local user_tostring, terminate, deliver_event = deps.user_tostring, deps.terminate, deps.deliver_event
   local start_failed, exec_waits, security, rpc = deps.start_failed, deps.exec_waits, deps.security, deps.rpc
-  local dispatch = deps.dispatch
+  local dispatch, W = deps.dispatch, deps.wire
+  local S_REPLY_TID, S_REPLY_PID, S_REQ, S_ID, S_HOST, S_MONITOR, S_LINK, S_CTX, S_ARGS =
+    W.S_REPLY_TID, W.S_REPLY_PID, W.S_REQ, W.S_ID, W.S_HOST, W.S_MONITOR, W.S_LINK, W.S_CTX, W.S_ARGS
+  local SP_PID, SP_UNIQ, SP_ID, SP_HOST, SP_WATCHER, SP_LINK, SP_CTX, SP_ARGS =
+    W.SP_PID, W.SP_UNIQ, W.SP_ID, W.SP_HOST, W.SP_WATCHER, W.SP_LINK, W.SP_CTX, W.SP_ARGS
+  local TASK_PID, TASK_UNIQ, TASK_ID, TASK_HOST, TASK_WATCHER, TASK_LINK, TASK_CTX, TASK_ARGS, TASK_HOME =
+    W.TASK_PID, W.TASK_UNIQ, W.TASK_ID, W.TASK_HOST, W.TASK_WATCHER, W.TASK_LINK, W.TASK_CTX, W.TASK_ARGS, W.TASK_HOME
+  local BOUND_PID, BOUND_RUNNER, UNFWD_PID = W.BOUND_PID, W.BOUND_RUNNER, W.UNFWD_PID
+  local fn_host = W.fn_host
   local type, tostring, pairs, pcall, select = type, tostring, pairs, pcall, select
   local co_create, co_resume, co_status, co_close = coroutine.create, coroutine.resume, coroutine.status, coroutine.close
   local co_isyieldable = coroutine.isyieldable
@@ -56,8 +64,7 @@ return function(deps)
   local M = {}
   local SELF = cfg.tid
   local HOSTS = cfg.hosts
-  local ZERO_PID = "{|}"
-  local EV_CANCEL = "pid.cancel"
+  local ZERO_PID, EV_CANCEL, CONTROL_HOST = W.ZERO_PID, W.EV_CANCEL, W.CONTROL_HOST
   -- Unread messages a process may hold when its host sets no `max_mailbox` (the registry's
   -- default, src/registry/schema.ts, says why 100,000).
   local DEFAULT_MAX_MAILBOX = 100000
@@ -115,7 +122,7 @@ return function(deps)
       pid_host = function(id, host) return host end },
     -- a function entry's PID names the entry and the worker running it ("<id>#lua.<tid>")
     ["function.lua"] = { prepare = compile, instantiate = lua_instantiate, queueable = false,
-      pid_host = function(id, host, tid) return id .. "#lua." .. tid end },
+      pid_host = function(id, host, tid) return fn_host(id, tid) end },
   }
   M.bodies = bodies
   -- The body entry Ent runs in, or nil (not a process kind).
@@ -225,7 +232,7 @@ return function(deps)
     local pid = fmt_pid(host, uniq)
     local pargs = { n = n }
     for i = 1, n do pargs[i] = args[i] end
-    local d = encode({ pid, uniq, id, host, watcher or false, link or false, ctx or false, pargs, SELF })
+    local d = encode(W.task(pid, uniq, id, host, watcher or false, link or false, ctx or false, pargs, SELF))
     if d and H.task_push(d, target) then
       return pid
     end
@@ -265,7 +272,7 @@ return function(deps)
         pid = fmt_pid(bodies[Ent.kind].pid_host(id, host, tid), uniq)
         local pargs = { n = n }
         for i = 1, n do pargs[i] = args[i] end
-        local posted, perr = post(tid, { "sp", pid, uniq, id, host, watcher or false, opts.link or false, ctx or false, pargs })
+        local posted, perr = post(tid, W.sp(pid, uniq, id, host, watcher or false, opts.link or false, ctx or false, pargs))
         if not posted then
           H.dead(uniq)
           H.load_add(-1, tid) -- place() counted it there
@@ -297,7 +304,7 @@ return function(deps)
     if where == "local" then
       deliver_event(target, { kind = EV_CANCEL, from = P.pid, at = at, deadline = deadline, reason = reason })
     elseif where == "remote" then
-      post(target, { "c", child, P.pid, deadline, reason })
+      post(target, W.c(child, P.pid, deadline, reason))
     end
   end
 
@@ -311,7 +318,7 @@ return function(deps)
   -- for is cancelled (cancel_execs, "caller context canceled").
   local function exec_start(P, id, host, n, args, ctx, on_exit)
     local uniq = H.pid_alloc()
-    local wpid = fmt_pid("node:control", uniq)
+    local wpid = fmt_pid(CONTROL_HOST, uniq)
     local waiting = true
     exec_waits[wpid] = function(ev)
       exec_waits[wpid] = nil
@@ -395,20 +402,20 @@ return function(deps)
   -- {"s", reply_tid, reply_pid, req, id, host, monitor, link, ctx, args}: a spawn request from
   -- another host, answered with {"rep", reply_pid, req, pid, err}.
   function M.frame_s(f)
-    local reply_tid, reply_pid, req = f[2], f[3], f[4]
-    local args = f[10] or { n = 0 }
-    local w = f[7]
+    local reply_tid, reply_pid, req = f[S_REPLY_TID], f[S_REPLY_PID], f[S_REQ]
+    local args = f[S_ARGS] or { n = 0 }
+    local w = f[S_MONITOR]
     if w == true then w = reply_pid end
-    local opts = { watcher = w or nil, link = f[8] and reply_pid or nil, ctx = f[9] or nil }
-    local pid, serr = spawn_local(f[5], f[6], opts, args.n or #args, args)
-    post(reply_tid, { "rep", reply_pid, req, pid, serr })
+    local opts = { watcher = w or nil, link = f[S_LINK] and reply_pid or nil, ctx = f[S_CTX] or nil }
+    local pid, serr = spawn_local(f[S_ID], f[S_HOST], opts, args.n or #args, args)
+    post(reply_tid, W.rep(reply_pid, req, pid, serr))
   end
 
   -- {"sp", pid, uniq, id, host, watcher, link, ctx, args}: a process placed on this worker.
   function M.frame_sp(f)
-    local pid, uniq, id, host = f[2], f[3], f[4], f[5]
-    local args = f[9] or { n = 0 }
-    local opts = { watcher = f[6] or nil, link = f[7] or nil, ctx = f[8] or nil }
+    local pid, uniq, id, host = f[SP_PID], f[SP_UNIQ], f[SP_ID], f[SP_HOST]
+    local args = f[SP_ARGS] or { n = 0 }
+    local opts = { watcher = f[SP_WATCHER] or nil, link = f[SP_LINK] or nil, ctx = f[SP_CTX] or nil }
     local ok, serr = spawn_local(id, host, opts, args.n or #args, args, { pid = pid, uniq = uniq })
     local queued = early[pid]
     early[pid] = nil
@@ -422,19 +429,20 @@ return function(deps)
 
   -- {"bound", pid, runner}: a queued spawn of ours started on `runner`.
   function M.frame_bound(f)
-    local pid, runner = f[2], f[3]
+    local pid, runner = f[BOUND_PID], f[BOUND_RUNNER]
     forward[pid] = runner
     local q = early[pid]
     early[pid] = nil
     if q then for i = 1, #q do post(runner, q[i]) end end
   end
-  function M.frame_unfwd(f) forward[f[2]] = nil end
+  function M.frame_unfwd(f) forward[f[UNFWD_PID]] = nil end
 
   -- Start a queued spawn (a descriptor from the run queues) on this worker.
   local function start_task(d)
     local t = decode(d)
     local pid, uniq, id, host, watcher, link, ctx, args, home =
-      t[1], t[2], t[3], t[4], t[5] or nil, t[6] or nil, t[7] or nil, t[8], t[9]
+      t[TASK_PID], t[TASK_UNIQ], t[TASK_ID], t[TASK_HOST], t[TASK_WATCHER] or nil, t[TASK_LINK] or nil,
+      t[TASK_CTX] or nil, t[TASK_ARGS], t[TASK_HOME]
     -- Its home worker died (the main thread cleared the bit): its watchers were told already.
     local _, alive = H.route(uniq)
     if not alive then return end
@@ -446,8 +454,8 @@ return function(deps)
     if home ~= SELF then
       local P = procs[pid] -- nil if it failed, or was killed at once (kill_all)
       if P then P.home = home end
-      post(home, { "bound", pid, SELF })
-      if not P then post(home, { "unfwd", pid }) end
+      post(home, W.bound(pid, SELF))
+      if not P then post(home, W.unfwd(pid)) end
     else
       local q = early[pid]
       early[pid] = nil
