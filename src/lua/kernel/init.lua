@@ -16,15 +16,17 @@
 --     process". The modules written before the split (errors, safestring, random, codec, pattern,
 --     security) take one table and add their exports to it; they get `run` too, holding what they
 --     read (H, cfg, the error helpers, mem_cap_kb, the pattern slot), so they keep their shape.
---   * Cycles. The hot path only goes one way: frames -> mailbox -> sched (route, offer, ready),
---     process -> mailbox -> sched. The few calls against that order are cold (a mailbox overflow
---     kills its process, a dying process cancels its execs, a placed process replays early
---     frames) and go through `late`, a table of forwarders bound once every module exists.
+--   * Cycles. The hot path only goes one way: frames -> mailbox -> channel -> sched (route,
+--     offer, ready), process -> mailbox -> channel -> sched. The few calls against that order are
+--     cold (a mailbox overflow kills its process, a dying process cancels its execs, a placed
+--     process replays early frames) and go through `late`, a table of forwarders bound once
+--     every module exists.
 --
 -- Load order (each line receives only modules above it):
 --   errors, safestring, random, codec, pattern   leaf helpers (run)
 --   wire       frame field indices and shared constants (generated from src/wire/spec.ts)
---   sched      run queue, timers, channels, the step loop; its hooks are installed at the end
+--   sched      run queue, timers, the step loop; its hooks are installed at the end
+--   channel    channels and select (parking through sched)
 --   pids       the process table, PID format, locate, post
 --   rpc        requests to other threads that park the caller
 --   sandbox    globals a process sees, require, compiling entries
@@ -95,6 +97,9 @@ local late = {}
 local wire = loadmod("wire")() -- frame field indices and shared constants (generated: src/wire/)
 local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb })
 
+local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
+  maybe_yield = sched.maybe_yield, newud = H.newud, err = err })
+
 local pids = loadmod("pids")({ H = H, cfg = cfg, encode = codec.encode, err = err })
 
 local rpc = loadmod("rpc")({ run = run, post = pids.post, park = sched.park, ready = sched.ready, err = err,
@@ -104,14 +109,14 @@ local sandbox = loadmod("sandbox")({
   run = run, hook = sched.hook, new_thread = sched.new_thread, ready = sched.ready, BLOCK = sched.BLOCK,
   err = err, is_error = is_error, error_message = errmsg, memory_error = run.memory_error,
   safestring = run.safestring, safetable = run.safetable, sandbox_math = run.sandbox_math,
-  safe_os_date = run.safe_os_date, errors = run.errors, channel = sched.channel,
+  safe_os_date = run.safe_os_date, errors = run.errors, channel = channel.channel,
   write = H.write, entries = entries,
 })
 local readonly, builtin = sandbox.readonly, sandbox.builtin
 
 local mailbox = loadmod("mailbox")({
-  CH = sched.CH, offer = sched.offer, chan_new = sched.chan_new, chan_close = sched.chan_close,
-  qnew = sched.qnew, qpush = sched.qpush, qpop = sched.qpop, qlen = sched.qlen,
+  CH = channel.CH, offer = channel.offer, chan_new = channel.chan_new, chan_close = channel.chan_close,
+  qnew = channel.qnew, qpush = channel.qpush, qpop = channel.qpop, qlen = channel.qlen,
   newud = H.newud, copy = codec.copy, err = err, procs = pids.procs,
   overflow = function(P, e) return late.kill(P, e) end,
 })
@@ -125,7 +130,7 @@ local lifecycle = loadmod("lifecycle")({
   H = H, run = run, procs = pids.procs, remove = pids.remove, post = pids.post, parse_pid = pids.parse_pid,
   copy = codec.copy, err = err, is_error = is_error, error_fields = run.error_fields,
   make_error = run.make_error, memory_error = run.memory_error, to_error = run.to_error,
-  CH = sched.CH, timer_add = sched.timer_add, hook = sched.hook, arrive = mailbox.arrive,
+  CH = channel.CH, timer_add = sched.timer_add, hook = sched.hook, arrive = mailbox.arrive,
   release_names = names.release, hosts = cfg.hosts,
   cancel_execs = function(P) return late.cancel_execs(P) end,
 })
@@ -157,7 +162,7 @@ late.dispatch = frames.dispatch
 local upgrade = loadmod("upgrade")({
   cur = cur, BLOCK = sched.BLOCK, copy_args = mailbox.copy_args, err = err, entries = entries,
   read_file = H.read_file, close_thread = lifecycle.close_thread, exit = lifecycle.exit,
-  unread_records = mailbox.unread_records, qnew = sched.qnew, qpush = sched.qpush,
+  unread_records = mailbox.unread_records, qnew = channel.qnew, qpush = channel.qpush,
   new_thread = sched.new_thread, ready = sched.ready, body_of = spawn.body_of,
   invalidate = sandbox.invalidate,
 })
@@ -175,7 +180,7 @@ local process = loadmod("process")({
   procs = pids.procs, parse_pid = pids.parse_pid, locate = pids.locate, post = pids.post,
   encode = codec.encode, copy = codec.copy, copy_args = mailbox.copy_args, deliver_msg = mailbox.deliver_msg,
   inbox = mailbox.inbox, events = mailbox.events, listen = mailbox.listen, unlisten = mailbox.unlisten,
-  H = H, ready = sched.ready, BLOCK = sched.BLOCK, maybe_yield = sched.maybe_yield, select = sched.channel.select,
+  H = H, ready = sched.ready, BLOCK = sched.BLOCK, maybe_yield = sched.maybe_yield, select = channel.channel.select,
   terminate = lifecycle.terminate, deliver_event = lifecycle.deliver_event, topo = lifecycle.topo,
   EV_EXIT = lifecycle.EV_EXIT, EV_LINK_DOWN = lifecycle.EV_LINK_DOWN, EV_CANCEL = lifecycle.EV_CANCEL,
   spawn_from = spawn.spawn_from, exec = spawn.exec, check_exec_args = spawn.check_exec_args,
@@ -201,8 +206,8 @@ builtin.time = readonly(loadmod("time")({
   error = function(kind, msg) return err(kind, msg, false) end,
   subscribe = function() local P = run.cp; if P then P.nsubs = P.nsubs + 1 end; return P end,
   unsubscribe = function(P) P = P or run.cp; if P and P.nsubs > 0 then P.nsubs = P.nsubs - 1 end end,
-  timer_add = sched.timer_add, timer_cancel = sched.timer_cancel, chan_new = sched.chan_new,
-  chan_offer = sched.chan_offer, chan_close = sched.chan_close, sleep_ms = sched.sleep_ms,
+  timer_add = sched.timer_add, timer_cancel = sched.timer_cancel, chan_new = channel.chan_new,
+  chan_offer = channel.chan_offer, chan_close = channel.chan_close, sleep_ms = sched.sleep_ms,
 }), "time")
 builtin.io = readonly(loadmod("io")({ H = H, run = run, err = err, join_values = sandbox.join_values,
   await_host = rpc.await_host }), "io")
