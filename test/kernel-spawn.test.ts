@@ -7,7 +7,7 @@ import { withKernelModules } from './helpers/kernel-module.js';
 const SETUP = String.raw`
   run = { cur = nil, cp = nil }
   readied, threads, events, exec_waits, dispatched = {}, {}, {}, {}, {}
-  function setup(tids, entries)
+  function setup(tids, entries, bodies)
     return module("spawn")({
       H = F.H, cfg = { tid = 1, host = "app:host", hosts = { ["app:host"] = { kind = "process.host", tids = tids } } },
       entries = entries,
@@ -34,7 +34,7 @@ const SETUP = String.raw`
       exec_waits = exec_waits,
       security = {},
       rpc = function(...) F.logf("rpc %s", F.show({ ... })) end,
-      wire = module("wire")(),
+      wire = module("wire")(), bodies = bodies,
       dispatch = function(f) dispatched[#dispatched + 1] = f[1] .. ":" .. tostring(f[3]) end,
     })
   end
@@ -79,13 +79,14 @@ test('spawn_local errors: unknown entry or host, a compile error, a missing meth
 
 test('bodies[kind]: a new body kind is one table; spawn runs it without compiling Lua', () =>
   run(String.raw`
-    local S = setup({ 1 }, { ["app:w"] = { kind = "process.fake", blob = "module" } })
-    S.bodies["process.fake"] = {
-      prepare = function(Ent) return "compiled " .. Ent.blob end,
-      instantiate = function(Ent, code, P) return function(x) return code .. " ran with " .. x end end,
-      pid_host = function(id, host) return host end,
-      queueable = true,
-    }
+    local S = setup({ 1 }, { ["app:w"] = { kind = "process.fake", blob = "module" } }, {
+      ["process.fake"] = {
+        prepare = function(Ent) return "compiled " .. Ent.blob end,
+        instantiate = function(Ent, code, P) return function(x) return code .. " ran with " .. x end end,
+        pid_host = function(id, host) return host end,
+        queueable = true,
+      },
+    })
     local pid = S.spawn_local("app:w", "app:host", nil, 1, { "arg" })
     F.eq(pid, "{app:host|0x00001}")
     F.eq(F.procs[pid].main.fn(), "compiled module ran with arg")

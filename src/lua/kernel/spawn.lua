@@ -10,8 +10,9 @@
 --                                                  P's main thread, its return is the result
 --     pid_host(id, host, tid) -> string            the host part of a new PID
 --     queueable = bool }                           may wait on the host's run queues / be placed
--- Adding a non-Lua body (a WASM process) is one new file returning such a table and one line
--- `bodies["process.wasm"] = ...` below (docs/design/architecture.md shows the steps).
+-- Adding a non-Lua body (a WASM process) is one new file returning such a table and one line in
+-- spawn's deps in init.lua, `bodies = { ["process.wasm"] = loadmod("...")(...) }`
+-- (docs/design/architecture.md shows the steps).
 --
 -- Where a spawn starts (spawn_from). On the spawner's own host, an entry that already
 -- instantiated on this worker (so "method not found" and load errors are still returned by the
@@ -124,6 +125,8 @@ return function(deps)
     ["function.lua"] = { prepare = compile, instantiate = lua_instantiate, queueable = false,
       pid_host = function(id, host, tid) return fn_host(id, tid) end },
   }
+  -- Bodies of other kinds, loaded by init.lua (one line each in spawn's deps).
+  for kind, body in pairs(deps.bodies or {}) do bodies[kind] = body end
   M.bodies = bodies
   -- The body entry Ent runs in, or nil (not a process kind).
   function M.body_of(Ent) return Ent and bodies[Ent.kind] end
