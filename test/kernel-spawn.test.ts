@@ -1,12 +1,23 @@
 // src/lua/kernel/spawn.lua on its own, under fakes (test/lua/kernel_fake.lua): starting an entry
 // here (PID, options, errors), the bodies[kind] seam, queued and placed spawns on a multi-worker
-// host, early frames and forwarding, exec_start and its cancellation, shutdown.
+// host, early frames and forwarding, shutdown; and exec.lua's exec_start on top of it.
 import { test } from 'node:test';
 import { withKernelModules } from './helpers/kernel-module.js';
 
 const SETUP = String.raw`
   run = { cur = nil, cp = nil }
   readied, threads, events, exec_waits, dispatched = {}, {}, {}, {}, {}
+  -- exec.lua on top of a spawn module (exec_start spawns through spawn_from)
+  function setup_exec(S)
+    return module("exec")({
+      H = F.H, fmt_pid = function(host, uniq) return string.format("{%s|0x%05x}", host, uniq) end,
+      locate = function(pid) local P = F.procs[pid]; if P then return "local", P end; return "remote", 2 end,
+      post = F.post, spawn_from = S.spawn_from,
+      deliver_event = function(P, ev) events[#events + 1] = { P = P, ev = ev } end,
+      exec_waits = exec_waits, run = run, ready = function(T) readied[#readied + 1] = T end,
+      park = function() end, err = F.err, error_message = F.error_message, wire = module("wire")(),
+    })
+  end
   function setup(tids, entries, bodies)
     return module("spawn")({
       H = F.H, cfg = { tid = 1, host = "app:host", hosts = { ["app:host"] = { kind = "process.host", tids = tids } } },
@@ -31,7 +42,6 @@ const SETUP = String.raw`
       terminate = function(P) F.logf("terminate %s", P.pid) end,
       deliver_event = function(P, ev) events[#events + 1] = { P = P, ev = ev } end,
       start_failed = function(pid, uniq, e) F.logf("start_failed %s %s", pid, e.message) end,
-      exec_waits = exec_waits,
       security = {},
       rpc = function(...) F.logf("rpc %s", F.show({ ... })) end,
       wire = module("wire")(), bodies = bodies,
@@ -46,7 +56,7 @@ const SETUP = String.raw`
     ["app:lib"] = { kind = "library.lua", source = "return {}" },
   }
 `;
-const run = async (code: string): Promise<void> => { await withKernelModules(['spawn', 'wire'], SETUP + code); };
+const run = async (code: string): Promise<void> => { await withKernelModules(['spawn', 'exec', 'wire'], SETUP + code); };
 
 test('spawn_local starts an entry here: PID, watcher and link, main thread with the arguments', () =>
   run(String.raw`
@@ -132,9 +142,10 @@ test('early frames wait for the "sp" frame and replay in order; "bound" forwards
 test('exec_start: on_exit once with the EXIT; cancel sends CANCEL and stops waiting; a dying caller cancels', () =>
   run(String.raw`
     local S = setup({ 1 }, ENTRIES)
+    local X = setup_exec(S)
     local P = F.proc("{app:host|0x00100}", { uniq = 100 })
     local exits = {}
-    local h = S.exec_start(P, "app:echo", "app:host", 2, { 1, 2 }, nil, function(ev) exits[#exits + 1] = ev end)
+    local h = X.exec_start(P, "app:echo", "app:host", 2, { 1, 2 }, nil, function(ev) exits[#exits + 1] = ev end)
     F.eq(P.npending, 1, "a running exec counts as pending")
     local wpid = next(P.execs)
     F.eq(wpid, "{node:control|0x00001}"); F.eq(P.execs[wpid], h.pid)
@@ -143,17 +154,17 @@ test('exec_start: on_exit once with the EXIT; cancel sends CANCEL and stops wait
     F.eq(#exits, 1); F.eq(exits[1].result.value, 3); F.eq(P.npending, 0); F.eq(P.execs[wpid], nil)
     F.eq(h.cancel(), false, "nothing to cancel once it ended")
 
-    local h2 = S.exec_start(P, "app:echo", "app:host", 0, {}, nil, function() exits[#exits + 1] = "no" end)
+    local h2 = X.exec_start(P, "app:echo", "app:host", 0, {}, nil, function() exits[#exits + 1] = "no" end)
     F.eq(h2.cancel("stop it"), true)
     F.eq(P.npending, 0); F.eq(#exits, 1, "on_exit is not called after cancel")
     F.eq(events[1].P.pid, h2.pid); F.eq(events[1].ev.kind, "pid.cancel"); F.eq(events[1].ev.reason, "stop it")
     F.eq(events[1].ev.deadline, F.wall + 10, "the default deadline: 10 s")
 
-    local h3 = S.exec_start(P, "app:echo", "app:host", 0, {}, nil, function() end)
-    S.cancel_execs(P)
+    local h3 = X.exec_start(P, "app:echo", "app:host", 0, {}, nil, function() end)
+    X.cancel_execs(P)
     F.eq(P.execs, nil)
     F.eq(events[2].ev.reason, "caller context canceled")
-    local none, e = S.exec_start(P, "app:missing", "app:host", 0, {}, nil, function() end)
+    local none, e = X.exec_start(P, "app:missing", "app:host", 0, {}, nil, function() end)
     F.eq(none, nil); F.eq(e.message, "factory not found", "the spawn's own error")
   `));
 

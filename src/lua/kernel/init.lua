@@ -33,7 +33,8 @@
 --   mailbox    Message objects, routing, backlogs, subscriptions
 --   names      the name registry cache and process.registry
 --   lifecycle  events, exit, links, monitors, crash reports
---   spawn      bodies, local / queued / placed spawns, early frames, forwarding, exec_start
+--   spawn      bodies, local / queued / placed spawns, early frames, forwarding
+--   exec       exec_start: spawn and wait for the EXIT (process.exec, Spawner:exec, funcs)
 --   frames     handlers of frames from other threads, batch delivery, containment
 --   upgrade, spawner, process, ctx, io, time    what processes call
 -- Built-in modules a process can `require` (listed in its entry's `modules`) are registered in
@@ -145,10 +146,16 @@ local spawn = loadmod("spawn")({
   err = err, is_error = is_error, error_message = errmsg, memory_error = run.memory_error,
   user_tostring = lifecycle.user_tostring, terminate = lifecycle.terminate,
   deliver_event = lifecycle.deliver_event, start_failed = lifecycle.start_failed,
-  exec_waits = lifecycle.exec_waits, security = security, rpc = rpc.call, wire = wire,
+  security = security, rpc = rpc.call, wire = wire,
   dispatch = function(f) return late.dispatch(f) end,
 })
-late.cancel_execs = spawn.cancel_execs
+
+local exec = loadmod("exec")({
+  H = H, fmt_pid = pids.fmt_pid, locate = pids.locate, post = pids.post, spawn_from = spawn.spawn_from,
+  deliver_event = lifecycle.deliver_event, exec_waits = lifecycle.exec_waits,
+  run = run, ready = sched.ready, park = sched.park, err = err, error_message = errmsg, wire = wire,
+})
+late.cancel_execs = exec.cancel_execs
 
 local frames = loadmod("frames")({
   procs = pids.procs, parse_pid = pids.parse_pid, post = pids.post, host_of_tid = pids.host_of_tid,
@@ -172,7 +179,7 @@ local spawner = loadmod("spawner")({
   encode_actor = security.encode_actor, encode_scope = security.encode_scope,
   locate = pids.locate, post = pids.post, deliver_msg = mailbox.deliver_msg,
   local_names = names.local_names, register_child = names.register_child, rpc = rpc.call,
-  spawn_from = spawn.spawn_from, exec = spawn.exec, check_exec_args = spawn.check_exec_args,
+  spawn_from = spawn.spawn_from, exec = exec.exec, check_exec_args = exec.check_exec_args,
 })
 
 local process = loadmod("process")({
@@ -183,8 +190,8 @@ local process = loadmod("process")({
   H = H, ready = sched.ready, BLOCK = sched.BLOCK, maybe_yield = sched.maybe_yield, select = channel.channel.select,
   terminate = lifecycle.terminate, deliver_event = lifecycle.deliver_event, topo = lifecycle.topo,
   EV_EXIT = lifecycle.EV_EXIT, EV_LINK_DOWN = lifecycle.EV_LINK_DOWN, EV_CANCEL = lifecycle.EV_CANCEL,
-  spawn_from = spawn.spawn_from, exec = spawn.exec, check_exec_args = spawn.check_exec_args,
-  DEFAULT_CANCEL_MS = spawn.DEFAULT_CANCEL_MS,
+  spawn_from = spawn.spawn_from, exec = exec.exec, check_exec_args = exec.check_exec_args,
+  DEFAULT_CANCEL_MS = exec.DEFAULT_CANCEL_MS,
   local_names = names.local_names, registry = names.registry, rpc = rpc.call,
   readonly = readonly, builtin = builtin,
   with_context = spawner.with_context, with_options = spawner.with_options, upgrade = upgrade.upgrade,
@@ -198,7 +205,8 @@ sched.install({
   deliver_batch = frames.deliver_batch, take_task = spawn.take_task,
 })
 
--- Built-in modules (`require` by name when listed in the entry's `modules`), one line each.
+-- Built-in modules (`require` by name when listed in the entry's `modules`), one line each; a
+-- module that runs entries for its caller gets exec.exec_start in its deps (see exec.lua).
 -- A timer subscription keeps its process idle rather than deadlocked. subscribe returns a token
 -- (the process) because unsubscribe is usually called from a timer callback, outside any process.
 builtin.time = readonly(loadmod("time")({

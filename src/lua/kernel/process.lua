@@ -11,7 +11,7 @@
 -- Receives: run, cur, err, errmsg, check; procs, parse_pid, locate, post (pids.lua); encode,
 -- copy; copy_args, deliver_msg and the subscription functions (mailbox.lua); ready, BLOCK,
 -- maybe_yield, select (sched.lua); terminate, deliver_event, topo, the event kinds
--- (lifecycle.lua); spawn_from, exec, check_exec_args, DEFAULT_CANCEL_MS (spawn.lua);
+-- (lifecycle.lua); spawn_from (spawn.lua); exec, check_exec_args, DEFAULT_CANCEL_MS (exec.lua);
 -- local_names, registry (names.lua); rpc; readonly, builtin (sandbox.lua); upgrade; spawner.
 return function(deps)
   local run, cur, err, errmsg, check = deps.run, deps.cur, deps.err, deps.error_message, deps.check

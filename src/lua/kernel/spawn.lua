@@ -29,25 +29,21 @@
 -- worker (`forward`), so per-sender FIFO holds (sender -> home -> runner, two FIFO rings); frames
 -- that arrived before the runner said "bound" wait in `early` and go first.
 --
--- exec_start (process.exec and the funcs module build on it): spawn entry `id` for caller P with
--- a node:control watcher PID minted here whose only job is to receive the callee's EXIT, then
--- call on_exit(ev) once. The caller's death cancels what it still execs (cancel_execs).
---
--- Owns: bodies, the spawn paths, validated entries, early/forward, shutdown state, exec waits.
+-- Owns: bodies, the spawn paths, validated entries, early/forward, shutdown state.
 -- Receives: H, cfg, entries; pids.lua (procs, add, fmt_pid, parse_pid, post, locate); sched.lua
--- (run, new_thread, ready, park, hook); sandbox.lua (compile, make_env); codec encode/decode; error helpers;
--- lifecycle.lua (user_tostring, terminate, deliver_event, start_failed, exec_waits); security
+-- (run, new_thread, ready, hook); sandbox.lua (compile, make_env); codec encode/decode; error helpers;
+-- lifecycle.lua (user_tostring, terminate, deliver_event, start_failed); security
 -- (from_config, encode_actor, encode_scope, decode_ctx); rpc (call); wire (frame and spawn-record
 -- field indices); dispatch(frame) (frames.lua, bound late by init.lua: replays early frames).
 return function(deps)
   local H, cfg, entries = deps.H, deps.cfg, deps.entries
   local procs, add, fmt_pid, parse_pid = deps.procs, deps.add, deps.fmt_pid, deps.parse_pid
   local post, locate = deps.post, deps.locate
-  local run, new_thread, ready, park, hook = deps.run, deps.new_thread, deps.ready, deps.park, deps.hook
+  local run, new_thread, ready, hook = deps.run, deps.new_thread, deps.ready, deps.hook
   local compile, make_env, encode, decode = deps.compile, deps.make_env, deps.encode, deps.decode
   local err, is_error, errmsg, memory_error = deps.err, deps.is_error, deps.error_message, deps.memory_error
   local user_tostring, terminate, deliver_event = deps.user_tostring, deps.terminate, deps.deliver_event
-  local start_failed, exec_waits, security, rpc = deps.start_failed, deps.exec_waits, deps.security, deps.rpc
+  local start_failed, security, rpc = deps.start_failed, deps.security, deps.rpc
   local dispatch, W = deps.dispatch, deps.wire
   local S_REPLY_TID, S_REPLY_PID, S_REQ, S_ID, S_HOST, S_MONITOR, S_LINK, S_CTX, S_ARGS =
     W.S_REPLY_TID, W.S_REPLY_PID, W.S_REQ, W.S_ID, W.S_HOST, W.S_MONITOR, W.S_LINK, W.S_CTX, W.S_ARGS
@@ -65,13 +61,10 @@ return function(deps)
   local M = {}
   local SELF = cfg.tid
   local HOSTS = cfg.hosts
-  local ZERO_PID, EV_CANCEL, CONTROL_HOST = W.ZERO_PID, W.EV_CANCEL, W.CONTROL_HOST
+  local ZERO_PID, EV_CANCEL = W.ZERO_PID, W.EV_CANCEL
   -- Unread messages a process may hold when its host sets no `max_mailbox` (the registry's
   -- default, src/registry/schema.ts, says why 100,000).
   local DEFAULT_MAX_MAILBOX = 100000
-  -- The deadline a CANCEL gives when none is named: 10 s, as a service stop.
-  local DEFAULT_CANCEL_MS = 10000
-  M.DEFAULT_CANCEL_MS = DEFAULT_CANCEL_MS
 
   local function E(kind, msg) return nil, err(kind, msg, false) end
   local function wall_s() return H.wall() / 1e9 end
@@ -295,98 +288,6 @@ return function(deps)
     return pid
   end
   M.spawn_from = spawn_from
-
-  ---------------------------------------------------------------------------------------------
-  -- exec: spawn and wait for the EXIT.
-
-  -- Stop waiting for one exec child and send it a CANCEL (reason given, default deadline).
-  local function cancel_child(P, wpid, child, reason, at)
-    exec_waits[wpid] = nil
-    local where, target = locate(child)
-    local deadline = at + DEFAULT_CANCEL_MS / 1000
-    if where == "local" then
-      deliver_event(target, { kind = EV_CANCEL, from = P.pid, at = at, deadline = deadline, reason = reason })
-    elseif where == "remote" then
-      post(target, W.c(child, P.pid, deadline, reason))
-    end
-  end
-
-  -- exec_start(P, id, host, n, args, ctx, on_exit) -> handle | nil, err
-  -- Spawns entry `id` on `host` for caller P (ctx: { values, actor, scope, options }, nil =
-  -- inherit P's) and calls on_exit(ev) once with the EXIT event when the child ends
-  -- (ev.result.value or ev.result.error). The error of a failed spawn is returned as the spawn
-  -- gave it (process.exec reports it as Internal). handle.cancel(reason) sends the child a
-  -- CANCEL with the default deadline and stops waiting (on_exit is not called). While it waits
-  -- the exec counts as pending for P (not a deadlock); when P dies, every exec it still waits
-  -- for is cancelled (cancel_execs, "caller context canceled").
-  local function exec_start(P, id, host, n, args, ctx, on_exit)
-    local uniq = H.pid_alloc()
-    local wpid = fmt_pid(CONTROL_HOST, uniq)
-    local waiting = true
-    exec_waits[wpid] = function(ev)
-      exec_waits[wpid] = nil
-      H.dead(uniq)
-      waiting = false
-      if P.execs then P.execs[wpid] = nil end
-      P.npending = P.npending - 1
-      on_exit(ev)
-    end
-    local pid, serr = spawn_from(P, id, host, false, false, n, args, ctx, wpid)
-    if not pid then
-      exec_waits[wpid] = nil
-      H.dead(uniq)
-      return nil, serr
-    end
-    P.npending = P.npending + 1
-    P.execs = P.execs or {}
-    P.execs[wpid] = pid
-    local handle = { pid = pid }
-    function handle.cancel(reason)
-      if not waiting then return false end
-      waiting = false
-      H.dead(uniq)
-      if P.execs then P.execs[wpid] = nil end
-      P.npending = P.npending - 1
-      cancel_child(P, wpid, pid, reason or "caller context canceled", wall_s())
-      return true
-    end
-    return handle
-  end
-  M.exec_start = exec_start
-
-  -- process.exec and Spawner:exec: exec_start, then park the caller until the EXIT.
-  -- -> the child's result value | nil, err
-  function M.exec(P, id, host, n, args, ctx)
-    local T = run.cur
-    local result
-    local h, serr = exec_start(P, id, host, n, args, ctx, function(ev)
-      result = ev
-      if P.alive and T.parked then ready(T, 0) end
-    end)
-    if not h then return nil, err("Internal", errmsg(serr), false) end
-    while result == nil do park() end
-    local r = result.result or {}
-    if r.error ~= nil then return nil, r.error end
-    return r.value
-  end
-
-  function M.check_exec_args(id, host)
-    if id == nil or host == nil then return E("Invalid", "exec requires id and host arguments") end
-    if type(id) ~= "string" or id == "" then return E("Invalid", "process ID required") end
-    if not id:find(":", 1, true) or id:sub(1, 1) == ":" or id:sub(-1) == ":" then
-      return E("Invalid", "invalid process ID format (namespace:name required)")
-    end
-    if type(host) ~= "string" or host == "" then return E("Invalid", "host ID required") end
-    return true
-  end
-
-  -- Cancel what a dying caller was exec-ing (lifecycle.lua's exit).
-  function M.cancel_execs(P)
-    if not P.execs then return end
-    local at = wall_s()
-    for wpid, child in pairs(P.execs) do cancel_child(P, wpid, child, "caller context canceled", at) end
-    P.execs = nil
-  end
 
   ---------------------------------------------------------------------------------------------
   -- Spawn frames, early frames, forwarding, queued spawns.
