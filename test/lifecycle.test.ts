@@ -1,4 +1,4 @@
-// exec, spawners and context, monitors/links/cancel/terminate (semantics §2.3-2.13, §4, §5).
+// exec, spawners and context, monitors/links/cancel/terminate.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { scenarioRuntime, main, type Scenario } from './helpers/lua-runtime.js';

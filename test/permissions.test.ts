@@ -1,4 +1,4 @@
-// Permissions of the process API (semantics §8): actors, scopes, policies, strict mode, and the
+// Permissions of the process API : actors, scopes, policies, strict mode, and the
 // seeds' "an isolated user process may not send to system hosts at all".
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -89,7 +89,7 @@ const entries: Array<Record<string, unknown>> = [
     process.inbox():receive()
     return true`),
   lua('app:empty_scope', `
-    -- an actor with an empty scope is denied everything (semantics §8.2), through a spawner
+    -- an actor with an empty scope is denied everything, through a spawner
     local sp = process.with_context({}):with_actor(security.new_actor("svc:x", {})):with_scope(security.new_scope())
     return sp:exec("app:denied_all", "app:user")`),
   lua('app:denied_all', `

@@ -1,4 +1,4 @@
-// The process API (semantics §2-§4) exercised from Lua scenarios on real worker threads.
+// The process API exercised from Lua scenarios on real worker threads.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { scenarioRuntime, main, type Scenario } from './helpers/lua-runtime.js';
@@ -208,7 +208,7 @@ const scenarios: Scenario[] = [
     a:send("a"); b:send("b")
     r = channel.select({ b:case_receive(), a:case_receive() })
     eq(r.channel, b); eq(r.value, "b"); eq(r.ok, true)
-    -- fan-in with a deadline (semantics §11 example)
+    -- fan-in with a deadline
     local out = channel.new(8)
     for i = 1, 3 do coroutine.spawn(function() out:send(i * i) end) end
     local sum, deadline = 0, time.after("1s")

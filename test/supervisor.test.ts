@@ -1,4 +1,4 @@
-// Supervised process.service entries (semantics §9.3): restart with exponential backoff, max
+// Supervised process.service entries: restart with exponential backoff, max
 // attempts, stable threshold, non-retryable errors, normal exits, dependency order, stop.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -32,7 +32,10 @@ async function load(o: GlobalOpts): Promise<Registry> {
   }
 }
 
-/** Exit code of a terminal command's EXIT (semantics §9.2); prints a string result. */
+/**
+ * Exit code of a terminal command's EXIT: 1 for an error or `false`, a number as given (mod 256),
+ * 0 otherwise; a string result is printed.
+ */
 function commandExitCode(e: ExitInfo): number {
   if (e.error) {
     process.stderr.write(`error: ${e.error.message}\n`);

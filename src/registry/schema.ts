@@ -263,7 +263,7 @@ export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 const positiveInt = (message: string) =>
   z.number().int('must be an integer').refine((n) => n > 0, message);
 
-/** `lifecycle.restart`; defaults from semantics §9.3. */
+/** `lifecycle.restart`; defaults are the reference implementation's. */
 const restartSchema = block(
   z.object({
     initial_delay: optDuration(1_000),

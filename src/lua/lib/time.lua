@@ -1158,7 +1158,7 @@ return function(K)
   local TICKER_MT = { __index = ticker_methods, __metatable = "time.Ticker",
     __tostring = function() return "time.Ticker" end }
 
-  -- Room for ticks a busy receiver has not read yet; more are dropped, not queued.
+  -- Room for ticks a busy receiver has not read yet; more are dropped, not queued (as Go's time.Ticker drops ticks).
   local TICKER_CAP = 16
 
   local function ticker_self(t)

@@ -1,0 +1,124 @@
+// `node dist/bench/ab.js --a DIR --b DIR`: before/after of two built checkouts of this repository,
+// interleaved, so a change's cost is read from one run on one machine rather than from two runs
+// minutes apart.
+//
+//   node dist/bench/ab.js --a ../baseline --b . [--rounds N] [--only W1,W2] [--workers N]
+//                         [--node PATH] [--full] [--out FILE.md]
+//
+//   --a / --b      repository roots with `dist/` built (e.g. a `git worktree` of the old commit)
+//   --rounds N     interleaved rounds (default 5); odd rounds run B before A, so a slow drift of
+//                  the machine does not always favour one side
+//   --only         workloads (default: the message-heavy ones and the job runner)
+//   --node PATH    the Node binary both sides run under (default: this one)
+//   --full         the full counts instead of --quick
+//   --out FILE     also write the table as Markdown
+//
+// Each (round, workload, side) is a fresh `dist/bench/run.js --only W` process of that checkout,
+// writing its JSON under the checkout's bench/results/ (the path is read from its stderr). For
+// every figure the ratio B ÷ A is taken per round from the two figures of that round and the
+// median over rounds is reported with its range — the same method as bench:compare.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { resolve, join } from 'node:path';
+import type { Figure } from './harness.js';
+
+const DEFAULT_ONLY = ['spawn-exit', 'hold', 'ping-pong', 'ring', 'fan-in', 'ping-pong-table', 'ring-table', 'job-runner'];
+
+interface Args { a: string; b: string; rounds: number; only: string[]; workers: number; node: string; quick: boolean; out?: string }
+
+function parseArgs(argv: string[]): Args {
+  const a: Partial<Args> = { rounds: 5, only: DEFAULT_ONLY, workers: 2, node: process.execPath, quick: true };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === '--a') a.a = resolve(value());
+    else if (arg === '--b') a.b = resolve(value());
+    else if (arg === '--rounds') a.rounds = Number(value());
+    else if (arg === '--only') a.only = value().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (arg === '--workers') a.workers = Number(value());
+    else if (arg === '--node') a.node = value();
+    else if (arg === '--full') a.quick = false;
+    else if (arg === '--out') a.out = value();
+    else usage(`unknown argument ${arg}`);
+  }
+  if (!a.a || !a.b) usage('--a and --b are required');
+  if (!(Number.isInteger(a.rounds) && a.rounds! >= 1)) usage('--rounds must be a positive integer');
+  return a as Args;
+}
+
+function usage(msg?: string): never {
+  if (msg) process.stderr.write(`ab: ${msg}\n`);
+  process.stderr.write('usage: node dist/bench/ab.js --a DIR --b DIR [--rounds N] [--only W,..] [--workers N] [--node PATH] [--full] [--out FILE]\n');
+  process.exit(2);
+}
+
+/** One run of one workload in one checkout: its figures, keyed "workload · variant · figure". */
+function runOnce(args: Args, root: string, workload: string): Map<string, Figure> {
+  const cmd = [join(root, 'dist', 'bench', 'run.js'), '--only', workload, '--workers', String(args.workers)];
+  if (args.quick) cmd.push('--quick');
+  const r = spawnSync(args.node, cmd, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const m = /results: (\S+\.json)/.exec(r.stderr ?? '');
+  if (r.status !== 0 || !m) {
+    process.stderr.write(`ab: ${workload} in ${root} failed (exit ${r.status}):\n${(r.stderr ?? '').slice(-2000)}\n`);
+    return new Map();
+  }
+  const figures = (JSON.parse(readFileSync(m[1]!, 'utf8')) as { figures: Figure[] }).figures;
+  return new Map(figures.map((f) => [`${f.workload} · ${f.variant} · ${f.figure}`, f]));
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Lower is better for these units (bytes, latencies); the ratio is then A ÷ B so > 1 is better. */
+function lowerIsBetter(f: Figure): boolean {
+  return /bytes|µs|ms\b/.test(f.unit);
+}
+
+function main(): void {
+  const args = parseArgs(process.argv.slice(2));
+  const ratios = new Map<string, { a: number[]; b: number[]; r: number[]; unit: string }>();
+  const load0 = loadavg()[0]!;
+  const t0 = performance.now();
+  for (let round = 0; round < args.rounds; round++) {
+    for (const w of args.only) {
+      const order: Array<'a' | 'b'> = round % 2 ? ['b', 'a'] : ['a', 'b'];
+      const got: Record<'a' | 'b', Map<string, Figure>> = { a: new Map(), b: new Map() };
+      for (const side of order) got[side] = runOnce(args, side === 'a' ? args.a : args.b, w);
+      for (const [key, fa] of got.a) {
+        const fb = got.b.get(key);
+        if (!fb || !(fa.value > 0) || !(fb.value > 0)) continue;
+        const row = ratios.get(key) ?? { a: [], b: [], r: [], unit: fa.unit };
+        row.a.push(fa.value); row.b.push(fb.value);
+        row.r.push(lowerIsBetter(fa) ? fa.value / fb.value : fb.value / fa.value);
+        ratios.set(key, row);
+      }
+      process.stderr.write(`round ${round + 1}/${args.rounds} ${w} done\n`);
+    }
+  }
+  const fmt = (x: number): string => x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3);
+  const lines = [
+    `# A/B: ${args.b} (B) against ${args.a} (A)`, '',
+    `Node ${spawnSync(args.node, ['--version'], { encoding: 'utf8' }).stdout.trim()}, ${args.workers} workers, ` +
+      `${args.rounds} interleaved rounds${args.quick ? ' (--quick counts)' : ''}, ` +
+      `${((performance.now() - t0) / 1000).toFixed(0)} s; 1-min load average ${load0.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after.`,
+    'Ratio: B ÷ A per round (A ÷ B for bytes and latencies), median and range; above 1 means B is better.', '',
+    '| figure | A (median) | B (median) | unit | B vs A | range |', '|---|---:|---:|---|---:|---:|',
+  ];
+  for (const [key, row] of ratios) {
+    lines.push(`| ${key} | ${fmt(median(row.a))} | ${fmt(median(row.b))} | ${row.unit} | ${median(row.r).toFixed(3)}× | ` +
+      `${Math.min(...row.r).toFixed(2)}–${Math.max(...row.r).toFixed(2)} |`);
+  }
+  const text = lines.join('\n') + '\n';
+  process.stdout.write(text);
+  if (args.out) writeFileSync(args.out, text);
+}
+
+main();
