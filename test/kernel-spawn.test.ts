@@ -165,7 +165,8 @@ test('exec_start: on_exit once with the EXIT; cancel sends CANCEL and stops wait
     F.eq(P.execs, nil)
     F.eq(events[2].ev.reason, "caller context canceled")
     local none, e = X.exec_start(P, "app:missing", "app:host", 0, {}, nil, function() end)
-    F.eq(none, nil); F.eq(e.message, "factory not found", "the spawn's own error")
+    F.eq(none, nil); F.eq(e.kind, "Internal"); F.eq(e.message, "factory not found", "the spawn's message")
+    F.eq(h3.cancel(), false, "cancelled with its caller already")
   `));
 
 test('shutdown: live processes and later starters get CANCEL; after kill_all starters are terminated', () =>

@@ -4,8 +4,8 @@
 --   Spawns entry `id` on `host` for caller P, with context `ctx` ({ values, actor, scope,
 --   options }; nil = inherit P's), watched by a node:control PID minted here whose only job is to
 --   receive the callee's EXIT; calls on_exit(ev) once with that event (ev.result.value or
---   ev.result.error). A failed spawn returns its error as the spawn gave it (process.exec reports
---   it as Internal). handle.pid is the child; handle.cancel(reason) sends it a CANCEL with the
+--   ev.result.error). A failed spawn returns an Internal error carrying the spawn's message.
+--   handle.pid is the child; handle.cancel(reason) sends it a CANCEL with the
 --   default deadline and stops waiting (on_exit is then never called). While it waits, the exec
 --   counts as pending for P (P idles, it is not deadlocked); when P dies, every exec it still waits
 --   for is cancelled ("caller context canceled", lifecycle.lua calls cancel_execs). process.exec is
@@ -46,31 +46,28 @@ return function(deps)
   local function exec_start(P, id, host, n, args, ctx, on_exit)
     local uniq = H.pid_alloc()
     local wpid = fmt_pid(CONTROL_HOST, uniq)
-    local waiting = true
-    exec_waits[wpid] = function(ev)
+    -- stop waiting: the waiter PID is released and the exec no longer pending for P
+    local function stop()
       exec_waits[wpid] = nil
       H.dead(uniq)
-      waiting = false
       if P.execs then P.execs[wpid] = nil end
       P.npending = P.npending - 1
-      on_exit(ev)
     end
+    exec_waits[wpid] = function(ev) stop(); on_exit(ev) end
     local pid, serr = spawn_from(P, id, host, false, false, n, args, ctx, wpid)
     if not pid then
       exec_waits[wpid] = nil
       H.dead(uniq)
-      return nil, serr
+      return nil, err("Internal", errmsg(serr), false)
     end
     P.npending = P.npending + 1
     P.execs = P.execs or {}
     P.execs[wpid] = pid
     local handle = { pid = pid }
+    -- (a wait already over, or cancelled with its dying caller by cancel_execs: nothing to do)
     function handle.cancel(reason)
-      if not waiting then return false end
-      waiting = false
-      H.dead(uniq)
-      if P.execs then P.execs[wpid] = nil end
-      P.npending = P.npending - 1
+      if exec_waits[wpid] == nil then return false end
+      stop()
       cancel_child(P, wpid, pid, reason or "caller context canceled", wall_s())
       return true
     end
@@ -87,7 +84,7 @@ return function(deps)
       result = ev
       if P.alive and T.parked then ready(T, 0) end
     end)
-    if not h then return nil, err("Internal", errmsg(serr), false) end
+    if not h then return nil, serr end
     while result == nil do park() end
     local r = result.result or {}
     if r.error ~= nil then return nil, r.error end

@@ -225,7 +225,7 @@ return function(deps)
   -- first (start_task). -> pid | nil (not queued: too large, full)
   local function spawn_queued(id, host, watcher, link, ctx, n, args, target)
     local uniq = H.pid_alloc(SELF)
-    local pid = fmt_pid(host, uniq)
+    local pid = fmt_pid(bodies[entries[id].kind].pid_host(id, host, SELF), uniq)
     local pargs = { n = n }
     for i = 1, n do pargs[i] = args[i] end
     local d = encode(W.task(pid, uniq, id, host, watcher or false, link or false, ctx or false, pargs, SELF))
