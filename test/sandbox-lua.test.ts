@@ -102,7 +102,7 @@ test('random.lua keeps one generator per process; unseeded ones start from the e
 });
 
 test('Lua 5.4 marks an object for finalisation only if __gc is in its metatable at setmetatable', async () => {
-  // The sandbox refuses __gc at setmetatable (proc.lua); this is the language rule that makes that
+  // The sandbox refuses __gc at setmetatable (sandbox.lua); this is the language rule that makes that
   // check sufficient: a __gc added to the metatable afterwards never runs.
   const r = await run(String.raw`
     local ran = { early = 0, late = 0 }

@@ -1,6 +1,6 @@
 // Messages between the main thread and host workers that are not process frames.
 // Process frames (messages, events, spawn requests, replies) are codec-encoded byte batches on
-// the per-peer MessagePorts; see the header of src/lua/kernel/proc.lua for their shapes.
+// the per-peer MessagePorts; docs/design/protocol.md and src/lua/kernel/frames.lua give their shapes.
 import type { MessagePort } from 'node:worker_threads';
 import type { TaskRegion } from '../scheduler/tasks.js';
 
@@ -51,7 +51,7 @@ export type ControlFromWorker =
       ringBacklog: number;
       mailbox: MailboxStats };
 
-/** Unread mailbox messages on one worker (src/lua/kernel/proc.lua counts them). */
+/** Unread mailbox messages on one worker (src/lua/kernel/mailbox.lua counts them). */
 export interface MailboxStats {
   /** Messages waiting, unread, in the mailboxes of all its processes. */
   unread: number;

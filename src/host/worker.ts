@@ -66,7 +66,8 @@ function flush(): void {
 
 // ---- stdin (terminal hosts) -----------------------------------------------------------------------
 let rl: Interface | undefined;
-const lineWaiters: Array<{ req: number; pid: string }> = [];
+const lineWaiters: Array<{ req: number; pid: string; mode: number; n: number }> = [];
+// Input not read yet: lines with their "\n" (a read(n) may leave the rest of one at the front).
 const bufferedLines: string[] = [];
 let stdinClosed = false;
 
@@ -75,16 +76,35 @@ function answer(req: number, pid: string, value: string | null): void {
   wake();
 }
 
-function stdinRead(req: number, pid: string): void {
-  if (bufferedLines.length > 0) { answer(req, pid, bufferedLines.shift()!); return; }
-  if (stdinClosed) { answer(req, pid, null); return; }
-  lineWaiters.push({ req, pid });
+// mode 1 (io.readline): the rest of the current line without its newline. mode 2 (io.read(n)): up
+// to n bytes of it, newline included, cut on a UTF-8 character boundary.
+function takeInput(mode: number, n: number): string {
+  const head = bufferedLines.shift()!;
+  if (mode === 1) return head.endsWith('\n') ? head.slice(0, -1) : head;
+  const bytes = Buffer.from(head);
+  if (bytes.length <= n) return head;
+  let cut = n;
+  while (cut > 0 && (bytes[cut] & 0xc0) === 0x80) cut--;
+  if (cut === 0) { cut = 1; while (cut < bytes.length && (bytes[cut] & 0xc0) === 0x80) cut++; }
+  bufferedLines.unshift(bytes.subarray(cut).toString());
+  return bytes.subarray(0, cut).toString();
+}
+
+function serveInput(): void {
+  while (lineWaiters.length > 0 && bufferedLines.length > 0) {
+    const w = lineWaiters.shift()!;
+    answer(w.req, w.pid, takeInput(w.mode, w.n));
+  }
+}
+
+function stdinRead(req: number, pid: string, mode: number, n: number): void {
+  lineWaiters.push({ req, pid, mode, n });
+  serveInput();
+  if (lineWaiters.length === 0) return;
+  if (stdinClosed) { for (const w of lineWaiters.splice(0)) answer(w.req, w.pid, null); return; }
   if (!rl) {
     rl = createInterface({ input: process.stdin, terminal: false });
-    rl.on('line', (line) => {
-      const w = lineWaiters.shift();
-      if (w) answer(w.req, w.pid, line); else bufferedLines.push(line);
-    });
+    rl.on('line', (line) => { bufferedLines.push(`${line}\n`); serveInput(); });
     rl.on('close', () => {
       stdinClosed = true;
       for (const w of lineWaiters.splice(0)) answer(w.req, w.pid, null);
@@ -201,7 +221,7 @@ const kernel = await LuaKernel.create({
   diesWith: (u, t) => dir.diesWith(u, t),
   post: queueFrame,
   write: (fd, bytes) => queueFrame(0, encodeValue(['w', fd, bytes.slice()])),
-  stdinRead: (req, pid) => stdinRead(req, pid),
+  stdinRead: (req, pid, mode, n) => stdinRead(req, pid, mode, n),
   readFile: (path) => { try { return readFileSync(path); } catch { return undefined; } },
   tzOffset,
 }, init.cfg, init.entries);

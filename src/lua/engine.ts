@@ -11,7 +11,7 @@
 //
 // Never call Lua unprotected from JS: a Lua error outside a pcall aborts the wasm module. The
 // only entry points are `step` and `count`, both called through lua_pcallk.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { LuaFactory } from 'wasmoon';
@@ -64,8 +64,34 @@ type Module = any; // emscripten module of wasmoon (untyped raw exports)
 function kernelSource(name: string): string {
   return readFileSync(join(KERNEL_DIR, `${name}.lua`), 'utf8');
 }
-function libSource(name: string): string {
-  return readFileSync(join(LIB_DIR, `${name}.lua`), 'utf8');
+
+/**
+ * Every .lua file under `dir` (subfolders too), by module name: the path below `dir` without
+ * `.lua`, with `/` between folders ("sched", "security/regex"). No hand-kept list: a new kernel or
+ * library file is loadable by init.lua as soon as it exists. A name in both folders is an error.
+ */
+function luaSources(dir: string, into: Record<string, string | Uint8Array>, prefix = ''): void {
+  for (const file of readdirSync(dir).sort()) {
+    const path = join(dir, file);
+    if (statSync(path).isDirectory()) { luaSources(path, into, `${prefix}${file}/`); continue; }
+    if (!file.endsWith('.lua')) continue;
+    const name = prefix + file.slice(0, -4);
+    if (name in into) throw new Error(`Lua module "${name}" exists twice (src/lua/kernel and src/lua/lib): ${path}`);
+    into[name] = readFileSync(path, 'utf8');
+  }
+}
+
+/** The sources init.lua loads (read once per process: every worker boots from the same files). */
+let moduleSources: Record<string, string | Uint8Array> | undefined;
+function allSources(): Record<string, string | Uint8Array> {
+  if (!moduleSources) {
+    const mods: Record<string, string | Uint8Array> = {};
+    luaSources(KERNEL_DIR, mods);
+    luaSources(LIB_DIR, mods);
+    delete mods.init; // the boot chunk itself (runChunk below)
+    moduleSources = mods;
+  }
+  return moduleSources;
 }
 
 export class LuaKernel {
@@ -97,25 +123,7 @@ export class LuaKernel {
     const m: Module = (engine.global as any).lua.module;
     const k = new LuaKernel(m, engine.global.address);
     k.installHost(host);
-    const mods: Record<string, string | Uint8Array> = {
-      errors: kernelSource('errors'),
-      sched: kernelSource('sched'),
-      proc: kernelSource('proc'),
-      security: kernelSource('security'),
-      ...Object.fromEntries(['values', 'regex', 'expr', 'actors', 'policies', 'scopes']
-        .map((n) => [`security_${n}`, kernelSource(`security_${n}`)])),
-      io: kernelSource('io'),
-      safestring: kernelSource('safestring'),
-      random: kernelSource('random'),
-      codec: libSource('codec'),
-      time: libSource('time'),
-      pattern: libSource('pattern'),
-      json: libSource('json'), yaml: libSource('yaml'), base64: libSource('base64'), uuid: libSource('uuid'),
-      hash: libSource('hash'), logger: libSource('logger'), env: libSource('env'), events: libSource('events'),
-      test: libSource('test'),
-      __cfg: cfg,
-      __entries: entries,
-    };
+    const mods: Record<string, string | Uint8Array> = { ...allSources(), __cfg: cfg, __entries: entries };
     k.setGlobalTable('__MODS', mods);
     k.runChunk(kernelSource('init'), '@kernel/init.lua');
     return k;

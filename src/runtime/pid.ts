@@ -1,5 +1,5 @@
 // PID strings (semantics §1.2): "{host|0x0001f}", hex zero-padded to at least 5 digits.
-// The Lua kernel has the same two functions (kernel/proc.lua: fmt_pid, parse_pid).
+// The Lua kernel has the same two functions (src/lua/kernel/pids.lua: fmt_pid, parse_pid).
 
 export function formatPid(host: string, uniq: number): string {
   return `{${host}|0x${uniq.toString(16).padStart(5, '0')}}`;

@@ -221,7 +221,7 @@ export class Runtime extends EventEmitter {
       const security = (h.data['lifecycle'] as { security?: unknown } | undefined)?.security;
       const tids = this.hostTids.get(h.id)!.filter((t) => !this.dir.isDown(t));
       out[h.id] = { kind: h.kind, tids, max_reductions: h.host.maxReductions, max_memory_mb: h.host.maxMemoryMb, security,
-        // the mailbox bound and crash reports (src/lua/kernel/proc.lua)
+        // the mailbox bound and crash reports (src/lua/kernel/mailbox.lua, lifecycle.lua)
         max_mailbox: h.host.maxMailbox, crash_reports: h.host.crashReports };
     }
     return out;
@@ -566,7 +566,7 @@ export class Runtime extends EventEmitter {
           s.add(name);
           // A holder on another worker must know the name, or its exit never releases it: tell
           // its worker first ("nown"), and answer the registering process on its "nok", so the
-          // holder cannot exit unaware after register() returned (src/lua/kernel/proc.lua).
+          // holder cannot exit unaware after register() returned (src/lua/kernel/names.lua).
           const p = parsePid(holder);
           const owner = p ? this.dir.owner(p.uniq) : -1;
           if (owner > 0 && owner !== tid && p && this.dir.isAlive(p.uniq)) {
@@ -601,7 +601,7 @@ export class Runtime extends EventEmitter {
         break;
       }
       case 'crash': {
-        // An error exit nobody watched (src/lua/kernel/proc.lua): the operator's only trace of it.
+        // An error exit nobody watched (src/lua/kernel/lifecycle.lua): the operator's only trace of it.
         const [pid, entry, host, kind, message, traceback] = [f(2), f(3), f(4), f(5), f(6), f(7)];
         this.log.error({ pid, entry, host, kind, message, traceback }, 'process crashed');
         break;

@@ -1,78 +1,249 @@
--- Boots the kernel inside a fresh Lua state. The host (src/lua/engine.ts) has put the raw host
--- functions in the global __H and the module sources in __MODS (name -> source text) before
--- running this chunk. Afterwards the only globals the host uses are __step, __count, __mem and
--- __mbox; the sandboxed processes never see this global table (they get their own environments).
+-- Boots the kernel inside a fresh Lua state: loads every module and wires them together.
+--
+-- The host (src/lua/engine.ts) has put the raw host functions in the global __H and the module
+-- sources in __MODS (module name -> source: every .lua under src/lua/kernel and src/lua/lib,
+-- "dir/name" for subfolders, plus the codec-encoded __cfg and __entries) before running this
+-- chunk. Afterwards the only globals the host uses are __step, __count, __mem and __mbox; the
+-- sandboxed processes never see this global table (they get their own environments).
+--
+-- Module shape. Every kernel module is a file returning `function(deps) ... return module end`.
+-- `deps` is a table built here holding exactly what that module uses (functions, tables, constants
+-- of other modules); the module copies them into locals when it loads, so nothing is looked up
+-- per call. Each module's first screen says what it owns and what it receives. There is no table
+-- every module shares. Two exceptions, both stated:
+--   * `run`, the scheduler's running state: run.cur (the thread being resumed) and run.cp (its
+--     process), written by sched.lua around every resume and read by whoever needs "the calling
+--     process". The modules written before the split (errors, safestring, random, codec, pattern,
+--     security) take one table and add their exports to it; they get `run` too, holding what they
+--     read (H, cfg, the error helpers, mem_cap_kb, the pattern slot), so they keep their shape.
+--   * Cycles. The hot path only goes one way: frames -> mailbox -> channel -> sched (route,
+--     offer, ready), process -> mailbox -> channel -> sched. The few calls against that order are
+--     cold (a mailbox overflow kills its process, a dying process cancels its execs, a placed
+--     process replays early frames) and go through `late`, a table of forwarders bound once
+--     every module exists.
+--
+-- Load order (each line receives only modules above it):
+--   errors, safestring, random, codec, pattern   leaf helpers (run)
+--   wire       frame field indices and shared constants (generated from src/wire/spec.ts)
+--   sched      run queue, timers, the step loop; its hooks are installed at the end
+--   channel    channels and select (parking through sched)
+--   pids       the process table, PID format, locate, post
+--   rpc        requests to other threads that park the caller
+--   sandbox    globals a process sees, require, compiling entries
+--   mailbox    Message objects, routing, backlogs, subscriptions
+--   names      the name registry cache and process.registry
+--   lifecycle  events, exit, links, monitors, crash reports
+--   spawn      bodies, local / queued / placed spawns, early frames, forwarding
+--   exec       exec_start: spawn and wait for the EXIT (process.exec, Spawner:exec, funcs)
+--   frames     handlers of frames from other threads, batch delivery, containment
+--   upgrade, spawner, process, ctx, io, time    what processes call
+-- Built-in modules a process can `require` (listed in its entry's `modules`) are registered in
+-- `builtin`, one line each, at the end.
 local H, MODS = __H, __MODS
 __H, __MODS = nil, nil
 
-local K = { H = H }
--- A module's factory (what its file returns), not yet called: security.lua wires its own parts.
-local function factory(name)
+local function loadmod(name)
   local src = MODS[name]
   if not src then error("kernel module missing: " .. name) end
   local f = assert(load(src, "@kernel/" .. name .. ".lua", "t"))
   return f()
 end
-K.factory = factory
-local function loadmod(name) return factory(name)(K) end
 
-loadmod("errors")
-loadmod("sched")
-loadmod("safestring") -- K.safestring, K.safetable, the size guard; points the string metatable at it
-loadmod("random")     -- K.sandbox_math: math with a generator per process
-K.codec = loadmod("codec")
+-- The running state and the leaf helpers' table (see the top).
+local run = { H = H, cur = nil, cp = nil }
+loadmod("errors")(run)      -- run.err, run.is_error, run.error_fields, run.make_error, ...
+local codec = loadmod("codec")(run)
+local cfg = codec.decode(MODS.__cfg)
+local entries = codec.decode(MODS.__entries) or {} -- entry id -> { kind, source, method, modules, imports, file }
+run.cfg = cfg
+local mem_cap_kb
+do
+  local mm = cfg.hosts[cfg.host] and cfg.hosts[cfg.host].max_memory_mb
+  if mm and mm > 0 then mem_cap_kb = mm * 1024 end
+end
+run.mem_cap_kb = mem_cap_kb
+loadmod("safestring")(run)  -- run.safestring, run.safetable, the size guard; the string metatable
+loadmod("random")(run)      -- run.sandbox_math: math with a generator per process
 -- find/match/gmatch/gsub for processes: C when the match is provably cheap, else a Lua matcher
 -- the reduction budget can stop (lib/pattern.lua).
-K.pattern = loadmod("pattern")
-K.cfg = K.codec.decode(MODS.__cfg)
-K.entries = K.codec.decode(MODS.__entries)
-K.now_ms = H.now
-K.wall_ns = H.wall
-K.tz_offset = H.tz_offset
-K.local_offset = H.local_offset
-K.newud = H.newud
-K.error = function(kind, msg) return K.err(kind, msg, false) end
--- A timer subscription keeps its process idle rather than deadlocked. subscribe returns a token
--- (the process) because unsubscribe is usually called from a timer callback, outside any process.
-K.subscribe = function() local P = K.cp; if P then P.nsubs = P.nsubs + 1 end; return P end
-K.unsubscribe = function(P) P = P or K.cp; if P and P.nsubs > 0 then P.nsubs = P.nsubs - 1 end end
-K.security = loadmod("security")
-K.security.load_policies(K.entries)
-K.encode_actor = K.security.encode_actor
-K.encode_scope = K.security.encode_scope
--- Permission check for process P: -> true | false, PermissionDenied error. With an actor and a
--- scope, allowed only when the scope evaluates to "allow"; without, allowed unless strict mode.
--- Fast path: a process without actor or scope is allowed everything unless strict mode is on
--- (cfg.strict_mode), decided without building the attribute table.
-local strict = K.cfg.strict_mode == true
-local decide = K.security.decide
-K.check = function(P, action, resource, msg)
+run.pattern = loadmod("pattern")(run)
+local err, is_error, errmsg = run.err, run.is_error, run.error_message
+-- security.lua wires its own parts (security_*.lua) through run.factory.
+run.factory = loadmod
+local security = loadmod("security")(run)
+security.load_policies(entries)
+
+-- Permission check for process P: -> true | false, PermissionDenied error. A process without
+-- actor or scope is allowed everything unless the runtime's strict mode is on, decided without
+-- building the attribute table (the fast path); otherwise the policies decide.
+local strict = cfg.strict_mode == true
+local decide = security.decide
+local function check(P, action, resource, msg)
   if P.ctx_actor == nil or P.ctx_scope == nil then
     if not strict then return true end
   elseif decide(P.ctx_actor, P.ctx_scope, action, resource, { pid = P.pid }) then
     return true
   end
-  return false, K.err("PermissionDenied", msg, false)
+  return false, err("PermissionDenied", msg, false)
 end
-loadmod("proc")
-local time = loadmod("time")
-K.builtin.time = K.readonly(time, "time")
--- time.lua's internal helpers stay reachable for the kernel (process.cancel, process.receive)
-K.builtin_time_raw = time
-K.builtin.io = K.readonly(loadmod("io"), "io")
-K.builtin.security = K.readonly(K.security.module, "security")
-K.builtin.json = K.readonly(loadmod("json"), "json")
-K.builtin.yaml = K.readonly(loadmod("yaml"), "yaml")
-K.builtin.base64 = K.readonly(loadmod("base64"), "base64")
-K.builtin.uuid = K.readonly(loadmod("uuid"), "uuid")
-K.builtin.hash = K.readonly(loadmod("hash"), "hash")
-K.builtin.logger = loadmod("logger") -- a logger userdata, immutable as it is
-K.builtin.env = K.readonly(loadmod("env"), "env")
-K.builtin.events = K.readonly(loadmod("events"), "events")
-K.builtin.test = K.readonly(K.factory("test")({ pcall = K.SHARED.pcall, now_ms = K.now_ms }), "test")
 
-function __step(batch) return K.step(batch) end
-function __count() return K.count() end
-function __mbox() return K.mailbox_stats() end
+-- The calling process, or raise "no context found" (the process API's functions).
+local function cur()
+  local P = run.cp
+  if not P then error(err("Invalid", "no context found"), 3) end
+  return P
+end
+
+-- Forwarders for the cold calls against the load order (see the top).
+local late = {}
+
+local wire = loadmod("wire")() -- frame field indices and shared constants (generated: src/wire/)
+local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb })
+
+local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
+  maybe_yield = sched.maybe_yield, newud = H.newud, err = err })
+
+local pids = loadmod("pids")({ H = H, cfg = cfg, encode = codec.encode, err = err })
+
+local rpc = loadmod("rpc")({ run = run, post = pids.post, park = sched.park, ready = sched.ready, err = err,
+  SELF = pids.SELF })
+
+local sandbox = loadmod("sandbox")({
+  run = run, hook = sched.hook, new_thread = sched.new_thread, ready = sched.ready, BLOCK = sched.BLOCK,
+  err = err, is_error = is_error, error_message = errmsg, memory_error = run.memory_error,
+  safestring = run.safestring, safetable = run.safetable, sandbox_math = run.sandbox_math,
+  safe_os_date = run.safe_os_date, errors = run.errors, channel = channel.channel,
+  write = H.write, entries = entries,
+})
+local readonly, builtin = sandbox.readonly, sandbox.builtin
+
+local mailbox = loadmod("mailbox")({
+  CH = channel.CH, offer = channel.offer, chan_new = channel.chan_new, chan_close = channel.chan_close,
+  qnew = channel.qnew, qpush = channel.qpush, qpop = channel.qpop, qlen = channel.qlen,
+  newud = H.newud, copy = codec.copy, err = err, procs = pids.procs,
+  overflow = function(P, e) return late.kill(P, e) end,
+})
+
+local names = loadmod("names")({
+  procs = pids.procs, post = pids.post, rpc = rpc.call, next_seq = rpc.next_seq, cur = cur,
+  check = check, err = err, readonly = readonly, SELF = pids.SELF,
+})
+
+local lifecycle = loadmod("lifecycle")({
+  H = H, run = run, procs = pids.procs, remove = pids.remove, post = pids.post, parse_pid = pids.parse_pid,
+  copy = codec.copy, err = err, is_error = is_error, error_fields = run.error_fields,
+  make_error = run.make_error, memory_error = run.memory_error, to_error = run.to_error,
+  CH = channel.CH, timer_add = sched.timer_add, hook = sched.hook, arrive = mailbox.arrive,
+  release_names = names.release, hosts = cfg.hosts,
+  cancel_execs = function(P) return late.cancel_execs(P) end,
+})
+late.kill = lifecycle.kill
+
+local spawn = loadmod("spawn")({
+  H = H, cfg = cfg, entries = entries,
+  procs = pids.procs, add = pids.add, fmt_pid = pids.fmt_pid, parse_pid = pids.parse_pid,
+  post = pids.post, locate = pids.locate,
+  run = run, new_thread = sched.new_thread, ready = sched.ready, park = sched.park, hook = sched.hook,
+  compile = sandbox.compile, make_env = sandbox.make_env, encode = codec.encode, decode = codec.decode,
+  err = err, is_error = is_error, error_message = errmsg, memory_error = run.memory_error,
+  user_tostring = lifecycle.user_tostring, terminate = lifecycle.terminate,
+  deliver_event = lifecycle.deliver_event, start_failed = lifecycle.start_failed,
+  security = security, rpc = rpc.call, wire = wire,
+  dispatch = function(f) return late.dispatch(f) end,
+})
+
+local exec = loadmod("exec")({
+  H = H, fmt_pid = pids.fmt_pid, locate = pids.locate, post = pids.post, spawn_from = spawn.spawn_from,
+  deliver_event = lifecycle.deliver_event, exec_waits = lifecycle.exec_waits,
+  run = run, ready = sched.ready, park = sched.park, err = err, error_message = errmsg, wire = wire,
+})
+late.cancel_execs = exec.cancel_execs
+
+local frames = loadmod("frames")({
+  procs = pids.procs, parse_pid = pids.parse_pid, post = pids.post, host_of_tid = pids.host_of_tid,
+  H = H, hosts = cfg.hosts, SELF = pids.SELF, decode = codec.decode, codec_reset = codec.reset,
+  run = run, err = err, is_error = is_error, error_message = errmsg,
+  deliver_msg = mailbox.deliver_msg,
+  lifecycle = lifecycle, rpc = rpc, names = names, spawn = spawn, wire = wire,
+})
+late.dispatch = frames.dispatch
+
+local upgrade = loadmod("upgrade")({
+  cur = cur, BLOCK = sched.BLOCK, copy_args = mailbox.copy_args, err = err, entries = entries,
+  read_file = H.read_file, close_thread = lifecycle.close_thread, exit = lifecycle.exit,
+  unread_records = mailbox.unread_records, qnew = channel.qnew, qpush = channel.qpush,
+  new_thread = sched.new_thread, ready = sched.ready, body_of = spawn.body_of,
+  invalidate = sandbox.invalidate,
+})
+
+local spawner = loadmod("spawner")({
+  cur = cur, err = err, newud = H.newud, copy = codec.copy, copy_args = mailbox.copy_args, check = check,
+  encode_actor = security.encode_actor, encode_scope = security.encode_scope,
+  locate = pids.locate, post = pids.post, deliver_msg = mailbox.deliver_msg,
+  local_names = names.local_names, register_child = names.register_child, rpc = rpc.call,
+  spawn_from = spawn.spawn_from, exec = exec.exec, check_exec_args = exec.check_exec_args,
+})
+
+local process = loadmod("process")({
+  run = run, cur = cur, err = err, error_message = errmsg, check = check,
+  procs = pids.procs, parse_pid = pids.parse_pid, locate = pids.locate, post = pids.post,
+  encode = codec.encode, copy = codec.copy, copy_args = mailbox.copy_args, deliver_msg = mailbox.deliver_msg,
+  inbox = mailbox.inbox, events = mailbox.events, listen = mailbox.listen, unlisten = mailbox.unlisten,
+  H = H, ready = sched.ready, BLOCK = sched.BLOCK, maybe_yield = sched.maybe_yield, select = channel.channel.select,
+  terminate = lifecycle.terminate, deliver_event = lifecycle.deliver_event, topo = lifecycle.topo,
+  EV_EXIT = lifecycle.EV_EXIT, EV_LINK_DOWN = lifecycle.EV_LINK_DOWN, EV_CANCEL = lifecycle.EV_CANCEL,
+  spawn_from = spawn.spawn_from, exec = exec.exec, check_exec_args = exec.check_exec_args,
+  DEFAULT_CANCEL_MS = exec.DEFAULT_CANCEL_MS,
+  local_names = names.local_names, registry = names.registry, rpc = rpc.call,
+  readonly = readonly, builtin = builtin,
+  with_context = spawner.with_context, with_options = spawner.with_options, upgrade = upgrade.upgrade,
+})
+sandbox.set_process(process)
+
+sched.install({
+  thread_failed = lifecycle.thread_failed, thread_done = lifecycle.thread_done,
+  do_upgrade = upgrade.do_upgrade, deadlock = lifecycle.deadlock, after_resume = lifecycle.after_resume,
+  process_fault = frames.process_fault, kernel_fault = frames.kernel_fault,
+  deliver_batch = frames.deliver_batch, take_task = spawn.take_task,
+})
+
+-- Built-in modules (`require` by name when listed in the entry's `modules`), one line each; a
+-- module that runs entries for its caller gets exec.exec_start in its deps (see exec.lua).
+-- A timer subscription keeps its process idle rather than deadlocked. subscribe returns a token
+-- (the process) because unsubscribe is usually called from a timer callback, outside any process.
+builtin.time = readonly(loadmod("time")({
+  newud = H.newud, now_ms = H.now, wall_ns = H.wall, tz_offset = H.tz_offset, local_offset = H.local_offset,
+  error = function(kind, msg) return err(kind, msg, false) end,
+  subscribe = function() local P = run.cp; if P then P.nsubs = P.nsubs + 1 end; return P end,
+  unsubscribe = function(P) P = P or run.cp; if P and P.nsubs > 0 then P.nsubs = P.nsubs - 1 end end,
+  timer_add = sched.timer_add, timer_cancel = sched.timer_cancel, chan_new = channel.chan_new,
+  chan_offer = channel.chan_offer, chan_close = channel.chan_close, sleep_ms = sched.sleep_ms,
+}), "time")
+builtin.io = readonly(loadmod("io")({ H = H, run = run, err = err, join_values = sandbox.join_values,
+  await_host = rpc.await_host }), "io")
+builtin.security = readonly(security.module, "security")
+builtin.ctx = readonly(loadmod("ctx")({ run = run, copy = codec.copy, err = err }), "ctx")
+-- The standard modules (docs/modules.md). logger, env and events read the calling process from
+-- run.cp at call time.
+local function host_only() return { H = H, err = err } end
+builtin.json = readonly(loadmod("json")(host_only()), "json")
+builtin.yaml = readonly(loadmod("yaml")(host_only()), "yaml")
+builtin.base64 = readonly(loadmod("base64")(host_only()), "base64")
+builtin.uuid = readonly(loadmod("uuid")(host_only()), "uuid")
+builtin.hash = readonly(loadmod("hash")(host_only()), "hash")
+builtin.logger = loadmod("logger")({ run = run, post = pids.post, cfg = cfg, newud = H.newud, err = err,
+  is_error = is_error, error_message = errmsg }) -- a logger userdata, immutable as it is
+builtin.env = readonly(loadmod("env")({ run = run, rpc = rpc.call, check = check, err = err }), "env")
+builtin.events = readonly(loadmod("events")({ run = run, rpc = rpc.call, post = pids.post, check = check,
+  err = err, newud = H.newud, cfg = cfg, channel = channel.channel, chan_offer = channel.chan_offer,
+  chan_close = channel.chan_close, handlers = frames.handlers,
+  subscribe = function() local P = run.cp; if P then P.nsubs = P.nsubs + 1 end; return P end,
+  unsubscribe = function(P) P = P or run.cp; if P and P.nsubs > 0 then P.nsubs = P.nsubs - 1 end end,
+}), "events")
+builtin.test = readonly(loadmod("test")({ pcall = sandbox.pcall, now_ms = H.now }), "test")
+
+local step, count, mbox = sched.step, pids.count, mailbox.stats
+function __step(batch) return step(batch) end
+function __count() return count() end
+function __mbox() return mbox() end
 function __mem() collectgarbage("collect"); collectgarbage("collect"); return collectgarbage("count") end
-__K = K

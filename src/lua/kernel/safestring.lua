@@ -20,8 +20,9 @@
 --     chunks or charged to the process's reduction count (K.charge), so the budget sees them.
 --
 -- A memory bomb that gets past these (a `..` chain, 32 captures of a huge subject) can still reach
--- wasm's 2 GB ceiling, where Lua raises its own "not enough memory"; proc.lua turns that into the same
--- "memory limit exceeded" error (K.memory_error), so a process never dies with Lua's text.
+-- wasm's 2 GB ceiling, where Lua raises its own "not enough memory"; lifecycle.lua and sandbox.lua
+-- turn that into the same "memory limit exceeded" error (K.memory_error), so a process never dies
+-- with Lua's text.
 --
 -- The method table. Strings share one metatable per Lua state, and `("").rep` / `s:rep(n)` look up
 -- its __index. That used to be the C `string` table, so `("").dump` reached string.dump. Now

@@ -1,42 +1,53 @@
--- The worker's Lua scheduler: threads, the run queue, timers and channels.
+-- The worker's Lua scheduler: threads, the run queue, timers, the step loop. Channels, which park
+-- and wake threads through it, are channel.lua.
 --
 -- Model. One Lua state per worker thread holds every process bound to that worker. A process is a
 -- set of *threads* (Lua coroutines): its main coroutine plus those started by coroutine.spawn. A
--- thread record T = { co, proc, a1, a2, n } is either running (K.cur), queued in the run queue
+-- thread record T = { co, proc, a1, a2, n } is either running (run.cur), queued in the run queue
 -- (runnable), or parked (waiting on a channel, a timer or a reply). Parking is one
 -- `coroutine.yield(BLOCK)`; waking stores the values the blocking call returns in T.a1/T.a2 and
--- queues T. The host (JS) calls K.step() when something happened; step drains incoming frames,
+-- queues T. The host (JS) calls step() when something happened; step drains incoming frames,
 -- fires due timers and resumes runnable threads until the queue is empty or the slice is used up.
 --
 -- Why in Lua. A coroutine switch costs 1.3-3 µs in wasmoon and a Lua->JS call through wasmoon's
 -- convenience bridge 3-15 µs (measured here: docs/design/scheduler.md), so everything on the message path between
 -- processes of one worker stays inside the VM: a receive that finds a queued value returns without
 -- yielding, a woken process drains what is queued, and same-worker payloads are copied as Lua
--- values. JS is reached only through raw C functions (K.H.*, ~0.08 µs a call).
+-- values. JS is reached only through raw C functions (H.*, ~0.08 µs a call).
 --
 -- Containment. A process's own errors end inside its coroutine (resume returns false). A kernel
 -- error while the scheduler handles a process around its resume (its exit, its sends, its events:
 -- code outside the coroutine) is caught by one pcall per step and charged to that process
--- (K.process_fault in proc.lua: it exits with an Internal error, its watchers are told); the step
+-- (process_fault, frames.lua: it exits with an Internal error, its watchers are told); the step
 -- then goes on with the next thread. The worker never stops for one process.
 --
--- Channels are Go-like: an optional buffer, FIFO queues of parked receivers and senders, and
--- select over several cases. Waiters are records { T, sel, case }; a select shares one `sel`
--- record among its waiters and the first case to fire marks it done, so the others are skipped
--- lazily when they reach the head of their queue (no O(n) withdrawal on the hot path).
-return function(K)
-  local H = K.H
+-- Owns: the run queue, the reduction budget and memory cap hook, timers, the step loop,
+-- and the running-state table `run` (run.cur = the thread being resumed, run.cp = its process),
+-- which it writes around every resume and everyone else only reads.
+-- Receives: deps.H (now, newud), deps.err, deps.run, deps.mem_cap_kb (the worker's Lua heap cap in
+-- KiB, or nil). It calls up into the process layer only through the hooks init.lua passes to
+-- S.install once (thread_done, thread_failed, do_upgrade, deadlock, after_resume, process_fault,
+-- kernel_fault, deliver_batch, take_task), held as upvalues.
+return function(deps)
+  local H, err, run, mem_cap_kb = deps.H, deps.err, deps.run, deps.mem_cap_kb
+  local S = {} -- the module
   local co_create, co_resume, co_yield, co_status, co_close =
     coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.close
   local setmetatable, type, error, select = setmetatable, type, error, select
 
   local BLOCK = setmetatable({}, { __tostring = function() return "kernel.block" end })
-  K.BLOCK = BLOCK
+  S.BLOCK = BLOCK
+
+  -- The hooks into the process layer (installed once by init.lua, S.install): upvalues, so the
+  -- resume path calls them directly.
+  local thread_failed, thread_done, do_upgrade, deadlock, after_resume
+  local process_fault, kernel_fault, deliver_batch, take_task
+  local multi = false
 
   ---------------------------------------------------------------------------------------------
   -- Run queue (a ring of thread records; head/tail grow without bound, entries are cleared).
   local runq, rq_head, rq_tail = {}, 1, 0
-  K.cur = nil -- the thread being resumed
+  run.cur = nil -- the thread being resumed
 
   local function ready(T, n, a1, a2)
     if T.dead then return end -- discarded by an upgrade; late wake-ups are dropped
@@ -47,15 +58,15 @@ return function(K)
     rq_tail = rq_tail + 1
     runq[rq_tail] = T
   end
-  K.ready = ready
+  S.ready = ready
 
   -- Park the current thread; returns what the waker passed to ready().
   local function park()
-    local T = K.cur
+    local T = run.cur
     T.parked = true
     return co_yield(BLOCK)
   end
-  K.park = park
+  S.park = park
 
   -- Reduction budget: a count hook every HOOK_EVERY VM instructions charges the running
   -- process; past its host's budget (instructions since it was last resumed) it is killed with a
@@ -66,15 +77,15 @@ return function(K)
   local sethook = debug.sethook
   local gcount = collectgarbage
   local function budget_hook()
-    local P = K.cp
+    local P = run.cp
     if not P then return end
-    local cap = K.mem_cap_kb
+    local cap = mem_cap_kb
     if cap and gcount("count") > cap then
       -- The worker's Lua heap is over its cap: the process allocating right now pays. Collect
       -- first, so garbage does not count against it.
       gcount("collect")
       if gcount("count") > cap then
-        P.doomed = K.err("Internal", "memory limit exceeded: the worker's Lua heap passed " ..
+        P.doomed = err("Internal", "memory limit exceeded: the worker's Lua heap passed " ..
           (cap // 1024) .. " MiB while this process was running", false)
         error(P.doomed, 0)
       end
@@ -86,7 +97,7 @@ return function(K)
     local r = P.red + HOOK_EVERY
     P.red = r
     if r > P.budget then
-      P.doomed = K.err("Internal", "reduction budget exceeded: ran more than " .. P.budget ..
+      P.doomed = err("Internal", "reduction budget exceeded: ran more than " .. P.budget ..
         " instructions without yielding", false)
       error(P.doomed, 0)
     end
@@ -97,22 +108,24 @@ return function(K)
   -- queue (Erlang-style fairness), which also restarts its budget. Only a loop that never touches
   -- the kernel reaches max_reductions.
   local YIELD_AFTER = 1000000
-  function K.maybe_yield()
-    local T = K.cur
+  local function maybe_yield()
+    local T = run.cur
     if T == nil then return end
     local P = T.proc
     if (P.red or 0) < YIELD_AFTER then return end
     ready(T, 0)
     co_yield(BLOCK)
   end
+  S.maybe_yield = maybe_yield
 
-  function K.hook(co, proc)
-    if proc.budget or K.mem_cap_kb then sethook(co, budget_hook, "", HOOK_EVERY) end
+  local function hook(co, proc)
+    if proc.budget or mem_cap_kb then sethook(co, budget_hook, "", HOOK_EVERY) end
     return co
   end
+  S.hook = hook
 
-  function K.new_thread(proc, fn)
-    local T = { co = K.hook(co_create(fn), proc), proc = proc, n = 0, parked = false }
+  function S.new_thread(proc, fn)
+    local T = { co = hook(co_create(fn), proc), proc = proc, n = 0, parked = false }
     proc.threads[T] = true
     proc.nthreads = proc.nthreads + 1
     return T
@@ -137,9 +150,9 @@ return function(K)
     end
     return t
   end
-  K.timer_add = timer_add
+  S.timer_add = timer_add
 
-  function K.timer_cancel(t)
+  function S.timer_cancel(t)
     if t and t.live then t.live = false; return true end
     return false
   end
@@ -172,8 +185,8 @@ return function(K)
   end
 
   -- Block the current thread for ms milliseconds.
-  function K.sleep_ms(ms)
-    local T = K.cur
+  function S.sleep_ms(ms)
+    local T = run.cur
     local p = T.proc
     p.npending = p.npending + 1
     timer_add(H.now() + ms, function()
@@ -183,240 +196,6 @@ return function(K)
     end)
     park()
   end
-
-  ---------------------------------------------------------------------------------------------
-  -- Channels.
-  local CH = setmetatable({}, { __mode = "k" }) -- userdata -> state
-  K.CH = CH
-  local chan_methods = {}
-  local CHAN_MT = { __index = chan_methods, __metatable = "channel",
-    __tostring = function(self) return "channel" end }
-  local CASE = setmetatable({}, { __mode = "k" })
-  local CASE_MT = { __metatable = "case", __tostring = function() return "channel.case" end }
-
-  -- queue helpers: q = { h = 1, t = 0, [i] = item }
-  local function qnew() return { h = 1, t = 0 } end
-  local function qpush(q, v) local t = q.t + 1; q.t = t; q[t] = v end
-  local function qpeek(q) return q[q.h] end
-  local function qpop(q)
-    local h = q.h
-    local v = q[h]
-    q[h] = nil
-    q.h = h + 1
-    return v
-  end
-  local function qlen(q) return q.t - q.h + 1 end
-  K.qnew, K.qpush, K.qpop, K.qpeek, K.qlen = qnew, qpush, qpop, qpeek, qlen
-
-  local function chan_new(cap)
-    cap = tonumber(cap) or 0
-    if cap < 0 then cap = 0 end
-    local ch = H.newud(CHAN_MT)
-    CH[ch] = { cap = cap // 1, buf = qnew(), recvq = qnew(), sendq = qnew(), closed = false }
-    return ch
-  end
-  K.chan_new = chan_new
-
-  -- Pop the first live waiter of q (skipping those whose select already fired or whose process died).
-  local function live_waiter(q)
-    while q.t >= q.h do
-      local w = q[q.h]
-      if (w.sel == nil or not w.sel.done) and w.T.proc.alive then return w end
-      qpop(q)
-    end
-    return nil
-  end
-
-  -- Complete waiter w of a receive with (v, ok).
-  local function fire_recv(w, ch, v, ok)
-    local sel = w.sel
-    if sel then
-      sel.done = true
-      ready(w.T, 1, { channel = ch, value = v, ok = ok })
-    else
-      ready(w.T, 2, v, ok)
-    end
-  end
-
-  local function fire_send(w, ch, ok, err)
-    local sel = w.sel
-    if sel then
-      sel.done = true
-      ready(w.T, 1, { channel = ch, value = w.v, ok = ok })
-    else
-      ready(w.T, 2, ok, err)
-    end
-  end
-
-  -- Non-blocking offer of v (handoff to a receiver or into the buffer). Used by send, timers and
-  -- mailbox routing. Returns true when taken, plus the waiter it was handed to (mailbox routing
-  -- remembers which record a woken thread holds, so an upgrade can put it back: proc.lua).
-  local function offer(s, ch, v)
-    if s.closed then return false end
-    local w = live_waiter(s.recvq)
-    if w then
-      qpop(s.recvq)
-      fire_recv(w, ch, v, true)
-      return true, w
-    end
-    if qlen(s.buf) < s.cap then
-      qpush(s.buf, v)
-      return true
-    end
-    return false
-  end
-  K.offer = offer
-  function K.chan_offer(ch, v) return (offer(CH[ch], ch, v)) end
-
-  -- Try to take a value without blocking: returns true, v or false.
-  local function take(s)
-    if s.buf.t >= s.buf.h then
-      local v = qpop(s.buf)
-      -- refill the freed slot from a parked sender or from the subscription backlog
-      local w = live_waiter(s.sendq)
-      if w then qpop(s.sendq); qpush(s.buf, w.v); fire_send(w, w.ch, true) end
-      if s.refill then s.refill(s) end
-      return true, v
-    end
-    local w = live_waiter(s.sendq)
-    if w then
-      qpop(s.sendq)
-      fire_send(w, w.ch, true)
-      return true, w.v
-    end
-    return false
-  end
-
-  local function chan_close(ch)
-    local s = CH[ch]
-    if not s or s.closed then return end
-    s.closed = true
-    while true do
-      local w = live_waiter(s.recvq)
-      if not w then break end
-      qpop(s.recvq)
-      fire_recv(w, ch, nil, false)
-    end
-    while true do
-      local w = live_waiter(s.sendq)
-      if not w then break end
-      qpop(s.sendq)
-      fire_send(w, ch, nil, K.err("Invalid", "send on closed channel"))
-    end
-    if s.on_close then s.on_close(s) end
-  end
-  K.chan_close = chan_close
-
-  local function check_chan(ch, fname)
-    local s = CH[ch]
-    if not s then error("bad argument #1 to '" .. fname .. "' (channel expected)", 3) end
-    return s
-  end
-
-  function chan_methods.send(ch, v)
-    local s = check_chan(ch, "send")
-    if s.closed then error("send on closed channel", 2) end
-    if offer(s, ch, v) then K.maybe_yield(); return true end
-    local T = K.cur
-    qpush(s.sendq, { T = T, v = v, ch = ch })
-    return park()
-  end
-
-  function chan_methods.receive(ch)
-    local s = check_chan(ch, "receive")
-    local ok, v = take(s)
-    if ok then K.maybe_yield(); return v, true end
-    if s.backlog and s.backlog(s) then -- subscription fast path: a queued message, no yield
-      v = s.take_backlog(s)
-      K.maybe_yield()
-      return v, true
-    end
-    if s.closed then return nil, false end
-    local T = K.cur
-    qpush(s.recvq, { T = T })
-    if s.on_wait then s.on_wait(s) end
-    return park()
-  end
-
-  function chan_methods.close(ch) check_chan(ch, "close"); chan_close(ch) end
-
-  function chan_methods.case_send(ch, v)
-    check_chan(ch, "case_send")
-    local c = H.newud(CASE_MT)
-    CASE[c] = { ch = ch, send = true, v = v }
-    return c
-  end
-
-  function chan_methods.case_receive(ch)
-    check_chan(ch, "case_receive")
-    local c = H.newud(CASE_MT)
-    CASE[c] = { ch = ch, send = false }
-    return c
-  end
-
-  -- channel.select(cases [, default])
-  local function chan_select(cases, dflt)
-    if type(cases) ~= "table" then error("bad argument #1 to 'select' (table expected)", 2) end
-    local use_default = dflt == true or cases.default == true
-    local n = #cases
-    for i = 1, n do
-      local c = CASE[cases[i]]
-      if not c then error(K.err("Invalid", "Invalid case in select: runtime error", false), 2) end
-      local ch = c.ch
-      local s = CH[ch]
-      if c.send then
-        if not s.closed then
-          local w = live_waiter(s.recvq)
-          if w then
-            qpop(s.recvq); fire_recv(w, ch, c.v, true)
-            return { channel = ch, value = c.v, ok = true }
-          elseif qlen(s.buf) < s.cap then
-            qpush(s.buf, c.v)
-            return { channel = ch, value = c.v, ok = true }
-          end
-        end
-      else
-        local ok, v = take(s)
-        if ok then return { channel = ch, value = v, ok = true } end
-        if s.closed and not (s.backlog and s.backlog(s)) then return { channel = ch, value = nil, ok = false } end
-      end
-    end
-    if use_default then return { default = true, ok = true } end
-    -- Subscription backlog: the earliest queued mailbox message whose channel is a case wins,
-    -- exactly as if we had parked and the mailbox walk had delivered it.
-    local best, bestseq
-    for i = 1, n do
-      local c = CASE[cases[i]]
-      if not c.send then
-        local s = CH[c.ch]
-        if s.backlog then
-          local seq = s.backlog(s)
-          if seq and (bestseq == nil or seq < bestseq) then best, bestseq = c, seq end
-        end
-      end
-    end
-    if best then
-      local s = CH[best.ch]
-      return { channel = best.ch, value = s.take_backlog(s), ok = true }
-    end
-    if n == 0 then error("select with no cases would block forever", 2) end
-    local T = K.cur
-    local sel = { done = false }
-    for i = 1, n do
-      local c = CASE[cases[i]]
-      local s = CH[c.ch]
-      if c.send then
-        qpush(s.sendq, { T = T, v = c.v, ch = c.ch, sel = sel })
-      else
-        qpush(s.recvq, { T = T, sel = sel })
-        if s.on_wait then s.on_wait(s) end
-      end
-    end
-    return park()
-  end
-
-  K.channel = { new = chan_new, select = chan_select }
-  K.chan_methods = chan_methods
 
   ---------------------------------------------------------------------------------------------
   -- The step loop: called by the host.
@@ -431,7 +210,7 @@ return function(K)
   local TAKE_EVERY = 61
 
   -- The process whose thread is being resumed, or whose resume is being handled (its exit, its
-  -- sends): the one a kernel error during that time is charged to (K.process_fault, proc.lua).
+  -- sends): the one a kernel error during that time is charged to (process_fault, frames.lua).
   local handling = nil
 
   local function resume_thread(T)
@@ -440,9 +219,9 @@ return function(K)
     p.nrun = p.nrun - 1
     if not p.alive then return end
     handling = p
-    K.cur, K.cp = T, p
+    run.cur, run.cp = T, p
     p.red = 0
-    T.mrec = nil -- the mailbox record it was woken with (if any) is read from now on (proc.lua)
+    T.mrec = nil -- the mailbox record it was woken with (if any) is read from now on (mailbox.lua)
     local co = T.co
     local ok, r1, r2
     local n = T.n
@@ -450,30 +229,30 @@ return function(K)
     elseif n == 1 then ok, r1, r2 = co_resume(co, T.a1)
     else ok, r1, r2 = co_resume(co, T.a1, T.a2) end
     T.a1, T.a2 = nil, nil
-    K.cur, K.cp = nil, nil
+    run.cur, run.cp = nil, nil
     if not ok then
-      K.thread_failed(T, r1)
+      thread_failed(T, r1)
     elseif co_status(co) == "dead" then
-      K.thread_done(T, r1, r2)
+      thread_done(T, r1, r2)
     elseif r1 ~= BLOCK then
       -- a plain coroutine.yield() at the top of a process thread: just let others run
       ready(T, 0)
     elseif p.upgrade_req then
-      K.do_upgrade(p)
+      do_upgrade(p)
     elseif p.nrun == 0 and p.npending == 0 and p.nsubs == 0 and p.alive then
-      K.deadlock(p)
+      deadlock(p)
     end
-    if p.exit_pending then K.after_resume(p) end
+    if p.exit_pending then after_resume(p) end
     handling = nil
   end
 
   -- The step loop's state lives in upvalues, so that after a kernel error (caught by the one pcall
-  -- in K.step) the loop is re-entered where it stopped: the thread, timer or queued spawn that
+  -- in S.step) the loop is re-entered where it stopped: the thread, timer or queued spawn that
   -- failed was already taken off its queue. A pcall per resume would cost on every message.
   local budget, t0 = 0, 0
 
   local function run_loop()
-    local multi, take = K.multi, K.take_task
+    local take = take_task
     while budget > 0 do
       if rq_head > rq_tail then
         if not (multi and take(true)) then break end
@@ -504,17 +283,17 @@ return function(K)
     local p = handling
     handling = nil
     if p then
-      K.process_fault(p, e)
+      process_fault(p, e)
     else
-      K.cur, K.cp = nil, nil
-      K.kernel_fault("running timers or starting a queued spawn", e)
+      run.cur, run.cp = nil, nil
+      kernel_fault("running timers or starting a queued spawn", e)
     end
   end
 
   -- One scheduling step. Returns the next timer deadline (ms, host clock) or -1, and whether
   -- runnable threads are left (the host calls again at once).
-  function K.step(batch)
-    if batch then K.deliver_batch(batch) end
+  function S.step(batch)
+    if batch then deliver_batch(batch) end
     if hn > 0 then
       local ok, e = pcall(run_timers, H.now())
       while not ok do fault(e); ok, e = pcall(run_timers, H.now()) end
@@ -530,4 +309,22 @@ return function(K)
     if hn > 0 then nxt = heap[1].at end
     return nxt, rq_head <= rq_tail
   end
+
+  -- The process layer's hooks, passed in once at wiring (init.lua), never looked up per call:
+  --   thread_failed(T, err), thread_done(T, r1, r2)  a process thread raised / returned
+  --   do_upgrade(P)        P's thread yielded with P.upgrade_req set (upgrade.lua)
+  --   deadlock(P)          every thread of P is parked with nothing pending
+  --   after_resume(P)      P exited while its own step ran (P.exit_pending)
+  --   process_fault(P, e), kernel_fault(what, e)  containment (frames.lua)
+  --   deliver_batch(batch) the frames of a step (frames.lua)
+  --   take_task(steal)     start the next queued spawn (spawn.lua); nil on a one-worker host
+  function S.install(h)
+    thread_failed, thread_done, do_upgrade, deadlock, after_resume =
+      h.thread_failed, h.thread_done, h.do_upgrade, h.deadlock, h.after_resume
+    process_fault, kernel_fault, deliver_batch, take_task =
+      h.process_fault, h.kernel_fault, h.deliver_batch, h.take_task
+    multi = take_task ~= nil
+  end
+
+  return S
 end

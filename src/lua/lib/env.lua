@@ -16,7 +16,7 @@
 -- Invalid; undefined variable or no value -> NotFound; policy denies -> PermissionDenied.
 --
 -- Receives: deps.rpc(tid, kind, ...) -> result, err (parks the caller); deps.check(P, action,
--- resource, message) -> true | false, err; deps.cp (the current process, read at call time);
+-- resource, message) -> true | false, err; deps.run.cp (the current process, read at call time);
 -- deps.err.
 return function(deps)
   local rpc, check, err = deps.rpc, deps.check, deps.err
@@ -31,7 +31,7 @@ return function(deps)
   end
 
   local function process()
-    local P = deps.cp
+    local P = deps.run.cp
     if not P then error("env is only available inside a process", 3) end
     return P
   end

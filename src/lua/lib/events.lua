@@ -19,7 +19,7 @@
 -- denies `events.subscribe` / `events.send` on the system -> Invalid as well (the page's table
 -- says so, where other modules use PermissionDenied).
 --
--- Receives: deps.rpc, deps.post, deps.check, deps.cp (read at call time), deps.cfg.tid,
+-- Receives: deps.rpc, deps.post, deps.check, deps.run.cp (read at call time), deps.cfg.tid,
 -- deps.channel.new, deps.chan_offer, deps.chan_close, deps.newud, deps.subscribe /
 -- deps.unsubscribe (idle accounting), deps.handlers (registers the "ev" frame handler), deps.err.
 return function(deps)
@@ -73,7 +73,7 @@ return function(deps)
   local events = {}
 
   function events.subscribe(system, kind)
-    local P = deps.cp
+    local P = deps.run.cp
     local ok, e = text("subscribe", "system", system); if not ok then return nil, e end
     ok, e = text("subscribe", "kind", kind, true); if not ok then return nil, e end
     if not check(P, "events.subscribe", system) then
@@ -92,7 +92,7 @@ return function(deps)
   end
 
   function events.send(system, kind, path, data)
-    local P = deps.cp
+    local P = deps.run.cp
     local ok, e = text("send", "system", system); if not ok then return nil, e end
     ok, e = text("send", "kind", kind); if not ok then return nil, e end
     ok, e = text("send", "path", path); if not ok then return nil, e end

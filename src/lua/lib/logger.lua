@@ -16,7 +16,7 @@
 -- `logger.info("msg")` (a dot instead of a colon, as one doc example writes it) logs on the root
 -- logger too.
 --
--- Receives: deps.post(tid, frame) -> true | false, message; deps.cp (the current process, read at
+-- Receives: deps.post(tid, frame) -> true | false, message; deps.run.cp (the current process, read at
 -- call time: .pid, .id); deps.cfg.log_level; deps.newud(metatable); deps.err;
 -- deps.is_error / deps.error_message.
 return function(deps)
@@ -80,7 +80,7 @@ return function(deps)
     return function(self, a, b)
       if num < min_level then return end
       local st, message, fields = args(self, a, b)
-      local P = deps.cp
+      local P = deps.run.cp
       local f = merge(st.fields, fields)
       if f ~= nil and next(f) == nil then f = nil end
       local msg = is_error(message) and error_message(message) or tostring(message)

@@ -1,0 +1,255 @@
+-- Channels: Go-like, with an optional buffer, FIFO queues of parked receivers and senders, and
+-- select over several cases. Channels are how threads of one worker wait for each other, for
+-- timers (lib/time.lua) and for their mailbox (mailbox.lua makes every subscription a channel
+-- carrying backlog hooks). Waiters are records { T, sel, case }; a select shares one `sel`
+-- record among its waiters and the first case to fire marks it done, so the others are skipped
+-- lazily when they reach the head of their queue (no O(n) withdrawal on the hot path).
+--
+-- Hooks a channel's state may carry (set by mailbox.lua on subscriptions): backlog(s) -> sequence
+-- number of the first queued record or nil, take_backlog(s) -> its value, refill(s) after a value
+-- left the buffer, on_wait(s) when a receiver parks, on_close(s).
+--
+-- Owns: channel objects and their state (CH: userdata -> state), select cases, the FIFO queue
+-- helpers (q = { h, t, [i] }) the mailbox uses too.
+-- Receives: run (run.cur), ready, park, maybe_yield (sched.lua: as upvalues, they are the
+-- message hot path), newud, err.
+return function(deps)
+  local run, ready, park, maybe_yield = deps.run, deps.ready, deps.park, deps.maybe_yield
+  local newud, err = deps.newud, deps.err
+  local setmetatable, type, error, tonumber = setmetatable, type, error, tonumber
+  local S = {} -- the module
+
+  local CH = setmetatable({}, { __mode = "k" }) -- userdata -> state
+  S.CH = CH
+  local chan_methods = {}
+  local CHAN_MT = { __index = chan_methods, __metatable = "channel",
+    __tostring = function(self) return "channel" end }
+  local CASE = setmetatable({}, { __mode = "k" })
+  local CASE_MT = { __metatable = "case", __tostring = function() return "channel.case" end }
+
+  -- queue helpers: q = { h = 1, t = 0, [i] = item }
+  local function qnew() return { h = 1, t = 0 } end
+  local function qpush(q, v) local t = q.t + 1; q.t = t; q[t] = v end
+  local function qpeek(q) return q[q.h] end
+  local function qpop(q)
+    local h = q.h
+    local v = q[h]
+    q[h] = nil
+    q.h = h + 1
+    return v
+  end
+  local function qlen(q) return q.t - q.h + 1 end
+  S.qnew, S.qpush, S.qpop, S.qpeek, S.qlen = qnew, qpush, qpop, qpeek, qlen
+
+  local function chan_new(cap)
+    cap = tonumber(cap) or 0
+    if cap < 0 then cap = 0 end
+    local ch = newud(CHAN_MT)
+    CH[ch] = { cap = cap // 1, buf = qnew(), recvq = qnew(), sendq = qnew(), closed = false }
+    return ch
+  end
+  S.chan_new = chan_new
+
+  -- Pop the first live waiter of q (skipping those whose select already fired or whose process died).
+  local function live_waiter(q)
+    while q.t >= q.h do
+      local w = q[q.h]
+      if (w.sel == nil or not w.sel.done) and w.T.proc.alive then return w end
+      qpop(q)
+    end
+    return nil
+  end
+
+  -- Complete waiter w of a receive with (v, ok).
+  local function fire_recv(w, ch, v, ok)
+    local sel = w.sel
+    if sel then
+      sel.done = true
+      ready(w.T, 1, { channel = ch, value = v, ok = ok })
+    else
+      ready(w.T, 2, v, ok)
+    end
+  end
+
+  local function fire_send(w, ch, ok, err)
+    local sel = w.sel
+    if sel then
+      sel.done = true
+      ready(w.T, 1, { channel = ch, value = w.v, ok = ok })
+    else
+      ready(w.T, 2, ok, err)
+    end
+  end
+
+  -- Non-blocking offer of v (handoff to a receiver or into the buffer). Used by send, timers and
+  -- mailbox routing. Returns true when taken, plus the waiter it was handed to (mailbox routing
+  -- remembers which record a woken thread holds, so an upgrade can put it back: mailbox.lua).
+  local function offer(s, ch, v)
+    if s.closed then return false end
+    local w = live_waiter(s.recvq)
+    if w then
+      qpop(s.recvq)
+      fire_recv(w, ch, v, true)
+      return true, w
+    end
+    if qlen(s.buf) < s.cap then
+      qpush(s.buf, v)
+      return true
+    end
+    return false
+  end
+  S.offer = offer
+  function S.chan_offer(ch, v) return (offer(CH[ch], ch, v)) end
+
+  -- Try to take a value without blocking: returns true, v or false.
+  local function take(s)
+    if s.buf.t >= s.buf.h then
+      local v = qpop(s.buf)
+      -- refill the freed slot from a parked sender or from the subscription backlog
+      local w = live_waiter(s.sendq)
+      if w then qpop(s.sendq); qpush(s.buf, w.v); fire_send(w, w.ch, true) end
+      if s.refill then s.refill(s) end
+      return true, v
+    end
+    local w = live_waiter(s.sendq)
+    if w then
+      qpop(s.sendq)
+      fire_send(w, w.ch, true)
+      return true, w.v
+    end
+    return false
+  end
+
+  local function chan_close(ch)
+    local s = CH[ch]
+    if not s or s.closed then return end
+    s.closed = true
+    while true do
+      local w = live_waiter(s.recvq)
+      if not w then break end
+      qpop(s.recvq)
+      fire_recv(w, ch, nil, false)
+    end
+    while true do
+      local w = live_waiter(s.sendq)
+      if not w then break end
+      qpop(s.sendq)
+      fire_send(w, ch, nil, err("Invalid", "send on closed channel"))
+    end
+    if s.on_close then s.on_close(s) end
+  end
+  S.chan_close = chan_close
+
+  local function check_chan(ch, fname)
+    local s = CH[ch]
+    if not s then error("bad argument #1 to '" .. fname .. "' (channel expected)", 3) end
+    return s
+  end
+
+  function chan_methods.send(ch, v)
+    local s = check_chan(ch, "send")
+    if s.closed then error("send on closed channel", 2) end
+    if offer(s, ch, v) then maybe_yield(); return true end
+    local T = run.cur
+    qpush(s.sendq, { T = T, v = v, ch = ch })
+    return park()
+  end
+
+  function chan_methods.receive(ch)
+    local s = check_chan(ch, "receive")
+    local ok, v = take(s)
+    if ok then maybe_yield(); return v, true end
+    if s.backlog and s.backlog(s) then -- subscription fast path: a queued message, no yield
+      v = s.take_backlog(s)
+      maybe_yield()
+      return v, true
+    end
+    if s.closed then return nil, false end
+    local T = run.cur
+    qpush(s.recvq, { T = T })
+    if s.on_wait then s.on_wait(s) end
+    return park()
+  end
+
+  function chan_methods.close(ch) check_chan(ch, "close"); chan_close(ch) end
+
+  function chan_methods.case_send(ch, v)
+    check_chan(ch, "case_send")
+    local c = newud(CASE_MT)
+    CASE[c] = { ch = ch, send = true, v = v }
+    return c
+  end
+
+  function chan_methods.case_receive(ch)
+    check_chan(ch, "case_receive")
+    local c = newud(CASE_MT)
+    CASE[c] = { ch = ch, send = false }
+    return c
+  end
+
+  -- channel.select(cases [, default])
+  local function chan_select(cases, dflt)
+    if type(cases) ~= "table" then error("bad argument #1 to 'select' (table expected)", 2) end
+    local use_default = dflt == true or cases.default == true
+    local n = #cases
+    for i = 1, n do
+      local c = CASE[cases[i]]
+      if not c then error(err("Invalid", "Invalid case in select: runtime error", false), 2) end
+      local ch = c.ch
+      local s = CH[ch]
+      if c.send then
+        if not s.closed then
+          local w = live_waiter(s.recvq)
+          if w then
+            qpop(s.recvq); fire_recv(w, ch, c.v, true)
+            return { channel = ch, value = c.v, ok = true }
+          elseif qlen(s.buf) < s.cap then
+            qpush(s.buf, c.v)
+            return { channel = ch, value = c.v, ok = true }
+          end
+        end
+      else
+        local ok, v = take(s)
+        if ok then return { channel = ch, value = v, ok = true } end
+        if s.closed and not (s.backlog and s.backlog(s)) then return { channel = ch, value = nil, ok = false } end
+      end
+    end
+    if use_default then return { default = true, ok = true } end
+    -- Subscription backlog: the earliest queued mailbox message whose channel is a case wins,
+    -- exactly as if we had parked and the mailbox walk had delivered it.
+    local best, bestseq
+    for i = 1, n do
+      local c = CASE[cases[i]]
+      if not c.send then
+        local s = CH[c.ch]
+        if s.backlog then
+          local seq = s.backlog(s)
+          if seq and (bestseq == nil or seq < bestseq) then best, bestseq = c, seq end
+        end
+      end
+    end
+    if best then
+      local s = CH[best.ch]
+      return { channel = best.ch, value = s.take_backlog(s), ok = true }
+    end
+    if n == 0 then error("select with no cases would block forever", 2) end
+    local T = run.cur
+    local sel = { done = false }
+    for i = 1, n do
+      local c = CASE[cases[i]]
+      local s = CH[c.ch]
+      if c.send then
+        qpush(s.sendq, { T = T, v = c.v, ch = c.ch, sel = sel })
+      else
+        qpush(s.recvq, { T = T, sel = sel })
+        if s.on_wait then s.on_wait(s) end
+      end
+    end
+    return park()
+  end
+
+  S.channel = { new = chan_new, select = chan_select }
+  S.chan_methods = chan_methods
+
+  return S
+end

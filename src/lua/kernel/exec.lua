@@ -1,0 +1,113 @@
+-- exec: spawn a process and wait for its EXIT (process.exec, Spawner:exec, and the funcs module).
+--
+-- The seam: exec_start(P, id, host, n, args, ctx, on_exit) -> handle | nil, err
+--   Spawns entry `id` on `host` for caller P, with context `ctx` ({ values, actor, scope,
+--   options }; nil = inherit P's), watched by a node:control PID minted here whose only job is to
+--   receive the callee's EXIT; calls on_exit(ev) once with that event (ev.result.value or
+--   ev.result.error). A failed spawn returns an Internal error carrying the spawn's message.
+--   handle.pid is the child; handle.cancel(reason) sends it a CANCEL with the
+--   default deadline and stops waiting (on_exit is then never called). While it waits, the exec
+--   counts as pending for P (P idles, it is not deadlocked); when P dies, every exec it still waits
+--   for is cancelled ("caller context canceled", lifecycle.lua calls cancel_execs). process.exec is
+--   exec_start + park (M.exec).
+--
+-- Owns: P.execs (waiter PID -> child PID), the waits in lifecycle.lua's exec_waits table.
+-- Receives: H (pid_alloc, dead, wall), fmt_pid, locate, post (pids.lua); spawn_from (spawn.lua);
+-- deliver_event, exec_waits (lifecycle.lua); run, ready, park (sched.lua); err, error_message;
+-- wire (CONTROL_HOST, EV_CANCEL, the "c" frame).
+return function(deps)
+  local H, fmt_pid, locate, post, spawn_from = deps.H, deps.fmt_pid, deps.locate, deps.post, deps.spawn_from
+  local deliver_event, exec_waits, run, ready, park = deps.deliver_event, deps.exec_waits, deps.run, deps.ready, deps.park
+  local err, errmsg, W = deps.err, deps.error_message, deps.wire
+  local type, pairs = type, pairs
+  local CONTROL_HOST, EV_CANCEL = W.CONTROL_HOST, W.EV_CANCEL
+
+  local M = {}
+  -- The deadline a CANCEL gives when none is named: 10 s, as a service stop.
+  local DEFAULT_CANCEL_MS = 10000
+  M.DEFAULT_CANCEL_MS = DEFAULT_CANCEL_MS
+
+  local function E(kind, msg) return nil, err(kind, msg, false) end
+  local function wall_s() return H.wall() / 1e9 end
+
+  -- Stop waiting for one exec child and send it a CANCEL (reason given, default deadline).
+  local function cancel_child(P, wpid, child, reason, at)
+    exec_waits[wpid] = nil
+    local where, target = locate(child)
+    local deadline = at + DEFAULT_CANCEL_MS / 1000
+    if where == "local" then
+      deliver_event(target, { kind = EV_CANCEL, from = P.pid, at = at, deadline = deadline, reason = reason })
+    elseif where == "remote" then
+      post(target, W.c(child, P.pid, deadline, reason))
+    end
+  end
+
+  -- exec_start: see the top.
+  local function exec_start(P, id, host, n, args, ctx, on_exit)
+    local uniq = H.pid_alloc()
+    local wpid = fmt_pid(CONTROL_HOST, uniq)
+    -- stop waiting: the waiter PID is released and the exec no longer pending for P
+    local function stop()
+      exec_waits[wpid] = nil
+      H.dead(uniq)
+      if P.execs then P.execs[wpid] = nil end
+      P.npending = P.npending - 1
+    end
+    exec_waits[wpid] = function(ev) stop(); on_exit(ev) end
+    local pid, serr = spawn_from(P, id, host, false, false, n, args, ctx, wpid)
+    if not pid then
+      exec_waits[wpid] = nil
+      H.dead(uniq)
+      return nil, err("Internal", errmsg(serr), false)
+    end
+    P.npending = P.npending + 1
+    P.execs = P.execs or {}
+    P.execs[wpid] = pid
+    local handle = { pid = pid }
+    -- (a wait already over, or cancelled with its dying caller by cancel_execs: nothing to do)
+    function handle.cancel(reason)
+      if exec_waits[wpid] == nil then return false end
+      stop()
+      cancel_child(P, wpid, pid, reason or "caller context canceled", wall_s())
+      return true
+    end
+    return handle
+  end
+  M.exec_start = exec_start
+
+  -- process.exec and Spawner:exec: exec_start, then park the caller until the EXIT.
+  -- -> the child's result value | nil, err
+  function M.exec(P, id, host, n, args, ctx)
+    local T = run.cur
+    local result
+    local h, serr = exec_start(P, id, host, n, args, ctx, function(ev)
+      result = ev
+      if P.alive and T.parked then ready(T, 0) end
+    end)
+    if not h then return nil, serr end
+    while result == nil do park() end
+    local r = result.result or {}
+    if r.error ~= nil then return nil, r.error end
+    return r.value
+  end
+
+  function M.check_exec_args(id, host)
+    if id == nil or host == nil then return E("Invalid", "exec requires id and host arguments") end
+    if type(id) ~= "string" or id == "" then return E("Invalid", "process ID required") end
+    if not id:find(":", 1, true) or id:sub(1, 1) == ":" or id:sub(-1) == ":" then
+      return E("Invalid", "invalid process ID format (namespace:name required)")
+    end
+    if type(host) ~= "string" or host == "" then return E("Invalid", "host ID required") end
+    return true
+  end
+
+  -- Cancel what a dying caller was exec-ing (lifecycle.lua's exit).
+  function M.cancel_execs(P)
+    if not P.execs then return end
+    local at = wall_s()
+    for wpid, child in pairs(P.execs) do cancel_child(P, wpid, child, "caller context canceled", at) end
+    P.execs = nil
+  end
+
+  return M
+end

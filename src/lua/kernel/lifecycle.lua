@@ -1,0 +1,364 @@
+-- The life and death of a process: lifecycle events, exit, links, monitors, crash reports.
+--
+-- Events. EXIT goes to every watcher (a monitor, a supervising service, an exec caller) with the
+-- result { value } or { error }; LINK_DOWN goes to every link when the process failed (a link of
+-- a process that ended well is just removed); CANCEL asks a process to stop by a deadline, after
+-- which it is terminated. An event reaches a process through its mailbox ("@pid/events"). A
+-- LINK_DOWN kills the receiver unless it traps links. An EXIT or LINK_DOWN whose result cannot
+-- cross to the watcher (too large, not data) is replaced by one whose error says why: a watcher
+-- always hears of the exit.
+--
+-- Exit, in two halves. `exit` marks the process dead and records its result (a running process
+-- finishes its step first: P.exit_pending). `finalize` closes its threads and subscriptions,
+-- drops it from the process table and releases its names; `notify_exit` then tells its watchers,
+-- links and monitored processes. Names are released before anyone hears of the exit: a process
+-- holding names waits for the main thread's acknowledgement between the halves (names.lua).
+--
+-- Crash reports. A process that exits with an error while nobody hears of it (no watcher, no
+-- link; supervised services and exec callers are watchers) sends a "crash" frame to the main
+-- thread, which logs it: { "crash", pid, entry, host, kind, message, traceback }. Exits forced
+-- from outside (terminate, kill_all at shutdown, a linked process's failure, anything after a
+-- CANCEL) are not crashes and are not reported.
+--
+-- Owns: the event kinds, exec waiters (node:control PIDs minted per process.exec whose only job
+-- is to receive the callee's EXIT), exit/kill/terminate, the scheduler's exit hooks
+-- (thread_done, thread_failed, deadlock, after_resume), ending a process after a kernel fault.
+-- Receives: H (wall, now, dead, load_add, route), run, procs/remove (pids.lua), post, parse_pid,
+-- copy, the error helpers, CH, timer_add and hook (sched.lua), arrive (mailbox.lua),
+-- release_names (names.lua), hosts (cfg.hosts), and cancel_execs (spawn.lua, bound late by
+-- init.lua: called only when a dying process has execs outstanding).
+return function(deps)
+  local H, run, procs, remove, post, parse_pid = deps.H, deps.run, deps.procs, deps.remove, deps.post, deps.parse_pid
+  local copy, err, is_error, error_fields = deps.copy, deps.err, deps.is_error, deps.error_fields
+  local make_error, memory_error, to_error = deps.make_error, deps.memory_error, deps.to_error
+  local CH, timer_add, hook, arrive = deps.CH, deps.timer_add, deps.hook, deps.arrive
+  local release_names, hosts, cancel_execs = deps.release_names, deps.hosts, deps.cancel_execs
+  local type, tostring, pairs, next, rawget = type, tostring, pairs, next, rawget
+  local co_status, co_close, co_create, co_resume = coroutine.status, coroutine.close, coroutine.create, coroutine.resume
+  local raw_getmt, traceback = debug.getmetatable, debug.traceback
+
+  local M = {}
+  local EV_EXIT, EV_LINK_DOWN, EV_CANCEL = "pid.exit", "pid.link.down", "pid.cancel"
+  M.EV_EXIT, M.EV_LINK_DOWN, M.EV_CANCEL = EV_EXIT, EV_LINK_DOWN, EV_CANCEL
+
+  local function wall_s() return H.wall() / 1e9 end
+
+  local kill, terminate -- below
+
+  ---------------------------------------------------------------------------------------------
+  -- Events.
+  local function deliver_event(P, ev)
+    local kind = ev.kind
+    if kind == EV_LINK_DOWN then
+      P.links[ev.from] = nil
+      if not P.trap_links then
+        P.forced = true -- not a crash of its own (no crash report)
+        kill(P, err("", "linked process failed"))
+        return
+      end
+    elseif kind == EV_EXIT then
+      P.monitoring[ev.from] = nil
+    elseif kind == EV_CANCEL and ev.deadline then
+      local ms = (ev.deadline - wall_s()) * 1000
+      if ms < 0 then ms = 0 end
+      timer_add(H.now() + ms, function()
+        if P.alive then terminate(P) end
+      end)
+    end
+    if kind == EV_CANCEL then P.forced = true end -- an error exit after a CANCEL is not reported
+    arrive(P, { topic = "@pid/events", ev = ev, n = 0 })
+  end
+  M.deliver_event = deliver_event
+
+  -- exec waiters: wpid -> function(ev), called with the callee's EXIT (spawn.lua, exec_start).
+  local exec_waits = {}
+  M.exec_waits = exec_waits
+
+  local function undeliverable(ev, why)
+    return { kind = ev.kind, from = ev.from, at = ev.at,
+      result = { error = err("Invalid", "process result cannot be delivered: " .. why, false) } }
+  end
+  local function post_event(tid, pid, ev)
+    local ok, why = post(tid, { "e", pid, ev })
+    if not ok and ev.result then post(tid, { "e", pid, undeliverable(ev, why) }) end
+  end
+
+  -- Send an event table to pid wherever it lives (dropped silently if it is gone).
+  local function send_event(pid, ev)
+    local w = exec_waits[pid]
+    if w then
+      if ev.kind == EV_EXIT then w(ev) end
+      return
+    end
+    local P = procs[pid]
+    if P and P.home then post_event(P.home, pid, ev); return end
+    if P then
+      if P.alive then
+        local c, why = copy(ev)
+        deliver_event(P, c or undeliverable(ev, why))
+      end
+      return
+    end
+    local host, uniq = parse_pid(pid)
+    if not host then return end
+    local tid, alive = H.route(uniq)
+    if alive and tid >= 0 then post_event(tid, pid, ev) end
+  end
+  M.send_event = send_event
+
+  -- A topology edit ("lk"/"ul" link, "mon"/"um" watcher) on pid, wherever it lives.
+  local function topo(pid, kind, other)
+    local P = procs[pid]
+    if P then
+      if kind == "ul" then P.links[other] = nil
+      elseif kind == "lk" then P.links[other] = true
+      elseif kind == "mon" then P.watchers[other] = true
+      elseif kind == "um" then P.watchers[other] = nil end
+      return
+    end
+    local host, uniq = parse_pid(pid)
+    if not host then return end
+    local tid, alive = H.route(uniq)
+    if alive and tid >= 0 then post(tid, { kind, pid, other }) end
+  end
+  M.topo = topo
+
+  ---------------------------------------------------------------------------------------------
+  -- Crash reports. Message and traceback are cut to CRASH_TEXT_MAX bytes: a report must always
+  -- fit in a frame.
+  local CRASH_TEXT_MAX = 8192
+  local function clip(t)
+    t = tostring(t or "")
+    if #t > CRASH_TEXT_MAX then t = t:sub(1, CRASH_TEXT_MAX) .. "…" end
+    return t
+  end
+  local function send_crash(pid, id, host, e, stack)
+    local h = hosts[host]
+    if h and h.crash_reports == false then return end
+    local kind, msg = "Internal", e
+    if is_error(e) then local f = error_fields(e); kind, msg = f.kind, f.message end
+    post(0, { "crash", pid, id, host, kind, clip(msg), clip(stack) })
+  end
+  -- The traceback: where the error was raised (thread_failed keeps it), else where the main
+  -- thread stood when the process was killed from outside (e.g. mailbox overflow), else none.
+  local function crash_report(P)
+    local stack = P.exit_stack
+    if not stack and P.main and co_status(P.main.co) == "suspended" then stack = traceback(P.main.co) end
+    send_crash(P.pid, P.id, P.host, P.exit_err, stack)
+  end
+
+  -- A PID handed out (placed or moved here) whose process failed to start: it exits with `e`,
+  -- its watchers get EXIT and its links LINK_DOWN (nil entries in the lists are skipped).
+  function M.start_failed(pid, uniq, e, watchers, links, id, host)
+    H.dead(uniq)
+    H.load_add(-1)
+    if next(watchers) == nil and next(links) == nil then send_crash(pid, id, host, e, nil) end
+    local at = wall_s()
+    for _, w in pairs(watchers) do send_event(w, { kind = EV_EXIT, from = pid, at = at, result = { error = e } }) end
+    for _, l in pairs(links) do send_event(l, { kind = EV_LINK_DOWN, from = pid, at = at, result = { error = e } }) end
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Process exit.
+
+  -- Closing a dead (or upgrading) process's suspended thread runs its pending to-be-closed
+  -- variables: `__close` metamethods, user code. They run as that process (run.cp = P, a fresh
+  -- reduction count, no current thread, so nothing can park or yield), never in the context that
+  -- killed it (none, for a frame, or the killer's own identity and permissions), so the budget
+  -- and the memory cap stop a __close that loops or allocates.
+  local function close_thread(P, co)
+    local cur, cp = run.cur, run.cp
+    run.cur, run.cp = nil, P
+    P.red = 0
+    co_close(co)
+    run.cur, run.cp = cur, cp
+  end
+  M.close_thread = close_thread
+
+  -- The text of an error value a process raised or returned: tostring, except that a __tostring
+  -- metamethod is user code, so it runs as P, under its budget, in a coroutine of its own (the
+  -- kernel calls this outside any process; run there, `while true do end` in a __tostring held the
+  -- worker for ever). A __tostring that fails, yields or returns a non-string gives a neutral text.
+  local function user_tostring(P, v)
+    local mt = raw_getmt(v)
+    if type(v) == "string" or mt == nil or rawget(mt, "__tostring") == nil or is_error(v) then
+      return tostring(v)
+    end
+    local co = hook(co_create(tostring), P)
+    local cur, cp = run.cur, run.cp
+    run.cur, run.cp = nil, P
+    P.red = 0
+    local ok, text = co_resume(co, v)
+    run.cur, run.cp = cur, cp
+    if ok and type(text) == "string" then return text end
+    return "(error object is a " .. type(v) .. " value)"
+  end
+  M.user_tostring = user_tostring
+
+  -- The process whose exit is being told (notify_exit may nest: a LINK_DOWN kills a local link),
+  -- for the kernel's fault handlers (frames.lua).
+  local notifying = nil
+
+  -- Second half of an exit: tell watchers, links and monitored processes.
+  local function notify_exit(P)
+    local outer = notifying
+    notifying = P
+    local e = P.exit_err
+    local at = wall_s()
+    local pid = P.pid
+    if next(P.watchers) then
+      local result = {}
+      if e ~= nil then result.error = e else result.value = P.exit_value end
+      for w in pairs(P.watchers) do
+        send_event(w, { kind = EV_EXIT, from = pid, at = at, result = result })
+      end
+    end
+    for l in pairs(P.links) do
+      if e ~= nil then
+        send_event(l, { kind = EV_LINK_DOWN, from = pid, at = at, result = { error = e } })
+      else
+        topo(l, "ul", pid)
+      end
+    end
+    for m in pairs(P.monitoring) do topo(m, "um", pid) end
+    if P.on_exit then P.on_exit(P) end
+    P.notified = true
+    notifying = outer
+  end
+  M.notify_exit = notify_exit
+
+  local function finalize(P)
+    if P.finalized then return end
+    P.finalized = true
+    if P.exit_err ~= nil and not P.forced and not next(P.watchers) and not next(P.links) then crash_report(P) end
+    local cur = run.cur
+    for T in pairs(P.threads) do
+      if T ~= cur and co_status(T.co) == "suspended" then close_thread(P, T.co) end
+    end
+    P.threads = {}
+    for _, ch in pairs(P.subs) do
+      local s = CH[ch]
+      if s then s.closed = true end
+    end
+    remove(P)
+    H.dead(P.uniq)
+    H.load_add(-1)
+    if P.home then post(P.home, { "unfwd", P.pid }) end
+    if next(P.names) then
+      release_names(P) -- notify_exit runs when the main thread acknowledges (frames.lua, xack)
+      return
+    end
+    notify_exit(P)
+  end
+
+  -- End P now (or right after its running step), with value or error.
+  local function exit(P, value, e)
+    if not P.alive then return end
+    P.alive = false
+    if e ~= nil then
+      -- error details are the process's own table: watchers get a data-only copy, or, when the
+      -- details cannot cross, the same error without them, saying why
+      local c, cerr = copy(e)
+      if cerr then
+        local f = error_fields(e)
+        c = make_error({ kind = f.kind, retryable = f.retryable, stack = f.stack,
+          message = tostring(f.message) .. " (error details dropped: " .. cerr .. ")" })
+      end
+      e = c
+    end
+    if P.execs then cancel_execs(P) end
+    P.exit_value, P.exit_err = value, e
+    if run.cur and run.cur.proc == P then
+      P.exit_pending = true -- finalized by the scheduler when the running step ends
+    else
+      finalize(P)
+    end
+  end
+  M.exit = exit
+  kill = function(P, e) exit(P, nil, e) end
+  M.kill = kill
+  -- A kill from outside (terminate, shutdown, a cancel deadline): not a crash, never reported.
+  terminate = function(P) P.forced = true; kill(P, err("Internal", "process terminated")) end
+  M.terminate = terminate
+
+  ---------------------------------------------------------------------------------------------
+  -- The scheduler's hooks (sched.lua, S.install).
+  local function after_resume(P)
+    if P.exit_pending then P.exit_pending = false; finalize(P) end
+  end
+  M.after_resume = after_resume
+
+  local function deadlock(P)
+    exit(P, nil, err("Internal",
+      "deadlock: all coroutines blocked with no pending operations (threads=" .. P.nthreads .. ")"))
+  end
+  M.deadlock = deadlock
+
+  function M.thread_done(T, r1, r2)
+    local P = T.proc
+    P.threads[T] = nil
+    P.nthreads = P.nthreads - 1
+    if T == P.main then
+      local t2 = type(r2)
+      if r2 ~= nil and (t2 == "string" or is_error(r2)) then
+        local e = r2
+        if t2 == "string" then e = err("Internal", r2, false) else e = to_error(r2) end
+        exit(P, nil, e)
+      else
+        local v, cerr = copy(r1)
+        if cerr then exit(P, nil, err("Invalid", "invalid process result: " .. cerr, false))
+        else exit(P, v, nil) end
+      end
+    elseif P.nrun == 0 and P.npending == 0 and P.nsubs == 0 and P.alive then
+      deadlock(P)
+    end
+    after_resume(P)
+  end
+
+  function M.thread_failed(T, e)
+    local P = T.proc
+    P.threads[T] = nil
+    P.nthreads = P.nthreads - 1
+    local stack = traceback(T.co)
+    if type(e) ~= "string" and not is_error(e) then e = user_tostring(P, e) end
+    if P.alive then P.exit_stack = stack end
+    -- Lua's own "not enough memory" (wasm's 2 GB ceiling) ends the process as the cap would
+    exit(P, nil, memory_error(e) or to_error(e, stack))
+    after_resume(P)
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Ending a process after a kernel fault (frames.lua, containment).
+
+  -- P's exit could not complete (or its step failed): end it with `e`, telling its watchers
+  -- (those told before the error may hear twice; none is left waiting).
+  local function force_exit(P, e)
+    P.alive, P.exit_pending = false, false
+    P.exit_value, P.exit_err = nil, e
+    if not P.finalized then finalize(P)
+    elseif not P.notified then notify_exit(P) end
+  end
+
+  -- End P with `e` after a kernel error. -> true | false, the second error (then P is dropped
+  -- from the table, so the worker does not keep tripping on it; the caller reports it).
+  function M.end_faulted(P, e)
+    if P.notified then return true end
+    local ok, e2
+    if P.alive then ok, e2 = pcall(kill, P, e) -- the whole exit path
+    else ok, e2 = pcall(force_exit, P, e) end
+    if not ok then
+      if procs[P.pid] == P then remove(P); H.dead(P.uniq) end
+      return false, e2
+    end
+    return true
+  end
+
+  -- The process whose exit was being told when a fault unwound the kernel (cleared).
+  function M.take_notifying()
+    local N = notifying
+    notifying = nil
+    return N
+  end
+
+  return M
+end

@@ -1,0 +1,294 @@
+-- The mailbox of a process: Message objects, routing, backlogs, subscriptions, the unread bound.
+--
+-- Routing. Each process has one logical FIFO mailbox. Instead of walking the whole mailbox on
+-- every step, a message is routed once, on arrival, to its target channel (exact `listen` topic,
+-- else the inbox for topics that do not start with "@"); a channel that cannot take it at once
+-- keeps it in its own ordered *backlog*, and a message with no target yet waits in `unrouted`
+-- until a subscription appears. Per-channel order is therefore arrival order, and a select that
+-- would park on several subscriptions takes the backlog head with the smallest arrival sequence
+-- number: the message an in-order walk of the whole mailbox would deliver first.
+--
+-- Unread count and bound. Every process counts its unread mailbox records in P.unread: +1 on
+-- arrival (`arrive`), -1 when one is read (handed to a parked receiver, taken from a channel's
+-- backlog, or popped from a listen channel's 1-slot buffer, which the channel reports through its
+-- `refill` hook). So the count is O(1) per message, and it covers `unrouted`, the backlogs and the
+-- buffered values alike. An arrival that would make it pass the host's `max_mailbox` kills the
+-- receiver ("mailbox overflow", kind Internal; docs/process-model.md says why the receiver and
+-- not the sender). A record sitting in a listen channel's buffer is remembered per buffer slot
+-- (s.mrec[index]); one handed to a woken thread that has not run yet is remembered on the thread
+-- (T.mrec, cleared by the scheduler when it resumes it). `unread_records` uses both to give
+-- process.upgrade every unread record back, in arrival order: nothing that reached the process is
+-- lost.
+--
+-- Owns: mailbox records { topic, from, n, p | ev, seq }, Message and payload objects, the
+-- routing above, subscription channels (inbox, events, listen/unlisten), copying payloads.
+-- Receives: from sched.lua CH, offer, chan_new, chan_close and the queue helpers (as upvalues:
+-- arrive -> route -> offer is the message hot path); newud, copy, err; procs (for stats only);
+-- overflow(P, err), which ends P (lifecycle.lua's kill, bound late by init.lua: cold path).
+return function(deps)
+  local CH, offer, chan_new, chan_close = deps.CH, deps.offer, deps.chan_new, deps.chan_close
+  local qnew, qpush, qpop, qlen = deps.qnew, deps.qpush, deps.qpop, deps.qlen
+  local newud, copy, err, procs, overflow = deps.newud, deps.copy, deps.err, deps.procs, deps.overflow
+  local setmetatable, tostring, type, pairs = setmetatable, tostring, type, pairs
+  local sbyte = string.byte
+  local ZERO_PID = "{|}"
+
+  local M = {}
+
+  -- Values crossing between processes are data only (codec.lua, "Limits"): copy args[1..n] in
+  -- place. -> true | nil, err (kind Invalid, e.g. "cannot send a function")
+  function M.copy_args(args, n)
+    for i = 1, n do
+      local c, cerr = copy(args[i])
+      if cerr then return nil, err("Invalid", cerr, false) end
+      args[i] = c
+    end
+    return true
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Message objects and payload wrappers.
+  local MSG = setmetatable({}, { __mode = "k" })
+  local PAY = setmetatable({}, { __mode = "k" })
+  local msg_methods, pay_methods = {}, {}
+  local MSG_MT = { __index = msg_methods, __metatable = "process.Message" }
+  local PAY_MT = { __index = pay_methods, __metatable = "payload" }
+  MSG_MT.__tostring = function(self) return "process.Message{topic=" .. tostring(MSG[self].topic) .. "}" end
+  PAY_MT.__tostring = function() return "payload" end
+
+  function msg_methods.topic(self) return MSG[self].topic end
+  function msg_methods.from(self)
+    local f = MSG[self].from
+    if f == nil or f == "" or f == ZERO_PID then return nil end
+    return f
+  end
+  local function wrap_payload(v)
+    local w = newud(PAY_MT)
+    PAY[w] = { v = v }
+    return w
+  end
+  function msg_methods.payload(self)
+    local m = MSG[self]
+    local n = m.n
+    if n == 0 then return nil end
+    local ps = m.p
+    if n == 1 then return wrap_payload(ps[1]) end
+    local arr = {}
+    for i = 1, n do arr[i] = wrap_payload(ps[i]) end
+    return arr
+  end
+  function pay_methods.data(self) return PAY[self].v end
+  function pay_methods.unmarshal(self) return PAY[self].v end
+  function pay_methods.get_format(self) return "lua" end
+  function pay_methods.transcode(self) return self end
+
+  -- Value a channel delivers for mailbox record m, by channel mode.
+  local function convert(s, m)
+    if m.ev then return m.ev end
+    if s.mode == "message" then
+      local u = newud(MSG_MT)
+      MSG[u] = m
+      return u
+    end
+    local n = m.n
+    if n == 0 then return nil end
+    if n == 1 then return m.p[1] end
+    local arr = {}
+    for i = 1, n do arr[i] = m.p[i] end
+    return arr
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Backlogs: the hooks a subscription channel carries (sched.lua calls them from receive/select).
+  local function backlog_head(s)
+    local bq = s.bq
+    if bq.t >= bq.h then return bq[bq.h].seq end
+    return nil
+  end
+  local function take_backlog(s)
+    local P = s.proc
+    P.unread = P.unread - 1
+    return convert(s, qpop(s.bq))
+  end
+  -- A listen channel's hook, called right after a value was popped from its buffer (sched.lua
+  -- `take`): the popped slot's record is read; then the backlog refills the buffer.
+  local function refill(s)
+    local buf, mrec = s.buf, s.mrec
+    local i = buf.h - 1
+    if mrec[i] then mrec[i] = nil; s.proc.unread = s.proc.unread - 1 end
+    local bq = s.bq
+    while bq.t >= bq.h and qlen(buf) < s.cap do
+      local m = qpop(bq)
+      qpush(buf, convert(s, m))
+      mrec[buf.t] = m
+    end
+  end
+
+  -- Deliver record m into subscription channel ch, keeping per-channel order.
+  local function to_channel(ch, m)
+    local s = CH[ch]
+    local bq = s.bq
+    if bq.t >= bq.h then qpush(bq, m); return end
+    local ok, w = offer(s, ch, convert(s, m))
+    if not ok then qpush(bq, m)
+    elseif w then w.T.mrec = m; s.proc.unread = s.proc.unread - 1 -- handed to a parked receiver
+    else s.mrec[s.buf.t] = m end -- buffered
+  end
+
+  local function target_of(P, topic)
+    local ch = P.subs[topic]
+    if ch then return ch end
+    if sbyte(topic, 1) ~= 64 then return P.inbox end
+    return nil
+  end
+
+  -- Route one mailbox record: its exact subscription, else the inbox (topics not starting with
+  -- "@"), else `unrouted` until a subscription appears.
+  local function route(P, m)
+    local seq = P.seq + 1
+    P.seq = seq
+    m.seq = seq
+    local ch = target_of(P, m.topic)
+    if ch then to_channel(ch, m) else qpush(P.unrouted, m) end
+  end
+  M.route = route
+
+  -- Re-route what waits in `unrouted` after a subscription appeared.
+  local function reroute(P)
+    local old = P.unrouted
+    if old.t < old.h then return end
+    local keep = qnew()
+    while old.t >= old.h do
+      local m = qpop(old)
+      local ch = target_of(P, m.topic)
+      if ch then to_channel(ch, m) else qpush(keep, m) end
+    end
+    P.unrouted = keep
+  end
+
+  -- A new record reaches P's mailbox: count it, or end P if that passes its bound.
+  local function arrive(P, m)
+    local n = P.unread + 1
+    if n > P.max_mailbox then
+      overflow(P, err("Internal", "mailbox overflow: more than " .. P.max_mailbox .. " messages unread"))
+      return
+    end
+    P.unread = n
+    route(P, m)
+  end
+  M.arrive = arrive
+
+  function M.deliver_msg(P, topic, from, n, p)
+    arrive(P, { topic = topic, from = from, n = n, p = p })
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Subscriptions. Every subscription is a channel whose state carries the backlog hooks above.
+  local function subscribe(P, cap, mode)
+    local ch = chan_new(cap)
+    local s = CH[ch]
+    s.mode, s.bq, s.backlog, s.take_backlog, s.proc = mode, qnew(), backlog_head, take_backlog, P
+    if cap > 0 then s.refill, s.mrec = refill, {} end
+    P.nsubs = P.nsubs + 1
+    return ch
+  end
+
+  -- The inbox: every message whose topic has no `listen` subscription, as Message objects.
+  function M.inbox(P)
+    local ch = P.inbox
+    if ch then return ch end
+    ch = subscribe(P, 0, "message")
+    P.inbox = ch
+    reroute(P)
+    return ch
+  end
+
+  -- The "@pid/events" channel: lifecycle events (EXIT, LINK_DOWN, CANCEL) as tables.
+  function M.events(P)
+    local ch = P.events
+    if ch then return ch end
+    ch = subscribe(P, 0, "event")
+    P.events = ch
+    P.subs["@pid/events"] = ch
+    reroute(P)
+    return ch
+  end
+
+  -- A channel for one topic (raw payloads, or Message objects with opts.message). -> ch | nil, err
+  function M.listen(P, topic, opts)
+    if type(topic) ~= "string" then return nil, err("Invalid", "topic must be a string", false) end
+    if topic == "" then return nil, err("Invalid", "topic cannot be empty", false) end
+    if sbyte(topic, 1) == 64 then return nil, err("Invalid", "cannot listen to @ topics", false) end
+    local as_msg = type(opts) == "table" and opts.message == true
+    local ch = P.subs[topic]
+    if ch then
+      if as_msg then CH[ch].mode = "message" end
+      return ch
+    end
+    ch = subscribe(P, 1, as_msg and "message" or "raw")
+    P.subs[topic] = ch
+    reroute(P)
+    return ch
+  end
+
+  function M.unlisten(P, ch)
+    local s = CH[ch]
+    if not s or s.proc ~= P then return end
+    for topic, c in pairs(P.subs) do
+      if c == ch then
+        P.subs[topic] = nil
+        P.nsubs = P.nsubs - 1
+        -- what the channel still held falls back to the inbox / unrouted, in order; a value
+        -- already in its buffer stays there (receivable from the closed channel) and leaves
+        -- the mailbox count
+        local bq = s.bq
+        s.bq = qnew()
+        if s.mrec then
+          for i = s.buf.h, s.buf.t do if s.mrec[i] then P.unread = P.unread - 1 end end
+          s.mrec = {}
+        end
+        chan_close(ch)
+        while bq.t >= bq.h do route(P, qpop(bq)) end
+        return
+      end
+    end
+  end
+
+  -- Add every unread record of P still in its mailbox to `keep` and sort it into arrival order:
+  -- `unrouted`, the values buffered in listen channels and the channels' backlogs (the channels
+  -- are closed). Used by process.upgrade.
+  function M.unread_records(P, keep)
+    local function drain(q) while q.t >= q.h do keep[#keep + 1] = qpop(q) end end
+    drain(P.unrouted)
+    local chans = {}
+    for _, ch in pairs(P.subs) do chans[ch] = true end
+    if P.inbox then chans[P.inbox] = true end
+    for ch in pairs(chans) do
+      local s = CH[ch]
+      if s.mrec then
+        for i = s.buf.h, s.buf.t do
+          local m = s.mrec[i]
+          if m then keep[#keep + 1] = m end
+        end
+        s.mrec = {}
+      end
+      drain(s.bq)
+      s.closed = true
+    end
+    table.sort(keep, function(a, b) return a.seq < b.seq end)
+  end
+
+  -- Mailbox sizes for Runtime.stats(): unread records of all processes here, and the largest
+  -- mailbox with its PID. O(processes), on request only.
+  function M.stats()
+    local total, max, maxpid = 0, 0, nil
+    for pid, P in pairs(procs) do
+      local n = P.unread
+      total = total + n
+      if n > max then max, maxpid = n, pid end
+    end
+    return total, max, maxpid
+  end
+
+  return M
+end

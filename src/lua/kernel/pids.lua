@@ -1,0 +1,104 @@
+-- PIDs and the process table of one worker.
+--
+-- A PID is "{host|0xhex}": the host id (or, for a function entry, "<entry>#lua.<tid>", naming the
+-- worker that runs it), and the unique number the runtime's directory allocated, in hex,
+-- zero-padded to at least 5 digits. A "node@host" prefix names the node; only the local node
+-- ("" or "local") exists. src/runtime/pid.ts has the same two functions for the TypeScript side.
+--
+-- Owns: the process table (pid string -> process record) and its count, fmt/parse, `locate` (is
+-- a PID here, on another worker of this runtime, or nowhere), and `post` (one codec-encoded frame
+-- to a thread).
+-- Receives: H (route, post), cfg (tid, hosts), encode, err. Calls nothing else in the kernel.
+return function(deps)
+  local H, cfg, encode, err = deps.H, deps.cfg, deps.encode, deps.err
+  local type, tostring, tonumber = type, tostring, tonumber
+  local sbyte, sformat, smatch = string.byte, string.format, string.match
+
+  local M = {}
+  local SELF = cfg.tid
+  M.SELF = SELF
+  -- The sender of messages that come from no process (a spawner's with_message).
+  M.ZERO_PID = "{|}"
+
+  -- Thread id -> host id (tid 0 is the main thread). Kept current by frames.lua (wup/wdown).
+  local host_of_tid = { [0] = "node:control" }
+  for hid, h in pairs(cfg.hosts) do for _, t in ipairs(h.tids) do host_of_tid[t] = hid end end
+  M.host_of_tid = host_of_tid
+
+  local procs = {} -- pid string -> process record
+  M.procs = procs
+  local nprocs = 0
+  function M.add(P) procs[P.pid] = P; nprocs = nprocs + 1 end
+  function M.remove(P) procs[P.pid] = nil; nprocs = nprocs - 1 end
+  function M.count() return nprocs end
+
+  local function fmt_pid(host, uniq)
+    local hex = sformat("%x", uniq)
+    local l = #hex
+    if l < 5 then hex = ("0"):rep(5 - l) .. hex end
+    return "{" .. host .. "|0x" .. hex .. "}"
+  end
+  M.fmt_pid = fmt_pid
+
+  -- -> host, uniq | nil (not a pid) | false, message
+  local function parse_pid(s)
+    if type(s) ~= "string" or sbyte(s, 1) ~= 123 or sbyte(s, -1) ~= 125 then return nil end
+    local body = s:sub(2, -2)
+    local host, u = smatch(body, "^(.*)|0x(%x+)$")
+    if not host then
+      if not body:find("|", 1, true) then return nil end
+      return false, "invalid pid"
+    end
+    local at = host:find("@", 1, true)
+    if at then
+      local node = host:sub(1, at - 1)
+      host = host:sub(at + 1)
+      if node ~= "" and node ~= "local" then return false, "node not found" end
+    end
+    return host, tonumber(u, 16)
+  end
+  M.parse_pid = parse_pid
+
+  -- -> true | false, message (the frame could not be encoded: too large, or an unsendable value)
+  local function post(tid, frame)
+    local b, eerr = encode(frame)
+    if not b then return false, eerr end
+    H.post(tid, b)
+    return true
+  end
+  M.post = post
+
+  local function E(kind, msg) return nil, err(kind, msg, false) end
+
+  -- Where does a pid live? -> "local", P | "remote", tid | nil, err
+  function M.locate(pid)
+    local P = procs[pid]
+    if P then
+      -- A process stolen from another worker keeps that worker as its route (spawn.lua, forward).
+      if P.home then return "remote", P.home end
+      if P.alive then return "local", P end
+      return E("NotFound", "process not found")
+    end
+    local host, uniq = parse_pid(pid)
+    if not host then
+      if host == false then return E("NotFound", uniq) end
+      return E("Invalid", "invalid pid format: " .. tostring(pid))
+    end
+    -- `node:control` PIDs are the runtime's watchers (exec/run/spawn from JS, process.exec): they
+    -- take lifecycle events only (send_event), never messages, signals or topology edits.
+    if host == "node:control" then return E("NotFound", "process not found") end
+    local owner = host_of_tid[H.route(uniq)]
+    if not cfg.hosts[host] and not host:find("#lua.", 1, true) then
+      return E("NotFound", "host not found")
+    end
+    local tid, alive = H.route(uniq)
+    -- alive, owned here, but not in the table: placed here by another worker and its "sp" frame
+    -- is still in flight; posting to ourselves queues the frame behind it (spawn.lua, early).
+    if not alive or tid < 0 then return E("NotFound", "process not found") end
+    -- (owner nil: a replacement worker this one has not heard of yet; its "wup" is on the way)
+    if owner ~= nil and owner ~= host and not host:find("#lua.", 1, true) then return E("NotFound", "process not found") end
+    return "remote", tid
+  end
+
+  return M
+end

@@ -1,0 +1,299 @@
+-- The `process` module a process sees: identity, send, spawn, subscriptions, signals, links and
+-- monitors, exec, options, receive. Names (process.registry) are names.lua, spawners
+-- (process.with_context / with_options) spawner.lua, process.upgrade upgrade.lua; this file puts
+-- them together.
+--
+-- Every function checks its arguments and the caller's permission (check: security), then
+-- hands the work to the module that owns it. Errors are returned (nil, err), not raised, except
+-- where the documented API raises.
+--
+-- Owns: the process module table, argument checks, destination resolution (PID or name).
+-- Receives: run, cur, err, errmsg, check; procs, parse_pid, locate, post (pids.lua); encode,
+-- copy; copy_args, deliver_msg and the subscription functions (mailbox.lua); ready, BLOCK,
+-- maybe_yield, select (sched.lua); terminate, deliver_event, topo, the event kinds
+-- (lifecycle.lua); spawn_from (spawn.lua); exec, check_exec_args, DEFAULT_CANCEL_MS (exec.lua);
+-- local_names, registry (names.lua); rpc; readonly, builtin (sandbox.lua); upgrade; spawner.
+return function(deps)
+  local run, cur, err, errmsg, check = deps.run, deps.cur, deps.err, deps.error_message, deps.check
+  local procs, parse_pid, locate, post = deps.procs, deps.parse_pid, deps.locate, deps.post
+  local encode, copy, copy_args, deliver_msg = deps.encode, deps.copy, deps.copy_args, deps.deliver_msg
+  local mb_inbox, mb_events, mb_listen, mb_unlisten = deps.inbox, deps.events, deps.listen, deps.unlisten
+  local H, ready, BLOCK, maybe_yield, chan_select = deps.H, deps.ready, deps.BLOCK, deps.maybe_yield, deps.select
+  local terminate, deliver_event, topo = deps.terminate, deps.deliver_event, deps.topo
+  local EV_EXIT, EV_LINK_DOWN, EV_CANCEL = deps.EV_EXIT, deps.EV_LINK_DOWN, deps.EV_CANCEL
+  local spawn_from, exec, check_exec_args = deps.spawn_from, deps.exec, deps.check_exec_args
+  local DEFAULT_CANCEL_MS = deps.DEFAULT_CANCEL_MS
+  local local_names, rpc, readonly, builtin = deps.local_names, deps.rpc, deps.readonly, deps.builtin
+  local type, tostring, select, pairs = type, tostring, select, pairs
+  local sbyte = string.byte
+  local raw_yield = coroutine.yield
+
+  local process = {}
+  local function E(kind, msg) return nil, err(kind, msg, false) end
+  local function wall_s() return H.wall() / 1e9 end
+
+  function process.pid() local P = run.cp; if not P then return E("Invalid", "no context found") end; return P.pid end
+  function process.id() local P = run.cp; if not P then return E("Invalid", "no context found") end; return P.id end
+
+  -- A caller's argument inside an error message: cut to 128 bytes, so a 10 MB name does not make
+  -- a 10 MB error.
+  local function show(v)
+    v = tostring(v)
+    if #v > 128 then return v:sub(1, 128) .. "... (" .. #v .. " bytes)" end
+    return v
+  end
+  -- Argument check of a destination (nil or not a string) -> nil, Invalid error naming the argument
+  local function bad_dest(fname, dest)
+    if dest == nil then return E("Invalid", fname .. " requires a destination argument") end
+    return E("Invalid", fname .. ": destination must be a string (PID or registered name), got " .. type(dest))
+  end
+
+  -- Resolve a destination (pid string or registered name) -> pid | nil, err
+  local function resolve(dest)
+    if procs[dest] then return dest end -- a live local PID: the common case, no parsing
+    if type(dest) ~= "string" then
+      return E("Invalid", "destination must be a string (PID or registered name)")
+    end
+    local host = parse_pid(dest)
+    if host then return dest end
+    if host == false then return dest end
+    local pid = local_names[dest]
+    if pid then return pid end
+    local r = rpc(0, "nlook", dest)
+    if r then return r end
+    return E("NotFound", "could not resolve '" .. show(dest) .. "' as PID or registered name")
+  end
+
+  local SEND_BUDGET = 1000 -- sends between forced yields, so a sending loop cannot starve its worker
+  function process.send(dest, topic, ...)
+    local P = cur()
+    local n = select("#", ...)
+    if dest == nil or topic == nil then
+      return E("Invalid", "send requires at least destination and topic arguments")
+    end
+    if type(topic) ~= "string" then return E("Invalid", "topic must be a string") end
+    if sbyte(topic, 1) == 64 then return E("Invalid", "cannot send to @ topics") end
+    local pid, rerr = resolve(dest)
+    if not pid then return nil, rerr end
+    local allowed, perr = check(P, "process.send", pid, "not allowed to send: " .. tostring(dest))
+    if not allowed then return nil, perr end
+    local where, target = locate(pid)
+    if not where then return nil, target end
+    if where == "local" then
+      local p = {}
+      for i = 1, n do
+        local c, cerr = copy((select(i, ...)))
+        if cerr then return E("Invalid", cerr) end
+        p[i] = c
+      end
+      deliver_msg(target, topic, P.pid, n, p)
+    else
+      local b, eerr = encode({ "m", pid, P.pid, topic, n, { ... } })
+      if not b then return E("Invalid", eerr) end
+      H.post(target, b)
+    end
+    local b = (P.sendb or 0) + 1
+    if b >= SEND_BUDGET then
+      P.sendb = 0
+      if run.cur and run.cur.proc == P then ready(run.cur, 0); raw_yield(BLOCK) end
+    else
+      P.sendb = b
+      maybe_yield()
+    end
+    return true
+  end
+
+  local function spawn_variant(fname, monitor, link)
+    return function(id, host, ...)
+      local P = cur()
+      if id == nil or host == nil then return E("Invalid", fname .. " requires at least id and host arguments") end
+      if type(id) ~= "string" then return E("Invalid", fname .. ": id must be a string") end
+      if type(host) ~= "string" then return E("Invalid", fname .. ": host must be a string") end
+      local ok, perr = check(P, "process.spawn", id, "not allowed to spawn process: " .. id)
+      if ok and monitor then ok, perr = check(P, "process.spawn.monitored", id, "not allowed to spawn monitored process: " .. id) end
+      if ok and link then ok, perr = check(P, "process.spawn.linked", id, "not allowed to spawn linked process: " .. id) end
+      if ok then ok, perr = check(P, "process.host", host, "not allowed to spawn on host: " .. host) end
+      if not ok then return nil, perr end
+      local n = select("#", ...)
+      local args = { ... }
+      local okc, cerr = copy_args(args, n)
+      if not okc then return nil, cerr end
+      return spawn_from(P, id, host, monitor, link, n, args)
+    end
+  end
+  process.spawn = spawn_variant("spawn", false, false)
+  process.spawn_monitored = spawn_variant("spawn_monitored", true, false)
+  process.spawn_linked = spawn_variant("spawn_linked", false, true)
+  process.spawn_linked_monitored = spawn_variant("spawn_linked_monitored", true, true)
+
+  -- Subscriptions (mailbox.lua).
+  function process.inbox() return mb_inbox(cur()) end
+  function process.events() return mb_events(cur()) end
+  function process.listen(topic, opts) return mb_listen(cur(), topic, opts) end
+  function process.unlisten(ch) return mb_unlisten(cur(), ch) end
+
+  process.registry = deps.registry
+
+  function process.terminate(dest)
+    local P = cur()
+    if type(dest) ~= "string" then return bad_dest("terminate", dest) end
+    local pid, rerr = resolve(dest)
+    if not pid then return nil, err("Internal", errmsg(rerr)) end
+    local okt, terr = check(P, "process.terminate", pid, "not allowed to terminate: " .. tostring(dest))
+    if not okt then return nil, terr end
+    local where, target = locate(pid)
+    if not where then return nil, err("Internal", errmsg(target)) end
+    if where == "local" then
+      terminate(target)
+      if target == P then raw_yield(BLOCK) end
+    else
+      post(target, { "t", pid, P.pid })
+    end
+    return true
+  end
+
+  -- process.cancel(dest [, deadline]): a CANCEL event; past the deadline (default 10 s, as a
+  -- service stop) the process is terminated.
+  function process.cancel(dest, deadline)
+    local P = cur()
+    if dest == nil then return E("Invalid", "cancel requires at least destination argument") end
+    if type(dest) ~= "string" then return bad_dest("cancel", dest) end
+    local ms = DEFAULT_CANCEL_MS
+    if deadline ~= nil then
+      if math.type(deadline) == "integer" then ms = deadline
+      elseif type(deadline) == "string" and builtin.time then
+        local d = builtin.time.parse_duration(deadline)
+        if not d then return E("Invalid", "invalid duration: " .. show(deadline)) end
+        ms = d:milliseconds()
+      else
+        return E("Invalid", "invalid duration: " .. show(deadline))
+      end
+    end
+    local pid, rerr = resolve(dest)
+    if not pid then return nil, err("Internal", errmsg(rerr)) end
+    local okc, cerr = check(P, "process.cancel", pid, "not allowed to cancel: " .. tostring(dest))
+    if not okc then return nil, cerr end
+    local where, target = locate(pid)
+    if not where then return nil, err("Internal", errmsg(target)) end
+    local at = wall_s()
+    if where == "local" then
+      deliver_event(target, { kind = EV_CANCEL, from = P.pid, at = at, deadline = at + ms / 1000 })
+    else
+      post(target, { "c", pid, P.pid, at + ms / 1000 })
+    end
+    return true
+  end
+
+  local function topo_call(fname, fn)
+    return function(dest)
+      local P = cur()
+      if type(dest) ~= "string" then return bad_dest(fname, dest) end
+      local pid, rerr = resolve(dest)
+      if not pid then return nil, err("Internal", errmsg(rerr)) end
+      local ok, perr = check(P, "process." .. fname, pid, "not allowed to " .. fname .. ": " .. tostring(dest))
+      if not ok then return nil, perr end
+      return fn(P, pid)
+    end
+  end
+  process.monitor = topo_call("monitor", function(P, pid)
+    if P.monitoring[pid] then return E("Internal", "already monitoring pid") end
+    local where = locate(pid)
+    if not where then return E("Internal", "pid not registered") end
+    P.monitoring[pid] = true
+    topo(pid, "mon", P.pid)
+    return true
+  end)
+  process.unmonitor = topo_call("unmonitor", function(P, pid)
+    if P.monitoring[pid] then P.monitoring[pid] = nil; topo(pid, "um", P.pid) end
+    return true
+  end)
+  process.link = topo_call("link", function(P, pid)
+    if P.links[pid] then return true end
+    local where = locate(pid)
+    if not where then return E("Internal", "pid not registered") end
+    P.links[pid] = true
+    topo(pid, "lk", P.pid)
+    return true
+  end)
+  process.unlink = topo_call("unlink", function(P, pid)
+    if P.links[pid] then P.links[pid] = nil end
+    topo(pid, "ul", P.pid)
+    return true
+  end)
+
+  -- process.exec(id, host, ...): spawn, wait for the EXIT, return its value or nil, err. If the
+  -- caller exits first, the callee gets a CANCEL ("caller context canceled").
+  function process.exec(id, host, ...)
+    local P = cur()
+    local ok, verr = check_exec_args(id, host)
+    if not ok then return nil, verr end
+    local allowed, perr = check(P, "process.exec", id, "not allowed to exec process: " .. id)
+    if not allowed then return nil, perr end
+    allowed, perr = check(P, "process.host", host, "not allowed to exec on host: " .. host)
+    if not allowed then return nil, perr end
+    local n = select("#", ...)
+    local args = { ... }
+    local okc, cerr = copy_args(args, n)
+    if not okc then return nil, cerr end
+    return exec(P, id, host, n, args, nil)
+  end
+
+  process.with_context = deps.with_context
+  process.with_options = deps.with_options
+  process.upgrade = deps.upgrade
+
+  function process.get_options()
+    local P = run.cp
+    return { trap_links = P and P.trap_links or false, upgradable = P and P.upgradable or false }
+  end
+  function process.set_options(t)
+    local P = run.cp
+    if type(t) ~= "table" then return false, err("Invalid", "options parameter must be a table") end
+    if not P then return false, err("Internal", "no process context") end
+    local bad
+    for k, v in pairs(t) do
+      if k == "trap_links" then
+        if type(v) ~= "boolean" then return false, err("Invalid", "trap_links must be a boolean") end
+        P.trap_links = v
+      elseif k == "upgradable" then
+        if type(v) ~= "boolean" then return false, err("Invalid", "upgradable must be a boolean") end
+        P.upgradable = v
+      elseif type(k) == "string" then
+        bad = bad or k
+      end
+    end
+    if bad then return false, err("Invalid", "option " .. bad .. " is not supported") end
+    return true, nil
+  end
+
+  process.event = readonly({ CANCEL = EV_CANCEL, EXIT = EV_EXIT, LINK_DOWN = EV_LINK_DOWN,
+    OUTDATED = "pid.outdated" }, "process.event")
+
+  -- The WASM seed's `process.receive(timeout)`: the next lifecycle event or inbox message, waiting
+  -- at most `timeout` (nanoseconds, a duration string or Duration). Events come back as their
+  -- table plus seed-style aliases: `type` ("EXIT", "LINK_DOWN", "CANCEL"), `value`, `error`.
+  local SEED_TYPES = { [EV_EXIT] = "EXIT", [EV_LINK_DOWN] = "LINK_DOWN", [EV_CANCEL] = "CANCEL" }
+  function process.receive(timeout)
+    cur()
+    local ev, inbox = process.events(), process.inbox()
+    local cases = { ev:case_receive(), inbox:case_receive() }
+    local timer
+    if timeout ~= nil then
+      local t = builtin.time
+      local ch, terr = t.after(timeout)
+      if not ch then return nil, terr end
+      timer = ch
+      cases[3] = ch:case_receive()
+    end
+    local r = chan_select(cases)
+    if r.channel == timer then return E("Timeout", "receive timed out") end
+    local v = r.value
+    if r.channel == ev and type(v) == "table" then
+      v.type = SEED_TYPES[v.kind]
+      if v.result then v.value, v.error = v.result.value, v.result.error end
+    end
+    return v
+  end
+
+  return readonly(process, "process")
+end

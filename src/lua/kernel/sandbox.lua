@@ -1,0 +1,224 @@
+-- The sandbox: the globals a process sees, `require`, and compiling entry sources.
+--
+-- Library tables are shared read-only proxies; each process gets its own global table whose
+-- misses fall through to SHARED, whose metatable is hidden, so no process can reach SHARED itself
+-- (and through it, every other process's view of the globals). What differs from plain Lua:
+--   * pcall / xpcall / coroutine.resume cannot swallow the kernel's kill of a doomed process (the
+--     reduction budget, the memory cap, Lua's own "not enough memory"): it is raised again;
+--   * coroutines get the budget hook, and a kernel block inside a user coroutine propagates to
+--     the scheduler and back; coroutine.spawn starts a thread of the process;
+--   * setmetatable refuses __gc (finalisers run with hooks off, outside the budget);
+--   * rawset refuses the shared read-only proxies; string has no dump (safestring.lua);
+--   * require resolves only the entry's `modules` (built-ins) and `imports` (library entries),
+--     plus `process`, and `io` on a terminal host.
+--
+-- Owns: SHARED, the built-in module table (init.lua registers modules in it), readonly proxies,
+-- compiled chunks (one per entry per worker), make_env.
+-- Receives: run (run.cp, run.cur), hook, new_thread, ready, BLOCK (sched.lua); the error helpers;
+-- safestring, safetable, sandbox_math, safe_os_date (safestring.lua, random.lua); errors (the
+-- `errors` global), channel; write (H.write); entries.
+return function(deps)
+  local run, hook, new_thread, ready, BLOCK = deps.run, deps.hook, deps.new_thread, deps.ready, deps.BLOCK
+  local err, is_error, errmsg, memory_error = deps.err, deps.is_error, deps.error_message, deps.memory_error
+  local write, entries = deps.write, deps.entries
+  local type, tostring, select, next, setmetatable, error, rawget, ipairs =
+    type, tostring, select, next, setmetatable, error, rawget, ipairs
+  local co_status = coroutine.status
+  local tpack, tunpack = table.pack, table.unpack
+
+  local M = {}
+
+  local PROXIES = setmetatable({}, { __mode = "k" })
+  local function readonly(t, name)
+    local proxy = {}
+    PROXIES[proxy] = true
+    return setmetatable(proxy, {
+      __index = t,
+      __newindex = function() error("attempt to modify read-only table '" .. name .. "'", 2) end,
+      __metatable = false,
+      __pairs = function() return next, t, nil end,
+    })
+  end
+  M.readonly = readonly
+
+  local raw_resume, raw_yield, raw_create = coroutine.resume, coroutine.yield, coroutine.create
+  -- An error caught by the sandbox's pcall / xpcall / coroutine.resume: a doomed process (budget,
+  -- memory cap) or Lua's own "not enough memory" is raised again, so catching it cannot keep the
+  -- process alive.
+  local function check_doom(e)
+    local P = run.cp
+    if not P then return end
+    if not P.doomed then P.doomed = memory_error(e) or false end
+    if P.doomed then error(P.doomed, 0) end
+  end
+  -- A kernel block inside a user coroutine propagates to the scheduler and back (the outer
+  -- thread parks; its wake values are passed down into the inner coroutine).
+  local function sb_resume(co, ...)
+    local r = tpack(raw_resume(co, ...))
+    while r[1] and r[2] == BLOCK and co_status(co) == "suspended" do
+      r = tpack(raw_resume(co, raw_yield(BLOCK)))
+    end
+    if not r[1] then check_doom(r[2]) end
+    return tunpack(r, 1, r.n)
+  end
+  local function sb_wrap(fn)
+    local co = raw_create(fn)
+    if run.cp then hook(co, run.cp) end
+    return function(...)
+      local r = tpack(sb_resume(co, ...))
+      if not r[1] then error(r[2], 2) end
+      return tunpack(r, 2, r.n)
+    end
+  end
+  local function co_spawn(fn)
+    if type(fn) ~= "function" then error("bad argument #1 to 'spawn' (function expected)", 2) end
+    local P = run.cur.proc
+    local T = new_thread(P, fn)
+    ready(T, 0)
+    return T.co
+  end
+  local function sb_create(fn)
+    local co = raw_create(fn)
+    local P = run.cp
+    if P then hook(co, P) end
+    return co
+  end
+  local sandbox_coroutine = {
+    create = sb_create, resume = sb_resume, yield = coroutine.yield, status = coroutine.status,
+    wrap = sb_wrap, isyieldable = coroutine.isyieldable, running = coroutine.running,
+    close = coroutine.close, spawn = co_spawn,
+  }
+
+  -- Values joined for output (print, io.*): error objects by their message.
+  local function join_values(sep, ...)
+    local n = select("#", ...)
+    local parts = {}
+    for i = 1, n do
+      local v = select(i, ...)
+      parts[i] = is_error(v) and errmsg(v) or tostring(v)
+    end
+    return table.concat(parts, sep)
+  end
+  M.join_values = join_values
+
+  local print_out = function(...)
+    write(1, join_values("\t", ...) .. "\n")
+  end
+
+  -- rawset would write into the (shared) proxy tables themselves, bypassing __newindex.
+  local raw_set = rawset
+  local function sb_rawset(t, k, v)
+    if PROXIES[t] then error("attempt to modify a read-only table", 2) end
+    return raw_set(t, k, v)
+  end
+
+  -- pcall/xpcall that cannot swallow the kernel's kill of a doomed process (reduction budget,
+  -- memory cap).
+  local raw_pcall, raw_xpcall = pcall, xpcall
+  local function rethrow_doom(ok, ...)
+    if not ok then check_doom((...)) end
+    return ok, ...
+  end
+  local function sb_pcall(f, ...) return rethrow_doom(raw_pcall(f, ...)) end
+  local function sb_xpcall(f, h, ...) return rethrow_doom(raw_xpcall(f, h, ...)) end
+  M.pcall = sb_pcall -- for built-in modules that run user callbacks (the test module)
+
+  -- Finalisers run with hooks off (Lua disables hooks inside __gc), so one could loop outside the
+  -- reduction budget and hold the worker for ever. Lua 5.4 marks an object for finalisation only
+  -- if its metatable has __gc when setmetatable is called (a __gc added later is never run), so
+  -- refusing it here closes finalisers for the sandbox. Running them under a budget instead was
+  -- rejected: a hook cannot be installed inside a finaliser, and a deferred queue of finalisers
+  -- run later from the scheduler would still need the object alive (resurrection) and an owner
+  -- to charge. Userdata (the only other way to get __gc) cannot be made by a process.
+  local raw_setmetatable = setmetatable
+  local function sb_setmetatable(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error(err("Invalid", "setmetatable: __gc metamethods are not allowed (finalisers would run " ..
+        "outside the reduction budget)", false), 2)
+    end
+    return raw_setmetatable(t, mt)
+  end
+
+  local SHARED = {
+    assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = sb_pcall,
+    xpcall = sb_xpcall, rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = sb_rawset,
+    select = select, tonumber = tonumber, tostring = tostring, type = type,
+    setmetatable = sb_setmetatable, getmetatable = getmetatable,
+    _VERSION = _VERSION, print = print_out,
+    string = readonly(deps.safestring, "string"), table = readonly(deps.safetable, "table"),
+    math = readonly(deps.sandbox_math, "math"), utf8 = readonly(utf8, "utf8"),
+    coroutine = readonly(sandbox_coroutine, "coroutine"),
+    os = readonly({ time = os.time, clock = os.clock, date = deps.safe_os_date, difftime = os.difftime,
+      platform = "wippy" }, "os"),
+    errors = readonly(deps.errors, "errors"),
+    channel = readonly(deps.channel, "channel"),
+  }
+  local ENV_MT = { __index = SHARED, __metatable = false }
+
+  -- The `process` global and require("process") (process.lua, wired by init.lua).
+  function M.set_process(p) SHARED.process = p end
+
+  -- Built-in modules `require` can load when listed in an entry's `modules`.
+  local builtin = {}
+  M.builtin = builtin
+
+  ---------------------------------------------------------------------------------------------
+  -- Compiling: an entry's source is one chunk, compiled once per worker, run in a fresh env.
+  local compiled = {} -- entry id -> chunk
+  local function compile(E, id)
+    local f = compiled[id]
+    if f then return f end
+    local src = E.source
+    local cerr
+    f, cerr = load("local _ENV = ...; " .. src, "@" .. (E.file or id), "t")
+    if not f then return nil, cerr end
+    compiled[id] = f
+    return f
+  end
+  M.compile = compile
+  function M.invalidate(id) compiled[id] = nil end
+
+  local make_env
+  -- require for one environment: only the entry's modules and imports resolve.
+  local function make_require(E, P, loaded)
+    local allowed = {}
+    for _, m in ipairs(E.modules or {}) do allowed[m] = true end
+    local imports = E.imports or {}
+    return function(name)
+      if type(name) ~= "string" then error("bad argument #1 to 'require' (string expected)", 2) end
+      local v = loaded[name]
+      if v ~= nil then return v end
+      if name == "process" then return SHARED.process end
+      if name == "io" and P.terminal then v = builtin.io
+      elseif allowed[name] and builtin[name] then v = builtin[name]
+      else
+        local lib = imports[name]
+        if lib then
+          local LE = entries[lib]
+          if not LE then error("module '" .. name .. "' not found: entry " .. lib .. " is not loaded", 2) end
+          local f, cerr = compile(LE, lib)
+          if not f then error("module '" .. name .. "': " .. tostring(cerr), 2) end
+          v = f(make_env(LE, P, loaded))
+          if v == nil then v = true end
+        elseif name == "io" then
+          error("module 'io' is only available to processes on a terminal host", 2)
+        else
+          error("module '" .. name .. "' not found: list it in the entry's modules or imports", 2)
+        end
+      end
+      loaded[name] = v
+      return v
+    end
+  end
+
+  -- A fresh global table for process P running entry E.
+  make_env = function(E, P, loaded)
+    local env = setmetatable({}, ENV_MT)
+    env._G = env
+    env.require = make_require(E, P, loaded or {})
+    return env
+  end
+  M.make_env = make_env
+
+  return M
+end

@@ -1,0 +1,414 @@
+-- Spawning: from an entry id to a running process, here or on another worker.
+--
+-- Bodies. What runs inside a process is decided by the entry's kind through one table,
+-- `bodies[kind]`; every other part of the kernel sees only the process record and its main
+-- thread. A body is
+--   { prepare(Ent, id) -> code | nil, message      once per entry per worker (Lua: compile)
+--     instantiate(Ent, code, P) -> main | nil, error kind, message
+--                                                  make P's main function (Lua: run the chunk as
+--                                                  P and find its method); main(args...) runs as
+--                                                  P's main thread, its return is the result
+--     pid_host(id, host, tid) -> string            the host part of a new PID
+--     queueable = bool }                           may wait on the host's run queues / be placed
+-- Adding a non-Lua body (a WASM process) is one new file returning such a table and one line in
+-- spawn's deps in init.lua, `bodies = { ["process.wasm"] = loadmod("...")(...) }`
+-- (docs/design/architecture.md shows the steps).
+--
+-- Where a spawn starts (spawn_from). On the spawner's own host, an entry that already
+-- instantiated on this worker (so "method not found" and load errors are still returned by the
+-- spawn itself) is queued first on the host's run queues (src/scheduler/tasks.ts): any worker of
+-- the host may take it, and the PID is minted here (its home). When the queues are full it is
+-- placed: the spawner's worker unless that is busier than another worker of the host by more
+-- than the slack (H.place, src/host/worker.ts), which gets an "sp" frame. Another host: an "s"
+-- request to one of its workers (round-robin), answered with the PID or the error.
+--
+-- Early frames and forwarding. Frames for a process placed on this worker can arrive before its
+-- "sp" frame (the PID may reach other senders first): they wait in `early`, per PID, in arrival
+-- order, and are replayed right after it starts. A queued spawn started by another worker is
+-- reached through its home: the home forwards every frame for it, in arrival order, to that
+-- worker (`forward`), so per-sender FIFO holds (sender -> home -> runner, two FIFO rings); frames
+-- that arrived before the runner said "bound" wait in `early` and go first.
+--
+-- Owns: bodies, the spawn paths, validated entries, early/forward, shutdown state.
+-- Receives: H, cfg, entries; pids.lua (procs, add, fmt_pid, parse_pid, post, locate); sched.lua
+-- (run, new_thread, ready, hook); sandbox.lua (compile, make_env); codec encode/decode; error helpers;
+-- lifecycle.lua (user_tostring, terminate, deliver_event, start_failed); security
+-- (from_config, encode_actor, encode_scope, decode_ctx); rpc (call); wire (frame and spawn-record
+-- field indices); dispatch(frame) (frames.lua, bound late by init.lua: replays early frames).
+return function(deps)
+  local H, cfg, entries = deps.H, deps.cfg, deps.entries
+  local procs, add, fmt_pid, parse_pid = deps.procs, deps.add, deps.fmt_pid, deps.parse_pid
+  local post, locate = deps.post, deps.locate
+  local run, new_thread, ready, hook = deps.run, deps.new_thread, deps.ready, deps.hook
+  local compile, make_env, encode, decode = deps.compile, deps.make_env, deps.encode, deps.decode
+  local err, is_error, errmsg, memory_error = deps.err, deps.is_error, deps.error_message, deps.memory_error
+  local user_tostring, terminate, deliver_event = deps.user_tostring, deps.terminate, deps.deliver_event
+  local start_failed, security, rpc = deps.start_failed, deps.security, deps.rpc
+  local dispatch, W = deps.dispatch, deps.wire
+  local S_REPLY_TID, S_REPLY_PID, S_REQ, S_ID, S_HOST, S_MONITOR, S_LINK, S_CTX, S_ARGS =
+    W.S_REPLY_TID, W.S_REPLY_PID, W.S_REQ, W.S_ID, W.S_HOST, W.S_MONITOR, W.S_LINK, W.S_CTX, W.S_ARGS
+  local SP_PID, SP_UNIQ, SP_ID, SP_HOST, SP_WATCHER, SP_LINK, SP_CTX, SP_ARGS =
+    W.SP_PID, W.SP_UNIQ, W.SP_ID, W.SP_HOST, W.SP_WATCHER, W.SP_LINK, W.SP_CTX, W.SP_ARGS
+  local TASK_PID, TASK_UNIQ, TASK_ID, TASK_HOST, TASK_WATCHER, TASK_LINK, TASK_CTX, TASK_ARGS, TASK_HOME =
+    W.TASK_PID, W.TASK_UNIQ, W.TASK_ID, W.TASK_HOST, W.TASK_WATCHER, W.TASK_LINK, W.TASK_CTX, W.TASK_ARGS, W.TASK_HOME
+  local BOUND_PID, BOUND_RUNNER, UNFWD_PID = W.BOUND_PID, W.BOUND_RUNNER, W.UNFWD_PID
+  local fn_host = W.fn_host
+  local type, tostring, pairs, pcall, select = type, tostring, pairs, pcall, select
+  local co_create, co_resume, co_status, co_close = coroutine.create, coroutine.resume, coroutine.status, coroutine.close
+  local co_isyieldable = coroutine.isyieldable
+  local tunpack = table.unpack
+
+  local M = {}
+  local SELF = cfg.tid
+  local HOSTS = cfg.hosts
+  local ZERO_PID, EV_CANCEL = W.ZERO_PID, W.EV_CANCEL
+  -- Unread messages a process may hold when its host sets no `max_mailbox` (the registry's
+  -- default, src/registry/schema.ts, says why 100,000).
+  local DEFAULT_MAX_MAILBOX = 100000
+
+  local function E(kind, msg) return nil, err(kind, msg, false) end
+  local function wall_s() return H.wall() / 1e9 end
+
+  ---------------------------------------------------------------------------------------------
+  -- The Lua body.
+
+  -- Run an entry's chunk once, as process P, to get its module.
+  -- Budget: hooks are per coroutine. Spawned from a process, the chunk runs in the spawner's
+  -- (hooked) coroutine and the hook charges run.cp, the new process. Started by a frame (a spawn
+  -- from the main thread or another host, a queued spawn, an upgrade), the kernel's main thread
+  -- has no hook, and `while true do end` at a module's top level held the worker for ever: the
+  -- chunk then runs in a hooked coroutine of its own, and must not yield (it runs synchronously).
+  local function run_chunk(f, env, P)
+    if co_isyieldable() then return pcall(f, env) end
+    P.red = 0
+    local co = hook(co_create(f), P)
+    local ok, mod = co_resume(co, env)
+    if ok and co_status(co) ~= "dead" then
+      co_close(co)
+      return false, "the module's top-level code yielded; it runs once, synchronously"
+    end
+    return ok, mod
+  end
+
+  -- -> main | nil, error kind, message
+  local function lua_instantiate(Ent, f, P)
+    local prevP = run.cp
+    run.cp = P
+    local ok, mod = run_chunk(f, make_env(Ent, P), P)
+    run.cp = prevP
+    if not ok then
+      if memory_error(mod) then return nil, "Internal", errmsg(memory_error(mod)) end
+      return nil, "Internal", "failed to create process: " .. (is_error(mod) and errmsg(mod) or user_tostring(P, mod))
+    end
+    local main = mod
+    if Ent.method and Ent.method ~= "" then
+      main = type(mod) == "table" and mod[Ent.method] or nil
+      if type(main) ~= "function" and type(mod) == "function" then main = mod end
+    end
+    if type(main) ~= "function" then
+      return nil, "NotFound", 'method "' .. tostring(Ent.method) .. '" not found in module'
+    end
+    return main
+  end
+
+  local bodies = {
+    ["process.lua"] = { prepare = compile, instantiate = lua_instantiate, queueable = true,
+      pid_host = function(id, host) return host end },
+    -- a function entry's PID names the entry and the worker running it ("<id>#lua.<tid>")
+    ["function.lua"] = { prepare = compile, instantiate = lua_instantiate, queueable = false,
+      pid_host = function(id, host, tid) return fn_host(id, tid) end },
+  }
+  -- Bodies of other kinds, loaded by init.lua (one line each in spawn's deps).
+  for kind, body in pairs(deps.bodies or {}) do bodies[kind] = body end
+  M.bodies = bodies
+  -- The body entry Ent runs in, or nil (not a process kind).
+  function M.body_of(Ent) return Ent and bodies[Ent.kind] end
+
+  ---------------------------------------------------------------------------------------------
+  -- Starting a process on this worker.
+  local function new_proc(pid, uniq, id, host)
+    return {
+      pid = pid, uniq = uniq, id = id, host = host, alive = true,
+      threads = {}, nthreads = 0, nrun = 0, npending = 0, nsubs = 0,
+      subs = {}, inbox = nil, events = nil, unrouted = { h = 1, t = 0 }, seq = 0, unread = 0,
+      max_mailbox = math.huge,
+      watchers = {}, monitoring = {}, links = {}, names = {},
+      trap_links = false, ctx = nil,
+      -- counters set on the hot path, present from the start so the record never rehashes
+      sendb = 0, red = 0, budget = false, doomed = false,
+    }
+  end
+
+  local validated = {} -- entry id -> true once it instantiated here (placement needs that first)
+  local MULTI = #HOSTS[cfg.host].tids > 1
+  -- Set once the runtime's shutdown began: a process that starts afterwards (a queued spawn, or
+  -- one whose spawn request arrived late) gets the same CANCEL, or is killed after kill_all.
+  local shutdown_deadline, killing = nil, false
+
+  -- Start entry `id` on this worker. opts: { watcher = pid, link = pid, ctx = table }. `pre`:
+  -- the PID was minted elsewhere ({ pid, uniq }: placed, queued). -> pid | nil, err
+  local function spawn_local(id, host, opts, n, args, pre)
+    local Ent = entries[id]
+    local body = Ent and bodies[Ent.kind]
+    if not body then return E("NotFound", "factory not found") end
+    local hostrec = HOSTS[host]
+    if not hostrec then return E("NotFound", "host not found") end
+    local code, cerr = body.prepare(Ent, id)
+    if not code then return E("Internal", "failed to create process: " .. tostring(cerr)) end
+    local uniq, pid
+    if pre then
+      uniq, pid = pre.uniq, pre.pid
+    else
+      uniq = H.pid_alloc(SELF)
+      pid = fmt_pid(body.pid_host(id, host, SELF), uniq)
+    end
+    local P = new_proc(pid, uniq, id, host)
+    P.terminal = hostrec.kind == "terminal.host"
+    local mr = hostrec.max_reductions
+    if mr and mr > 0 then P.budget = mr; P.red = 0 end
+    local mb = hostrec.max_mailbox or DEFAULT_MAX_MAILBOX
+    P.max_mailbox = mb > 0 and mb or math.huge
+    if P.terminal then P.args = { n = n, tunpack(args, 1, n) } end
+    local ctx = opts and opts.ctx
+    if hostrec.security and not (ctx and (ctx.actor or ctx.scope or ctx.security_config)) then
+      ctx = { values = ctx and ctx.values, options = ctx and ctx.options, security_config = hostrec.security }
+    end
+    P.ctx = ctx
+    if ctx then
+      if ctx.security_config then
+        -- a service / host security block (lifecycle.security): build actor and scope here
+        local a, sc, serr = security.from_config(ctx.security_config)
+        if serr then H.dead(uniq); return nil, serr end
+        ctx.security_config = nil
+        ctx.actor, ctx.scope = security.encode_actor(a), security.encode_scope(sc)
+      end
+      P.ctx_actor, P.ctx_scope = security.decode_ctx(ctx)
+    end
+    P.entry = Ent
+    local main, kind, ierr = body.instantiate(Ent, code, P)
+    if not main then
+      H.dead(uniq)
+      return E(kind, ierr)
+    end
+    add(P)
+    if not pre then H.load_add(1) end
+    validated[id] = true
+    if opts then
+      if opts.watcher then P.watchers[opts.watcher] = true end
+      if opts.link then P.links[opts.link] = true end
+    end
+    local T = new_thread(P, function() return main(tunpack(args, 1, n)) end)
+    P.main = T
+    ready(T, 0)
+    if killing then
+      terminate(P)
+    elseif shutdown_deadline then
+      deliver_event(P, { kind = EV_CANCEL, from = ZERO_PID, at = wall_s(), deadline = shutdown_deadline,
+        reason = "scheduler shutdown" })
+    end
+    return pid
+  end
+  M.spawn_local = spawn_local
+
+  -- Round-robin over a host's worker threads.
+  local rr = {}
+  local function pick_tid(hostrec, host)
+    local tids = hostrec.tids
+    if #tids == 0 then return nil end -- every worker of the host died and none was replaced
+    local i = (rr[host] or 0) % #tids + 1
+    rr[host] = i
+    return tids[i]
+  end
+
+  -- Queue a spawn on the host's run queues instead of starting it: the PID is minted here, owned
+  -- by this worker (its home), and the process starts on whichever worker takes the descriptor
+  -- first (start_task). -> pid | nil (not queued: too large, full)
+  local function spawn_queued(id, host, watcher, link, ctx, n, args, target)
+    local uniq = H.pid_alloc(SELF)
+    local pid = fmt_pid(bodies[entries[id].kind].pid_host(id, host, SELF), uniq)
+    local pargs = { n = n }
+    for i = 1, n do pargs[i] = args[i] end
+    local d = encode(W.task(pid, uniq, id, host, watcher or false, link or false, ctx or false, pargs, SELF))
+    if d and H.task_push(d, target) then
+      return pid
+    end
+    H.dead(uniq)
+    return nil
+  end
+
+  -- Spawn from process P (the caller). monitor, link: flags. ctx nil = inherit P's. watcher: an
+  -- extra watcher PID (exec). `pin`: start it on this worker (the caller records something about
+  -- it that only this worker can hold). -> pid | nil, err
+  local function spawn_from(P, id, host, monitor, link, n, args, ctx, watcher, pin)
+    local hostrec = HOSTS[host]
+    if not hostrec then return E("NotFound", "host not found") end
+    if ctx == nil then ctx = P.ctx end
+    watcher = watcher or (monitor and P.pid or nil)
+    local opts = { watcher = watcher, link = link and P.pid or nil, ctx = ctx }
+    local pid, serr
+    if host == cfg.host then
+      local tid = SELF
+      local Ent = entries[id]
+      if validated[id] and MULTI and not pin and bodies[Ent.kind].queueable then
+        pid = spawn_queued(id, host, watcher, opts.link, ctx, n, args, SELF)
+        if not pid then
+          tid = H.place()
+          if tid ~= SELF then
+            pid = spawn_queued(id, host, watcher, opts.link, ctx, n, args, tid)
+            if pid then H.load_add(-1, tid) end -- place() counted it there; it counts where it starts
+          end
+        end
+      end
+      if pid then
+        -- queued
+      elseif tid == SELF then
+        pid, serr = spawn_local(id, host, opts, n, args)
+      else
+        local uniq = H.pid_alloc(tid)
+        pid = fmt_pid(bodies[Ent.kind].pid_host(id, host, tid), uniq)
+        local pargs = { n = n }
+        for i = 1, n do pargs[i] = args[i] end
+        local posted, perr = post(tid, W.sp(pid, uniq, id, host, watcher or false, opts.link or false, ctx or false, pargs))
+        if not posted then
+          H.dead(uniq)
+          H.load_add(-1, tid) -- place() counted it there
+          return E("Invalid", perr)
+        end
+      end
+    else
+      local tid = pick_tid(hostrec, host)
+      if not tid then return E("Unavailable", "host has no running worker") end
+      local pargs = { n = n }
+      for i = 1, n do pargs[i] = args[i] end
+      pid, serr = rpc(tid, "s", id, host, watcher or false, link and true or false, ctx or false, pargs)
+    end
+    if not pid then return nil, serr end
+    if monitor then P.monitoring[pid] = true end
+    if link then P.links[pid] = true end
+    return pid
+  end
+  M.spawn_from = spawn_from
+
+  ---------------------------------------------------------------------------------------------
+  -- Spawn frames, early frames, forwarding, queued spawns.
+  local early = {}   -- pid -> frames that arrived before its process started here
+  local forward = {} -- pid -> worker running it (this worker is its home)
+  M.early, M.forward = early, forward
+
+  -- Is pid minted for this worker but not started yet (its "sp" frame is still on its way)?
+  function M.pending_here(pid)
+    local host, uniq = parse_pid(pid)
+    if not host then return false end
+    local tid, alive = H.route(uniq)
+    return alive and tid == SELF
+  end
+
+  -- {"s", reply_tid, reply_pid, req, id, host, monitor, link, ctx, args}: a spawn request from
+  -- another host, answered with {"rep", reply_pid, req, pid, err}.
+  function M.frame_s(f)
+    local reply_tid, reply_pid, req = f[S_REPLY_TID], f[S_REPLY_PID], f[S_REQ]
+    local args = f[S_ARGS] or { n = 0 }
+    local w = f[S_MONITOR]
+    if w == true then w = reply_pid end
+    local opts = { watcher = w or nil, link = f[S_LINK] and reply_pid or nil, ctx = f[S_CTX] or nil }
+    local pid, serr = spawn_local(f[S_ID], f[S_HOST], opts, args.n or #args, args)
+    post(reply_tid, W.rep(reply_pid, req, pid, serr))
+  end
+
+  -- {"sp", pid, uniq, id, host, watcher, link, ctx, args}: a process placed on this worker.
+  function M.frame_sp(f)
+    local pid, uniq, id, host = f[SP_PID], f[SP_UNIQ], f[SP_ID], f[SP_HOST]
+    local args = f[SP_ARGS] or { n = 0 }
+    local opts = { watcher = f[SP_WATCHER] or nil, link = f[SP_LINK] or nil, ctx = f[SP_CTX] or nil }
+    local ok, serr = spawn_local(id, host, opts, args.n or #args, args, { pid = pid, uniq = uniq })
+    local queued = early[pid]
+    early[pid] = nil
+    if not ok then
+      -- It instantiated on the spawner's worker but not here: an error exit, as if it crashed.
+      start_failed(pid, uniq, serr, { opts.watcher }, { opts.link }, id, host)
+      return
+    end
+    if queued then for i = 1, #queued do dispatch(queued[i]) end end
+  end
+
+  -- {"bound", pid, runner}: a queued spawn of ours started on `runner`.
+  function M.frame_bound(f)
+    local pid, runner = f[BOUND_PID], f[BOUND_RUNNER]
+    forward[pid] = runner
+    local q = early[pid]
+    early[pid] = nil
+    if q then for i = 1, #q do post(runner, q[i]) end end
+  end
+  function M.frame_unfwd(f) forward[f[UNFWD_PID]] = nil end
+
+  -- Start a queued spawn (a descriptor from the run queues) on this worker.
+  local function start_task(d)
+    local t = decode(d)
+    local pid, uniq, id, host, watcher, link, ctx, args, home =
+      t[TASK_PID], t[TASK_UNIQ], t[TASK_ID], t[TASK_HOST], t[TASK_WATCHER] or nil, t[TASK_LINK] or nil,
+      t[TASK_CTX] or nil, t[TASK_ARGS], t[TASK_HOME]
+    -- Its home worker died (the main thread cleared the bit): its watchers were told already.
+    local _, alive = H.route(uniq)
+    if not alive then return end
+    -- Started away from its home: the directory records where it runs (worker recovery).
+    if home ~= SELF then H.set_runner(uniq) end
+    H.load_add(1)
+    local ok, serr = spawn_local(id, host, { watcher = watcher, link = link, ctx = ctx }, args.n or #args, args,
+      { pid = pid, uniq = uniq })
+    if home ~= SELF then
+      local P = procs[pid] -- nil if it failed, or was killed at once (kill_all)
+      if P then P.home = home end
+      post(home, W.bound(pid, SELF))
+      if not P then post(home, W.unfwd(pid)) end
+    else
+      local q = early[pid]
+      early[pid] = nil
+      if ok and q then for i = 1, #q do dispatch(q[i]) end end
+    end
+    if not ok then
+      -- It instantiated on the spawner's worker but not here: an error exit, as if it crashed.
+      start_failed(pid, uniq, serr, { watcher }, { link }, id, host)
+      return
+    end
+  end
+
+  -- The scheduler's hook into the run queues: start the next queued spawn, if any. `steal`:
+  -- this worker has nothing else to run, so it may rob busy siblings. nil on a one-worker host.
+  if MULTI then
+    function M.take_task(steal)
+      local d = H.task_take(steal)
+      if not d then return false end
+      start_task(d)
+      return true
+    end
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Runtime shutdown: every process gets CANCEL ("scheduler shutdown") and a deadline; then
+  -- kill_all terminates what is left. Both also apply to processes that start afterwards.
+  function M.shutdown(ms)
+    local deadline = wall_s() + (ms or 10000) / 1000
+    shutdown_deadline = deadline
+    for _, P in pairs(procs) do
+      if P.alive then
+        deliver_event(P, { kind = EV_CANCEL, from = ZERO_PID, at = wall_s(), deadline = deadline,
+          reason = "scheduler shutdown" })
+      end
+    end
+  end
+  function M.kill_all()
+    killing = true
+    for _, P in pairs(procs) do terminate(P) end
+  end
+
+  -- Worker `dead` is gone: forget what was forwarded to it, and early frames for PIDs now dead.
+  function M.worker_down(dead)
+    for pid, runner in pairs(forward) do if runner == dead then forward[pid] = nil end end
+    for pid in pairs(early) do
+      local host, uniq = parse_pid(pid)
+      if not host or not select(2, H.route(uniq)) then early[pid] = nil end
+    end
+  end
+
+  return M
+end

@@ -1,0 +1,162 @@
+// src/lua/kernel/lifecycle.lua on its own, under fakes (test/lua/kernel_fake.lua): who hears of
+// an exit and in which order, crash reports, names released before the EXIT goes out, results
+// that cannot cross, CANCEL deadlines, exits while the process runs, the scheduler's hooks.
+import { test } from 'node:test';
+import { withKernelModules } from './helpers/kernel-module.js';
+
+const SETUP = String.raw`
+  run = { cur = nil, cp = nil }
+  timers = {}
+  released = {}
+  cancelled = {}
+  L = module("lifecycle")({
+    H = F.H, run = run, procs = F.procs,
+    remove = function(P) F.procs[P.pid] = nil; F.logf("remove %s", P.pid) end,
+    post = F.post,
+    parse_pid = function(s)
+      local h, u = s:match("^{(.*)|0x(%x+)}$")
+      if h then return h, tonumber(u, 16) end
+    end,
+    copy = F.copy, err = F.err, is_error = F.is_error, error_fields = F.error_fields,
+    make_error = F.make_error, memory_error = F.memory_error, to_error = F.to_error,
+    CH = F.CH, timer_add = function(at, fn) timers[#timers + 1] = { at = at, fn = fn } end,
+    hook = function(co) return co end,
+    arrive = function(P, m)
+      local ev = m.ev
+      local r = ev.result and (ev.result.error and ("error=" .. ev.result.error.message) or ("value=" .. F.show(ev.result.value))) or ""
+      F.logf("arrive %s %s from %s %s", P.pid, ev.kind, ev.from, r)
+    end,
+    release_names = function(P) released[#released + 1] = P; F.logf("release names of %s", P.pid) end,
+    hosts = { ["app:host"] = {}, ["app:quiet"] = { crash_reports = false } },
+    cancel_execs = function(P) cancelled[#cancelled + 1] = P.pid end,
+  })
+  A = F.proc("{app|0x00001}", { uniq = 1 })
+  B = F.proc("{app|0x00002}", { uniq = 2 })
+`;
+const run = async (code: string): Promise<void> => { await withKernelModules(['lifecycle'], SETUP + code); };
+
+test('a normal exit: watchers get EXIT with the value, links are just removed, no crash report', () =>
+  run(String.raw`
+    A.watchers[B.pid] = true
+    A.links["{app|0x00003}"] = true
+    F.routes[3] = { 5, true }
+    L.exit(A, { ok = 1 }, nil)
+    local log = F.logged()
+    F.eq(A.alive, false)
+    F.has(log, "remove {app|0x00001}\ndead 1\nload_add -1 nil")
+    F.has(log, "arrive {app|0x00002} pid.exit from {app|0x00001} value=")
+    F.has(log, 'post 5 {ul,{app|0x00003},{app|0x00001}}', "the remote link is told to unlink")
+    F.hasnt(log, "crash")
+    F.eq(A.notified, true)
+  `));
+
+test('an error exit: LINK_DOWN kills a link that does not trap; one that traps gets the event', () =>
+  run(String.raw`
+    local C = F.proc("{app|0x00004}", { uniq = 4, trap_links = true })
+    A.links[B.pid] = true; B.links[A.pid] = true
+    A.links[C.pid] = true; C.links[A.pid] = true
+    L.kill(A, F.err("Internal", "boom"))
+    F.eq(B.alive, false, "B is linked and does not trap links")
+    F.eq(B.exit_err.message, "linked process failed"); F.eq(B.forced, true, "not a crash of its own")
+    F.eq(C.alive, true)
+    F.has(F.logged(), "arrive {app|0x00004} pid.link.down from {app|0x00001} error=boom")
+    F.hasnt(F.logged(), "crash", "A had links: somebody heard of it")
+  `));
+
+test('an error exit nobody hears of sends a crash report, unless forced or the host turns them off', () =>
+  run(String.raw`
+    L.kill(A, F.err("Invalid", "bad input"))
+    F.has(F.logged(), "post 0 {crash,{app|0x00001},app:p,app:host,Invalid,bad input,}")
+    F.clear()
+    L.terminate(B)
+    F.eq(B.exit_err.message, "process terminated")
+    F.hasnt(F.logged(), "crash", "a terminate is not a crash")
+    local Q = F.proc("{app|0x00005}", { uniq = 5, host = "app:quiet" })
+    L.kill(Q, F.err("Internal", "x"))
+    F.hasnt(F.logged(), "crash", "crash_reports = false")
+  `));
+
+test('names are released before anyone hears of the exit', () =>
+  run(String.raw`
+    A.names.svc = true
+    A.watchers[B.pid] = true
+    L.exit(A, 1, nil)
+    F.eq(#released, 1)
+    F.hasnt(F.logged(), "arrive", "the EXIT waits for the release to be acknowledged")
+    L.notify_exit(A)
+    F.has(F.logged(), "release names of {app|0x00001}\narrive {app|0x00002} pid.exit")
+  `));
+
+test('a result that cannot cross reaches the watcher as an Invalid error saying why', () =>
+  run(String.raw`
+    A.watchers[B.pid] = true
+    L.exit(A, { f = print }, nil)
+    F.has(F.logged(), "arrive {app|0x00002} pid.exit from {app|0x00001} error=process result cannot be delivered: cannot send a function")
+  `));
+
+test('exec waiters take the EXIT only; remote watchers get an "e" frame', () =>
+  run(String.raw`
+    local got = {}
+    L.exec_waits["{node:control|0x00009}"] = function(ev) got[#got + 1] = ev.kind end
+    L.send_event("{node:control|0x00009}", { kind = "pid.cancel", from = A.pid })
+    L.send_event("{node:control|0x00009}", { kind = "pid.exit", from = A.pid })
+    F.eq(#got, 1); F.eq(got[1], "pid.exit")
+    F.routes[7] = { 3, true }
+    L.send_event("{app|0x00007}", { kind = "pid.exit", from = A.pid })
+    F.has(F.logged(), "post 3 {e,{app|0x00007},")
+    F.routes[8] = { 3, false }
+    F.clear()
+    L.send_event("{app|0x00008}", { kind = "pid.exit", from = A.pid })
+    F.eq(F.logged(), "", "a dead PID is dropped silently")
+  `));
+
+test('CANCEL with a deadline arms a timer that terminates; the later error exit is not a crash', () =>
+  run(String.raw`
+    L.deliver_event(A, { kind = "pid.cancel", from = B.pid, deadline = F.wall + 2 })
+    F.eq(#timers, 1); F.eq(timers[1].at, F.now + 2000)
+    F.eq(A.forced, true)
+    timers[1].fn()
+    F.eq(A.alive, false); F.eq(A.exit_err.message, "process terminated")
+    F.hasnt(F.logged(), "crash")
+  `));
+
+test('an exit during the process\'s own step waits for after_resume; execs are cancelled', () =>
+  run(String.raw`
+    A.execs = { ["{node:control|0x00010}"] = B.pid }
+    run.cur = { proc = A }
+    L.exit(A, 7, nil)
+    F.eq(A.exit_pending, true); F.hasnt(F.logged(), "remove", "not finalized yet")
+    F.eq(cancelled[1], A.pid)
+    run.cur = nil
+    L.after_resume(A)
+    F.has(F.logged(), "remove {app|0x00001}")
+  `));
+
+test('thread_done: a string second result is an error exit; a non-data result is Invalid; deadlock', () =>
+  run(String.raw`
+    local T = { proc = A, co = coroutine.create(function() end) }
+    A.threads[T] = true; A.nthreads = 1; A.main = T
+    L.thread_done(T, nil, "went wrong")
+    F.eq(A.exit_err.kind, "Internal"); F.eq(A.exit_err.message, "went wrong")
+    local T2 = { proc = B, co = coroutine.create(function() end) }
+    B.threads[T2] = true; B.nthreads = 1; B.main = T2
+    L.thread_done(T2, function() end, nil)
+    F.eq(B.exit_err.kind, "Invalid"); F.eq(B.exit_err.message, "invalid process result: cannot send a function")
+    local C = F.proc("{app|0x00006}", { uniq = 6 })
+    local Tm = { proc = C, co = coroutine.create(function() end) }
+    local Tx = { proc = C, co = coroutine.create(function() end) }
+    C.threads[Tm] = true; C.threads[Tx] = true; C.nthreads = 2; C.main = Tm
+    L.thread_done(Tx, nil, nil)
+    F.eq(C.alive, false, "the main thread is left parked with nothing pending")
+    F.has(C.exit_err.message, "deadlock: all coroutines blocked with no pending operations (threads=1)")
+  `));
+
+test('end_faulted finishes an exit that a kernel error interrupted', () =>
+  run(String.raw`
+    A.watchers[B.pid] = true
+    A.alive = false; A.exit_err = F.err("Internal", "half")
+    local ok = L.end_faulted(A, F.err("Internal", "kernel error: x"))
+    F.eq(ok, true)
+    F.has(F.logged(), "arrive {app|0x00002} pid.exit from {app|0x00001} error=kernel error: x")
+    F.eq(L.take_notifying(), nil)
+  `));

@@ -1,0 +1,184 @@
+// src/lua/kernel/spawn.lua on its own, under fakes (test/lua/kernel_fake.lua): starting an entry
+// here (PID, options, errors), the bodies[kind] seam, queued and placed spawns on a multi-worker
+// host, early frames and forwarding, shutdown; and exec.lua's exec_start on top of it.
+import { test } from 'node:test';
+import { withKernelModules } from './helpers/kernel-module.js';
+
+const SETUP = String.raw`
+  run = { cur = nil, cp = nil }
+  readied, threads, events, exec_waits, dispatched = {}, {}, {}, {}, {}
+  -- exec.lua on top of a spawn module (exec_start spawns through spawn_from)
+  function setup_exec(S)
+    return module("exec")({
+      H = F.H, fmt_pid = function(host, uniq) return string.format("{%s|0x%05x}", host, uniq) end,
+      locate = function(pid) local P = F.procs[pid]; if P then return "local", P end; return "remote", 2 end,
+      post = F.post, spawn_from = S.spawn_from,
+      deliver_event = function(P, ev) events[#events + 1] = { P = P, ev = ev } end,
+      exec_waits = exec_waits, run = run, ready = function(T) readied[#readied + 1] = T end,
+      park = function() end, err = F.err, error_message = F.error_message, wire = module("wire")(),
+    })
+  end
+  function setup(tids, entries, bodies)
+    return module("spawn")({
+      H = F.H, cfg = { tid = 1, host = "app:host", hosts = { ["app:host"] = { kind = "process.host", tids = tids } } },
+      entries = entries,
+      procs = F.procs, add = function(P) F.procs[P.pid] = P; F.logf("add %s", P.pid) end,
+      fmt_pid = function(host, uniq) return string.format("{%s|0x%05x}", host, uniq) end,
+      parse_pid = function(s)
+        local h, u = s:match("^{(.*)|0x(%x+)}$")
+        if h then return h, tonumber(u, 16) end
+      end,
+      post = F.post,
+      locate = function(pid) local P = F.procs[pid]; if P then return "local", P end; return "remote", 2 end,
+      run = run,
+      new_thread = function(P, fn) local T = { proc = P, fn = fn }; threads[#threads + 1] = T; return T end,
+      ready = function(T) readied[#readied + 1] = T end,
+      park = function() end, hook = function(co) return co end,
+      compile = function(E, id) return load("local _ENV = ...; " .. E.source, "@" .. id, "t") end,
+      make_env = function() return setmetatable({}, { __index = _G }) end,
+      encode = F.encode, decode = F.decode,
+      err = F.err, is_error = F.is_error, error_message = F.error_message, memory_error = F.memory_error,
+      user_tostring = function(P, v) return tostring(v) end,
+      terminate = function(P) F.logf("terminate %s", P.pid) end,
+      deliver_event = function(P, ev) events[#events + 1] = { P = P, ev = ev } end,
+      start_failed = function(pid, uniq, e) F.logf("start_failed %s %s", pid, e.message) end,
+      security = {},
+      rpc = function(...) F.logf("rpc %s", F.show({ ... })) end,
+      wire = module("wire")(), bodies = bodies,
+      dispatch = function(f) dispatched[#dispatched + 1] = f[1] .. ":" .. tostring(f[3]) end,
+    })
+  end
+  ENTRIES = {
+    ["app:echo"] = { kind = "process.lua", source = "return { main = function(a, b) return a + b end }", method = "main" },
+    ["app:fn"] = { kind = "function.lua", source = "return { run = function() end }", method = "run" },
+    ["app:nomethod"] = { kind = "process.lua", source = "return {}", method = "main" },
+    ["app:broken"] = { kind = "process.lua", source = "return {", method = "main" },
+    ["app:lib"] = { kind = "library.lua", source = "return {}" },
+  }
+`;
+const run = async (code: string): Promise<void> => { await withKernelModules(['spawn', 'exec', 'wire'], SETUP + code); };
+
+test('spawn_local starts an entry here: PID, watcher and link, main thread with the arguments', () =>
+  run(String.raw`
+    local S = setup({ 1 }, ENTRIES)
+    local pid = S.spawn_local("app:echo", "app:host", { watcher = "{app|0x00077}", link = "{app|0x00078}" }, 2, { 40, 2 })
+    F.eq(pid, "{app:host|0x00001}")
+    local P = F.procs[pid]
+    F.eq(P.watchers["{app|0x00077}"], true); F.eq(P.links["{app|0x00078}"], true)
+    F.eq(#readied, 1); F.eq(readied[1], P.main)
+    F.eq(P.main.fn(), 42, "the main thread calls the method with the arguments")
+    F.has(F.logged(), "add {app:host|0x00001}\nload_add 1 nil")
+    local fpid = S.spawn_local("app:fn", "app:host", nil, 0, {})
+    F.eq(fpid, "{app:fn#lua.1|0x00002}", "a function entry's PID names the entry and the worker")
+  `));
+
+test('spawn_local errors: unknown entry or host, a compile error, a missing method', () =>
+  run(String.raw`
+    local S = setup({ 1 }, ENTRIES)
+    local function fails(kind, msg, pid, e)
+      F.eq(pid, nil); F.eq(e.kind, kind); F.has(e.message, msg, "message")
+    end
+    fails("NotFound", "factory not found", S.spawn_local("app:missing", "app:host", nil, 0, {}))
+    fails("NotFound", "factory not found", S.spawn_local("app:lib", "app:host", nil, 0, {}))
+    fails("NotFound", "host not found", S.spawn_local("app:echo", "app:nohost", nil, 0, {}))
+    fails("Internal", "failed to create process: app:broken:1:", S.spawn_local("app:broken", "app:host", nil, 0, {}))
+    fails("NotFound", 'method "main" not found in module', S.spawn_local("app:nomethod", "app:host", nil, 0, {}))
+    F.has(F.logged(), "dead 1", "the PID minted for the failed instantiation is released")
+    F.eq(next(F.procs), nil, "nothing was added")
+  `));
+
+test('bodies[kind]: a new body kind is one table; spawn runs it without compiling Lua', () =>
+  run(String.raw`
+    local S = setup({ 1 }, { ["app:w"] = { kind = "process.fake", blob = "module" } }, {
+      ["process.fake"] = {
+        prepare = function(Ent) return "compiled " .. Ent.blob end,
+        instantiate = function(Ent, code, P) return function(x) return code .. " ran with " .. x end end,
+        pid_host = function(id, host) return host end,
+        queueable = true,
+      },
+    })
+    local pid = S.spawn_local("app:w", "app:host", nil, 1, { "arg" })
+    F.eq(pid, "{app:host|0x00001}")
+    F.eq(F.procs[pid].main.fn(), "compiled module ran with arg")
+    F.eq(S.body_of({ kind = "process.fake" }), S.bodies["process.fake"])
+    F.eq(S.body_of({ kind = "library.lua" }), nil)
+  `));
+
+test('spawn_from on a multi-worker host: queued once validated, placed when the queues are full', () =>
+  run(String.raw`
+    local S = setup({ 1, 2 }, ENTRIES)
+    local caller = F.proc("{app:host|0x00100}")
+    local p1 = S.spawn_from(caller, "app:echo", "app:host", true, false, 2, { 1, 2 })
+    F.eq(p1, "{app:host|0x00001}", "not validated yet: started here")
+    F.eq(caller.monitoring[p1], true)
+    F.clear()
+    local p2 = S.spawn_from(caller, "app:echo", "app:host", false, false, 2, { 1, 2 })
+    F.eq(p2, "{app:host|0x00002}")
+    F.has(F.logged(), "task_push 1 {{app:host|0x00002},2,app:echo,app:host,false,false,false,{1,2},1}")
+    F.eq(F.procs[p2], nil, "queued, not started")
+    F.task_ok, F.place_tid = false, 2
+    F.clear()
+    local p3 = S.spawn_from(caller, "app:echo", "app:host", false, false, 0, {})
+    F.eq(p3, "{app:host|0x00005}")
+    F.has(F.logged(), "post 2 {sp,{app:host|0x00005},5,app:echo,app:host,false,false,false,{}}")
+  `));
+
+test('early frames wait for the "sp" frame and replay in order; "bound" forwards them', () =>
+  run(String.raw`
+    local S = setup({ 1, 2 }, ENTRIES)
+    S.early["{app:host|0x00009}"] = { { "m", "{app:host|0x00009}", "a" }, { "m", "{app:host|0x00009}", "b" } }
+    S.frame_sp({ "sp", "{app:host|0x00009}", 9, "app:echo", "app:host", false, false, false, { n = 0 } })
+    F.eq(table.concat(dispatched, ","), "m:a,m:b")
+    F.eq(S.early["{app:host|0x00009}"], nil)
+    S.early["{app:host|0x0000a}"] = { { "t", "{app:host|0x0000a}", "x" } }
+    F.clear()
+    S.frame_bound({ "bound", "{app:host|0x0000a}", 2 })
+    F.eq(S.forward["{app:host|0x0000a}"], 2)
+    F.eq(F.logged(), "post 2 {t,{app:host|0x0000a},x}")
+    S.frame_sp({ "sp", "{app:host|0x0000b}", 11, "app:nomethod", "app:host", "{app|0x00001}", false, false, { n = 0 } })
+    F.has(F.logged(), 'start_failed {app:host|0x0000b} method "main" not found in module')
+  `));
+
+test('exec_start: on_exit once with the EXIT; cancel sends CANCEL and stops waiting; a dying caller cancels', () =>
+  run(String.raw`
+    local S = setup({ 1 }, ENTRIES)
+    local X = setup_exec(S)
+    local P = F.proc("{app:host|0x00100}", { uniq = 100 })
+    local exits = {}
+    local h = X.exec_start(P, "app:echo", "app:host", 2, { 1, 2 }, nil, function(ev) exits[#exits + 1] = ev end)
+    F.eq(P.npending, 1, "a running exec counts as pending")
+    local wpid = next(P.execs)
+    F.eq(wpid, "{node:control|0x00001}"); F.eq(P.execs[wpid], h.pid)
+    F.eq(F.procs[h.pid].watchers[wpid], true, "the child is watched by the waiter PID")
+    exec_waits[wpid]({ kind = "pid.exit", from = h.pid, result = { value = 3 } })
+    F.eq(#exits, 1); F.eq(exits[1].result.value, 3); F.eq(P.npending, 0); F.eq(P.execs[wpid], nil)
+    F.eq(h.cancel(), false, "nothing to cancel once it ended")
+
+    local h2 = X.exec_start(P, "app:echo", "app:host", 0, {}, nil, function() exits[#exits + 1] = "no" end)
+    F.eq(h2.cancel("stop it"), true)
+    F.eq(P.npending, 0); F.eq(#exits, 1, "on_exit is not called after cancel")
+    F.eq(events[1].P.pid, h2.pid); F.eq(events[1].ev.kind, "pid.cancel"); F.eq(events[1].ev.reason, "stop it")
+    F.eq(events[1].ev.deadline, F.wall + 10, "the default deadline: 10 s")
+
+    local h3 = X.exec_start(P, "app:echo", "app:host", 0, {}, nil, function() end)
+    X.cancel_execs(P)
+    F.eq(P.execs, nil)
+    F.eq(events[2].ev.reason, "caller context canceled")
+    local none, e = X.exec_start(P, "app:missing", "app:host", 0, {}, nil, function() end)
+    F.eq(none, nil); F.eq(e.kind, "Internal"); F.eq(e.message, "factory not found", "the spawn's message")
+    F.eq(h3.cancel(), false, "cancelled with its caller already")
+  `));
+
+test('shutdown: live processes and later starters get CANCEL; after kill_all starters are terminated', () =>
+  run(String.raw`
+    local S = setup({ 1 }, ENTRIES)
+    local p1 = S.spawn_local("app:echo", "app:host", nil, 0, {})
+    S.shutdown(5000)
+    F.eq(#events, 1); F.eq(events[1].ev.reason, "scheduler shutdown"); F.eq(events[1].ev.deadline, F.wall + 5)
+    local p2 = S.spawn_local("app:echo", "app:host", nil, 0, {})
+    F.eq(events[2].P.pid, p2, "a process started during shutdown gets the same CANCEL")
+    S.kill_all()
+    F.has(F.logged(), "terminate " .. p1)
+    local p3 = S.spawn_local("app:echo", "app:host", nil, 0, {})
+    F.has(F.logged(), "terminate " .. p3)
+  `));
