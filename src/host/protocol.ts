@@ -9,7 +9,7 @@ export interface WorkerInit {
   tid: number;
   /** Registry id of the host this worker belongs to. */
   host: string;
-  /** The shared process directory (src/runtime/layout.ts). */
+  /** The shared process directory (src/shm/layout.ts). */
   directory: SharedArrayBuffer;
   /** Codec-encoded kernel config: { tid, host, hosts = { [id] = { kind, tids } } }. */
   cfg: Uint8Array;

@@ -16,7 +16,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { LuaKernel } from '../lua/engine.js';
-import { Directory } from '../runtime/directory.js';
+import { Directory } from '../shm/directory.js';
 import { encodeValue } from '../codec/msgpack.js';
 import { Endpoint, type RingHandover } from '../transport/endpoint.js';
 import { TaskQueues } from '../scheduler/tasks.js';

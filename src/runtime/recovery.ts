@@ -13,7 +13,7 @@
 // Which PIDs die with worker D (Directory.diesWith): those it owns (it minted or was sent them,
 // or it is the home that routes every frame for them, even if they run elsewhere), and queued
 // spawns of other homes that D started (the owner table's runner byte, set by the starting
-// worker before the process exists: src/runtime/layout.ts). Every thread evaluates the same
+// worker before the process exists: src/shm/layout.ts). Every thread evaluates the same
 // predicate against the same shared words, so all agree on the set without exchanging it.
 //
 // Protocol (main thread M, dead worker D, every other live worker W, replacement R):
@@ -87,7 +87,7 @@
 // another worker hears the EXIT of a process on a killed worker 12-30 ms after the worker's
 // 'exit' event, 40-145 ms after the fault (mostly the thread's teardown; test/recovery.test.ts
 // prints it).
-import { MAX_THREADS } from './layout.js';
+import { MAX_THREADS } from '../shm/layout.js';
 
 export { DEFAULT_STALL_TIMEOUT_MS } from '../registry/schema.js';
 

@@ -3,7 +3,7 @@
 // A Lua process is bound to the worker that starts it (its coroutine lives in that worker's Lua
 // state), so what can move between workers is the work before the start: the spawn request. A
 // spawn on a busy host does not create the process; it writes a descriptor into a task slot
-// (layout: src/transport/layout.ts, "Task slab") and queues the slot number:
+// (layout: src/shm/layout.ts, "Task slab") and queues the slot number:
 //
 //   per worker  local deque    Chase-Lev (src/scheduler/deque.ts), `local_queue_size` slots.
 //                              The owner pushes its own spawns at the bottom and takes them
@@ -37,7 +37,7 @@
 // Each slot number is in exactly one place at a time (free list, one queue, or one thread's hands),
 // because every queue hands each item to exactly one consumer (deque.ts explains both queues).
 import { Deque, InjectQueue, roundCapacity } from './deque.js';
-import { TASK_LENGTH_BYTES, TASK_SLOT_BYTES } from '../transport/layout.js';
+import { TASK_LENGTH_BYTES, TASK_SLOT_BYTES } from '../shm/layout.js';
 
 /** Take from the global queue first on every GLOBAL_EVERY-th take (Go's schedtick % 61). */
 export const GLOBAL_EVERY = 61;

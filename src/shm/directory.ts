@@ -1,4 +1,4 @@
-// One thread's handle on the shared process directory (layout in layout.ts).
+// One thread's handle on the shared process directory (layout: src/shm/layout.ts, "Process directory").
 import { BLOCK_SIZE, H_NEXT_BLOCK, OWNER_MASK, RUNNER_SHIFT, SLOTS, THREAD_STRIDE, T_BUSY, T_DOWN, T_HEARTBEAT,
   T_LOAD, directoryViews, type DirectoryViews } from './layout.js';
 
