@@ -129,7 +129,6 @@ export class Runtime extends EventEmitter {
   private readonly watchTargets = new Map<string, string>();
   private readonly names = new Map<string, string>();
   private readonly pidNames = new Map<string, Set<string>>();
-  private readonly outgoing = new Map<number, Uint8Array[]>();
   private flushScheduled = false;
   private doorbellSab: SharedArrayBuffer | undefined;
   private readonly mainPorts = new Map<number, MessagePort>();
@@ -341,7 +340,6 @@ export class Runtime extends EventEmitter {
     this.dir.markDown(D); // step 2 (before the scan: see Directory.alloc)
     // step 3: what D published to us, then its rings go
     const last = this.ep!.dropPeer(D);
-    this.outgoing.delete(D);
     if (last) this.handleBatch(last, () => D);
     this.ep!.bell.forget(D);
     // step 4
@@ -455,10 +453,9 @@ export class Runtime extends EventEmitter {
 
   // ---- frames --------------------------------------------------------------------------------
 
+  /** Queue `frame` for thread `tid`; the batch goes out at the end of this turn (one microtask). */
   private post(tid: number, frame: unknown[]): void {
-    let list = this.outgoing.get(tid);
-    if (!list) { list = []; this.outgoing.set(tid, list); }
-    list.push(encodeValue(frame));
+    this.ep!.post(tid, encodeValue(frame));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(() => this.flush());
@@ -469,16 +466,6 @@ export class Runtime extends EventEmitter {
     this.flushScheduled = false;
     const ep = this.ep;
     if (!ep) return;
-    for (const [tid, list] of this.outgoing) {
-      if (list.length === 0) continue;
-      let total = 0;
-      for (const f of list) total += f.length;
-      const buf = new Uint8Array(total);
-      let off = 0;
-      for (const f of list) { buf.set(f, off); off += f.length; }
-      list.length = 0;
-      ep.send(tid, buf, true);
-    }
     ep.flush();
     // A batch that did not fit waits in the ring's local queue; the receive loop (probably parked)
     // must run to ask the receiver for a wake-up when space frees, so end its park now.
@@ -515,8 +502,7 @@ export class Runtime extends EventEmitter {
     while (!this.closed) {
       if (this.drainOnce()) continue;
       if (ep.hasBacklog()) ep.flush();
-      ep.bell.prepareToPark();
-      if (ep.hasInput() || (ep.hasBacklog() && ep.armBacklog())) { ep.bell.cancelPark(); continue; }
+      if (!ep.prepareToPark()) continue;
       await ep.bell.parkAsync();
     }
   }
@@ -819,8 +805,7 @@ export class Runtime extends EventEmitter {
    */
   internals(): { names: number; namedPids: number; watchers: number; replies: number; outgoing: number;
     ringBacklog: number; liveSlots: number; load: Record<number, number>; staleNames: string[] } {
-    let outgoing = 0;
-    for (const l of this.outgoing.values()) outgoing += l.length;
+    const outgoing = this.ep?.postedFrames() ?? 0;
     // Names whose holder is no longer alive (a release that never happened).
     const staleNames: string[] = [];
     for (const [name, pid] of this.names) {
