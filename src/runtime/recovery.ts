@@ -91,6 +91,20 @@ import { MAX_THREADS } from '../shm/layout.js';
 
 export { DEFAULT_STALL_TIMEOUT_MS } from '../registry/schema.js';
 
+/** A dead worker, as the runtime's 'worker-down' event reports it. */
+export interface WorkerDown {
+  tid: number;
+  host: string;
+  /** The error message its processes exited with ("worker crashed: …" / "worker stalled: …"). */
+  message: string;
+  /** PIDs that died with it (alive bits the directory scan cleared). */
+  processes: number;
+  /** Time of the directory scan, ms. */
+  scanMs: number;
+  /** The replacement's thread id, if one was started. */
+  replacement?: number;
+}
+
 /**
  * Thread ids for workers. Fresh ids first; a dead worker's id comes back only after every worker
  * that was told of its death has handled it (protocol step 9).
@@ -128,6 +142,52 @@ export class TidPool {
   forget(from: number): void {
     for (const tid of [...this.waiting.keys()]) this.ack(from, tid);
   }
+}
+
+/** A worker stuck in one step this long (ms) is reported ('stall' event, a warning), once per stall. */
+export const STALL_WARN_MS = 2000;
+
+/** What the stall watchdog looks at of a worker thread. */
+export interface WatchedThread {
+  tid: number;
+  host: string;
+  ready: boolean;
+  /** Set when the watchdog terminated it: the stall. */
+  stalled?: string;
+  /** stop() terminates it: not watched any more. */
+  expectedExit?: boolean;
+}
+
+/**
+ * The stall watchdog (protocol step 1): a worker inside one kernel step for longer than
+ * STALL_WARN_MS (a process stuck in a long host call, or a Lua loop below its reduction budget)
+ * is reported once per stall (`warn`); after its host's stall_timeout (`limits`) it is marked
+ * stalled and handed to `terminate`, whose 'exit' event starts the recovery. Looks four times per
+ * shortest timeout (so a stall is caught within 1.25 × the timeout), at most every 500 ms.
+ * `beat(tid)`: the worker's heartbeat and busy words (Directory.heartbeat / busy: Atomics.loads
+ * that pair with the Atomics.add(heartbeat) / Atomics.store(busy) of Directory.beat on the worker).
+ */
+export function watchStalls(stall: StallWatch, limits: Map<string, number>, threads: () => readonly WatchedThread[],
+  beat: (tid: number) => [heartbeat: number, busy: boolean],
+  on: { warn(th: WatchedThread, ms: number): void; terminate(th: WatchedThread, ms: number, limit: number): void }): NodeJS.Timeout {
+  const tick = Math.max(5, Math.min(500, Math.floor(Math.min(...limits.values()) / 4)));
+  const timer = setInterval(() => {
+    const now = performance.now();
+    for (const th of threads()) {
+      if (!th.ready || th.stalled !== undefined || th.expectedExit) continue;
+      const [hb, busy] = beat(th.tid);
+      const ms = Math.round(stall.look(th.tid, hb, busy, now));
+      if (ms === 0) continue;
+      if (ms >= STALL_WARN_MS && stall.warnOnce(th.tid)) on.warn(th, ms);
+      const limit = limits.get(th.host)!;
+      if (ms >= limit) {
+        th.stalled = `inside one step for ${ms} ms (host.stall_timeout ${limit} ms)`;
+        on.terminate(th, ms, limit);
+      }
+    }
+  }, tick);
+  timer.unref();
+  return timer;
 }
 
 /** Per-thread stall detection: busy with the same heartbeat for longer than a limit. */
