@@ -29,7 +29,8 @@ function luaName(kind: string, what: string): string {
   if (!/^[a-z_][a-z0-9_]*$/.test(what) || LUA_KEYWORDS.has(what)) throw new Error(`wire spec: ${kind}.${what} is not usable as a Lua name`);
   return what;
 }
-const constName = (kind: string, field: string): string => `${kind.toUpperCase()}_${field.toUpperCase()}`;
+/** The Lua constant holding field `field` of `kind`: "M_TOPIC". */
+export const constName = (kind: string, field: string): string => `${kind.toUpperCase()}_${field.toUpperCase()}`;
 const q = (s: string): string => JSON.stringify(s); // Lua accepts JSON string literals for these ASCII texts
 
 /** The text of src/lua/kernel/wire.lua for `spec`. */
@@ -117,22 +118,24 @@ export function checkSpec(spec: WireSpec = SPEC): void {
 const BEGIN = '<!-- wire:begin (generated from src/wire/spec.ts by `node dist/src/wire/gen.js`; do not edit) -->';
 const END = '<!-- wire:end -->';
 
-/** The generated section of docs/design/protocol.md: one table per frame kind and record. */
+/**
+ * The generated section of docs/design/protocol.md: one row per frame kind and record, fields as
+ * "Lua index: name type" (the JS index is one less).
+ */
 export function docTables(spec: WireSpec = SPEC): string {
-  const L: string[] = [BEGIN, ''];
+  // a "|" inside a cell ends the cell in a Markdown table, even in a code span: escape it
+  const cell = (t: string): string => t.replace(/\|/g, '\\|');
+  const cap = (t: string): string => cell(t.charAt(0).toUpperCase() + t.slice(1));
+  const fields = (fs: readonly (readonly [string, WireType])[], base: number): string =>
+    fs.length === 0 ? '(none)' : fs.map(([name, type], i) => `${i + base}: ${name} \`${cell(type)}\``).join('<br>');
+  const L: string[] = [BEGIN, '', '| kind | direction | fields (Lua index: name `type`) | meaning |', '|---|---|---|---|'];
   for (const [kind, s] of Object.entries(spec.frames)) {
     const flags = [s.targeted ? 'targeted' : '', s.rpc ? 'rpc' : ''].filter(Boolean).join(', ');
-    L.push(`#### \`${kind}\` — ${s.dir.join(', ')}${flags ? ` (${flags})` : ''}`, '', s.doc + '.', '');
-    L.push('| Lua | JS | field | type |', '|---|---|---|---|', `| 1 | 0 | kind | \`${q(kind)}\` |`);
-    s.fields.forEach(([name, type], i) => L.push(`| ${i + 2} | ${i + 1} | ${name} | ${type} |`));
-    L.push('');
+    L.push(`| \`${kind}\` | ${s.dir.join('<br>')}${flags ? `<br>(${flags})` : ''} | ${fields(s.fields, 2)} | ${cap(s.doc)}. |`);
   }
-  for (const [kind, r] of Object.entries(spec.records)) {
-    L.push(`#### record \`${kind}\``, '', r.doc + '.', '', '| Lua | JS | field | type |', '|---|---|---|---|');
-    r.fields.forEach(([name, type], i) => L.push(`| ${i + 1} | ${i} | ${name} | ${type} |`));
-    L.push('');
-  }
-  L.push(END);
+  L.push('', '| record | fields (Lua index: name `type`) | meaning |', '|---|---|---|');
+  for (const [kind, r] of Object.entries(spec.records)) L.push(`| \`${kind}\` | ${fields(r.fields, 1)} | ${cap(r.doc)}. |`);
+  L.push('', END);
   return L.join('\n');
 }
 
