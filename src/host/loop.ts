@@ -21,7 +21,7 @@ import type { Directory } from '../shm/directory.js';
 import type { Endpoint } from '../transport/endpoint.js';
 import type { TaskQueues } from '../scheduler/tasks.js';
 import { STEAL_AFTER_MS } from './placement.js';
-import type { ControlFromWorker, TestFault } from './protocol.js';
+import type { ControlFromWorker, DownReport, TestFault } from './protocol.js';
 
 // Spin floor for workers: 4096 checks (~30 µs). A peer's reply needs one kernel step on the other
 // side (~30 µs measured) and a wake-up of a parked thread costs as much again, so with the
@@ -121,10 +121,8 @@ export class WorkerLoop {
     // them after the main thread stopped reading, and a worker that said "down" is not asked again.
     if (this.shuttingDown && kernel.count() === 0 && !(tasks && (tasks.ownQueued() > 0 || tasks.queuedElsewhere())) && !ep.hasBacklog()) {
       this.shuttingDown = false;
-      // On the port to the main thread, not parentPort: a ring this worker created for the main
-      // thread during the last steps is handed over on that port, and messages on one port arrive
-      // in order, so the main thread has attached every ring before it reads "down" and drains.
-      this.toMain.postMessage({ type: 'down' } satisfies ControlFromWorker);
+      // On the port to the main thread, after the ring handovers (DownReport, src/host/protocol.ts).
+      this.toMain.postMessage({ type: 'down' } satisfies DownReport);
     }
     return r.more;
   }

@@ -5,8 +5,8 @@
 // thread pipes its own stdin into a terminal host's worker, src/runtime/runtime.ts), the lines
 // read before anyone asked, and the reads waiting for a line. May call: node:readline, the codec.
 //
-// Protocol. The kernel starts a read with H.stdin_read(req, pid, mode, n) and parks the process;
-// the answer is a reply frame {"rep", pid, req, line} queued as local input for the next kernel
+// Protocol (frames: src/wire/spec.ts). The kernel starts a read with H.stdin_read(req, pid, mode,
+// n) and parks the process; the answer is a reply frame {"rep", pid, req, line} queued as local input for the next kernel
 // step (the caller's `deliver`), with no value at end of input, which the kernel turns into the
 // "end of input" error. Lines are handed out in the order they arrive, to reads in the order they
 // were started. Output is {"w", fd, bytes} to the main thread, which writes it to fd 1 or 2 in
@@ -14,6 +14,7 @@
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { encodeValue } from '../codec/msgpack.js';
+import { frame } from '../wire/frames.js';
 
 export class Terminal {
   private rl: Interface | undefined;
@@ -29,7 +30,7 @@ export class Terminal {
 
   /** The encoded frame that carries output `bytes` for fd `fd` to the main thread. */
   static output(fd: number, bytes: Uint8Array): Uint8Array {
-    return encodeValue(['w', fd, bytes]);
+    return encodeValue(frame.w(fd, bytes));
   }
 
   /**
@@ -54,6 +55,6 @@ export class Terminal {
   }
 
   private answer(req: number, pid: string, value: string | null): void {
-    this.deliver(encodeValue(['rep', pid, req, value ?? undefined]));
+    this.deliver(encodeValue(frame.rep(pid, req, value ?? undefined, undefined)));
   }
 }

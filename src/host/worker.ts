@@ -17,6 +17,7 @@ import { getHeapStatistics } from 'node:v8';
 import { LuaKernel } from '../lua/engine.js';
 import { Directory } from '../shm/directory.js';
 import { encodeValue } from '../codec/msgpack.js';
+import { frame } from '../wire/frames.js';
 import { Endpoint, type RingHandover } from '../transport/endpoint.js';
 import { TaskQueues } from '../scheduler/tasks.js';
 import { Placement } from './placement.js';
@@ -64,7 +65,7 @@ const kernel = await LuaKernel.create({
   route: (u) => [dir.owner(u), dir.isAlive(u)],
   setRunner: (u) => dir.setRunner(u),
   diesWith: (u, t) => dir.diesWith(u, t),
-  post: (to, frame) => ep.post(to, frame.slice()), // the view points into wasm memory: copy now
+  post: (to, bytes) => ep.post(to, bytes.slice()), // the view points into wasm memory: copy now
   write: (fd, bytes) => ep.post(0, Terminal.output(fd, bytes.slice())),
   stdinRead: (req, pid, mode, n) => terminal.read(req, pid, mode, n),
   readFile: (path) => { try { return readFileSync(path); } catch { return undefined; } },
@@ -94,24 +95,24 @@ function onControl(data: unknown): void {
       break;
     case 'shutdown':
       l.shutdown();
-      l.deliver(encodeValue(['shutdown', c.graceMs]));
+      l.deliver(encodeValue(frame.shutdown(c.graceMs)));
       break;
     case 'kill_all':
-      l.deliver(encodeValue(['kill_all']));
+      l.deliver(encodeValue(frame.kill_all()));
       break;
     case 'wdown': {
       // Recovery step 6 (src/runtime/recovery.ts): what the dead thread published goes first,
       // then the kernel's "wdown" frame; both in this order in the local input.
       const last = ep.dropPeer(c.tid);
       if (last) ep.deliverLocal(last);
-      ep.deliverLocal(encodeValue(['wdown', c.tid, c.message]));
+      ep.deliverLocal(encodeValue(frame.wdown(c.tid, c.message)));
       l.ackAfterStep(c.tid);
       const p = c.peer;
       if (p) {
         p.port.on('message', onControl);
         ep.addPeer(p.tid, p.port);
         if (p.host === init.host) placement.replaced(p.index, p.tid);
-        ep.deliverLocal(encodeValue(['wup', p.tid, p.host]));
+        ep.deliverLocal(encodeValue(frame.wup(p.tid, p.host)));
       }
       l.wake();
       break;
@@ -123,7 +124,7 @@ function onControl(data: unknown): void {
       // A full JS collection first when asked and available (node --expose-gc): leak checks
       // compare live bytes, not V8's lazily collected heap.
       if (c.collect) (globalThis as { gc?: () => void }).gc?.();
-      sendControl({ type: 'stats', id: c.id, processes: kernel.count(), heapBytes: kernel.heapBytes(),
+      sendControl({ type: 'stats', processes: kernel.count(), heapBytes: kernel.heapBytes(),
         jsHeapBytes: getHeapStatistics().used_heap_size, wasmBytes: kernel.wasmBytes(),
         queue: tasks ? { ...tasks.counters } : { pushed: 0, own: 0, global: 0, stolen: 0 },
         ringBacklog: ep.backlogFrames(), mailbox: kernel.mailboxes() });

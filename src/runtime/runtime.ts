@@ -46,7 +46,7 @@ import { asFrame, payloadList, I, type AnyFrame } from '../wire/frames.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostEntry } from '../registry/types.js';
 import { kernelConfig, kernelEntries } from './boot.js';
-import type { ControlFromWorker, ControlToWorker, TestFault, WorkerInit } from '../host/protocol.js';
+import type { ControlFromWorker, ControlToWorker, DownReport, TestFault, WorkerInit } from '../host/protocol.js';
 import { pino, type Logger } from 'pino';
 
 export type { ExitInfo, SpawnContext } from './control.js';
@@ -205,8 +205,8 @@ export class Runtime extends EventEmitter {
     const mainPort = this.mainPorts.get(tid)!;
     const th: HostThread = { tid, host: host.id, index, worker, port: mainPort, down, markDown, ready: false };
     this.threads.push(th);
-    // Ring handovers, and "down" after them (src/host/worker.ts: same port, so in order).
-    mainPort.on('message', (h: RingHandover | { type: 'down' }) => {
+    // Ring handovers, and "down" after them (DownReport in src/host/protocol.ts: same port, so in order).
+    mainPort.on('message', (h: RingHandover | DownReport) => {
       if (h.type === 'down') { th.markDown(); return; }
       this.ep!.attach(h);
       this.ep!.bell.interrupt();
@@ -251,8 +251,7 @@ export class Runtime extends EventEmitter {
   }
 
   private onControl(th: HostThread, m: ControlFromWorker): void {
-    if (m.type === 'down') th.markDown();
-    else if (m.type === 'fatal') { th.reason = m.message; this.log.error({ host: th.host, tid: th.tid, message: m.message }, 'kernel fault'); }
+    if (m.type === 'fatal') { th.reason = m.message; this.log.error({ host: th.host, tid: th.tid, message: m.message }, 'kernel fault'); }
     else if (m.type === 'stats') this.statsAsked.answer(th.tid, m);
     else if (m.type === 'wdown-done') this.tidPool.ack(th.tid, m.tid);
   }
@@ -509,7 +508,7 @@ export class Runtime extends EventEmitter {
    * collection before it measures, when Node exposes one (`node --expose-gc`; leak checks).
    */
   async stats(opts: { collect?: boolean } = {}): Promise<WorkerStats[]> {
-    return Promise.all(this.threads.map((th, i) => this.statsAsked.ask(th, i, opts.collect)));
+    return Promise.all(this.threads.map((th) => this.statsAsked.ask(th, opts.collect)));
   }
 
   /**

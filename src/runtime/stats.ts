@@ -26,7 +26,7 @@ export interface WorkerStats {
 
 type StatsAnswer = Extract<ControlFromWorker, { type: 'stats' }>;
 
-const NOTHING: StatsAnswer = { type: 'stats', id: -1, processes: 0, heapBytes: 0, jsHeapBytes: 0, wasmBytes: 0,
+const NOTHING: StatsAnswer = { type: 'stats', processes: 0, heapBytes: 0, jsHeapBytes: 0, wasmBytes: 0,
   queue: { pushed: 0, own: 0, global: 0, stolen: 0 }, ringBacklog: 0, mailbox: { unread: 0, largest: 0 } };
 
 export class StatsRequests {
@@ -34,13 +34,13 @@ export class StatsRequests {
   private readonly waiting = new Map<number, Array<(m: StatsAnswer) => void>>();
 
   /** Ask worker `th` (`collect`: a full JS collection first, when available). */
-  ask(th: { tid: number; host: string; worker: Worker }, id: number, collect: boolean | undefined): Promise<WorkerStats> {
+  ask(th: { tid: number; host: string; worker: Worker }, collect: boolean | undefined): Promise<WorkerStats> {
     return new Promise<WorkerStats>((resolve) => {
       let list = this.waiting.get(th.tid);
       if (!list) { list = []; this.waiting.set(th.tid, list); }
       list.push((m) => resolve({ tid: th.tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes,
         jsHeapBytes: m.jsHeapBytes, wasmBytes: m.wasmBytes, queue: m.queue, ringBacklog: m.ringBacklog, mailbox: m.mailbox }));
-      th.worker.postMessage({ type: 'stats', id, collect } satisfies ControlToWorker);
+      th.worker.postMessage({ type: 'stats', collect } satisfies ControlToWorker);
     });
   }
 
