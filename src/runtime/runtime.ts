@@ -1,19 +1,24 @@
 // The runtime on the main thread: it owns the registry, starts the hosts' worker threads, wires
-// every pair of threads with its own ordered channel, receives the frames the workers send to the
-// main thread, and replaces a worker that dies or stalls.
+// every pair of threads with its own ordered channel, dispatches the frames the workers send to
+// the main thread, and replaces a worker that dies or stalls.
 //
-// Owns: the worker threads (start, control messages, recovery), the main thread's endpoint and
-// its receive loop, the shared regions it creates (the process directory, the doorbells, each
-// multi-worker host's run queues; layouts in src/shm/layout.ts), the stall watchdog, and the stop.
-// Beside it: control.ts (the `node:control` API: spawn, exec, run, send, terminate, cancel, JS
-// exit watchers, rpcs), names.ts (the name server), recovery.ts (the recovery protocol, the
-// thread-id pool, the stall watch), services.ts (the supervisor). The public methods here are
-// thin doors into those.
+// Owns: the worker threads (start, control messages, recovery steps 2-9), the shared regions it
+// creates (the process directory, the doorbells, each multi-worker host's run queues; layouts in
+// src/shm/layout.ts), the frame dispatch, and the stop. Beside it, each its own concept:
+//   control.ts   the `node:control` API: spawn, exec / run jobs, send, terminate, cancel, JS exit
+//                watchers, rpcs to workers
+//   names.ts     the name server (`process.registry`)
+//   mainloop.ts  the main thread's endpoint: batches out, the receive loop in
+//   recovery.ts  the recovery protocol, the thread-id pool, the stall watchdog
+//   boot.ts      what a worker boots with (kernel config, entries)
+//   stats.ts     Runtime.stats() requests
+//   services.ts  the supervisor of process.service entries
+// The public methods here are thin doors into those.
 //
-// Size. Over the ~500-line guideline: worker recovery (workerDown, replace) touches most of the
-// runtime's private state (threads, ports, the endpoint, the directory, the host lists) and the
-// start path builds the same things, so both live here with the receive loop that feeds them;
-// the protocol itself is written out in recovery.ts.
+// Size. A little over the ~500-line guideline: worker recovery (workerDown, replace) touches most
+// of the runtime's private state (threads, ports, the endpoint, the directory, the host lists),
+// and the start path builds the same things, so both live here; the protocol itself is written
+// out in recovery.ts.
 //
 // Threads. Thread id 0 is the main thread; host workers get ids 1..N in registry order. Every
 // pair of threads gets one MessageChannel, created at start (or when a replacement worker starts),
@@ -31,11 +36,12 @@
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { writeSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
-import { encodeValue, decodeFrames, WippyError } from '../codec/msgpack.js';
+import { WippyError } from '../codec/msgpack.js';
 import { MAX_THREADS, newDirectory } from '../shm/layout.js';
 import { STALL_WARN_MS, StallWatch, TidPool, deathMessage, watchStalls, type WorkerDown } from './recovery.js';
 import { StatsRequests, type WorkerStats } from './stats.js';
-import { Endpoint, type RingHandover } from '../transport/endpoint.js';
+import type { Endpoint, RingHandover } from '../transport/endpoint.js';
+import { MainLoop } from './mainloop.js';
 import { Doorbell } from '../transport/doorbell.js';
 import { TaskQueues, createTaskRegion, type TaskRegion } from '../scheduler/tasks.js';
 import { Directory } from '../shm/directory.js';
@@ -93,7 +99,6 @@ export class Runtime extends EventEmitter {
   private threads: HostThread[] = [];
   /** Per host: its workers' thread ids, index-aligned with its run queues (a dead one stays until replaced). */
   private readonly hostTids = new Map<string, number[]>();
-  private flushScheduled = false;
   private doorbellSab: SharedArrayBuffer | undefined;
   private readonly mainPorts = new Map<number, MessagePort>();
   /** The main thread's view of each multi-worker host's run queues (it only pushes globally). */
@@ -114,7 +119,9 @@ export class Runtime extends EventEmitter {
   private readonly statsAsked = new StatsRequests();
   /** Consecutive replacements of one host slot that died before they were ready. */
   private readonly bootFailures = new Map<string, number>();
-  private ep: Endpoint | undefined;
+  /** The main thread's endpoint and receive loop (src/runtime/mainloop.ts), from start(). */
+  private main: MainLoop | undefined;
+  private get ep(): Endpoint | undefined { return this.main?.ep; }
   private closed = false;
   private started = false;
   private booted = false;
@@ -168,9 +175,7 @@ export class Runtime extends EventEmitter {
     // Room for every thread id a replacement worker may get (src/runtime/recovery.ts).
     this.doorbellSab = Doorbell.create(MAX_THREADS);
     for (const [peer, port] of Object.entries(portsOf.get(0)!)) this.mainPorts.set(Number(peer), port);
-    // The main thread never spins: it is the CLI / embedding thread, and spinning here would
-    // take a core from the workers.
-    this.ep = new Endpoint(0, this.doorbellSab, this.mainPorts, { minSpins: 0, maxSpins: 0 });
+    this.main = new MainLoop(this.doorbellSab, this.mainPorts, () => this.log, (raw) => this.onFrame(raw));
     this.entriesBlob = kernelEntries(this.registry);
     // Run queues per host of more than one worker (src/scheduler/tasks.ts).
     for (const h of hosts) {
@@ -180,7 +185,7 @@ export class Runtime extends EventEmitter {
     for (const [h, region] of this.regions) this.taskQueues.set(h, new TaskQueues(region, -1));
     await Promise.all(plan.map((p) => this.launch(p.tid, p.host, p.index, portsOf.get(p.tid)!)));
     this.booted = true;
-    void this.receive();
+    void this.main.run();
     this.startWatchdog();
     this.log.debug({ threads: plan.length, hosts: hosts.map((h) => h.id) }, 'runtime started');
   }
@@ -267,7 +272,7 @@ export class Runtime extends EventEmitter {
     this.dir.markDown(D); // step 2 (before the scan: see Directory.alloc)
     // step 3: what D published to us, then its rings go
     const last = this.ep!.dropPeer(D);
-    if (last) this.handleBatch(last, () => D);
+    if (last) this.main!.handleBatch(last, () => D);
     this.ep!.bell.forget(D);
     // step 4
     const t0 = performance.now();
@@ -353,60 +358,10 @@ export class Runtime extends EventEmitter {
     return { home, runs: r >= 0 ? r : home };
   }
 
-  // ---- frames --------------------------------------------------------------------------------
+  // ---- frames to the main thread ---------------------------------------------------------------
 
-  /** Queue `frame` for thread `tid`; the batch goes out at the end of this turn (one microtask). */
   private post(tid: number, frame: AnyFrame): void {
-    this.ep!.post(tid, encodeValue(frame));
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
-    }
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    const ep = this.ep;
-    if (!ep) return;
-    ep.flush();
-    // A batch that did not fit waits in the ring's local queue; the receive loop (probably parked)
-    // must run to ask the receiver for a wake-up when space frees, so end its park now.
-    if (ep.hasBacklog()) ep.bell.interrupt();
-  }
-
-  /** Handle everything readable now; false if nothing was. */
-  private drainOnce(): boolean {
-    const ep = this.ep;
-    const batch = ep?.drain();
-    if (!batch) return false;
-    this.handleBatch(batch, (at) => ep!.senderAt(at));
-    return true;
-  }
-
-  /**
-   * Handle a batch of frames from the workers (`from`: the sending thread of the byte at an
-   * offset). Nothing a worker sends may throw out of the receive loop: a bad frame is logged and
-   * dropped, and so is a frame whose handling fails.
-   */
-  private handleBatch(batch: Uint8Array, from: (at: number) => number): void {
-    const frames = decodeFrames(batch, (err, at) =>
-      this.log.error({ from: from(at), offset: at, bytes: batch.length, err: err.message }, 'malformed frame dropped'));
-    for (const raw of frames) {
-      try { this.onFrame(raw); } catch (err) {
-        this.log.error({ frame: Array.isArray(raw) ? raw[0] : typeof raw, err: (err as Error).message }, 'frame handling failed');
-      }
-    }
-  }
-
-  /** The main thread's receive loop: drain the rings, handle frames, park until rung. */
-  private async receive(): Promise<void> {
-    const ep = this.ep!;
-    while (!this.closed) {
-      if (this.drainOnce()) continue;
-      if (ep.hasBacklog()) ep.flush();
-      if (!ep.prepareToPark()) continue;
-      await ep.bell.parkAsync();
-    }
+    this.main!.post(tid, frame);
   }
 
   private onFrame(raw: unknown): void {
@@ -556,12 +511,12 @@ export class Runtime extends EventEmitter {
     // within what is left of the grace.
     const settleBy = Date.now() + graceMs;
     for (;;) {
-      while (this.drainOnce());
+      while (this.main!.drainOnce());
       if (timedOut || Date.now() >= settleBy) break;
       if (this.threads.every((t) => this.dir.load(t.tid) <= 0 && !this.dir.busy(t.tid))) break;
       await new Promise((r) => setTimeout(r, 2));
     }
-    while (this.drainOnce());
+    while (this.main!.drainOnce());
     clearInterval(this.watchdog);
     if (process.stdin.isTTY === undefined || this.opts.stdin) process.stdin.unpipe?.();
     for (const t of this.threads) t.expectedExit = true;
@@ -570,8 +525,7 @@ export class Runtime extends EventEmitter {
     // Whoever still waits (a process on a worker that never came down, e.g. one wedged in a
     // step) hears now, so an `exec` or `run` awaiting it returns instead of hanging the caller.
     this.control.stopped(() => new WippyError('runtime stopped before the process exited', 'Internal'));
-    this.ep?.bell.interrupt();
-    this.ep?.close();
+    this.main?.close();
     for (const t of this.threads) t.port.close();
     this.threads = [];
   }
