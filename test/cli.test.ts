@@ -53,6 +53,13 @@ test('io.readline reads the command\'s stdin', () => {
   assert.equal(r.stdout, 'got: one\ngot: two\n');
 });
 
+test('io.read(n) returns at most n bytes, and readline the rest of that line', () => {
+  // "é" is two bytes: a 3-byte read that would split it stops before it
+  const r = wippy(['run', 'read-stdin'], { input: 'abcdefg\nxyz123\nabé\n' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '[ab]<cdefg>[xyz][123][\n][ab][é\n]');
+});
+
 test('an unknown command lists the commands that exist', () => {
   const r = wippy(['run', 'nope']);
   assert.equal(r.code, 2);
