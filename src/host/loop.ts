@@ -145,8 +145,9 @@ export class WorkerLoop {
       if (!ep.prepareToPark()) continue;
       let timeout = this.nextTimer >= 0 ? Math.max(0, this.nextTimer - performance.now()) : Infinity;
       // Queued spawns on a sibling: look again after STEAL_AFTER_MS (it may be stuck in one step).
-      // Looked at after prepareToPark: a sibling that queues from now on sees this worker parked
-      // and rings it (Placement.wakeAfterPush), so nothing queued is missed for longer than that.
+      // Looked at after prepareToPark, never before: a sibling whose queue goes from empty to one
+      // from now on sees this worker parked and rings it (Placement.wakeAfterPush); one that had
+      // work already is seen here.
       if (tasks && tasks.queuedElsewhere()) timeout = Math.min(timeout, STEAL_AFTER_MS);
       await ep.bell.parkAsync(timeout);
     }

@@ -28,9 +28,10 @@ export class Terminal {
 
   /**
    * `deliver`: queue an encoded reply frame for the next kernel step (and end a pending park).
-   * `input`: the stream lines are read from (the worker's stdin).
+   * `input`: the stream lines are read from (default: the worker's stdin, touched only at the
+   * first read: a worker that never reads never opens it).
    */
-  constructor(private readonly deliver: (frame: Uint8Array) => void, private readonly input: Readable = process.stdin) {}
+  constructor(private readonly deliver: (frame: Uint8Array) => void, private readonly input?: Readable) {}
 
   /** The encoded frame that carries output `bytes` for fd `fd` to the main thread. */
   static output(fd: number, bytes: Uint8Array): Uint8Array {
@@ -48,7 +49,7 @@ export class Terminal {
     if (this.waiters.length === 0) return;
     if (this.closed) { for (const w of this.waiters.splice(0)) this.answer(w.req, w.pid, null); return; }
     if (!this.rl) {
-      this.rl = createInterface({ input: this.input, terminal: false });
+      this.rl = createInterface({ input: this.input ?? process.stdin, terminal: false });
       this.rl.on('line', (line) => { this.buffered.push(`${line}\n`); this.serve(); });
       this.rl.on('close', () => {
         this.closed = true;

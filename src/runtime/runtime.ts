@@ -364,6 +364,11 @@ export class Runtime extends EventEmitter {
     this.main!.post(tid, frame);
   }
 
+  /** Handle everything readable now; false if nothing was. */
+  private drainOnce(): boolean {
+    return this.main!.drainOnce();
+  }
+
   private onFrame(raw: unknown): void {
     const f = asFrame(raw);
     if (f === undefined) { this.log.warn({ frame: typeof raw }, 'unknown frame on main thread'); return; }
@@ -511,12 +516,12 @@ export class Runtime extends EventEmitter {
     // within what is left of the grace.
     const settleBy = Date.now() + graceMs;
     for (;;) {
-      while (this.main!.drainOnce());
+      while (this.drainOnce());
       if (timedOut || Date.now() >= settleBy) break;
       if (this.threads.every((t) => this.dir.load(t.tid) <= 0 && !this.dir.busy(t.tid))) break;
       await new Promise((r) => setTimeout(r, 2));
     }
-    while (this.main!.drainOnce());
+    while (this.drainOnce());
     clearInterval(this.watchdog);
     if (process.stdin.isTTY === undefined || this.opts.stdin) process.stdin.unpipe?.();
     for (const t of this.threads) t.expectedExit = true;
