@@ -61,7 +61,7 @@ export type ControlFromWorker =
  */
 export interface DownReport { type: 'down' }
 
-/** Unread mailbox messages on one worker (the Lua kernel counts them: kernel.mailboxes()). */
+/** Unread mailbox messages on one worker (src/lua/kernel/mailbox.lua counts them). */
 export interface MailboxStats {
   /** Messages waiting, unread, in the mailboxes of all its processes. */
   unread: number;

@@ -23,7 +23,7 @@ export function kernelConfig(registry: Registry, tid: number, host: string, host
     const security = (h.data['lifecycle'] as { security?: unknown } | undefined)?.security;
     const tids = hostTids.get(h.id)!.filter((t) => !isDown(t));
     hosts[h.id] = { kind: h.kind, tids, max_reductions: h.host.maxReductions, max_memory_mb: h.host.maxMemoryMb, security,
-      // the mailbox bound and crash reports (src/lua/kernel/proc.lua)
+      // the mailbox bound and crash reports (src/lua/kernel/mailbox.lua, lifecycle.lua)
       max_mailbox: h.host.maxMailbox, crash_reports: h.host.crashReports };
   }
   const sec = (registry.config as Record<string, unknown>)['security'] as Record<string, unknown> | undefined;

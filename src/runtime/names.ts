@@ -9,7 +9,7 @@
 // Why on the main thread: a name must resolve to one PID whichever worker asks, and every worker
 // already has a ring to and from the main thread, so one table there costs one round trip per
 // register / lookup / unregister and no agreement protocol. A worker caches the names its own
-// processes hold (proc.lua local_names), which makes local lookups free.
+// processes hold (src/lua/kernel/names.lua local_names), which makes local lookups free.
 //
 // Protocol (frames: src/wire/spec.ts; W = the worker of the asking process, O = the holder's
 // worker when the holder runs elsewhere):

@@ -2,7 +2,7 @@
 // "<entry id>#lua.<tid>", src/wire/spec.ts fnHost) and its runtime-unique id in hex, zero-padded
 // to at least 5 digits; "{node@host|0x…}" when it names a node. The zero PID "{|}" is the sender
 // of messages from outside any process. The Lua kernel has the same two functions (fmt_pid,
-// parse_pid).
+// parse_pid in src/lua/kernel/pids.lua).
 
 export function formatPid(host: string, uniq: number): string {
   return `{${host}|0x${uniq.toString(16).padStart(5, '0')}}`;

@@ -40,7 +40,7 @@
 //      W's port to R} (one message, so no kernel step sees the host without R). W reads D's ring
 //      to W one last time (those frames first), drops D's rings, and queues the kernel frames
 //      {"wdown", D, message} and {"wup", R, host} after them.
-//   7. W's kernel (its "wdown" frame handler): synthesizes EXIT for every local P.monitoring entry
+//   7. W's kernel (frames.lua handlers.wdown): synthesizes EXIT for every local P.monitoring entry
 //      and LINK_DOWN for every P.links entry that dies with D, wakes process.exec waits on them,
 //      fails rpcs to D, kills quietly the processes running here whose home was D (their watchers
 //      do the same synthesis), drops frames held or forwarded for gone PIDs. An event that made it
@@ -54,7 +54,7 @@
 //      them) is started with new MessageChannels to M
 //      and every live W, the host's run-queue index of D (its deque and inject queue are in
 //      shared memory and simply continue: descriptors whose PID died with D are dropped by
-//      whoever takes them, since their alive bit is clear — the kernel's start of a queued spawn
+//      whoever takes them, since their alive bit is clear — spawn.lua start_task
 //      asks H.route, an Atomics.load pairing with step 4's Atomics.and —; others start normally),
 //      and the current host lists. W learns R from step 6's message (port, Placement.replaced) and the
 //      kernel frame {"wup", R, host}; a ring W created for R before the port arrived is handed
