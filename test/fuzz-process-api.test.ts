@@ -210,7 +210,7 @@ describe('process, channel and time functions with generated arguments', () => {
   // Issue 9: a send to the control PID (the main thread's) returned true and was dropped.
   test('fuzz process api: a send to the control PID is refused with an error', async () => {
       // a live control PID: the main thread's watcher of a process spawned with an exit callback
-      const watchers = (f.rt as unknown as { watchers: Map<string, unknown> }).watchers;
+      const watchers = (f.rt as unknown as { control: { watchers: Map<string, unknown> } }).control.watchers;
       const before = new Set(watchers.keys());
       const watched = await f.rt.spawn('fz:echo', HOST, [], () => {});
       const live = [...watchers.keys()].find((k) => !before.has(k));

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { createRuntime, createRegistry, Supervisor, WippyError, type ExitInfo, type Runtime, type WorkerDown } from '../src/index.js';
 import { TidPool } from '../src/runtime/recovery.js';
-import { MAX_THREADS } from '../src/runtime/layout.js';
+import { MAX_THREADS } from '../src/shm/layout.js';
 
 const silent = pino({ level: 'silent' });
 const lua = (id: string, body: string) => ({ id, kind: 'process.lua', method: 'main', modules: ['time'],

@@ -1,6 +1,9 @@
-// Messages between the main thread and host workers that are not process frames.
-// Process frames (messages, events, spawn requests, replies) are codec-encoded byte batches on
-// the per-peer MessagePorts; docs/design/protocol.md and src/lua/kernel/frames.lua give their shapes.
+// Messages between the main thread and host workers that are not process frames: what a worker
+// boots with (WorkerInit, its workerData) and the control messages on the parent port (and the
+// "ring" handover and "down" report on the port of each pair of threads).
+// Process frames (messages, events, spawn requests, replies, ...) are codec-encoded batches in the
+// shared-memory rings (src/transport/endpoint.ts); their kinds and fields are specified once in
+// src/wire/spec.ts (docs/design/protocol.md has the tables).
 import type { MessagePort } from 'node:worker_threads';
 import type { TaskRegion } from '../scheduler/tasks.js';
 
@@ -9,7 +12,7 @@ export interface WorkerInit {
   tid: number;
   /** Registry id of the host this worker belongs to. */
   host: string;
-  /** The shared process directory (src/runtime/layout.ts). */
+  /** The shared process directory (src/shm/layout.ts). */
   directory: SharedArrayBuffer;
   /** Codec-encoded kernel config: { tid, host, hosts = { [id] = { kind, tids } } }. */
   cfg: Uint8Array;
@@ -34,7 +37,7 @@ export type TestFault = 'throw' | 'abort' | 'exit' | 'wedge';
 export type ControlToWorker =
   | { type: 'shutdown'; graceMs: number }
   | { type: 'kill_all' }
-  | { type: 'stats'; id: number; collect?: boolean }
+  | { type: 'stats'; collect?: boolean }
   // Worker recovery (src/runtime/recovery.ts): thread `tid` is dead; read its ring one last time,
   // drop it, and hand the kernel {"wdown", tid, message}; answer 'wdown-done' after that step.
   // `peer`: its replacement, in the same message so that no step sees the host without it.
@@ -43,13 +46,20 @@ export type ControlToWorker =
 
 export type ControlFromWorker =
   | { type: 'ready' }
-  | { type: 'down' }
   | { type: 'fatal'; message: string }
   | { type: 'wdown-done'; tid: number }
-  | { type: 'stats'; id: number; processes: number; heapBytes: number; jsHeapBytes: number; wasmBytes: number; queue: QueueCounters;
+  | { type: 'stats'; processes: number; heapBytes: number; jsHeapBytes: number; wasmBytes: number; queue: QueueCounters;
       /** Frames waiting for room in this worker's full outgoing rings. */
       ringBacklog: number;
       mailbox: MailboxStats };
+
+/**
+ * A worker's report that it has shut down: no process left, nothing queued, every frame in a
+ * ring. Sent on the port to the main thread, not the parent port: a ring the worker created for
+ * the main thread in its last steps is handed over on that port, and messages on one port arrive
+ * in order, so the main thread has attached every ring before it reads "down" and drains.
+ */
+export interface DownReport { type: 'down' }
 
 /** Unread mailbox messages on one worker (src/lua/kernel/mailbox.lua counts them). */
 export interface MailboxStats {

@@ -1,5 +1,8 @@
-// PID strings (semantics §1.2): "{host|0x0001f}", hex zero-padded to at least 5 digits.
-// The Lua kernel has the same two functions (src/lua/kernel/pids.lua: fmt_pid, parse_pid).
+// PID strings: "{host|0x0001f}" — the host the process runs on (for a function.lua process,
+// "<entry id>#lua.<tid>", src/wire/spec.ts fnHost) and its runtime-unique id in hex, zero-padded
+// to at least 5 digits; "{node@host|0x…}" when it names a node. The zero PID "{|}" is the sender
+// of messages from outside any process. The Lua kernel has the same two functions (fmt_pid,
+// parse_pid in src/lua/kernel/pids.lua).
 
 export function formatPid(host: string, uniq: number): string {
   return `{${host}|0x${uniq.toString(16).padStart(5, '0')}}`;

@@ -13,7 +13,7 @@
 // Which PIDs die with worker D (Directory.diesWith): those it owns (it minted or was sent them,
 // or it is the home that routes every frame for them, even if they run elsewhere), and queued
 // spawns of other homes that D started (the owner table's runner byte, set by the starting
-// worker before the process exists: src/runtime/layout.ts). Every thread evaluates the same
+// worker before the process exists: src/shm/layout.ts). Every thread evaluates the same
 // predicate against the same shared words, so all agree on the set without exchanging it.
 //
 // Protocol (main thread M, dead worker D, every other live worker W, replacement R):
@@ -25,7 +25,7 @@
 //   2. M: Atomics.store(T_DOWN[D], 1) (Directory.markDown). Pairs with the Atomics.load(T_DOWN)
 //      in Directory.alloc on every thread: a PID minted for D by a thread that has not heard yet
 //      is born dead, or its stores precede the scan of step 4 (Dekker; all Atomics are SC).
-//      Placement (worker.ts place()) and M's round-robin skip down threads from now on
+//      Placement (src/host/placement.ts place()) and M's round-robin skip down threads from now on
 //      (Directory.isDown's Atomics.load pairs with the same store).
 //   3. M: reads D's ring to M one last time and handles those frames (EXITs and name releases
 //      that made it out), then abandons D's rings and port (Endpoint.dropPeer; sends to D are
@@ -54,9 +54,9 @@
 //      them) is started with new MessageChannels to M
 //      and every live W, the host's run-queue index of D (its deque and inject queue are in
 //      shared memory and simply continue: descriptors whose PID died with D are dropped by
-//      whoever takes them, since their alive bit is clear — spawn.lua start_task's H.route is an
-//      Atomics.load pairing with step 4's Atomics.and —; others start normally), and the
-//      current host lists. W learns R from step 6's message (port, hostTids[index] = R) and the
+//      whoever takes them, since their alive bit is clear — spawn.lua start_task
+//      asks H.route, an Atomics.load pairing with step 4's Atomics.and —; others start normally),
+//      and the current host lists. W learns R from step 6's message (port, Placement.replaced) and the
 //      kernel frame {"wup", R, host}; a ring W created for R before the port arrived is handed
 //      over then (Endpoint.addPeer).
 //   9. D's thread id returns to the pool once every W that was live in step 6 answered
@@ -87,9 +87,23 @@
 // another worker hears the EXIT of a process on a killed worker 12-30 ms after the worker's
 // 'exit' event, 40-145 ms after the fault (mostly the thread's teardown; test/recovery.test.ts
 // prints it).
-import { MAX_THREADS } from './layout.js';
+import { MAX_THREADS } from '../shm/layout.js';
 
 export { DEFAULT_STALL_TIMEOUT_MS } from '../registry/schema.js';
+
+/** A dead worker, as the runtime's 'worker-down' event reports it. */
+export interface WorkerDown {
+  tid: number;
+  host: string;
+  /** The error message its processes exited with ("worker crashed: …" / "worker stalled: …"). */
+  message: string;
+  /** PIDs that died with it (alive bits the directory scan cleared). */
+  processes: number;
+  /** Time of the directory scan, ms. */
+  scanMs: number;
+  /** The replacement's thread id, if one was started. */
+  replacement?: number;
+}
 
 /**
  * Thread ids for workers. Fresh ids first; a dead worker's id comes back only after every worker
@@ -128,6 +142,52 @@ export class TidPool {
   forget(from: number): void {
     for (const tid of [...this.waiting.keys()]) this.ack(from, tid);
   }
+}
+
+/** A worker stuck in one step this long (ms) is reported ('stall' event, a warning), once per stall. */
+export const STALL_WARN_MS = 2000;
+
+/** What the stall watchdog looks at of a worker thread. */
+export interface WatchedThread {
+  tid: number;
+  host: string;
+  ready: boolean;
+  /** Set when the watchdog terminated it: the stall. */
+  stalled?: string;
+  /** stop() terminates it: not watched any more. */
+  expectedExit?: boolean;
+}
+
+/**
+ * The stall watchdog (protocol step 1): a worker inside one kernel step for longer than
+ * STALL_WARN_MS (a process stuck in a long host call, or a Lua loop below its reduction budget)
+ * is reported once per stall (`warn`); after its host's stall_timeout (`limits`) it is marked
+ * stalled and handed to `terminate`, whose 'exit' event starts the recovery. Looks four times per
+ * shortest timeout (so a stall is caught within 1.25 × the timeout), at most every 500 ms.
+ * `beat(tid)`: the worker's heartbeat and busy words (Directory.heartbeat / busy: Atomics.loads
+ * that pair with the Atomics.add(heartbeat) / Atomics.store(busy) of Directory.beat on the worker).
+ */
+export function watchStalls(stall: StallWatch, limits: Map<string, number>, threads: () => readonly WatchedThread[],
+  beat: (tid: number) => [heartbeat: number, busy: boolean],
+  on: { warn(th: WatchedThread, ms: number): void; terminate(th: WatchedThread, ms: number, limit: number): void }): NodeJS.Timeout {
+  const tick = Math.max(5, Math.min(500, Math.floor(Math.min(...limits.values()) / 4)));
+  const timer = setInterval(() => {
+    const now = performance.now();
+    for (const th of threads()) {
+      if (!th.ready || th.stalled !== undefined || th.expectedExit) continue;
+      const [hb, busy] = beat(th.tid);
+      const ms = Math.round(stall.look(th.tid, hb, busy, now));
+      if (ms === 0) continue;
+      if (ms >= STALL_WARN_MS && stall.warnOnce(th.tid)) on.warn(th, ms);
+      const limit = limits.get(th.host)!;
+      if (ms >= limit) {
+        th.stalled = `inside one step for ${ms} ms (host.stall_timeout ${limit} ms)`;
+        on.terminate(th, ms, limit);
+      }
+    }
+  }, tick);
+  timer.unref();
+  return timer;
 }
 
 /** Per-thread stall detection: busy with the same heartbeat for longer than a limit. */

@@ -1,4 +1,5 @@
-// The supervisor of `process.service` entries (semantics §9.3), on the main thread.
+// The supervisor of `process.service` entries, on the main thread: it starts them, restarts them
+// when they fail, and stops them in order.
 //
 // Model. Each service is a small state machine: unknown -> starting -> running, and on its
 // process's EXIT: a normal exit -> exited (never restarted); an error explicitly marked

@@ -2,7 +2,7 @@
 // for the per-host global queue and the per-worker inject queues. Items are int32 (a process
 // slot, a spawn-request slot, ... — the scheduler decides). Neither structure ever blocks: a full
 // queue refuses (push returns false), an empty one returns undefined. Layout of both regions:
-// src/transport/layout.ts.
+// src/shm/layout.ts.
 //
 // Deque: Chase-Lev ("Dynamic circular work-stealing deque", 2005), fixed capacity, in the form of
 // Lê, Pop, Cohen and Zappa Nardelli ("Correct and efficient work-stealing for weak memory
@@ -54,7 +54,7 @@
 import {
   CELL_SEQ, CELL_VALUE, DEQ_BOTTOM, DEQ_ITEMS, DEQ_TOP, INJ_CELLS, INJ_DEQ, INJ_ENQ, dequeBytes,
   injectBytes,
-} from '../transport/layout.js';
+} from '../shm/layout.js';
 
 /** Per-worker deque default: 256 items, the `local_queue_size` default of process.host. */
 export const DEFAULT_LOCAL_QUEUE_SIZE = 256;

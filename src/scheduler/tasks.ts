@@ -3,14 +3,14 @@
 // A Lua process is bound to the worker that starts it (its coroutine lives in that worker's Lua
 // state), so what can move between workers is the work before the start: the spawn request. A
 // spawn on a busy host does not create the process; it writes a descriptor into a task slot
-// (layout: src/transport/layout.ts, "Task slab") and queues the slot number:
+// (layout: src/shm/layout.ts, "Task slab") and queues the slot number:
 //
 //   per worker  local deque    Chase-Lev (src/scheduler/deque.ts), `local_queue_size` slots.
 //                              The owner pushes its own spawns at the bottom and takes them
 //                              oldest first from the top (Deque.steal: a FIFO, so processes start
 //                              in spawn order); thieves take half from the top.
 //               inject queue   Vyukov MPMC, `local_queue_size` slots: spawns another worker of the
-//                              host placed here (spawn placement, src/host/worker.ts).
+//                              host placed here (spawn placement, src/host/placement.ts).
 //   per host    global queue   Vyukov MPMC, `queue_size` slots: a worker's overflow when its deque
 //                              is full; every worker takes from it.
 //   per host    free list      Vyukov MPMC of free slot numbers (every slot starts free).
@@ -18,10 +18,11 @@
 // A worker takes work in this order (take()): own deque, own inject queue, global queue — the
 // global queue first on every GLOBAL_EVERY-th take, so overflow cannot starve behind a deque that
 // keeps refilling (Go's schedtick % 61) — then, when it has nothing else to run, it steals: half of
-// a sibling's deque, or from its inject queue. The worker's policy (`TaskPolicy`, src/host/
-// worker.ts) says which siblings may be robbed and when the global queue may be taken from: only
-// a busy sibling, so a burst of short processes stays on the worker that spawned it, where their
-// messages never cross threads; and only towards balance, so a spawn burst ends up spread evenly.
+// a sibling's deque, or from its inject queue. The worker's policy (`TaskPolicy`, implemented by
+// src/host/placement.ts) says which siblings may be robbed and when the global queue may be taken
+// from: only a busy sibling, so a burst of short processes stays on the worker that spawned it,
+// where their messages never cross threads; and only towards balance, so a spawn burst ends up
+// spread evenly.
 //
 // Slot ownership, and why no descriptor is read half-written or overwritten while read:
 //   producer  1. free.pop() claims slot s (compareExchange on the free list's deq index);
@@ -37,7 +38,7 @@
 // Each slot number is in exactly one place at a time (free list, one queue, or one thread's hands),
 // because every queue hands each item to exactly one consumer (deque.ts explains both queues).
 import { Deque, InjectQueue, roundCapacity } from './deque.js';
-import { TASK_LENGTH_BYTES, TASK_SLOT_BYTES } from '../transport/layout.js';
+import { TASK_LENGTH_BYTES, TASK_SLOT_BYTES } from '../shm/layout.js';
 
 /** Take from the global queue first on every GLOBAL_EVERY-th take (Go's schedtick % 61). */
 export const GLOBAL_EVERY = 61;

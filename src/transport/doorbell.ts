@@ -1,7 +1,7 @@
 // Doorbell: wakes a consumer thread that is parked, and only then.
 //
 // Model. Every thread of the runtime has a line in one shared Doorbell region (layout in
-// src/transport/layout.ts) holding its park state: RUNNING, PARKED or NOTIFIED. A thread that runs
+// src/shm/layout.ts) holding its park state: RUNNING, PARKED or NOTIFIED. A thread that runs
 // out of work spins a bounded, adaptive number of iterations re-checking its input rings and
 // queues, then parks in Atomics.waitAsync (the event loop keeps running its timers and I/O) or, in
 // tests and pure worker loops, Atomics.wait. A producer, after publishing into a consumer's ring,
@@ -56,7 +56,7 @@ import { performance } from 'node:perf_hooks';
 import {
   BELL_AWAKE, BELL_NOTIFIED, BELL_PARKED, BELL_PARKS, BELL_RUNNING, BELL_SPINNING, BELL_STATE,
   BELL_WAKES, bellLine, doorbellBytes,
-} from './layout.js';
+} from '../shm/layout.js';
 
 // One spin iteration is one call of the caller's `check`, so its cost is the caller's: measured
 // ~7 ns for a check of one empty SpscRing (an Atomics.load), ~37 ns for four rings and a deque.

@@ -1,17 +1,33 @@
 // One thread's end of the runtime transport: its outgoing rings (one per destination it talks to),
-// its incoming rings (one per sender that talked to it) and its doorbell.
+// its incoming rings (one per sender that talked to it), its doorbell, the batches its current
+// step is building, and the park re-check. The worker loop (src/host/loop.ts) and the main
+// thread's receive loop (src/runtime/runtime.ts) both use it the same way:
+//   post(to, frame)* -> flush()          one step's frames, one batch and one wake-up per destination
+//   drain()                              everything readable, one byte string for one step
+//   prepareToPark() -> bell.parkAsync()  sleep only when nothing is readable or pumpable
+//
+// Batching is the whole point: a cross-thread wake-up costs 11-30 µs (docs/design/scheduler.md),
+// so everything one step produces for a destination travels as one ring frame and one wake-up.
+// post() keeps the caller's encoded frame in the destination's list (no copy: a caller whose bytes
+// live in memory it reuses, the worker's Lua heap, copies first); flush() concatenates each list
+// into one batch (one allocation per destination per step, handed to the ring without another
+// copy). A batch for this thread itself (a process sending to another process of the same worker
+// that must pass through the kernel's frame handlers, e.g. a name release) joins the local input
+// with frames the event loop queued (deliverLocal: stdin lines, control) and is read by the next
+// drain(), after the rings.
 //
 // Rings are created by the sender on first use and handed over once to the receiver on the
 // MessagePort that links the pair (the only thing the ports carry besides control); after that
-// every frame batch travels through shared memory. A ring frame is one batch: everything the
-// sender's kernel step produced for that destination, codec frames concatenated. Per-sender order
-// holds because each (sender, receiver) pair has exactly one ring and one producer; a full ring
-// queues batches locally (SpscRing.offer) and they are pumped, in order, after every step and
-// whenever the receiver reports space (takeSpaceWanted -> ring the producer's doorbell), so two
-// threads flooding each other never block and never deadlock.
+// every frame batch travels through shared memory. Per-sender order holds because each (sender,
+// receiver) pair has exactly one ring and one producer; a full ring queues batches locally
+// (SpscRing.offer) and they are pumped, in order, after every step and whenever the receiver
+// reports space (takeSpaceWanted -> ring the producer's doorbell), so two threads flooding each
+// other never block and never deadlock.
 //
 // Waking: after writing to a destination's ring the sender rings its doorbell, which costs a
-// single Atomics.load unless the receiver is parked (src/transport/doorbell.ts).
+// single Atomics.load unless the receiver is parked (src/transport/doorbell.ts). Parking is that
+// file's protocol; prepareToPark() is its steps C1 (announce) and C2 (re-check every input of
+// this endpoint, and arm the receivers of a backlog to ring us when space frees).
 //
 // Peers come and go (worker recovery, src/runtime/recovery.ts): addPeer() adds the port of a
 // thread started after this one (a ring created for it before its port arrived is handed over
@@ -44,6 +60,12 @@ export class Endpoint {
   private readonly gone = new Set<number>();
   /** Of the last drain(): pairs (sender tid, end offset of its bytes in the batch). */
   private readonly segments: number[] = [];
+  /** The batches being built, by destination thread id; `dests` lists those with frames. */
+  private readonly batches: Uint8Array[][] = [];
+  private readonly batchBytes: number[] = [];
+  private readonly dests: number[] = [];
+  /** Input that did not come through a ring (self-batches, deliverLocal), read by drain(). */
+  private local: Uint8Array[] = [];
 
   constructor(
     readonly tid: number,
@@ -52,6 +74,30 @@ export class Endpoint {
     bellOptions: DoorbellOptions = {},
   ) {
     this.bell = new Doorbell(doorbellSab, tid, bellOptions);
+  }
+
+  /**
+   * Add one encoded frame to the batch for thread `to` (sent by the next flush()). The endpoint
+   * keeps `frame` until then: the caller must not change it.
+   */
+  post(to: number, frame: Uint8Array): void {
+    let list = this.batches[to];
+    if (list === undefined) { list = this.batches[to] = []; this.batchBytes[to] = 0; }
+    if (list.length === 0) this.dests.push(to);
+    list.push(frame);
+    this.batchBytes[to]! += frame.length;
+  }
+
+  /** Frames posted and not yet flushed (read-only; leak checks read it). */
+  postedFrames(): number {
+    let n = 0;
+    for (const to of this.dests) n += this.batches[to]!.length;
+    return n;
+  }
+
+  /** Input for this thread that did not come through a ring: read by the next drain(), after the rings. */
+  deliverLocal(bytes: Uint8Array): void {
+    this.local.push(bytes);
   }
 
   /** Queue one batch for thread `to`; it is published at once if the ring has room. */
@@ -70,8 +116,24 @@ export class Endpoint {
     this.rang.add(to);
   }
 
-  /** Ring the doorbells of everyone written to since the last call, and pump queued batches. */
+  /**
+   * Send every destination its batch of the frames posted since the last call (this thread's own
+   * goes to the local input), ring the doorbells of everyone written to, and pump queued batches.
+   */
   flush(): void {
+    const dests = this.dests;
+    for (let i = 0; i < dests.length; i++) {
+      const to = dests[i]!;
+      const list = this.batches[to]!;
+      const buf = new Uint8Array(this.batchBytes[to]!);
+      let off = 0;
+      for (let k = 0; k < list.length; k++) { const f = list[k]!; buf.set(f, off); off += f.length; }
+      list.length = 0;
+      this.batchBytes[to] = 0;
+      if (to === this.tid) this.local.push(buf);
+      else this.send(to, buf, true);
+    }
+    dests.length = 0;
     for (const [to, ring] of this.out) {
       // Ring even when pump() could not empty the queue: whatever chunks it did publish must be
       // read before the receiver frees the space the rest needs (otherwise both sides wait).
@@ -129,6 +191,13 @@ export class Endpoint {
    */
   dropPeer(tid: number): Uint8Array | null {
     this.gone.add(tid);
+    // Frames posted to it and not yet flushed are dropped with it.
+    const posted = this.batches[tid];
+    if (posted !== undefined && posted.length > 0) {
+      posted.length = 0;
+      this.batchBytes[tid] = 0;
+      this.dests.splice(this.dests.indexOf(tid), 1);
+    }
     this.inlen = 0;
     for (let i = this.inbound.length - 1; i >= 0; i--) {
       const r = this.inbound[i]!;
@@ -147,6 +216,7 @@ export class Endpoint {
 
   /** Something to read? (a few Atomics.loads; safe to call in a spin loop) */
   readonly hasInput = (): boolean => {
+    if (this.local.length > 0) return true;
     const inb = this.inbound;
     for (let i = 0; i < inb.length; i++) if (!inb[i]!.ring.isEmpty()) return true;
     return false;
@@ -165,7 +235,8 @@ export class Endpoint {
 
   /**
    * Everything readable now, as one byte string of concatenated frames (a view valid until the
-   * next drain), or null. Producers waiting for space are rung.
+   * next drain), or null: the rings in the order they were attached, then the local input.
+   * Producers waiting for space are rung.
    */
   drain(): Uint8Array | null {
     this.inlen = 0;
@@ -175,7 +246,29 @@ export class Endpoint {
       if (ring.takeSpaceWanted()) this.bell.ring(from);
       this.segments.push(from, this.inlen);
     }
+    if (this.local.length > 0) {
+      const local = this.local;
+      this.local = [];
+      for (let i = 0; i < local.length; i++) this.collect(local[i]!);
+      this.segments.push(this.tid, this.inlen);
+    }
     return this.inlen === 0 ? null : this.inbuf.subarray(0, this.inlen);
+  }
+
+  /**
+   * Steps C1 and C2 of the doorbell protocol (src/transport/doorbell.ts) for this endpoint:
+   * announce the park (Atomics.store of the park state, which a producer's ring() loads after
+   * publishing), then re-check every input — the rings' tails (Atomics.load, pairing with the
+   * producers' Atomics.store(tail)) and the local input — and, with a backlog, ask the receivers
+   * to ring us when space frees (SpscRing.canPump). True: nothing to do, the caller parks now
+   * (bell.parkAsync; a check of its own inputs made after this call cannot miss a producer that
+   * rings). False: work found, the park is cancelled.
+   */
+  prepareToPark(): boolean {
+    const bell = this.bell;
+    bell.prepareToPark();
+    if (this.hasInput() || (this.hasBacklog() && this.armBacklog())) { bell.cancelPark(); return false; }
+    return true;
   }
 
   /** The sender of the byte at `offset` of the last drain()'s batch (-1 if out of range). */

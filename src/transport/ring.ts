@@ -6,7 +6,7 @@
 // are `tail - head`, the position of an index is `index & mask`. Each side keeps its own index in
 // a field and publishes it with one Atomics.store; it reads the other side's index with
 // Atomics.load only when its cached copy says the ring is full (producer) or empty (consumer).
-// Layout and the frame header format: src/transport/layout.ts.
+// Layout and the frame header format: src/shm/layout.ts.
 //
 // Protocol.
 //   producer: 1. check free space (cached head, then Atomics.load(head) if short);
@@ -67,7 +67,7 @@ import {
   FRAME_FIRST, FRAME_FLAGS, FRAME_HEADER_BYTES, FRAME_LENGTH_MASK, FRAME_NEXT, RING_CONTROL_INTS,
   RING_DATA_OFFSET, RING_DEFAULT_CAPACITY, RING_HEAD, RING_MIN_CAPACITY, RING_SPACE_WANTED, RING_TAIL,
   RING_WANTED_HEAD, checkCapacity, recordBytes, ringBytes,
-} from './layout.js';
+} from '../shm/layout.js';
 
 /**
  * The consumer copies frames up to this many bytes word by word into a scratch buffer and hands

@@ -200,6 +200,39 @@ export const FRAMES = {
     dir: ['worker->main'],
     doc: 'an error exit nobody watched: logged by the main thread (message and traceback cut to 8 KiB)',
   },
+  // The standard modules' frames (docs/modules.md): records of the Lua `logger`, the `env` rpc,
+  // and the `events` bus on the main thread.
+  log: {
+    fields: [['level', 'string'], ['pid', 'pid'], ['entry', 'string'], ['name', 'string?'], ['message', 'string'],
+      ['fields', 'any']],
+    dir: ['worker->main'],
+    doc: 'one record of the Lua `logger` module, written to the runtime\'s pino logger with pid and entry',
+  },
+  env: {
+    fields: [...RPC_HEAD, ['op', 'string'], ['key', 'any'], ['value', 'any']],
+    dir: ['worker->main'], rpc: true,
+    doc: 'the Lua `env` module: `op` get / set / all on the main thread\'s env service; rep the value or an error',
+  },
+  evsub: {
+    fields: [...RPC_HEAD, ['sub', 'int'], ['system', 'string'], ['kind', 'string?']],
+    dir: ['worker->main'], rpc: true,
+    doc: 'subscribe the worker\'s subscription `sub` to events of `system` (`*` wildcards) and `kind`; rep true once registered',
+  },
+  evunsub: {
+    fields: [['tid', 'tid'], ['sub', 'int']],
+    dir: ['worker->main'],
+    doc: 'drop subscription `sub` of worker `tid`',
+  },
+  evsend: {
+    fields: [['system', 'string'], ['kind', 'any'], ['path', 'any'], ['data', 'any']],
+    dir: ['worker->main'],
+    doc: 'publish an event; the main thread sends "ev" to every matching subscription\'s worker',
+  },
+  ev: {
+    fields: [['sub', 'int'], ['system', 'string'], ['kind', 'any'], ['path', 'any'], ['data', 'any']],
+    dir: ['main->worker'],
+    doc: 'an event for the worker\'s subscription `sub`',
+  },
   w: {
     fields: [['fd', 'int'], ['bytes', 'bytes']],
     dir: ['worker->main'],
@@ -309,6 +342,8 @@ export interface KernelConfig {
   host: string;
   hosts: Record<string, KernelHost>;
   strict_mode: boolean;
+  /** pino's numeric level of the runtime logger; the Lua logger drops records below it. */
+  log_level: number;
 }
 export interface KernelHost {
   kind: string;

@@ -160,6 +160,53 @@ return function()
   W.CRASH_TRACEBACK = 7
   function W.crash(pid, entry, host, kind, message, traceback) return { "crash", pid, entry, host, kind, message, traceback } end
 
+  -- "log" (worker->main)
+  W.LOG_LEVEL = 2
+  W.LOG_PID = 3
+  W.LOG_ENTRY = 4
+  W.LOG_NAME = 5
+  W.LOG_MESSAGE = 6
+  W.LOG_FIELDS = 7
+  function W.log(level, pid, entry, name, message, fields) return { "log", level, pid, entry, name, message, fields } end
+
+  -- "env" (worker->main; rpc)
+  W.ENV_REPLY_TID = 2
+  W.ENV_REPLY_PID = 3
+  W.ENV_REQ = 4
+  W.ENV_OP = 5
+  W.ENV_KEY = 6
+  W.ENV_VALUE = 7
+  function W.env(reply_tid, reply_pid, req, op, key, value) return { "env", reply_tid, reply_pid, req, op, key, value } end
+
+  -- "evsub" (worker->main; rpc)
+  W.EVSUB_REPLY_TID = 2
+  W.EVSUB_REPLY_PID = 3
+  W.EVSUB_REQ = 4
+  W.EVSUB_SUB = 5
+  W.EVSUB_SYSTEM = 6
+  W.EVSUB_KIND = 7
+  function W.evsub(reply_tid, reply_pid, req, sub, system, kind) return { "evsub", reply_tid, reply_pid, req, sub, system, kind } end
+
+  -- "evunsub" (worker->main)
+  W.EVUNSUB_TID = 2
+  W.EVUNSUB_SUB = 3
+  function W.evunsub(tid, sub) return { "evunsub", tid, sub } end
+
+  -- "evsend" (worker->main)
+  W.EVSEND_SYSTEM = 2
+  W.EVSEND_KIND = 3
+  W.EVSEND_PATH = 4
+  W.EVSEND_DATA = 5
+  function W.evsend(system, kind, path, data) return { "evsend", system, kind, path, data } end
+
+  -- "ev" (main->worker)
+  W.EV_SUB = 2
+  W.EV_SYSTEM = 3
+  W.EV_KIND = 4
+  W.EV_PATH = 5
+  W.EV_DATA = 6
+  function W.ev(sub, system, kind, path, data) return { "ev", sub, system, kind, path, data } end
+
   -- "w" (worker->main)
   W.W_FD = 2
   W.W_BYTES = 3

@@ -1,4 +1,4 @@
-// One thread's handle on the shared process directory (layout in layout.ts).
+// One thread's handle on the shared process directory (layout: src/shm/layout.ts, "Process directory").
 import { BLOCK_SIZE, H_NEXT_BLOCK, OWNER_MASK, RUNNER_SHIFT, SLOTS, THREAD_STRIDE, T_BUSY, T_DOWN, T_HEARTBEAT,
   T_LOAD, directoryViews, type DirectoryViews } from './layout.js';
 
@@ -105,8 +105,17 @@ export class Directory {
     Atomics.store(this.v.threads, base + T_BUSY, busy ? 1 : 0); // pairs with load in busy()
   }
 
-  heartbeat(tid: number): number { return Atomics.load(this.v.threads, tid * THREAD_STRIDE + T_HEARTBEAT); }
-  busy(tid: number): boolean { return Atomics.load(this.v.threads, tid * THREAD_STRIDE + T_BUSY) === 1; }
+  /** Steps thread `tid` has started (the stall watchdog and the busy rule compare two looks). */
+  heartbeat(tid: number): number {
+    // Pairs with the Atomics.add(T_HEARTBEAT) in beat() on thread `tid`.
+    return Atomics.load(this.v.threads, tid * THREAD_STRIDE + T_HEARTBEAT);
+  }
+
+  /** Is thread `tid` inside a kernel step? */
+  busy(tid: number): boolean {
+    // Pairs with the Atomics.store(T_BUSY) in beat() on thread `tid`, and in resetThread().
+    return Atomics.load(this.v.threads, tid * THREAD_STRIDE + T_BUSY) === 1;
+  }
 
   // ---- worker recovery (src/runtime/recovery.ts) -------------------------------------------------
 
@@ -153,7 +162,8 @@ export class Directory {
   /** Main thread: thread id `tid` is reused for a new worker; reset its line before it starts. */
   resetThread(tid: number): void {
     const base = tid * THREAD_STRIDE;
-    // Ordered before the new worker's first loads by the Worker constructor's postMessage.
+    // Ordered before the new worker's first loads by the Worker constructor's postMessage; pair
+    // with the Atomics.loads in load(), busy() and isDown() on every other thread.
     Atomics.store(this.v.threads, base + T_LOAD, 0);
     Atomics.store(this.v.threads, base + T_BUSY, 0);
     Atomics.store(this.v.threads, base + T_DOWN, 0);

@@ -1,0 +1,155 @@
+// The loop of a host worker: one Lua kernel, driven by frames from other threads.
+//
+// Owns: the step (drain, kernel.step, flush), the idle path (spin, then park), the worker's run
+// state (next timer, shutting down, stopped by a fault, recovery acknowledgements owed, test
+// faults) and the "down" report at shutdown. May call: the kernel (src/lua/engine.ts), the
+// endpoint (src/transport/endpoint.ts), the directory (src/shm/directory.ts) and the run queues
+// (src/scheduler/tasks.ts). The wiring and the control messages are in src/host/worker.ts.
+//
+// Loop (run()). Each iteration drains every incoming ring plus what the event loop queued locally
+// (stdin lines, self-sends, control), hands it to the kernel in one step, and publishes what the
+// step produced: one batch per destination ring, one doorbell ring per destination (the
+// endpoint's batching). When the kernel has nothing runnable the worker spins briefly on its rings
+// (adaptive, and only while spinning threads < free cores), then parks in Atomics.waitAsync on
+// its doorbell until a producer rings, its earliest Lua timer is due, or an event-loop callback
+// (stdin, a control message, a ring handover) interrupts the park (wake()). The event loop is
+// never blocked for longer than one kernel step and one bounded spin, so timers and I/O keep
+// working.
+import type { MessagePort } from 'node:worker_threads';
+import type { LuaKernel } from '../lua/engine.js';
+import type { Directory } from '../shm/directory.js';
+import type { Endpoint } from '../transport/endpoint.js';
+import type { TaskQueues } from '../scheduler/tasks.js';
+import { STEAL_AFTER_MS } from './placement.js';
+import type { ControlFromWorker, DownReport, TestFault } from './protocol.js';
+
+// Spin floor for workers: 4096 checks (~30 µs). A peer's reply needs one kernel step on the other
+// side (~30 µs measured) and a wake-up of a parked thread costs as much again, so with the
+// doorbell's default floor (64 checks, the adaptive limit shrinks after every park) the two sides
+// of a cross-worker ping-pong parked on every message: 118 µs per round trip on Node 24; with this
+// floor 57 µs. Spinning still happens only while spinning threads < free cores.
+export const WORKER_MIN_SPINS = 4096;
+
+const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class WorkerLoop {
+  /** Deadline (performance.now() ms) of the kernel's earliest timer, or -1. */
+  private nextTimer = -1;
+  private shuttingDown = false;
+  private stopped = false;
+  /** Dead threads whose "wdown" frame is in the local input: acknowledged after the step handling it. */
+  private wdownAcks: number[] = [];
+  /** A test fault to have inside the next step (Runtime.testFault). */
+  private testFault: TestFault | undefined;
+  /** While spinning, the run queues are looked at every 64th check (a look is ~10 atomic loads). */
+  private spinChecks = 0;
+
+  /**
+   * `toMain`: the port to the main thread (the "down" report goes there, after the ring handovers
+   * on the same port). `sendControl`: the parent port (ready, fatal, wdown-done, stats).
+   */
+  constructor(
+    private readonly kernel: LuaKernel,
+    private readonly ep: Endpoint,
+    private readonly dir: Directory,
+    private readonly tasks: TaskQueues | undefined,
+    private readonly toMain: MessagePort,
+    private readonly sendControl: (msg: ControlFromWorker) => void,
+  ) {}
+
+  /** An event-loop callback made work: end a pending park. */
+  wake(): void {
+    this.ep.bell.interrupt();
+  }
+
+  /** Queue encoded frames for the next step (after what the rings hold) and end a pending park. */
+  deliver(bytes: Uint8Array): void {
+    this.ep.deliverLocal(bytes);
+    this.wake();
+  }
+
+  /** The shutdown began: report "down" once nothing is left here (see step()). */
+  shutdown(): void {
+    this.shuttingDown = true;
+  }
+
+  /** Answer 'wdown-done' for dead thread `tid` after the next step (its "wdown" frame is queued). */
+  ackAfterStep(tid: number): void {
+    this.wdownAcks.push(tid);
+  }
+
+  /** Have test fault `fault` inside the next step ('abort', 'wedge'). */
+  faultInNextStep(fault: TestFault): void {
+    this.testFault = fault;
+    this.wake();
+  }
+
+  /** One kernel step over everything readable; true if runnable work remains. */
+  step(): boolean {
+    const { ep, dir, kernel, tasks } = this;
+    const batch = ep.drain();
+    const acks = this.wdownAcks;
+    this.wdownAcks = [];
+    let r: { next: number; more: boolean };
+    dir.beat(true);
+    try {
+      if (this.testFault === 'wedge') for (;;); // spins inside the step: busy, heartbeat frozen
+      if (this.testFault === 'abort') kernel.abortForTest();
+      r = kernel.step(batch);
+    } catch (e) {
+      // A fault that escaped the kernel's own protection (a wasm trap or abort in the Lua VM, an
+      // out-of-memory, a bug in the kernel): the Lua state may be half-updated, so this worker must
+      // not go on. It crashes; the main thread replaces it and tells everyone who watched its
+      // processes (src/runtime/recovery.ts).
+      this.stopped = true;
+      const message = `kernel fault: ${(e as Error)?.message ?? String(e)}`;
+      this.sendControl({ type: 'fatal', message });
+      process.nextTick(() => { throw new Error(message); });
+      return false;
+    }
+    ep.flush();
+    // Not busy only once the step's frames are in the rings: the main thread's stop reads "no live
+    // process here and not inside a step" as "everything it wrote is readable" (Runtime.doStop).
+    dir.beat(false);
+    for (const t of acks) this.sendControl({ type: 'wdown-done', tid: t });
+    this.nextTimer = r.next;
+    // "down" only once every frame is in a ring: a batch still in the endpoint's local backlog (the
+    // ring to its receiver was full, e.g. the terminal output of 3000 processes leaving at once)
+    // would be lost when the main thread terminates this worker after "down". The park below arms
+    // the backlog, so the step that finds it empty comes. Nor while spawns wait in the global queue or
+    // a sibling's: the worker that may take them (the balance rule picks the lightest) would start
+    // them after the main thread stopped reading, and a worker that said "down" is not asked again.
+    if (this.shuttingDown && kernel.count() === 0 && !(tasks && (tasks.ownQueued() > 0 || tasks.queuedElsewhere())) && !ep.hasBacklog()) {
+      this.shuttingDown = false;
+      // On the port to the main thread, after the ring handovers (DownReport, src/host/protocol.ts).
+      this.toMain.postMessage({ type: 'down' } satisfies DownReport);
+    }
+    return r.more;
+  }
+
+  private readonly hasWorkOrTasks = (): boolean =>
+    this.ep.hasInput() || (this.tasks !== undefined && (++this.spinChecks & 63) === 0 && this.tasks.visible());
+
+  /** Step, spin, park; until a kernel fault stops the worker. */
+  async run(): Promise<void> {
+    const { ep, tasks } = this;
+    while (!this.stopped) {
+      if (this.step() || ep.hasInput()) {
+        // Let the event loop breathe between busy steps (stdin, control, timers).
+        await immediate();
+        continue;
+      }
+      if (this.nextTimer >= 0 && this.nextTimer <= performance.now()) continue;
+      if (tasks && tasks.visible()) { await immediate(); continue; }
+      if (ep.bell.spin(this.hasWorkOrTasks)) continue;
+      if (!ep.prepareToPark()) continue;
+      let timeout = this.nextTimer >= 0 ? Math.max(0, this.nextTimer - performance.now()) : Infinity;
+      // Queued spawns on a sibling: look again after STEAL_AFTER_MS (it may be stuck in one step).
+      // Looked at after prepareToPark, never before: a sibling whose queue goes from empty to one
+      // from now on sees this worker parked and rings it (Placement.wakeAfterPush); one that had
+      // work already is seen here.
+      if (tasks && tasks.queuedElsewhere()) timeout = Math.min(timeout, STEAL_AFTER_MS);
+      await ep.bell.parkAsync(timeout);
+    }
+  }
+}

@@ -1,0 +1,303 @@
+// The `node:control` endpoint: how JS outside the processes (the embedding API, the CLI, the
+// service supervisor) spawns processes, runs jobs to completion, sends, terminates and cancels,
+// and hears EXITs — on the main thread.
+//
+// Owns: the pending rpc replies, the JS exit watchers (each behind a control PID of host
+// `node:control`, minted on the main thread: the EXIT of the watched process comes back as an
+// "e" frame addressed to it), the round-robin cursor per host, and the keep-alive that holds
+// Node's event loop open while JS awaits the runtime. May call: its ControlHost (post a frame,
+// ring a parked worker, the registry, the shared process directory, the hosts' run queues, the
+// name server's lookup). The runtime hands it the "rep" and "e" frames and tells it of a dead
+// worker and of the stop.
+//
+// Spawns from JS (spawn()):
+//   - with an EXIT callback (exec, run, the supervisor): the PID is minted here for the chosen
+//     worker. A job (exec, run) on a multi-worker host goes on the host's global run queue
+//     (TaskQueues.pushGlobal: record "task", src/wire/spec.ts) and rings one parked worker of the
+//     host: whichever worker is free takes it; the chosen worker is its home (owner of the PID),
+//     which forwards frames for it to the worker that runs it. Otherwise, or when the queue is
+//     full, a placed spawn ("sp") to that worker. No reply frame either way: only the EXIT comes
+//     back, and a failure to start arrives as that EXIT's error.
+//   - without (rt.spawn with no callback), and for entries that are not Lua: an rpc ("s" -> "rep")
+//     to a round-robin worker, which mints the PID and answers with it.
+// rt.spawn keeps the round-robin placement even with a callback: long-lived processes spawned in
+// turn land one per worker (what long-lived drivers want; from the queue the first free worker
+// took them all).
+import { WippyError } from '../codec/msgpack.js';
+import { frame, record, I, type AnyFrame, type Frame } from '../wire/frames.js';
+import { CONTROL_HOST, EV_EXIT, ZERO_PID, fnHost, type CtxRecord, type EventRecord } from '../wire/spec.js';
+import { encodeValue } from '../codec/msgpack.js';
+import type { Directory } from '../shm/directory.js';
+import type { TaskQueues } from '../scheduler/tasks.js';
+import type { Registry } from '../registry/registry.js';
+import { formatPid, parsePid } from './pid.js';
+
+/** What a process exit looks like from JS: the EXIT event's result. */
+export interface ExitInfo {
+  pid: string;
+  value?: unknown;
+  error?: WippyError;
+}
+
+/**
+ * What a process started from JS runs under: context values (`ctx.get`) and a security block in
+ * the shape of a service's `lifecycle.security` (actor, groups, policies; ids fully qualified).
+ */
+export interface SpawnContext {
+  values?: Record<string, unknown>;
+  security?: { actor?: { id: string; meta?: Record<string, unknown> }; groups?: string[]; policies?: string[] };
+}
+
+/** What the control endpoint needs from the runtime. */
+export interface ControlHost {
+  readonly registry: Registry;
+  readonly dir: Directory;
+  /** Per host: its workers' thread ids, index-aligned with its run queues. */
+  readonly hostTids: Map<string, number[]>;
+  /** The main thread's view of each multi-worker host's run queues. */
+  readonly taskQueues: Map<string, TaskQueues>;
+  /** Queue a frame for thread `tid`. */
+  post(tid: number, f: AnyFrame): void;
+  /** Ring the first parked worker among `tids` (a job waits on their global queue). */
+  wakeOne(tids: number[]): void;
+  /** The holder of a registered name. */
+  lookup(name: string): string | undefined;
+  /** Throws when the runtime is not started, or stopping. */
+  assertRunning(): void;
+}
+
+interface PendingReply { resolve: (v: [unknown, unknown]) => void; tid: number }
+
+export class ControlEndpoint {
+  private readonly replies = new Map<number, PendingReply>();
+  private reqSeq = 0;
+  private readonly watchers = new Map<string, (e: ExitInfo) => void>();
+  /** Control PID of a watcher -> the PID it watches (a dead worker's watchers are failed). */
+  private readonly watchTargets = new Map<string, string>();
+  private readonly rr = new Map<string, number>();
+
+  constructor(private readonly rt: ControlHost) {}
+
+  /** Host to run `entryId` on when none is given: meta.default_host, else the first process.host. */
+  defaultHost(entryId: string): string {
+    const e = this.rt.registry.get(entryId);
+    const dh = e?.meta?.['default_host'];
+    if (typeof dh === 'string') return dh;
+    const h = this.rt.registry.hosts().find((x) => x.kind === 'process.host');
+    if (!h) throw new WippyError('no process.host in the registry', 'NotFound', false);
+    return h.id;
+  }
+
+  private pickTid(host: string): number {
+    const tids = this.rt.hostTids.get(host);
+    if (!tids || tids.length === 0) throw new WippyError('host not found', 'NotFound', false);
+    for (let k = 1; k <= tids.length; k++) {
+      const i = ((this.rr.get(host) ?? -1) + k) % tids.length;
+      if (this.rt.dir.isDown(tids[i]!)) continue; // dead, not replaced (yet)
+      this.rr.set(host, i);
+      return tids[i]!;
+    }
+    throw new WippyError('host has no running worker', 'Unavailable', false);
+  }
+
+  /** A control PID on the main thread (host `node:control`). */
+  private controlPid(): { pid: string; uniq: number } {
+    const uniq = this.rt.dir.alloc();
+    return { pid: formatPid(CONTROL_HOST, uniq), uniq };
+  }
+
+  /**
+   * Spawn `entryId` on `host` with `args`; `onExit` (optional) gets its EXIT. Resolves to the PID.
+   * `queued`: a job (exec, run), for the host's global run queue (see the header).
+   */
+  async spawn(entryId: string, host: string | undefined, args: unknown[], onExit: ((e: ExitInfo) => void) | undefined,
+    ctx: SpawnContext | undefined, queued: boolean): Promise<string> {
+    const rt = this.rt;
+    rt.assertRunning();
+    const h = host ?? this.defaultHost(entryId);
+    const tid = this.pickTid(h);
+    const ctl = onExit ? this.controlPid() : undefined;
+    if (ctl && onExit) {
+      this.hold();
+      this.watchers.set(ctl.pid, (e) => { this.watchTargets.delete(ctl.pid); rt.dir.dead(ctl.uniq); this.release(); onExit(e); });
+      const entry = rt.registry.get(entryId);
+      if (entry && (entry.kind === 'process.lua' || entry.kind === 'function.lua')) {
+        const uniq = rt.dir.alloc(tid);
+        const pid = formatPid(entry.kind === 'function.lua' ? fnHost(entryId, tid) : h, uniq);
+        this.watchTargets.set(ctl.pid, pid);
+        const q = queued ? rt.taskQueues.get(h) : undefined;
+        try {
+          const c = ctx ? spawnCtx(ctx) : false;
+          if (q && q.pushGlobal(encodeValue(record.task(pid, uniq, entryId, h, ctl.pid, false, c, args, tid)))) {
+            rt.wakeOne(rt.hostTids.get(h)!);
+            return pid;
+          }
+          rt.post(tid, frame.sp(pid, uniq, entryId, h, ctl.pid, false, c, args));
+        } catch (e) {
+          // args that cannot be encoded (too deep, too large): nothing was sent
+          this.watchers.delete(ctl.pid); rt.dir.dead(ctl.uniq); rt.dir.dead(uniq); this.release();
+          throw e;
+        }
+        rt.dir.addLoad(tid, 1);
+        return pid;
+      }
+      if (!entry || entry.kind !== 'process.wasm') {
+        this.watchers.delete(ctl.pid); rt.dir.dead(ctl.uniq); this.release();
+        throw new WippyError('factory not found', 'NotFound', false);
+      }
+    }
+    const replyPid = ctl?.pid ?? formatPid(CONTROL_HOST, 0);
+    const [pid, err] = await this.rpc(tid, (req) =>
+      frame.s(0, replyPid, req, entryId, h, ctl ? ctl.pid : false, false, ctx ? spawnCtx(ctx) : false, args));
+    if (typeof pid !== 'string') {
+      if (ctl) { this.watchers.delete(ctl.pid); rt.dir.dead(ctl.uniq); this.release(); }
+      throw asError(err, `spawn of ${entryId} on ${h} failed`);
+    }
+    // (its EXIT may have come in the same batch as the reply: then the watcher is gone)
+    if (ctl && this.watchers.has(ctl.pid)) this.watchTargets.set(ctl.pid, pid);
+    return pid;
+  }
+
+  /** Run `entryId` to completion: resolves with its result, rejects with its error (a WippyError). */
+  exec(entryId: string, args: unknown[], opts: { host?: string; ctx?: SpawnContext }): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.spawn(entryId, opts.host, args, (e) => {
+        if (e.error) reject(e.error); else resolve(e.value);
+      }, opts.ctx, true).catch(reject);
+    });
+  }
+
+  /** Run `entryId` to completion and report its EXIT as data (never rejects for a process error). */
+  run(entryId: string, args: unknown[], opts: { host?: string; ctx?: SpawnContext }): Promise<ExitInfo> {
+    return new Promise((resolve, reject) => {
+      this.spawn(entryId, opts.host, args, resolve, opts.ctx, true).catch(reject);
+    });
+  }
+
+  /** Send a message from outside (the sender is the zero PID). */
+  send(dest: string, topic: string, payloads: unknown[]): void {
+    this.rt.assertRunning();
+    if (topic.startsWith('@')) throw new WippyError('cannot send to @ topics', 'Invalid', false);
+    const { pid, tid } = this.route(dest);
+    this.rt.post(tid, frame.m(pid, ZERO_PID, topic, payloads.length, payloads));
+  }
+
+  /** Terminate a process (abnormal exit "process terminated"). */
+  terminate(dest: string): void {
+    this.rt.assertRunning();
+    const { pid, tid } = this.route(dest);
+    this.rt.post(tid, frame.t(pid, ZERO_PID));
+  }
+
+  /** Send CANCEL; terminated if it has not exited `deadlineMs` later. */
+  cancel(dest: string, deadlineMs: number, reason: string | undefined): void {
+    this.rt.assertRunning();
+    const { pid, tid } = this.route(dest);
+    this.rt.post(tid, frame.c(pid, ZERO_PID, Date.now() / 1000 + deadlineMs / 1000, reason));
+  }
+
+  private route(dest: string): { pid: string; tid: number } {
+    const pid = dest.startsWith('{') ? dest : this.rt.lookup(dest);
+    if (!pid) throw new WippyError(`could not resolve '${dest}' as PID or registered name`, 'NotFound', false);
+    const parsed = parsePid(pid);
+    if (!parsed) throw new WippyError(`invalid pid format: ${pid}`, 'Invalid', false);
+    const tid = this.rt.dir.owner(parsed.uniq);
+    if (tid <= 0 || !this.rt.dir.isAlive(parsed.uniq)) throw new WippyError('process not found', 'NotFound', false);
+    return { pid, tid };
+  }
+
+  private rpc(tid: number, f: (req: number) => AnyFrame): Promise<[unknown, unknown]> {
+    const req = ++this.reqSeq;
+    this.hold();
+    return new Promise<[unknown, unknown]>((resolve) => {
+      this.replies.set(req, { resolve, tid });
+      this.rt.post(tid, f(req));
+    }).finally(() => this.release());
+  }
+
+  /** {"rep", pid, req, value, error}: the answer to one of our rpcs. */
+  onReply(f: Frame<'rep'>): void {
+    const req = f[I.rep.req];
+    const p = this.replies.get(req);
+    if (p) { this.replies.delete(req); p.resolve([f[I.rep.value], f[I.rep.error]]); }
+  }
+
+  /** {"e", pid, event}: an event for control PID `pid`; an EXIT goes to its watcher. Returns it decoded. */
+  onEvent(f: Frame<'e'>): { kind: string; exit: ExitInfo } {
+    const ev = decodeEvent(f[I.e.event]);
+    const pid = f[I.e.pid];
+    const cb = this.watchers.get(pid);
+    if (cb && ev.kind === EV_EXIT) { this.watchers.delete(pid); cb(ev.exit); }
+    return ev;
+  }
+
+  /**
+   * Worker `tid` died (recovery step 5): rpcs to it fail, and so do watchers of the PIDs that died
+   * with it (their EXIT, with `err`).
+   */
+  workerDied(tid: number, err: () => WippyError): void {
+    for (const [req, p] of [...this.replies]) {
+      if (p.tid !== tid) continue;
+      this.replies.delete(req);
+      p.resolve([undefined, err()]);
+    }
+    for (const [ctl, target] of [...this.watchTargets]) {
+      const p = parsePid(target);
+      if (!p || !this.rt.dir.diesWith(p.uniq, tid)) continue;
+      this.watchTargets.delete(ctl);
+      const cb = this.watchers.get(ctl);
+      if (cb) { this.watchers.delete(ctl); cb({ pid: target, error: err() }); }
+    }
+  }
+
+  /** The runtime stopped: whoever still waits hears `err`. */
+  stopped(err: () => WippyError): void {
+    for (const [ctl, target] of [...this.watchTargets]) {
+      const cb = this.watchers.get(ctl);
+      this.watchTargets.delete(ctl);
+      if (cb) { this.watchers.delete(ctl); cb({ pid: target, error: err() }); }
+    }
+    for (const [req, p] of [...this.replies]) { this.replies.delete(req); p.resolve([undefined, err()]); }
+  }
+
+  /** JS exit watchers and pending rpc replies (leak checks). */
+  sizes(): { watchers: number; replies: number } {
+    return { watchers: this.watchers.size, replies: this.replies.size };
+  }
+
+  // While JS waits on the runtime (an rpc reply, an EXIT for exec/run/spawn with onExit), the
+  // process must stay alive: the worker threads and ports alone do not keep Node's event loop
+  // from exiting. A ref'd timer is held while anything is awaited.
+  private waiting = 0;
+  private keepAlive: NodeJS.Timeout | undefined;
+  private hold(): void {
+    if (this.waiting++ === 0) this.keepAlive = setInterval(() => {}, 1 << 30);
+  }
+  private release(): void {
+    if (--this.waiting === 0) { clearInterval(this.keepAlive); this.keepAlive = undefined; }
+  }
+}
+
+function spawnCtx(c: SpawnContext): CtxRecord {
+  const out: CtxRecord = {};
+  if (c.values) out.values = c.values;
+  if (c.security) out.security_config = c.security;
+  return out;
+}
+
+function asError(err: unknown, fallback: string): WippyError {
+  if (err instanceof WippyError) return err;
+  if (err instanceof Error) return new WippyError(err.message, 'Internal', false);
+  return new WippyError(fallback, 'Internal', false);
+}
+
+/** Normalise an event record decoded on the main thread. */
+function decodeEvent(ev: EventRecord | undefined): { kind: string; exit: ExitInfo } {
+  const e = (ev ?? {}) as Partial<EventRecord>;
+  const exit: ExitInfo = { pid: e.from ?? '' };
+  if (e.result) {
+    if (e.result.error !== undefined) exit.error = asError(e.result.error, 'process failed');
+    else if ('value' in e.result) exit.value = e.result.value;
+  }
+  return { kind: e.kind ?? '', exit };
+}
