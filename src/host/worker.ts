@@ -14,6 +14,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createInterface, type Interface } from 'node:readline';
 import { readFileSync } from 'node:fs';
+import { compileFileText } from '../dialect/entry.js';
 import { getHeapStatistics } from 'node:v8';
 import { LuaKernel } from '../lua/engine.js';
 import { Directory } from '../runtime/directory.js';
@@ -202,7 +203,8 @@ const kernel = await LuaKernel.create({
   post: queueFrame,
   write: (fd, bytes) => queueFrame(0, encodeValue(['w', fd, bytes.slice()])),
   stdinRead: (req, pid) => stdinRead(req, pid),
-  readFile: (path) => { try { return readFileSync(path); } catch { return undefined; } },
+  // process.upgrade re-reads a Lua source: compiled like at load (typed Lua -> plain Lua)
+  readFile: (path) => { try { return Buffer.from(compileFileText(path, readFileSync(path, 'utf8'))); } catch { return undefined; } },
   tzOffset,
 }, init.cfg, init.entries);
 

@@ -278,7 +278,7 @@ export class Runtime extends EventEmitter {
       if (e.kind !== 'process.lua' && e.kind !== 'function.lua' && e.kind !== 'library.lua') continue;
       const l = e as LuaEntry;
       out[l.id] = {
-        kind: l.kind, source: l.source, method: l.method ?? '', modules: l.modules, imports: l.imports,
+        kind: l.kind, source: l.lua, method: l.method ?? '', modules: l.modules, imports: l.imports,
         file: l.sourcePath ? relative(this.registry.root, l.sourcePath) : l.id,
         abs: l.sourcePath,
       };
