@@ -23,7 +23,8 @@
 // them as names: `type X = …` is a declaration only when `type` is followed by a name and then
 // `=` or `<` (in plain Lua two names in a row are a syntax error); `as` is a cast only when it
 // follows an expression on the same line and a type can start after it. `::` after an expression
-// is a cast unless it is the `::name::` of a goto label.
+// is a cast unless it starts `::name::` written on one line, a goto label (so a cast followed by a
+// label on the same line needs a `;` between them).
 
 import { TK } from './lexer.js';
 import type { Cursor } from './cursor.js';
@@ -316,7 +317,7 @@ export class LuaParser {
   private casts(): void {
     const c = this.c;
     for (;;) {
-      if (c.is('::') && !(c.peek().kind === TK.Name && c.isAt(2, '::'))) {
+      if (c.is('::') && !this.isLabel()) {
         const from = c.i;
         c.next();
         parseType(c, this.exps);
@@ -333,6 +334,12 @@ export class LuaParser {
       }
       return;
     }
+  }
+
+  /** `::name::` written on one line is a goto label; anything else after an expression is a cast. */
+  private isLabel(): boolean {
+    const c = this.c;
+    return c.peek().kind === TK.Name && c.isAt(2, '::') && c.peek(2).line === c.tok.line;
   }
 
   /** -> 'call' if it ended with a call, 'var' if assignable, else 'other'. */

@@ -220,7 +220,8 @@ export function closeAngle(c: Cursor): void {
   const t = c.tok;
   if (c.is('>')) { c.next(); return; }
   if (c.is('>>') || c.is('>=')) {
-    c.toks[c.i] = { ...t, value: t.value.slice(1), start: t.start + 1 };
+    c.toks.splice(c.i, 1, { ...t, value: '>', end: t.start + 1 }, { ...t, value: t.value.slice(1), start: t.start + 1 });
+    c.next();
     return;
   }
   c.fail("'>' expected");
