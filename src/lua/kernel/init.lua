@@ -52,7 +52,7 @@ K.check = function(P, action, resource, msg)
 end
 loadmod("proc")
 -- typed-Lua runtime (lib/types.lua): __types for compiled code, callable number/integer/boolean/string
-loadmod("types").install(K.SHARED, debug.getmetatable(K.SHARED.string))
+loadmod("types").install(K.SHARED, debug.getmetatable(K.SHARED.string), K.readonly)
 local time = loadmod("time")
 K.builtin.time = K.readonly(time, "time")
 -- time.lua's internal helpers stay reachable for the kernel (process.cancel, process.receive)

@@ -4,10 +4,13 @@
 --
 -- Shape: `return function(deps) ... return M end`. deps: err(kind, message) -> error object,
 -- is_error(v), find(s, pattern) for the @pattern validator (the kernel passes its budgeted
--- matcher). M.install(globals) adds what a process sees (see the end of this file).
+-- matcher), newud(mt) -> a userdata with metatable mt. M.install(globals, string_mt, readonly)
+-- adds what a process sees (see the end of this file).
 --
--- Model. A type value is an empty table whose state lives in a weak-keyed side table (DATA), so
--- user code cannot forge or modify one, and so `T.field` can mean "the type of field `field`"
+-- Model. A type value is an empty userdata (deps.newud; a table where there is none, as in unit
+-- tests) whose state lives in a weak-keyed side table (DATA). The builtin types are shared by
+-- every process of a worker, so they must be immutable: a userdata cannot be rawset, and its
+-- metatable is hidden. The side table also lets `T.field` mean "the type of field `field`"
 -- without clashing with the state. Its metatable gives it:
 --   * __call(T, v)  - validate and convert: returns the value, or raises an Invalid error;
 --   * T:is(v)       - validate without raising: (value, nil) or (nil, Invalid error);
@@ -42,8 +45,9 @@ return function(deps)
   local MT = {}
   local METHODS = {}
 
+  local newud = deps.newud
   local function new(d)
-    local t = setmetatable({}, MT)
+    local t = newud and newud(MT) or setmetatable({}, MT)
     DATA[t] = d
     return t
   end
@@ -126,9 +130,19 @@ return function(deps)
     error = function(v) return is_error(v) or type(v) == "string" end,
   }
 
+  -- The type behind named types and refs (a message shows the structure, not just the name).
+  local function unwrap(t)
+    local d = DATA[t]
+    while d.tag == "named" or d.tag == "ref" do
+      resolve(t)
+      t = d.tag == "named" and d.body or d.thunk()
+      d = DATA[t]
+    end
+    return t
+  end
   local function mismatch(t, v, path)
     local at = path ~= "" and ('field "' .. path .. '": ') or ""
-    return false, at .. "expected " .. describe(t) .. ", got " .. what(v)
+    return false, at .. "expected " .. describe(unwrap(t)) .. ", got " .. what(v)
   end
   local function sub(path, k)
     local key = type(k) == "string" and k or "[" .. tostring(k) .. "]"
@@ -163,7 +177,11 @@ return function(deps)
       return mismatch(t, v, path)
     elseif tag == "opt" then
       if v == nil then return true end
-      return check(d.inner, v, path)
+      local ok, msg = check(d.inner, v, path)
+      if ok then return true end
+      local inner = resolve(d.inner).tag
+      if inner == "prim" or inner == "lit" then return mismatch(t, v, path) end
+      return false, msg
     elseif tag == "union" then
       for _, x in ipairs(d.items) do
         if check(x, v, path) then return true end
@@ -457,8 +475,10 @@ return function(deps)
   -- The globals a process sees: number/integer/boolean callable; `string` (the library) callable
   -- through its proxy's metatable, which keeps string.format and friends; the capitalised names
   -- the reflection examples use; typeof; and __types for compiled code.
-  function M.install(G, string_mt)
-    G.__types = M
+  function M.install(G, string_mt, readonly)
+    local public = {}
+    for k, v in pairs(M) do if k ~= "install" then public[k] = v end end
+    G.__types = readonly and readonly(public, "__types") or public
     G.number, G.integer, G.boolean = M.number, M.integer, M.boolean
     G.Number, G.Integer, G.String, G.Boolean = M.number, M.integer, M.string, M.boolean
     G.Any, G.Unknown, G.Never, G.Nil = M.any, M.unknown, M.never, M["nil"]
