@@ -1,0 +1,59 @@
+// The typed-Lua dialect through the whole runtime: an app on disk whose library exports types,
+// a typed process using them, typed functions inline and from a file (test/fixtures/dialect/app);
+// errors on the user's lines; and an app with syntax errors failing to load with file, line and
+// token (test/fixtures/dialect/broken).
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRuntime, loadApp, type Runtime, WippyError } from '../src/index.js';
+import { RegistryError } from '../src/registry/loader.js';
+
+describe('a typed app', () => {
+  let rt: Runtime;
+  before(async () => { rt = await createRuntime({ root: 'test/fixtures/dialect/app', workers: 2 }); });
+  after(async () => { await rt.stop(2000); });
+
+  test('a typed process uses the types its library exports, casts and validation', async () => {
+    const r = await rt.exec('app:main');
+    assert.equal(r, 'ann (42) admin; 5; Order: field "owner.name": length must be at least 1; 1.5');
+  });
+
+  test('a typed inline function runs, and its cast fails with the documented error', async () => {
+    assert.equal(await rt.exec('app:square', [7]), 49);
+    await assert.rejects(rt.exec('app:square', [2.5]), (e: WippyError) => {
+      assert.equal(e.kind, 'Invalid');
+      assert.equal(e.message, 'cannot cast 2.5 to integer');
+      return true;
+    });
+  });
+
+  test('an error raised under multi-line annotations names the line it was written on', async () => {
+    assert.equal(await rt.exec('app:fails', [1]), true);
+    await assert.rejects(rt.exec('app:fails', [-1]), (e: WippyError) => {
+      assert.match(e.message, /fails\.lua:11: negative value on line 11/);
+      return true;
+    });
+  });
+
+  test('the registry keeps the source as written and the compiled Lua beside it', () => {
+    const main = rt.registry.lua('app:main')!;
+    assert.ok(main.source.includes('local function total(o: Order): integer'));
+    assert.ok(main.lua.includes('local function total(o       )        '));
+    assert.equal(main.lua.split('\n').length, main.source.split('\n').length);
+  });
+});
+
+test('syntax errors in typed code are load problems naming file, line and token', async () => {
+  await assert.rejects(loadApp('test/fixtures/dialect/broken'), (e: RegistryError) => {
+    assert.ok(e instanceof RegistryError);
+    const byEntry = new Map(e.problems.map((p) => [p.entry, p]));
+    assert.equal(e.problems.length, 2, e.message);
+    const file = byEntry.get('app:bad_file')!;
+    assert.deepEqual({ file: file.file, line: file.line, field: file.field }, { file: 'src/bad.lua', line: 3, field: 'source' });
+    assert.equal(file.message, "Lua syntax error: '>' expected near '='");
+    const inline = byEntry.get('app:bad_inline')!;
+    assert.deepEqual({ file: inline.file, line: inline.line }, { file: 'src/_index.yaml', line: 16 });
+    assert.equal(inline.message, "Lua syntax error: unexpected symbol near 'return' (line 3 of the inline source)");
+    assert.match(e.message, /src\/bad\.lua:3: entry app:bad_file: field source: Lua syntax error: '>' expected near '='/);
+    return true;
+  });
+});
