@@ -153,6 +153,26 @@ describe('reflection and comparison', () => {
   `));
 });
 
+test('typeof of a local declared with a type gives the declared type (collections, optionals, functions)', () => run(String.raw`
+  local arr: {number} = {1, 2, 3}
+  local arrType = typeof(arr)
+  eq(arrType:elem():kind(), "number")
+  local map: {[string]: number} = {}
+  local mapType = typeof(map)
+  eq(mapType:key():kind(), "string"); eq(mapType:val():kind(), "number")
+  local opt: number? = nil
+  local optType = typeof(opt)
+  eq(optType:kind(), "optional"); eq(optType:inner():kind(), "number")
+  local fn: (number, string) -> boolean
+  local fnType = typeof(fn)
+  local ks = {}
+  for param in fnType:params() do ks[#ks + 1] = param:kind() end
+  eq(table.concat(ks, ","), "number,string"); eq(fnType:ret():kind(), "boolean")
+  do local arr = {1}; eq(typeof(arr):kind(), "table", "a shadowing local without a type") end
+  local function f(x: string?) return typeof(x) end
+  eq(f("a"):kind(), "optional")
+`));
+
 test('a failed cast is an error object a pcall can inspect (kind Invalid), not a string', async () => {
   await run(String.raw`
     local ok, e = pcall(integer, "x")

@@ -15,7 +15,7 @@
 
 import { createHash } from 'node:crypto';
 import { Cursor } from './cursor.js';
-import { applyEdits, declText, exportEdits } from './emitter.js';
+import { applyEdits, declText, exportEdits, typeExpr } from './emitter.js';
 import { DialectSyntaxError, tokenize } from './lexer.js';
 import { LuaParser } from './parser.js';
 
@@ -41,6 +41,7 @@ export function compileUncached(source: string): string {
   const edits = c.edits;
   for (const d of p.decls) edits.push({ start: d.start, end: d.end, text: declText(d) });
   for (const e of exportEdits(p.decls, p.exportSites)) edits.push(e);
+  for (const t of p.typeofs) edits.push({ start: t.at, end: t.at, text: `, ${typeExpr(t.type, new Set(t.generics))}` });
   return applyEdits(source, edits);
 }
 

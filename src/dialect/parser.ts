@@ -63,9 +63,13 @@ const UNARY_PRIORITY = 12;
 export class LuaParser {
   readonly decls: TypeDecl[] = [];
   readonly exportSites: ExportSite[] = [];
+  /** `typeof(x)` calls on locals with a declared type: where to add it. */
+  readonly typeofs: Array<{ at: number; type: TypeNode; generics: string[] }> = [];
   private readonly c: Cursor;
   private readonly generics: string[][] = [];
   private depth = 0;
+  /** Locals in scope, innermost last: name -> declared type (null when not annotated). */
+  private readonly scopes: Array<Map<string, TypeNode | null>> = [new Map()];
   private readonly exps = (c: Cursor) => { this.explist(); void c; };
 
   constructor(c: Cursor) {
@@ -85,13 +89,28 @@ export class LuaParser {
     return t.kind === TK.Eof || (t.kind === TK.Keyword && BLOCK_END.has(t.value));
   }
 
-  private block(main = false): void {
+  private block(main = false, locals?: Map<string, TypeNode | null>): void {
     this.enter();
+    this.scopes.push(locals ?? new Map());
     while (!this.blockEnds()) {
       if (this.c.is('return')) { this.retstat(main); break; }
       this.statement(main);
     }
+    this.scopes.pop();
     this.depth--;
+  }
+
+  private declare(name: string, type: TypeNode | null): void {
+    this.scopes[this.scopes.length - 1]!.set(name, type);
+  }
+
+  /** The declared type of local `name` (null: a local without one; undefined: not a local). */
+  private lookup(name: string): TypeNode | null | undefined {
+    for (let i = this.scopes.length - 1; i >= 0; i--) {
+      const t = this.scopes[i]!.get(name);
+      if (t !== undefined) return t;
+    }
+    return undefined;
   }
 
   private enter(): void {
@@ -113,7 +132,7 @@ export class LuaParser {
         case 'function': return this.funcstat();
         case 'local': {
           c.next();
-          if (c.accept('function')) { c.name(); this.funcbody(t.line); return; }
+          if (c.accept('function')) { this.declare(c.name().value, null); this.funcbody(t.line); return; }
           return this.localstat();
         }
         case 'break': c.next(); return;
@@ -149,20 +168,20 @@ export class LuaParser {
   private forstat(): void {
     const c = this.c;
     const t = c.next();
-    c.name();
-    this.annotation();
+    const vars = new Map<string, TypeNode | null>();
+    vars.set(c.name().value, this.annotation());
     if (c.accept('=')) {
       this.expr(); c.expect(','); this.expr();
       if (c.accept(',')) this.expr();
     } else if (c.is(',') || c.is('in')) {
-      while (c.accept(',')) { c.name(); this.annotation(); }
+      while (c.accept(',')) { const n = c.name().value; vars.set(n, this.annotation()); }
       c.expect('in');
       this.explist();
     } else {
       c.fail("'=' or 'in' expected");
     }
     c.expect('do');
-    this.block();
+    this.block(false, vars);
     c.expect('end', { what: 'for', line: t.line });
   }
 
@@ -177,13 +196,16 @@ export class LuaParser {
 
   private localstat(): void {
     const c = this.c;
+    const names: Array<[string, TypeNode | null]> = [];
     do {
-      c.name();
+      const n = c.name().value;
       this.attrib();
-      this.annotation();
+      const type = this.annotation();
       this.attrib();
+      names.push([n, type]);
     } while (c.accept(','));
     if (c.accept('=')) this.explist();
+    for (const [n, type] of names) this.declare(n, type); // in scope after the values, as in Lua
   }
 
   private attrib(): void {
@@ -233,13 +255,14 @@ export class LuaParser {
   // ---- functions and annotations --------------------------------------------------------------
 
   /** An optional `: Type` annotation, erased. */
-  private annotation(): void {
+  private annotation(): TypeNode | null {
     const c = this.c;
-    if (!c.is(':')) return;
+    if (!c.is(':')) return null;
     const from = c.i;
     c.next();
-    parseType(c, this.exps);
+    const type = parseType(c, this.exps);
     c.eraseFrom(from);
+    return type;
   }
 
   private funcbody(line: number): void {
@@ -253,11 +276,12 @@ export class LuaParser {
       c.eraseFrom(from);
     }
     c.expect('(');
+    const params = new Map<string, TypeNode | null>();
     if (!c.is(')')) {
       do {
         if (c.accept('...')) { this.annotation(); break; }
-        c.name();
-        this.annotation();
+        const n = c.name().value;
+        params.set(n, this.annotation());
       } while (c.accept(','));
     }
     c.expect(')');
@@ -267,7 +291,7 @@ export class LuaParser {
       parseType(c, this.exps);
       c.eraseFrom(from);
     }
-    this.block();
+    this.block(false, params);
     c.expect('end', { what: 'function', line });
     if (pushed) this.generics.pop();
     this.depth--;
@@ -336,6 +360,20 @@ export class LuaParser {
     }
   }
 
+  /**
+   * At `typeof` (the global) called as `typeof(x)` with `x` a local declared with a type: the
+   * declared type is passed as a second argument (`typeof(x, <type>)`), so reflection sees the
+   * declaration (`{number}`, `number?`), not just the value.
+   */
+  private typeofArg(): void {
+    const c = this.c;
+    if (this.lookup('typeof') !== undefined) return;
+    if (!c.isAt(1, '(') || c.peek(2).kind !== TK.Name || !c.isAt(3, ')')) return;
+    const declared = this.lookup(c.peek(2).value);
+    if (!declared) return;
+    this.typeofs.push({ at: c.peek(3).start, type: declared, generics: this.generics.flat() });
+  }
+
   /** `::name::` written on one line is a goto label; anything else after an expression is a cast. */
   private isLabel(): boolean {
     const c = this.c;
@@ -346,7 +384,11 @@ export class LuaParser {
   private suffixedexp(): 'call' | 'var' | 'other' {
     const c = this.c;
     let kind: 'call' | 'var' | 'other';
-    if (c.tok.kind === TK.Name) { c.next(); kind = 'var'; }
+    if (c.tok.kind === TK.Name) {
+      if (c.tok.value === 'typeof') this.typeofArg();
+      c.next();
+      kind = 'var';
+    }
     else if (c.is('(')) {
       const open = c.next();
       this.expr();
