@@ -10,8 +10,8 @@
 // forgets the oldest first (a Map iterates in insertion order). The file name is not part of the
 // key; it is applied when the error is reported.
 //
-// Cost: about 8 ms per 1,000 lines of typed Lua on Node 20 (see docs/dialect.md for how it was
-// measured); hashing is a small part of it, so a cache hit is cheap.
+// Cost: 2.8 ms of CPU per 1,000 lines of typed Lua on Node 20 (2.6 on Node 24), 1.5 ms for plain
+// Lua; a cache hit (hashing) 0.02 ms for 25 KB. bench/dialect-compile.ts measures it.
 
 import { createHash } from 'node:crypto';
 import { Cursor } from './cursor.js';
