@@ -57,3 +57,54 @@ test('syntax errors in typed code are load problems naming file, line and token'
     return true;
   });
 });
+
+test('process.upgrade re-reads a typed file and compiles it; a syntax error fails the upgrade naming file, line and token', async () => {
+  const { mkdtempSync, writeFileSync, mkdirSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const root = mkdtempSync(join(tmpdir(), 'wippy-dialect-up-'));
+  mkdirSync(join(root, 'src'));
+  const V1 = [
+    'local function main(n: integer): never',
+    '  assert(process.registry.register("typed_up_" .. n))',
+    '  process.inbox():receive()',
+    '  process.upgrade(nil, n + 1)',
+    'end',
+    'return { main = main }',
+  ].join('\n');
+  writeFileSync(join(root, 'src', 'up.lua'), V1);
+  writeFileSync(join(root, 'src', 'up2.lua'), V1);
+  writeFileSync(join(root, 'src', '_index.yaml'), [
+    'namespace: up',
+    'entries:',
+    '  - { name: processes, kind: process.host, host: { workers: 1 } }',
+    '  - { name: t, kind: process.lua, source: file://up.lua, method: main }',
+    '  - { name: t2, kind: process.lua, source: file://up2.lua, method: main }',
+  ].join('\n'));
+  const rt = await createRuntime({ root });
+  // the name, however late (no wall-clock bound), unless the process already ended
+  const waitName = async (name: string, running: Promise<unknown>) => {
+    let done = false;
+    running.then(() => { done = true; }, () => { done = true; });
+    while (rt.lookup(name) === undefined && !done) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(!done, `process ended before registering ${name}`);
+  };
+  try {
+    const first = rt.exec('up:t', [1]);
+    await waitName('typed_up_1', first);
+    writeFileSync(join(root, 'src', 'up.lua'), 'type Out = {n: integer}\nlocal function main(n: integer): integer\n  return Out({ n = n }).n * 10\nend\nreturn { main = main }\n');
+    rt.send('typed_up_1', 'go');
+    assert.equal(await first, 20);
+
+    const second = rt.exec('up:t2', [5]);
+    await waitName('typed_up_5', second);
+    writeFileSync(join(root, 'src', 'up2.lua'), 'local function main(n: integer\n  return n\nend\nreturn { main = main }\n');
+    rt.send('typed_up_5', 'go');
+    await assert.rejects(second, (e: WippyError) => {
+      assert.match(e.message, /^upgrade: create failed: .*up2\.lua:2: syntax error: '\)' expected near 'return'/);
+      return true;
+    });
+  } finally {
+    await rt.stop(1000);
+  }
+});
