@@ -3,8 +3,8 @@
 -- reflection (`X:kind()`, `X:fields()`, `Integer <= Number`, ...).
 --
 -- Shape: `return function(deps) ... return M end`. deps: err(kind, message) -> error object,
--- is_error(v), find(s, pattern) for the @pattern validator (the kernel passes its budgeted
--- matcher), newud(mt) -> a userdata with metatable mt. M.install(globals, string_mt, readonly)
+-- is_error(v), pattern.find(s, pattern) for the @pattern validator (the kernel's budgeted
+-- matcher; string.find when absent), newud(mt) -> a userdata with metatable mt. M.install(globals, string_mt, readonly)
 -- adds what a process sees (see the end of this file).
 --
 -- Model. A type value is an empty userdata (deps.newud; a table where there is none, as in unit
@@ -38,7 +38,8 @@ return function(deps)
   local sformat, concat = string.format, table.concat
   local mkerr = deps.err
   local is_error = deps.is_error or function() return false end
-  local find = deps.find or string.find
+  -- the kernel's matcher (lib/pattern.lua) runs costly patterns under the reduction budget
+  local find = deps.pattern and deps.pattern.find or string.find
 
   local DATA = setmetatable({}, { __mode = "k" })
   local M = {}
