@@ -28,7 +28,7 @@
 
 import { TK } from './lexer.js';
 import type { Cursor } from './cursor.js';
-import { isArrow, parseGenericParams, parseType, startsType, type TypeNode } from './type-grammar.js';
+import { parseGenericParams, parseType, startsType, type TypeNode } from './type-grammar.js';
 
 /** A `type` declaration found in the source, for the emitter. */
 export interface TypeDecl {
@@ -70,7 +70,8 @@ export class LuaParser {
   private depth = 0;
   /** Locals in scope, innermost last: name -> declared type (null when not annotated). */
   private readonly scopes: Array<Map<string, TypeNode | null>> = [new Map()];
-  private readonly exps = (c: Cursor) => { this.explist(); void c; };
+  /** Expression lists inside types (validator arguments, `typeof(...)`), for type-grammar.ts. */
+  private readonly exps = () => { this.explist(); };
 
   constructor(c: Cursor) {
     this.c = c;
@@ -307,7 +308,6 @@ export class LuaParser {
   expr(limit = 0): void {
     const c = this.c;
     this.enter();
-    const t = c.tok;
     if (c.is('not') || c.is('-') || c.is('#') || c.is('~')) {
       c.next();
       this.expr(UNARY_PRIORITY);
@@ -323,7 +323,6 @@ export class LuaParser {
       this.expr(prio[1]);
     }
     this.depth--;
-    void t;
   }
 
   private simpleexp(): void {
@@ -429,4 +428,3 @@ export class LuaParser {
   }
 }
 
-export { isArrow };
