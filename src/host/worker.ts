@@ -13,6 +13,7 @@
 // src/shm/layout.ts.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
+import { compileFileText } from '../dialect/entry.js';
 import { getHeapStatistics } from 'node:v8';
 import { LuaKernel } from '../lua/engine.js';
 import { Directory } from '../shm/directory.js';
@@ -68,7 +69,8 @@ const kernel = await LuaKernel.create({
   post: (to, bytes) => ep.post(to, bytes.slice()), // the view points into wasm memory: copy now
   write: (fd, bytes) => ep.post(0, Terminal.output(fd, bytes.slice())),
   stdinRead: (req, pid, mode, n) => terminal.read(req, pid, mode, n),
-  readFile: (path) => { try { return readFileSync(path); } catch { return undefined; } },
+  // process.upgrade re-reads a Lua source: compiled like at load (typed Lua -> plain Lua)
+  readFile: (path) => { try { return Buffer.from(compileFileText(path, readFileSync(path, 'utf8'))); } catch { return undefined; } },
   tzOffset,
 }, init.cfg, init.entries);
 

@@ -60,7 +60,7 @@ export function formatList(reg: Registry, opts: ListOptions = {}): string {
 }
 
 /** Base fields every entry has; anything else on the object is a typed, defaulted kind field. */
-const BASE_KEYS = new Set(['id', 'namespace', 'name', 'kind', 'meta', 'origin', 'data', 'files', 'source', 'sourcePath']);
+const BASE_KEYS = new Set(['id', 'namespace', 'name', 'kind', 'meta', 'origin', 'data', 'files', 'source', 'lua', 'sourcePath']);
 
 /**
  * Everything known about one entry: origin, meta, the fields as written (with inlined files

@@ -17,6 +17,7 @@
 // also produce "missing entry" noise at each of its users.
 
 import path from 'node:path';
+import { compileEntry } from '../dialect/entry.js';
 import type { AppConfig, Entry, EntryId, HostEntry, LuaEntry, RegistryProblem, ServiceEntry } from './types.js';
 import {
   CONTROL_HOST, HOST_KINDS, LUA_KINDS, POLICY_KINDS, PROCESS_KINDS, cut, isPlainObject, lineOf, validateEntry,
@@ -230,7 +231,10 @@ export function buildRegistry(raws: RawEntry[], opts: BuildOptions): Registry {
     }
     declared.set(id, raw);
     const entry = validateEntry(raw, opts.root, (field, message) => problems.entry(raw, field, message));
-    if (entry) valid.push([raw, entry]);
+    // Typed Lua -> plain Lua (entry.lua), here on the main thread, once per source (src/dialect/).
+    const bad = entry && isLuaEntry(entry) ? compileEntry(entry, lineOf(raw, 'source')) : undefined;
+    if (bad) problems.add(bad.file, bad.line, bad.message, { entry: id, field: 'source' });
+    else if (entry) valid.push([raw, entry]);
   }
 
   for (const raw of declared.values()) checkReferences(raw, declared, problems);
@@ -240,6 +244,10 @@ export function buildRegistry(raws: RawEntry[], opts: BuildOptions): Registry {
 
   problems.throwIfAny(`failed to load registry at ${opts.root}`);
   return new Registry(valid.map(([, e]) => e), { root: opts.root, ...(opts.config ? { config: opts.config } : {}) });
+}
+
+function isLuaEntry(e: Entry): e is LuaEntry {
+  return (LUA_KINDS as readonly string[]).includes(e.kind);
 }
 
 function describeMissing(id: EntryId, declared: Map<EntryId, RawEntry>): string {

@@ -34,6 +34,8 @@ export interface LuaEntry extends Entry {
   kind: 'process.lua' | 'function.lua' | 'library.lua';
   /** The Lua source text (inlined from `file://`). */
   source: string;
+  /** `source` compiled to plain Lua 5.4 (typed-Lua annotations erased), every line where it was. */
+  lua: string;
   /** Absolute path of the source file, when it came from `file://` (used by upgrade to re-read). */
   sourcePath?: string;
   /** Exported function to run; undefined for libraries. */

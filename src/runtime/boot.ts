@@ -46,7 +46,8 @@ export function kernelEntries(registry: Registry): Uint8Array {
     if (e.kind !== 'process.lua' && e.kind !== 'function.lua' && e.kind !== 'library.lua') continue;
     const l = e as LuaEntry;
     out[l.id] = {
-      kind: l.kind, source: l.source, method: l.method ?? '', modules: l.modules, imports: l.imports,
+      kind: l.kind, source: l.lua, // compiled from typed Lua (src/dialect/)
+      method: l.method ?? '', modules: l.modules, imports: l.imports,
       file: l.sourcePath ? relative(registry.root, l.sourcePath) : l.id,
       abs: l.sourcePath,
     };

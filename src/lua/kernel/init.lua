@@ -199,6 +199,8 @@ local process = loadmod("process")({
   with_context = spawner.with_context, with_options = spawner.with_options, upgrade = upgrade.upgrade,
 })
 sandbox.set_process(process)
+-- typed Lua at run time (lib/types.lua): casts by calling a type, declared types (docs/dialect.md)
+sandbox.install_types(loadmod("types")({ err = err, is_error = is_error, pattern = run.pattern, newud = H.newud }))
 
 sched.install({
   thread_failed = lifecycle.thread_failed, thread_done = lifecycle.thread_done,

@@ -157,6 +157,11 @@ return function(deps)
 
   -- The `process` global and require("process") (process.lua, wired by init.lua).
   function M.set_process(p) SHARED.process = p end
+  -- The typed-Lua runtime (lib/types.lua) adds its globals: __types for compiled code, callable
+  -- number/integer/boolean, and a __call on the string proxy's metatable (casts).
+  function M.install_types(types)
+    types.install(SHARED, debug.getmetatable(SHARED.string), readonly)
+  end
 
   -- Built-in modules `require` can load when listed in an entry's `modules`.
   local builtin = {}
