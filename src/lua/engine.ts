@@ -107,6 +107,7 @@ export class LuaKernel {
       codec: libSource('codec'),
       time: libSource('time'),
       pattern: libSource('pattern'),
+      funcs: libSource('funcs'),
       __cfg: cfg,
       __entries: entries,
     };

@@ -57,6 +57,7 @@ K.builtin.time = K.readonly(time, "time")
 K.builtin_time_raw = time
 K.builtin.io = K.readonly(loadmod("io"), "io")
 K.builtin.security = K.readonly(K.security.module, "security")
+K.builtin.funcs = K.readonly(assert(load(MODS.funcs, "@lib/funcs.lua", "t"))()(K.funcs_iface), "funcs")
 
 function __step(batch) return K.step(batch) end
 function __count() return K.count() end

@@ -505,7 +505,7 @@ return function(K)
     local pid = P.pid
     if next(P.watchers) then
       local result = {}
-      if err ~= nil then result.error = err else result.value = P.exit_value end
+      if err ~= nil then result.error = err else result.value, result.values = P.exit_value, P.exit_values end
       for w in pairs(P.watchers) do
         send_event(w, { kind = EV_EXIT, from = pid, at = at, result = result })
       end
@@ -565,6 +565,7 @@ return function(K)
         exit(P, nil, e)
       else
         local v, cerr = copy(r1)
+        if P.results and not cerr then P.exit_values, cerr = copy(P.results) end
         if cerr then exit(P, nil, K.err("Invalid", "invalid process result: " .. cerr, false))
         else exit(P, v, nil) end
       end
@@ -900,7 +901,18 @@ return function(K)
       if opts.watcher then P.watchers[opts.watcher] = true end
       if opts.link then P.links[opts.link] = true end
     end
-    local T = K.new_thread(P, function() return main(tunpack(args, 1, n)) end)
+    local body = function() return main(tunpack(args, 1, n)) end
+    if Ent.kind == "function.lua" then
+      -- A function frame keeps all its results (funcs: multiple returns): more than one, with no
+      -- error in second place, go out as the EXIT's result.values too.
+      body = function()
+        local r = tpack(main(tunpack(args, 1, n)))
+        local r2 = r[2]
+        if r.n > 1 and not (type(r2) == "string" or K.is_error(r2)) then P.results = r end
+        return r[1], r2
+      end
+    end
+    local T = K.new_thread(P, body)
     P.main = T
     ready(T, 0)
     if killing then
@@ -928,7 +940,7 @@ return function(K)
   -- worker takes the descriptor first (K.start_task). -> pid | nil (not queued: too large, full)
   local function spawn_queued(id, host, watcher, link, ctx, n, args, target)
     local uniq = H.pid_alloc(SELF)
-    local pid = fmt_pid(host, uniq)
+    local pid = fmt_pid(K.entries[id].kind == "function.lua" and (id .. "#lua." .. SELF) or host, uniq)
     local pargs = { n = n }
     for i = 1, n do pargs[i] = args[i] end
     local d = encode({ pid, uniq, id, host, watcher or false, link or false, ctx or false, pargs, SELF })
@@ -955,7 +967,7 @@ return function(K)
       -- the spawner's worker unless it is busier than another worker of the host by more than
       -- the slack (H.place, src/host/worker.ts).
       local tid = SELF
-      if validated[id] and MULTI and not pin and K.entries[id].kind == "process.lua" then
+      if validated[id] and MULTI and not pin then
         pid = spawn_queued(id, host, watcher, opts.link, ctx, n, args, SELF)
         if not pid then
           tid = H.place()
@@ -1729,20 +1741,31 @@ return function(K)
     return true
   end)
 
-  -- process.exec(id, host, ...): spawn, wait for the EXIT, return its value or nil, err.
-  -- If the caller exits first, the callee gets a CANCEL (semantics §2.11, issue: "cancelled").
-  local function exec_from(P, id, host, n, args, ctx)
+  -- exec_start(P, id, host, n, args, ctx, on_exit) -> handle | nil, err: spawn entry `id` on
+  -- `host` for caller P (ctx nil = inherit P's), watched by a `node:control` pid minted here, and
+  -- call on_exit(ev) once with its EXIT event (ev.result.value / ev.result.error; function frames
+  -- also ev.result.values). While it runs it counts as a pending operation of P (waiting on it is
+  -- not a deadlock). handle.cancel(reason) sends the child a CANCEL with the default deadline and
+  -- stops waiting (on_exit is not called); when P exits first, K.cancel_execs does the same.
+  -- process.exec is exec_start + park; the funcs module (lib/funcs.lua) builds on it too.
+  local function cancel_child(P, child, reason)
+    local at = wall_s()
+    local where, target = locate(child)
+    local ev = { kind = EV_CANCEL, from = P.pid, at = at, deadline = at + DEFAULT_CANCEL_MS / 1000,
+      reason = reason }
+    if where == "local" then deliver_event(target, ev)
+    elseif where == "remote" then post(target, { "c", child, P.pid, ev.deadline, ev.reason }) end
+  end
+  local function exec_start(P, id, host, n, args, ctx, on_exit)
     local uniq = H.pid_alloc()
     local wpid = fmt_pid("node:control", uniq)
-    local T = K.cur
-    local result
-    exec_waits[wpid] = function(ev)
+    local function stop()
       exec_waits[wpid] = nil
       H.dead(uniq)
-      result = ev
+      if P.execs then P.execs[wpid] = nil end
       P.npending = P.npending - 1
-      if P.alive and T.parked then ready(T, 0) end
     end
+    exec_waits[wpid] = function(ev) stop(); on_exit(ev) end
     local pid, err = spawn_from(P, id, host, false, false, n, args, ctx, wpid)
     if not pid then
       exec_waits[wpid] = nil
@@ -1752,12 +1775,52 @@ return function(K)
     P.npending = P.npending + 1
     P.execs = P.execs or {}
     P.execs[wpid] = pid
+    local handle = { pid = pid }
+    function handle.cancel(reason)
+      if exec_waits[wpid] == nil then return false end
+      stop()
+      cancel_child(P, pid, reason or "caller context canceled")
+      return true
+    end
+    return handle
+  end
+  K.exec_start = exec_start
+
+  -- process.exec(id, host, ...): spawn, wait for the EXIT, return its value or nil, err.
+  -- If the caller exits first, the callee gets a CANCEL (semantics §2.11, issue: "cancelled").
+  local function exec_from(P, id, host, n, args, ctx)
+    local T = K.cur
+    local result
+    local h, err = exec_start(P, id, host, n, args, ctx, function(ev)
+      result = ev
+      if P.alive and T.parked then ready(T, 0) end
+    end)
+    if not h then return nil, err end
     while result == nil do park() end
-    P.execs[wpid] = nil
     local r = result.result or {}
     if r.error ~= nil then return nil, r.error end
     return r.value
   end
+
+  -- The kernel interface lib/funcs.lua receives (init.lua passes it; its top lists each field).
+  K.funcs_iface = {
+    exec_start = exec_start,
+    current = function() return K.cp end,
+    check = function(P, action, resource, msg) return K.check(P, action, resource, msg) end,
+    error = function(kind, msg) return K.err(kind, msg, false) end,
+    entry_kind = function(id) local e = K.entries[id]; return e and e.kind end,
+    copy_args = copy_args,
+    chan_new = K.chan_new, chan_offer = K.chan_offer, chan_close = K.chan_close,
+    payload = wrap_payload,
+    timer_add = K.timer_add, timer_cancel = K.timer_cancel, now_ms = H.now,
+    newud = H.newud,
+    encode_actor = function(a) return K.encode_actor(a) end,
+    encode_scope = function(s) return K.encode_scope(s) end,
+    duration_ms = function(s)
+      local d = builtin.time and builtin.time.parse_duration(s)
+      return d and d:milliseconds()
+    end,
+  }
 
   local function check_exec_args(id, host)
     if id == nil or host == nil then return E("Invalid", "exec requires id and host arguments") end
@@ -1789,14 +1852,9 @@ return function(K)
   -- Cancel what a dying caller was exec-ing.
   function K.cancel_execs(P)
     if not P.execs then return end
-    local at = wall_s()
     for wpid, child in pairs(P.execs) do
       exec_waits[wpid] = nil
-      local where, target = locate(child)
-      local ev = { kind = EV_CANCEL, from = P.pid, at = at, deadline = at + DEFAULT_CANCEL_MS / 1000,
-        reason = "caller context canceled" }
-      if where == "local" then deliver_event(target, ev)
-      elseif where == "remote" then post(target, { "c", child, P.pid, ev.deadline, ev.reason }) end
+      cancel_child(P, child, "caller context canceled")
     end
     P.execs = nil
   end

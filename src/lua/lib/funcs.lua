@@ -1,0 +1,329 @@
+-- The `funcs` module of the Wippy docs: call a `function.lua` entry synchronously (funcs.call),
+-- asynchronously (funcs.async -> Future), or through an immutable Executor (funcs.new()) that
+-- carries context values, an actor, a scope and options (timeout, host).
+--
+-- What it owns: argument validation, the `funcs.*` permission checks, the Executor and Future
+-- objects, timeouts, and turning a callee's EXIT into results. What it may call: only the kernel
+-- interface K it receives (below), so it runs unchanged in the worker's kernel and under a fake K
+-- in tests (test/lua/funcs_fake.lua).
+--
+-- The kernel interface K (every field is used; nothing else is reached):
+--   K.exec_start(P, id, host, n, args, ctx, on_exit) -> handle | nil, err
+--       spawn entry `id` on `host` for caller P with context ctx (nil: inherit P's), call
+--       on_exit(ev) once with its EXIT event (ev.result.value / .values / .error); while it runs
+--       P is "waiting on a pending operation", not deadlocked; handle.cancel(reason) sends the
+--       callee a CANCEL and stops waiting (on_exit is then never called); when P exits, the
+--       kernel cancels what it still waits for.
+--   K.current() -> P | nil        the calling process; funcs reads P.host and P.ctx
+--                                 ({ values, actor, scope, options }, encoded as spawn passes it)
+--   K.check(P, action, resource, msg) -> true | false, err    permission check
+--   K.error(kind, msg) -> error   a non-retryable error of the kernel's kinds
+--   K.entry_kind(id) -> kind | nil
+--   K.copy_args(args, n) -> true | nil, err   deep-copy values leaving the caller (in place)
+--   K.chan_new(cap), K.chan_offer(ch, v), K.chan_close(ch)   kernel channels
+--   K.payload(v) -> Payload       the payload wrapper messages use (payload:data())
+--   K.timer_add(at_ms, fn) -> h, K.timer_cancel(h), K.now_ms()   scheduler timers (fn runs
+--                                 outside any process, so it only settles state and offers)
+--   K.newud(mt) -> userdata       Executor and Future are userdata with state in side tables
+--   K.encode_actor(a), K.encode_scope(s) -> encoded | nil   security objects as a ctx carries them
+--   K.duration_ms(s) -> ms | nil  optional: Go duration strings for `timeout`
+--
+-- Protocol. A call is one callee frame: a `function.lua` entry spawned with exec_start on the
+-- caller's host (the kernel queues it on the host's run queues, so any worker of the host may run
+-- it; many concurrent calls spread over the host's workers), or on `options.host`. Its EXIT
+-- settles a call record { state, value(s), err } once: "ok", "error", "timeout" or "canceled";
+-- whichever comes first (EXIT, timeout timer, Future:cancel) wins and the others find it settled.
+-- A settled async call puts its result on the Future's channel (capacity 1): one Payload, or a
+-- table of Payloads when the function returned several values, and leaves it open (a closed
+-- channel would wake every later select over it); on an error, timeout or cancel the channel is
+-- closed empty (receive gives nil, false) and result()/error() say why. funcs.call waits on the same record without building a Future.
+--
+-- Choices where the docs leave room (docs/funcs.md lists them):
+--   * results: `return v` gives v; `return nil, err` (or `false, "msg"`) gives nil, err; several
+--     values with no error in second place are all returned by call, and as a table of Payloads by
+--     Future:result() and the channel.
+--   * timeout (with_options { timeout = ms | "5s" }) ends the call with kind Timeout and sends the
+--     callee a CANCEL; Future:cancel() ends it with kind Canceled and does the same.
+--   * with_context / with_actor / with_scope check funcs.context / funcs.security when called
+--     and return nil, err on denial (the docs: "Returns: Executor, error").
+--   * options.host (implementation-specific, as the docs allow) runs the callee on another
+--     process.host; it is checked by process.host on that host.
+--
+-- Alternatives rejected: running the function inline in the caller's coroutine (no isolation of
+-- globals, no cancellation, no spreading over workers); a JS-side call path (every call would
+-- cross to the main thread and back).
+return function(K)
+  local type, tostring, select, pairs, setmetatable, error = type, tostring, select, pairs, setmetatable, error
+  local tunpack = table.unpack
+
+  local function fail(kind, msg) return nil, K.error(kind, msg) end
+
+  -- "namespace:name" with both parts non-empty.
+  local function check_target(id)
+    if type(id) ~= "string" then return fail("Invalid", "function id must be a string, got " .. type(id)) end
+    if id == "" then return fail("Invalid", "function id is empty") end
+    local c = id:find(":", 1, true)
+    if not c or c == 1 then return fail("Invalid", "function id has no namespace: " .. id .. " (namespace:name required)") end
+    if c == #id then return fail("Invalid", "function id has no name: " .. id .. " (namespace:name required)") end
+    local kind = K.entry_kind(id)
+    if kind == nil then return fail("NotFound", "function not found: " .. id) end
+    if kind ~= "function.lua" then
+      return fail("Invalid", "entry " .. id .. " is a " .. tostring(kind) .. ", not a function (function.lua)")
+    end
+    return true
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Executors: { values, actor, scope, timeout, host }, all optional; immutable.
+  local EX = setmetatable({}, { __mode = "k" })
+  local ex_methods = {}
+  local EX_MT = { __index = ex_methods, __metatable = "funcs.Executor",
+    __tostring = function() return "funcs.Executor" end }
+  local function new_executor(st)
+    local u = K.newud(EX_MT)
+    EX[u] = st
+    return u
+  end
+  local function clone(st)
+    local c = {}
+    for k, v in pairs(st) do c[k] = v end
+    return c
+  end
+  local function executor_of(self, fname)
+    local st = EX[self]
+    if not st then
+      error(K.error("Invalid", "bad self to '" .. fname .. "' (funcs.Executor expected, got " .. type(self) .. ")"), 3)
+    end
+    return st
+  end
+  local function current()
+    local P = K.current()
+    if not P then return fail("Invalid", "no context found: funcs is used from a process or function") end
+    return P
+  end
+
+  function ex_methods.with_context(self, values)
+    local st = executor_of(self, "with_context")
+    local P, perr = current()
+    if not P then return nil, perr end
+    if type(values) ~= "table" then return fail("Invalid", "with_context: values must be a table, got " .. type(values)) end
+    local ok, derr = K.check(P, "funcs.context", "context", "not allowed to call functions with custom context")
+    if not ok then return nil, derr end
+    local merged = {}
+    if st.values then for k, v in pairs(st.values) do merged[k] = v end end
+    for k, v in pairs(values) do
+      if type(k) ~= "string" then return fail("Invalid", "with_context: context keys must be strings") end
+      local box = { v }
+      local okc, cerr = K.copy_args(box, 1)
+      if not okc then return fail("Invalid", "with_context: context value " .. k .. ": " .. tostring(cerr)) end
+      merged[k] = box[1]
+    end
+    local c = clone(st)
+    c.values = merged
+    return new_executor(c)
+  end
+
+  local function with_security(self, field, value, encode)
+    local st = executor_of(self, "with_" .. field)
+    local P, perr = current()
+    if not P then return nil, perr end
+    if value == nil then return fail("Invalid", "with_" .. field .. ": " .. field .. " cannot be nil") end
+    local enc = encode(value)
+    if enc == nil then
+      return fail("Invalid", "with_" .. field .. ": security." .. (field == "actor" and "Actor" or "Scope") ..
+        " expected, got " .. type(value))
+    end
+    local ok, derr = K.check(P, "funcs.security", "security", "not allowed to call functions with custom security context")
+    if not ok then return nil, derr end
+    local c = clone(st)
+    c[field] = enc
+    return new_executor(c)
+  end
+  function ex_methods.with_actor(self, actor) return with_security(self, "actor", actor, K.encode_actor) end
+  function ex_methods.with_scope(self, scope) return with_security(self, "scope", scope, K.encode_scope) end
+
+  -- A timeout in milliseconds: a number (ms) or a duration string when the kernel parses them.
+  local function timeout_ms(v)
+    if type(v) == "number" and v == v then
+      if v <= 0 then return nil, "timeout must be positive" end
+      return v
+    end
+    if type(v) == "string" and K.duration_ms then
+      local ms = K.duration_ms(v)
+      if ms and ms > 0 then return ms end
+      return nil, "invalid timeout duration: " .. v
+    end
+    return nil, "timeout must be a number of milliseconds" .. (K.duration_ms and " or a duration string" or "") ..
+      ", got " .. type(v)
+  end
+
+  function ex_methods.with_options(self, opts)
+    local st = executor_of(self, "with_options")
+    if type(opts) ~= "table" then return fail("Invalid", "with_options: options must be a table, got " .. type(opts)) end
+    local c = clone(st)
+    if opts.timeout ~= nil then
+      local ms, terr = timeout_ms(opts.timeout)
+      if not ms then return fail("Invalid", "with_options: " .. terr) end
+      c.timeout = ms
+    end
+    if opts.host ~= nil then
+      if type(opts.host) ~= "string" or opts.host == "" then
+        return fail("Invalid", "with_options: host must be a non-empty string")
+      end
+      c.host = opts.host
+    end
+    return new_executor(c)
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Calls.
+
+  -- The callee's context: nil (inherit the caller's) unless the executor overrides something.
+  local function call_ctx(P, st)
+    if st.values == nil and st.actor == nil and st.scope == nil then return nil end
+    local pc = P.ctx or {}
+    local values = pc.values
+    if st.values then
+      values = {}
+      if pc.values then for k, v in pairs(pc.values) do values[k] = v end end
+      for k, v in pairs(st.values) do values[k] = v end
+    end
+    return { values = values, actor = st.actor or pc.actor, scope = st.scope or pc.scope, options = pc.options }
+  end
+
+  -- Settle call record c once; later outcomes find it settled and do nothing.
+  local function settle(c, state, r, err)
+    if c.state ~= "pending" then return false end
+    c.state = state
+    if c.timer then K.timer_cancel(c.timer); c.timer = nil end
+    if state == "ok" then
+      if r.values then c.values = r.values else c.values = { n = 1, r.value } end
+    else
+      c.err = err
+    end
+    if c.on_settle then c.on_settle(c) end
+    -- A result stays buffered (the channel stays open, so a select over several futures is not
+    -- woken again by this one); an error, timeout or cancel closes it empty.
+    if state ~= "ok" or not c.on_settle then K.chan_close(c.ch) end
+    return true
+  end
+
+  -- Start a call: -> call record | nil, err. `wrap` (async): put the result on the channel.
+  local function start(st, id, n, args, wrap)
+    local P, perr = current()
+    if not P then return nil, perr end
+    local ok, verr = check_target(id)
+    if not ok then return nil, verr end
+    ok, verr = K.check(P, "funcs.call", id, "not allowed to call function: " .. id)
+    if not ok then return nil, verr end
+    local host = P.host
+    if st.host then
+      host = st.host
+      ok, verr = K.check(P, "process.host", host, "not allowed to call functions on host: " .. host)
+      if not ok then return nil, verr end
+    end
+    ok, verr = K.copy_args(args, n)
+    if not ok then return nil, verr end
+    local c = { state = "pending", ch = K.chan_new(1), id = id }
+    if wrap then
+      c.on_settle = function(s)
+        if s.state ~= "ok" then return end
+        local vs = s.values
+        if vs.n == 1 then K.chan_offer(s.ch, K.payload(vs[1])); return end
+        local ps = {}
+        for i = 1, vs.n do ps[i] = K.payload(vs[i]) end
+        K.chan_offer(s.ch, ps)
+      end
+    end
+    local h, serr = K.exec_start(P, id, host, n, args, call_ctx(P, st), function(ev)
+      local r = ev.result or {}
+      if r.error ~= nil then settle(c, "error", nil, r.error) else settle(c, "ok", r) end
+    end)
+    if not h then return nil, serr end
+    c.handle = h
+    if st.timeout and c.state == "pending" then
+      local ms = st.timeout
+      c.timer = K.timer_add(K.now_ms() + ms, function()
+        c.timer = nil
+        if c.state ~= "pending" then return end
+        h.cancel("function call timed out")
+        settle(c, "timeout", nil, K.error("Timeout", "function call timed out after " .. ms .. " ms: " .. id))
+      end)
+    end
+    return c
+  end
+
+  local function call(st, id, ...)
+    local n = select("#", ...)
+    local c, err = start(st, id, n, { ... }, false)
+    if not c then return nil, err end
+    if c.state == "pending" then c.ch:receive() end -- closed when settled
+    if c.state ~= "ok" then return nil, c.err end
+    local vs = c.values
+    return tunpack(vs, 1, vs.n)
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Futures.
+  local FU = setmetatable({}, { __mode = "k" })
+  local fu_methods = {}
+  local FU_MT = { __index = fu_methods, __metatable = "funcs.Future",
+    __tostring = function() return "funcs.Future" end }
+  local function future_of(self, fname)
+    local c = FU[self]
+    if not c then
+      error(K.error("Invalid", "bad self to '" .. fname .. "' (funcs.Future expected, got " .. type(self) .. ")"), 3)
+    end
+    return c
+  end
+
+  local function async(st, id, ...)
+    local n = select("#", ...)
+    local c, err = start(st, id, n, { ... }, true)
+    if not c then return nil, err end
+    local u = K.newud(FU_MT)
+    FU[u] = c
+    return u
+  end
+
+  function fu_methods.response(self) return future_of(self, "response").ch end
+  function fu_methods.channel(self) return future_of(self, "channel").ch end
+  function fu_methods.is_complete(self) return future_of(self, "is_complete").state ~= "pending" end
+  function fu_methods.is_canceled(self) return future_of(self, "is_canceled").state == "canceled" end
+  -- -> nil, nil (pending) | Payload | { Payload, ... }, nil | nil, err
+  function fu_methods.result(self)
+    local c = future_of(self, "result")
+    local s = c.state
+    if s == "pending" then return nil, nil end
+    if s ~= "ok" then return nil, c.err end
+    local vs = c.values
+    if vs.n == 1 then return K.payload(vs[1]), nil end
+    local ps = {}
+    for i = 1, vs.n do ps[i] = K.payload(vs[i]) end
+    return ps, nil
+  end
+  -- -> err, true | nil, false
+  function fu_methods.error(self)
+    local c = future_of(self, "error")
+    if c.state == "pending" or c.state == "ok" then return nil, false end
+    return c.err, true
+  end
+  -- -> true (canceled now) | false (already complete or canceled)
+  function fu_methods.cancel(self)
+    local c = future_of(self, "cancel")
+    if c.state ~= "pending" then return false end
+    c.handle.cancel("future canceled")
+    settle(c, "canceled", nil, K.error("Canceled", "function call canceled: " .. c.id))
+    return true
+  end
+
+  function ex_methods.call(self, id, ...) return call(executor_of(self, "call"), id, ...) end
+  function ex_methods.async(self, id, ...) return async(executor_of(self, "async"), id, ...) end
+
+  local BASE = {}
+  local funcs = {}
+  function funcs.call(id, ...) return call(BASE, id, ...) end
+  function funcs.async(id, ...) return async(BASE, id, ...) end
+  function funcs.new() return new_executor({}) end
+  return funcs
+end
