@@ -189,12 +189,28 @@ describe('Future', () => {
     `);
   });
 
+  test('a CANCEL reaching the caller cancels its pending calls: Canceled, not is_canceled', async () => {
+    await lua(String.raw`
+      local f = assert(funcs.async("app:add"))
+      local g = assert(funcs.async("app:add"))
+      F.exit(2, ok(2))
+      eq(F.live_hooks(), 1, "a settled call holds no hook")
+      F.cancel_caller()
+      eq(F.calls[1].cancelled, "caller context canceled")
+      eq(f:is_complete(), true); eq(f:is_canceled(), false, "cancel() was not called")
+      fails("Canceled", "caller context canceled: app:add", f:result())
+      eq(g:result():data(), 2, "a call that ended first keeps its result")
+      eq(F.live_hooks(), 0)
+    `);
+  });
+
   test('an EXIT inside exec_start (the earliest possible) completes the future at once', async () => {
     await lua(String.raw`
       F.auto = function() return ok(7) end
       local f = assert(assert(funcs.new():with_options({ timeout = 10 })):async("app:add"))
       eq(f:is_complete(), true); eq(f:result():data(), 7)
       eq(F.live_timers(), 0, "no timeout armed for a settled call")
+      eq(F.live_hooks(), 0, "no cancel hook for a settled call")
       eq(funcs.call("app:add"), 7)
     `);
   });

@@ -202,8 +202,14 @@ const callers = [
     assert(process.registry.register("victim"))
     -- two calls in flight (one async, one sync) when the test cancels this process
     local f = assert(funcs.async("f:wait_cancel", "victim-async"))
-    funcs.call("f:wait_cancel", "victim-call")
-    return "unreachable"`),
+    local v, err = funcs.call("f:wait_cancel", "victim-call")
+    -- the CANCEL ended both calls at once (the callees were cancelled, not waited for)
+    local e2 = f:error()
+    return { call = err and err:kind(), async = e2 and e2:kind(), canceled = f:is_canceled() }`),
+  proc('c:leaver', `
+    -- returns while its call is still running: the kernel cancels the call
+    assert(funcs.async("f:wait_cancel", "leaver"))
+    return true`),
   proc('c:spread', `
     local k = ...
     assert(process.registry.register("spreader"))
@@ -292,13 +298,19 @@ test('Future:cancel cancels the callee; a cancelled caller cancels the calls it 
     if (n >= 4) break;
     await sleep(5);
   }
-  rt.cancel('victim', 20);
+  rt.cancel('victim', 5000);
   const exit = await done;
-  assert.ok(exit.error, 'the victim ended abnormally (terminated after its cancel deadline)');
+  assert.deepEqual(exit.value, { call: 'Canceled', async: 'Canceled', canceled: false },
+    'both calls ended Canceled as soon as the caller got its CANCEL');
   assert.deepEqual(await seenBy(2, 'victim'), [
     { tag: 'victim-async', kind: 'pid.cancel', reason: 'caller context canceled' },
     { tag: 'victim-call', kind: 'pid.cancel', reason: 'caller context canceled' },
   ]);
+});
+
+test('a caller that exits leaves no call running: its callees are cancelled', async () => {
+  assert.equal(await rt.exec('c:leaver', [], { host: 'f:a' }), true);
+  assert.deepEqual(await seenBy(1, 'leaver'), [{ tag: 'leaver', kind: 'pid.cancel', reason: 'caller context canceled' }]);
 });
 
 test('many concurrent async calls from one process spread over the host\'s workers', async () => {

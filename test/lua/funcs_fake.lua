@@ -111,6 +111,16 @@ return function(funcs_src)
   function K.payload(v) return setmetatable({ v = v }, PAY) end
   function K.newud(mt) return setmetatable({}, mt) end
 
+  -- CANCEL hooks of the caller; F.cancel_caller() delivers a CANCEL to it.
+  F.hooks = {}
+  function K.on_cancel(P, fn) local tok = {}; F.hooks[tok] = fn; return tok end
+  function K.off_cancel(P, tok) assert(F.hooks[tok], "off_cancel of a token that is not held"); F.hooks[tok] = nil end
+  function F.live_hooks() local n = 0; for _ in pairs(F.hooks) do n = n + 1 end; return n end
+  function F.cancel_caller()
+    local ev = { kind = "pid.cancel", reason = "test" }
+    for _, fn in pairs(F.hooks) do fn(ev) end
+  end
+
   -- Actors and scopes: tables marked by the test; anything else is not one.
   function K.encode_actor(a) return type(a) == "table" and a.actor_id and { id = a.actor_id } or nil end
   function K.encode_scope(s) return type(s) == "table" and s.scope_ids or nil end

@@ -341,7 +341,12 @@ return function(K)
         if P.alive then terminate(P) end
       end)
     end
-    if kind == EV_CANCEL then P.forced = true end -- an error exit after a CANCEL is not reported
+    if kind == EV_CANCEL then
+      P.forced = true -- an error exit after a CANCEL is not reported
+      -- what the process waits for on its behalf is cancelled with it (funcs calls)
+      local hooks = P.on_cancel
+      if hooks then for _, fn in pairs(hooks) do fn(ev) end end
+    end
     arrive(P, { topic = "@pid/events", ev = ev, n = 0 })
   end
   K.deliver_event = deliver_event
@@ -1816,6 +1821,15 @@ return function(K)
     newud = H.newud,
     encode_actor = function(a) return K.encode_actor(a) end,
     encode_scope = function(s) return K.encode_scope(s) end,
+    -- fn(ev) runs when P receives a CANCEL event (before P sees it), until off_cancel(P, token)
+    on_cancel = function(P, fn)
+      local hooks = P.on_cancel
+      if not hooks then hooks = {}; P.on_cancel = hooks end
+      local token = {}
+      hooks[token] = fn
+      return token
+    end,
+    off_cancel = function(P, token) local hooks = P.on_cancel; if hooks then hooks[token] = nil end end,
     duration_ms = function(s)
       local d = builtin.time and builtin.time.parse_duration(s)
       return d and d:milliseconds()

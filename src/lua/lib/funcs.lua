@@ -24,6 +24,8 @@
 --   K.payload(v) -> Payload       the payload wrapper messages use (payload:data())
 --   K.timer_add(at_ms, fn) -> h, K.timer_cancel(h), K.now_ms()   scheduler timers (fn runs
 --                                 outside any process, so it only settles state and offers)
+--   K.on_cancel(P, fn) -> token, K.off_cancel(P, token)   fn(ev) runs when P receives a CANCEL
+--                                 (outside P's coroutines); a pending call is cancelled with P
 --   K.newud(mt) -> userdata       Executor and Future are userdata with state in side tables
 --   K.encode_actor(a), K.encode_scope(s) -> encoded | nil   security objects as a ctx carries them
 --   K.duration_ms(s) -> ms | nil  optional: Go duration strings for `timeout`
@@ -43,7 +45,9 @@
 --     values with no error in second place are all returned by call, and as a table of Payloads by
 --     Future:result() and the channel.
 --   * timeout (with_options { timeout = ms | "5s" }) ends the call with kind Timeout and sends the
---     callee a CANCEL; Future:cancel() ends it with kind Canceled and does the same.
+--     callee a CANCEL; Future:cancel() ends it with kind Canceled and does the same; so does a
+--     CANCEL event reaching the caller (is_canceled() stays false: cancel() was not called).
+--     A caller that exits has its calls cancelled by the kernel.
 --   * with_context / with_actor / with_scope check funcs.context / funcs.security when called
 --     and return nil, err on denial (the docs: "Returns: Executor, error").
 --   * options.host (implementation-specific, as the docs allow) runs the callee on another
@@ -196,6 +200,7 @@ return function(K)
     if c.state ~= "pending" then return false end
     c.state = state
     if c.timer then K.timer_cancel(c.timer); c.timer = nil end
+    if c.cancel_token then K.off_cancel(c.P, c.cancel_token); c.cancel_token = nil end
     if state == "ok" then
       if r.values then c.values = r.values else c.values = { n = 1, r.value } end
     else
@@ -224,7 +229,7 @@ return function(K)
     end
     ok, verr = K.copy_args(args, n)
     if not ok then return nil, verr end
-    local c = { state = "pending", ch = K.chan_new(1), id = id }
+    local c = { state = "pending", ch = K.chan_new(1), id = id, P = P }
     if wrap then
       c.on_settle = function(s)
         if s.state ~= "ok" then return end
@@ -241,7 +246,14 @@ return function(K)
     end)
     if not h then return nil, serr end
     c.handle = h
-    if st.timeout and c.state == "pending" then
+    if c.state ~= "pending" then return c end
+    -- the caller cancelled: its calls are cancelled too, and end with kind Canceled
+    c.cancel_token = K.on_cancel(P, function()
+      if c.state ~= "pending" then return end
+      h.cancel("caller context canceled")
+      settle(c, "error", nil, K.error("Canceled", "caller context canceled: " .. id))
+    end)
+    if st.timeout then
       local ms = st.timeout
       c.timer = K.timer_add(K.now_ms() + ms, function()
         c.timer = nil
