@@ -52,8 +52,8 @@ describe('targets and permissions', () => {
       fails("Invalid", "function id has no namespace: :add (namespace:name required)", funcs.call(":add"))
       fails("Invalid", "function id has no name: app: (namespace:name required)", funcs.call("app:"))
       fails("NotFound", "function not found: app:nope", funcs.call("app:nope"))
-      fails("Invalid", "entry app:proc is a process.lua, not a function (function.lua)", funcs.call("app:proc"))
-      fails("Invalid", "entry app:lib is a library.lua, not a function (function.lua)", funcs.async("app:lib"))
+      fails("Invalid", "entry app:proc is a process.lua, not a function (function.lua, or process.lua with meta.default_host)", funcs.call("app:proc"))
+      fails("Invalid", "entry app:lib is a library.lua, not a function (function.lua, or process.lua with meta.default_host)", funcs.async("app:lib"))
       eq(#F.calls, 0, "nothing started")
       eq(#F.checks, 0, "no permission asked for an id that cannot run")
     `);
@@ -109,6 +109,11 @@ describe('call', () => {
       local c1 = F.calls[1]
       eq(c1.id, "app:add"); eq(c1.host, "app:h", "the caller's host"); eq(c1.ctx, nil, "nil ctx: inherit")
       eq(c1.n, 1); eq(c1.P, F.P)
+      -- a process.lua with meta.default_host is called as a function, on that host
+      eq(funcs.call("app:svc", "one"), 1)
+      eq(F.calls[#F.calls].host, "app:procs")
+      assert(funcs.new():with_options({ host = "app:x" })):call("app:svc", "one")
+      eq(F.calls[#F.calls].host, "app:x", "options.host still wins")
     `);
   });
 

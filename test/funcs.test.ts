@@ -56,6 +56,8 @@ const entries: Array<Record<string, unknown>> = [
     process.inbox():receive()
     return x`),
   proc('f:notfn', `return 1`),
+  // a process called as a function: runs on its meta.default_host
+  { ...proc('f:asproc', `local a = ...; return { pid = process.pid(), v = a * 3 }`), meta: { default_host: 'f:b' } },
   proc('f:observer', `
     assert(process.registry.register("obs"))
     local inbox = process.inbox()
@@ -109,6 +111,9 @@ const callers = [
     fails("unknown entry", "NotFound", v, err, "function not found: f:nope")
     v, err = funcs.call("f:notfn")
     fails("non-function entry", "Invalid", v, err, "entry f:notfn is a process.lua, not a function")
+    local pr = funcs.call("f:asproc", 5)
+    eq(pr.v, 15, "a process.lua with meta.default_host is callable")
+    assert(pr.pid:find("^{f:b|0x"), "it ran as a process on its default host: " .. pr.pid)
     v, err = funcs.call("")
     fails("empty id", "Invalid", v, err, "function id is empty")
     v, err = funcs.call("nons")

@@ -11,7 +11,8 @@ return function(funcs_src)
     calls = {},                      -- every exec_start: { P, id, host, n, args, ctx, on_exit, cancelled }
     checks = {},                     -- every permission check: "action resource"
     deny = {},                       -- "action resource" -> true: denied
-    entries = { ["app:add"] = "function.lua", ["app:proc"] = "process.lua", ["app:lib"] = "library.lua" },
+    entries = { ["app:add"] = "function.lua", ["app:proc"] = "process.lua", ["app:lib"] = "library.lua",
+      ["app:svc"] = { "process.lua", "app:procs" } },  -- kind, or { kind, meta.default_host }
     P = { pid = "{app:h|0x00001}", host = "app:h", ctx = nil },
     auto = nil,                      -- function(call) -> EXIT result, to end calls inside exec_start
     start_error = nil,               -- an error exec_start returns instead of starting
@@ -29,7 +30,11 @@ return function(funcs_src)
     if F.deny[action .. " " .. resource] then return false, K.error("PermissionDenied", msg) end
     return true
   end
-  function K.entry_kind(id) return F.entries[id] end
+  function K.entry_kind(id)
+    local e = F.entries[id]
+    if type(e) == "table" then return e[1], e[2] end
+    return e
+  end
   function K.copy_args(args, n)
     for i = 1, n do
       if type(args[i]) == "function" then return nil, K.error("Invalid", "cannot send a function") end

@@ -1813,7 +1813,7 @@ return function(K)
     current = function() return K.cp end,
     check = function(P, action, resource, msg) return K.check(P, action, resource, msg) end,
     error = function(kind, msg) return K.err(kind, msg, false) end,
-    entry_kind = function(id) local e = K.entries[id]; return e and e.kind end,
+    entry_kind = function(id) local e = K.entries[id]; if e then return e.kind, e.default_host end end,
     copy_args = copy_args,
     chan_new = K.chan_new, chan_offer = K.chan_offer, chan_close = K.chan_close,
     payload = wrap_payload,

@@ -18,7 +18,8 @@
 --                                 ({ values, actor, scope, options }, encoded as spawn passes it)
 --   K.check(P, action, resource, msg) -> true | false, err    permission check
 --   K.error(kind, msg) -> error   a non-retryable error of the kernel's kinds
---   K.entry_kind(id) -> kind | nil
+--   K.entry_kind(id) -> kind, default_host | nil   (default_host: a process.lua entry's
+--                                 meta.default_host, which makes it callable as a function)
 --   K.copy_args(args, n) -> true | nil, err   deep-copy values leaving the caller (in place)
 --   K.chan_new(cap), K.chan_offer(ch, v), K.chan_close(ch)   kernel channels
 --   K.payload(v) -> Payload       the payload wrapper messages use (payload:data())
@@ -31,7 +32,7 @@
 --   K.duration_ms(s) -> ms | nil  optional: Go duration strings for `timeout`
 --
 -- Protocol. A call is one callee frame: a `function.lua` entry spawned with exec_start on the
--- caller's host (the kernel queues it on the host's run queues, so any worker of the host may run
+-- caller's host (a `process.lua` entry with meta.default_host: on that host) (the kernel queues it on the host's run queues, so any worker of the host may run
 -- it; many concurrent calls spread over the host's workers), or on `options.host`. Its EXIT
 -- settles a call record { state, value(s), err } once: "ok", "error", "timeout" or "canceled";
 -- whichever comes first (EXIT, timeout timer, Future:cancel) wins and the others find it settled.
@@ -62,17 +63,20 @@ return function(K)
 
   local function fail(kind, msg) return nil, K.error(kind, msg) end
 
-  -- "namespace:name" with both parts non-empty.
+  -- "namespace:name" with both parts non-empty, naming a function.lua entry or a process.lua
+  -- entry with meta.default_host. -> true, default_host | nil, err
   local function check_target(id)
     if type(id) ~= "string" then return fail("Invalid", "function id must be a string, got " .. type(id)) end
     if id == "" then return fail("Invalid", "function id is empty") end
     local c = id:find(":", 1, true)
     if not c or c == 1 then return fail("Invalid", "function id has no namespace: " .. id .. " (namespace:name required)") end
     if c == #id then return fail("Invalid", "function id has no name: " .. id .. " (namespace:name required)") end
-    local kind = K.entry_kind(id)
+    local kind, default_host = K.entry_kind(id)
     if kind == nil then return fail("NotFound", "function not found: " .. id) end
+    if kind == "process.lua" and default_host then return true, default_host end
     if kind ~= "function.lua" then
-      return fail("Invalid", "entry " .. id .. " is a " .. tostring(kind) .. ", not a function (function.lua)")
+      return fail("Invalid", "entry " .. id .. " is a " .. tostring(kind) ..
+        ", not a function (function.lua, or process.lua with meta.default_host)")
     end
     return true
   end
@@ -217,11 +221,12 @@ return function(K)
   local function start(st, id, n, args, wrap)
     local P, perr = current()
     if not P then return nil, perr end
-    local ok, verr = check_target(id)
-    if not ok then return nil, verr end
+    local ok, dh = check_target(id)
+    if not ok then return nil, dh end
+    local host = dh or P.host -- a process called as a function runs on its default host
+    local verr
     ok, verr = K.check(P, "funcs.call", id, "not allowed to call function: " .. id)
     if not ok then return nil, verr end
-    local host = P.host
     if st.host then
       host = st.host
       ok, verr = K.check(P, "process.host", host, "not allowed to call functions on host: " .. host)
