@@ -289,6 +289,8 @@ export class Runtime extends EventEmitter {
         kind: l.kind, source: l.source, method: l.method ?? '', modules: l.modules, imports: l.imports,
         file: l.sourcePath ? relative(this.registry.root, l.sourcePath) : l.id,
         abs: l.sourcePath,
+        // a process.lua with meta.default_host can be called as a function, run on that host (funcs)
+        ...(typeof l.meta?.['default_host'] === 'string' ? { default_host: l.meta['default_host'] } : {}),
       };
     }
     return out;
