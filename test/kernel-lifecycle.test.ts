@@ -1,6 +1,7 @@
 // src/lua/kernel/lifecycle.lua on its own, under fakes (test/lua/kernel_fake.lua): who hears of
 // an exit and in which order, crash reports, names released before the EXIT goes out, results
-// that cannot cross, CANCEL deadlines, exits while the process runs, the scheduler's hooks.
+// that cannot cross, CANCEL deadlines and hooks, exits while the process runs, the scheduler's
+// hooks, a function frame's several results.
 import { test } from 'node:test';
 import { withKernelModules } from './helpers/kernel-module.js';
 
@@ -9,6 +10,7 @@ const SETUP = String.raw`
   timers = {}
   released = {}
   cancelled = {}
+  arrived = {}
   L = module("lifecycle")({
     H = F.H, run = run, procs = F.procs,
     remove = function(P) F.procs[P.pid] = nil; F.logf("remove %s", P.pid) end,
@@ -23,6 +25,7 @@ const SETUP = String.raw`
     hook = function(co) return co end,
     arrive = function(P, m)
       local ev = m.ev
+      arrived[#arrived + 1] = ev
       local r = ev.result and (ev.result.error and ("error=" .. ev.result.error.message) or ("value=" .. F.show(ev.result.value))) or ""
       F.logf("arrive %s %s from %s %s", P.pid, ev.kind, ev.from, r)
     end,
@@ -159,4 +162,61 @@ test('end_faulted finishes an exit that a kernel error interrupted', () =>
     F.eq(ok, true)
     F.has(F.logged(), "arrive {app|0x00002} pid.exit from {app|0x00001} error=kernel error: x")
     F.eq(L.take_notifying(), nil)
+  `));
+
+test('CANCEL runs the process\'s hooks before it sees the event; off_cancel removes one; other events run none', () =>
+  run(String.raw`
+    local t1 = L.on_cancel(A, function(ev) F.logf("hook 1 %s", ev.reason) end)
+    local t2
+    t2 = L.on_cancel(A, function(ev) F.logf("hook 2 %s", ev.reason); L.off_cancel(A, t2) end)
+    L.deliver_event(A, { kind = "pid.exit", from = B.pid, result = { value = 1 } })
+    L.deliver_event(A, { kind = "pid.link.down", from = B.pid, result = { error = F.err("Internal", "x") } })
+    F.hasnt(F.logged(), "hook", "EXIT and LINK_DOWN run no CANCEL hook")
+    A.trap_links = true
+    F.clear()
+    L.deliver_event(A, { kind = "pid.cancel", from = B.pid, reason = "stop" })
+    local log = F.logged()
+    F.has(log, "hook 1 stop"); F.has(log, "hook 2 stop")
+    F.eq(log:find("hook", 1, true) < log:find("arrive", 1, true), true, "hooks run before the event arrives")
+    F.has(log, "arrive {app|0x00001} pid.cancel from {app|0x00002}")
+    F.clear()
+    L.deliver_event(A, { kind = "pid.cancel", from = B.pid, reason = "again" })
+    F.has(F.logged(), "hook 1 again"); F.hasnt(F.logged(), "hook 2", "a hook that removed itself runs once")
+    L.off_cancel(A, t1)
+    F.clear()
+    L.deliver_event(A, { kind = "pid.cancel", from = B.pid, reason = "third" })
+    F.hasnt(F.logged(), "hook")
+    L.off_cancel(B, t1) -- a process that never had hooks: nothing to remove
+    F.eq(B.on_cancel, nil)
+  `));
+
+test('a function frame\'s several results: thread_done keeps them, the EXIT carries result.values', () =>
+  run(String.raw`
+    A.watchers[B.pid] = true
+    local T = { proc = A, co = coroutine.create(function() end) }
+    A.threads[T] = true; A.nthreads = 1; A.main = T
+    A.results = { n = 4, 7, { k = "v" }, nil, "four" } -- set by spawn.lua's function body
+    L.thread_done(T, 7, A.results[2])
+    F.eq(A.exit_err, nil)
+    local r = arrived[1].result
+    F.eq(r.value, 7)
+    F.eq(r.values.n, 4); F.eq(r.values[1], 7); F.eq(r.values[2].k, "v"); F.eq(r.values[3], nil)
+    F.eq(r.values[4], "four")
+    F.eq(r.values[2] == A.results[2], false, "the values are copied out of the process")
+
+    local C = F.proc("{app|0x00006}", { uniq = 6 })
+    C.watchers[B.pid] = true
+    local Tc = { proc = C, co = coroutine.create(function() end) }
+    C.threads[Tc] = true; C.nthreads = 1; C.main = Tc
+    L.thread_done(Tc, 1, nil)
+    F.eq(arrived[2].result.value, 1); F.eq(arrived[2].result.values, nil, "one result: no values")
+
+    local D = F.proc("{app|0x00007}", { uniq = 7 })
+    D.watchers[B.pid] = true
+    local Td = { proc = D, co = coroutine.create(function() end) }
+    D.threads[Td] = true; D.nthreads = 1; D.main = Td
+    D.results = { n = 2, 1, print }
+    L.thread_done(Td, 1, print)
+    F.eq(D.exit_err.kind, "Invalid"); F.eq(D.exit_err.message, "invalid process result: cannot send a function")
+    F.eq(arrived[3].result.error.message, "invalid process result: cannot send a function")
   `));

@@ -1,6 +1,7 @@
 // src/lua/kernel/spawn.lua on its own, under fakes (test/lua/kernel_fake.lua): starting an entry
 // here (PID, options, errors), the bodies[kind] seam, queued and placed spawns on a multi-worker
-// host, early frames and forwarding, shutdown; and exec.lua's exec_start on top of it.
+// host (function entries too), early frames and forwarding, shutdown, a function body keeping its
+// results; and exec.lua's exec_start on top of it.
 import { test } from 'node:test';
 import { withKernelModules } from './helpers/kernel-module.js';
 
@@ -181,4 +182,47 @@ test('shutdown: live processes and later starters get CANCEL; after kill_all sta
     F.has(F.logged(), "terminate " .. p1)
     local p3 = S.spawn_local("app:echo", "app:host", nil, 0, {})
     F.has(F.logged(), "terminate " .. p3)
+  `));
+
+test('the function body keeps several results in P.results; one result, or an error second, keeps none', () =>
+  run(String.raw`
+    local S = setup({ 1 }, {
+      ["app:multi"] = { kind = "function.lua", method = "run",
+        source = "return { run = function(a) return a, a * 2, nil, 'x' end }" },
+      ["app:one"] = { kind = "function.lua", method = "run", source = "return { run = function() return 5 end }" },
+      ["app:err"] = { kind = "function.lua", method = "run",
+        source = "return { run = function() return nil, 'failed', 3 end }" },
+      ["app:proc"] = { kind = "process.lua", method = "run",
+        source = "return { run = function() return 1, 2, 3 end }" },
+    })
+    local P = F.procs[S.spawn_local("app:multi", "app:host", nil, 1, { 4 })]
+    local r1, r2, r3 = P.main.fn()
+    F.eq(r1, 4); F.eq(r2, 8); F.eq(r3, nil, "the main thread returns the first two, as any body")
+    F.eq(P.results.n, 4); F.eq(P.results[2], 8); F.eq(P.results[4], "x")
+    local O = F.procs[S.spawn_local("app:one", "app:host", nil, 0, {})]
+    F.eq(O.main.fn(), 5); F.eq(O.results, nil)
+    local E = F.procs[S.spawn_local("app:err", "app:host", nil, 0, {})]
+    local v, e = E.main.fn()
+    F.eq(v, nil); F.eq(e, "failed"); F.eq(E.results, nil, "an error in second place is an error exit")
+    local Q = F.procs[S.spawn_local("app:proc", "app:host", nil, 0, {})]
+    Q.main.fn()
+    F.eq(Q.results, nil, "a process keeps its first result only")
+  `));
+
+test('function entries queue on a multi-worker host like processes, with a PID naming the entry', () =>
+  run(String.raw`
+    local S = setup({ 1, 2 }, ENTRIES)
+    local caller = F.proc("{app:host|0x00100}")
+    local p1 = S.spawn_from(caller, "app:fn", "app:host", false, false, 0, {})
+    F.eq(p1, "{app:fn#lua.1|0x00001}", "not validated yet: started here")
+    F.clear()
+    local p2 = S.spawn_from(caller, "app:fn", "app:host", false, false, 1, { 9 })
+    F.eq(p2, "{app:fn#lua.1|0x00002}", "queued: minted by this worker, its home")
+    F.has(F.logged(), "task_push 1 {{app:fn#lua.1|0x00002},2,app:fn,app:host,false,false,false,{9},1}")
+    F.eq(F.procs[p2], nil, "queued, not started")
+    F.task_ok, F.place_tid = false, 2
+    F.clear()
+    local p3 = S.spawn_from(caller, "app:fn", "app:host", false, false, 0, {})
+    F.eq(p3, "{app:fn#lua.2|0x00005}", "placed on worker 2: its PID names worker 2")
+    F.has(F.logged(), "post 2 {sp,{app:fn#lua.2|0x00005},5,app:fn,app:host,false,false,false,{}}")
   `));

@@ -8,7 +8,8 @@
 // An unknown name is a registry problem at load ("unknown module 'tme' (did you mean 'time'?)")
 // rather than a `require` failure at run time: a typo in `modules:` is found before anything runs.
 export const BUILTIN_MODULES = [
-  'base64', 'ctx', 'env', 'events', 'hash', 'io', 'json', 'logger', 'security', 'test', 'time', 'uuid', 'yaml',
+  'base64', 'ctx', 'env', 'events', 'funcs', 'hash', 'io', 'json', 'logger', 'security', 'test', 'time', 'uuid',
+  'yaml',
 ] as const;
 
 function distance(a: string, b: string): number {

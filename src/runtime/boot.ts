@@ -50,6 +50,8 @@ export function kernelEntries(registry: Registry): Uint8Array {
       method: l.method ?? '', modules: l.modules, imports: l.imports,
       file: l.sourcePath ? relative(registry.root, l.sourcePath) : l.id,
       abs: l.sourcePath,
+      // a process.lua with meta.default_host can be called as a function, run on that host (funcs)
+      ...(typeof l.meta?.['default_host'] === 'string' ? { default_host: l.meta['default_host'] } : {}),
     };
   }
   return encodeValue(out);

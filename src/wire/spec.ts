@@ -280,8 +280,8 @@ export const ZERO_PID = '{|}';
 /** The host of control PIDs: JS watchers on the main thread, process.exec waits on a worker. */
 export const CONTROL_HOST = 'node:control';
 /**
- * A `function.lua` process's PID host is `<entry id>#lua.<tid>` (tid: the worker that runs it),
- * not its process host: a PID with this mark in its host is valid on any host.
+ * A `function.lua` process's PID host is `<entry id>#lua.<tid>` (tid: the worker that minted the PID,
+ * its home — a queued call may run on a sibling), not its process host: a PID with this mark in its host is valid on any host.
  */
 export const FN_HOST_MARK = '#lua.';
 /** Event kinds (the `kind` of an event record). */
@@ -359,5 +359,5 @@ export interface KernelHost {
 /** One registry entry as a kernel sees it (WorkerInit.entries, codec-encoded: { [id]: entry }). */
 export type KernelEntry =
   | { kind: 'process.lua' | 'function.lua' | 'library.lua'; source: string; method: string; modules: unknown;
-      imports: unknown; file: string; abs?: string }
+      imports: unknown; file: string; abs?: string; default_host?: string }
   | { kind: 'security.policy' | 'security.policy.expr'; policy: unknown; groups: string[] };

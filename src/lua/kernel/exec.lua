@@ -4,7 +4,8 @@
 --   Spawns entry `id` on `host` for caller P, with context `ctx` ({ values, actor, scope,
 --   options }; nil = inherit P's), watched by a node:control PID minted here whose only job is to
 --   receive the callee's EXIT; calls on_exit(ev) once with that event (ev.result.value or
---   ev.result.error). A failed spawn returns an Internal error carrying the spawn's message.
+--   ev.result.error; a function frame that returned several values also ev.result.values, see
+--   lifecycle.lua). A failed spawn returns an Internal error carrying the spawn's message.
 --   handle.pid is the child; handle.cancel(reason) sends it a CANCEL with the
 --   default deadline and stops waiting (on_exit is then never called). While it waits, the exec
 --   counts as pending for P (P idles, it is not deadlocked); when P dies, every exec it still waits

@@ -243,6 +243,19 @@ builtin.events = readonly(loadmod("events")({ run = run, rpc = rpc.call, post = 
   unsubscribe = function(P) P = P or run.cp; if P and P.nsubs > 0 then P.nsubs = P.nsubs - 1 end end,
 }), "events")
 builtin.test = readonly(loadmod("test")({ pcall = sandbox.pcall, now_ms = H.now }), "test")
+-- funcs (docs/funcs.md): calls function entries for its caller through exec_start; its top lists
+-- what each field is.
+builtin.funcs = readonly(loadmod("funcs")({
+  exec_start = exec.exec_start, current = function() return run.cp end, check = check,
+  error = function(kind, msg) return err(kind, msg, false) end,
+  entry_kind = function(id) local e = entries[id]; if e then return e.kind, e.default_host end end,
+  copy_args = mailbox.copy_args, payload = mailbox.wrap_payload, newud = H.newud,
+  chan_new = channel.chan_new, chan_offer = channel.chan_offer, chan_close = channel.chan_close,
+  timer_add = sched.timer_add, timer_cancel = sched.timer_cancel, now_ms = H.now,
+  on_cancel = lifecycle.on_cancel, off_cancel = lifecycle.off_cancel,
+  encode_actor = security.encode_actor, encode_scope = security.encode_scope,
+  duration_ms = function(s) local d = builtin.time.parse_duration(s); return d and d:milliseconds() end,
+}), "funcs")
 
 local step, count, mbox = sched.step, pids.count, mailbox.stats
 function __step(batch) return step(batch) end

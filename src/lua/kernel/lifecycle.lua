@@ -1,12 +1,14 @@
 -- The life and death of a process: lifecycle events, exit, links, monitors, crash reports.
 --
 -- Events. EXIT goes to every watcher (a monitor, a supervising service, an exec caller) with the
--- result { value } or { error }; LINK_DOWN goes to every link when the process failed (a link of
--- a process that ended well is just removed); CANCEL asks a process to stop by a deadline, after
--- which it is terminated. An event reaches a process through its mailbox ("@pid/events"). A
--- LINK_DOWN kills the receiver unless it traps links. An EXIT or LINK_DOWN whose result cannot
--- cross to the watcher (too large, not data) is replaced by one whose error says why: a watcher
--- always hears of the exit.
+-- result { value } or { error } (a function frame that returned several values: { value, values
+-- = { n = count, ... } }); LINK_DOWN goes to every link when the process failed (a link of a
+-- process that ended well is just removed); CANCEL asks a process to stop by a deadline, after
+-- which it is terminated, and first runs the process's CANCEL hooks (on_cancel: what the kernel
+-- waits for on the process's behalf, e.g. funcs calls, is cancelled with it). An event reaches a
+-- process through its mailbox ("@pid/events"). A LINK_DOWN kills the receiver unless it traps
+-- links. An EXIT or LINK_DOWN whose result cannot cross to the watcher (too large, not data) is
+-- replaced by one whose error says why: a watcher always hears of the exit.
 --
 -- Exit, in two halves. `exit` marks the process dead and records its result (a running process
 -- finishes its step first: P.exit_pending). `finalize` closes its threads and subscriptions,
@@ -20,9 +22,10 @@
 -- from outside (terminate, kill_all at shutdown, a linked process's failure, anything after a
 -- CANCEL) are not crashes and are not reported.
 --
--- Owns: the event kinds, exec waiters (node:control PIDs minted per process.exec whose only job
--- is to receive the callee's EXIT), exit/kill/terminate, the scheduler's exit hooks
--- (thread_done, thread_failed, deadlock, after_resume), ending a process after a kernel fault.
+-- Owns: the event kinds, CANCEL hooks (P.on_cancel), exec waiters (node:control PIDs minted per
+-- process.exec whose only job is to receive the callee's EXIT), exit/kill/terminate, the
+-- scheduler's exit hooks (thread_done, thread_failed, deadlock, after_resume), ending a process
+-- after a kernel fault.
 -- Receives: H (wall, now, dead, load_add, route), run, procs/remove (pids.lua), post, parse_pid,
 -- copy, the error helpers, CH, timer_add and hook (sched.lua), arrive (mailbox.lua),
 -- release_names (names.lua), hosts (cfg.hosts), and cancel_execs (spawn.lua, bound late by
@@ -65,10 +68,32 @@ return function(deps)
         if P.alive then terminate(P) end
       end)
     end
-    if kind == EV_CANCEL then P.forced = true end -- an error exit after a CANCEL is not reported
+    if kind == EV_CANCEL then
+      P.forced = true -- an error exit after a CANCEL is not reported
+      -- what the process waits for on its behalf is cancelled with it (funcs calls: on_cancel)
+      local hooks = P.on_cancel
+      if hooks then for _, fn in pairs(hooks) do fn(ev) end end
+    end
     arrive(P, { topic = "@pid/events", ev = ev, n = 0 })
   end
   M.deliver_event = deliver_event
+
+  -- CANCEL hooks: fn(ev) runs when P receives a CANCEL event, before P sees it, until
+  -- off_cancel(P, token). It runs wherever the CANCEL is delivered (a frame, a timer, another
+  -- process's process.cancel), never in P's coroutines, so it must not park: it settles kernel
+  -- state (ends a wait, closes a channel, readies a thread). A CANCEL reaching a process with no
+  -- hooks costs one field read. -> token
+  function M.on_cancel(P, fn)
+    local hooks = P.on_cancel
+    if not hooks then hooks = {}; P.on_cancel = hooks end
+    local token = {}
+    hooks[token] = fn
+    return token
+  end
+  function M.off_cancel(P, token)
+    local hooks = P.on_cancel
+    if hooks then hooks[token] = nil end
+  end
 
   -- exec waiters: wpid -> function(ev), called with the callee's EXIT (spawn.lua, exec_start).
   local exec_waits = {}
@@ -208,7 +233,7 @@ return function(deps)
     local pid = P.pid
     if next(P.watchers) then
       local result = {}
-      if e ~= nil then result.error = e else result.value = P.exit_value end
+      if e ~= nil then result.error = e else result.value, result.values = P.exit_value, P.exit_values end
       for w in pairs(P.watchers) do
         send_event(w, { kind = EV_EXIT, from = pid, at = at, result = result })
       end
@@ -306,6 +331,8 @@ return function(deps)
         exit(P, nil, e)
       else
         local v, cerr = copy(r1)
+        -- a function frame's several results (spawn.lua's function body): result.values too
+        if P.results and not cerr then P.exit_values, cerr = copy(P.results) end
         if cerr then exit(P, nil, err("Invalid", "invalid process result: " .. cerr, false))
         else exit(P, v, nil) end
       end

@@ -67,6 +67,7 @@ return function(deps)
     PAY[w] = { v = v }
     return w
   end
+  M.wrap_payload = wrap_payload -- payload objects of values not from a message (funcs results)
   function msg_methods.payload(self)
     local m = MSG[self]
     local n = m.n

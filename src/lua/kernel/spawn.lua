@@ -14,13 +14,14 @@
 -- spawn's deps in init.lua, `bodies = { ["process.wasm"] = loadmod("...")(...) }`
 -- (docs/design/architecture.md shows the steps).
 --
--- Where a spawn starts (spawn_from). On the spawner's own host, an entry that already
--- instantiated on this worker (so "method not found" and load errors are still returned by the
--- spawn itself) is queued first on the host's run queues (src/scheduler/tasks.ts): any worker of
--- the host may take it, and the PID is minted here (its home). When the queues are full it is
--- placed: the spawner's worker unless that is busier than another worker of the host by more
--- than the slack (H.place, src/host/worker.ts), which gets an "sp" frame. Another host: an "s"
--- request to one of its workers (round-robin), answered with the PID or the error.
+-- Where a spawn starts (spawn_from). On the spawner's own host, an entry of a queueable body
+-- (Lua processes and functions) that already instantiated on this worker (so "method not found"
+-- and load errors are still returned by the spawn itself) is queued first on the host's run
+-- queues (src/scheduler/tasks.ts): any worker of the host may take it, and the PID is minted here
+-- (its home). When the queues are full it is placed: the spawner's worker unless that is busier
+-- than another worker of the host by more than the slack (H.place, src/host/worker.ts), which
+-- gets an "sp" frame. Another host: an "s" request to one of its workers (round-robin), answered
+-- with the PID or the error.
 --
 -- Early frames and forwarding. Frames for a process placed on this worker can arrive before its
 -- "sp" frame (the PID may reach other senders first): they wait in `early`, per PID, in arrival
@@ -56,7 +57,7 @@ return function(deps)
   local type, tostring, pairs, pcall, select = type, tostring, pairs, pcall, select
   local co_create, co_resume, co_status, co_close = coroutine.create, coroutine.resume, coroutine.status, coroutine.close
   local co_isyieldable = coroutine.isyieldable
-  local tunpack = table.unpack
+  local tunpack, tpack = table.unpack, table.pack
 
   local M = {}
   local SELF = cfg.tid
@@ -111,11 +112,27 @@ return function(deps)
     return main
   end
 
+  -- A function frame keeps all its results (funcs.call returns them all): several, with no error
+  -- in second place, are kept in P.results, which lifecycle.lua's thread_done copies into the
+  -- EXIT's result.values; the main thread still returns the first two, as any body does.
+  local function fn_instantiate(Ent, f, P)
+    local main, kind, ierr = lua_instantiate(Ent, f, P)
+    if not main then return nil, kind, ierr end
+    return function(...)
+      local r = tpack(main(...))
+      local r2 = r[2]
+      if r.n > 1 and not (type(r2) == "string" or is_error(r2)) then P.results = r end
+      return r[1], r2
+    end
+  end
+
   local bodies = {
     ["process.lua"] = { prepare = compile, instantiate = lua_instantiate, queueable = true,
       pid_host = function(id, host) return host end },
-    -- a function entry's PID names the entry and the worker running it ("<id>#lua.<tid>")
-    ["function.lua"] = { prepare = compile, instantiate = lua_instantiate, queueable = false,
+    -- A function entry's PID names the entry and the worker that minted it ("<id>#lua.<tid>"):
+    -- the worker running it, or, queued, its home (any worker of the host may take it, so many
+    -- concurrent calls spread over the host).
+    ["function.lua"] = { prepare = compile, instantiate = fn_instantiate, queueable = true,
       pid_host = function(id, host, tid) return fn_host(id, tid) end },
   }
   -- Bodies of other kinds, loaded by init.lua (one line each in spawn's deps).
