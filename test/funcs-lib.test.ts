@@ -52,8 +52,8 @@ describe('targets and permissions', () => {
       fails("Invalid", "function id has no namespace: :add (namespace:name required)", funcs.call(":add"))
       fails("Invalid", "function id has no name: app: (namespace:name required)", funcs.call("app:"))
       fails("NotFound", "function not found: app:nope", funcs.call("app:nope"))
-      fails("Invalid", "entry app:proc is a process.lua, not a function (function.lua, or process.lua with meta.default_host)", funcs.call("app:proc"))
-      fails("Invalid", "entry app:lib is a library.lua, not a function (function.lua, or process.lua with meta.default_host)", funcs.async("app:lib"))
+      fails("Invalid", "entry app:proc is a process.lua, not a function (function.lua, function.wasm, function.wat, or process.lua with meta.default_host)", funcs.call("app:proc"))
+      fails("Invalid", "entry app:lib is a library.lua, not a function (function.lua, function.wasm, function.wat, or process.lua with meta.default_host)", funcs.async("app:lib"))
       eq(#F.calls, 0, "nothing started")
       eq(#F.checks, 0, "no permission asked for an id that cannot run")
     `);

@@ -33,14 +33,20 @@ export function kernelConfig(registry: Registry, tid: number, host: string, host
 
 /**
  * The entries every kernel loads: Lua code (process, function, library; `file` relative to the
- * app root for error messages, `abs` for process.upgrade reloading from disk) and security
- * policies. Encoded once per runtime; every worker gets the same bytes.
+ * app root for error messages, `abs` for process.upgrade reloading from disk), security
+ * policies, and the kinds of WASM entries. Encoded once per runtime; every worker gets the same bytes.
  */
 export function kernelEntries(registry: Registry): Uint8Array {
   const out: Record<string, KernelEntry> = {};
   for (const e of registry.entries.values()) {
     if (e.kind === 'security.policy' || e.kind === 'security.policy.expr') {
       out[e.id] = { kind: e.kind, policy: e.data['policy'], groups: (e.data['groups'] as string[] | undefined) ?? [] };
+      continue;
+    }
+    // WASM entries: their kind selects the kernel's WASM body (src/lua/kernel/wasm.lua); the main
+    // thread loads and runs them (src/runtime/wasm.ts)
+    if (e.kind === 'process.wasm' || e.kind === 'function.wasm' || e.kind === 'function.wat') {
+      out[e.id] = { kind: e.kind };
       continue;
     }
     if (e.kind !== 'process.lua' && e.kind !== 'function.lua' && e.kind !== 'library.lua') continue;

@@ -13,6 +13,7 @@
 //   boot.ts      what a worker boots with (kernel config, entries)
 //   stats.ts     Runtime.stats() requests
 //   services.ts  the supervisor of process.service entries
+//   wasm.ts      WebAssembly calls of the kernel's WASM bodies, on the main thread's pools
 // The public methods here are thin doors into those.
 //
 // Size. A little over the ~500-line guideline: worker recovery (workerDown, replace) touches most
@@ -27,7 +28,8 @@
 //
 // Frames to the main thread (src/wire/spec.ts): "w" terminal output, "rep" rpc replies and "e"
 // EXITs for JS watchers (control.ts), "m" messages to a control PID (emitted as 'message'),
-// "nreg" / "nlook" / "nunreg" / "nok" / "x" (names.ts), "crash" reports (logged).
+// "nreg" / "nlook" / "nunreg" / "nok" / "x" (names.ts), "crash" reports (logged), "wcall" /
+// "wstop" WASM calls (wasm.ts).
 //
 // Workers. A worker that dies or stalls is replaced (src/runtime/recovery.ts has the protocol);
 // the runtime emits 'worker-down' (WorkerDown) when it has handled the death and 'worker-up' when
@@ -55,6 +57,7 @@ import { asFrame, frame, payloadList, I, type AnyFrame } from '../wire/frames.js
 import type { Registry } from '../registry/registry.js';
 import type { HostEntry } from '../registry/types.js';
 import { kernelConfig, kernelEntries } from './boot.js';
+import { WasmCalls } from './wasm.js';
 import type { ControlFromWorker, ControlToWorker, DownReport, TestFault, WorkerInit } from '../host/protocol.js';
 import { pino, type Logger } from 'pino';
 
@@ -128,6 +131,8 @@ export class Runtime extends EventEmitter {
   private env: EnvService | undefined;
   /** The event bus of the Lua `events` module (src/runtime/events.ts). */
   private readonly bus = new EventBus((tid, fr) => this.post(tid, fr as AnyFrame), (tid) => this.dir.isDown(tid));
+  /** WASM calls of the kernel's WASM bodies, on piscina pools (src/runtime/wasm.ts); guest output to the terminal output. */
+  private readonly wasm: WasmCalls;
   private get ep(): Endpoint | undefined { return this.main?.ep; }
   private closed = false;
   private started = false;
@@ -145,6 +150,7 @@ export class Runtime extends EventEmitter {
       lookup: (name) => this.names.lookup(name),
       assertRunning: () => this.assertRunning(),
     });
+    this.wasm = new WasmCalls(registry, (tid, f) => this.post(tid, f), (stream, bytes) => this.writeOut(stream === 'stderr' ? 2 : 1, bytes));
   }
 
   /** The logger: the one given, else warnings and errors to stderr. */
@@ -288,6 +294,7 @@ export class Runtime extends EventEmitter {
     // step 5
     this.names.workerDied(D);
     this.control.workerDied(D, () => new WippyError(message, 'Internal'));
+    this.wasm.workerDied(D);
     this.statsAsked.gone(D); // a stats() call waiting for D's answer
     // step 8: the replacement (its channels first: step 6 hands the other ends out)
     const rep = this.stopping || this.closed ? undefined : this.replace(th);
@@ -380,12 +387,7 @@ export class Runtime extends EventEmitter {
     const f = asFrame(raw);
     if (f === undefined) { this.log.warn({ frame: typeof raw }, 'unknown frame on main thread'); return; }
     switch (f[0]) {
-      case 'w': {
-        const bytes = f[I.w.bytes] as Uint8Array;
-        if (this.opts.write) this.opts.write(f[I.w.fd], bytes);
-        else writeSync(f[I.w.fd] === 2 ? 2 : 1, bytes);
-        break;
-      }
+      case 'w': this.writeOut(f[I.w.fd], f[I.w.bytes] as Uint8Array); break;
       case 'rep': this.control.onReply(f); break;
       case 'e': this.emit('event', f[I.e.pid], this.control.onEvent(f)); break;
       case 'm':
@@ -405,6 +407,8 @@ export class Runtime extends EventEmitter {
         break;
       }
       case 'evsub': case 'evunsub': case 'evsend': this.bus.handle((i) => f[i - 1]); break;
+      case 'wcall': this.wasm.call(f); break; // a WASM body's call (src/runtime/wasm.ts)
+      case 'wstop': this.wasm.stop(f); break;
       case 'crash': {
         // An error exit nobody watched: the operator's only trace of it.
         const [, pid, entry, host, kind, message, traceback] = f;
@@ -414,6 +418,12 @@ export class Runtime extends EventEmitter {
       default:
         this.log.warn({ frame: f[0] }, 'unknown frame on main thread');
     }
+  }
+
+  /** Terminal output: processes' "w" frames and WASM guests' stdout/stderr. */
+  private writeOut(fd: number, bytes: Uint8Array): void {
+    if (this.opts.write) this.opts.write(fd, bytes);
+    else writeSync(fd === 2 ? 2 : 1, bytes);
   }
 
   // ---- public operations -----------------------------------------------------------------------
@@ -494,12 +504,12 @@ export class Runtime extends EventEmitter {
    * the names still held by PIDs that are not alive.
    */
   internals(): { names: number; namedPids: number; watchers: number; replies: number; outgoing: number;
-    ringBacklog: number; liveSlots: number; load: Record<number, number>; staleNames: string[] } {
+    ringBacklog: number; liveSlots: number; load: Record<number, number>; staleNames: string[]; wasmCalls: number } {
     const outgoing = this.ep?.postedFrames() ?? 0;
     const load: Record<number, number> = {};
     for (const th of this.threads) load[th.tid] = this.dir.load(th.tid);
     return { ...this.names.sizes(), ...this.control.sizes(), outgoing, ringBacklog: this.ep?.backlogFrames() ?? 0,
-      liveSlots: this.dir.liveSlots(), load, staleNames: this.names.stale() };
+      liveSlots: this.dir.liveSlots(), load, staleNames: this.names.stale(), wasmCalls: this.wasm.sizes().calls };
   }
 
   /**
@@ -542,6 +552,7 @@ export class Runtime extends EventEmitter {
     if (process.stdin.isTTY === undefined || this.opts.stdin) process.stdin.unpipe?.();
     for (const t of this.threads) t.expectedExit = true;
     await Promise.all(this.threads.map((t) => t.worker.terminate()));
+    await this.wasm.close();
     this.closed = true;
     // Whoever still waits (a process on a worker that never came down, e.g. one wedged in a
     // step) hears now, so an `exec` or `run` awaiting it returns instead of hanging the caller.

@@ -233,6 +233,18 @@ export const FRAMES = {
     dir: ['main->worker'],
     doc: 'an event for the worker\'s subscription `sub`',
   },
+  // WebAssembly (src/lua/kernel/wasm.lua, src/runtime/wasm.ts): a process of a WASM entry asks
+  // the main thread, which owns the pools, to run its call; the answer is a "rep".
+  wcall: {
+    fields: [...RPC_HEAD, ['id', 'string'], ['args', 'args'], ['ctx', 'ctx|false']],
+    dir: ['worker->main'], rpc: true,
+    doc: 'run WASM entry `id` (a function.wasm / function.wat call, or a process.wasm body) with `args` for process `reply_pid`, on the entry\'s pool; rep value the list of results (empty or one), or the call\'s error. One call per process, so `reply_pid` names it',
+  },
+  wstop: {
+    fields: [['pid', 'pid']],
+    dir: ['worker->main'],
+    doc: 'stop the running "wcall" of process `pid` (it was terminated, or a function frame was cancelled): the pool thread running it is replaced; its "rep" still comes (error Canceled)',
+  },
   w: {
     fields: [['fd', 'int'], ['bytes', 'bytes']],
     dir: ['worker->main'],
@@ -360,4 +372,6 @@ export interface KernelHost {
 export type KernelEntry =
   | { kind: 'process.lua' | 'function.lua' | 'library.lua'; source: string; method: string; modules: unknown;
       imports: unknown; file: string; abs?: string; default_host?: string }
-  | { kind: 'security.policy' | 'security.policy.expr'; policy: unknown; groups: string[] };
+  | { kind: 'security.policy' | 'security.policy.expr'; policy: unknown; groups: string[] }
+  /** A WASM entry: the kernel only needs its kind (the main thread loads and runs it). */
+  | { kind: 'process.wasm' | 'function.wasm' | 'function.wat' };

@@ -150,6 +150,8 @@ local spawn = loadmod("spawn")({
   deliver_event = lifecycle.deliver_event, start_failed = lifecycle.start_failed,
   security = security, rpc = rpc.call, wire = wire,
   dispatch = function(f) return late.dispatch(f) end,
+  -- the WebAssembly bodies (process.wasm; function.wasm / function.wat frames): kernel/wasm.lua
+  bodies = loadmod("wasm")({ rpc = rpc.call, post = pids.post, on_cancel = lifecycle.on_cancel, err = err, wire = wire }),
 })
 
 local exec = loadmod("exec")({

@@ -207,6 +207,19 @@ return function()
   W.EV_DATA = 6
   function W.ev(sub, system, kind, path, data) return { "ev", sub, system, kind, path, data } end
 
+  -- "wcall" (worker->main; rpc)
+  W.WCALL_REPLY_TID = 2
+  W.WCALL_REPLY_PID = 3
+  W.WCALL_REQ = 4
+  W.WCALL_ID = 5
+  W.WCALL_ARGS = 6
+  W.WCALL_CTX = 7
+  function W.wcall(reply_tid, reply_pid, req, id, args, ctx) return { "wcall", reply_tid, reply_pid, req, id, args, ctx } end
+
+  -- "wstop" (worker->main)
+  W.WSTOP_PID = 2
+  function W.wstop(pid) return { "wstop", pid } end
+
   -- "w" (worker->main)
   W.W_FD = 2
   W.W_BYTES = 3

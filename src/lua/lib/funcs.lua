@@ -1,4 +1,5 @@
--- The `funcs` module of the Wippy docs: call a `function.lua` entry synchronously (funcs.call),
+-- The `funcs` module of the Wippy docs: call a `function.lua` entry (or a `function.wasm` /
+-- `function.wat` one: docs/wasm.md) synchronously (funcs.call),
 -- asynchronously (funcs.async -> Future), or through an immutable Executor (funcs.new()) that
 -- carries context values, an actor, a scope and options (timeout, host).
 --
@@ -72,7 +73,12 @@ return function(deps)
 
   local function fail(kind, msg) return nil, new_error(kind, msg) end
 
-  -- "namespace:name" with both parts non-empty, naming a function.lua entry or a process.lua
+  -- Entry kinds callable as functions. A WASM function's frame is a kernel process too (its body,
+  -- kernel/wasm.lua, asks the main thread's pools to run the guest), so every call path below is
+  -- the same for all three.
+  local FUNCTION_KINDS = { ["function.lua"] = true, ["function.wasm"] = true, ["function.wat"] = true }
+
+  -- "namespace:name" with both parts non-empty, naming a function entry (FUNCTION_KINDS) or a process.lua
   -- entry with meta.default_host. -> true, default_host | nil, err
   local function check_target(id)
     if type(id) ~= "string" then return fail("Invalid", "function id must be a string, got " .. type(id)) end
@@ -83,9 +89,9 @@ return function(deps)
     local kind, default_host = entry_kind(id)
     if kind == nil then return fail("NotFound", "function not found: " .. id) end
     if kind == "process.lua" and default_host then return true, default_host end
-    if kind ~= "function.lua" then
+    if not FUNCTION_KINDS[kind] then
       return fail("Invalid", "entry " .. id .. " is a " .. tostring(kind) ..
-        ", not a function (function.lua, or process.lua with meta.default_host)")
+        ", not a function (function.lua, function.wasm, function.wat, or process.lua with meta.default_host)")
     end
     return true
   end
