@@ -10,7 +10,6 @@ import { formatList, formatShow } from '../registry/format.js';
 import type { Registry } from '../registry/registry.js';
 import { Runtime, type ExitInfo } from '../runtime/runtime.js';
 import { Supervisor } from '../runtime/services.js';
-import { runWasmCommand } from '../wasm/command.js';
 import { testCommand } from './test-runner.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -117,7 +116,8 @@ async function runCommand(o: GlobalOpts, name: string, args: string[]): Promise<
     process.stderr.write('wippy: commands run on a terminal host, and the app has no terminal.host entry\n');
     return 2;
   }
-  if (cmd.entry.kind === 'process.wasm') return commandExitCode(await runWasmCommand(reg, cmd.entry.id, args));
+  // a process.lua or process.wasm command: a process on the terminal host either way (a WASM one
+  // is the kernel's WASM body; its guest's stdout/stderr reach the terminal through the runtime)
   await rt.start();
   onSignals(() => rt.stop());
   const exit = await rt.run(cmd.entry.id, args, { host });

@@ -18,8 +18,9 @@
 //     which forwards frames for it to the worker that runs it. Otherwise, or when the queue is
 //     full, a placed spawn ("sp") to that worker. No reply frame either way: only the EXIT comes
 //     back, and a failure to start arrives as that EXIT's error.
-//   - without (rt.spawn with no callback), and for entries that are not Lua: an rpc ("s" -> "rep")
-//     to a round-robin worker, which mints the PID and answers with it.
+//   - without (rt.spawn with no callback), and for entries that are not Lua (process.wasm; a
+//     function.wasm / function.wat run as a job): an rpc ("s" -> "rep") to a round-robin worker,
+//     which mints the PID and answers with it.
 // rt.spawn keeps the round-robin placement even with a callback: long-lived processes spawned in
 // turn land one per worker (what long-lived drivers want; from the queue the first free worker
 // took them all).
@@ -30,6 +31,7 @@ import { encodeValue } from '../codec/msgpack.js';
 import type { Directory } from '../shm/directory.js';
 import type { TaskQueues } from '../scheduler/tasks.js';
 import type { Registry } from '../registry/registry.js';
+import { WASM_KINDS } from '../registry/schema.js';
 import { formatPid, parsePid } from './pid.js';
 
 /** What a process exit looks like from JS: the EXIT event's result. */
@@ -141,7 +143,8 @@ export class ControlEndpoint {
         rt.dir.addLoad(tid, 1);
         return pid;
       }
-      if (!entry || entry.kind !== 'process.wasm') {
+      // WASM entries go by the rpc below, to the worker's WASM body (src/lua/kernel/wasm.lua)
+      if (!entry || !(WASM_KINDS as readonly string[]).includes(entry.kind)) {
         this.watchers.delete(ctl.pid); rt.dir.dead(ctl.uniq); this.release();
         throw new WippyError('factory not found', 'NotFound', false);
       }

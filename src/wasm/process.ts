@@ -1,6 +1,8 @@
-// The process.wasm body: a WebAssembly export run as a process, in the Init / Step / Close
-// lifecycle the process page describes, driven by whoever owns the process (the kernel's spawn
-// through `bodies['process.wasm']`, the CLI for a WASM command, or an embedding program).
+// The process.wasm body driven from JS: a WebAssembly export run as a process, in the Init / Step
+// / Close lifecycle the process page describes, for an embedding program that owns the process
+// itself. (Inside a runtime, a process.wasm is a kernel process: src/lua/kernel/wasm.lua asks the
+// main thread, src/runtime/wasm.ts, to run WasmFunctions.startProcess; the kernel owns its PID,
+// links, monitors, CANCEL deadline and terminate.)
 //
 //   const p = new WasmProcess(wasm, 'app:compute_worker', { sink });
 //   await p.init([6, 7])     Init: hash-checked, compiled (once per hash), env resolved, args kept;
@@ -12,8 +14,8 @@
 //   p.terminate()            stop now (the pool thread is replaced)
 //   p.close()                Close: release (idempotent); the instance died with its call
 //   runWasmProcess(...)      all four in order -> the EXIT shape { value } | { error }
-//   WasmProcessTable         live processes by PID: start / terminate / cancel / terminateAll —
-//                            what the main thread needs to serve the kernel's process.wasm body
+//   WasmProcessTable         live processes by a caller-chosen id: start / terminate / cancel /
+//                            terminateAll (the kernel does not use it: its PIDs are its own)
 //
 // EXIT mapping: the return value is `result.value`; a trap, an error result, a missing required
 // env, a hash mismatch, a timeout are `result.error` with the kind and message of the call error.
@@ -122,10 +124,9 @@ export function runWasmProcess(
 }
 
 /**
- * Live WASM processes by PID, for the main-thread side of the kernel's `bodies['process.wasm']`:
- * the kernel allocates the PID (mailbox, monitors, links), then `start`s the body here and turns
- * `onExit` into that PID's EXIT; TERMINATE / CANCEL frames for the PID call `terminate` / `cancel`.
- * `onExit` is called exactly once per started PID; the PID leaves the table before it is called.
+ * Live WASM processes by an id the owner chooses, for an embedding program that runs WASM processes
+ * without a runtime: `start` runs one, `onExit` gets its EXIT shape; `terminate` / `cancel` by id.
+ * `onExit` is called exactly once per started id; the id leaves the table before it is called.
  */
 export class WasmProcessTable {
   private readonly live = new Map<string, WasmProcess>();
