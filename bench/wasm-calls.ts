@@ -1,5 +1,5 @@
-// WebAssembly call throughput from JS, a small standalone measurement (not part of `npm run
-// bench` yet; that needs the Lua-side calls, docs/wasm.md "What remains"):
+// WebAssembly call throughput from JS through WasmFunctions, a small standalone measurement
+// (`npm run bench` has the calls from Lua and process.wasm spawns: bench/wasm.ts):
 //
 //   node dist/bench/wasm-calls.js [calls]      (default 2000 per variant)
 //
