@@ -14,11 +14,12 @@
 //   --out FILE     also write the table as Markdown
 //
 // Each (round, workload, side) is a fresh `dist/bench/run.js --only W` process of that checkout,
-// writing its JSON under the checkout's bench/results/ (the path is read from its stderr). For
+// writing its JSON under the checkout's bench/results/ (the path is read from its stderr; the file
+// is removed once read). For
 // every figure the ratio B ÷ A is taken per round from the two figures of that round and the
 // median over rounds is reported with its range — the same method as bench:compare.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve, join } from 'node:path';
 import type { Figure } from './harness.js';
@@ -68,6 +69,9 @@ function runOnce(args: Args, root: string, workload: string): Map<string, Figure
     return new Map();
   }
   const figures = (JSON.parse(readFileSync(m[1]!, 'utf8')) as { figures: Figure[] }).figures;
+  // the run's own result files are scratch here: the A/B table is the result
+  rmSync(m[1]!, { force: true });
+  rmSync(m[1]!.replace(/\.json$/, '.md'), { force: true });
   return new Map(figures.map((f) => [`${f.workload} · ${f.variant} · ${f.figure}`, f]));
 }
 

@@ -1,4 +1,5 @@
-// Micro-benchmark of the value codec on the ~120-byte envelope of measurements.md section 3:
+// Micro-benchmark of the value codec on a ~120-byte message envelope (the size of a typical small
+// message with its routing fields):
 // codec.lua inside a wasmoon Lua state (encode, decode, both, and the same-worker copy) and
 // msgpack.ts in JS (with stock msgpackr alongside, to show what the integer pre-pass costs).
 //

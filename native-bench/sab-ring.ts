@@ -8,8 +8,8 @@
 //   ping-pong  main → worker → main, 16-byte messages, spinning receivers, round trips/s
 // Each case runs RUNS times, the kinds interleaved so machine noise hits them alike; printed are the
 // median and the best run of each, with ours / ceiling ratios from the same process run. On a
-// shared, noisy 2-core machine spinning threads are hit hard (measurements.md §5): trust the best
-// runs and the ratios, not single figures.
+// shared, noisy 2-core machine spinning threads are hit hard (spinning collapses ~500x when a core
+// is busy, docs/design/scheduler.md): trust the best runs and the ratios, not single figures.
 // Run: node dist/native-bench/sab-ring.js [--quick], after compiling. tsconfig.json does not
 // include native-bench/ yet; until it does:
 //   npx tsc --outDir dist --rootDir . --module NodeNext --moduleResolution NodeNext --target ES2022 \

@@ -10,11 +10,14 @@ import { compileLua, compileUncached, compileStats, LuaSyntaxError } from '../sr
 import { tokenize } from '../src/dialect/lexer.js';
 import { runChunk, typesLua } from './helpers/dialect-lua.js';
 
+/** Fixture folders written in typed Lua (the rest of the repository's .lua files are plain). */
+const TYPED_FIXTURES = ['dialect', 'docs-app'];
+
 function luaFiles(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
     const p = path.join(dir, name);
     if (statSync(p).isDirectory()) luaFiles(p, out);
-    else if (name.endsWith('.lua') && !p.includes(`${path.sep}dialect${path.sep}`)) out.push(p);
+    else if (name.endsWith('.lua') && !TYPED_FIXTURES.some((d) => p.includes(`${path.sep}${d}${path.sep}`))) out.push(p);
   }
   return out;
 }

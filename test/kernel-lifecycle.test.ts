@@ -32,11 +32,12 @@ const SETUP = String.raw`
     release_names = function(P) released[#released + 1] = P; F.logf("release names of %s", P.pid) end,
     hosts = { ["app:host"] = {}, ["app:quiet"] = { crash_reports = false } },
     cancel_execs = function(P) cancelled[#cancelled + 1] = P.pid end,
+    wire = module("wire")(),
   })
   A = F.proc("{app|0x00001}", { uniq = 1 })
   B = F.proc("{app|0x00002}", { uniq = 2 })
 `;
-const run = async (code: string): Promise<void> => { await withKernelModules(['lifecycle'], SETUP + code); };
+const run = async (code: string): Promise<void> => { await withKernelModules(['lifecycle', 'wire'], SETUP + code); };
 
 test('a normal exit: watchers get EXIT with the value, links are just removed, no crash report', () =>
   run(String.raw`

@@ -5,7 +5,7 @@
 // operations are checked against max_memory_mb before they allocate, and long C loops are charged
 // to the budget; Lua's own "not enough memory" ends a process with the documented "memory limit
 // exceeded"; each process has its own math.random; process.* functions answer bad arguments with a
-// clear error. Every test also shows the worker keeps serving: a victim process on the same
+// clear error; the Lua 5.1-era names the docs list (unpack, math.pow, ...) exist. Every test also shows the worker keeps serving: a victim process on the same
 // one-worker host runs afterwards. The Lua modules alone: test/sandbox-lua.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,6 +41,27 @@ const entries: Array<Record<string, unknown>> = [
   { id: 's:one', kind: 'process.host', host: { workers: 1 } }, // the defaults: 1024 MiB, 100M
   { id: 's:small', kind: 'process.host', host: { workers: 1, max_reductions: 5_000_000, max_memory_mb: 64 } },
   { id: 's:nocap', kind: 'process.host', host: { workers: 1, max_memory_mb: 0 } },
+  { id: 's:compat', source: mod(`
+    local a, b, c = unpack({ 1, 2, 3 })
+    eq(a + b + c, 6, "unpack")
+    eq(select("#", unpack({ 1, 2, 3 }, 2)), 2, "unpack from 2")
+    eq(unpack, table.unpack, "the same function")
+    eq(math.pow(2, 10), 1024.0, "pow")
+    eq(math.log10(1000), 3.0, "log10")
+    eq(math.atan2(1, 1), math.pi / 4, "atan2")
+    eq(math.atan2(-1, -1), math.atan(-1, -1), "atan2 quadrant")
+    eq(math.cosh(0), 1.0, "cosh(0)")
+    eq(math.sinh(0), 0.0, "sinh(0)")
+    eq(math.tanh(0), 0.0, "tanh(0)")
+    eq(math.sinh(1e-9), 1e-9, "sinh keeps tiny arguments")
+    eq(math.tanh(1000), 1.0, "tanh saturates")
+    eq(math.tanh(-1000), -1.0, "tanh saturates below")
+    assert(math.abs(math.sinh(1) - 1.1752011936438014) < 1e-15, "sinh(1)")
+    assert(math.abs(math.cosh(1) - 1.5430806348152437) < 1e-15, "cosh(1)")
+    assert(math.abs(math.tanh(0.5) - 0.46211715726000974) < 1e-15, "tanh(0.5)")
+    local ok = pcall(function() math.pow = nil end)
+    eq(ok, false, "math stays read-only")
+    return "ok"`) },
   { id: 's:victim', source: mod(`eq(string.upper("a"), "A"); eq(("ab"):rep(2), "abab"); return "alive"`) },
   { id: 's:rep_default', source: mod(`return string.rep("x", 1 << 30)`) },
   { id: 's:gc', source: mod(`
@@ -249,6 +270,10 @@ test('a module\'s top-level code runs under the budget however the process is st
   await fails('s:top_yield', 's:small', /^failed to create process: the module's top-level code yielded/);
   assert.equal(await rt.exec('s:spawn_top_loop', [], { host: 's:one' }), 'ok'); // an rpc to the other host
   await victim('s:small');
+});
+
+test('the Lua 5.1-era names the docs list: global unpack, math.pow/log10/atan2/cosh/sinh/tanh', async () => {
+  assert.equal(await rt.exec('s:compat', [], { host: 's:one' }), 'ok');
 });
 
 test('string.dump is unreachable, also through the string metatable; methods still work', async () => {

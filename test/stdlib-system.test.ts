@@ -14,7 +14,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createRuntime, type Runtime } from '../src/index.js';
 import { parseDotenv } from '../src/runtime/env.js';
-import { EventBus } from '../src/runtime/events.js';
+import { EventBus, type BusFrame } from '../src/runtime/events.js';
 
 const HEADER = `
 local function eq(got, want, what)
@@ -245,11 +245,11 @@ test('event bus: system patterns, kind filter, unsubscribe, and a dead worker\'s
   const sent: unknown[][] = [];
   const down = new Set<number>();
   const bus = new EventBus((tid, frame) => sent.push([tid, ...frame]), (tid) => down.has(tid));
-  const frame = (...xs: unknown[]) => (i: number) => xs[i - 1];
+  const frame = (...xs: unknown[]) => xs as unknown as BusFrame;
   bus.handle(frame('evsub', 1, '{h|0x1}', 7, 1, 'orders.*'));
   bus.handle(frame('evsub', 2, '{h|0x2}', 8, 1, 'users', 'user.created'));
   bus.handle(frame('evsub', 3, '{h|0x3}', 9, 1, 'a+b(c)'));
-  assert.deepEqual(sent.splice(0), [[1, 'rep', '{h|0x1}', 7, true], [2, 'rep', '{h|0x2}', 8, true], [3, 'rep', '{h|0x3}', 9, true]]);
+  assert.deepEqual(sent.splice(0), [[1, 'rep', '{h|0x1}', 7, true, undefined], [2, 'rep', '{h|0x2}', 8, true, undefined], [3, 'rep', '{h|0x3}', 9, true, undefined]]);
   bus.handle(frame('evsend', 'orders.eu.west', 'k', '/p', { n: 1 }));
   bus.handle(frame('evsend', 'orders', 'k', '/p'));
   bus.handle(frame('evsend', 'users', 'user.deleted', '/u'));

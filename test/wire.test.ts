@@ -93,7 +93,7 @@ let serial = 0;
 function sample(type: WireType, label: string): unknown {
   const n = ++serial;
   switch (type) {
-    case 'pid': case 'pid|false': case 'pid|bool': return `{${label}|0x${n.toString(16).padStart(5, '0')}}`;
+    case 'pid': case 'pid|false': return `{${label}|0x${n.toString(16).padStart(5, '0')}}`;
     case 'tid': return n;
     case 'int': return 1000 + n;
     case 'number': return n + 0.5;

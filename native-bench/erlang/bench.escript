@@ -8,7 +8,7 @@
 %% with a non-zero exit status instead of printing a figure. Every workload is
 %% run `--runs` times (default 3) and the median is reported, because the
 %% machines this runs on are shared and noisy (spread of 20-60% between passes
-%% is normal, see shared/reference/measurements.md section 4).
+%% is normal on them).
 %%
 %% The number of schedulers is whatever the emulator was started with:
 %% `ERL_FLAGS="+S 1" escript bench.escript` or `+S 2` (escript honours

@@ -36,7 +36,6 @@ export type TestFault = 'throw' | 'abort' | 'exit' | 'wedge';
 
 export type ControlToWorker =
   | { type: 'shutdown'; graceMs: number }
-  | { type: 'kill_all' }
   | { type: 'stats'; collect?: boolean }
   // Worker recovery (src/runtime/recovery.ts): thread `tid` is dead; read its ring one last time,
   // drop it, and hand the kernel {"wdown", tid, message}; answer 'wdown-done' after that step.

@@ -61,7 +61,6 @@ const kernel = await LuaKernel.create({
   loadAdd: (d, t) => dir.addLoad(t ?? tid, d),
   taskPush,
   taskTake: (steal) => tasks?.take(steal),
-  flushNow: () => ep.flush(),
   pidDead: (u) => dir.dead(u),
   route: (u) => [dir.owner(u), dir.isAlive(u)],
   setRunner: (u) => dir.setRunner(u),
@@ -98,9 +97,6 @@ function onControl(data: unknown): void {
     case 'shutdown':
       l.shutdown();
       l.deliver(encodeValue(frame.shutdown(c.graceMs)));
-      break;
-    case 'kill_all':
-      l.deliver(encodeValue(frame.kill_all()));
       break;
     case 'wdown': {
       // Recovery step 6 (src/runtime/recovery.ts): what the dead thread published goes first,

@@ -37,8 +37,6 @@ export interface KernelHost {
   taskPush(desc: Uint8Array, target: number): boolean;
   /** The next queued spawn descriptor this worker should start (`steal`: rob busy siblings). */
   taskTake(steal: boolean): Uint8Array | undefined;
-  /** Publish what the kernel posted so far, now (mid-step). */
-  flushNow(): void;
   /** Mark a process id dead. */
   pidDead(uniq: number): void;
   /** Owner thread of a process id (-1 if unknown) and whether it is alive. */
@@ -205,7 +203,6 @@ export class LuaKernel {
         if (d === undefined) m._lua_pushnil(L); else this.pushBytes(L, d);
         return 1;
       }),
-      this.def('flush', () => { host.flushNow(); return 0; }),
       this.def('dead', (L) => { host.pidDead(this.int(L, 1)); return 0; }),
       this.def('route', (L) => {
         const [tid, alive] = host.route(this.int(L, 1));

@@ -24,6 +24,7 @@ import {
   type RawEntry,
 } from './schema.js';
 import { checkEnvNames, checkEnvReferences } from './env.js';
+import { editDistance } from './near.js';
 
 /** Origin file of entries created with `createRegistry`. */
 export const CODE_ORIGIN = '<code>';
@@ -128,20 +129,6 @@ function commandOf(e: { meta: Record<string, unknown> }): { name: string; short?
 // ---------------------------------------------------------------------------------------------
 // Near-match suggestions
 // ---------------------------------------------------------------------------------------------
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length]!;
-}
 
 /** Ranks ids by how plausibly `wanted` was meant to be them; unrelated ids are dropped. */
 export function similarIds(wanted: string, ids: Iterable<string>, limit = 5): string[] {

@@ -19,6 +19,9 @@
 // Cross-entry checks (does the import exist, is the host a host) need the whole set of entries and
 // live in registry.ts. Nothing here touches the filesystem except reading `file://` targets; that
 // read is synchronous because `createRegistry` is synchronous and this is a cold, startup-only path.
+//
+// Size: over 500 lines because it holds the zod schema of every entry kind (hosts, Lua, services,
+// WASM, policies, env, ...) beside the three steps that apply them; each schema is a few lines.
 
 import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';

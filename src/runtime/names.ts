@@ -110,10 +110,14 @@ export class NameServer {
     this.host.post(f[I.nunreg.reply_tid], frame.rep(f[I.nunreg.reply_pid], f[I.nunreg.req], holder !== undefined, undefined));
   }
 
-  /** {"x", W, pid, req}: a process holding names exited; release them, then let W send its EXIT events. */
+  /**
+   * {"x", W, pid, req}: a process holding names exited; release them, then let W send its EXIT
+   * events. req 0: nothing waits (a "nown" holder already gone), so no "xack".
+   */
   released(f: Frame<'x'>): void {
     this.releaseAll(f[I.x.pid]);
-    this.host.post(f[I.x.reply_tid], frame.xack(f[I.x.req]));
+    const req = f[I.x.req];
+    if (req !== 0) this.host.post(f[I.x.reply_tid], frame.xack(req));
   }
 
   /** Worker `tid` died: release every name held by a process that died with it; answer registrations waiting for it. */

@@ -26,10 +26,13 @@
 // so each sender's frames reach each receiver in order and a message never detours through a
 // third thread. The main thread never runs Lua.
 //
-// Frames to the main thread (src/wire/spec.ts): "w" terminal output, "rep" rpc replies and "e"
-// EXITs for JS watchers (control.ts), "m" messages to a control PID (emitted as 'message'),
-// "nreg" / "nlook" / "nunreg" / "nok" / "x" (names.ts), "crash" reports (logged), "wcall" /
-// "wstop" WASM calls (wasm.ts).
+// Frames to the main thread (src/wire/spec.ts; docs/design/protocol.md says who sends each):
+// "w" terminal output, "rep" rpc replies and "e" EXITs for JS watchers (control.ts), "nreg" /
+// "nlook" / "nunreg" / "nok" / "x" (names.ts), "crash" reports (logged), "log" (proclog.ts),
+// "env" (env.ts), "evsub" / "evunsub" / "evsend" (events.ts), "wcall" /
+// "wstop" WASM calls (wasm.ts). No "m": the main thread holds only
+// control PIDs, which take lifecycle events, and a kernel's `locate` refuses any PID the main
+// thread owns, so a message never comes here.
 //
 // Workers. A worker that dies or stalls is replaced (src/runtime/recovery.ts has the protocol);
 // the runtime emits 'worker-down' (WorkerDown) when it has handled the death and 'worker-up' when
@@ -53,7 +56,7 @@ import { Directory } from '../shm/directory.js';
 import { parsePid } from './pid.js';
 import { NameServer } from './names.js';
 import { ControlEndpoint, type ExitInfo, type SpawnContext } from './control.js';
-import { asFrame, frame, payloadList, I, type AnyFrame } from '../wire/frames.js';
+import { asFrame, frame, I, type AnyFrame } from '../wire/frames.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostEntry } from '../registry/types.js';
 import { kernelConfig, kernelEntries } from './boot.js';
@@ -130,7 +133,7 @@ export class Runtime extends EventEmitter {
   /** Env variables for the Lua `env` module, built on the first "env" rpc (src/runtime/env.ts). */
   private env: EnvService | undefined;
   /** The event bus of the Lua `events` module (src/runtime/events.ts). */
-  private readonly bus = new EventBus((tid, fr) => this.post(tid, fr as AnyFrame), (tid) => this.dir.isDown(tid));
+  private readonly bus = new EventBus((tid, fr) => this.post(tid, fr), (tid) => this.dir.isDown(tid));
   /** WASM calls of the kernel's WASM bodies, on piscina pools (src/runtime/wasm.ts); guest output to the terminal output. */
   private readonly wasm: WasmCalls;
   private get ep(): Endpoint | undefined { return this.main?.ep; }
@@ -390,23 +393,20 @@ export class Runtime extends EventEmitter {
       case 'w': this.writeOut(f[I.w.fd], f[I.w.bytes] as Uint8Array); break;
       case 'rep': this.control.onReply(f); break;
       case 'e': this.emit('event', f[I.e.pid], this.control.onEvent(f)); break;
-      case 'm':
-        this.emit('message', { to: f[I.m.pid], from: f[I.m.from], topic: f[I.m.topic], payloads: payloadList(f[I.m.n], f[I.m.payloads]) });
-        break;
       case 'nreg': this.names.register(f); break;
       case 'nok': this.names.taken(f); break;
       case 'nlook': this.names.lookupFrame(f); break;
       case 'nunreg': this.names.unregister(f); break;
       case 'x': this.names.released(f); break; // names first; the worker sends the EXIT events on "xack"
-      // The standard modules' frames (docs/modules.md); their handlers read fields 1-based, as Lua does.
-      case 'log': writeProcessLog(this.log, (i) => f[i - 1]); break; // the Lua `logger` module
-      case 'env': { // the Lua `env` module: { "env", tid, pid, req, op, key, value } (src/runtime/env.ts)
+      // The standard modules' frames (docs/modules.md).
+      case 'log': writeProcessLog(this.log, f); break; // the Lua `logger` module
+      case 'env': { // the Lua `env` module (src/runtime/env.ts)
         this.env ??= new EnvService(this.registry);
         const [res, err] = this.env.handle(f[I.env.op], f[I.env.key], f[I.env.value]);
         this.post(f[I.env.reply_tid], frame.rep(f[I.env.reply_pid], f[I.env.req], res, err));
         break;
       }
-      case 'evsub': case 'evunsub': case 'evsend': this.bus.handle((i) => f[i - 1]); break;
+      case 'evsub': case 'evunsub': case 'evsend': this.bus.handle(f); break;
       case 'wcall': this.wasm.call(f); break; // a WASM body's call (src/runtime/wasm.ts)
       case 'wstop': this.wasm.stop(f); break;
       case 'crash': {

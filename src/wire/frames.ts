@@ -69,7 +69,7 @@ export const frame: Ctors = {
   mon: (pid, other) => ['mon', pid, other],
   um: (pid, other) => ['um', pid, other],
   nown: (pid, name, token) => ['nown', pid, name, token],
-  s: (replyTid, replyPid, req, id, host, monitor, link, ctx, args) => ['s', replyTid, replyPid, req, id, host, monitor, link, ctx, args],
+  s: (replyTid, replyPid, req, id, host, watcher, link, ctx, args) => ['s', replyTid, replyPid, req, id, host, watcher, link, ctx, args],
   rep: (pid, req, value, error) => ['rep', pid, req, value, error],
   sp: (pid, uniq, id, host, watcher, link, ctx, args) => ['sp', pid, uniq, id, host, watcher, link, ctx, args],
   bound: (pid, runner) => ['bound', pid, runner],
@@ -91,7 +91,6 @@ export const frame: Ctors = {
   wstop: (pid) => ['wstop', pid],
   w: (fd, bytes) => ['w', fd, bytes],
   shutdown: (graceMs) => ['shutdown', graceMs],
-  kill_all: () => ['kill_all'],
   wdown: (tid, message) => ['wdown', tid, message],
   wup: (tid, host) => ['wup', tid, host],
 };

@@ -36,8 +36,6 @@ export interface WireTypes {
   pid: string;
   /** A PID, or false for none. */
   'pid|false': string | false;
-  /** s.monitor: the watcher's PID, true for "the requester", false for none. */
-  'pid|bool': string | boolean;
   bool: boolean;
   /** A thread id: 0 is the main thread, host workers 1..254. */
   tid: number;
@@ -139,10 +137,10 @@ export const FRAMES = {
     doc: 'the main thread registered `name` for `pid`, a process of this worker: it holds the name; answer "nok" with `token`',
   },
   s: {
-    fields: [...RPC_HEAD, ['id', 'string'], ['host', 'string'], ['monitor', 'pid|bool'], ['link', 'bool'],
+    fields: [...RPC_HEAD, ['id', 'string'], ['host', 'string'], ['watcher', 'pid|false'], ['link', 'bool'],
       ['ctx', 'ctx|false'], ['args', 'args']],
     dir: ['main->worker', 'worker->worker'], rpc: true,
-    doc: 'spawn request (another host, or from JS): start `id` on `host`; reply "rep" with the PID or an error. `monitor`: the watcher PID (true: the requester); `link` true: linked to the requester',
+    doc: 'spawn request (another host, or from JS): start `id` on `host`; reply "rep" with the PID or an error. `watcher`: a PID told of its exit, or false; `link` true: linked to the requester',
   },
   rep: {
     fields: [['pid', 'pid'], ['req', 'int'], ['value', 'any'], ['error', 'error?']],
@@ -254,11 +252,6 @@ export const FRAMES = {
     fields: [['grace_ms', 'int']],
     dir: ['host->kernel'],
     doc: 'runtime shutdown: CANCEL every process with a deadline `grace_ms` from now',
-  },
-  kill_all: {
-    fields: [],
-    dir: ['host->kernel'],
-    doc: 'terminate every process of this worker',
   },
   wdown: {
     fields: [['tid', 'tid'], ['message', 'string']],

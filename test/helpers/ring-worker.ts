@@ -13,8 +13,8 @@ const PAUSE_CELL = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Back-off for the spinning test loops: after 1024 rounds without progress, sleep 50 µs so a peer
- * thread gets the core on a loaded 2-core machine (spinning threads starve each other otherwise,
- * measurements.md §5). Returns the new idle count.
+ * thread gets the core on a loaded 2-core machine (spinning threads starve each other otherwise:
+ * spinning collapses ~500x when a core is busy, docs/design/scheduler.md). Returns the new idle count.
  */
 export function backoff(progress: boolean, idle: number): number {
   // (Not Doorbell: these loops test the rings and queues alone.)

@@ -12,10 +12,13 @@
 --   {"c", pid, from, deadline, reason}         cancel
 --   {"lk"|"ul"|"mon"|"um", pid, other}         link / unlink / monitor / unmonitor edits
 --   {"nown", pid, name, token}, {"xack", req}  the name registry (names.lua)
---   {"shutdown", ms}, {"kill_all"}             runtime shutdown
+--   {"shutdown", ms}                           runtime shutdown
 --   {"wdown", tid, message}, {"wup", tid, host} a worker died / a replacement joined
--- Sent from the kernel: the request kinds ("s", "nreg", "nlook", "nunreg"), "x" (a name holder
--- exited), "crash" (lifecycle.lua), "w" (terminal output, through H.write) and the frames above.
+--   {"ev", sub, system, kind, path, data}      an event-bus event (handler added by lib/events.lua)
+-- Sent from the kernel: the request kinds ("s", "nreg", "nlook", "nunreg", "env", "evsub"), "x"
+-- and "nok" (names.lua), "crash" (lifecycle.lua), "log" (lib/logger.lua), "evunsub" / "evsend"
+-- (lib/events.lua), "w" (terminal output, through H.write) and the frames above. Who sends and
+-- handles each: docs/design/protocol.md.
 --
 -- Containment. A kernel error (a bug, or memory running out inside the kernel) while handling one
 -- frame or one process affects only that frame or process; the worker goes on. The protection is
@@ -40,7 +43,7 @@
 -- cfg.hosts, SELF; decode, codec_reset; run; error helpers; deliver_msg (mailbox.lua); and from
 -- lifecycle.lua deliver_event, terminate, kill, notify_exit, exec_waits, end_faulted,
 -- take_notifying; rpc.lua answer, worker_down; names.lua own, acked; spawn.lua frame_s, frame_sp,
--- frame_bound, frame_unfwd, early, forward, pending_here, shutdown, kill_all, worker_down.
+-- frame_bound, frame_unfwd, early, forward, pending_here, shutdown, worker_down.
 return function(deps)
   local procs, parse_pid, post, host_of_tid = deps.procs, deps.parse_pid, deps.post, deps.host_of_tid
   local H, hosts, SELF, decode, codec_reset = deps.H, deps.hosts, deps.SELF, deps.decode, deps.codec_reset
@@ -114,7 +117,6 @@ return function(deps)
   handlers.mon = function(f) local P = procs[f[MON_PID]]; if P then P.watchers[f[MON_OTHER]] = true end end
   handlers.um = function(f) local P = procs[f[UM_PID]]; if P then P.watchers[f[UM_OTHER]] = nil end end
   handlers.shutdown = function(f) S.shutdown(f[SHUTDOWN_GRACE_MS]) end
-  handlers.kill_all = function() S.kill_all() end
 
   ---------------------------------------------------------------------------------------------
   -- Worker recovery (src/runtime/recovery.ts, steps 6-7 there).

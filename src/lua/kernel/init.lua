@@ -103,10 +103,10 @@ local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_c
 local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
   maybe_yield = sched.maybe_yield, newud = H.newud, err = err })
 
-local pids = loadmod("pids")({ H = H, cfg = cfg, encode = codec.encode, err = err })
+local pids = loadmod("pids")({ H = H, cfg = cfg, encode = codec.encode, err = err, wire = wire })
 
 local rpc = loadmod("rpc")({ run = run, post = pids.post, park = sched.park, ready = sched.ready, err = err,
-  SELF = pids.SELF })
+  SELF = pids.SELF, wire = wire })
 
 local sandbox = loadmod("sandbox")({
   run = run, hook = sched.hook, new_thread = sched.new_thread, ready = sched.ready, BLOCK = sched.BLOCK,
@@ -126,7 +126,7 @@ local mailbox = loadmod("mailbox")({
 
 local names = loadmod("names")({
   procs = pids.procs, post = pids.post, rpc = rpc.call, next_seq = rpc.next_seq, cur = cur,
-  check = check, err = err, readonly = readonly, SELF = pids.SELF,
+  check = check, err = err, readonly = readonly, SELF = pids.SELF, wire = wire,
 })
 
 local lifecycle = loadmod("lifecycle")({
@@ -134,7 +134,7 @@ local lifecycle = loadmod("lifecycle")({
   copy = codec.copy, err = err, is_error = is_error, error_fields = run.error_fields,
   make_error = run.make_error, memory_error = run.memory_error, to_error = run.to_error,
   CH = channel.CH, timer_add = sched.timer_add, hook = sched.hook, arrive = mailbox.arrive,
-  release_names = names.release, hosts = cfg.hosts,
+  release_names = names.release, hosts = cfg.hosts, wire = wire,
   cancel_execs = function(P) return late.cancel_execs(P) end,
 })
 late.kill = lifecycle.kill
@@ -146,7 +146,7 @@ local spawn = loadmod("spawn")({
   run = run, new_thread = sched.new_thread, ready = sched.ready, park = sched.park, hook = sched.hook,
   compile = sandbox.compile, make_env = sandbox.make_env, encode = codec.encode, decode = codec.decode,
   err = err, is_error = is_error, error_message = errmsg, memory_error = run.memory_error,
-  user_tostring = lifecycle.user_tostring, terminate = lifecycle.terminate,
+  user_tostring = lifecycle.user_tostring,
   deliver_event = lifecycle.deliver_event, start_failed = lifecycle.start_failed,
   security = security, rpc = rpc.call, wire = wire,
   dispatch = function(f) return late.dispatch(f) end,
@@ -183,7 +183,7 @@ local spawner = loadmod("spawner")({
   encode_actor = security.encode_actor, encode_scope = security.encode_scope,
   locate = pids.locate, post = pids.post, deliver_msg = mailbox.deliver_msg,
   local_names = names.local_names, register_child = names.register_child, rpc = rpc.call,
-  spawn_from = spawn.spawn_from, exec = exec.exec, check_exec_args = exec.check_exec_args,
+  spawn_from = spawn.spawn_from, exec = exec.exec, check_exec_args = exec.check_exec_args, wire = wire,
 })
 
 local process = loadmod("process")({
@@ -199,6 +199,7 @@ local process = loadmod("process")({
   local_names = names.local_names, registry = names.registry, rpc = rpc.call,
   readonly = readonly, builtin = builtin,
   with_context = spawner.with_context, with_options = spawner.with_options, upgrade = upgrade.upgrade,
+  wire = wire,
 })
 sandbox.set_process(process)
 -- typed Lua at run time (lib/types.lua): casts by calling a type, declared types (docs/dialect.md)
@@ -236,11 +237,11 @@ builtin.base64 = readonly(loadmod("base64")(host_only()), "base64")
 builtin.uuid = readonly(loadmod("uuid")(host_only()), "uuid")
 builtin.hash = readonly(loadmod("hash")(host_only()), "hash")
 builtin.logger = loadmod("logger")({ run = run, post = pids.post, cfg = cfg, newud = H.newud, err = err,
-  is_error = is_error, error_message = errmsg }) -- a logger userdata, immutable as it is
+  is_error = is_error, error_message = errmsg, wire = wire }) -- a logger userdata, immutable as it is
 builtin.env = readonly(loadmod("env")({ run = run, rpc = rpc.call, check = check, err = err }), "env")
 builtin.events = readonly(loadmod("events")({ run = run, rpc = rpc.call, post = pids.post, check = check,
   err = err, newud = H.newud, cfg = cfg, channel = channel.channel, chan_offer = channel.chan_offer,
-  chan_close = channel.chan_close, handlers = frames.handlers,
+  chan_close = channel.chan_close, handlers = frames.handlers, wire = wire,
   subscribe = function() local P = run.cp; if P then P.nsubs = P.nsubs + 1 end; return P end,
   unsubscribe = function(P) P = P or run.cp; if P and P.nsubs > 0 then P.nsubs = P.nsubs - 1 end end,
 }), "events")

@@ -19,8 +19,8 @@
 -- Crash reports. A process that exits with an error while nobody hears of it (no watcher, no
 -- link; supervised services and exec callers are watchers) sends a "crash" frame to the main
 -- thread, which logs it: { "crash", pid, entry, host, kind, message, traceback }. Exits forced
--- from outside (terminate, kill_all at shutdown, a linked process's failure, anything after a
--- CANCEL) are not crashes and are not reported.
+-- from outside (terminate, a linked process's failure, anything after a CANCEL) are not crashes
+-- and are not reported.
 --
 -- Owns: the event kinds, CANCEL hooks (P.on_cancel), exec waiters (node:control PIDs minted per
 -- process.exec whose only job is to receive the callee's EXIT), exit/kill/terminate, the
@@ -28,20 +28,23 @@
 -- after a kernel fault.
 -- Receives: H (wall, now, dead, load_add, route), run, procs/remove (pids.lua), post, parse_pid,
 -- copy, the error helpers, CH, timer_add and hook (sched.lua), arrive (mailbox.lua),
--- release_names (names.lua), hosts (cfg.hosts), and cancel_execs (spawn.lua, bound late by
--- init.lua: called only when a dying process has execs outstanding).
+-- release_names (names.lua), hosts (cfg.hosts), wire (the event kinds; the e, crash, unfwd and
+-- topology frame constructors), and cancel_execs (exec.lua, bound late by init.lua: called only
+-- when a dying process has execs outstanding).
 return function(deps)
   local H, run, procs, remove, post, parse_pid = deps.H, deps.run, deps.procs, deps.remove, deps.post, deps.parse_pid
   local copy, err, is_error, error_fields = deps.copy, deps.err, deps.is_error, deps.error_fields
   local make_error, memory_error, to_error = deps.make_error, deps.memory_error, deps.to_error
   local CH, timer_add, hook, arrive = deps.CH, deps.timer_add, deps.hook, deps.arrive
   local release_names, hosts, cancel_execs = deps.release_names, deps.hosts, deps.cancel_execs
+  local W = deps.wire
+  local we, wcrash, wunfwd = W.e, W.crash, W.unfwd
   local type, tostring, pairs, next, rawget = type, tostring, pairs, next, rawget
   local co_status, co_close, co_create, co_resume = coroutine.status, coroutine.close, coroutine.create, coroutine.resume
   local raw_getmt, traceback = debug.getmetatable, debug.traceback
 
   local M = {}
-  local EV_EXIT, EV_LINK_DOWN, EV_CANCEL = "pid.exit", "pid.link.down", "pid.cancel"
+  local EV_EXIT, EV_LINK_DOWN, EV_CANCEL = W.EV_EXIT, W.EV_LINK_DOWN, W.EV_CANCEL
   M.EV_EXIT, M.EV_LINK_DOWN, M.EV_CANCEL = EV_EXIT, EV_LINK_DOWN, EV_CANCEL
 
   local function wall_s() return H.wall() / 1e9 end
@@ -104,8 +107,8 @@ return function(deps)
       result = { error = err("Invalid", "process result cannot be delivered: " .. why, false) } }
   end
   local function post_event(tid, pid, ev)
-    local ok, why = post(tid, { "e", pid, ev })
-    if not ok and ev.result then post(tid, { "e", pid, undeliverable(ev, why) }) end
+    local ok, why = post(tid, we(pid, ev))
+    if not ok and ev.result then post(tid, we(pid, undeliverable(ev, why))) end
   end
 
   -- Send an event table to pid wherever it lives (dropped silently if it is gone).
@@ -144,7 +147,7 @@ return function(deps)
     local host, uniq = parse_pid(pid)
     if not host then return end
     local tid, alive = H.route(uniq)
-    if alive and tid >= 0 then post(tid, { kind, pid, other }) end
+    if alive and tid >= 0 then post(tid, W[kind](pid, other)) end
   end
   M.topo = topo
 
@@ -162,7 +165,7 @@ return function(deps)
     if h and h.crash_reports == false then return end
     local kind, msg = "Internal", e
     if is_error(e) then local f = error_fields(e); kind, msg = f.kind, f.message end
-    post(0, { "crash", pid, id, host, kind, clip(msg), clip(stack) })
+    post(0, wcrash(pid, id, host, kind, clip(msg), clip(stack)))
   end
   -- The traceback: where the error was raised (thread_failed keeps it), else where the main
   -- thread stood when the process was killed from outside (e.g. mailbox overflow), else none.
@@ -268,7 +271,7 @@ return function(deps)
     remove(P)
     H.dead(P.uniq)
     H.load_add(-1)
-    if P.home then post(P.home, { "unfwd", P.pid }) end
+    if P.home then post(P.home, wunfwd(P.pid)) end
     if next(P.names) then
       release_names(P) -- notify_exit runs when the main thread acknowledges (frames.lua, xack)
       return

@@ -10,9 +10,11 @@
 --
 -- Owns: local_names (name -> pid), the pending releases, the registry API functions.
 -- Receives: procs, post, rpc (call, next_seq), cur (the calling process, or raise), check
--- (permissions), err, readonly, SELF.
+-- (permissions), err, readonly, SELF, wire (the x / nok constructors, the nown indices).
 return function(deps)
   local procs, post, rpc, next_seq = deps.procs, deps.post, deps.rpc, deps.next_seq
+  local W = deps.wire
+  local NOWN_PID, NOWN_NAME, NOWN_TOKEN, wx, wnok = W.NOWN_PID, W.NOWN_NAME, W.NOWN_TOKEN, W.x, W.nok
   local cur, check, err, readonly, SELF = deps.cur, deps.check, deps.err, deps.readonly, deps.SELF
   local type, tostring, pairs = type, tostring, pairs
   local sbyte = string.byte
@@ -37,7 +39,7 @@ return function(deps)
     end
     local req = next_seq()
     pending_release[req] = P
-    post(0, { "x", SELF, P.pid, req })
+    post(0, wx(SELF, P.pid, req))
   end
 
   -- {"xack", req}: -> the process whose exit may now be told, or nil
@@ -51,16 +53,18 @@ return function(deps)
   -- worker, on behalf of a process elsewhere (register(name, pid), a with_name spawn on another
   -- host). The holder counts the name as its own, so its exit releases it before the EXIT goes
   -- out; the main thread answers the registering process only after {"nok", token}. A holder
-  -- already gone releases it at once (its EXIT is out already; nothing to order).
+  -- already gone releases it at once (its EXIT is out already; nothing to order, so req 0: the
+  -- main thread sends no "xack" for it).
   function M.own(f)
-    local P, name = procs[f[2]], f[3]
+    local pid = f[NOWN_PID]
+    local P, name = procs[pid], f[NOWN_NAME]
     if P and P.alive then
       P.names[name] = true
       local_names[name] = P.pid
     else
-      post(0, { "x", SELF, f[2], 0 })
+      post(0, wx(SELF, pid, 0))
     end
-    post(0, { "nok", f[4] })
+    post(0, wnok(f[NOWN_TOKEN]))
   end
 
   -- A with_name spawn registered `name` for the child `pid` it just started (spawner.lua).

@@ -8,9 +8,12 @@
 -- Owns: the process table (pid string -> process record) and its count, fmt/parse, `locate` (is
 -- a PID here, on another worker of this runtime, or nowhere), and `post` (one codec-encoded frame
 -- to a thread).
--- Receives: H (route, post), cfg (tid, hosts), encode, err. Calls nothing else in the kernel.
+-- Receives: H (route, post), cfg (tid, hosts), encode, err, wire (ZERO_PID, CONTROL_HOST,
+-- FN_HOST_MARK). Calls nothing else in the kernel.
 return function(deps)
   local H, cfg, encode, err = deps.H, deps.cfg, deps.encode, deps.err
+  local W = deps.wire
+  local CONTROL_HOST, FN_HOST_MARK = W.CONTROL_HOST, W.FN_HOST_MARK
   local type, tostring, tonumber = type, tostring, tonumber
   local sbyte, sformat, smatch = string.byte, string.format, string.match
 
@@ -18,10 +21,10 @@ return function(deps)
   local SELF = cfg.tid
   M.SELF = SELF
   -- The sender of messages that come from no process (a spawner's with_message).
-  M.ZERO_PID = "{|}"
+  M.ZERO_PID = W.ZERO_PID
 
   -- Thread id -> host id (tid 0 is the main thread). Kept current by frames.lua (wup/wdown).
-  local host_of_tid = { [0] = "node:control" }
+  local host_of_tid = { [0] = CONTROL_HOST }
   for hid, h in pairs(cfg.hosts) do for _, t in ipairs(h.tids) do host_of_tid[t] = hid end end
   M.host_of_tid = host_of_tid
 
@@ -86,17 +89,19 @@ return function(deps)
     end
     -- `node:control` PIDs are the runtime's watchers (exec/run/spawn from JS, process.exec): they
     -- take lifecycle events only (send_event), never messages, signals or topology edits.
-    if host == "node:control" then return E("NotFound", "process not found") end
+    if host == CONTROL_HOST then return E("NotFound", "process not found") end
     local owner = host_of_tid[H.route(uniq)]
-    if not cfg.hosts[host] and not host:find("#lua.", 1, true) then
+    if not cfg.hosts[host] and not host:find(FN_HOST_MARK, 1, true) then
       return E("NotFound", "host not found")
     end
     local tid, alive = H.route(uniq)
     -- alive, owned here, but not in the table: placed here by another worker and its "sp" frame
     -- is still in flight; posting to ourselves queues the frame behind it (spawn.lua, early).
-    if not alive or tid < 0 then return E("NotFound", "process not found") end
+    -- Owned by the main thread (tid 0): a control PID under another host string (a function PID's
+    -- host skips the owner check below); it takes no messages, signals or topology edits either.
+    if not alive or tid <= 0 then return E("NotFound", "process not found") end
     -- (owner nil: a replacement worker this one has not heard of yet; its "wup" is on the way)
-    if owner ~= nil and owner ~= host and not host:find("#lua.", 1, true) then return E("NotFound", "process not found") end
+    if owner ~= nil and owner ~= host and not host:find(FN_HOST_MARK, 1, true) then return E("NotFound", "process not found") end
     return "remote", tid
   end
 

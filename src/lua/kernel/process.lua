@@ -12,7 +12,9 @@
 -- copy; copy_args, deliver_msg and the subscription functions (mailbox.lua); ready, BLOCK,
 -- maybe_yield, select (sched.lua); terminate, deliver_event, topo, the event kinds
 -- (lifecycle.lua); spawn_from (spawn.lua); exec, check_exec_args, DEFAULT_CANCEL_MS (exec.lua);
--- local_names, registry (names.lua); rpc; readonly, builtin (sandbox.lua); upgrade; spawner.
+-- local_names, registry (names.lua); rpc; readonly, builtin (sandbox.lua); upgrade; spawner;
+-- wire (the t and c constructors; the m frame's positions, checked at load: process.send builds
+-- it as a table constructor, one VM instruction per field, on the per-message path).
 return function(deps)
   local run, cur, err, errmsg, check = deps.run, deps.cur, deps.err, deps.error_message, deps.check
   local procs, parse_pid, locate, post = deps.procs, deps.parse_pid, deps.locate, deps.post
@@ -23,6 +25,10 @@ return function(deps)
   local EV_EXIT, EV_LINK_DOWN, EV_CANCEL = deps.EV_EXIT, deps.EV_LINK_DOWN, deps.EV_CANCEL
   local spawn_from, exec, check_exec_args = deps.spawn_from, deps.exec, deps.check_exec_args
   local DEFAULT_CANCEL_MS = deps.DEFAULT_CANCEL_MS
+  local W = deps.wire
+  local wt, wc = W.t, W.c
+  assert(W.M_PID == 2 and W.M_FROM == 3 and W.M_TOPIC == 4 and W.M_N == 5 and W.M_PAYLOADS == 6,
+    "process.lua: the \"m\" frame process.send builds disagrees with wire.lua")
   local local_names, rpc, readonly, builtin = deps.local_names, deps.rpc, deps.readonly, deps.builtin
   local type, tostring, select, pairs = type, tostring, select, pairs
   local sbyte = string.byte
@@ -147,7 +153,7 @@ return function(deps)
       terminate(target)
       if target == P then raw_yield(BLOCK) end
     else
-      post(target, { "t", pid, P.pid })
+      post(target, wt(pid, P.pid))
     end
     return true
   end
@@ -179,7 +185,7 @@ return function(deps)
     if where == "local" then
       deliver_event(target, { kind = EV_CANCEL, from = P.pid, at = at, deadline = at + ms / 1000 })
     else
-      post(target, { "c", pid, P.pid, at + ms / 1000 })
+      post(target, wc(pid, P.pid, at + ms / 1000))
     end
     return true
   end

@@ -7,10 +7,18 @@
 -- Each pending request counts in its process's P.npending: a process waiting for an answer is
 -- idle, not deadlocked.
 --
+-- Field positions. Every request frame starts with the head wire.lua names W.RPC_REPLY_TID,
+-- W.RPC_REPLY_PID, W.RPC_REQ, and the request's own fields follow from W.RPC_ARGS; `call` builds it
+-- with the caller's fields as varargs, so a check at load ties those positions to wire.lua.
+--
 -- Owns: the pending requests and the thread each was sent to.
--- Receives: run (run.cur), post, park, ready, err, SELF.
+-- Receives: run (run.cur), post, park, ready, err, SELF, wire (RPC_* and REP_* indices).
 return function(deps)
   local run, post, park, ready, err, SELF = deps.run, deps.post, deps.park, deps.ready, deps.err, deps.SELF
+  local W = deps.wire
+  local REP_REQ, REP_VALUE, REP_ERROR = W.REP_REQ, W.REP_VALUE, W.REP_ERROR
+  assert(W.RPC_REPLY_TID == 2 and W.RPC_REPLY_PID == 3 and W.RPC_REQ == 4 and W.RPC_ARGS == 5,
+    "rpc.lua: the request head { kind, reply_tid, reply_pid, req, ... } disagrees with wire.lua")
 
   local M = {}
   local pending, seq = {}, 0
@@ -50,14 +58,15 @@ return function(deps)
 
   -- {"rep", pid, req, value, err}
   function M.answer(f)
-    local T = pending[f[3]]
+    local req = f[REP_REQ]
+    local T = pending[req]
     if not T then return end
-    pending[f[3]] = nil
-    sent_to[f[3]] = nil
+    pending[req] = nil
+    sent_to[req] = nil
     local P = T.proc
     if T.dead then return end
     P.npending = P.npending - 1
-    if P.alive and T.parked then ready(T, 2, f[4], f[5]) end
+    if P.alive and T.parked then ready(T, 2, f[REP_VALUE], f[REP_ERROR]) end
   end
 
   -- Thread `dead` is gone: every request sent to it fails with `e`.

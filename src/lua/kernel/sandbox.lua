@@ -9,6 +9,8 @@
 --     the scheduler and back; coroutine.spawn starts a thread of the process;
 --   * setmetatable refuses __gc (finalisers run with hooks off, outside the budget);
 --   * rawset refuses the shared read-only proxies; string has no dump (safestring.lua);
+--   * the Lua 5.1-era names the Wippy docs list are there: global unpack, math.pow, log10,
+--     atan2, cosh, sinh, tanh;
 --   * require resolves only the entry's `modules` (built-ins) and `imports` (library entries),
 --     plus `process`, and `io` on a terminal host.
 --
@@ -139,6 +141,33 @@ return function(deps)
     return raw_setmetatable(t, mt)
   end
 
+  -- The Wippy docs' standard-library page lists globals and math functions that Lua 5.4 dropped
+  -- (Lua 5.1's global unpack; math.pow, log10, atan2, cosh, sinh, tanh): apps written from the
+  -- docs use them, so the sandbox provides them on top of the 5.4 library (pow is x ^ y, log10 is
+  -- math.log(x, 10), atan2 is math.atan(y, x); the hyperbolics from exp, with the odd ones by
+  -- their series near 0 so tiny arguments keep their precision).
+  local exp, abs = math.exp, math.abs
+  local function with_compat(m)
+    local t = {}
+    for k, v in pairs(m) do t[k] = v end
+    local log, atan = m.log, m.atan
+    t.pow = t.pow or function(x, y) return x ^ y end
+    t.log10 = t.log10 or function(x) return log(x, 10) end
+    t.atan2 = t.atan2 or function(y, x) return atan(y, x) end
+    t.cosh = t.cosh or function(x) return (exp(x) + exp(-x)) / 2 end
+    t.sinh = t.sinh or function(x)
+      if abs(x) < 1e-5 then return x + x * x * x / 6 end
+      return (exp(x) - exp(-x)) / 2
+    end
+    t.tanh = t.tanh or function(x)
+      if abs(x) < 1e-5 then return x - x * x * x / 3 end
+      if x > 20 then return 1.0 elseif x < -20 then return -1.0 end
+      local a, b = exp(x), exp(-x)
+      return (a - b) / (a + b)
+    end
+    return t
+  end
+
   local SHARED = {
     assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = sb_pcall,
     xpcall = sb_xpcall, rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = sb_rawset,
@@ -146,7 +175,8 @@ return function(deps)
     setmetatable = sb_setmetatable, getmetatable = getmetatable,
     _VERSION = _VERSION, print = print_out,
     string = readonly(deps.safestring, "string"), table = readonly(deps.safetable, "table"),
-    math = readonly(deps.sandbox_math, "math"), utf8 = readonly(utf8, "utf8"),
+    math = readonly(with_compat(deps.sandbox_math), "math"), utf8 = readonly(utf8, "utf8"),
+    unpack = deps.safetable.unpack,
     coroutine = readonly(sandbox_coroutine, "coroutine"),
     os = readonly({ time = os.time, clock = os.clock, date = deps.safe_os_date, difftime = os.difftime,
       platform = "wippy" }, "os"),

@@ -33,7 +33,7 @@
 -- Owns: bodies, the spawn paths, validated entries, early/forward, shutdown state.
 -- Receives: H, cfg, entries; pids.lua (procs, add, fmt_pid, parse_pid, post, locate); sched.lua
 -- (run, new_thread, ready, hook); sandbox.lua (compile, make_env); codec encode/decode; error helpers;
--- lifecycle.lua (user_tostring, terminate, deliver_event, start_failed); security
+-- lifecycle.lua (user_tostring, deliver_event, start_failed); security
 -- (from_config, encode_actor, encode_scope, decode_ctx); rpc (call); wire (frame and spawn-record
 -- field indices); dispatch(frame) (frames.lua, bound late by init.lua: replays early frames).
 return function(deps)
@@ -43,11 +43,11 @@ return function(deps)
   local run, new_thread, ready, hook = deps.run, deps.new_thread, deps.ready, deps.hook
   local compile, make_env, encode, decode = deps.compile, deps.make_env, deps.encode, deps.decode
   local err, is_error, errmsg, memory_error = deps.err, deps.is_error, deps.error_message, deps.memory_error
-  local user_tostring, terminate, deliver_event = deps.user_tostring, deps.terminate, deps.deliver_event
+  local user_tostring, deliver_event = deps.user_tostring, deps.deliver_event
   local start_failed, security, rpc = deps.start_failed, deps.security, deps.rpc
   local dispatch, W = deps.dispatch, deps.wire
-  local S_REPLY_TID, S_REPLY_PID, S_REQ, S_ID, S_HOST, S_MONITOR, S_LINK, S_CTX, S_ARGS =
-    W.S_REPLY_TID, W.S_REPLY_PID, W.S_REQ, W.S_ID, W.S_HOST, W.S_MONITOR, W.S_LINK, W.S_CTX, W.S_ARGS
+  local S_REPLY_TID, S_REPLY_PID, S_REQ, S_ID, S_HOST, S_WATCHER, S_LINK, S_CTX, S_ARGS =
+    W.S_REPLY_TID, W.S_REPLY_PID, W.S_REQ, W.S_ID, W.S_HOST, W.S_WATCHER, W.S_LINK, W.S_CTX, W.S_ARGS
   local SP_PID, SP_UNIQ, SP_ID, SP_HOST, SP_WATCHER, SP_LINK, SP_CTX, SP_ARGS =
     W.SP_PID, W.SP_UNIQ, W.SP_ID, W.SP_HOST, W.SP_WATCHER, W.SP_LINK, W.SP_CTX, W.SP_ARGS
   local TASK_PID, TASK_UNIQ, TASK_ID, TASK_HOST, TASK_WATCHER, TASK_LINK, TASK_CTX, TASK_ARGS, TASK_HOME =
@@ -159,8 +159,8 @@ return function(deps)
   local validated = {} -- entry id -> true once it instantiated here (placement needs that first)
   local MULTI = #HOSTS[cfg.host].tids > 1
   -- Set once the runtime's shutdown began: a process that starts afterwards (a queued spawn, or
-  -- one whose spawn request arrived late) gets the same CANCEL, or is killed after kill_all.
-  local shutdown_deadline, killing = nil, false
+  -- one whose spawn request arrived late) gets the same CANCEL.
+  local shutdown_deadline = nil
 
   -- Start entry `id` on this worker. opts: { watcher = pid, link = pid, ctx = table }. `pre`:
   -- the PID was minted elsewhere ({ pid, uniq }: placed, queued). -> pid | nil, err
@@ -217,9 +217,7 @@ return function(deps)
     local T = new_thread(P, function() return main(tunpack(args, 1, n)) end)
     P.main = T
     ready(T, 0)
-    if killing then
-      terminate(P)
-    elseif shutdown_deadline then
+    if shutdown_deadline then
       deliver_event(P, { kind = EV_CANCEL, from = ZERO_PID, at = wall_s(), deadline = shutdown_deadline,
         reason = "scheduler shutdown" })
     end
@@ -320,14 +318,13 @@ return function(deps)
     return alive and tid == SELF
   end
 
-  -- {"s", reply_tid, reply_pid, req, id, host, monitor, link, ctx, args}: a spawn request from
-  -- another host, answered with {"rep", reply_pid, req, pid, err}.
+  -- {"s", reply_tid, reply_pid, req, id, host, watcher, link, ctx, args}: a spawn request from
+  -- another host or from JS, answered with {"rep", reply_pid, req, pid, err}. `watcher` is a PID
+  -- or false (the requester passes its own PID to monitor the child).
   function M.frame_s(f)
     local reply_tid, reply_pid, req = f[S_REPLY_TID], f[S_REPLY_PID], f[S_REQ]
     local args = f[S_ARGS] or { n = 0 }
-    local w = f[S_MONITOR]
-    if w == true then w = reply_pid end
-    local opts = { watcher = w or nil, link = f[S_LINK] and reply_pid or nil, ctx = f[S_CTX] or nil }
+    local opts = { watcher = f[S_WATCHER] or nil, link = f[S_LINK] and reply_pid or nil, ctx = f[S_CTX] or nil }
     local pid, serr = spawn_local(f[S_ID], f[S_HOST], opts, args.n or #args, args)
     post(reply_tid, W.rep(reply_pid, req, pid, serr))
   end
@@ -373,7 +370,7 @@ return function(deps)
     local ok, serr = spawn_local(id, host, { watcher = watcher, link = link, ctx = ctx }, args.n or #args, args,
       { pid = pid, uniq = uniq })
     if home ~= SELF then
-      local P = procs[pid] -- nil if it failed, or was killed at once (kill_all)
+      local P = procs[pid] -- nil if it failed to start
       if P then P.home = home end
       post(home, W.bound(pid, SELF))
       if not P then post(home, W.unfwd(pid)) end
@@ -401,8 +398,8 @@ return function(deps)
   end
 
   ---------------------------------------------------------------------------------------------
-  -- Runtime shutdown: every process gets CANCEL ("scheduler shutdown") and a deadline; then
-  -- kill_all terminates what is left. Both also apply to processes that start afterwards.
+  -- Runtime shutdown: every process gets CANCEL ("scheduler shutdown") and a deadline (the CANCEL
+  -- handler terminates it if still alive then); so does a process that starts afterwards.
   function M.shutdown(ms)
     local deadline = wall_s() + (ms or 10000) / 1000
     shutdown_deadline = deadline
@@ -412,10 +409,6 @@ return function(deps)
           reason = "scheduler shutdown" })
       end
     end
-  end
-  function M.kill_all()
-    killing = true
-    for _, P in pairs(procs) do terminate(P) end
   end
 
   -- Worker `dead` is gone: forget what was forwarded to it, and early frames for PIDs now dead.

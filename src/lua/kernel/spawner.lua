@@ -8,7 +8,8 @@
 --
 -- Owns: Spawner objects and their methods.
 -- Receives: cur, err, newud, copy, copy_args, check, encode_actor, encode_scope, locate, post,
--- deliver_msg, local_names, register_child (names.lua), rpc, spawn_from, exec, check_exec_args.
+-- deliver_msg, local_names, register_child (names.lua), rpc, spawn_from, exec, check_exec_args,
+-- wire (ZERO_PID, the m constructor).
 return function(deps)
   local cur, err, newud, copy, copy_args, check = deps.cur, deps.err, deps.newud, deps.copy, deps.copy_args, deps.check
   local encode_actor, encode_scope = deps.encode_actor, deps.encode_scope
@@ -18,7 +19,8 @@ return function(deps)
   local type, tostring, pairs, ipairs, select, setmetatable, error =
     type, tostring, pairs, ipairs, select, setmetatable, error
   local sbyte = string.byte
-  local ZERO_PID = "{|}"
+  local W = deps.wire
+  local ZERO_PID, wm = W.ZERO_PID, W.m
 
   local M = {}
 
@@ -161,7 +163,7 @@ return function(deps)
     for _, m in ipairs(msgs) do
       local where, target = locate(pid)
       if where == "local" then deliver_msg(target, m.topic, ZERO_PID, m.n, m.p)
-      elseif where == "remote" then post(target, { "m", pid, ZERO_PID, m.topic, m.n, m.p }) end
+      elseif where == "remote" then post(target, wm(pid, ZERO_PID, m.topic, m.n, m.p)) end
     end
   end
 

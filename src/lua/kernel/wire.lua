@@ -82,11 +82,11 @@ return function()
   W.S_REQ = 4
   W.S_ID = 5
   W.S_HOST = 6
-  W.S_MONITOR = 7
+  W.S_WATCHER = 7
   W.S_LINK = 8
   W.S_CTX = 9
   W.S_ARGS = 10
-  function W.s(reply_tid, reply_pid, req, id, host, monitor, link, ctx, args) return { "s", reply_tid, reply_pid, req, id, host, monitor, link, ctx, args } end
+  function W.s(reply_tid, reply_pid, req, id, host, watcher, link, ctx, args) return { "s", reply_tid, reply_pid, req, id, host, watcher, link, ctx, args } end
 
   -- "rep" (main->worker, worker->worker, worker->main, host->kernel)
   W.REP_PID = 2
@@ -228,9 +228,6 @@ return function()
   -- "shutdown" (host->kernel)
   W.SHUTDOWN_GRACE_MS = 2
   function W.shutdown(grace_ms) return { "shutdown", grace_ms } end
-
-  -- "kill_all" (host->kernel)
-  function W.kill_all() return { "kill_all" } end
 
   -- "wdown" (host->kernel)
   W.WDOWN_TID = 2

@@ -1,6 +1,10 @@
 -- The value codec: how a Lua value leaves one worker's Lua state and arrives in another's, and the
 -- deep copy used when it stays on the same worker.
 --
+-- Size: over 500 lines because the encoder, the decoder and the same-worker copy are one format
+-- with one set of limits and must change together; they share the seen-table bookkeeping and the
+-- header writers.
+--
 -- Wire format. Standard MessagePack, so the JS side can read and write it with msgpackr
 -- (src/codec/msgpack.ts). The mapping, and why:
 --   nil, booleans               -> nil, false, true

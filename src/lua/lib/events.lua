@@ -21,9 +21,13 @@
 --
 -- Receives: deps.rpc, deps.post, deps.check, deps.run.cp (read at call time), deps.cfg.tid,
 -- deps.channel.new, deps.chan_offer, deps.chan_close, deps.newud, deps.subscribe /
--- deps.unsubscribe (idle accounting), deps.handlers (registers the "ev" frame handler), deps.err.
+-- deps.unsubscribe (idle accounting), deps.handlers (registers the "ev" frame handler), deps.err,
+-- deps.wire (the frames' constructors and indices).
 return function(deps)
   local rpc, post, check, err, newud = deps.rpc, deps.post, deps.check, deps.err, deps.newud
+  local W = deps.wire
+  local EV_SUB, EV_SYSTEM, EV_KIND, EV_PATH, EV_DATA = W.EV_SUB, W.EV_SYSTEM, W.EV_KIND, W.EV_PATH, W.EV_DATA
+  local wevunsub, wevsend = W.evunsub, W.evsend
   local chan_new, chan_offer, chan_close = deps.channel.new, deps.chan_offer, deps.chan_close
   local SELF = deps.cfg.tid
   local type, setmetatable = type, setmetatable
@@ -51,13 +55,14 @@ return function(deps)
       chan_close(s.ch)
       if s.P.alive then deps.unsubscribe(s.P) end
     end
-    post(0, { "evunsub", SELF, id })
+    post(0, wevunsub(SELF, id))
   end
 
   deps.handlers.ev = function(f)
-    local s = subs[f[2]]
-    if not s or not s.P.alive then drop(f[2]); return end
-    chan_offer(s.ch, { system = f[3], kind = f[4], path = f[5], data = f[6] })
+    local id = f[EV_SUB]
+    local s = subs[id]
+    if not s or not s.P.alive then drop(id); return end
+    chan_offer(s.ch, { system = f[EV_SYSTEM], kind = f[EV_KIND], path = f[EV_PATH], data = f[EV_DATA] })
   end
 
   local methods = {}
@@ -99,7 +104,7 @@ return function(deps)
     if not check(P, "events.send", system) then
       return invalid("events.send: not allowed to send to system: " .. system)
     end
-    local sent, perr = post(0, { "evsend", system, kind, path, data })
+    local sent, perr = post(0, wevsend(system, kind, path, data))
     if not sent then return nil, err("Invalid", "events.send: " .. tostring(perr), false) end
     return true
   end

@@ -18,9 +18,10 @@
 --
 -- Receives: deps.post(tid, frame) -> true | false, message; deps.run.cp (the current process, read at
 -- call time: .pid, .id); deps.cfg.log_level; deps.newud(metatable); deps.err;
--- deps.is_error / deps.error_message.
+-- deps.is_error / deps.error_message; deps.wire (the "log" constructor).
 return function(deps)
   local post, err, newud = deps.post, deps.err, deps.newud
+  local wlog = deps.wire.log
   local is_error, error_message = deps.is_error, deps.error_message
   local type, tostring, pairs, next, setmetatable = type, tostring, pairs, next, setmetatable
 
@@ -85,9 +86,9 @@ return function(deps)
       if f ~= nil and next(f) == nil then f = nil end
       local msg = is_error(message) and error_message(message) or tostring(message)
       local pid, entry = P and P.pid, P and P.id
-      local ok = post(0, { "log", level, pid, entry, st.name, msg, f })
+      local ok = post(0, wlog(level, pid, entry, st.name, msg, f))
       if not ok and f ~= nil then -- fields too large or not encodable: keep the record without them
-        post(0, { "log", level, pid, entry, st.name, msg, { fields_dropped = "fields could not be encoded" } })
+        post(0, wlog(level, pid, entry, st.name, msg, { fields_dropped = "fields could not be encoded" }))
       end
     end
   end
