@@ -29,7 +29,8 @@ export class WasmError extends Error {
 /** Any thrown value as a call error; traps keep V8's message ("unreachable", ...). */
 export function toCallError(err: unknown): WasmCallError {
   if (err instanceof WasmError) return { kind: err.kind, message: err.message, ...(err.payload !== undefined ? { payload: err.payload } : {}) };
-  if (err instanceof WebAssembly.RuntimeError) return { kind: 'Internal', message: `wasm trap: ${err.message}` };
+  // jco's component glue already prefixes its traps with "wasm trap: "; say it once
+  if (err instanceof WebAssembly.RuntimeError) return { kind: 'Internal', message: `wasm trap: ${err.message.replace(/^wasm trap: /, '')}` };
   if (err instanceof Error) {
     const kind = (err as { kind?: unknown }).kind;
     return { kind: typeof kind === 'string' ? kind : 'Internal', message: err.message };
