@@ -8,26 +8,13 @@ import path from 'node:path';
 import { LuaFactory } from 'wasmoon';
 
 const FUNCS_SRC = readFileSync(path.resolve('src/lua/lib/funcs.lua'), 'utf8');
+const ASSERTS_SRC = readFileSync(path.resolve('test/lua/asserts.lua'), 'utf8');
 const FAKE_SRC = readFileSync(path.resolve('test/lua/funcs_fake.lua'), 'utf8');
 const factory = new LuaFactory();
 
 const PRELUDE = String.raw`
 F, K, funcs = assert(load(FAKE_SRC, "@test/lua/funcs_fake.lua", "t"))()(FUNCS_SRC)
-function eq(got, want, what)
-  if got ~= want then
-    error(("%s: got %s, want %s"):format(what or "value", tostring(got), tostring(want)), 2)
-  end
-end
-function fails(kind, msg, v, err)
-  if v ~= nil then error("expected a failure, got " .. tostring(v), 2) end
-  if err == nil then error("expected an error object", 2) end
-  if err:kind() ~= kind then
-    error(("kind: got %s, want %s (%s)"):format(err:kind(), kind, err:message()), 2)
-  end
-  if msg and err:message() ~= msg then
-    error(("message: got %q, want %q"):format(err:message(), msg), 2)
-  end
-end
+assert(load(ASSERTS_SRC, "@test/lua/asserts.lua", "t"))()
 function ok(v) return { value = v } end
 `;
 
@@ -36,6 +23,7 @@ async function lua(code: string): Promise<unknown> {
   try {
     engine.global.set('FUNCS_SRC', FUNCS_SRC);
     engine.global.set('FAKE_SRC', FAKE_SRC);
+    engine.global.set('ASSERTS_SRC', ASSERTS_SRC);
     await engine.doString(PRELUDE);
     return await engine.doString(code);
   } finally {

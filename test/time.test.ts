@@ -9,6 +9,7 @@ import path from 'node:path';
 import { LuaFactory } from 'wasmoon';
 
 const TIME_SRC = readFileSync(path.resolve('src/lua/lib/time.lua'), 'utf8');
+const ASSERTS_SRC = readFileSync(path.resolve('test/lua/asserts.lua'), 'utf8');
 const FAKE_SRC = readFileSync(path.resolve('test/lua/time_fake.lua'), 'utf8');
 const factory = new LuaFactory();
 
@@ -48,21 +49,7 @@ function tzAbbr(name: string, sec: number): string | undefined {
 const PRELUDE = String.raw`
 F, K, time = assert(load(FAKE_SRC, "@test/lua/time_fake.lua", "t"))()(TIME_SRC)
 UTC = time.utc
-function eq(got, want, what)
-  if got ~= want then
-    error(("%s: got %s, want %s"):format(what or "value", tostring(got), tostring(want)), 2)
-  end
-end
-function fails(kind, msg, v, err)
-  if v ~= nil then error("expected a failure, got " .. tostring(v), 2) end
-  if err == nil then error("expected an error object", 2) end
-  if err:kind() ~= kind then
-    error(("kind: got %s, want %s (%s)"):format(err:kind(), kind, err:message()), 2)
-  end
-  if msg and err:message() ~= msg then
-    error(("message: got %q, want %q"):format(err:message(), msg), 2)
-  end
-end
+assert(load(ASSERTS_SRC, "@test/lua/asserts.lua", "t"))()
 function D(s) return assert(time.parse_duration(s)) end
 function drain(ch)
   local out = {}
@@ -76,6 +63,7 @@ async function lua(code: string): Promise<unknown> {
   try {
     engine.global.set('TIME_SRC', TIME_SRC);
     engine.global.set('FAKE_SRC', FAKE_SRC);
+    engine.global.set('ASSERTS_SRC', ASSERTS_SRC);
     engine.global.set('js_tz_offset', tzOffset);
     engine.global.set('js_tz_abbr', tzAbbr);
     await engine.doString(PRELUDE);
