@@ -90,11 +90,11 @@ return function(deps)
     -- `node:control` PIDs are the runtime's watchers (exec/run/spawn from JS, process.exec): they
     -- take lifecycle events only (send_event), never messages, signals or topology edits.
     if host == CONTROL_HOST then return E("NotFound", "process not found") end
-    local owner = host_of_tid[H.route(uniq)]
     if not cfg.hosts[host] and not host:find(FN_HOST_MARK, 1, true) then
       return E("NotFound", "host not found")
     end
-    local tid, alive = H.route(uniq)
+    local tid, alive = H.route(uniq) -- one directory read: owner thread and alive bit
+    local owner = host_of_tid[tid]
     -- alive, owned here, but not in the table: placed here by another worker and its "sp" frame
     -- is still in flight; posting to ourselves queues the frame behind it (spawn.lua, early).
     -- Owned by the main thread (tid 0): a control PID under another host string (a function PID's
