@@ -72,7 +72,15 @@ function runOnce(args: Args, root: string, workload: string): Map<string, Figure
   // the run's own result files are scratch here: the A/B table is the result
   rmSync(m[1]!, { force: true });
   rmSync(m[1]!.replace(/\.json$/, '.md'), { force: true });
-  return new Map(figures.map((f) => [`${f.workload} · ${f.variant} · ${f.figure}`, f]));
+  const out = new Map<string, Figure>();
+  for (const f of figures) {
+    out.set(`${f.workload} · ${f.variant} · ${f.figure}`, f);
+    // CPU time per operation (bench/harness.ts cpuSecondsSince): steadier than throughput when the
+    // machine is shared, so it gets a row of its own
+    const cpu = f.details?.['cpuUsPerOp'];
+    if (typeof cpu === 'number') out.set(`${f.workload} · ${f.variant} · CPU per operation (whole process)`, { ...f, value: cpu, unit: 'CPU µs/op' });
+  }
+  return out;
 }
 
 function median(xs: number[]): number {

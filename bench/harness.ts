@@ -153,8 +153,22 @@ export async function exitValue<T = Record<string, any>>(w: Watched, what: strin
   return e.value as T;
 }
 
-/** Result of runDrivers: what each driver returned, and processes per worker thread at "go". */
-export interface DriverRun { results: Array<Record<string, any>>; placement: number[] }
+/**
+ * Result of runDrivers: what each driver returned, processes per worker thread at "go", and the
+ * CPU time the whole Node process spent from "go" until the last EXIT reached JS.
+ */
+export interface DriverRun { results: Array<Record<string, any>>; placement: number[]; cpuSeconds: number }
+
+/**
+ * CPU seconds (user + system, every thread of this process) since `since` (a process.cpuUsage()).
+ * On a shared machine wall-clock throughput moves 20–30% with the neighbours' load while CPU time
+ * per operation moves much less: a busy core delays the work but does not add to its CPU time.
+ * Workloads report it beside their throughput as `details.cpuUsPerOp` (bench/ab.ts shows it).
+ */
+export function cpuSecondsSince(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1e6;
+}
 
 /**
  * Spawn one driver per element of `argsList` on `host` (the main thread places successive spawns
@@ -180,8 +194,10 @@ export async function runDrivers(rt: Runtime, entry: string, host: string, argsL
   const alive = async () => (await rt.stats()).reduce((a, s) => a + s.processes, 0);
   if (opts.processes !== undefined) await withTimeout(waitFor(async () => (await alive()) >= opts.processes!, 'setup processes'), ctx.timeoutMs, entry);
   const placement = (await rt.stats()).map((s) => s.processes);
+  const cpu0 = process.cpuUsage();
   for (const d of drivers) rt.send(d.pid, 'go');
-  return { results: await withTimeout(exits, ctx.timeoutMs, entry), placement };
+  const results = await withTimeout(exits, ctx.timeoutMs, entry);
+  return { results, placement, cpuSeconds: cpuSecondsSince(cpu0) };
 }
 
 /** Poll `cond` every few milliseconds until it holds. */

@@ -10,7 +10,7 @@ import { Bench } from 'tinybench';
 import type { Runtime } from '../src/index.js';
 import {
   type BenchContext, type Figure, type Workload, MAIN_HOST, benchRuntime, withRuntime, check, fmtInt, workersLabel,
-  workerCounts, withTimeout,
+  workerCounts, withTimeout, cpuSecondsSince,
 } from './harness.js';
 
 const CONCURRENCY = 64;
@@ -46,7 +46,9 @@ async function jobRunner(ctx: BenchContext, workers: number): Promise<Figure[]> 
     const loaded = new Bench({ name: 'job runner', concurrency: 'task', threshold: CONCURRENCY, iterations: total, time: 0, warmup: false, throws: true });
     loaded.add('exec', job(rt, counter));
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     await withTimeout(loaded.run(), ctx.timeoutMs, 'job runner');
+    const cpuSeconds = cpuSecondsSince(cpu0);
     const seconds = (performance.now() - t0) / 1000;
     const l = latencyUs(loaded.getTask('exec'), 'job runner');
     check(l.n === total, `tinybench recorded ${l.n} jobs, expected ${total}`);
@@ -63,7 +65,7 @@ async function jobRunner(ctx: BenchContext, workers: number): Promise<Figure[]> 
       {
         ...base, figure: `rt.exec x*x, ${CONCURRENCY} in flight`, value: total / seconds, unit: 'jobs/s', p50Us: l.p50, p99Us: l.p99,
         work: `${fmtInt(total)} jobs, results checked`, timing: 'JS wall clock around the run; per-job latency by tinybench (concurrency "task")',
-        details: { seconds },
+        details: { seconds, cpuUsPerOp: (cpuSeconds * 1e6) / total },
       },
       {
         ...base, figure: 'rt.exec x*x, 1 in flight', value: 1e6 / s.p50, unit: 'jobs/s (1/p50)', p50Us: s.p50, p99Us: s.p99,

@@ -19,7 +19,7 @@
 // the one receiver on the first.
 import {
   type BenchContext, type Figure, type Workload, type Variant, MAIN_HOST, PEER_HOST, benchRuntime, luaEntry,
-  withRuntime, runDrivers, spawnWatched, exitValue, check, spanSeconds, shares, fmtInt, workersLabel, workerCounts,
+  withRuntime, runDrivers, cpuSecondsSince, spawnWatched, exitValue, check, spanSeconds, shares, fmtInt, workersLabel, workerCounts,
   withTimeout, waitFor, percentile, sortedNumbers,
 } from './harness.js';
 
@@ -191,7 +191,7 @@ async function pingPong(ctx: BenchContext, plan: PingPlan, tbl: boolean): Promis
   return withRuntime(rt, async (): Promise<Figure[]> => {
     const host = plan.peer ? PEER_HOST : MAIN_HOST;
     ctx.note(`${fmtInt(n)} round trips × ${plan.pairs}`);
-    const { results: res, placement } = await runDrivers(rt, 'bench:ping', MAIN_HOST, Array.from({ length: plan.pairs }, () => [n, lat, warm, host, tbl]), ctx);
+    const { results: res, placement, cpuSeconds } = await runDrivers(rt, 'bench:ping', MAIN_HOST, Array.from({ length: plan.pairs }, () => [n, lat, warm, host, tbl]), ctx);
     // The labels promise where the peers run: check it ([main workers..., peer workers...]).
     const want = plan.peer ? [1, 1] : Array.from({ length: plan.workers }, () => 2);
     check(placement.join('/') === want.join('/'), `processes per worker ${placement.join('/')}, expected ${want.join('/')} for "${plan.label}"`);
@@ -210,7 +210,11 @@ async function pingPong(ctx: BenchContext, plan: PingPlan, tbl: boolean): Promis
       p50Us: percentile(sorted, 50), p99Us: percentile(sorted, 99),
       work: `${fmtInt(total)} round trips (+${fmtInt(lat * plan.pairs)} timed one by one for p50/p99)`,
       timing: 'Lua clock; latency = time.now() around each round trip',
-      details: { spanSeconds: span, timerPairOverheadUs: timerUs, latencySamples: sorted.length },
+      details: {
+        spanSeconds: span, timerPairOverheadUs: timerUs, latencySamples: sorted.length,
+        // CPU from "go" to the last EXIT covers the warm-up, timed and latency phases alike
+        cpuUsPerOp: (cpuSeconds * 1e6) / ((n + lat + warm) * plan.pairs),
+      },
     }];
   });
 }
@@ -227,7 +231,7 @@ async function ring(ctx: BenchContext, workers: number, tbl: boolean): Promise<F
   return withRuntime(rt, async (): Promise<Figure[]> => {
     const per = shares(hops, workers);
     ctx.note(`${fmtInt(hops)} hops over ${workers} ring(s)`);
-    const { results: res, placement } = await runDrivers(rt, 'bench:ring_driver', MAIN_HOST, per.map((h) => [RING_SIZE, h, MAIN_HOST, tbl]), ctx,
+    const { results: res, placement, cpuSeconds } = await runDrivers(rt, 'bench:ring_driver', MAIN_HOST, per.map((h) => [RING_SIZE, h, MAIN_HOST, tbl]), ctx,
       { processes: RING_SIZE * workers });
     check(placement.reduce((a, b) => a + b, 0) === RING_SIZE * workers, `${placement.join('/')} processes, expected ${RING_SIZE * workers}`);
     // The runtime may place spawns on a less loaded worker of the same host; then a ring spans
@@ -240,7 +244,7 @@ async function ring(ctx: BenchContext, workers: number, tbl: boolean): Promise<F
       variant: (workers === 1 ? '1 worker' : `${workers} workers, ${workers} rings`) + (local ? '' : ` (spread ${placement.join('/')})`), workers,
       figure: tbl ? 'ring of 1,000, 10-field table token' : 'ring of 1,000, integer token', value: hops / span, unit: 'hops/s',
       work: `${fmtInt(hops)} hops${workers > 1 ? ` (${fmtInt(per[0]!)} per ring)` : ''}`,
-      timing: `Lua clock in ${workers} driver(s)`, details: { spanSeconds: span, ringSize: RING_SIZE, placement: placement.join('/') },
+      timing: `Lua clock in ${workers} driver(s)`, details: { spanSeconds: span, ringSize: RING_SIZE, placement: placement.join('/'), cpuUsPerOp: (cpuSeconds * 1e6) / hops },
     }];
   });
 }
@@ -264,11 +268,13 @@ async function fanIn(ctx: BenchContext, workers: number): Promise<Figure[]> {
     const placement = (await rt.stats()).map((w) => w.processes);
     if (workers > 1) check(placement.every((p) => p > 0), `senders not spread over the workers: ${placement.join('/')}`);
     ctx.note(`${fmtInt(senders * m)} messages`);
+    const cpu0 = process.cpuUsage();
     rt.send(recv.pid, 'pids', pids);
     // A sender that fails would leave the receiver waiting: fail at once instead.
     const recvExit = exitValue(recv, 'fan-in receiver');
     const r = await withTimeout(Promise.race([recvExit, senderExits.then(() => recvExit)]), ctx.timeoutMs, 'fan-in');
     const returned = await withTimeout(senderExits, ctx.timeoutMs, 'fan-in senders');
+    const cpuSeconds = cpuSecondsSince(cpu0);
     check(returned.every((v) => v === m), 'a sender did not return its message count');
     const want = senders * m;
     check(r.count === want, `receiver counted ${r.count} messages, expected ${want}`);
@@ -279,7 +285,7 @@ async function fanIn(ctx: BenchContext, workers: number): Promise<Figure[]> {
       workload: 'fan-in', variant: workers === 1 ? '1 worker' : `${workers} workers, senders spread`, workers,
       figure: 'fan-in to one process', value: want / span, unit: 'messages/s',
       work: `${fmtInt(senders)} senders × ${fmtInt(m)} messages`, timing: 'Lua clock in the receiver (go sent → last counted)',
-      details: { spanSeconds: span, placement: placement.join('/') },
+      details: { spanSeconds: span, placement: placement.join('/'), cpuUsPerOp: (cpuSeconds * 1e6) / want },
     }];
   });
 }

@@ -91,7 +91,7 @@ async function spawnExit(ctx: BenchContext, workers: number): Promise<Figure[]> 
   return withRuntime(rt, async (): Promise<Figure[]> => {
     const per = shares(total, workers);
     ctx.note(`${fmtInt(total)} spawns`);
-    const { results: res, placement } = await runDrivers(rt, 'bench:spawn_driver', MAIN_HOST, per.map((n) => [n, MAIN_HOST, WINDOW]), ctx);
+    const { results: res, placement, cpuSeconds } = await runDrivers(rt, 'bench:spawn_driver', MAIN_HOST, per.map((n) => [n, MAIN_HOST, WINDOW]), ctx);
     check(placement.every((p) => p === 1), `drivers not one per worker: ${placement.join('/')}`);
     res.forEach((r, i) => {
       const n = per[i]!;
@@ -103,7 +103,7 @@ async function spawnExit(ctx: BenchContext, workers: number): Promise<Figure[]> 
       workload: 'spawn-exit', variant: workersLabel(workers), workers,
       figure: 'spawn + exit (monitored, EXIT received)', value: total / span, unit: 'processes/s',
       work: `${fmtInt(total)} spawn_monitored + EXIT, ≤${fmtInt(WINDOW)} alive per driver`,
-      timing: `Lua clock in ${workers} driver(s)`, details: { spanSeconds: span },
+      timing: `Lua clock in ${workers} driver(s)`, details: { spanSeconds: span, cpuUsPerOp: (cpuSeconds * 1e6) / total },
     }];
   });
 }
