@@ -268,6 +268,11 @@ const scenarios: Scenario[] = [
     eq("x" .. f, "xnf"); eq(f .. "!", "nf!")
     eq(errors.UNKNOWN, ""); eq(errors.INVALID, "Invalid"); eq(errors.RATE_LIMITED, "RateLimited")
     assert(string.find(w, "load"), "string.find on error")
+    -- the (kind, message) form Wippy's examples use: a constant's name or a kind itself
+    local t = errors.new("TIMEOUT", "Operation timed out")
+    eq(t:kind(), "Timeout"); eq(t:message(), "Operation timed out"); eq(errors.is(t, errors.TIMEOUT), true)
+    eq(errors.new("PermissionDenied", "no"):kind(), "PermissionDenied")
+    eq(errors.new("MyKind", "custom"):kind(), "MyKind")
     return true`) },
   { name: 'sandbox', source: main(`
     eq(io, nil, "io"); eq(load, nil, "load"); eq(loadstring, nil, "loadstring"); eq(dofile, nil, "dofile")

@@ -166,6 +166,14 @@ test('safestring: size checks against the cap, the method table, no dump', async
     local function text(m) return (m:gsub("^[^:]*:%d+: ", "")) end
     eq(text(failure(T.concat, { 1, {} })), failure(table.concat, { 1, {} }))
     assert(text(failure(S.rep)):find("^bad argument #1 to 'rep' %(string expected"))
+    -- split: plain-text separator, empty pieces kept, "" splits into UTF-8 characters
+    local function joined(t) return table.concat(t, "|") .. "#" .. #t end
+    eq(joined(S.split("a.b.c", ".")), "a|b|c#3"); eq(joined(S.split("a,,b,", ",")), "a||b|#4")
+    eq(joined(S.split("abc", "x")), "abc#1"); eq(joined(S.split("", ",")), "#1")
+    eq(joined(S.split("a--b", "--")), "a|b#2"); eq(joined(("x%y"):split("%")), "x|y#2")
+    eq(joined(S.split("aé€", "")), "a|é|€#3"); eq(joined(S.split(K.err("", "p:q"), ":")), "p|q#2")
+    assert(text(failure(S.split, {}, ",")):find("^bad argument #1 to 'split' %(string expected, got table%)"))
+    assert(text(failure(S.split, "a", nil)):find("^bad argument #2 to 'split'"))
     -- no dump anywhere, and the metatable is hidden
     eq(S.dump, nil); eq(("").dump, nil); eq(getmetatable(""), false)
     -- error objects pass as their message through the library table

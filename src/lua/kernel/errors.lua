@@ -45,8 +45,17 @@ return function(K)
     UNKNOWN = "",
   }
 
-  function errors.new(arg)
-    if type(arg) == "string" then return make("", arg, nil, nil) end
+  -- errors.new(message) or errors.new{ message = …, kind = …, retryable = …, details = … }; also
+  -- errors.new(kind, message), the form Wippy's own examples use (`errors.new("TIMEOUT", "…")`):
+  -- a constant's name (TIMEOUT) stands for its kind (Timeout).
+  function errors.new(arg, message)
+    if type(arg) == "string" then
+      if type(message) == "string" then
+        local kind = errors[arg]
+        return make(type(kind) == "string" and kind or arg, message, nil, nil)
+      end
+      return make("", arg, nil, nil)
+    end
     if DATA[arg] then return arg end
     if type(arg) ~= "table" then
       error("errors.new expects a message string or a table with a message field", 2)

@@ -300,6 +300,30 @@ return function(K)
       end
     end
   end
+  -- split(s, sep): the pieces of s between the plain-text occurrences of sep, as an array (Wippy
+  -- apps call it; Lua has none). An empty sep splits s into its UTF-8 characters; a string without
+  -- sep is one piece; "a,,b" gives "a", "", "b". A Lua loop, so the count hook sees long inputs.
+  local function split(str, sep)
+    if type(str) ~= "string" then
+      if is_error(str) then str = errmsg(str) else error("bad argument #1 to 'split' (string expected, got " .. type(str) .. ")", 2) end
+    end
+    if type(sep) ~= "string" then error("bad argument #2 to 'split' (string expected, got " .. type(sep) .. ")", 2) end
+    local out, n = {}, 0
+    if sep == "" then
+      for ch in gmatch(str, "[\0-\x7F\xC2-\xFD][\x80-\xBF]*") do n = n + 1; out[n] = ch end
+      return out
+    end
+    local at = 1
+    while true do
+      local i, j = find(str, sep, at, true)
+      if not i then break end
+      n = n + 1; out[n] = C.sub(str, at, i - 1)
+      at = j + 1
+    end
+    out[n + 1] = C.sub(str, at)
+    return out
+  end
+  LIB.split, METHODS.split = split, split
   K.safestring = LIB
   -- Strings share one metatable per Lua state: point it at the guarded methods and hide it, so no
   -- process can reach it (getmetatable("") is false) or tamper with it.
