@@ -31,6 +31,11 @@ const ENTRIES = [
     end`),
   // CPU-bound: never yields, so its worker cannot read a CANCEL frame until it ends
   lua('spin', 'local x = 0; while true do x = x + 1 end'),
+  // WASM function jobs (admitted by the spawn rpc, not the synchronous Lua path)
+  { id: 'app:answer', kind: 'function.wat', method: 'answer', wit: 'answer: func() -> s32;', pool: { type: 'inline' },
+    source: '(module (func (export "answer") (result i32) i32.const 42))' },
+  { id: 'app:wasm_spin', kind: 'function.wat', method: 'spin', wit: 'spin: func();', pool: { type: 'inline' },
+    source: '(module (func (export "spin") (loop $l (br $l))))' },
   // finishes when told
   lua('until_told', 'local m = process.inbox():receive(); return m:payload():data()'),
 ];
@@ -54,6 +59,7 @@ describe('job runner on workers', () => {
     const results = await Promise.all(Array.from({ length: n }, (_, i) => rt.exec('app:square', [i])));
     assert.deepEqual(results, Array.from({ length: n }, (_, i) => i * i));
     const s = rt.jobStats();
+    console.log(`${n} jobs on a host whose run queue holds 2: pushed back ${s.pushedBack} times`);
     assert.equal(s.running, 0);
     assert.equal(s.waiting, 0);
     assert.ok(s.completed >= n + 4);
@@ -106,6 +112,18 @@ describe('job runner on workers', () => {
       e instanceof JobTimeoutError && e.name === 'TimeoutError' && (e as WippyError).kind === 'Timeout' && /timed out after 20 ms/.test(e.message));
     // a job faster than its timeout resolves, and its timer is gone
     assert.equal(await rt.exec('app:square', [3], { timeout: 60_000 }), 9);
+  });
+
+  test('WASM jobs: a result, and a looping guest stopped by the timeout (its one-thread pool serves again)', async () => {
+    assert.equal(await rt.exec('app:answer', []), 42);
+    await assert.rejects(rt.exec('app:wasm_spin', [], { timeout: 30 }), JobTimeoutError);
+    const ac = new AbortController();
+    const job = rt.submit('app:wasm_spin', [], { signal: ac.signal });
+    await job.started;
+    ac.abort();
+    await assert.rejects(job.result, AbortError);
+    assert.equal(await rt.exec('app:answer', []), 42);
+    assert.equal(rt.internals().wasmCalls, 0);
   });
 
   test('arguments that cannot cross are rejected up front with their path; nothing is held', async () => {
@@ -171,6 +189,27 @@ describe('bounded queue, drain, close vs stop', () => {
     await rt2.stop(100);
     await rejected;
   });
+});
+
+test("'error' is emitted for a worker that dies, when someone listens; jobs go on", async () => {
+  const rt = await createRuntime({ entries: ENTRIES, logger: (await import('pino')).pino({ level: 'silent' }) });
+  // Awaiting runtime events holds nothing (an idle runtime lets Node exit): a timer keeps this test alive.
+  const keep = setInterval(() => {}, 1000);
+  try {
+    const errors: Error[] = [];
+    rt.on('error', (e: Error) => errors.push(e));
+    const [tid] = rt.workerTids('app:single');
+    const down = new Promise((r) => rt.once('worker-down', r));
+    rt.testFault(tid!, 'exit');
+    await down;
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!.message, new RegExp(`^worker app:single#${tid} died: worker crashed: thread exited with code 3$`));
+    await new Promise((r) => rt.once('worker-up', r));
+    assert.equal(await rt.exec('app:square', [4], { host: 'app:single' }), 16);
+  } finally {
+    clearInterval(keep);
+    await rt.stop(1000);
+  }
 });
 
 describe('scripts that never call stop() exit by themselves', () => {
