@@ -47,6 +47,10 @@ function setup(opts: JobRunnerOptions = {}): { host: FakeHost; jobs: JobRunner }
   return { host, jobs: new JobRunner(host, opts) };
 }
 const tick = () => new Promise((r) => setImmediate(r));
+/** Wait for timers to make `cond` true (no time limit of its own: the test runner's timeout is the guard). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 1));
+}
 
 test('a job resolves with its result, rejects with its error; run gives the EXIT as data', async () => {
   const { host, jobs } = setup();
@@ -81,7 +85,7 @@ test('a full host queue pushes jobs back; they start in order as room frees, the
   host.exit('{app:p|0x1}', 0); // an EXIT pumps the queue
   assert.deepEqual(host.started.slice(2), ['app:j:[2]']);
   host.room = 5;
-  await new Promise((r) => setTimeout(r, 20)); // the retry timer admits the rest
+  await until(() => host.started.length === 5); // the retry timer admits the rest
   assert.deepEqual(host.started.slice(3), ['app:j:[3]', 'app:j:[4]']);
   s = jobs.stats();
   assert.equal(s.waiting, 0);
@@ -147,8 +151,9 @@ test('abort before start, while waiting, and while running; timeout', async () =
   // timeout while running
   host.room = 1;
   const t = jobs.submit('app:slow', [], { timeout: 5, cancelGraceMs: 7 });
-  await new Promise((r) => setTimeout(r, 30));
+  await until(() => host.cancels.length === 2);
   assert.deepEqual(host.cancels[1], [t.pid, 7, 'timeout']);
+  await until(() => host.kills.length === 1);
   assert.deepEqual(host.kills, [[t.pid, true]], 'past the grace the worker is asked to end it inside its step');
   host.exit(t.pid!, 'late');
   assert.deepEqual(host.kills, [[t.pid, true], [t.pid, false]], 'withdrawn at the EXIT');

@@ -160,6 +160,7 @@ export interface JobHost {
 }
 
 const WAITING = 0, RUNNING = 1, DONE = 2;
+const NO_ARGS: unknown[] = [];
 
 class JobRecord implements Job {
   state: number = WAITING;
@@ -178,8 +179,10 @@ class JobRecord implements Job {
   private startedWaiters: { promise: Promise<string>; resolve: (p: string) => void; reject: (e: unknown) => void } | undefined;
   readonly onExit = (e: ExitInfo): void => this.runner.exited(this, e);
 
-  constructor(readonly runner: JobRunner, readonly id: string, readonly args: unknown[], readonly opts: JobOptions,
-    readonly asExit: boolean) {}
+  /** The arguments, until the job is admitted (then encoded and sent: not kept for the job's life). */
+  args: unknown[];
+  constructor(readonly runner: JobRunner, readonly id: string, args: unknown[], readonly opts: JobOptions,
+    readonly asExit: boolean) { this.args = args; }
 
   get started(): Promise<string> {
     if (!this.startedWaiters) {
@@ -295,6 +298,8 @@ export class JobRunner {
       return true;
     }
     if (pid === HOST_FULL) { this.pushedBack++; return false; }
+    const args = job.args;
+    job.args = NO_ARGS;
     job.state = RUNNING;
     this.running++;
     job.admittedAt = performance.now();
@@ -302,7 +307,7 @@ export class JobRunner {
     if (this.running >= this.concurrency) this.setNeedsDrain(true);
     if (pid !== undefined) { job.startedAs(pid); return true; }
     // Not a Lua entry: the spawn rpc answers with the PID.
-    this.host.spawn(job.id, job.opts.host, job.args, job.onExit, job.opts.ctx).then((p) => {
+    this.host.spawn(job.id, job.opts.host, args, job.onExit, job.opts.ctx).then((p) => {
       if (job.state === DONE) return;
       job.startedAs(p);
       if (job.abortError) this.cancelRunning(job);
