@@ -58,7 +58,7 @@ import { parsePid } from './pid.js';
 import { NameServer } from './names.js';
 import { ControlEndpoint, type ExitInfo, type SpawnContext } from './control.js';
 import { uncrossable } from './crossing.js';
-import { JobRunner, type Job, type JobOptions, type JobRunnerOptions, type JobStats } from './jobs.js';
+import { JobRunner, controlJobHost, type Job, type JobOptions, type JobRunnerOptions, type JobStats } from './jobs.js';
 import { asFrame, frame, I, type AnyFrame } from '../wire/frames.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostEntry } from '../registry/types.js';
@@ -163,16 +163,8 @@ export class Runtime extends EventEmitter {
       lookup: (name) => this.names.lookup(name),
       assertRunning: () => this.assertRunning(),
     });
-    const control = this.control;
-    this.jobs = new JobRunner({
-      spawnLua: (id, host, args, onExit, ctx) => control.spawnLua(id, host, args, onExit, ctx, true, true),
-      spawn: (id, host, args, onExit, ctx) => control.spawn(id, host, args, onExit, ctx, true),
-      cancel: (pid, graceMs, reason) => control.cancel(pid, graceMs, reason),
-      kill: (pid, on) => control.kill(pid, on),
-      hold: () => control.hold(), release: () => control.release(),
-      emit: (event) => { this.emit(event); },
-      workers: () => this.threads.filter((t) => this.registry.get(t.host)?.kind === 'process.host').length,
-    }, opts.jobs);
+    this.jobs = new JobRunner(controlJobHost(this.control, (event) => { this.emit(event); },
+      () => this.threads.filter((t) => this.registry.get(t.host)?.kind === 'process.host').length), opts.jobs);
     this.wasm = new WasmCalls(registry, (tid, f) => this.post(tid, f), (stream, bytes) => this.writeOut(stream === 'stderr' ? 2 : 1, bytes));
   }
 
