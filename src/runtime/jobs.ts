@@ -29,7 +29,10 @@
 //
 // Cost. Nothing on the hot path that a job without a signal or timeout does not need: no extra
 // frame (the EXIT is the only frame back), no timer, no listener. Per job: one record, the
-// promise, the EXIT closure, two performance.now() and two histogram records (recordTiming).
+// promise, the EXIT closure, the argument walk (crossing.ts), two performance.now() and two
+// histogram records (recordTiming: false drops those). A Lua job is admitted synchronously (no
+// promise of the spawn's own, unlike the rpc path). Not measured this session (no benchmarks
+// were run); issue 15's bench:compare row "job runner" is where to measure it.
 //
 // Keeping Node alive. The control endpoint holds Node's event loop open while an EXIT is awaited;
 // the runner holds it while jobs wait for admission. An idle runtime holds nothing (its workers
