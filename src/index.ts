@@ -7,13 +7,18 @@
 //       source: 'return { main = function(x) return x * x end }' },
 //   ] });
 //   console.log(await rt.exec('app:square', [7]));   // 49
-//   await rt.stop();
+//   await rt.exec('app:square', [7], { signal: AbortSignal.timeout(1000) });  // or { timeout: 1000 }
+//   const job = rt.submit('app:square', [8]);          // a handle: job.pid, job.result, job.cancel()
+//   await rt.close();                                  // wait for the jobs, then stop
+// The job runner's API maps onto piscina's: docs/job-runner.md.
 import { loadApp, createRegistry } from './registry/loader.js';
 import type { Registry } from './registry/registry.js';
 import { Runtime, type RuntimeOptions } from './runtime/runtime.js';
 
 export { Runtime, DEFAULT_SHUTDOWN_GRACE_MS } from './runtime/runtime.js';
-export type { ExitInfo, RuntimeOptions, SpawnContext, WorkerStats, WorkerDown } from './runtime/runtime.js';
+export type { ExitInfo, RuntimeOptions, RuntimeStats, SpawnContext, WorkerStats, WorkerDown } from './runtime/runtime.js';
+export { AbortError, JobTimeoutError, QueueFullError, DEFAULT_CANCEL_GRACE_MS } from './runtime/jobs.js';
+export type { Job, JobOptions, JobRunnerOptions, JobStats, HistogramSummary, AbortSignalLike } from './runtime/jobs.js';
 export type { TestFault } from './host/protocol.js';
 export type { QueueCounters, MailboxStats } from './host/protocol.js';
 export { WippyError } from './codec/msgpack.js';

@@ -65,6 +65,7 @@ const kernel = await LuaKernel.create({
   route: (u) => [dir.owner(u), dir.isAlive(u)],
   setRunner: (u) => dir.setRunner(u),
   diesWith: (u, t) => dir.diesWith(u, t),
+  killRequested: (u) => dir.killRequested(u),
   post: (to, bytes) => ep.post(to, bytes.slice()), // the view points into wasm memory: copy now
   write: (fd, bytes) => ep.post(0, Terminal.output(fd, bytes.slice())),
   stdinRead: (req, pid, mode, n) => terminal.read(req, pid, mode, n),

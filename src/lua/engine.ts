@@ -45,6 +45,8 @@ export interface KernelHost {
   setRunner(uniq: number): void;
   /** Did process `uniq` die with dead thread `tid` (owned there, or started there)? */
   diesWith(uniq: number, tid: number): boolean;
+  /** Has the main thread asked for process `uniq` to end now (a job's cancel deadline)? */
+  killRequested(uniq: number): boolean;
   /** Queue one encoded frame for thread `tid` (copied; the view is only valid during the call). */
   post(tid: number, frame: Uint8Array): void;
   /** Terminal/print output. */
@@ -213,6 +215,10 @@ export class LuaKernel {
       this.def('set_runner', (L) => { host.setRunner(this.int(L, 1)); return 0; }),
       this.def('dies_with', (L) => {
         m._lua_pushboolean(L, host.diesWith(this.int(L, 1), this.int(L, 2)) ? 1 : 0);
+        return 1;
+      }),
+      this.def('kill_requested', (L) => {
+        m._lua_pushboolean(L, host.killRequested(this.int(L, 1)) ? 1 : 0);
         return 1;
       }),
       this.def('post', (L) => { host.post(this.int(L, 1), this.bytesAt(L, 2)); return 0; }),

@@ -15,9 +15,11 @@
 //     worker. A job (exec, run) on a multi-worker host goes on the host's global run queue
 //     (TaskQueues.pushGlobal: record "task", src/wire/spec.ts) and rings one parked worker of the
 //     host: whichever worker is free takes it; the chosen worker is its home (owner of the PID),
-//     which forwards frames for it to the worker that runs it. Otherwise, or when the queue is
-//     full, a placed spawn ("sp") to that worker. No reply frame either way: only the EXIT comes
-//     back, and a failure to start arrives as that EXIT's error.
+//     which forwards frames for it to the worker that runs it. Otherwise a placed spawn ("sp")
+//     to that worker. When the queue is full, a job is not placed: spawnLua answers HOST_FULL and
+//     the job runner (jobs.ts) holds it until there is room (the supervisor's and rt.spawn's
+//     spawns are placed). No reply frame either way: only the EXIT comes back, and a failure to
+//     start arrives as that EXIT's error.
 //   - without (rt.spawn with no callback), and for entries that are not Lua (process.wasm; a
 //     function.wasm / function.wat run as a job): an rpc ("s" -> "rep") to a round-robin worker,
 //     which mints the PID and answers with it.
@@ -68,6 +70,9 @@ export interface ControlHost {
   assertRunning(): void;
 }
 
+/** spawnLua's answer when the host's global run queue is full (the caller pushes back). */
+export const HOST_FULL = Symbol('host queue full');
+
 interface PendingReply { resolve: (v: [unknown, unknown]) => void; tid: number }
 
 export class ControlEndpoint {
@@ -114,46 +119,38 @@ export class ControlEndpoint {
    */
   async spawn(entryId: string, host: string | undefined, args: unknown[], onExit: ((e: ExitInfo) => void) | undefined,
     ctx: SpawnContext | undefined, queued: boolean): Promise<string> {
+    if (onExit) {
+      const pid = this.spawnLua(entryId, host, args, onExit, ctx, queued, false);
+      if (typeof pid === 'string') return pid;
+    }
     const rt = this.rt;
     rt.assertRunning();
     const h = host ?? this.defaultHost(entryId);
     const tid = this.pickTid(h);
     const ctl = onExit ? this.controlPid() : undefined;
     if (ctl && onExit) {
-      this.hold();
-      this.watchers.set(ctl.pid, (e) => { this.watchTargets.delete(ctl.pid); rt.dir.dead(ctl.uniq); this.release(); onExit(e); });
-      const entry = rt.registry.get(entryId);
-      if (entry && (entry.kind === 'process.lua' || entry.kind === 'function.lua')) {
-        const uniq = rt.dir.alloc(tid);
-        const pid = formatPid(entry.kind === 'function.lua' ? fnHost(entryId, tid) : h, uniq);
-        this.watchTargets.set(ctl.pid, pid);
-        const q = queued ? rt.taskQueues.get(h) : undefined;
-        try {
-          const c = ctx ? spawnCtx(ctx) : false;
-          if (q && q.pushGlobal(encodeValue(record.task(pid, uniq, entryId, h, ctl.pid, false, c, args, tid)))) {
-            rt.wakeOne(rt.hostTids.get(h)!);
-            return pid;
-          }
-          rt.post(tid, frame.sp(pid, uniq, entryId, h, ctl.pid, false, c, args));
-        } catch (e) {
-          // args that cannot be encoded (too deep, too large): nothing was sent
-          this.watchers.delete(ctl.pid); rt.dir.dead(ctl.uniq); rt.dir.dead(uniq); this.release();
-          throw e;
-        }
-        rt.dir.addLoad(tid, 1);
-        return pid;
-      }
       // WASM entries go by the rpc below, to the worker's WASM body (src/lua/kernel/wasm.lua)
+      const entry = rt.registry.get(entryId);
       if (!entry || !(WASM_KINDS as readonly string[]).includes(entry.kind)) {
-        this.watchers.delete(ctl.pid); rt.dir.dead(ctl.uniq); this.release();
+        rt.dir.dead(ctl.uniq);
         throw new WippyError('factory not found', 'NotFound', false);
       }
+      this.hold();
+      this.watchers.set(ctl.pid, (e) => { this.watchTargets.delete(ctl.pid); rt.dir.dead(ctl.uniq); this.release(); onExit(e); });
     }
     const replyPid = ctl?.pid ?? formatPid(CONTROL_HOST, 0);
-    const [pid, err] = await this.rpc(tid, (req) =>
-      frame.s(0, replyPid, req, entryId, h, ctl ? ctl.pid : false, false, ctx ? spawnCtx(ctx) : false, args));
-    if (typeof pid !== 'string') {
+    let reply: [unknown, unknown];
+    try {
+      reply = await this.rpc(tid, (req) =>
+        frame.s(0, replyPid, req, entryId, h, ctl ? ctl.pid : false, false, ctx ? spawnCtx(ctx) : false, args));
+    } catch (e) {
+      // args that cannot be encoded: nothing was sent
       if (ctl) { this.watchers.delete(ctl.pid); rt.dir.dead(ctl.uniq); this.release(); }
+      throw e;
+    }
+    const [pid, err] = reply;
+    if (typeof pid !== 'string') {
+      if (ctl && this.watchers.delete(ctl.pid)) { rt.dir.dead(ctl.uniq); this.release(); }
       throw asError(err, `spawn of ${entryId} on ${h} failed`);
     }
     // (its EXIT may have come in the same batch as the reply: then the watcher is gone)
@@ -161,20 +158,45 @@ export class ControlEndpoint {
     return pid;
   }
 
-  /** Run `entryId` to completion: resolves with its result, rejects with its error (a WippyError). */
-  exec(entryId: string, args: unknown[], opts: { host?: string; ctx?: SpawnContext }): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      this.spawn(entryId, opts.host, args, (e) => {
-        if (e.error) reject(e.error); else resolve(e.value);
-      }, opts.ctx, true).catch(reject);
-    });
-  }
-
-  /** Run `entryId` to completion and report its EXIT as data (never rejects for a process error). */
-  run(entryId: string, args: unknown[], opts: { host?: string; ctx?: SpawnContext }): Promise<ExitInfo> {
-    return new Promise((resolve, reject) => {
-      this.spawn(entryId, opts.host, args, resolve, opts.ctx, true).catch(reject);
-    });
+  /**
+   * The synchronous spawn of a Lua entry with an EXIT callback (no reply frame: the PID is minted
+   * here). Returns the PID; HOST_FULL when `pushBack` is set and the host's global run queue is
+   * full (nothing was sent or held: the caller retries later instead of placing the spawn on a
+   * worker past the queue's bound); undefined when the entry is not a Lua entry (use spawn()).
+   * Throws, with nothing sent and nothing held, when the runtime is not running, the host is
+   * unknown, or the arguments cannot be encoded.
+   */
+  spawnLua(entryId: string, host: string | undefined, args: unknown[], onExit: (e: ExitInfo) => void,
+    ctx: SpawnContext | undefined, queued: boolean, pushBack: boolean): string | typeof HOST_FULL | undefined {
+    const rt = this.rt;
+    const entry = rt.registry.get(entryId);
+    if (!entry || (entry.kind !== 'process.lua' && entry.kind !== 'function.lua')) return undefined;
+    rt.assertRunning();
+    const h = host ?? this.defaultHost(entryId);
+    const tid = this.pickTid(h);
+    const ctl = this.controlPid();
+    const uniq = rt.dir.alloc(tid);
+    const pid = formatPid(entry.kind === 'function.lua' ? fnHost(entryId, tid) : h, uniq);
+    const q = queued ? rt.taskQueues.get(h) : undefined;
+    try {
+      const c = ctx ? spawnCtx(ctx) : false;
+      let placed = true;
+      if (q) {
+        const desc = encodeValue(record.task(pid, uniq, entryId, h, ctl.pid, false, c, args, tid));
+        if (q.pushGlobal(desc)) { rt.wakeOne(rt.hostTids.get(h)!); placed = false; }
+        else if (pushBack && desc.length <= q.maxBytes) { rt.dir.dead(ctl.uniq); rt.dir.dead(uniq); return HOST_FULL; }
+        // else too large for a slot, or not a job: placed on the chosen worker
+      }
+      if (placed) { rt.post(tid, frame.sp(pid, uniq, entryId, h, ctl.pid, false, c, args)); rt.dir.addLoad(tid, 1); }
+    } catch (e) {
+      // args that cannot be encoded (too deep, too large): nothing was sent
+      rt.dir.dead(ctl.uniq); rt.dir.dead(uniq);
+      throw e;
+    }
+    this.hold();
+    this.watchers.set(ctl.pid, (e) => { this.watchTargets.delete(ctl.pid); rt.dir.dead(ctl.uniq); this.release(); onExit(e); });
+    this.watchTargets.set(ctl.pid, pid);
+    return pid;
   }
 
   /** Send a message from outside (the sender is the zero PID). */
@@ -199,6 +221,15 @@ export class ControlEndpoint {
     this.rt.post(tid, frame.c(pid, ZERO_PID, Date.now() / 1000 + deadlineMs / 1000, reason));
   }
 
+  /**
+   * Ask the worker running `pid` to end it now, even inside a step (`on` false: withdraw, once its
+   * EXIT is in). For a job past its cancel deadline that does not yield (Directory.requestKill).
+   */
+  kill(pid: string, on: boolean): void {
+    const p = parsePid(pid);
+    if (p) this.rt.dir.requestKill(p.uniq, on);
+  }
+
   private route(dest: string): { pid: string; tid: number } {
     const pid = dest.startsWith('{') ? dest : this.rt.lookup(dest);
     if (!pid) throw new WippyError(`could not resolve '${dest}' as PID or registered name`, 'NotFound', false);
@@ -213,8 +244,10 @@ export class ControlEndpoint {
     const req = ++this.reqSeq;
     this.hold();
     return new Promise<[unknown, unknown]>((resolve) => {
-      this.replies.set(req, { resolve, tid });
+      // Posted first: a frame that cannot be encoded throws here and leaves no pending reply (the
+      // reply cannot come before this turn ends, so registering after the post loses nothing).
       this.rt.post(tid, f(req));
+      this.replies.set(req, { resolve, tid });
     }).finally(() => this.release());
   }
 
@@ -273,10 +306,11 @@ export class ControlEndpoint {
   // from exiting. A ref'd timer is held while anything is awaited.
   private waiting = 0;
   private keepAlive: NodeJS.Timeout | undefined;
-  private hold(): void {
+  /** Keep Node's event loop alive until the matching release() (the job runner holds while jobs wait). */
+  hold(): void {
     if (this.waiting++ === 0) this.keepAlive = setInterval(() => {}, 1 << 30);
   }
-  private release(): void {
+  release(): void {
     if (--this.waiting === 0) { clearInterval(this.keepAlive); this.keepAlive = undefined; }
   }
 }

@@ -5,8 +5,9 @@
 // Owns: the worker threads (start, control messages, recovery steps 2-9), the shared regions it
 // creates (the process directory, the doorbells, each multi-worker host's run queues; layouts in
 // src/shm/layout.ts), the frame dispatch, and the stop. Beside it, each its own concept:
-//   control.ts   the `node:control` API: spawn, exec / run jobs, send, terminate, cancel, JS exit
-//                watchers, rpcs to workers
+//   control.ts   the `node:control` API: spawn, send, terminate, cancel, JS exit watchers, rpcs
+//                to workers
+//   jobs.ts      the job runner: exec / run / submit, cancellation, admission, close()
 //   names.ts     the name server (`process.registry`)
 //   mainloop.ts  the main thread's endpoint: batches out, the receive loop in
 //   recovery.ts  the recovery protocol, the thread-id pool, the stall watchdog
@@ -56,6 +57,8 @@ import { Directory } from '../shm/directory.js';
 import { parsePid } from './pid.js';
 import { NameServer } from './names.js';
 import { ControlEndpoint, type ExitInfo, type SpawnContext } from './control.js';
+import { uncrossable } from './crossing.js';
+import { JobRunner, controlJobHost, type Job, type JobOptions, type JobRunnerOptions, type JobStats } from './jobs.js';
 import { asFrame, frame, I, type AnyFrame } from '../wire/frames.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostEntry } from '../registry/types.js';
@@ -98,7 +101,12 @@ export interface RuntimeOptions {
   write?: (fd: number, bytes: Uint8Array) => void;
   /** Forward this process's stdin to the terminal host (CLI commands). */
   stdin?: boolean;
+  /** The job runner's bounds and defaults (src/runtime/jobs.ts). */
+  jobs?: JobRunnerOptions;
 }
+
+/** Runtime.stats(): one entry per worker thread, and the job runner's figures. */
+export type RuntimeStats = WorkerStats[] & { jobs: JobStats };
 
 export class Runtime extends EventEmitter {
   readonly registry: Registry;
@@ -122,6 +130,8 @@ export class Runtime extends EventEmitter {
   });
   /** The `node:control` API: spawn, exec, run, send, terminate, cancel (src/runtime/control.ts). */
   private readonly control: ControlEndpoint;
+  /** exec / run / submit (src/runtime/jobs.ts). */
+  private readonly jobs: JobRunner;
   private entriesBlob: Uint8Array | undefined;
   private readonly tidPool = new TidPool(1);
   private readonly stall = new StallWatch();
@@ -153,6 +163,8 @@ export class Runtime extends EventEmitter {
       lookup: (name) => this.names.lookup(name),
       assertRunning: () => this.assertRunning(),
     });
+    this.jobs = new JobRunner(controlJobHost(this.control, (event) => { this.emit(event); },
+      () => this.threads.filter((t) => this.registry.get(t.host)?.kind === 'process.host').length), opts.jobs);
     this.wasm = new WasmCalls(registry, (tid, f) => this.post(tid, f), (stream, bytes) => this.writeOut(stream === 'stderr' ? 2 : 1, bytes));
   }
 
@@ -237,6 +249,8 @@ export class Runtime extends EventEmitter {
       worker.on('message', (m: ControlFromWorker) => {
         if (m.type === 'ready') {
           th.ready = true;
+          // An idle runtime does not keep Node alive: what JS awaits holds the loop (control.ts, jobs.ts).
+          worker.unref(); mainPort.unref();
           this.bootFailures.delete(`${host.id}#${index}`);
           if (this.booted) this.emit('worker-up', { tid, host: host.id, index });
           resolve();
@@ -313,6 +327,7 @@ export class Runtime extends EventEmitter {
     this.tidPool.retire(D, told); // step 9
     this.log.error({ host: th.host, tid: D, message, processes, replacement: rep?.tid }, 'worker died');
     this.emit('worker-down', { tid: D, host: th.host, message, processes, scanMs, replacement: rep?.tid } satisfies WorkerDown);
+    if (this.listenerCount('error') > 0) this.emit('error', new WippyError(`worker ${th.host}#${D} died: ${message}`, 'Internal'));
   }
 
   /** Start a worker in dead `th`'s place; returns its tid and the ports to hand to the others. */
@@ -443,6 +458,8 @@ export class Runtime extends EventEmitter {
    */
   async spawn(entryId: string, host: string | undefined, args: unknown[] = [], onExit?: (e: ExitInfo) => void,
     ctx?: SpawnContext): Promise<string> {
+    const bad = uncrossable(args);
+    if (bad) throw bad;
     return this.control.spawn(entryId, host, args, onExit, ctx, false);
   }
 
@@ -450,17 +467,38 @@ export class Runtime extends EventEmitter {
    * Run `entryId` to completion: resolves with its result, rejects with its error (a WippyError).
    * A job: on a multi-worker host, whichever worker is free takes it.
    */
-  exec(entryId: string, args: unknown[] = [], opts: { host?: string; ctx?: SpawnContext } = {}): Promise<unknown> {
-    return this.control.exec(entryId, args, opts);
+  exec(entryId: string, args: unknown[] = [], opts: JobOptions = {}): Promise<unknown> {
+    return this.jobs.exec(entryId, args, opts);
   }
 
   /** Run `entryId` to completion and report its EXIT as data (never rejects for a process error). */
-  run(entryId: string, args: unknown[] = [], opts: { host?: string; ctx?: SpawnContext } = {}): Promise<ExitInfo> {
-    return this.control.run(entryId, args, opts);
+  run(entryId: string, args: unknown[] = [], opts: JobOptions = {}): Promise<ExitInfo> {
+    return this.jobs.run(entryId, args, opts);
+  }
+
+  /** Submit a job: a handle with its PID (once started), its result and cancel() (src/runtime/jobs.ts). */
+  submit(entryId: string, args: unknown[] = [], opts: JobOptions = {}): Job {
+    return this.jobs.submit(entryId, args, opts);
+  }
+
+  /** The job runner's figures, without asking the workers. */
+  jobStats(): JobStats {
+    return this.jobs.stats();
+  }
+
+  /**
+   * Take no new jobs, wait until every submitted job has settled, then stop() (`force`: jobs not
+   * yet started are rejected instead of run). stop() alone cancels whatever runs.
+   */
+  async close(opts: { force?: boolean; graceMs?: number } = {}): Promise<void> {
+    await this.jobs.close(opts.force === true);
+    await this.stop(opts.graceMs);
   }
 
   /** Send a message from outside (the sender is the zero PID). */
   send(dest: string, topic: string, ...payloads: unknown[]): void {
+    const bad = uncrossable(payloads, 'payloads');
+    if (bad) throw bad;
     this.control.send(dest, topic, payloads);
   }
 
@@ -493,8 +531,12 @@ export class Runtime extends EventEmitter {
    * single-worker host, whose spawns start at once). `collect`: each worker runs a full JS
    * collection before it measures, when Node exposes one (`node --expose-gc`; leak checks).
    */
-  async stats(opts: { collect?: boolean } = {}): Promise<WorkerStats[]> {
-    return Promise.all(this.threads.map((th) => this.statsAsked.ask(th, opts.collect)));
+  async stats(opts: { collect?: boolean } = {}): Promise<RuntimeStats> {
+    this.control.hold(); // the workers are unref'd: hold Node until they answer
+    try {
+      const workers = await Promise.all(this.threads.map((th) => this.statsAsked.ask(th, opts.collect)));
+      return Object.assign(workers, { jobs: this.jobs.stats() });
+    } finally { this.control.release(); }
   }
 
   /**
@@ -522,6 +564,7 @@ export class Runtime extends EventEmitter {
   }
 
   private async doStop(graceMs: number): Promise<void> {
+    this.jobs.stopping();
     // The stall watchdog keeps running: a worker wedged inside one step cannot shut down, and is
     // terminated after its stall_timeout (not replaced: stopping) if that comes before the grace.
     for (const th of this.threads) th.worker.postMessage({ type: 'shutdown', graceMs } satisfies ControlToWorker);

@@ -75,6 +75,24 @@ export class Directory {
     return (Atomics.load(this.v.alive, slot >> 5) & (1 << (slot & 31))) !== 0;
   }
 
+  /**
+   * Main thread: ask the worker running process `uniq` to end it at its next budget check, even
+   * inside a step (`on` false: withdraw the request, once its EXIT is in).
+   */
+  requestKill(uniq: number, on = true): void {
+    const slot = uniq % SLOTS;
+    // Pairs with the Atomics.load in killRequested() on the worker.
+    if (on) Atomics.or(this.v.kill, slot >> 5, 1 << (slot & 31));
+    else Atomics.and(this.v.kill, slot >> 5, ~(1 << (slot & 31)));
+  }
+
+  /** Has the main thread asked for process `uniq` to end now? (the kernel's budget hook) */
+  killRequested(uniq: number): boolean {
+    const slot = uniq % SLOTS;
+    // Pairs with the Atomics.or/and in requestKill() on the main thread.
+    return (Atomics.load(this.v.kill, slot >> 5) & (1 << (slot & 31))) !== 0;
+  }
+
   /** PID slots marked alive, runtime-wide (a full scan of the bitmap: for checks, not hot paths). */
   liveSlots(): number {
     let n = 0;

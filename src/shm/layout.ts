@@ -50,6 +50,12 @@ export const LINE_BYTES = LINE_INTS * 4;
 //                            died with a worker, and the owner alone does not say where a stolen
 //                            process runs. One store at alloc writes both bytes (runner = 0).
 //   Int32 alive[SLOTS/32]   one bit per PID slot; set at spawn, cleared at exit
+//   Int32 kill[SLOTS/32]    one bit per PID slot: the main thread asks the worker running the
+//                            process to end it now, even inside a step (a job's cancel deadline:
+//                            src/runtime/jobs.ts). Read by the kernel's budget hook every
+//                            HOOK_EVERY instructions (sched.lua), so a loop that never yields is
+//                            stopped without taking its worker down. Set and cleared only by the
+//                            main thread (cleared when it hears the process's EXIT).
 //
 // PIDs are allocated in blocks of BLOCK_SIZE ids: a thread takes a whole block with one Atomics.add
 // and then hands out ids from it without synchronisation, so a runtime-wide unique counter (every
@@ -87,14 +93,16 @@ const HEADER_BYTES = HEADER_INTS * 4;
 const THREADS_BYTES = (MAX_THREADS + 1) * THREAD_STRIDE * 4;
 const OWNER_BYTES = SLOTS * 2;
 const ALIVE_BYTES = SLOTS / 8;
+const KILL_BYTES = SLOTS / 8;
 
-export const DIRECTORY_BYTES = HEADER_BYTES + THREADS_BYTES + OWNER_BYTES + ALIVE_BYTES;
+export const DIRECTORY_BYTES = HEADER_BYTES + THREADS_BYTES + OWNER_BYTES + ALIVE_BYTES + KILL_BYTES;
 
 export interface DirectoryViews {
   header: Int32Array;
   threads: Int32Array;
   owner: Uint16Array;
   alive: Int32Array;
+  kill: Int32Array;
 }
 
 export function directoryViews(sab: SharedArrayBuffer): DirectoryViews {
@@ -103,6 +111,7 @@ export function directoryViews(sab: SharedArrayBuffer): DirectoryViews {
     threads: new Int32Array(sab, HEADER_BYTES, (MAX_THREADS + 1) * THREAD_STRIDE),
     owner: new Uint16Array(sab, HEADER_BYTES + THREADS_BYTES, SLOTS),
     alive: new Int32Array(sab, HEADER_BYTES + THREADS_BYTES + OWNER_BYTES, SLOTS / 32),
+    kill: new Int32Array(sab, HEADER_BYTES + THREADS_BYTES + OWNER_BYTES + ALIVE_BYTES, SLOTS / 32),
   };
 }
 

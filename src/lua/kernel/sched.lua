@@ -24,7 +24,7 @@
 -- Owns: the run queue, the reduction budget and memory cap hook, timers, the step loop,
 -- and the running-state table `run` (run.cur = the thread being resumed, run.cp = its process),
 -- which it writes around every resume and everyone else only reads.
--- Receives: deps.H (now, newud), deps.err, deps.run, deps.mem_cap_kb (the worker's Lua heap cap in
+-- Receives: deps.H (now, newud, kill_requested), deps.err, deps.run, deps.mem_cap_kb (the worker's Lua heap cap in
 -- KiB, or nil). It calls up into the process layer only through the hooks init.lua passes to
 -- S.install once (thread_done, thread_failed, do_upgrade, deadlock, after_resume, process_fault,
 -- kernel_fault, deliver_batch, take_task), held as upvalues.
@@ -93,6 +93,13 @@ return function(deps)
     -- Once doomed, every hook raises again, and the sandbox's pcall/xpcall re-raise it, so
     -- catching the error cannot keep the process alive.
     if P.doomed then error(P.doomed, 0) end
+    -- The main thread asks for this process to end now (a job's cancel deadline passed while it
+    -- ran without yielding, so its CANCEL frame could not be handled): end it as terminate does.
+    if H.kill_requested(P.uniq) then
+      P.forced = true
+      P.doomed = err("Internal", "process terminated", false)
+      error(P.doomed, 0)
+    end
     if not P.budget then return end
     local r = P.red + HOOK_EVERY
     P.red = r

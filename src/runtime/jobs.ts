@@ -1,0 +1,427 @@
+// The job runner: `rt.exec`, `rt.run` and `rt.submit` — running an entry to completion from JS,
+// the way a thread pool runs a task (piscina's API is the convention; docs/job-runner.md maps it).
+//
+// Owns: the jobs the runtime was handed and has not settled — those waiting for admission (a FIFO)
+// and those running (counted; each one's EXIT callback settles it) — their cancellation (an
+// AbortSignal, a timeout, the handle's cancel()), the admission bounds (`concurrency`, the hosts'
+// run queues, `maxQueue`), the drain/needsDrain events, the run-time and wait-time histograms, and
+// close(). Its public types and errors are job-types.ts. May call: its JobHost (the control endpoint's spawns and cancel, the keep-alive, the
+// runtime's emitter). The runtime tells it when stop() begins.
+//
+// A job's life.
+//   1. submit: the arguments are checked (src/runtime/crossing.ts: a TypeError naming the value's
+//      path, nothing minted); an already aborted signal rejects at once; the timeout starts.
+//   2. admission, at once when nothing waits and `running < concurrency`: a Lua entry is spawned
+//      synchronously (ControlEndpoint.spawnLua: the PID is minted here, the descriptor goes on the
+//      host's global run queue, or as "sp" to a single-worker host); any other entry (WASM) by the
+//      spawn rpc. When the host's run queue is full the spawn is refused (HOST_FULL) instead of
+//      being placed past the bound, and the job waits, as it does when `concurrency` jobs run.
+//      A job that would wait while `maxQueue` jobs already wait is rejected (QueueFullError).
+//   3. waiting jobs are admitted in order when a job ends, and, while a host refuses for a full
+//      queue, on a short retry timer (RETRY_MS): a full global queue may hold the workers' own
+//      overflow, whose end the main thread never hears of. A host that refuses is skipped for the
+//      rest of that pass, so jobs for other hosts are not stuck behind it.
+//   4. the EXIT settles it: exec/submit resolve with the result or reject with the process's
+//      error; run resolves with the EXIT as data.
+// Cancel: a waiting job leaves the queue and rejects at once. A running one is sent CANCEL with a
+// deadline `cancelGraceMs` away, after which its worker terminates it; the job rejects (AbortError,
+// or JobTimeoutError for its timeout) when its EXIT comes, so a settled job is a dead process.
+//
+// Cost. Nothing on the hot path that a job without a signal or timeout does not need: no extra
+// frame (the EXIT is the only frame back), no timer, no listener. Per job: one record, the
+// promise, the EXIT closure, the argument walk (crossing.ts), two performance.now() and two
+// histogram records (recordTiming: false drops those). A Lua job is admitted synchronously (no
+// promise of the spawn's own, unlike the rpc path). Not measured this session (no benchmarks
+// were run); issue 15's bench:compare row "job runner" is where to measure it.
+//
+// Keeping Node alive. The control endpoint holds Node's event loop open while an EXIT is awaited;
+// the runner holds it while jobs wait for admission. An idle runtime holds nothing (its workers
+// and ports are unref'd), so a script that forgets stop() ends when its last job has settled.
+import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
+import { WippyError } from '../codec/msgpack.js';
+import { HOST_FULL, type ControlEndpoint, type ExitInfo, type SpawnContext } from './control.js';
+import { uncrossable } from './crossing.js';
+import {
+  AbortError, DEFAULT_CANCEL_GRACE_MS, JobTimeoutError, QueueFullError, type AbortSignalLike, type HistogramSummary, type Job,
+  type JobOptions, type JobRunnerOptions, type JobStats,
+} from './job-types.js';
+
+export * from './job-types.js';
+
+/** How long a job waits before a host whose run queue was full is asked again. */
+export const RETRY_MS = 2;
+
+/** What the runner needs from the runtime. */
+export interface JobHost {
+  /** ControlEndpoint.spawnLua with queued and pushBack set. */
+  spawnLua(id: string, host: string | undefined, args: unknown[], onExit: (e: ExitInfo) => void, ctx: SpawnContext | undefined): string | typeof HOST_FULL | undefined;
+  /** ControlEndpoint.spawn (a job of a non-Lua entry). */
+  spawn(id: string, host: string | undefined, args: unknown[], onExit: (e: ExitInfo) => void, ctx: SpawnContext | undefined): Promise<string>;
+  /** Send CANCEL with a deadline `graceMs` away (throws if the process is gone). */
+  cancel(pid: string, graceMs: number, reason: string | undefined): void;
+  /** Ask the worker to end `pid` now, even inside a step; `on` false withdraws (ControlEndpoint.kill). */
+  kill(pid: string, on: boolean): void;
+  /** Keep Node's event loop alive until release(). */
+  hold(): void;
+  release(): void;
+  /** Emit a runtime event ('drain', 'needsDrain'). */
+  emit(event: string): void;
+  /** Worker threads of the process hosts (the utilization's capacity). */
+  workers(): number;
+}
+
+/** The runtime's JobHost: its control endpoint, its emitter, its worker count. */
+export function controlJobHost(control: ControlEndpoint, emit: (event: string) => void, workers: () => number): JobHost {
+  return {
+    spawnLua: (id, host, args, onExit, ctx) => control.spawnLua(id, host, args, onExit, ctx, true, true),
+    spawn: (id, host, args, onExit, ctx) => control.spawn(id, host, args, onExit, ctx, true),
+    cancel: (pid, graceMs, reason) => control.cancel(pid, graceMs, reason),
+    kill: (pid, on) => control.kill(pid, on),
+    hold: () => control.hold(),
+    release: () => control.release(),
+    emit,
+    workers,
+  };
+}
+
+const WAITING = 0, RUNNING = 1, DONE = 2;
+const NO_ARGS: unknown[] = [];
+
+class JobRecord implements Job {
+  state: number = WAITING;
+  pid: string | undefined = undefined;
+  /** Set when cancelled while running: the rejection once the EXIT comes. */
+  abortError: WippyError | undefined = undefined;
+  /** The deadline passed and the worker was asked to end it (withdrawn at the EXIT). */
+  killed = false;
+  submittedAt = 0;
+  admittedAt = 0;
+  timer: NodeJS.Timeout | undefined = undefined;
+  unlisten: (() => void) | undefined = undefined;
+  result!: Promise<unknown>;
+  resolve!: (v: unknown) => void;
+  reject!: (e: unknown) => void;
+  private startedWaiters: { promise: Promise<string>; resolve: (p: string) => void; reject: (e: unknown) => void } | undefined;
+  readonly onExit = (e: ExitInfo): void => this.runner.exited(this, e);
+
+  /** The arguments, until the job is admitted (then encoded and sent: not kept for the job's life). */
+  args: unknown[];
+  constructor(readonly runner: JobRunner, readonly id: string, args: unknown[], readonly opts: JobOptions,
+    readonly asExit: boolean) { this.args = args; }
+
+  get started(): Promise<string> {
+    if (!this.startedWaiters) {
+      let resolve!: (p: string) => void, reject!: (e: unknown) => void;
+      const promise = new Promise<string>((res, rej) => { resolve = res; reject = rej; });
+      promise.catch(() => {}); // a handle whose `started` nobody awaits must not raise unhandled rejections
+      this.startedWaiters = { promise, resolve, reject };
+      if (this.pid !== undefined) resolve(this.pid);
+      else if (this.state === DONE) reject(new WippyError(`job ${this.id} ended before it started`, 'Canceled', false));
+    }
+    return this.startedWaiters.promise;
+  }
+
+  /** The PID is known. */
+  startedAs(pid: string): void {
+    this.pid = pid;
+    this.startedWaiters?.resolve(pid);
+  }
+
+  /** Settled without starting. */
+  neverStarted(e: unknown): void {
+    this.startedWaiters?.reject(e);
+  }
+
+  cancel(reason?: unknown): void {
+    this.runner.abort(this, new AbortError(`job ${this.id} aborted`, reason));
+  }
+}
+
+export class JobRunner {
+  private readonly waiting: JobRecord[] = [];
+  private running = 0;
+  private completed = 0;
+  private rejected = 0;
+  private pushedBack = 0;
+  private needsDrain = false;
+  private closing = false;
+  private holding = false;
+  private retry: NodeJS.Timeout | undefined;
+  private idleWaiters: Array<() => void> = [];
+  private readonly runTime: RecordableHistogram = createHistogram();
+  private readonly waitTime: RecordableHistogram = createHistogram();
+  private runTotalMs = 0;
+  private readonly born = performance.now();
+  private readonly maxQueue: number;
+  private readonly concurrency: number;
+  private readonly graceMs: number;
+  private readonly timing: boolean;
+
+  constructor(private readonly host: JobHost, opts: JobRunnerOptions = {}) {
+    this.maxQueue = count('maxQueue', opts.maxQueue, Infinity);
+    this.concurrency = count('concurrency', opts.concurrency, Infinity);
+    if (this.concurrency === 0) throw new RangeError('jobs.concurrency must be at least 1');
+    this.graceMs = count('cancelGraceMs', opts.cancelGraceMs, DEFAULT_CANCEL_GRACE_MS);
+    this.timing = opts.recordTiming !== false;
+  }
+
+  /** Run `id` to completion: its result, or its error. */
+  exec(id: string, args: unknown[], opts: JobOptions): Promise<unknown> {
+    return this.submit(id, args, opts, false).result;
+  }
+
+  /** Run `id` to completion and resolve with its EXIT as data (rejects only when it cannot run). */
+  run(id: string, args: unknown[], opts: JobOptions): Promise<ExitInfo> {
+    return this.submit(id, args, opts, true).result as Promise<ExitInfo>;
+  }
+
+  /** Submit a job; its handle gives the PID, the result and cancel(). */
+  submit(id: string, args: unknown[], opts: JobOptions, asExit = false): Job {
+    const job = new JobRecord(this, id, args, opts, asExit);
+    job.result = new Promise<unknown>((resolve, reject) => { job.resolve = resolve; job.reject = reject; });
+    job.submittedAt = performance.now();
+    const bad = !Array.isArray(args) ? new TypeError('args must be an array') : uncrossable(args);
+    if (bad) return this.refuse(job, bad);
+    if (this.closing) return this.refuse(job, new WippyError('the runtime is closing: no new jobs', 'Unavailable', false));
+    const { signal, timeout } = opts;
+    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0 && timeout <= 0x7fffffff)) {
+      return this.refuse(job, new TypeError(`timeout must be a number of milliseconds (0 to 2^31-1), got ${String(timeout)}`));
+    }
+    if (opts.cancelGraceMs !== undefined && !(typeof opts.cancelGraceMs === 'number' && opts.cancelGraceMs >= 0)) {
+      return this.refuse(job, new TypeError(`cancelGraceMs must be a number of milliseconds, got ${String(opts.cancelGraceMs)}`));
+    }
+    if (signal) {
+      if (signal.aborted) return this.refuse(job, new AbortError(`job ${id} aborted before it started`, signal.reason));
+      job.unlisten = onAbort(signal, () => this.abort(job, new AbortError(`job ${id} aborted`, signal.reason)));
+    }
+    if (timeout !== undefined) {
+      job.timer = setTimeout(() => this.abort(job, new JobTimeoutError(`job ${id} timed out after ${timeout} ms`)), timeout);
+    }
+    let refused = false; // by a full host queue: ask again on the retry timer
+    if (this.waiting.length === 0 && this.running < this.concurrency) {
+      if (this.admit(job)) return job; // started, or failed for good (settled)
+      refused = true;
+    }
+    if (this.waiting.length >= this.maxQueue) {
+      return this.refuse(job, new QueueFullError(`job queue is full (maxQueue ${this.maxQueue}): ${id} not queued`));
+    }
+    this.waiting.push(job);
+    if (!this.holding) { this.holding = true; this.host.hold(); }
+    this.setNeedsDrain(true);
+    if (refused) this.scheduleRetry();
+    return job;
+  }
+
+  /** Try to start `job` now; false when it must wait (host queue full). Failures settle it. */
+  private admit(job: JobRecord): boolean {
+    let pid: string | typeof HOST_FULL | undefined;
+    try {
+      pid = this.host.spawnLua(job.id, job.opts.host, job.args, job.onExit, job.opts.ctx);
+    } catch (e) {
+      this.finish(job);
+      this.refuse(job, e);
+      return true;
+    }
+    if (pid === HOST_FULL) { this.pushedBack++; return false; }
+    const args = job.args;
+    job.args = NO_ARGS;
+    job.state = RUNNING;
+    this.running++;
+    job.admittedAt = performance.now();
+    if (this.timing) this.waitTime.record(nanos(job.admittedAt - job.submittedAt));
+    if (this.running >= this.concurrency) this.setNeedsDrain(true);
+    if (pid !== undefined) { job.startedAs(pid); return true; }
+    // Not a Lua entry: the spawn rpc answers with the PID.
+    this.host.spawn(job.id, job.opts.host, args, job.onExit, job.opts.ctx).then((p) => {
+      if (job.state === DONE) return;
+      job.startedAs(p);
+      if (job.abortError) this.cancelRunning(job);
+    }, (e) => {
+      if (job.state === DONE) return;
+      this.running--;
+      this.finish(job);
+      this.refuse(job, e);
+      this.pump();
+    });
+    return true;
+  }
+
+  /** Admit waiting jobs in order while there is room. */
+  private pump(): void {
+    let full: Set<string> | undefined; // hosts that refused in this pass
+    for (let i = 0; i < this.waiting.length && this.running < this.concurrency;) {
+      const job = this.waiting[i]!;
+      const h = job.opts.host ?? '';
+      if (full?.has(h)) { i++; continue; }
+      if (this.admit(job)) { this.waiting.splice(i, 1); continue; }
+      (full ??= new Set()).add(h);
+      i++;
+    }
+    if (this.waiting.length === 0) {
+      if (this.holding) { this.holding = false; this.host.release(); }
+      if (this.running < this.concurrency) this.setNeedsDrain(false);
+    } else if (full) this.scheduleRetry();
+    this.checkIdle();
+  }
+
+  private scheduleRetry(): void {
+    if (this.retry || this.waiting.length === 0) return;
+    this.retry = setTimeout(() => { this.retry = undefined; this.pump(); }, RETRY_MS);
+  }
+
+  /** The EXIT of a running job. */
+  exited(job: JobRecord, e: ExitInfo): void {
+    if (job.state !== RUNNING) return;
+    this.running--;
+    this.completed++;
+    if (this.timing) {
+      const ms = performance.now() - job.admittedAt;
+      this.runTime.record(nanos(ms));
+      this.runTotalMs += ms;
+    }
+    this.finish(job);
+    if (job.killed) this.host.kill(job.pid!, false);
+    if (job.abortError) {
+      if ((job.abortError as { cause?: unknown }).cause === undefined) (job.abortError as { cause?: unknown }).cause = e.error ?? e.value;
+      job.reject(job.abortError);
+    } else if (job.asExit) job.resolve(e);
+    else if (e.error) job.reject(e.error);
+    else job.resolve(e.value);
+    if (this.waiting.length > 0) this.pump();
+    else {
+      if (this.needsDrain && this.running < this.concurrency) this.setNeedsDrain(false);
+      this.checkIdle();
+    }
+  }
+
+  /** Cancel `job` with `err` (its signal, its timeout, its handle's cancel()). */
+  abort(job: JobRecord, err: WippyError): void {
+    if (job.state === DONE || job.abortError) return;
+    if (job.state === WAITING) {
+      const i = this.waiting.indexOf(job);
+      if (i >= 0) this.waiting.splice(i, 1);
+      this.finish(job);
+      this.refuse(job, err);
+      this.pump();
+      return;
+    }
+    job.abortError = err;
+    if (job.pid !== undefined) this.cancelRunning(job);
+    // else: a WASM job whose PID is on its way; cancelled when it arrives (admit)
+  }
+
+  private cancelRunning(job: JobRecord): void {
+    const reason = job.abortError instanceof JobTimeoutError ? 'timeout' : 'aborted';
+    const grace = job.opts.cancelGraceMs ?? this.graceMs;
+    try { this.host.cancel(job.pid!, grace, reason); }
+    catch { return; /* it has just exited: its EXIT is on the way and settles the job */ }
+    // The CANCEL's deadline is kept by the process's worker, between steps. A job that runs
+    // without yielding never lets its worker read the CANCEL: at the deadline the main thread
+    // also asks for it through the directory, which the kernel checks inside the step.
+    if (job.timer) clearTimeout(job.timer);
+    job.timer = setTimeout(() => {
+      job.timer = undefined;
+      if (job.state !== RUNNING) return;
+      job.killed = true;
+      this.host.kill(job.pid!, true);
+    }, grace);
+  }
+
+  /** The job ends: no timer, no listener. */
+  private finish(job: JobRecord): void {
+    job.state = DONE;
+    if (job.timer) { clearTimeout(job.timer); job.timer = undefined; }
+    if (job.unlisten) { job.unlisten(); job.unlisten = undefined; }
+  }
+
+  /** Reject a job that did not run. */
+  private refuse(job: JobRecord, e: unknown): Job {
+    this.finish(job);
+    this.rejected++;
+    job.neverStarted(e);
+    job.reject(e);
+    return job;
+  }
+
+  private setNeedsDrain(on: boolean): void {
+    if (this.needsDrain === on) return;
+    this.needsDrain = on;
+    const event = on ? 'needsDrain' : 'drain';
+    queueMicrotask(() => this.host.emit(event));
+  }
+
+  private checkIdle(): void {
+    if (this.running > 0 || this.waiting.length > 0 || this.idleWaiters.length === 0) return;
+    const ws = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of ws) w();
+  }
+
+  /**
+   * Stop taking jobs and resolve when every job has settled. `force`: jobs still waiting are
+   * rejected (AbortError) instead of run.
+   */
+  close(force = false): Promise<void> {
+    this.closing = true;
+    if (force) this.rejectWaiting(() => new AbortError('the runtime is closing: job dropped before it started'));
+    if (this.running === 0 && this.waiting.length === 0) return Promise.resolve();
+    return new Promise<void>((r) => { this.idleWaiters.push(r); });
+  }
+
+  /** stop() began: no new jobs, and the waiting ones will never start. */
+  stopping(): void {
+    this.closing = true;
+    this.rejectWaiting(() => new WippyError('runtime stopped before the job started', 'Canceled', false));
+    // running jobs settle with their EXIT, or with the stop's error (ControlEndpoint.stopped)
+  }
+
+  private rejectWaiting(err: () => unknown): void {
+    const list = this.waiting.splice(0);
+    for (const job of list) this.refuse(job, err());
+    if (this.holding) { this.holding = false; this.host.release(); }
+    if (this.retry) { clearTimeout(this.retry); this.retry = undefined; }
+    if (list.length > 0 && this.running < this.concurrency) this.setNeedsDrain(false);
+    this.checkIdle();
+  }
+
+  stats(): JobStats {
+    const duration = performance.now() - this.born;
+    const capacity = duration * Math.max(1, this.host.workers());
+    return {
+      running: this.running, waiting: this.waiting.length, completed: this.completed, rejected: this.rejected,
+      pushedBack: this.pushedBack, needsDrain: this.needsDrain,
+      runTime: summary(this.runTime), waitTime: summary(this.waitTime),
+      duration, utilization: capacity > 0 ? this.runTotalMs / capacity : 0,
+    };
+  }
+}
+
+function count(name: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || Number.isNaN(v) || v < 0) throw new RangeError(`jobs.${name} must be a number ≥ 0, got ${String(v)}`);
+  return v;
+}
+
+/** Histograms record integers ≥ 1: nanoseconds. */
+function nanos(ms: number): number {
+  return Math.max(1, Math.round(ms * 1e6));
+}
+
+function summary(h: RecordableHistogram): HistogramSummary {
+  const ms = (ns: number) => (h.count === 0 ? 0 : ns / 1e6);
+  return {
+    count: h.count, average: ms(h.mean), mean: ms(h.mean), stddev: ms(h.stddev), min: ms(h.min), max: ms(h.max),
+    p50: ms(h.percentile(50)), p75: ms(h.percentile(75)), p90: ms(h.percentile(90)), p99: ms(h.percentile(99)),
+    p99_9: ms(h.percentile(99.9)),
+  };
+}
+
+/** Listen for 'abort' once; returns the function that stops listening. */
+function onAbort(signal: AbortSignalLike, fn: () => void): () => void {
+  if ('addEventListener' in signal) {
+    signal.addEventListener('abort', fn, { once: true });
+    return () => signal.removeEventListener('abort', fn);
+  }
+  signal.once('abort', fn);
+  return () => { signal.removeListener('abort', fn); };
+}
