@@ -137,7 +137,9 @@ async function top(c: ControlClient, o: { ms: number; limit: number; sort: RowSo
   if (keys) { stdin.setRawMode(true); stdin.on('data', onKey); stdin.resume(); }
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  if (o.tty) process.stdout.write('\x1b[?1049h\x1b[?25l'); // alternate screen, cursor hidden
+  // until q: the alternate screen, left as it was on exit; with -n the last frame stays visible
+  const screen = o.tty && o.iterations === Infinity;
+  if (screen) process.stdout.write('\x1b[?1049h\x1b[?25l'); // alternate screen, cursor hidden
   let shown = 0;
   let code = 0;
   let lost: string | undefined;
@@ -158,7 +160,7 @@ async function top(c: ControlClient, o: { ms: number; limit: number; sort: RowSo
       wake = undefined;
     }
   } finally {
-    if (o.tty) process.stdout.write('\x1b[?25h\x1b[?1049l');
+    if (screen) process.stdout.write('\x1b[?25h\x1b[?1049l');
     if (keys) { stdin.off('data', onKey); stdin.setRawMode(false); stdin.pause(); }
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

@@ -27,6 +27,11 @@ import type { ServiceStatus } from '../runtime/services.js';
 export const SNAPSHOT_VERSION = 1;
 const MIN_RATE_MS = 500;
 const BACKGROUND_MS = 5000;
+/**
+ * The event-loop delay monitor's sampling interval. It records the time between its timer's
+ * ticks, so a loop that is never late reads this much: it is subtracted to give the delay.
+ */
+const LOOP_RESOLUTION_MS = 10;
 
 export interface WorkerView {
   tid: number;
@@ -112,7 +117,7 @@ export function rankRows(rows: ProcessRow[], sort: RowSortKey, limit: number): P
 export class Sampler {
   private base: Sample | undefined;
   private rates = new Map<number, { msg: number; spawn: number }>();
-  private readonly delay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private readonly delay: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   private elu: EventLoopUtilization = performance.eventLoopUtilization();
   private loop = { delayP50Ms: 0, delayP99Ms: 0, delayMaxMs: 0, utilization: 0 };
   private readonly timer: NodeJS.Timeout;
@@ -176,7 +181,8 @@ export class Sampler {
       started: new Map(stats.map((w) => [w.tid, w.started])) };
     const base = this.base;
     if (base && now - base.at < MIN_RATE_MS) return;
-    if (base) {
+    if (!base) this.loop = this.loopFigures(false); // the first sample: the loop since start
+    else {
       const secs = (now - base.at) / 1000;
       this.rates = new Map();
       for (const w of stats) {
@@ -185,15 +191,21 @@ export class Sampler {
         const s0 = base.started.get(w.tid) ?? 0;
         this.rates.set(w.tid, { msg: Math.max(0, w.delivered - d0) / secs, spawn: Math.max(0, w.started - s0) / secs });
       }
-      const elu = performance.eventLoopUtilization(this.elu);
-      this.loop = {
-        delayP50Ms: round2(this.delay.percentile(50) / 1e6), delayP99Ms: round2(this.delay.percentile(99) / 1e6),
-        delayMaxMs: round2(this.delay.max / 1e6), utilization: round2(elu.utilization),
-      };
+      this.loop = this.loopFigures(true);
+    }
+    this.base = cur;
+  }
+
+  /** The main thread's event loop since the last reset (and, with `reset`, start the next period). */
+  private loopFigures(reset: boolean): Snapshot['eventLoop'] {
+    const late = (ns: number) => (this.delay.count > 0 ? round2(Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS)) : 0);
+    const out = { delayP50Ms: late(this.delay.percentile(50)), delayP99Ms: late(this.delay.percentile(99)),
+      delayMaxMs: late(this.delay.max), utilization: round2(performance.eventLoopUtilization(this.elu).utilization) };
+    if (reset) {
       this.delay.reset();
       this.elu = performance.eventLoopUtilization();
     }
-    this.base = cur;
+    return out;
   }
 
   private worker(w: WorkerStats): WorkerView {
