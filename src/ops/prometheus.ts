@@ -41,73 +41,48 @@ export function runtimeRegistry(snapshot: Snap): Registry {
     }
     return pending;
   };
-  const W = ['host', 'worker'] as const;
-  const perWorker = (name: string, help: string, kind: 'gauge' | 'counter', read: (w: Snapshot['workers'][number]) => number) => {
-    const collect = async function (this: Gauge<'host' | 'worker'> | Counter<'host' | 'worker'>) {
-      const s = await snap();
-      this.reset();
-      for (const w of s.workers) {
-        const labels = { host: w.host, worker: String(w.tid) };
-        if (kind === 'gauge') (this as Gauge<'host' | 'worker'>).set(labels, read(w));
-        else (this as Counter<'host' | 'worker'>).inc(labels, read(w));
-      }
+  // One metric: on each scrape, its series are what `read` finds in the snapshot. A counter is
+  // set to the count by reset + inc (see the top: the workers count since they booted).
+  type Series = Array<[Record<string, string>, number]>;
+  const metric = (kind: 'gauge' | 'counter', name: string, help: string, labelNames: string[], read: (s: Snapshot) => Series) => {
+    const cfg = {
+      name, help, labelNames, registers: [registry],
+      async collect(this: Gauge | Counter) {
+        const series = read(await snap());
+        this.reset();
+        for (const [labels, v] of series) {
+          if (kind === 'gauge') (this as Gauge).set(labels, v);
+          else (this as Counter).inc(labels, v);
+        }
+      },
     };
-    if (kind === 'gauge') new Gauge({ name, help, labelNames: W, registers: [registry], collect });
-    else new Counter({ name, help, labelNames: W, registers: [registry], collect });
+    if (kind === 'gauge') new Gauge(cfg);
+    else new Counter(cfg);
   };
-  perWorker('wippy_processes', 'Live processes per worker', 'gauge', (w) => w.processes);
-  perWorker('wippy_processes_started_total', 'Processes started per worker since it booted', 'counter', (w) => w.started);
-  perWorker('wippy_processes_exited_total', 'Processes exited per worker since it booted', 'counter', (w) => w.exited);
-  perWorker('wippy_messages_delivered_total', 'Messages delivered to processes per worker since it booted', 'counter', (w) => w.delivered);
-  perWorker('wippy_mailbox_unread', 'Unread mailbox records of the processes of a worker', 'gauge', (w) => w.unread);
-  perWorker('wippy_mailbox_largest', 'Unread records in the largest mailbox of a worker', 'gauge', (w) => w.largestMailbox);
-  perWorker('wippy_run_queue_depth', 'Spawns waiting on a worker\'s run queues (deque and inject queue)', 'gauge', (w) => w.queued);
-  perWorker('wippy_ring_backlog_frames', 'Frames waiting for room in a worker\'s full outgoing rings', 'gauge', (w) => w.ringBacklog);
-  perWorker('wippy_lua_heap_bytes', 'Lua heap in use on a worker (all its processes)', 'gauge', (w) => w.luaHeapBytes);
-  perWorker('wippy_wasm_memory_bytes', 'Wasm linear memory of a worker\'s Lua state', 'gauge', (w) => w.wasmBytes);
-  new Counter({
-    name: 'wippy_run_queue_spawns_total', help: 'Queued spawns per worker: queued (pushed), started from its own queues, from the global queue, stolen from siblings',
-    labelNames: ['host', 'worker', 'source'], registers: [registry],
-    async collect() {
-      const s = await snap();
-      this.reset();
-      for (const w of s.workers) {
-        for (const src of ['pushed', 'own', 'global', 'stolen'] as const) this.inc({ host: w.host, worker: String(w.tid), source: src }, w.queue[src]);
-      }
-    },
-  });
-  new Gauge({
-    name: 'wippy_run_queue_global_depth', help: 'Spawns waiting on a host\'s global run queue', labelNames: ['host'], registers: [registry],
-    async collect() {
-      const s = await snap();
-      this.reset();
-      for (const h of s.hosts) this.set({ host: h.id }, h.globalQueue);
-    },
-  });
-  new Gauge({
-    name: 'wippy_workers', help: 'Live worker threads per host', labelNames: ['host'], registers: [registry],
-    async collect() {
-      const s = await snap();
-      this.reset();
-      for (const h of s.hosts) this.set({ host: h.id }, h.workers.length);
-    },
-  });
-  new Gauge({
-    name: 'wippy_service_up', help: 'A supervised service is running (1) or not (0)', labelNames: ['service', 'state'], registers: [registry],
-    async collect() {
-      const s = await snap();
-      this.reset();
-      for (const v of s.services) this.set({ service: v.id, state: v.state }, v.state === 'running' ? 1 : 0);
-    },
-  });
-  new Counter({
-    name: 'wippy_service_restarts_total', help: 'Restarts of a supervised service after failures', labelNames: ['service'], registers: [registry],
-    async collect() {
-      const s = await snap();
-      this.reset();
-      for (const v of s.services) this.inc({ service: v.id }, v.restarts);
-    },
-  });
+  type WorkerView = Snapshot['workers'][number];
+  const perWorker = (kind: 'gauge' | 'counter', name: string, help: string, read: (w: WorkerView) => number) =>
+    metric(kind, name, help, ['host', 'worker'], (s) => s.workers.map((w) => [{ host: w.host, worker: String(w.tid) }, read(w)]));
+  perWorker('gauge', 'wippy_processes', 'Live processes per worker', (w) => w.processes);
+  perWorker('counter', 'wippy_processes_started_total', 'Processes started per worker since it booted', (w) => w.started);
+  perWorker('counter', 'wippy_processes_exited_total', 'Processes exited per worker since it booted', (w) => w.exited);
+  perWorker('counter', 'wippy_messages_delivered_total', 'Messages delivered to processes per worker since it booted', (w) => w.delivered);
+  perWorker('gauge', 'wippy_mailbox_unread', 'Unread mailbox records of the processes of a worker', (w) => w.unread);
+  perWorker('gauge', 'wippy_mailbox_largest', 'Unread records in the largest mailbox of a worker', (w) => w.largestMailbox);
+  perWorker('gauge', 'wippy_run_queue_depth', 'Spawns waiting on a worker\'s run queues (deque and inject queue)', (w) => w.queued);
+  perWorker('gauge', 'wippy_ring_backlog_frames', 'Frames waiting for room in a worker\'s full outgoing rings', (w) => w.ringBacklog);
+  perWorker('gauge', 'wippy_lua_heap_bytes', 'Lua heap in use on a worker (all its processes)', (w) => w.luaHeapBytes);
+  perWorker('gauge', 'wippy_wasm_memory_bytes', 'Wasm linear memory of a worker\'s Lua state', (w) => w.wasmBytes);
+  metric('counter', 'wippy_run_queue_spawns_total',
+    'Queued spawns per worker: queued (pushed), started from its own queues, from the global queue, stolen from siblings',
+    ['host', 'worker', 'source'], (s) => s.workers.flatMap((w) => (['pushed', 'own', 'global', 'stolen'] as const)
+      .map((src): [Record<string, string>, number] => [{ host: w.host, worker: String(w.tid), source: src }, w.queue[src]])));
+  metric('gauge', 'wippy_run_queue_global_depth', 'Spawns waiting on a host\'s global run queue', ['host'],
+    (s) => s.hosts.map((h) => [{ host: h.id }, h.globalQueue]));
+  metric('gauge', 'wippy_workers', 'Live worker threads per host', ['host'], (s) => s.hosts.map((h) => [{ host: h.id }, h.workers.length]));
+  metric('gauge', 'wippy_service_up', 'A supervised service is running (1) or not (0)', ['service', 'state'],
+    (s) => s.services.map((v) => [{ service: v.id, state: v.state }, v.state === 'running' ? 1 : 0]));
+  metric('counter', 'wippy_service_restarts_total', 'Restarts of a supervised service after failures', ['service'],
+    (s) => s.services.map((v) => [{ service: v.id }, v.restarts]));
   return registry;
 }
 
