@@ -6,7 +6,7 @@
 // known number of times.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -243,7 +243,6 @@ test('a stale control socket is replaced; a directory that is not private is ref
   const runtimeDir = mkdtempSync(join(tmpdir(), 'wippy-perm-'));
   const env = { XDG_RUNTIME_DIR: runtimeDir };
   const p = socketPath('/app/x', env);
-  const { mkdirSync, chmodSync } = await import('node:fs');
   mkdirSync(dirname(p), { mode: 0o755 });
   chmodSync(dirname(p), 0o755);
   const saved = process.env['XDG_RUNTIME_DIR'];
@@ -264,7 +263,7 @@ test('/metrics: off by default; enabled in config it serves the runtime\'s and t
     await ops.close();
     await rt.stop(STOP_MS);
   }
-  const { rt, sup, pids } = await loaded({ prometheus: { enabled: true, address: '127.0.0.1:0' } });
+  const { rt, sup } = await loaded({ prometheus: { enabled: true, address: '127.0.0.1:0' } });
   const lines: string[] = [];
   const ops = await serveOps(rt, quiet, () => sup, (l) => lines.push(l));
   try {
@@ -318,7 +317,6 @@ test('/metrics: off by default; enabled in config it serves the runtime\'s and t
     const views = await ops.metrics.views();
     assert.deepEqual(views.find((v) => v.name === 'ops_seconds'), { name: 'ops_seconds', type: 'histogram', values: [{ labels: { op: 'get' }, count: 2, sum: 1 }] });
     assert.equal((await fetch(ops.metricsUrl!.replace('/metrics', '/other'))).status, 404);
-    void pids;
   } finally {
     await ops.close();
     await rt.stop(STOP_MS);
@@ -331,5 +329,4 @@ test('prometheus.address: host:port, :port, [v6]:port; anything else named', () 
   assert.deepEqual(parseAddress('[::1]:9090'), { host: '::1', port: 9090 });
   assert.throws(() => parseAddress('localhost'), /prometheus.address must be "host:port" \(e.g. "localhost:9090"\), got "localhost"/);
   assert.throws(() => parseAddress('h:99999'), /got "h:99999"/);
-  void writeFileSync;
 });
