@@ -6,10 +6,11 @@
 // known number of times.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { pino } from 'pino';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { createRuntime, Supervisor, type Runtime } from '../src/index.js';
@@ -329,4 +330,29 @@ test('prometheus.address: host:port, :port, [v6]:port; anything else named', () 
   assert.deepEqual(parseAddress('[::1]:9090'), { host: '::1', port: 9090 });
   assert.throws(() => parseAddress('localhost'), /prometheus.address must be "host:port" \(e.g. "localhost:9090"\), got "localhost"/);
   assert.throws(() => parseAddress('h:99999'), /got "h:99999"/);
+});
+
+test('wippy run keeps running when the socket or the metrics address cannot be served, and says why', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'wippy-nodir-')), 'not-a-dir');
+  writeFileSync(file, '');
+  process.env['XDG_RUNTIME_DIR'] = file; // the socket's directory cannot be made under a file
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+  const port = (taken.address() as { port: number }).port;
+  const rt = await createRuntime({ entries: ENTRIES.slice(0, 1) as any, root: mkdtempSync(join(tmpdir(), 'wippy-ops-')), logger: quiet,
+    config: { prometheus: { enabled: true, address: `127.0.0.1:${port}` } } });
+  const lines: string[] = [];
+  const ops = await serveOps(rt, quiet, () => undefined, (l) => lines.push(l));
+  try {
+    assert.equal(ops.socket, undefined);
+    assert.equal(ops.metricsUrl, undefined);
+    assert.equal(lines.length, 2, lines.join('\n'));
+    assert.match(lines[0]!, /^control socket not served: ENOTDIR: not a directory, mkdir '.*not-a-dir\/wippy-\d+'$/);
+    assert.match(lines[1]!, new RegExp(`^metrics endpoint not served: prometheus.address "127.0.0.1:${port}" \\(.wippy.yaml\\): listen EADDRINUSE`));
+    assert.equal((await rt.stats()).length, 2, 'the runtime runs on');
+  } finally {
+    await ops.close();
+    await new Promise<void>((r) => taken.close(() => r()));
+    await rt.stop(STOP_MS);
+  }
 });
