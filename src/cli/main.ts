@@ -11,6 +11,8 @@ import type { Registry } from '../registry/registry.js';
 import { Runtime, type ExitInfo } from '../runtime/runtime.js';
 import { Supervisor } from '../runtime/services.js';
 import { testCommand } from './test-runner.js';
+import { registerOps } from './ops.js';
+import { serveOps } from '../ops/serve.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -93,6 +95,7 @@ async function runApp(o: GlobalOpts): Promise<number> {
   let supervisor: Supervisor | undefined;
   const stopped = new Promise<void>((done) => onSignals(async () => { await supervisor?.stop(); await rt.stop(); done(); }));
   await rt.start();
+  await serveOps(rt, log, () => supervisor); // control socket (wippy top/ps/stats) and /metrics: src/ops/serve.ts
   supervisor = new Supervisor(rt, log);
   const services = await supervisor.start();
   log.info({ services: services.length }, 'app running; Ctrl-C to stop');
@@ -203,6 +206,8 @@ export function buildCli(): Command {
       const g = program.opts<GlobalOpts>();
       process.exitCode = await testCommand(await load(g), logger(g), { patterns: [...patterns, ...(opts.filter ?? [])], timeout: opts.timeout });
     });
+
+  registerOps(program); // wippy top, ps, stats (src/cli/ops.ts)
 
   program.command('version').description('print the version').action(() => {
     process.stdout.write(`wippy-ts ${VERSION} (node ${process.version})\n`);

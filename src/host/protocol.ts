@@ -36,7 +36,9 @@ export type TestFault = 'throw' | 'abort' | 'exit' | 'wedge';
 
 export type ControlToWorker =
   | { type: 'shutdown'; graceMs: number }
-  | { type: 'stats'; collect?: boolean }
+  // `table`: include the process table, the `limit` first by `sort` (src/lua/kernel/ptable.lua);
+  // `quick`: the Lua heap as it is, without the two full collections before measuring it.
+  | { type: 'stats'; collect?: boolean; quick?: boolean; table?: { limit: number; sort: string } }
   // Worker recovery (src/runtime/recovery.ts): thread `tid` is dead; read its ring one last time,
   // drop it, and hand the kernel {"wdown", tid, message}; answer 'wdown-done' after that step.
   // `peer`: its replacement, in the same message so that no step sees the host without it.
@@ -50,7 +52,11 @@ export type ControlFromWorker =
   | { type: 'stats'; processes: number; heapBytes: number; jsHeapBytes: number; wasmBytes: number; queue: QueueCounters;
       /** Frames waiting for room in this worker's full outgoing rings. */
       ringBacklog: number;
-      mailbox: MailboxStats };
+      mailbox: MailboxStats;
+      /** Processes started on it since it booted, and messages delivered to its processes. */
+      started: number; delivered: number;
+      /** When asked: the codec-encoded list of "prow" records (src/wire/spec.ts). */
+      rows?: Uint8Array };
 
 /**
  * A worker's report that it has shut down: no process left, nothing queued, every frame in a

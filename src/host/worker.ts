@@ -123,10 +123,14 @@ function onControl(data: unknown): void {
       // A full JS collection first when asked and available (node --expose-gc): leak checks
       // compare live bytes, not V8's lazily collected heap.
       if (c.collect) (globalThis as { gc?: () => void }).gc?.();
-      sendControl({ type: 'stats', processes: kernel.count(), heapBytes: kernel.heapBytes(),
-        jsHeapBytes: getHeapStatistics().used_heap_size, wasmBytes: kernel.wasmBytes(),
-        queue: tasks ? { ...tasks.counters } : { pushed: 0, own: 0, global: 0, stolen: 0 },
-        ringBacklog: ep.backlogFrames(), mailbox: kernel.mailboxes() });
+      {
+        const r = kernel.report(c.table ? c.table.limit : -1, c.table?.sort ?? '');
+        sendControl({ type: 'stats', processes: r.live, heapBytes: kernel.heapBytes(c.quick === true),
+          jsHeapBytes: getHeapStatistics().used_heap_size, wasmBytes: kernel.wasmBytes(),
+          queue: tasks ? { ...tasks.counters } : { pushed: 0, own: 0, global: 0, stolen: 0 },
+          ringBacklog: ep.backlogFrames(), mailbox: kernel.mailboxes(), started: r.started, delivered: r.delivered,
+          rows: r.rows });
+      }
       break;
   }
 }

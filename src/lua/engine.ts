@@ -10,7 +10,8 @@
 // binary payloads survive.
 //
 // Never call Lua unprotected from JS: a Lua error outside a pcall aborts the wasm module. The
-// only entry points are `step` and `count`, both called through lua_pcallk.
+// only entry points are `step` and the report globals (`count`, `mem`, `mbox`, `ps`), all called
+// through lua_pcallk.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -360,17 +361,42 @@ export class LuaKernel {
     return out;
   }
 
+  /**
+   * The process table report (src/lua/kernel/ptable.lua): processes started here since boot,
+   * messages delivered, live processes, and with `limit` >= 0 the codec-encoded list of "prow"
+   * records of the `limit` first processes by `key` (0: all).
+   */
+  report(limit: number, key: string): { started: number; delivered: number; live: number; rows?: Uint8Array } {
+    const m = this.m;
+    const L = this.L;
+    const name = m.stringToNewUTF8('__ps');
+    m._lua_getglobal(L, name);
+    m._free(name);
+    m._lua_pushinteger(L, BigInt(limit));
+    this.pushBytes(L, Buffer.from(key, 'utf8'));
+    this.pcall(2, 4, 'ps');
+    const out: { started: number; delivered: number; live: number; rows?: Uint8Array } =
+      { started: this.int(L, -4), delivered: this.int(L, -3), live: this.int(L, -2) };
+    if (m._lua_type(L, -1) !== LUA_TNIL) out.rows = this.bytesAt(L, -1).slice();
+    m._lua_settop(L, 0);
+    return out;
+  }
+
   /** Size of the wasm linear memory holding this Lua state (it grows and never shrinks). */
   wasmBytes(): number {
     return this.m.HEAPU8.length;
   }
 
-  /** Bytes of Lua heap in use (collectgarbage("count")). */
-  heapBytes(): number {
+  /**
+   * Bytes of Lua heap in use (collectgarbage("count")), after two full collections unless
+   * `quick` (a live view polled every second must not stop the worker for a full collection).
+   */
+  heapBytes(quick = false): number {
     const m = this.m;
     const L = this.L;
     m._lua_getglobal(L, this.memName);
-    this.pcall(0, 1, 'mem');
+    m._lua_pushboolean(L, quick ? 1 : 0);
+    this.pcall(1, 1, 'mem');
     const kb = this.num(L, -1);
     m._lua_settop(L, 0);
     return Math.round(kb * 1024);

@@ -23,6 +23,7 @@ import type { AppConfig } from './types.js';
 import { isPlainObject, type RawEntry } from './schema.js';
 import { ProblemList, Registry, buildRegistry } from './registry.js';
 import { builtinEntries } from './builtin-entries.js';
+import { parseAddress } from '../ops/address.js';
 
 // Re-exported so callers can load and `catch (e) { if (e instanceof RegistryError) ... }` from one module.
 export { Registry, RegistryError, createRegistry, formatProblem } from './registry.js';
@@ -260,6 +261,15 @@ async function loadConfig(root: string, extra: string[], problems: ProblemList):
     const sec = parsed.value.security;
     if (isPlainObject(sec) && sec.strict_mode !== undefined && typeof sec.strict_mode !== 'boolean') {
       problems.add(src.file, parsed.lineOf('security.strict_mode'), 'security.strict_mode must be true or false');
+    }
+    const prom = parsed.value.prometheus; // the /metrics endpoint of `wippy run` (src/ops/prometheus.ts)
+    if (prom !== undefined && prom !== null && !isPlainObject(prom)) problems.add(src.file, parsed.lineOf('prometheus'), 'prometheus must be a map (enabled:, address:)');
+    else if (isPlainObject(prom)) {
+      if (prom.enabled !== undefined && typeof prom.enabled !== 'boolean') problems.add(src.file, parsed.lineOf('prometheus.enabled'), 'prometheus.enabled must be true or false');
+      if (prom.address !== undefined && typeof prom.address !== 'string') problems.add(src.file, parsed.lineOf('prometheus.address'), 'prometheus.address must be a string like "localhost:9090"');
+      else if (typeof prom.address === 'string') {
+        try { parseAddress(prom.address); } catch (e) { problems.add(src.file, parsed.lineOf('prometheus.address'), (e as Error).message); }
+      }
     }
     config = deepMerge(config, parsed.value);
   }

@@ -10,8 +10,8 @@
 import { editDistance } from './near.js';
 
 export const BUILTIN_MODULES = [
-  'base64', 'ctx', 'env', 'events', 'funcs', 'hash', 'io', 'json', 'logger', 'security', 'test', 'time', 'uuid',
-  'yaml',
+  'base64', 'ctx', 'env', 'events', 'funcs', 'hash', 'io', 'json', 'logger', 'metrics', 'security', 'test', 'time',
+  'uuid', 'yaml',
 ] as const;
 
 /** The message for `name` when it is not a built-in module, else undefined. */

@@ -31,7 +31,7 @@
 // "w" terminal output, "rep" rpc replies and "e" EXITs for JS watchers (control.ts), "nreg" /
 // "nlook" / "nunreg" / "nok" / "x" (names.ts), "crash" reports (logged), "log" (proclog.ts),
 // "env" (env.ts), "evsub" / "evunsub" / "evsend" (events.ts), "wcall" /
-// "wstop" WASM calls (wasm.ts). No "m": the main thread holds only
+// "wstop" WASM calls (wasm.ts), "met" (emitted as 'metric'). No "m": the main thread holds only
 // control PIDs, which take lifecycle events, and a kernel's `locate` refuses any PID the main
 // thread owns, so a message never comes here.
 //
@@ -48,7 +48,7 @@ import { writeProcessLog } from './proclog.js';
 import { EventBus } from './events.js';
 import { MAX_THREADS, newDirectory } from '../shm/layout.js';
 import { STALL_WARN_MS, StallWatch, TidPool, deathMessage, watchStalls, type WorkerDown } from './recovery.js';
-import { StatsRequests, type WorkerStats } from './stats.js';
+import { StatsRequests, type StatsOptions, type WorkerStats } from './stats.js';
 import type { Endpoint, RingHandover } from '../transport/endpoint.js';
 import { MainLoop } from './mainloop.js';
 import { Doorbell } from '../transport/doorbell.js';
@@ -68,7 +68,7 @@ import type { ControlFromWorker, ControlToWorker, DownReport, TestFault, WorkerI
 import { pino, type Logger } from 'pino';
 
 export type { ExitInfo, SpawnContext } from './control.js';
-export type { WorkerStats } from './stats.js';
+export type { WorkerStats, StatsOptions, ProcessRow } from './stats.js';
 export type { WorkerDown } from './recovery.js';
 
 const WORKER_URL = new URL('../host/worker.js', import.meta.url);
@@ -424,6 +424,7 @@ export class Runtime extends EventEmitter {
       case 'evsub': case 'evunsub': case 'evsend': this.bus.handle(f); break;
       case 'wcall': this.wasm.call(f); break; // a WASM body's call (src/runtime/wasm.ts)
       case 'wstop': this.wasm.stop(f); break;
+      case 'met': this.emit('metric', f); break; // the Lua `metrics` module (src/ops/user-metrics.ts listens)
       case 'crash': {
         // An error exit nobody watched: the operator's only trace of it.
         const [, pid, entry, host, kind, message, traceback] = f;
@@ -525,16 +526,24 @@ export class Runtime extends EventEmitter {
     return n;
   }
 
+  /** Spawns waiting on each multi-worker host's run queues: the global queue, and per worker (by index). */
+  queueDepths(): Record<string, { global: number; workers: number[] }> {
+    const out: Record<string, { global: number; workers: number[] }> = {};
+    for (const [h, q] of this.taskQueues) out[h] = q.depths();
+    return out;
+  }
+
   /**
    * Per worker thread: live processes, Lua heap bytes, and the run-queue counters (spawns it
    * started from its own queues, from the global queue, and stolen from siblings; zero on a
    * single-worker host, whose spawns start at once). `collect`: each worker runs a full JS
-   * collection before it measures, when Node exposes one (`node --expose-gc`; leak checks).
+   * collection before it measures, when Node exposes one (`node --expose-gc`; leak checks);
+   * `table`: each worker's process table too (StatsOptions in src/runtime/stats.ts).
    */
-  async stats(opts: { collect?: boolean } = {}): Promise<RuntimeStats> {
+  async stats(opts: StatsOptions = {}): Promise<RuntimeStats> {
     this.control.hold(); // the workers are unref'd: hold Node until they answer
     try {
-      const workers = await Promise.all(this.threads.map((th) => this.statsAsked.ask(th, opts.collect)));
+      const workers = await Promise.all(this.threads.map((th) => this.statsAsked.ask(th, opts)));
       return Object.assign(workers, { jobs: this.jobs.stats() });
     } finally { this.control.release(); }
   }

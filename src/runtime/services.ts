@@ -28,6 +28,8 @@ export interface ServiceStatus {
   pid?: string;
   /** Restarts so far (the attempt counter of the restart policy). */
   attempts: number;
+  /** Restarts scheduled after failures since the supervisor started (never goes back to 0). */
+  restarts: number;
   lastError?: string;
 }
 
@@ -85,7 +87,7 @@ export class Supervisor {
     }
     this.order = startOrder(this.rt.registry.services().filter((s) => s.lifecycle.autoStart));
     for (const s of this.order) {
-      const slot: Slot = { entry: s, status: { id: s.id, state: 'unknown', attempts: 0 }, startedAt: 0 };
+      const slot: Slot = { entry: s, status: { id: s.id, state: 'unknown', attempts: 0, restarts: 0 }, startedAt: 0 };
       this.slots.set(s.id, slot);
       await this.launch(slot);
     }
@@ -141,6 +143,7 @@ export class Supervisor {
       return;
     }
     slot.status.attempts++;
+    slot.status.restarts++;
     const base = backoffMs(p, slot.status.attempts);
     const delay = Math.max(0, base * (1 + p.jitter * (2 * this.random() - 1)));
     this.log.warn({ service: s.id, attempt: slot.status.attempts, delayMs: Math.round(delay), error: slot.status.lastError }, 'service failed; restarting');

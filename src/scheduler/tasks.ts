@@ -223,6 +223,16 @@ export class TaskQueues {
     return this.local[i]!.size() + this.inject[i]!.size();
   }
 
+  /**
+   * Spawns waiting now: on the global queue, and on each worker's deque and inject queue (a
+   * snapshot from any thread: each size is two Atomics.loads, see Deque.size / InjectQueue.size).
+   */
+  depths(): { global: number; workers: number[] } {
+    const workers: number[] = [];
+    for (let i = 0; i < this.n; i++) workers.push(this.queuedAt(i));
+    return { global: this.global.size(), workers };
+  }
+
   /** Is there anything take(true) would find now? */
   visible(): boolean {
     if (this.ownQueued() > 0) return true;

@@ -87,6 +87,7 @@ export const frame: Ctors = {
   evunsub: (tid, sub) => ['evunsub', tid, sub],
   evsend: (system, kind, path, data) => ['evsend', system, kind, path, data],
   ev: (sub, system, kind, path, data) => ['ev', sub, system, kind, path, data],
+  met: (op, name, value, labels) => ['met', op, name, value, labels],
   wcall: (replyTid, replyPid, req, id, args, ctx) => ['wcall', replyTid, replyPid, req, id, args, ctx],
   wstop: (pid) => ['wstop', pid],
   w: (fd, bytes) => ['w', fd, bytes],
@@ -98,6 +99,8 @@ export const frame: Ctors = {
 /** Positional record constructors: `record.task(pid, uniq, id, host, watcher, link, ctx, args, home)`. */
 export const record: { readonly [K in RecordKind]: (...a: RecordOf<K>) => RecordOf<K> } = {
   task: (pid, uniq, id, host, watcher, link, ctx, args, home) => [pid, uniq, id, host, watcher, link, ctx, args, home],
+  prow: (pid, entry, name, host, tid, status, runs, cpuMs, heap, received, sent, unread, threads, started) =>
+    [pid, entry, name, host, tid, status, runs, cpuMs, heap, received, sent, unread, threads, started],
 };
 
 /**

@@ -231,6 +231,11 @@ export const FRAMES = {
     dir: ['main->worker'],
     doc: 'an event for the worker\'s subscription `sub`',
   },
+  met: {
+    fields: [['op', 'string'], ['name', 'string'], ['value', 'number'], ['labels', 'any']],
+    dir: ['worker->main'],
+    doc: 'one call of the Lua `metrics` module: `op` "c" (counter add), "g" (gauge set), "ga" (gauge add) or "h" (histogram observation) of `value` for metric `name` with `labels` (a map of strings, or false); recorded in the main thread\'s metrics registry (src/ops/user-metrics.ts)',
+  },
   // WebAssembly (src/lua/kernel/wasm.lua, src/runtime/wasm.ts): a process of a WASM entry asks
   // the main thread, which owns the pools, to run its call; the answer is a "rep".
   wcall: {
@@ -273,6 +278,12 @@ export const RECORDS = {
   task: {
     fields: [...SPAWN, ['home', 'tid']],
     doc: 'a queued spawn on a host\'s run queues (src/scheduler/tasks.ts): the spawn record and the home thread that owns the PID',
+  },
+  prow: {
+    fields: [['pid', 'pid'], ['entry', 'string'], ['name', 'string'], ['host', 'string'], ['tid', 'tid'],
+      ['status', 'string'], ['runs', 'int'], ['cpu_ms', 'number'], ['heap', 'int'], ['received', 'int'],
+      ['sent', 'int'], ['unread', 'int'], ['threads', 'int'], ['started', 'number']],
+    doc: 'one process in a worker\'s process table (src/lua/kernel/ptable.lua, answered to a "stats" control message that asks for it): its entry, first registered name ("" if none), status "run" (runnable) or "wait" (parked), times resumed, milliseconds run, Lua heap growth over its runs in bytes (an estimate), mailbox records received, messages sent, unread mailbox records, threads (coroutines), start time (wall-clock seconds)',
   },
 } as const satisfies Record<string, { readonly fields: readonly Field[]; readonly doc: string }>;
 

@@ -116,6 +116,7 @@ function F.proc(pid, fields)
     subs = {}, unrouted = F.qnew(), seq = 0, unread = 0, max_mailbox = math.huge,
     watchers = {}, monitoring = {}, links = {}, names = {}, trap_links = false,
     sendb = 0, red = 0, budget = false, doomed = false,
+    runs = 0, cpu = 0, heap = 0, sent = 0, started = 0,
   }
   for k, v in pairs(fields or {}) do P[k] = v end
   F.procs[pid] = P

@@ -3,7 +3,7 @@
 -- The host (src/lua/engine.ts) has put the raw host functions in the global __H and the module
 -- sources in __MODS (module name -> source: every .lua under src/lua/kernel and src/lua/lib,
 -- "dir/name" for subfolders, plus the codec-encoded __cfg and __entries) before running this
--- chunk. Afterwards the only globals the host uses are __step, __count, __mem and __mbox; the
+-- chunk. Afterwards the only globals the host uses are __step, __count, __mem, __mbox and __ps; the
 -- sandboxed processes never see this global table (they get their own environments).
 --
 -- Module shape. Every kernel module is a file returning `function(deps) ... return module end`.
@@ -37,6 +37,7 @@
 --   exec       exec_start: spawn and wait for the EXIT (process.exec, Spawner:exec, funcs)
 --   frames     handlers of frames from other threads, batch delivery, containment
 --   upgrade, spawner, process, ctx, io, time    what processes call
+--   ptable     the process table report the host asks for (wippy ps / top), loaded last
 -- Built-in modules a process can `require` (listed in its entry's `modules`) are registered in
 -- `builtin`, one line each, at the end.
 local H, MODS = __H, __MODS
@@ -245,6 +246,7 @@ builtin.events = readonly(loadmod("events")({ run = run, rpc = rpc.call, post = 
   subscribe = function() local P = run.cp; if P then P.nsubs = P.nsubs + 1 end; return P end,
   unsubscribe = function(P) P = P or run.cp; if P and P.nsubs > 0 then P.nsubs = P.nsubs - 1 end end,
 }), "events")
+builtin.metrics = readonly(loadmod("metrics")({ run = run, post = pids.post, err = err, wire = wire }), "metrics")
 builtin.test = readonly(loadmod("test")({ pcall = sandbox.pcall, now_ms = H.now }), "test")
 -- funcs (docs/funcs.md): calls function entries for its caller through exec_start; its top lists
 -- what each field is.
@@ -261,7 +263,16 @@ builtin.funcs = readonly(loadmod("funcs")({
 }), "funcs")
 
 local step, count, mbox = sched.step, pids.count, mailbox.stats
+-- The process table report (wippy ps / top): totals, and the rows when asked.
+local ps = loadmod("ptable")({ procs = pids.procs, count = pids.count, started = pids.started,
+  delivered = mailbox.delivered, account_heap = sched.account_heap, encode = codec.encode, wire = wire,
+  tid = cfg.tid }).report
 function __step(batch) return step(batch) end
 function __count() return count() end
 function __mbox() return mbox() end
-function __mem() collectgarbage("collect"); collectgarbage("collect"); return collectgarbage("count") end
+function __ps(limit, key) return ps(limit, key) end
+-- the Lua heap in KiB: after two full collections (leak checks), or as it is (`quick`: wippy top)
+function __mem(quick)
+  if not quick then collectgarbage("collect"); collectgarbage("collect") end
+  return collectgarbage("count")
+end

@@ -179,9 +179,13 @@ return function(deps)
   end
   M.arrive = arrive
 
+  -- Messages delivered on this worker since it started (the process table's totals, ptable.lua).
+  local delivered = 0
   function M.deliver_msg(P, topic, from, n, p)
+    delivered = delivered + 1
     arrive(P, { topic = topic, from = from, n = n, p = p })
   end
+  function M.delivered() return delivered end
 
   ---------------------------------------------------------------------------------------------
   -- Subscriptions. Every subscription is a channel whose state carries the backlog hooks above.

@@ -30,10 +30,12 @@ return function(deps)
 
   local procs = {} -- pid string -> process record
   M.procs = procs
-  local nprocs = 0
-  function M.add(P) procs[P.pid] = P; nprocs = nprocs + 1 end
+  local nprocs, started = 0, 0
+  function M.add(P) procs[P.pid] = P; nprocs = nprocs + 1; started = started + 1 end
   function M.remove(P) procs[P.pid] = nil; nprocs = nprocs - 1 end
   function M.count() return nprocs end
+  -- Processes started here since the worker booted (exited = started - count()).
+  function M.started() return started end
 
   local function fmt_pid(host, uniq)
     local hex = sformat("%x", uniq)

@@ -98,6 +98,7 @@ return function(deps)
       if not b then return E("Invalid", eerr) end
       H.post(target, b)
     end
+    P.sent = P.sent + 1
     local b = (P.sendb or 0) + 1
     if b >= SEND_BUDGET then
       P.sendb = 0

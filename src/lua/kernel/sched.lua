@@ -216,6 +216,13 @@ return function(deps)
   -- processes keep the queue full.
   local TAKE_EVERY = 61
 
+  -- Per-process heap accounting (P.heap, the process table of ptable.lua): off until someone
+  -- first asks for the process table (S.account_heap), because it costs every resume two
+  -- collectgarbage("count") calls, a real share of a resume that only hands over a message; the
+  -- resume count and time (P.runs, P.cpu) cost an addition each and are always kept.
+  local heap_on = false
+  function S.account_heap() heap_on = true end
+
   -- The process whose thread is being resumed, or whose resume is being handled (its exit, its
   -- sends): the one a kernel error during that time is charged to (process_fault, frames.lua).
   local handling = nil
@@ -228,13 +235,16 @@ return function(deps)
     handling = p
     run.cur, run.cp = T, p
     p.red = 0
+    p.runs = p.runs + 1
     T.mrec = nil -- the mailbox record it was woken with (if any) is read from now on (mailbox.lua)
     local co = T.co
     local ok, r1, r2
     local n = T.n
+    local kb = heap_on and gcount("count")
     if n == 0 then ok, r1, r2 = co_resume(co)
     elseif n == 1 then ok, r1, r2 = co_resume(co, T.a1)
     else ok, r1, r2 = co_resume(co, T.a1, T.a2) end
+    if kb then p.heap = p.heap + (gcount("count") - kb) end
     T.a1, T.a2 = nil, nil
     run.cur, run.cp = nil, nil
     if not ok then
@@ -257,6 +267,9 @@ return function(deps)
   -- in S.step) the loop is re-entered where it stopped: the thread, timer or queued spawn that
   -- failed was already taken off its queue. A pcall per resume would cost on every message.
   local budget, t0 = 0, 0
+  -- The clock when the current resume began (the previous resume's end): its process is charged
+  -- the difference after it (P.cpu, the process table of ptable.lua).
+  local tlast = 0
 
   local function run_loop()
     local take = take_task
@@ -273,12 +286,13 @@ return function(deps)
         rq_head = rq_head + 1
         budget = budget - 1
         resume_thread(T)
-      end
-      do
         -- the clock is read after every resume (a raw host call, ~0.08 µs): one long resume is
         -- enough to end the step, so stealing and timers are not held up behind the rest of the
-        -- queue
+        -- queue; the same reading charges the resume's time to its process
         local now = H.now()
+        local p = T.proc
+        p.cpu = p.cpu + (now - tlast)
+        tlast = now
         if now - t0 > STEP_MS then break end
         if hn > 0 and budget % 64 == 0 then run_timers(now) end
       end
@@ -307,6 +321,7 @@ return function(deps)
     end
     budget = SLICE
     t0 = H.now()
+    tlast = t0
     local ok, e = pcall(run_loop)
     while not ok do fault(e); ok, e = pcall(run_loop) end
     if rq_head > rq_tail then rq_head, rq_tail = 1, 0 end

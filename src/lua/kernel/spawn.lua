@@ -153,6 +153,9 @@ return function(deps)
       trap_links = false, ctx = nil,
       -- counters set on the hot path, present from the start so the record never rehashes
       sendb = 0, red = 0, budget = false, doomed = false,
+      -- the process table's figures (ptable.lua): resumes, ms run, Lua heap growth over its
+      -- resumes (KiB), messages sent, start (wall-clock seconds)
+      runs = 0, cpu = 0, heap = 0, sent = 0, started = wall_s(),
     }
   end
 

@@ -207,6 +207,13 @@ return function()
   W.EV_DATA = 6
   function W.ev(sub, system, kind, path, data) return { "ev", sub, system, kind, path, data } end
 
+  -- "met" (worker->main)
+  W.MET_OP = 2
+  W.MET_NAME = 3
+  W.MET_VALUE = 4
+  W.MET_LABELS = 5
+  function W.met(op, name, value, labels) return { "met", op, name, value, labels } end
+
   -- "wcall" (worker->main; rpc)
   W.WCALL_REPLY_TID = 2
   W.WCALL_REPLY_PID = 3
@@ -250,6 +257,23 @@ return function()
   W.TASK_ARGS = 8
   W.TASK_HOME = 9
   function W.task(pid, uniq, id, host, watcher, link, ctx, args, home) return { pid, uniq, id, host, watcher, link, ctx, args, home } end
+
+  -- record "prow"
+  W.PROW_PID = 1
+  W.PROW_ENTRY = 2
+  W.PROW_NAME = 3
+  W.PROW_HOST = 4
+  W.PROW_TID = 5
+  W.PROW_STATUS = 6
+  W.PROW_RUNS = 7
+  W.PROW_CPU_MS = 8
+  W.PROW_HEAP = 9
+  W.PROW_RECEIVED = 10
+  W.PROW_SENT = 11
+  W.PROW_UNREAD = 12
+  W.PROW_THREADS = 13
+  W.PROW_STARTED = 14
+  function W.prow(pid, entry, name, host, tid, status, runs, cpu_ms, heap, received, sent, unread, threads, started) return { pid, entry, name, host, tid, status, runs, cpu_ms, heap, received, sent, unread, threads, started } end
 
   -- Frames addressed to one process: forwarded by a home worker, held until the process starts.
   W.TARGETED = { m = true, e = true, t = true, c = true, lk = true, ul = true, mon = true, um = true, nown = true }
