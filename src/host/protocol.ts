@@ -37,6 +37,8 @@ export type TestFault = 'throw' | 'abort' | 'exit' | 'wedge';
 export type ControlToWorker =
   | { type: 'shutdown'; graceMs: number }
   | { type: 'stats'; collect?: boolean }
+  // Which processes are still alive (up to `limit`): the shutdown progress (src/runtime/shutdown.ts).
+  | { type: 'live'; limit: number }
   // Worker recovery (src/runtime/recovery.ts): thread `tid` is dead; read its ring one last time,
   // drop it, and hand the kernel {"wdown", tid, message}; answer 'wdown-done' after that step.
   // `peer`: its replacement, in the same message so that no step sees the host without it.
@@ -47,6 +49,7 @@ export type ControlFromWorker =
   | { type: 'ready' }
   | { type: 'fatal'; message: string }
   | { type: 'wdown-done'; tid: number }
+  | { type: 'live'; count: number; procs: Array<[pid: string, entry: string]> }
   | { type: 'stats'; processes: number; heapBytes: number; jsHeapBytes: number; wasmBytes: number; queue: QueueCounters;
       /** Frames waiting for room in this worker's full outgoing rings. */
       ringBacklog: number;

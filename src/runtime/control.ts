@@ -33,6 +33,7 @@ import type { TaskQueues } from '../scheduler/tasks.js';
 import type { Registry } from '../registry/registry.js';
 import { WASM_KINDS } from '../registry/schema.js';
 import { formatPid, parsePid } from './pid.js';
+import { factoryNotFound, hostNotFound } from './not-found.js';
 
 /** What a process exit looks like from JS: the EXIT event's result. */
 export interface ExitInfo {
@@ -92,7 +93,7 @@ export class ControlEndpoint {
 
   private pickTid(host: string): number {
     const tids = this.rt.hostTids.get(host);
-    if (!tids || tids.length === 0) throw new WippyError('host not found', 'NotFound', false);
+    if (!tids || tids.length === 0) throw new WippyError(hostNotFound(this.rt.registry, host), 'NotFound', false);
     for (let k = 1; k <= tids.length; k++) {
       const i = ((this.rr.get(host) ?? -1) + k) % tids.length;
       if (this.rt.dir.isDown(tids[i]!)) continue; // dead, not replaced (yet)
@@ -146,7 +147,7 @@ export class ControlEndpoint {
       // WASM entries go by the rpc below, to the worker's WASM body (src/lua/kernel/wasm.lua)
       if (!entry || !(WASM_KINDS as readonly string[]).includes(entry.kind)) {
         this.watchers.delete(ctl.pid); rt.dir.dead(ctl.uniq); this.release();
-        throw new WippyError('factory not found', 'NotFound', false);
+        throw new WippyError(factoryNotFound(this.rt.registry, entryId), 'NotFound', false);
       }
     }
     const replyPid = ctl?.pid ?? formatPid(CONTROL_HOST, 0);
@@ -299,7 +300,10 @@ function decodeEvent(ev: EventRecord | undefined): { kind: string; exit: ExitInf
   const e = (ev ?? {}) as Partial<EventRecord>;
   const exit: ExitInfo = { pid: e.from ?? '' };
   if (e.result) {
-    if (e.result.error !== undefined) exit.error = asError(e.result.error, 'process failed');
+    if (e.result.error !== undefined) {
+      exit.error = asError(e.result.error, 'process failed');
+      if (typeof e.result.stack === 'string') exit.error.traceback = e.result.stack; // where it was raised
+    }
     else if ('value' in e.result) exit.value = e.result.value;
   }
   return { kind: e.kind ?? '', exit };

@@ -63,6 +63,8 @@ interface Slot {
   startedAt: number;
   timer?: NodeJS.Timeout;
   exited?: () => void;
+  /** The error its process exited with after the stop's CANCEL, if any. */
+  stopError?: string;
 }
 
 export class Supervisor {
@@ -115,7 +117,7 @@ export class Supervisor {
   private onExit(slot: Slot, e: ExitInfo): void {
     const s = slot.entry;
     slot.exited?.();
-    if (this.stopping) { slot.status.state = 'stopped'; return; }
+    if (this.stopping) { slot.status.state = 'stopped'; slot.stopError = e.error?.message; return; }
     if (!e.error) {
       slot.status.state = 'exited';
       this.log.info({ service: s.id, pid: e.pid }, 'service exited');
@@ -169,6 +171,12 @@ export class Supervisor {
       if (timedOut) {
         slot.status.state = 'failed';
         slot.status.lastError = `stop timeout after ${s.lifecycle.stopTimeoutMs}ms`;
+        this.log.warn({ service: s.id, pid: slot.status.pid, stopTimeoutMs: s.lifecycle.stopTimeoutMs }, 'service did not stop in time');
+      } else if (slot.stopError !== undefined) {
+        // "process terminated": it ignored the CANCEL until its stop_timeout
+        this.log.warn({ service: s.id, pid: slot.status.pid, error: slot.stopError }, 'service stopped with an error');
+      } else {
+        this.log.info({ service: s.id, pid: slot.status.pid }, 'service stopped');
       }
     }
   }

@@ -263,5 +263,6 @@ builtin.funcs = readonly(loadmod("funcs")({
 local step, count, mbox = sched.step, pids.count, mailbox.stats
 function __step(batch) return step(batch) end
 function __count() return count() end
+function __live(limit) return pids.live(limit) end
 function __mbox() return mbox() end
 function __mem() collectgarbage("collect"); collectgarbage("collect"); return collectgarbage("count") end
