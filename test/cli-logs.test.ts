@@ -152,3 +152,31 @@ test('the JS API\'s "not found" errors name the entry or host and the closest id
     await rt.stop(1000);
   }
 });
+
+test('a worker stalled inside one step is logged with its host, thread and processes, then replaced', async () => {
+  const records: Array<{ msg: string; level: number; host?: string; tid?: number; processes?: number; stallTimeoutMs?: number }> = [];
+  const sink = new Writable({ write(chunk, _e, cb) { records.push(JSON.parse(String(chunk))); cb(); } });
+  const rt = await createRuntime({
+    entries: [{ id: 't:p', kind: 'process.host', host: { workers: 1, stall_timeout: '3s' } }],
+    logger: pino({ level: 'info', base: undefined }, sink),
+  });
+  try {
+    const [tid] = rt.workerTids('t:p');
+    const down = new Promise<void>((r) => rt.once('worker-down', () => r()));
+    rt.testFault(tid!, 'wedge');
+    await down;
+    const msgs = records.map((r) => r.msg);
+    const warn = records.find((r) => r.msg.startsWith('worker stalled inside one step'));
+    assert.ok(warn, JSON.stringify(msgs));
+    assert.equal(warn.msg, 'worker stalled inside one step; replaced at host.stall_timeout if it stays there');
+    assert.equal(warn.level, 40);
+    assert.equal(warn.host, 't:p');
+    assert.equal(warn.tid, tid);
+    assert.equal(warn.processes, 0);
+    assert.equal(warn.stallTimeoutMs, 3000);
+    assert.ok(msgs.indexOf(warn.msg) < msgs.indexOf('worker stalled; terminating it'), JSON.stringify(msgs));
+    assert.ok(msgs.indexOf('worker stalled; terminating it') < msgs.indexOf('worker died'), JSON.stringify(msgs));
+  } finally {
+    await rt.stop(1000);
+  }
+});

@@ -265,7 +265,8 @@ export class Runtime extends EventEmitter {
     const limits = new Map(this.registry.hosts().map((h) => [h.id, h.host.stallTimeoutMs]));
     this.watchdog = watchStalls(this.stall, limits, () => this.threads, (t) => [this.dir.heartbeat(t), this.dir.busy(t)], {
       warn: (th, ms) => {
-        this.log.warn({ host: th.host, tid: th.tid, stalledMs: ms }, 'worker stalled inside one step');
+        this.log.warn({ host: th.host, tid: th.tid, stalledMs: ms, processes: this.dir.load(th.tid), stallTimeoutMs: limits.get(th.host) },
+          'worker stalled inside one step; replaced at host.stall_timeout if it stays there');
         this.emit('stall', { host: th.host, tid: th.tid, ms });
       },
       terminate: (th, ms) => {
