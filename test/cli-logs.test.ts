@@ -1,13 +1,12 @@
 // Logs people can read (issue 13): the encoding and level the flags and config choose, the
-// readable form (key=value fields, crash reports as a block with the Lua traceback), JSON on a
-// pipe, --silent, "service stopped" lines and Ctrl-C exiting 130, shutdown progress naming the
-// processes still running, and the JS API's "not found" errors naming what and the closest ids.
+// readable form (key=value fields; a crash report as a block, whose CLI test is in
+// crash-report.test.ts), JSON on a pipe, --silent, "service stopped" lines and Ctrl-C exiting 130,
+// shutdown progress naming the processes still running, stall lines, and the JS API's "not found"
+// errors naming what and the closest ids.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { chooseEncoding, chooseLevel, readable } from '../src/cli/log.js';
@@ -78,42 +77,6 @@ test('--console writes readable lines (no colour on a pipe); --silent writes non
   const s = await runAndInterrupt(['-s']);
   assert.equal(s.code, 130);
   assert.equal(s.stderr, '');
-});
-
-test('--console shows an unwatched crash as a block with the Lua traceback', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'wippy-logs-'));
-  mkdirSync(join(dir, 'src'));
-  writeFileSync(join(dir, 'src', '_index.yaml'), `
-namespace: app
-entries:
-  - { name: processes, kind: process.host, host: { workers: 1 } }
-  - name: child
-    kind: process.lua
-    method: main
-    source: |
-      local function blow() error("child blew up") end
-      return { main = function() blow() end }
-  - name: ok
-    kind: process.lua
-    method: main
-    source: |
-      return { main = function() return 1 end }
-  - name: main
-    kind: process.lua
-    method: main
-    source: |
-      return { main = function()
-        process.spawn("app:child", "app:processes")
-        local ev = process.events()
-        process.spawn_monitored("app:ok", "app:processes")
-        ev:receive()
-        return "done"
-      end }
-`);
-  const r = spawnSync(process.execPath, [BIN, '-c', 'run', '--exec', 'app:main'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stderr, /^\[[\d:.]+\] ERROR: process crashed: app:child \{app:processes\|0x[0-9a-f]+\} on app:processes\n {4}Internal: .*child blew up\n {4}stack traceback:\n {8}/m);
-  assert.match(r.stderr, /in (upvalue|local|function) 'blow'/);
 });
 
 test('stop() says which processes it still waits for, and the deadline', async () => {
