@@ -101,7 +101,7 @@ return function(K)
   -- The text of a table raised as an error (`error({code = 42})`): its fields, `{code = 42}`,
   -- rather than "table: 0x...". Raw reads only (no metamethod runs: this is the kernel, outside
   -- any process and its budget), at most MAX_ITEMS fields per table, MAX_DEPTH levels, MAX_TEXT
-  -- bytes; fields in a stable order (the array part, then the other keys sorted).
+  -- bytes; fields in a stable order (the array part, then the other keys by type name, then value).
   local MAX_ITEMS, MAX_DEPTH, MAX_TEXT = 16, 2, 200
   local sfmt, concat, sort, mtype = string.format, table.concat, table.sort, math.type
   local function scalar_text(v)
