@@ -49,7 +49,8 @@ export function errorText(e: WippyError | Error, verbose: boolean): string {
 
 function safeJson(v: unknown): string {
   try {
-    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x instanceof Uint8Array ? `<${x.byteLength} bytes>` : x)) ?? String(v);
+    const plain = (_k: string, x: unknown) => (typeof x === 'bigint' ? x.toString() : x instanceof Uint8Array ? `<${x.byteLength} bytes>` : x);
+    return JSON.stringify(v, plain) ?? String(v);
   } catch {
     return String(v);
   }

@@ -106,7 +106,8 @@ function fieldText(v: unknown): string {
 
 /** "process crashed: app:child {pid} on host", the error, then the traceback indented. */
 function crashBlock(log: Record<string, unknown>, c: Colors): string {
-  const head = `process crashed: ${c.bold(String(log['entry']))} ${String(log['pid'] ?? '')}${log['host'] ? ` on ${String(log['host'])}` : ''}`;
+  const on = log['host'] ? ` on ${String(log['host'])}` : '';
+  const head = `process crashed: ${c.bold(String(log['entry']))} ${String(log['pid'] ?? '')}${on}`;
   const kind = typeof log['kind'] === 'string' && log['kind'] !== '' ? `${log['kind']}: ` : '';
   const lines = [head, `    ${c.red(`${kind}${String(log['message'] ?? '')}`)}`];
   const tb = typeof log['traceback'] === 'string' ? log['traceback'].trim() : '';

@@ -60,11 +60,12 @@ export function chooseHost(reg: Registry, flag: string | undefined): { host?: st
     if (hosts.some((h) => h.id === flag)) return { host: flag };
     const e = reg.get(flag);
     if (e) return { error: `${flag} is a ${e.kind}, not a host (${HOST_KINDS.join(' or ')})` };
-    return { error: `unknown host "${flag}"${didYouMean(similarIds(flag, hosts.map((h) => h.id), 1))}; hosts: ${hosts.map((h) => h.id).join(', ') || 'none'}` };
+    const ids = hosts.map((h) => h.id);
+    return { error: `unknown host "${flag}"${didYouMean(similarIds(flag, ids, 1))}; hosts: ${ids.join(', ') || 'none'}` };
   }
-  const terminals = hosts.filter((h) => h.kind === 'terminal.host');
-  if (terminals.length > 1) return { error: `the app has ${terminals.length} terminal hosts (${terminals.map((h) => h.id).join(', ')}): choose one with --host` };
-  return terminals.length === 1 ? { host: terminals[0]!.id } : {};
+  const terminals = hosts.filter((h) => h.kind === 'terminal.host').map((h) => h.id);
+  if (terminals.length > 1) return { error: `the app has ${terminals.length} terminal hosts (${terminals.join(', ')}): choose one with --host` };
+  return terminals.length === 1 ? { host: terminals[0]! } : {};
 }
 
 /**
@@ -133,7 +134,8 @@ async function execEntry(g: GlobalOpts, id: string, args: string[], hostFlag: st
   const e = reg.get(id);
   if (!e || !EXEC_KINDS.includes(e.kind)) {
     const runnable = [...reg.entries.values()].filter((x) => EXEC_KINDS.includes(x.kind)).map((x) => x.id).sort();
-    const what = e ? `entry ${id} is a ${e.kind}, not a process.lua or function.lua` : `unknown entry "${id}"${didYouMean(similarIds(id, runnable, 1))}`;
+    const what = e ? `entry ${id} is a ${e.kind}, not a process.lua or function.lua`
+      : `unknown entry "${id}"${didYouMean(similarIds(id, runnable, 1))}`;
     process.stderr.write(`wippy: ${what}. Runnable entries:\n${runnable.map((x) => `  ${x}`).join('\n')}\n`);
     return EXIT_USAGE;
   }

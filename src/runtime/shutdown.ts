@@ -29,8 +29,16 @@ export class ShutdownProgress {
   private timer: NodeJS.Timeout | undefined;
   private readonly waiting = new Map<number, (m: LiveAnswer | undefined) => void>();
   private stopped = false;
+  private readonly log: Logger;
+  private readonly threads: () => Thread[];
+  private readonly deadlineAt: number;
 
-  constructor(private readonly log: Logger, private readonly threads: () => Thread[], private readonly deadlineAt: number) {}
+  /** `threads`: the workers to ask, now; `deadlineAt`: Date.now() when the shutdown grace ends. */
+  constructor(log: Logger, threads: () => Thread[], deadlineAt: number) {
+    this.log = log;
+    this.threads = threads;
+    this.deadlineAt = deadlineAt;
+  }
 
   start(): void {
     this.timer = setTimeout(() => void this.tick(), FIRST_MS);
