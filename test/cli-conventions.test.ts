@@ -189,3 +189,10 @@ test('logger.encoding and logmanager.min_level are checked at load', () => {
   assert.match(r.stderr, /\.wippy\.yaml:2: logger\.encoding must be "console" or "json" \(got "xml"\)/);
   assert.match(r.stderr, /\.wippy\.yaml:4: logmanager\.min_level must be -1 \(debug\), 0 \(info\), 1 \(warn\) or 2 \(error\) \(got "debug"\)/);
 });
+
+test('a runtime that cannot start is one line on stderr and exit 1, not a Node stack trace', () => {
+  const dir = app('namespace: app\nentries:\n  - { name: p, kind: process.host, host: { workers: 300 } }\n');
+  const r = wippy(['run'], { cwd: dir });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'wippy: too many workers: 300 (at most 254)\n');
+});

@@ -17,7 +17,7 @@ import { testCommand } from './test-runner.js';
 import { load, logger, type GlobalOpts } from './context.js';
 import { runAction, type RunOpts } from './run.js';
 import { flagSets, hoistGlobals } from './argv.js';
-import { EXIT_USAGE } from './exit-codes.js';
+import { EXIT_FAILED, EXIT_USAGE } from './exit-codes.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const VERSION_LINE = `wippy-ts ${VERSION} (node ${process.version})`;
@@ -87,4 +87,12 @@ export function buildCli(): Command {
 }
 
 const program = buildCli();
-await program.parseAsync([...process.argv.slice(0, 2), ...hoistGlobals(process.argv.slice(2), flagSets(program))]);
+try {
+  await program.parseAsync([...process.argv.slice(0, 2), ...hoistGlobals(process.argv.slice(2), flagSets(program))]);
+} catch (e) {
+  // A failure outside any process (the runtime could not start, ...): one line, the stack with -v.
+  // Exit at once: workers or a keep-alive timer may still hold the event loop.
+  const err = e instanceof Error ? e : new Error(String(e));
+  process.stderr.write(`wippy: ${program.opts<GlobalOpts>().verbose && err.stack ? err.stack : err.message}\n`);
+  process.exit(EXIT_FAILED);
+}
