@@ -10,7 +10,8 @@
 // Signals. The first SIGINT or SIGTERM stops gracefully: services in reverse dependency order,
 // then every process gets CANCEL with the shutdown deadline (src/runtime/runtime.ts stop); a second
 // exits at once. Ctrl-C (SIGINT) exits 130; SIGTERM exits 0 after a clean stop of `wippy run`
-// (a supervisor asked for it), 143 for a one-shot command it cut short.
+// (a supervisor asked for it), 143 for a one-shot command it cut short (whose error, if it ended
+// with one, is printed as usual).
 //
 // Not found. An unknown command, entry or host names what was not found and the closest ids that
 // exist, and exits 2 before anything starts.
@@ -35,8 +36,8 @@ export async function runAction(g: GlobalOpts, name: string | undefined, args: s
   const all = name === undefined ? [] : [name, ...args];
   const dashes = all.indexOf('--');
   if (dashes >= 0) all.splice(dashes, 1);
+  if (opts.exec) return execEntry(g, opts.exec, all, opts.host);
   [name, ...args] = all;
-  if (opts.exec) return execEntry(g, opts.exec, name !== undefined ? [name, ...args] : args, opts.host);
   const reg = await load(g);
   if (name === undefined) return runApp(g, reg);
   if (name === 'list') { process.stdout.write(listCommands(reg)); return EXIT_OK; }
@@ -160,5 +161,7 @@ async function runOnce(g: GlobalOpts, reg: Registry, id: string, args: string[],
     return signalled(signal(), false) ?? EXIT_FAILED;
   }
   await rt.stop();
-  return signalled(signal(), false) ?? exitCodeOf(exit, { exec, verbose: g.verbose === true });
+  // cut short by a signal: what the process ended with is still printed, the code is the signal's
+  const code = exitCodeOf(exit, { exec, verbose: g.verbose === true });
+  return signalled(signal(), false) ?? code;
 }
