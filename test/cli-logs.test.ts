@@ -99,7 +99,7 @@ test('stop() says which processes it still waits for, and the deadline', async (
   assert.equal(waiting[0]!.processes, 1);
 });
 
-test('the JS API\'s "not found" errors name the entry or host and the closest ids', async () => {
+test('the JS API\'s "not found" errors name the entry, host or process, and the closest ids', async () => {
   const rt = await createRuntime({
     entries: [
       { id: 't:processes', kind: 'process.host', host: { workers: 1 } },
@@ -111,6 +111,9 @@ test('the JS API\'s "not found" errors name the entry or host and the closest id
     await assert.rejects(rt.exec('t:helo'), (e: WippyError) => e.message === 'factory not found: t:helo (did you mean t:hello?)' && e.kind === 'NotFound');
     await assert.rejects(rt.exec('t:lib'), (e: WippyError) => e.message === 'factory not found: t:lib is a library.lua, not a process or function entry');
     await assert.rejects(rt.exec('t:hello', [], { host: 't:proceses' }), (e: WippyError) => e.message === 'host not found: t:proceses (did you mean t:processes?)');
+    const gone = (await rt.run('t:hello', [], { host: 't:processes' })).pid;
+    assert.throws(() => rt.send(gone, 'x'), (e: WippyError) => e.message === `process not found: ${gone}`);
+    assert.throws(() => rt.send('t:nobody', 'x'), (e: WippyError) => e.message === "could not resolve 't:nobody' as PID or registered name");
   } finally {
     await rt.stop(1000);
   }

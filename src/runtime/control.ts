@@ -206,7 +206,7 @@ export class ControlEndpoint {
     const parsed = parsePid(pid);
     if (!parsed) throw new WippyError(`invalid pid format: ${pid}`, 'Invalid', false);
     const tid = this.rt.dir.owner(parsed.uniq);
-    if (tid <= 0 || !this.rt.dir.isAlive(parsed.uniq)) throw new WippyError('process not found', 'NotFound', false);
+    if (tid <= 0 || !this.rt.dir.isAlive(parsed.uniq)) throw new WippyError(`process not found: ${pid}`, 'NotFound', false);
     return { pid, tid };
   }
 
