@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { flagSets, hoistGlobals } from '../src/cli/argv.js';
+import { hoistGlobals } from '../src/cli/argv.js';
 import { exitCodeOf, errorText } from '../src/cli/exit-codes.js';
 import { unknownKind } from '../src/registry/kinds.js';
 import { didYouMean } from '../src/registry/near.js';
@@ -37,16 +37,22 @@ function app(yaml: string, extra: { config?: string; files?: Record<string, stri
 // ---- units -------------------------------------------------------------------------------------
 
 test('hoistGlobals moves global flags (and their values) to the front, up to --', () => {
-  const p = new Command('w').option('-v, --verbose').option('-c, --console').option('--config <f>').option('-C, --app <d>').enablePositionalOptions();
+  const p = new Command('w').option('-v, --verbose').option('-c, --console').option('-s, --silent').option('--config <f>')
+    .option('-C, --app <d>').enablePositionalOptions();
   p.command('run').argument('[a...]').option('-x, --exec <e>').option('--host <h>').passThroughOptions();
   p.command('test').option('--filter <p>');
-  const sets = flagSets(p);
-  assert.deepEqual(hoistGlobals(['run', 'hello', 'a', '-v', 'b'], sets), ['-v', 'run', 'hello', 'a', 'b']);
-  assert.deepEqual(hoistGlobals(['run', '-C', 'dir', '--config=x.yaml', 'list'], sets), ['-C', 'dir', '--config=x.yaml', 'run', 'list']);
-  assert.deepEqual(hoistGlobals(['run', 'hello', '--', '-v'], sets), ['run', 'hello', '--', '-v']);
-  assert.deepEqual(hoistGlobals(['run', 'x', '-vc'], sets), ['-vc', 'run', 'x']);
-  assert.deepEqual(hoistGlobals(['test', '--filter', '-v'], sets), ['test', '--filter', '-v'], 'a sub-option value stays');
-  assert.deepEqual(hoistGlobals(['run', '--exec', 'a:b', '--host', 'h', '-v'], sets), ['-v', 'run', '--exec', 'a:b', '--host', 'h']);
+  p.command('top').option('-s, --sort <key>');
+  p.command('registry').command('show').argument('<id>').option('--json');
+  const h = (args: string[]) => hoistGlobals(args, p);
+  assert.deepEqual(h(['run', 'hello', 'a', '-v', 'b']), ['-v', 'run', 'hello', 'a', 'b']);
+  assert.deepEqual(h(['run', '-C', 'dir', '--config=x.yaml', 'list']), ['-C', 'dir', '--config=x.yaml', 'run', 'list']);
+  assert.deepEqual(h(['run', 'hello', '--', '-v']), ['run', 'hello', '--', '-v']);
+  assert.deepEqual(h(['run', 'x', '-vc']), ['-vc', 'run', 'x']);
+  assert.deepEqual(h(['test', '--filter', '-v']), ['test', '--filter', '-v'], 'a sub-option value stays');
+  assert.deepEqual(h(['run', '--exec', 'a:b', '--host', 'h', '-v']), ['-v', 'run', '--exec', 'a:b', '--host', 'h']);
+  assert.deepEqual(h(['top', '-s', 'mem', '-v']), ['-v', 'top', '-s', 'mem'], "a subcommand's own -s is its own");
+  assert.deepEqual(h(['run', 'x', '-s']), ['-s', 'run', 'x']);
+  assert.deepEqual(h(['registry', 'show', 'a:b', '--json', '-c']), ['-c', 'registry', 'show', 'a:b', '--json']);
 });
 
 test('exitCodeOf: one rule for commands and --exec', () => {

@@ -6,57 +6,53 @@
 // moved to the front, in order. Everything after `--` stays where it is: `wippy run hello -- -v`
 // gives the command the argument "-v".
 //
-// Knowing which tokens are values: a subcommand option that takes a value (`--exec ID`,
-// `--filter P`) keeps its next token, so `wippy test --filter -v` filters on "-v". The sets come
-// from the commander program itself (options(), below), so a new option needs no list here.
-// Clusters of short boolean globals (`-vc`) move as one token; a cluster that mixes in anything
-// else is left to commander.
+// The walk follows the subcommands (`registry` then `show`): a flag the current subcommand defines
+// itself is the subcommand's, even when a global flag has the same name (`wippy top -s cpu` with a
+// `-s, --sort <key>` of its own), and its value, if it takes one, is never taken for a flag
+// (`wippy test --filter -v` filters on "-v"). The options come from the commander program itself,
+// so a new option needs no list here. Clusters of short boolean globals (`-vc`) move as one token;
+// a cluster that mixes in anything else is left to commander.
 import type { Command, Option } from 'commander';
-
-export interface FlagSets {
-  /** Global flags without a value: `-v`, `--verbose`, ... */
-  globalBool: Set<string>;
-  /** Global flags that take a value: `--config`, `-C`, ... */
-  globalValued: Set<string>;
-  /** Subcommand flags that take a value (their next token is never a global flag). */
-  subValued: Set<string>;
-}
-
-function names(o: Option): string[] {
-  return [o.short, o.long].filter((x): x is string => typeof x === 'string');
-}
 
 const takesValue = (o: Option) => o.required || o.optional;
 
-/** The flag sets of `program` and all its subcommands. */
-export function flagSets(program: Command): FlagSets {
-  const sets: FlagSets = { globalBool: new Set(), globalValued: new Set(), subValued: new Set() };
-  for (const o of program.options) for (const n of names(o)) (takesValue(o) ? sets.globalValued : sets.globalBool).add(n);
-  const walk = (c: Command) => {
-    for (const o of c.options) if (takesValue(o)) for (const n of names(o)) sets.subValued.add(n);
-    for (const sub of c.commands) walk(sub);
-  };
-  for (const sub of program.commands) walk(sub);
-  return sets;
+/** The option of `cmd` written as `flag` (`-x`, `--exec`), if it has one. */
+function optionOf(cmd: Command, flag: string): Option | undefined {
+  return cmd.options.find((o) => o.short === flag || o.long === flag);
 }
 
-/** `args` (argv without node and the script) with the global flags moved to the front. */
-export function hoistGlobals(args: readonly string[], sets: FlagSets): string[] {
+/** `args` (argv without node and the script) with `program`'s global flags moved to the front. */
+export function hoistGlobals(args: readonly string[], program: Command): string[] {
   const globals: string[] = [];
   const rest: string[] = [];
+  let cmd = program;
+  let positional = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--') { rest.push(...args.slice(i)); break; }
     const flag = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
-    if (sets.globalBool.has(flag) && flag === a) { globals.push(a); continue; }
-    if (sets.globalValued.has(flag)) {
-      globals.push(a);
-      if (flag === a && i + 1 < args.length) globals.push(args[++i]!);
+    const own = cmd === program ? undefined : optionOf(cmd, flag);
+    if (own) {
+      rest.push(a);
+      if (takesValue(own) && flag === a && i + 1 < args.length) rest.push(args[++i]!);
       continue;
     }
-    if (/^-[A-Za-z]{2,}$/.test(a) && [...a.slice(1)].every((ch) => sets.globalBool.has(`-${ch}`))) { globals.push(a); continue; }
+    const global = a.startsWith('-') ? optionOf(program, flag) : undefined;
+    if (global && (takesValue(global) || flag === a)) {
+      globals.push(a);
+      if (takesValue(global) && flag === a && i + 1 < args.length) globals.push(args[++i]!);
+      continue;
+    }
+    if (/^-[A-Za-z]{2,}$/.test(a) && [...a.slice(1)].every((ch) => { const o = optionOf(program, `-${ch}`); return o && !takesValue(o); })) {
+      globals.push(a);
+      continue;
+    }
+    if (!a.startsWith('-') && !positional) {
+      const sub = cmd.commands.find((c) => c.name() === a || c.aliases().includes(a));
+      if (sub) cmd = sub;
+      else if (cmd !== program) positional = true;
+    }
     rest.push(a);
-    if (sets.subValued.has(a) && i + 1 < args.length) rest.push(args[++i]!);
   }
   return [...globals, ...rest];
 }

@@ -16,7 +16,7 @@ import { formatList, formatShow } from '../registry/format.js';
 import { testCommand } from './test-runner.js';
 import { load, logger, type GlobalOpts } from './context.js';
 import { runAction, type RunOpts } from './run.js';
-import { flagSets, hoistGlobals } from './argv.js';
+import { hoistGlobals } from './argv.js';
 import { EXIT_FAILED, EXIT_USAGE } from './exit-codes.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -88,7 +88,7 @@ export function buildCli(): Command {
 
 const program = buildCli();
 try {
-  await program.parseAsync([...process.argv.slice(0, 2), ...hoistGlobals(process.argv.slice(2), flagSets(program))]);
+  await program.parseAsync([...process.argv.slice(0, 2), ...hoistGlobals(process.argv.slice(2), program)]);
 } catch (e) {
   // A failure outside any process (the runtime could not start, ...): one line, the stack with -v.
   // Exit at once: workers or a keep-alive timer may still hold the event loop.
