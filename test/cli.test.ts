@@ -69,13 +69,13 @@ test('an unknown command lists the commands that exist', () => {
 
 test('wippy run --exec runs one entry: exit code from its result', () => {
   const ok = wippy(['run', '--exec', 'cli:add', '2', '40']);
-  assert.equal(ok.code, 0, ok.stderr);
-  assert.equal(ok.stdout.trim(), '42');
+  assert.equal(ok.code, 42, ok.stderr);
+  assert.equal(ok.stdout, '', 'a number is the exit code, not printed');
   assert.equal(wippy(['run', '--exec', 'cli:falsy']).code, 1);
   const bad = wippy(['run', '--exec', 'cli:fail']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /it broke/);
-  const noio = wippy(['run', '--exec', 'cli:noio']);
+  const noio = wippy(['run', '--exec', 'cli:noio', '--host', 'cli:processes']);
   assert.equal(noio.code, 0, `io must be absent off the terminal host: ${noio.stderr}`);
   const unknown = wippy(['run', '--exec', 'cli:missing']);
   assert.equal(unknown.code, 2);
@@ -123,7 +123,7 @@ test('the default app runs the demo and exits 0, as npm start runs it (-C config
   assert.match(r.stdout, /100 jobs, sum of squares 338350 \(expected 338350\)/);
 });
 
-test('wippy run boots services and shuts down cleanly on SIGINT', async () => {
+test('wippy run boots services and shuts down cleanly on SIGINT (exit code 130)', async () => {
   const child = spawn(process.execPath, [BIN, 'run'], { cwd: APP, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -132,6 +132,6 @@ test('wippy run boots services and shuts down cleanly on SIGINT', async () => {
   await new Promise<void>((r) => { const t = setInterval(() => { if (/Ctrl-C to stop/.test(err)) { clearInterval(t); r(); } }, 20); });
   child.kill('SIGINT');
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-  assert.equal(code, 0, err);
+  assert.equal(code, 130, err);
   assert.match(out, /service got pid\.cancel service stopping/, "the supervisor stops services first");
 });

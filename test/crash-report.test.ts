@@ -101,7 +101,8 @@ test('a host with crash_reports: false logs none', () => withRuntime(async (rt, 
   assert.deepEqual(crashes(records), []);
 }));
 
-test('wippy run --exec shows the crash report of an unwatched child on stderr by default', () => {
+/** An app whose app:main spawns a child that crashes unwatched, then returns "done". */
+function crashApp(): string {
   const dir = mkdtempSync(join(tmpdir(), 'wippy-crash-'));
   mkdirSync(join(dir, 'src'));
   writeFileSync(join(dir, 'src', '_index.yaml'), `
@@ -131,6 +132,11 @@ entries:
         return "done"
       end }
 `);
+  return dir;
+}
+
+test('wippy run --exec shows the crash report of an unwatched child on stderr by default', () => {
+  const dir = crashApp();
   const r = spawnSync(process.execPath, [resolve('bin/wippy.js'), 'run', '--exec', 'app:main'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'done');
@@ -141,4 +147,11 @@ entries:
   assert.equal(rec.host, 'app:processes');
   assert.match(rec.message ?? '', /child blew up/);
   assert.match(rec.pid ?? '', /^\{app:processes\|0x/);
+});
+
+test('wippy -c (--console) shows the crash report as a readable block with the Lua traceback', () => {
+  const r = spawnSync(process.execPath, [resolve('bin/wippy.js'), '-c', 'run', '--exec', 'app:main'], { cwd: crashApp(), encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'done');
+  assert.match(r.stderr, /^\[[\d:.]+\] ERROR: process crashed: app:child \{app:processes\|0x[0-9a-f]+\} on app:processes\n {4}Internal: .*child blew up\n {4}stack traceback:\n {8}\S/m);
 });

@@ -307,7 +307,7 @@ test('wippy run --exec ends on SIGTERM even when the shutdown wedges a worker', 
   await until(() => out.includes('waiting'));
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-  assert.equal(code, 1, err);
-  assert.match(err, /wippy: SIGTERM, shutting down/);
+  assert.equal(code, 143, err);
+  assert.match(err, /"signal":"SIGTERM","msg":"shutting down/);
   assert.match(err, /error: worker stalled: inside one step for \d+ ms \(host\.stall_timeout 300 ms\)/);
 });

@@ -1,164 +1,40 @@
-// The `wippy` command line: run an app, run one of its commands, exec one entry, inspect the
-// registry. Argument parsing is commander's; this file only maps commands onto the runtime.
+// The `wippy` command line: the program, its global flags and its subcommands. Argument parsing
+// is commander's; each subcommand's work lives in its own file:
+//   run.ts          wippy run (the app, list, a command, --exec)
+//   test-runner.ts  wippy test
+//   log.ts          the logger every command writes through (--console, --silent, -v)
+//   exit-codes.ts   exit codes and how a process's EXIT becomes one
+//   argv.ts         global flags anywhere on the line
+//   context.ts      loading the app, making the logger
+//
+// Global flags (anywhere before a `--`): -v/--verbose, -c/--console, -s/--silent, --log-format,
+// --config (repeatable), -C/--app, -V/--version. `-c` is --console as in Wippy's CLI (Wippy's
+// --config has no short form).
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pino, type Logger } from 'pino';
-import { loadApp } from '../registry/loader.js';
-import { RegistryError } from '../registry/loader.js';
 import { formatList, formatShow } from '../registry/format.js';
-import type { Registry } from '../registry/registry.js';
-import { Runtime, type ExitInfo } from '../runtime/runtime.js';
-import { Supervisor } from '../runtime/services.js';
 import { testCommand } from './test-runner.js';
 import { registerOps } from './ops.js';
-import { serveOps } from '../ops/serve.js';
+import { load, logger, type GlobalOpts } from './context.js';
+import { runAction, type RunOpts } from './run.js';
+import { hoistGlobals } from './argv.js';
+import { EXIT_FAILED, EXIT_USAGE } from './exit-codes.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
-interface GlobalOpts { verbose?: boolean; config?: string[]; app?: string }
-
-function logger(o: GlobalOpts): Logger {
-  return pino({ level: o.verbose ? 'debug' : 'warn', base: undefined }, pino.destination({ dest: 2, sync: true }));
-}
-
-async function load(o: GlobalOpts): Promise<Registry> {
-  const root = resolve(o.app ?? process.cwd());
-  try {
-    return await loadApp(root, { configFiles: (o.config ?? []).map((c) => resolve(c)) });
-  } catch (e) {
-    if (e instanceof RegistryError) {
-      process.stderr.write(`wippy: ${e.message}\n`);
-      process.exit(2);
-    }
-    throw e;
-  }
-}
-
-/**
- * Exit code of a terminal command's EXIT: 1 for an error or `false`, a number as given (mod 256),
- * 0 otherwise; a string result is printed.
- */
-function commandExitCode(e: ExitInfo): number {
-  if (e.error) {
-    process.stderr.write(`error: ${e.error.message}\n`);
-    return 1;
-  }
-  const v = e.value;
-  if (typeof v === 'string') { process.stdout.write(v.endsWith('\n') ? v : `${v}\n`); return 0; }
-  if (typeof v === 'number') return Math.trunc(v) & 0xff;
-  if (v === false) return 1;
-  return 0;
-}
-
-/** `--exec`: 0 when it returned without error and its result is not false. */
-function execExitCode(e: ExitInfo): number {
-  if (e.error) { process.stderr.write(`error: ${e.error.message}\n`); return 1; }
-  if (e.value === false) { process.stderr.write('error: entry returned false\n'); return 1; }
-  if (e.value !== undefined && e.value !== null && e.value !== true) {
-    process.stdout.write(`${typeof e.value === 'string' ? e.value : JSON.stringify(e.value)}\n`);
-  }
-  return 0;
-}
-
-function listCommands(reg: Registry): string {
-  const cmds = reg.commands();
-  if (cmds.length === 0) return 'no commands: give a process.lua or process.wasm entry meta.command.name to make one\n';
-  const w = cmds.reduce((m, c) => Math.max(m, c.name.length), 0); // no spread: one argument per command
-  return cmds.map((c) => `  ${c.name.padEnd(w)}  ${c.short ?? ''}`.trimEnd()).join('\n') + '\n';
-}
-
-function runnable(reg: Registry): string[] {
-  return [...reg.entries.values()].filter((e) => e.kind === 'process.lua' || e.kind === 'function.lua').map((e) => e.id).sort();
-}
-
-/** Stop on SIGINT/SIGTERM; a second signal exits at once. */
-function onSignals(stop: () => Promise<void>): void {
-  let signalled = false;
-  const handler = (sig: NodeJS.Signals) => {
-    if (signalled) { process.stderr.write(`\nwippy: ${sig} again, exiting now\n`); process.exit(130); }
-    signalled = true;
-    process.stderr.write(`\nwippy: ${sig}, shutting down (again to force)\n`);
-    void stop();
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-}
-
-async function runApp(o: GlobalOpts): Promise<number> {
-  const reg = await load(o);
-  const log = logger(o);
-  const rt = new Runtime(reg, { logger: log });
-  // Ports and workers alone do not keep Node alive: hold the loop open until a signal. Handlers
-  // are installed before the "running" line, which is what a supervisor waits for.
-  const keepAlive = setInterval(() => {}, 1 << 30);
-  let supervisor: Supervisor | undefined;
-  const stopped = new Promise<void>((done) => onSignals(async () => { await supervisor?.stop(); await rt.stop(); done(); }));
-  await rt.start();
-  await serveOps(rt, log, () => supervisor); // control socket (wippy top/ps/stats) and /metrics: src/ops/serve.ts
-  supervisor = new Supervisor(rt, log);
-  const services = await supervisor.start();
-  log.info({ services: services.length }, 'app running; Ctrl-C to stop');
-  process.stderr.write(`wippy: running ${reg.hosts().length} host(s), ${services.length} service(s); Ctrl-C to stop\n`);
-  await stopped;
-  clearInterval(keepAlive);
-  return 0;
-}
-
-async function runCommand(o: GlobalOpts, name: string, args: string[]): Promise<number> {
-  const reg = await load(o);
-  const cmd = reg.commands().find((c) => c.name === name);
-  if (!cmd) {
-    process.stderr.write(`wippy: unknown command "${name}". Available commands:\n${listCommands(reg)}`);
-    return 2;
-  }
-  const log = logger(o);
-  const rt = new Runtime(reg, { logger: log, stdin: true });
-  const host = rt.terminalHost();
-  if (!host) {
-    process.stderr.write('wippy: commands run on a terminal host, and the app has no terminal.host entry\n');
-    return 2;
-  }
-  // a process.lua or process.wasm command: a process on the terminal host either way (a WASM one
-  // is the kernel's WASM body; its guest's stdout/stderr reach the terminal through the runtime)
-  await rt.start();
-  onSignals(() => rt.stop());
-  const exit = await rt.run(cmd.entry.id, args, { host });
-  await rt.stop();
-  return commandExitCode(exit);
-}
-
-async function execEntry(o: GlobalOpts, id: string, args: string[]): Promise<number> {
-  const reg = await load(o);
-  const e = reg.get(id);
-  if (!e || (e.kind !== 'process.lua' && e.kind !== 'function.lua')) {
-    const list = runnable(reg);
-    process.stderr.write(`wippy: ${e ? `entry ${id} is a ${e.kind}, not a process.lua or function.lua` : `unknown entry "${id}"`}. Runnable entries:\n${list.map((x) => `  ${x}`).join('\n')}\n`);
-    return 2;
-  }
-  const log = logger(o);
-  const rt = new Runtime(reg, { logger: log, stdin: true });
-  await rt.start();
-  onSignals(() => rt.stop());
-  let exit: ExitInfo;
-  try {
-    exit = await rt.run(id, args);
-  } catch (err) {
-    await rt.stop();
-    process.stderr.write(`error: ${(err as Error).message}\n`);
-    return 1;
-  }
-  await rt.stop();
-  return execExitCode(exit);
-}
+const VERSION_LINE = `wippy-ts ${VERSION} (node ${process.version})`;
 
 export function buildCli(): Command {
   const program = new Command('wippy')
     .description('Run Wippy apps: isolated Lua processes on worker threads, talking by messages')
-    .option('-v, --verbose', 'debug logs on stderr')
-    .option('-c, --config <file>', 'extra config file (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
+    .version(VERSION_LINE, '-V, --version', 'print the version')
+    .option('-v, --verbose', 'debug logs; error kinds, details and Lua tracebacks')
+    .option('-c, --console', 'readable, coloured logs (the default on a terminal)')
+    .option('-s, --silent', 'no logs')
+    .addOption(new Option('--log-format <format>', 'log encoding (default: console on a terminal, else json)').choices(['console', 'json']))
+    .option('--config <file>', 'extra config file over .wippy.yaml (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
     .option('-C, --app <dir>', 'app root (default: current directory)')
     .showHelpAfterError()
+    .showSuggestionAfterError()
     .enablePositionalOptions();
 
   program.command('run')
@@ -166,15 +42,10 @@ export function buildCli(): Command {
     .argument('[name]', 'command name, or "list"')
     .argument('[args...]', 'arguments for the command or entry')
     .addOption(new Option('-x, --exec <entry>', 'run one process.lua or function.lua entry and exit'))
+    .addOption(new Option('--host <id>', 'host for a command or --exec (default: the terminal host)'))
     .passThroughOptions()
-    .action(async (name: string | undefined, args: string[], opts: { exec?: string }) => {
-      const g = program.opts<GlobalOpts>();
-      let code: number;
-      if (opts.exec) code = await execEntry(g, opts.exec, name !== undefined ? [name, ...args] : args);
-      else if (name === undefined) code = await runApp(g);
-      else if (name === 'list') { process.stdout.write(listCommands(await load(g))); code = 0; }
-      else code = await runCommand(g, name, args);
-      process.exitCode = code;
+    .action(async (name: string | undefined, args: string[], opts: RunOpts) => {
+      process.exitCode = await runAction(program.opts<GlobalOpts>(), name, args, opts);
     });
 
   const registry = program.command('registry').description('inspect the app registry');
@@ -187,13 +58,14 @@ export function buildCli(): Command {
     });
   registry.command('show')
     .argument('<id>', 'entry id (namespace:name)')
-    .action(async (id: string) => {
+    .option('--json', 'JSON output')
+    .action(async (id: string, opts: { json?: boolean }) => {
       const reg = await load(program.opts<GlobalOpts>());
       try {
-        process.stdout.write(formatShow(reg, id));
+        process.stdout.write(formatShow(reg, id, opts));
       } catch (e) {
         process.stderr.write(`wippy: ${(e as Error).message}\n`);
-        process.exitCode = 2;
+        process.exitCode = EXIT_USAGE;
       }
     });
 
@@ -204,15 +76,26 @@ export function buildCli(): Command {
     .option('--timeout <duration>', 'per-test timeout: 30s, 500ms, 2m', '30s')
     .action(async (patterns: string[], opts: { filter?: string[]; timeout: string }) => {
       const g = program.opts<GlobalOpts>();
-      process.exitCode = await testCommand(await load(g), logger(g), { patterns: [...patterns, ...(opts.filter ?? [])], timeout: opts.timeout });
+      const reg = await load(g);
+      process.exitCode = await testCommand(reg, logger(g, reg), { patterns: [...patterns, ...(opts.filter ?? [])], timeout: opts.timeout });
     });
 
   registerOps(program); // wippy top, ps, stats (src/cli/ops.ts)
 
   program.command('version').description('print the version').action(() => {
-    process.stdout.write(`wippy-ts ${VERSION} (node ${process.version})\n`);
+    process.stdout.write(`${VERSION_LINE}\n`);
   });
+  // (`top`, `ps`, `stats`: src/cli/ops.ts registers them here)
   return program;
 }
 
-await buildCli().parseAsync(process.argv);
+const program = buildCli();
+try {
+  await program.parseAsync([...process.argv.slice(0, 2), ...hoistGlobals(process.argv.slice(2), program)]);
+} catch (e) {
+  // A failure outside any process (the runtime could not start, ...): one line, the stack with -v.
+  // Exit at once: workers or a keep-alive timer may still hold the event loop.
+  const err = e instanceof Error ? e : new Error(String(e));
+  process.stderr.write(`wippy: ${program.opts<GlobalOpts>().verbose && err.stack ? err.stack : err.message}\n`);
+  process.exit(EXIT_FAILED);
+}

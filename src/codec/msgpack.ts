@@ -67,6 +67,8 @@ export class WippyError extends Error {
   kind: string;
   retryable?: boolean;
   details?: unknown;
+  /** The Lua traceback where a process raised it, when known (its EXIT to a JS watcher); never encoded. */
+  traceback?: string;
 
   constructor(message: string, kind = '', retryable?: boolean, details?: unknown) {
     if (decoding) {

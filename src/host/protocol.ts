@@ -39,6 +39,8 @@ export type ControlToWorker =
   // `table`: include the process table, the `limit` first by `sort` (src/lua/kernel/ptable.lua);
   // `quick`: the Lua heap as it is, without the two full collections before measuring it.
   | { type: 'stats'; collect?: boolean; quick?: boolean; table?: { limit: number; sort: string } }
+  // Which processes are still alive (up to `limit`): the shutdown progress (src/runtime/shutdown.ts).
+  | { type: 'live'; limit: number }
   // Worker recovery (src/runtime/recovery.ts): thread `tid` is dead; read its ring one last time,
   // drop it, and hand the kernel {"wdown", tid, message}; answer 'wdown-done' after that step.
   // `peer`: its replacement, in the same message so that no step sees the host without it.
@@ -49,6 +51,7 @@ export type ControlFromWorker =
   | { type: 'ready' }
   | { type: 'fatal'; message: string }
   | { type: 'wdown-done'; tid: number }
+  | { type: 'live'; count: number; procs: Array<[pid: string, entry: string]> }
   | { type: 'stats'; processes: number; heapBytes: number; jsHeapBytes: number; wasmBytes: number; queue: QueueCounters;
       /** Frames waiting for room in this worker's full outgoing rings. */
       ringBacklog: number;

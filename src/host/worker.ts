@@ -119,6 +119,9 @@ function onControl(data: unknown): void {
     case 'test':
       testHook(c.fault);
       break;
+    case 'live':
+      sendControl({ type: 'live', ...kernel.live(c.limit) });
+      break;
     case 'stats':
       // A full JS collection first when asked and available (node --expose-gc): leak checks
       // compare live bytes, not V8's lazily collected heap.

@@ -347,6 +347,22 @@ export class LuaKernel {
     return n;
   }
 
+  /** Live processes here: how many, and up to `limit` of them as [pid, entry id], sorted by PID. */
+  live(limit: number): { count: number; procs: Array<[string, string]> } {
+    const m = this.m;
+    const L = this.L;
+    const name = m.stringToNewUTF8('__live');
+    m._lua_getglobal(L, name);
+    m._free(name);
+    m._lua_pushinteger(L, BigInt(limit));
+    this.pcall(1, 2, 'live');
+    const count = this.int(L, -2);
+    const text = this.stringAt(L, -1);
+    m._lua_settop(L, 0);
+    const procs = text === '' ? [] : text.split('\n').map((l) => l.split('\t') as [string, string]);
+    return { count, procs };
+  }
+
   /** Unread mailbox messages of all processes here, and the largest mailbox with its PID. */
   mailboxes(): { unread: number; largest: number; largestPid?: string } {
     const m = this.m;

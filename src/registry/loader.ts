@@ -271,9 +271,22 @@ async function loadConfig(root: string, extra: string[], problems: ProblemList):
         try { parseAddress(prom.address); } catch (e) { problems.add(src.file, parsed.lineOf('prometheus.address'), (e as Error).message); }
       }
     }
+    checkLogConfig(parsed.value, (field, message) => problems.add(src.file, parsed.lineOf(field), message));
     config = deepMerge(config, parsed.value);
   }
   return config as AppConfig;
+}
+
+/** `logger.encoding` and `logmanager.min_level`, which the CLI's logger reads (src/cli/log.ts). */
+function checkLogConfig(cfg: Record<string, unknown>, report: (field: string, message: string) => void): void {
+  const enc = isPlainObject(cfg.logger) ? cfg.logger.encoding : undefined;
+  if (enc !== undefined && enc !== 'console' && enc !== 'json') {
+    report('logger.encoding', `logger.encoding must be "console" or "json" (got ${show(enc)})`);
+  }
+  const min = isPlainObject(cfg.logmanager) ? cfg.logmanager.min_level : undefined;
+  if (min !== undefined && ![-1, 0, 1, 2].includes(min as number)) {
+    report('logmanager.min_level', `logmanager.min_level must be -1 (debug), 0 (info), 1 (warn) or 2 (error) (got ${show(min)})`);
+  }
 }
 
 /** Maps merge key by key; anything else (lists included) is replaced by the later value. */

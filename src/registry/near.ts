@@ -1,4 +1,5 @@
-// Edit distance for "did you mean" suggestions (unknown entry ids, unknown module names).
+// Edit distance for "did you mean" suggestions (unknown entry ids, hosts, commands, kinds and
+// module names), and the wording of the suggestion.
 
 /** Levenshtein distance between `a` and `b` (insertions, deletions, substitutions cost 1). */
 export function editDistance(a: string, b: string): number {
@@ -13,4 +14,11 @@ export function editDistance(a: string, b: string): number {
     }
   }
   return prev[b.length]!;
+}
+
+/** ` (did you mean a?)`, ` (did you mean a or b?)`, or '' when nothing is near. */
+export function didYouMean(near: readonly string[]): string {
+  if (near.length === 0) return '';
+  if (near.length === 1) return ` (did you mean ${near[0]}?)`;
+  return ` (did you mean ${near.slice(0, -1).join(', ')} or ${near[near.length - 1]}?)`;
 }

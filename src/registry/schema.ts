@@ -1,9 +1,12 @@
 // One entry at a time: how a raw registry entry (as written in YAML or given in code) becomes a
 // typed `Entry`.
 //
-// The pipeline for each entry is fixed and has three steps, each of which only *reports* problems
-// (it never throws), so that a whole app can be checked in one pass and every mistake listed:
+// The pipeline for each entry is fixed: two checks and three steps, each of which only *reports*
+// problems (it never throws), so that a whole app can be checked in one pass and every mistake
+// listed:
 //
+//   0. two typo checks: a kind that is a typo of a known one (kinds.ts), and a Lua / WAT `source`
+//      that is a bare file name (`hello.lua`, meant as `file://hello.lua`); both with a did-you-mean.
 //   1. `resolveFiles`   — every `file://` string in the entry's data is replaced by the file's
 //                         contents. `file://rel` is relative to the declaring YAML file,
 //                         `file:///abs` to the app root, and a path that climbs out of the app root
@@ -30,6 +33,7 @@ import { z } from 'zod';
 import type { Entry, EntryId, EntryOrigin } from './types.js';
 import { ENV_SCHEMAS, qualifyEnvRefs } from './env.js';
 import { unknownModule } from './modules.js';
+import { unknownKind } from './kinds.js';
 
 /** An entry before validation: what the loader (or `createRegistry`) read, nothing resolved yet. */
 export interface RawEntry {
@@ -180,6 +184,20 @@ function resolveFileUrl(url: string, baseDir: string, root: string): string | { 
     return { error: `"${cut(url)}" points outside the app root (${cut(target)}); file:// paths may not escape it with ..` };
   }
   return target;
+}
+
+/**
+ * A Lua or WAT `source` that is only a file name (`hello.lua`, `lib/util.lua`) was meant as a
+ * file reference: inline, it would fail at run time as a Lua syntax error. -> the problem, or
+ * undefined.
+ */
+function bareSourceFile(raw: RawEntry): string | undefined {
+  const src = raw.data.source;
+  const ext = raw.kind === 'function.wat' ? 'wat' : (LUA_KINDS as readonly string[]).includes(raw.kind) ? 'lua' : undefined;
+  if (ext === undefined || typeof src !== 'string') return undefined;
+  const name = src.trim();
+  if (!new RegExp(`^[\\w./-]+\\.${ext}$`).test(name)) return undefined;
+  return `"${cut(name)}" is a file name, not ${ext === 'lua' ? 'Lua' : 'WAT'} source (did you mean "file://${cut(name.replace(/^\.\//, ''))}"?)`;
 }
 
 function decodeFile(buf: Buffer): string | Uint8Array {
@@ -551,6 +569,13 @@ export function validateEntry(raw: RawEntry, root: string, report: ReportFn): En
     report(field, message);
   };
 
+  const badKind = unknownKind(raw.kind, Object.keys(KIND_SCHEMAS));
+  if (badKind) {
+    note('kind', badKind);
+    return undefined;
+  }
+  const bareFile = bareSourceFile(raw);
+  if (bareFile) note('source', bareFile);
   const files = resolveFiles(raw, root, note);
   qualifyRefs(raw);
 

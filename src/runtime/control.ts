@@ -35,6 +35,7 @@ import type { TaskQueues } from '../scheduler/tasks.js';
 import type { Registry } from '../registry/registry.js';
 import { WASM_KINDS } from '../registry/schema.js';
 import { formatPid, parsePid } from './pid.js';
+import { factoryNotFound, hostNotFound } from './not-found.js';
 
 /** What a process exit looks like from JS: the EXIT event's result. */
 export interface ExitInfo {
@@ -97,7 +98,7 @@ export class ControlEndpoint {
 
   private pickTid(host: string): number {
     const tids = this.rt.hostTids.get(host);
-    if (!tids || tids.length === 0) throw new WippyError('host not found', 'NotFound', false);
+    if (!tids || tids.length === 0) throw new WippyError(hostNotFound(this.rt.registry, host), 'NotFound', false);
     for (let k = 1; k <= tids.length; k++) {
       const i = ((this.rr.get(host) ?? -1) + k) % tids.length;
       if (this.rt.dir.isDown(tids[i]!)) continue; // dead, not replaced (yet)
@@ -133,7 +134,7 @@ export class ControlEndpoint {
       const entry = rt.registry.get(entryId);
       if (!entry || !(WASM_KINDS as readonly string[]).includes(entry.kind)) {
         rt.dir.dead(ctl.uniq);
-        throw new WippyError('factory not found', 'NotFound', false);
+        throw new WippyError(factoryNotFound(this.rt.registry, entryId), 'NotFound', false);
       }
       this.hold();
       this.watchers.set(ctl.pid, (e) => { this.watchTargets.delete(ctl.pid); rt.dir.dead(ctl.uniq); this.release(); onExit(e); });
@@ -236,7 +237,7 @@ export class ControlEndpoint {
     const parsed = parsePid(pid);
     if (!parsed) throw new WippyError(`invalid pid format: ${pid}`, 'Invalid', false);
     const tid = this.rt.dir.owner(parsed.uniq);
-    if (tid <= 0 || !this.rt.dir.isAlive(parsed.uniq)) throw new WippyError('process not found', 'NotFound', false);
+    if (tid <= 0 || !this.rt.dir.isAlive(parsed.uniq)) throw new WippyError(`process not found: ${pid}`, 'NotFound', false);
     return { pid, tid };
   }
 
@@ -333,7 +334,10 @@ function decodeEvent(ev: EventRecord | undefined): { kind: string; exit: ExitInf
   const e = (ev ?? {}) as Partial<EventRecord>;
   const exit: ExitInfo = { pid: e.from ?? '' };
   if (e.result) {
-    if (e.result.error !== undefined) exit.error = asError(e.result.error, 'process failed');
+    if (e.result.error !== undefined) {
+      exit.error = asError(e.result.error, 'process failed');
+      if (typeof e.result.stack === 'string') exit.error.traceback = e.result.stack; // where it was raised
+    }
     else if ('value' in e.result) exit.value = e.result.value;
   }
   return { kind: e.kind ?? '', exit };

@@ -15,6 +15,7 @@
 //   stats.ts     Runtime.stats() requests
 //   services.ts  the supervisor of process.service entries
 //   wasm.ts      WebAssembly calls of the kernel's WASM bodies, on the main thread's pools
+//   shutdown.ts  stop()'s progress lines (who it still waits for)
 // The public methods here are thin doors into those.
 //
 // Size. A little over the ~500-line guideline: worker recovery (workerDown, replace) touches most
@@ -64,6 +65,7 @@ import type { Registry } from '../registry/registry.js';
 import type { HostEntry } from '../registry/types.js';
 import { kernelConfig, kernelEntries } from './boot.js';
 import { WasmCalls } from './wasm.js';
+import { ShutdownProgress } from './shutdown.js';
 import type { ControlFromWorker, ControlToWorker, DownReport, TestFault, WorkerInit } from '../host/protocol.js';
 import { pino, type Logger } from 'pino';
 
@@ -151,6 +153,8 @@ export class Runtime extends EventEmitter {
   private started = false;
   private booted = false;
   private stopping: Promise<void> | undefined;
+  /** While stop() waits: who is still running (src/runtime/shutdown.ts). */
+  private progress: ShutdownProgress | undefined;
 
   constructor(registry: Registry, opts: RuntimeOptions = {}) {
     super();
@@ -275,7 +279,8 @@ export class Runtime extends EventEmitter {
     const limits = new Map(this.registry.hosts().map((h) => [h.id, h.host.stallTimeoutMs]));
     this.watchdog = watchStalls(this.stall, limits, () => this.threads, (t) => [this.dir.heartbeat(t), this.dir.busy(t)], {
       warn: (th, ms) => {
-        this.log.warn({ host: th.host, tid: th.tid, stalledMs: ms }, 'worker stalled inside one step');
+        this.log.warn({ host: th.host, tid: th.tid, stalledMs: ms, processes: this.dir.load(th.tid), stallTimeoutMs: limits.get(th.host) },
+          'worker stalled inside one step; replaced at host.stall_timeout if it stays there');
         this.emit('stall', { host: th.host, tid: th.tid, ms });
       },
       terminate: (th, ms) => {
@@ -289,6 +294,7 @@ export class Runtime extends EventEmitter {
     if (m.type === 'fatal') { th.reason = m.message; this.log.error({ host: th.host, tid: th.tid, message: m.message }, 'kernel fault'); }
     else if (m.type === 'stats') this.statsAsked.answer(th.tid, m);
     else if (m.type === 'wdown-done') this.tidPool.ack(th.tid, m.tid);
+    else if (m.type === 'live') this.progress?.answer(th.tid, m);
   }
 
   // ---- worker recovery (protocol: src/runtime/recovery.ts) --------------------------------------
@@ -578,12 +584,15 @@ export class Runtime extends EventEmitter {
     // terminated after its stall_timeout (not replaced: stopping) if that comes before the grace.
     for (const th of this.threads) th.worker.postMessage({ type: 'shutdown', graceMs } satisfies ControlToWorker);
     const all = Promise.all(this.threads.map((t) => t.down));
+    this.progress = new ShutdownProgress(this.log, () => this.threads, Date.now() + graceMs);
+    this.progress.start();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       all.then(() => false),
       new Promise<boolean>((r) => { timer = setTimeout(() => r(true), graceMs + 1000); }),
     ]);
     clearTimeout(timer);
+    this.progress.stop();
     if (timedOut) this.log.warn('shutdown deadline passed; terminating workers');
     // A worker wrote its last frames (terminal output, EXITs) to its ring before it reported
     // "down" on the control port: read them before the workers go. But a worker that said "down"

@@ -11,7 +11,9 @@
 //
 // Order. Services start in dependency order (`lifecycle.requires`, cycles rejected) and stop in
 // the reverse order: CANCEL with reason "service stopping" and the stop_timeout as deadline (the
-// runtime terminates a process still alive at its deadline), then a wait for its EXIT.
+// runtime terminates a process still alive at its deadline), then a wait for its EXIT. Each stop
+// is logged ("service stopped", or with the error it ended with), and one still running a second
+// after its CANCEL is named ("waiting for service app:db {pid} to stop; deadline in 9 s").
 //
 // Plain `process.lua` entries with `lifecycle.auto_start` (the supervision seed's pool) are started
 // once, unsupervised.
@@ -59,12 +61,17 @@ export function backoffMs(p: ServiceEntry['lifecycle']['restart'], attempt: numb
   return Math.min(p.maxDelayMs, p.initialDelayMs * p.backoffFactor ** Math.max(0, attempt - 1));
 }
 
+/** A service still running this long after its stop's CANCEL is named in a warning. */
+const SLOW_STOP_MS = 1000;
+
 interface Slot {
   entry: ServiceEntry;
   status: ServiceStatus;
   startedAt: number;
   timer?: NodeJS.Timeout;
   exited?: () => void;
+  /** The error its process exited with after the stop's CANCEL, if any. */
+  stopError?: string;
 }
 
 export class Supervisor {
@@ -117,7 +124,7 @@ export class Supervisor {
   private onExit(slot: Slot, e: ExitInfo): void {
     const s = slot.entry;
     slot.exited?.();
-    if (this.stopping) { slot.status.state = 'stopped'; return; }
+    if (this.stopping) { slot.status.state = 'stopped'; slot.stopError = e.error?.message; return; }
     if (!e.error) {
       slot.status.state = 'exited';
       this.log.info({ service: s.id, pid: e.pid }, 'service exited');
@@ -166,12 +173,24 @@ export class Supervisor {
         continue;
       }
       let timer: NodeJS.Timeout | undefined;
+      // still running a second after its CANCEL: say whom the stop waits for (the shutdown
+      // progress lines of src/runtime/shutdown.ts come after the services)
+      const deadline = Date.now() + s.lifecycle.stopTimeoutMs;
+      const slow = setTimeout(() => this.log.warn({ service: s.id, pid: slot.status.pid },
+        `waiting for service ${s.id} ${slot.status.pid} to stop; deadline in ${Math.max(0, Math.ceil((deadline - Date.now()) / 1000))} s`), SLOW_STOP_MS);
       const timedOut = await Promise.race([gone.then(() => false),
         new Promise<boolean>((r) => { timer = setTimeout(() => r(true), s.lifecycle.stopTimeoutMs + 1000); })]);
       clearTimeout(timer);
+      clearTimeout(slow);
       if (timedOut) {
         slot.status.state = 'failed';
         slot.status.lastError = `stop timeout after ${s.lifecycle.stopTimeoutMs}ms`;
+        this.log.warn({ service: s.id, pid: slot.status.pid, stopTimeoutMs: s.lifecycle.stopTimeoutMs }, 'service did not stop in time');
+      } else if (slot.stopError !== undefined) {
+        // "process terminated": it ignored the CANCEL until its stop_timeout
+        this.log.warn({ service: s.id, pid: slot.status.pid, error: slot.stopError }, 'service stopped with an error');
+      } else {
+        this.log.info({ service: s.id, pid: slot.status.pid }, 'service stopped');
       }
     }
   }

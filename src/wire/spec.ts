@@ -326,8 +326,11 @@ export interface EventRecord {
   from: string;
   /** Wall-clock seconds. */
   at: number;
-  /** EXIT / LINK_DOWN: { value } or { error }. */
-  result?: { value?: unknown; error?: unknown };
+  /**
+   * EXIT / LINK_DOWN: { value } or { error }. An EXIT for a control PID (a watcher in JS) of a
+   * process that raised its error also carries `stack`, the Lua traceback where it was raised.
+   */
+  result?: { value?: unknown; error?: unknown; stack?: string };
   /** CANCEL: wall-clock seconds when the process is terminated if still alive. */
   deadline?: number;
   /** CANCEL: why ("scheduler shutdown", "caller context canceled", ...). */

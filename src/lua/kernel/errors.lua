@@ -6,7 +6,7 @@
 -- sandbox's string library unwraps them so `string.find(err, "not found")` works.
 return function(K)
   local H = K.H
-  local setmetatable, type, tostring, rawequal = setmetatable, type, tostring, rawequal
+  local setmetatable, type, tostring, rawequal, rawget, next = setmetatable, type, tostring, rawequal, rawget, next
 
   local DATA = setmetatable({}, { __mode = "k" })
   local methods = {}
@@ -98,13 +98,77 @@ return function(K)
   end
   K.make_error = function(f) return make(f.kind, f.message, f.retryable, f.details, f.stack) end
   K.error_message = msg_of
+  -- The text of a table raised as an error (`error({code = 42})`): its fields, `{code = 42}`,
+  -- rather than "table: 0x...". Raw reads only (no metamethod runs: this is the kernel, outside
+  -- any process and its budget), at most MAX_ITEMS fields per table, MAX_DEPTH levels, MAX_TEXT
+  -- bytes; fields in a stable order (the array part, then the other keys by type name, then value).
+  local MAX_ITEMS, MAX_DEPTH, MAX_TEXT = 16, 2, 200
+  local sfmt, concat, sort, mtype = string.format, table.concat, table.sort, math.type
+  local function scalar_text(v)
+    local t = type(v)
+    if t == "string" then
+      if #v > 40 then v = v:sub(1, 40) .. "..." end
+      return (sfmt("%q", v):gsub("\\\n", "\\n"))
+    end
+    if t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
+    return t
+  end
+  local function key_text(k)
+    if type(k) == "string" and k:match("^[%a_][%w_]*$") then return k end
+    return "[" .. scalar_text(k) .. "]"
+  end
+  local function key_less(a, b)
+    local ta, tb = type(a), type(b)
+    if ta ~= tb then return ta < tb end
+    if ta == "number" or ta == "string" then return a < b end
+    return false
+  end
+  local table_text
+  table_text = function(t, depth)
+    depth = depth or 1
+    if depth > MAX_DEPTH then return "{...}" end
+    local parts, n = {}, 0
+    local len = 0
+    while n < MAX_ITEMS and rawget(t, len + 1) ~= nil do
+      len = len + 1
+      local v = rawget(t, len)
+      n = n + 1
+      parts[n] = type(v) == "table" and table_text(v, depth + 1) or scalar_text(v)
+    end
+    local keys, nk, more = {}, 0, false
+    for k in next, t do
+      if not (mtype(k) == "integer" and k >= 1 and k <= len) then
+        if nk == MAX_ITEMS * 4 then more = true; break end
+        nk = nk + 1
+        keys[nk] = k
+      end
+    end
+    if rawget(t, len + 1) ~= nil then more = true end
+    sort(keys, key_less)
+    for i = 1, nk do
+      if n == MAX_ITEMS then more = true; break end
+      local k = keys[i]
+      local v = rawget(t, k)
+      n = n + 1
+      parts[n] = key_text(k) .. " = " .. (type(v) == "table" and table_text(v, depth + 1) or scalar_text(v))
+    end
+    if more then parts[n + 1] = "..." end
+    local s = "{" .. concat(parts, ", ") .. "}"
+    if #s > MAX_TEXT then s = s:sub(1, MAX_TEXT - 4) .. "...}" end
+    return s
+  end
+  K.table_text = table_text
+
   -- Promote whatever a coroutine raised into an error object (kind Internal when it has none).
+  -- A plain table (no __tostring) becomes an error whose message is its fields and whose details
+  -- are the table itself (exit copies it as data for the watchers).
   K.to_error = function(v, stack)
     local d = DATA[v]
     if d then
       if d.kind == "" then return make("Internal", d.message, d.retryable, d.details, d.stack or stack) end
       return v
     end
+    if type(v) == "table" then return make("Internal", table_text(v), nil, v, stack) end
     return make("Internal", tostring(v), nil, nil, stack)
   end
   -- Immutable view for the `errors` global.

@@ -269,6 +269,7 @@ local ps = loadmod("ptable")({ procs = pids.procs, count = pids.count, started =
   tid = cfg.tid }).report
 function __step(batch) return step(batch) end
 function __count() return count() end
+function __live(limit) return pids.live(limit) end
 function __mbox() return mbox() end
 function __ps(limit, key) return ps(limit, key) end
 -- the Lua heap in KiB: after two full collections (leak checks), or as it is (`quick`: wippy top)

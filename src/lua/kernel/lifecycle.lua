@@ -48,6 +48,7 @@ return function(deps)
   M.EV_EXIT, M.EV_LINK_DOWN, M.EV_CANCEL = EV_EXIT, EV_LINK_DOWN, EV_CANCEL
 
   local function wall_s() return H.wall() / 1e9 end
+  local find, CONTROL_PREFIX = string.find, "{" .. W.CONTROL_HOST .. "|"
 
   local kill, terminate -- below
 
@@ -237,8 +238,11 @@ return function(deps)
     if next(P.watchers) then
       local result = {}
       if e ~= nil then result.error = e else result.value, result.values = P.exit_value, P.exit_values end
+      -- a watcher in JS (a control PID: exec, run, the CLI) also gets where the error was raised
+      local js = e ~= nil and P.exit_stack and { error = e, stack = clip(P.exit_stack) } or result
       for w in pairs(P.watchers) do
-        send_event(w, { kind = EV_EXIT, from = pid, at = at, result = result })
+        local r = (js ~= result and find(w, CONTROL_PREFIX, 1, true) == 1) and js or result
+        send_event(w, { kind = EV_EXIT, from = pid, at = at, result = r })
       end
     end
     for l in pairs(P.links) do
@@ -350,7 +354,10 @@ return function(deps)
     P.threads[T] = nil
     P.nthreads = P.nthreads - 1
     local stack = traceback(T.co)
-    if type(e) ~= "string" and not is_error(e) then e = user_tostring(P, e) end
+    -- a table without __tostring becomes an error showing its fields (errors.lua, to_error)
+    local mt = type(e) == "table" and raw_getmt(e) or nil
+    local plain = type(e) == "table" and not (mt and rawget(mt, "__tostring"))
+    if type(e) ~= "string" and not is_error(e) and not plain then e = user_tostring(P, e) end
     if P.alive then P.exit_stack = stack end
     -- Lua's own "not enough memory" (wasm's 2 GB ceiling) ends the process as the cap would
     exit(P, nil, memory_error(e) or to_error(e, stack))

@@ -5,7 +5,7 @@
 -- zero-padded to at least 5 digits. A "node@host" prefix names the node; only the local node
 -- ("" or "local") exists. src/runtime/pid.ts has the same two functions for the TypeScript side.
 --
--- Owns: the process table (pid string -> process record) and its count, fmt/parse, `locate` (is
+-- Owns: the process table (pid string -> process record), its count and live list, fmt/parse, `locate` (is
 -- a PID here, on another worker of this runtime, or nowhere), and `post` (one codec-encoded frame
 -- to a thread).
 -- Receives: H (route, post), cfg (tid, hosts), encode, err, wire (ZERO_PID, CONTROL_HOST,
@@ -36,6 +36,19 @@ return function(deps)
   function M.count() return nprocs end
   -- Processes started here since the worker booted (exited = started - count()).
   function M.started() return started end
+  -- Up to `limit` live processes as "pid\tentry" lines, sorted (the runtime's shutdown progress
+  -- names who it still waits for). -> count, text
+  function M.live(limit)
+    local out, n = {}, 0
+    for pid, P in pairs(procs) do
+      if P.alive then
+        n = n + 1
+        if n <= limit then out[n] = pid .. "\t" .. tostring(P.id) end
+      end
+    end
+    table.sort(out)
+    return n, table.concat(out, "\n")
+  end
 
   local function fmt_pid(host, uniq)
     local hex = sformat("%x", uniq)
