@@ -131,7 +131,10 @@ test('a worker stalled inside one step is logged with its host, thread and proce
     const [tid] = rt.workerTids('t:p');
     const down = new Promise<void>((r) => rt.once('worker-down', () => r()));
     rt.testFault(tid!, 'wedge');
-    await down;
+    // an idle runtime holds no handle (its workers are unref'd), and awaiting an event holds
+    // nothing: keep the loop open while the watchdog does its work
+    const hold = setInterval(() => {}, 1000);
+    try { await down; } finally { clearInterval(hold); }
     const msgs = records.map((r) => r.msg);
     const warn = records.find((r) => r.msg.startsWith('worker stalled inside one step'));
     assert.ok(warn, JSON.stringify(msgs));

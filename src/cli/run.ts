@@ -104,7 +104,7 @@ async function runApp(g: GlobalOpts, reg: Registry): Promise<number> {
   const stopped = new Promise<void>((r) => { done = r; });
   const signal = onSignals(log, async () => { await supervisor?.stop(); await rt.stop(); done(); });
   await rt.start();
-  await serveOps(rt, log, () => supervisor); // control socket (wippy top/ps/stats) and /metrics: src/ops/serve.ts
+  await serveOps(rt, log, () => supervisor, (line) => log.info(line)); // control socket (wippy top/ps/stats) and /metrics: src/ops/serve.ts
   supervisor = new Supervisor(rt, log);
   const services = await supervisor.start();
   log.info({ hosts: reg.hosts().length, services: services.length }, 'app running; Ctrl-C to stop');
