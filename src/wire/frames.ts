@@ -88,6 +88,7 @@ export const frame: Ctors = {
   evsend: (system, kind, path, data) => ['evsend', system, kind, path, data],
   ev: (sub, system, kind, path, data) => ['ev', sub, system, kind, path, data],
   wcall: (replyTid, replyPid, req, id, args, ctx) => ['wcall', replyTid, replyPid, req, id, args, ctx],
+  wstep: (replyTid, replyPid, req, answer) => ['wstep', replyTid, replyPid, req, answer],
   wstop: (pid) => ['wstop', pid],
   w: (fd, bytes) => ['w', fd, bytes],
   shutdown: (graceMs) => ['shutdown', graceMs],
