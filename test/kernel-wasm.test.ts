@@ -85,10 +85,13 @@ test('a guest request ends the rpc early: served in the process, answered with w
     F.eq(calls[4].kind, "wstep")
     -- a timed-out receive answers false; a refused send answers its error
     inbox_next, send_result, send_err = nil, nil, F.err("PermissionDenied", "not allowed to send")
-    calls, queue = {}, { { { step = "recv", timeout_ms = 0 } }, { { step = "send", to = "x", topic = "t" } }, { {} } }
+    calls, queue = {}, { { { step = "recv", timeout_ms = 0 } }, { { step = "send", to = "x", topic = "t" } },
+      { { step = "recv", timeout_ms = 500, limit_ms = 20 } }, { {} } }
     F.eq(main(), nil)
     F.eq(calls[2].args[1], false, "timed out")
     F.eq(calls[3].args[1].error, tostring(send_err))
+    F.eq(served[#served][2], "20ms", "never waits past what is left of max_execution_ms")
+    F.eq(calls[4].args[1].expired, true, "a wait cut by the call's limit says so")
     P.on_exit(P)
     F.hasnt(F.logged(), "wstop", "a call that ended is not stopped")
   `));

@@ -150,6 +150,39 @@ const entries: Array<Record<string, unknown>> = [
       eq(ev.result.value, 2, "each echoed twice"); done = done + 1
     end
     return again + done`),
+  proc('c:spinner', `
+    -- n guests waiting; one is told to loop (it holds its thread), then terminated. Its thread is
+    -- replaced: under JSPI the guests suspended on that thread end with an Internal error that
+    -- says so; every other guest still answers and exits normally.
+    local n = ...
+    local pids = {}
+    for i = 1, n do pids[i] = process.spawn_monitored("p:serve", "h:a"); process.send(pids[i], "ping", i) end
+    for i = 1, n do eq(process.inbox():receive():topic(), "ping") end
+    process.send(pids[1], "spin")
+    time.sleep("50ms") -- let it start spinning (if it has not, terminate stops it waiting: same outcome)
+    assert(process.terminate(pids[1]))
+    local ev = process.events():receive()
+    eq(ev.from, pids[1]); assert(tostring(ev.result.error):find("process terminated", 1, true))
+    for i = 2, n do process.send(pids[i], "again", i) end
+    local evs, inbox = process.events(), process.inbox()
+    local killed, served, pending = 0, 0, n - 1
+    while pending > 0 do
+      local r = channel.select({ evs:case_receive(), inbox:case_receive() })
+      if r.channel == inbox then
+        process.send(r.value:from(), "stop")
+      else
+        ev = r.value
+        if ev.result.error then
+          local m = tostring(ev.result.error)
+          assert(m:find("stopped with its pool thread: another guest sharing the thread was stopped while running", 1, true), m)
+          killed = killed + 1
+        else
+          eq(ev.result.value, 2, "echoed ping and again"); served = served + 1
+        end
+        pending = pending - 1
+      end
+    end
+    return { killed = killed, served = served }`),
 ];
 
 let rt: Runtime;
@@ -210,6 +243,16 @@ test('JSPI: more guests wait at once than the pool has threads; terminating a su
   assert.equal(await rt.exec('c:many', [n], { host: 'h:a' }), 2 * (n - 1));
   const pool = rt.internals().wasmPools.find((p) => p.entry === 'p:serve');
   assert.ok(pool && pool.threads <= THREADS, `the ${n} guests waited on at most ${THREADS} threads`);
+  await until('every call ended', () => wasmCalls() === 0);
+});
+
+test('terminating a guest that holds its thread replaces the thread; the others answer or end saying why', async (t) => {
+  const n = JSPI ? THREADS + 2 : Math.max(2, THREADS);
+  const r = await rt.exec('c:spinner', [n], { host: 'h:a' }) as { killed: number; served: number };
+  assert.equal(r.killed + r.served, n - 1, 'every other guest accounted for');
+  t.diagnostic(`${n} guests: ${r.killed} ended with the spinner's thread, ${r.served} served (JSPI: ${JSPI})`);
+  if (!JSPI) assert.equal(r.killed, 0, 'on the fallback no guest shares a thread');
+  else assert.ok(r.served >= 1, 'guests on the other threads were untouched');
   await until('every call ended', () => wasmCalls() === 0);
 });
 

@@ -28,7 +28,9 @@
 // answer goes to the guest, which resumes. So every live call has at most one open rpc
 // (`Live.req`) — the one its next answer (a request or the end) goes to. If the call ends while
 // the Lua side is serving a request (a stop, max_execution_ms), its end waits in `Live.end` for
-// the next "wstep".
+// the next "wstep". A receive is never served past the call's max_execution_ms: the pool tells the
+// Lua side what is left (`limit_ms`), and a wait cut by it answers { expired = true }, which leaves
+// the rpc open for the call's Timeout end instead of resuming the guest.
 import { WippyError } from '../codec/msgpack.js';
 import type { Registry } from '../registry/registry.js';
 import { WasmFunctions, type WasmCall } from '../wasm/functions.js';
@@ -109,9 +111,12 @@ export class WasmCalls {
       this.answer(tid, pid, req, live.end[0], live.end[1]);
       return;
     }
+    const answer = f[I.wstep.answer] as { expired?: boolean } | undefined;
+    // the wait reached the call's max_execution_ms: its Timeout end comes on this open rpc
+    if (answer && typeof answer === 'object' && answer.expired === true) return;
     const serving = live.serving;
     live.serving = undefined;
-    serving?.(f[I.wstep.answer]);
+    serving?.(answer);
   }
 
   /** {"wstop", pid}: stop the running call of `pid`, if any. */

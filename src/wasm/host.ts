@@ -33,7 +33,8 @@
 import { WasmError } from './errors.js';
 
 export type GuestRequest =
-  | { step: 'recv'; timeout_ms?: number }
+  /** limit_ms: what is left of the call's max_execution_ms (set by the pool; see src/runtime/wasm.ts) */
+  | { step: 'recv'; timeout_ms?: number; limit_ms?: number }
   | { step: 'send'; to: string; topic: string; payload: unknown };
 
 /** A message or event as the Lua side answers a recv; false when the wait timed out. */

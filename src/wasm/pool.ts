@@ -129,6 +129,7 @@ export class WasmPool {
     if (opts.signal?.aborted) return { ok: false, error: { kind: 'Canceled', message: `${this.entryId}: call canceled before it started` }, output: [] };
     opts.signal?.addEventListener('abort', onCaller, { once: true });
     const limit = opts.maxExecutionMs ?? 0;
+    const started = performance.now();
     const timer = limit > 0 ? setTimeout(() => { why ??= 'Timeout'; ac.abort(); }, limit) : undefined;
     let grace: ReturnType<typeof setTimeout> | undefined;
     let channel: MessageChannel | undefined;
@@ -160,7 +161,10 @@ export class WasmPool {
       ended = new Promise<void>((done) => ch.port1.on('message', (m: 'end' | ['stdout' | 'stderr', Uint8Array] | ['req', GuestRequest]) => {
         if (m === 'end') return done();
         if (m[0] === 'req') {
-          void onRequest(m[1]).then((answer) => {
+          const req = m[1];
+          // a receive must not outwait the call: the serving side gets what is left of the limit
+          if (req.step === 'recv' && limit > 0) req.limit_ms = Math.max(1, Math.ceil(started + limit - performance.now()));
+          void onRequest(req).then((answer) => {
             ch.port1.postMessage(['ans', answer]);
             Atomics.store(cells!, ANSWER, 1); // pairs with the worker's Atomics.wait
             Atomics.notify(cells!, ANSWER);

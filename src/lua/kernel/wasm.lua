@@ -23,8 +23,11 @@
 --   and main serves it here, in the process, then answers and parks again:
 --              -> {"wstep", SELF, pid, req, answer}  rep: the next request, or the end as above
 --   recv is process.receive: the next inbox message or lifecycle event (so a guest sees its
---   CANCEL), waiting at most timeout_ms; the answer is { topic, from, payload } (an event:
---   topic = its kind, payload = its fields) or false on timeout. send is process.send, with this
+--   CANCEL), waiting at most timeout_ms (and at most limit_ms, what is left of the entry's
+--   max_execution_ms: a wait cut by that answers { expired = true }, and the main thread answers
+--   the "wstep" with the call's Timeout end instead of resuming the guest); the answer is
+--   { topic, from, payload } (an event: topic = its kind, payload = its fields) or false on
+--   timeout. send is process.send, with this
 --   process's permissions; the answer is true or { error = message }. So the mailbox stays the
 --   kernel's (order, topics, the unread bound), and the process is idle while its guest waits.
 --   This is the Init / Step / Close of a WASM process: Init is the spawn and the first "wcall"
@@ -97,9 +100,16 @@ return function(deps)
   local function serve(r)
     local process = process_module()
     if r.step == "recv" then
-      local t = r.timeout_ms
+      -- limit_ms: what is left of the call's max_execution_ms; a wait cut by it answers
+      -- { expired = true } (the call is ending Timeout; the main thread answers with that end)
+      local t, cap = r.timeout_ms, r.limit_ms
+      local capped = cap ~= nil and (t == nil or cap < t)
+      if capped then t = cap end
       local v = process.receive(t ~= nil and ((t > 0 and t or 1) .. "ms") or nil)
-      if v == nil then return false end
+      if v == nil then
+        if capped then return { expired = true } end
+        return false
+      end
       return as_message(v)
     elseif r.step == "send" then
       local ok, sent, serr = pcall(process.send, r.to, r.topic, r.payload)
