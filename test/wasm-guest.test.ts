@@ -10,33 +10,16 @@
 // No timing thresholds: outcomes, kinds, messages, counts, order.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { createRuntime, type Runtime } from '../src/index.js';
 import { jspiEnabled } from '../src/wasm/jspi.js';
+import { luaEntry, until } from './helpers/lua-entry.js';
+import { MANIFEST, WASM_ROOT as ROOT } from './helpers/wasm-app.js';
 
-const ROOT = path.resolve('test/fixtures/wasm');
-const MANIFEST = JSON.parse(readFileSync(path.join(ROOT, 'manifest.json'), 'utf8')) as Record<string, string>;
 const JSPI = jspiEnabled();
 const THREADS = os.availableParallelism(); // the process pool's thread bound
 
-const HEADER = `local funcs = require("funcs")
-local time = require("time")
-local function eq(got, want, what)
-  if got ~= want then error((what or "value") .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2) end
-end
-local function fails(what, kind, v, err, text)
-  if v ~= nil then error(what .. ": expected a failure, got " .. tostring(v), 2) end
-  if err == nil then error(what .. ": expected an error", 2) end
-  if err:kind() ~= kind then error(what .. ": expected kind " .. kind .. ", got " .. tostring(err:kind()) .. ": " .. tostring(err), 2) end
-  if text and not tostring(err):find(text, 1, true) then error(what .. ": message '" .. tostring(err) .. "' lacks '" .. text .. "'", 2) end
-end
-`;
-const proc = (id: string, body: string) => ({
-  id, kind: 'process.lua', method: 'main', modules: ['funcs', 'time', 'security'],
-  source: `${HEADER}local function main(...)\n${body}\nend\nreturn { main = main }\n`,
-});
+const proc = (id: string, body: string) => luaEntry(id, 'process.lua', body, ['funcs', 'time', 'security']);
 const GUEST = { fs: 'w:bin', path: '/guest.wasm', hash: MANIFEST['guest.wasm'], imports: ['wippy:mailbox', 'wippy:context'] };
 const pg = (method: string, extra: Record<string, unknown> = {}) => ({ kind: 'process.wasm', ...GUEST, method, ...extra });
 const fg = (method: string) => ({ kind: 'function.wasm', ...GUEST, method, pool: { type: 'inline' } });
@@ -191,14 +174,6 @@ before(async () => {
 });
 after(async () => { await rt.stop(1000); });
 
-function sleep(ms: number): Promise<void> { return new Promise((res) => setTimeout(res, ms)); }
-async function until(what: string, cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (cond()) return;
-    await sleep(5);
-  }
-  assert.fail(`never happened: ${what}`);
-}
 const wasmCalls = () => rt.internals().wasmCalls;
 
 test('a process.wasm guest reads its mailbox and sends: echoes in order, from its own PID', async () => {
