@@ -12,8 +12,9 @@
 //                            (mailbox, clock) is suspended under JSPI or parks its pool thread on
 //                            the fallback (jspi.ts); inside a runtime each wait is a step of the
 //                            kernel process (src/lua/kernel/wasm.lua)
-//   p.cancel(deadlineMs)     CANCEL: the guest cannot observe it, so the call gets until the
-//                            deadline to finish, then is stopped (error kind Canceled)
+//   p.cancel(deadlineMs)     CANCEL: the call gets until the deadline to finish, then is
+//                            stopped (error kind Canceled). (Here the guest cannot observe it;
+//                            inside a runtime a guest importing wippy:mailbox receives it.)
 //   p.terminate()            stop now (the pool thread is replaced)
 //   p.close()                Close: release (idempotent); the instance died with its call
 //   runWasmProcess(...)      all four in order -> the EXIT shape { value } | { error }

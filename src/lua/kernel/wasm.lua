@@ -40,8 +40,9 @@
 --     * a WASM *function* frame receives a CANCEL (its caller's timeout, Future:cancel, the
 --       caller cancelled or gone): at once, through lifecycle's on_cancel hooks. A function's
 --       caller has stopped waiting by then, so nothing is gained by letting the guest run on.
---       A process.wasm instead keeps running until the CANCEL's deadline (a guest cannot observe
---       a CANCEL), then the kernel terminates it, as any process.
+--       A process.wasm instead keeps running until the CANCEL's deadline (a guest importing
+--       wippy:mailbox receives the CANCEL and may finish first), then the kernel terminates it,
+--       as any process.
 -- One call per process, so the PID names the call on the main thread.
 --
 -- Context. `ctx` is what the guest sees through wippy:context: the process's context values
