@@ -36,6 +36,8 @@ const entries: Array<Record<string, unknown>> = [
   { id: 'p:actor', ...pg('actor') },
   { id: 'p:serve_limited', ...pg('serve', { limits: { max_execution_ms: 100 } }) },
   { id: 'p:serve_small', ...pg('serve', { limits: { memory: '64KiB' } }) },
+  { id: 'p:sleep', kind: 'process.wasm', fs: 'w:bin', path: '/sleeper.wasm', hash: MANIFEST['sleeper.wasm'],
+    method: 'test-sleep#sleep-ms', imports: ['wasi:io', 'wasi:clocks'] },
   { id: 'w:actor', ...fg('actor') },
   { id: 'w:scope', ...fg('scope') },
   { id: 'w:value', ...fg('value') },
@@ -228,6 +230,21 @@ test('terminating a guest that holds its thread replaces the thread; the others 
   t.diagnostic(`${n} guests: ${r.killed} ended with the spinner's thread, ${r.served} served (JSPI: ${JSPI})`);
   if (!JSPI) assert.equal(r.killed, 0, 'on the fallback no guest shares a thread');
   else assert.ok(r.served >= 1, 'guests on the other threads were untouched');
+  await until('every call ended', () => wasmCalls() === 0);
+});
+
+test('JSPI: guests sleeping on the monotonic clock are suspended together; terminate unwinds each', { skip: JSPI ? false : 'no JSPI on this Node: a sleeping guest parks its pool thread' }, async () => {
+  const n = THREADS + 2;
+  const exits: Array<{ error?: Error }> = [];
+  const pids: string[] = [];
+  for (let i = 0; i < n; i++) pids.push(await rt.spawn('p:sleep', 'h:a', [600_000], (e) => { exits.push(e); }));
+  const pool = () => rt.internals().wasmPools.find((p) => p.entry === 'p:sleep');
+  // all n started (none queued behind a sleeping one) on at most THREADS threads
+  await until('every sleeper started', () => wasmCalls() === n && pool()?.queued === 0);
+  assert.ok(pool()!.threads <= THREADS);
+  for (const pid of pids) rt.terminate(pid);
+  await until('every EXIT', () => exits.length === n);
+  for (const e of exits) assert.match(String(e.error?.message), /process terminated/);
   await until('every call ended', () => wasmCalls() === 0);
 });
 
