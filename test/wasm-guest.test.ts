@@ -4,9 +4,11 @@
 //     receive timeout, a CANCEL observed by the guest, a send refused by the kernel;
 //   * the caller's context (wippy:context): actor, scope, values — for function calls and processes;
 //   * limits.memory enforced at memory.grow, core and component, with a trap naming the limit;
-//   * waiting guests: under JSPI (Node 24) more guests wait at once than the pool has threads, and
-//     stopping one suspended guest leaves the others on its thread alone; on the fallback (Node 20,
-//     or WIPPY_WASM_JSPI=0) each waiting guest parks its own thread (stated, and skipped).
+//   * waiting guests: under JSPI (Node 24) more guests wait (in receive, on the monotonic clock) at
+//     once than the pool has threads, stopping one suspended guest leaves the others on its thread
+//     alone, and stopping one that holds its thread ends the guests suspended on it with a reason;
+//     on the fallback (Node 20, or WIPPY_WASM_JSPI=0) each waiting guest parks its own thread (the
+//     JSPI-only tests say so and skip).
 // No timing thresholds: outcomes, kinds, messages, counts, order.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
