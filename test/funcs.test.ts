@@ -5,25 +5,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime, type Runtime } from '../src/index.js';
+import { luaEntry } from './helpers/lua-entry.js';
 
-const HEADER = `local funcs = require("funcs")
-local time = require("time")
-local ctx = require("ctx")
-local security = require("security")
-local function eq(got, want, what)
-  if got ~= want then error((what or "value") .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2) end
-end
-local function fails(what, kind, v, err, text)
-  if v ~= nil then error(what .. ": expected a failure, got " .. tostring(v), 2) end
-  if err == nil then error(what .. ": expected an error", 2) end
-  if err:kind() ~= kind then error(what .. ": expected kind " .. kind .. ", got " .. tostring(err:kind()) .. ": " .. tostring(err), 2) end
-  if text and not tostring(err):find(text, 1, true) then error(what .. ": message '" .. tostring(err) .. "' lacks '" .. text .. "'", 2) end
-end
-`;
 const MODS = ['funcs', 'time', 'ctx', 'security'];
-const mod = (body: string) => `${HEADER}local function main(...)\n${body}\nend\nreturn { main = main }\n`;
-const proc = (id: string, body: string) => ({ id, kind: 'process.lua', method: 'main', modules: MODS, source: mod(body) });
-const fn = (id: string, body: string) => ({ id, kind: 'function.lua', method: 'main', modules: MODS, source: mod(body) });
+const proc = (id: string, body: string) => luaEntry(id, 'process.lua', body, MODS);
+const fn = (id: string, body: string) => luaEntry(id, 'function.lua', body, MODS);
 
 const entries: Array<Record<string, unknown>> = [
   { id: 'f:a', kind: 'process.host', host: { workers: 2 } },

@@ -8,30 +8,13 @@
 // pool task settled, which for `loop br 0` means piscina terminated the thread running it).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { createRuntime, type Runtime } from '../src/index.js';
+import { luaEntry, until } from './helpers/lua-entry.js';
+import { MANIFEST, WASM_ROOT as ROOT } from './helpers/wasm-app.js';
 
-const ROOT = path.resolve('test/fixtures/wasm');
-const MANIFEST = JSON.parse(readFileSync(path.join(ROOT, 'manifest.json'), 'utf8')) as Record<string, string>;
+const proc = (id: string, body: string) => luaEntry(id, 'process.lua', body, ['funcs', 'time']);
 
-const HEADER = `local funcs = require("funcs")
-local time = require("time")
-local function eq(got, want, what)
-  if got ~= want then error((what or "value") .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2) end
-end
-local function fails(what, kind, v, err, text)
-  if v ~= nil then error(what .. ": expected a failure, got " .. tostring(v), 2) end
-  if err == nil then error(what .. ": expected an error", 2) end
-  if err:kind() ~= kind then error(what .. ": expected kind " .. kind .. ", got " .. tostring(err:kind()) .. ": " .. tostring(err), 2) end
-  if text and not tostring(err):find(text, 1, true) then error(what .. ": message '" .. tostring(err) .. "' lacks '" .. text .. "'", 2) end
-end
-`;
-const MODS = ['funcs', 'time'];
-const proc = (id: string, body: string) => ({
-  id, kind: 'process.lua', method: 'main', modules: MODS,
-  source: `${HEADER}local function main(...)\n${body}\nend\nreturn { main = main }\n`,
-});
+
 const fn = (name: string, method: string, extra: Record<string, unknown> = {}) =>
   ({ kind: 'function.wasm', fs: 'w:bin', path: `/${name}.wasm`, hash: MANIFEST[`${name}.wasm`], method, ...extra });
 const pw = (name: string, method: string, extra: Record<string, unknown> = {}) => ({ ...fn(name, method, extra), kind: 'process.wasm' });
@@ -220,15 +203,6 @@ before(async () => {
 });
 after(async () => { await rt.stop(1000); });
 
-function sleep(ms: number): Promise<void> { return new Promise((res) => setTimeout(res, ms)); }
-/** Poll until cond() holds (bounded; fails the test otherwise). */
-async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (await cond()) return;
-    await sleep(5);
-  }
-  assert.fail(`never happened: ${what}`);
-}
 const wasmCalls = () => rt.internals().wasmCalls;
 
 test('funcs.call / funcs.async of function.wat and function.wasm: values mapped both ways', async () => {

@@ -32,7 +32,7 @@
 // "w" terminal output, "rep" rpc replies and "e" EXITs for JS watchers (control.ts), "nreg" /
 // "nlook" / "nunreg" / "nok" / "x" (names.ts), "crash" reports (logged), "log" (proclog.ts),
 // "env" (env.ts), "evsub" / "evunsub" / "evsend" (events.ts), "wcall" /
-// "wstop" WASM calls (wasm.ts), "met" (emitted as 'metric'). No "m": the main thread holds only
+// "wstep" / "wstop" WASM calls (wasm.ts), "met" (emitted as 'metric'). No "m": the main thread holds only
 // control PIDs, which take lifecycle events, and a kernel's `locate` refuses any PID the main
 // thread owns, so a message never comes here.
 //
@@ -429,6 +429,7 @@ export class Runtime extends EventEmitter {
       }
       case 'evsub': case 'evunsub': case 'evsend': this.bus.handle(f); break;
       case 'wcall': this.wasm.call(f); break; // a WASM body's call (src/runtime/wasm.ts)
+      case 'wstep': this.wasm.step(f); break;
       case 'wstop': this.wasm.stop(f); break;
       case 'met': this.emit('metric', f); break; // the Lua `metrics` module (src/ops/user-metrics.ts listens)
       case 'crash': {
@@ -561,12 +562,14 @@ export class Runtime extends EventEmitter {
    * the names still held by PIDs that are not alive.
    */
   internals(): { names: number; namedPids: number; watchers: number; replies: number; outgoing: number;
-    ringBacklog: number; liveSlots: number; load: Record<number, number>; staleNames: string[]; wasmCalls: number } {
+    ringBacklog: number; liveSlots: number; load: Record<number, number>; staleNames: string[]; wasmCalls: number;
+    wasmPools: Array<{ entry: string; threads: number; queued: number }> } {
     const outgoing = this.ep?.postedFrames() ?? 0;
     const load: Record<number, number> = {};
     for (const th of this.threads) load[th.tid] = this.dir.load(th.tid);
     return { ...this.names.sizes(), ...this.control.sizes(), outgoing, ringBacklog: this.ep?.backlogFrames() ?? 0,
-      liveSlots: this.dir.liveSlots(), load, staleNames: this.names.stale(), wasmCalls: this.wasm.sizes().calls };
+      liveSlots: this.dir.liveSlots(), load, staleNames: this.names.stale(), wasmCalls: this.wasm.sizes().calls,
+      wasmPools: this.wasm.sizes().pools };
   }
 
   /**

@@ -16,8 +16,11 @@
 // required env), PermissionDenied (undeclared WASI interface), Timeout (max_execution_ms),
 // Canceled (signal / cancel()), Unavailable (static pool queue full), Internal (trap — message
 // kept as "wasm trap: unreachable" —, a component's error result with its payload).
-// `context` (the caller's actor, scope and values) is accepted so the kernel passes it through;
-// no WASI interface exposes it to the guest yet.
+// `context` (the caller's actor, scope and values) is what a guest importing wippy:context sees
+// (host.ts); `onRequest` serves a process.wasm guest's mailbox requests (the kernel's, through
+// src/runtime/wasm.ts; without it receive times out at once and send fails).
+// Variants compiled per entry (artifact.ts): `limits.memory` (memory.grow checked, memlimit.ts)
+// and JSPI for process.wasm components where the Node has it (jspi.ts; SHARED_PROCESS_POOL).
 //
 // Owns: entry -> prepared state (artifact + instance spec), one pool per entry (pool.ts), call-time
 // env resolution. May call: source.ts, artifact.ts, pool.ts, env.ts, signature.ts, wasi.ts.
@@ -26,21 +29,25 @@
 import type { Registry } from '../registry/registry.js';
 import type { FsDirectoryEntry, WasmEntry } from '../registry/types.js';
 import { WASM_KINDS } from '../registry/schema.js';
-import { compile, type Artifact } from './artifact.js';
+import { compile, type Artifact, type CompileOptions } from './artifact.js';
 import { registryEnv, resolveEnv, type EnvResolver } from './env.js';
 import { toCallError, WasmError, type WasmCallError } from './errors.js';
+import type { CallContext, GuestRequest } from './host.js';
 import type { InstanceSpec } from './instance.js';
-import { PROCESS_POOL, WasmPool, poolShape, type CallOutcome } from './pool.js';
+import { jspiEnabled } from './jspi.js';
+import { PROCESS_POOL, SHARED_PROCESS_POOL, WasmPool, poolShape, type CallOutcome } from './pool.js';
 import { parseSignatures, type CoreSignature } from './signature.js';
 import { loadBinary, where } from './source.js';
-import { unknownGroups, type OutputSink } from './wasi.js';
+import { unknownGroups, WASI_GROUPS, type OutputSink } from './wasi.js';
 
 export type WasmCallResult = { values: unknown[] } | { error: WasmCallError };
 
 export interface WasmCallOptions {
   signal?: AbortSignal;
-  /** The caller's security context (actor, scope, values); passed through, see the top. */
-  context?: Record<string, unknown>;
+  /** The caller's security context (actor, scope, values): what wippy:context shows the guest. */
+  context?: CallContext;
+  /** process.wasm: serves the guest's mailbox requests (see the top). */
+  onRequest?: (req: GuestRequest) => Promise<unknown>;
   /** Where this call's guest stdout/stderr goes (default: the WasmFunctions sink). */
   sink?: OutputSink;
 }
@@ -96,11 +103,16 @@ export class WasmFunctions {
     const entry = e as WasmEntry;
     const at = where(entry, this.registry);
     const bad = unknownGroups(entry.imports);
-    if (bad.length > 0) throw new WasmError('Invalid', `${at}: field imports: unknown import ${bad.join(', ')} (known: wasi:cli, wasi:io, wasi:poll, wasi:clocks, wasi:filesystem, wasi:random, wasi:sockets, wasi:http)`);
+    if (bad.length > 0) throw new WasmError('Invalid', `${at}: field imports: unknown import ${bad.join(', ')} (known: ${WASI_GROUPS.join(', ')})`);
     const bin = await loadBinary(entry, this.registry);
+    const variant: CompileOptions = entry.limits.memoryBytes !== undefined ? { memoryLimit: entry.limits.memoryBytes } : {};
     let artifact: Artifact;
     try {
-      artifact = await compile(bin);
+      artifact = await compile(bin, variant);
+      // JSPI names the async export as jco does (its interface's full name): known from the plain artifact
+      if (entry.kind === 'process.wasm' && artifact.shape === 'component' && jspiEnabled()) {
+        artifact = await compile(bin, { ...variant, jspi: jspiNames(entry.method, artifact.exports) });
+      }
     } catch (err) {
       throw new WasmError((err as WasmError).kind ?? 'Invalid', `${at}: ${(err as Error).message}`);
     }
@@ -166,12 +178,12 @@ export class WasmFunctions {
     const sink = opts.sink ?? this.sink;
     // Processes stream their output as it is written; function calls get it with the result.
     const out: CallOutcome = await this.pool(p).call(
-      { args, env },
+      { args, env, ...(opts.context ? { context: opts.context } : {}) },
       {
         controller: ac,
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(p.entry.limits.maxExecutionMs ? { maxExecutionMs: p.entry.limits.maxExecutionMs } : {}),
-        ...(asProcess ? { onOutput: sink } : {}),
+        ...(asProcess ? { onOutput: sink, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) } : {}),
       },
     );
     for (const [stream, bytes] of out.output) sink(stream, bytes);
@@ -182,7 +194,9 @@ export class WasmFunctions {
   private pool(p: Prepared): WasmPool {
     let pool = this.pooled.get(p.entry.id);
     if (!pool) {
-      pool = new WasmPool(p.entry.id, p.artifact, p.spec, p.entry.kind === 'process.wasm' ? PROCESS_POOL : poolShape(p.entry.pool));
+      const shape = p.entry.kind !== 'process.wasm' ? poolShape(p.entry.pool)
+        : p.artifact.shape === 'component' && p.artifact.jspi ? SHARED_PROCESS_POOL : PROCESS_POOL;
+      pool = new WasmPool(p.entry.id, p.artifact, p.spec, shape);
       this.pooled.set(p.entry.id, pool);
     }
     return pool;
@@ -193,10 +207,34 @@ export class WasmFunctions {
     return [...this.pooled].map(([entry, pool]) => ({ entry, threads: pool.threads, queued: pool.queued }));
   }
 
+  /** Whether process.wasm entry `id` runs under JSPI (prepared first). */
+  async suspends(id: string): Promise<boolean> {
+    const p = await this.prep(id);
+    return p.artifact.shape === 'component' && p.artifact.jspi;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const pools = [...this.pooled.values()];
     this.pooled.clear();
     await Promise.all(pools.map((p) => p.close()));
   }
+}
+
+/**
+ * jco's JSPI lists for a process method: the export (`name`, or `<package>/<iface>#name` for a
+ * function of an exported interface, as jco names it) and the imports that may wait (jspi.ts).
+ */
+function jspiNames(method: string, exports: Array<[string, 'function' | 'instance']>): NonNullable<CompileOptions['jspi']> {
+  const hash = method.indexOf('#');
+  let name = method;
+  if (hash >= 0) {
+    const iface = method.slice(0, hash);
+    const full = exports.find(([n, k]) => k === 'instance' && (n === iface || n.replace(/@[^/]*$/, '').endsWith(`/${iface}`)))?.[0];
+    if (full) name = `${full}#${method.slice(hash + 1)}`;
+  }
+  return {
+    asyncExports: [name],
+    asyncImports: ['wasi:io/poll#[method]pollable.block', 'wippy:process/mailbox#receive', 'wippy:process/mailbox#send'],
+  };
 }

@@ -5,16 +5,23 @@
 // naming it; component: jco's `instantiate` with the WASI imports the entry declared, checked
 // first), finding the method (`name`, or `iface#name` for a function of an exported interface),
 // converting arguments and results (signature.ts for core, values.ts for components), and the
-// memory limit (`limits.memory`: checked after instantiation and after every call, on the memories
-// a core module exports, or a component's core instances export — seen through jco's
-// instantiateCore hook; a guest growing past it inside one call is caught when the call returns).
-// May call: artifact.ts, wasi.ts, signature.ts, values.ts.
+// memory limit (`limits.memory`): every memory.grow of a module compiled with the limit traps when
+// it would pass it (memlimit.ts rewrote it; the trap's message is replaced by one naming the entry
+// and the limit), and the memories a core module exports, or a component's core instances export
+// (seen through jco's instantiateCore hook), are checked after instantiation and after every call
+// (for what the rewrite does not cover: memory64, another memory, a module wabt cannot read).
+// Under JSPI (artifact.jspi) the method returns a promise and the instance's clock and mailbox
+// waits suspend it (jspi.ts); `call` is async either way.
+// May call: artifact.ts, wasi.ts, host.ts, jspi.ts, memlimit.ts, signature.ts, values.ts.
 //
 // A trap (WebAssembly.RuntimeError) poisons the instance: `broken` is set and the pool drops it.
 // A top-level `result` error of a component is not a trap: the instance stays usable.
 
-import { compile as _unused, loadComponentJs, type Artifact } from './artifact.js';
+import { loadComponentJs, type Artifact } from './artifact.js';
 import { WasmError } from './errors.js';
+import type { CallHost } from './host.js';
+import type { GuestRun } from './jspi.js';
+import { REFUSED_GLOBAL, refusedGrow } from './memlimit.js';
 import { liftCore, lowerCore, type CoreSignature } from './signature.js';
 import { toGuest, toHost, errorMessage } from './values.js';
 import { checkImports, wasiImports, WasiContext, WasiExit, type OutputSink, type WasiSetup } from './wasi.js';
@@ -40,9 +47,10 @@ export class WasmInstance {
     private readonly memories: WebAssembly.Memory[],
     private readonly ctx: WasiContext | undefined,
     private readonly component: boolean,
+    private readonly refused: WebAssembly.Global[],
   ) {}
 
-  static async create(art: Artifact, spec: InstanceSpec, sink: OutputSink): Promise<WasmInstance> {
+  static async create(art: Artifact, spec: InstanceSpec, sink: OutputSink, run?: GuestRun): Promise<WasmInstance> {
     if (art.shape === 'core') {
       const wanted = WebAssembly.Module.imports(art.module);
       if (wanted.length > 0) {
@@ -53,21 +61,27 @@ export class WasmInstance {
       const fn = inst.exports[spec.method];
       if (typeof fn !== 'function') throw notExported(spec, Object.keys(inst.exports).filter((k) => typeof inst.exports[k] === 'function'));
       const memories = Object.values(inst.exports).filter((x): x is WebAssembly.Memory => x instanceof WebAssembly.Memory);
-      const out = new WasmInstance(spec, fn as (...a: unknown[]) => unknown, memories, undefined, false);
+      const g = inst.exports[REFUSED_GLOBAL];
+      const out = new WasmInstance(spec, fn as (...a: unknown[]) => unknown, memories, undefined, false,
+        g instanceof WebAssembly.Global ? [g] : []);
       out.checkMemory();
       return out;
     }
     checkImports(spec.imports, art.imports);
-    const ctx = new WasiContext(spec.wasi, sink);
+    const ctx = new WasiContext(spec.wasi, sink, spec.entryId);
+    if (art.jspi) ctx.run = run;
     const imports = await wasiImports(art.imports, ctx);
     const mod = await loadComponentJs(art);
     let exports: Record<string, unknown>;
     // jco instantiates the component's core modules through this hook: it lets us see their
     // memories, so limits.memory applies to components as to core modules.
     const memories: WebAssembly.Memory[] = [];
+    const refused: WebAssembly.Global[] = [];
     const instantiateCore = async (m: WebAssembly.Module, imp?: WebAssembly.Imports) => {
       const inst = await WebAssembly.instantiate(m, imp);
       for (const x of Object.values(inst.exports)) if (x instanceof WebAssembly.Memory) memories.push(x);
+      const g = inst.exports[REFUSED_GLOBAL];
+      if (g instanceof WebAssembly.Global) refused.push(g);
       return inst;
     };
     try {
@@ -77,16 +91,17 @@ export class WasmInstance {
     }
     const fn = findExport(exports, spec.method);
     if (!fn) throw notExported(spec, art.exports.map(([n, k]) => (k === 'instance' ? `${n}#...` : n)));
-    const out = new WasmInstance(spec, fn, memories, ctx, true);
+    const out = new WasmInstance(spec, fn, memories, ctx, true, refused);
     out.checkMemory();
     return out;
   }
 
   /** Calls the method. Returns the result value; throws WasmError / RuntimeError / WasiExit. */
-  call(args: unknown[], sink?: OutputSink, env?: Array<[string, string]>): unknown {
+  async call(args: unknown[], sink?: OutputSink, env?: Array<[string, string]>, host: CallHost = {}): Promise<unknown> {
     if (this.ctx) {
       if (sink) this.ctx.sink = sink;
       if (env) this.ctx.env = env;
+      this.ctx.host = host;
     }
     try {
       if (!this.component) {
@@ -101,11 +116,16 @@ export class WasmInstance {
         this.checkMemory();
         return r;
       }
-      const r = toHost(this.fn(...args.map(toGuest)));
+      const r = toHost(await this.fn(...args.map(toGuest)));
       this.checkMemory();
       return r;
     } catch (err) {
-      if (err instanceof WebAssembly.RuntimeError) this.broken = true;
+      if (err instanceof WebAssembly.RuntimeError) {
+        this.broken = true;
+        const limit = this.spec.memoryBytes;
+        const why = limit !== undefined ? refusedGrow(this.spec.entryId, limit, this.refused, this.memories) : undefined;
+        if (why) throw new WasmError('Internal', why);
+      }
       if (err instanceof WasiExit) {
         if (err.code === 0) return null;
         throw new WasmError('Internal', `${this.spec.entryId}: ${err.message}`);

@@ -7,10 +7,14 @@
 //   const p = new WasmProcess(wasm, 'app:compute_worker', { sink });
 //   await p.init([6, 7])     Init: hash-checked, compiled (once per hash), env resolved, args kept;
 //                            a failure here is the process's EXIT error (no step runs)
-//   const ev = await p.step()  Step: the method runs on a pool thread; a synchronous module
-//                            finishes in this one step: { done: true, value } | { done: true, error }
-//   p.cancel(deadlineMs)     CANCEL: the guest cannot observe it, so the call gets until the
-//                            deadline to finish, then is stopped (error kind Canceled)
+//   const ev = await p.step()  Step: the method runs on a pool thread until it returns:
+//                            { done: true, value } | { done: true, error }. A guest that waits
+//                            (mailbox, clock) is suspended under JSPI or parks its pool thread on
+//                            the fallback (jspi.ts); inside a runtime each wait is a step of the
+//                            kernel process (src/lua/kernel/wasm.lua)
+//   p.cancel(deadlineMs)     CANCEL: the call gets until the deadline to finish, then is
+//                            stopped (error kind Canceled). (Here the guest cannot observe it;
+//                            inside a runtime a guest importing wippy:mailbox receives it.)
 //   p.terminate()            stop now (the pool thread is replaced)
 //   p.close()                Close: release (idempotent); the instance died with its call
 //   runWasmProcess(...)      all four in order -> the EXIT shape { value } | { error }
@@ -21,14 +25,17 @@
 // env, a hash mismatch, a timeout are `result.error` with the kind and message of the call error.
 // Processes run on their entry's process pool: up to os.availableParallelism() threads, a fresh
 // instance per process, so concurrent processes of one entry do not share guest state.
-// May call: functions.ts (WasmFunctions.runProcess). Not here yet: a mailbox — a WASM guest has no
-// WASI interface to receive messages, so a WASM process is a call with a PID around it.
+// Mailbox: a guest importing wippy:mailbox asks `opts.onRequest` for each receive / send (host.ts);
+// inside a runtime the kernel serves them from the process's real mailbox. Without onRequest (a
+// WasmProcess outside a runtime) receive times out at once and send fails.
+// May call: functions.ts (WasmFunctions.startProcess).
 
 import type { WasmCallError } from './errors.js';
-import type { WasmCall, WasmFunctions } from './functions.js';
-import type { OutputSink } from './wasi.js';
+import type { WasmCall, WasmCallOptions, WasmFunctions } from './functions.js';
 
 export type WasmExit = { value?: unknown; error?: WasmCallError };
+/** The sink for guest output, the context it sees, and who serves its mailbox requests. */
+export type ProcessOptions = Pick<WasmCallOptions, 'sink' | 'context' | 'onRequest'>;
 export type WasmStep = { done: true } & WasmExit;
 
 export class WasmProcess {
@@ -42,7 +49,7 @@ export class WasmProcess {
   constructor(
     private readonly wasm: WasmFunctions,
     readonly entryId: string,
-    private readonly opts: { sink?: OutputSink; context?: Record<string, unknown> } = {},
+    private readonly opts: ProcessOptions = {},
   ) {}
 
   /** Init: prepares the entry and captures the arguments. */
@@ -67,10 +74,7 @@ export class WasmProcess {
     if (this.state !== 'ready') throw new Error(`WasmProcess ${this.entryId}: step() in state ${this.state}`);
     if (this.failed || this.stopped) return this.finish({ error: (this.failed ?? this.stopped)! });
     this.state = 'running';
-    this.call = this.wasm.startProcess(this.entryId, this.args, {
-      ...(this.opts.sink ? { sink: this.opts.sink } : {}),
-      ...(this.opts.context ? { context: this.opts.context } : {}),
-    });
+    this.call = this.wasm.startProcess(this.entryId, this.args, this.opts);
     const r = await this.call.result;
     if (this.stopped) return this.finish({ error: this.stopped });
     return this.finish('error' in r ? { error: r.error } : { value: r.values[0] ?? null });
@@ -111,7 +115,7 @@ export class WasmProcess {
 
 /** Init, step and close in one go; `handle` lets the owner cancel or terminate meanwhile. */
 export function runWasmProcess(
-  wasm: WasmFunctions, entryId: string, args: unknown[], opts: { sink?: OutputSink; context?: Record<string, unknown> } = {},
+  wasm: WasmFunctions, entryId: string, args: unknown[], opts: ProcessOptions = {},
 ): { process: WasmProcess; exit: Promise<WasmExit> } {
   const p = new WasmProcess(wasm, entryId, opts);
   const exit = (async () => {
@@ -133,7 +137,7 @@ export class WasmProcessTable {
 
   constructor(private readonly wasm: WasmFunctions) {}
 
-  start(pid: string, entryId: string, args: unknown[], opts: { sink?: OutputSink; context?: Record<string, unknown> }, onExit: (exit: WasmExit) => void): void {
+  start(pid: string, entryId: string, args: unknown[], opts: ProcessOptions, onExit: (exit: WasmExit) => void): void {
     if (this.live.has(pid)) throw new Error(`WasmProcessTable: ${pid} is already running`);
     const { process: p, exit } = runWasmProcess(this.wasm, entryId, args, opts);
     this.live.set(pid, p);

@@ -21,12 +21,16 @@
 //   wasi:http       types outgoing-handler
 // `wasi:io` also grants wasi:io/poll: the documented sleep example declares only wasi:io and
 // wasi:clocks, and a clock subscription is useless without poll.
+// The runtime's own interfaces (host.ts): `wippy:mailbox` grants wippy:process/mailbox (process.wasm
+// only), `wippy:context` grants wippy:process/context.
 //
 // Blocking calls (pollable.block on a clock, a file read) go through the shim's synchronous I/O
 // worker: the calling thread parks in Atomics.wait until the I/O thread answers. That is why
 // WASM runs on pool threads — a parked pool thread blocks nothing else (docs/wasm.md).
 
 import { WasmError } from './errors.js';
+import { CONTEXT, MAILBOX, contextImports, mailboxImports, type CallHost } from './host.js';
+import { patchPollable, tagPollable, type GuestRun } from './jspi.js';
 
 export interface WasiSetup {
   args: string[];
@@ -46,6 +50,8 @@ const GROUPS: Record<string, string[]> = {
   'wasi:random': ['wasi:random/random', 'wasi:random/insecure', 'wasi:random/insecure-seed'],
   'wasi:sockets': ['network', 'instance-network', 'ip-name-lookup', 'tcp', 'tcp-create-socket', 'udp', 'udp-create-socket'].map((i) => `wasi:sockets/${i}`),
   'wasi:http': ['wasi:http/types', 'wasi:http/outgoing-handler'],
+  'wippy:mailbox': [MAILBOX],
+  'wippy:context': [CONTEXT],
 };
 export const WASI_GROUPS = Object.keys(GROUPS);
 
@@ -71,7 +77,11 @@ export function checkImports(declared: string[], imports: string[]): void {
 export class WasiContext {
   env: Array<[string, string]>;
   sink: OutputSink;
-  constructor(readonly setup: WasiSetup, sink: OutputSink) {
+  /** The current call's context and requester (host.ts). */
+  host: CallHost = {};
+  /** JSPI: the guest's run on a shared thread (its waits suspend it); undefined: the fallback. */
+  run: GuestRun | undefined;
+  constructor(readonly setup: WasiSetup, sink: OutputSink, readonly entryId = '') {
     this.env = setup.env;
     this.sink = sink;
   }
@@ -90,11 +100,16 @@ const DISPOSE: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('
 
 /** The import object for one instance: only the interfaces in `imports` (already checked). */
 export async function wasiImports(imports: string[], ctx: WasiContext): Promise<Record<string, unknown>> {
-  if (imports.length === 0) return {};
-  shim ??= Promise.all([import('@bytecodealliance/preview2-shim'), import('@bytecodealliance/preview2-shim/filesystem')]);
-  const [s, fsMod] = await shim;
   const wanted = new Set(imports.map((i) => i.replace(/@[^/]*$/, '')));
   const out: Record<string, unknown> = {};
+  // the runtime's own interfaces need no shim
+  if (wanted.delete(MAILBOX)) out[MAILBOX] = mailboxImports(ctx.entryId, () => ctx.host, ctx.run !== undefined);
+  if (wanted.delete(CONTEXT)) out[CONTEXT] = contextImports(() => ctx.host);
+  if (wanted.size === 0) return out;
+  shim ??= Promise.all([import('@bytecodealliance/preview2-shim'), import('@bytecodealliance/preview2-shim/filesystem')]);
+  const [s, fsMod] = await shim;
+  const run = ctx.run;
+  if (run) patchPollable(s.io.poll.Pollable as unknown as { prototype: Record<string, unknown> });
   const OutputStream = s.io.streams.OutputStream as unknown as { prototype: object };
   const stream = (name: 'stdout' | 'stderr') => {
     const o = Object.create(OutputStream.prototype) as Record<string | symbol, unknown>;
@@ -141,7 +156,18 @@ export async function wasiImports(imports: string[], ctx: WasiContext): Promise<
       case 'wasi:io/streams': out[iface] = s.io.streams; break;
       case 'wasi:io/poll': out[iface] = s.io.poll; break;
       case 'wasi:clocks/wall-clock': out[iface] = s.clocks.wallClock; break;
-      case 'wasi:clocks/monotonic-clock': out[iface] = s.clocks.monotonicClock; break;
+      case 'wasi:clocks/monotonic-clock': {
+        const clock = s.clocks.monotonicClock as unknown as { now(): bigint; subscribeDuration(ns: bigint): object; subscribeInstant(at: bigint): object };
+        // under JSPI a clock pollable carries its wake time, so blocking on it suspends (jspi.ts)
+        out[iface] = !run ? clock : {
+          ...clock,
+          now: () => clock.now(),
+          resolution: () => (clock as unknown as { resolution(): bigint }).resolution(),
+          subscribeDuration: (ns: bigint) => tagPollable(clock.subscribeDuration(ns), performance.now() + Number(ns) / 1e6, run),
+          subscribeInstant: (at: bigint) => tagPollable(clock.subscribeInstant(at), performance.now() + Number(at - clock.now()) / 1e6, run),
+        };
+        break;
+      }
       case 'wasi:filesystem/types': out[iface] = fs!.types; break;
       case 'wasi:filesystem/preopens': out[iface] = fs!.preopens; break;
       case 'wasi:random/random': out[iface] = s.random.random; break;

@@ -21,6 +21,10 @@ declare namespace WebAssembly {
     readonly buffer: ArrayBuffer;
     grow(pages: number): number;
   }
+  class Global {
+    constructor(d: { value: string; mutable?: boolean }, v?: unknown);
+    value: unknown;
+  }
   class RuntimeError extends Error {}
   class CompileError extends Error {}
   class LinkError extends Error {}

@@ -89,6 +89,7 @@ export const frame: Ctors = {
   ev: (sub, system, kind, path, data) => ['ev', sub, system, kind, path, data],
   met: (op, name, value, labels) => ['met', op, name, value, labels],
   wcall: (replyTid, replyPid, req, id, args, ctx) => ['wcall', replyTid, replyPid, req, id, args, ctx],
+  wstep: (replyTid, replyPid, req, answer) => ['wstep', replyTid, replyPid, req, answer],
   wstop: (pid) => ['wstop', pid],
   w: (fd, bytes) => ['w', fd, bytes],
   shutdown: (graceMs) => ['shutdown', graceMs],

@@ -241,7 +241,12 @@ export const FRAMES = {
   wcall: {
     fields: [...RPC_HEAD, ['id', 'string'], ['args', 'args'], ['ctx', 'ctx|false']],
     dir: ['worker->main'], rpc: true,
-    doc: 'run WASM entry `id` (a function.wasm / function.wat call, or a process.wasm body) with `args` for process `reply_pid`, on the entry\'s pool; rep value the list of results (empty or one), or the call\'s error. One call per process, so `reply_pid` names it',
+    doc: 'run WASM entry `id` (a function.wasm / function.wat call, or a process.wasm body) with `args` for process `reply_pid`, on the entry\'s pool, `ctx` being the context the guest sees ({ values, actor = { id, meta }, scope = policy ids }); rep value the list of results (empty or one), or the call\'s error, or — when the guest asks for its mailbox — the request { step = "recv", timeout_ms? } or { step = "send", to, topic, payload }, answered with "wstep". One call per process, so `reply_pid` names it',
+  },
+  wstep: {
+    fields: [...RPC_HEAD, ['answer', 'any']],
+    dir: ['worker->main'], rpc: true,
+    doc: 'the answer to the guest request a "wcall" / "wstep" rep carried (recv: the message { topic, from, payload } or false on timeout; send: true or { error }) for the call of process `reply_pid`; the guest resumes, and the rep is its next request or its end, as for "wcall"',
   },
   wstop: {
     fields: [['pid', 'pid']],

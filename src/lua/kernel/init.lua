@@ -152,7 +152,8 @@ local spawn = loadmod("spawn")({
   security = security, rpc = rpc.call, wire = wire,
   dispatch = function(f) return late.dispatch(f) end,
   -- the WebAssembly bodies (process.wasm; function.wasm / function.wat frames): kernel/wasm.lua
-  bodies = loadmod("wasm")({ rpc = rpc.call, post = pids.post, on_cancel = lifecycle.on_cancel, err = err, wire = wire }),
+  bodies = loadmod("wasm")({ rpc = rpc.call, post = pids.post, on_cancel = lifecycle.on_cancel, err = err, wire = wire,
+    encode_actor = security.encode_actor, encode_scope = security.encode_scope, process = function() return late.process end }),
 })
 
 local exec = loadmod("exec")({
@@ -203,6 +204,7 @@ local process = loadmod("process")({
   wire = wire,
 })
 sandbox.set_process(process)
+late.process = process -- the WASM bodies serve their guests' mailbox requests with it
 -- typed Lua at run time (lib/types.lua): casts by calling a type, declared types (docs/dialect.md)
 sandbox.install_types(loadmod("types")({ err = err, is_error = is_error, pattern = run.pattern, newud = H.newud }))
 

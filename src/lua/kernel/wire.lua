@@ -223,6 +223,13 @@ return function()
   W.WCALL_CTX = 7
   function W.wcall(reply_tid, reply_pid, req, id, args, ctx) return { "wcall", reply_tid, reply_pid, req, id, args, ctx } end
 
+  -- "wstep" (worker->main; rpc)
+  W.WSTEP_REPLY_TID = 2
+  W.WSTEP_REPLY_PID = 3
+  W.WSTEP_REQ = 4
+  W.WSTEP_ANSWER = 5
+  function W.wstep(reply_tid, reply_pid, req, answer) return { "wstep", reply_tid, reply_pid, req, answer } end
+
   -- "wstop" (worker->main)
   W.WSTOP_PID = 2
   function W.wstop(pid) return { "wstop", pid } end
