@@ -242,7 +242,7 @@ describe('scripts that never call stop() exit by themselves', () => {
       try { await rt.exec('app:nope', []); } catch (e) { console.log(e.message); }`);
     assert.equal(r.signal, null, `killed: ${r.stderr}`);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, 'TypeError\nfactory not found\n');
+    assert.equal(r.stdout, 'TypeError\nfactory not found: app:nope\n');
   });
 
   test('an idle runtime that did nothing', () => {

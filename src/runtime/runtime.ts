@@ -577,7 +577,11 @@ export class Runtime extends EventEmitter {
    * when it passes is killed; then the workers exit.
    */
   stop(graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> {
-    if (!this.stopping) this.stopping = this.doStop(graceMs);
+    if (!this.stopping) {
+      // the workers are unref'd: hold Node until they have exited (their 'exit' events hold nothing)
+      this.control.hold();
+      this.stopping = this.doStop(graceMs).finally(() => this.control.release());
+    }
     return this.stopping;
   }
 
