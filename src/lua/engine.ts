@@ -14,7 +14,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { LuaFactory } from 'wasmoon';
+import { luaFactory } from './module.js';
 import { getRandomValues } from 'node:crypto';
 import { stdlibHost } from './host-stdlib.js';
 
@@ -116,7 +116,7 @@ export class LuaKernel {
    * kernel decodes itself (see kernel/init.lua).
    */
   static async create(host: KernelHost, cfg: Uint8Array, entries: Uint8Array): Promise<LuaKernel> {
-    const factory = new LuaFactory();
+    const factory = luaFactory(); // wasmoon's module, or ours with WIPPY_LUA=native (module.ts)
     const engine = await factory.createEngine({ openStandardLibs: true, injectObjects: false, enableProxy: false });
     const m: Module = (engine.global as any).lua.module;
     const k = new LuaKernel(m, engine.global.address);

@@ -1,0 +1,101 @@
+// Our Lua WebAssembly module (vendor/lua-wasm/lua54.wasm, issue 14) under wasmoon's JavaScript
+// side: it loads, runs Lua's coroutine behaviours exactly like wasmoon's module, and a yield from a
+// C function that Lua code called directly returns to lua_resume without a JS exception, while
+// yields across C boundaries (pcall, metamethods, iterators) still unwind.
+// The throw counts come from the glue's `_emscripten_throw_longjmp` import (test/helpers/lua-module.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { bareLua } from './helpers/lua-module.js';
+import { luaFactory, luaModuleKind } from '../src/lua/module.js';
+
+const CASES = readFileSync(path.resolve('test/lua/coroutines.lua'), 'utf8');
+
+test('WIPPY_LUA: default, native, and a clear error for anything else', () => {
+  assert.equal(luaModuleKind({}), 'wasmoon');
+  assert.equal(luaModuleKind({ WIPPY_LUA: 'native' }), 'native');
+  assert.throws(() => luaModuleKind({ WIPPY_LUA: 'luajit' }), /WIPPY_LUA="luajit": expected one of wasmoon, native/);
+});
+
+test('Lua coroutine behaviours: every case passes on both modules, with the same results', async () => {
+  const results: Record<string, string> = {};
+  for (const kind of ['wasmoon', 'native'] as const) {
+    const lua = await bareLua(kind);
+    try {
+      results[kind] = lua.run(CASES, '@coroutines.lua');
+    } finally { lua.close(); }
+  }
+  const failed = results.native.split('\n').filter((l) => !l.endsWith(': ok'));
+  assert.deepEqual(failed, [], 'cases failing on our module');
+  assert.equal(results.native, results.wasmoon);
+  assert.ok(results.native.split('\n').length >= 20);
+});
+
+test('a yield from Lua code returns to lua_resume without a JS exception', async () => {
+  const lua = await bareLua('native');
+  try {
+    const before = lua.throws();
+    const out = lua.run(`
+      local co = coroutine.wrap(function() local s = 0; while true do s = s + coroutine.yield(s) end end)
+      co(0)
+      local last; for i = 1, 1000 do last = co(1) end
+      local park = function(x) return coroutine.yield(x) end      -- tail call
+      local co2 = coroutine.wrap(function() while true do park(1) end end)
+      for i = 1, 1000 do co2() end
+      return last`);
+    assert.equal(out, '1000');
+    assert.equal(lua.throws() - before, 0, 'direct yields threw');
+  } finally { lua.close(); }
+});
+
+test('yields across C boundaries still unwind, one JS exception each', async () => {
+  const lua = await bareLua('native');
+  try {
+    const cases: Array<[string, string]> = [
+      ['pcall', 'pcall(coroutine.yield)'],
+      ['metamethod', 'local _ = setmetatable({}, { __index = function() return coroutine.yield() end }).x'],
+      ['iterator', 'for _ in function() coroutine.yield() end do end'],
+    ];
+    for (const [what, body] of cases) {
+      const before = lua.throws();
+      lua.run(`local co = coroutine.wrap(function() for i = 1, 10 do ${body} end end)
+        for i = 1, 10 do co() end`);
+      assert.equal(lua.throws() - before, 10, what);
+    }
+  } finally { lua.close(); }
+});
+
+test("wasmoon's own module unwinds every yield (the cost this module removes)", async () => {
+  const lua = await bareLua('wasmoon');
+  try {
+    const before = lua.throws();
+    lua.run('local co = coroutine.wrap(function() while true do coroutine.yield() end end) for i = 1, 100 do co() end');
+    assert.equal(lua.throws() - before, 100);
+  } finally { lua.close(); }
+});
+
+test("wasmoon's JS side on our module: await of a JS promise from a coroutine, errors, globals", async () => {
+  const engine = await luaFactory('native').createEngine();
+  try {
+    engine.global.set('later', (v: number) => new Promise((r) => setImmediate(() => r(v * 2))));
+    engine.global.set('fails', () => Promise.reject(new Error('js rejected')));
+    engine.global.set('sum', (a: number, b: number) => a + b);
+    assert.equal(await engine.doString('local a = later(5):await(); local b = later(a):await(); return sum(a, b)'), 30);
+    await assert.rejects(engine.doString('return fails():await()'), /js rejected/);
+    await assert.rejects(engine.doString('error("lua side")'), /lua side/);
+    assert.equal(await engine.doString('return string.format("%d-%s", 7, _VERSION)'), '7-Lua 5.4');
+    assert.equal(engine.doStringSync('return 2^53 // 1'), 2 ** 53);
+  } finally {
+    // not engine.global.close(): see BareLua.close (test/helpers/lua-module.ts)
+  }
+});
+
+test('errors in the module name the Lua position, and the state stays usable', async () => {
+  const lua = await bareLua('native');
+  try {
+    assert.throws(() => lua.run('local t = nil; return t.x', '@bad.lua'), /bad\.lua:1: attempt to index a nil value/);
+    assert.equal(lua.run('return tostring(1 + 1)'), '2');
+    assert.throws(() => lua.run('return (', '@syntax.lua'), /syntax\.lua:1:/);
+  } finally { lua.close(); }
+});
