@@ -84,7 +84,7 @@ CORE="lapi lcode lctype ldebug ldo ldump lfunc lgc llex lmem lobject lopcodes lp
       loslib lstrlib ltablib lutf8lib linit"
 SRCS=()
 for f in $CORE; do SRCS+=("$WORK/src/$f.c"); done
-for f in "$ROOT"/native/lua/*.c; do SRCS+=("$f"); done
+for f in "$ROOT"/native/lua/*.c "$ROOT"/native/lua/*.S; do SRCS+=("$f"); done
 
 # What wasmoon's JS calls (its glue looks every export up by name).
 EXPORTS=(lua_checkstack lua_xmove lua_atpanic lua_version lua_absindex lua_gettop lua_settop
@@ -114,8 +114,8 @@ EXPORTS=(lua_checkstack lua_xmove lua_atpanic lua_version lua_absindex lua_getto
   emscripten_stack_get_free emscripten_stack_get_base emscripten_stack_get_end)
 EXP=$(printf '"_%s",' "${EXPORTS[@]}"); EXP="[${EXP%,}]"
 
-CFLAGS=(-O3 -std=gnu99 -Wall -Wextra -mbulk-memory -DLUA_USE_WASM_THROW -I"$WORK/src" -I"$ROOT/native/lua")
-LDFLAGS=(-O3 -mbulk-memory -sSTANDALONE_WASM=0 -sWASM_BIGINT=1 -sALLOW_MEMORY_GROWTH=1 -sALLOW_TABLE_GROWTH=1
+CFLAGS=(-O3 -std=gnu99 -Wall -Wextra -mbulk-memory -mexception-handling -DLUA_USE_WASM_THROW -I"$WORK/src" -I"$ROOT/native/lua")
+LDFLAGS=(-O3 -mbulk-memory -mexception-handling -sSTANDALONE_WASM=0 -sWASM_BIGINT=1 -sALLOW_MEMORY_GROWTH=1 -sALLOW_TABLE_GROWTH=1
   -sSUPPORT_LONGJMP=1 -sDISABLE_EXCEPTION_CATCHING=1 -sFILESYSTEM=1 -sTOTAL_STACK=1048576
   -sDECLARE_ASM_MODULE_EXPORTS=0 -sERROR_ON_UNDEFINED_SYMBOLS=1
   "-sEXPORTED_FUNCTIONS=$EXP" -sEXPORTED_RUNTIME_METHODS=stackAlloc,stackSave,stackRestore
@@ -123,7 +123,7 @@ LDFLAGS=(-O3 -mbulk-memory -sSTANDALONE_WASM=0 -sWASM_BIGINT=1 -sALLOW_MEMORY_GR
   --no-entry)
 OBJ=$BUILD/obj && rm -rf "$OBJ" && mkdir -p "$OBJ"
 for s in "${SRCS[@]}"; do
-  emcc "${CFLAGS[@]}" -c "$s" -o "$OBJ/$(basename "${s%.c}").o"
+  o=$(basename "$s"); emcc "${CFLAGS[@]}" -c "$s" -o "$OBJ/${o%.*}.o"
 done
 emcc "${LDFLAGS[@]}" "$OBJ"/*.o -o "$BUILD/lua54.js"
 

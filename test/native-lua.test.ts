@@ -99,3 +99,13 @@ test('errors in the module name the Lua position, and the state stays usable', a
     assert.throws(() => lua.run('return (', '@syntax.lua'), /syntax\.lua:1:/);
   } finally { lua.close(); }
 });
+
+test('a JS exception from a host function passes through Lua\'s pcall unchanged, as on wasmoon\'s module', async () => {
+  for (const kind of ['wasmoon', 'native'] as const) {
+    const lua = await bareLua(kind);
+    try {
+      lua.defineRaw('jsboom', () => { throw new TypeError('host bug'); });
+      assert.throws(() => lua.run('return pcall(jsboom)'), (e: unknown) => e instanceof TypeError && /host bug/.test(e.message), kind);
+    } finally { lua.close(); }
+  }
+});

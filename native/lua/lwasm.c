@@ -1,38 +1,29 @@
 /*
-** lwasm.c: Lua's throw and try in our WebAssembly build (see lwasm.h).
+** lwasm.c: Lua's throw in our WebAssembly build (see lwasm.h; the try is lwasm_try.S).
 **
-** invoke_vii(index, a, b) is wasmoon's glue: it saves the shadow-stack
-** pointer, calls table[index](a, b), and on a thrown number restores the
-** stack pointer and calls our export setThrew(1, 0) (emscripten's
-** compiler-rt), which sets __THREW__; any other JS exception passes
-** through. A C function pointer is its table index.
+** A throw is the JS exception `Infinity`, thrown by the glue's import _emscripten_throw_longjmp
+** (wasmoon's JS function wrappers let exactly that through). luaW_throwing marks that the JS
+** exception in flight is ours: luaW_invoke's catch_all takes it as a Lua throw when the mark is
+** set and passes any other exception (a JS error from a host function) on unchanged.
 */
-#include <stdint.h>
 #include "lwasm.h"
-
-__attribute__((import_module("env"), import_name("invoke_vii")))
-void luaW_invoke_vii (int index, void *a, void *b);
 
 __attribute__((import_module("env"), import_name("_emscripten_throw_longjmp"),
                noreturn))
 void luaW_throw_js (void);
 
-/* Set by setThrew (emscripten's compiler-rt) when invoke_vii caught. */
-extern _Thread_local uintptr_t __THREW__;
-extern _Thread_local int __threwValue;
+static int luaW_throwing = 0;
 
 
 void luaW_throw (void) {
+  luaW_throwing = 1;
   luaW_throw_js();
 }
 
 
-int luaW_invoke (void (*f) (struct lua_State *L, void *ud),
-                 struct lua_State *L, void *ud) {
-  luaW_invoke_vii((int)(uintptr_t)f, L, ud);
-  if (__THREW__ == 0)
-    return 0;
-  __THREW__ = 0;
-  __threwValue = 0;
-  return 1;
+/* Called by luaW_invoke's catch_all: was it our throw? (and clear the mark) */
+int luaW_thrown (void) {
+  int ours = luaW_throwing;
+  luaW_throwing = 0;
+  return ours;
 }

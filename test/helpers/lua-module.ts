@@ -1,7 +1,8 @@
 // Test and bench helper: a bare Lua state (standard libraries only) on either Lua module
 // (src/lua/module.ts), driven through wasmoon's raw exports on the main thread, plus counters of
 // how often the module threw a JS exception (`_emscripten_throw_longjmp`: an error or an unwinding
-// yield) and entered a protected call (`invoke_vii`).
+// yield) and entered a protected call through JS (`invoke_vii`: wasmoon's module; ours catches
+// in wasm).
 //
 // The counters wrap the glue's import functions: WebAssembly.instantiate is patched for the one
 // instantiation of the factory and restored right after.
@@ -10,6 +11,8 @@ import { luaFactory, type LuaModuleKind } from '../../src/lua/module.js';
 export interface BareLua {
   /** Run a chunk on the main thread (lua_pcallk); returns its one result as a string. */
   run(src: string, name?: string): string;
+  /** Register a raw C-style host function (like src/lua/engine.ts's) as global `name`. */
+  defineRaw(name: string, fn: (L: number) => number): void;
   /** JS exceptions thrown by the module (errors and unwinding yields) since creation. */
   throws(): number;
   /** Protected calls entered (lua_resume, lua_pcallk, ...) since creation. */
@@ -67,6 +70,12 @@ export async function bareLua(kind: LuaModuleKind): Promise<BareLua> {
       m._lua_settop(L, 0);
       if (st !== 0) throw new Error(`${name}: ${out}`);
       return out;
+    },
+    defineRaw(name, fn) {
+      m._lua_pushcclosure(L, m.addFunction(fn, 'ii'), 0);
+      const cname = m.stringToNewUTF8(name);
+      m._lua_setglobal(L, cname);
+      m._free(cname);
     },
     throws: () => counts.throws,
     invokes: () => counts.invokes,
