@@ -42,3 +42,19 @@ export function luaFactory(kind: LuaModuleKind = luaModuleKind()): LuaFactory {
   }
   return new LuaFactory(NATIVE_WASM);
 }
+
+/**
+ * luaL_loadbufferx of `src` (as UTF-8 bytes) under chunk name `name`, through a module's raw
+ * exports (`m`: the emscripten module, `L`: a lua_State). Returns the status; the chunk (or the
+ * error message) is on top of the stack.
+ */
+export function loadChunk(m: any, L: number, src: string, name: string): number {
+  const bytes = Buffer.from(src, 'utf8');
+  const p = m._malloc(bytes.length || 1);
+  m.HEAPU8.set(bytes, p);
+  const cname = m.stringToNewUTF8(name);
+  const st = m._luaL_loadbufferx(L, p, bytes.length, cname, 0);
+  m._free(p);
+  m._free(cname);
+  return st;
+}

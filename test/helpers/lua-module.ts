@@ -6,7 +6,7 @@
 //
 // The counters wrap the glue's import functions: WebAssembly.instantiate is patched for the one
 // instantiation of the factory and restored right after.
-import { luaFactory, type LuaModuleKind } from '../../src/lua/module.js';
+import { luaFactory, loadChunk, type LuaModuleKind } from '../../src/lua/module.js';
 
 export interface BareLua {
   /** Run a chunk on the main thread (lua_pcallk); returns its one result as a string. */
@@ -58,13 +58,7 @@ export async function bareLua(kind: LuaModuleKind): Promise<BareLua> {
   };
   return {
     run(src, name = '=chunk') {
-      const bytes = Buffer.from(src, 'utf8');
-      const p = m._malloc(bytes.length);
-      m.HEAPU8.set(bytes, p);
-      const cname = m.stringToNewUTF8(name);
-      let st = m._luaL_loadbufferx(L, p, bytes.length, cname, 0);
-      m._free(p);
-      m._free(cname);
+      let st = loadChunk(m, L, src, name);
       if (st === 0) st = m._lua_pcallk(L, 0, 1, 0, 0, 0);
       const out = str(-1);
       m._lua_settop(L, 0);
