@@ -5,7 +5,9 @@
 // The throw counts come from the glue's `_emscripten_throw_longjmp` import (test/helpers/lua-module.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { bareLua } from './helpers/lua-module.js';
 import { luaFactory, luaModuleKind } from '../src/lua/module.js';
@@ -108,4 +110,26 @@ test('a JS exception from a host function passes through Lua\'s pcall unchanged,
       assert.throws(() => lua.run('return pcall(jsboom)'), (e: unknown) => e instanceof TypeError && /host bug/.test(e.message), kind);
     } finally { lua.close(); }
   }
+});
+
+// End to end: the kernel's receive path (process.send, channel receive -> sched.park ->
+// coroutine.yield) in worker threads, counted by a preload in every thread of a child process.
+function workerThrows(kind: string, rounds: number): { result: unknown; throwsInWorkers: number } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'native-lua-'));
+  const log = path.join(dir, 'throws.log');
+  try {
+    const out = execFileSync(process.execPath, ['--import', path.resolve('test/fixtures/native/count-throws.mjs'),
+      path.resolve('test/fixtures/native/pingpong.mjs'), String(rounds)],
+    { env: { ...process.env, WIPPY_LUA: kind, THROWS_LOG: log }, encoding: 'utf8', timeout: 60_000 });
+    const lines = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l !== '') : [];
+    return { result: JSON.parse(out.trim().split('\n').pop()!).result, throwsInWorkers: lines.filter((t) => t !== '0').length };
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+}
+
+test('in the runtime, a same-worker ping-pong on our module throws no JS exception; on wasmoon\'s, one per yield', () => {
+  const native = workerThrows('native', 500);
+  assert.deepEqual(native, { result: 500, throwsInWorkers: 0 });
+  const wasmoon = workerThrows('wasmoon', 500);
+  assert.equal(wasmoon.result, 500);
+  assert.ok(wasmoon.throwsInWorkers >= 1000, `wasmoon's module: ${wasmoon.throwsInWorkers} throws for 1000 receives`);
 });
