@@ -1,7 +1,7 @@
 // Our Lua WebAssembly module (vendor/lua-wasm/lua54.wasm, issue 14) under wasmoon's JavaScript
 // side: it loads, runs Lua's coroutine behaviours exactly like wasmoon's module, and a yield from a
-// C function that Lua code called directly returns to lua_resume without a JS exception, while
-// yields across C boundaries (pcall, metamethods, iterators) still unwind.
+// C function that Lua code called directly (or under pcall/xpcall) returns to lua_resume without
+// a JS exception, while yields across other C boundaries (metamethods, iterators) still unwind.
 // The throw counts come from the glue's `_emscripten_throw_longjmp` import (test/helpers/lua-module.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,20 +51,35 @@ test('a yield from Lua code returns to lua_resume without a JS exception', async
   } finally { lua.close(); }
 });
 
-test('yields across C boundaries still unwind, one JS exception each', async () => {
+test('yields under pcall and xpcall do not unwind either; across other C boundaries, one JS exception each', async () => {
   const lua = await bareLua('native');
   try {
-    const cases: Array<[string, string]> = [
-      ['pcall', 'pcall(coroutine.yield)'],
-      ['metamethod', 'local _ = setmetatable({}, { __index = function() return coroutine.yield() end }).x'],
-      ['iterator', 'for _ in function() coroutine.yield() end do end'],
+    const cases: Array<[string, string, number]> = [
+      ['pcall', 'pcall(coroutine.yield)', 0],
+      ['pcall of a Lua function', 'pcall(function() coroutine.yield() end)', 0],
+      ['nested pcall and xpcall', 'xpcall(pcall, print, function() return coroutine.yield() end)', 0],
+      ['metamethod', 'local _ = setmetatable({}, { __index = function() return coroutine.yield() end }).x', 10],
+      ['iterator', 'for _ in function() coroutine.yield() end do end', 10],
+      ['metamethod under pcall', 'pcall(function() return setmetatable({}, { __add = function() return coroutine.yield() end }) + 1 end)', 10],
     ];
-    for (const [what, body] of cases) {
+    for (const [what, body, throws] of cases) {
       const before = lua.throws();
       lua.run(`local co = coroutine.wrap(function() for i = 1, 10 do ${body} end end)
         for i = 1, 10 do co() end`);
-      assert.equal(lua.throws() - before, 10, what);
+      assert.equal(lua.throws() - before, throws, what);
     }
+    // an error after a yield under pcall is caught by that pcall (recovered by lua_resume), and
+    // the coroutine goes on yielding without unwinding
+    const before = lua.throws();
+    const out = lua.run(`
+      local co = coroutine.wrap(function()
+        local ok, e = pcall(function() coroutine.yield(1); error("after resume", 0) end)
+        coroutine.yield(ok and "no error" or e)
+        return "end"
+      end)
+      return table.concat({ co(), co(), co() }, ",")`);
+    assert.equal(out, '1,after resume,end');
+    assert.equal(lua.throws() - before, 1, 'only the error throws');
   } finally { lua.close(); }
 });
 
