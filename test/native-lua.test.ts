@@ -1,7 +1,7 @@
 // Our Lua WebAssembly module (vendor/lua-wasm/lua54.wasm, issue 14) under wasmoon's JavaScript
 // side: it loads, runs Lua's coroutine behaviours exactly like wasmoon's module, and a yield from a
-// C function that Lua code called directly (or under pcall/xpcall) returns to lua_resume without
-// a JS exception, while yields across other C boundaries (metamethods, iterators) still unwind.
+// C function that Lua code called directly (or under pcall/xpcall, or in a `for` iterator) returns
+// to lua_resume without a JS exception, while yields in metamethods still unwind.
 // The throw counts come from the glue's `_emscripten_throw_longjmp` import (test/helpers/lua-module.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,7 +51,7 @@ test('a yield from Lua code returns to lua_resume without a JS exception', async
   } finally { lua.close(); }
 });
 
-test('yields under pcall and xpcall do not unwind either; across other C boundaries, one JS exception each', async () => {
+test('yields under pcall, xpcall and in for iterators do not unwind either; in metamethods, one JS exception each', async () => {
   const lua = await bareLua('native');
   try {
     const cases: Array<[string, string, number]> = [
@@ -59,7 +59,8 @@ test('yields under pcall and xpcall do not unwind either; across other C boundar
       ['pcall of a Lua function', 'pcall(function() coroutine.yield() end)', 0],
       ['nested pcall and xpcall', 'xpcall(pcall, print, function() return coroutine.yield() end)', 0],
       ['metamethod', 'local _ = setmetatable({}, { __index = function() return coroutine.yield() end }).x', 10],
-      ['iterator', 'for _ in function() coroutine.yield() end do end', 10],
+      ['iterator', 'for _ in function() coroutine.yield() end do end', 0],
+      ['iterator yielding by tail call, under pcall', 'pcall(function() for _ in function() return coroutine.yield() end do end end)', 0],
       ['metamethod under pcall', 'pcall(function() return setmetatable({}, { __add = function() return coroutine.yield() end }) + 1 end)', 10],
     ];
     for (const [what, body, throws] of cases) {
