@@ -9,10 +9,17 @@ import { readFileSync, mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { bareLua } from './helpers/lua-module.js';
+import { bareLua, type BareLua } from './helpers/lua-module.js';
 import { luaFactory, luaModuleKind } from '../src/lua/module.js';
 
 const CASES = readFileSync(path.resolve('test/lua/coroutines.lua'), 'utf8');
+
+/** Run `src` on `lua`: its result and the JS exceptions the module threw meanwhile. */
+function counted(lua: BareLua, src: string): { out: string; throws: number } {
+  const before = lua.throws();
+  const out = lua.run(src);
+  return { out, throws: lua.throws() - before };
+}
 
 test('WIPPY_LUA: default, native, and a clear error for anything else', () => {
   assert.equal(luaModuleKind({}), 'wasmoon');
@@ -37,8 +44,7 @@ test('Lua coroutine behaviours: every case passes on both modules, with the same
 test('a yield from Lua code returns to lua_resume without a JS exception', async () => {
   const lua = await bareLua('native');
   try {
-    const before = lua.throws();
-    const out = lua.run(`
+    const r = counted(lua, `
       local co = coroutine.wrap(function() local s = 0; while true do s = s + coroutine.yield(s) end end)
       co(0)
       local last; for i = 1, 1000 do last = co(1) end
@@ -46,8 +52,7 @@ test('a yield from Lua code returns to lua_resume without a JS exception', async
       local co2 = coroutine.wrap(function() while true do park(1) end end)
       for i = 1, 1000 do co2() end
       return last`);
-    assert.equal(out, '1000');
-    assert.equal(lua.throws() - before, 0, 'direct yields threw');
+    assert.deepEqual(r, { out: '1000', throws: 0 }, 'direct yields threw');
   } finally { lua.close(); }
 });
 
@@ -64,32 +69,27 @@ test('yields under pcall, xpcall and in for iterators do not unwind either; in m
       ['metamethod under pcall', 'pcall(function() return setmetatable({}, { __add = function() return coroutine.yield() end }) + 1 end)', 10],
     ];
     for (const [what, body, throws] of cases) {
-      const before = lua.throws();
-      lua.run(`local co = coroutine.wrap(function() for i = 1, 10 do ${body} end end)
+      const r = counted(lua, `local co = coroutine.wrap(function() for i = 1, 10 do ${body} end end)
         for i = 1, 10 do co() end`);
-      assert.equal(lua.throws() - before, throws, what);
+      assert.equal(r.throws, throws, what);
     }
     // an error after a yield under pcall is caught by that pcall (recovered by lua_resume), and
-    // the coroutine goes on yielding without unwinding
-    const before = lua.throws();
-    const out = lua.run(`
+    // the coroutine goes on yielding without unwinding: only the error throws
+    assert.deepEqual(counted(lua, `
       local co = coroutine.wrap(function()
         local ok, e = pcall(function() coroutine.yield(1); error("after resume", 0) end)
         coroutine.yield(ok and "no error" or e)
         return "end"
       end)
-      return table.concat({ co(), co(), co() }, ",")`);
-    assert.equal(out, '1,after resume,end');
-    assert.equal(lua.throws() - before, 1, 'only the error throws');
+      return table.concat({ co(), co(), co() }, ",")`), { out: '1,after resume,end', throws: 1 });
   } finally { lua.close(); }
 });
 
 test("wasmoon's own module unwinds every yield (the cost this module removes)", async () => {
   const lua = await bareLua('wasmoon');
   try {
-    const before = lua.throws();
-    lua.run('local co = coroutine.wrap(function() while true do coroutine.yield() end end) for i = 1, 100 do co() end');
-    assert.equal(lua.throws() - before, 100);
+    const r = counted(lua, 'local co = coroutine.wrap(function() while true do coroutine.yield() end end) for i = 1, 100 do co() end');
+    assert.equal(r.throws, 100);
   } finally { lua.close(); }
 });
 
