@@ -9,7 +9,7 @@
 #     private apt directory from the machine's own Debian sources (same mirror and suites).
 #   - Debian's source fixes of that package (its patches 0003-0005; 0001/0002 are its build system
 #     and install paths).
-#   - ours: patches/lua/*.patch (in order) and native/lua/*.c.
+#   - ours: patches/lua/*.patch (in order) and native/lua/*.c, *.S.
 #   - the toolchain: Debian's emscripten (3.1.6 on bookworm; `apt-get install emscripten`).
 # Output: vendor/lua-wasm/lua54.wasm and vendor/lua-wasm/lua54.inputs (sha256 of every input and
 # the flags). `--check` rebuilds into the build directory and fails if the committed module or its
@@ -19,7 +19,7 @@
 # and "wasi_snapshot_preview1", by name) and the exports it calls (the Lua C API, malloc/free,
 # the stack helpers, setThrew). WASM_BIGINT: wasmoon passes lua_Integer as BigInt. SUPPORT_LONGJMP
 # only for the JS side of _emscripten_throw_longjmp: Lua never calls setjmp here, it throws and
-# catches through native/lua/lwasm.c. docs/design/native-core.md.
+# catches through native/lua/lwasm.c and lwasm_try.S. docs/design/native-core.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
