@@ -15,7 +15,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { LuaFactory } from 'wasmoon';
+import { luaFactory, loadChunk } from './module.js';
 import { getRandomValues } from 'node:crypto';
 import { stdlibHost } from './host-stdlib.js';
 
@@ -119,7 +119,7 @@ export class LuaKernel {
    * kernel decodes itself (see kernel/init.lua).
    */
   static async create(host: KernelHost, cfg: Uint8Array, entries: Uint8Array): Promise<LuaKernel> {
-    const factory = new LuaFactory();
+    const factory = luaFactory(); // wasmoon's module, or ours with WIPPY_LUA=native (module.ts)
     const engine = await factory.createEngine({ openStandardLibs: true, injectObjects: false, enableProxy: false });
     const m: Module = (engine.global as any).lua.module;
     const k = new LuaKernel(m, engine.global.address);
@@ -282,13 +282,7 @@ export class LuaKernel {
   private runChunk(src: string, name: string): void {
     const m = this.m;
     const L = this.L;
-    const bytes = Buffer.from(src, 'utf8');
-    const p = m._malloc(bytes.length);
-    m.HEAPU8.set(bytes, p);
-    const cname = m.stringToNewUTF8(name);
-    const st = m._luaL_loadbufferx(L, p, bytes.length, cname, 0);
-    m._free(p);
-    m._free(cname);
+    const st = loadChunk(m, L, src, name);
     if (st !== 0) {
       const msg = this.stringAt(L, -1);
       m._lua_settop(L, 0);

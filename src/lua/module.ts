@@ -1,0 +1,60 @@
+// Which Lua WebAssembly module a worker's Lua state runs on.
+//
+// Two modules, one JavaScript side (wasmoon's glue, which loads any module with its imports and
+// exports through `new LuaFactory(path)`):
+//   - "wasmoon" (default): wasmoon's own build. Every coroutine yield unwinds a JavaScript
+//     exception through wasm.
+//   - "native": ours, vendor/lua-wasm/lua54.wasm, built by scripts/build-lua-wasm.sh from
+//     Debian's Lua 5.4 sources plus patches/lua/*.patch and native/lua/*.c. A yield from a C
+//     function that Lua code called directly returns to lua_resume by ordinary returns
+//     (docs/design/native-core.md).
+// Chosen by the environment variable WIPPY_LUA, read once per thread, so the default stays
+// wasmoon's module until ours is proven; worker threads inherit the variable.
+//
+// Alternatives rejected: a Runtime option (the engine is created inside each worker, far from the
+// options; an environment variable reaches every thread and every test unchanged).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { LuaFactory } from 'wasmoon';
+
+/** The module kinds WIPPY_LUA accepts. */
+export const LUA_MODULES = ['wasmoon', 'native'] as const;
+export type LuaModuleKind = (typeof LUA_MODULES)[number];
+
+/** vendor/lua-wasm/lua54.wasm of this package (this file runs as dist/src/lua/module.js). */
+export const NATIVE_WASM = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..',
+  'vendor', 'lua-wasm', 'lua54.wasm');
+
+/** The module WIPPY_LUA names; a clear error for anything else. */
+export function luaModuleKind(env: NodeJS.ProcessEnv = process.env): LuaModuleKind {
+  const v = env.WIPPY_LUA;
+  if (v === undefined || v === '') return 'wasmoon';
+  if ((LUA_MODULES as readonly string[]).includes(v)) return v as LuaModuleKind;
+  throw new Error(`WIPPY_LUA=${JSON.stringify(v)}: expected one of ${LUA_MODULES.join(', ')}`);
+}
+
+/** A wasmoon factory loading the module of `kind`. */
+export function luaFactory(kind: LuaModuleKind = luaModuleKind()): LuaFactory {
+  if (kind === 'wasmoon') return new LuaFactory();
+  if (!existsSync(NATIVE_WASM)) {
+    throw new Error(`WIPPY_LUA=native: ${NATIVE_WASM} is missing (build it with scripts/build-lua-wasm.sh)`);
+  }
+  return new LuaFactory(NATIVE_WASM);
+}
+
+/**
+ * luaL_loadbufferx of `src` (as UTF-8 bytes) under chunk name `name`, through a module's raw
+ * exports (`m`: the emscripten module, `L`: a lua_State). Returns the status; the chunk (or the
+ * error message) is on top of the stack.
+ */
+export function loadChunk(m: any, L: number, src: string, name: string): number {
+  const bytes = Buffer.from(src, 'utf8');
+  const p = m._malloc(bytes.length || 1);
+  m.HEAPU8.set(bytes, p);
+  const cname = m.stringToNewUTF8(name);
+  const st = m._luaL_loadbufferx(L, p, bytes.length, cname, 0);
+  m._free(p);
+  m._free(cname);
+  return st;
+}
