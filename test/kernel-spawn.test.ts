@@ -78,9 +78,9 @@ test('spawn_local errors: unknown entry or host, a compile error, a missing meth
     local function fails(kind, msg, pid, e)
       F.eq(pid, nil); F.eq(e.kind, kind); F.has(e.message, msg, "message")
     end
-    fails("NotFound", "factory not found", S.spawn_local("app:missing", "app:host", nil, 0, {}))
+    fails("NotFound", "factory not found: app:missing", S.spawn_local("app:missing", "app:host", nil, 0, {}))
     fails("NotFound", "factory not found", S.spawn_local("app:lib", "app:host", nil, 0, {}))
-    fails("NotFound", "host not found", S.spawn_local("app:echo", "app:nohost", nil, 0, {}))
+    fails("NotFound", "host not found: app:nohost", S.spawn_local("app:echo", "app:nohost", nil, 0, {}))
     fails("Internal", "failed to create process: app:broken:1:", S.spawn_local("app:broken", "app:host", nil, 0, {}))
     fails("NotFound", 'method "main" not found in module', S.spawn_local("app:nomethod", "app:host", nil, 0, {}))
     F.has(F.logged(), "dead 1", "the PID minted for the failed instantiation is released")
@@ -165,7 +165,7 @@ test('exec_start: on_exit once with the EXIT; cancel sends CANCEL and stops wait
     F.eq(P.execs, nil)
     F.eq(events[2].ev.reason, "caller context canceled")
     local none, e = X.exec_start(P, "app:missing", "app:host", 0, {}, nil, function() end)
-    F.eq(none, nil); F.eq(e.kind, "Internal"); F.eq(e.message, "factory not found", "the spawn's message")
+    F.eq(none, nil); F.eq(e.kind, "Internal"); F.eq(e.message, "factory not found: app:missing", "the spawn's message")
     F.eq(h3.cancel(), false, "cancelled with its caller already")
   `));
 

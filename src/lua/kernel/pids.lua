@@ -106,7 +106,7 @@ return function(deps)
     -- take lifecycle events only (send_event), never messages, signals or topology edits.
     if host == CONTROL_HOST then return E("NotFound", "process not found") end
     if not cfg.hosts[host] and not host:find(FN_HOST_MARK, 1, true) then
-      return E("NotFound", "host not found")
+      return E("NotFound", "host not found: " .. host)
     end
     local tid, alive = H.route(uniq) -- one directory read: owner thread and alive bit
     local owner = host_of_tid[tid]

@@ -170,9 +170,10 @@ return function(deps)
   local function spawn_local(id, host, opts, n, args, pre)
     local Ent = entries[id]
     local body = Ent and bodies[Ent.kind]
-    if not body then return E("NotFound", "factory not found") end
+    -- the messages name what was not found (Wippy's own say only "factory not found")
+    if not body then return E("NotFound", "factory not found: " .. tostring(id)) end
     local hostrec = HOSTS[host]
-    if not hostrec then return E("NotFound", "host not found") end
+    if not hostrec then return E("NotFound", "host not found: " .. tostring(host)) end
     local code, cerr = body.prepare(Ent, id)
     if not code then return E("Internal", "failed to create process: " .. tostring(cerr)) end
     local uniq, pid
@@ -259,7 +260,7 @@ return function(deps)
   -- it that only this worker can hold). -> pid | nil, err
   local function spawn_from(P, id, host, monitor, link, n, args, ctx, watcher, pin)
     local hostrec = HOSTS[host]
-    if not hostrec then return E("NotFound", "host not found") end
+    if not hostrec then return E("NotFound", "host not found: " .. tostring(host)) end
     if ctx == nil then ctx = P.ctx end
     watcher = watcher or (monitor and P.pid or nil)
     local opts = { watcher = watcher, link = link and P.pid or nil, ctx = ctx }
