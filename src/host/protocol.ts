@@ -50,7 +50,9 @@ export type ControlFromWorker =
   | { type: 'stats'; processes: number; heapBytes: number; jsHeapBytes: number; wasmBytes: number; queue: QueueCounters;
       /** Frames waiting for room in this worker's full outgoing rings. */
       ringBacklog: number;
-      mailbox: MailboxStats };
+      mailbox: MailboxStats;
+      /** Frames this worker has posted since it started, by destination thread id (0 = main). */
+      sent: Record<number, number> };
 
 /**
  * A worker's report that it has shut down: no process left, nothing queued, every frame in a

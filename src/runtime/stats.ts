@@ -22,12 +22,17 @@ export interface WorkerStats {
   ringBacklog: number;
   /** Unread messages in its processes' mailboxes, and the largest mailbox with its PID. */
   mailbox: MailboxStats;
+  /**
+   * Frames it has posted since it started, by destination thread id (0 = the main thread; its own
+   * tid: frames to itself): which threads talk, e.g. whether a group of processes stayed together.
+   */
+  sent: Record<number, number>;
 }
 
 type StatsAnswer = Extract<ControlFromWorker, { type: 'stats' }>;
 
 const NOTHING: StatsAnswer = { type: 'stats', processes: 0, heapBytes: 0, jsHeapBytes: 0, wasmBytes: 0,
-  queue: { pushed: 0, own: 0, global: 0, stolen: 0 }, ringBacklog: 0, mailbox: { unread: 0, largest: 0 } };
+  queue: { pushed: 0, own: 0, global: 0, stolen: 0 }, ringBacklog: 0, mailbox: { unread: 0, largest: 0 }, sent: {} };
 
 export class StatsRequests {
   /** Per worker thread id: the stats() calls waiting for its answer, in order. */
@@ -39,7 +44,7 @@ export class StatsRequests {
       let list = this.waiting.get(th.tid);
       if (!list) { list = []; this.waiting.set(th.tid, list); }
       list.push((m) => resolve({ tid: th.tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes,
-        jsHeapBytes: m.jsHeapBytes, wasmBytes: m.wasmBytes, queue: m.queue, ringBacklog: m.ringBacklog, mailbox: m.mailbox }));
+        jsHeapBytes: m.jsHeapBytes, wasmBytes: m.wasmBytes, queue: m.queue, ringBacklog: m.ringBacklog, mailbox: m.mailbox, sent: m.sent }));
       th.worker.postMessage({ type: 'stats', collect } satisfies ControlToWorker);
     });
   }
