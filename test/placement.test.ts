@@ -157,6 +157,22 @@ test('wake-ups after a push: a placed spawn wakes its target; an own push the fi
   assert.equal(p.wakeAfterPush(1, isParked), -1, 'nobody parked: nobody to wake');
 });
 
+test('with the stuck rule off (a hooked host) the first queued spawn wakes nobody; the backlog mark still does', () => {
+  const dir = new FakeDirectory();
+  const queued = [1, 0];
+  const p = new Placement(dir, 1, [1, 2], () => 0, Infinity);
+  p.attach({ queuedAt: (i) => queued[i]!, progressAt: () => 0, localCapacity: STEAL_BACKLOG });
+  const parked = () => true;
+  assert.equal(p.wakeAfterPush(0, parked), -1, 'one queued spawn: nobody to wake');
+  queued[0] = STEAL_BACKLOG;
+  assert.equal(p.wakeAfterPush(0, parked), 2, 'a backlog a sibling may steal at once');
+  dir.busyTids.add(2);
+  queued[1] = 5;
+  dir.loads.set(2, 10);
+  assert.equal(p.siblingStuck(1), false);
+  assert.equal(p.siblingStuck(1), false, 'never stuck, however long it has not moved');
+});
+
 test('a worker with no queues (single-worker host) places on itself', () => {
   const dir = new FakeDirectory();
   const p = new Placement(dir, 4, [4]);

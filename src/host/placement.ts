@@ -189,13 +189,14 @@ export class Placement implements TaskPolicy {
 
   /**
    * After a spawn was queued at worker index `i`: the thread to wake, or -1. A sibling's inject
-   * queue: that sibling. Its own queue at 1 item or at the backlog mark: the first parked sibling
-   * (`isParked` reads its doorbell state).
+   * queue: that sibling. Its own queue at the backlog mark, or at 1 item where the stuck rule is
+   * on: the first parked sibling (`isParked` reads its doorbell state).
    */
   wakeAfterPush(i: number, isParked: (tid: number) => boolean): number {
     if (i !== this.me) return this.hostTids[i]!;
     const q = this.queues.queuedAt(this.me);
-    if (q !== 1 && q !== this.backlogMark()) return -1;
+    // The first item matters only to the stuck rule (a sibling then looks every stuckAfterMs).
+    if (q !== this.backlogMark() && !(q === 1 && Number.isFinite(this.stuckAfterMs))) return -1;
     for (const t of this.hostTids) if (t !== this.tid && isParked(t)) return t;
     return -1;
   }
