@@ -126,29 +126,25 @@ test('two drivers on two workers each keep their own children', async () => {
   }
 });
 
-test('a burst past the backlog mark (local_queue_size) is shared with the idle worker; one under it is not', async () => {
-  // local_queue_size 64: the mark is 64 queued spawns, so 1,000 spawns from one process pass it
-  const small = await runtime({ local_queue_size: 64 });
+/** One process spawns `n` idle processes on a fresh 2-worker host; the stats once all have started. */
+async function burst(n: number, host: Record<string, unknown>): Promise<WorkerStats[]> {
+  const rt = await runtime(host);
   try {
-    const { exit: result } = await start(small, 'g:burst', ['burst.ready', 1000]);
-    await until(small, () => small.lookup('burst.ready') !== undefined, 'the burst process');
-    small.send('burst.ready', 'go');
-    assert.equal(await result, 1000);
-    const st = await until(small, (s) => s.reduce((a, w) => a + w.processes, 0) === 1000, 'every spawn to start');
-    for (const w of st) assert.ok(w.processes > 0, `spread over both workers: ${st.map((x) => x.processes)}`);
-    assert.ok(st.reduce((a, w) => a + w.queue.stolen + w.queue.global, 0) > 0, 'the idle worker took queued spawns');
-  } finally {
-    await small.stop(2000);
-  }
-  const rt = await runtime();
-  try {
-    const { exit: result } = await start(rt, 'g:burst', ['burst.ready', 1000]);
+    const { exit } = await start(rt, 'g:burst', ['burst.ready', n]);
     await until(rt, () => rt.lookup('burst.ready') !== undefined, 'the burst process');
     rt.send('burst.ready', 'go');
-    assert.equal(await result, 1000);
-    const st = await until(rt, (s) => s.reduce((a, w) => a + w.processes, 0) === 1000, 'every spawn to start');
-    assert.deepEqual(st.map((w) => w.processes).sort((a, b) => a - b), [0, 1000], 'all on the spawner\'s worker');
+    assert.equal(await exit, n);
+    return await until(rt, (s) => s.reduce((a, w) => a + w.processes, 0) === n, 'every spawn to start');
   } finally {
     await rt.stop(2000);
   }
+}
+
+test('a burst past the backlog mark (local_queue_size) is shared with the idle worker; one under it is not', async () => {
+  // local_queue_size 64: the mark is 64 queued spawns, so 1,000 spawns from one process pass it
+  const past = await burst(1000, { local_queue_size: 64 });
+  for (const w of past) assert.ok(w.processes > 0, `spread over both workers: ${past.map((x) => x.processes)}`);
+  assert.ok(past.reduce((a, w) => a + w.queue.stolen + w.queue.global, 0) > 0, 'the idle worker took queued spawns');
+  const under = await burst(1000, {});
+  assert.deepEqual(under.map((w) => w.processes).sort((a, b) => a - b), [0, 1000], 'all on the spawner\'s worker');
 });
