@@ -22,9 +22,9 @@
 // spawner's worker is saturated, that is when the gain (work that would otherwise wait) is
 // certain and the cost (messages crossing) is bounded:
 // The sharing rule (the victim's side, src/lua/kernel/spawn.lua share_tasks): a resume that has
-// computed for ~100k VM instructions (~1 ms) since it began or since its last queued spawn hands
-// half of its worker's queued spawns to a sibling's inject queue, and again after twice as many
-// instructions. Whatever waits behind a computing resume waits as long as it computes, so the gain
+// computed for 1.2M VM instructions (~10 ms) since it began or since its last queued spawn without
+// yielding (a process that receives or sends yields after 1M) hands half of its worker's queued
+// spawns to a sibling's inject queue, and again after twice as many instructions. Whatever waits behind a computing resume waits as long as it computes, so the gain
 // is certain. Counted in instructions by the budget hook, so neither a collection nor the OS
 // pausing a spawn loop makes it share: a spawn loop's spawns reset the count.
 // The stuck rule (the thief's side): the sibling is inside one kernel step and nothing on it has

@@ -159,8 +159,13 @@ return function(deps)
   local validated = {} -- entry id -> true once it instantiated here (placement needs that first)
   local MULTI = #HOSTS[cfg.host].tids > 1
   -- Instructions a resume computes before it shares this worker's queue (share_tasks, below):
-  -- ~1 ms of Lua (about 120M instructions a second).
-  local SHARE_AFTER = 100000
+  -- ~10 ms of Lua (about 120M instructions a second), above the 1M after which a process that
+  -- calls receive or send yields anyway (sched.lua YIELD_AFTER). So a resume that talks never
+  -- shares (its messages are handled by its own worker's processes, likely the queued ones); only
+  -- one that computes without touching the kernel does. Measured with 100k (~1 ms): the tail of a
+  -- spawn+exit driver (a thousand queued EXITs read in one resume) shared its last children, and
+  -- 2,000-11,000 frames per run crossed workers in the `parallel` bench.
+  local SHARE_AFTER = 1200000
   M.SHARE_AFTER = SHARE_AFTER
   -- Set once the runtime's shutdown began: a process that starts afterwards (a queued spawn, or
   -- one whose spawn request arrived late) gets the same CANCEL.
@@ -395,8 +400,8 @@ return function(deps)
   -- spawns queued here wait until this worker ends the current resume; a sibling takes them by
   -- itself only when they pass the backlog mark (src/host/placement.ts), so a process that
   -- computes for SHARE_AFTER VM instructions since its resume began or since its last queued spawn
-  -- hands every other queued spawn (half, oldest first, order kept on each side) to a sibling's
-  -- inject queue, and again after twice as many instructions, and so on. Counted in instructions,
+  -- without yielding hands every other queued spawn (half, oldest first, order kept on each side)
+  -- to a sibling's inject queue, and again after twice as many instructions. Counted in instructions,
   -- not time: a spawn loop slowed by a collection or by the OS never shares (its spawns reset the
   -- count), a loop that computes always does, on any machine load. A descriptor that fits nowhere
   -- waits in `spill` and is started first by take_task.
