@@ -24,7 +24,7 @@ return { main = function(k, n)
   local kids = {}
   for i = 1, k do kids[i] = process.spawn_monitored("w:child", "w:p") end
   for s = 1, n // 2 do for i = 1, k do process.send(kids[i], "seq", s) end end
-  -- a long resume marks this worker busy (only busy workers are robbed)
+  -- a long resume: this worker shares its queued children with the idle one
   local x = 0
   for i = 1, 3000000 do x = x + i % 3 end
   process.inbox():receive() -- "go" from the test, once it has seen both workers busy

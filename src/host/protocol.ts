@@ -81,4 +81,9 @@ export interface QueueCounters {
   global: number;
   /** Queued spawns it moved from siblings' queues to its own deque. */
   stolen: number;
+  /**
+   * Queued spawns it handed to a sibling's inject queue: the sharing rule (a resume computing
+   * while spawns wait, src/host/placement.ts), or placement when its own queues were full.
+   */
+  shared: number;
 }

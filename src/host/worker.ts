@@ -135,7 +135,7 @@ function onControl(data: unknown): void {
       if (c.collect) (globalThis as { gc?: () => void }).gc?.();
       sendControl({ type: 'stats', processes: kernel.count(), heapBytes: kernel.heapBytes(),
         jsHeapBytes: getHeapStatistics().used_heap_size, wasmBytes: kernel.wasmBytes(),
-        queue: tasks ? { ...tasks.counters } : { pushed: 0, own: 0, global: 0, stolen: 0 },
+        queue: tasks ? { ...tasks.counters } : { pushed: 0, own: 0, global: 0, stolen: 0, shared: 0 },
         ringBacklog: ep.backlogFrames(), mailbox: kernel.mailboxes(), sent: sentByThread() });
       break;
   }

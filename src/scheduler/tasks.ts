@@ -109,7 +109,7 @@ export class TaskQueues {
   private takes = 0;
   private nextVictim = 0;
   /** What this worker queued and took (observability: Runtime.stats()). */
-  readonly counters = { pushed: 0, own: 0, global: 0, stolen: 0 };
+  readonly counters = { pushed: 0, own: 0, global: 0, stolen: 0, shared: 0 };
 
   /**
    * This worker's view of its host's queues. `me` is its index in the host.
@@ -141,6 +141,7 @@ export class TaskQueues {
     // step 3: the queue's publishing store (Deque.push: bottom; InjectQueue.push: seq)
     if (target === this.me ? this.local[this.me]!.push(s) || this.global.push(s) : this.inject[target]!.push(s)) {
       this.counters.pushed++;
+      if (target !== this.me) this.counters.shared++;
       return true;
     }
     this.free.push(s); // never published: back to the free list
