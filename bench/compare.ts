@@ -20,7 +20,7 @@
 // are normal), so a ratio of two figures taken minutes apart says little. A round runs each of our
 // workloads next to the references it is compared with — spawn-exit, hold, BEAM, ping-pong, the
 // generator actors, ring, fan-in, postMessage, the table payloads, job-runner, piscina, transport, the
-// SAB ring, spawn-burst, cpu-scaling — and odd rounds run that sequence backwards, so a slow drift of the machine does not always favour
+// SAB ring, spawn-burst, parallel, cpu-scaling — and odd rounds run that sequence backwards, so a slow drift of the machine does not always favour
 // one side. A ratio is computed per round from the two figures of that round, and the reported ratio
 // is the median over the rounds (lowest and highest kept as its range). The SAB ring child
 // (native-bench/sab-ring.js, ~20 s) compares our SpscRing with the plain ring in one process; with
@@ -62,7 +62,7 @@ const SAB_RING = resolve(dirname(SCRIPT), '..', 'native-bench', 'sab-ring.js');
 /** Our workloads, in bench/run.ts's order (the names `--only` takes). */
 const OUR_WORKLOADS = [
   'spawn-exit', 'hold', 'ping-pong', 'ring', 'fan-in', 'ping-pong-table', 'ring-table', 'job-runner', 'transport',
-  'cpu-scaling', 'spawn-burst',
+  'cpu-scaling', 'spawn-burst', 'parallel',
 ] as const;
 type OurWorkload = (typeof OUR_WORKLOADS)[number];
 
@@ -144,13 +144,14 @@ interface OursResult { figures: Figure[]; failures: Failure[] }
  * child exits with what it has, instead of dying without a result.
  */
 async function childMain(name: string, quick: boolean, workers: number): Promise<void> {
-  const [spawnMod, messaging, jobs, transport, scaling] = await Promise.all([
+  const [spawnMod, messaging, jobs, transport, scaling, parallel] = await Promise.all([
     import('./spawn.js'), import('./messaging.js'), import('./jobs.js'), import('./transport.js'), import('./scaling.js'),
+    import('./parallel.js'),
   ]);
   const workloads: Workload[] = [
     spawnMod.spawnExitWorkload, spawnMod.holdWorkload, messaging.pingPongWorkload, messaging.ringWorkload,
     messaging.fanInWorkload, messaging.pingPongTableWorkload, messaging.ringTableWorkload, jobs.jobRunnerWorkload,
-    transport.transportWorkload, scaling.cpuScalingWorkload, scaling.spawnBurstWorkload,
+    transport.transportWorkload, scaling.cpuScalingWorkload, scaling.spawnBurstWorkload, parallel.parallelWorkload,
   ];
   const w = workloads.find((x) => x.name === name);
   if (!w) usage(`unknown workload ${name}`);
@@ -363,9 +364,10 @@ function comparisons(W: number, quick: boolean): Comparison[] {
   const G4 = 'Job runner';
   const G5 = 'Transport';
   const G6 = 'Multi-worker (own ratios, not ÷ a reference)';
-  // cpu-scaling and spawn-burst compare 1 worker with max(2, all workers) (bench/scaling.ts).
+  // cpu-scaling, spawn-burst and parallel compare 1 worker with max(2, all workers) (bench/scaling.ts,
+  // bench/parallel.ts).
   const M = Math.max(2, W);
-  const fig = (workload: 'cpu-scaling' | 'spawn-burst', pick: (f: Figure) => boolean) => (r: Round) => ourFigure(r, workload, pick);
+  const fig = (workload: 'cpu-scaling' | 'spawn-burst' | 'parallel', pick: (f: Figure) => boolean) => (r: Round) => ourFigure(r, workload, pick);
   const cpu = (variant: string) => fig('cpu-scaling', (f) => f.variant === variant);
   const rawRatio: Side = {
     source: 'ours', workload: 'cpu-scaling', unit: '×', value: cpu(`raw wasmoon · ${M}/1`),
@@ -375,6 +377,11 @@ function comparisons(W: number, quick: boolean): Comparison[] {
     source: 'ours', workload: 'cpu-scaling', unit: '×', value: cpu(`hook ${hook} · ${M}/1`),
     what: `cpu-scaling, hook ${hook}${hook === 'off' ? ' (max_reductions 0, max_memory_mb 0)' : ' (default limits)'}: ` +
       `8 CPU-bound processes, throughput on ${M} workers ÷ on 1 (median of per-round ratios)`,
+  });
+  const parallelSide = (n: number): Side => ({
+    source: 'ours', workload: 'parallel', unit: 'ops/s', value: fig('parallel', (f) => f.unit === 'ops/s' && f.workers === n),
+    what: `parallel, ${n === 1 ? '1 worker' : `${n} workers`}: 2 rings of 1,000, 8 ping-pong pairs and 2 spawn+exit drivers at once, ` +
+      'hops + round trips + spawns per second (median over its rounds)',
   });
   const burstN = quick ? '20k' : '100k';
   const even = 100 / M;
@@ -555,6 +562,12 @@ function comparisons(W: number, quick: boolean): Comparison[] {
       group: G6, label: `CPU-bound Lua, scaling efficiency, hook off: ours ${M} ÷ 1 ÷ raw ${M} ÷ 1`,
       chartLabel: `CPU-bound, hook off: ours ${M} ÷ 1 ÷ raw ${M} ÷ 1`,
       ours: cpuRatio('off'), ref: rawRatio, ratio: cpu('hook off · vs raw'),
+    },
+    {
+      group: G6, label: `parallel independent work, ${M} workers ÷ 1 worker`, target: 1.7,
+      chartLabel: `parallel independent work, ${M} ÷ 1 workers`,
+      targetText: `independent groups (rings, ping-pong pairs, spawn+exit drivers) on ${M} workers ≥ 1.7× the throughput of 1 worker`,
+      ours: parallelSide(M), ref: parallelSide(1), ratio: fig('parallel', (f) => f.variant === `${M}/1`),
     },
     {
       group: G6, label: `${burstN} spawn burst: smallest share on a worker ÷ even share (${formatRatio(even)}%)`, target: 0.8,
@@ -761,6 +774,7 @@ function markdown(r: CompareResults, svgName: string): string {
   out.push('- "2 rings on 2 workers" and "2 workers" fan-in are aggregates over both workers; BEAM runs one ring / one receiver on 2 schedulers.');
   out.push('- Multi-worker: `cpu-scaling` (`bench/scaling.ts`) runs in its own child every round with its ' + (r.quick ? '`--quick` counts (8 processes × 1M iterations, 5 internal rounds)' : 'full counts (8 processes × 3M iterations, 7 internal rounds)') +
     '; each internal round measures ours with the budget hook on and off on 1 and N workers and the raw wasmoon ceiling on 1 and N threads, round-robin, and the suite reports the medians of the per-round ratios. A row\'s value here is the median of those medians over our rounds; its range is the lowest and highest of them (the per-internal-round ratios are in the JSON, `raw[].ours["cpu-scaling"]`). On a 2-vCPU VM with a contended second core the raw ceiling itself often stays well under 2×: read the N ÷ 1 rows against it, and the efficiency rows for what the runtime loses.');
+  out.push('- `parallel` (`bench/parallel.ts`): 2 rings of 1,000, 8 ping-pong pairs and 2 spawn+exit drivers run at once, every driver spawned from JS (round-robin over the workers) and spawning its own children; 1 worker and N workers alternate in its child over ' + (r.quick ? '3' : '5') + ' internal rounds, and its row is the median of the per-round N ÷ 1 ratios (target ≥ 1.7× on 2). Worker-to-worker frames during the timed part are in the JSON (`crossFrames`: 0 when every group stayed on its worker).');
   out.push('- `spawn-burst`: one process spawns ' + (r.quick ? '20,000 (`--quick`; 100,000 with `--full`)' : '100,000') + ' processes that block in `inbox:receive()`; the split over the workers is read from `rt.stats()` once all are alive or after 5 s (then the share is of all N, counting the ones not yet alive as on neither worker).');
   out.push('- Per-round values of every figure, and our figures\' details, are in the JSON file next to this one.');
   out.push('');
@@ -809,6 +823,7 @@ const SEQUENCE: Step[] = [
   { kind: 'ref', source: 'sab' },
   // Multi-worker: their references (the raw wasmoon ceiling, an even split) are measured inside.
   { kind: 'ours', name: 'spawn-burst' },
+  { kind: 'ours', name: 'parallel' },
   { kind: 'ours', name: 'cpu-scaling' },
 ];
 

@@ -29,7 +29,7 @@ const RING_SIZE = 1000;
 const TABLE_FIELDS = `a = 1, b = 2.5, c = "hello", d = true, e = 42, f = "world", g = 3.25, i = false, k = -7`;
 const TABLE_CHECK = `v.c == "hello" and v.k == -7 and v.b == 2.5 and v.d == true and v.i == false`;
 
-const PONG = luaEntry('pong', `
+export const PONG = luaEntry('pong', `
 return { main = function(peer)
   local ch = process.listen("p")
   local n = 0
@@ -41,7 +41,7 @@ return { main = function(peer)
   end
 end }`);
 
-const PING = luaEntry('ping', `
+export const PING = luaEntry('ping', `
 local function main(ready, n, lat, warm, host, tbl)
   local ch = process.listen("p")
   local peer = must(process.spawn_linked("bench:pong", host, process.pid()), nil, "spawn pong")
@@ -81,7 +81,7 @@ local function main(ready, n, lat, warm, host, tbl)
 end
 return { main = main }`);
 
-const RING_NODE = luaEntry('ring_node', `
+export const RING_NODE = luaEntry('ring_node', `
 return { main = function(nxt, driver)
   local tok = process.listen("t")
   local send = process.send
@@ -107,7 +107,7 @@ return { main = function(nxt, driver)
   end
 end }`);
 
-const RING_DRIVER = luaEntry('ring_driver', `
+export const RING_DRIVER = luaEntry('ring_driver', `
 local function main(ready, size, hops, host, tbl)
   local tok = process.listen("t")
   local counts = process.listen("count")

@@ -22,13 +22,14 @@ import { pingPongWorkload, ringWorkload, fanInWorkload, pingPongTableWorkload, r
 import { jobRunnerWorkload } from './jobs.js';
 import { transportWorkload } from './transport.js';
 import { cpuScalingWorkload, spawnBurstWorkload } from './scaling.js';
+import { parallelWorkload } from './parallel.js';
 import { wasmCallWorkload, wasmSpawnWorkload } from './wasm.js';
 import { machine, textTable, writeResults, fmtValue, type Failure, type Results } from './report.js';
 
 const WORKLOADS: Workload[] = [
   spawnExitWorkload, holdWorkload, pingPongWorkload, ringWorkload, fanInWorkload,
   pingPongTableWorkload, ringTableWorkload, jobRunnerWorkload, transportWorkload,
-  cpuScalingWorkload, spawnBurstWorkload, wasmCallWorkload, wasmSpawnWorkload,
+  cpuScalingWorkload, spawnBurstWorkload, parallelWorkload, wasmCallWorkload, wasmSpawnWorkload,
 ];
 
 const SCRIPT = fileURLToPath(import.meta.url);

@@ -19,11 +19,11 @@ import {
 } from './harness.js';
 
 /** Children alive at a time in spawn-exit. */
-const WINDOW = 1000;
+export const WINDOW = 1000;
 
-const EXIT_CHILD = luaEntry('exit_child', `return { main = function(i) return i end }`);
+export const EXIT_CHILD = luaEntry('exit_child', `return { main = function(i) return i end }`);
 
-const SPAWN_DRIVER = luaEntry('spawn_driver', `
+export const SPAWN_DRIVER = luaEntry('spawn_driver', `
 local CHILD = "bench:exit_child"
 local function main(ready, n, host, window)
   local ev = process.events()

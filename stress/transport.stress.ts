@@ -10,7 +10,7 @@ for (const workers of [1, 2]) {
   for (const seed of seeds) {
     test(`long transport stress: ${workers} worker(s), seed ${seed}`, { timeout: 600_000 }, async () => {
       const r = await runStress({ seed, workers, sinks: 16, sources: 16, messages: 32_000, bigEvery: 20_000, fromMain: 2_000, queuedSinks: 32 });
-      console.log(`seed ${seed} workers ${workers}: ${r.delivered} messages, queued spawns stolen ${r.stolen}, worker heaps ${r.heapBytes.map((b) => (b / 1048576).toFixed(1) + ' MiB').join(', ')}`);
+      console.log(`seed ${seed} workers ${workers}: ${r.delivered} messages, queued spawns stolen ${r.stolen}, shared ${r.shared}, worker heaps ${r.heapBytes.map((b) => (b / 1048576).toFixed(1) + ' MiB').join(', ')}`);
       assert.deepEqual(r.violations, []);
       assert.equal(r.delivered, r.expected);
       assert.ok(r.delivered >= 1_000_000, `volume ${r.delivered}`);

@@ -1,6 +1,6 @@
 // The placement and steal policy of a host worker (src/host/placement.ts) against a fake process
 // directory and fake queue lengths: which worker a new process goes to, when an idle worker may
-// rob a sibling or take from the global queue (the balance rule and the busy rule), and whom a
+// rob a sibling or take from the global queue (the balance, backlog and stuck rules), and whom a
 // queued spawn wakes. The clock is a counter the test moves by hand.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,13 +19,17 @@ class FakeDirectory implements DirectoryView {
   heartbeat(tid: number): number { return this.beats.get(tid) ?? 0; }
 }
 
-/** Worker `tid` of a host of workers `tids`, with queue lengths `queued` (by index) and a hand clock. */
-function setup(tid: number, tids: number[], queued: number[] = tids.map(() => 0)) {
+/**
+ * Worker `tid` of a host of workers `tids`, with queue lengths `queued` and queue progress counters
+ * `progress` (by index), deques of `capacity`, and a hand clock.
+ */
+function setup(tid: number, tids: number[], queued: number[] = tids.map(() => 0), capacity = STEAL_BACKLOG) {
   const dir = new FakeDirectory();
   const clock = { now: 0 };
+  const progress = tids.map(() => 0);
   const p = new Placement(dir, tid, [...tids], () => clock.now);
-  p.attach({ queuedAt: (i) => queued[i]! });
-  return { dir, clock, p, queued };
+  p.attach({ queuedAt: (i) => queued[i]!, progressAt: (i) => progress[i]!, localCapacity: capacity });
+  return { dir, clock, p, queued, progress };
 }
 
 test('placement: the spawner keeps its processes until it holds more than PLACE_SLACK above the lightest', () => {
@@ -67,14 +71,23 @@ test('placement skips a dead worker until its replacement takes its index', () =
 test('the balance rule: rob a sibling only while lighter by more than one', () => {
   const { dir, p, queued } = setup(1, [1, 2], [0, STEAL_BACKLOG]);
   dir.loads.set(1, STEAL_BACKLOG - 1);
-  assert.equal(p.canSteal(1), false, 'weights 31 vs 32: 31 + 1 is not below 32');
+  assert.equal(p.canSteal(1), false, 'weights 1023 vs 1024: 1023 + 1 is not below 1024');
   dir.loads.set(1, STEAL_BACKLOG - 2);
-  assert.equal(p.canSteal(1), true, 'weights 30 vs 32, and the sibling holds a backlog');
+  assert.equal(p.canSteal(1), true, 'weights 1022 vs 1024, and the sibling holds a backlog');
   queued[1] = STEAL_BACKLOG - 1;
-  assert.equal(p.canSteal(1), false, 'below the backlog and not busy: the busy rule says no');
+  dir.loads.set(1, 0);
+  assert.equal(p.canSteal(1), false, 'below the backlog and not stuck: a group of 1,023 stays together');
 });
 
-test('the busy rule: a sibling inside one step for longer than STEAL_AFTER_MS may be robbed', () => {
+test('the backlog mark is the deque capacity when that is smaller than STEAL_BACKLOG', () => {
+  const { p, queued } = setup(1, [1, 2], [0, 63], 64);
+  assert.equal(p.backlogMark(), 64);
+  assert.equal(p.canSteal(1), false, '63 queued: under the mark');
+  queued[1] = 64;
+  assert.equal(p.canSteal(1), true, 'a full deque: saturated');
+});
+
+test('the stuck rule: a sibling inside one step with nothing moving for longer than STEAL_AFTER_MS may be robbed', () => {
   const { dir, clock, p } = setup(1, [1, 2], [0, 4]);
   dir.busyTids.add(2);
   dir.beats.set(2, 7);
@@ -82,12 +95,26 @@ test('the busy rule: a sibling inside one step for longer than STEAL_AFTER_MS ma
   clock.now += STEAL_AFTER_MS;
   assert.equal(p.canSteal(1), false, 'exactly STEAL_AFTER_MS later: not yet');
   clock.now += 0.5;
-  assert.equal(p.canSteal(1), true, 'same heartbeat, busy, longer than STEAL_AFTER_MS');
+  assert.equal(p.canSteal(1), true, 'same heartbeat, same queues, busy, longer than STEAL_AFTER_MS');
   dir.beats.set(2, 8);
   assert.equal(p.canSteal(1), false, 'it started another step: a new look');
   clock.now += 5;
   dir.busyTids.delete(2);
   assert.equal(p.canSteal(1), false, 'not busy: never robbed for being slow');
+});
+
+test('the stuck rule: a sibling whose queue moves (a spawn loop, or starting its spawns) is busy, not stuck', () => {
+  const { dir, clock, p, progress } = setup(1, [1, 2], [0, 500]);
+  dir.busyTids.add(2);
+  dir.loads.set(2, 1);
+  assert.equal(p.canSteal(1), false, 'first look');
+  for (let i = 0; i < 50; i++) {
+    clock.now += 2 * STEAL_AFTER_MS;
+    progress[1]! += 3; // pushed or took spawns since the last look, all inside one step
+    assert.equal(p.canSteal(1), false, `look ${i + 2}: its queue moved, so it is not stuck`);
+  }
+  clock.now += 2 * STEAL_AFTER_MS;
+  assert.equal(p.canSteal(1), true, 'the queue stopped moving for longer than STEAL_AFTER_MS: stuck');
 });
 
 test('a replacement worker starts with a fresh heartbeat look', () => {
@@ -113,7 +140,7 @@ test('the global queue: taken only while within PLACE_SLACK of the lightest sibl
   assert.equal(p.canTakeGlobal(), true);
 });
 
-test('wake-ups after a push: a placed spawn wakes its target; an own push the first parked sibling at 1 and STEAL_BACKLOG', () => {
+test('wake-ups after a push: a placed spawn wakes its target; an own push the first parked sibling at 1 and at the backlog mark', () => {
   const { p, queued } = setup(2, [1, 2, 3]);
   const parked = new Set([3]);
   const isParked = (t: number) => parked.has(t);
@@ -128,6 +155,22 @@ test('wake-ups after a push: a placed spawn wakes its target; an own push the fi
   assert.equal(p.wakeAfterPush(1, isParked), 1, 'a backlog a sibling may steal at once');
   parked.clear();
   assert.equal(p.wakeAfterPush(1, isParked), -1, 'nobody parked: nobody to wake');
+});
+
+test('with the stuck rule off (a hooked host) the first queued spawn wakes nobody; the backlog mark still does', () => {
+  const dir = new FakeDirectory();
+  const queued = [1, 0];
+  const p = new Placement(dir, 1, [1, 2], () => 0, Infinity);
+  p.attach({ queuedAt: (i) => queued[i]!, progressAt: () => 0, localCapacity: STEAL_BACKLOG });
+  const parked = () => true;
+  assert.equal(p.wakeAfterPush(0, parked), -1, 'one queued spawn: nobody to wake');
+  queued[0] = STEAL_BACKLOG;
+  assert.equal(p.wakeAfterPush(0, parked), 2, 'a backlog a sibling may steal at once');
+  dir.busyTids.add(2);
+  queued[1] = 5;
+  dir.loads.set(2, 10);
+  assert.equal(p.siblingStuck(1), false);
+  assert.equal(p.siblingStuck(1), false, 'never stuck, however long it has not moved');
 });
 
 test('a worker with no queues (single-worker host) places on itself', () => {

@@ -126,7 +126,7 @@ test('hosts: defaults, explicit sizes, terminal host', async () => {
   const byId = new Map(reg.hosts().map((h) => [h.id, h]));
   assert.deepEqual([...byId.keys()].sort(), ['app:processes', 'app:small', 'app:terminal']);
   const processes = byId.get('app:processes')!;
-  assert.deepEqual(processes.host, { workers: os.availableParallelism(), queueSize: 1024, localQueueSize: 256, maxReductions: 100_000_000, maxMemoryMb: 1024, stallTimeoutMs: 30_000, maxMailbox: 100_000, crashReports: true });
+  assert.deepEqual(processes.host, { workers: os.availableParallelism(), queueSize: 1024, localQueueSize: 1024, maxReductions: 100_000_000, maxMemoryMb: 1024, stallTimeoutMs: 30_000, maxMailbox: 100_000, crashReports: true });
   assert.equal(processes.autoStart, true);
   const small = byId.get('app:small')!;
   assert.deepEqual(small.host, { workers: 2, queueSize: 64, localQueueSize: 8, maxReductions: 100_000_000, maxMemoryMb: 1024, stallTimeoutMs: 30_000, maxMailbox: 100_000, crashReports: true });

@@ -24,7 +24,7 @@ return { main = function(k, n)
   local kids = {}
   for i = 1, k do kids[i] = process.spawn_monitored("w:child", "w:p") end
   for s = 1, n // 2 do for i = 1, k do process.send(kids[i], "seq", s) end end
-  -- a long resume marks this worker busy (only busy workers are robbed)
+  -- a long resume: this worker shares its queued children with the idle one
   local x = 0
   for i = 1, 3000000 do x = x + i % 3 end
   process.inbox():receive() -- "go" from the test, once it has seen both workers busy
@@ -121,7 +121,9 @@ test('a spawn burst from one process spreads over both workers and every process
     assert.equal(counts.reduce((a, b) => a + b, 0), n, `every queued spawn started: ${counts}`);
     // the benchmark reports the real split (50/50 for 100k); here: clearly spread
     for (const c of counts) assert.ok(c >= n * 0.25, `spread over both workers: ${counts}`);
-    assert.ok(st.reduce((a, w) => a + w.queue.stolen, 0) > 0, 'the idle worker stole');
+    // Past the backlog mark (a full deque) a sibling may steal, and the spawner's overflow goes to
+    // the global queue, which the lighter worker takes from first: either counts.
+    assert.ok(st.reduce((a, w) => a + w.queue.stolen + w.queue.global, 0) > 0, `the idle worker took queued spawns: ${JSON.stringify(st.map((w) => w.queue))}`);
     const pushed = st.reduce((a, w) => a + w.queue.pushed, 0) + rt.queuedSpawns();
     assert.ok(pushed > n / 2, `most spawns went through the run queues (${pushed})`);
     assert.equal(st.reduce((a, w) => a + w.queue.own + w.queue.global, 0), pushed, 'each queued spawn was taken once');

@@ -11,9 +11,10 @@ for (const workers of [1, 2]) {
       assert.equal(r.delivered, r.expected, `seed ${seed}: delivered ${r.delivered} of ${r.expected}`);
       assert.equal(r.leftover, 0, 'no process left behind');
       assert.equal(r.queuedStarted, r.queued, 'every queued spawn was taken and started exactly once');
-      // the spawner of the queued sinks burns ~20-60 ms in one resume: its idle sibling steals
-      if (workers > 1) assert.ok(r.stolen > 0, 'queued sinks were stolen by the idle worker');
-      if (process.env.STRESS_VERBOSE) console.log(`seed ${seed}, ${workers} worker(s): ${r.delivered} messages, ${r.stolen} queued spawns stolen`);
+      // the spawner of the queued sinks burns ~20-60 ms in one resume: it shares them with its idle
+      // sibling (the budget hook counts its instructions), or the sibling steals them
+      if (workers > 1) assert.ok(r.stolen + r.shared > 0, 'queued sinks moved to the idle worker');
+      if (process.env.STRESS_VERBOSE) console.log(`seed ${seed}, ${workers} worker(s): ${r.delivered} messages, ${r.stolen} queued spawns stolen, ${r.shared} shared`);
     });
   }
 }

@@ -19,7 +19,7 @@ test('own deque, then the global queue on overflow, then refused; taken oldest f
   for (let i = 0; i < 8; i++) order.push(item(q.take(false)));
   assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7], 'FIFO: the deque, then the overflow');
   assert.equal(q.take(true), undefined);
-  assert.deepEqual(q.counters, { pushed: 8, own: 4, global: 4, stolen: 0 });
+  assert.deepEqual(q.counters, { pushed: 8, own: 4, global: 4, stolen: 0, shared: 0 });
 });
 
 test('slots are reused: many more pushes than slots, and a refused push leaks none', () => {

@@ -1,8 +1,8 @@
 // Where a worker's new processes go, and what an idle worker may take from its siblings: the
 // placement and steal policy of one worker of a process host.
 //
-// Owns: the placement rule (place()), the two steal rules (canSteal / canTakeGlobal, the
-// TaskPolicy that src/scheduler/tasks.ts asks), and whom to wake after a queued spawn
+// Owns: the placement rule (place()), the steal rules (canSteal / canTakeGlobal, the TaskPolicy
+// that src/scheduler/tasks.ts asks), and whom to wake after a queued spawn
 // (wakeAfterPush). It reads the shared process directory through DirectoryView (src/shm/
 // directory.ts implements it; tests pass a fake) and the queue lengths through QueueView
 // (TaskQueues). It decides; it does not move work, ring doorbells or keep processes.
@@ -14,35 +14,67 @@
 // spawn burst (100k spawns from one process end up split ~50/50 over 2 workers). A worker the
 // main thread declared dead is skipped until its replacement takes its index (replaced()).
 //
-// Two rules decide what an idle worker takes from others.
-// The busy rule: a sibling is robbed only while it is busy — inside one kernel step for more than
-// STEAL_AFTER_MS (its heartbeat word has not moved across two looks that far apart while its busy
-// word is set), or holding STEAL_BACKLOG queued spawns. A burst of short processes stays on the
-// worker that spawned it (their messages and EXITs stay in one Lua state: ~10 µs round trips
-// instead of ~57 µs across threads); a worker stuck in a long resume, or in a spawn loop, loses
-// half its queue to an idle sibling.
+// What an idle worker takes from others: talkers stay together. A process never leaves the worker
+// that starts it, and a child usually talks to its spawner and its siblings (EXITs, links,
+// replies, a ring's token), so every message between two processes on different workers pays the
+// codec, a ring and often a wake-up (~57 µs a round trip against ~10 µs inside one Lua state). A
+// spawn therefore stays on its spawner's worker, and an idle sibling takes it only when the
+// spawner's worker is saturated, that is when the gain (work that would otherwise wait) is
+// certain and the cost (messages crossing) is bounded:
+// The sharing rule (the victim's side, src/lua/kernel/spawn.lua share_tasks): a resume that has
+// computed for 1.2M VM instructions (~10 ms) since it began or since its last queued spawn without
+// yielding (a process that receives or sends yields after 1M) hands half of its worker's queued
+// spawns to a sibling's inject queue, and again after twice as many instructions. Whatever waits behind a computing resume waits as long as it computes, so the gain
+// is certain. Counted in instructions by the budget hook, so neither a collection nor the OS
+// pausing a spawn loop makes it share: a spawn loop's spawns reset the count.
+// The stuck rule (the thief's side): the sibling is inside one kernel step and nothing on it has
+// moved for more than `stuckAfterMs`: not its heartbeat (a new step), not its own queues (a spawn
+// pushed, a queued spawn started — the kernel takes one every 61 resumes while it holds some).
+// On a host without the budget hook (max_reductions and max_memory_mb 0) nothing counts
+// instructions, so this is the only way to see a computing resume: STEAL_AFTER_MS (1 ms); a spawn
+// loop that the OS or a collection pauses for longer than that looks stuck too, and may lose
+// half its queue. On a hooked host the rule is off (stuckAfterMs = Infinity): measured on a
+// 2-core machine at load average 20, a spawn loop of 1,000 went 59 ms without a push (Node 20),
+// so no wall-clock wait tells a paused spawn loop from a computing resume, and the instruction
+// count does. Left out there: a resume inside one long host call (a WASM function, say) holds its
+// worker's queued spawns until it returns.
+// The backlog rule: the sibling holds min(STEAL_BACKLOG, local_queue_size) queued spawns or more:
+// 1,024 by default, ~20-40 ms of process starts. A group of up to ~1,000 processes spawned in one
+// go (a ring, a pool, a window of monitored children) stays whole; a bigger burst is shared.
+// Overflow to the global queue happens only past the same mark (the deque is full), so taking
+// from there is always allowed under the balance rule.
 // The balance rule: a worker's weight is its live processes plus its queued spawns. A thief robs
 // a sibling only while its own weight + 1 is below the sibling's, and takes from the global queue
 // only while its weight is within PLACE_SLACK of the lightest sibling's. Without it, an idle
 // thief drained a spawn loop's queue faster than the spawner started its own share: 100k spawns
 // landed 32/68 on Node 20 (50,008 / 49,992 with it).
+// Rejected: the previous busy rule (a sibling in one *step* for over 1 ms, or holding 32 queued
+// spawns). A step runs up to 20,000 resumes, so every worker doing steady message work or
+// starting a group of spawns was "busy": a ring of 1,000 spawned by one driver ended up 500/500
+// and 60k hops/s on 1 worker became 19k on 2. Deciding per message partner (counting the
+// frames between each pair of workers and moving only groups that do not talk) needs the
+// processes to move after they start, which a Lua coroutine cannot.
 //
-// Wake-ups. A push that makes the pusher's own queue non-empty, or brings it to STEAL_BACKLOG,
-// wakes one parked sibling (the first may take it under the balance rule, the second under the
-// busy rule); a spawn placed on a sibling's inject queue wakes that sibling. A parked worker whose
-// siblings hold work parks with a STEAL_AFTER_MS timeout (src/host/loop.ts), so it notices a
-// sibling that has been in one step for too long.
+// Wake-ups. A push that makes the pusher's own queue non-empty, or brings it to the backlog mark,
+// wakes one parked sibling (it then looks every STEAL_AFTER_MS while work is queued elsewhere,
+// src/host/loop.ts, to see the stuck rule); a spawn placed on a sibling's inject queue wakes that
+// sibling.
 //
 // Atomics: none here. Every directory read is an Atomics.load in Directory (load, busy,
-// heartbeat, isDown), paired there with the owning thread's Atomics.add / Atomics.store.
+// heartbeat, isDown), paired there with the owning thread's Atomics.add / Atomics.store; every
+// queue read (queuedAt, progressAt) is an Atomics.load in src/scheduler/deque.ts, paired there.
 import type { TaskPolicy } from '../scheduler/tasks.js';
 
 /** Placement slack: processes a worker may hold above the least loaded one before spawns move. */
 export const PLACE_SLACK = 16;
-/** The busy rule: a sibling in one step for longer than this (ms) may be robbed. */
+/**
+ * The stuck rule on a host without the budget hook: a sibling in one step with nothing moving for
+ * longer than this (ms) may be robbed.
+ */
 export const STEAL_AFTER_MS = 1;
-/** The busy rule: a sibling with this many queued spawns may be robbed at once. */
-export const STEAL_BACKLOG = 32;
+
+/** The backlog rule: a sibling with this many queued spawns (or a full deque) may be robbed at once. */
+export const STEAL_BACKLOG = 1024;
 
 /** What placement reads of the shared process directory (src/shm/directory.ts). */
 export interface DirectoryView {
@@ -62,26 +94,33 @@ export interface DirectoryView {
 export interface QueueView {
   /** Spawns waiting on worker `i`'s deque and inject queue (i: index in the host). */
   queuedAt(i: number): number;
+  /** A number that changes whenever worker `i`'s deque or inject queue gains or loses an item. */
+  progressAt(i: number): number;
+  /** Capacity of each worker's deque. */
+  readonly localCapacity: number;
 }
 
-const NO_QUEUES: QueueView = { queuedAt: () => 0 };
+const NO_QUEUES: QueueView = { queuedAt: () => 0, progressAt: () => 0, localCapacity: STEAL_BACKLOG };
 
 export class Placement implements TaskPolicy {
   /** This worker's index in the host (and in its run queues). */
   readonly me: number;
   private queues: QueueView = NO_QUEUES;
-  /** Per sibling index: the heartbeat seen at the last look, and when it was first seen. */
+  /** Per sibling index: the heartbeat and queue progress seen at the last look, and since when. */
   private readonly seenBeat: number[];
+  private readonly seenProgress: number[];
   private readonly seenAt: number[];
 
   /**
    * Worker `tid`'s policy. `hostTids`: its host's workers, index-aligned with the run queues
    * (shared with the caller, and updated through replaced()). `now`: a millisecond clock.
+   * `stuckAfterMs`: the stuck rule's wait (STEAL_AFTER_MS; Infinity on hooked hosts: the rule is off).
    */
   constructor(private readonly dir: DirectoryView, readonly tid: number, private readonly hostTids: number[],
-    private readonly now: () => number = () => performance.now()) {
+    private readonly now: () => number = () => performance.now(), readonly stuckAfterMs = STEAL_AFTER_MS) {
     this.me = hostTids.indexOf(tid);
     this.seenBeat = hostTids.map(() => -1);
+    this.seenProgress = hostTids.map(() => 0);
     this.seenAt = hostTids.map(() => 0);
   }
 
@@ -114,19 +153,31 @@ export class Placement implements TaskPolicy {
     return this.dir.load(this.hostTids[i]!) + this.queues.queuedAt(i);
   }
 
-  /** The busy rule, heartbeat half: sibling `i` has been inside one step for over STEAL_AFTER_MS. */
-  siblingBusy(i: number): boolean {
+  /** The backlog mark: queued spawns at which a worker counts as saturated. */
+  backlogMark(): number {
+    return Math.min(STEAL_BACKLOG, this.queues.localCapacity);
+  }
+
+  /**
+   * The stuck rule: sibling `i` is inside one step, and neither its heartbeat nor its queues have
+   * moved since a look more than STEAL_AFTER_MS ago.
+   */
+  siblingStuck(i: number): boolean {
     const t = this.hostTids[i]!;
     if (!this.dir.busy(t)) return false;
     const hb = this.dir.heartbeat(t);
+    const pr = this.queues.progressAt(i);
     const now = this.now();
-    if (hb !== this.seenBeat[i]) { this.seenBeat[i] = hb; this.seenAt[i] = now; return false; }
-    return now - this.seenAt[i]! > STEAL_AFTER_MS;
+    if (hb !== this.seenBeat[i] || pr !== this.seenProgress[i]) {
+      this.seenBeat[i] = hb; this.seenProgress[i] = pr; this.seenAt[i] = now;
+      return false;
+    }
+    return now - this.seenAt[i]! > this.stuckAfterMs;
   }
 
-  /** TaskPolicy: may this worker rob sibling `i` now (the balance rule, then the busy rule)? */
+  /** TaskPolicy: may this worker rob sibling `i` now (the balance rule, then the backlog or stuck rule)? */
   canSteal(i: number): boolean {
-    return this.weight(this.me) + 1 < this.weight(i) && (this.queues.queuedAt(i) >= STEAL_BACKLOG || this.siblingBusy(i));
+    return this.weight(this.me) + 1 < this.weight(i) && (this.queues.queuedAt(i) >= this.backlogMark() || this.siblingStuck(i));
   }
 
   /** TaskPolicy: may this worker take from the global queue now (the balance rule)? */
@@ -138,13 +189,14 @@ export class Placement implements TaskPolicy {
 
   /**
    * After a spawn was queued at worker index `i`: the thread to wake, or -1. A sibling's inject
-   * queue: that sibling. Its own queue at 1 or STEAL_BACKLOG items: the first parked sibling
-   * (`isParked` reads its doorbell state).
+   * queue: that sibling. Its own queue at the backlog mark, or at 1 item where the stuck rule is
+   * on: the first parked sibling (`isParked` reads its doorbell state).
    */
   wakeAfterPush(i: number, isParked: (tid: number) => boolean): number {
     if (i !== this.me) return this.hostTids[i]!;
     const q = this.queues.queuedAt(this.me);
-    if (q !== 1 && q !== STEAL_BACKLOG) return -1;
+    // The first item matters only to the stuck rule (a sibling then looks every stuckAfterMs).
+    if (q !== this.backlogMark() && !(q === 1 && Number.isFinite(this.stuckAfterMs))) return -1;
     for (const t of this.hostTids) if (t !== this.tid && isParked(t)) return t;
     return -1;
   }

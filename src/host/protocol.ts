@@ -59,7 +59,9 @@ export type ControlFromWorker =
       /** Processes started on it since it booted, and messages delivered to its processes. */
       started: number; delivered: number;
       /** When asked: the codec-encoded list of "prow" records (src/wire/spec.ts). */
-      rows?: Uint8Array };
+      rows?: Uint8Array;
+      /** Frames this worker has posted since it started, by destination thread id (0 = main). */
+      sent: Record<number, number> };
 
 /**
  * A worker's report that it has shut down: no process left, nothing queued, every frame in a
@@ -88,4 +90,9 @@ export interface QueueCounters {
   global: number;
   /** Queued spawns it moved from siblings' queues to its own deque. */
   stolen: number;
+  /**
+   * Queued spawns it handed to a sibling's inject queue: the sharing rule (a resume computing
+   * while spawns wait, src/host/placement.ts), or placement when its own queues were full.
+   */
+  shared: number;
 }

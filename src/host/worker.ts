@@ -17,11 +17,11 @@ import { compileFileText } from '../dialect/entry.js';
 import { getHeapStatistics } from 'node:v8';
 import { LuaKernel } from '../lua/engine.js';
 import { Directory } from '../shm/directory.js';
-import { encodeValue } from '../codec/msgpack.js';
+import { decodeValue, encodeValue } from '../codec/msgpack.js';
 import { frame } from '../wire/frames.js';
 import { Endpoint, type RingHandover } from '../transport/endpoint.js';
 import { TaskQueues } from '../scheduler/tasks.js';
-import { Placement } from './placement.js';
+import { Placement, STEAL_AFTER_MS } from './placement.js';
 import { Terminal } from './terminal.js';
 import { tzOffset } from './timezone.js';
 import { WORKER_MIN_SPINS, WorkerLoop } from './loop.js';
@@ -39,7 +39,11 @@ const ep = new Endpoint(tid, init.doorbell, ports, { minSpins, maxSpins });
 
 // Index-aligned with the host's run queues; a replacement worker takes the dead one's index
 // (the 'wdown' control message). A dead worker stays listed until then; placement skips it.
-const placement = new Placement(dir, tid, init.hostTids);
+// With the budget hook (a reduction or memory limit) a computing resume shares its worker's queue
+// itself, and the thieves' stuck rule is off (src/host/placement.ts).
+const hostCfg = (decodeValue(init.cfg) as { hosts: Record<string, { max_reductions?: number; max_memory_mb?: number }> }).hosts[init.host];
+const hooked = (hostCfg?.max_reductions ?? 0) > 0 || (hostCfg?.max_memory_mb ?? 0) > 0;
+const placement = new Placement(dir, tid, init.hostTids, undefined, hooked ? Infinity : STEAL_AFTER_MS);
 const tasks: TaskQueues | undefined = init.tasks ? new TaskQueues(init.tasks, placement.me, placement) : undefined;
 if (tasks) placement.attach(tasks);
 
@@ -79,6 +83,13 @@ function sendControl(msg: ControlFromWorker): void {
 }
 
 loop = new WorkerLoop(kernel, ep, dir, tasks, ports.get(0)!, sendControl);
+
+/** Frames this worker has posted, per destination thread id (Runtime.stats() `sent`). */
+function sentByThread(): Record<number, number> {
+  const out: Record<number, number> = {};
+  ep.sentFrames.forEach((n, to) => { out[to] = n; });
+  return out;
+}
 
 /** Test-only faults (Runtime.testFault); never sent by the runtime itself. */
 function testHook(fault: TestFault): void {
@@ -130,9 +141,9 @@ function onControl(data: unknown): void {
         const r = kernel.report(c.table ? c.table.limit : -1, c.table?.sort ?? '');
         sendControl({ type: 'stats', processes: r.live, heapBytes: kernel.heapBytes(c.quick === true),
           jsHeapBytes: getHeapStatistics().used_heap_size, wasmBytes: kernel.wasmBytes(),
-          queue: tasks ? { ...tasks.counters } : { pushed: 0, own: 0, global: 0, stolen: 0 },
+          queue: tasks ? { ...tasks.counters } : { pushed: 0, own: 0, global: 0, stolen: 0, shared: 0 },
           ringBacklog: ep.backlogFrames(), mailbox: kernel.mailboxes(), started: r.started, delivered: r.delivered,
-          rows: r.rows });
+          rows: r.rows, sent: sentByThread() });
       }
       break;
   }

@@ -347,8 +347,11 @@ const processHostSchema = z
       z.object({
         workers: positiveInt('workers must be greater than 0').default(() => os.availableParallelism()),
         // Run-queue capacities (src/scheduler/tasks.ts), rounded up to a power of two (min 2).
+        // A worker's own queue holding local_queue_size spawns counts as saturated and is shared
+        // with idle siblings (src/host/placement.ts): 1024 keeps a group of ~1,000 processes
+        // spawned by one process on one worker.
         queue_size: positiveInt('queue size must be greater than 0').pipe(z.number().max(1 << 20, 'queue size must be at most 1048576')).default(1024),
-        local_queue_size: positiveInt('local queue size must be greater than 0').pipe(z.number().max(1 << 16, 'local queue size must be at most 65536')).default(256),
+        local_queue_size: positiveInt('local queue size must be greater than 0').pipe(z.number().max(1 << 16, 'local queue size must be at most 65536')).default(1024),
         // Lua VM instructions a process may run between two yields before it is killed
         // (0 = no limit). 100M is about a second of pure Lua on these machines (~120M instr/s).
         max_reductions: z.number().int().min(0).default(100_000_000),

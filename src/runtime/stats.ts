@@ -74,12 +74,17 @@ export interface WorkerStats {
   delivered: number;
   /** Its process table, when asked for (StatsOptions.table). */
   table?: ProcessRow[];
+  /**
+   * Frames it has posted since it started, by destination thread id (0 = the main thread; its own
+   * tid: frames to itself): which threads talk, e.g. whether a group of processes stayed together.
+   */
+  sent: Record<number, number>;
 }
 
 type StatsAnswer = Extract<ControlFromWorker, { type: 'stats' }>;
 
 const NOTHING: StatsAnswer = { type: 'stats', processes: 0, heapBytes: 0, jsHeapBytes: 0, wasmBytes: 0,
-  queue: { pushed: 0, own: 0, global: 0, stolen: 0 }, ringBacklog: 0, mailbox: { unread: 0, largest: 0 }, started: 0, delivered: 0 };
+  queue: { pushed: 0, own: 0, global: 0, stolen: 0, shared: 0 }, ringBacklog: 0, mailbox: { unread: 0, largest: 0 }, started: 0, delivered: 0, sent: {} };
 
 export class StatsRequests {
   /** Per worker thread id: the stats() calls waiting for its answer, in order. */
@@ -93,7 +98,7 @@ export class StatsRequests {
       list.push((m) => {
         const s: WorkerStats = { tid: th.tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes,
           jsHeapBytes: m.jsHeapBytes, wasmBytes: m.wasmBytes, queue: m.queue, ringBacklog: m.ringBacklog, mailbox: m.mailbox,
-          started: m.started, delivered: m.delivered };
+          started: m.started, delivered: m.delivered, sent: m.sent };
         if (opts.table) s.table = m.rows ? decodeRows(m.rows) : [];
         resolve(s);
       });

@@ -56,8 +56,8 @@ import {
   injectBytes,
 } from '../shm/layout.js';
 
-/** Per-worker deque default: 256 items, the `local_queue_size` default of process.host. */
-export const DEFAULT_LOCAL_QUEUE_SIZE = 256;
+/** Per-worker deque default: 1024 items, the `local_queue_size` default of process.host. */
+export const DEFAULT_LOCAL_QUEUE_SIZE = 1024;
 /** Global queue default: 1024 items, the `queue_size` default of process.host. */
 export const DEFAULT_QUEUE_SIZE = 1024;
 const MAX_CAPACITY = 1 << 30;
@@ -168,6 +168,15 @@ export class Deque {
     const size = (b - t) | 0;
     return size < 0 ? 0 : size;
   }
+
+  /**
+   * A number that changes whenever an item is pushed or taken (top + bottom; a snapshot). Thieves
+   * compare two looks to tell an owner that keeps queueing or starting work from one that is stuck.
+   */
+  progress(): number {
+    // Pairs with the stores of bottom and the compareExchange of top.
+    return (Atomics.load(this.words, DEQ_BOTTOM) + Atomics.load(this.words, DEQ_TOP)) | 0;
+  }
 }
 
 export class InjectQueue {
@@ -261,6 +270,12 @@ export class InjectQueue {
   /** Move up to `max` items into a deque this thread owns (a global-queue batch); returns how many. */
   popInto(into: Deque, max: number): number {
     return moveInto(into, max, () => this.pop());
+  }
+
+  /** A number that changes whenever an item is pushed or taken (enq + deq; a snapshot). */
+  progress(): number {
+    // Pairs with compareExchange(enq) and compareExchange(deq).
+    return (Atomics.load(this.words, INJ_ENQ) + Atomics.load(this.words, INJ_DEQ)) | 0;
   }
 
   /** Items queued (claimed positions; a snapshot). */

@@ -20,9 +20,9 @@
 // keeps refilling (Go's schedtick % 61) — then, when it has nothing else to run, it steals: half of
 // a sibling's deque, or from its inject queue. The worker's policy (`TaskPolicy`, implemented by
 // src/host/placement.ts) says which siblings may be robbed and when the global queue may be taken
-// from: only a busy sibling, so a burst of short processes stays on the worker that spawned it,
-// where their messages never cross threads; and only towards balance, so a spawn burst ends up
-// spread evenly.
+// from: only a saturated sibling (stuck in one resume, or holding a full backlog), so a group of
+// processes stays on the worker that spawned it, where their messages never cross threads; and
+// only towards balance, so a big spawn burst ends up spread evenly.
 //
 // Slot ownership, and why no descriptor is read half-written or overwritten while read:
 //   producer  1. free.pop() claims slot s (compareExchange on the free list's deq index);
@@ -109,7 +109,7 @@ export class TaskQueues {
   private takes = 0;
   private nextVictim = 0;
   /** What this worker queued and took (observability: Runtime.stats()). */
-  readonly counters = { pushed: 0, own: 0, global: 0, stolen: 0 };
+  readonly counters = { pushed: 0, own: 0, global: 0, stolen: 0, shared: 0 };
 
   /**
    * This worker's view of its host's queues. `me` is its index in the host.
@@ -141,6 +141,7 @@ export class TaskQueues {
     // step 3: the queue's publishing store (Deque.push: bottom; InjectQueue.push: seq)
     if (target === this.me ? this.local[this.me]!.push(s) || this.global.push(s) : this.inject[target]!.push(s)) {
       this.counters.pushed++;
+      if (target !== this.me) this.counters.shared++;
       return true;
     }
     this.free.push(s); // never published: back to the free list
@@ -173,7 +174,7 @@ export class TaskQueues {
     return s;
   }
 
-  /** Take the next descriptor this worker should start, or undefined. `steal`: rob busy siblings. */
+  /** Take the next descriptor this worker should start, or undefined. `steal`: rob saturated siblings. */
   take(steal: boolean): Uint8Array | undefined {
     const s = this.takeSlot(steal);
     if (s === undefined) return undefined;
@@ -232,6 +233,14 @@ export class TaskQueues {
     for (let i = 0; i < this.n; i++) workers.push(this.queuedAt(i));
     return { global: this.global.size(), workers };
   }
+
+  /** Changes whenever worker `i`'s deque or inject queue gains or loses an item (placement's stuck look). */
+  progressAt(i: number): number {
+    return (this.local[i]!.progress() + this.inject[i]!.progress()) | 0;
+  }
+
+  /** Capacity of a worker's deque (`local_queue_size`, rounded up to a power of two). */
+  get localCapacity(): number { return this.local[0]!.capacity; }
 
   /** Is there anything take(true) would find now? */
   visible(): boolean {

@@ -123,7 +123,7 @@ export class Directory {
     Atomics.store(this.v.threads, base + T_BUSY, busy ? 1 : 0); // pairs with load in busy()
   }
 
-  /** Steps thread `tid` has started (the stall watchdog and the busy rule compare two looks). */
+  /** Steps thread `tid` has started (the stall watchdog and the stuck rule compare two looks). */
   heartbeat(tid: number): number {
     // Pairs with the Atomics.add(T_HEARTBEAT) in beat() on thread `tid`.
     return Atomics.load(this.v.threads, tid * THREAD_STRIDE + T_HEARTBEAT);

@@ -40,7 +40,7 @@ export const LINE_BYTES = LINE_INTS * 4;
 //   Int32 threads[(MAX_THREADS + 1) * 16]   one 64-byte line per thread id (no false sharing):
 //     [T_LOAD]               live processes on the thread (placement and the balance rule read it)
 //     [T_HEARTBEAT]          steps started; the main thread watches it for stalls, thieves for
-//                            a step that lasts (the busy rule, src/host/placement.ts)
+//                            a step that lasts (the stuck rule, src/host/placement.ts)
 //     [T_BUSY]               1 while the thread is inside a kernel step (thieves read it too)
 //     [T_DOWN]               1 once the main thread declared the thread dead (worker recovery,
 //                            src/runtime/recovery.ts); 0 again when the id is reused

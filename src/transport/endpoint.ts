@@ -66,6 +66,8 @@ export class Endpoint {
   private readonly dests: number[] = [];
   /** Input that did not come through a ring (self-batches, deliverLocal), read by drain(). */
   private local: Uint8Array[] = [];
+  /** Frames posted so far, by destination thread id (observability: which threads talk, Runtime.stats()). */
+  readonly sentFrames: number[] = [];
 
   constructor(
     readonly tid: number,
@@ -86,6 +88,7 @@ export class Endpoint {
     if (list.length === 0) this.dests.push(to);
     list.push(frame);
     this.batchBytes[to]! += frame.length;
+    this.sentFrames[to] = (this.sentFrames[to] ?? 0) + 1;
   }
 
   /** Frames posted and not yet flushed (read-only; leak checks read it). */

@@ -21,7 +21,7 @@ export interface StressOptions {
   /**
    * Sinks spawned from a Lua process on the first host instead of from the main thread: they go
    * through the run queues, get messages before they start, and are stolen by idle workers while
-   * their spawner burns CPU (default 0).
+   * their spawner burns CPU: it shares them with an idle worker, or the worker steals them (default 0).
    */
   queuedSinks?: number;
 }
@@ -33,8 +33,9 @@ export interface StressResult {
   deadSendErrors: number;
   leftover: number;
   heapBytes: number[];
-  /** Queued spawns moved between workers by stealing. */
+  /** Queued spawns moved between workers by stealing, and handed over by the sharing rule. */
   stolen: number;
+  shared: number;
   /** Spawns that went through the run queues, and how many of them a worker took and started. */
   queued: number;
   queuedStarted: number;
@@ -208,6 +209,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
       leftover: stats.reduce((a, s) => a + s.processes, 0),
       heapBytes: stats.map((s) => s.heapBytes),
       stolen: stats.reduce((a, s) => a + s.queue.stolen, 0),
+      shared: stats.reduce((a, s) => a + s.queue.shared, 0),
       queued: stats.reduce((a, s) => a + s.queue.pushed, 0) + rt.queuedSpawns(),
       queuedStarted: stats.reduce((a, s) => a + s.queue.own + s.queue.global, 0),
     };

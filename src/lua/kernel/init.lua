@@ -213,6 +213,7 @@ sched.install({
   do_upgrade = upgrade.do_upgrade, deadlock = lifecycle.deadlock, after_resume = lifecycle.after_resume,
   process_fault = frames.process_fault, kernel_fault = frames.kernel_fault,
   deliver_batch = frames.deliver_batch, take_task = spawn.take_task,
+  share_tasks = spawn.share_tasks, share_after = spawn.SHARE_AFTER,
 })
 
 -- Built-in modules (`require` by name when listed in the entry's `modules`), one line each; a

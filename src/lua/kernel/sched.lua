@@ -27,7 +27,7 @@
 -- Receives: deps.H (now, newud, kill_requested), deps.err, deps.run, deps.mem_cap_kb (the worker's Lua heap cap in
 -- KiB, or nil). It calls up into the process layer only through the hooks init.lua passes to
 -- S.install once (thread_done, thread_failed, do_upgrade, deadlock, after_resume, process_fault,
--- kernel_fault, deliver_batch, take_task), held as upvalues.
+-- kernel_fault, deliver_batch, take_task, share_tasks), held as upvalues.
 return function(deps)
   local H, err, run, mem_cap_kb = deps.H, deps.err, deps.run, deps.mem_cap_kb
   local S = {} -- the module
@@ -41,8 +41,9 @@ return function(deps)
   -- The hooks into the process layer (installed once by init.lua, S.install): upvalues, so the
   -- resume path calls them directly.
   local thread_failed, thread_done, do_upgrade, deadlock, after_resume
-  local process_fault, kernel_fault, deliver_batch, take_task
+  local process_fault, kernel_fault, deliver_batch, take_task, share_tasks
   local multi = false
+  local SHARE_AFTER = math.huge
 
   ---------------------------------------------------------------------------------------------
   -- Run queue (a ring of thread records; head/tail grow without bound, entries are cleared).
@@ -100,9 +101,13 @@ return function(deps)
       P.doomed = err("Internal", "process terminated", false)
       error(P.doomed, 0)
     end
-    if not P.budget then return end
     local r = P.red + HOOK_EVERY
     P.red = r
+    -- A resume that computes holds up this worker's queued spawns: past P.share_at instructions
+    -- (SHARE_AFTER from the resume's start, moved on by its spawns) it shares them with a sibling
+    -- (spawn.lua, share_tasks).
+    if share_tasks and r >= P.share_at then share_tasks(P) end
+    if not P.budget then return end
     if r > P.budget then
       P.doomed = err("Internal", "reduction budget exceeded: ran more than " .. P.budget ..
         " instructions without yielding", false)
@@ -236,6 +241,7 @@ return function(deps)
     run.cur, run.cp = T, p
     p.red = 0
     p.runs = p.runs + 1
+    p.share_at = SHARE_AFTER
     T.mrec = nil -- the mailbox record it was woken with (if any) is read from now on (mailbox.lua)
     local co = T.co
     local ok, r1, r2
@@ -340,11 +346,14 @@ return function(deps)
   --   process_fault(P, e), kernel_fault(what, e)  containment (frames.lua)
   --   deliver_batch(batch) the frames of a step (frames.lua)
   --   take_task(steal)     start the next queued spawn (spawn.lua); nil on a one-worker host
+  --   share_tasks(P), share_after  hand half the queued spawns to a sibling while P computes, past
+  --                        share_after instructions (spawn.lua); nil on a one-worker host
   function S.install(h)
     thread_failed, thread_done, do_upgrade, deadlock, after_resume =
       h.thread_failed, h.thread_done, h.do_upgrade, h.deadlock, h.after_resume
-    process_fault, kernel_fault, deliver_batch, take_task =
-      h.process_fault, h.kernel_fault, h.deliver_batch, h.take_task
+    process_fault, kernel_fault, deliver_batch, take_task, share_tasks =
+      h.process_fault, h.kernel_fault, h.deliver_batch, h.take_task, h.share_tasks
+    SHARE_AFTER = h.share_after or math.huge
     multi = take_task ~= nil
   end
 

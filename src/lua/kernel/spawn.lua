@@ -152,7 +152,7 @@ return function(deps)
       watchers = {}, monitoring = {}, links = {}, names = {},
       trap_links = false, ctx = nil,
       -- counters set on the hot path, present from the start so the record never rehashes
-      sendb = 0, red = 0, budget = false, doomed = false,
+      sendb = 0, red = 0, budget = false, doomed = false, share_at = math.huge,
       -- the process table's figures (ptable.lua): resumes, ms run, Lua heap growth over its
       -- resumes (KiB), messages sent, start (wall-clock seconds)
       runs = 0, cpu = 0, heap = 0, sent = 0, started = wall_s(),
@@ -161,6 +161,15 @@ return function(deps)
 
   local validated = {} -- entry id -> true once it instantiated here (placement needs that first)
   local MULTI = #HOSTS[cfg.host].tids > 1
+  -- Instructions a resume computes before it shares this worker's queue (share_tasks, below):
+  -- ~10 ms of Lua (about 120M instructions a second), above the 1M after which a process that
+  -- calls receive or send yields anyway (sched.lua YIELD_AFTER). So a resume that talks never
+  -- shares (its messages are handled by its own worker's processes, likely the queued ones); only
+  -- one that computes without touching the kernel does. Measured with 100k (~1 ms): the tail of a
+  -- spawn+exit driver (a thousand queued EXITs read in one resume) shared its last children, and
+  -- 2,000-11,000 frames per run crossed workers in the `parallel` bench.
+  local SHARE_AFTER = 1200000
+  M.SHARE_AFTER = SHARE_AFTER
   -- Set once the runtime's shutdown began: a process that starts afterwards (a queued spawn, or
   -- one whose spawn request arrived late) gets the same CANCEL.
   local shutdown_deadline = nil
@@ -269,6 +278,7 @@ return function(deps)
       local tid = SELF
       local Ent = entries[id]
       if validated[id] and MULTI and not pin and bodies[Ent.kind].queueable then
+        P.share_at = P.red + SHARE_AFTER -- a spawn loop is not computing (share_tasks)
         pid = spawn_queued(id, host, watcher, opts.link, ctx, n, args, SELF)
         if not pid then
           tid = H.place()
@@ -390,11 +400,61 @@ return function(deps)
     end
   end
 
+  -- Sharing the queue while a resume computes (the budget hook calls share_tasks, sched.lua). The
+  -- spawns queued here wait until this worker ends the current resume; a sibling takes them by
+  -- itself only when they pass the backlog mark (src/host/placement.ts), so a process that
+  -- computes for SHARE_AFTER VM instructions since its resume began or since its last queued spawn
+  -- without yielding hands every other queued spawn (half, oldest first, order kept on each side)
+  -- to a sibling's inject queue, and again after twice as many instructions. Counted in instructions,
+  -- not time: a spawn loop slowed by a collection or by the OS never shares (its spawns reset the
+  -- count), a loop that computes always does, on any machine load. A descriptor that fits nowhere
+  -- waits in `spill` and is started first by take_task.
+  local spill, spill_n = {}, 0
+  local share_rr = 0
+  local function sibling()
+    local tids = HOSTS[cfg.host].tids
+    for _ = 1, #tids do
+      share_rr = share_rr % #tids + 1
+      local t = tids[share_rr]
+      if t ~= SELF then return t end
+    end
+    return nil
+  end
+
+  -- P's resume has computed `P.red` instructions: share this worker's queued spawns. nil on a
+  -- one-worker host.
+  function M.share_tasks(P)
+    P.share_at = P.red * 2
+    local to = sibling()
+    if not to then return end
+    local got, n = {}, 0
+    while n < 4096 do
+      local d = H.task_take(false)
+      if not d then break end
+      n = n + 1
+      got[n] = d
+    end
+    for i = 1, n do
+      local d = got[i]
+      if not (i % 2 == 1 and H.task_push(d, to)) and not H.task_push(d, SELF) then
+        spill_n = spill_n + 1
+        spill[spill_n] = d
+      end
+    end
+  end
+  if not MULTI then M.share_tasks = nil end
+
   -- The scheduler's hook into the run queues: start the next queued spawn, if any. `steal`:
-  -- this worker has nothing else to run, so it may rob busy siblings. nil on a one-worker host.
+  -- this worker has nothing else to run, so it may rob saturated siblings. nil on a one-worker host.
   if MULTI then
     function M.take_task(steal)
-      local d = H.task_take(steal)
+      local d
+      if spill_n > 0 then
+        d = table.remove(spill, 1)
+        spill_n = spill_n - 1
+      else
+        d = H.task_take(steal)
+      end
       if not d then return false end
       start_task(d)
       return true
