@@ -76,12 +76,18 @@ export const HOST_FULL = Symbol('host queue full');
 
 interface PendingReply { resolve: (v: [unknown, unknown]) => void; tid: number }
 
+/**
+ * A JS exit watcher, keyed by its control PID: the directory slot of that PID (freed with it), the
+ * PID it watches (undefined while a spawn rpc's answer is on its way) and the callback. One plain
+ * record per watch, no closure: a job's watch is on the hot path.
+ */
+interface Watch { ctlUniq: number; target: string | undefined; onExit: (e: ExitInfo) => void }
+
 export class ControlEndpoint {
   private readonly replies = new Map<number, PendingReply>();
   private reqSeq = 0;
-  private readonly watchers = new Map<string, (e: ExitInfo) => void>();
-  /** Control PID of a watcher -> the PID it watches (a dead worker's watchers are failed). */
-  private readonly watchTargets = new Map<string, string>();
+  /** Control PID -> its watch (a dead worker's watchers are failed through `target`). */
+  private readonly watchers = new Map<string, Watch>();
   private readonly rr = new Map<string, number>();
 
   constructor(private readonly rt: ControlHost) {}
@@ -137,7 +143,7 @@ export class ControlEndpoint {
         throw new WippyError(factoryNotFound(this.rt.registry, entryId), 'NotFound', false);
       }
       this.hold();
-      this.watchers.set(ctl.pid, (e) => { this.watchTargets.delete(ctl.pid); rt.dir.dead(ctl.uniq); this.release(); onExit(e); });
+      this.watchers.set(ctl.pid, { ctlUniq: ctl.uniq, target: undefined, onExit });
     }
     const replyPid = ctl?.pid ?? formatPid(CONTROL_HOST, 0);
     let reply: [unknown, unknown];
@@ -155,7 +161,8 @@ export class ControlEndpoint {
       throw asError(err, `spawn of ${entryId} on ${h} failed`);
     }
     // (its EXIT may have come in the same batch as the reply: then the watcher is gone)
-    if (ctl && this.watchers.has(ctl.pid)) this.watchTargets.set(ctl.pid, pid);
+    const w = ctl && this.watchers.get(ctl.pid);
+    if (w) w.target = pid;
     return pid;
   }
 
@@ -195,8 +202,7 @@ export class ControlEndpoint {
       throw e;
     }
     this.hold();
-    this.watchers.set(ctl.pid, (e) => { this.watchTargets.delete(ctl.pid); rt.dir.dead(ctl.uniq); this.release(); onExit(e); });
-    this.watchTargets.set(ctl.pid, pid);
+    this.watchers.set(ctl.pid, { ctlUniq: ctl.uniq, target: pid, onExit });
     return pid;
   }
 
@@ -263,8 +269,10 @@ export class ControlEndpoint {
   onEvent(f: Frame<'e'>): { kind: string; exit: ExitInfo } {
     const ev = decodeEvent(f[I.e.event]);
     const pid = f[I.e.pid];
-    const cb = this.watchers.get(pid);
-    if (cb && ev.kind === EV_EXIT) { this.watchers.delete(pid); cb(ev.exit); }
+    if (ev.kind === EV_EXIT) {
+      const w = this.watchers.get(pid);
+      if (w) this.unwatch(pid, w, ev.exit);
+    }
     return ev;
   }
 
@@ -278,23 +286,28 @@ export class ControlEndpoint {
       this.replies.delete(req);
       p.resolve([undefined, err()]);
     }
-    for (const [ctl, target] of [...this.watchTargets]) {
-      const p = parsePid(target);
+    for (const [ctl, w] of [...this.watchers]) {
+      const p = w.target === undefined ? undefined : parsePid(w.target);
       if (!p || !this.rt.dir.diesWith(p.uniq, tid)) continue;
-      this.watchTargets.delete(ctl);
-      const cb = this.watchers.get(ctl);
-      if (cb) { this.watchers.delete(ctl); cb({ pid: target, error: err() }); }
+      if (this.watchers.get(ctl) === w) this.unwatch(ctl, w, { pid: w.target!, error: err() });
     }
   }
 
   /** The runtime stopped: whoever still waits hears `err`. */
   stopped(err: () => WippyError): void {
-    for (const [ctl, target] of [...this.watchTargets]) {
-      const cb = this.watchers.get(ctl);
-      this.watchTargets.delete(ctl);
-      if (cb) { this.watchers.delete(ctl); cb({ pid: target, error: err() }); }
+    for (const [ctl, w] of [...this.watchers]) {
+      if (w.target !== undefined && this.watchers.get(ctl) === w) this.unwatch(ctl, w, { pid: w.target, error: err() });
     }
     for (const [req, p] of [...this.replies]) { this.replies.delete(req); p.resolve([undefined, err()]); }
+    if (this.waiting === 0 && this.keepAlive) { clearInterval(this.keepAlive); this.keepAlive = undefined; }
+  }
+
+  /** The watch of control PID `ctl` ends with `e`: its slot is freed, the keep-alive released. */
+  private unwatch(ctl: string, w: Watch, e: ExitInfo): void {
+    this.watchers.delete(ctl);
+    this.rt.dir.dead(w.ctlUniq);
+    this.release();
+    w.onExit(e);
   }
 
   /** JS exit watchers and pending rpc replies (leak checks). */
@@ -304,17 +317,21 @@ export class ControlEndpoint {
 
   // While JS waits on the runtime (an rpc reply, an EXIT for exec/run/spawn with onExit), the
   // process must stay alive: the worker threads and ports alone do not keep Node's event loop
-  // from exiting. A ref'd timer is held while anything is awaited.
+  // from exiting. A ref'd timer is held while anything is awaited. One timer, made once and
+  // ref'd / unref'd (two flag writes): creating and clearing one per hold cost a timer-list insert
+  // and removal on every job of a runner with one job in flight.
   private waiting = 0;
   private keepAlive: NodeJS.Timeout | undefined;
   /** Keep Node's event loop alive until the matching release() (the job runner holds while jobs wait). */
   hold(): void {
-    if (this.waiting++ === 0) this.keepAlive = setInterval(() => {}, 1 << 30);
+    if (this.waiting++ === 0) (this.keepAlive ??= setInterval(noop, 1 << 30)).ref();
   }
   release(): void {
-    if (--this.waiting === 0) { clearInterval(this.keepAlive); this.keepAlive = undefined; }
+    if (--this.waiting === 0) this.keepAlive!.unref();
   }
 }
+
+function noop(): void {}
 
 function spawnCtx(c: SpawnContext): CtxRecord {
   const out: CtxRecord = {};

@@ -199,7 +199,7 @@ export class JobRunner {
     }
     let refused = false; // by a full host queue: ask again on the retry timer
     if (this.waiting.length === 0 && this.running < this.concurrency) {
-      if (this.admit(job)) return job; // started, or failed for good (settled)
+      if (this.admit(job, job.submittedAt)) return job; // started, or failed for good (settled)
       refused = true;
     }
     if (this.waiting.length >= this.maxQueue) {
@@ -212,8 +212,11 @@ export class JobRunner {
     return job;
   }
 
-  /** Try to start `job` now; false when it must wait (host queue full). Failures settle it. */
-  private admit(job: JobRecord): boolean {
+  /**
+   * Try to start `job` now; false when it must wait (host queue full). Failures settle it. `now`:
+   * the time, when the caller has just read it (a job admitted by submit() waited 0 ms).
+   */
+  private admit(job: JobRecord, now?: number): boolean {
     let pid: string | typeof HOST_FULL | undefined;
     try {
       pid = this.host.spawnLua(job.id, job.opts.host, job.args, job.onExit, job.opts.ctx);
@@ -227,7 +230,7 @@ export class JobRunner {
     job.args = NO_ARGS;
     job.state = RUNNING;
     this.running++;
-    job.admittedAt = performance.now();
+    job.admittedAt = now ?? performance.now();
     if (this.timing) this.waitTime.record(nanos(job.admittedAt - job.submittedAt));
     if (this.running >= this.concurrency) this.setNeedsDrain(true);
     if (pid !== undefined) { job.startedAs(pid); return true; }
