@@ -165,6 +165,7 @@ export class Runtime extends EventEmitter {
       registry, dir: this.dir, hostTids: this.hostTids, taskQueues: this.taskQueues,
       post: (tid, f) => this.post(tid, f),
       wakeOne: (tids) => { for (const t of tids) if (this.ep!.bell.isParked(t)) { this.ep!.bell.ring(t); break; } },
+      isParked: (tid) => this.ep!.bell.isParked(tid),
       lookup: (name) => this.names.lookup(name),
       assertRunning: () => this.assertRunning(),
     });
