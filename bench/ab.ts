@@ -25,7 +25,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { resolve, join } from 'node:path';
+import { resolve, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Figure } from './harness.js';
 
@@ -86,10 +86,14 @@ function sameEnv(x: Record<string, string>, y: Record<string, string>): boolean 
   return kx.length === ky.length && kx.every((k) => y[k] === x[k]);
 }
 
-/** How a side is named in the table's header: its checkout and the variables it sets. */
+/**
+ * How a side is named in the table's header: its checkout (relative to the current directory, so
+ * a table committed under bench/results/ names no machine's paths) and the variables it sets.
+ */
 export function describeSide(root: string, env: Record<string, string>): string {
   const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
-  return vars ? `${root} with ${vars}` : root;
+  const dir = relative(process.cwd(), root) || '.';
+  return vars ? `${dir} with ${vars}` : dir;
 }
 
 function usage(msg: string): never {

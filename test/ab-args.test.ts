@@ -14,8 +14,8 @@ test('one checkout under two environments: each side gets only its own variables
   assert.deepEqual(a.envB, { WIPPY_LUA: 'native', X_Y: 'a=b', EMPTY: '' });
   assert.equal(a.rounds, 3);
   assert.deepEqual(a.only, ['ping-pong', 'ring']);
-  assert.equal(describeSide('/r', a.envB), '/r with WIPPY_LUA=native X_Y=a=b EMPTY=');
-  assert.equal(describeSide('/r', {}), '/r');
+  assert.equal(describeSide(a.b, a.envB), '. with WIPPY_LUA=native X_Y=a=b EMPTY=');
+  assert.equal(describeSide(resolve('bench'), {}), 'bench');
 });
 
 test('two checkouts as before; --b alone also means one checkout', () => {
