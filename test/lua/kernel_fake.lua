@@ -116,9 +116,12 @@ function F.proc(pid, fields)
     subs = {}, unrouted = F.qnew(), seq = 0, unread = 0, max_mailbox = math.huge,
     watchers = {}, monitoring = {}, links = {}, names = {}, trap_links = false,
     sendb = 0, red = 0, budget = false, doomed = false,
-    runs = 0, cpu = 0, heap = 0, sent = 0, started = 0,
+    st = { 0, 0, 0, 0, 0 }, -- runs, cpu, heap, sent, started (spawn.lua new_proc)
   }
-  for k, v in pairs(fields or {}) do P[k] = v end
+  local ST = { runs = 1, cpu = 2, heap = 3, sent = 4, started = 5 }
+  for k, v in pairs(fields or {}) do
+    if ST[k] then P.st[ST[k]] = v else P[k] = v end
+  end
   F.procs[pid] = P
   return P
 end

@@ -98,7 +98,8 @@ return function(deps)
       if not b then return E("Invalid", eerr) end
       H.post(target, b)
     end
-    P.sent = P.sent + 1
+    local st = P.st
+    st[4] = st[4] + 1 -- messages sent (ptable.lua)
     local b = (P.sendb or 0) + 1
     if b >= SEND_BUDGET then
       P.sendb = 0

@@ -221,10 +221,10 @@ return function(deps)
   -- processes keep the queue full.
   local TAKE_EVERY = 61
 
-  -- Per-process heap accounting (P.heap, the process table of ptable.lua): off until someone
+  -- Per-process heap accounting (P.st[3], the process table of ptable.lua): off until someone
   -- first asks for the process table (S.account_heap), because it costs every resume two
   -- collectgarbage("count") calls, a real share of a resume that only hands over a message; the
-  -- resume count and time (P.runs, P.cpu) cost an addition each and are always kept.
+  -- resume count and time (P.st[1], P.st[2]) cost an addition each and are always kept.
   local heap_on = false
   function S.account_heap() heap_on = true end
 
@@ -240,7 +240,8 @@ return function(deps)
     handling = p
     run.cur, run.cp = T, p
     p.red = 0
-    p.runs = p.runs + 1
+    local st = p.st -- ptable.lua's figures: [1] runs, [2] ms run, [3] heap KiB
+    st[1] = st[1] + 1
     p.share_at = SHARE_AFTER
     T.mrec = nil -- the mailbox record it was woken with (if any) is read from now on (mailbox.lua)
     local co = T.co
@@ -250,7 +251,7 @@ return function(deps)
     if n == 0 then ok, r1, r2 = co_resume(co)
     elseif n == 1 then ok, r1, r2 = co_resume(co, T.a1)
     else ok, r1, r2 = co_resume(co, T.a1, T.a2) end
-    if kb then p.heap = p.heap + (gcount("count") - kb) end
+    if kb then st[3] = st[3] + (gcount("count") - kb) end
     T.a1, T.a2 = nil, nil
     run.cur, run.cp = nil, nil
     if not ok then
@@ -274,7 +275,7 @@ return function(deps)
   -- failed was already taken off its queue. A pcall per resume would cost on every message.
   local budget, t0 = 0, 0
   -- The clock when the current resume began (the previous resume's end): its process is charged
-  -- the difference after it (P.cpu, the process table of ptable.lua).
+  -- the difference after it (P.st[2], the process table of ptable.lua).
   local tlast = 0
 
   local function run_loop()
@@ -297,7 +298,8 @@ return function(deps)
         -- queue; the same reading charges the resume's time to its process
         local now = H.now()
         local p = T.proc
-        p.cpu = p.cpu + (now - tlast)
+        local st = p.st
+        st[2] = st[2] + (now - tlast)
         tlast = now
         if now - t0 > STEP_MS then break end
         if hn > 0 and budget % 64 == 0 then run_timers(now) end
