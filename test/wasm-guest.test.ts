@@ -231,7 +231,9 @@ test('terminating a guest that holds its thread replaces the thread; the others 
   assert.equal(r.killed + r.served, n - 1, 'every other guest accounted for');
   t.diagnostic(`${n} guests: ${r.killed} ended with the spinner's thread, ${r.served} served (JSPI: ${JSPI})`);
   if (!JSPI) assert.equal(r.killed, 0, 'on the fallback no guest shares a thread');
-  else assert.ok(r.served >= 1, 'guests on the other threads were untouched');
+  // under JSPI up to 64 guests share a thread, and which thread each lands on is the pool's
+  // choice: all of them may share the spinner's (seen in CI: 3 ended with it, 0 served), so only
+  // the accounting above is asserted there
   await until('every call ended', () => wasmCalls() === 0);
 });
 
