@@ -43,7 +43,7 @@ const SETUP = String.raw`
       deliver_event = function(P, ev) events[#events + 1] = { P = P, ev = ev } end,
       start_failed = function(pid, uniq, e) F.logf("start_failed %s %s", pid, e.message) end,
       security = {},
-      rpc = function(...) F.logf("rpc %s", F.show({ ... })) end,
+      call_settled = function(tid, settle, ...) F.logf("rpc %s", F.show({ tid, ... })) end,
       wire = module("wire")(), bodies = bodies,
       dispatch = function(f) dispatched[#dispatched + 1] = f[1] .. ":" .. tostring(f[3]) end,
     })

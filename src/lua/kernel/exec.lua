@@ -55,15 +55,25 @@ return function(deps)
       P.npending = P.npending - 1
     end
     exec_waits[wpid] = function(ev) stop(); on_exit(ev) end
-    local pid, serr = spawn_from(P, id, host, false, false, n, args, ctx, wpid)
+    -- The wait is recorded once the child exists, before P resumes (a spawn on another host: as
+    -- its answer is handled, spawn.lua adopt). P may have died while that answer was on its way:
+    -- its execs were cancelled then (cancel_execs), so this one is cancelled now.
+    local function on_child(pid)
+      if not P.alive then
+        H.dead(uniq)
+        cancel_child(P, wpid, pid, "caller context canceled", wall_s())
+        return
+      end
+      P.npending = P.npending + 1
+      P.execs = P.execs or {}
+      P.execs[wpid] = pid
+    end
+    local pid, serr = spawn_from(P, id, host, false, false, n, args, ctx, wpid, nil, on_child)
     if not pid then
       exec_waits[wpid] = nil
       H.dead(uniq)
       return nil, err("Internal", errmsg(serr), false)
     end
-    P.npending = P.npending + 1
-    P.execs = P.execs or {}
-    P.execs[wpid] = pid
     local handle = { pid = pid }
     -- (a wait already over, or cancelled with its dying caller by cancel_execs: nothing to do)
     function handle.cancel(reason)

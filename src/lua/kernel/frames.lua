@@ -113,7 +113,14 @@ return function(deps)
     end
   end
   handlers.lk = function(f) local P = procs[f[LK_PID]]; if P then P.links[f[LK_OTHER]] = true end end
-  handlers.ul = function(f) local P = procs[f[UL_PID]]; if P then P.links[f[UL_OTHER]] = nil end end
+  handlers.ul = function(f)
+    local P = procs[f[UL_PID]]
+    if P then
+      P.links[f[UL_OTHER]] = nil
+      local h = P.heard -- a remote spawn of P is out (spawn.lua adopt)
+      if h then h[f[UL_OTHER]] = true end
+    end
+  end
   handlers.mon = function(f) local P = procs[f[MON_PID]]; if P then P.watchers[f[MON_OTHER]] = true end end
   handlers.um = function(f) local P = procs[f[UM_PID]]; if P then P.watchers[f[UM_OTHER]] = nil end end
   handlers.shutdown = function(f) S.shutdown(f[SHUTDOWN_GRACE_MS]) end

@@ -149,7 +149,8 @@ local spawn = loadmod("spawn")({
   err = err, is_error = is_error, error_message = errmsg, memory_error = run.memory_error,
   user_tostring = lifecycle.user_tostring,
   deliver_event = lifecycle.deliver_event, start_failed = lifecycle.start_failed,
-  security = security, rpc = rpc.call, wire = wire,
+  topo = lifecycle.topo, send_event = lifecycle.send_event,
+  security = security, call_settled = rpc.call_settled, wire = wire,
   dispatch = function(f) return late.dispatch(f) end,
   -- the WebAssembly bodies (process.wasm; function.wasm / function.wat frames): kernel/wasm.lua
   bodies = loadmod("wasm")({ rpc = rpc.call, post = pids.post, on_cancel = lifecycle.on_cancel, err = err, wire = wire,

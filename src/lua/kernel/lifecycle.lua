@@ -8,7 +8,9 @@
 -- waits for on the process's behalf, e.g. funcs calls, is cancelled with it). An event reaches a
 -- process through its mailbox ("@pid/events"). A LINK_DOWN kills the receiver unless it traps
 -- links. An EXIT or LINK_DOWN whose result cannot cross to the watcher (too large, not data) is
--- replaced by one whose error says why: a watcher always hears of the exit.
+-- replaced by one whose error says why: a watcher always hears of the exit. While a spawn of P on
+-- another host is out, whom P heard end or unlink (EXIT, LINK_DOWN, "ul") is also noted in
+-- P.heard, so that the child's monitor or link is not recorded after its end (spawn.lua adopt).
 --
 -- Exit, in two halves. `exit` marks the process dead and records its result (a running process
 -- finishes its step first: P.exit_pending). `finalize` closes its threads and subscriptions,
@@ -56,6 +58,9 @@ return function(deps)
   -- Events.
   local function deliver_event(P, ev)
     local kind = ev.kind
+    -- a remote spawn of P is out: remember who ended (spawn.lua adopt)
+    local h = P.heard
+    if h and kind ~= EV_CANCEL then h[ev.from] = true end
     if kind == EV_LINK_DOWN then
       P.links[ev.from] = nil
       if not P.trap_links then
@@ -139,7 +144,10 @@ return function(deps)
   local function topo(pid, kind, other)
     local P = procs[pid]
     if P then
-      if kind == "ul" then P.links[other] = nil
+      if kind == "ul" then
+        P.links[other] = nil
+        local h = P.heard -- a remote spawn of P is out (spawn.lua adopt)
+        if h then h[other] = true end
       elseif kind == "lk" then P.links[other] = true
       elseif kind == "mon" then P.watchers[other] = true
       elseif kind == "um" then P.watchers[other] = nil end

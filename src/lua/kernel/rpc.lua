@@ -11,7 +11,14 @@
 -- W.RPC_REPLY_PID, W.RPC_REQ, and the request's own fields follow from W.RPC_ARGS; `call` builds it
 -- with the caller's fields as varargs, so a check at load ties those positions to wire.lua.
 --
--- Owns: the pending requests and the thread each was sent to.
+-- Settling. `call_settled` also runs settle(value, err) as the answer is handled (or as the asked
+-- thread is found dead), before the caller resumes, and whether or not it ever resumes: what must
+-- be recorded in frame order goes there, not after `call` returns. Between the answer and the
+-- caller's resume other frames are handled (an event of a child just spawned), and the caller may
+-- die (its thread is then closed and never resumes): spawn.lua records a remote child's monitor,
+-- link and exec wait this way.
+--
+-- Owns: the pending requests, the thread each was sent to, and their settle functions.
 -- Receives: run (run.cur), post, park, ready, err, SELF, wire (RPC_* and REP_* indices).
 return function(deps)
   local run, post, park, ready, err, SELF = deps.run, deps.post, deps.park, deps.ready, deps.err, deps.SELF
@@ -23,12 +30,11 @@ return function(deps)
   local M = {}
   local pending, seq = {}, 0
   local sent_to = {} -- request -> thread asked (a dead worker's requests fail: M.worker_down)
+  local settles = {} -- request -> settle(value, err) (call_settled)
 
   function M.next_seq() seq = seq + 1; return seq end
 
-  -- -> what the "rep" frame carries (value, err), or nil, Invalid error (the request could not be
-  -- encoded)
-  function M.call(tid, kind, ...)
+  local function request(settle, tid, kind, ...)
     local T = run.cur
     local P = T.proc
     seq = seq + 1
@@ -39,10 +45,21 @@ return function(deps)
     if not ok then
       pending[seq], sent_to[seq] = nil, nil
       P.npending = P.npending - 1
-      return nil, err("Invalid", perr, false)
+      local e = err("Invalid", perr, false)
+      if settle then settle(nil, e) end
+      return nil, e
     end
+    settles[seq] = settle
     return park()
   end
+
+  -- -> what the "rep" frame carries (value, err), or nil, Invalid error (the request could not be
+  -- encoded)
+  function M.call(tid, kind, ...) return request(nil, tid, kind, ...) end
+
+  -- call, and settle(value, err) once: when the answer is handled (see the top), when the thread
+  -- asked dies, or at once with the error if the request could not be posted.
+  function M.call_settled(tid, settle, kind, ...) return request(settle, tid, kind, ...) end
 
   -- Park until the host answers request `req` with a "rep" frame (host I/O such as terminal
   -- reads). start(req, pid) issues the host call.
@@ -63,6 +80,8 @@ return function(deps)
     if not T then return end
     pending[req] = nil
     sent_to[req] = nil
+    local settle = settles[req]
+    if settle then settles[req] = nil; settle(f[REP_VALUE], f[REP_ERROR]) end
     local P = T.proc
     if T.dead then return end
     P.npending = P.npending - 1
@@ -76,6 +95,8 @@ return function(deps)
         sent_to[req] = nil
         local T = pending[req]
         pending[req] = nil
+        local settle = settles[req]
+        if settle then settles[req] = nil; settle(nil, e) end
         if T and not T.dead then
           local P = T.proc
           P.npending = P.npending - 1

@@ -33,8 +33,8 @@
 -- Owns: bodies, the spawn paths, validated entries, early/forward, shutdown state.
 -- Receives: H, cfg, entries; pids.lua (procs, add, fmt_pid, parse_pid, post, locate); sched.lua
 -- (run, new_thread, ready, hook); sandbox.lua (compile, make_env); codec encode/decode; error helpers;
--- lifecycle.lua (user_tostring, deliver_event, start_failed); security
--- (from_config, encode_actor, encode_scope, decode_ctx); rpc (call); wire (frame and spawn-record
+-- lifecycle.lua (user_tostring, deliver_event, start_failed, topo, send_event); security
+-- (from_config, encode_actor, encode_scope, decode_ctx); call_settled (rpc.lua); wire (frame and spawn-record
 -- field indices); dispatch(frame) (frames.lua, bound late by init.lua: replays early frames).
 return function(deps)
   local H, cfg, entries = deps.H, deps.cfg, deps.entries
@@ -44,7 +44,8 @@ return function(deps)
   local compile, make_env, encode, decode = deps.compile, deps.make_env, deps.encode, deps.decode
   local err, is_error, errmsg, memory_error = deps.err, deps.is_error, deps.error_message, deps.memory_error
   local user_tostring, deliver_event = deps.user_tostring, deps.deliver_event
-  local start_failed, security, rpc = deps.start_failed, deps.security, deps.rpc
+  local start_failed, security, call_settled = deps.start_failed, deps.security, deps.call_settled
+  local topo, send_event = deps.topo, deps.send_event
   local dispatch, W = deps.dispatch, deps.wire
   local S_REPLY_TID, S_REPLY_PID, S_REQ, S_ID, S_HOST, S_WATCHER, S_LINK, S_CTX, S_ARGS =
     W.S_REPLY_TID, W.S_REPLY_PID, W.S_REQ, W.S_ID, W.S_HOST, W.S_WATCHER, W.S_LINK, W.S_CTX, W.S_ARGS
@@ -62,7 +63,7 @@ return function(deps)
   local M = {}
   local SELF = cfg.tid
   local HOSTS = cfg.hosts
-  local ZERO_PID, EV_CANCEL = W.ZERO_PID, W.EV_CANCEL
+  local ZERO_PID, EV_CANCEL, EV_LINK_DOWN = W.ZERO_PID, W.EV_CANCEL, W.EV_LINK_DOWN
   -- Unread messages a process may hold when its host sets no `max_mailbox` (the registry's
   -- default, src/registry/schema.ts, says why 100,000).
   local DEFAULT_MAX_MAILBOX = 100000
@@ -266,10 +267,43 @@ return function(deps)
     return nil
   end
 
+  -- What P keeps about its new child `pid`: the child in P.monitoring (monitor) and P.links (link),
+  -- and whatever the caller records (on_child(pid): exec.lua's wait). A spawn on another host
+  -- records it as the answer is handled (rpc.lua call_settled), not when P resumes: in between,
+  -- the child may already have exited and P heard it (an EXIT, a LINK_DOWN, an "ul" of a normal
+  -- exit), and an entry recorded after that would stay for ever, so a later worker death would
+  -- synthesize that EXIT or LINK_DOWN a second time (frames.lua handlers.wdown); or P may have
+  -- died, and the child would never hear of it (an exec callee never cancelled). So:
+  --   - what P heard while a spawn of this kind was out is kept in P.heard (lifecycle.lua, for
+  --     the child's events that take another path than the answer: through P's home when P runs
+  --     away from it); a child P already heard of is not recorded;
+  --   - P's exit already told (P.notified): the child is told now, as notify_exit would have
+  --     (a link: LINK_DOWN if P failed, else unlinked; a monitor: "um").
+  local function adopt(P, pid, monitor, link, on_child)
+    local h = P.heard
+    if not (h and h[pid]) then
+      if P.notified then
+        if monitor then topo(pid, "um", P.pid) end
+        if link then
+          if P.exit_err ~= nil then
+            send_event(pid, { kind = EV_LINK_DOWN, from = P.pid, at = wall_s(), result = { error = P.exit_err } })
+          else
+            topo(pid, "ul", P.pid)
+          end
+        end
+      else
+        if monitor then P.monitoring[pid] = true end
+        if link then P.links[pid] = true end
+      end
+    end
+    if on_child then on_child(pid) end
+  end
+
   -- Spawn from process P (the caller). monitor, link: flags. ctx nil = inherit P's. watcher: an
   -- extra watcher PID (exec). `pin`: start it on this worker (the caller records something about
-  -- it that only this worker can hold). -> pid | nil, err
-  local function spawn_from(P, id, host, monitor, link, n, args, ctx, watcher, pin)
+  -- it that only this worker can hold). on_child(pid): called once the child exists, before P
+  -- resumes, even if P died meanwhile (adopt). -> pid | nil, err
+  local function spawn_from(P, id, host, monitor, link, n, args, ctx, watcher, pin, on_child)
     local hostrec = HOSTS[host]
     if not hostrec then return E("NotFound", "host not found: " .. tostring(host)) end
     if ctx == nil then ctx = P.ctx end
@@ -311,11 +345,23 @@ return function(deps)
       if not tid then return E("Unavailable", "host has no running worker") end
       local pargs = { n = n }
       for i = 1, n do pargs[i] = args[i] end
-      pid, serr = rpc(tid, "s", id, host, watcher or false, link and true or false, ctx or false, pargs)
+      -- P.heard: { n = spawns out, [pid] = true for each pid P heard end or unlink meanwhile }
+      local watch = monitor or link
+      if watch then
+        local h = P.heard
+        if h then h.n = h.n + 1 else P.heard = { n = 1 } end
+      end
+      return call_settled(tid, function(cpid)
+        if cpid then adopt(P, cpid, monitor, link, on_child) end
+        if watch then
+          local h = P.heard
+          h.n = h.n - 1
+          if h.n == 0 then P.heard = nil end
+        end
+      end, "s", id, host, watcher or false, link and true or false, ctx or false, pargs)
     end
     if not pid then return nil, serr end
-    if monitor then P.monitoring[pid] = true end
-    if link then P.links[pid] = true end
+    adopt(P, pid, monitor, link, on_child)
     return pid
   end
   M.spawn_from = spawn_from
