@@ -111,6 +111,82 @@ case("yield inside metamethods", function()
   eq(co("B"), "F,3,false,sC,K,true,5,B")
 end)
 
+case("yield inside metamethods: every operator, in conditions and expressions", function()
+  local log = {}
+  local function y(tag) log[#log + 1] = tag; return coroutine.yield(tag) end
+  local mt = {
+    __sub = function() return y("sub") end, __mul = function() return y("mul") end,
+    __div = function() return y("div") end, __mod = function() return y("mod") end,
+    __pow = function() return y("pow") end, __idiv = function() return y("idiv") end,
+    __band = function() return y("band") end, __bor = function() return y("bor") end,
+    __bxor = function() return y("bxor") end, __shl = function() return y("shl") end,
+    __shr = function() return y("shr") end, __unm = function() return y("unm") end,
+    __bnot = function() return y("bnot") end, __le = function() return y("le") end,
+    __lt = function() return y("lt") end, __eq = function() return y("eq") end,
+  }
+  local co = coroutine.wrap(function()
+    local a, b = setmetatable({}, mt), setmetatable({}, mt)
+    local r = { a - 1, 2 * a, a / b, a % 3, a ^ 2, a // 2, a & 1, 1 | a, a ~ a, a << 1, a >> 1, -a, ~a }
+    local c = {}
+    if a <= b then c[#c + 1] = "le" end
+    if a < 5 then c[#c + 1] = "lti" end   -- OP_LTI
+    if 5 > a then c[#c + 1] = "gti" end   -- OP_GTI with the operands swapped
+    if a >= 1 then c[#c + 1] = "gei" end
+    while a == b do c[#c + 1] = "eq"; break end
+    if not (a ~= b) then c[#c + 1] = "ne" end
+    return table.concat(r, ","), table.concat(c, ",")
+  end)
+  local v, w = co()
+  local n = 0
+  while type(v) == "string" and v:match("^%l+$") do n = n + 1; v, w = co(n) end
+  eq(v, "1,2,3,4,5,6,7,8,9,10,11,12,13")
+  eq(w, "le,lti,gti,gei,eq,ne")
+  eq(table.concat(log, ","), "sub,mul,div,mod,pow,idiv,band,bor,bxor,shl,shr,unm,bnot,le,lt,lt,le,eq,eq")
+end)
+
+case("yield inside nested metamethods and a concat chain", function()
+  local inner = setmetatable({}, { __index = function(_, k) return coroutine.yield("inner " .. k) end })
+  local outer = setmetatable({}, { __index = function(_, k) return inner[k] .. "!" end,
+    __concat = function(x, y)
+      local l = type(x) == "table" and "T" or x
+      local r = type(y) == "table" and "T" or y
+      return coroutine.yield("concat " .. l .. "|" .. r)
+    end })
+  local co = coroutine.wrap(function()
+    local a = outer.key          -- __index calls __index, which yields
+    local s = "a" .. outer .. "b" .. outer .. "c" -- several __concat yields in one OP_CONCAT
+    return a, s
+  end)
+  eq(co(), "inner key")
+  eq(co("v"), "concat T|c")
+  eq(co("X"), "concat T|bX") -- "b" .. "X" joined without a metamethod in between
+  local a, s = co("Y")
+  eq(a, "v!"); eq(s, "aY")
+end)
+
+case("metamethod yields under pcall, errors after a resume, and coroutine.close", function()
+  local mt = { __index = function(_, k)
+    local v = coroutine.yield(k)
+    if v == "boom" then error("index failed: " .. k, 0) end
+    return v
+  end }
+  local co = coroutine.wrap(function()
+    local t = setmetatable({}, mt)
+    local ok, e = pcall(function() return t.first end)
+    local ok2, v2 = pcall(function() return t.second end)
+    return tostring(ok) .. ":" .. tostring(e) .. "," .. tostring(ok2) .. ":" .. tostring(v2)
+  end)
+  eq(co(), "first"); eq(co("boom"), "second")
+  eq(co(42), "false:index failed: first,true:42")
+  local closed = false
+  local c2 = coroutine.create(function()
+    local _ <close> = setmetatable({}, { __close = function() closed = true end })
+    return setmetatable({}, mt).x
+  end)
+  local ok, k = coroutine.resume(c2); eq(ok, true); eq(k, "x")
+  eq(coroutine.close(c2), true); eq(closed, true); eq(coroutine.status(c2), "dead")
+end)
+
 case("yield inside a for iterator", function()
   local function iter(n)
     return function(_, i) if i < n then coroutine.yield("step " .. i); return i + 1 end end, nil, 0
