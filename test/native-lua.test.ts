@@ -22,8 +22,10 @@ function counted(lua: BareLua, src: string): { out: string; throws: number } {
 }
 
 test('WIPPY_LUA: default, native, and a clear error for anything else', () => {
-  assert.equal(luaModuleKind({}), 'wasmoon');
+  assert.equal(luaModuleKind({}), 'native');
+  assert.equal(luaModuleKind({ WIPPY_LUA: '' }), 'native');
   assert.equal(luaModuleKind({ WIPPY_LUA: 'native' }), 'native');
+  assert.equal(luaModuleKind({ WIPPY_LUA: 'wasmoon' }), 'wasmoon');
   assert.throws(() => luaModuleKind({ WIPPY_LUA: 'luajit' }), /WIPPY_LUA="luajit": expected one of wasmoon, native/);
 });
 

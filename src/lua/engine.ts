@@ -119,7 +119,7 @@ export class LuaKernel {
    * kernel decodes itself (see kernel/init.lua).
    */
   static async create(host: KernelHost, cfg: Uint8Array, entries: Uint8Array): Promise<LuaKernel> {
-    const factory = luaFactory(); // wasmoon's module, or ours with WIPPY_LUA=native (module.ts)
+    const factory = luaFactory(); // our module, or wasmoon's with WIPPY_LUA=wasmoon (module.ts)
     const engine = await factory.createEngine({ openStandardLibs: true, injectObjects: false, enableProxy: false });
     const m: Module = (engine.global as any).lua.module;
     const k = new LuaKernel(m, engine.global.address);
