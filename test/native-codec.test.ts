@@ -7,6 +7,8 @@
 // metatable, every test through a Lua callback) and the kernel's shape (a weak registry of error
 // objects handed over as K.error_registry, tested with one raw lookup in C).
 //
+// (Copies are compared as values: the C copy is presized, so its `next` order may differ.)
+//
 // Values are generated with fast-check (seeded per property, test/helpers/fuzz.ts) as a recipe and
 // built in Lua from source text: scalars at every header boundary, strings of any bytes, arrays
 // with holes, maps with keys of every sendable type, error objects with odd fields, functions,
@@ -78,7 +80,7 @@ function unhex(h) return (h:gsub("..", function(x) return string.char(tonumber(x
 
 -- Lockstep walk: a and b are the same value, table by table in next order. Maps with table
 -- keys are compared without order (a table key's place depends on its address).
-function same(K, a, b, path, m)
+function same(K, a, b, path, m, unordered)
   m = m or {}
   local ta, tb = type(a), type(b)
   if ta ~= tb then error(path .. ": type " .. ta .. " vs " .. tb, 0) end
@@ -104,12 +106,12 @@ function same(K, a, b, path, m)
   if ea then
     local fa, fb = K.error_fields(a), K.error_fields(b)
     for _, f in ipairs({ "kind", "message", "retryable", "details", "stack" }) do
-      same(K, fa[f], fb[f], path .. "." .. f, m)
+      same(K, fa[f], fb[f], path .. "." .. f, m, unordered)
     end
     return
   end
-  if rawlen(a) ~= rawlen(b) then error(path .. ": # " .. rawlen(a) .. " vs " .. rawlen(b), 0) end
-  local tkeys = false
+  if not unordered and rawlen(a) ~= rawlen(b) then error(path .. ": # " .. rawlen(a) .. " vs " .. rawlen(b), 0) end
+  local tkeys = unordered
   for k in next, a do if type(k) == "table" or type(k) == "userdata" then tkeys = true end end
   if tkeys then TABLE_KEYS = true end
   if not tkeys then
@@ -124,7 +126,7 @@ function same(K, a, b, path, m)
   local na, nb = 0, 0
   for k, v in next, a do
     na = na + 1
-    if type(k) ~= "table" and type(k) ~= "userdata" then same(K, v, rawget(b, k), path .. "." .. tostring(k), m) end
+    if type(k) ~= "table" and type(k) ~= "userdata" then same(K, v, rawget(b, k), path .. "." .. tostring(k), m, unordered) end
   end
   for _ in next, b do nb = nb + 1 end
   if na ~= nb then error(path .. ": " .. na .. " keys vs " .. nb, 0) end
@@ -155,7 +157,8 @@ function both(kv, v, nargs)
   local cC, ceC = C.copy(v)
   if ceL ~= ceC then error("copy error: " .. tostring(ceL) .. " vs " .. tostring(ceC), 0) end
   if not ceL then
-    same(K, cL, cC, "copy")
+    -- a copy in C is presized (lcodec.c): the same value, its next order and # with holes may differ
+    same(K, cL, cC, "copy", nil, true)
     out = out .. "+copy"
   end
   local args = { v, 1, v, "x" }

@@ -17,16 +17,20 @@
 **
 ** Identical, not just equivalent. Three details of codec.lua are observable and are mirrored
 ** step by step rather than improved:
-**   - tables are built in the order codec.lua builds them, with the same preallocation (none for
-**     arrays and copies, a hash part of `count` slots for maps of up to 16 entries, 5 for an error's
-**     fields): a Lua table's layout, hence `#` of a table with holes and the order of `next`,
-**     depends on its insertion history;
+**   - decoded tables are built in the order codec.lua builds them, with the same preallocation
+**     (none for arrays, a hash part of `count` slots for maps of up to 16 entries): a Lua table's
+**     layout, hence `#` of a table with holes and the order of `next`, depends on its insertion
+**     history, and a decoded value is the same value in both, down to that;
 **   - the first problem met in traversal order (`next` order) is the one reported, and the walk
 **     of a table that turned out not to be a sequence (a hole) is rolled back exactly as there
 **     (tables it numbered are forgotten, string bytes it counted stay counted);
 **   - the MAX_BYTES lower bound codec.lua checks before concatenating (bytes of counted strings
 **     plus one byte per part) is computed with the same parts.
-** The one difference: error objects nested in error objects through `details` do not count as
+** Two differences. A copy is built presized (keys counted first: the array part is the
+** original's border when more than half of 1..border is present, the rest goes to the hash part),
+** not grown key by key as codec.lua's is: the same value, but its `next` order and `#` where it
+** has holes may differ from codec.lua's copy (neither is the original's anyway); presizing halves
+** the copy's cost (the growth rehashes were most of it). And error objects nested in error objects through `details` do not count as
 ** levels in codec.lua's encoder (every decoder counts them, so such a value past 512 levels is
 ** refused on arrival); recursion in C must be bounded, so here more than MAX_DEPTH error objects
 ** nested in one another is the same "nested deeper" error as too many tables.
@@ -1069,7 +1073,18 @@ static void copy_table (Copy *c, int idx, int depth) {
     return;
   }
   luaL_checkstack(L, 8, NULL);
-  lua_createtable(L, 0, 0);
+  {  /* presized: the keys counted first (see the top of the file) */
+    lua_Unsigned len = lua_rawlen(L, idx), total = 0, inarr = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      lua_Integer k;
+      total++;
+      if (lua_isinteger(L, -2) && (k = lua_tointeger(L, -2)) >= 1 && (lua_Unsigned)k <= len) inarr++;
+      lua_pop(L, 1);
+    }
+    if (inarr * 2 > len) lua_createtable(L, (int)len, (int)(total - inarr));
+    else lua_createtable(L, 0, (int)total);
+  }
   t = lua_gettop(L);
   lua_pushvalue(L, t);
   lua_rawseti(L, c->copies, (lua_Integer)seen_add(L, &c->seen, lua_topointer(L, idx)) + 1);
