@@ -10,6 +10,10 @@
 ** stays the implementation on wasmoon's module. test/native-codec.test.ts runs the same values
 ** through both and requires the same bytes, the same values and the same errors.
 **
+** Size: over 500 lines because the encoder, the decoder and the copy are one format with one set
+** of limits, mirrored from one Lua file, and must change together with it and with each other
+** (they share the seen set, the scratch and the limit messages).
+**
 ** What it may call: the Lua C API, and the kernel's three error callbacks it is built with
 ** (is_error, error_fields, make_error, as in codec.lua). With a "registry" table (the kernel's
 ** weak table of error objects: is_error(v) == (registry[v] ~= nil)) it tests error objects with
