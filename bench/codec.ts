@@ -5,27 +5,33 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/codec.js
 //
+// The Lua module is WIPPY_LUA's (src/lua/module.ts): on ours (`native`) codec.lua uses the codec
+// in C (native/lua/lcodec.c) unless CODEC_LUA=1, which keeps codec.lua's own on the same module.
+//
 // Each Lua task runs LOOP operations inside one call into Lua, so the figure is the codec and not
 // wasmoon's call bridge; the table reports µs per operation.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Bench } from 'tinybench';
-import { LuaFactory } from 'wasmoon';
+import { luaFactory } from '../src/lua/module.js';
 import { Packr, Unpackr } from 'msgpackr';
 import { encodeValue, decodeValue } from '../src/codec/msgpack.js';
 
 const LOOP = 1000;
 
-const lua = await new LuaFactory().createEngine({ injectObjects: false, enableProxy: false });
+const lua = await luaFactory().createEngine({ injectObjects: false, enableProxy: false });
 lua.global.set('CODEC_SRC', readFileSync(path.resolve('src/lua/lib/codec.lua'), 'utf8'));
+lua.global.set('CODEC_LUA', process.env.CODEC_LUA === '1');
 lua.doStringSync(`
   local DATA = setmetatable({}, { __mode = "k" })
   local K = {
     is_error = function(v) return DATA[v] ~= nil end,
     error_fields = function(v) return DATA[v] end,
     make_error = function(f) local e = {}; DATA[e] = f; return e end,
+    error_registry = DATA, native = CODEC_LUA and false or nil,
   }
   local codec = load(CODEC_SRC, "=codec.lua")()(K)
+  CODEC_C = codec.native == true
   local ENV = { to = "{app:processes|0x00001}", from = "{app:processes|0x00002}", topic = "job",
     payload = { id = 1, name = "x", tags = { "a", "b" }, ok = true, score = 1.5 } }
   local ENC = codec.encode(ENV)
@@ -61,7 +67,8 @@ bench
 await bench.run();
 
 const luaBytes = lua.global.get('ENV_BYTES') as number;
-console.log(`envelope: ${luaBytes} bytes from Lua, ${encodeValue(envelope).length} from JS; Node ${process.version}`);
+console.log(`envelope: ${luaBytes} bytes from Lua, ${encodeValue(envelope).length} from JS; Node ${process.version}; ` +
+  `Lua module ${process.env.WIPPY_LUA || 'wasmoon'}, codec in ${lua.global.get('CODEC_C') ? 'C' : 'Lua'}`);
 console.table(
   bench.tasks.map((t) => {
     const r = t.result as { latency?: { p50?: number; mean: number } } | undefined;
@@ -70,4 +77,5 @@ console.table(
     return { task: t.name, 'µs/op (p50)': Number(((ms * 1000) / per).toFixed(3)) };
   }),
 );
-lua.global.close();
+// Ours is dropped, not closed (wasmoon's Global.close() frees after lua_close: native-core.md).
+if ((process.env.WIPPY_LUA ?? '') !== 'native') lua.global.close();

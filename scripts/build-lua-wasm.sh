@@ -78,10 +78,11 @@ for p in "$ROOT"/patches/lua/*.patch; do
 done
 
 # ---- 3. compile and link -----------------------------------------------------------------------
-# Every library of lua.c's standard set; not the stand-alone interpreter or compiler.
+# Every library of lua.c's standard set; not the stand-alone interpreter or compiler. No linit:
+# native/lua/lwippy.c defines luaL_openlibs (the same libraries, plus wippy.native).
 CORE="lapi lcode lctype ldebug ldo ldump lfunc lgc llex lmem lobject lopcodes lparser lstate
       lstring ltable ltm lundump lvm lzio lauxlib lbaselib lcorolib ldblib liolib lmathlib loadlib
-      loslib lstrlib ltablib lutf8lib linit"
+      loslib lstrlib ltablib lutf8lib"
 SRCS=()
 for f in $CORE; do SRCS+=("$WORK/src/$f.c"); done
 for f in "$ROOT"/native/lua/*.c "$ROOT"/native/lua/*.S; do SRCS+=("$f"); done

@@ -90,6 +90,7 @@ return function(K)
   -- Kernel-facing helpers (also the codec's K.is_error / K.error_fields / K.make_error).
   K.errors = errors
   K.is_error = is_error
+  K.error_registry = DATA -- is_error(v) == (DATA[v] ~= nil): the C codec's raw lookup (codec.lua)
   K.err = function(kind, message, retryable) return make(kind, message, retryable) end
   K.error_fields = function(e)
     local d = DATA[e]

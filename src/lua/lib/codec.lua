@@ -57,6 +57,9 @@
 -- a table, which is copied into a new error object; functions, threads and other userdata are
 -- refused as in encode. The reference keeps metatables within one VM; see docs/process-model.md.
 --
+-- In C. On our Lua module the functions below are replaced by native/lua/lcodec.c's (same bytes,
+-- limits, sharing, errors; see the end of this file); this file stays the codec on wasmoon's.
+--
 -- Speed. Encoding appends pieces to one parts array and joins them with a single table.concat; ints
 -- and floats are written with string.pack ">" formats, small ints and headers come from
 -- precomputed strings, short strings from a bounded cache of their encodings. Decoding walks the
@@ -768,6 +771,29 @@ return function(K)
   function codec.reset()
     ebuf, eseen, ebusy = {}, new_seen(), false
     drefs, dbusy = { n = 0, depth = 0 }, false
+  end
+
+  -- The codec in C (native/lua/lcodec.c) when this Lua module has it (ours; not wasmoon's): the
+  -- same bytes, limits, sharing rules and errors (test/native-codec.test.ts compares the two on
+  -- the same values), without a Lua table of parts or a Lua call per value. K.native is the
+  -- `wippy.native` library to use, or false for this file's codec (the tests run both); by
+  -- default package.loaded["wippy.native"]. K.error_registry, when given, is a table with
+  -- is_error(v) == (registry[v] ~= nil) (the kernel's): C then tests values with one raw lookup
+  -- instead of calling is_error.
+  local native = K.native
+  if native == nil then
+    local pkg = package
+    native = type(pkg) == "table" and type(pkg.loaded) == "table" and pkg.loaded["wippy.native"]
+  end
+  if native and native.codec then
+    local c = native.codec(is_error, error_fields, make_error, K.error_registry)
+    if c.MAX_DEPTH == MAX_DEPTH and c.VALUE_DEPTH == VALUE_DEPTH and c.MAX_BYTES == MAX_BYTES then
+      codec.encode, codec.decode, codec.copy = c.encode, c.decode, c.copy
+      codec.encode_args, codec.decode_args = c.encode_args, c.decode_args
+      local lua_reset, c_reset = codec.reset, c.reset
+      codec.reset = function() lua_reset(); c_reset() end
+      codec.native = true
+    end
   end
 
   return codec

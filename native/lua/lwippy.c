@@ -1,0 +1,53 @@
+/*
+** lwippy.c: the standard libraries of our Lua module, plus `wippy.native`, the kernel's hot
+** paths in C.
+**
+** wasmoon's JS opens a state's libraries with luaL_openlibs (its `openStandardLibs`), so this
+** file defines it in place of Lua's linit.c (scripts/build-lua-wasm.sh compiles this one instead):
+** the same libraries in the same order as linit.c, then `wippy.native` put into
+** package.loaded (no global: the kernel looks it up there, processes never see `package`).
+** On wasmoon's own module package.loaded["wippy.native"] is nil and every caller keeps its Lua
+** implementation.
+**
+** wippy.native:
+**   codec(is_error, error_fields, make_error [, registry]) -> the value codec in C (lcodec.c)
+**   version                                                 1
+*/
+#include "lua.h"
+#include "lualib.h"
+#include "lauxlib.h"
+
+int luaW_open_codec (lua_State *L);  /* lcodec.c: pushes the codec constructor */
+
+static int luaopen_wippy_native (lua_State *L) {
+  lua_createtable(L, 0, 2);
+  luaW_open_codec(L);
+  lua_setfield(L, -2, "codec");
+  lua_pushinteger(L, 1);
+  lua_setfield(L, -2, "version");
+  return 1;
+}
+
+static const luaL_Reg loadedlibs[] = {
+  {LUA_GNAME, luaopen_base},
+  {LUA_LOADLIBNAME, luaopen_package},
+  {LUA_COLIBNAME, luaopen_coroutine},
+  {LUA_TABLIBNAME, luaopen_table},
+  {LUA_IOLIBNAME, luaopen_io},
+  {LUA_OSLIBNAME, luaopen_os},
+  {LUA_STRLIBNAME, luaopen_string},
+  {LUA_MATHLIBNAME, luaopen_math},
+  {LUA_UTF8LIBNAME, luaopen_utf8},
+  {LUA_DBLIBNAME, luaopen_debug},
+  {NULL, NULL}
+};
+
+LUALIB_API void luaL_openlibs (lua_State *L) {
+  const luaL_Reg *lib;
+  for (lib = loadedlibs; lib->func; lib++) {
+    luaL_requiref(L, lib->name, lib->func, 1);
+    lua_pop(L, 1);
+  }
+  luaL_requiref(L, "wippy.native", luaopen_wippy_native, 0);
+  lua_pop(L, 1);
+}
