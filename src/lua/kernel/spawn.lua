@@ -232,9 +232,7 @@ return function(deps)
       if opts.watcher then set_of(P, "watchers")[opts.watcher] = true end
       if opts.link then set_of(P, "links")[opts.link] = true end
     end
-    -- no arguments: main itself is the thread's body (a wrapping closure and its three upvalues
-    -- are ~130 bytes for as long as the process lives)
-    local T = new_thread(P, n == 0 and main or function() return main(tunpack(args, 1, n)) end)
+    local T = new_thread(P, function() return main(tunpack(args, 1, n)) end)
     P.main = T
     ready(T, 0)
     if shutdown_deadline then
