@@ -196,7 +196,7 @@ return function(deps)
   -- not closed) is read through that kind's shared metatable; a field the channel writes (a queue
   -- at its first push, `closed`, `mode`) becomes the state's own. So the inbox of a process that
   -- waits holds two fields (its process, and the queue of its one waiting receiver): 2 hash slots
-  -- instead of 16 and one queue instead of four, ~550 bytes less per process (measured with the
+  -- instead of 16 and one queue instead of four, 577 bytes less per process (measured with the
   -- hold bench; docs/design/native-core.md, "Memory per process").
   local function kind(cap, mode, hooks)
     local d = { cap = cap, mode = mode, buf = EMPTYQ, recvq = EMPTYQ, sendq = EMPTYQ, bq = EMPTYQ,
