@@ -32,7 +32,7 @@ const SETUP = String.raw`
     release_names = function(P) released[#released + 1] = P; F.logf("release names of %s", P.pid) end,
     hosts = { ["app:host"] = {}, ["app:quiet"] = { crash_reports = false } },
     cancel_execs = function(P) cancelled[#cancelled + 1] = P.pid end,
-    wire = module("wire")(),
+    wire = module("wire")(), set_of = F.set_of,
   })
   A = F.proc("{app|0x00001}", { uniq = 1 })
   B = F.proc("{app|0x00002}", { uniq = 2 })

@@ -8,8 +8,8 @@ const SETUP = String.raw`
   overflowed = {}
   M = module("mailbox")({
     CH = F.CH, offer = F.offer, chan_new = F.chan_new, chan_close = F.chan_close,
-    qnew = F.qnew, qpush = F.qpush, qpop = F.qpop, qlen = F.qlen,
-    newud = F.H.newud, copy = F.copy, err = F.err, procs = F.procs,
+    qpop = F.qpop, qlen = F.qlen, qpush_at = F.qpush_at, EMPTYQ = F.EMPTYQ,
+    newud = F.H.newud, copy = F.copy, err = F.err, procs = F.procs, set_of = F.set_of,
     overflow = function(P, e) overflowed[#overflowed + 1] = P.pid .. ": " .. e.message end,
   })
   P = F.proc("{app|0x00001}")

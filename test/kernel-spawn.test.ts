@@ -29,7 +29,7 @@ const SETUP = String.raw`
         local h, u = s:match("^{(.*)|0x(%x+)}$")
         if h then return h, tonumber(u, 16) end
       end,
-      post = F.post,
+      post = F.post, EMPTYQ = F.EMPTYQ, NONE = F.NONE, set_of = F.set_of,
       locate = function(pid) local P = F.procs[pid]; if P then return "local", P end; return "remote", 2 end,
       run = run,
       new_thread = function(P, fn) local T = { proc = P, fn = fn }; threads[#threads + 1] = T; return T end,

@@ -5,8 +5,9 @@
 --   errors      F.err(kind, msg, retryable) -> { kind, message } with an "error" metatable
 --   host        F.H: now/wall (a clock the test sets), pid_alloc (1, 2, ...), route (F.routes),
 --               dead/load_add/post/task_push/place/set_runner (logged), newud (a table)
---   queues      F.qnew/qpush/qpop/qlen (sched.lua's shape: { h, t, [i] })
---   channels    F.chan_new(cap) -> ch; F.CH[ch] = { cap, buf, closed }; F.offer hands a value to
+--   queues      F.qnew/qpush/qpop/qlen (sched.lua's shape: { h, t, [i] }); F.EMPTYQ, F.qpush_at
+--               (channel.lua's shared empty queue and the push that replaces it)
+--   channels    F.chan_new(cap [, state]) -> ch; F.CH[ch] = state or { cap, buf, closed }; F.offer hands a value to
 --               a parked receiver when the test marked the channel `s.waiting`, else buffers it
 --               up to cap; F.receive(ch) takes the next value the way sched.lua's receive does
 --               (buffer then the subscription backlog hooks)
@@ -76,13 +77,28 @@ function F.qnew() return { h = 1, t = 0 } end
 function F.qpush(q, v) local t = q.t + 1; q.t = t; q[t] = v end
 function F.qpop(q) local h = q.h; local v = q[h]; q[h] = nil; q.h = h + 1; return v end
 function F.qlen(q) return q.t - q.h + 1 end
+-- channel.lua's shared empty queue (reads as empty, refuses writes) and its lazy push
+F.EMPTYQ = setmetatable({}, { __index = { h = 1, t = 0 },
+  __newindex = function(_, _, v) if v ~= nil then error("write into the shared empty queue", 2) end end })
+function F.qpush_at(o, k, v)
+  local q = o[k]
+  if q == F.EMPTYQ then q = F.qnew(); o[k] = q end
+  F.qpush(q, v)
+end
 
 F.CH = {}
 local nch = 0
-function F.chan_new(cap)
+-- pids.lua's shared empty set and set_of (the fake's records have their own sets; both work)
+F.NONE = setmetatable({}, { __newindex = function(_, k, v) if v ~= nil then error("write into the shared empty set: " .. tostring(k), 2) end end })
+function F.set_of(P, k)
+  local t = P[k]
+  if t == F.NONE then t = {}; P[k] = t end
+  return t
+end
+function F.chan_new(cap, s) -- s: a state the caller made (channel.lua's chan_new takes it as is)
   nch = nch + 1
   local ch = { id = nch }
-  F.CH[ch] = { cap = cap, buf = F.qnew(), closed = false }
+  F.CH[ch] = s or { cap = cap, buf = F.EMPTYQ, closed = false }
   return ch
 end
 function F.chan_close(ch) F.CH[ch].closed = true; log("close chan %d", ch.id) end
@@ -94,7 +110,7 @@ function F.offer(s, ch, v)
     s.got = v
     return true, { T = s.waiter or {} }
   end
-  if F.qlen(s.buf) < s.cap then F.qpush(s.buf, v); return true end
+  if F.qlen(s.buf) < s.cap then F.qpush_at(s, "buf", v); return true end
   return false
 end
 -- sched.lua's receive without parking: -> value, true | nil, false (nothing there)
@@ -113,7 +129,7 @@ function F.proc(pid, fields)
   local P = {
     pid = pid, uniq = 0, id = "app:p", host = "app:host", alive = true,
     threads = {}, nthreads = 0, nrun = 0, npending = 0, nsubs = 0,
-    subs = {}, unrouted = F.qnew(), seq = 0, unread = 0, max_mailbox = math.huge,
+    subs = {}, unrouted = F.EMPTYQ, seq = 0, unread = 0, max_mailbox = math.huge,
     watchers = {}, monitoring = {}, links = {}, names = {}, trap_links = false,
     sendb = 0, red = 0, budget = false, doomed = false,
     st = { 0, 0, 0, 0, 0 }, -- runs, cpu, heap, sent, started (spawn.lua new_proc)

@@ -10,7 +10,8 @@
 -- left the buffer, on_wait(s) when a receiver parks, on_close(s).
 --
 -- Owns: channel objects and their state (CH: userdata -> state), select cases, the FIFO queue
--- helpers (q = { h, t, [i] }) the mailbox uses too.
+-- helpers (q = { h, t, [i] }) the mailbox uses too, and EMPTYQ, the one empty queue every channel
+-- and mailbox holds until it first queues something (qpush_at): most never use most of theirs.
 -- Receives: run (run.cur), ready, park, maybe_yield (sched.lua: as upvalues, they are the
 -- message hot path), newud, err.
 return function(deps)
@@ -30,6 +31,23 @@ return function(deps)
   -- queue helpers: q = { h = 1, t = 0, [i] = item }
   local function qnew() return { h = 1, t = 0 } end
   local function qpush(q, v) local t = q.t + 1; q.t = t; q[t] = v end
+  -- EMPTYQ: the queue a channel holds until something is first queued there (qpush_at), shared by
+  -- every channel: most never use one or more of their queues (a mailbox subscription's buffer,
+  -- senders' queue and backlog stay empty while its process waits), and an empty queue is an
+  -- 80-byte table. It reads as empty (h = 1, t = 0 through __index) and refuses every write, so a
+  -- caller that pushes into it without qpush_at fails loudly instead of sharing what it queued
+  -- with every other channel. Popping it never happens: every pop is behind a length check.
+  local EMPTYQ = setmetatable({}, { __index = { h = 1, t = 0 }, __metatable = false,
+    __newindex = function(_, _, v)
+      if v ~= nil then error("kernel: a write into the shared empty queue (use qpush_at)", 2) end
+    end })
+  -- Push v on the queue in field k of table o, making the queue at the first push.
+  local function qpush_at(o, k, v)
+    local q = o[k]
+    if q == EMPTYQ then q = { h = 1, t = 0 }; o[k] = q end
+    local t = q.t + 1; q.t = t; q[t] = v
+  end
+  S.EMPTYQ, S.qpush_at = EMPTYQ, qpush_at
   local function qpeek(q) return q[q.h] end
   local function qpop(q)
     local h = q.h
@@ -41,11 +59,14 @@ return function(deps)
   local function qlen(q) return q.t - q.h + 1 end
   S.qnew, S.qpush, S.qpop, S.qpeek, S.qlen = qnew, qpush, qpop, qpeek, qlen
 
-  local function chan_new(cap)
+  -- A new channel. `s`: its state, already made by the caller with every field below (a mailbox
+  -- subscription's, with its hooks: mailbox.lua); then `cap` is ignored.
+  local function chan_new(cap, s)
+    local ch = newud(CHAN_MT)
+    if s then CH[ch] = s; return ch end
     cap = tonumber(cap) or 0
     if cap < 0 then cap = 0 end
-    local ch = newud(CHAN_MT)
-    CH[ch] = { cap = cap // 1, buf = qnew(), recvq = qnew(), sendq = qnew(), closed = false }
+    CH[ch] = { cap = cap // 1, buf = EMPTYQ, recvq = EMPTYQ, sendq = EMPTYQ, closed = false }
     return ch
   end
   S.chan_new = chan_new
@@ -93,7 +114,7 @@ return function(deps)
       return true, w
     end
     if qlen(s.buf) < s.cap then
-      qpush(s.buf, v)
+      qpush_at(s, "buf", v)
       return true
     end
     return false
@@ -107,7 +128,7 @@ return function(deps)
       local v = qpop(s.buf)
       -- refill the freed slot from a parked sender or from the subscription backlog
       local w = live_waiter(s.sendq)
-      if w then qpop(s.sendq); qpush(s.buf, w.v); fire_send(w, w.ch, true) end
+      if w then qpop(s.sendq); qpush_at(s, "buf", w.v); fire_send(w, w.ch, true) end
       if s.refill then s.refill(s) end
       return true, v
     end
@@ -151,7 +172,7 @@ return function(deps)
     if s.closed then error("send on closed channel", 2) end
     if offer(s, ch, v) then maybe_yield(); return true end
     local T = run.cur
-    qpush(s.sendq, { T = T, v = v, ch = ch })
+    qpush_at(s, "sendq", { T = T, v = v, ch = ch })
     return park()
   end
 
@@ -166,7 +187,7 @@ return function(deps)
     end
     if s.closed then return nil, false end
     local T = run.cur
-    qpush(s.recvq, { T = T })
+    qpush_at(s, "recvq", { T = T })
     if s.on_wait then s.on_wait(s) end
     return park()
   end
@@ -204,7 +225,7 @@ return function(deps)
             qpop(s.recvq); fire_recv(w, ch, c.v, true)
             return { channel = ch, value = c.v, ok = true }
           elseif qlen(s.buf) < s.cap then
-            qpush(s.buf, c.v)
+            qpush_at(s, "buf", c.v)
             return { channel = ch, value = c.v, ok = true }
           end
         end
@@ -239,9 +260,9 @@ return function(deps)
       local c = CASE[cases[i]]
       local s = CH[c.ch]
       if c.send then
-        qpush(s.sendq, { T = T, v = c.v, ch = c.ch, sel = sel })
+        qpush_at(s, "sendq", { T = T, v = c.v, ch = c.ch, sel = sel })
       else
-        qpush(s.recvq, { T = T, sel = sel })
+        qpush_at(s, "recvq", { T = T, sel = sel })
         if s.on_wait then s.on_wait(s) end
       end
     end

@@ -49,6 +49,7 @@ return function(deps)
   local H, hosts, SELF, decode, codec_reset = deps.H, deps.hosts, deps.SELF, deps.decode, deps.codec_reset
   local run, err, is_error, errmsg = deps.run, deps.err, deps.is_error, deps.error_message
   local deliver_msg = deps.deliver_msg
+  local set_of = deps.set_of -- P's links/watchers set, made its own at the first member (pids.lua)
   local L, R, N, S = deps.lifecycle, deps.rpc, deps.names, deps.spawn
   local deliver_event, terminate, kill, notify_exit = L.deliver_event, L.terminate, L.kill, L.notify_exit
   local exec_waits, end_faulted, take_notifying = L.exec_waits, L.end_faulted, L.take_notifying
@@ -112,7 +113,7 @@ return function(deps)
       deliver_event(P, { kind = EV_CANCEL, from = f[C_FROM], at = wall_s(), deadline = f[C_DEADLINE], reason = f[C_REASON] })
     end
   end
-  handlers.lk = function(f) local P = procs[f[LK_PID]]; if P then P.links[f[LK_OTHER]] = true end end
+  handlers.lk = function(f) local P = procs[f[LK_PID]]; if P then set_of(P, "links")[f[LK_OTHER]] = true end end
   handlers.ul = function(f)
     local P = procs[f[UL_PID]]
     if P then
@@ -121,7 +122,7 @@ return function(deps)
       if h then h[f[UL_OTHER]] = true end
     end
   end
-  handlers.mon = function(f) local P = procs[f[MON_PID]]; if P then P.watchers[f[MON_OTHER]] = true end end
+  handlers.mon = function(f) local P = procs[f[MON_PID]]; if P then set_of(P, "watchers")[f[MON_OTHER]] = true end end
   handlers.um = function(f) local P = procs[f[UM_PID]]; if P then P.watchers[f[UM_OTHER]] = nil end end
   handlers.shutdown = function(f) S.shutdown(f[SHUTDOWN_GRACE_MS]) end
 

@@ -120,13 +120,13 @@ local readonly, builtin = sandbox.readonly, sandbox.builtin
 
 local mailbox = loadmod("mailbox")({
   CH = channel.CH, offer = channel.offer, chan_new = channel.chan_new, chan_close = channel.chan_close,
-  qnew = channel.qnew, qpush = channel.qpush, qpop = channel.qpop, qlen = channel.qlen,
-  newud = H.newud, copy = codec.copy, err = err, procs = pids.procs,
+  qpop = channel.qpop, qlen = channel.qlen, qpush_at = channel.qpush_at, EMPTYQ = channel.EMPTYQ,
+  newud = H.newud, copy = codec.copy, err = err, procs = pids.procs, set_of = pids.set_of,
   overflow = function(P, e) return late.kill(P, e) end,
 })
 
 local names = loadmod("names")({
-  procs = pids.procs, post = pids.post, rpc = rpc.call, next_seq = rpc.next_seq, cur = cur,
+  procs = pids.procs, set_of = pids.set_of, post = pids.post, rpc = rpc.call, next_seq = rpc.next_seq, cur = cur,
   check = check, err = err, readonly = readonly, SELF = pids.SELF, wire = wire,
 })
 
@@ -135,7 +135,7 @@ local lifecycle = loadmod("lifecycle")({
   copy = codec.copy, err = err, is_error = is_error, error_fields = run.error_fields,
   make_error = run.make_error, memory_error = run.memory_error, to_error = run.to_error,
   CH = channel.CH, timer_add = sched.timer_add, hook = sched.hook, arrive = mailbox.arrive,
-  release_names = names.release, hosts = cfg.hosts, wire = wire,
+  release_names = names.release, hosts = cfg.hosts, wire = wire, set_of = pids.set_of,
   cancel_execs = function(P) return late.cancel_execs(P) end,
 })
 late.kill = lifecycle.kill
@@ -143,7 +143,7 @@ late.kill = lifecycle.kill
 local spawn = loadmod("spawn")({
   H = H, cfg = cfg, entries = entries,
   procs = pids.procs, add = pids.add, fmt_pid = pids.fmt_pid, parse_pid = pids.parse_pid,
-  post = pids.post, locate = pids.locate,
+  post = pids.post, locate = pids.locate, EMPTYQ = channel.EMPTYQ, NONE = pids.NONE, set_of = pids.set_of,
   run = run, new_thread = sched.new_thread, ready = sched.ready, park = sched.park, hook = sched.hook,
   compile = sandbox.compile, make_env = sandbox.make_env, encode = codec.encode, decode = codec.decode,
   err = err, is_error = is_error, error_message = errmsg, memory_error = run.memory_error,
@@ -168,7 +168,7 @@ local frames = loadmod("frames")({
   procs = pids.procs, parse_pid = pids.parse_pid, post = pids.post, host_of_tid = pids.host_of_tid,
   H = H, hosts = cfg.hosts, SELF = pids.SELF, decode = codec.decode, codec_reset = codec.reset,
   run = run, err = err, is_error = is_error, error_message = errmsg,
-  deliver_msg = mailbox.deliver_msg,
+  deliver_msg = mailbox.deliver_msg, set_of = pids.set_of,
   lifecycle = lifecycle, rpc = rpc, names = names, spawn = spawn, wire = wire,
 })
 late.dispatch = frames.dispatch
@@ -190,7 +190,7 @@ local spawner = loadmod("spawner")({
 })
 
 local process = loadmod("process")({
-  run = run, cur = cur, err = err, error_message = errmsg, check = check,
+  run = run, cur = cur, err = err, error_message = errmsg, check = check, set_of = pids.set_of,
   procs = pids.procs, parse_pid = pids.parse_pid, locate = pids.locate, post = pids.post,
   encode = codec.encode, copy = codec.copy, copy_args = mailbox.copy_args, deliver_msg = mailbox.deliver_msg,
   inbox = mailbox.inbox, events = mailbox.events, listen = mailbox.listen, unlisten = mailbox.unlisten,

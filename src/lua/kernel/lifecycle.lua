@@ -40,6 +40,7 @@ return function(deps)
   local CH, timer_add, hook, arrive = deps.CH, deps.timer_add, deps.hook, deps.arrive
   local release_names, hosts, cancel_execs = deps.release_names, deps.hosts, deps.cancel_execs
   local W = deps.wire
+  local set_of = deps.set_of -- P's links/watchers set, made its own at the first member (pids.lua)
   local we, wcrash, wunfwd = W.e, W.crash, W.unfwd
   local type, tostring, pairs, next, rawget = type, tostring, pairs, next, rawget
   local co_status, co_close, co_create, co_resume = coroutine.status, coroutine.close, coroutine.create, coroutine.resume
@@ -148,8 +149,8 @@ return function(deps)
         P.links[other] = nil
         local h = P.heard -- a remote spawn of P is out (spawn.lua adopt)
         if h then h[other] = true end
-      elseif kind == "lk" then P.links[other] = true
-      elseif kind == "mon" then P.watchers[other] = true
+      elseif kind == "lk" then set_of(P, "links")[other] = true
+      elseif kind == "mon" then set_of(P, "watchers")[other] = true
       elseif kind == "um" then P.watchers[other] = nil end
       return
     end

@@ -22,13 +22,15 @@
 --
 -- Owns: mailbox records { topic, from, n, p | ev, seq }, Message and payload objects, the
 -- routing above, subscription channels (inbox, events, listen/unlisten), copying payloads.
--- Receives: from sched.lua CH, offer, chan_new, chan_close and the queue helpers (as upvalues:
--- arrive -> route -> offer is the message hot path); newud, copy, err; procs (for stats only);
+-- Receives: from channel.lua CH, offer, chan_new, chan_close and the queue helpers, EMPTYQ and
+-- qpush_at (as upvalues: arrive -> route -> offer is the message hot path); newud, copy, err; procs
+-- (for stats only); set_of (pids.lua: P.subs is the shared empty set until a first subscription);
 -- overflow(P, err), which ends P (lifecycle.lua's kill, bound late by init.lua: cold path).
 return function(deps)
   local CH, offer, chan_new, chan_close = deps.CH, deps.offer, deps.chan_new, deps.chan_close
-  local qnew, qpush, qpop, qlen = deps.qnew, deps.qpush, deps.qpop, deps.qlen
+  local qpop, qlen, qpush_at, EMPTYQ = deps.qpop, deps.qlen, deps.qpush_at, deps.EMPTYQ
   local newud, copy, err, procs, overflow = deps.newud, deps.copy, deps.err, deps.procs, deps.overflow
+  local set_of = deps.set_of -- P.subs, made its own at the first subscription (pids.lua)
   local setmetatable, tostring, type, pairs = setmetatable, tostring, type, pairs
   local sbyte = string.byte
   local ZERO_PID = "{|}"
@@ -118,10 +120,10 @@ return function(deps)
     local i = buf.h - 1
     if mrec[i] then mrec[i] = nil; s.proc.unread = s.proc.unread - 1 end
     local bq = s.bq
-    while bq.t >= bq.h and qlen(buf) < s.cap do
+    while bq.t >= bq.h and qlen(s.buf) < s.cap do
       local m = qpop(bq)
-      qpush(buf, convert(s, m))
-      mrec[buf.t] = m
+      qpush_at(s, "buf", convert(s, m))
+      mrec[s.buf.t] = m
     end
   end
 
@@ -129,9 +131,9 @@ return function(deps)
   local function to_channel(ch, m)
     local s = CH[ch]
     local bq = s.bq
-    if bq.t >= bq.h then qpush(bq, m); return end
+    if bq.t >= bq.h then qpush_at(s, "bq", m); return end
     local ok, w = offer(s, ch, convert(s, m))
-    if not ok then qpush(bq, m)
+    if not ok then qpush_at(s, "bq", m)
     elseif w then w.T.mrec = m; s.proc.unread = s.proc.unread - 1 -- handed to a parked receiver
     else s.mrec[s.buf.t] = m end -- buffered
   end
@@ -150,7 +152,7 @@ return function(deps)
     P.seq = seq
     m.seq = seq
     local ch = target_of(P, m.topic)
-    if ch then to_channel(ch, m) else qpush(P.unrouted, m) end
+    if ch then to_channel(ch, m) else qpush_at(P, "unrouted", m) end
   end
   M.route = route
 
@@ -158,13 +160,12 @@ return function(deps)
   local function reroute(P)
     local old = P.unrouted
     if old.t < old.h then return end
-    local keep = qnew()
+    P.unrouted = EMPTYQ
     while old.t >= old.h do
       local m = qpop(old)
       local ch = target_of(P, m.topic)
-      if ch then to_channel(ch, m) else qpush(keep, m) end
+      if ch then to_channel(ch, m) else qpush_at(P, "unrouted", m) end
     end
-    P.unrouted = keep
   end
 
   -- A new record reaches P's mailbox: count it, or end P if that passes its bound.
@@ -189,11 +190,29 @@ return function(deps)
 
   ---------------------------------------------------------------------------------------------
   -- Subscriptions. Every subscription is a channel whose state carries the backlog hooks above.
+  -- Its state is a channel's (channel.lua: cap, buf, recvq, sendq, closed) plus its mode, backlog
+  -- and process, and for a listen channel (capacity 1) the records of its buffered values. What a
+  -- subscription of a kind starts with (its capacity, mode and hooks, the shared empty queues,
+  -- not closed) is read through that kind's shared metatable; a field the channel writes (a queue
+  -- at its first push, `closed`, `mode`) becomes the state's own. So the inbox of a process that
+  -- waits holds two fields (its process, and the queue of its one waiting receiver): 2 hash slots
+  -- instead of 16 and one queue instead of four, 577 bytes less per process (measured with the
+  -- hold bench; docs/design/native-core.md, "Memory per process").
+  local function kind(cap, mode, hooks)
+    local d = { cap = cap, mode = mode, buf = EMPTYQ, recvq = EMPTYQ, sendq = EMPTYQ, bq = EMPTYQ,
+      closed = false, backlog = backlog_head, take_backlog = take_backlog }
+    for k, v in pairs(hooks) do d[k] = v end
+    return { __index = d }
+  end
+  local KINDS = {
+    [0] = { message = kind(0, "message", {}), event = kind(0, "event", {}) },
+    [1] = { message = kind(1, "message", { refill = refill }), raw = kind(1, "raw", { refill = refill }) },
+  }
   local function subscribe(P, cap, mode)
-    local ch = chan_new(cap)
-    local s = CH[ch]
-    s.mode, s.bq, s.backlog, s.take_backlog, s.proc = mode, qnew(), backlog_head, take_backlog, P
-    if cap > 0 then s.refill, s.mrec = refill, {} end
+    local s
+    if cap > 0 then s = setmetatable({ proc = P, mrec = {} }, KINDS[1][mode])
+    else s = setmetatable({ proc = P }, KINDS[0][mode]) end
+    local ch = chan_new(cap, s)
     P.nsubs = P.nsubs + 1
     return ch
   end
@@ -214,7 +233,7 @@ return function(deps)
     if ch then return ch end
     ch = subscribe(P, 0, "event")
     P.events = ch
-    P.subs["@pid/events"] = ch
+    set_of(P, "subs")["@pid/events"] = ch
     reroute(P)
     return ch
   end
@@ -231,7 +250,7 @@ return function(deps)
       return ch
     end
     ch = subscribe(P, 1, as_msg and "message" or "raw")
-    P.subs[topic] = ch
+    set_of(P, "subs")[topic] = ch
     reroute(P)
     return ch
   end
@@ -247,7 +266,7 @@ return function(deps)
         -- already in its buffer stays there (receivable from the closed channel) and leaves
         -- the mailbox count
         local bq = s.bq
-        s.bq = qnew()
+        s.bq = EMPTYQ
         if s.mrec then
           for i = s.buf.h, s.buf.t do if s.mrec[i] then P.unread = P.unread - 1 end end
           s.mrec = {}

@@ -16,6 +16,7 @@ return function(deps)
   local W = deps.wire
   local NOWN_PID, NOWN_NAME, NOWN_TOKEN, wx, wnok = W.NOWN_PID, W.NOWN_NAME, W.NOWN_TOKEN, W.x, W.nok
   local cur, check, err, readonly, SELF = deps.cur, deps.check, deps.err, deps.readonly, deps.SELF
+  local set_of = deps.set_of -- P.names, made its own at the first name (pids.lua)
   local type, tostring, pairs = type, tostring, pairs
   local sbyte = string.byte
 
@@ -59,7 +60,7 @@ return function(deps)
     local pid = f[NOWN_PID]
     local P, name = procs[pid], f[NOWN_NAME]
     if P and P.alive then
-      P.names[name] = true
+      set_of(P, "names")[name] = true
       local_names[name] = P.pid
     else
       post(0, wx(SELF, pid, 0))
@@ -72,7 +73,7 @@ return function(deps)
   -- dies while it waits.
   function M.register_child(name, pid)
     local holder = procs[pid]
-    if holder and not holder.names[name] then holder.names[name] = "pending" end
+    if holder and not holder.names[name] then set_of(holder, "names")[name] = "pending" end
     local ok = rpc(0, "nreg", name, pid)
     if holder and holder.names[name] == "pending" then
       holder.names[name] = ok and procs[pid] == holder or nil
@@ -116,13 +117,13 @@ return function(deps)
     -- A local holder counts the name as its own before the rpc: killed while it waits, it still
     -- sends the release ("x", behind the "nreg" on the same ring), so the name cannot outlive it.
     local holder = procs[pid]
-    if holder and not holder.names[name] then holder.names[name] = "pending" end
+    if holder and not holder.names[name] then set_of(holder, "names")[name] = "pending" end
     local ok, rerr = rpc(0, "nreg", name, pid)
     if not ok then
       if holder and holder.names[name] == "pending" then holder.names[name] = nil end
       return nil, rerr
     end
-    if holder and procs[pid] == holder then holder.names[name] = true; local_names[name] = pid end
+    if holder and procs[pid] == holder then set_of(holder, "names")[name] = true; local_names[name] = pid end
     return true
   end
   function registry.lookup(name)

@@ -28,6 +28,23 @@ return function(deps)
   for hid, h in pairs(cfg.hosts) do for _, t in ipairs(h.tids) do host_of_tid[t] = hid end end
   M.host_of_tid = host_of_tid
 
+  -- NONE: the set a process record holds for its watchers, monitoring, links, names and subs until
+  -- a first member arrives (set_of makes the record's own): one table shared by every process,
+  -- since most processes never fill one or more of them and each empty table is 32 bytes of Lua
+  -- heap plus the allocator's header. It reads as empty and refuses writes (a nil write, a removal
+  -- of what is not there, is a no-op), so a writer that forgot set_of fails loudly instead of
+  -- giving every process the same member.
+  local NONE = setmetatable({}, { __metatable = false, __newindex = function(_, k, v)
+    if v ~= nil then error("kernel: a write into the shared empty set (use set_of): " .. tostring(k), 2) end
+  end })
+  M.NONE = NONE
+  -- P's set in field k (watchers, monitoring, links, names, subs), made P's own on first use.
+  function M.set_of(P, k)
+    local t = P[k]
+    if t == NONE then t = {}; P[k] = t end
+    return t
+  end
+
   local procs = {} -- pid string -> process record
   M.procs = procs
   local nprocs, started = 0, 0

@@ -26,6 +26,7 @@ return function(deps)
   local spawn_from, exec, check_exec_args = deps.spawn_from, deps.exec, deps.check_exec_args
   local DEFAULT_CANCEL_MS = deps.DEFAULT_CANCEL_MS
   local W = deps.wire
+  local set_of = deps.set_of -- P's watchers/monitoring/links set, made its own at the first member (pids.lua)
   local wt, wc = W.t, W.c
   assert(W.M_PID == 2 and W.M_FROM == 3 and W.M_TOPIC == 4 and W.M_N == 5 and W.M_PAYLOADS == 6,
     "process.lua: the \"m\" frame process.send builds disagrees with wire.lua")
@@ -207,7 +208,7 @@ return function(deps)
     if P.monitoring[pid] then return E("Internal", "already monitoring pid") end
     local where = locate(pid)
     if not where then return E("Internal", "pid not registered") end
-    P.monitoring[pid] = true
+    set_of(P, "monitoring")[pid] = true
     topo(pid, "mon", P.pid)
     return true
   end)
@@ -219,7 +220,7 @@ return function(deps)
     if P.links[pid] then return true end
     local where = locate(pid)
     if not where then return E("Internal", "pid not registered") end
-    P.links[pid] = true
+    set_of(P, "links")[pid] = true
     topo(pid, "lk", P.pid)
     return true
   end)

@@ -47,6 +47,8 @@ return function(deps)
   local start_failed, security, call_settled = deps.start_failed, deps.security, deps.call_settled
   local topo, send_event = deps.topo, deps.send_event
   local dispatch, W = deps.dispatch, deps.wire
+  local EMPTYQ = deps.EMPTYQ -- channel.lua's shared empty queue: P.unrouted until a message waits there
+  local NONE, set_of = deps.NONE, deps.set_of -- pids.lua's shared empty set and its owner
   local S_REPLY_TID, S_REPLY_PID, S_REQ, S_ID, S_HOST, S_WATCHER, S_LINK, S_CTX, S_ARGS =
     W.S_REPLY_TID, W.S_REPLY_PID, W.S_REQ, W.S_ID, W.S_HOST, W.S_WATCHER, W.S_LINK, W.S_CTX, W.S_ARGS
   local SP_PID, SP_UNIQ, SP_ID, SP_HOST, SP_WATCHER, SP_LINK, SP_CTX, SP_ARGS =
@@ -148,9 +150,10 @@ return function(deps)
     return {
       pid = pid, uniq = uniq, id = id, host = host, alive = true,
       threads = {}, nthreads = 0, nrun = 0, npending = 0, nsubs = 0,
-      subs = {}, inbox = nil, events = nil, unrouted = { h = 1, t = 0 }, seq = 0, unread = 0,
+      subs = NONE, inbox = nil, events = nil, unrouted = EMPTYQ, seq = 0, unread = 0,
       max_mailbox = math.huge,
-      watchers = {}, monitoring = {}, links = {}, names = {},
+      -- the sets start as the shared empty one (pids.lua NONE; set_of makes them P's own)
+      watchers = NONE, monitoring = NONE, links = NONE, names = NONE,
       trap_links = false, ctx = nil,
       -- counters set on the hot path, present from the start so the record never rehashes
       sendb = 0, red = 0, budget = false, doomed = false, share_at = math.huge,
@@ -227,8 +230,8 @@ return function(deps)
     if not pre then H.load_add(1) end
     validated[id] = true
     if opts then
-      if opts.watcher then P.watchers[opts.watcher] = true end
-      if opts.link then P.links[opts.link] = true end
+      if opts.watcher then set_of(P, "watchers")[opts.watcher] = true end
+      if opts.link then set_of(P, "links")[opts.link] = true end
     end
     local T = new_thread(P, function() return main(tunpack(args, 1, n)) end)
     P.main = T
@@ -292,8 +295,8 @@ return function(deps)
           end
         end
       else
-        if monitor then P.monitoring[pid] = true end
-        if link then P.links[pid] = true end
+        if monitor then set_of(P, "monitoring")[pid] = true end
+        if link then set_of(P, "links")[pid] = true end
       end
     end
     if on_child then on_child(pid) end
