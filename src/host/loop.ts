@@ -11,8 +11,8 @@
 // step produced: one batch per destination ring, one doorbell ring per destination (the
 // endpoint's batching). When the kernel has nothing runnable the worker spins briefly on its rings
 // (adaptive, and only while spinning threads < free cores), then parks on its doorbell — first
-// blocking in Atomics.wait for up to BLOCK_PARK_MS, then in Atomics.waitAsync — until a producer
-// rings, its earliest Lua timer is due, or an event-loop callback (stdin, a control message, a
+// blocking in Atomics.wait for up to BLOCK_PARK_MS (off by default), then in Atomics.waitAsync —
+// until a producer rings, its earliest Lua timer is due, or an event-loop callback (stdin, a control message, a
 // ring handover) interrupts the park (wake()). The event loop is never held for longer than one
 // kernel step plus one bounded spin or brief park, and it runs at least every BREATHE_MS, so
 // timers and I/O keep working.
@@ -35,7 +35,13 @@ export const WORKER_MIN_SPINS = 4096;
 // running; but a notify then reaches it through that event loop: V8 posts a task to the thread's
 // platform queue, Node wakes the loop through its async handle, the task resolves a promise and a
 // microtask resumes this loop (MEASURED_WAKE). Atomics.wait is woken by the notify itself. So a
-// worker first blocks in Atomics.wait for up to BLOCK_PARK_MS, then goes on with waitAsync.
+// worker may first block in Atomics.wait for up to BLOCK_PARK_MS, then go on with waitAsync.
+// Two plain threads: 27-33 µs of CPU per round trip with Atomics.wait, 48-54 with waitAsync
+// (native-bench/wake-latency.ts, load average 15). But in the runtime, on this shared 2-core VM at
+// load average 20-30, it saved nothing: cross-worker ping-pong 214 vs 227 CPU µs per round trip
+// (Node 24, 3 interleaved rounds, range 0.81-1.28×) on top of the free-cores rule, and 399 -> 512
+// without it. So it is off (0) by default; WIPPY_BLOCK_PARK_MS=1 turns it on, to be measured on a
+// quiet machine, where a wake-up is not mostly waiting for a core.
 // What waits meanwhile is event-loop input only — control messages, ring handovers, stdin, JS
 // timers — for at most BLOCK_PARK_MS (Lua timers bound the park as before). A wake-up that
 // brings no ring input was for such a message (a ring handover is followed by a ring), so the
@@ -45,7 +51,7 @@ export const WORKER_MIN_SPINS = 4096;
 // Rejected: blocking without a bound (control messages and handovers would wait for the next
 // ring), and ringing the doorbell after every control message (every sender of one would have
 // to remember it; the bound makes it unnecessary).
-export const BLOCK_PARK_MS = 1;
+export const BLOCK_PARK_MS = 0;
 /** The longest the loop runs steps, spins and brief parks without letting the event loop run. */
 export const BREATHE_MS = 2;
 

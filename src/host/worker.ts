@@ -82,7 +82,7 @@ function sendControl(msg: ControlFromWorker): void {
   parentPort!.postMessage(msg);
 }
 
-// WIPPY_BLOCK_PARK_MS overrides the brief blocking park (0: waitAsync only; benchmark A/B, loop.ts).
+// WIPPY_BLOCK_PARK_MS sets the brief blocking park (default BLOCK_PARK_MS, 0: waitAsync only; loop.ts).
 const blockEnv = process.env["WIPPY_BLOCK_PARK_MS"];
 loop = new WorkerLoop(kernel, ep, dir, tasks, ports.get(0)!, sendControl, blockEnv ? Number(blockEnv) : BLOCK_PARK_MS);
 
