@@ -30,6 +30,8 @@
 //      take the waiter list lock of the address). So either the consumer has not reached C3 yet:
 //      then C3 sees NOTIFIED ≠ PARKED and returns "not-equal" at once; or it is asleep in C3: then
 //      P4 wakes it. Either way it reaches C4 and re-checks.
+// C3 may be two waits, a blocking Atomics.wait with a short timeout (parkBriefly) and then
+// park()/parkAsync(): each compares the word with PARKED, so step 4 holds for each of them.
 // The NOTIFIED state also makes the notify happen once per park however many producers ring: only
 // the producer whose compareExchange wins makes the system call. There is one waiter per word (the
 // thread itself), so notify wakes all waiters on it, which also clears a stale waitAsync.
