@@ -34,7 +34,7 @@ export const WORKER_MIN_SPINS = 4096;
 // The brief blocking park. A parked worker waits in Atomics.waitAsync, so its event loop keeps
 // running; but a notify then reaches it through that event loop: V8 posts a task to the thread's
 // platform queue, Node wakes the loop through its async handle, the task resolves a promise and a
-// microtask resumes this loop (MEASURED_WAKE). Atomics.wait is woken by the notify itself. So a
+// microtask resumes this loop. Atomics.wait is woken by the notify itself. So a
 // worker may first block in Atomics.wait for up to BLOCK_PARK_MS, then go on with waitAsync.
 // Two plain threads: 27-33 µs of CPU per round trip with Atomics.wait, 48-54 with waitAsync
 // (native-bench/wake-latency.ts, load average 15). But in the runtime, on this shared 2-core VM at

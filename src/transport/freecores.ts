@@ -19,7 +19,8 @@
 // and read with Atomics.load in Doorbell.spin (the pair). A stale figure only makes a thread spin
 // a little too much or too little until the next sample.
 //
-// Cost: one read of /proc/stat (~20–40 µs) and one getrusage per SAMPLE_MS on the main thread.
+// Cost: one read of /proc/stat and one getrusage per SAMPLE_MS on the main thread: 27 µs of CPU
+// (77 µs wall) per sample measured at load average 10, i.e. ~0.03% of a core.
 // Rejected: /proc/loadavg (a 1-minute average that counts our own threads), and a thread timing
 // its own spins to detect preemption (it learns only after losing the core, one spin at a time).
 import { readFileSync } from 'node:fs';
