@@ -200,6 +200,13 @@ export async function runDrivers(rt: Runtime, entry: string, host: string, argsL
   return { results, placement, cpuSeconds: cpuSecondsSince(cpu0) };
 }
 
+/** Parks and notifies (doorbell wake-ups) of every thread so far, summed (Runtime.doorbell). */
+export function bellCounts(rt: Runtime): { parks: number; wakes: number } {
+  const d = rt.doorbell();
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  return { parks: sum(d.parks), wakes: sum(d.wakes) };
+}
+
 /** Poll `cond` every few milliseconds until it holds. */
 export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 600_000): Promise<void> {
   const start = performance.now();

@@ -20,7 +20,7 @@
 import {
   type BenchContext, type Figure, type Workload, type Variant, MAIN_HOST, PEER_HOST, benchRuntime, luaEntry,
   withRuntime, runDrivers, cpuSecondsSince, spawnWatched, exitValue, check, spanSeconds, shares, fmtInt, workersLabel, workerCounts,
-  withTimeout, waitFor, percentile, sortedNumbers,
+  withTimeout, waitFor, percentile, sortedNumbers, bellCounts,
 } from './harness.js';
 
 const RING_SIZE = 1000;
@@ -191,7 +191,10 @@ async function pingPong(ctx: BenchContext, plan: PingPlan, tbl: boolean): Promis
   return withRuntime(rt, async (): Promise<Figure[]> => {
     const host = plan.peer ? PEER_HOST : MAIN_HOST;
     ctx.note(`${fmtInt(n)} round trips × ${plan.pairs}`);
+    const bell0 = bellCounts(rt);
     const { results: res, placement, cpuSeconds } = await runDrivers(rt, 'bench:ping', MAIN_HOST, Array.from({ length: plan.pairs }, () => [n, lat, warm, host, tbl]), ctx);
+    const bell1 = bellCounts(rt);
+    const ops = (n + lat + warm) * plan.pairs;
     // The labels promise where the peers run: check it ([main workers..., peer workers...]).
     const want = plan.peer ? [1, 1] : Array.from({ length: plan.workers }, () => 2);
     check(placement.join('/') === want.join('/'), `processes per worker ${placement.join('/')}, expected ${want.join('/')} for "${plan.label}"`);
@@ -213,7 +216,9 @@ async function pingPong(ctx: BenchContext, plan: PingPlan, tbl: boolean): Promis
       details: {
         spanSeconds: span, timerPairOverheadUs: timerUs, latencySamples: sorted.length,
         // CPU from "go" to the last EXIT covers the warm-up, timed and latency phases alike
-        cpuUsPerOp: (cpuSeconds * 1e6) / ((n + lat + warm) * plan.pairs),
+        cpuUsPerOp: (cpuSeconds * 1e6) / ops,
+        // doorbell counters of all threads over the same span (setup included): parks and notifies per round trip
+        parksPerOp: (bell1.parks - bell0.parks) / ops, wakesPerOp: (bell1.wakes - bell0.wakes) / ops,
       },
     }];
   });

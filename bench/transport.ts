@@ -17,7 +17,7 @@
 // Every counter checks the count and the sum of what it received.
 import {
   type BenchContext, type Figure, type Workload, type Variant, MAIN_HOST, PEER_HOST, benchRuntime, luaEntry,
-  withRuntime, spawnWatched, exitValue, check, fmtInt, withTimeout, waitFor, shares,
+  withRuntime, spawnWatched, exitValue, check, fmtInt, withTimeout, waitFor, shares, bellCounts,
 } from './harness.js';
 
 /** Messages rt.send queues before yielding to the event loop (the main thread flushes per microtask). */
@@ -94,8 +94,10 @@ async function luaToLua(ctx: BenchContext, across: boolean): Promise<Figure[]> {
     const counter = await spawnWatched(rt, 'bench:counter', across ? PEER_HOST : MAIN_HOST, [total]);
     const sender = await spawnWatched(rt, 'bench:sender', MAIN_HOST, [counter.pid, total]);
     ctx.note(`${fmtInt(total)} messages`);
+    const bell0 = bellCounts(rt);
     rt.send(sender.pid, 'go');
     const [s, c] = await withTimeout(Promise.all([exitValue(sender, 'sender'), exitValue(counter, 'counter')]), ctx.timeoutMs, 'transport');
+    const bell1 = bellCounts(rt);
     check(c.count === total && c.sum === (total * (total + 1)) / 2, `counter: count ${c.count} sum ${c.sum}, expected ${total} and ${(total * (total + 1)) / 2}`);
     const seconds = (c.t1 - s.t0) / 1e6;
     return [{
@@ -104,7 +106,9 @@ async function luaToLua(ctx: BenchContext, across: boolean): Promise<Figure[]> {
       figure: across ? 'process.send to another thread → counter' : 'process.send in-VM → counter (baseline)',
       value: total / seconds, unit: 'messages/s', work: `${fmtInt(total)} integer messages, one sender`,
       timing: 'Lua clocks: sender before first send → counter after last message',
-      details: { seconds, senderSeconds: (s.t1 - s.t0) / 1e6 },
+      details: { seconds, senderSeconds: (s.t1 - s.t0) / 1e6,
+        // doorbell counters of all threads, "go" to both EXITs: parks and notifies per message
+        parksPerMessage: (bell1.parks - bell0.parks) / total, wakesPerMessage: (bell1.wakes - bell0.wakes) / total },
     }];
   });
 }

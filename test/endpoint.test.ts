@@ -74,3 +74,86 @@ test('a dead peer\'s unflushed frames are dropped, and so is everything sent to 
     assert.equal(a.hasBacklog(), false, 'sent nowhere');
   } finally { close(); }
 });
+
+test('post copies the frame at once: the caller may reuse its buffer before the flush', async () => {
+  const { a, b, port2, close } = pair();
+  try {
+    const scratch = bytes(1, 2, 3);
+    const handover = once(port2, 'message');
+    a.post(2, scratch.subarray(0, 2));
+    scratch.fill(9);
+    a.post(2, scratch.subarray(0, 1));
+    a.flush();
+    b.attach((await handover)[0] as RingHandover);
+    assert.deepEqual(b.drain(), bytes(1, 2, 9));
+  } finally { close(); }
+});
+
+test('the batch buffer is reused and grows: seeded steps of 0..3000-byte frames arrive whole, in order', async () => {
+  const { a, b, port2, close } = pair();
+  try {
+    let seed = 7;
+    const rnd = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 4294967296; };
+    const handover = once(port2, 'message');
+    let expected: number[] = [];
+    let attached = false;
+    for (let step = 0; step < 200; step++) {
+      const frames = 1 + Math.floor(rnd() * 6);
+      for (let f = 0; f < frames; f++) {
+        const len = Math.floor(rnd() * (rnd() < 0.1 ? 3000 : 40));
+        const frame = Uint8Array.from({ length: len }, (_, i) => (step * 7 + f * 13 + i) & 255);
+        a.post(2, frame);
+        expected.push(...frame);
+      }
+      a.flush();
+      if (!attached) { b.attach((await handover)[0] as RingHandover); attached = true; }
+      const got = b.drain();
+      assert.deepEqual(got === null ? [] : [...got], expected, `step ${step}`);
+      expected = [];
+    }
+  } finally { close(); }
+});
+
+test('a step\'s frames wake a parked receiver with one notify, and a running one with none', async () => {
+  const { a, b, port2, close } = pair();
+  try {
+    const handover = once(port2, 'message');
+    a.post(2, bytes(1));
+    a.flush();
+    b.attach((await handover)[0] as RingHandover);
+    b.drain();
+    const wakes = () => a.bell.stats().wakes[2];
+    assert.equal(wakes(), 0, 'b was running: no notify');
+    assert.equal(b.prepareToPark(), true);
+    for (let i = 0; i < 10; i++) a.post(2, bytes(i));
+    a.flush();
+    assert.equal(wakes(), 1, 'ten frames, one step, one notify');
+    a.post(2, bytes(10));
+    a.flush();
+    assert.equal(wakes(), 1, 'already notified: the next step sends none');
+    assert.equal(b.bell.park(1000), 'not-equal', 'the notify came before the wait');
+    assert.equal(b.drain()?.length, 11);
+    a.post(2, bytes(11));
+    a.flush();
+    assert.equal(wakes(), 1, 'b is running again: none');
+  } finally { close(); }
+});
+
+test('a brief blocking park that times out stays parked: a ring after it is seen by the park that follows', () => {
+  const sab = Doorbell.create(3);
+  const a = new Doorbell(sab, 1, { cores: 2 });
+  const b = new Doorbell(sab, 2, { cores: 2 });
+  b.prepareToPark();
+  assert.equal(b.parkBriefly(1), 'timed-out');
+  assert.equal(b.stats().awake, 1, 'b still counts as parked, not awake');
+  assert.equal(a.ring(2), true, 'b is still parked: the ring notifies');
+  assert.equal(b.park(5000), 'not-equal', 'the second wait sees NOTIFIED and returns at once');
+  assert.equal(b.stats().parks[2], 1, 'one park, counted once');
+  b.prepareToPark();
+  assert.equal(a.ring(2), true);
+  assert.equal(b.parkBriefly(5000), 'not-equal', 'rung before the brief wait');
+  assert.equal(a.ring(2), false, 'b is running');
+  assert.equal(b.stats().awake, 2);
+  a.close();
+  b.close();
+});

@@ -10,11 +10,12 @@
 // (stdin lines, self-sends, control), hands it to the kernel in one step, and publishes what the
 // step produced: one batch per destination ring, one doorbell ring per destination (the
 // endpoint's batching). When the kernel has nothing runnable the worker spins briefly on its rings
-// (adaptive, and only while spinning threads < free cores), then parks in Atomics.waitAsync on
-// its doorbell until a producer rings, its earliest Lua timer is due, or an event-loop callback
-// (stdin, a control message, a ring handover) interrupts the park (wake()). The event loop is
-// never blocked for longer than one kernel step and one bounded spin, so timers and I/O keep
-// working.
+// (adaptive, and only while spinning threads < free cores), then parks on its doorbell — first
+// blocking in Atomics.wait for up to BLOCK_PARK_MS (off by default), then in Atomics.waitAsync —
+// until a producer rings, its earliest Lua timer is due, or an event-loop callback (stdin, a control message, a
+// ring handover) interrupts the park (wake()). The event loop is never held for longer than one
+// kernel step plus one bounded spin or brief park, and it runs at least every BREATHE_MS, so
+// timers and I/O keep working.
 import type { MessagePort } from 'node:worker_threads';
 import type { LuaKernel } from '../lua/engine.js';
 import type { Directory } from '../shm/directory.js';
@@ -30,6 +31,30 @@ import type { ControlFromWorker, DownReport, TestFault } from './protocol.js';
 // floor 57 µs. Spinning still happens only while spinning threads < free cores.
 export const WORKER_MIN_SPINS = 4096;
 
+// The brief blocking park. A parked worker waits in Atomics.waitAsync, so its event loop keeps
+// running; but a notify then reaches it through that event loop: V8 posts a task to the thread's
+// platform queue, Node wakes the loop through its async handle, the task resolves a promise and a
+// microtask resumes this loop. Atomics.wait is woken by the notify itself. So a
+// worker may first block in Atomics.wait for up to BLOCK_PARK_MS, then go on with waitAsync.
+// Two plain threads: 27-33 µs of CPU per round trip with Atomics.wait, 48-54 with waitAsync
+// (native-bench/wake-latency.ts, load average 15). But in the runtime, on this shared 2-core VM at
+// load average 20-30, it saved nothing: cross-worker ping-pong 214 vs 227 CPU µs per round trip
+// (Node 24, 3 interleaved rounds, range 0.81-1.28×) on top of the free-cores rule, and 399 -> 512
+// without it. So it is off (0) by default; WIPPY_BLOCK_PARK_MS=1 turns it on, to be measured on a
+// quiet machine, where a wake-up is not mostly waiting for a core.
+// What waits meanwhile is event-loop input only — control messages, ring handovers, stdin, JS
+// timers — for at most BLOCK_PARK_MS (Lua timers bound the park as before). A wake-up that
+// brings no ring input was for such a message (a ring handover is followed by a ring), so the
+// next park is a waitAsync one. And whatever the peers do, the loop awaits the event loop at
+// least every BREATHE_MS: a peer that answers within every spin or brief park would otherwise
+// keep it from ever awaiting (that was so before the brief park too: spin, step, spin, step).
+// Rejected: blocking without a bound (control messages and handovers would wait for the next
+// ring), and ringing the doorbell after every control message (every sender of one would have
+// to remember it; the bound makes it unnecessary).
+export const BLOCK_PARK_MS = 0;
+/** The longest the loop runs steps, spins and brief parks without letting the event loop run. */
+export const BREATHE_MS = 2;
+
 const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class WorkerLoop {
@@ -43,6 +68,10 @@ export class WorkerLoop {
   private testFault: TestFault | undefined;
   /** While spinning, the run queues are looked at every 64th check (a look is ~10 atomic loads). */
   private spinChecks = 0;
+  /** When the loop last let the event loop run (performance.now() ms). */
+  private breathedAt = 0;
+  /** The last brief park was rung but found no ring input: park with waitAsync next. */
+  private asyncNext = false;
 
   /**
    * `toMain`: the port to the main thread (the "down" report goes there, after the ring handovers
@@ -55,6 +84,8 @@ export class WorkerLoop {
     private readonly tasks: TaskQueues | undefined,
     private readonly toMain: MessagePort,
     private readonly sendControl: (msg: ControlFromWorker) => void,
+    /** The brief blocking park's length in ms (BLOCK_PARK_MS; 0: always waitAsync). */
+    private readonly blockMs = BLOCK_PARK_MS,
   ) {}
 
   /** An event-loop callback made work: end a pending park. */
@@ -130,18 +161,30 @@ export class WorkerLoop {
   private readonly hasWorkOrTasks = (): boolean =>
     this.ep.hasInput() || (this.tasks !== undefined && (++this.spinChecks & 63) === 0 && this.tasks.visible());
 
+  /** Let the event loop run (stdin, control messages, ring handovers, JS timers). */
+  private async breathe(): Promise<void> {
+    await immediate();
+    this.breathedAt = performance.now();
+  }
+
   /** Step, spin, park; until a kernel fault stops the worker. */
   async run(): Promise<void> {
     const { ep, tasks } = this;
+    const bell = ep.bell;
+    this.breathedAt = performance.now();
     while (!this.stopped) {
       if (this.step() || ep.hasInput()) {
         // Let the event loop breathe between busy steps (stdin, control, timers).
-        await immediate();
+        await this.breathe();
         continue;
       }
-      if (this.nextTimer >= 0 && this.nextTimer <= performance.now()) continue;
-      if (tasks && tasks.visible()) { await immediate(); continue; }
-      if (ep.bell.spin(this.hasWorkOrTasks)) continue;
+      const now = performance.now();
+      if (this.nextTimer >= 0 && this.nextTimer <= now) continue;
+      if (tasks && tasks.visible()) { await this.breathe(); continue; }
+      // A peer that answers every step within the spin (or the brief park below) would otherwise
+      // keep this loop from ever awaiting: control messages and ring handovers would wait forever.
+      if (now - this.breathedAt > BREATHE_MS) { await this.breathe(); continue; }
+      if (bell.spin(this.hasWorkOrTasks)) continue;
       if (!ep.prepareToPark()) continue;
       let timeout = this.nextTimer >= 0 ? Math.max(0, this.nextTimer - performance.now()) : Infinity;
       // Queued spawns on a sibling: look again after STEAL_AFTER_MS (it may be stuck in one step).
@@ -149,7 +192,18 @@ export class WorkerLoop {
       // from now on sees this worker parked and rings it (Placement.wakeAfterPush); one that had
       // work already is seen here.
       if (tasks && tasks.queuedElsewhere()) timeout = Math.min(timeout, STEAL_AFTER_MS);
-      await ep.bell.parkAsync(timeout);
+      // The brief blocking park (BLOCK_PARK_MS, above): only while the event loop has nothing
+      // waiting that this thread could know of — not after a wake-up that brought no ring input
+      // (a ring handover or a control message rang it: those are event-loop messages).
+      if (this.blockMs > 0 && !this.asyncNext) {
+        // A timer due within the window: one blocking park until it.
+        if (timeout <= this.blockMs) { this.asyncNext = bell.park(timeout) !== 'timed-out' && !ep.hasInput(); continue; }
+        if (bell.parkBriefly(this.blockMs) !== 'timed-out') { this.asyncNext = !ep.hasInput(); continue; }
+        timeout -= this.blockMs;
+      }
+      this.asyncNext = false;
+      await bell.parkAsync(timeout);
+      this.breathedAt = performance.now();
     }
   }
 }

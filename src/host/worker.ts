@@ -24,7 +24,7 @@ import { TaskQueues } from '../scheduler/tasks.js';
 import { Placement, STEAL_AFTER_MS } from './placement.js';
 import { Terminal } from './terminal.js';
 import { tzOffset } from './timezone.js';
-import { WORKER_MIN_SPINS, WorkerLoop } from './loop.js';
+import { BLOCK_PARK_MS, WORKER_MIN_SPINS, WorkerLoop } from './loop.js';
 import type { WorkerInit, ControlToWorker, ControlFromWorker, TestFault } from './protocol.js';
 
 const init = workerData as WorkerInit;
@@ -70,7 +70,7 @@ const kernel = await LuaKernel.create({
   setRunner: (u) => dir.setRunner(u),
   diesWith: (u, t) => dir.diesWith(u, t),
   killRequested: (u) => dir.killRequested(u),
-  post: (to, bytes) => ep.post(to, bytes.slice()), // the view points into wasm memory: copy now
+  post: (to, bytes) => ep.post(to, bytes), // a view into wasm memory: post() copies it at once
   write: (fd, bytes) => ep.post(0, Terminal.output(fd, bytes.slice())),
   stdinRead: (req, pid, mode, n) => terminal.read(req, pid, mode, n),
   // process.upgrade re-reads a Lua source: compiled like at load (typed Lua -> plain Lua)
@@ -82,7 +82,9 @@ function sendControl(msg: ControlFromWorker): void {
   parentPort!.postMessage(msg);
 }
 
-loop = new WorkerLoop(kernel, ep, dir, tasks, ports.get(0)!, sendControl);
+// WIPPY_BLOCK_PARK_MS sets the brief blocking park (default BLOCK_PARK_MS, 0: waitAsync only; loop.ts).
+const blockEnv = process.env["WIPPY_BLOCK_PARK_MS"];
+loop = new WorkerLoop(kernel, ep, dir, tasks, ports.get(0)!, sendControl, blockEnv ? Number(blockEnv) : BLOCK_PARK_MS);
 
 /** Frames this worker has posted, per destination thread id (Runtime.stats() `sent`). */
 function sentByThread(): Record<number, number> {

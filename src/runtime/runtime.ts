@@ -54,6 +54,7 @@ import { StatsRequests, type StatsOptions, type WorkerStats } from './stats.js';
 import type { Endpoint, RingHandover } from '../transport/endpoint.js';
 import { MainLoop } from './mainloop.js';
 import { Doorbell } from '../transport/doorbell.js';
+import { FreeCores } from '../transport/freecores.js';
 import { TaskQueues, createTaskRegion, type TaskRegion } from '../scheduler/tasks.js';
 import { Directory } from '../shm/directory.js';
 import { parsePid } from './pid.js';
@@ -143,6 +144,7 @@ export class Runtime extends EventEmitter {
   private readonly bootFailures = new Map<string, number>();
   /** The main thread's endpoint and receive loop (src/runtime/mainloop.ts), from start(). */
   private main: MainLoop | undefined;
+  private freeCores: FreeCores | undefined;
   /** Env variables for the Lua `env` module, built on the first "env" rpc (src/runtime/env.ts). */
   private env: EnvService | undefined;
   /** The event bus of the Lua `events` module (src/runtime/events.ts). */
@@ -221,6 +223,8 @@ export class Runtime extends EventEmitter {
     this.booted = true;
     void this.main.run();
     this.startWatchdog();
+    // The spin rule's free cores (src/transport/freecores.ts); WIPPY_FREE_CORES=0 turns it off (A/B).
+    if (process.env["WIPPY_FREE_CORES"] !== '0') { this.freeCores = new FreeCores(new Int32Array(this.doorbellSab)); this.freeCores.start(); }
     this.log.debug({ threads: plan.length, hosts: hosts.map((h) => h.id) }, 'runtime started');
   }
 
@@ -557,6 +561,12 @@ export class Runtime extends EventEmitter {
     } finally { this.control.release(); }
   }
 
+  /** Per thread id: times it parked, and notifies it was sent (the doorbell's counters; wake-ups per message). */
+  doorbell(): { parks: number[]; wakes: number[] } {
+    const s = this.ep?.bell.stats();
+    return s ? { parks: s.parks, wakes: s.wakes } : { parks: [], wakes: [] };
+  }
+
   /**
    * Read-only bookkeeping sizes of the main thread, for leak checks (npm run soak): registered
    * names, PIDs holding names, JS exit watchers, pending rpc replies, frames queued for the
@@ -619,6 +629,7 @@ export class Runtime extends EventEmitter {
     }
     while (this.drainOnce());
     clearInterval(this.watchdog);
+    this.freeCores?.stop();
     if (process.stdin.isTTY === undefined || this.opts.stdin) process.stdin.unpipe?.();
     for (const t of this.threads) t.expectedExit = true;
     await Promise.all(this.threads.map((t) => t.worker.terminate()));

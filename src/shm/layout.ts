@@ -176,6 +176,8 @@ export function ringBytes(capacity: number): number {
 //
 //   line 0   [BELL_AWAKE]     threads not parked (busy or spinning)
 //            [BELL_SPINNING]  threads spinning right now (observability, and the spin rule)
+//            [BELL_CORES]     free cores + 1: the cores other processes leave us, measured by the
+//                             main thread (src/transport/freecores.ts); 0 = not measured
 //   line 1+t [BELL_STATE]     thread t's park state: BELL_RUNNING / BELL_PARKED / BELL_NOTIFIED
 //            [BELL_PARKS]     times thread t parked (it waited in Atomics.wait/waitAsync)
 //            [BELL_WAKES]     notifies sent to thread t by producers
@@ -183,6 +185,7 @@ export function ringBytes(capacity: number): number {
 
 export const BELL_AWAKE = 0;
 export const BELL_SPINNING = 1;
+export const BELL_CORES = 2;
 export const BELL_STATE = 0;
 export const BELL_PARKS = 1;
 export const BELL_WAKES = 2;

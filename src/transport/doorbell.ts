@@ -30,6 +30,8 @@
 //      take the waiter list lock of the address). So either the consumer has not reached C3 yet:
 //      then C3 sees NOTIFIED ≠ PARKED and returns "not-equal" at once; or it is asleep in C3: then
 //      P4 wakes it. Either way it reaches C4 and re-checks.
+// C3 may be two waits, a blocking Atomics.wait with a short timeout (parkBriefly) and then
+// park()/parkAsync(): each compares the word with PARKED, so step 4 holds for each of them.
 // The NOTIFIED state also makes the notify happen once per park however many producers ring: only
 // the producer whose compareExchange wins makes the system call. There is one waiter per word (the
 // thread itself), so notify wakes all waiters on it, which also clears a stale waitAsync.
@@ -38,7 +40,9 @@
 // ping-pong takes ~340 ns per round trip, a parked one 25–55 µs), so a thread spins first. But
 // spinning collapses under load (3.3 M → 6 k round trips/s with one core busy elsewhere), so a
 // thread spins only while spinning threads < free cores, where free = cores - busy threads. With
-// AWAKE = busy + spinning threads, counting oneself, that rule reads AWAKE ≤ cores. The spin
+// AWAKE = busy + spinning threads, counting oneself, that rule reads AWAKE ≤ cores. "cores" are
+// the cores the machine's other processes leave us, when the main thread measures them
+// (BELL_CORES, src/transport/freecores.ts); else the `cores` option (os.availableParallelism()). The spin
 // length adapts (like glibc's adaptive mutexes, with a park-feedback step): a spin that finds
 // work after i iterations pulls the limit towards 2i; a spin that ends in a park doubles the limit
 // if the park was cut short by a notify (spinning a little longer would have caught the work) and
@@ -54,7 +58,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
-  BELL_AWAKE, BELL_NOTIFIED, BELL_PARKED, BELL_PARKS, BELL_RUNNING, BELL_SPINNING, BELL_STATE,
+  BELL_AWAKE, BELL_CORES, BELL_NOTIFIED, BELL_PARKED, BELL_PARKS, BELL_RUNNING, BELL_SPINNING, BELL_STATE,
   BELL_WAKES, bellLine, doorbellBytes,
 } from '../shm/layout.js';
 
@@ -200,7 +204,11 @@ export class Doorbell {
     const spinning = Atomics.add(words, BELL_SPINNING, 1) + 1;
     // Pairs with the Atomics.add/sub(AWAKE) in the constructor, prepareToPark() and resume().
     const busy = Atomics.load(words, BELL_AWAKE) - spinning;
-    if (spinning > this.cores - busy) {
+    // Pairs with Atomics.store(BELL_CORES) in FreeCores.tick (src/transport/freecores.ts): the
+    // cores other processes leave us, when the main thread measures them.
+    const measured = Atomics.load(words, BELL_CORES);
+    const cores = measured > 0 ? Math.min(this.cores, measured - 1) : this.cores;
+    if (spinning > cores - busy) {
       // Undoes the add above; pairs with the Atomics.add(SPINNING) of other threads.
       Atomics.sub(words, BELL_SPINNING, 1);
       return false;
@@ -238,7 +246,7 @@ export class Doorbell {
   /** C3, blocking: sleep until notified or `timeoutMs` passes. For worker loops and tests. */
   park(timeoutMs = Infinity): ParkResult {
     if (!this.away || this.closed) return 'not-equal';
-    this.countPark();
+    if (this.parkedAt === 0) this.countPark();
     // C3: pairs with compareExchange/notify in ring() (P3/P4): sleeps only while still PARKED.
     return this.onWake(Atomics.wait(this.words, this.state, BELL_PARKED, timeoutMs));
   }
@@ -251,12 +259,29 @@ export class Doorbell {
   parkAsync(timeoutMs = Infinity): Promise<ParkResult> {
     if (this.waiting !== null) return this.waiting;
     if (!this.away || this.closed) return Promise.resolve('not-equal');
-    this.countPark();
+    if (this.parkedAt === 0) this.countPark();
     // C3: pairs with compareExchange/notify in ring() (P3/P4): waits only while still PARKED.
     const wait = waitAsync(this.words, this.state, BELL_PARKED, timeoutMs);
     if (!wait.async) return Promise.resolve(this.onWake(wait.value));
     this.waiting = wait.value.then(this.onWake);
     return this.waiting;
+  }
+
+  /**
+   * C3, blocking for at most `ms`: the first part of a park, for a thread that may hold its event
+   * loop that long (the worker loop, src/host/loop.ts: a wake-up through Atomics.wait skips the
+   * event loop's hop that waitAsync's resolution takes). Rung within `ms`: running again, as after
+   * park(). 'timed-out': still parked (the park state may already be NOTIFIED by a ring after the
+   * timeout); the caller finishes the park with park() or parkAsync(), whose wait compares the
+   * same word with PARKED, so a ring in between is not lost (the header's step 4 holds for each of
+   * the two waits). One park counts once.
+   */
+  parkBriefly(ms: number): ParkResult {
+    if (!this.away || this.closed) return 'not-equal';
+    if (this.parkedAt === 0) this.countPark();
+    // C3 (first part): pairs with compareExchange/notify in ring() (P3/P4): sleeps only while PARKED.
+    const r = Atomics.wait(this.words, this.state, BELL_PARKED, ms);
+    return r === 'timed-out' ? r : this.onWake(r);
   }
 
   /** Spin, then park (blocking) unless `check` finds work; true if work was found or notified. */

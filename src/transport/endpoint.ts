@@ -8,10 +8,12 @@
 //
 // Batching is the whole point: a cross-thread wake-up costs 11-30 µs (docs/design/scheduler.md),
 // so everything one step produces for a destination travels as one ring frame and one wake-up.
-// post() keeps the caller's encoded frame in the destination's list (no copy: a caller whose bytes
-// live in memory it reuses, the worker's Lua heap, copies first); flush() concatenates each list
-// into one batch (one allocation per destination per step, handed to the ring without another
-// copy). A batch for this thread itself (a process sending to another process of the same worker
+// post() copies the caller's encoded frame into the destination's batch buffer, kept and reused
+// from step to step (so a frame may be a view of memory the caller reuses, the worker's Lua heap:
+// it is copied once, here); flush() hands the buffer's used part to the ring, which copies it in
+// (or queues a copy when the ring is full). Bytes of a frame, sender side: Lua string -> batch
+// buffer -> ring, and no allocation per frame or per step once the buffer has grown to a step's
+// size (before: a slice per frame, then a concatenated batch per destination per step). A batch for this thread itself (a process sending to another process of the same worker
 // that must pass through the kernel's frame handlers, e.g. a name release) joins the local input
 // with frames the event loop queued (deliverLocal: stdin lines, control) and is read by the next
 // drain(), after the rings.
@@ -44,6 +46,11 @@ import { Doorbell, type DoorbellOptions } from './doorbell.js';
  */
 export const RING_CAPACITY = 256 * 1024;
 
+/** First size of a destination's batch buffer; it doubles as a step needs. */
+const BATCH_START_BYTES = 4 * 1024;
+/** A batch buffer grown past this is dropped after its flush (a rare huge step keeps nothing). */
+const BATCH_KEEP_BYTES = 1024 * 1024;
+
 /** The control message that hands a ring to its receiver. */
 export interface RingHandover { type: 'ring'; from: number; sab: SharedArrayBuffer }
 
@@ -60,9 +67,13 @@ export class Endpoint {
   private readonly gone = new Set<number>();
   /** Of the last drain(): pairs (sender tid, end offset of its bytes in the batch). */
   private readonly segments: number[] = [];
-  /** The batches being built, by destination thread id; `dests` lists those with frames. */
-  private readonly batches: Uint8Array[][] = [];
+  /**
+   * The batches being built, by destination thread id: a reused buffer, the bytes used in it and
+   * the frames in them; `dests` lists the destinations with frames.
+   */
+  private readonly batches: Array<Uint8Array | undefined> = [];
   private readonly batchBytes: number[] = [];
+  private readonly batchFrames: number[] = [];
   private readonly dests: number[] = [];
   /** Input that did not come through a ring (self-batches, deliverLocal), read by drain(). */
   private local: Uint8Array[] = [];
@@ -79,22 +90,32 @@ export class Endpoint {
   }
 
   /**
-   * Add one encoded frame to the batch for thread `to` (sent by the next flush()). The endpoint
-   * keeps `frame` until then: the caller must not change it.
+   * Add one encoded frame to the batch for thread `to` (sent by the next flush()). The bytes are
+   * copied at once into the destination's batch buffer, so `frame` may be a view of memory the
+   * caller reuses (the worker's Lua heap): one copy per frame, no allocation once the buffer has
+   * grown to a step's size.
    */
   post(to: number, frame: Uint8Array): void {
-    let list = this.batches[to];
-    if (list === undefined) { list = this.batches[to] = []; this.batchBytes[to] = 0; }
-    if (list.length === 0) this.dests.push(to);
-    list.push(frame);
-    this.batchBytes[to]! += frame.length;
+    let buf = this.batches[to];
+    const used = this.batchBytes[to] ?? 0;
+    const need = used + frame.length;
+    if (buf === undefined || need > buf.length) {
+      const grown = new Uint8Array(Math.max(need, 2 * (buf?.length ?? 0), BATCH_START_BYTES));
+      if (buf !== undefined && used > 0) grown.set(buf.subarray(0, used));
+      buf = this.batches[to] = grown;
+    }
+    buf.set(frame, used);
+    this.batchBytes[to] = need;
+    const frames = this.batchFrames[to] ?? 0;
+    if (frames === 0) this.dests.push(to);
+    this.batchFrames[to] = frames + 1;
     this.sentFrames[to] = (this.sentFrames[to] ?? 0) + 1;
   }
 
   /** Frames posted and not yet flushed (read-only; leak checks read it). */
   postedFrames(): number {
     let n = 0;
-    for (const to of this.dests) n += this.batches[to]!.length;
+    for (const to of this.dests) n += this.batchFrames[to]!;
     return n;
   }
 
@@ -127,14 +148,16 @@ export class Endpoint {
     const dests = this.dests;
     for (let i = 0; i < dests.length; i++) {
       const to = dests[i]!;
-      const list = this.batches[to]!;
-      const buf = new Uint8Array(this.batchBytes[to]!);
-      let off = 0;
-      for (let k = 0; k < list.length; k++) { const f = list[k]!; buf.set(f, off); off += f.length; }
-      list.length = 0;
+      const buf = this.batches[to]!;
+      const batch = buf.subarray(0, this.batchBytes[to]!);
       this.batchBytes[to] = 0;
-      if (to === this.tid) this.local.push(buf);
-      else this.send(to, buf, true);
+      this.batchFrames[to] = 0;
+      // The buffer is reused: the ring copies the batch in (or queues a copy when full); the
+      // local input keeps a copy.
+      if (to === this.tid) this.local.push(batch.slice());
+      else this.send(to, batch, false);
+      // One huge step does not pin its buffer for the life of the thread.
+      if (buf.length > BATCH_KEEP_BYTES) this.batches[to] = undefined;
     }
     dests.length = 0;
     for (const [to, ring] of this.out) {
@@ -195,9 +218,8 @@ export class Endpoint {
   dropPeer(tid: number): Uint8Array | null {
     this.gone.add(tid);
     // Frames posted to it and not yet flushed are dropped with it.
-    const posted = this.batches[tid];
-    if (posted !== undefined && posted.length > 0) {
-      posted.length = 0;
+    if ((this.batchFrames[tid] ?? 0) > 0) {
+      this.batchFrames[tid] = 0;
       this.batchBytes[tid] = 0;
       this.dests.splice(this.dests.indexOf(tid), 1);
     }
