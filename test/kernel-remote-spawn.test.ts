@@ -41,7 +41,7 @@ const SETUP = String.raw`
     CH = F.CH, timer_add = function() end, hook = function(co) return co end,
     arrive = function(P, m) arrived[#arrived + 1] = { pid = P.pid, kind = m.ev.kind, from = m.ev.from } end,
     release_names = function() end, hosts = HOSTS, wire = W,
-    cancel_execs = function(P) return late.cancel_execs(P) end,
+    cancel_execs = function(P) return late.cancel_execs(P) end, set_of = F.set_of,
   })
   S = module("spawn")({
     H = F.H, cfg = { tid = 1, host = "app:p", hosts = HOSTS }, entries = {},
@@ -56,6 +56,7 @@ const SETUP = String.raw`
     user_tostring = function(P, v) return tostring(v) end,
     deliver_event = L.deliver_event, start_failed = L.start_failed, topo = L.topo, send_event = L.send_event,
     security = {}, call_settled = R.call_settled, wire = W,
+    EMPTYQ = F.EMPTYQ, NONE = F.NONE, set_of = F.set_of,
     dispatch = function(f) return late.dispatch(f) end,
   })
   X = module("exec")({
@@ -71,6 +72,7 @@ const SETUP = String.raw`
     run = run, err = F.err, is_error = F.is_error, error_message = F.error_message,
     deliver_msg = function() end,
     lifecycle = L, rpc = R, names = { own = function() end, acked = function() end }, spawn = S, wire = W,
+    set_of = F.set_of,
   })
   late.dispatch = FR.dispatch
 
