@@ -1,7 +1,8 @@
 // src/lua/kernel/spawn.lua on its own, under fakes (test/lua/kernel_fake.lua): starting an entry
 // here (PID, options, errors), the bodies[kind] seam, queued and placed spawns on a multi-worker
-// host (function entries too), early frames and forwarding, shutdown, a function body keeping its
-// results; and exec.lua's exec_start on top of it.
+// host (function entries too; in the Lua-side list of taskq.lua on a host with the budget hook),
+// early frames and forwarding, shutdown, a function body keeping its results; and exec.lua's
+// exec_start on top of it.
 import { test } from 'node:test';
 import { withKernelModules } from './helpers/kernel-module.js';
 
@@ -19,10 +20,15 @@ const SETUP = String.raw`
       park = function() end, err = F.err, error_message = F.error_message, wire = module("wire")(),
     })
   end
-  function setup(tids, entries, bodies)
+  -- limits: extra fields of the host record (max_reductions: the budget hook, so queued spawns
+  -- stay in the Lua-side list of taskq.lua)
+  function setup(tids, entries, bodies, limits)
+    local hostrec = { kind = "process.host", tids = tids }
+    for k, v in pairs(limits or {}) do hostrec[k] = v end
+    local cfg = { tid = 1, host = "app:host", hosts = { ["app:host"] = hostrec } }
     return module("spawn")({
-      H = F.H, cfg = { tid = 1, host = "app:host", hosts = { ["app:host"] = { kind = "process.host", tids = tids } } },
-      entries = entries,
+      H = F.H, cfg = cfg, entries = entries,
+      taskq = module("taskq")({ H = F.H, cfg = cfg, encode = F.encode, decode = F.decode }),
       procs = F.procs, add = function(P) F.procs[P.pid] = P; F.logf("add %s", P.pid) end,
       fmt_pid = function(host, uniq) return string.format("{%s|0x%05x}", host, uniq) end,
       parse_pid = function(s)
@@ -35,6 +41,7 @@ const SETUP = String.raw`
       new_thread = function(P, fn) local T = { proc = P, fn = fn }; threads[#threads + 1] = T; return T end,
       ready = function(T) readied[#readied + 1] = T end,
       park = function() end, hook = function(co) return co end,
+      ready_start = function() F.logf("ready_start") end,
       compile = function(E, id) return load("local _ENV = ...; " .. E.source, "@" .. id, "t") end,
       make_env = function() return setmetatable({}, { __index = _G }) end,
       encode = F.encode, decode = F.decode,
@@ -56,7 +63,7 @@ const SETUP = String.raw`
     ["app:lib"] = { kind = "library.lua", source = "return {}" },
   }
 `;
-const run = async (code: string): Promise<void> => { await withKernelModules(['spawn', 'exec', 'wire'], SETUP + code); };
+const run = async (code: string): Promise<void> => { await withKernelModules(['spawn', 'taskq', 'exec', 'wire'], SETUP + code); };
 
 test('spawn_local starts an entry here: PID, watcher and link, main thread with the arguments', () =>
   run(String.raw`
@@ -220,4 +227,43 @@ test('function entries queue on a multi-worker host like processes, with a PID n
     local p3 = S.spawn_from(caller, "app:fn", "app:host", false, false, 0, {})
     F.eq(p3, "{app:fn#lua.2|0x00005}", "placed on worker 2: its PID names worker 2")
     F.has(F.logged(), "post 2 {sp,{app:fn#lua.2|0x00005},5,app:fn,app:host,false,false,false,{}}")
+  `));
+
+test('with the budget hook a queued spawn stays a Lua record: nothing encoded or pushed, started by take_task in order, early frames replayed', () =>
+  run(String.raw`
+    local S = setup({ 1, 2 }, ENTRIES, nil, { max_reductions = 1000000 })
+    local caller = F.proc("{app:host|0x00100}")
+    F.eq(S.spawn_from(caller, "app:echo", "app:host", false, false, 2, { 0, 0 }), "{app:host|0x00001}", "validated first, here")
+    F.clear()
+    local pids = {}
+    for i = 1, 3 do pids[i] = S.spawn_from(caller, "app:echo", "app:host", true, false, 2, { i, 10 }) end
+    F.eq(pids[3], "{app:host|0x00004}", "the PIDs are minted here, at the spawn")
+    F.eq(select(2, F.logged():gsub("ready_start", "")), 3, "each takes its turn in the run queue (a START)")
+    F.eq(caller.monitoring[pids[2]], true)
+    F.hasnt(F.logged(), "task_push", "nothing went to the shared queues")
+    F.eq(F.procs[pids[1]], nil, "queued, not started")
+    F.eq(S.queued_here(), true, "the step is not over while the list holds spawns")
+    S.early[pids[2]] = { { "m", pids[2], "a" }, { "m", pids[2], "b" } }
+    for i = 1, 3 do F.eq(S.take_task(false), true) end
+    F.eq(S.take_task(false), false, "all three started")
+    F.eq(S.queued_here(), false)
+    for i = 1, 3 do
+      local P = F.procs[pids[i]]
+      F.eq(P.main.fn(), i + 10, "started with its arguments")
+      F.eq(P.watchers[caller.pid], true, "monitored by its spawner")
+      F.eq(readied[i + 1], P.main, "started in spawn order")
+    end
+    F.eq(table.concat(dispatched, ","), "m:a,m:b", "the frames that came first are replayed")
+    F.hasnt(F.logged(), "set_runner", "it runs at home")
+  `));
+
+test('a host without the budget hook still queues every spawn on the shared queues (the stuck rule sees only those)', () =>
+  run(String.raw`
+    local S = setup({ 1, 2 }, ENTRIES, nil, { max_reductions = 0, max_memory_mb = 0 })
+    local caller = F.proc("{app:host|0x00100}")
+    S.spawn_from(caller, "app:echo", "app:host", false, false, 0, {})
+    F.clear()
+    local p2 = S.spawn_from(caller, "app:echo", "app:host", false, false, 0, {})
+    F.has(F.logged(), "task_push 1 {" .. p2)
+    F.eq(S.queued_here(), false)
   `));

@@ -150,7 +150,8 @@ export class WorkerLoop {
     // the backlog, so the step that finds it empty comes. Nor while spawns wait in the global queue or
     // a sibling's: the worker that may take them (the balance rule picks the lightest) would start
     // them after the main thread stopped reading, and a worker that said "down" is not asked again.
-    if (this.shuttingDown && kernel.count() === 0 && !(tasks && (tasks.ownQueued() > 0 || tasks.queuedElsewhere())) && !ep.hasBacklog()) {
+    // Nor while the kernel has work left (r.more): spawns in its Lua-side list (kernel/taskq.lua).
+    if (this.shuttingDown && kernel.count() === 0 && !r.more && !(tasks && (tasks.ownQueued() > 0 || tasks.queuedElsewhere())) && !ep.hasBacklog()) {
       this.shuttingDown = false;
       // On the port to the main thread, after the ring handovers (DownReport, src/host/protocol.ts).
       this.toMain.postMessage({ type: 'down' } satisfies DownReport);

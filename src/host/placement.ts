@@ -42,7 +42,9 @@
 // 1,024 by default, ~20-40 ms of process starts. A group of up to ~1,000 processes spawned in one
 // go (a ring, a pool, a window of monitored children) stays whole; a bigger burst is shared.
 // Overflow to the global queue happens only past the same mark (the deque is full), so taking
-// from there is always allowed under the balance rule.
+// from there is always allowed under the balance rule. On a hooked host a worker's spawns below
+// the mark are not in the shared queues at all (a Lua list, src/lua/kernel/taskq.lua): it
+// publishes them when it reaches the mark, so the thief sees the same queue at the same moment.
 // The balance rule: a worker's weight is its live processes plus its queued spawns. A thief robs
 // a sibling only while its own weight + 1 is below the sibling's, and takes from the global queue
 // only while its weight is within PLACE_SLACK of the lightest sibling's. Without it, an idle

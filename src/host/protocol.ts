@@ -82,9 +82,12 @@ export interface MailboxStats {
 
 /** What a worker took off its host's run queues (src/scheduler/tasks.ts). */
 export interface QueueCounters {
-  /** Spawns it queued. */
+  /** Spawns it queued (its Lua-side list included). */
   pushed: number;
-  /** Queued spawns it started from its own deque and inject queue (stolen ones included). */
+  /**
+   * Queued spawns it started from its own deque and inject queue (stolen ones included) and from
+   * its Lua-side list.
+   */
   own: number;
   /** Queued spawns it started from the host's global queue. */
   global: number;
@@ -95,4 +98,9 @@ export interface QueueCounters {
    * while spawns wait, src/host/placement.ts), or placement when its own queues were full.
    */
   shared: number;
+  /**
+   * Queued spawns that stayed in its kernel's Lua-side list (src/lua/kernel/taskq.lua): never
+   * encoded nor copied into shared memory (counted in `pushed` too).
+   */
+  kept: number;
 }

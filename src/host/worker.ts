@@ -25,7 +25,7 @@ import { Placement, STEAL_AFTER_MS } from './placement.js';
 import { Terminal } from './terminal.js';
 import { tzOffset } from './timezone.js';
 import { BLOCK_PARK_MS, WORKER_MIN_SPINS, WorkerLoop } from './loop.js';
-import type { WorkerInit, ControlToWorker, ControlFromWorker, TestFault } from './protocol.js';
+import type { WorkerInit, ControlToWorker, ControlFromWorker, TestFault, QueueCounters } from './protocol.js';
 
 const init = workerData as WorkerInit;
 const tid = init.tid;
@@ -93,6 +93,18 @@ function sentByThread(): Record<number, number> {
   return out;
 }
 
+/**
+ * The run-queue counters (Runtime.stats() `queue`): the shared queues' (tasks.ts) plus the
+ * kernel's Lua-side list (src/lua/kernel/taskq.lua), whose spawns are queued and started too.
+ */
+function queueCounters(): QueueCounters {
+  if (!tasks) return { pushed: 0, own: 0, global: 0, stolen: 0, shared: 0, kept: 0 };
+  const c = tasks.counters;
+  const lq = kernel.localQueue();
+  const kept = lq.queued - lq.published;
+  return { pushed: c.pushed + kept, own: c.own + lq.started, global: c.global, stolen: c.stolen, shared: c.shared, kept };
+}
+
 /** Test-only faults (Runtime.testFault); never sent by the runtime itself. */
 function testHook(fault: TestFault): void {
   if (fault === 'throw') setImmediate(() => { throw new Error('test fault: uncaught error in the worker'); });
@@ -143,7 +155,7 @@ function onControl(data: unknown): void {
         const r = kernel.report(c.table ? c.table.limit : -1, c.table?.sort ?? '');
         sendControl({ type: 'stats', processes: r.live, heapBytes: kernel.heapBytes(c.quick === true),
           jsHeapBytes: getHeapStatistics().used_heap_size, wasmBytes: kernel.wasmBytes(),
-          queue: tasks ? { ...tasks.counters } : { pushed: 0, own: 0, global: 0, stolen: 0, shared: 0 },
+          queue: queueCounters(),
           ringBacklog: ep.backlogFrames(), mailbox: kernel.mailboxes(), started: r.started, delivered: r.delivered,
           rows: r.rows, sent: sentByThread() });
       }

@@ -392,6 +392,22 @@ export class LuaKernel {
     return out;
   }
 
+  /**
+   * Queued spawns of this worker's Lua-side list (src/lua/kernel/taskq.lua): how many entered it,
+   * left it for the shared run queues, were started from it, and wait in it now.
+   */
+  localQueue(): { queued: number; published: number; started: number; waiting: number } {
+    const m = this.m;
+    const L = this.L;
+    const name = m.stringToNewUTF8('__tq');
+    m._lua_getglobal(L, name);
+    m._free(name);
+    this.pcall(0, 4, 'tq');
+    const out = { queued: this.int(L, -4), published: this.int(L, -3), started: this.int(L, -2), waiting: this.int(L, -1) };
+    m._lua_settop(L, 0);
+    return out;
+  }
+
   /** Size of the wasm linear memory holding this Lua state (it grows and never shrinks). */
   wasmBytes(): number {
     return this.m.HEAPU8.length;

@@ -24,7 +24,9 @@ export function kernelConfig(registry: Registry, tid: number, host: string, host
     const tids = hostTids.get(h.id)!.filter((t) => !isDown(t));
     hosts[h.id] = { kind: h.kind, tids, max_reductions: h.host.maxReductions, max_memory_mb: h.host.maxMemoryMb, security,
       // the mailbox bound and crash reports (src/lua/kernel/mailbox.lua, lifecycle.lua)
-      max_mailbox: h.host.maxMailbox, crash_reports: h.host.crashReports };
+      max_mailbox: h.host.maxMailbox, crash_reports: h.host.crashReports,
+      // the backlog mark of the run queues (src/lua/kernel/taskq.lua, src/host/placement.ts)
+      local_queue_size: h.host.localQueueSize };
   }
   const sec = (registry.config as Record<string, unknown>)['security'] as Record<string, unknown> | undefined;
   // log_level: the Lua logger drops records below the runtime logger's level (lib/logger.lua)

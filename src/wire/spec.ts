@@ -379,6 +379,8 @@ export interface KernelHost {
   security?: unknown;
   max_mailbox?: number;
   crash_reports?: boolean;
+  /** Capacity of each worker's run-queue deque: the backlog mark is min(1024, it). */
+  local_queue_size?: number;
 }
 /** One registry entry as a kernel sees it (WorkerInit.entries, codec-encoded: { [id]: entry }). */
 export type KernelEntry =

@@ -3,7 +3,7 @@
 -- The host (src/lua/engine.ts) has put the raw host functions in the global __H and the module
 -- sources in __MODS (module name -> source: every .lua under src/lua/kernel and src/lua/lib,
 -- "dir/name" for subfolders, plus the codec-encoded __cfg and __entries) before running this
--- chunk. Afterwards the only globals the host uses are __step, __count, __mem, __mbox and __ps; the
+-- chunk. Afterwards the only globals the host uses are __step, __count, __mem, __mbox, __ps and __tq; the
 -- sandboxed processes never see this global table (they get their own environments).
 --
 -- Module shape. Every kernel module is a file returning `function(deps) ... return module end`.
@@ -33,6 +33,7 @@
 --   mailbox    Message objects, routing, backlogs, subscriptions
 --   names      the name registry cache and process.registry
 --   lifecycle  events, exit, links, monitors, crash reports
+--   taskq      queued spawns on the Lua side: what stays a Lua list, what is published, take order
 --   spawn      bodies, local / queued / placed spawns, early frames, forwarding
 --   exec       exec_start: spawn and wait for the EXIT (process.exec, Spawner:exec, funcs)
 --   frames     handlers of frames from other threads, batch delivery, containment
@@ -140,11 +141,13 @@ local lifecycle = loadmod("lifecycle")({
 })
 late.kill = lifecycle.kill
 
+local taskq = loadmod("taskq")({ H = H, cfg = cfg, mem_cap_kb = mem_cap_kb, encode = codec.encode, decode = codec.decode })
 local spawn = loadmod("spawn")({
-  H = H, cfg = cfg, entries = entries,
+  H = H, cfg = cfg, entries = entries, taskq = taskq,
   procs = pids.procs, add = pids.add, fmt_pid = pids.fmt_pid, parse_pid = pids.parse_pid,
   post = pids.post, locate = pids.locate, EMPTYQ = channel.EMPTYQ, NONE = pids.NONE, set_of = pids.set_of,
   run = run, new_thread = sched.new_thread, ready = sched.ready, park = sched.park, hook = sched.hook,
+  ready_start = sched.ready_start,
   compile = sandbox.compile, make_env = sandbox.make_env, encode = codec.encode, decode = codec.decode,
   err = err, is_error = is_error, error_message = errmsg, memory_error = run.memory_error,
   user_tostring = lifecycle.user_tostring,
@@ -214,7 +217,8 @@ sched.install({
   do_upgrade = upgrade.do_upgrade, deadlock = lifecycle.deadlock, after_resume = lifecycle.after_resume,
   process_fault = frames.process_fault, kernel_fault = frames.kernel_fault,
   deliver_batch = frames.deliver_batch, take_task = spawn.take_task,
-  share_tasks = spawn.share_tasks, share_after = spawn.SHARE_AFTER,
+  share_tasks = spawn.share_tasks, share_after = spawn.SHARE_AFTER, queued_here = spawn.queued_here,
+  queued_local = spawn.queued_local,
 })
 
 -- Built-in modules (`require` by name when listed in the entry's `modules`), one line each; a
@@ -275,6 +279,7 @@ function __step(batch) return step(batch) end
 function __count() return count() end
 function __live(limit) return pids.live(limit) end
 function __mbox() return mbox() end
+function __tq() return taskq.counters() end
 function __ps(limit, key) return ps(limit, key) end
 -- the Lua heap in KiB: after two full collections (leak checks), or as it is (`quick`: wippy top)
 function __mem(quick)

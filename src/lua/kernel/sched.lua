@@ -27,7 +27,7 @@
 -- Receives: deps.H (now, newud, kill_requested), deps.err, deps.run, deps.mem_cap_kb (the worker's Lua heap cap in
 -- KiB, or nil). It calls up into the process layer only through the hooks init.lua passes to
 -- S.install once (thread_done, thread_failed, do_upgrade, deadlock, after_resume, process_fault,
--- kernel_fault, deliver_batch, take_task, share_tasks), held as upvalues.
+-- kernel_fault, deliver_batch, take_task, share_tasks, queued_here, queued_local), held as upvalues.
 return function(deps)
   local H, err, run, mem_cap_kb = deps.H, deps.err, deps.run, deps.mem_cap_kb
   local S = {} -- the module
@@ -41,7 +41,7 @@ return function(deps)
   -- The hooks into the process layer (installed once by init.lua, S.install): upvalues, so the
   -- resume path calls them directly.
   local thread_failed, thread_done, do_upgrade, deadlock, after_resume
-  local process_fault, kernel_fault, deliver_batch, take_task, share_tasks
+  local process_fault, kernel_fault, deliver_batch, take_task, share_tasks, queued_here, queued_local
   local multi = false
   local SHARE_AFTER = math.huge
 
@@ -60,6 +60,20 @@ return function(deps)
     runq[rq_tail] = T
   end
   S.ready = ready
+
+  -- A queued spawn's turn (a spawn kept in the worker's Lua-side list, taskq.lua): spawn.lua queues
+  -- START in the run queue where a one-worker host would have queued the new process's main
+  -- thread, and when START comes up the oldest queued spawn starts and runs in that slot. So the
+  -- processes run in the order they would on one worker — a driver that spawns a child per EXIT
+  -- it receives handles a whole batch of EXITs per resume, instead of one resume per child when
+  -- a queued spawn started only once the run queue was empty (measured: see taskq.lua) — and yet a
+  -- spawn is not started before its turn: while the child before it computes, the sharing rule can
+  -- still hand it to a sibling (the START then finds nothing, or a younger spawn, to start).
+  local START = setmetatable({}, { __tostring = function() return "kernel.start" end })
+  function S.ready_start()
+    rq_tail = rq_tail + 1
+    runq[rq_tail] = START
+  end
 
   -- Park the current thread; returns what the waker passed to ready().
   local function park()
@@ -287,6 +301,22 @@ return function(deps)
         take(false)
       end
       if rq_head > rq_tail then goto continue end -- the spawn failed to start
+      if runq[rq_head] == START then
+        runq[rq_head] = nil
+        rq_head = rq_head + 1
+        if queued_local() then
+          local t0 = rq_tail
+          take(false)
+          if rq_tail == t0 + 1 then
+            -- the new process's main thread, readied at the tail: it runs in START's slot
+            rq_head = rq_head - 1
+            runq[rq_head] = runq[rq_tail]
+            runq[rq_tail] = nil
+            rq_tail = t0
+          end
+        end
+        goto continue
+      end
       do
         local T = runq[rq_head]
         runq[rq_head] = nil
@@ -337,7 +367,7 @@ return function(deps)
     while hn > 0 and not heap[1].live do heap_pop() end
     local nxt = -1
     if hn > 0 then nxt = heap[1].at end
-    return nxt, rq_head <= rq_tail
+    return nxt, rq_head <= rq_tail or (queued_here ~= nil and queued_here())
   end
 
   -- The process layer's hooks, passed in once at wiring (init.lua), never looked up per call:
@@ -350,11 +380,15 @@ return function(deps)
   --   take_task(steal)     start the next queued spawn (spawn.lua); nil on a one-worker host
   --   share_tasks(P), share_after  hand half the queued spawns to a sibling while P computes, past
   --                        share_after instructions (spawn.lua); nil on a one-worker host
+  --   queued_here()        spawns wait that only take_task starts (the worker's Lua-side list,
+  --                        taskq.lua): the step reports work left; nil on a one-worker host
+  --   queued_local()       the Lua-side list holds spawns (a START may start one)
   function S.install(h)
     thread_failed, thread_done, do_upgrade, deadlock, after_resume =
       h.thread_failed, h.thread_done, h.do_upgrade, h.deadlock, h.after_resume
     process_fault, kernel_fault, deliver_batch, take_task, share_tasks =
       h.process_fault, h.kernel_fault, h.deliver_batch, h.take_task, h.share_tasks
+    queued_here, queued_local = h.queued_here, h.queued_local
     SHARE_AFTER = h.share_after or math.huge
     multi = take_task ~= nil
   end

@@ -16,9 +16,10 @@
 --
 -- Where a spawn starts (spawn_from). On the spawner's own host, an entry of a queueable body
 -- (Lua processes and functions) that already instantiated on this worker (so "method not found"
--- and load errors are still returned by the spawn itself) is queued first on the host's run
--- queues (src/scheduler/tasks.ts): any worker of the host may take it, and the PID is minted here
--- (its home). When the queues are full it is placed: the spawner's worker unless that is busier
+-- and load errors are still returned by the spawn itself) is queued first: in this worker's
+-- Lua-side list while no other worker may take it (taskq.lua says when), else on the host's run
+-- queues (src/scheduler/tasks.ts), where any worker of the host may take it; the PID is minted
+-- here (its home). When the queues are full it is placed: the spawner's worker unless that is busier
 -- than another worker of the host by more than the slack (H.place, src/host/worker.ts), which
 -- gets an "sp" frame. Another host: an "s" request to one of its workers (round-robin), answered
 -- with the PID or the error.
@@ -31,22 +32,23 @@
 -- that arrived before the runner said "bound" wait in `early` and go first.
 --
 -- Owns: bodies, the spawn paths, validated entries, early/forward, shutdown state.
--- Receives: H, cfg, entries; pids.lua (procs, add, fmt_pid, parse_pid, post, locate); sched.lua
--- (run, new_thread, ready, hook); sandbox.lua (compile, make_env); codec encode/decode; error helpers;
--- lifecycle.lua (user_tostring, deliver_event, start_failed, topo, send_event); security
--- (from_config, encode_actor, encode_scope, decode_ctx); call_settled (rpc.lua); wire (frame and spawn-record
--- field indices); dispatch(frame) (frames.lua, bound late by init.lua: replays early frames).
+-- Receives: H, cfg, entries; taskq.lua (room, push, share, take, pending: the Lua-side list);
+-- pids.lua (procs, add, fmt_pid, parse_pid, post, locate, NONE, set_of); sched.lua (run,
+-- new_thread, ready, hook, ready_start); sandbox.lua (compile, make_env); codec encode; error
+-- helpers; lifecycle.lua (user_tostring, deliver_event, start_failed, topo, send_event); channel.lua
+-- (EMPTYQ); security (from_config, encode_actor, encode_scope, decode_ctx); call_settled (rpc.lua);
+-- wire (frame and spawn-record field indices); dispatch(frame) (frames.lua, bound late by init.lua: replays early frames).
 return function(deps)
   local H, cfg, entries = deps.H, deps.cfg, deps.entries
   local procs, add, fmt_pid, parse_pid = deps.procs, deps.add, deps.fmt_pid, deps.parse_pid
   local post, locate = deps.post, deps.locate
-  local run, new_thread, ready, hook = deps.run, deps.new_thread, deps.ready, deps.hook
-  local compile, make_env, encode, decode = deps.compile, deps.make_env, deps.encode, deps.decode
+  local run, new_thread, ready, hook, ready_start = deps.run, deps.new_thread, deps.ready, deps.hook, deps.ready_start
+  local compile, make_env, encode = deps.compile, deps.make_env, deps.encode
   local err, is_error, errmsg, memory_error = deps.err, deps.is_error, deps.error_message, deps.memory_error
   local user_tostring, deliver_event = deps.user_tostring, deps.deliver_event
   local start_failed, security, call_settled = deps.start_failed, deps.security, deps.call_settled
   local topo, send_event = deps.topo, deps.send_event
-  local dispatch, W = deps.dispatch, deps.wire
+  local dispatch, W, taskq = deps.dispatch, deps.wire, deps.taskq
   local EMPTYQ = deps.EMPTYQ -- channel.lua's shared empty queue: P.unrouted until a message waits there
   local NONE, set_of = deps.NONE, deps.set_of -- pids.lua's shared empty set and its owner
   local S_REPLY_TID, S_REPLY_PID, S_REQ, S_ID, S_HOST, S_WATCHER, S_LINK, S_CTX, S_ARGS =
@@ -254,6 +256,18 @@ return function(deps)
     return tids[i]
   end
 
+  -- Queue a spawn in this worker's Lua-side list (taskq.lua; the caller asked taskq.room()): the
+  -- PID is minted here, owned by this worker, and nothing is encoded until a sibling may take it.
+  local function queue_local(id, host, watcher, link, ctx, n, args)
+    local uniq = H.pid_alloc(SELF)
+    local pid = fmt_pid(bodies[entries[id].kind].pid_host(id, host, SELF), uniq)
+    local pargs = { n = n }
+    for i = 1, n do pargs[i] = args[i] end
+    taskq.push(W.task(pid, uniq, id, host, watcher or false, link or false, ctx or false, pargs, SELF))
+    ready_start() -- its turn in the run queue (sched.lua START)
+    return pid
+  end
+
   -- Queue a spawn on the host's run queues instead of starting it: the PID is minted here, owned
   -- by this worker (its home), and the process starts on whichever worker takes the descriptor
   -- first (start_task). -> pid | nil (not queued: too large, full)
@@ -318,7 +332,11 @@ return function(deps)
       local Ent = entries[id]
       if validated[id] and MULTI and not pin and bodies[Ent.kind].queueable then
         P.share_at = P.red + SHARE_AFTER -- a spawn loop is not computing (share_tasks)
-        pid = spawn_queued(id, host, watcher, opts.link, ctx, n, args, SELF)
+        if taskq.room() then
+          pid = queue_local(id, host, watcher, opts.link, ctx, n, args)
+        else
+          pid = spawn_queued(id, host, watcher, opts.link, ctx, n, args, SELF)
+        end
         if not pid then
           tid = H.place()
           if tid ~= SELF then
@@ -420,15 +438,18 @@ return function(deps)
   end
   function M.frame_unfwd(f) forward[f[UNFWD_PID]] = nil end
 
-  -- Start a queued spawn (a descriptor from the run queues) on this worker.
-  local function start_task(d)
-    local t = decode(d)
+  -- Start a queued spawn (a W.task record: from this worker's Lua-side list, `mine`, or decoded
+  -- from the run queues) on this worker.
+  local function start_task(t, mine)
     local pid, uniq, id, host, watcher, link, ctx, args, home =
       t[TASK_PID], t[TASK_UNIQ], t[TASK_ID], t[TASK_HOST], t[TASK_WATCHER] or nil, t[TASK_LINK] or nil,
       t[TASK_CTX] or nil, t[TASK_ARGS], t[TASK_HOME]
-    -- Its home worker died (the main thread cleared the bit): its watchers were told already.
-    local _, alive = H.route(uniq)
-    if not alive then return end
+    -- Its home worker died (the main thread cleared the bit): its watchers were told already. Not
+    -- asked for one of ours from the Lua-side list: its home is this worker, alive.
+    if not mine then
+      local _, alive = H.route(uniq)
+      if not alive then return end
+    end
     -- Started away from its home: the directory records where it runs (worker recovery).
     if home ~= SELF then H.set_runner(uniq) end
     H.load_add(1)
@@ -456,11 +477,9 @@ return function(deps)
   -- itself only when they pass the backlog mark (src/host/placement.ts), so a process that
   -- computes for SHARE_AFTER VM instructions since its resume began or since its last queued spawn
   -- without yielding hands every other queued spawn (half, oldest first, order kept on each side)
-  -- to a sibling's inject queue, and again after twice as many instructions. Counted in instructions,
-  -- not time: a spawn loop slowed by a collection or by the OS never shares (its spawns reset the
-  -- count), a loop that computes always does, on any machine load. A descriptor that fits nowhere
-  -- waits in `spill` and is started first by take_task.
-  local spill, spill_n = {}, 0
+  -- to a sibling's inject queue (taskq.share), and again after twice as many instructions. Counted
+  -- in instructions, not time: a spawn loop slowed by a collection or by the OS never shares (its
+  -- spawns reset the count), a loop that computes always does, on any machine load.
   local share_rr = 0
   local function sibling()
     local tids = HOSTS[cfg.host].tids
@@ -477,39 +496,21 @@ return function(deps)
   function M.share_tasks(P)
     P.share_at = P.red * 2
     local to = sibling()
-    if not to then return end
-    local got, n = {}, 0
-    while n < 4096 do
-      local d = H.task_take(false)
-      if not d then break end
-      n = n + 1
-      got[n] = d
-    end
-    for i = 1, n do
-      local d = got[i]
-      if not (i % 2 == 1 and H.task_push(d, to)) and not H.task_push(d, SELF) then
-        spill_n = spill_n + 1
-        spill[spill_n] = d
-      end
-    end
+    if to then taskq.share(to) end
   end
   if not MULTI then M.share_tasks = nil end
 
   -- The scheduler's hook into the run queues: start the next queued spawn, if any. `steal`:
-  -- this worker has nothing else to run, so it may rob saturated siblings. nil on a one-worker host.
+  -- this worker has nothing else to run, so it may rob saturated siblings. nil on a one-worker
+  -- host. queued_here: spawns wait that only take_task starts (the step is not over).
   if MULTI then
     function M.take_task(steal)
-      local d
-      if spill_n > 0 then
-        d = table.remove(spill, 1)
-        spill_n = spill_n - 1
-      else
-        d = H.task_take(steal)
-      end
-      if not d then return false end
-      start_task(d)
+      local t, mine = taskq.take(steal)
+      if not t then return false end
+      start_task(t, mine)
       return true
     end
+    M.queued_here, M.queued_local = taskq.pending, taskq.has_local
   end
 
   ---------------------------------------------------------------------------------------------

@@ -1,0 +1,187 @@
+-- The worker's queued spawns, Lua side: which of them stay a Lua list and which are published to
+-- the host's shared run queues (src/scheduler/tasks.ts), in which order they are taken, and the
+-- sharing rule's hand-over to a sibling.
+--
+-- Why a Lua list. On a host of several workers a spawn of an entry that already started here is
+-- queued, not started (spawn.lua spawn_from), so that an idle sibling may take it. Through the
+-- shared queues that costs a descriptor encode (the Lua codec), a copy into a task slot, a copy
+-- out, a decode and three host calls (push, the wake-up check, take) per spawn, where a one-worker
+-- host starts the process at once. But a sibling may take a queued spawn only under the steal
+-- rules (src/host/placement.ts): the backlog rule (the owner's queues hold the backlog mark,
+-- min(1024, local_queue_size) spawns) or, on a host with the budget hook, the sharing rule (the
+-- owner itself hands them over while a resume computes). Below the mark, on a hooked host, no
+-- other worker may take the spawn anyway, so it stays a record in `lq`, a Lua FIFO, and is
+-- published only when a rule needs it:
+--   backlog  a spawn that finds lq at the mark first publishes all of lq, oldest first, to this
+--            worker's deque (the deque's overflow: the global queue), which a thief's backlog rule
+--            then sees at the mark: the state the shared queues alone had at that moment.
+--   sharing  share(P), from the budget hook (sched.lua): every other spawn, oldest first, goes to
+--            a sibling's inject queue, from the shared queues (taken back) and from lq alike;
+--            the rest stays, in order, on each side.
+-- A record that does not encode into a task slot (over 508 bytes) stops the publishing there and
+-- stays, with everything younger, in lq; a spawn that then finds lq still at the mark is not
+-- queued here (spawn.lua falls back to the shared queues and placement).
+-- Hosts without the budget hook (max_reductions 0 and max_memory_mb 0) publish every spawn, as
+-- before: there a thief's stuck rule (a sibling in one step with nothing moving for 1 ms) is the
+-- only way the spawns behind a computing resume spread, and it sees only the shared queues.
+--
+-- Order. This worker starts its own spawns in spawn order: what it published to its deque is older
+-- than everything in lq (only lq's oldest are published, at the deque's young end), and take()
+-- takes the shared queues first while `pub` (spawns it published and has not seen taken since) is
+-- above 0. A take that finds them empty sets pub to 0: thieves only ever remove items. While lq
+-- holds spawns, the shared queues (a sibling's share, a job from the main thread on the global
+-- queue) are also looked at every SHARED_EVERY-th take, as tasks.ts looks at the global queue
+-- every 61st.
+--
+-- Recovery. lq dies with its worker, and so do its spawns' PIDs (minted here, owned here: the
+-- main thread clears them and their watchers hear the EXIT), as for a spawn in the dead worker's
+-- deque whose PID it owned.
+--
+-- Owns: lq, spill (bytes that fit no queue after a share), pub, the counters. Receives: H
+-- (task_push, task_take), cfg (tid, host, hosts: tids, limits, local_queue_size), mem_cap_kb,
+-- encode / decode (the codec). Queue records are W.task arrays (wire.lua).
+-- Measured: see docs/design/scheduler.md ("Run queues").
+return function(deps)
+  local H, cfg, encode, decode = deps.H, deps.cfg, deps.encode, deps.decode
+  local M = {}
+  local SELF = cfg.tid
+  local hostrec = cfg.hosts[cfg.host]
+  local MULTI = #hostrec.tids > 1
+  local hooked = (hostrec.max_reductions or 0) > 0 or (hostrec.max_memory_mb or 0) > 0 or deps.mem_cap_kb ~= nil
+  -- The backlog mark of src/host/placement.ts: min(STEAL_BACKLOG = 1024, local_queue_size rounded
+  -- up to a power of two, as tasks.ts sizes the deque).
+  local function backlog_mark()
+    local n = hostrec.local_queue_size or 1024
+    local p = 1
+    while p < n do p = p * 2 end
+    return p < 1024 and p or 1024
+  end
+  local MARK = backlog_mark()
+  M.MARK = MARK
+  local SHARED_EVERY = 61
+  -- lq: records at lq[lh .. lt]
+  local lq, lh, lt = {}, 1, 0
+  local spill, spill_n = {}, 0
+  local pub = 0
+  local takes = 0
+  -- spawns that entered lq, left it for the shared queues, were started from it
+  local c_in, c_pub, c_started = 0, 0, 0
+
+  -- Publish lq's oldest records to this worker's own queues (the deque, overflowing to the global
+  -- queue), all of them or up to the first that does not fit.
+  local function publish()
+    while lh <= lt do
+      local d = encode(lq[lh])
+      if not (d and H.task_push(d, SELF)) then return end
+      lq[lh] = nil
+      lh = lh + 1
+      pub = pub + 1
+      c_pub = c_pub + 1
+    end
+    lh, lt = 1, 0
+  end
+
+  -- May the next spawn be queued in lq? Publishes lq first when it holds the backlog mark.
+  -- false on hosts without the budget hook and on one-worker hosts (no queues at all).
+  function M.room()
+    if not (MULTI and hooked) then return false end
+    if lt - lh + 1 >= MARK then publish() end
+    return lt - lh + 1 < MARK
+  end
+
+  -- Queue record t (W.task) at lq's young end; the caller asked room() first.
+  function M.push(t)
+    lt = lt + 1
+    lq[lt] = t
+    c_in = c_in + 1
+  end
+
+  -- The sharing rule's hand-over to sibling `to` (share_tasks in spawn.lua picks it): every other
+  -- queued spawn, oldest first, goes to its inject queue. The shared queues first (their spawns
+  -- are older): taken back (at most 4,096), odd ones to `to`, even ones back onto this worker's
+  -- deque; then lq: odd ones to `to`, even ones stay. A spawn that fits nowhere waits in `spill`,
+  -- which take() empties first; one of lq that `to` has no room for stays in lq.
+  function M.share(to)
+    local got, n = {}, 0
+    while n < 4096 do
+      local d = H.task_take(false)
+      if not d then break end
+      n = n + 1
+      got[n] = d
+    end
+    if n < 4096 then pub = 0 end -- all taken back (else some of ours may still be there)
+    for i = 1, n do
+      local d = got[i]
+      if i % 2 == 1 and H.task_push(d, to) then
+        -- shared
+      elseif H.task_push(d, SELF) then
+        pub = pub + 1
+      else
+        spill_n = spill_n + 1
+        spill[spill_n] = d
+      end
+    end
+    local keep, k = {}, 0
+    for i = lh, lt do
+      local t = lq[i]
+      lq[i] = nil
+      local d = (i - lh) % 2 == 0 and encode(t)
+      if d and H.task_push(d, to) then
+        c_pub = c_pub + 1
+      else
+        k = k + 1
+        keep[k] = t
+      end
+    end
+    lq, lh, lt = keep, 1, k
+  end
+
+  -- The next queued spawn this worker should start: record, mine (it came from lq: this worker
+  -- minted it and nobody else could have seen it) | nil. `steal`: nothing else is runnable here,
+  -- so saturated siblings may be robbed (tasks.ts).
+  function M.take(steal)
+    if spill_n > 0 then
+      local d = table.remove(spill, 1)
+      spill_n = spill_n - 1
+      return decode(d), false
+    end
+    if lh <= lt then
+      takes = takes + 1
+      if pub > 0 or takes % SHARED_EVERY == 0 then
+        local d = H.task_take(false)
+        if d then
+          if pub > 0 then pub = pub - 1 end
+          return decode(d), false
+        end
+        pub = 0
+      end
+      local t = lq[lh]
+      lq[lh] = nil
+      lh = lh + 1
+      if lh > lt then lh, lt = 1, 0 end
+      c_started = c_started + 1
+      return t, true
+    end
+    local d = H.task_take(steal)
+    if not d then pub = 0; return nil end
+    if pub > 0 then pub = pub - 1 end
+    return decode(d), false
+  end
+
+  -- Does lq hold spawns (sched.lua's START slots start them)?
+  function M.has_local()
+    return lh <= lt
+  end
+
+  -- Spawns waiting here that only take() can start (lq, spill): the step is not over.
+  function M.pending()
+    return lh <= lt or spill_n > 0
+  end
+
+  -- -> spawns queued in lq, of which published to the shared queues, started from lq, waiting in lq.
+  function M.counters()
+    return c_in, c_pub, c_started, lt - lh + 1
+  end
+
+  return M
+end

@@ -1,0 +1,154 @@
+// src/lua/kernel/taskq.lua on its own, under a fake of the host's shared run queues: which queued
+// spawns stay a Lua record (a host with the budget hook, below the backlog mark), publishing at
+// the mark (oldest first, all of them, stopping at the first that does not fit), the take order
+// (what was published first, the shared queues every 61st take, then the list in spawn order),
+// the sharing rule's hand-over (every other spawn, oldest first, order kept on both sides), and
+// the counters Runtime.stats() reports.
+import { test } from 'node:test';
+import { withKernelModules } from './helpers/kernel-module.js';
+
+const SETUP = String.raw`
+  -- The shared queues of a host of workers 1 and 2, seen from worker 1: its deque (FIFO, as the
+  -- owner takes it), a sibling's inject queue, each holding up to F.cap items; task_take takes
+  -- its own first, then F.other (a job on the global queue, a sibling's share).
+  F.shared = { [1] = {}, [2] = {} }
+  F.other = {}
+  F.cap = 1000
+  F.H.task_push = function(d, target)
+    local q = F.shared[target]
+    if F.task_ok == false or #q >= F.cap then F.logf("task_push %d %s refused", target, d[1]); return false end
+    q[#q + 1] = d
+    F.logf("task_push %d %s", target, d[1])
+    return true
+  end
+  F.H.task_take = function(steal)
+    local d = table.remove(F.shared[1], 1) or table.remove(F.other, 1)
+    F.logf("task_take %s", d and d[1] or "none")
+    return d
+  end
+  -- encode marks a record as bytes, so a test tells what went through the codec
+  local function encode(t)
+    if t[2] == "big" then return nil end -- does not fit a task slot
+    return { "bytes:" .. t[1] }
+  end
+  local function decode(d) return { d[1] } end
+  function setup(tids, limits)
+    local hostrec = { kind = "process.host", tids = tids }
+    for k, v in pairs(limits or {}) do hostrec[k] = v end
+    return module("taskq")({ H = F.H, cfg = { tid = 1, host = "app:host", hosts = { ["app:host"] = hostrec } },
+      encode = encode, decode = decode })
+  end
+  HOOKED = { max_reductions = 1000000 }
+  function rec(name) return { name } end
+  -- take everything: the names in order, "*" marking those from the Lua-side list
+  function drain(Q)
+    local out = {}
+    while true do
+      local t, mine = Q.take(false)
+      if not t then break end
+      out[#out + 1] = t[1] .. (mine and "*" or "")
+    end
+    return table.concat(out, ",")
+  end
+`;
+const run = async (code: string): Promise<void> => { await withKernelModules(['taskq'], SETUP + code); };
+
+test('a one-worker host or a host without the budget hook keeps no list: every queued spawn is published', () =>
+  run(String.raw`
+    F.eq(setup({ 1 }, HOOKED).room(), false, "one worker: no queues at all")
+    F.eq(setup({ 1, 2 }, { max_reductions = 0, max_memory_mb = 0 }).room(), false, "no hook: the stuck rule needs them shared")
+    F.eq(setup({ 1, 2 }, { max_reductions = 0, max_memory_mb = 64 }).room(), true, "the memory cap runs the hook too")
+    F.eq(setup({ 1, 2 }, HOOKED).room(), true)
+  `));
+
+test('below the mark queued spawns stay Lua records, taken in spawn order without a codec or a host call', () =>
+  run(String.raw`
+    local Q = setup({ 1, 2 }, HOOKED)
+    for i = 1, 5 do F.eq(Q.room(), true); Q.push(rec("s" .. i)) end
+    F.eq(Q.pending(), true)
+    F.eq(F.logged(), "", "nothing pushed")
+    F.eq(drain(Q), "s1*,s2*,s3*,s4*,s5*")
+    F.eq(F.logged(), "task_take none", "the shared queues asked once the list was empty")
+    F.eq(Q.pending(), false)
+    F.eq(table.concat({ Q.counters() }, " "), "5 0 5 0", "queued, published, started, waiting")
+  `));
+
+test('the mark is min(1024, local_queue_size rounded up to a power of two), as the deque and placement have it', () =>
+  run(String.raw`
+    F.eq(setup({ 1, 2 }, HOOKED).MARK, 1024, "default")
+    F.eq(setup({ 1, 2 }, { max_reductions = 1, local_queue_size = 100 }).MARK, 128)
+    F.eq(setup({ 1, 2 }, { max_reductions = 1, local_queue_size = 64 }).MARK, 64)
+    F.eq(setup({ 1, 2 }, { max_reductions = 1, local_queue_size = 5000 }).MARK, 1024)
+  `));
+
+test('a spawn that finds the list at the mark publishes all of it, oldest first; the owner still starts them in spawn order', () =>
+  run(String.raw`
+    local Q = setup({ 1, 2 }, { max_reductions = 1, local_queue_size = 4 })
+    for i = 1, 4 do F.eq(Q.room(), true); Q.push(rec("s" .. i)) end
+    F.eq(F.logged(), "")
+    F.eq(Q.room(), true, "published, so there is room again")
+    Q.push(rec("s5"))
+    F.eq(F.logged(), "task_push 1 bytes:s1\ntask_push 1 bytes:s2\ntask_push 1 bytes:s3\ntask_push 1 bytes:s4")
+    -- a thief took the oldest published one
+    table.remove(F.shared[1], 1)
+    F.clear()
+    Q.push(rec("s6"))
+    F.eq(drain(Q), "bytes:s2,bytes:s3,bytes:s4,s5*,s6*", "what was published first (older), then the list")
+    F.eq(F.logged(), "task_take bytes:s2\ntask_take bytes:s3\ntask_take bytes:s4\ntask_take none\ntask_take none",
+      "the shared queues until empty, then the list without a host call")
+    F.eq(table.concat({ Q.counters() }, " "), "6 4 2 0")
+  `));
+
+test('publishing stops at the first record that does not fit; with the list still at the mark the spawn is not queued here', () =>
+  run(String.raw`
+    local Q = setup({ 1, 2 }, { max_reductions = 1, local_queue_size = 4 })
+    Q.push(rec("s1")); Q.push({ "s2", "big" }); Q.push(rec("s3")); Q.push(rec("s4")); Q.push(rec("s5"))
+    F.eq(Q.room(), false, "one published, four left: still at the mark")
+    F.eq(F.logged(), "task_push 1 bytes:s1")
+    F.clear()
+    F.task_ok = false
+    F.eq(Q.room(), false, "the shared queues are full")
+    F.task_ok = nil
+    F.eq(drain(Q), "bytes:s1,s2*,s3*,s4*,s5*", "still in spawn order")
+  `));
+
+test('the shared queues are looked at every 61st take while the list holds spawns (a job from the main thread waits at most that long)', () =>
+  run(String.raw`
+    local Q = setup({ 1, 2 }, HOOKED)
+    for i = 1, 70 do Q.push(rec("s" .. i)) end
+    F.other[1] = { "job" }
+    local order = {}
+    for i = 1, 71 do order[i] = Q.take(false)[1] end
+    F.eq(order[61], "job")
+    F.eq(order[60], "s60"); F.eq(order[62], "s61"); F.eq(order[71], "s70")
+  `));
+
+test('sharing hands every other queued spawn, oldest first, to the sibling: the shared queues first, then the list', () =>
+  run(String.raw`
+    local Q = setup({ 1, 2 }, { max_reductions = 1, local_queue_size = 2 })
+    Q.push(rec("a")); Q.push(rec("b"))
+    Q.room() -- publishes a and b to worker 1's deque
+    for _, n in ipairs({ "c", "d", "e" }) do Q.push(rec(n)) end
+    F.clear()
+    Q.share(2)
+    F.eq(F.logged(), table.concat({
+      "task_take bytes:a", "task_take bytes:b", "task_take none",
+      "task_push 2 bytes:a", "task_push 1 bytes:b",
+      "task_push 2 bytes:c", "task_push 2 bytes:e" }, "\n"))
+    F.eq(table.concat(F.shared[2][1], ""), "bytes:a")
+    F.eq(drain(Q), "bytes:b,d*", "this worker keeps b (back on its deque) and d, in order")
+    F.eq(table.concat({ Q.counters() }, " "), "5 4 1 0", "a, b, c, e left the list for the shared queues")
+  `));
+
+test('a sibling with no room: what was taken back waits in the spill list and goes first; list records stay', () =>
+  run(String.raw`
+    local Q = setup({ 1, 2 }, { max_reductions = 1, local_queue_size = 2 })
+    Q.push(rec("a")); Q.push(rec("b"))
+    Q.room()
+    Q.push(rec("c"))
+    F.task_ok = false
+    Q.share(2)
+    F.task_ok = nil
+    F.eq(Q.pending(), true)
+    F.eq(drain(Q), "bytes:a,bytes:b,c*")
+  `));
