@@ -12,10 +12,11 @@
 //   1. submit: the arguments are checked (src/runtime/crossing.ts: a TypeError naming the value's
 //      path, nothing minted); an already aborted signal rejects at once; the timeout starts.
 //   2. admission, at once when nothing waits and `running < concurrency`: a Lua entry is spawned
-//      synchronously (ControlEndpoint.spawnLua: the PID is minted here, the descriptor goes on the
-//      host's global run queue, or as "sp" to a single-worker host); any other entry (WASM) by the
-//      spawn rpc. When the host's run queue is full the spawn is refused (HOST_FULL) instead of
-//      being placed past the bound, and the job waits, as it does when `concurrency` jobs run.
+//      synchronously (ControlEndpoint.spawnLua: the PID is minted here, the descriptor goes into
+//      one worker's run queue — src/runtime/job-place.ts — else the host's global run queue, or as
+//      "sp" to a single-worker host); any other entry (WASM) by the spawn rpc. When the host's run
+//      queues are full the spawn is refused (HOST_FULL) instead of being placed past the bound, and
+//      the job waits, as it does when `concurrency` jobs run.
 //      A job that would wait while `maxQueue` jobs already wait is rejected (QueueFullError).
 //   3. waiting jobs are admitted in order when a job ends, and, while a host refuses for a full
 //      queue, on a short retry timer (RETRY_MS): a full global queue may hold the workers' own
