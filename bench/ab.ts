@@ -125,6 +125,9 @@ function runOnce(args: Args, side: 'a' | 'b', workload: string): Map<string, Fig
     // machine is shared, so it gets a row of its own
     const cpu = f.details?.['cpuUsPerOp'];
     if (typeof cpu === 'number') out.set(`${f.workload} · ${f.variant} · CPU per operation (whole process)`, { ...f, value: cpu, unit: 'CPU µs/op' });
+    // the main thread's share of it, where a workload measures it (the job runner, bench/jobs.ts)
+    const mainCpu = f.details?.['mainThreadCpuUsPerOp'];
+    if (typeof mainCpu === 'number') out.set(`${f.workload} · ${f.variant} · CPU per operation (main thread)`, { ...f, value: mainCpu, unit: 'CPU µs/op' });
   }
   return out;
 }

@@ -89,10 +89,14 @@ test('a killed worker: watchers on the other worker hear EXIT and LINK_DOWN, nam
     const watcher = watchers.find((w) => rt.where(w.pid).runs === other)!;
     assert.ok(watcher, 'a watcher on the other worker');
     await until(() => rt.lookup('w0') !== undefined && rt.lookup('w1') !== undefined);
-    // Jobs: their homes alternate, so one of the two dies with the victim (home or runner).
-    const jobs = [settle(rt.exec('t:holder', ['e0'], { host: 't:p' })), settle(rt.exec('t:holder', ['e1'], { host: 't:p' }))];
-    await until(() => rt.lookup('e0') !== undefined && rt.lookup('e1') !== undefined);
-    const jobPids = ['e0', 'e1'].map((n) => rt.lookup(n)!);
+    // Jobs: each goes to the lightest worker (live processes plus queued spawns; the holders and
+    // the watchers do not exit), so of four jobs at least one has its home on the victim and dies
+    // with it (home or runner).
+    const JOBS = 4;
+    const names = Array.from({ length: JOBS }, (_, i) => `e${i}`);
+    const jobs = names.map((n) => settle(rt.exec('t:holder', [n], { host: 't:p' })));
+    await until(() => names.every((n) => rt.lookup(n) !== undefined));
+    const jobPids = names.map((n) => rt.lookup(n)!);
     const jobDies = jobPids.map((pid) => { const w = rt.where(pid); return w.home === victim || w.runs === victim; });
     assert.ok(jobDies.includes(true), 'one job dies with the victim');
 
@@ -124,7 +128,7 @@ test('a killed worker: watchers on the other worker hear EXIT and LINK_DOWN, nam
     assert.throws(() => rt.send(onVictim.pid, 'x'), /process not found/);
     // execs of processes that died with it reject; the other one still runs and finishes
     await until(() => jobs.every((j, i) => !jobDies[i] || j.state() === 'rejected'));
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < JOBS; i++) {
       if (jobDies[i]) {
         assert.equal((jobs[i]!.error as WippyError).message, ev.message);
         assert.equal(rt.lookup(`e${i}`), undefined);
@@ -134,7 +138,7 @@ test('a killed worker: watchers on the other worker hear EXIT and LINK_DOWN, nam
       }
     }
     await until(() => jobs.every((j) => j.state() !== 'pending'));
-    for (let i = 0; i < 2; i++) if (!jobDies[i]) assert.equal(jobs[i]!.value, 'released');
+    for (let i = 0; i < JOBS; i++) if (!jobDies[i]) assert.equal(jobs[i]!.value, 'released');
 
     // the supervised service restarts through its backoff, and can take its name again
     await until(() => { const s = sup.status()[0]!; return s.state === 'running' && s.pid !== svcPid && rt.lookup('svc') === s.pid; });

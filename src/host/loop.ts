@@ -187,6 +187,12 @@ export class WorkerLoop {
       if (now - this.breathedAt > BREATHE_MS) { await this.breathe(); continue; }
       if (bell.spin(this.hasWorkOrTasks)) continue;
       if (!ep.prepareToPark()) continue;
+      // C2 for this worker's own run queues (the endpoint re-checked its rings): a spawn placed
+      // here — a job from the main thread, a sibling's share — is published (InjectQueue.push's
+      // Atomics.store) before its pusher rings (Atomics.load of our park state), so either this
+      // load sees it or the pusher sees PARKED and notifies (src/transport/doorbell.ts). Without
+      // it, one pushed between the visible() above and the park waited for an unrelated wake-up.
+      if (tasks && tasks.ownQueued() > 0) { ep.bell.cancelPark(); continue; }
       let timeout = this.nextTimer >= 0 ? Math.max(0, this.nextTimer - performance.now()) : Infinity;
       // Queued spawns on a sibling: look again after STEAL_AFTER_MS (it may be stuck in one step).
       // Looked at after prepareToPark, never before: a sibling whose queue goes from empty to one

@@ -12,15 +12,14 @@
 //
 // Spawns from JS (spawn()):
 //   - with an EXIT callback (exec, run, the supervisor): the PID is minted here for the chosen
-//     worker. A job (exec, run) on a multi-worker host goes on the host's global run queue
-//     (TaskQueues.pushGlobal: record "task", src/wire/spec.ts) and rings one parked worker of the
-//     host: whichever worker is free takes it; the chosen worker is its home (owner of the PID),
-//     which forwards frames for it to the worker that runs it. The home chosen is the worker rung
-//     (the first parked one; round-robin when none is), which most often takes the job itself:
-//     no "bound" / "unfwd" frames to a home that did not run it, and no second worker woken
-//     (measured, one job at a time on an idle 2-worker host: doorbell wake-ups of the second
-//     worker 0.49 per job with a round-robin home, 0.01 with this one; 2.49 -> 2.0 in all). Otherwise a placed spawn ("sp")
-//     to that worker. When the queue is full, a job is not placed: spawnLua answers HOST_FULL and
+//     worker. A job (exec, run) on a multi-worker host goes into the inject queue of one worker
+//     of the host (TaskQueues.push: record "task", src/wire/spec.ts), which is also its home
+//     (owner of the PID): the lightest worker, an awake one among equals (the rule and its
+//     measurements: src/runtime/job-place.ts), rung only if parked. So it runs at home: no
+//     "bound" / "unfwd" frames between the workers. When that inject queue is full it goes on the
+//     host's global queue (any worker takes it; the first parked one is rung; a worker that takes
+//     it away from its home forwards as for any queued spawn). Otherwise a placed spawn ("sp")
+//     to that worker. When both queues are full, a job is not placed: spawnLua answers HOST_FULL and
 //     the job runner (jobs.ts) holds it until there is room (the supervisor's and rt.spawn's
 //     spawns are placed). No reply frame either way: only the EXIT comes back, and a failure to
 //     start arrives as that EXIT's error.
@@ -40,6 +39,7 @@ import type { Registry } from '../registry/registry.js';
 import { WASM_KINDS } from '../registry/schema.js';
 import { formatPid, parsePid } from './pid.js';
 import { factoryNotFound, hostNotFound } from './not-found.js';
+import { placeJob, type JobPlaceView } from './job-place.js';
 
 /** What a process exit looks like from JS: the EXIT event's result. */
 export interface ExitInfo {
@@ -69,6 +69,8 @@ export interface ControlHost {
   post(tid: number, f: AnyFrame): void;
   /** Ring the first parked worker among `tids` (a job waits on their global queue). */
   wakeOne(tids: number[]): void;
+  /** Ring worker `tid` if it is parked (a job waits in its inject queue). */
+  ring(tid: number): void;
   /** Is worker `tid` parked (a snapshot of its doorbell state)? */
   isParked(tid: number): boolean;
   /** The holder of a registered name. */
@@ -95,6 +97,9 @@ export class ControlEndpoint {
   /** Control PID -> its watch (a dead worker's watchers are failed through `target`). */
   private readonly watchers = new Map<string, Watch>();
   private readonly rr = new Map<string, number>();
+  /** Per multi-worker host: what placeJob reads of its workers, and its round-robin cursor. */
+  private readonly jobViews = new Map<string, JobPlaceView>();
+  private readonly jobCursor = new Map<string, number>();
 
   constructor(private readonly rt: ControlHost) {}
 
@@ -121,17 +126,25 @@ export class ControlEndpoint {
   }
 
   /**
-   * The home of a job for the global queue of `host`: the worker wakeOne() will ring (the first
-   * parked one), so that the worker that takes the job is most likely its home and sends no
-   * "bound" / "unfwd" frames for it (nor wakes the home to read them); round-robin when none is
-   * parked (every worker is busy: whichever frees first takes it).
+   * The worker (index in the host) a job on `host` goes to: its inject queue, and its home
+   * (src/runtime/job-place.ts: the lightest, an awake one among equals). -1 when all are down.
    */
-  private pickHome(host: string, tids: number[]): number {
-    for (let i = 0; i < tids.length; i++) {
-      const t = tids[i]!;
-      if (this.rt.isParked(t) && !this.rt.dir.isDown(t)) return t;
+  private placeJob(host: string, tids: number[], q: TaskQueues): number {
+    let v = this.jobViews.get(host);
+    if (!v) {
+      const rt = this.rt;
+      v = {
+        n: tids.length,
+        weight: (i) => rt.dir.load(tids[i]!) + q.queuedAt(i),
+        parked: (i) => rt.isParked(tids[i]!),
+        down: (i) => rt.dir.isDown(tids[i]!),
+      };
+      this.jobViews.set(host, v);
     }
-    return this.pickTid(host);
+    const cur = this.jobCursor.get(host) ?? 0;
+    const i = placeJob(v, cur);
+    if (i >= 0) this.jobCursor.set(host, (i + 1) % tids.length);
+    return i;
   }
 
   /** A control PID on the main thread (host `node:control`). */
@@ -202,7 +215,9 @@ export class ControlEndpoint {
     rt.assertRunning();
     const h = host ?? this.defaultHost(entryId);
     const q = queued ? rt.taskQueues.get(h) : undefined;
-    const tid = q ? this.pickHome(h, rt.hostTids.get(h)!) : this.pickTid(h);
+    const tids = q && rt.hostTids.get(h)!;
+    const at = tids ? this.placeJob(h, tids, q!) : -1;
+    const tid = at >= 0 ? tids![at]! : this.pickTid(h);
     const ctl = this.controlPid();
     const uniq = rt.dir.alloc(tid);
     const pid = formatPid(entry.kind === 'function.lua' ? fnHost(entryId, tid) : h, uniq);
@@ -211,7 +226,10 @@ export class ControlEndpoint {
       let placed = true;
       if (q) {
         const desc = encodeValue(record.task(pid, uniq, entryId, h, ctl.pid, false, c, args, tid));
-        if (q.pushGlobal(desc)) { rt.wakeOne(rt.hostTids.get(h)!); placed = false; }
+        // Its home's inject queue (rung: a no-op unless parked), else the host's global queue
+        // (any worker takes it; the first parked one is rung).
+        if (at >= 0 && q.push(desc, at)) { rt.ring(tid); placed = false; }
+        else if (q.pushGlobal(desc)) { rt.wakeOne(tids!); placed = false; }
         else if (pushBack && desc.length <= q.maxBytes) { rt.dir.dead(ctl.uniq); rt.dir.dead(uniq); return HOST_FULL; }
         // else too large for a slot, or not a job: placed on the chosen worker
       }

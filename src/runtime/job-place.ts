@@ -1,0 +1,52 @@
+// Where a job from the main thread goes on a multi-worker host: the rule, as a pure function the
+// control endpoint (src/runtime/control.ts) calls with what it reads of the shared memory.
+//
+// Owns: the choice of a job's worker. May call: nothing (its inputs are callbacks: tests pass
+// plain arrays).
+//
+// The rule. A job (rt.exec / rt.run / rt.submit of a Lua entry) goes into the inject queue of one
+// worker of its host (src/scheduler/tasks.ts), and that worker is also its home (the owner of its
+// PID in the directory). It is the worker with the lowest weight — live processes plus queued
+// spawns, the weight the steal rules balance (src/host/placement.ts) — and among equals one that
+// is awake (not parked: spinning after its last step, or running), then the first from a
+// round-robin cursor. So:
+//   - the job runs at its home: no "bound" frame at its start and no "unfwd" frame at its exit to
+//     a home that did not run it (measured with the global queue and a round-robin home, 2 workers,
+//     64 jobs in flight: 0.99 frames per job crossed between the workers, for nothing);
+//   - one job at a time goes to the worker still spinning after the previous job's step, which sees
+//     it within its spin (no Atomics.notify, no wake-up of a parked thread);
+//   - a burst spreads evenly: each job adds to the weight of the worker it went to.
+// What stays dynamic: a worker that computes for long shares its queued spawns with a sibling
+// (the sharing rule in the budget hook), a sibling robs a full backlog (the backlog rule), and a
+// job whose worker's inject queue is full goes on the host's global queue, which any worker takes.
+//
+// Rejected: the host's global queue for every job, with the first parked worker as its home
+// (f775b3a). With one job in flight that mostly ran at home, but with many in flight no worker
+// is parked, the home was round-robin, and half the jobs ran away from it (two frames each
+// between the workers, and the home's step to handle them).
+
+/** What the rule reads of each worker of the host (index-aligned with the host's run queues). */
+export interface JobPlaceView {
+  readonly n: number;
+  /** Live processes plus queued spawns of worker `i`. */
+  weight(i: number): number;
+  /** Is worker `i` parked on its doorbell? */
+  parked(i: number): boolean;
+  /** Has worker `i` died (not replaced yet)? */
+  down(i: number): boolean;
+}
+
+/** The index of the worker a job goes to, or -1 when every worker is down. `start`: the cursor. */
+export function placeJob(v: JobPlaceView, start: number): number {
+  let best = -1, bestWeight = Infinity, bestParked = true;
+  for (let k = 0; k < v.n; k++) {
+    const i = (start + k) % v.n;
+    if (v.down(i)) continue;
+    const w = v.weight(i);
+    if (w > bestWeight) continue;
+    const p = v.parked(i);
+    if (w === bestWeight && (p || !bestParked)) continue;
+    best = i; bestWeight = w; bestParked = p;
+  }
+  return best;
+}

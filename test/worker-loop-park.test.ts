@@ -1,0 +1,62 @@
+// The worker loop's park (src/host/loop.ts) under fakes: a spawn pushed into the worker's own run
+// queue between its last look and its park announcement must not be left waiting. The pusher
+// rings before the park is announced (it reads RUNNING: no notify), so the loop itself must see
+// the queued item after announcing (the doorbell protocol's step C2) and step again.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WorkerLoop } from '../src/host/loop.js';
+
+function harness(pushAt: 'announce' | 'never') {
+  const log: string[] = [];
+  let queued = 0;
+  let announced = false;
+  const kernel = {
+    step: () => {
+      log.push('step');
+      if (queued > 0) { queued--; log.push('took'); }
+      return { next: -1, more: false };
+    },
+    count: () => 0,
+  };
+  const bell = {
+    spin: () => false,
+    cancelPark: () => { announced = false; log.push('cancel'); },
+    parkAsync: () => { log.push(`park(queued=${queued})`); return new Promise<never>(() => {}); },
+    interrupt: () => true,
+  };
+  const ep = {
+    bell,
+    drain: () => null,
+    flush: () => {},
+    hasInput: () => false,
+    hasBacklog: () => false,
+    prepareToPark: () => {
+      announced = true;
+      // The race: the main thread's push lands now, and its ring() read the state just before.
+      if (pushAt === 'announce' && log.filter((e) => e === 'step').length === 1) queued++;
+      return true;
+    },
+  };
+  const dir = { beat: () => {} };
+  const tasks = {
+    visible: () => !announced && queued > 0,
+    ownQueued: () => queued,
+    queuedElsewhere: () => false,
+  };
+  const loop = new WorkerLoop(kernel as never, ep as never, dir as never, tasks as never, { postMessage: () => {} } as never, () => {});
+  return { loop, log };
+}
+
+test('a spawn queued here while the park is being announced is taken before the worker parks', async () => {
+  const { loop, log } = harness('announce');
+  void loop.run();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(log, ['step', 'cancel', 'step', 'took', 'park(queued=0)']);
+});
+
+test('with nothing queued the worker parks after one step', async () => {
+  const { loop, log } = harness('never');
+  void loop.run();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(log, ['step', 'park(queued=0)']);
+});
