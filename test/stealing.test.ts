@@ -4,18 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime } from '../src/index.js';
+import { ORDERED_CHILD } from './helpers/ordered-child.js';
 
-const CHILD = `return { main = function()
-  local inbox = process.inbox()
-  local expect = 1
-  while true do
-    local m = inbox:receive()
-    if m:topic() == "go" then return expect - 1 end
-    local v = m:payload():data()
-    if v ~= expect then error("out of order: got " .. tostring(v) .. ", expected " .. expect) end
-    expect = expect + 1
-  end
-end }`;
+const CHILD = ORDERED_CHILD;
 
 const COORD = `local time = require("time")
 return { main = function(k, n)

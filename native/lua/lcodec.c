@@ -664,6 +664,23 @@ static uint64_t rd (Dec *d, int64_t pos, int n) {
 
 static int64_t dec (Dec *d, int64_t pos);
 
+/* An array item or a map value: a fixstr or positive fixint inline (most items of the kernel's
+** frames), anything else through dec. */
+static int64_t dec_item (Dec *d, int64_t pos) {
+  int b = byteat(d, pos);
+  if (b >= 0xa0 && b < 0xc0) {
+    int64_t e = pos + b - 0xa0;
+    if (e > d->slen) truncated(d, pos);
+    lua_pushlstring(d->L, (const char *)d->s + pos, (size_t)(e - pos));
+    return e + 1;
+  }
+  if (b >= 0 && b < 0x80) {
+    lua_pushinteger(d->L, b);
+    return pos + 1;
+  }
+  return dec(d, pos);
+}
+
 static void new_table (Dec *d, int64_t pos, int narr, int nrec) {
   lua_State *L = d->L;
   int depth;
@@ -683,18 +700,7 @@ static int64_t dec_array (Dec *d, int64_t pos, int64_t cnt) {
   new_table(d, pos, 0, 0);
   t = lua_gettop(L);
   for (i = 1; i <= cnt; i++) {
-    int b = byteat(d, pos);
-    if (b >= 0xa0 && b < 0xc0) {
-      int64_t e = pos + b - 0xa0;
-      if (e > d->slen) truncated(d, pos);
-      lua_pushlstring(L, (const char *)d->s + pos, (size_t)(e - pos));
-      pos = e + 1;
-    }
-    else if (b >= 0 && b < 0x80) {
-      lua_pushinteger(L, b);
-      pos = pos + 1;
-    }
-    else pos = dec(d, pos);
+    pos = dec_item(d, pos);
     lua_rawseti(L, t, (lua_Integer)i);
   }
   d->depth--;
@@ -722,18 +728,7 @@ static int64_t dec_map (Dec *d, int64_t pos, int64_t cnt) {
                                && isnan((double)lua_tonumber(L, -1))))
         fail(d, "nil or NaN map key", at);
     }
-    b = byteat(d, pos);
-    if (b >= 0xa0 && b < 0xc0) {
-      int64_t e = pos + b - 0xa0;
-      if (e > d->slen) truncated(d, pos);
-      lua_pushlstring(L, (const char *)d->s + pos, (size_t)(e - pos));
-      pos = e + 1;
-    }
-    else if (b >= 0 && b < 0x80) {
-      lua_pushinteger(L, b);
-      pos = pos + 1;
-    }
-    else pos = dec(d, pos);
+    pos = dec_item(d, pos);
     lua_rawset(L, t);
   }
   d->depth--;
