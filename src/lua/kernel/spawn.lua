@@ -31,6 +31,10 @@
 -- worker (`forward`), so per-sender FIFO holds (sender -> home -> runner, two FIFO rings); frames
 -- that arrived before the runner said "bound" wait in `early` and go first.
 --
+-- Size: a little over 500 lines: the spawn paths (local, kept in the Lua-side list, published,
+-- remote) share the early/forward tables and the adopt rule, and split apart they would have to
+-- hand those to each other.
+--
 -- Owns: bodies, the spawn paths, validated entries, early/forward, shutdown state.
 -- Receives: H, cfg, entries; taskq.lua (room, push, share, take, pending: the Lua-side list);
 -- pids.lua (procs, add, fmt_pid, parse_pid, post, locate, NONE, set_of); sched.lua (run,
