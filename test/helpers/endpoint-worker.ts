@@ -9,17 +9,8 @@
 // Posts { ok, timeouts, frames, steps, announced, parks, wakes } or { ok: false, error }.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Endpoint, type RingHandover } from '../../src/transport/endpoint.js';
+import { mulberry32 } from './prng.js';
 
-/** mulberry32, as in ring-worker.ts (not imported: that module runs its own role dispatch in a worker). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface EndpointSide {
   bell: SharedArrayBuffer;

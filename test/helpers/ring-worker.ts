@@ -8,6 +8,7 @@ import { SpscRing } from '../../src/transport/ring.js';
 import { Doorbell } from '../../src/transport/doorbell.js';
 import { Deque, InjectQueue } from '../../src/scheduler/deque.js';
 import { TaskQueues, type TaskRegion } from '../../src/scheduler/tasks.js';
+import { mulberry32 } from './prng.js';
 
 const PAUSE_CELL = new Int32Array(new SharedArrayBuffer(4));
 
@@ -23,16 +24,7 @@ export function backoff(progress: boolean, idle: number): number {
   return idle + 1;
 }
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 }; // for the tests that import it from here
 
 /** Length of the next frame: half small (0..64 bytes), half anywhere in 0..4× the ring. */
 export function frameLength(rng: () => number, capacity: number): number {
