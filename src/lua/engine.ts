@@ -345,9 +345,7 @@ export class LuaKernel {
   live(limit: number): { count: number; procs: Array<[string, string]> } {
     const m = this.m;
     const L = this.L;
-    const name = m.stringToNewUTF8('__live');
-    m._lua_getglobal(L, name);
-    m._free(name);
+    this.getGlobal('__live');
     m._lua_pushinteger(L, BigInt(limit));
     this.pcall(1, 2, 'live');
     const count = this.int(L, -2);
@@ -357,13 +355,18 @@ export class LuaKernel {
     return { count, procs };
   }
 
+  /** Push the kernel's global `name` (the cold report functions; the hot ones keep their name pointer). */
+  private getGlobal(name: string): void {
+    const p = this.m.stringToNewUTF8(name);
+    this.m._lua_getglobal(this.L, p);
+    this.m._free(p);
+  }
+
   /** Unread mailbox messages of all processes here, and the largest mailbox with its PID. */
   mailboxes(): { unread: number; largest: number; largestPid?: string } {
     const m = this.m;
     const L = this.L;
-    const name = m.stringToNewUTF8('__mbox');
-    m._lua_getglobal(L, name);
-    m._free(name);
+    this.getGlobal('__mbox');
     this.pcall(0, 3, 'mbox');
     const out: { unread: number; largest: number; largestPid?: string } = { unread: this.int(L, -3), largest: this.int(L, -2) };
     if (m._lua_type(L, -1) !== LUA_TNIL) out.largestPid = this.stringAt(L, -1);
@@ -379,9 +382,7 @@ export class LuaKernel {
   report(limit: number, key: string): { started: number; delivered: number; live: number; rows?: Uint8Array } {
     const m = this.m;
     const L = this.L;
-    const name = m.stringToNewUTF8('__ps');
-    m._lua_getglobal(L, name);
-    m._free(name);
+    this.getGlobal('__ps');
     m._lua_pushinteger(L, BigInt(limit));
     this.pushBytes(L, Buffer.from(key, 'utf8'));
     this.pcall(2, 4, 'ps');
@@ -399,9 +400,7 @@ export class LuaKernel {
   localQueue(): { queued: number; published: number; started: number; waiting: number } {
     const m = this.m;
     const L = this.L;
-    const name = m.stringToNewUTF8('__tq');
-    m._lua_getglobal(L, name);
-    m._free(name);
+    this.getGlobal('__tq');
     this.pcall(0, 4, 'tq');
     const out = { queued: this.int(L, -4), published: this.int(L, -3), started: this.int(L, -2), waiting: this.int(L, -1) };
     m._lua_settop(L, 0);
