@@ -38,7 +38,15 @@ test('services restart with backoff, stop at max_attempts, honour non-retryable 
     await sup.start();
     const order = sup.status().map((s) => s.id);
     assert.ok(order.indexOf('s:a') < order.indexOf('s:b'), `a before b: ${order.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 700));
+    // Wait for the outcome, not for a time: the crasher's three restarts (40 + 80 + 160 ms of
+    // backoff) and three restarts of the 60 ms stable service take ~300 ms on a quiet machine and
+    // longer on a loaded one. Past 10 s the assertions below report what did not happen.
+    const stableRestartCount = () => logs.filter((l) => l['service'] === 's:stable' && l['msg'] === 'service failed; restarting').length;
+    for (let waited = 0; waited < 10_000; waited += 20) {
+      const crasher = sup.status().find((s) => s.id === 's:crasher');
+      if (crasher?.state === 'failed' && stableRestartCount() >= 3) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const st = new Map(sup.status().map((s) => [s.id, s]));
     const delays = logs.filter((l) => l['service'] === 's:crasher' && l['msg'] === 'service failed; restarting').map((l) => l['delayMs']);
     assert.deepEqual(delays, [40, 80, 160], 'exponential backoff');
