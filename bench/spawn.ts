@@ -144,6 +144,13 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
     ctx.note('baseline heap');
     const heap0 = await settledHeap(rt, workers, 200);
     const rss0 = process.memoryUsage().rss;
+    // Where RSS goes besides the Lua heap (details only): the workers' wasm memories and JS heaps,
+    // and this (main) thread's JS heap, before and while held.
+    const parts = async () => {
+      const s = await rt.stats({ quick: true });
+      return { wasm: sum(s.map((w) => w.wasmBytes)), jsWorkers: sum(s.map((w) => w.jsHeapBytes)), jsMain: process.memoryUsage().heapUsed };
+    };
+    const parts0 = await parts();
 
     ctx.note(`spawning ${fmtInt(total)}`);
     for (const h of holders) rt.send(h.pid, 'go');
@@ -153,6 +160,7 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
     await withTimeout(waitFor(async () => (await alive()) === total + workers, 'all spawned'), ctx.timeoutMs, 'hold');
     const stamps = (await Promise.all(Array.from({ length: workers }, () => rt.exec('bench:stamp')))) as number[];
     const rss1 = process.memoryUsage().rss;
+    const parts1 = await parts();
     const held = await rt.stats();
     const placement = held.map((w) => w.processes);
     check(sum(placement) === total + workers, `${sum(placement)} processes alive while held, expected ${total + workers}`);
@@ -182,7 +190,9 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
       {
         ...base, figure: 'RSS per blocked process (whole Node process)', value: rssPer, unit: 'bytes',
         timing: 'Δ process.memoryUsage().rss / N (wasm memory + JS heaps of all threads)',
-        details: { rssBefore: rss0, rssHeld: rss1 },
+        details: { rssBefore: rss0, rssHeld: rss1,
+          wasmPerProcess: (parts1.wasm - parts0.wasm) / total, jsWorkersPerProcess: (parts1.jsWorkers - parts0.jsWorkers) / total,
+          jsMainPerProcess: (parts1.jsMain - parts0.jsMain) / total },
       },
       {
         ...base, figure: 'spawn until all blocked in receive', value: total / spawnSpan, unit: 'processes/s',
