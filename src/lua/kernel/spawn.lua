@@ -163,7 +163,7 @@ return function(deps)
   -- uses costs it; a busy one passes 16 keys and rehashes to 32 slots once. Rejected: the
   -- counters in an array like `st` (every reader in mailbox.lua, process.lua, ptable.lua would
   -- index by number). Measured with the hold bench: docs/design/native-core.md, "Memory per
-  -- process". The metatable is the kernel's own: a record never reaches process code.
+  -- process". Nothing in the kernel reads a record with rawget, next or pairs.
   local proc_meta = setmetatable({}, { __mode = "k" }) -- host record -> metatable of its processes
   local function meta_of(hostrec)
     local mt = proc_meta[hostrec]
