@@ -56,7 +56,7 @@ end }`);
 
 const HOLDER = luaEntry('holder', `
 local function main(n, host, idx)
-  local go, release = process.listen("go"), process.listen("release")
+  local go, more, release = process.listen("go"), process.listen("more"), process.listen("release")
   must(process.registry.register("bench.ready." .. idx))
   go:receive()
   local pids = {}
@@ -64,8 +64,11 @@ local function main(n, host, idx)
   for i = 1, n do pids[i] = must(process.spawn("bench:hold_child", host), nil, "spawn") end
   local t1 = now_us()
   must(process.registry.register("bench.held." .. idx))
+  more:receive()
+  for i = n + 1, 2 * n do pids[i] = must(process.spawn("bench:hold_child", host), nil, "spawn") end
+  must(process.registry.register("bench.more." .. idx))
   release:receive()
-  for i = 1, n do must(process.send(pids[i], "stop")) end
+  for i = 1, 2 * n do must(process.send(pids[i], "stop")) end
   return { t0 = t0, t1 = t1, n = n }
 end
 return { main = main }`);
@@ -144,6 +147,13 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
     ctx.note('baseline heap');
     const heap0 = await settledHeap(rt, workers, 200);
     const rss0 = process.memoryUsage().rss;
+    // Where RSS goes besides the Lua heap (details only): the workers' wasm memories and JS heaps,
+    // and this (main) thread's JS heap, before and while held.
+    const parts = async () => {
+      const s = await rt.stats({ quick: true });
+      return { wasm: sum(s.map((w) => w.wasmBytes)), jsWorkers: sum(s.map((w) => w.jsHeapBytes)), jsMain: process.memoryUsage().heapUsed };
+    };
+    const parts0 = await parts();
 
     ctx.note(`spawning ${fmtInt(total)}`);
     for (const h of holders) rt.send(h.pid, 'go');
@@ -153,12 +163,25 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
     await withTimeout(waitFor(async () => (await alive()) === total + workers, 'all spawned'), ctx.timeoutMs, 'hold');
     const stamps = (await Promise.all(Array.from({ length: workers }, () => rt.exec('bench:stamp')))) as number[];
     const rss1 = process.memoryUsage().rss;
+    const parts1 = await parts();
     const held = await rt.stats();
     const placement = held.map((w) => w.processes);
     check(sum(placement) === total + workers, `${sum(placement)} processes alive while held, expected ${total + workers}`);
     const heapRaw = held.map((w) => w.heapBytes);
     ctx.note('settling heap');
     const heap1 = await settledHeap(rt, workers, churnMs);
+
+    // A second batch of N on top of the first: the RSS it adds is the marginal cost of an idle
+    // process, without what the first batch paid once (code paged in, JIT, the JS heaps' and the
+    // allocator arenas' growth, the wasm memory the baseline's garbage had already touched).
+    ctx.note(`spawning ${fmtInt(total)} more`);
+    const rss1b = process.memoryUsage().rss;
+    for (const h of holders) rt.send(h.pid, 'more');
+    await withTimeout(Promise.race([waitFor(named('bench.more'), 'more'), exits]), ctx.timeoutMs, 'hold');
+    await withTimeout(waitFor(async () => (await alive()) === 2 * total + workers, 'all spawned'), ctx.timeoutMs, 'hold');
+    await Promise.all(Array.from({ length: workers }, () => rt.exec('bench:stamp')));
+    const rss2 = process.memoryUsage().rss;
+    const heap2 = await settledHeap(rt, workers, churnMs);
 
     ctx.note('releasing');
     const tRelease = performance.now();
@@ -182,7 +205,15 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
       {
         ...base, figure: 'RSS per blocked process (whole Node process)', value: rssPer, unit: 'bytes',
         timing: 'Δ process.memoryUsage().rss / N (wasm memory + JS heaps of all threads)',
-        details: { rssBefore: rss0, rssHeld: rss1 },
+        details: { rssBefore: rss0, rssHeld: rss1,
+          wasmPerProcess: (parts1.wasm - parts0.wasm) / total, jsWorkersPerProcess: (parts1.jsWorkers - parts0.jsWorkers) / total,
+          jsMainPerProcess: (parts1.jsMain - parts0.jsMain) / total },
+      },
+      {
+        ...base, figure: 'RSS per blocked process, marginal (N more on top of N)', value: (rss2 - rss1b) / total, unit: 'bytes',
+        timing: 'Δ process.memoryUsage().rss / N while a second batch of N is spawned on top of the first (one-time costs paid by the first)',
+        details: { rssBefore: rss1b, rssHeld: rss2, luaHeapPerProcess: (sum(heap2) - sum(heap1)) / total,
+          includesHolderPidArrayBytes: 16 },
       },
       {
         ...base, figure: 'spawn until all blocked in receive', value: total / spawnSpan, unit: 'processes/s',

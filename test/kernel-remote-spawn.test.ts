@@ -248,3 +248,63 @@ test('a remote exec that runs to its end: the caller resumes with the handle, on
     F.eq(#heard, 1); F.eq(heard[1].result.value, 42)
     F.eq(P.npending, 0); F.eq(next(P.execs), nil)
   `));
+
+// exec.lua's cancel_execs: the waiter PID (node:control, minted by exec_start) is marked dead when
+// its caller dies, as when the wait ends any other way; before, its directory slot stayed alive
+// (the main thread's sends to it succeeded into nowhere). Its callee's EXIT, still in flight, is
+// dropped where it lands.
+// How many times the log says uniq u was marked dead (H.dead), since the last F.clear().
+const DEADS = String.raw`
+  function deads(u)
+    local n = 0
+    for _, line in ipairs(F.log) do if line == "dead " .. u then n = n + 1 end end
+    return n
+  end
+`;
+
+test('an exec whose caller dies while it waits: the waiter PID is marked dead once, its late EXIT is dropped', () =>
+  run(DEADS + String.raw`
+    local P, T = caller(0x100)
+    local exits = 0
+    start(T, function() return X.exec_start(P, "app:kid", "app:q", 0, {}, nil, function() exits = exits + 1 end) end)
+    local wpid = frames_out[#frames_out].f[7]
+    local wuniq = tonumber(wpid:match("|0x(%x+)}$"), 16)
+    FR.dispatch(W.rep(P.pid, 1, CHILD, nil))
+    F.eq(resume(T).pid, CHILD)
+    F.eq(P.execs[wpid], CHILD)
+    F.clear()
+    L.terminate(P)
+    F.eq(deads(wuniq), 1, "the waiter's slot marked dead once")
+    F.eq(L.exec_waits[wpid], nil)
+    F.eq(P.execs, nil)
+    F.clear()
+    FR.dispatch(exit_of(wpid, CHILD, { value = 1 }))
+    F.eq(exits, 0, "the late EXIT reaches nobody")
+    F.eq(deads(wuniq), 0, "not marked dead again")
+  `));
+
+test('an exec whose wait ends by EXIT or by cancel marks the waiter PID dead once (a caller dying later does not again)', () =>
+  run(DEADS + String.raw`
+    local P, T = caller(0x100)
+    start(T, function() return X.exec_start(P, "app:kid", "app:q", 0, {}, nil, function() end) end)
+    local w1 = frames_out[#frames_out].f[7]
+    FR.dispatch(W.rep(P.pid, 1, CHILD, nil))
+    local h1 = resume(T)
+    F.clear()
+    FR.dispatch(exit_of(w1, CHILD, { value = 1 }))
+    local u1 = tonumber(w1:match("|0x(%x+)}$"), 16)
+    F.eq(deads(u1), 1)
+    F.eq(h1.cancel("late"), false, "a finished wait cannot be cancelled")
+    -- a second exec, cancelled through its handle
+    start(T, function() return X.exec_start(P, "app:kid", "app:q", 0, {}, nil, function() end) end)
+    local w2 = frames_out[#frames_out].f[7]
+    local u2 = tonumber(w2:match("|0x(%x+)}$"), 16)
+    FR.dispatch(W.rep(P.pid, 2, "{app:q|0x00009}", nil))
+    local h2 = resume(T)
+    F.clear()
+    F.eq(h2.cancel("stop"), true)
+    F.eq(deads(u2), 1)
+    F.clear()
+    L.terminate(P)
+    F.eq(deads(u1), 0); F.eq(deads(u2), 0)
+  `));

@@ -267,3 +267,36 @@ test('a host without the budget hook still queues every spawn on the shared queu
     F.has(F.logged(), "task_push 1 {" .. p2)
     F.eq(S.queued_here(), false)
   `));
+
+// The process record's own keys (spawn.lua new_proc): 16 hash slots for an idle process, the
+// rest read through its host's metatable until written (native-core.md, "Memory per process").
+test('the record holds at most 16 keys of its own once started; defaults come from its host, a write makes a field its own', () =>
+  run(String.raw`
+    local S = setup({ 1 }, ENTRIES, nil, { max_reductions = 5000, max_mailbox = 7 })
+    local pid = S.spawn_local("app:echo", "app:host", nil, 2, { 1, 2 })
+    local P = F.procs[pid]
+    local own = 0
+    for _ in next, P do own = own + 1 end
+    F.eq(own <= 14, true, "own keys after spawn_local (14 at most, so an inbox and nsubs still fit in 16): " .. own)
+    F.eq(P.budget, 5000, "the host's max_reductions"); F.eq(P.max_mailbox, 7, "the host's max_mailbox")
+    F.eq(P.terminal, false); F.eq(P.doomed, false); F.eq(P.trap_links, false)
+    F.eq(P.seq, 0); F.eq(P.unread, 0); F.eq(P.sendb, 0); F.eq(P.npending, 0); F.eq(P.nsubs, 0)
+    F.eq(P.subs, F.NONE); F.eq(P.watchers, F.NONE); F.eq(P.links, F.NONE); F.eq(P.monitoring, F.NONE)
+    F.eq(P.names, F.NONE); F.eq(P.unrouted, F.EMPTYQ)
+    F.eq(rawget(P, "seq"), nil, "a default is not the record's own")
+    P.seq = P.seq + 1
+    F.eq(rawget(P, "seq"), 1, "a write makes it the record's own")
+    F.set_of(P, "links")["{app|0x00009}"] = true
+    F.eq(rawget(P, "links")["{app|0x00009}"], true)
+    local pid2 = S.spawn_local("app:echo", "app:host", nil, 2, { 1, 2 })
+    local P2 = F.procs[pid2]
+    F.eq(P2.seq, 0, "another process's default is untouched"); F.eq(P2.links, F.NONE)
+    F.eq(getmetatable(P2), getmetatable(P), "one metatable per host")
+  `));
+
+test('a host without limits: no budget, the default mailbox cap', () =>
+  run(String.raw`
+    local S = setup({ 1 }, ENTRIES)
+    local P = F.procs[S.spawn_local("app:echo", "app:host", nil, 2, { 1, 2 })]
+    F.eq(P.budget, false); F.eq(P.max_mailbox, 100000)
+  `));

@@ -105,6 +105,37 @@ test('yields under pcall, xpcall, in for iterators and in metamethods do not unw
   } finally { lua.close(); }
 });
 
+// Patch 0007: the collector shrinks a parked coroutine's stack to what its frames use (no
+// LUA_MINSTACK reserves, no free CallInfo). Bytes from collectgarbage("count"), exact on a bare state.
+const PARKED_BYTES = `
+  local N = 2000
+  local function park(x) local a, b = x, x; return coroutine.yield(a + b) end
+  local function per(k0) return math.floor((collectgarbage("count") - k0) * 1024 / N) end
+  local function full() collectgarbage("collect"); collectgarbage("collect") end
+  full()
+  local k0 = collectgarbage("count")
+  local cos = {}
+  for i = 1, N do cos[i] = coroutine.create(function(x) return park(x) end) end
+  full()
+  local fresh = per(k0)
+  for i = 1, N do assert(coroutine.resume(cos[i], i)) end
+  full()
+  local parked = per(k0)
+  for i = 1, N do local ok, v = coroutine.resume(cos[i], i); assert(ok and v == i) end
+  return fresh .. " " .. parked`;
+
+test('a parked coroutine: its stack shrinks to what it uses on our module (~500 bytes less), not on wasmoon\'s', async () => {
+  const bytes: Record<string, number[]> = {};
+  for (const kind of ['wasmoon', 'native'] as const) {
+    const lua = await bareLua(kind);
+    try { bytes[kind] = lua.run(PARKED_BYTES).split(' ').map(Number); } finally { lua.close(); }
+  }
+  const [wFresh, wParked] = bytes.wasmoon!, [nFresh, nParked] = bytes.native!;
+  assert.ok(wParked! > wFresh!, `wasmoon's: parked ${wParked} > fresh ${wFresh} (Lua keeps the 45-slot stack)`);
+  assert.ok(nParked! < nFresh!, `ours: parked ${nParked} < fresh ${nFresh}`);
+  assert.ok(nParked! <= wParked! - 400, `ours ${nParked} vs wasmoon's ${wParked}: at least 400 bytes less`);
+});
+
 test("wasmoon's own module unwinds every yield (the cost this module removes)", async () => {
   const lua = await bareLua('wasmoon');
   try {

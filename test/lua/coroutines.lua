@@ -334,6 +334,85 @@ case("a hook error kills the coroutine", function()
   eq(ok, false); eq(e:match("budget") ~= nil, true)
 end)
 
+-- Parked coroutines are shrunk by the collector (our module, patch 0007: a coroutine suspended in
+-- a yield keeps only the stack it uses and no free CallInfo). Each way of parking, collected while
+-- parked, must resume with many values, recurse deeply and yield again.
+local function deep(n) if n == 0 then return 0 end; return 1 + deep(n - 1) end
+local function parked_kinds()
+  local proxy = setmetatable({}, { __index = function(_, k) return coroutine.yield(k) end })
+  local function iter(_, i) if i < 3 then return i + 1, coroutine.yield(i) end end
+  return {
+    plain = function(...) return coroutine.yield(...) end,
+    pcall = function(...) local ok, a = pcall(coroutine.yield, ...); eq(ok, true); return a end,
+    xpcall = function(...) local ok, a = xpcall(coroutine.yield, debug.traceback, ...); eq(ok, true); return a end,
+    iterator = function(x) for i in iter, nil, 0 do if i == 1 then return x end end end,
+    metamethod = function(x) local v = proxy[x]; return v end,
+    nested = function(...) local w = coroutine.wrap(function(...) return coroutine.yield(...) end); w(...); return coroutine.yield(...) end,
+  }
+end
+
+case("parked coroutines collected while parked resume with many values", function()
+  local cos, big = {}, {}
+  for i = 1, 250 do big[i] = i end
+  for name, park in pairs(parked_kinds()) do
+    for j = 1, 20 do
+      local co = coroutine.create(function(x)
+        local a, b, c = x, x * 2, x * 3 -- locals live across the yield
+        local r = park(x)
+        local t = pack(coroutine.yield(a + b + c))
+        eq(deep(3000), 3000, name .. ": deep recursion after the shrink")
+        local s = 0
+        for k = 1, t.n do s = s + t[k] end
+        return name, r, s, select("#", coroutine.yield(unpack(big)))
+      end)
+      assert(coroutine.resume(co, j))
+      cos[#cos + 1] = { co, name, j }
+    end
+  end
+  collectgarbage("collect"); collectgarbage("collect")
+  for _, c in ipairs(cos) do
+    local co, name, j = c[1], c[2], c[3]
+    local r = pack(coroutine.resume(co, j + 100))
+    eq(r[1], true, name); eq(r[2], 6 * j, name .. ": locals kept")
+  end
+  collectgarbage("collect")
+  for _, c in ipairs(cos) do
+    local r = pack(coroutine.resume(c[1], unpack(big)))
+    eq(r[1], true, c[2]); eq(r.n, 251, c[2] .. ": 250 values yielded back")
+  end
+  collectgarbage("collect")
+  for _, c in ipairs(cos) do
+    local co, name, j = c[1], c[2], c[3]
+    local r = pack(coroutine.resume(co, 1, 2, 3))
+    eq(r[1], true, name); eq(r[2], name)
+    eq(r[4], 250 * 251 // 2, name .. ": 250 values resumed with")
+    eq(r[5], 3, name .. ": last resume's values")
+    eq(coroutine.status(co), "dead")
+  end
+end)
+
+case("a parked coroutine collected while parked: traceback, close with a pending __close, errors", function()
+  local closed = 0
+  local co = coroutine.create(function()
+    local x <close> = setmetatable({}, { __close = function() closed = closed + 1 end })
+    local function inner() coroutine.yield(1); error("after the shrink") end
+    inner()
+  end)
+  assert(coroutine.resume(co))
+  collectgarbage("collect"); collectgarbage("collect")
+  eq(debug.traceback(co):match("inner") ~= nil, true, "traceback names the parked function")
+  local ok, e = coroutine.resume(co)
+  eq(ok, false); eq(tostring(e):match("after the shrink") ~= nil, true)
+  eq(coroutine.close(co), false); eq(closed, 1)
+  local co2 = coroutine.create(function()
+    local y <close> = setmetatable({}, { __close = function() closed = closed + 10 end })
+    coroutine.yield()
+  end)
+  assert(coroutine.resume(co2))
+  collectgarbage("collect"); collectgarbage("collect")
+  eq(coroutine.close(co2), true); eq(closed, 11)
+end)
+
 local out = {}
 for _, c in ipairs(cases) do
   local ok, e = pcall(c[2])

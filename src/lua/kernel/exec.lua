@@ -12,7 +12,15 @@
 --   for is cancelled ("caller context canceled", lifecycle.lua calls cancel_execs). process.exec is
 --   exec_start + park (M.exec).
 --
--- Owns: P.execs (waiter PID -> child PID), the waits in lifecycle.lua's exec_waits table.
+-- The waiter PID's directory slot is marked dead (H.dead) whenever its wait ends: the EXIT came
+-- (stop), the handle cancelled it (stop), or its caller died (cancel_execs; before, that path left
+-- the slot alive, so the main thread's sends to the waiter succeeded into nowhere instead of
+-- failing with "process not found"). An EXIT still in flight to a dead waiter is dropped where it
+-- lands, as for any dead process: PIDs are minted from a counter (src/shm/directory.ts) and never
+-- name another process later, so nothing else can receive it.
+--
+-- Owns: P.execs (waiter PID -> child PID), `waiter_uniq` (waiter PID -> its uniq, while it waits),
+-- the waits in lifecycle.lua's exec_waits table.
 -- Receives: H (pid_alloc, dead, wall), fmt_pid, locate, post (pids.lua); spawn_from (spawn.lua);
 -- deliver_event, exec_waits (lifecycle.lua); run, ready, park (sched.lua); err, error_message;
 -- wire (CONTROL_HOST, EV_CANCEL, the "c" frame).
@@ -24,6 +32,7 @@ return function(deps)
   local CONTROL_HOST, EV_CANCEL = W.CONTROL_HOST, W.EV_CANCEL
 
   local M = {}
+  local waiter_uniq = {} -- waiter PID -> its uniq, from exec_start until its wait ends
   -- The deadline a CANCEL gives when none is named: 10 s, as a service stop.
   local DEFAULT_CANCEL_MS = 10000
   M.DEFAULT_CANCEL_MS = DEFAULT_CANCEL_MS
@@ -50,16 +59,19 @@ return function(deps)
     -- stop waiting: the waiter PID is released and the exec no longer pending for P
     local function stop()
       exec_waits[wpid] = nil
+      waiter_uniq[wpid] = nil
       H.dead(uniq)
       if P.execs then P.execs[wpid] = nil end
       P.npending = P.npending - 1
     end
     exec_waits[wpid] = function(ev) stop(); on_exit(ev) end
+    waiter_uniq[wpid] = uniq
     -- The wait is recorded once the child exists, before P resumes (a spawn on another host: as
     -- its answer is handled, spawn.lua adopt). P may have died while that answer was on its way:
     -- its execs were cancelled then (cancel_execs), so this one is cancelled now.
     local function on_child(pid)
       if not P.alive then
+        waiter_uniq[wpid] = nil
         H.dead(uniq)
         cancel_child(P, wpid, pid, "caller context canceled", wall_s())
         return
@@ -71,6 +83,7 @@ return function(deps)
     local pid, serr = spawn_from(P, id, host, false, false, n, args, ctx, wpid, nil, on_child)
     if not pid then
       exec_waits[wpid] = nil
+      waiter_uniq[wpid] = nil
       H.dead(uniq)
       return nil, err("Internal", errmsg(serr), false)
     end
@@ -116,7 +129,12 @@ return function(deps)
   function M.cancel_execs(P)
     if not P.execs then return end
     local at = wall_s()
-    for wpid, child in pairs(P.execs) do cancel_child(P, wpid, child, "caller context canceled", at) end
+    for wpid, child in pairs(P.execs) do
+      local uniq = waiter_uniq[wpid]
+      waiter_uniq[wpid] = nil
+      if uniq then H.dead(uniq) end
+      cancel_child(P, wpid, child, "caller context canceled", at)
+    end
     P.execs = nil
   end
 

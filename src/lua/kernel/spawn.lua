@@ -63,7 +63,7 @@ return function(deps)
     W.TASK_PID, W.TASK_UNIQ, W.TASK_ID, W.TASK_HOST, W.TASK_WATCHER, W.TASK_LINK, W.TASK_CTX, W.TASK_ARGS, W.TASK_HOME
   local BOUND_PID, BOUND_RUNNER, UNFWD_PID = W.BOUND_PID, W.BOUND_RUNNER, W.UNFWD_PID
   local fn_host = W.fn_host
-  local type, tostring, pairs, pcall, select = type, tostring, pairs, pcall, select
+  local type, tostring, pairs, pcall, select, setmetatable = type, tostring, pairs, pcall, select, setmetatable
   local co_create, co_resume, co_status, co_close = coroutine.create, coroutine.resume, coroutine.status, coroutine.close
   local co_isyieldable = coroutine.isyieldable
   local tunpack, tpack = table.unpack, table.pack
@@ -152,23 +152,48 @@ return function(deps)
 
   ---------------------------------------------------------------------------------------------
   -- Starting a process on this worker.
-  local function new_proc(pid, uniq, id, host)
-    return {
-      pid = pid, uniq = uniq, id = id, host = host, alive = true,
-      threads = {}, nthreads = 0, nrun = 0, npending = 0, nsubs = 0,
-      subs = NONE, inbox = nil, events = nil, unrouted = EMPTYQ, seq = 0, unread = 0,
-      max_mailbox = math.huge,
+  -- The record of a process: 16 hash slots (416 bytes) for an idle one, not 32 (800). A Lua table's
+  -- hash part is a power of two, so what counts is the number of keys the record holds itself: the
+  -- constructor below names 11 (nil fields count too, so none is listed), and a process that has
+  -- run and blocked in its inbox adds entry, main, inbox and nsubs (15). Everything else starts as
+  -- a default read through the record's metatable, one per host (`proc_meta`): the host's figures
+  -- (budget, max_mailbox, terminal), the counters (seq, unread, sendb, npending, nsubs), the flags
+  -- (doomed, trap_links), the shared empty sets (pids.lua NONE) and queue (channel.lua EMPTYQ). A
+  -- write makes the field the record's own (the sets through set_of), so only what a process
+  -- uses costs it; a busy one passes 16 keys and rehashes to 32 slots once. Rejected: the
+  -- counters in an array like `st` (every reader in mailbox.lua, process.lua, ptable.lua would
+  -- index by number). Measured with the hold bench: docs/design/native-core.md, "Memory per
+  -- process". Nothing in the kernel reads a record with rawget, next or pairs.
+  local proc_meta = setmetatable({}, { __mode = "k" }) -- host record -> metatable of its processes
+  local function meta_of(hostrec)
+    local mt = proc_meta[hostrec]
+    if mt then return mt end
+    local mr = hostrec.max_reductions
+    local mb = hostrec.max_mailbox or DEFAULT_MAX_MAILBOX
+    mt = { __index = {
+      budget = mr and mr > 0 and mr or false, max_mailbox = mb > 0 and mb or math.huge,
+      terminal = hostrec.kind == "terminal.host",
+      seq = 0, unread = 0, sendb = 0, npending = 0, nsubs = 0, doomed = false, trap_links = false,
       -- the sets start as the shared empty one (pids.lua NONE; set_of makes them P's own)
-      watchers = NONE, monitoring = NONE, links = NONE, names = NONE,
-      trap_links = false, ctx = nil,
-      -- counters set on the hot path, present from the start so the record never rehashes
-      sendb = 0, red = 0, budget = false, doomed = false, share_at = math.huge,
+      subs = NONE, watchers = NONE, monitoring = NONE, links = NONE, names = NONE,
+      unrouted = EMPTYQ,
+    } }
+    proc_meta[hostrec] = mt
+    return mt
+  end
+
+  local function new_proc(pid, uniq, id, host, hostrec)
+    return setmetatable({
+      pid = pid, uniq = uniq, id = id, host = host, alive = true,
+      threads = {}, nthreads = 0, nrun = 0,
+      -- written by every resume (sched.lua resume_thread)
+      red = 0, share_at = math.huge,
       -- the process table's figures (ptable.lua), in one array: resumes, ms run, Lua heap growth
       -- over its resumes (KiB), messages sent, start (wall-clock seconds). One field, not five:
       -- five more keys took the record past 32 hash slots, to 64 (+768 bytes per process,
       -- measured with the hold bench: 3,688 -> 4,456 bytes); the array costs ~130.
       st = { 0, 0, 0, 0, wall_s() },
-    }
+    }, meta_of(hostrec))
   end
 
   local validated = {} -- entry id -> true once it instantiated here (placement needs that first)
@@ -204,12 +229,7 @@ return function(deps)
       uniq = H.pid_alloc(SELF)
       pid = fmt_pid(body.pid_host(id, host, SELF), uniq)
     end
-    local P = new_proc(pid, uniq, id, host)
-    P.terminal = hostrec.kind == "terminal.host"
-    local mr = hostrec.max_reductions
-    if mr and mr > 0 then P.budget = mr; P.red = 0 end
-    local mb = hostrec.max_mailbox or DEFAULT_MAX_MAILBOX
-    P.max_mailbox = mb > 0 and mb or math.huge
+    local P = new_proc(pid, uniq, id, host, hostrec) -- budget, max_mailbox, terminal: the host's (meta_of)
     if P.terminal then P.args = { n = n, tunpack(args, 1, n) } end
     local ctx = opts and opts.ctx
     if hostrec.security and not (ctx and (ctx.actor or ctx.scope or ctx.security_config)) then
