@@ -14,6 +14,19 @@ interface Script {
   inputAfter?: boolean[];
   /** The spin after step k finds work (else the loop parks, and a notify ends the park). */
   spins: boolean[];
+  /** Step k leaves a timer due at once (the loop steps again without input). */
+  timerAfter?: boolean[];
+}
+
+/**
+ * Run `fn` with performance.now() frozen: the loop lets the event loop run once BREATHE_MS has
+ * passed, which on a loaded machine would add steps to the script at random.
+ */
+async function frozenClock(fn: () => Promise<void>): Promise<void> {
+  const now = performance.now;
+  const t = now.call(performance);
+  performance.now = () => t;
+  try { await fn(); } finally { performance.now = now; }
 }
 
 function harness(s: Script, awaitMaxMs?: number) {
@@ -27,7 +40,7 @@ function harness(s: Script, awaitMaxMs?: number) {
       k++;
       log.push(`step${k}`);
       input = s.inputAfter?.[k] ?? false;
-      return { next: -1, more: false };
+      return { next: s.timerAfter?.[k] ? 0 : -1, more: false };
     },
     count: () => 0,
   };
@@ -49,7 +62,7 @@ function harness(s: Script, awaitMaxMs?: number) {
   };
   const ep = {
     bell,
-    drain: () => { input = false; return null; },
+    drain: () => { const had = input; input = false; return had ? new Uint8Array(1) : null; },
     flush: () => s.sends[k] ?? 0,
     hasInput: () => input,
     hasBacklog: () => false,
@@ -61,7 +74,7 @@ function harness(s: Script, awaitMaxMs?: number) {
   return { loop, log, stopped };
 }
 
-test('a step that sent to another thread waits for the answer; the window halves while none comes and is restored when one does', async () => {
+test('a step that sent to another thread waits for the answer; the window halves while none comes and is restored when one does', () => frozenClock(async () => {
   const w = AWAIT_REPLY_MS;
   const { loop, log, stopped } = harness({ sends: [1, 1, 1, 0, 1, 1], spins: [false, false, true, false, false, false] });
   void loop.run();
@@ -74,9 +87,9 @@ test('a step that sent to another thread waits for the answer; the window halves
     'step4', `await(${w})`, 'park',
     'step5', `await(${w / 2})`, 'park',
   ]);
-});
+}));
 
-test('unanswered sends shrink the window to its floor, not to nothing; 0 turns the reply wait off', async () => {
+test('unanswered sends shrink the window to its floor, not to nothing; 0 turns the reply wait off', () => frozenClock(async () => {
   const w = AWAIT_REPLY_MS;
   const h = harness({ sends: [1, 1, 1, 1, 1, 1, 1], spins: [] });
   void h.loop.run();
@@ -90,9 +103,9 @@ test('unanswered sends shrink the window to its floor, not to nothing; 0 turns t
   void off.loop.run();
   await off.stopped;
   assert.deepEqual(off.log, ['step0', 'spin', 'park', 'step1', 'spin', 'park']);
-});
+}));
 
-test('input that came during a step is stepped at once, before the event loop turns', async () => {
+test('input that came during a step is stepped at once, before the event loop turns', () => frozenClock(async () => {
   const h = harness({ sends: [1, 1, 1], inputAfter: [true, true, false], spins: [] });
   const order: string[] = [];
   setImmediate(() => order.push(`immediate after ${h.log.filter((e) => e.startsWith('step')).length} steps`));
@@ -101,4 +114,11 @@ test('input that came during a step is stepped at once, before the event loop tu
   await new Promise<void>((r) => setImmediate(r));
   assert.deepEqual(h.log.slice(0, 3), ['step0', 'step1', 'step2']);
   assert.deepEqual(order, ['immediate after 3 steps']);
-});
+}));
+
+test('a step without input (a due timer) keeps waiting for the answer the step before it asked for', () => frozenClock(async () => {
+  const h = harness({ sends: [1, 0], timerAfter: [true, false], spins: [] });
+  void h.loop.run();
+  await h.stopped;
+  assert.deepEqual(h.log, ['step0', 'step1', `await(${AWAIT_REPLY_MS})`, 'park']);
+}));

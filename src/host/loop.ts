@@ -87,7 +87,7 @@ export class WorkerLoop {
   private breathedAt = 0;
   /** The last brief park was rung but found no ring input: park with waitAsync next. */
   private asyncNext = false;
-  /** The last step sent frames to another thread (the reply wait, above). */
+  /** A step sent frames to another thread and no input came since (the reply wait, above). */
   private sentAway = false;
   /** The reply wait's current window (ms), adapted between AWAIT_FLOOR_MS and the maximum. */
   private awaitMs: number;
@@ -161,7 +161,9 @@ export class WorkerLoop {
       process.nextTick(() => { throw new Error(message); });
       return false;
     }
-    this.sentAway = ep.flush() > 0;
+    // Still waiting after a step that had no input (a breathe, a due timer): the answer has not come.
+    const sent = ep.flush() > 0;
+    this.sentAway = sent || (this.sentAway && batch === null);
     // Not busy only once the step's frames are in the rings: the main thread's stop reads "no live
     // process here and not inside a step" as "everything it wrote is readable" (Runtime.doStop).
     dir.beat(false);
