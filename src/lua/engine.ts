@@ -10,7 +10,7 @@
 // binary payloads survive.
 //
 // The step's input. A worker's endpoint drains its rings straight into the kernel's input area
-// (inputArea(): memory of the wasm heap, malloc'd once and grown with realloc), and step() pushes
+// (inputArea: memory of the wasm heap, malloc'd once and grown with realloc), and step() pushes
 // that batch as a Lua string from where it lies: bytes of a frame, receiver side, ring -> wasm heap
 // -> Lua string (two copies; before: ring -> a JS buffer -> a malloc'd copy per step -> Lua string,
 // and a malloc and a free per step). A batch from anywhere else is still copied in as before.
@@ -101,18 +101,6 @@ function allSources(): Record<string, string | Uint8Array> {
   return moduleSources;
 }
 
-/**
- * Memory a producer fills for the next step (src/transport/endpoint.ts drains into it). A view is
- * valid until the Lua state allocates (the wasm memory may grow and move to a new buffer), so
- * fetch it again with view() before writing; grow() returns a fresh one.
- */
-export interface InputArea {
-  /** The whole area (its length is the capacity). */
-  view(): Uint8Array;
-  /** Make room for `need` bytes keeping the first `keep`; the new view. */
-  grow(need: number, keep: number): Uint8Array;
-}
-
 /** First size of the input area; it doubles as a step needs. */
 const INPUT_START_BYTES = 64 * 1024;
 
@@ -167,8 +155,11 @@ export class LuaKernel {
     return Buffer.from(this.bytesAt(L, idx)).toString('utf8');
   }
 
-  /** The step's input area (see the top); the endpoint drains into it. */
-  readonly inputArea: InputArea = {
+  /**
+   * The step's input area (see the top), an InputArea of src/transport/endpoint.ts, which drains
+   * into it. A view is valid until the Lua state allocates (the wasm memory may grow and move).
+   */
+  readonly inputArea: { view(): Uint8Array; grow(need: number, keep: number): Uint8Array } = {
     view: () => {
       if (this.inCap === 0) return this.inputArea.grow(INPUT_START_BYTES, 0);
       return this.m.HEAPU8.subarray(this.inPtr, this.inPtr + this.inCap);

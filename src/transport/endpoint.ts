@@ -45,7 +45,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import { SpscRing } from './ring.js';
 import { Doorbell, type DoorbellOptions } from './doorbell.js';
-import type { InputArea } from '../lua/engine.js';
 
 /**
  * Ring capacity per (sender, receiver) pair: 256 KiB holds a few thousand small frames, so a
@@ -57,6 +56,19 @@ export const RING_CAPACITY = 256 * 1024;
 const BATCH_START_BYTES = 4 * 1024;
 /** A batch buffer grown past this is dropped after its flush (a rare huge step keeps nothing). */
 const BATCH_KEEP_BYTES = 1024 * 1024;
+
+/**
+ * Memory drain() fills for the next step instead of its own buffer: a worker's kernel input area
+ * in the wasm heap (LuaKernel.inputArea, src/lua/engine.ts). A view is valid until the owner
+ * allocates (wasm memory may grow and move to a new buffer), so drain() fetches it again with
+ * view() each time; grow() returns a fresh one.
+ */
+export interface InputArea {
+  /** The whole area (its length is the capacity). */
+  view(): Uint8Array;
+  /** Make room for `need` bytes keeping the first `keep`; the new view. */
+  grow(need: number, keep: number): Uint8Array;
+}
 
 /** The control message that hands a ring to its receiver. */
 export interface RingHandover { type: 'ring'; from: number; sab: SharedArrayBuffer }
