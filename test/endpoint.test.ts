@@ -157,3 +157,86 @@ test('a brief blocking park that times out stays parked: a ring after it is seen
   a.close();
   b.close();
 });
+
+/**
+ * A fake of the kernel's input area (src/lua/engine.ts): a heap that moves when it grows, like
+ * wasm memory, and can be moved from outside (the Lua state allocating between two steps).
+ */
+function fakeArea() {
+  let heap = new Uint8Array(64);
+  const base = 16; // the area starts inside the heap, as a malloc'd block does
+  let cap = 8;
+  const area = {
+    grows: 0,
+    heap: () => heap,
+    view: () => heap.subarray(base, base + cap),
+    grow: (need: number, keep: number) => {
+      area.grows++;
+      const next = new Uint8Array(base + Math.max(need, 2 * cap));
+      next.set(heap.subarray(base, base + keep), base);
+      heap = next;
+      cap = next.length - base;
+      return heap.subarray(base, base + cap);
+    },
+    /** The heap moves (memory.grow): views taken before are no longer where the area is. */
+    move: () => { const next = new Uint8Array(heap.length + 64); next.set(heap); heap = next; },
+  };
+  return area;
+}
+
+test('drained into an input area: the batch is a view of the area (one copy from the ring), grown and moved areas lose nothing', async () => {
+  const { a, b, port2, close } = pair();
+  try {
+    const area = fakeArea();
+    b.useInputArea(area);
+    const handover = once(port2, 'message');
+    a.post(2, bytes(1, 2, 3));
+    a.flush();
+    b.attach((await handover)[0] as RingHandover);
+    let got = b.drain()!;
+    assert.deepEqual(got, bytes(1, 2, 3));
+    assert.equal(got.buffer, area.heap().buffer, 'the batch lies in the area');
+    assert.equal(got.byteOffset, 16, 'at its start');
+    assert.equal(area.grows, 0);
+    // Two senders' worth (a ring, then local input) past the area's 8 bytes: it grows once and
+    // keeps what was already drained.
+    a.post(2, Uint8Array.from({ length: 7 }, (_, i) => 10 + i));
+    a.flush();
+    b.deliverLocal(bytes(30, 31, 32));
+    got = b.drain()!;
+    assert.deepEqual([...got], [10, 11, 12, 13, 14, 15, 16, 30, 31, 32]);
+    assert.equal(area.grows, 1);
+    assert.equal(got.buffer, area.heap().buffer);
+    assert.equal(b.senderAt(6), 1);
+    assert.equal(b.senderAt(7), 2);
+    // The heap moves between two drains: the next drain writes where the area is now.
+    area.move();
+    a.post(2, bytes(40, 41));
+    a.flush();
+    got = b.drain()!;
+    assert.deepEqual(got, bytes(40, 41));
+    assert.equal(got.buffer, area.heap().buffer, 'the view was fetched again');
+    // A dead peer's last frames are read through the area too, and returned as a copy.
+    a.post(2, bytes(50));
+    a.flush();
+    const last = b.dropPeer(1)!;
+    assert.deepEqual(last, bytes(50));
+    assert.notEqual(last.buffer, area.heap().buffer, 'a copy: the area is reused by the next drain');
+  } finally { close(); }
+});
+
+test('flush() counts the other threads it sent a batch to (the worker loop\'s reply wait)', async () => {
+  const { a, b, port2, close } = pair();
+  try {
+    const handover = once(port2, 'message');
+    assert.equal(a.flush(), 0, 'nothing posted');
+    a.post(1, bytes(1));
+    assert.equal(a.flush(), 0, 'to itself only');
+    a.post(2, bytes(2));
+    a.post(2, bytes(3));
+    a.post(1, bytes(4));
+    assert.equal(a.flush(), 1, 'one other thread, however many frames');
+    b.attach((await handover)[0] as RingHandover);
+    assert.deepEqual(b.drain(), bytes(2, 3));
+  } finally { close(); }
+});

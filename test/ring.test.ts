@@ -418,3 +418,38 @@ test('doorbell: parkAsync resolves on ring() and keeps the event loop running', 
   assert.ok(b.interrupt());
   assert.equal(await again, 'ok');
 });
+
+test('doorbell: the reply wait spins past the adaptive limit until its window ends, and learns nothing from it', () => {
+  const sab = Doorbell.create(2);
+  const a = new Doorbell(sab, 0, { cores: 2, minSpins: 4, maxSpins: 4 });
+  let n = 0;
+  // The answer comes at the 1000th check: far past the limit of 4, within a window of 10 s.
+  assert.equal(a.spin(() => ++n === 1000, 10_000), true);
+  assert.equal(n, 1000);
+  assert.equal(a.spinLimit, 4, 'the await phase does not move the adaptive limit');
+  n = 0;
+  assert.equal(a.spin(() => ++n === 1000), false, 'without a window: the adaptive limit only');
+  assert.equal(n, 4);
+  // Nothing comes: the spin ends once the window has passed (checks counted, not timed).
+  n = 0;
+  assert.equal(a.spin(() => { n++; return false; }, 1), false);
+  assert.ok(n > 4, `the window was spun after the limit (${n} checks)`);
+  assert.equal(a.stats().spinning, 0);
+  a.close();
+});
+
+test('doorbell: the reply wait obeys the spin rule, at its start and while it spins', () => {
+  const sab = Doorbell.create(3);
+  const bells = [0, 1, 2].map((t) => new Doorbell(sab, t, { cores: 2, minSpins: 4, maxSpins: 4 }));
+  let calls = 0;
+  assert.equal(bells[0].spin(() => { calls++; return false; }, 10_000), false);
+  assert.equal(calls, 0, 'three awake threads on two cores: no reply wait either');
+  bells[2].prepareToPark();
+  // A thread of ours wakes up in the middle of the wait: the wait ends within one look (64 checks)
+  // instead of spinning out its 10 s on a core that is no longer free.
+  calls = 0;
+  assert.equal(bells[0].spin(() => { if (++calls === 100) bells[2].cancelPark(); return false; }, 10_000), false);
+  assert.ok(calls >= 100 && calls <= 100 + 64, `ended within one look after the wake-up (${calls} checks)`);
+  assert.equal(bells[0].stats().spinning, 0);
+  for (const b of bells) b.close();
+});

@@ -10,7 +10,8 @@
 // (stdin lines, self-sends, control), hands it to the kernel in one step, and publishes what the
 // step produced: one batch per destination ring, one doorbell ring per destination (the
 // endpoint's batching). When the kernel has nothing runnable the worker spins briefly on its rings
-// (adaptive, and only while spinning threads < free cores), then parks on its doorbell — first
+// (adaptive, and only while spinning threads < free cores; longer after a step that sent frames to
+// another thread: the reply wait, below), then parks on its doorbell — first
 // blocking in Atomics.wait for up to BLOCK_PARK_MS (off by default), then in Atomics.waitAsync —
 // until a producer rings, its earliest Lua timer is due, or an event-loop callback (stdin, a control message, a
 // ring handover) interrupts the park (wake()). The event loop is never held for longer than one
@@ -55,6 +56,20 @@ export const BLOCK_PARK_MS = 0;
 /** The longest the loop runs steps, spins and brief parks without letting the event loop run. */
 export const BREATHE_MS = 2;
 
+// The reply wait. A step that sent frames to another thread and left nothing runnable here is
+// usually one side of a request and its answer (a ping-pong across workers, a call, an exec):
+// the answer needs the peer's kernel step (15-25 µs measured with the budget hook, Node 24) and,
+// if the peer was parked, its wake-up (30-80 µs under load). The adaptive spin (WORKER_MIN_SPINS,
+// ~30 µs) ended before most answers, so both sides parked and every message paid a wake-up:
+// measured 0.63-0.92 parks per step on each side of a cross-worker ping-pong. So after such a
+// step the worker spins up to AWAIT_REPLY_MS in all (Doorbell.spin's await phase: only while
+// spinning threads ≤ free cores, looked at again every 64 checks). The window adapts: an answer
+// within it restores AWAIT_REPLY_MS, an await that ends empty halves it, down to AWAIT_FLOOR_MS
+// (a stream of sends that are never answered costs each step at most that much spinning).
+// WIPPY_AWAIT_REPLY_US sets the window (0: off, as before).
+export const AWAIT_REPLY_MS = 0.2;
+const AWAIT_FLOOR_MS = 0.02;
+
 const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class WorkerLoop {
@@ -72,6 +87,10 @@ export class WorkerLoop {
   private breathedAt = 0;
   /** The last brief park was rung but found no ring input: park with waitAsync next. */
   private asyncNext = false;
+  /** A step sent frames to another thread and no input came since (the reply wait, above). */
+  private sentAway = false;
+  /** The reply wait's current window (ms), adapted between AWAIT_FLOOR_MS and the maximum. */
+  private awaitMs: number;
 
   /**
    * `toMain`: the port to the main thread (the "down" report goes there, after the ring handovers
@@ -86,7 +105,11 @@ export class WorkerLoop {
     private readonly sendControl: (msg: ControlFromWorker) => void,
     /** The brief blocking park's length in ms (BLOCK_PARK_MS; 0: always waitAsync). */
     private readonly blockMs = BLOCK_PARK_MS,
-  ) {}
+    /** The reply wait's longest window in ms (AWAIT_REPLY_MS; 0: off). */
+    private readonly awaitMaxMs = AWAIT_REPLY_MS,
+  ) {
+    this.awaitMs = awaitMaxMs;
+  }
 
   /** An event-loop callback made work: end a pending park. */
   wake(): void {
@@ -138,7 +161,9 @@ export class WorkerLoop {
       process.nextTick(() => { throw new Error(message); });
       return false;
     }
-    ep.flush();
+    // Still waiting after a step that had no input (a breathe, a due timer): the answer has not come.
+    const sent = ep.flush() > 0;
+    this.sentAway = sent || (this.sentAway && batch === null);
     // Not busy only once the step's frames are in the rings: the main thread's stop reads "no live
     // process here and not inside a step" as "everything it wrote is readable" (Runtime.doStop).
     dir.beat(false);
@@ -174,18 +199,27 @@ export class WorkerLoop {
     const bell = ep.bell;
     this.breathedAt = performance.now();
     while (!this.stopped) {
-      if (this.step() || ep.hasInput()) {
-        // Let the event loop breathe between busy steps (stdin, control, timers).
-        await this.breathe();
+      const more = this.step();
+      const now = performance.now();
+      if (more || ep.hasInput()) {
+        // Let the event loop breathe between busy steps (stdin, control, timers) — after a step
+        // that used its whole slice, or once BREATHE_MS has passed. Input that came during the
+        // step (a peer's answer) is stepped at once: a setImmediate would add an event-loop turn
+        // to every such message.
+        if (more || now - this.breathedAt > BREATHE_MS) await this.breathe();
         continue;
       }
-      const now = performance.now();
       if (this.nextTimer >= 0 && this.nextTimer <= now) continue;
       if (tasks && tasks.visible()) { await this.breathe(); continue; }
       // A peer that answers every step within the spin (or the brief park below) would otherwise
       // keep this loop from ever awaiting: control messages and ring handovers would wait forever.
       if (now - this.breathedAt > BREATHE_MS) { await this.breathe(); continue; }
-      if (bell.spin(this.hasWorkOrTasks)) continue;
+      if (this.sentAway && this.awaitMaxMs > 0) {
+        // The reply wait (above): the window adapts to whether answers come within it.
+        const found = bell.spin(this.hasWorkOrTasks, this.awaitMs);
+        this.awaitMs = found ? this.awaitMaxMs : Math.max(AWAIT_FLOOR_MS, this.awaitMs / 2);
+        if (found) continue;
+      } else if (bell.spin(this.hasWorkOrTasks)) continue;
       if (!ep.prepareToPark()) continue;
       // C2 for this worker's own run queues (the endpoint re-checked its rings): a spawn placed
       // here — a job from the main thread, a sibling's share — is published (InjectQueue.push's

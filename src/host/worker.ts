@@ -24,7 +24,7 @@ import { TaskQueues } from '../scheduler/tasks.js';
 import { Placement, STEAL_AFTER_MS } from './placement.js';
 import { Terminal } from './terminal.js';
 import { tzOffset } from './timezone.js';
-import { BLOCK_PARK_MS, WORKER_MIN_SPINS, WorkerLoop } from './loop.js';
+import { AWAIT_REPLY_MS, BLOCK_PARK_MS, WORKER_MIN_SPINS, WorkerLoop } from './loop.js';
 import type { WorkerInit, ControlToWorker, ControlFromWorker, TestFault, QueueCounters } from './protocol.js';
 
 const init = workerData as WorkerInit;
@@ -78,13 +78,19 @@ const kernel = await LuaKernel.create({
   tzOffset,
 }, init.cfg, init.entries);
 
+// The rings drain straight into the kernel's input area (one copy less per frame; endpoint.ts).
+ep.useInputArea(kernel.inputArea);
+
 function sendControl(msg: ControlFromWorker): void {
   parentPort!.postMessage(msg);
 }
 
 // WIPPY_BLOCK_PARK_MS sets the brief blocking park (default BLOCK_PARK_MS, 0: waitAsync only; loop.ts).
 const blockEnv = process.env["WIPPY_BLOCK_PARK_MS"];
-loop = new WorkerLoop(kernel, ep, dir, tasks, ports.get(0)!, sendControl, blockEnv ? Number(blockEnv) : BLOCK_PARK_MS);
+// WIPPY_AWAIT_REPLY_US sets the reply wait's window (default AWAIT_REPLY_MS, 0: off; loop.ts).
+const awaitEnv = process.env["WIPPY_AWAIT_REPLY_US"];
+loop = new WorkerLoop(kernel, ep, dir, tasks, ports.get(0)!, sendControl, blockEnv ? Number(blockEnv) : BLOCK_PARK_MS,
+  awaitEnv ? Number(awaitEnv) / 1000 : AWAIT_REPLY_MS);
 
 /** Frames this worker has posted, per destination thread id (Runtime.stats() `sent`). */
 function sentByThread(): Record<number, number> {

@@ -9,6 +9,12 @@
 // Byte strings cross as bytes (lua_tolstring pointer + HEAPU8), never through UTF-8 decoding, so
 // binary payloads survive.
 //
+// The step's input. A worker's endpoint drains its rings straight into the kernel's input area
+// (inputArea: memory of the wasm heap, malloc'd once and grown with realloc), and step() pushes
+// that batch as a Lua string from where it lies: bytes of a frame, receiver side, ring -> wasm heap
+// -> Lua string (two copies; before: ring -> a JS buffer -> a malloc'd copy per step -> Lua string,
+// and a malloc and a free per step). A batch from anywhere else is still copied in as before.
+//
 // Never call Lua unprotected from JS: a Lua error outside a pcall aborts the wasm module. The
 // only entry points are `step` and the report globals (`count`, `mem`, `mbox`, `ps`), all called
 // through lua_pcallk.
@@ -95,6 +101,9 @@ function allSources(): Record<string, string | Uint8Array> {
   return moduleSources;
 }
 
+/** First size of the input area; it doubles as a step needs. */
+const INPUT_START_BYTES = 64 * 1024;
+
 export class LuaKernel {
   private readonly m: Module;
   private readonly L: number;
@@ -104,6 +113,9 @@ export class LuaKernel {
   private readonly memName: number;
   /** Keeps the host function pointers reachable for the life of the state. */
   private readonly fnPtrs: number[] = [];
+  /** The input area (see the top): its address in the wasm heap and its capacity. */
+  private inPtr = 0;
+  private inCap = 0;
 
   private constructor(m: Module, L: number) {
     this.m = m;
@@ -142,6 +154,28 @@ export class LuaKernel {
   private stringAt(L: number, idx: number): string {
     return Buffer.from(this.bytesAt(L, idx)).toString('utf8');
   }
+
+  /**
+   * The step's input area (see the top), an InputArea of src/transport/endpoint.ts, which drains
+   * into it. A view is valid until the Lua state allocates (the wasm memory may grow and move).
+   */
+  readonly inputArea: { view(): Uint8Array; grow(need: number, keep: number): Uint8Array } = {
+    view: () => {
+      if (this.inCap === 0) return this.inputArea.grow(INPUT_START_BYTES, 0);
+      return this.m.HEAPU8.subarray(this.inPtr, this.inPtr + this.inCap);
+    },
+    grow: (need, keep) => {
+      const m = this.m;
+      const cap = Math.max(need, 2 * this.inCap, INPUT_START_BYTES);
+      // realloc keeps the first inCap bytes, `keep` of which are wanted.
+      const p = this.inCap === 0 || keep === 0 ? m._malloc(cap) : m._realloc(this.inPtr, cap);
+      if (p === 0) throw new RangeError(`input area: cannot allocate ${cap} bytes`);
+      if ((this.inCap === 0 || keep === 0) && this.inCap > 0) m._free(this.inPtr);
+      this.inPtr = p;
+      this.inCap = cap;
+      return m.HEAPU8.subarray(p, p + cap);
+    },
+  };
 
   private pushBytes(L: number, bytes: Uint8Array): void {
     const m = this.m;
@@ -310,8 +344,14 @@ export class LuaKernel {
   step(batch: Uint8Array | null): { next: number; more: boolean } {
     const m = this.m;
     const L = this.L;
+    // Read before anything allocates in the Lua state: a grown wasm memory detaches the view.
+    const len = batch ? batch.length : 0;
+    const inArea = len > 0 && batch!.buffer === m.HEAPU8.buffer && batch!.byteOffset === this.inPtr;
     m._lua_getglobal(L, this.stepName);
-    if (batch && batch.length > 0) this.pushBytes(L, batch); else m._lua_pushnil(L);
+    if (len === 0) m._lua_pushnil(L);
+    // Drained into the input area: pushed from where it lies (one copy, into the Lua string).
+    else if (inArea) m._lua_pushlstring(L, this.inPtr, len);
+    else this.pushBytes(L, batch!);
     this.pcall(1, 2, 'step');
     const next = this.num(L, -2);
     const more = m._lua_toboolean(L, -1) !== 0;

@@ -84,6 +84,11 @@ export const DEFAULT_MAX_SPINS = 2048;
  * parks (or timeouts) halve the limit instead.
  */
 export const DEFAULT_SHORT_PARK_MICROS = 50;
+/**
+ * Checks between two looks at the clock and the spin rule in spin()'s await phase: ~0.5–2 µs of
+ * checks, so a look (performance.now() ≈ 30 ns, two Atomics.loads) costs a few per cent.
+ */
+const AWAIT_CHECKS = 64;
 
 export interface DoorbellOptions {
   /** Cores the runtime may spin on (default: os.availableParallelism()). */
@@ -197,31 +202,59 @@ export class Doorbell {
    * Returns false at once when spinning is not allowed (spinning threads ≥ free cores). `check`
    * must not throw (the spinning count would stay raised); it is called in a tight loop, so keep
    * it to a few Atomics.loads (SpscRing.isEmpty, Deque.size).
+   *
+   * `awaitMs` > 0: a reply is expected (the caller just sent a request and has nothing else to
+   * run), so keep spinning past the adaptive limit until `awaitMs` has passed since the spin
+   * began. The spin rule is looked at again every AWAIT_CHECKS iterations of that phase, so a
+   * thread of ours that wakes up, or a core that other processes take (BELL_CORES), ends it. The
+   * adaptive limit learns only from the first phase.
    */
-  spin(check: () => boolean): boolean {
+  spin(check: () => boolean, awaitMs = 0): boolean {
     const words = this.words;
     // Pairs with the Atomics.add/sub(SPINNING) of other threads deciding whether to spin.
     const spinning = Atomics.add(words, BELL_SPINNING, 1) + 1;
+    if (!this.mayKeepSpinning(spinning)) {
+      // Undoes the add above; pairs with the Atomics.add(SPINNING) of other threads.
+      Atomics.sub(words, BELL_SPINNING, 1);
+      return false;
+    }
+    const started = awaitMs > 0 ? performance.now() : 0;
+    const limit = this.limit;
+    let i = 0;
+    while (i < limit && !check()) i++;
+    let found = i < limit;
+    if (!found && awaitMs > 0) found = this.awaitSpin(check, started + awaitMs);
+    // Pairs with the Atomics.add(SPINNING) above, on other threads.
+    Atomics.sub(words, BELL_SPINNING, 1);
+    if (i === limit) return found;
+    const target = Math.min(this.maxSpins, Math.max(this.minSpins, 2 * i));
+    this.limit = limit + ((target - limit) >> 3);
+    return true;
+  }
+
+  /**
+   * The spin rule for a thread already counted in SPINNING, `spinning` being that count: spinning
+   * threads ≤ free cores − busy threads of ours.
+   */
+  private mayKeepSpinning(spinning: number): boolean {
+    const words = this.words;
     // Pairs with the Atomics.add/sub(AWAKE) in the constructor, prepareToPark() and resume().
     const busy = Atomics.load(words, BELL_AWAKE) - spinning;
     // Pairs with Atomics.store(BELL_CORES) in FreeCores.tick (src/transport/freecores.ts): the
     // cores other processes leave us, when the main thread measures them.
     const measured = Atomics.load(words, BELL_CORES);
     const cores = measured > 0 ? Math.min(this.cores, measured - 1) : this.cores;
-    if (spinning > cores - busy) {
-      // Undoes the add above; pairs with the Atomics.add(SPINNING) of other threads.
-      Atomics.sub(words, BELL_SPINNING, 1);
-      return false;
+    return spinning <= cores - busy;
+  }
+
+  /** The await phase of spin(): until `check` or `untilMs` (performance.now()), under the spin rule. */
+  private awaitSpin(check: () => boolean, untilMs: number): boolean {
+    for (;;) {
+      for (let j = 0; j < AWAIT_CHECKS; j++) if (check()) return true;
+      if (performance.now() >= untilMs) return false;
+      // Pairs with the Atomics.add/sub(SPINNING) of other threads.
+      if (!this.mayKeepSpinning(Atomics.load(this.words, BELL_SPINNING))) return false;
     }
-    const limit = this.limit;
-    let i = 0;
-    while (i < limit && !check()) i++;
-    // Pairs with the Atomics.add(SPINNING) above, on other threads.
-    Atomics.sub(words, BELL_SPINNING, 1);
-    if (i === limit) return false;
-    const target = Math.min(this.maxSpins, Math.max(this.minSpins, 2 * i));
-    this.limit = limit + ((target - limit) >> 3);
-    return true;
   }
 
   /**

@@ -18,6 +18,12 @@
 // with frames the event loop queued (deliverLocal: stdin lines, control) and is read by the next
 // drain(), after the rings.
 //
+// Receiving: drain() reads every ring record into one input buffer, the next step's batch. A
+// worker hands its kernel's input area (useInputArea: memory of the wasm heap, src/lua/engine.ts)
+// so the bytes land where the Lua state reads them: ring -> wasm heap -> Lua string, two copies per
+// frame (before: ring -> a JS buffer -> a malloc'd copy -> Lua string, three, and a malloc and a
+// free per step). The main thread keeps a JS buffer.
+//
 // Rings are created by the sender on first use and handed over once to the receiver on the
 // MessagePort that links the pair (the only thing the ports carry besides control); after that
 // every frame batch travels through shared memory. Per-sender order holds because each (sender,
@@ -51,6 +57,19 @@ const BATCH_START_BYTES = 4 * 1024;
 /** A batch buffer grown past this is dropped after its flush (a rare huge step keeps nothing). */
 const BATCH_KEEP_BYTES = 1024 * 1024;
 
+/**
+ * Memory drain() fills for the next step instead of its own buffer: a worker's kernel input area
+ * in the wasm heap (LuaKernel.inputArea, src/lua/engine.ts). A view is valid until the owner
+ * allocates (wasm memory may grow and move to a new buffer), so drain() fetches it again with
+ * view() each time; grow() returns a fresh one.
+ */
+export interface InputArea {
+  /** The whole area (its length is the capacity). */
+  view(): Uint8Array;
+  /** Make room for `need` bytes keeping the first `keep`; the new view. */
+  grow(need: number, keep: number): Uint8Array;
+}
+
 /** The control message that hands a ring to its receiver. */
 export interface RingHandover { type: 'ring'; from: number; sab: SharedArrayBuffer }
 
@@ -59,8 +78,10 @@ export class Endpoint {
   private readonly out = new Map<number, SpscRing>();
   private readonly inbound: Array<{ from: number; ring: SpscRing }> = [];
   private readonly rang = new Set<number>();
-  private inbuf = new Uint8Array(64 * 1024);
+  private inbuf: Uint8Array = new Uint8Array(64 * 1024);
   private inlen = 0;
+  /** Where drain() writes, when not inbuf: the kernel's input area (useInputArea). */
+  private area: InputArea | undefined;
   /** Rings created for a peer whose port has not arrived yet (handed over by addPeer). */
   private readonly unsent = new Map<number, SharedArrayBuffer>();
   /** Dead peers: sends to them are dropped. */
@@ -143,9 +164,11 @@ export class Endpoint {
   /**
    * Send every destination its batch of the frames posted since the last call (this thread's own
    * goes to the local input), ring the doorbells of everyone written to, and pump queued batches.
+   * Returns the number of other threads that were sent a batch (the worker loop's reply wait).
    */
-  flush(): void {
+  flush(): number {
     const dests = this.dests;
+    let others = 0;
     for (let i = 0; i < dests.length; i++) {
       const to = dests[i]!;
       const buf = this.batches[to]!;
@@ -155,7 +178,7 @@ export class Endpoint {
       // The buffer is reused: the ring copies the batch in (or queues a copy when full); the
       // local input keeps a copy.
       if (to === this.tid) this.local.push(batch.slice());
-      else this.send(to, batch, false);
+      else { this.send(to, batch, false); others++; }
       // One huge step does not pin its buffer for the life of the thread.
       if (buf.length > BATCH_KEEP_BYTES) this.batches[to] = undefined;
     }
@@ -167,6 +190,7 @@ export class Endpoint {
     }
     for (const to of this.rang) this.bell.ring(to);
     this.rang.clear();
+    return others;
   }
 
   /** True while some batch waits for room in a full ring. */
@@ -223,7 +247,7 @@ export class Endpoint {
       this.batchBytes[tid] = 0;
       this.dests.splice(this.dests.indexOf(tid), 1);
     }
-    this.inlen = 0;
+    this.resetInput();
     for (let i = this.inbound.length - 1; i >= 0; i--) {
       const r = this.inbound[i]!;
       if (r.from !== tid) continue;
@@ -239,6 +263,20 @@ export class Endpoint {
     return this.inlen === 0 ? null : this.inbuf.slice(0, this.inlen);
   }
 
+  /**
+   * Drain into `area` from now on (the worker's kernel input area, in the wasm heap): drain()'s
+   * result is then a view of it, valid until the Lua state next allocates.
+   */
+  useInputArea(area: InputArea): void {
+    this.area = area;
+  }
+
+  /** Start filling the input buffer from its beginning (the area's view is fetched again). */
+  private resetInput(): void {
+    this.inlen = 0;
+    if (this.area) this.inbuf = this.area.view();
+  }
+
   /** Something to read? (a few Atomics.loads; safe to call in a spin loop) */
   readonly hasInput = (): boolean => {
     if (this.local.length > 0) return true;
@@ -250,9 +288,13 @@ export class Endpoint {
   private readonly collect = (bytes: Uint8Array): void => {
     const need = this.inlen + bytes.length;
     if (need > this.inbuf.length) {
-      const grown = new Uint8Array(Math.max(need, this.inbuf.length * 2));
-      grown.set(this.inbuf.subarray(0, this.inlen));
-      this.inbuf = grown;
+      if (this.area) {
+        this.inbuf = this.area.grow(need, this.inlen);
+      } else {
+        const grown = new Uint8Array(Math.max(need, this.inbuf.length * 2));
+        grown.set(this.inbuf.subarray(0, this.inlen));
+        this.inbuf = grown;
+      }
     }
     this.inbuf.set(bytes, this.inlen);
     this.inlen = need;
@@ -264,7 +306,7 @@ export class Endpoint {
    * Producers waiting for space are rung.
    */
   drain(): Uint8Array | null {
-    this.inlen = 0;
+    this.resetInput();
     this.segments.length = 0;
     for (const { from, ring } of this.inbound) {
       ring.read(this.collect);
