@@ -88,23 +88,36 @@ return function(deps)
   -- from the main thread or another host, a queued spawn, an upgrade), the kernel's main thread
   -- has no hook, and `while true do end` at a module's top level held the worker for ever: the
   -- chunk then runs in a hooked coroutine of its own, and must not yield (it runs synchronously).
+  -- That coroutine then goes on as P's main thread (one coroutine per process, not two: a job
+  -- from JS is such a spawn, and a coroutine is ~1 KB of its ~4.7 KB allocated per job): the
+  -- chunk's function returns its module by yielding CHUNK_DONE, and the main thread's first
+  -- resume hands it the function to run, which it tail-calls (so a traceback of the main thread
+  -- shows no frame of this wrapper). -> ok, module | error, and that coroutine when there is one
+  local CHUNK_DONE = {}
+  local co_yield = coroutine.yield
+  local function chunk_then_main(f, env)
+    local fn = co_yield(CHUNK_DONE, (f(env)))
+    return fn()
+  end
   local function run_chunk(f, env, P)
     if co_isyieldable() then return pcall(f, env) end
     P.red = 0
-    local co = hook(co_create(f), P)
-    local ok, mod = co_resume(co, env)
-    if ok and co_status(co) ~= "dead" then
+    local co = hook(co_create(chunk_then_main), P)
+    local ok, done, mod = co_resume(co, f, env)
+    if not ok then return false, done end
+    if done ~= CHUNK_DONE then
       co_close(co)
       return false, "the module's top-level code yielded; it runs once, synchronously"
     end
-    return ok, mod
+    return true, mod, co
   end
 
-  -- -> main | nil, error kind, message
+  -- -> main, the coroutine its main thread may run in (run_chunk's; nil: make one) | nil, error
+  -- kind, message
   local function lua_instantiate(Ent, f, P)
     local prevP = run.cp
     run.cp = P
-    local ok, mod = run_chunk(f, make_env(Ent, P), P)
+    local ok, mod, co = run_chunk(f, make_env(Ent, P), P)
     run.cp = prevP
     if not ok then
       if memory_error(mod) then return nil, "Internal", errmsg(memory_error(mod)) end
@@ -116,9 +129,10 @@ return function(deps)
       if type(main) ~= "function" and type(mod) == "function" then main = mod end
     end
     if type(main) ~= "function" then
+      if co then co_close(co) end
       return nil, "NotFound", 'method "' .. tostring(Ent.method) .. '" not found in module'
     end
-    return main
+    return main, co
   end
 
   -- A function frame keeps all its results (funcs.call returns them all): several, with no error
@@ -132,7 +146,7 @@ return function(deps)
       local r2 = r[2]
       if r.n > 1 and not (type(r2) == "string" or is_error(r2)) then P.results = r end
       return r[1], r2
-    end
+    end, kind -- (kind: the main thread's coroutine, on success)
   end
 
   local bodies = {
@@ -232,6 +246,7 @@ return function(deps)
       H.dead(uniq)
       return E(kind, ierr)
     end
+    local co = kind -- on success: the coroutine the chunk ran in, waiting to run main (run_chunk)
     add(P)
     if not pre then H.load_add(1) end
     validated[id] = true
@@ -239,9 +254,10 @@ return function(deps)
       if opts.watcher then set_of(P, "watchers")[opts.watcher] = true end
       if opts.link then set_of(P, "links")[opts.link] = true end
     end
-    local T = new_thread(P, function() return main(tunpack(args, 1, n)) end)
+    local fn = function() return main(tunpack(args, 1, n)) end
+    local T = new_thread(P, fn, co)
     P.main = T
-    ready(T, 0)
+    if co then ready(T, 1, fn) else ready(T, 0) end
     if shutdown_deadline then
       deliver_event(P, { kind = EV_CANCEL, from = ZERO_PID, at = wall_s(), deadline = shutdown_deadline,
         reason = "scheduler shutdown" })
