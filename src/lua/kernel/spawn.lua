@@ -90,15 +90,20 @@ return function(deps)
   -- chunk then runs in a hooked coroutine of its own, and must not yield (it runs synchronously).
   -- That coroutine then goes on as P's main thread (one coroutine per process, not two: a job
   -- from JS is such a spawn, and a coroutine is ~1 KB of its ~4.7 KB allocated per job): the
-  -- chunk's function returns its module by yielding CHUNK_DONE, and the main thread's first
-  -- resume hands it the function to run, which it tail-calls (so a traceback of the main thread
-  -- shows no frame of this wrapper). -> ok, module | error, and that coroutine when there is one
+  -- chunk's function returns its module by yielding CHUNK_DONE; spawn_local resumes it once more
+  -- with main and its arguments (start_main), which it takes and yields again; the main thread's
+  -- first resume then tail-calls main (so a traceback of the main thread shows no frame of this
+  -- wrapper). Handed over by a resume, not in the first resume's values: those are T.a1, a fifth
+  -- key of the thread record (4 -> 8 hash slots), nor by a closure over them (~120 bytes).
+  -- -> ok, module | error, and that coroutine when there is one
   local CHUNK_DONE = {}
   local co_yield = coroutine.yield
   local function chunk_then_main(f, env)
-    local fn = co_yield(CHUNK_DONE, (f(env)))
-    return fn()
+    local main, args, n = co_yield(CHUNK_DONE, (f(env)))
+    co_yield()
+    return main(tunpack(args, 1, n))
   end
+  local function start_main(co, main, args, n) co_resume(co, main, args, n) end
   local function run_chunk(f, env, P)
     if co_isyieldable() then return pcall(f, env) end
     P.red = 0
@@ -254,10 +259,15 @@ return function(deps)
       if opts.watcher then set_of(P, "watchers")[opts.watcher] = true end
       if opts.link then set_of(P, "links")[opts.link] = true end
     end
-    local fn = function() return main(tunpack(args, 1, n)) end
-    local T = new_thread(P, fn, co)
+    local T
+    if co then
+      start_main(co, main, args, n)
+      T = new_thread(P, nil, co)
+    else
+      T = new_thread(P, function() return main(tunpack(args, 1, n)) end)
+    end
     P.main = T
-    if co then ready(T, 1, fn) else ready(T, 0) end
+    ready(T, 0)
     if shutdown_deadline then
       deliver_event(P, { kind = EV_CANCEL, from = ZERO_PID, at = wall_s(), deadline = shutdown_deadline,
         reason = "scheduler shutdown" })
@@ -432,17 +442,30 @@ return function(deps)
     post(reply_tid, W.rep(reply_pid, req, pid, serr))
   end
 
+  -- spawn_local's `opts` and `pre` for a spawn started by a frame or a queued task: read during
+  -- the call and never kept, and no such spawn starts inside another (a module's chunk handles no
+  -- frames and takes no task), so one pair serves them all: two tables fewer per job. Emptied
+  -- after each use, so they hold nothing of a process that has ended.
+  local frame_opts, frame_pre = {}, {}
+  local function frame_spawn(id, host, watcher, link, ctx, args, pid, uniq)
+    local opts, pre = frame_opts, frame_pre
+    opts.watcher, opts.link, opts.ctx, pre.pid, pre.uniq = watcher, link, ctx, pid, uniq
+    local ok, serr = spawn_local(id, host, opts, args.n or #args, args, pre)
+    opts.watcher, opts.link, opts.ctx, pre.pid, pre.uniq = nil, nil, nil, nil, nil
+    return ok, serr
+  end
+
   -- {"sp", pid, uniq, id, host, watcher, link, ctx, args}: a process placed on this worker.
   function M.frame_sp(f)
     local pid, uniq, id, host = f[SP_PID], f[SP_UNIQ], f[SP_ID], f[SP_HOST]
     local args = f[SP_ARGS] or { n = 0 }
-    local opts = { watcher = f[SP_WATCHER] or nil, link = f[SP_LINK] or nil, ctx = f[SP_CTX] or nil }
-    local ok, serr = spawn_local(id, host, opts, args.n or #args, args, { pid = pid, uniq = uniq })
+    local watcher, link = f[SP_WATCHER] or nil, f[SP_LINK] or nil
+    local ok, serr = frame_spawn(id, host, watcher, link, f[SP_CTX] or nil, args, pid, uniq)
     local queued = early[pid]
     early[pid] = nil
     if not ok then
       -- It instantiated on the spawner's worker but not here: an error exit, as if it crashed.
-      start_failed(pid, uniq, serr, { opts.watcher }, { opts.link }, id, host)
+      start_failed(pid, uniq, serr, { watcher }, { link }, id, host)
       return
     end
     if queued then for i = 1, #queued do dispatch(queued[i]) end end
@@ -473,8 +496,7 @@ return function(deps)
     -- Started away from its home: the directory records where it runs (worker recovery).
     if home ~= SELF then H.set_runner(uniq) end
     H.load_add(1)
-    local ok, serr = spawn_local(id, host, { watcher = watcher, link = link, ctx = ctx }, args.n or #args, args,
-      { pid = pid, uniq = uniq })
+    local ok, serr = frame_spawn(id, host, watcher, link, ctx, args, pid, uniq)
     if home ~= SELF then
       local P = procs[pid] -- nil if it failed to start
       if P then P.home = home end
