@@ -150,7 +150,8 @@ return function(deps)
   end
   S.hook = hook
 
-  -- `co`: a coroutine already made (and hooked) for proc, which will run fn (spawn.lua run_chunk).
+  -- `co`: a coroutine already made and hooked for proc, fn unused (spawn.lua run_chunk: the
+  -- coroutine the module's chunk ran in, waiting to run main).
   function S.new_thread(proc, fn, co)
     local T = { co = co or hook(co_create(fn), proc), proc = proc, n = 0, parked = false }
     proc.threads[T] = true
