@@ -276,7 +276,7 @@ return function(deps)
     for T in pairs(P.threads) do
       if T ~= cur and co_status(T.co) == "suspended" then close_thread(P, T.co) end
     end
-    P.threads = {}
+    if next(P.threads) ~= nil then P.threads = {} end -- (usually empty: its main thread ended it)
     for _, ch in pairs(P.subs) do
       local s = CH[ch]
       if s then s.closed = true end

@@ -16,6 +16,10 @@ return function(deps)
   local CONTROL_HOST, FN_HOST_MARK = W.CONTROL_HOST, W.FN_HOST_MARK
   local type, tostring, tonumber = type, tostring, tonumber
   local sbyte, sformat, smatch = string.byte, string.format, string.match
+  -- The C functions, not the string methods (s:find): the kernel's string metatable points at the
+  -- sandbox's guarded methods (safestring.lua), three Lua calls deep for a plain find, and the
+  -- strings here are PIDs and host names, far below any size guard.
+  local ssub, sfind, srep = string.sub, string.find, string.rep
 
   local M = {}
   local SELF = cfg.tid
@@ -70,7 +74,7 @@ return function(deps)
   local function fmt_pid(host, uniq)
     local hex = sformat("%x", uniq)
     local l = #hex
-    if l < 5 then hex = ("0"):rep(5 - l) .. hex end
+    if l < 5 then hex = srep("0", 5 - l) .. hex end
     return "{" .. host .. "|0x" .. hex .. "}"
   end
   M.fmt_pid = fmt_pid
@@ -78,16 +82,16 @@ return function(deps)
   -- -> host, uniq | nil (not a pid) | false, message
   local function parse_pid(s)
     if type(s) ~= "string" or sbyte(s, 1) ~= 123 or sbyte(s, -1) ~= 125 then return nil end
-    local body = s:sub(2, -2)
+    local body = ssub(s, 2, -2)
     local host, u = smatch(body, "^(.*)|0x(%x+)$")
     if not host then
-      if not body:find("|", 1, true) then return nil end
+      if not sfind(body, "|", 1, true) then return nil end
       return false, "invalid pid"
     end
-    local at = host:find("@", 1, true)
+    local at = sfind(host, "@", 1, true)
     if at then
-      local node = host:sub(1, at - 1)
-      host = host:sub(at + 1)
+      local node = ssub(host, 1, at - 1)
+      host = ssub(host, at + 1)
       if node ~= "" and node ~= "local" then return false, "node not found" end
     end
     return host, tonumber(u, 16)
@@ -122,7 +126,7 @@ return function(deps)
     -- `node:control` PIDs are the runtime's watchers (exec/run/spawn from JS, process.exec): they
     -- take lifecycle events only (send_event), never messages, signals or topology edits.
     if host == CONTROL_HOST then return E("NotFound", "process not found") end
-    if not cfg.hosts[host] and not host:find(FN_HOST_MARK, 1, true) then
+    if not cfg.hosts[host] and not sfind(host, FN_HOST_MARK, 1, true) then
       return E("NotFound", "host not found: " .. host)
     end
     local tid, alive = H.route(uniq) -- one directory read: owner thread and alive bit
@@ -133,7 +137,7 @@ return function(deps)
     -- host skips the owner check below); it takes no messages, signals or topology edits either.
     if not alive or tid <= 0 then return E("NotFound", "process not found") end
     -- (owner nil: a replacement worker this one has not heard of yet; its "wup" is on the way)
-    if owner ~= nil and owner ~= host and not host:find(FN_HOST_MARK, 1, true) then return E("NotFound", "process not found") end
+    if owner ~= nil and owner ~= host and not sfind(host, FN_HOST_MARK, 1, true) then return E("NotFound", "process not found") end
     return "remote", tid
   end
 

@@ -150,8 +150,10 @@ return function(deps)
   end
   S.hook = hook
 
-  function S.new_thread(proc, fn)
-    local T = { co = hook(co_create(fn), proc), proc = proc, n = 0, parked = false }
+  -- `co`: a coroutine already made and hooked for proc, fn unused (spawn.lua run_chunk: the
+  -- coroutine the module's chunk ran in, waiting to run main).
+  function S.new_thread(proc, fn, co)
+    local T = { co = co or hook(co_create(fn), proc), proc = proc, n = 0, parked = false }
     proc.threads[T] = true
     proc.nthreads = proc.nthreads + 1
     return T
