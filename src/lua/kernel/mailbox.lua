@@ -184,7 +184,9 @@ return function(deps)
   local delivered = 0
   function M.deliver_msg(P, topic, from, n, p)
     delivered = delivered + 1
-    arrive(P, { topic = topic, from = from, n = n, p = p })
+    -- seq is set by route; made here (5 keys: an 8-slot hash part at once), or its first write
+    -- would rehash the record (a 4-slot part grown to 8: an allocation and a free per message)
+    arrive(P, { topic = topic, from = from, n = n, p = p, seq = 0 })
   end
   function M.delivered() return delivered end
 
