@@ -182,11 +182,24 @@ return function(deps)
 
   -- Messages delivered on this worker since it started (the process table's totals, ptable.lua).
   local delivered = 0
+  -- Every message's path: arrive, route and target_of above, inlined (three Lua calls of the ~30
+  -- a same-worker message costs; they stay for events and re-routing), the same steps in the
+  -- same order. The record is made with its five keys (an 8-slot hash part at once: setting `seq`
+  -- afterwards would rehash a 4-slot one, an allocation and a free per message).
   function M.deliver_msg(P, topic, from, n, p)
     delivered = delivered + 1
-    -- seq is set by route; made here (5 keys: an 8-slot hash part at once), or its first write
-    -- would rehash the record (a 4-slot part grown to 8: an allocation and a free per message)
-    arrive(P, { topic = topic, from = from, n = n, p = p, seq = 0 })
+    local u = P.unread + 1
+    if u > P.max_mailbox then
+      overflow(P, err("Internal", "mailbox overflow: more than " .. P.max_mailbox .. " messages unread"))
+      return
+    end
+    P.unread = u
+    local seq = P.seq + 1
+    P.seq = seq
+    local m = { topic = topic, from = from, n = n, p = p, seq = seq }
+    local ch = P.subs[topic]
+    if not ch and sbyte(topic, 1) ~= 64 then ch = P.inbox end
+    if ch then to_channel(ch, m) else qpush_at(P, "unrouted", m) end
   end
   function M.delivered() return delivered end
 

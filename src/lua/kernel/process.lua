@@ -83,12 +83,22 @@ return function(deps)
     end
     if type(topic) ~= "string" then return E("Invalid", "topic must be a string") end
     if sbyte(topic, 1) == 64 then return E("Invalid", "cannot send to @ topics") end
-    local pid, rerr = resolve(dest)
-    if not pid then return nil, rerr end
+    -- A live process of this worker, the common case: resolve's and locate's first steps inline
+    -- (two Lua calls of the ~25 a same-worker message costs); anything else goes through them.
+    local pid, target = dest, procs[dest]
+    if not target then
+      local rerr
+      pid, rerr = resolve(dest)
+      if not pid then return nil, rerr end
+    end
     local allowed, perr = check(P, "process.send", pid, "not allowed to send: ", dest)
     if not allowed then return nil, perr end
-    local where, target = locate(pid)
-    if not where then return nil, target end
+    local where
+    if target and target.home == nil and target.alive then where = "local"
+    else
+      where, target = locate(pid)
+      if not where then return nil, target end
+    end
     if where == "local" then
       local p
       if pack then
