@@ -8,10 +8,11 @@
 ** instructions in ~30 Lua and C calls and three new tables (328 bytes); the time is in the VM
 ** (luaV_execute ~40%, field lookups ~15%, allocation and collection ~10%), spread over a dozen
 ** kernel functions that each read and write fields of kernel tables. C reaching the same tables
-** through the C API pays more per field than the VM does (a C call ~0.03 µs, each API step
-** ~0.01 µs, against ~0.005 µs a VM instruction), so a step moves to C only where it removes
-** calls and API steps instead of adding them; moving the mailbox and channel state itself into
-** C-owned memory is the larger step left (that note says what it needs). These two remove:
+** through the C API is not cheaper per field than the VM (measured in one state of this module:
+** a C API step on a table costs about a GETFIELD instruction, and a Lua->C call ~1.5-2x a
+** Lua->Lua call), so a step moves to C only where it removes calls and steps instead of adding
+** them; moving the mailbox and channel state itself into C-owned memory is the larger step left
+** (that note says what it needs). These two remove:
 **   - resume(co, n, a1, a2) -> code, r1, r2: coroutine.resume followed by coroutine.status(co)
 **     == "dead", the two C calls resume_thread made per resume, in one, without the `true` the
 **     caller only compared and the status string it only compared. code: 0 the thread yielded
