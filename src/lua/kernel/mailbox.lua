@@ -23,7 +23,7 @@
 -- Owns: mailbox records { topic, from, n, p | ev, seq }, Message and payload objects, the
 -- routing above, subscription channels (inbox, events, listen/unlisten), copying payloads.
 -- Receives: from channel.lua CH, offer, chan_new, chan_close and the queue helpers, EMPTYQ and
--- qpush_at (as upvalues: arrive -> route -> offer is the message hot path); newud, copy, err; procs
+-- qpush_at (as upvalues: deliver_msg -> to_channel -> offer is the message hot path); newud, copy, err; procs
 -- (for stats only); set_of (pids.lua: P.subs is the shared empty set until a first subscription);
 -- overflow(P, err), which ends P (lifecycle.lua's kill, bound late by init.lua: cold path).
 return function(deps)

@@ -9,9 +9,9 @@
 --
 -- Owns: the process module table, argument checks, destination resolution (PID or name).
 -- Receives: run, cur, err, errmsg, check; procs, parse_pid, locate, post (pids.lua); encode,
--- copy, pack (nil without the C one); copy_args, deliver_msg and the subscription functions (mailbox.lua); ready, BLOCK,
--- maybe_yield, select (sched.lua); terminate, deliver_event, topo, the event kinds
--- (lifecycle.lua); spawn_from (spawn.lua); exec, check_exec_args, DEFAULT_CANCEL_MS (exec.lua);
+-- copy, pack (lmsg.c's, or nil); copy_args, deliver_msg and the subscription functions
+-- (mailbox.lua); ready, BLOCK, maybe_yield, select (sched.lua); terminate, deliver_event, topo,
+-- the event kinds (lifecycle.lua); spawn_from (spawn.lua); exec, check_exec_args, DEFAULT_CANCEL_MS (exec.lua);
 -- local_names, registry (names.lua); rpc; readonly, builtin (sandbox.lua); upgrade; spawner;
 -- wire (the t and c constructors; the m frame's positions, checked at load: process.send builds
 -- it as a table constructor, one VM instruction per field, on the per-message path).
