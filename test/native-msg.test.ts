@@ -167,7 +167,7 @@ test('resume: errors, dead and running coroutines give coroutine.resume\'s value
   assert.match(c, /2: integer:2 "cannot resume dead coroutine" nil:nil dead/);
 });
 
-test('resume: one C call in place of two, and a thread that yields the kernel\'s BLOCK keeps it', () => {
+test('resume: a thread that parks again and again (yielding the kernel\'s BLOCK) gets its wake value each time', () => {
   const r = run(String.raw`
     local BLOCK = {}
     local co = coroutine.create(function(x) while true do x = coroutine.yield(BLOCK, x) end end)
