@@ -11,6 +11,8 @@
 **
 ** wippy.native:
 **   codec(is_error, error_fields, make_error [, registry]) -> the value codec in C (lcodec.c)
+**   msg                                                     { resume, packer }: steps of the
+**                                                           per-message path in C (lmsg.c)
 **   version                                                 1
 */
 #include "lua.h"
@@ -18,11 +20,14 @@
 #include "lauxlib.h"
 
 int luaW_open_codec (lua_State *L);  /* lcodec.c: pushes the codec constructor */
+int luaW_open_msg (lua_State *L);  /* lmsg.c: pushes { resume, packer } */
 
 static int luaopen_wippy_native (lua_State *L) {
-  lua_createtable(L, 0, 2);
+  lua_createtable(L, 0, 3);
   luaW_open_codec(L);
   lua_setfield(L, -2, "codec");
+  luaW_open_msg(L);
+  lua_setfield(L, -2, "msg");
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "version");
   return 1;

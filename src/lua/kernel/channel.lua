@@ -105,15 +105,29 @@ return function(deps)
   -- Non-blocking offer of v (handoff to a receiver or into the buffer). Used by send, timers and
   -- mailbox routing. Returns true when taken, plus the waiter it was handed to (mailbox routing
   -- remembers which record a woken thread holds, so an upgrade can put it back: mailbox.lua).
+  -- (live_waiter, qpop, fire_recv and qlen inlined: every same-worker message comes through
+  -- here; the same steps, a waiter skipped or taken is popped either way.)
   local function offer(s, ch, v)
     if s.closed then return false end
-    local w = live_waiter(s.recvq)
-    if w then
-      qpop(s.recvq)
-      fire_recv(w, ch, v, true)
-      return true, w
+    local q = s.recvq
+    while q.t >= q.h do
+      local h = q.h
+      local w = q[h]
+      q[h] = nil
+      q.h = h + 1
+      local sel = w.sel
+      if (sel == nil or not sel.done) and w.T.proc.alive then
+        if sel then
+          sel.done = true
+          ready(w.T, 1, { channel = ch, value = v, ok = true })
+        else
+          ready(w.T, 2, v, true)
+        end
+        return true, w
+      end
     end
-    if qlen(s.buf) < s.cap then
+    local buf = s.buf
+    if buf.t - buf.h + 1 < s.cap then
       qpush_at(s, "buf", v)
       return true
     end
@@ -178,10 +192,15 @@ return function(deps)
 
   function chan_methods.receive(ch)
     local s = check_chan(ch, "receive")
-    local ok, v = take(s)
-    if ok then maybe_yield(); return v, true end
+    -- take(s) can only succeed with a buffered value or a queued sender: the common case of a
+    -- receive that parks or reads a subscription's backlog skips the call
+    local buf, sq = s.buf, s.sendq
+    if buf.t >= buf.h or sq.t >= sq.h then
+      local ok, v = take(s)
+      if ok then maybe_yield(); return v, true end
+    end
     if s.backlog and s.backlog(s) then -- subscription fast path: a queued message, no yield
-      v = s.take_backlog(s)
+      local v = s.take_backlog(s)
       maybe_yield()
       return v, true
     end

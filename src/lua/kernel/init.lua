@@ -80,12 +80,15 @@ security.load_policies(entries)
 -- building the attribute table (the fast path); otherwise the policies decide.
 local strict = cfg.strict_mode == true
 local decide = security.decide
-local function check(P, action, resource, msg)
+-- `show`, when given, is appended to msg (tostring) only when the check fails: a per-message
+-- caller (process.send) does not build its refusal's text on every call.
+local function check(P, action, resource, msg, show)
   if P.ctx_actor == nil or P.ctx_scope == nil then
     if not strict then return true end
   elseif decide(P.ctx_actor, P.ctx_scope, action, resource, { pid = P.pid }) then
     return true
   end
+  if show ~= nil then msg = msg .. tostring(show) end
   return false, err("PermissionDenied", msg, false)
 end
 
@@ -100,7 +103,15 @@ end
 local late = {}
 
 local wire = loadmod("wire")() -- frame field indices and shared constants (generated: src/wire/)
-local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb })
+-- Steps of the per-message path in C on our Lua module (native/lua/lmsg.c: the resume of a
+-- process thread, a send's payload list); nil on wasmoon's module, where the Lua code runs.
+local native_msg
+do
+  local nat = type(package) == "table" and type(package.loaded) == "table" and package.loaded["wippy.native"]
+  native_msg = type(nat) == "table" and nat.msg or nil
+end
+local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb,
+  resume = native_msg and native_msg.resume })
 
 local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
   maybe_yield = sched.maybe_yield, newud = H.newud, err = err })
@@ -196,6 +207,7 @@ local process = loadmod("process")({
   run = run, cur = cur, err = err, error_message = errmsg, check = check, set_of = pids.set_of,
   procs = pids.procs, parse_pid = pids.parse_pid, locate = pids.locate, post = pids.post,
   encode = codec.encode, copy = codec.copy, copy_args = mailbox.copy_args, deliver_msg = mailbox.deliver_msg,
+  pack = native_msg and native_msg.packer(codec.copy),
   inbox = mailbox.inbox, events = mailbox.events, listen = mailbox.listen, unlisten = mailbox.unlisten,
   H = H, ready = sched.ready, BLOCK = sched.BLOCK, maybe_yield = sched.maybe_yield, select = channel.channel.select,
   terminate = lifecycle.terminate, deliver_event = lifecycle.deliver_event, topo = lifecycle.topo,

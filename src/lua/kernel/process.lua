@@ -9,9 +9,9 @@
 --
 -- Owns: the process module table, argument checks, destination resolution (PID or name).
 -- Receives: run, cur, err, errmsg, check; procs, parse_pid, locate, post (pids.lua); encode,
--- copy; copy_args, deliver_msg and the subscription functions (mailbox.lua); ready, BLOCK,
--- maybe_yield, select (sched.lua); terminate, deliver_event, topo, the event kinds
--- (lifecycle.lua); spawn_from (spawn.lua); exec, check_exec_args, DEFAULT_CANCEL_MS (exec.lua);
+-- copy, pack (lmsg.c's, or nil); copy_args, deliver_msg and the subscription functions
+-- (mailbox.lua); ready, BLOCK, maybe_yield, select (sched.lua); terminate, deliver_event, topo,
+-- the event kinds (lifecycle.lua); spawn_from (spawn.lua); exec, check_exec_args, DEFAULT_CANCEL_MS (exec.lua);
 -- local_names, registry (names.lua); rpc; readonly, builtin (sandbox.lua); upgrade; spawner;
 -- wire (the t and c constructors; the m frame's positions, checked at load: process.send builds
 -- it as a table constructor, one VM instruction per field, on the per-message path).
@@ -19,6 +19,9 @@ return function(deps)
   local run, cur, err, errmsg, check = deps.run, deps.cur, deps.err, deps.error_message, deps.check
   local procs, parse_pid, locate, post = deps.procs, deps.parse_pid, deps.locate, deps.post
   local encode, copy, copy_args, deliver_msg = deps.encode, deps.copy, deps.copy_args, deps.deliver_msg
+  -- pack(...) -> the payload list of a same-worker send, each value copied | nil, message: the
+  -- loop in process.send in one C call on our Lua module (native/lua/lmsg.c); nil on wasmoon's
+  local pack = deps.pack
   local mb_inbox, mb_events, mb_listen, mb_unlisten = deps.inbox, deps.events, deps.listen, deps.unlisten
   local H, ready, BLOCK, maybe_yield, chan_select = deps.H, deps.ready, deps.BLOCK, deps.maybe_yield, deps.select
   local terminate, deliver_event, topo = deps.terminate, deps.deliver_event, deps.topo
@@ -80,18 +83,35 @@ return function(deps)
     end
     if type(topic) ~= "string" then return E("Invalid", "topic must be a string") end
     if sbyte(topic, 1) == 64 then return E("Invalid", "cannot send to @ topics") end
-    local pid, rerr = resolve(dest)
-    if not pid then return nil, rerr end
-    local allowed, perr = check(P, "process.send", pid, "not allowed to send: " .. tostring(dest))
+    -- A live process of this worker, the common case: resolve's and locate's first steps inline
+    -- (two Lua calls of the ~25 a same-worker message costs); anything else goes through them.
+    local pid, target = dest, procs[dest]
+    if not target then
+      local rerr
+      pid, rerr = resolve(dest)
+      if not pid then return nil, rerr end
+    end
+    local allowed, perr = check(P, "process.send", pid, "not allowed to send: ", dest)
     if not allowed then return nil, perr end
-    local where, target = locate(pid)
-    if not where then return nil, target end
+    local where
+    if target and target.home == nil and target.alive then where = "local"
+    else
+      where, target = locate(pid)
+      if not where then return nil, target end
+    end
     if where == "local" then
-      local p = {}
-      for i = 1, n do
-        local c, cerr = copy((select(i, ...)))
-        if cerr then return E("Invalid", cerr) end
-        p[i] = c
+      local p
+      if pack then
+        local cerr
+        p, cerr = pack(...)
+        if not p then return E("Invalid", cerr) end
+      else
+        p = {}
+        for i = 1, n do
+          local c, cerr = copy((select(i, ...)))
+          if cerr then return E("Invalid", cerr) end
+          p[i] = c
+        end
       end
       deliver_msg(target, topic, P.pid, n, p)
     else

@@ -25,11 +25,14 @@
 -- and the running-state table `run` (run.cur = the thread being resumed, run.cp = its process),
 -- which it writes around every resume and everyone else only reads.
 -- Receives: deps.H (now, newud, kill_requested), deps.err, deps.run, deps.mem_cap_kb (the worker's Lua heap cap in
--- KiB, or nil). It calls up into the process layer only through the hooks init.lua passes to
--- S.install once (thread_done, thread_failed, do_upgrade, deadlock, after_resume, process_fault,
+-- KiB, or nil), deps.resume (lmsg.c's, or nil). It calls up into the process layer only through
+-- the hooks init.lua passes to S.install once (thread_done, thread_failed, do_upgrade, deadlock, after_resume, process_fault,
 -- kernel_fault, deliver_batch, take_task, share_tasks, queued_here, queued_local), held as upvalues.
 return function(deps)
   local H, err, run, mem_cap_kb = deps.H, deps.err, deps.run, deps.mem_cap_kb
+  -- resume(co, n, a1, a2) -> code, r1, r2: coroutine.resume and coroutine.status in one C call
+  -- on our Lua module (native/lua/lmsg.c); nil on wasmoon's, where resume_thread calls both
+  local k_resume = deps.resume
   local S = {} -- the module
   local co_create, co_resume, co_yield, co_status, co_close =
     coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.close
@@ -261,10 +264,13 @@ return function(deps)
     p.share_at = SHARE_AFTER
     T.mrec = nil -- the mailbox record it was woken with (if any) is read from now on (mailbox.lua)
     local co = T.co
-    local ok, r1, r2
+    local ok, r1, r2, code
     local n = T.n
     local kb = heap_on and gcount("count")
-    if n == 0 then ok, r1, r2 = co_resume(co)
+    if k_resume then -- resume and status in one C call (0 yielded, 1 returned, 2 raised)
+      code, r1, r2 = k_resume(co, n, T.a1, T.a2)
+      ok = code ~= 2
+    elseif n == 0 then ok, r1, r2 = co_resume(co)
     elseif n == 1 then ok, r1, r2 = co_resume(co, T.a1)
     else ok, r1, r2 = co_resume(co, T.a1, T.a2) end
     if kb then st[3] = st[3] + (gcount("count") - kb) end
@@ -272,7 +278,7 @@ return function(deps)
     run.cur, run.cp = nil, nil
     if not ok then
       thread_failed(T, r1)
-    elseif co_status(co) == "dead" then
+    elseif code == 1 or (code == nil and co_status(co) == "dead") then
       thread_done(T, r1, r2)
     elseif r1 ~= BLOCK then
       -- a plain coroutine.yield() at the top of a process thread: just let others run
