@@ -109,8 +109,11 @@ export async function benchRuntime(entries: Array<Record<string, unknown>>, opts
   // worker the 1,000 senders each send their 1,000 messages in one resume while the receiver
   // waits its turn, so ~1M messages sit unread at the peak (measured: 99,999 of 100,000 in the
   // quick run), ten times the default bound.
-  const hosts: Array<Record<string, unknown>> = [{ id: MAIN_HOST, kind: 'process.host', host: { workers: opts.workers, max_mailbox: 0 } }];
-  if (opts.peer) hosts.push({ id: PEER_HOST, kind: 'process.host', host: { workers: opts.workers } });
+  // WIPPY_BENCH_HOOK=off: hosts without the reduction budget and memory cap, so no process runs
+  // under the count hook (sched.lua) — `ab.js --a . --env-a WIPPY_BENCH_HOOK=off` measures the hook.
+  const limits = process.env.WIPPY_BENCH_HOOK === 'off' ? { max_reductions: 0, max_memory_mb: 0 } : {};
+  const hosts: Array<Record<string, unknown>> = [{ id: MAIN_HOST, kind: 'process.host', host: { workers: opts.workers, max_mailbox: 0, ...limits } }];
+  if (opts.peer) hosts.push({ id: PEER_HOST, kind: 'process.host', host: { workers: opts.workers, ...limits } });
   return createRuntime({ entries: [...hosts, ...entries], workers: opts.workers, logger });
 }
 

@@ -54,6 +54,46 @@ test('a count hook costs no JS exception and no protected call through JS on our
   } finally { lua.close(); }
 });
 
+test('wippy.native.counthook: the same calls as debug.sethook, per thread, errors raised in the thread', async () => {
+  const lua = await bareLua('native');
+  try {
+    assert.equal(lua.run(`
+      local native = package.loaded["wippy.native"]
+      local n = 0
+      local set = native.counthook(function() n = n + 1 end, 7)
+      local function body() local x = 0; for i = 1, 500 do x = x + i end; local t = {}; for k in pairs({ 1, 2, 3 }) do t[k] = k end; return x end
+      -- the same count as debug.sethook's, on the same body
+      local co1 = coroutine.create(body)
+      assert(set(co1) == co1)
+      assert(coroutine.resume(co1))
+      local a = n
+      local m = 0
+      local co2 = coroutine.create(body)
+      debug.sethook(co2, function() m = m + 1 end, "", 7)
+      assert(coroutine.resume(co2))
+      -- per thread: an unhooked thread is not counted, a hooked one inside it is
+      n = 0
+      local inner = coroutine.create(body)
+      set(inner)
+      local outer = coroutine.create(function() coroutine.resume(inner); return body() end)
+      assert(coroutine.resume(outer))
+      local b = n
+      -- an error from the hook ends the thread with that error; the state goes on
+      local set2 = native.counthook(function() error("over budget", 0) end, 100)
+      local co3 = set2(coroutine.create(function() while true do end end))
+      local ok, e = coroutine.resume(co3)
+      -- a second counthook replaced the function for threads hooked before it
+      local co4 = set(coroutine.create(function() while true do end end))
+      local ok4, e4 = coroutine.resume(co4)
+      local bad = { pcall(native.counthook, function() end, 0) }
+      local bad2 = { pcall(set, {}) }
+      return table.concat({ a, m, b, tostring(ok), e, coroutine.status(co3), tostring(ok4), e4,
+        tostring(bad[1]), tostring(bad2[1]), debug.gethook(co1) }, " ")`),
+    // 339 hook calls in each of the three counts; gethook: "external hook", mask "", count 7
+    '339 339 339 false over budget dead false over budget false false external hook  7');
+  } finally { lua.close(); }
+});
+
 // ---- the reduction budget in the runtime ---------------------------------------------------------
 const mod = (body: string) => `local function main(...)\n${body}\nend\nreturn { main = main }\n`;
 const runaway: Record<string, string> = {

@@ -11,6 +11,7 @@
 **
 ** wippy.native:
 **   codec(is_error, error_fields, make_error [, registry]) -> the value codec in C (lcodec.c)
+**   counthook(fn, count) -> set(co): the budget hook as a C count hook (lhook.c)
 **   version                                                 1
 */
 #include "lua.h"
@@ -18,11 +19,14 @@
 #include "lauxlib.h"
 
 int luaW_open_codec (lua_State *L);  /* lcodec.c: pushes the codec constructor */
+int luaW_open_hook (lua_State *L);  /* lhook.c: pushes counthook */
 
 static int luaopen_wippy_native (lua_State *L) {
   lua_createtable(L, 0, 2);
   luaW_open_codec(L);
   lua_setfield(L, -2, "codec");
+  luaW_open_hook(L);
+  lua_setfield(L, -2, "counthook");
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "version");
   return 1;
