@@ -4,6 +4,8 @@
 //   node dist/bench/lua-yield.js [--n 200000] [--rounds 5] [--before <lua54.wasm>]
 //
 // --before adds a state on another build of our module (column "before"), interleaved.
+// --cpu times the process's CPU (process.cpuUsage: the Lua runs on this thread) instead of wall
+// time: the steadier figure on a loaded machine.
 //
 // Cases (all inside one Lua state, timed in JS around one lua_pcallk):
 //   wrap:   coroutine.wrap body `while true do coroutine.yield() end`, called N times
@@ -22,6 +24,7 @@ const opt = (name: string, dflt: number): number => {
 const N = opt('n', 200_000);
 const ROUNDS = opt('rounds', 5);
 const BEFORE = args.includes('--before') ? args[args.indexOf('--before') + 1] : undefined;
+const CPU = args.includes('--cpu');
 
 const CASES: Record<string, string> = {
   wrap: `local co = coroutine.wrap(function() while true do coroutine.yield() end end)
@@ -44,8 +47,10 @@ const CASES: Record<string, string> = {
 };
 
 function time(lua: BareLua, src: string, n: number): number {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   lua.run(`local N = ${n}\n${src}\nreturn "done"`);
+  if (CPU) { const d = process.cpuUsage(c0); return (d.user + d.system) / n; } // CPU µs per iteration
   return ((performance.now() - t0) * 1000) / n; // µs per iteration
 }
 
@@ -66,7 +71,7 @@ for (const [name, src] of Object.entries(CASES)) {
     }
   }
 }
-console.log(`Node ${process.version}, N=${N}, rounds=${ROUNDS} (median µs per iteration)`);
+console.log(`Node ${process.version}, N=${N}, rounds=${ROUNDS} (median ${CPU ? 'CPU ' : ''}µs per iteration)`);
 console.log(`| case | ${kinds.join(' | ')} | wasmoon ÷ native |`);
 console.log(`|---|${kinds.map(() => '---').join('|')}|---|`);
 for (const name of Object.keys(CASES)) {
