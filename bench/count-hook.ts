@@ -2,7 +2,10 @@
 // `debug.sethook(co, budget_hook, "", HOOK_EVERY)`) costs on wasmoon's module and on ours
 // (vendor/lua-wasm/lua54.wasm), interleaved, median of the rounds. Short by design (~5 s).
 //
-//   node dist/bench/count-hook.js [--n 4000000] [--rounds 5]
+//   node dist/bench/count-hook.js [--n 4000000] [--rounds 5] [--before <lua54.wasm>]
+//
+// --before adds a third state on another build of our module (e.g. an older checkout's
+// vendor/lua-wasm/lua54.wasm), column "before": our module before and after a change, interleaved.
 //
 // One Lua state per module, on the main thread. The same loop (`for i = 1, N do x = x + i end`:
 // two VM instructions per iteration, OP_ADD and OP_FORLOOP; 2N instructions) runs in a coroutine
@@ -28,6 +31,7 @@ const opt = (name: string, dflt: number): number => {
 const N = opt('n', 4_000_000);
 const ROUNDS = opt('rounds', 5);
 const INSTR = 2 * N;
+const BEFORE = args.includes('--before') ? args[args.indexOf('--before') + 1] : undefined;
 
 const loop = (hook: string): string => `
   local P = { red = 0, budget = math.huge }
@@ -66,8 +70,10 @@ function cpu(lua: BareLua, c: { hook: string; k: number }): number {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const states = { wasmoon: await bareLua('wasmoon'), native: await bareLua('native') };
-const kinds = Object.keys(states) as Array<keyof typeof states>;
+const states: Record<string, BareLua> = { wasmoon: await bareLua('wasmoon') };
+if (BEFORE) states.before = await bareLua('native', BEFORE);
+states.native = await bareLua('native');
+const kinds = Object.keys(states);
 const samples: Record<string, number[]> = {};
 for (const k of kinds) cpu(states[k], CASES[0]!); // warm-up
 for (let r = 0; r < ROUNDS; r++) {

@@ -109,12 +109,13 @@ export async function benchRuntime(entries: Array<Record<string, unknown>>, opts
   // worker the 1,000 senders each send their 1,000 messages in one resume while the receiver
   // waits its turn, so ~1M messages sit unread at the peak (measured: 99,999 of 100,000 in the
   // quick run), ten times the default bound.
-  // WIPPY_BENCH_HOOK=0: hosts without the reduction budget and the memory cap, so no count hook
-  // is set on any process (sched.lua): the kernel's own per-message cost without the hook's
-  // per-instruction check (bench/ab.ts --env-a/--env-b compares the two).
-  const noHook = process.env.WIPPY_BENCH_HOOK === '0' ? { max_reductions: 0, max_memory_mb: 0 } : {};
-  const hosts: Array<Record<string, unknown>> = [{ id: MAIN_HOST, kind: 'process.host', host: { workers: opts.workers, max_mailbox: 0, ...noHook } }];
-  if (opts.peer) hosts.push({ id: PEER_HOST, kind: 'process.host', host: { workers: opts.workers, ...noHook } });
+  // WIPPY_BENCH_HOOK=0 (or off): hosts without the reduction budget and the memory cap, so no
+  // count hook is set on any process (sched.lua): the kernel's own per-message cost without the
+  // hook (`ab.js --a . --b . --env-a WIPPY_BENCH_HOOK=0` measures the hook).
+  const hookOff = process.env['WIPPY_BENCH_HOOK'] === '0' || process.env['WIPPY_BENCH_HOOK'] === 'off';
+  const limits = hookOff ? { max_reductions: 0, max_memory_mb: 0 } : {};
+  const hosts: Array<Record<string, unknown>> = [{ id: MAIN_HOST, kind: 'process.host', host: { workers: opts.workers, max_mailbox: 0, ...limits } }];
+  if (opts.peer) hosts.push({ id: PEER_HOST, kind: 'process.host', host: { workers: opts.workers, ...limits } });
   return createRuntime({ entries: [...hosts, ...entries], workers: opts.workers, logger });
 }
 

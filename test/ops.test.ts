@@ -56,7 +56,9 @@ const ENTRIES = [
   lua('ops:spinner', `
     local x = 0
     for r = 1, 60 do
-      for i = 1, 200000 do x = x + i % 7 end
+      -- 400,000: twice what it was when the budget's count hook doubled the cost of every
+      -- instruction (it no longer does, patch 0006), so it stays the top CPU user by as much
+      for i = 1, 400000 do x = x + i % 7 end
       coroutine.yield()
     end
     process.inbox():receive()

@@ -13,6 +13,7 @@
 **   codec(is_error, error_fields, make_error [, registry]) -> the value codec in C (lcodec.c)
 **   msg                                                     { resume, packer }: steps of the
 **                                                           per-message path in C (lmsg.c)
+**   counthook(fn, count) -> set(co): the budget hook as a C count hook (lhook.c)
 **   version                                                 1
 */
 #include "lua.h"
@@ -21,13 +22,16 @@
 
 int luaW_open_codec (lua_State *L);  /* lcodec.c: pushes the codec constructor */
 int luaW_open_msg (lua_State *L);  /* lmsg.c: pushes { resume, packer } */
+int luaW_open_hook (lua_State *L);  /* lhook.c: pushes counthook */
 
 static int luaopen_wippy_native (lua_State *L) {
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 4);
   luaW_open_codec(L);
   lua_setfield(L, -2, "codec");
   luaW_open_msg(L);
   lua_setfield(L, -2, "msg");
+  luaW_open_hook(L);
+  lua_setfield(L, -2, "counthook");
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "version");
   return 1;

@@ -6,6 +6,7 @@
 //
 // The counters wrap the glue's import functions: WebAssembly.instantiate is patched for the one
 // instantiation of the factory and restored right after.
+import { LuaFactory } from 'wasmoon';
 import { luaFactory, loadChunk, type LuaModuleKind } from '../../src/lua/module.js';
 
 export interface BareLua {
@@ -26,7 +27,11 @@ export interface BareLua {
   close(): void;
 }
 
-export async function bareLua(kind: LuaModuleKind): Promise<BareLua> {
+/**
+ * A bare state on the module of `kind`, or on the module file `wasm` (another build of ours, e.g.
+ * an older checkout's vendor/lua-wasm/lua54.wasm, for before/after measurements).
+ */
+export async function bareLua(kind: LuaModuleKind, wasm?: string): Promise<BareLua> {
   const counts = { throws: 0, invokes: 0 };
   const original = WebAssembly.instantiate;
   const patched = function (this: unknown, bytes: any, imports?: any) {
@@ -44,7 +49,7 @@ export async function bareLua(kind: LuaModuleKind): Promise<BareLua> {
   (WebAssembly as any).instantiate = patched;
   let engine;
   try {
-    engine = await luaFactory(kind).createEngine({ openStandardLibs: true, injectObjects: false, enableProxy: false });
+    engine = await (wasm ? new LuaFactory(wasm) : luaFactory(kind)).createEngine({ openStandardLibs: true, injectObjects: false, enableProxy: false });
   } finally {
     (WebAssembly as any).instantiate = original;
   }

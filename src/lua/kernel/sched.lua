@@ -88,11 +88,17 @@ return function(deps)
 
   -- Reduction budget: a count hook every HOOK_EVERY VM instructions charges the running
   -- process; past its host's budget (instructions since it was last resumed) it is killed with a
-  -- clear error. Lua hooks cannot yield, so the budget kills rather than preempts; measured, a
-  -- count hook at this interval costs nothing visible on a tight loop (60M instructions: 0.50 s
-  -- with, 0.50-0.85 s without). Hooks are per coroutine: user coroutines get one too (sandbox).
+  -- clear error. Lua hooks cannot yield, so the budget kills rather than preempts. Hooks are per
+  -- coroutine: user coroutines get one too (sandbox). What it costs, measured (CPU time, one Lua
+  -- state, bench/count-hook.ts): on wasmoon's module stock Lua checks every instruction while
+  -- any hook is set (luaG_traceexec), +4.3-5.7 ns on a 4.3-5.4 ns instruction, so hooked
+  -- straight-line Lua runs at about half speed; on ours (patch 0006) the VM counts in a local
+  -- and calls only at zero: +0.0-0.2 ns, and 0.1-0.2 µs per call (one per HOOK_EVERY). On ours
+  -- the hook is also a C hook (wippy.native.counthook, native/lua/lhook.c) rather than
+  -- debug.sethook, whose weak table of hooked threads cost ~10 µs of CPU per spawn+exit.
   local HOOK_EVERY = 10000
   local sethook = debug.sethook
+  local chook  -- set(co): wippy.native's C count hook calling budget_hook, or nil (wasmoon's module)
   local gcount = collectgarbage
   local function budget_hook()
     local P = run.cp
@@ -147,8 +153,15 @@ return function(deps)
   end
   S.maybe_yield = maybe_yield
 
+  do
+    local pkg = package
+    local native = type(pkg) == "table" and type(pkg.loaded) == "table" and pkg.loaded["wippy.native"]
+    if native and native.counthook then chook = native.counthook(budget_hook, HOOK_EVERY) end
+  end
   local function hook(co, proc)
-    if proc.budget or mem_cap_kb then sethook(co, budget_hook, "", HOOK_EVERY) end
+    if proc.budget or mem_cap_kb then
+      if chook then chook(co) else sethook(co, budget_hook, "", HOOK_EVERY) end
+    end
     return co
   end
   S.hook = hook
