@@ -202,13 +202,7 @@ export class Doorbell {
     const words = this.words;
     // Pairs with the Atomics.add/sub(SPINNING) of other threads deciding whether to spin.
     const spinning = Atomics.add(words, BELL_SPINNING, 1) + 1;
-    // Pairs with the Atomics.add/sub(AWAKE) in the constructor, prepareToPark() and resume().
-    const busy = Atomics.load(words, BELL_AWAKE) - spinning;
-    // Pairs with Atomics.store(BELL_CORES) in FreeCores.tick (src/transport/freecores.ts): the
-    // cores other processes leave us, when the main thread measures them.
-    const measured = Atomics.load(words, BELL_CORES);
-    const cores = measured > 0 ? Math.min(this.cores, measured - 1) : this.cores;
-    if (spinning > cores - busy) {
+    if (!this.coreFor(spinning)) {
       // Undoes the add above; pairs with the Atomics.add(SPINNING) of other threads.
       Atomics.sub(words, BELL_SPINNING, 1);
       return false;
@@ -222,6 +216,28 @@ export class Doorbell {
     const target = Math.min(this.maxSpins, Math.max(this.minSpins, 2 * i));
     this.limit = limit + ((target - limit) >> 3);
     return true;
+  }
+
+  /**
+   * Would spin() spin now? The same rule without joining the spinners, for a thread that must
+   * first yield to its event loop before it spins (the main thread's result spin,
+   * src/runtime/mainloop.ts). A snapshot: spin() decides again.
+   */
+  maySpin(): boolean {
+    // Pairs with the Atomics.add/sub(SPINNING) of threads in spin().
+    return this.limit > 0 && this.coreFor(Atomics.load(this.words, BELL_SPINNING) + 1);
+  }
+
+  /** The spin rule: is there a free core for `spinning` spinning threads (this one counted)? */
+  private coreFor(spinning: number): boolean {
+    const words = this.words;
+    // Pairs with the Atomics.add/sub(AWAKE) in the constructor, prepareToPark() and resume().
+    const busy = Atomics.load(words, BELL_AWAKE) - spinning;
+    // Pairs with Atomics.store(BELL_CORES) in FreeCores.tick (src/transport/freecores.ts): the
+    // cores other processes leave us, when the main thread measures them.
+    const measured = Atomics.load(words, BELL_CORES);
+    const cores = measured > 0 ? Math.min(this.cores, measured - 1) : this.cores;
+    return spinning <= cores - busy;
   }
 
   /**
