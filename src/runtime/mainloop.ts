@@ -23,12 +23,17 @@
 // A result caught in the spin costs no wake-up on either side: the worker that sends it finds this
 // thread RUNNING and skips the Atomics.notify, and this thread skips the wake-up of a waitAsync park
 // (the notify reaches it through its event loop: V8 posts a task, Node wakes the loop through an
-// async handle, the task resolves a promise). Measured at one job in flight, 2 workers: the
-// worker's flush → this thread's wake-up was 22–35 µs p50 of a 85–130 µs round trip (Node 24, load
-// average 4–5). The event loop is held for one spin at most (≤ MAIN_MAX_SPINS checks, ~40 µs with
-// two rings); a spin that finds nothing shortens the next one. Otherwise — nothing awaited, or no
-// free core (on a loaded machine, most of the time) — the main thread never spins: it is the
-// CLI / embedding thread, and a spin there would take a core from the workers.
+// async handle, the task resolves a promise). Measured at one job in flight, 2 workers (Node 24,
+// load average 4–5, time stamps per stage, medians of 3,000 jobs): the worker's end of step → this
+// thread's wake-up 22–35 µs of an 85–130 µs round trip, and the Atomics.notify itself ~10 µs of
+// this thread's CPU per job when it rings a parked worker. The event loop is held for one spin at
+// most (≤ RESULT_SPIN_MAX_US); a spin that misses shortens the next one. Otherwise — nothing
+// awaited, or no free core — the main thread never spins: it is the CLI / embedding thread, and a
+// spin there would take a core from the workers. On this shared 2-core machine (load average
+// 4–25) the rule refuses the spin nearly always, and with the rule forced off
+// (WIPPY_FREE_CORES=0) the spin missed (~4,600 misses, ~10 hits per 3,000 jobs) and cost latency:
+// the worker it waits for shares its core. Its gain is for a machine with a free core, where
+// neither side parks; WIPPY_RESULT_SPIN=0 turns it off for an A/B there.
 // Rejected: spinning right after a batch, before yielding (the awaited job's continuation, which
 // submits the next job, runs only once this loop awaits: the spin would wait for a job that cannot
 // come), and blocking in Atomics.wait (the embedding thread's event loop must keep running).
@@ -38,7 +43,7 @@ import { encodeValue, decodeFrames } from '../codec/msgpack.js';
 import { Endpoint } from '../transport/endpoint.js';
 import { kindOf, type AnyFrame } from '../wire/frames.js';
 
-/** The result spin's floor and ceiling (µs), and where it starts. */
+/** The result spin's floor and ceiling (µs); it starts at the ceiling. */
 export const RESULT_SPIN_MIN_US = 5;
 export const RESULT_SPIN_MAX_US = 100;
 /**
@@ -63,7 +68,7 @@ export class MainLoop {
     this.ep = new Endpoint(0, doorbell, ports, { minSpins: MAIN_SPIN_CHECKS, maxSpins: MAIN_SPIN_CHECKS });
   }
 
-  /** The result spin's current length (µs), adapted to how long results took (spinResult). */
+  /** The result spin's current length (µs), adapted to how long results took (spinForResult, missed). */
   private spinUs = RESULT_SPIN_MAX_US;
   private spinDeadline = 0;
   private readonly spinCheck = (): boolean => this.ep.hasInput() || performance.now() >= this.spinDeadline;
