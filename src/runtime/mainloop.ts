@@ -19,21 +19,23 @@
 // is free (the spin rule of src/transport/doorbell.ts: spinning threads < free cores, the cores
 // the machine's other processes leave us), the loop spins on its rings before it parks: first one
 // event-loop turn (setImmediate), so the continuations of what it just handled run — they submit
-// the next job — then Doorbell.spin, adaptive between MAIN_MIN_SPINS and MAIN_MAX_SPINS checks.
+// the next job — then Doorbell.spin until a result comes or the spin's deadline passes (adaptive,
+// RESULT_SPIN_MIN_US to RESULT_SPIN_MAX_US).
 // A result caught in the spin costs no wake-up on either side: the worker that sends it finds this
 // thread RUNNING and skips the Atomics.notify, and this thread skips the wake-up of a waitAsync park
 // (the notify reaches it through its event loop: V8 posts a task, Node wakes the loop through an
 // async handle, the task resolves a promise). Measured at one job in flight, 2 workers (Node 24,
 // load average 4–5, time stamps per stage, medians of 3,000 jobs): the worker's end of step → this
-// thread's wake-up 22–35 µs of an 85–130 µs round trip, and the Atomics.notify itself ~10 µs of
-// this thread's CPU per job when it rings a parked worker. The event loop is held for one spin at
+// thread's wake-up 22–35 µs of an 85–130 µs round trip. The event loop is held for one spin at
 // most (≤ RESULT_SPIN_MAX_US); a spin that misses shortens the next one. Otherwise — nothing
 // awaited, or no free core — the main thread never spins: it is the CLI / embedding thread, and a
 // spin there would take a core from the workers. On this shared 2-core machine (load average
 // 4–25) the rule refuses the spin nearly always, and with the rule forced off
 // (WIPPY_FREE_CORES=0) the spin missed (~4,600 misses, ~10 hits per 3,000 jobs) and cost latency:
-// the worker it waits for shares its core. Its gain is for a machine with a free core, where
-// neither side parks; WIPPY_RESULT_SPIN=0 turns it off for an A/B there.
+// the worker it waits for shares its core; with the rule on, at load average 14–16 (Node 20, 4
+// interleaved rounds, on ÷ off), one job in flight 0.80× on 1 worker and 0.93× on 2 (ranges
+// 0.38–1.35 and 0.51–1.30). Its gain is for a machine with a free core, where neither side parks;
+// so it is off until measured there: the runtime passes `awaiting` only with WIPPY_RESULT_SPIN=1.
 // Rejected: spinning right after a batch, before yielding (the awaited job's continuation, which
 // submits the next job, runs only once this loop awaits: the spin would wait for a job that cannot
 // come), and blocking in Atomics.wait (the embedding thread's event loop must keep running).
