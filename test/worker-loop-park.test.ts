@@ -30,6 +30,7 @@ function harness(pushAt: 'announce' | 'never') {
     flush: () => {},
     hasInput: () => false,
     hasBacklog: () => false,
+    sentFrames: [],
     prepareToPark: () => {
       announced = true;
       // The race: the main thread's push lands now, and its ring() read the state just before.
@@ -77,7 +78,7 @@ test('a worker whose kernel always has more to run still lets its event loop run
       spin: () => false, cancelPark: () => {}, interrupt: () => true,
       parkAsync: () => { log.push('park'); return new Promise<never>(() => {}); },
     },
-    drain: () => null, flush: () => {}, hasInput: () => false, hasBacklog: () => false, prepareToPark: () => true,
+    drain: () => null, flush: () => {}, hasInput: () => false, hasBacklog: () => false, prepareToPark: () => true, sentFrames: [],
   };
   const tasks = { visible: () => false, ownQueued: () => 0, queuedElsewhere: () => false };
   const loop = new WorkerLoop(kernel as never, ep as never, { beat: () => {} } as never, tasks as never,

@@ -29,13 +29,15 @@
 // thread's wake-up 22–35 µs of an 85–130 µs round trip. The event loop is held for one spin at
 // most (≤ RESULT_SPIN_MAX_US); a spin that misses shortens the next one. Otherwise — nothing
 // awaited, or no free core — the main thread never spins: it is the CLI / embedding thread, and a
-// spin there would take a core from the workers. On this shared 2-core machine (load average
-// 4–25) the rule refuses the spin nearly always, and with the rule forced off
-// (WIPPY_FREE_CORES=0) the spin missed (~4,600 misses, ~10 hits per 3,000 jobs) and cost latency:
-// the worker it waits for shares its core; with the rule on, at load average 14–16 (Node 20, 4
-// interleaved rounds, on ÷ off), one job in flight 0.80× on 1 worker and 0.93× on 2 (ranges
-// 0.38–1.35 and 0.51–1.30). Its gain is for a machine with a free core, where neither side parks;
-// so it is off until measured there: the runtime passes `awaiting` only with WIPPY_RESULT_SPIN=1.
+// spin there would take a core from the workers. Its gain is on a machine with a free core, with
+// the worker that answered spinning too (src/host/loop.ts: twice as long after answering the main
+// thread), so that neither side parks: one job in flight, 2 workers, Node 24, load average 3–4,
+// 3,000 jobs per run: p50 37–52 µs in 5 of 6 runs (128 in the sixth), the main thread parking for
+// 0.19–0.38 of the jobs, against 98–167 µs and 1.00 parks per job without either spin. Under load
+// the rule refuses it; forced on there (WIPPY_FREE_CORES=0, load average 20) it missed nearly every
+// time and cost latency, the worker it waited for sharing its core; with the rule on, at load
+// average 14–16 (Node 20, without the worker's longer spin), on ÷ off was 0.80–0.93× (ranges
+// 0.38–1.35). WIPPY_RESULT_SPIN=0 turns it off (the runtime then passes no `awaiting`).
 // Rejected: spinning right after a batch, before yielding (the awaited job's continuation, which
 // submits the next job, runs only once this loop awaits: the spin would wait for a job that cannot
 // come), and blocking in Atomics.wait (the embedding thread's event loop must keep running).

@@ -212,9 +212,8 @@ export class Runtime extends EventEmitter {
     // Room for every thread id a replacement worker may get (src/runtime/recovery.ts).
     this.doorbellSab = Doorbell.create(MAX_THREADS);
     for (const [peer, port] of Object.entries(portsOf.get(0)!)) this.mainPorts.set(Number(peer), port);
-    // The main thread's result spin (src/runtime/mainloop.ts): off until measured on a machine with
-    // a free core; WIPPY_RESULT_SPIN=1 turns it on (A/B).
-    const resultSpin = process.env["WIPPY_RESULT_SPIN"] === '1';
+    // The main thread's result spin (src/runtime/mainloop.ts); WIPPY_RESULT_SPIN=0 turns it off (A/B).
+    const resultSpin = process.env["WIPPY_RESULT_SPIN"] !== '0';
     this.main = new MainLoop(this.doorbellSab, this.mainPorts, () => this.log, (raw) => this.onFrame(raw),
       resultSpin ? () => this.jobs.inFlight > 0 : undefined);
     this.entriesBlob = kernelEntries(this.registry);
