@@ -1,8 +1,10 @@
 // Where a job from the main thread goes (src/runtime/job-place.ts), against plain arrays: the
-// lightest worker, an awake one among equals, then the round-robin cursor; dead workers skipped.
+// lightest worker, an awake one among equals, then the previous job's worker and the next ones in
+// index order; dead workers skipped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { placeJob, type JobPlaceView } from '../src/runtime/job-place.js';
+import { mulberry32 } from './helpers/prng.js';
 
 function view(weights: number[], parked: boolean[], down: boolean[] = weights.map(() => false)): JobPlaceView {
   return { n: weights.length, weight: (i) => weights[i]!, parked: (i) => parked[i]!, down: (i) => down[i]! };
@@ -44,4 +46,37 @@ test('a burst spreads evenly when each job adds to the weight of its worker', ()
     assert.ok(Math.abs(weights[0]! - weights[1]!) <= 1, `after ${k + 1} jobs: ${weights.join('/')}`);
   }
   assert.deepEqual(weights, [500, 500]);
+});
+
+test('one job at a time stays on the worker of the previous job, parked or not', () => {
+  // Each job ends before the next is placed (weights back to 0); its worker may have parked by
+  // then, and so has the sibling: the stream still goes to the same worker.
+  for (const start of [0, 1, 2]) {
+    let last = start;
+    for (let k = 0; k < 10; k++) {
+      const awake = k % 3 === 0; // sometimes still spinning, sometimes parked
+      const parked = [true, true, true];
+      parked[last] = !awake;
+      const i = placeJob(view([0, 0, 0], parked), last);
+      assert.equal(i, start, `job ${k + 1}`);
+      last = i;
+    }
+  }
+});
+
+test('an awake sibling still wins over the previous job\'s parked worker', () => {
+  assert.equal(placeJob(view([0, 0], [true, false]), 0), 1);
+});
+
+test('a burst spreads evenly with the previous job\'s worker as the tie-break', () => {
+  const rnd = mulberry32(11);
+  const weights = [0, 0, 0];
+  let last = 0;
+  for (let k = 0; k < 999; k++) {
+    const i = placeJob(view(weights, [rnd() < 0.5, rnd() < 0.5, rnd() < 0.5]), last);
+    weights[i]!++;
+    last = i;
+    assert.ok(Math.max(...weights) - Math.min(...weights) <= 1, `after ${k + 1} jobs: ${weights.join('/')}`);
+  }
+  assert.deepEqual(weights, [333, 333, 333]);
 });

@@ -30,6 +30,7 @@ function harness(pushAt: 'announce' | 'never') {
     flush: () => {},
     hasInput: () => false,
     hasBacklog: () => false,
+    sentFrames: [],
     prepareToPark: () => {
       announced = true;
       // The race: the main thread's push lands now, and its ring() read the state just before.
@@ -59,4 +60,32 @@ test('with nothing queued the worker parks after one step', async () => {
   void loop.run();
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(log, ['step', 'park(queued=0)']);
+});
+
+test('a worker whose kernel always has more to run still lets its event loop run (timers, control)', { timeout: 30_000 }, async () => {
+  // Busy steps run back to back (no event-loop turn between two of them), but the loop must still
+  // await its event loop at least every BREATHE_MS: here the kernel has more work until a timer
+  // callback says otherwise, so a loop that never yielded would step forever.
+  const log: string[] = [];
+  let timerFired = false;
+  let steps = 0;
+  const kernel = {
+    step: () => { steps++; return { next: -1, more: !timerFired }; },
+    count: () => 0,
+  };
+  const ep = {
+    bell: {
+      spin: () => false, cancelPark: () => {}, interrupt: () => true,
+      parkAsync: () => { log.push('park'); return new Promise<never>(() => {}); },
+    },
+    drain: () => null, flush: () => {}, hasInput: () => false, hasBacklog: () => false, prepareToPark: () => true, sentFrames: [],
+  };
+  const tasks = { visible: () => false, ownQueued: () => 0, queuedElsewhere: () => false };
+  const loop = new WorkerLoop(kernel as never, ep as never, { beat: () => {} } as never, tasks as never,
+    { postMessage: () => {} } as never, () => {});
+  setTimeout(() => { timerFired = true; log.push('timer'); }, 1);
+  void loop.run();
+  while (!log.includes('park')) await new Promise((r) => setTimeout(r, 1));
+  assert.deepEqual(log, ['timer', 'park']);
+  assert.ok(steps >= 2, `steps: ${steps}`);
 });

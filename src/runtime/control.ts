@@ -97,9 +97,9 @@ export class ControlEndpoint {
   /** Control PID -> its watch (a dead worker's watchers are failed through `target`). */
   private readonly watchers = new Map<string, Watch>();
   private readonly rr = new Map<string, number>();
-  /** Per multi-worker host: what placeJob reads of its workers, and its round-robin cursor. */
+  /** Per multi-worker host: what placeJob reads of its workers, and the worker of its last job. */
   private readonly jobViews = new Map<string, JobPlaceView>();
-  private readonly jobCursor = new Map<string, number>();
+  private readonly jobLast = new Map<string, number>();
 
   constructor(private readonly rt: ControlHost) {}
 
@@ -141,9 +141,8 @@ export class ControlEndpoint {
       };
       this.jobViews.set(host, v);
     }
-    const cur = this.jobCursor.get(host) ?? 0;
-    const i = placeJob(v, cur);
-    if (i >= 0) this.jobCursor.set(host, (i + 1) % tids.length);
+    const i = placeJob(v, this.jobLast.get(host) ?? 0);
+    if (i >= 0) this.jobLast.set(host, i);
     return i;
   }
 

@@ -8,13 +8,18 @@
 // worker of its host (src/scheduler/tasks.ts), and that worker is also its home (the owner of its
 // PID in the directory). It is the worker with the lowest weight — live processes plus queued
 // spawns, the weight the steal rules balance (src/host/placement.ts) — and among equals one that
-// is awake (not parked: spinning after its last step, or running), then the first from a
-// round-robin cursor. So:
+// is awake (not parked: spinning after its last step, or running), then the worker that took the
+// previous job, then the next ones in index order. So:
 //   - the job runs at its home: no "bound" frame at its start and no "unfwd" frame at its exit to
 //     a home that did not run it (measured with the global queue and a round-robin home, 2 workers,
 //     64 jobs in flight: 0.99 frames per job crossed between the workers, for nothing);
 //   - one job at a time goes to the worker still spinning after the previous job's step, which sees
-//     it within its spin (no Atomics.notify, no wake-up of a parked thread);
+//     it within its spin (no Atomics.notify, no wake-up of a parked thread); and when that worker
+//     has parked meanwhile (both are parked), to it again, not to its sibling: one worker stays
+//     hot for a one-at-a-time stream (its caches, its JIT state, the core the OS keeps it on),
+//     the other stays parked. Measured (Node 24, 2 workers, one job in flight, 3,000 jobs, load
+//     average 4-10): the previous job's worker took 0.74-0.85 of the jobs with the round-robin
+//     cursor, 1.00 with this one, and the idle sibling's wake-ups per job 0.08-0.26 -> 0.00;
 //   - a burst spreads evenly: each job adds to the weight of the worker it went to.
 // What stays dynamic: a worker that computes for long shares its queued spawns with a sibling
 // (the sharing rule in the budget hook), a sibling robs a full backlog (the backlog rule), and a
@@ -36,11 +41,14 @@ export interface JobPlaceView {
   down(i: number): boolean;
 }
 
-/** The index of the worker a job goes to, or -1 when every worker is down. `start`: the cursor. */
-export function placeJob(v: JobPlaceView, start: number): number {
+/**
+ * The index of the worker a job goes to, or -1 when every worker is down. `last`: the worker of
+ * the previous job (ties go to it, then to the next ones in index order).
+ */
+export function placeJob(v: JobPlaceView, last: number): number {
   let best = -1, bestWeight = Infinity, bestParked = true;
   for (let k = 0; k < v.n; k++) {
-    const i = (start + k) % v.n;
+    const i = (last + k) % v.n;
     if (v.down(i)) continue;
     const w = v.weight(i);
     if (w > bestWeight) continue;

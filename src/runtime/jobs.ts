@@ -414,6 +414,11 @@ export class JobRunner {
     this.checkIdle();
   }
 
+  /** Jobs admitted and not settled (the main thread's result spin, src/runtime/mainloop.ts). */
+  get inFlight(): number {
+    return this.running;
+  }
+
   stats(): JobStats {
     const duration = performance.now() - this.born;
     const capacity = duration * Math.max(1, this.host.workers());

@@ -13,23 +13,89 @@
 //
 // Receiving (run()): drain every ring, hand each frame to the handler, and when nothing is left
 // park on the doorbell until a worker rings (the doorbell protocol: prepareToPark re-checks every
-// ring after announcing the park, so no ring is missed). The main thread never spins: it is the
-// CLI / embedding thread, and spinning here would take a core from the workers.
+// ring after announcing the park, so no ring is missed).
+//
+// The result spin. While JS awaits jobs (`awaiting()`: the job runner has one running) and a core
+// is free (the spin rule of src/transport/doorbell.ts: spinning threads < free cores, the cores
+// the machine's other processes leave us), the loop spins on its rings before it parks: first one
+// event-loop turn (setImmediate), so the continuations of what it just handled run — they submit
+// the next job — then Doorbell.spin until a result comes or the spin's deadline passes (adaptive,
+// RESULT_SPIN_MIN_US to RESULT_SPIN_MAX_US).
+// A result caught in the spin costs no wake-up on either side: the worker that sends it finds this
+// thread RUNNING and skips the Atomics.notify, and this thread skips the wake-up of a waitAsync park
+// (the notify reaches it through its event loop: V8 posts a task, Node wakes the loop through an
+// async handle, the task resolves a promise). Measured at one job in flight, 2 workers (Node 24,
+// load average 4–5, time stamps per stage, medians of 3,000 jobs): the worker's end of step → this
+// thread's wake-up 22–35 µs of an 85–130 µs round trip. The event loop is held for one spin at
+// most (≤ RESULT_SPIN_MAX_US); a spin that misses shortens the next one. Otherwise — nothing
+// awaited, or no free core — the main thread never spins: it is the CLI / embedding thread, and a
+// spin there would take a core from the workers. Its gain is on a machine with a free core, with
+// the worker that answered spinning too (src/host/loop.ts: twice as long after answering the main
+// thread), so that neither side parks: one job in flight, 2 workers, Node 24, load average 3–4,
+// 3,000 jobs per run: p50 37–52 µs in 5 of 6 runs (128 in the sixth), the main thread parking for
+// 0.19–0.38 of the jobs, against 98–167 µs and 1.00 parks per job without either spin. Under load
+// the rule refuses it; forced on there (WIPPY_FREE_CORES=0, load average 20) it missed nearly every
+// time and cost latency, the worker it waited for sharing its core; with the rule on, at load
+// average 14–16 (Node 20, without the worker's longer spin), on ÷ off was 0.80–0.93× (ranges
+// 0.38–1.35). WIPPY_RESULT_SPIN=0 turns it off (the runtime then passes no `awaiting`).
+// Rejected: spinning right after a batch, before yielding (the awaited job's continuation, which
+// submits the next job, runs only once this loop awaits: the spin would wait for a job that cannot
+// come), and blocking in Atomics.wait (the embedding thread's event loop must keep running).
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { encodeValue, decodeFrames } from '../codec/msgpack.js';
 import { Endpoint } from '../transport/endpoint.js';
 import { kindOf, type AnyFrame } from '../wire/frames.js';
 
+/** The result spin's floor and ceiling (µs); it starts at the ceiling. */
+export const RESULT_SPIN_MIN_US = 5;
+export const RESULT_SPIN_MAX_US = 100;
+/**
+ * The main thread's doorbell spin limit, in checks: a backstop only (~1 ms at ~60 ns per check:
+ * the rings' tails and the clock); the result spin ends at its deadline.
+ */
+const MAIN_SPIN_CHECKS = 16_384;
+
+const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export class MainLoop {
   readonly ep: Endpoint;
   private flushScheduled = false;
   private closed = false;
 
-  /** `ports`: one per worker thread id (shared with the caller, which adds replacements). */
+  /**
+   * `ports`: one per worker thread id (shared with the caller, which adds replacements).
+   * `awaiting`: does JS await a result from the workers (a running job)? (the result spin)
+   */
   constructor(doorbell: SharedArrayBuffer, ports: Map<number, MessagePort>, private readonly log: () => Logger,
-    private readonly handle: (raw: unknown) => void) {
-    this.ep = new Endpoint(0, doorbell, ports, { minSpins: 0, maxSpins: 0 });
+    private readonly handle: (raw: unknown) => void, private readonly awaiting: () => boolean = () => false) {
+    this.ep = new Endpoint(0, doorbell, ports, { minSpins: MAIN_SPIN_CHECKS, maxSpins: MAIN_SPIN_CHECKS });
+  }
+
+  /** The result spin's current length (µs), adapted to how long results took (spinForResult, missed). */
+  private spinUs = RESULT_SPIN_MAX_US;
+  private spinDeadline = 0;
+  private readonly spinCheck = (): boolean => this.ep.hasInput() || performance.now() >= this.spinDeadline;
+
+  /**
+   * Spin for a result (the header's result spin); true if one came. `since`: when the spin began.
+   * A result after `waited` µs pulls the length towards 2 × waited; a miss that a result followed
+   * within RESULT_SPIN_MAX_US of the spin's start doubles it (a longer spin would have caught it),
+   * a longer miss halves it.
+   */
+  private spinForResult(): boolean {
+    const since = performance.now();
+    this.spinDeadline = since + this.spinUs / 1000;
+    if (!this.ep.bell.spin(this.spinCheck) || !this.ep.hasInput()) return false;
+    const target = Math.min(RESULT_SPIN_MAX_US, Math.max(RESULT_SPIN_MIN_US, 2000 * (performance.now() - since)));
+    this.spinUs += (target - this.spinUs) / 8;
+    return true;
+  }
+
+  /** A spin that missed began at `since`; the park after it ended now (with input or not). */
+  private missed(since: number): void {
+    const waited = (performance.now() - since) * 1000;
+    this.spinUs = waited < RESULT_SPIN_MAX_US ? Math.min(RESULT_SPIN_MAX_US, this.spinUs * 2) : Math.max(RESULT_SPIN_MIN_US, this.spinUs / 2);
   }
 
   /** Queue `frame` for thread `tid`; the batch goes out at the end of this turn (one microtask). */
@@ -74,14 +140,32 @@ export class MainLoop {
     }
   }
 
-  /** The receive loop: drain the rings, handle frames, park until rung; until close(). */
+  /** The receive loop: drain the rings, handle frames, (spin,) park until rung; until close(). */
   async run(): Promise<void> {
     const ep = this.ep;
+    const bell = ep.bell;
+    // A batch came while a job was awaited: it may have settled the job, and the job's
+    // continuation may submit the next one (awaiting() is false until it does).
+    let handled = false;
     while (!this.closed) {
-      if (this.drainOnce()) continue;
+      const awaited = this.awaiting();
+      if (this.drainOnce()) { handled ||= awaited; continue; }
       if (ep.hasBacklog()) ep.flush();
-      if (!ep.prepareToPark()) continue;
-      await ep.bell.parkAsync();
+      let spun = -1;
+      if ((handled || this.awaiting()) && bell.maySpin()) {
+        handled = false;
+        await immediate();
+        if (this.closed) break;
+        if (ep.hasInput()) continue;
+        if (this.awaiting()) {
+          spun = performance.now();
+          if (this.spinForResult()) continue;
+        }
+      }
+      handled = false;
+      if (!ep.prepareToPark()) { if (spun >= 0) this.missed(spun); continue; }
+      await bell.parkAsync();
+      if (spun >= 0) this.missed(spun);
     }
   }
 

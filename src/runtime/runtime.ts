@@ -212,7 +212,10 @@ export class Runtime extends EventEmitter {
     // Room for every thread id a replacement worker may get (src/runtime/recovery.ts).
     this.doorbellSab = Doorbell.create(MAX_THREADS);
     for (const [peer, port] of Object.entries(portsOf.get(0)!)) this.mainPorts.set(Number(peer), port);
-    this.main = new MainLoop(this.doorbellSab, this.mainPorts, () => this.log, (raw) => this.onFrame(raw));
+    // The main thread's result spin (src/runtime/mainloop.ts); WIPPY_RESULT_SPIN=0 turns it off (A/B).
+    const resultSpin = process.env["WIPPY_RESULT_SPIN"] !== '0';
+    this.main = new MainLoop(this.doorbellSab, this.mainPorts, () => this.log, (raw) => this.onFrame(raw),
+      resultSpin ? () => this.jobs.inFlight > 0 : undefined);
     this.entriesBlob = kernelEntries(this.registry);
     // Run queues per host of more than one worker (src/scheduler/tasks.ts).
     for (const h of hosts) {

@@ -258,6 +258,16 @@ export class Doorbell {
   }
 
   /**
+   * Would spin() spin now? The same rule without joining the spinners, for a thread that must
+   * first yield to its event loop before it spins (the main thread's result spin,
+   * src/runtime/mainloop.ts). A snapshot: spin() decides again.
+   */
+  maySpin(): boolean {
+    // Pairs with the Atomics.add/sub(SPINNING) of threads in spin().
+    return this.limit > 0 && this.mayKeepSpinning(Atomics.load(this.words, BELL_SPINNING) + 1);
+  }
+
+  /**
    * C1: announce the park. The caller must then re-check every input (C2) and call either
    * cancelPark() if it found work, or park()/parkAsync().
    */
