@@ -142,7 +142,6 @@ export class WorkerLoop {
   step(): boolean {
     const { ep, dir, kernel, tasks } = this;
     const batch = ep.drain();
-    const toMain = ep.sentFrames[0] ?? 0;
     const acks = this.wdownAcks;
     this.wdownAcks = [];
     let r: { next: number; more: boolean };
