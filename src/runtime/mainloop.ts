@@ -30,8 +30,8 @@
 // most (≤ RESULT_SPIN_MAX_US); a spin that misses shortens the next one. Otherwise — nothing
 // awaited, or no free core — the main thread never spins: it is the CLI / embedding thread, and a
 // spin there would take a core from the workers. Its gain is on a machine with a free core, with
-// the worker that answered spinning too (src/host/loop.ts: twice as long after answering the main
-// thread), so that neither side parks: one job in flight, 2 workers, Node 24, load average 3–4,
+// the worker that answered spinning too (src/host/loop.ts: the reply wait after a step that sent
+// to another thread, this one included), so that neither side parks: one job in flight, 2 workers, Node 24, load average 3–4,
 // 3,000 jobs per run: p50 37–52 µs in 5 of 6 runs (128 in the sixth), the main thread parking for
 // 0.19–0.38 of the jobs, against 98–167 µs and 1.00 parks per job without either spin. Under load
 // the rule refuses it; forced on there (WIPPY_FREE_CORES=0, load average 20) it missed nearly every
