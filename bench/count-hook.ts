@@ -15,23 +15,18 @@
 // of the process (process.cpuUsage: the wasm runs on this thread), not wall time, so other load
 // on the machine counts less.
 //
-// A count hook costs twice: while any hook is set, Lua 5.4 calls luaG_traceexec before *every*
-// instruction (the `trap` of luaV_execute), which counts down to the next hook call; and each
-// hook call is a C -> Lua call of the hook function. Derived per module:
+// A count hook costs twice in stock Lua 5.4 (wasmoon's module): while any hook is set it calls
+// luaG_traceexec before *every* instruction (the `trap` of luaV_execute), which counts down to the
+// next hook call; and each hook call is a C -> Lua call of the hook function. Ours (patch 0006)
+// counts in a local of luaV_execute instead, so only the hook calls remain. Derived per module:
 //   per instruction (ns) = (t(K = 1M) - t(none)) / 2N
 //   per hook call (µs)   = (t(K = 100) - t(K = 1M)) / (2N / 100)
 //   per interval of 10,000 instructions (µs) = t(K = 10,000) - t(none), divided by 2N / 10,000
-import { bareLua, type BareLua } from '../test/helpers/lua-module.js';
+import type { BareLua } from '../test/helpers/lua-module.js';
+import { luaStates, median, microArgs } from './lua-states.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const N = opt('n', 4_000_000);
-const ROUNDS = opt('rounds', 5);
+const { n: N, rounds: ROUNDS, before: BEFORE } = microArgs(4_000_000);
 const INSTR = 2 * N;
-const BEFORE = args.includes('--before') ? args[args.indexOf('--before') + 1] : undefined;
 
 const loop = (hook: string): string => `
   local P = { red = 0, budget = math.huge }
@@ -68,11 +63,7 @@ function cpu(lua: BareLua, c: { hook: string; k: number }): number {
   return (d.user + d.system) / 1e3; // ms
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-const states: Record<string, BareLua> = { wasmoon: await bareLua('wasmoon') };
-if (BEFORE) states.before = await bareLua('native', BEFORE);
-states.native = await bareLua('native');
+const states = await luaStates(BEFORE);
 const kinds = Object.keys(states);
 const samples: Record<string, number[]> = {};
 for (const k of kinds) cpu(states[k], CASES[0]!); // warm-up

@@ -14,17 +14,10 @@
 //   call:   a plain Lua->C call (coroutine.isyieldable), for scale
 //   wrap+hook, resume+hook: wrap and resume with the kernel's count hook set on the coroutine
 //           (every 10,000 instructions, as on a host with max_reductions or a memory cap)
-import { bareLua, type BareLua } from '../test/helpers/lua-module.js';
+import type { BareLua } from '../test/helpers/lua-module.js';
+import { luaStates, median, microArgs } from './lua-states.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const N = opt('n', 200_000);
-const ROUNDS = opt('rounds', 5);
-const BEFORE = args.includes('--before') ? args[args.indexOf('--before') + 1] : undefined;
-const CPU = args.includes('--cpu');
+const { n: N, rounds: ROUNDS, before: BEFORE, cpu: CPU } = microArgs(200_000);
 
 const CASES: Record<string, string> = {
   wrap: `local co = coroutine.wrap(function() while true do coroutine.yield() end end)
@@ -54,11 +47,7 @@ function time(lua: BareLua, src: string, n: number): number {
   return ((performance.now() - t0) * 1000) / n; // µs per iteration
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-const states: Record<string, BareLua> = { wasmoon: await bareLua('wasmoon') };
-if (BEFORE) states.before = await bareLua('native', BEFORE);
-states.native = await bareLua('native');
+const states = await luaStates(BEFORE);
 const kinds = Object.keys(states);
 const samples: Record<string, number[]> = {};
 for (const [name, src] of Object.entries(CASES)) {
