@@ -103,15 +103,17 @@ end
 local late = {}
 
 local wire = loadmod("wire")() -- frame field indices and shared constants (generated: src/wire/)
--- Steps of the per-message path in C on our Lua module (native/lua/lmsg.c: the resume of a
--- process thread, a send's payload list); nil on wasmoon's module, where the Lua code runs.
-local native_msg
+-- Our Lua module's C (native/lua/lwippy.c); nil on wasmoon's module, where the Lua code runs.
+-- msg: steps of the per-message path (lmsg.c: the resume of a process thread, a send's payload
+-- list); counthook: the budget hook as a C count hook (lhook.c).
+local native_msg, native_counthook
 do
   local nat = type(package) == "table" and type(package.loaded) == "table" and package.loaded["wippy.native"]
   native_msg = type(nat) == "table" and nat.msg or nil
+  native_counthook = type(nat) == "table" and nat.counthook or nil
 end
 local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb,
-  resume = native_msg and native_msg.resume })
+  resume = native_msg and native_msg.resume, counthook = native_counthook })
 
 local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
   maybe_yield = sched.maybe_yield, newud = H.newud, err = err })

@@ -25,7 +25,7 @@
 -- and the running-state table `run` (run.cur = the thread being resumed, run.cp = its process),
 -- which it writes around every resume and everyone else only reads.
 -- Receives: deps.H (now, newud, kill_requested), deps.err, deps.run, deps.mem_cap_kb (the worker's Lua heap cap in
--- KiB, or nil), deps.resume (lmsg.c's, or nil). It calls up into the process layer only through
+-- KiB, or nil), deps.resume (lmsg.c's, or nil), deps.counthook (lhook.c's, or nil). It calls up into the process layer only through
 -- the hooks init.lua passes to S.install once (thread_done, thread_failed, do_upgrade, deadlock, after_resume, process_fault,
 -- kernel_fault, deliver_batch, take_task, share_tasks, queued_here, queued_local), held as upvalues.
 return function(deps)
@@ -153,11 +153,7 @@ return function(deps)
   end
   S.maybe_yield = maybe_yield
 
-  do
-    local pkg = package
-    local native = type(pkg) == "table" and type(pkg.loaded) == "table" and pkg.loaded["wippy.native"]
-    if native and native.counthook then chook = native.counthook(budget_hook, HOOK_EVERY) end
-  end
+  if deps.counthook then chook = deps.counthook(budget_hook, HOOK_EVERY) end
   local function hook(co, proc)
     if proc.budget or mem_cap_kb then
       if chook then chook(co) else sethook(co, budget_hook, "", HOOK_EVERY) end
