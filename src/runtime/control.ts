@@ -91,11 +91,19 @@ interface PendingReply { resolve: (v: [unknown, unknown]) => void; tid: number }
  */
 interface Watch { ctlUniq: number; target: string | undefined; onExit: (e: ExitInfo) => void }
 
+/** A Watch's ctlUniq when it has no control PID (a numbered watch: its EXIT is a "jx" frame). */
+const NO_SLOT = -1;
+
 export class ControlEndpoint {
   private readonly replies = new Map<number, PendingReply>();
   private reqSeq = 0;
-  /** Control PID -> its watch (a dead worker's watchers are failed through `target`). */
-  private readonly watchers = new Map<string, Watch>();
+  /**
+   * Control PID, or watch number (spawnLua) -> its watch (a dead worker's watchers are failed
+   * through `target`).
+   */
+  private readonly watchers = new Map<string | number, Watch>();
+  /** The last watch number spawnLua handed out (numbers and control PIDs never collide: types). */
+  private watchSeq = 0;
   private readonly rr = new Map<string, number>();
   /** Per multi-worker host: what placeJob reads of its workers, and the worker of its last job. */
   private readonly jobViews = new Map<string, JobPlaceView>();
@@ -217,29 +225,31 @@ export class ControlEndpoint {
     const tids = q && rt.hostTids.get(h)!;
     const at = tids ? this.placeJob(h, tids, q!) : -1;
     const tid = at >= 0 ? tids![at]! : this.pickTid(h);
-    const ctl = this.controlPid();
+    // The watcher is a number, not a control PID (see the header): no directory slot, no PID
+    // string to format and encode, and the EXIT comes back as a "jx" frame.
+    const watch = ++this.watchSeq;
     const uniq = rt.dir.alloc(tid);
     const pid = formatPid(entry.kind === 'function.lua' ? fnHost(entryId, tid) : h, uniq);
     try {
       const c = ctx ? spawnCtx(ctx) : false;
       let placed = true;
       if (q) {
-        const desc = encodeValue(record.task(pid, uniq, entryId, h, ctl.pid, false, c, args, tid));
+        const desc = encodeValue(record.task(pid, uniq, entryId, h, watch, false, c, args, tid));
         // Its home's inject queue (rung: a no-op unless parked), else the host's global queue
         // (any worker takes it; the first parked one is rung).
         if (at >= 0 && q.push(desc, at)) { rt.ring(tid); placed = false; }
         else if (q.pushGlobal(desc)) { rt.wakeOne(tids!); placed = false; }
-        else if (pushBack && desc.length <= q.maxBytes) { rt.dir.dead(ctl.uniq); rt.dir.dead(uniq); return HOST_FULL; }
+        else if (pushBack && desc.length <= q.maxBytes) { rt.dir.dead(uniq); return HOST_FULL; }
         // else too large for a slot, or not a job: placed on the chosen worker
       }
-      if (placed) { rt.post(tid, frame.sp(pid, uniq, entryId, h, ctl.pid, false, c, args)); rt.dir.addLoad(tid, 1); }
+      if (placed) { rt.post(tid, frame.sp(pid, uniq, entryId, h, watch, false, c, args)); rt.dir.addLoad(tid, 1); }
     } catch (e) {
       // args that cannot be encoded (too deep, too large): nothing was sent
-      rt.dir.dead(ctl.uniq); rt.dir.dead(uniq);
+      rt.dir.dead(uniq);
       throw e;
     }
     this.hold();
-    this.watchers.set(ctl.pid, { ctlUniq: ctl.uniq, target: pid, onExit });
+    this.watchers.set(watch, { ctlUniq: NO_SLOT, target: pid, onExit });
     return pid;
   }
 
@@ -314,6 +324,28 @@ export class ControlEndpoint {
   }
 
   /**
+   * {"jx", watch, error, stack, value}: the EXIT of the process that watch number `watch` waits
+   * for (spawnLua). Returns it decoded, as onEvent does, when `decoded` (someone listens).
+   */
+  onJobExit(f: Frame<'jx'>, decoded: boolean): { kind: string; exit: ExitInfo } | undefined {
+    const watch = f[I.jx.watch];
+    const w = this.watchers.get(watch);
+    const error = f[I.jx.error];
+    if (!w) {
+      return decoded ? { kind: EV_EXIT, exit: { pid: '' } } : undefined; // a watch already failed (a dead worker, the stop)
+    }
+    let exit: ExitInfo;
+    if (error !== false && error !== undefined) {
+      const e = asError(error, 'process failed');
+      const stack = f[I.jx.stack];
+      if (typeof stack === 'string') e.traceback = stack; // where it was raised
+      exit = { pid: w.target!, error: e };
+    } else exit = f.length > I.jx.value ? { pid: w.target!, value: f[I.jx.value] } : { pid: w.target! }; // nil: no value, as for "e"
+    this.unwatch(watch, w, exit);
+    return decoded ? { kind: EV_EXIT, exit } : undefined;
+  }
+
+  /**
    * Worker `tid` died (recovery step 5): rpcs to it fail, and so do watchers of the PIDs that died
    * with it (their EXIT, with `err`).
    */
@@ -339,10 +371,10 @@ export class ControlEndpoint {
     if (this.waiting === 0 && this.keepAlive) { clearInterval(this.keepAlive); this.keepAlive = undefined; }
   }
 
-  /** The watch of control PID `ctl` ends with `e`: its slot is freed, the keep-alive released. */
-  private unwatch(ctl: string, w: Watch, e: ExitInfo): void {
+  /** The watch `ctl` ends with `e`: its control PID's slot (if any) is freed, the keep-alive released. */
+  private unwatch(ctl: string | number, w: Watch, e: ExitInfo): void {
     this.watchers.delete(ctl);
-    this.rt.dir.dead(w.ctlUniq);
+    if (w.ctlUniq !== NO_SLOT) this.rt.dir.dead(w.ctlUniq);
     this.release();
     w.onExit(e);
   }

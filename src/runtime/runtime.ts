@@ -424,6 +424,12 @@ export class Runtime extends EventEmitter {
       case 'w': this.writeOut(f[I.w.fd], f[I.w.bytes] as Uint8Array); break;
       case 'rep': this.control.onReply(f); break;
       case 'e': this.emit('event', f[I.e.pid], this.control.onEvent(f)); break;
+      case 'jx': { // a job's EXIT (control.ts spawnLua); decoded as an event only for a listener
+        const listened = this.listenerCount('event') > 0;
+        const ev = this.control.onJobExit(f, listened);
+        if (listened) this.emit('event', f[I.jx.watch], ev);
+        break;
+      }
       case 'nreg': this.names.register(f); break;
       case 'nok': this.names.taken(f); break;
       case 'nlook': this.names.lookupFrame(f); break;

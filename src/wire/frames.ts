@@ -62,6 +62,7 @@ type Ctors = { readonly [K in FrameKind]: (...a: FrameArgs<K>) => Frame<K> };
 export const frame: Ctors = {
   m: (pid, from, topic, n, payloads) => ['m', pid, from, topic, n, payloads],
   e: (pid, event) => ['e', pid, event],
+  jx: (watch, error, stack, value) => ['jx', watch, error, stack, value],
   t: (pid, from) => ['t', pid, from],
   c: (pid, from, deadline, reason) => ['c', pid, from, deadline, reason],
   lk: (pid, other) => ['lk', pid, other],

@@ -36,6 +36,11 @@ export interface WireTypes {
   pid: string;
   /** A PID, or false for none. */
   'pid|false': string | false;
+  /**
+   * A watcher: a PID; or an integer, the number of a JS exit watcher on the main thread (a job,
+   * a spawn with an EXIT callback: src/runtime/control.ts), told by a "jx" frame; or false.
+   */
+  'watcher|false': string | number | false;
   bool: boolean;
   /** A thread id: 0 is the main thread, host workers 1..254. */
   tid: number;
@@ -87,7 +92,7 @@ export const RPC_HEAD = [['reply_tid', 'tid'], ['reply_pid', 'pid'], ['req', 'in
  */
 export const SPAWN = [
   ['pid', 'pid'], ['uniq', 'int'], ['id', 'string'], ['host', 'string'],
-  ['watcher', 'pid|false'], ['link', 'pid|false'], ['ctx', 'ctx|false'], ['args', 'args'],
+  ['watcher', 'watcher|false'], ['link', 'pid|false'], ['ctx', 'ctx|false'], ['args', 'args'],
 ] as const;
 
 export const FRAMES = {
@@ -100,6 +105,11 @@ export const FRAMES = {
     fields: [['pid', 'pid'], ['event', 'event']],
     dir: ['worker->worker', 'worker->main'], targeted: true,
     doc: 'a lifecycle event (EXIT, LINK_DOWN) for `pid`; to a control PID on the main thread: an EXIT for a JS watcher',
+  },
+  jx: {
+    fields: [['watch', 'int'], ['error', 'any'], ['stack', 'any'], ['value', 'any']],
+    dir: ['worker->main'],
+    doc: 'the EXIT of a process whose watcher is the JS exit watcher number `watch` (a job, or a spawn with an EXIT callback): its `error` (false if none; `stack` the Lua traceback where it was raised, or false) or its `value` (last: nil keeps the frame a sequence)',
   },
   t: {
     fields: [['pid', 'pid'], ['from', 'pid']],

@@ -8,7 +8,10 @@
 -- waits for on the process's behalf, e.g. funcs calls, is cancelled with it). An event reaches a
 -- process through its mailbox ("@pid/events"). A LINK_DOWN kills the receiver unless it traps
 -- links. An EXIT or LINK_DOWN whose result cannot cross to the watcher (too large, not data) is
--- replaced by one whose error says why: a watcher always hears of the exit. While a spawn of P on
+-- replaced by one whose error says why: a watcher always hears of the exit. A watcher may also be
+-- an integer: a JS exit watcher on the main thread (a job, or a spawn with an EXIT callback, from
+-- src/runtime/control.ts), told by one "jx" frame to thread 0 — no event record, no route lookup,
+-- no PID string (the main thread knows whom it watches). While a spawn of P on
 -- another host is out, whom P heard end or unlink (EXIT, LINK_DOWN, "ul") is also noted in
 -- P.heard, so that the child's monitor or link is not recorded after its end (spawn.lua adopt).
 --
@@ -41,7 +44,7 @@ return function(deps)
   local release_names, hosts, cancel_execs = deps.release_names, deps.hosts, deps.cancel_execs
   local W = deps.wire
   local set_of = deps.set_of -- P's links/watchers set, made its own at the first member (pids.lua)
-  local we, wcrash, wunfwd = W.e, W.crash, W.unfwd
+  local we, wjx, wcrash, wunfwd = W.e, W.jx, W.crash, W.unfwd
   local type, tostring, pairs, next, rawget = type, tostring, pairs, next, rawget
   local co_status, co_close, co_create, co_resume = coroutine.status, coroutine.close, coroutine.create, coroutine.resume
   local raw_getmt, traceback = debug.getmetatable, debug.traceback
@@ -118,8 +121,19 @@ return function(deps)
     if not ok and ev.result then post(tid, we(pid, undeliverable(ev, why))) end
   end
 
+  -- The EXIT for JS exit watcher number `watch` (the header): error (or false) with the stack
+  -- where it was raised, else the value. A result that cannot cross is replaced, as for "e".
+  local post_jx -- below (clip is defined with the crash reports)
+
   -- Send an event table to pid wherever it lives (dropped silently if it is gone).
   local function send_event(pid, ev)
+    if type(pid) == "number" then
+      if ev.kind == EV_EXIT then
+        local r = ev.result or {}
+        post_jx(pid, r.error, r.stack, r.value)
+      end
+      return
+    end
     local w = exec_waits[pid]
     if w then
       if ev.kind == EV_EXIT then w(ev) end
@@ -169,6 +183,13 @@ return function(deps)
     t = tostring(t or "")
     if #t > CRASH_TEXT_MAX then t = t:sub(1, CRASH_TEXT_MAX) .. "…" end
     return t
+  end
+
+  post_jx = function(watch, e, stack, value)
+    local ok, why = post(0, wjx(watch, e == nil and false or e, stack and clip(stack) or false, value))
+    if not ok then
+      post(0, wjx(watch, err("Invalid", "process result cannot be delivered: " .. why, false), false))
+    end
   end
   local function send_crash(pid, id, host, e, stack)
     local h = hosts[host]
@@ -242,20 +263,30 @@ return function(deps)
     local outer = notifying
     notifying = P
     local e = P.exit_err
-    local at = wall_s()
+    local at -- the wall clock, read once and only for an event record (a host call)
     local pid = P.pid
     if next(P.watchers) then
-      local result = {}
-      if e ~= nil then result.error = e else result.value, result.values = P.exit_value, P.exit_values end
-      -- a watcher in JS (a control PID: exec, run, the CLI) also gets where the error was raised
-      local js = e ~= nil and P.exit_stack and { error = e, stack = clip(P.exit_stack) } or result
+      local result, js
       for w in pairs(P.watchers) do
-        local r = (js ~= result and find(w, CONTROL_PREFIX, 1, true) == 1) and js or result
-        send_event(w, { kind = EV_EXIT, from = pid, at = at, result = r })
+        if type(w) == "number" then
+          -- a JS exit watcher (a job): it also gets where the error was raised
+          post_jx(w, e, e ~= nil and P.exit_stack or nil, P.exit_value)
+        else
+          if not result then
+            result = {}
+            if e ~= nil then result.error = e else result.value, result.values = P.exit_value, P.exit_values end
+            -- a watcher in JS (a control PID: exec, run, the CLI) also gets where the error was raised
+            js = e ~= nil and P.exit_stack and { error = e, stack = clip(P.exit_stack) } or result
+            at = wall_s()
+          end
+          local r = (js ~= result and find(w, CONTROL_PREFIX, 1, true) == 1) and js or result
+          send_event(w, { kind = EV_EXIT, from = pid, at = at, result = r })
+        end
       end
     end
     for l in pairs(P.links) do
       if e ~= nil then
+        at = at or wall_s()
         send_event(l, { kind = EV_LINK_DOWN, from = pid, at = at, result = { error = e } })
       else
         topo(l, "ul", pid)

@@ -38,6 +38,13 @@ return function()
   W.E_EVENT = 3
   function W.e(pid, event) return { "e", pid, event } end
 
+  -- "jx" (worker->main)
+  W.JX_WATCH = 2
+  W.JX_ERROR = 3
+  W.JX_STACK = 4
+  W.JX_VALUE = 5
+  function W.jx(watch, error, stack, value) return { "jx", watch, error, stack, value } end
+
   -- "t" (main->worker, worker->worker; targeted)
   W.T_PID = 2
   W.T_FROM = 3
