@@ -230,12 +230,20 @@ export function decodeArgs(b: Uint8Array): unknown[] {
 
 const MALFORMED = (what: string, at: number) => new WippyError(`malformed frame: ${what} at byte ${at}`, 'Invalid', false);
 
+// The scan allocates nothing per frame: its stack of remaining counts is one module-level array
+// (an ext 2 value's nested scan uses it above its caller's part, from `base`; a scan that threw
+// leaves entries behind, dropped by the next top-level scan). A fresh array and two closures per
+// call were ~190 bytes per frame on the main thread's receive path (sampling heap profiler).
+const scanStack: number[] = [];
+const u16 = (b: Uint8Array, p: number) => (b[p]! << 8) | b[p + 1]!;
+const u32 = (b: Uint8Array, p: number) => ((b[p]! << 24) >>> 0) + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+
 function scanFrame(b: Uint8Array, pos: number, end: number, depth: number): number {
-  const stack: number[] = [];
+  if (depth === 0 && scanStack.length !== 0) scanStack.length = 0;
+  const stack = scanStack;
+  const base = stack.length;
   let remaining = 1;
   let deep = false;
-  const u16 = (p: number) => (b[p]! << 8) | b[p + 1]!;
-  const u32 = (p: number) => ((b[p]! << 24) >>> 0) + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
   for (;;) {
     if (pos >= end) throw MALFORMED('truncated input', pos);
     const t = b[pos]!;
@@ -251,11 +259,11 @@ function scanFrame(b: Uint8Array, pos: number, end: number, depth: number): numb
       switch (t) {
         case 0xc0: case 0xc2: case 0xc3: break;
         case 0xc4: case 0xd9: head = 2; len = b[pos + 1] ?? 0; break;
-        case 0xc5: case 0xda: head = 3; len = u16(pos + 1); break;
-        case 0xc6: case 0xdb: head = 5; len = u32(pos + 1); break;
+        case 0xc5: case 0xda: head = 3; len = u16(b, pos + 1); break;
+        case 0xc6: case 0xdb: head = 5; len = u32(b, pos + 1); break;
         case 0xc7: head = 3; len = b[pos + 1] ?? 0; ext = b[pos + 2] ?? -1; break;
-        case 0xc8: head = 4; len = u16(pos + 1); ext = b[pos + 3] ?? -1; break;
-        case 0xc9: head = 6; len = u32(pos + 1); ext = b[pos + 5] ?? -1; break;
+        case 0xc8: head = 4; len = u16(b, pos + 1); ext = b[pos + 3] ?? -1; break;
+        case 0xc9: head = 6; len = u32(b, pos + 1); ext = b[pos + 5] ?? -1; break;
         case 0xca: len = 4; break;
         case 0xcb: len = 8; break;
         case 0xcc: case 0xd0: len = 1; break;
@@ -267,10 +275,10 @@ function scanFrame(b: Uint8Array, pos: number, end: number, depth: number): numb
         case 0xd6: head = 2; len = 4; ext = b[pos + 1] ?? -1; break;
         case 0xd7: head = 2; len = 8; ext = b[pos + 1] ?? -1; break;
         case 0xd8: head = 2; len = 16; ext = b[pos + 1] ?? -1; break;
-        case 0xdc: head = 3; items = u16(pos + 1); break;
-        case 0xdd: head = 5; items = u32(pos + 1); break;
-        case 0xde: head = 3; items = u16(pos + 1) * 2; break;
-        case 0xdf: head = 5; items = u32(pos + 1) * 2; break;
+        case 0xdc: head = 3; items = u16(b, pos + 1); break;
+        case 0xdd: head = 5; items = u32(b, pos + 1); break;
+        case 0xde: head = 3; items = u16(b, pos + 1) * 2; break;
+        case 0xdf: head = 5; items = u32(b, pos + 1) * 2; break;
         default: throw MALFORMED(`invalid tag 0x${t.toString(16)}`, pos);
       }
     }
@@ -292,7 +300,7 @@ function scanFrame(b: Uint8Array, pos: number, end: number, depth: number): numb
       }
     }
     while (remaining === 0) {
-      if (stack.length === 0) return deep ? -pos : pos;
+      if (stack.length === base) return deep ? -pos : pos;
       remaining = stack.pop()!;
       depth--;
     }

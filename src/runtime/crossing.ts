@@ -37,8 +37,11 @@ export function uncrossable(v: unknown, root = 'args'): TypeError | undefined {
   try {
     return walk(v, root);
   } finally {
-    ancestors.length = 0;
-    keys.length = 0;
+    // Only after a throw (a getter, a Map's iterator): a walk pops what it pushes. Setting the
+    // length of an empty array to 0 drops its backing store, which the next push allocates
+    // again (~300 bytes per job, measured with the sampling heap profiler).
+    if (ancestors.length !== 0) ancestors.length = 0;
+    if (keys.length !== 0) keys.length = 0;
   }
 }
 

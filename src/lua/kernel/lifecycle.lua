@@ -186,7 +186,8 @@ return function(deps)
   end
 
   post_jx = function(watch, e, stack, value)
-    local ok, why = post(0, wjx(watch, e == nil and false or e, stack and clip(stack) or false, value))
+    if e == nil then e = false end -- (not `e == nil and false or e`: that is e again)
+    local ok, why = post(0, wjx(watch, e, stack and clip(stack) or false, value))
     if not ok then
       post(0, wjx(watch, err("Invalid", "process result cannot be delivered: " .. why, false), false))
     end
