@@ -30,9 +30,10 @@
 //
 // Cost. Nothing on the hot path that a job without a signal or timeout does not need: no extra
 // frame (the EXIT is the only frame back), no timer, no listener. Per job: one record, the
-// promise, the EXIT closure, the control endpoint's watch record (no closure of its own), the
-// argument walk (crossing.ts), two performance.now() (a job admitted at submit reuses the submit
-// time) and two histogram records (recordTiming: false drops those). A Lua job is admitted
+// promise, the EXIT closure, the control endpoint's watch record (no closure of its own, no
+// control PID: a watch number, src/runtime/control.ts), the argument walk (crossing.ts), two
+// performance.now() (a job admitted at submit reuses the submit time) and two histogram records
+// (recordTiming: false drops those). A Lua job is admitted
 // synchronously (no promise of the spawn's own, unlike the rpc path).
 // Measured (Node 24, 2 cores at load average 11-13, 64 in flight, medians of 10 runs of 200k
 // jobs): this file and control.ts over a fake host (the frame still encoded, the EXIT frame
@@ -55,11 +56,19 @@
 // thread (src/lua/kernel/spawn.lua run_chunk) and the frame spawns shared their option tables;
 // 3,408 and 766 (3,418 and 787) after. What is left: the process record (~940 bytes), its
 // coroutine (~860), the decoded task (~520), the EXIT's event, frame and encoding (~500).
-// Thread CPU on the workers (process.threadCpuUsage around the loop's parts, 2 workers, 64 in
-// flight, load average 5-15): the kernel step ~7.5 µs per job, while a flush that wakes the parked
-// main thread (Atomics.notify of a waitAsync waiter) cost 0.15-0.8 ms of the notifier's CPU on
-// this 2-vCPU VM, once per ~45 jobs, and parking about as much: the wake-ups, not the kernel,
-// are most of a job's worker CPU here, so fewer park/wake cycles per job is the next lever.
+// Where a job's CPU goes (Node 24, 2 workers, 64 in flight, 100k jobs, `perf record -g` of the
+// whole process, load average ~10): the two workers ~62% of the samples, ~80% of it inside the
+// kernel step; Atomics.notify (waking a parked thread) ~1.6% of a worker's samples and its
+// waitAsync park ~1.6%; the main thread ~22%; V8's helper threads ~15%, mostly JIT compilation
+// (tier-up), not GC. An earlier reading here, 0.15-0.8 ms of the notifier's CPU per notify of
+// the parked main thread, came from process.threadCpuUsage around the call: Linux brings a
+// thread's run time up to date at scheduler events, and the wake-up the notify causes is one, so
+// the delta held CPU spent since the previous update. Two threads alone (a worker notifying a
+// waitAsync on the main thread, 2,000 times) measure 0.2 µs of CPU and 12 µs of wall time per
+// notify. So the kernel's work per job, not the wake-ups, is what is left to cut on the workers.
+// The watch number (control.ts) took its EXIT from an event record to one "jx" frame; the main
+// thread's allocations per job (sampling heap profiler, objects collected included) went
+// ~2.5 KB -> ~1.8 KB with it and two allocation fixes (crossing.ts, the codec's frame scan).
 //
 // Keeping Node alive. The control endpoint holds Node's event loop open while an EXIT is awaited;
 // the runner holds it while jobs wait for admission. An idle runtime holds nothing (its workers
