@@ -10,10 +10,14 @@
 // binary payloads survive.
 //
 // The step's input. A worker's endpoint drains its rings straight into the kernel's input area
-// (inputArea: memory of the wasm heap, malloc'd once and grown with realloc), and step() pushes
-// that batch as a Lua string from where it lies: bytes of a frame, receiver side, ring -> wasm heap
-// -> Lua string (two copies; before: ring -> a JS buffer -> a malloc'd copy per step -> Lua string,
-// and a malloc and a free per step). A batch from anywhere else is still copied in as before.
+// (inputArea: memory of the wasm heap, malloc'd once and grown with realloc). On our Lua module
+// the kernel decodes the frames where they lie (codec.decode_at, native/lua/lcodec.c): step()
+// passes the area as one integer, address << 32 | length, and the bytes of a frame, receiver
+// side, are copied once, ring -> wasm heap (before: ring -> wasm heap -> a Lua string of the
+// batch, two copies; before that ring -> a JS buffer -> a malloc'd copy per step -> Lua string,
+// three, and a malloc and a free per step). On wasmoon's module (no decode_at: the kernel's
+// __INPUT_AT is false) the batch is pushed as a Lua string from where it lies. A batch from
+// anywhere else is copied in as a string as before.
 //
 // Never call Lua unprotected from JS: a Lua error outside a pcall aborts the wasm module. The
 // only entry points are `step` and the report globals (`count`, `mem`, `mbox`, `ps`), all called
@@ -116,6 +120,8 @@ export class LuaKernel {
   /** The input area (see the top): its address in the wasm heap and its capacity. */
   private inPtr = 0;
   private inCap = 0;
+  /** The kernel decodes the input area where it lies (its __INPUT_AT; see the top). */
+  private inputAt = false;
 
   private constructor(m: Module, L: number) {
     this.m = m;
@@ -139,6 +145,7 @@ export class LuaKernel {
     const mods: Record<string, string | Uint8Array> = { ...allSources(), __cfg: cfg, __entries: entries };
     k.setGlobalTable('__MODS', mods);
     k.runChunk(kernelSource('init'), '@kernel/init.lua');
+    k.inputAt = k.globalIsTrue('__INPUT_AT');
     return k;
   }
 
@@ -149,6 +156,16 @@ export class LuaKernel {
     const p = m._lua_tolstring(L, idx, this.lenPtr);
     const len = m.HEAPU32[this.lenPtr >> 2];
     return m.HEAPU8.subarray(p, p + len);
+  }
+
+  private globalIsTrue(name: string): boolean {
+    const m = this.m;
+    const cname = m.stringToNewUTF8(name);
+    m._lua_getglobal(this.L, cname);
+    m._free(cname);
+    const r = m._lua_toboolean(this.L, -1) !== 0;
+    m._lua_settop(this.L, 0);
+    return r;
   }
 
   private stringAt(L: number, idx: number): string {
@@ -349,7 +366,9 @@ export class LuaKernel {
     const inArea = len > 0 && batch!.buffer === m.HEAPU8.buffer && batch!.byteOffset === this.inPtr;
     m._lua_getglobal(L, this.stepName);
     if (len === 0) m._lua_pushnil(L);
-    // Drained into the input area: pushed from where it lies (one copy, into the Lua string).
+    // Drained into the input area: decoded where it lies (no copy), or pushed from there (one
+    // copy, into the Lua string). wasm32 addresses and lengths fit 32 bits each.
+    else if (inArea && this.inputAt) m._lua_pushinteger(L, (BigInt(this.inPtr) << 32n) | BigInt(len));
     else if (inArea) m._lua_pushlstring(L, this.inPtr, len);
     else this.pushBytes(L, batch!);
     this.pcall(1, 2, 'step');

@@ -109,6 +109,17 @@ return function(deps)
 
   local function E(kind, msg) return nil, err(kind, msg, false) end
 
+  -- PIDs of other workers already parsed, with a host of this runtime (remote_uniq[pid] = uniq,
+  -- remote_host[pid] = host): a remote send reads these instead of parsing the PID again (two
+  -- parses per send before: resolve's and locate's, each a pattern match, a sub and a find). A
+  -- PID's parse and the set of hosts never change, so an entry never goes stale; only whether
+  -- the process is alive and where it runs does, and that is read from the directory per send
+  -- (H.route). Emptied when it passes REMOTE_KEEP entries, so a worker that talks to many
+  -- short-lived processes keeps only the recent ones.
+  local remote_uniq, remote_host, nremote = {}, {}, 0
+  local REMOTE_KEEP = 1024
+  M.remote_uniq = remote_uniq
+
   -- Where does a pid live? -> "local", P | "remote", tid | nil, err
   function M.locate(pid)
     local P = procs[pid]
@@ -118,7 +129,16 @@ return function(deps)
       if P.alive then return "local", P end
       return E("NotFound", "process not found")
     end
-    local host, uniq = parse_pid(pid)
+    local uniq = remote_uniq[pid]
+    if uniq then
+      local tid, alive = H.route(uniq)
+      if not alive or tid <= 0 then return E("NotFound", "process not found") end
+      local owner, host = host_of_tid[tid], remote_host[pid]
+      if owner ~= nil and owner ~= host and not sfind(host, FN_HOST_MARK, 1, true) then return E("NotFound", "process not found") end
+      return "remote", tid
+    end
+    local host
+    host, uniq = parse_pid(pid)
     if not host then
       if host == false then return E("NotFound", uniq) end
       return E("Invalid", "invalid pid format: " .. tostring(pid))
@@ -138,6 +158,12 @@ return function(deps)
     if not alive or tid <= 0 then return E("NotFound", "process not found") end
     -- (owner nil: a replacement worker this one has not heard of yet; its "wup" is on the way)
     if owner ~= nil and owner ~= host and not sfind(host, FN_HOST_MARK, 1, true) then return E("NotFound", "process not found") end
+    if nremote >= REMOTE_KEEP then
+      for k in pairs(remote_uniq) do remote_uniq[k] = nil; remote_host[k] = nil end
+      nremote = 0
+    end
+    remote_uniq[pid], remote_host[pid] = uniq, host
+    nremote = nremote + 1
     return "remote", tid
   end
 
