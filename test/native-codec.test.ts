@@ -527,6 +527,9 @@ test('native codec: encode_frame gives the bytes of the frame tables it does not
       frame(kv, "{app.x|0x0001f}", 1, deep)                   -- 510 + the two tables: 512 levels
       t[1] = {}
       frame(kv, "{app.x|0x0001f}", 1, deep)                   -- 513: refused by both
+      for _, l in ipairs({ 180, 190, 200, 210 }) do             -- around the scalar path's 256 bytes
+        frame(kv, "{app.x|0x0001f}", 3, string.rep("s", l), true, false)
+      end
       local many = {}; for i = 1, 300 do many[i] = i * 1000 end
       frame(kv, "{app.x|0x0001f}", 300, table.unpack(many))  -- a 16-bit array header
     end
@@ -541,8 +544,8 @@ test('native codec: encode_frame gives the bytes of the frame tables it does not
     end
     return n .. "/" .. ok
   `) as string;
-  // 17 cases per K, all compared; all encoded but the three refused (two unsendable, one too deep)
-  assert.equal(r, '34/28');
+  // 21 cases per K, all compared; all encoded but the three refused (two unsendable, one too deep)
+  assert.equal(r, '42/36');
 });
 
 test('native codec: unsendable values, argument errors and the first problem met', () => {

@@ -647,6 +647,26 @@ static int c_encode_args (lua_State *L) {
 ** constructors make them (array parts of k + 1 and n slots), and encoded. */
 static const char frame_table, list_table;  /* the stand-ins' addresses */
 
+/* The C buffer of encode_frame's scalar path: a frame that may need more goes the general way. */
+#define SMALL_FRAME 256
+
+/* Are arguments from..to all strings, numbers and booleans, encoded in SMALL_FRAME bytes at most
+** with the two array headers (a bound: a string's header is at most 5 bytes, a number 9)? */
+static int scalars_fit (lua_State *L, int from, int to) {
+  size_t need = 10;
+  int i;
+  for (i = from; i <= to; i++) {
+    switch (lua_type(L, i)) {
+      case LUA_TSTRING: need += lua_rawlen(L, i) + 5; break;
+      case LUA_TNUMBER: need += 9; break;
+      case LUA_TBOOLEAN: need += 1; break;
+      default: return 0;
+    }
+    if (need > SMALL_FRAME) return 0;
+  }
+  return 1;
+}
+
 static int c_encode_frame (lua_State *L) {
   Enc e;
   lua_Integer k;
@@ -666,6 +686,23 @@ static int c_encode_frame (lua_State *L) {
       lua_replace(L, 1);
       return c_encode(L);
     }
+  }
+  if (scalars_fit(L, 2, top)) {
+    /* Scalars only, and few bytes (a message of plain values): written into a C buffer, with no
+    ** scratch taken (no table to number, no callback that could re-enter, no MAX_BYTES to meet);
+    ** the same element steps, so the same bytes. */
+    char small[SMALL_FRAME];
+    e.L = L; e.b = small; e.cap = SMALL_FRAME; e.len = e.bytes = e.parts = 0;
+    e.bidx = 0; e.depth = e.edepth = 0; e.err = NULL; e.errtype = NULL;
+    put(&e, d, header(d, (uint64_t)k + 1, 0x90, 16, 0, 0xdc, 0xdd));
+    for (i = 1; i <= (int)k; i++) enc_elem(&e, 1 + i);
+    if (n == 0) put1(&e, 0x80);
+    else {
+      put(&e, d, header(d, (uint64_t)n, 0x90, 16, 0, 0xdc, 0xdd));
+      for (i = 1; i <= n; i++) enc_elem(&e, 1 + (int)k + i);
+    }
+    lua_pushlstring(L, e.b, (size_t)e.len);
+    return 1;
   }
   enc_open(L, &e);
   seen_add(L, &e.seen, &frame_table);
