@@ -89,3 +89,47 @@ test('pids: what a parse refuses is never remembered, and the memo is emptied pa
     F.eq(where, "local"); F.eq(m, 0); F.eq(r, 0)
   `);
 });
+
+test('pids: frames for other workers are held until the step ends, one host call per destination', async () => {
+  await withKernelModules(['wire', 'pids'], String.raw`
+    W = module("wire")()
+    local calls = {}
+    local H = {
+      route = function() return -1, false end,
+      post = function(tid, b) calls[#calls + 1] = "post " .. tid .. " " .. b end,
+      post_many = function(tid, ...) calls[#calls + 1] = "many " .. tid .. " " .. select("#", ...) .. " " .. table.concat({ ... }, ",") end,
+    }
+    local P = module("pids")({ H = H, cfg = { tid = 1, hosts = {} }, encode = function(f) return f[1] end, err = F.err, wire = W })
+    P.send_bytes(2, "a1")
+    P.send_bytes(0, "main1")   -- the main thread's: at once
+    P.send_bytes(3, "b1")
+    P.post(2, { "a2" })        -- post goes the same way
+    P.send_bytes(1, "self1")   -- this worker itself: held like any other
+    P.send_bytes(2, "a3")
+    F.eq(table.concat(calls, "|"), "post 0 main1")
+    P.flush()
+    -- in the order the destinations were first posted to; a lone frame is a plain post
+    F.eq(table.concat(calls, "|"), "post 0 main1|many 2 3 a1,a2,a3|post 3 b1|post 1 self1")
+    calls = {}
+    P.flush()
+    F.eq(#calls, 0)
+    -- many frames: chunks of 200, in order
+    for i = 1, 450 do P.send_bytes(2, tostring(i)) end
+    P.flush()
+    F.eq(#calls, 3)
+    local seen = {}
+    for _, c in ipairs(calls) do
+      local tid, n, list = c:match("^many (%d+) (%d+) (.*)$")
+      F.eq(tid, "2")
+      for x in list:gmatch("[^,]+") do seen[#seen + 1] = tonumber(x) end
+      F.eq(tonumber(n) <= 200, true)
+    end
+    F.eq(#seen, 450)
+    for i = 1, 450 do F.eq(seen[i], i) end
+    -- the next step starts empty
+    calls = {}
+    P.send_bytes(3, "c1")
+    P.flush()
+    F.eq(table.concat(calls, "|"), "post 3 c1")
+  `);
+});

@@ -380,7 +380,25 @@ test('native codec: decode_at from the module\'s memory agrees with decode on th
           return frames .. "+error"
         end
         if rS[3] ~= rA[3] then error("next position differs", 0) end
-        same(c.K, rS[2], rA[2], "decoded")
+        local a, b = rS[2], rA[2]
+        if type(a) == "table" and not c.K.is_error(a) and type(b) == "table" then
+          -- a frame's outer array is presized (lcodec.c decode_at): the same keys and values,
+          -- its own # and order may differ where it has nils; everything inside is compared whole
+          local m, na, nb = {}, 0, 0
+          m[a] = b
+          for k, v in next, a do
+            na = na + 1
+            if type(k) == "table" or type(k) == "userdata" then TABLE_KEYS = true
+            else same(c.K, v, rawget(b, k), "decoded." .. tostring(k), m) end
+          end
+          for _ in next, b do nb = nb + 1 end
+          if na ~= nb then error("decoded: " .. na .. " keys vs " .. nb, 0) end
+          if not TABLE_KEYS then
+            for k in next, a do if math.type(k) == "integer" then assert(rawget(b, k) ~= nil) end end
+          end
+        else
+          same(c.K, a, b, "decoded")
+        end
         pos, frames = rS[3], frames + 1
       end
       return frames .. ""

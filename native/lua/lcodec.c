@@ -732,6 +732,7 @@ typedef struct Dec {
   lua_Integer n;  /* tables decoded so far (refs[1..n]) */
   int depth;
   int refs;  /* stack index of the refs table */
+  int frame;  /* decode_at: the value is a kernel frame (its outer array is presized) */
 } Dec;
 
 NORET fail (Dec *d, const char *what, int64_t pos) {
@@ -788,11 +789,16 @@ static void new_table (Dec *d, int64_t pos, int narr, int nrec) {
   d->depth = depth;
 }
 
+#define FRAME_FIELDS 16  /* a frame's array is presized up to this many fields */
+
 static int64_t dec_array (Dec *d, int64_t pos, int64_t cnt) {
   lua_State *L = d->L;
   int t;
   int64_t i;
-  new_table(d, pos, 0, 0);
+  /* A frame's own array (decode_at) is the kernel's and never reaches a process: made at its
+  ** size, not grown key by key (four rehashes for a six-field "m" frame); what it holds is
+  ** built as decode builds it. */
+  new_table(d, pos, d->frame && d->depth == 0 && cnt <= FRAME_FIELDS ? (int)cnt : 0, 0);
   t = lua_gettop(L);
   for (i = 1; i <= cnt; i++) {
     pos = dec_item(d, pos);
@@ -984,6 +990,7 @@ static void dec_open (lua_State *L, Dec *d, const char *s, size_t slen) {
   d->slen = (int64_t)slen;
   d->n = 0;
   d->depth = 0;
+  d->frame = 0;
   if (take(L, SC_REFS) == LUA_TNIL) {
     lua_pop(L, 1);
     lua_createtable(L, 16, 0);
@@ -1033,7 +1040,10 @@ static int c_decode (lua_State *L) {
 ** The worker's rings drain into its kernel's input area (src/lua/engine.ts), memory of the wasm
 ** heap, and the step decodes its frames from there: no Lua string of the batch, one copy less per
 ** frame. For the kernel only: an address reads any byte of the Lua state's memory, so this must
-** never reach a process (the kernel's codec table is not one they see). */
+** never reach a process (the kernel's codec table is not one they see). One difference from
+** decode: the value is a frame, and its outer array, which only the kernel reads, is made at its
+** size (up to FRAME_FIELDS), so where it has nils its `#` and `next` order may differ from
+** decode's; everything inside it is decode's, down to the layout. */
 static int c_decode_at (lua_State *L) {
   Dec d;
   lua_Integer a, pos, len;
@@ -1045,6 +1055,7 @@ static int c_decode_at (lua_State *L) {
     return luaL_error(L, "codec.decode: pos must be a positive integer");
   lua_settop(L, 0);
   dec_open(L, &d, (const char *)(uintptr_t)a, (size_t)len);
+  d.frame = 1;
   nxt = dec(&d, pos);
   dec_close(L, &d);
   lua_pushinteger(L, (lua_Integer)nxt);

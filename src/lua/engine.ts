@@ -282,6 +282,13 @@ export class LuaKernel {
         return 1;
       }),
       this.def('post', (L) => { host.post(this.id(L, 1), this.bytesAt(L, 2)); return 0; }),
+      // post_many(tid, frame, ...): the frames a step held for one destination (kernel/pids.lua)
+      this.def('post_many', (L) => {
+        const to = this.id(L, 1);
+        const top = m._lua_gettop(L);
+        for (let i = 2; i <= top; i++) host.post(to, this.bytesAt(L, i));
+        return 0;
+      }),
       this.def('write', (L) => { host.write(this.int(L, 1), this.bytesAt(L, 2)); return 0; }),
       this.def('stdin_read', (L) => {
         host.stdinRead(this.int(L, 1), this.stringAt(L, 2), this.int(L, 3), this.int(L, 4));

@@ -211,6 +211,7 @@ local process = loadmod("process")({
   procs = pids.procs, parse_pid = pids.parse_pid, locate = pids.locate, post = pids.post,
   encode = codec.encode, copy = codec.copy, copy_args = mailbox.copy_args, deliver_msg = mailbox.deliver_msg,
   pack = native_msg and native_msg.packer(codec.copy), encode_frame = codec.encode_frame, remote_uniq = pids.remote_uniq,
+  send_bytes = pids.send_bytes,
   inbox = mailbox.inbox, events = mailbox.events, listen = mailbox.listen, unlisten = mailbox.unlisten,
   H = H, ready = sched.ready, BLOCK = sched.BLOCK, maybe_yield = sched.maybe_yield, select = channel.channel.select,
   terminate = lifecycle.terminate, deliver_event = lifecycle.deliver_event, topo = lifecycle.topo,
@@ -290,7 +291,13 @@ local step, count, mbox = sched.step, pids.count, mailbox.stats
 local ps = loadmod("ptable")({ procs = pids.procs, count = pids.count, started = pids.started,
   delivered = mailbox.delivered, account_heap = sched.account_heap, encode = codec.encode, wire = wire,
   tid = cfg.tid }).report
-function __step(batch) return step(batch) end
+local flush_out = pids.flush
+-- A step, then the frames it held for other workers go to the host (pids.lua send_bytes).
+function __step(batch)
+  local nxt, more = step(batch)
+  flush_out()
+  return nxt, more
+end
 -- The host may pass __step its input area in place of a byte string (frames.lua deliver_batch)
 __INPUT_AT = codec.decode_at ~= nil
 function __count() return count() end

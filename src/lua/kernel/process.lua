@@ -8,7 +8,7 @@
 -- where the documented API raises.
 --
 -- Owns: the process module table, argument checks, destination resolution (PID or name).
--- Receives: run, cur, err, errmsg, check; procs, parse_pid, locate, post, remote_uniq (pids.lua);
+-- Receives: run, cur, err, errmsg, check; procs, parse_pid, locate, post, send_bytes, remote_uniq (pids.lua);
 -- encode, encode_frame (lcodec.c's, or nil), copy, pack (lmsg.c's, or nil); copy_args, deliver_msg and the subscription functions
 -- (mailbox.lua); ready, BLOCK, maybe_yield, select (sched.lua); terminate, deliver_event, topo,
 -- the event kinds (lifecycle.lua); spawn_from (spawn.lua); exec, check_exec_args, DEFAULT_CANCEL_MS (exec.lua);
@@ -27,6 +27,7 @@ return function(deps)
   local encode_frame = deps.encode_frame
   -- PIDs of other workers already parsed (pids.lua): a remote send skips resolve's parse
   local remote_uniq = deps.remote_uniq
+  local send_bytes = deps.send_bytes -- an encoded frame to a thread, held until the step's end (pids.lua)
   local mb_inbox, mb_events, mb_listen, mb_unlisten = deps.inbox, deps.events, deps.listen, deps.unlisten
   local H, ready, BLOCK, maybe_yield, chan_select = deps.H, deps.ready, deps.BLOCK, deps.maybe_yield, deps.select
   local terminate, deliver_event, topo = deps.terminate, deps.deliver_event, deps.topo
@@ -124,7 +125,7 @@ return function(deps)
       if encode_frame then b, eerr = encode_frame(5, "m", pid, P.pid, topic, n, ...)
       else b, eerr = encode({ "m", pid, P.pid, topic, n, { ... } }) end
       if not b then return E("Invalid", eerr) end
-      H.post(target, b)
+      send_bytes(target, b)
     end
     local st = P.st
     st[4] = st[4] + 1 -- messages sent (ptable.lua)
