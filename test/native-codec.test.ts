@@ -171,7 +171,23 @@ function both(kv, v, nargs)
     if rL.n ~= rC.n or rL[1] ~= rC[1] then error("decode_args count differs", 0) end
     same(K, rL, rC, "args")
   end
+  both_frame(kv, "{app.x|0x0001f}", nargs, table.unpack(args, 1, nargs))
   return out
+end
+
+-- encode_frame (C only) against encode of the two tables made by constructors, as process.send
+-- makes its "m" frame: the same bytes or the same error, through C's encode and codec.lua's.
+function both_frame(kv, pid, n, ...)
+  local c = CODECS[kv]
+  local fC, feC = c.C.encode_frame(5, "m", pid, "{app.y|0x00020}", "topic", n, ...)
+  local f = { "m", pid, "{app.y|0x00020}", "topic", n, { ... } }
+  local sL, eL = c.L.encode(f)
+  local sC, eC = c.C.encode(f)
+  if sL ~= sC or eL ~= eC then error("encode of the frame differs between C and Lua", 0) end
+  if fC ~= sC or feC ~= eC then
+    error("encode_frame differs: " .. (fC and hex(fC) or tostring(feC)) .. " vs " .. (sC and hex(sC) or tostring(eC)), 0)
+  end
+  return fC ~= nil
 end
 
 -- Decoding the same bytes: the same value or the same error message.
@@ -346,6 +362,85 @@ test('native codec: hostile frames decode to the same value or the same error in
   assert.ok((seen.get('ok') ?? 0) > 0 && (seen.get('error') ?? 0) > 0, JSON.stringify([...seen]));
 });
 
+// decode_at reads the bytes where they lie in the module's memory (the worker's input area):
+// bytes copied into malloc'd memory give, from every frame start, what decode gives on the
+// same bytes as a string — the same value, next position, or error message.
+test('native codec: decode_at from the module\'s memory agrees with decode on the same bytes', () => {
+  const m = (engine.global as unknown as { lua: { module: any } }).lua.module;
+  run(`
+    function at_vs_string(kv, addr, s, len)
+      local c = CODECS[kv]
+      local pos, frames = 1, 0
+      while pos <= len do
+        local rS = table.pack(pcall(c.C.decode, s, pos))
+        local rA = table.pack(pcall(c.C.decode_at, addr, pos, len))
+        if rS[1] ~= rA[1] then error("outcome differs at " .. pos .. ": " .. tostring(rS[2]) .. " vs " .. tostring(rA[2]), 0) end
+        if not rS[1] then
+          if rS[2] ~= rA[2] then error("error differs: " .. tostring(rS[2]) .. " vs " .. tostring(rA[2]), 0) end
+          return frames .. "+error"
+        end
+        if rS[3] ~= rA[3] then error("next position differs", 0) end
+        local a, b = rS[2], rA[2]
+        if type(a) == "table" and not c.K.is_error(a) and type(b) == "table" then
+          -- a frame's outer array is presized (lcodec.c decode_at): the same keys and values,
+          -- its own # and order may differ where it has nils; everything inside is compared whole
+          local m, na, nb = {}, 0, 0
+          m[a] = b
+          for k, v in next, a do
+            na = na + 1
+            if type(k) == "table" or type(k) == "userdata" then TABLE_KEYS = true
+            else same(c.K, v, rawget(b, k), "decoded." .. tostring(k), m) end
+          end
+          for _ in next, b do nb = nb + 1 end
+          if na ~= nb then error("decoded: " .. na .. " keys vs " .. nb, 0) end
+          if not TABLE_KEYS then
+            for k in next, a do if math.type(k) == "integer" then assert(rawget(b, k) ~= nil) end end
+          end
+        else
+          same(c.K, a, b, "decoded")
+        end
+        pos, frames = rS[3], frames + 1
+      end
+      return frames .. ""
+    end
+  `);
+  const outcomes = new Map<string, number>();
+  const check = (bytes: Uint8Array): void => {
+    const p = m._malloc(bytes.length + 1);
+    try {
+      m.HEAPU8.set(bytes, p);
+      engine.global.set('HEX', Buffer.from(bytes).toString('hex'));
+      for (const kv of ['t', 'r']) {
+        const r = run(`return at_vs_string("${kv}", ${p}, unhex(HEX), ${bytes.length})`) as string;
+        const kind = r.endsWith('+error') ? 'error' : Number(r) > 1 ? 'frames' : 'one';
+        outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1);
+      }
+    } finally { m._free(p); }
+  };
+  // a batch of several frames, as a step gets it: the same values decoded one after the other
+  const batch = run(`
+    local C = CODECS.t.C
+    local shared = { 1, { "x" } }
+    return hex(C.encode_frame(5, "m", "{a|0x00001}", "{b|0x00002}", "t", 2, shared, shared)
+      .. C.encode({ "e", "{a|0x00001}", { kind = "EXIT", from = "{b|0x00002}" } })
+      .. C.encode_frame(5, "m", "{a|0x00001}", "{b|0x00002}", "t", 0)
+      .. C.encode({ "t", "{a|0x00001}", "{b|0x00002}" }))
+  `) as string;
+  check(Buffer.from(batch, 'hex'));
+  fc.assert(fc.property(hostileFrame, (b) => { check(b); }), fuzzParams('native-codec-decode-at', 300));
+  assert.ok((outcomes.get('frames') ?? 0) > 0 && (outcomes.get('error') ?? 0) > 0, JSON.stringify([...outcomes]));
+  // arguments: an address and a length are required, the position is 1 or more
+  run(`
+    local C = CODECS.t.C
+    for _, args in ipairs({ { 0, 1, 1 }, { 8, 1, -1 }, { "8", 1, 1 }, { 8, 1 } }) do
+      local ok, e = pcall(C.decode_at, args[1], args[2], args[3])
+      assert(not ok and e:find("expected an address and a length", 1, true), tostring(e))
+    end
+    local ok, e = pcall(C.decode_at, 8, 0, 1)
+    assert(not ok and e:find("pos must be a positive integer", 1, true), tostring(e))
+  `);
+});
+
 // ---- limits, errors, re-entrance -----------------------------------------------------------------
 
 test('native codec: the depth limits are the same (512 tables encoded, 500 copied)', () => {
@@ -418,6 +513,57 @@ test('native codec: MAX_BYTES, with codec.lua\'s lower bound of the size', () =>
     a, sl, sc, big = nil, nil, nil, nil
     collectgarbage()
   `);
+});
+
+test('native codec: encode_frame gives the bytes of the frame tables it does not make', () => {
+  const r = run(`
+    local n, ok = 0, 0
+    local function frame(kv, pid, cnt, ...)
+      n = n + 1
+      if both_frame(kv, pid, cnt, ...) then ok = ok + 1 end
+    end
+    local shared = { 1, 2, { "x" } }
+    local cyc = {}; cyc.self = cyc
+    local long = string.rep("p", 40) -- a field of 32 bytes or more is not a cached piece
+    for _, kv in ipairs({ "t", "r" }) do
+      local E = CODECS[kv].K.make_error({ kind = "NotFound", message = "m", details = { a = 1 } })
+      frame(kv, "{app.x|0x0001f}", 0)                        -- no payload: an empty map
+      frame(kv, "{app.x|0x0001f}", 1, 42)
+      frame(kv, long, 3, -129, 256, 2^53)                     -- integers past the cached pieces
+      frame(kv, "{app.x|0x0001f}", 2, 1.5, 0/0)
+      frame(kv, "{app.x|0x0001f}", 3, shared, shared, shared[3]) -- sharing between payloads
+      frame(kv, "{app.x|0x0001f}", 2, cyc, { cyc })           -- cycles
+      frame(kv, "{app.x|0x0001f}", 1, E)                      -- an error object
+      frame(kv, "{app.x|0x0001f}", 2, long, string.rep("\0", 70000))
+      frame(kv, "{app.x|0x0001f}", 3, nil, 5, nil)            -- nils: the tables are made
+      frame(kv, "{app.x|0x0001f}", 1, nil)
+      frame(kv, "{app.x|0x0001f}", 2, 7, nil)
+      frame(kv, nil, 1, 7)                                    -- a nil among the fields
+      frame(kv, "{app.x|0x0001f}", 2, print, 1)               -- unsendable: the same error
+      frame(kv, "{app.x|0x0001f}", 2, 1, coroutine.create(print))
+      local deep = {}; local t = deep; for _ = 2, 510 do t[1] = {}; t = t[1] end
+      frame(kv, "{app.x|0x0001f}", 1, deep)                   -- 510 + the two tables: 512 levels
+      t[1] = {}
+      frame(kv, "{app.x|0x0001f}", 1, deep)                   -- 513: refused by both
+      for _, l in ipairs({ 180, 190, 200, 210 }) do             -- around the scalar path's 256 bytes
+        frame(kv, "{app.x|0x0001f}", 3, string.rep("s", l), true, false)
+      end
+      local many = {}; for i = 1, 300 do many[i] = i * 1000 end
+      frame(kv, "{app.x|0x0001f}", 300, table.unpack(many))  -- a 16-bit array header
+    end
+    -- k: any number of fields, 0 included
+    local C = CODECS.t.C
+    assert(C.encode_frame(0) == C.encode({ {} }))
+    assert(C.encode_frame(0, 1, 2) == C.encode({ { 1, 2 } }))
+    assert(C.encode_frame(2, "a", "b", 3) == C.encode({ "a", "b", { 3 } }))
+    for _, bad in ipairs({ -1, 3, 1.5, "1" }) do
+      local okc, e = pcall(C.encode_frame, bad, "a", "b")
+      assert(not okc and e:find("k must be an integer", 1, true), tostring(e))
+    end
+    return n .. "/" .. ok
+  `) as string;
+  // 21 cases per K, all compared; all encoded but the three refused (two unsendable, one too deep)
+  assert.equal(r, '42/36');
 });
 
 test('native codec: unsendable values, argument errors and the first problem met', () => {

@@ -47,6 +47,12 @@
 ** finaliser encoding while a value is encoded) or a call after an error finds the slot empty and
 ** makes fresh ones. Bytes past MAX_BYTES are counted, not written.
 **
+** Two entry points of the cross-worker path have no codec.lua twin (docs/design/scheduler.md,
+** "The cross-worker send, per message"): encode_frame, encode of a frame and its value list
+** without making the two tables (the same bytes as encode of the tables, tested against both
+** encoders), and decode_at, decode reading the module's memory (the worker's input area) instead
+** of a string (the kernel's only). The kernel keeps its Lua path where they are missing.
+**
 ** Budget. A C call is not interrupted by the count hook; the work is linear in what the value
 ** holds (tables are visited once, sharing is kept), which the process spent instructions
 ** building.
@@ -439,6 +445,24 @@ static void enc_error (Enc *e, int idx) {
   e->edepth--;
 }
 
+/* A non-nil element of an array, as codec.lua's array loop writes it: a string of under 32 bytes
+** and an integer of -128..255 are one part each (its cached pieces), anything else is enc. */
+static void enc_elem (Enc *e, int idx) {
+  lua_State *L = e->L;
+  int tx = lua_type(L, idx);
+  if (tx == LUA_TSTRING && lua_rawlen(L, idx) < 32) {
+    size_t l;
+    const char *s = lua_tolstring(L, idx, &l);
+    enc_short(e, s, l);
+  }
+  else if (tx == LUA_TNUMBER && lua_isinteger(L, idx) && lua_tointeger(L, idx) >= -128
+           && lua_tointeger(L, idx) <= 255) {
+    e->parts++;
+    enc_int(e, lua_tointeger(L, idx));
+  }
+  else enc(e, idx);
+}
+
 static void enc_table (Enc *e, int idx) {
   lua_State *L = e->L;
   const void *p = lua_topointer(L, idx);
@@ -476,18 +500,7 @@ static void enc_table (Enc *e, int idx) {
       e->parts++;
       put(e, d, header(d, len, 0x90, 16, 0, 0xdc, 0xdd));
       for (j = 1; j <= len; j++) {
-        int tx = lua_rawgeti(L, idx, (lua_Integer)j);
-        if (tx == LUA_TSTRING && lua_rawlen(L, -1) < 32) {
-          size_t l;
-          const char *s = lua_tolstring(L, -1, &l);
-          enc_short(e, s, l);
-        }
-        else if (tx == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) >= -128
-                 && lua_tointeger(L, -1) <= 255) {
-          e->parts++;
-          enc_int(e, lua_tointeger(L, -1));
-        }
-        else if (tx != LUA_TNIL) enc(e, lua_gettop(L));
+        if (lua_rawgeti(L, idx, (lua_Integer)j) != LUA_TNIL) enc_elem(e, lua_gettop(L));
         else { hole = 1; lua_pop(L, 1); break; }
         lua_pop(L, 1);
       }
@@ -627,6 +640,94 @@ static int c_encode_args (lua_State *L) {
   return enc_finish(L, &e);
 }
 
+/* encode_frame(k, a1, ..., ak, v1, ..., vn) -> string | nil, message: the bytes of
+** encode({ a1, ..., ak, { v1, ..., vn } }) with both tables made by table constructors (as
+** process.send makes its "m" frame: { "m", pid, from, topic, n, { ... } }), but without making
+** them: a cross-worker send allocated the two tables only to encode them. n is what is left after
+** the k fields (trailing nils count). The same bytes, errors and limits, because the two tables
+** go through the same steps enc_table takes for them: each is numbered in the seen set (by a
+** stand-in address: no value can refer to a table it never saw, so only the numbering matters),
+** counts one level of depth, and is an array of its elements (enc_elem) — or, for an empty list,
+** an empty map. With a nil among the arguments (a table constructor's holes make `#` and the
+** array-or-map choice depend on the table's layout) the two tables are made, exactly as the
+** constructors make them (array parts of k + 1 and n slots), and encoded. */
+static const char frame_table, list_table;  /* the stand-ins' addresses */
+
+/* The C buffer of encode_frame's scalar path: a frame that may need more goes the general way. */
+#define SMALL_FRAME 256
+
+/* Are arguments from..to all strings, numbers and booleans, encoded in SMALL_FRAME bytes at most
+** with the two array headers (a bound: a string's header is at most 5 bytes, a number 9)? */
+static int scalars_fit (lua_State *L, int from, int to) {
+  size_t need = 10;
+  int i;
+  for (i = from; i <= to; i++) {
+    switch (lua_type(L, i)) {
+      case LUA_TSTRING: need += lua_rawlen(L, i) + 5; break;
+      case LUA_TNUMBER: need += 9; break;
+      case LUA_TBOOLEAN: need += 1; break;
+      default: return 0;
+    }
+    if (need > SMALL_FRAME) return 0;
+  }
+  return 1;
+}
+
+static int c_encode_frame (lua_State *L) {
+  Enc e;
+  lua_Integer k;
+  int top = lua_gettop(L), i, n;
+  unsigned char d[5];
+  if (!lua_isinteger(L, 1) || (k = lua_tointeger(L, 1)) < 0 || k > top - 1)
+    return luaL_error(L, "codec.encode_frame: k must be an integer from 0 to the number of arguments");
+  n = top - 1 - (int)k;
+  for (i = 2; i <= top; i++) {
+    if (lua_isnil(L, i)) {
+      luaL_checkstack(L, 4, NULL);
+      lua_createtable(L, (int)k + 1, 0);
+      for (i = 1; i <= (int)k; i++) { lua_pushvalue(L, 1 + i); lua_rawseti(L, -2, i); }
+      lua_createtable(L, n, 0);
+      for (i = 1; i <= n; i++) { lua_pushvalue(L, 1 + (int)k + i); lua_rawseti(L, -2, i); }
+      lua_rawseti(L, -2, k + 1);
+      lua_replace(L, 1);
+      return c_encode(L);
+    }
+  }
+  if (scalars_fit(L, 2, top)) {
+    /* Scalars only, and few bytes (a message of plain values): written into a C buffer, with no
+    ** scratch taken (no table to number, no callback that could re-enter, no MAX_BYTES to meet);
+    ** the same element steps, so the same bytes. */
+    char small[SMALL_FRAME];
+    e.L = L; e.b = small; e.cap = SMALL_FRAME; e.len = e.bytes = e.parts = 0;
+    e.bidx = 0; e.depth = e.edepth = 0; e.err = NULL; e.errtype = NULL;
+    put(&e, d, header(d, (uint64_t)k + 1, 0x90, 16, 0, 0xdc, 0xdd));
+    for (i = 1; i <= (int)k; i++) enc_elem(&e, 1 + i);
+    if (n == 0) put1(&e, 0x80);
+    else {
+      put(&e, d, header(d, (uint64_t)n, 0x90, 16, 0, 0xdc, 0xdd));
+      for (i = 1; i <= n; i++) enc_elem(&e, 1 + (int)k + i);
+    }
+    lua_pushlstring(L, e.b, (size_t)e.len);
+    return 1;
+  }
+  enc_open(L, &e);
+  seen_add(L, &e.seen, &frame_table);
+  e.depth = 1;
+  e.parts++;
+  put(&e, d, header(d, (uint64_t)k + 1, 0x90, 16, 0, 0xdc, 0xdd));
+  for (i = 1; i <= (int)k; i++) enc_elem(&e, 1 + i);
+  seen_add(L, &e.seen, &list_table);
+  e.depth = 2;
+  e.parts++;
+  if (n == 0) put1(&e, 0x80);  /* {}: enc_table's map of no entries */
+  else {
+    put(&e, d, header(d, (uint64_t)n, 0x90, 16, 0, 0xdc, 0xdd));
+    for (i = 1; i <= n; i++) enc_elem(&e, 1 + (int)k + i);
+  }
+  e.depth = 0;
+  return enc_finish(L, &e);
+}
+
 
 /* ---- decoder ----------------------------------------------------------------------------------- */
 
@@ -637,6 +738,7 @@ typedef struct Dec {
   lua_Integer n;  /* tables decoded so far (refs[1..n]) */
   int depth;
   int refs;  /* stack index of the refs table */
+  int frame;  /* decode_at: the value is a kernel frame (its outer array is presized) */
 } Dec;
 
 NORET fail (Dec *d, const char *what, int64_t pos) {
@@ -693,11 +795,16 @@ static void new_table (Dec *d, int64_t pos, int narr, int nrec) {
   d->depth = depth;
 }
 
+#define FRAME_FIELDS 16  /* a frame's array is presized up to this many fields */
+
 static int64_t dec_array (Dec *d, int64_t pos, int64_t cnt) {
   lua_State *L = d->L;
   int t;
   int64_t i;
-  new_table(d, pos, 0, 0);
+  /* A frame's own array (decode_at) is the kernel's and never reaches a process: made at its
+  ** size, not grown key by key (four rehashes for a six-field "m" frame); what it holds is
+  ** built as decode builds it. */
+  new_table(d, pos, d->frame && d->depth == 0 && cnt <= FRAME_FIELDS ? (int)cnt : 0, 0);
   t = lua_gettop(L);
   for (i = 1; i <= cnt; i++) {
     pos = dec_item(d, pos);
@@ -889,6 +996,7 @@ static void dec_open (lua_State *L, Dec *d, const char *s, size_t slen) {
   d->slen = (int64_t)slen;
   d->n = 0;
   d->depth = 0;
+  d->frame = 0;
   if (take(L, SC_REFS) == LUA_TNIL) {
     lua_pop(L, 1);
     lua_createtable(L, 16, 0);
@@ -927,6 +1035,33 @@ static int c_decode (lua_State *L) {
   lua_settop(L, 1);
   s = lua_tolstring(L, 1, &slen);
   dec_open(L, &d, s, slen);
+  nxt = dec(&d, pos);
+  dec_close(L, &d);
+  lua_pushinteger(L, (lua_Integer)nxt);
+  return 2;
+}
+
+/* decode_at(addr, pos, len) -> v, next_pos: decode(s, pos) reading the len bytes of this
+** module's memory at address addr instead of a string s (same values, errors and positions).
+** The worker's rings drain into its kernel's input area (src/lua/engine.ts), memory of the wasm
+** heap, and the step decodes its frames from there: no Lua string of the batch, one copy less per
+** frame. For the kernel only: an address reads any byte of the Lua state's memory, so this must
+** never reach a process (the kernel's codec table is not one they see). One difference from
+** decode: the value is a frame, and its outer array, which only the kernel reads, is made at its
+** size (up to FRAME_FIELDS), so where it has nils its `#` and `next` order may differ from
+** decode's; everything inside it is decode's, down to the layout. */
+static int c_decode_at (lua_State *L) {
+  Dec d;
+  lua_Integer a, pos, len;
+  int64_t nxt;
+  if (!lua_isinteger(L, 1) || (a = lua_tointeger(L, 1)) <= 0 || !lua_isinteger(L, 3)
+      || (len = lua_tointeger(L, 3)) < 0)
+    return luaL_error(L, "codec.decode_at: expected an address and a length");
+  if (!lua_isinteger(L, 2) || (pos = lua_tointeger(L, 2)) < 1)
+    return luaL_error(L, "codec.decode: pos must be a positive integer");
+  lua_settop(L, 0);
+  dec_open(L, &d, (const char *)(uintptr_t)a, (size_t)len);
+  d.frame = 1;
   nxt = dec(&d, pos);
   dec_close(L, &d);
   lua_pushinteger(L, (lua_Integer)nxt);
@@ -1142,11 +1277,12 @@ static int c_reset (lua_State *L) {
 
 
 /* codec(is_error, error_fields, make_error [, registry]) -> { encode, decode, encode_args,
-** decode_args, copy, reset, MAX_DEPTH, VALUE_DEPTH, MAX_BYTES } */
+** decode_args, copy, reset, encode_frame, decode_at, MAX_DEPTH, VALUE_DEPTH, MAX_BYTES } */
 static int c_codec (lua_State *L) {
   static const luaL_Reg fns[] = {
     { "encode", c_encode }, { "decode", c_decode }, { "encode_args", c_encode_args },
-    { "decode_args", c_decode_args }, { "copy", c_copy }, { "reset", c_reset }, { NULL, NULL }
+    { "decode_args", c_decode_args }, { "copy", c_copy }, { "reset", c_reset },
+    { "encode_frame", c_encode_frame }, { "decode_at", c_decode_at }, { NULL, NULL }
   };
   luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_checktype(L, 2, LUA_TFUNCTION);
@@ -1154,7 +1290,7 @@ static int c_codec (lua_State *L) {
   if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
   lua_settop(L, 4);
   lua_createtable(L, 5, 0);  /* the scratch */
-  lua_createtable(L, 0, 9);
+  lua_createtable(L, 0, 11);
   lua_insert(L, 1);  /* result table under the five upvalues */
   luaL_setfuncs(L, fns, 5);
   lua_pushinteger(L, MAX_DEPTH); lua_setfield(L, 1, "MAX_DEPTH");

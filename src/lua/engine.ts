@@ -10,10 +10,14 @@
 // binary payloads survive.
 //
 // The step's input. A worker's endpoint drains its rings straight into the kernel's input area
-// (inputArea: memory of the wasm heap, malloc'd once and grown with realloc), and step() pushes
-// that batch as a Lua string from where it lies: bytes of a frame, receiver side, ring -> wasm heap
-// -> Lua string (two copies; before: ring -> a JS buffer -> a malloc'd copy per step -> Lua string,
-// and a malloc and a free per step). A batch from anywhere else is still copied in as before.
+// (inputArea: memory of the wasm heap, malloc'd once and grown with realloc). On our Lua module
+// the kernel decodes the frames where they lie (codec.decode_at, native/lua/lcodec.c): step()
+// passes the area as one integer, address << 32 | length, and the bytes of a frame, receiver
+// side, are copied once, ring -> wasm heap (before: ring -> wasm heap -> a Lua string of the
+// batch, two copies; before that ring -> a JS buffer -> a malloc'd copy per step -> Lua string,
+// three, and a malloc and a free per step). On wasmoon's module (no decode_at: the kernel's
+// __INPUT_AT is false) the batch is pushed as a Lua string from where it lies. A batch from
+// anywhere else is copied in as a string as before.
 //
 // Never call Lua unprotected from JS: a Lua error outside a pcall aborts the wasm module. The
 // only entry points are `step` and the report globals (`count`, `mem`, `mbox`, `ps`), all called
@@ -116,6 +120,8 @@ export class LuaKernel {
   /** The input area (see the top): its address in the wasm heap and its capacity. */
   private inPtr = 0;
   private inCap = 0;
+  /** The kernel decodes the input area where it lies (its __INPUT_AT; see the top). */
+  private inputAt = false;
 
   private constructor(m: Module, L: number) {
     this.m = m;
@@ -139,6 +145,7 @@ export class LuaKernel {
     const mods: Record<string, string | Uint8Array> = { ...allSources(), __cfg: cfg, __entries: entries };
     k.setGlobalTable('__MODS', mods);
     k.runChunk(kernelSource('init'), '@kernel/init.lua');
+    k.inputAt = k.globalIsTrue('__INPUT_AT');
     return k;
   }
 
@@ -149,6 +156,16 @@ export class LuaKernel {
     const p = m._lua_tolstring(L, idx, this.lenPtr);
     const len = m.HEAPU32[this.lenPtr >> 2];
     return m.HEAPU8.subarray(p, p + len);
+  }
+
+  private globalIsTrue(name: string): boolean {
+    const m = this.m;
+    const cname = m.stringToNewUTF8(name);
+    m._lua_getglobal(this.L, cname);
+    m._free(cname);
+    const r = m._lua_toboolean(this.L, -1) !== 0;
+    m._lua_settop(this.L, 0);
+    return r;
   }
 
   private stringAt(L: number, idx: number): string {
@@ -194,6 +211,14 @@ export class LuaKernel {
   private int(L: number, idx: number): number {
     const n = this.m._lua_tonumberx(L, idx, 0);
     return Number.isSafeInteger(n) ? n : Number(this.m._lua_tointegerx(L, idx, 0));
+  }
+
+  /**
+   * An integer argument that is a thread or process id (below 2^53): read as a number, which
+   * spares the per-message host calls (route, post) a BigInt each (lua_tointegerx returns one).
+   */
+  private id(L: number, idx: number): number {
+    return this.m._lua_tonumberx(L, idx, 0);
   }
 
   private num(L: number, idx: number): number {
@@ -249,7 +274,7 @@ export class LuaKernel {
       }),
       this.def('dead', (L) => { host.pidDead(this.int(L, 1)); return 0; }),
       this.def('route', (L) => {
-        const [tid, alive] = host.route(this.int(L, 1));
+        const [tid, alive] = host.route(this.id(L, 1));
         m._lua_pushinteger(L, BigInt(tid));
         m._lua_pushboolean(L, alive ? 1 : 0);
         return 2;
@@ -263,7 +288,14 @@ export class LuaKernel {
         m._lua_pushboolean(L, host.killRequested(this.int(L, 1)) ? 1 : 0);
         return 1;
       }),
-      this.def('post', (L) => { host.post(this.int(L, 1), this.bytesAt(L, 2)); return 0; }),
+      this.def('post', (L) => { host.post(this.id(L, 1), this.bytesAt(L, 2)); return 0; }),
+      // post_many(tid, frame, ...): the frames a step held for one destination (kernel/pids.lua)
+      this.def('post_many', (L) => {
+        const to = this.id(L, 1);
+        const top = m._lua_gettop(L);
+        for (let i = 2; i <= top; i++) host.post(to, this.bytesAt(L, i));
+        return 0;
+      }),
       this.def('write', (L) => { host.write(this.int(L, 1), this.bytesAt(L, 2)); return 0; }),
       this.def('stdin_read', (L) => {
         host.stdinRead(this.int(L, 1), this.stringAt(L, 2), this.int(L, 3), this.int(L, 4));
@@ -356,7 +388,9 @@ export class LuaKernel {
     const inArea = len > 0 && batch!.buffer === m.HEAPU8.buffer && batch!.byteOffset === this.inPtr;
     m._lua_getglobal(L, this.stepName);
     if (len === 0) m._lua_pushnil(L);
-    // Drained into the input area: pushed from where it lies (one copy, into the Lua string).
+    // Drained into the input area: decoded where it lies (no copy), or pushed from there (one
+    // copy, into the Lua string). wasm32 addresses and lengths fit 32 bits each.
+    else if (inArea && this.inputAt) m._lua_pushinteger(L, (BigInt(this.inPtr) << 32n) | BigInt(len));
     else if (inArea) m._lua_pushlstring(L, this.inPtr, len);
     else this.pushBytes(L, batch!);
     this.pcall(1, 2, 'step');

@@ -40,7 +40,7 @@
 -- that moves them stops the kernel from booting instead of misreading frames.
 --
 -- Receives: wire (wire.lua's table); procs, parse_pid, post, host_of_tid (pids.lua); H (route, dies_with, write, wall);
--- cfg.hosts, SELF; decode, codec_reset; run; error helpers; deliver_msg (mailbox.lua); and from
+-- cfg.hosts, SELF; decode, decode_at (lcodec.c's, or nil), codec_reset; run; error helpers; deliver_msg (mailbox.lua); and from
 -- lifecycle.lua deliver_event, terminate, kill, notify_exit, exec_waits, end_faulted,
 -- take_notifying; rpc.lua answer, worker_down; names.lua own, acked; spawn.lua frame_s, frame_sp,
 -- frame_bound, frame_unfwd, early, forward, pending_here, shutdown, worker_down.
@@ -250,15 +250,20 @@ return function(deps)
     end
   end
 
-  -- The batch being delivered, where its next frame starts, and the frame being handled (nil
-  -- while decoding): upvalues, so that after an error delivery resumes behind the failed frame.
-  local dbatch, dpos, dframe
+  -- The batch being delivered, its length, its decoder, where its next frame starts, and the
+  -- frame being handled (nil while decoding): upvalues, so that after an error delivery resumes
+  -- behind the failed frame. A batch is a byte string, or the worker's input area in the wasm
+  -- heap as one integer, address << 32 | length (src/lua/engine.ts; our Lua module only), decoded
+  -- where it lies by decode_at (lcodec.c): no Lua string of the batch, one copy less per frame.
+  -- Both decoders take (batch, pos, len); decode ignores len.
+  local decode_at = deps.decode_at
+  local dbatch, dlen, ddec, dpos, dframe
   local function deliver_rest()
-    local batch, len = dbatch, #dbatch
+    local batch, len, dec = dbatch, dlen, ddec
     while dpos <= len do
       dframe = nil
       local f
-      f, dpos = decode(batch, dpos)
+      f, dpos = dec(batch, dpos, len)
       dframe = f
       local kind = f[1]
       local fw = TARGETED[kind] and forward[f[2]]
@@ -276,17 +281,22 @@ return function(deps)
   end
 
   function M.deliver_batch(batch)
-    dbatch, dpos = batch, 1
+    if type(batch) == "number" then
+      dbatch, dlen, ddec = batch >> 32, batch & 0xffffffff, decode_at
+    else
+      dbatch, dlen, ddec = batch, #batch, decode
+    end
+    dpos = 1
     while true do
       local ok, e = pcall(deliver_rest)
       if ok then break end
       if dframe == nil then
-        M.kernel_fault("decoding a frame batch (" .. #batch .. " bytes, the rest dropped)", e)
+        M.kernel_fault("decoding a frame batch (" .. dlen .. " bytes, the rest dropped)", e)
         break
       end
       frame_fault(dframe, e)
     end
-    dbatch, dframe = nil, nil
+    dbatch, ddec, dframe = nil, nil, nil
   end
 
   return M

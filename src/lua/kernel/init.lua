@@ -3,7 +3,8 @@
 -- The host (src/lua/engine.ts) has put the raw host functions in the global __H and the module
 -- sources in __MODS (module name -> source: every .lua under src/lua/kernel and src/lua/lib,
 -- "dir/name" for subfolders, plus the codec-encoded __cfg and __entries) before running this
--- chunk. Afterwards the only globals the host uses are __step, __count, __mem, __mbox, __ps and __tq; the
+-- chunk. Afterwards the only globals the host uses are __step, __count, __mem, __mbox, __ps and __tq
+-- (and __INPUT_AT, read once after boot); the
 -- sandboxed processes never see this global table (they get their own environments).
 --
 -- Module shape. Every kernel module is a file returning `function(deps) ... return module end`.
@@ -182,7 +183,7 @@ late.cancel_execs = exec.cancel_execs
 
 local frames = loadmod("frames")({
   procs = pids.procs, parse_pid = pids.parse_pid, post = pids.post, host_of_tid = pids.host_of_tid,
-  H = H, hosts = cfg.hosts, SELF = pids.SELF, decode = codec.decode, codec_reset = codec.reset,
+  H = H, hosts = cfg.hosts, SELF = pids.SELF, decode = codec.decode, decode_at = codec.decode_at, codec_reset = codec.reset,
   run = run, err = err, is_error = is_error, error_message = errmsg,
   deliver_msg = mailbox.deliver_msg, set_of = pids.set_of,
   lifecycle = lifecycle, rpc = rpc, names = names, spawn = spawn, wire = wire,
@@ -209,7 +210,8 @@ local process = loadmod("process")({
   run = run, cur = cur, err = err, error_message = errmsg, check = check, set_of = pids.set_of,
   procs = pids.procs, parse_pid = pids.parse_pid, locate = pids.locate, post = pids.post,
   encode = codec.encode, copy = codec.copy, copy_args = mailbox.copy_args, deliver_msg = mailbox.deliver_msg,
-  pack = native_msg and native_msg.packer(codec.copy),
+  pack = native_msg and native_msg.packer(codec.copy), encode_frame = codec.encode_frame, remote_uniq = pids.remote_uniq,
+  send_bytes = pids.send_bytes,
   inbox = mailbox.inbox, events = mailbox.events, listen = mailbox.listen, unlisten = mailbox.unlisten,
   H = H, ready = sched.ready, BLOCK = sched.BLOCK, maybe_yield = sched.maybe_yield, select = channel.channel.select,
   terminate = lifecycle.terminate, deliver_event = lifecycle.deliver_event, topo = lifecycle.topo,
@@ -289,7 +291,15 @@ local step, count, mbox = sched.step, pids.count, mailbox.stats
 local ps = loadmod("ptable")({ procs = pids.procs, count = pids.count, started = pids.started,
   delivered = mailbox.delivered, account_heap = sched.account_heap, encode = codec.encode, wire = wire,
   tid = cfg.tid }).report
-function __step(batch) return step(batch) end
+local flush_out = pids.flush
+-- A step, then the frames it held for other workers go to the host (pids.lua send_bytes).
+function __step(batch)
+  local nxt, more = step(batch)
+  flush_out()
+  return nxt, more
+end
+-- The host may pass __step its input area in place of a byte string (frames.lua deliver_batch)
+__INPUT_AT = codec.decode_at ~= nil
 function __count() return count() end
 function __live(limit) return pids.live(limit) end
 function __mbox() return mbox() end

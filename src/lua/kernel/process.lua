@@ -8,8 +8,8 @@
 -- where the documented API raises.
 --
 -- Owns: the process module table, argument checks, destination resolution (PID or name).
--- Receives: run, cur, err, errmsg, check; procs, parse_pid, locate, post (pids.lua); encode,
--- copy, pack (lmsg.c's, or nil); copy_args, deliver_msg and the subscription functions
+-- Receives: run, cur, err, errmsg, check; procs, parse_pid, locate, post, send_bytes, remote_uniq (pids.lua);
+-- encode, encode_frame (lcodec.c's, or nil), copy, pack (lmsg.c's, or nil); copy_args, deliver_msg and the subscription functions
 -- (mailbox.lua); ready, BLOCK, maybe_yield, select (sched.lua); terminate, deliver_event, topo,
 -- the event kinds (lifecycle.lua); spawn_from (spawn.lua); exec, check_exec_args, DEFAULT_CANCEL_MS (exec.lua);
 -- local_names, registry (names.lua); rpc; readonly, builtin (sandbox.lua); upgrade; spawner;
@@ -22,6 +22,12 @@ return function(deps)
   -- pack(...) -> the payload list of a same-worker send, each value copied | nil, message: the
   -- loop in process.send in one C call on our Lua module (native/lua/lmsg.c); nil on wasmoon's
   local pack = deps.pack
+  -- encode_frame(5, "m", pid, from, topic, n, ...) -> the bytes of the "m" frame table below,
+  -- without making it or its payload list (native/lua/lcodec.c); nil on wasmoon's module
+  local encode_frame = deps.encode_frame
+  -- PIDs of other workers already parsed (pids.lua): a remote send skips resolve's parse
+  local remote_uniq = deps.remote_uniq
+  local send_bytes = deps.send_bytes -- an encoded frame to a thread, held until the step's end (pids.lua)
   local mb_inbox, mb_events, mb_listen, mb_unlisten = deps.inbox, deps.events, deps.listen, deps.unlisten
   local H, ready, BLOCK, maybe_yield, chan_select = deps.H, deps.ready, deps.BLOCK, deps.maybe_yield, deps.select
   local terminate, deliver_event, topo = deps.terminate, deps.deliver_event, deps.topo
@@ -86,7 +92,7 @@ return function(deps)
     -- A live process of this worker, the common case: resolve's and locate's first steps inline
     -- (two Lua calls of the ~25 a same-worker message costs); anything else goes through them.
     local pid, target = dest, procs[dest]
-    if not target then
+    if not target and not remote_uniq[dest] then
       local rerr
       pid, rerr = resolve(dest)
       if not pid then return nil, rerr end
@@ -115,9 +121,11 @@ return function(deps)
       end
       deliver_msg(target, topic, P.pid, n, p)
     else
-      local b, eerr = encode({ "m", pid, P.pid, topic, n, { ... } })
+      local b, eerr
+      if encode_frame then b, eerr = encode_frame(5, "m", pid, P.pid, topic, n, ...)
+      else b, eerr = encode({ "m", pid, P.pid, topic, n, { ... } }) end
       if not b then return E("Invalid", eerr) end
-      H.post(target, b)
+      send_bytes(target, b)
     end
     local st = P.st
     st[4] = st[4] + 1 -- messages sent (ptable.lua)

@@ -790,6 +790,12 @@ return function(K)
     if c.MAX_DEPTH == MAX_DEPTH and c.VALUE_DEPTH == VALUE_DEPTH and c.MAX_BYTES == MAX_BYTES then
       codec.encode, codec.decode, codec.copy = c.encode, c.decode, c.copy
       codec.encode_args, codec.decode_args = c.encode_args, c.decode_args
+      -- encode_frame(k, a1..ak, v1..vn): encode({ a1, ..., ak, { v1, ..., vn } }) without the two
+      -- tables (lcodec.c); C only — without it the caller builds the tables (process.send)
+      codec.encode_frame = c.encode_frame
+      -- decode_at(addr, pos, len): decode(s, pos) from the bytes at an address of the Lua state's
+      -- memory (the worker's input area; lcodec.c). The kernel's only: never give it to a process.
+      codec.decode_at = c.decode_at
       local lua_reset, c_reset = codec.reset, c.reset
       codec.reset = function() lua_reset(); c_reset() end
       codec.native = true
