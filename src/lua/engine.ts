@@ -205,20 +205,13 @@ export class LuaKernel {
   /**
    * An integer argument of a host call (a PID slot, a thread id, a count). Read as a double:
    * lua_tointegerx returns an i64, which reaches JS as a BigInt, one heap allocation per
-   * argument (5 per job on a worker: load_add twice, dead, post, route). A value that is not a
+   * argument (5 per job on a worker: load_add twice, dead, post, route; route and post on every
+   * cross-worker message). A value that is not a
    * safe integer (a float, a huge integer) takes the integer path, so the result is lua_tointegerx's.
    */
   private int(L: number, idx: number): number {
     const n = this.m._lua_tonumberx(L, idx, 0);
     return Number.isSafeInteger(n) ? n : Number(this.m._lua_tointegerx(L, idx, 0));
-  }
-
-  /**
-   * An integer argument that is a thread or process id (below 2^53): read as a number, which
-   * spares the per-message host calls (route, post) a BigInt each (lua_tointegerx returns one).
-   */
-  private id(L: number, idx: number): number {
-    return this.m._lua_tonumberx(L, idx, 0);
   }
 
   private num(L: number, idx: number): number {
@@ -274,7 +267,7 @@ export class LuaKernel {
       }),
       this.def('dead', (L) => { host.pidDead(this.int(L, 1)); return 0; }),
       this.def('route', (L) => {
-        const [tid, alive] = host.route(this.id(L, 1));
+        const [tid, alive] = host.route(this.int(L, 1));
         m._lua_pushinteger(L, BigInt(tid));
         m._lua_pushboolean(L, alive ? 1 : 0);
         return 2;
@@ -288,10 +281,10 @@ export class LuaKernel {
         m._lua_pushboolean(L, host.killRequested(this.int(L, 1)) ? 1 : 0);
         return 1;
       }),
-      this.def('post', (L) => { host.post(this.id(L, 1), this.bytesAt(L, 2)); return 0; }),
+      this.def('post', (L) => { host.post(this.int(L, 1), this.bytesAt(L, 2)); return 0; }),
       // post_many(tid, frame, ...): the frames a step held for one destination (kernel/pids.lua)
       this.def('post_many', (L) => {
-        const to = this.id(L, 1);
+        const to = this.int(L, 1);
         const top = m._lua_gettop(L);
         for (let i = 2; i <= top; i++) host.post(to, this.bytesAt(L, i));
         return 0;
