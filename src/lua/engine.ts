@@ -206,8 +206,8 @@ export class LuaKernel {
    * An integer argument of a host call (a PID slot, a thread id, a count). Read as a double:
    * lua_tointegerx returns an i64, which reaches JS as a BigInt, one heap allocation per
    * argument (5 per job on a worker: load_add twice, dead, post, route; route and post on every
-   * cross-worker message). A value that is not a
-   * safe integer (a float, a huge integer) takes the integer path, so the result is lua_tointegerx's.
+   * cross-worker message). A value that is not a safe integer (a float, a huge integer) takes the
+   * integer path, so the result is lua_tointegerx's.
    */
   private int(L: number, idx: number): number {
     const n = this.m._lua_tonumberx(L, idx, 0);
