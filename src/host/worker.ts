@@ -65,6 +65,7 @@ const kernel = await LuaKernel.create({
   loadAdd: (d, t) => dir.addLoad(t ?? tid, d),
   taskPush,
   taskTake: (steal) => tasks?.take(steal),
+  taskListed: (n) => { dir.setListed(n); return placement.siblingLighter(); },
   pidDead: (u) => dir.dead(u),
   route: (u) => [dir.owner(u), dir.isAlive(u)],
   setRunner: (u) => dir.setRunner(u),
