@@ -192,5 +192,29 @@ test('the offer rule: the list length is reported as it grows and as it is start
     F.eq(table.concat(seen, ","), EVERY .. "," .. 2 * EVERY, "every LISTED_EVERY spawns, before each push")
     seen = {}
     for i = 1, 2 * EVERY + 1 do F.eq(Q.take(false)[1], "s" .. i) end
-    F.eq(table.concat(seen, ","), EVERY .. ",0", "every LISTED_EVERY starts, and the empty list")
+    F.eq(table.concat(seen, ","), (EVERY + 1) .. ",1,0", "every LISTED_EVERY starts, and the empty list")
+  `));
+
+test('the offer rule: a list past the mark is published as it is started once a sibling has become lighter; order holds', () =>
+  run(String.raw`
+    local Q = setup({ 1, 2 }, { max_reductions = 1, local_queue_size = 4 })
+    local EVERY = Q.LISTED_EVERY
+    local N = 4 + 3 * EVERY
+    F.lighter = false
+    for i = 1, N do Q.room(); Q.push(rec("s" .. i)) end
+    F.eq(F.logged(), "", "nobody lighter while spawning: all listed")
+    local first = Q.take(false)[1]
+    F.lighter = true
+    local names, k, published_at = { first }, 1, nil
+    while true do
+      local t, mine = Q.take(false)
+      if not t then break end
+      k = k + 1
+      if not mine and not published_at then published_at = k end
+      names[k] = (t[1]:gsub("^bytes:", ""))
+    end
+    F.eq(published_at ~= nil and published_at <= EVERY + 1, true, "offered within LISTED_EVERY starts of the change")
+    F.eq(#names, N)
+    for i = 1, N do F.eq(names[i], "s" .. i, "spawn order") end
+    F.eq(F.listed, 0)
   `));

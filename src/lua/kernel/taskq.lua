@@ -19,8 +19,11 @@
 --            offer rule, src/host/placement.ts siblingLighter; H.task_listed answers it). While
 --            none is, lq grows past the mark and is looked at again every LISTED_EVERY spawns:
 --            two workers each bursting their own spawns keep them (nobody idle could take them).
---            lq's length is reported in the directory (H.task_listed, every LISTED_EVERY changes
---            and when it empties), where the siblings' weights read it.
+--            A list past the mark is looked at again as it is started (every LISTED_EVERY
+--            starts), and published then if a sibling has become lighter meanwhile.
+--            lq's length is reported in the directory (H.task_listed: after it grew by
+--            LISTED_EVERY, every LISTED_EVERY starts, and when it empties), where the siblings'
+--            weights read it.
 --   sharing  share(P), from the budget hook (sched.lua): every other spawn, oldest first, goes to
 --            a sibling's inject queue, from the shared queues (taken back) and from lq alike;
 --            the rest stays, in order, on each side.
@@ -76,6 +79,7 @@ return function(deps)
   local LISTED_EVERY = 64
   M.LISTED_EVERY = LISTED_EVERY
   local reported, offer_at = 0, 0
+  local starts = 0 -- spawns started from lq since the last report
   -- spawns that entered lq, left it for the shared queues, were started from it
   local c_in, c_pub, c_started = 0, 0, 0
 
@@ -96,6 +100,7 @@ return function(deps)
   -- Report lq's length to the directory; -> is a sibling lighter by more than half the mark?
   local function report()
     reported = lt - lh + 1
+    starts = 0
     return H.task_listed(reported)
   end
 
@@ -192,7 +197,13 @@ return function(deps)
       if lh > lt then lh, lt = 1, 0 end
       c_started = c_started + 1
       local len = lt - lh + 1
-      if reported - len >= LISTED_EVERY or (len == 0 and reported > 0) then report() end
+      -- a list still past the mark is offered again if a sibling has become lighter meanwhile
+      -- (its own work done, its processes gone); t is older than all of it, so order holds
+      starts = starts + 1
+      if (starts >= LISTED_EVERY or (len == 0 and reported > 0)) and report() and len >= MARK then
+        publish()
+        report()
+      end
       if offer_at > len + LISTED_EVERY then offer_at = len + LISTED_EVERY end
       return t, true
     end
