@@ -163,7 +163,7 @@ function onControl(data: unknown): void {
         sendControl({ type: 'stats', processes: r.live, heapBytes: kernel.heapBytes(c.quick === true),
           jsHeapBytes: getHeapStatistics().used_heap_size, wasmBytes: kernel.wasmBytes(),
           queue: queueCounters(),
-          ringBacklog: ep.backlogFrames(), mailbox: kernel.mailboxes(), started: r.started, delivered: r.delivered,
+          ringBacklog: ep.backlogFrames(), mailbox: c.counts ? { unread: 0, largest: 0 } : kernel.mailboxes(), started: r.started, delivered: r.delivered,
           rows: r.rows, sent: sentByThread() });
       }
       break;
