@@ -48,15 +48,14 @@
 // The offer rule (the spawner's side of the backlog rule, src/lua/kernel/taskq.lua): a worker
 // whose Lua-side list reaches the backlog mark publishes it to its deque (where a thief's backlog
 // rule sees it) only while some sibling is lighter than it by more than half the mark
-// (siblingLighter); otherwise the list grows past the mark, looked at again every 64 spawns, and
-// nothing is encoded, copied into a slot or offered to anyone. Two workers each bursting their
+// (siblingLighter); otherwise the list grows past the mark, looked at again every 64 spawns and
+// every 64 starts, and nothing is encoded, copied into a slot or offered to anyone. Two workers each bursting their
 // own spawns at once (`hold`: one holder per worker, 5,000 children each) thus keep them: before,
-// each published 2,048 of its 5,000, overflowed ~500-1,000 to the global queue, handed ~400-1,000
-// to its sibling's inject queue through placement once its queues were full, and 800-1,600 frames
-// per worker crossed (bound, forwarded sends), for nothing: neither sibling was idle. A burst
-// beside an idle sibling is offered as before (it is lighter by the whole burst): a 100k burst
-// from one process still ends up split ~50/50. Half the mark, not PLACE_SLACK, because a
-// sibling's list is known only to within LISTED_REPORT_EVERY (64) spawns, and two bursts that
+// each kept 1,024 of its 5,000 in the list, handed 300-1,000 to its sibling's inject queue
+// through placement once its queues were full, and 800-1,900 frames per worker crossed (bound,
+// forwarded sends), for nothing: neither sibling was idle (measured in docs/design/scheduler.md).
+// A burst beside an idle sibling is offered as before (it is lighter by the whole burst). Half the mark, not PLACE_SLACK, because a
+// sibling's list is known only to within LISTED_EVERY (64, taskq.lua) spawns, and two bursts that
 // start a few milliseconds apart differ by a few hundred.
 // The balance rule: a worker's weight is its live processes, its queued spawns (the shared
 // queues' and its Lua-side list's, as reported in the directory's T_LISTED word). A thief robs

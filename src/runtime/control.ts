@@ -144,7 +144,7 @@ export class ControlEndpoint {
       const rt = this.rt;
       v = {
         n: tids.length,
-        weight: (i) => rt.dir.load(tids[i]!) + q.queuedAt(i),
+        weight: (i) => rt.dir.load(tids[i]!) + q.queuedAt(i) + rt.dir.listed(tids[i]!),
         parked: (i) => rt.isParked(tids[i]!),
         down: (i) => rt.dir.isDown(tids[i]!),
       };

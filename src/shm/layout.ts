@@ -45,8 +45,8 @@ export const LINE_BYTES = LINE_INTS * 4;
 //     [T_DOWN]               1 once the main thread declared the thread dead (worker recovery,
 //                            src/runtime/recovery.ts); 0 again when the id is reused
 //     [T_LISTED]             spawns waiting in the worker's Lua-side list (src/lua/kernel/taskq.lua),
-//                            as of its last report (every LISTED_REPORT_EVERY changes): part of a
-//                            worker's weight in the balance and offer rules (src/host/placement.ts)
+//                            as of its last report (at most 64 spawns or starts old): part of
+//                            a worker's weight in the balance and offer rules (placement.ts)
 //   Uint16 owner[SLOTS]     per PID slot: low byte owner thread id + 1 (0 = unassigned); high byte
 //                            runner thread id + 1 when a queued spawn started on a worker other
 //                            than its owner (home), else 0 — recovery needs to know which PIDs

@@ -48,8 +48,9 @@
 -- deque whose PID it owned.
 --
 -- Owns: lq, spill (bytes that fit no queue after a share), pub, the counters, the last reported
--- length. Receives: H (task_push, task_take, task_listed), cfg (tid, host, hosts: tids, limits, local_queue_size), mem_cap_kb,
--- encode / decode (the codec). Queue records are W.task arrays (wire.lua).
+-- length. Receives: H (task_push, task_take, task_listed), cfg (tid, host, hosts: tids, limits,
+-- local_queue_size), mem_cap_kb, encode / decode (the codec). Queue records are W.task arrays
+-- (wire.lua).
 -- Measured: see docs/design/scheduler.md ("Run queues").
 return function(deps)
   local H, cfg, encode, decode = deps.H, deps.cfg, deps.encode, deps.decode
