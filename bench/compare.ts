@@ -463,7 +463,7 @@ function comparisons(W: number, quick: boolean): Comparison[] {
     },
     {
       group: G2, label: `fan-in, ${wl} ÷ BEAM`, target: 0.5, targetText: 'fan-in ≥ 0.5× BEAM',
-      ours: oursSide('fan-in', `fan-in, senders on ${wl}`, 'messages/s', workers(W)),
+      ours: oursSide('fan-in', `fan-in, ${wl} (senders spawned with the receiver's PID: placed beside it)`, 'messages/s', workers(W)),
       ref: beam('fan_in', 'messages/s', (b) => b.fan_in.ops),
     },
     {
@@ -771,7 +771,7 @@ function markdown(r: CompareResults, svgName: string): string {
     : '- The full counts of `npm run bench` and of the references (BEAM: median of 3 passes per round; JS generator actors: a warm pass after a warm-up; piscina: 100,000 tasks after 2,000 warm-up tasks, the same count as our job runner).');
   out.push('- The SAB ring ceiling (`native-bench/sab-ring.ts`, one pass per case with `--quick`) measures our `SpscRing` and the plain ring in one process, one after the other, every round. Spinning threads on a shared 2-core machine make single passes swing by up to 8×: read its rows through their range. Its "raw ring" rows are the issue\'s raw-transport target; the Lua → Lua row shows what the runtime adds on top of the ring (codec, scheduler, Lua).');
   out.push('- BEAM "bytes per process" is `erlang:memory(processes)` per idle process after GC; ours is the RSS delta of the whole Node process per blocked process (Lua heap, JS bookkeeping, shared memory: everything), with the Lua heap alone as a second row.');
-  out.push('- "2 rings on 2 workers" and "2 workers" fan-in are aggregates over both workers; BEAM runs one ring / one receiver on 2 schedulers.');
+  out.push('- "2 rings on 2 workers" is an aggregate over both workers; BEAM runs one ring on 2 schedulers. Fan-in on 2 workers spawns its senders from JS with the receiver\'s PID, so the runtime places them beside it (the peer rule, `src/runtime/spawn-place.ts`); its "senders spread" variant (in the JSON, not compared here) spawns them without it, round-robin, so half the messages cross threads.');
   out.push('- Multi-worker: `cpu-scaling` (`bench/scaling.ts`) runs in its own child every round with its ' + (r.quick ? '`--quick` counts (8 processes × 1M iterations, 5 internal rounds)' : 'full counts (8 processes × 3M iterations, 7 internal rounds)') +
     '; each internal round measures ours with the budget hook on and off on 1 and N workers and the raw wasmoon ceiling on 1 and N threads, round-robin, and the suite reports the medians of the per-round ratios. A row\'s value here is the median of those medians over our rounds; its range is the lowest and highest of them (the per-internal-round ratios are in the JSON, `raw[].ours["cpu-scaling"]`). On a 2-vCPU VM with a contended second core the raw ceiling itself often stays well under 2×: read the N ÷ 1 rows against it, and the efficiency rows for what the runtime loses.');
   out.push('- `parallel` (`bench/parallel.ts`): 2 rings of 1,000, 8 ping-pong pairs and 2 spawn+exit drivers run at once, every driver spawned from JS (round-robin over the workers) and spawning its own children; 1 worker and N workers alternate in its child over ' + (r.quick ? '3' : '5') + ' internal rounds, and its row is the median of the per-round N ÷ 1 ratios (target ≥ 1.7× on 2). Worker-to-worker frames during the timed part are in the JSON (`crossFrames`: 0 when every group stayed on its worker).');

@@ -15,8 +15,10 @@
 // spawned on the driver's host and the bench records where every process ended up: ping-pong
 // checks its pairs stayed put, ring names the split in its variant. "Across workers" spawns the
 // peer on a second process.host. "N workers" for ping-pong and ring runs N independent pairs/rings, one per
-// worker thread (aggregate throughput); for fan-in it spreads the senders over all workers, with
-// the one receiver on the first.
+// worker thread (aggregate throughput); fan-in on N workers spawns its senders from JS with the
+// receiver's PID as an argument, so the runtime places them (the peer rule: beside the receiver),
+// and "N workers, senders spread" spawns them without it, so round-robin spreads them over all
+// workers and the messages from every worker but the receiver's cross threads.
 import {
   type BenchContext, type Figure, type Workload, type Variant, MAIN_HOST, PEER_HOST, benchRuntime, luaEntry,
   withRuntime, runDrivers, cpuSecondsSince, spawnWatched, exitValue, check, spanSeconds, shares, fmtInt, workersLabel, workerCounts,
@@ -145,7 +147,8 @@ return { main = main }`);
 
 const FANIN_SENDER = luaEntry('fanin_sender', `
 return { main = function(recv, m)
-  process.listen("go"):receive()
+  local from = process.listen("go"):receive()
+  recv = recv or from -- spawned without the receiver's PID (spread): "go" brings it
   local send = process.send
   for i = 1, m do must(send(recv, "m", i), nil, "send") end
   return m
@@ -157,7 +160,8 @@ return { main = function(s, m)
   local ch = process.listen("m")
   if #pids ~= s then error("got " .. #pids .. " sender pids, expected " .. s) end
   local t0 = now_us()
-  for i = 1, s do must(process.send(pids[i], "go"), nil, "go") end
+  local me = process.pid()
+  for i = 1, s do must(process.send(pids[i], "go", me), nil, "go") end
   local want = s * m
   local count, sum = 0, 0
   while count < want do
@@ -256,14 +260,20 @@ async function ring(ctx: BenchContext, workers: number, tbl: boolean): Promise<F
 
 // ---- fan-in --------------------------------------------------------------------------------------
 
-async function fanIn(ctx: BenchContext, workers: number): Promise<Figure[]> {
+/**
+ * `spread`: the senders are spawned without the receiver's PID (they get it with "go"), so the
+ * runtime's round-robin spreads them over the workers and the messages of all but the receiver's
+ * worker cross threads; otherwise they are spawned with it and the peer rule
+ * (src/runtime/spawn-place.ts) places them where the receiver is.
+ */
+async function fanIn(ctx: BenchContext, workers: number, spread = false): Promise<Figure[]> {
   const senders = ctx.quick ? 100 : 1000;
   const m = 1000;
   const rt = await benchRuntime([FANIN_SENDER, FANIN_RECEIVER], { workers });
   return withRuntime(rt, async (): Promise<Figure[]> => {
     const recv = await spawnWatched(rt, 'bench:fanin_receiver', MAIN_HOST, [senders, m]);
     ctx.note(`spawning ${senders} senders`);
-    const sent = await Promise.all(Array.from({ length: senders }, () => spawnWatched(rt, 'bench:fanin_sender', MAIN_HOST, [recv.pid, m])));
+    const sent = await Promise.all(Array.from({ length: senders }, () => spawnWatched(rt, 'bench:fanin_sender', MAIN_HOST, [spread ? false : recv.pid, m])));
     const pids = sent.map((s) => s.pid);
     const senderExits = Promise.all(sent.map((s, i) => exitValue<number>(s, `sender ${i + 1}`)));
     senderExits.catch(() => {}); // awaited below
@@ -271,7 +281,7 @@ async function fanIn(ctx: BenchContext, workers: number): Promise<Figure[]> {
     const alive = async () => (await rt.stats()).reduce((a, w) => a + w.processes, 0);
     await withTimeout(Promise.race([waitFor(async () => (await alive()) === senders + 1, 'senders'), senderExits]), ctx.timeoutMs, 'fan-in');
     const placement = (await rt.stats()).map((w) => w.processes);
-    if (workers > 1) check(placement.every((p) => p > 0), `senders not spread over the workers: ${placement.join('/')}`);
+    if (spread) check(placement.every((p) => p > 0), `senders not spread over the workers: ${placement.join('/')}`);
     ctx.note(`${fmtInt(senders * m)} messages`);
     const cpu0 = process.cpuUsage();
     rt.send(recv.pid, 'pids', pids);
@@ -287,7 +297,7 @@ async function fanIn(ctx: BenchContext, workers: number): Promise<Figure[]> {
     check(r.extra === false, 'receiver got more messages than were sent');
     const span = (r.t1 - r.t0) / 1e6;
     return [{
-      workload: 'fan-in', variant: workers === 1 ? '1 worker' : `${workers} workers, senders spread`, workers,
+      workload: 'fan-in', variant: workers === 1 ? '1 worker' : spread ? `${workers} workers, senders spread` : `${workers} workers`, workers,
       figure: 'fan-in to one process', value: want / span, unit: 'messages/s',
       work: `${fmtInt(senders)} senders × ${fmtInt(m)} messages`, timing: 'Lua clock in the receiver (go sent → last counted)',
       details: { spanSeconds: span, placement: placement.join('/'), cpuUsPerOp: (cpuSeconds * 1e6) / want },
@@ -304,7 +314,12 @@ export const ringWorkload: Workload = {
 };
 export const fanInWorkload: Workload = {
   name: 'fan-in', title: 'fan-in to one process',
-  variants: (ctx) => workerCounts(ctx).map((w) => ({ label: workersLabel(w), workers: w, run: (c) => fanIn(c, w) })),
+  // The spread variant comes last: bench:compare reads the first figure of a worker count.
+  variants: (ctx) => [
+    ...workerCounts(ctx).map((w) => ({ label: workersLabel(w), workers: w, run: (c: BenchContext) => fanIn(c, w) })),
+    ...(ctx.allWorkers > 1 ? [{ label: `${workersLabel(ctx.allWorkers)}, senders spread`, workers: ctx.allWorkers,
+      run: (c: BenchContext) => fanIn(c, ctx.allWorkers, true) }] : []),
+  ],
 };
 export const pingPongTableWorkload: Workload = {
   name: 'ping-pong-table', title: 'ping-pong, 10-field table payload', variants: (ctx) => pingVariants(ctx, true),

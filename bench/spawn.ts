@@ -15,7 +15,7 @@ import type { Runtime } from '../src/index.js';
 import {
   type BenchContext, type Figure, type Workload, type Watched, MAIN_HOST, benchRuntime, luaEntry, withRuntime,
   runDrivers, spawnWatched, exitValue, waitFor, check, spanSeconds, shares, fmtInt, workersLabel,
-  workerCounts, withTimeout,
+  workerCounts, withTimeout, cpuSecondsSince,
 } from './harness.js';
 
 /** Children alive at a time in spawn-exit. */
@@ -137,9 +137,11 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
     const exits = Promise.all(holders.map((h, i) => exitValue(h, `holder ${i + 1}`)));
     exits.catch(() => {}); // awaited below; do not let an early failure go unhandled meanwhile
     const named = (prefix: string) => () => holders.every((_, i) => rt.lookup(`${prefix}.${i}`) !== undefined);
-    // Polled every few ms while children start: `quick` skips the two full Lua collections per
-    // worker that a heap figure needs, which would otherwise slow the spawning being measured.
-    const alive = async () => sum((await rt.stats({ quick: true })).map((s) => s.processes));
+    // Polled every few ms while children start: `counts` skips the two full Lua collections per
+    // worker that a heap figure needs and the walk of every process for the mailbox sizes (4-5 ms
+    // per poll per worker of 6,000 processes), which would otherwise slow the spawning being
+    // measured — on 2 workers, whose queued children start after the holder's loop, over 10-25 polls.
+    const alive = async () => sum((await rt.stats({ counts: true })).map((s) => s.processes));
     await withTimeout(Promise.race([waitFor(named('bench.ready'), 'holders'), exits]), ctx.timeoutMs, 'hold');
     const start = (await rt.stats()).map((s) => s.processes);
     check(start.every((p) => p === 1), `holders not one per worker: ${start.join('/')}`);
@@ -156,12 +158,14 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
     const parts0 = await parts();
 
     ctx.note(`spawning ${fmtInt(total)}`);
+    const cpu0 = process.cpuUsage();
     for (const h of holders) rt.send(h.pid, 'go');
     // The runtime may place some spawns on another worker of the host, asynchronously: wait until
     // all N exist, then let one stamp process per worker run behind them.
     await withTimeout(Promise.race([waitFor(named('bench.held'), 'held'), exits]), ctx.timeoutMs, 'hold');
     await withTimeout(waitFor(async () => (await alive()) === total + workers, 'all spawned'), ctx.timeoutMs, 'hold');
     const stamps = (await Promise.all(Array.from({ length: workers }, () => rt.exec('bench:stamp')))) as number[];
+    const spawnCpuSeconds = cpuSecondsSince(cpu0);
     const rss1 = process.memoryUsage().rss;
     const parts1 = await parts();
     const held = await rt.stats();
@@ -218,7 +222,7 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
       {
         ...base, figure: 'spawn until all blocked in receive', value: total / spawnSpan, unit: 'processes/s',
         timing: 'Lua clocks: holder before first spawn → a run-queue barrier process on each worker (JS polls in between, ≤ a few ms)',
-        details: { spanSeconds: spawnSpan, spawnLoopSeconds: Math.max(...res.map((r) => (r.t1 - r.t0) / 1e6)),
+        details: { spanSeconds: spawnSpan, cpuUsPerOp: (spawnCpuSeconds * 1e6) / total, spawnLoopSeconds: Math.max(...res.map((r) => (r.t1 - r.t0) / 1e6)),
           releaseToAllExitedSeconds: stopSeconds, placement: placement.join('/') },
       },
     ];

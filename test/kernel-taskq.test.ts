@@ -2,8 +2,9 @@
 // spawns stay a Lua record (a host with the budget hook, below the backlog mark), publishing at
 // the mark (oldest first, all of them, stopping at the first that does not fit), the take order
 // (what was published first, the shared queues every 61st take, then the list in spawn order),
-// the sharing rule's hand-over (every other spawn, oldest first, order kept on both sides), and
-// the counters Runtime.stats() reports.
+// the sharing rule's hand-over (every other spawn, oldest first, order kept on both sides), the
+// offer rule (a list at the mark is published only while a sibling is lighter; its length is
+// reported to the directory), and the counters Runtime.stats() reports.
 import { test } from 'node:test';
 import { withKernelModules } from './helpers/kernel-module.js';
 
@@ -20,6 +21,12 @@ const SETUP = String.raw`
     q[#q + 1] = d
     F.logf("task_push %d %s", target, d[1])
     return true
+  end
+  -- the directory's listed word and the offer rule's answer (a sibling lighter by half the mark:
+  -- yes unless a test says F.lighter = false)
+  F.H.task_listed = function(n)
+    F.listed = n
+    return F.lighter ~= false
   end
   F.H.task_take = function(steal)
     local d = table.remove(F.shared[1], 1) or table.remove(F.other, 1)
@@ -151,4 +158,63 @@ test('a sibling with no room: what was taken back waits in the spill list and go
     F.task_ok = nil
     F.eq(Q.pending(), true)
     F.eq(drain(Q), "bytes:a,bytes:b,c*")
+  `));
+
+test('the offer rule: at the mark with no lighter sibling nothing is published; the list grows and is looked at again every LISTED_EVERY spawns', () =>
+  run(String.raw`
+    local Q = setup({ 1, 2 }, { max_reductions = 1, local_queue_size = 4 })
+    local EVERY = Q.LISTED_EVERY
+    F.lighter = false
+    for i = 1, 4 do F.eq(Q.room(), true); Q.push(rec("s" .. i)) end
+    F.eq(F.listed, nil, "under the mark and under LISTED_EVERY: not reported yet")
+    F.eq(Q.room(), true, "at the mark, nobody lighter: queued here all the same")
+    F.eq(F.listed, 4, "the look reported the list")
+    Q.push(rec("s5"))
+    F.eq(F.logged(), "", "nothing encoded, nothing pushed")
+    F.listed = nil
+    for i = 6, 4 + EVERY do F.eq(Q.room(), true); Q.push(rec("s" .. i)) end
+    F.eq(F.listed, nil, "no look until the list has grown by LISTED_EVERY")
+    F.lighter = true
+    F.eq(Q.room(), true, "looked again: a sibling is lighter now, so the list is published")
+    F.eq(#F.shared[1], 4 + EVERY, "all of it, oldest first")
+    F.eq(F.shared[1][1][1], "bytes:s1")
+    F.eq(F.listed, 0, "and the empty list reported")
+    F.eq(table.concat({ Q.counters() }, " "), (4 + EVERY) .. " " .. (4 + EVERY) .. " 0 0")
+  `));
+
+test('the offer rule: the list length is reported as it grows and as it is started, and 0 once empty', () =>
+  run(String.raw`
+    local Q = setup({ 1, 2 }, HOOKED)
+    local EVERY = Q.LISTED_EVERY
+    local seen = {}
+    F.H.task_listed = function(n) seen[#seen + 1] = n; return false end
+    for i = 1, 2 * EVERY + 1 do Q.room(); Q.push(rec("s" .. i)) end
+    F.eq(table.concat(seen, ","), EVERY .. "," .. 2 * EVERY, "every LISTED_EVERY spawns, before each push")
+    seen = {}
+    for i = 1, 2 * EVERY + 1 do F.eq(Q.take(false)[1], "s" .. i) end
+    F.eq(table.concat(seen, ","), (EVERY + 1) .. ",1,0", "every LISTED_EVERY starts, and the empty list")
+  `));
+
+test('the offer rule: a list past the mark is published as it is started once a sibling has become lighter; order holds', () =>
+  run(String.raw`
+    local Q = setup({ 1, 2 }, { max_reductions = 1, local_queue_size = 4 })
+    local EVERY = Q.LISTED_EVERY
+    local N = 4 + 3 * EVERY
+    F.lighter = false
+    for i = 1, N do Q.room(); Q.push(rec("s" .. i)) end
+    F.eq(F.logged(), "", "nobody lighter while spawning: all listed")
+    local first = Q.take(false)[1]
+    F.lighter = true
+    local names, k, published_at = { first }, 1, nil
+    while true do
+      local t, mine = Q.take(false)
+      if not t then break end
+      k = k + 1
+      if not mine and not published_at then published_at = k end
+      names[k] = (t[1]:gsub("^bytes:", ""))
+    end
+    F.eq(published_at ~= nil and published_at <= EVERY + 1, true, "offered within LISTED_EVERY starts of the change")
+    F.eq(#names, N)
+    for i = 1, N do F.eq(names[i], "s" .. i, "spawn order") end
+    F.eq(F.listed, 0)
   `));

@@ -129,6 +129,17 @@ test('stats() shows each worker\'s unread messages and its largest mailbox', () 
   for (const w of await rt.stats()) if (w.host !== 'mb:small') assert.equal(w.mailbox.unread, 0);
 }));
 
+test('stats({ counts: true }) answers the counters without walking the mailboxes (reported empty)', () => withRuntime(async (rt) => {
+  const big = await rt.spawn('mb:hoarder', 'mb:small', [], () => {});
+  for (let i = 0; i < 30; i++) rt.send(big, 'm', i);
+  const m = await mailboxOf(rt, 'mb:small', (x) => x.unread === 30);
+  assert.deepEqual(m, { unread: 30, largest: 30, largestPid: big });
+  const w = (await rt.stats({ counts: true })).find((x) => x.host === 'mb:small')!;
+  assert.deepEqual(w.mailbox, { unread: 0, largest: 0 }, 'not walked');
+  assert.equal(w.processes, 1);
+  assert.ok(w.delivered >= 30, `delivered ${w.delivered}`);
+}));
+
 test('the unread count follows every way out: receive, select, unlisten, upgrade', () => withRuntime(async (rt) => {
   const pid = await rt.spawn('mb:accountant', 'mb:small', [], () => {});
   let m = await mailboxOf(rt, 'mb:small', (x) => x.unread === 7);

@@ -3,7 +3,9 @@
 // counts, not clocks: processes per worker from Runtime.stats(), and the frames each worker posted
 // to each other worker (`sent`, counted by the endpoint), which must not grow while a group that
 // stayed together works. A burst past the backlog mark still spreads (the stuck rule is covered by
-// test/stealing.test.ts, where a coordinator computes while its children wait).
+// test/stealing.test.ts, where a coordinator computes while its children wait), unless the
+// sibling is no lighter (the offer rule); processes spawned from JS with a peer's PID go to its
+// worker (the peer rule, src/runtime/spawn-place.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime, type Runtime, type WorkerStats, type ExitInfo } from '../src/index.js';
@@ -83,11 +85,11 @@ async function until(rt: Runtime, cond: (st: WorkerStats[]) => boolean, what: st
  * rt.spawn (it places drivers round-robin, one per worker); `exit` resolves to the process's
  * return value (wrapped: an async function returning a promise would wait for it).
  */
-async function start(rt: Runtime, entry: string, args: unknown[]): Promise<{ exit: Promise<unknown> }> {
+async function start(rt: Runtime, entry: string, args: unknown[]): Promise<{ pid: string; exit: Promise<unknown> }> {
   let done!: (e: ExitInfo) => void;
   const exit = new Promise<ExitInfo>((r) => { done = r; });
-  await rt.spawn(entry, 'g:p', args, done);
-  return { exit: exit.then((e) => { if (e.error) throw new Error(e.error.message); return e.value; }) };
+  const pid = await rt.spawn(entry, 'g:p', args, done);
+  return { pid, exit: exit.then((e) => { if (e.error) throw new Error(e.error.message); return e.value; }) };
 }
 
 test('a ring of 1,000 spawned by one process on an idle 2-worker host stays on its worker: no frame crosses', async () => {
@@ -147,4 +149,74 @@ test('a burst past the backlog mark (local_queue_size) is shared with the idle w
   assert.ok(past.reduce((a, w) => a + w.queue.stolen + w.queue.global, 0) > 0, 'the idle worker took queued spawns');
   const under = await burst(1000, {});
   assert.deepEqual(under.map((w) => w.processes).sort((a, b) => a - b), [0, 1000], 'all on the spawner\'s worker');
+});
+
+/** Fan-in: sends `m` messages to `recv` once "go" comes, then returns m. */
+const SENDER = `return { main = function(recv, m)
+  process.listen("go"):receive()
+  for i = 1, m do process.send(recv, "m", i) end
+  return m
+end }`;
+/** Counts `want` messages after getting the senders' PIDs, sends them "go" first; returns the sum. */
+const RECEIVER = `return { main = function(want)
+  local pids = process.listen("pids"):receive()
+  local ch = process.listen("m")
+  for i = 1, #pids do process.send(pids[i], "go") end
+  local sum = 0
+  for _ = 1, want do sum = sum + ch:receive() end
+  return sum
+end }`;
+
+test('the peer rule: senders spawned from JS with the receiver\'s PID go to its worker, and their messages never cross', async () => {
+  const rt = await createRuntime({ entries: [
+    { id: 'g:p', kind: 'process.host', host: { workers: 2 } },
+    { id: 'g:sender', kind: 'process.lua', method: 'main', source: SENDER },
+    { id: 'g:receiver', kind: 'process.lua', method: 'main', source: RECEIVER },
+    { id: 'g:idle', kind: 'process.lua', method: 'main', source: IDLE },
+  ] });
+  try {
+    const S = 20, M = 500;
+    const before = crossFrames(await rt.stats());
+    const recv = await start(rt, 'g:receiver', [S * M]);
+    const senders: Array<{ pid: string; exit: Promise<unknown> }> = [];
+    for (let i = 0; i < S; i++) senders.push(await start(rt, 'g:sender', [recv.pid, M]));
+    // Idle processes spawned without a PID: round-robin, one per worker in turn.
+    for (let i = 0; i < 4; i++) await rt.spawn('g:idle', 'g:p', ['no peer', i]);
+    const st = await until(rt, (s) => s.reduce((a, w) => a + w.processes, 0) === S + 5, 'the senders and idle processes');
+    assert.deepEqual(st.map((w) => w.processes).sort((a, b) => a - b), [2, 1 + S + 2],
+      'the receiver, every sender and half the idle ones on one worker; the other half on the other');
+    rt.send(recv.pid, 'pids', senders.map((x) => x.pid));
+    assert.equal(await recv.exit, S * (M * (M + 1)) / 2);
+    assert.deepEqual(await Promise.all(senders.map((x) => x.exit)), senders.map(() => M));
+    assert.equal(crossFrames(await rt.stats()) - before, 0, 'no frame went from one worker to the other');
+  } finally {
+    await rt.stop(1000);
+  }
+});
+
+test('the offer rule: a burst past the mark beside a heavier sibling stays a Lua list (nothing published, nothing crosses)', async () => {
+  // local_queue_size 64: the mark is 64. Worker Y holds 401 processes (spawned from JS beside an
+  // anchor there: the peer rule), so worker X's burst of 300 never makes Y lighter than X.
+  const rt = await runtime({ local_queue_size: 64 });
+  try {
+    const anchorX = await rt.spawn('g:idle', 'g:p', []);
+    const anchorY = await rt.spawn('g:idle', 'g:p', []);
+    for (let i = 0; i < 400; i++) await rt.spawn('g:idle', 'g:p', [anchorY]);
+    let st = await until(rt, (s) => s.reduce((a, w) => a + w.processes, 0) === 402, 'the anchors and Y\'s processes');
+    assert.deepEqual(st.map((w) => w.processes).sort((a, b) => a - b), [1, 401]);
+    const x = st.find((w) => w.processes === 1)!.tid;
+    const before = crossFrames(st);
+    const { exit } = await start(rt, 'g:burst', ['burst.ready', 300, anchorX]);
+    await until(rt, () => rt.lookup('burst.ready') !== undefined, 'the burst process');
+    rt.send('burst.ready', 'go');
+    assert.equal(await exit, 300);
+    st = await until(rt, (s) => s.reduce((a, w) => a + w.processes, 0) === 702, 'every spawn to start');
+    const wx = st.find((w) => w.tid === x)!;
+    assert.equal(wx.processes, 301, 'anchor X and the 300 children (the burst process exited)');
+    assert.equal(wx.queue.kept, 300, 'every spawn stayed in the Lua list: none encoded into a slot');
+    assert.equal(st.reduce((a, w) => a + w.queue.stolen + w.queue.global + w.queue.shared, 0), 0, 'nothing moved');
+    assert.equal(crossFrames(st) - before, 0, 'no frame went from one worker to the other');
+  } finally {
+    await rt.stop(2000);
+  }
 });

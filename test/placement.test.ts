@@ -17,6 +17,8 @@ class FakeDirectory implements DirectoryView {
   isDown(tid: number): boolean { return this.downTids.has(tid); }
   busy(tid: number): boolean { return this.busyTids.has(tid); }
   heartbeat(tid: number): number { return this.beats.get(tid) ?? 0; }
+  lists = new Map<number, number>();
+  listed(tid: number): number { return this.lists.get(tid) ?? 0; }
 }
 
 /**
@@ -179,4 +181,45 @@ test('a worker with no queues (single-worker host) places on itself', () => {
   dir.loads.set(4, 1000);
   assert.equal(p.place(), 4);
   assert.equal(p.canTakeGlobal(), true);
+});
+
+test('the weight counts the Lua-side lists the workers report (T_LISTED): a long list is a heavy worker', () => {
+  const { dir, p, queued } = setup(2, [1, 2], [STEAL_BACKLOG, 0]);
+  dir.lists.set(2, STEAL_BACKLOG); // this thief lists as many as the sibling published
+  assert.equal(p.weight(1), STEAL_BACKLOG);
+  assert.equal(p.weight(0), STEAL_BACKLOG, 'its own list counts the same');
+  assert.equal(p.canSteal(0), false, 'equally heavy: no steal, though the sibling holds the backlog mark');
+  dir.lists.set(2, 0);
+  assert.equal(p.canSteal(0), true, 'its list is started: now it is lighter');
+  queued[0] = 0;
+  dir.lists.set(1, 5000);
+  assert.equal(p.canTakeGlobal(), true, 'the lightest by far');
+  dir.lists.set(2, 5000 + PLACE_SLACK + 1);
+  assert.equal(p.canTakeGlobal(), false, 'the sibling\'s list is lighter than ours by more than the slack');
+});
+
+test('the offer rule: a sibling is lighter only by more than half the backlog mark, lists included', () => {
+  const { dir, p } = setup(1, [1, 2, 3]);
+  const half = STEAL_BACKLOG / 2;
+  dir.lists.set(1, STEAL_BACKLOG);
+  dir.lists.set(2, STEAL_BACKLOG);
+  dir.loads.set(3, STEAL_BACKLOG - half);
+  assert.equal(p.siblingLighter(), false, 'exactly half the mark below: not lighter (two bursts a few ms apart)');
+  dir.loads.set(3, STEAL_BACKLOG - half - 1);
+  assert.equal(p.siblingLighter(), true, 'one more below: lighter');
+  dir.downTids.add(3);
+  assert.equal(p.siblingLighter(), false, 'a dead worker is nobody to offer to');
+  dir.downTids.clear();
+  dir.loads.set(1, 2 * STEAL_BACKLOG);
+  dir.lists.set(1, 0);
+  assert.equal(p.siblingLighter(), true, 'live processes weigh too');
+});
+
+test('the offer rule on a small deque: half of local_queue_size', () => {
+  const { dir, p } = setup(1, [1, 2], [0, 0], 64);
+  dir.lists.set(1, 64);
+  dir.lists.set(2, 32);
+  assert.equal(p.siblingLighter(), false, '32 below: exactly half the mark');
+  dir.lists.set(2, 31);
+  assert.equal(p.siblingLighter(), true);
 });

@@ -27,8 +27,9 @@ const entries = (host: Record<string, unknown> = {}) => [
     assert(process.registry.register(name))
     process.inbox():receive()
     return "released"`),
-  // monitors and links `victim` (trapping links), then reports the two events it gets
-  lua('t:watcher', `local victim, ready = ...
+  // monitors and links `victim` (trapping links), then reports the two events it gets; `near`
+  // only places it (a spawn from JS goes to the worker of the first PID it names: the peer rule)
+  lua('t:watcher', `local near, victim, ready = ...
     process.set_options({ trap_links = true })
     assert(process.monitor(victim))
     assert(process.link(victim))
@@ -85,7 +86,9 @@ test('a killed worker: watchers on the other worker hear EXIT and LINK_DOWN, nam
     const onOther = holders.find((h) => rt.where(h.pid).runs === other)!;
     assert.ok(onVictim && onOther, 'one holder per worker');
     await until(() => rt.lookup('h0') !== undefined && rt.lookup('h1') !== undefined);
-    const watchers = [await spawnWatched(rt, 't:watcher', [onVictim.pid, 'w0']), await spawnWatched(rt, 't:watcher', [onVictim.pid, 'w1'])];
+    // One watcher beside each holder (the peer rule places a spawn from JS by the first PID it names).
+    const watchers = [await spawnWatched(rt, 't:watcher', [onOther.pid, onVictim.pid, 'w0']),
+      await spawnWatched(rt, 't:watcher', [onVictim.pid, onVictim.pid, 'w1'])];
     const watcher = watchers.find((w) => rt.where(w.pid).runs === other)!;
     assert.ok(watcher, 'a watcher on the other worker');
     await until(() => rt.lookup('w0') !== undefined && rt.lookup('w1') !== undefined);

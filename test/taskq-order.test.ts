@@ -2,7 +2,9 @@
 // on a 2-worker host whose backlog mark is 8 (local_queue_size 8) spawns k monitored children and
 // sends each n numbered messages before any of them runs, so its list reaches the mark again and
 // again and is published (its deque, then the global queue), where the idle worker may take them,
-// while the last few stay Lua records. Every child must see its messages 1..n in order, every EXIT must arrive once,
+// while the last few stay Lua records. The coordinator's worker also holds BALLAST idle processes,
+// so the sibling stays lighter by more than half the mark however many children it takes, and the
+// offer rule (publish only while a sibling is that much lighter) publishes at every mark. Every child must see its messages 1..n in order, every EXIT must arrive once,
 // and every queued spawn must be counted once where it was queued and once where it started.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +13,11 @@ import { ORDERED_CHILD } from './helpers/ordered-child.js';
 
 const CHILD = ORDERED_CHILD;
 
-const COORD = `return { main = function(k, n)
+/** Blocks until it gets a message: ballast that makes its worker heavy. */
+const IDLE = 'return { main = function() process.inbox():receive() end }';
+const BALLAST = 100;
+
+const COORD = `return { main = function(k, n) -- a third argument only places it (beside that PID)
   local ev = process.events()
   process.spawn("q:child", "q:p") -- the first spawn of an entry starts at once (it validates it)
   local kids, idx = {}, {}
@@ -50,21 +56,34 @@ for (const seed of [1, 2, 3, 4]) {
       { id: 'q:p', kind: 'process.host', host: { workers: 2, local_queue_size: 8 } },
       { id: 'q:child', kind: 'process.lua', method: 'main', source: CHILD },
       { id: 'q:coord', kind: 'process.lua', method: 'main', source: COORD },
+      { id: 'q:idle', kind: 'process.lua', method: 'main', source: IDLE },
     ] });
     try {
-      assert.equal(await rt.exec('q:coord', [k, n], { host: 'q:p' }), k, `k=${k} n=${n}`);
+      // The ballast and the coordinator beside an anchor (spawns from JS that name a PID go to its
+      // worker: src/runtime/spawn-place.ts); none of them is queued.
+      const anchor = await rt.spawn('q:idle', 'q:p', []);
+      const ballast = [anchor];
+      for (let i = 1; i < BALLAST; i++) ballast.push(await rt.spawn('q:idle', 'q:p', [anchor]));
+      const heavy = rt.where(anchor).runs;
+      assert.ok(ballast.every((p) => rt.where(p).runs === heavy), 'the ballast on one worker');
+      let done!: (v: unknown) => void;
+      const exit = new Promise<unknown>((r) => { done = r; });
+      await rt.spawn('q:coord', 'q:p', [k, n, anchor], (e) => done(e.error ?? e.value));
+      assert.equal(await exit, k, `k=${k} n=${n}`);
+      const rest = (w: { tid: number; processes: number }) => w.processes > (w.tid === heavy ? BALLAST : 0);
       let st = await rt.stats();
-      for (let i = 0; i < 100 && st.some((w) => w.processes > 1); i++) {
+      for (let i = 0; i < 100 && st.some(rest); i++) {
         await new Promise((r) => setTimeout(r, 20));
         st = await rt.stats();
       }
       const sum = (f: (q: (typeof st)[number]['queue']) => number) => st.reduce((a, w) => a + f(w.queue), 0);
       assert.equal(sum((q) => q.pushed), k, 'k queued spawns (the first one started at once; the exec is a job)');
-      // the exec itself is a job: queued by the main thread on the global queue (rt.queuedSpawns())
+      // (rt.queuedSpawns(): jobs the main thread queued; none here)
       assert.equal(sum((q) => q.own + q.global), k + rt.queuedSpawns(), 'each queued spawn started once');
       // in the coordinator's one spawn loop the list reaches the mark (8) and is published whole,
       // again and again: the spawns after the last publish were never encoded
       assert.equal(sum((q) => q.kept), ((k - 1) % 8) + 1, `the last ones stayed Lua records: ${JSON.stringify(st.map((w) => w.queue))}`);
+      for (const p of ballast) rt.send(p, 'stop');
     } finally {
       await rt.stop(1000);
     }

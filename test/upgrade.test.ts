@@ -187,7 +187,8 @@ return { main = function(st)
   return st
 end }`;
 const SENDER = `
-return { main = function(to, n)
+return { main = function(dest, n)
+  local to = dest.to
   process.inbox():receive() -- "go"
   for i = 1, n do
     assert(process.send(to, "a", i)); assert(process.send(to, "b", i)); assert(process.send(to, "c", i))
@@ -209,8 +210,10 @@ for (const workers of [1, 2]) {
       let done!: (v: unknown) => void;
       const result = new Promise<any>((r) => { done = r; });
       // rt.spawn places round-robin over the host's workers: receiver on one, sender on the next
+      // (the receiver's PID inside a table: a top-level one would place the sender beside it,
+      // src/runtime/spawn-place.ts)
       const recv = await rt.spawn('up:receiver', 'up:processes', [st], (e) => done(e.error ?? e.value));
-      const sender = await rt.spawn('up:sender', 'up:processes', [recv, n], () => {});
+      const sender = await rt.spawn('up:sender', 'up:processes', [{ to: recv }, n], () => {});
       let placement: number[] = [];
       for (let i = 0; i < 400; i++) {
         placement = (await rt.stats()).map((s) => s.processes);

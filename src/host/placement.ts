@@ -45,7 +45,20 @@
 // from there is always allowed under the balance rule. On a hooked host a worker's spawns below
 // the mark are not in the shared queues at all (a Lua list, src/lua/kernel/taskq.lua): it
 // publishes them when it reaches the mark, so the thief sees the same queue at the same moment.
-// The balance rule: a worker's weight is its live processes plus its queued spawns. A thief robs
+// The offer rule (the spawner's side of the backlog rule, src/lua/kernel/taskq.lua): a worker
+// whose Lua-side list reaches the backlog mark publishes it to its deque (where a thief's backlog
+// rule sees it) only while some sibling is lighter than it by more than half the mark
+// (siblingLighter); otherwise the list grows past the mark, looked at again every 64 spawns and
+// every 64 starts, and nothing is encoded, copied into a slot or offered to anyone. Two workers each bursting their
+// own spawns at once (`hold`: one holder per worker, 5,000 children each) thus keep them: before,
+// each kept 1,024 of its 5,000 in the list, handed 300-1,000 to its sibling's inject queue
+// through placement once its queues were full, and 800-1,900 frames per worker crossed (bound,
+// forwarded sends), for nothing: neither sibling was idle (measured in docs/design/scheduler.md).
+// A burst beside an idle sibling is offered as before (it is lighter by the whole burst). Half the mark, not PLACE_SLACK, because a
+// sibling's list is known only to within LISTED_EVERY (64, taskq.lua) spawns, and two bursts that
+// start a few milliseconds apart differ by a few hundred.
+// The balance rule: a worker's weight is its live processes, its queued spawns (the shared
+// queues' and its Lua-side list's, as reported in the directory's T_LISTED word). A thief robs
 // a sibling only while its own weight + 1 is below the sibling's, and takes from the global queue
 // only while its weight is within PLACE_SLACK of the lightest sibling's. Without it, an idle
 // thief drained a spawn loop's queue faster than the spawner started its own share: 100k spawns
@@ -90,6 +103,8 @@ export interface DirectoryView {
   busy(tid: number): boolean;
   /** Steps thread `tid` has started. */
   heartbeat(tid: number): number;
+  /** Spawns in thread `tid`'s Lua-side list, as of its last report. */
+  listed(tid: number): number;
 }
 
 /** What the steal rules read of the host's run queues (src/scheduler/tasks.ts TaskQueues). */
@@ -150,9 +165,22 @@ export class Placement implements TaskPolicy {
     return tid === this.tid ? this.me : this.hostTids.indexOf(tid);
   }
 
-  /** A worker's weight: live processes plus queued spawns (the balance rule). */
+  /** A worker's weight: live processes plus queued spawns, shared and listed (the balance rule). */
   weight(i: number): number {
-    return this.dir.load(this.hostTids[i]!) + this.queues.queuedAt(i);
+    const t = this.hostTids[i]!;
+    return this.dir.load(t) + this.queues.queuedAt(i) + this.dir.listed(t);
+  }
+
+  /**
+   * The offer rule: is some sibling (not down) lighter than this worker by more than half the
+   * backlog mark? A list at the mark is published only then.
+   */
+  siblingLighter(): boolean {
+    const limit = this.weight(this.me) - (this.backlogMark() >> 1);
+    for (let i = 0; i < this.hostTids.length; i++) {
+      if (i !== this.me && !this.dir.isDown(this.hostTids[i]!) && this.weight(i) < limit) return true;
+    }
+    return false;
   }
 
   /** The backlog mark: queued spawns at which a worker counts as saturated. */

@@ -38,7 +38,7 @@ export type ControlToWorker =
   | { type: 'shutdown'; graceMs: number }
   // `table`: include the process table, the `limit` first by `sort` (src/lua/kernel/ptable.lua);
   // `quick`: the Lua heap as it is, without the two full collections before measuring it.
-  | { type: 'stats'; collect?: boolean; quick?: boolean; table?: { limit: number; sort: string } }
+  | { type: 'stats'; collect?: boolean; quick?: boolean; counts?: boolean; table?: { limit: number; sort: string } }
   // Which processes are still alive (up to `limit`): the shutdown progress (src/runtime/shutdown.ts).
   | { type: 'live'; limit: number }
   // Worker recovery (src/runtime/recovery.ts): thread `tid` is dead; read its ring one last time,

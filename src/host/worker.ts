@@ -65,6 +65,7 @@ const kernel = await LuaKernel.create({
   loadAdd: (d, t) => dir.addLoad(t ?? tid, d),
   taskPush,
   taskTake: (steal) => tasks?.take(steal),
+  taskListed: (n) => { dir.setListed(n); return placement.siblingLighter(); },
   pidDead: (u) => dir.dead(u),
   route: (u) => [dir.owner(u), dir.isAlive(u)],
   setRunner: (u) => dir.setRunner(u),
@@ -162,7 +163,7 @@ function onControl(data: unknown): void {
         sendControl({ type: 'stats', processes: r.live, heapBytes: kernel.heapBytes(c.quick === true),
           jsHeapBytes: getHeapStatistics().used_heap_size, wasmBytes: kernel.wasmBytes(),
           queue: queueCounters(),
-          ringBacklog: ep.backlogFrames(), mailbox: kernel.mailboxes(), started: r.started, delivered: r.delivered,
+          ringBacklog: ep.backlogFrames(), mailbox: c.counts ? { unread: 0, largest: 0 } : kernel.mailboxes(), started: r.started, delivered: r.delivered,
           rows: r.rows, sent: sentByThread() });
       }
       break;

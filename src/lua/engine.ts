@@ -48,6 +48,12 @@ export interface KernelHost {
   taskPush(desc: Uint8Array, target: number): boolean;
   /** The next queued spawn descriptor this worker should start (`steal`: rob busy siblings). */
   taskTake(steal: boolean): Uint8Array | undefined;
+  /**
+   * This worker's Lua-side list holds `n` spawns (published in the directory for the siblings'
+   * weights); true when a sibling is lighter by more than half the backlog mark (the offer rule,
+   * src/host/placement.ts).
+   */
+  taskListed(n: number): boolean;
   /** Mark a process id dead. */
   pidDead(uniq: number): void;
   /** Owner thread of a process id (-1 if unknown) and whether it is alive. */
@@ -258,6 +264,10 @@ export class LuaKernel {
       }),
       this.def('task_push', (L) => {
         m._lua_pushboolean(L, host.taskPush(this.bytesAt(L, 1), this.int(L, 2)) ? 1 : 0);
+        return 1;
+      }),
+      this.def('task_listed', (L) => {
+        m._lua_pushboolean(L, host.taskListed(this.int(L, 1)) ? 1 : 0);
         return 1;
       }),
       this.def('task_take', (L) => {

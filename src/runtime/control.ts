@@ -38,7 +38,8 @@
 // frame scan), the main thread's minor GCs per 100k jobs with a 1 MB semi-space 498 -> 258.
 // rt.spawn keeps the round-robin placement even with a callback: long-lived processes spawned in
 // turn land one per worker (what long-lived drivers want; from the queue the first free worker
-// took them all).
+// took them all) — except a spawn whose arguments name a live process of the host: it goes next
+// to that process (the peer rule, src/runtime/spawn-place.ts).
 import { WippyError } from '../codec/msgpack.js';
 import { frame, record, I, type AnyFrame, type Frame } from '../wire/frames.js';
 import { CONTROL_HOST, EV_EXIT, ZERO_PID, fnHost, type CtxRecord, type EventRecord } from '../wire/spec.js';
@@ -50,6 +51,8 @@ import { WASM_KINDS } from '../registry/schema.js';
 import { formatPid, parsePid } from './pid.js';
 import { factoryNotFound, hostNotFound } from './not-found.js';
 import { placeJob, type JobPlaceView } from './job-place.js';
+import { peerWorker, type SpawnPlaceView } from './spawn-place.js';
+import { STEAL_BACKLOG } from '../host/placement.js';
 
 /** What a process exit looks like from JS: the EXIT event's result. */
 export interface ExitInfo {
@@ -119,6 +122,7 @@ export class ControlEndpoint {
   /** Per multi-worker host: what placeJob reads of its workers, and the worker of its last job. */
   private readonly jobViews = new Map<string, JobPlaceView>();
   private readonly jobLast = new Map<string, number>();
+  private readonly peerViews = new Map<string, SpawnPlaceView>();
 
   constructor(private readonly rt: ControlHost) {}
 
@@ -132,9 +136,14 @@ export class ControlEndpoint {
     return h.id;
   }
 
-  private pickTid(host: string): number {
+  /** The worker a spawn on `host` goes to: next to a peer named in `args` (spawn-place.ts), else round-robin. */
+  private pickTid(host: string, args?: readonly unknown[]): number {
     const tids = this.rt.hostTids.get(host);
     if (!tids || tids.length === 0) throw new WippyError(hostNotFound(this.rt.registry, host), 'NotFound', false);
+    if (args && args.length > 0 && tids.length > 1) {
+      const t = peerWorker(args, host, tids, this.peerView(host, tids));
+      if (t >= 0) return t;
+    }
     for (let k = 1; k <= tids.length; k++) {
       const i = ((this.rr.get(host) ?? -1) + k) % tids.length;
       if (this.rt.dir.isDown(tids[i]!)) continue; // dead, not replaced (yet)
@@ -154,7 +163,7 @@ export class ControlEndpoint {
       const rt = this.rt;
       v = {
         n: tids.length,
-        weight: (i) => rt.dir.load(tids[i]!) + q.queuedAt(i),
+        weight: (i) => rt.dir.load(tids[i]!) + q.queuedAt(i) + rt.dir.listed(tids[i]!),
         parked: (i) => rt.isParked(tids[i]!),
         down: (i) => rt.dir.isDown(tids[i]!),
       };
@@ -163,6 +172,24 @@ export class ControlEndpoint {
     const i = placeJob(v, this.jobLast.get(host) ?? 0);
     if (i >= 0) this.jobLast.set(host, i);
     return i;
+  }
+
+  /** What the peer rule reads of `host`'s workers (spawn-place.ts). */
+  private peerView(host: string, tids: number[]): SpawnPlaceView {
+    let v = this.peerViews.get(host);
+    if (!v) {
+      const { dir } = this.rt;
+      const q = this.rt.taskQueues.get(host);
+      v = {
+        owner: (u) => dir.owner(u),
+        alive: (u) => dir.isAlive(u),
+        down: (t) => dir.isDown(t),
+        waiting: (t) => dir.listed(t) + (q ? q.queuedAt(tids.indexOf(t)) : 0),
+        mark: Math.min(STEAL_BACKLOG, q ? q.localCapacity : STEAL_BACKLOG),
+      };
+      this.peerViews.set(host, v);
+    }
+    return v;
   }
 
   /** A control PID on the main thread (host `node:control`). */
@@ -184,7 +211,7 @@ export class ControlEndpoint {
     const rt = this.rt;
     rt.assertRunning();
     const h = host ?? this.defaultHost(entryId);
-    const tid = this.pickTid(h);
+    const tid = this.pickTid(h, args);
     const ctl = onExit ? this.controlPid() : undefined;
     if (ctl && onExit) {
       // WASM entries go by the rpc below, to the worker's WASM body (src/lua/kernel/wasm.lua)
@@ -235,7 +262,7 @@ export class ControlEndpoint {
     const q = queued ? rt.taskQueues.get(h) : undefined;
     const tids = q && rt.hostTids.get(h)!;
     const at = tids ? this.placeJob(h, tids, q!) : -1;
-    const tid = at >= 0 ? tids![at]! : this.pickTid(h);
+    const tid = at >= 0 ? tids![at]! : this.pickTid(h, args);
     // The watcher is a number, not a control PID (see the header): no directory slot, no PID
     // string to format and encode, and the EXIT comes back as a "jx" frame.
     const watch = ++this.watchSeq;

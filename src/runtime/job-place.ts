@@ -33,7 +33,7 @@
 /** What the rule reads of each worker of the host (index-aligned with the host's run queues). */
 export interface JobPlaceView {
   readonly n: number;
-  /** Live processes plus queued spawns of worker `i`. */
+  /** Live processes plus queued spawns of worker `i` (shared queues and Lua-side list). */
   weight(i: number): number;
   /** Is worker `i` parked on its doorbell? */
   parked(i: number): boolean;

@@ -49,6 +49,13 @@ export interface StatsOptions {
   collect?: boolean;
   /** The Lua heap as it is, without the two full collections before measuring it (live views). */
   quick?: boolean;
+  /**
+   * Only what the worker counts anyway (processes, started, delivered, queue and ring counters,
+   * frames sent, heaps as with `quick`): the mailbox sizes, which walk every process of the
+   * worker, are reported as empty. For polls while many processes start (a walk of 5,000-10,000
+   * processes costs a worker a few ms per poll).
+   */
+  counts?: boolean;
   /** Include each worker's process table: its `limit` first processes by `sort` (limit 0: all). */
   table?: { limit: number; sort: RowSortKey };
 }
@@ -102,7 +109,7 @@ export class StatsRequests {
         if (opts.table) s.table = m.rows ? decodeRows(m.rows) : [];
         resolve(s);
       });
-      th.worker.postMessage({ type: 'stats', collect: opts.collect, quick: opts.quick, table: opts.table } satisfies ControlToWorker);
+      th.worker.postMessage({ type: 'stats', collect: opts.collect, quick: opts.quick || opts.counts, counts: opts.counts, table: opts.table } satisfies ControlToWorker);
     });
   }
 

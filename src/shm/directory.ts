@@ -1,5 +1,5 @@
 // One thread's handle on the shared process directory (layout: src/shm/layout.ts, "Process directory").
-import { BLOCK_SIZE, H_NEXT_BLOCK, OWNER_MASK, RUNNER_SHIFT, SLOTS, THREAD_STRIDE, T_BUSY, T_DOWN, T_HEARTBEAT,
+import { BLOCK_SIZE, H_NEXT_BLOCK, OWNER_MASK, RUNNER_SHIFT, SLOTS, THREAD_STRIDE, T_BUSY, T_DOWN, T_HEARTBEAT, T_LISTED,
   T_LOAD, directoryViews, type DirectoryViews } from './layout.js';
 
 export class Directory {
@@ -116,6 +116,18 @@ export class Directory {
     Atomics.add(this.v.threads, tid * THREAD_STRIDE + T_LOAD, delta);
   }
 
+  /** Spawns waiting in thread `tid`'s Lua-side list, as of its last report (src/lua/kernel/taskq.lua). */
+  listed(tid: number): number {
+    // Pairs with the Atomics.store in setListed() on thread `tid`.
+    return Atomics.load(this.v.threads, tid * THREAD_STRIDE + T_LISTED);
+  }
+
+  /** This thread's Lua-side list holds `n` spawns (placement's weight reads it from other threads). */
+  setListed(n: number): void {
+    // Pairs with the Atomics.load in listed() of any thread.
+    Atomics.store(this.v.threads, this.tid * THREAD_STRIDE + T_LISTED, n);
+  }
+
   /** Step start/end for the stall watchdog (main thread reads heartbeat and busy). */
   beat(busy: boolean): void {
     const base = this.tid * THREAD_STRIDE;
@@ -181,8 +193,9 @@ export class Directory {
   resetThread(tid: number): void {
     const base = tid * THREAD_STRIDE;
     // Ordered before the new worker's first loads by the Worker constructor's postMessage; pair
-    // with the Atomics.loads in load(), busy() and isDown() on every other thread.
+    // with the Atomics.loads in load(), listed(), busy() and isDown() on every other thread.
     Atomics.store(this.v.threads, base + T_LOAD, 0);
+    Atomics.store(this.v.threads, base + T_LISTED, 0);
     Atomics.store(this.v.threads, base + T_BUSY, 0);
     Atomics.store(this.v.threads, base + T_DOWN, 0);
   }

@@ -44,6 +44,9 @@ export const LINE_BYTES = LINE_INTS * 4;
 //     [T_BUSY]               1 while the thread is inside a kernel step (thieves read it too)
 //     [T_DOWN]               1 once the main thread declared the thread dead (worker recovery,
 //                            src/runtime/recovery.ts); 0 again when the id is reused
+//     [T_LISTED]             spawns waiting in the worker's Lua-side list (src/lua/kernel/taskq.lua),
+//                            as of its last report (at most 64 spawns or starts old): part of
+//                            a worker's weight in the balance and offer rules (placement.ts)
 //   Uint16 owner[SLOTS]     per PID slot: low byte owner thread id + 1 (0 = unassigned); high byte
 //                            runner thread id + 1 when a queued spawn started on a worker other
 //                            than its owner (home), else 0 — recovery needs to know which PIDs
@@ -85,6 +88,7 @@ export const T_LOAD = 0;
 export const T_HEARTBEAT = 1;
 export const T_BUSY = 2;
 export const T_DOWN = 3;
+export const T_LISTED = 4;
 /** Bits of the runner byte in an owner-table word. */
 export const RUNNER_SHIFT = 8;
 export const OWNER_MASK = 0xff;

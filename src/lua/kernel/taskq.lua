@@ -14,13 +14,23 @@
 -- published only when a rule needs it:
 --   backlog  a spawn that finds lq at the mark first publishes all of lq, oldest first, to this
 --            worker's deque (the deque's overflow: the global queue), which a thief's backlog rule
---            then sees at the mark: the state the shared queues alone had at that moment.
+--            then sees at the mark: the state the shared queues alone had at that moment — but
+--            only while a sibling is lighter than this worker by more than half the mark (the
+--            offer rule, src/host/placement.ts siblingLighter; H.task_listed answers it). While
+--            none is, lq grows past the mark and is looked at again every LISTED_EVERY spawns:
+--            two workers each bursting their own spawns keep them (nobody idle could take them).
+--            A list past the mark is looked at again as it is started (every LISTED_EVERY
+--            starts), and published then if a sibling has become lighter meanwhile.
+--            lq's length is reported in the directory (H.task_listed: after it grew by
+--            LISTED_EVERY, every LISTED_EVERY starts, and when it empties), where the siblings'
+--            weights read it.
 --   sharing  share(P), from the budget hook (sched.lua): every other spawn, oldest first, goes to
 --            a sibling's inject queue, from the shared queues (taken back) and from lq alike;
 --            the rest stays, in order, on each side.
 -- A record that does not encode into a task slot (over 508 bytes) stops the publishing there and
--- stays, with everything younger, in lq; a spawn that then finds lq still at the mark is not
--- queued here (spawn.lua falls back to the shared queues and placement).
+-- stays, with everything younger, in lq; so does one for which the shared queues are full; a spawn
+-- that then finds lq still at the mark while a sibling is lighter is not queued here (spawn.lua
+-- falls back to the shared queues and placement, which may hand it to that sibling).
 -- Hosts without the budget hook (max_reductions 0 and max_memory_mb 0) publish every spawn, as
 -- before: there a thief's stuck rule (a sibling in one step with nothing moving for 1 ms) is the
 -- only way the spawns behind a computing resume spread, and it sees only the shared queues.
@@ -37,9 +47,10 @@
 -- main thread clears them and their watchers hear the EXIT), as for a spawn in the dead worker's
 -- deque whose PID it owned.
 --
--- Owns: lq, spill (bytes that fit no queue after a share), pub, the counters. Receives: H
--- (task_push, task_take), cfg (tid, host, hosts: tids, limits, local_queue_size), mem_cap_kb,
--- encode / decode (the codec). Queue records are W.task arrays (wire.lua).
+-- Owns: lq, spill (bytes that fit no queue after a share), pub, the counters, the last reported
+-- length. Receives: H (task_push, task_take, task_listed), cfg (tid, host, hosts: tids, limits,
+-- local_queue_size), mem_cap_kb, encode / decode (the codec). Queue records are W.task arrays
+-- (wire.lua).
 -- Measured: see docs/design/scheduler.md ("Run queues").
 return function(deps)
   local H, cfg, encode, decode = deps.H, deps.cfg, deps.encode, deps.decode
@@ -64,6 +75,12 @@ return function(deps)
   local spill, spill_n = {}, 0
   local pub = 0
   local takes = 0
+  -- The offer rule's bookkeeping: lq's length as last reported to the directory (H.task_listed),
+  -- and the length at which a list past the mark is looked at again (0: at the mark).
+  local LISTED_EVERY = 64
+  M.LISTED_EVERY = LISTED_EVERY
+  local reported, offer_at = 0, 0
+  local starts = 0 -- spawns started from lq since the last report
   -- spawns that entered lq, left it for the shared queues, were started from it
   local c_in, c_pub, c_started = 0, 0, 0
 
@@ -81,11 +98,30 @@ return function(deps)
     lh, lt = 1, 0
   end
 
-  -- May the next spawn be queued in lq? Publishes lq first when it holds the backlog mark.
+  -- Report lq's length to the directory; -> is a sibling lighter by more than half the mark?
+  local function report()
+    reported = lt - lh + 1
+    starts = 0
+    return H.task_listed(reported)
+  end
+
+  -- May the next spawn be queued in lq? When lq holds the backlog mark and a sibling is lighter
+  -- (the offer rule), publishes lq first; while none is, lq grows past the mark.
   -- false on hosts without the budget hook and on one-worker hosts (no queues at all).
   function M.room()
     if not (MULTI and hooked) then return false end
-    if lt - lh + 1 >= MARK then publish() end
+    local len = lt - lh + 1
+    if len < MARK or len < offer_at then
+      if len - reported >= LISTED_EVERY then report() end
+      return true
+    end
+    if not report() then
+      offer_at = len + LISTED_EVERY -- nobody lighter: keep them, look again later
+      return true
+    end
+    publish()
+    offer_at = 0
+    if lt - lh + 1 ~= len then report() end
     return lt - lh + 1 < MARK
   end
 
@@ -134,6 +170,7 @@ return function(deps)
       end
     end
     lq, lh, lt = keep, 1, k
+    if reported ~= k then report() end
   end
 
   -- The next queued spawn this worker should start: record, mine (it came from lq: this worker
@@ -160,6 +197,15 @@ return function(deps)
       lh = lh + 1
       if lh > lt then lh, lt = 1, 0 end
       c_started = c_started + 1
+      local len = lt - lh + 1
+      -- a list still past the mark is offered again if a sibling has become lighter meanwhile
+      -- (its own work done, its processes gone); t is older than all of it, so order holds
+      starts = starts + 1
+      if (starts >= LISTED_EVERY or (len == 0 and reported > 0)) and report() and len >= MARK then
+        publish()
+        report()
+      end
+      if offer_at > len + LISTED_EVERY then offer_at = len + LISTED_EVERY end
       return t, true
     end
     local d = H.task_take(steal)
