@@ -14,6 +14,7 @@
 **   msg                                                     { resume, packer }: steps of the
 **                                                           per-message path in C (lmsg.c)
 **   counthook(fn, count) -> set(co): the budget hook as a C count hook (lhook.c)
+**   rebind(co, f) -> bool                                   a dead coroutine made to run f (lproc.c)
 **   version                                                 1
 */
 #include "lua.h"
@@ -23,6 +24,7 @@
 int luaW_open_codec (lua_State *L);  /* lcodec.c: pushes the codec constructor */
 int luaW_open_msg (lua_State *L);  /* lmsg.c: pushes { resume, packer } */
 int luaW_open_hook (lua_State *L);  /* lhook.c: pushes counthook */
+int luaW_open_proc (lua_State *L);  /* lproc.c: pushes rebind */
 
 static int luaopen_wippy_native (lua_State *L) {
   lua_createtable(L, 0, 4);
@@ -32,6 +34,8 @@ static int luaopen_wippy_native (lua_State *L) {
   lua_setfield(L, -2, "msg");
   luaW_open_hook(L);
   lua_setfield(L, -2, "counthook");
+  luaW_open_proc(L);
+  lua_setfield(L, -2, "rebind");
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "version");
   return 1;

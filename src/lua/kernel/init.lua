@@ -14,7 +14,7 @@
 -- every module shares. Two exceptions, both stated:
 --   * `run`, the scheduler's running state: run.cur (the thread being resumed) and run.cp (its
 --     process), written by sched.lua around every resume and read by whoever needs "the calling
---     process". The modules written before the split (errors, safestring, random, codec, pattern,
+--     process"; run.share_at, the running resume's sharing mark (sched.lua budget_hook, spawn.lua). The modules written before the split (errors, safestring, random, codec, pattern,
 --     security) take one table and add their exports to it; they get `run` too, holding what they
 --     read (H, cfg, the error helpers, mem_cap_kb, the pattern slot), so they keep their shape.
 --   * Cycles. The hot path only goes one way: frames -> mailbox -> channel -> sched (route,
@@ -26,6 +26,7 @@
 -- Load order (each line receives only modules above it):
 --   errors, safestring, random, codec, pattern   leaf helpers (run)
 --   wire       frame field indices and shared constants (generated from src/wire/spec.ts)
+--   copool     coroutines of processes that returned, kept for the next spawns
 --   sched      run queue, timers, the step loop; its hooks are installed at the end
 --   channel    channels and select (parking through sched)
 --   pids       the process table, PID format, locate, post
@@ -53,7 +54,7 @@ local function loadmod(name)
 end
 
 -- The running state and the leaf helpers' table (see the top).
-local run = { H = H, cur = nil, cp = nil }
+local run = { H = H, cur = nil, cp = nil, share_at = math.huge }
 loadmod("errors")(run)      -- run.err, run.is_error, run.error_fields, run.make_error, ...
 local codec = loadmod("codec")(run)
 local cfg = codec.decode(MODS.__cfg)
@@ -106,15 +107,18 @@ local late = {}
 local wire = loadmod("wire")() -- frame field indices and shared constants (generated: src/wire/)
 -- Our Lua module's C (native/lua/lwippy.c); nil on wasmoon's module, where the Lua code runs.
 -- msg: steps of the per-message path (lmsg.c: the resume of a process thread, a send's payload
--- list); counthook: the budget hook as a C count hook (lhook.c).
-local native_msg, native_counthook
+-- list); counthook: the budget hook as a C count hook (lhook.c); rebind: a dead coroutine made
+-- fresh (lproc.c, for copool.lua).
+local native_msg, native_counthook, native_rebind
 do
   local nat = type(package) == "table" and type(package.loaded) == "table" and package.loaded["wippy.native"]
   native_msg = type(nat) == "table" and nat.msg or nil
   native_counthook = type(nat) == "table" and nat.counthook or nil
+  native_rebind = type(nat) == "table" and nat.rebind or nil
 end
+local copool = loadmod("copool")({ rebind = native_rebind, mem_cap_kb = mem_cap_kb })
 local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb,
-  resume = native_msg and native_msg.resume, counthook = native_counthook })
+  resume = native_msg and native_msg.resume, counthook = native_counthook, take_co = copool.take })
 
 local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
   maybe_yield = sched.maybe_yield, newud = H.newud, err = err })
@@ -150,7 +154,7 @@ local lifecycle = loadmod("lifecycle")({
   copy = codec.copy, err = err, is_error = is_error, error_fields = run.error_fields,
   make_error = run.make_error, memory_error = run.memory_error, to_error = run.to_error,
   CH = channel.CH, timer_add = sched.timer_add, hook = sched.hook, arrive = mailbox.arrive,
-  release_names = names.release, hosts = cfg.hosts, wire = wire, set_of = pids.set_of,
+  release_names = names.release, hosts = cfg.hosts, wire = wire, set_of = pids.set_of, give_co = copool.give,
   cancel_execs = function(P) return late.cancel_execs(P) end,
 })
 late.kill = lifecycle.kill
@@ -161,6 +165,7 @@ local spawn = loadmod("spawn")({
   procs = pids.procs, add = pids.add, fmt_pid = pids.fmt_pid, parse_pid = pids.parse_pid,
   post = pids.post, locate = pids.locate, EMPTYQ = channel.EMPTYQ, NONE = pids.NONE, set_of = pids.set_of,
   run = run, new_thread = sched.new_thread, ready = sched.ready, park = sched.park, hook = sched.hook,
+  take_co = copool.take,
   ready_start = sched.ready_start,
   compile = sandbox.compile, make_env = sandbox.make_env, encode = codec.encode, decode = codec.decode,
   err = err, is_error = is_error, error_message = errmsg, memory_error = run.memory_error,

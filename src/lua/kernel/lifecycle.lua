@@ -33,8 +33,8 @@
 -- after a kernel fault.
 -- Receives: H (wall, now, dead, load_add, route), run, procs/remove (pids.lua), post, parse_pid,
 -- copy, the error helpers, CH, timer_add and hook (sched.lua), arrive (mailbox.lua),
--- release_names (names.lua), hosts (cfg.hosts), wire (the event kinds; the e, crash, unfwd and
--- topology frame constructors), and cancel_execs (exec.lua, bound late by init.lua: called only
+-- release_names (names.lua), give_co (copool.lua), hosts (cfg.hosts), wire (the event kinds;
+-- the e, crash, unfwd and topology frame constructors), and cancel_execs (exec.lua, bound late by init.lua: called only
 -- when a dying process has execs outstanding).
 return function(deps)
   local H, run, procs, remove, post, parse_pid = deps.H, deps.run, deps.procs, deps.remove, deps.post, deps.parse_pid
@@ -44,6 +44,7 @@ return function(deps)
   local release_names, hosts, cancel_execs = deps.release_names, deps.hosts, deps.cancel_execs
   local W = deps.wire
   local set_of = deps.set_of -- P's links/watchers set, made its own at the first member (pids.lua)
+  local give_co = deps.give_co -- a returned main thread's coroutine, kept for a later spawn (copool.lua; nil: none)
   local we, wjx, wcrash, wunfwd = W.e, W.jx, W.crash, W.unfwd
   local type, tostring, pairs, next, rawget = type, tostring, pairs, next, rawget
   local co_status, co_close, co_create, co_resume = coroutine.status, coroutine.close, coroutine.create, coroutine.resume
@@ -125,8 +126,10 @@ return function(deps)
   -- where it was raised, else the value. A result that cannot cross is replaced, as for "e".
   local post_jx -- below (clip is defined with the crash reports)
 
-  -- Send an event table to pid wherever it lives (dropped silently if it is gone).
-  local function send_event(pid, ev)
+  -- Send an event table to pid wherever it lives (dropped silently if it is gone). `own`: the
+  -- event's tables were made for this one receiver and hold only scalars, so a receiver on this
+  -- worker gets it as it is (a copy would rebuild the same two tables).
+  local function send_event(pid, ev, own)
     if type(pid) == "number" then
       if ev.kind == EV_EXIT then
         local r = ev.result or {}
@@ -143,6 +146,7 @@ return function(deps)
     if P and P.home then post_event(P.home, pid, ev); return end
     if P then
       if P.alive then
+        if own then deliver_event(P, ev); return end
         local c, why = copy(ev)
         deliver_event(P, c or undeliverable(ev, why))
       end
@@ -266,7 +270,13 @@ return function(deps)
     local e = P.exit_err
     local at -- the wall clock, read once and only for an event record (a host call)
     local pid = P.pid
-    if next(P.watchers) then
+    local w1 = next(P.watchers)
+    if w1 ~= nil then
+      -- One watcher and a scalar result (the common case: a monitor of a process that returned
+      -- nil, a number or a string): the event is that watcher's own, no copy needed.
+      local tv = type(P.exit_value)
+      local own = next(P.watchers, w1) == nil and e == nil and P.exit_values == nil
+        and (tv == "number" or tv == "string" or tv == "boolean" or tv == "nil")
       local result, js
       for w in pairs(P.watchers) do
         if type(w) == "number" then
@@ -281,7 +291,7 @@ return function(deps)
             at = wall_s()
           end
           local r = (js ~= result and find(w, CONTROL_PREFIX, 1, true) == 1) and js or result
-          send_event(w, { kind = EV_EXIT, from = pid, at = at, result = r })
+          send_event(w, { kind = EV_EXIT, from = pid, at = at, result = r }, own)
         end
       end
     end
@@ -388,6 +398,8 @@ return function(deps)
       deadlock(P)
     end
     after_resume(P)
+    -- its exit is finalized (crash_report read its stack): the coroutine may serve a later spawn
+    if give_co and T == P.main then give_co(T.co, P) end
   end
 
   function M.thread_failed(T, e)

@@ -19,7 +19,7 @@ return function(deps)
   -- The C functions, not the string methods (s:find): the kernel's string metatable points at the
   -- sandbox's guarded methods (safestring.lua), three Lua calls deep for a plain find, and the
   -- strings here are PIDs and host names, far below any size guard.
-  local ssub, sfind, srep = string.sub, string.find, string.rep
+  local ssub, sfind = string.sub, string.find
 
   local M = {}
   local SELF = cfg.tid
@@ -71,11 +71,9 @@ return function(deps)
     return n, table.concat(out, "\n")
   end
 
+  -- (one format: the hex at least 5 digits, zero-padded; no intermediate strings per spawn)
   local function fmt_pid(host, uniq)
-    local hex = sformat("%x", uniq)
-    local l = #hex
-    if l < 5 then hex = srep("0", 5 - l) .. hex end
-    return "{" .. host .. "|0x" .. hex .. "}"
+    return sformat("{%s|0x%05x}", host, uniq)
   end
   M.fmt_pid = fmt_pid
 

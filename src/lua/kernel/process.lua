@@ -146,10 +146,11 @@ return function(deps)
       if id == nil or host == nil then return E("Invalid", fname .. " requires at least id and host arguments") end
       if type(id) ~= "string" then return E("Invalid", fname .. ": id must be a string") end
       if type(host) ~= "string" then return E("Invalid", fname .. ": host must be a string") end
-      local ok, perr = check(P, "process.spawn", id, "not allowed to spawn process: " .. id)
-      if ok and monitor then ok, perr = check(P, "process.spawn.monitored", id, "not allowed to spawn monitored process: " .. id) end
-      if ok and link then ok, perr = check(P, "process.spawn.linked", id, "not allowed to spawn linked process: " .. id) end
-      if ok then ok, perr = check(P, "process.host", host, "not allowed to spawn on host: " .. host) end
+      -- (a refusal's text is built only on refusal: check appends its last argument)
+      local ok, perr = check(P, "process.spawn", id, "not allowed to spawn process: ", id)
+      if ok and monitor then ok, perr = check(P, "process.spawn.monitored", id, "not allowed to spawn monitored process: ", id) end
+      if ok and link then ok, perr = check(P, "process.spawn.linked", id, "not allowed to spawn linked process: ", id) end
+      if ok then ok, perr = check(P, "process.host", host, "not allowed to spawn on host: ", host) end
       if not ok then return nil, perr end
       local n = select("#", ...)
       local args = { ... }

@@ -25,7 +25,7 @@
 -- and the running-state table `run` (run.cur = the thread being resumed, run.cp = its process),
 -- which it writes around every resume and everyone else only reads.
 -- Receives: deps.H (now, newud, kill_requested), deps.err, deps.run, deps.mem_cap_kb (the worker's Lua heap cap in
--- KiB, or nil), deps.resume (lmsg.c's, or nil), deps.counthook (lhook.c's, or nil). It calls up into the process layer only through
+-- KiB, or nil), deps.resume (lmsg.c's, or nil), deps.counthook (lhook.c's, or nil), deps.take_co (copool.lua's, or nil). It calls up into the process layer only through
 -- the hooks init.lua passes to S.install once (thread_done, thread_failed, do_upgrade, deadlock, after_resume, process_fault,
 -- kernel_fault, deliver_batch, take_task, share_tasks, queued_here, queued_local), held as upvalues.
 return function(deps)
@@ -33,6 +33,8 @@ return function(deps)
   -- resume(co, n, a1, a2) -> code, r1, r2: coroutine.resume and coroutine.status in one C call
   -- on our Lua module (native/lua/lmsg.c); nil on wasmoon's, where resume_thread calls both
   local k_resume = deps.resume
+  -- take_co(fn, proc): a coroutine running fn, a kept one if any (copool.lua); nil: coroutine.create
+  local take_co = deps.take_co or coroutine.create
   local S = {} -- the module
   local co_create, co_resume, co_yield, co_status, co_close =
     coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.close
@@ -126,10 +128,11 @@ return function(deps)
     end
     local r = P.red + HOOK_EVERY
     P.red = r
-    -- A resume that computes holds up this worker's queued spawns: past P.share_at instructions
+    -- A resume that computes holds up this worker's queued spawns: past run.share_at instructions
     -- (SHARE_AFTER from the resume's start, moved on by its spawns) it shares them with a sibling
-    -- (spawn.lua, share_tasks).
-    if share_tasks and r >= P.share_at then share_tasks(P) end
+    -- (spawn.lua, share_tasks). In `run`, not the record: it only means something during a resume
+    -- (a key fewer per process: the record of a monitored child that exited stays at 16 slots).
+    if share_tasks and r >= run.share_at then share_tasks(P) end
     if not P.budget then return end
     if r > P.budget then
       P.doomed = err("Internal", "reduction budget exceeded: ran more than " .. P.budget ..
@@ -165,7 +168,7 @@ return function(deps)
   -- `co`: a coroutine already made and hooked for proc, fn unused (spawn.lua run_chunk: the
   -- coroutine the module's chunk ran in, waiting to run main).
   function S.new_thread(proc, fn, co)
-    local T = { co = co or hook(co_create(fn), proc), proc = proc, n = 0, parked = false }
+    local T = { co = co or hook(take_co(fn, proc), proc), proc = proc, n = 0, parked = false }
     proc.threads[T] = true
     proc.nthreads = proc.nthreads + 1
     return T
@@ -270,7 +273,7 @@ return function(deps)
     p.red = 0
     local st = p.st -- ptable.lua's figures: [1] runs, [2] ms run, [3] heap KiB
     st[1] = st[1] + 1
-    p.share_at = SHARE_AFTER
+    run.share_at = SHARE_AFTER
     T.mrec = nil -- the mailbox record it was woken with (if any) is read from now on (mailbox.lua)
     local co = T.co
     local ok, r1, r2, code

@@ -38,7 +38,7 @@
 -- Owns: bodies, the spawn paths, validated entries, early/forward, shutdown state.
 -- Receives: H, cfg, entries; taskq.lua (room, push, share, take, pending: the Lua-side list);
 -- pids.lua (procs, add, fmt_pid, parse_pid, post, locate, NONE, set_of); sched.lua (run,
--- new_thread, ready, hook, ready_start); sandbox.lua (compile, make_env); codec encode; error
+-- new_thread, ready, hook, ready_start); copool.lua (take_co); sandbox.lua (compile, make_env); codec encode; error
 -- helpers; lifecycle.lua (user_tostring, deliver_event, start_failed, topo, send_event); channel.lua
 -- (EMPTYQ); security (from_config, encode_actor, encode_scope, decode_ctx); call_settled (rpc.lua);
 -- wire (frame and spawn-record field indices); dispatch(frame) (frames.lua, bound late by init.lua: replays early frames).
@@ -47,6 +47,8 @@ return function(deps)
   local procs, add, fmt_pid, parse_pid = deps.procs, deps.add, deps.fmt_pid, deps.parse_pid
   local post, locate = deps.post, deps.locate
   local run, new_thread, ready, hook, ready_start = deps.run, deps.new_thread, deps.ready, deps.hook, deps.ready_start
+  -- take_co(fn, P): a coroutine running fn, a kept one if any (copool.lua); nil: coroutine.create
+  local take_co = deps.take_co or coroutine.create
   local compile, make_env, encode = deps.compile, deps.make_env, deps.encode
   local err, is_error, errmsg, memory_error = deps.err, deps.is_error, deps.error_message, deps.memory_error
   local user_tostring, deliver_event = deps.user_tostring, deps.deliver_event
@@ -64,7 +66,7 @@ return function(deps)
   local BOUND_PID, BOUND_RUNNER, UNFWD_PID = W.BOUND_PID, W.BOUND_RUNNER, W.UNFWD_PID
   local fn_host = W.fn_host
   local type, tostring, pairs, pcall, select, setmetatable = type, tostring, pairs, pcall, select, setmetatable
-  local co_create, co_resume, co_status, co_close = coroutine.create, coroutine.resume, coroutine.status, coroutine.close
+  local co_resume, co_status, co_close = coroutine.resume, coroutine.status, coroutine.close
   local co_isyieldable = coroutine.isyieldable
   local tunpack, tpack = table.unpack, table.pack
 
@@ -90,7 +92,7 @@ return function(deps)
   -- chunk then runs in a hooked coroutine of its own, and must not yield (it runs synchronously).
   -- That coroutine then goes on as P's main thread (one coroutine per process, not two: a job
   -- from JS is such a spawn, and a coroutine is ~1 KB of its ~4.7 KB allocated per job): the
-  -- chunk's function returns its module by yielding CHUNK_DONE; spawn_local resumes it once more
+  -- chunk's function returns its module by yielding CHUNK_DONE; start_here resumes it once more
   -- with main and its arguments (start_main), which it takes and yields again; the main thread's
   -- first resume then tail-calls main (so a traceback of the main thread shows no frame of this
   -- wrapper). Handed over by a resume, not in the first resume's values: those are T.a1, a fifth
@@ -111,7 +113,8 @@ return function(deps)
   local function run_chunk(f, env, P)
     if co_isyieldable() then return pcall(f, env) end
     P.red = 0
-    local co = hook(co_create(chunk_then_main), P)
+    run.share_at = math.huge -- a module's top level never shares the queue (share_tasks)
+    local co = hook(take_co(chunk_then_main, P), P)
     local ok, done, mod = co_resume(co, f, env)
     if not ok then return false, done end
     if done ~= CHUNK_DONE then
@@ -177,13 +180,16 @@ return function(deps)
   -- Starting a process on this worker.
   -- The record of a process: 16 hash slots (416 bytes) for an idle one, not 32 (800). A Lua table's
   -- hash part is a power of two, so what counts is the number of keys the record holds itself: the
-  -- constructor below names 11 (nil fields count too, so none is listed), and a process that has
-  -- run and blocked in its inbox adds entry, main, inbox and nsubs (15). Everything else starts as
+  -- constructor below names 10 (nil fields count too, so none is listed), and a process that has
+  -- run and blocked in its inbox adds entry, main, inbox and nsubs (14). Everything else starts as
   -- a default read through the record's metatable, one per host (`proc_meta`): the host's figures
   -- (budget, max_mailbox, terminal), the counters (seq, unread, sendb, npending, nsubs), the flags
   -- (doomed, trap_links), the shared empty sets (pids.lua NONE) and queue (channel.lua EMPTYQ). A
   -- write makes the field the record's own (the sets through set_of), so only what a process
-  -- uses costs it; a busy one passes 16 keys and rehashes to 32 slots once. Rejected: the
+  -- uses costs it; a busy one passes 16 keys and rehashes to 32 slots once. A monitored process
+  -- that returns holds 16 at the end (the 10 below, entry, main, watchers, exit_value, finalized,
+  -- notified): one more key, and every such exit would rehash it to 32 slots (a 768-byte
+  -- allocation), which is why the resume's sharing mark lives in `run` (sched.lua), not here. Rejected: the
   -- counters in an array like `st` (every reader in mailbox.lua, process.lua, ptable.lua would
   -- index by number). Measured with the hold bench: docs/design/native-core.md, "Memory per
   -- process". Nothing in the kernel reads a record with rawget, next or pairs.
@@ -209,8 +215,7 @@ return function(deps)
     return setmetatable({
       pid = pid, uniq = uniq, id = id, host = host, alive = true,
       threads = {}, nthreads = 0, nrun = 0,
-      -- written by every resume (sched.lua resume_thread)
-      red = 0, share_at = math.huge,
+      red = 0, -- written by every resume (sched.lua resume_thread)
       -- the process table's figures (ptable.lua), in one array: resumes, ms run, Lua heap growth
       -- over its resumes (KiB), messages sent, start (wall-clock seconds). One field, not five:
       -- five more keys took the record past 32 hash slots, to 64 (+768 bytes per process,
@@ -234,9 +239,11 @@ return function(deps)
   -- one whose spawn request arrived late) gets the same CANCEL.
   local shutdown_deadline = nil
 
-  -- Start entry `id` on this worker. opts: { watcher = pid, link = pid, ctx = table }. `pre`:
-  -- the PID was minted elsewhere ({ pid, uniq }: placed, queued). -> pid | nil, err
-  local function spawn_local(id, host, opts, n, args, pre)
+  -- Start entry `id` on this worker, watched by `watcher` and linked to `link` (PIDs or nil), in
+  -- context `ctx` (nil: none). `pid`, `uniq`: minted elsewhere (placed, queued), else nil (minted
+  -- here). Every spawn path calls this with its fields, so none builds an options table for it.
+  -- -> pid | nil, err
+  local function start_here(id, host, watcher, link, ctx, n, args, pid, uniq)
     local Ent = entries[id]
     local body = Ent and bodies[Ent.kind]
     -- the messages name what was not found (Wippy's own say only "factory not found")
@@ -245,16 +252,13 @@ return function(deps)
     if not hostrec then return E("NotFound", "host not found: " .. tostring(host)) end
     local code, cerr = body.prepare(Ent, id)
     if not code then return E("Internal", "failed to create process: " .. tostring(cerr)) end
-    local uniq, pid
-    if pre then
-      uniq, pid = pre.uniq, pre.pid
-    else
+    local minted = pid ~= nil
+    if not minted then
       uniq = H.pid_alloc(SELF)
       pid = fmt_pid(body.pid_host(id, host, SELF), uniq)
     end
     local P = new_proc(pid, uniq, id, host, hostrec) -- budget, max_mailbox, terminal: the host's (meta_of)
     if P.terminal then P.args = { n = n, tunpack(args, 1, n) } end
-    local ctx = opts and opts.ctx
     if hostrec.security and not (ctx and (ctx.actor or ctx.scope or ctx.security_config)) then
       ctx = { values = ctx and ctx.values, options = ctx and ctx.options, security_config = hostrec.security }
     end
@@ -277,12 +281,10 @@ return function(deps)
     end
     local co = kind -- on success: the coroutine the chunk ran in, waiting to run main (run_chunk)
     add(P)
-    if not pre then H.load_add(1) end
+    if not minted then H.load_add(1) end
     validated[id] = true
-    if opts then
-      if opts.watcher then set_of(P, "watchers")[opts.watcher] = true end
-      if opts.link then set_of(P, "links")[opts.link] = true end
-    end
+    if watcher then set_of(P, "watchers")[watcher] = true end
+    if link then set_of(P, "links")[link] = true end
     local T
     if co then
       start_main(co, main, args, n)
@@ -298,7 +300,14 @@ return function(deps)
     end
     return pid
   end
-  M.spawn_local = spawn_local
+  -- The same with its options in tables (the kernel tests' entry point): opts { watcher, link,
+  -- ctx } or nil, pre { pid, uniq } or nil.
+  function M.spawn_local(id, host, opts, n, args, pre)
+    if opts then
+      return start_here(id, host, opts.watcher, opts.link, opts.ctx, n, args, pre and pre.pid, pre and pre.uniq)
+    end
+    return start_here(id, host, nil, nil, nil, n, args, pre and pre.pid, pre and pre.uniq)
+  end
 
   -- Round-robin over a host's worker threads.
   local rr = {}
@@ -379,22 +388,22 @@ return function(deps)
     if not hostrec then return E("NotFound", "host not found: " .. tostring(host)) end
     if ctx == nil then ctx = P.ctx end
     watcher = watcher or (monitor and P.pid or nil)
-    local opts = { watcher = watcher, link = link and P.pid or nil, ctx = ctx }
+    local linkp = link and P.pid or nil
     local pid, serr
     if host == cfg.host then
       local tid = SELF
       local Ent = entries[id]
       if validated[id] and MULTI and not pin and bodies[Ent.kind].queueable then
-        P.share_at = P.red + SHARE_AFTER -- a spawn loop is not computing (share_tasks)
+        run.share_at = P.red + SHARE_AFTER -- a spawn loop is not computing (share_tasks)
         if taskq.room() then
-          pid = queue_local(id, host, watcher, opts.link, ctx, n, args)
+          pid = queue_local(id, host, watcher, linkp, ctx, n, args)
         else
-          pid = spawn_queued(id, host, watcher, opts.link, ctx, n, args, SELF)
+          pid = spawn_queued(id, host, watcher, linkp, ctx, n, args, SELF)
         end
         if not pid then
           tid = H.place()
           if tid ~= SELF then
-            pid = spawn_queued(id, host, watcher, opts.link, ctx, n, args, tid)
+            pid = spawn_queued(id, host, watcher, linkp, ctx, n, args, tid)
             if pid then H.load_add(-1, tid) end -- place() counted it there; it counts where it starts
           end
         end
@@ -402,13 +411,13 @@ return function(deps)
       if pid then
         -- queued
       elseif tid == SELF then
-        pid, serr = spawn_local(id, host, opts, n, args)
+        pid, serr = start_here(id, host, watcher, linkp, ctx, n, args)
       else
         local uniq = H.pid_alloc(tid)
         pid = fmt_pid(bodies[Ent.kind].pid_host(id, host, tid), uniq)
         local pargs = { n = n }
         for i = 1, n do pargs[i] = args[i] end
-        local posted, perr = post(tid, W.sp(pid, uniq, id, host, watcher or false, opts.link or false, ctx or false, pargs))
+        local posted, perr = post(tid, W.sp(pid, uniq, id, host, watcher or false, linkp or false, ctx or false, pargs))
         if not posted then
           H.dead(uniq)
           H.load_add(-1, tid) -- place() counted it there
@@ -461,22 +470,14 @@ return function(deps)
   function M.frame_s(f)
     local reply_tid, reply_pid, req = f[S_REPLY_TID], f[S_REPLY_PID], f[S_REQ]
     local args = f[S_ARGS] or { n = 0 }
-    local opts = { watcher = f[S_WATCHER] or nil, link = f[S_LINK] and reply_pid or nil, ctx = f[S_CTX] or nil }
-    local pid, serr = spawn_local(f[S_ID], f[S_HOST], opts, args.n or #args, args)
+    local pid, serr = start_here(f[S_ID], f[S_HOST], f[S_WATCHER] or nil, f[S_LINK] and reply_pid or nil,
+      f[S_CTX] or nil, args.n or #args, args)
     post(reply_tid, W.rep(reply_pid, req, pid, serr))
   end
 
-  -- spawn_local's `opts` and `pre` for a spawn started by a frame or a queued task: read during
-  -- the call and never kept, and no such spawn starts inside another (a module's chunk handles no
-  -- frames and takes no task), so one pair serves them all: two tables fewer per job. Emptied
-  -- after each use, so they hold nothing of a process that has ended.
-  local frame_opts, frame_pre = {}, {}
+  -- A spawn started by a frame or a queued task, its PID minted elsewhere.
   local function frame_spawn(id, host, watcher, link, ctx, args, pid, uniq)
-    local opts, pre = frame_opts, frame_pre
-    opts.watcher, opts.link, opts.ctx, pre.pid, pre.uniq = watcher, link, ctx, pid, uniq
-    local ok, serr = spawn_local(id, host, opts, args.n or #args, args, pre)
-    opts.watcher, opts.link, opts.ctx, pre.pid, pre.uniq = nil, nil, nil, nil, nil
-    return ok, serr
+    return start_here(id, host, watcher, link, ctx, args.n or #args, args, pid, uniq)
   end
 
   -- {"sp", pid, uniq, id, host, watcher, link, ctx, args}: a process placed on this worker.
@@ -560,7 +561,7 @@ return function(deps)
   -- P's resume has computed `P.red` instructions: share this worker's queued spawns. nil on a
   -- one-worker host.
   function M.share_tasks(P)
-    P.share_at = P.red * 2
+    run.share_at = P.red * 2
     local to = sibling()
     if to then taskq.share(to) end
   end
