@@ -112,11 +112,15 @@ static int m_packer (lua_State *L) {
   return 1;
 }
 
+int luaW_mbox_deliverer (lua_State *L);  /* lmbox.c: a message's arrival in one call */
+
 int luaW_open_msg (lua_State *L) {
-  lua_createtable(L, 0, 2);
+  lua_createtable(L, 0, 3);
   lua_pushcfunction(L, m_resume);
   lua_setfield(L, -2, "resume");
   lua_pushcfunction(L, m_packer);
   lua_setfield(L, -2, "packer");
+  lua_pushcfunction(L, luaW_mbox_deliverer);
+  lua_setfield(L, -2, "deliverer");
   return 1;
 }

@@ -137,6 +137,7 @@ local mailbox = loadmod("mailbox")({
   qpop = channel.qpop, qlen = channel.qlen, qpush_at = channel.qpush_at, EMPTYQ = channel.EMPTYQ,
   newud = H.newud, copy = codec.copy, err = err, procs = pids.procs, set_of = pids.set_of,
   overflow = function(P, e) return late.kill(P, e) end,
+  ready = sched.ready, deliverer = native_msg and native_msg.deliverer,
 })
 
 local names = loadmod("names")({
