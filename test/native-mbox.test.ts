@@ -1,7 +1,8 @@
-// A message's arrival in C (native/lua/lmbox.c, `wippy.native`.msg.deliverer on our Lua module)
-// against the Lua it replaces (mailbox.lua's deliver_msg, to_channel, convert and channel.lua's
-// offer), in one Lua state: channel.lua and mailbox.lua are loaded twice, once with the C
-// deliverer and once without (the path of wasmoon's module), each under the same fake scheduler
+// A message's arrival and the receive that waits for it in C (native/lua/lmbox.c,
+// `wippy.native`.msg.deliverer and .receiver on our Lua module) against the Lua they replace
+// (mailbox.lua's deliver_msg, to_channel, convert and channel.lua's offer; the front of
+// channel.lua's receive), in one Lua state: channel.lua and mailbox.lua are loaded twice, once
+// with the C steps and once without (the path of wasmoon's module), each under the same fake scheduler
 // (ready and park write a log), and the same scenario runs in both. The transcripts (every wake
 // with its values, each process's unread count and sequence, each channel's buffer, backlog,
 // buffered records and waiting receivers, each thread's held record, then everything read back
@@ -20,7 +21,7 @@ const MAILBOX_SRC = readFileSync(path.resolve('src/lua/kernel/mailbox.lua'), 'ut
 const PRELUDE = String.raw`
 local native = package.loaded["wippy.native"]
 assert(native and native.msg and native.msg.deliverer, "wippy.native.msg.deliverer missing from our module")
-DELIVERER = native.msg.deliverer
+DELIVERER, RECEIVER = native.msg.deliverer, native.msg.receiver
 
 -- A value as text: Message objects by topic, sender and payloads; tables by contents.
 function SHOW(v)
@@ -59,7 +60,8 @@ function WORLD(with_c)
   local function newud(mt) nud = nud + 1; return setmetatable({}, mt) end
   local function err(kind, message) return { kind = kind, message = message } end
   local C = assert(load(CHANNEL_SRC, "@kernel/channel.lua", "t"))()({
-    run = W.run, ready = ready, park = park, maybe_yield = function() end, newud = newud, err = err })
+    run = W.run, ready = ready, park = park, maybe_yield = function() log("maybe_yield") end,
+    newud = newud, err = err, receiver = with_c and RECEIVER or nil })
   W.procs = {}
   local NONE = setmetatable({}, { __newindex = function() error("write to the shared empty set") end })
   W.M = assert(load(MAILBOX_SRC, "@kernel/mailbox.lua", "t"))()({
@@ -246,4 +248,38 @@ test('deliver: count() is what C delivered, the rest is counted by the Lua', () 
     return W.M.delivered() .. " " .. P.unread .. " " .. P.seq
   `) as string;
   assert.equal(r, '4 3 3');
+});
+
+test('receive: the C front and the Lua give the same errors, parks and values outside the common case', () => {
+  const [lua, c] = run(String.raw`
+    local function case(W)
+      local out = {}
+      local P = W.proc("{app|0x00001}")
+      local T = W.thread("T", P)
+      local ok, e = pcall(W.C.chan_methods.receive, {})
+      out[#out + 1] = tostring(ok) .. " " .. tostring(e)
+      -- a plain channel: a parked sender is the Lua's take; a buffered value too
+      local ch = W.C.channel.new(1)
+      local S = W.thread("S", P)
+      W.run.cur = S
+      W.C.chan_methods.send(ch, "b1")
+      W.C.chan_methods.send(ch, "b2") -- the buffer is full: S parks as a sender
+      W.run.cur = nil
+      for _ = 1, 2 do out[#out + 1] = SHOW((W.receive(T, ch))) end
+      -- outside a thread (run.cur nil) with a value there
+      W.C.chan_offer(ch, "free")
+      out[#out + 1] = SHOW((W.C.chan_methods.receive(ch)))
+      out[#out + 1] = SHOW((W.receive(T, ch))) -- parks
+      -- a closed channel
+      W.C.chan_close(ch)
+      out[#out + 1] = tostring(W.receive(T, ch))
+      return table.concat(out, "\n") .. "\n" .. table.concat(W.log, "\n")
+    end
+    return { case(WORLD(false)), case(WORLD(true)) }
+  `) as string[];
+  assert.equal(c, lua);
+  assert.match(lua, /^false .*channel expected/);
+  assert.match(lua, /ready S 2 true nil\n/); // the parked sender, refilling the buffer
+  assert.match(lua, /ready T 2 nil false$/); // the parked receiver, told of the close
+  assert.match(lua, /"b1"\n"b2"\n"free"\n"parked"\nnil\n/);
 });

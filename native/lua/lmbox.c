@@ -1,7 +1,9 @@
 /*
-** lmbox.c: a same-worker message's arrival in one C call (`wippy.native`.msg.deliverer, opened
-** by lmsg.c): mailbox.lua's deliver_msg with the routing, to_channel, convert and channel.lua's
-** offer it calls, for every case but the two cold ones.
+** lmbox.c: the two ends of a same-worker message, each in one C call (`wippy.native`.msg,
+** opened by lmsg.c): its arrival (deliverer: mailbox.lua's deliver_msg with the routing,
+** to_channel, convert and channel.lua's offer it calls, for every case but the two cold ones),
+** and the receive that parks for it or takes it from a backlog (receiver: the front of
+** channel.lua's receive).
 **
 ** What it owns: nothing. The state stays the kernel's Lua tables (the process record P, the
 ** subscription channel states CH[ch], their queues { h, t, [i] }, the thread records); this
@@ -35,7 +37,16 @@
 ** GETFIELD each, so what it removes is the calls, their argument moves and the instructions
 ** between the field accesses.
 **
-** What it may call: the Lua C API; ready, newud and lua_deliver (given).
+** receiver(CH, EMPTYQ) -> receive
+**   receive(ch, T): the front of channel.lua's chan_methods.receive for thread T (run.cur), the
+**     Lua's steps in its order, in one call: nothing (nil) when the Lua must go on, because T is
+**     nil, ch is not a channel (the Lua raises), the buffer holds a value or a sender waits (the
+**     Lua's take), or the channel is closed; 2, v when a subscription's backlog had a record
+**     (s.backlog(s), then v = s.take_backlog(s): mailbox.lua's hooks, called); 1 when T now
+**     waits in the receivers' queue (as itself; s.on_wait(s) called if the state has one) and the
+**     Lua is to park it. The yield stays in the Lua: a yield across this C function would unwind.
+**
+** What it may call: the Lua C API; ready, newud, lua_deliver and a channel's hooks (given).
 */
 #include <string.h>
 #include "lua.h"
@@ -137,7 +148,11 @@ static int offer (lua_State *L, int ch, int s, int m, lua_Integer n, int p) {
     w = lua_gettop(L);
     lua_pushnil(L);
     lua_seti(L, q, h);
-    setifield(L, q, "h", h + 1);
+    if (h < t) setifield(L, q, "h", h + 1);
+    else {  /* emptied: back to slot 1 (channel.lua's offer says why) */
+      setifield(L, q, "h", 1);
+      setifield(L, q, "t", 0);
+    }
     lua_getfield(L, w, "sel");
     if (lua_isnil(L, -1)) {  /* a plain receive: w is its thread */
       int alive;
@@ -281,6 +296,58 @@ in_lua:
 
 static int d_count (lua_State *L) {
   lua_pushinteger(L, *(lua_Integer *)lua_touserdata(L, lua_upvalueindex(1)));
+  return 1;
+}
+
+/* receive(ch, T) (see the top); upvalues: CH, EMPTYQ */
+static int r_receive (lua_State *L) {
+  int s;
+  lua_settop(L, 2);
+  if (lua_isnil(L, 2)) return 0;  /* not in a thread: the Lua's */
+  lua_pushvalue(L, 1);
+  lua_rawget(L, U_CH);  /* s = CH[ch] */
+  if (lua_isnil(L, -1)) return 0;  /* not a channel: the Lua raises */
+  s = lua_gettop(L);  /* 3 */
+  /* a buffered value or a parked sender: the Lua's take */
+  lua_getfield(L, s, "buf");
+  if (ifield(L, -1, "t") >= ifield(L, -1, "h")) return 0;
+  lua_getfield(L, s, "sendq");
+  if (ifield(L, -1, "t") >= ifield(L, -1, "h")) return 0;
+  lua_settop(L, s);
+  /* a subscription's backlog: its head, taken without parking */
+  lua_getfield(L, s, "backlog");
+  if (!lua_isnil(L, -1)) {
+    lua_pushvalue(L, s);
+    lua_call(L, 1, 1);  /* s.backlog(s) -> seq | nil */
+    if (lua_toboolean(L, -1)) {
+      lua_pushinteger(L, 2);
+      lua_getfield(L, s, "take_backlog");
+      lua_pushvalue(L, s);
+      lua_call(L, 1, 1);  /* s.take_backlog(s) -> v */
+      return 2;
+    }
+  }
+  lua_settop(L, s);
+  lua_getfield(L, s, "closed");
+  if (lua_toboolean(L, -1)) return 0;  /* closed: the Lua's nil, false */
+  lua_pop(L, 1);
+  lua_pushvalue(L, 2);
+  push_at(L, s, "recvq");  /* the thread record itself (channel.lua: a plain receive's entry) */
+  lua_getfield(L, s, "on_wait");
+  if (!lua_isnil(L, -1)) {
+    lua_pushvalue(L, s);
+    lua_call(L, 1, 0);  /* s.on_wait(s) */
+  }
+  lua_pushinteger(L, 1);
+  return 1;
+}
+
+/* receiver(CH, EMPTYQ) -> receive */
+int luaW_mbox_receiver (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  lua_pushcclosure(L, r_receive, 2);
   return 1;
 }
 

@@ -113,14 +113,17 @@ static int m_packer (lua_State *L) {
 }
 
 int luaW_mbox_deliverer (lua_State *L);  /* lmbox.c: a message's arrival in one call */
+int luaW_mbox_receiver (lua_State *L);  /* lmbox.c: the front of a receive in one call */
 
 int luaW_open_msg (lua_State *L) {
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 4);
   lua_pushcfunction(L, m_resume);
   lua_setfield(L, -2, "resume");
   lua_pushcfunction(L, m_packer);
   lua_setfield(L, -2, "packer");
   lua_pushcfunction(L, luaW_mbox_deliverer);
   lua_setfield(L, -2, "deliverer");
+  lua_pushcfunction(L, luaW_mbox_receiver);
+  lua_setfield(L, -2, "receiver");
   return 1;
 }

@@ -17,7 +17,7 @@
 -- helpers (q = { h, t, [i] }) the mailbox uses too, and EMPTYQ, the one empty queue every channel
 -- and mailbox holds until it first queues something (qpush_at): most never use most of theirs.
 -- Receives: run (run.cur), ready, park, maybe_yield (sched.lua: as upvalues, they are the
--- message hot path), newud, err.
+-- message hot path), newud, err; receiver (native/lua/lmbox.c's, or nil on wasmoon's module).
 return function(deps)
   local run, ready, park, maybe_yield = deps.run, deps.ready, deps.park, deps.maybe_yield
   local newud, err = deps.newud, deps.err
@@ -119,7 +119,12 @@ return function(deps)
       local h = q.h
       local w = q[h]
       q[h] = nil
-      q.h = h + 1
+      -- emptied: back to slot 1. A queue whose head and tail grow without bound puts each new
+      -- slot in the table's hash part, where the dead slots behind it are not reused and a
+      -- rehash (an allocation and a free) comes every few pushes; a receivers' queue holds one
+      -- waiter at a time in the common case, so it stays in slot 1 of the array part. Only for
+      -- queues whose slot numbers nobody keeps (not a subscription's buffer: its s.mrec is by slot).
+      if h < q.t then q.h = h + 1 else q.h, q.t = 1, 0 end
       local sel = w.sel
       if sel == nil then -- a plain receive: w is its thread
         if w.proc.alive then ready(w, 2, v, true); return true, w end
@@ -196,7 +201,16 @@ return function(deps)
     return park()
   end
 
+  -- crecv(ch, T) -> nil | 1 (T now waits in the receivers' queue: park) | 2, v (a subscription's
+  -- backlog head): the steps below up to the park in one C call on our Lua module
+  -- (native/lua/lmbox.c); nil means the Lua goes on from the start (nothing was changed)
+  local crecv = deps.receiver and deps.receiver(CH, EMPTYQ)
   function chan_methods.receive(ch)
+    if crecv then
+      local r, v = crecv(ch, run.cur)
+      if r == 1 then return park() end
+      if r == 2 then maybe_yield(); return v, true end
+    end
     local s = check_chan(ch, "receive")
     -- take(s) can only succeed with a buffered value or a queued sender: the common case of a
     -- receive that parks or reads a subscription's backlog skips the call

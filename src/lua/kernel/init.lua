@@ -116,7 +116,7 @@ local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_c
   resume = native_msg and native_msg.resume, counthook = native_counthook })
 
 local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
-  maybe_yield = sched.maybe_yield, newud = H.newud, err = err })
+  maybe_yield = sched.maybe_yield, newud = H.newud, err = err, receiver = native_msg and native_msg.receiver })
 
 local pids = loadmod("pids")({ H = H, cfg = cfg, encode = codec.encode, err = err, wire = wire })
 

@@ -114,7 +114,10 @@ return function(deps)
   local function take_backlog(s)
     local P = s.proc
     P.unread = P.unread - 1
-    return convert(s, qpop(s.bq))
+    local bq = s.bq
+    local m = qpop(bq)
+    if bq.h > bq.t then bq.h, bq.t = 1, 0 end -- emptied: back to slot 1 (channel.lua's offer says why)
+    return convert(s, m)
   end
   -- A listen channel's hook, called right after a value was popped from its buffer (sched.lua
   -- `take`): the popped slot's record is read; then the backlog refills the buffer.
