@@ -7,46 +7,52 @@
 **
 ** What it owns: nothing. The state stays the kernel's Lua tables (the process record P, the
 ** subscription channel states CH[ch], their queues { h, t, [i] }, the thread records); this
-** file walks them through the C API in the same order as the Lua does and calls the scheduler's
-** `ready` (a Lua function) to wake a thread. So the Lua code it replaces stays the definition
-** (and the path on wasmoon's module, which has no wippy.native); test/native-mbox.test.ts runs
-** both on the same cases in one state and requires the same effects.
+** file walks them through the C API in the same order as the Lua does, and never calls back
+** into Lua on the common path (a Lua function called from C starts a fresh luaV_execute, dearer
+** than a Lua->Lua call): the thread to wake goes back to the Lua caller, which calls sched.lua's
+** ready. So the Lua code it replaces stays the definition (and the path on wasmoon's module,
+** which has no wippy.native); test/native-mbox.test.ts runs both on the same cases in one state
+** and requires the same effects.
 **
-** deliverer(CH, EMPTYQ, ready, newud, MSG, MSG_MT, lua_deliver) -> deliver, count
-**   deliver(P, topic, from, n, p): as mailbox.lua's deliver_msg. Two cases go to lua_deliver
-**     (the Lua deliver_msg) untouched, before anything is changed: an arrival past P's
-**     max_mailbox (the overflow kill), and a topic with no channel yet (`unrouted`); also a
-**     topic that is not a string. Every other arrival is done here, the Lua's steps in its order:
-**     P.unread + 1; P.seq + 1; the record { topic, from, n, p, seq }; its channel
-**     (P.subs[topic], else P.inbox for a topic not starting with "@"); then to_channel: behind a
-**     non-empty backlog it joins the backlog; else offer: a closed channel refuses (backlog); the
-**     first live entry of the receivers' queue (a thread record of a plain receive, or a select's
-**     waiter { T, sel } whose select has not fired; dead processes' entries are popped and
-**     skipped) gets the value (ready(T, 2, v, true), or ready(T, 1, { channel, value, ok }) and
-**     sel.done), and its thread holds the record (T.mrec) until it runs; else a free buffer slot
-**     takes it (s.mrec[slot] = the record); else the backlog.
+** deliverer(CH, EMPTYQ, newud, MSG, MSG_MT, lua_deliver) -> deliver, count
+**   deliver(P, topic, from, n, p) -> nothing | T, k, a1 [, a2]: as mailbox.lua's deliver_msg,
+**     except that a thread to wake is returned for the caller's ready(T, k, a1, a2). Two cases
+**     go to lua_deliver (the Lua deliver_msg, which wakes by itself) untouched, before anything
+**     is changed: an arrival past P's max_mailbox (the overflow kill), and a topic with no
+**     channel yet (`unrouted`); also a topic that is not a string. Every other arrival is done
+**     here, the Lua's steps in its order: P.unread + 1; P.seq + 1; the record { topic, from, n,
+**     p, seq }; its channel (P.subs[topic], else P.inbox for a topic not starting with "@");
+**     then to_channel: behind a non-empty backlog it joins the backlog; else offer: a closed
+**     channel refuses (backlog); the first live entry of the receivers' queue (a thread record
+**     of a plain receive, or a select's waiter { T, sel } whose select has not fired; dead
+**     processes' entries are popped and skipped; a queue emptied goes back to slot 1) gets the
+**     value (T, 2, v, true; or T, 1, { channel, value, ok } and sel.done), and its thread holds
+**     the record (T.mrec) until it runs; else a free buffer slot takes it (s.mrec[slot] = the
+**     record); else the backlog.
 **     The value a channel delivers is convert's: a Message object (newud(MSG_MT), MSG[u] = m) on a
 **     "message" channel; else nil, p[1], or a new list of p[1..n]. Unlike the Lua it is made
 **     only when a receiver or a buffer takes it (the Lua made it before offering, and dropped it
 **     when the value went to the backlog: garbage nobody saw).
 **   count() -> the arrivals deliver handled itself (mailbox.lua's `delivered` counts the rest).
 **
-** Why this step: the profile of a same-worker message (docs/design/native-core.md, "The
-** per-message path") puts ~85 VM instructions in four Lua calls here (deliver_msg 27,
-** to_channel 25, offer 27, convert 10 in ping-pong); C reaching the same fields costs about a
-** GETFIELD each, so what it removes is the calls, their argument moves and the instructions
-** between the field accesses.
-**
 ** receiver(CH, EMPTYQ) -> receive
 **   receive(ch, T): the front of channel.lua's chan_methods.receive for thread T (run.cur), the
 **     Lua's steps in its order, in one call: nothing (nil) when the Lua must go on, because T is
 **     nil, ch is not a channel (the Lua raises), the buffer holds a value or a sender waits (the
-**     Lua's take), or the channel is closed; 2, v when a subscription's backlog had a record
-**     (s.backlog(s), then v = s.take_backlog(s): mailbox.lua's hooks, called); 1 when T now
-**     waits in the receivers' queue (as itself; s.on_wait(s) called if the state has one) and the
-**     Lua is to park it. The yield stays in the Lua: a yield across this C function would unwind.
+**     Lua's take), or the channel is closed; 2 when a subscription's backlog holds a record (the
+**     Lua takes it: s.take_backlog); 1 when T now waits in the receivers' queue (as itself;
+**     s.on_wait(s) called if the state has one) and the Lua is to park it. The yield stays in
+**     the Lua: a yield across this C function would unwind.
 **
-** What it may call: the Lua C API; ready, newud, lua_deliver and a channel's hooks (given).
+** Why these steps: the profile of a same-worker message (docs/design/native-core.md, "The
+** per-message path") put ~85 VM instructions in four Lua calls in the arrival (deliver_msg 27,
+** to_channel 25, offer 27, convert 10 in ping-pong) and ~55 in five in a receive that parks.
+** What C removes is the calls, their argument moves and the instructions between the field
+** accesses; a field access through the API (lua_getfield: the key through the C-string cache,
+** then the lookup, a push, a pop) is not cheaper than the GETFIELD it replaces. The figures are
+** in that note.
+**
+** What it may call: the Lua C API; newud and lua_deliver (given), a channel's on_wait hook.
 */
 #include <string.h>
 #include "lua.h"
@@ -54,12 +60,11 @@
 
 #define U_CH      lua_upvalueindex(1)
 #define U_EMPTYQ  lua_upvalueindex(2)
-#define U_READY   lua_upvalueindex(3)
-#define U_NEWUD   lua_upvalueindex(4)
-#define U_MSG     lua_upvalueindex(5)
-#define U_MSG_MT  lua_upvalueindex(6)
-#define U_LUA     lua_upvalueindex(7)
-#define U_COUNT   lua_upvalueindex(8)
+#define U_NEWUD   lua_upvalueindex(3)
+#define U_MSG     lua_upvalueindex(4)
+#define U_MSG_MT  lua_upvalueindex(5)
+#define U_LUA     lua_upvalueindex(6)
+#define U_COUNT   lua_upvalueindex(7)
 
 /* integer field k of the table at idx (0 when absent or not an integer) */
 static lua_Integer ifield (lua_State *L, int idx, const char *k) {
@@ -132,8 +137,10 @@ static void handed (lua_State *L, int T, int s, int m) {
   lua_pop(L, 1);
 }
 
-/* channel.lua's offer for record m on channel ch (state s): 1 when a receiver or the buffer took
-** it, 0 when refused (closed, or no receiver and no room) */
+/* channel.lua's offer for record m on channel ch (state s): -1 when the buffer took it, 0 when
+** refused (closed, or no receiver and no room), else the count of values it left on top of the
+** stack for the caller's ready: T, 2, v, true (a plain receive) or T, 1, { channel, value, ok }
+** (a select) */
 static int offer (lua_State *L, int ch, int s, int m, lua_Integer n, int p) {
   int q, w;
   lua_Integer h, t;
@@ -161,16 +168,13 @@ static int offer (lua_State *L, int ch, int s, int m, lua_Integer n, int p) {
       lua_getfield(L, -1, "alive");
       alive = lua_toboolean(L, -1);
       lua_pop(L, 2);
-      if (alive) {
-        lua_pushvalue(L, U_READY);
+      if (alive) {  /* the caller's ready(T, 2, v, true) */
+        handed(L, w, s, m);
         lua_pushvalue(L, w);
         lua_pushinteger(L, 2);
         push_value(L, s, m, n, p);
         lua_pushboolean(L, 1);
-        lua_call(L, 4, 0);  /* ready(T, 2, v, true) */
-        handed(L, w, s, m);
-        lua_settop(L, q - 1);
-        return 1;
+        return 4;
       }
     }
     else {  /* a select's waiter { T, sel } */
@@ -185,10 +189,10 @@ static int offer (lua_State *L, int ch, int s, int m, lua_Integer n, int p) {
         lua_getfield(L, -1, "alive");
         alive = lua_toboolean(L, -1);
         lua_pop(L, 2);
-        if (alive) {
+        if (alive) {  /* the caller's ready(T, 1, { channel, value, ok }) */
           lua_pushboolean(L, 1);
           lua_setfield(L, sel, "done");
-          lua_pushvalue(L, U_READY);
+          handed(L, T, s, m);
           lua_pushvalue(L, T);
           lua_pushinteger(L, 1);
           lua_createtable(L, 0, 3);  /* { channel = ch, value = v, ok = true } */
@@ -198,10 +202,7 @@ static int offer (lua_State *L, int ch, int s, int m, lua_Integer n, int p) {
           lua_setfield(L, -2, "value");
           lua_pushboolean(L, 1);
           lua_setfield(L, -2, "ok");
-          lua_call(L, 3, 0);  /* ready(T, 1, r) */
-          handed(L, T, s, m);
-          lua_settop(L, q - 1);
-          return 1;
+          return 3;
         }
       }
     }
@@ -217,6 +218,7 @@ static int offer (lua_State *L, int ch, int s, int m, lua_Integer n, int p) {
     cap = lua_tointeger(L, -1);
     lua_pop(L, 1);
     if (len >= cap) return 0;
+    lua_settop(L, q - 1);
     push_value(L, s, m, n, p);
     push_at(L, s, "buf");
     lua_getfield(L, s, "mrec");  /* s.mrec[s.buf.t] = m */
@@ -225,7 +227,7 @@ static int offer (lua_State *L, int ch, int s, int m, lua_Integer n, int p) {
     lua_pushvalue(L, m);
     lua_settable(L, -4);
     lua_pop(L, 2);
-    return 1;
+    return -1;
   }
 }
 
@@ -276,14 +278,15 @@ static int d_deliver (lua_State *L) {
     bh = ifield(L, -1, "h");
     bt = ifield(L, -1, "t");
     lua_pop(L, 1);
-    if (bt >= bh || !offer(L, ch, s, m, n, 5)) {  /* behind a backlog, or refused: the backlog */
-      lua_pushvalue(L, m);
-      push_at(L, s, "bq");
+    (*(lua_Integer *)lua_touserdata(L, U_COUNT))++;
+    if (bt < bh) {
+      int r = offer(L, ch, s, m, n, 5);
+      if (r > 0) return r;  /* a thread to wake: T, its wake values */
+      if (r < 0) return 0;  /* buffered */
     }
-  }
-  {
-    lua_Integer *count = (lua_Integer *)lua_touserdata(L, U_COUNT);
-    (*count)++;
+    lua_settop(L, s);  /* behind a backlog, or refused: the backlog */
+    lua_pushvalue(L, m);
+    push_at(L, s, "bq");
   }
   return 0;
 in_lua:
@@ -314,17 +317,14 @@ static int r_receive (lua_State *L) {
   lua_getfield(L, s, "sendq");
   if (ifield(L, -1, "t") >= ifield(L, -1, "h")) return 0;
   lua_settop(L, s);
-  /* a subscription's backlog: its head, taken without parking */
+  /* a subscription's backlog (a state with a backlog hook keeps it in s.bq: mailbox.lua, whose
+  ** backlog(s) is "the head's seq if s.bq is not empty"): the Lua takes its head, no park */
   lua_getfield(L, s, "backlog");
   if (!lua_isnil(L, -1)) {
-    lua_pushvalue(L, s);
-    lua_call(L, 1, 1);  /* s.backlog(s) -> seq | nil */
-    if (lua_toboolean(L, -1)) {
+    lua_getfield(L, s, "bq");
+    if (ifield(L, -1, "t") >= ifield(L, -1, "h")) {
       lua_pushinteger(L, 2);
-      lua_getfield(L, s, "take_backlog");
-      lua_pushvalue(L, s);
-      lua_call(L, 1, 1);  /* s.take_backlog(s) -> v */
-      return 2;
+      return 1;
     }
   }
   lua_settop(L, s);
@@ -351,22 +351,21 @@ int luaW_mbox_receiver (lua_State *L) {
   return 1;
 }
 
-/* deliverer(CH, EMPTYQ, ready, newud, MSG, MSG_MT, lua_deliver) -> deliver, count */
+/* deliverer(CH, EMPTYQ, newud, MSG, MSG_MT, lua_deliver) -> deliver, count */
 int luaW_mbox_deliverer (lua_State *L) {
   lua_Integer *count;
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   luaL_checktype(L, 3, LUA_TFUNCTION);
-  luaL_checktype(L, 4, LUA_TFUNCTION);
+  luaL_checktype(L, 4, LUA_TTABLE);
   luaL_checktype(L, 5, LUA_TTABLE);
-  luaL_checktype(L, 6, LUA_TTABLE);
-  luaL_checktype(L, 7, LUA_TFUNCTION);
-  lua_settop(L, 7);
+  luaL_checktype(L, 6, LUA_TFUNCTION);
+  lua_settop(L, 6);
   count = (lua_Integer *)lua_newuserdatauv(L, sizeof(lua_Integer), 0);
   *count = 0;
   lua_pushvalue(L, -1);
-  lua_insert(L, 1);  /* the counter, below the seven */
-  lua_pushcclosure(L, d_deliver, 8);
+  lua_insert(L, 1);  /* the counter, below the six */
+  lua_pushcclosure(L, d_deliver, 7);
   lua_insert(L, 1);  /* deliver, counter */
   lua_pushcclosure(L, d_count, 1);
   return 2;

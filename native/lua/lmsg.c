@@ -12,7 +12,8 @@
 ** a C API step on a table costs about a GETFIELD instruction, and a Lua->C call ~1.5-2x a
 ** Lua->Lua call), so a step moves to C only where it removes calls and steps instead of adding
 ** them; moving the mailbox and channel state itself into C-owned memory is the larger step left
-** (that note says what it needs). These two remove:
+** (that note says what it needs). These two remove (lmbox.c adds two more: a message's arrival
+** and the front of a receive, each in one call; this file opens them in the same table):
 **   - resume(co, n, a1, a2) -> code, r1, r2: coroutine.resume followed by coroutine.status(co)
 **     == "dead", the two C calls resume_thread made per resume, in one, without the `true` the
 **     caller only compared and the status string it only compared. code: 0 the thread yielded

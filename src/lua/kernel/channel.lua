@@ -11,7 +11,9 @@
 --
 -- Hooks a channel's state may carry (set by mailbox.lua on subscriptions): backlog(s) -> sequence
 -- number of the first queued record or nil, take_backlog(s) -> its value, refill(s) after a value
--- left the buffer, on_wait(s) when a receiver parks, on_close(s).
+-- left the buffer, on_wait(s) when a receiver parks, on_close(s). A state with a backlog hook
+-- keeps that backlog in s.bq (a queue of records with `seq`), which lmbox.c's receive reads
+-- directly instead of calling the hook.
 --
 -- Owns: channel objects and their state (CH: userdata -> state), select cases, the FIFO queue
 -- helpers (q = { h, t, [i] }) the mailbox uses too, and EMPTYQ, the one empty queue every channel
@@ -201,15 +203,20 @@ return function(deps)
     return park()
   end
 
-  -- crecv(ch, T) -> nil | 1 (T now waits in the receivers' queue: park) | 2, v (a subscription's
-  -- backlog head): the steps below up to the park in one C call on our Lua module
-  -- (native/lua/lmbox.c); nil means the Lua goes on from the start (nothing was changed)
+  -- crecv(ch, T) -> nil | 1 (T now waits in the receivers' queue: park) | 2 (a subscription's
+  -- backlog holds a record: take it): the steps below up to the park in one C call on our Lua
+  -- module (native/lua/lmbox.c); nil means the Lua goes on from the start (nothing was changed)
   local crecv = deps.receiver and deps.receiver(CH, EMPTYQ)
   function chan_methods.receive(ch)
     if crecv then
-      local r, v = crecv(ch, run.cur)
+      local r = crecv(ch, run.cur)
       if r == 1 then return park() end
-      if r == 2 then maybe_yield(); return v, true end
+      if r == 2 then
+        local s = CH[ch]
+        local v = s.take_backlog(s)
+        maybe_yield()
+        return v, true
+      end
     end
     local s = check_chan(ch, "receive")
     -- take(s) can only succeed with a buffered value or a queued sender: the common case of a

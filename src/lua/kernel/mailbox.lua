@@ -209,12 +209,18 @@ return function(deps)
   end
   -- On our Lua module the same in one C call (native/lua/lmbox.c: the steps of deliver_msg,
   -- to_channel, convert and channel.lua's offer, in their order), which hands the two cold cases
-  -- (an arrival past the bound, a topic with no channel yet) to the Lua above untouched; its
-  -- count() is what it delivered itself. So the Lua above stays the definition, and the path on
-  -- wasmoon's module: test/native-mbox.test.ts runs both on the same cases.
+  -- (an arrival past the bound, a topic with no channel yet) to the Lua above untouched, and
+  -- returns the thread to wake instead of calling ready from C; its count() is what it delivered
+  -- itself. So the Lua above stays the definition, and the path on wasmoon's module:
+  -- test/native-mbox.test.ts runs both on the same cases.
   local ccount
   if deliverer then
-    M.deliver_msg, ccount = deliverer(CH, EMPTYQ, ready, newud, MSG, MSG_MT, M.deliver_msg)
+    local cdeliver
+    cdeliver, ccount = deliverer(CH, EMPTYQ, newud, MSG, MSG_MT, M.deliver_msg)
+    function M.deliver_msg(P, topic, from, n, p)
+      local T, k, a1, a2 = cdeliver(P, topic, from, n, p)
+      if T then ready(T, k, a1, a2) end
+    end
   end
   function M.delivered() return delivered + (ccount and ccount() or 0) end
 
