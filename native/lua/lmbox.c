@@ -5,6 +5,12 @@
 ** and the receive that parks for it or takes it from a backlog (receiver: the front of
 ** channel.lua's receive).
 **
+** Not used by the kernel: init.lua's C_MBOX is off. Measured (docs/design/native-core.md, "The
+** per-message path", session 6), 29% fewer VM instructions per message bought no CPU: the ~40
+** fields per message this walks through the API cost more than the VM's GETFIELD/SETFIELD.
+** Kept built and tested as the measured baseline for C that owns the state (or reads fields
+** with the internal luaH_getshortstr).
+**
 ** What it owns: nothing. The state stays the kernel's Lua tables (the process record P, the
 ** subscription channel states CH[ch], their queues { h, t, [i] }, the thread records); this
 ** file walks them through the C API in the same order as the Lua does, and never calls back

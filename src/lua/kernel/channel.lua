@@ -19,7 +19,8 @@
 -- helpers (q = { h, t, [i] }) the mailbox uses too, and EMPTYQ, the one empty queue every channel
 -- and mailbox holds until it first queues something (qpush_at): most never use most of theirs.
 -- Receives: run (run.cur), ready, park, maybe_yield (sched.lua: as upvalues, they are the
--- message hot path), newud, err; receiver (native/lua/lmbox.c's, or nil on wasmoon's module).
+-- message hot path), newud, err; receiver (native/lua/lmbox.c's, or nil: on wasmoon's module,
+-- and on ours while init.lua's C_MBOX is off).
 return function(deps)
   local run, ready, park, maybe_yield = deps.run, deps.ready, deps.park, deps.maybe_yield
   local newud, err = deps.newud, deps.err
@@ -204,8 +205,9 @@ return function(deps)
   end
 
   -- crecv(ch, T) -> nil | 1 (T now waits in the receivers' queue: park) | 2 (a subscription's
-  -- backlog holds a record: take it): the steps below up to the park in one C call on our Lua
-  -- module (native/lua/lmbox.c); nil means the Lua goes on from the start (nothing was changed)
+  -- backlog holds a record: take it): the steps below up to the park in one C call
+  -- (native/lua/lmbox.c; off unless init.lua's C_MBOX: measured no cheaper than this Lua); nil
+  -- means the Lua goes on from the start (nothing was changed)
   local crecv = deps.receiver and deps.receiver(CH, EMPTYQ)
   function chan_methods.receive(ch)
     if crecv then

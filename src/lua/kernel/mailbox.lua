@@ -26,7 +26,8 @@
 -- qpush_at (as upvalues: deliver_msg -> to_channel -> offer is the message hot path); newud, copy, err; procs
 -- (for stats only); set_of (pids.lua: P.subs is the shared empty set until a first subscription);
 -- overflow(P, err), which ends P (lifecycle.lua's kill, bound late by init.lua: cold path);
--- deliverer (native/lua/lmbox.c, or nil) and ready (sched.lua), which only the C path calls.
+-- deliverer (native/lua/lmbox.c, or nil: off, init.lua's C_MBOX) and ready (sched.lua), which
+-- only the C path's wrapper calls.
 return function(deps)
   local CH, offer, chan_new, chan_close = deps.CH, deps.offer, deps.chan_new, deps.chan_close
   local qpop, qlen, qpush_at, EMPTYQ = deps.qpop, deps.qlen, deps.qpush_at, deps.EMPTYQ
@@ -207,7 +208,8 @@ return function(deps)
     if not ch and sbyte(topic, 1) ~= 64 then ch = P.inbox end
     if ch then to_channel(ch, m) else qpush_at(P, "unrouted", m) end
   end
-  -- On our Lua module the same in one C call (native/lua/lmbox.c: the steps of deliver_msg,
+  -- With init.lua's C_MBOX on (it is off: measured no cheaper than this Lua, docs/design/
+  -- native-core.md), the same in one C call on our module (native/lua/lmbox.c: the steps of deliver_msg,
   -- to_channel, convert and channel.lua's offer, in their order), which hands the two cold cases
   -- (an arrival past the bound, a topic with no channel yet) to the Lua above untouched, and
   -- returns the thread to wake instead of calling ready from C; its count() is what it delivered
