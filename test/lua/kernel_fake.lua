@@ -102,13 +102,13 @@ function F.chan_new(cap, s) -- s: a state the caller made (channel.lua's chan_ne
   return ch
 end
 function F.chan_close(ch) F.CH[ch].closed = true; log("close chan %d", ch.id) end
--- sched.lua's offer: -> true, waiter (handed to a parked receiver) | true (buffered) | false
+-- channel.lua's offer: -> true, thread (handed to a parked receiver) | true (buffered) | false
 function F.offer(s, ch, v)
   if s.closed then return false end
   if s.waiting then
     s.waiting = false
     s.got = v
-    return true, { T = s.waiter or {} }
+    return true, s.waiter or {}
   end
   if F.qlen(s.buf) < s.cap then F.qpush_at(s, "buf", v); return true end
   return false

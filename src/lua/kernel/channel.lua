@@ -1,19 +1,26 @@
 -- Channels: Go-like, with an optional buffer, FIFO queues of parked receivers and senders, and
 -- select over several cases. Channels are how threads of one worker wait for each other, for
 -- timers (lib/time.lua) and for their mailbox (mailbox.lua makes every subscription a channel
--- carrying backlog hooks). Waiters are records { T, sel, case }; a select shares one `sel`
--- record among its waiters and the first case to fire marks it done, so the others are skipped
--- lazily when they reach the head of their queue (no O(n) withdrawal on the hot path).
+-- carrying backlog hooks). A parked receive waits in the channel's receivers' queue as its thread
+-- record itself (sched.lua's T: no `sel` field); a select's receive case and every parked send as
+-- a waiter record { T, sel, v, ch }. A select shares one `sel` record among its waiters and the
+-- first case to fire marks it done, so the others are skipped lazily when they reach the head of
+-- their queue (no O(n) withdrawal on the hot path). So `w.T or w` is an entry's thread, and a
+-- receive that parks makes no table (one 56-byte table less per message than a { T = T } waiter;
+-- docs/design/native-core.md, "The per-message path").
 --
 -- Hooks a channel's state may carry (set by mailbox.lua on subscriptions): backlog(s) -> sequence
 -- number of the first queued record or nil, take_backlog(s) -> its value, refill(s) after a value
--- left the buffer, on_wait(s) when a receiver parks, on_close(s).
+-- left the buffer, on_wait(s) when a receiver parks, on_close(s). A state with a backlog hook
+-- keeps that backlog in s.bq (a queue of records with `seq`), which lmbox.c's receive reads
+-- directly instead of calling the hook.
 --
 -- Owns: channel objects and their state (CH: userdata -> state), select cases, the FIFO queue
 -- helpers (q = { h, t, [i] }) the mailbox uses too, and EMPTYQ, the one empty queue every channel
 -- and mailbox holds until it first queues something (qpush_at): most never use most of theirs.
 -- Receives: run (run.cur), ready, park, maybe_yield (sched.lua: as upvalues, they are the
--- message hot path), newud, err.
+-- message hot path), newud, err; receiver (native/lua/lmbox.c's, or nil: on wasmoon's module,
+-- and on ours while init.lua's C_MBOX is off).
 return function(deps)
   local run, ready, park, maybe_yield = deps.run, deps.ready, deps.park, deps.maybe_yield
   local newud, err = deps.newud, deps.err
@@ -71,11 +78,12 @@ return function(deps)
   end
   S.chan_new = chan_new
 
-  -- Pop the first live waiter of q (skipping those whose select already fired or whose process died).
+  -- Pop the first live waiter of q (skipping those whose select already fired or whose process
+  -- died). A receivers' queue entry is a thread record or a select waiter: `w.T or w` its thread.
   local function live_waiter(q)
     while q.t >= q.h do
       local w = q[q.h]
-      if (w.sel == nil or not w.sel.done) and w.T.proc.alive then return w end
+      if (w.sel == nil or not w.sel.done) and (w.T or w).proc.alive then return w end
       qpop(q)
     end
     return nil
@@ -88,7 +96,7 @@ return function(deps)
       sel.done = true
       ready(w.T, 1, { channel = ch, value = v, ok = ok })
     else
-      ready(w.T, 2, v, ok)
+      ready(w, 2, v, ok) -- a plain receive's entry is its thread record
     end
   end
 
@@ -103,7 +111,7 @@ return function(deps)
   end
 
   -- Non-blocking offer of v (handoff to a receiver or into the buffer). Used by send, timers and
-  -- mailbox routing. Returns true when taken, plus the waiter it was handed to (mailbox routing
+  -- mailbox routing. Returns true when taken, plus the thread it was handed to (mailbox routing
   -- remembers which record a woken thread holds, so an upgrade can put it back: mailbox.lua).
   -- (live_waiter, qpop, fire_recv and qlen inlined: every same-worker message comes through
   -- here; the same steps, a waiter skipped or taken is popped either way.)
@@ -114,16 +122,22 @@ return function(deps)
       local h = q.h
       local w = q[h]
       q[h] = nil
-      q.h = h + 1
+      -- emptied: back to slot 1. A queue whose head and tail grow without bound puts each new
+      -- slot in the table's hash part, where the dead slots behind it are not reused and a
+      -- rehash (an allocation and a free) comes every few pushes; a receivers' queue holds one
+      -- waiter at a time in the common case, so it stays in slot 1 of the array part. Only for
+      -- queues whose slot numbers nobody keeps (not a subscription's buffer: its s.mrec is by slot).
+      if h < q.t then q.h = h + 1 else q.h, q.t = 1, 0 end
       local sel = w.sel
-      if (sel == nil or not sel.done) and w.T.proc.alive then
-        if sel then
+      if sel == nil then -- a plain receive: w is its thread
+        if w.proc.alive then ready(w, 2, v, true); return true, w end
+      elseif not sel.done then
+        local T = w.T
+        if T.proc.alive then
           sel.done = true
-          ready(w.T, 1, { channel = ch, value = v, ok = true })
-        else
-          ready(w.T, 2, v, true)
+          ready(T, 1, { channel = ch, value = v, ok = true })
+          return true, T
         end
-        return true, w
       end
     end
     local buf = s.buf
@@ -190,7 +204,22 @@ return function(deps)
     return park()
   end
 
+  -- crecv(ch, T) -> nil | 1 (T now waits in the receivers' queue: park) | 2 (a subscription's
+  -- backlog holds a record: take it): the steps below up to the park in one C call
+  -- (native/lua/lmbox.c; off unless init.lua's C_MBOX: measured no cheaper than this Lua); nil
+  -- means the Lua goes on from the start (nothing was changed)
+  local crecv = deps.receiver and deps.receiver(CH, EMPTYQ)
   function chan_methods.receive(ch)
+    if crecv then
+      local r = crecv(ch, run.cur)
+      if r == 1 then return park() end
+      if r == 2 then
+        local s = CH[ch]
+        local v = s.take_backlog(s)
+        maybe_yield()
+        return v, true
+      end
+    end
     local s = check_chan(ch, "receive")
     -- take(s) can only succeed with a buffered value or a queued sender: the common case of a
     -- receive that parks or reads a subscription's backlog skips the call
@@ -206,7 +235,7 @@ return function(deps)
     end
     if s.closed then return nil, false end
     local T = run.cur
-    qpush_at(s, "recvq", { T = T })
+    qpush_at(s, "recvq", T)
     if s.on_wait then s.on_wait(s) end
     return park()
   end

@@ -340,7 +340,11 @@ return function(deps)
       do
         local T = runq[rq_head]
         runq[rq_head] = nil
-        rq_head = rq_head + 1
+        -- emptied: back to slot 1, so a queue that holds one or two threads at a time (a
+        -- ping-pong, a ring) stays in the table's array part; a head and tail growing without
+        -- bound through a step put each new slot in the hash part, and its rehashes cost an
+        -- allocation every few messages (channel.lua's queues do the same)
+        if rq_head < rq_tail then rq_head = rq_head + 1 else rq_head, rq_tail = 1, 0 end
         budget = budget - 1
         resume_thread(T)
         -- the clock is read after every resume (a raw host call, ~0.08 µs): one long resume is
