@@ -12,8 +12,9 @@
 ** a C API step on a table costs about a GETFIELD instruction, and a Lua->C call ~1.5-2x a
 ** Lua->Lua call), so a step moves to C only where it removes calls and steps instead of adding
 ** them; moving the mailbox and channel state itself into C-owned memory is the larger step left
-** (that note says what it needs). These two remove (lmbox.c adds two more: a message's arrival
-** and the front of a receive, each in one call; this file opens them in the same table):
+** (that note says what it needs; its session-6 part measures a half-way step, a message's
+** arrival and the front of a receive each in one C call over the same Lua tables: no cheaper
+** than the Lua, so it was removed). These two remove calls:
 **   - resume(co, n, a1, a2) -> code, r1, r2: coroutine.resume followed by coroutine.status(co)
 **     == "dead", the two C calls resume_thread made per resume, in one, without the `true` the
 **     caller only compared and the status string it only compared. code: 0 the thread yielded
@@ -113,18 +114,11 @@ static int m_packer (lua_State *L) {
   return 1;
 }
 
-int luaW_mbox_deliverer (lua_State *L);  /* lmbox.c: a message's arrival in one call */
-int luaW_mbox_receiver (lua_State *L);  /* lmbox.c: the front of a receive in one call */
-
 int luaW_open_msg (lua_State *L) {
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 2);
   lua_pushcfunction(L, m_resume);
   lua_setfield(L, -2, "resume");
   lua_pushcfunction(L, m_packer);
   lua_setfield(L, -2, "packer");
-  lua_pushcfunction(L, luaW_mbox_deliverer);
-  lua_setfield(L, -2, "deliverer");
-  lua_pushcfunction(L, luaW_mbox_receiver);
-  lua_setfield(L, -2, "receiver");
   return 1;
 }

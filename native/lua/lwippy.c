@@ -11,8 +11,8 @@
 **
 ** wippy.native:
 **   codec(is_error, error_fields, make_error [, registry]) -> the value codec in C (lcodec.c)
-**   msg                                                     { resume, packer, deliverer, receiver }:
-**                                                           per-message steps in C (lmsg.c, lmbox.c)
+**   msg                                                     { resume, packer }:
+**                                                           per-message steps in C (lmsg.c)
 **   counthook(fn, count) -> set(co): the budget hook as a C count hook (lhook.c)
 **   rebind(co, f) -> bool                                   a dead coroutine made to run f (lproc.c)
 **   version                                                 1

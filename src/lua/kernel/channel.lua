@@ -12,15 +12,13 @@
 -- Hooks a channel's state may carry (set by mailbox.lua on subscriptions): backlog(s) -> sequence
 -- number of the first queued record or nil, take_backlog(s) -> its value, refill(s) after a value
 -- left the buffer, on_wait(s) when a receiver parks, on_close(s). A state with a backlog hook
--- keeps that backlog in s.bq (a queue of records with `seq`), which lmbox.c's receive reads
--- directly instead of calling the hook.
+-- keeps that backlog in s.bq (a queue of records with `seq`).
 --
 -- Owns: channel objects and their state (CH: userdata -> state), select cases, the FIFO queue
 -- helpers (q = { h, t, [i] }) the mailbox uses too, and EMPTYQ, the one empty queue every channel
 -- and mailbox holds until it first queues something (qpush_at): most never use most of theirs.
 -- Receives: run (run.cur), ready, park, maybe_yield (sched.lua: as upvalues, they are the
--- message hot path), newud, err; receiver (native/lua/lmbox.c's, or nil: on wasmoon's module,
--- and on ours while init.lua's C_MBOX is off).
+-- message hot path), newud, err.
 return function(deps)
   local run, ready, park, maybe_yield = deps.run, deps.ready, deps.park, deps.maybe_yield
   local newud, err = deps.newud, deps.err
@@ -204,22 +202,7 @@ return function(deps)
     return park()
   end
 
-  -- crecv(ch, T) -> nil | 1 (T now waits in the receivers' queue: park) | 2 (a subscription's
-  -- backlog holds a record: take it): the steps below up to the park in one C call
-  -- (native/lua/lmbox.c; off unless init.lua's C_MBOX: measured no cheaper than this Lua); nil
-  -- means the Lua goes on from the start (nothing was changed)
-  local crecv = deps.receiver and deps.receiver(CH, EMPTYQ)
   function chan_methods.receive(ch)
-    if crecv then
-      local r = crecv(ch, run.cur)
-      if r == 1 then return park() end
-      if r == 2 then
-        local s = CH[ch]
-        local v = s.take_backlog(s)
-        maybe_yield()
-        return v, true
-      end
-    end
     local s = check_chan(ch, "receive")
     -- take(s) can only succeed with a buffered value or a queued sender: the common case of a
     -- receive that parks or reads a subscription's backlog skips the call

@@ -110,11 +110,6 @@ local wire = loadmod("wire")() -- frame field indices and shared constants (gene
 -- list); counthook: the budget hook as a C count hook (lhook.c); rebind: a dead coroutine made
 -- fresh (lproc.c, for copool.lua).
 local native_msg, native_counthook, native_rebind
--- lmbox.c's two steps (a message's arrival, the front of a receive, each in one C call): built,
--- and tested against the Lua (test/native-mbox.test.ts), but not used: measured, they cost as
--- much CPU per message as the Lua they replace or more (docs/design/native-core.md, "The
--- per-message path", session 6). true switches them on.
-local C_MBOX = false
 do
   local nat = type(package) == "table" and type(package.loaded) == "table" and package.loaded["wippy.native"]
   native_msg = type(nat) == "table" and nat.msg or nil
@@ -126,8 +121,7 @@ local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_c
   resume = native_msg and native_msg.resume, counthook = native_counthook, take_co = copool.take })
 
 local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
-  maybe_yield = sched.maybe_yield, newud = H.newud, err = err,
-  receiver = C_MBOX and native_msg and native_msg.receiver or nil })
+  maybe_yield = sched.maybe_yield, newud = H.newud, err = err })
 
 local pids = loadmod("pids")({ H = H, cfg = cfg, encode = codec.encode, err = err, wire = wire })
 
@@ -148,7 +142,6 @@ local mailbox = loadmod("mailbox")({
   qpop = channel.qpop, qlen = channel.qlen, qpush_at = channel.qpush_at, EMPTYQ = channel.EMPTYQ,
   newud = H.newud, copy = codec.copy, err = err, procs = pids.procs, set_of = pids.set_of,
   overflow = function(P, e) return late.kill(P, e) end,
-  ready = sched.ready, deliverer = C_MBOX and native_msg and native_msg.deliverer or nil,
 })
 
 local names = loadmod("names")({

@@ -25,16 +25,12 @@
 -- Receives: from channel.lua CH, offer, chan_new, chan_close and the queue helpers, EMPTYQ and
 -- qpush_at (as upvalues: deliver_msg -> to_channel -> offer is the message hot path); newud, copy, err; procs
 -- (for stats only); set_of (pids.lua: P.subs is the shared empty set until a first subscription);
--- overflow(P, err), which ends P (lifecycle.lua's kill, bound late by init.lua: cold path);
--- deliverer (native/lua/lmbox.c, or nil: off, init.lua's C_MBOX) and ready (sched.lua), which
--- only the C path's wrapper calls.
+-- overflow(P, err), which ends P (lifecycle.lua's kill, bound late by init.lua: cold path).
 return function(deps)
   local CH, offer, chan_new, chan_close = deps.CH, deps.offer, deps.chan_new, deps.chan_close
   local qpop, qlen, qpush_at, EMPTYQ = deps.qpop, deps.qlen, deps.qpush_at, deps.EMPTYQ
   local newud, copy, err, procs, overflow = deps.newud, deps.copy, deps.err, deps.procs, deps.overflow
   local set_of = deps.set_of -- P.subs, made its own at the first subscription (pids.lua)
-  -- deliverer: lmbox.c's (our Lua module; nil on wasmoon's), given sched.lua's ready to wake with
-  local deliverer, ready = deps.deliverer, deps.ready
   local setmetatable, tostring, type, pairs = setmetatable, tostring, type, pairs
   local sbyte = string.byte
   local ZERO_PID = "{|}"
@@ -208,23 +204,7 @@ return function(deps)
     if not ch and sbyte(topic, 1) ~= 64 then ch = P.inbox end
     if ch then to_channel(ch, m) else qpush_at(P, "unrouted", m) end
   end
-  -- With init.lua's C_MBOX on (it is off: measured no cheaper than this Lua, docs/design/
-  -- native-core.md), the same in one C call on our module (native/lua/lmbox.c: the steps of deliver_msg,
-  -- to_channel, convert and channel.lua's offer, in their order), which hands the two cold cases
-  -- (an arrival past the bound, a topic with no channel yet) to the Lua above untouched, and
-  -- returns the thread to wake instead of calling ready from C; its count() is what it delivered
-  -- itself. So the Lua above stays the definition, and the path on wasmoon's module:
-  -- test/native-mbox.test.ts runs both on the same cases.
-  local ccount
-  if deliverer then
-    local cdeliver
-    cdeliver, ccount = deliverer(CH, EMPTYQ, newud, MSG, MSG_MT, M.deliver_msg)
-    function M.deliver_msg(P, topic, from, n, p)
-      local T, k, a1, a2 = cdeliver(P, topic, from, n, p)
-      if T then ready(T, k, a1, a2) end
-    end
-  end
-  function M.delivered() return delivered + (ccount and ccount() or 0) end
+  function M.delivered() return delivered end
 
   ---------------------------------------------------------------------------------------------
   -- Subscriptions. Every subscription is a channel whose state carries the backlog hooks above.
