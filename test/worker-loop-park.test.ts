@@ -10,6 +10,7 @@ function harness(pushAt: 'announce' | 'never') {
   const log: string[] = [];
   let queued = 0;
   let announced = false;
+  let injected = false;
   const kernel = {
     step: () => {
       log.push('step');
@@ -33,8 +34,9 @@ function harness(pushAt: 'announce' | 'never') {
     sentFrames: [],
     prepareToPark: () => {
       announced = true;
-      // The race: the main thread's push lands now, and its ring() read the state just before.
-      if (pushAt === 'announce' && log.filter((e) => e === 'step').length === 1) queued++;
+      // The race: the main thread's push lands now, and its ring() read the state just before
+      // (at the first announcement, whichever step it follows).
+      if (pushAt === 'announce' && !injected) { injected = true; queued++; }
       return true;
     },
   };
@@ -51,7 +53,9 @@ function harness(pushAt: 'announce' | 'never') {
 /**
  * Until the loop has parked: on a loaded machine a step can take longer than BREATHE_MS, and the
  * loop then lets its event loop run once before it parks, so one setImmediate is not enough.
- * Breathing adds nothing to the log; the log is asserted whole afterwards.
+ * After such a breathe the loop steps once more before it looks at parking (correct: input may
+ * have come meanwhile), so the logs below allow repeated steps where a breathe can fall, and are
+ * otherwise asserted whole.
  */
 async function parked(log: string[]): Promise<void> {
   for (let i = 0; i < 5_000 && !log.some((e) => e.startsWith('park(')); i++) await new Promise((r) => setTimeout(r, 1));
@@ -61,14 +65,14 @@ test('a spawn queued here while the park is being announced is taken before the 
   const { loop, log } = harness('announce');
   void loop.run();
   await parked(log);
-  assert.deepEqual(log, ['step', 'cancel', 'step', 'took', 'park(queued=0)']);
+  assert.match(log.join(','), /^(step,)+cancel,step,took,(step,)*park\(queued=0\)$/);
 });
 
 test('with nothing queued the worker parks after one step', async () => {
   const { loop, log } = harness('never');
   void loop.run();
   await parked(log);
-  assert.deepEqual(log, ['step', 'park(queued=0)']);
+  assert.match(log.join(','), /^(step,)+park\(queued=0\)$/);
 });
 
 test('a worker whose kernel always has more to run still lets its event loop run (timers, control)', { timeout: 30_000 }, async () => {
