@@ -39,27 +39,22 @@ return function(deps)
   -- Kept per stack: a spawn-exit driver gets up to its window of EXITs (1,000 in the bench) in
   -- one resume and spawns as many; past MAX the rest are left to the collector.
   local MAX = 1024
-  local hooked = setmetatable({}, { __mode = "v" })
-  local plain = setmetatable({}, { __mode = "v" })
-  local nh, np = 0, 0 -- tops (entries below may have been cleared by the collector)
+  -- A stack: [1..n] coroutines (an entry below n may have been cleared by the collector), n its top.
+  local hooked = setmetatable({ n = 0 }, { __mode = "v" })
+  local plain = setmetatable({ n = 0 }, { __mode = "v" })
+  local function stack_of(P) if P.budget or mem_cap_kb then return hooked end return plain end
 
   function M.take(fn, P)
     if rebind then
-      if P.budget or mem_cap_kb then
-        while nh > 0 do
-          local co = hooked[nh]
-          hooked[nh] = nil
-          nh = nh - 1
-          if co and rebind(co, fn) then return co end
-        end
-      else
-        while np > 0 do
-          local co = plain[np]
-          plain[np] = nil
-          np = np - 1
-          if co and rebind(co, fn) then return co end
-        end
+      local s = stack_of(P)
+      local n = s.n
+      while n > 0 do
+        local co = s[n]
+        s[n] = nil
+        n = n - 1
+        if co and rebind(co, fn) then s.n = n; return co end
       end
+      s.n = 0
     end
     return co_create(fn)
   end
@@ -70,18 +65,16 @@ return function(deps)
   end
 
   function M.give(co, P)
-    if P.budget or mem_cap_kb then
-      if nh < MAX then nh = nh + 1; hooked[nh] = co end
-    elseif np < MAX then
-      np = np + 1; plain[np] = co
-    end
+    local s = stack_of(P)
+    local n = s.n
+    if n < MAX then n = n + 1; s[n] = co; s.n = n end
   end
 
   -- Kept now (tests).
   function M.count()
     local n = 0
-    for i = 1, nh do if hooked[i] then n = n + 1 end end
-    for i = 1, np do if plain[i] then n = n + 1 end end
+    for i = 1, hooked.n do if hooked[i] then n = n + 1 end end
+    for i = 1, plain.n do if plain[i] then n = n + 1 end end
     return n
   end
 
