@@ -40,6 +40,14 @@ return function(deps)
   local function E(kind, msg) return nil, err(kind, msg, false) end
   local function wall_s() return H.wall() / 1e9 end
 
+  -- A wait ends (its EXIT came, it was cancelled, its caller died, its spawn failed): the waiter
+  -- PID stops being waited on and its directory slot is marked dead (the top says why).
+  local function release(wpid)
+    exec_waits[wpid] = nil
+    local uniq = waiter_uniq[wpid]
+    if uniq then waiter_uniq[wpid] = nil; H.dead(uniq) end
+  end
+
   -- Stop waiting for one exec child and send it a CANCEL (reason given, default deadline).
   local function cancel_child(P, wpid, child, reason, at)
     exec_waits[wpid] = nil
@@ -58,9 +66,7 @@ return function(deps)
     local wpid = fmt_pid(CONTROL_HOST, uniq)
     -- stop waiting: the waiter PID is released and the exec no longer pending for P
     local function stop()
-      exec_waits[wpid] = nil
-      waiter_uniq[wpid] = nil
-      H.dead(uniq)
+      release(wpid)
       if P.execs then P.execs[wpid] = nil end
       P.npending = P.npending - 1
     end
@@ -71,8 +77,7 @@ return function(deps)
     -- its execs were cancelled then (cancel_execs), so this one is cancelled now.
     local function on_child(pid)
       if not P.alive then
-        waiter_uniq[wpid] = nil
-        H.dead(uniq)
+        release(wpid)
         cancel_child(P, wpid, pid, "caller context canceled", wall_s())
         return
       end
@@ -82,9 +87,7 @@ return function(deps)
     end
     local pid, serr = spawn_from(P, id, host, false, false, n, args, ctx, wpid, nil, on_child)
     if not pid then
-      exec_waits[wpid] = nil
-      waiter_uniq[wpid] = nil
-      H.dead(uniq)
+      release(wpid)
       return nil, err("Internal", errmsg(serr), false)
     end
     local handle = { pid = pid }
@@ -130,9 +133,7 @@ return function(deps)
     if not P.execs then return end
     local at = wall_s()
     for wpid, child in pairs(P.execs) do
-      local uniq = waiter_uniq[wpid]
-      waiter_uniq[wpid] = nil
-      if uniq then H.dead(uniq) end
+      release(wpid)
       cancel_child(P, wpid, child, "caller context canceled", at)
     end
     P.execs = nil

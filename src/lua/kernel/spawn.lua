@@ -303,10 +303,8 @@ return function(deps)
   -- The same with its options in tables (the kernel tests' entry point): opts { watcher, link,
   -- ctx } or nil, pre { pid, uniq } or nil.
   function M.spawn_local(id, host, opts, n, args, pre)
-    if opts then
-      return start_here(id, host, opts.watcher, opts.link, opts.ctx, n, args, pre and pre.pid, pre and pre.uniq)
-    end
-    return start_here(id, host, nil, nil, nil, n, args, pre and pre.pid, pre and pre.uniq)
+    local o = opts or NONE
+    return start_here(id, host, o.watcher, o.link, o.ctx, n, args, pre and pre.pid, pre and pre.uniq)
   end
 
   -- Round-robin over a host's worker threads.
