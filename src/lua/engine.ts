@@ -74,6 +74,8 @@ export interface KernelHost {
   readFile(path: string): Uint8Array | undefined;
   /** Offset in seconds of IANA zone `name` at unix time `secs` and its abbreviation, or undefined if unknown. */
   tzOffset(name: string, secs: number): [number, string | undefined] | undefined;
+  /** The kernel's clock (ms) in place of performance.now(): the stage stamps' (src/host/stages.ts). */
+  now?(): number;
 }
 
 type Module = any; // emscripten module of wasmoon (untyped raw exports)
@@ -235,7 +237,9 @@ export class LuaKernel {
     const L0 = this.L;
     const origin = performance.timeOrigin;
     const fns: Array<[string, number]> = [
-      this.def('now', (L) => { m._lua_pushnumber(L, performance.now()); return 1; }),
+      this.def('now', host.now === undefined
+        ? (L) => { m._lua_pushnumber(L, performance.now()); return 1; }
+        : (L) => { m._lua_pushnumber(L, host.now!()); return 1; }),
       this.def('wall', (L) => {
         m._lua_pushinteger(L, BigInt(Math.round((origin + performance.now()) * 1e6)));
         return 1;

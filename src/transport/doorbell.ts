@@ -90,6 +90,46 @@ export const DEFAULT_SHORT_PARK_MICROS = 50;
  */
 const AWAIT_CHECKS = 64;
 
+/**
+ * The window of a wait for an expected answer (a reply after a request): how long to spin for it
+ * before parking, adapted to how long answers take. Used by the worker loop's reply wait (the
+ * window extends Doorbell.spin's adaptive phase: spin(check, window)) and by the main thread's
+ * result spin (the window is the whole spin: its deadline); src/host/loop.ts, src/runtime/mainloop.ts.
+ *
+ * The rule (the doorbell's own park feedback, applied to a window in time):
+ *   - an answer within the window: `hit(waited)`. With `track` the window is pulled towards
+ *     2 × waited (an eighth of the way per answer: the main thread's result spin, which keeps its
+ *     spin short); without, it is restored to the maximum (the worker's reply wait);
+ *   - the window ended empty and the caller parked: `missed(waited)` once the park ends, `waited`
+ *     being the time from the wait's start to then. Within the maximum — a longer window would
+ *     have caught the answer and saved the wake-up — the window doubles; later, it halves (nothing
+ *     was coming soon: stop burning the core), never below the minimum.
+ * Before, the worker's window halved at every empty end and grew back only when an answer came
+ * within it: once at its floor (20 µs) it stayed there whenever the answers took a little longer
+ * (a peer's kernel step and transit under load, 50–100 µs): measured with the spin rule forced
+ * open at load average 16, 15,407 reply waits ended empty against 15 that caught the answer.
+ */
+export class SpinWindow {
+  /** The current window in ms. */
+  ms: number;
+
+  constructor(readonly minMs: number, readonly maxMs: number, private readonly track = false) {
+    this.ms = maxMs;
+  }
+
+  /** The answer came `waitedMs` after the wait began, within the window. */
+  hit(waitedMs: number): void {
+    if (!this.track) { this.ms = this.maxMs; return; }
+    const target = Math.min(this.maxMs, Math.max(this.minMs, 2 * waitedMs));
+    this.ms += (target - this.ms) / 8;
+  }
+
+  /** The window ended empty; the park after it ended `waitedMs` after the wait began. */
+  missed(waitedMs: number): void {
+    this.ms = waitedMs < this.maxMs ? Math.min(this.maxMs, this.ms * 2) : Math.max(this.minMs, this.ms / 2);
+  }
+}
+
 export interface DoorbellOptions {
   /** Cores the runtime may spin on (default: os.availableParallelism()). */
   cores?: number;

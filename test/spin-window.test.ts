@@ -1,0 +1,53 @@
+// The window of a wait for an expected answer (SpinWindow, src/transport/doorbell.ts), shared by
+// the worker loop's reply wait and the main thread's result spin: an answer within it restores
+// the maximum (or, tracking, pulls it towards twice the wait); an empty window followed soon by
+// the answer doubles it; one followed by nothing for longer than the maximum halves it; it stays
+// within [min, max]. Seeded sequences check the bounds under any mix.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SpinWindow } from '../src/transport/doorbell.js';
+import { mulberry32 } from './helpers/prng.js';
+
+test('not tracking: a hit restores the maximum; a late answer halves, a soon one doubles', () => {
+  const w = new SpinWindow(0.02, 0.2);
+  assert.equal(w.ms, 0.2);
+  w.missed(1);
+  assert.equal(w.ms, 0.1);
+  w.missed(0.5);
+  assert.equal(w.ms, 0.05);
+  w.missed(0.15); // the answer came 0.15 ms after the wait began: a longer window had caught it
+  assert.equal(w.ms, 0.1);
+  w.missed(1); w.missed(1); w.missed(1); w.missed(1);
+  assert.equal(w.ms, 0.02, 'never below the floor');
+  w.hit(0.001);
+  assert.equal(w.ms, 0.2);
+  w.missed(0.01);
+  assert.equal(w.ms, 0.2, 'never above the maximum');
+});
+
+test('tracking (the result spin): a hit pulls the window an eighth of the way towards twice the wait', () => {
+  const w = new SpinWindow(0.005, 0.1, true);
+  assert.equal(w.ms, 0.1);
+  w.hit(0.01); // target 0.02
+  assert.ok(Math.abs(w.ms - (0.1 + (0.02 - 0.1) / 8)) < 1e-12);
+  for (let i = 0; i < 200; i++) w.hit(0.001); // target clamps at the floor 0.005
+  assert.ok(Math.abs(w.ms - 0.005) < 1e-6, `converges to the floor: ${w.ms}`);
+  w.missed(0.05);
+  assert.ok(Math.abs(w.ms - 0.01) < 1e-6);
+  w.hit(1); // target clamps at the maximum
+  assert.ok(w.ms > 0.01 && w.ms <= 0.1);
+});
+
+test('any mix of hits and misses keeps the window within [min, max] (seeded)', () => {
+  for (const seed of [1, 2, 3, 4]) {
+    const rnd = mulberry32(seed);
+    for (const track of [false, true]) {
+      const w = new SpinWindow(0.02, 0.2, track);
+      for (let i = 0; i < 10_000; i++) {
+        const waited = rnd() * 0.5;
+        if (rnd() < 0.5) w.hit(waited); else w.missed(waited);
+        assert.ok(w.ms >= 0.02 - 1e-12 && w.ms <= 0.2 + 1e-12, `seed ${seed} step ${i}: ${w.ms}`);
+      }
+    }
+  }
+});
