@@ -19,7 +19,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 interface Dump { tid: number; timeOrigin: number; fields: string[]; records: number[][] }
-const [DRAIN, STEP, NOW, ROUTE, POST, STEP_END, FLUSH_END, BYTES, SENT, HOW] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+const [DRAIN, STEP, NOW, ROUTE, POST, STEP_END, FLUSH_END, BYTES, SENT, HOW, CPU] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 const HOWS = ['busy', 'spin', 'await', 'park', 'breathe'];
 
 function pct(xs: number[], p: number): number {
@@ -48,8 +48,14 @@ function main(): void {
     rows.push([name, fmt(sides[0]!.steps.map(f)), fmt(sides[1]!.steps.map(f))]);
   col('drain (rings → input area)', (r) => us(r[STEP]! - r[DRAIN]!));
   col('kernel step, of which:', (r) => us(r[STEP_END]! - r[STEP]!));
-  col('· deliver_batch (decode, handler, mailbox) until the first H.now', (r) => us(r[NOW]! - r[STEP]!));
-  col('· H.now → resume → receive → process.send until H.route', (r) => us(r[ROUTE]! - r[NOW]!));
+  // A kernel that reads the step's clock with H.now before its first resume (before the clock
+  // came from JS): that split too.
+  const nowFirst = sides.every(({ steps }) => steps.length > 0 && steps.every((r) => r[NOW]! > 0 && r[NOW]! <= r[ROUTE]!));
+  col('· until H.route (deliver_batch: decode, handler, mailbox; resume, receive, process.send)', (r) => us(r[ROUTE]! - r[STEP]!));
+  if (nowFirst) {
+    col('  · deliver_batch until the first H.now', (r) => us(r[NOW]! - r[STEP]!));
+    col('  · H.now → resume → receive → process.send until H.route', (r) => us(r[ROUTE]! - r[NOW]!));
+  }
   col('· H.route, encode, the process yields, step end, until H.post', (r) => us(r[POST]! - r[ROUTE]!));
   col('· H.post → back in JS', (r) => us(r[STEP_END]! - r[POST]!));
   col('flush (batch → ring, doorbell)', (r) => us(r[FLUSH_END]! - r[STEP_END]!));
@@ -78,6 +84,9 @@ function main(): void {
     for (const r of steps) c[r[HOW]!]!++;
     return HOWS.map((h, i) => `${h} ${(c[i]! / steps.length).toFixed(3)}`).join(', ');
   });
+  const cpu = sides.map(({ steps }) => steps.map((r) => r[CPU] ?? 0));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  rows.push(['thread CPU of a message step, drain to flush end (mean; p50)', ...cpu.map((c) => `${mean(c).toFixed(1)}; ${pct(c, 50).toFixed(1)}`) as [string, string]]);
   rows.push(['came by (share of message steps)', came[0]!, came[1]!]);
   const w = Math.max(...rows.map((r) => r[0].length));
   process.stdout.write(`| stage, one message, one side | tid ${sides[0]!.d.tid} (${sides[0]!.steps.length} steps) µs p10 / p50 | tid ${sides[1]!.d.tid} (${sides[1]!.steps.length}) |\n|---|---|---|\n`);

@@ -25,7 +25,7 @@ import { SpinWindow } from '../transport/doorbell.js';
 import type { TaskQueues } from '../scheduler/tasks.js';
 import { STEAL_AFTER_MS } from './placement.js';
 import type { ControlFromWorker, DownReport, TestFault } from './protocol.js';
-import { HOW_AWAIT, HOW_BREATHE, HOW_PARK, HOW_SPIN, S_BYTES, S_FLUSH_END, S_SENT, S_STEP, S_STEP_END, type StageStamps } from './stages.js';
+import { HOW_AWAIT, HOW_BREATHE, HOW_PARK, HOW_SPIN, S_BYTES, S_SENT, S_STEP, S_STEP_END, type StageStamps } from './stages.js';
 
 // Spin floor for workers: 4096 checks (~30 µs). A peer's reply needs one kernel step on the other
 // side (~30 µs measured) and a wake-up of a parked thread costs as much again, so with the
@@ -176,7 +176,7 @@ export class WorkerLoop {
     // Still waiting after a step that had no input (a breathe, a due timer): the answer has not come.
     const nsent = ep.flush();
     const sent = nsent > 0;
-    if (stages) { stages.mark(S_FLUSH_END); stages.set(S_SENT, nsent); }
+    if (stages) { stages.set(S_SENT, nsent); stages.end(); }
     this.sentAway = sent || (this.sentAway && batch === null);
     // Not busy only once the step's frames are in the rings: the main thread's stop reads "no live
     // process here and not inside a step" as "everything it wrote is readable" (Runtime.doStop).

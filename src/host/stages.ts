@@ -6,7 +6,9 @@
 // `H.post`/`H.post_many` (the outbox handed over at the step's end), when the step returned, when
 // the flush (batch → ring, doorbells) ended; the input bytes, the threads sent to, and how the
 // loop came to the step (HOW_*: busy, a spin or the reply wait found input, a park ended, after
-// a breathe). May call: the clock and, once, the file system (dump()).
+// a breathe), and the thread CPU time of the step (drain to flush end; Node ≥ 23.9 has
+// process.threadCpuUsage: a figure that load inflates much less than wall-clock stamps). May call:
+// the clock and, once, the file system (dump()).
 //
 // Used by src/host/loop.ts (begin/mark around the stages) and src/host/worker.ts (the host
 // functions' marks). With WIPPY_STAGES unset nothing is made and the loop pays one `undefined`
@@ -35,7 +37,10 @@ export const S_FLUSH_END = 6;
 export const S_BYTES = 7;
 export const S_SENT = 8;
 export const S_HOW = 9;
-const FIELDS = 10;
+/** Thread CPU time (µs) from the drain's start to the flush's end (process.threadCpuUsage, Node ≥ 23.9; else 0). */
+export const S_CPU = 10;
+const FIELDS = 11;
+const threadCpu = (process as { threadCpuUsage?: () => { user: number; system: number } }).threadCpuUsage;
 
 /** How the loop came to a step. */
 export const HOW_BUSY = 0;
@@ -52,6 +57,7 @@ export class StageStamps {
   /** Offset of the current record, or -1 once the buffer is full. */
   private at = -1;
   private dumped = false;
+  private cpu0 = 0;
   /** How the loop came to the next step (set by the loop before it steps). */
   how = HOW_BUSY;
 
@@ -64,6 +70,15 @@ export class StageStamps {
     this.rec[at + S_DRAIN] = performance.now();
     this.rec[at + S_HOW] = this.how;
     this.how = HOW_BUSY;
+    if (threadCpu) { const u = threadCpu(); this.cpu0 = u.user + u.system; }
+  }
+
+  /** The flush ended: stamp it and the thread CPU time the step took. */
+  end(): void {
+    const at = this.at;
+    if (at < 0) return;
+    this.rec[at + S_FLUSH_END] = performance.now();
+    if (threadCpu) { const u = threadCpu(); this.rec[at + S_CPU] = u.user + u.system - this.cpu0; }
   }
 
   /** Stamp field `f` of the current step with the clock, the first time only (0: not yet). */
@@ -83,7 +98,7 @@ export class StageStamps {
     this.dumped = true;
     const records: number[][] = [];
     for (let i = 0; i < this.n; i++) records.push(Array.from(this.rec.subarray(i * FIELDS, (i + 1) * FIELDS)));
-    const fields = ['drain', 'step', 'now', 'route', 'post', 'stepEnd', 'flushEnd', 'bytes', 'sent', 'how'];
+    const fields = ['drain', 'step', 'now', 'route', 'post', 'stepEnd', 'flushEnd', 'bytes', 'sent', 'how', 'cpu'];
     writeFileSync(join(this.dir, `stages-${this.tid}.json`), JSON.stringify({ tid: this.tid, timeOrigin: performance.timeOrigin, fields, records }));
   }
 }
