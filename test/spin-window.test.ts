@@ -2,10 +2,14 @@
 // the worker loop's reply wait and the main thread's result spin: an answer within it restores
 // the maximum (or, tracking, pulls it towards twice the wait); an empty window followed soon by
 // the answer doubles it; one followed by nothing for longer than the maximum halves it; it stays
-// within [min, max]. Seeded sequences check the bounds under any mix.
+// within [min, max]. Seeded sequences check the bounds under any mix. And the spin rule those
+// waits run under, on 2 cores: both sides of a ping-pong across workers may spin while the main
+// thread is parked and both cores are free; not with the main thread awake, nor with one core
+// free while the peer steps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SpinWindow } from '../src/transport/doorbell.js';
+import { Doorbell, SpinWindow } from '../src/transport/doorbell.js';
+import { BELL_CORES } from '../src/shm/layout.js';
 import { mulberry32 } from './helpers/prng.js';
 
 test('not tracking: a hit restores the maximum; a late answer halves, a soon one doubles', () => {
@@ -50,4 +54,25 @@ test('any mix of hits and misses keeps the window within [min, max] (seeded)', (
       }
     }
   }
+});
+
+test('2 cores, the main thread parked: the waiting side spins while its peer steps, and both may spin at once', () => {
+  const sab = Doorbell.create(3);
+  const main = new Doorbell(sab, 0, { cores: 2 });
+  const a = new Doorbell(sab, 1, { cores: 2 });
+  const b = new Doorbell(sab, 2, { cores: 2 });
+  const words = new Int32Array(sab);
+  Atomics.store(words, BELL_CORES, 2 + 1); // FreeCores: 2 free
+  main.prepareToPark(); // the main thread awaits the drivers' exits, parked
+  assert.equal(a.maySpin(), true, 'a waits for b, which steps: 1 spinning, 1 busy, 2 cores');
+  let bothSpin: boolean | undefined;
+  // a spins; inside its check, b (done stepping) asks whether it may spin too
+  a.spin(() => { bothSpin = b.maySpin(); return true; });
+  assert.equal(bothSpin, true, 'both spinning, nothing else busy');
+  main.cancelPark(); // the main thread wakes up (a control message, a result)
+  assert.equal(a.maySpin(), false, 'a third thread of ours awake: no core for a spinner');
+  main.prepareToPark();
+  Atomics.store(words, BELL_CORES, 1 + 1); // other processes took a core
+  assert.equal(a.maySpin(), false, 'one free core and b steps on it');
+  main.close(); a.close(); b.close();
 });
