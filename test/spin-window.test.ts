@@ -1,8 +1,8 @@
 // The window of a wait for an expected answer (SpinWindow, src/transport/doorbell.ts), shared by
 // the worker loop's reply wait and the main thread's result spin: an answer within it restores
 // the maximum (or, tracking, pulls it towards twice the wait); an empty window followed soon by
-// the answer doubles it; one followed by nothing for longer than the maximum halves it; it stays
-// within [min, max]. Seeded sequences check the bounds under any mix. And the spin rule those
+// the answer (within the maximum, and for the reply wait within twice the window) doubles it; one
+// followed by nothing for longer halves it; it stays within [min, max]. Seeded sequences check the bounds under any mix. And the spin rule those
 // waits run under, on 2 cores: both sides of a ping-pong across workers may spin while the main
 // thread is parked and both cores are free; not with the main thread awake, nor with one core
 // free while the peer steps.
@@ -29,6 +29,26 @@ test('not tracking: a hit restores the maximum; a late answer halves, a soon one
   assert.equal(w.ms, 0.2, 'never above the maximum');
 });
 
+test('soon = 2 (the reply wait): only an answer within twice the window doubles it', () => {
+  const w = new SpinWindow(0.02, 0.2, false, 2);
+  w.missed(1); w.missed(1); w.missed(1);
+  assert.equal(w.ms, 0.025);
+  w.missed(0.06); // more than twice the window: a peer that had to wake up, or had no core
+  assert.equal(w.ms, 0.02);
+  w.missed(0.05); // still later than twice the floor: the floor holds
+  assert.equal(w.ms, 0.02);
+  w.missed(0.03); // just after the window: a little longer had caught it
+  assert.equal(w.ms, 0.04);
+  w.missed(0.07);
+  assert.equal(w.ms, 0.08);
+  w.missed(0.15);
+  assert.equal(w.ms, 0.16);
+  w.missed(0.19);
+  assert.equal(w.ms, 0.2, 'never above the maximum');
+  w.missed(0.3); // later than the maximum, though within twice the window
+  assert.equal(w.ms, 0.1);
+});
+
 test('tracking (the result spin): a hit pulls the window an eighth of the way towards twice the wait', () => {
   const w = new SpinWindow(0.005, 0.1, true);
   assert.equal(w.ms, 0.1);
@@ -46,7 +66,7 @@ test('any mix of hits and misses keeps the window within [min, max] (seeded)', (
   for (const seed of [1, 2, 3, 4]) {
     const rnd = mulberry32(seed);
     for (const track of [false, true]) {
-      const w = new SpinWindow(0.02, 0.2, track);
+      const w = new SpinWindow(0.02, 0.2, track, track ? Infinity : 2);
       for (let i = 0; i < 10_000; i++) {
         const waited = rnd() * 0.5;
         if (rnd() < 0.5) w.hit(waited); else w.missed(waited);

@@ -67,12 +67,14 @@ export const BREATHE_MS = 2;
 // step the worker spins up to a window more (Doorbell.spin's await phase: only while spinning
 // threads ≤ free cores, looked at again every 64 checks). The window adapts (SpinWindow,
 // src/transport/doorbell.ts): an answer within it restores AWAIT_REPLY_MS; a window that ended
-// empty is judged once the park after it ends: an answer within AWAIT_REPLY_MS of the wait's
-// start doubles it (a longer wait would have saved the wake-up), a later one halves it, down to
-// AWAIT_FLOOR_MS (a stream of sends that are never answered costs each step at most that much
-// spinning). WIPPY_AWAIT_REPLY_US sets the longest window (0: off, as before).
+// empty is judged once the park after it ends: an answer within AWAIT_SOON × the window of the
+// wait's start doubles it (a little longer would have saved the wake-up), a later one halves it,
+// down to AWAIT_FLOOR_MS (a stream of sends that are never answered, or answers that take a
+// wake-up of a peer without a core, cost each step at most that much spinning).
+// WIPPY_AWAIT_REPLY_US sets the longest window (0: off, as before).
 export const AWAIT_REPLY_MS = 0.2;
 const AWAIT_FLOOR_MS = 0.02;
+const AWAIT_SOON = 2;
 
 const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -116,7 +118,7 @@ export class WorkerLoop {
     /** The reply wait's longest window in ms (AWAIT_REPLY_MS; 0: off). */
     private readonly awaitMaxMs = AWAIT_REPLY_MS,
   ) {
-    this.window = new SpinWindow(Math.min(AWAIT_FLOOR_MS, awaitMaxMs), awaitMaxMs);
+    this.window = new SpinWindow(Math.min(AWAIT_FLOOR_MS, awaitMaxMs), awaitMaxMs, false, AWAIT_SOON);
   }
 
   /** An event-loop callback made work: end a pending park. */
