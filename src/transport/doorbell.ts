@@ -108,8 +108,8 @@ const AWAIT_CHECKS = 64;
  *     unbounded); the reply wait only one within twice the window: answers that come much later
  *     than the window are a peer that is itself parked or has no core, and spinning for those
  *     takes the core its answer needs (measured with the spin rule forced open at load average
- *     18–20: doubling on any answer within the maximum kept the window at 0.2 ms and cost
- *     0.79× CPU per cross-worker round trip, 0.59× the round trips/s).
+ *     18–20: doubling on any answer within the maximum kept the window at 0.2 ms and took 1.27× the
+ *     CPU per cross-worker round trip for 0.59× the round trips/s).
  * Before, the worker's window halved at every empty end and grew back only when an answer came
  * within it: once at its floor (20 µs) it stayed there even when the answers then came just after
  * it (at 25–40 µs: one slow burst on a quiet machine left every later message a park).
