@@ -1,8 +1,9 @@
 // The worker loop's reply wait and its step-again rule (src/host/loop.ts), under fakes: a step
 // that sent frames to another thread spins with the reply window (Doorbell.spin's await phase),
-// the window halves while answers do not come within it (down to a floor) and is restored when
-// one does; a step that sent nothing spins as before; input that came during a step is stepped at
-// once, without an event-loop turn in between.
+// the window halves while answers do not come within it nor soon after it (down to a floor),
+// doubles when the park after an empty window was ended soon by the answer, and is restored when
+// one comes within it; a step that sent nothing spins as before; input that came during a step is
+// stepped at once, without an event-loop turn in between.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AWAIT_REPLY_MS, WorkerLoop } from '../src/host/loop.js';
@@ -16,16 +17,19 @@ interface Script {
   spins: boolean[];
   /** Step k leaves a timer due at once (the loop steps again without input). */
   timerAfter?: boolean[];
+  /** How long (ms) the park after step k lasts before its notify (default 1: longer than any window). */
+  parkMs?: number[];
 }
 
 /**
  * Run `fn` with performance.now() frozen: the loop lets the event loop run once BREATHE_MS has
  * passed, which on a loaded machine would add steps to the script at random.
  */
+let clock = 0;
 async function frozenClock(fn: () => Promise<void>): Promise<void> {
   const now = performance.now;
-  const t = now.call(performance);
-  performance.now = () => t;
+  clock = now.call(performance);
+  performance.now = () => clock;
   try { await fn(); } finally { performance.now = now; }
 }
 
@@ -55,6 +59,7 @@ function harness(s: Script, awaitMaxMs?: number) {
     parkAsync: () => {
       log.push('park');
       if (k >= s.sends.length - 1) { stop(); return new Promise<never>(() => {}); }
+      clock += s.parkMs?.[k] ?? 1; // the frozen clock moves only here
       input = true; // a notify: the peer's answer came
       return Promise.resolve('ok');
     },
@@ -121,4 +126,15 @@ test('a step without input (a due timer) keeps waiting for the answer the step b
   void h.loop.run();
   await h.stopped;
   assert.deepEqual(h.log, ['step0', 'step1', `await(${AWAIT_REPLY_MS})`, 'park']);
+}));
+
+test('a park that the answer ended soon after an empty window (within twice it) doubles the window again', () => frozenClock(async () => {
+  const w = AWAIT_REPLY_MS;
+  // steps 0-1: nothing for long after the window (halved twice); step 2: the answer came after
+  // more than twice the window (halved); steps 3-5: within twice the window (doubled, up to w)
+  const { loop, log, stopped } = harness({ sends: [1, 1, 1, 1, 1, 1, 1], spins: [], parkMs: [1, 1, 0.6 * w, 0.2 * w, 0.2 * w, 0.2 * w] });
+  void loop.run();
+  await stopped;
+  const waits = log.filter((e) => e.startsWith('await')).map((e) => Number(e.slice(6, -1)));
+  assert.deepEqual(waits, [w, w / 2, w / 4, w / 8, w / 4, w / 2, w]);
 }));

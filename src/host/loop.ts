@@ -21,9 +21,11 @@ import type { MessagePort } from 'node:worker_threads';
 import type { LuaKernel } from '../lua/engine.js';
 import type { Directory } from '../shm/directory.js';
 import type { Endpoint } from '../transport/endpoint.js';
+import { SpinWindow } from '../transport/doorbell.js';
 import type { TaskQueues } from '../scheduler/tasks.js';
 import { STEAL_AFTER_MS } from './placement.js';
 import type { ControlFromWorker, DownReport, TestFault } from './protocol.js';
+import { HOW_AWAIT, HOW_BREATHE, HOW_PARK, HOW_SPIN, S_BYTES, S_SENT, S_STEP, S_STEP_END, type StageStamps } from './stages.js';
 
 // Spin floor for workers: 4096 checks (~30 µs). A peer's reply needs one kernel step on the other
 // side (~30 µs measured) and a wake-up of a parked thread costs as much again, so with the
@@ -62,13 +64,17 @@ export const BREATHE_MS = 2;
 // if the peer was parked, its wake-up (30-80 µs under load). The adaptive spin (WORKER_MIN_SPINS,
 // ~30 µs) ended before most answers, so both sides parked and every message paid a wake-up:
 // measured 0.63-0.92 parks per step on each side of a cross-worker ping-pong. So after such a
-// step the worker spins up to AWAIT_REPLY_MS in all (Doorbell.spin's await phase: only while
-// spinning threads ≤ free cores, looked at again every 64 checks). The window adapts: an answer
-// within it restores AWAIT_REPLY_MS, an await that ends empty halves it, down to AWAIT_FLOOR_MS
-// (a stream of sends that are never answered costs each step at most that much spinning).
-// WIPPY_AWAIT_REPLY_US sets the window (0: off, as before).
+// step the worker spins up to a window more (Doorbell.spin's await phase: only while spinning
+// threads ≤ free cores, looked at again every 64 checks). The window adapts (SpinWindow,
+// src/transport/doorbell.ts): an answer within it restores AWAIT_REPLY_MS; a window that ended
+// empty is judged once the park after it ends: an answer within AWAIT_SOON × the window of the
+// wait's start doubles it (a little longer would have saved the wake-up), a later one halves it,
+// down to AWAIT_FLOOR_MS (a stream of sends that are never answered, or answers that take a
+// wake-up of a peer without a core, cost each step at most that much spinning).
+// WIPPY_AWAIT_REPLY_US sets the longest window (0: off, as before).
 export const AWAIT_REPLY_MS = 0.2;
 const AWAIT_FLOOR_MS = 0.02;
+const AWAIT_SOON = 2;
 
 const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -89,8 +95,12 @@ export class WorkerLoop {
   private asyncNext = false;
   /** A step sent frames to another thread and no input came since (the reply wait, above). */
   private sentAway = false;
-  /** The reply wait's current window (ms), adapted between AWAIT_FLOOR_MS and the maximum. */
-  private awaitMs: number;
+  /** The reply wait's window, adapted between AWAIT_FLOOR_MS and the maximum (SpinWindow). */
+  private readonly window: SpinWindow;
+  /** When a reply wait that ended empty began (performance.now() ms), until the park after it ends; else -1. */
+  private missedSince = -1;
+  /** Stage stamps (src/host/stages.ts; WIPPY_STAGES), or undefined. */
+  stages: StageStamps | undefined;
 
   /**
    * `toMain`: the port to the main thread (the "down" report goes there, after the ring handovers
@@ -108,7 +118,7 @@ export class WorkerLoop {
     /** The reply wait's longest window in ms (AWAIT_REPLY_MS; 0: off). */
     private readonly awaitMaxMs = AWAIT_REPLY_MS,
   ) {
-    this.awaitMs = awaitMaxMs;
+    this.window = new SpinWindow(Math.min(AWAIT_FLOOR_MS, awaitMaxMs), awaitMaxMs, false, AWAIT_SOON);
   }
 
   /** An event-loop callback made work: end a pending park. */
@@ -125,6 +135,7 @@ export class WorkerLoop {
   /** The shutdown began: report "down" once nothing is left here (see step()). */
   shutdown(): void {
     this.shuttingDown = true;
+    this.stages?.dump();
   }
 
   /** Answer 'wdown-done' for dead thread `tid` after the next step (its "wdown" frame is queued). */
@@ -140,8 +151,10 @@ export class WorkerLoop {
 
   /** One kernel step over everything readable; true if runnable work remains. */
   step(): boolean {
-    const { ep, dir, kernel, tasks } = this;
+    const { ep, dir, kernel, tasks, stages } = this;
+    stages?.begin();
     const batch = ep.drain();
+    if (stages) { stages.mark(S_STEP); stages.set(S_BYTES, batch === null ? 0 : batch.length); }
     const acks = this.wdownAcks;
     this.wdownAcks = [];
     let r: { next: number; more: boolean };
@@ -161,8 +174,11 @@ export class WorkerLoop {
       process.nextTick(() => { throw new Error(message); });
       return false;
     }
+    stages?.mark(S_STEP_END);
     // Still waiting after a step that had no input (a breathe, a due timer): the answer has not come.
-    const sent = ep.flush() > 0;
+    const nsent = ep.flush();
+    const sent = nsent > 0;
+    if (stages) { stages.set(S_SENT, nsent); stages.end(); }
     this.sentAway = sent || (this.sentAway && batch === null);
     // Not busy only once the step's frames are in the rings: the main thread's stop reads "no live
     // process here and not inside a step" as "everything it wrote is readable" (Runtime.doStop).
@@ -191,6 +207,7 @@ export class WorkerLoop {
   private async breathe(): Promise<void> {
     await immediate();
     this.breathedAt = performance.now();
+    if (this.stages) this.stages.how = HOW_BREATHE;
   }
 
   /** Step, spin, park; until a kernel fault stops the worker. */
@@ -199,6 +216,8 @@ export class WorkerLoop {
     const bell = ep.bell;
     this.breathedAt = performance.now();
     while (!this.stopped) {
+      // A reply wait ended empty and the park (or the re-check) after it has ended: judge the window.
+      if (this.missedSince >= 0) { this.window.missed(performance.now() - this.missedSince); this.missedSince = -1; }
       // Busy: the next step at once, letting the event loop run (stdin, control, timers) once
       // BREATHE_MS have passed since it last did. Input that came during the step (a peer's
       // answer) is stepped at once too. An event-loop turn between every two steps cost a job
@@ -216,10 +235,14 @@ export class WorkerLoop {
       if (now - this.breathedAt > BREATHE_MS) { await this.breathe(); continue; }
       if (this.sentAway && this.awaitMaxMs > 0) {
         // The reply wait (above): the window adapts to whether answers come within it.
-        const found = bell.spin(this.hasWorkOrTasks, this.awaitMs);
-        this.awaitMs = found ? this.awaitMaxMs : Math.max(AWAIT_FLOOR_MS, this.awaitMs / 2);
-        if (found) continue;
-      } else if (bell.spin(this.hasWorkOrTasks)) continue;
+        const since = performance.now();
+        if (bell.spin(this.hasWorkOrTasks, this.window.ms)) {
+          this.window.hit(performance.now() - since);
+          if (this.stages) this.stages.how = HOW_AWAIT;
+          continue;
+        }
+        this.missedSince = since;
+      } else if (bell.spin(this.hasWorkOrTasks)) { if (this.stages) this.stages.how = HOW_SPIN; continue; }
       if (!ep.prepareToPark()) continue;
       // C2 for this worker's own run queues (the endpoint re-checked its rings): a spawn placed
       // here — a job from the main thread, a sibling's share — is published (InjectQueue.push's
@@ -245,6 +268,7 @@ export class WorkerLoop {
       this.asyncNext = false;
       await bell.parkAsync(timeout);
       this.breathedAt = performance.now();
+      if (this.stages) this.stages.how = HOW_PARK;
     }
   }
 }

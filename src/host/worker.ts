@@ -24,6 +24,7 @@ import { TaskQueues } from '../scheduler/tasks.js';
 import { Placement, STEAL_AFTER_MS } from './placement.js';
 import { Terminal } from './terminal.js';
 import { tzOffset } from './timezone.js';
+import { S_NOW, S_POST, S_ROUTE, stagesFromEnv } from './stages.js';
 import { AWAIT_REPLY_MS, BLOCK_PARK_MS, WORKER_MIN_SPINS, WorkerLoop } from './loop.js';
 import type { WorkerInit, ControlToWorker, ControlFromWorker, TestFault, QueueCounters } from './protocol.js';
 
@@ -57,6 +58,8 @@ function taskPush(desc: Uint8Array, target: number): boolean {
 }
 
 let loop: WorkerLoop | undefined;
+// WIPPY_STAGES=DIR: stage stamps of every step (src/host/stages.ts), the host calls' included.
+const stages = stagesFromEnv(tid);
 const terminal = new Terminal((frame) => loop!.deliver(frame));
 
 const kernel = await LuaKernel.create({
@@ -67,16 +70,17 @@ const kernel = await LuaKernel.create({
   taskTake: (steal) => tasks?.take(steal),
   taskListed: (n) => { dir.setListed(n); return placement.siblingLighter(); },
   pidDead: (u) => dir.dead(u),
-  route: (u) => [dir.owner(u), dir.isAlive(u)],
+  route: stages ? (u) => { stages.mark(S_ROUTE); return [dir.owner(u), dir.isAlive(u)]; } : (u) => [dir.owner(u), dir.isAlive(u)],
   setRunner: (u) => dir.setRunner(u),
   diesWith: (u, t) => dir.diesWith(u, t),
   killRequested: (u) => dir.killRequested(u),
-  post: (to, bytes) => ep.post(to, bytes), // a view into wasm memory: post() copies it at once
+  post: stages ? (to, bytes) => { stages.mark(S_POST); ep.post(to, bytes); } : (to, bytes) => ep.post(to, bytes), // a view into wasm memory: post() copies it at once
   write: (fd, bytes) => ep.post(0, Terminal.output(fd, bytes.slice())),
   stdinRead: (req, pid, mode, n) => terminal.read(req, pid, mode, n),
   // process.upgrade re-reads a Lua source: compiled like at load (typed Lua -> plain Lua)
   readFile: (path) => { try { return Buffer.from(compileFileText(path, readFileSync(path, 'utf8'))); } catch { return undefined; } },
   tzOffset,
+  ...(stages ? { now: () => { stages.mark(S_NOW); return performance.now(); } } : {}),
 }, init.cfg, init.entries);
 
 // The rings drain straight into the kernel's input area (one copy less per frame; endpoint.ts).
@@ -92,6 +96,7 @@ const blockEnv = process.env["WIPPY_BLOCK_PARK_MS"];
 const awaitEnv = process.env["WIPPY_AWAIT_REPLY_US"];
 loop = new WorkerLoop(kernel, ep, dir, tasks, ports.get(0)!, sendControl, blockEnv ? Number(blockEnv) : BLOCK_PARK_MS,
   awaitEnv ? Number(awaitEnv) / 1000 : AWAIT_REPLY_MS);
+loop.stages = stages;
 
 /** Frames this worker has posted, per destination thread id (Runtime.stats() `sent`). */
 function sentByThread(): Record<number, number> {

@@ -12,7 +12,7 @@
 // The step's input. A worker's endpoint drains its rings straight into the kernel's input area
 // (inputArea: memory of the wasm heap, malloc'd once and grown with realloc). On our Lua module
 // the kernel decodes the frames where they lie (codec.decode_at, native/lua/lcodec.c): step()
-// passes the area as one integer, address << 32 | length, and the bytes of a frame, receiver
+// passes the area as its address and length, and the bytes of a frame, receiver
 // side, are copied once, ring -> wasm heap (before: ring -> wasm heap -> a Lua string of the
 // batch, two copies; before that ring -> a JS buffer -> a malloc'd copy per step -> Lua string,
 // three, and a malloc and a free per step). On wasmoon's module (no decode_at: the kernel's
@@ -74,6 +74,8 @@ export interface KernelHost {
   readFile(path: string): Uint8Array | undefined;
   /** Offset in seconds of IANA zone `name` at unix time `secs` and its abbreviation, or undefined if unknown. */
   tzOffset(name: string, secs: number): [number, string | undefined] | undefined;
+  /** The kernel's clock (ms) in place of performance.now(): the stage stamps' (src/host/stages.ts). */
+  now?(): number;
 }
 
 type Module = any; // emscripten module of wasmoon (untyped raw exports)
@@ -235,7 +237,9 @@ export class LuaKernel {
     const L0 = this.L;
     const origin = performance.timeOrigin;
     const fns: Array<[string, number]> = [
-      this.def('now', (L) => { m._lua_pushnumber(L, performance.now()); return 1; }),
+      this.def('now', host.now === undefined
+        ? (L) => { m._lua_pushnumber(L, performance.now()); return 1; }
+        : (L) => { m._lua_pushnumber(L, host.now!()); return 1; }),
       this.def('wall', (L) => {
         m._lua_pushinteger(L, BigInt(Math.round((origin + performance.now()) * 1e6)));
         return 1;
@@ -390,13 +394,15 @@ export class LuaKernel {
     const len = batch ? batch.length : 0;
     const inArea = len > 0 && batch!.buffer === m.HEAPU8.buffer && batch!.byteOffset === this.inPtr;
     m._lua_getglobal(L, this.stepName);
-    if (len === 0) m._lua_pushnil(L);
-    // Drained into the input area: decoded where it lies (no copy), or pushed from there (one
-    // copy, into the Lua string). wasm32 addresses and lengths fit 32 bits each.
-    else if (inArea && this.inputAt) m._lua_pushinteger(L, (BigInt(this.inPtr) << 32n) | BigInt(len));
-    else if (inArea) m._lua_pushlstring(L, this.inPtr, len);
-    else this.pushBytes(L, batch!);
-    this.pcall(1, 2, 'step');
+    // __step(batch, len, now) (kernel/init.lua). Drained into the input area: decoded where it
+    // lies (no copy), passed as its address and length — two numbers, where one integer
+    // address << 32 | length cost three BigInts per step — or pushed from there (one copy, into
+    // the Lua string). `now`: the step's clock, read here rather than by a host call (sched.lua).
+    if (len === 0) { m._lua_pushnil(L); m._lua_pushnil(L); }
+    else if (inArea && this.inputAt) { m._lua_pushnumber(L, this.inPtr); m._lua_pushnumber(L, len); }
+    else { if (inArea) m._lua_pushlstring(L, this.inPtr, len); else this.pushBytes(L, batch!); m._lua_pushnil(L); }
+    m._lua_pushnumber(L, performance.now());
+    this.pcall(3, 2, 'step');
     const next = this.num(L, -2);
     const more = m._lua_toboolean(L, -1) !== 0;
     m._lua_settop(L, 0);

@@ -45,6 +45,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { encodeValue, decodeFrames } from '../codec/msgpack.js';
 import { Endpoint } from '../transport/endpoint.js';
+import { SpinWindow } from '../transport/doorbell.js';
 import { kindOf, type AnyFrame } from '../wire/frames.js';
 
 /** The result spin's floor and ceiling (µs); it starts at the ceiling. */
@@ -72,30 +73,27 @@ export class MainLoop {
     this.ep = new Endpoint(0, doorbell, ports, { minSpins: MAIN_SPIN_CHECKS, maxSpins: MAIN_SPIN_CHECKS });
   }
 
-  /** The result spin's current length (µs), adapted to how long results took (spinForResult, missed). */
-  private spinUs = RESULT_SPIN_MAX_US;
+  /**
+   * The result spin's length, adapted to how long results took (Doorbell's SpinWindow, tracking:
+   * a result after `waited` pulls it towards 2 × waited; a miss that a result followed within
+   * RESULT_SPIN_MAX_US of the spin's start doubles it, a longer miss halves it).
+   */
+  private readonly window = new SpinWindow(RESULT_SPIN_MIN_US / 1000, RESULT_SPIN_MAX_US / 1000, true);
   private spinDeadline = 0;
   private readonly spinCheck = (): boolean => this.ep.hasInput() || performance.now() >= this.spinDeadline;
 
-  /**
-   * Spin for a result (the header's result spin); true if one came. `since`: when the spin began.
-   * A result after `waited` µs pulls the length towards 2 × waited; a miss that a result followed
-   * within RESULT_SPIN_MAX_US of the spin's start doubles it (a longer spin would have caught it),
-   * a longer miss halves it.
-   */
+  /** Spin for a result (the header's result spin); true if one came. The window is the spin's deadline. */
   private spinForResult(): boolean {
     const since = performance.now();
-    this.spinDeadline = since + this.spinUs / 1000;
+    this.spinDeadline = since + this.window.ms;
     if (!this.ep.bell.spin(this.spinCheck) || !this.ep.hasInput()) return false;
-    const target = Math.min(RESULT_SPIN_MAX_US, Math.max(RESULT_SPIN_MIN_US, 2000 * (performance.now() - since)));
-    this.spinUs += (target - this.spinUs) / 8;
+    this.window.hit(performance.now() - since);
     return true;
   }
 
   /** A spin that missed began at `since`; the park after it ended now (with input or not). */
   private missed(since: number): void {
-    const waited = (performance.now() - since) * 1000;
-    this.spinUs = waited < RESULT_SPIN_MAX_US ? Math.min(RESULT_SPIN_MAX_US, this.spinUs * 2) : Math.max(RESULT_SPIN_MIN_US, this.spinUs / 2);
+    this.window.missed(performance.now() - since);
   }
 
   /** Queue `frame` for thread `tid`; the batch goes out at the end of this turn (one microtask). */

@@ -90,6 +90,51 @@ export const DEFAULT_SHORT_PARK_MICROS = 50;
  */
 const AWAIT_CHECKS = 64;
 
+/**
+ * The window of a wait for an expected answer (a reply after a request): how long to spin for it
+ * before parking, adapted to how long answers take. Used by the worker loop's reply wait (the
+ * window extends Doorbell.spin's adaptive phase: spin(check, window)) and by the main thread's
+ * result spin (the window is the whole spin: its deadline); src/host/loop.ts, src/runtime/mainloop.ts.
+ *
+ * The rule (the doorbell's own park feedback, applied to a window in time):
+ *   - an answer within the window: `hit(waited)`. With `track` the window is pulled towards
+ *     2 × waited (an eighth of the way per answer: the main thread's result spin, which keeps its
+ *     spin short); without, it is restored to the maximum (the worker's reply wait);
+ *   - the window ended empty and the caller parked: `missed(waited)` once the park ends, `waited`
+ *     being the time from the wait's start to then. Soon — within the maximum and within `soon`
+ *     × the window — a longer window would have caught the answer and saved the wake-up: the
+ *     window doubles; later, it halves (nothing was coming soon: stop burning the core), never
+ *     below the minimum. The result spin takes any answer within the maximum as soon (`soon`
+ *     unbounded); the reply wait only one within twice the window: answers that come much later
+ *     than the window are a peer that is itself parked or has no core, and spinning for those
+ *     takes the core its answer needs (measured with the spin rule forced open at load average
+ *     18–20: doubling on any answer within the maximum kept the window at 0.2 ms and took 1.27× the
+ *     CPU per cross-worker round trip for 0.59× the round trips/s).
+ * Before, the worker's window halved at every empty end and grew back only when an answer came
+ * within it: once at its floor (20 µs) it stayed there even when the answers then came just after
+ * it (at 25–40 µs: one slow burst on a quiet machine left every later message a park).
+ */
+export class SpinWindow {
+  /** The current window in ms. */
+  ms: number;
+
+  constructor(readonly minMs: number, readonly maxMs: number, private readonly track = false, private readonly soon = Infinity) {
+    this.ms = maxMs;
+  }
+
+  /** The answer came `waitedMs` after the wait began, within the window. */
+  hit(waitedMs: number): void {
+    if (!this.track) { this.ms = this.maxMs; return; }
+    const target = Math.min(this.maxMs, Math.max(this.minMs, 2 * waitedMs));
+    this.ms += (target - this.ms) / 8;
+  }
+
+  /** The window ended empty; the park after it ended `waitedMs` after the wait began. */
+  missed(waitedMs: number): void {
+    this.ms = waitedMs < Math.min(this.maxMs, this.soon * this.ms) ? Math.min(this.maxMs, this.ms * 2) : Math.max(this.minMs, this.ms / 2);
+  }
+}
+
 export interface DoorbellOptions {
   /** Cores the runtime may spin on (default: os.availableParallelism()). */
   cores?: number;

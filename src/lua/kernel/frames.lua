@@ -253,8 +253,9 @@ return function(deps)
   -- The batch being delivered, its length, its decoder, where its next frame starts, and the
   -- frame being handled (nil while decoding): upvalues, so that after an error delivery resumes
   -- behind the failed frame. A batch is a byte string, or the worker's input area in the wasm
-  -- heap as one integer, address << 32 | length (src/lua/engine.ts; our Lua module only), decoded
-  -- where it lies by decode_at (lcodec.c): no Lua string of the batch, one copy less per frame.
+  -- heap as its address and length (src/lua/engine.ts; our Lua module only; or as one integer,
+  -- address << 32 | length), decoded where it lies by decode_at (lcodec.c): no Lua string of the
+  -- batch, one copy less per frame.
   -- Both decoders take (batch, pos, len); decode ignores len.
   local decode_at = deps.decode_at
   local dbatch, dlen, ddec, dpos, dframe
@@ -280,8 +281,10 @@ return function(deps)
     end
   end
 
-  function M.deliver_batch(batch)
-    if type(batch) == "number" then
+  function M.deliver_batch(batch, len)
+    if len then -- the input area: its address and length, as two numbers (no 64-bit integer made in JS)
+      dbatch, dlen, ddec = batch | 0, len | 0, decode_at
+    elseif type(batch) == "number" then
       dbatch, dlen, ddec = batch >> 32, batch & 0xffffffff, decode_at
     else
       dbatch, dlen, ddec = batch, #batch, decode

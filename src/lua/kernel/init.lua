@@ -298,8 +298,9 @@ local ps = loadmod("ptable")({ procs = pids.procs, count = pids.count, started =
   tid = cfg.tid }).report
 local flush_out = pids.flush
 -- A step, then the frames it held for other workers go to the host (pids.lua send_bytes).
-function __step(batch)
-  local nxt, more = step(batch)
+-- (batch, len, now): sched.lua's step.
+function __step(batch, len, now)
+  local nxt, more = step(batch, len, now)
   flush_out()
   return nxt, more
 end
