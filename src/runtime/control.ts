@@ -13,20 +13,36 @@
 //
 // Spawns from JS (spawn()):
 //   - with an EXIT callback (exec, run, the supervisor): the PID is minted here for the chosen
-//     worker. A job (exec, run) on a multi-worker host goes into the inject queue of one worker
-//     of the host (TaskQueues.push: record "task", src/wire/spec.ts), which is also its home
-//     (owner of the PID): the lightest worker, an awake one among equals (the rule and its
-//     measurements: src/runtime/job-place.ts), rung only if parked. So it runs at home: no
-//     "bound" / "unfwd" frames between the workers. When that inject queue is full it goes on the
-//     host's global queue (any worker takes it; the first parked one is rung; a worker that takes
-//     it away from its home forwards as for any queued spawn). Otherwise a placed spawn ("sp")
-//     to that worker. When both queues are full, a job is not placed: spawnLua answers HOST_FULL and
-//     the job runner (jobs.ts) holds it until there is room (the supervisor's and rt.spawn's
-//     spawns are placed). No reply frame either way: only the EXIT comes back, and a failure to
-//     start arrives as that EXIT's error.
+//     worker. A job (exec, run) on a multi-worker host goes to one worker of the host, which is
+//     also its home (owner of the PID): the lightest worker, an awake one among equals (the rule
+//     and its measurements: src/runtime/job-place.ts). So it runs at home: no "bound" / "unfwd"
+//     frames between the workers. How it gets there is the admission below. No reply frame
+//     either way: only the EXIT comes back, and a failure to start arrives as that EXIT's error.
 //   - without (rt.spawn with no callback), and for entries that are not Lua (process.wasm; a
 //     function.wasm / function.wat run as a job): an rpc ("s" -> "rep") to a round-robin worker,
 //     which mints the PID and answers with it.
+// Admission of a job on a multi-worker host. While its worker has fewer jobs sent by frame and
+// not yet exited than its inject queue holds (`local_queue_size`: the bound, counted here per
+// worker and released by the EXIT, whatever ended the job), the job is a placed spawn ("sp")
+// to it: the frames of one turn reach each worker as one ring frame and one wake-up (MainLoop
+// post/flush), are decoded there in one pass with the rest of the step's input, and the worker
+// starts them as it starts a one-worker host's jobs. Past the bound, the run queues as before:
+// its inject queue (TaskQueues.push: record "task", src/wire/spec.ts; rung only if parked), else
+// the host's global queue (any worker takes it; the first parked one is rung; a worker that takes
+// it away from its home forwards as for any queued spawn), and when both are full spawnLua answers
+// HOST_FULL and the job runner (jobs.ts) holds the job until there is room (the supervisor's and
+// rt.spawn's spawns are placed). So the memory a burst of jobs takes on the workers stays bounded
+// as before (bound + queues), and the queues keep their part for a burst: a sibling may take
+// what waits there (the steal rules, src/host/placement.ts).
+// Why frames first. Through the run queues a job cost, per job, a descriptor encoded on its own
+// (msgpackr) and copied into a task slot, and on the worker a take (a host call that copies the
+// descriptor out and into the Lua state), a decode of its own, the home's alive check (H.route) and
+// the load count (H.load_add): 8 host calls per job against 5 for a one-worker host's "sp"
+// (counted, Node 24, 2 workers, 64 in flight, 20k jobs: now 1, wall 1, load_add 2, task_take 1,
+// dead 1, route 1, post 1 -> now 1, wall 1, load_add 1, dead 1, post 1). What a frame gives up is
+// a sibling's steal of a job that waits behind a long one: a framed job starts on its worker at
+// once and shares it with the processes there (the budget hook's preemption), while the weight
+// rule of job-place.ts sends the following jobs to the worker whose jobs end sooner.
 // The watch number. A spawnLua's watcher, in the "sp" frame or task record, is an integer (one
 // counter on this thread), not a control PID: the process's worker sends its EXIT to the main
 // thread as one "jx" frame {watch, error, stack, value} (lifecycle.lua post_jx), which onJobExit
@@ -103,7 +119,7 @@ interface PendingReply { resolve: (v: [unknown, unknown]) => void; tid: number }
  * while a spawn rpc's answer is on its way) and the callback. One plain record per watch, no
  * closure: a job's watch is on the hot path.
  */
-interface Watch { ctlUniq: number; target: string | undefined; onExit: (e: ExitInfo) => void }
+interface Watch { ctlUniq: number; target: string | undefined; onExit: (e: ExitInfo) => void; framed: number }
 
 /** A Watch's ctlUniq when it has no control PID (a numbered watch: its EXIT is a "jx" frame). */
 const NO_SLOT = -1;
@@ -123,6 +139,8 @@ export class ControlEndpoint {
   private readonly jobViews = new Map<string, JobPlaceView>();
   private readonly jobLast = new Map<string, number>();
   private readonly peerViews = new Map<string, SpawnPlaceView>();
+  /** Per worker thread id: jobs sent to it by "sp" frame whose EXIT has not come (their bound). */
+  private readonly framed: number[] = [];
 
   constructor(private readonly rt: ControlHost) {}
 
@@ -221,7 +239,7 @@ export class ControlEndpoint {
         throw new WippyError(factoryNotFound(this.rt.registry, entryId), 'NotFound', false);
       }
       this.hold();
-      this.watchers.set(ctl.pid, { ctlUniq: ctl.uniq, target: undefined, onExit });
+      this.watchers.set(ctl.pid, { ctlUniq: ctl.uniq, target: undefined, onExit, framed: -1 });
     }
     const replyPid = ctl?.pid ?? formatPid(CONTROL_HOST, 0);
     let reply: [unknown, unknown];
@@ -268,10 +286,14 @@ export class ControlEndpoint {
     const watch = ++this.watchSeq;
     const uniq = rt.dir.alloc(tid);
     const pid = formatPid(entry.kind === 'function.lua' ? fnHost(entryId, tid) : h, uniq);
+    // A job under its worker's bound goes by frame (the header's "Admission"); `counted`: the
+    // worker whose bound it counts against, released at its EXIT.
+    let counted = -1;
     try {
       const c = ctx ? spawnCtx(ctx) : false;
       let placed = true;
-      if (q) {
+      if (q && at >= 0 && (this.framed[tid] ?? 0) < q.localCapacity) counted = tid;
+      else if (q) {
         const desc = encodeValue(record.task(pid, uniq, entryId, h, watch, false, c, args, tid));
         // Its home's inject queue (rung: a no-op unless parked), else the host's global queue
         // (any worker takes it; the first parked one is rung).
@@ -286,8 +308,9 @@ export class ControlEndpoint {
       rt.dir.dead(uniq);
       throw e;
     }
+    if (counted >= 0) this.framed[tid] = (this.framed[tid] ?? 0) + 1;
     this.hold();
-    this.watchers.set(watch, { ctlUniq: NO_SLOT, target: pid, onExit });
+    this.watchers.set(watch, { ctlUniq: NO_SLOT, target: pid, onExit, framed: counted });
     return pid;
   }
 
@@ -413,6 +436,7 @@ export class ControlEndpoint {
   private unwatch(ctl: string | number, w: Watch, e: ExitInfo): void {
     this.watchers.delete(ctl);
     if (w.ctlUniq !== NO_SLOT) this.rt.dir.dead(w.ctlUniq);
+    if (w.framed >= 0) this.framed[w.framed]!--;
     this.release();
     w.onExit(e);
   }
