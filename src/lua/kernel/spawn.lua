@@ -149,16 +149,18 @@ return function(deps)
 
   -- A function frame keeps all its results (funcs.call returns them all): several, with no error
   -- in second place, are kept in P.results, which lifecycle.lua's thread_done copies into the
-  -- EXIT's result.values; the main thread still returns the first two, as any body does.
+  -- EXIT's result.values; the main thread still returns the first two, as any body does. The
+  -- results are packed into a table only when there are several: a job from JS (a function frame
+  -- returning one value) allocated that table for nothing on every call.
+  local function keep_results(P, ...)
+    local r1, r2 = ...
+    if select("#", ...) > 1 and not (type(r2) == "string" or is_error(r2)) then P.results = tpack(...) end
+    return r1, r2
+  end
   local function fn_instantiate(Ent, f, P)
     local main, kind, ierr = lua_instantiate(Ent, f, P)
     if not main then return nil, kind, ierr end
-    return function(...)
-      local r = tpack(main(...))
-      local r2 = r[2]
-      if r.n > 1 and not (type(r2) == "string" or is_error(r2)) then P.results = r end
-      return r[1], r2
-    end, kind -- (kind: the main thread's coroutine, on success)
+    return function(...) return keep_results(P, main(...)) end, kind -- (kind: the main thread's coroutine, on success)
   end
 
   local bodies = {
