@@ -16,19 +16,28 @@ const ENTRIES = [
   // host's global queue (queue_size 2), then HOST_FULL
   { id: 't:tight', kind: 'process.host', host: { workers: 2, queue_size: 2, local_queue_size: 2 } },
   { id: 't:wide', kind: 'process.host', host: { workers: 2 } },
+  // no budget hook: nothing shares a worker's Lua-side list, so jobs wait on its shared queue
+  { id: 't:bare', kind: 'process.host', host: { workers: 2, max_reductions: 0, max_memory_mb: 0 } },
   { id: 't:square', kind: 'function.lua', method: 'main', source: 'return { main = function(x) return x * x end }' },
   { id: 't:fail', kind: 'function.lua', method: 'main', source: 'return { main = function(x) error("no " .. x) end }' },
+  // computes ~40M VM instructions without yielding (under the default budget of 100M)
+  { id: 't:compute', kind: 'function.lua', method: 'main', source: 'return { main = function() local x = 0; for i = 1, 10000000 do x = x + i end; return x end }' },
   { id: 't:blocked', kind: 'process.lua', method: 'main', source: 'return { main = function() process.inbox():receive(); return 0 end }' },
 ];
 
-/** Processes started, and spawns taken from the run queues, summed over the workers. */
-async function counts(rt: Runtime): Promise<{ started: number; taken: number }> {
-  let started = 0, taken = 0;
+/**
+ * Processes started; spawns taken from the shared run queues (what a worker took, less what it
+ * started from its own Lua-side list: `own` counts both); and spawns kept in a Lua-side list,
+ * summed over the workers.
+ */
+async function counts(rt: Runtime): Promise<{ started: number; taken: number; kept: number }> {
+  let started = 0, taken = 0, kept = 0;
   for (const w of await rt.stats()) {
     started += w.started;
-    taken += w.queue.own + w.queue.global + w.queue.stolen;
+    taken += w.queue.own + w.queue.global + w.queue.stolen - w.queue.kept;
+    kept += w.queue.kept;
   }
-  return { started, taken };
+  return { started, taken, kept };
 }
 
 describe('job admission on a two-worker host', () => {
@@ -49,7 +58,8 @@ describe('job admission on a two-worker host', () => {
     }
     const c1 = await counts(rt);
     assert.equal(c1.started - c0.started, total, 'each job started exactly once');
-    assert.equal(c1.taken - c0.taken, 0, 'no job went through the run queues');
+    assert.equal(c1.taken - c0.taken, 0, 'no job went through the shared run queues');
+    assert.equal(c1.kept - c0.kept, total, 'every job waited its turn in its worker\'s Lua-side list');
   });
 
   test('every end releases the bound: results, errors, cancels and timeouts, one at a time, all by frame', async () => {
@@ -102,5 +112,22 @@ describe('job admission on a two-worker host', () => {
     const c3 = await counts(rt);
     assert.equal(c3.taken - c2.taken, 0);
     assert.equal(c3.started - c2.started, 8);
+  });
+
+  test('a job behind one that computes is handed to the idle sibling (the sharing rule), not held behind it', async () => {
+    // The computing job goes first; the short ones of the same turn spread over both workers, so
+    // about half queue behind it. The computing resume hands its worker's queued jobs to the
+    // sibling, so every short job settles before the computing one.
+    for (const host of ['t:wide', 't:bare']) {
+      const c0 = await counts(rt);
+      const order: string[] = [];
+      const long = rt.exec('t:compute', [], { host }).then((v) => { order.push('compute'); return v; });
+      const short = Array.from({ length: 20 }, (_, i) => rt.exec('t:square', [i], { host }).then((v) => { order.push(`s${i}`); return v; }));
+      assert.deepEqual(await Promise.all(short), Array.from({ length: 20 }, (_, i) => i * i));
+      assert.equal(await long, 50000005000000);
+      assert.equal(order.at(-1), 'compute', `${host}: settled in order ${order.join(' ')}`);
+      const c1 = await counts(rt);
+      assert.equal(c1.started - c0.started, 21);
+    }
   });
 });

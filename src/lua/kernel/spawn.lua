@@ -480,6 +480,15 @@ return function(deps)
     return start_here(id, host, watcher, link, ctx, args.n or #args, args, pid, uniq)
   end
 
+  -- Jobs from JS kept in the Lua-side list (frame_sp): their records, until started here
+  -- (start_task) or handed to the shared queues (taskq on_leave). The main thread counted each in
+  -- this worker's load when it sent it, so start_task does not count it again, and one that
+  -- leaves for the shared queues is uncounted here (whoever starts it counts it).
+  local counted = setmetatable({}, { __mode = "k" })
+  taskq.on_leave = function(t)
+    if counted[t] then counted[t] = nil; H.load_add(-1) end
+  end
+
   -- {"sp", pid, uniq, id, host, watcher, link, ctx, args}: a process placed on this worker.
   function M.frame_sp(f)
     local pid, uniq, id, host = f[SP_PID], f[SP_UNIQ], f[SP_ID], f[SP_HOST]
@@ -494,6 +503,29 @@ return function(deps)
       return
     end
     if queued then for i = 1, #queued do dispatch(queued[i]) end end
+  end
+
+  -- {"spj", ...the fields of "sp"}: a job from JS placed on this worker of a host of several
+  -- workers (src/runtime/control.ts, "Admission"), queued as a spawn of this worker's own would
+  -- be, so a sibling can still take it while a process before it computes: with the budget hook in
+  -- the Lua-side list (taskq.room; it starts at its turn in the run queue, and the sharing rule can
+  -- hand it over), without it on this worker's shared queue (where an idle sibling's stuck rule
+  -- sees it; uncounted here, counted by whoever starts it). Else (too large for a task slot, the
+  -- queues full) it starts now, as "sp".
+  function M.frame_spj(f)
+    if MULTI then
+      local t = W.task(f[SP_PID], f[SP_UNIQ], f[SP_ID], f[SP_HOST], f[SP_WATCHER], f[SP_LINK], f[SP_CTX],
+        f[SP_ARGS] or { n = 0 }, SELF)
+      if taskq.room() then
+        counted[t] = true
+        taskq.push(t)
+        ready_start()
+        return
+      end
+      local d = encode(t)
+      if d and H.task_push(d, SELF) then H.load_add(-1); return end
+    end
+    return M.frame_sp(f)
   end
 
   -- {"bound", pid, runner}: a queued spawn of ours started on `runner`.
@@ -520,7 +552,7 @@ return function(deps)
     end
     -- Started away from its home: the directory records where it runs (worker recovery).
     if home ~= SELF then H.set_runner(uniq) end
-    H.load_add(1)
+    if counted[t] then counted[t] = nil else H.load_add(1) end
     local ok, serr = frame_spawn(id, host, watcher, link, ctx, args, pid, uniq)
     if home ~= SELF then
       local P = procs[pid] -- nil if it failed to start

@@ -47,6 +47,8 @@
 -- main thread clears them and their watchers hear the EXIT), as for a spawn in the dead worker's
 -- deque whose PID it owned.
 --
+-- A record leaving lq for the shared queues (publish, share) is handed to M.on_leave, when set
+-- (spawn.lua: a job from JS counted in this worker's load by the main thread is uncounted then).
 -- Owns: lq, spill (bytes that fit no queue after a share), pub, the counters, the last reported
 -- length. Receives: H (task_push, task_take, task_listed), cfg (tid, host, hosts: tids, limits,
 -- local_queue_size), mem_cap_kb, encode / decode (the codec). Queue records are W.task arrays
@@ -88,8 +90,10 @@ return function(deps)
   -- queue), all of them or up to the first that does not fit.
   local function publish()
     while lh <= lt do
-      local d = encode(lq[lh])
+      local t = lq[lh]
+      local d = encode(t)
       if not (d and H.task_push(d, SELF)) then return end
+      if M.on_leave then M.on_leave(t) end
       lq[lh] = nil
       lh = lh + 1
       pub = pub + 1
@@ -164,6 +168,7 @@ return function(deps)
       local d = (i - lh) % 2 == 0 and encode(t)
       if d and H.task_push(d, to) then
         c_pub = c_pub + 1
+        if M.on_leave then M.on_leave(t) end
       else
         k = k + 1
         keep[k] = t
