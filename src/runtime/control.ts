@@ -23,30 +23,41 @@
 //     which mints the PID and answers with it.
 // Admission of a job on a multi-worker host. While its worker has fewer jobs sent by frame and
 // not yet exited than its inject queue holds (`local_queue_size`: the bound, counted here per
-// worker and released by the EXIT, whatever ended the job), the job is a placed spawn ("sp")
-// to it: the frames of one turn reach each worker as one ring frame and one wake-up (MainLoop
-// post/flush), are decoded there in one pass with the rest of the step's input, and the worker
-// starts them as it starts a one-worker host's jobs. Past the bound, the run queues as before:
-// its inject queue (TaskQueues.push: record "task", src/wire/spec.ts; rung only if parked), else
-// the host's global queue (any worker takes it; the first parked one is rung; a worker that takes
-// it away from its home forwards as for any queued spawn), and when both are full spawnLua answers
-// HOST_FULL and the job runner (jobs.ts) holds the job until there is room (the supervisor's and
-// rt.spawn's spawns are placed). So the memory a burst of jobs takes on the workers stays bounded
-// as before (bound + queues), and the queues keep their part for a burst: a sibling may take
-// what waits there (the steal rules, src/host/placement.ts).
-// Why frames first. Through the run queues a job cost, per job, a descriptor encoded on its own
-// (msgpackr) and copied into a task slot, and on the worker a take (a host call that copies the
-// descriptor out and into the Lua state), a decode of its own, the home's alive check (H.route) and
-// the load count (H.load_add): 8 host calls per job against 5 for a one-worker host's "sp"
-// (counted, Node 24, 2 workers, 64 in flight, 20k jobs: now 1, wall 1, load_add 2, task_take 1,
-// dead 1, route 1, post 1 -> now 1, wall 1, load_add 1, dead 1, post 1). CPU per job, every
-// thread of the process (/proc per-thread times around 40k jobs, 64 in flight, Node 24, 2 workers,
-// 4 interleaved rounds against the run-queue path, load average 17-20): 34.3-42.5 -> 26.5-30.8 µs
-// (medians 36.5 -> 27.8), of which the two workers 21.0-27.5 -> 16.3-18.8 and the main thread
-// 6.5-8.3 -> 5.5-6.5 (the descriptor's encode and slot copy). What a frame gives up is
-// a sibling's steal of a job that waits behind a long one: a framed job starts on its worker at
-// once and shares it with the processes there (the budget hook's preemption), while the weight
-// rule of job-place.ts sends the following jobs to the worker whose jobs end sooner.
+// worker and released by the EXIT, whatever ended the job) and the host runs the budget hook
+// (max_reductions or max_memory_mb), the job is an "spj" frame to it: the
+// frames of one turn reach each worker as one ring frame and one wake-up (MainLoop post/flush) and
+// are decoded there in one pass with the rest of the step's input. The worker queues each as it
+// queues a spawn of its own (spawn.lua frame_spj) in its Lua-side list (taskq.lua; no encode, no
+// copy), where it starts at its turn in the run queue and the sharing rule can still hand it to a
+// sibling while a process before it computes. So a job behind a long one is not held there, as
+// through the inject queue. (What the ring holds while its worker computes is not read until the
+// resume ends: a job sent then waits, bounded by the budget, where through the inject queue the
+// sharing rule could have handed it over; the weight rule of job-place.ts mostly sends it to the
+// sibling, whose jobs end meanwhile.) Without the hook a sibling takes work from a computing
+// worker only from its shared queues (the stuck rule, src/host/placement.ts), which a framed job
+// never reaches, so there every job goes through the inject queue. The main thread counts it in
+// the worker's load when it sends it (the weight job-place.ts reads, so a burst spreads), and the
+// worker does not count it again when it starts it (uncounted if it leaves for the shared queues).
+// Past the bound, the run queues as before: its inject queue (TaskQueues.push: record "task",
+// src/wire/spec.ts; rung only if parked), else the host's global queue (any worker takes it; the
+// first parked one is rung; a worker that takes it away from its home forwards as for any queued
+// spawn), and when both are full spawnLua answers HOST_FULL and the job runner (jobs.ts) holds the
+// job until there is room (the supervisor's and rt.spawn's spawns are placed). So the memory a
+// burst of jobs takes on the workers stays bounded as before (bound + queues).
+// Why frames first. Through the inject queue a job cost, per job, a descriptor encoded on its own
+// (msgpackr) and copied into a task slot on the main thread, and on the worker a take (a host call
+// that copies the descriptor out and into the Lua state), a decode of its own, the home's alive
+// check (H.route) and the load count (H.load_add): 8 host calls per job, against 5 for a
+// one-worker host's "sp" and 5.1 for "spj" (counted, Node 24, 2 workers, 64 in flight, 20k jobs:
+// now 1, wall 1, load_add 2, task_take 1, dead 1, route 1, post 1 -> now 1, wall 1, load_add 1,
+// dead 1, post 1, and for "spj" the list's own task_take and task_listed, 0.05). CPU per job,
+// every thread of the process (/proc per-thread times around 40k jobs, 64 in flight, Node 24, 2
+// workers, 4 interleaved rounds against the inject-queue path, load average 17-20), with the job
+// started at once on its frame ("sp"): 34.3-42.5 -> 26.5-30.8 µs (medians 36.5 -> 27.8), of
+// which the two workers 21.0-27.5 -> 16.3-18.8 and the main thread 6.5-8.3 -> 5.5-6.5 (the
+// descriptor's encode and slot copy); with "spj" (the list's record, START slot and take: the
+// price of keeping the sharing rule), 4 rounds at load average 19-23: 31.8-43.5 -> 28.5-46.3 µs,
+// per-round ratios 0.90-1.18, median 1.10 (bench/results/ab-job2w-node24.md).
 // The watch number. A spawnLua's watcher, in the "sp" frame or task record, is an integer (one
 // counter on this thread), not a control PID: the process's worker sends its EXIT to the main
 // thread as one "jx" frame {watch, error, stack, value} (lifecycle.lua post_jx), which onJobExit
@@ -67,6 +78,7 @@ import { encodeValue } from '../codec/msgpack.js';
 import type { Directory } from '../shm/directory.js';
 import type { TaskQueues } from '../scheduler/tasks.js';
 import type { Registry } from '../registry/registry.js';
+import type { HostEntry } from '../registry/types.js';
 import { WASM_KINDS } from '../registry/schema.js';
 import { formatPid, parsePid } from './pid.js';
 import { factoryNotFound, hostNotFound } from './not-found.js';
@@ -145,6 +157,7 @@ export class ControlEndpoint {
   private readonly peerViews = new Map<string, SpawnPlaceView>();
   /** Per worker thread id: jobs sent to it by "sp" frame whose EXIT has not come (their bound). */
   private readonly framed: number[] = [];
+  private readonly hookedHosts = new Map<string, boolean>();
 
   constructor(private readonly rt: ControlHost) {}
 
@@ -194,6 +207,21 @@ export class ControlEndpoint {
     const i = placeJob(v, this.jobLast.get(host) ?? 0);
     if (i >= 0) this.jobLast.set(host, i);
     return i;
+  }
+
+  /**
+   * Does `host` run the budget hook (max_reductions or max_memory_mb set)? Only there is a job
+   * framed ("Admission" above): without the hook, a sibling takes work from a computing worker
+   * only from its shared queues (the stuck rule), which a framed job never reaches.
+   */
+  private hooked(host: string): boolean {
+    let v = this.hookedHosts.get(host);
+    if (v === undefined) {
+      const c = (this.rt.registry.get(host) as HostEntry | undefined)?.host;
+      v = c !== undefined && (c.maxReductions > 0 || c.maxMemoryMb > 0);
+      this.hookedHosts.set(host, v);
+    }
+    return v;
   }
 
   /** What the peer rule reads of `host`'s workers (spawn-place.ts). */
@@ -296,7 +324,7 @@ export class ControlEndpoint {
     try {
       const c = ctx ? spawnCtx(ctx) : false;
       let placed = true;
-      if (q && at >= 0 && (this.framed[tid] ?? 0) < q.localCapacity) counted = tid;
+      if (q && at >= 0 && (this.framed[tid] ?? 0) < q.localCapacity && this.hooked(h)) counted = tid;
       else if (q) {
         const desc = encodeValue(record.task(pid, uniq, entryId, h, watch, false, c, args, tid));
         // Its home's inject queue (rung: a no-op unless parked), else the host's global queue

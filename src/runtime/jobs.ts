@@ -12,10 +12,10 @@
 //   1. submit: the arguments are checked (src/runtime/crossing.ts: a TypeError naming the value's
 //      path, nothing minted); an already aborted signal rejects at once; the timeout starts.
 //   2. admission, at once when nothing waits and `running < concurrency`: a Lua entry is spawned
-//      synchronously (ControlEndpoint.spawnLua: the PID is minted here; an "sp" frame to one
-//      worker — src/runtime/job-place.ts — while it is under its bound of framed jobs, else the
-//      descriptor goes into its run queue or the host's global run queue; "sp" on a single-worker
-//      host); any other entry (WASM) by the spawn rpc. When the bound is reached and the host's run
+//      synchronously (ControlEndpoint.spawnLua: the PID is minted here; an "spj" frame to one
+//      worker — src/runtime/job-place.ts — while it is under its bound of framed jobs, which
+//      queues it as a spawn of its own, else the descriptor goes into its run queue or the host's
+//      global run queue; "sp" on a single-worker host); any other entry (WASM) by the spawn rpc. When the bound is reached and the host's run
 //      queues are full the spawn is refused (HOST_FULL) instead of being placed past them, and
 //      the job waits, as it does when `concurrency` jobs run.
 //      A job that would wait while `maxQueue` jobs already wait is rejected (QueueFullError).

@@ -480,15 +480,6 @@ return function(deps)
     return start_here(id, host, watcher, link, ctx, args.n or #args, args, pid, uniq)
   end
 
-  -- Jobs from JS kept in the Lua-side list (frame_sp): their records, until started here
-  -- (start_task) or handed to the shared queues (taskq on_leave). The main thread counted each in
-  -- this worker's load when it sent it, so start_task does not count it again, and one that
-  -- leaves for the shared queues is uncounted here (whoever starts it counts it).
-  local counted = setmetatable({}, { __mode = "k" })
-  taskq.on_leave = function(t)
-    if counted[t] then counted[t] = nil; H.load_add(-1) end
-  end
-
   -- {"sp", pid, uniq, id, host, watcher, link, ctx, args}: a process placed on this worker.
   function M.frame_sp(f)
     local pid, uniq, id, host = f[SP_PID], f[SP_UNIQ], f[SP_ID], f[SP_HOST]
@@ -506,26 +497,16 @@ return function(deps)
   end
 
   -- {"spj", ...the fields of "sp"}: a job from JS placed on this worker of a host of several
-  -- workers (src/runtime/control.ts, "Admission"), queued as a spawn of this worker's own would
-  -- be, so a sibling can still take it while a process before it computes: with the budget hook in
-  -- the Lua-side list (taskq.room; it starts at its turn in the run queue, and the sharing rule can
-  -- hand it over), without it on this worker's shared queue (where an idle sibling's stuck rule
-  -- sees it; uncounted here, counted by whoever starts it). Else (too large for a task slot, the
-  -- queues full) it starts now, as "sp".
+  -- workers with the budget hook (src/runtime/control.ts, "Admission"). It is queued as a spawn of
+  -- this worker's own would be, in the Lua-side list (taskq.room; counted in the load by the main
+  -- thread, taskq.lua): it starts at its turn in the run queue, and while a process before it
+  -- computes the sharing rule can still hand it to a sibling. Else (the list at the mark) it
+  -- starts now, as "sp".
   function M.frame_spj(f)
-    if MULTI then
-      local t = W.task(f[SP_PID], f[SP_UNIQ], f[SP_ID], f[SP_HOST], f[SP_WATCHER], f[SP_LINK], f[SP_CTX],
-        f[SP_ARGS] or { n = 0 }, SELF)
-      if taskq.room() then
-        counted[t] = true
-        taskq.push(t)
-        ready_start()
-        return
-      end
-      local d = encode(t)
-      if d and H.task_push(d, SELF) then H.load_add(-1); return end
-    end
-    return M.frame_sp(f)
+    if not (MULTI and taskq and taskq.room()) then return M.frame_sp(f) end
+    taskq.push(W.task(f[SP_PID], f[SP_UNIQ], f[SP_ID], f[SP_HOST], f[SP_WATCHER], f[SP_LINK], f[SP_CTX],
+      f[SP_ARGS] or { n = 0 }, SELF), true)
+    ready_start()
   end
 
   -- {"bound", pid, runner}: a queued spawn of ours started on `runner`.
@@ -540,7 +521,7 @@ return function(deps)
 
   -- Start a queued spawn (a W.task record: from this worker's Lua-side list, `mine`, or decoded
   -- from the run queues) on this worker.
-  local function start_task(t, mine)
+  local function start_task(t, mine, job)
     local pid, uniq, id, host, watcher, link, ctx, args, home =
       t[TASK_PID], t[TASK_UNIQ], t[TASK_ID], t[TASK_HOST], t[TASK_WATCHER] or nil, t[TASK_LINK] or nil,
       t[TASK_CTX] or nil, t[TASK_ARGS], t[TASK_HOME]
@@ -552,7 +533,7 @@ return function(deps)
     end
     -- Started away from its home: the directory records where it runs (worker recovery).
     if home ~= SELF then H.set_runner(uniq) end
-    if counted[t] then counted[t] = nil else H.load_add(1) end
+    if not job then H.load_add(1) end -- a job from JS: counted by the main thread (taskq.lua)
     local ok, serr = frame_spawn(id, host, watcher, link, ctx, args, pid, uniq)
     if home ~= SELF then
       local P = procs[pid] -- nil if it failed to start
@@ -604,9 +585,9 @@ return function(deps)
   -- host. queued_here: spawns wait that only take_task starts (the step is not over).
   if MULTI then
     function M.take_task(steal)
-      local t, mine = taskq.take(steal)
+      local t, mine, job = taskq.take(steal)
       if not t then return false end
-      start_task(t, mine)
+      start_task(t, mine, job)
       return true
     end
     M.queued_here, M.queued_local = taskq.pending, taskq.has_local
