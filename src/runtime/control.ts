@@ -155,7 +155,7 @@ export class ControlEndpoint {
   private readonly jobViews = new Map<string, JobPlaceView>();
   private readonly jobLast = new Map<string, number>();
   private readonly peerViews = new Map<string, SpawnPlaceView>();
-  /** Per worker thread id: jobs sent to it by "sp" frame whose EXIT has not come (their bound). */
+  /** Per worker thread id: jobs sent to it by "spj" frame whose EXIT has not come (their bound). */
   private readonly framed: number[] = [];
   private readonly hookedHosts = new Map<string, boolean>();
 

@@ -52,6 +52,7 @@
 -- uncounted here (H.load_add(-1): whoever starts it counts it), and take() says so of one it
 -- returns (its start does not count it again). They are not spawns of this worker's, so the
 -- counters leave them out (Runtime.stats() `queue`: what the worker's own spawns did).
+--
 -- Owns: lq, spill (bytes that fit no queue after a share), pub, the counters, the last reported
 -- length. Receives: H (task_push, task_take, task_listed), cfg (tid, host, hosts: tids, limits,
 -- local_queue_size), mem_cap_kb, encode / decode (the codec). Queue records are W.task arrays
