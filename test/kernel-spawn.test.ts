@@ -268,6 +268,48 @@ test('a host without the budget hook still queues every spawn on the shared queu
     F.eq(S.queued_here(), false)
   `));
 
+test('"spj": a job from JS waits its turn in the Lua-side list, counted once in the load; one shared away is uncounted here', () =>
+  run(String.raw`
+    F.H.task_listed = function() return false end -- the directory's listed word (taskq report)
+    local S = setup({ 1, 2 }, ENTRIES, nil, { max_reductions = 1000000 })
+    local pids = { "{app:host|0x00021}", "{app:host|0x00022}", "{app:host|0x00023}" }
+    for i = 1, 3 do
+      S.frame_spj({ "spj", pids[i], 0x20 + i, "app:echo", "app:host", 7 + i, false, false, { n = 2, i, 10 } })
+    end
+    F.eq(select(2, F.logged():gsub("ready_start", "")), 3, "each takes its turn in the run queue (a START)")
+    F.hasnt(F.logged(), "task_push", "nothing went to the shared queues")
+    F.hasnt(F.logged(), "load_add", "the main thread counted it already")
+    F.eq(F.procs[pids[1]], nil, "queued, not started")
+    S.early[pids[1]] = { { "c", pids[1], "cancel" } }
+    F.clear()
+    F.eq(S.take_task(false), true)
+    local P = F.procs[pids[1]]
+    F.eq(P.main.fn(), 11, "started with its arguments")
+    F.eq(P.watchers[8], true, "watched by its watch number")
+    F.eq(table.concat(dispatched, ","), "c:cancel", "a frame that came first is replayed")
+    F.hasnt(F.logged(), "load_add", "not counted again at its start")
+    -- the sharing rule hands the oldest waiting one (the second job) to the sibling: uncounted here
+    S.share_tasks(F.proc("{app:host|0x00100}"))
+    F.has(F.logged(), "task_push 2 {" .. pids[2])
+    F.has(F.logged(), "load_add -1 nil")
+    F.eq(S.take_task(false), true, "the third starts here")
+    F.eq(F.procs[pids[3]].main.fn(), 13)
+    F.eq(select(2, F.logged():gsub("load_add", "")), 1, "one uncount, for the one that left")
+  `));
+
+test('"spj" where no list is kept (no budget hook, one worker) starts at once, as "sp"', () =>
+  run(String.raw`
+    for _, c in ipairs({ { { 1, 2 }, { max_reductions = 0, max_memory_mb = 0 } }, { { 1 }, { max_reductions = 1000000 } } }) do
+      F.clear()
+      local S = setup(c[1], ENTRIES, nil, c[2])
+      S.frame_spj({ "spj", "{app:host|0x00031}", 0x31, "app:echo", "app:host", 9, false, false, { n = 2, 1, 2 } })
+      F.eq(F.procs["{app:host|0x00031}"].main.fn(), 3, "started at once")
+      F.hasnt(F.logged(), "task_push")
+      F.hasnt(F.logged(), "load_add", "the main thread counted it")
+      F.procs["{app:host|0x00031}"] = nil
+    end
+  `));
+
 // The process record's own keys (spawn.lua new_proc): 16 hash slots for an idle process, the
 // rest read through its host's metatable until written (native-core.md, "Memory per process").
 test('the record holds at most 16 keys of its own once started; defaults come from its host, a write makes a field its own', () =>

@@ -218,3 +218,28 @@ test('the offer rule: a list past the mark is published as it is started once a 
     for i = 1, N do F.eq(names[i], "s" .. i, "spawn order") end
     F.eq(F.listed, 0)
   `));
+
+test('a job from JS in the list: uncounted in the load when it leaves for the shared queues, started as a job, left out of the counters', () =>
+  run(String.raw`
+    local Q = setup({ 1, 2 }, { max_reductions = 1, local_queue_size = 4 })
+    for i = 1, 4 do Q.push(rec("j" .. i), true) end
+    Q.push({ "j5", "big" }, true); Q.push(rec("s6"))
+    F.eq(Q.room(), true, "published up to the record that does not fit")
+    F.eq(select(2, F.logged():gsub("load_add %-1", "")), 4, "the four published jobs are uncounted here")
+    for _, n in ipairs({ "a", "b", "c" }) do Q.push(rec(n), true) end
+    F.clear()
+    Q.share(2)
+    -- the list held j5 (does not fit), s6, a, b, c: every other one, oldest first, goes if it encodes
+    F.has(F.logged(), "task_push 2 bytes:a"); F.has(F.logged(), "task_push 2 bytes:c")
+    F.eq(select(2, F.logged():gsub("load_add %-1", "")), 2, "a and c left: uncounted")
+    F.clear()
+    local got = {}
+    while true do
+      local t, mine, job = Q.take(false)
+      if not t then break end
+      if mine then got[#got + 1] = t[1] .. (job and "(job)" or "") end
+    end
+    F.eq(table.concat(got, ","), "j5(job),s6,b(job)", "from the list, in order; a job says so")
+    F.hasnt(F.logged(), "load_add")
+    F.eq(table.concat({ Q.counters() }, " "), "1 0 1 0", "only the worker's own spawn is counted")
+  `));

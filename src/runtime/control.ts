@@ -13,20 +13,51 @@
 //
 // Spawns from JS (spawn()):
 //   - with an EXIT callback (exec, run, the supervisor): the PID is minted here for the chosen
-//     worker. A job (exec, run) on a multi-worker host goes into the inject queue of one worker
-//     of the host (TaskQueues.push: record "task", src/wire/spec.ts), which is also its home
-//     (owner of the PID): the lightest worker, an awake one among equals (the rule and its
-//     measurements: src/runtime/job-place.ts), rung only if parked. So it runs at home: no
-//     "bound" / "unfwd" frames between the workers. When that inject queue is full it goes on the
-//     host's global queue (any worker takes it; the first parked one is rung; a worker that takes
-//     it away from its home forwards as for any queued spawn). Otherwise a placed spawn ("sp")
-//     to that worker. When both queues are full, a job is not placed: spawnLua answers HOST_FULL and
-//     the job runner (jobs.ts) holds it until there is room (the supervisor's and rt.spawn's
-//     spawns are placed). No reply frame either way: only the EXIT comes back, and a failure to
-//     start arrives as that EXIT's error.
+//     worker. A job (exec, run) on a multi-worker host goes to one worker of the host, which is
+//     also its home (owner of the PID): the lightest worker, an awake one among equals (the rule
+//     and its measurements: src/runtime/job-place.ts). So it runs at home: no "bound" / "unfwd"
+//     frames between the workers. How it gets there is the admission below. No reply frame
+//     either way: only the EXIT comes back, and a failure to start arrives as that EXIT's error.
 //   - without (rt.spawn with no callback), and for entries that are not Lua (process.wasm; a
 //     function.wasm / function.wat run as a job): an rpc ("s" -> "rep") to a round-robin worker,
 //     which mints the PID and answers with it.
+// Admission of a job on a multi-worker host. While its worker has fewer jobs sent by frame and
+// not yet exited than its inject queue holds (`local_queue_size`: the bound, counted here per
+// worker and released by the EXIT, whatever ended the job) and the host runs the budget hook
+// (max_reductions or max_memory_mb), the job is an "spj" frame to it: the
+// frames of one turn reach each worker as one ring frame and one wake-up (MainLoop post/flush) and
+// are decoded there in one pass with the rest of the step's input. The worker queues each as it
+// queues a spawn of its own (spawn.lua frame_spj) in its Lua-side list (taskq.lua; no encode, no
+// copy), where it starts at its turn in the run queue and the sharing rule can still hand it to a
+// sibling while a process before it computes. So a job behind a long one is not held there, as
+// through the inject queue. (What the ring holds while its worker computes is not read until the
+// resume ends: a job sent then waits, bounded by the budget, where through the inject queue the
+// sharing rule could have handed it over; the weight rule of job-place.ts mostly sends it to the
+// sibling, whose jobs end meanwhile.) Without the hook a sibling takes work from a computing
+// worker only from its shared queues (the stuck rule, src/host/placement.ts), which a framed job
+// never reaches, so there every job goes through the inject queue. The main thread counts it in
+// the worker's load when it sends it (the weight job-place.ts reads, so a burst spreads), and the
+// worker does not count it again when it starts it (uncounted if it leaves for the shared queues).
+// Past the bound, the run queues as before: its inject queue (TaskQueues.push: record "task",
+// src/wire/spec.ts; rung only if parked), else the host's global queue (any worker takes it; the
+// first parked one is rung; a worker that takes it away from its home forwards as for any queued
+// spawn), and when both are full spawnLua answers HOST_FULL and the job runner (jobs.ts) holds the
+// job until there is room (the supervisor's and rt.spawn's spawns are placed). So the memory a
+// burst of jobs takes on the workers stays bounded as before (bound + queues).
+// Why frames first. Through the inject queue a job cost, per job, a descriptor encoded on its own
+// (msgpackr) and copied into a task slot on the main thread, and on the worker a take (a host call
+// that copies the descriptor out and into the Lua state), a decode of its own, the home's alive
+// check (H.route) and the load count (H.load_add): 8 host calls per job, against 5 for a
+// one-worker host's "sp" and 5.1 for "spj" (counted, Node 24, 2 workers, 64 in flight, 20k jobs:
+// now 1, wall 1, load_add 2, task_take 1, dead 1, route 1, post 1 -> now 1, wall 1, load_add 1,
+// dead 1, post 1, and for "spj" the list's own task_take and task_listed, 0.05). CPU per job,
+// every thread of the process (/proc per-thread times around 40k jobs, 64 in flight, Node 24, 2
+// workers, 4 interleaved rounds against the inject-queue path, load average 17-20), with the job
+// started at once on its frame ("sp"): 34.3-42.5 -> 26.5-30.8 µs (medians 36.5 -> 27.8), of
+// which the two workers 21.0-27.5 -> 16.3-18.8 and the main thread 6.5-8.3 -> 5.5-6.5 (the
+// descriptor's encode and slot copy); with "spj" (the list's record, START slot and take: the
+// price of keeping the sharing rule), 4 rounds at load average 19-23: 31.8-43.5 -> 28.5-46.3 µs,
+// per-round ratios 0.90-1.18, median 1.10 (bench/results/ab-job2w-node24.md).
 // The watch number. A spawnLua's watcher, in the "sp" frame or task record, is an integer (one
 // counter on this thread), not a control PID: the process's worker sends its EXIT to the main
 // thread as one "jx" frame {watch, error, stack, value} (lifecycle.lua post_jx), which onJobExit
@@ -47,6 +78,7 @@ import { encodeValue } from '../codec/msgpack.js';
 import type { Directory } from '../shm/directory.js';
 import type { TaskQueues } from '../scheduler/tasks.js';
 import type { Registry } from '../registry/registry.js';
+import type { HostEntry } from '../registry/types.js';
 import { WASM_KINDS } from '../registry/schema.js';
 import { formatPid, parsePid } from './pid.js';
 import { factoryNotFound, hostNotFound } from './not-found.js';
@@ -103,7 +135,7 @@ interface PendingReply { resolve: (v: [unknown, unknown]) => void; tid: number }
  * while a spawn rpc's answer is on its way) and the callback. One plain record per watch, no
  * closure: a job's watch is on the hot path.
  */
-interface Watch { ctlUniq: number; target: string | undefined; onExit: (e: ExitInfo) => void }
+interface Watch { ctlUniq: number; target: string | undefined; onExit: (e: ExitInfo) => void; framed: number }
 
 /** A Watch's ctlUniq when it has no control PID (a numbered watch: its EXIT is a "jx" frame). */
 const NO_SLOT = -1;
@@ -123,6 +155,9 @@ export class ControlEndpoint {
   private readonly jobViews = new Map<string, JobPlaceView>();
   private readonly jobLast = new Map<string, number>();
   private readonly peerViews = new Map<string, SpawnPlaceView>();
+  /** Per worker thread id: jobs sent to it by "spj" frame whose EXIT has not come (their bound). */
+  private readonly framed: number[] = [];
+  private readonly hookedHosts = new Map<string, boolean>();
 
   constructor(private readonly rt: ControlHost) {}
 
@@ -174,6 +209,21 @@ export class ControlEndpoint {
     return i;
   }
 
+  /**
+   * Does `host` run the budget hook (max_reductions or max_memory_mb set)? Only there is a job
+   * framed ("Admission" above): without the hook, a sibling takes work from a computing worker
+   * only from its shared queues (the stuck rule), which a framed job never reaches.
+   */
+  private hooked(host: string): boolean {
+    let v = this.hookedHosts.get(host);
+    if (v === undefined) {
+      const c = (this.rt.registry.get(host) as HostEntry | undefined)?.host;
+      v = c !== undefined && (c.maxReductions > 0 || c.maxMemoryMb > 0);
+      this.hookedHosts.set(host, v);
+    }
+    return v;
+  }
+
   /** What the peer rule reads of `host`'s workers (spawn-place.ts). */
   private peerView(host: string, tids: number[]): SpawnPlaceView {
     let v = this.peerViews.get(host);
@@ -221,7 +271,7 @@ export class ControlEndpoint {
         throw new WippyError(factoryNotFound(this.rt.registry, entryId), 'NotFound', false);
       }
       this.hold();
-      this.watchers.set(ctl.pid, { ctlUniq: ctl.uniq, target: undefined, onExit });
+      this.watchers.set(ctl.pid, { ctlUniq: ctl.uniq, target: undefined, onExit, framed: -1 });
     }
     const replyPid = ctl?.pid ?? formatPid(CONTROL_HOST, 0);
     let reply: [unknown, unknown];
@@ -268,10 +318,14 @@ export class ControlEndpoint {
     const watch = ++this.watchSeq;
     const uniq = rt.dir.alloc(tid);
     const pid = formatPid(entry.kind === 'function.lua' ? fnHost(entryId, tid) : h, uniq);
+    // A job under its worker's bound goes by frame (the header's "Admission"); `counted`: the
+    // worker whose bound it counts against, released at its EXIT.
+    let counted = -1;
     try {
       const c = ctx ? spawnCtx(ctx) : false;
       let placed = true;
-      if (q) {
+      if (q && at >= 0 && (this.framed[tid] ?? 0) < q.localCapacity && this.hooked(h)) counted = tid;
+      else if (q) {
         const desc = encodeValue(record.task(pid, uniq, entryId, h, watch, false, c, args, tid));
         // Its home's inject queue (rung: a no-op unless parked), else the host's global queue
         // (any worker takes it; the first parked one is rung).
@@ -280,14 +334,17 @@ export class ControlEndpoint {
         else if (pushBack && desc.length <= q.maxBytes) { rt.dir.dead(uniq); return HOST_FULL; }
         // else too large for a slot, or not a job: placed on the chosen worker
       }
-      if (placed) { rt.post(tid, frame.sp(pid, uniq, entryId, h, watch, false, c, args)); rt.dir.addLoad(tid, 1); }
+      if (counted >= 0) rt.post(tid, frame.spj(pid, uniq, entryId, h, watch, false, c, args));
+      else if (placed) rt.post(tid, frame.sp(pid, uniq, entryId, h, watch, false, c, args));
+      if (placed) rt.dir.addLoad(tid, 1);
     } catch (e) {
       // args that cannot be encoded (too deep, too large): nothing was sent
       rt.dir.dead(uniq);
       throw e;
     }
+    if (counted >= 0) this.framed[tid] = (this.framed[tid] ?? 0) + 1;
     this.hold();
-    this.watchers.set(watch, { ctlUniq: NO_SLOT, target: pid, onExit });
+    this.watchers.set(watch, { ctlUniq: NO_SLOT, target: pid, onExit, framed: counted });
     return pid;
   }
 
@@ -413,6 +470,7 @@ export class ControlEndpoint {
   private unwatch(ctl: string | number, w: Watch, e: ExitInfo): void {
     this.watchers.delete(ctl);
     if (w.ctlUniq !== NO_SLOT) this.rt.dir.dead(w.ctlUniq);
+    if (w.framed >= 0) this.framed[w.framed]!--;
     this.release();
     w.onExit(e);
   }

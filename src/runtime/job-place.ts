@@ -4,9 +4,11 @@
 // Owns: the choice of a job's worker. May call: nothing (its inputs are callbacks: tests pass
 // plain arrays).
 //
-// The rule. A job (rt.exec / rt.run / rt.submit of a Lua entry) goes into the inject queue of one
-// worker of its host (src/scheduler/tasks.ts), and that worker is also its home (the owner of its
-// PID in the directory). It is the worker with the lowest weight — live processes plus queued
+// The rule. A job (rt.exec / rt.run / rt.submit of a Lua entry) goes to one worker of its host —
+// by "spj" frame while that worker is under its bound of framed jobs (queued there as a spawn of
+// its own), else into its inject queue (src/scheduler/tasks.ts; the admission,
+// src/runtime/control.ts) — and that worker is also its home (the owner of its PID in the
+// directory). It is the worker with the lowest weight — live processes plus queued
 // spawns, the weight the steal rules balance (src/host/placement.ts) — and among equals one that
 // is awake (not parked: spinning after its last step, or running), then the worker that took the
 // previous job, then the next ones in index order. So:

@@ -12,10 +12,11 @@
 //   1. submit: the arguments are checked (src/runtime/crossing.ts: a TypeError naming the value's
 //      path, nothing minted); an already aborted signal rejects at once; the timeout starts.
 //   2. admission, at once when nothing waits and `running < concurrency`: a Lua entry is spawned
-//      synchronously (ControlEndpoint.spawnLua: the PID is minted here, the descriptor goes into
-//      one worker's run queue — src/runtime/job-place.ts — else the host's global run queue, or as
-//      "sp" to a single-worker host); any other entry (WASM) by the spawn rpc. When the host's run
-//      queues are full the spawn is refused (HOST_FULL) instead of being placed past the bound, and
+//      synchronously (ControlEndpoint.spawnLua: the PID is minted here; an "spj" frame to one
+//      worker — src/runtime/job-place.ts — while it is under its bound of framed jobs, which
+//      queues it as a spawn of its own, else the descriptor goes into its run queue or the host's
+//      global run queue; "sp" on a single-worker host); any other entry (WASM) by the spawn rpc. When the bound is reached and the host's run
+//      queues are full the spawn is refused (HOST_FULL) instead of being placed past them, and
 //      the job waits, as it does when `concurrency` jobs run.
 //      A job that would wait while `maxQueue` jobs already wait is rejected (QueueFullError).
 //   3. waiting jobs are admitted in order when a job ends, and, while a host refuses for a full
@@ -44,7 +45,7 @@
 // waitAsync wake-up, decoding the EXIT batch) and GC; the workers spend 45-65 µs (1 worker) and
 // 65-90 µs (2 workers) of CPU per job, of which the Lua kernel step is ~60% and the Atomics.notify
 // that wakes the parked main thread for the EXIT batch ~16% (a --cpu-prof of each thread).
-// On a 2-worker host a job goes to one worker's run queue, which is also its home
+// On a 2-worker host a job goes to one worker (by frame, or its run queue), which is also its home
 // (src/runtime/job-place.ts): counted per job (Node 24, load average 15, 20k jobs), frames between
 // the workers 0.99 -> 0 at 64 in flight, and at 1 in flight the workers' doorbell wake-ups
 // 0.93 -> 0.14 (the job reaches the worker still spinning after the previous one). The workers'

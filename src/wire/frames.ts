@@ -73,6 +73,7 @@ export const frame: Ctors = {
   s: (replyTid, replyPid, req, id, host, watcher, link, ctx, args) => ['s', replyTid, replyPid, req, id, host, watcher, link, ctx, args],
   rep: (pid, req, value, error) => ['rep', pid, req, value, error],
   sp: (pid, uniq, id, host, watcher, link, ctx, args) => ['sp', pid, uniq, id, host, watcher, link, ctx, args],
+  spj: (pid, uniq, id, host, watcher, link, ctx, args) => ['spj', pid, uniq, id, host, watcher, link, ctx, args],
   bound: (pid, runner) => ['bound', pid, runner],
   unfwd: (pid) => ['unfwd', pid],
   x: (replyTid, pid, req) => ['x', replyTid, pid, req],

@@ -162,6 +162,11 @@ export const FRAMES = {
     dir: ['main->worker', 'worker->worker'],
     doc: 'placed spawn: start the process whose PID the sender minted for this worker',
   },
+  spj: {
+    fields: SPAWN,
+    dir: ['main->worker'],
+    doc: 'a job from JS placed on a worker of a host of several workers: a placed spawn that may wait in the worker\'s own queue of spawns (and be shared from there)',
+  },
   bound: {
     fields: [['pid', 'pid'], ['runner', 'tid']],
     dir: ['worker->worker'],

@@ -7,6 +7,7 @@
 --   {"rep", pid, req, value, err}              the answer to a request (rpc.lua)
 --   {"s", tid, pid, req, id, host, monitor, link, ctx, args}   a spawn request (spawn.lua)
 --   {"sp", pid, uniq, id, host, watcher, link, ctx, args}      a process placed here (spawn.lua)
+--   {"spj", ...as "sp"}                        a job from JS placed here, queued first (spawn.lua)
 --   {"bound", pid, runner}, {"unfwd", pid}     forwarding of queued spawns (spawn.lua)
 --   {"t", pid, from}                           terminate
 --   {"c", pid, from, deadline, reason}         cancel
@@ -43,7 +44,7 @@
 -- cfg.hosts, SELF; decode, decode_at (lcodec.c's, or nil), codec_reset; run; error helpers; deliver_msg (mailbox.lua); and from
 -- lifecycle.lua deliver_event, terminate, kill, notify_exit, exec_waits, end_faulted,
 -- take_notifying; rpc.lua answer, worker_down; names.lua own, acked; spawn.lua frame_s, frame_sp,
--- frame_bound, frame_unfwd, early, forward, pending_here, shutdown, worker_down.
+-- frame_spj, frame_bound, frame_unfwd, early, forward, pending_here, shutdown, worker_down.
 return function(deps)
   local procs, parse_pid, post, host_of_tid = deps.procs, deps.parse_pid, deps.post, deps.host_of_tid
   local H, hosts, SELF, decode, codec_reset = deps.H, deps.hosts, deps.SELF, deps.decode, deps.codec_reset
@@ -96,6 +97,7 @@ return function(deps)
   handlers.rep = R.answer
   handlers.s = S.frame_s
   handlers.sp = S.frame_sp
+  handlers.spj = S.frame_spj
   handlers.bound = S.frame_bound
   handlers.unfwd = S.frame_unfwd
   handlers.nown = N.own

@@ -149,16 +149,18 @@ return function(deps)
 
   -- A function frame keeps all its results (funcs.call returns them all): several, with no error
   -- in second place, are kept in P.results, which lifecycle.lua's thread_done copies into the
-  -- EXIT's result.values; the main thread still returns the first two, as any body does.
+  -- EXIT's result.values; the main thread still returns the first two, as any body does. The
+  -- results are packed into a table only when there are several: a job from JS (a function frame
+  -- returning one value) allocated that table for nothing on every call.
+  local function keep_results(P, ...)
+    local r1, r2 = ...
+    if select("#", ...) > 1 and not (type(r2) == "string" or is_error(r2)) then P.results = tpack(...) end
+    return r1, r2
+  end
   local function fn_instantiate(Ent, f, P)
     local main, kind, ierr = lua_instantiate(Ent, f, P)
     if not main then return nil, kind, ierr end
-    return function(...)
-      local r = tpack(main(...))
-      local r2 = r[2]
-      if r.n > 1 and not (type(r2) == "string" or is_error(r2)) then P.results = r end
-      return r[1], r2
-    end, kind -- (kind: the main thread's coroutine, on success)
+    return function(...) return keep_results(P, main(...)) end, kind -- (kind: the main thread's coroutine, on success)
   end
 
   local bodies = {
@@ -494,6 +496,19 @@ return function(deps)
     if queued then for i = 1, #queued do dispatch(queued[i]) end end
   end
 
+  -- {"spj", ...the fields of "sp"}: a job from JS placed on this worker of a host of several
+  -- workers with the budget hook (src/runtime/control.ts, "Admission"). It is queued as a spawn of
+  -- this worker's own would be, in the Lua-side list (taskq.room; counted in the load by the main
+  -- thread, taskq.lua): it starts at its turn in the run queue, and while a process before it
+  -- computes the sharing rule can still hand it to a sibling. Else (the list at the mark) it
+  -- starts now, as "sp".
+  function M.frame_spj(f)
+    if not (MULTI and taskq and taskq.room()) then return M.frame_sp(f) end
+    taskq.push(W.task(f[SP_PID], f[SP_UNIQ], f[SP_ID], f[SP_HOST], f[SP_WATCHER], f[SP_LINK], f[SP_CTX],
+      f[SP_ARGS] or { n = 0 }, SELF), true)
+    ready_start()
+  end
+
   -- {"bound", pid, runner}: a queued spawn of ours started on `runner`.
   function M.frame_bound(f)
     local pid, runner = f[BOUND_PID], f[BOUND_RUNNER]
@@ -506,7 +521,7 @@ return function(deps)
 
   -- Start a queued spawn (a W.task record: from this worker's Lua-side list, `mine`, or decoded
   -- from the run queues) on this worker.
-  local function start_task(t, mine)
+  local function start_task(t, mine, job)
     local pid, uniq, id, host, watcher, link, ctx, args, home =
       t[TASK_PID], t[TASK_UNIQ], t[TASK_ID], t[TASK_HOST], t[TASK_WATCHER] or nil, t[TASK_LINK] or nil,
       t[TASK_CTX] or nil, t[TASK_ARGS], t[TASK_HOME]
@@ -518,7 +533,7 @@ return function(deps)
     end
     -- Started away from its home: the directory records where it runs (worker recovery).
     if home ~= SELF then H.set_runner(uniq) end
-    H.load_add(1)
+    if not job then H.load_add(1) end -- a job from JS: counted by the main thread (taskq.lua)
     local ok, serr = frame_spawn(id, host, watcher, link, ctx, args, pid, uniq)
     if home ~= SELF then
       local P = procs[pid] -- nil if it failed to start
@@ -570,9 +585,9 @@ return function(deps)
   -- host. queued_here: spawns wait that only take_task starts (the step is not over).
   if MULTI then
     function M.take_task(steal)
-      local t, mine = taskq.take(steal)
+      local t, mine, job = taskq.take(steal)
       if not t then return false end
-      start_task(t, mine)
+      start_task(t, mine, job)
       return true
     end
     M.queued_here, M.queued_local = taskq.pending, taskq.has_local

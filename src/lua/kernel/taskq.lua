@@ -47,6 +47,12 @@
 -- main thread clears them and their watchers hear the EXIT), as for a spawn in the dead worker's
 -- deque whose PID it owned.
 --
+-- Jobs from JS (push(t, true): spawn.lua frame_spj). The main thread counted each in this
+-- worker's load when it sent it, so one that leaves lq for the shared queues (publish, share) is
+-- uncounted here (H.load_add(-1): whoever starts it counts it), and take() says so of one it
+-- returns (its start does not count it again). They are not spawns of this worker's, so the
+-- counters leave them out (Runtime.stats() `queue`: what the worker's own spawns did).
+--
 -- Owns: lq, spill (bytes that fit no queue after a share), pub, the counters, the last reported
 -- length. Receives: H (task_push, task_take, task_listed), cfg (tid, host, hosts: tids, limits,
 -- local_queue_size), mem_cap_kb, encode / decode (the codec). Queue records are W.task arrays
@@ -83,17 +89,20 @@ return function(deps)
   local starts = 0 -- spawns started from lq since the last report
   -- spawns that entered lq, left it for the shared queues, were started from it
   local c_in, c_pub, c_started = 0, 0, 0
+  -- the jobs from JS in lq (the header)
+  local framed = setmetatable({}, { __mode = "k" })
 
   -- Publish lq's oldest records to this worker's own queues (the deque, overflowing to the global
   -- queue), all of them or up to the first that does not fit.
   local function publish()
     while lh <= lt do
-      local d = encode(lq[lh])
+      local t = lq[lh]
+      local d = encode(t)
       if not (d and H.task_push(d, SELF)) then return end
       lq[lh] = nil
       lh = lh + 1
       pub = pub + 1
-      c_pub = c_pub + 1
+      if framed[t] then framed[t] = nil; H.load_add(-1) else c_pub = c_pub + 1 end
     end
     lh, lt = 1, 0
   end
@@ -125,11 +134,12 @@ return function(deps)
     return lt - lh + 1 < MARK
   end
 
-  -- Queue record t (W.task) at lq's young end; the caller asked room() first.
-  function M.push(t)
+  -- Queue record t (W.task) at lq's young end; the caller asked room() first. `job`: a job from
+  -- JS, counted in the load by the main thread (the header).
+  function M.push(t, job)
     lt = lt + 1
     lq[lt] = t
-    c_in = c_in + 1
+    if job then framed[t] = true else c_in = c_in + 1 end
   end
 
   -- The sharing rule's hand-over to sibling `to` (share_tasks in spawn.lua picks it): every other
@@ -163,7 +173,7 @@ return function(deps)
       lq[i] = nil
       local d = (i - lh) % 2 == 0 and encode(t)
       if d and H.task_push(d, to) then
-        c_pub = c_pub + 1
+        if framed[t] then framed[t] = nil; H.load_add(-1) else c_pub = c_pub + 1 end
       else
         k = k + 1
         keep[k] = t
@@ -174,7 +184,8 @@ return function(deps)
   end
 
   -- The next queued spawn this worker should start: record, mine (it came from lq: this worker
-  -- minted it and nobody else could have seen it) | nil. `steal`: nothing else is runnable here,
+  -- minted it and nobody else could have seen it), job (a job from JS the main thread counted in
+  -- the load) | nil. `steal`: nothing else is runnable here,
   -- so saturated siblings may be robbed (tasks.ts).
   function M.take(steal)
     if spill_n > 0 then
@@ -196,7 +207,8 @@ return function(deps)
       lq[lh] = nil
       lh = lh + 1
       if lh > lt then lh, lt = 1, 0 end
-      c_started = c_started + 1
+      local job = framed[t]
+      if job then framed[t] = nil else c_started = c_started + 1 end
       local len = lt - lh + 1
       -- a list still past the mark is offered again if a sibling has become lighter meanwhile
       -- (its own work done, its processes gone); t is older than all of it, so order holds
@@ -206,7 +218,7 @@ return function(deps)
         report()
       end
       if offer_at > len + LISTED_EVERY then offer_at = len + LISTED_EVERY end
-      return t, true
+      return t, true, job
     end
     local d = H.task_take(steal)
     if not d then pub = 0; return nil end

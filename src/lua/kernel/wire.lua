@@ -113,6 +113,17 @@ return function()
   W.SP_ARGS = 9
   function W.sp(pid, uniq, id, host, watcher, link, ctx, args) return { "sp", pid, uniq, id, host, watcher, link, ctx, args } end
 
+  -- "spj" (main->worker)
+  W.SPJ_PID = 2
+  W.SPJ_UNIQ = 3
+  W.SPJ_ID = 4
+  W.SPJ_HOST = 5
+  W.SPJ_WATCHER = 6
+  W.SPJ_LINK = 7
+  W.SPJ_CTX = 8
+  W.SPJ_ARGS = 9
+  function W.spj(pid, uniq, id, host, watcher, link, ctx, args) return { "spj", pid, uniq, id, host, watcher, link, ctx, args } end
+
   -- "bound" (worker->worker)
   W.BOUND_PID = 2
   W.BOUND_RUNNER = 3
