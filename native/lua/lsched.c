@@ -50,15 +50,7 @@
 #include "lua.h"
 #include "lauxlib.h"
 
-#include "lobject.h"
-#include "lstate.h"
-#include "lstring.h"
-#include "ltable.h"
-#include "lgc.h"
-#include "lvm.h"
-#include "ltm.h"
-#include "lfunc.h"
-#include "ldo.h"
+#include "lfield.h"
 
 /* the locals of sched.lua the loop reads or writes, by name (probe's upvalues) */
 #define UPVALS(X) \
@@ -80,88 +72,10 @@ typedef struct Sched {
 
 #define V(name) (S->u_##name->v)   /* the local's TValue, where it lives now */
 
-/* an upvalue write: lua_setupvalue's steps */
-static void setuv (lua_State *L, UpVal *uv, const TValue *v) {
-  setobj(L, uv->v, v);
-  luaC_barrier(L, uv, v);
-}
-
-/* out = t.k (GETFIELD's steps: the raw slot, else luaV_finishget with metamethods) */
-static void getf (lua_State *L, const TValue *t, TString *k, TValue *out) {
-  const TValue *slot = NULL;
-  TValue key;
-  if (ttistable(t)) {
-    slot = luaH_getshortstr(hvalue(t), k);
-    if (!isempty(slot)) { setobj(L, out, slot); return; }
-  }
-  setsvalue(L, &key, k);
-  luaV_finishget(L, t, &key, L->top, slot);  /* the result in the free slot at the top */
-  setobj(L, out, s2v(L->top));
-}
-
-/* t.k = v (SETFIELD's steps: the fast slot, else luaV_finishset) */
-static void setf (lua_State *L, const TValue *t, TString *k, TValue *v) {
-  const TValue *slot = NULL;
-  TValue key;
-  if (ttistable(t)) {
-    Table *h = hvalue(t);
-    slot = luaH_getshortstr(h, k);
-    if (!isempty(slot)) {
-      setobj2t(L, cast(TValue *, slot), v);
-      luaC_barrierback(L, obj2gco(h), v);
-      return;
-    }
-  }
-  setsvalue(L, &key, k);
-  luaV_finishset(L, t, &key, v, slot);
-}
-
-/* out = t[i] and t[i] = v (GETI/SETI's steps) */
-static void geti (lua_State *L, const TValue *t, lua_Integer i, TValue *out) {
-  const TValue *slot = NULL;
-  TValue key;
-  if (ttistable(t)) {
-    slot = luaH_getint(hvalue(t), i);
-    if (!isempty(slot)) { setobj(L, out, slot); return; }
-  }
-  setivalue(&key, i);
-  luaV_finishget(L, t, &key, L->top, slot);
-  setobj(L, out, s2v(L->top));
-}
-static void seti (lua_State *L, const TValue *t, lua_Integer i, TValue *v) {
-  const TValue *slot = NULL;
-  TValue key;
-  if (ttistable(t)) {
-    Table *h = hvalue(t);
-    slot = luaH_getint(h, i);
-    if (!isempty(slot)) {
-      setobj2t(L, cast(TValue *, slot), v);
-      luaC_barrierback(L, obj2gco(h), v);
-      return;
-    }
-  }
-  setivalue(&key, i);
-  luaV_finishset(L, t, &key, v, slot);
-}
-
-/* out = a op b (the VM's arithmetic, metamethods included) */
-static void arith (lua_State *L, int op, const TValue *a, const TValue *b, TValue *out) {
-  if (!luaO_rawarith(L, op, a, b, out)) {
-    luaT_trybinTM(L, a, b, L->top, (TMS)((op - LUA_OPADD) + TM_ADD));
-    setobj(L, out, s2v(L->top));
-  }
-}
-
 /* an integer local of the loop (budget, rq_head, rq_tail, hn: integers by construction) */
 static lua_Integer intof (lua_State *L, const TValue *v, const char *what) {
   if (ttisinteger(v)) return ivalue(v);
   return luaL_error(L, "kernel: sched.lua's %s is not an integer", what);
-}
-
-/* push a copy of v (the stack has room: run() checks it once) */
-static void push (lua_State *L, const TValue *v) {
-  setobj2s(L, L->top, v);
-  L->top++;
 }
 
 /* the Lua loop would take a thread record off the head in its next iteration */

@@ -323,6 +323,7 @@ return function(deps)
       SHARE_AFTER, STEP_MS, TAKE_EVERY
   end
   local c_run = deps.runner and deps.runner(probe)
+  S.probe = probe -- ldeliver.c's view of the run queue (mailbox.lua)
 
   local function run_loop()
     local take = take_task
