@@ -25,6 +25,8 @@ int luaW_open_codec (lua_State *L);  /* lcodec.c: pushes the codec constructor *
 int luaW_open_msg (lua_State *L);  /* lmsg.c: pushes { resume, packer } */
 int luaW_open_hook (lua_State *L);  /* lhook.c: pushes counthook */
 int luaW_open_proc (lua_State *L);  /* lproc.c: pushes rebind */
+int luaW_open_sched (lua_State *L);  /* lsched.c: pushes runner */
+int luaW_open_deliver (lua_State *L);  /* ldeliver.c: pushes deliverer */
 
 static int luaopen_wippy_native (lua_State *L) {
   lua_createtable(L, 0, 4);
@@ -36,6 +38,10 @@ static int luaopen_wippy_native (lua_State *L) {
   lua_setfield(L, -2, "counthook");
   luaW_open_proc(L);
   lua_setfield(L, -2, "rebind");
+  luaW_open_sched(L);
+  lua_setfield(L, -2, "runner");
+  luaW_open_deliver(L);
+  lua_setfield(L, -2, "deliverer");
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "version");
   return 1;

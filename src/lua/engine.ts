@@ -151,6 +151,8 @@ export class LuaKernel {
     const k = new LuaKernel(m, engine.global.address);
     k.installHost(host);
     const mods: Record<string, string | Uint8Array> = { ...allSources(), __cfg: cfg, __entries: entries };
+    // WIPPY_CSCHED=0: the kernel's run loop in Lua on our module too (an A/B switch; kernel/init.lua)
+    if (process.env.WIPPY_CSCHED === '0') mods.__csched = '0';
     k.setGlobalTable('__MODS', mods);
     k.runChunk(kernelSource('init'), '@kernel/init.lua');
     k.inputAt = k.globalIsTrue('__INPUT_AT');

@@ -108,17 +108,22 @@ local wire = loadmod("wire")() -- frame field indices and shared constants (gene
 -- Our Lua module's C (native/lua/lwippy.c); nil on wasmoon's module, where the Lua code runs.
 -- msg: steps of the per-message path (lmsg.c: the resume of a process thread, a send's payload
 -- list); counthook: the budget hook as a C count hook (lhook.c); rebind: a dead coroutine made
--- fresh (lproc.c, for copool.lua).
-local native_msg, native_counthook, native_rebind
+-- fresh (lproc.c, for copool.lua); runner: the run loop's common case in C (lsched.c); deliverer: a
+-- same-worker message's arrival in C (ldeliver.c); both off when the host sets __MODS.__csched = "0"
+-- (WIPPY_CSCHED=0: an A/B of the Lua on the same module).
+local native_msg, native_counthook, native_rebind, native_runner, native_deliverer
 do
   local nat = type(package) == "table" and type(package.loaded) == "table" and package.loaded["wippy.native"]
   native_msg = type(nat) == "table" and nat.msg or nil
   native_counthook = type(nat) == "table" and nat.counthook or nil
   native_rebind = type(nat) == "table" and nat.rebind or nil
+  native_runner = type(nat) == "table" and MODS.__csched ~= "0" and nat.runner or nil
+  native_deliverer = type(nat) == "table" and MODS.__csched ~= "0" and nat.deliverer or nil
 end
 local copool = loadmod("copool")({ rebind = native_rebind, mem_cap_kb = mem_cap_kb })
 local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb,
-  resume = native_msg and native_msg.resume, counthook = native_counthook, take_co = copool.take })
+  resume = native_msg and native_msg.resume, counthook = native_counthook, take_co = copool.take,
+  runner = native_runner })
 
 local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
   maybe_yield = sched.maybe_yield, newud = H.newud, err = err })
@@ -142,6 +147,7 @@ local mailbox = loadmod("mailbox")({
   qpop = channel.qpop, qlen = channel.qlen, qpush_at = channel.qpush_at, EMPTYQ = channel.EMPTYQ,
   newud = H.newud, copy = codec.copy, err = err, procs = pids.procs, set_of = pids.set_of,
   overflow = function(P, e) return late.kill(P, e) end,
+  deliverer = native_deliverer, sched_probe = sched.probe,
 })
 
 local names = loadmod("names")({

@@ -25,7 +25,8 @@
 -- Receives: from channel.lua CH, offer, chan_new, chan_close and the queue helpers, EMPTYQ and
 -- qpush_at (as upvalues: deliver_msg -> to_channel -> offer is the message hot path); newud, copy, err; procs
 -- (for stats only); set_of (pids.lua: P.subs is the shared empty set until a first subscription);
--- overflow(P, err), which ends P (lifecycle.lua's kill, bound late by init.lua: cold path).
+-- overflow(P, err), which ends P (lifecycle.lua's kill, bound late by init.lua: cold path); deliverer and
+-- sched_probe (ldeliver.c's constructor and sched.lua's probe, or nil: the Lua deliver_msg).
 return function(deps)
   local CH, offer, chan_new, chan_close = deps.CH, deps.offer, deps.chan_new, deps.chan_close
   local qpop, qlen, qpush_at, EMPTYQ = deps.qpop, deps.qlen, deps.qpush_at, deps.EMPTYQ
@@ -189,7 +190,7 @@ return function(deps)
   -- a same-worker message costs; they stay for events and re-routing), the same steps in the
   -- same order. The record is made with its five keys (an 8-slot hash part at once: setting `seq`
   -- afterwards would rehash a 4-slot one, an allocation and a free per message).
-  function M.deliver_msg(P, topic, from, n, p)
+  local function deliver_msg(P, topic, from, n, p)
     delivered = delivered + 1
     local u = P.unread + 1
     if u > P.max_mailbox then
@@ -204,6 +205,13 @@ return function(deps)
     if not ch and sbyte(topic, 1) ~= 64 then ch = P.inbox end
     if ch then to_channel(ch, m) else qpush_at(P, "unrouted", m) end
   end
+  M.deliver_msg = deliver_msg
+  -- On our Lua module deliver_msg runs in C (native/lua/ldeliver.c: deliver_msg, to_channel, convert,
+  -- offer and sched.lua's ready in one call, the same steps over the same state; the cold cases go
+  -- to the Lua above). It finds these locals by name among probe's upvalues (and the run queue's
+  -- among sched.lua's probe, deps.sched_probe).
+  local function probe() return CH, EMPTYQ, delivered, to_channel, convert, deliver_msg end
+  if deps.deliverer and deps.sched_probe then M.deliver_msg = deps.deliverer(deps.sched_probe, probe) end
   function M.delivered() return delivered end
 
   ---------------------------------------------------------------------------------------------

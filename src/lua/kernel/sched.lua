@@ -25,7 +25,8 @@
 -- and the running-state table `run` (run.cur = the thread being resumed, run.cp = its process),
 -- which it writes around every resume and everyone else only reads.
 -- Receives: deps.H (now, newud, kill_requested), deps.err, deps.run, deps.mem_cap_kb (the worker's Lua heap cap in
--- KiB, or nil), deps.resume (lmsg.c's, or nil), deps.counthook (lhook.c's, or nil), deps.take_co (copool.lua's, or nil). It calls up into the process layer only through
+-- KiB, or nil), deps.resume (lmsg.c's, or nil), deps.counthook (lhook.c's, or nil), deps.take_co (copool.lua's, or nil),
+-- deps.runner (lsched.c's: run_loop's common case in C, or nil). It calls up into the process layer only through
 -- the hooks init.lua passes to S.install once (thread_done, thread_failed, do_upgrade, deadlock, after_resume, process_fault,
 -- kernel_fault, deliver_batch, take_task, share_tasks, queued_here, queued_local), held as upvalues.
 return function(deps)
@@ -312,6 +313,18 @@ return function(deps)
   -- the difference after it (P.st[2], the process table of ptable.lua).
   local tlast = 0
 
+  -- On our Lua module the common iteration below (a thread record at the head: pop, resume, clock)
+  -- runs in C (native/lua/lsched.c), the same steps over the same state: it finds these locals by
+  -- name among probe's upvalues and reads and writes them where they live. c_run() runs the
+  -- iteration and the next ones of the same kind; true: the step's time is up.
+  local function probe()
+    return budget, rq_head, rq_tail, runq, t0, tlast, hn, heap_on, multi, handling, START, BLOCK,
+      run, H, thread_failed, thread_done, do_upgrade, deadlock, after_resume, run_timers, ready,
+      SHARE_AFTER, STEP_MS, TAKE_EVERY
+  end
+  local c_run = deps.runner and deps.runner(probe)
+  S.probe = probe -- ldeliver.c's view of the run queue (mailbox.lua)
+
   local function run_loop()
     local take = take_task
     while budget > 0 do
@@ -337,7 +350,9 @@ return function(deps)
         end
         goto continue
       end
-      do
+      if c_run and not heap_on then
+        if c_run() then break end
+      else
         local T = runq[rq_head]
         runq[rq_head] = nil
         -- emptied: back to slot 1, so a queue that holds one or two threads at a time (a

@@ -1,0 +1,137 @@
+// Micro-measurement for issue 14: the kernel's same-worker message path in one Lua state of our
+// module, with the C steps (native/lua/lsched.c's run loop, ldeliver.c's arrival) and without
+// them (the Lua they replace, which wasmoon's module and WIPPY_CSCHED=0 run), interleaved.
+//
+//   node dist/bench/msg-path.js [--rounds 16] [--mode msg|bare|alloc|all] [--count]
+//
+// sched.lua, channel.lua and mailbox.lua are loaded twice, each copy wired as init.lua wires them
+// (the runner and deliverer on one, not the other) under a clock that never ends a step. Two
+// processes then hand a value back and forth, one resume per message, as bench/messaging.ts's
+// ping-pong does without process.send's checks and copy:
+//   msg    mailbox.deliver_msg(peer, "p", ...) to a `listen` channel, then ch:receive() (parks)
+//   bare   sched.ready(peer) and sched.park(): the switch alone
+//   alloc  bare, plus the two tables a message allocates (its record and payload list)
+// A round is 5 steps (100,000 messages) per side; CPU by process.cpuUsage around each (the Lua
+// runs on this thread), so the figure holds on a loaded machine better than wall time. Printed:
+// the best CPU per message of each side and the median (range) of the per-round ratios.
+// --count prints VM instructions per message instead (count hooks of 1 on the main thread and
+// both process threads, 20,000 messages): load-free.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { luaFactory } from '../src/lua/module.js';
+
+const argv = process.argv.slice(2);
+const arg = (name: string, dflt: string): string => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
+};
+const ROUNDS = Number(arg('rounds', '16'));
+const MODES = arg('mode', 'all') === 'all' ? ['bare', 'alloc', 'msg'] : [arg('mode', 'msg')];
+const COUNT = argv.includes('--count');
+
+const src = (n: string): string => readFileSync(path.resolve(`src/lua/kernel/${n}.lua`), 'utf8');
+
+const WORLD = String.raw`
+local nat = package.loaded["wippy.native"]
+assert(nat and nat.runner and nat.deliverer, "our Lua module (wippy.native.runner, .deliverer) is needed")
+function WORLD(with_c, mode)
+  local run = {}
+  local err = function(k, m) return { kind = k, message = m } end
+  local S = assert(load(SRC.sched, "@kernel/sched.lua", "t"))()({ H = { now = function() return 0 end }, err = err,
+    run = run, resume = nat.msg.resume, runner = with_c and nat.runner or nil })
+  local newud = function(mt) return setmetatable({}, mt) end
+  local C = assert(load(SRC.channel, "@kernel/channel.lua", "t"))()({ run = run, ready = S.ready, park = S.park,
+    maybe_yield = S.maybe_yield, newud = newud, err = err })
+  local NONE = setmetatable({}, { __newindex = function() error("write to the shared empty set") end })
+  local M = assert(load(SRC.mailbox, "@kernel/mailbox.lua", "t"))()({
+    CH = C.CH, offer = C.offer, chan_new = C.chan_new, chan_close = C.chan_close,
+    qpop = C.qpop, qlen = C.qlen, qpush_at = C.qpush_at, EMPTYQ = C.EMPTYQ,
+    newud = newud, copy = function(v) return v end, err = err, procs = {},
+    set_of = function(P, k) local t = P[k]; if t == NONE then t = {}; P[k] = t end; return t end,
+    overflow = function() error("overflow") end,
+    deliverer = with_c and nat.deliverer or nil, sched_probe = with_c and S.probe or nil })
+  local nop = function() end
+  S.install({ thread_failed = function(T, e) error(e) end, thread_done = nop, do_upgrade = nop, deadlock = nop,
+    after_resume = nop, process_fault = function(P, e) error(e) end, kernel_fault = function(w, e) error(e) end,
+    deliver_batch = nop })
+  local deliver, recv = M.deliver_msg, C.chan_methods.receive
+  -- process records as spawn.lua makes them: own fields, and defaults read through a metatable
+  local DEFAULTS = { __index = { subs = NONE, unrouted = C.EMPTYQ, seq = 0, unread = 0, max_mailbox = math.huge,
+    npending = 0, nsubs = 0, budget = false } }
+  local Ps, chs, Ts, n = {}, {}, {}, 0
+  for i = 1, 2 do
+    Ps[i] = setmetatable({ pid = "p" .. i, alive = true, threads = {}, nthreads = 0, nrun = 0, red = 0,
+      st = { 0, 0, 0, 0, 0 } }, DEFAULTS)
+    chs[i] = M.listen(Ps[i], "p")
+  end
+  for i = 1, 2 do
+    local me, peer = i, 3 - i
+    Ts[i] = S.new_thread(Ps[i], function()
+      if mode == "bare" then
+        while true do n = n + 1; S.ready(Ts[peer], 0); S.park() end
+      elseif mode == "alloc" then
+        while true do
+          n = n + 1
+          local m = { topic = "p", from = "p1", n = 1, p = { n }, seq = n }
+          S.ready(Ts[peer], 1, m); S.park()
+        end
+      end
+      if me == 1 then deliver(Ps[peer], "p", "p1", 1, { 0 }) end
+      while true do
+        local v = recv(chs[me])
+        n = n + 1
+        deliver(Ps[peer], "p", Ps[me].pid, 1, { v + 1 })
+      end
+    end)
+  end
+  S.ready(Ts[1], 0)
+  if mode == "msg" then S.ready(Ts[2], 0) else Ts[2].parked = true end
+  return { S = S, count = function() return n end, Ts = Ts }
+end
+function ROUND(w) local a = w.count(); for _ = 1, 5 do w.S.step() end; return w.count() - a end
+function COUNT(w, msgs)
+  local k = 0
+  local hk = function() k = k + 1 end
+  for _, T in ipairs(w.Ts) do debug.sethook(T.co, hk, "", 1) end
+  debug.sethook(hk, "", 1)
+  local a = w.count()
+  while w.count() - a < msgs do w.S.step() end
+  debug.sethook()
+  for _, T in ipairs(w.Ts) do debug.sethook(T.co) end
+  return k / (w.count() - a)
+end
+`;
+
+const engine = await luaFactory('native').createEngine({ injectObjects: false, enableProxy: false });
+engine.global.set('SRC', { sched: src('sched'), channel: src('channel'), mailbox: src('mailbox') });
+engine.doStringSync(WORLD);
+const cpuNs = (): number => { const u = process.cpuUsage(); return (u.user + u.system) * 1000; };
+
+console.log(`Node ${process.version}, ${COUNT ? 'VM instructions per message' : `CPU ns per message, ${ROUNDS} interleaved rounds`}`);
+console.log('| mode | Lua | C | Lua ÷ C |');
+console.log('|---|---:|---:|---|');
+for (const mode of MODES) {
+  engine.doStringSync(`WL, WC = WORLD(false, "${mode}"), WORLD(true, "${mode}")`);
+  if (COUNT) {
+    const l = engine.doStringSync('return COUNT(WL, 20000)') as number;
+    const c = engine.doStringSync('return COUNT(WC, 20000)') as number;
+    console.log(`| ${mode} | ${l.toFixed(1)} | ${c.toFixed(1)} | ${(l / c).toFixed(2)}× |`);
+    continue;
+  }
+  let bl = Infinity, bc = Infinity;
+  const ratios: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    // odd rounds run C first, so a drift of the machine does not always favour one side
+    const order = r % 2 ? ['WC', 'WL'] : ['WL', 'WC'];
+    const per: Record<string, number> = {};
+    for (const w of order) {
+      const t = cpuNs();
+      const n = engine.doStringSync(`return ROUND(${w})`) as number;
+      per[w] = (cpuNs() - t) / n;
+    }
+    bl = Math.min(bl, per.WL!); bc = Math.min(bc, per.WC!);
+    ratios.push(per.WL! / per.WC!);
+  }
+  ratios.sort((a, b) => a - b);
+  console.log(`| ${mode} | ${bl.toFixed(0)} | ${bc.toFixed(0)} | ${ratios[ROUNDS >> 1]!.toFixed(2)}× (${ratios[0]!.toFixed(2)}–${ratios[ROUNDS - 1]!.toFixed(2)}) |`);
+}

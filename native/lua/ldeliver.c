@@ -1,0 +1,329 @@
+/*
+** ldeliver.c: a same-worker message's arrival in C (`wippy.native.deliverer`, opened by
+** lwippy.c): mailbox.lua's deliver_msg with the to_channel, convert and channel.lua's offer it
+** calls, and sched.lua's ready for the thread it wakes, the same steps in the same order over the
+** same state, in one C call.
+**
+** What it owns: nothing. The state is the kernel's Lua tables (the process record P, the
+** subscription channel states CH[ch], their queues { h, t, [i] }, the thread records) and the
+** locals of two factories: mailbox.lua's (CH, EMPTYQ, `delivered`, and its Lua functions
+** to_channel, convert and deliver_msg for the cases left to them) and sched.lua's (the run queue
+** `runq` and its tail `rq_tail`, which ready pushes on). deliverer(sched_probe, mbox_probe) finds
+** them by name among the two probe closures' upvalues, as lsched.c does, and reads and writes them
+** where they live; fields go through lfield.h (the VM's own steps, metamethods included).
+**
+** deliver(P, topic, from, n, p): mailbox.lua's deliver_msg. Left to the Lua deliver_msg,
+** untouched, before anything changes: a topic that is not a string, an arrival past P's
+** max_mailbox (the overflow kill) and a topic with no channel yet (`unrouted`). Then, here:
+** `delivered` + 1, P.unread + 1, P.seq + 1, the record { topic, from, n, p, seq }, and its
+** channel's to_channel: behind a non-empty backlog the Lua to_channel queues it (a backlog is
+** the cold case: the receiver is busy); else the value (convert: the payload itself for a raw
+** channel and one payload, nil for none; a Message object or a list by the Lua convert) is
+** offered: a closed channel refuses (the record joins the backlog); the first live entry of the
+** receivers' queue (a plain receive's thread record, or a select's waiter { T, sel } whose
+** select has not fired; entries of dead processes and fired selects are popped and skipped; a
+** queue emptied goes back to slot 1) is readied with it (ready's steps: T, 2, v, true; or T, 1,
+** { channel, value, ok } and sel.done) and its thread holds the record (T.mrec); else a free
+** buffer slot takes it (s.mrec[slot] = the record); else the backlog.
+**
+** Why, measured: a ping-pong message's arrival was ~100 VM instructions in five Lua calls
+** (deliver_msg, to_channel, convert, offer, ready); docs/design/native-core.md, "The per-message
+** path", has the figures with and without this.
+**
+** What it may call: the Lua to_channel, convert and deliver_msg it was given, and metamethods.
+** On wasmoon's module the Lua runs; test/native-deliver.test.ts runs both on the same cases.
+*/
+#include <string.h>
+
+#include "lfield.h"
+
+#define UPVALS(X) X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(delivered) X(to_channel) X(convert) X(deliver_msg)
+#define KEYS(X) \
+  X(unread) X(max_mailbox) X(subs) X(inbox) X(seq) X(topic) X(from) X(n) X(p) X(bq) X(h) X(t) \
+  X(mode) X(closed) X(recvq) X(sel) X(proc) X(alive) X(done) X(T) X(buf) X(cap) X(mrec) X(dead) \
+  X(a1) X(a2) X(parked) X(nrun) X(channel) X(value) X(ok) X(message)
+
+#define UV_FIELD(name) UpVal *u_##name;
+#define KEY_FIELD(name) TString *k_##name;
+typedef struct Deliv {
+  UPVALS(UV_FIELD)
+  KEYS(KEY_FIELD)
+} Deliv;
+
+#define V(name) (D->u_##name->v)
+#define K(name) (D->k_##name)
+
+/* a <= b, the VM's comparison (integers directly) */
+static int le (lua_State *L, const TValue *a, const TValue *b) {
+  if (ttisinteger(a) && ttisinteger(b)) return ivalue(a) <= ivalue(b);
+  return luaV_lessequal(L, a, b);
+}
+
+/* sched.lua's ready(T, n, a1, a2) */
+static void ready (lua_State *L, Deliv *D, const TValue *T, lua_Integer n, TValue *a1, TValue *a2) {
+  TValue v, p, one;
+  getf(L, T, K(dead), &v);
+  if (!l_isfalse(&v)) return;  /* discarded by an upgrade; late wake-ups are dropped */
+  /* T.n, T.a1, T.a2 = n, a1, a2: the VM stores a multiple assignment's last target first */
+  setf(L, T, K(a2), a2);
+  setf(L, T, K(a1), a1);
+  setivalue(&v, n);
+  setf(L, T, K(n), &v);
+  setbfvalue(&v);
+  setf(L, T, K(parked), &v);
+  getf(L, T, K(proc), &p);
+  getf(L, &p, K(nrun), &v);
+  setivalue(&one, 1);
+  arith(L, LUA_OPADD, &v, &one, &v);
+  setf(L, &p, K(nrun), &v);
+  arith(L, LUA_OPADD, V(rq_tail), &one, &v);
+  setuv(L, D->u_rq_tail, &v);
+  if (!ttisinteger(&v)) luaL_error(L, "kernel: sched.lua's rq_tail is not an integer");
+  seti(L, V(runq), ivalue(&v), (TValue *)T);
+}
+
+/* channel.lua's qpush_at(o, k, v) */
+static void qpush_at (lua_State *L, Deliv *D, const TValue *o, TString *k, TValue *v) {
+  TValue q, t, one;
+  getf(L, o, k, &q);
+  if (luaV_rawequalobj(&q, V(EMPTYQ))) {
+    lua_createtable(L, 0, 2);
+    sethvalue(L, &q, hvalue(s2v(L->top - 1)));
+    setivalue(&one, 1);
+    setf(L, &q, K(h), &one);
+    setivalue(&t, 0);
+    setf(L, &q, K(t), &t);
+    setf(L, o, k, &q);
+    lua_pop(L, 1);  /* reachable from o now */
+  }
+  getf(L, &q, K(t), &t);
+  setivalue(&one, 1);
+  arith(L, LUA_OPADD, &t, &one, &t);
+  setf(L, &q, K(t), &t);
+  if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
+  seti(L, &q, ivalue(&t), v);
+}
+
+/* call the Lua function f with the nargs values on top, nres results */
+static void call (lua_State *L, const TValue *f, int nargs, int nres) {
+  push(L, f);
+  lua_insert(L, -(nargs + 1));
+  lua_call(L, nargs, nres);
+}
+
+/*
+** channel.lua's offer(s, ch, v) -> taken, and in *w the thread it was handed to (nil if none).
+** s, ch, v are TValues reachable from the stack.
+*/
+static int offer (lua_State *L, Deliv *D, const TValue *s, const TValue *ch, TValue *v, TValue *w) {
+  TValue q, x, hv, tv, sel, T, one, buf, cap;
+  int top = lua_gettop(L);
+  setnilvalue(w);
+  getf(L, s, K(closed), &x);
+  if (!l_isfalse(&x)) return 0;
+  getf(L, s, K(recvq), &q);
+  setivalue(&one, 1);
+  for (;;) {
+    TValue nilv;
+    lua_settop(L, top);  /* the entries skipped before this one are garbage */
+    getf(L, &q, K(t), &tv);
+    getf(L, &q, K(h), &hv);
+    if (!le(L, &hv, &tv)) break;
+    if (!ttisinteger(&hv)) luaL_error(L, "kernel: a queue's head is not an integer");
+    geti(L, &q, ivalue(&hv), &T);  /* w */
+    push(L, &T);  /* anchored: the queue no longer holds it */
+    setnilvalue(&nilv);
+    seti(L, &q, ivalue(&hv), &nilv);
+    getf(L, &q, K(t), &tv);
+    if (ttisinteger(&tv) ? ivalue(&hv) < ivalue(&tv) : luaV_lessthan(L, &hv, &tv)) {
+      arith(L, LUA_OPADD, &hv, &one, &x);
+      setf(L, &q, K(h), &x);
+    } else {
+      /* q.h, q.t = 1, 0: the last target first */
+      setivalue(&x, 0);
+      setf(L, &q, K(t), &x);
+      setf(L, &q, K(h), &one);
+    }
+    getf(L, &T, K(sel), &sel);
+    if (ttisnil(&sel)) {  /* a plain receive: the entry is its thread */
+      TValue p, tr;
+      getf(L, &T, K(proc), &p);
+      getf(L, &p, K(alive), &x);
+      if (!l_isfalse(&x)) {
+        setbtvalue(&tr);
+        ready(L, D, &T, 2, v, &tr);
+        setobj(L, w, &T);
+        return 1;
+      }
+    } else {
+      getf(L, &sel, K(done), &x);
+      if (l_isfalse(&x)) {
+        TValue TT, p, r, tr, nilv2;
+        getf(L, &T, K(T), &TT);
+        push(L, &TT);
+        getf(L, &TT, K(proc), &p);
+        getf(L, &p, K(alive), &x);
+        if (!l_isfalse(&x)) {
+          setbtvalue(&tr);
+          setf(L, &sel, K(done), &tr);
+          lua_createtable(L, 0, 3);
+          sethvalue(L, &r, hvalue(s2v(L->top - 1)));
+          setf(L, &r, K(channel), (TValue *)ch);
+          setf(L, &r, K(value), v);
+          setf(L, &r, K(ok), &tr);
+          setnilvalue(&nilv2);
+          ready(L, D, &TT, 1, &r, &nilv2);
+          setobj(L, w, &TT);
+          return 1;
+        }
+      }
+    }
+  }
+  getf(L, s, K(buf), &buf);
+  getf(L, &buf, K(t), &tv);
+  getf(L, &buf, K(h), &hv);
+  arith(L, LUA_OPSUB, &tv, &hv, &x);
+  arith(L, LUA_OPADD, &x, &one, &x);
+  getf(L, s, K(cap), &cap);
+  if (luaV_lessthan(L, &x, &cap)) {
+    qpush_at(L, D, s, K(buf), v);
+    return 1;
+  }
+  return 0;
+}
+
+/* deliver(P, topic, from, n, p): mailbox.lua's deliver_msg (see the top); upvalue 1: the Deliv */
+static int deliver (lua_State *L) {
+  Deliv *D = (Deliv *)lua_touserdata(L, lua_upvalueindex(1));
+  TValue P, topic, u, x, ch, m, s, v, w, one, seq;
+  const char *ts;
+  int taken;
+  lua_settop(L, 5);
+  luaL_checkstack(L, 16, "deliver");
+  setobj(L, &P, s2v(L->ci->func + 1));
+  setobj(L, &topic, s2v(L->ci->func + 2));
+  setivalue(&one, 1);
+  if (!ttisstring(&topic)) goto lua;
+  /* the cold cases, decided before anything changes (the reads have no side effects) */
+  getf(L, &P, K(unread), &u);
+  arith(L, LUA_OPADD, &u, &one, &u);
+  getf(L, &P, K(max_mailbox), &x);
+  if (luaV_lessthan(L, &x, &u)) goto lua;  /* overflow: the Lua kills P */
+  getf(L, &P, K(subs), &x);
+  getv(L, &x, &topic, &ch);
+  ts = getstr(tsvalue(&topic));
+  if (l_isfalse(&ch) && !(tsslen(tsvalue(&topic)) > 0 && ts[0] == '@')) getf(L, &P, K(inbox), &ch);
+  if (l_isfalse(&ch)) goto lua;  /* no channel yet: `unrouted` */
+  push(L, &ch);  /* 6 */
+  arith(L, LUA_OPADD, V(delivered), &one, &x);
+  setuv(L, D->u_delivered, &x);
+  setf(L, &P, K(unread), &u);
+  getf(L, &P, K(seq), &seq);
+  arith(L, LUA_OPADD, &seq, &one, &seq);
+  setf(L, &P, K(seq), &seq);
+  /* { topic = topic, from = from, n = n, p = p, seq = seq } */
+  lua_createtable(L, 0, 5);  /* 7 */
+  sethvalue(L, &m, hvalue(s2v(L->top - 1)));
+  setf(L, &m, K(topic), &topic);
+  setf(L, &m, K(from), s2v(L->ci->func + 3));
+  setf(L, &m, K(n), s2v(L->ci->func + 4));
+  setf(L, &m, K(p), s2v(L->ci->func + 5));
+  setf(L, &m, K(seq), &seq);
+  /* to_channel(ch, m) */
+  getv(L, V(CH), &ch, &s);
+  push(L, &s);  /* 8 */
+  getf(L, &s, K(bq), &x);
+  {
+    TValue bh, bt;
+    getf(L, &x, K(t), &bt);
+    getf(L, &x, K(h), &bh);
+    if (le(L, &bh, &bt)) {  /* behind a backlog: the Lua queues it */
+      lua_settop(L, 7);
+      push(L, &ch); lua_insert(L, 7);
+      call(L, V(to_channel), 2, 0);
+      return 0;
+    }
+  }
+  /* convert(s, m): a record of deliver_msg has no `ev` */
+  getf(L, &s, K(mode), &x);
+  if (ttisstring(&x) && eqshrstr(tsvalue(&x), K(message))) goto lconvert;
+  {
+    TValue n;
+    setobj(L, &n, s2v(L->ci->func + 4));
+    if (ttisinteger(&n) && ivalue(&n) == 0) setnilvalue(&v);
+    else if (ttisinteger(&n) && ivalue(&n) == 1) {
+      getf(L, &m, K(p), &x);
+      geti(L, &x, 1, &v);
+    } else goto lconvert;
+  }
+  goto offered;
+lconvert:
+  push(L, &s); push(L, &m);
+  call(L, V(convert), 2, 1);
+  setobj(L, &v, s2v(L->top - 1));  /* 9: anchored */
+offered:
+  push(L, &v);
+  taken = offer(L, D, &s, &ch, &v, &w);
+  if (!taken) qpush_at(L, D, &s, K(bq), &m);
+  else if (!ttisnil(&w)) {  /* handed to a parked receiver's thread */
+    TValue p;
+    setf(L, &w, K(mrec), &m);
+    getf(L, &s, K(proc), &p);
+    getf(L, &p, K(unread), &x);
+    arith(L, LUA_OPSUB, &x, &one, &x);
+    setf(L, &p, K(unread), &x);
+  } else {  /* buffered */
+    TValue mrec, buf, t;
+    getf(L, &s, K(mrec), &mrec);
+    getf(L, &s, K(buf), &buf);
+    getf(L, &buf, K(t), &t);
+    if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
+    seti(L, &mrec, ivalue(&t), &m);
+  }
+  return 0;
+lua:
+  lua_settop(L, 5);
+  call(L, V(deliver_msg), 5, 0);
+  return 0;
+}
+
+/* deliverer(sched_probe, mbox_probe) -> deliver */
+static int deliverer (lua_State *L) {
+  Deliv *D;
+  int f, i;
+  const char *name;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  luaL_argcheck(L, !lua_iscfunction(L, 1), 1, "a Lua function expected");
+  luaL_argcheck(L, !lua_iscfunction(L, 2), 2, "a Lua function expected");
+  lua_settop(L, 2);
+  D = (Deliv *)lua_newuserdatauv(L, sizeof(Deliv), 3);  /* 3 */
+  memset(D, 0, sizeof(Deliv));
+  for (f = 1; f <= 2; f++) {
+    lua_pushvalue(L, f);
+    lua_setiuservalue(L, 3, f);  /* the probes: their upvalues live as long as deliver */
+    for (i = 1; (name = lua_getupvalue(L, f, i)) != NULL; i++) {
+      lua_pop(L, 1);
+#define UV_MATCH(nm) if (strcmp(name, #nm) == 0) D->u_##nm = (UpVal *)lua_upvalueid(L, f, i); else
+      UPVALS(UV_MATCH) {}
+#undef UV_MATCH
+    }
+  }
+#define UV_CHECK(nm) if (D->u_##nm == NULL) return luaL_error(L, "deliverer: no probe has an upvalue '%s'", #nm);
+  UPVALS(UV_CHECK)
+#undef UV_CHECK
+  lua_createtable(L, 0, 40);  /* 4: the keys, kept from collection */
+#define KEY_MAKE(nm) lua_pushliteral(L, #nm); D->k_##nm = tsvalue(s2v(L->top - 1)); \
+  lua_pushboolean(L, 1); lua_rawset(L, 4);
+  KEYS(KEY_MAKE)
+#undef KEY_MAKE
+  lua_setiuservalue(L, 3, 3);
+  lua_pushcclosure(L, deliver, 1);
+  return 1;
+}
+
+/* pushes the deliverer constructor (lwippy.c puts it into wippy.native) */
+int luaW_open_deliver (lua_State *L) {
+  lua_pushcfunction(L, deliverer);
+  return 1;
+}

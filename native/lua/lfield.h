@@ -1,0 +1,122 @@
+/*
+** lfield.h: the VM's own steps for a field, an index, an upvalue and an arithmetic operation, for
+** C that works on the kernel's Lua tables (lsched.c, ldeliver.c) at the cost of the VM's
+** GETFIELD/SETFIELD minus its dispatch, instead of the C API's (a key through the C-string
+** cache, a push and a pop per field: session 6's lmbox.c, measured no cheaper than the Lua).
+**
+** A read is the raw slot (luaH_getshortstr / luaH_getint / luaH_get), else luaV_finishget, so a
+** default read through a record's metatable (__index) and every metamethod behave as in Lua; a
+** write is the raw slot when it holds a value, else luaV_finishset (new keys, __newindex), with
+** luaC_barrierback as luaV_finishfastset has it; an upvalue write is lua_setupvalue's (with
+** luaC_barrier). luaV_finishget leaves its result in the free stack slot at L->top, so callers
+** keep a few free slots (luaL_checkstack) above what they use. Keys are TStrings interned once and
+** kept from collection by the caller.
+*/
+#ifndef lfield_h
+#define lfield_h
+
+#include "lua.h"
+#include "lauxlib.h"
+
+#include "lobject.h"
+#include "lstate.h"
+#include "lstring.h"
+#include "ltable.h"
+#include "lgc.h"
+#include "lvm.h"
+#include "ltm.h"
+#include "lfunc.h"
+#include "ldo.h"
+
+/* an upvalue write: lua_setupvalue's steps */
+static inline void setuv (lua_State *L, UpVal *uv, const TValue *v) {
+  setobj(L, uv->v, v);
+  luaC_barrier(L, uv, v);
+}
+
+/* out = t.k (GETFIELD's steps: the raw slot, else luaV_finishget with metamethods) */
+static inline void getf (lua_State *L, const TValue *t, TString *k, TValue *out) {
+  const TValue *slot = NULL;
+  TValue key;
+  if (ttistable(t)) {
+    slot = luaH_getshortstr(hvalue(t), k);
+    if (!isempty(slot)) { setobj(L, out, slot); return; }
+  }
+  setsvalue(L, &key, k);
+  luaV_finishget(L, t, &key, L->top, slot);  /* the result in the free slot at the top */
+  setobj(L, out, s2v(L->top));
+}
+
+/* t.k = v (SETFIELD's steps: the fast slot, else luaV_finishset) */
+static inline void setf (lua_State *L, const TValue *t, TString *k, TValue *v) {
+  const TValue *slot = NULL;
+  TValue key;
+  if (ttistable(t)) {
+    Table *h = hvalue(t);
+    slot = luaH_getshortstr(h, k);
+    if (!isempty(slot)) {
+      setobj2t(L, cast(TValue *, slot), v);
+      luaC_barrierback(L, obj2gco(h), v);
+      return;
+    }
+  }
+  setsvalue(L, &key, k);
+  luaV_finishset(L, t, &key, v, slot);
+}
+
+/* out = t[i] and t[i] = v (GETI/SETI's steps) */
+static inline void geti (lua_State *L, const TValue *t, lua_Integer i, TValue *out) {
+  const TValue *slot = NULL;
+  TValue key;
+  if (ttistable(t)) {
+    slot = luaH_getint(hvalue(t), i);
+    if (!isempty(slot)) { setobj(L, out, slot); return; }
+  }
+  setivalue(&key, i);
+  luaV_finishget(L, t, &key, L->top, slot);
+  setobj(L, out, s2v(L->top));
+}
+static inline void seti (lua_State *L, const TValue *t, lua_Integer i, TValue *v) {
+  const TValue *slot = NULL;
+  TValue key;
+  if (ttistable(t)) {
+    Table *h = hvalue(t);
+    slot = luaH_getint(h, i);
+    if (!isempty(slot)) {
+      setobj2t(L, cast(TValue *, slot), v);
+      luaC_barrierback(L, obj2gco(h), v);
+      return;
+    }
+  }
+  setivalue(&key, i);
+  luaV_finishset(L, t, &key, v, slot);
+}
+
+/* out = a op b (the VM's arithmetic, metamethods included) */
+static inline void arith (lua_State *L, int op, const TValue *a, const TValue *b, TValue *out) {
+  if (!luaO_rawarith(L, op, a, b, out)) {
+    luaT_trybinTM(L, a, b, L->top, (TMS)((op - LUA_OPADD) + TM_ADD));
+    setobj(L, out, s2v(L->top));
+  }
+}
+
+/* out = t[k] for any key (GETTABLE's steps) */
+static inline void getv (lua_State *L, const TValue *t, const TValue *k, TValue *out) {
+  const TValue *slot = NULL;
+  TValue key;
+  if (ttistable(t)) {
+    slot = luaH_get(hvalue(t), k);
+    if (!isempty(slot)) { setobj(L, out, slot); return; }
+  }
+  setobj(L, &key, k);
+  luaV_finishget(L, t, &key, L->top, slot);
+  setobj(L, out, s2v(L->top));
+}
+
+/* push a copy of v (the stack has room: run() checks it once) */
+static inline void push (lua_State *L, const TValue *v) {
+  setobj2s(L, L->top, v);
+  L->top++;
+}
+
+#endif

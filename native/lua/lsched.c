@@ -1,0 +1,287 @@
+/*
+** lsched.c: the scheduler's run loop in C for the common case (`wippy.native.runner`, opened by
+** lwippy.c): sched.lua's run_loop and resume_thread, the same steps in the same order, over the
+** same state, without the VM's dispatch and without the Lua->C call per resume.
+**
+** What it owns: nothing. The state stays where sched.lua keeps it: the run queue (a Lua table),
+** its head and tail, the slice's budget, the clocks, `handling` and the hooks are locals of
+** sched.lua's factory, and the thread and process records are Lua tables. runner(probe) finds
+** those locals by name among the upvalues of `probe` (a closure of sched.lua naming them all) and
+** keeps the upvalues' addresses (lua_upvalueid), so it reads and writes each local where it
+** lives: a Lua `ready` that pushes a thread and this loop that pops it share one rq_tail, with no
+** call between them. Fields are read and written with the VM's own steps (luaH_getshortstr on
+** keys interned once, luaV_finishget / luaV_finishset when the fast slot is empty, so defaults
+** read through a record's metatable and every metamethod behave as in the Lua), upvalue writes
+** with luaC_barrier, table writes with luaC_barrierback, as lvm.c and lapi.c do.
+**
+** Why over the Lua tables and not through the C API: session 6 measured a message's arrival in C
+** through lua_getfield/lua_setfield (lmbox.c, removed) no cheaper than the Lua it replaced, ~40
+** API steps each costing more than the GETFIELD/SETFIELD it stood for (a C-string cache lookup,
+** a push and a pop per field). Here a field is one luaH_getshortstr on a pre-interned TString:
+** what GETFIELD does after its dispatch. The run loop and resume_thread are ~110 VM instructions
+** and one C call (lmsg.c's resume) per resume of a ping-pong message; docs/design/native-core.md,
+** "The per-message path", has the figures before and after.
+**
+** The protocol with sched.lua. run() is called by the Lua run_loop where it would take a thread
+** record off the head of the run queue: the queue is not empty and its head is not START, the
+** iteration's sharing check (multi) is done, the budget is positive and heap accounting is off.
+** It runs that iteration, then the following ones while each would take the same branch of the
+** Lua loop (budget left, a thread record at the head, no sharing tick, heap accounting off), and
+** returns false there, so the Lua loop takes the next iteration's other branches; it returns true
+** when the step's time is up (the Lua loop's `break`). Everything it calls that may raise (the
+** hooks, the process's resume result handlers, run_timers, a metamethod) raises through it to
+** S.step's pcall with the state already where the Lua would have left it: a thread is taken off
+** the queue before it is resumed, `handling` set before the resume, as in the Lua.
+**
+** What it may call: lua_resume on a process thread (from the calling thread, as coroutine.resume
+** and lmsg.c's resume do, so the yield fast path and the count hook behave as with them), the
+** Lua hooks it reads from the upvalues (thread_failed, thread_done, do_upgrade, deadlock,
+** after_resume, ready, run_timers) and H.now.
+**
+** Differences from the Lua, none observable by a process: an arithmetic error on a kernel field
+** that is not a number (a kernel bug) reads "attempt to perform arithmetic on a X value" without
+** the field's name. Rejected: the run queue as a C ring (every Lua ready() would then be a call
+** into C, costlier than the four instructions of its push).
+** On wasmoon's module (no wippy.native) the Lua loop runs; test/native-sched.test.ts runs both
+** on the same cases and requires the same order of events.
+*/
+#include <string.h>
+
+#include "lua.h"
+#include "lauxlib.h"
+
+#include "lfield.h"
+
+/* the locals of sched.lua the loop reads or writes, by name (probe's upvalues) */
+#define UPVALS(X) \
+  X(budget) X(rq_head) X(rq_tail) X(runq) X(t0) X(tlast) X(hn) X(heap_on) X(multi) X(handling) \
+  X(START) X(BLOCK) X(run) X(H) X(thread_failed) X(thread_done) X(do_upgrade) X(deadlock) \
+  X(after_resume) X(run_timers) X(ready) X(SHARE_AFTER) X(STEP_MS) X(TAKE_EVERY)
+
+/* the field names it reads or writes */
+#define KEYS(X) \
+  X(dead) X(proc) X(nrun) X(alive) X(cur) X(cp) X(red) X(st) X(share_at) X(mrec) X(co) X(n) \
+  X(a1) X(a2) X(upgrade_req) X(npending) X(nsubs) X(exit_pending) X(now)
+
+#define UV_FIELD(name) UpVal *u_##name;
+#define KEY_FIELD(name) TString *k_##name;
+typedef struct Sched {
+  UPVALS(UV_FIELD)
+  KEYS(KEY_FIELD)
+} Sched;
+
+#define V(name) (S->u_##name->v)   /* the local's TValue, where it lives now */
+
+/* an integer local of the loop (budget, rq_head, rq_tail, hn: integers by construction) */
+static lua_Integer intof (lua_State *L, const TValue *v, const char *what) {
+  if (ttisinteger(v)) return ivalue(v);
+  return luaL_error(L, "kernel: sched.lua's %s is not an integer", what);
+}
+
+/* the Lua loop would take a thread record off the head in its next iteration */
+static int plain_next (lua_State *L, Sched *S) {
+  lua_Integer budget = intof(L, V(budget), "budget"), head = intof(L, V(rq_head), "rq_head");
+  TValue h;
+  if (budget <= 0 || head > intof(L, V(rq_tail), "rq_tail")) return 0;
+  if (!l_isfalse(V(multi)) && budget % intof(L, V(TAKE_EVERY), "TAKE_EVERY") == 0) return 0;
+  if (!l_isfalse(V(heap_on))) return 0;
+  geti(L, V(runq), head, &h);
+  return !luaV_rawequalobj(&h, V(START));
+}
+
+/* call the function in v with the nargs values on top (already pushed above it), no results */
+static void callhook (lua_State *L, const TValue *f, int nargs) {
+  push(L, f);
+  lua_insert(L, -(nargs + 1));
+  lua_call(L, nargs, 0);
+}
+
+/*
+** resume_thread(T), T at stack index 1 (sched.lua's, step for step). Uses indices 2.. for p,
+** the resume's results and calls; leaves the stack at 1.
+*/
+static void resume_thread (lua_State *L, Sched *S) {
+  TValue T, p, v, one, co, nv, st, nilv;
+  lua_State *th;
+  lua_Integer n;
+  int status, nres, code;
+  setobj(L, &T, s2v(L->ci->func + 1));
+  setnilvalue(&nilv);
+  setivalue(&one, 1);
+  getf(L, &T, S->k_dead, &v);
+  if (!l_isfalse(&v)) return;  /* discarded by an upgrade while it sat in the run queue */
+  getf(L, &T, S->k_proc, &p);
+  push(L, &p);  /* index 2: anchored for the resume */
+  getf(L, &p, S->k_nrun, &v);
+  arith(L, LUA_OPSUB, &v, &one, &v);
+  setf(L, &p, S->k_nrun, &v);
+  getf(L, &p, S->k_alive, &v);
+  if (l_isfalse(&v)) { lua_settop(L, 1); return; }
+  setuv(L, S->u_handling, &p);
+  setf(L, V(run), S->k_cur, &T);
+  setf(L, V(run), S->k_cp, &p);
+  setivalue(&v, 0);
+  setf(L, &p, S->k_red, &v);
+  getf(L, &p, S->k_st, &st);  /* ptable.lua's figures: [1] runs */
+  geti(L, &st, 1, &v);
+  arith(L, LUA_OPADD, &v, &one, &v);
+  seti(L, &st, 1, &v);
+  setf(L, V(run), S->k_share_at, V(SHARE_AFTER));
+  setf(L, &T, S->k_mrec, &nilv);  /* the woken-with record is read from now on (mailbox.lua) */
+  getf(L, &T, S->k_co, &co);
+  getf(L, &T, S->k_n, &nv);
+  /* heap accounting is off (plain_next / the Lua caller checked heap_on) */
+  if (!ttisinteger(&nv)) luaL_error(L, "kernel: a thread record's n is not an integer");
+  n = ivalue(&nv);
+  if (n != 0 && n != 1) n = 2;
+  if (n >= 1) { getf(L, &T, S->k_a1, &v); push(L, &v); }
+  if (n == 2) { getf(L, &T, S->k_a2, &v); push(L, &v); }
+  /* lmsg.c's resume: coroutine.resume's checks and messages; code 0 yielded, 1 returned, 2 raised */
+  if (!ttisthread(&co)) luaL_error(L, "bad argument #1 to 'resume' (coroutine expected)");
+  th = thvalue(&co);
+  if (!lua_checkstack(th, (int)n)) {
+    lua_settop(L, 2);
+    code = 2;
+    lua_pushliteral(L, "too many arguments to resume");
+  } else {
+    lua_xmove(L, th, (int)n);
+    status = lua_resume(th, L, (int)n, &nres);
+    if (status == LUA_OK || status == LUA_YIELD) {
+      if (!lua_checkstack(L, nres + 1)) {
+        lua_pop(th, nres);
+        code = 2;
+        lua_pushliteral(L, "too many results to resume");
+      } else {
+        code = status == LUA_OK ? 1 : 0;
+        lua_xmove(th, L, nres);
+      }
+    } else {
+      code = 2;
+      lua_xmove(th, L, 1);  /* the error value */
+    }
+  }
+  lua_settop(L, 4);  /* r1 at 3, r2 at 4 */
+  setf(L, &T, S->k_a1, &nilv);
+  setf(L, &T, S->k_a2, &nilv);
+  setf(L, V(run), S->k_cur, &nilv);
+  setf(L, V(run), S->k_cp, &nilv);
+  if (code == 2) {
+    lua_settop(L, 3);
+    push(L, &T); lua_insert(L, 3);  /* thread_failed(T, r1) */
+    callhook(L, V(thread_failed), 2);
+  } else if (code == 1) {
+    push(L, &T); lua_insert(L, 3);  /* thread_done(T, r1, r2) */
+    callhook(L, V(thread_done), 3);
+  } else if (!luaV_equalobj(L, s2v(L->ci->func + 3), V(BLOCK))) {
+    /* a plain coroutine.yield() at the top of a process thread: just let others run */
+    lua_settop(L, 2);
+    push(L, &T); lua_pushinteger(L, 0);
+    callhook(L, V(ready), 2);
+  } else {
+    lua_settop(L, 2);
+    getf(L, &p, S->k_upgrade_req, &v);
+    if (!l_isfalse(&v)) {
+      push(L, &p);
+      callhook(L, V(do_upgrade), 1);
+    } else {
+      TValue zero;
+      int dl;
+      setivalue(&zero, 0);
+      getf(L, &p, S->k_nrun, &v);
+      dl = luaV_equalobj(L, &v, &zero);
+      if (dl) { getf(L, &p, S->k_npending, &v); dl = luaV_equalobj(L, &v, &zero); }
+      if (dl) { getf(L, &p, S->k_nsubs, &v); dl = luaV_equalobj(L, &v, &zero); }
+      if (dl) { getf(L, &p, S->k_alive, &v); dl = !l_isfalse(&v); }
+      if (dl) { push(L, &p); callhook(L, V(deadlock), 1); }
+    }
+  }
+  lua_settop(L, 2);
+  getf(L, &p, S->k_exit_pending, &v);
+  if (!l_isfalse(&v)) { push(L, &p); callhook(L, V(after_resume), 1); }
+  setuv(L, S->u_handling, &nilv);
+  lua_settop(L, 1);
+}
+
+/* run() -> true when the step's time is up (see the top); upvalue 1: the Sched userdata */
+static int run (lua_State *L) {
+  Sched *S = (Sched *)lua_touserdata(L, lua_upvalueindex(1));
+  luaL_checkstack(L, 12, "run");
+  lua_settop(L, 0);
+  do {
+    TValue T, v, nilv, now, d, p, st, H;
+    lua_Integer head = intof(L, V(rq_head), "rq_head"), budget;
+    setnilvalue(&nilv);
+    geti(L, V(runq), head, &T);
+    push(L, &T);  /* index 1: anchored while it runs */
+    seti(L, V(runq), head, &nilv);
+    /* emptied: back to slot 1 (sched.lua's run_loop says why) */
+    if (head < intof(L, V(rq_tail), "rq_tail")) { setivalue(&v, head + 1); setuv(L, S->u_rq_head, &v); }
+    else {
+      setivalue(&v, 1); setuv(L, S->u_rq_head, &v);
+      setivalue(&v, 0); setuv(L, S->u_rq_tail, &v);
+    }
+    budget = intof(L, V(budget), "budget") - 1;
+    setivalue(&v, budget); setuv(L, S->u_budget, &v);
+    resume_thread(L, S);
+    /* the clock after every resume: it ends the step, and charges the resume's time */
+    setobj(L, &H, V(H));
+    getf(L, &H, S->k_now, &v);
+    push(L, &v);
+    lua_call(L, 0, 1);
+    setobj(L, &now, s2v(L->top - 1));  /* index 2: anchored (a number) */
+    getf(L, &T, S->k_proc, &p);
+    getf(L, &p, S->k_st, &st);
+    geti(L, &st, 2, &v);
+    arith(L, LUA_OPSUB, &now, V(tlast), &d);
+    arith(L, LUA_OPADD, &v, &d, &v);
+    seti(L, &st, 2, &v);
+    setuv(L, S->u_tlast, &now);
+    arith(L, LUA_OPSUB, &now, V(t0), &d);
+    if (luaV_lessthan(L, V(STEP_MS), &d)) { lua_pushboolean(L, 1); return 1; }
+    if (intof(L, V(hn), "hn") > 0 && intof(L, V(budget), "budget") % 64 == 0) {
+      lua_settop(L, 2);
+      push(L, &now);
+      callhook(L, V(run_timers), 1);
+    }
+    lua_settop(L, 0);
+  } while (plain_next(L, S));
+  lua_pushboolean(L, 0);
+  return 1;
+}
+
+/* runner(probe) -> run: probe is a Lua closure whose upvalues include every name of UPVALS */
+static int runner (lua_State *L) {
+  Sched *S;
+  int i;
+  const char *name;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_argcheck(L, !lua_iscfunction(L, 1), 1, "a Lua function expected");
+  lua_settop(L, 1);
+  S = (Sched *)lua_newuserdatauv(L, sizeof(Sched), 2);  /* 2 */
+  memset(S, 0, sizeof(Sched));
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, 2, 1);  /* the probe: its upvalues live as long as the loop */
+  for (i = 1; (name = lua_getupvalue(L, 1, i)) != NULL; i++) {
+    lua_pop(L, 1);
+#define UV_MATCH(nm) if (strcmp(name, #nm) == 0) S->u_##nm = (UpVal *)lua_upvalueid(L, 1, i); else
+    UPVALS(UV_MATCH) {}
+#undef UV_MATCH
+  }
+#define UV_CHECK(nm) if (S->u_##nm == NULL) return luaL_error(L, "runner: probe has no upvalue '%s'", #nm);
+  UPVALS(UV_CHECK)
+#undef UV_CHECK
+  lua_createtable(L, 0, 24);  /* 3: the keys, kept from collection */
+#define KEY_MAKE(nm) lua_pushliteral(L, #nm); S->k_##nm = tsvalue(s2v(L->top - 1)); \
+  lua_pushboolean(L, 1); lua_rawset(L, 3);
+  KEYS(KEY_MAKE)
+#undef KEY_MAKE
+  lua_setiuservalue(L, 2, 2);
+  lua_pushcclosure(L, run, 1);
+  return 1;
+}
+
+/* pushes the runner constructor (lwippy.c puts it into wippy.native) */
+int luaW_open_sched (lua_State *L) {
+  lua_pushcfunction(L, runner);
+  return 1;
+}

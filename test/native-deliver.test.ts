@@ -1,0 +1,365 @@
+// A same-worker message's arrival in C (native/lua/ldeliver.c, `wippy.native`.deliverer on our Lua
+// module: mailbox.lua's deliver_msg, to_channel, convert, channel.lua's offer and sched.lua's
+// ready in one call) against the Lua it replaces, in one Lua state: sched.lua, channel.lua and
+// mailbox.lua are loaded twice, once with the C arrival and once without (the path of wasmoon's
+// module, and of WIPPY_CSCHED=0), and the same scenario runs in both. The transcripts (every
+// thread readied, in run-queue order, with its wake values; each process's unread count and
+// sequence; each channel's buffer, backlog, buffered records and waiting receivers; each thread's
+// held record; then everything read back through receive) must be equal, and the scenario checks
+// what the transcript must say, so the comparison is not of two empty logs. A seeded test runs
+// random sequences of subscriptions, sends, receives, selects, closes, deaths and bounds.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { LuaEngine } from 'wasmoon';
+import { luaFactory } from '../src/lua/module.js';
+
+const SCHED_SRC = readFileSync(path.resolve('src/lua/kernel/sched.lua'), 'utf8');
+const CHANNEL_SRC = readFileSync(path.resolve('src/lua/kernel/channel.lua'), 'utf8');
+const MAILBOX_SRC = readFileSync(path.resolve('src/lua/kernel/mailbox.lua'), 'utf8');
+
+const PRELUDE = String.raw`
+local native = package.loaded["wippy.native"]
+assert(native and native.deliverer, "wippy.native.deliverer missing from our module")
+DELIVERER = native.deliverer
+
+-- A value as text: Message objects by topic, sender and payloads; tables by contents.
+function SHOW(v)
+  local t = type(v)
+  if t == "string" then return string.format("%q", v) end
+  if t == "number" then return math.type(v) .. ":" .. tostring(v) end
+  if getmetatable(v) == "process.Message" then
+    local p = v:payload()
+    local ps = p == nil and "nil" or (getmetatable(p) == "payload" and SHOW(p:data()) or ("#" .. #p))
+    return "Msg(" .. SHOW(v:topic()) .. "," .. SHOW(v:from()) .. "," .. ps .. ")"
+  end
+  if t ~= "table" then return tostring(v) end
+  if v.name then return "T:" .. v.name end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  local out = {}
+  for _, k in ipairs(keys) do
+    local x = v[k] ~= nil and v[k] or v[tonumber(k)]
+    out[#out + 1] = k .. "=" .. (k == "channel" and "ch" or SHOW(x))
+  end
+  return "{" .. table.concat(out, " ") .. "}"
+end
+
+-- One world: channel.lua and mailbox.lua under a fake scheduler, with or without the C path.
+function WORLD(with_c)
+  local W = { log = {}, run = {} }
+  local function log(s) W.log[#W.log + 1] = s end
+  local err = function(kind, message) return { kind = kind, message = message } end
+  local S = assert(load(SCHED_SRC, "@kernel/sched.lua", "t"))()({ H = { now = function() return 0 end }, err = err, run = W.run })
+  local ready = S.ready
+  -- the threads readied since the last flush, in run-queue order, with their wake values; then
+  -- the run queue emptied (sched.lua's locals, read through its probe)
+  local function uv(name)
+    for i = 1, 64 do
+      local n, v = debug.getupvalue(S.probe, i)
+      if n == name then return i, v end
+      if n == nil then break end
+    end
+  end
+  function W.flush()
+    local _, runq = uv("runq")
+    local ih, head = uv("rq_head")
+    local it, tail = uv("rq_tail")
+    for i = head, tail do
+      local T = runq[i]
+      log("ready " .. T.name .. " " .. T.n .. " " .. SHOW(T.a1) .. " " .. SHOW(T.a2) .. " parked=" .. tostring(T.parked))
+      runq[i] = nil
+    end
+    debug.setupvalue(S.probe, ih, 1)
+    debug.setupvalue(S.probe, it, 0)
+  end
+  local function park() W.flush(); W.run.cur.parked = true; return "parked" end
+  local nud = 0
+  local function newud(mt) nud = nud + 1; return setmetatable({}, mt) end
+  local C = assert(load(CHANNEL_SRC, "@kernel/channel.lua", "t"))()({
+    run = W.run, ready = ready, park = park, maybe_yield = function() W.flush(); log("maybe_yield") end,
+    newud = newud, err = err })
+  W.procs = {}
+  local NONE = setmetatable({}, { __newindex = function() error("write to the shared empty set") end })
+  W.M = assert(load(MAILBOX_SRC, "@kernel/mailbox.lua", "t"))()({
+    CH = C.CH, offer = C.offer, chan_new = C.chan_new, chan_close = C.chan_close,
+    qpop = C.qpop, qlen = C.qlen, qpush_at = C.qpush_at, EMPTYQ = C.EMPTYQ,
+    newud = newud, copy = function(v) return v end, err = err, procs = W.procs,
+    set_of = function(P, k) local t = P[k]; if t == NONE then t = {}; P[k] = t end; return t end,
+    overflow = function(P, e) log("overflow " .. P.pid .. ": " .. e.message) end,
+    deliverer = with_c and DELIVERER or nil, sched_probe = with_c and S.probe or nil,
+  })
+  W.C, W.chans, W.threads, W.plist = C, {}, {}, {}
+  function W.proc(pid)
+    local P = { pid = pid, alive = true, subs = NONE, unrouted = C.EMPTYQ, seq = 0, unread = 0,
+      max_mailbox = math.huge, nsubs = 0, nrun = 0 }
+    W.procs[pid] = P
+    W.plist[#W.plist + 1] = P
+    return P
+  end
+  function W.chan(name, ch) W.chans[#W.chans + 1] = { name, ch }; return ch end
+  function W.thread(name, P) local T = { name = name, proc = P, parked = false }; W.threads[#W.threads + 1] = T; return T end
+  function W.send(P, topic, ...) W.M.deliver_msg(P, topic, "{app|0x00002}", select("#", ...), { ... }); W.flush() end
+  function W.receive(T, ch)
+    W.run.cur = T
+    local v, ok = C.chan_methods.receive(ch)
+    W.run.cur = nil
+    W.flush()
+    return v, ok
+  end
+  function W.select(T, chs)
+    W.run.cur = T
+    local cases = {}
+    for i, ch in ipairs(chs) do cases[i] = ch:case_receive() end
+    local r = C.channel.select(cases)
+    W.run.cur = nil
+    W.flush()
+    return r
+  end
+  local function qshow(q, f)
+    local out = {}
+    for i = q.h, q.t do out[#out + 1] = f(q[i]) end
+    return "[" .. table.concat(out, ",") .. "]"
+  end
+  local function seqof(m) return m and tostring(m.seq) or "-" end
+  function W.dump()
+    local out = {}
+    for _, P in ipairs(W.plist) do
+      out[#out + 1] = P.pid .. " unread=" .. P.unread .. " seq=" .. P.seq .. " nrun=" .. P.nrun .. " unrouted=" .. qshow(P.unrouted, seqof)
+    end
+    for _, c in ipairs(W.chans) do
+      local s = C.CH[c[2]]
+      local mrec = {}
+      if s.mrec then for i = s.buf.h, s.buf.t do mrec[#mrec + 1] = seqof(s.mrec[i]) end end
+      out[#out + 1] = c[1] .. " closed=" .. tostring(s.closed) .. " buf=" .. qshow(s.buf, SHOW) ..
+        " mrec=[" .. table.concat(mrec, ",") .. "] bq=" .. qshow(s.bq, seqof) ..
+        " recvq=" .. qshow(s.recvq, function(w) return (w.T or w).name .. (w.sel and "/sel" or "") end)
+    end
+    for _, T in ipairs(W.threads) do out[#out + 1] = T.name .. " mrec=" .. seqof(T.mrec) end
+    out[#out + 1] = "delivered=" .. W.M.delivered()
+    return table.concat(W.log, "\n") .. "\n--\n" .. table.concat(out, "\n")
+  end
+  return W
+end
+
+-- A seeded random sequence: two processes, subscriptions, sends of 0-3 payloads to known and
+-- unknown topics, receives and selects by fresh threads, closes, deaths, discarded threads, bounds.
+function RANDOM(W, seed)
+  local rs = seed
+  local function rnd(n) rs = (rs * 1103515245 + 12345) % 2147483648; return (rs // 65536) % n + 1 end
+  local M = W.M
+  local Ps = { W.proc("{app|0x00001}"), W.proc("{app|0x00003}") }
+  local topics = { "a", "b", "c", "@x", "zz" }
+  local chans = {}
+  local nt = 0
+  for _ = 1, 60 do
+    local P = Ps[rnd(2)]
+    local r = rnd(12)
+    if r <= 2 then
+      local t = topics[rnd(3)]
+      local ch = M.listen(P, t, rnd(2) == 1 and { message = true } or nil)
+      chans[#chans + 1] = { P, W.chan(P.pid .. t .. #chans, ch) }
+    elseif r == 3 then chans[#chans + 1] = { P, W.chan(P.pid .. "inbox" .. #chans, M.inbox(P)) }
+    elseif r <= 7 then
+      local k = rnd(4) - 1
+      if k == 0 then W.send(P, topics[rnd(5)])
+      elseif k == 1 then W.send(P, topics[rnd(5)], rnd(9))
+      elseif k == 2 then W.send(P, topics[rnd(5)], "s" .. rnd(9), nil)
+      else W.send(P, topics[rnd(5)], 1, { q = rnd(9) }, 3) end
+    elseif r <= 9 and #chans > 0 then
+      local c = chans[rnd(#chans)]
+      nt = nt + 1
+      local T = W.thread("T" .. nt, c[1])
+      local v, ok = W.receive(T, c[2])
+      W.log[#W.log + 1] = "recv " .. T.name .. " " .. SHOW(v) .. " " .. tostring(ok)
+      if rnd(4) == 1 then T.dead = true end
+    elseif r == 10 and #chans > 1 then
+      local c1, c2 = chans[rnd(#chans)], chans[rnd(#chans)]
+      if c1[1] == c2[1] and c1[2] ~= c2[2] then
+        nt = nt + 1
+        local T = W.thread("T" .. nt, c1[1])
+        local res = W.select(T, { c1[2], c2[2] })
+        W.log[#W.log + 1] = "select " .. T.name .. " " .. SHOW(res)
+      end
+    elseif r == 11 and #chans > 0 then
+      local c = chans[rnd(#chans)]
+      if rnd(3) == 1 then W.C.chan_close(c[2]) else c[1].alive = not c[1].alive end
+    else
+      P.max_mailbox = rnd(3) == 1 and P.unread or math.huge
+    end
+  end
+  return W.dump()
+end
+
+-- Every case of an arrival, then everything read back.
+function SCENARIO(W)
+  local M = W.M
+  local P = W.proc("{app|0x00001}")
+  local a = W.chan("a", M.listen(P, "a"))
+  local T1, T2, T3, T4 = W.thread("T1", P), W.thread("T2", P), W.thread("T3", P), W.thread("T4", P)
+  -- a parked plain receive gets the value; then the 1-slot buffer; then the backlog
+  assert(W.receive(T1, a) == "parked")
+  W.send(P, "a", "x")
+  W.send(P, "a", "y"); W.send(P, "a", "z"); W.send(P, "a", "w")
+  -- a topic without a listen, and no inbox yet: unrouted (the Lua path)
+  W.send(P, "hello", 1, 2)
+  -- the inbox (Message objects): re-routes; a parked receiver gets a Message
+  local inbox = W.chan("inbox", M.inbox(P))
+  W.log[#W.log + 1] = "read " .. SHOW((W.receive(T2, inbox))) -- "hello", re-routed to its backlog
+  assert(W.receive(T2, inbox) == "parked")
+  W.send(P, "greet", 7)
+  -- a select over a listen channel and the inbox: the first arrival fires it, the other
+  -- waiter (its select done) is popped and skipped by the next arrival, which is backlogged
+  local b = W.chan("b", M.listen(P, "b", { message = true }))
+  W.select(T3, { b, inbox })
+  W.send(P, "b", "bee", 2, 3)
+  W.send(P, "none")
+  W.send(P, "other", "o1")
+  -- a select whose arrival is a raw value with no payload, and one with several
+  local c = W.chan("c", M.listen(P, "c"))
+  local c2 = W.chan("c2", M.listen(P, "c2"))
+  W.select(T4, { c2, c })
+  W.send(P, "c")
+  assert(W.receive(T1, c) == "parked")
+  W.send(P, "c", 1, nil, 3) -- a raw list of three, with a hole
+  -- @ topics: the exact subscription only, else unrouted
+  W.send(P, "@x", "at")
+  -- a dead process's waiter is skipped; the value goes to the buffer
+  local Q = W.proc("{app|0x00003}")
+  local d = W.chan("d", M.listen(Q, "d"))
+  local TQ = W.thread("TQ", Q)
+  assert(W.receive(TQ, d) == "parked")
+  Q.alive = false
+  W.send(Q, "d", "to-dead")
+  Q.alive = true
+  -- a closed channel still subscribed refuses: the backlog
+  local e = W.chan("e", M.listen(Q, "e"))
+  W.C.chan_close(e)
+  W.send(Q, "e", "closed1"); W.send(Q, "e", "closed2")
+  -- the bound: an arrival past max_mailbox is the Lua's overflow
+  Q.max_mailbox = Q.unread
+  W.send(Q, "d", "over")
+  Q.max_mailbox = math.huge
+  -- a thread that was discarded (upgrade): ready drops it, the record is still handed over
+  local f = W.chan("f", M.listen(Q, "f"))
+  local TD = W.thread("TD", Q)
+  assert(W.receive(TD, f) == "parked")
+  TD.dead = true
+  W.send(Q, "f", "to-discarded")
+  local mid = W.dump()
+  -- read everything back
+  local reads = {}
+  for _, c2 in ipairs(W.chans) do
+    for _ = 1, 6 do
+      local T = W.thread("R", (c2[2] == d or c2[2] == e or c2[2] == f) and Q or P)
+      local v, ok = W.receive(T, c2[2])
+      if v == "parked" then break end
+      reads[#reads + 1] = c2[1] .. ":" .. SHOW(v) .. "," .. tostring(ok)
+      if not ok then break end
+    end
+  end
+  local keep = {}
+  M.unread_records(P, keep)
+  local ks = {}
+  for i, m in ipairs(keep) do ks[i] = m.topic .. "#" .. m.seq end
+  return mid .. "\n--reads\n" .. table.concat(reads, "\n") .. "\n--unread records\n" .. table.concat(ks, ",")
+end
+`;
+
+let engine: LuaEngine;
+const run = (code: string): unknown => engine.doStringSync(code);
+
+before(async () => {
+  engine = await luaFactory('native').createEngine({ injectObjects: false, enableProxy: false });
+  engine.global.set('SCHED_SRC', SCHED_SRC);
+  engine.global.set('CHANNEL_SRC', CHANNEL_SRC);
+  engine.global.set('MAILBOX_SRC', MAILBOX_SRC);
+  run(PRELUDE);
+});
+after(() => { (engine as unknown) = undefined; });
+
+test('deliver: the C path and the Lua path leave the same wakes, queues, counts and reads', () => {
+  const [lua, c] = run(`return { SCENARIO(WORLD(false)), SCENARIO(WORLD(true)) }`) as string[];
+  assert.equal(c, lua);
+  const want = [
+    'ready T1 2 "x" true parked=false', // a parked receive: the value, at once
+    'ready T2 2 Msg("greet","{app|0x00002}",integer:7) true parked=false', // the inbox: a Message
+    'ready T3 1 {channel=ch ok=true value=Msg("b","{app|0x00002}",#3)} nil parked=false', // a select fired
+    'ready T4 1 {channel=ch ok=true} nil parked=false', // a select, on an arrival with no payload
+    'ready T1 2 {1=integer:1 3=integer:3} true parked=false', // three raw payloads, one nil
+    'overflow {app|0x00003}: mailbox overflow: more than 3 messages unread',
+    '{app|0x00001} unread=6 seq=12 nrun=5 unrouted=[12]', // "@x": no exact subscription
+    '{app|0x00003} unread=3 seq=4 nrun=0 unrouted=[]', // the overflowing arrival neither counted nor numbered
+    'a closed=false buf=["y"] mrec=[2] bq=[3,4] recvq=[]', // the 1-slot buffer, then the backlog
+    'inbox closed=false buf=[] mrec=[] bq=[8,9] recvq=[]', // T3's fired select waiter skipped
+    'c2 closed=false buf=[] mrec=[] bq=[] recvq=[T4/sel]', // a fired select's other waiter stays (lazy)
+    'd closed=false buf=["to-dead"] mrec=[1] bq=[] recvq=[]', // a dead process's receiver skipped
+    'e closed=true buf=[] mrec=[] bq=[2,3] recvq=[]', // closed: the backlog
+    'T1 mrec=11', 'T2 mrec=6', 'T3 mrec=7', 'T4 mrec=10', 'TD mrec=4', // records held by woken threads
+    'delivered=17',
+    'a:"y",true\na:"z",true\na:"w",true',
+    'inbox:Msg("none","{app|0x00002}",nil),true\ninbox:Msg("other","{app|0x00002}","o1"),true',
+    'e:"closed1",true\ne:"closed2",true\ne:nil,false',
+    '--unread records\n@x#12',
+  ];
+  for (const w of want) assert.ok(lua.includes(w), `the transcript should include ${w}:\n${lua}`);
+});
+
+test('deliver: delivered() counts the arrivals of both paths (C, unrouted, overflow)', () => {
+  const r = run(String.raw`
+    local out = {}
+    for _, with_c in ipairs({ false, true }) do
+      local W = WORLD(with_c)
+      local P = W.proc("{app|0x00001}")
+      W.M.listen(P, "a")
+      W.send(P, "a", 1); W.send(P, "a", 2)  -- buffer, backlog
+      W.send(P, "b", 3)                      -- no channel yet (unrouted)
+      P.max_mailbox = 0
+      W.send(P, "a", 4)                      -- overflow
+      out[#out + 1] = W.M.delivered() .. " " .. P.unread .. " " .. P.seq
+    end
+    return table.concat(out, "|")
+  `) as string;
+  assert.equal(r, '4 3 3|4 3 3');
+});
+
+test('deliver: seeded random worlds read the same with the C arrival as with the Lua (300 seeds)', () => {
+  let woke = 0, selects = 0, overflows = 0;
+  for (let seed = 1; seed <= 300; seed++) {
+    const [lua, c] = run(`return { RANDOM(WORLD(false), ${seed}), RANDOM(WORLD(true), ${seed}) }`) as string[];
+    assert.equal(c, lua, `seed ${seed}`);
+    if (/ready T\d+ 2 /.test(lua!)) woke++;
+    if (/ready T\d+ 1 \{channel/.test(lua!)) selects++;
+    if (/overflow/.test(lua!)) overflows++;
+  }
+  // the worlds are not empty: waiting receivers, fired selects and overflows in many of them
+  assert.ok(woke > 150 && selects > 30 && overflows > 30, `woke ${woke}, selects ${selects}, overflows ${overflows}`);
+});
+
+test('deliver: the comparison notices a one-step difference in the Lua', () => {
+  const mutants: Array<[string, string]> = [
+    ['elseif w then w.mrec = m; s.proc.unread = s.proc.unread - 1', 'elseif w then w.mrec = m'],
+    ['if n == 1 then return m.p[1] end', 'if n == 1 then return m.p end'],
+    ['if buf.t - buf.h + 1 < s.cap then', 'if buf.t - buf.h < s.cap then'],
+  ];
+  for (const [from, to] of mutants) {
+    const src = from.includes('buf.t - buf.h') ? CHANNEL_SRC : MAILBOX_SRC;
+    assert.ok(src.includes(from), `the kernel has ${from}`);
+    engine.global.set(src === CHANNEL_SRC ? 'CHANNEL_SRC' : 'MAILBOX_SRC', src.replace(from, to));
+    let differs = false;
+    try {
+      for (let seed = 1; seed <= 60 && !differs; seed++) {
+        // (a mutant that breaks the Lua outright differs too)
+        const [lua, c] = run(`local okl, l = pcall(RANDOM, WORLD(false), ${seed})
+          local okc, c = pcall(RANDOM, WORLD(true), ${seed}); return { tostring(l), tostring(c) }`) as string[];
+        differs = lua !== c;
+      }
+    } finally {
+      engine.global.set('CHANNEL_SRC', CHANNEL_SRC);
+      engine.global.set('MAILBOX_SRC', MAILBOX_SRC);
+    }
+    assert.ok(differs, `a Lua with ${to} read like the C in 60 worlds`);
+  }
+});
