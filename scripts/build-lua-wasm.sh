@@ -22,8 +22,8 @@
 # catches through native/lua/lwasm.c and lwasm_try.S. -flto (compile and link): the whole module is
 # optimised as one unit (Lua's core, its libraries, ours, and the C library's LTO build that Debian's
 # emscripten ships), so the calls between files on the per-message path (lapi.c, ldo.c, ltable.c,
-# lgc.c, malloc) are inlined where they pay: ~10% fewer instructions per same-worker message on
-# Node 20 and 24, for a module 40% larger. docs/design/native-core.md, "Build flags".
+# lgc.c, malloc) are inlined where they pay: 3-25% less CPU on kernel-shaped Lua workloads on Node
+# 20 and 24 (bench/lua-builds.ts), for a module 40% larger. docs/design/native-core.md, "Build flags".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
