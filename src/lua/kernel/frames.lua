@@ -256,35 +256,61 @@ return function(deps)
   -- heap as one integer, address << 32 | length (src/lua/engine.ts; our Lua module only), decoded
   -- where it lies by decode_at (lcodec.c): no Lua string of the batch, one copy less per frame.
   -- Both decoders take (batch, pos, len); decode ignores len.
-  local decode_at = deps.decode_at
-  local dbatch, dlen, ddec, dpos, dframe
+  --
+  -- A message frame from the input area is not made a table (decode_m_at, lcodec.c): its fields
+  -- come back as values and go straight to the mailbox, handlers.m's steps inline, when its
+  -- process is here and not forwarded; otherwise (held early, forwarded) the frame is made from
+  -- them and takes the general path. MF stands for the message being handled when that fails
+  -- (frame_fault reads the kind and the PID). One table, a handler call and the frame's field
+  -- reads less per message on the receiving side (docs/design/scheduler.md, "The cross-worker
+  -- receive, per message").
+  local decode_at, decode_m_at = deps.decode_at, deps.decode_m_at
+  local MF = { "m" }
+  local dbatch, dlen, ddec, ddm, dpos, dframe
   local function deliver_rest()
-    local batch, len, dec = dbatch, dlen, ddec
+    local batch, len, dec, dm = dbatch, dlen, ddec, ddm
     while dpos <= len do
       dframe = nil
-      local f
-      f, dpos = dec(batch, dpos, len)
-      dframe = f
-      local kind = f[1]
-      local fw = TARGETED[kind] and forward[f[2]]
-      if fw then
-        post(fw, f)
-      elseif TARGETED[kind] and not procs[f[2]] and not exec_waits[f[2]] and pending_here(f[2]) then
-        local q = early[f[2]]
-        if not q then q = {}; early[f[2]] = q end
-        q[#q + 1] = f
-      else
-        local h = handlers[kind]
-        if h then h(f) end
+      local f, P
+      if dm then
+        local pid, from, topic, n, p, nxt = dm(batch, dpos, len)
+        if nxt then
+          dpos = nxt
+          P = procs[pid]
+          if P and not forward[pid] then
+            MF[2] = pid
+            dframe = MF
+            if P.alive then deliver_msg(P, topic, from, n, p or {}) end
+          else
+            P = nil
+            f = { "m", pid, from, topic, n, p }
+          end
+        end
+      end
+      if not P then
+        if not f then f, dpos = dec(batch, dpos, len) end
+        dframe = f
+        local kind = f[1]
+        local fw = TARGETED[kind] and forward[f[2]]
+        if fw then
+          post(fw, f)
+        elseif TARGETED[kind] and not procs[f[2]] and not exec_waits[f[2]] and pending_here(f[2]) then
+          local q = early[f[2]]
+          if not q then q = {}; early[f[2]] = q end
+          q[#q + 1] = f
+        else
+          local h = handlers[kind]
+          if h then h(f) end
+        end
       end
     end
   end
 
   function M.deliver_batch(batch)
     if type(batch) == "number" then
-      dbatch, dlen, ddec = batch >> 32, batch & 0xffffffff, decode_at
+      dbatch, dlen, ddec, ddm = batch >> 32, batch & 0xffffffff, decode_at, decode_m_at
     else
-      dbatch, dlen, ddec = batch, #batch, decode
+      dbatch, dlen, ddec, ddm = batch, #batch, decode, nil
     end
     dpos = 1
     while true do
@@ -296,7 +322,7 @@ return function(deps)
       end
       frame_fault(dframe, e)
     end
-    dbatch, ddec, dframe = nil, nil, nil
+    dbatch, ddec, ddm, dframe = nil, nil, nil, nil
   end
 
   return M
