@@ -269,6 +269,11 @@ return function(deps)
   local dbatch, dlen, ddec, ddm, dpos, dframe
   local function deliver_rest()
     local batch, len, dec, dm = dbatch, dlen, ddec, ddm
+    -- The PID of the last message taken that way and its process: a run of messages to one
+    -- process (the common batch) looks it up once. Only the general path below changes `procs`
+    -- or `forward` for another PID (a spawn, "bound", "unfwd", "wdown"), so it forgets them; a
+    -- message can only end its own process (a mailbox overflow), which P.alive shows.
+    local lpid, lP
     while dpos <= len do
       dframe = nil
       local f, P
@@ -276,18 +281,23 @@ return function(deps)
         local pid, from, topic, n, p, nxt = dm(batch, dpos, len)
         if nxt then
           dpos = nxt
-          P = procs[pid]
-          if P and not forward[pid] then
+          if pid == lpid then P = lP
+          else
+            P = procs[pid]
+            if P and forward[pid] then P = nil end
+            lpid, lP = pid, P
+          end
+          if P then
             MF[2] = pid
             dframe = MF
             if P.alive then deliver_msg(P, topic, from, n, p or {}) end
           else
-            P = nil
             f = { "m", pid, from, topic, n, p }
           end
         end
       end
       if not P then
+        lpid, lP = nil, nil
         if not f then f, dpos = dec(batch, dpos, len) end
         dframe = f
         local kind = f[1]
