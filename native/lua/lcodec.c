@@ -47,11 +47,13 @@
 ** finaliser encoding while a value is encoded) or a call after an error finds the slot empty and
 ** makes fresh ones. Bytes past MAX_BYTES are counted, not written.
 **
-** Two entry points of the cross-worker path have no codec.lua twin (docs/design/scheduler.md,
-** "The cross-worker send, per message"): encode_frame, encode of a frame and its value list
-** without making the two tables (the same bytes as encode of the tables, tested against both
-** encoders), and decode_at, decode reading the module's memory (the worker's input area) instead
-** of a string (the kernel's only). The kernel keeps its Lua path where they are missing.
+** Three entry points of the cross-worker path have no codec.lua twin (docs/design/scheduler.md,
+** "The cross-worker send, per message" and "The cross-worker receive, per message"):
+** encode_frame, encode of a frame and its value list without making the two tables (the same
+** bytes as encode of the tables, tested against both encoders); decode_at, decode reading the
+** module's memory (the worker's input area) instead of a string (the kernel's only); and
+** decode_m_at, a message frame's fields from there without its table (tested against decode_at).
+** The kernel keeps its Lua path where they are missing.
 **
 ** Budget. A C call is not interrupted by the count hook; the work is linear in what the value
 ** holds (tables are visited once, sharing is kept), which the process spent instructions
