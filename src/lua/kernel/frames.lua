@@ -40,7 +40,7 @@
 -- that moves them stops the kernel from booting instead of misreading frames.
 --
 -- Receives: wire (wire.lua's table); procs, parse_pid, post, host_of_tid (pids.lua); H (route, dies_with, write, wall);
--- cfg.hosts, SELF; decode, decode_at (lcodec.c's, or nil), codec_reset; run; error helpers; deliver_msg (mailbox.lua); and from
+-- cfg.hosts, SELF; decode, decode_at and decode_m_at (lcodec.c's, or nil), codec_reset; run; error helpers; deliver_msg (mailbox.lua); and from
 -- lifecycle.lua deliver_event, terminate, kill, notify_exit, exec_waits, end_faulted,
 -- take_notifying; rpc.lua answer, worker_down; names.lua own, acked; spawn.lua frame_s, frame_sp,
 -- frame_bound, frame_unfwd, early, forward, pending_here, shutdown, worker_down.
