@@ -123,7 +123,7 @@ local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_c
 local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
   maybe_yield = sched.maybe_yield, newud = H.newud, err = err })
 
-local pids = loadmod("pids")({ H = H, cfg = cfg, encode = codec.encode, err = err, wire = wire })
+local pids = loadmod("pids")({ H = H, cfg = cfg, encode = codec.encode, err = err, wire = wire, end_step = sched.end_step })
 
 local rpc = loadmod("rpc")({ run = run, post = pids.post, park = sched.park, ready = sched.ready, err = err,
   SELF = pids.SELF, wire = wire })
