@@ -128,6 +128,13 @@ function runOnce(args: Args, side: 'a' | 'b', workload: string): Map<string, Fig
     // the main thread's share of it, where a workload measures it (the job runner, bench/jobs.ts)
     const mainCpu = f.details?.['mainThreadCpuUsPerOp'];
     if (typeof mainCpu === 'number') out.set(`${f.workload} · ${f.variant} · CPU per operation (main thread)`, { ...f, value: mainCpu, unit: 'CPU µs/op' });
+    // per worker thread, where a workload reads them (bench/threadcpu.ts; the transport's two
+    // sides): details "threadCpuUsPerOp:<which thread>"
+    for (const [k, v] of Object.entries(f.details ?? {})) {
+      if (k.startsWith('threadCpuUsPerOp:') && typeof v === 'number') {
+        out.set(`${f.workload} · ${f.variant} · CPU per operation (${k.slice(17)})`, { ...f, value: v, unit: 'CPU µs/op' });
+      }
+    }
   }
   return out;
 }

@@ -17,8 +17,9 @@
 // Every counter checks the count and the sum of what it received.
 import {
   type BenchContext, type Figure, type Workload, type Variant, MAIN_HOST, PEER_HOST, benchRuntime, luaEntry,
-  withRuntime, spawnWatched, exitValue, check, fmtInt, withTimeout, waitFor, shares, bellCounts,
+  withRuntime, spawnWatched, exitValue, check, cpuSecondsSince, fmtInt, withTimeout, waitFor, shares, bellCounts,
 } from './harness.js';
+import { threadCpu, threadCpuDelta } from './threadcpu.js';
 
 /** Messages rt.send queues before yielding to the event loop (the main thread flushes per microtask). */
 const BURST = 1000;
@@ -95,9 +96,21 @@ async function luaToLua(ctx: BenchContext, across: boolean): Promise<Figure[]> {
     const sender = await spawnWatched(rt, 'bench:sender', MAIN_HOST, [counter.pid, total]);
     ctx.note(`${fmtInt(total)} messages`);
     const bell0 = bellCounts(rt);
+    const cpu0 = process.cpuUsage();
+    const th0 = threadCpu();
     rt.send(sender.pid, 'go');
     const [s, c] = await withTimeout(Promise.all([exitValue(sender, 'sender'), exitValue(counter, 'counter')]), ctx.timeoutMs, 'transport');
+    const th1 = threadCpu();
+    const cpuSeconds = cpuSecondsSince(cpu0);
     const bell1 = bellCounts(rt);
+    // CPU per message of each side's worker thread (bench/threadcpu.ts; Linux, Node 24's thread
+    // names): the sender's and the receiver's, or the one worker's when both are on it
+    const perMsg = (sec: number | undefined) => sec === undefined ? undefined : sec * 1e6 / total;
+    const threadCpuUsPerOp: Record<string, number> = {};
+    const sendSide = perMsg(threadCpuDelta(th0, th1, `${MAIN_HOST}#`));
+    const recvSide = across ? perMsg(threadCpuDelta(th0, th1, `${PEER_HOST}#`)) : undefined;
+    if (sendSide !== undefined) threadCpuUsPerOp[`threadCpuUsPerOp:${across ? 'sender worker' : 'the worker'}`] = sendSide;
+    if (recvSide !== undefined) threadCpuUsPerOp['threadCpuUsPerOp:receiver worker'] = recvSide;
     check(c.count === total && c.sum === (total * (total + 1)) / 2, `counter: count ${c.count} sum ${c.sum}, expected ${total} and ${(total * (total + 1)) / 2}`);
     const seconds = (c.t1 - s.t0) / 1e6;
     return [{
@@ -106,7 +119,7 @@ async function luaToLua(ctx: BenchContext, across: boolean): Promise<Figure[]> {
       figure: across ? 'process.send to another thread → counter' : 'process.send in-VM → counter (baseline)',
       value: total / seconds, unit: 'messages/s', work: `${fmtInt(total)} integer messages, one sender`,
       timing: 'Lua clocks: sender before first send → counter after last message',
-      details: { seconds, senderSeconds: (s.t1 - s.t0) / 1e6,
+      details: { seconds, senderSeconds: (s.t1 - s.t0) / 1e6, cpuUsPerOp: cpuSeconds * 1e6 / total, ...threadCpuUsPerOp,
         // doorbell counters of all threads, "go" to both EXITs: parks and notifies per message
         parksPerMessage: (bell1.parks - bell0.parks) / total, wakesPerMessage: (bell1.wakes - bell0.wakes) / total },
     }];

@@ -47,11 +47,13 @@
 ** finaliser encoding while a value is encoded) or a call after an error finds the slot empty and
 ** makes fresh ones. Bytes past MAX_BYTES are counted, not written.
 **
-** Two entry points of the cross-worker path have no codec.lua twin (docs/design/scheduler.md,
-** "The cross-worker send, per message"): encode_frame, encode of a frame and its value list
-** without making the two tables (the same bytes as encode of the tables, tested against both
-** encoders), and decode_at, decode reading the module's memory (the worker's input area) instead
-** of a string (the kernel's only). The kernel keeps its Lua path where they are missing.
+** Three entry points of the cross-worker path have no codec.lua twin (docs/design/scheduler.md,
+** "The cross-worker send, per message" and "The cross-worker receive, per message"):
+** encode_frame, encode of a frame and its value list without making the two tables (the same
+** bytes as encode of the tables, tested against both encoders); decode_at, decode reading the
+** module's memory (the worker's input area) instead of a string (the kernel's only); and
+** decode_m_at, a message frame's fields from there without its table (tested against decode_at).
+** The kernel keeps its Lua path where they are missing.
 **
 ** Budget. A C call is not interrupted by the count hook; the work is linear in what the value
 ** holds (tables are visited once, sharing is kept), which the process spent instructions
@@ -739,6 +741,8 @@ typedef struct Dec {
   int depth;
   int refs;  /* stack index of the refs table */
   int frame;  /* decode_at: the value is a kernel frame (its outer array is presized) */
+  int noframe;  /* decode_m_at: 1 while the frame's own table (table 1) was not made, 2 once a
+                ** reference named it */
 } Dec;
 
 NORET fail (Dec *d, const char *what, int64_t pos) {
@@ -896,6 +900,7 @@ static int64_t dec_ext (Dec *d, int64_t pos, int64_t size, int ty) {
     if (size != 4) fail(d, "bad table reference", pos);
     i = (int64_t)rd(d, pos, 4);
     if (i >= d->n) fail(d, "reference to an unknown table", pos);
+    if (i == 0 && d->noframe) d->noframe = 2;
     lua_rawgeti(L, d->refs, (lua_Integer)(i + 1));
     return pos + 4;
   }
@@ -997,6 +1002,7 @@ static void dec_open (lua_State *L, Dec *d, const char *s, size_t slen) {
   d->n = 0;
   d->depth = 0;
   d->frame = 0;
+  d->noframe = 0;
   if (take(L, SC_REFS) == LUA_TNIL) {
     lua_pop(L, 1);
     lua_createtable(L, 16, 0);
@@ -1066,6 +1072,50 @@ static int c_decode_at (lua_State *L) {
   dec_close(L, &d);
   lua_pushinteger(L, (lua_Integer)nxt);
   return 2;
+}
+
+/* decode_m_at(addr, pos, len) -> pid, from, topic, n, payloads, next_pos | nil: a message frame
+** without its table. If the frame at pos is an "m" frame (a fixarray of 6 whose first element is
+** the fixstr "m": every {"m", pid, from, topic, n, payloads} the encoders write), its other five
+** fields, exactly what decode_at would put at f[2..6], and the position after it; anything else:
+** nil, with nothing read (the caller decodes it with decode_at). The receiving side's per-message
+** path (frames.lua) hands the fields to the mailbox and never needed the frame: one table, its six
+** stores and its place in the reference list less per message, and no frame fields read back.
+** The payloads are numbered as decode_at numbers them, after the frame's own table (table 1), so a
+** reference inside them reads the same table; one that names table 1, the frame itself (no
+** encoder writes it: the frame is not a value inside itself), makes this return nil too, and
+** decode_at gives the frame. Errors: decode_at's, with the same message and byte. */
+static int c_decode_m_at (lua_State *L) {
+  Dec d;
+  lua_Integer a, pos, len;
+  const unsigned char *s;
+  int64_t p;
+  int i;
+  if (!lua_isinteger(L, 1) || (a = lua_tointeger(L, 1)) <= 0 || !lua_isinteger(L, 3)
+      || (len = lua_tointeger(L, 3)) < 0)
+    return luaL_error(L, "codec.decode_m_at: expected an address and a length");
+  if (!lua_isinteger(L, 2) || (pos = lua_tointeger(L, 2)) < 1)
+    return luaL_error(L, "codec.decode: pos must be a positive integer");
+  s = (const unsigned char *)(uintptr_t)a;
+  if (pos + 2 > len || s[pos - 1] != 0x96 || s[pos] != 0xa1 || s[pos + 1] != 'm') {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_settop(L, 0);
+  dec_open(L, &d, (const char *)s, (size_t)len);
+  d.frame = 1;
+  d.n = 1;  /* the frame's table: never made, refs[1] stays empty */
+  d.depth = 1;  /* its elements are one level down, as in decode_at */
+  d.noframe = 1;
+  p = pos + 3;
+  for (i = 2; i <= 6; i++) p = dec_item(&d, p);
+  dec_close(L, &d);
+  if (d.noframe == 2) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushinteger(L, (lua_Integer)p);
+  return 6;
 }
 
 /* decode_args(s) -> n, ... */
@@ -1277,12 +1327,13 @@ static int c_reset (lua_State *L) {
 
 
 /* codec(is_error, error_fields, make_error [, registry]) -> { encode, decode, encode_args,
-** decode_args, copy, reset, encode_frame, decode_at, MAX_DEPTH, VALUE_DEPTH, MAX_BYTES } */
+** decode_args, copy, reset, encode_frame, decode_at, decode_m_at, MAX_DEPTH, VALUE_DEPTH, MAX_BYTES } */
 static int c_codec (lua_State *L) {
   static const luaL_Reg fns[] = {
     { "encode", c_encode }, { "decode", c_decode }, { "encode_args", c_encode_args },
     { "decode_args", c_decode_args }, { "copy", c_copy }, { "reset", c_reset },
-    { "encode_frame", c_encode_frame }, { "decode_at", c_decode_at }, { NULL, NULL }
+    { "encode_frame", c_encode_frame }, { "decode_at", c_decode_at }, { "decode_m_at", c_decode_m_at },
+    { NULL, NULL }
   };
   luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_checktype(L, 2, LUA_TFUNCTION);
@@ -1290,7 +1341,7 @@ static int c_codec (lua_State *L) {
   if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
   lua_settop(L, 4);
   lua_createtable(L, 5, 0);  /* the scratch */
-  lua_createtable(L, 0, 11);
+  lua_createtable(L, 0, 12);
   lua_insert(L, 1);  /* result table under the five upvalues */
   luaL_setfuncs(L, fns, 5);
   lua_pushinteger(L, MAX_DEPTH); lua_setfield(L, 1, "MAX_DEPTH");

@@ -41,7 +41,7 @@
 -- that moves them stops the kernel from booting instead of misreading frames.
 --
 -- Receives: wire (wire.lua's table); procs, parse_pid, post, host_of_tid (pids.lua); H (route, dies_with, write, wall);
--- cfg.hosts, SELF; decode, decode_at (lcodec.c's, or nil), codec_reset; run; error helpers; deliver_msg (mailbox.lua); and from
+-- cfg.hosts, SELF; decode, decode_at and decode_m_at (lcodec.c's, or nil), codec_reset; run; error helpers; deliver_msg (mailbox.lua); and from
 -- lifecycle.lua deliver_event, terminate, kill, notify_exit, exec_waits, end_faulted,
 -- take_notifying; rpc.lua answer, worker_down; names.lua own, acked; spawn.lua frame_s, frame_sp,
 -- frame_spj, frame_bound, frame_unfwd, early, forward, pending_here, shutdown, worker_down.
@@ -259,37 +259,73 @@ return function(deps)
   -- address << 32 | length), decoded where it lies by decode_at (lcodec.c): no Lua string of the
   -- batch, one copy less per frame.
   -- Both decoders take (batch, pos, len); decode ignores len.
-  local decode_at = deps.decode_at
-  local dbatch, dlen, ddec, dpos, dframe
+  --
+  -- A message frame from the input area is not made a table (decode_m_at, lcodec.c): its fields
+  -- come back as values and go straight to the mailbox, handlers.m's steps inline, when its
+  -- process is here and not forwarded; otherwise (held early, forwarded) the frame is made from
+  -- them and takes the general path. MF stands for the message being handled when that fails
+  -- (frame_fault reads the kind and the PID). One table, a handler call and the frame's field
+  -- reads less per message on the receiving side (docs/design/scheduler.md, "The cross-worker
+  -- receive, per message").
+  local decode_at, decode_m_at = deps.decode_at, deps.decode_m_at
+  local MF = { "m" }
+  local dbatch, dlen, ddec, ddm, dpos, dframe
   local function deliver_rest()
-    local batch, len, dec = dbatch, dlen, ddec
+    local batch, len, dec, dm = dbatch, dlen, ddec, ddm
+    -- The PID of the last message taken that way and its process: a run of messages to one
+    -- process (the common batch) looks it up once. Only the general path below changes `procs`
+    -- or `forward` for another PID (a spawn, "bound", "unfwd", "wdown"), so it forgets them; a
+    -- message can only end its own process (a mailbox overflow), which P.alive shows.
+    local lpid, lP
     while dpos <= len do
       dframe = nil
-      local f
-      f, dpos = dec(batch, dpos, len)
-      dframe = f
-      local kind = f[1]
-      local fw = TARGETED[kind] and forward[f[2]]
-      if fw then
-        post(fw, f)
-      elseif TARGETED[kind] and not procs[f[2]] and not exec_waits[f[2]] and pending_here(f[2]) then
-        local q = early[f[2]]
-        if not q then q = {}; early[f[2]] = q end
-        q[#q + 1] = f
-      else
-        local h = handlers[kind]
-        if h then h(f) end
+      local f, P
+      if dm then
+        local pid, from, topic, n, p, nxt = dm(batch, dpos, len)
+        if nxt then
+          dpos = nxt
+          if pid == lpid then P = lP
+          else
+            P = procs[pid]
+            if P and forward[pid] then P = nil end
+            lpid, lP = pid, P
+          end
+          if P then
+            MF[2] = pid
+            dframe = MF
+            if P.alive then deliver_msg(P, topic, from, n, p or {}) end
+          else
+            f = { "m", pid, from, topic, n, p }
+          end
+        end
+      end
+      if not P then
+        lpid, lP = nil, nil
+        if not f then f, dpos = dec(batch, dpos, len) end
+        dframe = f
+        local kind = f[1]
+        local fw = TARGETED[kind] and forward[f[2]]
+        if fw then
+          post(fw, f)
+        elseif TARGETED[kind] and not procs[f[2]] and not exec_waits[f[2]] and pending_here(f[2]) then
+          local q = early[f[2]]
+          if not q then q = {}; early[f[2]] = q end
+          q[#q + 1] = f
+        else
+          local h = handlers[kind]
+          if h then h(f) end
+        end
       end
     end
   end
 
   function M.deliver_batch(batch, len)
     if len then -- the input area: its address and length, as two numbers (no 64-bit integer made in JS)
-      dbatch, dlen, ddec = batch | 0, len | 0, decode_at
+      dbatch, dlen, ddec, ddm = batch | 0, len | 0, decode_at, decode_m_at
     elseif type(batch) == "number" then
-      dbatch, dlen, ddec = batch >> 32, batch & 0xffffffff, decode_at
+      dbatch, dlen, ddec, ddm = batch >> 32, batch & 0xffffffff, decode_at, decode_m_at
     else
-      dbatch, dlen, ddec = batch, #batch, decode
+      dbatch, dlen, ddec, ddm = batch, #batch, decode, nil
     end
     dpos = 1
     while true do
@@ -301,7 +337,7 @@ return function(deps)
       end
       frame_fault(dframe, e)
     end
-    dbatch, ddec, dframe = nil, nil, nil
+    dbatch, ddec, ddm, dframe = nil, nil, nil, nil
   end
 
   return M

@@ -128,7 +128,7 @@ local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_c
 local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
   maybe_yield = sched.maybe_yield, newud = H.newud, err = err })
 
-local pids = loadmod("pids")({ H = H, cfg = cfg, encode = codec.encode, err = err, wire = wire })
+local pids = loadmod("pids")({ H = H, cfg = cfg, encode = codec.encode, err = err, wire = wire, end_step = sched.end_step })
 
 local rpc = loadmod("rpc")({ run = run, post = pids.post, park = sched.park, ready = sched.ready, err = err,
   SELF = pids.SELF, wire = wire })
@@ -194,7 +194,7 @@ late.cancel_execs = exec.cancel_execs
 
 local frames = loadmod("frames")({
   procs = pids.procs, parse_pid = pids.parse_pid, post = pids.post, host_of_tid = pids.host_of_tid,
-  H = H, hosts = cfg.hosts, SELF = pids.SELF, decode = codec.decode, decode_at = codec.decode_at, codec_reset = codec.reset,
+  H = H, hosts = cfg.hosts, SELF = pids.SELF, decode = codec.decode, decode_at = codec.decode_at, decode_m_at = codec.decode_m_at, codec_reset = codec.reset,
   run = run, err = err, is_error = is_error, error_message = errmsg,
   deliver_msg = mailbox.deliver_msg, set_of = pids.set_of,
   lifecycle = lifecycle, rpc = rpc, names = names, spawn = spawn, wire = wire,

@@ -119,15 +119,25 @@ return function(deps)
   end
   -- A listen channel's hook, called right after a value was popped from its buffer (sched.lua
   -- `take`): the popped slot's record is read; then the backlog refills the buffer.
+  -- Emptied queues go back to slot 1 (as take_backlog's and channel.lua's offer's do): a buffer
+  -- or backlog whose head and tail only grow puts every new slot, and every record in s.mrec, in
+  -- a table's hash part (Lua reuses its dead slots, so no rehash: a slower insert and lookup,
+  -- 336-373 -> 280-307 ns for the buffer's step in one Lua state, docs/design/scheduler.md). The
+  -- buffer may restart at slot 1 because, once empty, s.mrec is empty too: a record is kept per
+  -- buffered slot and cleared here when its slot is popped.
   local function refill(s)
     local buf, mrec = s.buf, s.mrec
     local i = buf.h - 1
     if mrec[i] then mrec[i] = nil; s.proc.unread = s.proc.unread - 1 end
+    if buf.h > buf.t then buf.h, buf.t = 1, 0 end
     local bq = s.bq
-    while bq.t >= bq.h and qlen(s.buf) < s.cap do
-      local m = qpop(bq)
-      qpush_at(s, "buf", convert(s, m))
-      mrec[s.buf.t] = m
+    if bq.t >= bq.h then
+      while bq.t >= bq.h and qlen(s.buf) < s.cap do
+        local m = qpop(bq)
+        qpush_at(s, "buf", convert(s, m))
+        mrec[s.buf.t] = m
+      end
+      if bq.h > bq.t then bq.h, bq.t = 1, 0 end
     end
   end
 

@@ -388,6 +388,10 @@ return function(deps)
     end
   end
 
+  -- End the step after the resume running now (pids.lua, when the frames it holds for other
+  -- workers pass half a ring: they are handed over only at a step's end).
+  function S.end_step() budget = 0 end
+
   -- One scheduling step. Returns the next timer deadline (ms, host clock) or -1, and whether
   -- runnable threads are left (the host calls again at once). `batch` (and `len`): frames,
   -- deliver_batch's (frames.lua). `now`: the host clock when the host began the step, read in JS

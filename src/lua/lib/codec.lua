@@ -796,6 +796,9 @@ return function(K)
       -- decode_at(addr, pos, len): decode(s, pos) from the bytes at an address of the Lua state's
       -- memory (the worker's input area; lcodec.c). The kernel's only: never give it to a process.
       codec.decode_at = c.decode_at
+      -- decode_m_at(addr, pos, len): a message frame's fields at pos without the frame's table,
+      -- or nil for any other frame (the kernel's batch delivery, frames.lua)
+      codec.decode_m_at = c.decode_m_at
       local lua_reset, c_reset = codec.reset, c.reset
       codec.reset = function() lua_reset(); c_reset() end
       codec.native = true
