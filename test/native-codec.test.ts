@@ -22,6 +22,7 @@ import type { LuaEngine } from 'wasmoon';
 import { luaFactory } from '../src/lua/module.js';
 import { fuzzParams } from './helpers/fuzz.js';
 import { hostileFrame } from './helpers/gen-msgpack.js';
+import { SAME_LUA } from './helpers/lua-same.js';
 
 const PRELUDE = `
 local native = package.loaded["wippy.native"]
@@ -78,59 +79,7 @@ assert(CODECS.t.C.native and CODECS.r.C.native and not CODECS.t.L.native)
 function hex(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
 function unhex(h) return (h:gsub("..", function(x) return string.char(tonumber(x, 16)) end)) end
 
--- Lockstep walk: a and b are the same value, table by table in next order. Maps with table
--- keys are compared without order (a table key's place depends on its address).
-function same(K, a, b, path, m, unordered)
-  m = m or {}
-  local ta, tb = type(a), type(b)
-  if ta ~= tb then error(path .. ": type " .. ta .. " vs " .. tb, 0) end
-  if ta == "number" then
-    if math.type(a) ~= math.type(b) then error(path .. ": math.type differs", 0) end
-    if a ~= a and b ~= b then return end
-    if a ~= b or (a == 0 and math.type(a) == "float" and 1 / a ~= 1 / b) then
-      error(path .. ": " .. tostring(a) .. " vs " .. tostring(b), 0)
-    end
-    return
-  end
-  if ta ~= "table" then
-    if a ~= b then error(path .. ": " .. tostring(a) .. " vs " .. tostring(b), 0) end
-    return
-  end
-  if m[a] ~= nil then
-    if m[a] ~= b then error(path .. ": sharing differs", 0) end
-    return
-  end
-  m[a] = b
-  local ea, eb = K.is_error(a), K.is_error(b)
-  if ea ~= eb then error(path .. ": error object vs not", 0) end
-  if ea then
-    local fa, fb = K.error_fields(a), K.error_fields(b)
-    for _, f in ipairs({ "kind", "message", "retryable", "details", "stack" }) do
-      same(K, fa[f], fb[f], path .. "." .. f, m, unordered)
-    end
-    return
-  end
-  if not unordered and rawlen(a) ~= rawlen(b) then error(path .. ": # " .. rawlen(a) .. " vs " .. rawlen(b), 0) end
-  local tkeys = unordered
-  for k in next, a do if type(k) == "table" or type(k) == "userdata" then tkeys = true end end
-  if tkeys then TABLE_KEYS = true end
-  if not tkeys then
-    local ka, kb = next(a), next(b)
-    while ka ~= nil or kb ~= nil do
-      same(K, ka, kb, path .. ".<key>", m)
-      same(K, rawget(a, ka), rawget(b, kb), path .. "." .. tostring(ka), m)
-      ka, kb = next(a, ka), next(b, kb)
-    end
-    return
-  end
-  local na, nb = 0, 0
-  for k, v in next, a do
-    na = na + 1
-    if type(k) ~= "table" and type(k) ~= "userdata" then same(K, v, rawget(b, k), path .. "." .. tostring(k), m, unordered) end
-  end
-  for _ in next, b do nb = nb + 1 end
-  if na ~= nb then error(path .. ": " .. na .. " keys vs " .. nb, 0) end
-end
+${SAME_LUA}
 
 -- Both codecs of K-variant kv on value v: encode, decode, copy, encode_args/decode_args.
 -- -> a short description of what was compared (for the test's counts)

@@ -21,6 +21,7 @@ import { encodeValue } from '../src/codec/msgpack.js';
 import { fuzzParams } from './helpers/fuzz.js';
 import { hostileFrame, jsValue } from './helpers/gen-msgpack.js';
 import { mulberry32 } from './helpers/prng.js';
+import { SAME_LUA } from './helpers/lua-same.js';
 
 const PRELUDE = String.raw`
 local native = package.loaded["wippy.native"]
@@ -43,48 +44,7 @@ assert(C.decode_m_at, "decode_m_at missing")
 
 function hex(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
 
--- a and b are the same value, table by table in next order, sharing included (m: a's tables to b's)
-function same(a, b, path, m)
-  local ta, tb = type(a), type(b)
-  if ta ~= tb then error(path .. ": type " .. ta .. " vs " .. tb, 0) end
-  if ta == "number" then
-    if math.type(a) ~= math.type(b) then error(path .. ": math.type differs", 0) end
-    if a ~= a and b ~= b then return end
-    if a ~= b or (a == 0 and math.type(a) == "float" and 1 / a ~= 1 / b) then
-      error(path .. ": " .. tostring(a) .. " vs " .. tostring(b), 0)
-    end
-    return
-  end
-  if ta ~= "table" then
-    if a ~= b then error(path .. ": " .. tostring(a) .. " vs " .. tostring(b), 0) end
-    return
-  end
-  if m[a] ~= nil then
-    if m[a] ~= b then error(path .. ": sharing differs", 0) end
-    return
-  end
-  m[a] = b
-  if K.is_error(a) ~= K.is_error(b) then error(path .. ": error object vs not", 0) end
-  if K.is_error(a) then
-    local fa, fb = K.error_fields(a), K.error_fields(b)
-    for _, f in ipairs({ "kind", "message", "retryable", "details" }) do same(fa[f], fb[f], path .. "." .. f, m) end
-    return
-  end
-  if rawlen(a) ~= rawlen(b) then error(path .. ": # " .. rawlen(a) .. " vs " .. rawlen(b), 0) end
-  local ka, kb = next(a), next(b)
-  while ka ~= nil or kb ~= nil do
-    if type(ka) == "table" then -- a table key: its place in next order is its address's
-      local na, nb = 0, 0
-      for _ in next, a do na = na + 1 end
-      for _ in next, b do nb = nb + 1 end
-      if na ~= nb then error(path .. ": " .. na .. " keys vs " .. nb, 0) end
-      return
-    end
-    same(ka, kb, path .. ".<key>", m)
-    same(rawget(a, ka), rawget(b, kb), path .. "." .. tostring(ka), m)
-    ka, kb = next(a, ka), next(b, kb)
-  end
-end
+${SAME_LUA}
 
 -- Does v reach table t (through values and keys)?
 local function reaches(v, t, seen)
@@ -129,7 +89,7 @@ function m_vs_at(addr, len, first)
       if f[1] ~= "m" then error("decode_at's frame is not an \"m\" frame", 0) end
       if rM.n ~= 7 then error("decode_m_at gave " .. (rM.n - 1) .. " values", 0) end
       if rM[7] ~= rA[3] then error("next position " .. tostring(rM[7]) .. " vs " .. tostring(rA[3]), 0) end
-      same(table.pack(f[2], f[3], f[4], f[5], f[6]), table.pack(rM[2], rM[3], rM[4], rM[5], rM[6]), "fields", {})
+      same(K, table.pack(f[2], f[3], f[4], f[5], f[6]), table.pack(rM[2], rM[3], rM[4], rM[5], rM[6]), "fields", {})
       what = "m"
     end
     OUT[what] = (OUT[what] or 0) + 1
