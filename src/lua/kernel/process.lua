@@ -106,20 +106,31 @@ return function(deps)
       if not where then return nil, target end
     end
     if where == "local" then
-      local p
-      if pack then
-        local cerr
-        p, cerr = pack(...)
-        if not p then return E("Invalid", cerr) end
-      else
-        p = {}
-        for i = 1, n do
-          local c, cerr = copy((select(i, ...)))
+      if n == 1 then -- one value, the common case: carried without a payload list (mailbox.lua)
+        local v = ...
+        local tv = type(v)
+        if tv == "table" or tv == "userdata" or tv == "function" or tv == "thread" then
+          local cerr
+          v, cerr = copy(v)
           if cerr then return E("Invalid", cerr) end
-          p[i] = c
         end
+        deliver_msg(target, topic, P.pid, 1, nil, v)
+      else
+        local p
+        if pack then
+          local cerr
+          p, cerr = pack(...)
+          if not p then return E("Invalid", cerr) end
+        else
+          p = {}
+          for i = 1, n do
+            local c, cerr = copy((select(i, ...)))
+            if cerr then return E("Invalid", cerr) end
+            p[i] = c
+          end
+        end
+        deliver_msg(target, topic, P.pid, n, p)
       end
-      deliver_msg(target, topic, P.pid, n, p)
     else
       local b, eerr
       if encode_frame then b, eerr = encode_frame(5, "m", pid, P.pid, topic, n, ...)
