@@ -12,14 +12,19 @@
 //          as every send did before session 8), then ch:receive() (parks)
 //   one    the same with the value carried without a list, deliver_msg(peer, "p", from, 1, nil, v),
 //          as process.send's one-value case does since session 8
+//   fanin1 one process delivers 10 messages ({ k } lists) to the other's `listen` channel, then
+//          goes to the back of the run queue; the other receives until it parks: the first
+//          message wakes it, one waits in the channel's buffer, eight in its backlog
+//   fanin  the same with one value carried without a list
 //   bare   sched.ready(peer) and sched.park(): the switch alone
 //   alloc  bare, plus the two tables a message allocates (its record and payload list)
 // A round is 5 steps (100,000 messages) per side; CPU by process.cpuUsage around each (the Lua
 // runs on this thread), so the figure holds on a loaded machine better than wall time. Printed:
 // the best CPU per message of each side and the median (range) of the per-round ratios.
 // --base DIR (a built checkout, e.g. a worktree of the previous commit) adds its module and kernel
-// sources in a second Lua state: DIR's `msg` mode against this tree's `one`, both with the C,
-// interleaved the same way (the before and after of process.send's common case; --count too).
+// sources in a second Lua state: DIR's `msg` mode against this tree's `one` and DIR's `fanin1`
+// against this tree's `fanin` (for those of --mode), both with the C, interleaved the same way
+// (the before and after of process.send's common case; --count too).
 // --count prints VM instructions per message instead (count hooks of 1 on the main thread and
 // both process threads, 20,000 messages), and the bytes allocated per message (the growth of
 // collectgarbage("count") over 20,000 messages with the collector stopped): load-free.
@@ -33,7 +38,7 @@ const arg = (name: string, dflt: string): string => {
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
 };
 const ROUNDS = Number(arg('rounds', '16'));
-const MODES = arg('mode', 'all') === 'all' ? ['bare', 'alloc', 'msg', 'one'] : [arg('mode', 'msg')];
+const MODES = arg('mode', 'all') === 'all' ? ['bare', 'alloc', 'msg', 'one', 'fanin1', 'fanin'] : arg('mode', 'msg').split(',');
 const COUNT = argv.includes('--count');
 const BASE = arg('base', '');
 
@@ -84,6 +89,17 @@ function WORLD(with_c, mode)
           S.ready(Ts[peer], 1, m); S.park()
         end
       end
+      if mode == "fanin" or mode == "fanin1" then
+        if me == 2 then while true do recv(chs[2]); n = n + 1 end end
+        local k = 0
+        while true do -- the sender: 10 messages, then to the back of the run queue
+          for _ = 1, 10 do
+            k = k + 1
+            if mode == "fanin" then deliver(Ps[2], "p", "p1", 1, nil, k) else deliver(Ps[2], "p", "p1", 1, { k }) end
+          end
+          S.ready(Ts[1], 0); coroutine.yield(S.BLOCK)
+        end
+      end
       if me == 1 then deliver(Ps[peer], "p", "p1", 1, { 0 }) end
       while true do
         local v = recv(chs[me])
@@ -94,7 +110,7 @@ function WORLD(with_c, mode)
     end)
   end
   S.ready(Ts[1], 0)
-  if mode == "msg" or mode == "one" then S.ready(Ts[2], 0) else Ts[2].parked = true end
+  if mode == "bare" or mode == "alloc" then Ts[2].parked = true else S.ready(Ts[2], 0) end
   return { S = S, count = function() return n end, Ts = Ts }
 end
 function ROUND(w) local a = w.count(); for _ = 1, 5 do w.S.step() end; return w.count() - a end
@@ -164,15 +180,16 @@ for (const mode of MODES) {
   ratios.sort((a, b) => a - b);
   console.log(`| ${mode} | ${bl.toFixed(0)} | ${bc.toFixed(0)} | ${ratios[ROUNDS >> 1]!.toFixed(2)}× (${ratios[0]!.toFixed(2)}–${ratios[ROUNDS - 1]!.toFixed(2)}) |`);
 }
-if (baseEngine) {
-  baseEngine.doStringSync('WB = WORLD(true, "msg")');
-  engine.doStringSync('WO = WORLD(true, "one")');
+for (const [bm, om] of [['msg', 'one'], ['fanin1', 'fanin']]) {
+  if (!baseEngine || !MODES.includes(om)) continue;
+  baseEngine.doStringSync(`WB = WORLD(true, "${bm}")`);
+  engine.doStringSync(`WO = WORLD(true, "${om}")`);
   if (COUNT) {
     const b = baseEngine.doStringSync('return COUNT(WB, 20000)') as number;
     const o = engine.doStringSync('return COUNT(WO, 20000)') as number;
     const bb = baseEngine.doStringSync('collectgarbage("collect"); collectgarbage("stop"); local a, kb = WB.count(), collectgarbage("count"); while WB.count() - a < 20000 do WB.S.step() end; local r = (collectgarbage("count") - kb) * 1024 / (WB.count() - a); collectgarbage("restart"); return r') as number;
     const ob = engine.doStringSync('return BYTES(WO, 20000)') as number;
-    console.log(`| ${BASE} msg (C) → this one (C) | ${b.toFixed(1)} instr, ${bb.toFixed(0)} B | ${o.toFixed(1)} instr, ${ob.toFixed(0)} B | ${(b / o).toFixed(2)}× |`);
+    console.log(`| ${BASE} ${bm} (C) → this ${om} (C) | ${b.toFixed(1)} instr, ${bb.toFixed(0)} B | ${o.toFixed(1)} instr, ${ob.toFixed(0)} B | ${(b / o).toFixed(2)}× |`);
   } else {
     let bb = Infinity, bo = Infinity;
     const ratios: number[] = [];
@@ -189,6 +206,6 @@ if (baseEngine) {
       ratios.push(per.B! / per.O!);
     }
     ratios.sort((a, b) => a - b);
-    console.log(`| ${BASE} msg (C) → this one (C) | ${bb.toFixed(0)} | ${bo.toFixed(0)} | ${ratios[ROUNDS >> 1]!.toFixed(2)}× (${ratios[0]!.toFixed(2)}–${ratios[ROUNDS - 1]!.toFixed(2)}) |`);
+    console.log(`| ${BASE} ${bm} (C) → this ${om} (C) | ${bb.toFixed(0)} | ${bo.toFixed(0)} | ${ratios[ROUNDS >> 1]!.toFixed(2)}× (${ratios[0]!.toFixed(2)}–${ratios[ROUNDS - 1]!.toFixed(2)}) |`);
   }
 }

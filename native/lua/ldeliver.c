@@ -5,39 +5,41 @@
 ** same state, in one C call.
 **
 ** What it owns: nothing. The state is the kernel's Lua tables (the process record P, the
-** subscription channel states CH[ch], their queues { h, t, [i] }, the thread records) and the
-** locals of two factories: mailbox.lua's (CH, EMPTYQ, `delivered`, and its Lua functions
-** to_channel, convert and deliver_msg for the cases left to them) and sched.lua's (the run queue
+** subscription channel states CH[ch], their queues { h, t, [i] }, the thread records, the mailbox
+** records) and the locals of two factories: mailbox.lua's (CH, EMPTYQ, `delivered`, and its Lua
+** functions convert and deliver_msg for the cases left to them) and sched.lua's (the run queue
 ** `runq` and its tail `rq_tail`, which ready pushes on). deliverer(sched_probe, mbox_probe) finds
 ** them by name among the two probe closures' upvalues, as lsched.c does, and reads and writes them
 ** where they live; fields go through lfield.h (the VM's own steps, metamethods included).
 **
-** deliver(P, topic, from, n, p): mailbox.lua's deliver_msg. Left to the Lua deliver_msg,
-** untouched, before anything changes: a topic that is not a string, an arrival past P's
-** max_mailbox (the overflow kill) and a topic with no channel yet (`unrouted`). Then, here:
-** `delivered` + 1, P.unread + 1, P.seq + 1, the record { topic, from, n, p, seq }, and its
-** channel's to_channel: behind a non-empty backlog the Lua to_channel queues it (a backlog is
-** the cold case: the receiver is busy); else the value (convert: the payload itself for a raw
-** channel and one payload, nil for none; a Message object or a list by the Lua convert) is
-** offered: a closed channel refuses (the record joins the backlog); the first live entry of the
-** receivers' queue (a plain receive's thread record, or a select's waiter { T, sel } whose
-** select has not fired; entries of dead processes and fired selects are popped and skipped; a
-** queue emptied goes back to slot 1) is readied with it (ready's steps: T, 2, v, true; or T, 1,
-** { channel, value, ok } and sel.done) and its thread holds the record (T.mrec); else a free
-** buffer slot takes it (s.mrec[slot] = the record); else the backlog.
+** deliver(P, topic, from, n, p [, v]): mailbox.lua's deliver_msg (the payload is the list p, or
+** with p nil and n == 1 the one value v). Left to the Lua deliver_msg, untouched, before anything
+** changes: a topic that is not a string, an arrival past P's max_mailbox (the overflow kill) and a
+** topic with no channel yet (`unrouted`). Then, here: `delivered` + 1, P.unread + 1, P.seq + 1,
+** and the channel's to_channel: behind a non-empty backlog the record { topic, from, n, p, v, seq }
+** joins it (fan-in's common case: the receiver is busy). Else, for a raw channel and zero or one
+** value, the value itself is offered, with no record made first: a closed channel refuses (a
+** record joins the backlog); the first live entry of the receivers' queue (a plain receive's
+** thread record, or a select's waiter { T, sel } whose select has not fired; entries of dead
+** processes and fired selects are popped and skipped; a queue emptied goes back to slot 1) is
+** readied with it (ready's steps: T, 2, v, true; or T, 1, { channel, value, ok } and sel.done) and
+** its thread holds a record (T.mrec): the channel's kept one (s.wrec) refilled if the thread it
+** last went to has run (its T.mrec is another), else a new one kept; else a free buffer slot takes
+** it (s.mrec[slot] = a new record); else the backlog. A Message object or several values: the
+** record first, converted by the Lua convert, then the same offer.
 **
 ** Why, measured: a ping-pong message's arrival was ~100 VM instructions in five Lua calls
-** (deliver_msg, to_channel, convert, offer, ready); docs/design/native-core.md, "The per-message
-** path", has the figures with and without this.
+** (deliver_msg, to_channel, convert, offer, ready), and fan-in's backlog push a C-to-Lua call;
+** docs/design/native-core.md, "The per-message path", has the figures with and without this.
 **
-** What it may call: the Lua to_channel, convert and deliver_msg it was given, and metamethods.
+** What it may call: the Lua convert and deliver_msg it was given, and metamethods.
 ** On wasmoon's module the Lua runs; test/native-deliver.test.ts runs both on the same cases.
 */
 #include <string.h>
 
 #include "lfield.h"
 
-#define UPVALS(X) X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(delivered) X(to_channel) X(convert) X(deliver_msg)
+#define UPVALS(X) X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(delivered) X(convert) X(deliver_msg)
 #define KEYS(X) \
   X(unread) X(max_mailbox) X(subs) X(inbox) X(seq) X(topic) X(from) X(n) X(p) X(bq) X(h) X(t) \
   X(mode) X(closed) X(recvq) X(sel) X(proc) X(alive) X(done) X(T) X(buf) X(cap) X(mrec) X(dead) \
@@ -254,10 +256,9 @@ static int deliver (lua_State *L) {
     TValue bh, bt;
     getf(L, &x, K(t), &bt);
     getf(L, &x, K(h), &bh);
-    if (le(L, &bh, &bt)) {  /* behind a backlog: the Lua to_channel queues the record */
+    if (le(L, &bh, &bt)) {  /* behind a backlog: to_channel queues the record */
       newrec(L, D, &seq, NULL, &m);  /* 9 */
-      lua_remove(L, 8);
-      call(L, V(to_channel), 2, 0);
+      qpush_at(L, D, &s, K(bq), &m);
       return 0;
     }
   }

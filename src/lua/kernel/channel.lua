@@ -149,13 +149,24 @@ return function(deps)
   function S.chan_offer(ch, v) return (offer(CH[ch], ch, v)) end
 
   -- Try to take a value without blocking: returns true, v or false.
+  -- (qpop inlined, and live_waiter called only when a sender waits: fan-in's receiver comes
+  -- through here once per message, the buffer's pop and the subscription's refill; the same
+  -- steps.)
   local function take(s)
-    if s.buf.t >= s.buf.h then
-      local v = qpop(s.buf)
+    local buf = s.buf
+    local h = buf.h
+    if buf.t >= h then
+      local v = buf[h]
+      buf[h] = nil
+      buf.h = h + 1
       -- refill the freed slot from a parked sender or from the subscription backlog
-      local w = live_waiter(s.sendq)
-      if w then qpop(s.sendq); qpush_at(s, "buf", w.v); fire_send(w, w.ch, true) end
-      if s.refill then s.refill(s) end
+      local sq = s.sendq
+      if sq.t >= sq.h then
+        local w = live_waiter(sq)
+        if w then qpop(sq); qpush_at(s, "buf", w.v); fire_send(w, w.ch, true) end
+      end
+      local refill = s.refill
+      if refill then refill(s) end
       return true, v
     end
     local w = live_waiter(s.sendq)

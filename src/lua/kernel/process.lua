@@ -107,13 +107,8 @@ return function(deps)
     end
     if where == "local" then
       if n == 1 then -- one value, the common case: carried without a payload list (mailbox.lua)
-        local v = ...
-        local tv = type(v)
-        if tv == "table" or tv == "userdata" or tv == "function" or tv == "thread" then
-          local cerr
-          v, cerr = copy(v)
-          if cerr then return E("Invalid", cerr) end
-        end
+        local v, cerr = copy((...)) -- (lcodec.c's copy returns a scalar at once)
+        if cerr then return E("Invalid", cerr) end
         deliver_msg(target, topic, P.pid, 1, nil, v)
       else
         local p
