@@ -81,14 +81,18 @@ return function(deps)
   end
 
   local SEND_BUDGET = 1000 -- sends between forced yields, so a sending loop cannot starve its worker
+  local last_topic = nil -- a string topic process.send last accepted
   function process.send(dest, topic, ...)
     local P = cur()
     local n = select("#", ...)
     if dest == nil or topic == nil then
       return E("Invalid", "send requires at least destination and topic arguments")
     end
-    if type(topic) ~= "string" then return E("Invalid", "topic must be a string") end
-    if sbyte(topic, 1) == 64 then return E("Invalid", "cannot send to @ topics") end
+    if topic ~= last_topic then -- the last topic that passed is not checked again (two C calls)
+      if type(topic) ~= "string" then return E("Invalid", "topic must be a string") end
+      if sbyte(topic, 1) == 64 then return E("Invalid", "cannot send to @ topics") end
+      last_topic = topic
+    end
     -- A live process of this worker, the common case: resolve's and locate's first steps inline
     -- (two Lua calls of the ~25 a same-worker message costs); anything else goes through them.
     local pid, target = dest, procs[dest]
