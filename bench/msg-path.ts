@@ -24,7 +24,8 @@
 // --base DIR (a built checkout, e.g. a worktree of the previous commit) adds its module and kernel
 // sources in a second Lua state: DIR's `msg` mode against this tree's `one` and DIR's `fanin1`
 // against this tree's `fanin` (for those of --mode), both with the C, interleaved the same way
-// (the before and after of process.send's common case; --count too).
+// (the before and after of process.send's common case; --count too). With --same, each mode of
+// --mode against itself (DIR must know the mode).
 // --count prints VM instructions per message instead (count hooks of 1 on the main thread and
 // both process threads, 20,000 messages), and the bytes allocated per message (the growth of
 // collectgarbage("count") over 20,000 messages with the collector stopped): load-free.
@@ -180,7 +181,7 @@ for (const mode of MODES) {
   ratios.sort((a, b) => a - b);
   console.log(`| ${mode} | ${bl.toFixed(0)} | ${bc.toFixed(0)} | ${ratios[ROUNDS >> 1]!.toFixed(2)}× (${ratios[0]!.toFixed(2)}–${ratios[ROUNDS - 1]!.toFixed(2)}) |`);
 }
-for (const [bm, om] of [['msg', 'one'], ['fanin1', 'fanin']]) {
+for (const [bm, om] of argv.includes('--same') ? MODES.map((m) => [m, m]) : [['msg', 'one'], ['fanin1', 'fanin']]) {
   if (!baseEngine || !MODES.includes(om)) continue;
   baseEngine.doStringSync(`WB = WORLD(true, "${bm}")`);
   engine.doStringSync(`WO = WORLD(true, "${om}")`);

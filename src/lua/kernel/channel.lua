@@ -36,14 +36,18 @@ return function(deps)
 
   -- queue helpers: q = { h = 1, t = 0, [i] = item }
   local function qnew() return { h = 1, t = 0 } end
-  local function qpush(q, v) local t = q.t + 1; q.t = t; q[t] = v end
+  -- (the slot before the tail: a push into EMPTYQ fails at its slot, before its tail moves)
+  local function qpush(q, v) local t = q.t + 1; q[t] = v; q.t = t end
   -- EMPTYQ: the queue a channel holds until something is first queued there (qpush_at), shared by
   -- every channel: most never use one or more of their queues (a mailbox subscription's buffer,
   -- senders' queue and backlog stay empty while its process waits), and an empty queue is an
-  -- 80-byte table. It reads as empty (h = 1, t = 0 through __index) and refuses every write, so a
-  -- caller that pushes into it without qpush_at fails loudly instead of sharing what it queued
-  -- with every other channel. Popping it never happens: every pop is behind a length check.
-  local EMPTYQ = setmetatable({}, { __index = { h = 1, t = 0 }, __metatable = false,
+  -- 80-byte table. It is empty (h = 1, t = 0, its own fields: every message reads two or three
+  -- queues' h and t, and a default through __index is a metamethod lookup per read,
+  -- luaV_finishget) and refuses every slot, so a caller that pushes into it without qpush_at fails
+  -- loudly (pushes write the slot before the tail) instead of sharing what it queued with every
+  -- other channel. Popping it never happens: every pop is behind a length check; a queue emptied
+  -- back to slot 1 writes h = 1, t = 0, which EMPTYQ already holds.
+  local EMPTYQ = setmetatable({ h = 1, t = 0 }, { __metatable = false,
     __newindex = function(_, _, v)
       if v ~= nil then error("kernel: a write into the shared empty queue (use qpush_at)", 2) end
     end })
@@ -51,7 +55,7 @@ return function(deps)
   local function qpush_at(o, k, v)
     local q = o[k]
     if q == EMPTYQ then q = { h = 1, t = 0 }; o[k] = q end
-    local t = q.t + 1; q.t = t; q[t] = v
+    local t = q.t + 1; q[t] = v; q.t = t
   end
   S.EMPTYQ, S.qpush_at = EMPTYQ, qpush_at
   local function qpeek(q) return q[q.h] end
