@@ -2,20 +2,33 @@
 // module, with the C steps (native/lua/lsched.c's run loop, ldeliver.c's arrival) and without
 // them (the Lua they replace, which wasmoon's module and WIPPY_CSCHED=0 run), interleaved.
 //
-//   node dist/bench/msg-path.js [--rounds 16] [--mode msg|bare|alloc|all] [--count]
+//   node dist/bench/msg-path.js [--rounds 16] [--mode msg|one|bare|alloc|all] [--count]
 //
 // sched.lua, channel.lua and mailbox.lua are loaded twice, each copy wired as init.lua wires them
 // (the runner and deliverer on one, not the other) under a clock that never ends a step. Two
 // processes then hand a value back and forth, one resume per message, as bench/messaging.ts's
 // ping-pong does without process.send's checks and copy:
-//   msg    mailbox.deliver_msg(peer, "p", ...) to a `listen` channel, then ch:receive() (parks)
+//   msg    mailbox.deliver_msg(peer, "p", from, 1, { v }) to a `listen` channel (a payload list,
+//          as every send did before session 8), then ch:receive() (parks)
+//   one    the same with the value carried without a list, deliver_msg(peer, "p", from, 1, nil, v),
+//          as process.send's one-value case does since session 8
+//   fanin1 one process delivers 10 messages ({ k } lists) to the other's `listen` channel, then
+//          goes to the back of the run queue; the other receives until it parks: the first
+//          message wakes it, one waits in the channel's buffer, eight in its backlog
+//   fanin  the same with one value carried without a list
 //   bare   sched.ready(peer) and sched.park(): the switch alone
 //   alloc  bare, plus the two tables a message allocates (its record and payload list)
 // A round is 5 steps (100,000 messages) per side; CPU by process.cpuUsage around each (the Lua
 // runs on this thread), so the figure holds on a loaded machine better than wall time. Printed:
 // the best CPU per message of each side and the median (range) of the per-round ratios.
+// --base DIR (a built checkout, e.g. a worktree of the previous commit) adds its module and kernel
+// sources in a second Lua state: DIR's `msg` mode against this tree's `one` and DIR's `fanin1`
+// against this tree's `fanin` (for those of --mode), both with the C, interleaved the same way
+// (the before and after of process.send's common case; --count too). With --same, each mode of
+// --mode against itself (DIR must know the mode).
 // --count prints VM instructions per message instead (count hooks of 1 on the main thread and
-// both process threads, 20,000 messages): load-free.
+// both process threads, 20,000 messages), and the bytes allocated per message (the growth of
+// collectgarbage("count") over 20,000 messages with the collector stopped): load-free.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { luaFactory } from '../src/lua/module.js';
@@ -26,10 +39,11 @@ const arg = (name: string, dflt: string): string => {
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
 };
 const ROUNDS = Number(arg('rounds', '16'));
-const MODES = arg('mode', 'all') === 'all' ? ['bare', 'alloc', 'msg'] : [arg('mode', 'msg')];
+const MODES = arg('mode', 'all') === 'all' ? ['bare', 'alloc', 'msg', 'one', 'fanin1', 'fanin'] : arg('mode', 'msg').split(',');
 const COUNT = argv.includes('--count');
+const BASE = arg('base', '');
 
-const src = (n: string): string => readFileSync(path.resolve(`src/lua/kernel/${n}.lua`), 'utf8');
+const src = (n: string, root = '.'): string => readFileSync(path.resolve(root, `src/lua/kernel/${n}.lua`), 'utf8');
 
 const WORLD = String.raw`
 local nat = package.loaded["wippy.native"]
@@ -76,16 +90,28 @@ function WORLD(with_c, mode)
           S.ready(Ts[peer], 1, m); S.park()
         end
       end
+      if mode == "fanin" or mode == "fanin1" then
+        if me == 2 then while true do recv(chs[2]); n = n + 1 end end
+        local k = 0
+        while true do -- the sender: 10 messages, then to the back of the run queue
+          for _ = 1, 10 do
+            k = k + 1
+            if mode == "fanin" then deliver(Ps[2], "p", "p1", 1, nil, k) else deliver(Ps[2], "p", "p1", 1, { k }) end
+          end
+          S.ready(Ts[1], 0); coroutine.yield(S.BLOCK)
+        end
+      end
       if me == 1 then deliver(Ps[peer], "p", "p1", 1, { 0 }) end
       while true do
         local v = recv(chs[me])
         n = n + 1
-        deliver(Ps[peer], "p", Ps[me].pid, 1, { v + 1 })
+        if mode == "one" then deliver(Ps[peer], "p", Ps[me].pid, 1, nil, v + 1)
+        else deliver(Ps[peer], "p", Ps[me].pid, 1, { v + 1 }) end
       end
     end)
   end
   S.ready(Ts[1], 0)
-  if mode == "msg" then S.ready(Ts[2], 0) else Ts[2].parked = true end
+  if mode == "bare" or mode == "alloc" then Ts[2].parked = true else S.ready(Ts[2], 0) end
   return { S = S, count = function() return n end, Ts = Ts }
 end
 function ROUND(w) local a = w.count(); for _ = 1, 5 do w.S.step() end; return w.count() - a end
@@ -100,14 +126,32 @@ function COUNT(w, msgs)
   for _, T in ipairs(w.Ts) do debug.sethook(T.co) end
   return k / (w.count() - a)
 end
+function BYTES(w, msgs)
+  for _ = 1, 3 do w.S.step() end -- warm: queues and kept records at their sizes
+  collectgarbage("collect"); collectgarbage("stop")
+  local a, kb = w.count(), collectgarbage("count")
+  while w.count() - a < msgs do w.S.step() end
+  local per = (collectgarbage("count") - kb) * 1024 / (w.count() - a)
+  collectgarbage("restart")
+  return per
+end
 `;
 
 const engine = await luaFactory('native').createEngine({ injectObjects: false, enableProxy: false });
 engine.global.set('SRC', { sched: src('sched'), channel: src('channel'), mailbox: src('mailbox') });
 engine.doStringSync(WORLD);
+// the base: DIR's own module (its dist/src/lua/module.js finds DIR's vendor/lua-wasm) and sources
+const baseEngine = BASE
+  ? await ((await import(path.resolve(BASE, 'dist/src/lua/module.js'))) as { luaFactory: typeof luaFactory })
+    .luaFactory('native').createEngine({ injectObjects: false, enableProxy: false })
+  : null;
+if (baseEngine) {
+  baseEngine.global.set('SRC', { sched: src('sched', BASE), channel: src('channel', BASE), mailbox: src('mailbox', BASE) });
+  baseEngine.doStringSync(WORLD);
+}
 const cpuNs = (): number => { const u = process.cpuUsage(); return (u.user + u.system) * 1000; };
 
-console.log(`Node ${process.version}, ${COUNT ? 'VM instructions per message' : `CPU ns per message, ${ROUNDS} interleaved rounds`}`);
+console.log(`Node ${process.version}, ${COUNT ? 'VM instructions and bytes allocated per message' : `CPU ns per message, ${ROUNDS} interleaved rounds`}`);
 console.log('| mode | Lua | C | Lua ÷ C |');
 console.log('|---|---:|---:|---|');
 for (const mode of MODES) {
@@ -115,7 +159,9 @@ for (const mode of MODES) {
   if (COUNT) {
     const l = engine.doStringSync('return COUNT(WL, 20000)') as number;
     const c = engine.doStringSync('return COUNT(WC, 20000)') as number;
-    console.log(`| ${mode} | ${l.toFixed(1)} | ${c.toFixed(1)} | ${(l / c).toFixed(2)}× |`);
+    const bl = engine.doStringSync('return BYTES(WL, 20000)') as number;
+    const bc = engine.doStringSync('return BYTES(WC, 20000)') as number;
+    console.log(`| ${mode} | ${l.toFixed(1)} instr, ${bl.toFixed(0)} B | ${c.toFixed(1)} instr, ${bc.toFixed(0)} B | ${(l / c).toFixed(2)}× |`);
     continue;
   }
   let bl = Infinity, bc = Infinity;
@@ -134,4 +180,33 @@ for (const mode of MODES) {
   }
   ratios.sort((a, b) => a - b);
   console.log(`| ${mode} | ${bl.toFixed(0)} | ${bc.toFixed(0)} | ${ratios[ROUNDS >> 1]!.toFixed(2)}× (${ratios[0]!.toFixed(2)}–${ratios[ROUNDS - 1]!.toFixed(2)}) |`);
+}
+for (const [bm, om] of argv.includes('--same') ? MODES.map((m) => [m, m]) : [['msg', 'one'], ['fanin1', 'fanin']]) {
+  if (!baseEngine || !MODES.includes(om)) continue;
+  baseEngine.doStringSync(`WB = WORLD(true, "${bm}")`);
+  engine.doStringSync(`WO = WORLD(true, "${om}")`);
+  if (COUNT) {
+    const b = baseEngine.doStringSync('return COUNT(WB, 20000)') as number;
+    const o = engine.doStringSync('return COUNT(WO, 20000)') as number;
+    const bb = baseEngine.doStringSync('collectgarbage("collect"); collectgarbage("stop"); local a, kb = WB.count(), collectgarbage("count"); while WB.count() - a < 20000 do WB.S.step() end; local r = (collectgarbage("count") - kb) * 1024 / (WB.count() - a); collectgarbage("restart"); return r') as number;
+    const ob = engine.doStringSync('return BYTES(WO, 20000)') as number;
+    console.log(`| ${BASE} ${bm} (C) → this ${om} (C) | ${b.toFixed(1)} instr, ${bb.toFixed(0)} B | ${o.toFixed(1)} instr, ${ob.toFixed(0)} B | ${(b / o).toFixed(2)}× |`);
+  } else {
+    let bb = Infinity, bo = Infinity;
+    const ratios: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const per: Record<string, number> = {};
+      const sides: [string, typeof engine, string][] = [['B', baseEngine, 'WB'], ['O', engine, 'WO']];
+      if (r % 2) sides.reverse();
+      for (const [k, e, w] of sides) {
+        const t = cpuNs();
+        const n = e.doStringSync(`return ROUND(${w})`) as number;
+        per[k] = (cpuNs() - t) / n;
+      }
+      bb = Math.min(bb, per.B!); bo = Math.min(bo, per.O!);
+      ratios.push(per.B! / per.O!);
+    }
+    ratios.sort((a, b) => a - b);
+    console.log(`| ${BASE} ${bm} (C) → this ${om} (C) | ${bb.toFixed(0)} | ${bo.toFixed(0)} | ${ratios[ROUNDS >> 1]!.toFixed(2)}× (${ratios[0]!.toFixed(2)}–${ratios[ROUNDS - 1]!.toFixed(2)}) |`);
+  }
 }

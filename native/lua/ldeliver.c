@@ -5,43 +5,45 @@
 ** same state, in one C call.
 **
 ** What it owns: nothing. The state is the kernel's Lua tables (the process record P, the
-** subscription channel states CH[ch], their queues { h, t, [i] }, the thread records) and the
-** locals of two factories: mailbox.lua's (CH, EMPTYQ, `delivered`, and its Lua functions
-** to_channel, convert and deliver_msg for the cases left to them) and sched.lua's (the run queue
+** subscription channel states CH[ch], their queues { h, t, [i] }, the thread records, the mailbox
+** records) and the locals of two factories: mailbox.lua's (CH, EMPTYQ, `delivered`, and its Lua
+** functions convert and deliver_msg for the cases left to them) and sched.lua's (the run queue
 ** `runq` and its tail `rq_tail`, which ready pushes on). deliverer(sched_probe, mbox_probe) finds
 ** them by name among the two probe closures' upvalues, as lsched.c does, and reads and writes them
 ** where they live; fields go through lfield.h (the VM's own steps, metamethods included).
 **
-** deliver(P, topic, from, n, p): mailbox.lua's deliver_msg. Left to the Lua deliver_msg,
-** untouched, before anything changes: a topic that is not a string, an arrival past P's
-** max_mailbox (the overflow kill) and a topic with no channel yet (`unrouted`). Then, here:
-** `delivered` + 1, P.unread + 1, P.seq + 1, the record { topic, from, n, p, seq }, and its
-** channel's to_channel: behind a non-empty backlog the Lua to_channel queues it (a backlog is
-** the cold case: the receiver is busy); else the value (convert: the payload itself for a raw
-** channel and one payload, nil for none; a Message object or a list by the Lua convert) is
-** offered: a closed channel refuses (the record joins the backlog); the first live entry of the
-** receivers' queue (a plain receive's thread record, or a select's waiter { T, sel } whose
-** select has not fired; entries of dead processes and fired selects are popped and skipped; a
-** queue emptied goes back to slot 1) is readied with it (ready's steps: T, 2, v, true; or T, 1,
-** { channel, value, ok } and sel.done) and its thread holds the record (T.mrec); else a free
-** buffer slot takes it (s.mrec[slot] = the record); else the backlog.
+** deliver(P, topic, from, n, p [, v]): mailbox.lua's deliver_msg (the payload is the list p, or
+** with p nil and n == 1 the one value v). Left to the Lua deliver_msg, untouched, before anything
+** changes: a topic that is not a string, an arrival past P's max_mailbox (the overflow kill) and a
+** topic with no channel yet (`unrouted`). Then, here: `delivered` + 1, P.unread + 1, P.seq + 1,
+** and the channel's to_channel: behind a non-empty backlog the record { topic, from, n, p, v, seq }
+** joins it (fan-in's common case: the receiver is busy). Else, for a raw channel and zero or one
+** value, the value itself is offered, with no record made first: a closed channel refuses (a
+** record joins the backlog); the first live entry of the receivers' queue (a plain receive's
+** thread record, or a select's waiter { T, sel } whose select has not fired; entries of dead
+** processes and fired selects are popped and skipped; a queue emptied goes back to slot 1) is
+** readied with it (ready's steps: T, 2, v, true; or T, 1, { channel, value, ok } and sel.done) and
+** its thread holds a record (T.mrec): the channel's kept one (s.wrec) refilled if the thread it
+** last went to has run (its T.mrec is another), else a new one kept; else a free buffer slot takes
+** it (s.mrec[slot] = a new record); else the backlog. A Message object or several values: the
+** record first, converted by the Lua convert, then the same offer.
 **
 ** Why, measured: a ping-pong message's arrival was ~100 VM instructions in five Lua calls
-** (deliver_msg, to_channel, convert, offer, ready); docs/design/native-core.md, "The per-message
-** path", has the figures with and without this.
+** (deliver_msg, to_channel, convert, offer, ready), and fan-in's backlog push a C-to-Lua call;
+** docs/design/native-core.md, "The per-message path", has the figures with and without this.
 **
-** What it may call: the Lua to_channel, convert and deliver_msg it was given, and metamethods.
+** What it may call: the Lua convert and deliver_msg it was given, and metamethods.
 ** On wasmoon's module the Lua runs; test/native-deliver.test.ts runs both on the same cases.
 */
 #include <string.h>
 
 #include "lfield.h"
 
-#define UPVALS(X) X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(delivered) X(to_channel) X(convert) X(deliver_msg)
+#define UPVALS(X) X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(delivered) X(convert) X(deliver_msg)
 #define KEYS(X) \
   X(unread) X(max_mailbox) X(subs) X(inbox) X(seq) X(topic) X(from) X(n) X(p) X(bq) X(h) X(t) \
   X(mode) X(closed) X(recvq) X(sel) X(proc) X(alive) X(done) X(T) X(buf) X(cap) X(mrec) X(dead) \
-  X(a1) X(a2) X(parked) X(nrun) X(channel) X(value) X(ok) X(message)
+  X(a1) X(a2) X(parked) X(nrun) X(channel) X(value) X(ok) X(message) X(v) X(wrec)
 
 #define UV_FIELD(name) UpVal *u_##name;
 #define KEY_FIELD(name) TString *k_##name;
@@ -192,16 +194,42 @@ static int offer (lua_State *L, Deliv *D, const TValue *s, const TValue *ch, TVa
   return 0;
 }
 
-/* deliver(P, topic, from, n, p): mailbox.lua's deliver_msg (see the top); upvalue 1: the Deliv */
+/* the record { topic, from, n, p, v, seq [, T] } (mailbox.lua's constructors), pushed; the
+** arguments at their stack slots 2..6 (topic, from, n, p, v) */
+static void newrec (lua_State *L, Deliv *D, TValue *seq, const TValue *T, TValue *m) {
+  StkId a = L->ci->func;
+  lua_createtable(L, 0, T ? 7 : 6);
+  sethvalue(L, m, hvalue(s2v(L->top - 1)));
+  setf(L, m, K(topic), s2v(a + 2));
+  setf(L, m, K(from), s2v(a + 3));
+  setf(L, m, K(n), s2v(a + 4));
+  setf(L, m, K(p), s2v(a + 5));
+  setf(L, m, K(v), s2v(a + 6));
+  setf(L, m, K(seq), seq);
+  if (T) setf(L, m, K(T), (TValue *)T);
+}
+
+/* n == k for a number n (the VM's ==: an integer, or a float of that value) */
+static int numis (const TValue *n, lua_Integer k) {
+  if (ttisinteger(n)) return ivalue(n) == k;
+  if (ttisfloat(n)) return fltvalue(n) == (lua_Number)k;
+  return 0;
+}
+
+/*
+** deliver(P, topic, from, n, p [, v]): mailbox.lua's deliver_msg (see the top); upvalue 1: the
+** Deliv. Slots: 1 P, 2 topic, 3 from, 4 n, 5 p, 6 v, then 7 ch, 8 s, and what each path pushes.
+*/
 static int deliver (lua_State *L) {
   Deliv *D = (Deliv *)lua_touserdata(L, lua_upvalueindex(1));
-  TValue P, topic, u, x, ch, m, s, v, w, one, seq;
+  TValue P, topic, u, x, ch, m, s, v, w, one, seq, n;
   const char *ts;
   int taken;
-  lua_settop(L, 5);
+  lua_settop(L, 6);
   luaL_checkstack(L, 16, "deliver");
   setobj(L, &P, s2v(L->ci->func + 1));
   setobj(L, &topic, s2v(L->ci->func + 2));
+  setobj(L, &n, s2v(L->ci->func + 4));
   setivalue(&one, 1);
   if (!ttisstring(&topic)) goto lua;
   /* the cold cases, decided before anything changes (the reads have no side effects) */
@@ -214,22 +242,13 @@ static int deliver (lua_State *L) {
   ts = getstr(tsvalue(&topic));
   if (l_isfalse(&ch) && !(tsslen(tsvalue(&topic)) > 0 && ts[0] == '@')) getf(L, &P, K(inbox), &ch);
   if (l_isfalse(&ch)) goto lua;  /* no channel yet: `unrouted` */
-  push(L, &ch);  /* 6 */
+  push(L, &ch);  /* 7 */
   arith(L, LUA_OPADD, V(delivered), &one, &x);
   setuv(L, D->u_delivered, &x);
   setf(L, &P, K(unread), &u);
   getf(L, &P, K(seq), &seq);
   arith(L, LUA_OPADD, &seq, &one, &seq);
   setf(L, &P, K(seq), &seq);
-  /* { topic = topic, from = from, n = n, p = p, seq = seq } */
-  lua_createtable(L, 0, 5);  /* 7 */
-  sethvalue(L, &m, hvalue(s2v(L->top - 1)));
-  setf(L, &m, K(topic), &topic);
-  setf(L, &m, K(from), s2v(L->ci->func + 3));
-  setf(L, &m, K(n), s2v(L->ci->func + 4));
-  setf(L, &m, K(p), s2v(L->ci->func + 5));
-  setf(L, &m, K(seq), &seq);
-  /* to_channel(ch, m) */
   getv(L, V(CH), &ch, &s);
   push(L, &s);  /* 8 */
   getf(L, &s, K(bq), &x);
@@ -237,32 +256,71 @@ static int deliver (lua_State *L) {
     TValue bh, bt;
     getf(L, &x, K(t), &bt);
     getf(L, &x, K(h), &bh);
-    if (le(L, &bh, &bt)) {  /* behind a backlog: the Lua queues it */
-      lua_settop(L, 7);
-      push(L, &ch); lua_insert(L, 7);
-      call(L, V(to_channel), 2, 0);
+    if (le(L, &bh, &bt)) {  /* behind a backlog: to_channel queues the record */
+      newrec(L, D, &seq, NULL, &m);  /* 9 */
+      qpush_at(L, D, &s, K(bq), &m);
       return 0;
     }
   }
-  /* convert(s, m): a record of deliver_msg has no `ev` */
+  if (!numis(&n, 0) && !numis(&n, 1)) goto general;
   getf(L, &s, K(mode), &x);
-  if (ttisstring(&x) && eqshrstr(tsvalue(&x), K(message))) goto lconvert;
-  {
-    TValue n;
-    setobj(L, &n, s2v(L->ci->func + 4));
-    if (ttisinteger(&n) && ivalue(&n) == 0) setnilvalue(&v);
-    else if (ttisinteger(&n) && ivalue(&n) == 1) {
-      getf(L, &m, K(p), &x);
-      geti(L, &x, 1, &v);
-    } else goto lconvert;
+  if (ttisstring(&x) && eqshrstr(tsvalue(&x), K(message))) goto general;
+  /* a raw channel, zero or one value: the value itself is offered, no record yet */
+  setnilvalue(&v);
+  if (numis(&n, 1)) {
+    const TValue *p = s2v(L->ci->func + 5);
+    if (!l_isfalse(p)) geti(L, p, 1, &v);
+    else setobj(L, &v, s2v(L->ci->func + 6));
   }
-  goto offered;
-lconvert:
+  push(L, &v);  /* 9: anchored */
+  taken = offer(L, D, &s, &ch, &v, &w);
+  if (!taken) {
+    newrec(L, D, &seq, NULL, &m);
+    qpush_at(L, D, &s, K(bq), &m);
+  } else if (!ttisnil(&w)) {  /* handed to a parked receiver's thread: the channel's kept record */
+    TValue p, held, T;
+    int reuse = 0;
+    getf(L, &s, K(wrec), &m);
+    if (!l_isfalse(&m)) {
+      getf(L, &m, K(T), &T);
+      getf(L, &T, K(mrec), &held);
+      reuse = !luaV_equalobj(L, &held, &m);
+    }
+    push(L, &w);  /* anchored while the record is made */
+    if (reuse) {
+      StkId a = L->ci->func;
+      /* the VM stores a multiple assignment's last target first */
+      setf(L, &m, K(T), &w);
+      setf(L, &m, K(seq), &seq);
+      setf(L, &m, K(v), s2v(a + 6));
+      setf(L, &m, K(p), s2v(a + 5));
+      setf(L, &m, K(n), s2v(a + 4));
+      setf(L, &m, K(from), s2v(a + 3));
+      setf(L, &m, K(topic), s2v(a + 2));
+    } else {
+      newrec(L, D, &seq, &w, &m);
+      setf(L, &s, K(wrec), &m);
+    }
+    setf(L, &w, K(mrec), &m);
+    getf(L, &s, K(proc), &p);
+    getf(L, &p, K(unread), &x);
+    arith(L, LUA_OPSUB, &x, &one, &x);
+    setf(L, &p, K(unread), &x);
+  } else {  /* buffered */
+    TValue mrec, buf, t;
+    newrec(L, D, &seq, NULL, &m);
+    getf(L, &s, K(mrec), &mrec);
+    getf(L, &s, K(buf), &buf);
+    getf(L, &buf, K(t), &t);
+    if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
+    seti(L, &mrec, ivalue(&t), &m);
+  }
+  return 0;
+general:  /* a Message object or several values: the record, converted by the Lua convert */
+  newrec(L, D, &seq, NULL, &m);  /* 9 */
   push(L, &s); push(L, &m);
   call(L, V(convert), 2, 1);
-  setobj(L, &v, s2v(L->top - 1));  /* 9: anchored */
-offered:
-  push(L, &v);
+  setobj(L, &v, s2v(L->top - 1));  /* 10: anchored */
   taken = offer(L, D, &s, &ch, &v, &w);
   if (!taken) qpush_at(L, D, &s, K(bq), &m);
   else if (!ttisnil(&w)) {  /* handed to a parked receiver's thread */
@@ -282,8 +340,8 @@ offered:
   }
   return 0;
 lua:
-  lua_settop(L, 5);
-  call(L, V(deliver_msg), 5, 0);
+  lua_settop(L, 6);
+  call(L, V(deliver_msg), 6, 0);
   return 0;
 }
 

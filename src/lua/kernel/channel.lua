@@ -12,7 +12,8 @@
 -- Hooks a channel's state may carry (set by mailbox.lua on subscriptions): backlog(s) -> sequence
 -- number of the first queued record or nil, take_backlog(s) -> its value, refill(s) after a value
 -- left the buffer, on_wait(s) when a receiver parks, on_close(s). A state with a backlog hook
--- keeps that backlog in s.bq (a queue of records with `seq`).
+-- keeps that backlog in s.bq (a queue of records with `seq`), and only such a state has an s.bq:
+-- receive reads it there instead of calling the hook.
 --
 -- Owns: channel objects and their state (CH: userdata -> state), select cases, the FIFO queue
 -- helpers (q = { h, t, [i] }) the mailbox uses too, and EMPTYQ, the one empty queue every channel
@@ -35,14 +36,18 @@ return function(deps)
 
   -- queue helpers: q = { h = 1, t = 0, [i] = item }
   local function qnew() return { h = 1, t = 0 } end
-  local function qpush(q, v) local t = q.t + 1; q.t = t; q[t] = v end
+  -- (the slot before the tail: a push into EMPTYQ fails at its slot, before its tail moves)
+  local function qpush(q, v) local t = q.t + 1; q[t] = v; q.t = t end
   -- EMPTYQ: the queue a channel holds until something is first queued there (qpush_at), shared by
   -- every channel: most never use one or more of their queues (a mailbox subscription's buffer,
   -- senders' queue and backlog stay empty while its process waits), and an empty queue is an
-  -- 80-byte table. It reads as empty (h = 1, t = 0 through __index) and refuses every write, so a
-  -- caller that pushes into it without qpush_at fails loudly instead of sharing what it queued
-  -- with every other channel. Popping it never happens: every pop is behind a length check.
-  local EMPTYQ = setmetatable({}, { __index = { h = 1, t = 0 }, __metatable = false,
+  -- 80-byte table. It is empty (h = 1, t = 0, its own fields: every message reads two or three
+  -- queues' h and t, and a default through __index is a metamethod lookup per read,
+  -- luaV_finishget) and refuses every slot, so a caller that pushes into it without qpush_at fails
+  -- loudly (pushes write the slot before the tail) instead of sharing what it queued with every
+  -- other channel. Popping it never happens: every pop is behind a length check; a queue emptied
+  -- back to slot 1 writes h = 1, t = 0, which EMPTYQ already holds.
+  local EMPTYQ = setmetatable({ h = 1, t = 0 }, { __metatable = false,
     __newindex = function(_, _, v)
       if v ~= nil then error("kernel: a write into the shared empty queue (use qpush_at)", 2) end
     end })
@@ -50,7 +55,7 @@ return function(deps)
   local function qpush_at(o, k, v)
     local q = o[k]
     if q == EMPTYQ then q = { h = 1, t = 0 }; o[k] = q end
-    local t = q.t + 1; q.t = t; q[t] = v
+    local t = q.t + 1; q[t] = v; q.t = t
   end
   S.EMPTYQ, S.qpush_at = EMPTYQ, qpush_at
   local function qpeek(q) return q[q.h] end
@@ -149,13 +154,24 @@ return function(deps)
   function S.chan_offer(ch, v) return (offer(CH[ch], ch, v)) end
 
   -- Try to take a value without blocking: returns true, v or false.
+  -- (qpop inlined, and live_waiter called only when a sender waits: fan-in's receiver comes
+  -- through here once per message, the buffer's pop and the subscription's refill; the same
+  -- steps.)
   local function take(s)
-    if s.buf.t >= s.buf.h then
-      local v = qpop(s.buf)
+    local buf = s.buf
+    local h = buf.h
+    if buf.t >= h then
+      local v = buf[h]
+      buf[h] = nil
+      buf.h = h + 1
       -- refill the freed slot from a parked sender or from the subscription backlog
-      local w = live_waiter(s.sendq)
-      if w then qpop(s.sendq); qpush_at(s, "buf", w.v); fire_send(w, w.ch, true) end
-      if s.refill then s.refill(s) end
+      local sq = s.sendq
+      if sq.t >= sq.h then
+        local w = live_waiter(sq)
+        if w then qpop(sq); qpush_at(s, "buf", w.v); fire_send(w, w.ch, true) end
+      end
+      local refill = s.refill
+      if refill then refill(s) end
       return true, v
     end
     local w = live_waiter(s.sendq)
@@ -202,8 +218,12 @@ return function(deps)
     return park()
   end
 
+  -- (check_chan, the backlog hook's test and qpush_at inlined: every same-worker message's
+  -- receive comes through here, and one that parks makes four Lua calls fewer; the same steps.
+  -- The backlog is read where every state with a backlog hook keeps it, s.bq.)
   function chan_methods.receive(ch)
-    local s = check_chan(ch, "receive")
+    local s = CH[ch]
+    if not s then error("bad argument #1 to 'receive' (channel expected)", 2) end
     -- take(s) can only succeed with a buffered value or a queued sender: the common case of a
     -- receive that parks or reads a subscription's backlog skips the call
     local buf, sq = s.buf, s.sendq
@@ -211,15 +231,21 @@ return function(deps)
       local ok, v = take(s)
       if ok then maybe_yield(); return v, true end
     end
-    if s.backlog and s.backlog(s) then -- subscription fast path: a queued message, no yield
+    local bq = s.bq
+    if bq and bq.t >= bq.h and s.backlog then -- subscription fast path: a queued message, no yield
       local v = s.take_backlog(s)
       maybe_yield()
       return v, true
     end
     if s.closed then return nil, false end
     local T = run.cur
-    qpush_at(s, "recvq", T)
-    if s.on_wait then s.on_wait(s) end
+    local q = s.recvq
+    if q == EMPTYQ then q = { h = 1, t = 0 }; s.recvq = q end
+    local t = q.t + 1
+    q.t = t
+    q[t] = T
+    local on_wait = s.on_wait
+    if on_wait then on_wait(s) end
     return park()
   end
 

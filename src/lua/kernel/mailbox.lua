@@ -20,7 +20,7 @@
 -- process.upgrade every unread record back, in arrival order: nothing that reached the process is
 -- lost.
 --
--- Owns: mailbox records { topic, from, n, p | ev, seq }, Message and payload objects, the
+-- Owns: mailbox records { topic, from, n, p | v | ev, seq [, T] }, Message and payload objects, the
 -- routing above, subscription channels (inbox, events, listen/unlisten), copying payloads.
 -- Receives: from channel.lua CH, offer, chan_new, chan_close and the queue helpers, EMPTYQ and
 -- qpush_at (as upvalues: deliver_msg -> to_channel -> offer is the message hot path); newud, copy, err; procs
@@ -76,7 +76,10 @@ return function(deps)
     local n = m.n
     if n == 0 then return nil end
     local ps = m.p
-    if n == 1 then return wrap_payload(ps[1]) end
+    if n == 1 then
+      if ps then return wrap_payload(ps[1]) end
+      return wrap_payload(m.v) -- one value, carried without a list
+    end
     local arr = {}
     for i = 1, n do arr[i] = wrap_payload(ps[i]) end
     return arr
@@ -96,7 +99,11 @@ return function(deps)
     end
     local n = m.n
     if n == 0 then return nil end
-    if n == 1 then return m.p[1] end
+    if n == 1 then
+      local p = m.p
+      if p then return p[1] end
+      return m.v -- one value, carried without a list
+    end
     local arr = {}
     for i = 1, n do arr[i] = m.p[i] end
     return arr
@@ -125,19 +132,38 @@ return function(deps)
   -- 336-373 -> 280-307 ns for the buffer's step in one Lua state, docs/design/scheduler.md). The
   -- buffer may restart at slot 1 because, once empty, s.mrec is empty too: a record is kept per
   -- buffered slot and cleared here when its slot is popped.
+  -- (qlen, qpop and qpush_at inlined, and convert for a raw channel's record of at most one value:
+  -- fan-in's receiver comes through here once per message; the same steps.)
   local function refill(s)
     local buf, mrec = s.buf, s.mrec
     local i = buf.h - 1
     if mrec[i] then mrec[i] = nil; s.proc.unread = s.proc.unread - 1 end
     if buf.h > buf.t then buf.h, buf.t = 1, 0 end
     local bq = s.bq
-    if bq.t >= bq.h then
-      while bq.t >= bq.h and qlen(s.buf) < s.cap do
-        local m = qpop(bq)
-        qpush_at(s, "buf", convert(s, m))
-        mrec[s.buf.t] = m
+    local bh, bt = bq.h, bq.t
+    if bt >= bh then
+      local cap, raw = s.cap, s.mode ~= "message"
+      while bt >= bh do
+        buf = s.buf
+        if buf.t - buf.h + 1 >= cap then break end
+        local m = bq[bh]
+        bq[bh] = nil
+        bh = bh + 1
+        bq.h = bh
+        local x
+        local n = m.n
+        if raw and m.ev == nil and (n == 0 or n == 1) then
+          if n == 1 then local p = m.p; if p then x = p[1] else x = m.v end end
+        else
+          x = convert(s, m)
+        end
+        if buf == EMPTYQ then buf = { h = 1, t = 0 }; s.buf = buf end
+        local t = buf.t + 1
+        buf.t = t
+        buf[t] = x
+        mrec[t] = m
       end
-      if bq.h > bq.t then bq.h, bq.t = 1, 0 end
+      if bh > bt then bq.h, bq.t = 1, 0 end
     end
   end
 
@@ -198,9 +224,22 @@ return function(deps)
   local delivered = 0
   -- Every message's path: arrive, route and target_of above, inlined (three Lua calls of the ~30
   -- a same-worker message costs; they stay for events and re-routing), the same steps in the
-  -- same order. The record is made with its five keys (an 8-slot hash part at once: setting `seq`
-  -- afterwards would rehash a 4-slot one, an allocation and a free per message).
-  local function deliver_msg(P, topic, from, n, p)
+  -- same order. deliver_msg(P, topic, from, n, p [, v]): the payload is the list p, or, with p
+  -- nil and n == 1, the one value v (process.send's common case: no list per message).
+  --
+  -- The common case makes no table. A raw (`listen`) channel with no backlog takes the value
+  -- itself (no record is needed to convert it): a buffered value or a backlog entry gets its
+  -- record, made with its keys at once (an 8-slot hash part: setting a key afterwards would
+  -- rehash a smaller one, an allocation and a free per message); a value handed to a parked
+  -- receiver's thread needs a record only while that thread has not run (T.mrec: an upgrade in
+  -- between gives it back, upgrade.lua), so the channel keeps one such record (s.wrec) and
+  -- refills it when the thread it last went to has run (its T.mrec is no longer this record:
+  -- sched.lua clears T.mrec as it resumes a thread). A record still held (that thread has not
+  -- run, or was discarded by an upgrade that kept the record) is left alone and a new one made.
+  -- The kept record holds the last such message's payload until the next one (one value per
+  -- listen channel). A Message object (the inbox, `listen` with message = true) is the record
+  -- itself, and a list of several values is copied per receive: those make their tables.
+  local function deliver_msg(P, topic, from, n, p, v)
     delivered = delivered + 1
     local u = P.unread + 1
     if u > P.max_mailbox then
@@ -210,10 +249,36 @@ return function(deps)
     P.unread = u
     local seq = P.seq + 1
     P.seq = seq
-    local m = { topic = topic, from = from, n = n, p = p, seq = seq }
     local ch = P.subs[topic]
     if not ch and sbyte(topic, 1) ~= 64 then ch = P.inbox end
-    if ch then to_channel(ch, m) else qpush_at(P, "unrouted", m) end
+    if not ch then
+      qpush_at(P, "unrouted", { topic = topic, from = from, n = n, p = p, v = v, seq = seq })
+      return
+    end
+    local s = CH[ch]
+    local bq = s.bq
+    if bq.t >= bq.h or (n ~= 0 and n ~= 1) or s.mode == "message" then
+      to_channel(ch, { topic = topic, from = from, n = n, p = p, v = v, seq = seq })
+      return
+    end
+    -- convert's value for a raw channel, and offer
+    local x = nil
+    if n == 1 then if p then x = p[1] else x = v end end
+    local ok, w = offer(s, ch, x)
+    if not ok then qpush_at(s, "bq", { topic = topic, from = from, n = n, p = p, v = v, seq = seq })
+    elseif w then -- handed to a parked receiver's thread
+      local m = s.wrec
+      if m and m.T.mrec ~= m then
+        m.topic, m.from, m.n, m.p, m.v, m.seq, m.T = topic, from, n, p, v, seq, w
+      else
+        m = { topic = topic, from = from, n = n, p = p, v = v, seq = seq, T = w }
+        s.wrec = m
+      end
+      w.mrec = m
+      s.proc.unread = s.proc.unread - 1
+    else -- buffered
+      s.mrec[s.buf.t] = { topic = topic, from = from, n = n, p = p, v = v, seq = seq }
+    end
   end
   M.deliver_msg = deliver_msg
   -- On our Lua module deliver_msg runs in C (native/lua/ldeliver.c: deliver_msg, to_channel, convert,
@@ -334,6 +399,14 @@ return function(deps)
       end
       drain(s.bq)
       s.closed = true
+      s.wrec = nil
+    end
+    -- records leave the mailbox as every record reads elsewhere (spawner.lua re-sends them):
+    -- one value back into a list, and no thread of the discarded execution
+    for i = 1, #keep do
+      local m = keep[i]
+      if m.p == nil and m.n == 1 then m.p = { m.v }; m.v = nil end
+      m.T = nil
     end
     table.sort(keep, function(a, b) return a.seq < b.seq end)
   end

@@ -81,14 +81,18 @@ return function(deps)
   end
 
   local SEND_BUDGET = 1000 -- sends between forced yields, so a sending loop cannot starve its worker
+  local last_topic = nil -- a string topic process.send last accepted
   function process.send(dest, topic, ...)
     local P = cur()
     local n = select("#", ...)
     if dest == nil or topic == nil then
       return E("Invalid", "send requires at least destination and topic arguments")
     end
-    if type(topic) ~= "string" then return E("Invalid", "topic must be a string") end
-    if sbyte(topic, 1) == 64 then return E("Invalid", "cannot send to @ topics") end
+    if topic ~= last_topic then -- the last topic that passed is not checked again (two C calls)
+      if type(topic) ~= "string" then return E("Invalid", "topic must be a string") end
+      if sbyte(topic, 1) == 64 then return E("Invalid", "cannot send to @ topics") end
+      last_topic = topic
+    end
     -- A live process of this worker, the common case: resolve's and locate's first steps inline
     -- (two Lua calls of the ~25 a same-worker message costs); anything else goes through them.
     local pid, target = dest, procs[dest]
@@ -106,20 +110,26 @@ return function(deps)
       if not where then return nil, target end
     end
     if where == "local" then
-      local p
-      if pack then
-        local cerr
-        p, cerr = pack(...)
-        if not p then return E("Invalid", cerr) end
+      if n == 1 then -- one value, the common case: carried without a payload list (mailbox.lua)
+        local v, cerr = copy((...)) -- (lcodec.c's copy returns a scalar at once)
+        if cerr then return E("Invalid", cerr) end
+        deliver_msg(target, topic, P.pid, 1, nil, v)
       else
-        p = {}
-        for i = 1, n do
-          local c, cerr = copy((select(i, ...)))
-          if cerr then return E("Invalid", cerr) end
-          p[i] = c
+        local p
+        if pack then
+          local cerr
+          p, cerr = pack(...)
+          if not p then return E("Invalid", cerr) end
+        else
+          p = {}
+          for i = 1, n do
+            local c, cerr = copy((select(i, ...)))
+            if cerr then return E("Invalid", cerr) end
+            p[i] = c
+          end
         end
+        deliver_msg(target, topic, P.pid, n, p)
       end
-      deliver_msg(target, topic, P.pid, n, p)
     else
       local b, eerr
       if encode_frame then b, eerr = encode_frame(5, "m", pid, P.pid, topic, n, ...)
