@@ -125,6 +125,17 @@ export function controlJobHost(control: ControlEndpoint, emit: (event: string) =
 const WAITING = 0, RUNNING = 1, DONE = 2;
 const NO_ARGS: unknown[] = [];
 
+/**
+ * The job whose promise is being made: one executor for every job's promise instead of a closure
+ * per job (the executor runs synchronously inside `new Promise`, so this is set just before).
+ */
+let settling: JobRecord | undefined;
+function captureSettlers(resolve: (v: unknown) => void, reject: (e: unknown) => void): void {
+  settling!.resolve = resolve;
+  settling!.reject = reject;
+  settling = undefined;
+}
+
 class JobRecord implements Job {
   state: number = WAITING;
   pid: string | undefined = undefined;
@@ -216,7 +227,8 @@ export class JobRunner {
   /** Submit a job; its handle gives the PID, the result and cancel(). */
   submit(id: string, args: unknown[], opts: JobOptions, asExit = false): Job {
     const job = new JobRecord(this, id, args, opts, asExit);
-    job.result = new Promise<unknown>((resolve, reject) => { job.resolve = resolve; job.reject = reject; });
+    settling = job;
+    job.result = new Promise<unknown>(captureSettlers);
     job.submittedAt = performance.now();
     const bad = !Array.isArray(args) ? new TypeError('args must be an array') : uncrossable(args);
     if (bad) return this.refuse(job, bad);
