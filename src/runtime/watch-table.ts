@@ -1,6 +1,6 @@
 // The control endpoint's table of JS exit watchers (src/runtime/control.ts): watch numbers and
-// control PIDs -> their watch, with the part of Map's interface control.ts uses (get, set, delete,
-// size, iteration).
+// control PIDs -> their watch, with the part of Map's interface control.ts and the tests that look
+// inside it use (get, set, delete, size, iteration, keys).
 //
 // Owns: the table. May call: nothing.
 //
@@ -22,7 +22,7 @@ export const WATCH_SLOTS = 4096;
 
 export class WatchTable<V> {
   private readonly mask: number;
-  private readonly keys: number[];
+  private readonly nums: number[];
   private readonly vals: Array<V | undefined>;
   /** Per slot: when its watch was added (iteration is in that order, as a Map's). */
   private readonly added: number[];
@@ -35,7 +35,7 @@ export class WatchTable<V> {
   constructor(slots = WATCH_SLOTS) {
     if (slots < 1 || (slots & (slots - 1)) !== 0) throw new RangeError(`slots must be a power of two, got ${slots}`);
     this.mask = slots - 1;
-    this.keys = new Array<number>(slots).fill(-1);
+    this.nums = new Array<number>(slots).fill(-1);
     this.vals = new Array<V | undefined>(slots).fill(undefined);
     this.added = new Array<number>(slots).fill(0);
   }
@@ -47,7 +47,7 @@ export class WatchTable<V> {
   get(k: string | number): V | undefined {
     if (typeof k === 'number') {
       const i = k & this.mask;
-      if (this.keys[i] === k && this.vals[i] !== undefined) return this.vals[i];
+      if (this.nums[i] === k && this.vals[i] !== undefined) return this.vals[i];
     }
     return this.other.size === 0 ? undefined : this.other.get(k)?.v;
   }
@@ -58,13 +58,13 @@ export class WatchTable<V> {
       const i = k & this.mask;
       if (this.vals[i] === undefined) {
         if (this.other.size === 0 || !this.other.has(k)) {
-          this.keys[i] = k;
+          this.nums[i] = k;
           this.vals[i] = v;
           this.added[i] = ++this.seq;
           this.used++;
           return;
         }
-      } else if (this.keys[i] === k) {
+      } else if (this.nums[i] === k) {
         this.vals[i] = v;
         return;
       }
@@ -77,14 +77,19 @@ export class WatchTable<V> {
   delete(k: string | number): boolean {
     if (typeof k === 'number') {
       const i = k & this.mask;
-      if (this.keys[i] === k && this.vals[i] !== undefined) {
+      if (this.nums[i] === k && this.vals[i] !== undefined) {
         this.vals[i] = undefined;
-        this.keys[i] = -1;
+        this.nums[i] = -1;
         this.used--;
         return true;
       }
     }
     return this.other.size === 0 ? false : this.other.delete(k);
+  }
+
+  /** The keys in the order they were added, as a Map's keys(). */
+  *keys(): IterableIterator<string | number> {
+    for (const [k] of this) yield k;
   }
 
   /** [key, watch] pairs in the order they were added, as a Map's (a cold path: failing a dead worker's watches, the stop). */
@@ -93,7 +98,7 @@ export class WatchTable<V> {
     if (this.used > 0) {
       for (let i = 0; i <= this.mask; i++) {
         const v = this.vals[i];
-        if (v !== undefined) all.push([this.added[i]!, this.keys[i]!, v]);
+        if (v !== undefined) all.push([this.added[i]!, this.nums[i]!, v]);
       }
     }
     for (const [k, o] of this.other) all.push([o.seq, k, o.v]);
