@@ -72,6 +72,12 @@
 // included, the driver's own excluded) went ~3.8 KB -> ~1.6 KB with it and two allocation fixes
 // (crossing.ts, the codec's frame scan): minor GCs per 100k jobs with a 1 MB semi-space 498 -> 258.
 //
+// Session 8 (docs/job-runner.md "What a job costs"): per-thread CPU per job from each thread's
+// schedstat (bench/jobs.ts); the main thread's part cut by the spawn frame's writer
+// (spawn-frame.ts), placement read once per turn (job-place.ts TurnView), the watch table
+// (watch-table.ts) and one promise executor for all jobs (captureSettlers): 11.5 -> 7.9 µs per
+// job on 2 workers in the quick benchmark, ~5.5 -> ~3.5 at steady state (Node 24, load 13-18).
+//
 // Keeping Node alive. The control endpoint holds Node's event loop open while an EXIT is awaited;
 // the runner holds it while jobs wait for admission. An idle runtime holds nothing (its workers
 // and ports are unref'd), so a script that forgets stop() ends when its last job has settled.
