@@ -11,7 +11,11 @@
 // them first): per job of the loaded run, the frames the workers sent to the main thread and to
 // each other (Runtime.stats() `sent`; a job whose process runs away from its home costs two frames
 // between workers) and, on Linux, the main thread's CPU time (/proc/self/task/<pid>/stat: the
-// runner, the control endpoint, the transport, decoding the EXITs, GC).
+// runner, the control endpoint, the transport, decoding the EXITs, GC) and, on Node 24 (which names
+// a worker thread `<host>#<tid>`), the workers' CPU and the rest's (V8's compiler and GC helper
+// threads, libuv) from each thread's schedstat (bench/threadcpu.ts): the figure to cut is the sum
+// over every thread per job, and where it goes. The piscina reference of the issue's target is run
+// by bench/compare.ts (the same tiny task, the same counts).
 import { readFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
 import type { Runtime } from '../src/index.js';
@@ -19,6 +23,7 @@ import {
   type BenchContext, type Figure, type Workload, MAIN_HOST, benchRuntime, withRuntime, check, fmtInt, workersLabel,
   workerCounts, withTimeout, cpuSecondsSince,
 } from './harness.js';
+import { threadCpu, threadCpuDelta } from './threadcpu.js';
 
 const CONCURRENCY = 64;
 
@@ -46,13 +51,23 @@ async function frameCounts(rt: Runtime): Promise<{ toMain: number; between: numb
   return { toMain, between };
 }
 
-/** The main thread's CPU time in seconds (Linux: its /proc task entry), or undefined elsewhere. */
+/**
+ * The main thread's CPU time in seconds (Linux: its /proc task entry's schedstat, the scheduler's
+ * own account in nanoseconds; the stat file's utime/stime come in 10 ms ticks), or undefined elsewhere.
+ */
 function mainThreadCpuSeconds(): number | undefined {
   try {
-    const s = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (USER_HZ 100)
+    const ns = Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
+    return Number.isFinite(ns) ? ns / 1e9 : undefined;
   } catch { return undefined; }
+}
+
+/** Every thread's CPU seconds summed (bench/threadcpu.ts), or undefined without /proc. */
+function allThreads(m: Map<string, number>): number | undefined {
+  if (m.size === 0) return undefined;
+  let sum = 0;
+  for (const v of m.values()) sum += v;
+  return sum;
 }
 
 function latencyUs(task: { result: any } | undefined, what: string): { p50: number; p99: number; n: number } {
@@ -75,12 +90,23 @@ async function jobRunner(ctx: BenchContext, workers: number): Promise<Figure[]> 
     loaded.add('exec', job(rt, counter));
     const frames0 = await frameCounts(rt);
     const main0 = mainThreadCpuSeconds();
+    const th0 = threadCpu();
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     await withTimeout(loaded.run(), ctx.timeoutMs, 'job runner');
     const cpuSeconds = cpuSecondsSince(cpu0);
     const seconds = (performance.now() - t0) / 1000;
     const main1 = mainThreadCpuSeconds();
+    const th1 = threadCpu();
+    // per job: the workers (Node 24's thread names; absent on Node 20) and every other thread
+    const perJob = (sec: number | undefined) => (sec === undefined ? undefined : (sec * 1e6) / total);
+    const workersUs = perJob(threadCpuDelta(th0, th1, `${MAIN_HOST}#`));
+    const all0 = allThreads(th0), all1 = allThreads(th1);
+    const threadCpuUsPerOp: Record<string, number> = {};
+    if (workersUs !== undefined) threadCpuUsPerOp['threadCpuUsPerOp:workers'] = workersUs;
+    if (workersUs !== undefined && all0 !== undefined && all1 !== undefined && main0 !== undefined && main1 !== undefined) {
+      threadCpuUsPerOp['threadCpuUsPerOp:other threads'] = perJob(all1 - all0 - (main1 - main0))! - workersUs;
+    }
     const frames1 = await frameCounts(rt);
     const l = latencyUs(loaded.getTask('exec'), 'job runner');
     check(l.n === total, `tinybench recorded ${l.n} jobs, expected ${total}`);
@@ -100,6 +126,7 @@ async function jobRunner(ctx: BenchContext, workers: number): Promise<Figure[]> 
         details: {
           seconds, cpuUsPerOp: (cpuSeconds * 1e6) / total,
           ...(main0 === undefined || main1 === undefined ? {} : { mainThreadCpuUsPerOp: ((main1 - main0) * 1e6) / total }),
+          ...threadCpuUsPerOp,
           framesToMainPerJob: (frames1.toMain - frames0.toMain) / total,
           framesBetweenWorkersPerJob: (frames1.between - frames0.between) / total,
         },

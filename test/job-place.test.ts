@@ -3,7 +3,7 @@
 // index order; dead workers skipped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { placeJob, type JobPlaceView } from '../src/runtime/job-place.js';
+import { placeJob, TurnView, type JobPlaceView } from '../src/runtime/job-place.js';
 import { mulberry32 } from './helpers/prng.js';
 
 function view(weights: number[], parked: boolean[], down: boolean[] = weights.map(() => false)): JobPlaceView {
@@ -79,4 +79,52 @@ test('a burst spreads evenly with the previous job\'s worker as the tie-break', 
     assert.ok(Math.max(...weights) - Math.min(...weights) <= 1, `after ${k + 1} jobs: ${weights.join('/')}`);
   }
   assert.deepEqual(weights, [333, 333, 333]);
+});
+
+test('TurnView: weights and parked states read once per turn, additions counted, down read live', () => {
+  const weights = [2, 2], parked = [false, true], down = [false, false];
+  let reads = 0;
+  const live: JobPlaceView = {
+    n: 2,
+    weight: (i) => { reads++; return weights[i]!; },
+    parked: (i) => { reads++; return parked[i]!; },
+    down: (i) => down[i]!,
+  };
+  const ends: Array<() => void> = [];
+  const v = new TurnView(live, (f) => { ends.push(f); });
+  // a burst of 6 jobs in one turn spreads as with live reads: each placement counts
+  const got: number[] = [];
+  let last = 0;
+  for (let k = 0; k < 6; k++) {
+    const i = placeJob(v, last);
+    got.push(i);
+    v.added(i);
+    last = i;
+  }
+  assert.deepEqual(got, [0, 1, 0, 1, 0, 1], 'awake first among equals, then alternating by weight');
+  assert.equal(reads, 4, 'one read of each worker\'s weight and parked state for the whole turn');
+  assert.equal(ends.length, 1, 'one end-of-turn hook');
+  // the workers changed meanwhile: seen only after the turn ends
+  weights[0] = 0; weights[1] = 9;
+  assert.equal(v.weight(0), 5);
+  ends.shift()!();
+  assert.equal(v.weight(0), 0);
+  assert.equal(v.weight(1), 9);
+  assert.equal(reads, 8);
+  // down is never cached
+  down[0] = true;
+  assert.equal(placeJob(v, 0), 1);
+  down[1] = true;
+  assert.equal(placeJob(v, 0), -1);
+});
+
+test('TurnView: an addition outside a read turn is not counted twice (the next read sees it live)', () => {
+  const weights = [0, 0];
+  const ends: Array<() => void> = [];
+  const v = new TurnView({ n: 2, weight: (i) => weights[i]!, parked: () => false, down: () => false }, (f) => { ends.push(f); });
+  v.added(0); // no read this turn: nothing cached to adjust
+  weights[0] = 1; // the live figure already holds it
+  assert.equal(v.weight(0), 1);
+  v.added(0);
+  assert.equal(v.weight(0), 2);
 });

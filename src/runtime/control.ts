@@ -67,6 +67,9 @@
 // 64 in flight, 100k jobs, load-independent counts): host calls per job on the worker 10 -> 8
 // (1 worker: 7 -> 5); with the allocation cuts of the same change (crossing.ts, the codec's
 // frame scan), the main thread's minor GCs per 100k jobs with a 1 MB semi-space 498 -> 258.
+// The watches are kept in a WatchTable (src/runtime/watch-table.ts: a numbered watch in a slot of
+// a fixed array, so no Map insert/delete and no rehash per job), and placeJob reads the workers'
+// weights once per turn (TurnView, src/runtime/job-place.ts), not 2 x 7 Atomics.loads per job.
 // rt.spawn keeps the round-robin placement even with a callback: long-lived processes spawned in
 // turn land one per worker (what long-lived drivers want; from the queue the first free worker
 // took them all) — except a spawn whose arguments name a live process of the host: it goes next
@@ -82,7 +85,8 @@ import type { HostEntry } from '../registry/types.js';
 import { WASM_KINDS } from '../registry/schema.js';
 import { formatPid, parsePid } from './pid.js';
 import { factoryNotFound, hostNotFound } from './not-found.js';
-import { placeJob, type JobPlaceView } from './job-place.js';
+import { placeJob, TurnView } from './job-place.js';
+import { WatchTable } from './watch-table.js';
 import { peerWorker, type SpawnPlaceView } from './spawn-place.js';
 import { STEAL_BACKLOG } from '../host/placement.js';
 
@@ -147,12 +151,12 @@ export class ControlEndpoint {
    * Control PID, or watch number (spawnLua) -> its watch (a dead worker's watchers are failed
    * through `target`).
    */
-  private readonly watchers = new Map<string | number, Watch>();
+  private readonly watchers = new WatchTable<Watch>();
   /** The last watch number spawnLua handed out (numbers and control PIDs never collide: types). */
   private watchSeq = 0;
   private readonly rr = new Map<string, number>();
   /** Per multi-worker host: what placeJob reads of its workers, and the worker of its last job. */
-  private readonly jobViews = new Map<string, JobPlaceView>();
+  private readonly jobViews = new Map<string, TurnView>();
   private readonly jobLast = new Map<string, number>();
   private readonly peerViews = new Map<string, SpawnPlaceView>();
   /** Per worker thread id: jobs sent to it by "spj" frame whose EXIT has not come (their bound). */
@@ -191,22 +195,28 @@ export class ControlEndpoint {
   /**
    * The worker (index in the host) a job on `host` goes to: its inject queue, and its home
    * (src/runtime/job-place.ts: the lightest, an awake one among equals). -1 when all are down.
+   * The weights are read once per turn (TurnView); the caller reports where the job went (jobView).
    */
   private placeJob(host: string, tids: number[], q: TaskQueues): number {
+    const v = this.jobView(host, tids, q);
+    const i = placeJob(v, this.jobLast.get(host) ?? 0);
+    if (i >= 0) this.jobLast.set(host, i);
+    return i;
+  }
+
+  private jobView(host: string, tids: number[], q: TaskQueues): TurnView {
     let v = this.jobViews.get(host);
     if (!v) {
       const rt = this.rt;
-      v = {
+      v = new TurnView({
         n: tids.length,
         weight: (i) => rt.dir.load(tids[i]!) + q.queuedAt(i) + rt.dir.listed(tids[i]!),
         parked: (i) => rt.isParked(tids[i]!),
         down: (i) => rt.dir.isDown(tids[i]!),
-      };
+      });
       this.jobViews.set(host, v);
     }
-    const i = placeJob(v, this.jobLast.get(host) ?? 0);
-    if (i >= 0) this.jobLast.set(host, i);
-    return i;
+    return v;
   }
 
   /**
@@ -329,14 +339,17 @@ export class ControlEndpoint {
         const desc = encodeValue(record.task(pid, uniq, entryId, h, watch, false, c, args, tid));
         // Its home's inject queue (rung: a no-op unless parked), else the host's global queue
         // (any worker takes it; the first parked one is rung).
-        if (at >= 0 && q.push(desc, at)) { rt.ring(tid); placed = false; }
+        if (at >= 0 && q.push(desc, at)) { rt.ring(tid); placed = false; this.jobViews.get(h)!.added(at); }
         else if (q.pushGlobal(desc)) { rt.wakeOne(tids!); placed = false; }
         else if (pushBack && desc.length <= q.maxBytes) { rt.dir.dead(uniq); return HOST_FULL; }
         // else too large for a slot, or not a job: placed on the chosen worker
       }
       if (counted >= 0) rt.post(tid, frame.spj(pid, uniq, entryId, h, watch, false, c, args));
       else if (placed) rt.post(tid, frame.sp(pid, uniq, entryId, h, watch, false, c, args));
-      if (placed) rt.dir.addLoad(tid, 1);
+      if (placed) {
+        rt.dir.addLoad(tid, 1);
+        if (at >= 0) this.jobViews.get(h)!.added(at);
+      }
     } catch (e) {
       // args that cannot be encoded (too deep, too large): nothing was sent
       rt.dir.dead(uniq);

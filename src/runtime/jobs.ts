@@ -33,7 +33,8 @@
 // frame (the EXIT is the only frame back), no timer, no listener. Per job: one record, the
 // promise, the EXIT closure, the control endpoint's watch record (no closure of its own, no
 // control PID: a watch number, src/runtime/control.ts), the argument walk (crossing.ts), two
-// performance.now() (a job admitted at submit reuses the submit time) and two histogram records
+// performance.now() (a job admitted at submit reuses the submit time; the EXITs of one turn share
+// one read, arrival()) and two histogram records
 // (recordTiming: false drops those). A Lua job is admitted
 // synchronously (no promise of the spawn's own, unlike the rpc path).
 // Measured (Node 24, 2 cores at load average 11-13, 64 in flight, medians of 10 runs of 200k
@@ -71,6 +72,12 @@
 // thread's allocations per job (Node 24, 2 workers, sampling heap profiler with collected objects
 // included, the driver's own excluded) went ~3.8 KB -> ~1.6 KB with it and two allocation fixes
 // (crossing.ts, the codec's frame scan): minor GCs per 100k jobs with a 1 MB semi-space 498 -> 258.
+//
+// Session 8 (docs/job-runner.md "What a job costs"): per-thread CPU per job from each thread's
+// schedstat (bench/jobs.ts); the main thread's part cut by the spawn frame's writer
+// (spawn-frame.ts), placement read once per turn (job-place.ts TurnView), the watch table
+// (watch-table.ts) and one promise executor for all jobs (captureSettlers): 11.5 -> 7.9 µs per
+// job on 2 workers in the quick benchmark, ~5.5 -> ~3.5 at steady state (Node 24, load 13-18).
 //
 // Keeping Node alive. The control endpoint holds Node's event loop open while an EXIT is awaited;
 // the runner holds it while jobs wait for admission. An idle runtime holds nothing (its workers
@@ -124,6 +131,17 @@ export function controlJobHost(control: ControlEndpoint, emit: (event: string) =
 
 const WAITING = 0, RUNNING = 1, DONE = 2;
 const NO_ARGS: unknown[] = [];
+
+/**
+ * The job whose promise is being made: one executor for every job's promise instead of a closure
+ * per job (the executor runs synchronously inside `new Promise`, so this is set just before).
+ */
+let settling: JobRecord | undefined;
+function captureSettlers(resolve: (v: unknown) => void, reject: (e: unknown) => void): void {
+  settling!.resolve = resolve;
+  settling!.reject = reject;
+  settling = undefined;
+}
 
 class JobRecord implements Job {
   state: number = WAITING;
@@ -216,7 +234,8 @@ export class JobRunner {
   /** Submit a job; its handle gives the PID, the result and cancel(). */
   submit(id: string, args: unknown[], opts: JobOptions, asExit = false): Job {
     const job = new JobRecord(this, id, args, opts, asExit);
-    job.result = new Promise<unknown>((resolve, reject) => { job.resolve = resolve; job.reject = reject; });
+    settling = job;
+    job.result = new Promise<unknown>(captureSettlers);
     job.submittedAt = performance.now();
     const bad = !Array.isArray(args) ? new TypeError('args must be an array') : uncrossable(args);
     if (bad) return this.refuse(job, bad);
@@ -316,7 +335,7 @@ export class JobRunner {
     this.running--;
     this.completed++;
     if (this.timing) {
-      const ms = performance.now() - job.admittedAt;
+      const ms = this.arrival() - job.admittedAt;
       this.runTime.record(nanos(ms));
       this.runTotalMs += ms;
     }
@@ -334,6 +353,22 @@ export class JobRunner {
       this.checkIdle();
     }
   }
+
+  /**
+   * When the EXITs being handled reached this thread: the clock read once per turn. The EXITs of
+   * one turn came in together (one drain of the rings, src/runtime/mainloop.ts), so their run
+   * times end there, not when each one's turn in the batch comes (up to ~0.1 ms later for the last
+   * of ~50); and one read instead of one per job (performance.now() is ~90 ns on Node 24 here).
+   */
+  private arrival(): number {
+    if (this.exitNow < 0) {
+      this.exitNow = performance.now();
+      queueMicrotask(this.clearArrival);
+    }
+    return this.exitNow;
+  }
+  private exitNow = -1;
+  private readonly clearArrival = (): void => { this.exitNow = -1; };
 
   /** Cancel `job` with `err` (its signal, its timeout, its handle's cancel()). */
   abort(job: JobRecord, err: WippyError): void {
