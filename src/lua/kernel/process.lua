@@ -154,8 +154,11 @@ return function(deps)
       if not ok then return nil, perr end
       local n = select("#", ...)
       local args = { ... }
-      local okc, cerr = copy_args(args, n)
-      if not okc then return nil, cerr end
+      for i = 1, n do -- (mailbox.lua copy_args inline: data only, copied in place)
+        local c, cerr = copy(args[i])
+        if cerr then return E("Invalid", cerr) end
+        args[i] = c
+      end
       return spawn_from(P, id, host, monitor, link, n, args)
     end
   end

@@ -167,10 +167,22 @@ return function(deps)
   S.hook = hook
 
   -- `co`: a coroutine already made and hooked for proc, fn unused (spawn.lua run_chunk: the
-  -- coroutine the module's chunk ran in, waiting to run main).
-  function S.new_thread(proc, fn, co)
-    local T = { co = co or hook(take_co(fn, proc), proc), proc = proc, n = 0, parked = false }
-    proc.threads[T] = true
+  -- coroutine the module's chunk ran in, waiting to run main). n > 0: the record is made with
+  -- the first resume's values (a1, a2: fn's arguments, spawn.lua start_here), so that the ready()
+  -- storing them adds no key (a record of 4 keys rehashes to 8 slots at a fifth). proc.threads
+  -- is made with its first member (a process record starts without it, spawn.lua new_proc).
+  function S.new_thread(proc, fn, co, n, a1, a2)
+    if not co then -- (hook inline)
+      co = take_co(fn, proc)
+      if proc.budget or mem_cap_kb then
+        if chook then chook(co) else sethook(co, budget_hook, "", HOOK_EVERY) end
+      end
+    end
+    local T
+    if n and n > 0 then T = { co = co, proc = proc, n = n, parked = false, a1 = a1, a2 = a2 }
+    else T = { co = co, proc = proc, n = 0, parked = false } end
+    local ts = proc.threads
+    if ts then ts[T] = true else proc.threads = { [T] = true } end
     proc.nthreads = proc.nthreads + 1
     return T
   end

@@ -129,7 +129,10 @@ return function(deps)
   local function lua_instantiate(Ent, f, P)
     local prevP = run.cp
     run.cp = P
-    local ok, mod, co = run_chunk(f, make_env(Ent, P), P)
+    local ok, mod, co
+    -- (run_chunk's first case inline: a spawn from a process, the common one)
+    if co_isyieldable() then ok, mod = pcall(f, make_env(Ent, P))
+    else ok, mod, co = run_chunk(f, make_env(Ent, P), P) end
     run.cp = prevP
     if not ok then
       if memory_error(mod) then return nil, "Internal", errmsg(memory_error(mod)) end
@@ -163,9 +166,10 @@ return function(deps)
     return function(...) return keep_results(P, main(...)) end, kind -- (kind: the main thread's coroutine, on success)
   end
 
+  local function host_itself(id, host) return host end
   local bodies = {
     ["process.lua"] = { prepare = compile, instantiate = lua_instantiate, queueable = true,
-      pid_host = function(id, host) return host end },
+      pid_host = host_itself },
     -- A function entry's PID names the entry and the worker that minted it ("<id>#lua.<tid>"):
     -- the worker running it, or, queued, its home (any worker of the host may take it, so many
     -- concurrent calls spread over the host).
@@ -216,14 +220,14 @@ return function(deps)
   local function new_proc(pid, uniq, id, host, hostrec)
     return setmetatable({
       pid = pid, uniq = uniq, id = id, host = host, alive = true,
-      threads = {}, nthreads = 0, nrun = 0,
+      nthreads = 0, nrun = 0, -- (threads: made with its first member, sched.lua new_thread)
       red = 0, -- written by every resume (sched.lua resume_thread)
       -- the process table's figures (ptable.lua), in one array: resumes, ms run, Lua heap growth
       -- over its resumes (KiB), messages sent, start (wall-clock seconds). One field, not five:
       -- five more keys took the record past 32 hash slots, to 64 (+768 bytes per process,
       -- measured with the hold bench: 3,688 -> 4,456 bytes); the array costs ~130.
-      st = { 0, 0, 0, 0, wall_s() },
-    }, meta_of(hostrec))
+      st = { 0, 0, 0, 0, H.wall() / 1e9 },
+    }, proc_meta[hostrec] or meta_of(hostrec))
   end
 
   local validated = {} -- entry id -> true once it instantiated here (placement needs that first)
@@ -257,7 +261,8 @@ return function(deps)
     local minted = pid ~= nil
     if not minted then
       uniq = H.pid_alloc(SELF)
-      pid = fmt_pid(body.pid_host(id, host, SELF), uniq)
+      local ph = body.pid_host
+      pid = fmt_pid(ph == host_itself and host or ph(id, host, SELF), uniq)
     end
     local P = new_proc(pid, uniq, id, host, hostrec) -- budget, max_mailbox, terminal: the host's (meta_of)
     if P.terminal then P.args = { n = n, tunpack(args, 1, n) } end
@@ -285,17 +290,24 @@ return function(deps)
     add(P)
     if not minted then H.load_add(1) end
     validated[id] = true
-    if watcher then set_of(P, "watchers")[watcher] = true end
-    if link then set_of(P, "links")[link] = true end
+    -- a set made with its member (a constructor: no rehash of an empty table, as set_of would)
+    if watcher then P.watchers = { [watcher] = true } end
+    if link then P.links = { [link] = true } end
     local T
     if co then
       start_main(co, main, args, n)
       T = new_thread(P, nil, co)
+      ready(T, 0)
+    elseif n <= 2 then
+      -- main is the thread's body and its first resume passes the arguments (T.a1, T.a2, as any
+      -- wake-up's values): no closure over main and args (~150 bytes), no table.unpack
+      T = new_thread(P, main, nil, n, args[1], args[2])
+      ready(T, n, args[1], args[2])
     else
       T = new_thread(P, function() return main(tunpack(args, 1, n)) end)
+      ready(T, 0)
     end
     P.main = T
-    ready(T, 0)
     if shutdown_deadline then
       deliver_event(P, { kind = EV_CANCEL, from = ZERO_PID, at = wall_s(), deadline = shutdown_deadline,
         reason = "scheduler shutdown" })
@@ -445,7 +457,19 @@ return function(deps)
       end, "s", id, host, watcher or false, link and true or false, ctx or false, pargs)
     end
     if not pid then return nil, serr end
-    adopt(P, pid, monitor, link, on_child)
+    if on_child == nil and P.heard == nil and not P.notified then
+      -- adopt's common case inline (nothing heard, P alive, no caller record)
+      if monitor then
+        local m = P.monitoring
+        if m == NONE then P.monitoring = { [pid] = true } else m[pid] = true end
+      end
+      if link then
+        local l = P.links
+        if l == NONE then P.links = { [pid] = true } else l[pid] = true end
+      end
+    else
+      adopt(P, pid, monitor, link, on_child)
+    end
     return pid
   end
   M.spawn_from = spawn_from
