@@ -39,12 +39,13 @@ const SETUP = String.raw`
       locate = function(pid) local P = F.procs[pid]; if P then return "local", P end; return "remote", 2 end,
       run = run,
       -- as sched.lua's: a main thread of up to two arguments gets them in its first resume
-      -- (n, a1, a2), so T.fn() here is that first resume
+      -- (n, a1, a2), so T.fn() here is that first resume; with n it is also queued (readied)
       new_thread = function(P, fn, co, n, a1, a2)
         local T = { proc = P, fn = fn }
         if n == 1 then T.fn = function() return fn(a1) end
         elseif n == 2 then T.fn = function() return fn(a1, a2) end end
         threads[#threads + 1] = T
+        if n ~= nil then readied[#readied + 1] = T end
         return T
       end,
       ready = function(T) readied[#readied + 1] = T end,

@@ -38,7 +38,7 @@
 -- Owns: bodies, the spawn paths, validated entries, early/forward, shutdown state.
 -- Receives: H, cfg, entries; taskq.lua (room, push, share, take, pending: the Lua-side list);
 -- pids.lua (procs, add, fmt_pid, parse_pid, post, locate, NONE, set_of); sched.lua (run,
--- new_thread, ready, hook, ready_start); copool.lua (take_co); sandbox.lua (compile, make_env); codec encode; error
+-- new_thread (which also queues a main thread), hook, ready_start); copool.lua (take_co); sandbox.lua (compile, make_env); codec encode; error
 -- helpers; lifecycle.lua (user_tostring, deliver_event, start_failed, topo, send_event); channel.lua
 -- (EMPTYQ); security (from_config, encode_actor, encode_scope, decode_ctx); call_settled (rpc.lua);
 -- wire (frame and spawn-record field indices); dispatch(frame) (frames.lua, bound late by init.lua: replays early frames).
@@ -46,7 +46,7 @@ return function(deps)
   local H, cfg, entries = deps.H, deps.cfg, deps.entries
   local procs, add, fmt_pid, parse_pid = deps.procs, deps.add, deps.fmt_pid, deps.parse_pid
   local post, locate = deps.post, deps.locate
-  local run, new_thread, ready, hook, ready_start = deps.run, deps.new_thread, deps.ready, deps.hook, deps.ready_start
+  local run, new_thread, hook, ready_start = deps.run, deps.new_thread, deps.hook, deps.ready_start
   -- take_co(fn, P): a coroutine running fn, a kept one if any (copool.lua); nil: coroutine.create
   local take_co = deps.take_co or coroutine.create
   local compile, make_env, encode = deps.compile, deps.make_env, deps.encode
@@ -293,21 +293,17 @@ return function(deps)
     -- a set made with its member (a constructor: no rehash of an empty table, as set_of would)
     if watcher then P.watchers = { [watcher] = true } end
     if link then P.links = { [link] = true } end
-    local T
+    -- the main thread, queued (new_thread with n)
     if co then
       start_main(co, main, args, n)
-      T = new_thread(P, nil, co)
-      ready(T, 0)
+      P.main = new_thread(P, nil, co, 0)
     elseif n <= 2 then
       -- main is the thread's body and its first resume passes the arguments (T.a1, T.a2, as any
       -- wake-up's values): no closure over main and args (~150 bytes), no table.unpack
-      T = new_thread(P, main, nil, n, args[1], args[2])
-      ready(T, n, args[1], args[2])
+      P.main = new_thread(P, main, nil, n, args[1], args[2])
     else
-      T = new_thread(P, function() return main(tunpack(args, 1, n)) end)
-      ready(T, 0)
+      P.main = new_thread(P, function() return main(tunpack(args, 1, n)) end, nil, 0)
     end
-    P.main = T
     if shutdown_deadline then
       deliver_event(P, { kind = EV_CANCEL, from = ZERO_PID, at = wall_s(), deadline = shutdown_deadline,
         reason = "scheduler shutdown" })
