@@ -383,7 +383,9 @@ return function(deps)
       e = c
     end
     if P.execs then cancel_execs(P) end
-    P.exit_value, P.exit_err = value, e
+    -- (a nil is not written: a store of nil into a key the record lacks takes the VM's slow path)
+    if value ~= nil then P.exit_value = value end
+    if e ~= nil then P.exit_err = e end
     if run.cur and run.cur.proc == P then
       P.exit_pending = true -- finalized by the scheduler when the running step ends
     else

@@ -231,7 +231,8 @@ return function(deps)
   end
 
   local validated = {} -- entry id -> true once it instantiated here (placement needs that first)
-  local MULTI = #HOSTS[cfg.host].tids > 1
+  local HOST = cfg.host -- this worker's host
+  local MULTI = #HOSTS[HOST].tids > 1
   -- Instructions a resume computes before it shares this worker's queue (share_tasks, below):
   -- ~10 ms of Lua (about 120M instructions a second), above the 1M after which a process that
   -- calls receive or send yields anyway (sched.lua YIELD_AFTER). So a resume that talks never
@@ -269,8 +270,8 @@ return function(deps)
     if hostrec.security and not (ctx and (ctx.actor or ctx.scope or ctx.security_config)) then
       ctx = { values = ctx and ctx.values, options = ctx and ctx.options, security_config = hostrec.security }
     end
-    P.ctx = ctx
     if ctx then
+      P.ctx = ctx -- (not a nil: a store of nil into a key the record lacks takes the VM's slow path)
       if ctx.security_config then
         -- a service / host security block (lifecycle.security): build actor and scope here
         local a, sc, serr = security.from_config(ctx.security_config)
@@ -398,10 +399,10 @@ return function(deps)
     watcher = watcher or (monitor and P.pid or nil)
     local linkp = link and P.pid or nil
     local pid, serr
-    if host == cfg.host then
+    if host == HOST then
       local tid = SELF
       local Ent = entries[id]
-      if validated[id] and MULTI and not pin and bodies[Ent.kind].queueable then
+      if MULTI and validated[id] and not pin and bodies[Ent.kind].queueable then
         run.share_at = P.red + SHARE_AFTER -- a spawn loop is not computing (share_tasks)
         if taskq.room() then
           pid = queue_local(id, host, watcher, linkp, ctx, n, args)
