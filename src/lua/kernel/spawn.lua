@@ -508,7 +508,7 @@ return function(deps)
     local watcher, link = f[SP_WATCHER] or nil, f[SP_LINK] or nil
     local ok, serr = frame_spawn(id, host, watcher, link, f[SP_CTX] or nil, args, pid, uniq)
     local queued = early[pid]
-    early[pid] = nil
+    if queued then early[pid] = nil end -- (no nil store into a missing key: the VM's slow path)
     if not ok then
       -- It instantiated on the spawner's worker but not here: an error exit, as if it crashed.
       start_failed(pid, uniq, serr, { watcher }, { link }, id, host)
@@ -535,8 +535,10 @@ return function(deps)
     local pid, runner = f[BOUND_PID], f[BOUND_RUNNER]
     forward[pid] = runner
     local q = early[pid]
-    early[pid] = nil
-    if q then for i = 1, #q do post(runner, q[i]) end end
+    if q then
+      early[pid] = nil
+      for i = 1, #q do post(runner, q[i]) end
+    end
   end
   function M.frame_unfwd(f) forward[f[UNFWD_PID]] = nil end
 
@@ -563,8 +565,10 @@ return function(deps)
       if not P then post(home, W.unfwd(pid)) end
     else
       local q = early[pid]
-      early[pid] = nil
-      if ok and q then for i = 1, #q do dispatch(q[i]) end end
+      if q then
+        early[pid] = nil
+        if ok then for i = 1, #q do dispatch(q[i]) end end
+      end
     end
     if not ok then
       -- It instantiated on the spawner's worker but not here: an error exit, as if it crashed.
