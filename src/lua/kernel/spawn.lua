@@ -4,9 +4,10 @@
 -- `bodies[kind]`; every other part of the kernel sees only the process record and its main
 -- thread. A body is
 --   { prepare(Ent, id) -> code | nil, message      once per entry per worker (Lua: compile)
---     instantiate(Ent, code, P) -> main | nil, error kind, message
+--     instantiate(Ent, code, P, args, n) -> main | nil, error kind, message
 --                                                  make P's main function (Lua: run the chunk as
---                                                  P and find its method); main(args...) runs as
+--                                                  P and find its method; args, n: main's
+--                                                  arguments, nil for an upgrade); main(args...) runs as
 --                                                  P's main thread, its return is the result
 --     pid_host(id, host, tid) -> string            the host part of a new PID
 --     queueable = bool }                           may wait on the host's run queues / be placed
@@ -91,31 +92,33 @@ return function(deps)
   -- has no hook, and `while true do end` at a module's top level held the worker for ever: the
   -- chunk then runs in a hooked coroutine of its own, and must not yield (it runs synchronously).
   -- That coroutine then goes on as P's main thread (one coroutine per process, not two: a job
-  -- from JS is such a spawn, and a coroutine is ~1 KB of its ~4.7 KB allocated per job): the
-  -- chunk's function returns its module by yielding CHUNK_DONE; start_here resumes it once more
-  -- with main and its arguments (start_main), which it takes and yields again; the main thread's
-  -- first resume then tail-calls main (so a traceback of the main thread shows no frame of this
-  -- wrapper). Handed over by a resume, not in the first resume's values: those are T.a1, a fifth
-  -- key of the thread record (4 -> 8 hash slots), nor by a closure over them (~120 bytes).
-  -- Measured with the collector stopped (Lua heap bytes allocated per process, Node 24, ours):
-  -- a job from JS 4,686 -> 3,408 (one worker; 4,707 -> 3,418 on two), a queued spawn of a
-  -- spawn+exit driver on two workers 4,628 -> 3,332 (with the shared opts/pre of frame_spawn);
-  -- the kernel thread's VM instructions per process moved by -12 to +36 (the extra resume).
+  -- from JS is such a spawn, and a coroutine is ~1 KB of its ~4.7 KB allocated per job): it is
+  -- resumed with the chunk's function, its environment and main's arguments (args, n: the spawn's,
+  -- held in the coroutine's frame); the chunk's function returns its module by yielding
+  -- CHUNK_DONE; the main thread's first resume passes main (T.a1: sched.lua new_thread with n = 1,
+  -- a record of 4 keys), which it tail-calls with the arguments (so a traceback of the main thread
+  -- shows no frame of this wrapper). Session 7 handed main and the arguments over by a resume of
+  -- its own in between (a third resume per job); session 8 passes the arguments with the chunk
+  -- and main in the first resume's one value: one resume and one call fewer per job, the same
+  -- bytes. Measured with the collector stopped (Lua heap bytes allocated per process, Node 24,
+  -- ours): a job from JS 4,686 -> 3,408 (one worker; 4,707 -> 3,418 on two), a queued spawn of a
+  -- spawn+exit driver on two workers 4,628 -> 3,332 (with the shared opts/pre of frame_spawn).
+  -- An upgrade (upgrade.lua) instantiates without arguments and starts its own thread: the
+  -- coroutine it does not take is left to the collector, suspended after CHUNK_DONE.
   -- -> ok, module | error, and that coroutine when there is one
   local CHUNK_DONE = {}
   local co_yield = coroutine.yield
-  local function chunk_then_main(f, env)
-    local main, args, n = co_yield(CHUNK_DONE, (f(env)))
-    co_yield()
+  local function chunk_then_main(f, env, args, n)
+    local main = co_yield(CHUNK_DONE, (f(env)))
     return main(tunpack(args, 1, n))
   end
-  local function start_main(co, main, args, n) co_resume(co, main, args, n) end
-  local function run_chunk(f, env, P)
+  local HUGE = math.huge
+  local function run_chunk(f, env, P, args, n)
     if co_isyieldable() then return pcall(f, env) end
     P.red = 0
-    run.share_at = math.huge -- a module's top level never shares the queue (share_tasks)
+    run.share_at = HUGE -- a module's top level never shares the queue (share_tasks)
     local co = hook(take_co(chunk_then_main, P), P)
-    local ok, done, mod = co_resume(co, f, env)
+    local ok, done, mod = co_resume(co, f, env, args, n)
     if not ok then return false, done end
     if done ~= CHUNK_DONE then
       co_close(co)
@@ -126,13 +129,13 @@ return function(deps)
 
   -- -> main, the coroutine its main thread may run in (run_chunk's; nil: make one) | nil, error
   -- kind, message
-  local function lua_instantiate(Ent, f, P)
+  local function lua_instantiate(Ent, f, P, args, n)
     local prevP = run.cp
     run.cp = P
     local ok, mod, co
     -- (run_chunk's first case inline: a spawn from a process, the common one)
     if co_isyieldable() then ok, mod = pcall(f, make_env(Ent, P))
-    else ok, mod, co = run_chunk(f, make_env(Ent, P), P) end
+    else ok, mod, co = run_chunk(f, make_env(Ent, P), P, args, n) end
     run.cp = prevP
     if not ok then
       if memory_error(mod) then return nil, "Internal", errmsg(memory_error(mod)) end
@@ -160,8 +163,8 @@ return function(deps)
     if select("#", ...) > 1 and not (type(r2) == "string" or is_error(r2)) then P.results = tpack(...) end
     return r1, r2
   end
-  local function fn_instantiate(Ent, f, P)
-    local main, kind, ierr = lua_instantiate(Ent, f, P)
+  local function fn_instantiate(Ent, f, P, args, n)
+    local main, kind, ierr = lua_instantiate(Ent, f, P, args, n)
     if not main then return nil, kind, ierr end
     return function(...) return keep_results(P, main(...)) end, kind -- (kind: the main thread's coroutine, on success)
   end
@@ -282,7 +285,7 @@ return function(deps)
       P.ctx_actor, P.ctx_scope = security.decode_ctx(ctx)
     end
     P.entry = Ent
-    local main, kind, ierr = body.instantiate(Ent, code, P)
+    local main, kind, ierr = body.instantiate(Ent, code, P, args, n)
     if not main then
       H.dead(uniq)
       return E(kind, ierr)
@@ -296,8 +299,7 @@ return function(deps)
     if link then P.links = { [link] = true } end
     -- the main thread, queued (new_thread with n)
     if co then
-      start_main(co, main, args, n)
-      P.main = new_thread(P, nil, co, 0)
+      P.main = new_thread(P, nil, co, 1, main) -- (run_chunk's coroutine holds the arguments)
     elseif n <= 2 then
       -- main is the thread's body and its first resume passes the arguments (T.a1, T.a2, as any
       -- wake-up's values): no closure over main and args (~150 bytes), no table.unpack
