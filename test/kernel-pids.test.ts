@@ -133,3 +133,25 @@ test('pids: frames for other workers are held until the step ends, one host call
     F.eq(table.concat(calls, "|"), "post 3 c1")
   `);
 });
+
+test('pids: fmt_pid is string.format("{%s|0x%05x}") for every uniq: both sides of each digit-count edge, seeded ones, the fallback', async () => {
+  await withKernelModules(['wire', 'pids'], SETUP + String.raw`
+    local function want(host, u) return string.format("{%s|0x%05x}", host, u) end
+    local cases = { 0, 1, 15, 16, 255, 256, 4095, 4096, 0xffff, 0x10000, 0xfffff, 0x100000, 0xabcdef,
+      0xffffff, 0x1000000, 0x1234567, 0x7fffffff, 2^40 // 1 }
+    local seed = 12345 -- a fixed LCG, so the run is the same every time
+    for _ = 1, 2000 do
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      cases[#cases + 1] = seed % 0x2000000
+    end
+    for _, u in ipairs(cases) do
+      for _, host in ipairs({ "app:p", "fn:x#lua.3", "" }) do
+        F.eq(P.fmt_pid(host, u), want(host, u), "uniq " .. u)
+      end
+    end
+    -- a float with an integer value, as string.format takes it
+    F.eq(P.fmt_pid("app:p", 18.0), want("app:p", 18.0))
+    -- not an integer: string.format's own error
+    F.eq(pcall(P.fmt_pid, "app:p", 1.5), false)
+  `);
+});

@@ -38,7 +38,16 @@ const SETUP = String.raw`
       post = F.post, EMPTYQ = F.EMPTYQ, NONE = F.NONE, set_of = F.set_of,
       locate = function(pid) local P = F.procs[pid]; if P then return "local", P end; return "remote", 2 end,
       run = run,
-      new_thread = function(P, fn) local T = { proc = P, fn = fn }; threads[#threads + 1] = T; return T end,
+      -- as sched.lua's: a main thread of up to two arguments gets them in its first resume
+      -- (n, a1, a2), so T.fn() here is that first resume; with n it is also queued (readied)
+      new_thread = function(P, fn, co, n, a1, a2)
+        local T = { proc = P, fn = fn }
+        if n == 1 then T.fn = function() return fn(a1) end
+        elseif n == 2 then T.fn = function() return fn(a1, a2) end end
+        threads[#threads + 1] = T
+        if n ~= nil then readied[#readied + 1] = T end
+        return T
+      end,
       ready = function(T) readied[#readied + 1] = T end,
       park = function() end, hook = function(co) return co end,
       ready_start = function() F.logf("ready_start") end,

@@ -42,11 +42,10 @@ return function(deps)
   -- A stack: [1..n] coroutines (an entry below n may have been cleared by the collector), n its top.
   local hooked = setmetatable({ n = 0 }, { __mode = "v" })
   local plain = setmetatable({ n = 0 }, { __mode = "v" })
-  local function stack_of(P) if P.budget or mem_cap_kb then return hooked end return plain end
 
   function M.take(fn, P)
     if rebind then
-      local s = stack_of(P)
+      local s = (P.budget or mem_cap_kb) and hooked or plain -- (stack_of inline)
       local n = s.n
       while n > 0 do
         local co = s[n]
@@ -65,7 +64,7 @@ return function(deps)
   end
 
   function M.give(co, P)
-    local s = stack_of(P)
+    local s = (P.budget or mem_cap_kb) and hooked or plain -- (stack_of inline)
     local n = s.n
     if n < MAX then n = n + 1; s[n] = co; s.n = n end
   end

@@ -263,6 +263,20 @@ return function(deps)
   -- for the kernel's fault handlers (frames.lua).
   local notifying = nil
 
+  -- The EXIT's result for P's watchers in processes, and for those in JS (a control PID: exec,
+  -- run, the CLI), which also get where an error was raised: made once for all of them, each by
+  -- a constructor (no rehash of an empty table). -> result, js (js == result: the same)
+  local function exit_result(P, e, v, vs)
+    if e ~= nil then
+      local result = { error = e }
+      local stack = P.exit_stack
+      return result, stack and { error = e, stack = clip(stack) } or result
+    end
+    local result
+    if vs == nil then result = { value = v } else result = { value = v, values = vs } end
+    return result, result
+  end
+
   -- Second half of an exit: tell watchers, links and monitored processes.
   local function notify_exit(P)
     local outer = notifying
@@ -270,40 +284,52 @@ return function(deps)
     local e = P.exit_err
     local at -- the wall clock, read once and only for an event record (a host call)
     local pid = P.pid
-    local w1 = next(P.watchers)
+    local watchers = P.watchers
+    local w1 = next(watchers)
     if w1 ~= nil then
+      local w2 = next(watchers, w1)
+      local v, vs = P.exit_value, P.exit_values
       -- One watcher and a scalar result (the common case: a monitor of a process that returned
       -- nil, a number or a string): the event is that watcher's own, no copy needed.
-      local tv = type(P.exit_value)
-      local own = next(P.watchers, w1) == nil and e == nil and P.exit_values == nil
+      local tv = type(v)
+      local own = w2 == nil and e == nil and vs == nil
         and (tv == "number" or tv == "string" or tv == "boolean" or tv == "nil")
-      local result, js
-      for w in pairs(P.watchers) do
-        if type(w) == "number" then
+      if w2 == nil then -- (one watcher: no pairs walk)
+        if type(w1) == "number" then
           -- a JS exit watcher (a job): it also gets where the error was raised
-          post_jx(w, e, e ~= nil and P.exit_stack or nil, P.exit_value)
+          post_jx(w1, e, e ~= nil and P.exit_stack or nil, v)
         else
-          if not result then
-            result = {}
-            if e ~= nil then result.error = e else result.value, result.values = P.exit_value, P.exit_values end
-            -- a watcher in JS (a control PID: exec, run, the CLI) also gets where the error was raised
-            js = e ~= nil and P.exit_stack and { error = e, stack = clip(P.exit_stack) } or result
-            at = wall_s()
+          local result, js = exit_result(P, e, v, vs)
+          local r = (js ~= result and find(w1, CONTROL_PREFIX, 1, true) == 1) and js or result
+          at = wall_s()
+          send_event(w1, { kind = EV_EXIT, from = pid, at = at, result = r }, own)
+        end
+      else
+        local result, js
+        for w in pairs(watchers) do
+          if type(w) == "number" then
+            post_jx(w, e, e ~= nil and P.exit_stack or nil, v)
+          else
+            if not result then result, js = exit_result(P, e, v, vs); at = wall_s() end
+            local r = (js ~= result and find(w, CONTROL_PREFIX, 1, true) == 1) and js or result
+            send_event(w, { kind = EV_EXIT, from = pid, at = at, result = r }, own)
           end
-          local r = (js ~= result and find(w, CONTROL_PREFIX, 1, true) == 1) and js or result
-          send_event(w, { kind = EV_EXIT, from = pid, at = at, result = r }, own)
         end
       end
     end
-    for l in pairs(P.links) do
-      if e ~= nil then
-        at = at or wall_s()
-        send_event(l, { kind = EV_LINK_DOWN, from = pid, at = at, result = { error = e } })
-      else
-        topo(l, "ul", pid)
+    if next(P.links) ~= nil then
+      for l in pairs(P.links) do
+        if e ~= nil then
+          at = at or wall_s()
+          send_event(l, { kind = EV_LINK_DOWN, from = pid, at = at, result = { error = e } })
+        else
+          topo(l, "ul", pid)
+        end
       end
     end
-    for m in pairs(P.monitoring) do topo(m, "um", pid) end
+    if next(P.monitoring) ~= nil then
+      for m in pairs(P.monitoring) do topo(m, "um", pid) end
+    end
     if P.on_exit then P.on_exit(P) end
     P.notified = true
     notifying = outer
@@ -314,14 +340,21 @@ return function(deps)
     if P.finalized then return end
     P.finalized = true
     if P.exit_err ~= nil and not P.forced and not next(P.watchers) and not next(P.links) then crash_report(P) end
-    local cur = run.cur
-    for T in pairs(P.threads) do
-      if T ~= cur and co_status(T.co) == "suspended" then close_thread(P, T.co) end
+    -- (each walk behind a count or a next(): a process whose main thread returned has none, and
+    -- pairs over an empty set is two C calls)
+    if P.nthreads > 0 then
+      local cur = run.cur
+      for T in pairs(P.threads) do
+        if T ~= cur and co_status(T.co) == "suspended" then close_thread(P, T.co) end
+      end
+      P.threads = {}
     end
-    if next(P.threads) ~= nil then P.threads = {} end -- (usually empty: its main thread ended it)
-    for _, ch in pairs(P.subs) do
-      local s = CH[ch]
-      if s then s.closed = true end
+    local subs = P.subs
+    if next(subs) ~= nil then
+      for _, ch in pairs(subs) do
+        local s = CH[ch]
+        if s then s.closed = true end
+      end
     end
     remove(P)
     H.dead(P.uniq)
@@ -350,7 +383,9 @@ return function(deps)
       e = c
     end
     if P.execs then cancel_execs(P) end
-    P.exit_value, P.exit_err = value, e
+    -- (a nil is not written: a store of nil into a key the record lacks takes the VM's slow path)
+    if value ~= nil then P.exit_value = value end
+    if e ~= nil then P.exit_err = e end
     if run.cur and run.cur.proc == P then
       P.exit_pending = true -- finalized by the scheduler when the running step ends
     else
@@ -388,16 +423,22 @@ return function(deps)
         if t2 == "string" then e = err("Internal", r2, false) else e = to_error(r2) end
         exit(P, nil, e)
       else
-        local v, cerr = copy(r1)
-        -- a function frame's several results (spawn.lua's function body): result.values too
-        if P.results and not cerr then P.exit_values, cerr = copy(P.results) end
-        if cerr then exit(P, nil, err("Invalid", "invalid process result: " .. cerr, false))
-        else exit(P, v, nil) end
+        local t1 = type(r1)
+        local results = P.results
+        if results == nil and (t1 == "number" or t1 == "string" or t1 == "boolean" or t1 == "nil") then
+          exit(P, r1, nil) -- a scalar is its own copy (the common result: no C call)
+        else
+          local v, cerr = copy(r1)
+          -- a function frame's several results (spawn.lua's function body): result.values too
+          if results and not cerr then P.exit_values, cerr = copy(results) end
+          if cerr then exit(P, nil, err("Invalid", "invalid process result: " .. cerr, false))
+          else exit(P, v, nil) end
+        end
       end
     elseif P.nrun == 0 and P.npending == 0 and P.nsubs == 0 and P.alive then
       deadlock(P)
     end
-    after_resume(P)
+    if P.exit_pending then P.exit_pending = false; finalize(P) end -- (after_resume inline)
     -- its exit is finalized (crash_report read its stack): the coroutine may serve a later spawn
     if give_co and T == P.main then give_co(T.co, P) end
   end

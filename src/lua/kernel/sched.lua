@@ -166,12 +166,35 @@ return function(deps)
   end
   S.hook = hook
 
-  -- `co`: a coroutine already made and hooked for proc, fn unused (spawn.lua run_chunk: the
-  -- coroutine the module's chunk ran in, waiting to run main).
-  function S.new_thread(proc, fn, co)
-    local T = { co = co or hook(take_co(fn, proc), proc), proc = proc, n = 0, parked = false }
-    proc.threads[T] = true
+  -- A new thread of proc running fn. `co`: a coroutine already made and hooked for proc, fn
+  -- unused (spawn.lua run_chunk: the coroutine the module's chunk ran in, waiting to run main).
+  -- `n` given (a process's main thread, spawn.lua start_here): the thread is also queued, as
+  -- ready(T, n, a1, a2) would, its first resume passing a1, a2 (fn's arguments), and the record is
+  -- made with only the keys it holds: no `parked` (nil reads as false; the first park adds it),
+  -- no a1/a2 beyond n. So a main thread of at most one argument that returns without parking
+  -- keeps a record of 4 hash slots (128 bytes; a fifth key rehashes it to 8, 224), where a closure
+  -- over main and its arguments plus ready()'s writes cost ~150 bytes more. proc.threads is made
+  -- with its first member (a process record starts without it, spawn.lua new_proc).
+  function S.new_thread(proc, fn, co, n, a1, a2)
+    if not co then -- (hook inline)
+      co = take_co(fn, proc)
+      if proc.budget or mem_cap_kb then
+        if chook then chook(co) else sethook(co, budget_hook, "", HOOK_EVERY) end
+      end
+    end
+    local T
+    if n == nil then T = { co = co, proc = proc, n = 0, parked = false }
+    elseif n == 0 then T = { co = co, proc = proc, n = 0 }
+    elseif n == 1 then T = { co = co, proc = proc, n = 1, a1 = a1 }
+    else T = { co = co, proc = proc, n = n, a1 = a1, a2 = a2 } end
+    local ts = proc.threads
+    if ts then ts[T] = true else proc.threads = { [T] = true } end
     proc.nthreads = proc.nthreads + 1
+    if n ~= nil then -- queued (ready's steps without its writes)
+      proc.nrun = proc.nrun + 1
+      rq_tail = rq_tail + 1
+      runq[rq_tail] = T
+    end
     return T
   end
 

@@ -4,9 +4,10 @@
 -- `bodies[kind]`; every other part of the kernel sees only the process record and its main
 -- thread. A body is
 --   { prepare(Ent, id) -> code | nil, message      once per entry per worker (Lua: compile)
---     instantiate(Ent, code, P) -> main | nil, error kind, message
+--     instantiate(Ent, code, P, args, n) -> main | nil, error kind, message
 --                                                  make P's main function (Lua: run the chunk as
---                                                  P and find its method); main(args...) runs as
+--                                                  P and find its method; args, n: main's
+--                                                  arguments, nil for an upgrade); main(args...) runs as
 --                                                  P's main thread, its return is the result
 --     pid_host(id, host, tid) -> string            the host part of a new PID
 --     queueable = bool }                           may wait on the host's run queues / be placed
@@ -38,7 +39,7 @@
 -- Owns: bodies, the spawn paths, validated entries, early/forward, shutdown state.
 -- Receives: H, cfg, entries; taskq.lua (room, push, share, take, pending: the Lua-side list);
 -- pids.lua (procs, add, fmt_pid, parse_pid, post, locate, NONE, set_of); sched.lua (run,
--- new_thread, ready, hook, ready_start); copool.lua (take_co); sandbox.lua (compile, make_env); codec encode; error
+-- new_thread (which also queues a main thread), hook, ready_start); copool.lua (take_co); sandbox.lua (compile, make_env); codec encode; error
 -- helpers; lifecycle.lua (user_tostring, deliver_event, start_failed, topo, send_event); channel.lua
 -- (EMPTYQ); security (from_config, encode_actor, encode_scope, decode_ctx); call_settled (rpc.lua);
 -- wire (frame and spawn-record field indices); dispatch(frame) (frames.lua, bound late by init.lua: replays early frames).
@@ -46,7 +47,7 @@ return function(deps)
   local H, cfg, entries = deps.H, deps.cfg, deps.entries
   local procs, add, fmt_pid, parse_pid = deps.procs, deps.add, deps.fmt_pid, deps.parse_pid
   local post, locate = deps.post, deps.locate
-  local run, new_thread, ready, hook, ready_start = deps.run, deps.new_thread, deps.ready, deps.hook, deps.ready_start
+  local run, new_thread, hook, ready_start = deps.run, deps.new_thread, deps.hook, deps.ready_start
   -- take_co(fn, P): a coroutine running fn, a kept one if any (copool.lua); nil: coroutine.create
   local take_co = deps.take_co or coroutine.create
   local compile, make_env, encode = deps.compile, deps.make_env, deps.encode
@@ -91,31 +92,33 @@ return function(deps)
   -- has no hook, and `while true do end` at a module's top level held the worker for ever: the
   -- chunk then runs in a hooked coroutine of its own, and must not yield (it runs synchronously).
   -- That coroutine then goes on as P's main thread (one coroutine per process, not two: a job
-  -- from JS is such a spawn, and a coroutine is ~1 KB of its ~4.7 KB allocated per job): the
-  -- chunk's function returns its module by yielding CHUNK_DONE; start_here resumes it once more
-  -- with main and its arguments (start_main), which it takes and yields again; the main thread's
-  -- first resume then tail-calls main (so a traceback of the main thread shows no frame of this
-  -- wrapper). Handed over by a resume, not in the first resume's values: those are T.a1, a fifth
-  -- key of the thread record (4 -> 8 hash slots), nor by a closure over them (~120 bytes).
-  -- Measured with the collector stopped (Lua heap bytes allocated per process, Node 24, ours):
-  -- a job from JS 4,686 -> 3,408 (one worker; 4,707 -> 3,418 on two), a queued spawn of a
-  -- spawn+exit driver on two workers 4,628 -> 3,332 (with the shared opts/pre of frame_spawn);
-  -- the kernel thread's VM instructions per process moved by -12 to +36 (the extra resume).
+  -- from JS is such a spawn, and a coroutine is ~1 KB of its ~4.7 KB allocated per job): it is
+  -- resumed with the chunk's function, its environment and main's arguments (args, n: the spawn's,
+  -- held in the coroutine's frame); the chunk's function returns its module by yielding
+  -- CHUNK_DONE; the main thread's first resume passes main (T.a1: sched.lua new_thread with n = 1,
+  -- a record of 4 keys), which it tail-calls with the arguments (so a traceback of the main thread
+  -- shows no frame of this wrapper). Session 7 handed main and the arguments over by a resume of
+  -- its own in between (a third resume per job); session 8 passes the arguments with the chunk
+  -- and main in the first resume's one value: one resume and one call fewer per job, the same
+  -- bytes. Measured with the collector stopped (Lua heap bytes allocated per process, Node 24,
+  -- ours): a job from JS 4,686 -> 3,408 (one worker; 4,707 -> 3,418 on two), a queued spawn of a
+  -- spawn+exit driver on two workers 4,628 -> 3,332 (with the shared opts/pre of frame_spawn).
+  -- An upgrade (upgrade.lua) instantiates without arguments and starts its own thread: the
+  -- coroutine it does not take is left to the collector, suspended after CHUNK_DONE.
   -- -> ok, module | error, and that coroutine when there is one
   local CHUNK_DONE = {}
   local co_yield = coroutine.yield
-  local function chunk_then_main(f, env)
-    local main, args, n = co_yield(CHUNK_DONE, (f(env)))
-    co_yield()
+  local function chunk_then_main(f, env, args, n)
+    local main = co_yield(CHUNK_DONE, (f(env)))
     return main(tunpack(args, 1, n))
   end
-  local function start_main(co, main, args, n) co_resume(co, main, args, n) end
-  local function run_chunk(f, env, P)
+  local HUGE = math.huge
+  local function run_chunk(f, env, P, args, n)
     if co_isyieldable() then return pcall(f, env) end
     P.red = 0
-    run.share_at = math.huge -- a module's top level never shares the queue (share_tasks)
+    run.share_at = HUGE -- a module's top level never shares the queue (share_tasks)
     local co = hook(take_co(chunk_then_main, P), P)
-    local ok, done, mod = co_resume(co, f, env)
+    local ok, done, mod = co_resume(co, f, env, args, n)
     if not ok then return false, done end
     if done ~= CHUNK_DONE then
       co_close(co)
@@ -126,10 +129,13 @@ return function(deps)
 
   -- -> main, the coroutine its main thread may run in (run_chunk's; nil: make one) | nil, error
   -- kind, message
-  local function lua_instantiate(Ent, f, P)
+  local function lua_instantiate(Ent, f, P, args, n)
     local prevP = run.cp
     run.cp = P
-    local ok, mod, co = run_chunk(f, make_env(Ent, P), P)
+    local ok, mod, co
+    -- (run_chunk's first case inline: a spawn from a process, the common one)
+    if co_isyieldable() then ok, mod = pcall(f, make_env(Ent, P))
+    else ok, mod, co = run_chunk(f, make_env(Ent, P), P, args, n) end
     run.cp = prevP
     if not ok then
       if memory_error(mod) then return nil, "Internal", errmsg(memory_error(mod)) end
@@ -157,15 +163,16 @@ return function(deps)
     if select("#", ...) > 1 and not (type(r2) == "string" or is_error(r2)) then P.results = tpack(...) end
     return r1, r2
   end
-  local function fn_instantiate(Ent, f, P)
-    local main, kind, ierr = lua_instantiate(Ent, f, P)
+  local function fn_instantiate(Ent, f, P, args, n)
+    local main, kind, ierr = lua_instantiate(Ent, f, P, args, n)
     if not main then return nil, kind, ierr end
     return function(...) return keep_results(P, main(...)) end, kind -- (kind: the main thread's coroutine, on success)
   end
 
+  local function host_itself(id, host) return host end
   local bodies = {
     ["process.lua"] = { prepare = compile, instantiate = lua_instantiate, queueable = true,
-      pid_host = function(id, host) return host end },
+      pid_host = host_itself },
     -- A function entry's PID names the entry and the worker that minted it ("<id>#lua.<tid>"):
     -- the worker running it, or, queued, its home (any worker of the host may take it, so many
     -- concurrent calls spread over the host).
@@ -216,18 +223,19 @@ return function(deps)
   local function new_proc(pid, uniq, id, host, hostrec)
     return setmetatable({
       pid = pid, uniq = uniq, id = id, host = host, alive = true,
-      threads = {}, nthreads = 0, nrun = 0,
+      nthreads = 0, nrun = 0, -- (threads: made with its first member, sched.lua new_thread)
       red = 0, -- written by every resume (sched.lua resume_thread)
       -- the process table's figures (ptable.lua), in one array: resumes, ms run, Lua heap growth
       -- over its resumes (KiB), messages sent, start (wall-clock seconds). One field, not five:
       -- five more keys took the record past 32 hash slots, to 64 (+768 bytes per process,
       -- measured with the hold bench: 3,688 -> 4,456 bytes); the array costs ~130.
-      st = { 0, 0, 0, 0, wall_s() },
-    }, meta_of(hostrec))
+      st = { 0, 0, 0, 0, H.wall() / 1e9 },
+    }, proc_meta[hostrec] or meta_of(hostrec))
   end
 
   local validated = {} -- entry id -> true once it instantiated here (placement needs that first)
-  local MULTI = #HOSTS[cfg.host].tids > 1
+  local HOST = cfg.host -- this worker's host
+  local MULTI = #HOSTS[HOST].tids > 1
   -- Instructions a resume computes before it shares this worker's queue (share_tasks, below):
   -- ~10 ms of Lua (about 120M instructions a second), above the 1M after which a process that
   -- calls receive or send yields anyway (sched.lua YIELD_AFTER). So a resume that talks never
@@ -257,15 +265,16 @@ return function(deps)
     local minted = pid ~= nil
     if not minted then
       uniq = H.pid_alloc(SELF)
-      pid = fmt_pid(body.pid_host(id, host, SELF), uniq)
+      local ph = body.pid_host
+      pid = fmt_pid(ph == host_itself and host or ph(id, host, SELF), uniq)
     end
     local P = new_proc(pid, uniq, id, host, hostrec) -- budget, max_mailbox, terminal: the host's (meta_of)
     if P.terminal then P.args = { n = n, tunpack(args, 1, n) } end
     if hostrec.security and not (ctx and (ctx.actor or ctx.scope or ctx.security_config)) then
       ctx = { values = ctx and ctx.values, options = ctx and ctx.options, security_config = hostrec.security }
     end
-    P.ctx = ctx
     if ctx then
+      P.ctx = ctx -- (not a nil: a store of nil into a key the record lacks takes the VM's slow path)
       if ctx.security_config then
         -- a service / host security block (lifecycle.security): build actor and scope here
         local a, sc, serr = security.from_config(ctx.security_config)
@@ -276,7 +285,7 @@ return function(deps)
       P.ctx_actor, P.ctx_scope = security.decode_ctx(ctx)
     end
     P.entry = Ent
-    local main, kind, ierr = body.instantiate(Ent, code, P)
+    local main, kind, ierr = body.instantiate(Ent, code, P, args, n)
     if not main then
       H.dead(uniq)
       return E(kind, ierr)
@@ -285,17 +294,19 @@ return function(deps)
     add(P)
     if not minted then H.load_add(1) end
     validated[id] = true
-    if watcher then set_of(P, "watchers")[watcher] = true end
-    if link then set_of(P, "links")[link] = true end
-    local T
+    -- a set made with its member (a constructor: no rehash of an empty table, as set_of would)
+    if watcher then P.watchers = { [watcher] = true } end
+    if link then P.links = { [link] = true } end
+    -- the main thread, queued (new_thread with n)
     if co then
-      start_main(co, main, args, n)
-      T = new_thread(P, nil, co)
+      P.main = new_thread(P, nil, co, 1, main) -- (run_chunk's coroutine holds the arguments)
+    elseif n <= 2 then
+      -- main is the thread's body and its first resume passes the arguments (T.a1, T.a2, as any
+      -- wake-up's values): no closure over main and args (~150 bytes), no table.unpack
+      P.main = new_thread(P, main, nil, n, args[1], args[2])
     else
-      T = new_thread(P, function() return main(tunpack(args, 1, n)) end)
+      P.main = new_thread(P, function() return main(tunpack(args, 1, n)) end, nil, 0)
     end
-    P.main = T
-    ready(T, 0)
     if shutdown_deadline then
       deliver_event(P, { kind = EV_CANCEL, from = ZERO_PID, at = wall_s(), deadline = shutdown_deadline,
         reason = "scheduler shutdown" })
@@ -390,10 +401,10 @@ return function(deps)
     watcher = watcher or (monitor and P.pid or nil)
     local linkp = link and P.pid or nil
     local pid, serr
-    if host == cfg.host then
+    if host == HOST then
       local tid = SELF
       local Ent = entries[id]
-      if validated[id] and MULTI and not pin and bodies[Ent.kind].queueable then
+      if MULTI and validated[id] and not pin and bodies[Ent.kind].queueable then
         run.share_at = P.red + SHARE_AFTER -- a spawn loop is not computing (share_tasks)
         if taskq.room() then
           pid = queue_local(id, host, watcher, linkp, ctx, n, args)
@@ -445,7 +456,19 @@ return function(deps)
       end, "s", id, host, watcher or false, link and true or false, ctx or false, pargs)
     end
     if not pid then return nil, serr end
-    adopt(P, pid, monitor, link, on_child)
+    if on_child == nil and P.heard == nil and not P.notified then
+      -- adopt's common case inline (nothing heard, P alive, no caller record)
+      if monitor then
+        local m = P.monitoring
+        if m == NONE then P.monitoring = { [pid] = true } else m[pid] = true end
+      end
+      if link then
+        local l = P.links
+        if l == NONE then P.links = { [pid] = true } else l[pid] = true end
+      end
+    else
+      adopt(P, pid, monitor, link, on_child)
+    end
     return pid
   end
   M.spawn_from = spawn_from
@@ -487,7 +510,7 @@ return function(deps)
     local watcher, link = f[SP_WATCHER] or nil, f[SP_LINK] or nil
     local ok, serr = frame_spawn(id, host, watcher, link, f[SP_CTX] or nil, args, pid, uniq)
     local queued = early[pid]
-    early[pid] = nil
+    if queued then early[pid] = nil end -- (no nil store into a missing key: the VM's slow path)
     if not ok then
       -- It instantiated on the spawner's worker but not here: an error exit, as if it crashed.
       start_failed(pid, uniq, serr, { watcher }, { link }, id, host)
@@ -514,8 +537,10 @@ return function(deps)
     local pid, runner = f[BOUND_PID], f[BOUND_RUNNER]
     forward[pid] = runner
     local q = early[pid]
-    early[pid] = nil
-    if q then for i = 1, #q do post(runner, q[i]) end end
+    if q then
+      early[pid] = nil
+      for i = 1, #q do post(runner, q[i]) end
+    end
   end
   function M.frame_unfwd(f) forward[f[UNFWD_PID]] = nil end
 
@@ -542,8 +567,10 @@ return function(deps)
       if not P then post(home, W.unfwd(pid)) end
     else
       local q = early[pid]
-      early[pid] = nil
-      if ok and q then for i = 1, #q do dispatch(q[i]) end end
+      if q then
+        early[pid] = nil
+        if ok then for i = 1, #q do dispatch(q[i]) end end
+      end
     end
     if not ok then
       -- It instantiated on the spawner's worker but not here: an error exit, as if it crashed.

@@ -1,0 +1,155 @@
+// Per-spawn counts for issue 14's spawn path: VM instructions, calls and Lua heap bytes allocated
+// per process started and ended, attributed to the function that ran, for one or two built
+// checkouts. Load-free: counts, not time, so it reads the same on a loaded machine.
+//
+//   node dist/bench/spawn-count.js [--a DIR] [--b DIR] [--only spawn-exit|job-runner]
+//                                  [--from 3000] [--n 2000] [--rows 40] [--node PATH]
+//
+// How. The kernel's Lua sources are read from `dist/src/lua/kernel/` of the checkout that runs
+// (src/lua/engine.ts), so each checkout's `dist/`, `vendor/` and `package.json` are copied into a
+// temporary directory (node_modules symlinked) and three lines are spliced into that copy's
+// kernel, never into the checkout: init.lua gets the profiler below; sched.lua's `hook` (which
+// every new process coroutine and every module chunk's coroutine passes) sets the profiler's hook
+// on the coroutine; spawn.lua's start_here (every spawn path's start on a worker) counts spawns.
+// Then `dist/bench/run.js --only W --workers 1 --quick` runs there with WIPPY_BENCH_HOOK=0 (no
+// budget hook, which would replace ours). From the `from`-th spawn for `n` spawns, a count hook of
+// 1 and a call hook on the worker's main Lua thread and every process thread charge each VM
+// instruction and each call to the function running (debug.getinfo(2, "Sn")); the collector is
+// stopped for the window and the growth of collectgarbage("count") between two hook calls is
+// charged to the function that ran before it (the profiler's own allocations fall between its
+// two readings of the count and are not charged). What C runs without a hook between two hook
+// calls (the kernel's C run loop, a frame's decoding) is charged to the Lua function before it,
+// and the profiler's own two functions are left out of the totals. Figures are per spawn; in the
+// steady state of spawn-exit every spawn is one EXIT too, so per spawn is per spawn+exit.
+// With two checkouts (--a, --b) the two tables are printed one after the other, and the totals
+// side by side.
+//
+// Rejected: hooks in a committed kernel behind a flag (every spawn would pay the flag's test;
+// the kernel stays free of measuring code), and sampling (`--cpu-prof`, which says where time goes
+// in C but not which kernel function allocated or called).
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const argv = process.argv.slice(2);
+const arg = (name: string, dflt: string | undefined): string | undefined => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
+};
+const ONLY = arg('only', 'spawn-exit')!;
+const FROM = Number(arg('from', '3000'));
+const N = Number(arg('n', '2000'));
+const ROWS = Number(arg('rows', '40'));
+const NODE = arg('node', process.execPath)!;
+const sides = [arg('a', undefined), arg('b', undefined)].filter((x): x is string => x !== undefined);
+if (sides.length === 0) sides.push('.');
+
+const PROFILER = String.raw`
+do -- spliced in by bench/spawn-count.ts (a copy of the kernel; never committed)
+  local getinfo, sethook, gcount = debug.getinfo, debug.sethook, collectgarbage
+  local FROM, N = ${FROM}, ${N}
+  local instr, calls, bytes = {}, {}, {}
+  local on, nsp, last, lastkey = false, 0, 0, nil
+  local function key_of(info)
+    if info.what == "C" then return "C " .. tostring(info.name) end
+    return info.short_src .. ":" .. info.linedefined .. (info.name and (" " .. info.name) or "")
+  end
+  local function h(ev)
+    if not on then return end
+    local m = gcount("count")
+    if lastkey then bytes[lastkey] = (bytes[lastkey] or 0) + (m - last) end
+    local info = getinfo(2, "Sn")
+    local k = info and key_of(info) or ("(no frame at level 2: " .. ev .. ")")
+    if ev == "count" then instr[k] = (instr[k] or 0) + 1 else calls[k] = (calls[k] or 0) + 1 end
+    lastkey = k
+    last = gcount("count")
+  end
+  __SPAWN_COUNT_HOOK = function(co) sethook(co, h, "c", 1) end
+  sethook(h, "c", 1)
+  __SPAWN_COUNT = function()
+    nsp = nsp + 1
+    if nsp == FROM then
+      gcount("collect"); gcount("stop"); on = true; lastkey = "(window start)"; last = gcount("count")
+    elseif nsp == FROM + N then
+      on = false; gcount("restart")
+      local keys, rows, ti, tc, tb = {}, {}, 0, 0, 0
+      for k in pairs(instr) do keys[k] = true end
+      for k in pairs(calls) do keys[k] = true end
+      for k in pairs(bytes) do keys[k] = true end
+      for k in pairs(keys) do
+        local i, c, b = (instr[k] or 0) / N, (calls[k] or 0) / N, (bytes[k] or 0) * 1024 / N
+        -- (the profiler's own functions are left out of the totals)
+        if not k:find("__SPAWN_COUNT", 1, true) then ti, tc, tb = ti + i, tc + c, tb + b end
+        rows[#rows + 1] = { k, i, c, b }
+      end
+      table.sort(rows, function(a, b) return a[2] + a[4] / 8 > b[2] + b[4] / 8 end)
+      local out = { string.format("SPAWNCOUNT total %.1f %.1f %.1f", ti, tc, tb) }
+      for _, r in ipairs(rows) do
+        out[#out + 1] = string.format("SPAWNCOUNT row %.1f %.2f %.1f %s", r[2], r[3], r[4], r[1])
+      end
+      print(table.concat(out, "\n"))
+    end
+  end
+end
+`;
+
+/** Copy a checkout's runnable files into a temporary directory and splice the profiler in. */
+function prepare(root: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'spawn-count-'));
+  for (const p of ['dist', 'vendor', 'package.json']) cpSync(join(root, p), join(dir, p), { recursive: true });
+  symlinkSync(resolve(root, 'node_modules'), join(dir, 'node_modules'));
+  const k = join(dir, 'dist', 'src', 'lua', 'kernel');
+  const splice = (file: string, anchor: string, text: string, before = false): void => {
+    const src = readFileSync(join(k, file), 'utf8');
+    const i = src.indexOf(anchor);
+    if (i < 0) throw new Error(`spawn-count: ${file} has no "${anchor.trim()}" to splice at`);
+    const at = before ? i : i + anchor.length;
+    writeFileSync(join(k, file), src.slice(0, at) + text + src.slice(at));
+  };
+  splice('init.lua', 'local step, count, mbox = sched.step', PROFILER + '\n', true);
+  splice('sched.lua', '  local function hook(co, proc)\n', '    if __SPAWN_COUNT_HOOK then __SPAWN_COUNT_HOOK(co) end\n');
+  // new_thread may make a coroutine without calling hook (sched.lua inlines it): hook it there too
+  const sched = readFileSync(join(k, 'sched.lua'), 'utf8');
+  if (sched.includes('co = take_co(fn, proc)\n')) {
+    splice('sched.lua', 'co = take_co(fn, proc)\n', '      if __SPAWN_COUNT_HOOK then __SPAWN_COUNT_HOOK(co) end\n');
+  }
+  splice('spawn.lua', '  local function start_here(id, host, watcher, link, ctx, n, args, pid, uniq)\n',
+    '    if __SPAWN_COUNT then __SPAWN_COUNT() end\n');
+  return dir;
+}
+
+interface Counts { total: [number, number, number]; rows: Array<[number, number, number, string]> }
+
+function measure(root: string): Counts {
+  const dir = prepare(root);
+  try {
+    const r = spawnSync(NODE, ['dist/bench/run.js', '--only', ONLY, '--workers', '1', '--quick'], {
+      cwd: dir, env: { ...process.env, WIPPY_BENCH_HOOK: '0' }, encoding: 'utf8', maxBuffer: 64 << 20,
+    });
+    const out = `${r.stdout}\n${r.stderr}`;
+    const total = out.match(/SPAWNCOUNT total (\S+) (\S+) (\S+)/);
+    if (!total) throw new Error(`spawn-count: no counts from ${root} (fewer than ${FROM + N} spawns?)\n${out.slice(-2000)}`);
+    const rows: Counts['rows'] = [];
+    for (const m of out.matchAll(/SPAWNCOUNT row (\S+) (\S+) (\S+) (.*)/g)) rows.push([Number(m[1]), Number(m[2]), Number(m[3]), m[4]!]);
+    return { total: [Number(total[1]), Number(total[2]), Number(total[3])], rows };
+  } finally {
+    if (!process.env.SPAWN_COUNT_KEEP) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const fmt = (x: number, d = 1): string => x.toFixed(d).padStart(8);
+const results = sides.map((root) => ({ root, c: measure(root) }));
+for (const { root, c } of results) {
+  console.log(`\n${root} · ${ONLY}, per spawn (spawns ${FROM}..${FROM + N - 1}, 1 worker, no budget hook)`);
+  console.log(`${'instr'.padStart(8)} ${'calls'.padStart(8)} ${'bytes'.padStart(8)}  function`);
+  for (const [i, cl, b, k] of c.rows.slice(0, ROWS)) console.log(`${fmt(i)} ${fmt(cl, 2)} ${fmt(b)}  ${k}`);
+  console.log(`${fmt(c.total[0])} ${fmt(c.total[1], 2)} ${fmt(c.total[2])}  total`);
+}
+if (results.length === 2) {
+  const [a, b] = results as [{ root: string; c: Counts }, { root: string; c: Counts }];
+  console.log(`\n| per spawn | ${a.root} | ${b.root} |\n|---|---:|---:|`);
+  ['VM instructions', 'calls', 'bytes allocated'].forEach((name, i) => {
+    console.log(`| ${name} | ${a.c.total[i]!.toFixed(1)} | ${b.c.total[i]!.toFixed(1)} |`);
+  });
+}
