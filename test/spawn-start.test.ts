@@ -83,6 +83,20 @@ for (const workers of [1, 2]) {
       assert.equal(await rt.exec('test:argv', ['x']), '1:x');
       assert.equal(await rt.exec('test:argv', [false, 2]), '2:false,2');
       assert.equal(await rt.exec('test:argv', [1, 2, 3]), '3:1,2,3');
+      // nulls count, wherever they are (a msgpack array with a nil loses its length in Lua)
+      assert.equal(await rt.exec('test:argv', [null]), '1:nil');
+      assert.equal(await rt.exec('test:argv', [null, 2]), '2:nil,2');
+      assert.equal(await rt.exec('test:argv', [1, null]), '2:1,nil');
+      assert.equal(await rt.exec('test:argv', [undefined, 'x', null, 4]), '4:nil,x,nil,4');
+      assert.equal(await rt.exec('test:argv', [null, null, null, null, null, 6]), '6:nil,nil,nil,nil,nil,6');
+    });
+
+    test('rt.run and rt.spawn count nulls too', async () => {
+      assert.equal((await rt.run('test:argv', [null, 2])).value, '2:nil,2');
+      const exit = new Promise<unknown>((resolve) => {
+        void rt.spawn('test:argv', undefined, [1, undefined, null], (e) => resolve(e.value));
+      });
+      assert.equal(await exit, '3:1,nil,nil');
     });
   });
 }

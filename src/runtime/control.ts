@@ -287,7 +287,7 @@ export class ControlEndpoint {
     let reply: [unknown, unknown];
     try {
       reply = await this.rpc(tid, (req) =>
-        frame.s(0, replyPid, req, entryId, h, ctl ? ctl.pid : false, false, ctx ? spawnCtx(ctx) : false, args));
+        frame.s(0, replyPid, req, entryId, h, ctl ? ctl.pid : false, false, ctx ? spawnCtx(ctx) : false, wireArgs(args)));
     } catch (e) {
       // args that cannot be encoded: nothing was sent
       if (ctl) { this.watchers.delete(ctl.pid); rt.dir.dead(ctl.uniq); this.release(); }
@@ -333,6 +333,7 @@ export class ControlEndpoint {
     let counted = -1;
     try {
       const c = ctx ? spawnCtx(ctx) : false;
+      args = wireArgs(args);
       let placed = true;
       if (q && at >= 0 && (this.framed[tid] ?? 0) < q.localCapacity && this.hooked(h)) counted = tid;
       else if (q) {
@@ -536,4 +537,21 @@ function decodeEvent(ev: EventRecord | undefined): { kind: string; exit: ExitInf
     else if ('value' in e.result) exit.value = e.result.value;
   }
   return { kind: e.kind ?? '', exit };
+}
+
+/**
+ * A spawn's arguments as the kernel counts them (spawn.lua: `args.n or #args`). A list with a
+ * null or undefined in it goes as table.pack's shape, a map {n = length, [i] = value} without the
+ * nils: a msgpack array decoded into a Lua table loses its length at a nil (`#` of {nil, 2} may
+ * be 0, and the process would see no arguments). Any other list goes as it is.
+ */
+export function wireArgs(args: unknown[]): unknown[] {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === null || args[i] === undefined) {
+      const m = new Map<unknown, unknown>([['n', args.length]]);
+      for (let j = 0; j < args.length; j++) if (args[j] !== null && args[j] !== undefined) m.set(j + 1, args[j]);
+      return m as unknown as unknown[]; // written as a msgpack map (src/codec/msgpack.ts)
+    }
+  }
+  return args;
 }
