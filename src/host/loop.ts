@@ -155,14 +155,15 @@ export class WorkerLoop {
     stages?.begin();
     const batch = ep.drain();
     if (stages) { stages.mark(S_STEP); stages.set(S_BYTES, batch === null ? 0 : batch.length); }
+    // (swapped only when there are some: a step allocates nothing here)
     const acks = this.wdownAcks;
-    this.wdownAcks = [];
-    let r: { next: number; more: boolean };
+    if (acks.length > 0) this.wdownAcks = [];
+    let more: boolean;
     dir.beat(true);
     try {
       if (this.testFault === 'wedge') for (;;); // spins inside the step: busy, heartbeat frozen
       if (this.testFault === 'abort') kernel.abortForTest();
-      r = kernel.step(batch);
+      more = kernel.step(batch);
     } catch (e) {
       // A fault that escaped the kernel's own protection (a wasm trap or abort in the Lua VM, an
       // out-of-memory, a bug in the kernel): the Lua state may be half-updated, so this worker must
@@ -183,21 +184,21 @@ export class WorkerLoop {
     // Not busy only once the step's frames are in the rings: the main thread's stop reads "no live
     // process here and not inside a step" as "everything it wrote is readable" (Runtime.doStop).
     dir.beat(false);
-    for (const t of acks) this.sendControl({ type: 'wdown-done', tid: t });
-    this.nextTimer = r.next;
+    for (let i = 0; i < acks.length; i++) this.sendControl({ type: 'wdown-done', tid: acks[i]! });
+    this.nextTimer = kernel.nextDeadline;
     // "down" only once every frame is in a ring: a batch still in the endpoint's local backlog (the
     // ring to its receiver was full, e.g. the terminal output of 3000 processes leaving at once)
     // would be lost when the main thread terminates this worker after "down". The park below arms
     // the backlog, so the step that finds it empty comes. Nor while spawns wait in the global queue or
     // a sibling's: the worker that may take them (the balance rule picks the lightest) would start
     // them after the main thread stopped reading, and a worker that said "down" is not asked again.
-    // Nor while the kernel has work left (r.more): spawns in its Lua-side list (kernel/taskq.lua).
-    if (this.shuttingDown && kernel.count() === 0 && !r.more && !(tasks && (tasks.ownQueued() > 0 || tasks.queuedElsewhere())) && !ep.hasBacklog()) {
+    // Nor while the kernel has work left (more): spawns in its Lua-side list (kernel/taskq.lua).
+    if (this.shuttingDown && kernel.count() === 0 && !more && !(tasks && (tasks.ownQueued() > 0 || tasks.queuedElsewhere())) && !ep.hasBacklog()) {
       this.shuttingDown = false;
       // On the port to the main thread, after the ring handovers (DownReport, src/host/protocol.ts).
       this.toMain.postMessage({ type: 'down' } satisfies DownReport);
     }
-    return r.more;
+    return more;
   }
 
   private readonly hasWorkOrTasks = (): boolean =>

@@ -62,6 +62,7 @@ let loop: WorkerLoop | undefined;
 const stages = stagesFromEnv(tid);
 const terminal = new Terminal((frame) => loop!.deliver(frame));
 
+const routed: [number, boolean] = [-1, false];
 const kernel = await LuaKernel.create({
   pidAlloc: (owner) => dir.alloc(owner),
   place: () => placement.place(),
@@ -70,7 +71,9 @@ const kernel = await LuaKernel.create({
   taskTake: (steal) => tasks?.take(steal),
   taskListed: (n) => { dir.setListed(n); return placement.siblingLighter(); },
   pidDead: (u) => dir.dead(u),
-  route: stages ? (u) => { stages.mark(S_ROUTE); return [dir.owner(u), dir.isAlive(u)]; } : (u) => [dir.owner(u), dir.isAlive(u)],
+  // One pair, refilled per call (KernelHost.route: read at once): no allocation per cross-worker send.
+  route: stages ? (u) => { stages.mark(S_ROUTE); routed[0] = dir.owner(u); routed[1] = dir.isAlive(u); return routed; }
+    : (u) => { routed[0] = dir.owner(u); routed[1] = dir.isAlive(u); return routed; },
   setRunner: (u) => dir.setRunner(u),
   diesWith: (u, t) => dir.diesWith(u, t),
   killRequested: (u) => dir.killRequested(u),

@@ -32,6 +32,13 @@ import { stdlibHost } from './host-stdlib.js';
 const KERNEL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'kernel');
 const LIB_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lib');
 const LUA_TNIL = 0;
+const LUA_MULTRET = -1;
+/**
+ * BigInt(i - 1) for i in [0, 257]: what lua_pushinteger takes (an i64 reaches wasm as a BigInt),
+ * made once for the small integers host calls push on hot paths (thread ids, -1), so a push
+ * allocates nothing.
+ */
+const SMALL_INTS: readonly bigint[] = Array.from({ length: 258 }, (_, i) => BigInt(i - 1));
 
 /** Host functions the kernel calls, in JS terms. Arguments arrive already converted. */
 export interface KernelHost {
@@ -56,7 +63,11 @@ export interface KernelHost {
   taskListed(n: number): boolean;
   /** Mark a process id dead. */
   pidDead(uniq: number): void;
-  /** Owner thread of a process id (-1 if unknown) and whether it is alive. */
+  /**
+   * Owner thread of a process id (-1 if unknown) and whether it is alive. Read at once by the
+   * caller, so the host may return the same array every time (the worker does: no allocation
+   * per cross-worker send).
+   */
   route(uniq: number): [number, boolean];
   /** This worker starts queued spawn `uniq` away from its home (worker recovery needs to know). */
   setRunner(uniq: number): void;
@@ -130,6 +141,8 @@ export class LuaKernel {
   private inCap = 0;
   /** The kernel decodes the input area where it lies (its __INPUT_AT; see the top). */
   private inputAt = false;
+  /** The host's post (KernelHost.post): where step() hands the frames __step returns. */
+  private postOut: KernelHost['post'] = () => {};
 
   private constructor(m: Module, L: number) {
     this.m = m;
@@ -236,6 +249,7 @@ export class LuaKernel {
 
   private installHost(host: KernelHost): void {
     const m = this.m;
+    this.postOut = (to, frame) => host.post(to, frame);
     const L0 = this.L;
     const origin = performance.timeOrigin;
     const fns: Array<[string, number]> = [
@@ -283,9 +297,12 @@ export class LuaKernel {
       }),
       this.def('dead', (L) => { host.pidDead(this.int(L, 1)); return 0; }),
       this.def('route', (L) => {
-        const [tid, alive] = host.route(this.int(L, 1));
-        m._lua_pushinteger(L, BigInt(tid));
-        m._lua_pushboolean(L, alive ? 1 : 0);
+        // On every cross-worker send: no allocation (the host returns a reused pair; thread ids
+        // are small, so their BigInts are made once, SMALL_INTS)
+        const r = host.route(this.int(L, 1));
+        const tid = r[0];
+        m._lua_pushinteger(L, tid >= -1 && tid < SMALL_INTS.length - 1 ? SMALL_INTS[tid + 1] : BigInt(tid));
+        m._lua_pushboolean(L, r[1] ? 1 : 0);
         return 2;
       }),
       this.def('set_runner', (L) => { host.setRunner(this.int(L, 1)); return 0; }),
@@ -385,11 +402,16 @@ export class LuaKernel {
   }
 
   /**
-   * One scheduling step with the given batch of incoming frames (concatenated codec values).
-   * Returns the next timer deadline in ms of `performance.now()` (-1 if none) and whether
-   * runnable threads remain.
+   * The next timer deadline in ms of `performance.now()` (-1 if none), as of the last step(): a
+   * field rather than part of step()'s result, so a step allocates no result object.
    */
-  step(batch: Uint8Array | null): { next: number; more: boolean } {
+  nextDeadline = -1;
+
+  /**
+   * One scheduling step with the given batch of incoming frames (concatenated codec values).
+   * Returns whether runnable threads remain; the next timer deadline is `nextDeadline`.
+   */
+  step(batch: Uint8Array | null): boolean {
     const m = this.m;
     const L = this.L;
     // Read before anything allocates in the Lua state: a grown wasm memory detaches the view.
@@ -404,11 +426,21 @@ export class LuaKernel {
     else if (inArea && this.inputAt) { m._lua_pushnumber(L, this.inPtr); m._lua_pushnumber(L, len); }
     else { if (inArea) m._lua_pushlstring(L, this.inPtr, len); else this.pushBytes(L, batch!); m._lua_pushnil(L); }
     m._lua_pushnumber(L, performance.now());
-    this.pcall(3, 2, 'step');
-    const next = this.num(L, -2);
-    const more = m._lua_toboolean(L, -1) !== 0;
+    this.pcall(3, LUA_MULTRET, 'step');
+    // __step returns nxt, more, then the step's frames for other workers (kernel/pids.lua
+    // take_out): groups of tid, n, frame × n. Posted here, where a host call per destination
+    // (H.post / H.post_many from inside the step) posted them before: one call into the VM per
+    // step and none out for its frames.
+    this.nextDeadline = this.num(L, 1);
+    const more = m._lua_toboolean(L, 2) !== 0;
+    const top = m._lua_gettop(L);
+    for (let i = 3; i < top; ) {
+      const to = this.int(L, i);
+      const end = i + 2 + this.int(L, i + 1);
+      for (i += 2; i < end; i++) this.postOut(to, this.bytesAt(L, i));
+    }
     m._lua_settop(L, 0);
-    return { next, more };
+    return more;
   }
 
   /**

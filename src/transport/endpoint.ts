@@ -77,7 +77,15 @@ export class Endpoint {
   readonly bell: Doorbell;
   private readonly out = new Map<number, SpscRing>();
   private readonly inbound: Array<{ from: number; ring: SpscRing }> = [];
-  private readonly rang = new Set<number>();
+  /**
+   * The outgoing rings again, as two parallel arrays (tid, ring) walked by index: flush() looks at
+   * each per step, and a Map's iterator is an allocation per step.
+   */
+  private readonly outTids: number[] = [];
+  private readonly outRings: SpscRing[] = [];
+  /** Threads to ring at the end of flush(), in order, each once (rangMark[tid] = 1 while listed). */
+  private readonly rang: number[] = [];
+  private readonly rangMark: number[] = [];
   private inbuf: Uint8Array = new Uint8Array(64 * 1024);
   private inlen = 0;
   /** Where drain() writes, when not inbuf: the kernel's input area (useInputArea). */
@@ -153,12 +161,20 @@ export class Endpoint {
       const sab = SpscRing.create(RING_CAPACITY);
       ring = new SpscRing(sab);
       this.out.set(to, ring);
+      this.outTids.push(to);
+      this.outRings.push(ring);
       const port = this.ports.get(to);
       if (port) port.postMessage({ type: 'ring', from: this.tid, sab } satisfies RingHandover);
       else this.unsent.set(to, sab); // a peer started after this thread: see addPeer()
     }
     ring.offer(batch, transfer);
-    this.rang.add(to);
+    this.willRing(to);
+  }
+
+  private willRing(to: number): void {
+    if (this.rangMark[to] === 1) return;
+    this.rangMark[to] = 1;
+    this.rang.push(to);
   }
 
   /**
@@ -183,19 +199,27 @@ export class Endpoint {
       if (buf.length > BATCH_KEEP_BYTES) this.batches[to] = undefined;
     }
     dests.length = 0;
-    for (const [to, ring] of this.out) {
+    const rings = this.outRings;
+    for (let i = 0; i < rings.length; i++) {
+      const ring = rings[i]!;
       // Ring even when pump() could not empty the queue: whatever chunks it did publish must be
       // read before the receiver frees the space the rest needs (otherwise both sides wait).
-      if (ring.pendingFrames > 0) { ring.pump(); this.rang.add(to); }
+      if (ring.pendingFrames > 0) { ring.pump(); this.willRing(this.outTids[i]!); }
     }
-    for (const to of this.rang) this.bell.ring(to);
-    this.rang.clear();
+    const rang = this.rang;
+    for (let i = 0; i < rang.length; i++) {
+      const to = rang[i]!;
+      this.rangMark[to] = 0;
+      this.bell.ring(to);
+    }
+    rang.length = 0;
     return others;
   }
 
   /** True while some batch waits for room in a full ring. */
   hasBacklog(): boolean {
-    for (const ring of this.out.values()) if (ring.pendingFrames > 0) return true;
+    const rings = this.outRings;
+    for (let i = 0; i < rings.length; i++) if (rings[i]!.pendingFrames > 0) return true;
     return false;
   }
 
@@ -255,8 +279,10 @@ export class Endpoint {
       this.inbound.splice(i, 1);
     }
     this.out.delete(tid);
+    const k = this.outTids.indexOf(tid);
+    if (k >= 0) { this.outTids.splice(k, 1); this.outRings.splice(k, 1); }
     this.unsent.delete(tid);
-    this.rang.delete(tid);
+    if (this.rangMark[tid] === 1) { this.rangMark[tid] = 0; this.rang.splice(this.rang.indexOf(tid), 1); }
     const port = this.ports.get(tid);
     this.ports.delete(tid);
     port?.close();
@@ -308,7 +334,9 @@ export class Endpoint {
   drain(): Uint8Array | null {
     this.resetInput();
     this.segments.length = 0;
-    for (const { from, ring } of this.inbound) {
+    const inb = this.inbound;
+    for (let i = 0; i < inb.length; i++) {
+      const { from, ring } = inb[i]!;
       ring.read(this.collect);
       if (ring.takeSpaceWanted()) this.bell.ring(from);
       this.segments.push(from, this.inlen);

@@ -302,13 +302,13 @@ local step, count, mbox = sched.step, pids.count, mailbox.stats
 local ps = loadmod("ptable")({ procs = pids.procs, count = pids.count, started = pids.started,
   delivered = mailbox.delivered, account_heap = sched.account_heap, encode = codec.encode, wire = wire,
   tid = cfg.tid }).report
-local flush_out = pids.flush
--- A step, then the frames it held for other workers go to the host (pids.lua send_bytes).
+local take_out = pids.take_out
+-- A step, then the frames it held for other workers go to the host (pids.lua send_bytes): returned
+-- after nxt and more (pids.lua take_out), the host posts them (src/lua/engine.ts step).
 -- (batch, len, now): sched.lua's step.
 function __step(batch, len, now)
   local nxt, more = step(batch, len, now)
-  flush_out()
-  return nxt, more
+  return nxt, more, take_out()
 end
 -- The host may pass __step its input area in place of a byte string (frames.lua deliver_batch)
 __INPUT_AT = codec.decode_at ~= nil
