@@ -21,11 +21,11 @@ import type { MessagePort } from 'node:worker_threads';
 import type { LuaKernel } from '../lua/engine.js';
 import type { Directory } from '../shm/directory.js';
 import type { Endpoint } from '../transport/endpoint.js';
-import { SpinWindow } from '../transport/doorbell.js';
+import { SPIN_REFUSED, SPIN_RULED, SpinWindow } from '../transport/doorbell.js';
 import type { TaskQueues } from '../scheduler/tasks.js';
 import { STEAL_AFTER_MS } from './placement.js';
 import type { ControlFromWorker, DownReport, TestFault } from './protocol.js';
-import { HOW_AWAIT, HOW_BREATHE, HOW_PARK, HOW_SPIN, S_BYTES, S_SENT, S_STEP, S_STEP_END, type StageStamps } from './stages.js';
+import { HOW_AWAIT, HOW_BREATHE, HOW_PARK, HOW_PARK_REFUSED, HOW_PARK_RULED, HOW_SPIN, S_BYTES, S_SENT, S_STEP, S_STEP_END, type StageStamps } from './stages.js';
 
 // Spin floor for workers: 4096 checks (~30 µs). A peer's reply needs one kernel step on the other
 // side (~30 µs measured) and a wake-up of a parked thread costs as much again, so with the
@@ -267,9 +267,11 @@ export class WorkerLoop {
         timeout -= this.blockMs;
       }
       this.asyncNext = false;
+      // (the stage stamps tell a park the spin rule caused from one after a wait that ran out)
+      const spinEnd = bell.spinEnd;
       await bell.parkAsync(timeout);
       this.breathedAt = performance.now();
-      if (this.stages) this.stages.how = HOW_PARK;
+      if (this.stages) this.stages.how = spinEnd === SPIN_REFUSED ? HOW_PARK_REFUSED : spinEnd === SPIN_RULED ? HOW_PARK_RULED : HOW_PARK;
     }
   }
 }

@@ -141,6 +141,11 @@ export class LuaKernel {
   private inCap = 0;
   /** The kernel decodes the input area where it lies (its __INPUT_AT; see the top). */
   private inputAt = false;
+  /**
+   * The step block of our module (native/lua/lstep.c), as an index of HEAPF64 (its address / 8);
+   * 0: none (wasmoon's module, or WIPPY_CSTEP=0), the step's arguments and results go on the Lua stack.
+   */
+  private block = 0;
   /** The host's post (KernelHost.post): where step() hands the frames __step returns. */
   private postOut: KernelHost['post'] = () => {};
 
@@ -166,9 +171,13 @@ export class LuaKernel {
     const mods: Record<string, string | Uint8Array> = { ...allSources(), __cfg: cfg, __entries: entries };
     // WIPPY_CSCHED=0: the kernel's run loop in Lua on our module too (an A/B switch; kernel/init.lua)
     if (process.env.WIPPY_CSCHED === '0') mods.__csched = '0';
+    // WIPPY_CSTEP=0: the step's arguments and results on the Lua stack on our module too (A/B)
+    if (process.env.WIPPY_CSTEP === '0') mods.__cstep = '0';
     k.setGlobalTable('__MODS', mods);
     k.runChunk(kernelSource('init'), '@kernel/init.lua');
     k.inputAt = k.globalIsTrue('__INPUT_AT');
+    const block = k.globalNumber('__STEP_BLOCK'); // an address of doubles: a multiple of 8
+    k.block = block > 0 && block % 8 === 0 ? block / 8 : 0;
     return k;
   }
 
@@ -179,6 +188,17 @@ export class LuaKernel {
     const p = m._lua_tolstring(L, idx, this.lenPtr);
     const len = m.HEAPU32[this.lenPtr >> 2];
     return m.HEAPU8.subarray(p, p + len);
+  }
+
+  /** A global number (0 if it is not one). */
+  private globalNumber(name: string): number {
+    const m = this.m;
+    const cname = m.stringToNewUTF8(name);
+    m._lua_getglobal(this.L, cname);
+    m._free(cname);
+    const r = m._lua_tonumberx(this.L, -1, 0);
+    m._lua_settop(this.L, 0);
+    return r;
   }
 
   private globalIsTrue(name: string): boolean {
@@ -417,6 +437,34 @@ export class LuaKernel {
     // Read before anything allocates in the Lua state: a grown wasm memory detaches the view.
     const len = batch ? batch.length : 0;
     const inArea = len > 0 && batch!.buffer === m.HEAPU8.buffer && batch!.byteOffset === this.inPtr;
+    const b = this.block;
+    if (b !== 0) {
+      // Through the step block (native/lua/lstep.c): the arguments written into it, two calls into
+      // the module, the results and the frames' addresses read from it. (A batch outside the
+      // input area, which the worker's endpoint never drains to, is passed as a string.)
+      let f64: Float64Array = m.HEAPF64;
+      m._lua_getglobal(L, this.stepName);
+      if (len === 0 || (inArea && this.inputAt)) {
+        f64[b] = len === 0 ? 0 : 1;
+        f64[b + 1] = this.inPtr;
+        f64[b + 2] = len;
+        f64[b + 3] = performance.now();
+        this.pcall(0, 0, 'step');
+      } else {
+        if (inArea) m._lua_pushlstring(L, this.inPtr, len); else this.pushBytes(L, batch!);
+        m._lua_pushnil(L);
+        m._lua_pushnumber(L, performance.now());
+        this.pcall(3, 0, 'step');
+      }
+      f64 = m.HEAPF64; // the step may have grown the memory (a new buffer, new views)
+      this.nextDeadline = f64[b + 4]!;
+      const n = f64[b + 6]!;
+      for (let i = 0, at = b + 7; i < n; i++, at += 3) {
+        const p = f64[at + 1]!;
+        this.postOut(f64[at]!, m.HEAPU8.subarray(p, p + f64[at + 2]!));
+      }
+      return f64[b + 5] !== 0;
+    }
     m._lua_getglobal(L, this.stepName);
     // __step(batch, len, now) (kernel/init.lua). Drained into the input area: decoded where it
     // lies (no copy), passed as its address and length — two numbers, where one integer
