@@ -153,8 +153,9 @@ export class WorkerLoop {
   step(): boolean {
     const { ep, dir, kernel, tasks, stages } = this;
     stages?.begin();
-    const batch = ep.drain();
-    if (stages) { stages.mark(S_STEP); stages.set(S_BYTES, batch === null ? 0 : batch.length); }
+    // (the batch's length only: the kernel reads it where the endpoint put it, its input area)
+    const len = ep.drainLength();
+    if (stages) { stages.mark(S_STEP); stages.set(S_BYTES, len); }
     // (swapped only when there are some: a step allocates nothing here)
     const acks = this.wdownAcks;
     if (acks.length > 0) this.wdownAcks = [];
@@ -163,7 +164,7 @@ export class WorkerLoop {
     try {
       if (this.testFault === 'wedge') for (;;); // spins inside the step: busy, heartbeat frozen
       if (this.testFault === 'abort') kernel.abortForTest();
-      more = kernel.step(batch);
+      more = ep.drainsToArea ? kernel.stepInArea(len) : kernel.step(len === 0 ? null : ep.lastBatch(len));
     } catch (e) {
       // A fault that escaped the kernel's own protection (a wasm trap or abort in the Lua VM, an
       // out-of-memory, a bug in the kernel): the Lua state may be half-updated, so this worker must
@@ -180,7 +181,7 @@ export class WorkerLoop {
     const nsent = ep.flush();
     const sent = nsent > 0;
     if (stages) { stages.set(S_SENT, nsent); stages.end(); }
-    this.sentAway = sent || (this.sentAway && batch === null);
+    this.sentAway = sent || (this.sentAway && len === 0);
     // Not busy only once the step's frames are in the rings: the main thread's stop reads "no live
     // process here and not inside a step" as "everything it wrote is readable" (Runtime.doStop).
     dir.beat(false);

@@ -78,6 +78,9 @@ const kernel = await LuaKernel.create({
   diesWith: (u, t) => dir.diesWith(u, t),
   killRequested: (u) => dir.killRequested(u),
   post: stages ? (to, bytes) => { stages.mark(S_POST); ep.post(to, bytes); } : (to, bytes) => ep.post(to, bytes), // a view into wasm memory: post() copies it at once
+  // the frames a step returns, as ranges of the wasm heap: copied without a view (Endpoint.postRange)
+  postRange: stages ? (to, heap, start, end) => { stages.mark(S_POST); ep.postRange(to, heap, start, end); }
+    : (to, heap, start, end) => ep.postRange(to, heap, start, end),
   write: (fd, bytes) => ep.post(0, Terminal.output(fd, bytes.slice())),
   stdinRead: (req, pid, mode, n) => terminal.read(req, pid, mode, n),
   // process.upgrade re-reads a Lua source: compiled like at load (typed Lua -> plain Lua)

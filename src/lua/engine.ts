@@ -77,6 +77,11 @@ export interface KernelHost {
   killRequested(uniq: number): boolean;
   /** Queue one encoded frame for thread `tid` (copied; the view is only valid during the call). */
   post(tid: number, frame: Uint8Array): void;
+  /**
+   * post() of the bytes heap[start, end) (copied during the call), for the frames a step returns:
+   * no view per frame. Optional: without it they go to post() as views.
+   */
+  postRange?(tid: number, heap: Uint8Array, start: number, end: number): void;
   /** Terminal/print output. */
   write(fd: number, bytes: Uint8Array): void;
   /** Start a read from stdin for request `req` of process `pid` (mode 1 = line, 2 = up to n bytes). */
@@ -139,6 +144,8 @@ export class LuaKernel {
   /** The input area (see the top): its address in the wasm heap and its capacity. */
   private inPtr = 0;
   private inCap = 0;
+  /** The area's current view (inputArea.view), made again when the memory has grown. */
+  private inView: Uint8Array | null = null;
   /** The kernel decodes the input area where it lies (its __INPUT_AT; see the top). */
   private inputAt = false;
   /**
@@ -146,8 +153,8 @@ export class LuaKernel {
    * 0: none (wasmoon's module, or WIPPY_CSTEP=0), the step's arguments and results go on the Lua stack.
    */
   private block = 0;
-  /** The host's post (KernelHost.post): where step() hands the frames __step returns. */
-  private postOut: KernelHost['post'] = () => {};
+  /** The host's post (KernelHost.post, or postRange): where step() hands the frames __step returns. */
+  private postOut: (tid: number, heap: Uint8Array, start: number, end: number) => void = () => {};
 
   private constructor(m: Module, L: number) {
     this.m = m;
@@ -222,7 +229,10 @@ export class LuaKernel {
   readonly inputArea: { view(): Uint8Array; grow(need: number, keep: number): Uint8Array } = {
     view: () => {
       if (this.inCap === 0) return this.inputArea.grow(INPUT_START_BYTES, 0);
-      return this.m.HEAPU8.subarray(this.inPtr, this.inPtr + this.inCap);
+      // The same view until the memory grows (a new buffer): no view per drain.
+      const heap: Uint8Array = this.m.HEAPU8;
+      if (this.inView === null || this.inView.buffer !== heap.buffer) this.inView = heap.subarray(this.inPtr, this.inPtr + this.inCap);
+      return this.inView;
     },
     grow: (need, keep) => {
       const m = this.m;
@@ -233,7 +243,7 @@ export class LuaKernel {
       if ((this.inCap === 0 || keep === 0) && this.inCap > 0) m._free(this.inPtr);
       this.inPtr = p;
       this.inCap = cap;
-      return m.HEAPU8.subarray(p, p + cap);
+      return this.inView = m.HEAPU8.subarray(p, p + cap);
     },
   };
 
@@ -269,7 +279,8 @@ export class LuaKernel {
 
   private installHost(host: KernelHost): void {
     const m = this.m;
-    this.postOut = (to, frame) => host.post(to, frame);
+    const postRange = host.postRange;
+    this.postOut = postRange !== undefined ? postRange : (to, heap, start, end) => host.post(to, heap.subarray(start, end));
     const L0 = this.L;
     const origin = performance.timeOrigin;
     const fns: Array<[string, number]> = [
@@ -432,11 +443,19 @@ export class LuaKernel {
    * Returns whether runnable threads remain; the next timer deadline is `nextDeadline`.
    */
   step(batch: Uint8Array | null): boolean {
-    const m = this.m;
-    const L = this.L;
     // Read before anything allocates in the Lua state: a grown wasm memory detaches the view.
     const len = batch ? batch.length : 0;
-    const inArea = len > 0 && batch!.buffer === m.HEAPU8.buffer && batch!.byteOffset === this.inPtr;
+    return this.stepWith(len, len > 0 && batch!.buffer === this.m.HEAPU8.buffer && batch!.byteOffset === this.inPtr, batch);
+  }
+
+  /** step() of the `len` bytes at the start of the input area (the endpoint drained them there). */
+  stepInArea(len: number): boolean {
+    return this.stepWith(len, len > 0, null);
+  }
+
+  private stepWith(len: number, inArea: boolean, batch: Uint8Array | null): boolean {
+    const m = this.m;
+    const L = this.L;
     const b = this.block;
     if (b !== 0) {
       // Through the step block (native/lua/lstep.c): the arguments written into it, two calls into
@@ -461,7 +480,7 @@ export class LuaKernel {
       const n = f64[b + 6]!;
       for (let i = 0, at = b + 7; i < n; i++, at += 3) {
         const p = f64[at + 1]!;
-        this.postOut(f64[at]!, m.HEAPU8.subarray(p, p + f64[at + 2]!));
+        this.postOut(f64[at]!, m.HEAPU8, p, p + f64[at + 2]!);
       }
       return f64[b + 5] !== 0;
     }
@@ -485,7 +504,10 @@ export class LuaKernel {
     for (let i = 3; i < top; ) {
       const to = this.int(L, i);
       const end = i + 2 + this.int(L, i + 1);
-      for (i += 2; i < end; i++) this.postOut(to, this.bytesAt(L, i));
+      for (i += 2; i < end; i++) {
+        const p = m._lua_tolstring(L, i, this.lenPtr);
+        this.postOut(to, m.HEAPU8, p, p + m.HEAPU32[this.lenPtr >> 2]);
+      }
     }
     m._lua_settop(L, 0);
     return more;
