@@ -19,6 +19,16 @@
 // __INPUT_AT is false) the batch is pushed as a Lua string from where it lies. A batch from
 // anywhere else is copied in as a string as before.
 //
+// The step's entry and exit (session 8). On our module the arguments (the input mode, the area's
+// address and length, the clock) and the results (the next deadline, "more", and the frames the
+// step held for other workers, as thread id, address and length) go through the step block
+// (native/lua/lstep.c): the host writes and reads it as doubles of HEAPF64, and enters the step
+// with two calls into the module (lua_getglobal, lua_pcallk) where it made nine: an empty step
+// 630-850 -> 460-510 ns of CPU (bench/step-entry.ts). The frames are copied into the endpoint's
+// batches from the heap by address and length (KernelHost.postRange), so a step makes no call
+// out of the VM for them (H.post before). On wasmoon's module, and with WIPPY_CSTEP=0, the same
+// goes on the Lua stack: __step(batch, len, now) returns nxt, more, then groups of tid, n, frames.
+//
 // Never call Lua unprotected from JS: a Lua error outside a pcall aborts the wasm module. The
 // only entry points are `step` and the report globals (`count`, `mem`, `mbox`, `ps`), all called
 // through lua_pcallk.
