@@ -73,6 +73,18 @@ export const BREATHE_MS = 2;
 // wake-up of a peer without a core, cost each step at most that much spinning).
 // WIPPY_AWAIT_REPLY_US sets the longest window (0: off, as before).
 export const AWAIT_REPLY_MS = 0.2;
+// The window's maximum after a step that sent to another worker (a cross-worker request: a
+// ping-pong, a call), apart from AWAIT_REPLY_MS, the one after a step that answered the main
+// thread only (the job runner, whose next job is the main thread's, not an answer). The same
+// 0.2 ms by default; WIPPY_AWAIT_WORKER_US sets it, for the measurement it still needs. On a
+// quiet machine (load average 1.5-2, Node 24, the stage stamps of bench/run.ts --quick --only
+// ping-pong --workers 2, two pairs of runs) with 0.2 ms 1.8-3.9% of the cross-worker ping-pong's
+// message steps came by a park, every one after a window that ran out (none refused by the spin
+// rule), at 23-25k round trips/s; with 1 ms 0.3-0.6% and 31-39k: the answers that missed came
+// within a millisecond. But an interleaved bench/ab.ts (2 rounds, load average 3-4) read 1 ms at
+// 0.75x the round trips/s (0.70-0.80) and 0.77x the CPU per round trip: once the machine is not
+// quiet the longer spin costs. To be settled on the quiet machine (docs/design/scheduler.md).
+export const AWAIT_WORKER_MS = AWAIT_REPLY_MS;
 const AWAIT_FLOOR_MS = 0.02;
 const AWAIT_SOON = 2;
 
@@ -97,6 +109,9 @@ export class WorkerLoop {
   private sentAway = false;
   /** The reply wait's window, adapted between AWAIT_FLOOR_MS and the maximum (SpinWindow). */
   private readonly window: SpinWindow;
+  /** The window after a step that sent to another worker (AWAIT_WORKER_MS); `waiting` is the one in use. */
+  private readonly workerWindow: SpinWindow;
+  private waiting: SpinWindow | undefined;
   /** When a reply wait that ended empty began (performance.now() ms), until the park after it ends; else -1. */
   private missedSince = -1;
   /** Stage stamps (src/host/stages.ts; WIPPY_STAGES), or undefined. */
@@ -117,8 +132,12 @@ export class WorkerLoop {
     private readonly blockMs = BLOCK_PARK_MS,
     /** The reply wait's longest window in ms (AWAIT_REPLY_MS; 0: off). */
     private readonly awaitMaxMs = AWAIT_REPLY_MS,
+    /** The same after a step that sent to another worker (AWAIT_WORKER_MS; 0: as awaitMaxMs). */
+    awaitWorkerMs = AWAIT_WORKER_MS,
   ) {
     this.window = new SpinWindow(Math.min(AWAIT_FLOOR_MS, awaitMaxMs), awaitMaxMs, false, AWAIT_SOON);
+    const w = awaitWorkerMs > 0 && awaitMaxMs > 0 ? awaitWorkerMs : awaitMaxMs;
+    this.workerWindow = w === awaitMaxMs ? this.window : new SpinWindow(Math.min(AWAIT_FLOOR_MS, w), w, false, AWAIT_SOON);
   }
 
   /** An event-loop callback made work: end a pending park. */
@@ -182,6 +201,7 @@ export class WorkerLoop {
     const sent = nsent > 0;
     if (stages) { stages.set(S_SENT, nsent); stages.end(); }
     this.sentAway = sent || (this.sentAway && len === 0);
+    if (sent) this.waiting = ep.sentToWorkers > 0 ? this.workerWindow : this.window;
     // Not busy only once the step's frames are in the rings: the main thread's stop reads "no live
     // process here and not inside a step" as "everything it wrote is readable" (Runtime.doStop).
     dir.beat(false);
@@ -219,7 +239,7 @@ export class WorkerLoop {
     this.breathedAt = performance.now();
     while (!this.stopped) {
       // A reply wait ended empty and the park (or the re-check) after it has ended: judge the window.
-      if (this.missedSince >= 0) { this.window.missed(performance.now() - this.missedSince); this.missedSince = -1; }
+      if (this.missedSince >= 0) { this.waiting!.missed(performance.now() - this.missedSince); this.missedSince = -1; }
       // Busy: the next step at once, letting the event loop run (stdin, control, timers) once
       // BREATHE_MS have passed since it last did. Input that came during the step (a peer's
       // answer) is stepped at once too. An event-loop turn between every two steps cost a job
@@ -238,8 +258,10 @@ export class WorkerLoop {
       if (this.sentAway && this.awaitMaxMs > 0) {
         // The reply wait (above): the window adapts to whether answers come within it.
         const since = performance.now();
-        if (bell.spin(this.hasWorkOrTasks, this.window.ms)) {
-          this.window.hit(performance.now() - since);
+        const window = this.waiting ?? this.window;
+        this.waiting = window;
+        if (bell.spin(this.hasWorkOrTasks, window.ms)) {
+          window.hit(performance.now() - since);
           if (this.stages) this.stages.how = HOW_AWAIT;
           continue;
         }

@@ -25,7 +25,7 @@ import { Placement, STEAL_AFTER_MS } from './placement.js';
 import { Terminal } from './terminal.js';
 import { tzOffset } from './timezone.js';
 import { S_NOW, S_POST, S_ROUTE, stagesFromEnv } from './stages.js';
-import { AWAIT_REPLY_MS, BLOCK_PARK_MS, WORKER_MIN_SPINS, WorkerLoop } from './loop.js';
+import { AWAIT_REPLY_MS, AWAIT_WORKER_MS, BLOCK_PARK_MS, WORKER_MIN_SPINS, WorkerLoop } from './loop.js';
 import type { WorkerInit, ControlToWorker, ControlFromWorker, TestFault, QueueCounters } from './protocol.js';
 
 const init = workerData as WorkerInit;
@@ -100,8 +100,11 @@ function sendControl(msg: ControlFromWorker): void {
 const blockEnv = process.env["WIPPY_BLOCK_PARK_MS"];
 // WIPPY_AWAIT_REPLY_US sets the reply wait's window (default AWAIT_REPLY_MS, 0: off; loop.ts).
 const awaitEnv = process.env["WIPPY_AWAIT_REPLY_US"];
+// WIPPY_AWAIT_WORKER_US sets it after a step that sent to another worker (default: as
+// WIPPY_AWAIT_REPLY_US, else AWAIT_WORKER_MS; loop.ts).
+const awaitWorkerEnv = process.env["WIPPY_AWAIT_WORKER_US"] || awaitEnv;
 loop = new WorkerLoop(kernel, ep, dir, tasks, ports.get(0)!, sendControl, blockEnv ? Number(blockEnv) : BLOCK_PARK_MS,
-  awaitEnv ? Number(awaitEnv) / 1000 : AWAIT_REPLY_MS);
+  awaitEnv ? Number(awaitEnv) / 1000 : AWAIT_REPLY_MS, awaitWorkerEnv ? Number(awaitWorkerEnv) / 1000 : AWAIT_WORKER_MS);
 loop.stages = stages;
 
 /** Frames this worker has posted, per destination thread id (Runtime.stats() `sent`). */

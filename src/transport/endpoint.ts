@@ -108,6 +108,8 @@ export class Endpoint {
   private readonly dests: number[] = [];
   /** Input that did not come through a ring (self-batches, deliverLocal), read by drain(). */
   private local: Uint8Array[] = [];
+  /** Of the last flush(): how many of the threads sent a batch were workers (not the main thread, tid 0). */
+  sentToWorkers = 0;
   /** Frames posted so far, by destination thread id (observability: which threads talk, Runtime.stats()). */
   readonly sentFrames: number[] = [];
 
@@ -212,6 +214,7 @@ export class Endpoint {
   flush(): number {
     const dests = this.dests;
     let others = 0;
+    let workers = 0;
     for (let i = 0; i < dests.length; i++) {
       const to = dests[i]!;
       const buf = this.batches[to]!;
@@ -221,7 +224,7 @@ export class Endpoint {
       // The buffer is reused: the ring copies the batch in (or queues a copy when full); the
       // local input keeps a copy.
       if (to === this.tid) this.local.push(batch.slice());
-      else { this.send(to, batch, false); others++; }
+      else { this.send(to, batch, false); others++; if (to !== 0) workers++; }
       // One huge step does not pin its buffer for the life of the thread.
       if (buf.length > BATCH_KEEP_BYTES) this.batches[to] = undefined;
     }
@@ -240,6 +243,7 @@ export class Endpoint {
       this.bell.ring(to);
     }
     rang.length = 0;
+    this.sentToWorkers = workers;
     return others;
   }
 
