@@ -14,13 +14,16 @@
 // in it on a loaded machine. "→ peer's drain" pairs this side's step end with the first step of
 // the peer that began after it and had input (the stamps of two threads, ± 0.5 µs; see
 // stages.ts). "came by" counts how each side's message steps were reached (busy: at once after
-// the previous step; spin; the reply wait; a park; after a breathe).
+// the previous step; spin; the reply wait; a park; after a breathe) — a park split by why the spin
+// before it ended: it ran out (its limit or the reply wait's window: "park"), the spin rule
+// refused it at its start (no free core for one more spinner of ours), or the rule ended the
+// reply wait (a thread of ours woke, or the free cores fell): Doorbell.spinEnd.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 interface Dump { tid: number; timeOrigin: number; fields: string[]; records: number[][] }
 const [DRAIN, STEP, NOW, ROUTE, POST, STEP_END, FLUSH_END, BYTES, SENT, HOW, CPU] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-const HOWS = ['busy', 'spin', 'await', 'park', 'breathe'];
+const HOWS = ['busy', 'spin', 'await', 'park', 'breathe', 'park (spin refused by the rule)', 'park (wait ended by the rule)'];
 
 function pct(xs: number[], p: number): number {
   if (xs.length === 0) return NaN;
@@ -56,8 +59,10 @@ function main(): void {
     col('  · deliver_batch until the first H.now', (r) => us(r[NOW]! - r[STEP]!));
     col('  · H.now → resume → receive → process.send until H.route', (r) => us(r[ROUTE]! - r[NOW]!));
   }
-  col('· H.route, encode, the process yields, step end, until H.post', (r) => us(r[POST]! - r[ROUTE]!));
-  col('· H.post → back in JS', (r) => us(r[STEP_END]! - r[POST]!));
+  // Since __step returns the step's frames for other workers (pids.lua take_out), the first post
+  // is made in JS once the step has returned; before, by H.post from inside the step.
+  col('· H.route, encode, the process yields, step end, until the first frame posted', (r) => us(r[POST]! - r[ROUTE]!));
+  col('· the first frame posted → back in the loop', (r) => us(r[STEP_END]! - r[POST]!));
   col('flush (batch → ring, doorbell)', (r) => us(r[FLUSH_END]! - r[STEP_END]!));
   // this side's step end → the peer's next drain with input (absolute clocks)
   const transit = sides.map(({ d, peer, steps }) => {

@@ -39,12 +39,15 @@ function harness(s: Script, awaitMaxMs?: number) {
   let input = false;
   let stop: () => void = () => {};
   const stopped = new Promise<void>((r) => { stop = r; });
+  // (LuaKernel's shape: step returns "more", the next deadline is a field)
   const kernel = {
-    step: () => {
+    nextDeadline: -1,
+    step(): boolean {
       k++;
       log.push(`step${k}`);
       input = s.inputAfter?.[k] ?? false;
-      return { next: s.timerAfter?.[k] ? 0 : -1, more: false };
+      this.nextDeadline = s.timerAfter?.[k] ? 0 : -1;
+      return false;
     },
     count: () => 0,
   };
@@ -67,7 +70,8 @@ function harness(s: Script, awaitMaxMs?: number) {
   };
   const ep = {
     bell,
-    drain: () => { const had = input; input = false; return had ? new Uint8Array(1) : null; },
+    drainLength: () => { const had = input; input = false; return had ? 1 : 0; },
+    lastBatch: () => new Uint8Array(1),
     flush: () => s.sends[k] ?? 0,
     hasInput: () => input,
     hasBacklog: () => false,

@@ -12,10 +12,11 @@ function harness(pushAt: 'announce' | 'never') {
   let announced = false;
   let injected = false;
   const kernel = {
+    nextDeadline: -1,
     step: () => {
       log.push('step');
       if (queued > 0) { queued--; log.push('took'); }
-      return { next: -1, more: false };
+      return false; // more (LuaKernel.step); the next deadline is the field above
     },
     count: () => 0,
   };
@@ -27,7 +28,7 @@ function harness(pushAt: 'announce' | 'never') {
   };
   const ep = {
     bell,
-    drain: () => null,
+    drainLength: () => 0,
     flush: () => {},
     hasInput: () => false,
     hasBacklog: () => false,
@@ -83,7 +84,8 @@ test('a worker whose kernel always has more to run still lets its event loop run
   let timerFired = false;
   let steps = 0;
   const kernel = {
-    step: () => { steps++; return { next: -1, more: !timerFired }; },
+    nextDeadline: -1,
+    step: () => { steps++; return !timerFired; },
     count: () => 0,
   };
   const ep = {
@@ -91,7 +93,7 @@ test('a worker whose kernel always has more to run still lets its event loop run
       spin: () => false, cancelPark: () => {}, interrupt: () => true,
       parkAsync: () => { log.push('park'); return new Promise<never>(() => {}); },
     },
-    drain: () => null, flush: () => {}, hasInput: () => false, hasBacklog: () => false, prepareToPark: () => true, sentFrames: [],
+    drainLength: () => 0, flush: () => {}, hasInput: () => false, hasBacklog: () => false, prepareToPark: () => true, sentFrames: [],
   };
   const tasks = { visible: () => false, ownQueued: () => 0, queuedElsewhere: () => false };
   const loop = new WorkerLoop(kernel as never, ep as never, { beat: () => {} } as never, tasks as never,

@@ -15,6 +15,8 @@
 **                                                           per-message steps in C (lmsg.c)
 **   counthook(fn, count) -> set(co): the budget hook as a C count hook (lhook.c)
 **   rebind(co, f) -> bool                                   a dead coroutine made to run f (lproc.c)
+**   step                                                    { input, output, block }: a step's
+**                                                           input and output in memory (lstep.c)
 **   version                                                 1
 */
 #include "lua.h"
@@ -27,6 +29,7 @@ int luaW_open_hook (lua_State *L);  /* lhook.c: pushes counthook */
 int luaW_open_proc (lua_State *L);  /* lproc.c: pushes rebind */
 int luaW_open_sched (lua_State *L);  /* lsched.c: pushes runner */
 int luaW_open_deliver (lua_State *L);  /* ldeliver.c: pushes deliverer */
+int luaW_open_step (lua_State *L);  /* lstep.c: pushes { input, output, block } */
 
 static int luaopen_wippy_native (lua_State *L) {
   lua_createtable(L, 0, 4);
@@ -42,6 +45,8 @@ static int luaopen_wippy_native (lua_State *L) {
   lua_setfield(L, -2, "runner");
   luaW_open_deliver(L);
   lua_setfield(L, -2, "deliverer");
+  luaW_open_step(L);
+  lua_setfield(L, -2, "step");
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "version");
   return 1;

@@ -21,11 +21,11 @@ import type { MessagePort } from 'node:worker_threads';
 import type { LuaKernel } from '../lua/engine.js';
 import type { Directory } from '../shm/directory.js';
 import type { Endpoint } from '../transport/endpoint.js';
-import { SpinWindow } from '../transport/doorbell.js';
+import { SPIN_REFUSED, SPIN_RULED, SpinWindow } from '../transport/doorbell.js';
 import type { TaskQueues } from '../scheduler/tasks.js';
 import { STEAL_AFTER_MS } from './placement.js';
 import type { ControlFromWorker, DownReport, TestFault } from './protocol.js';
-import { HOW_AWAIT, HOW_BREATHE, HOW_PARK, HOW_SPIN, S_BYTES, S_SENT, S_STEP, S_STEP_END, type StageStamps } from './stages.js';
+import { HOW_AWAIT, HOW_BREATHE, HOW_PARK, HOW_PARK_REFUSED, HOW_PARK_RULED, HOW_SPIN, S_BYTES, S_SENT, S_STEP, S_STEP_END, type StageStamps } from './stages.js';
 
 // Spin floor for workers: 4096 checks (~30 µs). A peer's reply needs one kernel step on the other
 // side (~30 µs measured) and a wake-up of a parked thread costs as much again, so with the
@@ -73,6 +73,18 @@ export const BREATHE_MS = 2;
 // wake-up of a peer without a core, cost each step at most that much spinning).
 // WIPPY_AWAIT_REPLY_US sets the longest window (0: off, as before).
 export const AWAIT_REPLY_MS = 0.2;
+// The window's maximum after a step that sent to another worker (a cross-worker request: a
+// ping-pong, a call), apart from AWAIT_REPLY_MS, the one after a step that answered the main
+// thread only (the job runner, whose next job is the main thread's, not an answer). The same
+// 0.2 ms by default; WIPPY_AWAIT_WORKER_US sets it, for the measurement it still needs. On a
+// quiet machine (load average 1.5-2, Node 24, the stage stamps of bench/run.ts --quick --only
+// ping-pong --workers 2, two pairs of runs) with 0.2 ms 1.8-3.9% of the cross-worker ping-pong's
+// message steps came by a park, every one after a window that ran out (none refused by the spin
+// rule), at 23-25k round trips/s; with 1 ms 0.3-0.6% and 31-39k: the answers that missed came
+// within a millisecond. But an interleaved bench/ab.ts (2 rounds, load average 3-4) read 1 ms at
+// 0.75x the round trips/s (0.70-0.80) and 0.77x the CPU per round trip: once the machine is not
+// quiet the longer spin costs. To be settled on the quiet machine (docs/design/scheduler.md).
+export const AWAIT_WORKER_MS = AWAIT_REPLY_MS;
 const AWAIT_FLOOR_MS = 0.02;
 const AWAIT_SOON = 2;
 
@@ -97,6 +109,9 @@ export class WorkerLoop {
   private sentAway = false;
   /** The reply wait's window, adapted between AWAIT_FLOOR_MS and the maximum (SpinWindow). */
   private readonly window: SpinWindow;
+  /** The window after a step that sent to another worker (AWAIT_WORKER_MS); `waiting` is the one in use. */
+  private readonly workerWindow: SpinWindow;
+  private waiting: SpinWindow | undefined;
   /** When a reply wait that ended empty began (performance.now() ms), until the park after it ends; else -1. */
   private missedSince = -1;
   /** Stage stamps (src/host/stages.ts; WIPPY_STAGES), or undefined. */
@@ -117,8 +132,12 @@ export class WorkerLoop {
     private readonly blockMs = BLOCK_PARK_MS,
     /** The reply wait's longest window in ms (AWAIT_REPLY_MS; 0: off). */
     private readonly awaitMaxMs = AWAIT_REPLY_MS,
+    /** The same after a step that sent to another worker (AWAIT_WORKER_MS; 0: as awaitMaxMs). */
+    awaitWorkerMs = AWAIT_WORKER_MS,
   ) {
     this.window = new SpinWindow(Math.min(AWAIT_FLOOR_MS, awaitMaxMs), awaitMaxMs, false, AWAIT_SOON);
+    const w = awaitWorkerMs > 0 && awaitMaxMs > 0 ? awaitWorkerMs : awaitMaxMs;
+    this.workerWindow = w === awaitMaxMs ? this.window : new SpinWindow(Math.min(AWAIT_FLOOR_MS, w), w, false, AWAIT_SOON);
   }
 
   /** An event-loop callback made work: end a pending park. */
@@ -153,16 +172,18 @@ export class WorkerLoop {
   step(): boolean {
     const { ep, dir, kernel, tasks, stages } = this;
     stages?.begin();
-    const batch = ep.drain();
-    if (stages) { stages.mark(S_STEP); stages.set(S_BYTES, batch === null ? 0 : batch.length); }
+    // (the batch's length only: the kernel reads it where the endpoint put it, its input area)
+    const len = ep.drainLength();
+    if (stages) { stages.mark(S_STEP); stages.set(S_BYTES, len); }
+    // (swapped only when there are some: a step allocates nothing here)
     const acks = this.wdownAcks;
-    this.wdownAcks = [];
-    let r: { next: number; more: boolean };
+    if (acks.length > 0) this.wdownAcks = [];
+    let more: boolean;
     dir.beat(true);
     try {
       if (this.testFault === 'wedge') for (;;); // spins inside the step: busy, heartbeat frozen
       if (this.testFault === 'abort') kernel.abortForTest();
-      r = kernel.step(batch);
+      more = ep.drainsToArea ? kernel.stepInArea(len) : kernel.step(len === 0 ? null : ep.lastBatch(len));
     } catch (e) {
       // A fault that escaped the kernel's own protection (a wasm trap or abort in the Lua VM, an
       // out-of-memory, a bug in the kernel): the Lua state may be half-updated, so this worker must
@@ -179,25 +200,26 @@ export class WorkerLoop {
     const nsent = ep.flush();
     const sent = nsent > 0;
     if (stages) { stages.set(S_SENT, nsent); stages.end(); }
-    this.sentAway = sent || (this.sentAway && batch === null);
+    this.sentAway = sent || (this.sentAway && len === 0);
+    if (sent) this.waiting = ep.sentToWorkers > 0 ? this.workerWindow : this.window;
     // Not busy only once the step's frames are in the rings: the main thread's stop reads "no live
     // process here and not inside a step" as "everything it wrote is readable" (Runtime.doStop).
     dir.beat(false);
-    for (const t of acks) this.sendControl({ type: 'wdown-done', tid: t });
-    this.nextTimer = r.next;
+    for (let i = 0; i < acks.length; i++) this.sendControl({ type: 'wdown-done', tid: acks[i]! });
+    this.nextTimer = kernel.nextDeadline;
     // "down" only once every frame is in a ring: a batch still in the endpoint's local backlog (the
     // ring to its receiver was full, e.g. the terminal output of 3000 processes leaving at once)
     // would be lost when the main thread terminates this worker after "down". The park below arms
     // the backlog, so the step that finds it empty comes. Nor while spawns wait in the global queue or
     // a sibling's: the worker that may take them (the balance rule picks the lightest) would start
     // them after the main thread stopped reading, and a worker that said "down" is not asked again.
-    // Nor while the kernel has work left (r.more): spawns in its Lua-side list (kernel/taskq.lua).
-    if (this.shuttingDown && kernel.count() === 0 && !r.more && !(tasks && (tasks.ownQueued() > 0 || tasks.queuedElsewhere())) && !ep.hasBacklog()) {
+    // Nor while the kernel has work left (more): spawns in its Lua-side list (kernel/taskq.lua).
+    if (this.shuttingDown && kernel.count() === 0 && !more && !(tasks && (tasks.ownQueued() > 0 || tasks.queuedElsewhere())) && !ep.hasBacklog()) {
       this.shuttingDown = false;
       // On the port to the main thread, after the ring handovers (DownReport, src/host/protocol.ts).
       this.toMain.postMessage({ type: 'down' } satisfies DownReport);
     }
-    return r.more;
+    return more;
   }
 
   private readonly hasWorkOrTasks = (): boolean =>
@@ -217,7 +239,7 @@ export class WorkerLoop {
     this.breathedAt = performance.now();
     while (!this.stopped) {
       // A reply wait ended empty and the park (or the re-check) after it has ended: judge the window.
-      if (this.missedSince >= 0) { this.window.missed(performance.now() - this.missedSince); this.missedSince = -1; }
+      if (this.missedSince >= 0) { this.waiting!.missed(performance.now() - this.missedSince); this.missedSince = -1; }
       // Busy: the next step at once, letting the event loop run (stdin, control, timers) once
       // BREATHE_MS have passed since it last did. Input that came during the step (a peer's
       // answer) is stepped at once too. An event-loop turn between every two steps cost a job
@@ -236,8 +258,10 @@ export class WorkerLoop {
       if (this.sentAway && this.awaitMaxMs > 0) {
         // The reply wait (above): the window adapts to whether answers come within it.
         const since = performance.now();
-        if (bell.spin(this.hasWorkOrTasks, this.window.ms)) {
-          this.window.hit(performance.now() - since);
+        const window = this.waiting ?? this.window;
+        this.waiting = window;
+        if (bell.spin(this.hasWorkOrTasks, window.ms)) {
+          window.hit(performance.now() - since);
           if (this.stages) this.stages.how = HOW_AWAIT;
           continue;
         }
@@ -266,9 +290,11 @@ export class WorkerLoop {
         timeout -= this.blockMs;
       }
       this.asyncNext = false;
+      // (the stage stamps tell a park the spin rule caused from one after a wait that ran out)
+      const spinEnd = bell.spinEnd;
       await bell.parkAsync(timeout);
       this.breathedAt = performance.now();
-      if (this.stages) this.stages.how = HOW_PARK;
+      if (this.stages) this.stages.how = spinEnd === SPIN_REFUSED ? HOW_PARK_REFUSED : spinEnd === SPIN_RULED ? HOW_PARK_RULED : HOW_PARK;
     }
   }
 }

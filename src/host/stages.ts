@@ -48,6 +48,10 @@ export const HOW_SPIN = 1;
 export const HOW_AWAIT = 2;
 export const HOW_PARK = 3;
 export const HOW_BREATHE = 4;
+/** A park after the spin rule refused the spin (no free core for one more spinner of ours). */
+export const HOW_PARK_REFUSED = 5;
+/** A park after the reply wait was ended by the spin rule (a thread of ours woke, or the free cores fell). */
+export const HOW_PARK_RULED = 6;
 
 const CAPACITY = 100_000;
 

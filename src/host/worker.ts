@@ -25,7 +25,7 @@ import { Placement, STEAL_AFTER_MS } from './placement.js';
 import { Terminal } from './terminal.js';
 import { tzOffset } from './timezone.js';
 import { S_NOW, S_POST, S_ROUTE, stagesFromEnv } from './stages.js';
-import { AWAIT_REPLY_MS, BLOCK_PARK_MS, WORKER_MIN_SPINS, WorkerLoop } from './loop.js';
+import { AWAIT_REPLY_MS, AWAIT_WORKER_MS, BLOCK_PARK_MS, WORKER_MIN_SPINS, WorkerLoop } from './loop.js';
 import type { WorkerInit, ControlToWorker, ControlFromWorker, TestFault, QueueCounters } from './protocol.js';
 
 const init = workerData as WorkerInit;
@@ -62,6 +62,7 @@ let loop: WorkerLoop | undefined;
 const stages = stagesFromEnv(tid);
 const terminal = new Terminal((frame) => loop!.deliver(frame));
 
+const routed: [number, boolean] = [-1, false];
 const kernel = await LuaKernel.create({
   pidAlloc: (owner) => dir.alloc(owner),
   place: () => placement.place(),
@@ -70,11 +71,16 @@ const kernel = await LuaKernel.create({
   taskTake: (steal) => tasks?.take(steal),
   taskListed: (n) => { dir.setListed(n); return placement.siblingLighter(); },
   pidDead: (u) => dir.dead(u),
-  route: stages ? (u) => { stages.mark(S_ROUTE); return [dir.owner(u), dir.isAlive(u)]; } : (u) => [dir.owner(u), dir.isAlive(u)],
+  // One pair, refilled per call (KernelHost.route: read at once): no allocation per cross-worker send.
+  route: stages ? (u) => { stages.mark(S_ROUTE); routed[0] = dir.owner(u); routed[1] = dir.isAlive(u); return routed; }
+    : (u) => { routed[0] = dir.owner(u); routed[1] = dir.isAlive(u); return routed; },
   setRunner: (u) => dir.setRunner(u),
   diesWith: (u, t) => dir.diesWith(u, t),
   killRequested: (u) => dir.killRequested(u),
   post: stages ? (to, bytes) => { stages.mark(S_POST); ep.post(to, bytes); } : (to, bytes) => ep.post(to, bytes), // a view into wasm memory: post() copies it at once
+  // the frames a step returns, as ranges of the wasm heap: copied without a view (Endpoint.postRange)
+  postRange: stages ? (to, heap, start, end) => { stages.mark(S_POST); ep.postRange(to, heap, start, end); }
+    : (to, heap, start, end) => ep.postRange(to, heap, start, end),
   write: (fd, bytes) => ep.post(0, Terminal.output(fd, bytes.slice())),
   stdinRead: (req, pid, mode, n) => terminal.read(req, pid, mode, n),
   // process.upgrade re-reads a Lua source: compiled like at load (typed Lua -> plain Lua)
@@ -94,8 +100,11 @@ function sendControl(msg: ControlFromWorker): void {
 const blockEnv = process.env["WIPPY_BLOCK_PARK_MS"];
 // WIPPY_AWAIT_REPLY_US sets the reply wait's window (default AWAIT_REPLY_MS, 0: off; loop.ts).
 const awaitEnv = process.env["WIPPY_AWAIT_REPLY_US"];
+// WIPPY_AWAIT_WORKER_US sets it after a step that sent to another worker (default: as
+// WIPPY_AWAIT_REPLY_US, else AWAIT_WORKER_MS; loop.ts).
+const awaitWorkerEnv = process.env["WIPPY_AWAIT_WORKER_US"] || awaitEnv;
 loop = new WorkerLoop(kernel, ep, dir, tasks, ports.get(0)!, sendControl, blockEnv ? Number(blockEnv) : BLOCK_PARK_MS,
-  awaitEnv ? Number(awaitEnv) / 1000 : AWAIT_REPLY_MS);
+  awaitEnv ? Number(awaitEnv) / 1000 : AWAIT_REPLY_MS, awaitWorkerEnv ? Number(awaitWorkerEnv) / 1000 : AWAIT_WORKER_MS);
 loop.stages = stages;
 
 /** Frames this worker has posted, per destination thread id (Runtime.stats() `sent`). */

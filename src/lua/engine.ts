@@ -19,6 +19,16 @@
 // __INPUT_AT is false) the batch is pushed as a Lua string from where it lies. A batch from
 // anywhere else is copied in as a string as before.
 //
+// The step's entry and exit (session 8). On our module the arguments (the input mode, the area's
+// address and length, the clock) and the results (the next deadline, "more", and the frames the
+// step held for other workers, as thread id, address and length) go through the step block
+// (native/lua/lstep.c): the host writes and reads it as doubles of HEAPF64, and enters the step
+// with two calls into the module (lua_getglobal, lua_pcallk) where it made nine: an empty step
+// 630-850 -> 460-510 ns of CPU (bench/step-entry.ts). The frames are copied into the endpoint's
+// batches from the heap by address and length (KernelHost.postRange), so a step makes no call
+// out of the VM for them (H.post before). On wasmoon's module, and with WIPPY_CSTEP=0, the same
+// goes on the Lua stack: __step(batch, len, now) returns nxt, more, then groups of tid, n, frames.
+//
 // Never call Lua unprotected from JS: a Lua error outside a pcall aborts the wasm module. The
 // only entry points are `step` and the report globals (`count`, `mem`, `mbox`, `ps`), all called
 // through lua_pcallk.
@@ -32,6 +42,13 @@ import { stdlibHost } from './host-stdlib.js';
 const KERNEL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'kernel');
 const LIB_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lib');
 const LUA_TNIL = 0;
+const LUA_MULTRET = -1;
+/**
+ * BigInt(i - 1) for i in [0, 257]: what lua_pushinteger takes (an i64 reaches wasm as a BigInt),
+ * made once for the small integers host calls push on hot paths (thread ids, -1), so a push
+ * allocates nothing.
+ */
+const SMALL_INTS: readonly bigint[] = Array.from({ length: 258 }, (_, i) => BigInt(i - 1));
 
 /** Host functions the kernel calls, in JS terms. Arguments arrive already converted. */
 export interface KernelHost {
@@ -56,7 +73,11 @@ export interface KernelHost {
   taskListed(n: number): boolean;
   /** Mark a process id dead. */
   pidDead(uniq: number): void;
-  /** Owner thread of a process id (-1 if unknown) and whether it is alive. */
+  /**
+   * Owner thread of a process id (-1 if unknown) and whether it is alive. Read at once by the
+   * caller, so the host may return the same array every time (the worker does: no allocation
+   * per cross-worker send).
+   */
   route(uniq: number): [number, boolean];
   /** This worker starts queued spawn `uniq` away from its home (worker recovery needs to know). */
   setRunner(uniq: number): void;
@@ -66,6 +87,11 @@ export interface KernelHost {
   killRequested(uniq: number): boolean;
   /** Queue one encoded frame for thread `tid` (copied; the view is only valid during the call). */
   post(tid: number, frame: Uint8Array): void;
+  /**
+   * post() of the bytes heap[start, end) (copied during the call), for the frames a step returns:
+   * no view per frame. Optional: without it they go to post() as views.
+   */
+  postRange?(tid: number, heap: Uint8Array, start: number, end: number): void;
   /** Terminal/print output. */
   write(fd: number, bytes: Uint8Array): void;
   /** Start a read from stdin for request `req` of process `pid` (mode 1 = line, 2 = up to n bytes). */
@@ -128,8 +154,17 @@ export class LuaKernel {
   /** The input area (see the top): its address in the wasm heap and its capacity. */
   private inPtr = 0;
   private inCap = 0;
+  /** The area's current view (inputArea.view), made again when the memory has grown. */
+  private inView: Uint8Array | null = null;
   /** The kernel decodes the input area where it lies (its __INPUT_AT; see the top). */
   private inputAt = false;
+  /**
+   * The step block of our module (native/lua/lstep.c), as an index of HEAPF64 (its address / 8);
+   * 0: none (wasmoon's module, or WIPPY_CSTEP=0), the step's arguments and results go on the Lua stack.
+   */
+  private block = 0;
+  /** The host's post (KernelHost.post, or postRange): where step() hands the frames __step returns. */
+  private postOut: (tid: number, heap: Uint8Array, start: number, end: number) => void = () => {};
 
   private constructor(m: Module, L: number) {
     this.m = m;
@@ -153,9 +188,13 @@ export class LuaKernel {
     const mods: Record<string, string | Uint8Array> = { ...allSources(), __cfg: cfg, __entries: entries };
     // WIPPY_CSCHED=0: the kernel's run loop in Lua on our module too (an A/B switch; kernel/init.lua)
     if (process.env.WIPPY_CSCHED === '0') mods.__csched = '0';
+    // WIPPY_CSTEP=0: the step's arguments and results on the Lua stack on our module too (A/B)
+    if (process.env.WIPPY_CSTEP === '0') mods.__cstep = '0';
     k.setGlobalTable('__MODS', mods);
     k.runChunk(kernelSource('init'), '@kernel/init.lua');
     k.inputAt = k.globalIsTrue('__INPUT_AT');
+    const block = k.globalNumber('__STEP_BLOCK'); // an address of doubles: a multiple of 8
+    k.block = block > 0 && block % 8 === 0 ? block / 8 : 0;
     return k;
   }
 
@@ -166,6 +205,17 @@ export class LuaKernel {
     const p = m._lua_tolstring(L, idx, this.lenPtr);
     const len = m.HEAPU32[this.lenPtr >> 2];
     return m.HEAPU8.subarray(p, p + len);
+  }
+
+  /** A global number (0 if it is not one). */
+  private globalNumber(name: string): number {
+    const m = this.m;
+    const cname = m.stringToNewUTF8(name);
+    m._lua_getglobal(this.L, cname);
+    m._free(cname);
+    const r = m._lua_tonumberx(this.L, -1, 0);
+    m._lua_settop(this.L, 0);
+    return r;
   }
 
   private globalIsTrue(name: string): boolean {
@@ -189,7 +239,10 @@ export class LuaKernel {
   readonly inputArea: { view(): Uint8Array; grow(need: number, keep: number): Uint8Array } = {
     view: () => {
       if (this.inCap === 0) return this.inputArea.grow(INPUT_START_BYTES, 0);
-      return this.m.HEAPU8.subarray(this.inPtr, this.inPtr + this.inCap);
+      // The same view until the memory grows (a new buffer): no view per drain.
+      const heap: Uint8Array = this.m.HEAPU8;
+      if (this.inView === null || this.inView.buffer !== heap.buffer) this.inView = heap.subarray(this.inPtr, this.inPtr + this.inCap);
+      return this.inView;
     },
     grow: (need, keep) => {
       const m = this.m;
@@ -200,7 +253,7 @@ export class LuaKernel {
       if ((this.inCap === 0 || keep === 0) && this.inCap > 0) m._free(this.inPtr);
       this.inPtr = p;
       this.inCap = cap;
-      return m.HEAPU8.subarray(p, p + cap);
+      return this.inView = m.HEAPU8.subarray(p, p + cap);
     },
   };
 
@@ -236,6 +289,8 @@ export class LuaKernel {
 
   private installHost(host: KernelHost): void {
     const m = this.m;
+    const postRange = host.postRange;
+    this.postOut = postRange !== undefined ? postRange : (to, heap, start, end) => host.post(to, heap.subarray(start, end));
     const L0 = this.L;
     const origin = performance.timeOrigin;
     const fns: Array<[string, number]> = [
@@ -283,9 +338,12 @@ export class LuaKernel {
       }),
       this.def('dead', (L) => { host.pidDead(this.int(L, 1)); return 0; }),
       this.def('route', (L) => {
-        const [tid, alive] = host.route(this.int(L, 1));
-        m._lua_pushinteger(L, BigInt(tid));
-        m._lua_pushboolean(L, alive ? 1 : 0);
+        // On every cross-worker send: no allocation (the host returns a reused pair; thread ids
+        // are small, so their BigInts are made once, SMALL_INTS)
+        const r = host.route(this.int(L, 1));
+        const tid = r[0];
+        m._lua_pushinteger(L, tid >= -1 && tid < SMALL_INTS.length - 1 ? SMALL_INTS[tid + 1] : BigInt(tid));
+        m._lua_pushboolean(L, r[1] ? 1 : 0);
         return 2;
       }),
       this.def('set_runner', (L) => { host.setRunner(this.int(L, 1)); return 0; }),
@@ -385,16 +443,57 @@ export class LuaKernel {
   }
 
   /**
-   * One scheduling step with the given batch of incoming frames (concatenated codec values).
-   * Returns the next timer deadline in ms of `performance.now()` (-1 if none) and whether
-   * runnable threads remain.
+   * The next timer deadline in ms of `performance.now()` (-1 if none), as of the last step(): a
+   * field rather than part of step()'s result, so a step allocates no result object.
    */
-  step(batch: Uint8Array | null): { next: number; more: boolean } {
-    const m = this.m;
-    const L = this.L;
+  nextDeadline = -1;
+
+  /**
+   * One scheduling step with the given batch of incoming frames (concatenated codec values).
+   * Returns whether runnable threads remain; the next timer deadline is `nextDeadline`.
+   */
+  step(batch: Uint8Array | null): boolean {
     // Read before anything allocates in the Lua state: a grown wasm memory detaches the view.
     const len = batch ? batch.length : 0;
-    const inArea = len > 0 && batch!.buffer === m.HEAPU8.buffer && batch!.byteOffset === this.inPtr;
+    return this.stepWith(len, len > 0 && batch!.buffer === this.m.HEAPU8.buffer && batch!.byteOffset === this.inPtr, batch);
+  }
+
+  /** step() of the `len` bytes at the start of the input area (the endpoint drained them there). */
+  stepInArea(len: number): boolean {
+    return this.stepWith(len, len > 0, null);
+  }
+
+  private stepWith(len: number, inArea: boolean, batch: Uint8Array | null): boolean {
+    const m = this.m;
+    const L = this.L;
+    const b = this.block;
+    if (b !== 0) {
+      // Through the step block (native/lua/lstep.c): the arguments written into it, two calls into
+      // the module, the results and the frames' addresses read from it. (A batch outside the
+      // input area, which the worker's endpoint never drains to, is passed as a string.)
+      let f64: Float64Array = m.HEAPF64;
+      m._lua_getglobal(L, this.stepName);
+      if (len === 0 || (inArea && this.inputAt)) {
+        f64[b] = len === 0 ? 0 : 1;
+        f64[b + 1] = this.inPtr;
+        f64[b + 2] = len;
+        f64[b + 3] = performance.now();
+        this.pcall(0, 0, 'step');
+      } else {
+        if (inArea) m._lua_pushlstring(L, this.inPtr, len); else this.pushBytes(L, batch!);
+        m._lua_pushnil(L);
+        m._lua_pushnumber(L, performance.now());
+        this.pcall(3, 0, 'step');
+      }
+      f64 = m.HEAPF64; // the step may have grown the memory (a new buffer, new views)
+      this.nextDeadline = f64[b + 4]!;
+      const n = f64[b + 6]!;
+      for (let i = 0, at = b + 7; i < n; i++, at += 3) {
+        const p = f64[at + 1]!;
+        this.postOut(f64[at]!, m.HEAPU8, p, p + f64[at + 2]!);
+      }
+      return f64[b + 5] !== 0;
+    }
     m._lua_getglobal(L, this.stepName);
     // __step(batch, len, now) (kernel/init.lua). Drained into the input area: decoded where it
     // lies (no copy), passed as its address and length — two numbers, where one integer
@@ -404,11 +503,24 @@ export class LuaKernel {
     else if (inArea && this.inputAt) { m._lua_pushnumber(L, this.inPtr); m._lua_pushnumber(L, len); }
     else { if (inArea) m._lua_pushlstring(L, this.inPtr, len); else this.pushBytes(L, batch!); m._lua_pushnil(L); }
     m._lua_pushnumber(L, performance.now());
-    this.pcall(3, 2, 'step');
-    const next = this.num(L, -2);
-    const more = m._lua_toboolean(L, -1) !== 0;
+    this.pcall(3, LUA_MULTRET, 'step');
+    // __step returns nxt, more, then the step's frames for other workers (kernel/pids.lua
+    // take_out): groups of tid, n, frame × n. Posted here, where a host call per destination
+    // (H.post / H.post_many from inside the step) posted them before: one call into the VM per
+    // step and none out for its frames.
+    this.nextDeadline = this.num(L, 1);
+    const more = m._lua_toboolean(L, 2) !== 0;
+    const top = m._lua_gettop(L);
+    for (let i = 3; i < top; ) {
+      const to = this.int(L, i);
+      const end = i + 2 + this.int(L, i + 1);
+      for (i += 2; i < end; i++) {
+        const p = m._lua_tolstring(L, i, this.lenPtr);
+        this.postOut(to, m.HEAPU8, p, p + m.HEAPU32[this.lenPtr >> 2]);
+      }
+    }
     m._lua_settop(L, 0);
-    return { next, more };
+    return more;
   }
 
   /**

@@ -135,6 +135,15 @@ export class SpinWindow {
   }
 }
 
+/** How the last spin() ended (Doorbell.spinEnd): observability for the stage stamps (src/host/stages.ts). */
+export const SPIN_FOUND = 0;
+/** The spin rule refused the spin at its start (no free core for one more spinner). */
+export const SPIN_REFUSED = 1;
+/** The await phase ended because the spin rule no longer held (a thread woke, or the free cores fell). */
+export const SPIN_RULED = 2;
+/** The spin ran out (its limit, or the await window) with nothing found. */
+export const SPIN_EMPTY = 3;
+
 export interface DoorbellOptions {
   /** Cores the runtime may spin on (default: os.availableParallelism()). */
   cores?: number;
@@ -177,6 +186,8 @@ export class Doorbell {
   private readonly words: Int32Array;
   private readonly state: number;
   private limit: number;
+  /** How the last spin() ended: SPIN_FOUND, SPIN_REFUSED, SPIN_RULED or SPIN_EMPTY (a plain store; observability). */
+  spinEnd = SPIN_FOUND;
   /** Not counted in AWAKE: between prepareToPark() and resume(), or closed. */
   private away = false;
   private closed = false;
@@ -261,6 +272,7 @@ export class Doorbell {
     if (!this.mayKeepSpinning(spinning)) {
       // Undoes the add above; pairs with the Atomics.add(SPINNING) of other threads.
       Atomics.sub(words, BELL_SPINNING, 1);
+      this.spinEnd = SPIN_REFUSED;
       return false;
     }
     const started = awaitMs > 0 ? performance.now() : 0;
@@ -268,6 +280,7 @@ export class Doorbell {
     let i = 0;
     while (i < limit && !check()) i++;
     let found = i < limit;
+    this.spinEnd = found ? SPIN_FOUND : SPIN_EMPTY;
     if (!found && awaitMs > 0) found = this.awaitSpin(check, started + awaitMs);
     // Pairs with the Atomics.add(SPINNING) above, on other threads.
     Atomics.sub(words, BELL_SPINNING, 1);
@@ -295,10 +308,10 @@ export class Doorbell {
   /** The await phase of spin(): until `check` or `untilMs` (performance.now()), under the spin rule. */
   private awaitSpin(check: () => boolean, untilMs: number): boolean {
     for (;;) {
-      for (let j = 0; j < AWAIT_CHECKS; j++) if (check()) return true;
+      for (let j = 0; j < AWAIT_CHECKS; j++) if (check()) { this.spinEnd = SPIN_FOUND; return true; }
       if (performance.now() >= untilMs) return false;
       // Pairs with the Atomics.add/sub(SPINNING) of other threads.
-      if (!this.mayKeepSpinning(Atomics.load(this.words, BELL_SPINNING))) return false;
+      if (!this.mayKeepSpinning(Atomics.load(this.words, BELL_SPINNING))) { this.spinEnd = SPIN_RULED; return false; }
     }
   }
 

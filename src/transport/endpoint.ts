@@ -54,6 +54,8 @@ export const RING_CAPACITY = 256 * 1024;
 
 /** First size of a destination's batch buffer; it doubles as a step needs. */
 const BATCH_START_BYTES = 4 * 1024;
+/** postRange() copies frames up to this many bytes byte by byte rather than through a view. */
+const SMALL_COPY = 256;
 /** A batch buffer grown past this is dropped after its flush (a rare huge step keeps nothing). */
 const BATCH_KEEP_BYTES = 1024 * 1024;
 
@@ -77,7 +79,15 @@ export class Endpoint {
   readonly bell: Doorbell;
   private readonly out = new Map<number, SpscRing>();
   private readonly inbound: Array<{ from: number; ring: SpscRing }> = [];
-  private readonly rang = new Set<number>();
+  /**
+   * The outgoing rings again, as two parallel arrays (tid, ring) walked by index: flush() looks at
+   * each per step, and a Map's iterator is an allocation per step.
+   */
+  private readonly outTids: number[] = [];
+  private readonly outRings: SpscRing[] = [];
+  /** Threads to ring at the end of flush(), in order, each once (rangMark[tid] = 1 while listed). */
+  private readonly rang: number[] = [];
+  private readonly rangMark: number[] = [];
   private inbuf: Uint8Array = new Uint8Array(64 * 1024);
   private inlen = 0;
   /** Where drain() writes, when not inbuf: the kernel's input area (useInputArea). */
@@ -98,6 +108,8 @@ export class Endpoint {
   private readonly dests: number[] = [];
   /** Input that did not come through a ring (self-batches, deliverLocal), read by drain(). */
   private local: Uint8Array[] = [];
+  /** Of the last flush(): how many of the threads sent a batch were workers (not the main thread, tid 0). */
+  sentToWorkers = 0;
   /** Frames posted so far, by destination thread id (observability: which threads talk, Runtime.stats()). */
   readonly sentFrames: number[] = [];
 
@@ -133,6 +145,31 @@ export class Endpoint {
     this.sentFrames[to] = (this.sentFrames[to] ?? 0) + 1;
   }
 
+  /**
+   * post() of the bytes src[start, end) without a view of them: a worker's frame as an address
+   * and a length in the wasm heap (src/lua/engine.ts). A frame of up to SMALL_COPY bytes is copied
+   * byte by byte, a larger one through a view; a view per frame (and per drain, per flush) was
+   * ~40% of the CPU of a post, flush and drain of one small frame, in the garbage collector.
+   */
+  postRange(to: number, src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (n > SMALL_COPY) { this.post(to, src.subarray(start, end)); return; }
+    let buf = this.batches[to];
+    const used = this.batchBytes[to] ?? 0;
+    const need = used + n;
+    if (buf === undefined || need > buf.length) {
+      const grown = new Uint8Array(Math.max(need, 2 * (buf?.length ?? 0), BATCH_START_BYTES));
+      if (buf !== undefined && used > 0) grown.set(buf.subarray(0, used));
+      buf = this.batches[to] = grown;
+    }
+    for (let i = 0; i < n; i++) buf[used + i] = src[start + i]!;
+    this.batchBytes[to] = need;
+    const frames = this.batchFrames[to] ?? 0;
+    if (frames === 0) this.dests.push(to);
+    this.batchFrames[to] = frames + 1;
+    this.sentFrames[to] = (this.sentFrames[to] ?? 0) + 1;
+  }
+
   /** Frames posted and not yet flushed (read-only; leak checks read it). */
   postedFrames(): number {
     let n = 0;
@@ -153,12 +190,20 @@ export class Endpoint {
       const sab = SpscRing.create(RING_CAPACITY);
       ring = new SpscRing(sab);
       this.out.set(to, ring);
+      this.outTids.push(to);
+      this.outRings.push(ring);
       const port = this.ports.get(to);
       if (port) port.postMessage({ type: 'ring', from: this.tid, sab } satisfies RingHandover);
       else this.unsent.set(to, sab); // a peer started after this thread: see addPeer()
     }
     ring.offer(batch, transfer);
-    this.rang.add(to);
+    this.willRing(to);
+  }
+
+  private willRing(to: number): void {
+    if (this.rangMark[to] === 1) return;
+    this.rangMark[to] = 1;
+    this.rang.push(to);
   }
 
   /**
@@ -169,6 +214,7 @@ export class Endpoint {
   flush(): number {
     const dests = this.dests;
     let others = 0;
+    let workers = 0;
     for (let i = 0; i < dests.length; i++) {
       const to = dests[i]!;
       const buf = this.batches[to]!;
@@ -178,24 +224,33 @@ export class Endpoint {
       // The buffer is reused: the ring copies the batch in (or queues a copy when full); the
       // local input keeps a copy.
       if (to === this.tid) this.local.push(batch.slice());
-      else { this.send(to, batch, false); others++; }
+      else { this.send(to, batch, false); others++; if (to !== 0) workers++; }
       // One huge step does not pin its buffer for the life of the thread.
       if (buf.length > BATCH_KEEP_BYTES) this.batches[to] = undefined;
     }
     dests.length = 0;
-    for (const [to, ring] of this.out) {
+    const rings = this.outRings;
+    for (let i = 0; i < rings.length; i++) {
+      const ring = rings[i]!;
       // Ring even when pump() could not empty the queue: whatever chunks it did publish must be
       // read before the receiver frees the space the rest needs (otherwise both sides wait).
-      if (ring.pendingFrames > 0) { ring.pump(); this.rang.add(to); }
+      if (ring.pendingFrames > 0) { ring.pump(); this.willRing(this.outTids[i]!); }
     }
-    for (const to of this.rang) this.bell.ring(to);
-    this.rang.clear();
+    const rang = this.rang;
+    for (let i = 0; i < rang.length; i++) {
+      const to = rang[i]!;
+      this.rangMark[to] = 0;
+      this.bell.ring(to);
+    }
+    rang.length = 0;
+    this.sentToWorkers = workers;
     return others;
   }
 
   /** True while some batch waits for room in a full ring. */
   hasBacklog(): boolean {
-    for (const ring of this.out.values()) if (ring.pendingFrames > 0) return true;
+    const rings = this.outRings;
+    for (let i = 0; i < rings.length; i++) if (rings[i]!.pendingFrames > 0) return true;
     return false;
   }
 
@@ -255,8 +310,10 @@ export class Endpoint {
       this.inbound.splice(i, 1);
     }
     this.out.delete(tid);
+    const k = this.outTids.indexOf(tid);
+    if (k >= 0) { this.outTids.splice(k, 1); this.outRings.splice(k, 1); }
     this.unsent.delete(tid);
-    this.rang.delete(tid);
+    if (this.rangMark[tid] === 1) { this.rangMark[tid] = 0; this.rang.splice(this.rang.indexOf(tid), 1); }
     const port = this.ports.get(tid);
     this.ports.delete(tid);
     port?.close();
@@ -306,9 +363,20 @@ export class Endpoint {
    * Producers waiting for space are rung.
    */
   drain(): Uint8Array | null {
+    const n = this.drainLength();
+    return n === 0 ? null : this.inbuf.subarray(0, n);
+  }
+
+  /**
+   * drain() without a view of the batch: its length (0: nothing read). For the worker, whose
+   * kernel reads the batch where drain() put it, at the start of its input area (useInputArea).
+   */
+  drainLength(): number {
     this.resetInput();
     this.segments.length = 0;
-    for (const { from, ring } of this.inbound) {
+    const inb = this.inbound;
+    for (let i = 0; i < inb.length; i++) {
+      const { from, ring } = inb[i]!;
       ring.read(this.collect);
       if (ring.takeSpaceWanted()) this.bell.ring(from);
       this.segments.push(from, this.inlen);
@@ -319,7 +387,17 @@ export class Endpoint {
       for (let i = 0; i < local.length; i++) this.collect(local[i]!);
       this.segments.push(this.tid, this.inlen);
     }
-    return this.inlen === 0 ? null : this.inbuf.subarray(0, this.inlen);
+    return this.inlen;
+  }
+
+  /** The last drain's batch of `len` bytes (drainLength's), as drain() returns it. */
+  lastBatch(len: number): Uint8Array {
+    return this.inbuf.subarray(0, len);
+  }
+
+  /** True when drain() fills the input area (useInputArea) rather than the endpoint's own buffer. */
+  get drainsToArea(): boolean {
+    return this.area !== undefined;
   }
 
   /**

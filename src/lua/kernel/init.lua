@@ -302,13 +302,28 @@ local step, count, mbox = sched.step, pids.count, mailbox.stats
 local ps = loadmod("ptable")({ procs = pids.procs, count = pids.count, started = pids.started,
   delivered = mailbox.delivered, account_heap = sched.account_heap, encode = codec.encode, wire = wire,
   tid = cfg.tid }).report
-local flush_out = pids.flush
--- A step, then the frames it held for other workers go to the host (pids.lua send_bytes).
--- (batch, len, now): sched.lua's step.
-function __step(batch, len, now)
-  local nxt, more = step(batch, len, now)
-  flush_out()
-  return nxt, more
+local take_out = pids.take_out
+-- A step, then the frames it held for other workers go to the host (pids.lua send_bytes): returned
+-- after nxt and more (pids.lua take_out), the host posts them (src/lua/engine.ts step).
+-- (batch, len, now): sched.lua's step. On our module the arguments and the results go through a
+-- block of the module's memory instead of the Lua stack (native/lua/lstep.c: two calls from JS
+-- into the module per step instead of nine, and none per frame); __STEP_BLOCK is its address.
+-- WIPPY_CSTEP=0 (__MODS.__cstep = "0"): the stack path on our module too (an A/B switch).
+local native_step = type(package) == "table" and type(package.loaded) == "table" and
+  type(package.loaded["wippy.native"]) == "table" and MODS.__cstep ~= "0" and package.loaded["wippy.native"].step or nil
+if native_step then
+  local step_in, step_out = native_step.input, native_step.output
+  function __step(batch, len, now)
+    if not now then batch, len, now = step_in() end -- (a batch string comes as arguments)
+    local nxt, more = step(batch, len, now)
+    step_out(nxt, more, take_out())
+  end
+  __STEP_BLOCK = native_step.block
+else
+  function __step(batch, len, now)
+    local nxt, more = step(batch, len, now)
+    return nxt, more, take_out()
+  end
 end
 -- The host may pass __step its input area in place of a byte string (frames.lua deliver_batch)
 __INPUT_AT = codec.decode_at ~= nil

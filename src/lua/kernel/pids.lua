@@ -177,6 +177,51 @@ return function(deps)
     nout, outbytes = 0, 0
   end
 
+  -- The end of a step, one call out instead of one per destination: the held frames as values
+  -- for __step to return (init.lua) — groups of tid, n, frame × n, in the order of M.flush —
+  -- which the host posts once the step is back in JS (src/lua/engine.ts step). A host call from
+  -- the VM (H.post: out of wasm into JS, its arguments read off the Lua stack) was 0.3–0.6 µs of
+  -- each cross-worker message step; values returned with the step cost the host a read each.
+  -- A step holding more than RET_MAX frames hands them over as M.flush does (H.post_many, at
+  -- most FLUSH_CHUNK to a call), and returns none: the Lua stack is not grown for them.
+  local RET_MAX = 60
+  local ret = {} -- the general case's values, cleared as they are returned (ret_clear)
+  local function ret_clear(k, ...)
+    for i = 1, k do ret[i] = nil end
+    return ...
+  end
+  function M.take_out()
+    if nout == 0 then return end
+    if nout == 1 then
+      -- the common case: one destination
+      local tid = outd[1]
+      local n = outn[tid]
+      if n == 1 then
+        local q = outq[tid]
+        local b = q[1]
+        q[1], outd[1], outn[tid] = nil, nil, nil
+        nout, outbytes = 0, 0
+        return tid, 1, b
+      end
+    end
+    local k = 0
+    for i = 1, nout do k = k + 2 + outn[outd[i]] end
+    if k > RET_MAX then M.flush(); return end
+    k = 0
+    for i = 1, nout do
+      local tid = outd[i]
+      outd[i] = nil
+      local q, n = outq[tid], outn[tid]
+      outn[tid] = nil
+      ret[k + 1], ret[k + 2] = tid, n
+      k = k + 2
+      for j = 1, n do ret[k + j] = q[j]; q[j] = nil end
+      k = k + n
+    end
+    nout, outbytes = 0, 0
+    return ret_clear(k, unpack(ret, 1, k))
+  end
+
   -- -> true | false, message (the frame could not be encoded: too large, or an unsendable value)
   local function post(tid, frame)
     local b, eerr = encode(frame)
