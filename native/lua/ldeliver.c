@@ -66,8 +66,9 @@ static void ready (lua_State *L, Deliv *D, const TValue *T, lua_Integer n, TValu
   TValue v, p, one;
   getf(L, T, K(dead), &v);
   if (!l_isfalse(&v)) return;  /* discarded by an upgrade; late wake-ups are dropped */
-  /* T.n, T.a1, T.a2 = n, a1, a2: the VM stores a multiple assignment's last target first */
-  setf(L, T, K(a2), a2);
+  /* T.n, T.a1, T.a2 = n, a1, a2 (T.n, T.a1 = 1, a1 for n = 1: no a2 stored): the VM stores a
+  ** multiple assignment's last target first */
+  if (n != 1) setf(L, T, K(a2), a2);
   setf(L, T, K(a1), a1);
   setivalue(&v, n);
   setf(L, T, K(n), &v);
