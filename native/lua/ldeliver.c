@@ -43,7 +43,7 @@
 #define KEYS(X) \
   X(unread) X(max_mailbox) X(subs) X(inbox) X(seq) X(topic) X(from) X(n) X(p) X(bq) X(h) X(t) \
   X(mode) X(closed) X(recvq) X(sel) X(proc) X(alive) X(done) X(T) X(buf) X(cap) X(mrec) X(dead) \
-  X(a1) X(a2) X(parked) X(nrun) X(channel) X(value) X(ok) X(message) X(v) X(wrec)
+  X(a1) X(a2) X(parked) X(nrun) X(channel) X(value) X(ok) X(message) X(v) X(wrec) X(nf) X(fl)
 
 #define UV_FIELD(name) UpVal *u_##name;
 #define KEY_FIELD(name) TString *k_##name;
@@ -210,6 +210,32 @@ static void newrec (lua_State *L, Deliv *D, TValue *seq, const TValue *T, TValue
   if (T) setf(L, m, K(T), (TValue *)T);
 }
 
+/* mailbox.lua's rec(s, topic, from, n, p, v, seq) (the arguments from deliver's slots 2-6): one
+** of the channel's spare records (s.fl[s.nf]), refilled, else newrec; the record left at the top */
+static void rec (lua_State *L, Deliv *D, const TValue *s, TValue *seq, TValue *m) {
+  TValue nf, fl, nilv;
+  getf(L, s, K(nf), &nf);
+  if (!ttisinteger(&nf)) luaL_error(L, "kernel: a channel's spare count is not an integer");
+  if (ivalue(&nf) > 0) {
+    StkId a = L->ci->func;
+    lua_Integer k = ivalue(&nf);
+    getf(L, s, K(fl), &fl);
+    geti(L, &fl, k, m);
+    push(L, m);  /* anchored */
+    setnilvalue(&nilv);
+    seti(L, &fl, k, &nilv);
+    setivalue(&nf, k - 1);
+    setf(L, s, K(nf), &nf);
+    /* m.topic, m.from, m.n, m.p, m.v, m.seq = ...: the VM stores the last target first */
+    setf(L, m, K(seq), seq);
+    setf(L, m, K(v), s2v(a + 6));
+    setf(L, m, K(p), s2v(a + 5));
+    setf(L, m, K(n), s2v(a + 4));
+    setf(L, m, K(from), s2v(a + 3));
+    setf(L, m, K(topic), s2v(a + 2));
+  } else newrec(L, D, seq, NULL, m);
+}
+
 /* n == k for a number n (the VM's ==: an integer, or a float of that value) */
 static int numis (const TValue *n, lua_Integer k) {
   if (ttisinteger(n)) return ivalue(n) == k;
@@ -258,7 +284,7 @@ static int deliver (lua_State *L) {
     getf(L, &x, K(t), &bt);
     getf(L, &x, K(h), &bh);
     if (le(L, &bh, &bt)) {  /* behind a backlog: to_channel queues the record */
-      newrec(L, D, &seq, NULL, &m);  /* 9 */
+      rec(L, D, &s, &seq, &m);  /* 9 */
       qpush_at(L, D, &s, K(bq), &m);
       return 0;
     }
@@ -276,7 +302,7 @@ static int deliver (lua_State *L) {
   push(L, &v);  /* 9: anchored */
   taken = offer(L, D, &s, &ch, &v, &w);
   if (!taken) {
-    newrec(L, D, &seq, NULL, &m);
+    rec(L, D, &s, &seq, &m);
     qpush_at(L, D, &s, K(bq), &m);
   } else if (!ttisnil(&w)) {  /* handed to a parked receiver's thread: the channel's kept record */
     TValue p, held, T;
@@ -309,7 +335,7 @@ static int deliver (lua_State *L) {
     setf(L, &p, K(unread), &x);
   } else {  /* buffered */
     TValue mrec, buf, t;
-    newrec(L, D, &seq, NULL, &m);
+    rec(L, D, &s, &seq, &m);
     getf(L, &s, K(mrec), &mrec);
     getf(L, &s, K(buf), &buf);
     getf(L, &buf, K(t), &t);
