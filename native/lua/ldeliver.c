@@ -344,7 +344,7 @@ static int deliver (lua_State *L) {
   }
   return 0;
 general:  /* a Message object or several values: the record, converted by the Lua convert */
-  newrec(L, D, &seq, NULL, &m);  /* 9 */
+  rec(L, D, &s, &seq, &m);  /* 9 */
   push(L, &s); push(L, &m);
   call(L, V(convert), 2, 1);
   setobj(L, &v, s2v(L->top - 1));  /* 10: anchored */
