@@ -261,8 +261,9 @@ return function(deps)
   --
   -- The common case makes no table. A raw (`listen`) channel with no backlog takes the value
   -- itself (no record is needed to convert it): a buffered value or a backlog entry gets its
-  -- record, made with its keys at once (an 8-slot hash part: setting a key afterwards would
-  -- rehash a smaller one, an allocation and a free per message); a value handed to a parked
+  -- record, one of the channel's spares (rec) or one made with its keys at once (an 8-slot hash
+  -- part: setting a key afterwards would rehash a smaller one, an allocation and a free per
+  -- message); a value handed to a parked
   -- receiver's thread needs a record only while that thread has not run (T.mrec: an upgrade in
   -- between gives it back, upgrade.lua), so the channel keeps one such record (s.wrec) and
   -- refills it when the thread it last went to has run (its T.mrec is no longer this record:
