@@ -138,6 +138,10 @@ function WORLD(with_c)
       out[#out + 1] = c[1] .. " closed=" .. tostring(s.closed) .. " buf=" .. qshow(s.buf, SHOW) ..
         " mrec=[" .. table.concat(mrec, ",") .. "] bq=" .. qshow(s.bq, seqof) ..
         " recvq=" .. qshow(s.recvq, function(w) return (w.T or w).name .. (w.sel and "/sel" or "") end)
+      -- a raw listen channel's spare records (mailbox.lua rec/refill): how many, and what they hold
+      local fl = {}
+      for i = 1, s.nf do local m = s.fl[i]; fl[i] = m.seq .. ":" .. SHOW(m.p) .. "/" .. SHOW(m.v) end
+      out[#out + 1] = c[1] .. " spares=" .. s.nf .. " [" .. table.concat(fl, ",") .. "]"
     end
     for _, T in ipairs(W.threads) do out[#out + 1] = T.name .. " mrec=" .. seqof(T.mrec) end
     out[#out + 1] = "delivered=" .. W.M.delivered()
@@ -247,6 +251,47 @@ function SCENARIO_ONE(W)
   for _, m in ipairs(keep) do
     note("keep " .. m.seq .. " " .. m.topic .. " n=" .. m.n .. " p=" .. SHOW(m.p) .. " v=" .. tostring(m.v) .. " T=" .. tostring(m.T))
   end
+  return W.dump() .. "\n--\n" .. table.concat(out, "\n")
+end
+
+-- fan-in through a raw listen channel: the records a receive frees become the spares the next
+-- backlogged or buffered messages take (no new table), values and order intact; a Message
+-- channel's records (the Message objects a receiver holds) never become spares.
+function SCENARIO_SPARES(W)
+  local M = W.M
+  local P = W.proc("{app|0x00001}")
+  local a = W.chan("a", M.listen(P, "a"))
+  local b = W.chan("b", M.listen(P, "b", { message = true }))
+  local out = {}
+  local function note(s) out[#out + 1] = s end
+  local sa = W.C.CH[a]
+  local function drain(tag)
+    local got = {}
+    while sa.buf.t >= sa.buf.h do
+      local v = W.receive(W.thread("R" .. tag .. #got, P), a)
+      got[#got + 1] = SHOW(v)
+    end
+    note(tag .. " got " .. table.concat(got, ",") .. " spares=" .. sa.nf .. " unread=" .. P.unread)
+  end
+  for i = 1, 5 do W.send1(P, "a", "x" .. i) end -- one buffered, four in the backlog
+  W.send(P, "a", "l1") -- one value in a list
+  drain("first")
+  local spare = sa.fl[sa.nf]
+  for i = 1, 4 do W.send1(P, "a", i) end
+  W.send(P, "a", 1, 2) -- several values: a record from the spares too
+  note("reused " .. tostring(sa.mrec[sa.buf.t] == spare) .. " " .. spare.seq .. " " .. SHOW(spare.v) .. " spares=" .. sa.nf)
+  drain("second")
+  for i = 1, 20 do W.send1(P, "a", i) end -- more than the spares: new records beyond them
+  drain("third")
+  -- a Message channel: the received objects keep their payloads
+  W.send1(P, "b", "m1"); W.send1(P, "b", "m2"); W.send1(P, "b", "m3")
+  local sb = W.C.CH[b]
+  local m1 = W.receive(W.thread("B1", P), b)
+  local m2 = W.receive(W.thread("B2", P), b)
+  W.send1(P, "b", "m4"); W.send1(P, "b", "m5")
+  local m3 = W.receive(W.thread("B3", P), b)
+  note("messages " .. SHOW(m1:payload():data()) .. " " .. SHOW(m2:payload():data()) .. " " .. SHOW(m3:payload():data()) ..
+    " spares=" .. sb.nf)
   return W.dump() .. "\n--\n" .. table.concat(out, "\n")
 end
 
@@ -385,6 +430,21 @@ test('deliver: one value without a list: the same on both paths, the kept record
   for (const w of want) assert.ok(lua.includes(w), `the transcript should include ${w}:\n${lua}`);
 });
 
+test('deliver: the spare records of a raw listen channel: the same on both paths, reused in order, bounded', () => {
+  const [lua, c] = run(`return { SCENARIO_SPARES(WORLD(false)), SCENARIO_SPARES(WORLD(true)) }`) as string[];
+  assert.equal(c, lua);
+  const want = [
+    'first got "x1","x2","x3","x4","x5","l1" spares=6 unread=0', // each received record kept
+    'reused true 7 integer:1 spares=1', // the last kept, refilled for the first buffered message (seq 7)
+    'second got integer:1,integer:2,integer:3,integer:4,{1=integer:1 2=integer:2} spares=6 unread=0',
+    'third got ' + Array.from({ length: 20 }, (_, i) => `integer:${i + 1}`).join(',') + ' spares=16 unread=0', // at most 16
+    'messages "m1" "m2" "m3" spares=0', // Message objects are never reused
+    'a spares=16 [', // every spare holds no payload
+  ];
+  for (const w of want) assert.ok(lua.includes(w), `the transcript should include ${w}:\n${lua}`);
+  assert.ok(!/a spares=16 \[[^\]]*(integer|")/.test(lua), 'a spare keeps no payload');
+});
+
 test('deliver: delivered() counts the arrivals of both paths (C, unrouted, overflow)', () => {
   const r = run(String.raw`
     local out = {}
@@ -419,7 +479,8 @@ test('deliver: seeded random worlds read the same with the C arrival as with the
 test('deliver: the comparison notices a one-step difference in the Lua', () => {
   // A step both paths share (convert, which the backlog and the listen buffer's refill use on
   // both) cannot make them differ: such a mutant must change the scenarios' transcripts instead.
-  const scenarios = 'local ok1, a = pcall(SCENARIO, WORLD(false)); local ok2, b = pcall(SCENARIO_ONE, WORLD(false)); return tostring(a) .. tostring(b)';
+  const scenarios = 'local ok1, a = pcall(SCENARIO, WORLD(false)); local ok2, b = pcall(SCENARIO_ONE, WORLD(false)); ' +
+    'local ok3, c = pcall(SCENARIO_SPARES, WORLD(false)); return tostring(a) .. tostring(b) .. tostring(c)';
   const reference = run(scenarios) as string;
   const mutants: Array<[string, string]> = [
     ['elseif w then w.mrec = m; s.proc.unread = s.proc.unread - 1', 'elseif w then w.mrec = m'],
@@ -430,6 +491,11 @@ test('deliver: the comparison notices a one-step difference in the Lua', () => {
     // refill's inlined steps (the same Lua on both paths: the scenarios must change)
     ['if buf.t - buf.h + 1 >= cap then break end', 'if buf.t - buf.h + 2 >= cap then break end'],
     ['if n == 1 then local p = m.p; if p then x = p[1] else x = m.v end end', 'if n == 1 then x = m.v end'],
+    // the spare records (rec and refill): a field not refilled, a Message kept, no bound, a payload kept
+    ['m.topic, m.from, m.n, m.p, m.v, m.seq = topic, from, n, p, v, seq', 'm.topic, m.from, m.n, m.p, m.v = topic, from, n, p, v'],
+    ['if nf < SPARES and m.ev == nil and s.mode ~= "message" then', 'if nf < SPARES and m.ev == nil then'],
+    ['if nf < SPARES and m.ev == nil and s.mode ~= "message" then', 'if m.ev == nil and s.mode ~= "message" then'],
+    ['m.p, m.v = false, false', 'm.p = false'],
   ];
   for (const [from, to] of mutants) {
     const src = from.includes('buf.t - buf.h + 1 < s.cap') ? CHANNEL_SRC : MAILBOX_SRC;

@@ -63,6 +63,7 @@ function WORLD(seed, use_c, multi, src)
           if T.parked and procs[k].alive then
             local n = rnd(3) - 1
             S.ready(T, n, "v" .. rnd(99), rnd(2) == 1 and T or nil)
+            if rnd(3) == 1 then T.mrec = P end -- woken with a mailbox record (mailbox.lua's w.mrec)
             logf("T%d wakes T%d (%d)", i, k, n)
           end
         elseif r == 11 then logf("T%d yields", i); coroutine.yield("plain")
@@ -241,7 +242,11 @@ test('the comparison notices a one-step difference in the Lua loop', () => {
     ['st[2] = st[2] + (now - tlast)', 'st[2] = st[2] + (now - tlast) + 1'],
     ['if hn > 0 and budget % 64 == 0 then run_timers(now) end', 'if hn > 0 and budget % 32 == 0 then run_timers(now) end'],
     ['elseif p.nrun == 0 and p.npending == 0 and p.nsubs == 0 and p.alive then', 'elseif p.nrun == 0 and p.npending == 0 and p.alive then'],
-    ['T.mrec = nil -- the mailbox', 'T.mrec = false -- the mailbox'],
+    ['if T.mrec then T.mrec = nil end', 'if T.mrec then T.mrec = false end'],
+    // the clears by n after a resume (a1 left, a2 left) and ready's stores up to n
+    ['if n ~= 0 then T.a1 = nil; if n ~= 1 then T.a2 = nil end end', 'if n ~= 0 then if n ~= 1 then T.a2 = nil end end'],
+    ['if n ~= 0 then T.a1 = nil; if n ~= 1 then T.a2 = nil end end', 'if n ~= 0 then T.a1 = nil end'],
+    ['elseif n == 1 then T.n, T.a1 = 1, a1 else', 'elseif n == 1 then T.n, T.a1, T.a2 = 1, a1, 1 else'],
   ];
   for (const [from, to] of mutants) {
     assert.ok(real.includes(from), `sched.lua has ${from}`);

@@ -26,7 +26,9 @@
 ** its thread holds a record (T.mrec): the channel's kept one (s.wrec) refilled if the thread it
 ** last went to has run (its T.mrec is another), else a new one kept; else a free buffer slot takes
 ** it (s.mrec[slot] = a new record); else the backlog. A Message object or several values: the
-** record first, converted by the Lua convert, then the same offer.
+** record first, converted by the Lua convert, then the same offer. Every record made here (not
+** the kept one) is mailbox.lua's rec: the channel's last spare (s.fl[s.nf], a raw channel's record
+** whose value was received, kept by the Lua refill), refilled, else a new one.
 **
 ** Why, measured: a ping-pong message's arrival was ~100 VM instructions in five Lua calls
 ** (deliver_msg, to_channel, convert, offer, ready), and fan-in's backlog push a C-to-Lua call;
@@ -43,7 +45,7 @@
 #define KEYS(X) \
   X(unread) X(max_mailbox) X(subs) X(inbox) X(seq) X(topic) X(from) X(n) X(p) X(bq) X(h) X(t) \
   X(mode) X(closed) X(recvq) X(sel) X(proc) X(alive) X(done) X(T) X(buf) X(cap) X(mrec) X(dead) \
-  X(a1) X(a2) X(parked) X(nrun) X(channel) X(value) X(ok) X(message) X(v) X(wrec)
+  X(a1) X(a2) X(parked) X(nrun) X(channel) X(value) X(ok) X(message) X(v) X(wrec) X(nf) X(fl)
 
 #define UV_FIELD(name) UpVal *u_##name;
 #define KEY_FIELD(name) TString *k_##name;
@@ -66,8 +68,9 @@ static void ready (lua_State *L, Deliv *D, const TValue *T, lua_Integer n, TValu
   TValue v, p, one;
   getf(L, T, K(dead), &v);
   if (!l_isfalse(&v)) return;  /* discarded by an upgrade; late wake-ups are dropped */
-  /* T.n, T.a1, T.a2 = n, a1, a2: the VM stores a multiple assignment's last target first */
-  setf(L, T, K(a2), a2);
+  /* T.n, T.a1, T.a2 = n, a1, a2 (T.n, T.a1 = 1, a1 for n = 1: no a2 stored): the VM stores a
+  ** multiple assignment's last target first */
+  if (n != 1) setf(L, T, K(a2), a2);
   setf(L, T, K(a1), a1);
   setivalue(&v, n);
   setf(L, T, K(n), &v);
@@ -209,6 +212,32 @@ static void newrec (lua_State *L, Deliv *D, TValue *seq, const TValue *T, TValue
   if (T) setf(L, m, K(T), (TValue *)T);
 }
 
+/* mailbox.lua's rec(s, topic, from, n, p, v, seq) (the arguments from deliver's slots 2-6): one
+** of the channel's spare records (s.fl[s.nf]), refilled, else newrec; the record left at the top */
+static void rec (lua_State *L, Deliv *D, const TValue *s, TValue *seq, TValue *m) {
+  TValue nf, fl, nilv;
+  getf(L, s, K(nf), &nf);
+  if (!ttisinteger(&nf)) luaL_error(L, "kernel: a channel's spare count is not an integer");
+  if (ivalue(&nf) > 0) {
+    StkId a = L->ci->func;
+    lua_Integer k = ivalue(&nf);
+    getf(L, s, K(fl), &fl);
+    geti(L, &fl, k, m);
+    push(L, m);  /* anchored */
+    setnilvalue(&nilv);
+    seti(L, &fl, k, &nilv);
+    setivalue(&nf, k - 1);
+    setf(L, s, K(nf), &nf);
+    /* m.topic, m.from, m.n, m.p, m.v, m.seq = ...: the VM stores the last target first */
+    setf(L, m, K(seq), seq);
+    setf(L, m, K(v), s2v(a + 6));
+    setf(L, m, K(p), s2v(a + 5));
+    setf(L, m, K(n), s2v(a + 4));
+    setf(L, m, K(from), s2v(a + 3));
+    setf(L, m, K(topic), s2v(a + 2));
+  } else newrec(L, D, seq, NULL, m);
+}
+
 /* n == k for a number n (the VM's ==: an integer, or a float of that value) */
 static int numis (const TValue *n, lua_Integer k) {
   if (ttisinteger(n)) return ivalue(n) == k;
@@ -257,7 +286,7 @@ static int deliver (lua_State *L) {
     getf(L, &x, K(t), &bt);
     getf(L, &x, K(h), &bh);
     if (le(L, &bh, &bt)) {  /* behind a backlog: to_channel queues the record */
-      newrec(L, D, &seq, NULL, &m);  /* 9 */
+      rec(L, D, &s, &seq, &m);  /* 9 */
       qpush_at(L, D, &s, K(bq), &m);
       return 0;
     }
@@ -275,7 +304,7 @@ static int deliver (lua_State *L) {
   push(L, &v);  /* 9: anchored */
   taken = offer(L, D, &s, &ch, &v, &w);
   if (!taken) {
-    newrec(L, D, &seq, NULL, &m);
+    rec(L, D, &s, &seq, &m);
     qpush_at(L, D, &s, K(bq), &m);
   } else if (!ttisnil(&w)) {  /* handed to a parked receiver's thread: the channel's kept record */
     TValue p, held, T;
@@ -308,7 +337,7 @@ static int deliver (lua_State *L) {
     setf(L, &p, K(unread), &x);
   } else {  /* buffered */
     TValue mrec, buf, t;
-    newrec(L, D, &seq, NULL, &m);
+    rec(L, D, &s, &seq, &m);
     getf(L, &s, K(mrec), &mrec);
     getf(L, &s, K(buf), &buf);
     getf(L, &buf, K(t), &t);
@@ -317,7 +346,7 @@ static int deliver (lua_State *L) {
   }
   return 0;
 general:  /* a Message object or several values: the record, converted by the Lua convert */
-  newrec(L, D, &seq, NULL, &m);  /* 9 */
+  rec(L, D, &s, &seq, &m);  /* 9 */
   push(L, &s); push(L, &m);
   call(L, V(convert), 2, 1);
   setobj(L, &v, s2v(L->top - 1));  /* 10: anchored */

@@ -96,6 +96,20 @@ static void callhook (lua_State *L, const TValue *f, int nargs) {
   lua_call(L, nargs, 0);
 }
 
+/* t.k = nil as SETFIELD stores it, writing only a key that holds a value: for a table without a
+** metatable a nil under an absent (or already nil) key is no change, which the VM would find out
+** through luaV_finishset (resume_thread's clears: a thread woken with n = 0 holds no mrec, a1, a2) */
+static inline void clearf (lua_State *L, const TValue *t, TString *k) {
+  if (ttistable(t) && hvalue(t)->metatable == NULL) {
+    const TValue *slot = luaH_getshortstr(hvalue(t), k);
+    if (!isempty(slot)) setnilvalue(cast(TValue *, slot));  /* a nil needs no barrier */
+  } else {
+    TValue nilv;
+    setnilvalue(&nilv);
+    setf(L, t, k, &nilv);
+  }
+}
+
 /*
 ** resume_thread(T), T at stack index 1 (sched.lua's, step for step). Uses indices 2.. for p,
 ** the resume's results and calls; leaves the stack at 1.
@@ -127,7 +141,7 @@ static void resume_thread (lua_State *L, Sched *S) {
   arith(L, LUA_OPADD, &v, &one, &v);
   seti(L, &st, 1, &v);
   setf(L, V(run), S->k_share_at, V(SHARE_AFTER));
-  setf(L, &T, S->k_mrec, &nilv);  /* the woken-with record is read from now on (mailbox.lua) */
+  clearf(L, &T, S->k_mrec);  /* the woken-with record is read from now on (mailbox.lua) */
   getf(L, &T, S->k_co, &co);
   getf(L, &T, S->k_n, &nv);
   /* heap accounting is off (plain_next / the Lua caller checked heap_on) */
@@ -161,8 +175,8 @@ static void resume_thread (lua_State *L, Sched *S) {
     }
   }
   lua_settop(L, 4);  /* r1 at 3, r2 at 4 */
-  setf(L, &T, S->k_a1, &nilv);
-  setf(L, &T, S->k_a2, &nilv);
+  if (n >= 1) clearf(L, &T, S->k_a1);  /* a1 and a2 only up to n, as ready stores them */
+  if (n == 2) clearf(L, &T, S->k_a2);
   setf(L, V(run), S->k_cur, &nilv);
   setf(L, V(run), S->k_cp, &nilv);
   if (code == 2) {

@@ -30,6 +30,7 @@
 return function(deps)
   local CH, offer, chan_new, chan_close = deps.CH, deps.offer, deps.chan_new, deps.chan_close
   local qpop, qlen, qpush_at, EMPTYQ = deps.qpop, deps.qlen, deps.qpush_at, deps.EMPTYQ
+  local SPARES = 16 -- spare records a raw listen channel keeps (rec, refill)
   local newud, copy, err, procs, overflow = deps.newud, deps.copy, deps.err, deps.procs, deps.overflow
   local set_of = deps.set_of -- P.subs, made its own at the first subscription (pids.lua)
   local setmetatable, tostring, type, pairs = setmetatable, tostring, type, pairs
@@ -137,7 +138,20 @@ return function(deps)
   local function refill(s)
     local buf, mrec = s.buf, s.mrec
     local i = buf.h - 1
-    if mrec[i] then mrec[i] = nil; s.proc.unread = s.proc.unread - 1 end
+    local m = mrec[i]
+    if m then
+      mrec[i] = nil
+      s.proc.unread = s.proc.unread - 1
+      local nf = s.nf -- a raw channel keeps the record as a spare (rec below)
+      if nf < SPARES and m.ev == nil and s.mode ~= "message" then
+        m.p, m.v = false, false -- its payload is not kept reachable; the keys stay (no rehash on reuse)
+        nf = nf + 1
+        s.nf = nf
+        local fl = s.fl
+        if not fl then fl = {}; s.fl = fl end
+        fl[nf] = m
+      end
+    end
     if buf.h > buf.t then buf.h, buf.t = 1, 0 end
     local bq = s.bq
     local bh, bt = bq.h, bq.t
@@ -165,6 +179,24 @@ return function(deps)
       end
       if bh > bt then bq.h, bq.t = 1, 0 end
     end
+  end
+
+  -- A record for a message of channel state s: one of its spares (s.fl[1..s.nf]: a raw channel's
+  -- buffered records whose values have been received, refill above), else a new one. A raw
+  -- channel's record is never handed out (its value is), so once its value has left the buffer
+  -- nothing else holds it. fan-in's receiver frees a record per message and its senders take one
+  -- per backlogged message: no table per message there once the channel has SPARES records.
+  local function rec(s, topic, from, n, p, v, seq)
+    local nf = s.nf
+    if nf > 0 then
+      local fl = s.fl
+      local m = fl[nf]
+      fl[nf] = nil
+      s.nf = nf - 1
+      m.topic, m.from, m.n, m.p, m.v, m.seq = topic, from, n, p, v, seq
+      return m
+    end
+    return { topic = topic, from = from, n = n, p = p, v = v, seq = seq }
   end
 
   -- Deliver record m into subscription channel ch, keeping per-channel order.
@@ -229,8 +261,9 @@ return function(deps)
   --
   -- The common case makes no table. A raw (`listen`) channel with no backlog takes the value
   -- itself (no record is needed to convert it): a buffered value or a backlog entry gets its
-  -- record, made with its keys at once (an 8-slot hash part: setting a key afterwards would
-  -- rehash a smaller one, an allocation and a free per message); a value handed to a parked
+  -- record, one of the channel's spares (rec) or one made with its keys at once (an 8-slot hash
+  -- part: setting a key afterwards would rehash a smaller one, an allocation and a free per
+  -- message); a value handed to a parked
   -- receiver's thread needs a record only while that thread has not run (T.mrec: an upgrade in
   -- between gives it back, upgrade.lua), so the channel keeps one such record (s.wrec) and
   -- refills it when the thread it last went to has run (its T.mrec is no longer this record:
@@ -258,14 +291,14 @@ return function(deps)
     local s = CH[ch]
     local bq = s.bq
     if bq.t >= bq.h or (n ~= 0 and n ~= 1) or s.mode == "message" then
-      to_channel(ch, { topic = topic, from = from, n = n, p = p, v = v, seq = seq })
+      to_channel(ch, rec(s, topic, from, n, p, v, seq))
       return
     end
     -- convert's value for a raw channel, and offer
     local x = nil
     if n == 1 then if p then x = p[1] else x = v end end
     local ok, w = offer(s, ch, x)
-    if not ok then qpush_at(s, "bq", { topic = topic, from = from, n = n, p = p, v = v, seq = seq })
+    if not ok then qpush_at(s, "bq", rec(s, topic, from, n, p, v, seq))
     elseif w then -- handed to a parked receiver's thread
       local m = s.wrec
       if m and m.T.mrec ~= m then
@@ -277,7 +310,7 @@ return function(deps)
       w.mrec = m
       s.proc.unread = s.proc.unread - 1
     else -- buffered
-      s.mrec[s.buf.t] = { topic = topic, from = from, n = n, p = p, v = v, seq = seq }
+      s.mrec[s.buf.t] = rec(s, topic, from, n, p, v, seq)
     end
   end
   M.deliver_msg = deliver_msg
@@ -301,7 +334,7 @@ return function(deps)
   -- hold bench; docs/design/native-core.md, "Memory per process").
   local function kind(cap, mode, hooks)
     local d = { cap = cap, mode = mode, buf = EMPTYQ, recvq = EMPTYQ, sendq = EMPTYQ, bq = EMPTYQ,
-      closed = false, backlog = backlog_head, take_backlog = take_backlog }
+      closed = false, nf = 0, backlog = backlog_head, take_backlog = take_backlog }
     for k, v in pairs(hooks) do d[k] = v end
     return { __index = d }
   end
@@ -311,7 +344,7 @@ return function(deps)
   }
   local function subscribe(P, cap, mode)
     local s
-    if cap > 0 then s = setmetatable({ proc = P, mrec = {} }, KINDS[1][mode])
+    if cap > 0 then s = setmetatable({ proc = P, mrec = {}, nf = 0 }, KINDS[1][mode])
     else s = setmetatable({ proc = P }, KINDS[0][mode]) end
     local ch = chan_new(cap, s)
     P.nsubs = P.nsubs + 1

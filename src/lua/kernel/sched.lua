@@ -58,7 +58,8 @@ return function(deps)
 
   local function ready(T, n, a1, a2)
     if T.dead then return end -- discarded by an upgrade; late wake-ups are dropped
-    T.n, T.a1, T.a2 = n, a1, a2
+    -- a1 and a2 only up to n (resume_thread clears them by n): no nil stored under an absent key
+    if n == 0 then T.n = 0 elseif n == 1 then T.n, T.a1 = 1, a1 else T.n, T.a1, T.a2 = n, a1, a2 end
     T.parked = false
     local p = T.proc
     p.nrun = p.nrun + 1
@@ -298,7 +299,11 @@ return function(deps)
     local st = p.st -- ptable.lua's figures: [1] runs, [2] ms run, [3] heap KiB
     st[1] = st[1] + 1
     run.share_at = SHARE_AFTER
-    T.mrec = nil -- the mailbox record it was woken with (if any) is read from now on (mailbox.lua)
+    -- The mailbox record it was woken with (if any) is read from now on (mailbox.lua). The clears
+    -- here and after the resume write only keys that hold a value: a nil stored under an absent
+    -- key is no SETFIELD fast path but luaV_finishset's (a woken-by-nothing thread, n = 0, holds
+    -- none of mrec, a1, a2; ready stores a1 and a2 only up to n).
+    if T.mrec then T.mrec = nil end
     local co = T.co
     local ok, r1, r2, code
     local n = T.n
@@ -310,7 +315,7 @@ return function(deps)
     elseif n == 1 then ok, r1, r2 = co_resume(co, T.a1)
     else ok, r1, r2 = co_resume(co, T.a1, T.a2) end
     if kb then st[3] = st[3] + (gcount("count") - kb) end
-    T.a1, T.a2 = nil, nil
+    if n ~= 0 then T.a1 = nil; if n ~= 1 then T.a2 = nil end end
     run.cur, run.cp = nil, nil
     if not ok then
       thread_failed(T, r1)
