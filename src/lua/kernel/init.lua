@@ -54,7 +54,9 @@ local function loadmod(name)
 end
 
 -- The running state and the leaf helpers' table (see the top).
-local run = { H = H, cur = nil, cp = nil, share_at = math.huge }
+-- wall, dload: the step's wall clock (0: not read yet this step) and the live-count change it
+-- sends at its end (lifecycle.lua step_wall, count_load; __step below).
+local run = { H = H, cur = nil, cp = nil, share_at = math.huge, wall = 0, dload = 0 }
 loadmod("errors")(run)      -- run.err, run.is_error, run.error_fields, run.make_error, ...
 local codec = loadmod("codec")(run)
 local cfg = codec.decode(MODS.__cfg)
@@ -177,6 +179,7 @@ local spawn = loadmod("spawn")({
   err = err, is_error = is_error, error_message = errmsg, memory_error = run.memory_error,
   user_tostring = lifecycle.user_tostring,
   deliver_event = lifecycle.deliver_event, start_failed = lifecycle.start_failed,
+  step_wall = lifecycle.step_wall, count_load = lifecycle.count_load,
   topo = lifecycle.topo, send_event = lifecycle.send_event,
   security = security, call_settled = rpc.call_settled, wire = wire,
   dispatch = function(f) return late.dispatch(f) end,
@@ -305,9 +308,16 @@ local ps = loadmod("ptable")({ procs = pids.procs, count = pids.count, started =
 local flush_out = pids.flush
 -- A step, then the frames it held for other workers go to the host (pids.lua send_bytes).
 -- (batch, len, now): sched.lua's step.
+-- The step's wall clock is read afresh in each step, and the step's change to this worker's
+-- live count goes to the directory in one host call at its end (lifecycle.lua step_wall,
+-- count_load).
+local load_add = H.load_add
 function __step(batch, len, now)
+  run.wall = 0
   local nxt, more = step(batch, len, now)
   flush_out()
+  local d = run.dload
+  if d ~= 0 then run.dload = 0; load_add(d) end
   return nxt, more
 end
 -- The host may pass __step its input area in place of a byte string (frames.lua deliver_batch)
