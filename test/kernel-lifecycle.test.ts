@@ -252,3 +252,22 @@ test('exits in one step: one wall-clock read and no load host call per exit; fak
     L.exit(E2, 0, nil)
     F.has(F.logged(), "load_add -1 nil"); F.eq(walls, 3)
   `));
+
+test('load_first: a host call that reads the directory load gets the step count sent first, once', () =>
+  run(String.raw`
+    run.wall, run.dload = 0, 0
+    local place = L.load_first(function(a) F.logf("place %s", tostring(a)); return 2 end)
+    F.eq(place("x"), 2, "the wrapped call's result")
+    F.eq(F.logged(), "place x", "nothing to send")
+    L.count_load(-1); L.count_load(-1); L.count_load(-1); L.count_load(1)
+    F.eq(F.logged(), "place x", "three exits and a start: nothing sent yet")
+    F.clear()
+    place("y")
+    F.eq(F.logged(), "load_add -2 nil\nplace y", "the step's count goes before the call")
+    F.eq(run.dload, 0)
+    F.clear()
+    place("z")
+    F.eq(F.logged(), "place z", "sent once")
+    run.dload = nil -- the fakes: count_load went to the host already
+    F.clear(); place("w"); F.eq(F.logged(), "place w")
+  `));

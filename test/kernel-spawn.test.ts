@@ -365,7 +365,7 @@ test('a host without limits: no budget, the default mailbox cap', () =>
     F.eq(P.budget, false); F.eq(P.max_mailbox, 100000)
   `));
 
-test('spawns in one step: no host call for the load or the clock per spawn; the count goes before place()', () =>
+test('spawns in one step: one clock read; a start takes back an exit waiting in the step\'s count, else counts at once', () =>
   run(String.raw`
     local S = setup({ 1, 2 }, ENTRIES, nil, nil, step_counted())
     local caller = F.proc("{app:host|0x00100}")
@@ -374,22 +374,22 @@ test('spawns in one step: no host call for the load or the clock per spawn; the 
     for i = 1, 3 do pids[i] = S.spawn_local("app:echo", "app:host", nil, 2, { i, 1 }) end
     F.wall = 1700000105 -- the clock moves within the step: the step's first reading stays
     pids[4] = S.spawn_local("app:echo", "app:host", { watcher = caller.pid }, 2, { 4, 1 })
-    F.hasnt(F.logged(), "load_add", "no host call per spawn")
-    F.eq(run.dload, 4, "the step's count, sent at its end (init.lua __step)")
+    F.has(F.logged(), "load_add 1 nil", "a start with no exit waiting is counted at once")
+    F.eq(select(2, F.logged():gsub("load_add", "")), 4, "one each")
+    F.eq(run.dload, 0)
     F.eq(walls, 1, "one wall-clock read for the step")
     for i = 1, 4 do F.eq(F.procs[pids[i]].st[5], 1700000100, "started at the step's clock") end
     -- a new step reads the clock again
     run.wall = 0
     local p5 = S.spawn_local("app:echo", "app:host", nil, 0, {})
     F.eq(F.procs[p5].st[5], 1700000105); F.eq(walls, 2)
-    -- placement reads this worker's load from the directory: the step's count is sent first
-    F.task_ok, F.place_tid = false, 1
-    local place = F.H.place
-    F.H.place = function() F.logf("place"); return place() end
+    -- exits waiting in the step's count (lifecycle.lua: -1 each): a start takes one back, no host call
+    run.dload = -2
     F.clear()
-    local p6 = S.spawn_from(caller, "app:echo", "app:host", false, false, 0, {})
-    F.has(F.logged(), "load_add 5 nil\nplace", "the count of 5 goes before place() reads it")
-    F.eq(F.procs[p6] ~= nil, true, "placed here: started")
-    F.eq(run.dload, 1, "and counted for the step's end")
-    F.H.place = place
+    S.spawn_local("app:echo", "app:host", nil, 0, {})
+    S.spawn_local("app:echo", "app:host", nil, 0, {})
+    F.hasnt(F.logged(), "load_add", "two starts against two exits of the step")
+    F.eq(run.dload, 0)
+    S.spawn_local("app:echo", "app:host", nil, 0, {})
+    F.has(F.logged(), "load_add 1 nil", "the third is counted at once")
   `));

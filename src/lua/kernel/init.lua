@@ -167,9 +167,17 @@ local lifecycle = loadmod("lifecycle")({
 })
 late.kill = lifecycle.kill
 
-local taskq = loadmod("taskq")({ H = H, cfg = cfg, mem_cap_kb = mem_cap_kb, encode = codec.encode, decode = codec.decode })
+-- The host calls that read this worker's live count in the directory (placement, the steal,
+-- balance and offer rules: src/host/placement.ts) send the step's count first (lifecycle.lua
+-- count_load, load_first): the spawn and queue modules get H with those four wrapped.
+local HL = {}
+for k, v in pairs(H) do HL[k] = v end
+for _, k in ipairs({ "place", "task_take", "task_push", "task_listed" }) do
+  if H[k] then HL[k] = lifecycle.load_first(H[k]) end
+end
+local taskq = loadmod("taskq")({ H = HL, cfg = cfg, mem_cap_kb = mem_cap_kb, encode = codec.encode, decode = codec.decode })
 local spawn = loadmod("spawn")({
-  H = H, cfg = cfg, entries = entries, taskq = taskq,
+  H = HL, cfg = cfg, entries = entries, taskq = taskq,
   procs = pids.procs, add = pids.add, fmt_pid = pids.fmt_pid, parse_pid = pids.parse_pid,
   post = pids.post, locate = pids.locate, EMPTYQ = channel.EMPTYQ, NONE = pids.NONE, set_of = pids.set_of,
   run = run, new_thread = sched.new_thread, ready = sched.ready, park = sched.park, hook = sched.hook,

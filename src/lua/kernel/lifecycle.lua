@@ -62,11 +62,18 @@ return function(deps)
   -- the first reader of a step reads H.wall). Such a time is the step's first reading: at most
   -- one step (STEP_MS, 20 ms, or one long resume) early. CANCEL deadlines keep wall_s (a fresh
   -- reading: a timer is armed from them).
-  -- count_load(d): this worker's live-process count in the directory, changed by d at the step's
-  -- end (init.lua's __step sends run.dload in one H.load_add): the load other workers' placement
-  -- and balance rules read lags by at most one step; this worker's own place() sees it at once
-  -- (spawn.lua flushes before H.place). Without run.wall / run.dload (the kernel's tests' fakes)
-  -- both go to the host at each call, as before.
+  -- count_load(d): this worker's live-process count in the directory. An exit's -1 waits for the
+  -- step's end (init.lua's __step sends run.dload in one H.load_add); a start's +1 first takes
+  -- back a waiting -1, else goes at once. So the directory never shows the worker lighter than
+  -- it is, only heavier, by the step's exits, until the step ends: a start's count held back
+  -- would hide the very process that keeps a step long (a computing job), and placement put work
+  -- behind it (job-admit, stealing tests). In spawn-exit each EXIT's spawn cancels its exit's -1.
+  -- The load other workers' placement and balance rules read lags so by at most one step; this
+  -- worker's own host calls that read it
+  -- (place, task_take, task_push, task_listed: placement, the steal, balance and offer rules)
+  -- see it exact: init.lua wraps them with load_first, which sends the step's count first.
+  -- Without run.wall / run.dload (the kernel's tests' fakes) both go to the host at each call,
+  -- as before.
   local function step_wall()
     local w = run.wall
     if w == nil then return H.wall() / 1e9 end
@@ -75,7 +82,17 @@ return function(deps)
   end
   local function count_load(d)
     local n = run.dload
-    if n then run.dload = n + d else H.load_add(d) end
+    if n == nil then H.load_add(d); return end
+    n = n + d
+    if n > 0 then H.load_add(n); n = 0 end
+    run.dload = n
+  end
+  function M.load_first(f)
+    return function(...)
+      local n = run.dload
+      if n and n ~= 0 then run.dload = 0; H.load_add(n) end
+      return f(...)
+    end
   end
   M.step_wall, M.count_load = step_wall, count_load
   local find, CONTROL_PREFIX = string.find, "{" .. W.CONTROL_HOST .. "|"

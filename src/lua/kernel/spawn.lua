@@ -416,10 +416,7 @@ return function(deps)
           pid = spawn_queued(id, host, watcher, linkp, ctx, n, args, SELF)
         end
         if not pid then
-          -- place() reads this worker's load from the directory: the step's count goes first
-          local d = run.dload
-          if d and d ~= 0 then run.dload = 0; H.load_add(d) end
-          tid = H.place()
+          tid = H.place() -- (sends the step's live count first: init.lua, lifecycle.lua load_first)
           if tid ~= SELF then
             pid = spawn_queued(id, host, watcher, linkp, ctx, n, args, tid)
             if pid then H.load_add(-1, tid) end -- place() counted it there; it counts where it starts
