@@ -54,7 +54,7 @@ local function loadmod(name)
 end
 
 -- The running state and the leaf helpers' table (see the top).
--- wall, dload: the step's wall clock (0: not read yet this step) and the live-count change it
+-- wall, dload: the step's wall clock (0: not read yet this step) and the exits' uncount (<= 0) it
 -- sends at its end (lifecycle.lua step_wall, count_load; __step below).
 local run = { H = H, cur = nil, cp = nil, share_at = math.huge, wall = 0, dload = 0 }
 loadmod("errors")(run)      -- run.err, run.is_error, run.error_fields, run.make_error, ...
@@ -316,9 +316,9 @@ local ps = loadmod("ptable")({ procs = pids.procs, count = pids.count, started =
 local flush_out = pids.flush
 -- A step, then the frames it held for other workers go to the host (pids.lua send_bytes).
 -- (batch, len, now): sched.lua's step.
--- The step's wall clock is read afresh in each step, and the step's change to this worker's
--- live count goes to the directory in one host call at its end (lifecycle.lua step_wall,
--- count_load).
+-- The step's wall clock is read afresh in each step, and the step's exits' uncount of this
+-- worker's live count (less what starts took back) goes to the directory in one host call at
+-- its end (lifecycle.lua step_wall, count_load).
 local load_add = H.load_add
 function __step(batch, len, now)
   run.wall = 0

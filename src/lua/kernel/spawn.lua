@@ -55,8 +55,8 @@ return function(deps)
   local user_tostring, deliver_event = deps.user_tostring, deps.deliver_event
   local start_failed, security, call_settled = deps.start_failed, deps.security, deps.call_settled
   local topo, send_event = deps.topo, deps.send_event
-  -- the step's wall clock and the live count sent at the step's end (lifecycle.lua: one host call
-  -- per step for each, not one per spawn)
+  -- the step's wall clock (one host call per step) and the live count (a start takes back an
+  -- exit's uncount waiting for the step's end, else counts at once): lifecycle.lua
   local step_wall = deps.step_wall or function() return deps.H.wall() / 1e9 end
   local count_load = deps.count_load or function(d) deps.H.load_add(d) end
   local dispatch, W, taskq = deps.dispatch, deps.wire, deps.taskq
