@@ -21,6 +21,8 @@
 // calls (the kernel's C run loop, a frame's decoding) is charged to the Lua function before it,
 // and the profiler's own two functions are left out of the totals. Figures are per spawn; in the
 // steady state of spawn-exit every spawn is one EXIT too, so per spawn is per spawn+exit.
+// Host calls (calls out of the VM into JS, src/lua/engine.ts) are the "C <name>" rows of the
+// host functions' names, summed on a line of their own.
 // With two checkouts (--a, --b) the two tables are printed one after the other, and the totals
 // side by side.
 //
@@ -138,6 +140,23 @@ function measure(root: string): Counts {
   }
 }
 
+// The host calls (src/lua/engine.ts installHost: raw C functions into JS), by the name they are
+// called under: charged as "C <name>" rows like any C function.
+const HOST_CALLS = ['now', 'wall', 'entropy', 'newud', 'pid_alloc', 'place', 'load_add', 'task_push', 'task_listed',
+  'task_take', 'dead', 'route', 'set_runner', 'dies_with', 'kill_requested', 'post', 'post_many', 'write',
+  'stdin_read', 'read_file', 'tz_offset', 'local_offset'];
+const hostCalls = (c: Counts): { total: number; by: string } => {
+  let total = 0;
+  const by: string[] = [];
+  for (const [, cl, , k] of c.rows) {
+    const name = k.startsWith('C ') ? k.slice(2) : '';
+    if (!HOST_CALLS.includes(name) || cl === 0) continue;
+    total += cl;
+    by.push(`${name} ${cl.toFixed(2)}`);
+  }
+  return { total, by: by.join(', ') };
+};
+
 const fmt = (x: number, d = 1): string => x.toFixed(d).padStart(8);
 const results = sides.map((root) => ({ root, c: measure(root) }));
 for (const { root, c } of results) {
@@ -145,6 +164,8 @@ for (const { root, c } of results) {
   console.log(`${'instr'.padStart(8)} ${'calls'.padStart(8)} ${'bytes'.padStart(8)}  function`);
   for (const [i, cl, b, k] of c.rows.slice(0, ROWS)) console.log(`${fmt(i)} ${fmt(cl, 2)} ${fmt(b)}  ${k}`);
   console.log(`${fmt(c.total[0])} ${fmt(c.total[1], 2)} ${fmt(c.total[2])}  total`);
+  const h = hostCalls(c);
+  console.log(`host calls per spawn: ${h.total.toFixed(2)} (${h.by})`);
 }
 if (results.length === 2) {
   const [a, b] = results as [{ root: string; c: Counts }, { root: string; c: Counts }];
@@ -152,4 +173,5 @@ if (results.length === 2) {
   ['VM instructions', 'calls', 'bytes allocated'].forEach((name, i) => {
     console.log(`| ${name} | ${a.c.total[i]!.toFixed(1)} | ${b.c.total[i]!.toFixed(1)} |`);
   });
+  console.log(`| host calls | ${hostCalls(a.c).total.toFixed(2)} | ${hostCalls(b.c).total.toFixed(2)} |`);
 }

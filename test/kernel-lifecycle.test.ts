@@ -221,3 +221,53 @@ test('a function frame\'s several results: thread_done keeps them, the EXIT carr
     F.eq(D.exit_err.kind, "Invalid"); F.eq(D.exit_err.message, "invalid process result: cannot send a function")
     F.eq(arrived[3].result.error.message, "invalid process result: cannot send a function")
   `));
+
+test('exits in one step: one wall-clock read and no load host call per exit; fakes without run.wall read each time', () =>
+  run(String.raw`
+    local walls = 0
+    local wall = F.H.wall
+    F.H.wall = function() walls = walls + 1; return wall() end
+    run.wall, run.dload = 0, 0 -- as init.lua's __step sets them
+    local W = F.proc("{app|0x00010}", { uniq = 16 })
+    F.wall = 1700000200
+    for i = 1, 3 do
+      local C = F.proc(string.format("{app|0x%05x}", 0x20 + i), { uniq = 0x20 + i })
+      C.watchers[W.pid] = true
+      if i == 3 then F.wall = 1700000207 end -- the clock moves within the step
+      L.exit(C, i, nil)
+    end
+    F.hasnt(F.logged(), "load_add", "no host call per exit")
+    F.eq(run.dload, -3, "the step's count, sent at its end")
+    F.eq(walls, 1, "one wall-clock read for the step's three EXITs")
+    F.eq(#arrived, 3)
+    for i = 1, 3 do F.eq(arrived[i].at, 1700000200, "EXIT at the step's clock") end
+    run.wall = 0 -- the next step
+    local D = F.proc("{app|0x00030}", { uniq = 0x30 }); D.watchers[W.pid] = true
+    L.exit(D, 0, nil)
+    F.eq(arrived[4].at, 1700000207); F.eq(walls, 2)
+    -- without the step's fields (a kernel without init.lua's __step): at once, as before
+    run.wall, run.dload = nil, nil
+    F.clear()
+    local E2 = F.proc("{app|0x00031}", { uniq = 0x31 }); E2.watchers[W.pid] = true
+    L.exit(E2, 0, nil)
+    F.has(F.logged(), "load_add -1 nil"); F.eq(walls, 3)
+  `));
+
+test('load_first: a host call that reads the directory load gets the step count sent first, once', () =>
+  run(String.raw`
+    run.wall, run.dload = 0, 0
+    local place = L.load_first(function(a) F.logf("place %s", tostring(a)); return 2 end)
+    F.eq(place("x"), 2, "the wrapped call's result")
+    F.eq(F.logged(), "place x", "nothing to send")
+    L.count_load(-1); L.count_load(-1); L.count_load(-1); L.count_load(1)
+    F.eq(F.logged(), "place x", "three exits and a start: nothing sent yet")
+    F.clear()
+    place("y")
+    F.eq(F.logged(), "load_add -2 nil\nplace y", "the step's count goes before the call")
+    F.eq(run.dload, 0)
+    F.clear()
+    place("z")
+    F.eq(F.logged(), "place z", "sent once")
+    run.dload = nil -- the fakes: count_load went to the host already
+    F.clear(); place("w"); F.eq(F.logged(), "place w")
+  `));

@@ -22,11 +22,12 @@ const SETUP = String.raw`
   end
   -- limits: extra fields of the host record (max_reductions: the budget hook, so queued spawns
   -- stay in the Lua-side list of taskq.lua)
-  function setup(tids, entries, bodies, limits)
+  -- extra: more deps (step_wall, count_load: lifecycle.lua's, see step_counted below)
+  function setup(tids, entries, bodies, limits, extra)
     local hostrec = { kind = "process.host", tids = tids }
     for k, v in pairs(limits or {}) do hostrec[k] = v end
     local cfg = { tid = 1, host = "app:host", hosts = { ["app:host"] = hostrec } }
-    return module("spawn")({
+    local deps = {
       H = F.H, cfg = cfg, entries = entries,
       taskq = module("taskq")({ H = F.H, cfg = cfg, encode = F.encode, decode = F.decode }),
       procs = F.procs, add = function(P) F.procs[P.pid] = P; F.logf("add %s", P.pid) end,
@@ -62,7 +63,19 @@ const SETUP = String.raw`
       call_settled = function(tid, settle, ...) F.logf("rpc %s", F.show({ tid, ... })) end,
       wire = module("wire")(), bodies = bodies,
       dispatch = function(f) dispatched[#dispatched + 1] = f[1] .. ":" .. tostring(f[3]) end,
-    })
+    }
+    for k, v in pairs(extra or {}) do deps[k] = v end
+    return module("spawn")(deps)
+  end
+  -- The kernel's per-step clock and live count (init.lua: run.wall, run.dload, reset and sent by
+  -- __step): lifecycle.lua's step_wall and count_load, and a count of H.wall calls.
+  walls = 0
+  function step_counted()
+    run.wall, run.dload = 0, 0
+    local wall = F.H.wall
+    F.H.wall = function() walls = walls + 1; return wall() end
+    local L = module("lifecycle")({ H = F.H, run = run, wire = module("wire")() })
+    return { step_wall = L.step_wall, count_load = L.count_load }
   end
   ENTRIES = {
     ["app:echo"] = { kind = "process.lua", source = "return { main = function(a, b) return a + b end }", method = "main" },
@@ -72,7 +85,7 @@ const SETUP = String.raw`
     ["app:lib"] = { kind = "library.lua", source = "return {}" },
   }
 `;
-const run = async (code: string): Promise<void> => { await withKernelModules(['spawn', 'taskq', 'exec', 'wire'], SETUP + code); };
+const run = async (code: string): Promise<void> => { await withKernelModules(['spawn', 'taskq', 'exec', 'wire', 'lifecycle'], SETUP + code); };
 
 test('spawn_local starts an entry here: PID, watcher and link, main thread with the arguments', () =>
   run(String.raw`
@@ -350,4 +363,33 @@ test('a host without limits: no budget, the default mailbox cap', () =>
     local S = setup({ 1 }, ENTRIES)
     local P = F.procs[S.spawn_local("app:echo", "app:host", nil, 2, { 1, 2 })]
     F.eq(P.budget, false); F.eq(P.max_mailbox, 100000)
+  `));
+
+test('spawns in one step: one clock read; a start takes back an exit waiting in the step\'s count, else counts at once', () =>
+  run(String.raw`
+    local S = setup({ 1, 2 }, ENTRIES, nil, nil, step_counted())
+    local caller = F.proc("{app:host|0x00100}")
+    F.wall = 1700000100
+    local pids = {}
+    for i = 1, 3 do pids[i] = S.spawn_local("app:echo", "app:host", nil, 2, { i, 1 }) end
+    F.wall = 1700000105 -- the clock moves within the step: the step's first reading stays
+    pids[4] = S.spawn_local("app:echo", "app:host", { watcher = caller.pid }, 2, { 4, 1 })
+    F.has(F.logged(), "load_add 1 nil", "a start with no exit waiting is counted at once")
+    F.eq(select(2, F.logged():gsub("load_add", "")), 4, "one each")
+    F.eq(run.dload, 0)
+    F.eq(walls, 1, "one wall-clock read for the step")
+    for i = 1, 4 do F.eq(F.procs[pids[i]].st[5], 1700000100, "started at the step's clock") end
+    -- a new step reads the clock again
+    run.wall = 0
+    local p5 = S.spawn_local("app:echo", "app:host", nil, 0, {})
+    F.eq(F.procs[p5].st[5], 1700000105); F.eq(walls, 2)
+    -- exits waiting in the step's count (lifecycle.lua: -1 each): a start takes one back, no host call
+    run.dload = -2
+    F.clear()
+    S.spawn_local("app:echo", "app:host", nil, 0, {})
+    S.spawn_local("app:echo", "app:host", nil, 0, {})
+    F.hasnt(F.logged(), "load_add", "two starts against two exits of the step")
+    F.eq(run.dload, 0)
+    S.spawn_local("app:echo", "app:host", nil, 0, {})
+    F.has(F.logged(), "load_add 1 nil", "the third is counted at once")
   `));

@@ -54,7 +54,9 @@ local function loadmod(name)
 end
 
 -- The running state and the leaf helpers' table (see the top).
-local run = { H = H, cur = nil, cp = nil, share_at = math.huge }
+-- wall, dload: the step's wall clock (0: not read yet this step) and the exits' uncount (<= 0) it
+-- sends at its end (lifecycle.lua step_wall, count_load; __step below).
+local run = { H = H, cur = nil, cp = nil, share_at = math.huge, wall = 0, dload = 0 }
 loadmod("errors")(run)      -- run.err, run.is_error, run.error_fields, run.make_error, ...
 local codec = loadmod("codec")(run)
 local cfg = codec.decode(MODS.__cfg)
@@ -165,9 +167,17 @@ local lifecycle = loadmod("lifecycle")({
 })
 late.kill = lifecycle.kill
 
-local taskq = loadmod("taskq")({ H = H, cfg = cfg, mem_cap_kb = mem_cap_kb, encode = codec.encode, decode = codec.decode })
+-- The host calls that read this worker's live count in the directory (placement, the steal,
+-- balance and offer rules: src/host/placement.ts) send the step's count first (lifecycle.lua
+-- count_load, load_first): the spawn and queue modules get H with those four wrapped.
+local HL = {}
+for k, v in pairs(H) do HL[k] = v end
+for _, k in ipairs({ "place", "task_take", "task_push", "task_listed" }) do
+  if H[k] then HL[k] = lifecycle.load_first(H[k]) end
+end
+local taskq = loadmod("taskq")({ H = HL, cfg = cfg, mem_cap_kb = mem_cap_kb, encode = codec.encode, decode = codec.decode })
 local spawn = loadmod("spawn")({
-  H = H, cfg = cfg, entries = entries, taskq = taskq,
+  H = HL, cfg = cfg, entries = entries, taskq = taskq,
   procs = pids.procs, add = pids.add, fmt_pid = pids.fmt_pid, parse_pid = pids.parse_pid,
   post = pids.post, locate = pids.locate, EMPTYQ = channel.EMPTYQ, NONE = pids.NONE, set_of = pids.set_of,
   run = run, new_thread = sched.new_thread, ready = sched.ready, park = sched.park, hook = sched.hook,
@@ -177,6 +187,7 @@ local spawn = loadmod("spawn")({
   err = err, is_error = is_error, error_message = errmsg, memory_error = run.memory_error,
   user_tostring = lifecycle.user_tostring,
   deliver_event = lifecycle.deliver_event, start_failed = lifecycle.start_failed,
+  step_wall = lifecycle.step_wall, count_load = lifecycle.count_load,
   topo = lifecycle.topo, send_event = lifecycle.send_event,
   security = security, call_settled = rpc.call_settled, wire = wire,
   dispatch = function(f) return late.dispatch(f) end,
@@ -309,19 +320,29 @@ local take_out = pids.take_out
 -- block of the module's memory instead of the Lua stack (native/lua/lstep.c: two calls from JS
 -- into the module per step instead of nine, and none per frame); __STEP_BLOCK is its address.
 -- WIPPY_CSTEP=0 (__MODS.__cstep = "0"): the stack path on our module too (an A/B switch).
+-- The step's wall clock is read afresh in each step, and the step's exits' uncount of this
+-- worker's live count (less what starts took back) goes to the directory in one host call at
+-- its end (lifecycle.lua step_wall, count_load).
+local load_add = H.load_add
 local native_step = type(package) == "table" and type(package.loaded) == "table" and
   type(package.loaded["wippy.native"]) == "table" and MODS.__cstep ~= "0" and package.loaded["wippy.native"].step or nil
 if native_step then
   local step_in, step_out = native_step.input, native_step.output
   function __step(batch, len, now)
     if not now then batch, len, now = step_in() end -- (a batch string comes as arguments)
+    run.wall = 0
     local nxt, more = step(batch, len, now)
+    local d = run.dload
+    if d ~= 0 then run.dload = 0; load_add(d) end
     step_out(nxt, more, take_out())
   end
   __STEP_BLOCK = native_step.block
 else
   function __step(batch, len, now)
+    run.wall = 0
     local nxt, more = step(batch, len, now)
+    local d = run.dload
+    if d ~= 0 then run.dload = 0; load_add(d) end
     return nxt, more, take_out()
   end
 end

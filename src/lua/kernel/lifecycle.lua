@@ -55,6 +55,46 @@ return function(deps)
   M.EV_EXIT, M.EV_LINK_DOWN, M.EV_CANCEL = EV_EXIT, EV_LINK_DOWN, EV_CANCEL
 
   local function wall_s() return H.wall() / 1e9 end
+  -- Two host calls a spawn+exit made every time, made once per step instead (each ~0.1-0.6 µs
+  -- from wasm; docs/design/native-core.md, "The cost of a spawn", second wave):
+  -- step_wall(): the wall clock (seconds) read once per kernel step, for a process's start time
+  -- and its EXIT / LINK_DOWN events' `at` (init.lua's __step sets run.wall = 0 before each step;
+  -- the first reader of a step reads H.wall). Such a time is the step's first reading: at most
+  -- one step (STEP_MS, 20 ms, or one long resume) early. CANCEL deadlines keep wall_s (a fresh
+  -- reading: a timer is armed from them).
+  -- count_load(d): this worker's live-process count in the directory. An exit's -1 waits for the
+  -- step's end (init.lua's __step sends run.dload in one H.load_add); a start's +1 first takes
+  -- back a waiting -1, else goes at once. So the directory never shows the worker lighter than
+  -- it is, only heavier, by the step's exits, until the step ends: a start's count held back
+  -- would hide the very process that keeps a step long (a computing job), and placement put work
+  -- behind it (job-admit, stealing tests). In spawn-exit each EXIT's spawn cancels its exit's -1.
+  -- The load other workers' placement and balance rules read lags so by at most one step; this
+  -- worker's own host calls that read it
+  -- (place, task_take, task_push, task_listed: placement, the steal, balance and offer rules)
+  -- see it exact: init.lua wraps them with load_first, which sends the step's count first.
+  -- Without run.wall / run.dload (the kernel's tests' fakes) both go to the host at each call,
+  -- as before.
+  local function step_wall()
+    local w = run.wall
+    if w == nil then return H.wall() / 1e9 end
+    if w == 0 then w = H.wall() / 1e9; run.wall = w end
+    return w
+  end
+  local function count_load(d)
+    local n = run.dload
+    if n == nil then H.load_add(d); return end
+    n = n + d
+    if n > 0 then H.load_add(n); n = 0 end
+    run.dload = n
+  end
+  function M.load_first(f)
+    return function(...)
+      local n = run.dload
+      if n and n ~= 0 then run.dload = 0; H.load_add(n) end
+      return f(...)
+    end
+  end
+  M.step_wall, M.count_load = step_wall, count_load
   local find, CONTROL_PREFIX = string.find, "{" .. W.CONTROL_HOST .. "|"
 
   local kill, terminate -- below
@@ -215,9 +255,9 @@ return function(deps)
   -- its watchers get EXIT and its links LINK_DOWN (nil entries in the lists are skipped).
   function M.start_failed(pid, uniq, e, watchers, links, id, host)
     H.dead(uniq)
-    H.load_add(-1)
+    count_load(-1)
     if next(watchers) == nil and next(links) == nil then send_crash(pid, id, host, e, nil) end
-    local at = wall_s()
+    local at = step_wall()
     for _, w in pairs(watchers) do send_event(w, { kind = EV_EXIT, from = pid, at = at, result = { error = e } }) end
     for _, l in pairs(links) do send_event(l, { kind = EV_LINK_DOWN, from = pid, at = at, result = { error = e } }) end
   end
@@ -282,7 +322,7 @@ return function(deps)
     local outer = notifying
     notifying = P
     local e = P.exit_err
-    local at -- the wall clock, read once and only for an event record (a host call)
+    local at -- the wall clock, read only for an event record (step_wall: one host call per step)
     local pid = P.pid
     local watchers = P.watchers
     local w1 = next(watchers)
@@ -301,7 +341,7 @@ return function(deps)
         else
           local result, js = exit_result(P, e, v, vs)
           local r = (js ~= result and find(w1, CONTROL_PREFIX, 1, true) == 1) and js or result
-          at = wall_s()
+          at = step_wall()
           send_event(w1, { kind = EV_EXIT, from = pid, at = at, result = r }, own)
         end
       else
@@ -310,7 +350,7 @@ return function(deps)
           if type(w) == "number" then
             post_jx(w, e, e ~= nil and P.exit_stack or nil, v)
           else
-            if not result then result, js = exit_result(P, e, v, vs); at = wall_s() end
+            if not result then result, js = exit_result(P, e, v, vs); at = step_wall() end
             local r = (js ~= result and find(w, CONTROL_PREFIX, 1, true) == 1) and js or result
             send_event(w, { kind = EV_EXIT, from = pid, at = at, result = r }, own)
           end
@@ -320,7 +360,7 @@ return function(deps)
     if next(P.links) ~= nil then
       for l in pairs(P.links) do
         if e ~= nil then
-          at = at or wall_s()
+          at = at or step_wall()
           send_event(l, { kind = EV_LINK_DOWN, from = pid, at = at, result = { error = e } })
         else
           topo(l, "ul", pid)
@@ -358,7 +398,7 @@ return function(deps)
     end
     remove(P)
     H.dead(P.uniq)
-    H.load_add(-1)
+    count_load(-1)
     if P.home then post(P.home, wunfwd(P.pid)) end
     if next(P.names) then
       release_names(P) -- notify_exit runs when the main thread acknowledges (frames.lua, xack)

@@ -55,6 +55,10 @@ return function(deps)
   local user_tostring, deliver_event = deps.user_tostring, deps.deliver_event
   local start_failed, security, call_settled = deps.start_failed, deps.security, deps.call_settled
   local topo, send_event = deps.topo, deps.send_event
+  -- the step's wall clock (one host call per step) and the live count (a start takes back an
+  -- exit's uncount waiting for the step's end, else counts at once): lifecycle.lua
+  local step_wall = deps.step_wall or function() return deps.H.wall() / 1e9 end
+  local count_load = deps.count_load or function(d) deps.H.load_add(d) end
   local dispatch, W, taskq = deps.dispatch, deps.wire, deps.taskq
   local EMPTYQ = deps.EMPTYQ -- channel.lua's shared empty queue: P.unrouted until a message waits there
   local NONE, set_of = deps.NONE, deps.set_of -- pids.lua's shared empty set and its owner
@@ -229,7 +233,7 @@ return function(deps)
       -- over its resumes (KiB), messages sent, start (wall-clock seconds). One field, not five:
       -- five more keys took the record past 32 hash slots, to 64 (+768 bytes per process,
       -- measured with the hold bench: 3,688 -> 4,456 bytes); the array costs ~130.
-      st = { 0, 0, 0, 0, H.wall() / 1e9 },
+      st = { 0, 0, 0, 0, step_wall() },
     }, proc_meta[hostrec] or meta_of(hostrec))
   end
 
@@ -292,7 +296,7 @@ return function(deps)
     end
     local co = kind -- on success: the coroutine the chunk ran in, waiting to run main (run_chunk)
     add(P)
-    if not minted then H.load_add(1) end
+    if not minted then count_load(1) end
     validated[id] = true
     -- a set made with its member (a constructor: no rehash of an empty table, as set_of would)
     if watcher then P.watchers = { [watcher] = true } end
@@ -412,7 +416,7 @@ return function(deps)
           pid = spawn_queued(id, host, watcher, linkp, ctx, n, args, SELF)
         end
         if not pid then
-          tid = H.place()
+          tid = H.place() -- (sends the step's live count first: init.lua, lifecycle.lua load_first)
           if tid ~= SELF then
             pid = spawn_queued(id, host, watcher, linkp, ctx, n, args, tid)
             if pid then H.load_add(-1, tid) end -- place() counted it there; it counts where it starts
@@ -558,7 +562,7 @@ return function(deps)
     end
     -- Started away from its home: the directory records where it runs (worker recovery).
     if home ~= SELF then H.set_runner(uniq) end
-    if not job then H.load_add(1) end -- a job from JS: counted by the main thread (taskq.lua)
+    if not job then count_load(1) end -- a job from JS: counted by the main thread (taskq.lua)
     local ok, serr = frame_spawn(id, host, watcher, link, ctx, args, pid, uniq)
     if home ~= SELF then
       local P = procs[pid] -- nil if it failed to start
