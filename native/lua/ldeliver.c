@@ -238,6 +238,28 @@ static void rec (lua_State *L, Deliv *D, const TValue *s, TValue *seq, TValue *m
   } else newrec(L, D, seq, NULL, m);
 }
 
+/* A record handed to a parked receiver's thread w: w.mrec = m, and the process's unread count
+** less one (mailbox.lua's `w.mrec = m; s.proc.unread = s.proc.unread - 1`) */
+static void to_waiter (lua_State *L, Deliv *D, const TValue *s, const TValue *w, TValue *m) {
+  TValue p, x, one;
+  setivalue(&one, 1);
+  setf(L, (TValue *)w, K(mrec), m);
+  getf(L, s, K(proc), &p);
+  getf(L, &p, K(unread), &x);
+  arith(L, LUA_OPSUB, &x, &one, &x);
+  setf(L, &p, K(unread), &x);
+}
+
+/* A record whose value went into the channel's buffer: s.mrec[s.buf.t] = m */
+static void to_buffer (lua_State *L, Deliv *D, const TValue *s, TValue *m) {
+  TValue mrec, buf, t;
+  getf(L, s, K(mrec), &mrec);
+  getf(L, s, K(buf), &buf);
+  getf(L, &buf, K(t), &t);
+  if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
+  seti(L, &mrec, ivalue(&t), m);
+}
+
 /* n == k for a number n (the VM's ==: an integer, or a float of that value) */
 static int numis (const TValue *n, lua_Integer k) {
   if (ttisinteger(n)) return ivalue(n) == k;
@@ -307,7 +329,7 @@ static int deliver (lua_State *L) {
     rec(L, D, &s, &seq, &m);
     qpush_at(L, D, &s, K(bq), &m);
   } else if (!ttisnil(&w)) {  /* handed to a parked receiver's thread: the channel's kept record */
-    TValue p, held, T;
+    TValue held, T;
     int reuse = 0;
     getf(L, &s, K(wrec), &m);
     if (!l_isfalse(&m)) {
@@ -330,19 +352,10 @@ static int deliver (lua_State *L) {
       newrec(L, D, &seq, &w, &m);
       setf(L, &s, K(wrec), &m);
     }
-    setf(L, &w, K(mrec), &m);
-    getf(L, &s, K(proc), &p);
-    getf(L, &p, K(unread), &x);
-    arith(L, LUA_OPSUB, &x, &one, &x);
-    setf(L, &p, K(unread), &x);
+    to_waiter(L, D, &s, &w, &m);
   } else {  /* buffered */
-    TValue mrec, buf, t;
     rec(L, D, &s, &seq, &m);
-    getf(L, &s, K(mrec), &mrec);
-    getf(L, &s, K(buf), &buf);
-    getf(L, &buf, K(t), &t);
-    if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
-    seti(L, &mrec, ivalue(&t), &m);
+    to_buffer(L, D, &s, &m);
   }
   return 0;
 general:  /* a Message object or several values: the record, converted by the Lua convert */
@@ -352,21 +365,8 @@ general:  /* a Message object or several values: the record, converted by the Lu
   setobj(L, &v, s2v(L->top - 1));  /* 10: anchored */
   taken = offer(L, D, &s, &ch, &v, &w);
   if (!taken) qpush_at(L, D, &s, K(bq), &m);
-  else if (!ttisnil(&w)) {  /* handed to a parked receiver's thread */
-    TValue p;
-    setf(L, &w, K(mrec), &m);
-    getf(L, &s, K(proc), &p);
-    getf(L, &p, K(unread), &x);
-    arith(L, LUA_OPSUB, &x, &one, &x);
-    setf(L, &p, K(unread), &x);
-  } else {  /* buffered */
-    TValue mrec, buf, t;
-    getf(L, &s, K(mrec), &mrec);
-    getf(L, &s, K(buf), &buf);
-    getf(L, &buf, K(t), &t);
-    if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
-    seti(L, &mrec, ivalue(&t), &m);
-  }
+  else if (!ttisnil(&w)) to_waiter(L, D, &s, &w, &m);  /* handed to a parked receiver's thread */
+  else to_buffer(L, D, &s, &m);  /* buffered */
   return 0;
 lua:
   lua_settop(L, 6);
