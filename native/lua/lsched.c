@@ -150,6 +150,10 @@ static void resume_thread (lua_State *L, Sched *S) {
   if (n != 0 && n != 1) n = 2;
   if (n >= 1) { getf(L, &T, S->k_a1, &v); push(L, &v); }
   if (n == 2) { getf(L, &T, S->k_a2, &v); push(L, &v); }
+  /* a1 and a2 only up to n, as ready stores them; cleared before the resume (anchored on the
+  ** stack now), as the Lua: a thread parking inside it would otherwise rehash its record */
+  if (n >= 1) clearf(L, &T, S->k_a1);
+  if (n == 2) clearf(L, &T, S->k_a2);
   /* lmsg.c's resume: coroutine.resume's checks and messages; code 0 yielded, 1 returned, 2 raised */
   if (!ttisthread(&co)) luaL_error(L, "bad argument #1 to 'resume' (coroutine expected)");
   th = thvalue(&co);
@@ -175,8 +179,6 @@ static void resume_thread (lua_State *L, Sched *S) {
     }
   }
   lua_settop(L, 4);  /* r1 at 3, r2 at 4 */
-  if (n >= 1) clearf(L, &T, S->k_a1);  /* a1 and a2 only up to n, as ready stores them */
-  if (n == 2) clearf(L, &T, S->k_a2);
   setf(L, V(run), S->k_cur, &nilv);
   setf(L, V(run), S->k_cp, &nilv);
   if (code == 2) {

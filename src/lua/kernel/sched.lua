@@ -307,15 +307,19 @@ return function(deps)
     local co = T.co
     local ok, r1, r2, code
     local n = T.n
+    -- The wake values leave the record before the resume, not after it: a thread that parks
+    -- inside this resume adds `parked`, and a record still holding a1 would then rehash from 4
+    -- hash slots to 8 (+96 bytes for every parked process started with one argument).
+    local a1, a2 = T.a1, T.a2
+    if n ~= 0 then T.a1 = nil; if n ~= 1 then T.a2 = nil end end
     local kb = heap_on and gcount("count")
     if k_resume then -- resume and status in one C call (0 yielded, 1 returned, 2 raised)
-      code, r1, r2 = k_resume(co, n, T.a1, T.a2)
+      code, r1, r2 = k_resume(co, n, a1, a2)
       ok = code ~= 2
     elseif n == 0 then ok, r1, r2 = co_resume(co)
-    elseif n == 1 then ok, r1, r2 = co_resume(co, T.a1)
-    else ok, r1, r2 = co_resume(co, T.a1, T.a2) end
+    elseif n == 1 then ok, r1, r2 = co_resume(co, a1)
+    else ok, r1, r2 = co_resume(co, a1, a2) end
     if kb then st[3] = st[3] + (gcount("count") - kb) end
-    if n ~= 0 then T.a1 = nil; if n ~= 1 then T.a2 = nil end end
     run.cur, run.cp = nil, nil
     if not ok then
       thread_failed(T, r1)
