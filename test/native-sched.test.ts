@@ -54,6 +54,9 @@ function WORLD(seed, use_c, multi, src)
         local r = rnd(20)
         local P = procs[i]
         if run.cur ~= threads[i] or run.cp ~= P then logf("T%d: run.cur/cp wrong", i) end
+        -- the values it was woken with left its record before the resume (a record still holding
+        -- them while the thread parks rehashes to twice its size)
+        if threads[i].a1 ~= nil or threads[i].a2 ~= nil then logf("T%d: wake values held while it runs", i) end
         if r <= 6 then -- park, to be woken by another
           local x, y = S.park()
           logf("T%d woke %s %s", i, show(x), show(y))
@@ -210,6 +213,7 @@ test('the C loop runs the same world as the Lua loop, step for step (one worker,
     const lua = world(seed, false, false);
     const c = world(seed, true, false);
     assert.equal(c, lua, `seed ${seed}`);
+    assert.ok(!lua.includes('wake values held'), `seed ${seed}: a running thread's record still held its wake values`);
     lines += lua.split('\n').length;
   }
   assert.ok(lines > 200 * 40, `the worlds did things (${lines} transcript lines)`);
