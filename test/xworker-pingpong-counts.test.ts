@@ -48,8 +48,11 @@ test(`a ${N}-round-trip ping-pong across workers: order, and at most one park pe
     for (const t of [ta!, tb!]) {
       const parks = after.parks[t]! - before.parks[t]!;
       const wakes = after.wakes[t]! - before.wakes[t]!;
-      // +1: a ring between the park's announcement and its count (Doorbell.prepareToPark / park)
-      assert.ok(wakes <= parks + 1, `thread ${t}: ${wakes} notifies for ${parks} parks`);
+      // +2: the counting window has two edges, and each can hold a notify whose park it does not
+      // count: at the start, a park counted before \`before\` and ended by the spawn's frame after
+      // it; at the end, a ring between a park's announcement and its count (Doorbell.prepareToPark
+      // / park) after \`after\` is read. (CI saw 140 notifies for 138 parks once on Node 24.)
+      assert.ok(wakes <= parks + 2, `thread ${t}: ${wakes} notifies for ${parks} parks`);
       // N frames each way, plus the spawn, its reply and the last "false" (a few control frames)
       assert.ok(parks <= N + 16, `thread ${t}: ${parks} parks for ${N} frames`);
     }
