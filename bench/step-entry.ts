@@ -13,15 +13,15 @@
 // The host is a one-worker host's (no run queues to look at when the queue is empty).
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
-};
-const STEPS = Number(arg('steps', '200000'));
-const ROUNDS = Number(arg('rounds', '7'));
-const roots = [arg('a', '.'), ...(argv.includes('--b') ? [arg('b', '.')] : [])].map((r) => resolve(r));
+const { values: opt } = parseArgs({ options: {
+  steps: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '7' },
+  a: { type: 'string', default: '.' }, b: { type: 'string' },
+} });
+const STEPS = Number(opt.steps);
+const ROUNDS = Number(opt.rounds);
+const roots = [opt.a, ...(opt.b !== undefined ? [opt.b] : [])].map((r) => resolve(r));
 
 interface Kernel { step(batch: Uint8Array | null): unknown }
 

@@ -13,15 +13,15 @@
 //   node dist/bench/xstep.js --a /work/wt/bad0 --b .
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
-};
-const TRIPS = Number(arg('trips', '20000'));
-const ROUNDS = Number(arg('rounds', '5'));
-const roots = [arg('a', '.'), ...(argv.includes('--b') ? [arg('b', '.')] : [])].map((r) => resolve(r));
+const { values: opt } = parseArgs({ options: {
+  trips: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '5' },
+  a: { type: 'string', default: '.' }, b: { type: 'string' },
+} });
+const TRIPS = Number(opt.trips);
+const ROUNDS = Number(opt.rounds);
+const roots = [opt.a, ...(opt.b !== undefined ? [opt.b] : [])].map((r) => resolve(r));
 
 const PING = `return { main = function(peer_host)
   local ch = process.listen("p")
