@@ -1,6 +1,11 @@
 // One entry at a time: how a raw registry entry (as written in YAML or given in code) becomes a
 // typed `Entry`.
 //
+// Size: ~710 lines, over 500 because the pipeline below and the zod schemas of every kind are
+// one unit: the schemas use the pipeline's helpers (durations, qualified refs, report paths and
+// lines), and the pipeline's last step is choosing a kind's schema. The schemas alone (the second
+// half) could move to a file of their own; that split has not been made.
+//
 // The pipeline for each entry is fixed: two checks and three steps, each of which only *reports*
 // problems (it never throws), so that a whole app can be checked in one pass and every mistake
 // listed:
