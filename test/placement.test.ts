@@ -215,11 +215,27 @@ test('the offer rule: a sibling is lighter only by more than half the backlog ma
   assert.equal(p.siblingLighter(), true, 'live processes weigh too');
 });
 
+test('the offer rule: a lighter sibling building a list of its own is not offered to until its list is empty', () => {
+  const { dir, p } = setup(1, [1, 2, 3]);
+  dir.lists.set(1, 4 * STEAL_BACKLOG);
+  dir.lists.set(2, 4 * STEAL_BACKLOG);
+  dir.lists.set(3, 64); // lighter by far, but bursting too (a burst that began a few ms later)
+  assert.equal(p.siblingLighter(), false, 'the only lighter sibling has a list of its own');
+  dir.lists.set(3, 0);
+  dir.loads.set(3, STEAL_BACKLOG); // its list started: now live processes
+  assert.equal(p.siblingLighter(), true, 'its list empty (reported 0): offered');
+  dir.busyTids.add(3);
+  assert.equal(p.siblingLighter(), true, 'busy (starting spawns it took from us) but with no list: offered');
+  dir.lists.set(2, 0);
+  dir.lists.set(3, 1);
+  assert.equal(p.siblingLighter(), true, 'another sibling without a list is lighter');
+});
+
 test('the offer rule on a small deque: half of local_queue_size', () => {
   const { dir, p } = setup(1, [1, 2], [0, 0], 64);
   dir.lists.set(1, 64);
-  dir.lists.set(2, 32);
+  dir.loads.set(2, 32); // (live processes: a sibling with a list of its own is never offered to)
   assert.equal(p.siblingLighter(), false, '32 below: exactly half the mark');
-  dir.lists.set(2, 31);
+  dir.loads.set(2, 31);
   assert.equal(p.siblingLighter(), true);
 });

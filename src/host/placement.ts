@@ -47,7 +47,7 @@
 // publishes them when it reaches the mark, so the thief sees the same queue at the same moment.
 // The offer rule (the spawner's side of the backlog rule, src/lua/kernel/taskq.lua): a worker
 // whose Lua-side list reaches the backlog mark publishes it to its deque (where a thief's backlog
-// rule sees it) only while some sibling is lighter than it by more than half the mark
+// rule sees it) only while some sibling with no list of its own is lighter than it by more than half the mark
 // (siblingLighter); otherwise the list grows past the mark, looked at again every 64 spawns and
 // every 64 starts, and nothing is encoded, copied into a slot or offered to anyone. Two workers each bursting their
 // own spawns at once (`hold`: one holder per worker, 5,000 children each) thus keep them: before,
@@ -56,7 +56,16 @@
 // forwarded sends), for nothing: neither sibling was idle (measured in docs/design/scheduler.md).
 // A burst beside an idle sibling is offered as before (it is lighter by the whole burst). Half the mark, not PLACE_SLACK, because a
 // sibling's list is known only to within LISTED_EVERY (64, taskq.lua) spawns, and two bursts that
-// start a few milliseconds apart differ by a few hundred.
+// start a few milliseconds apart differ by a few hundred. And the lighter sibling must not be
+// building a list of its own (its T_LISTED is 0): one that is is bursting too — a burst that began
+// a few ms after ours, lighter only because it began later — and would take nothing of ours
+// before its own list is started (taskq.lua take: the list first); it reports 0 when its list
+// empties, and ours is looked at again within LISTED_EVERY spawns or starts and offered then. A
+// sibling that is parked, or busy starting spawns it took from us, has no list and is offered to
+// as before. Without it, two holders that got "go" 1-3 ms apart published 1,000-2,000 spawns each
+// (encoded, copied into slots and out) and 200-1,000 crossed to the sibling through the global
+// queue (hold, 2 x 5,000). Rejected: "idle" (not inside a kernel step): a sibling busy starting
+// the spawns it took from us is the one to keep feeding, and it was refused.
 // The balance rule: a worker's weight is its live processes, its queued spawns (the shared
 // queues' and its Lua-side list's, as reported in the directory's T_LISTED word). A thief robs
 // a sibling only while its own weight + 1 is below the sibling's, and takes from the global queue
@@ -173,12 +182,14 @@ export class Placement implements TaskPolicy {
 
   /**
    * The offer rule: is some sibling (not down) lighter than this worker by more than half the
-   * backlog mark? A list at the mark is published only then.
+   * backlog mark, and not building a list of its own (its last reported Lua-side list is empty)?
+   * A list at the mark is published only then.
    */
   siblingLighter(): boolean {
     const limit = this.weight(this.me) - (this.backlogMark() >> 1);
     for (let i = 0; i < this.hostTids.length; i++) {
-      if (i !== this.me && !this.dir.isDown(this.hostTids[i]!) && this.weight(i) < limit) return true;
+      const t = this.hostTids[i]!;
+      if (i !== this.me && !this.dir.isDown(t) && this.dir.listed(t) === 0 && this.weight(i) < limit) return true;
     }
     return false;
   }

@@ -15,8 +15,9 @@
 --   backlog  a spawn that finds lq at the mark first publishes all of lq, oldest first, to this
 --            worker's deque (the deque's overflow: the global queue), which a thief's backlog rule
 --            then sees at the mark: the state the shared queues alone had at that moment — but
---            only while a sibling is lighter than this worker by more than half the mark (the
---            offer rule, src/host/placement.ts siblingLighter; H.task_listed answers it). While
+--            only while a sibling is lighter than this worker by more than half the mark and has
+--            no list of its own (the offer rule, src/host/placement.ts siblingLighter; a sibling
+--            with a list is bursting too; H.task_listed answers it). While
 --            none is, lq grows past the mark and is looked at again every LISTED_EVERY spawns:
 --            two workers each bursting their own spawns keep them (nobody idle could take them).
 --            A list past the mark is looked at again as it is started (every LISTED_EVERY
