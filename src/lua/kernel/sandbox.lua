@@ -219,7 +219,8 @@ return function(deps)
   local make_env
   -- `require`. Which names resolve is the entry's (its `modules` and `imports`); what was loaded is
   -- the process's. So one require function per entry per worker (REQUIRE[E]), shared by every
-  -- process running it, and one `loaded` table per process, made at its first require (LOADED[P];
+  -- process running it, and one `loaded` table per process, made at its first require (but not
+  -- for a built-in module of an entry without imports: below; LOADED[P];
   -- a process is the one running, run.cp, whenever its code runs: its resumes, its module's
   -- top-level code, its __close and __tostring, all set run.cp). A process's own entry and the
   -- libraries it imports share its `loaded`; instantiating a process's code (spawn, upgrade) starts
@@ -234,10 +235,21 @@ return function(deps)
     local allowed = {}
     for _, m in ipairs(E.modules or {}) do allowed[m] = true end
     local imports = E.imports or {}
+    local solo = next(imports) == nil
     req = function(name)
       if type(name) ~= "string" then error("bad argument #1 to 'require' (string expected)", 2) end
       local P = run.cp
       if not P then error("require: no process is running", 2) end
+      -- A built-in module the entry lists, for an entry that imports no library: one value for
+      -- every process, so what `loaded` would keep for it is that value again, and no other
+      -- entry's require ever reads this process's `loaded` (only a library, loaded through
+      -- `imports`, shares it; an upgrade starts a new one). Returned without the per-process
+      -- table: most processes require only built-ins, and then never make one (80 bytes and an
+      -- entry in the weak LOADED per spawn).
+      if solo and allowed[name] then
+        local b = builtin[name]
+        if b ~= nil then return b end
+      end
       local loaded = LOADED[P]
       if not loaded then loaded = {}; LOADED[P] = loaded end
       local v = loaded[name]
@@ -272,7 +284,9 @@ return function(deps)
   -- (spawn, upgrade), so its modules load afresh; else the table of the process's require that
   -- loads library E.
   make_env = function(E, P, loaded)
-    if loaded == nil then LOADED[P] = nil end
+    -- (read first: a nil stored under a key the table lacks takes the VM's slow path, and a
+    -- new process has none)
+    if loaded == nil and LOADED[P] ~= nil then LOADED[P] = nil end
     local env = setmetatable({ _G = false, require = require_for(E) }, ENV_MT)
     env._G = env
     return env
