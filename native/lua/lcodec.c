@@ -67,6 +67,7 @@
 
 #include "lua.h"
 #include "lauxlib.h"
+#include "lstep.h"
 
 #define MAX_DEPTH 512
 #define VALUE_DEPTH (MAX_DEPTH - 12)
@@ -675,7 +676,10 @@ static int scalars_fit (lua_State *L, int from, int to) {
   return 1;
 }
 
-static int c_encode_frame (lua_State *L) {
+/* The frame's bytes for encode_frame (arguments from slot 1: k, a1..ak, v1..vn): -> 0 with the
+** bytes written into small (*len of them; the scalar path), or what encode returns pushed: 1 (the
+** string) or 2 (nil, message). */
+static int frame_bytes (lua_State *L, char *small, size_t *len) {
   Enc e;
   lua_Integer k;
   int top = lua_gettop(L), i, n;
@@ -699,7 +703,6 @@ static int c_encode_frame (lua_State *L) {
     /* Scalars only, and few bytes (a message of plain values): written into a C buffer, with no
     ** scratch taken (no table to number, no callback that could re-enter, no MAX_BYTES to meet);
     ** the same element steps, so the same bytes. */
-    char small[SMALL_FRAME];
     e.L = L; e.b = small; e.cap = SMALL_FRAME; e.len = e.bytes = e.parts = 0;
     e.bidx = 0; e.depth = e.edepth = 0; e.err = NULL; e.errtype = NULL;
     put(&e, d, header(d, (uint64_t)k + 1, 0x90, 16, 0, 0xdc, 0xdd));
@@ -709,8 +712,8 @@ static int c_encode_frame (lua_State *L) {
       put(&e, d, header(d, (uint64_t)n, 0x90, 16, 0, 0xdc, 0xdd));
       for (i = 1; i <= n; i++) enc_elem(&e, 1 + (int)k + i);
     }
-    lua_pushlstring(L, e.b, (size_t)e.len);
-    return 1;
+    *len = (size_t)e.len;
+    return 0;
   }
   enc_open(L, &e);
   seen_add(L, &e.seen, &frame_table);
@@ -728,6 +731,35 @@ static int c_encode_frame (lua_State *L) {
   }
   e.depth = 0;
   return enc_finish(L, &e);
+}
+
+static int c_encode_frame (lua_State *L) {
+  char small[SMALL_FRAME];
+  size_t len;
+  int r = frame_bytes(L, small, &len);
+  if (r != 0) return r;
+  lua_pushlstring(L, small, len);
+  return 1;
+}
+
+/* encode_frame_out(outbox, tid, k, a1, ..., ak, v1, ..., vn) -> past | nil, message: the bytes
+** encode_frame returns, appended to tid's range of the step's outbox (lstep.c) as one frame, with
+** no Lua string made for them on the scalar path; past: the outbox's mark was passed (lstep.c
+** put). On an error nothing is appended. */
+static int c_encode_frame_out (lua_State *L) {
+  char small[SMALL_FRAME];
+  size_t len;
+  const char *b;
+  int r;
+  LuaWOutbox *o = luaW_out_check(L, 1);
+  lua_Integer tid = luaL_checkinteger(L, 2);
+  lua_rotate(L, 1, -2);  /* k, a1, ..., vn, outbox, tid */
+  lua_settop(L, -3);  /* the outbox stays referenced by lstep.c's closures */
+  r = frame_bytes(L, small, &len);
+  if (r == 2) return 2;
+  b = r == 0 ? small : lua_tolstring(L, -1, &len);
+  lua_pushboolean(L, luaW_out_put(L, o, tid, b, len));
+  return 1;
 }
 
 
@@ -1332,7 +1364,7 @@ static int c_codec (lua_State *L) {
   static const luaL_Reg fns[] = {
     { "encode", c_encode }, { "decode", c_decode }, { "encode_args", c_encode_args },
     { "decode_args", c_decode_args }, { "copy", c_copy }, { "reset", c_reset },
-    { "encode_frame", c_encode_frame }, { "decode_at", c_decode_at }, { "decode_m_at", c_decode_m_at },
+    { "encode_frame", c_encode_frame }, { "encode_frame_out", c_encode_frame_out }, { "decode_at", c_decode_at }, { "decode_m_at", c_decode_m_at },
     { NULL, NULL }
   };
   luaL_checktype(L, 1, LUA_TFUNCTION);

@@ -93,9 +93,11 @@ export interface KernelHost {
   post(tid: number, frame: Uint8Array): void;
   /**
    * post() of the bytes heap[start, end) (copied during the call), for the frames a step returns:
-   * no view per frame. Optional: without it they go to post() as views.
+   * no view per frame. On our module a range is all of a step's `frames` frames for `tid`,
+   * concatenated (the step's outbox, native/lua/lstep.c: a batch as the endpoint makes one).
+   * Optional: without it they go to post() as views (a range of several frames as one view).
    */
-  postRange?(tid: number, heap: Uint8Array, start: number, end: number): void;
+  postRange?(tid: number, heap: Uint8Array, start: number, end: number, frames?: number): void;
   /** Terminal/print output. */
   write(fd: number, bytes: Uint8Array): void;
   /** Start a read from stdin for request `req` of process `pid` (mode 1 = line, 2 = up to n bytes). */
@@ -168,7 +170,7 @@ export class LuaKernel {
    */
   private block = 0;
   /** The host's post (KernelHost.post, or postRange): where step() hands the frames __step returns. */
-  private postOut: (tid: number, heap: Uint8Array, start: number, end: number) => void = () => {};
+  private postOut: (tid: number, heap: Uint8Array, start: number, end: number, frames?: number) => void = () => {};
 
   private constructor(m: Module, L: number) {
     this.m = m;
@@ -491,10 +493,12 @@ export class LuaKernel {
       }
       f64 = m.HEAPF64; // the step may have grown the memory (a new buffer, new views)
       this.nextDeadline = f64[b + 4]!;
+      // each range: thread id, address, length, frames in it (the step's outbox holds one range
+      // per destination, its frames concatenated: native/lua/lstep.c)
       const n = f64[b + 6]!;
-      for (let i = 0, at = b + 7; i < n; i++, at += 3) {
+      for (let i = 0, at = b + 7; i < n; i++, at += 4) {
         const p = f64[at + 1]!;
-        this.postOut(f64[at]!, m.HEAPU8, p, p + f64[at + 2]!);
+        this.postOut(f64[at]!, m.HEAPU8, p, p + f64[at + 2]!, f64[at + 3]!);
       }
       return f64[b + 5] !== 0;
     }
