@@ -774,7 +774,8 @@ typedef struct Dec {
   int refs;  /* stack index of the refs table */
   int frame;  /* decode_at: the value is a kernel frame (its outer array is presized) */
   int noframe;  /* decode_m_at: 1 while the frame's own table (table 1) was not made, 2 once a
-                ** reference named it */
+                ** reference named it (or named the payload list while nolist) */
+  int nolist;  /* decode_m_at: the payload list of one value (table 2) was not made */
 } Dec;
 
 NORET fail (Dec *d, const char *what, int64_t pos) {
@@ -932,7 +933,7 @@ static int64_t dec_ext (Dec *d, int64_t pos, int64_t size, int ty) {
     if (size != 4) fail(d, "bad table reference", pos);
     i = (int64_t)rd(d, pos, 4);
     if (i >= d->n) fail(d, "reference to an unknown table", pos);
-    if (i == 0 && d->noframe) d->noframe = 2;
+    if ((i == 0 && d->noframe) || (i == 1 && d->nolist)) d->noframe = 2;
     lua_rawgeti(L, d->refs, (lua_Integer)(i + 1));
     return pos + 4;
   }
@@ -1035,6 +1036,7 @@ static void dec_open (lua_State *L, Dec *d, const char *s, size_t slen) {
   d->depth = 0;
   d->frame = 0;
   d->noframe = 0;
+  d->nolist = 0;
   if (take(L, SC_REFS) == LUA_TNIL) {
     lua_pop(L, 1);
     lua_createtable(L, 16, 0);
@@ -1106,7 +1108,7 @@ static int c_decode_at (lua_State *L) {
   return 2;
 }
 
-/* decode_m_at(addr, pos, len) -> pid, from, topic, n, payloads, next_pos | nil: a message frame
+/* decode_m_at(addr, pos, len) -> pid, from, topic, n, payloads, next_pos [, v] | nil: a message frame
 ** without its table. If the frame at pos is an "m" frame (a fixarray of 6 whose first element is
 ** the fixstr "m": every {"m", pid, from, topic, n, payloads} the encoders write), its other five
 ** fields, exactly what decode_at would put at f[2..6], and the position after it; anything else:
@@ -1116,7 +1118,13 @@ static int c_decode_at (lua_State *L) {
 ** The payloads are numbered as decode_at numbers them, after the frame's own table (table 1), so a
 ** reference inside them reads the same table; one that names table 1, the frame itself (no
 ** encoder writes it: the frame is not a value inside itself), makes this return nil too, and
-** decode_at gives the frame. Errors: decode_at's, with the same message and byte. */
+** decode_at gives the frame. Errors: decode_at's, with the same message and byte.
+** One value (session 9): when n is the integer 1 and the payloads are a list of one (what
+** process.send writes for a one-value send), -> pid, from, topic, 1, nil, next_pos, v: the value
+** without its list, as a same-worker send hands it to the mailbox (deliver_msg's p nil, v); the
+** list is numbered (table 2) but not made, and a reference to it from inside the value makes
+** this decline as a reference to the frame does. One table (and its array part) less per
+** message. */
 static int c_decode_m_at (lua_State *L) {
   Dec d;
   lua_Integer a, pos, len;
@@ -1136,11 +1144,36 @@ static int c_decode_m_at (lua_State *L) {
   lua_settop(L, 0);
   dec_open(L, &d, (const char *)s, (size_t)len);
   d.frame = 1;
-  d.n = 1;  /* the frame's table: never made, refs[1] stays empty */
+  /* The frame's table: never made; refs[1] holds a stand-in (the refs table itself: any table,
+  ** so a reference to it decodes as a table would, e.g. as a map key, until the frame is declined). */
+  lua_pushvalue(L, d.refs);
+  lua_rawseti(L, d.refs, 1);
+  d.n = 1;
   d.depth = 1;  /* its elements are one level down, as in decode_at */
   d.noframe = 1;
   p = pos + 3;
-  for (i = 2; i <= 6; i++) p = dec_item(&d, p);
+  for (i = 2; i <= 5; i++) p = dec_item(&d, p);
+  if (byteat(&d, p) == 0x91 && lua_isinteger(L, -1) && lua_tointeger(L, -1) == 1) {
+    /* One value (n 1, a list of one): the value without its list, which is numbered (table 2,
+    ** a stand-in as for the frame) and counts its level, but is not made. */
+    lua_pushvalue(L, d.refs);
+    lua_rawseti(L, d.refs, 2);
+    d.n = 2;
+    d.nolist = 1;
+    d.depth = 2;
+    p = dec_item(&d, p + 1);
+    dec_close(L, &d);
+    if (d.noframe == 2) {
+      lua_pushnil(L);
+      return 1;
+    }
+    lua_pushnil(L);  /* no list */
+    lua_insert(L, -2);
+    lua_pushinteger(L, (lua_Integer)p);
+    lua_insert(L, -2);
+    return 7;  /* pid, from, topic, 1, nil, next, v */
+  }
+  p = dec_item(&d, p);
   dec_close(L, &d);
   if (d.noframe == 2) {
     lua_pushnil(L);
