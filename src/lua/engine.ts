@@ -40,6 +40,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { luaFactory, loadChunk } from './module.js';
+import { createEngineRaw } from './rawexports.js';
 import { getRandomValues } from 'node:crypto';
 import { stdlibHost } from './host-stdlib.js';
 
@@ -148,6 +149,9 @@ function allSources(): Record<string, string | Uint8Array> {
 /** First size of the input area; it doubles as a step needs. */
 const INPUT_START_BYTES = 64 * 1024;
 
+/** The engine a kernel's Lua state is created with. */
+const KERNEL_ENGINE = { openStandardLibs: true, injectObjects: false, enableProxy: false };
+
 export class LuaKernel {
   private readonly m: Module;
   private readonly L: number;
@@ -187,8 +191,11 @@ export class LuaKernel {
    */
   static async create(host: KernelHost, cfg: Uint8Array, entries: Uint8Array): Promise<LuaKernel> {
     const factory = luaFactory(); // our module, or wasmoon's with WIPPY_LUA=wasmoon (module.ts)
-    const engine = await factory.createEngine({ openStandardLibs: true, injectObjects: false, enableProxy: false });
-    const m: Module = (engine.global as any).lua.module;
+    // the module's exports without the glue's asserting wrappers (rawexports.ts; WIPPY_RAW_EXPORTS=0: with them, A/B)
+    const { engine, module } = process.env.WIPPY_RAW_EXPORTS === '0'
+      ? { engine: await factory.createEngine(KERNEL_ENGINE), module: undefined }
+      : await createEngineRaw(factory, KERNEL_ENGINE);
+    const m: Module = module ?? (engine.global as any).lua.module;
     const k = new LuaKernel(m, engine.global.address);
     k.installHost(host);
     const mods: Record<string, string | Uint8Array> = { ...allSources(), __cfg: cfg, __entries: entries };
