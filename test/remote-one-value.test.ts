@@ -9,7 +9,7 @@
 // the Lua paths (no outbox, the general decoder).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { scenarioRuntime, main, type Scenario } from './helpers/lua-runtime.js';
+import { scenarioRuntime, main, REPORT_OR_EXIT, type Scenario } from './helpers/lua-runtime.js';
 import type { Runtime } from '../src/index.js';
 
 const MUST = 'local function must(v, e) if v == nil and e ~= nil then error(tostring(e), 2) end; return v end\n';
@@ -95,9 +95,7 @@ const scenarios: Scenario[] = [
     local senders = {}
     for i = 1, 2 do senders[i] = must(process.spawn("test:sender", shost, recv, i, n)) end
     must(process.send(recv, "setup", senders))
-    local r = channel.select({ done:case_receive(), ev:case_receive() })
-    if r.channel == done then return r.value end
-    error("receiver ended first: " .. tostring(r.value.result and r.value.result.error))`) },
+` + REPORT_OR_EXIT) },
 ];
 
 let rt: Runtime;
