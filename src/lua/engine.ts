@@ -29,7 +29,7 @@
 // out of the VM for them (H.post before). On wasmoon's module, and with WIPPY_CSTEP=0, the same
 // goes on the Lua stack: __step(batch, len, now) returns nxt, more, then groups of tid, n, frames.
 //
-// Size: ~630 lines. It is the one place that knows the raw exports' calling conventions (the
+// Size: ~650 lines. It is the one place that knows the raw exports' calling conventions (the
 // stack, the step block, the host closures' argument reads), and the step entry, the host
 // functions and the report globals share them; split apart, each file would re-wrap the module.
 //
