@@ -70,7 +70,7 @@ async function pair(root: string): Promise<() => void> {
       route: (u: number) => { route[0] = owner.get(u) ?? -1; route[1] = owner.has(u); return route; },
       setRunner() {}, diesWith: () => false, killRequested: () => false,
       post: (to: number, bytes: Uint8Array) => { if (to !== 0) out.push(bytes.slice()); else if (process.env.XSTEP_DEBUG) console.error('to main', Buffer.from(bytes).toString('latin1')); },
-      postRange: (to: number, heap: Uint8Array, s: number, e: number) => { if (to !== 0) out.push(heap.slice(s, e)); },
+      postRange: (to: number, heap: Uint8Array, s: number, e: number) => { if (to !== 0) out.push(heap.slice(s, e)); }, // a range: all of a step's frames for `to`
       write: (fd: number, b: Uint8Array) => { if (process.env.XSTEP_DEBUG) console.error('write', fd, Buffer.from(b).toString()); }, stdinRead() {}, readFile: () => undefined, tzOffset: () => undefined,
     }, encodeValue({ tid, host, hosts, strict_mode: false, log_level: 50 }), entries);
     const area = k.inputArea;

@@ -56,7 +56,13 @@ local function reaches(v, t, seen)
   return false
 end
 
+-- A table that is a list of exactly one element (as decode_at makes a 0x91 list)
+function one_list(t)
+  return type(t) == "table" and next(t) ~= nil and next(t, next(t)) == nil and rawlen(t) == 1
+end
+
 -- Walk the len bytes at addr frame by frame with both decoders; counts outcomes into OUT.
+-- ONE(pos): the payload field of the "m" frame at pos starts with 0x91 (a list of one).
 function m_vs_at(addr, len, first)
   local pos = 1
   while pos <= len do
@@ -71,6 +77,8 @@ function m_vs_at(addr, len, first)
         local f = rA[2]
         local self = false
         for i = 2, 6 do if reaches(f[i], f, {}) then self = true end end
+        -- one value (n 1, a list of one) naming its list from inside
+        if math.type(f[5]) == "integer" and f[5] == 1 and one_list(f[6]) and reaches(f[6][1], f[6], {}) then self = true end
         if not self then error("declined an \"m\" frame at " .. pos, 0) end
         what = "declined-self"
       else
@@ -87,10 +95,18 @@ function m_vs_at(addr, len, first)
       if not rA[1] then error("took a frame decode_at refuses: " .. tostring(rA[2]), 0) end
       local f = rA[2]
       if f[1] ~= "m" then error("decode_at's frame is not an \"m\" frame", 0) end
-      if rM.n ~= 7 then error("decode_m_at gave " .. (rM.n - 1) .. " values", 0) end
       if rM[7] ~= rA[3] then error("next position " .. tostring(rM[7]) .. " vs " .. tostring(rA[3]), 0) end
-      same(K, table.pack(f[2], f[3], f[4], f[5], f[6]), table.pack(rM[2], rM[3], rM[4], rM[5], rM[6]), "fields", {})
-      what = "m"
+      -- one value: exactly when n is the integer 1 and the payloads a list of one (the bytes)
+      local one = math.type(f[5]) == "integer" and f[5] == 1 and ONE(pos)
+      if one then
+        if rM.n ~= 8 or rM[6] ~= nil then error("one value: decode_m_at gave " .. (rM.n - 1) .. " values, payloads " .. tostring(rM[6]), 0) end
+        same(K, table.pack(f[2], f[3], f[4], f[5], f[6]), table.pack(rM[2], rM[3], rM[4], rM[5], { rM[8] }), "fields", {})
+        what = "m1"
+      else
+        if rM.n ~= 7 then error("decode_m_at gave " .. (rM.n - 1) .. " values", 0) end
+        same(K, table.pack(f[2], f[3], f[4], f[5], f[6]), table.pack(rM[2], rM[3], rM[4], rM[5], rM[6]), "fields", {})
+        what = "m"
+      end
     end
     OUT[what] = (OUT[what] or 0) + 1
     if not rA[1] then OUT.error = (OUT.error or 0) + 1; return end
@@ -111,6 +127,37 @@ before(async () => {
 after(() => { (engine as unknown) = undefined; });
 
 const M_HEAD = [0x96, 0xa1, 0x6d];
+
+/** The encoded length of the msgpack item at offset `at` of `b`, or -1 (truncated, or a byte no
+ * item starts with). */
+function itemLength(b: Uint8Array, at: number): number {
+  const x = b[at];
+  if (x === undefined) return -1;
+  const u = (o: number, n: number): number => { let v = 0; for (let i = 0; i < n; i++) v = v * 256 + (b[at + o + i] ?? NaN); return v; };
+  const items = (head: number, count: number): number => {
+    let len = head;
+    for (let i = 0; i < count; i++) { const n = itemLength(b, at + len); if (n < 0 || Number.isNaN(n)) return -1; len += n; }
+    return len;
+  };
+  let n: number;
+  if (x <= 0x7f || x >= 0xe0 || x === 0xc0 || x === 0xc2 || x === 0xc3) n = 1;
+  else if (x >= 0xa0 && x <= 0xbf) n = 1 + (x - 0xa0);
+  else if (x >= 0x90 && x <= 0x9f) n = items(1, x - 0x90);
+  else if (x >= 0x80 && x <= 0x8f) n = items(1, 2 * (x - 0x80));
+  else if (x === 0xd9 || x === 0xc4) n = 2 + u(1, 1);
+  else if (x === 0xda || x === 0xc5) n = 3 + u(1, 2);
+  else if (x === 0xdb || x === 0xc6) n = 5 + u(1, 4);
+  else if (x === 0xdc) n = items(3, u(1, 2));
+  else if (x === 0xdd) n = items(5, u(1, 4));
+  else if (x === 0xde) n = items(3, 2 * u(1, 2));
+  else if (x === 0xdf) n = items(5, 2 * u(1, 4));
+  else if (x >= 0xd4 && x <= 0xd8) n = 2 + (1 << (x - 0xd4));
+  else if (x === 0xc7) n = 3 + u(1, 1);
+  else if (x === 0xc8) n = 4 + u(1, 2);
+  else if (x === 0xc9) n = 6 + u(1, 4);
+  else n = ({ 0xcc: 2, 0xcd: 3, 0xce: 5, 0xcf: 9, 0xd0: 2, 0xd1: 3, 0xd2: 5, 0xd3: 9, 0xca: 5, 0xcb: 9 } as Record<number, number>)[x] ?? -1;
+  return Number.isNaN(n) || n < 0 || at + n > b.length ? -1 : n;
+}
 const outcomes = new Map<string, number>();
 
 /** Runs m_vs_at over `bytes` copied into the module's memory; `starts` are the offsets of frames
@@ -123,6 +170,12 @@ function check(bytes: Uint8Array): void {
     const isM = (pos: number): boolean =>
       pos + 2 <= bytes.length && bytes[pos - 1] === M_HEAD[0] && bytes[pos] === M_HEAD[1] && bytes[pos + 1] === M_HEAD[2];
     engine.global.set('FIRST', isM);
+    // the payload field's first byte of the "m" frame at pos: past the header and four items
+    engine.global.set('ONE', (pos: number): boolean => {
+      let at = pos - 1 + 3;
+      for (let i = 0; i < 4; i++) { const n = itemLength(bytes, at); if (n < 0) return false; at += n; }
+      return bytes[at] === 0x91;
+    });
     run(`m_vs_at(${p}, ${bytes.length}, FIRST)`);
     const out = run('local t = {}; for k, v in pairs(OUT) do t[#t + 1] = k .. "=" .. v end; return table.concat(t, ",")') as string;
     for (const kv of out.split(',').filter(Boolean)) {
@@ -150,6 +203,10 @@ test('decode_m_at: frames the encoders write, in batches, give decode_at\'s fiel
     return hex(C.encode_frame(5, "m", "{a|0x00001}", "{b|0x00002}", "t", 2, shared, shared)
       .. C.encode({ "e", "{a|0x00001}", { kind = "EXIT", from = "{b|0x00002}" } })
       .. C.encode_frame(5, "m", "{a|0x00001}", "{b|0x00002}", "t", 0)
+      .. C.encode_frame(5, "m", "{a|0x00001}", "{b|0x00002}", "t", 1, shared) -- one value
+      .. C.encode_frame(5, "m", "{a|0x00001}", "{b|0x00002}", "t", 1, cyc)
+      .. C.encode_frame(5, "m", "{a|0x00001}", "{b|0x00002}", "t", 1, false)
+      .. C.encode_frame(5, "m", "{a|0x00001}", "{b|0x00002}", "t", 1, nil) -- a nil: an empty list, not one
       .. C.encode_frame(5, "m", "{a|0x00001}", "{b|0x00002}", "t", 3, cyc, e, arr)
       .. C.encode_frame(5, "m", "{a|0x00001}", "{b|0x00002}", "t", 3, nil, 1, nil)
       .. C.encode_frame(5, "m", "{a|0x00001}", "{|}", "@x", 1, 2 ^ 53, -0.0, 0 / 0)
@@ -157,7 +214,8 @@ test('decode_m_at: frames the encoders write, in batches, give decode_at\'s fiel
       .. C.encode({ "m", "{a|0x00001}", "{b|0x00002}", "t", 1 })) -- five fields: declined, decode_at's
   `) as string;
   check(hexOf(batch));
-  assert.equal(outcomes.get('m'), 5);
+  assert.equal((outcomes.get('m') ?? 0) + (outcomes.get('m1') ?? 0), 9);
+  assert.equal(outcomes.get('m1'), 3, 'the one-value frames (a nil is an empty list; n 1 with three values is not one)');
   assert.equal(outcomes.get('other'), 3);
   // generated payloads (JS values of every shape) as the main thread encodes them, several per batch
   const frame = fc.tuple(fc.string({ maxLength: 24 }), fc.string({ maxLength: 24 }), fc.string({ maxLength: 12 }),

@@ -8,7 +8,7 @@
 // runs this file on that path).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { scenarioRuntime, main, type Scenario } from './helpers/lua-runtime.js';
+import { scenarioRuntime, main, REPORT_OR_EXIT, type Scenario } from './helpers/lua-runtime.js';
 import { mulberry32 } from './helpers/prng.js';
 import type { Runtime } from '../src/index.js';
 
@@ -92,10 +92,7 @@ const scenarios: Scenario[] = [
       senders[i] = must(process.spawn("test:sender", "test:processes", recv, i, p.n, p.seed))
     end
     must(process.send(recv, "setup", senders))
-    -- the receiver's report, or its EXIT if it failed first (a failed check must not hang the test)
-    local r = channel.select({ done:case_receive(), ev:case_receive() })
-    if r.channel == done then return r.value end
-    error("receiver ended first: " .. tostring(r.value.result and r.value.result.error))`) },
+` + REPORT_OR_EXIT) },
 ];
 
 let rt: Runtime;

@@ -67,6 +67,7 @@
 
 #include "lua.h"
 #include "lauxlib.h"
+#include "lstep.h"
 
 #define MAX_DEPTH 512
 #define VALUE_DEPTH (MAX_DEPTH - 12)
@@ -675,7 +676,10 @@ static int scalars_fit (lua_State *L, int from, int to) {
   return 1;
 }
 
-static int c_encode_frame (lua_State *L) {
+/* The frame's bytes for encode_frame (arguments from slot 1: k, a1..ak, v1..vn): -> 0 with the
+** bytes written into small (*len of them; the scalar path), or what encode returns pushed: 1 (the
+** string) or 2 (nil, message). */
+static int frame_bytes (lua_State *L, char *small, size_t *len) {
   Enc e;
   lua_Integer k;
   int top = lua_gettop(L), i, n;
@@ -699,7 +703,6 @@ static int c_encode_frame (lua_State *L) {
     /* Scalars only, and few bytes (a message of plain values): written into a C buffer, with no
     ** scratch taken (no table to number, no callback that could re-enter, no MAX_BYTES to meet);
     ** the same element steps, so the same bytes. */
-    char small[SMALL_FRAME];
     e.L = L; e.b = small; e.cap = SMALL_FRAME; e.len = e.bytes = e.parts = 0;
     e.bidx = 0; e.depth = e.edepth = 0; e.err = NULL; e.errtype = NULL;
     put(&e, d, header(d, (uint64_t)k + 1, 0x90, 16, 0, 0xdc, 0xdd));
@@ -709,8 +712,8 @@ static int c_encode_frame (lua_State *L) {
       put(&e, d, header(d, (uint64_t)n, 0x90, 16, 0, 0xdc, 0xdd));
       for (i = 1; i <= n; i++) enc_elem(&e, 1 + (int)k + i);
     }
-    lua_pushlstring(L, e.b, (size_t)e.len);
-    return 1;
+    *len = (size_t)e.len;
+    return 0;
   }
   enc_open(L, &e);
   seen_add(L, &e.seen, &frame_table);
@@ -730,6 +733,35 @@ static int c_encode_frame (lua_State *L) {
   return enc_finish(L, &e);
 }
 
+static int c_encode_frame (lua_State *L) {
+  char small[SMALL_FRAME];
+  size_t len;
+  int r = frame_bytes(L, small, &len);
+  if (r != 0) return r;
+  lua_pushlstring(L, small, len);
+  return 1;
+}
+
+/* encode_frame_out(outbox, tid, k, a1, ..., ak, v1, ..., vn) -> past | nil, message: the bytes
+** encode_frame returns, appended to tid's range of the step's outbox (lstep.c) as one frame, with
+** no Lua string made for them on the scalar path; past: the outbox's mark was passed (lstep.c
+** put). On an error nothing is appended. */
+static int c_encode_frame_out (lua_State *L) {
+  char small[SMALL_FRAME];
+  size_t len;
+  const char *b;
+  int r;
+  LuaWOutbox *o = luaW_out_check(L, 1);
+  lua_Integer tid = luaL_checkinteger(L, 2);
+  lua_rotate(L, 1, -2);  /* k, a1, ..., vn, outbox, tid */
+  lua_settop(L, -3);  /* the outbox stays referenced by lstep.c's closures */
+  r = frame_bytes(L, small, &len);
+  if (r == 2) return 2;
+  b = r == 0 ? small : lua_tolstring(L, -1, &len);
+  lua_pushboolean(L, luaW_out_put(L, o, tid, b, len));
+  return 1;
+}
+
 
 /* ---- decoder ----------------------------------------------------------------------------------- */
 
@@ -742,7 +774,8 @@ typedef struct Dec {
   int refs;  /* stack index of the refs table */
   int frame;  /* decode_at: the value is a kernel frame (its outer array is presized) */
   int noframe;  /* decode_m_at: 1 while the frame's own table (table 1) was not made, 2 once a
-                ** reference named it */
+                ** reference named it (or named the payload list while nolist) */
+  int nolist;  /* decode_m_at: the payload list of one value (table 2) was not made */
 } Dec;
 
 NORET fail (Dec *d, const char *what, int64_t pos) {
@@ -900,7 +933,7 @@ static int64_t dec_ext (Dec *d, int64_t pos, int64_t size, int ty) {
     if (size != 4) fail(d, "bad table reference", pos);
     i = (int64_t)rd(d, pos, 4);
     if (i >= d->n) fail(d, "reference to an unknown table", pos);
-    if (i == 0 && d->noframe) d->noframe = 2;
+    if ((i == 0 && d->noframe) || (i == 1 && d->nolist)) d->noframe = 2;
     lua_rawgeti(L, d->refs, (lua_Integer)(i + 1));
     return pos + 4;
   }
@@ -1003,6 +1036,7 @@ static void dec_open (lua_State *L, Dec *d, const char *s, size_t slen) {
   d->depth = 0;
   d->frame = 0;
   d->noframe = 0;
+  d->nolist = 0;
   if (take(L, SC_REFS) == LUA_TNIL) {
     lua_pop(L, 1);
     lua_createtable(L, 16, 0);
@@ -1074,7 +1108,7 @@ static int c_decode_at (lua_State *L) {
   return 2;
 }
 
-/* decode_m_at(addr, pos, len) -> pid, from, topic, n, payloads, next_pos | nil: a message frame
+/* decode_m_at(addr, pos, len) -> pid, from, topic, n, payloads, next_pos [, v] | nil: a message frame
 ** without its table. If the frame at pos is an "m" frame (a fixarray of 6 whose first element is
 ** the fixstr "m": every {"m", pid, from, topic, n, payloads} the encoders write), its other five
 ** fields, exactly what decode_at would put at f[2..6], and the position after it; anything else:
@@ -1084,7 +1118,13 @@ static int c_decode_at (lua_State *L) {
 ** The payloads are numbered as decode_at numbers them, after the frame's own table (table 1), so a
 ** reference inside them reads the same table; one that names table 1, the frame itself (no
 ** encoder writes it: the frame is not a value inside itself), makes this return nil too, and
-** decode_at gives the frame. Errors: decode_at's, with the same message and byte. */
+** decode_at gives the frame. Errors: decode_at's, with the same message and byte.
+** One value (session 9): when n is the integer 1 and the payloads are a list of one (what
+** process.send writes for a one-value send), -> pid, from, topic, 1, nil, next_pos, v: the value
+** without its list, as a same-worker send hands it to the mailbox (deliver_msg's p nil, v); the
+** list is numbered (table 2) but not made, and a reference to it from inside the value makes
+** this decline as a reference to the frame does. One table (and its array part) less per
+** message. */
 static int c_decode_m_at (lua_State *L) {
   Dec d;
   lua_Integer a, pos, len;
@@ -1104,11 +1144,36 @@ static int c_decode_m_at (lua_State *L) {
   lua_settop(L, 0);
   dec_open(L, &d, (const char *)s, (size_t)len);
   d.frame = 1;
-  d.n = 1;  /* the frame's table: never made, refs[1] stays empty */
+  /* The frame's table: never made; refs[1] holds a stand-in (the refs table itself: any table,
+  ** so a reference to it decodes as a table would, e.g. as a map key, until the frame is declined). */
+  lua_pushvalue(L, d.refs);
+  lua_rawseti(L, d.refs, 1);
+  d.n = 1;
   d.depth = 1;  /* its elements are one level down, as in decode_at */
   d.noframe = 1;
   p = pos + 3;
-  for (i = 2; i <= 6; i++) p = dec_item(&d, p);
+  for (i = 2; i <= 5; i++) p = dec_item(&d, p);
+  if (byteat(&d, p) == 0x91 && lua_isinteger(L, -1) && lua_tointeger(L, -1) == 1) {
+    /* One value (n 1, a list of one): the value without its list, which is numbered (table 2,
+    ** a stand-in as for the frame) and counts its level, but is not made. */
+    lua_pushvalue(L, d.refs);
+    lua_rawseti(L, d.refs, 2);
+    d.n = 2;
+    d.nolist = 1;
+    d.depth = 2;
+    p = dec_item(&d, p + 1);
+    dec_close(L, &d);
+    if (d.noframe == 2) {
+      lua_pushnil(L);
+      return 1;
+    }
+    lua_pushnil(L);  /* no list */
+    lua_insert(L, -2);
+    lua_pushinteger(L, (lua_Integer)p);
+    lua_insert(L, -2);
+    return 7;  /* pid, from, topic, 1, nil, next, v */
+  }
+  p = dec_item(&d, p);
   dec_close(L, &d);
   if (d.noframe == 2) {
     lua_pushnil(L);
@@ -1332,7 +1397,7 @@ static int c_codec (lua_State *L) {
   static const luaL_Reg fns[] = {
     { "encode", c_encode }, { "decode", c_decode }, { "encode_args", c_encode_args },
     { "decode_args", c_decode_args }, { "copy", c_copy }, { "reset", c_reset },
-    { "encode_frame", c_encode_frame }, { "decode_at", c_decode_at }, { "decode_m_at", c_decode_m_at },
+    { "encode_frame", c_encode_frame }, { "encode_frame_out", c_encode_frame_out }, { "decode_at", c_decode_at }, { "decode_m_at", c_decode_m_at },
     { NULL, NULL }
   };
   luaL_checktype(L, 1, LUA_TFUNCTION);

@@ -79,8 +79,8 @@ const kernel = await LuaKernel.create({
   killRequested: (u) => dir.killRequested(u),
   post: stages ? (to, bytes) => { stages.mark(S_POST); ep.post(to, bytes); } : (to, bytes) => ep.post(to, bytes), // a view into wasm memory: post() copies it at once
   // the frames a step returns, as ranges of the wasm heap: copied without a view (Endpoint.postRange)
-  postRange: stages ? (to, heap, start, end) => { stages.mark(S_POST); ep.postRange(to, heap, start, end); }
-    : (to, heap, start, end) => ep.postRange(to, heap, start, end),
+  postRange: stages ? (to, heap, start, end, frames) => { stages.mark(S_POST); ep.postRange(to, heap, start, end, frames); }
+    : (to, heap, start, end, frames) => ep.postRange(to, heap, start, end, frames),
   write: (fd, bytes) => ep.post(0, Terminal.output(fd, bytes.slice())),
   stdinRead: (req, pid, mode, n) => terminal.read(req, pid, mode, n),
   // process.upgrade re-reads a Lua source: compiled like at load (typed Lua -> plain Lua)

@@ -29,7 +29,7 @@
 // out of the VM for them (H.post before). On wasmoon's module, and with WIPPY_CSTEP=0, the same
 // goes on the Lua stack: __step(batch, len, now) returns nxt, more, then groups of tid, n, frames.
 //
-// Size: ~630 lines. It is the one place that knows the raw exports' calling conventions (the
+// Size: ~650 lines. It is the one place that knows the raw exports' calling conventions (the
 // stack, the step block, the host closures' argument reads), and the step entry, the host
 // functions and the report globals share them; split apart, each file would re-wrap the module.
 //
@@ -40,6 +40,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { luaFactory, loadChunk } from './module.js';
+import { createEngineRaw } from './rawexports.js';
 import { getRandomValues } from 'node:crypto';
 import { stdlibHost } from './host-stdlib.js';
 
@@ -93,9 +94,11 @@ export interface KernelHost {
   post(tid: number, frame: Uint8Array): void;
   /**
    * post() of the bytes heap[start, end) (copied during the call), for the frames a step returns:
-   * no view per frame. Optional: without it they go to post() as views.
+   * no view per frame. On our module a range is all of a step's `frames` frames for `tid`,
+   * concatenated (the step's outbox, native/lua/lstep.c: a batch as the endpoint makes one).
+   * Optional: without it they go to post() as views (a range of several frames as one view).
    */
-  postRange?(tid: number, heap: Uint8Array, start: number, end: number): void;
+  postRange?(tid: number, heap: Uint8Array, start: number, end: number, frames?: number): void;
   /** Terminal/print output. */
   write(fd: number, bytes: Uint8Array): void;
   /** Start a read from stdin for request `req` of process `pid` (mode 1 = line, 2 = up to n bytes). */
@@ -146,6 +149,9 @@ function allSources(): Record<string, string | Uint8Array> {
 /** First size of the input area; it doubles as a step needs. */
 const INPUT_START_BYTES = 64 * 1024;
 
+/** The engine a kernel's Lua state is created with. */
+const KERNEL_ENGINE = { openStandardLibs: true, injectObjects: false, enableProxy: false };
+
 export class LuaKernel {
   private readonly m: Module;
   private readonly L: number;
@@ -168,7 +174,7 @@ export class LuaKernel {
    */
   private block = 0;
   /** The host's post (KernelHost.post, or postRange): where step() hands the frames __step returns. */
-  private postOut: (tid: number, heap: Uint8Array, start: number, end: number) => void = () => {};
+  private postOut: (tid: number, heap: Uint8Array, start: number, end: number, frames?: number) => void = () => {};
 
   private constructor(m: Module, L: number) {
     this.m = m;
@@ -185,8 +191,11 @@ export class LuaKernel {
    */
   static async create(host: KernelHost, cfg: Uint8Array, entries: Uint8Array): Promise<LuaKernel> {
     const factory = luaFactory(); // our module, or wasmoon's with WIPPY_LUA=wasmoon (module.ts)
-    const engine = await factory.createEngine({ openStandardLibs: true, injectObjects: false, enableProxy: false });
-    const m: Module = (engine.global as any).lua.module;
+    // the module's exports without the glue's asserting wrappers (rawexports.ts; WIPPY_RAW_EXPORTS=0: with them, A/B)
+    const { engine, module } = process.env.WIPPY_RAW_EXPORTS === '0'
+      ? { engine: await factory.createEngine(KERNEL_ENGINE), module: undefined }
+      : await createEngineRaw(factory, KERNEL_ENGINE);
+    const m: Module = module ?? (engine.global as any).lua.module;
     const k = new LuaKernel(m, engine.global.address);
     k.installHost(host);
     const mods: Record<string, string | Uint8Array> = { ...allSources(), __cfg: cfg, __entries: entries };
@@ -491,10 +500,12 @@ export class LuaKernel {
       }
       f64 = m.HEAPF64; // the step may have grown the memory (a new buffer, new views)
       this.nextDeadline = f64[b + 4]!;
+      // each range: thread id, address, length, frames in it (the step's outbox holds one range
+      // per destination, its frames concatenated: native/lua/lstep.c)
       const n = f64[b + 6]!;
-      for (let i = 0, at = b + 7; i < n; i++, at += 3) {
+      for (let i = 0, at = b + 7; i < n; i++, at += 4) {
         const p = f64[at + 1]!;
-        this.postOut(f64[at]!, m.HEAPU8, p, p + f64[at + 2]!);
+        this.postOut(f64[at]!, m.HEAPU8, p, p + f64[at + 2]!, f64[at + 3]!);
       }
       return f64[b + 5] !== 0;
     }

@@ -129,6 +129,11 @@ export class Endpoint {
    * grown to a step's size.
    */
   post(to: number, frame: Uint8Array): void {
+    this.postN(to, frame, 1);
+  }
+
+  /** post() of `frames` frames, concatenated. */
+  private postN(to: number, frame: Uint8Array, frames: number): void {
     let buf = this.batches[to];
     const used = this.batchBytes[to] ?? 0;
     const need = used + frame.length;
@@ -139,10 +144,7 @@ export class Endpoint {
     }
     buf.set(frame, used);
     this.batchBytes[to] = need;
-    const frames = this.batchFrames[to] ?? 0;
-    if (frames === 0) this.dests.push(to);
-    this.batchFrames[to] = frames + 1;
-    this.sentFrames[to] = (this.sentFrames[to] ?? 0) + 1;
+    this.counted(to, frames);
   }
 
   /**
@@ -150,10 +152,12 @@ export class Endpoint {
    * and a length in the wasm heap (src/lua/engine.ts). A frame of up to SMALL_COPY bytes is copied
    * byte by byte, a larger one through a view; a view per frame (and per drain, per flush) was
    * ~40% of the CPU of a post, flush and drain of one small frame, in the garbage collector.
+   * The range may hold `frames` frames, concatenated (a worker step's outbox: all its frames for
+   * `to`), counted as that many.
    */
-  postRange(to: number, src: Uint8Array, start: number, end: number): void {
+  postRange(to: number, src: Uint8Array, start: number, end: number, frames = 1): void {
     const n = end - start;
-    if (n > SMALL_COPY) { this.post(to, src.subarray(start, end)); return; }
+    if (n > SMALL_COPY) { this.postN(to, src.subarray(start, end), frames); return; }
     let buf = this.batches[to];
     const used = this.batchBytes[to] ?? 0;
     const need = used + n;
@@ -164,10 +168,15 @@ export class Endpoint {
     }
     for (let i = 0; i < n; i++) buf[used + i] = src[start + i]!;
     this.batchBytes[to] = need;
-    const frames = this.batchFrames[to] ?? 0;
-    if (frames === 0) this.dests.push(to);
-    this.batchFrames[to] = frames + 1;
-    this.sentFrames[to] = (this.sentFrames[to] ?? 0) + 1;
+    this.counted(to, frames);
+  }
+
+  /** The batch for `to` holds `frames` more frames. */
+  private counted(to: number, frames: number): void {
+    const held = this.batchFrames[to] ?? 0;
+    if (held === 0) this.dests.push(to);
+    this.batchFrames[to] = held + frames;
+    this.sentFrames[to] = (this.sentFrames[to] ?? 0) + frames;
   }
 
   /** Frames posted and not yet flushed (read-only; leak checks read it). */

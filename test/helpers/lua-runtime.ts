@@ -39,3 +39,13 @@ local function has(s, sub, what)
   if not s:find(sub, 1, true) then error((what or "text") .. ": expected to contain '" .. sub .. "', got '" .. s .. "'", 2) end
 end
 `;
+
+/**
+ * Lua, the end of a driver: the receiver's report on channel `done`, or, if the receiver ended
+ * first (its EXIT on `ev`, the driver's events), an error naming why — so a failed check inside
+ * the receiver fails the test instead of hanging it.
+ */
+export const REPORT_OR_EXIT = `
+    local r = channel.select({ done:case_receive(), ev:case_receive() })
+    if r.channel == done then return r.value end
+    error("receiver ended first: " .. tostring(r.value.result and r.value.result.error))`;

@@ -261,7 +261,8 @@ return function(deps)
   -- Both decoders take (batch, pos, len); decode ignores len.
   --
   -- A message frame from the input area is not made a table (decode_m_at, lcodec.c): its fields
-  -- come back as values and go straight to the mailbox, handlers.m's steps inline, when its
+  -- (and a one-value message's value without its payload list, as a same-worker send carries it:
+  -- deliver_msg's p nil, v) come back as values and go straight to the mailbox, handlers.m's steps inline, when its
   -- process is here and not forwarded; otherwise (held early, forwarded) the frame is made from
   -- them and takes the general path. MF stands for the message being handled when that fails
   -- (frame_fault reads the kind and the PID). One table, a handler call and the frame's field
@@ -281,7 +282,8 @@ return function(deps)
       dframe = nil
       local f, P
       if dm then
-        local pid, from, topic, n, p, nxt = dm(batch, dpos, len)
+        -- (p nil, v: one value, carried without its list — decode_m_at; as a same-worker send)
+        local pid, from, topic, n, p, nxt, v = dm(batch, dpos, len)
         if nxt then
           dpos = nxt
           if pid == lpid then P = lP
@@ -293,8 +295,12 @@ return function(deps)
           if P then
             MF[2] = pid
             dframe = MF
-            if P.alive then deliver_msg(P, topic, from, n, p or {}) end
+            if P.alive then
+              if p == nil and n == 1 then deliver_msg(P, topic, from, 1, nil, v)
+              else deliver_msg(P, topic, from, n, p or {}) end
+            end
           else
+            if p == nil and n == 1 then p = { v } end
             f = { "m", pid, from, topic, n, p }
           end
         end

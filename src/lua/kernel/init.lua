@@ -130,7 +130,15 @@ local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_c
 local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
   maybe_yield = sched.maybe_yield, newud = H.newud, err = err })
 
-local pids = loadmod("pids")({ H = H, cfg = cfg, encode = codec.encode, err = err, wire = wire, end_step = sched.end_step })
+-- The step block and outbox of our module (native/lua/lstep.c; __step below), nil on wasmoon's
+-- module and with WIPPY_CSTEP=0 (__MODS.__cstep = "0": the stack path on our module too, an A/B
+-- switch): pids.lua then holds a step's frames for other workers in the outbox, else in Lua lists.
+local native_step = type(package) == "table" and type(package.loaded) == "table" and
+  type(package.loaded["wippy.native"]) == "table" and MODS.__cstep ~= "0" and package.loaded["wippy.native"].step or nil
+local pids = loadmod("pids")({ H = H, cfg = cfg, encode = codec.encode, err = err, wire = wire, end_step = sched.end_step,
+  encode_frame = codec.encode_frame, encode_frame_out = native_step and codec.encode_frame_out,
+  out_put = native_step and native_step.put, outbox = native_step and native_step.outbox,
+  outbox_mark = native_step and native_step.outbox_mark })
 
 local rpc = loadmod("rpc")({ run = run, post = pids.post, park = sched.park, ready = sched.ready, err = err,
   SELF = pids.SELF, wire = wire })
@@ -233,7 +241,7 @@ local process = loadmod("process")({
   procs = pids.procs, parse_pid = pids.parse_pid, locate = pids.locate, post = pids.post,
   encode = codec.encode, copy = codec.copy, copy_args = mailbox.copy_args, deliver_msg = mailbox.deliver_msg,
   pack = native_msg and native_msg.packer(codec.copy), encode_frame = codec.encode_frame, remote_uniq = pids.remote_uniq,
-  send_bytes = pids.send_bytes,
+  send_bytes = pids.send_bytes, send_frame = pids.send_frame,
   inbox = mailbox.inbox, events = mailbox.events, listen = mailbox.listen, unlisten = mailbox.unlisten,
   H = H, ready = sched.ready, BLOCK = sched.BLOCK, maybe_yield = sched.maybe_yield, select = channel.channel.select,
   terminate = lifecycle.terminate, deliver_event = lifecycle.deliver_event, topo = lifecycle.topo,
@@ -324,17 +332,16 @@ local take_out = pids.take_out
 -- worker's live count (less what starts took back) goes to the directory in one host call at
 -- its end (lifecycle.lua step_wall, count_load).
 local load_add = H.load_add
-local native_step = type(package) == "table" and type(package.loaded) == "table" and
-  type(package.loaded["wippy.native"]) == "table" and MODS.__cstep ~= "0" and package.loaded["wippy.native"].step or nil
 if native_step then
   local step_in, step_out = native_step.input, native_step.output
+  local outbox = pids.outbox -- the frames are in the outbox, which output() reports (lstep.c)
   function __step(batch, len, now)
     if not now then batch, len, now = step_in() end -- (a batch string comes as arguments)
     run.wall = 0
     local nxt, more = step(batch, len, now)
     local d = run.dload
     if d ~= 0 then run.dload = 0; load_add(d) end
-    step_out(nxt, more, take_out())
+    if outbox then step_out(nxt, more) else step_out(nxt, more, take_out()) end
   end
   __STEP_BLOCK = native_step.block
 else

@@ -8,8 +8,10 @@
 -- Owns: the process table (pid string -> process record), its count and live list, fmt/parse, `locate` (is
 -- a PID here, on another worker of this runtime, or nowhere), and `post` / `send_bytes` (one
 -- frame to a thread, held until the step's end for another worker: flush).
--- Receives: H (route, post, post_many), cfg (tid, hosts), encode, err, wire (ZERO_PID, CONTROL_HOST,
--- FN_HOST_MARK), end_step (sched.lua). Calls nothing else in the kernel.
+-- Receives: H (route, post, post_many), cfg (tid, hosts), encode, encode_frame, err, wire (ZERO_PID,
+-- CONTROL_HOST, FN_HOST_MARK), end_step (sched.lua); on our module with the step block (init.lua)
+-- the step's outbox (native/lua/lstep.c: out_put, outbox, outbox_mark) and encode_frame_out
+-- (lcodec.c). Calls nothing else in the kernel.
 return function(deps)
   local H, cfg, encode, err = deps.H, deps.cfg, deps.encode, deps.err
   local W = deps.wire
@@ -140,8 +142,20 @@ return function(deps)
   local outbytes = 0
   local unpack, min = table.unpack, math.min
 
+  -- On our module (the step block's path, init.lua) the frames are held in C instead: the step's
+  -- outbox (native/lua/lstep.c, `out_put`), one buffer per destination holding its frames'
+  -- bytes concatenated, as the endpoint batches them, reported with the step's output — no Lua
+  -- list, no frames returned as values, and process.send encodes a message straight into it
+  -- (`send_frame` below: no Lua string of the frame). Every frame for a worker goes there, so
+  -- one destination's frames keep their order; main-thread frames still go at once.
+  local out_put = deps.out_put
+  if out_put then deps.outbox_mark(OUT_STEP_BYTES) end
   local function send_bytes(tid, b)
     if tid == 0 or not post_many then H.post(tid, b); return end
+    if out_put then
+      if out_put(tid, b) and end_step then end_step() end
+      return
+    end
     outbytes = outbytes + #b
     if outbytes > OUT_STEP_BYTES and end_step then end_step(); outbytes = 0 end
     local n = outn[tid]
@@ -160,6 +174,28 @@ return function(deps)
     outn[tid] = n
   end
   M.send_bytes = send_bytes
+
+  -- send_frame(tid, k, ...) -> true | nil, message: encode_frame(k, ...)'s bytes held for thread
+  -- tid as send_bytes holds a frame, encoded straight into the outbox (lcodec.c encode_frame_out:
+  -- no Lua string of the frame). Only with the outbox (nil otherwise: process.send encodes and
+  -- calls send_bytes). The main thread's frames go at once, as send_bytes sends them.
+  local encode_frame, encode_frame_out, outbox = deps.encode_frame, deps.encode_frame_out, deps.outbox
+  if out_put and encode_frame_out and post_many then
+    M.send_frame = function(tid, ...)
+      if tid == 0 then
+        local b, eerr = encode_frame(...)
+        if not b then return nil, eerr end
+        H.post(0, b)
+        return true
+      end
+      local past, eerr = encode_frame_out(outbox, tid, ...)
+      if past == nil then return nil, eerr end
+      if past and end_step then end_step() end
+      return true
+    end
+  end
+  -- With the outbox the Lua lists below stay empty (take_out returns nothing).
+  M.outbox = out_put ~= nil and post_many ~= nil
 
   -- Hand the held frames to the host (the end of a step).
   function M.flush()

@@ -8,7 +8,7 @@
 -- where the documented API raises.
 --
 -- Owns: the process module table, argument checks, destination resolution (PID or name).
--- Receives: run, cur, err, errmsg, check; procs, parse_pid, locate, post, send_bytes, remote_uniq (pids.lua);
+-- Receives: run, cur, err, errmsg, check; procs, parse_pid, locate, post, send_bytes, send_frame, remote_uniq (pids.lua);
 -- encode, encode_frame (lcodec.c's, or nil), copy, pack (lmsg.c's, or nil); copy_args, deliver_msg and the subscription functions
 -- (mailbox.lua); ready, BLOCK, maybe_yield, select (sched.lua); terminate, deliver_event, topo,
 -- the event kinds (lifecycle.lua); spawn_from (spawn.lua); exec, check_exec_args, DEFAULT_CANCEL_MS (exec.lua);
@@ -28,6 +28,8 @@ return function(deps)
   -- PIDs of other workers already parsed (pids.lua): a remote send skips resolve's parse
   local remote_uniq = deps.remote_uniq
   local send_bytes = deps.send_bytes -- an encoded frame to a thread, held until the step's end (pids.lua)
+  -- send_frame(tid, 5, "m", ...): encode_frame into the step's outbox (pids.lua); nil without it
+  local send_frame = deps.send_frame
   local mb_inbox, mb_events, mb_listen, mb_unlisten = deps.inbox, deps.events, deps.listen, deps.unlisten
   local H, ready, BLOCK, maybe_yield, chan_select = deps.H, deps.ready, deps.BLOCK, deps.maybe_yield, deps.select
   local terminate, deliver_event, topo = deps.terminate, deps.deliver_event, deps.topo
@@ -131,11 +133,16 @@ return function(deps)
         deliver_msg(target, topic, P.pid, n, p)
       end
     else
-      local b, eerr
-      if encode_frame then b, eerr = encode_frame(5, "m", pid, P.pid, topic, n, ...)
-      else b, eerr = encode({ "m", pid, P.pid, topic, n, { ... } }) end
-      if not b then return E("Invalid", eerr) end
-      send_bytes(target, b)
+      if send_frame then -- straight into the step's outbox (pids.lua)
+        local ok, eerr = send_frame(target, 5, "m", pid, P.pid, topic, n, ...)
+        if not ok then return E("Invalid", eerr) end
+      else
+        local b, eerr
+        if encode_frame then b, eerr = encode_frame(5, "m", pid, P.pid, topic, n, ...)
+        else b, eerr = encode({ "m", pid, P.pid, topic, n, { ... } }) end
+        if not b then return E("Invalid", eerr) end
+        send_bytes(target, b)
+      end
     end
     local st = P.st
     st[4] = st[4] + 1 -- messages sent (ptable.lua)

@@ -793,6 +793,9 @@ return function(K)
       -- encode_frame(k, a1..ak, v1..vn): encode({ a1, ..., ak, { v1, ..., vn } }) without the two
       -- tables (lcodec.c); C only — without it the caller builds the tables (process.send)
       codec.encode_frame = c.encode_frame
+      -- encode_frame_out(outbox, tid, k, ...): encode_frame's bytes appended to the kernel's step
+      -- outbox (native/lua/lstep.c) for thread tid, no string made. The kernel's only.
+      codec.encode_frame_out = c.encode_frame_out
       -- decode_at(addr, pos, len): decode(s, pos) from the bytes at an address of the Lua state's
       -- memory (the worker's input area; lcodec.c). The kernel's only: never give it to a process.
       codec.decode_at = c.decode_at

@@ -1,0 +1,20 @@
+/*
+** lstep.h: the step's outbox (lstep.c), for lcodec.c's encode_frame_out, which encodes a message
+** frame straight into it.
+*/
+#ifndef lstep_h
+#define lstep_h
+
+#include "lua.h"
+
+typedef struct LuaWOutbox LuaWOutbox;
+
+/* The outbox userdata at idx (`wippy.native.step.outbox`), or a Lua error. */
+LuaWOutbox *luaW_out_check (lua_State *L, int idx);
+
+/* Appends len bytes at s as one frame for thread tid; returns 1 when the bytes held passed the
+** outbox's mark (the count restarts), else 0. A Lua error for a bad tid or no memory (nothing
+** appended). */
+int luaW_out_put (lua_State *L, LuaWOutbox *o, lua_Integer tid, const char *s, size_t len);
+
+#endif
