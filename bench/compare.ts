@@ -515,23 +515,23 @@ function comparisons(W: number, quick: boolean): Comparison[] {
     // tinybench-driven figure is the one this row showed until session 9 (bench/jobs.ts says why).
     {
       group: G4, label: `job runner, ${wl}, 64 in flight ÷ piscina`, target: 4, targetText: 'job runner ≥ 4× piscina’s jobs/s',
-      ours: oursSide('job-runner', `job-runner, ${wl}, rt.exec, 64 in flight`, 'jobs/s', (f) => f.workers === W && f.figure === 'rt.exec x*x, 64 in flight'),
+      ours: oursSide('job-runner', `job-runner, ${wl}, rt.exec, 64 in flight, plain driver`, 'jobs/s', (f) => f.workers === W && f.figure === 'rt.exec x*x, 64 in flight, plain driver'),
       ref: piscina('all tasks submitted at once', 'jobs/s', (p) => p.ops),
     },
     {
       group: G4, label: `job runner, ${wl}, 64 in flight ÷ piscina 64 in flight (same driver)`,
-      ours: oursSide('job-runner', `job-runner, ${wl}, rt.exec, 64 in flight`, 'jobs/s', (f) => f.workers === W && f.figure === 'rt.exec x*x, 64 in flight'),
+      ours: oursSide('job-runner', `job-runner, ${wl}, rt.exec, 64 in flight, plain driver`, 'jobs/s', (f) => f.workers === W && f.figure === 'rt.exec x*x, 64 in flight, plain driver'),
       ref: piscina('64 in flight, the same driver', 'jobs/s', (p) => p.inFlight?.ops),
     },
     {
       group: G4, label: `job runner, ${wl}, 64 in flight by tinybench ÷ piscina (the row until session 9)`,
       ours: oursSide('job-runner', `job-runner, ${wl}, rt.exec, 64 in flight, tinybench driver`, 'jobs/s',
-        (f) => f.workers === W && f.figure === 'rt.exec x*x, 64 in flight, tinybench driver'),
+        (f) => f.workers === W && f.figure === 'rt.exec x*x, 64 in flight'),
       ref: piscina('all tasks submitted at once', 'jobs/s', (p) => p.ops),
     },
     {
       group: G4, label: 'job runner, 1 worker, 64 in flight ÷ piscina',
-      ours: oursSide('job-runner', 'job-runner, 1 worker, rt.exec, 64 in flight', 'jobs/s', (f) => f.workers === 1 && f.figure === 'rt.exec x*x, 64 in flight'),
+      ours: oursSide('job-runner', 'job-runner, 1 worker, rt.exec, 64 in flight, plain driver', 'jobs/s', (f) => f.workers === 1 && f.figure === 'rt.exec x*x, 64 in flight, plain driver'),
       ref: piscina('all tasks submitted at once', 'jobs/s', (p) => p.ops),
     },
     {

@@ -8,9 +8,11 @@
 // that comparison are driven the same way; jobs/s is N over the wall time of the run. Until
 // session 9 the run was driven by tinybench (concurrency "task"), whose per-iteration bookkeeping
 // costs the main thread ~0.4–0.55 µs of CPU per job against the driver's ~0.05 (a no-op async job
-// at 64 in flight, Node 24); that figure is still reported beside it ("tinybench driver"), so the
-// earlier results stay comparable. A second tinybench task runs one job at a time for the unloaded
-// latency. Every result is checked against x*x.
+// at 64 in flight, Node 24); that figure is still reported beside it, so the earlier results stay
+// comparable. A second tinybench task runs one job at a time for the unloaded
+// latency. Every result is checked against x*x. Figure names: "64 in flight" is the tinybench-driven
+// one (the name it had, so `bench/ab.ts` against an earlier checkout compares like with like),
+// "64 in flight, plain driver" the inflight.ts one.
 //
 // Counts beside the timings (they do not depend on the machine's load, so a before/after reads
 // them first): per job of the loaded run, the frames the workers sent to the main thread and to
@@ -155,13 +157,13 @@ async function jobRunner(ctx: BenchContext, workers: number): Promise<Figure[]> 
     const base = { workload: 'job-runner', variant: workersLabel(workers), workers };
     return [
       {
-        ...base, figure: `rt.exec x*x, ${CONCURRENCY} in flight`, value: total / a.seconds, unit: 'jobs/s', p50Us: l.p50, p99Us: l.p99,
+        ...base, figure: `rt.exec x*x, ${CONCURRENCY} in flight, plain driver`, value: total / a.seconds, unit: 'jobs/s', p50Us: l.p50, p99Us: l.p99,
         work: `${fmtInt(total)} jobs, results checked`,
         timing: `JS wall clock around the run; ${CONCURRENCY} loops each awaiting one job (native-bench/inflight.ts, as piscina's row), per-job latency recorded by it`,
         details: a.details,
       },
       {
-        ...base, figure: `rt.exec x*x, ${CONCURRENCY} in flight, tinybench driver`, value: total / b.seconds, unit: 'jobs/s', p50Us: lt.p50, p99Us: lt.p99,
+        ...base, figure: `rt.exec x*x, ${CONCURRENCY} in flight`, value: total / b.seconds, unit: 'jobs/s', p50Us: lt.p50, p99Us: lt.p99,
         work: `${fmtInt(total)} jobs, results checked`, timing: 'JS wall clock around the run; per-job latency by tinybench (concurrency "task"): the driver until session 9',
         details: b.details,
       },
