@@ -119,9 +119,17 @@ return function(deps)
   -- held and passed 1,000 to a call). The host's endpoint batches what a step posts anyway and
   -- publishes it only after the step (src/transport/endpoint.ts), so no frame becomes visible
   -- later than before, and frames for one destination keep their order: they all go through
-  -- here. Frames for the main thread (tid 0) still go at once: they stay in order with terminal
-  -- output, which the host posts to the main thread as H.write is called. Without
-  -- H.post_many (the kernel's tests' fakes) every frame goes at once.
+  -- here. Without H.post_many (the kernel's tests' fakes) every frame goes at once.
+  --
+  -- Frames for the main thread (tid 0) are held the same way (session 9; until then each went at
+  -- once, one H.post per frame): a job's EXIT ("jx", lifecycle.lua post_jx) is one such frame per
+  -- job, so a step that ends ~30 jobs made ~30 host calls for them, where now they return with the
+  -- step (take_out). Their order with terminal output, which the host posts to the main thread as
+  -- H.write is called (src/host/worker.ts), is kept by handing the held frames for the main
+  -- thread over first whenever the kernel writes (H.write is wrapped below): every frame for the
+  -- main thread, written or posted, reaches it in the order the kernel made it. Nothing but a step
+  -- (init.lua __step) posts frames, so a held frame is never left behind by a call without a
+  -- take_out.
   --
   -- A step that holds more than OUT_STEP_BYTES for other workers ends after the resume running
   -- (sched.lua end_step): the endpoint publishes a step's frames when it ends, and a receiving
@@ -141,9 +149,12 @@ return function(deps)
   local unpack, min = table.unpack, math.min
 
   local function send_bytes(tid, b)
-    if tid == 0 or not post_many then H.post(tid, b); return end
-    outbytes = outbytes + #b
-    if outbytes > OUT_STEP_BYTES and end_step then end_step(); outbytes = 0 end
+    if not post_many then H.post(tid, b); return end
+    -- (the main thread's frames do not count: the mark is about feeding a worker's ring)
+    if tid ~= 0 then
+      outbytes = outbytes + #b
+      if outbytes > OUT_STEP_BYTES and end_step then end_step(); outbytes = 0 end
+    end
     local n = outn[tid]
     local q
     if n == nil then
@@ -160,6 +171,35 @@ return function(deps)
     outn[tid] = n
   end
   M.send_bytes = send_bytes
+
+  -- Hand the frames held for thread `tid` to the host now, and forget the destination.
+  local function flush_one(tid)
+    local q, n = outq[tid], outn[tid]
+    if n == nil then return end
+    outn[tid] = nil
+    for i = 1, nout do
+      if outd[i] == tid then
+        for j = i, nout - 1 do outd[j] = outd[j + 1] end
+        outd[nout] = nil
+        nout = nout - 1
+        break
+      end
+    end
+    if n == 1 then H.post(tid, q[1])
+    else
+      for j = 1, n, FLUSH_CHUNK do post_many(tid, unpack(q, j, min(j + FLUSH_CHUNK - 1, n))) end
+    end
+    for j = 1, n do q[j] = nil end
+  end
+  -- Terminal output goes to the main thread as it is written: what is held for the main thread
+  -- goes first (the header).
+  local raw_write = H.write
+  if post_many and raw_write then
+    H.write = function(fd, s)
+      if outn[0] ~= nil then flush_one(0) end
+      return raw_write(fd, s)
+    end
+  end
 
   -- Hand the held frames to the host (the end of a step).
   function M.flush()
