@@ -223,7 +223,9 @@ export class ControlEndpoint {
         down: (i) => rt.dir.isDown(tids[i]!),
       }) : undefined;
       p = { q: view ? q : undefined, tids: view ? tids : undefined, view, last: 0, hooked, hostHead: undefined, fnHeads: new Map() };
-      this.jobPlans.set(host, p);
+      // (kept only for a host of this runtime: a name that is none gets its not-found error from
+      // pickTid, and a plan of its own each time rather than an entry here for ever)
+      if (rt.hostTids.has(host)) this.jobPlans.set(host, p);
     }
     return p;
   }

@@ -172,9 +172,19 @@ return function(deps)
   end
   M.send_bytes = send_bytes
 
+  -- Hand the n frames q holds for thread `tid` to the host (a lone frame is a plain post) and
+  -- clear q.
+  local function hand_over(tid, q, n)
+    if n == 1 then H.post(tid, q[1])
+    else
+      for j = 1, n, FLUSH_CHUNK do post_many(tid, unpack(q, j, min(j + FLUSH_CHUNK - 1, n))) end
+    end
+    for j = 1, n do q[j] = nil end
+  end
+
   -- Hand the frames held for thread `tid` to the host now, and forget the destination.
   local function flush_one(tid)
-    local q, n = outq[tid], outn[tid]
+    local n = outn[tid]
     if n == nil then return end
     outn[tid] = nil
     for i = 1, nout do
@@ -185,11 +195,7 @@ return function(deps)
         break
       end
     end
-    if n == 1 then H.post(tid, q[1])
-    else
-      for j = 1, n, FLUSH_CHUNK do post_many(tid, unpack(q, j, min(j + FLUSH_CHUNK - 1, n))) end
-    end
-    for j = 1, n do q[j] = nil end
+    hand_over(tid, outq[tid], n)
   end
   -- Terminal output goes to the main thread as it is written: what is held for the main thread
   -- goes first (the header).
@@ -206,13 +212,9 @@ return function(deps)
     for i = 1, nout do
       local tid = outd[i]
       outd[i] = nil
-      local q, n = outq[tid], outn[tid]
+      local n = outn[tid]
       outn[tid] = nil
-      if n == 1 then H.post(tid, q[1])
-      else
-        for j = 1, n, FLUSH_CHUNK do post_many(tid, unpack(q, j, min(j + FLUSH_CHUNK - 1, n))) end
-      end
-      for j = 1, n do q[j] = nil end
+      hand_over(tid, outq[tid], n)
     end
     nout, outbytes = 0, 0
   end
