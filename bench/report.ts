@@ -147,7 +147,7 @@ export function markdown(r: Results): string {
   out.push('- "N workers" runs one driver (pair, ring) per worker thread: spawns on the caller\'s host land on the caller\'s worker. "Across workers" puts the peer on a second process.host.');
   out.push('- Latencies (p50/p99) of ping-pong come from a separate phase timing each round trip with `time.now()`; the cost of two back-to-back `time.now()` calls is in the JSON (`timerPairOverheadUs`) and is not subtracted.');
   out.push('- Lua heap per process: the sandbox has no `collectgarbage` and `rt.stats()` does not collect, so the heap is sampled while a garbage-making job lets the incremental GC finish cycles, and the lowest reading is used; it can still include garbage (an upper bound). RSS covers the whole Node process.');
-  out.push('- Job runner: tinybench with `concurrency: "task"` keeps 64 `rt.exec` calls in flight (per-job latency percentiles); jobs/s is N over the wall time of that run.');
+  out.push('- Job runner: 64 loops each awaiting one `rt.exec` keep 64 jobs in flight (native-bench/inflight.ts, the driver of piscina\'s 64-in-flight phase too; per-job latency percentiles); jobs/s is N over the wall time of that run. The same through tinybench with `concurrency: "task"` (the driver until session 9) is the figure named "64 in flight" (its name until then), the plain one "64 in flight, plain driver".');
   out.push('');
   return out.join('\n');
 }

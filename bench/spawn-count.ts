@@ -4,6 +4,14 @@
 //
 //   node dist/bench/spawn-count.js [--a DIR] [--b DIR] [--only spawn-exit|job-runner]
 //                                  [--from 3000] [--n 2000] [--rows 40] [--node PATH]
+//                                  [--workers 1|2] [--hook]
+//
+// `--workers 2 --hook` counts what a 2-worker host with the budget hook runs (the job runner's
+// "spj" admission, the Lua-side list: src/runtime/control.ts "Admission"): the hosts keep their
+// budget (no WIPPY_BENCH_HOOK=0), and the profiler's hook is set after the budget hook in
+// sched.lua's `hook` (so it replaces it on the counted coroutines; nothing counted here runs long
+// enough to need the budget). The counts are the first worker's to print (each worker's Lua
+// state counts its own spawns).
 //
 // How. The kernel's Lua sources are read from `dist/src/lua/kernel/` of the checkout that runs
 // (src/lua/engine.ts), so each checkout's `dist/`, `vendor/` and `package.json` are copied into a
@@ -44,6 +52,8 @@ const FROM = Number(arg('from', '3000'));
 const N = Number(arg('n', '2000'));
 const ROWS = Number(arg('rows', '40'));
 const NODE = arg('node', process.execPath)!;
+const WORKERS = arg('workers', '1')!;
+const HOOK = argv.includes('--hook');
 const sides = [arg('a', undefined), arg('b', undefined)].filter((x): x is string => x !== undefined);
 if (sides.length === 0) sides.push('.');
 
@@ -110,11 +120,18 @@ function prepare(root: string): string {
     writeFileSync(join(k, file), src.slice(0, at) + text + src.slice(at));
   };
   splice('init.lua', 'local step, count, mbox = sched.step', PROFILER + '\n', true);
-  splice('sched.lua', '  local function hook(co, proc)\n', '    if __SPAWN_COUNT_HOOK then __SPAWN_COUNT_HOOK(co) end\n');
-  // new_thread may make a coroutine without calling hook (sched.lua inlines it): hook it there too
-  const sched = readFileSync(join(k, 'sched.lua'), 'utf8');
-  if (sched.includes('co = take_co(fn, proc)\n')) {
-    splice('sched.lua', 'co = take_co(fn, proc)\n', '      if __SPAWN_COUNT_HOOK then __SPAWN_COUNT_HOOK(co) end\n');
+  if (HOOK) {
+    // after the budget hook is set (which would replace the profiler's), in hook and in new_thread's inline copy
+    splice('sched.lua', '    return co\n  end\n  S.hook = hook', '    if __SPAWN_COUNT_HOOK then __SPAWN_COUNT_HOOK(co) end\n', true);
+    splice('sched.lua', '        if chook then chook(co) else sethook(co, budget_hook, "", HOOK_EVERY) end\n      end\n    end\n',
+      '    if __SPAWN_COUNT_HOOK then __SPAWN_COUNT_HOOK(co) end\n');
+  } else {
+    splice('sched.lua', '  local function hook(co, proc)\n', '    if __SPAWN_COUNT_HOOK then __SPAWN_COUNT_HOOK(co) end\n');
+    // new_thread may make a coroutine without calling hook (sched.lua inlines it): hook it there too
+    const sched = readFileSync(join(k, 'sched.lua'), 'utf8');
+    if (sched.includes('co = take_co(fn, proc)\n')) {
+      splice('sched.lua', 'co = take_co(fn, proc)\n', '      if __SPAWN_COUNT_HOOK then __SPAWN_COUNT_HOOK(co) end\n');
+    }
   }
   splice('spawn.lua', '  local function start_here(id, host, watcher, link, ctx, n, args, pid, uniq)\n',
     '    if __SPAWN_COUNT then __SPAWN_COUNT() end\n');
@@ -126,12 +143,15 @@ interface Counts { total: [number, number, number]; rows: Array<[number, number,
 function measure(root: string): Counts {
   const dir = prepare(root);
   try {
-    const r = spawnSync(NODE, ['dist/bench/run.js', '--only', ONLY, '--workers', '1', '--quick'], {
-      cwd: dir, env: { ...process.env, WIPPY_BENCH_HOOK: '0' }, encoding: 'utf8', maxBuffer: 64 << 20,
+    const r = spawnSync(NODE, ['dist/bench/run.js', '--only', ONLY, '--workers', WORKERS, '--quick'], {
+      cwd: dir, env: HOOK ? process.env : { ...process.env, WIPPY_BENCH_HOOK: '0' }, encoding: 'utf8', maxBuffer: 64 << 20,
     });
-    const out = `${r.stdout}\n${r.stderr}`;
+    // With --workers 2 the 1-worker variant runs first and each worker prints its own block: the
+    // last block is a worker of the last variant's.
+    const all = `${r.stdout}\n${r.stderr}`;
+    const out = all.slice(Math.max(0, all.lastIndexOf('SPAWNCOUNT total')));
     const total = out.match(/SPAWNCOUNT total (\S+) (\S+) (\S+)/);
-    if (!total) throw new Error(`spawn-count: no counts from ${root} (fewer than ${FROM + N} spawns?)\n${out.slice(-2000)}`);
+    if (!total) throw new Error(`spawn-count: no counts from ${root} (fewer than ${FROM + N} spawns?)\n${all.slice(-2000)}`);
     const rows: Counts['rows'] = [];
     for (const m of out.matchAll(/SPAWNCOUNT row (\S+) (\S+) (\S+) (.*)/g)) rows.push([Number(m[1]), Number(m[2]), Number(m[3]), m[4]!]);
     return { total: [Number(total[1]), Number(total[2]), Number(total[3])], rows };
@@ -160,7 +180,7 @@ const hostCalls = (c: Counts): { total: number; by: string } => {
 const fmt = (x: number, d = 1): string => x.toFixed(d).padStart(8);
 const results = sides.map((root) => ({ root, c: measure(root) }));
 for (const { root, c } of results) {
-  console.log(`\n${root} · ${ONLY}, per spawn (spawns ${FROM}..${FROM + N - 1}, 1 worker, no budget hook)`);
+  console.log(`\n${root} · ${ONLY}, per spawn (spawns ${FROM}..${FROM + N - 1}, ${WORKERS} worker(s), ${HOOK ? 'the hosts\' budget hook replaced by the counter' : 'no budget hook'})`);
   console.log(`${'instr'.padStart(8)} ${'calls'.padStart(8)} ${'bytes'.padStart(8)}  function`);
   for (const [i, cl, b, k] of c.rows.slice(0, ROWS)) console.log(`${fmt(i)} ${fmt(cl, 2)} ${fmt(b)}  ${k}`);
   console.log(`${fmt(c.total[0])} ${fmt(c.total[1], 2)} ${fmt(c.total[2])}  total`);

@@ -2,9 +2,14 @@
  * piscina (v5) as the job-runner peer: N tiny tasks (`x => x * x`) on a pool
  * of `threads` worker threads, every result checked.
  *
- * Two phases, reported together:
+ * Three phases, reported together:
  * - throughput: all tasks submitted at once (`Promise.all`, piscina's natural
  *   use), tasks/s from first submit to last result;
+ * - throughput at a fixed number in flight (`inFlight`, default 64): the same
+ *   count of tasks through the driver our job runner's row uses
+ *   (inflight.ts: `lanes` loops each awaiting one task at a time), so the
+ *   two rows of that comparison are driven the same way; with its p50/p99
+ *   per-task latency under that load;
  * - latency: `latencyTasks` tasks run one at a time, each awaited before the
  *   next, timed from `run()` to its result. This is the unloaded round trip
  *   (main -> worker wake-up -> result -> main); under the throughput phase the
@@ -18,6 +23,7 @@
 
 import { Piscina } from 'piscina';
 import { argValue, isMain, percentile, round } from './common.js';
+import { runInFlight } from './inflight.js';
 
 export interface PiscinaOptions {
   /** Worker threads (min = max). Default 2, the project's machine has 2 cores. */
@@ -28,12 +34,18 @@ export interface PiscinaOptions {
   latencyTasks?: number;
   /** Untimed tasks before the measurement. Default 2,000. */
   warmup?: number;
+  /** Tasks in flight in the fixed-concurrency phase (inflight.ts). Default 64. */
+  inFlight?: number;
 }
 
 export interface PiscinaResult {
+  /** All tasks submitted at once: tasks/s. */
   ops: number;
+  /** One task at a time: latency percentiles. */
   p50_us: number;
   p99_us: number;
+  /** `inFlight` tasks in flight through inflight.ts: tasks/s and per-task latency under that load. */
+  inFlight: { lanes: number; ops: number; p50_us: number; p99_us: number };
 }
 
 const TASK_FILE = new URL('./piscina-task.js', import.meta.url).href;
@@ -50,6 +62,12 @@ export async function runPiscina(opts: PiscinaOptions): Promise<PiscinaResult> {
     await runAll(pool, tasks);
     const seconds = (performance.now() - t0) / 1000;
 
+    const lanes = opts.inFlight ?? 64;
+    const fixed = await runInFlight(tasks, lanes, async (i) => {
+      const r = await pool.run(i);
+      if (r !== i * i) throw new Error(`piscina: task ${i} returned ${r}`);
+    });
+
     const samples = new Float64Array(latencyTasks);
     for (let i = 0; i < latencyTasks; i++) {
       const s = performance.now();
@@ -62,6 +80,10 @@ export async function runPiscina(opts: PiscinaOptions): Promise<PiscinaResult> {
       ops: Math.round(tasks / seconds),
       p50_us: round(percentile(samples, 0.5), 1),
       p99_us: round(percentile(samples, 0.99), 1),
+      inFlight: {
+        lanes, ops: Math.round(tasks / (fixed.ms / 1000)),
+        p50_us: round(percentile(fixed.latenciesMs, 0.5) * 1000, 1), p99_us: round(percentile(fixed.latenciesMs, 0.99) * 1000, 1),
+      },
     };
   } finally {
     await pool.destroy();

@@ -3,7 +3,7 @@
 // test/jobs.test.ts drives the same API against real workers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HOST_FULL, type ExitInfo } from '../src/runtime/control.js';
+import { HOST_FULL, type ExitInfo, type ExitReceiver } from '../src/runtime/control.js';
 import { JobRunner, AbortError, JobTimeoutError, QueueFullError, type JobHost, type JobRunnerOptions } from '../src/runtime/jobs.js';
 import { uncrossable } from '../src/runtime/crossing.js';
 import { WippyError } from '../src/index.js';
@@ -12,12 +12,12 @@ import { WippyError } from '../src/index.js';
 class FakeHost implements JobHost {
   room = Infinity;
   seq = 0;
-  readonly live = new Map<string, (e: ExitInfo) => void>();
+  readonly live = new Map<string, ExitReceiver>();
   readonly started: string[] = [];
   readonly cancels: Array<[string, number, string | undefined]> = [];
   readonly events: string[] = [];
   holds = 0;
-  spawnLua(id: string, _h: string | undefined, args: unknown[], onExit: (e: ExitInfo) => void): string | typeof HOST_FULL | undefined {
+  spawnLua(id: string, _h: string | undefined, args: unknown[], onExit: ExitReceiver): string | typeof HOST_FULL | undefined {
     if (id === 'app:missing') throw new WippyError('factory not found', 'NotFound', false);
     if (this.room <= 0) return HOST_FULL;
     this.room--;
@@ -38,7 +38,8 @@ class FakeHost implements JobHost {
   exit(pid: string, value?: unknown, error?: WippyError): void {
     const cb = this.live.get(pid)!;
     this.live.delete(pid);
-    cb(error ? { pid, error } : { pid, value });
+    const e: ExitInfo = error ? { pid, error } : { pid, value };
+    if (typeof cb === 'function') cb(e); else cb.exited(e);
   }
 }
 

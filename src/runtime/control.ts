@@ -83,7 +83,7 @@ import type { TaskQueues } from '../scheduler/tasks.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostEntry } from '../registry/types.js';
 import { WASM_KINDS } from '../registry/schema.js';
-import { formatPid, parsePid } from './pid.js';
+import { formatPid, parsePid, pidHead, pidOf } from './pid.js';
 import { factoryNotFound, hostNotFound } from './not-found.js';
 import { placeJob, TurnView } from './job-place.js';
 import { WatchTable } from './watch-table.js';
@@ -105,6 +105,12 @@ export interface SpawnContext {
   values?: Record<string, unknown>;
   security?: { actor?: { id: string; meta?: Record<string, unknown> }; groups?: string[]; policies?: string[] };
 }
+
+/**
+ * Who hears a watched process's EXIT: a callback, or an object whose exited(e) is called (a job's
+ * record, src/runtime/jobs.ts: no closure per job).
+ */
+export type ExitReceiver = ((e: ExitInfo) => void) | { exited(e: ExitInfo): void };
 
 /** What the control endpoint needs from the runtime. */
 export interface ControlHost {
@@ -139,7 +145,7 @@ interface PendingReply { resolve: (v: [unknown, unknown]) => void; tid: number }
  * while a spawn rpc's answer is on its way) and the callback. One plain record per watch, no
  * closure: a job's watch is on the hot path.
  */
-interface Watch { ctlUniq: number; target: string | undefined; onExit: (e: ExitInfo) => void; framed: number }
+interface Watch { ctlUniq: number; target: string | undefined; onExit: ExitReceiver; framed: number }
 
 /** A Watch's ctlUniq when it has no control PID (a numbered watch: its EXIT is a "jx" frame). */
 const NO_SLOT = -1;
@@ -155,13 +161,11 @@ export class ControlEndpoint {
   /** The last watch number spawnLua handed out (numbers and control PIDs never collide: types). */
   private watchSeq = 0;
   private readonly rr = new Map<string, number>();
-  /** Per multi-worker host: what placeJob reads of its workers, and the worker of its last job. */
-  private readonly jobViews = new Map<string, TurnView>();
-  private readonly jobLast = new Map<string, number>();
+  /** Per host: what a job's admission reads of it, looked up once per job (JobPlan). */
+  private readonly jobPlans = new Map<string, JobPlan>();
   private readonly peerViews = new Map<string, SpawnPlaceView>();
   /** Per worker thread id: jobs sent to it by "spj" frame whose EXIT has not come (their bound). */
   private readonly framed: number[] = [];
-  private readonly hookedHosts = new Map<string, boolean>();
 
   constructor(private readonly rt: ControlHost) {}
 
@@ -193,45 +197,52 @@ export class ControlEndpoint {
   }
 
   /**
-   * The worker (index in the host) a job on `host` goes to: its inject queue, and its home
-   * (src/runtime/job-place.ts: the lightest, an awake one among equals). -1 when all are down.
-   * The weights are read once per turn (TurnView); the caller reports where the job went (jobView).
+   * What a job's admission on `host` reads (JobPlan), made at its first job: the host's run
+   * queues and workers (undefined on a one-worker host), the placement view, the worker of the
+   * previous job, whether it runs the budget hook. One Map lookup per job where there were six
+   * (the queues, the workers, the view twice, the last worker, the hook).
    */
-  private placeJob(host: string, tids: number[], q: TaskQueues): number {
-    const v = this.jobView(host, tids, q);
-    const i = placeJob(v, this.jobLast.get(host) ?? 0);
-    if (i >= 0) this.jobLast.set(host, i);
-    return i;
-  }
-
-  private jobView(host: string, tids: number[], q: TaskQueues): TurnView {
-    let v = this.jobViews.get(host);
-    if (!v) {
+  private jobPlan(host: string): JobPlan {
+    let p = this.jobPlans.get(host);
+    if (!p) {
       const rt = this.rt;
-      v = new TurnView({
+      const q = rt.taskQueues.get(host);
+      const tids = q ? rt.hostTids.get(host) : undefined;
+      // Does the host run the budget hook (max_reductions or max_memory_mb set)? Only there is a
+      // job framed ("Admission" above): without the hook, a sibling takes work from a computing
+      // worker only from its shared queues (the stuck rule), which a framed job never reaches.
+      const c = (rt.registry.get(host) as HostEntry | undefined)?.host;
+      const hooked = c !== undefined && (c.maxReductions > 0 || c.maxMemoryMb > 0);
+      // The worker (index in the host) a job goes to: its inject queue, and its home
+      // (src/runtime/job-place.ts: the lightest, an awake one among equals). The weights are read
+      // once per turn (TurnView); where each job went is reported to it (added).
+      const view = q && tids ? new TurnView({
         n: tids.length,
         weight: (i) => rt.dir.load(tids[i]!) + q.queuedAt(i) + rt.dir.listed(tids[i]!),
         parked: (i) => rt.isParked(tids[i]!),
         down: (i) => rt.dir.isDown(tids[i]!),
-      });
-      this.jobViews.set(host, v);
+      }) : undefined;
+      p = { q: view ? q : undefined, tids: view ? tids : undefined, view, last: 0, hooked, hostHead: undefined, fnHeads: new Map() };
+      // (kept only for a host of this runtime: a name that is none gets its not-found error from
+      // pickTid, and a plan of its own each time rather than an entry here for ever)
+      if (rt.hostTids.has(host)) this.jobPlans.set(host, p);
     }
-    return v;
+    return p;
   }
 
   /**
-   * Does `host` run the budget hook (max_reductions or max_memory_mb set)? Only there is a job
-   * framed ("Admission" above): without the hook, a sibling takes work from a computing worker
-   * only from its shared queues (the stuck rule), which a framed job never reaches.
+   * The PID of `uniq` for `entryId` run by worker `tid` on the plan's host: formatPid's string,
+   * its head ("{host|0x", pid.ts pidHead) kept in the plan — per (entry, worker) for a function,
+   * whose PID's host part names both (src/wire/spec.ts fnHost), else the host's own.
    */
-  private hooked(host: string): boolean {
-    let v = this.hookedHosts.get(host);
-    if (v === undefined) {
-      const c = (this.rt.registry.get(host) as HostEntry | undefined)?.host;
-      v = c !== undefined && (c.maxReductions > 0 || c.maxMemoryMb > 0);
-      this.hookedHosts.set(host, v);
+  private jobPid(plan: JobPlan, entryId: string, fn: boolean, host: string, tid: number, uniq: number): string {
+    if (!fn) return pidOf(plan.hostHead ??= pidHead(host), uniq);
+    let heads = plan.fnHeads.get(entryId);
+    if (heads === undefined) {
+      if (plan.fnHeads.size >= FN_HEADS_KEEP) plan.fnHeads.clear();
+      plan.fnHeads.set(entryId, heads = []);
     }
-    return v;
+    return pidOf(heads[tid] ??= pidHead(fnHost(entryId, tid)), uniq);
   }
 
   /** What the peer rule reads of `host`'s workers (spawn-place.ts). */
@@ -262,7 +273,7 @@ export class ControlEndpoint {
    * Spawn `entryId` on `host` with `args`; `onExit` (optional) gets its EXIT. Resolves to the PID.
    * `queued`: a job (exec, run), for the host's global run queue (see the header).
    */
-  async spawn(entryId: string, host: string | undefined, args: unknown[], onExit: ((e: ExitInfo) => void) | undefined,
+  async spawn(entryId: string, host: string | undefined, args: unknown[], onExit: ExitReceiver | undefined,
     ctx: SpawnContext | undefined, queued: boolean): Promise<string> {
     if (onExit) {
       const pid = this.spawnLua(entryId, host, args, onExit, ctx, queued, false);
@@ -312,22 +323,27 @@ export class ControlEndpoint {
    * Throws, with nothing sent and nothing held, when the runtime is not running, the host is
    * unknown, or the arguments cannot be encoded.
    */
-  spawnLua(entryId: string, host: string | undefined, args: unknown[], onExit: (e: ExitInfo) => void,
+  spawnLua(entryId: string, host: string | undefined, args: unknown[], onExit: ExitReceiver,
     ctx: SpawnContext | undefined, queued: boolean, pushBack: boolean): string | typeof HOST_FULL | undefined {
     const rt = this.rt;
     const entry = rt.registry.get(entryId);
     if (!entry || (entry.kind !== 'process.lua' && entry.kind !== 'function.lua')) return undefined;
     rt.assertRunning();
     const h = host ?? this.defaultHost(entryId);
-    const q = queued ? rt.taskQueues.get(h) : undefined;
-    const tids = q && rt.hostTids.get(h)!;
-    const at = tids ? this.placeJob(h, tids, q!) : -1;
+    const plan = this.jobPlan(h);
+    const q = queued ? plan.q : undefined;
+    const tids = plan.tids;
+    let at = -1;
+    if (q) {
+      at = placeJob(plan.view!, plan.last);
+      if (at >= 0) plan.last = at;
+    }
     const tid = at >= 0 ? tids![at]! : this.pickTid(h, args);
     // The watcher is a number, not a control PID (see the header): no directory slot, no PID
     // string to format and encode, and the EXIT comes back as a "jx" frame.
     const watch = ++this.watchSeq;
     const uniq = rt.dir.alloc(tid);
-    const pid = formatPid(entry.kind === 'function.lua' ? fnHost(entryId, tid) : h, uniq);
+    const pid = this.jobPid(plan, entryId, entry.kind === 'function.lua', h, tid, uniq);
     // A job under its worker's bound goes by frame (the header's "Admission"); `counted`: the
     // worker whose bound it counts against, released at its EXIT.
     let counted = -1;
@@ -335,12 +351,12 @@ export class ControlEndpoint {
       const c = ctx ? spawnCtx(ctx) : false;
       args = wireArgs(args);
       let placed = true;
-      if (q && at >= 0 && (this.framed[tid] ?? 0) < q.localCapacity && this.hooked(h)) counted = tid;
+      if (q && at >= 0 && (this.framed[tid] ?? 0) < q.localCapacity && plan.hooked) counted = tid;
       else if (q) {
         const desc = encodeValue(record.task(pid, uniq, entryId, h, watch, false, c, args, tid));
         // Its home's inject queue (rung: a no-op unless parked), else the host's global queue
         // (any worker takes it; the first parked one is rung).
-        if (at >= 0 && q.push(desc, at)) { rt.ring(tid); placed = false; this.jobViews.get(h)!.added(at); }
+        if (at >= 0 && q.push(desc, at)) { rt.ring(tid); placed = false; plan.view!.added(at); }
         else if (q.pushGlobal(desc)) { rt.wakeOne(tids!); placed = false; }
         else if (pushBack && desc.length <= q.maxBytes) { rt.dir.dead(uniq); return HOST_FULL; }
         // else too large for a slot, or not a job: placed on the chosen worker
@@ -349,7 +365,7 @@ export class ControlEndpoint {
       else if (placed) rt.post(tid, frame.sp(pid, uniq, entryId, h, watch, false, c, args));
       if (placed) {
         rt.dir.addLoad(tid, 1);
-        if (at >= 0) this.jobViews.get(h)!.added(at);
+        if (at >= 0) plan.view!.added(at);
       }
     } catch (e) {
       // args that cannot be encoded (too deep, too large): nothing was sent
@@ -486,7 +502,8 @@ export class ControlEndpoint {
     if (w.ctlUniq !== NO_SLOT) this.rt.dir.dead(w.ctlUniq);
     if (w.framed >= 0) this.framed[w.framed]!--;
     this.release();
-    w.onExit(e);
+    const r = w.onExit;
+    if (typeof r === 'function') r(e); else r.exited(e);
   }
 
   /** JS exit watchers and pending rpc replies (leak checks). */
@@ -511,6 +528,25 @@ export class ControlEndpoint {
 }
 
 function noop(): void {}
+
+/** What a job's admission reads of its host (ControlEndpoint.jobPlan). */
+interface JobPlan {
+  /** The host's run queues and workers (index-aligned); undefined on a one-worker host. */
+  q: TaskQueues | undefined;
+  tids: number[] | undefined;
+  /** placeJob's view of the workers (src/runtime/job-place.ts); with q. */
+  view: TurnView | undefined;
+  /** The worker (index) of the previous job. */
+  last: number;
+  /** The host runs the budget hook (max_reductions or max_memory_mb). */
+  hooked: boolean;
+  /** The head of the host's own PIDs (pid.ts pidHead), and per function entry, per worker, of its PIDs. */
+  hostHead: string | undefined;
+  fnHeads: Map<string, string[]>;
+}
+
+/** Function entries whose PID heads a plan keeps; past it the cache starts again. */
+const FN_HEADS_KEEP = 1024;
 
 function spawnCtx(c: SpawnContext): CtxRecord {
   const out: CtxRecord = {};

@@ -31,8 +31,8 @@
 //
 // Cost. Nothing on the hot path that a job without a signal or timeout does not need: no extra
 // frame (the EXIT is the only frame back), no timer, no listener. Per job: one record, the
-// promise, the EXIT closure, the control endpoint's watch record (no closure of its own, no
-// control PID: a watch number, src/runtime/control.ts), the argument walk (crossing.ts), two
+// promise, the control endpoint's watch record (no closure: it calls the job record's exited();
+// no control PID: a watch number, src/runtime/control.ts), the argument walk (crossing.ts), two
 // performance.now() (a job admitted at submit reuses the submit time; the EXITs of one turn share
 // one read, arrival()) and two histogram records
 // (recordTiming: false drops those). A Lua job is admitted
@@ -84,7 +84,7 @@
 // and ports are unref'd), so a script that forgets stop() ends when its last job has settled.
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import { WippyError } from '../codec/msgpack.js';
-import { HOST_FULL, type ControlEndpoint, type ExitInfo, type SpawnContext } from './control.js';
+import { HOST_FULL, type ControlEndpoint, type ExitInfo, type ExitReceiver, type SpawnContext } from './control.js';
 import { uncrossable } from './crossing.js';
 import {
   AbortError, DEFAULT_CANCEL_GRACE_MS, JobTimeoutError, QueueFullError, type AbortSignalLike, type HistogramSummary, type Job,
@@ -99,9 +99,9 @@ export const RETRY_MS = 2;
 /** What the runner needs from the runtime. */
 export interface JobHost {
   /** ControlEndpoint.spawnLua with queued and pushBack set. */
-  spawnLua(id: string, host: string | undefined, args: unknown[], onExit: (e: ExitInfo) => void, ctx: SpawnContext | undefined): string | typeof HOST_FULL | undefined;
+  spawnLua(id: string, host: string | undefined, args: unknown[], onExit: ExitReceiver, ctx: SpawnContext | undefined): string | typeof HOST_FULL | undefined;
   /** ControlEndpoint.spawn (a job of a non-Lua entry). */
-  spawn(id: string, host: string | undefined, args: unknown[], onExit: (e: ExitInfo) => void, ctx: SpawnContext | undefined): Promise<string>;
+  spawn(id: string, host: string | undefined, args: unknown[], onExit: ExitReceiver, ctx: SpawnContext | undefined): Promise<string>;
   /** Send CANCEL with a deadline `graceMs` away (throws if the process is gone). */
   cancel(pid: string, graceMs: number, reason: string | undefined): void;
   /** Ask the worker to end `pid` now, even inside a step; `on` false withdraws (ControlEndpoint.kill). */
@@ -158,7 +158,6 @@ class JobRecord implements Job {
   resolve!: (v: unknown) => void;
   reject!: (e: unknown) => void;
   private startedWaiters: { promise: Promise<string>; resolve: (p: string) => void; reject: (e: unknown) => void } | undefined;
-  readonly onExit = (e: ExitInfo): void => this.runner.exited(this, e);
 
   /** The arguments, until the job is admitted (then encoded and sent: not kept for the job's life). */
   args: unknown[];
@@ -190,6 +189,11 @@ class JobRecord implements Job {
 
   cancel(reason?: unknown): void {
     this.runner.abort(this, new AbortError(`job ${this.id} aborted`, reason));
+  }
+
+  /** Its EXIT (the control endpoint's watch calls the record itself: no closure per job). */
+  exited(e: ExitInfo): void {
+    this.runner.exited(this, e);
   }
 }
 
@@ -276,7 +280,7 @@ export class JobRunner {
   private admit(job: JobRecord, now?: number): boolean {
     let pid: string | typeof HOST_FULL | undefined;
     try {
-      pid = this.host.spawnLua(job.id, job.opts.host, job.args, job.onExit, job.opts.ctx);
+      pid = this.host.spawnLua(job.id, job.opts.host, job.args, job, job.opts.ctx);
     } catch (e) {
       this.finish(job);
       this.refuse(job, e);
@@ -292,7 +296,7 @@ export class JobRunner {
     if (this.running >= this.concurrency) this.setNeedsDrain(true);
     if (pid !== undefined) { job.startedAs(pid); return true; }
     // Not a Lua entry: the spawn rpc answers with the PID.
-    this.host.spawn(job.id, job.opts.host, args, job.onExit, job.opts.ctx).then((p) => {
+    this.host.spawn(job.id, job.opts.host, args, job, job.opts.ctx).then((p) => {
       if (job.state === DONE) return;
       job.startedAs(p);
       if (job.abortError) this.cancelRunning(job);

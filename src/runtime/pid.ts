@@ -5,7 +5,18 @@
 // parse_pid in src/lua/kernel/pids.lua).
 
 export function formatPid(host: string, uniq: number): string {
-  return `{${host}|0x${uniq.toString(16).padStart(5, '0')}}`;
+  return pidOf(pidHead(host), uniq);
+}
+
+/** "{host|0x": the part of formatPid(host, uniq) before the number (kept by callers that mint many). */
+export function pidHead(host: string): string {
+  return `{${host}|0x`;
+}
+
+/** formatPid(host, uniq) from its head, pidHead(host): the same string. */
+export function pidOf(head: string, uniq: number): string {
+  const hex = uniq.toString(16);
+  return hex.length >= 5 ? `${head}${hex}}` : `${head}${'00000'.slice(hex.length)}${hex}}`;
 }
 
 /** Parse "{host|0x…}" or "{node@host|0x…}"; undefined if the string is not a PID. */
