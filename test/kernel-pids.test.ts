@@ -90,7 +90,7 @@ test('pids: what a parse refuses is never remembered, and the memo is emptied pa
   `);
 });
 
-test('pids: frames for other threads are held until the step ends, one host call per destination', async () => {
+test('pids: frames for other workers are held until the step ends, one host call per destination', async () => {
   await withKernelModules(['wire', 'pids'], String.raw`
     W = module("wire")()
     local calls = {}
@@ -101,15 +101,15 @@ test('pids: frames for other threads are held until the step ends, one host call
     }
     local P = module("pids")({ H = H, cfg = { tid = 1, hosts = {} }, encode = function(f) return f[1] end, err = F.err, wire = W })
     P.send_bytes(2, "a1")
-    P.send_bytes(0, "main1")   -- the main thread's: held too (since session 9)
+    P.send_bytes(0, "main1")   -- the main thread's: at once
     P.send_bytes(3, "b1")
     P.post(2, { "a2" })        -- post goes the same way
     P.send_bytes(1, "self1")   -- this worker itself: held like any other
     P.send_bytes(2, "a3")
-    F.eq(#calls, 0)
+    F.eq(table.concat(calls, "|"), "post 0 main1")
     P.flush()
     -- in the order the destinations were first posted to; a lone frame is a plain post
-    F.eq(table.concat(calls, "|"), "many 2 3 a1,a2,a3|post 0 main1|post 3 b1|post 1 self1")
+    F.eq(table.concat(calls, "|"), "post 0 main1|many 2 3 a1,a2,a3|post 3 b1|post 1 self1")
     calls = {}
     P.flush()
     F.eq(#calls, 0)
