@@ -1,6 +1,7 @@
 // Micro-measurement for issue 14: the kernel's same-worker message path in one Lua state of our
-// module, with the C steps (native/lua/lsched.c's run loop, ldeliver.c's arrival) and without
-// them (the Lua they replace, which wasmoon's module and WIPPY_CSCHED=0 run), interleaved.
+// module, with the C steps (native/lua/lsched.c's run loop, ldeliver.c's arrival, lrecv.c's
+// receive, lsend.c's send where the checkout has them) and without them (the Lua they replace,
+// which wasmoon's module and WIPPY_CSCHED=0 run), interleaved.
 //
 //   node dist/bench/msg-path.js [--rounds 16] [--mode msg|one|send|bare|alloc|all] [--count]
 //
@@ -64,7 +65,8 @@ function WORLD(with_c, mode)
     run = run, resume = nat.msg.resume, runner = with_c and nat.runner or nil })
   local newud = function(mt) return setmetatable({}, mt) end
   local C = assert(load(SRC.channel, "@kernel/channel.lua", "t"))()({ run = run, ready = S.ready, park = S.park,
-    maybe_yield = S.maybe_yield, newud = newud, err = err })
+    maybe_yield = S.maybe_yield, newud = newud, err = err,
+    BLOCK = S.BLOCK, YIELD_AFTER = S.YIELD_AFTER, receiver = with_c and nat.receiver or nil })
   local NONE = setmetatable({}, { __newindex = function() error("write to the shared empty set") end })
   local M = assert(load(SRC.mailbox, "@kernel/mailbox.lua", "t"))()({
     CH = C.CH, offer = C.offer, chan_new = C.chan_new, chan_close = C.chan_close,

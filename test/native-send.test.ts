@@ -1,15 +1,17 @@
-// process.send's common case in C (native/lua/lsend.c, `wippy.native`.sender on our Lua module)
-// against the Lua send it stands for, in one Lua state: sched.lua, channel.lua, mailbox.lua and
-// process.lua are loaded twice under the real scheduler (both with the C run loop and arrival), once
-// with the C send and once without (process.lua's Lua send: the path of wasmoon's module and of
-// WIPPY_CSCHED=0), and the same seeded processes run in both. Each process runs a script of sends
-// (live, dead, remote, named and unknown destinations; good, `@`, non-string and nil topics; 0-3
-// values of every kind, unsendable ones included; callers with and without a policy; through pcall
-// too), receives that park, plain yields, and budget marks (a send budget one short of its forced
-// yield, a resume past maybe_yield's mark). The transcripts (every send's results, every receive's
-// value, the order threads ran in, then each process's counters and mailbox) must be equal; the
-// checks below say what a transcript must contain, so the comparison is not of two empty logs, and
-// mutants of the Lua send (which the C mirrors) must make them differ.
+// process.send's and a channel receive's common cases in C (native/lua/lsend.c and lrecv.c,
+// `wippy.native`.sender and .receiver on our Lua module) against the Lua they stand for, in one Lua
+// state: sched.lua, channel.lua, mailbox.lua and process.lua are loaded twice under the real
+// scheduler (both with the C run loop and arrival), once with the C send and receive and once
+// without (the Lua: the path of wasmoon's module and of WIPPY_CSCHED=0), and the same seeded
+// processes run in both. Each process runs a script of sends (live, dead, remote, named and unknown
+// destinations; good, `@`, non-string and nil topics; 0-3 values of every kind, unsendable ones
+// included; callers with and without a policy; through pcall too), receives (that park, that find
+// a buffered value, an inbox's backlog of Message objects, a closed channel, a bad argument, a
+// plain channel shared with a sender waiting in it), plain yields, and budget marks (a send budget
+// one short of its forced yield, a resume past maybe_yield's mark). The transcripts (every send's
+// results, every receive's value, the order threads ran in, then each process's counters and
+// mailbox) must be equal; the checks below say what a transcript must contain, so the comparison
+// is not of two empty logs, and mutants of the Lua (which the C mirrors) must make them differ.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -29,6 +31,10 @@ function SHOW(v)
   if t == "string" then return string.format("%q", v) end
   if t == "number" then return math.type(v) .. ":" .. tostring(v) end
   if t ~= "table" then return t == "function" and "function" or tostring(v) end
+  if getmetatable(v) == "process.Message" then
+    local p = v:payload()
+    return "Msg(" .. SHOW(v:topic()) .. "," .. SHOW(v:from()) .. "," .. (p == nil and "nil" or getmetatable(p) == "payload" and SHOW(p:data()) or "#" .. #p) .. ")"
+  end
   local keys = {}
   for k in pairs(v) do keys[#keys + 1] = tostring(k) end
   table.sort(keys)
@@ -56,7 +62,8 @@ function WORLD(with_c, seed, strict)
     err = err, run = run, resume = nat.msg.resume, runner = nat.runner })
   local newud = function(mt) return setmetatable({}, mt) end
   local C = assert(load(PROCESS_SRC.channel, "@kernel/channel.lua", "t"))()({ run = run, ready = S.ready,
-    park = S.park, maybe_yield = S.maybe_yield, newud = newud, err = err })
+    park = S.park, maybe_yield = S.maybe_yield, newud = newud, err = err,
+    BLOCK = S.BLOCK, YIELD_AFTER = S.YIELD_AFTER, receiver = with_c and nat.receiver or nil })
   local NONE = setmetatable({}, { __newindex = function() error("write to the shared empty set") end })
   local procs = {}
   -- the codec's copy as the C relies on it: scalars as they are; a table copied (and marked, so a
@@ -127,6 +134,7 @@ function WORLD(with_c, seed, strict)
   local rs = seed
   local function rnd(n) rs = (rs * 1103515245 + 12345) % 2147483648; return (rs // 65536) % n + 1 end
   local Ps, chs = {}, {}
+  local PC = C.channel.new(1) -- a plain channel the processes share: a sender may wait in it
   for i = 1, 4 do
     local P = setmetatable({ pid = "p" .. i, alive = true, threads = {}, nthreads = 0, nrun = 0, red = 0,
       st = { 0, 0, 0, 0, 0 } }, DEFAULTS)
@@ -158,7 +166,8 @@ function WORLD(with_c, seed, strict)
         local args = { n = 2 + nv, pick(dests), pick(topics) }
         for x = 1, nv do args[2 + x] = pick(vals) end
         a = { "send", args, pcall = rnd(6) == 1 }
-      elseif r <= 15 then a = { "recv" }
+      elseif r <= 14 then a = { "recv" }
+      elseif r == 15 then a = ({ { "irecv" }, { "close" }, { "badrecv" }, { "csend" }, { "crecv" }, { "crecv" } })[rnd(6)]
       elseif r <= 17 then a = { "yield" }
       elseif r == 18 then a = { "budget", 996 + rnd(3) } -- the next sends reach SEND_BUDGET
       elseif r == 19 then a = { "red" } -- past maybe_yield's mark until the next resume
@@ -180,6 +189,13 @@ function WORLD(with_c, seed, strict)
         elseif a[1] == "recv" then
           local v, ok = chs[i]:receive()
           L(tag .. "recv " .. showall(v, ok))
+        elseif a[1] == "irecv" then -- the inbox's backlog (Message objects), when it holds one
+          local ib = P.inbox and C.CH[P.inbox]
+          if ib and ib.bq.t >= ib.bq.h then L(tag .. "irecv " .. showall(P.inbox:receive())) end
+        elseif a[1] == "close" then chs[i]:close()
+        elseif a[1] == "badrecv" then L(tag .. "badrecv " .. showall(pcall(chs[i].receive, 42)))
+        elseif a[1] == "csend" then L(tag .. "csend " .. showall(PC:send(j))) -- parks when full
+        elseif a[1] == "crecv" then L(tag .. "crecv " .. showall(PC:receive()))
         elseif a[1] == "yield" then coroutine.yield()
         elseif a[1] == "budget" then P.sendb = a[2]
         elseif a[1] == "red" then P.red = S.YIELD_AFTER + 1 end
@@ -222,8 +238,9 @@ before(async () => {
 const world = (withC: boolean, seed: number, strict: boolean): string =>
   engine.doStringSync(`return WORLD(${withC}, ${seed}, ${strict})`) as string;
 
-test('the C send and the Lua send give the same transcript in 200 seeded worlds', () => {
-  const seen = { delivered: 0, refused: 0, unsendable: 0, remote: 0, forced: 0, policy: 0, outside: 0, pcall: 0 };
+test('the C send and receive and the Lua give the same transcript in 200 seeded worlds', () => {
+  const seen = { delivered: 0, refused: 0, unsendable: 0, remote: 0, forced: 0, policy: 0, outside: 0, pcall: 0,
+    parked: 0, message: 0, closed: 0, badrecv: 0, csend: 0, crecv: 0 };
   for (let seed = 1; seed <= 200; seed++) {
     const strict = seed % 5 === 0;
     const c = world(true, seed, strict);
@@ -236,6 +253,12 @@ test('the C send and the Lua send give the same transcript in 200 seeded worlds'
     if (/not allowed to send: p3/.test(c)) seen.policy++;
     if (/^outside false,\{kind="Invalid" message="no context found"\}$/m.test(c)) seen.outside++;
     if (/ psend true,true$/m.test(c)) seen.pcall++;
+    if (/ recv [^\n]*,true$/m.test(c)) seen.parked++;
+    if (/ irecv Msg\(/.test(c)) seen.message++;
+    if (/ recv nil,false$/m.test(c)) seen.closed++;
+    if (/ badrecv false,"[^"]*bad argument #1 to 'receive' \(channel expected\)"$/m.test(c)) seen.badrecv++;
+    if (/ csend true$/m.test(c)) seen.csend++;
+    if (/ crecv [^\n]*,true$/m.test(c)) seen.crecv++;
     // a script that set a send budget one short of its forced yield and then sent: P.sendb back at 0
     if (/sendb=0 /.test(c)) seen.forced++;
   }
@@ -243,7 +266,7 @@ test('the C send and the Lua send give the same transcript in 200 seeded worlds'
   for (const [k, n] of Object.entries(seen)) assert.ok(n > 0, `no world had a case of: ${k}`);
 });
 
-test('mutants of the Lua send are caught by the transcripts', () => {
+test('mutants of the Lua send and receive are caught by the transcripts', () => {
   const real = SRC.process!;
   const mutants: Array<[string, string]> = [
     ['st[4] = st[4] + 1 -- messages sent', 'st[4] = st[4] + 2 -- messages sent'],
@@ -252,6 +275,12 @@ test('mutants of the Lua send are caught by the transcripts', () => {
     ['deliver_msg(target, topic, P.pid, 1, nil, v)', 'deliver_msg(target, topic, "x", 1, nil, v)'],
     ['if sbyte(topic, 1) == 64 then return E("Invalid", "cannot send to @ topics") end', ''],
     ['P.sendb = b\n      maybe_yield()', 'P.sendb = b + 1\n      maybe_yield()'],
+  ];
+  const realc = SRC.channel!;
+  const cmutants: Array<[string, string]> = [
+    ['local t = q.t + 1\n    q.t = t\n    q[t] = T', 'local t = q.h\n    q.t = t\n    q[t] = T'],
+    ['if s.closed then return nil, false end\n    local T = run.cur', 'if s.closed then return nil, true end\n    local T = run.cur'],
+    ['if ok then maybe_yield(); return v, true end', 'if ok then return v, true end'],
   ];
   for (const [from, to] of mutants) {
     assert.ok(real.includes(from), `mutant source not found: ${from}`);
@@ -266,6 +295,18 @@ test('mutants of the Lua send are caught by the transcripts', () => {
       differs = c !== l;
     }
     engine.global.set('PROCESS_SRC', SRC);
+    assert.ok(differs, `mutant not caught: ${from} -> ${to}`);
+  }
+  for (const [from, to] of cmutants) {
+    assert.ok(realc.includes(from), `mutant source not found: ${from}`);
+    const mutant = { ...SRC, channel: realc.replace(from, to) };
+    let differs = false;
+    for (let seed = 1; seed <= 40 && !differs; seed++) {
+      engine.global.set('PROCESS_SRC', mutant);
+      const l = world(false, seed, false);
+      engine.global.set('PROCESS_SRC', SRC);
+      differs = world(true, seed, false) !== l;
+    }
     assert.ok(differs, `mutant not caught: ${from} -> ${to}`);
   }
 });

@@ -18,6 +18,7 @@
 **   runner(probe) -> run                                    the run loop's common case (lsched.c)
 **   deliverer(sched_probe, mbox_probe) -> deliver            a message's arrival (ldeliver.c)
 **   sender(deliver, probe) -> send                          process.send's common case (lsend.c)
+**   receiver(probe) -> receive                              a channel receive's common cases (lrecv.c)
 **   step                                                    { input, output, block }: a step's
 **                                                           input and output in memory (lstep.c)
 **   version                                                 1
@@ -33,6 +34,7 @@ int luaW_open_proc (lua_State *L);  /* lproc.c: pushes rebind */
 int luaW_open_sched (lua_State *L);  /* lsched.c: pushes runner */
 int luaW_open_deliver (lua_State *L);  /* ldeliver.c: pushes deliverer */
 int luaW_open_send (lua_State *L);  /* lsend.c: pushes sender */
+int luaW_open_recv (lua_State *L);  /* lrecv.c: pushes receiver */
 int luaW_open_step (lua_State *L);  /* lstep.c: pushes { input, output, block } */
 
 static int luaopen_wippy_native (lua_State *L) {
@@ -51,6 +53,8 @@ static int luaopen_wippy_native (lua_State *L) {
   lua_setfield(L, -2, "deliverer");
   luaW_open_send(L);
   lua_setfield(L, -2, "sender");
+  luaW_open_recv(L);
+  lua_setfield(L, -2, "receiver");
   luaW_open_step(L);
   lua_setfield(L, -2, "step");
   lua_pushinteger(L, 1);

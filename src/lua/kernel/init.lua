@@ -112,9 +112,11 @@ local wire = loadmod("wire")() -- frame field indices and shared constants (gene
 -- list); counthook: the budget hook as a C count hook (lhook.c); rebind: a dead coroutine made
 -- fresh (lproc.c, for copool.lua); runner: the run loop's common case in C (lsched.c); deliverer: a
 -- same-worker message's arrival in C (ldeliver.c); sender: process.send's common case in C, ending
--- in that arrival (lsend.c); all three off when the host sets __MODS.__csched = "0"
+-- in that arrival (lsend.c); receiver: a channel receive's common cases in C (lrecv.c); all four
+-- off when the host sets __MODS.__csched = "0"
 -- (WIPPY_CSCHED=0: an A/B of the Lua on the same module).
 local native_msg, native_counthook, native_rebind, native_runner, native_deliverer, native_sender
+local native_receiver
 do
   local nat = type(package) == "table" and type(package.loaded) == "table" and package.loaded["wippy.native"]
   native_msg = type(nat) == "table" and nat.msg or nil
@@ -123,6 +125,7 @@ do
   native_runner = type(nat) == "table" and MODS.__csched ~= "0" and nat.runner or nil
   native_deliverer = type(nat) == "table" and MODS.__csched ~= "0" and nat.deliverer or nil
   native_sender = native_deliverer and nat.sender or nil
+  native_receiver = native_deliverer and nat.receiver or nil
 end
 local copool = loadmod("copool")({ rebind = native_rebind, mem_cap_kb = mem_cap_kb })
 local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb,
@@ -130,7 +133,8 @@ local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_c
   runner = native_runner })
 
 local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
-  maybe_yield = sched.maybe_yield, newud = H.newud, err = err })
+  maybe_yield = sched.maybe_yield, newud = H.newud, err = err,
+  BLOCK = sched.BLOCK, YIELD_AFTER = sched.YIELD_AFTER, receiver = native_receiver })
 
 local pids = loadmod("pids")({ H = H, cfg = cfg, encode = codec.encode, err = err, wire = wire, end_step = sched.end_step })
 
