@@ -39,7 +39,7 @@
 */
 #include <string.h>
 
-#include "lfield.h"
+#include "lprobe.h"
 #include "ldeliver.h"
 
 #define UPVALS(X) X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(delivered) X(convert) X(deliver_msg)
@@ -48,12 +48,15 @@
   X(mode) X(closed) X(recvq) X(sel) X(proc) X(alive) X(done) X(T) X(buf) X(cap) X(mrec) X(dead) \
   X(a1) X(a2) X(parked) X(nrun) X(channel) X(value) X(ok) X(message) X(v) X(wrec) X(nf) X(fl)
 
-#define UV_FIELD(name) UpVal *u_##name;
-#define KEY_FIELD(name) TString *k_##name;
 struct Deliv {
-  UPVALS(UV_FIELD)
-  KEYS(KEY_FIELD)
+  UPVALS(PROBE_UV_FIELD)
+  KEYS(PROBE_KEY_FIELD)
 };
+
+#define UV_ENTRY(name) PROBE_ENTRY(Deliv, u_, name)
+#define KEY_ENTRY(name) PROBE_ENTRY(Deliv, k_, name)
+static const ProbeEntry uv_entries[] = { UPVALS(UV_ENTRY) };
+static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 
 #define V(name) (D->u_##name->v)
 #define K(name) (D->k_##name)
@@ -396,8 +399,7 @@ Deliv *luaW_deliv_of (lua_State *L, int idx) {
 /* deliverer(sched_probe, mbox_probe) -> deliver */
 static int deliverer (lua_State *L) {
   Deliv *D;
-  int f, i;
-  const char *name;
+  int f;
   luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   luaL_argcheck(L, !lua_iscfunction(L, 1), 1, "a Lua function expected");
@@ -408,21 +410,10 @@ static int deliverer (lua_State *L) {
   for (f = 1; f <= 2; f++) {
     lua_pushvalue(L, f);
     lua_setiuservalue(L, 3, f);  /* the probes: their upvalues live as long as deliver */
-    for (i = 1; (name = lua_getupvalue(L, f, i)) != NULL; i++) {
-      lua_pop(L, 1);
-#define UV_MATCH(nm) if (strcmp(name, #nm) == 0) D->u_##nm = (UpVal *)lua_upvalueid(L, f, i); else
-      UPVALS(UV_MATCH) {}
-#undef UV_MATCH
-    }
+    luaW_probe_bind(L, f, D, uv_entries, PROBE_COUNT(uv_entries));
   }
-#define UV_CHECK(nm) if (D->u_##nm == NULL) return luaL_error(L, "deliverer: no probe has an upvalue '%s'", #nm);
-  UPVALS(UV_CHECK)
-#undef UV_CHECK
-  lua_createtable(L, 0, 40);  /* 4: the keys, kept from collection */
-#define KEY_MAKE(nm) lua_pushliteral(L, #nm); D->k_##nm = tsvalue(s2v(L->top - 1)); \
-  lua_pushboolean(L, 1); lua_rawset(L, 4);
-  KEYS(KEY_MAKE)
-#undef KEY_MAKE
+  luaW_probe_check(L, D, uv_entries, PROBE_COUNT(uv_entries), "deliverer");
+  luaW_probe_keys(L, D, key_entries, PROBE_COUNT(key_entries));  /* 4: the keys, kept from collection */
   lua_setiuservalue(L, 3, 3);
   lua_pushcclosure(L, deliver, 1);
   return 1;

@@ -36,19 +36,22 @@
 */
 #include <string.h>
 
-#include "lfield.h"
+#include "lprobe.h"
 
 #define UPVALS(X) X(CH) X(EMPTYQ) X(run) X(maybe_yield) X(receive) X(BLOCK) X(YIELD_AFTER)
 #define KEYS(X) \
   X(buf) X(sendq) X(h) X(t) X(bq) X(backlog) X(take_backlog) X(refill) X(closed) X(cur) \
   X(recvq) X(on_wait) X(parked) X(proc) X(red)
 
-#define UV_FIELD(name) UpVal *u_##name;
-#define KEY_FIELD(name) TString *k_##name;
 typedef struct Recv {
-  UPVALS(UV_FIELD)
-  KEYS(KEY_FIELD)
+  UPVALS(PROBE_UV_FIELD)
+  KEYS(PROBE_KEY_FIELD)
 } Recv;
+
+#define UV_ENTRY(name) PROBE_ENTRY(Recv, u_, name)
+#define KEY_ENTRY(name) PROBE_ENTRY(Recv, k_, name)
+static const ProbeEntry uv_entries[] = { UPVALS(UV_ENTRY) };
+static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 
 #define V(name) (R->u_##name->v)
 #define K(name) (R->k_##name)
@@ -73,12 +76,6 @@ static void call (lua_State *L, const TValue *f, int nargs, int nres) {
   push(L, f);
   lua_insert(L, -(nargs + 1));
   lua_call(L, nargs, nres);
-}
-
-/* the continuation of a call of the Lua receive: its results, above the nargs (ctx) arguments */
-static int lua_k (lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  return lua_gettop(L) - (int)ctx;
 }
 
 /* the continuation of maybe_yield: the two values below it (v, true) */
@@ -191,22 +188,12 @@ static int receive (lua_State *L) {
   push(L, V(BLOCK));
   return lua_yield(L, 1);
 lua:  /* the Lua receive, with the arguments as they came */
-  lua_settop(L, nargs);
-  push(L, V(receive));
-  {
-    int i;
-    for (i = 1; i <= nargs; i++) lua_pushvalue(L, i);
-  }
-  lua_callk(L, nargs, LUA_MULTRET, nargs, lua_k);
-  if (lua_status(L) == LUA_YIELD) return 0;  /* a fast yield inside: only return (patch 0003) */
-  return lua_k(L, LUA_OK, nargs);
+  return luaW_calllua(L, V(receive), nargs);
 }
 
 /* receiver(probe) -> receive: probe is a Lua closure whose upvalues include every name of UPVALS */
 static int receiver (lua_State *L) {
   Recv *R;
-  int i;
-  const char *name;
   luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_argcheck(L, !lua_iscfunction(L, 1), 1, "a Lua function expected");
   lua_settop(L, 1);
@@ -214,20 +201,9 @@ static int receiver (lua_State *L) {
   memset(R, 0, sizeof(Recv));
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, 2, 1);  /* the probe: its upvalues live as long as receive */
-  for (i = 1; (name = lua_getupvalue(L, 1, i)) != NULL; i++) {
-    lua_pop(L, 1);
-#define UV_MATCH(nm) if (strcmp(name, #nm) == 0) R->u_##nm = (UpVal *)lua_upvalueid(L, 1, i); else
-    UPVALS(UV_MATCH) {}
-#undef UV_MATCH
-  }
-#define UV_CHECK(nm) if (R->u_##nm == NULL) return luaL_error(L, "receiver: the probe has no upvalue '%s'", #nm);
-  UPVALS(UV_CHECK)
-#undef UV_CHECK
-  lua_createtable(L, 0, 16);  /* 3: the keys, kept from collection */
-#define KEY_MAKE(nm) lua_pushliteral(L, #nm); R->k_##nm = tsvalue(s2v(L->top - 1)); \
-  lua_pushboolean(L, 1); lua_rawset(L, 3);
-  KEYS(KEY_MAKE)
-#undef KEY_MAKE
+  luaW_probe_bind(L, 1, R, uv_entries, PROBE_COUNT(uv_entries));
+  luaW_probe_check(L, R, uv_entries, PROBE_COUNT(uv_entries), "receiver");
+  luaW_probe_keys(L, R, key_entries, PROBE_COUNT(key_entries));  /* 3: the keys, kept from collection */
   lua_setiuservalue(L, 2, 2);
   lua_pushcclosure(L, receive, 1);
   return 1;

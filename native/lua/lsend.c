@@ -39,7 +39,7 @@
 */
 #include <string.h>
 
-#include "lfield.h"
+#include "lprobe.h"
 #include "ldeliver.h"
 
 #define UPVALS(X) \
@@ -47,22 +47,19 @@
 #define KEYS(X) \
   X(cp) X(cur) X(ctx_actor) X(ctx_scope) X(home) X(alive) X(pid) X(st) X(sendb) X(proc) X(red)
 
-#define UV_FIELD(name) UpVal *u_##name;
-#define KEY_FIELD(name) TString *k_##name;
 typedef struct Send {
-  UPVALS(UV_FIELD)
-  KEYS(KEY_FIELD)
+  UPVALS(PROBE_UV_FIELD)
+  KEYS(PROBE_KEY_FIELD)
   Deliv *D;
 } Send;
 
+#define UV_ENTRY(name) PROBE_ENTRY(Send, u_, name)
+#define KEY_ENTRY(name) PROBE_ENTRY(Send, k_, name)
+static const ProbeEntry uv_entries[] = { UPVALS(UV_ENTRY) };
+static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
+
 #define V(name) (S->u_##name->v)
 #define K(name) (S->k_##name)
-
-/* the continuation of a call of the Lua send: its results, above the nargs (ctx) arguments */
-static int lua_k (lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  return lua_gettop(L) - (int)ctx;
-}
 
 /* the continuation of send_tail: process.send returns true */
 static int tail_k (lua_State *L, int status, lua_KContext ctx) {
@@ -149,23 +146,13 @@ static int send (lua_State *L) {
   if (lua_status(L) == LUA_YIELD) return 0;  /* a fast yield inside: only return (patch 0003) */
   return tail_k(L, LUA_OK, 0);
 lua:  /* the Lua send, with the arguments as they came */
-  lua_settop(L, nargs);
-  push(L, V(send));
-  {
-    int i;
-    for (i = 1; i <= nargs; i++) lua_pushvalue(L, i);
-  }
-  lua_callk(L, nargs, LUA_MULTRET, nargs, lua_k);
-  if (lua_status(L) == LUA_YIELD) return 0;  /* a fast yield inside: only return (patch 0003) */
-  return lua_k(L, LUA_OK, nargs);
+  return luaW_calllua(L, V(send), nargs);
 }
 
 /* sender(deliver, probe) -> send: deliver is ldeliver.c's closure, probe a Lua closure whose
 ** upvalues include every name of UPVALS */
 static int sender (lua_State *L) {
   Send *S;
-  int i;
-  const char *name;
   Deliv *D = luaW_deliv_of(L, 1);
   luaL_argcheck(L, D != NULL, 1, "wippy.native.deliverer's deliver expected");
   luaL_checktype(L, 2, LUA_TFUNCTION);
@@ -178,20 +165,9 @@ static int sender (lua_State *L) {
   lua_setiuservalue(L, 3, 1);  /* deliver: its Deliv lives as long as send */
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, 3, 2);  /* the probe: its upvalues live as long as send */
-  for (i = 1; (name = lua_getupvalue(L, 2, i)) != NULL; i++) {
-    lua_pop(L, 1);
-#define UV_MATCH(nm) if (strcmp(name, #nm) == 0) S->u_##nm = (UpVal *)lua_upvalueid(L, 2, i); else
-    UPVALS(UV_MATCH) {}
-#undef UV_MATCH
-  }
-#define UV_CHECK(nm) if (S->u_##nm == NULL) return luaL_error(L, "sender: the probe has no upvalue '%s'", #nm);
-  UPVALS(UV_CHECK)
-#undef UV_CHECK
-  lua_createtable(L, 0, 12);  /* 4: the keys, kept from collection */
-#define KEY_MAKE(nm) lua_pushliteral(L, #nm); S->k_##nm = tsvalue(s2v(L->top - 1)); \
-  lua_pushboolean(L, 1); lua_rawset(L, 4);
-  KEYS(KEY_MAKE)
-#undef KEY_MAKE
+  luaW_probe_bind(L, 2, S, uv_entries, PROBE_COUNT(uv_entries));
+  luaW_probe_check(L, S, uv_entries, PROBE_COUNT(uv_entries), "sender");
+  luaW_probe_keys(L, S, key_entries, PROBE_COUNT(key_entries));  /* 4: the keys, kept from collection */
   lua_setiuservalue(L, 3, 3);
   lua_pushcclosure(L, send, 1);
   return 1;
