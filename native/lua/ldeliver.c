@@ -37,8 +37,6 @@
 ** What it may call: the Lua convert and deliver_msg it was given, and metamethods.
 ** On wasmoon's module the Lua runs; test/native-deliver.test.ts runs both on the same cases.
 */
-#include <string.h>
-
 #include "lprobe.h"
 #include "ldeliver.h"
 
@@ -398,24 +396,7 @@ Deliv *luaW_deliv_of (lua_State *L, int idx) {
 
 /* deliverer(sched_probe, mbox_probe) -> deliver */
 static int deliverer (lua_State *L) {
-  Deliv *D;
-  int f;
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
-  luaL_argcheck(L, !lua_iscfunction(L, 1), 1, "a Lua function expected");
-  luaL_argcheck(L, !lua_iscfunction(L, 2), 2, "a Lua function expected");
-  lua_settop(L, 2);
-  D = (Deliv *)lua_newuserdatauv(L, sizeof(Deliv), 3);  /* 3 */
-  memset(D, 0, sizeof(Deliv));
-  for (f = 1; f <= 2; f++) {
-    lua_pushvalue(L, f);
-    lua_setiuservalue(L, 3, f);  /* the probes: their upvalues live as long as deliver */
-    luaW_probe_bind(L, f, D, uv_entries, PROBE_COUNT(uv_entries));
-  }
-  luaW_probe_check(L, D, uv_entries, PROBE_COUNT(uv_entries), "deliverer");
-  luaW_probe_keys(L, D, key_entries, PROBE_COUNT(key_entries));  /* 4: the keys, kept from collection */
-  lua_setiuservalue(L, 3, 3);
-  lua_pushcclosure(L, deliver, 1);
+  PROBE_NEW(L, 2, 1, Deliv, deliver, "deliverer");
   return 1;
 }
 

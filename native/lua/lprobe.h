@@ -61,6 +61,35 @@ static inline void luaW_probe_keys (lua_State *L, void *rec, const ProbeEntry *e
   }
 }
 
+/* A C closure fn over a new record of `size` bytes (its upvalue 1), bound to the probes at
+** arguments first..nargs (Lua closures); arguments 1..nargs stay reachable as the record's
+** uservalues 1..nargs (a probe's upvalues live as long as fn), the keys' table as nargs + 1.
+** who: the constructor's name in errors. The closure is pushed; the record returned. */
+static inline void *luaW_probe_new (lua_State *L, int nargs, int first, size_t size,
+    const ProbeEntry *uv, int nuv, const ProbeEntry *keys, int nkeys, lua_CFunction fn, const char *who) {
+  void *rec;
+  int f;
+  for (f = first; f <= nargs; f++) {
+    luaL_checktype(L, f, LUA_TFUNCTION);
+    luaL_argcheck(L, !lua_iscfunction(L, f), f, "a Lua function expected");
+  }
+  lua_settop(L, nargs);
+  rec = lua_newuserdatauv(L, size, nargs + 1);
+  memset(rec, 0, size);
+  for (f = 1; f <= nargs; f++) {
+    lua_pushvalue(L, f);
+    lua_setiuservalue(L, nargs + 1, f);
+    if (f >= first) luaW_probe_bind(L, f, rec, uv, nuv);
+  }
+  luaW_probe_check(L, rec, uv, nuv, who);
+  luaW_probe_keys(L, rec, keys, nkeys);
+  lua_setiuservalue(L, nargs + 1, nargs + 1);
+  lua_pushcclosure(L, fn, 1);
+  return rec;
+}
+#define PROBE_NEW(L, nargs, first, R, fn, who) ((R *)luaW_probe_new(L, nargs, first, sizeof(R), \
+  uv_entries, PROBE_COUNT(uv_entries), key_entries, PROBE_COUNT(key_entries), fn, who))
+
 /* the continuation of luaW_calllua: the results, above the nargs (ctx) arguments */
 static int luaW_calllua_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;

@@ -34,8 +34,6 @@
 ** On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua receive runs;
 ** test/native-send.test.ts runs both on the same cases.
 */
-#include <string.h>
-
 #include "lprobe.h"
 
 #define UPVALS(X) X(CH) X(EMPTYQ) X(run) X(maybe_yield) X(receive) X(BLOCK) X(YIELD_AFTER)
@@ -193,19 +191,7 @@ lua:  /* the Lua receive, with the arguments as they came */
 
 /* receiver(probe) -> receive: probe is a Lua closure whose upvalues include every name of UPVALS */
 static int receiver (lua_State *L) {
-  Recv *R;
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  luaL_argcheck(L, !lua_iscfunction(L, 1), 1, "a Lua function expected");
-  lua_settop(L, 1);
-  R = (Recv *)lua_newuserdatauv(L, sizeof(Recv), 2);  /* 2 */
-  memset(R, 0, sizeof(Recv));
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, 2, 1);  /* the probe: its upvalues live as long as receive */
-  luaW_probe_bind(L, 1, R, uv_entries, PROBE_COUNT(uv_entries));
-  luaW_probe_check(L, R, uv_entries, PROBE_COUNT(uv_entries), "receiver");
-  luaW_probe_keys(L, R, key_entries, PROBE_COUNT(key_entries));  /* 3: the keys, kept from collection */
-  lua_setiuservalue(L, 2, 2);
-  lua_pushcclosure(L, receive, 1);
+  PROBE_NEW(L, 1, 1, Recv, receive, "receiver");
   return 1;
 }
 

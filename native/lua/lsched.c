@@ -45,8 +45,6 @@
 ** On wasmoon's module (no wippy.native) the Lua loop runs; test/native-sched.test.ts runs both
 ** on the same cases and requires the same order of events.
 */
-#include <string.h>
-
 #include "lua.h"
 #include "lauxlib.h"
 
@@ -270,19 +268,7 @@ static int run (lua_State *L) {
 
 /* runner(probe) -> run: probe is a Lua closure whose upvalues include every name of UPVALS */
 static int runner (lua_State *L) {
-  Sched *S;
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  luaL_argcheck(L, !lua_iscfunction(L, 1), 1, "a Lua function expected");
-  lua_settop(L, 1);
-  S = (Sched *)lua_newuserdatauv(L, sizeof(Sched), 2);  /* 2 */
-  memset(S, 0, sizeof(Sched));
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, 2, 1);  /* the probe: its upvalues live as long as the loop */
-  luaW_probe_bind(L, 1, S, uv_entries, PROBE_COUNT(uv_entries));
-  luaW_probe_check(L, S, uv_entries, PROBE_COUNT(uv_entries), "runner");
-  luaW_probe_keys(L, S, key_entries, PROBE_COUNT(key_entries));  /* 3: the keys, kept from collection */
-  lua_setiuservalue(L, 2, 2);
-  lua_pushcclosure(L, run, 1);
+  PROBE_NEW(L, 1, 1, Sched, run, "runner");
   return 1;
 }
 

@@ -37,8 +37,6 @@
 ** On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua send runs;
 ** test/native-send.test.ts runs both on the same cases.
 */
-#include <string.h>
-
 #include "lprobe.h"
 #include "ldeliver.h"
 
@@ -152,24 +150,9 @@ lua:  /* the Lua send, with the arguments as they came */
 /* sender(deliver, probe) -> send: deliver is ldeliver.c's closure, probe a Lua closure whose
 ** upvalues include every name of UPVALS */
 static int sender (lua_State *L) {
-  Send *S;
   Deliv *D = luaW_deliv_of(L, 1);
   luaL_argcheck(L, D != NULL, 1, "wippy.native.deliverer's deliver expected");
-  luaL_checktype(L, 2, LUA_TFUNCTION);
-  luaL_argcheck(L, !lua_iscfunction(L, 2), 2, "a Lua function expected");
-  lua_settop(L, 2);
-  S = (Send *)lua_newuserdatauv(L, sizeof(Send), 3);  /* 3 */
-  memset(S, 0, sizeof(Send));
-  S->D = D;
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, 3, 1);  /* deliver: its Deliv lives as long as send */
-  lua_pushvalue(L, 2);
-  lua_setiuservalue(L, 3, 2);  /* the probe: its upvalues live as long as send */
-  luaW_probe_bind(L, 2, S, uv_entries, PROBE_COUNT(uv_entries));
-  luaW_probe_check(L, S, uv_entries, PROBE_COUNT(uv_entries), "sender");
-  luaW_probe_keys(L, S, key_entries, PROBE_COUNT(key_entries));  /* 4: the keys, kept from collection */
-  lua_setiuservalue(L, 3, 3);
-  lua_pushcclosure(L, send, 1);
+  PROBE_NEW(L, 2, 2, Send, send, "sender")->D = D;  /* deliver kept: its Deliv lives as long as send */
   return 1;
 }
 
