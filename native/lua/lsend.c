@@ -84,8 +84,10 @@ static int send (lua_State *L) {
   /* init.lua's check: allowed without a decision */
   if (!l_isfalse(V(strict))) goto lua;
   getf(L, &P, K(ctx_actor), &x);
-  getf(L, &P, K(ctx_scope), &y);
-  if (!ttisnil(&x) && !ttisnil(&y)) goto lua;
+  if (!ttisnil(&x)) {  /* (`or`: the scope is read only when there is an actor) */
+    getf(L, &P, K(ctx_scope), &y);
+    if (!ttisnil(&y)) goto lua;
+  }
   getf(L, &target, K(home), &x);
   if (!ttisnil(&x)) goto lua;
   getf(L, &target, K(alive), &x);
