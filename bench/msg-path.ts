@@ -1,8 +1,9 @@
 // Micro-measurement for issue 14: the kernel's same-worker message path in one Lua state of our
-// module, with the C steps (native/lua/lsched.c's run loop, ldeliver.c's arrival) and without
-// them (the Lua they replace, which wasmoon's module and WIPPY_CSCHED=0 run), interleaved.
+// module, with the C steps (native/lua/lsched.c's run loop, ldeliver.c's arrival, lrecv.c's
+// receive, lsend.c's send where the checkout has them) and without them (the Lua they replace,
+// which wasmoon's module and WIPPY_CSCHED=0 run), interleaved.
 //
-//   node dist/bench/msg-path.js [--rounds 16] [--mode msg|one|bare|alloc|all] [--count]
+//   node dist/bench/msg-path.js [--rounds 16] [--mode msg|one|send|bare|alloc|all] [--count]
 //
 // sched.lua, channel.lua and mailbox.lua are loaded twice, each copy wired as init.lua wires them
 // (the runner and deliverer on one, not the other) under a clock that never ends a step. Two
@@ -12,6 +13,8 @@
 //          as every send did before session 8), then ch:receive() (parks)
 //   one    the same with the value carried without a list, deliver_msg(peer, "p", from, 1, nil, v),
 //          as process.send's one-value case does since session 8
+//   send   the same through process.send(peer_pid, "p", v) (process.lua loaded too, its checks and
+//          counters; with the C, lsend.c's send since session 9): the message as a process sends it
 //   fanin1 one process delivers 10 messages ({ k } lists) to the other's `listen` channel, then
 //          goes to the back of the run queue; the other receives until it parks: the first
 //          message wakes it, one waits in the channel's buffer, eight in its backlog
@@ -29,21 +32,28 @@
 // --count prints VM instructions per message instead (count hooks of 1 on the main thread and
 // both process threads, 20,000 messages), and the bytes allocated per message (the growth of
 // collectgarbage("count") over 20,000 messages with the collector stopped): load-free.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { luaFactory } from '../src/lua/module.js';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
-};
-const ROUNDS = Number(arg('rounds', '16'));
-const MODES = arg('mode', 'all') === 'all' ? ['bare', 'alloc', 'msg', 'one', 'fanin1', 'fanin'] : arg('mode', 'msg').split(',');
-const COUNT = argv.includes('--count');
-const BASE = arg('base', '');
+const { values: opt } = parseArgs({ options: {
+  rounds: { type: 'string', default: '16' }, mode: { type: 'string', default: 'all' },
+  count: { type: 'boolean', default: false }, base: { type: 'string', default: '' },
+  same: { type: 'boolean', default: false },
+} });
+const ROUNDS = Number(opt.rounds);
+const MODES = opt.mode === 'all' ? ['bare', 'alloc', 'msg', 'one', 'send', 'fanin1', 'fanin'] : opt.mode.split(',');
+const COUNT = opt.count;
+const BASE = opt.base;
 
 const src = (n: string, root = '.'): string => readFileSync(path.resolve(root, `src/lua/kernel/${n}.lua`), 'utf8');
+// the kernel sources a WORLD loads (process.lua only where the checkout's process.send can run in it)
+const sources = (root = '.'): Record<string, string> => {
+  const r: Record<string, string> = { sched: src('sched', root), channel: src('channel', root), mailbox: src('mailbox', root) };
+  if (existsSync(path.resolve(root, 'src/lua/kernel/process.lua'))) r.process = src('process', root);
+  return r;
+};
 
 const WORLD = String.raw`
 local nat = package.loaded["wippy.native"]
@@ -55,7 +65,8 @@ function WORLD(with_c, mode)
     run = run, resume = nat.msg.resume, runner = with_c and nat.runner or nil })
   local newud = function(mt) return setmetatable({}, mt) end
   local C = assert(load(SRC.channel, "@kernel/channel.lua", "t"))()({ run = run, ready = S.ready, park = S.park,
-    maybe_yield = S.maybe_yield, newud = newud, err = err })
+    maybe_yield = S.maybe_yield, newud = newud, err = err,
+    BLOCK = S.BLOCK, YIELD_AFTER = S.YIELD_AFTER, receiver = with_c and nat.receiver or nil })
   local NONE = setmetatable({}, { __newindex = function() error("write to the shared empty set") end })
   local M = assert(load(SRC.mailbox, "@kernel/mailbox.lua", "t"))()({
     CH = C.CH, offer = C.offer, chan_new = C.chan_new, chan_close = C.chan_close,
@@ -69,6 +80,7 @@ function WORLD(with_c, mode)
     after_resume = nop, process_fault = function(P, e) error(e) end, kernel_fault = function(w, e) error(e) end,
     deliver_batch = nop })
   local deliver, recv = M.deliver_msg, C.chan_methods.receive
+  local procs, send = {}, nil
   -- process records as spawn.lua makes them: own fields, and defaults read through a metatable
   local DEFAULTS = { __index = { subs = NONE, unrouted = C.EMPTYQ, seq = 0, unread = 0, max_mailbox = math.huge,
     npending = 0, nsubs = 0, budget = false } }
@@ -77,6 +89,24 @@ function WORLD(with_c, mode)
     Ps[i] = setmetatable({ pid = "p" .. i, alive = true, threads = {}, nthreads = 0, nrun = 0, red = 0,
       st = { 0, 0, 0, 0, 0 } }, DEFAULTS)
     chs[i] = M.listen(Ps[i], "p")
+    procs[Ps[i].pid] = Ps[i]
+  end
+  if mode == "send" then -- process.lua as init.lua wires it, its cold paths stubbed
+    local function cur() local P = run.cp; if not P then error(err("Invalid", "no context found"), 3) end; return P end
+    local function check(P, action, resource, msg, show) -- init.lua's, unstrict
+      if P.ctx_actor == nil or P.ctx_scope == nil then return true end
+      return false, err("PermissionDenied", msg .. tostring(show))
+    end
+    local cold = function() error("msg-path: a cold path of process.send") end
+    send = assert(load(SRC.process, "@kernel/process.lua", "t"))()({ run = run, cur = cur, err = err,
+      error_message = cold, check = check, procs = procs, parse_pid = cold, locate = cold, post = cold,
+      encode = cold, copy = function(v) return v end, copy_args = cold, deliver_msg = M.deliver_msg,
+      pack = nat.msg.packer(function(v) return v end), remote_uniq = {}, send_bytes = cold,
+      H = { wall = cold }, ready = S.ready, BLOCK = S.BLOCK, maybe_yield = S.maybe_yield,
+      YIELD_AFTER = S.YIELD_AFTER, strict = false, sender = with_c and nat.sender or nil,
+      wire = { M_PID = 2, M_FROM = 3, M_TOPIC = 4, M_N = 5, M_PAYLOADS = 6 },
+      EV_EXIT = "exit", EV_LINK_DOWN = "link_down", EV_CANCEL = "cancel",
+      readonly = function(t) return t end, builtin = {} }).send
   end
   for i = 1, 2 do
     local me, peer = i, 3 - i
@@ -106,6 +136,7 @@ function WORLD(with_c, mode)
         local v = recv(chs[me])
         n = n + 1
         if mode == "one" then deliver(Ps[peer], "p", Ps[me].pid, 1, nil, v + 1)
+        elseif mode == "send" then send(Ps[peer].pid, "p", v + 1)
         else deliver(Ps[peer], "p", Ps[me].pid, 1, { v + 1 }) end
       end
     end)
@@ -138,7 +169,7 @@ end
 `;
 
 const engine = await luaFactory('native').createEngine({ injectObjects: false, enableProxy: false });
-engine.global.set('SRC', { sched: src('sched'), channel: src('channel'), mailbox: src('mailbox') });
+engine.global.set('SRC', sources());
 engine.doStringSync(WORLD);
 // the base: DIR's own module (its dist/src/lua/module.js finds DIR's vendor/lua-wasm) and sources
 const baseEngine = BASE
@@ -146,7 +177,7 @@ const baseEngine = BASE
     .luaFactory('native').createEngine({ injectObjects: false, enableProxy: false })
   : null;
 if (baseEngine) {
-  baseEngine.global.set('SRC', { sched: src('sched', BASE), channel: src('channel', BASE), mailbox: src('mailbox', BASE) });
+  baseEngine.global.set('SRC', sources(BASE));
   baseEngine.doStringSync(WORLD);
 }
 const cpuNs = (): number => { const u = process.cpuUsage(); return (u.user + u.system) * 1000; };
@@ -181,7 +212,7 @@ for (const mode of MODES) {
   ratios.sort((a, b) => a - b);
   console.log(`| ${mode} | ${bl.toFixed(0)} | ${bc.toFixed(0)} | ${ratios[ROUNDS >> 1]!.toFixed(2)}× (${ratios[0]!.toFixed(2)}–${ratios[ROUNDS - 1]!.toFixed(2)}) |`);
 }
-for (const [bm, om] of argv.includes('--same') ? MODES.map((m) => [m, m]) : [['msg', 'one'], ['fanin1', 'fanin']]) {
+for (const [bm, om] of opt.same ? MODES.map((m) => [m, m]) : [['msg', 'one'], ['fanin1', 'fanin']]) {
   if (!baseEngine || !MODES.includes(om)) continue;
   baseEngine.doStringSync(`WB = WORLD(true, "${bm}")`);
   engine.doStringSync(`WO = WORLD(true, "${om}")`);

@@ -37,9 +37,8 @@
 ** What it may call: the Lua convert and deliver_msg it was given, and metamethods.
 ** On wasmoon's module the Lua runs; test/native-deliver.test.ts runs both on the same cases.
 */
-#include <string.h>
-
-#include "lfield.h"
+#include "lprobe.h"
+#include "ldeliver.h"
 
 #define UPVALS(X) X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(delivered) X(convert) X(deliver_msg)
 #define KEYS(X) \
@@ -47,15 +46,21 @@
   X(mode) X(closed) X(recvq) X(sel) X(proc) X(alive) X(done) X(T) X(buf) X(cap) X(mrec) X(dead) \
   X(a1) X(a2) X(parked) X(nrun) X(channel) X(value) X(ok) X(message) X(v) X(wrec) X(nf) X(fl)
 
-#define UV_FIELD(name) UpVal *u_##name;
-#define KEY_FIELD(name) TString *k_##name;
-typedef struct Deliv {
-  UPVALS(UV_FIELD)
-  KEYS(KEY_FIELD)
-} Deliv;
+struct Deliv {
+  UPVALS(PROBE_UV_FIELD)
+  KEYS(PROBE_KEY_FIELD)
+};
+
+#define UV_ENTRY(name) PROBE_ENTRY(Deliv, u_, name)
+#define KEY_ENTRY(name) PROBE_ENTRY(Deliv, k_, name)
+static const ProbeEntry uv_entries[] = { UPVALS(UV_ENTRY) };
+static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 
 #define V(name) (D->u_##name->v)
 #define K(name) (D->k_##name)
+/* argument k (1..6) of the arrival whose arguments start above slot off (luaW_deliver_at), read
+** afresh at each use: the stack may move when an allocation runs the collector */
+#define ARG(k) s2v(L->ci->func + off + (k))
 
 /* a <= b, the VM's comparison (integers directly) */
 static int le (lua_State *L, const TValue *a, const TValue *b) {
@@ -198,28 +203,28 @@ static int offer (lua_State *L, Deliv *D, const TValue *s, const TValue *ch, TVa
 }
 
 /* the record { topic, from, n, p, v, seq [, T] } (mailbox.lua's constructors), pushed; the
-** arguments at their stack slots 2..6 (topic, from, n, p, v) */
-static void newrec (lua_State *L, Deliv *D, TValue *seq, const TValue *T, TValue *m) {
-  StkId a = L->ci->func;
+** arguments at their stack slots off+2..off+6 (topic, from, n, p, v), read through ARG after the
+** table is made (an allocation may run the collector, which may move the stack) */
+static void newrec (lua_State *L, Deliv *D, int off, TValue *seq, const TValue *T, TValue *m) {
   lua_createtable(L, 0, T ? 7 : 6);
   sethvalue(L, m, hvalue(s2v(L->top - 1)));
-  setf(L, m, K(topic), s2v(a + 2));
-  setf(L, m, K(from), s2v(a + 3));
-  setf(L, m, K(n), s2v(a + 4));
-  setf(L, m, K(p), s2v(a + 5));
-  setf(L, m, K(v), s2v(a + 6));
+  setf(L, m, K(topic), ARG(2));
+  setf(L, m, K(from), ARG(3));
+  setf(L, m, K(n), ARG(4));
+  setf(L, m, K(p), ARG(5));
+  setf(L, m, K(v), ARG(6));
   setf(L, m, K(seq), seq);
   if (T) setf(L, m, K(T), (TValue *)T);
 }
 
-/* mailbox.lua's rec(s, topic, from, n, p, v, seq) (the arguments from deliver's slots 2-6): one
-** of the channel's spare records (s.fl[s.nf]), refilled, else newrec; the record left at the top */
-static void rec (lua_State *L, Deliv *D, const TValue *s, TValue *seq, TValue *m) {
+/* mailbox.lua's rec(s, topic, from, n, p, v, seq) (the arguments from deliver's slots
+** off+2..off+6): one of the channel's spare records (s.fl[s.nf]), refilled, else newrec; the
+** record left at the top */
+static void rec (lua_State *L, Deliv *D, int off, const TValue *s, TValue *seq, TValue *m) {
   TValue nf, fl, nilv;
   getf(L, s, K(nf), &nf);
   if (!ttisinteger(&nf)) luaL_error(L, "kernel: a channel's spare count is not an integer");
   if (ivalue(&nf) > 0) {
-    StkId a = L->ci->func;
     lua_Integer k = ivalue(&nf);
     getf(L, s, K(fl), &fl);
     geti(L, &fl, k, m);
@@ -230,12 +235,12 @@ static void rec (lua_State *L, Deliv *D, const TValue *s, TValue *seq, TValue *m
     setf(L, s, K(nf), &nf);
     /* m.topic, m.from, m.n, m.p, m.v, m.seq = ...: the VM stores the last target first */
     setf(L, m, K(seq), seq);
-    setf(L, m, K(v), s2v(a + 6));
-    setf(L, m, K(p), s2v(a + 5));
-    setf(L, m, K(n), s2v(a + 4));
-    setf(L, m, K(from), s2v(a + 3));
-    setf(L, m, K(topic), s2v(a + 2));
-  } else newrec(L, D, seq, NULL, m);
+    setf(L, m, K(v), ARG(6));
+    setf(L, m, K(p), ARG(5));
+    setf(L, m, K(n), ARG(4));
+    setf(L, m, K(from), ARG(3));
+    setf(L, m, K(topic), ARG(2));
+  } else newrec(L, D, off, seq, NULL, m);
 }
 
 /* A record handed to a parked receiver's thread w: w.mrec = m, and the process's unread count
@@ -268,19 +273,21 @@ static int numis (const TValue *n, lua_Integer k) {
 }
 
 /*
-** deliver(P, topic, from, n, p [, v]): mailbox.lua's deliver_msg (see the top); upvalue 1: the
-** Deliv. Slots: 1 P, 2 topic, 3 from, 4 n, 5 p, 6 v, then 7 ch, 8 s, and what each path pushes.
+** deliver(P, topic, from, n, p [, v]) with its arguments at the calling C function's stack slots
+** off+1..off+6 (P, topic, from, n, p, v; what is above them is dropped), then off+7 ch, off+8 s,
+** and what each path pushes: mailbox.lua's deliver_msg (see the top). Called by deliver (off 0)
+** and by lsend.c's send (the sender's record below the arguments). Leaves the stack at off+6 or
+** above.
 */
-static int deliver (lua_State *L) {
-  Deliv *D = (Deliv *)lua_touserdata(L, lua_upvalueindex(1));
+void luaW_deliver_at (lua_State *L, Deliv *D, int off) {
   TValue P, topic, u, x, ch, m, s, v, w, one, seq, n;
   const char *ts;
   int taken;
-  lua_settop(L, 6);
+  lua_settop(L, off + 6);
   luaL_checkstack(L, 16, "deliver");
-  setobj(L, &P, s2v(L->ci->func + 1));
-  setobj(L, &topic, s2v(L->ci->func + 2));
-  setobj(L, &n, s2v(L->ci->func + 4));
+  setobj(L, &P, ARG(1));
+  setobj(L, &topic, ARG(2));
+  setobj(L, &n, ARG(4));
   setivalue(&one, 1);
   if (!ttisstring(&topic)) goto lua;
   /* the cold cases, decided before anything changes (the reads have no side effects) */
@@ -308,9 +315,9 @@ static int deliver (lua_State *L) {
     getf(L, &x, K(t), &bt);
     getf(L, &x, K(h), &bh);
     if (le(L, &bh, &bt)) {  /* behind a backlog: to_channel queues the record */
-      rec(L, D, &s, &seq, &m);  /* 9 */
+      rec(L, D, off, &s, &seq, &m);  /* 9 */
       qpush_at(L, D, &s, K(bq), &m);
-      return 0;
+      return;
     }
   }
   if (!numis(&n, 0) && !numis(&n, 1)) goto general;
@@ -319,14 +326,14 @@ static int deliver (lua_State *L) {
   /* a raw channel, zero or one value: the value itself is offered, no record yet */
   setnilvalue(&v);
   if (numis(&n, 1)) {
-    const TValue *p = s2v(L->ci->func + 5);
+    const TValue *p = ARG(5);
     if (!l_isfalse(p)) geti(L, p, 1, &v);
-    else setobj(L, &v, s2v(L->ci->func + 6));
+    else setobj(L, &v, ARG(6));
   }
   push(L, &v);  /* 9: anchored */
   taken = offer(L, D, &s, &ch, &v, &w);
   if (!taken) {
-    rec(L, D, &s, &seq, &m);
+    rec(L, D, off, &s, &seq, &m);
     qpush_at(L, D, &s, K(bq), &m);
   } else if (!ttisnil(&w)) {  /* handed to a parked receiver's thread: the channel's kept record */
     TValue held, T;
@@ -339,27 +346,26 @@ static int deliver (lua_State *L) {
     }
     push(L, &w);  /* anchored while the record is made */
     if (reuse) {
-      StkId a = L->ci->func;
       /* the VM stores a multiple assignment's last target first */
       setf(L, &m, K(T), &w);
       setf(L, &m, K(seq), &seq);
-      setf(L, &m, K(v), s2v(a + 6));
-      setf(L, &m, K(p), s2v(a + 5));
-      setf(L, &m, K(n), s2v(a + 4));
-      setf(L, &m, K(from), s2v(a + 3));
-      setf(L, &m, K(topic), s2v(a + 2));
+      setf(L, &m, K(v), ARG(6));
+      setf(L, &m, K(p), ARG(5));
+      setf(L, &m, K(n), ARG(4));
+      setf(L, &m, K(from), ARG(3));
+      setf(L, &m, K(topic), ARG(2));
     } else {
-      newrec(L, D, &seq, &w, &m);
+      newrec(L, D, off, &seq, &w, &m);
       setf(L, &s, K(wrec), &m);
     }
     to_waiter(L, D, &s, &w, &m);
   } else {  /* buffered */
-    rec(L, D, &s, &seq, &m);
+    rec(L, D, off, &s, &seq, &m);
     to_buffer(L, D, &s, &m);
   }
-  return 0;
+  return;
 general:  /* a Message object or several values: the record, converted by the Lua convert */
-  rec(L, D, &s, &seq, &m);  /* 9 */
+  rec(L, D, off, &s, &seq, &m);  /* 9 */
   push(L, &s); push(L, &m);
   call(L, V(convert), 2, 1);
   setobj(L, &v, s2v(L->top - 1));  /* 10: anchored */
@@ -367,45 +373,30 @@ general:  /* a Message object or several values: the record, converted by the Lu
   if (!taken) qpush_at(L, D, &s, K(bq), &m);
   else if (!ttisnil(&w)) to_waiter(L, D, &s, &w, &m);  /* handed to a parked receiver's thread */
   else to_buffer(L, D, &s, &m);  /* buffered */
-  return 0;
+  return;
 lua:
-  lua_settop(L, 6);
+  lua_settop(L, off + 6);
   call(L, V(deliver_msg), 6, 0);
+}
+
+/* deliver(P, topic, from, n, p [, v]) from Lua; upvalue 1: the Deliv */
+static int deliver (lua_State *L) {
+  luaW_deliver_at(L, (Deliv *)lua_touserdata(L, lua_upvalueindex(1)), 0);
   return 0;
+}
+
+/* The Deliv of the deliver closure at idx, or NULL if it is not one (lsend.c) */
+Deliv *luaW_deliv_of (lua_State *L, int idx) {
+  Deliv *D;
+  if (lua_tocfunction(L, idx) != deliver || lua_getupvalue(L, idx, 1) == NULL) return NULL;
+  D = (Deliv *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return D;
 }
 
 /* deliverer(sched_probe, mbox_probe) -> deliver */
 static int deliverer (lua_State *L) {
-  Deliv *D;
-  int f, i;
-  const char *name;
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
-  luaL_argcheck(L, !lua_iscfunction(L, 1), 1, "a Lua function expected");
-  luaL_argcheck(L, !lua_iscfunction(L, 2), 2, "a Lua function expected");
-  lua_settop(L, 2);
-  D = (Deliv *)lua_newuserdatauv(L, sizeof(Deliv), 3);  /* 3 */
-  memset(D, 0, sizeof(Deliv));
-  for (f = 1; f <= 2; f++) {
-    lua_pushvalue(L, f);
-    lua_setiuservalue(L, 3, f);  /* the probes: their upvalues live as long as deliver */
-    for (i = 1; (name = lua_getupvalue(L, f, i)) != NULL; i++) {
-      lua_pop(L, 1);
-#define UV_MATCH(nm) if (strcmp(name, #nm) == 0) D->u_##nm = (UpVal *)lua_upvalueid(L, f, i); else
-      UPVALS(UV_MATCH) {}
-#undef UV_MATCH
-    }
-  }
-#define UV_CHECK(nm) if (D->u_##nm == NULL) return luaL_error(L, "deliverer: no probe has an upvalue '%s'", #nm);
-  UPVALS(UV_CHECK)
-#undef UV_CHECK
-  lua_createtable(L, 0, 40);  /* 4: the keys, kept from collection */
-#define KEY_MAKE(nm) lua_pushliteral(L, #nm); D->k_##nm = tsvalue(s2v(L->top - 1)); \
-  lua_pushboolean(L, 1); lua_rawset(L, 4);
-  KEYS(KEY_MAKE)
-#undef KEY_MAKE
-  lua_setiuservalue(L, 3, 3);
-  lua_pushcclosure(L, deliver, 1);
+  PROBE_NEW(L, 2, 1, Deliv, deliver, "deliverer");
   return 1;
 }
 

@@ -45,12 +45,10 @@
 ** On wasmoon's module (no wippy.native) the Lua loop runs; test/native-sched.test.ts runs both
 ** on the same cases and requires the same order of events.
 */
-#include <string.h>
-
 #include "lua.h"
 #include "lauxlib.h"
 
-#include "lfield.h"
+#include "lprobe.h"
 
 /* the locals of sched.lua the loop reads or writes, by name (probe's upvalues) */
 #define UPVALS(X) \
@@ -63,12 +61,15 @@
   X(dead) X(proc) X(nrun) X(alive) X(cur) X(cp) X(red) X(st) X(share_at) X(mrec) X(co) X(n) \
   X(a1) X(a2) X(upgrade_req) X(npending) X(nsubs) X(exit_pending) X(now)
 
-#define UV_FIELD(name) UpVal *u_##name;
-#define KEY_FIELD(name) TString *k_##name;
 typedef struct Sched {
-  UPVALS(UV_FIELD)
-  KEYS(KEY_FIELD)
+  UPVALS(PROBE_UV_FIELD)
+  KEYS(PROBE_KEY_FIELD)
 } Sched;
+
+#define UV_ENTRY(name) PROBE_ENTRY(Sched, u_, name)
+#define KEY_ENTRY(name) PROBE_ENTRY(Sched, k_, name)
+static const ProbeEntry uv_entries[] = { UPVALS(UV_ENTRY) };
+static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 
 #define V(name) (S->u_##name->v)   /* the local's TValue, where it lives now */
 
@@ -267,32 +268,7 @@ static int run (lua_State *L) {
 
 /* runner(probe) -> run: probe is a Lua closure whose upvalues include every name of UPVALS */
 static int runner (lua_State *L) {
-  Sched *S;
-  int i;
-  const char *name;
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  luaL_argcheck(L, !lua_iscfunction(L, 1), 1, "a Lua function expected");
-  lua_settop(L, 1);
-  S = (Sched *)lua_newuserdatauv(L, sizeof(Sched), 2);  /* 2 */
-  memset(S, 0, sizeof(Sched));
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, 2, 1);  /* the probe: its upvalues live as long as the loop */
-  for (i = 1; (name = lua_getupvalue(L, 1, i)) != NULL; i++) {
-    lua_pop(L, 1);
-#define UV_MATCH(nm) if (strcmp(name, #nm) == 0) S->u_##nm = (UpVal *)lua_upvalueid(L, 1, i); else
-    UPVALS(UV_MATCH) {}
-#undef UV_MATCH
-  }
-#define UV_CHECK(nm) if (S->u_##nm == NULL) return luaL_error(L, "runner: probe has no upvalue '%s'", #nm);
-  UPVALS(UV_CHECK)
-#undef UV_CHECK
-  lua_createtable(L, 0, 24);  /* 3: the keys, kept from collection */
-#define KEY_MAKE(nm) lua_pushliteral(L, #nm); S->k_##nm = tsvalue(s2v(L->top - 1)); \
-  lua_pushboolean(L, 1); lua_rawset(L, 3);
-  KEYS(KEY_MAKE)
-#undef KEY_MAKE
-  lua_setiuservalue(L, 2, 2);
-  lua_pushcclosure(L, run, 1);
+  PROBE_NEW(L, 1, 1, Sched, run, "runner");
   return 1;
 }
 

@@ -15,6 +15,10 @@
 **                                                           per-message steps in C (lmsg.c)
 **   counthook(fn, count) -> set(co): the budget hook as a C count hook (lhook.c)
 **   rebind(co, f) -> bool                                   a dead coroutine made to run f (lproc.c)
+**   runner(probe) -> run                                    the run loop's common case (lsched.c)
+**   deliverer(sched_probe, mbox_probe) -> deliver            a message's arrival (ldeliver.c)
+**   sender(deliver, probe) -> send                          process.send's common case (lsend.c)
+**   receiver(probe) -> receive                              a channel receive's common cases (lrecv.c)
 **   step                                                    { input, output, block }: a step's
 **                                                           input and output in memory (lstep.c)
 **   version                                                 1
@@ -29,6 +33,8 @@ int luaW_open_hook (lua_State *L);  /* lhook.c: pushes counthook */
 int luaW_open_proc (lua_State *L);  /* lproc.c: pushes rebind */
 int luaW_open_sched (lua_State *L);  /* lsched.c: pushes runner */
 int luaW_open_deliver (lua_State *L);  /* ldeliver.c: pushes deliverer */
+int luaW_open_send (lua_State *L);  /* lsend.c: pushes sender */
+int luaW_open_recv (lua_State *L);  /* lrecv.c: pushes receiver */
 int luaW_open_step (lua_State *L);  /* lstep.c: pushes { input, output, block } */
 
 static int luaopen_wippy_native (lua_State *L) {
@@ -45,6 +51,10 @@ static int luaopen_wippy_native (lua_State *L) {
   lua_setfield(L, -2, "runner");
   luaW_open_deliver(L);
   lua_setfield(L, -2, "deliverer");
+  luaW_open_send(L);
+  lua_setfield(L, -2, "sender");
+  luaW_open_recv(L);
+  lua_setfield(L, -2, "receiver");
   luaW_open_step(L);
   lua_setfield(L, -2, "step");
   lua_pushinteger(L, 1);

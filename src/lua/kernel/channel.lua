@@ -18,10 +18,13 @@
 -- Owns: channel objects and their state (CH: userdata -> state), select cases, the FIFO queue
 -- helpers (q = { h, t, [i] }) the mailbox uses too, and EMPTYQ, the one empty queue every channel
 -- and mailbox holds until it first queues something (qpush_at): most never use most of theirs.
--- Receives: run (run.cur), ready, park, maybe_yield (sched.lua: as upvalues, they are the
--- message hot path), newud, err.
+-- Receives: run (run.cur), ready, park, maybe_yield, BLOCK, YIELD_AFTER (sched.lua: as upvalues,
+-- they are the message hot path), newud, err, receiver (lrecv.c's constructor, or nil).
 return function(deps)
   local run, ready, park, maybe_yield = deps.run, deps.ready, deps.park, deps.maybe_yield
+  -- sched.lua's BLOCK and maybe_yield's mark, for lrecv.c's receive (it parks and tests maybe_yield
+  -- itself); receiver: lrecv.c's constructor, or nil
+  local BLOCK, YIELD_AFTER = deps.BLOCK, deps.YIELD_AFTER
   local newud, err = deps.newud, deps.err
   local setmetatable, type, error, tonumber = setmetatable, type, error, tonumber
   local S = {} -- the module
@@ -221,7 +224,7 @@ return function(deps)
   -- (check_chan, the backlog hook's test and qpush_at inlined: every same-worker message's
   -- receive comes through here, and one that parks makes four Lua calls fewer; the same steps.
   -- The backlog is read where every state with a backlog hook keeps it, s.bq.)
-  function chan_methods.receive(ch)
+  local function receive(ch)
     local s = CH[ch]
     if not s then error("bad argument #1 to 'receive' (channel expected)", 2) end
     -- take(s) can only succeed with a buffered value or a queued sender: the common case of a
@@ -248,6 +251,11 @@ return function(deps)
     if on_wait then on_wait(s) end
     return park()
   end
+  -- On our Lua module the common cases (a buffered value with no sender waiting, a backlog, a
+  -- closed channel, a receive that parks) run in C (native/lua/lrecv.c: the same steps; the rest
+  -- is this Lua receive). It finds these locals by name among probe's upvalues.
+  local function probe() return CH, EMPTYQ, run, maybe_yield, receive, BLOCK, YIELD_AFTER end
+  chan_methods.receive = deps.receiver and deps.receiver(probe) or receive
 
   function chan_methods.close(ch) check_chan(ch, "close"); chan_close(ch) end
 

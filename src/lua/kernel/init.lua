@@ -111,9 +111,12 @@ local wire = loadmod("wire")() -- frame field indices and shared constants (gene
 -- msg: steps of the per-message path (lmsg.c: the resume of a process thread, a send's payload
 -- list); counthook: the budget hook as a C count hook (lhook.c); rebind: a dead coroutine made
 -- fresh (lproc.c, for copool.lua); runner: the run loop's common case in C (lsched.c); deliverer: a
--- same-worker message's arrival in C (ldeliver.c); both off when the host sets __MODS.__csched = "0"
+-- same-worker message's arrival in C (ldeliver.c); sender: process.send's common case in C, ending
+-- in that arrival (lsend.c); receiver: a channel receive's common cases in C (lrecv.c); all four
+-- off when the host sets __MODS.__csched = "0"
 -- (WIPPY_CSCHED=0: an A/B of the Lua on the same module).
-local native_msg, native_counthook, native_rebind, native_runner, native_deliverer
+local native_msg, native_counthook, native_rebind, native_runner, native_deliverer, native_sender
+local native_receiver
 do
   local nat = type(package) == "table" and type(package.loaded) == "table" and package.loaded["wippy.native"]
   native_msg = type(nat) == "table" and nat.msg or nil
@@ -121,6 +124,8 @@ do
   native_rebind = type(nat) == "table" and nat.rebind or nil
   native_runner = type(nat) == "table" and MODS.__csched ~= "0" and nat.runner or nil
   native_deliverer = type(nat) == "table" and MODS.__csched ~= "0" and nat.deliverer or nil
+  native_sender = native_deliverer and nat.sender or nil
+  native_receiver = native_deliverer and nat.receiver or nil
 end
 local copool = loadmod("copool")({ rebind = native_rebind, mem_cap_kb = mem_cap_kb })
 local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb,
@@ -128,7 +133,8 @@ local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_c
   runner = native_runner })
 
 local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
-  maybe_yield = sched.maybe_yield, newud = H.newud, err = err })
+  maybe_yield = sched.maybe_yield, newud = H.newud, err = err,
+  BLOCK = sched.BLOCK, YIELD_AFTER = sched.YIELD_AFTER, receiver = native_receiver })
 
 -- The step block and outbox of our module (native/lua/lstep.c; __step below), nil on wasmoon's
 -- module and with WIPPY_CSTEP=0 (__MODS.__cstep = "0": the stack path on our module too, an A/B
@@ -244,6 +250,7 @@ local process = loadmod("process")({
   send_bytes = pids.send_bytes, send_frame = pids.send_frame,
   inbox = mailbox.inbox, events = mailbox.events, listen = mailbox.listen, unlisten = mailbox.unlisten,
   H = H, ready = sched.ready, BLOCK = sched.BLOCK, maybe_yield = sched.maybe_yield, select = channel.channel.select,
+  YIELD_AFTER = sched.YIELD_AFTER, strict = strict, sender = native_sender,
   terminate = lifecycle.terminate, deliver_event = lifecycle.deliver_event, topo = lifecycle.topo,
   EV_EXIT = lifecycle.EV_EXIT, EV_LINK_DOWN = lifecycle.EV_LINK_DOWN, EV_CANCEL = lifecycle.EV_CANCEL,
   spawn_from = spawn.spawn_from, exec = exec.exec, check_exec_args = exec.check_exec_args,

@@ -14,7 +14,8 @@
 -- the event kinds (lifecycle.lua); spawn_from (spawn.lua); exec, check_exec_args, DEFAULT_CANCEL_MS (exec.lua);
 -- local_names, registry (names.lua); rpc; readonly, builtin (sandbox.lua); upgrade; spawner;
 -- wire (the t and c constructors; the m frame's positions, checked at load: process.send builds
--- it as a table constructor, one VM instruction per field, on the per-message path).
+-- it as a table constructor, one VM instruction per field, on the per-message path); sender
+-- (lsend.c's constructor, or nil), strict (init.lua's), YIELD_AFTER (sched.lua's).
 return function(deps)
   local run, cur, err, errmsg, check = deps.run, deps.cur, deps.err, deps.error_message, deps.check
   local procs, parse_pid, locate, post = deps.procs, deps.parse_pid, deps.locate, deps.post
@@ -83,8 +84,22 @@ return function(deps)
   end
 
   local SEND_BUDGET = 1000 -- sends between forced yields, so a sending loop cannot starve its worker
+  local YIELD_AFTER = deps.YIELD_AFTER -- maybe_yield's mark (sched.lua), for lsend.c's test of it
+  local strict = deps.strict -- the runtime's strict mode (init.lua's check), for lsend.c's test of it
   local last_topic = nil -- a string topic process.send last accepted
-  function process.send(dest, topic, ...)
+  -- The end of every send: P's send budget (a forced yield every SEND_BUDGET sends), then
+  -- maybe_yield. -> true
+  local function send_tail(P, b)
+    if b >= SEND_BUDGET then
+      P.sendb = 0
+      if run.cur and run.cur.proc == P then ready(run.cur, 0); raw_yield(BLOCK) end
+    else
+      P.sendb = b
+      maybe_yield()
+    end
+    return true
+  end
+  local function send(dest, topic, ...)
     local P = cur()
     local n = select("#", ...)
     if dest == nil or topic == nil then
@@ -146,16 +161,14 @@ return function(deps)
     end
     local st = P.st
     st[4] = st[4] + 1 -- messages sent (ptable.lua)
-    local b = (P.sendb or 0) + 1
-    if b >= SEND_BUDGET then
-      P.sendb = 0
-      if run.cur and run.cur.proc == P then ready(run.cur, 0); raw_yield(BLOCK) end
-    else
-      P.sendb = b
-      maybe_yield()
-    end
-    return true
+    return send_tail(P, (P.sendb or 0) + 1)
   end
+  -- On our Lua module the common case (a live local process, one value, a topic that passes, a
+  -- caller allowed without a policy decision) runs in C (native/lua/lsend.c: the same steps,
+  -- ending in ldeliver.c's arrival; every other case is this Lua send). It finds these locals by
+  -- name among probe's upvalues.
+  local function probe() return run, procs, copy, strict, SEND_BUDGET, YIELD_AFTER, send_tail, send end
+  process.send = deps.sender and deps.sender(deliver_msg, probe) or send
 
   local function spawn_variant(fname, monitor, link)
     return function(id, host, ...)

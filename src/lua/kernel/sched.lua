@@ -148,6 +148,7 @@ return function(deps)
   -- queue (Erlang-style fairness), which also restarts its budget. Only a loop that never touches
   -- the kernel reaches max_reductions.
   local YIELD_AFTER = 1000000
+  S.YIELD_AFTER = YIELD_AFTER -- (process.lua hands it to lsend.c, whose send tests maybe_yield's mark)
   local function maybe_yield()
     local T = run.cur
     if T == nil then return end

@@ -1,0 +1,19 @@
+/*
+** ldeliver.h: a same-worker message's arrival (ldeliver.c) for other C of the module: lsend.c's
+** send ends in it without a call through Lua.
+*/
+#ifndef ldeliver_h
+#define ldeliver_h
+
+#include "lua.h"
+
+typedef struct Deliv Deliv;
+
+/* The Deliv of the deliver closure (wippy.native.deliverer's result) at idx, or NULL */
+Deliv *luaW_deliv_of (lua_State *L, int idx);
+
+/* deliver(P, topic, from, n, p, v) with its arguments at the calling C function's slots
+** off+1..off+6 (anything above them is dropped); mailbox.lua's deliver_msg, cold cases included */
+void luaW_deliver_at (lua_State *L, Deliv *D, int off);
+
+#endif

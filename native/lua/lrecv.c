@@ -1,0 +1,202 @@
+/*
+** lrecv.c: a channel receive's common cases in C (`wippy.native.receiver`, opened by lwippy.c):
+** channel.lua's chan_methods.receive when the value is in the buffer, in a subscription's backlog,
+** or not there yet (the receive parks: the thread joins the receivers' queue and yields from here,
+** no Lua frame for receive, take or park).
+**
+** What it owns: nothing. The state is channel.lua's (CH, EMPTYQ, the channel states and their
+** queues) and the scheduler's (run.cur, a thread's process and its `red`): receiver(probe) finds
+** channel.lua's locals by name among the upvalues of `probe` (CH, EMPTYQ, run, maybe_yield,
+** receive, the Lua receive, BLOCK and YIELD_AFTER, sched.lua's), as lsched.c does. Fields go
+** through lfield.h (the VM's own steps, metamethods included).
+**
+** receive(ch): channel.lua's receive, the same steps in the same order. s = CH[ch] (none: the
+** same error, raised at the caller's level as the Lua's error(..., 2) is). A buffered value with
+** no sender waiting: take's steps (the value popped, s.refill(s) if the state has that hook), then
+** maybe_yield's, then v, true. No buffered value, a subscription's backlog not empty: v =
+** s.take_backlog(s), maybe_yield's steps, v, true. Else a closed channel: nil, false. Else, inside
+** a thread (run.cur): the thread joins the receivers' queue (made at its first push), s.on_wait(s)
+** if the state has that hook, T.parked = true, and `return lua_yield(L, 1)` with BLOCK: the
+** resume's values are the receive's results, as park's `return coroutine.yield(BLOCK)` makes them,
+** and the yield takes the fast path (patch 0001: called from Lua code, nothing between it and
+** lua_resume). maybe_yield's steps: nothing outside a thread or under YIELD_AFTER instructions
+** (the thread's process's `red`); else the Lua maybe_yield, called with a continuation (its yield
+** takes the fast path, patch 0003; on such a yield lua_callk returns with the thread's status
+** LUA_YIELD and receive only returns) that returns v, true. Left to the Lua receive, called with
+** the same arguments and a continuation before anything changes: a sender waiting in the
+** channel's senders' queue, and a receive outside a thread.
+**
+** Why, measured: a receive that parks was ~25 VM instructions and two Lua calls (receive, park)
+** plus the yield's C call; docs/design/native-core.md, "The per-message path", session 9.
+**
+** What it may call: the hooks a state carries (refill, take_backlog, on_wait), the Lua receive
+** and maybe_yield, and metamethods.
+** On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua receive runs;
+** test/native-send.test.ts runs both on the same cases.
+*/
+#include "lprobe.h"
+
+#define UPVALS(X) X(CH) X(EMPTYQ) X(run) X(maybe_yield) X(receive) X(BLOCK) X(YIELD_AFTER)
+#define KEYS(X) \
+  X(buf) X(sendq) X(h) X(t) X(bq) X(backlog) X(take_backlog) X(refill) X(closed) X(cur) \
+  X(recvq) X(on_wait) X(parked) X(proc) X(red)
+
+typedef struct Recv {
+  UPVALS(PROBE_UV_FIELD)
+  KEYS(PROBE_KEY_FIELD)
+} Recv;
+
+#define UV_ENTRY(name) PROBE_ENTRY(Recv, u_, name)
+#define KEY_ENTRY(name) PROBE_ENTRY(Recv, k_, name)
+static const ProbeEntry uv_entries[] = { UPVALS(UV_ENTRY) };
+static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
+
+#define V(name) (R->u_##name->v)
+#define K(name) (R->k_##name)
+
+/* a <= b, the VM's comparison (integers directly) */
+static int le (lua_State *L, const TValue *a, const TValue *b) {
+  if (ttisinteger(a) && ttisinteger(b)) return ivalue(a) <= ivalue(b);
+  return luaV_lessequal(L, a, b);
+}
+
+/* the queue field k of s is not empty (q.t >= q.h); in *q the queue */
+static int nonempty (lua_State *L, Recv *R, const TValue *s, TString *k, TValue *q) {
+  TValue h, t;
+  getf(L, s, k, q);
+  getf(L, q, K(t), &t);
+  getf(L, q, K(h), &h);
+  return le(L, &h, &t);
+}
+
+/* call f with the nargs values on top, nres results */
+static void call (lua_State *L, const TValue *f, int nargs, int nres) {
+  push(L, f);
+  lua_insert(L, -(nargs + 1));
+  lua_call(L, nargs, nres);
+}
+
+/* the continuation of maybe_yield: the two values below it (v, true) */
+static int done_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)L; (void)status; (void)ctx;
+  return 2;
+}
+
+/* v (on top) is the receive's value: maybe_yield's steps, then v, true */
+static int done (lua_State *L, Recv *R) {
+  TValue T;
+  lua_pushboolean(L, 1);
+  getf(L, V(run), K(cur), &T);
+  if (!ttisnil(&T)) {
+    TValue p, red;
+    getf(L, &T, K(proc), &p);
+    getf(L, &p, K(red), &red);
+    if (l_isfalse(&red)) setivalue(&red, 0);
+    if (!luaV_lessthan(L, &red, V(YIELD_AFTER))) {
+      push(L, V(maybe_yield));
+      lua_callk(L, 0, 0, 0, done_k);
+      if (lua_status(L) == LUA_YIELD) return 0;  /* a fast yield inside: only return (patch 0003) */
+    }
+  }
+  return done_k(L, LUA_OK, 0);
+}
+
+/* receive(ch) (see the top); upvalue 1: the Recv */
+static int receive (lua_State *L) {
+  Recv *R = (Recv *)lua_touserdata(L, lua_upvalueindex(1));
+  int nargs = lua_gettop(L);
+  TValue s, q, x, T;
+  luaL_checkstack(L, nargs + 16, "receive");
+  if (nargs == 0) lua_pushnil(L);
+  getv(L, V(CH), s2v(L->ci->func + 1), &s);
+  if (l_isfalse(&s)) return luaL_error(L, "bad argument #1 to 'receive' (channel expected)");
+  push(L, &s);  /* nargs + 1 (or 2): anchored */
+  if (nonempty(L, R, &s, K(sendq), &q)) goto lua;  /* a sender waits: take's Lua */
+  if (nonempty(L, R, &s, K(buf), &q)) {  /* take: the buffered value */
+    TValue h, nilv;
+    getf(L, &q, K(h), &h);
+    if (!ttisinteger(&h)) luaL_error(L, "kernel: a queue's head is not an integer");
+    geti(L, &q, ivalue(&h), &x);
+    push(L, &x);  /* the value, anchored */
+    setnilvalue(&nilv);
+    seti(L, &q, ivalue(&h), &nilv);
+    setivalue(&h, ivalue(&h) + 1);
+    setf(L, &q, K(h), &h);
+    getf(L, &s, K(refill), &x);
+    if (!l_isfalse(&x)) {
+      push(L, &s);
+      call(L, &x, 1, 0);
+    }
+    return done(L, R);
+  }
+  getf(L, &s, K(bq), &x);
+  if (!l_isfalse(&x)) {  /* a subscription's backlog (only such a state has one) */
+    TValue h, t;
+    getf(L, &x, K(t), &t);
+    getf(L, &x, K(h), &h);
+    if (le(L, &h, &t)) {
+      getf(L, &s, K(backlog), &x);
+      if (!l_isfalse(&x)) {
+        getf(L, &s, K(take_backlog), &x);
+        push(L, &s);
+        call(L, &x, 1, 1);
+        return done(L, R);
+      }
+    }
+  }
+  getf(L, &s, K(closed), &x);
+  if (!l_isfalse(&x)) {
+    lua_pushnil(L);
+    lua_pushboolean(L, 0);
+    return 2;
+  }
+  getf(L, V(run), K(cur), &T);
+  if (ttisnil(&T)) goto lua;
+  /* park: T joins the receivers' queue */
+  getf(L, &s, K(recvq), &q);
+  if (luaV_rawequalobj(&q, V(EMPTYQ))) {  /* its first push: q = { h = 1, t = 0 }; s.recvq = q */
+    TValue one, zero;
+    lua_createtable(L, 0, 2);
+    sethvalue(L, &q, hvalue(s2v(L->top - 1)));
+    setivalue(&one, 1);
+    setf(L, &q, K(h), &one);
+    setivalue(&zero, 0);
+    setf(L, &q, K(t), &zero);
+    setf(L, &s, K(recvq), &q);
+    lua_pop(L, 1);  /* reachable from s now */
+  }
+  {
+    TValue t, one;
+    getf(L, &q, K(t), &t);
+    setivalue(&one, 1);
+    arith(L, LUA_OPADD, &t, &one, &t);
+    setf(L, &q, K(t), &t);
+    if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
+    seti(L, &q, ivalue(&t), &T);
+  }
+  getf(L, &s, K(on_wait), &x);
+  if (!l_isfalse(&x)) {
+    push(L, &s);
+    call(L, &x, 1, 0);
+  }
+  /* sched.lua's park: run.cur.parked = true; return coroutine.yield(BLOCK) */
+  getf(L, V(run), K(cur), &T);
+  setbtvalue(&x);
+  setf(L, &T, K(parked), &x);
+  push(L, V(BLOCK));
+  return lua_yield(L, 1);
+lua:  /* the Lua receive, with the arguments as they came */
+  return luaW_calllua(L, V(receive), nargs);
+}
+
+/* receiver(probe) -> receive: probe is a Lua closure whose upvalues include every name of UPVALS */
+static int receiver (lua_State *L) {
+  PROBE_NEW(L, 1, 1, Recv, receive, "receiver");
+  return 1;
+}
+
+/* pushes the receiver constructor (lwippy.c puts it into wippy.native) */
+int luaW_open_recv (lua_State *L) {
+  lua_pushcfunction(L, receiver);
+  return 1;
+}

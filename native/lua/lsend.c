@@ -1,0 +1,165 @@
+/*
+** lsend.c: process.send's common case in C (`wippy.native.sender`, opened by lwippy.c): a live
+** process of this worker, one value, a topic that passes, the caller allowed without a policy
+** decision. The send is one C call from the process's Lua code to the arrival (ldeliver.c's
+** luaW_deliver_at, which wakes the receiver): no Lua frame for process.send, cur, check or
+** maybe_yield, no select/copy/deliver calls through the VM.
+**
+** What it owns: nothing. The state is process.lua's and the kernel's: sender(deliver, probe)
+** finds process.lua's locals by name among the upvalues of `probe` (run, procs, copy, strict,
+** SEND_BUDGET, YIELD_AFTER, send_tail and send, the Lua process.send), as lsched.c and
+** ldeliver.c find theirs, and takes the arrival's state from the deliver closure it is given
+** (ldeliver.c's). Fields go through lfield.h (the VM's own steps, metamethods included).
+**
+** send(dest, topic, v): process.lua's process.send, the same steps in the same order, when every
+** one of these holds (decided by reads alone, before anything changes): exactly three arguments;
+** run.cp is a process P; dest and topic are not nil; topic is a string not starting with "@"; a
+** live local process procs[dest] (its `home` nil, `alive` true); check(P, "process.send", ...)
+** would allow without a decision (P has no actor or no scope, and the runtime is not strict:
+** init.lua's check); v is nil, a boolean, a number or a string (the copy returns it as it is),
+** or copy(v) succeeds. Then: deliver(target, topic, P.pid, 1, nil, v) (ldeliver.c), P.st[4] + 1,
+** and the send budget: b = (P.sendb or 0) + 1; below SEND_BUDGET with the running thread under
+** YIELD_AFTER instructions (maybe_yield would return at once), P.sendb = b and `true`; else the
+** Lua send_tail(P, b) does the rest (the forced yield or maybe_yield's), called with a
+** continuation so its yield takes the fast path (patch 0003: on such a yield lua_callk returns with
+** the thread's status LUA_YIELD, and send only returns; the resume ends it through the
+** continuation), and `true`. Anything else (a
+** remote or named destination, a refusal, several values, an unsendable value, no process, a
+** policy to consult) is the Lua send's, called with the same arguments and a continuation,
+** its results returned as they are: every case it does not own is the Lua, untouched.
+**
+** Why, measured: process.send was ~55 VM instructions and four Lua calls (itself, cur, check,
+** maybe_yield) plus select, copy and deliver per message; docs/design/native-core.md, "The
+** per-message path", session 9, has the figures with and without this.
+**
+** What it may call: the codec's copy (tables, userdata, functions, threads), luaW_deliver_at,
+** the Lua send and send_tail, and metamethods.
+** On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua send runs;
+** test/native-send.test.ts runs both on the same cases.
+*/
+#include "lprobe.h"
+#include "ldeliver.h"
+
+#define UPVALS(X) \
+  X(run) X(procs) X(copy) X(strict) X(SEND_BUDGET) X(YIELD_AFTER) X(send_tail) X(send)
+#define KEYS(X) \
+  X(cp) X(cur) X(ctx_actor) X(ctx_scope) X(home) X(alive) X(pid) X(st) X(sendb) X(proc) X(red)
+
+typedef struct Send {
+  UPVALS(PROBE_UV_FIELD)
+  KEYS(PROBE_KEY_FIELD)
+  Deliv *D;
+} Send;
+
+#define UV_ENTRY(name) PROBE_ENTRY(Send, u_, name)
+#define KEY_ENTRY(name) PROBE_ENTRY(Send, k_, name)
+static const ProbeEntry uv_entries[] = { UPVALS(UV_ENTRY) };
+static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
+
+#define V(name) (S->u_##name->v)
+#define K(name) (S->k_##name)
+
+/* the continuation of send_tail: process.send returns true */
+static int tail_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* send(dest, topic, ...) (see the top); upvalue 1: the Send */
+static int send (lua_State *L) {
+  Send *S = (Send *)lua_touserdata(L, lua_upvalueindex(1));
+  int nargs = lua_gettop(L), off;
+  TValue P, dest, topic, v, target, x, y, one;
+  luaL_checkstack(L, nargs + 16, "send");
+  if (nargs != 3) goto lua;
+  setobj(L, &dest, s2v(L->ci->func + 1));
+  setobj(L, &topic, s2v(L->ci->func + 2));
+  setobj(L, &v, s2v(L->ci->func + 3));
+  getf(L, V(run), K(cp), &P);
+  if (l_isfalse(&P) || ttisnil(&dest) || !ttisstring(&topic)) goto lua;
+  if (tsslen(tsvalue(&topic)) > 0 && getstr(tsvalue(&topic))[0] == '@') goto lua;
+  getv(L, V(procs), &dest, &target);
+  if (l_isfalse(&target)) goto lua;
+  /* init.lua's check: allowed without a decision */
+  if (!l_isfalse(V(strict))) goto lua;
+  getf(L, &P, K(ctx_actor), &x);
+  if (!ttisnil(&x)) {  /* (`or`: the scope is read only when there is an actor) */
+    getf(L, &P, K(ctx_scope), &y);
+    if (!ttisnil(&y)) goto lua;
+  }
+  getf(L, &target, K(home), &x);
+  if (!ttisnil(&x)) goto lua;
+  getf(L, &target, K(alive), &x);
+  if (l_isfalse(&x)) goto lua;
+  push(L, &P);  /* 4: anchored (run.cp holds it too) */
+  if (!(ttisnil(&v) || ttisboolean(&v) || ttisnumber(&v) || ttisstring(&v))) {
+    push(L, V(copy));
+    push(L, &v);
+    lua_call(L, 1, 2);  /* 5, 6: copy, err */
+    if (!ttisnil(s2v(L->top - 1))) goto lua;  /* the Lua send makes the error */
+    lua_settop(L, 5);
+    setobj(L, &v, s2v(L->top - 1));
+  }
+  /* deliver(target, topic, P.pid, 1, nil, v) above what is on the stack now */
+  off = lua_gettop(L);
+  push(L, &target);
+  push(L, &topic);
+  getf(L, &P, K(pid), &x);
+  push(L, &x);
+  lua_pushinteger(L, 1);
+  lua_pushnil(L);
+  push(L, &v);
+  luaW_deliver_at(L, S->D, off);
+  lua_settop(L, 4);
+  /* st[4] = st[4] + 1: messages sent (ptable.lua) */
+  setivalue(&one, 1);
+  getf(L, &P, K(st), &y);
+  geti(L, &y, 4, &x);
+  arith(L, LUA_OPADD, &x, &one, &x);
+  seti(L, &y, 4, &x);
+  /* b = (P.sendb or 0) + 1 */
+  getf(L, &P, K(sendb), &x);
+  if (l_isfalse(&x)) setivalue(&x, 0);
+  arith(L, LUA_OPADD, &x, &one, &x);
+  if (!luaV_lessequal(L, V(SEND_BUDGET), &x)) {  /* not b >= SEND_BUDGET */
+    /* maybe_yield (sched.lua): returns at once without a running thread or under YIELD_AFTER */
+    int quiet = 1;
+    getf(L, V(run), K(cur), &y);
+    if (!ttisnil(&y)) {
+      TValue p, red;
+      getf(L, &y, K(proc), &p);
+      getf(L, &p, K(red), &red);
+      if (l_isfalse(&red)) setivalue(&red, 0);
+      quiet = luaV_lessthan(L, &red, V(YIELD_AFTER));
+    }
+    if (quiet) {
+      setf(L, &P, K(sendb), &x);
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+  }
+  push(L, V(send_tail));
+  push(L, &P);
+  push(L, &x);
+  lua_callk(L, 2, 0, 0, tail_k);
+  if (lua_status(L) == LUA_YIELD) return 0;  /* a fast yield inside: only return (patch 0003) */
+  return tail_k(L, LUA_OK, 0);
+lua:  /* the Lua send, with the arguments as they came */
+  return luaW_calllua(L, V(send), nargs);
+}
+
+/* sender(deliver, probe) -> send: deliver is ldeliver.c's closure, probe a Lua closure whose
+** upvalues include every name of UPVALS */
+static int sender (lua_State *L) {
+  Deliv *D = luaW_deliv_of(L, 1);
+  luaL_argcheck(L, D != NULL, 1, "wippy.native.deliverer's deliver expected");
+  PROBE_NEW(L, 2, 2, Send, send, "sender")->D = D;  /* deliver kept: its Deliv lives as long as send */
+  return 1;
+}
+
+/* pushes the sender constructor (lwippy.c puts it into wippy.native) */
+int luaW_open_send (lua_State *L) {
+  lua_pushcfunction(L, sender);
+  return 1;
+}
