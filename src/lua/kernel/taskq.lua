@@ -90,7 +90,7 @@ return function(deps)
   local lq, lh, lt = {}, 1, 0
   local spill, spill_n = {}, 0
   local pub = 0
-  local takes = 0
+  local shared_in = SHARED_EVERY -- takes from lq until the shared queues are looked at
   -- The offer rule's bookkeeping: lq's length as last reported to the directory (H.task_listed),
   -- and the length at which a list past the mark is looked at again (0: at the mark).
   local LISTED_EVERY = 64
@@ -222,8 +222,9 @@ return function(deps)
       return decode(d), false
     end
     if lh <= lt then
-      takes = takes + 1
-      if pub > 0 or takes % SHARED_EVERY == 0 then
+      shared_in = shared_in - 1
+      if pub > 0 or shared_in == 0 then
+        if shared_in == 0 then shared_in = SHARED_EVERY end
         local d = H.task_take(false)
         if d then
           if pub > 0 then pub = pub - 1 end
@@ -237,15 +238,20 @@ return function(deps)
       if lh > lt then lh, lt = 1, 0 end
       local job = t[1] == JOB
       if not job then c_started = c_started + 1 end
-      local len = lt - lh + 1
       -- a list still past the mark is offered again if a sibling has become lighter meanwhile
-      -- (its own work done, its processes gone); t is older than all of it, so order holds
-      starts = starts + 1
-      if (starts >= LISTED_EVERY or (len == 0 and reported > 0)) and report() and len >= MARK then
-        publish()
-        report()
+      -- (its own work done, its processes gone); t is older than all of it, so order holds.
+      -- (The common case, a short list with nothing reported or offered, reads three upvalues and
+      -- skips the rest: session 9.)
+      local st = starts + 1
+      starts = st
+      if reported > 0 or st >= LISTED_EVERY or offer_at > 0 then
+        local len = lt - lh + 1
+        if (st >= LISTED_EVERY or (len == 0 and reported > 0)) and report() and len >= MARK then
+          publish()
+          report()
+        end
+        if offer_at > len + LISTED_EVERY then offer_at = len + LISTED_EVERY end
       end
-      if offer_at > len + LISTED_EVERY then offer_at = len + LISTED_EVERY end
       return t, true, job
     end
     local d = H.task_take(steal)
