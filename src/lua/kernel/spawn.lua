@@ -37,7 +37,7 @@
 -- hand those to each other.
 --
 -- Owns: bodies, the spawn paths, validated entries, early/forward, shutdown state.
--- Receives: H, cfg, entries; taskq.lua (room, push, share, take, pending: the Lua-side list);
+-- Receives: H, cfg, entries; taskq.lua (room, push, push_job, share, take, pending: the Lua-side list);
 -- pids.lua (procs, add, fmt_pid, parse_pid, post, locate, NONE, set_of); sched.lua (run,
 -- new_thread (which also queues a main thread), hook, ready_start); copool.lua (take_co); sandbox.lua (compile, make_env); codec encode; error
 -- helpers; lifecycle.lua (user_tostring, deliver_event, start_failed, topo, send_event); channel.lua
