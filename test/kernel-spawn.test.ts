@@ -29,7 +29,7 @@ const SETUP = String.raw`
     local cfg = { tid = 1, host = "app:host", hosts = { ["app:host"] = hostrec } }
     local deps = {
       H = F.H, cfg = cfg, entries = entries,
-      taskq = module("taskq")({ H = F.H, cfg = cfg, encode = F.encode, decode = F.decode }),
+      taskq = module("taskq")({ H = F.H, cfg = cfg, encode = F.encode, decode = F.decode, wire = module("wire")() }),
       procs = F.procs, add = function(P) F.procs[P.pid] = P; F.logf("add %s", P.pid) end,
       fmt_pid = function(host, uniq) return string.format("{%s|0x%05x}", host, uniq) end,
       parse_pid = function(s)

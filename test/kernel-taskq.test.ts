@@ -43,10 +43,13 @@ const SETUP = String.raw`
     local hostrec = { kind = "process.host", tids = tids }
     for k, v in pairs(limits or {}) do hostrec[k] = v end
     return module("taskq")({ H = F.H, cfg = { tid = 1, host = "app:host", hosts = { ["app:host"] = hostrec } },
-      encode = encode, decode = decode })
+      encode = encode, decode = decode, wire = module("wire")() })
   end
   HOOKED = { max_reductions = 1000000 }
   function rec(name) return { name } end
+  -- a job from JS as the list keeps it: its "spj" frame (PID = name; "big": its W.task record,
+  -- [2] = uniq, does not encode)
+  function job(name, big) return { "spj", name, big or 7, "app:fn", "app:host", false, false, false, { n = 0 } } end
   -- take everything: the names in order, "*" marking those from the Lua-side list
   function drain(Q)
     local out = {}
@@ -58,7 +61,7 @@ const SETUP = String.raw`
     return table.concat(out, ",")
   end
 `;
-const run = async (code: string): Promise<void> => { await withKernelModules(['taskq'], SETUP + code); };
+const run = async (code: string): Promise<void> => { await withKernelModules(['taskq', 'wire'], SETUP + code); };
 
 test('a one-worker host or a host without the budget hook keeps no list: every queued spawn is published', () =>
   run(String.raw`
@@ -222,24 +225,28 @@ test('the offer rule: a list past the mark is published as it is started once a 
 test('a job from JS in the list: uncounted in the load when it leaves for the shared queues, started as a job, left out of the counters', () =>
   run(String.raw`
     local Q = setup({ 1, 2 }, { max_reductions = 1, local_queue_size = 4 })
-    for i = 1, 4 do Q.push(rec("j" .. i), true) end
-    Q.push({ "j5", "big" }, true); Q.push(rec("s6"))
-    F.eq(Q.room(), true, "published up to the record that does not fit")
-    F.eq(select(2, F.logged():gsub("load_add %-1", "")), 4, "the four published jobs are uncounted here")
-    for _, n in ipairs({ "a", "b", "c" }) do Q.push(rec(n), true) end
+    for i = 1, 3 do F.eq(Q.push_job(job("j" .. i)), true) end
+    F.eq(Q.push_job(job("j4", "big")), true); Q.push(rec("s5"))
+    F.eq(Q.push_job(job("j6")), true, "the list at the mark: published up to j4, which does not fit")
+    F.eq(select(2, F.logged():gsub("load_add %-1", "")), 3, "the three published jobs are uncounted here")
+    F.has(F.logged(), "task_push 1 bytes:j1"); F.has(F.logged(), "task_push 1 bytes:j3")
+    F.hasnt(F.logged(), "bytes:j4")
+    F.lighter = false -- nobody lighter now: the list grows past the mark
+    for _, n in ipairs({ "a", "b", "c" }) do F.eq(Q.push_job(job(n)), true) end
+    F.lighter = nil
     F.clear()
     Q.share(2)
-    -- the list held j5 (does not fit), s6, a, b, c: every other one, oldest first, goes if it encodes
-    F.has(F.logged(), "task_push 2 bytes:a"); F.has(F.logged(), "task_push 2 bytes:c")
-    F.eq(select(2, F.logged():gsub("load_add %-1", "")), 2, "a and c left: uncounted")
+    -- the list held j4 (does not fit), s5, j6, a, b, c: every other one, oldest first, goes if it encodes
+    F.has(F.logged(), "task_push 2 bytes:j6"); F.has(F.logged(), "task_push 2 bytes:b")
+    F.eq(select(2, F.logged():gsub("load_add %-1", "")), 2, "j6 and b left: uncounted")
     F.clear()
     local got = {}
     while true do
       local t, mine, job = Q.take(false)
       if not t then break end
-      if mine then got[#got + 1] = t[1] .. (job and "(job)" or "") end
+      if mine then got[#got + 1] = (job and t[2] .. "(job)" or t[1]) end
     end
-    F.eq(table.concat(got, ","), "j5(job),s6,b(job)", "from the list, in order; a job says so")
+    F.eq(table.concat(got, ","), "j4(job),s5,a(job),c(job)", "from the list, in order; a job says so")
     F.hasnt(F.logged(), "load_add")
     F.eq(table.concat({ Q.counters() }, " "), "1 0 1 0", "only the worker's own spawn is counted")
   `));

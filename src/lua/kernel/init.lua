@@ -189,7 +189,8 @@ for k, v in pairs(H) do HL[k] = v end
 for _, k in ipairs({ "place", "task_take", "task_push", "task_listed" }) do
   if H[k] then HL[k] = lifecycle.load_first(H[k]) end
 end
-local taskq = loadmod("taskq")({ H = HL, cfg = cfg, mem_cap_kb = mem_cap_kb, encode = codec.encode, decode = codec.decode })
+local taskq = loadmod("taskq")({ H = HL, cfg = cfg, mem_cap_kb = mem_cap_kb, encode = codec.encode, decode = codec.decode,
+  wire = wire })
 local spawn = loadmod("spawn")({
   H = HL, cfg = cfg, entries = entries, taskq = taskq,
   procs = pids.procs, add = pids.add, fmt_pid = pids.fmt_pid, parse_pid = pids.parse_pid,

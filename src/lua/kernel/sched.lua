@@ -379,6 +379,12 @@ return function(deps)
             runq[rq_head] = runq[rq_tail]
             runq[rq_tail] = nil
             rq_tail = t0
+            -- and at once, in C: the loop's top would test what it tested before this START
+            -- (budget and the queue are as they were; c_run tests them again and returns false
+            -- when it may not run). Session 9: ~12 VM instructions per job from the Lua-side list.
+            if c_run and not heap_on then
+              if c_run() then break end
+            end
           end
         end
         goto continue

@@ -37,7 +37,7 @@
 -- hand those to each other.
 --
 -- Owns: bodies, the spawn paths, validated entries, early/forward, shutdown state.
--- Receives: H, cfg, entries; taskq.lua (room, push, share, take, pending: the Lua-side list);
+-- Receives: H, cfg, entries; taskq.lua (room, push, push_job, share, take, pending: the Lua-side list);
 -- pids.lua (procs, add, fmt_pid, parse_pid, post, locate, NONE, set_of); sched.lua (run,
 -- new_thread (which also queues a main thread), hook, ready_start); copool.lua (take_co); sandbox.lua (compile, make_env); codec encode; error
 -- helpers; lifecycle.lua (user_tostring, deliver_event, start_failed, topo, send_event); channel.lua
@@ -106,7 +106,7 @@ return function(deps)
   -- and main in the first resume's one value: one resume and one call fewer per job, the same
   -- bytes. Measured with the collector stopped (Lua heap bytes allocated per process, Node 24,
   -- ours): a job from JS 4,686 -> 3,408 (one worker; 4,707 -> 3,418 on two), a queued spawn of a
-  -- spawn+exit driver on two workers 4,628 -> 3,332 (with the shared opts/pre of frame_spawn).
+  -- spawn+exit driver on two workers 4,628 -> 3,332 (with the shared opts/pre of the frame spawn).
   -- An upgrade (upgrade.lua) instantiates without arguments and starts its own thread: the
   -- coroutine it does not take is left to the collector, suspended after CHUNK_DONE.
   -- -> ok, module | error, and that coroutine when there is one
@@ -502,17 +502,14 @@ return function(deps)
     post(reply_tid, W.rep(reply_pid, req, pid, serr))
   end
 
-  -- A spawn started by a frame or a queued task, its PID minted elsewhere.
-  local function frame_spawn(id, host, watcher, link, ctx, args, pid, uniq)
-    return start_here(id, host, watcher, link, ctx, args.n or #args, args, pid, uniq)
-  end
-
   -- {"sp", pid, uniq, id, host, watcher, link, ctx, args}: a process placed on this worker.
   function M.frame_sp(f)
     local pid, uniq, id, host = f[SP_PID], f[SP_UNIQ], f[SP_ID], f[SP_HOST]
     local args = f[SP_ARGS] or { n = 0 }
     local watcher, link = f[SP_WATCHER] or nil, f[SP_LINK] or nil
-    local ok, serr = frame_spawn(id, host, watcher, link, f[SP_CTX] or nil, args, pid, uniq)
+    -- (a spawn started by a frame or a queued task, its PID minted elsewhere, calls start_here
+    -- itself: frame_spawn, a wrapper computing `n`, was one call per job more until session 9)
+    local ok, serr = start_here(id, host, watcher, link, f[SP_CTX] or nil, args.n or #args, args, pid, uniq)
     local queued = early[pid]
     if queued then early[pid] = nil end -- (no nil store into a missing key: the VM's slow path)
     if not ok then
@@ -525,14 +522,14 @@ return function(deps)
 
   -- {"spj", ...the fields of "sp"}: a job from JS placed on this worker of a host of several
   -- workers with the budget hook (src/runtime/control.ts, "Admission"). It is queued as a spawn of
-  -- this worker's own would be, in the Lua-side list (taskq.room; counted in the load by the main
-  -- thread, taskq.lua): it starts at its turn in the run queue, and while a process before it
+  -- this worker's own would be, in the Lua-side list (taskq.push_job: the frame itself is the
+  -- record; counted in the load by the main thread, taskq.lua): it starts at its turn in the run
+  -- queue (take_task: as the "sp" frame it would have been), and while a process before it
   -- computes the sharing rule can still hand it to a sibling. Else (the list at the mark) it
   -- starts now, as "sp".
+  local push_job = MULTI and taskq and taskq.push_job
   function M.frame_spj(f)
-    if not (MULTI and taskq and taskq.room()) then return M.frame_sp(f) end
-    taskq.push(W.task(f[SP_PID], f[SP_UNIQ], f[SP_ID], f[SP_HOST], f[SP_WATCHER], f[SP_LINK], f[SP_CTX],
-      f[SP_ARGS] or { n = 0 }, SELF), true)
+    if not (push_job and push_job(f)) then return M.frame_sp(f) end
     ready_start()
   end
 
@@ -549,8 +546,9 @@ return function(deps)
   function M.frame_unfwd(f) forward[f[UNFWD_PID]] = nil end
 
   -- Start a queued spawn (a W.task record: from this worker's Lua-side list, `mine`, or decoded
-  -- from the run queues) on this worker.
-  local function start_task(t, mine, job)
+  -- from the run queues) on this worker. A job from JS decoded from the run queues (published or
+  -- shared: taskq.lua uncounted it) is counted here like any other.
+  local function start_task(t, mine)
     local pid, uniq, id, host, watcher, link, ctx, args, home =
       t[TASK_PID], t[TASK_UNIQ], t[TASK_ID], t[TASK_HOST], t[TASK_WATCHER] or nil, t[TASK_LINK] or nil,
       t[TASK_CTX] or nil, t[TASK_ARGS], t[TASK_HOME]
@@ -562,8 +560,8 @@ return function(deps)
     end
     -- Started away from its home: the directory records where it runs (worker recovery).
     if home ~= SELF then H.set_runner(uniq) end
-    if not job then count_load(1) end -- a job from JS: counted by the main thread (taskq.lua)
-    local ok, serr = frame_spawn(id, host, watcher, link, ctx, args, pid, uniq)
+    count_load(1)
+    local ok, serr = start_here(id, host, watcher, link, ctx, args.n or #args, args, pid, uniq)
     if home ~= SELF then
       local P = procs[pid] -- nil if it failed to start
       if P then P.home = home end
@@ -618,7 +616,9 @@ return function(deps)
     function M.take_task(steal)
       local t, mine, job = taskq.take(steal)
       if not t then return false end
-      start_task(t, mine, job)
+      -- a job from the list: its "spj" frame, started as "sp" (this worker its home, counted in
+      -- the load by the main thread: start_task's branches for it are frame_sp's steps)
+      if job then M.frame_sp(t) else start_task(t, mine) end
       return true
     end
     M.queued_here, M.queued_local = taskq.pending, taskq.has_local

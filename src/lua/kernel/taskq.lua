@@ -48,19 +48,28 @@
 -- main thread clears them and their watchers hear the EXIT), as for a spawn in the dead worker's
 -- deque whose PID it owned.
 --
--- Jobs from JS (push(t, true): spawn.lua frame_spj). The main thread counted each in this
+-- Jobs from JS (push_job(f): spawn.lua frame_spj). The main thread counted each in this
 -- worker's load when it sent it, so one that leaves lq for the shared queues (publish, share) is
 -- uncounted here (H.load_add(-1): whoever starts it counts it), and take() says so of one it
 -- returns (its start does not count it again). They are not spawns of this worker's, so the
 -- counters leave them out (Runtime.stats() `queue`: what the worker's own spawns did).
+-- A job's record in lq is its decoded "spj" frame itself ({"spj", pid, uniq, id, host, watcher,
+-- link, ctx, args}: `t[1] == "spj"` tells a job from a W.task record, whose [1] is a PID), and
+-- take() returns it as it came (spawn.lua starts it as the "sp" frame it would have been). Only a
+-- job that leaves lq for the shared queues gets a W.task record (task_of), made for its encode.
+-- Session 9 (docs/design/scheduler.md, "The job runner, session 9"): until then push(t, true)
+-- copied every job frame into a W.task record (~12 VM instructions, 175 bytes) and marked it in
+-- a weak-keyed set (an insert and a clear per job, and a weak table for the collector to clear
+-- in every cycle's atomic phase); push_job also asks room()'s question inline while lq is below
+-- the mark and needs no report (one call per job fewer).
 --
 -- Owns: lq, spill (bytes that fit no queue after a share), pub, the counters, the last reported
 -- length. Receives: H (task_push, task_take, task_listed), cfg (tid, host, hosts: tids, limits,
--- local_queue_size), mem_cap_kb, encode / decode (the codec). Queue records are W.task arrays
--- (wire.lua).
+-- local_queue_size), mem_cap_kb, encode / decode (the codec), wire (the "spj" and W.task
+-- layouts). Queue records are W.task arrays (wire.lua) and "spj" frames (jobs).
 -- Measured: see docs/design/scheduler.md ("Run queues").
 return function(deps)
-  local H, cfg, encode, decode = deps.H, deps.cfg, deps.encode, deps.decode
+  local H, cfg, encode, decode, W = deps.H, deps.cfg, deps.encode, deps.decode, deps.wire
   local M = {}
   local SELF = cfg.tid
   local hostrec = cfg.hosts[cfg.host]
@@ -81,7 +90,7 @@ return function(deps)
   local lq, lh, lt = {}, 1, 0
   local spill, spill_n = {}, 0
   local pub = 0
-  local takes = 0
+  local shared_in = SHARED_EVERY -- takes from lq until the shared queues are looked at
   -- The offer rule's bookkeeping: lq's length as last reported to the directory (H.task_listed),
   -- and the length at which a list past the mark is looked at again (0: at the mark).
   local LISTED_EVERY = 64
@@ -90,20 +99,25 @@ return function(deps)
   local starts = 0 -- spawns started from lq since the last report
   -- spawns that entered lq, left it for the shared queues, were started from it
   local c_in, c_pub, c_started = 0, 0, 0
-  -- the jobs from JS in lq (the header)
-  local framed = setmetatable({}, { __mode = "k" })
+  -- a job from JS in lq is its "spj" frame (the header); task_of(f): its W.task record, to encode
+  local JOB = "spj"
+  local function task_of(f)
+    return W.task(f[W.SPJ_PID], f[W.SPJ_UNIQ], f[W.SPJ_ID], f[W.SPJ_HOST], f[W.SPJ_WATCHER],
+      f[W.SPJ_LINK], f[W.SPJ_CTX], f[W.SPJ_ARGS] or { n = 0 }, SELF)
+  end
 
   -- Publish lq's oldest records to this worker's own queues (the deque, overflowing to the global
   -- queue), all of them or up to the first that does not fit.
   local function publish()
     while lh <= lt do
       local t = lq[lh]
-      local d = encode(t)
+      local job = t[1] == JOB
+      local d = encode(job and task_of(t) or t)
       if not (d and H.task_push(d, SELF)) then return end
       lq[lh] = nil
       lh = lh + 1
       pub = pub + 1
-      if framed[t] then framed[t] = nil; H.load_add(-1) else c_pub = c_pub + 1 end
+      if job then H.load_add(-1) else c_pub = c_pub + 1 end
     end
     lh, lt = 1, 0
   end
@@ -135,12 +149,24 @@ return function(deps)
     return lt - lh + 1 < MARK
   end
 
-  -- Queue record t (W.task) at lq's young end; the caller asked room() first. `job`: a job from
-  -- JS, counted in the load by the main thread (the header).
-  function M.push(t, job)
+  -- Queue record t (W.task) at lq's young end; the caller asked room() first.
+  function M.push(t)
     lt = lt + 1
     lq[lt] = t
-    if job then framed[t] = true else c_in = c_in + 1 end
+    c_in = c_in + 1
+  end
+
+  -- Queue job f (its "spj" frame, counted in the load by the main thread: the header) at lq's
+  -- young end if room() says so. -> queued. room()'s first case inline: below the mark with no
+  -- report due, there is room.
+  function M.push_job(f)
+    local len = lt - lh + 1
+    if not (MULTI and hooked and len < MARK and len - reported < LISTED_EVERY) and not M.room() then
+      return false
+    end
+    lt = lt + 1
+    lq[lt] = f
+    return true
   end
 
   -- The sharing rule's hand-over to sibling `to` (share_tasks in spawn.lua picks it): every other
@@ -172,9 +198,10 @@ return function(deps)
     for i = lh, lt do
       local t = lq[i]
       lq[i] = nil
-      local d = (i - lh) % 2 == 0 and encode(t)
+      local job = t[1] == JOB
+      local d = (i - lh) % 2 == 0 and encode(job and task_of(t) or t)
       if d and H.task_push(d, to) then
-        if framed[t] then framed[t] = nil; H.load_add(-1) else c_pub = c_pub + 1 end
+        if job then H.load_add(-1) else c_pub = c_pub + 1 end
       else
         k = k + 1
         keep[k] = t
@@ -186,7 +213,7 @@ return function(deps)
 
   -- The next queued spawn this worker should start: record, mine (it came from lq: this worker
   -- minted it and nobody else could have seen it), job (a job from JS the main thread counted in
-  -- the load) | nil. `steal`: nothing else is runnable here,
+  -- the load: the record is its "spj" frame) | nil. `steal`: nothing else is runnable here,
   -- so saturated siblings may be robbed (tasks.ts).
   function M.take(steal)
     if spill_n > 0 then
@@ -195,8 +222,9 @@ return function(deps)
       return decode(d), false
     end
     if lh <= lt then
-      takes = takes + 1
-      if pub > 0 or takes % SHARED_EVERY == 0 then
+      shared_in = shared_in - 1
+      if pub > 0 or shared_in == 0 then
+        if shared_in == 0 then shared_in = SHARED_EVERY end
         local d = H.task_take(false)
         if d then
           if pub > 0 then pub = pub - 1 end
@@ -208,17 +236,22 @@ return function(deps)
       lq[lh] = nil
       lh = lh + 1
       if lh > lt then lh, lt = 1, 0 end
-      local job = framed[t]
-      if job then framed[t] = nil else c_started = c_started + 1 end
-      local len = lt - lh + 1
+      local job = t[1] == JOB
+      if not job then c_started = c_started + 1 end
       -- a list still past the mark is offered again if a sibling has become lighter meanwhile
-      -- (its own work done, its processes gone); t is older than all of it, so order holds
-      starts = starts + 1
-      if (starts >= LISTED_EVERY or (len == 0 and reported > 0)) and report() and len >= MARK then
-        publish()
-        report()
+      -- (its own work done, its processes gone); t is older than all of it, so order holds.
+      -- (The common case, a short list with nothing reported or offered, reads three upvalues and
+      -- skips the rest: session 9.)
+      local st = starts + 1
+      starts = st
+      if reported > 0 or st >= LISTED_EVERY or offer_at > 0 then
+        local len = lt - lh + 1
+        if (st >= LISTED_EVERY or (len == 0 and reported > 0)) and report() and len >= MARK then
+          publish()
+          report()
+        end
+        if offer_at > len + LISTED_EVERY then offer_at = len + LISTED_EVERY end
       end
-      if offer_at > len + LISTED_EVERY then offer_at = len + LISTED_EVERY end
       return t, true, job
     end
     local d = H.task_take(steal)
