@@ -190,7 +190,18 @@ function pingPlans(ctx: BenchContext): PingPlan[] {
 async function pingPong(ctx: BenchContext, plan: PingPlan, tbl: boolean): Promise<Figure[]> {
   const n = plan.peer ? (ctx.quick ? 10_000 : 100_000) : (ctx.quick ? 20_000 : 200_000);
   const lat = ctx.quick ? 5_000 : 20_000;
-  const warm = 1_000;
+  // Untimed round trips before the timed phase. 1,000 (until session 9) measured mostly warm-up on
+  // the short (--quick) runs: V8 runs a new worker's Lua module on its baseline compiler (Liftoff)
+  // until the hot functions tier up, and the workers' JS step path is still being optimised. On the
+  // quiet machine (Node 24) the across-workers pair read 46-62k round trips/s after 1,000 and
+  // 138-145k after 20,000 (the latency phase's p50, 7-8 us, was the same in both), and the same
+  // pair with `node --no-liftoff` still read 62-68k after 1,000 (so the JS side is most of it
+  // there), while the same-worker pair read 333k -> 413-437k with --no-liftoff. BEAM's figures are
+  // medians of warm passes and piscina's follow 2,000 warm-up tasks, so ours are measured warm
+  // too: 20,000 round trips (same worker ~60 ms, across workers ~0.15-0.4 s). The warm-up's own
+  // cost is in the CPU per operation (ops below includes it), and docs/design/scheduler.md says
+  // what a cold runtime's first round trips cost.
+  const warm = 20_000;
   const rt = await benchRuntime([PING, PONG], { workers: plan.workers, peer: plan.peer });
   return withRuntime(rt, async (): Promise<Figure[]> => {
     const host = plan.peer ? PEER_HOST : MAIN_HOST;
