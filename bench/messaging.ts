@@ -173,7 +173,7 @@ return { main = function(s, m, laps)
   if #pids ~= s then error("got " .. #pids .. " sender pids, expected " .. s) end
   local me = process.pid()
   local want = s * m
-  -- Every lap but the last is untimed (fanIn's `laps`); a lap's messages are all received before the
+  -- Every lap but the last is untimed (fanIn's laps); a lap's messages are all received before the
   -- next lap's "go", so the laps never mix.
   local t0, count, sum
   for _ = 1, laps or 1 do
