@@ -62,12 +62,6 @@ static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 ** afresh at each use: the stack may move when an allocation runs the collector */
 #define ARG(k) s2v(L->ci->func + off + (k))
 
-/* a <= b, the VM's comparison (integers directly) */
-static int le (lua_State *L, const TValue *a, const TValue *b) {
-  if (ttisinteger(a) && ttisinteger(b)) return ivalue(a) <= ivalue(b);
-  return luaV_lessequal(L, a, b);
-}
-
 /* sched.lua's ready(T, n, a1, a2) */
 static void ready (lua_State *L, Deliv *D, const TValue *T, lua_Integer n, TValue *a1, TValue *a2) {
   TValue v, p, one;

@@ -113,6 +113,12 @@ static inline void getv (lua_State *L, const TValue *t, const TValue *k, TValue 
   setobj(L, out, s2v(L->top));
 }
 
+/* a <= b, the VM's comparison (integers directly) */
+static inline int le (lua_State *L, const TValue *a, const TValue *b) {
+  if (ttisinteger(a) && ttisinteger(b)) return ivalue(a) <= ivalue(b);
+  return luaV_lessequal(L, a, b);
+}
+
 /* push a copy of v (the stack has room: run() checks it once) */
 static inline void push (lua_State *L, const TValue *v) {
   setobj2s(L, L->top, v);

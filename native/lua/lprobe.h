@@ -90,6 +90,20 @@ static inline void *luaW_probe_new (lua_State *L, int nargs, int first, size_t s
 #define PROBE_NEW(L, nargs, first, R, fn, who) ((R *)luaW_probe_new(L, nargs, first, sizeof(R), \
   uv_entries, PROBE_COUNT(uv_entries), key_entries, PROBE_COUNT(key_entries), fn, who))
 
+/* Would sched.lua's maybe_yield return at once? Yes without a running thread (run.cur nil) or
+** while that thread's process has run fewer than yield_after instructions ((proc.red or 0) <
+** YIELD_AFTER). The keys are the caller's probe keys cur, proc and red. */
+static inline int luaW_yield_quiet (lua_State *L, const TValue *run, TString *kcur, TString *kproc,
+                                    TString *kred, const TValue *yield_after) {
+  TValue T, p, red;
+  getf(L, run, kcur, &T);
+  if (ttisnil(&T)) return 1;
+  getf(L, &T, kproc, &p);
+  getf(L, &p, kred, &red);
+  if (l_isfalse(&red)) setivalue(&red, 0);
+  return luaV_lessthan(L, &red, yield_after);
+}
+
 /* the continuation of luaW_calllua: the results, above the nargs (ctx) arguments */
 static int luaW_calllua_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;

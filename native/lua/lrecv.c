@@ -54,12 +54,6 @@ static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 #define V(name) (R->u_##name->v)
 #define K(name) (R->k_##name)
 
-/* a <= b, the VM's comparison (integers directly) */
-static int le (lua_State *L, const TValue *a, const TValue *b) {
-  if (ttisinteger(a) && ttisinteger(b)) return ivalue(a) <= ivalue(b);
-  return luaV_lessequal(L, a, b);
-}
-
 /* the queue field k of s is not empty (q.t >= q.h); in *q the queue */
 static int nonempty (lua_State *L, Recv *R, const TValue *s, TString *k, TValue *q) {
   TValue h, t;
@@ -84,19 +78,11 @@ static int done_k (lua_State *L, int status, lua_KContext ctx) {
 
 /* v (on top) is the receive's value: maybe_yield's steps, then v, true */
 static int done (lua_State *L, Recv *R) {
-  TValue T;
   lua_pushboolean(L, 1);
-  getf(L, V(run), K(cur), &T);
-  if (!ttisnil(&T)) {
-    TValue p, red;
-    getf(L, &T, K(proc), &p);
-    getf(L, &p, K(red), &red);
-    if (l_isfalse(&red)) setivalue(&red, 0);
-    if (!luaV_lessthan(L, &red, V(YIELD_AFTER))) {
-      push(L, V(maybe_yield));
-      lua_callk(L, 0, 0, 0, done_k);
-      if (lua_status(L) == LUA_YIELD) return 0;  /* a fast yield inside: only return (patch 0003) */
-    }
+  if (!luaW_yield_quiet(L, V(run), K(cur), K(proc), K(red), V(YIELD_AFTER))) {
+    push(L, V(maybe_yield));
+    lua_callk(L, 0, 0, 0, done_k);
+    if (lua_status(L) == LUA_YIELD) return 0;  /* a fast yield inside: only return (patch 0003) */
   }
   return done_k(L, LUA_OK, 0);
 }

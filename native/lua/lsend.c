@@ -124,16 +124,7 @@ static int send (lua_State *L) {
   arith(L, LUA_OPADD, &x, &one, &x);
   if (!luaV_lessequal(L, V(SEND_BUDGET), &x)) {  /* not b >= SEND_BUDGET */
     /* maybe_yield (sched.lua): returns at once without a running thread or under YIELD_AFTER */
-    int quiet = 1;
-    getf(L, V(run), K(cur), &y);
-    if (!ttisnil(&y)) {
-      TValue p, red;
-      getf(L, &y, K(proc), &p);
-      getf(L, &p, K(red), &red);
-      if (l_isfalse(&red)) setivalue(&red, 0);
-      quiet = luaV_lessthan(L, &red, V(YIELD_AFTER));
-    }
-    if (quiet) {
+    if (luaW_yield_quiet(L, V(run), K(cur), K(proc), K(red), V(YIELD_AFTER))) {
       setf(L, &P, K(sendb), &x);
       lua_pushboolean(L, 1);
       return 1;

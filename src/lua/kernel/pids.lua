@@ -185,7 +185,7 @@ return function(deps)
       if tid == 0 then
         local b, eerr = encode_frame(...)
         if not b then return nil, eerr end
-        H.post(0, b)
+        send_bytes(0, b)
         return true
       end
       local past, eerr = encode_frame_out(outbox, tid, ...)
