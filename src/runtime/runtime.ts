@@ -571,10 +571,13 @@ export class Runtime extends EventEmitter {
     } finally { this.control.release(); }
   }
 
-  /** Per thread id: times it parked, and notifies it was sent (the doorbell's counters; wake-ups per message). */
-  doorbell(): { parks: number[]; wakes: number[] } {
+  /**
+   * Per thread id: times it parked, notifies it was sent, and parks it announced (the doorbell's
+   * counters; wake-ups per message). Notifies ≤ announced parks; a cancelled announcement is no park.
+   */
+  doorbell(): { parks: number[]; wakes: number[]; announced: number[] } {
     const s = this.ep?.bell.stats();
-    return s ? { parks: s.parks, wakes: s.wakes } : { parks: [], wakes: [] };
+    return s ? { parks: s.parks, wakes: s.wakes, announced: s.announced } : { parks: [], wakes: [], announced: [] };
   }
 
   /**

@@ -185,6 +185,8 @@ export function ringBytes(capacity: number): number {
 //   line 1+t [BELL_STATE]     thread t's park state: BELL_RUNNING / BELL_PARKED / BELL_NOTIFIED
 //            [BELL_PARKS]     times thread t parked (it waited in Atomics.wait/waitAsync)
 //            [BELL_WAKES]     notifies sent to thread t by producers
+//            [BELL_ANNOUNCED] times thread t announced a park (stored PARKED); a park its re-check
+//                             cancels is announced but not slept, and a producer may still notify it
 // The runtime sizes it for every thread id (MAX_THREADS), so replacement workers fit.
 
 export const BELL_AWAKE = 0;
@@ -193,6 +195,7 @@ export const BELL_CORES = 2;
 export const BELL_STATE = 0;
 export const BELL_PARKS = 1;
 export const BELL_WAKES = 2;
+export const BELL_ANNOUNCED = 3;
 
 /** Park states of BELL_STATE. */
 export const BELL_RUNNING = 0;

@@ -58,7 +58,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
-  BELL_AWAKE, BELL_CORES, BELL_NOTIFIED, BELL_PARKED, BELL_PARKS, BELL_RUNNING, BELL_SPINNING, BELL_STATE,
+  BELL_ANNOUNCED, BELL_AWAKE, BELL_CORES, BELL_NOTIFIED, BELL_PARKED, BELL_PARKS, BELL_RUNNING, BELL_SPINNING, BELL_STATE,
   BELL_WAKES, bellLine, doorbellBytes,
 } from '../shm/layout.js';
 
@@ -163,6 +163,12 @@ export interface DoorbellStats {
   /** Per thread: how many times it parked, and how many notifies it was sent. */
   parks: number[];
   wakes: number[];
+  /**
+   * Per thread: how many parks it announced (prepareToPark). At most one notify per announcement
+   * (only a PARKED state is rung), and an announcement its re-check cancels is not a park, so
+   * notifies ≤ announcements is the bound; notifies ≤ parks is not.
+   */
+  announced: number[];
 }
 
 // Atomics.waitAsync is ES2024; Node 20 has it, the ES2022 lib typings do not.
@@ -332,6 +338,9 @@ export class Doorbell {
   prepareToPark(): void {
     if (this.away) return;
     this.away = true;
+    // Observability only; pairs with Atomics.load(ANNOUNCED) in stats(), and precedes C1 so that a
+    // notify of this announcement (counted after C1 in ring()) is never seen without it.
+    Atomics.add(this.words, bellLine(this.self) + BELL_ANNOUNCED, 1);
     // C1: pairs with Atomics.load(state) in ring() (P2).
     Atomics.store(this.words, this.state, BELL_PARKED);
     // Pairs with Atomics.load(AWAKE) in spin() on other threads.
@@ -411,11 +420,15 @@ export class Doorbell {
   stats(): DoorbellStats {
     const parks: number[] = [];
     const wakes: number[] = [];
+    const announced: number[] = [];
     for (let t = 0; t < this.threads; t++) {
       parks.push(Atomics.load(this.words, bellLine(t) + BELL_PARKS));
       wakes.push(Atomics.load(this.words, bellLine(t) + BELL_WAKES));
+      // Read after WAKES: a notify counted there was announced before it (prepareToPark adds
+      // ANNOUNCED before C1), so this load sees that announcement too.
+      announced.push(Atomics.load(this.words, bellLine(t) + BELL_ANNOUNCED));
     }
-    return { awake: Atomics.load(this.words, BELL_AWAKE), spinning: Atomics.load(this.words, BELL_SPINNING), parks, wakes };
+    return { awake: Atomics.load(this.words, BELL_AWAKE), spinning: Atomics.load(this.words, BELL_SPINNING), parks, wakes, announced };
   }
 
   /** Leave the doorbell (thread exit): no longer counted as awake. */
