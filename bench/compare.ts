@@ -563,8 +563,15 @@ function comparisons(W: number, quick: boolean): Comparison[] {
       ref: sab('plain SAB ring (ceiling), ping-pong, 16-byte messages', 'round trips/s', (s) => s.pingPong16.plain),
     },
     {
+      group: G5, label: 'Lua → Lua across workers ÷ same worker', target: 0.8,
+      targetText: 'Lua → Lua across workers ≥ 0.8× the same-worker throughput',
+      ours: oursSide('transport', 'transport, Lua → Lua across workers (process.send; median of its passes)', 'msgs/s', (f) => f.variant === 'Lua → Lua, across workers'),
+      ref: oursSide('transport', 'transport, Lua → Lua on one worker (process.send in-VM; the same rounds, passes alternating)', 'msgs/s', (f) => /^Lua → Lua, same worker/.test(f.variant)),
+      ratio: (r) => ourFigure(r, 'transport', (f) => f.variant === 'Lua → Lua, across ÷ same worker'),
+    },
+    {
       group: G5, label: 'Lua → Lua across workers ÷ plain SAB ring (16 B)',
-      ours: oursSide('transport', 'transport, Lua → Lua across workers (process.send)', 'msgs/s', (f) => /across/.test(f.variant)),
+      ours: oursSide('transport', 'transport, Lua → Lua across workers (process.send)', 'msgs/s', (f) => f.variant === 'Lua → Lua, across workers'),
       ref: sab('plain SAB ring (ceiling), one-way, 16-byte messages', 'msgs/s', (s) => s.oneWay16.plain),
     },
     {
@@ -800,6 +807,7 @@ function markdown(r: CompareResults, svgName: string): string {
   out.push(r.quick
     ? '- The counts are those of `npm run bench -- --quick` and of the references\' `--quick` (BEAM: median of 3 passes per round; JS generator actors: a warm pass after a warm-up; piscina: 20,000 tasks after 2,000 warm-up tasks, the same count as our job runner).'
     : '- The full counts of `npm run bench` and of the references (BEAM: median of 3 passes per round; JS generator actors: a warm pass after a warm-up; piscina: 100,000 tasks after 2,000 warm-up tasks, the same count as our job runner).');
+  out.push('- Lua → Lua (`bench/transport.ts`): one sender process streams integers to a counter on its own worker and on another worker, in alternating passes inside the transport child (a fresh runtime each, 3 passes of each per round), each after an untimed warm-up of 100,000 (quick) messages; the across ÷ same row is the median of those per-pass ratios (target ≥ 0.8×), and the JSON has each side\'s CPU per message by thread and the parks and notifies per message of the timed part.');
   out.push('- The SAB ring ceiling (`native-bench/sab-ring.ts`, one pass per case with `--quick`) measures our `SpscRing` and the plain ring in one process, one after the other, every round. Spinning threads on a shared 2-core machine make single passes swing by up to 8×: read its rows through their range. Its "raw ring" rows are the issue\'s raw-transport target; the Lua → Lua row shows what the runtime adds on top of the ring (codec, scheduler, Lua).');
   out.push('- BEAM "bytes per process" is `erlang:memory(processes)` per idle process after GC: the processes\' own memory, none of the VM\'s. Ours, in the row with the target, is the marginal RSS of the whole Node process: N more blocked processes spawned on top of N held ones, Δ RSS ÷ N (Lua heap, allocator headers, wasm pages touched, JS bookkeeping: everything each further process costs). The first batch\'s Δ RSS ÷ N is its own row: it also holds what the runtime pays once when it starts holding processes (code paged in, the main thread\'s C heap, the workers\' V8 heaps and arenas). The Lua heap alone is a third row.');
   out.push('- "2 rings on 2 workers" is an aggregate over both workers; BEAM runs one ring on 2 schedulers. Fan-in on 2 workers spawns its senders from JS with the receiver\'s PID, so the runtime places them beside it (the peer rule, `src/runtime/spawn-place.ts`); its "senders spread" variant (in the JSON, not compared here) spawns them without it, round-robin, so half the messages cross threads.');

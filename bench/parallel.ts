@@ -9,11 +9,15 @@
 //             placement split a group (the `crossFrames` detail counts worker-to-worker frames
 //             during the timed part). Each driver does a fixed amount of work after "go"; the
 //             figure is all of it (ring hops + round trips + spawn/exits, one operation each) ÷ the
-//             span from the first driver's start to the last one's end (Lua clocks).
+//             span from the first driver's start to the last one's end (Lua clocks). Before the
+//             timed set, an untimed set of the same drivers runs to its end on the same runtime
+//             (V8's tier-up; `pass` says why it mattered here more than anywhere).
 //             1 worker and N workers (max(2, all workers)) run alternately in the same child, with
 //             a fresh runtime each, over several rounds (the first of each pair alternates); reported:
 //             the median ops/s of each and the median of the per-round N ÷ 1 ratios (issue target:
-//             ≥ 1.7 on 2 workers; rows where scaling should cost nothing are the message-heavy ones).
+//             ≥ 1.7 on 2 workers; rows where scaling should cost nothing are the message-heavy ones),
+//             and, load-free, each run's CPU per op by kind of thread (the runtime's workers, V8's
+//             helper threads, the main thread) and the ratio that CPU predicts on free cores.
 import type { Runtime } from '../src/index.js';
 import {
   type BenchContext, type Figure, type Workload, type Watched, MAIN_HOST, benchRuntime, withRuntime, spawnWatched,
@@ -22,6 +26,7 @@ import {
 import { PING, PONG, RING_DRIVER, RING_NODE } from './messaging.js';
 import { EXIT_CHILD, SPAWN_DRIVER, WINDOW } from './spawn.js';
 import { median } from '../native-bench/common.js';
+import { threadCpu } from './threadcpu.js';
 
 const RING_SIZE = 1000;
 const RINGS = 2;
@@ -48,47 +53,99 @@ async function crossFrames(rt: Runtime): Promise<number> {
   return n;
 }
 
-interface Pass { seconds: number; opsPerSecond: number; cpuUsPerOp: number; placement: string; crossFrames: number }
+interface Pass {
+  seconds: number; opsPerSecond: number; cpuUsPerOp: number; placement: string; crossFrames: number;
+  /** CPU seconds of the timed part by kind of thread (bench/threadcpu.ts; Linux, Node 24's names). */
+  threads: ThreadSplit;
+  /** Per driver: its own span (s), for the imbalance between the workers. */
+  ends: number[];
+}
 
-/** One measurement: a fresh runtime with `workers` workers, every driver at once. */
-async function pass(ctx: BenchContext, workers: number, s: Sizes): Promise<Pass> {
+/** Runtime workers (named `<host>#<tid>`), V8's helper threads (compilers, GC), the main thread, the rest. */
+interface ThreadSplit { workers: number; v8: number; main: number; other: number }
+
+function threadSplit(a: Map<string, number>, b: Map<string, number>): ThreadSplit {
+  const t: ThreadSplit = { workers: 0, v8: 0, main: 0, other: 0 };
+  for (const [name, s] of b) {
+    const d = s - (a.get(name) ?? 0);
+    if (name.includes('#')) t.workers += d;
+    else if (name === 'V8Worker') t.v8 += d;
+    else if (name === 'MainThread') t.main += d;
+    else t.other += d;
+  }
+  return t;
+}
+
+type Plan = Array<{ entry: string; args: unknown[]; check: (r: Record<string, any>) => void }>;
+
+function planFor(s: Sizes): Plan {
+  // Spawn order alternates kinds, so round-robin gives every worker the same mix.
+  const plan: Plan = [];
+  for (let i = 0; i < RINGS; i++) {
+    plan.push({ entry: 'bench:ring_driver', args: [RING_SIZE, s.hopsPerRing, MAIN_HOST, false],
+      check: (r) => check(r.total === s.hopsPerRing, `ring: ${r.total} hops counted, expected ${s.hopsPerRing}`) });
+  }
+  for (let i = 0; i < SPAWNERS; i++) {
+    plan.push({ entry: 'bench:spawn_driver', args: [s.spawnsPerDriver, MAIN_HOST, WINDOW],
+      check: (r) => check(r.n === s.spawnsPerDriver, `spawn+exit: ${r.n} EXITs, expected ${s.spawnsPerDriver}`) });
+  }
+  for (let i = 0; i < PAIRS; i++) {
+    plan.push({ entry: 'bench:ping', args: [s.tripsPerPair, 0, 0, MAIN_HOST, false],
+      check: (r) => check(r.n === s.tripsPerPair, `ping-pong: ${r.n} round trips, expected ${s.tripsPerPair}`) });
+  }
+  return plan;
+}
+
+/** One set of drivers on `rt`, all given "go" at once; every result checked. */
+async function runSet(ctx: BenchContext, rt: Runtime, s: Sizes, tag: string): Promise<Omit<Pass, 'placement'> & { placement: string }> {
+  const plan = planFor(s);
+  const drivers: Watched[] = [];
+  const names = plan.map((_, i) => `bench.parallel.${tag}.${i}`);
+  for (const [i, p] of plan.entries()) drivers.push(await spawnWatched(rt, p.entry, MAIN_HOST, [names[i], ...p.args]));
+  const exits = Promise.all(drivers.map((d, i) => exitValue(d, `parallel driver ${i + 1} (${plan[i]!.entry})`)));
+  exits.catch(() => {}); // awaited below
+  const ready = waitFor(() => names.every((n) => rt.lookup(n) !== undefined), 'drivers to get ready');
+  await withTimeout(Promise.race([ready, exits.then(() => { throw new Error('drivers exited before "go"'); })]), ctx.timeoutMs, 'parallel');
+  // Rings and pongers are spawned by their drivers (queued spawns start a little later).
+  const setup = RINGS * RING_SIZE + SPAWNERS + PAIRS * 2;
+  await withTimeout(waitFor(async () => sum(await alive(rt)) >= setup, 'setup processes'), ctx.timeoutMs, 'parallel');
+  const placement = (await alive(rt)).join('/');
+  const cross0 = await crossFrames(rt);
+  const cpu0 = process.cpuUsage();
+  const th0 = threadCpu();
+  for (const d of drivers) rt.send(d.pid, 'go');
+  const results = await withTimeout(exits, ctx.timeoutMs, 'parallel');
+  const threads = threadSplit(th0, threadCpu());
+  const cpuSeconds = cpuSecondsSince(cpu0);
+  results.forEach((r, i) => plan[i]!.check(r));
+  const seconds = spanSeconds(results as any);
+  const ops = totalOps(s);
+  const t0 = Math.min(...results.map((r: any) => r.t0 as number));
+  return { seconds, opsPerSecond: ops / seconds, cpuUsPerOp: (cpuSeconds * 1e6) / ops, placement, crossFrames: (await crossFrames(rt)) - cross0,
+    threads, ends: results.map((r: any) => (r.t1 - t0) / 1e6) };
+}
+
+/** The untimed warm set before each timed one (pass); BENCH_PARALLEL_WARM=0 leaves it out (A/B of the method). */
+const WARM = process.env.BENCH_PARALLEL_WARM !== '0';
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const alive = async (rt: Runtime) => (await rt.stats()).map((w) => w.processes);
+
+/**
+ * One measurement: a fresh runtime with `workers` workers; an untimed set of the same drivers
+ * first, run to its end (every process exited), then the timed set. Without the warm set a quick
+ * pass (0.3-0.6 s) timed V8's tier-up of the new workers (the Lua module on its baseline compiler,
+ * the JS step path being optimised) and the compilers' CPU on V8's helper threads, which a
+ * 1-worker pass gets from the idle second core and a 2-worker pass takes from its own workers.
+ */
+async function pass(ctx: BenchContext, workers: number, s: Sizes, warm: boolean): Promise<Pass> {
   const rt = await benchRuntime([RING_NODE, RING_DRIVER, PING, PONG, EXIT_CHILD, SPAWN_DRIVER], { workers });
   return withRuntime(rt, async () => {
-    // Spawn order alternates kinds, so round-robin gives every worker the same mix.
-    const plan: Array<{ entry: string; args: unknown[]; check: (r: Record<string, any>) => void }> = [];
-    for (let i = 0; i < RINGS; i++) {
-      plan.push({ entry: 'bench:ring_driver', args: [RING_SIZE, s.hopsPerRing, MAIN_HOST, false],
-        check: (r) => check(r.total === s.hopsPerRing, `ring: ${r.total} hops counted, expected ${s.hopsPerRing}`) });
+    if (warm) {
+      await runSet(ctx, rt, s, 'warm');
+      await withTimeout(waitFor(async () => sum(await alive(rt)) === 0, 'the warm set to exit'), ctx.timeoutMs, 'parallel');
     }
-    for (let i = 0; i < SPAWNERS; i++) {
-      plan.push({ entry: 'bench:spawn_driver', args: [s.spawnsPerDriver, MAIN_HOST, WINDOW],
-        check: (r) => check(r.n === s.spawnsPerDriver, `spawn+exit: ${r.n} EXITs, expected ${s.spawnsPerDriver}`) });
-    }
-    for (let i = 0; i < PAIRS; i++) {
-      plan.push({ entry: 'bench:ping', args: [s.tripsPerPair, 0, 0, MAIN_HOST, false],
-        check: (r) => check(r.n === s.tripsPerPair, `ping-pong: ${r.n} round trips, expected ${s.tripsPerPair}`) });
-    }
-    const drivers: Watched[] = [];
-    const names = plan.map((_, i) => `bench.parallel.${i}`);
-    for (const [i, p] of plan.entries()) drivers.push(await spawnWatched(rt, p.entry, MAIN_HOST, [names[i], ...p.args]));
-    const exits = Promise.all(drivers.map((d, i) => exitValue(d, `parallel driver ${i + 1} (${plan[i]!.entry})`)));
-    exits.catch(() => {}); // awaited below
-    const ready = waitFor(() => names.every((n) => rt.lookup(n) !== undefined), 'drivers to get ready');
-    await withTimeout(Promise.race([ready, exits.then(() => { throw new Error('drivers exited before "go"'); })]), ctx.timeoutMs, 'parallel');
-    // Rings and pongers are spawned by their drivers (queued spawns start a little later).
-    const setup = RINGS * RING_SIZE + SPAWNERS + PAIRS * 2;
-    const alive = async () => (await rt.stats()).map((w) => w.processes);
-    await withTimeout(waitFor(async () => (await alive()).reduce((a, b) => a + b, 0) >= setup, 'setup processes'), ctx.timeoutMs, 'parallel');
-    const placement = (await alive()).join('/');
-    const cross0 = await crossFrames(rt);
-    const cpu0 = process.cpuUsage();
-    for (const d of drivers) rt.send(d.pid, 'go');
-    const results = await withTimeout(exits, ctx.timeoutMs, 'parallel');
-    const cpuSeconds = cpuSecondsSince(cpu0);
-    results.forEach((r, i) => plan[i]!.check(r));
-    const seconds = spanSeconds(results as any);
-    const ops = totalOps(s);
-    return { seconds, opsPerSecond: ops / seconds, cpuUsPerOp: (cpuSeconds * 1e6) / ops, placement, crossFrames: (await crossFrames(rt)) - cross0 };
+    return runSet(ctx, rt, s, 'timed');
   });
 }
 
@@ -102,7 +159,7 @@ async function parallel(ctx: BenchContext): Promise<Figure[]> {
     for (const k of order) {
       const workers = k === 'one' ? 1 : W;
       ctx.note(`round ${r + 1}/${rounds}: ${workersLabel(workers)}`);
-      runs[k].push(await pass(ctx, workers, s));
+      runs[k].push(await pass(ctx, workers, s, WARM));
     }
   }
   const ratios = runs.one.map((o, i) => runs.many[i]!.opsPerSecond / o.opsPerSecond);
@@ -119,13 +176,26 @@ async function parallel(ctx: BenchContext): Promise<Figure[]> {
       details: {
         runsOpsPerSecond: r3(ps.map((p) => p.opsPerSecond)), placement: ps.map((p) => p.placement).join(', '),
         crossFrames: ps.map((p) => p.crossFrames).join(', '), cpuUsPerOp: median(ps.map((p) => p.cpuUsPerOp)),
+        // per run, CPU µs per op of the runtime's workers / V8's helper threads / the main thread, and
+        // the cores the workers kept busy over the span (workers' CPU ÷ span)
+        threadsUsPerOp: ps.map((p) => [p.threads.workers, p.threads.v8, p.threads.main].map((x) => (x * 1e6 / totalOps(s)).toFixed(2)).join('/')).join(', '),
+        workerCores: r3(ps.map((p) => p.threads.workers / p.seconds)),
+        // per run, each driver's end (s after the first start): rings, spawn drivers, pairs
+        driverEnds: ps.map((p) => p.ends.map((e) => e.toFixed(3)).join(' ')).join(' | '),
       },
     };
   };
   return [fig('one'), fig('many'), {
     workload: 'parallel', variant: `${W}/1`, workers: W, figure: `throughput ${W} workers / 1 worker (target ≥ 1.7 on 2)`,
     value: median(ratios), unit: '×', work, timing: 'median of the per-round ratios',
-    details: { perRound: r3(ratios), min: Math.min(...ratios), max: Math.max(...ratios) },
+    details: { perRound: r3(ratios), min: Math.min(...ratios), max: Math.max(...ratios),
+      // Load-free reading, per round: the ratio W free cores would give if the work stays balanced —
+      // the 1-worker run's worker CPU per op (its V8 helper threads have the idle core) over the
+      // W-worker run's CPU per op of every thread (workers, V8 helpers, main) shared by W cores.
+      cpuBoundRatio: r3(runs.one.map((o, i) => {
+        const m = runs.many[i]!.threads;
+        return (W * o.threads.workers) / (m.workers + m.v8 + m.main);
+      })) },
   }];
 }
 

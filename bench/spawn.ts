@@ -6,7 +6,9 @@
 //               stays small and the figure is the steady lifecycle cost, not the GC of a huge heap.
 //   hold        a holder spawns N children that block in `inbox:receive()`, then measures what they
 //               cost while parked: Lua heap and process RSS per process, and the spawn rate up to
-//               "all N blocked". Then it sends each a message and they all exit.
+//               "all N blocked". Then it sends each a message and they all exit. Before the
+//               baselines, an untimed warm-up: 5,000 such children per holder, each stopped at
+//               once, at most HOLD_WINDOW alive.
 //
 // On all workers, one driver runs per worker thread and spawns its share of N on its own host
 // (on its own thread, unless the runtime places a spawn on a less loaded worker), so the figure is
@@ -59,6 +61,9 @@ local function main(ready, n, host, window, warm)
 end
 return { main = main }`);
 
+/** hold's warm-up: children alive at a time (holdWarm). */
+const HOLD_WINDOW = 200;
+
 const HOLD_CHILD = luaEntry('hold_child', `
 return { main = function()
   local m = process.inbox():receive()
@@ -66,9 +71,31 @@ return { main = function()
 end }`);
 
 const HOLDER = luaEntry('holder', `
-local function main(n, host, idx)
+local function main(n, host, idx, warm)
   local go, more, release = process.listen("go"), process.listen("more"), process.listen("release")
+  local wgo = process.listen("warm")
   must(process.registry.register("bench.ready." .. idx))
+  -- Untimed first (holdWarm): warm children spawned, each sent "stop" at once, at most
+  -- HOLD_WINDOW alive, every EXIT received (few alive at a time: the memory figures' baselines
+  -- come after this and stay about the first N).
+  if (warm or 0) > 0 then
+    wgo:receive()
+    local ev = process.events()
+    local alive, spawned, done = 0, 0, 0
+    while done < warm do
+      while alive < ${HOLD_WINDOW} and spawned < warm do
+        local pid = must(process.spawn_monitored("bench:hold_child", host), nil, "spawn")
+        must(process.send(pid, "stop"))
+        spawned, alive = spawned + 1, alive + 1
+      end
+      local e = ev:receive()
+      if e.kind == "pid.exit" then
+        if e.result.error ~= nil then error("warm child failed: " .. tostring(e.result.error)) end
+        alive, done = alive - 1, done + 1
+      end
+    end
+    must(process.registry.register("bench.warmed." .. idx))
+  end
   go:receive()
   local pids = {}
   local t0 = now_us()
@@ -147,7 +174,11 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
   return withRuntime(rt, async (): Promise<Figure[]> => {
     const per = shares(total, workers);
     const holders: Watched[] = [];
-    for (let i = 0; i < workers; i++) holders.push(await spawnWatched(rt, 'bench:holder', MAIN_HOST, [per[i], MAIN_HOST, i]));
+    // Untimed spawns per holder first, for the reason ping-pong's warm-up gives (V8 tiers the Lua
+    // module and the workers' JS up in a new runtime's first fraction of a second): hold_children
+    // spawned, stopped and exited, at most HOLD_WINDOW alive, before the baselines below.
+    const holdWarm = 5_000;
+    for (let i = 0; i < workers; i++) holders.push(await spawnWatched(rt, 'bench:holder', MAIN_HOST, [per[i], MAIN_HOST, i, holdWarm]));
     const exits = Promise.all(holders.map((h, i) => exitValue(h, `holder ${i + 1}`)));
     exits.catch(() => {}); // awaited below; do not let an early failure go unhandled meanwhile
     const named = (prefix: string) => () => holders.every((_, i) => rt.lookup(`${prefix}.${i}`) !== undefined);
@@ -159,6 +190,10 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
     await withTimeout(Promise.race([waitFor(named('bench.ready'), 'holders'), exits]), ctx.timeoutMs, 'hold');
     const start = (await rt.stats()).map((s) => s.processes);
     check(start.every((p) => p === 1), `holders not one per worker: ${start.join('/')}`);
+    ctx.note('warm-up');
+    for (const h of holders) rt.send(h.pid, 'warm');
+    await withTimeout(Promise.race([waitFor(named('bench.warmed'), 'warmed'), exits]), ctx.timeoutMs, 'hold');
+    await withTimeout(waitFor(async () => (await alive()) === workers, 'warm children to exit'), ctx.timeoutMs, 'hold');
 
     ctx.note('baseline heap');
     const heap0 = await settledHeap(rt, workers, 200);

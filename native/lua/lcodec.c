@@ -68,6 +68,7 @@
 #include "lua.h"
 #include "lauxlib.h"
 #include "lstep.h"
+#include "ldeliver.h"
 
 #define MAX_DEPTH 512
 #define VALUE_DEPTH (MAX_DEPTH - 12)
@@ -1183,6 +1184,130 @@ static int c_decode_m_at (lua_State *L) {
   return 6;
 }
 
+/* A str (fixstr or str8) at pos of s[1..len]: its bytes, length and the next pos; 0 if not one. */
+static int str_at (const unsigned char *s, int64_t len, int64_t pos, const unsigned char **b,
+                   size_t *l, int64_t *next) {
+  int t;
+  if (pos > len) return 0;
+  t = s[pos - 1];
+  if (t >= 0xa0 && t < 0xc0) { *l = (size_t)(t - 0xa0); *b = s + pos; *next = pos + 1 + (int64_t)*l; }
+  else if (t == 0xd9 && pos < len) { *l = s[pos]; *b = s + pos + 1; *next = pos + 2 + (int64_t)*l; }
+  else return 0;
+  return *next - 1 <= len;
+}
+
+/* The string at pos as a Lua value in slot `cache`, reused when its bytes are the cached
+** string's (a run's messages mostly come from one sender on one topic); 0 if not a str. */
+static int cached_str (lua_State *L, const unsigned char *s, int64_t len, int64_t *pos, int cache) {
+  const unsigned char *b;
+  size_t l, cl;
+  int64_t next;
+  const char *c;
+  if (!str_at(s, len, *pos, &b, &l, &next)) return 0;
+  c = lua_tolstring(L, cache, &cl);  /* NULL while the slot is nil */
+  if (c == NULL || cl != l || memcmp(c, b, l) != 0) {
+    lua_pushlstring(L, (const char *)b, l);
+    lua_replace(L, cache);
+  }
+  *pos = next;
+  return 1;
+}
+
+/* A tag whose value holds no table (decoded without the refs table): everything but maps,
+** arrays and exts (a reference or an error object). */
+static int scalar_tag (int b) {
+  return b < 0x80 || b >= 0xe0 || (b >= 0xa0 && b <= 0xc6) || (b >= 0xca && b <= 0xd3)
+    || (b >= 0xd9 && b <= 0xdb);
+}
+
+/*
+** deliver_run(address, pos, len, pid, P, deliver, cur) -> pos, ok
+** The cross-worker receive's run (frames.lua's deliver_rest): from pos on, every "m" frame for
+** `pid` (its PID's bytes equal, compared without making the string) that carries one value
+** (n 1, a list of one), while P.alive, decoded as decode_m_at decodes it and handed to deliver
+** (mailbox.lua's deliver_msg in C, ldeliver.c: luaW_deliver_at) as deliver_msg(P, topic, from,
+** 1, nil, v), with no return to Lua between messages. Stops at the first frame that is not one
+** of these (another PID, kind or shape, a value with a reference to the frame or its list, P
+** dead) and returns its pos for the Lua path, which takes it as before. ok is false when
+** `deliver` is not the C deliverer (WIPPY_CSCHED=0): nothing was taken, and it never will be.
+** The sender's PID and the topic are made Lua strings once per run of equal bytes, not per
+** message. Errors: a decoding error is raised as decode_m_at raises it (cur[1] false: the rest of
+** the batch is dropped, as there); a delivery that raises has cur[1] = the pos after its frame
+** (set before each delivery, false again after it), where the caller resumes after reporting it.
+*/
+static int c_deliver_run (lua_State *L) {
+  const unsigned char *s, *pb, *b;
+  lua_Integer a, pos, len;
+  size_t pl, l;
+  int64_t p, next;
+  Deliv *D;
+  if (!lua_isinteger(L, 1) || (a = lua_tointeger(L, 1)) <= 0 || !lua_isinteger(L, 2)
+      || (pos = lua_tointeger(L, 2)) < 1 || !lua_isinteger(L, 3) || (len = lua_tointeger(L, 3)) < 0)
+    return luaL_error(L, "codec.deliver_run: expected an address, a position and a length");
+  pb = (const unsigned char *)luaL_checklstring(L, 4, &pl);
+  luaL_checktype(L, 5, LUA_TTABLE);
+  luaL_checktype(L, 7, LUA_TTABLE);
+  D = luaW_deliv_of(L, 6);
+  lua_settop(L, 7);
+  if (D == NULL) { lua_pushinteger(L, pos); lua_pushboolean(L, 0); return 2; }
+  luaL_checkstack(L, 16, NULL);
+  lua_pushnil(L);  /* 8: the sender's PID, cached */
+  lua_pushnil(L);  /* 9: the topic, cached */
+  s = (const unsigned char *)(uintptr_t)a;
+  while (pos + 2 <= len && s[pos - 1] == 0x96 && s[pos] == 0xa1 && s[pos + 1] == 'm') {
+    int alive;
+    p = pos + 3;
+    if (!str_at(s, len, p, &b, &l, &next) || l != pl || memcmp(b, pb, l) != 0) break;
+    lua_getfield(L, 5, "alive");
+    alive = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (!alive) break;
+    p = next;
+    if (!cached_str(L, s, len, &p, 8) || !cached_str(L, s, len, &p, 9)) break;
+    if (p + 1 > len || s[p - 1] != 0x01 || s[p] != 0x91) break;  /* n 1, a list of one */
+    p += 2;
+    if (p > len) break;
+    lua_pushvalue(L, 5);  /* 10..15: P, topic, from, 1, nil, v */
+    lua_pushvalue(L, 9);
+    lua_pushvalue(L, 8);
+    lua_pushinteger(L, 1);
+    lua_pushnil(L);
+    if (scalar_tag(s[p - 1])) {
+      Dec d;
+      d.L = L; d.s = s; d.slen = (int64_t)len; d.n = 0; d.depth = 2; d.refs = 0;
+      d.frame = 0; d.noframe = 0; d.nolist = 0;
+      next = dec_item(&d, p);
+    }
+    else {  /* as decode_m_at's one value: the frame and its list numbered, not made */
+      Dec d;
+      dec_open(L, &d, (const char *)s, (size_t)len);  /* 15: refs */
+      d.frame = 1;
+      lua_pushvalue(L, d.refs);
+      lua_rawseti(L, d.refs, 1);
+      lua_pushvalue(L, d.refs);
+      lua_rawseti(L, d.refs, 2);
+      d.n = 2;
+      d.noframe = 1;
+      d.nolist = 1;
+      d.depth = 2;
+      next = dec_item(&d, p);
+      dec_close(L, &d);
+      if (d.noframe == 2) { lua_settop(L, 9); break; }
+      lua_remove(L, 15);
+    }
+    lua_pushinteger(L, (lua_Integer)next);
+    lua_rawseti(L, 7, 1);
+    luaW_deliver_at(L, D, 9);
+    lua_settop(L, 9);
+    lua_pushboolean(L, 0);
+    lua_rawseti(L, 7, 1);
+    pos = next;
+  }
+  lua_pushinteger(L, pos);
+  lua_pushboolean(L, 1);
+  return 2;
+}
+
 /* decode_args(s) -> n, ... */
 static int c_decode_args (lua_State *L) {
   Dec d;
@@ -1398,6 +1523,7 @@ static int c_codec (lua_State *L) {
     { "encode", c_encode }, { "decode", c_decode }, { "encode_args", c_encode_args },
     { "decode_args", c_decode_args }, { "copy", c_copy }, { "reset", c_reset },
     { "encode_frame", c_encode_frame }, { "encode_frame_out", c_encode_frame_out }, { "decode_at", c_decode_at }, { "decode_m_at", c_decode_m_at },
+    { "deliver_run", c_deliver_run },
     { NULL, NULL }
   };
   luaL_checktype(L, 1, LUA_TFUNCTION);

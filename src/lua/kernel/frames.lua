@@ -41,7 +41,7 @@
 -- that moves them stops the kernel from booting instead of misreading frames.
 --
 -- Receives: wire (wire.lua's table); procs, parse_pid, post, host_of_tid (pids.lua); H (route, dies_with, write, wall);
--- cfg.hosts, SELF; decode, decode_at and decode_m_at (lcodec.c's, or nil), codec_reset; run; error helpers; deliver_msg (mailbox.lua); and from
+-- cfg.hosts, SELF; decode, decode_at, decode_m_at and deliver_run (lcodec.c's, or nil), codec_reset; run; error helpers; deliver_msg (mailbox.lua); and from
 -- lifecycle.lua deliver_event, terminate, kill, notify_exit, exec_waits, end_faulted,
 -- take_notifying; rpc.lua answer, worker_down; names.lua own, acked; spawn.lua frame_s, frame_sp,
 -- frame_spj, frame_bound, frame_unfwd, early, forward, pending_here, shutdown, worker_down.
@@ -269,6 +269,14 @@ return function(deps)
   -- reads less per message on the receiving side (docs/design/scheduler.md, "The cross-worker
   -- receive, per message").
   local decode_at, decode_m_at = deps.decode_at, deps.decode_m_at
+  -- The rest of a run in C (deliver_run, lcodec.c; our Lua module only): once a message to
+  -- process lP was taken here, the following one-value messages to it are decoded and delivered
+  -- by one C call, with no return to Lua between them; it stops at the first other frame, which
+  -- the code below takes. RUN[1]: the position after the frame being delivered while a delivery
+  -- runs, else false (deliver_batch reads it after an error). Set to nil for good when the
+  -- deliverer is Lua's (WIPPY_CSCHED=0): it says so on its first call.
+  local deliver_run = deps.deliver_run
+  local RUN = { false }
   local MF = { "m" }
   local dbatch, dlen, ddec, ddm, dpos, dframe
   local function deliver_rest()
@@ -281,6 +289,13 @@ return function(deps)
     while dpos <= len do
       dframe = nil
       local f, P
+      if lP and deliver_run and dm then
+        MF[2] = lpid
+        local nxt, ok = deliver_run(batch, dpos, len, lpid, lP, deliver_msg, RUN)
+        if not ok then deliver_run = nil end
+        dpos = nxt
+      end
+      if dpos > len then break end
       if dm then
         -- (p nil, v: one value, carried without its list — decode_m_at; as a same-worker send)
         local pid, from, topic, n, p, nxt, v = dm(batch, dpos, len)
@@ -337,6 +352,8 @@ return function(deps)
     while true do
       local ok, e = pcall(deliver_rest)
       if ok then break end
+      -- (a delivery inside deliver_run: its frame is MF, the batch goes on after it)
+      if RUN[1] then dframe, dpos, RUN[1] = MF, RUN[1], false end
       if dframe == nil then
         M.kernel_fault("decoding a frame batch (" .. dlen .. " bytes, the rest dropped)", e)
         break

@@ -220,7 +220,7 @@ late.cancel_execs = exec.cancel_execs
 
 local frames = loadmod("frames")({
   procs = pids.procs, parse_pid = pids.parse_pid, post = pids.post, host_of_tid = pids.host_of_tid,
-  H = H, hosts = cfg.hosts, SELF = pids.SELF, decode = codec.decode, decode_at = codec.decode_at, decode_m_at = codec.decode_m_at, codec_reset = codec.reset,
+  H = H, hosts = cfg.hosts, SELF = pids.SELF, decode = codec.decode, decode_at = codec.decode_at, decode_m_at = codec.decode_m_at, deliver_run = codec.deliver_run, codec_reset = codec.reset,
   run = run, err = err, is_error = is_error, error_message = errmsg,
   deliver_msg = mailbox.deliver_msg, set_of = pids.set_of,
   lifecycle = lifecycle, rpc = rpc, names = names, spawn = spawn, wire = wire,

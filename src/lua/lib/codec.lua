@@ -802,6 +802,9 @@ return function(K)
       -- decode_m_at(addr, pos, len): a message frame's fields at pos without the frame's table,
       -- or nil for any other frame (the kernel's batch delivery, frames.lua)
       codec.decode_m_at = c.decode_m_at
+      -- deliver_run(addr, pos, len, pid, P, deliver, cur): the one-value message frames for pid from
+      -- pos on, delivered by one C call (lcodec.c; the kernel's batch delivery, frames.lua)
+      codec.deliver_run = c.deliver_run
       local lua_reset, c_reset = codec.reset, c.reset
       codec.reset = function() lua_reset(); c_reset() end
       codec.native = true
