@@ -27,8 +27,9 @@
 ** last went to has run (its T.mrec is another), else a new one kept; else a free buffer slot takes
 ** it (s.mrec[slot] = a new record); else the backlog. A Message object or several values: the
 ** record first, converted by the Lua convert, then the same offer. Every record made here (not
-** the kept one) is mailbox.lua's rec: the channel's last spare (s.fl[s.nf], a raw channel's record
-** whose value was received, kept by the Lua refill), refilled, else a new one.
+** the kept one) is mailbox.lua's rec: the channel's spare (s.spare, a raw channel's record whose
+** value was received, kept by refill), refilled, else a new one. A raw channel's backlog takes no
+** record: the message's six slots (mailbox.lua's flat_push, "Backlogs").
 **
 ** Why, measured: a ping-pong message's arrival was ~100 VM instructions in five Lua calls
 ** (deliver_msg, to_channel, convert, offer, ready), and fan-in's backlog push a C-to-Lua call;
@@ -44,7 +45,8 @@
 #define KEYS(X) \
   X(unread) X(max_mailbox) X(subs) X(inbox) X(seq) X(topic) X(from) X(n) X(p) X(bq) X(h) X(t) \
   X(mode) X(closed) X(recvq) X(sel) X(proc) X(alive) X(done) X(T) X(buf) X(cap) X(mrec) X(dead) \
-  X(a1) X(a2) X(parked) X(nrun) X(channel) X(value) X(ok) X(message) X(v) X(wrec) X(nf) X(fl)
+  X(a1) X(a2) X(parked) X(nrun) X(channel) X(value) X(ok) X(message) X(v) X(wrec) X(spare) \
+  X(raw)
 
 struct Deliv {
   UPVALS(PROBE_UV_FIELD)
@@ -212,21 +214,15 @@ static void newrec (lua_State *L, Deliv *D, int off, TValue *seq, const TValue *
 }
 
 /* mailbox.lua's rec(s, topic, from, n, p, v, seq) (the arguments from deliver's slots
-** off+2..off+6): one of the channel's spare records (s.fl[s.nf]), refilled, else newrec; the
-** record left at the top */
+** off+2..off+6): the channel's spare record (s.spare), refilled, else newrec; the record left at
+** the top */
 static void rec (lua_State *L, Deliv *D, int off, const TValue *s, TValue *seq, TValue *m) {
-  TValue nf, fl, nilv;
-  getf(L, s, K(nf), &nf);
-  if (!ttisinteger(&nf)) luaL_error(L, "kernel: a channel's spare count is not an integer");
-  if (ivalue(&nf) > 0) {
-    lua_Integer k = ivalue(&nf);
-    getf(L, s, K(fl), &fl);
-    geti(L, &fl, k, m);
+  TValue f;
+  getf(L, s, K(spare), m);
+  if (!l_isfalse(m)) {
     push(L, m);  /* anchored */
-    setnilvalue(&nilv);
-    seti(L, &fl, k, &nilv);
-    setivalue(&nf, k - 1);
-    setf(L, s, K(nf), &nf);
+    setbfvalue(&f);
+    setf(L, s, K(spare), &f);
     /* m.topic, m.from, m.n, m.p, m.v, m.seq = ...: the VM stores the last target first */
     setf(L, m, K(seq), seq);
     setf(L, m, K(v), ARG(6));
@@ -235,6 +231,46 @@ static void rec (lua_State *L, Deliv *D, int off, const TValue *s, TValue *seq, 
     setf(L, m, K(from), ARG(3));
     setf(L, m, K(topic), ARG(2));
   } else newrec(L, D, off, seq, NULL, m);
+}
+
+/* mailbox.lua's flat_push(s, topic, from, n, p, v, seq), the arguments from deliver's slots
+** off+2..off+6: a raw channel's backlog takes the message as six slots (topic, from, n, p or false,
+** v, seq) after its tail, no record (made at its first push; read afresh: a slot's store may
+** rehash the queue, and its allocation may run the collector, which may move the stack) */
+static void flat_push (lua_State *L, Deliv *D, int off, const TValue *s, TValue *seq) {
+  TValue q, t, x;
+  lua_Integer k;
+  getf(L, s, K(bq), &q);
+  if (luaV_rawequalobj(&q, V(EMPTYQ))) {
+    lua_createtable(L, 0, 2);
+    sethvalue(L, &q, hvalue(s2v(L->top - 1)));
+    setivalue(&x, 1);
+    setf(L, &q, K(h), &x);
+    setivalue(&t, 0);
+    setf(L, &q, K(t), &t);
+    setf(L, s, K(bq), &q);
+    lua_pop(L, 1);  /* reachable from s now */
+  }
+  getf(L, &q, K(t), &t);
+  if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
+  k = ivalue(&t);
+  /* q[t + 1], ..., q[t + 6] = topic, from, n, p or false, v, seq: the last target first */
+  seti(L, &q, k + 6, seq);
+  seti(L, &q, k + 5, ARG(6));
+  if (l_isfalse(ARG(5))) setbfvalue(&x); else setobj(L, &x, ARG(5));
+  seti(L, &q, k + 4, &x);
+  seti(L, &q, k + 3, ARG(4));
+  seti(L, &q, k + 2, ARG(3));
+  seti(L, &q, k + 1, ARG(2));
+  setivalue(&t, k + 6);
+  setf(L, &q, K(t), &t);
+}
+
+/* s.mode == "raw" */
+static int israw (lua_State *L, Deliv *D, const TValue *s) {
+  TValue x;
+  getf(L, s, K(mode), &x);
+  return ttisstring(&x) && eqshrstr(tsvalue(&x), K(raw));
 }
 
 /* A record handed to a parked receiver's thread w: w.mrec = m, and the process's unread count
@@ -308,9 +344,12 @@ void luaW_deliver_at (lua_State *L, Deliv *D, int off) {
     TValue bh, bt;
     getf(L, &x, K(t), &bt);
     getf(L, &x, K(h), &bh);
-    if (le(L, &bh, &bt)) {  /* behind a backlog: to_channel queues the record */
-      rec(L, D, off, &s, &seq, &m);  /* 9 */
-      qpush_at(L, D, &s, K(bq), &m);
+    if (le(L, &bh, &bt)) {  /* behind a backlog: a raw channel's takes the slots, else the record */
+      if (israw(L, D, &s)) flat_push(L, D, off, &s, &seq);
+      else {
+        rec(L, D, off, &s, &seq, &m);  /* 9 */
+        qpush_at(L, D, &s, K(bq), &m);
+      }
       return;
     }
   }
@@ -327,8 +366,11 @@ void luaW_deliver_at (lua_State *L, Deliv *D, int off) {
   push(L, &v);  /* 9: anchored */
   taken = offer(L, D, &s, &ch, &v, &w);
   if (!taken) {
-    rec(L, D, off, &s, &seq, &m);
-    qpush_at(L, D, &s, K(bq), &m);
+    if (israw(L, D, &s)) flat_push(L, D, off, &s, &seq);
+    else {
+      rec(L, D, off, &s, &seq, &m);
+      qpush_at(L, D, &s, K(bq), &m);
+    }
   } else if (!ttisnil(&w)) {  /* handed to a parked receiver's thread: the channel's kept record */
     TValue held, T;
     int reuse = 0;
@@ -364,8 +406,10 @@ general:  /* a Message object or several values: the record, converted by the Lu
   call(L, V(convert), 2, 1);
   setobj(L, &v, s2v(L->top - 1));  /* 10: anchored */
   taken = offer(L, D, &s, &ch, &v, &w);
-  if (!taken) qpush_at(L, D, &s, K(bq), &m);
-  else if (!ttisnil(&w)) to_waiter(L, D, &s, &w, &m);  /* handed to a parked receiver's thread */
+  if (!taken) {  /* the backlog: a raw channel's (several values) takes the slots, the record dropped */
+    if (israw(L, D, &s)) flat_push(L, D, off, &s, &seq);
+    else qpush_at(L, D, &s, K(bq), &m);
+  } else if (!ttisnil(&w)) to_waiter(L, D, &s, &w, &m);  /* handed to a parked receiver's thread */
   else to_buffer(L, D, &s, &m);  /* buffered */
   return;
 lua:
