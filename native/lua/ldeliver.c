@@ -41,12 +41,15 @@
 #include "lprobe.h"
 #include "ldeliver.h"
 
-#define UPVALS(X) X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(delivered) X(convert) X(deliver_msg)
+#define FLAT 6  /* slots per message in a raw channel's backlog (mailbox.lua's FLAT) */
+
+#define UPVALS(X) \
+  X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(delivered) X(convert) X(deliver_msg) X(refill)
 #define KEYS(X) \
   X(unread) X(max_mailbox) X(subs) X(inbox) X(seq) X(topic) X(from) X(n) X(p) X(bq) X(h) X(t) \
   X(mode) X(closed) X(recvq) X(sel) X(proc) X(alive) X(done) X(T) X(buf) X(cap) X(mrec) X(dead) \
   X(a1) X(a2) X(parked) X(nrun) X(channel) X(value) X(ok) X(message) X(v) X(wrec) X(spare) \
-  X(raw)
+  X(raw) X(ev)
 
 struct Deliv {
   UPVALS(PROBE_UV_FIELD)
@@ -432,10 +435,161 @@ Deliv *luaW_deliv_of (lua_State *L, int idx) {
   return D;
 }
 
-/* deliverer(sched_probe, mbox_probe) -> deliver */
+/* q = s.k, made at its first push (channel.lua's `if q == EMPTYQ then q = { h = 1, t = 0 }; s.k = q
+** end`); in *q the queue */
+static void queue_at (lua_State *L, Deliv *D, const TValue *s, TString *k, TValue *q) {
+  getf(L, s, k, q);
+  if (luaV_rawequalobj(q, V(EMPTYQ))) {
+    TValue one, zero;
+    lua_createtable(L, 0, 2);
+    sethvalue(L, q, hvalue(s2v(L->top - 1)));
+    setivalue(&one, 1);
+    setf(L, q, K(h), &one);
+    setivalue(&zero, 0);
+    setf(L, q, K(t), &zero);
+    setf(L, s, k, q);
+    lua_pop(L, 1);  /* reachable from s now */
+  }
+}
+
+/* an integer field of a kernel queue (h, t: integers by construction) */
+static lua_Integer qint (lua_State *L, const TValue *q, TString *k) {
+  TValue x;
+  getf(L, q, k, &x);
+  if (!ttisinteger(&x)) luaL_error(L, "kernel: a queue's %s is not an integer", getstr(k));
+  return ivalue(&x);
+}
+
+/*
+** mailbox.lua's refill(s), a listen channel's hook after a value left its 1-slot buffer: the
+** popped slot's record is read (and kept as the spare), then the flat backlog's head moves into
+** the buffer with a record (rec); the same steps in the same order. A channel that is not raw
+** (a Message channel: its backlog holds records) goes to the Lua refill before anything changes.
+** A message of several values gets its list from the Lua convert (as raw_value makes it).
+*/
+void luaW_refill_at (lua_State *L, Deliv *D, const TValue *sv) {
+  TValue s, buf, mrec, m, x, bq, cap, nilv, f;
+  lua_Integer h, bh, bt;
+  int off;
+  int top = lua_gettop(L);
+  luaL_checkstack(L, 24, "refill");
+  setobj(L, &s, sv);
+  if (!israw(L, D, &s)) {
+    push(L, V(refill));
+    push(L, &s);
+    lua_call(L, 1, 0);
+    return;
+  }
+  push(L, &s);  /* anchored (the caller's copy may be a C local) */
+  setnilvalue(&nilv);
+  getf(L, &s, K(buf), &buf);
+  getf(L, &s, K(mrec), &mrec);
+  h = qint(L, &buf, K(h));
+  geti(L, &mrec, h - 1, &m);
+  if (!l_isfalse(&m)) {
+    TValue P, u, one;
+    push(L, &m);  /* anchored */
+    seti(L, &mrec, h - 1, &nilv);
+    getf(L, &s, K(proc), &P);
+    getf(L, &P, K(unread), &u);
+    setivalue(&one, 1);
+    arith(L, LUA_OPSUB, &u, &one, &u);
+    setf(L, &P, K(unread), &u);
+    getf(L, &m, K(ev), &x);
+    if (ttisnil(&x)) {  /* the spare: m.p, m.v = false, false (the last target first) */
+      setbfvalue(&f);
+      setf(L, &m, K(v), &f);
+      setf(L, &m, K(p), &f);
+      setf(L, &s, K(spare), &m);
+    }
+  }
+  if (qint(L, &buf, K(h)) > qint(L, &buf, K(t))) {  /* buf.h, buf.t = 1, 0 */
+    TValue one, zero;
+    setivalue(&zero, 0);
+    setf(L, &buf, K(t), &zero);
+    setivalue(&one, 1);
+    setf(L, &buf, K(h), &one);
+  }
+  getf(L, &s, K(bq), &bq);
+  bh = qint(L, &bq, K(h));
+  bt = qint(L, &bq, K(t));
+  if (bt < bh) { lua_settop(L, top); return; }
+  getf(L, &s, K(cap), &cap);
+  /* slots off+1..off+6: rec's arguments as ldeliver's (a placeholder, topic, from, n, p, v) */
+  off = lua_gettop(L);
+  while (bt >= bh) {
+    TValue seq, n, len, one, xv;
+    int k, conv = 0;
+    lua_settop(L, off);
+    getf(L, &s, K(buf), &buf);
+    {
+      TValue bhv, btv;
+      getf(L, &buf, K(t), &btv);
+      getf(L, &buf, K(h), &bhv);
+      setivalue(&one, 1);
+      arith(L, LUA_OPSUB, &btv, &bhv, &len);
+      arith(L, LUA_OPADD, &len, &one, &len);
+      if (luaV_lessequal(L, &cap, &len)) break;
+    }
+    lua_pushnil(L);  /* off+1 */
+    for (k = 0; k < 5; k++) { geti(L, &bq, bh + k, &x); push(L, &x); }  /* off+2..off+6 */
+    geti(L, &bq, bh + 5, &seq);
+    push(L, &seq);  /* off+7: anchored */
+    for (k = 5; k >= 0; k--) seti(L, &bq, bh + k, &nilv);
+    bh += FLAT;
+    setivalue(&x, bh);
+    setf(L, &bq, K(h), &x);
+    if (l_isfalse(ARG(5))) { setnilvalue(ARG(5)); }  /* p: false is "none" */
+    setobj(L, &n, ARG(4));
+    /* x = v for one value without a list, else raw_value's */
+    if (numis(&n, 1) && ttisnil(ARG(5))) { setobj(L, &xv, ARG(6)); }
+    else if (numis(&n, 0)) { setnilvalue(&xv); }
+    else if (numis(&n, 1)) geti(L, ARG(5), 1, &xv);
+    else conv = 1;
+    if (!conv) push(L, &xv);  /* off+8: anchored */
+    rec(L, D, off, &s, &seq, &m);  /* the record at the top */
+    if (conv) {  /* several values: convert(s, m), raw_value's list */
+      push(L, &s); push(L, &m);
+      call(L, V(convert), 2, 1);
+      setobj(L, &xv, s2v(L->top - 1));
+    }
+    queue_at(L, D, &s, K(buf), &buf);
+    {
+      lua_Integer t = qint(L, &buf, K(t)) + 1;
+      setivalue(&x, t);
+      setf(L, &buf, K(t), &x);
+      seti(L, &buf, t, &xv);
+      seti(L, &mrec, t, &m);
+    }
+  }
+  if (bh > bt) {  /* bq.h, bq.t = 1, 0 */
+    setivalue(&x, 0);
+    setf(L, &bq, K(t), &x);
+    setivalue(&x, 1);
+    setf(L, &bq, K(h), &x);
+  }
+  lua_settop(L, top);
+}
+
+/* refill(s) from Lua; upvalue 1: the Deliv */
+static int refill (lua_State *L) {
+  luaL_checkany(L, 1);
+  luaW_refill_at(L, (Deliv *)lua_touserdata(L, lua_upvalueindex(1)), s2v(L->ci->func + 1));
+  return 0;
+}
+
+/* The Deliv of the refill closure in f, or NULL if f is not one (lrecv.c calls it directly) */
+Deliv *luaW_refill_of (const TValue *f) {
+  if (!ttisCclosure(f) || clCvalue(f)->f != refill) return NULL;
+  return (Deliv *)getudatamem(uvalue(&clCvalue(f)->upvalue[0]));
+}
+
+/* deliverer(sched_probe, mbox_probe) -> deliver, refill (the listen channels' hook) */
 static int deliverer (lua_State *L) {
   PROBE_NEW(L, 2, 1, Deliv, deliver, "deliverer");
-  return 1;
+  lua_getupvalue(L, -1, 1);  /* the Deliv, shared */
+  lua_pushcclosure(L, refill, 1);
+  return 2;
 }
 
 /* pushes the deliverer constructor (lwippy.c puts it into wippy.native) */

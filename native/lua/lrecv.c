@@ -35,6 +35,7 @@
 ** test/native-send.test.ts runs both on the same cases.
 */
 #include "lprobe.h"
+#include "ldeliver.h"
 
 #define UPVALS(X) X(CH) X(EMPTYQ) X(run) X(maybe_yield) X(receive) X(BLOCK) X(YIELD_AFTER)
 #define KEYS(X) \
@@ -110,8 +111,15 @@ static int receive (lua_State *L) {
     setf(L, &q, K(h), &h);
     getf(L, &s, K(refill), &x);
     if (!l_isfalse(&x)) {
-      push(L, &s);
-      call(L, &x, 1, 0);
+      Deliv *D = luaW_refill_of(&x);
+      if (D) {  /* ldeliver.c's refill (a listen channel's): called here, no call through Lua */
+        int top = lua_gettop(L);
+        luaW_refill_at(L, D, &s);
+        lua_settop(L, top);
+      } else {
+        push(L, &s);
+        call(L, &x, 1, 0);
+      }
     }
     return done(L, R);
   }

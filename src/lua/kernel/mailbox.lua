@@ -404,8 +404,13 @@ return function(deps)
   -- offer and sched.lua's ready in one call, the same steps over the same state; the cold cases go
   -- to the Lua above). It finds these locals by name among probe's upvalues (and the run queue's
   -- among sched.lua's probe, deps.sched_probe).
-  local function probe() return CH, EMPTYQ, delivered, to_channel, convert, deliver_msg end
-  if deps.deliverer and deps.sched_probe then M.deliver_msg = deps.deliverer(deps.sched_probe, probe) end
+  local function probe() return CH, EMPTYQ, delivered, to_channel, convert, deliver_msg, refill end
+  -- (and refill, a listen channel's hook, runs in C there too: ldeliver.c's, which lrecv.c's
+  -- receive calls without a call through Lua; a Message channel's goes to the Lua refill)
+  local refill_hook = refill
+  if deps.deliverer and deps.sched_probe then
+    M.deliver_msg, refill_hook = deps.deliverer(deps.sched_probe, probe)
+  end
   function M.delivered() return delivered end
 
   ---------------------------------------------------------------------------------------------
@@ -426,7 +431,7 @@ return function(deps)
   end
   local KINDS = {
     [0] = { message = kind(0, "message", {}), event = kind(0, "event", {}) },
-    [1] = { message = kind(1, "message", { refill = refill }), raw = kind(1, "raw", { refill = refill }) },
+    [1] = { message = kind(1, "message", { refill = refill_hook }), raw = kind(1, "raw", { refill = refill_hook }) },
   }
   local function subscribe(P, cap, mode)
     local s
