@@ -94,17 +94,7 @@ static void ready (lua_State *L, Deliv *D, const TValue *T, lua_Integer n, TValu
 /* channel.lua's qpush_at(o, k, v) */
 static void qpush_at (lua_State *L, Deliv *D, const TValue *o, TString *k, TValue *v) {
   TValue q, t, one;
-  getf(L, o, k, &q);
-  if (luaV_rawequalobj(&q, V(EMPTYQ))) {
-    lua_createtable(L, 0, 2);
-    sethvalue(L, &q, hvalue(s2v(L->top - 1)));
-    setivalue(&one, 1);
-    setf(L, &q, K(h), &one);
-    setivalue(&t, 0);
-    setf(L, &q, K(t), &t);
-    setf(L, o, k, &q);
-    lua_pop(L, 1);  /* reachable from o now */
-  }
+  luaW_queue_at(L, o, k, V(EMPTYQ), K(h), K(t), &q);
   getf(L, &q, K(t), &t);
   setivalue(&one, 1);
   arith(L, LUA_OPADD, &t, &one, &t);
@@ -243,17 +233,7 @@ static void rec (lua_State *L, Deliv *D, int off, const TValue *s, TValue *seq, 
 static void flat_push (lua_State *L, Deliv *D, int off, const TValue *s, TValue *seq) {
   TValue q, t, x;
   lua_Integer k;
-  getf(L, s, K(bq), &q);
-  if (luaV_rawequalobj(&q, V(EMPTYQ))) {
-    lua_createtable(L, 0, 2);
-    sethvalue(L, &q, hvalue(s2v(L->top - 1)));
-    setivalue(&x, 1);
-    setf(L, &q, K(h), &x);
-    setivalue(&t, 0);
-    setf(L, &q, K(t), &t);
-    setf(L, s, K(bq), &q);
-    lua_pop(L, 1);  /* reachable from s now */
-  }
+  luaW_queue_at(L, s, K(bq), V(EMPTYQ), K(h), K(t), &q);
   getf(L, &q, K(t), &t);
   if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
   k = ivalue(&t);
@@ -435,23 +415,6 @@ Deliv *luaW_deliv_of (lua_State *L, int idx) {
   return D;
 }
 
-/* q = s.k, made at its first push (channel.lua's `if q == EMPTYQ then q = { h = 1, t = 0 }; s.k = q
-** end`); in *q the queue */
-static void queue_at (lua_State *L, Deliv *D, const TValue *s, TString *k, TValue *q) {
-  getf(L, s, k, q);
-  if (luaV_rawequalobj(q, V(EMPTYQ))) {
-    TValue one, zero;
-    lua_createtable(L, 0, 2);
-    sethvalue(L, q, hvalue(s2v(L->top - 1)));
-    setivalue(&one, 1);
-    setf(L, q, K(h), &one);
-    setivalue(&zero, 0);
-    setf(L, q, K(t), &zero);
-    setf(L, s, k, q);
-    lua_pop(L, 1);  /* reachable from s now */
-  }
-}
-
 /* an integer field of a kernel queue (h, t: integers by construction) */
 static lua_Integer qint (lua_State *L, const TValue *q, TString *k) {
   TValue x;
@@ -553,7 +516,7 @@ void luaW_refill_at (lua_State *L, Deliv *D, const TValue *sv) {
       call(L, V(convert), 2, 1);
       setobj(L, &xv, s2v(L->top - 1));
     }
-    queue_at(L, D, &s, K(buf), &buf);
+    luaW_queue_at(L, &s, K(buf), V(EMPTYQ), K(h), K(t), &buf);
     {
       lua_Integer t = qint(L, &buf, K(t)) + 1;
       setivalue(&x, t);

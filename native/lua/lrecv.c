@@ -147,18 +147,7 @@ static int receive (lua_State *L) {
   getf(L, V(run), K(cur), &T);
   if (ttisnil(&T)) goto lua;
   /* park: T joins the receivers' queue */
-  getf(L, &s, K(recvq), &q);
-  if (luaV_rawequalobj(&q, V(EMPTYQ))) {  /* its first push: q = { h = 1, t = 0 }; s.recvq = q */
-    TValue one, zero;
-    lua_createtable(L, 0, 2);
-    sethvalue(L, &q, hvalue(s2v(L->top - 1)));
-    setivalue(&one, 1);
-    setf(L, &q, K(h), &one);
-    setivalue(&zero, 0);
-    setf(L, &q, K(t), &zero);
-    setf(L, &s, K(recvq), &q);
-    lua_pop(L, 1);  /* reachable from s now */
-  }
+  luaW_queue_at(L, &s, K(recvq), V(EMPTYQ), K(h), K(t), &q);  /* made at its first push */
   {
     TValue t, one;
     getf(L, &q, K(t), &t);
