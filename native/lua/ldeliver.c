@@ -2,12 +2,13 @@
 ** ldeliver.c: a same-worker message's arrival in C (`wippy.native.deliverer`, opened by
 ** lwippy.c): mailbox.lua's deliver_msg with the to_channel, convert and channel.lua's offer it
 ** calls, and sched.lua's ready for the thread it wakes, the same steps in the same order over the
-** same state, in one C call.
+** same state, in one C call; and a listen channel's refill, its inverse (over 500 lines: the two
+** share the record constructors and the probe's state, which a split would export through a header).
 **
 ** What it owns: nothing. The state is the kernel's Lua tables (the process record P, the
 ** subscription channel states CH[ch], their queues { h, t, [i] }, the thread records, the mailbox
 ** records) and the locals of two factories: mailbox.lua's (CH, EMPTYQ, `delivered`, and its Lua
-** functions convert and deliver_msg for the cases left to them) and sched.lua's (the run queue
+** functions convert, deliver_msg and refill for the cases left to them) and sched.lua's (the run queue
 ** `runq` and its tail `rq_tail`, which ready pushes on). deliverer(sched_probe, mbox_probe) finds
 ** them by name among the two probe closures' upvalues, as lsched.c does, and reads and writes them
 ** where they live; fields go through lfield.h (the VM's own steps, metamethods included).
@@ -16,27 +17,36 @@
 ** with p nil and n == 1 the one value v). Left to the Lua deliver_msg, untouched, before anything
 ** changes: a topic that is not a string, an arrival past P's max_mailbox (the overflow kill) and a
 ** topic with no channel yet (`unrouted`). Then, here: `delivered` + 1, P.unread + 1, P.seq + 1,
-** and the channel's to_channel: behind a non-empty backlog the record { topic, from, n, p, v, seq }
-** joins it (fan-in's common case: the receiver is busy). Else, for a raw channel and zero or one
-** value, the value itself is offered, with no record made first: a closed channel refuses (a
-** record joins the backlog); the first live entry of the receivers' queue (a plain receive's
+** and the channel's to_channel: behind a non-empty backlog the message joins it (fan-in's common
+** case: the receiver is busy), a raw channel's as six slots (mailbox.lua's flat_push: topic, from,
+** n, p or false, v, seq; no record), another kind's as the record { topic, from, n, p, v, seq }. Else, for a raw channel and zero or one
+** value, the value itself is offered, with no record made first: a closed channel refuses (the
+** message joins the backlog, as above); the first live entry of the receivers' queue (a plain receive's
 ** thread record, or a select's waiter { T, sel } whose select has not fired; entries of dead
 ** processes and fired selects are popped and skipped; a queue emptied goes back to slot 1) is
 ** readied with it (ready's steps: T, 2, v, true; or T, 1, { channel, value, ok } and sel.done) and
 ** its thread holds a record (T.mrec): the channel's kept one (s.wrec) refilled if the thread it
 ** last went to has run (its T.mrec is another), else a new one kept; else a free buffer slot takes
-** it (s.mrec[slot] = a new record); else the backlog. A Message object or several values: the
-** record first, converted by the Lua convert, then the same offer. Every record made here (not
-** the kept one) is mailbox.lua's rec: the channel's spare (s.spare, a raw channel's record whose
-** value was received, kept by refill), refilled, else a new one. A raw channel's backlog takes no
-** record: the message's six slots (mailbox.lua's flat_push, "Backlogs").
+** it (s.mrec[slot] = a record); else the backlog. A Message object or several values: the record
+** first, converted by the Lua convert, then the same offer (a raw channel's backlog takes the
+** slots, the record dropped). Every record made here (not the kept one) is mailbox.lua's rec: the
+** channel's spare (s.spare, a raw channel's record whose value was received, kept by refill),
+** refilled, else a new one.
+**
+** refill(s) (deliverer's second result, a listen channel's hook: mailbox.lua's refill, which
+** lrecv.c's receive calls directly after it takes the buffered value): the popped slot's record
+** leaves the unread count and becomes the spare; then the flat backlog's head moves into the buffer
+** with a record (rec). A Message channel (its backlog holds records) goes to the Lua refill before
+** anything changes; several values get their list from the Lua convert.
 **
 ** Why, measured: a ping-pong message's arrival was ~100 VM instructions in five Lua calls
 ** (deliver_msg, to_channel, convert, offer, ready), and fan-in's backlog push a C-to-Lua call;
+** fan-in's receive ran the Lua refill per message (~70 VM instructions and a C-to-Lua call);
 ** docs/design/native-core.md, "The per-message path", has the figures with and without this.
 **
-** What it may call: the Lua convert and deliver_msg it was given, and metamethods.
-** On wasmoon's module the Lua runs; test/native-deliver.test.ts runs both on the same cases.
+** What it may call: the Lua convert, deliver_msg and refill it was given, and metamethods.
+** On wasmoon's module the Lua runs; test/native-deliver.test.ts and test/native-backlog.test.ts
+** run both on the same cases.
 */
 #include "lprobe.h"
 #include "ldeliver.h"

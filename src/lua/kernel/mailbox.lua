@@ -1,4 +1,6 @@
 -- The mailbox of a process: Message objects, routing, backlogs, subscriptions, the unread bound.
+-- (Over 500 lines: a backlog's two layouts and every reader of them stay beside the routing that
+-- fills them, so a change of layout is one file's.)
 --
 -- Routing. Each process has one logical FIFO mailbox. Instead of walking the whole mailbox on
 -- every step, a message is routed once, on arrival, to its target channel (exact `listen` topic,
@@ -20,7 +22,8 @@
 -- process.upgrade every unread record back, in arrival order: nothing that reached the process is
 -- lost.
 --
--- Owns: mailbox records { topic, from, n, p | v | ev, seq [, T] }, Message and payload objects, the
+-- Owns: mailbox records { topic, from, n, p | v | ev, seq [, T] } (a raw listen channel's backlog
+-- holds the same fields as flat slots instead: "Backlogs" below), Message and payload objects, the
 -- routing above, subscription channels (inbox, events, listen/unlisten), copying payloads.
 -- Receives: from channel.lua CH, offer, chan_new, chan_close and the queue helpers, EMPTYQ and
 -- qpush_at (as upvalues: deliver_msg -> to_channel -> offer is the message hot path); newud, copy, err; procs
@@ -229,8 +232,9 @@ return function(deps)
   -- 336-373 -> 280-307 ns for the buffer's step in one Lua state, docs/design/scheduler.md). The
   -- buffer may restart at slot 1 because, once empty, s.mrec is empty too: a record is kept per
   -- buffered slot and cleared here when its slot is popped.
-  -- (qlen, qpop and qpush_at inlined, and convert for a raw channel's record of at most one value:
-  -- fan-in's receiver comes through here once per message; the same steps.)
+  -- (qlen, qpop and qpush_at inlined, and flat_pop for a raw channel: fan-in's receiver comes
+  -- through here once per message; the same steps. On our module this runs in C, ldeliver.c's
+  -- refill, which lrecv.c's receive calls directly.)
   local function refill(s)
     local buf, mrec = s.buf, s.mrec
     local i = buf.h - 1
