@@ -19,6 +19,9 @@
 //          goes to the back of the run queue; the other receives until it parks: the first
 //          message wakes it, one waits in the channel's buffer, eight in its backlog
 //   fanin  the same with one value carried without a list
+//   deep   fanin with 10,000 messages per turn, and a step per turn: the receiver's backlog as deep
+//          as the runtime's fan-in makes it (100 or 1,000 senders of 1,000 each, all sent while it
+//          waits its turn)
 //   bare   sched.ready(peer) and sched.park(): the switch alone
 //   alloc  bare, plus the two tables a message allocates (its record and payload list)
 // A round is 5 steps (100,000 messages) per side; CPU by process.cpuUsage around each (the Lua
@@ -43,7 +46,7 @@ const { values: opt } = parseArgs({ options: {
   same: { type: 'boolean', default: false },
 } });
 const ROUNDS = Number(opt.rounds);
-const MODES = opt.mode === 'all' ? ['bare', 'alloc', 'msg', 'one', 'send', 'fanin1', 'fanin'] : opt.mode.split(',');
+const MODES = opt.mode === 'all' ? ['bare', 'alloc', 'msg', 'one', 'send', 'fanin1', 'fanin', 'deep'] : opt.mode.split(',');
 const COUNT = opt.count;
 const BASE = opt.base;
 
@@ -120,15 +123,18 @@ function WORLD(with_c, mode)
           S.ready(Ts[peer], 1, m); S.park()
         end
       end
-      if mode == "fanin" or mode == "fanin1" then
+      if mode == "fanin" or mode == "fanin1" or mode == "deep" then
         if me == 2 then while true do recv(chs[2]); n = n + 1 end end
         local k = 0
-        while true do -- the sender: 10 messages, then to the back of the run queue
-          for _ = 1, 10 do
+        local per = mode == "deep" and 10000 or 10
+        while true do -- the sender: 10 messages (deep: 10,000), then to the back of the run queue
+          for _ = 1, per do
             k = k + 1
-            if mode == "fanin" then deliver(Ps[2], "p", "p1", 1, nil, k) else deliver(Ps[2], "p", "p1", 1, { k }) end
+            if mode ~= "fanin1" then deliver(Ps[2], "p", "p1", 1, nil, k) else deliver(Ps[2], "p", "p1", 1, { k }) end
           end
-          S.ready(Ts[1], 0); coroutine.yield(S.BLOCK)
+          S.ready(Ts[1], 0)
+          if per > 10 then S.end_step() end -- deep: a step per turn (the receiver drains in the next)
+          coroutine.yield(S.BLOCK)
         end
       end
       if me == 1 then deliver(Ps[peer], "p", "p1", 1, { 0 }) end

@@ -212,12 +212,12 @@ function WORLD(with_c, seed, strict)
     local buf = {}
     for k = s.buf.h, s.buf.t do buf[#buf + 1] = SHOW(s.buf[k]) end
     local bq = {}
-    for k = s.bq.h, s.bq.t do local m = s.bq[k]; bq[#bq + 1] = m.seq .. ":" .. m.from .. ":" .. SHOW(m.v) .. SHOW(m.p) end
+    for _, m in ipairs(M.backlog_records(s)) do bq[#bq + 1] = m.seq .. ":" .. m.from .. ":" .. SHOW(m.v) .. SHOW(m.p) end
     local un = {}
     for k = P.unrouted.h, P.unrouted.t do local m = P.unrouted[k]; un[#un + 1] = m.topic .. ":" .. m.from .. ":" .. SHOW(m.v) .. SHOW(m.p) end
     local ib = P.inbox and C.CH[P.inbox]
     local ibq = {}
-    if ib then for k = ib.bq.h, ib.bq.t do local m = ib.bq[k]; ibq[#ibq + 1] = m.topic .. ":" .. m.from .. ":" .. SHOW(m.v) .. SHOW(m.p) end end
+    if ib then for _, m in ipairs(M.backlog_records(ib)) do ibq[#ibq + 1] = m.topic .. ":" .. m.from .. ":" .. SHOW(m.v) .. SHOW(m.p) end end
     L(P.pid .. " sent=" .. P.st[4] .. " sendb=" .. tostring(P.sendb) .. " unread=" .. P.unread .. " seq=" .. P.seq ..
       " alive=" .. tostring(P.alive) .. " buf=[" .. table.concat(buf, ",") .. "] bq=[" .. table.concat(bq, ",") ..
       "] unrouted=[" .. table.concat(un, ",") .. "] inbox=[" .. table.concat(ibq, ",") .. "]")

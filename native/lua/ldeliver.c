@@ -2,12 +2,13 @@
 ** ldeliver.c: a same-worker message's arrival in C (`wippy.native.deliverer`, opened by
 ** lwippy.c): mailbox.lua's deliver_msg with the to_channel, convert and channel.lua's offer it
 ** calls, and sched.lua's ready for the thread it wakes, the same steps in the same order over the
-** same state, in one C call.
+** same state, in one C call; and a listen channel's refill, its inverse (over 500 lines: the two
+** share the record constructors and the probe's state, which a split would export through a header).
 **
 ** What it owns: nothing. The state is the kernel's Lua tables (the process record P, the
 ** subscription channel states CH[ch], their queues { h, t, [i] }, the thread records, the mailbox
 ** records) and the locals of two factories: mailbox.lua's (CH, EMPTYQ, `delivered`, and its Lua
-** functions convert and deliver_msg for the cases left to them) and sched.lua's (the run queue
+** functions convert, deliver_msg and refill for the cases left to them) and sched.lua's (the run queue
 ** `runq` and its tail `rq_tail`, which ready pushes on). deliverer(sched_probe, mbox_probe) finds
 ** them by name among the two probe closures' upvalues, as lsched.c does, and reads and writes them
 ** where they live; fields go through lfield.h (the VM's own steps, metamethods included).
@@ -16,35 +17,49 @@
 ** with p nil and n == 1 the one value v). Left to the Lua deliver_msg, untouched, before anything
 ** changes: a topic that is not a string, an arrival past P's max_mailbox (the overflow kill) and a
 ** topic with no channel yet (`unrouted`). Then, here: `delivered` + 1, P.unread + 1, P.seq + 1,
-** and the channel's to_channel: behind a non-empty backlog the record { topic, from, n, p, v, seq }
-** joins it (fan-in's common case: the receiver is busy). Else, for a raw channel and zero or one
-** value, the value itself is offered, with no record made first: a closed channel refuses (a
-** record joins the backlog); the first live entry of the receivers' queue (a plain receive's
+** and the channel's to_channel: behind a non-empty backlog the message joins it (fan-in's common
+** case: the receiver is busy), a raw channel's as six slots (mailbox.lua's flat_push: topic, from,
+** n, p or false, v, seq; no record), another kind's as the record { topic, from, n, p, v, seq }. Else, for a raw channel and zero or one
+** value, the value itself is offered, with no record made first: a closed channel refuses (the
+** message joins the backlog, as above); the first live entry of the receivers' queue (a plain receive's
 ** thread record, or a select's waiter { T, sel } whose select has not fired; entries of dead
 ** processes and fired selects are popped and skipped; a queue emptied goes back to slot 1) is
 ** readied with it (ready's steps: T, 2, v, true; or T, 1, { channel, value, ok } and sel.done) and
 ** its thread holds a record (T.mrec): the channel's kept one (s.wrec) refilled if the thread it
 ** last went to has run (its T.mrec is another), else a new one kept; else a free buffer slot takes
-** it (s.mrec[slot] = a new record); else the backlog. A Message object or several values: the
-** record first, converted by the Lua convert, then the same offer. Every record made here (not
-** the kept one) is mailbox.lua's rec: the channel's last spare (s.fl[s.nf], a raw channel's record
-** whose value was received, kept by the Lua refill), refilled, else a new one.
+** it (s.mrec[slot] = a record); else the backlog. A Message object or several values: the record
+** first, converted by the Lua convert, then the same offer (a raw channel's backlog takes the
+** slots, the record dropped). Every record made here (not the kept one) is mailbox.lua's rec: the
+** channel's spare (s.spare, a raw channel's record whose value was received, kept by refill),
+** refilled, else a new one.
+**
+** refill(s) (deliverer's second result, a listen channel's hook: mailbox.lua's refill, which
+** lrecv.c's receive calls directly after it takes the buffered value): the popped slot's record
+** leaves the unread count and becomes the spare; then the flat backlog's head moves into the buffer
+** with a record (rec). A Message channel (its backlog holds records) goes to the Lua refill before
+** anything changes; several values get their list from the Lua convert.
 **
 ** Why, measured: a ping-pong message's arrival was ~100 VM instructions in five Lua calls
 ** (deliver_msg, to_channel, convert, offer, ready), and fan-in's backlog push a C-to-Lua call;
+** fan-in's receive ran the Lua refill per message (~70 VM instructions and a C-to-Lua call);
 ** docs/design/native-core.md, "The per-message path", has the figures with and without this.
 **
-** What it may call: the Lua convert and deliver_msg it was given, and metamethods.
-** On wasmoon's module the Lua runs; test/native-deliver.test.ts runs both on the same cases.
+** What it may call: the Lua convert, deliver_msg and refill it was given, and metamethods.
+** On wasmoon's module the Lua runs; test/native-deliver.test.ts and test/native-backlog.test.ts
+** run both on the same cases.
 */
 #include "lprobe.h"
 #include "ldeliver.h"
 
-#define UPVALS(X) X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(delivered) X(convert) X(deliver_msg)
+#define FLAT 6  /* slots per message in a raw channel's backlog (mailbox.lua's FLAT) */
+
+#define UPVALS(X) \
+  X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(delivered) X(convert) X(deliver_msg) X(refill)
 #define KEYS(X) \
   X(unread) X(max_mailbox) X(subs) X(inbox) X(seq) X(topic) X(from) X(n) X(p) X(bq) X(h) X(t) \
   X(mode) X(closed) X(recvq) X(sel) X(proc) X(alive) X(done) X(T) X(buf) X(cap) X(mrec) X(dead) \
-  X(a1) X(a2) X(parked) X(nrun) X(channel) X(value) X(ok) X(message) X(v) X(wrec) X(nf) X(fl)
+  X(a1) X(a2) X(parked) X(nrun) X(channel) X(value) X(ok) X(message) X(v) X(wrec) X(spare) \
+  X(raw) X(ev)
 
 struct Deliv {
   UPVALS(PROBE_UV_FIELD)
@@ -89,17 +104,7 @@ static void ready (lua_State *L, Deliv *D, const TValue *T, lua_Integer n, TValu
 /* channel.lua's qpush_at(o, k, v) */
 static void qpush_at (lua_State *L, Deliv *D, const TValue *o, TString *k, TValue *v) {
   TValue q, t, one;
-  getf(L, o, k, &q);
-  if (luaV_rawequalobj(&q, V(EMPTYQ))) {
-    lua_createtable(L, 0, 2);
-    sethvalue(L, &q, hvalue(s2v(L->top - 1)));
-    setivalue(&one, 1);
-    setf(L, &q, K(h), &one);
-    setivalue(&t, 0);
-    setf(L, &q, K(t), &t);
-    setf(L, o, k, &q);
-    lua_pop(L, 1);  /* reachable from o now */
-  }
+  luaW_queue_at(L, o, k, V(EMPTYQ), K(h), K(t), &q);
   getf(L, &q, K(t), &t);
   setivalue(&one, 1);
   arith(L, LUA_OPADD, &t, &one, &t);
@@ -212,21 +217,15 @@ static void newrec (lua_State *L, Deliv *D, int off, TValue *seq, const TValue *
 }
 
 /* mailbox.lua's rec(s, topic, from, n, p, v, seq) (the arguments from deliver's slots
-** off+2..off+6): one of the channel's spare records (s.fl[s.nf]), refilled, else newrec; the
-** record left at the top */
+** off+2..off+6): the channel's spare record (s.spare), refilled, else newrec; the record left at
+** the top */
 static void rec (lua_State *L, Deliv *D, int off, const TValue *s, TValue *seq, TValue *m) {
-  TValue nf, fl, nilv;
-  getf(L, s, K(nf), &nf);
-  if (!ttisinteger(&nf)) luaL_error(L, "kernel: a channel's spare count is not an integer");
-  if (ivalue(&nf) > 0) {
-    lua_Integer k = ivalue(&nf);
-    getf(L, s, K(fl), &fl);
-    geti(L, &fl, k, m);
+  TValue f;
+  getf(L, s, K(spare), m);
+  if (!l_isfalse(m)) {
     push(L, m);  /* anchored */
-    setnilvalue(&nilv);
-    seti(L, &fl, k, &nilv);
-    setivalue(&nf, k - 1);
-    setf(L, s, K(nf), &nf);
+    setbfvalue(&f);
+    setf(L, s, K(spare), &f);
     /* m.topic, m.from, m.n, m.p, m.v, m.seq = ...: the VM stores the last target first */
     setf(L, m, K(seq), seq);
     setf(L, m, K(v), ARG(6));
@@ -235,6 +234,36 @@ static void rec (lua_State *L, Deliv *D, int off, const TValue *s, TValue *seq, 
     setf(L, m, K(from), ARG(3));
     setf(L, m, K(topic), ARG(2));
   } else newrec(L, D, off, seq, NULL, m);
+}
+
+/* mailbox.lua's flat_push(s, topic, from, n, p, v, seq), the arguments from deliver's slots
+** off+2..off+6: a raw channel's backlog takes the message as six slots (topic, from, n, p or false,
+** v, seq) after its tail, no record (made at its first push; read afresh: a slot's store may
+** rehash the queue, and its allocation may run the collector, which may move the stack) */
+static void flat_push (lua_State *L, Deliv *D, int off, const TValue *s, TValue *seq) {
+  TValue q, t, x;
+  lua_Integer k;
+  luaW_queue_at(L, s, K(bq), V(EMPTYQ), K(h), K(t), &q);
+  getf(L, &q, K(t), &t);
+  if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
+  k = ivalue(&t);
+  /* q[t + 1], ..., q[t + 6] = topic, from, n, p or false, v, seq: the last target first */
+  seti(L, &q, k + 6, seq);
+  seti(L, &q, k + 5, ARG(6));
+  if (l_isfalse(ARG(5))) setbfvalue(&x); else setobj(L, &x, ARG(5));
+  seti(L, &q, k + 4, &x);
+  seti(L, &q, k + 3, ARG(4));
+  seti(L, &q, k + 2, ARG(3));
+  seti(L, &q, k + 1, ARG(2));
+  setivalue(&t, k + 6);
+  setf(L, &q, K(t), &t);
+}
+
+/* s.mode == "raw" */
+static int israw (lua_State *L, Deliv *D, const TValue *s) {
+  TValue x;
+  getf(L, s, K(mode), &x);
+  return ttisstring(&x) && eqshrstr(tsvalue(&x), K(raw));
 }
 
 /* A record handed to a parked receiver's thread w: w.mrec = m, and the process's unread count
@@ -308,9 +337,12 @@ void luaW_deliver_at (lua_State *L, Deliv *D, int off) {
     TValue bh, bt;
     getf(L, &x, K(t), &bt);
     getf(L, &x, K(h), &bh);
-    if (le(L, &bh, &bt)) {  /* behind a backlog: to_channel queues the record */
-      rec(L, D, off, &s, &seq, &m);  /* 9 */
-      qpush_at(L, D, &s, K(bq), &m);
+    if (le(L, &bh, &bt)) {  /* behind a backlog: a raw channel's takes the slots, else the record */
+      if (israw(L, D, &s)) flat_push(L, D, off, &s, &seq);
+      else {
+        rec(L, D, off, &s, &seq, &m);  /* 9 */
+        qpush_at(L, D, &s, K(bq), &m);
+      }
       return;
     }
   }
@@ -327,8 +359,11 @@ void luaW_deliver_at (lua_State *L, Deliv *D, int off) {
   push(L, &v);  /* 9: anchored */
   taken = offer(L, D, &s, &ch, &v, &w);
   if (!taken) {
-    rec(L, D, off, &s, &seq, &m);
-    qpush_at(L, D, &s, K(bq), &m);
+    if (israw(L, D, &s)) flat_push(L, D, off, &s, &seq);
+    else {
+      rec(L, D, off, &s, &seq, &m);
+      qpush_at(L, D, &s, K(bq), &m);
+    }
   } else if (!ttisnil(&w)) {  /* handed to a parked receiver's thread: the channel's kept record */
     TValue held, T;
     int reuse = 0;
@@ -364,8 +399,10 @@ general:  /* a Message object or several values: the record, converted by the Lu
   call(L, V(convert), 2, 1);
   setobj(L, &v, s2v(L->top - 1));  /* 10: anchored */
   taken = offer(L, D, &s, &ch, &v, &w);
-  if (!taken) qpush_at(L, D, &s, K(bq), &m);
-  else if (!ttisnil(&w)) to_waiter(L, D, &s, &w, &m);  /* handed to a parked receiver's thread */
+  if (!taken) {  /* the backlog: a raw channel's (several values) takes the slots, the record dropped */
+    if (israw(L, D, &s)) flat_push(L, D, off, &s, &seq);
+    else qpush_at(L, D, &s, K(bq), &m);
+  } else if (!ttisnil(&w)) to_waiter(L, D, &s, &w, &m);  /* handed to a parked receiver's thread */
   else to_buffer(L, D, &s, &m);  /* buffered */
   return;
 lua:
@@ -388,10 +425,144 @@ Deliv *luaW_deliv_of (lua_State *L, int idx) {
   return D;
 }
 
-/* deliverer(sched_probe, mbox_probe) -> deliver */
+/* an integer field of a kernel queue (h, t: integers by construction) */
+static lua_Integer qint (lua_State *L, const TValue *q, TString *k) {
+  TValue x;
+  getf(L, q, k, &x);
+  if (!ttisinteger(&x)) luaL_error(L, "kernel: a queue's %s is not an integer", getstr(k));
+  return ivalue(&x);
+}
+
+/*
+** mailbox.lua's refill(s), a listen channel's hook after a value left its 1-slot buffer: the
+** popped slot's record is read (and kept as the spare), then the flat backlog's head moves into
+** the buffer with a record (rec); the same steps in the same order. A channel that is not raw
+** (a Message channel: its backlog holds records) goes to the Lua refill before anything changes.
+** A message of several values gets its list from the Lua convert (as raw_value makes it).
+*/
+void luaW_refill_at (lua_State *L, Deliv *D, const TValue *sv) {
+  TValue s, buf, mrec, m, x, bq, cap, nilv, f;
+  lua_Integer h, bh, bt;
+  int off;
+  int top = lua_gettop(L);
+  luaL_checkstack(L, 24, "refill");
+  setobj(L, &s, sv);
+  if (!israw(L, D, &s)) {
+    push(L, V(refill));
+    push(L, &s);
+    lua_call(L, 1, 0);
+    return;
+  }
+  push(L, &s);  /* anchored (the caller's copy may be a C local) */
+  setnilvalue(&nilv);
+  getf(L, &s, K(buf), &buf);
+  getf(L, &s, K(mrec), &mrec);
+  h = qint(L, &buf, K(h));
+  geti(L, &mrec, h - 1, &m);
+  if (!l_isfalse(&m)) {
+    TValue P, u, one;
+    push(L, &m);  /* anchored */
+    seti(L, &mrec, h - 1, &nilv);
+    getf(L, &s, K(proc), &P);
+    getf(L, &P, K(unread), &u);
+    setivalue(&one, 1);
+    arith(L, LUA_OPSUB, &u, &one, &u);
+    setf(L, &P, K(unread), &u);
+    getf(L, &m, K(ev), &x);
+    if (ttisnil(&x)) {  /* the spare: m.p, m.v = false, false (the last target first) */
+      setbfvalue(&f);
+      setf(L, &m, K(v), &f);
+      setf(L, &m, K(p), &f);
+      setf(L, &s, K(spare), &m);
+    }
+  }
+  if (qint(L, &buf, K(h)) > qint(L, &buf, K(t))) {  /* buf.h, buf.t = 1, 0 */
+    TValue one, zero;
+    setivalue(&zero, 0);
+    setf(L, &buf, K(t), &zero);
+    setivalue(&one, 1);
+    setf(L, &buf, K(h), &one);
+  }
+  getf(L, &s, K(bq), &bq);
+  bh = qint(L, &bq, K(h));
+  bt = qint(L, &bq, K(t));
+  if (bt < bh) { lua_settop(L, top); return; }
+  getf(L, &s, K(cap), &cap);
+  /* slots off+1..off+6: rec's arguments as ldeliver's (a placeholder, topic, from, n, p, v) */
+  off = lua_gettop(L);
+  while (bt >= bh) {
+    TValue seq, n, len, one, xv;
+    int k, conv = 0;
+    lua_settop(L, off);
+    getf(L, &s, K(buf), &buf);
+    {
+      TValue bhv, btv;
+      getf(L, &buf, K(t), &btv);
+      getf(L, &buf, K(h), &bhv);
+      setivalue(&one, 1);
+      arith(L, LUA_OPSUB, &btv, &bhv, &len);
+      arith(L, LUA_OPADD, &len, &one, &len);
+      if (luaV_lessequal(L, &cap, &len)) break;
+    }
+    lua_pushnil(L);  /* off+1 */
+    for (k = 0; k < 5; k++) { geti(L, &bq, bh + k, &x); push(L, &x); }  /* off+2..off+6 */
+    geti(L, &bq, bh + 5, &seq);
+    push(L, &seq);  /* off+7: anchored */
+    for (k = 5; k >= 0; k--) seti(L, &bq, bh + k, &nilv);
+    bh += FLAT;
+    setivalue(&x, bh);
+    setf(L, &bq, K(h), &x);
+    if (l_isfalse(ARG(5))) { setnilvalue(ARG(5)); }  /* p: false is "none" */
+    setobj(L, &n, ARG(4));
+    /* x = v for one value without a list, else raw_value's */
+    if (numis(&n, 1) && ttisnil(ARG(5))) { setobj(L, &xv, ARG(6)); }
+    else if (numis(&n, 0)) { setnilvalue(&xv); }
+    else if (numis(&n, 1)) geti(L, ARG(5), 1, &xv);
+    else conv = 1;
+    if (!conv) push(L, &xv);  /* off+8: anchored */
+    rec(L, D, off, &s, &seq, &m);  /* the record at the top */
+    if (conv) {  /* several values: convert(s, m), raw_value's list */
+      push(L, &s); push(L, &m);
+      call(L, V(convert), 2, 1);
+      setobj(L, &xv, s2v(L->top - 1));
+    }
+    luaW_queue_at(L, &s, K(buf), V(EMPTYQ), K(h), K(t), &buf);
+    {
+      lua_Integer t = qint(L, &buf, K(t)) + 1;
+      setivalue(&x, t);
+      setf(L, &buf, K(t), &x);
+      seti(L, &buf, t, &xv);
+      seti(L, &mrec, t, &m);
+    }
+  }
+  if (bh > bt) {  /* bq.h, bq.t = 1, 0 */
+    setivalue(&x, 0);
+    setf(L, &bq, K(t), &x);
+    setivalue(&x, 1);
+    setf(L, &bq, K(h), &x);
+  }
+  lua_settop(L, top);
+}
+
+/* refill(s) from Lua; upvalue 1: the Deliv */
+static int refill (lua_State *L) {
+  luaL_checkany(L, 1);
+  luaW_refill_at(L, (Deliv *)lua_touserdata(L, lua_upvalueindex(1)), s2v(L->ci->func + 1));
+  return 0;
+}
+
+/* The Deliv of the refill closure in f, or NULL if f is not one (lrecv.c calls it directly) */
+Deliv *luaW_refill_of (const TValue *f) {
+  if (!ttisCclosure(f) || clCvalue(f)->f != refill) return NULL;
+  return (Deliv *)getudatamem(uvalue(&clCvalue(f)->upvalue[0]));
+}
+
+/* deliverer(sched_probe, mbox_probe) -> deliver, refill (the listen channels' hook) */
 static int deliverer (lua_State *L) {
   PROBE_NEW(L, 2, 1, Deliv, deliver, "deliverer");
-  return 1;
+  lua_getupvalue(L, -1, 1);  /* the Deliv, shared */
+  lua_pushcclosure(L, refill, 1);
+  return 2;
 }
 
 /* pushes the deliverer constructor (lwippy.c puts it into wippy.native) */

@@ -1,11 +1,13 @@
 /*
 ** ldeliver.h: a same-worker message's arrival (ldeliver.c) for other C of the module: lsend.c's
-** send ends in it without a call through Lua.
+** send ends in it without a call through Lua, and lrecv.c's receive calls the listen channels'
+** refill hook directly.
 */
 #ifndef ldeliver_h
 #define ldeliver_h
 
 #include "lua.h"
+#include "lobject.h"
 
 typedef struct Deliv Deliv;
 
@@ -15,5 +17,12 @@ Deliv *luaW_deliv_of (lua_State *L, int idx);
 /* deliver(P, topic, from, n, p, v) with its arguments at the calling C function's slots
 ** off+1..off+6 (anything above them is dropped); mailbox.lua's deliver_msg, cold cases included */
 void luaW_deliver_at (lua_State *L, Deliv *D, int off);
+
+/* mailbox.lua's refill(s) for the listen channel state s (a value left its buffer); the Lua
+** refill for a channel that is not raw */
+void luaW_refill_at (lua_State *L, Deliv *D, const TValue *s);
+
+/* The Deliv of the refill closure (wippy.native.deliverer's second result) in f, or NULL */
+Deliv *luaW_refill_of (const TValue *f);
 
 #endif

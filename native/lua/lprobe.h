@@ -90,6 +90,24 @@ static inline void *luaW_probe_new (lua_State *L, int nargs, int first, size_t s
 #define PROBE_NEW(L, nargs, first, R, fn, who) ((R *)luaW_probe_new(L, nargs, first, sizeof(R), \
   uv_entries, PROBE_COUNT(uv_entries), key_entries, PROBE_COUNT(key_entries), fn, who))
 
+/* q = o[k], the queue made at its first push (channel.lua's qpush_at: `if q == EMPTYQ then q =
+** { h = 1, t = 0 }; o[k] = q end`); kh, kt: the caller's keys h and t */
+static inline void luaW_queue_at (lua_State *L, const TValue *o, TString *k, const TValue *emptyq,
+                                  TString *kh, TString *kt, TValue *q) {
+  getf(L, o, k, q);
+  if (luaV_rawequalobj(q, emptyq)) {
+    TValue one, zero;
+    lua_createtable(L, 0, 2);
+    sethvalue(L, q, hvalue(s2v(L->top - 1)));
+    setivalue(&one, 1);
+    setf(L, q, kh, &one);
+    setivalue(&zero, 0);
+    setf(L, q, kt, &zero);
+    setf(L, o, k, q);
+    lua_pop(L, 1);  /* reachable from o now */
+  }
+}
+
 /* Would sched.lua's maybe_yield return at once? Yes without a running thread (run.cur nil) or
 ** while that thread's process has run fewer than yield_after instructions ((proc.red or 0) <
 ** YIELD_AFTER). The keys are the caller's probe keys cur, proc and red. */

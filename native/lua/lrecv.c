@@ -12,7 +12,8 @@
 **
 ** receive(ch): channel.lua's receive, the same steps in the same order. s = CH[ch] (none: the
 ** same error, raised at the caller's level as the Lua's error(..., 2) is). A buffered value with
-** no sender waiting: take's steps (the value popped, s.refill(s) if the state has that hook), then
+** no sender waiting: take's steps (the value popped, s.refill(s) if the state has that hook:
+** ldeliver.c's refill, a listen channel's, called directly, without a call through Lua), then
 ** maybe_yield's, then v, true. No buffered value, a subscription's backlog not empty: v =
 ** s.take_backlog(s), maybe_yield's steps, v, true. Else a closed channel: nil, false. Else, inside
 ** a thread (run.cur): the thread joins the receivers' queue (made at its first push), s.on_wait(s)
@@ -35,6 +36,7 @@
 ** test/native-send.test.ts runs both on the same cases.
 */
 #include "lprobe.h"
+#include "ldeliver.h"
 
 #define UPVALS(X) X(CH) X(EMPTYQ) X(run) X(maybe_yield) X(receive) X(BLOCK) X(YIELD_AFTER)
 #define KEYS(X) \
@@ -110,8 +112,15 @@ static int receive (lua_State *L) {
     setf(L, &q, K(h), &h);
     getf(L, &s, K(refill), &x);
     if (!l_isfalse(&x)) {
-      push(L, &s);
-      call(L, &x, 1, 0);
+      Deliv *D = luaW_refill_of(&x);
+      if (D) {  /* ldeliver.c's refill (a listen channel's): called here, no call through Lua */
+        int top = lua_gettop(L);
+        luaW_refill_at(L, D, &s);
+        lua_settop(L, top);
+      } else {
+        push(L, &s);
+        call(L, &x, 1, 0);
+      }
     }
     return done(L, R);
   }
@@ -139,18 +148,7 @@ static int receive (lua_State *L) {
   getf(L, V(run), K(cur), &T);
   if (ttisnil(&T)) goto lua;
   /* park: T joins the receivers' queue */
-  getf(L, &s, K(recvq), &q);
-  if (luaV_rawequalobj(&q, V(EMPTYQ))) {  /* its first push: q = { h = 1, t = 0 }; s.recvq = q */
-    TValue one, zero;
-    lua_createtable(L, 0, 2);
-    sethvalue(L, &q, hvalue(s2v(L->top - 1)));
-    setivalue(&one, 1);
-    setf(L, &q, K(h), &one);
-    setivalue(&zero, 0);
-    setf(L, &q, K(t), &zero);
-    setf(L, &s, K(recvq), &q);
-    lua_pop(L, 1);  /* reachable from s now */
-  }
+  luaW_queue_at(L, &s, K(recvq), V(EMPTYQ), K(h), K(t), &q);  /* made at its first push */
   {
     TValue t, one;
     getf(L, &q, K(t), &t);

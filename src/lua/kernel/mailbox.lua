@@ -1,4 +1,6 @@
 -- The mailbox of a process: Message objects, routing, backlogs, subscriptions, the unread bound.
+-- (Over 500 lines: a backlog's two layouts and every reader of them stay beside the routing that
+-- fills them, so a change of layout is one file's.)
 --
 -- Routing. Each process has one logical FIFO mailbox. Instead of walking the whole mailbox on
 -- every step, a message is routed once, on arrival, to its target channel (exact `listen` topic,
@@ -20,7 +22,8 @@
 -- process.upgrade every unread record back, in arrival order: nothing that reached the process is
 -- lost.
 --
--- Owns: mailbox records { topic, from, n, p | v | ev, seq [, T] }, Message and payload objects, the
+-- Owns: mailbox records { topic, from, n, p | v | ev, seq [, T] } (a raw listen channel's backlog
+-- holds the same fields as flat slots instead: "Backlogs" below), Message and payload objects, the
 -- routing above, subscription channels (inbox, events, listen/unlisten), copying payloads.
 -- Receives: from channel.lua CH, offer, chan_new, chan_close and the queue helpers, EMPTYQ and
 -- qpush_at (as upvalues: deliver_msg -> to_channel -> offer is the message hot path); newud, copy, err; procs
@@ -30,7 +33,6 @@
 return function(deps)
   local CH, offer, chan_new, chan_close = deps.CH, deps.offer, deps.chan_new, deps.chan_close
   local qpop, qlen, qpush_at, EMPTYQ = deps.qpop, deps.qlen, deps.qpush_at, deps.EMPTYQ
-  local SPARES = 16 -- spare records a raw listen channel keeps (rec, refill)
   local newud, copy, err, procs, overflow = deps.newud, deps.copy, deps.err, deps.procs, deps.overflow
   local set_of = deps.set_of -- P.subs, made its own at the first subscription (pids.lua)
   local setmetatable, tostring, type, pairs = setmetatable, tostring, type, pairs
@@ -90,6 +92,19 @@ return function(deps)
   function pay_methods.get_format(self) return "lua" end
   function pay_methods.transcode(self) return self end
 
+  -- The value a raw channel delivers for a message of n values: the list p, or with p nil and
+  -- n == 1 the one value v (a flat backlog entry's, or a record's: convert)
+  local function raw_value(n, p, v)
+    if n == 0 then return nil end
+    if n == 1 then
+      if p then return p[1] end
+      return v -- one value, carried without a list
+    end
+    local arr = {}
+    for i = 1, n do arr[i] = p[i] end
+    return arr
+  end
+
   -- Value a channel delivers for mailbox record m, by channel mode.
   local function convert(s, m)
     if m.ev then return m.ev end
@@ -98,33 +113,117 @@ return function(deps)
       MSG[u] = m
       return u
     end
-    local n = m.n
-    if n == 0 then return nil end
-    if n == 1 then
-      local p = m.p
-      if p then return p[1] end
-      return m.v -- one value, carried without a list
-    end
-    local arr = {}
-    for i = 1, n do arr[i] = m.p[i] end
-    return arr
+    return raw_value(m.n, m.p, m.v)
   end
 
   ---------------------------------------------------------------------------------------------
   -- Backlogs: the hooks a subscription channel carries (sched.lua calls them from receive/select).
+  --
+  -- A raw (`listen`) channel's backlog is flat: FLAT slots per message in s.bq, from its head
+  -- bq.h (topic, from, n, p or false, v, seq; bq.t the last slot used, so `bq.t >= bq.h` is still
+  -- "not empty"), and no record per backlogged message. fan-in's receiver is busy while its
+  -- senders run, so every message it gets waits in the backlog: a record each (a table with six
+  -- keys, ~300 bytes with its hash part, made, kept alive through the backlog's traversals by the
+  -- collector, and freed) was a third of its worker's CPU (docs/design/native-core.md, "The
+  -- per-message path", session 10). A record is made only where one is handed out: the record of
+  -- a value moved into the 1-slot buffer (s.mrec, the channel's spare: rec below), and
+  -- for unlisten and unread_records (flat_rec). `p` is stored as false when absent, so an entry's
+  -- slots are never more than one-third nil (the table's array part keeps them). The other kinds'
+  -- backlogs (the inbox's Message records, the events channel's) stay queues of records: their
+  -- receive hands the record out. ldeliver.c pushes the same slots.
+  local FLAT = 6
+  local function flat_push(s, topic, from, n, p, v, seq)
+    local q = s.bq
+    if q == EMPTYQ then q = { h = 1, t = 0 }; s.bq = q end
+    local t = q.t
+    q[t + 1], q[t + 2], q[t + 3], q[t + 4], q[t + 5], q[t + 6] = topic, from, n, p or false, v, seq
+    q.t = t + FLAT
+  end
+  -- Pop the head entry of a flat backlog q (not empty): its six values, p nil when absent.
+  local function flat_pop(q)
+    local h = q.h
+    local topic, from, n, p, v, seq = q[h], q[h + 1], q[h + 2], q[h + 3], q[h + 4], q[h + 5]
+    q[h], q[h + 1], q[h + 2], q[h + 3], q[h + 4], q[h + 5] = nil, nil, nil, nil, nil, nil
+    if h + FLAT > q.t then q.h, q.t = 1, 0 else q.h = h + FLAT end -- emptied: back to slot 1
+    return topic, from, n, p or nil, v, seq
+  end
+  -- A record of a flat entry (unlisten, unread_records, a channel turning into a Message one)
+  local function flat_rec(q)
+    local topic, from, n, p, v, seq = flat_pop(q)
+    return { topic = topic, from = from, n = n, p = p, v = v, seq = seq }
+  end
+  -- Push record m on s's backlog (to_channel and route: a raw channel's keeps its fields)
+  local function backlog_push(s, m)
+    if s.mode == "raw" then
+      if m.ev ~= nil then error("kernel: an event record for a raw channel") end
+      flat_push(s, m.topic, m.from, m.n, m.p, m.v, m.seq)
+    else
+      qpush_at(s, "bq", m)
+    end
+  end
+  -- Every record of s's backlog, in order, taken off it (unlisten, unread_records, listen)
+  local function backlog_drain(s, out)
+    local bq = s.bq
+    if s.mode == "raw" then
+      while bq.t >= bq.h do out[#out + 1] = flat_rec(bq) end
+    else
+      while bq.t >= bq.h do out[#out + 1] = qpop(bq) end
+    end
+    return out
+  end
+  -- The records of s's backlog in order, left in place (the tests' dumps)
+  function M.backlog_records(s)
+    local bq, out = s.bq, {}
+    local flat = s.mode == "raw"
+    local i = bq.h
+    while i <= bq.t do
+      if flat then
+        local p = bq[i + 3]
+        out[#out + 1] = { topic = bq[i], from = bq[i + 1], n = bq[i + 2], p = p or nil, v = bq[i + 4], seq = bq[i + 5] }
+        i = i + FLAT
+      else
+        out[#out + 1] = bq[i]
+        i = i + 1
+      end
+    end
+    return out
+  end
   local function backlog_head(s)
     local bq = s.bq
-    if bq.t >= bq.h then return bq[bq.h].seq end
+    if bq.t >= bq.h then
+      if s.mode == "raw" then return bq[bq.h + 5] end
+      return bq[bq.h].seq
+    end
     return nil
   end
   local function take_backlog(s)
     local P = s.proc
     P.unread = P.unread - 1
     local bq = s.bq
+    if s.mode == "raw" then
+      local _, _, n, p, v = flat_pop(bq)
+      return raw_value(n, p, v)
+    end
     local m = qpop(bq)
     if bq.h > bq.t then bq.h, bq.t = 1, 0 end -- emptied: back to slot 1 (channel.lua's offer says why)
     return convert(s, m)
   end
+  -- A record for a message of channel state s: its spare (s.spare: a raw channel's buffered
+  -- record whose value has been received, refill below), else a new one. A raw channel's record is
+  -- never handed out (its value is), so once its value has left the buffer nothing else holds it,
+  -- and the next message the buffer takes reuses it: fan-in's receiver frees one per message and
+  -- takes one per message, no table per message. One spare is enough: a raw channel holds a record
+  -- only for its 1-slot buffer (its backlog is flat), so it never has two to spare.
+  local function rec(s, topic, from, n, p, v, seq)
+    local m = s.spare
+    if m then
+      s.spare = false
+      m.topic, m.from, m.n, m.p, m.v, m.seq = topic, from, n, p, v, seq
+      return m
+    end
+    return { topic = topic, from = from, n = n, p = p, v = v, seq = seq }
+  end
+
   -- A listen channel's hook, called right after a value was popped from its buffer (sched.lua
   -- `take`): the popped slot's record is read; then the backlog refills the buffer.
   -- Emptied queues go back to slot 1 (as take_backlog's and channel.lua's offer's do): a buffer
@@ -133,42 +232,44 @@ return function(deps)
   -- 336-373 -> 280-307 ns for the buffer's step in one Lua state, docs/design/scheduler.md). The
   -- buffer may restart at slot 1 because, once empty, s.mrec is empty too: a record is kept per
   -- buffered slot and cleared here when its slot is popped.
-  -- (qlen, qpop and qpush_at inlined, and convert for a raw channel's record of at most one value:
-  -- fan-in's receiver comes through here once per message; the same steps.)
+  -- (qlen, qpop and qpush_at inlined, and flat_pop for a raw channel: fan-in's receiver comes
+  -- through here once per message; the same steps. On our module this runs in C, ldeliver.c's
+  -- refill, which lrecv.c's receive calls directly.)
   local function refill(s)
     local buf, mrec = s.buf, s.mrec
     local i = buf.h - 1
     local m = mrec[i]
+    local raw = s.mode == "raw"
     if m then
       mrec[i] = nil
       s.proc.unread = s.proc.unread - 1
-      local nf = s.nf -- a raw channel keeps the record as a spare (rec below)
-      if nf < SPARES and m.ev == nil and s.mode ~= "message" then
+      if raw and m.ev == nil then -- a raw channel keeps the record as its spare (rec above)
         m.p, m.v = false, false -- its payload is not kept reachable; the keys stay (no rehash on reuse)
-        nf = nf + 1
-        s.nf = nf
-        local fl = s.fl
-        if not fl then fl = {}; s.fl = fl end
-        fl[nf] = m
+        s.spare = m
       end
     end
     if buf.h > buf.t then buf.h, buf.t = 1, 0 end
     local bq = s.bq
     local bh, bt = bq.h, bq.t
     if bt >= bh then
-      local cap, raw = s.cap, s.mode ~= "message"
+      local cap = s.cap
       while bt >= bh do
         buf = s.buf
         if buf.t - buf.h + 1 >= cap then break end
-        local m = bq[bh]
-        bq[bh] = nil
-        bh = bh + 1
-        bq.h = bh
         local x
-        local n = m.n
-        if raw and m.ev == nil and (n == 0 or n == 1) then
-          if n == 1 then local p = m.p; if p then x = p[1] else x = m.v end end
+        if raw then -- a flat entry (flat_pop's steps; the record is made for the buffered slot)
+          local topic, from, n, p, v, seq = bq[bh], bq[bh + 1], bq[bh + 2], bq[bh + 3], bq[bh + 4], bq[bh + 5]
+          bq[bh], bq[bh + 1], bq[bh + 2], bq[bh + 3], bq[bh + 4], bq[bh + 5] = nil, nil, nil, nil, nil, nil
+          bh = bh + FLAT
+          bq.h = bh
+          if not p then p = nil end
+          if n == 1 and not p then x = v else x = raw_value(n, p, v) end
+          m = rec(s, topic, from, n, p, v, seq)
         else
+          m = bq[bh]
+          bq[bh] = nil
+          bh = bh + 1
+          bq.h = bh
           x = convert(s, m)
         end
         if buf == EMPTYQ then buf = { h = 1, t = 0 }; s.buf = buf end
@@ -181,31 +282,13 @@ return function(deps)
     end
   end
 
-  -- A record for a message of channel state s: one of its spares (s.fl[1..s.nf]: a raw channel's
-  -- buffered records whose values have been received, refill above), else a new one. A raw
-  -- channel's record is never handed out (its value is), so once its value has left the buffer
-  -- nothing else holds it. fan-in's receiver frees a record per message and its senders take one
-  -- per backlogged message: no table per message there once the channel has SPARES records.
-  local function rec(s, topic, from, n, p, v, seq)
-    local nf = s.nf
-    if nf > 0 then
-      local fl = s.fl
-      local m = fl[nf]
-      fl[nf] = nil
-      s.nf = nf - 1
-      m.topic, m.from, m.n, m.p, m.v, m.seq = topic, from, n, p, v, seq
-      return m
-    end
-    return { topic = topic, from = from, n = n, p = p, v = v, seq = seq }
-  end
-
   -- Deliver record m into subscription channel ch, keeping per-channel order.
   local function to_channel(ch, m)
     local s = CH[ch]
     local bq = s.bq
-    if bq.t >= bq.h then qpush_at(s, "bq", m); return end
+    if bq.t >= bq.h then backlog_push(s, m); return end
     local ok, w = offer(s, ch, convert(s, m))
-    if not ok then qpush_at(s, "bq", m)
+    if not ok then backlog_push(s, m)
     elseif w then w.mrec = m; s.proc.unread = s.proc.unread - 1 -- handed to a parked receiver's thread
     else s.mrec[s.buf.t] = m end -- buffered
   end
@@ -261,7 +344,7 @@ return function(deps)
   --
   -- The common case makes no table. A raw (`listen`) channel with no backlog takes the value
   -- itself (no record is needed to convert it): a buffered value or a backlog entry gets its
-  -- record, one of the channel's spares (rec) or one made with its keys at once (an 8-slot hash
+  -- record, the channel's spare (rec) or one made with its keys at once (an 8-slot hash
   -- part: setting a key afterwards would rehash a smaller one, an allocation and a free per
   -- message); a value handed to a parked
   -- receiver's thread needs a record only while that thread has not run (T.mrec: an upgrade in
@@ -290,7 +373,12 @@ return function(deps)
     end
     local s = CH[ch]
     local bq = s.bq
-    if bq.t >= bq.h or (n ~= 0 and n ~= 1) or s.mode == "message" then
+    if bq.t >= bq.h then -- behind a backlog (fan-in's common case): a raw channel's takes the slots
+      if s.mode == "raw" then flat_push(s, topic, from, n, p, v, seq)
+      else qpush_at(s, "bq", rec(s, topic, from, n, p, v, seq)) end
+      return
+    end
+    if (n ~= 0 and n ~= 1) or s.mode == "message" then
       to_channel(ch, rec(s, topic, from, n, p, v, seq))
       return
     end
@@ -298,7 +386,9 @@ return function(deps)
     local x = nil
     if n == 1 then if p then x = p[1] else x = v end end
     local ok, w = offer(s, ch, x)
-    if not ok then qpush_at(s, "bq", rec(s, topic, from, n, p, v, seq))
+    if not ok then
+      if s.mode == "raw" then flat_push(s, topic, from, n, p, v, seq)
+      else qpush_at(s, "bq", rec(s, topic, from, n, p, v, seq)) end
     elseif w then -- handed to a parked receiver's thread
       local m = s.wrec
       if m and m.T.mrec ~= m then
@@ -318,8 +408,13 @@ return function(deps)
   -- offer and sched.lua's ready in one call, the same steps over the same state; the cold cases go
   -- to the Lua above). It finds these locals by name among probe's upvalues (and the run queue's
   -- among sched.lua's probe, deps.sched_probe).
-  local function probe() return CH, EMPTYQ, delivered, to_channel, convert, deliver_msg end
-  if deps.deliverer and deps.sched_probe then M.deliver_msg = deps.deliverer(deps.sched_probe, probe) end
+  local function probe() return CH, EMPTYQ, delivered, to_channel, convert, deliver_msg, refill end
+  -- (and refill, a listen channel's hook, runs in C there too: ldeliver.c's, which lrecv.c's
+  -- receive calls without a call through Lua; a Message channel's goes to the Lua refill)
+  local refill_hook = refill
+  if deps.deliverer and deps.sched_probe then
+    M.deliver_msg, refill_hook = deps.deliverer(deps.sched_probe, probe)
+  end
   function M.delivered() return delivered end
 
   ---------------------------------------------------------------------------------------------
@@ -334,17 +429,17 @@ return function(deps)
   -- hold bench; docs/design/native-core.md, "Memory per process").
   local function kind(cap, mode, hooks)
     local d = { cap = cap, mode = mode, buf = EMPTYQ, recvq = EMPTYQ, sendq = EMPTYQ, bq = EMPTYQ,
-      closed = false, nf = 0, backlog = backlog_head, take_backlog = take_backlog }
+      closed = false, spare = false, backlog = backlog_head, take_backlog = take_backlog }
     for k, v in pairs(hooks) do d[k] = v end
     return { __index = d }
   end
   local KINDS = {
     [0] = { message = kind(0, "message", {}), event = kind(0, "event", {}) },
-    [1] = { message = kind(1, "message", { refill = refill }), raw = kind(1, "raw", { refill = refill }) },
+    [1] = { message = kind(1, "message", { refill = refill_hook }), raw = kind(1, "raw", { refill = refill_hook }) },
   }
   local function subscribe(P, cap, mode)
     local s
-    if cap > 0 then s = setmetatable({ proc = P, mrec = {}, nf = 0 }, KINDS[1][mode])
+    if cap > 0 then s = setmetatable({ proc = P, mrec = {}, spare = false }, KINDS[1][mode])
     else s = setmetatable({ proc = P }, KINDS[0][mode]) end
     local ch = chan_new(cap, s)
     P.nsubs = P.nsubs + 1
@@ -380,7 +475,15 @@ return function(deps)
     local as_msg = type(opts) == "table" and opts.message == true
     local ch = P.subs[topic]
     if ch then
-      if as_msg then CH[ch].mode = "message" end
+      if as_msg then
+        local s = CH[ch]
+        if s.mode == "raw" then -- its flat backlog becomes a queue of records, in order
+          local ms = backlog_drain(s, {})
+          s.mode = "message"
+          for i = 1, #ms do qpush_at(s, "bq", ms[i]) end
+        end
+        s.mode = "message"
+      end
       return ch
     end
     ch = subscribe(P, 1, as_msg and "message" or "raw")
@@ -399,14 +502,14 @@ return function(deps)
         -- what the channel still held falls back to the inbox / unrouted, in order; a value
         -- already in its buffer stays there (receivable from the closed channel) and leaves
         -- the mailbox count
-        local bq = s.bq
+        local held = backlog_drain(s, {})
         s.bq = EMPTYQ
         if s.mrec then
           for i = s.buf.h, s.buf.t do if s.mrec[i] then P.unread = P.unread - 1 end end
           s.mrec = {}
         end
         chan_close(ch)
-        while bq.t >= bq.h do route(P, qpop(bq)) end
+        for i = 1, #held do route(P, held[i]) end
         return
       end
     end
@@ -430,7 +533,7 @@ return function(deps)
         end
         s.mrec = {}
       end
-      drain(s.bq)
+      backlog_drain(s, keep)
       s.closed = true
       s.wrec = nil
     end
