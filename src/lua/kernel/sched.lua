@@ -394,13 +394,12 @@ return function(deps)
       end
       if rq_head > rq_tail then goto continue end -- the spawn failed to start
       if runq[rq_head] == START then
-        -- and at once, in C: the loop's top would test what it tested before this START (budget
-        -- and the queue are as they were; c_run tests them again and returns false when it may
-        -- not run). Session 9: ~12 VM instructions per job from the Lua-side list.
-        if start_slot() and c_run and not heap_on then
-          if c_run() then break end
-        end
-        goto continue
+        if not start_slot() then goto continue end
+        -- The slot's thread runs at once, in C or below: the loop's top would test what it tested
+        -- before this START (budget and the queue are as they were). Until session 10 the Lua
+        -- path (no C runner, or heap accounting on) went round the top first, and at a
+        -- TAKE_EVERY budget took a second queued spawn before this one ran, where the C loop did
+        -- not: test/native-sched.test.ts's job worlds found it.
       end
       if c_run and not heap_on then
         if c_run() then break end
