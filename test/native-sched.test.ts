@@ -21,9 +21,10 @@ assert(nat and nat.runner and nat.msg, "wippy.native.runner missing from our mod
 -- world(seed, use_c, multi [, src [, jobs [, tsrc]]]) -> transcript (src: sched.lua's source,
 -- default the real one). jobs: queued spawns go through the real taskq.lua (tsrc: its source),
 -- jobs as "spj" records and spawns as task records, over a fake directory and shared queues
--- whose answers are seeded; use_c then also installs ljob.c's START round (JOBSLOT_HITS counts the
--- jobs it started itself: frame_sp called from C).
-JOBSLOT_HITS = 0
+-- whose answers are seeded; use_c then also installs ljob.c's START round and "spj" arrival
+-- (JOBSLOT_HITS counts the jobs it started itself: frame_sp called from C; JOBSLOT_LUA_SPJ the
+-- arrivals the Lua frame_spj took).
+JOBSLOT_HITS, JOBSLOT_LUA_SPJ = 0, 0
 function WORLD(seed, use_c, multi, src, jobs, tsrc)
   local log = {}
   local function logf(fmt, ...) log[#log + 1] = string.format(fmt, ...) end
@@ -41,6 +42,7 @@ function WORLD(seed, use_c, multi, src, jobs, tsrc)
   local raise_next = false
   local queued = {}
   local tq, shared = nil, {}
+  local lua_frame_spj -- spawn.lua's frame_spj over the world's list (below)
   if jobs then
     local HQ = {
       task_push = function(d, to)
@@ -118,9 +120,10 @@ function WORLD(seed, use_c, multi, src, jobs, tsrc)
             threads[j] = false -- (its number is taken)
             local job = rnd(4) ~= 1
             local queued_ok
-            if job then queued_ok = tq.push_job({ "spj", j }) elseif tq.room() then tq.push({ "task", j }); queued_ok = true end
-            logf("T%d queues %s T%d -> %s", i, job and "job" or "spawn", j, tostring(queued_ok))
-            if queued_ok then S.ready_start() else S.ready(mkthread(j), 2, "now", j) end
+            logf("T%d queues %s T%d", i, job and "job" or "spawn", j)
+            if job then (S.job_frame or lua_frame_spj)({ "spj", j }) -- (frames.lua's "spj" handler)
+            elseif tq.room() then tq.push({ "task", j }); S.ready_start()
+            else logf("no room"); S.ready(mkthread(j), 2, "now", j) end
           end
         elseif r == 19 and multi then -- a queued spawn: a new process runs in START's slot
           local j = #threads + 1
@@ -160,6 +163,11 @@ function WORLD(seed, use_c, multi, src, jobs, tsrc)
     if debug.getinfo(2, "S").what == "C" then JOBSLOT_HITS = JOBSLOT_HITS + 1 end
     start_job(t, "start job")
   end
+  lua_frame_spj = function(f)
+    JOBSLOT_LUA_SPJ = JOBSLOT_LUA_SPJ + 1
+    if not tq.push_job(f) then return frame_sp(f) end
+    S.ready_start()
+  end
   local take_jobs = jobs and function(steal)
     local t, mine, job = tq.take(steal)
     if not t then logf("take: none (steal %s)", tostring(steal)); return false end
@@ -168,6 +176,7 @@ function WORLD(seed, use_c, multi, src, jobs, tsrc)
   end
   S.install({
     taskq_probe = jobs and tq.probe or nil, frame_sp = jobs and frame_sp or nil,
+    frame_spj = jobs and lua_frame_spj or nil,
     thread_failed = hook("thread_failed"), thread_done = hook("thread_done"),
     do_upgrade = function(P) hook("do_upgrade")(P); P.upgrade_req = nil
       for i, Q in pairs(procs) do if Q == P and threads[i].parked then S.ready(threads[i], 1, "upgraded") end end end,
@@ -301,18 +310,23 @@ test('the C loop runs the same world as the Lua loop with queued spawns taken (s
 // seeded, so the worlds pass the list's mark (8 here), publish, offer, take from the shared
 // queues and mix jobs with spawns, and starts raise.
 test("a job's START round in C runs the same world as the Lua round, over the real list (300 seeds)", () => {
-  engine.doStringSync('JOBSLOT_HITS = 0');
   const all: string[] = [];
+  let cSpj = 0;
   for (let seed = 2001; seed <= 2300; seed++) {
     const lua = jobWorld(seed, false);
+    engine.doStringSync('JOBSLOT_LUA_SPJ = 0');
     assert.equal(jobWorld(seed, true), lua, `seed ${seed}`);
+    cSpj += (lua.split('queues job').length - 1) - (engine.doStringSync('return JOBSLOT_LUA_SPJ') as number);
     all.push(lua);
   }
+  engine.doStringSync('JOBSLOT_HITS = 0');
+  for (let seed = 2001; seed <= 2300; seed++) jobWorld(seed, true);
   const hits = engine.doStringSync('return JOBSLOT_HITS') as number;
-  const starts = all.join('\n').split('start job').length - 1;
-  assert.ok(hits > 0 && hits < starts, `C started ${hits} of ${starts} jobs (the rest: the Lua's cases)`);
   const text = all.join('\n');
-  for (const what of ['queues job', 'queues spawn', '-> false', 'start job', 'start task true', 'start task false',
+  const starts = text.split('start job').length - 1, queued = text.split('queues job').length - 1;
+  assert.ok(hits > 0 && hits < starts, `C started ${hits} of ${starts} jobs (the rest: the Lua's cases)`);
+  assert.ok(cSpj > 0 && cSpj < queued, `C queued ${cSpj} of ${queued} jobs (the rest: the Lua's cases)`);
+  for (const what of ['queues job', 'queues spawn', 'no room', 'start job', 'start task true', 'start task false',
     'listed', 'load_add -1', 'task_take false -> ', 'start raised', 'kernel_fault', 'take: none']) {
     assert.ok(text.includes(what), `no "${what}" in the job worlds`);
   }
@@ -376,7 +390,7 @@ test('the comparison notices a one-step difference in the Lua loop', () => {
 
 test('jobslot refuses probes without the names it needs', () => {
   assert.throws(() => engine.doStringSync(`local x = 1; local f = function() return x end
-    return package.loaded["wippy.native"].jobslot(f, f, f, f)`), /probe has no upvalue 'runq'/);
+    return package.loaded["wippy.native"].jobslot(f, f, f, f, f)`), /probe has no upvalue 'runq'/);
 });
 
 test('runner refuses a probe without the names it needs', () => {

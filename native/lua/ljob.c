@@ -1,6 +1,7 @@
 /*
-** ljob.c: a START slot's round in C for its common case, a job from JS at the head of the
-** worker's Lua-side list (`wippy.native.jobslot`, opened by lwippy.c). Session 10 (issue 15).
+** ljob.c: a job from JS through the worker's Lua-side list in C, for the common cases: its "spj"
+** frame queued (spj) and its START slot's round (slot) (`wippy.native.jobslot`, opened by
+** lwippy.c). Session 10 (issue 15).
 **
 ** What it replaces. On a host of several workers with the budget hook a job from JS arrives as an
 ** "spj" frame, waits in the worker's Lua-side list (taskq.lua `lq`) and starts at its turn in the
@@ -8,10 +9,12 @@
 ** queued_local), spawn.lua's take_task and taskq.lua's take (the list's bookkeeping), ~90 VM
 ** instructions per job, before spawn.lua's frame_sp starts the process. jobslot's closure does
 ** the same steps over the same state and calls frame_sp itself: the job's process start stays Lua.
+** On arrival the frame went through spawn.lua's frame_spj, taskq.lua's push_job and sched.lua's
+** ready_start (~40 instructions): spj() is frame_spj, installed as frames.lua's "spj" handler.
 **
-** What it owns: nothing. sched.lua's run queue (runq, rq_head, rq_tail) and taskq.lua's list and
-** counters (lq, lh, lt, shared_in, starts, and the fields it only reads: spill_n, pub, reported,
-** offer_at, LISTED_EVERY, JOB) are Lua locals it finds by name among the upvalues of the two
+** What it owns: nothing. sched.lua's run queue (runq, rq_head, rq_tail; START read) and taskq.lua's
+** list and counters (lq, lh, lt, shared_in, starts, and the fields it only reads: spill_n, pub,
+** reported, offer_at, LISTED_EVERY, JOB, MARK, MULTI, hooked) are Lua locals it finds by name among the upvalues of the two
 ** modules' probe closures (lprobe.h), reading and writing each where it lives.
 **
 ** The protocol. slot() is sched.lua's start_slot (sched.lua installs it in that local when the
@@ -29,6 +32,9 @@
 ** with the state untouched (its own steps are then the whole round). An error inside frame_sp
 ** raises through slot() with the state where the Lua would have left it (the record is off the
 ** list, as taskq.take leaves it), to S.step's pcall.
+** spj(f) takes push_job's inline case only (a hooked host of several workers, the list below the
+** backlog mark, no report due): f at lq's young end, START at the run queue's tail, as
+** push_job + ready_start; every other case is the Lua frame_spj's (room(), the offer rule, "sp").
 **
 ** Differences from the Lua, none observable by a process or a sibling: the same records leave the
 ** same list in the same order and start by the same function. On wasmoon's module and with
@@ -44,9 +50,9 @@
 
 /* sched.lua's locals (its probe) and taskq.lua's (M.probe), by name */
 #define UPVALS(X) \
-  X(runq) X(rq_head) X(rq_tail) \
+  X(runq) X(rq_head) X(rq_tail) X(START) \
   X(lq) X(lh) X(lt) X(spill_n) X(pub) X(shared_in) X(starts) X(reported) X(offer_at) \
-  X(LISTED_EVERY) X(JOB)
+  X(LISTED_EVERY) X(JOB) X(MARK) X(MULTI) X(hooked)
 
 /* (no field names: the records are read by index) */
 typedef struct Slot {
@@ -118,10 +124,40 @@ static int slot (lua_State *L) {
   return 1;
 }
 
-/* jobslot(frame_sp, start_slot, sched_probe, taskq_probe) -> slot */
+/* spj(f): spawn.lua's frame_spj, a job's "spj" frame arriving (see the top). Upvalue 1: the Slot
+** record, whose uservalue 3 is the Lua frame_spj. */
+static int spj (lua_State *L) {
+  Slot *S = (Slot *)lua_touserdata(L, lua_upvalueindex(1));
+  lua_Integer lh = ival(V(lh)), lt = ival(V(lt)), len = lt - lh + 1, tail;
+  TValue f;
+  luaL_checkstack(L, 4, "jobslot");
+  lua_settop(L, 1);
+  /* push_job's inline case: a hooked host of several workers, the list below the mark, no report due */
+  if (!l_isfalse(V(MULTI)) && !l_isfalse(V(hooked)) && lh >= 1 && len >= 0 && len < ival(V(MARK)) &&
+      ival(V(reported)) >= 0 && len - ival(V(reported)) < ival(V(LISTED_EVERY)) && ttistable(V(lq)) &&
+      ttisinteger(V(rq_tail)) && ttistable(s2v(L->ci->func + 1))) {
+    setobj(L, &f, s2v(L->ci->func + 1));
+    /* push_job: lq's young end */
+    setint(S->u_lt, lt + 1);
+    seti(L, V(lq), lt + 1, &f);
+    /* ready_start: START at the run queue's tail */
+    tail = ivalue(V(rq_tail)) + 1;
+    setint(S->u_rq_tail, tail);
+    seti(L, V(runq), tail, V(START));
+    return 0;
+  }
+  lua_getiuservalue(L, lua_upvalueindex(1), 3);  /* the Lua frame_spj, the state untouched */
+  lua_insert(L, 1);
+  lua_call(L, 1, 0);
+  return 0;
+}
+
+/* jobslot(frame_sp, start_slot, frame_spj, sched_probe, taskq_probe) -> slot, spj */
 static int jobslot (lua_State *L) {
-  luaW_probe_new(L, 4, 3, sizeof(Slot), uv_entries, PROBE_COUNT(uv_entries), NULL, 0, slot, "jobslot");
-  return 1;
+  luaW_probe_new(L, 5, 4, sizeof(Slot), uv_entries, PROBE_COUNT(uv_entries), NULL, 0, slot, "jobslot");
+  lua_getupvalue(L, -1, 1);  /* the record: spj's upvalue too */
+  lua_pushcclosure(L, spj, 1);
+  return 2;
 }
 
 /* pushes the jobslot constructor (lwippy.c puts it into wippy.native) */

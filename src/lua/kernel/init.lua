@@ -273,7 +273,10 @@ sched.install({
   deliver_batch = frames.deliver_batch, take_task = spawn.take_task,
   share_tasks = spawn.share_tasks, share_after = spawn.SHARE_AFTER, queued_here = spawn.queued_here,
   queued_local = spawn.queued_local, taskq_probe = taskq.probe, frame_sp = spawn.frame_sp,
+  frame_spj = spawn.frame_spj,
 })
+-- a job's "spj" frame queued in C (native/lua/ljob.c; nil without it: spawn.frame_spj stays)
+if sched.job_frame then frames.handlers.spj = sched.job_frame end
 
 -- Built-in modules (`require` by name when listed in the entry's `modules`), one line each; a
 -- module that runs entries for its caller gets exec.exec_start in its deps (see exec.lua).

@@ -481,7 +481,8 @@ return function(deps)
   --   queued_here()        spawns wait that only take_task starts (the worker's Lua-side list,
   --                        taskq.lua): the step reports work left; nil on a one-worker host
   --   queued_local()       the Lua-side list holds spawns (a START may start one)
-  --   taskq_probe, frame_sp taskq.lua's probe and spawn.lua's frame_sp, for ljob.c (deps.jobslot)
+  --   taskq_probe, frame_sp, frame_spj  taskq.lua's probe, spawn.lua's frame_sp and frame_spj, for
+  --                        ljob.c (deps.jobslot)
   function S.install(h)
     thread_failed, thread_done, do_upgrade, deadlock, after_resume =
       h.thread_failed, h.thread_done, h.do_upgrade, h.deadlock, h.after_resume
@@ -490,9 +491,10 @@ return function(deps)
     queued_here, queued_local = h.queued_here, h.queued_local
     SHARE_AFTER = h.share_after or math.huge
     multi = take_task ~= nil
-    -- a job's START round in C (native/lua/ljob.c), with the C run loop only (lsched.c calls it)
-    if multi and c_run and deps.jobslot and h.taskq_probe and h.frame_sp then
-      start_slot = deps.jobslot(h.frame_sp, lua_start_slot, probe, h.taskq_probe)
+    -- a job's START round in C (native/lua/ljob.c), with the C run loop only (lsched.c calls it),
+    -- and its "spj" frame's arrival: S.job_frame, frames.lua's "spj" handler (init.lua)
+    if multi and c_run and deps.jobslot and h.taskq_probe and h.frame_sp and h.frame_spj then
+      start_slot, S.job_frame = deps.jobslot(h.frame_sp, lua_start_slot, h.frame_spj, probe, h.taskq_probe)
     end
   end
 

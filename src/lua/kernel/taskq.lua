@@ -260,10 +260,10 @@ return function(deps)
     return decode(d), false
   end
 
-  -- The locals native/lua/ljob.c reads and writes where they live (a job's START round in C: take's
-  -- common case for a job at lq's head; session 10).
+  -- The locals native/lua/ljob.c reads and writes where they live (a job in C: push_job's inline
+  -- case on arrival, take's common case for a job at lq's head; session 10).
   function M.probe()
-    return lq, lh, lt, spill_n, pub, shared_in, starts, reported, offer_at, LISTED_EVERY, JOB
+    return lq, lh, lt, spill_n, pub, shared_in, starts, reported, offer_at, LISTED_EVERY, JOB, MARK, MULTI, hooked
   end
 
   -- Does lq hold spawns (sched.lua's START slots start them)?
