@@ -285,6 +285,14 @@ const world = (seed: number, useC: boolean, multi: boolean, src?: string, jobs =
 };
 const jobWorld = (seed: number, useC: boolean, tsrc?: string): string => world(seed, useC, true, undefined, true, tsrc);
 
+/** Each mutant (from -> to) of the Lua source `real` (file `what`) must run unlike the C: `differs`. */
+function eachMutant(real: string, what: string, mutants: Array<[string, string]>, differs: (mutant: string) => boolean): void {
+  for (const [from, to] of mutants) {
+    assert.ok(real.includes(from), `${what} has ${from}`);
+    assert.ok(differs(real.replace(from, to)), `${what} with ${to.trim()} ran like the C in the worlds`);
+  }
+}
+
 test('the C loop runs the same world as the Lua loop, step for step (one worker, 200 seeds)', () => {
   let lines = 0;
   for (let seed = 1; seed <= 200; seed++) {
@@ -339,13 +347,10 @@ test("the job worlds notice a one-step difference in the list's Lua", () => {
     ['        if shared_in == 0 then shared_in = SHARED_EVERY end', '        if shared_in == 0 then shared_in = SHARED_EVERY - 1 end'],
     ['      shared_in = shared_in - 1\n', '      shared_in = shared_in - 2\n'],
   ];
-  for (const [from, to] of mutants) {
-    assert.ok(real.includes(from), `taskq.lua has ${from}`);
-    const mutant = real.replace(from, to);
-    let differs = false;
-    for (let seed = 2001; seed <= 2060 && !differs; seed++) differs = jobWorld(seed, false, mutant) !== jobWorld(seed, true);
-    assert.ok(differs, `a list with ${to.trim()} ran like the C round in 60 worlds`);
-  }
+  eachMutant(real, 'taskq.lua', mutants, (mutant) => {
+    for (let seed = 2001; seed <= 2060; seed++) if (jobWorld(seed, false, mutant) !== jobWorld(seed, true)) return true;
+    return false;
+  });
 });
 
 test('the C loop runs a long ping-pong with timers as the Lua loop does', () => {
@@ -375,17 +380,12 @@ test('the comparison notices a one-step difference in the Lua loop', () => {
     ['if n ~= 0 then T.a1 = nil; if n ~= 1 then T.a2 = nil end end', 'if n ~= 0 then T.a1 = nil end'],
     ['elseif n == 1 then T.n, T.a1 = 1, a1 else', 'elseif n == 1 then T.n, T.a1, T.a2 = 1, a1, 1 else'],
   ];
-  for (const [from, to] of mutants) {
-    assert.ok(real.includes(from), `sched.lua has ${from}`);
-    const mutant = real.replace(from, to);
-    let differs = false;
+  eachMutant(real, 'sched.lua', mutants, (mutant) => {
     engine.global.set('WORLD_SRC', mutant);
-    differs = engine.doStringSync('return PINGPONG(false, WORLD_SRC)') !== engine.doStringSync('return PINGPONG(true)');
-    for (let seed = 1; seed <= 40 && !differs; seed++) {
-      differs = world(seed, false, seed % 2 === 0, mutant) !== world(seed, true, seed % 2 === 0);
-    }
-    assert.ok(differs, `a Lua loop with ${to} ran like the C loop in 40 worlds`);
-  }
+    if (engine.doStringSync('return PINGPONG(false, WORLD_SRC)') !== engine.doStringSync('return PINGPONG(true)')) return true;
+    for (let seed = 1; seed <= 40; seed++) if (world(seed, false, seed % 2 === 0, mutant) !== world(seed, true, seed % 2 === 0)) return true;
+    return false;
+  });
 });
 
 test('jobslot refuses probes without the names it needs', () => {
