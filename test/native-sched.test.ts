@@ -272,8 +272,8 @@ let engine: LuaEngine;
 
 before(async () => {
   engine = await luaFactory('native').createEngine({ injectObjects: false, enableProxy: false });
-  engine.global.set('SCHED_SRC', readFileSync(path.resolve('src/lua/kernel/sched.lua'), 'utf8'));
-  engine.global.set('TASKQ_SRC', readFileSync(path.resolve('src/lua/kernel/taskq.lua'), 'utf8'));
+  engine.global.set('SCHED_SRC', kernelSrc('sched.lua'));
+  engine.global.set('TASKQ_SRC', kernelSrc('taskq.lua'));
   engine.doStringSync(WORLD);
 });
 after(() => { (engine as unknown) = undefined; });
@@ -285,8 +285,16 @@ const world = (seed: number, useC: boolean, multi: boolean, src?: string, jobs =
 };
 const jobWorld = (seed: number, useC: boolean, tsrc?: string): string => world(seed, useC, true, undefined, true, tsrc);
 
-/** Each mutant (from -> to) of the Lua source `real` (file `what`) must run unlike the C: `differs`. */
-function eachMutant(real: string, what: string, mutants: Array<[string, string]>, differs: (mutant: string) => boolean): void {
+const kernelSrc = (name: string): string => readFileSync(path.resolve('src/lua/kernel', name), 'utf8');
+
+/** Every one of `whats` occurs in `text` (the transcripts of `where`). */
+function mentions(text: string, where: string, whats: string[]): void {
+  for (const what of whats) assert.ok(text.includes(what), `no "${what}" in ${where}`);
+}
+
+/** Each mutant (from -> to) of kernel file `what` must run unlike the C: `differs`. */
+function eachMutant(what: string, mutants: Array<[string, string]>, differs: (mutant: string) => boolean): void {
+  const real = kernelSrc(what);
   for (const [from, to] of mutants) {
     assert.ok(real.includes(from), `${what} has ${from}`);
     assert.ok(differs(real.replace(from, to)), `${what} with ${to.trim()} ran like the C in the worlds`);
@@ -334,20 +342,16 @@ test("a job's START round in C runs the same world as the Lua round, over the re
   const starts = text.split('start job').length - 1, queued = text.split('queues job').length - 1;
   assert.ok(hits > 0 && hits < starts, `C started ${hits} of ${starts} jobs (the rest: the Lua's cases)`);
   assert.ok(cSpj > 0 && cSpj < queued, `C queued ${cSpj} of ${queued} jobs (the rest: the Lua's cases)`);
-  for (const what of ['queues job', 'queues spawn', 'no room', 'start job', 'start task true', 'start task false',
-    'listed', 'load_add -1', 'task_take false -> ', 'start raised', 'kernel_fault', 'take: none']) {
-    assert.ok(text.includes(what), `no "${what}" in the job worlds`);
-  }
+  mentions(text, 'the job worlds', ['queues job', 'queues spawn', 'no room', 'start job', 'start task true',
+    'start task false', 'listed', 'load_add -1', 'task_take false -> ', 'start raised', 'kernel_fault', 'take: none']);
 });
 
 test("the job worlds notice a one-step difference in the list's Lua", () => {
-  const real = readFileSync(path.resolve('src/lua/kernel/taskq.lua'), 'utf8');
-  const mutants: Array<[string, string]> = [
+  eachMutant('taskq.lua', [
     ['      local st = starts + 1\n', '      local st = starts + 2\n'],
     ['        if shared_in == 0 then shared_in = SHARED_EVERY end', '        if shared_in == 0 then shared_in = SHARED_EVERY - 1 end'],
     ['      shared_in = shared_in - 1\n', '      shared_in = shared_in - 2\n'],
-  ];
-  eachMutant(real, 'taskq.lua', mutants, (mutant) => {
+  ], (mutant) => {
     for (let seed = 2001; seed <= 2060; seed++) if (jobWorld(seed, false, mutant) !== jobWorld(seed, true)) return true;
     return false;
   });
@@ -362,15 +366,12 @@ test('the C loop runs a long ping-pong with timers as the Lua loop does', () => 
 
 test('the worlds cover every outcome of a resume', () => {
   const all = Array.from({ length: 50 }, (_, i) => world(i + 1, true, i % 2 === 1)).join('\n');
-  for (const what of ['thread_failed', 'thread_done', 'do_upgrade', 'deadlock', 'after_resume', 'process_fault',
-    'yields', 'woke', 'timer of', 'queues', 'kills', 'discards', 'take T']) {
-    assert.ok(all.includes(what), `no "${what}" in 50 worlds`);
-  }
+  mentions(all, '50 worlds', ['thread_failed', 'thread_done', 'do_upgrade', 'deadlock', 'after_resume', 'process_fault',
+    'yields', 'woke', 'timer of', 'queues', 'kills', 'discards', 'take T']);
 });
 
 test('the comparison notices a one-step difference in the Lua loop', () => {
-  const real = readFileSync(path.resolve('src/lua/kernel/sched.lua'), 'utf8');
-  const mutants: Array<[string, string]> = [
+  eachMutant('sched.lua', [
     ['st[2] = st[2] + (now - tlast)', 'st[2] = st[2] + (now - tlast) + 1'],
     ['if hn > 0 and budget % 64 == 0 then run_timers(now) end', 'if hn > 0 and budget % 32 == 0 then run_timers(now) end'],
     ['elseif p.nrun == 0 and p.npending == 0 and p.nsubs == 0 and p.alive then', 'elseif p.nrun == 0 and p.npending == 0 and p.alive then'],
@@ -379,8 +380,7 @@ test('the comparison notices a one-step difference in the Lua loop', () => {
     ['if n ~= 0 then T.a1 = nil; if n ~= 1 then T.a2 = nil end end', 'if n ~= 0 then if n ~= 1 then T.a2 = nil end end'],
     ['if n ~= 0 then T.a1 = nil; if n ~= 1 then T.a2 = nil end end', 'if n ~= 0 then T.a1 = nil end'],
     ['elseif n == 1 then T.n, T.a1 = 1, a1 else', 'elseif n == 1 then T.n, T.a1, T.a2 = 1, a1, 1 else'],
-  ];
-  eachMutant(real, 'sched.lua', mutants, (mutant) => {
+  ], (mutant) => {
     engine.global.set('WORLD_SRC', mutant);
     if (engine.doStringSync('return PINGPONG(false, WORLD_SRC)') !== engine.doStringSync('return PINGPONG(true)')) return true;
     for (let seed = 1; seed <= 40; seed++) if (world(seed, false, seed % 2 === 0, mutant) !== world(seed, true, seed % 2 === 0)) return true;
