@@ -26,7 +26,9 @@
 ** record off the head of the run queue: the queue is not empty and its head is not START, the
 ** iteration's sharing check (multi) is done, the budget is positive and heap accounting is off.
 ** It runs that iteration, then the following ones while each would take the same branch of the
-** Lua loop (budget left, a thread record at the head, no sharing tick, heap accounting off), and
+** Lua loop (budget left, a thread record at the head, no sharing tick, heap accounting off) or
+** its START branch (START at the head: the branch is sched.lua's start_slot, which it calls, and
+** a thread it leaves in the slot runs at once, as the Lua branch runs it; session 10), and
 ** returns false there, so the Lua loop takes the next iteration's other branches; it returns true
 ** when the step's time is up (the Lua loop's `break`). Everything it calls that may raise (the
 ** hooks, the process's resume result handlers, run_timers, a metamethod) raises through it to
@@ -54,7 +56,7 @@
 #define UPVALS(X) \
   X(budget) X(rq_head) X(rq_tail) X(runq) X(t0) X(tlast) X(hn) X(heap_on) X(multi) X(handling) \
   X(START) X(BLOCK) X(run) X(H) X(thread_failed) X(thread_done) X(do_upgrade) X(deadlock) \
-  X(after_resume) X(run_timers) X(ready) X(SHARE_AFTER) X(STEP_MS) X(TAKE_EVERY)
+  X(after_resume) X(run_timers) X(ready) X(SHARE_AFTER) X(STEP_MS) X(TAKE_EVERY) X(start_slot)
 
 /* the field names it reads or writes */
 #define KEYS(X) \
@@ -79,7 +81,8 @@ static lua_Integer intof (lua_State *L, const TValue *v, const char *what) {
   return luaL_error(L, "kernel: sched.lua's %s is not an integer", what);
 }
 
-/* the Lua loop would take a thread record off the head in its next iteration */
+/* the Lua loop would take a thread record off the head in its next iteration: 1; START at the
+** head (the loop's START branch): 2; any other branch: 0 */
 static int plain_next (lua_State *L, Sched *S) {
   lua_Integer budget = intof(L, V(budget), "budget"), head = intof(L, V(rq_head), "rq_head");
   TValue h;
@@ -87,7 +90,21 @@ static int plain_next (lua_State *L, Sched *S) {
   if (!l_isfalse(V(multi)) && budget % intof(L, V(TAKE_EVERY), "TAKE_EVERY") == 0) return 0;
   if (!l_isfalse(V(heap_on))) return 0;
   geti(L, V(runq), head, &h);
-  return !luaV_rawequalobj(&h, V(START));
+  return luaV_rawequalobj(&h, V(START)) ? 2 : 1;
+}
+
+/* plain_next, with the START branch taken here: sched.lua's start_slot (session 10), as the Lua
+** loop calls it; when it leaves a thread in the slot, that thread runs at once, as in the Lua */
+static int next_thread (lua_State *L, Sched *S) {
+  int k, filled;
+  while ((k = plain_next(L, S)) == 2) {
+    push(L, V(start_slot));
+    lua_call(L, 0, 1);
+    filled = lua_toboolean(L, -1);
+    lua_settop(L, 0);
+    if (filled) return 1;
+  }
+  return k;
 }
 
 /* call the function in v with the nargs values on top (already pushed above it), no results */
@@ -261,7 +278,7 @@ static int run (lua_State *L) {
       callhook(L, V(run_timers), 1);
     }
     lua_settop(L, 0);
-  } while (plain_next(L, S));
+  } while (next_thread(L, S));
   lua_pushboolean(L, 0);
   return 1;
 }

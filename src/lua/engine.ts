@@ -368,7 +368,13 @@ export class LuaKernel {
         m._lua_pushboolean(L, host.killRequested(this.int(L, 1)) ? 1 : 0);
         return 1;
       }),
-      this.def('post', (L) => { host.post(this.int(L, 1), this.bytesAt(L, 2)); return 0; }),
+      // (by address and length, as step() hands its frames over: no view of the heap per frame —
+      // a job's EXIT to the main thread is one post per job; session 10)
+      this.def('post', (L) => {
+        const p = m._lua_tolstring(L, 2, this.lenPtr);
+        this.postOut(this.int(L, 1), m.HEAPU8, p, p + m.HEAPU32[this.lenPtr >> 2]!);
+        return 0;
+      }),
       // post_many(tid, frame, ...): the frames a step held for one destination (kernel/pids.lua)
       this.def('post_many', (L) => {
         const to = this.int(L, 1);

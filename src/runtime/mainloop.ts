@@ -104,8 +104,10 @@ export class MainLoop {
   /** Queue `frame` for thread `tid`; the batch goes out at the end of this turn (one microtask). */
   post(tid: number, frame: AnyFrame): void {
     const k = frame[0];
-    const bytes = (k === 'spj' || k === 'sp') ? this.spawnFrames.encode(frame) : undefined;
-    this.ep.post(tid, bytes ?? encodeValue(frame));
+    // a job's spawn frame: copied from the writer's buffer by range (no view per job)
+    const n = (k === 'spj' || k === 'sp') ? this.spawnFrames.write(frame) : -1;
+    if (n >= 0) this.ep.postRange(tid, this.spawnFrames.buffer, 0, n);
+    else this.ep.post(tid, encodeValue(frame));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flush);

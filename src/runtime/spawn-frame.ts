@@ -47,19 +47,31 @@ export class SpawnFrameWriter {
    * for arguments that cannot be encoded.
    */
   encode(f: readonly unknown[]): Uint8Array | undefined {
-    if (f.length !== 9) return undefined;
+    const n = this.write(f);
+    return n < 0 ? undefined : this.buf.subarray(0, n);
+  }
+
+  /** This writer's buffer: write()'s frame is its first `n` bytes (valid until the next call). */
+  get buffer(): Uint8Array { return this.buf; }
+
+  /**
+   * encode() without the view: the frame's length in `buffer`, or -1 where encode() answers
+   * undefined (the main thread posts the range: no view per job; session 10).
+   */
+  write(f: readonly unknown[]): number {
+    if (f.length !== 9) return -1;
     const kind = f[0], pid = f[1], uniq = f[2], id = f[3], host = f[4], watcher = f[5], link = f[6], ctx = f[7];
-    if ((kind !== 'spj' && kind !== 'sp') || typeof pid !== 'string' || typeof id !== 'string' || typeof host !== 'string') return undefined;
-    if (!isUint32(uniq) || !isUint32(watcher) || link !== false) return undefined;
+    if ((kind !== 'spj' && kind !== 'sp') || typeof pid !== 'string' || typeof id !== 'string' || typeof host !== 'string') return -1;
+    if (!isUint32(uniq) || !isUint32(watcher) || link !== false) return -1;
     const idHost = this.idHostBytes(id, host);
-    if (idHost === undefined) return undefined;
+    if (idHost === undefined) return -1;
     this.pos = 0;
     this.reserve(64 + pid.length + idHost.length);
     const b = this.buf;
     b[this.pos++] = 0x99; // fixarray of 9
     if (kind === 'spj') { b[this.pos++] = 0xa3; b[this.pos++] = 0x73; b[this.pos++] = 0x70; b[this.pos++] = 0x6a; }
     else { b[this.pos++] = 0xa2; b[this.pos++] = 0x73; b[this.pos++] = 0x70; }
-    if (!this.ascii(pid)) return undefined;
+    if (!this.ascii(pid)) return -1;
     this.uint(uniq as number);
     b.set(idHost, this.pos);
     this.pos += idHost.length;
@@ -69,7 +81,7 @@ export class SpawnFrameWriter {
     else this.bytes(encodeValue(ctx));
     const args = f[8];
     if (!this.simpleArgs(args)) this.bytes(encodeValue(args));
-    return this.buf.subarray(0, this.pos);
+    return this.pos;
   }
 
   /**

@@ -112,8 +112,8 @@ local wire = loadmod("wire")() -- frame field indices and shared constants (gene
 -- list); counthook: the budget hook as a C count hook (lhook.c); rebind: a dead coroutine made
 -- fresh (lproc.c, for copool.lua); runner: the run loop's common case in C (lsched.c); deliverer: a
 -- same-worker message's arrival in C (ldeliver.c); sender: process.send's common case in C, ending
--- in that arrival (lsend.c); receiver: a channel receive's common cases in C (lrecv.c); all four
--- off when the host sets __MODS.__csched = "0"
+-- in that arrival (lsend.c); receiver: a channel receive's common cases in C (lrecv.c); jobslot: a
+-- job's START round in C (ljob.c, with the runner); all five off when the host sets __MODS.__csched = "0"
 -- (WIPPY_CSCHED=0: an A/B of the Lua on the same module).
 local native_msg, native_counthook, native_rebind, native_runner, native_deliverer, native_sender
 local native_receiver
@@ -130,7 +130,7 @@ end
 local copool = loadmod("copool")({ rebind = native_rebind, mem_cap_kb = mem_cap_kb })
 local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb,
   resume = native_msg and native_msg.resume, counthook = native_counthook, take_co = copool.take,
-  runner = native_runner })
+  runner = native_runner, jobslot = native_runner and package.loaded["wippy.native"].jobslot })
 
 local channel = loadmod("channel")({ run = run, ready = sched.ready, park = sched.park,
   maybe_yield = sched.maybe_yield, newud = H.newud, err = err,
@@ -272,8 +272,11 @@ sched.install({
   process_fault = frames.process_fault, kernel_fault = frames.kernel_fault,
   deliver_batch = frames.deliver_batch, take_task = spawn.take_task,
   share_tasks = spawn.share_tasks, share_after = spawn.SHARE_AFTER, queued_here = spawn.queued_here,
-  queued_local = spawn.queued_local,
+  queued_local = spawn.queued_local, taskq_probe = taskq.probe, frame_sp = spawn.frame_sp,
+  frame_spj = spawn.frame_spj,
 })
+-- a job's "spj" frame queued in C (native/lua/ljob.c; nil without it: spawn.frame_spj stays)
+if sched.job_frame then frames.handlers.spj = sched.job_frame end
 
 -- Built-in modules (`require` by name when listed in the entry's `modules`), one line each; a
 -- module that runs entries for its caller gets exec.exec_start in its deps (see exec.lua).

@@ -26,7 +26,8 @@
 -- which it writes around every resume and everyone else only reads.
 -- Receives: deps.H (now, newud, kill_requested), deps.err, deps.run, deps.mem_cap_kb (the worker's Lua heap cap in
 -- KiB, or nil), deps.resume (lmsg.c's, or nil), deps.counthook (lhook.c's, or nil), deps.take_co (copool.lua's, or nil),
--- deps.runner (lsched.c's: run_loop's common case in C, or nil). It calls up into the process layer only through
+-- deps.runner (lsched.c's: run_loop's common case in C, or nil), deps.jobslot (ljob.c's: a job's
+-- START round in C, or nil). It calls up into the process layer only through
 -- the hooks init.lua passes to S.install once (thread_done, thread_failed, do_upgrade, deadlock, after_resume, process_fault,
 -- kernel_fault, deliver_batch, take_task, share_tasks, queued_here, queued_local), held as upvalues.
 return function(deps)
@@ -350,10 +351,35 @@ return function(deps)
   -- runs in C (native/lua/lsched.c), the same steps over the same state: it finds these locals by
   -- name among probe's upvalues and reads and writes them where they live. c_run() runs the
   -- iteration and the next ones of the same kind; true: the step's time is up.
+  -- START at the head of the run queue: its slot's round. START leaves the queue; the oldest spawn
+  -- of the Lua-side list (if any) starts, and its main thread, readied at the tail, takes START's
+  -- slot. -> true: the head is that thread (run it now: the loop's top would test what it tested
+  -- before this START); false: the slot stayed empty (the list was empty, or the spawn failed to
+  -- start, or the sharing rule's take gave a spawn whose thread is elsewhere).
+  -- Called by run_loop's START branch and, on our Lua module, by lsched.c's loop itself when it
+  -- meets START (session 10: a job from the list then costs no return to this loop and no re-entry
+  -- into c_run). On our module with a Lua-side list, `start_slot` is ljob.c's (S.install): the
+  -- same round in C for a job at the list's head, this function for every other case.
+  local function lua_start_slot()
+    runq[rq_head] = nil
+    rq_head = rq_head + 1
+    if not queued_local() then return false end
+    local t0 = rq_tail
+    take_task(false)
+    if rq_tail ~= t0 + 1 then return false end
+    -- the new process's main thread, readied at the tail: it runs in START's slot
+    rq_head = rq_head - 1
+    runq[rq_head] = runq[rq_tail]
+    runq[rq_tail] = nil
+    rq_tail = t0
+    return true
+  end
+  local start_slot = lua_start_slot
+
   local function probe()
     return budget, rq_head, rq_tail, runq, t0, tlast, hn, heap_on, multi, handling, START, BLOCK,
       run, H, thread_failed, thread_done, do_upgrade, deadlock, after_resume, run_timers, ready,
-      SHARE_AFTER, STEP_MS, TAKE_EVERY
+      SHARE_AFTER, STEP_MS, TAKE_EVERY, start_slot
   end
   local c_run = deps.runner and deps.runner(probe)
   S.probe = probe -- ldeliver.c's view of the run queue (mailbox.lua)
@@ -368,26 +394,12 @@ return function(deps)
       end
       if rq_head > rq_tail then goto continue end -- the spawn failed to start
       if runq[rq_head] == START then
-        runq[rq_head] = nil
-        rq_head = rq_head + 1
-        if queued_local() then
-          local t0 = rq_tail
-          take(false)
-          if rq_tail == t0 + 1 then
-            -- the new process's main thread, readied at the tail: it runs in START's slot
-            rq_head = rq_head - 1
-            runq[rq_head] = runq[rq_tail]
-            runq[rq_tail] = nil
-            rq_tail = t0
-            -- and at once, in C: the loop's top would test what it tested before this START
-            -- (budget and the queue are as they were; c_run tests them again and returns false
-            -- when it may not run). Session 9: ~12 VM instructions per job from the Lua-side list.
-            if c_run and not heap_on then
-              if c_run() then break end
-            end
-          end
-        end
-        goto continue
+        if not start_slot() then goto continue end
+        -- The slot's thread runs at once, in C or below: the loop's top would test what it tested
+        -- before this START (budget and the queue are as they were). Until session 10 the Lua
+        -- path (no C runner, or heap accounting on) went round the top first, and at a
+        -- TAKE_EVERY budget took a second queued spawn before this one ran, where the C loop did
+        -- not: test/native-sched.test.ts's job worlds found it.
       end
       if c_run and not heap_on then
         if c_run() then break end
@@ -469,6 +481,8 @@ return function(deps)
   --   queued_here()        spawns wait that only take_task starts (the worker's Lua-side list,
   --                        taskq.lua): the step reports work left; nil on a one-worker host
   --   queued_local()       the Lua-side list holds spawns (a START may start one)
+  --   taskq_probe, frame_sp, frame_spj  taskq.lua's probe, spawn.lua's frame_sp and frame_spj, for
+  --                        ljob.c (deps.jobslot)
   function S.install(h)
     thread_failed, thread_done, do_upgrade, deadlock, after_resume =
       h.thread_failed, h.thread_done, h.do_upgrade, h.deadlock, h.after_resume
@@ -477,6 +491,11 @@ return function(deps)
     queued_here, queued_local = h.queued_here, h.queued_local
     SHARE_AFTER = h.share_after or math.huge
     multi = take_task ~= nil
+    -- a job's START round in C (native/lua/ljob.c), with the C run loop only (lsched.c calls it),
+    -- and its "spj" frame's arrival: S.job_frame, frames.lua's "spj" handler (init.lua)
+    if multi and c_run and deps.jobslot and h.taskq_probe and h.frame_sp and h.frame_spj then
+      start_slot, S.job_frame = deps.jobslot(h.frame_sp, lua_start_slot, h.frame_spj, probe, h.taskq_probe)
+    end
   end
 
   return S

@@ -526,7 +526,8 @@ return function(deps)
   -- record; counted in the load by the main thread, taskq.lua): it starts at its turn in the run
   -- queue (take_task: as the "sp" frame it would have been), and while a process before it
   -- computes the sharing rule can still hand it to a sibling. Else (the list at the mark) it
-  -- starts now, as "sp".
+  -- starts now, as "sp". On our module push_job's inline case and take_task's for a job run in C
+  -- (native/lua/ljob.c, installed by sched.lua and init.lua; session 10), the rest here.
   local push_job = MULTI and taskq and taskq.push_job
   function M.frame_spj(f)
     if not (push_job and push_job(f)) then return M.frame_sp(f) end
