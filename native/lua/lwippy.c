@@ -19,6 +19,8 @@
 **   deliverer(sched_probe, mbox_probe) -> deliver            a message's arrival (ldeliver.c)
 **   sender(deliver, probe) -> send                          process.send's common case (lsend.c)
 **   receiver(probe) -> receive                              a channel receive's common cases (lrecv.c)
+**   spawn                                                   { exiter }: a process's start and
+**                                                           end's common case (lspawn.c)
 **   step                                                    { input, output, block }: a step's
 **                                                           input and output in memory (lstep.c)
 **   version                                                 1
@@ -36,6 +38,7 @@ int luaW_open_deliver (lua_State *L);  /* ldeliver.c: pushes deliverer */
 int luaW_open_send (lua_State *L);  /* lsend.c: pushes sender */
 int luaW_open_recv (lua_State *L);  /* lrecv.c: pushes receiver */
 int luaW_open_step (lua_State *L);  /* lstep.c: pushes { input, output, block } */
+int luaW_open_spawn (lua_State *L);  /* lspawn.c: pushes { exiter } */
 
 static int luaopen_wippy_native (lua_State *L) {
   lua_createtable(L, 0, 4);
@@ -57,6 +60,8 @@ static int luaopen_wippy_native (lua_State *L) {
   lua_setfield(L, -2, "receiver");
   luaW_open_step(L);
   lua_setfield(L, -2, "step");
+  luaW_open_spawn(L);
+  lua_setfield(L, -2, "spawn");
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "version");
   return 1;

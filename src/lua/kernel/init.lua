@@ -112,11 +112,12 @@ local wire = loadmod("wire")() -- frame field indices and shared constants (gene
 -- list); counthook: the budget hook as a C count hook (lhook.c); rebind: a dead coroutine made
 -- fresh (lproc.c, for copool.lua); runner: the run loop's common case in C (lsched.c); deliverer: a
 -- same-worker message's arrival in C (ldeliver.c); sender: process.send's common case in C, ending
--- in that arrival (lsend.c); receiver: a channel receive's common cases in C (lrecv.c); all four
+-- in that arrival (lsend.c); receiver: a channel receive's common cases in C (lrecv.c); spawn: a
+-- process's start and end's common case in C (lspawn.c); all six
 -- off when the host sets __MODS.__csched = "0"
 -- (WIPPY_CSCHED=0: an A/B of the Lua on the same module).
 local native_msg, native_counthook, native_rebind, native_runner, native_deliverer, native_sender
-local native_receiver
+local native_receiver, native_spawn
 do
   local nat = type(package) == "table" and type(package.loaded) == "table" and package.loaded["wippy.native"]
   native_msg = type(nat) == "table" and nat.msg or nil
@@ -126,6 +127,7 @@ do
   native_deliverer = type(nat) == "table" and MODS.__csched ~= "0" and nat.deliverer or nil
   native_sender = native_deliverer and nat.sender or nil
   native_receiver = native_deliverer and nat.receiver or nil
+  native_spawn = native_deliverer and nat.spawn or nil
 end
 local copool = loadmod("copool")({ rebind = native_rebind, mem_cap_kb = mem_cap_kb })
 local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb,
@@ -177,6 +179,7 @@ local lifecycle = loadmod("lifecycle")({
   make_error = run.make_error, memory_error = run.memory_error, to_error = run.to_error,
   CH = channel.CH, timer_add = sched.timer_add, hook = sched.hook, arrive = mailbox.arrive,
   release_names = names.release, hosts = cfg.hosts, wire = wire, set_of = pids.set_of, give_co = copool.give,
+  exiter = native_spawn and native_spawn.exiter,
   cancel_execs = function(P) return late.cancel_execs(P) end,
 })
 late.kill = lifecycle.kill
