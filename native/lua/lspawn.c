@@ -112,42 +112,44 @@ static void hostcall0 (lua_State *L, const TValue *H, TString *k, TValue *out) {
   lua_pop(L, 1);
 }
 
-/* lifecycle.lua's step_wall(): the step's wall clock in seconds (run.wall, read once per step) */
-static void step_wall (lua_State *L, Exit *X, TValue *out) {
+/* lifecycle.lua's step_wall(): the step's wall clock in seconds (run.wall, read once per step; no
+** run.wall: H.wall() each time, as the kernel tests' fakes have it) */
+static void step_wall (lua_State *L, const TValue *run, const TValue *H, TString *kwall, TValue *out) {
   TValue w, e9;
-  getf(L, V(run), K(wall), &w);
+  getf(L, run, kwall, &w);
   if (ttisnil(&w) || (ttisinteger(&w) && ivalue(&w) == 0) || (ttisfloat(&w) && fltvalue(&w) == 0)) {
     int store = !ttisnil(&w);
-    hostcall0(L, V(H), K(wall), &w);
+    hostcall0(L, H, kwall, &w);
     setfltvalue(&e9, 1e9);
     arith(L, LUA_OPDIV, &w, &e9, &w);
-    if (store) setf(L, V(run), K(wall), &w);
+    if (store) setf(L, run, kwall, &w);
   }
   setobj(L, out, &w);
 }
 
-/* lifecycle.lua's count_load(-1) */
-static void uncount (lua_State *L, Exit *X) {
-  TValue n, one, zero, f;
-  setivalue(&one, 1);
+/* lifecycle.lua's count_load(d), d = 1 or -1: run.dload's steps (none: H.load_add(d) at once) */
+static void count_load (lua_State *L, const TValue *run, const TValue *H, TString *kdload,
+                        TString *kload_add, lua_Integer d) {
+  TValue n, dv, zero, f;
+  setivalue(&dv, d);
   setivalue(&zero, 0);
-  getf(L, V(run), K(dload), &n);
+  getf(L, run, kdload, &n);
   if (ttisnil(&n)) {
-    getf(L, V(H), K(load_add), &f);
+    getf(L, H, kload_add, &f);
     push(L, &f);
-    lua_pushinteger(L, -1);
+    push(L, &dv);
     lua_call(L, 1, 0);
     return;
   }
-  arith(L, LUA_OPSUB, &n, &one, &n);
+  arith(L, LUA_OPADD, &n, &dv, &n);
   if (luaV_lessthan(L, &zero, &n)) {
-    getf(L, V(H), K(load_add), &f);
+    getf(L, H, kload_add, &f);
     push(L, &f);
     push(L, &n);
     lua_call(L, 1, 0);
     setivalue(&n, 0);
   }
-  setf(L, V(run), K(dload), &n);
+  setf(L, run, kdload, &n);
 }
 
 /* thread_done(T, r1, r2) (see the top); upvalue 1: the Exit */
@@ -216,7 +218,7 @@ static int thread_done (lua_State *L) {
   getf(L, &P, K(uniq), &x);
   push(L, &x);
   lua_call(L, 1, 0);
-  uncount(L, X);
+  count_load(L, V(run), V(H), K(dload), K(load_add), -1);
   /* notify_exit(P) */
   setobj(L, &y, V(notifying));  /* outer */
   push(L, &y);  /* 6: anchored */
@@ -228,7 +230,7 @@ static int thread_done (lua_State *L) {
     lua_createtable(L, 0, 1);  /* { value = v } */
     sethvalue(L, &res, hvalue(s2v(L->top - 1)));
     if (!ttisnil(&r1)) setf(L, &res, K(value), &r1);  /* 8 */
-    step_wall(L, X, &at);
+    step_wall(L, V(run), V(H), K(wall), &at);
     lua_createtable(L, 0, 4);  /* { kind, from, at, result } */
     sethvalue(L, &ev, hvalue(s2v(L->top - 1)));  /* 9 */
     setf(L, &ev, K(kind), V(EV_EXIT));
@@ -276,10 +278,285 @@ static int exiter (lua_State *L) {
 #undef V
 #undef K
 
-/* pushes { exiter } (lwippy.c puts it into wippy.native as `spawn`) */
+
+/*
+** spawner(f, spawn_probe, process_probe, monitor, link) -> spawn: process.lua's spawn variant f
+** (process.spawn, spawn_monitored, spawn_linked, spawn_linked_monitored: monitor and link its
+** flags) with spawn.lua's spawn_from and start_here for a process.lua entry started here.
+*/
+#define SUPVALS(X) \
+  X(HOSTS) X(HOST) X(MULTI) X(entries) X(bodies) X(lua_body) X(validated) X(shutdown_deadline) \
+  X(H) X(SELF) X(proc_meta) X(meta_of) X(add) X(fmt_pid) X(new_thread) X(NONE) X(run) \
+  X(make_env) X(compile) X(c_failed) X(strict) X(copy)
+#define SKEYS(X) \
+  X(cp) X(ctx_actor) X(ctx_scope) X(ctx) X(security) X(kind) X(pid) X(uniq) X(id) X(host) \
+  X(alive) X(nthreads) X(nrun) X(red) X(st) X(entry) X(method) X(watchers) X(links) \
+  X(monitoring) X(heard) X(notified) X(pid_alloc) X(wall) X(dload) X(load_add) X(terminal) \
+  X(__index) X(main)
+
+typedef struct Spawn {
+  SUPVALS(PROBE_UV_FIELD)
+  SKEYS(PROBE_KEY_FIELD)
+  int monitor, link;
+} Spawn;
+
+#define UV_ENTRY(name) PROBE_ENTRY(Spawn, u_, name)
+#define KEY_ENTRY(name) PROBE_ENTRY(Spawn, k_, name)
+static const ProbeEntry s_uv_entries[] = { SUPVALS(UV_ENTRY) };
+static const ProbeEntry s_key_entries[] = { SKEYS(KEY_ENTRY) };
+#undef UV_ENTRY
+#undef KEY_ENTRY
+
+#define V(name) (S->u_##name->v)
+#define K(name) (S->k_##name)
+#define SLOT(i) s2v(L->ci->func + (i))
+
+/* the stack of spawn (see spawn_at) */
+enum { A_ID = 1, A_HOST, A_1, A_2, A_P, A_HOSTREC, A_ENT, A_CODE, A_PID, A_Q, A_PREV, A_MOD };
+
+/* the continuation of the Lua spawn variant: its results */
+static int lua_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  return lua_gettop(L);
+}
+
+/* return f(...) with the nargs arguments as they came (f: the record's uservalue 1) */
+static int spawn_lua (lua_State *L, int nargs) {
+  lua_settop(L, nargs);
+  lua_getiuservalue(L, lua_upvalueindex(1), 1);
+  lua_insert(L, 1);
+  lua_callk(L, nargs, LUA_MULTRET, 0, lua_k);
+  if (lua_status(L) == LUA_YIELD) return 0;  /* a fast yield inside: only return (patch 0003) */
+  return lua_k(L, LUA_OK, 0);
+}
+
+/* P[k] = { [v] = true } (a set made with its member) */
+static void newset (lua_State *L, const TValue *P, TString *k, const TValue *v) {
+  TValue t, tr;
+  lua_createtable(L, 0, 1);
+  sethvalue(L, &t, hvalue(s2v(L->top - 1)));
+  setbtvalue(&tr);
+  setv(L, &t, v, &tr);
+  setf(L, P, k, &t);
+  lua_pop(L, 1);
+}
+
+static int spawn_k (lua_State *L, int status, lua_KContext ctx);
+
+/* spawn(id, host, ...) (see the top); upvalue 1: the Spawn */
+static int spawn (lua_State *L) {
+  Spawn *S = (Spawn *)lua_touserdata(L, lua_upvalueindex(1));
+  int nargs = lua_gettop(L), n = nargs - 2, i;
+  TValue P, x, y, hostrec, Ent, body, code, mt, uniq, pid, Q, st, w, zero, tr;
+  luaL_checkstack(L, 24, "spawn");
+  /* the case, decided by reads (and the arguments' copies) alone */
+  if (n < 0 || n > 2 || !lua_isyieldable(L)) goto lua;
+  if (!ttisstring(SLOT(A_ID)) || !ttisstring(SLOT(A_HOST))) goto lua;
+  getf(L, V(run), K(cp), &P);
+  if (!ttistable(&P)) goto lua;
+  /* init.lua's check: allowed without a decision */
+  if (!l_isfalse(V(strict))) goto lua;
+  getf(L, &P, K(ctx_actor), &x);
+  if (!ttisnil(&x)) {
+    getf(L, &P, K(ctx_scope), &y);
+    if (!ttisnil(&y)) goto lua;
+  }
+  getf(L, &P, K(ctx), &x); if (!ttisnil(&x)) goto lua;  /* the child inherits a context */
+  getf(L, &P, K(heard), &x); if (!ttisnil(&x)) goto lua;
+  getf(L, &P, K(notified), &x); if (!l_isfalse(&x)) goto lua;
+  if (!l_isfalse(V(MULTI)) || !ttisnil(V(shutdown_deadline))) goto lua;
+  if (!luaV_rawequalobj(SLOT(A_HOST), V(HOST))) goto lua;
+  getv(L, V(HOSTS), SLOT(A_HOST), &hostrec);
+  if (!ttistable(&hostrec)) goto lua;
+  getf(L, &hostrec, K(security), &x); if (!l_isfalse(&x)) goto lua;
+  getv(L, V(entries), SLOT(A_ID), &Ent);
+  if (!ttistable(&Ent)) goto lua;
+  getf(L, &Ent, K(kind), &x);
+  getv(L, V(bodies), &x, &body);
+  if (!luaV_rawequalobj(&body, V(lua_body))) goto lua;
+  /* the process record's metatable (meta_of: made once per host) and its terminal flag */
+  getv(L, V(proc_meta), &hostrec, &mt);
+  if (l_isfalse(&mt)) {
+    push(L, V(meta_of)); push(L, &hostrec);
+    lua_call(L, 1, 1);
+    setobj(L, &mt, s2v(L->top - 1));
+    lua_pop(L, 1);  /* kept by proc_meta */
+  }
+  if (!ttistable(&mt)) goto lua;
+  getf(L, &mt, K(__index), &x);
+  getf(L, &x, K(terminal), &y);
+  if (!l_isfalse(&y)) goto lua;  /* a terminal's process keeps its arguments (P.args) */
+  /* the arguments, copied (the codec's copy: data only; a refusal is the Lua's error) */
+  lua_settop(L, A_2);
+  for (i = A_1; i < A_1 + n; i++) {
+    TValue *a = SLOT(i);
+    if (ttisnil(a) || ttisboolean(a) || ttisnumber(a) || ttisstring(a)) continue;
+    push(L, V(copy)); push(L, a);
+    lua_call(L, 1, 2);
+    if (!ttisnil(s2v(L->top - 1))) { lua_settop(L, A_2); lua_pop(L, 2 - n); goto lua; }
+    lua_pop(L, 1);
+    lua_replace(L, i);
+  }
+  /* prepare: the entry's chunk, compiled once per worker (its failure is the Lua's error) */
+  push(L, V(compile)); push(L, &Ent); push(L, SLOT(A_ID));
+  lua_call(L, 2, 1);
+  setobj(L, &code, s2v(L->top - 1));
+  lua_pop(L, 1);
+  if (l_isfalse(&code)) { lua_settop(L, A_2); lua_pop(L, 2 - n); goto lua; }
+  push(L, &P);  /* A_P */
+  push(L, &hostrec);  /* A_HOSTREC */
+  push(L, &Ent);  /* A_ENT */
+  push(L, &code);  /* A_CODE */
+  /* from here on the spawn is the C's: the PID */
+  getf(L, V(H), K(pid_alloc), &x);
+  push(L, &x); push(L, V(SELF));
+  lua_call(L, 1, 1);
+  setobj(L, &uniq, s2v(L->top - 1));
+  lua_pop(L, 1);
+  if (ttisinteger(&uniq) && ivalue(&uniq) >= 0) {  /* fmt_pid's text: "{host|0x%05x}" */
+    char hex[24];
+    luaL_Buffer b;
+    int len = snprintf(hex, sizeof hex, "|0x%05llx}", (unsigned long long)ivalue(&uniq));
+    luaL_buffinit(L, &b);
+    luaL_addchar(&b, '{');
+    luaL_addlstring(&b, svalue(SLOT(A_HOST)), tsslen(tsvalue(SLOT(A_HOST))));
+    luaL_addlstring(&b, hex, (size_t)len);
+    luaL_pushresult(&b);  /* A_PID */
+  } else {
+    push(L, V(fmt_pid)); push(L, SLOT(A_HOST)); push(L, &uniq);
+    lua_call(L, 2, 1);  /* A_PID */
+  }
+  setobj(L, &pid, SLOT(A_PID));
+  /* new_proc: the record (its 9 keys in one 16-slot hash part, as the constructor makes it) */
+  lua_createtable(L, 0, 9);  /* A_Q */
+  sethvalue(L, &Q, hvalue(s2v(L->top - 1)));
+  setf(L, &Q, K(pid), &pid);
+  setf(L, &Q, K(uniq), &uniq);
+  setf(L, &Q, K(id), SLOT(A_ID));
+  setf(L, &Q, K(host), SLOT(A_HOST));
+  setbtvalue(&tr);
+  setf(L, &Q, K(alive), &tr);
+  setivalue(&zero, 0);
+  setf(L, &Q, K(nthreads), &zero);
+  setf(L, &Q, K(nrun), &zero);
+  setf(L, &Q, K(red), &zero);
+  lua_createtable(L, 5, 0);
+  sethvalue(L, &st, hvalue(s2v(L->top - 1)));
+  for (i = 1; i <= 4; i++) seti(L, &st, i, &zero);
+  step_wall(L, V(run), V(H), K(wall), &w);
+  seti(L, &st, 5, &w);
+  setf(L, &Q, K(st), &st);
+  lua_pop(L, 1);
+  push(L, &mt);
+  lua_setmetatable(L, A_Q);
+  setf(L, &Q, K(entry), &Ent);
+  /* instantiate: the chunk runs as the new process, in the caller's coroutine (yieldable) */
+  getf(L, V(run), K(cp), &x);
+  push(L, &x);  /* A_PREV */
+  setf(L, V(run), K(cp), &Q);
+  push(L, SLOT(A_CODE));  /* A_MOD: the chunk */
+  push(L, V(make_env)); push(L, &Ent); push(L, &Q);
+  lua_call(L, 2, 1);  /* its environment */
+  {
+    int status = lua_pcallk(L, 1, 1, 0, (lua_KContext)n, spawn_k);
+    if (lua_status(L) == LUA_YIELD) return 0;  /* a fast yield inside the chunk (patch 0003) */
+    return spawn_k(L, status, (lua_KContext)n);
+  }
+lua:
+  return spawn_lua(L, nargs);
+}
+
+/* the rest of spawn after the chunk ran (status: pcall's; its result at A_MOD) */
+static int spawn_k (lua_State *L, int status, lua_KContext ctx) {
+  Spawn *S = (Spawn *)lua_touserdata(L, lua_upvalueindex(1));
+  int n = (int)ctx;
+  TValue Q, mod, main, x, pid, T, tr, m;
+  luaL_checkstack(L, 16, "spawn");
+  lua_settop(L, A_MOD);
+  setf(L, V(run), K(cp), SLOT(A_PREV));
+  setobj(L, &mod, SLOT(A_MOD));
+  setobj(L, &Q, SLOT(A_Q));
+  if (status != LUA_OK && status != LUA_YIELD) {
+    lua_pushboolean(L, 0);
+    goto failed;
+  }
+  setobj(L, &main, &mod);
+  getf(L, SLOT(A_ENT), K(method), &x);
+  if (!l_isfalse(&x) && !(ttisstring(&x) && tsslen(tsvalue(&x)) == 0)) {
+    if (ttistable(&mod)) getv(L, &mod, &x, &main); else setnilvalue(&main);
+    if (!ttisfunction(&main) && ttisfunction(&mod)) setobj(L, &main, &mod);
+  }
+  if (!ttisfunction(&main)) {
+    lua_pushboolean(L, 1);
+    goto failed;
+  }
+  push(L, &main);  /* A_MOD + 1: anchored */
+  setobj(L, &pid, SLOT(A_PID));
+  push(L, V(add)); push(L, &Q);
+  lua_call(L, 1, 0);
+  count_load(L, V(run), V(H), K(dload), K(load_add), 1);
+  setbtvalue(&tr);
+  setv(L, V(validated), SLOT(A_ID), &tr);
+  /* the caller's PID, its watcher (monitor) and link: sets made with their member */
+  getf(L, SLOT(A_P), K(pid), &x);
+  if (S->monitor) newset(L, &Q, K(watchers), &x);
+  if (S->link) newset(L, &Q, K(links), &x);
+  /* the main thread, queued: new_thread(Q, main, nil, n, a1, a2) */
+  push(L, V(new_thread)); push(L, &Q); push(L, &main); lua_pushnil(L);
+  lua_pushinteger(L, n);
+  push(L, SLOT(A_1)); push(L, SLOT(A_2));
+  lua_call(L, 6, 1);
+  setobj(L, &T, s2v(L->top - 1));
+  setf(L, &Q, K(main), &T);
+  lua_pop(L, 1);
+  /* spawn_from: what the caller keeps (adopt's common case) */
+  if (S->monitor) {
+    getf(L, SLOT(A_P), K(monitoring), &m);
+    if (luaV_rawequalobj(&m, V(NONE))) newset(L, SLOT(A_P), K(monitoring), &pid);
+    else setv(L, &m, &pid, &tr);
+  }
+  if (S->link) {
+    getf(L, SLOT(A_P), K(links), &m);
+    if (luaV_rawequalobj(&m, V(NONE))) newset(L, SLOT(A_P), K(links), &pid);
+    else setv(L, &m, &pid, &tr);
+  }
+  push(L, &pid);
+  return 1;
+failed:  /* c_failed(Ent, Q, uniq, ok, mod) -> nil, err */
+  {
+    TValue ok;
+    setobj(L, &ok, s2v(L->top - 1));
+    lua_settop(L, A_MOD);
+    push(L, V(c_failed)); push(L, SLOT(A_ENT)); push(L, &Q);
+    getf(L, &Q, K(uniq), &x);
+    push(L, &x); push(L, &ok); push(L, &mod);
+    lua_call(L, 5, 2);
+    return 2;
+  }
+}
+
+/* spawner(f, spawn_probe, process_probe, monitor, link) -> spawn */
+static int spawner (lua_State *L) {
+  int monitor = lua_toboolean(L, 4), link = lua_toboolean(L, 5);
+  Spawn *S;
+  lua_settop(L, 3);
+  S = (Spawn *)luaW_probe_new(L, 3, 2, sizeof(Spawn), s_uv_entries, PROBE_COUNT(s_uv_entries),
+                               s_key_entries, PROBE_COUNT(s_key_entries), spawn, "spawner");
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  S->monitor = monitor;
+  S->link = link;
+  return 1;
+}
+
+#undef V
+#undef K
+
+/* pushes { exiter, spawner } (lwippy.c puts it into wippy.native as `spawn`) */
 int luaW_open_spawn (lua_State *L) {
   lua_createtable(L, 0, 2);
   lua_pushcfunction(L, exiter);
   lua_setfield(L, -2, "exiter");
+  lua_pushcfunction(L, spawner);
+  lua_setfield(L, -2, "spawner");
   return 1;
 }

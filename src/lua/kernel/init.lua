@@ -255,6 +255,7 @@ local process = loadmod("process")({
   inbox = mailbox.inbox, events = mailbox.events, listen = mailbox.listen, unlisten = mailbox.unlisten,
   H = H, ready = sched.ready, BLOCK = sched.BLOCK, maybe_yield = sched.maybe_yield, select = channel.channel.select,
   YIELD_AFTER = sched.YIELD_AFTER, strict = strict, sender = native_sender,
+  spawner = native_spawn and native_spawn.spawner, spawn_probe = spawn.probe,
   terminate = lifecycle.terminate, deliver_event = lifecycle.deliver_event, topo = lifecycle.topo,
   EV_EXIT = lifecycle.EV_EXIT, EV_LINK_DOWN = lifecycle.EV_LINK_DOWN, EV_CANCEL = lifecycle.EV_CANCEL,
   spawn_from = spawn.spawn_from, exec = exec.exec, check_exec_args = exec.check_exec_args,
