@@ -20,7 +20,7 @@ local time = require("time")
 local KINDS = { "ns:ret", "ns:nil", "ns:tbl", "ns:two", "ns:err", "ns:toperr", "ns:yieldtop",
   "ns:nomethod", "ns:wait", "ns:nested", "ns:ret", "ns:ret" }
 local FAILS = { ["ns:err"] = true, ["ns:two"] = true } -- an error exit (LINK_DOWN to a link)
-local function main(seed, steps)
+local function main(seed, steps, host)
   process.set_options({ trap_links = true })
   local ev = process.events()
   local out = {}
@@ -77,7 +77,7 @@ local function main(seed, steps)
         elseif r == 6 then args[i] = step + 0.5
         else args[i] = (step % 3 == 0) and function() end or -step end
       end
-      local pid, err = fn(kind, "ns:w", table.unpack(args, 1, n))
+      local pid, err = fn(kind, host, table.unpack(args, 1, n))
       out[#out + 1] = "spawn " .. kind .. " v" .. v .. " n" .. n .. " -> " .. (pid and name(pid) or ("err " .. show(tostring(err))))
       if pid then
         if kind == "ns:wait" then waiting[#waiting + 1] = { pid, mon, link }
@@ -127,6 +127,8 @@ end
 `;
 const ENTRIES: Array<Record<string, unknown>> = [
   { id: 'ns:w', kind: 'process.host', host: { workers: 1, crash_reports: false } },
+  // the budget hook on: every process coroutine is hooked (the C count hook), reused ones again
+  { id: 'ns:b', kind: 'process.host', host: { workers: 1, crash_reports: false, max_reductions: 5_000_000 } },
   child('ns:driver', DRIVER),
   child('ns:ret', `${SHOW_ARGS}return { main = function(...) return shown(...) end }`),
   child('ns:nil', `return { main = function() end }`),
@@ -137,16 +139,16 @@ const ENTRIES: Array<Record<string, unknown>> = [
   child('ns:yieldtop', `${SHOW_ARGS}coroutine.yield()\nreturn { main = function(...) return "after yield " .. shown(...) end }`),
   child('ns:nomethod', `return { other = function() end }`),
   child('ns:wait', `return { main = function() local m = process.inbox():receive(); return m:payload():data() end }`),
-  child('ns:nested', `return { main = function(x) local time = require("time"); process.spawn_monitored("ns:ret", "ns:w", x); return "nested" end }`),
+  child('ns:nested', `return { main = function(x) local time = require("time"); process.spawn_monitored("ns:ret", process.pid():match("^{(.-)|"), x); return "nested" end }`),
 ];
 
-async function transcript(lua: boolean, seed: number, steps: number): Promise<string> {
+async function transcript(lua: boolean, seed: number, steps: number, host: string): Promise<string> {
   const prev = process.env.WIPPY_CSCHED;
   if (lua) process.env.WIPPY_CSCHED = '0';
   let rt: Runtime | undefined;
   try {
     rt = await createRuntime({ workers: 1, entries: ENTRIES });
-    return (await rt.exec('ns:driver', [seed, steps], { host: 'ns:w' })) as string;
+    return (await rt.exec('ns:driver', [seed, steps, host], { host })) as string;
   } finally {
     if (prev === undefined) delete process.env.WIPPY_CSCHED; else process.env.WIPPY_CSCHED = prev;
     await rt?.stop(1000);
@@ -162,10 +164,10 @@ test('our module carries the C spawn and exit (wippy.native.spawn)', async () =>
     return type(s.spawner) .. " " .. type(s.exiter)`), 'function function');
 });
 
-for (const seed of [7, 1234, 99991]) {
-  test(`seeded spawns, exits, monitors, links and kills (seed ${seed}): the C and the Lua give the same transcript`, async () => {
-    const c = await transcript(false, seed, 200);
-    const l = await transcript(true, seed, 200);
+for (const [seed, host] of [[7, 'ns:w'], [1234, 'ns:w'], [99991, 'ns:w'], [4242, 'ns:b']] as const) {
+  test(`seeded spawns, exits, monitors, links and kills (seed ${seed}, ${host}): the C and the Lua give the same transcript`, async () => {
+    const c = await transcript(false, seed, 200, host);
+    const l = await transcript(true, seed, 200, host);
     const lines = c.split('\n');
     // what the driver must have done and seen, so the comparison is of real work
     for (const want of ['spawn ns:ret v1', 'spawn ns:ret v2', ' v3 ', ' v4 ', 'ev pid.exit', 'ev pid.link.down',

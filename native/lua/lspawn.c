@@ -40,13 +40,13 @@
 
 /* lifecycle.lua's locals (its probe's upvalues) */
 #define XUPVALS(X) \
-  X(run) X(procs) X(exec_waits) X(notifying) X(arrive) X(give_co) X(H) X(EV_EXIT) X(remove) \
-  X(thread_done) X(EVENTS_TOPIC)
+  X(run) X(procs) X(exec_waits) X(notifying) X(arrive) X(H) X(EV_EXIT) X(thread_done) \
+  X(EVENTS_TOPIC) X(nprocs) X(rebind) X(hooked) X(plain) X(mem_cap_kb) X(MAX)
 #define XKEYS(X) \
   X(proc) X(main) X(threads) X(nthreads) X(alive) X(exit_value) X(results) X(execs) X(exit_err) \
   X(finalized) X(subs) X(home) X(names) X(links) X(monitoring) X(on_exit) X(watchers) X(heard) \
   X(cur) X(pid) X(uniq) X(dead) X(wall) X(dload) X(load_add) X(kind) X(from) X(at) X(result) \
-  X(value) X(topic) X(ev) X(n) X(notified) X(co)
+  X(value) X(topic) X(ev) X(n) X(notified) X(co) X(budget)
 
 typedef struct Exit {
   XUPVALS(PROBE_UV_FIELD)
@@ -152,6 +152,22 @@ static void count_load (lua_State *L, const TValue *run, const TValue *H, TStrin
   setf(L, run, kdload, &n);
 }
 
+/* *uv = *uv + d for an integer-valued upvalue (pids.lua's counts) */
+static void uvadd (lua_State *L, UpVal *uv, lua_Integer d) {
+  TValue dv, x;
+  setivalue(&dv, d);
+  arith(L, LUA_OPADD, uv->v, &dv, &x);
+  setuv(L, uv, &x);
+}
+
+/* copool.lua's stack for P's coroutines: (P.budget or mem_cap_kb) and hooked or plain */
+static const TValue *costack (lua_State *L, const TValue *P, TString *kbudget, const TValue *mem_cap_kb,
+                              const TValue *hooked, const TValue *plain) {
+  TValue b;
+  getf(L, P, kbudget, &b);
+  return (!l_isfalse(&b) || !l_isfalse(mem_cap_kb)) ? hooked : plain;
+}
+
 /* thread_done(T, r1, r2) (see the top); upvalue 1: the Exit */
 static int thread_done (lua_State *L) {
   Exit *X = (Exit *)lua_touserdata(L, lua_upvalueindex(1));
@@ -211,8 +227,10 @@ static int thread_done (lua_State *L) {
   /* finalize(P) */
   setbtvalue(&x);
   setf(L, &P, K(finalized), &x);
-  push(L, &P);
-  callf(L, V(remove), 1, 0);
+  /* pids.lua's remove(P): procs[P.pid] = nil, nprocs - 1 */
+  getf(L, &P, K(pid), &x);
+  setv(L, V(procs), &x, &nilv);
+  uvadd(L, X->u_nprocs, -1);
   getf(L, V(H), K(dead), &f);
   push(L, &f);
   getf(L, &P, K(uniq), &x);
@@ -256,22 +274,31 @@ static int thread_done (lua_State *L) {
   setbtvalue(&x);
   setf(L, &P, K(notified), &x);
   setuv(L, X->u_notifying, s2v(L->ci->func + 6));
-  /* give_co(T.co, P) */
-  if (!ttisnil(V(give_co))) {
-    setobj(L, &T, s2v(L->ci->func + 1));
-    getf(L, &T, K(co), &x);
-    push(L, &x);
-    push(L, &P);
-    callf(L, V(give_co), 2, 0);
+  /* copool.lua's give(T.co, P) (nothing without rebind): on its stack, up to MAX */
+  if (!ttisnil(V(rebind))) {
+    const TValue *stk = costack(L, &P, K(budget), V(mem_cap_kb), V(hooked), V(plain));
+    TValue sv;
+    setobj(L, &sv, stk);
+    getf(L, &sv, K(n), &x);
+    if (luaV_lessthan(L, &x, V(MAX))) {
+      setivalue(&y, 1);
+      arith(L, LUA_OPADD, &x, &y, &x);
+      if (!ttisinteger(&x)) luaL_error(L, "kernel: copool.lua's stack top is not an integer");
+      setobj(L, &T, s2v(L->ci->func + 1));
+      getf(L, &T, K(co), &f);
+      seti(L, &sv, ivalue(&x), &f);
+      setf(L, &sv, K(n), &x);
+    }
   }
   return 0;
 lua:
   return luaW_calllua(L, V(thread_done), 3);
 }
 
-/* exiter(probe) -> thread_done: probe is a Lua closure whose upvalues include every name of XUPVALS */
+/* exiter(lifecycle_probe, copool_probe, pids_probe) -> thread_done: Lua closures whose upvalues
+** include every name of XUPVALS */
 static int exiter (lua_State *L) {
-  PROBE_NEW(L, 1, 1, Exit, thread_done, "exiter");
+  PROBE_NEW(L, 3, 1, Exit, thread_done, "exiter");
   return 1;
 }
 
@@ -286,13 +313,14 @@ static int exiter (lua_State *L) {
 */
 #define SUPVALS(X) \
   X(HOSTS) X(HOST) X(MULTI) X(entries) X(bodies) X(lua_body) X(validated) X(shutdown_deadline) \
-  X(H) X(SELF) X(proc_meta) X(meta_of) X(add) X(fmt_pid) X(new_thread) X(NONE) X(run) \
-  X(make_env) X(compile) X(c_failed) X(strict) X(copy)
+  X(H) X(SELF) X(proc_meta) X(meta_of) X(fmt_pid) X(NONE) X(run) X(make_env) X(compile) \
+  X(c_failed) X(strict) X(copy) X(procs) X(nprocs) X(started) X(runq) X(rq_tail) X(chook) \
+  X(mem_cap_kb) X(rebind) X(co_create) X(hooked) X(plain)
 #define SKEYS(X) \
   X(cp) X(ctx_actor) X(ctx_scope) X(ctx) X(security) X(kind) X(pid) X(uniq) X(id) X(host) \
   X(alive) X(nthreads) X(nrun) X(red) X(st) X(entry) X(method) X(watchers) X(links) \
   X(monitoring) X(heard) X(notified) X(pid_alloc) X(wall) X(dload) X(load_add) X(terminal) \
-  X(__index) X(main)
+  X(__index) X(main) X(budget) X(threads) X(co) X(proc) X(n) X(a1) X(a2)
 
 typedef struct Spawn {
   SUPVALS(PROBE_UV_FIELD)
@@ -342,6 +370,93 @@ static void newset (lua_State *L, const TValue *P, TString *k, const TValue *v) 
 }
 
 static int spawn_k (lua_State *L, int status, lua_KContext ctx);
+
+/* copool.lua's take(fn, P) with fn on top (replaced by the coroutine): a kept coroutine that
+** rebind made to run fn, else coroutine.create(fn) */
+static void take_co (lua_State *L, Spawn *S, const TValue *P) {
+  TValue sv, nv, co, fn;
+  lua_Integer n;
+  setobj(L, &fn, s2v(L->top - 1));
+  if (!ttisnil(V(rebind))) {
+    setobj(L, &sv, costack(L, P, K(budget), V(mem_cap_kb), V(hooked), V(plain)));
+    getf(L, &sv, K(n), &nv);
+    if (!ttisinteger(&nv)) luaL_error(L, "kernel: copool.lua's stack top is not an integer");
+    n = ivalue(&nv);
+    while (n > 0) {
+      TValue nilv;
+      geti(L, &sv, n, &co);
+      setnilvalue(&nilv);
+      push(L, &co);  /* anchored */
+      seti(L, &sv, n, &nilv);
+      n--;
+      if (!l_isfalse(&co)) {
+        push(L, V(rebind)); push(L, &co); push(L, &fn);
+        lua_call(L, 2, 1);
+        if (lua_toboolean(L, -1)) {
+          lua_pop(L, 1);
+          setivalue(&nv, n);
+          setf(L, &sv, K(n), &nv);
+          lua_replace(L, -2);  /* the coroutine in fn's place */
+          return;
+        }
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
+    }
+    setivalue(&nv, 0);
+    setf(L, &sv, K(n), &nv);
+  }
+  push(L, V(co_create));
+  lua_insert(L, -2);
+  lua_call(L, 1, 1);
+}
+
+/* sched.lua's new_thread(Q, main, nil, n, a1, a2) with main at A_MOD + 1 and a1, a2 at A_1, A_2:
+** the coroutine (hooked if Q's host sets a budget or the worker a memory cap: the C count hook),
+** the thread record with the keys it holds, Q.threads, Q.nthreads, queued. *T: the record, also
+** left on top. */
+static void new_thread (lua_State *L, Spawn *S, const TValue *Q, int n, TValue *T) {
+  TValue co, x, ts, one, tr;
+  push(L, SLOT(A_MOD + 1));
+  take_co(L, S, Q);
+  setobj(L, &co, s2v(L->top - 1));  /* anchored */
+  getf(L, Q, K(budget), &x);
+  if (!l_isfalse(&x) || !l_isfalse(V(mem_cap_kb))) {
+    if (ttisnil(V(chook))) luaL_error(L, "kernel: a hooked process without the C count hook");
+    push(L, V(chook)); push(L, &co);
+    lua_call(L, 1, 0);
+  }
+  lua_createtable(L, 0, n == 2 ? 5 : 4);
+  sethvalue(L, T, hvalue(s2v(L->top - 1)));
+  setf(L, T, K(co), &co);
+  lua_replace(L, -2);  /* the record in the coroutine's place (it holds it) */
+  setf(L, T, K(proc), (TValue *)Q);
+  setivalue(&x, n);
+  setf(L, T, K(n), &x);
+  if (n >= 1) setf(L, T, K(a1), SLOT(A_1));
+  if (n == 2) setf(L, T, K(a2), SLOT(A_2));
+  setbtvalue(&tr);
+  getf(L, Q, K(threads), &ts);
+  if (!l_isfalse(&ts)) setv(L, &ts, T, &tr);
+  else {
+    lua_createtable(L, 0, 1);
+    sethvalue(L, &ts, hvalue(s2v(L->top - 1)));
+    setv(L, &ts, T, &tr);
+    setf(L, Q, K(threads), &ts);
+    lua_pop(L, 1);
+  }
+  setivalue(&one, 1);
+  getf(L, Q, K(nthreads), &x);
+  arith(L, LUA_OPADD, &x, &one, &x);
+  setf(L, Q, K(nthreads), &x);
+  getf(L, Q, K(nrun), &x);
+  arith(L, LUA_OPADD, &x, &one, &x);
+  setf(L, Q, K(nrun), &x);
+  arith(L, LUA_OPADD, V(rq_tail), &one, &x);
+  if (!ttisinteger(&x)) luaL_error(L, "kernel: sched.lua's rq_tail is not an integer");
+  setuv(L, S->u_rq_tail, &x);
+  seti(L, V(runq), ivalue(&x), T);
+}
 
 /* spawn(id, host, ...) (see the top); upvalue 1: the Spawn */
 static int spawn (lua_State *L) {
@@ -492,8 +607,10 @@ static int spawn_k (lua_State *L, int status, lua_KContext ctx) {
   }
   push(L, &main);  /* A_MOD + 1: anchored */
   setobj(L, &pid, SLOT(A_PID));
-  push(L, V(add)); push(L, &Q);
-  lua_call(L, 1, 0);
+  /* pids.lua's add(Q): procs[pid] = Q, nprocs + 1, started + 1 */
+  setv(L, V(procs), &pid, &Q);
+  uvadd(L, S->u_nprocs, 1);
+  uvadd(L, S->u_started, 1);
   count_load(L, V(run), V(H), K(dload), K(load_add), 1);
   setbtvalue(&tr);
   setv(L, V(validated), SLOT(A_ID), &tr);
@@ -501,12 +618,8 @@ static int spawn_k (lua_State *L, int status, lua_KContext ctx) {
   getf(L, SLOT(A_P), K(pid), &x);
   if (S->monitor) newset(L, &Q, K(watchers), &x);
   if (S->link) newset(L, &Q, K(links), &x);
-  /* the main thread, queued: new_thread(Q, main, nil, n, a1, a2) */
-  push(L, V(new_thread)); push(L, &Q); push(L, &main); lua_pushnil(L);
-  lua_pushinteger(L, n);
-  push(L, SLOT(A_1)); push(L, SLOT(A_2));
-  lua_call(L, 6, 1);
-  setobj(L, &T, s2v(L->top - 1));
+  /* the main thread, queued: sched.lua's new_thread(Q, main, nil, n, a1, a2) */
+  new_thread(L, S, &Q, n, &T);
   setf(L, &Q, K(main), &T);
   lua_pop(L, 1);
   /* spawn_from: what the caller keeps (adopt's common case) */
@@ -535,14 +648,17 @@ failed:  /* c_failed(Ent, Q, uniq, ok, mod) -> nil, err */
   }
 }
 
-/* spawner(f, spawn_probe, process_probe, monitor, link) -> spawn */
+/* spawner(f, monitor, link, probes...) -> spawn: the probes (process.lua's, spawn.lua's,
+** sched.lua's thread_probe, copool.lua's, pids.lua's) are Lua closures whose upvalues include every
+** name of SUPVALS */
 static int spawner (lua_State *L) {
-  int monitor = lua_toboolean(L, 4), link = lua_toboolean(L, 5);
+  int monitor = lua_toboolean(L, 2), link = lua_toboolean(L, 3);
   Spawn *S;
-  lua_settop(L, 3);
-  S = (Spawn *)luaW_probe_new(L, 3, 2, sizeof(Spawn), s_uv_entries, PROBE_COUNT(s_uv_entries),
-                               s_key_entries, PROBE_COUNT(s_key_entries), spawn, "spawner");
   luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_remove(L, 2);
+  lua_remove(L, 2);
+  S = (Spawn *)luaW_probe_new(L, lua_gettop(L), 2, sizeof(Spawn), s_uv_entries, PROBE_COUNT(s_uv_entries),
+                               s_key_entries, PROBE_COUNT(s_key_entries), spawn, "spawner");
   S->monitor = monitor;
   S->link = link;
   return 1;

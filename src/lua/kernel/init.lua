@@ -179,7 +179,6 @@ local lifecycle = loadmod("lifecycle")({
   make_error = run.make_error, memory_error = run.memory_error, to_error = run.to_error,
   CH = channel.CH, timer_add = sched.timer_add, hook = sched.hook, arrive = mailbox.arrive,
   release_names = names.release, hosts = cfg.hosts, wire = wire, set_of = pids.set_of, give_co = copool.give,
-  exiter = native_spawn and native_spawn.exiter,
   cancel_execs = function(P) return late.cancel_execs(P) end,
 })
 late.kill = lifecycle.kill
@@ -255,7 +254,11 @@ local process = loadmod("process")({
   inbox = mailbox.inbox, events = mailbox.events, listen = mailbox.listen, unlisten = mailbox.unlisten,
   H = H, ready = sched.ready, BLOCK = sched.BLOCK, maybe_yield = sched.maybe_yield, select = channel.channel.select,
   YIELD_AFTER = sched.YIELD_AFTER, strict = strict, sender = native_sender,
-  spawner = native_spawn and native_spawn.spawner, spawn_probe = spawn.probe,
+  -- spawner(f, monitor, link, probe): process.lua's spawn variant f with its common case in C
+  -- (lspawn.c), bound to the locals it mirrors
+  spawner = native_spawn and function(f, monitor, link, probe)
+    return native_spawn.spawner(f, monitor, link, probe, spawn.probe, sched.thread_probe, copool.probe, pids.probe)
+  end,
   terminate = lifecycle.terminate, deliver_event = lifecycle.deliver_event, topo = lifecycle.topo,
   EV_EXIT = lifecycle.EV_EXIT, EV_LINK_DOWN = lifecycle.EV_LINK_DOWN, EV_CANCEL = lifecycle.EV_CANCEL,
   spawn_from = spawn.spawn_from, exec = exec.exec, check_exec_args = exec.check_exec_args,
@@ -271,7 +274,9 @@ late.process = process -- the WASM bodies serve their guests' mailbox requests w
 sandbox.install_types(loadmod("types")({ err = err, is_error = is_error, pattern = run.pattern, newud = H.newud }))
 
 sched.install({
-  thread_failed = lifecycle.thread_failed, thread_done = lifecycle.thread_done,
+  thread_failed = lifecycle.thread_failed,
+  -- a main thread's scalar return to at most one local watcher in C (lspawn.c exiter), else the Lua
+  thread_done = native_spawn and native_spawn.exiter(lifecycle.probe, copool.probe, pids.probe) or lifecycle.thread_done,
   do_upgrade = upgrade.do_upgrade, deadlock = lifecycle.deadlock, after_resume = lifecycle.after_resume,
   process_fault = frames.process_fault, kernel_fault = frames.kernel_fault,
   deliver_batch = frames.deliver_batch, take_task = spawn.take_task,

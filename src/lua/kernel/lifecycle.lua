@@ -485,13 +485,14 @@ return function(deps)
   end
   -- On our Lua module the common case (a main thread that returned a scalar, at most one watcher,
   -- a live process of this worker, nothing else to tell or close) runs in C
-  -- (native/lua/lspawn.c exiter: the steps of thread_done, exit, finalize, notify_exit,
-  -- send_event and deliver_event in one call, ending in arrive); every other case is the Lua
-  -- above. It finds these locals by name among probe's upvalues.
-  local function probe()
-    return run, procs, exec_waits, notifying, arrive, give_co, H, EV_EXIT, remove, thread_done, EVENTS_TOPIC
+  -- (native/lua/lspawn.c exiter, installed by init.lua: the steps of thread_done, exit, finalize,
+  -- notify_exit, send_event and deliver_event in one call, with pids.lua's remove and copool.lua's
+  -- give, ending in arrive); every other case is the Lua above. It finds these locals by name
+  -- among probe's upvalues.
+  function M.probe()
+    return run, procs, exec_waits, notifying, arrive, H, EV_EXIT, thread_done, EVENTS_TOPIC
   end
-  M.thread_done = deps.exiter and deps.exiter(probe) or thread_done
+  M.thread_done = thread_done
 
   function M.thread_failed(T, e)
     local P = T.proc

@@ -199,7 +199,7 @@ return function(deps)
     -- On our Lua module the common case runs in C (native/lua/lspawn.c spawner, with spawn.lua's
     -- probe: this function, spawn_from and start_here for a process.lua entry started here);
     -- every other case is this Lua function, called with the same arguments.
-    if deps.spawner then return deps.spawner(f, deps.spawn_probe, probe, monitor, link) end
+    if deps.spawner then return deps.spawner(f, monitor, link, probe) end
     return f
   end
   process.spawn = spawn_variant("spawn", false, false)
