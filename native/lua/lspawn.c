@@ -1,316 +1,55 @@
 /*
-** lspawn.c: a process's start and end in C for the common case (`wippy.native.spawn`, opened by
-** lwippy.c): { exiter, spawner }.
+** lspawn.c: a spawn from a process's code in C for the common case (`wippy.native.spawn`, opened
+** by lwippy.c: { spawner, exiter }; the exiter, a process's end, is lexit.c's): process.lua's spawn
+** variants (spawn, spawn_monitored, spawn_linked, spawn_linked_monitored) with spawn.lua's
+** spawn_from, start_here and new_proc, sched.lua's new_thread, copool.lua's take and pids.lua's
+** add, the same steps in the same order over the same state, in one C call (the module's chunk
+** and its environment stay Lua).
 **
-** What it owns: nothing. The state is the kernel's Lua tables (process records, thread records,
-** the process table `procs`, the sets) and the locals of the kernel modules that own them, found
-** by name among the upvalues of a `probe` closure of each (lprobe.h), as lsched.c and lsend.c find
-** theirs; fields go through lfield.h (the VM's own steps, metamethods included). Every case the C
-** does not own is handed, before anything changes, to the Lua function it mirrors, with the
-** arguments as they came.
+** What it owns: nothing. The state is the kernel's Lua tables and the locals of the modules that
+** own them: spawner(f, monitor, link, probes...) finds them by name among the upvalues of the
+** probe closures of process.lua, spawn.lua, sched.lua (thread_probe), copool.lua and pids.lua
+** (lprobe.h), and reads and writes them where they live (sched.lua's `rq_tail`, pids.lua's
+** `nprocs` and `started`); fields go through lfield.h (the VM's own steps, metamethods included).
+** f is the Lua spawn variant it stands for (monitor, link: its flags).
 **
-** exiter(probe) -> thread_done: lifecycle.lua's thread_done(T, r1, r2) for a process whose main
-** thread returned a scalar and whose exit tells at most one watcher, a live process of this
-** worker: thread_done -> exit -> finalize -> notify_exit -> send_event -> deliver_event, the same
-** steps in the same order, in one C call. It owns the case when every one of these holds (reads
-** alone): T is its process P's main thread and P's only thread (nthreads 1); r2 is nil and r1 is
-** nil, a boolean, a number or a string (its own copy); P is alive, has no `results` (a function
-** frame), no `execs`, no `exit_err`, is not finalized, has no `home`, no `on_exit`, and its
-** `subs`, `names`, `links` and `monitoring` are empty; no thread is being resumed (run.cur nil:
-** the scheduler calls thread_done after the resume); its watchers are none, or one PID string
-** that is no exec waiter and names a live process W of this worker (procs[w], no `home`, `alive`)
-** that has no spawn out on another host (W.heard nil). Then, in order: P.threads[T] = nil,
-** P.nthreads - 1; P.alive = false, P.exit_value = r1 (not a nil); P.finalized = true; the Lua
-** remove(P) (pids.lua); H.dead(P.uniq); count_load(-1) (run.dload's steps); with a watcher: the
-** event { kind = EXIT, from = P.pid, at = step_wall(), result = { value = r1 } } (step_wall's
-** steps: run.wall, read once per step), W.monitoring[P.pid] = nil, and the Lua arrive(W,
-** { topic = "@pid/events", ev = ev, n = 0 }) (mailbox.lua: the record's route is the mailbox's);
-** `notifying` = P around it, as notify_exit sets it; P.notified = true; then the Lua give_co(T.co,
-** P) (copool.lua). Anything else is the Lua thread_done's.
+** spawn(id, host, ...): it owns the case when every one of these holds (decided by reads and the
+** arguments' copies alone, before anything changes): at most two arguments, each copied by the
+** codec's copy (a scalar is its own copy; a refusal is the Lua's error); the caller can yield (the
+** module's chunk runs in its coroutine: lua_instantiate's first case); id and host are strings;
+** run.cp is a process P allowed without a decision (no actor or no scope, the runtime not strict:
+** init.lua's check), with no context to pass on (P.ctx nil), no spawn out on another host (P.heard
+** nil), not told of its own exit (P.notified); the worker is its host's only one (not MULTI: no
+** queued spawns) and no shutdown began; host is this worker's host, which sets no security block
+** and is not a terminal (whose processes keep their arguments); entries[id] is a process.lua entry
+** (its body is spawn.lua's Lua body) whose chunk compiles. Then start_here's steps: H.pid_alloc(SELF),
+** the PID "{host|0x%05x}" (fmt_pid's text), the record with new_proc's 9 keys and the host's
+** metatable (meta_of), Q.entry; instantiate: run.cp = Q, the Lua make_env(Ent, Q), the chunk called
+** with it under lua_pcallk (a yield inside takes the fast path, patch 0003, and the rest runs in
+** the continuation, spawn_k), run.cp back; main = the module's method (or the module if it is a
+** function); add's steps, count_load(1), validated[id], Q.watchers / Q.links made with the caller's
+** PID; new_thread's steps (copool take: a kept coroutine rebind makes fresh, else
+** coroutine.create; the C count hook when the host sets a budget or the worker a memory cap; the
+** thread record with only the keys it holds; Q.threads, nthreads, nrun; queued at rq_tail),
+** Q.main; then spawn_from's adopt: P.monitoring / P.links hold the PID. A chunk that raises or
+** gives no main ends in spawn.lua's c_failed (start_here's error exit: H.dead, the same messages).
+** Anything else (a remote or queued spawn, a context, a policy, three arguments or more, a
+** terminal, a frame spawn) is the Lua variant's, called with the same arguments and a continuation.
 **
-** Why, measured: a spawn+exit's exit was ~230 VM instructions in 12 Lua calls (thread_done, exit,
-** finalize, notify_exit, exit_result, step_wall, send_event, deliver_event, count_load, remove,
-** give_co, arrive); docs/design/native-core.md, "The cost of a spawn", session 10.
+** Why, measured: a monitored spawn was ~420 VM instructions in ~30 Lua calls (the variant, cur,
+** check, spawn_from, start_here, prepare, fmt_pid, new_proc, step_wall, instantiate, make_env,
+** add, count_load, new_thread, take_co); docs/design/native-core.md, "The cost of a spawn",
+** session 10.
 **
-** What it may call: the Lua remove, arrive and give_co, the host's dead and wall, and
-** metamethods. On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua runs;
-** test/native-spawn.test.ts runs both on the same seeded sequences.
+** What it may call: the module's chunk and its main lookup (user code, metamethods), the Lua
+** make_env, compile, meta_of, fmt_pid (a uniq that is not a non-negative integer), c_failed and
+** the Lua variant, the codec's copy, rebind, coroutine.create, the C count hook, and the host's
+** pid_alloc, wall and load_add. On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the
+** Lua runs; test/native-spawn.test.ts runs both on the same seeded sequences.
 */
-#include "lprobe.h"
+#include "lspawn.h"
 
-/* lifecycle.lua's locals (its probe's upvalues) */
-#define XUPVALS(X) \
-  X(run) X(procs) X(exec_waits) X(notifying) X(arrive) X(H) X(EV_EXIT) X(thread_done) \
-  X(EVENTS_TOPIC) X(nprocs) X(rebind) X(hooked) X(plain) X(mem_cap_kb) X(MAX)
-#define XKEYS(X) \
-  X(proc) X(main) X(threads) X(nthreads) X(alive) X(exit_value) X(results) X(execs) X(exit_err) \
-  X(finalized) X(subs) X(home) X(names) X(links) X(monitoring) X(on_exit) X(watchers) X(heard) \
-  X(cur) X(pid) X(uniq) X(dead) X(wall) X(dload) X(load_add) X(kind) X(from) X(at) X(result) \
-  X(value) X(topic) X(ev) X(n) X(notified) X(co) X(budget)
-
-typedef struct Exit {
-  XUPVALS(PROBE_UV_FIELD)
-  XKEYS(PROBE_KEY_FIELD)
-} Exit;
-
-#define UV_ENTRY(name) PROBE_ENTRY(Exit, u_, name)
-#define KEY_ENTRY(name) PROBE_ENTRY(Exit, k_, name)
-static const ProbeEntry uv_entries[] = { XUPVALS(UV_ENTRY) };
-static const ProbeEntry key_entries[] = { XKEYS(KEY_ENTRY) };
-#undef UV_ENTRY
-#undef KEY_ENTRY
-
-#define V(name) (X->u_##name->v)
-#define K(name) (X->k_##name)
-
-/* t[k] = v (SETTABLE's steps: the raw slot, else luaV_finishset with metamethods) */
-static void setv (lua_State *L, const TValue *t, const TValue *k, TValue *v) {
-  const TValue *slot = NULL;
-  TValue key;
-  if (ttistable(t)) {
-    Table *h = hvalue(t);
-    slot = luaH_get(h, k);
-    if (!isempty(slot)) {
-      setobj2t(L, cast(TValue *, slot), v);
-      luaC_barrierback(L, obj2gco(h), v);
-      return;
-    }
-  }
-  setobj(L, &key, k);
-  luaV_finishset(L, t, &key, v, slot);
-}
-
-/* the number of keys of table t, counted up to 2 (next's walk); -1 if t is not a table */
-static int upto2 (lua_State *L, const TValue *t, TValue *first) {
-  int n = 0;
-  if (!ttistable(t)) return -1;
-  push(L, t);
-  lua_pushnil(L);
-  while (n < 2 && lua_next(L, -2)) {
-    if (n == 0 && first) setobj(L, first, s2v(L->top - 2));
-    n++;
-    lua_pop(L, 1);
-  }
-  lua_settop(L, lua_gettop(L) - (n < 2 ? 1 : 2));
-  return n;
-}
-
-/* call the Lua function f with the nargs values on top, nres results */
-static void callf (lua_State *L, const TValue *f, int nargs, int nres) {
-  push(L, f);
-  lua_insert(L, -(nargs + 1));
-  lua_call(L, nargs, nres);
-}
-
-/* out = H.<k>() */
-static void hostcall0 (lua_State *L, const TValue *H, TString *k, TValue *out) {
-  TValue f;
-  getf(L, H, k, &f);
-  push(L, &f);
-  lua_call(L, 0, 1);
-  setobj(L, out, s2v(L->top - 1));
-  lua_pop(L, 1);
-}
-
-/* lifecycle.lua's step_wall(): the step's wall clock in seconds (run.wall, read once per step; no
-** run.wall: H.wall() each time, as the kernel tests' fakes have it) */
-static void step_wall (lua_State *L, const TValue *run, const TValue *H, TString *kwall, TValue *out) {
-  TValue w, e9;
-  getf(L, run, kwall, &w);
-  if (ttisnil(&w) || (ttisinteger(&w) && ivalue(&w) == 0) || (ttisfloat(&w) && fltvalue(&w) == 0)) {
-    int store = !ttisnil(&w);
-    hostcall0(L, H, kwall, &w);
-    setfltvalue(&e9, 1e9);
-    arith(L, LUA_OPDIV, &w, &e9, &w);
-    if (store) setf(L, run, kwall, &w);
-  }
-  setobj(L, out, &w);
-}
-
-/* lifecycle.lua's count_load(d), d = 1 or -1: run.dload's steps (none: H.load_add(d) at once) */
-static void count_load (lua_State *L, const TValue *run, const TValue *H, TString *kdload,
-                        TString *kload_add, lua_Integer d) {
-  TValue n, dv, zero, f;
-  setivalue(&dv, d);
-  setivalue(&zero, 0);
-  getf(L, run, kdload, &n);
-  if (ttisnil(&n)) {
-    getf(L, H, kload_add, &f);
-    push(L, &f);
-    push(L, &dv);
-    lua_call(L, 1, 0);
-    return;
-  }
-  arith(L, LUA_OPADD, &n, &dv, &n);
-  if (luaV_lessthan(L, &zero, &n)) {
-    getf(L, H, kload_add, &f);
-    push(L, &f);
-    push(L, &n);
-    lua_call(L, 1, 0);
-    setivalue(&n, 0);
-  }
-  setf(L, run, kdload, &n);
-}
-
-/* *uv = *uv + d for an integer-valued upvalue (pids.lua's counts) */
-static void uvadd (lua_State *L, UpVal *uv, lua_Integer d) {
-  TValue dv, x;
-  setivalue(&dv, d);
-  arith(L, LUA_OPADD, uv->v, &dv, &x);
-  setuv(L, uv, &x);
-}
-
-/* copool.lua's stack for P's coroutines: (P.budget or mem_cap_kb) and hooked or plain */
-static const TValue *costack (lua_State *L, const TValue *P, TString *kbudget, const TValue *mem_cap_kb,
-                              const TValue *hooked, const TValue *plain) {
-  TValue b;
-  getf(L, P, kbudget, &b);
-  return (!l_isfalse(&b) || !l_isfalse(mem_cap_kb)) ? hooked : plain;
-}
-
-/* thread_done(T, r1, r2) (see the top); upvalue 1: the Exit */
-static int thread_done (lua_State *L) {
-  Exit *X = (Exit *)lua_touserdata(L, lua_upvalueindex(1));
-  TValue T, P, r1, x, y, w1, W, nilv, f, pid, ev, res, at;
-  int nw;
-  lua_settop(L, 3);
-  luaL_checkstack(L, 20, "thread_done");
-  setnilvalue(&nilv);
-  setobj(L, &T, s2v(L->ci->func + 1));
-  setobj(L, &r1, s2v(L->ci->func + 2));
-  /* the case, decided by reads alone */
-  if (!ttisnil(s2v(L->ci->func + 3))) goto lua;
-  if (!(ttisnil(&r1) || ttisboolean(&r1) || ttisnumber(&r1) || ttisstring(&r1))) goto lua;
-  if (!ttistable(&T)) goto lua;
-  getf(L, &T, K(proc), &P);
-  if (!ttistable(&P)) goto lua;
-  getf(L, &P, K(main), &x);
-  if (!luaV_rawequalobj(&x, &T)) goto lua;
-  getf(L, &P, K(nthreads), &x);
-  if (!(ttisinteger(&x) && ivalue(&x) == 1)) goto lua;
-  getf(L, &P, K(alive), &x);
-  if (l_isfalse(&x)) goto lua;
-  getf(L, &P, K(results), &x); if (!ttisnil(&x)) goto lua;
-  getf(L, &P, K(execs), &x); if (!l_isfalse(&x)) goto lua;
-  getf(L, &P, K(exit_err), &x); if (!ttisnil(&x)) goto lua;
-  getf(L, &P, K(finalized), &x); if (!l_isfalse(&x)) goto lua;
-  getf(L, &P, K(home), &x); if (!l_isfalse(&x)) goto lua;
-  getf(L, &P, K(on_exit), &x); if (!l_isfalse(&x)) goto lua;
-  getf(L, V(run), K(cur), &x); if (!l_isfalse(&x)) goto lua;
-  getf(L, &P, K(subs), &x); if (upto2(L, &x, NULL) != 0) goto lua;
-  getf(L, &P, K(names), &x); if (upto2(L, &x, NULL) != 0) goto lua;
-  getf(L, &P, K(links), &x); if (upto2(L, &x, NULL) != 0) goto lua;
-  getf(L, &P, K(monitoring), &x); if (upto2(L, &x, NULL) != 0) goto lua;
-  getf(L, &P, K(watchers), &x);
-  nw = upto2(L, &x, &w1);
-  if (nw < 0 || nw > 1) goto lua;
-  if (nw == 1) {
-    if (!ttisstring(&w1)) goto lua;
-    getv(L, V(exec_waits), &w1, &x); if (!l_isfalse(&x)) goto lua;
-    getv(L, V(procs), &w1, &W);
-    if (!ttistable(&W)) goto lua;
-    getf(L, &W, K(home), &x); if (!l_isfalse(&x)) goto lua;
-    getf(L, &W, K(alive), &x); if (l_isfalse(&x)) goto lua;
-    getf(L, &W, K(heard), &x); if (!l_isfalse(&x)) goto lua;
-    push(L, &W);  /* 4: anchored */
-  } else lua_pushnil(L);
-  push(L, &P);  /* 5: anchored */
-  /* thread_done: P.threads[T] = nil; P.nthreads = P.nthreads - 1 */
-  getf(L, &P, K(threads), &x);
-  setv(L, &x, &T, &nilv);
-  setivalue(&x, 0);
-  setf(L, &P, K(nthreads), &x);
-  /* exit(P, r1, nil) */
-  setbfvalue(&x);
-  setf(L, &P, K(alive), &x);
-  if (!ttisnil(&r1)) setf(L, &P, K(exit_value), &r1);
-  /* finalize(P) */
-  setbtvalue(&x);
-  setf(L, &P, K(finalized), &x);
-  /* pids.lua's remove(P): procs[P.pid] = nil, nprocs - 1 */
-  getf(L, &P, K(pid), &x);
-  setv(L, V(procs), &x, &nilv);
-  uvadd(L, X->u_nprocs, -1);
-  getf(L, V(H), K(dead), &f);
-  push(L, &f);
-  getf(L, &P, K(uniq), &x);
-  push(L, &x);
-  lua_call(L, 1, 0);
-  count_load(L, V(run), V(H), K(dload), K(load_add), -1);
-  /* notify_exit(P) */
-  setobj(L, &y, V(notifying));  /* outer */
-  push(L, &y);  /* 6: anchored */
-  setuv(L, X->u_notifying, &P);
-  if (nw == 1) {
-    TValue m;
-    getf(L, &P, K(pid), &pid);
-    push(L, &pid);  /* 7 */
-    lua_createtable(L, 0, 1);  /* { value = v } */
-    sethvalue(L, &res, hvalue(s2v(L->top - 1)));
-    if (!ttisnil(&r1)) setf(L, &res, K(value), &r1);  /* 8 */
-    step_wall(L, V(run), V(H), K(wall), &at);
-    lua_createtable(L, 0, 4);  /* { kind, from, at, result } */
-    sethvalue(L, &ev, hvalue(s2v(L->top - 1)));  /* 9 */
-    setf(L, &ev, K(kind), V(EV_EXIT));
-    setf(L, &ev, K(from), &pid);
-    setf(L, &ev, K(at), &at);
-    setf(L, &ev, K(result), &res);
-    /* send_event(w1, ev, own) -> deliver_event(W, ev): EXIT */
-    setobj(L, &W, s2v(L->ci->func + 4));
-    getf(L, &W, K(monitoring), &x);
-    setv(L, &x, &pid, &nilv);
-    lua_createtable(L, 0, 3);  /* { topic = "@pid/events", ev = ev, n = 0 } */
-    sethvalue(L, &m, hvalue(s2v(L->top - 1)));  /* 10 */
-    setf(L, &m, K(topic), V(EVENTS_TOPIC));
-    setf(L, &m, K(ev), &ev);
-    setivalue(&x, 0);
-    setf(L, &m, K(n), &x);
-    setobj(L, &W, s2v(L->ci->func + 4));
-    push(L, &W);
-    lua_insert(L, -2);
-    callf(L, V(arrive), 2, 0);
-  }
-  setobj(L, &P, s2v(L->ci->func + 5));
-  setbtvalue(&x);
-  setf(L, &P, K(notified), &x);
-  setuv(L, X->u_notifying, s2v(L->ci->func + 6));
-  /* copool.lua's give(T.co, P) (nothing without rebind): on its stack, up to MAX */
-  if (!ttisnil(V(rebind))) {
-    const TValue *stk = costack(L, &P, K(budget), V(mem_cap_kb), V(hooked), V(plain));
-    TValue sv;
-    setobj(L, &sv, stk);
-    getf(L, &sv, K(n), &x);
-    if (luaV_lessthan(L, &x, V(MAX))) {
-      setivalue(&y, 1);
-      arith(L, LUA_OPADD, &x, &y, &x);
-      if (!ttisinteger(&x)) luaL_error(L, "kernel: copool.lua's stack top is not an integer");
-      setobj(L, &T, s2v(L->ci->func + 1));
-      getf(L, &T, K(co), &f);
-      seti(L, &sv, ivalue(&x), &f);
-      setf(L, &sv, K(n), &x);
-    }
-  }
-  return 0;
-lua:
-  return luaW_calllua(L, V(thread_done), 3);
-}
-
-/* exiter(lifecycle_probe, copool_probe, pids_probe) -> thread_done: Lua closures whose upvalues
-** include every name of XUPVALS */
-static int exiter (lua_State *L) {
-  PROBE_NEW(L, 3, 1, Exit, thread_done, "exiter");
-  return 1;
-}
-
-#undef V
-#undef K
-
-
-/*
-** spawner(f, spawn_probe, process_probe, monitor, link) -> spawn: process.lua's spawn variant f
-** (process.spawn, spawn_monitored, spawn_linked, spawn_linked_monitored: monitor and link its
-** flags) with spawn.lua's spawn_from and start_here for a process.lua entry started here.
-*/
+/* the locals of process.lua, spawn.lua, sched.lua, copool.lua and pids.lua it binds, and its keys */
 #define SUPVALS(X) \
   X(HOSTS) X(HOST) X(MULTI) X(entries) X(bodies) X(lua_body) X(validated) X(shutdown_deadline) \
   X(H) X(SELF) X(proc_meta) X(meta_of) X(fmt_pid) X(NONE) X(run) X(make_env) X(compile) \
@@ -339,7 +78,7 @@ static const ProbeEntry s_key_entries[] = { SKEYS(KEY_ENTRY) };
 #define K(name) (S->k_##name)
 #define SLOT(i) s2v(L->ci->func + (i))
 
-/* the stack of spawn (see spawn_at) */
+/* spawn's stack slots: its arguments (id, host, a1, a2), then what it anchors, in this order */
 enum { A_ID = 1, A_HOST, A_1, A_2, A_P, A_HOSTREC, A_ENT, A_CODE, A_PID, A_Q, A_PREV, A_MOD };
 
 /* the continuation of the Lua spawn variant: its results */
@@ -670,7 +409,7 @@ static int spawner (lua_State *L) {
 /* pushes { exiter, spawner } (lwippy.c puts it into wippy.native as `spawn`) */
 int luaW_open_spawn (lua_State *L) {
   lua_createtable(L, 0, 2);
-  lua_pushcfunction(L, exiter);
+  lua_pushcfunction(L, luaW_exiter);
   lua_setfield(L, -2, "exiter");
   lua_pushcfunction(L, spawner);
   lua_setfield(L, -2, "spawner");
