@@ -69,8 +69,8 @@ typedef struct Spawn {
 
 #define UV_ENTRY(name) PROBE_ENTRY(Spawn, u_, name)
 #define KEY_ENTRY(name) PROBE_ENTRY(Spawn, k_, name)
-static const ProbeEntry s_uv_entries[] = { SUPVALS(UV_ENTRY) };
-static const ProbeEntry s_key_entries[] = { SKEYS(KEY_ENTRY) };
+static const ProbeEntry uv_entries[] = { SUPVALS(UV_ENTRY) };
+static const ProbeEntry key_entries[] = { SKEYS(KEY_ENTRY) };
 #undef UV_ENTRY
 #undef KEY_ENTRY
 
@@ -396,8 +396,7 @@ static int spawner (lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   lua_remove(L, 2);
   lua_remove(L, 2);
-  S = (Spawn *)luaW_probe_new(L, lua_gettop(L), 2, sizeof(Spawn), s_uv_entries, PROBE_COUNT(s_uv_entries),
-                               s_key_entries, PROBE_COUNT(s_key_entries), spawn, "spawner");
+  S = PROBE_NEW(L, lua_gettop(L), 2, Spawn, spawn, "spawner");
   S->monitor = monitor;
   S->link = link;
   return 1;
