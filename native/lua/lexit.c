@@ -93,10 +93,7 @@ static int thread_done (lua_State *L) {
   getf(L, &P, K(home), &x); if (!l_isfalse(&x)) goto lua;
   getf(L, &P, K(on_exit), &x); if (!l_isfalse(&x)) goto lua;
   getf(L, V(run), K(cur), &x); if (!l_isfalse(&x)) goto lua;
-  getf(L, &P, K(subs), &x); if (upto2(L, &x, NULL) != 0) goto lua;
-  getf(L, &P, K(names), &x); if (upto2(L, &x, NULL) != 0) goto lua;
-  getf(L, &P, K(links), &x); if (upto2(L, &x, NULL) != 0) goto lua;
-  getf(L, &P, K(monitoring), &x); if (upto2(L, &x, NULL) != 0) goto lua;
+  /* the watcher first: a job's (a JS watcher, a number) is the Lua's, found out early */
   getf(L, &P, K(watchers), &x);
   nw = upto2(L, &x, &w1);
   if (nw < 0 || nw > 1) goto lua;
@@ -108,8 +105,12 @@ static int thread_done (lua_State *L) {
     getf(L, &W, K(home), &x); if (!l_isfalse(&x)) goto lua;
     getf(L, &W, K(alive), &x); if (l_isfalse(&x)) goto lua;
     getf(L, &W, K(heard), &x); if (!l_isfalse(&x)) goto lua;
-    push(L, &W);  /* 4: anchored */
-  } else lua_pushnil(L);
+  }
+  getf(L, &P, K(subs), &x); if (upto2(L, &x, NULL) != 0) goto lua;
+  getf(L, &P, K(names), &x); if (upto2(L, &x, NULL) != 0) goto lua;
+  getf(L, &P, K(links), &x); if (upto2(L, &x, NULL) != 0) goto lua;
+  getf(L, &P, K(monitoring), &x); if (upto2(L, &x, NULL) != 0) goto lua;
+  if (nw == 1) push(L, &W); else lua_pushnil(L);  /* 4: anchored */
   push(L, &P);  /* 5: anchored */
   /* thread_done: P.threads[T] = nil; P.nthreads = P.nthreads - 1 */
   getf(L, &P, K(threads), &x);
