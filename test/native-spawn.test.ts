@@ -7,7 +7,8 @@
 // children that return a scalar, nil, a table or two values, raise, raise or yield at their module's
 // top level, lack their method, wait for a message (then are sent one or terminated), or spawn a
 // monitored child of their own and return at once; interleaved with plain yields and non-blocking
-// drains of the driver's events. The transcripts (every spawn's result, every event's kind, sender
+// drains of the driver's events; then jobs from JS (rt.exec: a JS exit watcher) of the same
+// children. The transcripts (every spawn's result, every event's kind, sender
 // and result, in the order received, PIDs numbered by first appearance) must be equal, and contain
 // what the checks below name, so the comparison is not of two empty logs.
 import { test, after } from 'node:test';
@@ -148,7 +149,15 @@ async function transcript(lua: boolean, seed: number, steps: number, host: strin
   let rt: Runtime | undefined;
   try {
     rt = await createRuntime({ workers: 1, entries: ENTRIES });
-    return (await rt.exec('ns:driver', [seed, steps, host], { host })) as string;
+    const driven = (await rt.exec('ns:driver', [seed, steps, host], { host })) as string;
+    // jobs from JS: their exits go to a JS exit watcher (one "jx" frame each)
+    const jobs: string[] = [];
+    for (const [id, args] of [['ns:ret', [seed, 'x']], ['ns:nil', []], ['ns:tbl', [1, 2]], ['ns:err', [seed]],
+      ['ns:two', []], ['ns:ret', []], ['ns:toperr', []]] as const) {
+      try { jobs.push(`job ${id} -> ${JSON.stringify(await rt.exec(id, [...args], { host }))}`); }
+      catch (e) { jobs.push(`job ${id} -> error ${(e as Error).message}`); }
+    }
+    return `${driven}\n${jobs.join('\n')}`;
   } finally {
     if (prev === undefined) delete process.env.WIPPY_CSCHED; else process.env.WIPPY_CSCHED = prev;
     await rt?.stop(1000);
@@ -172,7 +181,8 @@ for (const [seed, host] of [[7, 'ns:w'], [1234, 'ns:w'], [99991, 'ns:w'], [4242,
     // what the driver must have done and seen, so the comparison is of real work
     for (const want of ['spawn ns:ret v1', 'spawn ns:ret v2', ' v3 ', ' v4 ', 'ev pid.exit', 'ev pid.link.down',
       'err ', 'top-level failure', 'not found in module', 'after yield', 'terminate ', 'send ',
-      'cannot send', 'error two: failed', 'value {first=', 'left true']) {
+      'cannot send', 'error two: failed', 'value {first=', 'left true', 'job ns:ret -> "2:', 'job ns:nil -> undefined',
+      'job ns:err -> error']) {
       assert.ok(c.includes(want), `the transcript shows "${want}"\n${c}`);
     }
     assert.ok(lines.length > 120, `a transcript of ${lines.length} lines`);

@@ -16,24 +16,26 @@
 ** and r1 is nil, a boolean, a number or a string (its own copy); P is alive and has no `results`
 ** (a function frame's), `execs`, `exit_err`, `finalized`, `home` or `on_exit`, and its `subs`,
 ** `names`, `links` and `monitoring` are empty; no thread is being resumed (run.cur nil: the
-** scheduler calls thread_done after the resume); its watchers are none, or one PID string that is
-** no exec waiter and names a live process W of this worker (procs[w], no `home`, `alive`) with no
-** spawn out on another host (W.heard nil). Then, in order: P.threads[T] = nil, P.nthreads - 1;
-** P.alive = false, P.exit_value = r1 (not a nil); P.finalized = true; remove's procs[P.pid] = nil,
-** nprocs - 1; H.dead(P.uniq); count_load(-1) (run.dload's steps); `notifying` = P; with a
-** watcher: the event { kind = EXIT, from = P.pid, at = step_wall(), result = { value = r1 } }
-** (run.wall, read once per step), W.monitoring[P.pid] = nil and the Lua arrive(W, { topic =
-** "@pid/events", ev = ev, n = 0 }) (mailbox.lua: the record's route stays the mailbox's);
-** P.notified = true, `notifying` back; then give's steps with T.co (on its stack, hooked or plain,
-** up to MAX; nothing without rebind). Anything else (an error, a table result, several watchers, a
-** JS watcher, a watcher elsewhere, links, a process that still holds threads or subscriptions) is
-** the Lua thread_done's, called with the same arguments.
+** scheduler calls thread_done after the resume); its watchers are none, or one JS exit watcher (a
+** number: a job's), or one PID string that is no exec waiter and names a live process W of this
+** worker (procs[w], no `home`, `alive`) with no spawn out on another host (W.heard nil). Then, in
+** order: P.threads[T] = nil, P.nthreads - 1; P.alive = false, P.exit_value = r1 (not a nil);
+** P.finalized = true; remove's procs[P.pid] = nil, nprocs - 1; H.dead(P.uniq); count_load(-1)
+** (run.dload's steps); `notifying` = P; for a JS watcher the Lua post_jx(w, nil, nil, r1) (its
+** "jx" frame); for a process watcher the event { kind = EXIT, from = P.pid, at = step_wall(),
+** result = { value = r1 } } (run.wall, read once per step), W.monitoring[P.pid] = nil and the Lua
+** arrive(W, { topic = "@pid/events", ev = ev, n = 0 }) (mailbox.lua: the record's route stays the
+** mailbox's); P.notified = true, `notifying` back; then give's steps with T.co (on its stack,
+** hooked or plain, up to MAX; nothing without rebind). Anything else (an error, a table result,
+** several watchers, a watcher elsewhere, links, a process that still holds threads or
+** subscriptions) is the Lua thread_done's, called with the same arguments.
 **
 ** Why, measured: a spawn+exit's exit was ~230 VM instructions in 12 Lua calls (thread_done, exit,
 ** finalize, notify_exit, exit_result, step_wall, send_event, deliver_event, count_load, remove,
 ** give_co, arrive); docs/design/native-core.md, "The cost of a spawn", session 10.
 **
-** What it may call: the Lua arrive, the host's dead, wall and load_add, and metamethods. On
+** What it may call: the Lua arrive and post_jx, the host's dead, wall and load_add, and
+** metamethods. On
 ** wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua runs;
 ** test/native-spawn.test.ts runs both on the same seeded sequences.
 */
@@ -41,7 +43,7 @@
 
 /* lifecycle.lua's locals (its probe's upvalues) */
 #define XUPVALS(X) \
-  X(run) X(procs) X(exec_waits) X(notifying) X(arrive) X(H) X(EV_EXIT) X(thread_done) \
+  X(run) X(procs) X(exec_waits) X(notifying) X(arrive) X(post_jx) X(H) X(EV_EXIT) X(thread_done) \
   X(EVENTS_TOPIC) X(nprocs) X(rebind) X(hooked) X(plain) X(mem_cap_kb) X(MAX)
 #define XKEYS(X) \
   X(proc) X(main) X(threads) X(nthreads) X(alive) X(exit_value) X(results) X(execs) X(exit_err) \
@@ -93,11 +95,12 @@ static int thread_done (lua_State *L) {
   getf(L, &P, K(home), &x); if (!l_isfalse(&x)) goto lua;
   getf(L, &P, K(on_exit), &x); if (!l_isfalse(&x)) goto lua;
   getf(L, V(run), K(cur), &x); if (!l_isfalse(&x)) goto lua;
-  /* the watcher first: a job's (a JS watcher, a number) is the Lua's, found out early */
+  /* the watchers: none, a JS watcher (nw 2), or a live local process W (nw 1) */
   getf(L, &P, K(watchers), &x);
   nw = upto2(L, &x, &w1);
   if (nw < 0 || nw > 1) goto lua;
-  if (nw == 1) {
+  if (nw == 1 && ttisnumber(&w1)) nw = 2;  /* a JS exit watcher (a job): one "jx" frame */
+  else if (nw == 1) {
     if (!ttisstring(&w1)) goto lua;
     getv(L, V(exec_waits), &w1, &x); if (!l_isfalse(&x)) goto lua;
     getv(L, V(procs), &w1, &W);
@@ -138,7 +141,10 @@ static int thread_done (lua_State *L) {
   setobj(L, &y, V(notifying));  /* outer */
   push(L, &y);  /* 6: anchored */
   setuv(L, X->u_notifying, &P);
-  if (nw == 1) {
+  if (nw == 2) {  /* post_jx(w1, nil, nil, r1) */
+    push(L, &w1); lua_pushnil(L); lua_pushnil(L); push(L, &r1);
+    callf(L, V(post_jx), 4, 0);
+  } else if (nw == 1) {
     TValue m;
     getf(L, &P, K(pid), &pid);
     push(L, &pid);  /* 7 */

@@ -484,13 +484,13 @@ return function(deps)
     if give_co and T == P.main then give_co(T.co, P) end
   end
   -- On our Lua module the common case (a main thread that returned a scalar, at most one watcher,
-  -- a live process of this worker, nothing else to tell or close) runs in C
+  -- a live process of this worker or a JS exit watcher, nothing else to tell or close) runs in C
   -- (native/lua/lspawn.c exiter, installed by init.lua: the steps of thread_done, exit, finalize,
   -- notify_exit, send_event and deliver_event in one call, with pids.lua's remove and copool.lua's
   -- give, ending in arrive); every other case is the Lua above. It finds these locals by name
   -- among probe's upvalues.
   function M.probe()
-    return run, procs, exec_waits, notifying, arrive, H, EV_EXIT, thread_done, EVENTS_TOPIC
+    return run, procs, exec_waits, notifying, arrive, post_jx, H, EV_EXIT, thread_done, EVENTS_TOPIC
   end
   M.thread_done = thread_done
 
