@@ -143,6 +143,10 @@ const ENTRIES: Array<Record<string, unknown>> = [
   child('ns:nested', `return { main = function(x) local time = require("time"); process.spawn_monitored("ns:ret", process.pid():match("^{(.-)|"), x); return "nested" end }`),
 ];
 
+/** JSON with object keys sorted (a Lua table's key order depends on its state's hash seed) */
+const sorted = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x)
+  ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x));
+
 async function transcript(lua: boolean, seed: number, steps: number, host: string): Promise<string> {
   const prev = process.env.WIPPY_CSCHED;
   if (lua) process.env.WIPPY_CSCHED = '0';
@@ -154,7 +158,7 @@ async function transcript(lua: boolean, seed: number, steps: number, host: strin
     const jobs: string[] = [];
     for (const [id, args] of [['ns:ret', [seed, 'x']], ['ns:nil', []], ['ns:tbl', [1, 2]], ['ns:err', [seed]],
       ['ns:two', []], ['ns:ret', []], ['ns:toperr', []]] as const) {
-      try { jobs.push(`job ${id} -> ${JSON.stringify(await rt.exec(id, [...args], { host }))}`); }
+      try { jobs.push(`job ${id} -> ${sorted(await rt.exec(id, [...args], { host }))}`); }
       catch (e) { jobs.push(`job ${id} -> error ${(e as Error).message}`); }
     }
     return `${driven}\n${jobs.join('\n')}`;
