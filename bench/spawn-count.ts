@@ -18,7 +18,11 @@
 // temporary directory (node_modules symlinked) and three lines are spliced into that copy's
 // kernel, never into the checkout: init.lua gets the profiler below; sched.lua's `hook` (which
 // every new process coroutine and every module chunk's coroutine passes) sets the profiler's hook
-// on the coroutine; spawn.lua's start_here (every spawn path's start on a worker) counts spawns.
+// on the coroutine, and so does copool.lua's coroutine.create (the C spawn takes a coroutine
+// without sched.lua; a reused coroutine keeps its hook); sandbox.lua's make_env of a process's
+// module (every process.lua process started on a worker, from Lua or from C) counts spawns. What runs in C (native/lua/lspawn.c and the other hot paths) has no VM instructions and
+// no hook calls of its own: its bytes are charged to the Lua function that ran before it, and
+// the Lua it calls (add, arrive, make_env, ...) is counted as any Lua.
 // Then `dist/bench/run.js --only W --workers 1 --quick` runs there with WIPPY_BENCH_HOOK=0 (no
 // budget hook, which would replace ours). From the `from`-th spawn for `n` spawns, a count hook of
 // 1 and a call hook on the worker's main Lua thread and every process thread charge each VM
@@ -133,8 +137,14 @@ function prepare(root: string): string {
       splice('sched.lua', 'co = take_co(fn, proc)\n', '      if __SPAWN_COUNT_HOOK then __SPAWN_COUNT_HOOK(co) end\n');
     }
   }
-  splice('spawn.lua', '  local function start_here(id, host, watcher, link, ctx, n, args, pid, uniq)\n',
-    '    if __SPAWN_COUNT then __SPAWN_COUNT() end\n');
+  // every coroutine copool.lua makes is hooked as it is made (a reused one keeps its hook): the C
+  // spawn of native/lua/lspawn.c (our module, session 10) takes and hooks a process's coroutine
+  // without sched.lua's new_thread
+  splice('copool.lua', '  local co_create = coroutine.create\n', '  do local create = co_create; co_create = function(f) '
+    + 'local co = create(f); if __SPAWN_COUNT_HOOK then __SPAWN_COUNT_HOOK(co) end; return co end end\n');
+  // every process.lua process started on a worker gets its module's environment (sandbox.lua
+  // make_env without `loaded`), from the Lua start_here or the C spawn
+  splice('sandbox.lua', '  make_env = function(E, P, loaded)\n', '    if __SPAWN_COUNT and loaded == nil then __SPAWN_COUNT() end\n');
   return dir;
 }
 

@@ -21,6 +21,8 @@
 **   receiver(probe) -> receive                              a channel receive's common cases (lrecv.c)
 **   jobslot(frame_sp, start_slot, sched_probe, taskq_probe) -> slot
 **                                                           a START slot's round for a job (ljob.c)
+**   spawn                                                   { exiter }: a process's start and
+**                                                           end's common case (lspawn.c)
 **   step                                                    { input, output, block }: a step's
 **                                                           input and output in memory (lstep.c)
 **   version                                                 1
@@ -39,6 +41,7 @@ int luaW_open_send (lua_State *L);  /* lsend.c: pushes sender */
 int luaW_open_recv (lua_State *L);  /* lrecv.c: pushes receiver */
 int luaW_open_step (lua_State *L);  /* lstep.c: pushes { input, output, block } */
 int luaW_open_job (lua_State *L);  /* ljob.c: pushes jobslot */
+int luaW_open_spawn (lua_State *L);  /* lspawn.c: pushes { exiter } */
 
 static int luaopen_wippy_native (lua_State *L) {
   lua_createtable(L, 0, 4);
@@ -62,6 +65,8 @@ static int luaopen_wippy_native (lua_State *L) {
   lua_setfield(L, -2, "step");
   luaW_open_job(L);
   lua_setfield(L, -2, "jobslot");
+  luaW_open_spawn(L);
+  lua_setfield(L, -2, "spawn");
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "version");
   return 1;

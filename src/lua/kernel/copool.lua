@@ -58,6 +58,10 @@ return function(deps)
     return co_create(fn)
   end
 
+  -- take's and give's state, for the C of a process's start and end (native/lua/lspawn.c): it
+  -- finds these locals by name among probe's upvalues and does take's and give's steps on them
+  function M.probe() return rebind, co_create, hooked, plain, mem_cap_kb, MAX end
+
   if not rebind then
     function M.give() end
     return M

@@ -113,10 +113,11 @@ local wire = loadmod("wire")() -- frame field indices and shared constants (gene
 -- fresh (lproc.c, for copool.lua); runner: the run loop's common case in C (lsched.c); deliverer: a
 -- same-worker message's arrival in C (ldeliver.c); sender: process.send's common case in C, ending
 -- in that arrival (lsend.c); receiver: a channel receive's common cases in C (lrecv.c); jobslot: a
--- job's START round in C (ljob.c, with the runner); all five off when the host sets __MODS.__csched = "0"
+-- job's START round in C (ljob.c, with the runner); spawn: a process's start and end's common case
+-- in C (lspawn.c); all off when the host sets __MODS.__csched = "0"
 -- (WIPPY_CSCHED=0: an A/B of the Lua on the same module).
 local native_msg, native_counthook, native_rebind, native_runner, native_deliverer, native_sender
-local native_receiver
+local native_receiver, native_spawn
 do
   local nat = type(package) == "table" and type(package.loaded) == "table" and package.loaded["wippy.native"]
   native_msg = type(nat) == "table" and nat.msg or nil
@@ -126,6 +127,7 @@ do
   native_deliverer = type(nat) == "table" and MODS.__csched ~= "0" and nat.deliverer or nil
   native_sender = native_deliverer and nat.sender or nil
   native_receiver = native_deliverer and nat.receiver or nil
+  native_spawn = native_deliverer and nat.spawn or nil
 end
 local copool = loadmod("copool")({ rebind = native_rebind, mem_cap_kb = mem_cap_kb })
 local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb,
@@ -252,6 +254,11 @@ local process = loadmod("process")({
   inbox = mailbox.inbox, events = mailbox.events, listen = mailbox.listen, unlisten = mailbox.unlisten,
   H = H, ready = sched.ready, BLOCK = sched.BLOCK, maybe_yield = sched.maybe_yield, select = channel.channel.select,
   YIELD_AFTER = sched.YIELD_AFTER, strict = strict, sender = native_sender,
+  -- spawner(f, monitor, link, probe): process.lua's spawn variant f with its common case in C
+  -- (lspawn.c), bound to the locals it mirrors
+  spawner = native_spawn and function(f, monitor, link, probe)
+    return native_spawn.spawner(f, monitor, link, probe, spawn.probe, sched.thread_probe, copool.probe, pids.probe)
+  end,
   terminate = lifecycle.terminate, deliver_event = lifecycle.deliver_event, topo = lifecycle.topo,
   EV_EXIT = lifecycle.EV_EXIT, EV_LINK_DOWN = lifecycle.EV_LINK_DOWN, EV_CANCEL = lifecycle.EV_CANCEL,
   spawn_from = spawn.spawn_from, exec = exec.exec, check_exec_args = exec.check_exec_args,
@@ -267,7 +274,9 @@ late.process = process -- the WASM bodies serve their guests' mailbox requests w
 sandbox.install_types(loadmod("types")({ err = err, is_error = is_error, pattern = run.pattern, newud = H.newud }))
 
 sched.install({
-  thread_failed = lifecycle.thread_failed, thread_done = lifecycle.thread_done,
+  thread_failed = lifecycle.thread_failed,
+  -- a main thread's scalar return to at most one local watcher in C (lspawn.c exiter), else the Lua
+  thread_done = native_spawn and native_spawn.exiter(lifecycle.probe, copool.probe, pids.probe) or lifecycle.thread_done,
   do_upgrade = upgrade.do_upgrade, deadlock = lifecycle.deadlock, after_resume = lifecycle.after_resume,
   process_fault = frames.process_fault, kernel_fault = frames.kernel_fault,
   deliver_batch = frames.deliver_batch, take_task = spawn.take_task,

@@ -98,6 +98,7 @@ return function(deps)
   local find, CONTROL_PREFIX = string.find, "{" .. W.CONTROL_HOST .. "|"
 
   local kill, terminate -- below
+  local EVENTS_TOPIC = "@pid/events" -- the topic of an event's mailbox record
 
   ---------------------------------------------------------------------------------------------
   -- Events.
@@ -128,7 +129,7 @@ return function(deps)
       local hooks = P.on_cancel
       if hooks then for _, fn in pairs(hooks) do fn(ev) end end
     end
-    arrive(P, { topic = "@pid/events", ev = ev, n = 0 })
+    arrive(P, { topic = EVENTS_TOPIC, ev = ev, n = 0 })
   end
   M.deliver_event = deliver_event
 
@@ -452,7 +453,7 @@ return function(deps)
   end
   M.deadlock = deadlock
 
-  function M.thread_done(T, r1, r2)
+  local function thread_done(T, r1, r2)
     local P = T.proc
     P.threads[T] = nil
     P.nthreads = P.nthreads - 1
@@ -482,6 +483,16 @@ return function(deps)
     -- its exit is finalized (crash_report read its stack): the coroutine may serve a later spawn
     if give_co and T == P.main then give_co(T.co, P) end
   end
+  -- On our Lua module the common case (a main thread that returned a scalar, at most one watcher,
+  -- a live process of this worker or a JS exit watcher, nothing else to tell or close) runs in C
+  -- (native/lua/lspawn.c exiter, installed by init.lua: the steps of thread_done, exit, finalize,
+  -- notify_exit, send_event and deliver_event in one call, with pids.lua's remove and copool.lua's
+  -- give, ending in arrive); every other case is the Lua above. It finds these locals by name
+  -- among probe's upvalues.
+  function M.probe()
+    return run, procs, exec_waits, notifying, arrive, post_jx, H, EV_EXIT, thread_done, EVENTS_TOPIC
+  end
+  M.thread_done = thread_done
 
   function M.thread_failed(T, e)
     local P = T.proc

@@ -56,6 +56,9 @@ return function(deps)
   local nprocs, started = 0, 0
   function M.add(P) procs[P.pid] = P; nprocs = nprocs + 1; started = started + 1 end
   function M.remove(P) procs[P.pid] = nil; nprocs = nprocs - 1 end
+  -- add's and remove's state, for the C of a process's start and end (native/lua/lspawn.c): it
+  -- finds these locals by name among probe's upvalues and does add's and remove's steps on them
+  function M.probe() return procs, nprocs, started end
   function M.count() return nprocs end
   -- Processes started here since the worker booted (exited = started - count()).
   function M.started() return started end

@@ -171,7 +171,7 @@ return function(deps)
   process.send = deps.sender and deps.sender(deliver_msg, probe) or send
 
   local function spawn_variant(fname, monitor, link)
-    return function(id, host, ...)
+    local function f(id, host, ...)
       local P = cur()
       if id == nil or host == nil then return E("Invalid", fname .. " requires at least id and host arguments") end
       if type(id) ~= "string" then return E("Invalid", fname .. ": id must be a string") end
@@ -196,6 +196,11 @@ return function(deps)
       end
       return spawn_from(P, id, host, monitor, link, n, args)
     end
+    -- On our Lua module the common case runs in C (native/lua/lspawn.c spawner, with spawn.lua's
+    -- probe: this function, spawn_from and start_here for a process.lua entry started here);
+    -- every other case is this Lua function, called with the same arguments.
+    if deps.spawner then return deps.spawner(f, monitor, link, probe) end
+    return f
   end
   process.spawn = spawn_variant("spawn", false, false)
   process.spawn_monitored = spawn_variant("spawn_monitored", true, false)

@@ -201,6 +201,11 @@ return function(deps)
     return T
   end
 
+  -- new_thread's state, for the C of a process's start (native/lua/lspawn.c: a main thread's
+  -- record made and queued as new_thread makes it): it finds these locals by name among probe's
+  -- upvalues
+  function S.thread_probe() return runq, rq_tail, chook, mem_cap_kb end
+
   ---------------------------------------------------------------------------------------------
   -- Timers: a binary min-heap of { at, seq, fn }; cancelled timers are marked, not removed.
   local heap, hn, tseq = {}, 0, 0

@@ -32,7 +32,7 @@
 -- worker (`forward`), so per-sender FIFO holds (sender -> home -> runner, two FIFO rings); frames
 -- that arrived before the runner said "bound" wait in `early` and go first.
 --
--- Size: ~650 lines: the spawn paths (local, kept in the Lua-side list, published,
+-- Size: ~670 lines: the spawn paths (local, kept in the Lua-side list, published,
 -- remote) share the early/forward tables and the adopt rule, and split apart they would have to
 -- hand those to each other.
 --
@@ -131,6 +131,14 @@ return function(deps)
     return true, mod, co
   end
 
+  -- Why an entry's module did not give P a main function -> error kind, message. ok: the chunk
+  -- ran and returned no such method; else it raised mod.
+  local function instantiate_error(Ent, P, ok, mod)
+    if ok then return "NotFound", 'method "' .. tostring(Ent.method) .. '" not found in module' end
+    if memory_error(mod) then return "Internal", errmsg(memory_error(mod)) end
+    return "Internal", "failed to create process: " .. (is_error(mod) and errmsg(mod) or user_tostring(P, mod))
+  end
+
   -- -> main, the coroutine its main thread may run in (run_chunk's; nil: make one) | nil, error
   -- kind, message
   local function lua_instantiate(Ent, f, P, args, n)
@@ -141,10 +149,7 @@ return function(deps)
     if co_isyieldable() then ok, mod = pcall(f, make_env(Ent, P))
     else ok, mod, co = run_chunk(f, make_env(Ent, P), P, args, n) end
     run.cp = prevP
-    if not ok then
-      if memory_error(mod) then return nil, "Internal", errmsg(memory_error(mod)) end
-      return nil, "Internal", "failed to create process: " .. (is_error(mod) and errmsg(mod) or user_tostring(P, mod))
-    end
+    if not ok then return nil, instantiate_error(Ent, P, false, mod) end
     local main = mod
     if Ent.method and Ent.method ~= "" then
       main = type(mod) == "table" and mod[Ent.method] or nil
@@ -152,7 +157,7 @@ return function(deps)
     end
     if type(main) ~= "function" then
       if co then co_close(co) end
-      return nil, "NotFound", 'method "' .. tostring(Ent.method) .. '" not found in module'
+      return nil, instantiate_error(Ent, P, true)
     end
     return main, co
   end
@@ -174,9 +179,9 @@ return function(deps)
   end
 
   local function host_itself(id, host) return host end
+  local lua_body = { prepare = compile, instantiate = lua_instantiate, queueable = true, pid_host = host_itself }
   local bodies = {
-    ["process.lua"] = { prepare = compile, instantiate = lua_instantiate, queueable = true,
-      pid_host = host_itself },
+    ["process.lua"] = lua_body,
     -- A function entry's PID names the entry and the worker that minted it ("<id>#lua.<tid>"):
     -- the worker running it, or, queued, its home (any worker of the host may take it, so many
     -- concurrent calls spread over the host).
@@ -317,6 +322,23 @@ return function(deps)
     end
     return pid
   end
+  -- On our Lua module a spawn from a process's code in the common case (process.spawn,
+  -- spawn_monitored, spawn_linked, spawn_linked_monitored of a process.lua entry on the caller's
+  -- own host of one worker, at most two arguments, no security context) runs in C
+  -- (native/lua/lspawn.c spawner: process.lua's spawn variant, spawn_from and start_here in one
+  -- call); every other case is the Lua above. It finds these locals by name among probe's
+  -- upvalues; c_failed is start_here's end when the C's instantiate failed (ok: the chunk ran but
+  -- gave no main; else it raised mod).
+  local function c_failed(Ent, P, uniq, ok, mod)
+    local kind, msg = instantiate_error(Ent, P, ok, mod)
+    H.dead(uniq)
+    return E(kind, msg)
+  end
+  function M.probe()
+    return HOSTS, HOST, MULTI, entries, bodies, lua_body, validated, shutdown_deadline, H, SELF, proc_meta,
+      meta_of, add, fmt_pid, new_thread, NONE, run, make_env, compile, c_failed
+  end
+
   -- The same with its options in tables (the kernel tests' entry point): opts { watcher, link,
   -- ctx } or nil, pre { pid, uniq } or nil.
   function M.spawn_local(id, host, opts, n, args, pre)

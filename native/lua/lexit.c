@@ -1,0 +1,211 @@
+/*
+** lexit.c: a process's end in C for the common case (`wippy.native.spawn.exiter`, opened by
+** lspawn.c's luaW_open_spawn): lifecycle.lua's thread_done -> exit -> finalize -> notify_exit ->
+** send_event -> deliver_event, with pids.lua's remove and copool.lua's give, the same steps in the
+** same order over the same state, in one C call.
+**
+** What it owns: nothing. The state is the kernel's Lua tables (process and thread records, the
+** sets, the process table `procs`) and the locals of the modules that own them: exiter(lifecycle
+** probe, copool probe, pids probe) finds them by name among the upvalues of the three probe
+** closures (lprobe.h), as lsched.c finds sched.lua's, and reads and writes them where they live
+** (pids.lua's `nprocs`, lifecycle.lua's `notifying`); fields go through lfield.h (the VM's own
+** steps, metamethods included). init.lua installs the result as the scheduler's thread_done hook.
+**
+** thread_done(T, r1, r2): it owns the case when every one of these holds (reads alone, before
+** anything changes): T is its process P's main thread and P's only thread (nthreads 1); r2 is nil
+** and r1 is nil, a boolean, a number or a string (its own copy); P is alive and has no `results`
+** (a function frame's), `execs`, `exit_err`, `finalized`, `home` or `on_exit`, and its `subs`,
+** `names`, `links` and `monitoring` are empty; no thread is being resumed (run.cur nil: the
+** scheduler calls thread_done after the resume); its watchers are none, or one JS exit watcher (a
+** number: a job's), or one PID string that is no exec waiter and names a live process W of this
+** worker (procs[w], no `home`, `alive`) with no spawn out on another host (W.heard nil). Then, in
+** order: P.threads[T] = nil, P.nthreads - 1; P.alive = false, P.exit_value = r1 (not a nil);
+** P.finalized = true; remove's procs[P.pid] = nil, nprocs - 1; H.dead(P.uniq); count_load(-1)
+** (run.dload's steps); `notifying` = P; for a JS watcher the Lua post_jx(w, nil, nil, r1) (its
+** "jx" frame); for a process watcher the event { kind = EXIT, from = P.pid, at = step_wall(),
+** result = { value = r1 } } (run.wall, read once per step), W.monitoring[P.pid] = nil and the Lua
+** arrive(W, { topic = "@pid/events", ev = ev, n = 0 }) (mailbox.lua: the record's route stays the
+** mailbox's); P.notified = true, `notifying` back; then give's steps with T.co (on its stack,
+** hooked or plain, up to MAX; nothing without rebind). Anything else (an error, a table result,
+** several watchers, a watcher elsewhere, links, a process that still holds threads or
+** subscriptions) is the Lua thread_done's, called with the same arguments.
+**
+** Why, measured: a spawn+exit's exit was ~230 VM instructions in 12 Lua calls (thread_done, exit,
+** finalize, notify_exit, exit_result, step_wall, send_event, deliver_event, count_load, remove,
+** give_co, arrive); docs/design/native-core.md, "The cost of a spawn", session 10.
+**
+** What it may call: the Lua arrive and post_jx, the host's dead, wall and load_add, and
+** metamethods. On
+** wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua runs;
+** test/native-spawn.test.ts runs both on the same seeded sequences.
+*/
+#include "lspawn.h"
+
+/* lifecycle.lua's locals (its probe's upvalues) */
+#define XUPVALS(X) \
+  X(run) X(procs) X(exec_waits) X(notifying) X(arrive) X(post_jx) X(H) X(EV_EXIT) X(thread_done) \
+  X(EVENTS_TOPIC) X(nprocs) X(rebind) X(hooked) X(plain) X(mem_cap_kb) X(MAX)
+#define XKEYS(X) \
+  X(proc) X(main) X(threads) X(nthreads) X(alive) X(exit_value) X(results) X(execs) X(exit_err) \
+  X(finalized) X(subs) X(home) X(names) X(links) X(monitoring) X(on_exit) X(watchers) X(heard) \
+  X(cur) X(pid) X(uniq) X(dead) X(wall) X(dload) X(load_add) X(kind) X(from) X(at) X(result) \
+  X(value) X(topic) X(ev) X(n) X(notified) X(co) X(budget)
+
+typedef struct Exit {
+  XUPVALS(PROBE_UV_FIELD)
+  XKEYS(PROBE_KEY_FIELD)
+} Exit;
+
+#define UV_ENTRY(name) PROBE_ENTRY(Exit, u_, name)
+#define KEY_ENTRY(name) PROBE_ENTRY(Exit, k_, name)
+static const ProbeEntry uv_entries[] = { XUPVALS(UV_ENTRY) };
+static const ProbeEntry key_entries[] = { XKEYS(KEY_ENTRY) };
+#undef UV_ENTRY
+#undef KEY_ENTRY
+
+#define V(name) (X->u_##name->v)
+#define K(name) (X->k_##name)
+
+/* thread_done(T, r1, r2) (see the top); upvalue 1: the Exit */
+static int thread_done (lua_State *L) {
+  Exit *X = (Exit *)lua_touserdata(L, lua_upvalueindex(1));
+  TValue T, P, r1, x, y, w1, W, nilv, f, pid, ev, res, at;
+  int nw;
+  lua_settop(L, 3);
+  luaL_checkstack(L, 20, "thread_done");
+  setnilvalue(&nilv);
+  setobj(L, &T, s2v(L->ci->func + 1));
+  setobj(L, &r1, s2v(L->ci->func + 2));
+  /* the case, decided by reads alone */
+  if (!ttisnil(s2v(L->ci->func + 3))) goto lua;
+  if (!(ttisnil(&r1) || ttisboolean(&r1) || ttisnumber(&r1) || ttisstring(&r1))) goto lua;
+  if (!ttistable(&T)) goto lua;
+  getf(L, &T, K(proc), &P);
+  if (!ttistable(&P)) goto lua;
+  getf(L, &P, K(main), &x);
+  if (!luaV_rawequalobj(&x, &T)) goto lua;
+  getf(L, &P, K(nthreads), &x);
+  if (!(ttisinteger(&x) && ivalue(&x) == 1)) goto lua;
+  getf(L, &P, K(alive), &x);
+  if (l_isfalse(&x)) goto lua;
+  getf(L, &P, K(results), &x); if (!ttisnil(&x)) goto lua;
+  getf(L, &P, K(execs), &x); if (!l_isfalse(&x)) goto lua;
+  getf(L, &P, K(exit_err), &x); if (!ttisnil(&x)) goto lua;
+  getf(L, &P, K(finalized), &x); if (!l_isfalse(&x)) goto lua;
+  getf(L, &P, K(home), &x); if (!l_isfalse(&x)) goto lua;
+  getf(L, &P, K(on_exit), &x); if (!l_isfalse(&x)) goto lua;
+  getf(L, V(run), K(cur), &x); if (!l_isfalse(&x)) goto lua;
+  /* the watchers: none, a JS watcher (nw 2), or a live local process W (nw 1) */
+  getf(L, &P, K(watchers), &x);
+  nw = upto2(L, &x, &w1);
+  if (nw < 0 || nw > 1) goto lua;
+  if (nw == 1 && ttisnumber(&w1)) nw = 2;  /* a JS exit watcher (a job): one "jx" frame */
+  else if (nw == 1) {
+    if (!ttisstring(&w1)) goto lua;
+    getv(L, V(exec_waits), &w1, &x); if (!l_isfalse(&x)) goto lua;
+    getv(L, V(procs), &w1, &W);
+    if (!ttistable(&W)) goto lua;
+    getf(L, &W, K(home), &x); if (!l_isfalse(&x)) goto lua;
+    getf(L, &W, K(alive), &x); if (l_isfalse(&x)) goto lua;
+    getf(L, &W, K(heard), &x); if (!l_isfalse(&x)) goto lua;
+  }
+  getf(L, &P, K(subs), &x); if (upto2(L, &x, NULL) != 0) goto lua;
+  getf(L, &P, K(names), &x); if (upto2(L, &x, NULL) != 0) goto lua;
+  getf(L, &P, K(links), &x); if (upto2(L, &x, NULL) != 0) goto lua;
+  getf(L, &P, K(monitoring), &x); if (upto2(L, &x, NULL) != 0) goto lua;
+  if (nw == 1) push(L, &W); else lua_pushnil(L);  /* 4: anchored */
+  push(L, &P);  /* 5: anchored */
+  /* thread_done: P.threads[T] = nil; P.nthreads = P.nthreads - 1 */
+  getf(L, &P, K(threads), &x);
+  setv(L, &x, &T, &nilv);
+  setivalue(&x, 0);
+  setf(L, &P, K(nthreads), &x);
+  /* exit(P, r1, nil) */
+  setbfvalue(&x);
+  setf(L, &P, K(alive), &x);
+  if (!ttisnil(&r1)) setf(L, &P, K(exit_value), &r1);
+  /* finalize(P) */
+  setbtvalue(&x);
+  setf(L, &P, K(finalized), &x);
+  /* pids.lua's remove(P): procs[P.pid] = nil, nprocs - 1 */
+  getf(L, &P, K(pid), &x);
+  setv(L, V(procs), &x, &nilv);
+  uvadd(L, X->u_nprocs, -1);
+  getf(L, V(H), K(dead), &f);
+  push(L, &f);
+  getf(L, &P, K(uniq), &x);
+  push(L, &x);
+  lua_call(L, 1, 0);
+  count_load(L, V(run), V(H), K(dload), K(load_add), -1);
+  /* notify_exit(P) */
+  setobj(L, &y, V(notifying));  /* outer */
+  push(L, &y);  /* 6: anchored */
+  setuv(L, X->u_notifying, &P);
+  if (nw == 2) {  /* post_jx(w1, nil, nil, r1) */
+    push(L, &w1); lua_pushnil(L); lua_pushnil(L); push(L, &r1);
+    callf(L, V(post_jx), 4, 0);
+  } else if (nw == 1) {
+    TValue m;
+    getf(L, &P, K(pid), &pid);
+    push(L, &pid);  /* 7 */
+    lua_createtable(L, 0, 1);  /* { value = v } */
+    sethvalue(L, &res, hvalue(s2v(L->top - 1)));
+    if (!ttisnil(&r1)) setf(L, &res, K(value), &r1);  /* 8 */
+    step_wall(L, V(run), V(H), K(wall), &at);
+    lua_createtable(L, 0, 4);  /* { kind, from, at, result } */
+    sethvalue(L, &ev, hvalue(s2v(L->top - 1)));  /* 9 */
+    setf(L, &ev, K(kind), V(EV_EXIT));
+    setf(L, &ev, K(from), &pid);
+    setf(L, &ev, K(at), &at);
+    setf(L, &ev, K(result), &res);
+    /* send_event(w1, ev, own) -> deliver_event(W, ev): EXIT */
+    setobj(L, &W, s2v(L->ci->func + 4));
+    getf(L, &W, K(monitoring), &x);
+    setv(L, &x, &pid, &nilv);
+    lua_createtable(L, 0, 3);  /* { topic = "@pid/events", ev = ev, n = 0 } */
+    sethvalue(L, &m, hvalue(s2v(L->top - 1)));  /* 10 */
+    setf(L, &m, K(topic), V(EVENTS_TOPIC));
+    setf(L, &m, K(ev), &ev);
+    setivalue(&x, 0);
+    setf(L, &m, K(n), &x);
+    setobj(L, &W, s2v(L->ci->func + 4));
+    push(L, &W);
+    lua_insert(L, -2);
+    callf(L, V(arrive), 2, 0);
+  }
+  setobj(L, &P, s2v(L->ci->func + 5));
+  setbtvalue(&x);
+  setf(L, &P, K(notified), &x);
+  setuv(L, X->u_notifying, s2v(L->ci->func + 6));
+  /* copool.lua's give(T.co, P) (nothing without rebind): on its stack, up to MAX */
+  if (!ttisnil(V(rebind))) {
+    const TValue *stk = costack(L, &P, K(budget), V(mem_cap_kb), V(hooked), V(plain));
+    TValue sv;
+    setobj(L, &sv, stk);
+    getf(L, &sv, K(n), &x);
+    if (luaV_lessthan(L, &x, V(MAX))) {
+      setivalue(&y, 1);
+      arith(L, LUA_OPADD, &x, &y, &x);
+      if (!ttisinteger(&x)) luaL_error(L, "kernel: copool.lua's stack top is not an integer");
+      setobj(L, &T, s2v(L->ci->func + 1));
+      getf(L, &T, K(co), &f);
+      seti(L, &sv, ivalue(&x), &f);
+      setf(L, &sv, K(n), &x);
+    }
+  }
+  return 0;
+lua:
+  return luaW_calllua(L, V(thread_done), 3);
+}
+
+/* exiter(lifecycle_probe, copool_probe, pids_probe) -> thread_done: Lua closures whose upvalues
+** include every name of XUPVALS */
+int luaW_exiter (lua_State *L) {
+  PROBE_NEW(L, 3, 1, Exit, thread_done, "exiter");
+  return 1;
+}
+
+#undef V
+#undef K
+
+

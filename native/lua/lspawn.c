@@ -1,0 +1,437 @@
+/*
+** lspawn.c: a spawn from a process's code in C for the common case (`wippy.native.spawn`, opened
+** by lwippy.c: { spawner, exiter }; the exiter, a process's end, is lexit.c's): process.lua's spawn
+** variants (spawn, spawn_monitored, spawn_linked, spawn_linked_monitored) with spawn.lua's
+** spawn_from, start_here and new_proc, sched.lua's new_thread, copool.lua's take and pids.lua's
+** add, the same steps in the same order over the same state, in one C call (the module's chunk
+** and its environment stay Lua).
+**
+** What it owns: nothing. The state is the kernel's Lua tables and the locals of the modules that
+** own them: spawner(f, monitor, link, probes...) finds them by name among the upvalues of the
+** probe closures of process.lua, spawn.lua, sched.lua (thread_probe), copool.lua and pids.lua
+** (lprobe.h), and reads and writes them where they live (sched.lua's `rq_tail`, pids.lua's
+** `nprocs` and `started`); fields go through lfield.h (the VM's own steps, metamethods included).
+** f is the Lua spawn variant it stands for (monitor, link: its flags).
+**
+** spawn(id, host, ...): it owns the case when every one of these holds (decided by reads and the
+** arguments' copies alone, before anything changes): at most two arguments, each copied by the
+** codec's copy (a scalar is its own copy; a refusal is the Lua's error); the caller can yield (the
+** module's chunk runs in its coroutine: lua_instantiate's first case); id and host are strings;
+** run.cp is a process P allowed without a decision (no actor or no scope, the runtime not strict:
+** init.lua's check), with no context to pass on (P.ctx nil), no spawn out on another host (P.heard
+** nil), not told of its own exit (P.notified); the worker is its host's only one (not MULTI: no
+** queued spawns) and no shutdown began; host is this worker's host, which sets no security block
+** and is not a terminal (whose processes keep their arguments); entries[id] is a process.lua entry
+** (its body is spawn.lua's Lua body) whose chunk compiles. Then start_here's steps: H.pid_alloc(SELF),
+** the PID "{host|0x%05x}" (fmt_pid's text), the record with new_proc's 9 keys and the host's
+** metatable (meta_of), Q.entry; instantiate: run.cp = Q, the Lua make_env(Ent, Q), the chunk called
+** with it under lua_pcallk (a yield inside takes the fast path, patch 0003, and the rest runs in
+** the continuation, spawn_k), run.cp back; main = the module's method (or the module if it is a
+** function); add's steps, count_load(1), validated[id], Q.watchers / Q.links made with the caller's
+** PID; new_thread's steps (copool take: a kept coroutine rebind makes fresh, else
+** coroutine.create; the C count hook when the host sets a budget or the worker a memory cap; the
+** thread record with only the keys it holds; Q.threads, nthreads, nrun; queued at rq_tail),
+** Q.main; then spawn_from's adopt: P.monitoring / P.links hold the PID. A chunk that raises or
+** gives no main ends in spawn.lua's c_failed (start_here's error exit: H.dead, the same messages).
+** Anything else (a remote or queued spawn, a context, a policy, three arguments or more, a
+** terminal, a frame spawn) is the Lua variant's, called with the same arguments and a continuation.
+**
+** Why, measured: a monitored spawn was ~420 VM instructions in ~30 Lua calls (the variant, cur,
+** check, spawn_from, start_here, prepare, fmt_pid, new_proc, step_wall, instantiate, make_env,
+** add, count_load, new_thread, take_co); docs/design/native-core.md, "The cost of a spawn",
+** session 10.
+**
+** What it may call: the module's chunk and its main lookup (user code, metamethods), the Lua
+** make_env, compile, meta_of, fmt_pid (a uniq that is not a non-negative integer), c_failed and
+** the Lua variant, the codec's copy, rebind, coroutine.create, the C count hook, and the host's
+** pid_alloc, wall and load_add. On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the
+** Lua runs; test/native-spawn.test.ts runs both on the same seeded sequences.
+*/
+#include "lspawn.h"
+
+/* the locals of process.lua, spawn.lua, sched.lua, copool.lua and pids.lua it binds, and its keys */
+#define SUPVALS(X) \
+  X(HOSTS) X(HOST) X(MULTI) X(entries) X(bodies) X(lua_body) X(validated) X(shutdown_deadline) \
+  X(H) X(SELF) X(proc_meta) X(meta_of) X(fmt_pid) X(NONE) X(run) X(make_env) X(compile) \
+  X(c_failed) X(strict) X(copy) X(procs) X(nprocs) X(started) X(runq) X(rq_tail) X(chook) \
+  X(mem_cap_kb) X(rebind) X(co_create) X(hooked) X(plain)
+#define SKEYS(X) \
+  X(cp) X(ctx_actor) X(ctx_scope) X(ctx) X(security) X(kind) X(pid) X(uniq) X(id) X(host) \
+  X(alive) X(nthreads) X(nrun) X(red) X(st) X(entry) X(method) X(watchers) X(links) \
+  X(monitoring) X(heard) X(notified) X(pid_alloc) X(wall) X(dload) X(load_add) X(terminal) \
+  X(__index) X(main) X(budget) X(threads) X(co) X(proc) X(n) X(a1) X(a2)
+
+typedef struct Spawn {
+  SUPVALS(PROBE_UV_FIELD)
+  SKEYS(PROBE_KEY_FIELD)
+  int monitor, link;
+} Spawn;
+
+#define UV_ENTRY(name) PROBE_ENTRY(Spawn, u_, name)
+#define KEY_ENTRY(name) PROBE_ENTRY(Spawn, k_, name)
+static const ProbeEntry uv_entries[] = { SUPVALS(UV_ENTRY) };
+static const ProbeEntry key_entries[] = { SKEYS(KEY_ENTRY) };
+#undef UV_ENTRY
+#undef KEY_ENTRY
+
+#define V(name) (S->u_##name->v)
+#define K(name) (S->k_##name)
+#define SLOT(i) s2v(L->ci->func + (i))
+
+/* spawn's stack slots: its arguments (id, host, a1, a2), then what it anchors, in this order */
+enum { A_ID = 1, A_HOST, A_1, A_2, A_P, A_HOSTREC, A_ENT, A_CODE, A_PID, A_Q, A_PREV, A_MOD };
+
+/* the continuation of the Lua spawn variant: its results */
+static int lua_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  return lua_gettop(L);
+}
+
+/* return f(...) with the nargs arguments as they came (f: the record's uservalue 1) */
+static int spawn_lua (lua_State *L, int nargs) {
+  lua_settop(L, nargs);
+  lua_getiuservalue(L, lua_upvalueindex(1), 1);
+  lua_insert(L, 1);
+  lua_callk(L, nargs, LUA_MULTRET, 0, lua_k);
+  if (lua_status(L) == LUA_YIELD) return 0;  /* a fast yield inside: only return (patch 0003) */
+  return lua_k(L, LUA_OK, 0);
+}
+
+/* P[k] = { [v] = true } (a set made with its member) */
+static void newset (lua_State *L, const TValue *P, TString *k, const TValue *v) {
+  TValue t, tr;
+  lua_createtable(L, 0, 1);
+  sethvalue(L, &t, hvalue(s2v(L->top - 1)));
+  setbtvalue(&tr);
+  setv(L, &t, v, &tr);
+  setf(L, P, k, &t);
+  lua_pop(L, 1);
+}
+
+static int spawn_k (lua_State *L, int status, lua_KContext ctx);
+
+/* pushes fmt_pid's text "{host|0x%05x}" for uniq: the hex digits at least five, zero-padded, by
+** hand (string.format's and snprintf's printf was ~1% of a spawn+exit's worker CPU), in one string
+** made from a stack buffer for a host of up to 200 bytes */
+static void push_pid (lua_State *L, TString *host, lua_Unsigned uniq) {
+  char hex[20], buf[224];
+  const char *hs = getstr(host);
+  size_t hl = tsslen(host), nh = 0, i;
+  do { hex[nh++] = "0123456789abcdef"[uniq & 15]; uniq >>= 4; } while (uniq != 0);
+  while (nh < 5) hex[nh++] = '0';
+  if (hl > 200) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addchar(&b, '{');
+    luaL_addlstring(&b, hs, hl);
+    luaL_addstring(&b, "|0x");
+    for (i = nh; i > 0; i--) luaL_addchar(&b, hex[i - 1]);
+    luaL_addchar(&b, '}');
+    luaL_pushresult(&b);
+    return;
+  }
+  buf[0] = '{';
+  memcpy(buf + 1, hs, hl);
+  memcpy(buf + 1 + hl, "|0x", 3);
+  for (i = 0; i < nh; i++) buf[4 + hl + i] = hex[nh - 1 - i];
+  buf[4 + hl + nh] = '}';
+  lua_pushlstring(L, buf, 5 + hl + nh);
+}
+
+/* copool.lua's take(fn, P) with fn on top (replaced by the coroutine): a kept coroutine that
+** rebind made to run fn, else coroutine.create(fn) */
+static void take_co (lua_State *L, Spawn *S, const TValue *P) {
+  TValue sv, nv, co, fn;
+  lua_Integer n;
+  setobj(L, &fn, s2v(L->top - 1));
+  if (!ttisnil(V(rebind))) {
+    setobj(L, &sv, costack(L, P, K(budget), V(mem_cap_kb), V(hooked), V(plain)));
+    getf(L, &sv, K(n), &nv);
+    if (!ttisinteger(&nv)) luaL_error(L, "kernel: copool.lua's stack top is not an integer");
+    n = ivalue(&nv);
+    while (n > 0) {
+      TValue nilv;
+      geti(L, &sv, n, &co);
+      setnilvalue(&nilv);
+      push(L, &co);  /* anchored */
+      seti(L, &sv, n, &nilv);
+      n--;
+      if (!l_isfalse(&co)) {
+        push(L, V(rebind)); push(L, &co); push(L, &fn);
+        lua_call(L, 2, 1);
+        if (lua_toboolean(L, -1)) {
+          lua_pop(L, 1);
+          setivalue(&nv, n);
+          setf(L, &sv, K(n), &nv);
+          lua_replace(L, -2);  /* the coroutine in fn's place */
+          return;
+        }
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
+    }
+    setivalue(&nv, 0);
+    setf(L, &sv, K(n), &nv);
+  }
+  push(L, V(co_create));
+  lua_insert(L, -2);
+  lua_call(L, 1, 1);
+}
+
+/* sched.lua's new_thread(Q, main, nil, n, a1, a2) with main at A_MOD + 1 and a1, a2 at A_1, A_2:
+** the coroutine (hooked if Q's host sets a budget or the worker a memory cap: the C count hook),
+** the thread record with the keys it holds, Q.threads, Q.nthreads, queued. *T: the record, also
+** left on top. */
+static void new_thread (lua_State *L, Spawn *S, const TValue *Q, int n, TValue *T) {
+  TValue co, x, ts, one, tr;
+  push(L, SLOT(A_MOD + 1));
+  take_co(L, S, Q);
+  setobj(L, &co, s2v(L->top - 1));  /* anchored */
+  getf(L, Q, K(budget), &x);
+  if (!l_isfalse(&x) || !l_isfalse(V(mem_cap_kb))) {
+    if (ttisnil(V(chook))) luaL_error(L, "kernel: a hooked process without the C count hook");
+    push(L, V(chook)); push(L, &co);
+    lua_call(L, 1, 0);
+  }
+  lua_createtable(L, 0, n == 2 ? 5 : 4);
+  sethvalue(L, T, hvalue(s2v(L->top - 1)));
+  setf(L, T, K(co), &co);
+  lua_replace(L, -2);  /* the record in the coroutine's place (it holds it) */
+  setf(L, T, K(proc), (TValue *)Q);
+  setivalue(&x, n);
+  setf(L, T, K(n), &x);
+  if (n >= 1) setf(L, T, K(a1), SLOT(A_1));
+  if (n == 2) setf(L, T, K(a2), SLOT(A_2));
+  setbtvalue(&tr);
+  getf(L, Q, K(threads), &ts);
+  if (!l_isfalse(&ts)) setv(L, &ts, T, &tr);
+  else {
+    lua_createtable(L, 0, 1);
+    sethvalue(L, &ts, hvalue(s2v(L->top - 1)));
+    setv(L, &ts, T, &tr);
+    setf(L, Q, K(threads), &ts);
+    lua_pop(L, 1);
+  }
+  setivalue(&one, 1);
+  getf(L, Q, K(nthreads), &x);
+  arith(L, LUA_OPADD, &x, &one, &x);
+  setf(L, Q, K(nthreads), &x);
+  getf(L, Q, K(nrun), &x);
+  arith(L, LUA_OPADD, &x, &one, &x);
+  setf(L, Q, K(nrun), &x);
+  arith(L, LUA_OPADD, V(rq_tail), &one, &x);
+  if (!ttisinteger(&x)) luaL_error(L, "kernel: sched.lua's rq_tail is not an integer");
+  setuv(L, S->u_rq_tail, &x);
+  seti(L, V(runq), ivalue(&x), T);
+}
+
+/* spawn(id, host, ...) (see the top); upvalue 1: the Spawn */
+static int spawn (lua_State *L) {
+  Spawn *S = (Spawn *)lua_touserdata(L, lua_upvalueindex(1));
+  int nargs = lua_gettop(L), n = nargs - 2, i;
+  TValue P, x, y, hostrec, Ent, body, code, mt, uniq, pid, Q, st, w, zero, tr;
+  luaL_checkstack(L, 24, "spawn");
+  /* the case, decided by reads (and the arguments' copies) alone */
+  if (n < 0 || n > 2 || !lua_isyieldable(L)) goto lua;
+  if (!ttisstring(SLOT(A_ID)) || !ttisstring(SLOT(A_HOST))) goto lua;
+  getf(L, V(run), K(cp), &P);
+  if (!ttistable(&P)) goto lua;
+  /* init.lua's check: allowed without a decision */
+  if (!l_isfalse(V(strict))) goto lua;
+  getf(L, &P, K(ctx_actor), &x);
+  if (!ttisnil(&x)) {
+    getf(L, &P, K(ctx_scope), &y);
+    if (!ttisnil(&y)) goto lua;
+  }
+  getf(L, &P, K(ctx), &x); if (!ttisnil(&x)) goto lua;  /* the child inherits a context */
+  getf(L, &P, K(heard), &x); if (!ttisnil(&x)) goto lua;
+  getf(L, &P, K(notified), &x); if (!l_isfalse(&x)) goto lua;
+  if (!l_isfalse(V(MULTI)) || !ttisnil(V(shutdown_deadline))) goto lua;
+  if (!luaV_rawequalobj(SLOT(A_HOST), V(HOST))) goto lua;
+  getv(L, V(HOSTS), SLOT(A_HOST), &hostrec);
+  if (!ttistable(&hostrec)) goto lua;
+  getf(L, &hostrec, K(security), &x); if (!l_isfalse(&x)) goto lua;
+  getv(L, V(entries), SLOT(A_ID), &Ent);
+  if (!ttistable(&Ent)) goto lua;
+  getf(L, &Ent, K(kind), &x);
+  getv(L, V(bodies), &x, &body);
+  if (!luaV_rawequalobj(&body, V(lua_body))) goto lua;
+  /* the process record's metatable (meta_of: made once per host) and its terminal flag */
+  getv(L, V(proc_meta), &hostrec, &mt);
+  if (l_isfalse(&mt)) {
+    push(L, V(meta_of)); push(L, &hostrec);
+    lua_call(L, 1, 1);
+    setobj(L, &mt, s2v(L->top - 1));
+    lua_pop(L, 1);  /* kept by proc_meta */
+  }
+  if (!ttistable(&mt)) goto lua;
+  getf(L, &mt, K(__index), &x);
+  getf(L, &x, K(terminal), &y);
+  if (!l_isfalse(&y)) goto lua;  /* a terminal's process keeps its arguments (P.args) */
+  /* the arguments, copied (the codec's copy: data only; a refusal is the Lua's error) */
+  lua_settop(L, A_2);
+  for (i = A_1; i < A_1 + n; i++) {
+    TValue *a = SLOT(i);
+    if (ttisnil(a) || ttisboolean(a) || ttisnumber(a) || ttisstring(a)) continue;
+    push(L, V(copy)); push(L, a);
+    lua_call(L, 1, 2);
+    if (!ttisnil(s2v(L->top - 1))) { lua_settop(L, A_2); lua_pop(L, 2 - n); goto lua; }
+    lua_pop(L, 1);
+    lua_replace(L, i);
+  }
+  /* prepare: the entry's chunk, compiled once per worker (its failure is the Lua's error) */
+  push(L, V(compile)); push(L, &Ent); push(L, SLOT(A_ID));
+  lua_call(L, 2, 1);
+  setobj(L, &code, s2v(L->top - 1));
+  lua_pop(L, 1);
+  if (l_isfalse(&code)) { lua_settop(L, A_2); lua_pop(L, 2 - n); goto lua; }
+  push(L, &P);  /* A_P */
+  push(L, &hostrec);  /* A_HOSTREC */
+  push(L, &Ent);  /* A_ENT */
+  push(L, &code);  /* A_CODE */
+  /* from here on the spawn is the C's: the PID */
+  getf(L, V(H), K(pid_alloc), &x);
+  push(L, &x); push(L, V(SELF));
+  lua_call(L, 1, 1);
+  setobj(L, &uniq, s2v(L->top - 1));
+  lua_pop(L, 1);
+  if (ttisinteger(&uniq) && ivalue(&uniq) >= 0)  /* A_PID */
+    push_pid(L, tsvalue(SLOT(A_HOST)), (lua_Unsigned)ivalue(&uniq));
+  else {
+    push(L, V(fmt_pid)); push(L, SLOT(A_HOST)); push(L, &uniq);
+    lua_call(L, 2, 1);  /* A_PID */
+  }
+  setobj(L, &pid, SLOT(A_PID));
+  /* new_proc: the record (its 9 keys in one 16-slot hash part, as the constructor makes it) */
+  lua_createtable(L, 0, 9);  /* A_Q */
+  sethvalue(L, &Q, hvalue(s2v(L->top - 1)));
+  setf(L, &Q, K(pid), &pid);
+  setf(L, &Q, K(uniq), &uniq);
+  setf(L, &Q, K(id), SLOT(A_ID));
+  setf(L, &Q, K(host), SLOT(A_HOST));
+  setbtvalue(&tr);
+  setf(L, &Q, K(alive), &tr);
+  setivalue(&zero, 0);
+  setf(L, &Q, K(nthreads), &zero);
+  setf(L, &Q, K(nrun), &zero);
+  setf(L, &Q, K(red), &zero);
+  lua_createtable(L, 5, 0);
+  sethvalue(L, &st, hvalue(s2v(L->top - 1)));
+  for (i = 1; i <= 4; i++) seti(L, &st, i, &zero);
+  step_wall(L, V(run), V(H), K(wall), &w);
+  seti(L, &st, 5, &w);
+  setf(L, &Q, K(st), &st);
+  lua_pop(L, 1);
+  push(L, &mt);
+  lua_setmetatable(L, A_Q);
+  setf(L, &Q, K(entry), &Ent);
+  /* instantiate: the chunk runs as the new process, in the caller's coroutine (yieldable) */
+  getf(L, V(run), K(cp), &x);
+  push(L, &x);  /* A_PREV */
+  setf(L, V(run), K(cp), &Q);
+  push(L, SLOT(A_CODE));  /* A_MOD: the chunk */
+  push(L, V(make_env)); push(L, &Ent); push(L, &Q);
+  lua_call(L, 2, 1);  /* its environment */
+  {
+    int status = lua_pcallk(L, 1, 1, 0, (lua_KContext)n, spawn_k);
+    if (lua_status(L) == LUA_YIELD) return 0;  /* a fast yield inside the chunk (patch 0003) */
+    return spawn_k(L, status, (lua_KContext)n);
+  }
+lua:
+  return spawn_lua(L, nargs);
+}
+
+/* the rest of spawn after the chunk ran (status: pcall's; its result at A_MOD) */
+static int spawn_k (lua_State *L, int status, lua_KContext ctx) {
+  Spawn *S = (Spawn *)lua_touserdata(L, lua_upvalueindex(1));
+  int n = (int)ctx;
+  TValue Q, mod, main, x, pid, T, tr, m;
+  luaL_checkstack(L, 16, "spawn");
+  lua_settop(L, A_MOD);
+  setf(L, V(run), K(cp), SLOT(A_PREV));
+  setobj(L, &mod, SLOT(A_MOD));
+  setobj(L, &Q, SLOT(A_Q));
+  if (status != LUA_OK && status != LUA_YIELD) {
+    lua_pushboolean(L, 0);
+    goto failed;
+  }
+  setobj(L, &main, &mod);
+  getf(L, SLOT(A_ENT), K(method), &x);
+  if (!l_isfalse(&x) && !(ttisstring(&x) && tsslen(tsvalue(&x)) == 0)) {
+    if (ttistable(&mod)) getv(L, &mod, &x, &main); else setnilvalue(&main);
+    if (!ttisfunction(&main) && ttisfunction(&mod)) setobj(L, &main, &mod);
+  }
+  if (!ttisfunction(&main)) {
+    lua_pushboolean(L, 1);
+    goto failed;
+  }
+  push(L, &main);  /* A_MOD + 1: anchored */
+  setobj(L, &pid, SLOT(A_PID));
+  /* pids.lua's add(Q): procs[pid] = Q, nprocs + 1, started + 1 */
+  setv(L, V(procs), &pid, &Q);
+  uvadd(L, S->u_nprocs, 1);
+  uvadd(L, S->u_started, 1);
+  count_load(L, V(run), V(H), K(dload), K(load_add), 1);
+  setbtvalue(&tr);
+  setv(L, V(validated), SLOT(A_ID), &tr);
+  /* the caller's PID, its watcher (monitor) and link: sets made with their member */
+  getf(L, SLOT(A_P), K(pid), &x);
+  if (S->monitor) newset(L, &Q, K(watchers), &x);
+  if (S->link) newset(L, &Q, K(links), &x);
+  /* the main thread, queued: sched.lua's new_thread(Q, main, nil, n, a1, a2) */
+  new_thread(L, S, &Q, n, &T);
+  setf(L, &Q, K(main), &T);
+  lua_pop(L, 1);
+  /* spawn_from: what the caller keeps (adopt's common case) */
+  if (S->monitor) {
+    getf(L, SLOT(A_P), K(monitoring), &m);
+    if (luaV_rawequalobj(&m, V(NONE))) newset(L, SLOT(A_P), K(monitoring), &pid);
+    else setv(L, &m, &pid, &tr);
+  }
+  if (S->link) {
+    getf(L, SLOT(A_P), K(links), &m);
+    if (luaV_rawequalobj(&m, V(NONE))) newset(L, SLOT(A_P), K(links), &pid);
+    else setv(L, &m, &pid, &tr);
+  }
+  push(L, &pid);
+  return 1;
+failed:  /* c_failed(Ent, Q, uniq, ok, mod) -> nil, err */
+  {
+    TValue ok;
+    setobj(L, &ok, s2v(L->top - 1));
+    lua_settop(L, A_MOD);
+    push(L, V(c_failed)); push(L, SLOT(A_ENT)); push(L, &Q);
+    getf(L, &Q, K(uniq), &x);
+    push(L, &x); push(L, &ok); push(L, &mod);
+    lua_call(L, 5, 2);
+    return 2;
+  }
+}
+
+/* spawner(f, monitor, link, probes...) -> spawn: the probes (process.lua's, spawn.lua's,
+** sched.lua's thread_probe, copool.lua's, pids.lua's) are Lua closures whose upvalues include every
+** name of SUPVALS */
+static int spawner (lua_State *L) {
+  int monitor = lua_toboolean(L, 2), link = lua_toboolean(L, 3);
+  Spawn *S;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_remove(L, 2);
+  lua_remove(L, 2);
+  S = PROBE_NEW(L, lua_gettop(L), 2, Spawn, spawn, "spawner");
+  S->monitor = monitor;
+  S->link = link;
+  return 1;
+}
+
+#undef V
+#undef K
+
+/* pushes { exiter, spawner } (lwippy.c puts it into wippy.native as `spawn`) */
+int luaW_open_spawn (lua_State *L) {
+  lua_createtable(L, 0, 2);
+  lua_pushcfunction(L, luaW_exiter);
+  lua_setfield(L, -2, "exiter");
+  lua_pushcfunction(L, spawner);
+  lua_setfield(L, -2, "spawner");
+  return 1;
+}

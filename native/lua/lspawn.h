@@ -1,0 +1,119 @@
+/*
+** lspawn.h: what the C of a process's start (lspawn.c) and end (lexit.c) share: field and call
+** steps on the kernel's Lua tables beyond lfield.h's, and lifecycle.lua's per-step clock and load
+** count, copool.lua's stack choice, pids.lua's counts, done the Lua's way.
+*/
+#ifndef lspawn_h
+#define lspawn_h
+
+#include "lprobe.h"
+
+/* exiter(lifecycle_probe, copool_probe, pids_probe) -> thread_done (lexit.c) */
+int luaW_exiter (lua_State *L);
+
+/* t[k] = v (SETTABLE's steps: the raw slot, else luaV_finishset with metamethods) */
+static inline void setv (lua_State *L, const TValue *t, const TValue *k, TValue *v) {
+  const TValue *slot = NULL;
+  TValue key;
+  if (ttistable(t)) {
+    Table *h = hvalue(t);
+    slot = luaH_get(h, k);
+    if (!isempty(slot)) {
+      setobj2t(L, cast(TValue *, slot), v);
+      luaC_barrierback(L, obj2gco(h), v);
+      return;
+    }
+  }
+  setobj(L, &key, k);
+  luaV_finishset(L, t, &key, v, slot);
+}
+
+/* the number of keys of table t, counted up to 2 (next's walk); -1 if t is not a table */
+static inline int upto2 (lua_State *L, const TValue *t, TValue *first) {
+  int n = 0;
+  if (!ttistable(t)) return -1;
+  push(L, t);
+  lua_pushnil(L);
+  while (n < 2 && lua_next(L, -2)) {
+    if (n == 0 && first) setobj(L, first, s2v(L->top - 2));
+    n++;
+    lua_pop(L, 1);
+  }
+  lua_settop(L, lua_gettop(L) - (n < 2 ? 1 : 2));
+  return n;
+}
+
+/* call the Lua function f with the nargs values on top, nres results */
+static inline void callf (lua_State *L, const TValue *f, int nargs, int nres) {
+  push(L, f);
+  lua_insert(L, -(nargs + 1));
+  lua_call(L, nargs, nres);
+}
+
+/* out = H.<k>() */
+static inline void hostcall0 (lua_State *L, const TValue *H, TString *k, TValue *out) {
+  TValue f;
+  getf(L, H, k, &f);
+  push(L, &f);
+  lua_call(L, 0, 1);
+  setobj(L, out, s2v(L->top - 1));
+  lua_pop(L, 1);
+}
+
+/* lifecycle.lua's step_wall(): the step's wall clock in seconds (run.wall, read once per step; no
+** run.wall: H.wall() each time, as the kernel tests' fakes have it) */
+static inline void step_wall (lua_State *L, const TValue *run, const TValue *H, TString *kwall, TValue *out) {
+  TValue w, e9;
+  getf(L, run, kwall, &w);
+  if (ttisnil(&w) || (ttisinteger(&w) && ivalue(&w) == 0) || (ttisfloat(&w) && fltvalue(&w) == 0)) {
+    int store = !ttisnil(&w);
+    hostcall0(L, H, kwall, &w);
+    setfltvalue(&e9, 1e9);
+    arith(L, LUA_OPDIV, &w, &e9, &w);
+    if (store) setf(L, run, kwall, &w);
+  }
+  setobj(L, out, &w);
+}
+
+/* lifecycle.lua's count_load(d), d = 1 or -1: run.dload's steps (none: H.load_add(d) at once) */
+static inline void count_load (lua_State *L, const TValue *run, const TValue *H, TString *kdload,
+                        TString *kload_add, lua_Integer d) {
+  TValue n, dv, zero, f;
+  setivalue(&dv, d);
+  setivalue(&zero, 0);
+  getf(L, run, kdload, &n);
+  if (ttisnil(&n)) {
+    getf(L, H, kload_add, &f);
+    push(L, &f);
+    push(L, &dv);
+    lua_call(L, 1, 0);
+    return;
+  }
+  arith(L, LUA_OPADD, &n, &dv, &n);
+  if (luaV_lessthan(L, &zero, &n)) {
+    getf(L, H, kload_add, &f);
+    push(L, &f);
+    push(L, &n);
+    lua_call(L, 1, 0);
+    setivalue(&n, 0);
+  }
+  setf(L, run, kdload, &n);
+}
+
+/* *uv = *uv + d for an integer-valued upvalue (pids.lua's counts) */
+static inline void uvadd (lua_State *L, UpVal *uv, lua_Integer d) {
+  TValue dv, x;
+  setivalue(&dv, d);
+  arith(L, LUA_OPADD, uv->v, &dv, &x);
+  setuv(L, uv, &x);
+}
+
+/* copool.lua's stack for P's coroutines: (P.budget or mem_cap_kb) and hooked or plain */
+static inline const TValue *costack (lua_State *L, const TValue *P, TString *kbudget, const TValue *mem_cap_kb,
+                              const TValue *hooked, const TValue *plain) {
+  TValue b;
+  getf(L, P, kbudget, &b);
+  return (!l_isfalse(&b) || !l_isfalse(mem_cap_kb)) ? hooked : plain;
+}
+
+#endif
