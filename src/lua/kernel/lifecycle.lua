@@ -27,6 +27,10 @@
 -- from outside (terminate, a linked process's failure, anything after a CANCEL) are not crashes
 -- and are not reported.
 --
+-- Size: ~550 lines: an exit's two halves, its events and the hooks the scheduler calls at a
+-- thread's end share the record's exit fields and must change together (lexit.c mirrors
+-- thread_done's common case, native-spawn.test.ts checks the two agree).
+--
 -- Owns: the event kinds, CANCEL hooks (P.on_cancel), exec waiters (node:control PIDs minted per
 -- process.exec whose only job is to receive the callee's EXIT), exit/kill/terminate, the
 -- scheduler's exit hooks (thread_done, thread_failed, deadlock, after_resume), ending a process
