@@ -133,8 +133,10 @@ async function spawnExit(ctx: BenchContext, workers: number): Promise<Figure[]> 
     const per = shares(total, workers);
     ctx.note(`${fmtInt(total)} spawns`);
     // Untimed spawn+exits per driver first, for the reason ping-pong's warm-up gives (V8 tiers the
-    // Lua module and the workers' JS up in a new runtime's first fraction of a second).
-    const spawnWarm = 5_000;
+    // Lua module and the workers' JS up in a new runtime's first fraction of a second). 20,000:
+    // with 5,000 the quick 1-worker row read 92–161k/s against 176–193k after 30,000 (session 10,
+    // Node 24, load ~2, the spawn and exit now running through more of the module's C functions).
+    const spawnWarm = 20_000;
     const { results: res, placement, cpuSeconds } = await runDrivers(rt, 'bench:spawn_driver', MAIN_HOST, per.map((n) => [n, MAIN_HOST, WINDOW, spawnWarm]), ctx);
     check(placement.every((p) => p === 1), `drivers not one per worker: ${placement.join('/')}`);
     res.forEach((r, i) => {
