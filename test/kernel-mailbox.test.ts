@@ -114,3 +114,34 @@ test('listen checks its topic; copy_args refuses functions; stats finds the larg
     local total, max, pid = M.stats()
     F.eq(total, 3); F.eq(max, 2); F.eq(pid, "{app|0x00009}")
   `));
+
+test('a drained backlog keeps its table up to BQ_KEEP slots and drops a bigger one (raw, Message, inbox)', () =>
+  run(String.raw`
+    P.max_mailbox = math.huge
+    local inbox = M.inbox(P)
+    local raw = M.listen(P, "r")
+    local msgs = M.listen(P, "m", { message = true })
+    -- each burst waits in its channel's backlog (no receiver), then is received in order
+    local function burst(ch, topic, n)
+      for i = 1, n do send(topic, i) end
+      for i = 1, n do
+        local v = F.receive(ch)
+        if type(v) ~= "number" then v = v:payload():data() end
+        F.eq(v, i, topic .. " #" .. i)
+      end
+      return F.CH[ch].bq
+    end
+    for _, c in ipairs({ { raw, "r", 6 }, { msgs, "m", 1 }, { inbox, "i", 1 } }) do
+      local ch, topic, slots = c[1], c[2], c[3]
+      -- a small burst: its queue is kept, back at slot 1 (the next burst reuses it)
+      local q = burst(ch, topic, 600 // slots)
+      F.eq(q ~= F.EMPTYQ, true, topic .. ": a small backlog is kept")
+      F.eq(q.h, 1, topic .. ": h"); F.eq(q.t, 0, topic .. ": t")
+      F.eq(burst(ch, topic, 600 // slots), q, topic .. ": and reused")
+      -- a burst past 4,096 slots: dropped for the shared empty queue once drained
+      F.eq(burst(ch, topic, 30000 // slots), F.EMPTYQ, topic .. ": a big backlog is dropped")
+      local keys = 0
+      for _ in pairs(q) do keys = keys + 1 end
+      F.eq(keys, 2, topic .. ": the small queue's slots are empty (h and t left)")
+    end
+  `));

@@ -36,7 +36,8 @@
 ** refill(s) (deliverer's second result, a listen channel's hook: mailbox.lua's refill, which
 ** lrecv.c's receive calls directly after it takes the buffered value): the popped slot's record
 ** leaves the unread count and becomes the spare; then the flat backlog's head moves into the buffer
-** with a record (rec). A Message channel (its backlog holds records) goes to the Lua refill before
+** with a record (rec); a backlog emptied goes back to slot 1, and one whose tail passed BQ_KEEP
+** slots is dropped for the shared empty queue (its array with it). A Message channel (its backlog holds records) goes to the Lua refill before
 ** anything changes; several values get their list from the Lua convert.
 **
 ** Why, measured: a ping-pong message's arrival was ~100 VM instructions in five Lua calls
@@ -52,6 +53,8 @@
 #include "ldeliver.h"
 
 #define FLAT 6  /* slots per message in a raw channel's backlog (mailbox.lua's FLAT) */
+/* an emptied backlog whose tail passed this many slots is dropped (mailbox.lua's BQ_KEEP) */
+#define BQ_KEEP 4096
 
 #define UPVALS(X) \
   X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(delivered) X(convert) X(deliver_msg) X(refill)
@@ -535,11 +538,12 @@ void luaW_refill_at (lua_State *L, Deliv *D, const TValue *sv) {
       seti(L, &mrec, t, &m);
     }
   }
-  if (bh > bt) {  /* bq.h, bq.t = 1, 0 */
+  if (bh > bt) {  /* mailbox.lua's bq_emptied: bq.h, bq.t = 1, 0; a big array dropped */
     setivalue(&x, 0);
     setf(L, &bq, K(t), &x);
     setivalue(&x, 1);
     setf(L, &bq, K(h), &x);
+    if (bt > BQ_KEEP) setf(L, &s, K(bq), V(EMPTYQ));
   }
   lua_settop(L, top);
 }

@@ -139,17 +139,35 @@ return function(deps)
     q[t + 1], q[t + 2], q[t + 3], q[t + 4], q[t + 5], q[t + 6] = topic, from, n, p or false, v, seq
     q.t = t + FLAT
   end
-  -- Pop the head entry of a flat backlog q (not empty): its six values, p nil when absent.
-  local function flat_pop(q)
+  -- A backlog q (s.bq) just emptied: back to slot 1 (channel.lua's offer says why), and one whose
+  -- array grew past BQ_KEEP slots is dropped (s.bq = EMPTYQ: the next push makes a small one).
+  -- Emptying clears the slots but not the array, and Lua shrinks an array only when a rehash
+  -- comes, which a queue refilled from slot 1 never asks for: a channel that once held a million
+  -- messages kept ~96 MB of array for the rest of its life, scanned by every collection. q's slot
+  -- numbers never passed q.t since it last went back to slot 1, so q.t bounds its array. BQ_KEEP
+  -- (4,096 slots: 682 flat entries, 64 KB of array) is kept: regrowing that much by doubling is
+  -- ~1 % of what the messages that filled it cost, and bench/msg-path.ts's `deep` mode (10,000
+  -- messages per turn, so a regrowth per turn) costs the same per message with it and without
+  -- (docs/design/native-core.md, "The per-message path", session 10). The old table is left
+  -- empty too (h = 1, t = 0): a caller's local copy of it reads an empty queue. ldeliver.c's
+  -- refill does the same (its BQ_KEEP).
+  local BQ_KEEP = 4096
+  local function bq_emptied(s, q)
+    local t = q.t
+    q.h, q.t = 1, 0
+    if t > BQ_KEEP then s.bq = EMPTYQ end
+  end
+  -- Pop the head entry of s's flat backlog q (not empty): its six values, p nil when absent.
+  local function flat_pop(s, q)
     local h = q.h
     local topic, from, n, p, v, seq = q[h], q[h + 1], q[h + 2], q[h + 3], q[h + 4], q[h + 5]
     q[h], q[h + 1], q[h + 2], q[h + 3], q[h + 4], q[h + 5] = nil, nil, nil, nil, nil, nil
-    if h + FLAT > q.t then q.h, q.t = 1, 0 else q.h = h + FLAT end -- emptied: back to slot 1
+    if h + FLAT > q.t then bq_emptied(s, q) else q.h = h + FLAT end -- emptied: back to slot 1
     return topic, from, n, p or nil, v, seq
   end
   -- A record of a flat entry (unlisten, unread_records, a channel turning into a Message one)
-  local function flat_rec(q)
-    local topic, from, n, p, v, seq = flat_pop(q)
+  local function flat_rec(s, q)
+    local topic, from, n, p, v, seq = flat_pop(s, q)
     return { topic = topic, from = from, n = n, p = p, v = v, seq = seq }
   end
   -- Push record m on s's backlog (to_channel and route: a raw channel's keeps its fields)
@@ -165,9 +183,10 @@ return function(deps)
   local function backlog_drain(s, out)
     local bq = s.bq
     if s.mode == "raw" then
-      while bq.t >= bq.h do out[#out + 1] = flat_rec(bq) end
+      while bq.t >= bq.h do out[#out + 1] = flat_rec(s, bq) end
     else
       while bq.t >= bq.h do out[#out + 1] = qpop(bq) end
+      if bq ~= EMPTYQ then bq_emptied(s, bq) end
     end
     return out
   end
@@ -201,11 +220,11 @@ return function(deps)
     P.unread = P.unread - 1
     local bq = s.bq
     if s.mode == "raw" then
-      local _, _, n, p, v = flat_pop(bq)
+      local _, _, n, p, v = flat_pop(s, bq)
       return raw_value(n, p, v)
     end
     local m = qpop(bq)
-    if bq.h > bq.t then bq.h, bq.t = 1, 0 end -- emptied: back to slot 1 (channel.lua's offer says why)
+    if bq.h > bq.t then bq_emptied(s, bq) end -- emptied: back to slot 1, a big array dropped
     return convert(s, m)
   end
   -- A record for a message of channel state s: its spare (s.spare: a raw channel's buffered
@@ -278,7 +297,7 @@ return function(deps)
         buf[t] = x
         mrec[t] = m
       end
-      if bh > bt then bq.h, bq.t = 1, 0 end
+      if bh > bt then bq_emptied(s, bq) end
     end
   end
 
