@@ -144,14 +144,15 @@ return function(deps)
   -- Emptying clears the slots but not the array, and Lua shrinks an array only when a rehash
   -- comes, which a queue refilled from slot 1 never asks for: a channel that once held a million
   -- messages kept ~96 MB of array for the rest of its life, scanned by every collection. q's slot
-  -- numbers never passed q.t since it last went back to slot 1, so q.t bounds its array. BQ_KEEP
-  -- (4,096 slots: 682 flat entries, 64 KB of array) is kept: regrowing that much by doubling is
-  -- ~1 % of what the messages that filled it cost, and bench/msg-path.ts's `deep` mode (10,000
-  -- messages per turn, so a regrowth per turn) costs the same per message with it and without
-  -- (docs/design/native-core.md, "The per-message path", session 10). The old table is left
-  -- empty too (h = 1, t = 0): a caller's local copy of it reads an empty queue. ldeliver.c's
-  -- refill does the same (its BQ_KEEP).
-  local BQ_KEEP = 4096
+  -- numbers never passed q.t since it last went back to slot 1, so q.t bounds its array. Up to
+  -- BQ_KEEP slots (8,192: 128 KB of array; a flat backlog of 1,365 messages, above what one
+  -- sender's SEND_BUDGET of 1,000 sends puts there between its yields) the table is kept:
+  -- regrowing an array by doubling costs 5-28 ns per message it holds, 1-5 % of a backlogged
+  -- message's ~450-600 ns, and bench/msg-path.ts's `deep` mode (10,000 messages per turn, so a
+  -- regrowth per turn) costs the same per message with it and without (docs/design/native-core.md,
+  -- "The per-message path", session 10). The old table is left empty too (h = 1, t = 0): a
+  -- caller's local copy of it reads an empty queue. ldeliver.c's refill does the same (its BQ_KEEP).
+  local BQ_KEEP = 8192
   local function bq_emptied(s, q)
     local t = q.t
     q.h, q.t = 1, 0
