@@ -23,19 +23,33 @@
 ** Lua send_tail(P, b) does the rest (the forced yield or maybe_yield's), called with a
 ** continuation so its yield takes the fast path (patch 0003: on such a yield lua_callk returns with
 ** the thread's status LUA_YIELD, and send only returns; the resume ends it through the
-** continuation), and `true`. Anything else (a
-** remote or named destination, a refusal, several values, an unsendable value, no process, a
-** policy to consult) is the Lua send's, called with the same arguments and a continuation,
-** its results returned as they are: every case it does not own is the Lua, untouched.
+** continuation), and `true`.
+**
+** With pids.lua's locate and send_frame given (the step's outbox exists), one value to a process
+** of another worker is ours too, when dest is no process of this worker and pids.lua has parsed it
+** (remote_uniq[dest]: a PID with a host of this runtime, sent to before): the same reads of
+** run.cp, topic and check as above, then locate's remote_uniq branch (tid, alive =
+** H.route(uniq); alive, tid > 0, and the worker's host the PID's or a function PID's) and
+** send_frame's (encode_frame_out(outbox, tid, 5, "m", dest, P.pid, topic, 1, v): the "m" frame
+** into the step's outbox, no Lua string; past the outbox's mark, end_step()), then P.st[4] + 1
+** and the send budget as above. A dead or moved process, or a value the encoder refuses (it
+** appends nothing then), goes to the Lua send before anything changed (the route is a read): it
+** does it all again and returns its error. Anything else (a stolen process's forward, a PID not
+** yet parsed, a name, a refusal, several values, an unsendable value, no process, a policy to
+** consult) is the Lua send's, called with the same arguments and a continuation, its results
+** returned as they are: every case it does not own is the Lua, untouched.
 **
 ** Why, measured: process.send was ~55 VM instructions and four Lua calls (itself, cur, check,
 ** maybe_yield) plus select, copy and deliver per message; docs/design/native-core.md, "The
-** per-message path", session 9, has the figures with and without this.
+** per-message path", session 9, has the figures with and without this. Across workers the Lua
+** send (with locate and send_frame) was 36% of the sender's CPU in the transport stream, the
+** sender the stream's bound: docs/design/scheduler.md, session 10.
 **
 ** What it may call: the codec's copy (tables, userdata, functions, threads), luaW_deliver_at,
-** the Lua send and send_tail, and metamethods.
+** the Lua send and send_tail, H.route, encode_frame_out, end_step, and metamethods.
 ** On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua send runs;
-** test/native-send.test.ts runs both on the same cases.
+** test/native-send.test.ts runs both on the same cases, test/remote-send-c.test.ts the sends to
+** other workers on the three paths.
 */
 #include "lprobe.h"
 #include "ldeliver.h"
