@@ -13,13 +13,14 @@
 // test/kernel-mailbox.test.ts: on the heap their arrays (16 bytes a message) are within the noise
 // of the Message objects' weak table (process.Message -> record), whose hash part a burst grows
 // and the collector leaves as large as the last rehash made it (24 bytes a node).
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createRuntime, type Runtime } from '../src/index.js';
+import { LUA_PATHS as PATHS, onPath } from './helpers/lua-paths.js';
 
 /** Messages of the burst. */
 const RAW = 200_000;
@@ -65,25 +66,11 @@ const ENTRIES = [
 const quiet = pino({ level: 'silent' });
 const heap = async (rt: Runtime): Promise<number> => (await rt.stats()).reduce((n, w) => n + w.heapBytes, 0);
 
-const PATHS: Array<{ name: string; env: Record<string, string | undefined> }> = [
-  { name: 'our module, C steps', env: { WIPPY_LUA: undefined, WIPPY_CSCHED: undefined } },
-  { name: 'our module, WIPPY_CSCHED=0', env: { WIPPY_LUA: undefined, WIPPY_CSCHED: '0' } },
-  { name: 'wasmoon', env: { WIPPY_LUA: 'wasmoon', WIPPY_CSCHED: undefined } },
-];
-const saved = { WIPPY_LUA: process.env.WIPPY_LUA, WIPPY_CSCHED: process.env.WIPPY_CSCHED };
-const setEnv = (env: Record<string, string | undefined>): void => {
-  for (const [k, v] of Object.entries(env)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
-};
-after(() => setEnv(saved));
-
 const outcomes: string[] = [];
 for (const path of PATHS) {
   test(`a drained burst gives the Lua heap back (${path.name})`, async () => {
-    // the workers read the variables when they start (module.ts, engine.ts); the outer
-    // environment's choice is kept for the paths that do not set one
-    setEnv({ WIPPY_LUA: path.env.WIPPY_LUA ?? saved.WIPPY_LUA, WIPPY_CSCHED: path.env.WIPPY_CSCHED ?? saved.WIPPY_CSCHED });
-    if (path.env.WIPPY_LUA === 'wasmoon' || path.env.WIPPY_CSCHED === '0') setEnv(path.env);
-    const rt = await createRuntime({ entries: ENTRIES as any, root: mkdtempSync(join(tmpdir(), 'wippy-bm-')), logger: quiet });
+    const rt = await onPath(path, () => createRuntime({ entries: ENTRIES as any,
+      root: mkdtempSync(join(tmpdir(), 'wippy-bm-')), logger: quiet }));
     try {
       const holder = await rt.spawn('bm:holder', 'bm:host', [RAW]);
       // a first fill and drain: what the first burst makes once (the kernel's lazily made tables,
@@ -104,7 +91,6 @@ for (const path of PATHS) {
       outcomes.push('drained 0 out of order, heap back');
     } finally {
       await rt.stop(200);
-      setEnv(saved);
     }
   });
 }

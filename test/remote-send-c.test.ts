@@ -8,9 +8,10 @@
 // lives). Each
 // sender records every send's result; the receiver records, per sender and channel, every value in
 // the order it arrived. The three runs must give the same records.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { scenarioRuntime, main, REPORT_OR_EXIT, type Scenario } from './helpers/lua-runtime.js';
+import { LUA_PATHS as PATHS, onPath } from './helpers/lua-paths.js';
 
 const SHOW = String.raw`
 local function show(v)
@@ -158,17 +159,6 @@ const scenarios: Scenario[] = [
     return table.concat(results, "\\n") .. "\\n--\\n" .. report`) },
 ];
 
-const PATHS: Array<{ name: string; env: Record<string, string | undefined> }> = [
-  { name: 'C', env: { WIPPY_LUA: undefined, WIPPY_CSCHED: undefined } },
-  { name: 'WIPPY_CSCHED=0', env: { WIPPY_LUA: undefined, WIPPY_CSCHED: '0' } },
-  { name: 'wasmoon', env: { WIPPY_LUA: 'wasmoon', WIPPY_CSCHED: undefined } },
-];
-const saved = { WIPPY_LUA: process.env.WIPPY_LUA, WIPPY_CSCHED: process.env.WIPPY_CSCHED };
-const setEnv = (env: Record<string, string | undefined>): void => {
-  for (const [k, v] of Object.entries(env)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
-};
-after(() => setEnv(saved));
-
 /** Per seed and placement, each path's records. */
 const records = new Map<string, string[]>();
 const PLACES = [['test:other', 'across hosts'], ['test:processes', 'one two-worker host']] as const;
@@ -176,9 +166,7 @@ const SEEDS = [1, 2];
 
 for (const path of PATHS) {
   test(`seeded sends across workers (${path.name})`, async () => {
-    setEnv(path.env);
-    const rt = await scenarioRuntime(scenarios, { workers: 2 });
-    setEnv(saved);
+    const rt = await onPath(path, () => scenarioRuntime(scenarios, { workers: 2 }));
     try {
       for (const seed of SEEDS) {
         for (const [rhost, what] of PLACES) {
