@@ -134,12 +134,12 @@ test('a drained backlog keeps its table up to BQ_KEEP slots and drops a bigger o
     for _, c in ipairs({ { raw, "r", 6 }, { msgs, "m", 1 }, { inbox, "i", 1 } }) do
       local ch, topic, slots = c[1], c[2], c[3]
       -- a small burst: its queue is kept, back at slot 1 (the next burst reuses it)
-      local q = burst(ch, topic, 8100 // slots)
+      local q = burst(ch, topic, 64800 // slots)
       F.eq(q ~= F.EMPTYQ, true, topic .. ": a small backlog is kept")
       F.eq(q.h, 1, topic .. ": h"); F.eq(q.t, 0, topic .. ": t")
-      F.eq(burst(ch, topic, 8100 // slots), q, topic .. ": and reused")
-      -- a burst past BQ_KEEP (8,192) slots: dropped for the shared empty queue once drained
-      F.eq(burst(ch, topic, 60000 // slots), F.EMPTYQ, topic .. ": a big backlog is dropped")
+      F.eq(burst(ch, topic, 64800 // slots), q, topic .. ": and reused")
+      -- a burst past BQ_KEEP (65,536) slots: dropped for the shared empty queue once drained
+      F.eq(burst(ch, topic, 90000 // slots), F.EMPTYQ, topic .. ": a big backlog is dropped")
       local keys = 0
       for _ in pairs(q) do keys = keys + 1 end
       F.eq(keys, 2, topic .. ": the small queue's slots are empty (h and t left)")

@@ -54,7 +54,7 @@
 
 #define FLAT 6  /* slots per message in a raw channel's backlog (mailbox.lua's FLAT) */
 /* an emptied backlog whose tail passed this many slots is dropped (mailbox.lua's BQ_KEEP) */
-#define BQ_KEEP 8192
+#define BQ_KEEP 65536
 
 #define UPVALS(X) \
   X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(delivered) X(convert) X(deliver_msg) X(refill)

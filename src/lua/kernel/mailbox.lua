@@ -145,14 +145,15 @@ return function(deps)
   -- comes, which a queue refilled from slot 1 never asks for: a channel that once held a million
   -- messages kept ~96 MB of array for the rest of its life, scanned by every collection. q's slot
   -- numbers never passed q.t since it last went back to slot 1, so q.t bounds its array. Up to
-  -- BQ_KEEP slots (8,192: 128 KB of array; a flat backlog of 1,365 messages, above what one
-  -- sender's SEND_BUDGET of 1,000 sends puts there between its yields) the table is kept:
-  -- regrowing an array by doubling costs 5-28 ns per message it holds, 1-5 % of a backlogged
-  -- message's ~450-600 ns, and bench/msg-path.ts's `deep` mode (10,000 messages per turn, so a
-  -- regrowth per turn) costs the same per message with it and without (docs/design/native-core.md,
-  -- "The per-message path", session 10). The old table is left empty too (h = 1, t = 0): a
-  -- caller's local copy of it reads an empty queue. ldeliver.c's refill does the same (its BQ_KEEP).
-  local BQ_KEEP = 8192
+  -- BQ_KEEP slots (65,536: 1 MB of array; a flat backlog of 10,922 messages) the table is kept,
+  -- so a steady stream's backlog does not regrow every turn: a cross-worker stream's receiver
+  -- takes ~5,700 messages per step, and with 8,192 its worker's CPU per message rose ~10 % (the
+  -- regrowth, and the collector paying for the dropped arrays). A burst past it (fan-in's
+  -- 100,000-1,000,000 per lap) regrows once per lap, 5-28 ns per message, 1-5 % of a backlogged
+  -- message's cost (docs/design/native-core.md, "The per-message path", session 10). The old
+  -- table is left empty too (h = 1, t = 0): a caller's local copy of it reads an empty queue.
+  -- ldeliver.c's refill does the same (its BQ_KEEP).
+  local BQ_KEEP = 65536
   local function bq_emptied(s, q)
     local t = q.t
     q.h, q.t = 1, 0
