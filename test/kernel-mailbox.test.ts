@@ -115,7 +115,7 @@ test('listen checks its topic; copy_args refuses functions; stats finds the larg
     F.eq(total, 3); F.eq(max, 2); F.eq(pid, "{app|0x00009}")
   `));
 
-test('a drained backlog keeps its table up to BQ_KEEP slots and drops a bigger one (raw, Message, inbox)', () =>
+test('a drained backlog keeps its table up to BQ_KEEP slots and drops a bigger one (raw, Message, inbox), a raw one held weakly', () =>
   run(String.raw`
     P.max_mailbox = math.huge
     local inbox = M.inbox(P)
@@ -144,4 +144,24 @@ test('a drained backlog keeps its table up to BQ_KEEP slots and drops a bigger o
       for _ in pairs(q) do keys = keys + 1 end
       F.eq(keys, 2, topic .. ": the small queue's slots are empty (h and t left)")
     end
+    -- a raw channel's dropped table is held weakly: taken back by a push before the collector's
+    -- next cycle, gone after it
+    local function backlogged(n) -- the first of n goes to the 1-slot buffer, the rest behind it
+      for i = 1, n do send("r", i) end
+      return F.CH[raw].bq
+    end
+    local function drain_raw(n) for i = 1, n do F.eq(F.receive(raw), i, "r #" .. i) end end
+    collectgarbage("stop")
+    local seen = setmetatable({}, { __mode = "v" }) -- the big table, not kept alive by the test
+    seen[1] = backlogged(20000)
+    drain_raw(20000)
+    F.eq(F.CH[raw].bq, F.EMPTYQ, "dropped")
+    F.eq(backlogged(2) == seen[1], true, "taken back before a collection")
+    drain_raw(2)
+    backlogged(20000); drain_raw(20000)
+    F.eq(F.CH[raw].bq, F.EMPTYQ, "dropped again")
+    collectgarbage("restart"); collectgarbage("collect"); collectgarbage("collect")
+    F.eq(seen[1], nil, "the dropped table is collected")
+    F.eq(backlogged(2) ~= F.EMPTYQ, true, "a new table after it")
+    drain_raw(2)
   `));

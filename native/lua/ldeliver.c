@@ -37,7 +37,8 @@
 ** lrecv.c's receive calls directly after it takes the buffered value): the popped slot's record
 ** leaves the unread count and becomes the spare; then the flat backlog's head moves into the buffer
 ** with a record (rec); a backlog emptied goes back to slot 1, and one whose tail passed BQ_KEEP
-** slots is dropped for the shared empty queue (its array with it). A Message channel (its backlog holds records) goes to the Lua refill before
+** slots is dropped for the shared empty queue, held weakly in BQSPARE[s] until the collector's
+** next atomic phase (flat_push takes it back if it is still there: mailbox.lua's bq_emptied). A Message channel (its backlog holds records) goes to the Lua refill before
 ** anything changes; several values get their list from the Lua convert.
 **
 ** Why, measured: a ping-pong message's arrival was ~100 VM instructions in five Lua calls
@@ -57,7 +58,7 @@
 #define BQ_KEEP 65536
 
 #define UPVALS(X) \
-  X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(delivered) X(convert) X(deliver_msg) X(refill)
+  X(runq) X(rq_tail) X(CH) X(EMPTYQ) X(BQSPARE) X(delivered) X(convert) X(deliver_msg) X(refill)
 #define KEYS(X) \
   X(unread) X(max_mailbox) X(subs) X(inbox) X(seq) X(topic) X(from) X(n) X(p) X(bq) X(h) X(t) \
   X(mode) X(closed) X(recvq) X(sel) X(proc) X(alive) X(done) X(T) X(buf) X(cap) X(mrec) X(dead) \
@@ -246,6 +247,16 @@ static void rec (lua_State *L, Deliv *D, int off, const TValue *s, TValue *seq, 
 static void flat_push (lua_State *L, Deliv *D, int off, const TValue *s, TValue *seq) {
   TValue q, t, x;
   lua_Integer k;
+  getf(L, s, K(bq), &q);
+  if (luaV_rawequalobj(&q, V(EMPTYQ))) {  /* the table dropped when it last emptied, if left */
+    getv(L, V(BQSPARE), s, &q);
+    if (!l_isfalse(&q)) {
+      setf(L, s, K(bq), &q);  /* s.bq = q, then BQSPARE[s] = nil */
+      push(L, V(BQSPARE)); push(L, s); lua_pushnil(L);
+      lua_rawset(L, -3);
+      lua_pop(L, 1);
+    }
+  }
   luaW_queue_at(L, s, K(bq), V(EMPTYQ), K(h), K(t), &q);
   getf(L, &q, K(t), &t);
   if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
@@ -543,7 +554,12 @@ void luaW_refill_at (lua_State *L, Deliv *D, const TValue *sv) {
     setf(L, &bq, K(t), &x);
     setivalue(&x, 1);
     setf(L, &bq, K(h), &x);
-    if (bt > BQ_KEEP) setf(L, &s, K(bq), V(EMPTYQ));
+    if (bt > BQ_KEEP) {  /* s.bq = EMPTYQ; BQSPARE[s] = bq (a raw channel's) */
+      setf(L, &s, K(bq), V(EMPTYQ));
+      push(L, V(BQSPARE)); push(L, &s); push(L, &bq);
+      lua_rawset(L, -3);
+      lua_pop(L, 1);
+    }
   }
   lua_settop(L, top);
 }

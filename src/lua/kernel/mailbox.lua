@@ -132,9 +132,14 @@ return function(deps)
   -- backlogs (the inbox's Message records, the events channel's) stay queues of records: their
   -- receive hands the record out. ldeliver.c pushes the same slots.
   local FLAT = 6
+  local BQSPARE = setmetatable({}, { __mode = "v" }) -- state -> its dropped backlog (bq_emptied)
   local function flat_push(s, topic, from, n, p, v, seq)
     local q = s.bq
-    if q == EMPTYQ then q = { h = 1, t = 0 }; s.bq = q end
+    if q == EMPTYQ then -- the table dropped when it last emptied, if the collector left it
+      q = BQSPARE[s]
+      if q then BQSPARE[s] = nil else q = { h = 1, t = 0 } end
+      s.bq = q
+    end
     local t = q.t
     q[t + 1], q[t + 2], q[t + 3], q[t + 4], q[t + 5], q[t + 6] = topic, from, n, p or false, v, seq
     q.t = t + FLAT
@@ -152,12 +157,19 @@ return function(deps)
   -- 100,000-1,000,000 per lap) regrows once per lap, 5-28 ns per message, 1-5 % of a backlogged
   -- message's cost (docs/design/native-core.md, "The per-message path", session 10). The old
   -- table is left empty too (h = 1, t = 0): a caller's local copy of it reads an empty queue.
-  -- ldeliver.c's refill does the same (its BQ_KEEP).
+  -- A raw channel's dropped table is kept weakly (BQSPARE[s]) until the collector's next
+  -- atomic phase: a push before that takes it back (fan-in's next lap starts right after its
+  -- receiver drained the last one, so a deep fan-in does not regrow each lap; it read 0.93x
+  -- the messages/s without this), and after it the array is gone (an idle channel's memory
+  -- comes back at the next cycle). ldeliver.c's refill and flat_push do the same (its BQ_KEEP).
   local BQ_KEEP = 65536
   local function bq_emptied(s, q)
     local t = q.t
     q.h, q.t = 1, 0
-    if t > BQ_KEEP then s.bq = EMPTYQ end
+    if t > BQ_KEEP then
+      s.bq = EMPTYQ
+      if s.mode == "raw" then BQSPARE[s] = q end
+    end
   end
   -- Pop the head entry of s's flat backlog q (not empty): its six values, p nil when absent.
   local function flat_pop(s, q)
@@ -429,7 +441,7 @@ return function(deps)
   -- offer and sched.lua's ready in one call, the same steps over the same state; the cold cases go
   -- to the Lua above). It finds these locals by name among probe's upvalues (and the run queue's
   -- among sched.lua's probe, deps.sched_probe).
-  local function probe() return CH, EMPTYQ, delivered, to_channel, convert, deliver_msg, refill end
+  local function probe() return CH, EMPTYQ, BQSPARE, delivered, to_channel, convert, deliver_msg, refill end
   -- (and refill, a listen channel's hook, runs in C there too: ldeliver.c's, which lrecv.c's
   -- receive calls without a call through Lua; a Message channel's goes to the Lua refill)
   local refill_hook = refill
