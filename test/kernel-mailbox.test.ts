@@ -114,3 +114,54 @@ test('listen checks its topic; copy_args refuses functions; stats finds the larg
     local total, max, pid = M.stats()
     F.eq(total, 3); F.eq(max, 2); F.eq(pid, "{app|0x00009}")
   `));
+
+test('a drained backlog keeps its table up to BQ_KEEP slots and drops a bigger one (raw, Message, inbox), a raw one held weakly', () =>
+  run(String.raw`
+    P.max_mailbox = math.huge
+    local inbox = M.inbox(P)
+    local raw = M.listen(P, "r")
+    local msgs = M.listen(P, "m", { message = true })
+    -- each burst waits in its channel's backlog (no receiver), then is received in order
+    local function burst(ch, topic, n)
+      for i = 1, n do send(topic, i) end
+      for i = 1, n do
+        local v = F.receive(ch)
+        if type(v) ~= "number" then v = v:payload():data() end
+        F.eq(v, i, topic .. " #" .. i)
+      end
+      return F.CH[ch].bq
+    end
+    for _, c in ipairs({ { raw, "r", 6 }, { msgs, "m", 1 }, { inbox, "i", 1 } }) do
+      local ch, topic, slots = c[1], c[2], c[3]
+      -- a small burst: its queue is kept, back at slot 1 (the next burst reuses it)
+      local q = burst(ch, topic, 64800 // slots)
+      F.eq(q ~= F.EMPTYQ, true, topic .. ": a small backlog is kept")
+      F.eq(q.h, 1, topic .. ": h"); F.eq(q.t, 0, topic .. ": t")
+      F.eq(burst(ch, topic, 64800 // slots), q, topic .. ": and reused")
+      -- a burst past BQ_KEEP (65,536) slots: dropped for the shared empty queue once drained
+      F.eq(burst(ch, topic, 90000 // slots), F.EMPTYQ, topic .. ": a big backlog is dropped")
+      local keys = 0
+      for _ in pairs(q) do keys = keys + 1 end
+      F.eq(keys, 2, topic .. ": the small queue's slots are empty (h and t left)")
+    end
+    -- a raw channel's dropped table is held weakly: taken back by a push before the collector's
+    -- next cycle, gone after it
+    local function backlogged(n) -- the first of n goes to the 1-slot buffer, the rest behind it
+      for i = 1, n do send("r", i) end
+      return F.CH[raw].bq
+    end
+    local function drain_raw(n) for i = 1, n do F.eq(F.receive(raw), i, "r #" .. i) end end
+    collectgarbage("stop")
+    local seen = setmetatable({}, { __mode = "v" }) -- the big table, not kept alive by the test
+    seen[1] = backlogged(20000)
+    drain_raw(20000)
+    F.eq(F.CH[raw].bq, F.EMPTYQ, "dropped")
+    F.eq(backlogged(2) == seen[1], true, "taken back before a collection")
+    drain_raw(2)
+    backlogged(20000); drain_raw(20000)
+    F.eq(F.CH[raw].bq, F.EMPTYQ, "dropped again")
+    collectgarbage("restart"); collectgarbage("collect"); collectgarbage("collect")
+    F.eq(seen[1], nil, "the dropped table is collected")
+    F.eq(backlogged(2) ~= F.EMPTYQ, true, "a new table after it")
+    drain_raw(2)
+  `));

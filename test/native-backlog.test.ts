@@ -259,14 +259,14 @@ test('flat backlogs: mutants of the Lua are caught by the transcripts', () => {
   const real = SRC.mailbox!;
   const mutants: Array<[string, string]> = [
     // the value of a backlogged message taken by a receive with an empty buffer (a closed channel)
-    ['local _, _, n, p, v = flat_pop(bq)', 'local _, _, n, v, p = flat_pop(bq)'],
+    ['local _, _, n, p, v = flat_pop(s, bq)', 'local _, _, n, v, p = flat_pop(s, bq)'],
     // a raw channel's backlog behind a backlog holding records (the Lua refill then misreads them)
     ['      if s.mode == "raw" then flat_push(s, topic, from, n, p, v, seq)\n      else qpush_at(s, "bq", rec(s, topic, from, n, p, v, seq)) end\n      return',
       '      qpush_at(s, "bq", rec(s, topic, from, n, p, v, seq))\n      return'],
     // a channel turned into a Message one keeps its flat backlog
     ['local ms = backlog_drain(s, {})', 'local ms = {}'],
     // the order of a drained backlog (unlisten, unread_records)
-    ['while bq.t >= bq.h do out[#out + 1] = flat_rec(bq) end', 'while bq.t >= bq.h do table.insert(out, 1, flat_rec(bq)) end'],
+    ['while bq.t >= bq.h do out[#out + 1] = flat_rec(s, bq) end', 'while bq.t >= bq.h do table.insert(out, 1, flat_rec(s, bq)) end'],
   ];
   for (const [from, to] of mutants) {
     assert.ok(real.includes(from), `mutant source not found: ${from}`);

@@ -23,37 +23,60 @@
 ** Lua send_tail(P, b) does the rest (the forced yield or maybe_yield's), called with a
 ** continuation so its yield takes the fast path (patch 0003: on such a yield lua_callk returns with
 ** the thread's status LUA_YIELD, and send only returns; the resume ends it through the
-** continuation), and `true`. Anything else (a
-** remote or named destination, a refusal, several values, an unsendable value, no process, a
-** policy to consult) is the Lua send's, called with the same arguments and a continuation,
-** its results returned as they are: every case it does not own is the Lua, untouched.
+** continuation), and `true`.
+**
+** With pids.lua's locate and send_frame given (the step's outbox exists), one value to a process
+** of another worker is ours too, when dest is no process of this worker and pids.lua has parsed it
+** (remote_uniq[dest]: a PID with a host of this runtime, sent to before): the same reads of
+** run.cp, topic and check as above, then locate's remote_uniq branch (tid, alive =
+** H.route(uniq); alive, tid > 0, and the worker's host the PID's or a function PID's) and
+** send_frame's (encode_frame_out(outbox, tid, 5, "m", dest, P.pid, topic, 1, v): the "m" frame
+** into the step's outbox, no Lua string; past the outbox's mark, end_step()), then P.st[4] + 1
+** and the send budget as above. A dead or moved process, or a value the encoder refuses (it
+** appends nothing then), goes to the Lua send before anything changed (the route is a read): it
+** does it all again and returns its error. Anything else (a stolen process's forward, a PID not
+** yet parsed, a name, a refusal, several values, an unsendable value, no process, a policy to
+** consult) is the Lua send's, called with the same arguments and a continuation, its results
+** returned as they are: every case it does not own is the Lua, untouched.
 **
 ** Why, measured: process.send was ~55 VM instructions and four Lua calls (itself, cur, check,
 ** maybe_yield) plus select, copy and deliver per message; docs/design/native-core.md, "The
-** per-message path", session 9, has the figures with and without this.
+** per-message path", session 9, has the figures with and without this. Across workers the Lua
+** send (with locate and send_frame) was 36% of the sender's CPU in the transport stream, the
+** sender the stream's bound: docs/design/scheduler.md, session 10.
 **
 ** What it may call: the codec's copy (tables, userdata, functions, threads), luaW_deliver_at,
-** the Lua send and send_tail, and metamethods.
+** the Lua send and send_tail, H.route, encode_frame_out, end_step, and metamethods.
 ** On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua send runs;
-** test/native-send.test.ts runs both on the same cases.
+** test/native-send.test.ts runs both on the same cases, test/remote-send-c.test.ts the sends to
+** other workers on the three paths.
 */
 #include "lprobe.h"
 #include "ldeliver.h"
 
 #define UPVALS(X) \
   X(run) X(procs) X(copy) X(strict) X(SEND_BUDGET) X(YIELD_AFTER) X(send_tail) X(send)
+/* pids.lua's, for a send to another worker: locate's (remote_uniq .. FN_HOST_MARK) and
+** send_frame's (encode_frame_out .. end_step) */
+#define RUPVALS(X) \
+  X(remote_uniq) X(remote_host) X(host_of_tid) X(H) X(FN_HOST_MARK) \
+  X(encode_frame_out) X(outbox) X(end_step)
 #define KEYS(X) \
-  X(cp) X(cur) X(ctx_actor) X(ctx_scope) X(home) X(alive) X(pid) X(st) X(sendb) X(proc) X(red)
+  X(cp) X(cur) X(ctx_actor) X(ctx_scope) X(home) X(alive) X(pid) X(st) X(sendb) X(proc) X(red) \
+  X(route) X(m)
 
 typedef struct Send {
   UPVALS(PROBE_UV_FIELD)
+  RUPVALS(PROBE_UV_FIELD)
   KEYS(PROBE_KEY_FIELD)
   Deliv *D;
+  int remote;  /* the remote case is ours (RUPVALS bound) */
 } Send;
 
 #define UV_ENTRY(name) PROBE_ENTRY(Send, u_, name)
 #define KEY_ENTRY(name) PROBE_ENTRY(Send, k_, name)
 static const ProbeEntry uv_entries[] = { UPVALS(UV_ENTRY) };
+static const ProbeEntry ruv_entries[] = { RUPVALS(UV_ENTRY) };
 static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 
 #define V(name) (S->u_##name->v)
@@ -63,6 +86,65 @@ static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 static int tail_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* strstr for a Lua string (it may hold zeros) */
+static int has_mark (const TString *h, const TString *m) {
+  size_t hl = tsslen(h), ml = tsslen(m), i;
+  const char *hs = getstr(h), *ms = getstr(m);
+  if (ml == 0) return 1;
+  for (i = 0; i + ml <= hl; i++)
+    if (hs[i] == ms[0] && memcmp(hs + i, ms, ml) == 0) return 1;
+  return 0;
+}
+
+/*
+** The send of one value v from P to dest, a process of another worker whose PID pids.lua has
+** parsed (remote_uniq[dest], the Lua send's skip of resolve), with slot 4 P and nothing above
+** it: locate's remote_uniq branch (tid, alive = H.route(uniq); alive, tid > 0, and its host the
+** PID's or a function PID's) and send_frame's (encode_frame_out(outbox, tid, 5, "m", dest,
+** P.pid, topic, 1, v) into the step's outbox; past its mark, end_step()). 0: not ours, nothing
+** changed (the route is a read; a value that cannot be encoded appends nothing), and the Lua send
+** does it all again, its error included; 1: sent.
+*/
+static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topic, const TValue *P,
+                   const TValue *v) {
+  TValue uniq, x, owner, host;
+  lua_Integer tid;
+  getv(L, V(remote_uniq), dest, &uniq);
+  if (l_isfalse(&uniq)) return 0;  /* resolve's or locate's parse, a name, another node: the Lua */
+  getf(L, V(H), K(route), &x);
+  push(L, &x);
+  push(L, &uniq);
+  lua_call(L, 1, 2);  /* 5, 6: tid, alive */
+  if (l_isfalse(s2v(L->top - 1)) || !ttisinteger(s2v(L->top - 2))) return 0;
+  tid = ivalue(s2v(L->top - 2));
+  if (tid <= 0) return 0;  /* NotFound (the Lua's error) */
+  geti(L, V(host_of_tid), tid, &owner);
+  getv(L, V(remote_host), dest, &host);
+  if (!ttisnil(&owner) && !luaV_equalobj(L, &owner, &host)
+      && !(ttisstring(&host) && ttisstring(V(FN_HOST_MARK))
+           && has_mark(tsvalue(&host), tsvalue(V(FN_HOST_MARK))))) return 0;
+  lua_settop(L, 4);
+  push(L, V(encode_frame_out));
+  push(L, V(outbox));
+  lua_pushinteger(L, tid);
+  lua_pushinteger(L, 5);
+  setsvalue(L, &x, K(m));
+  push(L, &x);
+  push(L, dest);
+  getf(L, P, K(pid), &x);
+  push(L, &x);
+  push(L, topic);
+  lua_pushinteger(L, 1);
+  push(L, v);
+  lua_call(L, 9, 2);  /* 5, 6: past | nil, message */
+  if (ttisnil(s2v(L->top - 2))) return 0;  /* nothing appended: the Lua send's error */
+  if (!l_isfalse(s2v(L->top - 2)) && !l_isfalse(V(end_step))) {
+    push(L, V(end_step));
+    lua_call(L, 0, 0);
+  }
   return 1;
 }
 
@@ -80,13 +162,18 @@ static int send (lua_State *L) {
   if (l_isfalse(&P) || ttisnil(&dest) || !ttisstring(&topic)) goto lua;
   if (tsslen(tsvalue(&topic)) > 0 && getstr(tsvalue(&topic))[0] == '@') goto lua;
   getv(L, V(procs), &dest, &target);
-  if (l_isfalse(&target)) goto lua;
+  if (l_isfalse(&target) && !S->remote) goto lua;
   /* init.lua's check: allowed without a decision */
   if (!l_isfalse(V(strict))) goto lua;
   getf(L, &P, K(ctx_actor), &x);
   if (!ttisnil(&x)) {  /* (`or`: the scope is read only when there is an actor) */
     getf(L, &P, K(ctx_scope), &y);
     if (!ttisnil(&y)) goto lua;
+  }
+  if (l_isfalse(&target)) {  /* another worker's, known to pids.lua (see remote below) */
+    push(L, &P);  /* 4: anchored */
+    if (!remote(L, S, &dest, &topic, &P, &v)) goto lua;
+    goto tail;
   }
   getf(L, &target, K(home), &x);
   if (!ttisnil(&x)) goto lua;
@@ -111,6 +198,7 @@ static int send (lua_State *L) {
   lua_pushnil(L);
   push(L, &v);
   luaW_deliver_at(L, S->D, off);
+tail:
   lua_settop(L, 4);
   /* st[4] = st[4] + 1: messages sent (ptable.lua) */
   setivalue(&one, 1);
@@ -140,12 +228,25 @@ lua:  /* the Lua send, with the arguments as they came */
   return luaW_calllua(L, V(send), nargs);
 }
 
-/* sender(deliver, probe) -> send: deliver is ldeliver.c's closure, probe a Lua closure whose
-** upvalues include every name of UPVALS */
+/* sender(deliver, probe [, locate, send_frame]) -> send: deliver is ldeliver.c's closure, probe a
+** Lua closure whose upvalues include every name of UPVALS; locate and send_frame, pids.lua's (Lua
+** closures whose upvalues include every name of RUPVALS between them), make a send to another
+** worker's process ours too (without them, or without the outbox, it is the Lua send's) */
 static int sender (lua_State *L) {
   Deliv *D = luaW_deliv_of(L, 1);
+  Send *S;
+  int remote = lua_isfunction(L, 3) && !lua_iscfunction(L, 3) && lua_isfunction(L, 4) && !lua_iscfunction(L, 4);
   luaL_argcheck(L, D != NULL, 1, "wippy.native.deliverer's deliver expected");
-  PROBE_NEW(L, 2, 2, Send, send, "sender")->D = D;  /* deliver kept: its Deliv lives as long as send */
+  lua_settop(L, 4);
+  lua_rotate(L, 2, -1);  /* deliver, locate, send_frame, probe: the probe alone binds UPVALS */
+  S = PROBE_NEW(L, 4, 4, Send, send, "sender");  /* the four kept: deliver's Deliv, pids.lua's locals */
+  S->D = D;
+  if (remote) {
+    luaW_probe_bind(L, 2, S, ruv_entries, PROBE_COUNT(ruv_entries));
+    luaW_probe_bind(L, 3, S, ruv_entries, PROBE_COUNT(ruv_entries));
+    luaW_probe_check(L, S, ruv_entries, PROBE_COUNT(ruv_entries), "sender");
+    S->remote = 1;
+  }
   return 1;
 }
 

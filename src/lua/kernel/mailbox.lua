@@ -132,24 +132,56 @@ return function(deps)
   -- backlogs (the inbox's Message records, the events channel's) stay queues of records: their
   -- receive hands the record out. ldeliver.c pushes the same slots.
   local FLAT = 6
+  local BQSPARE = setmetatable({}, { __mode = "v" }) -- state -> its dropped backlog (bq_emptied)
   local function flat_push(s, topic, from, n, p, v, seq)
     local q = s.bq
-    if q == EMPTYQ then q = { h = 1, t = 0 }; s.bq = q end
+    if q == EMPTYQ then -- the table dropped when it last emptied, if the collector left it
+      q = BQSPARE[s]
+      if q then BQSPARE[s] = nil else q = { h = 1, t = 0 } end
+      s.bq = q
+    end
     local t = q.t
     q[t + 1], q[t + 2], q[t + 3], q[t + 4], q[t + 5], q[t + 6] = topic, from, n, p or false, v, seq
     q.t = t + FLAT
   end
-  -- Pop the head entry of a flat backlog q (not empty): its six values, p nil when absent.
-  local function flat_pop(q)
+  -- A backlog q (s.bq) just emptied: back to slot 1 (channel.lua's offer says why), and one whose
+  -- array grew past BQ_KEEP slots is dropped (s.bq = EMPTYQ: the next push makes a small one).
+  -- Emptying clears the slots but not the array, and Lua shrinks an array only when a rehash
+  -- comes, which a queue refilled from slot 1 never asks for: a channel that once held a million
+  -- messages kept ~96 MB of array for the rest of its life, scanned by every collection. q's slot
+  -- numbers never passed q.t since it last went back to slot 1, so q.t bounds its array. Up to
+  -- BQ_KEEP slots (65,536: 1 MB of array; a flat backlog of 10,922 messages) the table is kept,
+  -- so a steady stream's backlog does not regrow every turn: a cross-worker stream's receiver
+  -- takes ~5,700 messages per step, and with 8,192 its worker's CPU per message rose ~10 % (the
+  -- regrowth, and the collector paying for the dropped arrays). A burst past it (fan-in's
+  -- 100,000-1,000,000 per lap) regrows once per lap, 5-28 ns per message, 1-5 % of a backlogged
+  -- message's cost (docs/design/native-core.md, "The per-message path", session 10). The old
+  -- table is left empty too (h = 1, t = 0): a caller's local copy of it reads an empty queue.
+  -- A raw channel's dropped table is kept weakly (BQSPARE[s]) until the collector's next
+  -- atomic phase: a push before that takes it back (fan-in's next lap starts right after its
+  -- receiver drained the last one, so a deep fan-in does not regrow each lap; it read 0.93x
+  -- the messages/s without this), and after it the array is gone (an idle channel's memory
+  -- comes back at the next cycle). ldeliver.c's refill and flat_push do the same (its BQ_KEEP).
+  local BQ_KEEP = 65536
+  local function bq_emptied(s, q)
+    local t = q.t
+    q.h, q.t = 1, 0
+    if t > BQ_KEEP then
+      s.bq = EMPTYQ
+      if s.mode == "raw" then BQSPARE[s] = q end
+    end
+  end
+  -- Pop the head entry of s's flat backlog q (not empty): its six values, p nil when absent.
+  local function flat_pop(s, q)
     local h = q.h
     local topic, from, n, p, v, seq = q[h], q[h + 1], q[h + 2], q[h + 3], q[h + 4], q[h + 5]
     q[h], q[h + 1], q[h + 2], q[h + 3], q[h + 4], q[h + 5] = nil, nil, nil, nil, nil, nil
-    if h + FLAT > q.t then q.h, q.t = 1, 0 else q.h = h + FLAT end -- emptied: back to slot 1
+    if h + FLAT > q.t then bq_emptied(s, q) else q.h = h + FLAT end -- emptied: back to slot 1
     return topic, from, n, p or nil, v, seq
   end
   -- A record of a flat entry (unlisten, unread_records, a channel turning into a Message one)
-  local function flat_rec(q)
-    local topic, from, n, p, v, seq = flat_pop(q)
+  local function flat_rec(s, q)
+    local topic, from, n, p, v, seq = flat_pop(s, q)
     return { topic = topic, from = from, n = n, p = p, v = v, seq = seq }
   end
   -- Push record m on s's backlog (to_channel and route: a raw channel's keeps its fields)
@@ -165,9 +197,10 @@ return function(deps)
   local function backlog_drain(s, out)
     local bq = s.bq
     if s.mode == "raw" then
-      while bq.t >= bq.h do out[#out + 1] = flat_rec(bq) end
+      while bq.t >= bq.h do out[#out + 1] = flat_rec(s, bq) end
     else
       while bq.t >= bq.h do out[#out + 1] = qpop(bq) end
+      if bq ~= EMPTYQ then bq_emptied(s, bq) end
     end
     return out
   end
@@ -201,11 +234,11 @@ return function(deps)
     P.unread = P.unread - 1
     local bq = s.bq
     if s.mode == "raw" then
-      local _, _, n, p, v = flat_pop(bq)
+      local _, _, n, p, v = flat_pop(s, bq)
       return raw_value(n, p, v)
     end
     local m = qpop(bq)
-    if bq.h > bq.t then bq.h, bq.t = 1, 0 end -- emptied: back to slot 1 (channel.lua's offer says why)
+    if bq.h > bq.t then bq_emptied(s, bq) end -- emptied: back to slot 1, a big array dropped
     return convert(s, m)
   end
   -- A record for a message of channel state s: its spare (s.spare: a raw channel's buffered
@@ -278,7 +311,7 @@ return function(deps)
         buf[t] = x
         mrec[t] = m
       end
-      if bh > bt then bq.h, bq.t = 1, 0 end
+      if bh > bt then bq_emptied(s, bq) end
     end
   end
 
@@ -408,7 +441,7 @@ return function(deps)
   -- offer and sched.lua's ready in one call, the same steps over the same state; the cold cases go
   -- to the Lua above). It finds these locals by name among probe's upvalues (and the run queue's
   -- among sched.lua's probe, deps.sched_probe).
-  local function probe() return CH, EMPTYQ, delivered, to_channel, convert, deliver_msg, refill end
+  local function probe() return CH, EMPTYQ, BQSPARE, delivered, to_channel, convert, deliver_msg, refill end
   -- (and refill, a listen channel's hook, runs in C there too: ldeliver.c's, which lrecv.c's
   -- receive calls without a call through Lua; a Message channel's goes to the Lua refill)
   local refill_hook = refill

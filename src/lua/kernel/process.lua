@@ -166,9 +166,11 @@ return function(deps)
   -- On our Lua module the common case (a live local process, one value, a topic that passes, a
   -- caller allowed without a policy decision) runs in C (native/lua/lsend.c: the same steps,
   -- ending in ldeliver.c's arrival; every other case is this Lua send). It finds these locals by
-  -- name among probe's upvalues.
+  -- name among probe's upvalues. With the step's outbox (send_frame), one value to a process of
+  -- another worker whose PID pids.lua has parsed (remote_uniq) is the C's too, ending in the
+  -- outbox: it finds pids.lua's locals among the upvalues of locate and send_frame.
   local function probe() return run, procs, copy, strict, SEND_BUDGET, YIELD_AFTER, send_tail, send end
-  process.send = deps.sender and deps.sender(deliver_msg, probe) or send
+  process.send = deps.sender and deps.sender(deliver_msg, probe, send_frame and locate, send_frame) or send
 
   local function spawn_variant(fname, monitor, link)
     local function f(id, host, ...)
