@@ -113,6 +113,23 @@ static inline void getv (lua_State *L, const TValue *t, const TValue *k, TValue 
   setobj(L, out, s2v(L->top));
 }
 
+/* t[k] = v (SETTABLE's steps: the raw slot, else luaV_finishset with metamethods) */
+static inline void setv (lua_State *L, const TValue *t, const TValue *k, TValue *v) {
+  const TValue *slot = NULL;
+  TValue key;
+  if (ttistable(t)) {
+    Table *h = hvalue(t);
+    slot = luaH_get(h, k);
+    if (!isempty(slot)) {
+      setobj2t(L, cast(TValue *, slot), v);
+      luaC_barrierback(L, obj2gco(h), v);
+      return;
+    }
+  }
+  setobj(L, &key, k);
+  luaV_finishset(L, t, &key, v, slot);
+}
+
 /* a <= b, the VM's comparison (integers directly) */
 static inline int le (lua_State *L, const TValue *a, const TValue *b) {
   if (ttisinteger(a) && ttisinteger(b)) return ivalue(a) <= ivalue(b);

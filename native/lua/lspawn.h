@@ -11,23 +11,6 @@
 /* exiter(lifecycle_probe, copool_probe, pids_probe) -> thread_done (lexit.c) */
 int luaW_exiter (lua_State *L);
 
-/* t[k] = v (SETTABLE's steps: the raw slot, else luaV_finishset with metamethods) */
-static inline void setv (lua_State *L, const TValue *t, const TValue *k, TValue *v) {
-  const TValue *slot = NULL;
-  TValue key;
-  if (ttistable(t)) {
-    Table *h = hvalue(t);
-    slot = luaH_get(h, k);
-    if (!isempty(slot)) {
-      setobj2t(L, cast(TValue *, slot), v);
-      luaC_barrierback(L, obj2gco(h), v);
-      return;
-    }
-  }
-  setobj(L, &key, k);
-  luaV_finishset(L, t, &key, v, slot);
-}
-
 /* the number of keys of table t, counted up to 2 (next's walk); -1 if t is not a table */
 static inline int upto2 (lua_State *L, const TValue *t, TValue *first) {
   int n = 0;
