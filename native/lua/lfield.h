@@ -6,8 +6,8 @@
 **
 ** A read is the raw slot (luaH_getshortstr / luaH_getint / luaH_get), else luaV_finishget, so a
 ** default read through a record's metatable (__index) and every metamethod behave as in Lua; a
-** write is the raw slot when it holds a value, else luaV_finishset (new keys, __newindex), with
-** luaC_barrierback as luaV_finishfastset has it; an upvalue write is lua_setupvalue's (with
+** write is the raw slot when it holds a value (luaV_finishfastset: the VM's store and its
+** luaC_barrierback), else luaV_finishset (new keys, __newindex); an upvalue write is lua_setupvalue's (with
 ** luaC_barrier). luaV_finishget leaves its result in the free stack slot at L->top, so callers
 ** keep a few free slots (luaL_checkstack) above what they use. Keys are TStrings interned once and
 ** kept from collection by the caller.
@@ -52,13 +52,8 @@ static inline void setf (lua_State *L, const TValue *t, TString *k, TValue *v) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
-    Table *h = hvalue(t);
-    slot = luaH_getshortstr(h, k);
-    if (!isempty(slot)) {
-      setobj2t(L, cast(TValue *, slot), v);
-      luaC_barrierback(L, obj2gco(h), v);
-      return;
-    }
+    slot = luaH_getshortstr(hvalue(t), k);
+    if (!isempty(slot)) { luaV_finishfastset(L, t, slot, v); return; }
   }
   setsvalue(L, &key, k);
   luaV_finishset(L, t, &key, v, slot);
@@ -80,13 +75,8 @@ static inline void seti (lua_State *L, const TValue *t, lua_Integer i, TValue *v
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
-    Table *h = hvalue(t);
-    slot = luaH_getint(h, i);
-    if (!isempty(slot)) {
-      setobj2t(L, cast(TValue *, slot), v);
-      luaC_barrierback(L, obj2gco(h), v);
-      return;
-    }
+    slot = luaH_getint(hvalue(t), i);
+    if (!isempty(slot)) { luaV_finishfastset(L, t, slot, v); return; }
   }
   setivalue(&key, i);
   luaV_finishset(L, t, &key, v, slot);
@@ -118,13 +108,8 @@ static inline void setv (lua_State *L, const TValue *t, const TValue *k, TValue 
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
-    Table *h = hvalue(t);
-    slot = luaH_get(h, k);
-    if (!isempty(slot)) {
-      setobj2t(L, cast(TValue *, slot), v);
-      luaC_barrierback(L, obj2gco(h), v);
-      return;
-    }
+    slot = luaH_get(hvalue(t), k);
+    if (!isempty(slot)) { luaV_finishfastset(L, t, slot, v); return; }
   }
   setobj(L, &key, k);
   luaV_finishset(L, t, &key, v, slot);
