@@ -118,23 +118,28 @@ const entries: Array<Record<string, unknown>> = [
     for i = 1, n do
       local m = process.inbox():receive()
       seen[m:payload():data()] = m:from()
+      print("c:many: echo " .. i .. " of " .. n)
     end
     for i = 1, n do eq(seen[i], pids[i], "echo " .. i) end
+    print("c:many: " .. n .. " echoes")
     -- terminate one waiting guest: the others (some share its thread under JSPI) go on
     assert(process.terminate(pids[1]))
     local ev = process.events():receive()
     eq(ev.from, pids[1]); assert(tostring(ev.result.error):find("process terminated", 1, true), tostring(ev.result.error))
+    print("c:many: the first terminated")
     for i = 2, n do process.send(pids[i], "again", i) end
     local again = 0
     for i = 2, n do
       local m = process.inbox():receive()
       eq(m:topic(), "again"); again = again + 1
+      print("c:many: again " .. again)
     end
     for i = 2, n do process.send(pids[i], "stop") end
     local done = 0
     for i = 2, n do
       ev = process.events():receive()
       eq(ev.result.value, 2, "each echoed twice"); done = done + 1
+      print("c:many: stopped " .. done)
     end
     return again + done`),
   proc('c:spinner', `
@@ -172,13 +177,28 @@ const entries: Array<Record<string, unknown>> = [
     return { killed = killed, served = served }`),
 ];
 
+// What the processes print (the JSPI tests print their stage), kept for the watchdog below.
+const printed: string[] = [];
+const decoder = new TextDecoder();
+
 let rt: Runtime;
 before(async () => {
-  rt = await createRuntime({ entries, root: ROOT, write: () => {} });
+  rt = await createRuntime({ entries, root: ROOT, write: (_fd, bytes) => { printed.push(decoder.decode(bytes)); } });
 });
 after(async () => { await rt.stop(1000); });
 
 const wasmCalls = () => rt.internals().wasmCalls;
+
+// A diagnostic, not a limit: once, on Node 24 under the full suite, the first JSPI test below
+// waited until the suite's 300 s timeout, and nothing said where. If `p` has not settled after
+// 60 s this prints (to stderr, every 60 s, and keeps waiting) the stage the test's process
+// printed last, the calls in flight and the pools' threads and queues.
+async function watched<T>(what: string, p: Promise<T>): Promise<T> {
+  const say = () => console.error(`# ${what}: still waiting; printed last: ${JSON.stringify(printed.slice(-3))}; ` +
+    `wasm calls ${wasmCalls()}; pools ${JSON.stringify(rt.internals().wasmPools)}`);
+  const timer = setInterval(say, 60_000);
+  try { return await p; } finally { clearInterval(timer); }
+}
 
 test('a process.wasm guest reads its mailbox and sends: echoes in order, from its own PID', async () => {
   assert.equal(await rt.exec('c:echo', [], { host: 'h:a' }), true);
@@ -219,7 +239,7 @@ test('max_execution_ms stops a guest waiting in receive', async () => {
 
 test('JSPI: more guests wait at once than the pool has threads; terminating a suspended one spares the rest', { skip: JSPI ? false : 'no JSPI on this Node (or WIPPY_WASM_JSPI=0): a waiting guest parks its pool thread, so at most os.availableParallelism() guests wait at once' }, async () => {
   const n = THREADS + 2;
-  assert.equal(await rt.exec('c:many', [n], { host: 'h:a' }), 2 * (n - 1));
+  assert.equal(await watched('c:many', rt.exec('c:many', [n], { host: 'h:a' })), 2 * (n - 1));
   const pool = rt.internals().wasmPools.find((p) => p.entry === 'p:serve');
   assert.ok(pool && pool.threads <= THREADS, `the ${n} guests waited on at most ${THREADS} threads`);
   await until('every call ended', () => wasmCalls() === 0);
@@ -227,7 +247,7 @@ test('JSPI: more guests wait at once than the pool has threads; terminating a su
 
 test('terminating a guest that holds its thread replaces the thread; the others answer or end saying why', async (t) => {
   const n = JSPI ? THREADS + 2 : Math.max(2, THREADS);
-  const r = await rt.exec('c:spinner', [n], { host: 'h:a' }) as { killed: number; served: number };
+  const r = await watched('c:spinner', rt.exec('c:spinner', [n], { host: 'h:a' })) as { killed: number; served: number };
   assert.equal(r.killed + r.served, n - 1, 'every other guest accounted for');
   t.diagnostic(`${n} guests: ${r.killed} ended with the spinner's thread, ${r.served} served (JSPI: ${JSPI})`);
   if (!JSPI) assert.equal(r.killed, 0, 'on the fallback no guest shares a thread');
