@@ -3,6 +3,7 @@
 // targets, and drawn as an SVG chart.
 //
 //   node dist/bench/compare.js [--full] [--rounds N] [--workers N] [--node PATH] [--name BASE] [--no-write]
+//   node dist/bench/compare.js --from bench/results/BASE.json [--name NEW]
 //
 //   --quick        smaller amounts of work (the default; the same counts as `npm run bench -- --quick`
 //                  and the references' --quick)
@@ -15,6 +16,8 @@
 //                  JS ceilings then run on the same Node, so the ratios compare like with like.
 //   --name BASE    write bench/results/BASE.{json,md,svg} (default compare-latest)
 //   --no-write     print only
+//   --from FILE    run nothing: evaluate today's comparisons over an earlier run's rounds (its JSON)
+//                  and print them; written only under a --name given
 //
 // Interleaving. The machines this runs on are shared and noisy (spreads of 20–60% between passes
 // are normal), so a ratio of two figures taken minutes apart says little. A round runs each of our
@@ -76,10 +79,12 @@ interface Args {
   name: string;
   write: boolean;
   child?: string;
+  /** Re-read the rounds of an earlier run (its JSON) with today's comparisons; nothing is run. */
+  from?: string;
   help: boolean;
 }
 
-const USAGE = 'usage: node dist/bench/compare.js [--full] [--rounds N] [--workers N] [--node PATH] [--name BASE] [--no-write]\n';
+const USAGE = 'usage: node dist/bench/compare.js [--full] [--rounds N] [--workers N] [--node PATH] [--name BASE] [--no-write] [--from RESULTS.json]\n';
 
 function usage(problem?: string): never {
   if (problem) { process.stderr.write(`bench:compare: ${problem}\n${USAGE}`); process.exit(2); }
@@ -106,10 +111,13 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--name') a.name = value();
     else if (arg === '--no-write') a.write = false;
     else if (arg === '--child') a.child = value();
+    else if (arg === '--from') a.from = value();
     else if (arg === '--help' || arg === '-h') a.help = true;
     else usage(`unknown argument ${arg}`);
   }
   rounds ??= quick ? 3 : 1;
+  // --from writes only under a --name of its own (never over the run it re-reads by default)
+  if (a.from !== undefined && !argv.includes('--name')) a.write = false;
   if (!(Number.isInteger(rounds) && rounds >= 1)) usage('--rounds must be a positive integer');
   if (!(Number.isInteger(a.workers) && a.workers >= 1)) usage('--workers must be a positive integer');
   if (!/^[\w.-]+$/.test(a.name)) usage('--name must be a plain file name (letters, digits, ".", "-", "_")');
@@ -393,6 +401,15 @@ function comparisons(W: number, quick: boolean): Comparison[] {
     source: 'ours', workload: 'spawn-burst', unit: '%', value: (r) => (burstShare.value(r) === undefined ? undefined : even),
     what: `an even split: 100% ÷ ${M} workers`,
   };
+  const on = (n: number, variant?: RegExp) => (f: Figure) => f.workers === n && (!variant || variant.test(f.variant));
+  const twoByOne: Array<[OurWorkload, string, string, (f: Figure) => boolean, (f: Figure) => boolean]> = [
+    ['spawn-exit', 'spawn + exit', 'processes/s', on(M), on(1)],
+    ['hold', 'spawn until blocked in receive', 'processes/s', (f) => on(M)(f) && f.unit === 'processes/s', (f) => on(1)(f) && f.unit === 'processes/s'],
+    ['ring', `ring of 1,000 (${M} rings ÷ 1)`, 'hops/s', on(M), on(1)],
+    ['fan-in', 'fan-in (senders beside the receiver)', 'messages/s', on(M, /^\d+ workers$/), on(1)],
+    ['ping-pong-table', `ping-pong, table payload (${M} same-worker pairs ÷ 1)`, 'round trips/s', on(M, /same-worker pairs/), on(1, /same worker/)],
+    ['ring-table', `ring of 1,000, table token (${M} rings ÷ 1)`, 'hops/s', on(M), on(1)],
+  ];
   return [
     {
       group: G1, label: `spawn + exit, ${wl} ÷ BEAM`, target: 0.5, targetText: 'spawn+exit ≥ 0.5× BEAM',
@@ -607,6 +624,18 @@ function comparisons(W: number, quick: boolean): Comparison[] {
       targetText: `independent groups (rings, ping-pong pairs, spawn+exit drivers) on ${M} workers ≥ 1.7× the throughput of 1 worker`,
       ours: parallelSide(M), ref: parallelSide(1), ratio: fig('parallel', (f) => f.variant === `${M}/1`),
     },
+    // Issue 15: every message-heavy workload on M workers ≥ its 1-worker figure. Each row divides
+    // the workload's own M-worker figure by its 1-worker figure in the same round; ring, ring-table
+    // and ping-pong-table run one group per worker on M workers (their rows above say "sum"), the
+    // others one group placed by the runtime (spawn-exit, hold: one driver; fan-in: senders
+    // spawned beside the receiver).
+    ...twoByOne.map(([workload, what, unit, pickM, pick1]): Comparison => ({
+      group: G6, label: `${what}, ${M} workers ÷ 1 worker`, target: 1,
+      chartLabel: `${what}, ${M} ÷ 1 workers`,
+      targetText: `a message-heavy workload on ${M} workers ≥ its 1-worker figure`,
+      ours: oursSide(workload, `${workload}, ${M} workers`, unit, pickM),
+      ref: oursSide(workload, `${workload}, 1 worker`, unit, pick1),
+    })),
     {
       group: G6, label: `${burstN} spawn burst: smallest share on a worker ÷ even share (${formatRatio(even)}%)`, target: 0.8,
       chartLabel: `${burstN} spawn burst: smallest share ÷ even (${formatRatio(even)}%)`,
@@ -788,7 +817,7 @@ function markdown(r: CompareResults, svgName: string): string {
     out.push(`| ${mdEsc(o.label)} | ${fmtSide(o.ours.median, o.ours.unit, o.direct ? o.target : null)} | ${fmtSide(o.reference.median, o.reference.unit)} | ` +
       `${fmtRatio(o.ratio, o.target)} | ${fmtRange(o)} | ${fmtTarget(o)} | ${verdict} |`);
   }
-  out.push('', '## Targets (issue 5: Node 24, 2 workers)', '');
+  out.push('', '## Targets (Node 24, 2 workers)', '');
   for (const o of r.outcomes.filter((x) => x.target !== null)) {
     const mark = o.status === 'met' ? '✅ met' : o.status === 'missed' ? '❌ missed' : '— n/a';
     out.push(`- ${mark}: ${mdEsc(o.targetText ?? '')} — ${mdEsc(o.label)}: ${fmtRatio(o.ratio, o.target)}${o.note ? ` (${mdEsc(o.note)})` : ''}`);
@@ -920,6 +949,31 @@ async function runReference(source: RefSource, round: Round, args: Args): Promis
   }
 }
 
+/** Prints a run's table and targets, and writes its JSON, Markdown and chart under --name. */
+function report(results: CompareResults, args: Args): void {
+  process.stdout.write(`\n${textTable(results)}`);
+  const targets = results.outcomes.filter((o) => o.target !== null);
+  for (const o of targets) {
+    const mark = o.status === 'met' ? green('met   ') : o.status === 'missed' ? red('MISSED') : 'n/a   ';
+    process.stdout.write(`${mark} ${o.targetText}: ${o.label} = ${fmtRatio(o.ratio, o.target)}\n`);
+  }
+  if (args.write) {
+    const dir = join(ROOT, 'bench', 'results');
+    mkdirSync(dir, { recursive: true });
+    const base = join(dir, args.name);
+    writeFileSync(`${base}.json`, JSON.stringify(results, null, 2) + '\n');
+    writeFileSync(`${base}.md`, markdown(results, `${args.name}.svg`));
+    writeFileSync(`${base}.svg`, chartSvg(results));
+    log(`results: ${base}.json\n         ${base}.md\n         ${base}.svg`);
+  }
+}
+
+/** An earlier run's results with today's comparisons evaluated over its rounds (--from). */
+function rerender(file: string): CompareResults {
+  const old = JSON.parse(readFileSync(file, 'utf8')) as CompareResults;
+  return { ...old, outcomes: comparisons(old.workers, old.quick).map((c) => evaluate(c, old.raw)) };
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const args = parseArgs(argv);
@@ -929,6 +983,8 @@ async function main(): Promise<void> {
     if (!existsSync(args.node)) usage(`--node ${args.node}: no such file`);
     reRunUnder(args.node, argv);
   }
+
+  if (args.from !== undefined) return report(rerender(args.from), args);
 
   const m = machine(ROOT);
   const t0 = performance.now();
@@ -991,21 +1047,7 @@ async function main(): Promise<void> {
     raw: rounds,
   };
 
-  process.stdout.write(`\n${textTable(results)}`);
-  const targets = results.outcomes.filter((o) => o.target !== null);
-  for (const o of targets) {
-    const mark = o.status === 'met' ? green('met   ') : o.status === 'missed' ? red('MISSED') : 'n/a   ';
-    process.stdout.write(`${mark} ${o.targetText}: ${o.label} = ${fmtRatio(o.ratio, o.target)}\n`);
-  }
-  if (args.write) {
-    const dir = join(ROOT, 'bench', 'results');
-    mkdirSync(dir, { recursive: true });
-    const base = join(dir, args.name);
-    writeFileSync(`${base}.json`, JSON.stringify(results, null, 2) + '\n');
-    writeFileSync(`${base}.md`, markdown(results, `${args.name}.svg`));
-    writeFileSync(`${base}.svg`, chartSvg(results));
-    log(`results: ${base}.json\n         ${base}.md\n         ${base}.svg`);
-  }
+  report(results, args);
   if (failures.length > 0) {
     log(red(`\n${failures.length} failure(s):`));
     for (const f of failures) log(red(`  ${f.workload} / ${f.variant}: ${f.error}`));
