@@ -25,10 +25,14 @@
 // Atomics.store here):
 //   SUSPENDED -> it posts 'abort' on the guest's port; the pending import rejects with Canceled,
 //                the guest's stack unwinds, its siblings on the thread are untouched;
-//   RUNNING   -> the guest holds the thread (no other guest can run until it waits), so the
-//                thread (found by the threadId in its THREAD cell) is terminated and piscina
-//                replaces it; the siblings suspended on it end with an Internal error saying so.
-//                This is the one case where stopping a guest costs others.
+//   RUNNING   -> it posts 'abort' as well: a guest between two waits (it has just sent, and
+//                is about to receive) sees it at its next wait and unwinds alone. If it has not
+//                ended within a short grace (pool.ts RUNNING_GRACE_MS) it holds the thread (no
+//                other guest can run until it waits), so the thread (found by the threadId in
+//                its THREAD cell) is terminated and piscina replaces it; the siblings suspended
+//                on it end with an Internal error saying so. This is the one case where
+//                stopping a guest costs others (terminating at once would also take the
+//                siblings of a guest merely caught in the microseconds after a send).
 //   not started (still queued) -> 'abort' waits on its port; the thread looks at it before
 //                instantiating and ends the task Canceled without running anything.
 // Shared-pool tasks are given to piscina without an AbortSignal: piscina never puts a task with a

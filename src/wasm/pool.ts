@@ -23,8 +23,9 @@
 // terminating the thread running the task (and the pool starts a fresh one), so a guest stuck in
 // `loop br 0` stops; a queued call is just removed. The result says which: Canceled or Timeout.
 // On a shared (JSPI) pool the thread may hold other guests: the guest's state cell decides
-// (jspi.ts) — a suspended guest gets 'abort' on its port and unwinds alone; a running one (it
-// holds the thread) is stopped by terminating the thread, and if 'abort' has not ended a
+// (jspi.ts) — a suspended guest gets 'abort' on its port and unwinds alone; so does a running one
+// that reaches its next wait within RUNNING_GRACE_MS (a guest between two waits); one that does not
+// (it holds the thread) is stopped by terminating the thread, and if 'abort' has not ended a
 // suspended one within ABORT_GRACE_MS (it resumed meanwhile and is running), the thread too.
 //
 // Guest requests (process.wasm mailbox): the task carries a port and cells (pool-worker.ts);
@@ -71,6 +72,13 @@ export interface PoolShape {
 export const SHARED_GUESTS = 64;
 /** How long a suspended guest may take to unwind after 'abort' before its thread is replaced. */
 const ABORT_GRACE_MS = 1000;
+/**
+ * How long a guest found running gets to reach its next wait after 'abort' before its thread (and
+ * every guest suspended on it) is replaced. A guest between two waits (it has just sent and is about
+ * to receive: the window in which the caller saw its message) reaches the next one in microseconds
+ * and ends there alone; a loop that holds the thread is stopped with the thread, this much later.
+ */
+const RUNNING_GRACE_MS = 200;
 
 /** The piscina sizing for a `pool` block (exported for tests and docs). */
 export function poolShape(cfg: WasmPoolConfig): PoolShape {
@@ -148,9 +156,10 @@ export class WasmPool {
       if (!shared) return; // piscina has ac.signal: it removes a queued task or terminates the thread
       const state = Atomics.load(cells!, STATE); // pairs with the Atomics.stores of jspi.ts / pool-worker.ts
       if (state === DONE) return; // it returned; its result is on its way
-      if (state === RUNNING) return killThread();
-      channel?.port1.postMessage('abort'); // suspended, or not started
-      grace = setTimeout(killThread, ABORT_GRACE_MS);
+      // suspended, not started, or running: 'abort' ends it at its next wait (jspi.ts); the thread
+      // goes only if it does not end in time
+      channel?.port1.postMessage('abort');
+      grace = setTimeout(killThread, state === RUNNING ? RUNNING_GRACE_MS : ABORT_GRACE_MS);
     };
     ac.signal.addEventListener('abort', onOwn, { once: true });
     if (opts.onOutput || cells) {
