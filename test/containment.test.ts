@@ -3,13 +3,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime, type Runtime, WippyError } from '../src/index.js';
+import { LUA_EQ, luaMain } from './helpers/lua-asserts.js';
 
 const HEADER = `local time = require("time")
-local function eq(got, want, what)
-  if got ~= want then error((what or "value") .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2) end
-end
-`;
-const mod = (body: string) => `${HEADER}local function main(...)\n${body}\nend\nreturn { main = main }\n`;
+${LUA_EQ}`;
+const mod = (body: string) => luaMain(HEADER, body);
 const entries: Array<Record<string, unknown>> = [
   // a small budget and memory cap so the tests are quick
   { id: 't:guarded', kind: 'process.host', host: { workers: 1, max_reductions: 5_000_000, max_memory_mb: 64 } },

@@ -13,11 +13,9 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { createRuntime, Supervisor, type Runtime, type ExitInfo, WippyError } from '../src/index.js';
 import { encodeValue, decodeFrames, decodeValue, MAX_DEPTH } from '../src/codec/msgpack.js';
+import { LUA_EQ, luaMain } from './helpers/lua-asserts.js';
 
-const HEADER = `local function eq(got, want, what)
-  if got ~= want then error((what or "value") .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2) end
-end
-local function chain(depth)
+const HEADER = `${LUA_EQ}local function chain(depth)
   local t = {}
   local cur = t
   for _ = 2, depth do cur[1] = {}; cur = cur[1] end
@@ -30,7 +28,7 @@ local function fails(what, kind, text, ok, err)
 end
 `;
 const lua = (id: string, body: string) => ({ id, kind: 'process.lua', method: 'main', modules: ['time'],
-  source: `local time = require("time")\n${HEADER}local function main(...)\n${body}\nend\nreturn { main = main }\n` });
+  source: luaMain(`local time = require("time")\n${HEADER}`, body) });
 
 const entries: Array<Record<string, unknown>> = [
   { id: 'iso:a', kind: 'process.host', host: { workers: 1 } },

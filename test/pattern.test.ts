@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LuaFactory, type LuaEngine } from 'wasmoon';
 import { createRuntime, type Runtime } from '../src/index.js';
+import { LUA_EQ, luaMain } from './helpers/lua-asserts.js';
 
 const PATTERN_SRC = readFileSync(path.resolve('src/lua/lib/pattern.lua'), 'utf8');
 const DIFF_SRC = readFileSync(path.resolve('test/lua/pattern_diff.lua'), 'utf8');
@@ -186,11 +187,8 @@ test('the bound holds: the matcher never does much more work than the bound allo
 });
 
 // ---- end to end ------------------------------------------------------------------------------
-const HEADER = `local function eq(got, want, what)
-  if got ~= want then error((what or "value") .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2) end
-end
-`;
-const mod = (body: string) => `${HEADER}local function main(...)\n${body}\nend\nreturn { main = main }\n`;
+const HEADER = `${LUA_EQ}`;
+const mod = (body: string) => luaMain(HEADER, body);
 const entries: Array<Record<string, unknown>> = [
   { id: 'p:guarded', kind: 'process.host', host: { workers: 1, max_reductions: 5_000_000, max_memory_mb: 256 } },
   { id: 'p:find', source: mod(`return string.find(string.rep("a", 1e6), ".-.-.-.-.-b")`) },

@@ -3,19 +3,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime, type Runtime } from '../src/index.js';
+import { LUA_EQ, luaMain } from './helpers/lua-asserts.js';
 
 const HEADER = `local time = require("time")
 local security = require("security")
-local function eq(got, want, what)
-  if got ~= want then error((what or "value") .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2) end
-end
-local function denied(what, ok, err, text)
+${LUA_EQ}local function denied(what, ok, err, text)
   if ok then error(what .. ": expected a denial", 2) end
   if not err or err:kind() ~= "PermissionDenied" then error(what .. ": expected PermissionDenied, got " .. tostring(err and err:kind()) .. ": " .. tostring(err), 2) end
   if text and not tostring(err):find(text, 1, true) then error(what .. ": message '" .. tostring(err) .. "' lacks '" .. text .. "'", 2) end
 end
 `;
-const mod = (body: string) => `${HEADER}local function main(...)\n${body}\nend\nreturn { main = main }\n`;
+const mod = (body: string) => luaMain(HEADER, body);
 const lua = (id: string, body: string) => ({ id, kind: 'process.lua', method: 'main', modules: ['time', 'security', 'ctx'], source: mod(body) });
 
 const entries: Array<Record<string, unknown>> = [

@@ -10,18 +10,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime, type Runtime } from '../src/index.js';
+import { LUA_EQ, luaMain } from './helpers/lua-asserts.js';
 
-const HEADER = `local function eq(got, want, what)
-  if got ~= want then error((what or "value") .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2) end
-end
-local function keys_of(t)
+const HEADER = `${LUA_EQ}local function keys_of(t)
   local ks = {}
   for k in pairs(t) do ks[#ks + 1] = tostring(k) end
   table.sort(ks)
   return table.concat(ks, ",")
 end
 `;
-const mod = (body: string) => `${HEADER}local function main(...)\n${body}\nend\nreturn { main = main }\n`;
+const mod = (body: string) => luaMain(HEADER, body);
 
 const entries: Array<Record<string, unknown>> = [
   { id: 'g:one', kind: 'process.host', host: { workers: 1 } },

@@ -10,15 +10,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime, type Runtime, WippyError } from '../src/index.js';
+import { LUA_EQ, LUA_HAS, luaMain } from './helpers/lua-asserts.js';
 
-const HEADER = `local function eq(got, want, what)
-  if got ~= want then error((what or "value") .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2) end
-end
-local function has(s, sub, what)
-  if not tostring(s):find(sub, 1, true) then error((what or "text") .. ": expected '" .. sub .. "' in '" .. tostring(s) .. "'", 2) end
-end
-`;
-const mod = (body: string) => `${HEADER}local function main(...)\n${body}\nend\nreturn { main = main }\n`;
+const HEADER = `${LUA_EQ}${LUA_HAS}`;
+const mod = (body: string) => luaMain(HEADER, body);
 
 // Bombs run on s:small (64 MiB cap, 5M-instruction budget), each as its own entry and process.
 const BOMBS: Record<string, string> = {

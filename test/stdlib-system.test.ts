@@ -15,16 +15,10 @@ import { pino } from 'pino';
 import { createRuntime, type Runtime } from '../src/index.js';
 import { parseDotenv } from '../src/runtime/env.js';
 import { EventBus, type BusFrame } from '../src/runtime/events.js';
+import { LUA_EQ, LUA_HAS } from './helpers/lua-asserts.js';
 
 const HEADER = `
-local function eq(got, want, what)
-  if got ~= want then error((what or "value") .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2) end
-end
-local function has(s, sub, what)
-  s = tostring(s)
-  if not s:find(sub, 1, true) then error((what or "text") .. ": expected to contain '" .. sub .. "', got '" .. s .. "'", 2) end
-end
-`;
+${LUA_EQ}${LUA_HAS}`;
 const lua = (id: string, body: string, modules = ['logger', 'env', 'security']) =>
   ({ id, kind: 'process.lua', method: 'main', modules, source: `${HEADER}return { main = function(...)\n${body}\nend }\n` });
 

@@ -19,6 +19,7 @@ import {
   FRAMES, RECORDS, FRAME_KINDS, TARGETED, CONSTANTS, frame, record, I, R, asFrame, asRecord, kindOf, payloadList, argList,
   fnHost, isFnHost, type WireType, type FrameKind, type RecordKind,
 } from '../src/wire/index.js';
+import { CODEC_PRELUDE } from './helpers/lua-codec.js';
 import { luaSource, docTables, spliceDoc, checkSpec, constName, SPEC, type WireSpec } from '../src/wire/lua.js';
 
 const LUA_PATH = path.resolve('src/lua/kernel/wire.lua');
@@ -27,18 +28,8 @@ const CODEC_SRC = readFileSync(path.resolve('src/lua/lib/codec.lua'), 'utf8');
 
 // codec.lua and a wire.lua text in a bare state. Bytes cross the wasmoon boundary as hex (wasmoon
 // converts Lua strings to JS strings as UTF-8, which would mangle binary).
-const PRELUDE = `
-local ERR_MT = { __tostring = function(e) return e.message end }
-local K = {}
-function K.is_error(v) return type(v) == "table" and getmetatable(v) == ERR_MT end
-function K.error_fields(v) return v end
-function K.make_error(f)
-  return setmetatable({ kind = f.kind, message = f.message, retryable = f.retryable, details = f.details }, ERR_MT)
-end
-codec = load(CODEC_SRC, "=codec.lua")()(K)
+const PRELUDE = CODEC_PRELUDE + `
 W = load(WIRE_SRC, "=wire.lua")()()
-local function unhex(h) return (h:gsub("..", function(x) return string.char(tonumber(x, 16)) end)) end
-local function hex(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
 local function split(s) local t = {}; for x in s:gmatch("[^,]+") do t[#t + 1] = x end; return t end
 
 -- Decode the frame (or record), read every field by its wire.lua constant, rebuild it with

@@ -6,7 +6,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LuaFactory, type LuaEngine } from 'wasmoon';
 
-const PRELUDE = `
+/**
+ * Lua text that loads codec.lua (its source in the global CODEC_SRC) as the global `codec`, with
+ * the kernel's error functions it needs stubbed, and defines the locals `unhex` and `hex` (bytes
+ * cross the wasmoon boundary as hex). Text run after it in the same chunk sees both.
+ */
+export const CODEC_PRELUDE = `
 local ERR_MT = { __tostring = function(e) return e.message end }
 local K = {}
 function K.is_error(v) return type(v) == "table" and getmetatable(v) == ERR_MT end
@@ -15,9 +20,11 @@ function K.make_error(f)
   return setmetatable({ kind = f.kind, message = f.message, retryable = f.retryable, details = f.details }, ERR_MT)
 end
 codec = load(CODEC_SRC, "=codec.lua")()(K)
-
 local function unhex(h) return (h:gsub("..", function(x) return string.char(tonumber(x, 16)) end)) end
 local function hex(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
+`;
+
+const PRELUDE = CODEC_PRELUDE + `
 
 -- Runs f under an instruction budget: an endless loop raises "HANG".
 local function budgeted(f, ...)

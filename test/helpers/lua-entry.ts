@@ -3,11 +3,9 @@
 // name and the assertion helpers eq / fails in scope; and a bounded wait for a condition
 // (outcomes, not timings).
 import assert from 'node:assert/strict';
+import { LUA_EQ, luaMain } from './lua-asserts.js';
 
-const ASSERTS = `local function eq(got, want, what)
-  if got ~= want then error((what or "value") .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2) end
-end
-local function fails(what, kind, v, err, text)
+const ASSERTS = `${LUA_EQ}local function fails(what, kind, v, err, text)
   if v ~= nil then error(what .. ": expected a failure, got " .. tostring(v), 2) end
   if err == nil then error(what .. ": expected an error", 2) end
   if err:kind() ~= kind then error(what .. ": expected kind " .. kind .. ", got " .. tostring(err:kind()) .. ": " .. tostring(err), 2) end
@@ -18,7 +16,7 @@ end
 /** The source of a Lua entry whose main(...) is `body`, with `modules` required and eq / fails. */
 export function luaSource(body: string, modules: string[]): string {
   const requires = modules.map((m) => `local ${m} = require("${m}")\n`).join('');
-  return `${requires}${ASSERTS}local function main(...)\n${body}\nend\nreturn { main = main }\n`;
+  return luaMain(requires + ASSERTS, body);
 }
 
 /** A `kind` entry (process.lua / function.lua) running `body` (see luaSource). */

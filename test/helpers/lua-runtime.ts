@@ -1,6 +1,7 @@
 // Test door for Lua scenarios: a runtime built from entries given in code, with each scenario a
 // process.lua entry whose main() runs assertions and returns a value.
 import { createRuntime, type Runtime } from '../../src/index.js';
+import { LUA_EQ, LUA_HAS, luaMain } from './lua-asserts.js';
 
 export interface Scenario { name: string; source: string; modules?: string[]; imports?: Record<string, string>; kind?: string }
 
@@ -25,20 +26,13 @@ export async function scenarioRuntime(scenarios: Scenario[], opts: { workers?: n
 
 /** Lua source of a module whose main is `body` (a function body taking `...`). */
 export function main(body: string): string {
-  return `${PRELUDE}local function main(...)\n${body}\nend\nreturn { main = main }\n`;
+  return luaMain(PRELUDE, body);
 }
 
 /** Assertion helpers available to every scenario. */
 const PRELUDE = `
 local time = require("time")
-local function eq(got, want, what)
-  if got ~= want then error((what or "value") .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2) end
-end
-local function has(s, sub, what)
-  s = tostring(s)
-  if not s:find(sub, 1, true) then error((what or "text") .. ": expected to contain '" .. sub .. "', got '" .. s .. "'", 2) end
-end
-`;
+${LUA_EQ}${LUA_HAS}`;
 
 /**
  * Lua, the end of a driver: the receiver's report on channel `done`, or, if the receiver ended
