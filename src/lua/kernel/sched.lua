@@ -204,7 +204,7 @@ return function(deps)
   -- new_thread's state, for the C of a process's start (native/lua/lspawn.c: a main thread's
   -- record made and queued as new_thread makes it): it finds these locals by name among probe's
   -- upvalues
-  function S.thread_probe() return runq, rq_tail, chook, mem_cap_kb end
+  function S.thread_probe() return runq, rq_tail, chook, mem_cap_kb, START end
 
   ---------------------------------------------------------------------------------------------
   -- Timers: a binary min-heap of { at, seq, fn }; cancelled timers are marked, not removed.
@@ -499,7 +499,8 @@ return function(deps)
     -- a job's START round in C (native/lua/ljob.c), with the C run loop only (lsched.c calls it),
     -- and its "spj" frame's arrival: S.job_frame, frames.lua's "spj" handler (init.lua)
     if multi and c_run and deps.jobslot and h.taskq_probe and h.frame_sp and h.frame_spj then
-      start_slot, S.job_frame = deps.jobslot(h.frame_sp, lua_start_slot, h.frame_spj, probe, h.taskq_probe)
+      start_slot, S.job_frame = deps.jobslot(h.frame_sp, lua_start_slot, h.frame_spj, h.tstart or false, probe,
+        h.taskq_probe)
     end
   end
 

@@ -116,6 +116,14 @@ return function(deps)
     local main = co_yield(CHUNK_DONE, (f(env)))
     return main(tunpack(args, 1, n))
   end
+  -- The same with main's arguments as values (n of them, at most two): the C start of a queued
+  -- spawn (native/lua/lqspawn.c), whose flat record holds no arguments table.
+  local function chunk_then_args(f, env, n, a1, a2)
+    local main = co_yield(CHUNK_DONE, (f(env)))
+    if n == 0 then return main() elseif n == 1 then return main(a1) end
+    return main(a1, a2)
+  end
+  local TOP_YIELDED = "the module's top-level code yielded; it runs once, synchronously"
   local HUGE = math.huge
   local function run_chunk(f, env, P, args, n)
     if co_isyieldable() then return pcall(f, env) end
@@ -126,7 +134,7 @@ return function(deps)
     if not ok then return false, done end
     if done ~= CHUNK_DONE then
       co_close(co)
-      return false, "the module's top-level code yielded; it runs once, synchronously"
+      return false, TOP_YIELDED
     end
     return true, mod, co
   end
@@ -604,6 +612,34 @@ return function(deps)
     end
   end
 
+  -- A spawn of this worker's own queued by the C (native/lua/lqspawn.c: a flat record in
+  -- taskq.lua's list, { uniq, pid, id, watcher, link, n, a1, a2 }), started by the Lua: start_task
+  -- of its W.task (taskq.lua wire_of). The C's start (tstart) calls it for every case it does not
+  -- own, and take_task for one the Lua take returns.
+  local function start_flat(t)
+    start_task(taskq.wire_of(t), true)
+  end
+
+  -- The C start's error exits (lqspawn.c tstart: instantiate failed): lua_instantiate's (the main
+  -- thread's coroutine closed when the chunk gave no main), start_here's (H.dead) and start_task's
+  -- (start_failed: an error exit, as if it crashed). ok: the chunk ran but gave no main; else
+  -- it raised mod (or yielded: mod is TOP_YIELDED).
+  local function q_failed(Ent, P, ok, mod, co, watcher, link)
+    if co then co_close(co) end
+    local kind, msg = instantiate_error(Ent, P, ok, mod)
+    local uniq = P.uniq
+    H.dead(uniq)
+    start_failed(P.pid, uniq, err(kind, msg, false), { watcher or nil }, { link or nil }, P.id, P.host)
+  end
+
+  -- The locals lqspawn.c finds by name among qprobe's upvalues (the spawner's probes: init.lua),
+  -- and its start (tstart, init.lua gives it: the Lua take's flat records start in C as well).
+  local c_tstart = nil
+  function M.set_tstart(f) c_tstart = f end
+  function M.qprobe()
+    return early, chunk_then_args, CHUNK_DONE, TOP_YIELDED, q_failed, start_flat, co_close, SHARE_AFTER
+  end
+
   -- Sharing the queue while a resume computes (the budget hook calls share_tasks, sched.lua). The
   -- spawns queued here wait until this worker ends the current resume; a sibling takes them by
   -- itself only when they pass the backlog mark (src/host/placement.ts), so a process that
@@ -641,7 +677,9 @@ return function(deps)
       if not t then return false end
       -- a job from the list: its "spj" frame, started as "sp" (this worker its home, counted in
       -- the load by the main thread: start_task's branches for it are frame_sp's steps)
-      if job then M.frame_sp(t) else start_task(t, mine) end
+      if job then M.frame_sp(t)
+      elseif type(t[1]) == "number" then (c_tstart or start_flat)(t)
+      else start_task(t, mine) end
       return true
     end
     M.queued_here, M.queued_local = taskq.pending, taskq.has_local
