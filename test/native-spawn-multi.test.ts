@@ -22,7 +22,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime, type Runtime } from '../src/index.js';
-import { CHILDREN, SHOWN, child, transcript } from './helpers/spawn-driver.js';
+import { CHILDREN, SHOWN, child, sorted, transcript } from './helpers/spawn-driver.js';
 
 // a budget (the hook on: queued spawns stay in the Lua-side list below the backlog mark)
 const HOOKED = { workers: 2, crash_reports: false, max_reductions: 50_000_000 };
@@ -65,6 +65,11 @@ const ENTRIES: Array<Record<string, unknown>> = [
     for i = 1, k do out[#out + 1] = i .. " " .. got[i] end
     return table.concat(out, "\n")
   end }`),
+  // function entries (jobs from JS): several results, an error, an error value in second place
+  { id: 'ns:fmulti', kind: 'function.lua', method: 'main', source: 'return { main = function(a, b) return a, b, "third" end }' },
+  { id: 'ns:ferr', kind: 'function.lua', method: 'main', source: 'return { main = function(a) error("ferr " .. tostring(a)) end }' },
+  { id: 'ns:fnil', kind: 'function.lua', method: 'main', source: 'return { main = function() return nil, "fnil: failed" end }' },
+  { id: 'ns:fnone', kind: 'function.lua', method: 'main', source: 'return { other = function() end }' },
   // a burst of n children that return at once: -> their EXITs' values by index
   child('ns:burst', String.raw`return { main = function(n, host)
     local ev = process.events()
@@ -136,6 +141,33 @@ for (const [seed, k] of [[5, 24], [31337, 40]] as const) {
     }
   });
 }
+
+test('two workers: jobs from JS (queued in the list as "spj" frames, started at their START slot) give the same results', async () => {
+  const IDS = ['ns:ret', 'ns:tbl', 'ns:fmulti', 'ns:ferr', 'ns:fnil', 'ns:fnone', 'ns:err', 'ns:two', 'ns:nil', 'ns:toperr', 'ns:nomethod'];
+  const run = (lua: boolean) => on(lua, async (rt) => {
+    let s = 4711;
+    const rnd = (n: number) => { s = (s * 1103515245 + 12345) % 2147483648; return (s >> 16) % n; };
+    // 200 jobs, 40 in flight at a time, each with 0-3 arguments
+    const out: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      const jobs = Array.from({ length: 40 }, (_, i) => {
+        const id = IDS[rnd(IDS.length)]!;
+        const args = Array.from({ length: rnd(4) }, (_, j) => (j === 1 && rnd(2) ? { k: i } : i * 10 + j));
+        return rt.exec(id, args, { host: 'ns:m2' }).then((v) => `${id} ${args.length} -> ${sorted(v)}`,
+          (e: Error) => `${id} ${args.length} -> error ${e.message}`);
+      });
+      out.push(...(await Promise.all(jobs)));
+    }
+    return out.join('\n');
+  });
+  const c = await run(false);
+  const l = await run(true);
+  for (const want of ['ns:fmulti 2 -> ', 'ns:ferr:1: ferr', 'fnil: failed', 'not found in module', 'top-level failure', 'ns:tbl 3 -> {']) {
+    assert.ok(c.out.includes(want), `the results show "${want}"\n${c.out}`);
+  }
+  assert.equal(c.out, l.out);
+  assert.ok(c.stats.reduce((a, w) => a + w.queue.kept, 0) === 0, 'jobs are not spawns of a worker');
+});
 
 test('two workers: a burst past the backlog mark is published to the shared queues and every spawn starts', async () => {
   const n = 400;

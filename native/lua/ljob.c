@@ -91,7 +91,11 @@ static int slot (lua_State *L) {
     geti(L, V(lq), lh, &t);
     if (ttistable(&t)) geti(L, &t, 1, &first); else setnilvalue(&first);
     job = ttisstring(&first) && luaV_rawequalobj(&first, V(JOB));
-    lua_getiuservalue(L, lua_upvalueindex(1), job ? 1 : 4);  /* index 1: frame_sp or tstart */
+    /* index 1: tstart (lqspawn.c: a job or a flat record), else frame_sp for a job */
+    if (lua_getiuservalue(L, lua_upvalueindex(1), 4) != LUA_TFUNCTION && job) {
+      lua_pop(L, 1);
+      lua_getiuservalue(L, lua_upvalueindex(1), 1);
+    }
     if ((job || (ttisinteger(&first) && ttisinteger(V(c_started)) && lua_isfunction(L, 1))) &&
         ttisinteger(V(rq_head)) && ttisinteger(V(rq_tail))) {
       setnilvalue(&nilv);

@@ -141,15 +141,34 @@ int luaW_sp_tstart (lua_State *L) {
   TValue t, uniq, pid, id, watcher, link, nv, a1, a2, Ent, body, hostrec, mt, x, code, Q, co, mod,
     main, T, tr;
   lua_State *C;
-  int status, nres;
+  int status, nres, job = 0;
   luaL_checkstack(L, 24, "tstart");
   lua_settop(L, 1);
   setobj(L, &t, s2v(L->ci->func + T_REC));
   /* the case, decided by reads (and compile's cache) alone */
   if (!ttistable(&t)) goto lua;
-  geti(L, &t, 1, &uniq); geti(L, &t, 2, &pid); geti(L, &t, 3, &id);
-  geti(L, &t, 4, &watcher); geti(L, &t, 5, &link); geti(L, &t, 6, &nv);
-  geti(L, &t, 7, &a1); geti(L, &t, 8, &a2);
+  geti(L, &t, 1, &x);
+  if (ttisinteger(&x)) {  /* a flat record: { uniq, pid, id, watcher, link, n, a1, a2 } */
+    setobj(L, &uniq, &x);
+    geti(L, &t, 2, &pid); geti(L, &t, 3, &id);
+    geti(L, &t, 4, &watcher); geti(L, &t, 5, &link); geti(L, &t, 6, &nv);
+    geti(L, &t, 7, &a1); geti(L, &t, 8, &a2);
+  } else if (ttisshrstring(&x) && eqshrstr(tsvalue(&x), K(spj))) {
+    /* a job: { "spj", pid, uniq, id, host, watcher, link, ctx, args } (args: { n = n, ... } or none) */
+    TValue args;
+    job = 1;
+    geti(L, &t, 5, &x);
+    if (!luaV_rawequalobj(&x, V(HOST))) goto lua;
+    geti(L, &t, 8, &x);
+    if (!l_isfalse(&x)) goto lua;  /* a context: start_here's */
+    geti(L, &t, 2, &pid); geti(L, &t, 3, &uniq); geti(L, &t, 4, &id);
+    geti(L, &t, 6, &watcher); geti(L, &t, 7, &link); geti(L, &t, 9, &args);
+    if (l_isfalse(&args)) { setivalue(&nv, 0); setnilvalue(&a1); setnilvalue(&a2); }
+    else if (ttistable(&args)) {
+      getf(L, &args, K(n), &nv);  /* (none: `#args`, the Lua's) */
+      geti(L, &args, 1, &a1); geti(L, &args, 2, &a2);
+    } else goto lua;
+  } else goto lua;
   if (!ttisinteger(&nv) || ivalue(&nv) < 0 || ivalue(&nv) > 2 || !ttisstring(&id) || !ttisstring(&pid))
     goto lua;
   if (!ttisnil(V(shutdown_deadline))) goto lua;
@@ -159,7 +178,7 @@ int luaW_sp_tstart (lua_State *L) {
   if (!ttistable(&Ent)) goto lua;
   getf(L, &Ent, K(kind), &x);
   getv(L, V(bodies), &x, &body);
-  if (!luaV_rawequalobj(&body, V(lua_body))) goto lua;
+  if (!luaV_rawequalobj(&body, V(lua_body)) && !luaV_rawequalobj(&body, V(fn_body))) goto lua;
   getv(L, V(HOSTS), V(HOST), &hostrec);
   if (!ttistable(&hostrec)) goto lua;
   getf(L, &hostrec, K(security), &x);
@@ -169,8 +188,9 @@ int luaW_sp_tstart (lua_State *L) {
   lua_call(L, 2, 1);  /* T_CODE */
   setobj(L, &code, s2v(L->top - 1));
   if (l_isfalse(&code)) goto lua;
-  /* start_task: the step's live count; start_here (minted): the record */
-  count_load(L, V(run), V(H), K(dload), K(load_add), 1);
+  /* start_task: the step's live count (a job's: counted by the main thread); start_here (minted):
+  ** the record */
+  if (!job) count_load(L, V(run), V(H), K(dload), K(load_add), 1);
   luaW_sp_proc(L, S, &pid, &uniq, &id, V(HOST), &mt, &Q);  /* T_Q */
   setf(L, &Q, K(entry), &Ent);
   /* instantiate: run.cp = Q, its environment */
@@ -220,7 +240,11 @@ int luaW_sp_tstart (lua_State *L) {
     lua_pushnil(L);
     return failed(L, S, &Ent, &Q, 1, &co, &watcher, &link);
   }
-  push(L, &main);  /* anchored */
+  if (luaV_rawequalobj(&body, V(fn_body))) {  /* fn_instantiate: main keeps its results */
+    push(L, V(fn_main)); push(L, &Q); push(L, &main);
+    lua_call(L, 2, 1);
+    setobj(L, &main, s2v(L->top - 1));  /* anchored */
+  } else push(L, &main);  /* anchored */
   /* start_here: add, validated, the watcher and link sets, the main thread */
   luaW_sp_add(L, S, &Q, &pid);
   setbtvalue(&tr);
@@ -230,9 +254,9 @@ int luaW_sp_tstart (lua_State *L) {
   luaW_sp_thread(L, S, &Q, &co, 1, &main, NULL, &T);
   setf(L, &Q, K(main), &T);
   return 0;
-lua:
+lua:  /* start_flat(t), or frame_sp(t) for a job */
   lua_settop(L, T_REC);
-  push(L, V(start_flat));
+  push(L, job ? V(frame_sp) : V(start_flat));
   lua_insert(L, T_REC);
   lua_call(L, 1, 0);
   return 0;

@@ -20,13 +20,13 @@ int luaW_exiter (lua_State *L);
   X(c_failed) X(strict) X(copy) X(procs) X(nprocs) X(started) X(runq) X(rq_tail) X(chook) \
   X(mem_cap_kb) X(rebind) X(co_create) X(hooked) X(plain) \
   X(SHARE_AFTER) X(early) X(chunk_then_args) X(CHUNK_DONE) X(TOP_YIELDED) X(q_failed) X(start_flat) \
-  X(co_close) \
+  X(co_close) X(frame_sp) X(fn_body) X(fn_main) \
   X(START) X(lq) X(lh) X(lt) X(reported) X(c_in) X(MARK) X(LISTED_EVERY) X(MULTI_HOOKED)
 #define SKEYS(X) \
   X(cp) X(ctx_actor) X(ctx_scope) X(ctx) X(security) X(kind) X(pid) X(uniq) X(id) X(host) \
   X(alive) X(nthreads) X(nrun) X(red) X(st) X(entry) X(method) X(watchers) X(links) \
   X(monitoring) X(heard) X(notified) X(pid_alloc) X(wall) X(dload) X(load_add) X(terminal) \
-  X(__index) X(main) X(budget) X(threads) X(co) X(proc) X(n) X(a1) X(a2) X(share_at)
+  X(__index) X(main) X(budget) X(threads) X(co) X(proc) X(n) X(a1) X(a2) X(share_at) X(spj)
 
 typedef struct Spawn {
   SUPVALS(PROBE_UV_FIELD)

@@ -180,22 +180,23 @@ return function(deps)
     if select("#", ...) > 1 and not (type(r2) == "string" or is_error(r2)) then P.results = tpack(...) end
     return r1, r2
   end
+  local function fn_main(P, main)
+    return function(...) return keep_results(P, main(...)) end
+  end
   local function fn_instantiate(Ent, f, P, args, n)
     local main, kind, ierr = lua_instantiate(Ent, f, P, args, n)
     if not main then return nil, kind, ierr end
-    return function(...) return keep_results(P, main(...)) end, kind -- (kind: the main thread's coroutine, on success)
+    return fn_main(P, main), kind -- (kind: the main thread's coroutine, on success)
   end
 
   local function host_itself(id, host) return host end
   local lua_body = { prepare = compile, instantiate = lua_instantiate, queueable = true, pid_host = host_itself }
-  local bodies = {
-    ["process.lua"] = lua_body,
-    -- A function entry's PID names the entry and the worker that minted it ("<id>#lua.<tid>"):
-    -- the worker running it, or, queued, its home (any worker of the host may take it, so many
-    -- concurrent calls spread over the host).
-    ["function.lua"] = { prepare = compile, instantiate = fn_instantiate, queueable = true,
-      pid_host = function(id, host, tid) return fn_host(id, tid) end },
-  }
+  -- A function entry's PID names the entry and the worker that minted it ("<id>#lua.<tid>"):
+  -- the worker running it, or, queued, its home (any worker of the host may take it, so many
+  -- concurrent calls spread over the host).
+  local fn_body = { prepare = compile, instantiate = fn_instantiate, queueable = true,
+    pid_host = function(id, host, tid) return fn_host(id, tid) end }
+  local bodies = { ["process.lua"] = lua_body, ["function.lua"] = fn_body }
   -- Bodies of other kinds, loaded by init.lua (one line each in spawn's deps).
   for kind, body in pairs(deps.bodies or {}) do bodies[kind] = body end
   M.bodies = bodies
@@ -636,8 +637,10 @@ return function(deps)
   -- and its start (tstart, init.lua gives it: the Lua take's flat records start in C as well).
   local c_tstart = nil
   function M.set_tstart(f) c_tstart = f end
+  local frame_sp = M.frame_sp
   function M.qprobe()
-    return early, chunk_then_args, CHUNK_DONE, TOP_YIELDED, q_failed, start_flat, co_close, SHARE_AFTER
+    return early, chunk_then_args, CHUNK_DONE, TOP_YIELDED, q_failed, start_flat, co_close, SHARE_AFTER,
+      frame_sp, fn_body, fn_main
   end
 
   -- Sharing the queue while a resume computes (the budget hook calls share_tasks, sched.lua). The
@@ -677,8 +680,7 @@ return function(deps)
       if not t then return false end
       -- a job from the list: its "spj" frame, started as "sp" (this worker its home, counted in
       -- the load by the main thread: start_task's branches for it are frame_sp's steps)
-      if job then M.frame_sp(t)
-      elseif type(t[1]) == "number" then (c_tstart or start_flat)(t)
+      if job or type(t[1]) == "number" then (c_tstart or (job and M.frame_sp or start_flat))(t)
       else start_task(t, mine) end
       return true
     end
