@@ -36,6 +36,11 @@
 ** backlog mark, no report due): f at lq's young end, START at the run queue's tail, as
 ** push_job + ready_start; every other case is the Lua frame_spj's (room(), the offer rule, "sp").
 **
+** Session 11: the record's start is lqspawn.c's tstart when it is given (uservalue 4; false on a
+** module or a world without it): a job (frame_sp's common case in C) or a spawn the spawner queued
+** in C (a flat record, { uniq, pid, ... }: a number at [1]), which also counts in c_started as
+** take() counts it; frame_sp for a job otherwise. tstart hands every case it does not own to the
+** Lua (frame_sp, spawn.lua's start_flat), so the round's steps here stay the same.
 ** Differences from the Lua, none observable by a process or a sibling: the same records leave the
 ** same list in the same order and start by the same function. On wasmoon's module and with
 ** WIPPY_CSCHED=0 the Lua runs; test/job-slot.test.ts runs jobs on both and requires the same

@@ -31,25 +31,31 @@
 ** (ready_start), P.monitoring / P.links. Pushes the PID.
 **
 ** tstart(t): start_task(t, true) for a flat record (the list's spawns are this worker's own: no
-** route check, no runner to record), owned when, read before any write: the record is well formed
-** (n 0..2, id and pid strings), no shutdown began, no frame waits for the PID in `early`, the entry
-** is still a process.lua entry, the worker's host sets no security block and is not a terminal,
-** and the chunk compiles (compile: a cache). Then: count_load(1); start_here's minted case: the
+** route check, no runner to record), and frame_sp(t) for a job from JS at the list's head (its
+** "spj" frame: { "spj", pid, uniq, id, host, watcher, link, ctx, args }), owned when, read before
+** any write: the record is well formed (n 0..2, id and pid strings; a job: this worker's host, no
+** context, args none or a table with an integer n), no shutdown began, no frame waits for the PID
+** in `early`, the entry is a process.lua or function.lua entry, the worker's host sets no security
+** block and is not a terminal, and the chunk compiles (compile: a cache). Then: count_load(1) (not
+** for a job: the main thread counted it); start_here's minted case: the
 ** record (new_proc, lspawn.c's luaW_sp_proc), Q.entry; instantiate with run_chunk's case for a
 ** caller that cannot yield (the step's loop): run.cp = Q, make_env, Q.red = 0, run.share_at =
 ** math.huge, a coroutine of copool's (hooked as sched.lua's hook would) running spawn.lua's
 ** chunk_then_args(f, env, n, a1, a2), resumed once: it yields CHUNK_DONE and the module, and goes on
 ** as the main thread (its first resume passes main, which it tail-calls with a1, a2 up to n);
-** run.cp back; main (the module's method); add, validated, Q.watchers / Q.links, the main thread
+** run.cp back; main (the module's method; a function entry's wrapped by fn_main, fn_instantiate's
+** step: its results kept); add, validated, Q.watchers / Q.links, the main thread
 ** (new_thread(Q, nil, co, 1, main)), Q.main. A chunk that raises, yields or gives no main ends in
 ** spawn.lua's q_failed (start_here's and start_task's error exits: H.dead, start_failed, the same
 ** messages through instantiate_error; the coroutine closed where run_chunk and lua_instantiate
-** close it). Any other case is spawn.lua's start_flat(t): the Lua start_task of its W.task.
+** close it). Any other case is spawn.lua's start_flat(t) (the Lua start_task of its W.task), or
+** frame_sp(t) for a job.
 **
 ** Differences from the Lua, none observable by a process: the record's form in lq, and the chunk's
 ** coroutine runs chunk_then_args (the arguments as values) where the Lua's runs chunk_then_main
 ** (an arguments table); both tail-call main with the same arguments. On wasmoon's module and with
-** WIPPY_CSCHED=0 the Lua runs; test/native-spawn-multi.test.ts runs both on two-worker hosts.
+** WIPPY_CSCHED=0 the Lua runs; test/native-spawn-multi.test.ts runs both on two-worker hosts
+** (a seeded driver, sharing, the backlog rule, jobs from JS).
 */
 #include <math.h>
 
@@ -165,7 +171,8 @@ int luaW_sp_tstart (lua_State *L) {
     geti(L, &t, 6, &watcher); geti(L, &t, 7, &link); geti(L, &t, 9, &args);
     if (l_isfalse(&args)) { setivalue(&nv, 0); setnilvalue(&a1); setnilvalue(&a2); }
     else if (ttistable(&args)) {
-      getf(L, &args, K(n), &nv);  /* (none: `#args`, the Lua's) */
+      getf(L, &args, K(n), &nv);  /* `args.n or #args` (a decoded table: no metatable) */
+      if (ttisnil(&nv) && hvalue(&args)->metatable == NULL) setivalue(&nv, (lua_Integer)luaH_getn(hvalue(&args)));
       geti(L, &args, 1, &a1); geti(L, &args, 2, &a2);
     } else goto lua;
   } else goto lua;

@@ -8,21 +8,25 @@
 **
 ** What it owns: nothing. The state is the kernel's Lua tables and the locals of the modules that
 ** own them: spawner(f, monitor, link, probes...) finds them by name among the upvalues of the
-** probe closures of process.lua, spawn.lua, sched.lua (thread_probe), copool.lua and pids.lua
-** (lprobe.h), and reads and writes them where they live (sched.lua's `rq_tail`, pids.lua's
+** probe closures of process.lua, spawn.lua (probe, qprobe), sched.lua (thread_probe), copool.lua,
+** pids.lua and taskq.lua (spawn_probe) (lprobe.h), and reads and writes them where they live (sched.lua's `rq_tail`, pids.lua's
 ** `nprocs` and `started`); fields go through lfield.h (the VM's own steps, metamethods included).
-** f is the Lua spawn variant it stands for (monitor, link: its flags).
+** f is the Lua spawn variant it stands for (monitor, link: its flags). The record (lspawn.h's Spawn)
+** is shared with lqspawn.c: spawner returns spawn and tstart, the start of a queued spawn.
 **
 ** spawn(id, host, ...): it owns the case when every one of these holds (decided by reads and the
 ** arguments' copies alone, before anything changes): at most two arguments, each copied by the
-** codec's copy (a scalar is its own copy; a refusal is the Lua's error); the caller can yield (the
-** module's chunk runs in its coroutine: lua_instantiate's first case); id and host are strings;
+** codec's copy (a scalar is its own copy; a refusal is the Lua's error); id and host are strings;
 ** run.cp is a process P allowed without a decision (no actor or no scope, the runtime not strict:
 ** init.lua's check), with no context to pass on (P.ctx nil), no spawn out on another host (P.heard
-** nil), not told of its own exit (P.notified); the worker is its host's only one (not MULTI: no
-** queued spawns) and no shutdown began; host is this worker's host, which sets no security block
-** and is not a terminal (whose processes keep their arguments); entries[id] is a process.lua entry
-** (its body is spawn.lua's Lua body) whose chunk compiles. Then start_here's steps: H.pid_alloc(SELF),
+** nil), not told of its own exit (P.notified); no shutdown began; host is this worker's host, which
+** sets no security block and is not a terminal (whose processes keep their arguments); entries[id]
+** is a process.lua entry (its body is spawn.lua's Lua body). Then spawn_from's local branch:
+**   - queued (a host of several workers, the entry instantiated here: validated[id]): when taskq.lua's
+**     room() would say yes without a report (lqspawn.c luaW_sp_room), lqspawn.c's luaW_sp_queue
+**     (queue_local in C, a flat record in the list; session 11); else the Lua;
+**   - else, when the caller can yield (the module's chunk runs in its coroutine: lua_instantiate's
+**     first case) and the chunk compiles, start_here's steps: H.pid_alloc(SELF),
 ** the PID "{host|0x%05x}" (fmt_pid's text), the record with new_proc's 9 keys and the host's
 ** metatable (meta_of), Q.entry; instantiate: run.cp = Q, the Lua make_env(Ent, Q), the chunk called
 ** with it under lua_pcallk (a yield inside takes the fast path, patch 0003, and the rest runs in
@@ -33,8 +37,9 @@
 ** thread record with only the keys it holds; Q.threads, nthreads, nrun; queued at rq_tail),
 ** Q.main; then spawn_from's adopt: P.monitoring / P.links hold the PID. A chunk that raises or
 ** gives no main ends in spawn.lua's c_failed (start_here's error exit: H.dead, the same messages).
-** Anything else (a remote or queued spawn, a context, a policy, three arguments or more, a
-** terminal, a frame spawn) is the Lua variant's, called with the same arguments and a continuation.
+** Anything else (a remote spawn, a queued one room() must look at, a context, a policy, three
+** arguments or more, a terminal, a frame spawn) is the Lua variant's, called with the same
+** arguments and a continuation.
 **
 ** Why, measured: a monitored spawn was ~420 VM instructions in ~30 Lua calls (the variant, cur,
 ** check, spawn_from, start_here, prepare, fmt_pid, new_proc, step_wall, instantiate, make_env,
@@ -45,7 +50,8 @@
 ** make_env, compile, meta_of, fmt_pid (a uniq that is not a non-negative integer), c_failed and
 ** the Lua variant, the codec's copy, rebind, coroutine.create, the C count hook, and the host's
 ** pid_alloc, wall and load_add. On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the
-** Lua runs; test/native-spawn.test.ts runs both on the same seeded sequences.
+** Lua runs; test/native-spawn.test.ts runs both on the same seeded sequences (one worker),
+** test/native-spawn-multi.test.ts on two.
 */
 #include "lspawn.h"
 

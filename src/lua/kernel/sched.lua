@@ -202,8 +202,8 @@ return function(deps)
   end
 
   -- new_thread's state, for the C of a process's start (native/lua/lspawn.c: a main thread's
-  -- record made and queued as new_thread makes it): it finds these locals by name among probe's
-  -- upvalues
+  -- record made and queued as new_thread makes it; lqspawn.c: START queued as ready_start queues
+  -- it): it finds these locals by name among probe's upvalues
   function S.thread_probe() return runq, rq_tail, chook, mem_cap_kb, START end
 
   ---------------------------------------------------------------------------------------------
@@ -488,6 +488,8 @@ return function(deps)
   --   queued_local()       the Lua-side list holds spawns (a START may start one)
   --   taskq_probe, frame_sp, frame_spj  taskq.lua's probe, spawn.lua's frame_sp and frame_spj, for
   --                        ljob.c (deps.jobslot)
+  --   tstart(t)            the C start of the record at the list's head (lqspawn.c: a job or a spawn
+  --                        queued in C), for ljob.c; nil: frame_sp (session 11)
   function S.install(h)
     thread_failed, thread_done, do_upgrade, deadlock, after_resume =
       h.thread_failed, h.thread_done, h.do_upgrade, h.deadlock, h.after_resume

@@ -23,7 +23,10 @@
 -- here (its home). When the queues are full it is placed: the spawner's worker unless that is busier
 -- than another worker of the host by more than the slack (H.place, src/host/worker.ts), which
 -- gets an "sp" frame. Another host: an "s" request to one of its workers (round-robin), answered
--- with the PID or the error.
+-- with the PID or the error. On our module the common local cases run in C: a spawn started at
+-- once (native/lua/lspawn.c, session 10), one queued in the Lua-side list and its start at its
+-- turn, and a job's start from that list (native/lua/lqspawn.c, session 11: a flat record, not a
+-- W.task; start_flat and q_failed below are its Lua ends).
 --
 -- Early frames and forwarding. Frames for a process placed on this worker can arrive before its
 -- "sp" frame (the PID may reach other senders first): they wait in `early`, per PID, in arrival
@@ -32,7 +35,7 @@
 -- worker (`forward`), so per-sender FIFO holds (sender -> home -> runner, two FIFO rings); frames
 -- that arrived before the runner said "bound" wait in `early` and go first.
 --
--- Size: ~670 lines: the spawn paths (local, kept in the Lua-side list, published,
+-- Size: ~720 lines: the spawn paths (local, kept in the Lua-side list, published,
 -- remote) share the early/forward tables and the adopt rule, and split apart they would have to
 -- hand those to each other.
 --

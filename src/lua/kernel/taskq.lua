@@ -65,11 +65,18 @@
 -- Session 10: on our module that inline case and take()'s common case for a job at lq's head run
 -- in C (native/lua/ljob.c, over these locals through M.probe; ~145 VM instructions per job fewer,
 -- with the START taken inside the C run loop); every other case runs the Lua here.
+-- Session 11: a spawn of a process.lua entry with at most two arguments and no context, queued
+-- by process.spawn* on our module, is queued in C (native/lua/lqspawn.c, room()'s inline case and
+-- push's steps through M.spawn_probe) as a flat record { uniq, pid, id, watcher, link, n, a1, a2 }
+-- (176 bytes less garbage than a W.task and its arguments' table), and started in C at its START
+-- (ljob.c's slot, or take_task for what take() returns: lqspawn.c tstart), as is a job at the
+-- list's head. Every rule here sees such a record as any other: publish and share encode its
+-- W.task (wire_of), take() returns it (spawn.lua starts it).
 --
 -- Owns: lq, spill (bytes that fit no queue after a share), pub, the counters, the last reported
 -- length. Receives: H (task_push, task_take, task_listed), cfg (tid, host, hosts: tids, limits,
 -- local_queue_size), mem_cap_kb, encode / decode (the codec), wire (the "spj" and W.task
--- layouts). Queue records are W.task arrays (wire.lua) and "spj" frames (jobs).
+-- layouts). Queue records are W.task arrays (wire.lua), flat records (lqspawn.c) and "spj" frames (jobs).
 -- Measured: see docs/design/scheduler.md ("Run queues").
 return function(deps)
   local H, cfg, encode, decode, W = deps.H, deps.cfg, deps.encode, deps.decode, deps.wire
