@@ -390,7 +390,7 @@ test('the comparison notices a one-step difference in the Lua loop', () => {
 
 test('jobslot refuses probes without the names it needs', () => {
   assert.throws(() => engine.doStringSync(`local x = 1; local f = function() return x end
-    return package.loaded["wippy.native"].jobslot(f, f, f, f, f)`), /probe has no upvalue 'runq'/);
+    return package.loaded["wippy.native"].jobslot(f, f, f, f, f, f)`), /probe has no upvalue 'runq'/);
 });
 
 test('runner refuses a probe without the names it needs', () => {

@@ -13,160 +13,15 @@
 // what the checks below name, so the comparison is not of two empty logs.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRuntime, type Runtime } from '../src/index.js';
 import { luaFactory } from '../src/lua/module.js';
+import { CHILDREN, SHOWN, transcript } from './helpers/spawn-driver.js';
 
-const DRIVER = String.raw`
-local time = require("time")
-local KINDS = { "ns:ret", "ns:nil", "ns:tbl", "ns:two", "ns:err", "ns:toperr", "ns:yieldtop",
-  "ns:nomethod", "ns:wait", "ns:nested", "ns:ret", "ns:ret" }
-local FAILS = { ["ns:err"] = true, ["ns:two"] = true } -- an error exit (LINK_DOWN to a link)
-local function main(seed, steps, host)
-  process.set_options({ trap_links = true })
-  local ev = process.events()
-  local out = {}
-  local idx, nidx = {}, 0
-  local function name(pid)
-    if pid == nil then return "nil" end
-    local i = idx[pid]
-    if not i then nidx = nidx + 1; idx[pid] = nidx; i = nidx end
-    return "#" .. i
-  end
-  local function show(v)
-    local t = type(v)
-    if t == "table" then
-      local keys = {}
-      for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-      table.sort(keys)
-      local parts = {}
-      for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. show(v[k] == nil and v[tonumber(k)] or v[k]) end
-      return "{" .. table.concat(parts, ",") .. "}"
-    end
-    if t == "string" then return (v:gsub("{[^}]*|0x%x+}", name)) end
-    return tostring(v)
-  end
-  local function showres(r)
-    if r == nil then return "-" end
-    if r.error ~= nil then return "error " .. show(tostring(r.error)) end
-    return "value " .. show(r.value) .. (r.values and (" values " .. show(r.values)) or "")
-  end
-  local s = seed
-  local function rnd(n) s = (s * 1103515245 + 12345) % 2147483648; return (s >> 16) % n + 1 end
-  local owed = 0     -- events certain to come (their children end by themselves, or were told to)
-  local waiting = {} -- { pid, monitored, linked } of "ns:wait" children not yet released
-  local function take(e)
-    out[#out + 1] = "ev " .. e.kind .. " " .. name(e.from) .. " " .. showres(e.result)
-    owed = owed - 1
-  end
-  for step = 1, steps do
-    local a = rnd(12)
-    if a <= 7 then
-      local kind = KINDS[rnd(#KINDS)]
-      local v = rnd(4)
-      local mon, link = v == 2 or v == 4, v == 3 or v == 4
-      local fn = v == 1 and process.spawn or v == 2 and process.spawn_monitored
-        or v == 3 and process.spawn_linked or process.spawn_linked_monitored
-      local n = rnd(4) - 1
-      local args = {}
-      for i = 1, n do
-        local r = rnd(7)
-        if r == 1 then args[i] = step * 10 + i
-        elseif r == 2 then args[i] = "s" .. step
-        elseif r == 3 then args[i] = { k = step, list = { i, i + 1 } }
-        elseif r == 4 then args[i] = step % 2 == 0
-        elseif r == 5 then args[i] = nil
-        elseif r == 6 then args[i] = step + 0.5
-        else args[i] = (step % 3 == 0) and function() end or -step end
-      end
-      local pid, err = fn(kind, host, table.unpack(args, 1, n))
-      out[#out + 1] = "spawn " .. kind .. " v" .. v .. " n" .. n .. " -> " .. (pid and name(pid) or ("err " .. show(tostring(err))))
-      if pid then
-        if kind == "ns:wait" then waiting[#waiting + 1] = { pid, mon, link }
-        else
-          if mon then owed = owed + 1 end
-          if link and FAILS[kind] then owed = owed + 1 end
-        end
-      end
-    elseif a == 8 and #waiting > 0 then -- release a waiting child with a message: it returns it
-      local w = table.remove(waiting, rnd(#waiting))
-      out[#out + 1] = "send " .. name(w[1]) .. " " .. tostring(process.send(w[1], "go", "m" .. step))
-      if w[2] then owed = owed + 1 end
-    elseif a == 9 and #waiting > 0 then -- terminate a waiting child: an error exit
-      local w = table.remove(waiting, rnd(#waiting))
-      out[#out + 1] = "terminate " .. name(w[1]) .. " " .. tostring(process.terminate(w[1]))
-      if w[2] then owed = owed + 1 end
-      if w[3] then owed = owed + 1 end
-    elseif a == 10 then
-      coroutine.yield() -- the children queued so far run
-    elseif a == 11 and owed > 0 then
-      take(ev:receive())
-    else -- what has arrived, without waiting
-      while true do
-        local r = channel.select({ ev:case_receive() }, true)
-        if r.default then break end
-        take(r.value)
-      end
-    end
-  end
-  for _, w in ipairs(waiting) do
-    process.send(w[1], "go", "end")
-    if w[2] then owed = owed + 1 end
-  end
-  while owed > 0 do take(ev:receive()) end
-  out[#out + 1] = "left " .. tostring(channel.select({ ev:case_receive() }, true).default)
-  return table.concat(out, "\n")
-end
-return { main = main }`;
-
-const child = (id: string, source: string, method = 'main'): Record<string, unknown> =>
-  ({ id, kind: 'process.lua', method, source, modules: ['time'] });
-const SHOW_ARGS = `local function shown(...)
-  local parts = { tostring(select("#", ...)) }
-  for i = 1, select("#", ...) do local v = select(i, ...); parts[#parts + 1] = type(v) == "table" and ("t" .. tostring(v.k)) or tostring(v) end
-  return table.concat(parts, ":")
-end
-`;
 const ENTRIES: Array<Record<string, unknown>> = [
   { id: 'ns:w', kind: 'process.host', host: { workers: 1, crash_reports: false } },
   // the budget hook on: every process coroutine is hooked (the C count hook), reused ones again
   { id: 'ns:b', kind: 'process.host', host: { workers: 1, crash_reports: false, max_reductions: 5_000_000 } },
-  child('ns:driver', DRIVER),
-  child('ns:ret', `${SHOW_ARGS}return { main = function(...) return shown(...) end }`),
-  child('ns:nil', `return { main = function() end }`),
-  child('ns:tbl', `return { main = function(...) return { n = select("#", ...), first = (...) } end }`),
-  child('ns:two', `return { main = function() return nil, "two: failed" end }`),
-  child('ns:err', `return { main = function(x) error("err child " .. (type(x) == "table" and "table" or tostring(x))) end }`),
-  child('ns:toperr', `error("top-level failure")\nreturn {}`),
-  child('ns:yieldtop', `${SHOW_ARGS}coroutine.yield()\nreturn { main = function(...) return "after yield " .. shown(...) end }`),
-  child('ns:nomethod', `return { other = function() end }`),
-  child('ns:wait', `return { main = function() local m = process.inbox():receive(); return m:payload():data() end }`),
-  child('ns:nested', `return { main = function(x) local time = require("time"); process.spawn_monitored("ns:ret", process.pid():match("^{(.-)|"), x); return "nested" end }`),
+  ...CHILDREN,
 ];
-
-/** JSON with object keys sorted (a Lua table's key order depends on its state's hash seed) */
-const sorted = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x)
-  ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x));
-
-async function transcript(lua: boolean, seed: number, steps: number, host: string): Promise<string> {
-  const prev = process.env.WIPPY_CSCHED;
-  if (lua) process.env.WIPPY_CSCHED = '0';
-  let rt: Runtime | undefined;
-  try {
-    rt = await createRuntime({ workers: 1, entries: ENTRIES });
-    const driven = (await rt.exec('ns:driver', [seed, steps, host], { host })) as string;
-    // jobs from JS: their exits go to a JS exit watcher (one "jx" frame each)
-    const jobs: string[] = [];
-    for (const [id, args] of [['ns:ret', [seed, 'x']], ['ns:nil', []], ['ns:tbl', [1, 2]], ['ns:err', [seed]],
-      ['ns:two', []], ['ns:ret', []], ['ns:toperr', []]] as const) {
-      try { jobs.push(`job ${id} -> ${sorted(await rt.exec(id, [...args], { host }))}`); }
-      catch (e) { jobs.push(`job ${id} -> error ${(e as Error).message}`); }
-    }
-    return `${driven}\n${jobs.join('\n')}`;
-  } finally {
-    if (prev === undefined) delete process.env.WIPPY_CSCHED; else process.env.WIPPY_CSCHED = prev;
-    await rt?.stop(1000);
-  }
-}
 
 after(() => { delete process.env.WIPPY_CSCHED; });
 
@@ -179,16 +34,11 @@ test('our module carries the C spawn and exit (wippy.native.spawn)', async () =>
 
 for (const [seed, host] of [[7, 'ns:w'], [1234, 'ns:w'], [99991, 'ns:w'], [4242, 'ns:b']] as const) {
   test(`seeded spawns, exits, monitors, links and kills (seed ${seed}, ${host}): the C and the Lua give the same transcript`, async () => {
-    const c = await transcript(false, seed, 200, host);
-    const l = await transcript(true, seed, 200, host);
+    const c = await transcript(ENTRIES, 1, false, seed, 200, host);
+    const l = await transcript(ENTRIES, 1, true, seed, 200, host);
     const lines = c.split('\n');
     // what the driver must have done and seen, so the comparison is of real work
-    for (const want of ['spawn ns:ret v1', 'spawn ns:ret v2', ' v3 ', ' v4 ', 'ev pid.exit', 'ev pid.link.down',
-      'err ', 'top-level failure', 'not found in module', 'after yield', 'terminate ', 'send ',
-      'cannot send', 'error two: failed', 'value {first=', 'left true', 'job ns:ret -> "2:', 'job ns:nil -> undefined',
-      'job ns:err -> error']) {
-      assert.ok(c.includes(want), `the transcript shows "${want}"\n${c}`);
-    }
+    for (const want of SHOWN) assert.ok(c.includes(want), `the transcript shows "${want}"\n${c}`);
     assert.ok(lines.length > 120, `a transcript of ${lines.length} lines`);
     assert.equal(c, l);
   });

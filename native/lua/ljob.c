@@ -36,6 +36,11 @@
 ** backlog mark, no report due): f at lq's young end, START at the run queue's tail, as
 ** push_job + ready_start; every other case is the Lua frame_spj's (room(), the offer rule, "sp").
 **
+** Session 11: the record's start is lqspawn.c's tstart when it is given (uservalue 4; false on a
+** module or a world without it): a job (frame_sp's common case in C) or a spawn the spawner queued
+** in C (a flat record, { uniq, pid, ... }: a number at [1]), which also counts in c_started as
+** take() counts it; frame_sp for a job otherwise. tstart hands every case it does not own to the
+** Lua (frame_sp, spawn.lua's start_flat), so the round's steps here stay the same.
 ** Differences from the Lua, none observable by a process or a sibling: the same records leave the
 ** same list in the same order and start by the same function. On wasmoon's module and with
 ** WIPPY_CSCHED=0 the Lua runs; test/job-slot.test.ts runs jobs on both and requires the same
@@ -51,7 +56,7 @@
 /* sched.lua's locals (its probe) and taskq.lua's (M.probe), by name */
 #define UPVALS(X) \
   X(runq) X(rq_head) X(rq_tail) X(START) \
-  X(lq) X(lh) X(lt) X(spill_n) X(pub) X(shared_in) X(starts) X(reported) X(offer_at) \
+  X(lq) X(lh) X(lt) X(spill_n) X(pub) X(shared_in) X(starts) X(reported) X(offer_at) X(c_started) \
   X(LISTED_EVERY) X(JOB) X(MARK) X(MULTI) X(hooked)
 
 /* (no field names: the records are read by index) */
@@ -82,6 +87,7 @@ static int slot (lua_State *L) {
   lua_Integer len = lh + 1 > lt ? 0 : lt - lh;  /* the list's length once t is taken */
   lua_Integer reported = ival(V(reported)), offer_at = ival(V(offer_at)), starts = ival(V(starts));
   TValue t, first, v, nilv;
+  int job;
   luaL_checkstack(L, 6, "jobslot");
   lua_settop(L, 0);
   if (ival(V(spill_n)) == 0 && lh >= 1 && lh <= lt && ival(V(pub)) == 0 && ival(V(shared_in)) > 1 &&
@@ -89,10 +95,15 @@ static int slot (lua_State *L) {
       offer_at >= 0 && offer_at <= len + ival(V(LISTED_EVERY)) && ttistable(V(lq))) {
     geti(L, V(lq), lh, &t);
     if (ttistable(&t)) geti(L, &t, 1, &first); else setnilvalue(&first);
-    if (ttisstring(&first) && luaV_rawequalobj(&first, V(JOB)) &&
+    job = ttisstring(&first) && luaV_rawequalobj(&first, V(JOB));
+    /* index 1: tstart (lqspawn.c: a job or a flat record), else frame_sp for a job */
+    if (lua_getiuservalue(L, lua_upvalueindex(1), 4) != LUA_TFUNCTION && job) {
+      lua_pop(L, 1);
+      lua_getiuservalue(L, lua_upvalueindex(1), 1);
+    }
+    if ((job || (ttisinteger(&first) && ttisinteger(V(c_started)) && lua_isfunction(L, 1))) &&
         ttisinteger(V(rq_head)) && ttisinteger(V(rq_tail))) {
       setnilvalue(&nilv);
-      lua_getiuservalue(L, lua_upvalueindex(1), 1);  /* index 1: frame_sp */
       push(L, &t);                                    /* index 2: the record, anchored */
       /* start_slot: START off the head */
       head = ivalue(V(rq_head));
@@ -104,7 +115,9 @@ static int slot (lua_State *L) {
       if (lh + 1 > lt) { setint(S->u_lh, 1); setint(S->u_lt, 0); }
       else setint(S->u_lh, lh + 1);
       setint(S->u_starts, starts + 1);
-      /* take_task: the job starts as the "sp" frame it would have been */
+      if (!job) setint(S->u_c_started, ivalue(V(c_started)) + 1);
+      /* take_task: the job starts as the "sp" frame it would have been, a spawn of this worker's
+      ** (a flat record, lqspawn.c) by tstart */
       t0 = ival(V(rq_tail));
       lua_call(L, 1, 0);
       if (!ttisinteger(V(rq_tail)) || ivalue(V(rq_tail)) != t0 + 1) { lua_pushboolean(L, 0); return 1; }
@@ -119,6 +132,7 @@ static int slot (lua_State *L) {
       return 1;
     }
   }
+  lua_settop(L, 0);
   lua_getiuservalue(L, lua_upvalueindex(1), 2);  /* the Lua start_slot, the state untouched */
   lua_call(L, 0, 1);
   return 1;
@@ -152,9 +166,10 @@ static int spj (lua_State *L) {
   return 0;
 }
 
-/* jobslot(frame_sp, start_slot, frame_spj, sched_probe, taskq_probe) -> slot, spj */
+/* jobslot(frame_sp, start_slot, frame_spj, tstart, sched_probe, taskq_probe) -> slot, spj (tstart:
+** lqspawn.c's, or false) */
 static int jobslot (lua_State *L) {
-  luaW_probe_new(L, 5, 4, sizeof(Slot), uv_entries, PROBE_COUNT(uv_entries), NULL, 0, slot, "jobslot");
+  luaW_probe_new(L, 6, 5, sizeof(Slot), uv_entries, PROBE_COUNT(uv_entries), NULL, 0, slot, "jobslot");
   lua_getupvalue(L, -1, 1);  /* the record: spj's upvalue too */
   lua_pushcclosure(L, spj, 1);
   return 2;

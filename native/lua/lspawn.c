@@ -8,21 +8,25 @@
 **
 ** What it owns: nothing. The state is the kernel's Lua tables and the locals of the modules that
 ** own them: spawner(f, monitor, link, probes...) finds them by name among the upvalues of the
-** probe closures of process.lua, spawn.lua, sched.lua (thread_probe), copool.lua and pids.lua
-** (lprobe.h), and reads and writes them where they live (sched.lua's `rq_tail`, pids.lua's
+** probe closures of process.lua, spawn.lua (probe, qprobe), sched.lua (thread_probe), copool.lua,
+** pids.lua and taskq.lua (spawn_probe) (lprobe.h), and reads and writes them where they live (sched.lua's `rq_tail`, pids.lua's
 ** `nprocs` and `started`); fields go through lfield.h (the VM's own steps, metamethods included).
-** f is the Lua spawn variant it stands for (monitor, link: its flags).
+** f is the Lua spawn variant it stands for (monitor, link: its flags). The record (lspawn.h's Spawn)
+** is shared with lqspawn.c: spawner returns spawn and tstart, the start of a queued spawn.
 **
 ** spawn(id, host, ...): it owns the case when every one of these holds (decided by reads and the
 ** arguments' copies alone, before anything changes): at most two arguments, each copied by the
-** codec's copy (a scalar is its own copy; a refusal is the Lua's error); the caller can yield (the
-** module's chunk runs in its coroutine: lua_instantiate's first case); id and host are strings;
+** codec's copy (a scalar is its own copy; a refusal is the Lua's error); id and host are strings;
 ** run.cp is a process P allowed without a decision (no actor or no scope, the runtime not strict:
 ** init.lua's check), with no context to pass on (P.ctx nil), no spawn out on another host (P.heard
-** nil), not told of its own exit (P.notified); the worker is its host's only one (not MULTI: no
-** queued spawns) and no shutdown began; host is this worker's host, which sets no security block
-** and is not a terminal (whose processes keep their arguments); entries[id] is a process.lua entry
-** (its body is spawn.lua's Lua body) whose chunk compiles. Then start_here's steps: H.pid_alloc(SELF),
+** nil), not told of its own exit (P.notified); no shutdown began; host is this worker's host, which
+** sets no security block and is not a terminal (whose processes keep their arguments); entries[id]
+** is a process.lua entry (its body is spawn.lua's Lua body). Then spawn_from's local branch:
+**   - queued (a host of several workers, the entry instantiated here: validated[id]): when taskq.lua's
+**     room() would say yes without a report (lqspawn.c luaW_sp_room), lqspawn.c's luaW_sp_queue
+**     (queue_local in C, a flat record in the list; session 11); else the Lua;
+**   - else, when the caller can yield (the module's chunk runs in its coroutine: lua_instantiate's
+**     first case) and the chunk compiles, start_here's steps: H.pid_alloc(SELF),
 ** the PID "{host|0x%05x}" (fmt_pid's text), the record with new_proc's 9 keys and the host's
 ** metatable (meta_of), Q.entry; instantiate: run.cp = Q, the Lua make_env(Ent, Q), the chunk called
 ** with it under lua_pcallk (a yield inside takes the fast path, patch 0003, and the rest runs in
@@ -33,8 +37,9 @@
 ** thread record with only the keys it holds; Q.threads, nthreads, nrun; queued at rq_tail),
 ** Q.main; then spawn_from's adopt: P.monitoring / P.links hold the PID. A chunk that raises or
 ** gives no main ends in spawn.lua's c_failed (start_here's error exit: H.dead, the same messages).
-** Anything else (a remote or queued spawn, a context, a policy, three arguments or more, a
-** terminal, a frame spawn) is the Lua variant's, called with the same arguments and a continuation.
+** Anything else (a remote spawn, a queued one room() must look at, a context, a policy, three
+** arguments or more, a terminal, a frame spawn) is the Lua variant's, called with the same
+** arguments and a continuation.
 **
 ** Why, measured: a monitored spawn was ~420 VM instructions in ~30 Lua calls (the variant, cur,
 ** check, spawn_from, start_here, prepare, fmt_pid, new_proc, step_wall, instantiate, make_env,
@@ -45,27 +50,10 @@
 ** make_env, compile, meta_of, fmt_pid (a uniq that is not a non-negative integer), c_failed and
 ** the Lua variant, the codec's copy, rebind, coroutine.create, the C count hook, and the host's
 ** pid_alloc, wall and load_add. On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the
-** Lua runs; test/native-spawn.test.ts runs both on the same seeded sequences.
+** Lua runs; test/native-spawn.test.ts runs both on the same seeded sequences (one worker),
+** test/native-spawn-multi.test.ts on two.
 */
 #include "lspawn.h"
-
-/* the locals of process.lua, spawn.lua, sched.lua, copool.lua and pids.lua it binds, and its keys */
-#define SUPVALS(X) \
-  X(HOSTS) X(HOST) X(MULTI) X(entries) X(bodies) X(lua_body) X(validated) X(shutdown_deadline) \
-  X(H) X(SELF) X(proc_meta) X(meta_of) X(fmt_pid) X(NONE) X(run) X(make_env) X(compile) \
-  X(c_failed) X(strict) X(copy) X(procs) X(nprocs) X(started) X(runq) X(rq_tail) X(chook) \
-  X(mem_cap_kb) X(rebind) X(co_create) X(hooked) X(plain)
-#define SKEYS(X) \
-  X(cp) X(ctx_actor) X(ctx_scope) X(ctx) X(security) X(kind) X(pid) X(uniq) X(id) X(host) \
-  X(alive) X(nthreads) X(nrun) X(red) X(st) X(entry) X(method) X(watchers) X(links) \
-  X(monitoring) X(heard) X(notified) X(pid_alloc) X(wall) X(dload) X(load_add) X(terminal) \
-  X(__index) X(main) X(budget) X(threads) X(co) X(proc) X(n) X(a1) X(a2)
-
-typedef struct Spawn {
-  SUPVALS(PROBE_UV_FIELD)
-  SKEYS(PROBE_KEY_FIELD)
-  int monitor, link;
-} Spawn;
 
 #define UV_ENTRY(name) PROBE_ENTRY(Spawn, u_, name)
 #define KEY_ENTRY(name) PROBE_ENTRY(Spawn, k_, name)
@@ -98,7 +86,7 @@ static int spawn_lua (lua_State *L, int nargs) {
 }
 
 /* P[k] = { [v] = true } (a set made with its member) */
-static void newset (lua_State *L, const TValue *P, TString *k, const TValue *v) {
+void luaW_sp_newset (lua_State *L, const TValue *P, TString *k, const TValue *v) {
   TValue t, tr;
   lua_createtable(L, 0, 1);
   sethvalue(L, &t, hvalue(s2v(L->top - 1)));
@@ -138,10 +126,68 @@ static void push_pid (lua_State *L, TString *host, lua_Unsigned uniq) {
   lua_pushlstring(L, buf, 5 + hl + nh);
 }
 
+/* pushes fmt_pid's text for the PID of uniq on host (a non-negative integer: push_pid; else
+** the Lua fmt_pid) */
+void luaW_sp_pid (lua_State *L, Spawn *S, const TValue *host, const TValue *uniq) {
+  if (ttisinteger(uniq) && ivalue(uniq) >= 0)
+    push_pid(L, tsvalue(host), (lua_Unsigned)ivalue(uniq));
+  else {
+    push(L, V(fmt_pid)); push(L, host); push(L, uniq);
+    lua_call(L, 2, 1);
+  }
+}
+
+/* *mt = the metatable of hostrec's processes (meta_of: made once per host); -> 1 when it is a
+** table whose defaults say the host is no terminal (a terminal's process keeps its arguments) */
+int luaW_sp_meta (lua_State *L, Spawn *S, const TValue *hostrec, TValue *mt) {
+  TValue x, y;
+  getv(L, V(proc_meta), hostrec, mt);
+  if (l_isfalse(mt)) {
+    push(L, V(meta_of)); push(L, hostrec);
+    lua_call(L, 1, 1);
+    setobj(L, mt, s2v(L->top - 1));
+    lua_pop(L, 1);  /* kept by proc_meta */
+  }
+  if (!ttistable(mt)) return 0;
+  getf(L, mt, K(__index), &x);
+  getf(L, &x, K(terminal), &y);
+  return l_isfalse(&y);
+}
+
+/* new_proc(pid, uniq, id, host, hostrec): pushes the record (its 9 keys in one 16-slot hash part,
+** as the constructor makes it; st's start: the step's wall clock) with metatable mt; *Q: it */
+void luaW_sp_proc (lua_State *L, Spawn *S, const TValue *pid, const TValue *uniq, const TValue *id,
+                   const TValue *host, const TValue *mt, TValue *Q) {
+  TValue tr, zero, st, w;
+  int i;
+  lua_createtable(L, 0, 9);
+  sethvalue(L, Q, hvalue(s2v(L->top - 1)));
+  setf(L, Q, K(pid), (TValue *)pid);
+  setf(L, Q, K(uniq), (TValue *)uniq);
+  setf(L, Q, K(id), (TValue *)id);
+  setf(L, Q, K(host), (TValue *)host);
+  setbtvalue(&tr);
+  setf(L, Q, K(alive), &tr);
+  setivalue(&zero, 0);
+  setf(L, Q, K(nthreads), &zero);
+  setf(L, Q, K(nrun), &zero);
+  setf(L, Q, K(red), &zero);
+  lua_createtable(L, 5, 0);
+  sethvalue(L, &st, hvalue(s2v(L->top - 1)));
+  for (i = 1; i <= 4; i++) seti(L, &st, i, &zero);
+  step_wall(L, V(run), V(H), K(wall), &w);
+  seti(L, &st, 5, &w);
+  setf(L, Q, K(st), &st);
+  lua_pop(L, 1);
+  push(L, mt);
+  lua_setmetatable(L, -2);
+}
+
 /* copool.lua's take(fn, P) with fn on top (replaced by the coroutine): a kept coroutine that
-** rebind made to run fn, else coroutine.create(fn) */
-static void take_co (lua_State *L, Spawn *S, const TValue *P) {
-  TValue sv, nv, co, fn;
+** rebind made to run fn, else coroutine.create(fn); then sched.lua's hook(co, P): the C count
+** hook when P's host sets a budget or the worker a memory cap */
+void luaW_sp_take_co (lua_State *L, Spawn *S, const TValue *P) {
+  TValue sv, nv, co, fn, x;
   lua_Integer n;
   setobj(L, &fn, s2v(L->top - 1));
   if (!ttisnil(V(rebind))) {
@@ -164,7 +210,7 @@ static void take_co (lua_State *L, Spawn *S, const TValue *P) {
           setivalue(&nv, n);
           setf(L, &sv, K(n), &nv);
           lua_replace(L, -2);  /* the coroutine in fn's place */
-          return;
+          goto hook;
         }
         lua_pop(L, 1);
       }
@@ -176,32 +222,30 @@ static void take_co (lua_State *L, Spawn *S, const TValue *P) {
   push(L, V(co_create));
   lua_insert(L, -2);
   lua_call(L, 1, 1);
-}
-
-/* sched.lua's new_thread(Q, main, nil, n, a1, a2) with main at A_MOD + 1 and a1, a2 at A_1, A_2:
-** the coroutine (hooked if Q's host sets a budget or the worker a memory cap: the C count hook),
-** the thread record with the keys it holds, Q.threads, Q.nthreads, queued. *T: the record, also
-** left on top. */
-static void new_thread (lua_State *L, Spawn *S, const TValue *Q, int n, TValue *T) {
-  TValue co, x, ts, one, tr;
-  push(L, SLOT(A_MOD + 1));
-  take_co(L, S, Q);
-  setobj(L, &co, s2v(L->top - 1));  /* anchored */
-  getf(L, Q, K(budget), &x);
+hook:
+  setobj(L, &co, s2v(L->top - 1));
+  getf(L, P, K(budget), &x);
   if (!l_isfalse(&x) || !l_isfalse(V(mem_cap_kb))) {
     if (ttisnil(V(chook))) luaL_error(L, "kernel: a hooked process without the C count hook");
     push(L, V(chook)); push(L, &co);
     lua_call(L, 1, 0);
   }
+}
+
+/* sched.lua's new_thread(Q, _, co, n, a1, a2) for a coroutine co made and hooked for Q: the thread
+** record with the keys it holds (a1 and a2 up to n), Q.threads, Q.nthreads, queued (Q.nrun,
+** rq_tail). Pushes the record; *T: it. */
+void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, int n,
+                     const TValue *a1, const TValue *a2, TValue *T) {
+  TValue x, ts, one, tr;
   lua_createtable(L, 0, n == 2 ? 5 : 4);
   sethvalue(L, T, hvalue(s2v(L->top - 1)));
-  setf(L, T, K(co), &co);
-  lua_replace(L, -2);  /* the record in the coroutine's place (it holds it) */
+  setf(L, T, K(co), (TValue *)co);
   setf(L, T, K(proc), (TValue *)Q);
   setivalue(&x, n);
   setf(L, T, K(n), &x);
-  if (n >= 1) setf(L, T, K(a1), SLOT(A_1));
-  if (n == 2) setf(L, T, K(a2), SLOT(A_2));
+  if (n >= 1) setf(L, T, K(a1), (TValue *)a1);
+  if (n == 2) setf(L, T, K(a2), (TValue *)a2);
   setbtvalue(&tr);
   getf(L, Q, K(threads), &ts);
   if (!l_isfalse(&ts)) setv(L, &ts, T, &tr);
@@ -225,14 +269,38 @@ static void new_thread (lua_State *L, Spawn *S, const TValue *Q, int n, TValue *
   seti(L, V(runq), ivalue(&x), T);
 }
 
+/* pids.lua's add(Q): procs[pid] = Q, nprocs + 1, started + 1 */
+void luaW_sp_add (lua_State *L, Spawn *S, const TValue *Q, const TValue *pid) {
+  setv(L, V(procs), pid, (TValue *)Q);
+  uvadd(L, S->u_nprocs, 1);
+  uvadd(L, S->u_started, 1);
+}
+
+/* spawn_from's adopt, its common case (nothing heard, P alive): P.monitoring / P.links hold the
+** new child's pid, per the variant's flags */
+void luaW_sp_adopt (lua_State *L, Spawn *S, const TValue *P, const TValue *pid) {
+  TValue m, tr;
+  setbtvalue(&tr);
+  if (S->monitor) {
+    getf(L, P, K(monitoring), &m);
+    if (luaV_rawequalobj(&m, V(NONE))) luaW_sp_newset(L, P, K(monitoring), pid);
+    else setv(L, &m, pid, &tr);
+  }
+  if (S->link) {
+    getf(L, P, K(links), &m);
+    if (luaV_rawequalobj(&m, V(NONE))) luaW_sp_newset(L, P, K(links), pid);
+    else setv(L, &m, pid, &tr);
+  }
+}
+
 /* spawn(id, host, ...) (see the top); upvalue 1: the Spawn */
 static int spawn (lua_State *L) {
   Spawn *S = (Spawn *)lua_touserdata(L, lua_upvalueindex(1));
-  int nargs = lua_gettop(L), n = nargs - 2, i;
-  TValue P, x, y, hostrec, Ent, body, code, mt, uniq, pid, Q, st, w, zero, tr;
+  int nargs = lua_gettop(L), n = nargs - 2, i, queued = 0;
+  TValue P, x, y, hostrec, Ent, body, code, mt, uniq, pid, Q;
   luaL_checkstack(L, 24, "spawn");
   /* the case, decided by reads (and the arguments' copies) alone */
-  if (n < 0 || n > 2 || !lua_isyieldable(L)) goto lua;
+  if (n < 0 || n > 2) goto lua;
   if (!ttisstring(SLOT(A_ID)) || !ttisstring(SLOT(A_HOST))) goto lua;
   getf(L, V(run), K(cp), &P);
   if (!ttistable(&P)) goto lua;
@@ -246,7 +314,7 @@ static int spawn (lua_State *L) {
   getf(L, &P, K(ctx), &x); if (!ttisnil(&x)) goto lua;  /* the child inherits a context */
   getf(L, &P, K(heard), &x); if (!ttisnil(&x)) goto lua;
   getf(L, &P, K(notified), &x); if (!l_isfalse(&x)) goto lua;
-  if (!l_isfalse(V(MULTI)) || !ttisnil(V(shutdown_deadline))) goto lua;
+  if (!ttisnil(V(shutdown_deadline))) goto lua;
   if (!luaV_rawequalobj(SLOT(A_HOST), V(HOST))) goto lua;
   getv(L, V(HOSTS), SLOT(A_HOST), &hostrec);
   if (!ttistable(&hostrec)) goto lua;
@@ -256,18 +324,18 @@ static int spawn (lua_State *L) {
   getf(L, &Ent, K(kind), &x);
   getv(L, V(bodies), &x, &body);
   if (!luaV_rawequalobj(&body, V(lua_body))) goto lua;
-  /* the process record's metatable (meta_of: made once per host) and its terminal flag */
-  getv(L, V(proc_meta), &hostrec, &mt);
-  if (l_isfalse(&mt)) {
-    push(L, V(meta_of)); push(L, &hostrec);
-    lua_call(L, 1, 1);
-    setobj(L, &mt, s2v(L->top - 1));
-    lua_pop(L, 1);  /* kept by proc_meta */
+  /* the process record's metatable and its terminal flag */
+  if (!luaW_sp_meta(L, S, &hostrec, &mt)) goto lua;
+  /* spawn_from's local branch: on a host of several workers an entry that instantiated here is
+  ** queued (lqspawn.c: room()'s inline case only); else it starts now, in the caller's coroutine */
+  if (!l_isfalse(V(MULTI))) {
+    getv(L, V(validated), SLOT(A_ID), &x);
+    if (!l_isfalse(&x)) {
+      if (!luaW_sp_room(L, S)) goto lua;
+      queued = 1;
+    }
   }
-  if (!ttistable(&mt)) goto lua;
-  getf(L, &mt, K(__index), &x);
-  getf(L, &x, K(terminal), &y);
-  if (!l_isfalse(&y)) goto lua;  /* a terminal's process keeps its arguments (P.args) */
+  if (!queued && !lua_isyieldable(L)) goto lua;
   /* the arguments, copied (the codec's copy: data only; a refusal is the Lua's error) */
   lua_settop(L, A_2);
   for (i = A_1; i < A_1 + n; i++) {
@@ -278,6 +346,10 @@ static int spawn (lua_State *L) {
     if (!ttisnil(s2v(L->top - 1))) { lua_settop(L, A_2); lua_pop(L, 2 - n); goto lua; }
     lua_pop(L, 1);
     lua_replace(L, i);
+  }
+  if (queued) {
+    luaW_sp_queue(L, S, &P, SLOT(A_ID), n, SLOT(A_1), SLOT(A_2));  /* pushes the PID */
+    return 1;
   }
   /* prepare: the entry's chunk, compiled once per worker (its failure is the Lua's error) */
   push(L, V(compile)); push(L, &Ent); push(L, SLOT(A_ID));
@@ -295,35 +367,9 @@ static int spawn (lua_State *L) {
   lua_call(L, 1, 1);
   setobj(L, &uniq, s2v(L->top - 1));
   lua_pop(L, 1);
-  if (ttisinteger(&uniq) && ivalue(&uniq) >= 0)  /* A_PID */
-    push_pid(L, tsvalue(SLOT(A_HOST)), (lua_Unsigned)ivalue(&uniq));
-  else {
-    push(L, V(fmt_pid)); push(L, SLOT(A_HOST)); push(L, &uniq);
-    lua_call(L, 2, 1);  /* A_PID */
-  }
+  luaW_sp_pid(L, S, SLOT(A_HOST), &uniq);  /* A_PID */
   setobj(L, &pid, SLOT(A_PID));
-  /* new_proc: the record (its 9 keys in one 16-slot hash part, as the constructor makes it) */
-  lua_createtable(L, 0, 9);  /* A_Q */
-  sethvalue(L, &Q, hvalue(s2v(L->top - 1)));
-  setf(L, &Q, K(pid), &pid);
-  setf(L, &Q, K(uniq), &uniq);
-  setf(L, &Q, K(id), SLOT(A_ID));
-  setf(L, &Q, K(host), SLOT(A_HOST));
-  setbtvalue(&tr);
-  setf(L, &Q, K(alive), &tr);
-  setivalue(&zero, 0);
-  setf(L, &Q, K(nthreads), &zero);
-  setf(L, &Q, K(nrun), &zero);
-  setf(L, &Q, K(red), &zero);
-  lua_createtable(L, 5, 0);
-  sethvalue(L, &st, hvalue(s2v(L->top - 1)));
-  for (i = 1; i <= 4; i++) seti(L, &st, i, &zero);
-  step_wall(L, V(run), V(H), K(wall), &w);
-  seti(L, &st, 5, &w);
-  setf(L, &Q, K(st), &st);
-  lua_pop(L, 1);
-  push(L, &mt);
-  lua_setmetatable(L, A_Q);
+  luaW_sp_proc(L, S, &pid, &uniq, SLOT(A_ID), SLOT(A_HOST), &mt, &Q);  /* A_Q */
   setf(L, &Q, K(entry), &Ent);
   /* instantiate: the chunk runs as the new process, in the caller's coroutine (yieldable) */
   getf(L, V(run), K(cp), &x);
@@ -345,7 +391,7 @@ lua:
 static int spawn_k (lua_State *L, int status, lua_KContext ctx) {
   Spawn *S = (Spawn *)lua_touserdata(L, lua_upvalueindex(1));
   int n = (int)ctx;
-  TValue Q, mod, main, x, pid, T, tr, m;
+  TValue Q, mod, main, x, pid, T, tr, co;
   luaL_checkstack(L, 16, "spawn");
   lua_settop(L, A_MOD);
   setf(L, V(run), K(cp), SLOT(A_PREV));
@@ -367,32 +413,23 @@ static int spawn_k (lua_State *L, int status, lua_KContext ctx) {
   }
   push(L, &main);  /* A_MOD + 1: anchored */
   setobj(L, &pid, SLOT(A_PID));
-  /* pids.lua's add(Q): procs[pid] = Q, nprocs + 1, started + 1 */
-  setv(L, V(procs), &pid, &Q);
-  uvadd(L, S->u_nprocs, 1);
-  uvadd(L, S->u_started, 1);
+  luaW_sp_add(L, S, &Q, &pid);
   count_load(L, V(run), V(H), K(dload), K(load_add), 1);
   setbtvalue(&tr);
   setv(L, V(validated), SLOT(A_ID), &tr);
   /* the caller's PID, its watcher (monitor) and link: sets made with their member */
   getf(L, SLOT(A_P), K(pid), &x);
-  if (S->monitor) newset(L, &Q, K(watchers), &x);
-  if (S->link) newset(L, &Q, K(links), &x);
+  if (S->monitor) luaW_sp_newset(L, &Q, K(watchers), &x);
+  if (S->link) luaW_sp_newset(L, &Q, K(links), &x);
   /* the main thread, queued: sched.lua's new_thread(Q, main, nil, n, a1, a2) */
-  new_thread(L, S, &Q, n, &T);
+  push(L, &main);
+  luaW_sp_take_co(L, S, &Q);
+  setobj(L, &co, s2v(L->top - 1));  /* anchored */
+  luaW_sp_thread(L, S, &Q, &co, n, SLOT(A_1), SLOT(A_2), &T);
   setf(L, &Q, K(main), &T);
-  lua_pop(L, 1);
+  lua_pop(L, 2);
   /* spawn_from: what the caller keeps (adopt's common case) */
-  if (S->monitor) {
-    getf(L, SLOT(A_P), K(monitoring), &m);
-    if (luaV_rawequalobj(&m, V(NONE))) newset(L, SLOT(A_P), K(monitoring), &pid);
-    else setv(L, &m, &pid, &tr);
-  }
-  if (S->link) {
-    getf(L, SLOT(A_P), K(links), &m);
-    if (luaV_rawequalobj(&m, V(NONE))) newset(L, SLOT(A_P), K(links), &pid);
-    else setv(L, &m, &pid, &tr);
-  }
+  luaW_sp_adopt(L, S, SLOT(A_P), &pid);
   push(L, &pid);
   return 1;
 failed:  /* c_failed(Ent, Q, uniq, ok, mod) -> nil, err */
@@ -420,7 +457,9 @@ static int spawner (lua_State *L) {
   S = PROBE_NEW(L, lua_gettop(L), 2, Spawn, spawn, "spawner");
   S->monitor = monitor;
   S->link = link;
-  return 1;
+  lua_getupvalue(L, -1, 1);  /* the record: tstart's upvalue too */
+  lua_pushcclosure(L, luaW_sp_tstart, 1);
+  return 2;
 }
 
 #undef V

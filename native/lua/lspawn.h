@@ -11,6 +11,48 @@
 /* exiter(lifecycle_probe, copool_probe, pids_probe) -> thread_done (lexit.c) */
 int luaW_exiter (lua_State *L);
 
+/* The spawner's record (lspawn.c: a spawn at its caller; lqspawn.c: a queued spawn, queued and
+** started): the locals of process.lua, spawn.lua, sched.lua (thread_probe), copool.lua, pids.lua
+** and taskq.lua (spawn_probe) it binds, and its keys */
+#define SUPVALS(X) \
+  X(HOSTS) X(HOST) X(MULTI) X(entries) X(bodies) X(lua_body) X(validated) X(shutdown_deadline) \
+  X(H) X(SELF) X(proc_meta) X(meta_of) X(fmt_pid) X(NONE) X(run) X(make_env) X(compile) \
+  X(c_failed) X(strict) X(copy) X(procs) X(nprocs) X(started) X(runq) X(rq_tail) X(chook) \
+  X(mem_cap_kb) X(rebind) X(co_create) X(hooked) X(plain) \
+  X(SHARE_AFTER) X(early) X(chunk_then_args) X(CHUNK_DONE) X(TOP_YIELDED) X(q_failed) X(start_flat) \
+  X(co_close) X(frame_sp) X(fn_body) X(fn_main) \
+  X(START) X(lq) X(lh) X(lt) X(reported) X(c_in) X(MARK) X(LISTED_EVERY) X(MULTI_HOOKED)
+#define SKEYS(X) \
+  X(cp) X(ctx_actor) X(ctx_scope) X(ctx) X(security) X(kind) X(pid) X(uniq) X(id) X(host) \
+  X(alive) X(nthreads) X(nrun) X(red) X(st) X(entry) X(method) X(watchers) X(links) \
+  X(monitoring) X(heard) X(notified) X(pid_alloc) X(wall) X(dload) X(load_add) X(terminal) \
+  X(__index) X(main) X(budget) X(threads) X(co) X(proc) X(n) X(a1) X(a2) X(share_at) X(spj)
+
+typedef struct Spawn {
+  SUPVALS(PROBE_UV_FIELD)
+  SKEYS(PROBE_KEY_FIELD)
+  int monitor, link;
+} Spawn;
+
+/* lspawn.c's steps that lqspawn.c shares (lspawn.c says what each mirrors) */
+void luaW_sp_pid (lua_State *L, Spawn *S, const TValue *host, const TValue *uniq);
+void luaW_sp_proc (lua_State *L, Spawn *S, const TValue *pid, const TValue *uniq, const TValue *id,
+                   const TValue *host, const TValue *mt, TValue *Q);
+int luaW_sp_meta (lua_State *L, Spawn *S, const TValue *hostrec, TValue *mt);
+void luaW_sp_take_co (lua_State *L, Spawn *S, const TValue *P);
+void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, int n,
+                     const TValue *a1, const TValue *a2, TValue *T);
+void luaW_sp_newset (lua_State *L, const TValue *P, TString *k, const TValue *v);
+void luaW_sp_add (lua_State *L, Spawn *S, const TValue *Q, const TValue *pid);
+void luaW_sp_adopt (lua_State *L, Spawn *S, const TValue *P, const TValue *pid);
+/* lqspawn.c: may a spawn be queued in taskq.lua's list in C (room()'s inline case)? a spawn
+** queued there (its PID pushed), and the start of such a spawn at its START slot (tstart(t):
+** ljob.c's slot calls it) */
+int luaW_sp_room (lua_State *L, Spawn *S);
+void luaW_sp_queue (lua_State *L, Spawn *S, const TValue *P, const TValue *id, int n,
+                    const TValue *a1, const TValue *a2);
+int luaW_sp_tstart (lua_State *L);
+
 /* the number of keys of table t, counted up to 2 (next's walk); -1 if t is not a table */
 static inline int upto2 (lua_State *L, const TValue *t, TValue *first) {
   int n = 0;

@@ -19,10 +19,11 @@
 **   deliverer(sched_probe, mbox_probe) -> deliver            a message's arrival (ldeliver.c)
 **   sender(deliver, probe) -> send                          process.send's common case (lsend.c)
 **   receiver(probe) -> receive                              a channel receive's common cases (lrecv.c)
-**   jobslot(frame_sp, start_slot, sched_probe, taskq_probe) -> slot
-**                                                           a START slot's round for a job (ljob.c)
-**   spawn                                                   { exiter }: a process's start and
-**                                                           end's common case (lspawn.c)
+**   jobslot(frame_sp, start_slot, frame_spj, tstart, sched_probe, taskq_probe) -> slot, spj
+**                                                           a START slot's round (ljob.c)
+**   spawn                                                   { exiter, spawner }: a process's start
+**                                                           and end's common case (lspawn.c,
+**                                                           lqspawn.c: a queued one, lexit.c)
 **   step                                                    { input, output, block }: a step's
 **                                                           input and output in memory (lstep.c)
 **   version                                                 1

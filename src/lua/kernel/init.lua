@@ -245,6 +245,9 @@ local spawner = loadmod("spawner")({
   spawn_from = spawn.spawn_from, exec = exec.exec, check_exec_args = exec.check_exec_args, wire = wire,
 })
 
+-- the start of a spawn lspawn.c queued (lqspawn.c tstart: ljob.c's START slot calls it), made by
+-- the spawner with its record
+local tstart
 local process = loadmod("process")({
   run = run, cur = cur, err = err, error_message = errmsg, check = check, set_of = pids.set_of,
   procs = pids.procs, parse_pid = pids.parse_pid, locate = pids.locate, post = pids.post,
@@ -257,7 +260,10 @@ local process = loadmod("process")({
   -- spawner(f, monitor, link, probe): process.lua's spawn variant f with its common case in C
   -- (lspawn.c), bound to the locals it mirrors
   spawner = native_spawn and function(f, monitor, link, probe)
-    return native_spawn.spawner(f, monitor, link, probe, spawn.probe, sched.thread_probe, copool.probe, pids.probe)
+    local sp
+    sp, tstart = native_spawn.spawner(f, monitor, link, probe, spawn.probe, spawn.qprobe, sched.thread_probe,
+      copool.probe, pids.probe, taskq.spawn_probe)
+    return sp
   end,
   terminate = lifecycle.terminate, deliver_event = lifecycle.deliver_event, topo = lifecycle.topo,
   EV_EXIT = lifecycle.EV_EXIT, EV_LINK_DOWN = lifecycle.EV_LINK_DOWN, EV_CANCEL = lifecycle.EV_CANCEL,
@@ -282,8 +288,9 @@ sched.install({
   deliver_batch = frames.deliver_batch, take_task = spawn.take_task,
   share_tasks = spawn.share_tasks, share_after = spawn.SHARE_AFTER, queued_here = spawn.queued_here,
   queued_local = spawn.queued_local, taskq_probe = taskq.probe, frame_sp = spawn.frame_sp,
-  frame_spj = spawn.frame_spj,
+  frame_spj = spawn.frame_spj, tstart = tstart,
 })
+spawn.set_tstart(tstart)
 -- a job's "spj" frame queued in C (native/lua/ljob.c; nil without it: spawn.frame_spj stays)
 if sched.job_frame then frames.handlers.spj = sched.job_frame end
 

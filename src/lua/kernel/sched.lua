@@ -202,9 +202,9 @@ return function(deps)
   end
 
   -- new_thread's state, for the C of a process's start (native/lua/lspawn.c: a main thread's
-  -- record made and queued as new_thread makes it): it finds these locals by name among probe's
-  -- upvalues
-  function S.thread_probe() return runq, rq_tail, chook, mem_cap_kb end
+  -- record made and queued as new_thread makes it; lqspawn.c: START queued as ready_start queues
+  -- it): it finds these locals by name among probe's upvalues
+  function S.thread_probe() return runq, rq_tail, chook, mem_cap_kb, START end
 
   ---------------------------------------------------------------------------------------------
   -- Timers: a binary min-heap of { at, seq, fn }; cancelled timers are marked, not removed.
@@ -488,6 +488,8 @@ return function(deps)
   --   queued_local()       the Lua-side list holds spawns (a START may start one)
   --   taskq_probe, frame_sp, frame_spj  taskq.lua's probe, spawn.lua's frame_sp and frame_spj, for
   --                        ljob.c (deps.jobslot)
+  --   tstart(t)            the C start of the record at the list's head (lqspawn.c: a job or a spawn
+  --                        queued in C), for ljob.c; nil: frame_sp (session 11)
   function S.install(h)
     thread_failed, thread_done, do_upgrade, deadlock, after_resume =
       h.thread_failed, h.thread_done, h.do_upgrade, h.deadlock, h.after_resume
@@ -499,7 +501,8 @@ return function(deps)
     -- a job's START round in C (native/lua/ljob.c), with the C run loop only (lsched.c calls it),
     -- and its "spj" frame's arrival: S.job_frame, frames.lua's "spj" handler (init.lua)
     if multi and c_run and deps.jobslot and h.taskq_probe and h.frame_sp and h.frame_spj then
-      start_slot, S.job_frame = deps.jobslot(h.frame_sp, lua_start_slot, h.frame_spj, probe, h.taskq_probe)
+      start_slot, S.job_frame = deps.jobslot(h.frame_sp, lua_start_slot, h.frame_spj, h.tstart or false, probe,
+        h.taskq_probe)
     end
   end
 

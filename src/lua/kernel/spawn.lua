@@ -23,7 +23,10 @@
 -- here (its home). When the queues are full it is placed: the spawner's worker unless that is busier
 -- than another worker of the host by more than the slack (H.place, src/host/worker.ts), which
 -- gets an "sp" frame. Another host: an "s" request to one of its workers (round-robin), answered
--- with the PID or the error.
+-- with the PID or the error. On our module the common local cases run in C: a spawn started at
+-- once (native/lua/lspawn.c, session 10), one queued in the Lua-side list and its start at its
+-- turn, and a job's start from that list (native/lua/lqspawn.c, session 11: a flat record, not a
+-- W.task; start_flat and q_failed below are its Lua ends).
 --
 -- Early frames and forwarding. Frames for a process placed on this worker can arrive before its
 -- "sp" frame (the PID may reach other senders first): they wait in `early`, per PID, in arrival
@@ -32,7 +35,7 @@
 -- worker (`forward`), so per-sender FIFO holds (sender -> home -> runner, two FIFO rings); frames
 -- that arrived before the runner said "bound" wait in `early` and go first.
 --
--- Size: ~670 lines: the spawn paths (local, kept in the Lua-side list, published,
+-- Size: ~720 lines: the spawn paths (local, kept in the Lua-side list, published,
 -- remote) share the early/forward tables and the adopt rule, and split apart they would have to
 -- hand those to each other.
 --
@@ -116,6 +119,14 @@ return function(deps)
     local main = co_yield(CHUNK_DONE, (f(env)))
     return main(tunpack(args, 1, n))
   end
+  -- The same with main's arguments as values (n of them, at most two): the C start of a queued
+  -- spawn (native/lua/lqspawn.c), whose flat record holds no arguments table.
+  local function chunk_then_args(f, env, n, a1, a2)
+    local main = co_yield(CHUNK_DONE, (f(env)))
+    if n == 0 then return main() elseif n == 1 then return main(a1) end
+    return main(a1, a2)
+  end
+  local TOP_YIELDED = "the module's top-level code yielded; it runs once, synchronously"
   local HUGE = math.huge
   local function run_chunk(f, env, P, args, n)
     if co_isyieldable() then return pcall(f, env) end
@@ -126,7 +137,7 @@ return function(deps)
     if not ok then return false, done end
     if done ~= CHUNK_DONE then
       co_close(co)
-      return false, "the module's top-level code yielded; it runs once, synchronously"
+      return false, TOP_YIELDED
     end
     return true, mod, co
   end
@@ -172,22 +183,23 @@ return function(deps)
     if select("#", ...) > 1 and not (type(r2) == "string" or is_error(r2)) then P.results = tpack(...) end
     return r1, r2
   end
+  local function fn_main(P, main)
+    return function(...) return keep_results(P, main(...)) end
+  end
   local function fn_instantiate(Ent, f, P, args, n)
     local main, kind, ierr = lua_instantiate(Ent, f, P, args, n)
     if not main then return nil, kind, ierr end
-    return function(...) return keep_results(P, main(...)) end, kind -- (kind: the main thread's coroutine, on success)
+    return fn_main(P, main), kind -- (kind: the main thread's coroutine, on success)
   end
 
   local function host_itself(id, host) return host end
   local lua_body = { prepare = compile, instantiate = lua_instantiate, queueable = true, pid_host = host_itself }
-  local bodies = {
-    ["process.lua"] = lua_body,
-    -- A function entry's PID names the entry and the worker that minted it ("<id>#lua.<tid>"):
-    -- the worker running it, or, queued, its home (any worker of the host may take it, so many
-    -- concurrent calls spread over the host).
-    ["function.lua"] = { prepare = compile, instantiate = fn_instantiate, queueable = true,
-      pid_host = function(id, host, tid) return fn_host(id, tid) end },
-  }
+  -- A function entry's PID names the entry and the worker that minted it ("<id>#lua.<tid>"):
+  -- the worker running it, or, queued, its home (any worker of the host may take it, so many
+  -- concurrent calls spread over the host).
+  local fn_body = { prepare = compile, instantiate = fn_instantiate, queueable = true,
+    pid_host = function(id, host, tid) return fn_host(id, tid) end }
+  local bodies = { ["process.lua"] = lua_body, ["function.lua"] = fn_body }
   -- Bodies of other kinds, loaded by init.lua (one line each in spawn's deps).
   for kind, body in pairs(deps.bodies or {}) do bodies[kind] = body end
   M.bodies = bodies
@@ -604,6 +616,36 @@ return function(deps)
     end
   end
 
+  -- A spawn of this worker's own queued by the C (native/lua/lqspawn.c: a flat record in
+  -- taskq.lua's list, { uniq, pid, id, watcher, link, n, a1, a2 }), started by the Lua: start_task
+  -- of its W.task (taskq.lua wire_of). The C's start (tstart) calls it for every case it does not
+  -- own, and take_task for one the Lua take returns.
+  local function start_flat(t)
+    start_task(taskq.wire_of(t), true)
+  end
+
+  -- The C start's error exits (lqspawn.c tstart: instantiate failed): lua_instantiate's (the main
+  -- thread's coroutine closed when the chunk gave no main), start_here's (H.dead) and start_task's
+  -- (start_failed: an error exit, as if it crashed). ok: the chunk ran but gave no main; else
+  -- it raised mod (or yielded: mod is TOP_YIELDED).
+  local function q_failed(Ent, P, ok, mod, co, watcher, link)
+    if co then co_close(co) end
+    local kind, msg = instantiate_error(Ent, P, ok, mod)
+    local uniq = P.uniq
+    H.dead(uniq)
+    start_failed(P.pid, uniq, err(kind, msg, false), { watcher or nil }, { link or nil }, P.id, P.host)
+  end
+
+  -- The locals lqspawn.c finds by name among qprobe's upvalues (the spawner's probes: init.lua),
+  -- and its start (tstart, init.lua gives it: the Lua take's flat records start in C as well).
+  local c_tstart = nil
+  function M.set_tstart(f) c_tstart = f end
+  local frame_sp = M.frame_sp
+  function M.qprobe()
+    return early, chunk_then_args, CHUNK_DONE, TOP_YIELDED, q_failed, start_flat, co_close, SHARE_AFTER,
+      frame_sp, fn_body, fn_main
+  end
+
   -- Sharing the queue while a resume computes (the budget hook calls share_tasks, sched.lua). The
   -- spawns queued here wait until this worker ends the current resume; a sibling takes them by
   -- itself only when they pass the backlog mark (src/host/placement.ts), so a process that
@@ -641,7 +683,8 @@ return function(deps)
       if not t then return false end
       -- a job from the list: its "spj" frame, started as "sp" (this worker its home, counted in
       -- the load by the main thread: start_task's branches for it are frame_sp's steps)
-      if job then M.frame_sp(t) else start_task(t, mine) end
+      if job or type(t[1]) == "number" then (c_tstart or (job and M.frame_sp or start_flat))(t)
+      else start_task(t, mine) end
       return true
     end
     M.queued_here, M.queued_local = taskq.pending, taskq.has_local

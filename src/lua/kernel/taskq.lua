@@ -65,11 +65,19 @@
 -- Session 10: on our module that inline case and take()'s common case for a job at lq's head run
 -- in C (native/lua/ljob.c, over these locals through M.probe; ~145 VM instructions per job fewer,
 -- with the START taken inside the C run loop); every other case runs the Lua here.
+-- Session 11: a spawn of a process.lua entry with at most two arguments and no context, queued
+-- by process.spawn* on our module, is queued in C (native/lua/lqspawn.c, room()'s inline case and
+-- push's steps through M.spawn_probe) as a flat record { uniq, pid, id, watcher, link, n, a1, a2 }
+-- (6 + n array slots where a W.task has 9 and an arguments table: ~150 bytes per spawn+exit
+-- fewer, measured), and started in C at its START
+-- (ljob.c's slot, or take_task for what take() returns: lqspawn.c tstart), as is a job at the
+-- list's head. Every rule here sees such a record as any other: publish and share encode its
+-- W.task (wire_of), take() returns it (spawn.lua starts it).
 --
 -- Owns: lq, spill (bytes that fit no queue after a share), pub, the counters, the last reported
 -- length. Receives: H (task_push, task_take, task_listed), cfg (tid, host, hosts: tids, limits,
 -- local_queue_size), mem_cap_kb, encode / decode (the codec), wire (the "spj" and W.task
--- layouts). Queue records are W.task arrays (wire.lua) and "spj" frames (jobs).
+-- layouts). Queue records are W.task arrays (wire.lua), flat records (lqspawn.c) and "spj" frames (jobs).
 -- Measured: see docs/design/scheduler.md ("Run queues").
 return function(deps)
   local H, cfg, encode, decode, W = deps.H, deps.cfg, deps.encode, deps.decode, deps.wire
@@ -108,6 +116,18 @@ return function(deps)
     return W.task(f[W.SPJ_PID], f[W.SPJ_UNIQ], f[W.SPJ_ID], f[W.SPJ_HOST], f[W.SPJ_WATCHER],
       f[W.SPJ_LINK], f[W.SPJ_CTX], f[W.SPJ_ARGS] or { n = 0 }, SELF)
   end
+  -- A spawn of this worker's queued by the C (native/lua/lqspawn.c) is a flat record,
+  -- { uniq, pid, id, watcher, link, n, a1, a2 } (a number at [1]: a W.task holds a PID there, a
+  -- job "spj"), of this worker's host, without a context; wire_of(t): the W.task of any record
+  -- (a job's, a flat one's, a W.task itself), to encode or to start (spawn.lua start_flat).
+  local HOST = cfg.host
+  local function wire_of(t)
+    local first = t[1]
+    if first == JOB then return task_of(t) end
+    if type(first) ~= "number" then return t end
+    return W.task(t[2], first, t[3], HOST, t[4], t[5], false, { n = t[6], t[7], t[8] }, SELF)
+  end
+  M.wire_of = wire_of
 
   -- Publish lq's oldest records to this worker's own queues (the deque, overflowing to the global
   -- queue), all of them or up to the first that does not fit.
@@ -115,7 +135,7 @@ return function(deps)
     while lh <= lt do
       local t = lq[lh]
       local job = t[1] == JOB
-      local d = encode(job and task_of(t) or t)
+      local d = encode(wire_of(t))
       if not (d and H.task_push(d, SELF)) then return end
       lq[lh] = nil
       lh = lh + 1
@@ -202,7 +222,7 @@ return function(deps)
       local t = lq[i]
       lq[i] = nil
       local job = t[1] == JOB
-      local d = (i - lh) % 2 == 0 and encode(job and task_of(t) or t)
+      local d = (i - lh) % 2 == 0 and encode(wire_of(t))
       if d and H.task_push(d, to) then
         if job then H.load_add(-1) else c_pub = c_pub + 1 end
       else
@@ -266,7 +286,14 @@ return function(deps)
   -- The locals native/lua/ljob.c reads and writes where they live (a job in C: push_job's inline
   -- case on arrival, take's common case for a job at lq's head; session 10).
   function M.probe()
-    return lq, lh, lt, spill_n, pub, shared_in, starts, reported, offer_at, LISTED_EVERY, JOB, MARK, MULTI, hooked
+    return lq, lh, lt, spill_n, pub, shared_in, starts, reported, offer_at, LISTED_EVERY, JOB, MARK, MULTI, hooked,
+      c_started
+  end
+  -- The locals lqspawn.c (a spawn queued in C: push's steps after room()'s inline case, which
+  -- push_job also asks inline) reads and writes where they live (session 11).
+  local MULTI_HOOKED = MULTI and hooked
+  function M.spawn_probe()
+    return lq, lh, lt, reported, c_in, MARK, LISTED_EVERY, MULTI_HOOKED
   end
 
   -- Does lq hold spawns (sched.lua's START slots start them)?
