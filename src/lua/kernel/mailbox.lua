@@ -406,15 +406,18 @@ return function(deps)
     end
   end
 
-  -- A new record reaches P's mailbox: count it, or end P if that passes its bound.
-  local function arrive(P, m)
+  -- A new record reaches P's mailbox: count it (-> true), or end P if that passes its bound.
+  local function admit(P)
     local n = P.unread + 1
     if n > P.max_mailbox then
       overflow(P, err("Internal", "mailbox overflow: more than " .. P.max_mailbox .. " messages unread"))
-      return
+      return false
     end
     P.unread = n
-    route(P, m)
+    return true
+  end
+  local function arrive(P, m)
+    if admit(P) then route(P, m) end
   end
   M.arrive = arrive
 
@@ -425,19 +428,11 @@ return function(deps)
   -- T.mrec, until it runs). A record is made for `unrouted` (no events channel yet) and for the
   -- woken thread. On our module this runs in C (native/lua/levent.c's arrive).
   local function arrive_event(P, ev)
-    local n = P.unread + 1
-    if n > P.max_mailbox then
-      overflow(P, err("Internal", "mailbox overflow: more than " .. P.max_mailbox .. " messages unread"))
-      return
-    end
-    P.unread = n
+    if not admit(P) then return end
     local seq = P.seq + 1
     P.seq = seq
     local ch = P.subs[EVENTS_TOPIC]
-    if not ch then
-      qpush_at(P, "unrouted", { topic = EVENTS_TOPIC, ev = ev, n = 0, seq = seq })
-      return
-    end
+    if not ch then return qpush_at(P, "unrouted", { topic = EVENTS_TOPIC, ev = ev, n = 0, seq = seq }) end
     local s = CH[ch]
     local bq = s.bq
     if bq.t >= bq.h then ev_push(s, ev, seq); return end
