@@ -114,8 +114,9 @@ local wire = loadmod("wire")() -- frame field indices and shared constants (gene
 -- same-worker message's arrival in C (ldeliver.c); sender: process.send's common case in C, ending
 -- in that arrival (lsend.c); receiver: a channel receive's common cases in C (lrecv.c); jobslot: a
 -- job's START round in C (ljob.c, with the runner); spawn: a process's start and end's common case
--- in C (lspawn.c); eventer: an event's arrival and the events channel's take in C (levent.c); all off when the host sets __MODS.__csched = "0"
--- (WIPPY_CSCHED=0: an A/B of the Lua on the same module).
+-- in C (lspawn.c); eventer: an event's arrival and the events channel's take in C (levent.c); all
+-- off when the host sets __MODS.__csched = "0" (WIPPY_CSCHED=0: an A/B of the Lua on the same
+-- module).
 local native_msg, native_counthook, native_rebind, native_runner, native_deliverer, native_sender
 local native_receiver, native_spawn, native_eventer
 do
