@@ -23,8 +23,7 @@ const SETUP = String.raw`
     make_error = F.make_error, memory_error = F.memory_error, to_error = F.to_error,
     CH = F.CH, timer_add = function(at, fn) timers[#timers + 1] = { at = at, fn = fn } end,
     hook = function(co) return co end,
-    arrive = function(P, m)
-      local ev = m.ev
+    arrive_event = function(P, ev)
       arrived[#arrived + 1] = ev
       local r = ev.result and (ev.result.error and ("error=" .. ev.result.error.message) or ("value=" .. F.show(ev.result.value))) or ""
       F.logf("arrive %s %s from %s %s", P.pid, ev.kind, ev.from, r)

@@ -39,7 +39,7 @@ const SETUP = String.raw`
     copy = F.copy, err = F.err, is_error = F.is_error, error_fields = F.error_fields,
     make_error = F.make_error, memory_error = F.memory_error, to_error = F.to_error,
     CH = F.CH, timer_add = function() end, hook = function(co) return co end,
-    arrive = function(P, m) arrived[#arrived + 1] = { pid = P.pid, kind = m.ev.kind, from = m.ev.from } end,
+    arrive_event = function(P, ev) arrived[#arrived + 1] = { pid = P.pid, kind = ev.kind, from = ev.from } end,
     release_names = function() end, hosts = HOSTS, wire = W,
     cancel_execs = function(P) return late.cancel_execs(P) end, set_of = F.set_of,
   })

@@ -18,7 +18,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LuaEngine } from 'wasmoon';
-import { luaFactory } from '../src/lua/module.js';
+import { assertMutantsCaught } from './helpers/lua-mutants.js';
+import { kernelWorldEngine } from './helpers/lua-kernel-world.js';
 
 const SRC = Object.fromEntries(['sched', 'channel', 'mailbox', 'process'].map((n) =>
   [n, readFileSync(path.resolve(`src/lua/kernel/${n}.lua`), 'utf8')]));
@@ -47,29 +48,8 @@ end
 function WORLD(with_c, seed)
   local log, order_broken = {}, 0
   local function L(s) log[#log + 1] = s end
-  local run = {}
-  local err = function(kind, message) return { kind = kind, message = message } end
-  local S = assert(load(BL_SRC.sched, "@kernel/sched.lua", "t"))()({ H = { now = function() return 0 end },
-    err = err, run = run, resume = nat.msg.resume, runner = with_c and nat.runner or nil })
-  local newud = function(mt) return setmetatable({}, mt) end
-  local C = assert(load(BL_SRC.channel, "@kernel/channel.lua", "t"))()({ run = run, ready = S.ready,
-    park = S.park, maybe_yield = S.maybe_yield, newud = newud, err = err,
-    BLOCK = S.BLOCK, YIELD_AFTER = S.YIELD_AFTER, receiver = with_c and nat.receiver or nil })
-  local NONE = setmetatable({}, { __newindex = function() error("write to the shared empty set") end })
-  local procs = {}
-  local copy = function(v) return v end
-  local M = assert(load(BL_SRC.mailbox, "@kernel/mailbox.lua", "t"))()({
-    CH = C.CH, offer = C.offer, chan_new = C.chan_new, chan_close = C.chan_close,
-    qpop = C.qpop, qlen = C.qlen, qpush_at = C.qpush_at, EMPTYQ = C.EMPTYQ,
-    newud = newud, copy = copy, err = err, procs = procs,
-    set_of = function(P, k) local t = P[k]; if t == NONE then t = {}; P[k] = t end; return t end,
-    overflow = function(P) L("overflow " .. P.pid) end,
-    deliverer = with_c and nat.deliverer or nil, sched_probe = with_c and S.probe or nil })
-  S.install({ thread_failed = function(T, e) L("failed " .. T.name .. " " .. tostring(e and e.message or e)) end,
-    thread_done = function(T) L("done " .. T.name) end, do_upgrade = function() end,
-    deadlock = function() end, after_resume = function() end,
-    process_fault = function(P, e) error(e) end, kernel_fault = function(w, e) error(e) end,
-    deliver_batch = function() end })
+  local run, err, S, C, M, procs, NONE, newud, copy = KERNEL_WORLD(BL_SRC, with_c, L,
+    function(P) L("overflow " .. P.pid) end)
   local cold = function() error("a cold path of process.send") end
   local send = assert(load(BL_SRC.process, "@kernel/process.lua", "t"))()({
     run = run, err = err, error_message = function(e) return e.message end, procs = procs,
@@ -218,12 +198,7 @@ end
 `;
 
 let engine: LuaEngine;
-before(async () => {
-  engine = await luaFactory('native').createEngine({ injectObjects: false, enableProxy: false });
-  engine.global.set('BL_SRC', SRC);
-  engine.doStringSync(PRELUDE);
-});
-// (no close: wasmoon's Global.close frees after lua_close, which our module's allocator traps on)
+before(async () => { engine = await kernelWorldEngine('BL_SRC', SRC, PRELUDE); });
 
 const world = (withC: boolean, seed: number): [string, number, number] =>
   engine.doStringSync(`return { WORLD(${withC}, ${seed}) }`) as [string, number, number];
@@ -256,7 +231,6 @@ test('flat backlogs: the C path and the Lua give the same transcript in 150 seed
 });
 
 test('flat backlogs: mutants of the Lua are caught by the transcripts', () => {
-  const real = SRC.mailbox!;
   const mutants: Array<[string, string]> = [
     // the value of a backlogged message taken by a receive with an empty buffer (a closed channel)
     ['local _, _, n, p, v = flat_pop(s, bq)', 'local _, _, n, v, p = flat_pop(s, bq)'],
@@ -268,17 +242,5 @@ test('flat backlogs: mutants of the Lua are caught by the transcripts', () => {
     // the order of a drained backlog (unlisten, unread_records)
     ['while bq.t >= bq.h do out[#out + 1] = flat_rec(s, bq) end', 'while bq.t >= bq.h do table.insert(out, 1, flat_rec(s, bq)) end'],
   ];
-  for (const [from, to] of mutants) {
-    assert.ok(real.includes(from), `mutant source not found: ${from}`);
-    let differs = false;
-    for (let seed = 1; seed <= 60 && !differs; seed++) {
-      engine.global.set('BL_SRC', { ...SRC, mailbox: real.replace(from, to) });
-      let l: string;
-      try { l = world(false, seed)[0]; } catch (e) { l = String(e); } // a mutant that breaks the Lua differs too
-      engine.global.set('BL_SRC', SRC);
-      differs = world(true, seed)[0] !== l;
-    }
-    engine.global.set('BL_SRC', SRC);
-    assert.ok(differs, `mutant not caught: ${from} -> ${to}`);
-  }
+  assertMutantsCaught(engine, 'BL_SRC', SRC, 'mailbox', mutants, (withC, seed) => world(withC, seed)[0]);
 });

@@ -585,6 +585,11 @@ static int deliverer (lua_State *L) {
   return 2;
 }
 
+/* channel.lua's offer(s, ch, v) for other C of the module (levent.c: an event's arrival) */
+int luaW_offer (lua_State *L, Deliv *D, const TValue *s, const TValue *ch, TValue *v, TValue *w) {
+  return offer(L, D, s, ch, v, w);
+}
+
 /* pushes the deliverer constructor (lwippy.c puts it into wippy.native) */
 int luaW_open_deliver (lua_State *L) {
   lua_pushcfunction(L, deliverer);

@@ -1,7 +1,7 @@
 /*
 ** ldeliver.h: a same-worker message's arrival (ldeliver.c) for other C of the module: lsend.c's
-** send ends in it without a call through Lua, and lrecv.c's receive calls the listen channels'
-** refill hook directly.
+** send ends in it without a call through Lua, lrecv.c's receive calls the listen channels'
+** refill hook directly, and levent.c offers an event through its offer.
 */
 #ifndef ldeliver_h
 #define ldeliver_h
@@ -24,5 +24,9 @@ void luaW_refill_at (lua_State *L, Deliv *D, const TValue *s);
 
 /* The Deliv of the refill closure (wippy.native.deliverer's second result) in f, or NULL */
 Deliv *luaW_refill_of (const TValue *f);
+
+/* channel.lua's offer(s, ch, v) -> taken, and in *w the thread it was handed to (nil if none);
+** s, ch, v reachable from the stack (levent.c) */
+int luaW_offer (lua_State *L, Deliv *D, const TValue *s, const TValue *ch, TValue *v, TValue *w);
 
 #endif

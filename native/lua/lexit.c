@@ -23,9 +23,9 @@
 ** P.finalized = true; remove's procs[P.pid] = nil, nprocs - 1; H.dead(P.uniq); count_load(-1)
 ** (run.dload's steps); `notifying` = P; for a JS watcher the Lua post_jx(w, nil, nil, r1) (its
 ** "jx" frame); for a process watcher the event { kind = EXIT, from = P.pid, at = step_wall(),
-** result = { value = r1 } } (run.wall, read once per step), W.monitoring[P.pid] = nil and the Lua
-** arrive(W, { topic = "@pid/events", ev = ev, n = 0 }) (mailbox.lua: the record's route stays the
-** mailbox's); P.notified = true, `notifying` back; then give's steps with T.co (on its stack,
+** result = { value = r1 } } (run.wall, read once per step), W.monitoring[P.pid] = nil and
+** mailbox.lua's arrive_event(W, ev) (levent.c's, called directly: the event joins W's events
+** channel's flat backlog or goes to its parked receiver, no mailbox record); P.notified = true, `notifying` back; then give's steps with T.co (on its stack,
 ** hooked or plain, up to MAX; nothing without rebind). Anything else (an error, a table result,
 ** several watchers, a watcher elsewhere, links, a process that still holds threads or
 ** subscriptions) is the Lua thread_done's, called with the same arguments.
@@ -34,22 +34,23 @@
 ** finalize, notify_exit, exit_result, step_wall, send_event, deliver_event, count_load, remove,
 ** give_co, arrive); docs/design/native-core.md, "The cost of a spawn", session 10.
 **
-** What it may call: the Lua arrive and post_jx, the host's dead, wall and load_add, and
+** What it may call: arrive_event (levent.c's, or the Lua's), the Lua post_jx, the host's dead, wall and load_add, and
 ** metamethods. On
 ** wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua runs;
 ** test/native-spawn.test.ts runs both on the same seeded sequences.
 */
 #include "lspawn.h"
+#include "levent.h"
 
 /* lifecycle.lua's locals (its probe's upvalues) */
 #define XUPVALS(X) \
-  X(run) X(procs) X(exec_waits) X(notifying) X(arrive) X(post_jx) X(H) X(EV_EXIT) X(thread_done) \
-  X(EVENTS_TOPIC) X(nprocs) X(rebind) X(hooked) X(plain) X(mem_cap_kb) X(MAX)
+  X(run) X(procs) X(exec_waits) X(notifying) X(arrive_event) X(post_jx) X(H) X(EV_EXIT) \
+  X(thread_done) X(nprocs) X(rebind) X(hooked) X(plain) X(mem_cap_kb) X(MAX)
 #define XKEYS(X) \
   X(proc) X(main) X(threads) X(nthreads) X(alive) X(exit_value) X(results) X(execs) X(exit_err) \
   X(finalized) X(subs) X(home) X(names) X(links) X(monitoring) X(on_exit) X(watchers) X(heard) \
   X(cur) X(pid) X(uniq) X(dead) X(wall) X(dload) X(load_add) X(kind) X(from) X(at) X(result) \
-  X(value) X(topic) X(ev) X(n) X(notified) X(co) X(budget)
+  X(value) X(n) X(notified) X(co) X(budget)
 
 typedef struct Exit {
   XUPVALS(PROBE_UV_FIELD)
@@ -145,7 +146,7 @@ static int thread_done (lua_State *L) {
     push(L, &w1); lua_pushnil(L); lua_pushnil(L); push(L, &r1);
     callf(L, V(post_jx), 4, 0);
   } else if (nw == 1) {
-    TValue m;
+    Ev *E;
     getf(L, &P, K(pid), &pid);
     push(L, &pid);  /* 7 */
     lua_createtable(L, 0, 1);  /* { value = v } */
@@ -162,16 +163,14 @@ static int thread_done (lua_State *L) {
     setobj(L, &W, s2v(L->ci->func + 4));
     getf(L, &W, K(monitoring), &x);
     setv(L, &x, &pid, &nilv);
-    lua_createtable(L, 0, 3);  /* { topic = "@pid/events", ev = ev, n = 0 } */
-    sethvalue(L, &m, hvalue(s2v(L->top - 1)));  /* 10 */
-    setf(L, &m, K(topic), V(EVENTS_TOPIC));
-    setf(L, &m, K(ev), &ev);
-    setivalue(&x, 0);
-    setf(L, &m, K(n), &x);
+    /* arrive_event(W, ev): levent.c's, called here (no call through Lua), else the function */
     setobj(L, &W, s2v(L->ci->func + 4));
-    push(L, &W);
-    lua_insert(L, -2);
-    callf(L, V(arrive), 2, 0);
+    if ((E = luaW_arrive_event_of(V(arrive_event))) != NULL) luaW_arrive_event_at(L, E, &W, &ev);
+    else {
+      push(L, &W);
+      push(L, &ev);
+      callf(L, V(arrive_event), 2, 0);
+    }
   }
   setobj(L, &P, s2v(L->ci->func + 5));
   setbtvalue(&x);

@@ -24,6 +24,8 @@
 **   spawn                                                   { exiter, spawner }: a process's start
 **                                                           and end's common case (lspawn.c,
 **                                                           lqspawn.c: a queued one, lexit.c)
+**   eventer(deliver, ev_probe) -> arrive, take              an event's arrival and the events
+**                                                           channel's take (levent.c)
 **   step                                                    { input, output, block }: a step's
 **                                                           input and output in memory (lstep.c)
 **   version                                                 1
@@ -43,6 +45,7 @@ int luaW_open_recv (lua_State *L);  /* lrecv.c: pushes receiver */
 int luaW_open_step (lua_State *L);  /* lstep.c: pushes { input, output, block } */
 int luaW_open_job (lua_State *L);  /* ljob.c: pushes jobslot */
 int luaW_open_spawn (lua_State *L);  /* lspawn.c: pushes { exiter } */
+int luaW_open_event (lua_State *L);  /* levent.c: pushes eventer */
 
 static int luaopen_wippy_native (lua_State *L) {
   lua_createtable(L, 0, 4);
@@ -68,6 +71,8 @@ static int luaopen_wippy_native (lua_State *L) {
   lua_setfield(L, -2, "jobslot");
   luaW_open_spawn(L);
   lua_setfield(L, -2, "spawn");
+  luaW_open_event(L);
+  lua_setfield(L, -2, "eventer");
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "version");
   return 1;

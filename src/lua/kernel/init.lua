@@ -114,10 +114,11 @@ local wire = loadmod("wire")() -- frame field indices and shared constants (gene
 -- same-worker message's arrival in C (ldeliver.c); sender: process.send's common case in C, ending
 -- in that arrival (lsend.c); receiver: a channel receive's common cases in C (lrecv.c); jobslot: a
 -- job's START round in C (ljob.c, with the runner); spawn: a process's start and end's common case
--- in C (lspawn.c); all off when the host sets __MODS.__csched = "0"
--- (WIPPY_CSCHED=0: an A/B of the Lua on the same module).
+-- in C (lspawn.c); eventer: an event's arrival and the events channel's take in C (levent.c); all
+-- off when the host sets __MODS.__csched = "0" (WIPPY_CSCHED=0: an A/B of the Lua on the same
+-- module).
 local native_msg, native_counthook, native_rebind, native_runner, native_deliverer, native_sender
-local native_receiver, native_spawn
+local native_receiver, native_spawn, native_eventer
 do
   local nat = type(package) == "table" and type(package.loaded) == "table" and package.loaded["wippy.native"]
   native_msg = type(nat) == "table" and nat.msg or nil
@@ -128,6 +129,7 @@ do
   native_sender = native_deliverer and nat.sender or nil
   native_receiver = native_deliverer and nat.receiver or nil
   native_spawn = native_deliverer and nat.spawn or nil
+  native_eventer = native_deliverer and nat.eventer or nil
 end
 local copool = loadmod("copool")({ rebind = native_rebind, mem_cap_kb = mem_cap_kb })
 local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb,
@@ -165,7 +167,7 @@ local mailbox = loadmod("mailbox")({
   qpop = channel.qpop, qlen = channel.qlen, qpush_at = channel.qpush_at, EMPTYQ = channel.EMPTYQ,
   newud = H.newud, copy = codec.copy, err = err, procs = pids.procs, set_of = pids.set_of,
   overflow = function(P, e) return late.kill(P, e) end,
-  deliverer = native_deliverer, sched_probe = sched.probe,
+  deliverer = native_deliverer, sched_probe = sched.probe, eventer = native_eventer,
 })
 
 local names = loadmod("names")({
@@ -177,7 +179,7 @@ local lifecycle = loadmod("lifecycle")({
   H = H, run = run, procs = pids.procs, remove = pids.remove, post = pids.post, parse_pid = pids.parse_pid,
   copy = codec.copy, err = err, is_error = is_error, error_fields = run.error_fields,
   make_error = run.make_error, memory_error = run.memory_error, to_error = run.to_error,
-  CH = channel.CH, timer_add = sched.timer_add, hook = sched.hook, arrive = mailbox.arrive,
+  CH = channel.CH, timer_add = sched.timer_add, hook = sched.hook, arrive_event = mailbox.arrive_event,
   release_names = names.release, hosts = cfg.hosts, wire = wire, set_of = pids.set_of, give_co = copool.give,
   cancel_execs = function(P) return late.cancel_execs(P) end,
 })

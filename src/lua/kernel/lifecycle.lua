@@ -36,7 +36,7 @@
 -- scheduler's exit hooks (thread_done, thread_failed, deadlock, after_resume), ending a process
 -- after a kernel fault.
 -- Receives: H (wall, now, dead, load_add, route), run, procs/remove (pids.lua), post, parse_pid,
--- copy, the error helpers, CH, timer_add and hook (sched.lua), arrive (mailbox.lua),
+-- copy, the error helpers, CH, timer_add and hook (sched.lua), arrive_event (mailbox.lua),
 -- release_names (names.lua), give_co (copool.lua), hosts (cfg.hosts), wire (the event kinds;
 -- the e, crash, unfwd and topology frame constructors), and cancel_execs (exec.lua, bound late by init.lua: called only
 -- when a dying process has execs outstanding).
@@ -44,7 +44,7 @@ return function(deps)
   local H, run, procs, remove, post, parse_pid = deps.H, deps.run, deps.procs, deps.remove, deps.post, deps.parse_pid
   local copy, err, is_error, error_fields = deps.copy, deps.err, deps.is_error, deps.error_fields
   local make_error, memory_error, to_error = deps.make_error, deps.memory_error, deps.to_error
-  local CH, timer_add, hook, arrive = deps.CH, deps.timer_add, deps.hook, deps.arrive
+  local CH, timer_add, hook, arrive_event = deps.CH, deps.timer_add, deps.hook, deps.arrive_event
   local release_names, hosts, cancel_execs = deps.release_names, deps.hosts, deps.cancel_execs
   local W = deps.wire
   local set_of = deps.set_of -- P's links/watchers set, made its own at the first member (pids.lua)
@@ -102,7 +102,6 @@ return function(deps)
   local find, CONTROL_PREFIX = string.find, "{" .. W.CONTROL_HOST .. "|"
 
   local kill, terminate -- below
-  local EVENTS_TOPIC = "@pid/events" -- the topic of an event's mailbox record
 
   ---------------------------------------------------------------------------------------------
   -- Events.
@@ -133,7 +132,7 @@ return function(deps)
       local hooks = P.on_cancel
       if hooks then for _, fn in pairs(hooks) do fn(ev) end end
     end
-    arrive(P, { topic = EVENTS_TOPIC, ev = ev, n = 0 })
+    arrive_event(P, ev)
   end
   M.deliver_event = deliver_event
 
@@ -491,10 +490,10 @@ return function(deps)
   -- a live process of this worker or a JS exit watcher, nothing else to tell or close) runs in C
   -- (native/lua/lspawn.c exiter, installed by init.lua: the steps of thread_done, exit, finalize,
   -- notify_exit, send_event and deliver_event in one call, with pids.lua's remove and copool.lua's
-  -- give, ending in arrive); every other case is the Lua above. It finds these locals by name
+  -- give, ending in arrive_event); every other case is the Lua above. It finds these locals by name
   -- among probe's upvalues.
   function M.probe()
-    return run, procs, exec_waits, notifying, arrive, post_jx, H, EV_EXIT, thread_done, EVENTS_TOPIC
+    return run, procs, exec_waits, notifying, arrive_event, post_jx, H, EV_EXIT, thread_done
   end
   M.thread_done = thread_done
 

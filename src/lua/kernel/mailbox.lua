@@ -23,13 +23,15 @@
 -- lost.
 --
 -- Owns: mailbox records { topic, from, n, p | v | ev, seq [, T] } (a raw listen channel's backlog
--- holds the same fields as flat slots instead: "Backlogs" below), Message and payload objects, the
+-- holds the same fields as flat slots instead, and the events channel's its events and their seq:
+-- "Backlogs" below), Message and payload objects, the
 -- routing above, subscription channels (inbox, events, listen/unlisten), copying payloads.
 -- Receives: from channel.lua CH, offer, chan_new, chan_close and the queue helpers, EMPTYQ and
 -- qpush_at (as upvalues: deliver_msg -> to_channel -> offer is the message hot path); newud, copy, err; procs
 -- (for stats only); set_of (pids.lua: P.subs is the shared empty set until a first subscription);
 -- overflow(P, err), which ends P (lifecycle.lua's kill, bound late by init.lua: cold path); deliverer and
--- sched_probe (ldeliver.c's constructor and sched.lua's probe, or nil: the Lua deliver_msg).
+-- sched_probe (ldeliver.c's constructor and sched.lua's probe, or nil: the Lua deliver_msg); eventer
+-- (levent.c's constructor, or nil: the Lua arrive_event and take_event).
 return function(deps)
   local CH, offer, chan_new, chan_close = deps.CH, deps.offer, deps.chan_new, deps.chan_close
   local qpop, qlen, qpush_at, EMPTYQ = deps.qpop, deps.qlen, deps.qpush_at, deps.EMPTYQ
@@ -128,9 +130,9 @@ return function(deps)
   -- per-message path", session 10). A record is made only where one is handed out: the record of
   -- a value moved into the 1-slot buffer (s.mrec, the channel's spare: rec below), and
   -- for unlisten and unread_records (flat_rec). `p` is stored as false when absent, so an entry's
-  -- slots are never more than one-third nil (the table's array part keeps them). The other kinds'
-  -- backlogs (the inbox's Message records, the events channel's) stay queues of records: their
-  -- receive hands the record out. ldeliver.c pushes the same slots.
+  -- slots are never more than one-third nil (the table's array part keeps them). The inbox's
+  -- backlog (Message records) stays a queue of records: its receive hands the record out; the
+  -- events channel's is flat too (EFLAT below). ldeliver.c pushes the same slots.
   local FLAT = 6
   local BQSPARE = setmetatable({}, { __mode = "v" }) -- state -> its dropped backlog (bq_emptied)
   local function flat_push(s, topic, from, n, p, v, seq)
@@ -184,11 +186,45 @@ return function(deps)
     local topic, from, n, p, v, seq = flat_pop(s, q)
     return { topic = topic, from = from, n = n, p = p, v = v, seq = seq }
   end
-  -- Push record m on s's backlog (to_channel and route: a raw channel's keeps its fields)
+  -- The events channel's backlog is flat too: EFLAT slots per event in s.bq (the event table,
+  -- its seq), no mailbox record. Its record ({ topic = EVENTS_TOPIC, ev, n = 0, seq }: 4 hash
+  -- slots, ~170 bytes) was made per EXIT only to be taken apart by the receive (spawn-exit's
+  -- driver takes nearly every EXIT from the backlog: it is busy spawning while its children end).
+  -- A record is made where one is handed out: to a woken thread (T.mrec, arrive_event), and for
+  -- unlisten and unread_records (ev_rec). Only events reach the events channel (its topic starts
+  -- with "@", which no send may use: process.lua, control.ts). native/lua/levent.c pushes and
+  -- takes the same slots.
+  local EFLAT = 2
+  local EVENTS_TOPIC = "@pid/events"
+  local function ev_push(s, ev, seq)
+    local q = s.bq
+    if q == EMPTYQ then q = { h = 1, t = 0 }; s.bq = q end
+    local t = q.t
+    q[t + 1], q[t + 2] = ev, seq
+    q.t = t + EFLAT
+  end
+  -- Pop the head event of s's backlog q (not empty) -> ev, seq
+  local function ev_pop(s, q)
+    local h = q.h
+    local ev, seq = q[h], q[h + 1]
+    q[h], q[h + 1] = nil, nil
+    if h + EFLAT > q.t then bq_emptied(s, q) else q.h = h + EFLAT end -- emptied: back to slot 1
+    return ev, seq
+  end
+  local function ev_rec(s, q)
+    local ev, seq = ev_pop(s, q)
+    return { topic = EVENTS_TOPIC, ev = ev, n = 0, seq = seq }
+  end
+  -- Push record m on s's backlog (to_channel and route: a raw channel's keeps its fields, the
+  -- events channel's its event)
   local function backlog_push(s, m)
-    if s.mode == "raw" then
+    local mode = s.mode
+    if mode == "raw" then
       if m.ev ~= nil then error("kernel: an event record for a raw channel") end
       flat_push(s, m.topic, m.from, m.n, m.p, m.v, m.seq)
+    elseif mode == "event" then
+      if m.ev == nil then error("kernel: a message record for the events channel") end
+      ev_push(s, m.ev, m.seq)
     else
       qpush_at(s, "bq", m)
     end
@@ -198,6 +234,8 @@ return function(deps)
     local bq = s.bq
     if s.mode == "raw" then
       while bq.t >= bq.h do out[#out + 1] = flat_rec(s, bq) end
+    elseif s.mode == "event" then
+      while bq.t >= bq.h do out[#out + 1] = ev_rec(s, bq) end
     else
       while bq.t >= bq.h do out[#out + 1] = qpop(bq) end
       if bq ~= EMPTYQ then bq_emptied(s, bq) end
@@ -207,13 +245,16 @@ return function(deps)
   -- The records of s's backlog in order, left in place (the tests' dumps)
   function M.backlog_records(s)
     local bq, out = s.bq, {}
-    local flat = s.mode == "raw"
+    local flat, evs = s.mode == "raw", s.mode == "event"
     local i = bq.h
     while i <= bq.t do
       if flat then
         local p = bq[i + 3]
         out[#out + 1] = { topic = bq[i], from = bq[i + 1], n = bq[i + 2], p = p or nil, v = bq[i + 4], seq = bq[i + 5] }
         i = i + FLAT
+      elseif evs then
+        out[#out + 1] = { topic = EVENTS_TOPIC, ev = bq[i], n = 0, seq = bq[i + 1] }
+        i = i + EFLAT
       else
         out[#out + 1] = bq[i]
         i = i + 1
@@ -224,7 +265,9 @@ return function(deps)
   local function backlog_head(s)
     local bq = s.bq
     if bq.t >= bq.h then
-      if s.mode == "raw" then return bq[bq.h + 5] end
+      local mode = s.mode
+      if mode == "raw" then return bq[bq.h + 5] end
+      if mode == "event" then return bq[bq.h + 1] end
       return bq[bq.h].seq
     end
     return nil
@@ -240,6 +283,13 @@ return function(deps)
     local m = qpop(bq)
     if bq.h > bq.t then bq_emptied(s, bq) end -- emptied: back to slot 1, a big array dropped
     return convert(s, m)
+  end
+  -- The events channel's take_backlog: its head event (on our module levent.c's take, the same
+  -- steps)
+  local function take_event(s)
+    local P = s.proc
+    P.unread = P.unread - 1
+    return (ev_pop(s, s.bq))
   end
   -- A record for a message of channel state s: its spare (s.spare: a raw channel's buffered
   -- record whose value has been received, refill below), else a new one. A raw channel's record is
@@ -356,17 +406,43 @@ return function(deps)
     end
   end
 
-  -- A new record reaches P's mailbox: count it, or end P if that passes its bound.
-  local function arrive(P, m)
+  -- A new record reaches P's mailbox: count it (-> true), or end P if that passes its bound.
+  local function admit(P)
     local n = P.unread + 1
     if n > P.max_mailbox then
       overflow(P, err("Internal", "mailbox overflow: more than " .. P.max_mailbox .. " messages unread"))
-      return
+      return false
     end
     P.unread = n
-    route(P, m)
+    return true
+  end
+  local function arrive(P, m)
+    if admit(P) then route(P, m) end
   end
   M.arrive = arrive
+
+  -- An event (EXIT, LINK_DOWN, CANCEL: lifecycle.lua) reaches P's mailbox: arrive's, route's and
+  -- to_channel's steps for the record { topic = EVENTS_TOPIC, ev = ev, n = 0 }, in their order,
+  -- without the record where none is kept: the events channel's backlog takes the event as its
+  -- flat slots (ev_push), a parked receiver the event itself (its thread holds the record,
+  -- T.mrec, until it runs). A record is made for `unrouted` (no events channel yet) and for the
+  -- woken thread. On our module this runs in C (native/lua/levent.c's arrive).
+  local function arrive_event(P, ev)
+    if not admit(P) then return end
+    local seq = P.seq + 1
+    P.seq = seq
+    local ch = P.subs[EVENTS_TOPIC]
+    if not ch then return qpush_at(P, "unrouted", { topic = EVENTS_TOPIC, ev = ev, n = 0, seq = seq }) end
+    local s = CH[ch]
+    local bq = s.bq
+    if bq.t >= bq.h then ev_push(s, ev, seq); return end
+    local ok, w = offer(s, ch, ev)
+    if not ok then ev_push(s, ev, seq)
+    elseif w then -- handed to a parked receiver's thread
+      w.mrec = { topic = EVENTS_TOPIC, ev = ev, n = 0, seq = seq }
+      s.proc.unread = s.proc.unread - 1
+    else s.mrec[s.buf.t] = { topic = EVENTS_TOPIC, ev = ev, n = 0, seq = seq } end -- buffered
+  end
 
   -- Messages delivered on this worker since it started (the process table's totals, ptable.lua).
   local delivered = 0
@@ -449,6 +525,15 @@ return function(deps)
     M.deliver_msg, refill_hook = deps.deliverer(deps.sched_probe, probe)
   end
   function M.delivered() return delivered end
+  -- On our module arrive_event and the events channel's take_backlog run in C (levent.c: the same
+  -- steps over the same state, through ldeliver.c's offer; the record cases go to the Lua above).
+  -- It finds these locals by name among ev_probe's upvalues.
+  local arrive_event_hook, take_event_hook = arrive_event, take_event
+  local function ev_probe() return CH, EMPTYQ, EVENTS_TOPIC, arrive_event, take_event end
+  if deps.eventer and deps.deliverer and deps.sched_probe then
+    arrive_event_hook, take_event_hook = deps.eventer(M.deliver_msg, ev_probe)
+  end
+  M.arrive_event = arrive_event_hook
 
   ---------------------------------------------------------------------------------------------
   -- Subscriptions. Every subscription is a channel whose state carries the backlog hooks above.
@@ -467,7 +552,7 @@ return function(deps)
     return { __index = d }
   end
   local KINDS = {
-    [0] = { message = kind(0, "message", {}), event = kind(0, "event", {}) },
+    [0] = { message = kind(0, "message", {}), event = kind(0, "event", { take_backlog = take_event_hook }) },
     [1] = { message = kind(1, "message", { refill = refill_hook }), raw = kind(1, "raw", { refill = refill_hook }) },
   }
   local function subscribe(P, cap, mode)
