@@ -28,19 +28,27 @@
 #include "lfunc.h"
 #include "ldo.h"
 
+/* The steps below are inlined at every use: emcc's -flto kept getf and setf out of line (a call
+** each, ~7% of a ping-pong message's CPU in session 10's profile), and arith, le and the
+** comparisons take their integer case inline (luaO_rawarith, luaV_equalobj and luaV_lessthan
+** were calls: another ~5%). Session 11, docs/design/native-core.md, "The per-message path". */
+#define LF_INLINE static inline __attribute__((always_inline))
+
 /* an upvalue write: lua_setupvalue's steps */
-static inline void setuv (lua_State *L, UpVal *uv, const TValue *v) {
+LF_INLINE void setuv (lua_State *L, UpVal *uv, const TValue *v) {
   setobj(L, uv->v, v);
   luaC_barrier(L, uv, v);
 }
 
 /* out = t.k (GETFIELD's steps: the raw slot, else luaV_finishget with metamethods) */
-static inline void getf (lua_State *L, const TValue *t, TString *k, TValue *out) {
+LF_INLINE void getf (lua_State *L, const TValue *t, TString *k, TValue *out) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
     slot = luaH_getshortstr(hvalue(t), k);
     if (!isempty(slot)) { setobj(L, out, slot); return; }
+    /* no metatable, no __index: nil (luaV_finishget's first step, without its call) */
+    if (hvalue(t)->metatable == NULL) { setnilvalue(out); return; }
   }
   setsvalue(L, &key, k);
   luaV_finishget(L, t, &key, L->top, slot);  /* the result in the free slot at the top */
@@ -48,19 +56,30 @@ static inline void getf (lua_State *L, const TValue *t, TString *k, TValue *out)
 }
 
 /* t.k = v (SETFIELD's steps: the fast slot, else luaV_finishset) */
-static inline void setf (lua_State *L, const TValue *t, TString *k, TValue *v) {
+LF_INLINE void setf (lua_State *L, const TValue *t, TString *k, TValue *v) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
     slot = luaH_getshortstr(hvalue(t), k);
     if (!isempty(slot)) { luaV_finishfastset(L, t, slot, v); return; }
+    if (hvalue(t)->metatable == NULL) {  /* no __newindex: luaV_finishset's steps, inline */
+      Table *h = hvalue(t);
+      /* a nil under an empty slot changes nothing (luaH_newkey inserts no nil) */
+      if (ttisnil(v)) return;
+      if (!isabstkey(slot)) {  /* the key is there with a nil value: luaH_finishset's store */
+        setobj2t(L, cast(TValue *, slot), v);
+        invalidateTMcache(h);
+        luaC_barrierback(L, obj2gco(h), v);
+        return;
+      }
+    }
   }
   setsvalue(L, &key, k);
   luaV_finishset(L, t, &key, v, slot);
 }
 
 /* out = t[i] and t[i] = v (GETI/SETI's steps) */
-static inline void geti (lua_State *L, const TValue *t, lua_Integer i, TValue *out) {
+LF_INLINE void geti (lua_State *L, const TValue *t, lua_Integer i, TValue *out) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
@@ -71,7 +90,7 @@ static inline void geti (lua_State *L, const TValue *t, lua_Integer i, TValue *o
   luaV_finishget(L, t, &key, L->top, slot);
   setobj(L, out, s2v(L->top));
 }
-static inline void seti (lua_State *L, const TValue *t, lua_Integer i, TValue *v) {
+LF_INLINE void seti (lua_State *L, const TValue *t, lua_Integer i, TValue *v) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
@@ -83,7 +102,12 @@ static inline void seti (lua_State *L, const TValue *t, lua_Integer i, TValue *v
 }
 
 /* out = a op b (the VM's arithmetic, metamethods included) */
-static inline void arith (lua_State *L, int op, const TValue *a, const TValue *b, TValue *out) {
+LF_INLINE void arith (lua_State *L, int op, const TValue *a, const TValue *b, TValue *out) {
+  if (ttisinteger(a) && ttisinteger(b) && (op == LUA_OPADD || op == LUA_OPSUB)) {
+    lua_Integer x = ivalue(a), y = ivalue(b);
+    setivalue(out, op == LUA_OPADD ? intop(+, x, y) : intop(-, x, y));
+    return;
+  }
   if (!luaO_rawarith(L, op, a, b, out)) {
     luaT_trybinTM(L, a, b, L->top, (TMS)((op - LUA_OPADD) + TM_ADD));
     setobj(L, out, s2v(L->top));
@@ -91,7 +115,7 @@ static inline void arith (lua_State *L, int op, const TValue *a, const TValue *b
 }
 
 /* out = t[k] for any key (GETTABLE's steps) */
-static inline void getv (lua_State *L, const TValue *t, const TValue *k, TValue *out) {
+LF_INLINE void getv (lua_State *L, const TValue *t, const TValue *k, TValue *out) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
@@ -104,7 +128,7 @@ static inline void getv (lua_State *L, const TValue *t, const TValue *k, TValue 
 }
 
 /* t[k] = v (SETTABLE's steps: the raw slot, else luaV_finishset with metamethods) */
-static inline void setv (lua_State *L, const TValue *t, const TValue *k, TValue *v) {
+LF_INLINE void setv (lua_State *L, const TValue *t, const TValue *k, TValue *v) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
@@ -116,13 +140,23 @@ static inline void setv (lua_State *L, const TValue *t, const TValue *k, TValue 
 }
 
 /* a <= b, the VM's comparison (integers directly) */
-static inline int le (lua_State *L, const TValue *a, const TValue *b) {
+LF_INLINE int le (lua_State *L, const TValue *a, const TValue *b) {
   if (ttisinteger(a) && ttisinteger(b)) return ivalue(a) <= ivalue(b);
   return luaV_lessequal(L, a, b);
 }
 
+/* a < b and a == b, the VM's (integers directly) */
+LF_INLINE int lt (lua_State *L, const TValue *a, const TValue *b) {
+  if (ttisinteger(a) && ttisinteger(b)) return ivalue(a) < ivalue(b);
+  return luaV_lessthan(L, a, b);
+}
+LF_INLINE int eq (lua_State *L, const TValue *a, const TValue *b) {
+  if (ttisinteger(a) && ttisinteger(b)) return ivalue(a) == ivalue(b);
+  return luaV_equalobj(L, a, b);
+}
+
 /* push a copy of v (the stack has room: run() checks it once) */
-static inline void push (lua_State *L, const TValue *v) {
+LF_INLINE void push (lua_State *L, const TValue *v) {
   setobj2s(L, L->top, v);
   L->top++;
 }

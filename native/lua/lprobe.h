@@ -119,7 +119,7 @@ static inline int luaW_yield_quiet (lua_State *L, const TValue *run, TString *kc
   getf(L, &T, kproc, &p);
   getf(L, &p, kred, &red);
   if (l_isfalse(&red)) setivalue(&red, 0);
-  return luaV_lessthan(L, &red, yield_after);
+  return lt(L, &red, yield_after);
 }
 
 /* the continuation of luaW_calllua: the results, above the nargs (ctx) arguments */

@@ -60,6 +60,7 @@ static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 static int nonempty (lua_State *L, Recv *R, const TValue *s, TString *k, TValue *q) {
   TValue h, t;
   getf(L, s, k, q);
+  if (luaV_rawequalobj(q, V(EMPTYQ))) return 0;  /* the shared empty queue: h = 1, t = 0 always */
   getf(L, q, K(t), &t);
   getf(L, q, K(h), &h);
   return le(L, &h, &t);
@@ -125,7 +126,7 @@ static int receive (lua_State *L) {
     return done(L, R);
   }
   getf(L, &s, K(bq), &x);
-  if (!l_isfalse(&x)) {  /* a subscription's backlog (only such a state has one) */
+  if (!l_isfalse(&x) && !luaV_rawequalobj(&x, V(EMPTYQ))) {  /* a subscription's backlog (only such a state has one) */
     TValue h, t;
     getf(L, &x, K(t), &t);
     getf(L, &x, K(h), &h);
@@ -163,8 +164,9 @@ static int receive (lua_State *L) {
     push(L, &s);
     call(L, &x, 1, 0);
   }
-  /* sched.lua's park: run.cur.parked = true; return coroutine.yield(BLOCK) */
-  getf(L, V(run), K(cur), &T);
+  /* sched.lua's park: run.cur.parked = true; return coroutine.yield(BLOCK) (run.cur is T unless
+  ** on_wait, Lua, ran) */
+  if (!l_isfalse(&x)) getf(L, V(run), K(cur), &T);
   setbtvalue(&x);
   setf(L, &T, K(parked), &x);
   push(L, V(BLOCK));
