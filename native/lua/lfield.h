@@ -45,10 +45,21 @@ LF_INLINE void getf (lua_State *L, const TValue *t, TString *k, TValue *out) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
+    Table *mt;
+    const TValue *tm;
     slot = luaH_getshortstr(hvalue(t), k);
     if (!isempty(slot)) { setobj(L, out, slot); return; }
-    /* no metatable, no __index: nil (luaV_finishget's first step, without its call) */
-    if (hvalue(t)->metatable == NULL) { setnilvalue(out); return; }
+    /* luaV_finishget's loop for the kernel's defaults, inline: no metatable or no __index, nil;
+    ** an __index table, its raw slot (a record's or a subscription kind's defaults), and if that
+    ** is empty and the table has no metatable, nil. Anything else: luaV_finishget. */
+    mt = hvalue(t)->metatable;
+    tm = fasttm(L, mt, TM_INDEX);
+    if (tm == NULL) { setnilvalue(out); return; }
+    if (ttistable(tm)) {
+      const TValue *d = luaH_getshortstr(hvalue(tm), k);
+      if (!isempty(d)) { setobj(L, out, d); return; }
+      if (hvalue(tm)->metatable == NULL) { setnilvalue(out); return; }
+    }
   }
   setsvalue(L, &key, k);
   luaV_finishget(L, t, &key, L->top, slot);  /* the result in the free slot at the top */
@@ -152,6 +163,8 @@ LF_INLINE int lt (lua_State *L, const TValue *a, const TValue *b) {
 }
 LF_INLINE int eq (lua_State *L, const TValue *a, const TValue *b) {
   if (ttisinteger(a) && ttisinteger(b)) return ivalue(a) == ivalue(b);
+  if (ttype(a) != ttype(b)) return 0;  /* luaV_equalobj's first test */
+  if (ttypetag(a) == ttypetag(b) && iscollectable(a) && gcvalue(a) == gcvalue(b)) return 1;  /* the same object */
   return luaV_equalobj(L, a, b);
 }
 
