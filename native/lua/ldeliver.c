@@ -250,7 +250,7 @@ static void flat_push (lua_State *L, Deliv *D, int off, const TValue *s, TValue 
   TValue q, t, x;
   lua_Integer k;
   getf(L, s, K(bq), &q);
-  if (luaV_rawequalobj(&q, V(EMPTYQ))) {  /* the table dropped when it last emptied, if left */
+  if (raweq(&q, V(EMPTYQ))) {  /* the table dropped when it last emptied, if left */
     getv(L, V(BQSPARE), s, &q);
     if (!l_isfalse(&q)) {
       setf(L, s, K(bq), &q);  /* s.bq = q, then BQSPARE[s] = nil */
@@ -348,7 +348,7 @@ void luaW_deliver_at (lua_State *L, Deliv *D, int off) {
   getv(L, V(CH), &ch, &s);
   push(L, &s);  /* 8 */
   getf(L, &s, K(bq), &x);
-  if (!luaV_rawequalobj(&x, V(EMPTYQ))) {  /* (the shared empty queue is always empty) */
+  if (!raweq(&x, V(EMPTYQ))) {  /* (the shared empty queue is always empty) */
     TValue bh, bt;
     getf(L, &x, K(t), &bt);
     getf(L, &x, K(h), &bh);
@@ -388,7 +388,7 @@ void luaW_deliver_at (lua_State *L, Deliv *D, int off) {
     TValue held, T, sp;
     int reuse = 0;
     getf(L, &s, K(proc), &sp);
-    if (!luaV_rawequalobj(&sp, &P)) setf(L, &P, K(unread), &u);  /* (a state of P's is P's) */
+    if (!raweq(&sp, &P)) setf(L, &P, K(unread), &u);  /* (a state of P's is P's) */
     getf(L, &s, K(wrec), &m);
     if (!l_isfalse(&m)) {
       getf(L, &m, K(T), &T);
@@ -409,7 +409,7 @@ void luaW_deliver_at (lua_State *L, Deliv *D, int off) {
       newrec(L, D, off, &seq, &w, &m);
       setf(L, &s, K(wrec), &m);
     }
-    if (luaV_rawequalobj(&sp, &P)) setf(L, &w, K(mrec), &m);  /* to_waiter, its count unchanged */
+    if (raweq(&sp, &P)) setf(L, &w, K(mrec), &m);  /* to_waiter, its count unchanged */
     else to_waiter(L, D, &s, &w, &m);
   } else {  /* buffered */
     setf(L, &P, K(unread), &u);

@@ -34,6 +34,33 @@
 ** were calls: another ~5%). Session 11, docs/design/native-core.md, "The per-message path". */
 #define LF_INLINE static inline __attribute__((always_inline))
 
+/* luaH_getshortstr, inline (emcc's -flto kept it out of line once getf and setf were inlined):
+** the key's main position, then its collision chain; an absent key is a slot tagged
+** LUA_VABSTKEY, as ltable.c's absentkey (callers test isempty/isabstkey, never the address) */
+static const TValue lf_absentkey = {ABSTKEYCONSTANT};
+LF_INLINE const TValue *lf_getshortstr (Table *t, TString *key) {
+  Node *n = gnode(t, lmod(key->hash, sizenode(t)));
+  for (;;) {
+    int nx;
+    if (keyisshrstr(n) && eqshrstr(keystrval(n), key)) return gval(n);
+    nx = gnext(n);
+    if (nx == 0) return &lf_absentkey;
+    n += nx;
+  }
+}
+
+/* luaV_rawequalobj, inline for the same variant (a collectable other than a long string: the same
+** object; an integer: the same value); anything else through it */
+LF_INLINE int raweq (const TValue *a, const TValue *b) {
+  if (ttypetag(a) == ttypetag(b)) {
+    if (ttisinteger(a)) return ivalue(a) == ivalue(b);
+    if (iscollectable(a) && !ttislngstring(a)) return gcvalue(a) == gcvalue(b);
+    if (ttisnil(a)) return 1;
+  }
+  else if (ttype(a) != ttype(b)) return 0;
+  return luaV_rawequalobj(a, b);
+}
+
 /* an upvalue write: lua_setupvalue's steps */
 LF_INLINE void setuv (lua_State *L, UpVal *uv, const TValue *v) {
   setobj(L, uv->v, v);
@@ -47,7 +74,7 @@ LF_INLINE void getf (lua_State *L, const TValue *t, TString *k, TValue *out) {
   if (ttistable(t)) {
     Table *mt;
     const TValue *tm;
-    slot = luaH_getshortstr(hvalue(t), k);
+    slot = lf_getshortstr(hvalue(t), k);
     if (!isempty(slot)) { setobj(L, out, slot); return; }
     /* luaV_finishget's loop for the kernel's defaults, inline: no metatable or no __index, nil;
     ** an __index table, its raw slot (a record's or a subscription kind's defaults), and if that
@@ -56,7 +83,7 @@ LF_INLINE void getf (lua_State *L, const TValue *t, TString *k, TValue *out) {
     tm = fasttm(L, mt, TM_INDEX);
     if (tm == NULL) { setnilvalue(out); return; }
     if (ttistable(tm)) {
-      const TValue *d = luaH_getshortstr(hvalue(tm), k);
+      const TValue *d = lf_getshortstr(hvalue(tm), k);
       if (!isempty(d)) { setobj(L, out, d); return; }
       if (hvalue(tm)->metatable == NULL) { setnilvalue(out); return; }
     }
@@ -71,7 +98,7 @@ LF_INLINE void setf (lua_State *L, const TValue *t, TString *k, TValue *v) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
-    slot = luaH_getshortstr(hvalue(t), k);
+    slot = lf_getshortstr(hvalue(t), k);
     if (!isempty(slot)) { luaV_finishfastset(L, t, slot, v); return; }
     if (hvalue(t)->metatable == NULL) {  /* no __newindex: luaV_finishset's steps, inline */
       Table *h = hvalue(t);

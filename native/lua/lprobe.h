@@ -95,7 +95,7 @@ static inline void *luaW_probe_new (lua_State *L, int nargs, int first, size_t s
 static inline void luaW_queue_at (lua_State *L, const TValue *o, TString *k, const TValue *emptyq,
                                   TString *kh, TString *kt, TValue *q) {
   getf(L, o, k, q);
-  if (luaV_rawequalobj(q, emptyq)) {
+  if (raweq(q, emptyq)) {
     TValue one, zero;
     lua_createtable(L, 0, 2);
     sethvalue(L, q, hvalue(s2v(L->top - 1)));

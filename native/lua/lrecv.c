@@ -60,7 +60,7 @@ static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 static int nonempty (lua_State *L, Recv *R, const TValue *s, TString *k, TValue *q) {
   TValue h, t;
   getf(L, s, k, q);
-  if (luaV_rawequalobj(q, V(EMPTYQ))) return 0;  /* the shared empty queue: h = 1, t = 0 always */
+  if (raweq(q, V(EMPTYQ))) return 0;  /* the shared empty queue: h = 1, t = 0 always */
   getf(L, q, K(t), &t);
   getf(L, q, K(h), &h);
   return le(L, &h, &t);
@@ -126,7 +126,7 @@ static int receive (lua_State *L) {
     return done(L, R);
   }
   getf(L, &s, K(bq), &x);
-  if (!l_isfalse(&x) && !luaV_rawequalobj(&x, V(EMPTYQ))) {  /* a subscription's backlog (only such a state has one) */
+  if (!l_isfalse(&x) && !raweq(&x, V(EMPTYQ))) {  /* a subscription's backlog (only such a state has one) */
     TValue h, t;
     getf(L, &x, K(t), &t);
     getf(L, &x, K(h), &h);

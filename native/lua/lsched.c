@@ -90,7 +90,7 @@ static int plain_next (lua_State *L, Sched *S) {
   if (!l_isfalse(V(multi)) && budget % intof(L, V(TAKE_EVERY), "TAKE_EVERY") == 0) return 0;
   if (!l_isfalse(V(heap_on))) return 0;
   geti(L, V(runq), head, &h);
-  return luaV_rawequalobj(&h, V(START)) ? 2 : 1;
+  return raweq(&h, V(START)) ? 2 : 1;
 }
 
 /* plain_next, with the START branch taken here: sched.lua's start_slot (session 10), as the Lua
@@ -119,7 +119,7 @@ static void callhook (lua_State *L, const TValue *f, int nargs) {
 ** through luaV_finishset (resume_thread's clears: a thread woken with n = 0 holds no mrec, a1, a2) */
 static inline void clearf (lua_State *L, const TValue *t, TString *k) {
   if (ttistable(t) && hvalue(t)->metatable == NULL) {
-    const TValue *slot = luaH_getshortstr(hvalue(t), k);
+    const TValue *slot = lf_getshortstr(hvalue(t), k);
     if (!isempty(slot)) setnilvalue(cast(TValue *, slot));  /* a nil needs no barrier */
   } else {
     TValue nilv;
