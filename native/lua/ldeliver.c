@@ -345,7 +345,7 @@ void luaW_deliver_at (lua_State *L, Deliv *D, int off) {
   getf(L, &P, K(seq), &seq);
   arith(L, LUA_OPADD, &seq, &one, &seq);
   setf(L, &P, K(seq), &seq);
-  getv(L, V(CH), &ch, &s);
+  luaW_chan_state(L, V(CH), &ch, &s);
   push(L, &s);  /* 8 */
   getf(L, &s, K(bq), &x);
   if (!raweq(&x, V(EMPTYQ))) {  /* (the shared empty queue is always empty) */

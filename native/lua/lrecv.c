@@ -97,7 +97,7 @@ static int receive (lua_State *L) {
   TValue s, q, x, T;
   luaL_checkstack(L, nargs + 16, "receive");
   if (nargs == 0) lua_pushnil(L);
-  getv(L, V(CH), s2v(L->ci->func + 1), &s);
+  luaW_chan_state(L, V(CH), s2v(L->ci->func + 1), &s);
   if (l_isfalse(&s)) return luaL_error(L, "bad argument #1 to 'receive' (channel expected)");
   push(L, &s);  /* nargs + 1 (or 2): anchored */
   if (nonempty(L, R, &s, K(sendq), &q)) goto lua;  /* a sender waits: take's Lua */
@@ -175,10 +175,30 @@ lua:  /* the Lua receive, with the arguments as they came */
   return luaW_calllua(L, V(receive), nargs);
 }
 
-/* receiver(probe) -> receive: probe is a Lua closure whose upvalues include every name of UPVALS */
+/* the mark of a channel userdata made by chan_ud (lprobe.h's luaW_chan_state) */
+const char luaW_chan_mark = 0;
+
+/* chan_ud(mt, s) -> ch: channel.lua's newud(mt) for a channel whose state is s, the state kept as
+** the userdata's one user value too (lprobe.h's luaW_chan_state reads it there) */
+static int chan_ud (lua_State *L) {
+  const void **mark;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  mark = (const void **)lua_newuserdatauv(L, sizeof(void *), 1);
+  *mark = &luaW_chan_mark;
+  lua_pushvalue(L, 2);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, 1);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+/* receiver(probe) -> receive, chan_ud: probe is a Lua closure whose upvalues include every name of
+** UPVALS */
 static int receiver (lua_State *L) {
   PROBE_NEW(L, 1, 1, Recv, receive, "receiver");
-  return 1;
+  lua_pushcfunction(L, chan_ud);
+  return 2;
 }
 
 /* pushes the receiver constructor (lwippy.c puts it into wippy.native) */

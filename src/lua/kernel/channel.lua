@@ -74,12 +74,18 @@ return function(deps)
 
   -- A new channel. `s`: its state, already made by the caller with every field below (a mailbox
   -- subscription's, with its hooks: mailbox.lua); then `cap` is ignored.
+  -- On our module (deps.receiver) the userdata is made by lrecv.c's chan_ud, which keeps the state
+  -- as its user value too (set once, as CH[ch]): the C receive and arrival read it there instead of
+  -- hashing the userdata into CH, a table of every channel of the worker (session 11).
+  local chan_ud
   local function chan_new(cap, s)
-    local ch = newud(CHAN_MT)
-    if s then CH[ch] = s; return ch end
-    cap = tonumber(cap) or 0
-    if cap < 0 then cap = 0 end
-    CH[ch] = { cap = cap // 1, buf = EMPTYQ, recvq = EMPTYQ, sendq = EMPTYQ, closed = false }
+    if not s then
+      cap = tonumber(cap) or 0
+      if cap < 0 then cap = 0 end
+      s = { cap = cap // 1, buf = EMPTYQ, recvq = EMPTYQ, sendq = EMPTYQ, closed = false }
+    end
+    local ch = chan_ud and chan_ud(CHAN_MT, s) or newud(CHAN_MT)
+    CH[ch] = s
     return ch
   end
   S.chan_new = chan_new
@@ -255,7 +261,8 @@ return function(deps)
   -- closed channel, a receive that parks) run in C (native/lua/lrecv.c: the same steps; the rest
   -- is this Lua receive). It finds these locals by name among probe's upvalues.
   local function probe() return CH, EMPTYQ, run, maybe_yield, receive, BLOCK, YIELD_AFTER end
-  chan_methods.receive = deps.receiver and deps.receiver(probe) or receive
+  if deps.receiver then chan_methods.receive, chan_ud = deps.receiver(probe)
+  else chan_methods.receive = receive end
 
   function chan_methods.close(ch) check_chan(ch, "close"); chan_close(ch) end
 
