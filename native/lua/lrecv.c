@@ -16,8 +16,7 @@
 ** ldeliver.c's refill, a listen channel's, called directly, without a call through Lua), then
 ** maybe_yield's, then v, true. No buffered value, a subscription's backlog not empty: v =
 ** s.take_backlog(s), maybe_yield's steps, v, true. Else a closed channel: nil, false. Else, inside
-** a thread (run.cur): the thread joins the receivers' queue (made at its first push), s.on_wait(s)
-** if the state has that hook, T.parked = true, and `return lua_yield(L, 1)` with BLOCK: the
+** a thread (run.cur): the thread joins the receivers' queue (made at its first push), T.parked = true, and `return lua_yield(L, 1)` with BLOCK: the
 ** resume's values are the receive's results, as park's `return coroutine.yield(BLOCK)` makes them,
 ** and the yield takes the fast path (patch 0001: called from Lua code, nothing between it and
 ** lua_resume). maybe_yield's steps: nothing outside a thread or under YIELD_AFTER instructions
@@ -30,7 +29,7 @@
 ** Why, measured: a receive that parks was ~25 VM instructions and two Lua calls (receive, park)
 ** plus the yield's C call; docs/design/native-core.md, "The per-message path", session 9.
 **
-** What it may call: the hooks a state carries (refill, take_backlog, on_wait), the Lua receive
+** What it may call: the hooks a state carries (refill, take_backlog), the Lua receive
 ** and maybe_yield, and metamethods.
 ** On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua receive runs;
 ** test/native-send.test.ts runs both on the same cases.
@@ -41,7 +40,7 @@
 #define UPVALS(X) X(CH) X(EMPTYQ) X(run) X(maybe_yield) X(receive) X(BLOCK) X(YIELD_AFTER)
 #define KEYS(X) \
   X(buf) X(sendq) X(h) X(t) X(bq) X(backlog) X(take_backlog) X(refill) X(closed) X(cur) \
-  X(recvq) X(on_wait) X(parked) X(proc) X(red)
+  X(recvq) X(parked) X(proc) X(red)
 
 typedef struct Recv {
   UPVALS(PROBE_UV_FIELD)
@@ -159,14 +158,8 @@ static int receive (lua_State *L) {
     if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
     seti(L, &q, ivalue(&t), &T);
   }
-  getf(L, &s, K(on_wait), &x);
-  if (!l_isfalse(&x)) {
-    push(L, &s);
-    call(L, &x, 1, 0);
-  }
-  /* sched.lua's park: run.cur.parked = true; return coroutine.yield(BLOCK) (run.cur is T unless
-  ** on_wait, Lua, ran) */
-  if (!l_isfalse(&x)) getf(L, V(run), K(cur), &T);
+  /* sched.lua's park: run.cur.parked = true (run.cur is T: nothing ran since it was read);
+  ** return coroutine.yield(BLOCK) */
   setbtvalue(&x);
   setf(L, &T, K(parked), &x);
   push(L, V(BLOCK));

@@ -11,7 +11,9 @@
 --
 -- Hooks a channel's state may carry (set by mailbox.lua on subscriptions): backlog(s) -> sequence
 -- number of the first queued record or nil, take_backlog(s) -> its value, refill(s) after a value
--- left the buffer, on_wait(s) when a receiver parks, on_close(s). A state with a backlog hook
+-- left the buffer, on_close(s). (An on_wait(s) hook, called when a receiver parked, was set by
+-- no state and was dropped in session 11: every parking receive read it through its kind's
+-- defaults.) A state with a backlog hook
 -- keeps that backlog in s.bq (a queue of records with `seq`), and only such a state has an s.bq:
 -- receive reads it there instead of calling the hook.
 --
@@ -253,8 +255,6 @@ return function(deps)
     local t = q.t + 1
     q.t = t
     q[t] = T
-    local on_wait = s.on_wait
-    if on_wait then on_wait(s) end
     return park()
   end
   -- On our Lua module the common cases (a buffered value with no sender waiting, a backlog, a
@@ -335,7 +335,6 @@ return function(deps)
         qpush_at(s, "sendq", { T = T, v = c.v, ch = c.ch, sel = sel })
       else
         qpush_at(s, "recvq", { T = T, sel = sel })
-        if s.on_wait then s.on_wait(s) end
       end
     end
     return park()
