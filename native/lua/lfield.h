@@ -11,6 +11,16 @@
 ** luaC_barrier). luaV_finishget leaves its result in the free stack slot at L->top, so callers
 ** keep a few free slots (luaL_checkstack) above what they use. Keys are TStrings interned once and
 ** kept from collection by the caller.
+**
+** Session 11 took the calls out of the common cases, each the same steps as the function it skips:
+** a field read whose raw slot is empty, on a table without a metatable or without __index, is nil;
+** on one whose __index is a table (the process records' and subscription kinds' defaults), that
+** table's raw slot, and nil if it is empty and the table has no metatable (luaV_finishget's loop,
+** one turn); anything else still goes to luaV_finishget. A field write into an empty slot of a
+** table without a metatable is luaV_finishset's (no nil inserted; a present key's slot stored,
+** its TM cache invalidated, luaC_barrierback). luaH_getshortstr, luaV_rawequalobj, and the integer
+** cases of the arithmetic and comparisons are inline too (lf_getshortstr, raweq, arith, lt, le,
+** eq). No C API per field, and no call for the common field step.
 */
 #ifndef lfield_h
 #define lfield_h
