@@ -3,7 +3,7 @@
 // receive, lsend.c's send where the checkout has them) and without them (the Lua they replace,
 // which wasmoon's module and WIPPY_CSCHED=0 run), interleaved.
 //
-//   node dist/bench/msg-path.js [--rounds 16] [--mode msg|one|send|bare|alloc|all] [--count]
+//   node dist/bench/msg-path.js [--rounds 16] [--mode msg|one|send|ring|bare|alloc|all] [--count]
 //
 // sched.lua, channel.lua and mailbox.lua are loaded twice, each copy wired as init.lua wires them
 // (the runner and deliverer on one, not the other) under a clock that never ends a step. Two
@@ -22,6 +22,9 @@
 //   deep   fanin with 10,000 messages per turn, and a step per turn: the receiver's backlog as deep
 //          as the runtime's fan-in makes it (100 or 1,000 senders of 1,000 each, all sent while it
 //          waits its turn)
+//   ring   send's message round a ring of 1,000 processes (bench/messaging.ts's ring: a hop is a
+//          receive and a send to the next process; 1,000 records, channels and threads touched in
+//          turn instead of two)
 //   bare   sched.ready(peer) and sched.park(): the switch alone
 //   alloc  bare, plus the two tables a message allocates (its record and payload list)
 // A round is 5 steps (100,000 messages) per side; CPU by process.cpuUsage around each (the Lua
@@ -46,7 +49,7 @@ const { values: opt } = parseArgs({ options: {
   same: { type: 'boolean', default: false },
 } });
 const ROUNDS = Number(opt.rounds);
-const MODES = opt.mode === 'all' ? ['bare', 'alloc', 'msg', 'one', 'send', 'fanin1', 'fanin', 'deep'] : opt.mode.split(',');
+const MODES = opt.mode === 'all' ? ['bare', 'alloc', 'msg', 'one', 'send', 'ring', 'fanin1', 'fanin', 'deep'] : opt.mode.split(',');
 const COUNT = opt.count;
 const BASE = opt.base;
 
@@ -88,13 +91,14 @@ function WORLD(with_c, mode)
   local DEFAULTS = { __index = { subs = NONE, unrouted = C.EMPTYQ, seq = 0, unread = 0, max_mailbox = math.huge,
     npending = 0, nsubs = 0, budget = false } }
   local Ps, chs, Ts, n = {}, {}, {}, 0
-  for i = 1, 2 do
+  local NP = mode == "ring" and 1000 or 2
+  for i = 1, NP do
     Ps[i] = setmetatable({ pid = "p" .. i, alive = true, threads = {}, nthreads = 0, nrun = 0, red = 0,
       st = { 0, 0, 0, 0, 0 } }, DEFAULTS)
     chs[i] = M.listen(Ps[i], "p")
     procs[Ps[i].pid] = Ps[i]
   end
-  if mode == "send" then -- process.lua as init.lua wires it, its cold paths stubbed
+  if mode == "send" or mode == "ring" then -- process.lua as init.lua wires it, its cold paths stubbed
     local function cur() local P = run.cp; if not P then error(err("Invalid", "no context found"), 3) end; return P end
     local function check(P, action, resource, msg, show) -- init.lua's, unstrict
       if P.ctx_actor == nil or P.ctx_scope == nil then return true end
@@ -111,8 +115,9 @@ function WORLD(with_c, mode)
       EV_EXIT = "exit", EV_LINK_DOWN = "link_down", EV_CANCEL = "cancel",
       readonly = function(t) return t end, builtin = {} }).send
   end
-  for i = 1, 2 do
+  for i = 1, NP do
     local me, peer = i, 3 - i
+    if mode == "ring" then peer = i % NP + 1 end
     Ts[i] = S.new_thread(Ps[i], function()
       if mode == "bare" then
         while true do n = n + 1; S.ready(Ts[peer], 0); S.park() end
@@ -142,13 +147,13 @@ function WORLD(with_c, mode)
         local v = recv(chs[me])
         n = n + 1
         if mode == "one" then deliver(Ps[peer], "p", Ps[me].pid, 1, nil, v + 1)
-        elseif mode == "send" then send(Ps[peer].pid, "p", v + 1)
+        elseif mode == "send" or mode == "ring" then send(Ps[peer].pid, "p", v + 1)
         else deliver(Ps[peer], "p", Ps[me].pid, 1, { v + 1 }) end
       end
     end)
   end
   S.ready(Ts[1], 0)
-  if mode == "bare" or mode == "alloc" then Ts[2].parked = true else S.ready(Ts[2], 0) end
+  if mode == "bare" or mode == "alloc" then Ts[2].parked = true else for i = 2, NP do S.ready(Ts[i], 0) end end
   return { S = S, count = function() return n end, Ts = Ts }
 end
 function ROUND(w) local a = w.count(); for _ = 1, 5 do w.S.step() end; return w.count() - a end

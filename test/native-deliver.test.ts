@@ -448,6 +448,36 @@ test('deliver: the spare record of a raw listen channel: the same on both paths,
   for (const w of want) assert.ok(lua.includes(w), `the transcript should include ${w}:\n${lua}`);
 });
 
+test('deliver: the unread counts of a handoff: the same on both paths, own waiter or another process\'s', () => {
+  // ldeliver.c leaves P.unread alone when the value goes to a parked receiver of P's own channel
+  // (the Lua's +1, then -1 in to_channel); a state whose proc is another process (reached through
+  // P.subs only by a test) gets both writes, as in the Lua
+  const r = run(String.raw`
+    local out = {}
+    for _, with_c in ipairs({ false, true }) do
+      local W = WORLD(with_c)
+      local P, Q = W.proc("{app|0x00001}"), W.proc("{app|0x00003}")
+      local a = W.chan("a", W.M.listen(P, "a"))
+      local b = W.chan("b", W.M.listen(Q, "b"))
+      P.subs.x = b -- P's topic x reaches Q's channel
+      local T1, T2 = W.thread("T1", P), W.thread("T2", Q)
+      W.receive(T1, a)          -- parks on P's own channel
+      W.send1(P, "a", 1)        -- handed to T1: P.unread unchanged
+      W.receive(T2, b)          -- parks on Q's channel
+      W.send1(P, "x", 2)        -- handed to T2 through P's subs: P +1, Q -1
+      W.send1(P, "a", 3)        -- buffered: P +1
+      out[#out + 1] = P.unread .. " " .. Q.unread .. " " .. P.seq .. " " .. Q.seq .. " " .. tostring(rawget(P, "unread"))
+      out[#out + 1] = W.dump()
+    end
+    return table.concat(out, "\n==\n")
+  `) as string;
+  const [lua, ldump, c, cdump] = r.split('\n==\n');
+  assert.equal(c, lua);
+  assert.equal(cdump, ldump);
+  assert.equal(lua, '2 -1 3 0 2');
+  assert.ok(ldump!.includes('ready T1 2 integer:1 true') && ldump!.includes('ready T2 2 integer:2 true'), ldump);
+});
+
 test('deliver: delivered() counts the arrivals of both paths (C, unrouted, overflow)', () => {
   const r = run(String.raw`
     local out = {}

@@ -135,6 +135,15 @@ function WORLD(with_c, seed, strict)
   local function rnd(n) rs = (rs * 1103515245 + 12345) % 2147483648; return (rs // 65536) % n + 1 end
   local Ps, chs = {}, {}
   local PC = C.channel.new(1) -- a plain channel the processes share: a sender may wait in it
+  -- the records' defaults through an __index table (spawn.lua's shape, which lfield.h's getf reads
+  -- inline), and in a third of the worlds each through a function or a chain of two tables (which
+  -- it leaves to luaV_finishget): the same reads either way
+  if seed % 3 == 1 then
+    local defs = DEFAULTS.__index
+    DEFAULTS = { __index = function(_, k) return defs[k] end }
+  elseif seed % 3 == 2 then
+    DEFAULTS = { __index = setmetatable({}, DEFAULTS) }
+  end
   for i = 1, 4 do
     local P = setmetatable({ pid = "p" .. i, alive = true, threads = {}, nthreads = 0, nrun = 0, red = 0,
       st = { 0, 0, 0, 0, 0 } }, DEFAULTS)
@@ -264,6 +273,44 @@ test('the C send and receive and the Lua give the same transcript in 200 seeded 
   }
   // every kind of case occurred, in the C's transcript as in the Lua's
   for (const [k, n] of Object.entries(seen)) assert.ok(n > 0, `no world had a case of: ${k}`);
+});
+
+test('a channel made on our module holds its state as its user value, the same as CH[ch]', () => {
+  // lrecv.c's chan_ud (channel.lua's chan_new with the C receiver): the C receive and arrival read
+  // the state there (lprobe.h luaW_chan_state); a table or a userdata without it goes through CH
+  const r = engine.doStringSync(String.raw`
+    local nat = package.loaded["wippy.native"]
+    local out = {}
+    for _, with_c in ipairs({ true, false }) do
+      local run = {}
+      local err = function(kind, message) return { kind = kind, message = message } end
+      local S = assert(load(PROCESS_SRC.sched, "@kernel/sched.lua", "t"))()({ H = { now = function() return 0 end },
+        err = err, run = run, resume = nat.msg.resume, runner = nat.runner })
+      local C = assert(load(PROCESS_SRC.channel, "@kernel/channel.lua", "t"))()({ run = run, ready = S.ready,
+        park = S.park, maybe_yield = S.maybe_yield, newud = function(mt) return setmetatable({}, mt) end, err = err,
+        BLOCK = S.BLOCK, YIELD_AFTER = S.YIELD_AFTER, receiver = with_c and nat.receiver or nil })
+      local a, b = C.channel.new(2), C.chan_new(0, { cap = 1, buf = C.EMPTYQ, recvq = C.EMPTYQ, sendq = C.EMPTYQ, closed = false })
+      local line = { type(a), type(b) }
+      for _, ch in ipairs({ a, b }) do
+        if with_c then line[#line + 1] = tostring(rawequal(debug.getuservalue(ch, 1), C.CH[ch])) end
+        line[#line + 1] = tostring(C.chan_offer(ch, "v"))
+        line[#line + 1] = table.concat({ tostring(ch:receive()) }, ",")
+      end
+      C.chan_close(a)
+      line[#line + 1] = table.concat({ tostring(select(2, a:receive())) }, ",")
+      local fake = setmetatable({}, getmetatable(a) and debug.getmetatable(a) or nil)
+      line[#line + 1] = tostring(select(2, pcall(a.receive, fake)))
+      line[#line + 1] = tostring(select(2, pcall(a.receive, 42)))
+      out[#out + 1] = table.concat(line, " ")
+    end
+    return table.concat(out, "\n")
+  `) as string;
+  const [c, lua] = r.split('\n');
+  assert.equal(c, 'userdata userdata true true v true true v false ' +
+    "bad argument #1 to 'receive' (channel expected) bad argument #1 to 'receive' (channel expected)",
+    'the C world: its channels are userdata holding CH[ch]; a table with the channel metatable is no channel');
+  assert.equal(lua, 'table table true v true v false ' +
+    "bad argument #1 to 'receive' (channel expected) bad argument #1 to 'receive' (channel expected)");
 });
 
 test('mutants of the Lua send and receive are caught by the transcripts', () => {

@@ -81,8 +81,10 @@ static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 ** afresh at each use: the stack may move when an allocation runs the collector */
 #define ARG(k) s2v(L->ci->func + off + (k))
 
-/* sched.lua's ready(T, n, a1, a2) */
-static void ready (lua_State *L, Deliv *D, const TValue *T, lua_Integer n, TValue *a1, TValue *a2) {
+/* sched.lua's ready(T, n, a1, a2); pp: T.proc, read by the caller (a thread record's proc is never
+** reassigned: sched.lua new_thread) */
+static void ready (lua_State *L, Deliv *D, const TValue *T, lua_Integer n, TValue *a1, TValue *a2,
+                   const TValue *pp) {
   TValue v, p, one;
   getf(L, T, K(dead), &v);
   if (!l_isfalse(&v)) return;  /* discarded by an upgrade; late wake-ups are dropped */
@@ -94,7 +96,7 @@ static void ready (lua_State *L, Deliv *D, const TValue *T, lua_Integer n, TValu
   setf(L, T, K(n), &v);
   setbfvalue(&v);
   setf(L, T, K(parked), &v);
-  getf(L, T, K(proc), &p);
+  setobj(L, &p, pp);
   getf(L, &p, K(nrun), &v);
   setivalue(&one, 1);
   arith(L, LUA_OPADD, &v, &one, &v);
@@ -164,7 +166,7 @@ static int offer (lua_State *L, Deliv *D, const TValue *s, const TValue *ch, TVa
       getf(L, &p, K(alive), &x);
       if (!l_isfalse(&x)) {
         setbtvalue(&tr);
-        ready(L, D, &T, 2, v, &tr);
+        ready(L, D, &T, 2, v, &tr, &p);
         setobj(L, w, &T);
         return 1;
       }
@@ -185,7 +187,7 @@ static int offer (lua_State *L, Deliv *D, const TValue *s, const TValue *ch, TVa
           setf(L, &r, K(value), v);
           setf(L, &r, K(ok), &tr);
           setnilvalue(&nilv2);
-          ready(L, D, &TT, 1, &r, &nilv2);
+          ready(L, D, &TT, 1, &r, &nilv2, &p);
           setobj(L, w, &TT);
           return 1;
         }
@@ -198,7 +200,7 @@ static int offer (lua_State *L, Deliv *D, const TValue *s, const TValue *ch, TVa
   arith(L, LUA_OPSUB, &tv, &hv, &x);
   arith(L, LUA_OPADD, &x, &one, &x);
   getf(L, s, K(cap), &cap);
-  if (luaV_lessthan(L, &x, &cap)) {
+  if (lt(L, &x, &cap)) {
     qpush_at(L, D, s, K(buf), v);
     return 1;
   }
@@ -248,7 +250,7 @@ static void flat_push (lua_State *L, Deliv *D, int off, const TValue *s, TValue 
   TValue q, t, x;
   lua_Integer k;
   getf(L, s, K(bq), &q);
-  if (luaV_rawequalobj(&q, V(EMPTYQ))) {  /* the table dropped when it last emptied, if left */
+  if (raweq(&q, V(EMPTYQ))) {  /* the table dropped when it last emptied, if left */
     getv(L, V(BQSPARE), s, &q);
     if (!l_isfalse(&q)) {
       setf(L, s, K(bq), &q);  /* s.bq = q, then BQSPARE[s] = nil */
@@ -331,7 +333,7 @@ void luaW_deliver_at (lua_State *L, Deliv *D, int off) {
   getf(L, &P, K(unread), &u);
   arith(L, LUA_OPADD, &u, &one, &u);
   getf(L, &P, K(max_mailbox), &x);
-  if (luaV_lessthan(L, &x, &u)) goto lua;  /* overflow: the Lua kills P */
+  if (lt(L, &x, &u)) goto lua;  /* overflow: the Lua kills P */
   getf(L, &P, K(subs), &x);
   getv(L, &x, &topic, &ch);
   ts = getstr(tsvalue(&topic));
@@ -340,18 +342,18 @@ void luaW_deliver_at (lua_State *L, Deliv *D, int off) {
   push(L, &ch);  /* 7 */
   arith(L, LUA_OPADD, V(delivered), &one, &x);
   setuv(L, D->u_delivered, &x);
-  setf(L, &P, K(unread), &u);
   getf(L, &P, K(seq), &seq);
   arith(L, LUA_OPADD, &seq, &one, &seq);
   setf(L, &P, K(seq), &seq);
-  getv(L, V(CH), &ch, &s);
+  luaW_chan_state(L, V(CH), &ch, &s);
   push(L, &s);  /* 8 */
   getf(L, &s, K(bq), &x);
-  {
+  if (!raweq(&x, V(EMPTYQ))) {  /* (the shared empty queue is always empty) */
     TValue bh, bt;
     getf(L, &x, K(t), &bt);
     getf(L, &x, K(h), &bh);
     if (le(L, &bh, &bt)) {  /* behind a backlog: a raw channel's takes the slots, else the record */
+      setf(L, &P, K(unread), &u);
       if (israw(L, D, &s)) flat_push(L, D, off, &s, &seq);
       else {
         rec(L, D, off, &s, &seq, &m);  /* 9 */
@@ -363,6 +365,9 @@ void luaW_deliver_at (lua_State *L, Deliv *D, int off) {
   if (!numis(&n, 0) && !numis(&n, 1)) goto general;
   getf(L, &s, K(mode), &x);
   if (ttisstring(&x) && eqshrstr(tsvalue(&x), K(message))) goto general;
+  /* P.unread = u is written below, after the offer: a value handed to a parked receiver of P's
+  ** own channel leaves it as it was (the Lua's +1 here and -1 in to_channel), so neither write is
+  ** made; nothing between reads it (offer and ready run no Lua) */
   /* a raw channel, zero or one value: the value itself is offered, no record yet */
   setnilvalue(&v);
   if (numis(&n, 1)) {
@@ -373,19 +378,22 @@ void luaW_deliver_at (lua_State *L, Deliv *D, int off) {
   push(L, &v);  /* 9: anchored */
   taken = offer(L, D, &s, &ch, &v, &w);
   if (!taken) {
+    setf(L, &P, K(unread), &u);
     if (israw(L, D, &s)) flat_push(L, D, off, &s, &seq);
     else {
       rec(L, D, off, &s, &seq, &m);
       qpush_at(L, D, &s, K(bq), &m);
     }
   } else if (!ttisnil(&w)) {  /* handed to a parked receiver's thread: the channel's kept record */
-    TValue held, T;
+    TValue held, T, sp;
     int reuse = 0;
+    getf(L, &s, K(proc), &sp);
+    if (!raweq(&sp, &P)) setf(L, &P, K(unread), &u);  /* (a state of P's is P's) */
     getf(L, &s, K(wrec), &m);
     if (!l_isfalse(&m)) {
       getf(L, &m, K(T), &T);
       getf(L, &T, K(mrec), &held);
-      reuse = !luaV_equalobj(L, &held, &m);
+      reuse = !eq(L, &held, &m);
     }
     push(L, &w);  /* anchored while the record is made */
     if (reuse) {
@@ -401,13 +409,16 @@ void luaW_deliver_at (lua_State *L, Deliv *D, int off) {
       newrec(L, D, off, &seq, &w, &m);
       setf(L, &s, K(wrec), &m);
     }
-    to_waiter(L, D, &s, &w, &m);
+    if (raweq(&sp, &P)) setf(L, &w, K(mrec), &m);  /* to_waiter, its count unchanged */
+    else to_waiter(L, D, &s, &w, &m);
   } else {  /* buffered */
+    setf(L, &P, K(unread), &u);
     rec(L, D, off, &s, &seq, &m);
     to_buffer(L, D, &s, &m);
   }
   return;
 general:  /* a Message object or several values: the record, converted by the Lua convert */
+  setf(L, &P, K(unread), &u);
   rec(L, D, off, &s, &seq, &m);  /* 9 */
   push(L, &s); push(L, &m);
   call(L, V(convert), 2, 1);
@@ -516,7 +527,7 @@ void luaW_refill_at (lua_State *L, Deliv *D, const TValue *sv) {
       setivalue(&one, 1);
       arith(L, LUA_OPSUB, &btv, &bhv, &len);
       arith(L, LUA_OPADD, &len, &one, &len);
-      if (luaV_lessequal(L, &cap, &len)) break;
+      if (le(L, &cap, &len)) break;
     }
     lua_pushnil(L);  /* off+1 */
     for (k = 0; k < 5; k++) { geti(L, &bq, bh + k, &x); push(L, &x); }  /* off+2..off+6 */

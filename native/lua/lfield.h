@@ -11,6 +11,16 @@
 ** luaC_barrier). luaV_finishget leaves its result in the free stack slot at L->top, so callers
 ** keep a few free slots (luaL_checkstack) above what they use. Keys are TStrings interned once and
 ** kept from collection by the caller.
+**
+** Session 11 took the calls out of the common cases, each the same steps as the function it skips:
+** a field read whose raw slot is empty, on a table without a metatable or without __index, is nil;
+** on one whose __index is a table (the process records' and subscription kinds' defaults), that
+** table's raw slot, and nil if it is empty and the table has no metatable (luaV_finishget's loop,
+** one turn); anything else still goes to luaV_finishget. A field write into an empty slot of a
+** table without a metatable is luaV_finishset's (no nil inserted; a present key's slot stored,
+** its TM cache invalidated, luaC_barrierback). luaH_getshortstr, luaV_rawequalobj, and the integer
+** cases of the arithmetic and comparisons are inline too (lf_getshortstr, raweq, arith, lt, le,
+** eq). No C API per field, and no call for the common field step.
 */
 #ifndef lfield_h
 #define lfield_h
@@ -28,19 +38,65 @@
 #include "lfunc.h"
 #include "ldo.h"
 
+/* The steps below are inlined at every use: emcc's -flto kept getf and setf out of line (a call
+** each, ~7% of a ping-pong message's CPU in session 10's profile), and arith, le and the
+** comparisons take their integer case inline (luaO_rawarith, luaV_equalobj and luaV_lessthan
+** were calls: another ~5%). Session 11, docs/design/native-core.md, "The per-message path". */
+#define LF_INLINE static inline __attribute__((always_inline))
+
+/* luaH_getshortstr, inline (emcc's -flto kept it out of line once getf and setf were inlined):
+** the key's main position, then its collision chain; an absent key is a slot tagged
+** LUA_VABSTKEY, as ltable.c's absentkey (callers test isempty/isabstkey, never the address) */
+static const TValue lf_absentkey = {ABSTKEYCONSTANT};
+LF_INLINE const TValue *lf_getshortstr (Table *t, TString *key) {
+  Node *n = gnode(t, lmod(key->hash, sizenode(t)));
+  for (;;) {
+    int nx;
+    if (keyisshrstr(n) && eqshrstr(keystrval(n), key)) return gval(n);
+    nx = gnext(n);
+    if (nx == 0) return &lf_absentkey;
+    n += nx;
+  }
+}
+
+/* luaV_rawequalobj, inline for the same variant (a collectable other than a long string: the same
+** object; an integer: the same value); anything else through it */
+LF_INLINE int raweq (const TValue *a, const TValue *b) {
+  if (ttypetag(a) == ttypetag(b)) {
+    if (ttisinteger(a)) return ivalue(a) == ivalue(b);
+    if (iscollectable(a) && !ttislngstring(a)) return gcvalue(a) == gcvalue(b);
+    if (ttisnil(a)) return 1;
+  }
+  else if (ttype(a) != ttype(b)) return 0;
+  return luaV_rawequalobj(a, b);
+}
+
 /* an upvalue write: lua_setupvalue's steps */
-static inline void setuv (lua_State *L, UpVal *uv, const TValue *v) {
+LF_INLINE void setuv (lua_State *L, UpVal *uv, const TValue *v) {
   setobj(L, uv->v, v);
   luaC_barrier(L, uv, v);
 }
 
 /* out = t.k (GETFIELD's steps: the raw slot, else luaV_finishget with metamethods) */
-static inline void getf (lua_State *L, const TValue *t, TString *k, TValue *out) {
+LF_INLINE void getf (lua_State *L, const TValue *t, TString *k, TValue *out) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
-    slot = luaH_getshortstr(hvalue(t), k);
+    Table *mt;
+    const TValue *tm;
+    slot = lf_getshortstr(hvalue(t), k);
     if (!isempty(slot)) { setobj(L, out, slot); return; }
+    /* luaV_finishget's loop for the kernel's defaults, inline: no metatable or no __index, nil;
+    ** an __index table, its raw slot (a record's or a subscription kind's defaults), and if that
+    ** is empty and the table has no metatable, nil. Anything else: luaV_finishget. */
+    mt = hvalue(t)->metatable;
+    tm = fasttm(L, mt, TM_INDEX);
+    if (tm == NULL) { setnilvalue(out); return; }
+    if (ttistable(tm)) {
+      const TValue *d = lf_getshortstr(hvalue(tm), k);
+      if (!isempty(d)) { setobj(L, out, d); return; }
+      if (hvalue(tm)->metatable == NULL) { setnilvalue(out); return; }
+    }
   }
   setsvalue(L, &key, k);
   luaV_finishget(L, t, &key, L->top, slot);  /* the result in the free slot at the top */
@@ -48,19 +104,30 @@ static inline void getf (lua_State *L, const TValue *t, TString *k, TValue *out)
 }
 
 /* t.k = v (SETFIELD's steps: the fast slot, else luaV_finishset) */
-static inline void setf (lua_State *L, const TValue *t, TString *k, TValue *v) {
+LF_INLINE void setf (lua_State *L, const TValue *t, TString *k, TValue *v) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
-    slot = luaH_getshortstr(hvalue(t), k);
+    slot = lf_getshortstr(hvalue(t), k);
     if (!isempty(slot)) { luaV_finishfastset(L, t, slot, v); return; }
+    if (hvalue(t)->metatable == NULL) {  /* no __newindex: luaV_finishset's steps, inline */
+      Table *h = hvalue(t);
+      /* a nil under an empty slot changes nothing (luaH_newkey inserts no nil) */
+      if (ttisnil(v)) return;
+      if (!isabstkey(slot)) {  /* the key is there with a nil value: luaH_finishset's store */
+        setobj2t(L, cast(TValue *, slot), v);
+        invalidateTMcache(h);
+        luaC_barrierback(L, obj2gco(h), v);
+        return;
+      }
+    }
   }
   setsvalue(L, &key, k);
   luaV_finishset(L, t, &key, v, slot);
 }
 
 /* out = t[i] and t[i] = v (GETI/SETI's steps) */
-static inline void geti (lua_State *L, const TValue *t, lua_Integer i, TValue *out) {
+LF_INLINE void geti (lua_State *L, const TValue *t, lua_Integer i, TValue *out) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
@@ -71,7 +138,7 @@ static inline void geti (lua_State *L, const TValue *t, lua_Integer i, TValue *o
   luaV_finishget(L, t, &key, L->top, slot);
   setobj(L, out, s2v(L->top));
 }
-static inline void seti (lua_State *L, const TValue *t, lua_Integer i, TValue *v) {
+LF_INLINE void seti (lua_State *L, const TValue *t, lua_Integer i, TValue *v) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
@@ -83,7 +150,12 @@ static inline void seti (lua_State *L, const TValue *t, lua_Integer i, TValue *v
 }
 
 /* out = a op b (the VM's arithmetic, metamethods included) */
-static inline void arith (lua_State *L, int op, const TValue *a, const TValue *b, TValue *out) {
+LF_INLINE void arith (lua_State *L, int op, const TValue *a, const TValue *b, TValue *out) {
+  if (ttisinteger(a) && ttisinteger(b) && (op == LUA_OPADD || op == LUA_OPSUB)) {
+    lua_Integer x = ivalue(a), y = ivalue(b);
+    setivalue(out, op == LUA_OPADD ? intop(+, x, y) : intop(-, x, y));
+    return;
+  }
   if (!luaO_rawarith(L, op, a, b, out)) {
     luaT_trybinTM(L, a, b, L->top, (TMS)((op - LUA_OPADD) + TM_ADD));
     setobj(L, out, s2v(L->top));
@@ -91,7 +163,7 @@ static inline void arith (lua_State *L, int op, const TValue *a, const TValue *b
 }
 
 /* out = t[k] for any key (GETTABLE's steps) */
-static inline void getv (lua_State *L, const TValue *t, const TValue *k, TValue *out) {
+LF_INLINE void getv (lua_State *L, const TValue *t, const TValue *k, TValue *out) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
@@ -104,7 +176,7 @@ static inline void getv (lua_State *L, const TValue *t, const TValue *k, TValue 
 }
 
 /* t[k] = v (SETTABLE's steps: the raw slot, else luaV_finishset with metamethods) */
-static inline void setv (lua_State *L, const TValue *t, const TValue *k, TValue *v) {
+LF_INLINE void setv (lua_State *L, const TValue *t, const TValue *k, TValue *v) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
@@ -116,13 +188,25 @@ static inline void setv (lua_State *L, const TValue *t, const TValue *k, TValue 
 }
 
 /* a <= b, the VM's comparison (integers directly) */
-static inline int le (lua_State *L, const TValue *a, const TValue *b) {
+LF_INLINE int le (lua_State *L, const TValue *a, const TValue *b) {
   if (ttisinteger(a) && ttisinteger(b)) return ivalue(a) <= ivalue(b);
   return luaV_lessequal(L, a, b);
 }
 
+/* a < b and a == b, the VM's (integers directly) */
+LF_INLINE int lt (lua_State *L, const TValue *a, const TValue *b) {
+  if (ttisinteger(a) && ttisinteger(b)) return ivalue(a) < ivalue(b);
+  return luaV_lessthan(L, a, b);
+}
+LF_INLINE int eq (lua_State *L, const TValue *a, const TValue *b) {
+  if (ttisinteger(a) && ttisinteger(b)) return ivalue(a) == ivalue(b);
+  if (ttype(a) != ttype(b)) return 0;  /* luaV_equalobj's first test */
+  if (ttypetag(a) == ttypetag(b) && iscollectable(a) && gcvalue(a) == gcvalue(b)) return 1;  /* the same object */
+  return luaV_equalobj(L, a, b);
+}
+
 /* push a copy of v (the stack has room: run() checks it once) */
-static inline void push (lua_State *L, const TValue *v) {
+LF_INLINE void push (lua_State *L, const TValue *v) {
   setobj2s(L, L->top, v);
   L->top++;
 }

@@ -90,12 +90,31 @@ static inline void *luaW_probe_new (lua_State *L, int nargs, int first, size_t s
 #define PROBE_NEW(L, nargs, first, R, fn, who) ((R *)luaW_probe_new(L, nargs, first, sizeof(R), \
   uv_entries, PROBE_COUNT(uv_entries), key_entries, PROBE_COUNT(key_entries), fn, who))
 
+/* A channel's state is CH[ch] (channel.lua). A channel made by lrecv.c's chan_ud (channel.lua's
+** chan_new on our module) also holds it as its one user value, set when it is made, as CH[ch] is,
+** and neither ever changes: reading it there spares the hash of a userdata key into CH (a table of
+** every channel of the worker). Such a userdata is recognised by its block: one pointer, to
+** luaW_chan_mark, which no other userdata holds. Anything else (another userdata, a channel
+** without the user value, not a userdata): CH[ch] as before. */
+extern const char luaW_chan_mark;
+LF_INLINE void luaW_chan_state (lua_State *L, const TValue *CH, const TValue *ch, TValue *s) {
+  if (ttisfulluserdata(ch)) {
+    Udata *u = uvalue(ch);
+    if (u->nuvalue == 1 && u->len == sizeof(void *)
+        && *(const void *const *)getudatamem(u) == (const void *)&luaW_chan_mark) {
+      setobj(L, s, &u->uv[0].uv);
+      return;
+    }
+  }
+  getv(L, CH, ch, s);
+}
+
 /* q = o[k], the queue made at its first push (channel.lua's qpush_at: `if q == EMPTYQ then q =
 ** { h = 1, t = 0 }; o[k] = q end`); kh, kt: the caller's keys h and t */
 static inline void luaW_queue_at (lua_State *L, const TValue *o, TString *k, const TValue *emptyq,
                                   TString *kh, TString *kt, TValue *q) {
   getf(L, o, k, q);
-  if (luaV_rawequalobj(q, emptyq)) {
+  if (raweq(q, emptyq)) {
     TValue one, zero;
     lua_createtable(L, 0, 2);
     sethvalue(L, q, hvalue(s2v(L->top - 1)));
@@ -119,7 +138,7 @@ static inline int luaW_yield_quiet (lua_State *L, const TValue *run, TString *kc
   getf(L, &T, kproc, &p);
   getf(L, &p, kred, &red);
   if (l_isfalse(&red)) setivalue(&red, 0);
-  return luaV_lessthan(L, &red, yield_after);
+  return lt(L, &red, yield_after);
 }
 
 /* the continuation of luaW_calllua: the results, above the nargs (ctx) arguments */

@@ -16,8 +16,7 @@
 ** ldeliver.c's refill, a listen channel's, called directly, without a call through Lua), then
 ** maybe_yield's, then v, true. No buffered value, a subscription's backlog not empty: v =
 ** s.take_backlog(s), maybe_yield's steps, v, true. Else a closed channel: nil, false. Else, inside
-** a thread (run.cur): the thread joins the receivers' queue (made at its first push), s.on_wait(s)
-** if the state has that hook, T.parked = true, and `return lua_yield(L, 1)` with BLOCK: the
+** a thread (run.cur): the thread joins the receivers' queue (made at its first push), T.parked = true, and `return lua_yield(L, 1)` with BLOCK: the
 ** resume's values are the receive's results, as park's `return coroutine.yield(BLOCK)` makes them,
 ** and the yield takes the fast path (patch 0001: called from Lua code, nothing between it and
 ** lua_resume). maybe_yield's steps: nothing outside a thread or under YIELD_AFTER instructions
@@ -27,10 +26,16 @@
 ** the same arguments and a continuation before anything changes: a sender waiting in the
 ** channel's senders' queue, and a receive outside a thread.
 **
+** receiver(probe) also returns chan_ud(mt, s), channel.lua's newud for a channel on our module: the
+** channel userdata keeps its state s as its one user value (and CH[ch] = s as before, set once,
+** never changed), so this receive and ldeliver.c's arrival read the state there (lprobe.h's
+** luaW_chan_state) instead of hashing a userdata key into CH, which holds every channel of the
+** worker (session 11).
+**
 ** Why, measured: a receive that parks was ~25 VM instructions and two Lua calls (receive, park)
 ** plus the yield's C call; docs/design/native-core.md, "The per-message path", session 9.
 **
-** What it may call: the hooks a state carries (refill, take_backlog, on_wait), the Lua receive
+** What it may call: the hooks a state carries (refill, take_backlog), the Lua receive
 ** and maybe_yield, and metamethods.
 ** On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua receive runs;
 ** test/native-send.test.ts runs both on the same cases.
@@ -41,7 +46,7 @@
 #define UPVALS(X) X(CH) X(EMPTYQ) X(run) X(maybe_yield) X(receive) X(BLOCK) X(YIELD_AFTER)
 #define KEYS(X) \
   X(buf) X(sendq) X(h) X(t) X(bq) X(backlog) X(take_backlog) X(refill) X(closed) X(cur) \
-  X(recvq) X(on_wait) X(parked) X(proc) X(red)
+  X(recvq) X(parked) X(proc) X(red)
 
 typedef struct Recv {
   UPVALS(PROBE_UV_FIELD)
@@ -60,6 +65,7 @@ static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 static int nonempty (lua_State *L, Recv *R, const TValue *s, TString *k, TValue *q) {
   TValue h, t;
   getf(L, s, k, q);
+  if (raweq(q, V(EMPTYQ))) return 0;  /* the shared empty queue: h = 1, t = 0 always */
   getf(L, q, K(t), &t);
   getf(L, q, K(h), &h);
   return le(L, &h, &t);
@@ -96,7 +102,7 @@ static int receive (lua_State *L) {
   TValue s, q, x, T;
   luaL_checkstack(L, nargs + 16, "receive");
   if (nargs == 0) lua_pushnil(L);
-  getv(L, V(CH), s2v(L->ci->func + 1), &s);
+  luaW_chan_state(L, V(CH), s2v(L->ci->func + 1), &s);
   if (l_isfalse(&s)) return luaL_error(L, "bad argument #1 to 'receive' (channel expected)");
   push(L, &s);  /* nargs + 1 (or 2): anchored */
   if (nonempty(L, R, &s, K(sendq), &q)) goto lua;  /* a sender waits: take's Lua */
@@ -125,7 +131,7 @@ static int receive (lua_State *L) {
     return done(L, R);
   }
   getf(L, &s, K(bq), &x);
-  if (!l_isfalse(&x)) {  /* a subscription's backlog (only such a state has one) */
+  if (!l_isfalse(&x) && !raweq(&x, V(EMPTYQ))) {  /* a subscription's backlog (only such a state has one) */
     TValue h, t;
     getf(L, &x, K(t), &t);
     getf(L, &x, K(h), &h);
@@ -158,13 +164,8 @@ static int receive (lua_State *L) {
     if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
     seti(L, &q, ivalue(&t), &T);
   }
-  getf(L, &s, K(on_wait), &x);
-  if (!l_isfalse(&x)) {
-    push(L, &s);
-    call(L, &x, 1, 0);
-  }
-  /* sched.lua's park: run.cur.parked = true; return coroutine.yield(BLOCK) */
-  getf(L, V(run), K(cur), &T);
+  /* sched.lua's park: run.cur.parked = true (run.cur is T: nothing ran since it was read);
+  ** return coroutine.yield(BLOCK) */
   setbtvalue(&x);
   setf(L, &T, K(parked), &x);
   push(L, V(BLOCK));
@@ -173,10 +174,30 @@ lua:  /* the Lua receive, with the arguments as they came */
   return luaW_calllua(L, V(receive), nargs);
 }
 
-/* receiver(probe) -> receive: probe is a Lua closure whose upvalues include every name of UPVALS */
+/* the mark of a channel userdata made by chan_ud (lprobe.h's luaW_chan_state) */
+const char luaW_chan_mark = 0;
+
+/* chan_ud(mt, s) -> ch: channel.lua's newud(mt) for a channel whose state is s, the state kept as
+** the userdata's one user value too (lprobe.h's luaW_chan_state reads it there) */
+static int chan_ud (lua_State *L) {
+  const void **mark;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  mark = (const void **)lua_newuserdatauv(L, sizeof(void *), 1);
+  *mark = &luaW_chan_mark;
+  lua_pushvalue(L, 2);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, 1);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+/* receiver(probe) -> receive, chan_ud: probe is a Lua closure whose upvalues include every name of
+** UPVALS */
 static int receiver (lua_State *L) {
   PROBE_NEW(L, 1, 1, Recv, receive, "receiver");
-  return 1;
+  lua_pushcfunction(L, chan_ud);
+  return 2;
 }
 
 /* pushes the receiver constructor (lwippy.c puts it into wippy.native) */

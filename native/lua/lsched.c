@@ -90,7 +90,7 @@ static int plain_next (lua_State *L, Sched *S) {
   if (!l_isfalse(V(multi)) && budget % intof(L, V(TAKE_EVERY), "TAKE_EVERY") == 0) return 0;
   if (!l_isfalse(V(heap_on))) return 0;
   geti(L, V(runq), head, &h);
-  return luaV_rawequalobj(&h, V(START)) ? 2 : 1;
+  return raweq(&h, V(START)) ? 2 : 1;
 }
 
 /* plain_next, with the START branch taken here: sched.lua's start_slot (session 10), as the Lua
@@ -119,7 +119,7 @@ static void callhook (lua_State *L, const TValue *f, int nargs) {
 ** through luaV_finishset (resume_thread's clears: a thread woken with n = 0 holds no mrec, a1, a2) */
 static inline void clearf (lua_State *L, const TValue *t, TString *k) {
   if (ttistable(t) && hvalue(t)->metatable == NULL) {
-    const TValue *slot = luaH_getshortstr(hvalue(t), k);
+    const TValue *slot = lf_getshortstr(hvalue(t), k);
     if (!isempty(slot)) setnilvalue(cast(TValue *, slot));  /* a nil needs no barrier */
   } else {
     TValue nilv;
@@ -132,7 +132,7 @@ static inline void clearf (lua_State *L, const TValue *t, TString *k) {
 ** resume_thread(T), T at stack index 1 (sched.lua's, step for step). Uses indices 2.. for p,
 ** the resume's results and calls; leaves the stack at 1.
 */
-static void resume_thread (lua_State *L, Sched *S) {
+static void resume_thread (lua_State *L, Sched *S, TValue *pout, TValue *stout) {
   TValue T, p, v, one, co, nv, st, nilv;
   lua_State *th;
   lua_Integer n;
@@ -140,6 +140,7 @@ static void resume_thread (lua_State *L, Sched *S) {
   setobj(L, &T, s2v(L->ci->func + 1));
   setnilvalue(&nilv);
   setivalue(&one, 1);
+  setnilvalue(pout);
   getf(L, &T, S->k_dead, &v);
   if (!l_isfalse(&v)) return;  /* discarded by an upgrade while it sat in the run queue */
   getf(L, &T, S->k_proc, &p);
@@ -155,6 +156,10 @@ static void resume_thread (lua_State *L, Sched *S) {
   setivalue(&v, 0);
   setf(L, &p, S->k_red, &v);
   getf(L, &p, S->k_st, &st);  /* ptable.lua's figures: [1] runs */
+  /* run() charges the resume's time to st[2] after it: T.proc and P.st are never reassigned
+  ** (sched.lua new_thread, spawn.lua new_proc), so the Lua loop's `T.proc.st` reads these */
+  setobj(L, pout, &p);
+  setobj(L, stout, &st);
   geti(L, &st, 1, &v);
   arith(L, LUA_OPADD, &v, &one, &v);
   seti(L, &st, 1, &v);
@@ -206,7 +211,7 @@ static void resume_thread (lua_State *L, Sched *S) {
   } else if (code == 1) {
     push(L, &T); lua_insert(L, 3);  /* thread_done(T, r1, r2) */
     callhook(L, V(thread_done), 3);
-  } else if (!luaV_equalobj(L, s2v(L->ci->func + 3), V(BLOCK))) {
+  } else if (!eq(L, s2v(L->ci->func + 3), V(BLOCK))) {
     /* a plain coroutine.yield() at the top of a process thread: just let others run */
     lua_settop(L, 2);
     push(L, &T); lua_pushinteger(L, 0);
@@ -222,9 +227,9 @@ static void resume_thread (lua_State *L, Sched *S) {
       int dl;
       setivalue(&zero, 0);
       getf(L, &p, S->k_nrun, &v);
-      dl = luaV_equalobj(L, &v, &zero);
-      if (dl) { getf(L, &p, S->k_npending, &v); dl = luaV_equalobj(L, &v, &zero); }
-      if (dl) { getf(L, &p, S->k_nsubs, &v); dl = luaV_equalobj(L, &v, &zero); }
+      dl = eq(L, &v, &zero);
+      if (dl) { getf(L, &p, S->k_npending, &v); dl = eq(L, &v, &zero); }
+      if (dl) { getf(L, &p, S->k_nsubs, &v); dl = eq(L, &v, &zero); }
       if (dl) { getf(L, &p, S->k_alive, &v); dl = !l_isfalse(&v); }
       if (dl) { push(L, &p); callhook(L, V(deadlock), 1); }
     }
@@ -256,22 +261,24 @@ static int run (lua_State *L) {
     }
     budget = intof(L, V(budget), "budget") - 1;
     setivalue(&v, budget); setuv(L, S->u_budget, &v);
-    resume_thread(L, S);
+    resume_thread(L, S, &p, &st);
     /* the clock after every resume: it ends the step, and charges the resume's time */
     setobj(L, &H, V(H));
     getf(L, &H, S->k_now, &v);
     push(L, &v);
     lua_call(L, 0, 1);
     setobj(L, &now, s2v(L->top - 1));  /* index 2: anchored (a number) */
-    getf(L, &T, S->k_proc, &p);
-    getf(L, &p, S->k_st, &st);
+    if (ttisnil(&p)) {  /* not resumed (dead, or its process gone): the Lua's reads */
+      getf(L, &T, S->k_proc, &p);
+      getf(L, &p, S->k_st, &st);
+    }
     geti(L, &st, 2, &v);
     arith(L, LUA_OPSUB, &now, V(tlast), &d);
     arith(L, LUA_OPADD, &v, &d, &v);
     seti(L, &st, 2, &v);
     setuv(L, S->u_tlast, &now);
     arith(L, LUA_OPSUB, &now, V(t0), &d);
-    if (luaV_lessthan(L, V(STEP_MS), &d)) { lua_pushboolean(L, 1); return 1; }
+    if (lt(L, V(STEP_MS), &d)) { lua_pushboolean(L, 1); return 1; }
     if (intof(L, V(hn), "hn") > 0 && intof(L, V(budget), "budget") % 64 == 0) {
       lua_settop(L, 2);
       push(L, &now);

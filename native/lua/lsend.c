@@ -123,7 +123,7 @@ static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topi
   if (tid <= 0) return 0;  /* NotFound (the Lua's error) */
   geti(L, V(host_of_tid), tid, &owner);
   getv(L, V(remote_host), dest, &host);
-  if (!ttisnil(&owner) && !luaV_equalobj(L, &owner, &host)
+  if (!ttisnil(&owner) && !eq(L, &owner, &host)
       && !(ttisstring(&host) && ttisstring(V(FN_HOST_MARK))
            && has_mark(tsvalue(&host), tsvalue(V(FN_HOST_MARK))))) return 0;
   lua_settop(L, 4);
@@ -210,7 +210,7 @@ tail:
   getf(L, &P, K(sendb), &x);
   if (l_isfalse(&x)) setivalue(&x, 0);
   arith(L, LUA_OPADD, &x, &one, &x);
-  if (!luaV_lessequal(L, V(SEND_BUDGET), &x)) {  /* not b >= SEND_BUDGET */
+  if (!le(L, V(SEND_BUDGET), &x)) {  /* not b >= SEND_BUDGET */
     /* maybe_yield (sched.lua): returns at once without a running thread or under YIELD_AFTER */
     if (luaW_yield_quiet(L, V(run), K(cur), K(proc), K(red), V(YIELD_AFTER))) {
       setf(L, &P, K(sendb), &x);

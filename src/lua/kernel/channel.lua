@@ -11,7 +11,9 @@
 --
 -- Hooks a channel's state may carry (set by mailbox.lua on subscriptions): backlog(s) -> sequence
 -- number of the first queued record or nil, take_backlog(s) -> its value, refill(s) after a value
--- left the buffer, on_wait(s) when a receiver parks, on_close(s). A state with a backlog hook
+-- left the buffer, on_close(s). (An on_wait(s) hook, called when a receiver parked, was set by
+-- no state and was dropped in session 11: every parking receive read it through its kind's
+-- defaults.) A state with a backlog hook
 -- keeps that backlog in s.bq (a queue of records with `seq`), and only such a state has an s.bq:
 -- receive reads it there instead of calling the hook.
 --
@@ -74,12 +76,18 @@ return function(deps)
 
   -- A new channel. `s`: its state, already made by the caller with every field below (a mailbox
   -- subscription's, with its hooks: mailbox.lua); then `cap` is ignored.
+  -- On our module (deps.receiver) the userdata is made by lrecv.c's chan_ud, which keeps the state
+  -- as its user value too (set once, as CH[ch]): the C receive and arrival read it there instead of
+  -- hashing the userdata into CH, a table of every channel of the worker (session 11).
+  local chan_ud
   local function chan_new(cap, s)
-    local ch = newud(CHAN_MT)
-    if s then CH[ch] = s; return ch end
-    cap = tonumber(cap) or 0
-    if cap < 0 then cap = 0 end
-    CH[ch] = { cap = cap // 1, buf = EMPTYQ, recvq = EMPTYQ, sendq = EMPTYQ, closed = false }
+    if not s then
+      cap = tonumber(cap) or 0
+      if cap < 0 then cap = 0 end
+      s = { cap = cap // 1, buf = EMPTYQ, recvq = EMPTYQ, sendq = EMPTYQ, closed = false }
+    end
+    local ch = chan_ud and chan_ud(CHAN_MT, s) or newud(CHAN_MT)
+    CH[ch] = s
     return ch
   end
   S.chan_new = chan_new
@@ -247,15 +255,14 @@ return function(deps)
     local t = q.t + 1
     q.t = t
     q[t] = T
-    local on_wait = s.on_wait
-    if on_wait then on_wait(s) end
     return park()
   end
   -- On our Lua module the common cases (a buffered value with no sender waiting, a backlog, a
   -- closed channel, a receive that parks) run in C (native/lua/lrecv.c: the same steps; the rest
   -- is this Lua receive). It finds these locals by name among probe's upvalues.
   local function probe() return CH, EMPTYQ, run, maybe_yield, receive, BLOCK, YIELD_AFTER end
-  chan_methods.receive = deps.receiver and deps.receiver(probe) or receive
+  if deps.receiver then chan_methods.receive, chan_ud = deps.receiver(probe)
+  else chan_methods.receive = receive end
 
   function chan_methods.close(ch) check_chan(ch, "close"); chan_close(ch) end
 
@@ -328,7 +335,6 @@ return function(deps)
         qpush_at(s, "sendq", { T = T, v = c.v, ch = c.ch, sel = sel })
       else
         qpush_at(s, "recvq", { T = T, sel = sel })
-        if s.on_wait then s.on_wait(s) end
       end
     end
     return park()
