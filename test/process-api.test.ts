@@ -112,11 +112,28 @@ const scenarios: Scenario[] = [
     local s = process.spawn("test:sender", "test:processes", process.pid(), 200)
     local seq = process.listen("seq")
     for i = 1, 200 do eq(seq:receive(), i, "fifo") end
-    -- a non-blocking select does not see messages still queued for zero-capacity channels
-    process.send(process.pid(), "zz", 1)
+    -- a non-blocking select takes a message queued for a zero-capacity subscription (the
+    -- inbox, events()), earliest first, and returns the default only when none waits
     local r = channel.select({ inbox:case_receive(), default = true })
-    eq(r.default, true, "default branch")
-    eq(inbox:receive():topic(), "zz")
+    eq(r.default, true, "nothing queued: the default branch")
+    process.send(process.pid(), "zz", 1)
+    process.send(process.pid(), "zz", 2)
+    r = channel.select({ inbox:case_receive(), default = true })
+    eq(r.default, nil, "a queued message is data available"); eq(r.channel, inbox)
+    eq(r.value:topic(), "zz"); eq(r.value:payload():data(), 1, "the earliest first")
+    local ev = process.events()
+    local d = process.spawn_monitored("test:returns", "test:processes", 5)
+    process.send(process.pid(), "zz", 3)
+    while true do -- poll until the child's EXIT has arrived (the select never blocks)
+      r = channel.select({ ev:case_receive(), default = true })
+      if not r.default then break end
+      time.sleep("1ms")
+    end
+    eq(r.channel, ev); eq(r.value.from, d); eq(r.value.result.value, 5)
+    eq(inbox:receive():payload():data(), 2, "the inbox kept its order")
+    eq(inbox:receive():payload():data(), 3)
+    r = channel.select({ inbox:case_receive(), ev:case_receive(), default = true })
+    eq(r.default, true, "all taken: the default branch again")
     return true`) },
   { name: 'exit_events', source: main(`
     local ev = process.events()

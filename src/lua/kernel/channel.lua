@@ -307,9 +307,10 @@ return function(deps)
         if s.closed and not (s.backlog and s.backlog(s)) then return { channel = ch, value = nil, ok = false } end
       end
     end
-    if use_default then return { default = true, ok = true } end
     -- Subscription backlog: the earliest queued mailbox message whose channel is a case wins,
-    -- exactly as if we had parked and the mailbox walk had delivered it.
+    -- exactly as if we had parked and the mailbox walk had delivered it. A non-blocking select
+    -- takes it too: a message waiting for the inbox, events() or a listen channel is data
+    -- available (docs/process-model.md, "Choices": the reference returns the default here).
     local best, bestseq
     for i = 1, n do
       local c = CASE[cases[i]]
@@ -325,6 +326,7 @@ return function(deps)
       local s = CH[best.ch]
       return { channel = best.ch, value = s.take_backlog(s), ok = true }
     end
+    if use_default then return { default = true, ok = true } end
     if n == 0 then error("select with no cases would block forever", 2) end
     local T = run.cur
     local sel = { done = false }
