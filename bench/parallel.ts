@@ -21,17 +21,22 @@
 import type { Runtime } from '../src/index.js';
 import {
   type BenchContext, type Figure, type Workload, type Watched, MAIN_HOST, benchRuntime, withRuntime, spawnWatched,
-  exitValue, waitFor, check, withTimeout, spanSeconds, cpuSecondsSince, fmtInt, workersLabel,
+  exitValue, waitFor, check, withTimeout, spanSeconds, cpuSecondsSince, fmtInt, workersLabel, bellCounts,
 } from './harness.js';
 import { PING, PONG, RING_DRIVER, RING_NODE } from './messaging.js';
 import { EXIT_CHILD, SPAWN_DRIVER, WINDOW } from './spawn.js';
 import { median } from '../native-bench/common.js';
 import { threadCpu } from './threadcpu.js';
 
+/**
+ * BENCH_PARALLEL_GROUPS=rings,pairs,spawn (any subset) runs only those groups, for the breakdown
+ * of where a second worker's throughput goes (each group's 2w ÷ 1w alone); default: all three.
+ */
+const GROUPS = new Set((process.env.BENCH_PARALLEL_GROUPS ?? 'rings,pairs,spawn').split(',').map((g) => g.trim()));
 const RING_SIZE = 1000;
-const RINGS = 2;
-const PAIRS = 8;
-const SPAWNERS = 2;
+const RINGS = GROUPS.has('rings') ? 2 : 0;
+const PAIRS = GROUPS.has('pairs') ? 8 : 0;
+const SPAWNERS = GROUPS.has('spawn') ? 2 : 0;
 
 interface Sizes { hopsPerRing: number; tripsPerPair: number; spawnsPerDriver: number }
 
@@ -59,6 +64,10 @@ interface Pass {
   threads: ThreadSplit;
   /** Per driver: its own span (s), for the imbalance between the workers. */
   ends: number[];
+  /** Per worker: its CPU seconds over the timed part (Node 24's thread names). */
+  perWorker: number[];
+  /** Over the timed part, every thread: doorbell parks and notifies; queued spawns stolen and shared. */
+  parks: number; wakes: number; stolen: number; shared: number;
 }
 
 /** Runtime workers (named `<host>#<tid>`), V8's helper threads (compilers, GC), the main thread, the rest. */
@@ -111,22 +120,43 @@ async function runSet(ctx: BenchContext, rt: Runtime, s: Sizes, tag: string): Pr
   await withTimeout(waitFor(async () => sum(await alive(rt)) >= setup, 'setup processes'), ctx.timeoutMs, 'parallel');
   const placement = (await alive(rt)).join('/');
   const cross0 = await crossFrames(rt);
+  const q0 = queueCounts(await rt.stats());
+  const bell0 = bellCounts(rt);
   const cpu0 = process.cpuUsage();
   const th0 = threadCpu();
   for (const d of drivers) rt.send(d.pid, 'go');
   const results = await withTimeout(exits, ctx.timeoutMs, 'parallel');
-  const threads = threadSplit(th0, threadCpu());
+  const th1 = threadCpu();
+  const threads = threadSplit(th0, th1);
   const cpuSeconds = cpuSecondsSince(cpu0);
+  const bell1 = bellCounts(rt);
+  const q1 = queueCounts(await rt.stats());
   results.forEach((r, i) => plan[i]!.check(r));
   const seconds = spanSeconds(results as any);
   const ops = totalOps(s);
   const t0 = Math.min(...results.map((r: any) => r.t0 as number));
   return { seconds, opsPerSecond: ops / seconds, cpuUsPerOp: (cpuSeconds * 1e6) / ops, placement, crossFrames: (await crossFrames(rt)) - cross0,
-    threads, ends: results.map((r: any) => (r.t1 - t0) / 1e6) };
+    threads, ends: results.map((r: any) => (r.t1 - t0) / 1e6), perWorker: perWorker(th0, th1),
+    parks: bell1.parks - bell0.parks, wakes: bell1.wakes - bell0.wakes, stolen: q1.stolen - q0.stolen, shared: q1.shared - q0.shared };
 }
 
-/** The untimed warm set before each timed one (pass); BENCH_PARALLEL_WARM=0 leaves it out (A/B of the method). */
-const WARM = process.env.BENCH_PARALLEL_WARM !== '0';
+/** Queued spawns stolen and shared so far, summed over the workers. */
+function queueCounts(st: Array<{ queue: { stolen: number; shared: number } }>): { stolen: number; shared: number } {
+  return { stolen: sum(st.map((w) => w.queue.stolen)), shared: sum(st.map((w) => w.queue.shared)) };
+}
+
+/** CPU seconds of each runtime worker thread (`<host>#<tid>`) between two reads, in name order. */
+function perWorker(a: Map<string, number>, b: Map<string, number>): number[] {
+  return [...b].filter(([n]) => n.includes('#')).sort(([x], [y]) => x.localeCompare(y)).map(([n, s]) => s - (a.get(n) ?? 0));
+}
+
+/**
+ * Untimed warm sets per worker before each timed set (pass): a W-worker pass runs W of them.
+ * BENCH_PARALLEL_WARM=0 leaves them out, BENCH_PARALLEL_WARM_FIXED=1 runs the same count on every
+ * pass whatever its workers (session 10's method; both for A/B of the method).
+ */
+const WARM = Number(process.env.BENCH_PARALLEL_WARM ?? 1);
+const WARM_FIXED = process.env.BENCH_PARALLEL_WARM_FIXED === '1';
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const alive = async (rt: Runtime) => (await rt.stats()).map((w) => w.processes);
@@ -138,11 +168,11 @@ const alive = async (rt: Runtime) => (await rt.stats()).map((w) => w.processes);
  * the JS step path being optimised) and the compilers' CPU on V8's helper threads, which a
  * 1-worker pass gets from the idle second core and a 2-worker pass takes from its own workers.
  */
-async function pass(ctx: BenchContext, workers: number, s: Sizes, warm: boolean): Promise<Pass> {
+async function pass(ctx: BenchContext, workers: number, s: Sizes, warm: number): Promise<Pass> {
   const rt = await benchRuntime([RING_NODE, RING_DRIVER, PING, PONG, EXIT_CHILD, SPAWN_DRIVER], { workers });
   return withRuntime(rt, async () => {
-    if (warm) {
-      await runSet(ctx, rt, s, 'warm');
+    for (let w = 0; w < warm; w++) {
+      await runSet(ctx, rt, s, `warm${w}`);
       await withTimeout(waitFor(async () => sum(await alive(rt)) === 0, 'the warm set to exit'), ctx.timeoutMs, 'parallel');
     }
     return runSet(ctx, rt, s, 'timed');
@@ -152,14 +182,14 @@ async function pass(ctx: BenchContext, workers: number, s: Sizes, warm: boolean)
 async function parallel(ctx: BenchContext): Promise<Figure[]> {
   const W = Math.max(2, ctx.allWorkers);
   const s = sizes(ctx);
-  const rounds = ctx.quick ? 3 : 5;
+  const rounds = Number(process.env.BENCH_PARALLEL_ROUNDS) || (ctx.quick ? 3 : 5);
   const runs: Record<'one' | 'many', Pass[]> = { one: [], many: [] };
   for (let r = 0; r < rounds; r++) {
     const order: Array<'one' | 'many'> = r % 2 === 0 ? ['one', 'many'] : ['many', 'one'];
     for (const k of order) {
       const workers = k === 'one' ? 1 : W;
       ctx.note(`round ${r + 1}/${rounds}: ${workersLabel(workers)}`);
-      runs[k].push(await pass(ctx, workers, s, WARM));
+      runs[k].push(await pass(ctx, workers, s, WARM_FIXED ? WARM : WARM * workers));
     }
   }
   const ratios = runs.one.map((o, i) => runs.many[i]!.opsPerSecond / o.opsPerSecond);
@@ -182,6 +212,10 @@ async function parallel(ctx: BenchContext): Promise<Figure[]> {
         workerCores: r3(ps.map((p) => p.threads.workers / p.seconds)),
         // per run, each driver's end (s after the first start): rings, spawn drivers, pairs
         driverEnds: ps.map((p) => p.ends.map((e) => e.toFixed(3)).join(' ')).join(' | '),
+        // per run, each worker's CPU µs per op (its share of the work and what it cost), and per
+        // op: doorbell parks, notifies, queued spawns stolen, shared (the timed part, every thread)
+        perWorkerUsPerOp: ps.map((p) => p.perWorker.map((x) => (x * 1e6 / totalOps(s)).toFixed(2)).join('/')).join(', '),
+        perOp: ps.map((p) => [p.parks, p.wakes, p.stolen, p.shared].map((x) => (x / totalOps(s)).toFixed(4)).join('/')).join(', '),
       },
     };
   };
