@@ -24,6 +24,7 @@ import {
   withRuntime, runDrivers, cpuSecondsSince, spawnWatched, exitValue, check, spanSeconds, shares, fmtInt, workersLabel, workerCounts,
   withTimeout, waitFor, percentile, sortedNumbers, bellCounts,
 } from './harness.js';
+import { threadCpu } from './threadcpu.js';
 
 const RING_SIZE = 1000;
 
@@ -318,12 +319,16 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false): Promis
     if (spread) check(placement.every((p) => p > 0), `senders not spread over the workers: ${placement.join('/')}`);
     ctx.note(`${fmtInt(senders * m)} messages`);
     const cpu0 = process.cpuUsage();
+    const th0 = threadCpu();
+    const bell0 = bellCounts(rt);
     rt.send(recv.pid, 'pids', pids);
     // A sender that fails would leave the receiver waiting: fail at once instead.
     const recvExit = exitValue(recv, 'fan-in receiver');
     const r = await withTimeout(Promise.race([recvExit, senderExits.then(() => recvExit)]), ctx.timeoutMs, 'fan-in');
     const returned = await withTimeout(senderExits, ctx.timeoutMs, 'fan-in senders');
     const cpuSeconds = cpuSecondsSince(cpu0);
+    const th1 = threadCpu();
+    const bell1 = bellCounts(rt);
     check(returned.every((v) => v === m), 'a sender did not return its message count');
     const want = senders * m;
     check(r.count === want, `receiver counted ${r.count} messages, expected ${want}`);
@@ -334,9 +339,20 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false): Promis
       workload: 'fan-in', variant: workers === 1 ? '1 worker' : spread ? `${workers} workers, senders spread` : `${workers} workers`, workers,
       figure: 'fan-in to one process', value: want / span, unit: 'messages/s',
       work: `${fmtInt(senders)} senders × ${fmtInt(m)} messages (after an untimed lap of as many)`, timing: 'Lua clock in the receiver (go sent → last counted)',
-      details: { spanSeconds: span, placement: placement.join('/'), cpuUsPerOp: (cpuSeconds * 1e6) / (want * laps) },
+      details: { spanSeconds: span, placement: placement.join('/'), cpuUsPerOp: (cpuSeconds * 1e6) / (want * laps),
+        // both laps, per message: CPU µs of each runtime worker (Node 24's thread names, in tid
+        // order), of V8's helper threads and of the main thread; doorbell parks and notifies
+        threadsUsPerOp: threadUsPerOp(th0, th1, want * laps),
+        parksPerOp: (bell1.parks - bell0.parks) / (want * laps), wakesPerOp: (bell1.wakes - bell0.wakes) / (want * laps) },
     }];
   });
+}
+
+/** CPU µs per op between two threadCpu() reads: each runtime worker ('/'), then V8's helpers and the main thread. */
+function threadUsPerOp(a: Map<string, number>, b: Map<string, number>, ops: number): string {
+  const d = (n: string) => ((b.get(n) ?? 0) - (a.get(n) ?? 0)) * 1e6 / ops;
+  const workers = [...b.keys()].filter((n) => n.includes('#')).sort();
+  return `${workers.map((n) => d(n).toFixed(3)).join('/')} v8 ${d('V8Worker').toFixed(3)} main ${d('MainThread').toFixed(3)}`;
 }
 
 export const pingPongWorkload: Workload = {

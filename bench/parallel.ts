@@ -10,8 +10,10 @@
 //             during the timed part). Each driver does a fixed amount of work after "go"; the
 //             figure is all of it (ring hops + round trips + spawn/exits, one operation each) ÷ the
 //             span from the first driver's start to the last one's end (Lua clocks). Before the
-//             timed set, an untimed set of the same drivers runs to its end on the same runtime
-//             (V8's tier-up; `pass` says why it mattered here more than anywhere).
+//             timed set, untimed sets of the same drivers run to their end on the same runtime, one
+//             per worker (V8's tier-up; `pass` says why it mattered here more than anywhere).
+//             For the breakdown: BENCH_PARALLEL_GROUPS runs some groups only, BENCH_PARALLEL_SPLIT
+//             runs the 2-worker pass on two one-worker hosts (below).
 //             1 worker and N workers (max(2, all workers)) run alternately in the same child, with
 //             a fresh runtime each, over several rounds (the first of each pair alternates); reported:
 //             the median ops/s of each and the median of the per-round N ÷ 1 ratios (issue target:
@@ -20,18 +22,23 @@
 //             helper threads, the main thread) and the ratio that CPU predicts on free cores.
 import type { Runtime } from '../src/index.js';
 import {
-  type BenchContext, type Figure, type Workload, type Watched, MAIN_HOST, benchRuntime, withRuntime, spawnWatched,
-  exitValue, waitFor, check, withTimeout, spanSeconds, cpuSecondsSince, fmtInt, workersLabel,
+  type BenchContext, type Figure, type Workload, type Watched, MAIN_HOST, PEER_HOST, benchRuntime, withRuntime, spawnWatched,
+  exitValue, waitFor, check, withTimeout, spanSeconds, cpuSecondsSince, fmtInt, workersLabel, bellCounts,
 } from './harness.js';
 import { PING, PONG, RING_DRIVER, RING_NODE } from './messaging.js';
 import { EXIT_CHILD, SPAWN_DRIVER, WINDOW } from './spawn.js';
 import { median } from '../native-bench/common.js';
 import { threadCpu } from './threadcpu.js';
 
+/**
+ * BENCH_PARALLEL_GROUPS=rings,pairs,spawn (any subset) runs only those groups, for the breakdown
+ * of where a second worker's throughput goes (each group's 2w ÷ 1w alone); default: all three.
+ */
+const GROUPS = new Set((process.env.BENCH_PARALLEL_GROUPS ?? 'rings,pairs,spawn').split(',').map((g) => g.trim()));
 const RING_SIZE = 1000;
-const RINGS = 2;
-const PAIRS = 8;
-const SPAWNERS = 2;
+const RINGS = GROUPS.has('rings') ? 2 : 0;
+const PAIRS = GROUPS.has('pairs') ? 8 : 0;
+const SPAWNERS = GROUPS.has('spawn') ? 2 : 0;
 
 interface Sizes { hopsPerRing: number; tripsPerPair: number; spawnsPerDriver: number }
 
@@ -59,6 +66,10 @@ interface Pass {
   threads: ThreadSplit;
   /** Per driver: its own span (s), for the imbalance between the workers. */
   ends: number[];
+  /** Per worker: its CPU seconds over the timed part (Node 24's thread names). */
+  perWorker: number[];
+  /** Over the timed part, every thread: doorbell parks and notifies; queued spawns stolen and shared. */
+  parks: number; wakes: number; stolen: number; shared: number;
 }
 
 /** Runtime workers (named `<host>#<tid>`), V8's helper threads (compilers, GC), the main thread, the rest. */
@@ -97,11 +108,15 @@ function planFor(s: Sizes): Plan {
 }
 
 /** One set of drivers on `rt`, all given "go" at once; every result checked. */
-async function runSet(ctx: BenchContext, rt: Runtime, s: Sizes, tag: string): Promise<Omit<Pass, 'placement'> & { placement: string }> {
+async function runSet(ctx: BenchContext, rt: Runtime, s: Sizes, tag: string, split: boolean): Promise<Omit<Pass, 'placement'> & { placement: string }> {
   const plan = planFor(s);
   const drivers: Watched[] = [];
   const names = plan.map((_, i) => `bench.parallel.${tag}.${i}`);
-  for (const [i, p] of plan.entries()) drivers.push(await spawnWatched(rt, p.entry, MAIN_HOST, [names[i], ...p.args]));
+  for (const [i, p] of plan.entries()) {
+    // SPLIT: every other driver (and so its children) on the second one-worker host
+    const host = split && i % 2 === 1 ? PEER_HOST : MAIN_HOST;
+    drivers.push(await spawnWatched(rt, p.entry, host, [names[i], ...p.args.map((a) => (a === MAIN_HOST ? host : a))]));
+  }
   const exits = Promise.all(drivers.map((d, i) => exitValue(d, `parallel driver ${i + 1} (${plan[i]!.entry})`)));
   exits.catch(() => {}); // awaited below
   const ready = waitFor(() => names.every((n) => rt.lookup(n) !== undefined), 'drivers to get ready');
@@ -111,62 +126,99 @@ async function runSet(ctx: BenchContext, rt: Runtime, s: Sizes, tag: string): Pr
   await withTimeout(waitFor(async () => sum(await alive(rt)) >= setup, 'setup processes'), ctx.timeoutMs, 'parallel');
   const placement = (await alive(rt)).join('/');
   const cross0 = await crossFrames(rt);
+  const q0 = queueCounts(await rt.stats());
+  const bell0 = bellCounts(rt);
   const cpu0 = process.cpuUsage();
   const th0 = threadCpu();
   for (const d of drivers) rt.send(d.pid, 'go');
   const results = await withTimeout(exits, ctx.timeoutMs, 'parallel');
-  const threads = threadSplit(th0, threadCpu());
+  const th1 = threadCpu();
+  const threads = threadSplit(th0, th1);
   const cpuSeconds = cpuSecondsSince(cpu0);
+  const bell1 = bellCounts(rt);
+  const q1 = queueCounts(await rt.stats());
   results.forEach((r, i) => plan[i]!.check(r));
   const seconds = spanSeconds(results as any);
   const ops = totalOps(s);
   const t0 = Math.min(...results.map((r: any) => r.t0 as number));
   return { seconds, opsPerSecond: ops / seconds, cpuUsPerOp: (cpuSeconds * 1e6) / ops, placement, crossFrames: (await crossFrames(rt)) - cross0,
-    threads, ends: results.map((r: any) => (r.t1 - t0) / 1e6) };
+    threads, ends: results.map((r: any) => (r.t1 - t0) / 1e6), perWorker: perWorker(th0, th1),
+    parks: bell1.parks - bell0.parks, wakes: bell1.wakes - bell0.wakes, stolen: q1.stolen - q0.stolen, shared: q1.shared - q0.shared };
 }
 
-/** The untimed warm set before each timed one (pass); BENCH_PARALLEL_WARM=0 leaves it out (A/B of the method). */
-const WARM = process.env.BENCH_PARALLEL_WARM !== '0';
+/** Queued spawns stolen and shared so far, summed over the workers. */
+function queueCounts(st: Array<{ queue: { stolen: number; shared: number } }>): { stolen: number; shared: number } {
+  return { stolen: sum(st.map((w) => w.queue.stolen)), shared: sum(st.map((w) => w.queue.shared)) };
+}
+
+/** CPU seconds of each runtime worker thread (`<host>#<tid>`) between two reads, in name order. */
+function perWorker(a: Map<string, number>, b: Map<string, number>): number[] {
+  return [...b].filter(([n]) => n.includes('#')).sort(([x], [y]) => x.localeCompare(y)).map(([n, s]) => s - (a.get(n) ?? 0));
+}
+
+/**
+ * Untimed warm sets per worker before each timed set (pass): a W-worker pass runs W of them.
+ * BENCH_PARALLEL_WARM=0 leaves them out, BENCH_PARALLEL_WARM_FIXED=1 runs the same count on every
+ * pass whatever its workers (session 10's method; both for A/B of the method).
+ */
+const WARM = Number(process.env.BENCH_PARALLEL_WARM ?? 1);
+const WARM_FIXED = process.env.BENCH_PARALLEL_WARM_FIXED === '1';
+/**
+ * BENCH_PARALLEL_SPLIT=1: the 2-worker pass runs on two hosts of one worker each (every other
+ * driver, with its children, on the second), not on one host of two workers — the same threads
+ * and work without what a multi-worker host adds (its spawn path: queued spawns, the Lua-side
+ * list; stealing and sharing): the ceiling for the multi-worker host's machinery, for measurement.
+ */
+const SPLIT = process.env.BENCH_PARALLEL_SPLIT === '1';
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const alive = async (rt: Runtime) => (await rt.stats()).map((w) => w.processes);
 
 /**
- * One measurement: a fresh runtime with `workers` workers; an untimed set of the same drivers
- * first, run to its end (every process exited), then the timed set. Without the warm set a quick
- * pass (0.3-0.6 s) timed V8's tier-up of the new workers (the Lua module on its baseline compiler,
- * the JS step path being optimised) and the compilers' CPU on V8's helper threads, which a
- * 1-worker pass gets from the idle second core and a 2-worker pass takes from its own workers.
+ * One measurement: a fresh runtime with `workers` workers; `warm` untimed sets of the same drivers
+ * first, each run to its end (every process exited), then the timed set. Without the warm set a
+ * quick pass (0.3-0.6 s) timed V8's tier-up of the new workers (the Lua module on its baseline
+ * compiler, the JS step path being optimised) and the compilers' CPU on V8's helper threads, which
+ * a 1-worker pass gets from the idle second core and a 2-worker pass takes from its own workers.
+ * A W-worker pass runs W warm sets: each of its workers runs 1/W of a set, so after one set it
+ * had run each hot function 1/W as often as the 1-worker pass's worker, and V8 optimises a
+ * worker's code after counts kept per worker (each worker is an isolate of its own, with its own
+ * instance of the Lua module); with one set the
+ * 2-worker pass's helper threads still spent 0.17-0.23 µs per op inside the timed part (quick,
+ * Node 24) against 0.09-0.14 on 1 worker, with two 0.05-0.07 (docs/design/scheduler.md, session 11).
  */
-async function pass(ctx: BenchContext, workers: number, s: Sizes, warm: boolean): Promise<Pass> {
-  const rt = await benchRuntime([RING_NODE, RING_DRIVER, PING, PONG, EXIT_CHILD, SPAWN_DRIVER], { workers });
+async function pass(ctx: BenchContext, workers: number, s: Sizes, warm: number): Promise<Pass> {
+  // SPLIT (2 workers): two hosts of one worker each instead of one host of two
+  const split = SPLIT && workers === 2;
+  const rt = await benchRuntime([RING_NODE, RING_DRIVER, PING, PONG, EXIT_CHILD, SPAWN_DRIVER], { workers: split ? 1 : workers, peer: split });
   return withRuntime(rt, async () => {
-    if (warm) {
-      await runSet(ctx, rt, s, 'warm');
+    for (let w = 0; w < warm; w++) {
+      await runSet(ctx, rt, s, `warm${w}`, split);
       await withTimeout(waitFor(async () => sum(await alive(rt)) === 0, 'the warm set to exit'), ctx.timeoutMs, 'parallel');
     }
-    return runSet(ctx, rt, s, 'timed');
+    return runSet(ctx, rt, s, 'timed', split);
   });
 }
 
 async function parallel(ctx: BenchContext): Promise<Figure[]> {
   const W = Math.max(2, ctx.allWorkers);
   const s = sizes(ctx);
-  const rounds = ctx.quick ? 3 : 5;
+  const rounds = Number(process.env.BENCH_PARALLEL_ROUNDS) || (ctx.quick ? 3 : 5);
   const runs: Record<'one' | 'many', Pass[]> = { one: [], many: [] };
   for (let r = 0; r < rounds; r++) {
     const order: Array<'one' | 'many'> = r % 2 === 0 ? ['one', 'many'] : ['many', 'one'];
     for (const k of order) {
       const workers = k === 'one' ? 1 : W;
       ctx.note(`round ${r + 1}/${rounds}: ${workersLabel(workers)}`);
-      runs[k].push(await pass(ctx, workers, s, WARM));
+      runs[k].push(await pass(ctx, workers, s, WARM_FIXED ? WARM : WARM * workers));
     }
   }
   const ratios = runs.one.map((o, i) => runs.many[i]!.opsPerSecond / o.opsPerSecond);
   const r3 = (xs: number[]) => xs.map((x) => Math.round(x * 1000) / 1000).join(', ');
   const work = `${RINGS} rings of ${fmtInt(RING_SIZE)} × ${fmtInt(s.hopsPerRing)} hops, ${PAIRS} ping-pong pairs × ` +
     `${fmtInt(s.tripsPerPair)} round trips, ${SPAWNERS} spawn+exit drivers × ${fmtInt(s.spawnsPerDriver)}; ${rounds} rounds`;
-  const timing = `Lua clocks: first driver start to last driver end; fresh runtime per run; 1 and ${W} workers alternate`;
+  const timing = `Lua clocks: first driver start to last driver end; fresh runtime per run; 1 and ${W} workers alternate` +
+    (SPLIT && W === 2 ? '; 2 workers as two one-worker hosts (BENCH_PARALLEL_SPLIT)' : '');
   const fig = (k: 'one' | 'many'): Figure => {
     const ps = runs[k];
     return {
@@ -182,6 +234,10 @@ async function parallel(ctx: BenchContext): Promise<Figure[]> {
         workerCores: r3(ps.map((p) => p.threads.workers / p.seconds)),
         // per run, each driver's end (s after the first start): rings, spawn drivers, pairs
         driverEnds: ps.map((p) => p.ends.map((e) => e.toFixed(3)).join(' ')).join(' | '),
+        // per run, each worker's CPU µs per op (its share of the work and what it cost), and per
+        // op: doorbell parks, notifies, queued spawns stolen, shared (the timed part, every thread)
+        perWorkerUsPerOp: ps.map((p) => p.perWorker.map((x) => (x * 1e6 / totalOps(s)).toFixed(2)).join('/')).join(', '),
+        perOp: ps.map((p) => [p.parks, p.wakes, p.stolen, p.shared].map((x) => (x / totalOps(s)).toFixed(4)).join('/')).join(', '),
       },
     };
   };
