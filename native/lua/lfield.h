@@ -20,7 +20,10 @@
 ** table without a metatable is luaV_finishset's (no nil inserted; a present key's slot stored,
 ** its TM cache invalidated, luaC_barrierback). luaH_getshortstr, luaV_rawequalobj, and the integer
 ** cases of the arithmetic and comparisons are inline too (lf_getshortstr, raweq, arith, lt, le,
-** eq). No C API per field, and no call for the common field step.
+** eq). No C API per field, and no call for the common field step. Session 11's second wave did
+** the same for the integer index (fan-in's backlog slots, the buffers, st[4]): geti and seti
+** take the array part inline (lf_getint: GETI's luaV_fastgeti), and an index write into an empty
+** slot of a table without a metatable is the field write's inline steps above.
 */
 #ifndef lfield_h
 #define lfield_h
@@ -126,12 +129,20 @@ LF_INLINE void setf (lua_State *L, const TValue *t, TString *k, TValue *v) {
   luaV_finishset(L, t, &key, v, slot);
 }
 
-/* out = t[i] and t[i] = v (GETI/SETI's steps) */
+/* t[i]'s slot: GETI's luaV_fastgeti, the array part inline (luaH_getint was a call per step:
+** ~20 per backlogged message in fan-in's push and refill) */
+LF_INLINE const TValue *lf_getint (Table *t, lua_Integer i) {
+  if (l_castS2U(i) - 1u < t->alimit) return &t->array[i - 1];
+  return luaH_getint(t, i);
+}
+
+/* out = t[i] and t[i] = v (GETI/SETI's steps; a write into an empty slot of a table without a
+** metatable is luaV_finishset's steps inline, as setf's) */
 LF_INLINE void geti (lua_State *L, const TValue *t, lua_Integer i, TValue *out) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
-    slot = luaH_getint(hvalue(t), i);
+    slot = lf_getint(hvalue(t), i);
     if (!isempty(slot)) { setobj(L, out, slot); return; }
   }
   setivalue(&key, i);
@@ -142,8 +153,18 @@ LF_INLINE void seti (lua_State *L, const TValue *t, lua_Integer i, TValue *v) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
-    slot = luaH_getint(hvalue(t), i);
+    slot = lf_getint(hvalue(t), i);
     if (!isempty(slot)) { luaV_finishfastset(L, t, slot, v); return; }
+    if (hvalue(t)->metatable == NULL) {  /* no __newindex: luaV_finishset's steps, as setf's */
+      Table *h = hvalue(t);
+      if (ttisnil(v)) return;  /* a nil under an empty slot changes nothing */
+      if (!isabstkey(slot)) {  /* an empty slot of the array or a key with a nil value */
+        setobj2t(L, cast(TValue *, slot), v);
+        invalidateTMcache(h);
+        luaC_barrierback(L, obj2gco(h), v);
+        return;
+      }
+    }
   }
   setivalue(&key, i);
   luaV_finishset(L, t, &key, v, slot);
