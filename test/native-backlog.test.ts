@@ -45,6 +45,14 @@ local function show(v)
   return tostring(v)
 end
 
+-- every field of a record (the buffer's, the spare, what unread_records hands out): the C refill
+-- writes them all, so all are compared
+local function showrec(m)
+  if not m then return tostring(m) end
+  return "{" .. tostring(m.seq) .. ":" .. tostring(m.topic) .. ":" .. tostring(m.from) .. ":" .. show(m.n) ..
+    ":" .. show(m.p) .. ":" .. show(m.v) .. ":" .. tostring(m.ev ~= nil) .. "}"
+end
+
 function WORLD(with_c, seed)
   local log, order_broken = {}, 0
   local function L(s) log[#log + 1] = s end
@@ -181,15 +189,15 @@ function WORLD(with_c, seed)
   for i, P in ipairs(Ps) do
     local s = C.CH[cha[i]]
     local buf = {}
-    for k = s.buf.h, s.buf.t do buf[#buf + 1] = show(s.buf[k]) end
+    for k = s.buf.h, s.buf.t do buf[#buf + 1] = show(s.buf[k]) .. showrec(s.mrec[k]) end
     local bq = {}
     for _, m in ipairs(M.backlog_records(s)) do bq[#bq + 1] = m.seq .. ":" .. m.n .. ":" .. show(m.p or m.v) end
     L(P.pid .. " alive=" .. tostring(P.alive) .. " unread=" .. P.unread .. " seq=" .. P.seq .. " mode=" .. s.mode ..
-      " buf=[" .. table.concat(buf, ",") .. "] bq=[" .. table.concat(bq, ",") .. "] spare=" .. tostring(s.spare and s.spare.seq))
+      " buf=[" .. table.concat(buf, ",") .. "] bq=[" .. table.concat(bq, ",") .. "] spare=" .. showrec(s.spare))
     local keep = {}
     M.unread_records(P, keep) -- what an upgrade gets back, in arrival order
     local ks = {}
-    for _, m in ipairs(keep) do ks[#ks + 1] = m.seq .. ":" .. m.topic .. ":" .. show(m.p) end
+    for _, m in ipairs(keep) do ks[#ks + 1] = showrec(m) end
     L(P.pid .. " unread_records " .. table.concat(ks, ","))
   end
   L("delivered=" .. M.delivered())
@@ -221,7 +229,7 @@ test('flat backlogs: the C path and the Lua give the same transcript in 150 seed
     if (/mode=message bq=|mode=message buf=\[Msg/.test(c) || / recv Msg\(a,p\d>a#/.test(c)) seen.message++;
     if (/ inbox Msg\(/.test(c)) seen.inbox++;
     if (/ die unread=[1-9]/.test(c)) seen.die++;
-    if (/unread_records \d+:/.test(c)) seen.records++;
+    if (/unread_records \{\d+:/.test(c)) seen.records++;
     if (/\[p\d>\w#\d+,and\]/.test(c)) seen.two++;
     if (/ recv nil true$/m.test(c)) seen.none++;
   }

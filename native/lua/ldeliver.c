@@ -459,6 +459,93 @@ static lua_Integer qint (lua_State *L, const TValue *q, TString *k) {
 }
 
 /*
+** The refill below in its common case, fused (session 11, second wave): a raw channel of capacity
+** 1 whose buffer the receive just emptied, the popped slot's record m a plain one (no `ev`), and
+** a backlog of one value or none per message. The steps below make m the spare (m.p, m.v =
+** false; s.spare = m), then take it back for the backlog's head (s.spare = false; m's six fields
+** written), with buf.h, buf.t = 1, 0 then buf.t = 1 and mrec[h] = nil then mrec[1] = m between:
+** the end state is m holding the head, s.spare false, buf.h = buf.t = 1, mrec[1] = m, which this
+** writes directly (the writes whose value is already there are skipped: mrec[1] when h is 1,
+** buf.t when it is 1, s.spare when it is false). Decided by reads alone before anything changes;
+** else 0 and the general steps run. The same fields end the same (a record's p is nil when the
+** message has no list, as rec leaves it). 1: done.
+*/
+static int refill_one (lua_State *L, Deliv *D, const TValue *s, const TValue *buf,
+                       const TValue *mrec, lua_Integer h, const TValue *m) {
+  TValue x, bq, n, p, P, u, one, nilv, sp, xv;
+  lua_Integer bh, bt, k;
+  lua_Integer t;
+  int base;
+  if (!ttistable(m) || !ttistable(buf) || raweq(buf, V(EMPTYQ))) return 0;
+  getf(L, s, K(bq), &bq);
+  if (raweq(&bq, V(EMPTYQ))) return 0;  /* no backlog (the shared empty queue) */
+  bh = qint(L, &bq, K(h));
+  bt = qint(L, &bq, K(t));
+  if (bt < bh) return 0;
+  t = qint(L, buf, K(t));
+  if (h <= t) return 0;  /* the buffer holds another value */
+  getf(L, m, K(ev), &x);
+  if (!ttisnil(&x)) return 0;
+  getf(L, s, K(cap), &x);
+  if (!ttisinteger(&x) || ivalue(&x) != 1) return 0;
+  geti(L, &bq, bh + 2, &n);
+  if (!numis(&n, 0) && !numis(&n, 1)) return 0;  /* several values: convert's list */
+  /* the popped record: mrec[h-1] = nil (it becomes mrec[1] again below), the unread count */
+  push(L, m);  /* anchored */
+  setnilvalue(&nilv);
+  if (h - 1 != 1) seti(L, mrec, h - 1, &nilv);
+  getf(L, s, K(proc), &P);
+  getf(L, &P, K(unread), &u);
+  setivalue(&one, 1);
+  arith(L, LUA_OPSUB, &u, &one, &u);
+  setf(L, &P, K(unread), &u);
+  /* the head's six slots, anchored on the stack at base+1..base+6 (topic, from, n, p, v, seq;
+  ** read through SLOT: an allocation may run the collector, which may move the stack) */
+#define SLOT(k) s2v(L->ci->func + base + (k))
+  base = cast_int(L->top - (L->ci->func + 1));
+  for (k = 0; k < FLAT; k++) { geti(L, &bq, bh + k, &x); push(L, &x); }
+  for (k = FLAT - 1; k >= 0; k--) seti(L, &bq, bh + k, &nilv);
+  setobj(L, &p, SLOT(4));
+  if (l_isfalse(&p)) { setnilvalue(&p); }  /* p: false is "none" */
+  if (numis(&n, 0)) { setnilvalue(&xv); }
+  else if (ttisnil(&p)) { setobj(L, &xv, SLOT(5)); }
+  else geti(L, &p, 1, &xv);
+  push(L, &xv);  /* base+7: anchored */
+  bh += FLAT;
+  setivalue(&x, bh);
+  setf(L, &bq, K(h), &x);
+  /* rec's spare taken: s.spare = false; m's fields, the last target first (rec's order) */
+  getf(L, s, K(spare), &sp);
+  if (!ttisfalse(&sp)) { setbfvalue(&sp); setf(L, s, K(spare), &sp); }
+  setf(L, m, K(seq), SLOT(6));
+  setf(L, m, K(v), SLOT(5));
+  setf(L, m, K(p), &p);
+  setf(L, m, K(n), SLOT(3));
+  setf(L, m, K(from), SLOT(2));
+  setf(L, m, K(topic), SLOT(1));
+#undef SLOT
+  /* buf.h, buf.t = 1, 1; buf[1] = x; mrec[1] = m */
+  setivalue(&x, 1);
+  setf(L, buf, K(h), &x);
+  if (t != 1) setf(L, buf, K(t), &x);
+  seti(L, buf, 1, &xv);
+  if (h - 1 != 1) seti(L, mrec, 1, (TValue *)m);
+  if (bh > bt) {  /* mailbox.lua's bq_emptied: bq.h, bq.t = 1, 0; a big array dropped */
+    setivalue(&x, 0);
+    setf(L, &bq, K(t), &x);
+    setivalue(&x, 1);
+    setf(L, &bq, K(h), &x);
+    if (bt > BQ_KEEP) {  /* s.bq = EMPTYQ; BQSPARE[s] = bq */
+      setf(L, s, K(bq), V(EMPTYQ));
+      push(L, V(BQSPARE)); push(L, s); push(L, &bq);
+      lua_rawset(L, -3);
+      lua_pop(L, 1);
+    }
+  }
+  return 1;
+}
+
+/*
 ** mailbox.lua's refill(s), a listen channel's hook after a value left its 1-slot buffer: the
 ** popped slot's record is read (and kept as the spare), then the flat backlog's head moves into
 ** the buffer with a record (rec); the same steps in the same order. A channel that is not raw
@@ -484,6 +571,7 @@ void luaW_refill_at (lua_State *L, Deliv *D, const TValue *sv) {
   getf(L, &s, K(mrec), &mrec);
   h = qint(L, &buf, K(h));
   geti(L, &mrec, h - 1, &m);
+  if (refill_one(L, D, &s, &buf, &mrec, h, &m)) { lua_settop(L, top); return; }
   if (!l_isfalse(&m)) {
     TValue P, u, one;
     push(L, &m);  /* anchored */
