@@ -299,8 +299,11 @@ async function ring(ctx: BenchContext, workers: number, tbl: boolean): Promise<F
  * (src/runtime/spawn-place.ts) places them where the receiver is.
  */
 async function fanIn(ctx: BenchContext, workers: number, spread = false): Promise<Figure[]> {
+  // --quick: 100 senders × 4,000 (400,000 messages, ~0.2 s timed at 2M/s); at 100 × 1,000 the timed
+  // window was ~50 ms, where one lost time slice moved the figure by 15% (docs/design/scheduler.md,
+  // session 11: the 2 ÷ 1 worker row read 0.93–1.1 with the same CPU per message on both).
   const senders = ctx.quick ? 100 : 1000;
-  const m = 1000;
+  const m = ctx.quick ? 4000 : 1000;
   // Two laps, the first untimed, for the reason ping-pong's warm-up gives (V8 tiers the Lua module
   // and the workers' JS up in a new runtime's first fraction of a second).
   const laps = 2;
