@@ -408,10 +408,10 @@ end
 -- minor collection, and a worker keeps a thread per parked process and a pool of spare ones; and
 -- 5.4.4's generational mode leaves the collector's debt unset after a full collection (fixed in
 -- 5.4.5). docs/design/native-core.md, "Session 11, second wave".
--- __MODS.__gc (WIPPY_GC, an A/B switch): "inc[:pause:stepmul]" or "gen[:minor:major]".
+-- __MODS.__gc (WIPPY_GC, an A/B switch): "inc[:pause:stepmul:stepsize]" or "gen[:minor:major]".
 do
-  local mode, a, b = (MODS.__gc or "inc:400"):match("^(%a+):?(%d*):?(%d*)$")
-  a, b = tonumber(a), tonumber(b)
-  if mode == "inc" then collectgarbage("incremental", a or 0, b or 0)
+  local mode, a, b, c = (MODS.__gc or "inc:400"):match("^(%a+):?(%d*):?(%d*):?(%d*)$")
+  a, b, c = tonumber(a), tonumber(b), tonumber(c)
+  if mode == "inc" then collectgarbage("incremental", a or 0, b or 0, c or 0)
   else collectgarbage("generational", a or 0, b or 0) end
 end
