@@ -203,8 +203,15 @@ export class LuaKernel {
     if (process.env.WIPPY_CSCHED === '0') mods.__csched = '0';
     // WIPPY_CSTEP=0: the step's arguments and results on the Lua stack on our module too (A/B)
     if (process.env.WIPPY_CSTEP === '0') mods.__cstep = '0';
-    // WIPPY_GC=inc|gen[:a:b]: the collector's mode and parameters (kernel/init.lua, an A/B switch)
-    if (process.env.WIPPY_GC) mods.__gc = process.env.WIPPY_GC;
+    // WIPPY_GC=inc[:pause:stepmul:stepsize]|gen[:minor:major]: the collector's mode and parameters
+    // (kernel/init.lua; default inc:400)
+    const gc = process.env.WIPPY_GC;
+    if (gc) {
+      if (!/^(inc(:\d*){0,3}|gen(:\d*){0,2})$/.test(gc)) {
+        throw new Error(`WIPPY_GC=${gc}: expected inc[:pause:stepmul:stepsize] or gen[:minor:major] (numbers)`);
+      }
+      mods.__gc = gc;
+    }
     k.setGlobalTable('__MODS', mods);
     k.runChunk(kernelSource('init'), '@kernel/init.lua');
     k.inputAt = k.globalIsTrue('__INPUT_AT');
