@@ -75,7 +75,9 @@ int luaW_sp_room (lua_State *L, Spawn *S) {
   if (l_isfalse(V(MULTI_HOOKED)) || lh < 1 || len < 0 || !ttistable(V(lq)) || !ttisinteger(V(rq_tail)) ||
       !ttisinteger(V(c_in)) || ival(V(reported)) < 0)
     return 0;
-  return len < ival(V(MARK)) && len - ival(V(reported)) < ival(V(LISTED_EVERY));
+  /* room(): `len < MARK or len < offer_at` (below the mark, or past it with nobody lighter at the
+  ** last look), and no report due */
+  return (len < ival(V(MARK)) || len < ival(V(offer_at))) && len - ival(V(reported)) < ival(V(LISTED_EVERY));
 }
 
 void luaW_sp_queue (lua_State *L, Spawn *S, const TValue *P, const TValue *id, int n,

@@ -293,7 +293,7 @@ return function(deps)
   -- push_job also asks inline) reads and writes where they live (session 11).
   local MULTI_HOOKED = MULTI and hooked
   function M.spawn_probe()
-    return lq, lh, lt, reported, c_in, MARK, LISTED_EVERY, MULTI_HOOKED
+    return lq, lh, lt, reported, c_in, MARK, LISTED_EVERY, MULTI_HOOKED, offer_at
   end
 
   -- Does lq hold spawns (sched.lua's START slots start them)?
