@@ -10,8 +10,9 @@
 // "spj" admission, the Lua-side list: src/runtime/control.ts "Admission"): the hosts keep their
 // budget (no WIPPY_BENCH_HOOK=0), and the profiler's hook is set after the budget hook in
 // sched.lua's `hook` (so it replaces it on the counted coroutines; nothing counted here runs long
-// enough to need the budget). The counts are the first worker's to print (each worker's Lua
-// state counts its own spawns).
+// enough to need the budget). The counts are the last worker's to print (each worker's Lua
+// state counts its own spawns); every worker's totals follow, each with its Lua-side list's
+// counters over the window (taskq.lua: spawns queued in it, published from it, started from it).
 //
 // How. The kernel's Lua sources are read from `dist/src/lua/kernel/` of the checkout that runs
 // (src/lua/engine.ts), so each checkout's `dist/`, `vendor/` and `package.json` are copied into a
