@@ -10,8 +10,9 @@
 // "spj" admission, the Lua-side list: src/runtime/control.ts "Admission"): the hosts keep their
 // budget (no WIPPY_BENCH_HOOK=0), and the profiler's hook is set after the budget hook in
 // sched.lua's `hook` (so it replaces it on the counted coroutines; nothing counted here runs long
-// enough to need the budget). The counts are the first worker's to print (each worker's Lua
-// state counts its own spawns).
+// enough to need the budget). The counts are the last worker's to print (each worker's Lua
+// state counts its own spawns); every worker's totals follow, each with its Lua-side list's
+// counters over the window (taskq.lua: spawns queued in it, published from it, started from it).
 //
 // How. The kernel's Lua sources are read from `dist/src/lua/kernel/` of the checkout that runs
 // (src/lua/engine.ts), so each checkout's `dist/`, `vendor/` and `package.json` are copied into a
@@ -66,7 +67,7 @@ do -- spliced in by bench/spawn-count.ts (a copy of the kernel; never committed)
   local getinfo, sethook, gcount = debug.getinfo, debug.sethook, collectgarbage
   local FROM, N = ${FROM}, ${N}
   local instr, calls, bytes = {}, {}, {}
-  local on, nsp, last, lastkey = false, 0, 0, nil
+  local on, nsp, last, lastkey, tq0 = false, 0, 0, nil, nil
   local function key_of(info)
     if info.what == "C" then return "C " .. tostring(info.name) end
     return info.short_src .. ":" .. info.linedefined .. (info.name and (" " .. info.name) or "")
@@ -87,6 +88,7 @@ do -- spliced in by bench/spawn-count.ts (a copy of the kernel; never committed)
     nsp = nsp + 1
     if nsp == FROM then
       gcount("collect"); gcount("stop"); on = true; lastkey = "(window start)"; last = gcount("count")
+      tq0 = __tq and { __tq() } or nil
     elseif nsp == FROM + N then
       on = false; gcount("restart")
       local keys, rows, ti, tc, tb = {}, {}, 0, 0, 0
@@ -101,6 +103,10 @@ do -- spliced in by bench/spawn-count.ts (a copy of the kernel; never committed)
       end
       table.sort(rows, function(a, b) return a[2] + a[4] / 8 > b[2] + b[4] / 8 end)
       local out = { string.format("SPAWNCOUNT total %.1f %.1f %.1f", ti, tc, tb) }
+      if tq0 then -- this worker's Lua-side list over the window (taskq.lua counters): queued, published, started from it
+        local a, b, c = __tq()
+        out[#out + 1] = string.format("SPAWNCOUNT queue %d %d %d", a - tq0[1], b - tq0[2], c - tq0[3])
+      end
       for _, r in ipairs(rows) do
         out[#out + 1] = string.format("SPAWNCOUNT row %.1f %.2f %.1f %s", r[2], r[3], r[4], r[1])
       end
@@ -148,7 +154,7 @@ function prepare(root: string): string {
   return dir;
 }
 
-interface Counts { total: [number, number, number]; rows: Array<[number, number, number, string]> }
+interface Counts { total: [number, number, number]; rows: Array<[number, number, number, string]>; blocks: string[] }
 
 function measure(root: string): Counts {
   const dir = prepare(root);
@@ -164,7 +170,9 @@ function measure(root: string): Counts {
     if (!total) throw new Error(`spawn-count: no counts from ${root} (fewer than ${FROM + N} spawns?)\n${all.slice(-2000)}`);
     const rows: Counts['rows'] = [];
     for (const m of out.matchAll(/SPAWNCOUNT row (\S+) (\S+) (\S+) (.*)/g)) rows.push([Number(m[1]), Number(m[2]), Number(m[3]), m[4]!]);
-    return { total: [Number(total[1]), Number(total[2]), Number(total[3])], rows };
+    // every block's totals, in print order (each worker of each variant), and its list's counters
+    const blocks = [...all.matchAll(/SPAWNCOUNT total (.*)(?:\nSPAWNCOUNT queue (.*))?/g)].map((m) => `${m[1]}${m[2] ? ` · queued/published/started from lq ${m[2]}` : ''}`);
+    return { total: [Number(total[1]), Number(total[2]), Number(total[3])], rows, blocks };
   } finally {
     if (!process.env.SPAWN_COUNT_KEEP) rmSync(dir, { recursive: true, force: true });
   }
@@ -196,6 +204,7 @@ for (const { root, c } of results) {
   console.log(`${fmt(c.total[0])} ${fmt(c.total[1], 2)} ${fmt(c.total[2])}  total`);
   const h = hostCalls(c);
   console.log(`host calls per spawn: ${h.total.toFixed(2)} (${h.by})`);
+  console.log(`every worker's block (instr calls bytes per spawn started there), in print order:\n  ${c.blocks.join('\n  ')}`);
 }
 if (results.length === 2) {
   const [a, b] = results as [{ root: string; c: Counts }, { root: string; c: Counts }];

@@ -20,6 +20,7 @@
 // numbered by spawn) and its events as a sorted list; the sharing and backlog drivers report their
 // children's results by index.
 import { test, after } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { createRuntime, type Runtime } from '../src/index.js';
 import { CHILDREN, SHOWN, child, sorted, transcript } from './helpers/spawn-driver.js';
@@ -64,6 +65,22 @@ const ENTRIES: Array<Record<string, unknown>> = [
     end
     for i = 1, k do out[#out + 1] = i .. " " .. got[i] end
     return table.concat(out, "\n")
+  end }`),
+  // blocks until released, after telling its parent it runs
+  child('ns:up', `return { main = function(parent) process.send(parent, "up", 1); process.inbox():receive() end }`),
+  // spawns k children one at a time (each runs before the next is spawned: its list never reaches
+  // the mark, so they all run on its worker), then waits for "release": releases them and collects
+  // their EXITs (-> how many); its worker stays heavier than the sibling meanwhile
+  child('ns:filler', String.raw`return { main = function(k, host)
+    local ev, up = process.events(), process.listen("up")
+    local kids = {}
+    for i = 1, k do kids[i] = assert(process.spawn_monitored("ns:up", host, process.pid())); up:receive() end
+    process.registry.register("ns.filled")
+    process.inbox():receive()
+    for i = 1, k do process.send(kids[i], "go", "f") end
+    local n = 0
+    for _ = 1, k do if ev:receive().kind == "pid.exit" then n = n + 1 end end
+    return n
   end }`),
   // function entries (jobs from JS): several results, an error, an error value in second place
   { id: 'ns:fmulti', kind: 'function.lua', method: 'main', source: 'return { main = function(a, b) return a, b, "third" end }' },
@@ -180,5 +197,51 @@ test('two workers: a burst past the backlog mark is published to the shared queu
   for (const st of [c.stats, l.stats]) {
     const published = st.reduce((a, w) => a + w.queue.pushed - w.queue.kept, 0);
     assert.ok(published > 0, `spawns left the list for the shared queues: ${JSON.stringify(st.map((w) => w.queue))}`);
+  }
+});
+
+// Session 11, second wave: a list past the backlog mark while no sibling is lighter (two workers
+// each bursting, `hold`) queues its spawns in C (lqspawn.c: room()'s inline case `len < offer_at`)
+// and starts them in C (ljob.c's slot: take's offer_at step). First a burst of n0 beside an idle
+// sibling is published when its list reaches the mark (exactly the mark's 32: one look, the
+// sibling lighter by the whole list; the rest stays). Then a filler makes one worker heavier
+// than the other by 300 blocked processes; a burst of n1 on the other worker then keeps its list
+// past the small mark (nothing published: the offer rule finds nobody lighter); after the filler's
+// children are gone a second burst of n2 is offered to the now lighter sibling (published) once
+// its list is looked at again. Both give the bursts' exact results, on the C and on the Lua.
+test('two workers: a list past the backlog mark with a heavier sibling is kept, and offered again once the sibling is lighter', async () => {
+  const [n0, n1, n2] = [40, 150, 100];
+  const want = (n: number) => Array.from({ length: n }, (_, j) => String((j + 1) * 2 + ((j + 1) % 3 === 0 ? j + 1 : 0))).join(',');
+  const published = (st: Awaited<ReturnType<Runtime['stats']>>) => st.map((w) => w.queue.pushed - w.queue.kept);
+  const run = (lua: boolean) => on(lua, async (rt) => {
+    // a fresh list at the mark beside an idle sibling: published then, all 32 (the rest stays)
+    const sa = await rt.stats({ counts: true });
+    const b0 = await rt.exec('ns:burst', [n0, 'ns:q2'], { host: 'ns:q2' });
+    const sb = await rt.stats({ counts: true });
+    let fexit: unknown;
+    const f = await rt.spawn('ns:filler', 'ns:q2', [300, 'ns:q2'], (e) => { fexit = e.value ?? `error ${e.error?.message}`; });
+    while (rt.lookup('ns.filled') === undefined || !(await rt.stats({ counts: true })).some((w) => w.processes >= 301)) await sleep(5);
+    const s0 = await rt.stats({ counts: true });
+    const b1 = await rt.exec('ns:burst', [n1, 'ns:q2'], { host: 'ns:q2' });
+    const s1 = await rt.stats({ counts: true });
+    rt.send(f, 'release', 'now');
+    while (fexit === undefined || (await rt.stats({ counts: true })).some((w) => w.processes > 0)) await sleep(5);
+    const b2 = await rt.exec('ns:burst', [n2, 'ns:q2'], { host: 'ns:q2' });
+    const s2 = await rt.stats({ counts: true });
+    const d = (a: number[], b: number[]) => a.map((x, i) => x - b[i]!);
+    return { b0, b1, b2, fexit, pub0: d(published(sb), published(sa)).reduce((a, x) => a + x, 0), pub1: d(published(s1), published(s0)), kept1: d(s1.map((w) => w.queue.kept), s0.map((w) => w.queue.kept)),
+      pub2: d(published(s2), published(s1)) };
+  });
+  for (const lua of [false, true]) {
+    const { out } = await run(lua);
+    const side = lua ? 'the Lua' : 'the C';
+    assert.equal(out.b0, want(n0), side);
+    assert.equal(out.pub0, 32, `${side}: the list was published at the mark: ${JSON.stringify(out)}`);
+    assert.equal(out.b1, want(n1), side);
+    assert.equal(out.b2, want(n2), side);
+    assert.equal(out.fexit, 300, side);
+    assert.ok(out.pub1.every((x) => x === 0), `${side}: nothing left the first burst's list (its sibling was heavier): ${JSON.stringify(out)}`);
+    assert.ok(Math.max(...out.kept1) >= n1, `${side}: the first burst stayed in its list past the mark: ${JSON.stringify(out)}`);
+    assert.ok(out.pub2.reduce((a, x) => a + x, 0) > 0, `${side}: the second burst was offered to the lighter sibling: ${JSON.stringify(out)}`);
   }
 });

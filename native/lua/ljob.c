@@ -22,12 +22,14 @@
 ** the head of the run queue. It takes the common case only, decided before anything is written:
 ** the spill is empty, the list holds a record and it is a job (`t[1] == "spj"`), no spawn was
 ** published and not seen taken (pub == 0), the shared queues' every-SHARED_EVERY look is not due
-** (shared_in > 1), and the offer rule's bookkeeping writes nothing (the starts stay below
-** LISTED_EVERY, the list does not empty while a length is reported, offer_at stays within the
-** list's length plus LISTED_EVERY): under a steady load the list rarely empties, so a length
-** reported once stays reported, and that case is the common one. Then, as start_slot + take_task + take in that order: START leaves
-** the queue, shared_in and the list's head move on (the list emptied: back to 1, 0), starts
-** counts it, frame_sp(t) starts it, and a main thread readied at the tail takes START's slot
+** (shared_in > 1), and the offer rule's bookkeeping needs no report (the starts stay below
+** LISTED_EVERY, the list does not empty while a length is reported): under a steady load the list
+** rarely empties, so a length reported once stays reported, and that case is the common one. Then,
+** as start_slot + take_task + take in that order: START leaves the queue, shared_in and the list's
+** head move on (the list emptied: back to 1, 0), starts counts it, offer_at comes down to the
+** list's length plus LISTED_EVERY if it was above (take's last step; session 11, second wave: a
+** list past the mark that drains clamps it at every start, which sent every start of such a list
+** to the Lua), frame_sp(t) starts it, and a main thread readied at the tail takes START's slot
 ** (-> true) or the slot stays empty (-> false). Every other case is the Lua start_slot's, called
 ** with the state untouched (its own steps are then the whole round). An error inside frame_sp
 ** raises through slot() with the state where the Lua would have left it (the record is off the
@@ -92,7 +94,7 @@ static int slot (lua_State *L) {
   lua_settop(L, 0);
   if (ival(V(spill_n)) == 0 && lh >= 1 && lh <= lt && ival(V(pub)) == 0 && ival(V(shared_in)) > 1 &&
       starts >= 0 && starts + 1 < ival(V(LISTED_EVERY)) && reported >= 0 && !(len == 0 && reported > 0) &&
-      offer_at >= 0 && offer_at <= len + ival(V(LISTED_EVERY)) && ttistable(V(lq))) {
+      offer_at >= 0 && ttistable(V(lq))) {
     geti(L, V(lq), lh, &t);
     if (ttistable(&t)) geti(L, &t, 1, &first); else setnilvalue(&first);
     job = ttisstring(&first) && luaV_rawequalobj(&first, V(JOB));
@@ -115,6 +117,8 @@ static int slot (lua_State *L) {
       if (lh + 1 > lt) { setint(S->u_lh, 1); setint(S->u_lt, 0); }
       else setint(S->u_lh, lh + 1);
       setint(S->u_starts, starts + 1);
+      /* take's last step: a list past the mark is looked at again within LISTED_EVERY of its length */
+      if (offer_at > len + ival(V(LISTED_EVERY))) setint(S->u_offer_at, len + ival(V(LISTED_EVERY)));
       if (!job) setint(S->u_c_started, ivalue(V(c_started)) + 1);
       /* take_task: the job starts as the "sp" frame it would have been, a spawn of this worker's
       ** (a flat record, lqspawn.c) by tstart */

@@ -22,9 +22,11 @@
 ** rule, the backlog rule and stealing see what they saw: a queued spawn is in lq until its START
 ** or until one of them moves it, and only its form in lq changed.
 **
-** luaW_sp_room: room()'s inline case only (taskq.lua M.room, push_job's inline test): a hooked
-** host of several workers (MULTI_HOOKED), lq below the backlog mark and no report due. Every
-** other case (a report, the offer rule, a full list) is the Lua spawn's, before anything changed.
+** luaW_sp_room: room()'s inline case only (taskq.lua M.room): a hooked host of several workers
+** (MULTI_HOOKED), lq below the backlog mark or below offer_at (past the mark, the last look found
+** no sibling lighter: second wave, for `hold`, where both workers' lists grow past the mark and
+** every spawn past it ran the Lua) and no report due. Every other case (a report, the offer rule's
+** look, a full list) is the Lua spawn's, before anything changed.
 ** luaW_sp_queue(P, id, n, a1, a2): spawn_from's queued branch with queue_local and adopt's common
 ** case in their order: run.share_at = P.red + SHARE_AFTER, the PID from H.pid_alloc(SELF) (fmt_pid's
 ** text), the record at lq's young end (lt, c_in: taskq.push), START at the run queue's tail
@@ -75,7 +77,9 @@ int luaW_sp_room (lua_State *L, Spawn *S) {
   if (l_isfalse(V(MULTI_HOOKED)) || lh < 1 || len < 0 || !ttistable(V(lq)) || !ttisinteger(V(rq_tail)) ||
       !ttisinteger(V(c_in)) || ival(V(reported)) < 0)
     return 0;
-  return len < ival(V(MARK)) && len - ival(V(reported)) < ival(V(LISTED_EVERY));
+  /* room(): `len < MARK or len < offer_at` (below the mark, or past it with nobody lighter at the
+  ** last look), and no report due */
+  return (len < ival(V(MARK)) || len < ival(V(offer_at))) && len - ival(V(reported)) < ival(V(LISTED_EVERY));
 }
 
 void luaW_sp_queue (lua_State *L, Spawn *S, const TValue *P, const TValue *id, int n,

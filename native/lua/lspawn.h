@@ -21,7 +21,8 @@ int luaW_exiter (lua_State *L);
   X(mem_cap_kb) X(rebind) X(co_create) X(hooked) X(plain) \
   X(SHARE_AFTER) X(early) X(chunk_then_args) X(CHUNK_DONE) X(TOP_YIELDED) X(q_failed) X(start_flat) \
   X(co_close) X(frame_sp) X(fn_body) X(fn_main) \
-  X(START) X(lq) X(lh) X(lt) X(reported) X(c_in) X(MARK) X(LISTED_EVERY) X(MULTI_HOOKED)
+  X(START) X(lq) X(lh) X(lt) X(reported) X(c_in) X(MARK) X(LISTED_EVERY) X(MULTI_HOOKED) \
+  X(offer_at)
 #define SKEYS(X) \
   X(cp) X(ctx_actor) X(ctx_scope) X(ctx) X(security) X(kind) X(pid) X(uniq) X(id) X(host) \
   X(alive) X(nthreads) X(nrun) X(red) X(st) X(entry) X(method) X(watchers) X(links) \

@@ -73,6 +73,10 @@
 -- (ljob.c's slot, or take_task for what take() returns: lqspawn.c tstart), as is a job at the
 -- list's head. Every rule here sees such a record as any other: publish and share encode its
 -- W.task (wire_of), take() returns it (spawn.lua starts it).
+-- Session 11, second wave: the C's room test is room()'s whole inline case (also `len < offer_at`:
+-- a list past the mark that nobody lighter could take, `hold`'s two bursts), and ljob.c's START
+-- round does take()'s offer_at step (a draining list past the mark lowers it at every start);
+-- the looks and reports stay here. spawn_probe gives offer_at.
 --
 -- Owns: lq, spill (bytes that fit no queue after a share), pub, the counters, the last reported
 -- length. Receives: H (task_push, task_take, task_listed), cfg (tid, host, hosts: tids, limits,
@@ -293,7 +297,7 @@ return function(deps)
   -- push_job also asks inline) reads and writes where they live (session 11).
   local MULTI_HOOKED = MULTI and hooked
   function M.spawn_probe()
-    return lq, lh, lt, reported, c_in, MARK, LISTED_EVERY, MULTI_HOOKED
+    return lq, lh, lt, reported, c_in, MARK, LISTED_EVERY, MULTI_HOOKED, offer_at
   end
 
   -- Does lq hold spawns (sched.lua's START slots start them)?
