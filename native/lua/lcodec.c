@@ -678,6 +678,35 @@ static int scalars_fit (lua_State *L, int from, int to) {
   return 1;
 }
 
+/* Scalars only, and few bytes (a message of plain values; scalars_fit said so for the k + n
+** arguments from slot base, a1..ak, v1..vn): the frame written into small, with no scratch taken
+** (no table to number, no callback that could re-enter, no MAX_BYTES to meet); the same element
+** steps as encode's, so the same bytes. -> their count. */
+static size_t scalar_frame (lua_State *L, char *small, int base, int k, int n) {
+  Enc e;
+  unsigned char d[5];
+  int i;
+  e.L = L; e.b = small; e.cap = SMALL_FRAME; e.len = e.bytes = e.parts = 0;
+  e.bidx = 0; e.depth = e.edepth = 0; e.err = NULL; e.errtype = NULL;
+  put(&e, d, header(d, (uint64_t)k + 1, 0x90, 16, 0, 0xdc, 0xdd));
+  for (i = 0; i < k; i++) enc_elem(&e, base + i);
+  if (n == 0) put1(&e, 0x80);
+  else {
+    put(&e, d, header(d, (uint64_t)n, 0x90, 16, 0, 0xdc, 0xdd));
+    for (i = 0; i < n; i++) enc_elem(&e, base + k + i);
+  }
+  return (size_t)e.len;
+}
+
+/* encode_frame_out's scalar case without its call (lstep.h): the k + n arguments from slot base
+** into o for thread tid -> what luaW_out_put returns, or -1 (nothing appended) when they are not
+** all scalars that fit (then encode_frame_out's other paths apply). */
+int luaW_frame_out_at (lua_State *L, LuaWOutbox *o, lua_Integer tid, int base, int k, int n) {
+  char small[SMALL_FRAME];
+  if (!scalars_fit(L, base, base + k + n - 1)) return -1;
+  return luaW_out_put(L, o, tid, small, scalar_frame(L, small, base, k, n));
+}
+
 /* The frame's bytes for encode_frame (arguments from slot 1: k, a1..ak, v1..vn): -> 0 with the
 ** bytes written into small (*len of them; the scalar path), or what encode returns pushed: 1 (the
 ** string) or 2 (nil, message). */
@@ -702,19 +731,7 @@ static int frame_bytes (lua_State *L, char *small, size_t *len) {
     }
   }
   if (scalars_fit(L, 2, top)) {
-    /* Scalars only, and few bytes (a message of plain values): written into a C buffer, with no
-    ** scratch taken (no table to number, no callback that could re-enter, no MAX_BYTES to meet);
-    ** the same element steps, so the same bytes. */
-    e.L = L; e.b = small; e.cap = SMALL_FRAME; e.len = e.bytes = e.parts = 0;
-    e.bidx = 0; e.depth = e.edepth = 0; e.err = NULL; e.errtype = NULL;
-    put(&e, d, header(d, (uint64_t)k + 1, 0x90, 16, 0, 0xdc, 0xdd));
-    for (i = 1; i <= (int)k; i++) enc_elem(&e, 1 + i);
-    if (n == 0) put1(&e, 0x80);
-    else {
-      put(&e, d, header(d, (uint64_t)n, 0x90, 16, 0, 0xdc, 0xdd));
-      for (i = 1; i <= n; i++) enc_elem(&e, 1 + (int)k + i);
-    }
-    *len = (size_t)e.len;
+    *len = scalar_frame(L, small, 2, (int)k, n);
     return 0;
   }
   enc_open(L, &e);

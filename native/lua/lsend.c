@@ -53,6 +53,7 @@
 */
 #include "lprobe.h"
 #include "ldeliver.h"
+#include "lstep.h"
 
 #define UPVALS(X) \
   X(run) X(procs) X(copy) X(strict) X(SEND_BUDGET) X(YIELD_AFTER) X(send_tail) X(send)
@@ -70,6 +71,7 @@ typedef struct Send {
   RUPVALS(PROBE_UV_FIELD)
   KEYS(PROBE_KEY_FIELD)
   Deliv *D;
+  LuaWOutbox *ob;  /* the outbox that V(outbox) held when bound (NULL: not one) */
   int remote;  /* the remote case is ours (RUPVALS bound) */
 } Send;
 
@@ -127,6 +129,29 @@ static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topi
       && !(ttisstring(&host) && ttisstring(V(FN_HOST_MARK))
            && has_mark(tsvalue(&host), tsvalue(V(FN_HOST_MARK))))) return 0;
   lua_settop(L, 4);
+  if (S->ob != NULL && ttisfulluserdata(V(outbox)) && getudatamem(uvalue(V(outbox))) == (void *)S->ob) {
+    /* encode_frame_out's own scalar case, without the call (lcodec.c luaW_frame_out_at: the same
+    ** bytes): "m", dest, P.pid, topic, 1, v at 5..10 */
+    int past;
+    setsvalue(L, &x, K(m));
+    push(L, &x);
+    push(L, dest);
+    getf(L, P, K(pid), &x);
+    push(L, &x);
+    push(L, topic);
+    setivalue(&x, 1);
+    push(L, &x);
+    push(L, v);
+    past = luaW_frame_out_at(L, S->ob, tid, 5, 5, 1);
+    if (past >= 0) {
+      if (past && !l_isfalse(V(end_step))) {
+        push(L, V(end_step));
+        lua_call(L, 0, 0);
+      }
+      return 1;
+    }
+    lua_settop(L, 4);  /* not all scalars: the call below, as before */
+  }
   push(L, V(encode_frame_out));
   push(L, V(outbox));
   lua_pushinteger(L, tid);
@@ -246,6 +271,9 @@ static int sender (lua_State *L) {
     luaW_probe_bind(L, 3, S, ruv_entries, PROBE_COUNT(ruv_entries));
     luaW_probe_check(L, S, ruv_entries, PROBE_COUNT(ruv_entries), "sender");
     S->remote = 1;
+    push(L, S->u_outbox->v);
+    S->ob = (LuaWOutbox *)luaL_testudata(L, -1, "wippy.outbox");
+    lua_pop(L, 1);
   }
   return 1;
 }
