@@ -114,6 +114,7 @@ static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topi
                    const TValue *v) {
   TValue uniq, x, owner, host;
   lua_Integer tid;
+  int past;
   getv(L, V(remote_uniq), dest, &uniq);
   if (l_isfalse(&uniq)) return 0;  /* resolve's or locate's parse, a name, another node: the Lua */
   getf(L, V(H), K(route), &x);
@@ -129,44 +130,32 @@ static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topi
       && !(ttisstring(&host) && ttisstring(V(FN_HOST_MARK))
            && has_mark(tsvalue(&host), tsvalue(V(FN_HOST_MARK))))) return 0;
   lua_settop(L, 4);
-  if (S->ob != NULL && ttisfulluserdata(V(outbox)) && getudatamem(uvalue(V(outbox))) == (void *)S->ob) {
-    /* encode_frame_out's own scalar case, without the call (lcodec.c luaW_frame_out_at: the same
-    ** bytes): "m", dest, P.pid, topic, 1, v at 5..10 */
-    int past;
-    setsvalue(L, &x, K(m));
-    push(L, &x);
-    push(L, dest);
-    getf(L, P, K(pid), &x);
-    push(L, &x);
-    push(L, topic);
-    setivalue(&x, 1);
-    push(L, &x);
-    push(L, v);
-    past = luaW_frame_out_at(L, S->ob, tid, 5, 5, 1);
-    if (past >= 0) {
-      if (past && !l_isfalse(V(end_step))) {
-        push(L, V(end_step));
-        lua_call(L, 0, 0);
-      }
-      return 1;
-    }
-    lua_settop(L, 4);  /* not all scalars: the call below, as before */
-  }
-  push(L, V(encode_frame_out));
-  push(L, V(outbox));
-  lua_pushinteger(L, tid);
-  lua_pushinteger(L, 5);
+  /* the frame's arguments at 5..10: "m", dest, P.pid, topic, 1, v */
   setsvalue(L, &x, K(m));
   push(L, &x);
   push(L, dest);
   getf(L, P, K(pid), &x);
   push(L, &x);
   push(L, topic);
-  lua_pushinteger(L, 1);
+  setivalue(&x, 1);
+  push(L, &x);
   push(L, v);
-  lua_call(L, 9, 2);  /* 5, 6: past | nil, message */
-  if (ttisnil(s2v(L->top - 2))) return 0;  /* nothing appended: the Lua send's error */
-  if (!l_isfalse(s2v(L->top - 2)) && !l_isfalse(V(end_step))) {
+  /* encode_frame_out's own scalar case without its call (lcodec.c luaW_frame_out_at: the same
+  ** bytes), while the outbox upvalue is the one bound; else, or for a value that is not such a
+  ** scalar, encode_frame_out(outbox, tid, 5, ...) */
+  past = S->ob != NULL && ttisfulluserdata(V(outbox)) && getudatamem(uvalue(V(outbox))) == (void *)S->ob
+    ? luaW_frame_out_at(L, S->ob, tid, 5, 5, 1) : -1;
+  if (past < 0) {
+    push(L, V(encode_frame_out));
+    push(L, V(outbox));
+    lua_pushinteger(L, tid);
+    lua_pushinteger(L, 5);
+    lua_rotate(L, 5, 4);  /* the function and its first three arguments below the frame's */
+    lua_call(L, 9, 2);  /* 5, 6: past | nil, message */
+    if (ttisnil(s2v(L->top - 2))) return 0;  /* nothing appended: the Lua send's error */
+    past = !l_isfalse(s2v(L->top - 2));
+  }
+  if (past && !l_isfalse(V(end_step))) {
     push(L, V(end_step));
     lua_call(L, 0, 0);
   }
