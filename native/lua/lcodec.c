@@ -69,6 +69,7 @@
 #include "lauxlib.h"
 #include "lstep.h"
 #include "ldeliver.h"
+#include "lfield.h"
 
 #define MAX_DEPTH 512
 #define VALUE_DEPTH (MAX_DEPTH - 12)
@@ -677,6 +678,35 @@ static int scalars_fit (lua_State *L, int from, int to) {
   return 1;
 }
 
+/* Scalars only, and few bytes (a message of plain values; scalars_fit said so for the k + n
+** arguments from slot base, a1..ak, v1..vn): the frame written into small, with no scratch taken
+** (no table to number, no callback that could re-enter, no MAX_BYTES to meet); the same element
+** steps as encode's, so the same bytes. -> their count. */
+static size_t scalar_frame (lua_State *L, char *small, int base, int k, int n) {
+  Enc e;
+  unsigned char d[5];
+  int i;
+  e.L = L; e.b = small; e.cap = SMALL_FRAME; e.len = e.bytes = e.parts = 0;
+  e.bidx = 0; e.depth = e.edepth = 0; e.err = NULL; e.errtype = NULL;
+  put(&e, d, header(d, (uint64_t)k + 1, 0x90, 16, 0, 0xdc, 0xdd));
+  for (i = 0; i < k; i++) enc_elem(&e, base + i);
+  if (n == 0) put1(&e, 0x80);
+  else {
+    put(&e, d, header(d, (uint64_t)n, 0x90, 16, 0, 0xdc, 0xdd));
+    for (i = 0; i < n; i++) enc_elem(&e, base + k + i);
+  }
+  return (size_t)e.len;
+}
+
+/* encode_frame_out's scalar case without its call (lstep.h): the k + n arguments from slot base
+** into o for thread tid -> what luaW_out_put returns, or -1 (nothing appended) when they are not
+** all scalars that fit (then encode_frame_out's other paths apply). */
+int luaW_frame_out_at (lua_State *L, LuaWOutbox *o, lua_Integer tid, int base, int k, int n) {
+  char small[SMALL_FRAME];
+  if (!scalars_fit(L, base, base + k + n - 1)) return -1;
+  return luaW_out_put(L, o, tid, small, scalar_frame(L, small, base, k, n));
+}
+
 /* The frame's bytes for encode_frame (arguments from slot 1: k, a1..ak, v1..vn): -> 0 with the
 ** bytes written into small (*len of them; the scalar path), or what encode returns pushed: 1 (the
 ** string) or 2 (nil, message). */
@@ -701,19 +731,7 @@ static int frame_bytes (lua_State *L, char *small, size_t *len) {
     }
   }
   if (scalars_fit(L, 2, top)) {
-    /* Scalars only, and few bytes (a message of plain values): written into a C buffer, with no
-    ** scratch taken (no table to number, no callback that could re-enter, no MAX_BYTES to meet);
-    ** the same element steps, so the same bytes. */
-    e.L = L; e.b = small; e.cap = SMALL_FRAME; e.len = e.bytes = e.parts = 0;
-    e.bidx = 0; e.depth = e.edepth = 0; e.err = NULL; e.errtype = NULL;
-    put(&e, d, header(d, (uint64_t)k + 1, 0x90, 16, 0, 0xdc, 0xdd));
-    for (i = 1; i <= (int)k; i++) enc_elem(&e, 1 + i);
-    if (n == 0) put1(&e, 0x80);
-    else {
-      put(&e, d, header(d, (uint64_t)n, 0x90, 16, 0, 0xdc, 0xdd));
-      for (i = 1; i <= n; i++) enc_elem(&e, 1 + (int)k + i);
-    }
-    *len = (size_t)e.len;
+    *len = scalar_frame(L, small, 2, (int)k, n);
     return 0;
   }
   enc_open(L, &e);
@@ -1241,6 +1259,7 @@ static int c_deliver_run (lua_State *L) {
   size_t pl, l;
   int64_t p, next;
   Deliv *D;
+  TString *kalive;
   if (!lua_isinteger(L, 1) || (a = lua_tointeger(L, 1)) <= 0 || !lua_isinteger(L, 2)
       || (pos = lua_tointeger(L, 2)) < 1 || !lua_isinteger(L, 3) || (len = lua_tointeger(L, 3)) < 0)
     return luaL_error(L, "codec.deliver_run: expected an address, a position and a length");
@@ -1250,28 +1269,30 @@ static int c_deliver_run (lua_State *L) {
   D = luaW_deliv_of(L, 6);
   lua_settop(L, 7);
   if (D == NULL) { lua_pushinteger(L, pos); lua_pushboolean(L, 0); return 2; }
-  luaL_checkstack(L, 16, NULL);
+  luaL_checkstack(L, 20, NULL);
   lua_pushnil(L);  /* 8: the sender's PID, cached */
   lua_pushnil(L);  /* 9: the topic, cached */
+  lua_pushliteral(L, "alive");  /* 10: P.alive's key, anchored */
+  kalive = tsvalue(s2v(L->top - 1));
   s = (const unsigned char *)(uintptr_t)a;
   while (pos + 2 <= len && s[pos - 1] == 0x96 && s[pos] == 0xa1 && s[pos + 1] == 'm') {
-    int alive;
+    TValue x;
+    StkId base;
     p = pos + 3;
     if (!str_at(s, len, p, &b, &l, &next) || l != pl || memcmp(b, pb, l) != 0) break;
-    lua_getfield(L, 5, "alive");
-    alive = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    if (!alive) break;
+    getf(L, s2v(L->ci->func + 5), kalive, &x);  /* (lfield.h: the VM's step, metamethods included) */
+    if (l_isfalse(&x)) break;
     p = next;
     if (!cached_str(L, s, len, &p, 8) || !cached_str(L, s, len, &p, 9)) break;
     if (p + 1 > len || s[p - 1] != 0x01 || s[p] != 0x91) break;  /* n 1, a list of one */
     p += 2;
     if (p > len) break;
-    lua_pushvalue(L, 5);  /* 10..15: P, topic, from, 1, nil, v */
-    lua_pushvalue(L, 9);
-    lua_pushvalue(L, 8);
-    lua_pushinteger(L, 1);
-    lua_pushnil(L);
+    base = L->ci->func;  /* 11..16: P, topic, from, 1, nil, v */
+    push(L, s2v(base + 5));
+    push(L, s2v(base + 9));
+    push(L, s2v(base + 8));
+    setivalue(s2v(L->top), 1); L->top++;
+    setnilvalue(s2v(L->top)); L->top++;
     if (scalar_tag(s[p - 1])) {
       Dec d;
       d.L = L; d.s = s; d.slen = (int64_t)len; d.n = 0; d.depth = 2; d.refs = 0;
@@ -1280,7 +1301,7 @@ static int c_deliver_run (lua_State *L) {
     }
     else {  /* as decode_m_at's one value: the frame and its list numbered, not made */
       Dec d;
-      dec_open(L, &d, (const char *)s, (size_t)len);  /* 15: refs */
+      dec_open(L, &d, (const char *)s, (size_t)len);  /* 16: refs */
       d.frame = 1;
       lua_pushvalue(L, d.refs);
       lua_rawseti(L, d.refs, 1);
@@ -1292,15 +1313,15 @@ static int c_deliver_run (lua_State *L) {
       d.depth = 2;
       next = dec_item(&d, p);
       dec_close(L, &d);
-      if (d.noframe == 2) { lua_settop(L, 9); break; }
-      lua_remove(L, 15);
+      if (d.noframe == 2) { lua_settop(L, 10); break; }
+      lua_remove(L, 16);
     }
-    lua_pushinteger(L, (lua_Integer)next);
-    lua_rawseti(L, 7, 1);
-    luaW_deliver_at(L, D, 9);
-    lua_settop(L, 9);
-    lua_pushboolean(L, 0);
-    lua_rawseti(L, 7, 1);
+    setivalue(&x, (lua_Integer)next);  /* cur[1] = the pos after this frame (lfield.h's index step) */
+    seti(L, s2v(L->ci->func + 7), 1, &x);
+    luaW_deliver_at(L, D, 10);
+    lua_settop(L, 10);
+    setbfvalue(&x);
+    seti(L, s2v(L->ci->func + 7), 1, &x);
     pos = next;
   }
   lua_pushinteger(L, pos);

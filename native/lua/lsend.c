@@ -53,6 +53,7 @@
 */
 #include "lprobe.h"
 #include "ldeliver.h"
+#include "lstep.h"
 
 #define UPVALS(X) \
   X(run) X(procs) X(copy) X(strict) X(SEND_BUDGET) X(YIELD_AFTER) X(send_tail) X(send)
@@ -70,6 +71,7 @@ typedef struct Send {
   RUPVALS(PROBE_UV_FIELD)
   KEYS(PROBE_KEY_FIELD)
   Deliv *D;
+  LuaWOutbox *ob;  /* the outbox that V(outbox) held when bound (NULL: not one) */
   int remote;  /* the remote case is ours (RUPVALS bound) */
 } Send;
 
@@ -112,6 +114,7 @@ static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topi
                    const TValue *v) {
   TValue uniq, x, owner, host;
   lua_Integer tid;
+  int past;
   getv(L, V(remote_uniq), dest, &uniq);
   if (l_isfalse(&uniq)) return 0;  /* resolve's or locate's parse, a name, another node: the Lua */
   getf(L, V(H), K(route), &x);
@@ -127,21 +130,32 @@ static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topi
       && !(ttisstring(&host) && ttisstring(V(FN_HOST_MARK))
            && has_mark(tsvalue(&host), tsvalue(V(FN_HOST_MARK))))) return 0;
   lua_settop(L, 4);
-  push(L, V(encode_frame_out));
-  push(L, V(outbox));
-  lua_pushinteger(L, tid);
-  lua_pushinteger(L, 5);
+  /* the frame's arguments at 5..10: "m", dest, P.pid, topic, 1, v */
   setsvalue(L, &x, K(m));
   push(L, &x);
   push(L, dest);
   getf(L, P, K(pid), &x);
   push(L, &x);
   push(L, topic);
-  lua_pushinteger(L, 1);
+  setivalue(&x, 1);
+  push(L, &x);
   push(L, v);
-  lua_call(L, 9, 2);  /* 5, 6: past | nil, message */
-  if (ttisnil(s2v(L->top - 2))) return 0;  /* nothing appended: the Lua send's error */
-  if (!l_isfalse(s2v(L->top - 2)) && !l_isfalse(V(end_step))) {
+  /* encode_frame_out's own scalar case without its call (lcodec.c luaW_frame_out_at: the same
+  ** bytes), while the outbox upvalue is the one bound; else, or for a value that is not such a
+  ** scalar, encode_frame_out(outbox, tid, 5, ...) */
+  past = S->ob != NULL && ttisfulluserdata(V(outbox)) && getudatamem(uvalue(V(outbox))) == (void *)S->ob
+    ? luaW_frame_out_at(L, S->ob, tid, 5, 5, 1) : -1;
+  if (past < 0) {
+    push(L, V(encode_frame_out));
+    push(L, V(outbox));
+    lua_pushinteger(L, tid);
+    lua_pushinteger(L, 5);
+    lua_rotate(L, 5, 4);  /* the function and its first three arguments below the frame's */
+    lua_call(L, 9, 2);  /* 5, 6: past | nil, message */
+    if (ttisnil(s2v(L->top - 2))) return 0;  /* nothing appended: the Lua send's error */
+    past = !l_isfalse(s2v(L->top - 2));
+  }
+  if (past && !l_isfalse(V(end_step))) {
     push(L, V(end_step));
     lua_call(L, 0, 0);
   }
@@ -246,6 +260,9 @@ static int sender (lua_State *L) {
     luaW_probe_bind(L, 3, S, ruv_entries, PROBE_COUNT(ruv_entries));
     luaW_probe_check(L, S, ruv_entries, PROBE_COUNT(ruv_entries), "sender");
     S->remote = 1;
+    push(L, S->u_outbox->v);
+    S->ob = (LuaWOutbox *)luaL_testudata(L, -1, "wippy.outbox");
+    lua_pop(L, 1);
   }
   return 1;
 }

@@ -17,4 +17,8 @@ LuaWOutbox *luaW_out_check (lua_State *L, int idx);
 ** appended). */
 int luaW_out_put (lua_State *L, LuaWOutbox *o, lua_Integer tid, const char *s, size_t len);
 
+/* lcodec.c's encode_frame_out for k + n scalar arguments from slot base (a1..ak, v1..vn), without
+** a Lua call (lsend.c's send to another worker): what luaW_out_put returns, or -1 with nothing
+** appended when they are not all strings, numbers and booleans that fit a small frame. */
+int luaW_frame_out_at (lua_State *L, LuaWOutbox *o, lua_Integer tid, int base, int k, int n);
 #endif
