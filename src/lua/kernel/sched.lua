@@ -1,5 +1,7 @@
 -- The worker's Lua scheduler: threads, the run queue, timers, the step loop. Channels, which park
 -- and wake threads through it, are channel.lua.
+-- (Just over 500 lines: the step loop, the START slot and the run queue they share stay together;
+-- lsched.c and ljob.c bind these locals by name.)
 --
 -- Model. One Lua state per worker thread holds every process bound to that worker. A process is a
 -- set of *threads* (Lua coroutines): its main coroutine plus those started by coroutine.spawn. A

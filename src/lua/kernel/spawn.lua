@@ -1,4 +1,6 @@
 -- Spawning: from an entry id to a running process, here or on another worker.
+-- (Over 500 lines: every way a spawn starts — here, queued in the Lua-side list, on a sibling, on
+-- another host, from a frame — shares start_here and its locals, which the C spawners bind by name.)
 --
 -- Bodies. What runs inside a process is decided by the entry's kind through one table,
 -- `bodies[kind]`; every other part of the kernel sees only the process record and its main
