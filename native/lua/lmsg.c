@@ -115,10 +115,7 @@ static int m_packer (lua_State *L) {
 }
 
 int luaW_open_msg (lua_State *L) {
-  lua_createtable(L, 0, 2);
-  lua_pushcfunction(L, m_resume);
-  lua_setfield(L, -2, "resume");
-  lua_pushcfunction(L, m_packer);
-  lua_setfield(L, -2, "packer");
+  static const luaL_Reg fns[] = { { "resume", m_resume }, { "packer", m_packer }, { NULL, NULL } };
+  luaL_newlib(L, fns);
   return 1;
 }

@@ -467,10 +467,7 @@ static int spawner (lua_State *L) {
 
 /* pushes { exiter, spawner } (lwippy.c puts it into wippy.native as `spawn`) */
 int luaW_open_spawn (lua_State *L) {
-  lua_createtable(L, 0, 2);
-  lua_pushcfunction(L, luaW_exiter);
-  lua_setfield(L, -2, "exiter");
-  lua_pushcfunction(L, spawner);
-  lua_setfield(L, -2, "spawner");
+  static const luaL_Reg fns[] = { { "exiter", luaW_exiter }, { "spawner", spawner }, { NULL, NULL } };
+  luaL_newlib(L, fns);
   return 1;
 }
