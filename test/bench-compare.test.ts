@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHILD_NODE_FLAGS } from './helpers/node-child.js';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench', 'compare.js');
 
@@ -48,7 +49,7 @@ test('--from: each message-heavy workload gets a 2 ÷ 1 worker row, the median o
   try {
     const file = join(dir, 'results.json');
     writeFileSync(file, JSON.stringify(results));
-    const r = spawnSync(process.execPath, [SCRIPT, '--from', file], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...CHILD_NODE_FLAGS, SCRIPT, '--from', file], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const row = (label: string) => {
       const line = r.stdout.split('\n').find((l) => l.trimStart().startsWith(label) && l.includes('2 workers ÷ 1 worker'));

@@ -15,12 +15,13 @@ import { unknownKind } from '../src/registry/kinds.js';
 import { didYouMean } from '../src/registry/near.js';
 import { WippyError } from '../src/codec/msgpack.js';
 import { Command } from 'commander';
+import { CHILD_NODE_FLAGS } from './helpers/node-child.js';
 
 const BIN = resolve('bin/wippy.js');
 const APP = resolve('test/fixtures/cli-app');
 
 function wippy(args: string[], opts: { cwd?: string; input?: string } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? APP, input: opts.input ?? '', encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...CHILD_NODE_FLAGS, BIN, ...args], { cwd: opts.cwd ?? APP, input: opts.input ?? '', encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

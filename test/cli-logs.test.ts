@@ -13,6 +13,7 @@ import { chooseEncoding, chooseLevel, readable } from '../src/cli/log.js';
 import { createRuntime } from '../src/index.js';
 import { Supervisor } from '../src/runtime/services.js';
 import type { WippyError } from '../src/codec/msgpack.js';
+import { CHILD_NODE_FLAGS } from './helpers/node-child.js';
 
 const BIN = resolve('bin/wippy.js');
 const APP = resolve('test/fixtures/cli-app');
@@ -46,7 +47,7 @@ test('the readable form: fields as key=value; a crash report as a block with its
 
 /** Start `wippy run` (args before) in APP, wait for the running line, SIGINT it. */
 async function runAndInterrupt(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args, 'run'], { cwd: APP, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CHILD_NODE_FLAGS, BIN, ...args, 'run'], { cwd: APP, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });

@@ -5,13 +5,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { CHILD_NODE_FLAGS } from './helpers/node-child.js';
 
 const BIN = resolve('bin/wippy.js');
 const APP = resolve('test/fixtures/cli-app');
 const DEMO = resolve('config/default');
 
 function wippy(args: string[], opts: { cwd?: string; input?: string } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? APP, input: opts.input ?? '', encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...CHILD_NODE_FLAGS, BIN, ...args], { cwd: opts.cwd ?? APP, input: opts.input ?? '', encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -124,7 +125,7 @@ test('the default app runs the demo and exits 0, as npm start runs it (-C config
 });
 
 test('wippy run boots services and shuts down cleanly on SIGINT (exit code 130)', async () => {
-  const child = spawn(process.execPath, [BIN, 'run'], { cwd: APP, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CHILD_NODE_FLAGS, BIN, 'run'], { cwd: APP, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => { out += d; });

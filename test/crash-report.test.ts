@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createRuntime, type Runtime } from '../src/index.js';
+import { CHILD_NODE_FLAGS } from './helpers/node-child.js';
 
 const CRASHER = `
 local function deep(why) error(why) end
@@ -137,7 +138,7 @@ entries:
 
 test('wippy run --exec shows the crash report of an unwatched child on stderr by default', () => {
   const dir = crashApp();
-  const r = spawnSync(process.execPath, [resolve('bin/wippy.js'), 'run', '--exec', 'app:main'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...CHILD_NODE_FLAGS, resolve('bin/wippy.js'), 'run', '--exec', 'app:main'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'done');
   const lines = r.stderr.split('\n').filter((l) => l.includes('process crashed'));
@@ -150,7 +151,7 @@ test('wippy run --exec shows the crash report of an unwatched child on stderr by
 });
 
 test('wippy -c (--console) shows the crash report as a readable block with the Lua traceback', () => {
-  const r = spawnSync(process.execPath, [resolve('bin/wippy.js'), '-c', 'run', '--exec', 'app:main'], { cwd: crashApp(), encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...CHILD_NODE_FLAGS, resolve('bin/wippy.js'), '-c', 'run', '--exec', 'app:main'], { cwd: crashApp(), encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'done');
   assert.match(r.stderr, /^\[[\d:.]+\] ERROR: process crashed: app:child \{app:processes\|0x[0-9a-f]+\} on app:processes\n {4}Internal: .*child blew up\n {4}stack traceback:\n {8}\S/m);

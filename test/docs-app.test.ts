@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
+import { CHILD_NODE_FLAGS } from './helpers/node-child.js';
 
 const BIN = resolve('bin/wippy.js');
 const APP = resolve('test/fixtures/docs-app');
@@ -35,7 +36,7 @@ const EXPECTED: Array<[line: string, passed: number, skipped: number]> = [
 ];
 
 test('the docs app passes under `wippy test`: every test and every case, none lost', () => {
-  const r = spawnSync(process.execPath, [BIN, '-C', APP, 'test'], { encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(process.execPath, [...CHILD_NODE_FLAGS, BIN, '-C', APP, 'test'], { encoding: 'utf8', timeout: 300_000 });
   const out = r.stdout ?? '';
   assert.equal(r.status, 0, out + r.stderr);
   const lines = out.split('\n');

@@ -14,6 +14,7 @@ import { pino } from 'pino';
 import { createRuntime, Supervisor, type Runtime, type ExitInfo, WippyError } from '../src/index.js';
 import { encodeValue, decodeFrames, decodeValue, MAX_DEPTH } from '../src/codec/msgpack.js';
 import { LUA_EQ, luaMain } from './helpers/lua-asserts.js';
+import { CHILD_NODE_FLAGS } from './helpers/node-child.js';
 
 const HEADER = `${LUA_EQ}local function chain(depth)
   local t = {}
@@ -380,7 +381,7 @@ test('wippy run --exec with a result nested too deeply crashes the runtime: now 
     `      return { main = function() ${chain}; local ok, err = process.send("{node:control|0x00001}", "x", t); return ok == nil and tostring(err) == "process not found" end }`,
     '',
   ].join('\n'));
-  const run = (id: string) => spawnSync(process.execPath, [resolve('bin/wippy.js'), 'run', '--exec', id], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  const run = (id: string) => spawnSync(process.execPath, [...CHILD_NODE_FLAGS, resolve('bin/wippy.js'), 'run', '--exec', id], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
   const deep = run('app:deep');
   assert.equal(deep.status, 1, deep.stderr);
   assert.match(deep.stderr, /invalid process result: value nested deeper than 500 tables/);

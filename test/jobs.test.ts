@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, AbortError, JobTimeoutError, QueueFullError, WippyError, type Runtime } from '../src/index.js';
+import { CHILD_NODE_FLAGS } from './helpers/node-child.js';
 
 const HOSTS = [
   { id: 'app:processes', kind: 'process.host', host: { workers: 2, queue_size: 2 } },
@@ -221,7 +222,7 @@ describe('scripts that never call stop() exit by themselves', () => {
     writeFileSync(file, `import { createRuntime } from ${JSON.stringify(index)};\n` +
       `const rt = await createRuntime({ entries: ${JSON.stringify(ENTRIES)} });\n${body}\n`);
     // the timeout only guards the test run against a hang; the assertion is the exit status
-    return spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 120_000 });
+    return spawnSync(process.execPath, [...CHILD_NODE_FLAGS, file], { encoding: 'utf8', timeout: 120_000 });
   };
 
   test('after jobs (one aborted while running)', () => {

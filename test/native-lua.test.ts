@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { bareLua, type BareLua } from './helpers/lua-module.js';
 import { luaFactory, luaModuleKind } from '../src/lua/module.js';
+import { CHILD_NODE_FLAGS } from './helpers/node-child.js';
 
 const CASES = readFileSync(path.resolve('test/lua/coroutines.lua'), 'utf8');
 
@@ -185,7 +186,7 @@ function workerThrows(kind: string, rounds: number): { result: unknown; throwsIn
   const dir = mkdtempSync(path.join(tmpdir(), 'native-lua-'));
   const log = path.join(dir, 'throws.log');
   try {
-    const out = execFileSync(process.execPath, ['--import', path.resolve('test/fixtures/native/count-throws.mjs'),
+    const out = execFileSync(process.execPath, [...CHILD_NODE_FLAGS, '--import', path.resolve('test/fixtures/native/count-throws.mjs'),
       path.resolve('test/fixtures/native/pingpong.mjs'), String(rounds)],
     { env: { ...process.env, WIPPY_LUA: kind, THROWS_LOG: log }, encoding: 'utf8', timeout: 60_000 });
     const lines = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l !== '') : [];

@@ -9,6 +9,7 @@ import { mkdtempSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHILD_NODE_FLAGS } from './helpers/node-child.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'wippy-pack-'));
@@ -56,10 +57,10 @@ test('npm pack ships the compiled package, not the sources, tests or benchmarks'
       console.log(await rt.exec('app:square', [12]));
       await rt.close();
     `);
-    const run = spawnSync(process.execPath, ['main.js'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+    const run = spawnSync(process.execPath, [...CHILD_NODE_FLAGS, 'main.js'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stdout, '144\n');
-    const cli = spawnSync(process.execPath, [join(nm, 'wippy-ts', 'bin', 'wippy.js'), '--help'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+    const cli = spawnSync(process.execPath, [...CHILD_NODE_FLAGS, join(nm, 'wippy-ts', 'bin', 'wippy.js'), '--help'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
     assert.equal(cli.status, 0, cli.stderr);
     assert.match(cli.stdout, /Usage: wippy/);
   });

@@ -12,6 +12,7 @@ import parsePrometheus from 'parse-prometheus-text-format';
 import { socketPath } from '../src/ops/socket.js';
 import type { Snapshot } from '../src/ops/snapshot.js';
 import type { ProcessRow } from '../src/runtime/stats.js';
+import { CHILD_NODE_FLAGS } from './helpers/node-child.js';
 
 const BIN = resolve('bin/wippy.js');
 const N = 250;
@@ -87,13 +88,13 @@ function app(config = ''): string {
 }
 
 function wippy(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, env, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...CHILD_NODE_FLAGS, BIN, ...args], { cwd, env, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** `wippy run` in `dir`; resolves once its stderr has `until`. */
 async function run(dir: string, env: NodeJS.ProcessEnv, until: RegExp) {
-  const child = spawn(process.execPath, [BIN, 'run'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CHILD_NODE_FLAGS, BIN, 'run'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => { err += d; });
   const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));

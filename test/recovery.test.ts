@@ -15,6 +15,7 @@ import { pino } from 'pino';
 import { createRuntime, createRegistry, Supervisor, WippyError, type ExitInfo, type Runtime, type WorkerDown } from '../src/index.js';
 import { TidPool } from '../src/runtime/recovery.js';
 import { MAX_THREADS } from '../src/shm/layout.js';
+import { CHILD_NODE_FLAGS } from './helpers/node-child.js';
 
 const silent = pino({ level: 'silent' });
 const lua = (id: string, body: string) => ({ id, kind: 'process.lua', method: 'main', modules: ['time'],
@@ -306,7 +307,7 @@ test('wippy run --exec ends on SIGTERM even when the shutdown wedges a worker', 
     '      end }',
     '',
   ].join('\n'));
-  const child = spawn(process.execPath, [resolve('bin/wippy.js'), 'run', '--exec', 'app:spin'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CHILD_NODE_FLAGS, resolve('bin/wippy.js'), 'run', '--exec', 'app:spin'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => { out += d; });

@@ -10,6 +10,7 @@ import { loadApp } from '../src/registry/loader.js';
 import { createRegistry } from '../src/registry/registry.js';
 import { WasmFunctions } from '../src/wasm/functions.js';
 import { WasmProcess, WasmProcessTable, runWasmProcess, type WasmExit } from '../src/wasm/process.js';
+import { CHILD_NODE_FLAGS } from './helpers/node-child.js';
 
 const BIN = path.resolve('bin/wippy.js');
 const APP = path.resolve('test/fixtures/wasm/app');
@@ -17,7 +18,7 @@ const ROOT = path.resolve('test/fixtures/wasm');
 const MANIFEST = JSON.parse(readFileSync(path.join(ROOT, 'manifest.json'), 'utf8')) as Record<string, string>;
 
 function wippy(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: APP, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...CHILD_NODE_FLAGS, BIN, ...args], { cwd: APP, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

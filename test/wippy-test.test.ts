@@ -6,12 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
+import { CHILD_NODE_FLAGS } from './helpers/node-child.js';
 
 const BIN = resolve('bin/wippy.js');
 const APP = resolve('test/fixtures/test-app');
 
 function wippyTest(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, '-C', APP, 'test', ...args], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [...CHILD_NODE_FLAGS, BIN, '-C', APP, 'test', ...args], { encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
