@@ -21,7 +21,8 @@
 // every new process coroutine and every module chunk's coroutine passes) sets the profiler's hook
 // on the coroutine, and so does copool.lua's coroutine.create (the C spawn takes a coroutine
 // without sched.lua; a reused coroutine keeps its hook); sandbox.lua's make_env of a process's
-// module (every process.lua process started on a worker, from Lua or from C) counts spawns. What runs in C (native/lua/lspawn.c and the other hot paths) has no VM instructions and
+// module (every process.lua process started on a worker, from Lua or from C) counts spawns (the
+// C make_env of native/lua/lenv.c through a wrapper the profiler leaves out of the totals). What runs in C (native/lua/lspawn.c and the other hot paths) has no VM instructions and
 // no hook calls of its own: its bytes are charged to the Lua function that ran before it, and
 // the Lua it calls (add, arrive, make_env, ...) is counted as any Lua.
 // Then `dist/bench/run.js --only W --workers 1 --quick` runs there with WIPPY_BENCH_HOOK=0 (no
@@ -72,12 +73,14 @@ do -- spliced in by bench/spawn-count.ts (a copy of the kernel; never committed)
     if info.what == "C" then return "C " .. tostring(info.name) end
     return info.short_src .. ":" .. info.linedefined .. (info.name and (" " .. info.name) or "")
   end
+  -- the C make_env (native/lua/lenv.c, session 12) is wrapped to count spawns (sandbox.lua, below);
+  -- the wrapper's own instructions and calls are the profiler's (left out of the totals)
   local function h(ev)
     if not on then return end
     local m = gcount("count")
     if lastkey then bytes[lastkey] = (bytes[lastkey] or 0) + (m - last) end
-    local info = getinfo(2, "Sn")
-    local k = info and key_of(info) or ("(no frame at level 2: " .. ev .. ")")
+    local info = getinfo(2, "Snf")
+    local k = info and (info.func == __SPAWN_COUNT_ENV and "__SPAWN_COUNT_ENV" or key_of(info)) or ("(no frame at level 2: " .. ev .. ")")
     if ev == "count" then instr[k] = (instr[k] or 0) + 1 else calls[k] = (calls[k] or 0) + 1 end
     lastkey = k
     last = gcount("count")
@@ -151,6 +154,11 @@ function prepare(root: string): string {
   // every process.lua process started on a worker gets its module's environment (sandbox.lua
   // make_env without `loaded`), from the Lua start_here or the C spawn
   splice('sandbox.lua', '  make_env = function(E, P, loaded)\n', '    if __SPAWN_COUNT and loaded == nil then __SPAWN_COUNT() end\n');
+  // ... and when it is C (lenv.c), a counting wrapper around it
+  if (readFileSync(join(k, 'sandbox.lua'), 'utf8').includes('deps.envmaker(')) {
+    splice('sandbox.lua', '  M.make_env = make_env\n', '  if deps.envmaker then local c = make_env; make_env = function(E, P, loaded) '
+      + 'if __SPAWN_COUNT and loaded == nil then __SPAWN_COUNT() end return c(E, P, loaded) end; __SPAWN_COUNT_ENV = make_env end\n', true);
+  }
   return dir;
 }
 

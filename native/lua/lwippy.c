@@ -26,6 +26,9 @@
 **                                                           lqspawn.c: a queued one, lexit.c)
 **   eventer(deliver, ev_probe) -> arrive, take              an event's arrival and the events
 **                                                           channel's take (levent.c)
+**   envmaker(LOADED, REQUIRE, require_for, ENV_MT, compiled, compile) -> make_env, compile
+**                                                           a process's environment and its entry's
+**                                                           chunk (lenv.c)
 **   step                                                    { input, output, block }: a step's
 **                                                           input and output in memory (lstep.c)
 **   version                                                 1
@@ -46,6 +49,7 @@ int luaW_open_step (lua_State *L);  /* lstep.c: pushes { input, output, block } 
 int luaW_open_job (lua_State *L);  /* ljob.c: pushes jobslot */
 int luaW_open_spawn (lua_State *L);  /* lspawn.c: pushes { exiter } */
 int luaW_open_event (lua_State *L);  /* levent.c: pushes eventer */
+int luaW_open_env (lua_State *L);  /* lenv.c: pushes envmaker */
 
 static int luaopen_wippy_native (lua_State *L) {
   lua_createtable(L, 0, 4);
@@ -73,6 +77,8 @@ static int luaopen_wippy_native (lua_State *L) {
   lua_setfield(L, -2, "spawn");
   luaW_open_event(L);
   lua_setfield(L, -2, "eventer");
+  luaW_open_env(L);
+  lua_setfield(L, -2, "envmaker");
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "version");
   return 1;

@@ -114,11 +114,12 @@ local wire = loadmod("wire")() -- frame field indices and shared constants (gene
 -- same-worker message's arrival in C (ldeliver.c); sender: process.send's common case in C, ending
 -- in that arrival (lsend.c); receiver: a channel receive's common cases in C (lrecv.c); jobslot: a
 -- job's START round in C (ljob.c, with the runner); spawn: a process's start and end's common case
--- in C (lspawn.c); eventer: an event's arrival and the events channel's take in C (levent.c); all
+-- in C (lspawn.c); eventer: an event's arrival and the events channel's take in C (levent.c);
+-- envmaker: sandbox.lua's make_env and compile's cache hit in C (lenv.c); all
 -- off when the host sets __MODS.__csched = "0" (WIPPY_CSCHED=0: an A/B of the Lua on the same
 -- module).
 local native_msg, native_counthook, native_rebind, native_runner, native_deliverer, native_sender
-local native_receiver, native_spawn, native_eventer
+local native_receiver, native_spawn, native_eventer, native_envmaker
 do
   local nat = type(package) == "table" and type(package.loaded) == "table" and package.loaded["wippy.native"]
   native_msg = type(nat) == "table" and nat.msg or nil
@@ -130,6 +131,7 @@ do
   native_receiver = native_deliverer and nat.receiver or nil
   native_spawn = native_deliverer and nat.spawn or nil
   native_eventer = native_deliverer and nat.eventer or nil
+  native_envmaker = native_deliverer and nat.envmaker or nil
 end
 local copool = loadmod("copool")({ rebind = native_rebind, mem_cap_kb = mem_cap_kb })
 local sched = loadmod("sched")({ H = H, err = err, run = run, mem_cap_kb = mem_cap_kb,
@@ -158,7 +160,7 @@ local sandbox = loadmod("sandbox")({
   err = err, is_error = is_error, error_message = errmsg, memory_error = run.memory_error,
   safestring = run.safestring, safetable = run.safetable, sandbox_math = run.sandbox_math,
   safe_os_date = run.safe_os_date, errors = run.errors, channel = channel.channel,
-  write = H.write, entries = entries,
+  write = H.write, entries = entries, envmaker = native_envmaker,
 })
 local readonly, builtin = sandbox.readonly, sandbox.builtin
 

@@ -237,19 +237,23 @@ return function(deps)
     local imports = E.imports or {}
     local solo = next(imports) == nil
     req = function(name)
-      if type(name) ~= "string" then error("bad argument #1 to 'require' (string expected)", 2) end
       local P = run.cp
-      if not P then error("require: no process is running", 2) end
       -- A built-in module the entry lists, for an entry that imports no library: one value for
       -- every process, so what `loaded` would keep for it is that value again, and no other
       -- entry's require ever reads this process's `loaded` (only a library, loaded through
       -- `imports`, shares it; an upgrade starts a new one). Returned without the per-process
       -- table: most processes require only built-ins, and then never make one (80 bytes and an
-      -- entry in the weak LOADED per spawn).
-      if solo and allowed[name] then
+      -- entry in the weak LOADED per spawn). Tested before the argument's type (a call to
+      -- `type` and a string compare less per require): it answers only for a name `builtin`
+      -- holds, and every key of `builtin` is a string (init.lua registers modules by name), so
+      -- a name that is not a string still gets the error below, and no process running still
+      -- gets its own.
+      if solo and P and allowed[name] then
         local b = builtin[name]
         if b ~= nil then return b end
       end
+      if type(name) ~= "string" then error("bad argument #1 to 'require' (string expected)", 2) end
+      if not P then error("require: no process is running", 2) end
       local loaded = LOADED[P]
       if not loaded then loaded = {}; LOADED[P] = loaded end
       local v = loaded[name]
@@ -290,6 +294,14 @@ return function(deps)
     local env = setmetatable({ _G = false, require = require_for(E) }, ENV_MT)
     env._G = env
     return env
+  end
+  -- Our module's C (native/lua/lenv.c; nil on wasmoon's module and with WIPPY_CSCHED=0): make_env
+  -- and compile's cache hit, the same steps on the same tables, without two Lua calls (and
+  -- require_for's and setmetatable's) per spawn.
+  if deps.envmaker then
+    local lua_compile = compile
+    make_env, compile = deps.envmaker(LOADED, REQUIRE, require_for, ENV_MT, compiled, lua_compile)
+    M.compile = compile
   end
   M.make_env = make_env
 

@@ -1,0 +1,102 @@
+/*
+** lenv.c: a process's global table and its entry's compiled chunk in C (`wippy.native.envmaker`,
+** opened by lwippy.c): sandbox.lua's make_env and compile's cache hit, the same steps on the same
+** tables, for every spawn (lspawn.c calls both per process, spawn.lua's Lua spawn and upgrade.lua
+** too).
+**
+**   envmaker(LOADED, REQUIRE, require_for, ENV_MT, compiled, compile) -> make_env, compile
+**     LOADED, REQUIRE, compiled: sandbox.lua's tables (process record -> loaded modules, entry ->
+**     its require, entry id -> chunk); require_for, compile: its Lua functions; ENV_MT: the
+**     environments' metatable.
+**   make_env(E, P, loaded) -> env: sandbox.lua's make_env. When loaded is nil, LOADED[P] is read
+**     and, if set, cleared (a raw read and write: LOADED's metatable has only __mode); the require
+**     is REQUIRE[E] (raw: REQUIRE's metatable has only __mode), else require_for(E) (the Lua, which
+**     makes and records it, or raises as it would); then the table { _G = env, require = req }
+**     with its two keys inserted in the Lua constructor's order (_G, require) into a 2-node hash
+**     part, so its layout, and so pairs's order, is the Lua's; then ENV_MT as its metatable
+**     (lua_setmetatable: what setmetatable does for a table whose metatable has no __metatable
+**     and a metatable without __gc).
+**   compile(E, id) -> chunk | nil, err: compiled[id] (raw: a plain table) when set; else the Lua
+**     compile(E, id), whose results (and errors) are returned as they come.
+**
+** Why, measured (docs/design/native-core.md, "The cost of a spawn", session 12): make_env and
+** compile were two Lua calls from the C spawn per process, 24 VM instructions and three more
+** calls (require_for, setmetatable, a table read each), 5.3% of the worker's time in spawn+exit's
+** steady state.
+**
+** What it may call: require_for and compile (Lua), the Lua C API. On wasmoon's module (no
+** wippy.native) and with WIPPY_CSCHED=0 the Lua make_env and compile run;
+** test/native-env.test.ts runs both on the same sequences.
+*/
+#include "lua.h"
+#include "lauxlib.h"
+
+#define U_LOADED lua_upvalueindex(1)
+#define U_REQUIRE lua_upvalueindex(2)
+#define U_REQUIRE_FOR lua_upvalueindex(3)
+#define U_ENV_MT lua_upvalueindex(4)
+#define U_COMPILED lua_upvalueindex(5)
+#define U_COMPILE lua_upvalueindex(6)
+
+/* make_env(E, P, loaded) -> env (see the top) */
+static int make_env (lua_State *L) {
+  lua_settop(L, 3);
+  if (lua_isnil(L, 3)) {
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, U_LOADED) != LUA_TNIL) {
+      lua_pushvalue(L, 2);
+      lua_pushnil(L);
+      lua_rawset(L, U_LOADED);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pushvalue(L, 1);  /* index 4: the require */
+  if (lua_rawget(L, U_REQUIRE) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushvalue(L, U_REQUIRE_FOR);
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+  }
+  lua_createtable(L, 0, 2);  /* index 5: the environment */
+  lua_pushvalue(L, 5);
+  lua_setfield(L, 5, "_G");
+  lua_pushvalue(L, 4);
+  lua_setfield(L, 5, "require");
+  lua_pushvalue(L, U_ENV_MT);
+  lua_setmetatable(L, 5);
+  return 1;
+}
+
+/* compile(E, id) -> chunk | what the Lua compile returns (see the top) */
+static int compile (lua_State *L) {
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, U_COMPILED) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
+  lua_pushvalue(L, U_COMPILE);
+  lua_insert(L, 1);
+  lua_call(L, 2, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* envmaker(LOADED, REQUIRE, require_for, ENV_MT, compiled, compile) -> make_env, compile */
+static int envmaker (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  luaL_checktype(L, 5, LUA_TTABLE);
+  luaL_checktype(L, 6, LUA_TFUNCTION);
+  lua_settop(L, 6);
+  for (int i = 1; i <= 6; i++) lua_pushvalue(L, i);
+  lua_pushcclosure(L, make_env, 6);
+  for (int i = 1; i <= 6; i++) lua_pushvalue(L, i);
+  lua_pushcclosure(L, compile, 6);
+  return 2;
+}
+
+/* pushes envmaker (lwippy.c puts it into wippy.native) */
+int luaW_open_env (lua_State *L) {
+  lua_pushcfunction(L, envmaker);
+  return 1;
+}
