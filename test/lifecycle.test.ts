@@ -145,6 +145,51 @@ const scenarios: Scenario[] = [
     assert(process.registry.register("cancel-observer"))
     return process.inbox():receive():payload():data()`) },
   { name: 'killer', source: main(`local pid = ...; time.sleep("20ms"); process.terminate(pid)`) },
+  // a process's threads are closed when it ends: the main thread (P.main) and the others (the set
+  // P.threads, which holds only threads beside the main one), each thread's to-be-closed variable
+  // telling the watcher which thread it was
+  { name: 'closer', source: main(`
+    local watcher, main_returns = ...
+    local function closing(which)
+      return setmetatable({}, { __close = function() process.send(watcher, "closing", which) end })
+    end
+    for i = 1, 2 do
+      coroutine.spawn(function()
+        local x <close> = closing("side" .. i)
+        process.send(watcher, "ready", "side" .. i)
+        time.sleep("1h")
+      end)
+    end
+    local x <close> = not main_returns and closing("main") or nil
+    process.send(watcher, "ready", "main")
+    process.inbox():receive() -- "go": by then the other two threads are parked
+    return "done"`) },
+  { name: 'thread_close', source: main(`
+    local inbox, ev = process.inbox(), process.events()
+    local function texts(topic, n)
+      local got = {}
+      for i = 1, n do
+        local m = inbox:receive()
+        eq(m:topic(), topic); got[#got + 1] = m:payload():data()
+      end
+      table.sort(got)
+      return table.concat(got, " ")
+    end
+    -- terminated while every thread is parked: the main thread and both others are closed
+    local pid = process.spawn_monitored("test:closer", "test:processes", process.pid(), false)
+    eq(texts("ready", 3), "main side1 side2")
+    eq(process.terminate(pid), true)
+    eq(texts("closing", 3), "main side1 side2")
+    local e = ev:receive()
+    eq(e.from, pid); eq(tostring(e.result.error), "process terminated")
+    -- the main thread returns while the two others are parked: they are closed at its exit
+    pid = process.spawn_monitored("test:closer", "test:other", process.pid(), true)
+    eq(texts("ready", 3), "main side1 side2")
+    process.send(pid, "go")
+    eq(texts("closing", 2), "side1 side2")
+    e = ev:receive()
+    eq(e.from, pid); eq(e.result.value, "done")
+    return true`) },
 ];
 
 for (const workers of [1, 2]) describe(`${workers} worker(s) per process host`, () => {
@@ -152,7 +197,7 @@ for (const workers of [1, 2]) describe(`${workers} worker(s) per process host`, 
   before(async () => { rt = await scenarioRuntime(scenarios, { workers }); });
   after(async () => { await rt.stop(1000); });
 
-  for (const name of ['exec_tests', 'context_tests', 'cancel_terminate', 'monitor_tests', 'link_chain']) {
+  for (const name of ['exec_tests', 'context_tests', 'cancel_terminate', 'monitor_tests', 'link_chain', 'thread_close']) {
     test(`lua: ${name}`, async () => {
       assert.equal(await rt.exec(`test:${name}`), true);
     });

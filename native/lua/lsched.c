@@ -60,7 +60,7 @@
 
 /* the field names it reads or writes */
 #define KEYS(X) \
-  X(dead) X(proc) X(nrun) X(alive) X(cur) X(cp) X(red) X(st) X(share_at) X(mrec) X(co) X(n) \
+  X(dead) X(proc) X(nrun) X(alive) X(cur) X(cp) X(red) X(share_at) X(mrec) X(co) X(n) \
   X(a1) X(a2) X(upgrade_req) X(npending) X(nsubs) X(exit_pending) X(now)
 
 typedef struct Sched {
@@ -155,9 +155,9 @@ static void resume_thread (lua_State *L, Sched *S, TValue *pout, TValue *stout) 
   setf(L, V(run), S->k_cp, &p);
   setivalue(&v, 0);
   setf(L, &p, S->k_red, &v);
-  getf(L, &p, S->k_st, &st);  /* ptable.lua's figures: [1] runs */
-  /* run() charges the resume's time to st[2] after it: T.proc and P.st are never reassigned
-  ** (sched.lua new_thread, spawn.lua new_proc), so the Lua loop's `T.proc.st` reads these */
+  setobj(L, &st, &p);  /* ptable.lua's figures, the record's array part: [1] runs */
+  /* run() charges the resume's time to p[2] after it: T.proc is never reassigned (sched.lua
+  ** new_thread), so the Lua loop's `T.proc` reads this */
   setobj(L, pout, &p);
   setobj(L, stout, &st);
   geti(L, &st, 1, &v);
@@ -270,7 +270,7 @@ static int run (lua_State *L) {
     setobj(L, &now, s2v(L->top - 1));  /* index 2: anchored (a number) */
     if (ttisnil(&p)) {  /* not resumed (dead, or its process gone): the Lua's reads */
       getf(L, &T, S->k_proc, &p);
-      getf(L, &p, S->k_st, &st);
+      setobj(L, &st, &p);
     }
     geti(L, &st, 2, &v);
     arith(L, LUA_OPSUB, &now, V(tlast), &d);

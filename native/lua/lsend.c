@@ -63,7 +63,7 @@
   X(remote_uniq) X(remote_host) X(host_of_tid) X(H) X(FN_HOST_MARK) \
   X(encode_frame_out) X(outbox) X(end_step)
 #define KEYS(X) \
-  X(cp) X(cur) X(ctx_actor) X(ctx_scope) X(home) X(alive) X(pid) X(st) X(sendb) X(proc) X(red) \
+  X(cp) X(cur) X(ctx_actor) X(ctx_scope) X(home) X(alive) X(pid) X(sendb) X(proc) X(red) \
   X(route) X(m)
 
 typedef struct Send {
@@ -214,12 +214,11 @@ static int send (lua_State *L) {
   luaW_deliver_at(L, S->D, off);
 tail:
   lua_settop(L, 4);
-  /* st[4] = st[4] + 1: messages sent (ptable.lua) */
+  /* P[4] = P[4] + 1: messages sent (ptable.lua; the record's array part, spawn.lua new_proc) */
   setivalue(&one, 1);
-  getf(L, &P, K(st), &y);
-  geti(L, &y, 4, &x);
+  geti(L, &P, 4, &x);
   arith(L, LUA_OPADD, &x, &one, &x);
-  seti(L, &y, 4, &x);
+  seti(L, &P, 4, &x);
   /* b = (P.sendb or 0) + 1 */
   getf(L, &P, K(sendb), &x);
   if (l_isfalse(&x)) setivalue(&x, 0);

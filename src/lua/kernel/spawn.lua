@@ -243,16 +243,22 @@ return function(deps)
     return mt
   end
 
-  local function new_proc(pid, uniq, id, host, hostrec)
+  local function new_proc(pid, uniq, id, host, hostrec, Ent)
     return setmetatable({
-      pid = pid, uniq = uniq, id = id, host = host, alive = true,
-      nthreads = 0, nrun = 0, -- (threads: made with its first member, sched.lua new_thread)
+      -- the process table's figures (ptable.lua), the record's array part: [1] resumes, [2] ms
+      -- run, [3] Lua heap growth over its resumes (KiB), [4] messages sent, [5] start
+      -- (wall-clock seconds). Not five keys: they took the record past 32 hash slots, to 64
+      -- (+768 bytes per process, measured with the hold bench: 3,688 -> 4,456 bytes). Not a
+      -- table of their own (`st`, until session 12): a table header (32 bytes) and an object
+      -- for the collector per spawn, and a key of the record. The array part holds nothing
+      -- else: nothing in the kernel indexes a record by number but these readers (sched.lua's
+      -- resume, process.lua's and lsend.c's send, ptable.lua).
+      0, 0, 0, 0, step_wall(),
+      -- nine keys: a hash part of 16 slots from the start (eight would make 8, and the record's
+      -- rehash to 16 at its ninth key would also size the array part for 8 figures)
+      pid = pid, uniq = uniq, id = id, host = host, alive = true, entry = Ent,
+      nthreads = 0, nrun = 0, -- (threads: the threads beside the main one, sched.lua new_thread)
       red = 0, -- written by every resume (sched.lua resume_thread)
-      -- the process table's figures (ptable.lua), in one array: resumes, ms run, Lua heap growth
-      -- over its resumes (KiB), messages sent, start (wall-clock seconds). One field, not five:
-      -- five more keys took the record past 32 hash slots, to 64 (+768 bytes per process,
-      -- measured with the hold bench: 3,688 -> 4,456 bytes); the array costs ~130.
-      st = { 0, 0, 0, 0, step_wall() },
     }, proc_meta[hostrec] or meta_of(hostrec))
   end
 
@@ -291,7 +297,7 @@ return function(deps)
       local ph = body.pid_host
       pid = fmt_pid(ph == host_itself and host or ph(id, host, SELF), uniq)
     end
-    local P = new_proc(pid, uniq, id, host, hostrec) -- budget, max_mailbox, terminal: the host's (meta_of)
+    local P = new_proc(pid, uniq, id, host, hostrec, Ent) -- budget, max_mailbox, terminal: the host's (meta_of)
     if P.terminal then P.args = { n = n, tunpack(args, 1, n) } end
     if hostrec.security and not (ctx and (ctx.actor or ctx.scope or ctx.security_config)) then
       ctx = { values = ctx and ctx.values, options = ctx and ctx.options, security_config = hostrec.security }
@@ -307,7 +313,6 @@ return function(deps)
       end
       P.ctx_actor, P.ctx_scope = security.decode_ctx(ctx)
     end
-    P.entry = Ent
     local main, kind, ierr = body.instantiate(Ent, code, P, args, n)
     if not main then
       H.dead(uniq)
@@ -317,8 +322,9 @@ return function(deps)
     add(P)
     if not minted then count_load(1) end
     validated[id] = true
-    -- a set made with its member (a constructor: no rehash of an empty table, as set_of would)
-    if watcher then P.watchers = { [watcher] = true } end
+    -- the watcher as itself, no set (pids.lua watch); the link in a set made with its member (a
+    -- constructor: no rehash of an empty table, as set_of would)
+    if watcher then P.watchers = watcher end
     if link then P.links = { [link] = true } end
     -- the main thread, queued (new_thread with n)
     if co then
