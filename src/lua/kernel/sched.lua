@@ -358,7 +358,7 @@ return function(deps)
   -- failed was already taken off its queue. A pcall per resume would cost on every message.
   local budget, t0 = 0, 0
   -- The clock when the current resume began (the previous resume's end): its process is charged
-  -- the difference after it (P.st[2], the process table of ptable.lua).
+  -- the difference after it (P[2], the process table of ptable.lua).
   local tlast = 0
 
   -- On our Lua module the common iteration below (a thread record at the head: pop, resume, clock)

@@ -210,21 +210,24 @@ return function(deps)
 
   ---------------------------------------------------------------------------------------------
   -- Starting a process on this worker.
-  -- The record of a process: 16 hash slots (416 bytes) for an idle one, not 32 (800). A Lua table's
-  -- hash part is a power of two, so what counts is the number of keys the record holds itself: the
-  -- constructor below names 10 (nil fields count too, so none is listed), and a process that has
-  -- run and blocked in its inbox adds entry, main, inbox and nsubs (14). Everything else starts as
+  -- The record of a process: 16 hash slots (416 bytes, and 80 for the array part's five figures)
+  -- for an idle one, not 32 (800). A Lua table's hash part is a power of two, so what counts is the
+  -- number of keys the record holds itself: the constructor below names 9 (nil fields count too,
+  -- so none is listed), and a process that has run and blocked in its inbox adds main, inbox and
+  -- nsubs (12). Everything else starts as
   -- a default read through the record's metatable, one per host (`proc_meta`): the host's figures
   -- (budget, max_mailbox, terminal), the counters (seq, unread, sendb, npending, nsubs), the flags
   -- (doomed, trap_links), the shared empty sets (pids.lua NONE) and queue (channel.lua EMPTYQ). A
   -- write makes the field the record's own (the sets through set_of), so only what a process
   -- uses costs it; a busy one passes 16 keys and rehashes to 32 slots once. A monitored process
-  -- that returns holds 16 at the end (the 10 below, entry, main, watchers, exit_value, finalized,
-  -- notified): one more key, and every such exit would rehash it to 32 slots (a 768-byte
-  -- allocation), which is why the resume's sharing mark lives in `run` (sched.lua), not here. Rejected: the
-  -- counters in an array like `st` (every reader in mailbox.lua, process.lua, ptable.lua would
-  -- index by number). Measured with the hold bench: docs/design/native-core.md, "Memory per
-  -- process". Nothing in the kernel reads a record with rawget, next or pairs.
+  -- that returns holds 14 at the end (the 9 below, main, watchers, exit_value, finalized,
+  -- notified); before session 12 it held 16 (with `st` and `threads`), and one more key would
+  -- rehash every such exit to 32 slots (a 768-byte allocation), which is why the resume's sharing
+  -- mark lives in `run` (sched.lua), not here. Rejected: the counters in an array like `st` as
+  -- keys of the record, or mailbox.lua's (`seq`, `unread`, ...) in its array part (every reader
+  -- would index by number, for no table saved: they are keys only once written). Measured with
+  -- the hold bench: docs/design/native-core.md, "Memory per process". Nothing in the kernel reads
+  -- a record with rawget, next or pairs, nor by number but the five figures (new_proc).
   local proc_meta = setmetatable({}, { __mode = "k" }) -- host record -> metatable of its processes
   local function meta_of(hostrec)
     local mt = proc_meta[hostrec]
