@@ -122,6 +122,34 @@ const scenarios: Scenario[] = [
     ok, err = process.monitor()
     has(err, "monitor requires a destination argument")
     return true`) },
+  // a spawn's watcher is held as itself (no set); a second monitor makes the set of both, and both
+  // hear the EXIT. The second monitor sends the target its "exit" itself, after monitoring it, so
+  // the monitor reaches the target first on any worker.
+  { name: 'co_monitor', source: main(`
+    local target, back = ...
+    eq(process.monitor(target), true)
+    process.send(target, "exit", "bye")
+    local e = process.events():receive()
+    eq(e.from, target)
+    process.send(back, "heard", e.result.value)`) },
+  { name: 'watchers_tests', source: main(`
+    local inbox, ev = process.inbox(), process.events()
+    local w = process.spawn_monitored("test:waiter", "test:processes")
+    process.spawn("test:co_monitor", "test:other", w, process.pid())
+    local e = ev:receive()
+    eq(e.kind, process.event.EXIT); eq(e.from, w); eq(e.result.value, "bye", "the spawner hears")
+    local m = inbox:receive()
+    eq(m:topic(), "heard"); eq(m:payload():data(), "bye", "and so does the second monitor")
+    -- the spawner's unmonitor leaves the other watcher; its own watch ends (no EXIT for it)
+    w = process.spawn_monitored("test:waiter", "test:processes")
+    eq(process.unmonitor(w), true)
+    process.spawn("test:co_monitor", "test:other", w, process.pid())
+    m = inbox:receive()
+    eq(m:topic(), "heard"); eq(m:payload():data(), "bye")
+    local probe = process.spawn_monitored("test:square", "test:processes", 3)
+    e = ev:receive()
+    eq(e.from, probe, "no EXIT from the unmonitored child")
+    return true`) },
   { name: 'link_chain_child', source: main(`
     local depth = ...
     if depth > 1 then process.spawn_linked("test:link_chain_child", depth % 2 == 0 and "test:other" or "test:processes", depth - 1)
@@ -209,7 +237,7 @@ for (const workers of [1, 2]) describe(`${workers} worker(s) per process host`, 
   before(async () => { rt = await scenarioRuntime(scenarios, { workers }); });
   after(async () => { await rt.stop(1000); });
 
-  for (const name of ['exec_tests', 'context_tests', 'cancel_terminate', 'monitor_tests', 'link_chain', 'thread_close']) {
+  for (const name of ['exec_tests', 'context_tests', 'cancel_terminate', 'monitor_tests', 'link_chain', 'thread_close', 'watchers_tests']) {
     test(`lua: ${name}`, async () => {
       assert.equal(await rt.exec(`test:${name}`), true);
     });
