@@ -1,4 +1,6 @@
 -- The life and death of a process: lifecycle events, exit, links, monitors, crash reports.
+-- (Over 500 lines: exit, finalize, notify_exit and the scheduler's thread_done / thread_failed
+-- share the record's reading of its threads and watchers, which lexit.c binds by name.)
 --
 -- Events. EXIT goes to every watcher (a monitor, a supervising service, an exec caller) with the
 -- result { value } or { error } (a function frame that returned several values: { value, values
