@@ -31,7 +31,7 @@ const SETUP = String.raw`
     release_names = function(P) released[#released + 1] = P; F.logf("release names of %s", P.pid) end,
     hosts = { ["app:host"] = {}, ["app:quiet"] = { crash_reports = false } },
     cancel_execs = function(P) cancelled[#cancelled + 1] = P.pid end,
-    wire = module("wire")(), set_of = F.set_of,
+    wire = module("wire")(), set_of = F.set_of, watch = F.watch, unwatch = F.unwatch,
   })
   A = F.proc("{app|0x00001}", { uniq = 1 })
   B = F.proc("{app|0x00002}", { uniq = 2 })
@@ -51,6 +51,43 @@ test('a normal exit: watchers get EXIT with the value, links are just removed, n
     F.has(log, 'post 5 {ul,{app|0x00003},{app|0x00001}}', "the remote link is told to unlink")
     F.hasnt(log, "crash")
     F.eq(A.notified, true)
+  `));
+
+test('P.watchers in either form: the one watcher itself (as a monitored spawn starts it), a set past one, none', () =>
+  run(String.raw`
+    local C = F.proc("{app|0x00004}", { uniq = 4 })
+    A.watchers = B.pid -- (spawn.lua start_here, lspawn.c)
+    L.topo(A.pid, "mon", B.pid)
+    F.eq(A.watchers, B.pid, "the same watcher again: still itself")
+    L.topo(A.pid, "mon", C.pid)
+    F.eq(type(A.watchers), "table", "a second watcher: a set")
+    F.eq(A.watchers[B.pid], true); F.eq(A.watchers[C.pid], true)
+    L.topo(A.pid, "um", B.pid)
+    F.eq(A.watchers[B.pid], nil); F.eq(A.watchers[C.pid], true)
+    L.exit(A, 7, nil)
+    F.has(F.logged(), "arrive {app|0x00004} pid.exit from {app|0x00001} value=7")
+    F.hasnt(F.logged(), "arrive {app|0x00002}", "unwatched")
+    -- the one watcher itself hears of an error exit: no crash report
+    F.clear()
+    B.watchers = C.pid
+    L.kill(B, F.err("Internal", "boom"))
+    F.has(F.logged(), "arrive {app|0x00004} pid.exit from {app|0x00002} error=boom")
+    F.hasnt(F.logged(), "crash")
+    -- the one watcher removed: the shared empty set, and an error exit nobody hears of is reported
+    F.clear()
+    local D = F.proc("{app|0x00005}", { uniq = 5 })
+    D.watchers = C.pid
+    L.topo(D.pid, "um", "{app|0x00009}")
+    F.eq(D.watchers, C.pid, "another PID's unmonitor leaves it")
+    L.topo(D.pid, "um", C.pid)
+    F.eq(D.watchers, F.NONE)
+    L.kill(D, F.err("Internal", "alone"))
+    F.hasnt(F.logged(), "arrive"); F.has(F.logged(), "crash")
+    -- a monitor of a process without watchers: the watcher itself, no set
+    local E = F.proc("{app|0x00006}", { uniq = 6 })
+    E.watchers = F.NONE
+    L.topo(E.pid, "mon", C.pid)
+    F.eq(E.watchers, C.pid)
   `));
 
 test('an error exit: LINK_DOWN kills a link that does not trap; one that traps gets the event', () =>
@@ -137,18 +174,19 @@ test('an exit during the process\'s own step waits for after_resume; execs are c
 
 test('thread_done: a string second result is an error exit; a non-data result is Invalid; deadlock', () =>
   run(String.raw`
+    -- (a main thread is P.main, not a member of P.threads: sched.lua new_thread)
     local T = { proc = A, co = coroutine.create(function() end) }
-    A.threads[T] = true; A.nthreads = 1; A.main = T
+    A.nthreads = 1; A.main = T
     L.thread_done(T, nil, "went wrong")
     F.eq(A.exit_err.kind, "Internal"); F.eq(A.exit_err.message, "went wrong")
     local T2 = { proc = B, co = coroutine.create(function() end) }
-    B.threads[T2] = true; B.nthreads = 1; B.main = T2
+    B.nthreads = 1; B.main = T2
     L.thread_done(T2, function() end, nil)
     F.eq(B.exit_err.kind, "Invalid"); F.eq(B.exit_err.message, "invalid process result: cannot send a function")
     local C = F.proc("{app|0x00006}", { uniq = 6 })
     local Tm = { proc = C, co = coroutine.create(function() end) }
     local Tx = { proc = C, co = coroutine.create(function() end) }
-    C.threads[Tm] = true; C.threads[Tx] = true; C.nthreads = 2; C.main = Tm
+    C.threads[Tx] = true; C.nthreads = 2; C.main = Tm
     L.thread_done(Tx, nil, nil)
     F.eq(C.alive, false, "the main thread is left parked with nothing pending")
     F.has(C.exit_err.message, "deadlock: all coroutines blocked with no pending operations (threads=1)")
@@ -194,7 +232,7 @@ test('a function frame\'s several results: thread_done keeps them, the EXIT carr
   run(String.raw`
     A.watchers[B.pid] = true
     local T = { proc = A, co = coroutine.create(function() end) }
-    A.threads[T] = true; A.nthreads = 1; A.main = T
+    A.nthreads = 1; A.main = T
     A.results = { n = 4, 7, { k = "v" }, nil, "four" } -- set by spawn.lua's function body
     L.thread_done(T, 7, A.results[2])
     F.eq(A.exit_err, nil)
@@ -207,14 +245,14 @@ test('a function frame\'s several results: thread_done keeps them, the EXIT carr
     local C = F.proc("{app|0x00006}", { uniq = 6 })
     C.watchers[B.pid] = true
     local Tc = { proc = C, co = coroutine.create(function() end) }
-    C.threads[Tc] = true; C.nthreads = 1; C.main = Tc
+    C.nthreads = 1; C.main = Tc
     L.thread_done(Tc, 1, nil)
     F.eq(arrived[2].result.value, 1); F.eq(arrived[2].result.values, nil, "one result: no values")
 
     local D = F.proc("{app|0x00007}", { uniq = 7 })
     D.watchers[B.pid] = true
     local Td = { proc = D, co = coroutine.create(function() end) }
-    D.threads[Td] = true; D.nthreads = 1; D.main = Td
+    D.nthreads = 1; D.main = Td
     D.results = { n = 2, 1, print }
     L.thread_done(Td, 1, print)
     F.eq(D.exit_err.kind, "Invalid"); F.eq(D.exit_err.message, "invalid process result: cannot send a function")

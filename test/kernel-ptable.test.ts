@@ -69,7 +69,7 @@ test('a row carries the process\'s figures; totals come back without rows when n
     F.eq(r[W.PROW_RUNS], 12); F.eq(r[W.PROW_CPU_MS], 3.25); F.eq(r[W.PROW_HEAP], 2560, "KiB to bytes")
     F.eq(r[W.PROW_RECEIVED], 9); F.eq(r[W.PROW_SENT], 4); F.eq(r[W.PROW_UNREAD], 2); F.eq(r[W.PROW_THREADS], 3)
     F.eq(r[W.PROW_STARTED], 1700000000.5)
-    P.st[3] = -4; P.nrun = 0; P.names = {}
+    P[3] = -4; P.nrun = 0; P.names = {}
     r = select(4, R(1, "heap"))[1]
     F.eq(r[W.PROW_HEAP], 0, "a negative estimate reads as 0"); F.eq(r[W.PROW_STATUS], "wait"); F.eq(r[W.PROW_NAME], "")
   `));

@@ -42,6 +42,7 @@ const SETUP = String.raw`
     arrive_event = function(P, ev) arrived[#arrived + 1] = { pid = P.pid, kind = ev.kind, from = ev.from } end,
     release_names = function() end, hosts = HOSTS, wire = W,
     cancel_execs = function(P) return late.cancel_execs(P) end, set_of = F.set_of,
+    watch = F.watch, unwatch = F.unwatch,
   })
   S = module("spawn")({
     H = F.H, cfg = { tid = 1, host = "app:p", hosts = HOSTS }, entries = {},
@@ -143,6 +144,18 @@ test('a monitored remote spawn: the EXIT overtakes the answer (through the calle
     FR.dispatch(W.wdown(2, "worker crashed: boom"))
     F.eq(exits_heard(M.pid, CHILD), 1, "one EXIT from the child")
     F.eq(M.alive, true)
+  `));
+
+test('a worker death drops the watchers that died with it, from P.watchers in either form (pids.lua watch)', () =>
+  run(String.raw`
+    local HERE = "{app:p|0x00100}"
+    local A1 = F.proc("{app:p|0x00200}", { uniq = 0x200, watchers = CHILD }) -- the one watcher itself
+    local A2 = F.proc("{app:p|0x00201}", { uniq = 0x201, watchers = { [CHILD] = true, [HERE] = true } })
+    local A3 = F.proc("{app:p|0x00202}", { uniq = 0x202, watchers = HERE })
+    FR.dispatch(W.wdown(2, "worker crashed: boom"))
+    F.eq(A1.watchers, F.NONE, "its one watcher died")
+    F.eq(A2.watchers[CHILD], nil); F.eq(A2.watchers[HERE], true)
+    F.eq(A3.watchers, HERE, "a watcher on a live worker stays")
   `));
 
 test('the child\'s worker dies before the answer comes: the request fails, the monitor is never recorded', () =>

@@ -40,7 +40,7 @@ test('a step given its clock calls H.now once per resume and never before the fi
     S.step(nil, nil, 4995)
     F.eq(F.logged(), "ran")
     F.eq(nows, 1, "one resume: one H.now, after it")
-    F.eq(P.st[2], 5000 - 4995, "the resume is charged from the step's clock")
+    F.eq(P[2], 5000 - 4995, "the resume is charged from the step's clock")
     thread(function() end); thread(function() end); thread(function() end)
     S.step(nil, nil, 5000)
     F.eq(nows, 4, "three resumes: three more")

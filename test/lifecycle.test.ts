@@ -122,6 +122,34 @@ const scenarios: Scenario[] = [
     ok, err = process.monitor()
     has(err, "monitor requires a destination argument")
     return true`) },
+  // a spawn's watcher is held as itself (no set); a second monitor makes the set of both, and both
+  // hear the EXIT. The second monitor sends the target its "exit" itself, after monitoring it, so
+  // the monitor reaches the target first on any worker.
+  { name: 'co_monitor', source: main(`
+    local target, back = ...
+    eq(process.monitor(target), true)
+    process.send(target, "exit", "bye")
+    local e = process.events():receive()
+    eq(e.from, target)
+    process.send(back, "heard", e.result.value)`) },
+  { name: 'watchers_tests', source: main(`
+    local inbox, ev = process.inbox(), process.events()
+    local w = process.spawn_monitored("test:waiter", "test:processes")
+    process.spawn("test:co_monitor", "test:other", w, process.pid())
+    local e = ev:receive()
+    eq(e.kind, process.event.EXIT); eq(e.from, w); eq(e.result.value, "bye", "the spawner hears")
+    local m = inbox:receive()
+    eq(m:topic(), "heard"); eq(m:payload():data(), "bye", "and so does the second monitor")
+    -- the spawner's unmonitor leaves the other watcher; its own watch ends (no EXIT for it)
+    w = process.spawn_monitored("test:waiter", "test:processes")
+    eq(process.unmonitor(w), true)
+    process.spawn("test:co_monitor", "test:other", w, process.pid())
+    m = inbox:receive()
+    eq(m:topic(), "heard"); eq(m:payload():data(), "bye")
+    local probe = process.spawn_monitored("test:square", "test:processes", 3)
+    e = ev:receive()
+    eq(e.from, probe, "no EXIT from the unmonitored child")
+    return true`) },
   { name: 'link_chain_child', source: main(`
     local depth = ...
     if depth > 1 then process.spawn_linked("test:link_chain_child", depth % 2 == 0 and "test:other" or "test:processes", depth - 1)
@@ -145,6 +173,63 @@ const scenarios: Scenario[] = [
     assert(process.registry.register("cancel-observer"))
     return process.inbox():receive():payload():data()`) },
   { name: 'killer', source: main(`local pid = ...; time.sleep("20ms"); process.terminate(pid)`) },
+  // a process's threads are closed when it ends: the main thread (P.main) and the others (the set
+  // P.threads, which holds only threads beside the main one), each thread's to-be-closed variable
+  // telling the watcher which thread it was
+  { name: 'closer', source: main(`
+    local watcher, main_returns = ...
+    local function closing(which)
+      return setmetatable({}, { __close = function() process.send(watcher, "closing", which) end })
+    end
+    for i = 1, 2 do
+      coroutine.spawn(function()
+        local x <close> = closing("side" .. i)
+        process.send(watcher, "ready", "side" .. i)
+        time.sleep("1h")
+      end)
+    end
+    local x <close> = not main_returns and closing("main") or nil
+    process.send(watcher, "ready", "main")
+    process.inbox():receive() -- "go": by then the other two threads are parked
+    return "done"`) },
+  { name: 'thread_close', source: main(`
+    local inbox, ev = process.inbox(), process.events()
+    local function texts(topic, n)
+      local got = {}
+      for i = 1, n do
+        local m = inbox:receive()
+        eq(m:topic(), topic); got[#got + 1] = m:payload():data()
+      end
+      table.sort(got)
+      return table.concat(got, " ")
+    end
+    -- what the closes sent: in the inbox before the EXIT arrives (the process is closed, then its
+    -- watcher told); taken without waiting, so a thread left unclosed shows as a missing name
+    local function closed()
+      local got = {}
+      while true do
+        local r = channel.select({ inbox:case_receive(), default = true })
+        if r.default then break end
+        eq(r.value:topic(), "closing"); got[#got + 1] = r.value:payload():data()
+      end
+      table.sort(got)
+      return table.concat(got, " ")
+    end
+    -- terminated while every thread is parked: the main thread and both others are closed
+    local pid = process.spawn_monitored("test:closer", "test:processes", process.pid(), false)
+    eq(texts("ready", 3), "main side1 side2")
+    eq(process.terminate(pid), true)
+    local e = ev:receive()
+    eq(e.from, pid); eq(tostring(e.result.error), "process terminated")
+    eq(closed(), "main side1 side2")
+    -- the main thread returns while the two others are parked: they are closed at its exit
+    pid = process.spawn_monitored("test:closer", "test:other", process.pid(), true)
+    eq(texts("ready", 3), "main side1 side2")
+    process.send(pid, "go")
+    e = ev:receive()
+    eq(e.from, pid); eq(e.result.value, "done")
+    eq(closed(), "side1 side2")
+    return true`) },
 ];
 
 for (const workers of [1, 2]) describe(`${workers} worker(s) per process host`, () => {
@@ -152,7 +237,7 @@ for (const workers of [1, 2]) describe(`${workers} worker(s) per process host`, 
   before(async () => { rt = await scenarioRuntime(scenarios, { workers }); });
   after(async () => { await rt.stop(1000); });
 
-  for (const name of ['exec_tests', 'context_tests', 'cancel_terminate', 'monitor_tests', 'link_chain']) {
+  for (const name of ['exec_tests', 'context_tests', 'cancel_terminate', 'monitor_tests', 'link_chain', 'thread_close', 'watchers_tests']) {
     test(`lua: ${name}`, async () => {
       assert.equal(await rt.exec(`test:${name}`), true);
     });

@@ -84,8 +84,8 @@ function WORLD(with_c, seed)
   local N = 4
   local Ps, cha, chb, timer, count = {}, {}, {}, {}, {}
   for i = 1, N do
-    local P = setmetatable({ pid = "p" .. i, alive = true, threads = {}, nthreads = 0, nrun = 0, red = 0,
-      st = { 0, 0, 0, 0, 0 } }, DEFAULTS)
+    local P = setmetatable({ 0, 0, 0, 0, 0, pid = "p" .. i, alive = true, threads = {}, nthreads = 0,
+      nrun = 0, red = 0 }, DEFAULTS)
     procs[P.pid] = P
     Ps[i] = P
     cha[i], chb[i] = M.listen(P, "a"), M.listen(P, "b")

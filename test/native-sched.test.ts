@@ -70,8 +70,8 @@ function WORLD(seed, use_c, multi, src, jobs, tsrc)
   end
   local mkthread
   local function proc(i)
-    local P = { pid = "p" .. i, alive = true, threads = {}, nthreads = 0, nrun = 0, npending = 0,
-      nsubs = rnd(3) == 1 and 0 or 1, red = 0, st = { 0, 0, 0, 0, 0 } }
+    local P = { 0, 0, 0, 0, 0, pid = "p" .. i, alive = true, threads = {}, nthreads = 0, nrun = 0,
+      npending = 0, nsubs = rnd(3) == 1 and 0 or 1, red = 0 }
     names[P] = "P" .. i
     procs[i] = P
     return P
@@ -212,7 +212,7 @@ function WORLD(seed, use_c, multi, src, jobs, tsrc)
   end
   for i, P in ipairs(procs) do
     logf("P%d nrun %s red %s runs %s ms %s alive %s", i, tostring(P.nrun), tostring(P.red),
-      tostring(P.st[1]), tostring(P.st[2]), tostring(P.alive))
+      tostring(P[1]), tostring(P[2]), tostring(P.alive))
   end
   for i, T in ipairs(threads) do
     if T then
@@ -245,7 +245,7 @@ function PINGPONG(use_c, src)
     do_upgrade = nop, deadlock = nop, after_resume = nop, process_fault = nop, kernel_fault = nop, deliver_batch = nop })
   local T = {}
   for i = 1, 2 do
-    local P = { alive = true, threads = {}, nthreads = 0, nrun = 0, npending = 0, nsubs = 1, red = 0, st = { 0, 0, 0, 0, 0 } }
+    local P = { 0, 0, 0, 0, 0, alive = true, threads = {}, nthreads = 0, nrun = 0, npending = 0, nsubs = 1, red = 0 }
     T[i] = S.new_thread(P, function(v)
       for k = 1, 1500 do
         if k % 97 == 0 then
@@ -372,7 +372,7 @@ test('the worlds cover every outcome of a resume', () => {
 
 test('the comparison notices a one-step difference in the Lua loop', () => {
   eachMutant('sched.lua', [
-    ['st[2] = st[2] + (now - tlast)', 'st[2] = st[2] + (now - tlast) + 1'],
+    ['p[2] = p[2] + (now - tlast)', 'p[2] = p[2] + (now - tlast) + 1'],
     ['if hn > 0 and budget % 64 == 0 then run_timers(now) end', 'if hn > 0 and budget % 32 == 0 then run_timers(now) end'],
     ['elseif p.nrun == 0 and p.npending == 0 and p.nsubs == 0 and p.alive then', 'elseif p.nrun == 0 and p.npending == 0 and p.alive then'],
     ['if T.mrec then T.mrec = nil end', 'if T.mrec then T.mrec = false end'],

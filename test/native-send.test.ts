@@ -145,8 +145,8 @@ function WORLD(with_c, seed, strict)
     DEFAULTS = { __index = setmetatable({}, DEFAULTS) }
   end
   for i = 1, 4 do
-    local P = setmetatable({ pid = "p" .. i, alive = true, threads = {}, nthreads = 0, nrun = 0, red = 0,
-      st = { 0, 0, 0, 0, 0 } }, DEFAULTS)
+    local P = setmetatable({ 0, 0, 0, 0, 0, pid = "p" .. i, alive = true, threads = {}, nthreads = 0,
+      nrun = 0, red = 0 }, DEFAULTS)
     if i == 2 then P.ctx_actor, P.ctx_scope = "actor", "scope" end -- a policy decides its sends
     if i == 3 then P.ctx_actor = "actor" end -- an actor without a scope: allowed without a decision
     procs[P.pid] = P
@@ -154,8 +154,8 @@ function WORLD(with_c, seed, strict)
     chs[i] = M.listen(P, "a")
     if i ~= 4 then M.inbox(P) end
   end
-  procs.p5 = setmetatable({ pid = "p5", alive = false, st = { 0, 0, 0, 0, 0 } }, DEFAULTS) -- dead
-  procs.p6 = setmetatable({ pid = "p6", alive = true, home = "h2", st = { 0, 0, 0, 0, 0 } }, DEFAULTS) -- placed elsewhere
+  procs.p5 = setmetatable({ 0, 0, 0, 0, 0, pid = "p5", alive = false }, DEFAULTS) -- dead
+  procs.p6 = setmetatable({ 0, 0, 0, 0, 0, pid = "p6", alive = true, home = "h2" }, DEFAULTS) -- placed elsewhere
   local NIL = {} -- a nil among the choices below
   local function pick(t) local v = t[rnd(#t)]; if v == NIL then return nil end; return v end
   local dests = { "p1", "p2", "p3", "p4", "p1", "p2", "p5", "p6", "r1", "r9", "one", "nine", "zz", 42, NIL }
@@ -227,7 +227,7 @@ function WORLD(with_c, seed, strict)
     local ib = P.inbox and C.CH[P.inbox]
     local ibq = {}
     if ib then for _, m in ipairs(M.backlog_records(ib)) do ibq[#ibq + 1] = m.topic .. ":" .. m.from .. ":" .. SHOW(m.v) .. SHOW(m.p) end end
-    L(P.pid .. " sent=" .. P.st[4] .. " sendb=" .. tostring(P.sendb) .. " unread=" .. P.unread .. " seq=" .. P.seq ..
+    L(P.pid .. " sent=" .. P[4] .. " sendb=" .. tostring(P.sendb) .. " unread=" .. P.unread .. " seq=" .. P.seq ..
       " alive=" .. tostring(P.alive) .. " buf=[" .. table.concat(buf, ",") .. "] bq=[" .. table.concat(bq, ",") ..
       "] unrouted=[" .. table.concat(un, ",") .. "] inbox=[" .. table.concat(ibq, ",") .. "]")
   end
@@ -316,7 +316,7 @@ test('a channel made on our module holds its state as its user value, the same a
 test('mutants of the Lua send and receive are caught by the transcripts', () => {
   const real = SRC.process!;
   const mutants: Array<[string, string]> = [
-    ['st[4] = st[4] + 1 -- messages sent', 'st[4] = st[4] + 2 -- messages sent'],
+    ['P[4] = P[4] + 1 -- messages sent', 'P[4] = P[4] + 2 -- messages sent'],
     ['if target and target.home == nil and target.alive then', 'if target and target.home == nil then'],
     ['local v, cerr = copy((...))', 'local v, cerr = (...), nil'],
     ['deliver_msg(target, topic, P.pid, 1, nil, v)', 'deliver_msg(target, topic, "x", 1, nil, v)'],

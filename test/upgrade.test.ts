@@ -118,6 +118,37 @@ test('a failed upgrade crashes the process with an upgrade error', async () => {
   }
 });
 
+// The main thread is discarded too when another thread upgrades (the main thread is P.main, not a
+// member of P.threads): its pending sleep must not resume the old code, and its to-be-closed
+// variable is closed as the upgrade discards it (before the new code starts).
+test('an upgrade from another thread discards the parked main thread: its timer does not resume the old code', async () => {
+  const rt = await createRuntime({ entries: [
+    { id: 'up:processes', kind: 'process.host', host: { workers: 1 } },
+    { id: 'up:side', kind: 'process.lua', method: 'main', modules: ['time'], source: `
+local time = require("time")
+return { main = function()
+  local closed <close> = setmetatable({}, { __close = function() process.send(process.pid(), "closed", "main") end })
+  coroutine.spawn(function() process.upgrade("up:after") end)
+  time.sleep("20ms")
+  error("the old main thread ran after the upgrade")
+end }` },
+    { id: 'up:after', kind: 'process.lua', method: 'main', modules: ['time'], source: `
+local time = require("time")
+return { main = function()
+  time.sleep("60ms") -- the old main thread's 20 ms sleep ends meanwhile
+  local m = process.inbox():receive()
+  return m:topic() .. ":" .. m:payload():data()
+end }` },
+  ] });
+  try {
+    const e = await rt.run('up:side', [], { host: 'up:processes' });
+    assert.equal(e.error, undefined, e.error?.message);
+    assert.equal(e.value, 'closed:main');
+  } finally {
+    await rt.stop(1000);
+  }
+});
+
 // ---- nothing lost: every message that reached the process before an upgrade is delivered after it
 
 // Buffered in a listen channel, in a channel backlog, in the inbox, in the events channel, in

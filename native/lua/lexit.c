@@ -16,16 +16,18 @@
 ** and r1 is nil, a boolean, a number or a string (its own copy); P is alive and has no `results`
 ** (a function frame's), `execs`, `exit_err`, `finalized`, `home` or `on_exit`, and its `subs`,
 ** `names`, `links` and `monitoring` are empty; no thread is being resumed (run.cur nil: the
-** scheduler calls thread_done after the resume); its watchers are none, or one JS exit watcher (a
-** number: a job's), or one PID string that is no exec waiter and names a live process W of this
-** worker (procs[w], no `home`, `alive`) with no spawn out on another host (W.heard nil). Then, in
-** order: P.threads[T] = nil, P.nthreads - 1; P.alive = false, P.exit_value = r1 (not a nil);
+** scheduler calls thread_done after the resume); its watchers (a set, or the one watcher itself:
+** pids.lua watch) are none, or one JS exit watcher (a number: a job's), or one PID string that is
+** no exec waiter and names a live process W of this worker (procs[w], no `home`, `alive`) with no
+** spawn out on another host (W.heard nil). Then, in order: P.nthreads - 1 (a main thread is not in
+** P.threads: sched.lua new_thread); P.alive = false, P.exit_value = r1 (not a nil);
 ** P.finalized = true; remove's procs[P.pid] = nil, nprocs - 1; H.dead(P.uniq); count_load(-1)
 ** (run.dload's steps); `notifying` = P; for a JS watcher the Lua post_jx(w, nil, nil, r1) (its
 ** "jx" frame); for a process watcher the event { kind = EXIT, from = P.pid, at = step_wall(),
 ** result = { value = r1 } } (run.wall, read once per step), W.monitoring[P.pid] = nil and
 ** mailbox.lua's arrive_event(W, ev) (levent.c's, called directly: the event joins W's events
-** channel's flat backlog or goes to its parked receiver, no mailbox record); P.notified = true, `notifying` back; then give's steps with T.co (on its stack,
+** channel's flat backlog or goes to its parked receiver, no mailbox record); P.notified = true,
+** `notifying` back; then give's steps with T.co (on its stack,
 ** hooked or plain, up to MAX; nothing without rebind). Anything else (an error, a table result,
 ** several watchers, a watcher elsewhere, links, a process that still holds threads or
 ** subscriptions) is the Lua thread_done's, called with the same arguments.
@@ -47,7 +49,7 @@
   X(run) X(procs) X(exec_waits) X(notifying) X(arrive_event) X(post_jx) X(H) X(EV_EXIT) \
   X(thread_done) X(nprocs) X(rebind) X(hooked) X(plain) X(mem_cap_kb) X(MAX)
 #define XKEYS(X) \
-  X(proc) X(main) X(threads) X(nthreads) X(alive) X(exit_value) X(results) X(execs) X(exit_err) \
+  X(proc) X(main) X(nthreads) X(alive) X(exit_value) X(results) X(execs) X(exit_err) \
   X(finalized) X(subs) X(home) X(names) X(links) X(monitoring) X(on_exit) X(watchers) X(heard) \
   X(cur) X(pid) X(uniq) X(dead) X(wall) X(dload) X(load_add) X(kind) X(from) X(at) X(result) \
   X(value) X(n) X(notified) X(co) X(budget)
@@ -96,9 +98,11 @@ static int thread_done (lua_State *L) {
   getf(L, &P, K(home), &x); if (!l_isfalse(&x)) goto lua;
   getf(L, &P, K(on_exit), &x); if (!l_isfalse(&x)) goto lua;
   getf(L, V(run), K(cur), &x); if (!l_isfalse(&x)) goto lua;
-  /* the watchers: none, a JS watcher (nw 2), or a live local process W (nw 1) */
+  /* the watchers (a set, or the one watcher itself: pids.lua watch): none, a JS watcher (nw 2), or
+  ** a live local process W (nw 1) */
   getf(L, &P, K(watchers), &x);
-  nw = upto2(L, &x, &w1);
+  if (ttistable(&x)) nw = upto2(L, &x, &w1);
+  else { nw = 1; setobj(L, &w1, &x); }
   if (nw < 0 || nw > 1) goto lua;
   if (nw == 1 && ttisnumber(&w1)) nw = 2;  /* a JS exit watcher (a job): one "jx" frame */
   else if (nw == 1) {
@@ -116,9 +120,7 @@ static int thread_done (lua_State *L) {
   getf(L, &P, K(monitoring), &x); if (upto2(L, &x, NULL) != 0) goto lua;
   if (nw == 1) push(L, &W); else lua_pushnil(L);  /* 4: anchored */
   push(L, &P);  /* 5: anchored */
-  /* thread_done: P.threads[T] = nil; P.nthreads = P.nthreads - 1 */
-  getf(L, &P, K(threads), &x);
-  setv(L, &x, &T, &nilv);
+  /* thread_done: P.nthreads = P.nthreads - 1 (the main thread is not in P.threads) */
   setivalue(&x, 0);
   setf(L, &P, K(nthreads), &x);
   /* exit(P, r1, nil) */

@@ -21,7 +21,7 @@
 ** its TM cache invalidated, luaC_barrierback). luaH_getshortstr, luaV_rawequalobj, and the integer
 ** cases of the arithmetic and comparisons are inline too (lf_getshortstr, raweq, arith, lt, le,
 ** eq). No C API per field, and no call for the common field step. Session 11's second wave did
-** the same for the integer index (fan-in's backlog slots, the buffers, st[4]): geti and seti
+** the same for the integer index (fan-in's backlog slots, the buffers, a record's P[4]): geti and seti
 ** take the array part inline (lf_getint: GETI's luaV_fastgeti), and an index write into an empty
 ** slot of a table without a metatable is the field write's inline steps above.
 */

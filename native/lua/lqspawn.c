@@ -40,7 +40,7 @@
 ** in `early`, the entry is a process.lua or function.lua entry, the worker's host sets no security
 ** block and is not a terminal, and the chunk compiles (compile: a cache). Then: count_load(1) (not
 ** for a job: the main thread counted it); start_here's minted case: the
-** record (new_proc, lspawn.c's luaW_sp_proc), Q.entry; instantiate with run_chunk's case for a
+** record (new_proc, lspawn.c's luaW_sp_proc, Q.entry among its keys); instantiate with run_chunk's case for a
 ** caller that cannot yield (the step's loop): run.cp = Q, make_env, Q.red = 0, run.share_at =
 ** math.huge, a coroutine of copool's (hooked as sched.lua's hook would) running spawn.lua's
 ** chunk_then_args(f, env, n, a1, a2), resumed once: it yields CHUNK_DONE and the module, and goes on
@@ -202,8 +202,7 @@ int luaW_sp_tstart (lua_State *L) {
   /* start_task: the step's live count (a job's: counted by the main thread); start_here (minted):
   ** the record */
   if (!job) count_load(L, V(run), V(H), K(dload), K(load_add), 1);
-  luaW_sp_proc(L, S, &pid, &uniq, &id, V(HOST), &mt, &Q);  /* T_Q */
-  setf(L, &Q, K(entry), &Ent);
+  luaW_sp_proc(L, S, &pid, &uniq, &id, V(HOST), &Ent, &mt, &Q);  /* T_Q */
   /* instantiate: run.cp = Q, its environment */
   getf(L, V(run), K(cp), &x);
   push(L, &x);  /* T_PREV */
@@ -256,11 +255,12 @@ int luaW_sp_tstart (lua_State *L) {
     lua_call(L, 2, 1);
     setobj(L, &main, s2v(L->top - 1));  /* anchored */
   } else push(L, &main);  /* anchored */
-  /* start_here: add, validated, the watcher and link sets, the main thread */
+  /* start_here: add, validated, the watcher (itself: pids.lua watch) and the link set, the main
+  ** thread */
   luaW_sp_add(L, S, &Q, &pid);
   setbtvalue(&tr);
   setv(L, V(validated), &id, &tr);
-  if (!l_isfalse(&watcher)) luaW_sp_newset(L, &Q, K(watchers), &watcher);
+  if (!l_isfalse(&watcher)) setf(L, &Q, K(watchers), &watcher);
   if (!l_isfalse(&link)) luaW_sp_newset(L, &Q, K(links), &link);
   luaW_sp_thread(L, S, &Q, &co, 1, &main, NULL, &T);
   setf(L, &Q, K(main), &T);

@@ -60,7 +60,7 @@
 
 /* the field names it reads or writes */
 #define KEYS(X) \
-  X(dead) X(proc) X(nrun) X(alive) X(cur) X(cp) X(red) X(st) X(share_at) X(mrec) X(co) X(n) \
+  X(dead) X(proc) X(nrun) X(alive) X(cur) X(cp) X(red) X(share_at) X(mrec) X(co) X(n) \
   X(a1) X(a2) X(upgrade_req) X(npending) X(nsubs) X(exit_pending) X(now)
 
 typedef struct Sched {
@@ -132,8 +132,8 @@ static inline void clearf (lua_State *L, const TValue *t, TString *k) {
 ** resume_thread(T), T at stack index 1 (sched.lua's, step for step). Uses indices 2.. for p,
 ** the resume's results and calls; leaves the stack at 1.
 */
-static void resume_thread (lua_State *L, Sched *S, TValue *pout, TValue *stout) {
-  TValue T, p, v, one, co, nv, st, nilv;
+static void resume_thread (lua_State *L, Sched *S, TValue *pout) {
+  TValue T, p, v, one, co, nv, nilv;
   lua_State *th;
   lua_Integer n;
   int status, nres, code;
@@ -155,14 +155,13 @@ static void resume_thread (lua_State *L, Sched *S, TValue *pout, TValue *stout) 
   setf(L, V(run), S->k_cp, &p);
   setivalue(&v, 0);
   setf(L, &p, S->k_red, &v);
-  getf(L, &p, S->k_st, &st);  /* ptable.lua's figures: [1] runs */
-  /* run() charges the resume's time to st[2] after it: T.proc and P.st are never reassigned
-  ** (sched.lua new_thread, spawn.lua new_proc), so the Lua loop's `T.proc.st` reads these */
+  /* run() charges the resume's time to p[2] after it: T.proc is never reassigned (sched.lua
+  ** new_thread), so the Lua loop's `T.proc` reads this */
   setobj(L, pout, &p);
-  setobj(L, stout, &st);
-  geti(L, &st, 1, &v);
+  /* ptable.lua's figures, the record's array part (spawn.lua new_proc): [1] runs */
+  geti(L, &p, 1, &v);
   arith(L, LUA_OPADD, &v, &one, &v);
-  seti(L, &st, 1, &v);
+  seti(L, &p, 1, &v);
   setf(L, V(run), S->k_share_at, V(SHARE_AFTER));
   clearf(L, &T, S->k_mrec);  /* the woken-with record is read from now on (mailbox.lua) */
   getf(L, &T, S->k_co, &co);
@@ -247,7 +246,7 @@ static int run (lua_State *L) {
   luaL_checkstack(L, 12, "run");
   lua_settop(L, 0);
   do {
-    TValue T, v, nilv, now, d, p, st, H;
+    TValue T, v, nilv, now, d, p, H;
     lua_Integer head = intof(L, V(rq_head), "rq_head"), budget;
     setnilvalue(&nilv);
     geti(L, V(runq), head, &T);
@@ -261,7 +260,7 @@ static int run (lua_State *L) {
     }
     budget = intof(L, V(budget), "budget") - 1;
     setivalue(&v, budget); setuv(L, S->u_budget, &v);
-    resume_thread(L, S, &p, &st);
+    resume_thread(L, S, &p);
     /* the clock after every resume: it ends the step, and charges the resume's time */
     setobj(L, &H, V(H));
     getf(L, &H, S->k_now, &v);
@@ -270,12 +269,11 @@ static int run (lua_State *L) {
     setobj(L, &now, s2v(L->top - 1));  /* index 2: anchored (a number) */
     if (ttisnil(&p)) {  /* not resumed (dead, or its process gone): the Lua's reads */
       getf(L, &T, S->k_proc, &p);
-      getf(L, &p, S->k_st, &st);
     }
-    geti(L, &st, 2, &v);
+    geti(L, &p, 2, &v);
     arith(L, LUA_OPSUB, &now, V(tlast), &d);
     arith(L, LUA_OPADD, &v, &d, &v);
-    seti(L, &st, 2, &v);
+    seti(L, &p, 2, &v);
     setuv(L, S->u_tlast, &now);
     arith(L, LUA_OPSUB, &now, V(t0), &d);
     if (lt(L, V(STEP_MS), &d)) { lua_pushboolean(L, 1); return 1; }

@@ -17,7 +17,7 @@
 ** live local process procs[dest] (its `home` nil, `alive` true); check(P, "process.send", ...)
 ** would allow without a decision (P has no actor or no scope, and the runtime is not strict:
 ** init.lua's check); v is nil, a boolean, a number or a string (the copy returns it as it is),
-** or copy(v) succeeds. Then: deliver(target, topic, P.pid, 1, nil, v) (ldeliver.c), P.st[4] + 1,
+** or copy(v) succeeds. Then: deliver(target, topic, P.pid, 1, nil, v) (ldeliver.c), P[4] + 1,
 ** and the send budget: b = (P.sendb or 0) + 1; below SEND_BUDGET with the running thread under
 ** YIELD_AFTER instructions (maybe_yield would return at once), P.sendb = b and `true`; else the
 ** Lua send_tail(P, b) does the rest (the forced yield or maybe_yield's), called with a
@@ -31,7 +31,7 @@
 ** run.cp, topic and check as above, then locate's remote_uniq branch (tid, alive =
 ** H.route(uniq); alive, tid > 0, and the worker's host the PID's or a function PID's) and
 ** send_frame's (encode_frame_out(outbox, tid, 5, "m", dest, P.pid, topic, 1, v): the "m" frame
-** into the step's outbox, no Lua string; past the outbox's mark, end_step()), then P.st[4] + 1
+** into the step's outbox, no Lua string; past the outbox's mark, end_step()), then P[4] + 1
 ** and the send budget as above. A dead or moved process, or a value the encoder refuses (it
 ** appends nothing then), goes to the Lua send before anything changed (the route is a read): it
 ** does it all again and returns its error. Anything else (a stolen process's forward, a PID not
@@ -63,7 +63,7 @@
   X(remote_uniq) X(remote_host) X(host_of_tid) X(H) X(FN_HOST_MARK) \
   X(encode_frame_out) X(outbox) X(end_step)
 #define KEYS(X) \
-  X(cp) X(cur) X(ctx_actor) X(ctx_scope) X(home) X(alive) X(pid) X(st) X(sendb) X(proc) X(red) \
+  X(cp) X(cur) X(ctx_actor) X(ctx_scope) X(home) X(alive) X(pid) X(sendb) X(proc) X(red) \
   X(route) X(m)
 
 typedef struct Send {
@@ -214,12 +214,11 @@ static int send (lua_State *L) {
   luaW_deliver_at(L, S->D, off);
 tail:
   lua_settop(L, 4);
-  /* st[4] = st[4] + 1: messages sent (ptable.lua) */
+  /* P[4] = P[4] + 1: messages sent (ptable.lua; the record's array part, spawn.lua new_proc) */
   setivalue(&one, 1);
-  getf(L, &P, K(st), &y);
-  geti(L, &y, 4, &x);
+  geti(L, &P, 4, &x);
   arith(L, LUA_OPADD, &x, &one, &x);
-  seti(L, &y, 4, &x);
+  seti(L, &P, 4, &x);
   /* b = (P.sendb or 0) + 1 */
   getf(L, &P, K(sendb), &x);
   if (l_isfalse(&x)) setivalue(&x, 0);

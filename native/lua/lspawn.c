@@ -27,14 +27,14 @@
 **     (queue_local in C, a flat record in the list; session 11); else the Lua;
 **   - else, when the caller can yield (the module's chunk runs in its coroutine: lua_instantiate's
 **     first case) and the chunk compiles, start_here's steps: H.pid_alloc(SELF),
-** the PID "{host|0x%05x}" (fmt_pid's text), the record with new_proc's 9 keys and the host's
-** metatable (meta_of), Q.entry; instantiate: run.cp = Q, the Lua make_env(Ent, Q), the chunk called
+** the PID "{host|0x%05x}" (fmt_pid's text), the record with new_proc's 9 keys (Q.entry among
+** them) and five figures, and the host's metatable (meta_of); instantiate: run.cp = Q, the Lua make_env(Ent, Q), the chunk called
 ** with it under lua_pcallk (a yield inside takes the fast path, patch 0003, and the rest runs in
 ** the continuation, spawn_k), run.cp back; main = the module's method (or the module if it is a
-** function); add's steps, count_load(1), validated[id], Q.watchers / Q.links made with the caller's
-** PID; new_thread's steps (copool take: a kept coroutine rebind makes fresh, else
+** function); add's steps, count_load(1), validated[id], Q.watchers (the caller's PID itself) / Q.links
+** (a set made with it); new_thread's steps (copool take: a kept coroutine rebind makes fresh, else
 ** coroutine.create; the C count hook when the host sets a budget or the worker a memory cap; the
-** thread record with only the keys it holds; Q.threads, nthreads, nrun; queued at rq_tail),
+** thread record with only the keys it holds; nthreads, nrun; queued at rq_tail; not in Q.threads),
 ** Q.main; then spawn_from's adopt: P.monitoring / P.links hold the PID. A chunk that raises or
 ** gives no main ends in spawn.lua's c_failed (start_here's error exit: H.dead, the same messages).
 ** Anything else (a remote spawn, a queued one room() must look at, a context, a policy, three
@@ -154,31 +154,29 @@ int luaW_sp_meta (lua_State *L, Spawn *S, const TValue *hostrec, TValue *mt) {
   return l_isfalse(&y);
 }
 
-/* new_proc(pid, uniq, id, host, hostrec): pushes the record (its 9 keys in one 16-slot hash part,
-** as the constructor makes it; st's start: the step's wall clock) with metatable mt; *Q: it */
+/* new_proc(pid, uniq, id, host, hostrec, Ent): pushes the record (the process table's five figures
+** in its array part, [5] the start: the step's wall clock; its 9 keys in one 16-slot hash part, as
+** the constructor makes it) with metatable mt; *Q: it */
 void luaW_sp_proc (lua_State *L, Spawn *S, const TValue *pid, const TValue *uniq, const TValue *id,
-                   const TValue *host, const TValue *mt, TValue *Q) {
-  TValue tr, zero, st, w;
+                   const TValue *host, const TValue *Ent, const TValue *mt, TValue *Q) {
+  TValue tr, zero, w;
   int i;
-  lua_createtable(L, 0, 9);
+  lua_createtable(L, 5, 9);
   sethvalue(L, Q, hvalue(s2v(L->top - 1)));
+  setivalue(&zero, 0);
+  for (i = 1; i <= 4; i++) seti(L, Q, i, &zero);
+  step_wall(L, V(run), V(H), K(wall), &w);
+  seti(L, Q, 5, &w);
   setf(L, Q, K(pid), (TValue *)pid);
   setf(L, Q, K(uniq), (TValue *)uniq);
   setf(L, Q, K(id), (TValue *)id);
   setf(L, Q, K(host), (TValue *)host);
   setbtvalue(&tr);
   setf(L, Q, K(alive), &tr);
-  setivalue(&zero, 0);
+  setf(L, Q, K(entry), (TValue *)Ent);
   setf(L, Q, K(nthreads), &zero);
   setf(L, Q, K(nrun), &zero);
   setf(L, Q, K(red), &zero);
-  lua_createtable(L, 5, 0);
-  sethvalue(L, &st, hvalue(s2v(L->top - 1)));
-  for (i = 1; i <= 4; i++) seti(L, &st, i, &zero);
-  step_wall(L, V(run), V(H), K(wall), &w);
-  seti(L, &st, 5, &w);
-  setf(L, Q, K(st), &st);
-  lua_pop(L, 1);
   push(L, mt);
   lua_setmetatable(L, -2);
 }
@@ -233,11 +231,11 @@ hook:
 }
 
 /* sched.lua's new_thread(Q, _, co, n, a1, a2) for a coroutine co made and hooked for Q: the thread
-** record with the keys it holds (a1 and a2 up to n), Q.threads, Q.nthreads, queued (Q.nrun,
-** rq_tail). Pushes the record; *T: it. */
+** record with the keys it holds (a1 and a2 up to n), Q.nthreads, queued (Q.nrun, rq_tail); a main
+** thread, so not in Q.threads (the caller stores it as Q.main). Pushes the record; *T: it. */
 void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, int n,
                      const TValue *a1, const TValue *a2, TValue *T) {
-  TValue x, ts, one, tr;
+  TValue x, one;
   lua_createtable(L, 0, n == 2 ? 5 : 4);
   sethvalue(L, T, hvalue(s2v(L->top - 1)));
   setf(L, T, K(co), (TValue *)co);
@@ -246,16 +244,6 @@ void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, 
   setf(L, T, K(n), &x);
   if (n >= 1) setf(L, T, K(a1), (TValue *)a1);
   if (n == 2) setf(L, T, K(a2), (TValue *)a2);
-  setbtvalue(&tr);
-  getf(L, Q, K(threads), &ts);
-  if (!l_isfalse(&ts)) setv(L, &ts, T, &tr);
-  else {
-    lua_createtable(L, 0, 1);
-    sethvalue(L, &ts, hvalue(s2v(L->top - 1)));
-    setv(L, &ts, T, &tr);
-    setf(L, Q, K(threads), &ts);
-    lua_pop(L, 1);
-  }
   setivalue(&one, 1);
   getf(L, Q, K(nthreads), &x);
   arith(L, LUA_OPADD, &x, &one, &x);
@@ -369,8 +357,7 @@ static int spawn (lua_State *L) {
   lua_pop(L, 1);
   luaW_sp_pid(L, S, SLOT(A_HOST), &uniq);  /* A_PID */
   setobj(L, &pid, SLOT(A_PID));
-  luaW_sp_proc(L, S, &pid, &uniq, SLOT(A_ID), SLOT(A_HOST), &mt, &Q);  /* A_Q */
-  setf(L, &Q, K(entry), &Ent);
+  luaW_sp_proc(L, S, &pid, &uniq, SLOT(A_ID), SLOT(A_HOST), &Ent, &mt, &Q);  /* A_Q */
   /* instantiate: the chunk runs as the new process, in the caller's coroutine (yieldable) */
   getf(L, V(run), K(cp), &x);
   push(L, &x);  /* A_PREV */
@@ -417,9 +404,10 @@ static int spawn_k (lua_State *L, int status, lua_KContext ctx) {
   count_load(L, V(run), V(H), K(dload), K(load_add), 1);
   setbtvalue(&tr);
   setv(L, V(validated), SLOT(A_ID), &tr);
-  /* the caller's PID, its watcher (monitor) and link: sets made with their member */
+  /* the caller's PID: its watcher (monitor: the one watcher itself, no set: pids.lua watch) and
+  ** link (a set made with its member) */
   getf(L, SLOT(A_P), K(pid), &x);
-  if (S->monitor) luaW_sp_newset(L, &Q, K(watchers), &x);
+  if (S->monitor) setf(L, &Q, K(watchers), &x);
   if (S->link) luaW_sp_newset(L, &Q, K(links), &x);
   /* the main thread, queued: sched.lua's new_thread(Q, main, nil, n, a1, a2) */
   push(L, &main);

@@ -25,9 +25,9 @@ int luaW_exiter (lua_State *L);
   X(offer_at)
 #define SKEYS(X) \
   X(cp) X(ctx_actor) X(ctx_scope) X(ctx) X(security) X(kind) X(pid) X(uniq) X(id) X(host) \
-  X(alive) X(nthreads) X(nrun) X(red) X(st) X(entry) X(method) X(watchers) X(links) \
+  X(alive) X(nthreads) X(nrun) X(red) X(entry) X(method) X(watchers) X(links) \
   X(monitoring) X(heard) X(notified) X(pid_alloc) X(wall) X(dload) X(load_add) X(terminal) \
-  X(__index) X(main) X(budget) X(threads) X(co) X(proc) X(n) X(a1) X(a2) X(share_at) X(spj)
+  X(__index) X(main) X(budget) X(co) X(proc) X(n) X(a1) X(a2) X(share_at) X(spj)
 
 typedef struct Spawn {
   SUPVALS(PROBE_UV_FIELD)
@@ -38,7 +38,7 @@ typedef struct Spawn {
 /* lspawn.c's steps that lqspawn.c shares (lspawn.c says what each mirrors) */
 void luaW_sp_pid (lua_State *L, Spawn *S, const TValue *host, const TValue *uniq);
 void luaW_sp_proc (lua_State *L, Spawn *S, const TValue *pid, const TValue *uniq, const TValue *id,
-                   const TValue *host, const TValue *mt, TValue *Q);
+                   const TValue *host, const TValue *Ent, const TValue *mt, TValue *Q);
 int luaW_sp_meta (lua_State *L, Spawn *S, const TValue *hostrec, TValue *mt);
 void luaW_sp_take_co (lua_State *L, Spawn *S, const TValue *P);
 void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, int n,

@@ -95,6 +95,18 @@ function F.set_of(P, k)
   if t == F.NONE then t = {}; P[k] = t end
   return t
 end
+-- pids.lua's watch and unwatch: P.watchers, a set or the one watcher itself
+function F.watch(P, w)
+  local ws = P.watchers
+  if ws == F.NONE then P.watchers = w
+  elseif type(ws) == "table" then ws[w] = true
+  elseif ws ~= w then P.watchers = { [ws] = true, [w] = true } end
+end
+function F.unwatch(P, w)
+  local ws = P.watchers
+  if ws == w then P.watchers = F.NONE
+  elseif type(ws) == "table" then ws[w] = nil end
+end
 function F.chan_new(cap, s) -- s: a state the caller made (channel.lua's chan_new takes it as is)
   nch = nch + 1
   local ch = { id = nch }
@@ -132,11 +144,11 @@ function F.proc(pid, fields)
     subs = {}, unrouted = F.EMPTYQ, seq = 0, unread = 0, max_mailbox = math.huge,
     watchers = {}, monitoring = {}, links = {}, names = {}, trap_links = false,
     sendb = 0, red = 0, budget = false, doomed = false,
-    st = { 0, 0, 0, 0, 0 }, -- runs, cpu, heap, sent, started (spawn.lua new_proc)
+    0, 0, 0, 0, 0, -- runs, cpu, heap, sent, started: the array part (spawn.lua new_proc)
   }
   local ST = { runs = 1, cpu = 2, heap = 3, sent = 4, started = 5 }
   for k, v in pairs(fields or {}) do
-    if ST[k] then P.st[ST[k]] = v else P[k] = v end
+    if ST[k] then P[ST[k]] = v else P[k] = v end
   end
   F.procs[pid] = P
   return P

@@ -50,9 +50,10 @@ return function(deps)
   local H, hosts, SELF, decode, codec_reset = deps.H, deps.hosts, deps.SELF, deps.decode, deps.codec_reset
   local run, err, is_error, errmsg = deps.run, deps.err, deps.is_error, deps.error_message
   local deliver_msg = deps.deliver_msg
-  local set_of = deps.set_of -- P's links/watchers set, made its own at the first member (pids.lua)
+  local set_of = deps.set_of -- P's links set, made its own at the first member (pids.lua)
   local L, R, N, S = deps.lifecycle, deps.rpc, deps.names, deps.spawn
   local deliver_event, terminate, kill, notify_exit = L.deliver_event, L.terminate, L.kill, L.notify_exit
+  local watch, unwatch = L.watch, L.unwatch -- P.watchers' edits, either form (pids.lua)
   local exec_waits, end_faulted, take_notifying = L.exec_waits, L.end_faulted, L.take_notifying
   local EV_EXIT, EV_LINK_DOWN, EV_CANCEL = L.EV_EXIT, L.EV_LINK_DOWN, L.EV_CANCEL
   local early, forward, pending_here = S.early, S.forward, S.pending_here
@@ -124,8 +125,8 @@ return function(deps)
       if h then h[f[UL_OTHER]] = true end
     end
   end
-  handlers.mon = function(f) local P = procs[f[MON_PID]]; if P then set_of(P, "watchers")[f[MON_OTHER]] = true end end
-  handlers.um = function(f) local P = procs[f[UM_PID]]; if P then P.watchers[f[UM_OTHER]] = nil end end
+  handlers.mon = function(f) local P = procs[f[MON_PID]]; if P then watch(P, f[MON_OTHER]) end end
+  handlers.um = function(f) local P = procs[f[UM_PID]]; if P then unwatch(P, f[UM_OTHER]) end end
   handlers.shutdown = function(f) S.shutdown(f[SHUTDOWN_GRACE_MS]) end
 
   ---------------------------------------------------------------------------------------------
@@ -163,7 +164,12 @@ return function(deps)
       elseif P.alive then
         for pid in pairs(P.monitoring) do if gone_pid(pid) then evs[#evs + 1] = { P, EV_EXIT, pid } end end
         for pid in pairs(P.links) do if gone_pid(pid) then evs[#evs + 1] = { P, EV_LINK_DOWN, pid } end end
-        for w in pairs(P.watchers) do if gone_pid(w) then P.watchers[w] = nil end end
+        local ws = P.watchers -- a set, or the one watcher itself (pids.lua watch)
+        if type(ws) ~= "table" then
+          if gone_pid(ws) then unwatch(P, ws) end
+        else
+          for w in pairs(ws) do if gone_pid(w) then ws[w] = nil end end
+        end
         if P.execs then
           for wpid, child in pairs(P.execs) do if gone_pid(child) then execs[#execs + 1] = { wpid, child } end end
         end

@@ -183,6 +183,7 @@ local lifecycle = loadmod("lifecycle")({
   make_error = run.make_error, memory_error = run.memory_error, to_error = run.to_error,
   CH = channel.CH, timer_add = sched.timer_add, hook = sched.hook, arrive_event = mailbox.arrive_event,
   release_names = names.release, hosts = cfg.hosts, wire = wire, set_of = pids.set_of, give_co = copool.give,
+  watch = pids.watch, unwatch = pids.unwatch,
   cancel_execs = function(P) return late.cancel_execs(P) end,
 })
 late.kill = lifecycle.kill
@@ -237,7 +238,7 @@ local upgrade = loadmod("upgrade")({
   cur = cur, BLOCK = sched.BLOCK, copy_args = mailbox.copy_args, err = err, entries = entries,
   read_file = H.read_file, close_thread = lifecycle.close_thread, exit = lifecycle.exit,
   unread_records = mailbox.unread_records, qnew = channel.qnew, qpush = channel.qpush,
-  new_thread = sched.new_thread, ready = sched.ready, body_of = spawn.body_of,
+  new_thread = sched.new_thread, body_of = spawn.body_of,
   invalidate = sandbox.invalidate,
 })
 

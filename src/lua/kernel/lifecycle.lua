@@ -1,4 +1,6 @@
 -- The life and death of a process: lifecycle events, exit, links, monitors, crash reports.
+-- (Over 500 lines: exit, finalize, notify_exit and the scheduler's thread_done / thread_failed
+-- share the record's reading of its threads and watchers, which lexit.c binds by name.)
 --
 -- Events. EXIT goes to every watcher (a monitor, a supervising service, an exec caller) with the
 -- result { value } or { error } (a function frame that returned several values: { value, values
@@ -47,7 +49,8 @@ return function(deps)
   local CH, timer_add, hook, arrive_event = deps.CH, deps.timer_add, deps.hook, deps.arrive_event
   local release_names, hosts, cancel_execs = deps.release_names, deps.hosts, deps.cancel_execs
   local W = deps.wire
-  local set_of = deps.set_of -- P's links/watchers set, made its own at the first member (pids.lua)
+  local set_of = deps.set_of -- P's links set, made its own at the first member (pids.lua)
+  local watch, unwatch = deps.watch, deps.unwatch -- P.watchers' edits, either form (pids.lua)
   local give_co = deps.give_co -- a returned main thread's coroutine, kept for a later spawn (copool.lua; nil: none)
   local we, wjx, wcrash, wunfwd = W.e, W.jx, W.crash, W.unfwd
   local type, tostring, pairs, next, rawget = type, tostring, pairs, next, rawget
@@ -212,8 +215,8 @@ return function(deps)
         local h = P.heard -- a remote spawn of P is out (spawn.lua adopt)
         if h then h[other] = true end
       elseif kind == "lk" then set_of(P, "links")[other] = true
-      elseif kind == "mon" then set_of(P, "watchers")[other] = true
-      elseif kind == "um" then P.watchers[other] = nil end
+      elseif kind == "mon" then watch(P, other)
+      elseif kind == "um" then unwatch(P, other) end
       return
     end
     local host, uniq = parse_pid(pid)
@@ -222,6 +225,7 @@ return function(deps)
     if alive and tid >= 0 then post(tid, W[kind](pid, other)) end
   end
   M.topo = topo
+  M.watch, M.unwatch = watch, unwatch -- (frames.lua's "mon" / "um" and wdown)
 
   ---------------------------------------------------------------------------------------------
   -- Crash reports. Message and traceback are cut to CRASH_TEXT_MAX bytes: a report must always
@@ -328,10 +332,13 @@ return function(deps)
     local e = P.exit_err
     local at -- the wall clock, read only for an event record (step_wall: one host call per step)
     local pid = P.pid
-    local watchers = P.watchers
-    local w1 = next(watchers)
+    local watchers = P.watchers -- a set, or the one watcher itself (pids.lua watch)
+    local w1, w2 = watchers, nil
+    if type(watchers) == "table" then
+      w1 = next(watchers)
+      if w1 ~= nil then w2 = next(watchers, w1) end
+    end
     if w1 ~= nil then
-      local w2 = next(watchers, w1)
       local v, vs = P.exit_value, P.exit_values
       -- One watcher and a scalar result (the common case: a monitor of a process that returned
       -- nil, a number or a string): the event is that watcher's own, no copy needed.
@@ -380,18 +387,31 @@ return function(deps)
   end
   M.notify_exit = notify_exit
 
+  -- Has P a watcher? (P.watchers: a set, or the one watcher itself: pids.lua watch)
+  local function watched(P)
+    local ws = P.watchers
+    return type(ws) ~= "table" or next(ws) ~= nil
+  end
+
   local function finalize(P)
     if P.finalized then return end
     P.finalized = true
-    if P.exit_err ~= nil and not P.forced and not next(P.watchers) and not next(P.links) then crash_report(P) end
+    if P.exit_err ~= nil and not P.forced and not watched(P) and not next(P.links) then crash_report(P) end
     -- (each walk behind a count or a next(): a process whose main thread returned has none, and
     -- pairs over an empty set is two C calls)
     if P.nthreads > 0 then
-      local cur = run.cur
-      for T in pairs(P.threads) do
-        if T ~= cur and co_status(T.co) == "suspended" then close_thread(P, T.co) end
+      -- the main thread (not in P.threads: sched.lua new_thread), then the others. A main thread
+      -- that returned or failed is dead (its coroutine goes back to copool only after this), so
+      -- the status test skips it as its absence from the set did.
+      local cur, T = run.cur, P.main
+      if T and T ~= cur and co_status(T.co) == "suspended" then close_thread(P, T.co) end
+      local ts = P.threads
+      if ts then
+        for T in pairs(ts) do
+          if T ~= cur and co_status(T.co) == "suspended" then close_thread(P, T.co) end
+        end
+        P.threads = {}
       end
-      P.threads = {}
     end
     local subs = P.subs
     if next(subs) ~= nil then
@@ -458,9 +478,10 @@ return function(deps)
 
   local function thread_done(T, r1, r2)
     local P = T.proc
-    P.threads[T] = nil
+    local main = T == P.main
+    if not main then P.threads[T] = nil end -- (the main thread is not in the set: new_thread)
     P.nthreads = P.nthreads - 1
-    if T == P.main then
+    if main then
       local t2 = type(r2)
       if r2 ~= nil and (t2 == "string" or is_error(r2)) then
         local e = r2
@@ -484,7 +505,7 @@ return function(deps)
     end
     if P.exit_pending then P.exit_pending = false; finalize(P) end -- (after_resume inline)
     -- its exit is finalized (crash_report read its stack): the coroutine may serve a later spawn
-    if give_co and T == P.main then give_co(T.co, P) end
+    if give_co and main then give_co(T.co, P) end
   end
   -- On our Lua module the common case (a main thread that returned a scalar, at most one watcher,
   -- a live process of this worker or a JS exit watcher, nothing else to tell or close) runs in C
@@ -499,7 +520,7 @@ return function(deps)
 
   function M.thread_failed(T, e)
     local P = T.proc
-    P.threads[T] = nil
+    if T ~= P.main then P.threads[T] = nil end -- (the main thread is not in the set: new_thread)
     P.nthreads = P.nthreads - 1
     local stack = traceback(T.co)
     -- a table without __tostring becomes an error showing its fields (errors.lua, to_error)

@@ -50,6 +50,23 @@ return function(deps)
     if t == NONE then t = {}; P[k] = t end
     return t
   end
+  -- P.watchers, those told of P's exit (PIDs, and JS exit watchers by their watch numbers): a set
+  -- (NONE, or P's own) of two or more, or the one watcher itself (a string or a number), as a
+  -- monitored spawn starts it (spawn.lua start_here, lspawn.c, lqspawn.c) and a first monitor
+  -- leaves it: no table for the common single watcher (a set of one, 56 bytes per monitored
+  -- spawn). watch and unwatch edit it in either form; its readers (lifecycle.lua notify_exit and
+  -- finalize, frames.lua's wdown, lexit.c) take a watcher that is not a table as the set of it alone.
+  function M.watch(P, w)
+    local ws = P.watchers
+    if ws == NONE then P.watchers = w
+    elseif type(ws) == "table" then ws[w] = true
+    elseif ws ~= w then P.watchers = { [ws] = true, [w] = true } end
+  end
+  function M.unwatch(P, w)
+    local ws = P.watchers
+    if ws == w then P.watchers = NONE
+    elseif type(ws) == "table" then ws[w] = nil end
+  end
 
   local procs = {} -- pid string -> process record
   M.procs = procs

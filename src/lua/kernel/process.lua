@@ -159,8 +159,7 @@ return function(deps)
         send_bytes(target, b)
       end
     end
-    local st = P.st
-    st[4] = st[4] + 1 -- messages sent (ptable.lua)
+    P[4] = P[4] + 1 -- messages sent (ptable.lua; the record's array part, spawn.lua new_proc)
     return send_tail(P, (P.sendb or 0) + 1)
   end
   -- On our Lua module the common case (a live local process, one value, a topic that passes, a

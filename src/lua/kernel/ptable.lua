@@ -35,13 +35,14 @@ return function(deps)
   local pairs, floor, type = pairs, math.floor, type
 
   -- The sort keys `wippy ps --sort` accepts, as readers of a process record.
-  -- P.st (spawn.lua new_proc): [1] runs, [2] ms run, [3] heap KiB, [4] sent, [5] started.
+  -- The record's array part (spawn.lua new_proc): [1] runs, [2] ms run, [3] heap KiB, [4] sent,
+  -- [5] started.
   local KEYS = {
-    runs = function(P) return P.st[1] end,
-    cpu = function(P) return P.st[2] end,
-    heap = function(P) return P.st[3] end,
+    runs = function(P) return P[1] end,
+    cpu = function(P) return P[2] end,
+    heap = function(P) return P[3] end,
     received = function(P) return P.seq end,
-    sent = function(P) return P.st[4] end,
+    sent = function(P) return P[4] end,
     unread = function(P) return P.unread end,
   }
 
@@ -55,11 +56,10 @@ return function(deps)
   end
 
   local function row(P)
-    local st = P.st
-    local heap = floor(st[3] * 1024)
+    local heap = floor(P[3] * 1024)
     if heap < 0 then heap = 0 end
     return prow(P.pid, P.id, name_of(P), P.host, TID, P.nrun > 0 and "run" or "wait",
-      st[1], st[2], heap, P.seq, st[4], P.unread, P.nthreads, st[5])
+      P[1], P[2], heap, P.seq, P[4], P.unread, P.nthreads, P[5])
   end
 
   -- Does a rank before b? Larger key first; equal keys in PID order, so the report is stable.

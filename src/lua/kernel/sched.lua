@@ -4,7 +4,8 @@
 -- lsched.c and ljob.c bind these locals by name.)
 --
 -- Model. One Lua state per worker thread holds every process bound to that worker. A process is a
--- set of *threads* (Lua coroutines): its main coroutine plus those started by coroutine.spawn. A
+-- set of *threads* (Lua coroutines): its main coroutine (P.main) plus those started by
+-- coroutine.spawn (the set P.threads, made at the first of them: new_thread). A
 -- thread record T = { co, proc, a1, a2, n } is either running (run.cur), queued in the run queue
 -- (runnable), or parked (waiting on a channel, a timer or a reply). Parking is one
 -- `coroutine.yield(BLOCK)`; waking stores the values the blocking call returns in T.a1/T.a2 and
@@ -178,8 +179,14 @@ return function(deps)
   -- made with only the keys it holds: no `parked` (nil reads as false; the first park adds it),
   -- no a1/a2 beyond n. So a main thread of at most one argument that returns without parking
   -- keeps a record of 4 hash slots (128 bytes; a fifth key rehashes it to 8, 224), where a closure
-  -- over main and its arguments plus ready()'s writes cost ~150 bytes more. proc.threads is made
-  -- with its first member (a process record starts without it, spawn.lua new_proc).
+  -- over main and its arguments plus ready()'s writes cost ~150 bytes more.
+  -- `n` given is also what makes the thread proc's main thread (start_here, upgrade.lua
+  -- do_upgrade: the caller stores it as proc.main): it is not put into proc.threads, which holds
+  -- a process's other threads only, made with its first member (a record starts without it,
+  -- spawn.lua new_proc). So a process that never starts a second thread has no `threads` set (a
+  -- table of one node, 56 bytes, per spawn); the readers that walk the threads (lifecycle.lua
+  -- finalize, upgrade.lua do_upgrade) visit proc.main too, and thread_done / thread_failed drop
+  -- only a thread that is not the main one. `nthreads` counts them all.
   function S.new_thread(proc, fn, co, n, a1, a2)
     if not co then -- (hook inline)
       co = take_co(fn, proc)
@@ -192,13 +199,14 @@ return function(deps)
     elseif n == 0 then T = { co = co, proc = proc, n = 0 }
     elseif n == 1 then T = { co = co, proc = proc, n = 1, a1 = a1 }
     else T = { co = co, proc = proc, n = n, a1 = a1, a2 = a2 } end
-    local ts = proc.threads
-    if ts then ts[T] = true else proc.threads = { [T] = true } end
     proc.nthreads = proc.nthreads + 1
-    if n ~= nil then -- queued (ready's steps without its writes)
+    if n ~= nil then -- the main thread, queued (ready's steps without its writes)
       proc.nrun = proc.nrun + 1
       rq_tail = rq_tail + 1
       runq[rq_tail] = T
+    else
+      local ts = proc.threads
+      if ts then ts[T] = true else proc.threads = { [T] = true } end
     end
     return T
   end
@@ -286,10 +294,10 @@ return function(deps)
   -- processes keep the queue full.
   local TAKE_EVERY = 61
 
-  -- Per-process heap accounting (P.st[3], the process table of ptable.lua): off until someone
+  -- Per-process heap accounting (P[3], the process table of ptable.lua): off until someone
   -- first asks for the process table (S.account_heap), because it costs every resume two
   -- collectgarbage("count") calls, a real share of a resume that only hands over a message; the
-  -- resume count and time (P.st[1], P.st[2]) cost an addition each and are always kept.
+  -- resume count and time (P[1], P[2]: the record's array part, spawn.lua new_proc) cost an addition each and are always kept.
   local heap_on = false
   function S.account_heap() heap_on = true end
 
@@ -305,8 +313,7 @@ return function(deps)
     handling = p
     run.cur, run.cp = T, p
     p.red = 0
-    local st = p.st -- ptable.lua's figures: [1] runs, [2] ms run, [3] heap KiB
-    st[1] = st[1] + 1
+    p[1] = p[1] + 1 -- ptable.lua's figures, the record's array part: [1] runs, [2] ms run, [3] heap KiB
     run.share_at = SHARE_AFTER
     -- The mailbox record it was woken with (if any) is read from now on (mailbox.lua). The clears
     -- here and after the resume write only keys that hold a value: a nil stored under an absent
@@ -328,7 +335,7 @@ return function(deps)
     elseif n == 0 then ok, r1, r2 = co_resume(co)
     elseif n == 1 then ok, r1, r2 = co_resume(co, a1)
     else ok, r1, r2 = co_resume(co, a1, a2) end
-    if kb then st[3] = st[3] + (gcount("count") - kb) end
+    if kb then p[3] = p[3] + (gcount("count") - kb) end
     run.cur, run.cp = nil, nil
     if not ok then
       thread_failed(T, r1)
@@ -351,7 +358,7 @@ return function(deps)
   -- failed was already taken off its queue. A pcall per resume would cost on every message.
   local budget, t0 = 0, 0
   -- The clock when the current resume began (the previous resume's end): its process is charged
-  -- the difference after it (P.st[2], the process table of ptable.lua).
+  -- the difference after it (P[2], the process table of ptable.lua).
   local tlast = 0
 
   -- On our Lua module the common iteration below (a thread record at the head: pop, resume, clock)
@@ -425,8 +432,7 @@ return function(deps)
         -- queue; the same reading charges the resume's time to its process
         local now = H.now()
         local p = T.proc
-        local st = p.st
-        st[2] = st[2] + (now - tlast)
+        p[2] = p[2] + (now - tlast)
         tlast = now
         if now - t0 > STEP_MS then break end
         if hn > 0 and budget % 64 == 0 then run_timers(now) end

@@ -210,21 +210,24 @@ return function(deps)
 
   ---------------------------------------------------------------------------------------------
   -- Starting a process on this worker.
-  -- The record of a process: 16 hash slots (416 bytes) for an idle one, not 32 (800). A Lua table's
-  -- hash part is a power of two, so what counts is the number of keys the record holds itself: the
-  -- constructor below names 10 (nil fields count too, so none is listed), and a process that has
-  -- run and blocked in its inbox adds entry, main, inbox and nsubs (14). Everything else starts as
+  -- The record of a process: 16 hash slots (416 bytes, and 80 for the array part's five figures)
+  -- for an idle one, not 32 (800). A Lua table's hash part is a power of two, so what counts is the
+  -- number of keys the record holds itself: the constructor below names 9 (nil fields count too,
+  -- so none is listed), and a process that has run and blocked in its inbox adds main, inbox and
+  -- nsubs (12). Everything else starts as
   -- a default read through the record's metatable, one per host (`proc_meta`): the host's figures
   -- (budget, max_mailbox, terminal), the counters (seq, unread, sendb, npending, nsubs), the flags
   -- (doomed, trap_links), the shared empty sets (pids.lua NONE) and queue (channel.lua EMPTYQ). A
   -- write makes the field the record's own (the sets through set_of), so only what a process
   -- uses costs it; a busy one passes 16 keys and rehashes to 32 slots once. A monitored process
-  -- that returns holds 16 at the end (the 10 below, entry, main, watchers, exit_value, finalized,
-  -- notified): one more key, and every such exit would rehash it to 32 slots (a 768-byte
-  -- allocation), which is why the resume's sharing mark lives in `run` (sched.lua), not here. Rejected: the
-  -- counters in an array like `st` (every reader in mailbox.lua, process.lua, ptable.lua would
-  -- index by number). Measured with the hold bench: docs/design/native-core.md, "Memory per
-  -- process". Nothing in the kernel reads a record with rawget, next or pairs.
+  -- that returns holds 14 at the end (the 9 below, main, watchers, exit_value, finalized,
+  -- notified); before session 12 it held 16 (with `st` and `threads`), and one more key would
+  -- rehash every such exit to 32 slots (a 768-byte allocation), which is why the resume's sharing
+  -- mark lives in `run` (sched.lua), not here. Rejected: the counters in an array like `st` as
+  -- keys of the record, or mailbox.lua's (`seq`, `unread`, ...) in its array part (every reader
+  -- would index by number, for no table saved: they are keys only once written). Measured with
+  -- the hold bench: docs/design/native-core.md, "Memory per process". Nothing in the kernel reads
+  -- a record with rawget, next or pairs, nor by number but the five figures (new_proc).
   local proc_meta = setmetatable({}, { __mode = "k" }) -- host record -> metatable of its processes
   local function meta_of(hostrec)
     local mt = proc_meta[hostrec]
@@ -243,16 +246,22 @@ return function(deps)
     return mt
   end
 
-  local function new_proc(pid, uniq, id, host, hostrec)
+  local function new_proc(pid, uniq, id, host, hostrec, Ent)
     return setmetatable({
-      pid = pid, uniq = uniq, id = id, host = host, alive = true,
-      nthreads = 0, nrun = 0, -- (threads: made with its first member, sched.lua new_thread)
+      -- the process table's figures (ptable.lua), the record's array part: [1] resumes, [2] ms
+      -- run, [3] Lua heap growth over its resumes (KiB), [4] messages sent, [5] start
+      -- (wall-clock seconds). Not five keys: they took the record past 32 hash slots, to 64
+      -- (+768 bytes per process, measured with the hold bench: 3,688 -> 4,456 bytes). Not a
+      -- table of their own (`st`, until session 12): a table header (32 bytes) and an object
+      -- for the collector per spawn, and a key of the record. The array part holds nothing
+      -- else: nothing in the kernel indexes a record by number but these readers (sched.lua's
+      -- resume, process.lua's and lsend.c's send, ptable.lua).
+      0, 0, 0, 0, step_wall(),
+      -- nine keys: a hash part of 16 slots from the start (eight would make 8, and the record's
+      -- rehash to 16 at its ninth key would also size the array part for 8 figures)
+      pid = pid, uniq = uniq, id = id, host = host, alive = true, entry = Ent,
+      nthreads = 0, nrun = 0, -- (threads: the threads beside the main one, sched.lua new_thread)
       red = 0, -- written by every resume (sched.lua resume_thread)
-      -- the process table's figures (ptable.lua), in one array: resumes, ms run, Lua heap growth
-      -- over its resumes (KiB), messages sent, start (wall-clock seconds). One field, not five:
-      -- five more keys took the record past 32 hash slots, to 64 (+768 bytes per process,
-      -- measured with the hold bench: 3,688 -> 4,456 bytes); the array costs ~130.
-      st = { 0, 0, 0, 0, step_wall() },
     }, proc_meta[hostrec] or meta_of(hostrec))
   end
 
@@ -291,7 +300,7 @@ return function(deps)
       local ph = body.pid_host
       pid = fmt_pid(ph == host_itself and host or ph(id, host, SELF), uniq)
     end
-    local P = new_proc(pid, uniq, id, host, hostrec) -- budget, max_mailbox, terminal: the host's (meta_of)
+    local P = new_proc(pid, uniq, id, host, hostrec, Ent) -- budget, max_mailbox, terminal: the host's (meta_of)
     if P.terminal then P.args = { n = n, tunpack(args, 1, n) } end
     if hostrec.security and not (ctx and (ctx.actor or ctx.scope or ctx.security_config)) then
       ctx = { values = ctx and ctx.values, options = ctx and ctx.options, security_config = hostrec.security }
@@ -307,7 +316,6 @@ return function(deps)
       end
       P.ctx_actor, P.ctx_scope = security.decode_ctx(ctx)
     end
-    P.entry = Ent
     local main, kind, ierr = body.instantiate(Ent, code, P, args, n)
     if not main then
       H.dead(uniq)
@@ -317,8 +325,9 @@ return function(deps)
     add(P)
     if not minted then count_load(1) end
     validated[id] = true
-    -- a set made with its member (a constructor: no rehash of an empty table, as set_of would)
-    if watcher then P.watchers = { [watcher] = true } end
+    -- the watcher as itself, no set (pids.lua watch); the link in a set made with its member (a
+    -- constructor: no rehash of an empty table, as set_of would)
+    if watcher then P.watchers = watcher end
     if link then P.links = { [link] = true } end
     -- the main thread, queued (new_thread with n)
     if co then

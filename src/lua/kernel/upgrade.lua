@@ -8,12 +8,12 @@
 --
 -- Owns: process.upgrade and the scheduler's do_upgrade hook.
 -- Receives: cur, BLOCK, copy_args, err, entries, read_file (H.read_file), close_thread, exit
--- (lifecycle.lua), unread_records (mailbox.lua), qnew, qpush, new_thread, ready (sched.lua),
+-- (lifecycle.lua), unread_records (mailbox.lua), qnew, qpush, new_thread (sched.lua),
 -- body_of (spawn.lua), invalidate (sandbox.lua).
 return function(deps)
   local cur, BLOCK, copy_args, err, entries = deps.cur, deps.BLOCK, deps.copy_args, deps.err, deps.entries
   local read_file, close_thread, exit, unread_records = deps.read_file, deps.close_thread, deps.exit, deps.unread_records
-  local qnew, qpush, new_thread, ready = deps.qnew, deps.qpush, deps.new_thread, deps.ready
+  local qnew, qpush, new_thread = deps.qnew, deps.qpush, deps.new_thread
   local body_of, invalidate = deps.body_of, deps.invalidate
   local type, tostring, pairs, ipairs, select, error = type, tostring, pairs, ipairs, select, error
   local co_status, raw_yield, tunpack = coroutine.status, coroutine.yield, table.unpack
@@ -41,13 +41,21 @@ return function(deps)
     if not P.alive then return end
     -- discard the old execution: every thread, every subscription (every unread mailbox record
     -- goes back to the unrouted queue in arrival order), the options
+    -- (the main thread first: it is not in P.threads, sched.lua new_thread; a live process's
+    -- main thread has not ended, since its end ends the process)
     local keep = {}
-    for T in pairs(P.threads) do
+    local function discard(T)
       if T.mrec then keep[#keep + 1] = T.mrec end -- woken with a record it never got to read
       T.dead = true
       if co_status(T.co) == "suspended" then close_thread(P, T.co) end
     end
-    P.threads, P.nthreads, P.nrun, P.npending = {}, 0, 0, 0
+    if P.main then discard(P.main) end
+    local ts = P.threads
+    if ts then
+      for T in pairs(ts) do discard(T) end
+      P.threads = nil
+    end
+    P.nthreads, P.nrun, P.npending = 0, 0, 0
     unread_records(P, keep)
     P.unrouted = qnew()
     for _, m in ipairs(keep) do qpush(P.unrouted, m) end
@@ -71,9 +79,8 @@ return function(deps)
     local main, _, ierr = body.instantiate(Ent, code, P)
     if not main then return upgrade_fail(P, "create failed: " .. ierr) end
     local args, n = req.args, req.n
-    local T = new_thread(P, function() return main(tunpack(args, 1, n)) end)
-    P.main = T
-    ready(T, 0)
+    -- the new main thread, queued (new_thread with n: as ready(T, 0), and outside P.threads)
+    P.main = new_thread(P, function() return main(tunpack(args, 1, n)) end, nil, 0)
   end
 
   return M
