@@ -1266,6 +1266,7 @@ static int c_deliver_run (lua_State *L) {
   LFlat F;
   int fl = 0;  /* the run's flat backlog (luaW_flat_open): 1 open, -1 not now, 0 to be tried */
   int alive = 0;  /* P.alive read true and nothing that could end P ran since */
+  int64_t hpos = 0, hl = 0;  /* the last frame taken: its pos and its header's length (0: none) */
   if (!lua_isinteger(L, 1) || (a = lua_tointeger(L, 1)) <= 0 || !lua_isinteger(L, 2)
       || (pos = lua_tointeger(L, 2)) < 1 || !lua_isinteger(L, 3) || (len = lua_tointeger(L, 3)) < 0)
     return luaL_error(L, "codec.deliver_run: expected an address, a position and a length");
@@ -1286,20 +1287,34 @@ static int c_deliver_run (lua_State *L) {
     TValue x;
     StkId base;
     int made = 0;
-    p = pos + 3;
-    if (!str_at(s, len, p, &b, &l, &next) || l != pl || memcmp(b, pb, l) != 0) break;
-    if (!alive) {
-      getf(L, s2v(L->ci->func + 5), kalive, &x);  /* (lfield.h: the VM's step, metamethods included) */
-      if (l_isfalse(&x)) break;
+    if (hl > 0 && pos - 1 + hl < len && memcmp(s + pos - 1, s + hpos - 1, (size_t)hl) == 0) {
+      /* the previous frame's header, byte for byte (its PID, sender, topic, n 1 and list of
+      ** one): the same strings, already checked and cached; only its value differs */
+      p = pos + hl;
+      if (!alive) {
+        getf(L, s2v(L->ci->func + 5), kalive, &x);
+        if (l_isfalse(&x)) break;
+      }
     }
-    p = next;
-    if (!cached_str(L, s, len, &p, 8, &made)) break;
-    made = 0;
-    if (!cached_str(L, s, len, &p, 9, &made)) break;
-    if (made) fl = 0;  /* another topic: another channel */
-    if (p + 1 > len || s[p - 1] != 0x01 || s[p] != 0x91) break;  /* n 1, a list of one */
-    p += 2;
-    if (p > len) break;
+    else {
+      hl = 0;
+      p = pos + 3;
+      if (!str_at(s, len, p, &b, &l, &next) || l != pl || memcmp(b, pb, l) != 0) break;
+      if (!alive) {
+        getf(L, s2v(L->ci->func + 5), kalive, &x);  /* (lfield.h: the VM's step, metamethods included) */
+        if (l_isfalse(&x)) break;
+      }
+      p = next;
+      if (!cached_str(L, s, len, &p, 8, &made)) break;
+      made = 0;
+      if (!cached_str(L, s, len, &p, 9, &made)) break;
+      if (made) fl = 0;  /* another topic: another channel */
+      if (p + 1 > len || s[p - 1] != 0x01 || s[p] != 0x91) break;  /* n 1, a list of one */
+      p += 2;
+      if (p > len) break;
+      hpos = pos;
+      hl = p - pos;  /* the header's bytes, up to the value */
+    }
     base = L->ci->func;  /* 12..17: P, topic, from, 1, nil, v */
     push(L, s2v(base + 5));
     push(L, s2v(base + 9));

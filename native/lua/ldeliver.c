@@ -279,7 +279,7 @@ static void flat_push (lua_State *L, Deliv *D, int off, const TValue *s, TValue 
 }
 
 /* s.mode == "raw" */
-static int israw (lua_State *L, Deliv *D, const TValue *s) {
+LF_INLINE int israw (lua_State *L, Deliv *D, const TValue *s) {
   TValue x;
   getf(L, s, K(mode), &x);
   return ttisstring(&x) && eqshrstr(tsvalue(&x), K(raw));
@@ -308,7 +308,7 @@ static void to_buffer (lua_State *L, Deliv *D, const TValue *s, TValue *m) {
 }
 
 /* n == k for a number n (the VM's ==: an integer, or a float of that value) */
-static int numis (const TValue *n, lua_Integer k) {
+LF_INLINE int numis (const TValue *n, lua_Integer k) {
   if (ttisinteger(n)) return ivalue(n) == k;
   if (ttisfloat(n)) return fltvalue(n) == (lua_Number)k;
   return 0;
@@ -525,7 +525,7 @@ Deliv *luaW_deliv_of (lua_State *L, int idx) {
 }
 
 /* an integer field of a kernel queue (h, t: integers by construction) */
-static lua_Integer qint (lua_State *L, const TValue *q, TString *k) {
+LF_INLINE lua_Integer qint (lua_State *L, const TValue *q, TString *k) {
   TValue x;
   getf(L, q, k, &x);
   if (!ttisinteger(&x)) luaL_error(L, "kernel: a queue's %s is not an integer", getstr(k));
