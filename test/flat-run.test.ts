@@ -15,6 +15,7 @@
 // The three paths must give the same records (per sender), and each must be the plan's.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { within } from './helpers/fuzz.js';
 import { scenarioRuntime, main, type Scenario } from './helpers/lua-runtime.js';
 import { LUA_PATHS as PATHS, onPath } from './helpers/lua-paths.js';
 import type { Runtime } from '../src/index.js';
@@ -98,11 +99,6 @@ const scenarios: Scenario[] = [
     return table.concat(log[1], "\\n") .. "\\n" .. table.concat(log[2], "\\n")`) },
 ];
 
-function within<T>(p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not done in ${LIMIT_MS} ms`)), LIMIT_MS); });
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
-}
 
 const runtimes: Runtime[] = [];
 after(async () => { for (const rt of runtimes) await rt.stop(1000); });
@@ -127,7 +123,7 @@ for (const path of PATHS) {
       senders.push(await rt.spawn('test:sender', 'fr:send', [recv, s, N], (e) => fin(e.error !== undefined ? `error: ${String(e.error)}` : e.value)));
     }
     for (const pid of senders) rt.send(pid, 'go', true);
-    assert.deepEqual(await within(Promise.all(sent), 'senders'), [N, N]);
+    assert.deepEqual(await within(Promise.all(sent), LIMIT_MS, 'senders'), [N, N]);
     // every message is in the receiver's mailbox once its worker counts them all (bounded poll)
     let unread = -1;
     for (let i = 0; i < 2000; i++) {
@@ -138,7 +134,7 @@ for (const path of PATHS) {
     }
     assert.equal(unread, total, `unread mailbox records on the receiver's worker: ${JSON.stringify((await rt.stats()).map((w) => [w.host, w.processes, w.mailbox]))}`);
     rt.send(recv, 'go2', true);
-    const log = await within(done, 'reader');
+    const log = await within(done, LIMIT_MS, 'reader');
     assert.equal(typeof log, 'string', String(log));
     // the senders' PIDs, by number, so the three runtimes' logs compare
     let text = log as string;
