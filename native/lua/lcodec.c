@@ -1252,7 +1252,13 @@ static int scalar_tag (int b) {
 ** dead) and returns its pos for the Lua path, which takes it as before. ok is false when
 ** `deliver` is not the C deliverer (WIPPY_CSCHED=0): nothing was taken, and it never will be.
 ** The sender's PID and the topic are made Lua strings once per run of equal bytes, not per
-** message. Errors: a decoding error is raised as decode_m_at raises it (cur[1] false: the rest of
+** message; a frame whose header (marker, PID, sender, topic, n and list bytes) is the previous
+** frame's byte for byte is not parsed again (one memcmp; session 12). While the run's messages
+** join a raw channel's flat backlog (the receiver is busy: the common case of a stream), each is
+** appended by ldeliver.c's luaW_flat_put with the channel found once per run of one topic
+** (luaW_flat_open) instead of deliver's whole arrival per message; any other case, and a put
+** that declines (the mailbox full, the backlog emptied), is deliver's, after which the channel
+** and P.alive are looked at again (session 12). Errors: a decoding error is raised as decode_m_at raises it (cur[1] false: the rest of
 ** the batch is dropped, as there); a delivery that raises has cur[1] = the pos after its frame
 ** (set before each delivery, false again after it), where the caller resumes after reporting it.
 */

@@ -44,6 +44,11 @@
 ** refill_one's, the same end state without the record's trip through the spare (session 11,
 ** second wave: ~17 fewer field steps per backlogged message).
 **
+** luaW_flat_open / luaW_flat_put (ldeliver.h; for lcodec.c's deliver_run, session 12): a
+** cross-worker run's one-value messages behind a raw channel's non-empty flat backlog, appended
+** with deliver's per-run reads (the channel, its mode, its backlog) made once per run of one topic
+** and its per-message steps alone per message (the three counters and the six slots); see there.
+**
 ** Why, measured: a ping-pong message's arrival was ~100 VM instructions in five Lua calls
 ** (deliver_msg, to_channel, convert, offer, ready), and fan-in's backlog push a C-to-Lua call;
 ** fan-in's receive ran the Lua refill per message (~70 VM instructions and a C-to-Lua call);
