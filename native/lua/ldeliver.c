@@ -742,6 +742,25 @@ void luaW_refill_at (lua_State *L, Deliv *D, const TValue *sv) {
   lua_settop(L, top);
 }
 
+/* lrecv.c's take at buf[1] then refill(s), in one (ldeliver.h; session 12): receive's two writes
+** (buf[1] = nil, buf.h = 2) are what refill_one overwrites when it runs for h = 2 (buf[1] = the
+** backlog's head, buf.h = 1; mrec[1] kept), and refill_one decides by reads alone before
+** anything changes, so calling it first with h = 2 and m = mrec[1] leaves the state the take and
+** luaW_refill_at leave. 0: refill_one's case does not hold (or not raw), nothing changed. */
+int luaW_take_refill (lua_State *L, Deliv *D, const TValue *sv, const TValue *buf) {
+  TValue s, mrec, m;
+  int top = lua_gettop(L), ok;
+  luaL_checkstack(L, 24, "refill");
+  setobj(L, &s, sv);
+  if (!israw(L, D, &s)) return 0;
+  getf(L, &s, K(mrec), &mrec);
+  if (!ttistable(&mrec)) return 0;
+  geti(L, &mrec, 1, &m);
+  ok = refill_one(L, D, &s, buf, &mrec, 2, &m);
+  lua_settop(L, top);
+  return ok;
+}
+
 /* refill(s) from Lua; upvalue 1: the Deliv */
 static int refill (lua_State *L) {
   luaL_checkany(L, 1);

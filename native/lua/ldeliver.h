@@ -22,6 +22,12 @@ void luaW_deliver_at (lua_State *L, Deliv *D, int off);
 ** refill for a channel that is not raw */
 void luaW_refill_at (lua_State *L, Deliv *D, const TValue *s);
 
+/* lrecv.c's take of the value at buf[1] of the listen channel state s (read and anchored by the
+** caller) followed by refill(s), fused for the refill's common case (the buffer's one value, a
+** raw channel, a backlog behind it): 1 when done, with the same end state; 0 with nothing
+** changed (the caller takes and refills as before) */
+int luaW_take_refill (lua_State *L, Deliv *D, const TValue *s, const TValue *buf);
+
 /* The Deliv of the refill closure (wippy.native.deliverer's second result) in f, or NULL */
 Deliv *luaW_refill_of (const TValue *f);
 
