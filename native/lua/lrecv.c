@@ -13,7 +13,8 @@
 ** receive(ch): channel.lua's receive, the same steps in the same order. s = CH[ch] (none: the
 ** same error, raised at the caller's level as the Lua's error(..., 2) is). A buffered value with
 ** no sender waiting: take's steps (the value popped, s.refill(s) if the state has that hook:
-** ldeliver.c's refill, a listen channel's, called directly, without a call through Lua), then
+** ldeliver.c's refill, a listen channel's, called directly, without a call through Lua; the
+** buffer's one value at slot 1 taken and refilled by one call, luaW_take_refill, session 12), then
 ** maybe_yield's, then v, true. No buffered value, a subscription's backlog not empty: v =
 ** s.take_backlog(s), maybe_yield's steps, v, true. Else a closed channel: nil, false. Else, inside
 ** a thread (run.cur): the thread joins the receivers' queue (made at its first push), T.parked = true, and `return lua_yield(L, 1)` with BLOCK: the
