@@ -17,6 +17,7 @@
 // the same file on the Lua paths (no deliver_run, or one that declines at its first call).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { within } from './helpers/fuzz.js';
 import { scenarioRuntime, main, type Scenario } from './helpers/lua-runtime.js';
 import type { Runtime } from '../src/index.js';
 
@@ -192,13 +193,18 @@ before(async () => {
 });
 after(async () => { await rt.stop(1000); });
 
+// A wrong C path may lose a message or a count, and then a driver waits for ever: each test's wait
+// is bounded and fails with what it waited for.
+const LIMIT_MS = 60_000;
+
 test('runs to two receivers from two senders, mixed shapes and topics: every message once, in order, as sent', async () => {
-  const got = await rt.exec('test:driver', [N, 'dr:recv_all', 'dr:send'], { host: 'dr:send' });
+  const got = await within(rt.exec('test:driver', [N, 'dr:recv_all', 'dr:send'], { host: 'dr:send' }), LIMIT_MS, 'the two receivers');
   assert.equal(got, 2 * N);
 });
 
 test('a receiver killed by its mailbox bound inside a batch: nothing more for it, the frames behind it still arrive', async () => {
-  const out = await rt.exec('test:flood_driver', ['dr:recv', 'dr:send', 50, 400, 50], { host: 'dr:send' }) as Record<string, unknown>;
+  const out = await within(rt.exec('test:flood_driver', ['dr:recv', 'dr:send', 50, 400, 50], { host: 'dr:send' }), LIMIT_MS,
+    'the reader\'s and the flooded receiver\'s EXITs (is the flooded one killed?)') as Record<string, unknown>;
   assert.equal(out.reader, 100);
   assert.match(String(out.deaf), /mailbox overflow/);
 });

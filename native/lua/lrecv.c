@@ -13,7 +13,8 @@
 ** receive(ch): channel.lua's receive, the same steps in the same order. s = CH[ch] (none: the
 ** same error, raised at the caller's level as the Lua's error(..., 2) is). A buffered value with
 ** no sender waiting: take's steps (the value popped, s.refill(s) if the state has that hook:
-** ldeliver.c's refill, a listen channel's, called directly, without a call through Lua), then
+** ldeliver.c's refill, a listen channel's, called directly, without a call through Lua; the
+** buffer's one value at slot 1 taken and refilled by one call, luaW_take_refill, session 12), then
 ** maybe_yield's, then v, true. No buffered value, a subscription's backlog not empty: v =
 ** s.take_backlog(s), maybe_yield's steps, v, true. Else a closed channel: nil, false. Else, inside
 ** a thread (run.cur): the thread joins the receivers' queue (made at its first push), T.parked = true, and `return lua_yield(L, 1)` with BLOCK: the
@@ -62,7 +63,7 @@ static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 #define K(name) (R->k_##name)
 
 /* the queue field k of s is not empty (q.t >= q.h); in *q the queue */
-static int nonempty (lua_State *L, Recv *R, const TValue *s, TString *k, TValue *q) {
+LF_INLINE int nonempty (lua_State *L, Recv *R, const TValue *s, TString *k, TValue *q) {
   TValue h, t;
   getf(L, s, k, q);
   if (raweq(q, V(EMPTYQ))) return 0;  /* the shared empty queue: h = 1, t = 0 always */
@@ -85,7 +86,7 @@ static int done_k (lua_State *L, int status, lua_KContext ctx) {
 }
 
 /* v (on top) is the receive's value: maybe_yield's steps, then v, true */
-static int done (lua_State *L, Recv *R) {
+LF_INLINE int done (lua_State *L, Recv *R) {
   lua_pushboolean(L, 1);
   if (!luaW_yield_quiet(L, V(run), K(cur), K(proc), K(red), V(YIELD_AFTER))) {
     push(L, V(maybe_yield));
@@ -112,11 +113,17 @@ static int receive (lua_State *L) {
     if (!ttisinteger(&h)) luaL_error(L, "kernel: a queue's head is not an integer");
     geti(L, &q, ivalue(&h), &x);
     push(L, &x);  /* the value, anchored */
+    getf(L, &s, K(refill), &x);
+    /* a listen channel's one buffered value at slot 1 with a backlog behind it (a drain's common
+    ** case): the take and ldeliver.c's refill in one, the same end state (luaW_take_refill) */
+    if (ivalue(&h) == 1 && !l_isfalse(&x)) {
+      Deliv *D = luaW_refill_of(&x);
+      if (D && luaW_take_refill(L, D, &s, &q)) return done(L, R);
+    }
     setnilvalue(&nilv);
     seti(L, &q, ivalue(&h), &nilv);
     setivalue(&h, ivalue(&h) + 1);
     setf(L, &q, K(h), &h);
-    getf(L, &s, K(refill), &x);
     if (!l_isfalse(&x)) {
       Deliv *D = luaW_refill_of(&x);
       if (D) {  /* ldeliver.c's refill (a listen channel's): called here, no call through Lua */
