@@ -42,20 +42,51 @@ export interface SpawnPlaceView {
   waiting(tid: number): number;
   /** The backlog mark: this many waiting spawns make a worker saturated. */
   readonly mark: number;
+  /** Live members of `peer`'s group (JS spawns that named it) on worker `tid`. */
+  members(peer: number, tid: number): number;
+  /** The group size the peer's worker keeps before the group spreads (GROUP_BESIDE). */
+  readonly group: number;
 }
 
+/** A group keeps this many members beside its peer before it spreads (session 12's rule above). */
+export const GROUP_BESIDE = 16;
+
 /**
- * The worker of `tids` (a host's worker thread ids) next to the first live peer named in `args`
- * (PID strings of `host`), or -1: none, or its worker is saturated or down (round-robin then).
+ * The first live peer named in `args` (PID strings of `host`) owned by one of `tids` (a host's
+ * worker thread ids): its uniq, or -1.
  */
-export function peerWorker(args: readonly unknown[], host: string, tids: readonly number[], v: SpawnPlaceView): number {
+export function namedPeer(args: readonly unknown[], host: string, tids: readonly number[], v: SpawnPlaceView): number {
   for (const a of args) {
     if (typeof a !== 'string' || a.charCodeAt(0) !== 123 /* { */) continue;
     const p = parsePid(a);
     if (!p || p.node !== '' || p.host !== host || !v.alive(p.uniq)) continue;
-    const t = v.owner(p.uniq);
-    if (!tids.includes(t)) continue;
-    return v.down(t) || v.waiting(t) >= v.mark ? -1 : t;
+    if (tids.includes(v.owner(p.uniq))) return p.uniq;
   }
   return -1;
+}
+
+/**
+ * The worker of `tids` for a new member of live `peer`'s group, or -1 (round-robin then): the
+ * peer's worker while it holds fewer than `v.group` members of the group; past that the worker of
+ * the host holding the fewest (the peer's worker among equals, else the first in `tids`). -1 when
+ * the peer's worker is saturated or down; a sibling saturated or down is never chosen.
+ */
+export function placeNear(peer: number, tids: readonly number[], v: SpawnPlaceView): number {
+  const t = v.owner(peer);
+  if (v.down(t) || v.waiting(t) >= v.mark) return -1;
+  let best = t;
+  let least = v.members(peer, t);
+  if (least < v.group) return t;
+  for (const s of tids) {
+    if (s === t || v.down(s) || v.waiting(s) >= v.mark) continue;
+    const n = v.members(peer, s);
+    if (n < least) { best = s; least = n; }
+  }
+  return best;
+}
+
+/** namedPeer then placeNear: the worker for a spawn with `args`, or -1 (round-robin). */
+export function peerWorker(args: readonly unknown[], host: string, tids: readonly number[], v: SpawnPlaceView): number {
+  const peer = namedPeer(args, host, tids, v);
+  return peer < 0 ? -1 : placeNear(peer, tids, v);
 }
