@@ -6,7 +6,7 @@
 // set; end to end (placement and frames crossing) in test/placement-groups.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GROUP_BESIDE, namedPeer, peerWorker, placeNear, type SpawnPlaceView } from '../src/runtime/spawn-place.js';
+import { GROUP_BESIDE, SPREAD_CORES, namedPeer, peerWorker, placeNear, type SpawnPlaceView } from '../src/runtime/spawn-place.js';
 import { PeerGroups } from '../src/runtime/peer-groups.js';
 import { formatPid } from '../src/runtime/pid.js';
 
@@ -14,7 +14,7 @@ const HOST = 'app:host';
 
 /** Process slots: uniq -> owner tid (all alive unless listed in `dead`). */
 function view(owners: Record<number, number>, opts: { dead?: number[]; down?: number[]; waiting?: Record<number, number>; mark?: number;
-  members?: Record<number, Record<number, number>>; group?: number } = {}): SpawnPlaceView {
+  members?: Record<number, Record<number, number>>; group?: number; free?: number } = {}): SpawnPlaceView {
   return {
     owner: (u) => owners[u] ?? -1,
     alive: (u) => u in owners && !(opts.dead ?? []).includes(u),
@@ -23,6 +23,7 @@ function view(owners: Record<number, number>, opts: { dead?: number[]; down?: nu
     mark: opts.mark ?? 1024,
     members: (p, t) => opts.members?.[p]?.[t] ?? 0,
     group: opts.group ?? GROUP_BESIDE,
+    free: () => opts.free ?? -1,
   };
 }
 
@@ -35,7 +36,7 @@ function spawnAll(argsOf: (i: number, made: number[]) => unknown[], n: number, t
   live: Set<number>, groups: PeerGroups, opts: { waiting?: Record<number, number> } = {}): number[] {
   const v: SpawnPlaceView = {
     owner: (u) => owners[u] ?? -1, alive: (u) => live.has(u), down: () => false, waiting: (t) => opts.waiting?.[t] ?? 0,
-    mark: 1024, members: (p, t) => groups.members(p, t), group: GROUP_BESIDE,
+    mark: 1024, members: (p, t) => groups.members(p, t), group: GROUP_BESIDE, free: () => -1,
   };
   const made: number[] = [];
   let rr = -1, next = 1000 + Object.keys(owners).length;
@@ -99,6 +100,18 @@ test('a group spreads past GROUP_BESIDE members beside its peer: to the worker h
   assert.equal(peerWorker([pid], HOST, [1, 2, 3], view({ 7: 2 }, { ...three, down: [3] })), 1, 'a dead sibling is skipped');
   assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, { members: { 7: { 2: 20 } }, down: [1] })), 2, 'no sibling left: beside');
   assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, { members: { 7: { 2: 20 } }, waiting: { 2: 1024 } })), -1, 'its own worker saturated: round-robin');
+});
+
+test('a group spreads only while SPREAD_CORES cores are free of other processes (or that is not measured)', () => {
+  const pid = formatPid(HOST, 7);
+  const past = (free: number) => view({ 7: 2 }, { members: { 7: { 2: GROUP_BESIDE } }, free });
+  assert.equal(SPREAD_CORES, 2);
+  assert.equal(peerWorker([pid], HOST, [1, 2], past(0)), 2, 'no free core: beside');
+  assert.equal(peerWorker([pid], HOST, [1, 2], past(1)), 2, 'one free core: beside');
+  assert.equal(peerWorker([pid], HOST, [1, 2], past(2)), 1, 'two: spread');
+  assert.equal(peerWorker([pid], HOST, [1, 2], past(-1)), 1, 'not measured: spread');
+  const under = view({ 7: 2 }, { members: { 7: { 2: GROUP_BESIDE - 1 } }, free: 8 });
+  assert.equal(peerWorker([pid], HOST, [1, 2], under), 2, 'under the group size the free cores do not matter');
 });
 
 test('placements, spawn by spawn: fan-in of 100 halves; a group of GROUP_BESIDE, pairs and a chain stay whole', () => {

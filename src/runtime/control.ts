@@ -129,6 +129,8 @@ export interface ControlHost {
   ring(tid: number): void;
   /** Is worker `tid` parked (a snapshot of its doorbell state)? */
   isParked(tid: number): boolean;
+  /** The cores other processes leave us (src/transport/freecores.ts), -1 when not measured. */
+  freeCores(): number;
   /** The holder of a registered name. */
   lookup(name: string): string | undefined;
   /** Throws when the runtime is not started, or stopping. */
@@ -267,6 +269,7 @@ export class ControlEndpoint {
         mark: Math.min(STEAL_BACKLOG, q ? q.localCapacity : STEAL_BACKLOG),
         members: (peer, t) => this.groups.members(peer, t),
         group: GROUP_BESIDE,
+        free: () => this.rt.freeCores(),
       };
       this.peerViews.set(host, v);
     }
