@@ -1215,17 +1215,20 @@ static int str_at (const unsigned char *s, int64_t len, int64_t pos, const unsig
 }
 
 /* The string at pos as a Lua value in slot `cache`, reused when its bytes are the cached
-** string's (a run's messages mostly come from one sender on one topic); 0 if not a str. */
-static int cached_str (lua_State *L, const unsigned char *s, int64_t len, int64_t *pos, int cache) {
+** string's (a run's messages mostly come from one sender on one topic; compared against the
+** TString's own bytes, no API call); 0 if not a str. *made: 1 when a new string replaced it. */
+static int cached_str (lua_State *L, const unsigned char *s, int64_t len, int64_t *pos, int cache,
+                       int *made) {
   const unsigned char *b;
-  size_t l, cl;
+  size_t l;
   int64_t next;
-  const char *c;
+  const TValue *c;
   if (!str_at(s, len, *pos, &b, &l, &next)) return 0;
-  c = lua_tolstring(L, cache, &cl);  /* NULL while the slot is nil */
-  if (c == NULL || cl != l || memcmp(c, b, l) != 0) {
+  c = s2v(L->ci->func + cache);
+  if (!ttisstring(c) || tsslen(tsvalue(c)) != l || memcmp(getstr(tsvalue(c)), b, l) != 0) {
     lua_pushlstring(L, (const char *)b, l);
     lua_replace(L, cache);
+    *made = 1;
   }
   *pos = next;
   return 1;
@@ -1260,6 +1263,10 @@ static int c_deliver_run (lua_State *L) {
   int64_t p, next;
   Deliv *D;
   TString *kalive;
+  LFlat F;
+  int fl = 0;  /* the run's flat backlog (luaW_flat_open): 1 open, -1 not now, 0 to be tried */
+  int alive = 0;  /* P.alive read true and nothing that could end P ran since */
+  int64_t hpos = 0, hl = 0;  /* the last frame taken: its pos and its header's length (0: none) */
   if (!lua_isinteger(L, 1) || (a = lua_tointeger(L, 1)) <= 0 || !lua_isinteger(L, 2)
       || (pos = lua_tointeger(L, 2)) < 1 || !lua_isinteger(L, 3) || (len = lua_tointeger(L, 3)) < 0)
     return luaL_error(L, "codec.deliver_run: expected an address, a position and a length");
@@ -1269,25 +1276,46 @@ static int c_deliver_run (lua_State *L) {
   D = luaW_deliv_of(L, 6);
   lua_settop(L, 7);
   if (D == NULL) { lua_pushinteger(L, pos); lua_pushboolean(L, 0); return 2; }
-  luaL_checkstack(L, 20, NULL);
+  luaL_checkstack(L, 24, NULL);
   lua_pushnil(L);  /* 8: the sender's PID, cached */
   lua_pushnil(L);  /* 9: the topic, cached */
   lua_pushliteral(L, "alive");  /* 10: P.alive's key, anchored */
   kalive = tsvalue(s2v(L->top - 1));
+  lua_pushnil(L);  /* 11: the run's flat backlog (F.bq), anchored */
   s = (const unsigned char *)(uintptr_t)a;
   while (pos + 2 <= len && s[pos - 1] == 0x96 && s[pos] == 0xa1 && s[pos + 1] == 'm') {
     TValue x;
     StkId base;
-    p = pos + 3;
-    if (!str_at(s, len, p, &b, &l, &next) || l != pl || memcmp(b, pb, l) != 0) break;
-    getf(L, s2v(L->ci->func + 5), kalive, &x);  /* (lfield.h: the VM's step, metamethods included) */
-    if (l_isfalse(&x)) break;
-    p = next;
-    if (!cached_str(L, s, len, &p, 8) || !cached_str(L, s, len, &p, 9)) break;
-    if (p + 1 > len || s[p - 1] != 0x01 || s[p] != 0x91) break;  /* n 1, a list of one */
-    p += 2;
-    if (p > len) break;
-    base = L->ci->func;  /* 11..16: P, topic, from, 1, nil, v */
+    int made = 0;
+    if (hl > 0 && pos - 1 + hl < len && memcmp(s + pos - 1, s + hpos - 1, (size_t)hl) == 0) {
+      /* the previous frame's header, byte for byte (its PID, sender, topic, n 1 and list of
+      ** one): the same strings, already checked and cached; only its value differs */
+      p = pos + hl;
+      if (!alive) {
+        getf(L, s2v(L->ci->func + 5), kalive, &x);
+        if (l_isfalse(&x)) break;
+      }
+    }
+    else {
+      hl = 0;
+      p = pos + 3;
+      if (!str_at(s, len, p, &b, &l, &next) || l != pl || memcmp(b, pb, l) != 0) break;
+      if (!alive) {
+        getf(L, s2v(L->ci->func + 5), kalive, &x);  /* (lfield.h: the VM's step, metamethods included) */
+        if (l_isfalse(&x)) break;
+      }
+      p = next;
+      if (!cached_str(L, s, len, &p, 8, &made)) break;
+      made = 0;
+      if (!cached_str(L, s, len, &p, 9, &made)) break;
+      if (made) fl = 0;  /* another topic: another channel */
+      if (p + 1 > len || s[p - 1] != 0x01 || s[p] != 0x91) break;  /* n 1, a list of one */
+      p += 2;
+      if (p > len) break;
+      hpos = pos;
+      hl = p - pos;  /* the header's bytes, up to the value */
+    }
+    base = L->ci->func;  /* 12..17: P, topic, from, 1, nil, v */
     push(L, s2v(base + 5));
     push(L, s2v(base + 9));
     push(L, s2v(base + 8));
@@ -1301,7 +1329,7 @@ static int c_deliver_run (lua_State *L) {
     }
     else {  /* as decode_m_at's one value: the frame and its list numbered, not made */
       Dec d;
-      dec_open(L, &d, (const char *)s, (size_t)len);  /* 16: refs */
+      dec_open(L, &d, (const char *)s, (size_t)len);  /* 17: refs */
       d.frame = 1;
       lua_pushvalue(L, d.refs);
       lua_rawseti(L, d.refs, 1);
@@ -1313,13 +1341,27 @@ static int c_deliver_run (lua_State *L) {
       d.depth = 2;
       next = dec_item(&d, p);
       dec_close(L, &d);
-      if (d.noframe == 2) { lua_settop(L, 10); break; }
-      lua_remove(L, 16);
+      if (d.noframe == 2) { lua_settop(L, 11); break; }
+      lua_remove(L, 17);
     }
     setivalue(&x, (lua_Integer)next);  /* cur[1] = the pos after this frame (lfield.h's index step) */
     seti(L, s2v(L->ci->func + 7), 1, &x);
-    luaW_deliver_at(L, D, 10);
-    lua_settop(L, 10);
+    /* behind the backlog of a run opened (or opened now): appended, deliver's steps for it
+    ** (ldeliver.c's luaW_flat_put); else deliver itself, after which the run's channel is looked
+    ** at again and P.alive read again (a delivery can end its own process: a mailbox overflow) */
+    if (fl == 0) {
+      fl = luaW_flat_open(L, D, s2v(L->ci->func + 5), s2v(L->ci->func + 9), &F) ? 1 : -1;
+      if (fl == 1) setobj2s(L, L->ci->func + 11, &F.bq);
+    }
+    base = L->ci->func;
+    if (fl == 1 && luaW_flat_put(L, D, &F, s2v(base + 9), s2v(base + 8), s2v(base + 17)))
+      alive = 1;
+    else {
+      luaW_deliver_at(L, D, 11);
+      fl = 0;
+      alive = 0;
+    }
+    lua_settop(L, 11);
     setbfvalue(&x);
     seti(L, s2v(L->ci->func + 7), 1, &x);
     pos = next;

@@ -279,7 +279,7 @@ static void flat_push (lua_State *L, Deliv *D, int off, const TValue *s, TValue 
 }
 
 /* s.mode == "raw" */
-static int israw (lua_State *L, Deliv *D, const TValue *s) {
+LF_INLINE int israw (lua_State *L, Deliv *D, const TValue *s) {
   TValue x;
   getf(L, s, K(mode), &x);
   return ttisstring(&x) && eqshrstr(tsvalue(&x), K(raw));
@@ -308,7 +308,7 @@ static void to_buffer (lua_State *L, Deliv *D, const TValue *s, TValue *m) {
 }
 
 /* n == k for a number n (the VM's ==: an integer, or a float of that value) */
-static int numis (const TValue *n, lua_Integer k) {
+LF_INLINE int numis (const TValue *n, lua_Integer k) {
   if (ttisinteger(n)) return ivalue(n) == k;
   if (ttisfloat(n)) return fltvalue(n) == (lua_Number)k;
   return 0;
@@ -438,6 +438,77 @@ lua:
   call(L, V(deliver_msg), 6, 0);
 }
 
+/*
+** A run of one-value messages for one process and topic behind its raw channel's flat backlog
+** (lcodec.c's deliver_run: a cross-worker batch's run of frames). deliver's steps for such a
+** message are the cold-case checks, then `delivered`, P.seq and P.unread each + 1 and the six
+** slots after bq.t; of these only the counters and the slots differ from one message to the next.
+** luaW_flat_open makes deliver's reads that a run shares once (P.max_mailbox, P.subs[topic] or
+** the inbox, the channel's state, its mode, its backlog), with the same steps, and decides whether
+** the run's messages take that case now; luaW_flat_put then does the rest per message: the raw
+** slots of P.unread, P.seq, bq.h and bq.t read afresh (integers, the backlog still not empty, the
+** mailbox not full: else 0, nothing changed, and the caller calls deliver), the three counters
+** written into their slots, the six slots stored (flat_push's order). No Lua, no metamethod and no
+** allocation but the backlog's growth runs between two puts or between the open and a put but the
+** caller's decoding of a string value (a collector step: the kernel has no finaliser, and a
+** process cannot make one, sandbox.lua), and a put re-reads every field it writes, so a run's
+** messages end in the state deliver would have left, field by field.
+*/
+int luaW_flat_open (lua_State *L, Deliv *D, const TValue *P, const TValue *topic, LFlat *F) {
+  TValue x, ch, s, bq;
+  const char *ts;
+  if (!ttistable(P) || !ttisstring(topic) || !ttisinteger(V(delivered))) return 0;
+  getf(L, P, K(max_mailbox), &x);
+  if (!ttisinteger(&x)) return 0;
+  F->max = ivalue(&x);
+  getf(L, P, K(subs), &x);
+  getv(L, &x, topic, &ch);
+  ts = getstr(tsvalue(topic));
+  if (l_isfalse(&ch) && !(tsslen(tsvalue(topic)) > 0 && ts[0] == '@')) getf(L, P, K(inbox), &ch);
+  if (l_isfalse(&ch)) return 0;
+  luaW_chan_state(L, V(CH), &ch, &s);
+  if (!ttistable(&s) || !israw(L, D, &s)) return 0;
+  getf(L, &s, K(bq), &bq);
+  if (!ttistable(&bq) || raweq(&bq, V(EMPTYQ)) || hvalue(&bq)->metatable != NULL) return 0;
+  F->P = hvalue(P);
+  setobj(L, &F->bq, &bq);
+  return 1;
+}
+
+int luaW_flat_put (lua_State *L, Deliv *D, LFlat *F, const TValue *topic, const TValue *from,
+                   const TValue *v) {
+  Table *q = hvalue(&F->bq);
+  const TValue *us = lf_getshortstr(F->P, K(unread));
+  const TValue *ss = lf_getshortstr(F->P, K(seq));
+  const TValue *hs = lf_getshortstr(q, K(h));
+  const TValue *tsl = lf_getshortstr(q, K(t));
+  TValue x;
+  lua_Integer u, k;
+  if (!ttisinteger(us) || !ttisinteger(ss) || !ttisinteger(hs) || !ttisinteger(tsl)
+      || !ttisinteger(V(delivered)))
+    return 0;
+  u = ivalue(us) + 1;
+  k = ivalue(tsl);
+  if (u > F->max || ivalue(hs) > k) return 0;  /* the Lua's overflow; no backlog to join */
+  /* delivered, P.seq, P.unread: integers into their raw slots (the VM's store; no barrier) */
+  setivalue(V(delivered), ivalue(V(delivered)) + 1);
+  setivalue(cast(TValue *, ss), ivalue(ss) + 1);
+  setivalue(cast(TValue *, us), u);
+  /* flat_push: q[t + 1..t + 6] = topic, from, 1, false, v, seq, the last target first */
+  setobj(L, &x, ss);
+  seti(L, &F->bq, k + 6, &x);
+  seti(L, &F->bq, k + 5, cast(TValue *, v));
+  setbfvalue(&x);
+  seti(L, &F->bq, k + 4, &x);
+  setivalue(&x, 1);
+  seti(L, &F->bq, k + 3, &x);
+  seti(L, &F->bq, k + 2, cast(TValue *, from));
+  seti(L, &F->bq, k + 1, cast(TValue *, topic));
+  tsl = lf_getshortstr(q, K(t));  /* (a store above may have rehashed q) */
+  setivalue(cast(TValue *, tsl), k + FLAT);
+  return 1;
+}
+
 /* deliver(P, topic, from, n, p [, v]) from Lua; upvalue 1: the Deliv */
 static int deliver (lua_State *L) {
   luaW_deliver_at(L, (Deliv *)lua_touserdata(L, lua_upvalueindex(1)), 0);
@@ -454,7 +525,7 @@ Deliv *luaW_deliv_of (lua_State *L, int idx) {
 }
 
 /* an integer field of a kernel queue (h, t: integers by construction) */
-static lua_Integer qint (lua_State *L, const TValue *q, TString *k) {
+LF_INLINE lua_Integer qint (lua_State *L, const TValue *q, TString *k) {
   TValue x;
   getf(L, q, k, &x);
   if (!ttisinteger(&x)) luaL_error(L, "kernel: a queue's %s is not an integer", getstr(k));

@@ -25,6 +25,26 @@ void luaW_refill_at (lua_State *L, Deliv *D, const TValue *s);
 /* The Deliv of the refill closure (wippy.native.deliverer's second result) in f, or NULL */
 Deliv *luaW_refill_of (const TValue *f);
 
+/* A run of one-value messages for one process on one topic whose channel's flat backlog is not
+** empty (deliver's "behind a backlog" case, a raw channel): the process record and the backlog
+** found once (luaW_flat_open), then each message appended as deliver appends it (luaW_flat_put).
+** For lcodec.c's deliver_run; the caller keeps P and bq anchored (bq: on its stack). */
+typedef struct LFlat {
+  Table *P;  /* the process record */
+  TValue bq;  /* its channel's flat backlog (s.bq) */
+  lua_Integer max;  /* P.max_mailbox */
+} LFlat;
+
+/* 1 if a one-value message for P on topic goes to a raw channel's non-empty flat backlog now, and
+** F set for luaW_flat_put; 0 (nothing changed) if not: deliver's other cases */
+int luaW_flat_open (lua_State *L, Deliv *D, const TValue *P, const TValue *topic, LFlat *F);
+
+/* deliver(P, topic, from, 1, nil, v) for a run luaW_flat_open opened: 1 when done (appended to
+** the backlog), 0 with nothing changed when deliver would do something else (the mailbox full,
+** the backlog emptied, a field not an integer): then deliver itself must be called */
+int luaW_flat_put (lua_State *L, Deliv *D, LFlat *F, const TValue *topic, const TValue *from,
+                   const TValue *v);
+
 /* channel.lua's offer(s, ch, v) -> taken, and in *w the thread it was handed to (nil if none);
 ** s, ch, v reachable from the stack (levent.c) */
 int luaW_offer (lua_State *L, Deliv *D, const TValue *s, const TValue *ch, TValue *v, TValue *w);

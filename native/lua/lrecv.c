@@ -62,7 +62,7 @@ static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 #define K(name) (R->k_##name)
 
 /* the queue field k of s is not empty (q.t >= q.h); in *q the queue */
-static int nonempty (lua_State *L, Recv *R, const TValue *s, TString *k, TValue *q) {
+LF_INLINE int nonempty (lua_State *L, Recv *R, const TValue *s, TString *k, TValue *q) {
   TValue h, t;
   getf(L, s, k, q);
   if (raweq(q, V(EMPTYQ))) return 0;  /* the shared empty queue: h = 1, t = 0 always */
@@ -85,7 +85,7 @@ static int done_k (lua_State *L, int status, lua_KContext ctx) {
 }
 
 /* v (on top) is the receive's value: maybe_yield's steps, then v, true */
-static int done (lua_State *L, Recv *R) {
+LF_INLINE int done (lua_State *L, Recv *R) {
   lua_pushboolean(L, 1);
   if (!luaW_yield_quiet(L, V(run), K(cur), K(proc), K(red), V(YIELD_AFTER))) {
     push(L, V(maybe_yield));
