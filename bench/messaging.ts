@@ -16,9 +16,12 @@
 // checks its pairs stayed put, ring names the split in its variant. "Across workers" spawns the
 // peer on a second process.host. "N workers" for ping-pong and ring runs N independent pairs/rings, one per
 // worker thread (aggregate throughput); fan-in on N workers spawns its senders from JS with the
-// receiver's PID as an argument, so the runtime places them (the peer rule: beside the receiver),
-// and "N workers, senders spread" spawns them without it, so round-robin spreads them over all
-// workers and the messages from every worker but the receiver's cross threads.
+// receiver's PID as an argument, so the runtime places them (the peer rule: 16 beside the
+// receiver, then, while two cores are free of other processes' work, the rest spread evenly; all
+// beside otherwise), and "N workers, senders spread" spawns them without it, so round-robin
+// spreads them over all workers and the messages from every worker but the receiver's cross
+// threads. BENCH_FANIN_LOCAL=k[,k...] (measurement) replaces fan-in's variants with 2-worker runs
+// that put k% of the senders beside the receiver and the rest on the other worker.
 import {
   type BenchContext, type Figure, type Workload, type Variant, MAIN_HOST, PEER_HOST, benchRuntime, luaEntry,
   withRuntime, runDrivers, cpuSecondsSince, spawnWatched, exitValue, check, spanSeconds, shares, fmtInt, workersLabel, workerCounts,
@@ -301,7 +304,9 @@ async function ring(ctx: BenchContext, workers: number, tbl: boolean): Promise<F
  * `spread`: the senders are spawned without the receiver's PID (they get it with "go"), so the
  * runtime's round-robin spreads them over the workers and the messages of all but the receiver's
  * worker cross threads; otherwise they are spawned with it and the peer rule
- * (src/runtime/spawn-place.ts) places them where the receiver is.
+ * (src/runtime/spawn-place.ts) places them (beside the receiver, a large group spread when cores
+ * are free). `localPct` (BENCH_FANIN_LOCAL): that share beside the receiver, the rest on the other
+ * of 2 workers, whatever the rule says.
  */
 async function fanIn(ctx: BenchContext, workers: number, spread = false, localPct?: number): Promise<Figure[]> {
   // --quick: 100 senders × 4,000 (400,000 messages, ~0.2 s timed at 2M/s); at 100 × 1,000 the timed

@@ -1,6 +1,7 @@
 // The `node:control` endpoint: how JS outside the processes (the embedding API, the CLI, the
 // service supervisor) spawns processes, runs jobs to completion, sends, terminates and cancels,
-// and hears EXITs — on the main thread.
+// and hears EXITs — on the main thread. (Over 500 lines: a hundred of them this header's measured
+// notes; the two spawn paths share the watchers, the placement state and the keep-alive.)
 //
 // Owns: the pending rpc replies, the JS exit watchers (a spawn by rpc: behind a control PID of
 // host `node:control`, minted on the main thread, the EXIT of the watched process coming back as
@@ -73,7 +74,8 @@
 // rt.spawn keeps the round-robin placement even with a callback: long-lived processes spawned in
 // turn land one per worker (what long-lived drivers want; from the queue the first free worker
 // took them all) — except a spawn whose arguments name a live process of the host: it goes next
-// to that process (the peer rule, src/runtime/spawn-place.ts).
+// to that process (the peer rule, src/runtime/spawn-place.ts), unless it is one of a large group
+// of such spawns (peer-groups.ts counts them), which spreads over the host's workers.
 import { WippyError } from '../codec/msgpack.js';
 import { frame, record, I, type AnyFrame, type Frame } from '../wire/frames.js';
 import { CONTROL_HOST, EV_EXIT, ZERO_PID, fnHost, type CtxRecord, type EventRecord } from '../wire/spec.js';
