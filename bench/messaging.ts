@@ -16,9 +16,12 @@
 // checks its pairs stayed put, ring names the split in its variant. "Across workers" spawns the
 // peer on a second process.host. "N workers" for ping-pong and ring runs N independent pairs/rings, one per
 // worker thread (aggregate throughput); fan-in on N workers spawns its senders from JS with the
-// receiver's PID as an argument, so the runtime places them (the peer rule: beside the receiver),
-// and "N workers, senders spread" spawns them without it, so round-robin spreads them over all
-// workers and the messages from every worker but the receiver's cross threads.
+// receiver's PID as an argument, so the runtime places them (the peer rule: 16 beside the
+// receiver, then, while two cores are free of other processes' work, the rest spread evenly; all
+// beside otherwise), and "N workers, senders spread" spawns them without it, so round-robin
+// spreads them over all workers and the messages from every worker but the receiver's cross
+// threads. BENCH_FANIN_LOCAL=k[,k...] (measurement) replaces fan-in's variants with 2-worker runs
+// that put k% of the senders beside the receiver and the rest on the other worker.
 import {
   type BenchContext, type Figure, type Workload, type Variant, MAIN_HOST, PEER_HOST, benchRuntime, luaEntry,
   withRuntime, runDrivers, cpuSecondsSince, spawnWatched, exitValue, check, spanSeconds, shares, fmtInt, workersLabel, workerCounts,
@@ -167,6 +170,11 @@ return { main = function(recv, m, laps)
   return m
 end }`);
 
+// A process that only waits: BENCH_FANIN_LOCAL's senders each name one (and not the receiver), so
+// the peer rule puts each beside its anchor, and the anchors' round-robin places them (fanIn).
+const FANIN_ANCHOR = luaEntry('fanin_anchor', `
+return { main = function() process.listen("stop"):receive() return 0 end }`);
+
 const FANIN_RECEIVER = luaEntry('fanin_receiver', `
 return { main = function(s, m, laps)
   local pids = process.listen("pids"):receive()
@@ -296,9 +304,11 @@ async function ring(ctx: BenchContext, workers: number, tbl: boolean): Promise<F
  * `spread`: the senders are spawned without the receiver's PID (they get it with "go"), so the
  * runtime's round-robin spreads them over the workers and the messages of all but the receiver's
  * worker cross threads; otherwise they are spawned with it and the peer rule
- * (src/runtime/spawn-place.ts) places them where the receiver is.
+ * (src/runtime/spawn-place.ts) places them (beside the receiver, a large group spread when cores
+ * are free). `localPct` (BENCH_FANIN_LOCAL): that share beside the receiver, the rest on the other
+ * of 2 workers, whatever the rule says.
  */
-async function fanIn(ctx: BenchContext, workers: number, spread = false): Promise<Figure[]> {
+async function fanIn(ctx: BenchContext, workers: number, spread = false, localPct?: number): Promise<Figure[]> {
   // --quick: 100 senders × 4,000 (400,000 messages, ~0.2 s timed at 2M/s); at 100 × 1,000 the timed
   // window was ~50 ms, where one lost time slice moved the figure by 15% (docs/design/scheduler.md,
   // session 11: the 2 ÷ 1 worker row read 0.93–1.1 with the same CPU per message on both).
@@ -307,19 +317,37 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false): Promis
   // Two laps, the first untimed, for the reason ping-pong's warm-up gives (V8 tiers the Lua module
   // and the workers' JS up in a new runtime's first fraction of a second).
   const laps = 2;
-  const rt = await benchRuntime([FANIN_SENDER, FANIN_RECEIVER], { workers });
+  const local = localPct === undefined ? undefined : Math.round((localPct * senders) / 100);
+  const rt = await benchRuntime([FANIN_SENDER, FANIN_RECEIVER, FANIN_ANCHOR], { workers });
   return withRuntime(rt, async (): Promise<Figure[]> => {
     const recv = await spawnWatched(rt, 'bench:fanin_receiver', MAIN_HOST, [senders, m, laps]);
+    // rt.spawn with an EXIT callback returns the PID before the process exists: wait for it (its
+    // worker's CPU is reported apart from the others').
+    const alive = async () => (await rt.stats()).reduce((a, w) => a + w.processes, 0);
+    await withTimeout(waitFor(async () => (await alive()) === 1, 'receiver'), ctx.timeoutMs, 'fan-in');
+    const recvTid = (await rt.stats()).find((w) => w.processes === 1)!.tid;
+    // BENCH_FANIN_LOCAL (2 workers): `localPct`% of the senders (`local`) beside the receiver, the rest on the other
+    // worker, whatever the placement rule would do. Each sender names an anchor of its own (a
+    // group of one: the peer rule keeps it beside), and round-robin alternates the anchors from
+    // the worker after the receiver's: even ones on the other worker, odd ones beside the
+    // receiver. The sender gets the receiver's PID with "go", as a spread one does.
+    const nAnchors = local === undefined ? 0 : 2 * Math.max(local, senders - local);
+    const anchors = await Promise.all(Array.from({ length: nAnchors }, () => spawnWatched(rt, 'bench:fanin_anchor', MAIN_HOST, [])));
+    const anchorOf = (i: number) => anchors[i < local! ? 2 * i + 1 : 2 * (i - local!)]!.pid;
     ctx.note(`spawning ${senders} senders`);
-    const sent = await Promise.all(Array.from({ length: senders }, () => spawnWatched(rt, 'bench:fanin_sender', MAIN_HOST, [spread ? false : recv.pid, m, laps])));
+    const sent = await Promise.all(Array.from({ length: senders }, (_, i) => spawnWatched(rt, 'bench:fanin_sender', MAIN_HOST,
+      local !== undefined ? [false, m, laps, anchorOf(i)] : [spread ? false : recv.pid, m, laps])));
     const pids = sent.map((s) => s.pid);
     const senderExits = Promise.all(sent.map((s, i) => exitValue<number>(s, `sender ${i + 1}`)));
     senderExits.catch(() => {}); // awaited below
-    // rt.spawn with an EXIT callback returns the PID before the process exists: wait for them all.
-    const alive = async () => (await rt.stats()).reduce((a, w) => a + w.processes, 0);
-    await withTimeout(Promise.race([waitFor(async () => (await alive()) === senders + 1, 'senders'), senderExits]), ctx.timeoutMs, 'fan-in');
-    const placement = (await rt.stats()).map((w) => w.processes);
+    await withTimeout(Promise.race([waitFor(async () => (await alive()) === senders + 1 + nAnchors, 'senders'), senderExits]), ctx.timeoutMs, 'fan-in');
+    const stats = await rt.stats();
+    const placement = stats.map((w) => w.processes);
     if (spread) check(placement.every((p) => p > 0), `senders not spread over the workers: ${placement.join('/')}`);
+    if (local !== undefined) {
+      const beside = stats.find((w) => w.tid === recvTid)!.processes - 1 - nAnchors / 2;
+      check(beside === local && workers === 2, `BENCH_FANIN_LOCAL=${local}: ${beside} senders beside the receiver (${placement.join('/')})`);
+    }
     ctx.note(`${fmtInt(senders * m)} messages`);
     const cpu0 = process.cpuUsage();
     const th0 = threadCpu();
@@ -332,6 +360,8 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false): Promis
     const cpuSeconds = cpuSecondsSince(cpu0);
     const th1 = threadCpu();
     const bell1 = bellCounts(rt);
+    for (const a of anchors) rt.send(a.pid, 'stop', true);
+    await withTimeout(Promise.all(anchors.map((a, i) => exitValue(a, `anchor ${i + 1}`))), ctx.timeoutMs, 'fan-in anchors');
     check(returned.every((v) => v === m), 'a sender did not return its message count');
     const want = senders * m;
     check(r.count === want, `receiver counted ${r.count} messages, expected ${want}`);
@@ -339,13 +369,15 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false): Promis
     check(r.extra === false, 'receiver got more messages than were sent');
     const span = (r.t1 - r.t0) / 1e6;
     return [{
-      workload: 'fan-in', variant: workers === 1 ? '1 worker' : spread ? `${workers} workers, senders spread` : `${workers} workers`, workers,
+      workload: 'fan-in', variant: workers === 1 ? '1 worker' : local !== undefined ? `${workers} workers, ${local} of ${senders} senders beside the receiver`
+        : spread ? `${workers} workers, senders spread` : `${workers} workers`, workers,
       figure: 'fan-in to one process', value: want / span, unit: 'messages/s',
       work: `${fmtInt(senders)} senders × ${fmtInt(m)} messages (after an untimed lap of as many)`, timing: 'Lua clock in the receiver (go sent → last counted)',
       details: { spanSeconds: span, placement: placement.join('/'), cpuUsPerOp: (cpuSeconds * 1e6) / (want * laps),
         // both laps, per message: CPU µs of each runtime worker (Node 24's thread names, in tid
         // order), of V8's helper threads and of the main thread; doorbell parks and notifies
         threadsUsPerOp: threadUsPerOp(th0, th1, want * laps),
+        ...workerSplit(th0, th1, want * laps, recvTid),
         parksPerOp: (bell1.parks - bell0.parks) / (want * laps), wakesPerOp: (bell1.wakes - bell0.wakes) / (want * laps) },
     }];
   });
@@ -358,6 +390,23 @@ function threadUsPerOp(a: Map<string, number>, b: Map<string, number>, ops: numb
   return `${workers.map((n) => d(n).toFixed(3)).join('/')} v8 ${d('V8Worker').toFixed(3)} main ${d('MainThread').toFixed(3)}`;
 }
 
+/** CPU µs per op of the receiver's worker and of the others (bench/ab.ts reads these as rows of their own). */
+function workerSplit(a: Map<string, number>, b: Map<string, number>, ops: number, recvTid: number): Record<string, number> {
+  let mine = 0, others = 0;
+  for (const n of b.keys()) {
+    if (!n.startsWith(`${MAIN_HOST}#`)) continue; // a runtime worker (threadcpu.ts: Node 24's names)
+    const us = ((b.get(n) ?? 0) - (a.get(n) ?? 0)) * 1e6 / ops;
+    if (Number(n.slice(MAIN_HOST.length + 1)) === recvTid) mine += us; else others += us;
+  }
+  return { 'threadCpuUsPerOp:receiver\'s worker': mine, 'threadCpuUsPerOp:other workers': others };
+}
+
+/** BENCH_FANIN_LOCAL=k[,k...]: fan-in's variants are 2 workers with k% of the senders beside the receiver (measurement). */
+function fanInLocal(): number[] | undefined {
+  const v = process.env['BENCH_FANIN_LOCAL'];
+  return v ? v.split(',').map(Number) : undefined;
+}
+
 export const pingPongWorkload: Workload = {
   name: 'ping-pong', title: 'ping-pong between two processes', variants: (ctx) => pingVariants(ctx, false),
 };
@@ -368,7 +417,7 @@ export const ringWorkload: Workload = {
 export const fanInWorkload: Workload = {
   name: 'fan-in', title: 'fan-in to one process',
   // The spread variant comes last: bench:compare reads the first figure of a worker count.
-  variants: (ctx) => [
+  variants: (ctx) => fanInLocal()?.map((k) => ({ label: `2 workers, ${k}% beside`, workers: 2, run: (c: BenchContext) => fanIn(c, 2, false, k) })) ?? [
     ...workerCounts(ctx).map((w) => ({ label: workersLabel(w), workers: w, run: (c: BenchContext) => fanIn(c, w) })),
     ...(ctx.allWorkers > 1 ? [{ label: `${workersLabel(ctx.allWorkers)}, senders spread`, workers: ctx.allWorkers,
       run: (c: BenchContext) => fanIn(c, ctx.allWorkers, true) }] : []),

@@ -58,3 +58,19 @@ test('where /proc/stat cannot be read nothing is published', () => {
   assert.equal(fc.tick(), undefined);
   assert.equal(new Int32Array(sab)[BELL_CORES], 0);
 });
+
+test('current(): the last figure published; before the first tick, a tick now; -1 when not sampling', () => {
+  const sab = Doorbell.create(2);
+  let busy = 0;
+  const fc = new FreeCores(new Int32Array(sab), () => `cpu  ${busy} 0 0 0 0 0 0 0\n`);
+  assert.equal(fc.current(), -1, 'not started');
+  assert.equal(fc.start(), true);
+  fc.stop();
+  busy += 1_000_000; // every core taken since start()
+  assert.equal(fc.current(), 0, 'measured now, over the time since start()');
+  assert.equal(new Int32Array(sab)[BELL_CORES], 1, 'and published (free + 1)');
+  assert.equal(fc.current(), 0, 'then the last figure, not a new tick (the timer ticks)');
+  const off = new FreeCores(new Int32Array(Doorbell.create(2)), () => { throw new Error('ENOENT'); });
+  assert.equal(off.start(), false);
+  assert.equal(off.current(), -1, 'not measurable');
+});

@@ -9,6 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime, type Runtime, type WorkerStats, type ExitInfo } from '../src/index.js';
+import { GROUP_BESIDE } from '../src/runtime/spawn-place.js';
 
 /** A node of a ring: passes the token on, the last hop goes back to the driver. */
 const NODE = `return { main = function(nxt, driver)
@@ -175,7 +176,7 @@ test('the peer rule: senders spawned from JS with the receiver\'s PID go to its 
     { id: 'g:idle', kind: 'process.lua', method: 'main', source: IDLE },
   ] });
   try {
-    const S = 20, M = 500;
+    const S = GROUP_BESIDE, M = 500; // a group that size stays whole (past it, the next test)
     const before = crossFrames(await rt.stats());
     const recv = await start(rt, 'g:receiver', [S * M]);
     const senders: Array<{ pid: string; exit: Promise<unknown> }> = [];
@@ -194,14 +195,51 @@ test('the peer rule: senders spawned from JS with the receiver\'s PID go to its 
   }
 });
 
+test('the peer rule spreads a fan-in past GROUP_BESIDE senders: half on each worker, every message counted once', async () => {
+  // The rule spreads only while two cores are free of other processes' work, or when that is not
+  // measured (WIPPY_FREE_CORES=0): not measured here, so the placement does not depend on the load.
+  const saved = process.env['WIPPY_FREE_CORES'];
+  process.env['WIPPY_FREE_CORES'] = '0';
+  let rt: Runtime;
+  try {
+    rt = await createRuntime({ entries: [
+      { id: 'g:p', kind: 'process.host', host: { workers: 2 } },
+      { id: 'g:sender', kind: 'process.lua', method: 'main', source: SENDER },
+      { id: 'g:receiver', kind: 'process.lua', method: 'main', source: RECEIVER },
+    ] });
+  } finally {
+    if (saved === undefined) delete process.env['WIPPY_FREE_CORES']; else process.env['WIPPY_FREE_CORES'] = saved;
+  }
+  try {
+    const S = 2 * GROUP_BESIDE + 8, M = 300;
+    const before = crossFrames(await rt.stats());
+    const recv = await start(rt, 'g:receiver', [S * M]);
+    // all at once (the bench's Promise.all): each placement sees the ones before it
+    const senders = await Promise.all(Array.from({ length: S }, () => start(rt, 'g:sender', [recv.pid, M])));
+    const st = await until(rt, (s) => s.reduce((a, w) => a + w.processes, 0) === S + 1, 'the senders');
+    const home = rt.where(recv.pid).runs;
+    assert.deepEqual(st.map((w) => [w.tid === home, w.processes]).sort(),
+      [[false, S / 2], [true, 1 + S / 2]], 'GROUP_BESIDE beside the receiver, as many on the other worker, then in turn');
+    const mine = senders.filter((x) => rt.where(x.pid).runs === home).length;
+    assert.equal(mine, S / 2);
+    rt.send(recv.pid, 'pids', senders.map((x) => x.pid));
+    assert.equal(await recv.exit, S * (M * (M + 1)) / 2);
+    assert.deepEqual(await Promise.all(senders.map((x) => x.exit)), senders.map(() => M));
+    assert.ok(crossFrames(await rt.stats()) - before > 0, 'the other worker\'s senders\' messages crossed');
+  } finally {
+    await rt.stop(1000);
+  }
+});
+
 test('the offer rule: a burst past the mark beside a heavier sibling stays a Lua list (nothing published, nothing crosses)', async () => {
   // local_queue_size 64: the mark is 64. Worker Y holds 401 processes (spawned from JS beside an
-  // anchor there: the peer rule), so worker X's burst of 300 never makes Y lighter than X.
+  // anchor there: the peer rule; each names the one before it, a chain of groups of one, which
+  // the rule never spreads), so worker X's burst of 300 never makes Y lighter than X.
   const rt = await runtime({ local_queue_size: 64 });
   try {
     const anchorX = await rt.spawn('g:idle', 'g:p', []);
     const anchorY = await rt.spawn('g:idle', 'g:p', []);
-    for (let i = 0; i < 400; i++) await rt.spawn('g:idle', 'g:p', [anchorY]);
+    for (let i = 0, prev = anchorY; i < 400; i++) prev = await rt.spawn('g:idle', 'g:p', [prev]);
     let st = await until(rt, (s) => s.reduce((a, w) => a + w.processes, 0) === 402, 'the anchors and Y\'s processes');
     assert.deepEqual(st.map((w) => w.processes).sort((a, b) => a - b), [1, 401]);
     const x = st.find((w) => w.processes === 1)!.tid;

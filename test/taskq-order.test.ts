@@ -60,10 +60,12 @@ for (const seed of [1, 2, 3, 4]) {
     ] });
     try {
       // The ballast and the coordinator beside an anchor (spawns from JS that name a PID go to its
-      // worker: src/runtime/spawn-place.ts); none of them is queued.
+      // worker: src/runtime/spawn-place.ts); none of them is queued. Each names the one before it:
+      // a chain of groups of one, which the peer rule never spreads (a group of one PID does
+      // past GROUP_BESIDE members).
       const anchor = await rt.spawn('q:idle', 'q:p', []);
       const ballast = [anchor];
-      for (let i = 1; i < BALLAST; i++) ballast.push(await rt.spawn('q:idle', 'q:p', [anchor]));
+      for (let i = 1; i < BALLAST; i++) ballast.push(await rt.spawn('q:idle', 'q:p', [ballast[i - 1]!]));
       const heavy = rt.where(anchor).runs;
       assert.ok(ballast.every((p) => rt.where(p).runs === heavy), 'the ballast on one worker');
       let done!: (v: unknown) => void;

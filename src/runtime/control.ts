@@ -1,6 +1,7 @@
 // The `node:control` endpoint: how JS outside the processes (the embedding API, the CLI, the
 // service supervisor) spawns processes, runs jobs to completion, sends, terminates and cancels,
-// and hears EXITs — on the main thread.
+// and hears EXITs — on the main thread. (Over 500 lines: a hundred of them this header's measured
+// notes; the two spawn paths share the watchers, the placement state and the keep-alive.)
 //
 // Owns: the pending rpc replies, the JS exit watchers (a spawn by rpc: behind a control PID of
 // host `node:control`, minted on the main thread, the EXIT of the watched process coming back as
@@ -73,7 +74,8 @@
 // rt.spawn keeps the round-robin placement even with a callback: long-lived processes spawned in
 // turn land one per worker (what long-lived drivers want; from the queue the first free worker
 // took them all) — except a spawn whose arguments name a live process of the host: it goes next
-// to that process (the peer rule, src/runtime/spawn-place.ts).
+// to that process (the peer rule, src/runtime/spawn-place.ts), unless it is one of a large group
+// of such spawns (peer-groups.ts counts them), which spreads over the host's workers.
 import { WippyError } from '../codec/msgpack.js';
 import { frame, record, I, type AnyFrame, type Frame } from '../wire/frames.js';
 import { CONTROL_HOST, EV_EXIT, ZERO_PID, fnHost, type CtxRecord, type EventRecord } from '../wire/spec.js';
@@ -87,7 +89,8 @@ import { formatPid, parsePid, pidHead, pidOf } from './pid.js';
 import { factoryNotFound, hostNotFound } from './not-found.js';
 import { placeJob, TurnView } from './job-place.js';
 import { WatchTable } from './watch-table.js';
-import { peerWorker, type SpawnPlaceView } from './spawn-place.js';
+import { GROUP_BESIDE, namedPeer, placeNear, type SpawnPlaceView } from './spawn-place.js';
+import { PeerGroups } from './peer-groups.js';
 import { STEAL_BACKLOG } from '../host/placement.js';
 
 /** What a process exit looks like from JS: the EXIT event's result. */
@@ -128,6 +131,8 @@ export interface ControlHost {
   ring(tid: number): void;
   /** Is worker `tid` parked (a snapshot of its doorbell state)? */
   isParked(tid: number): boolean;
+  /** The cores other processes leave us (src/transport/freecores.ts), -1 when not measured. */
+  freeCores(): number;
   /** The holder of a registered name. */
   lookup(name: string): string | undefined;
   /** Throws when the runtime is not started, or stopping. */
@@ -145,7 +150,8 @@ interface PendingReply { resolve: (v: [unknown, unknown]) => void; tid: number }
  * while a spawn rpc's answer is on its way) and the callback. One plain record per watch, no
  * closure: a job's watch is on the hot path.
  */
-interface Watch { ctlUniq: number; target: string | undefined; onExit: ExitReceiver; framed: number }
+/** `peer`, `peerTid`: a member of that peer's group on that worker (peer-groups.ts), counted until its EXIT; -1 none. */
+interface Watch { ctlUniq: number; target: string | undefined; onExit: ExitReceiver; framed: number; peer: number; peerTid: number }
 
 /** A Watch's ctlUniq when it has no control PID (a numbered watch: its EXIT is a "jx" frame). */
 const NO_SLOT = -1;
@@ -164,6 +170,9 @@ export class ControlEndpoint {
   /** Per host: what a job's admission reads of it, looked up once per job (JobPlan). */
   private readonly jobPlans = new Map<string, JobPlan>();
   private readonly peerViews = new Map<string, SpawnPlaceView>();
+  /** The peer rule's groups (peer-groups.ts), and the peer the last pickTid placed beside (-1: none). */
+  private readonly groups = new PeerGroups((u) => this.rt.dir.isAlive(u));
+  private peer = -1;
   /** Per worker thread id: jobs sent to it by "spj" frame whose EXIT has not come (their bound). */
   private readonly framed: number[] = [];
 
@@ -183,9 +192,12 @@ export class ControlEndpoint {
   private pickTid(host: string, args?: readonly unknown[]): number {
     const tids = this.rt.hostTids.get(host);
     if (!tids || tids.length === 0) throw new WippyError(hostNotFound(this.rt.registry, host), 'NotFound', false);
+    this.peer = -1;
     if (args && args.length > 0 && tids.length > 1) {
-      const t = peerWorker(args, host, tids, this.peerView(host, tids));
-      if (t >= 0) return t;
+      const v = this.peerView(host, tids);
+      const peer = namedPeer(args, host, tids, v);
+      const t = peer < 0 ? -1 : placeNear(peer, tids, v);
+      if (t >= 0) { this.peer = peer; return t; }
     }
     for (let k = 1; k <= tids.length; k++) {
       const i = ((this.rr.get(host) ?? -1) + k) % tids.length;
@@ -257,6 +269,9 @@ export class ControlEndpoint {
         down: (t) => dir.isDown(t),
         waiting: (t) => dir.listed(t) + (q ? q.queuedAt(tids.indexOf(t)) : 0),
         mark: Math.min(STEAL_BACKLOG, q ? q.localCapacity : STEAL_BACKLOG),
+        members: (peer, t) => this.groups.members(peer, t),
+        group: GROUP_BESIDE,
+        free: () => this.rt.freeCores(),
       };
       this.peerViews.set(host, v);
     }
@@ -283,6 +298,7 @@ export class ControlEndpoint {
     rt.assertRunning();
     const h = host ?? this.defaultHost(entryId);
     const tid = this.pickTid(h, args);
+    const peer = this.peer;
     const ctl = onExit ? this.controlPid() : undefined;
     if (ctl && onExit) {
       // WASM entries go by the rpc below, to the worker's WASM body (src/lua/kernel/wasm.lua)
@@ -292,7 +308,7 @@ export class ControlEndpoint {
         throw new WippyError(factoryNotFound(this.rt.registry, entryId), 'NotFound', false);
       }
       this.hold();
-      this.watchers.set(ctl.pid, { ctlUniq: ctl.uniq, target: undefined, onExit, framed: -1 });
+      this.watchers.set(ctl.pid, { ctlUniq: ctl.uniq, target: undefined, onExit, framed: -1, peer: -1, peerTid: -1 });
     }
     const replyPid = ctl?.pid ?? formatPid(CONTROL_HOST, 0);
     let reply: [unknown, unknown];
@@ -312,6 +328,9 @@ export class ControlEndpoint {
     // (its EXIT may have come in the same batch as the reply: then the watcher is gone)
     const w = ctl && this.watchers.get(ctl.pid);
     if (w) w.target = pid;
+    // A member of the peer's group from its reply on (spawns of the group in flight before it do
+    // not count it: this path is rt.spawn without a callback and the WASM entries)
+    if (peer >= 0) { const p = parsePid(pid); if (p) this.groups.add(peer, tid, p.uniq); }
     return pid;
   }
 
@@ -339,6 +358,7 @@ export class ControlEndpoint {
       if (at >= 0) plan.last = at;
     }
     const tid = at >= 0 ? tids![at]! : this.pickTid(h, args);
+    const peer = at >= 0 ? -1 : this.peer;
     // The watcher is a number, not a control PID (see the header): no directory slot, no PID
     // string to format and encode, and the EXIT comes back as a "jx" frame.
     const watch = ++this.watchSeq;
@@ -373,8 +393,9 @@ export class ControlEndpoint {
       throw e;
     }
     if (counted >= 0) this.framed[tid] = (this.framed[tid] ?? 0) + 1;
+    if (peer >= 0) this.groups.join(peer, tid); // counted until its EXIT (unwatch)
     this.hold();
-    this.watchers.set(watch, { ctlUniq: NO_SLOT, target: pid, onExit, framed: counted });
+    this.watchers.set(watch, { ctlUniq: NO_SLOT, target: pid, onExit, framed: counted, peer, peerTid: tid });
     return pid;
   }
 
@@ -501,6 +522,7 @@ export class ControlEndpoint {
     this.watchers.delete(ctl);
     if (w.ctlUniq !== NO_SLOT) this.rt.dir.dead(w.ctlUniq);
     if (w.framed >= 0) this.framed[w.framed]!--;
+    if (w.peer >= 0) this.groups.left(w.peer, w.peerTid);
     this.release();
     const r = w.onExit;
     if (typeof r === 'function') r(e); else r.exited(e);

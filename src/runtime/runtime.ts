@@ -168,6 +168,7 @@ export class Runtime extends EventEmitter {
       post: (tid, f) => this.post(tid, f),
       wakeOne: (tids) => { for (const t of tids) if (this.ep!.bell.isParked(t)) { this.ep!.bell.ring(t); break; } },
       isParked: (tid) => this.ep!.bell.isParked(tid),
+      freeCores: () => this.freeCores?.current() ?? -1,
       ring: (tid) => { this.ep!.bell.ring(tid); },
       lookup: (name) => this.names.lookup(name),
       assertRunning: () => this.assertRunning(),

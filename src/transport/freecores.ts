@@ -60,6 +60,7 @@ export class FreeCores {
   private timer: NodeJS.Timeout | undefined;
   private last: CpuSample | undefined;
   private readonly cores = availableParallelism();
+  private latest: number | undefined;
 
   /** `words`: the doorbell region as Int32Array (src/transport/doorbell.ts). */
   constructor(private readonly words: Int32Array, private readonly read = () => readFileSync('/proc/stat', 'latin1')) {}
@@ -79,9 +80,20 @@ export class FreeCores {
     if (s === undefined || this.last === undefined) return undefined;
     const free = freeCores(this.cores, this.last, s);
     this.last = s;
+    this.latest = free;
     // Pairs with Atomics.load(BELL_CORES) in Doorbell.spin on every thread.
     Atomics.store(this.words, BELL_CORES, free + 1);
     return free;
+  }
+
+  /**
+   * The last figure published, for the peer rule (src/runtime/spawn-place.ts, main thread); before
+   * the first tick, a tick now over the time since start() (a runtime's first spawns come before
+   * the timer's first turn: the start blocks the main thread for ~0.3 s). -1 when not sampling.
+   */
+  current(): number {
+    if (this.latest === undefined && this.last !== undefined) this.tick();
+    return this.latest ?? -1;
   }
 
   stop(): void {
