@@ -25,6 +25,7 @@
 #ifndef lshape_h
 #define lshape_h
 
+#include <string.h>
 #include "lfield.h"
 
 #define SHAPE_MAXKEYS 6
