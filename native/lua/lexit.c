@@ -24,7 +24,8 @@
 ** P.finalized = true; remove's procs[P.pid] = nil, nprocs - 1; H.dead(P.uniq); count_load(-1)
 ** (run.dload's steps); `notifying` = P; for a JS watcher the Lua post_jx(w, nil, nil, r1) (its
 ** "jx" frame); for a process watcher the event { kind = EXIT, from = P.pid, at = step_wall(),
-** result = { value = r1 } } (run.wall, read once per step), W.monitoring[P.pid] = nil and
+** result = { value = r1 } } (run.wall, read once per step; both tables copies of templates:
+** lshape.h), W.monitoring[P.pid] = nil and
 ** mailbox.lua's arrive_event(W, ev) (levent.c's, called directly: the event joins W's events
 ** channel's flat backlog or goes to its parked receiver, no mailbox record); P.notified = true,
 ** `notifying` back; then give's steps with T.co (on its stack,

@@ -4,7 +4,8 @@
 ** variants (spawn, spawn_monitored, spawn_linked, spawn_linked_monitored) with spawn.lua's
 ** spawn_from, start_here and new_proc, sched.lua's new_thread, copool.lua's take and pids.lua's
 ** add, the same steps in the same order over the same state, in one C call (the module's chunk
-** and its environment stay Lua).
+** and its environment stay Lua). Over 500 lines: one protocol (spawn and spawn_k) with the steps
+** lqspawn.c shares and the key-by-key forms its table templates are made from (lshape.h).
 **
 ** What it owns: nothing. The state is the kernel's Lua tables and the locals of the modules that
 ** own them: spawner(f, monitor, link, probes...) finds them by name among the upvalues of the
@@ -28,7 +29,7 @@
 **   - else, when the caller can yield (the module's chunk runs in its coroutine: lua_instantiate's
 **     first case) and the chunk compiles, start_here's steps: H.pid_alloc(SELF),
 ** the PID "{host|0x%05x}" (fmt_pid's text), the record with new_proc's 9 keys (Q.entry among
-** them) and five figures, and the host's metatable (meta_of); instantiate: run.cp = Q, the Lua make_env(Ent, Q), the chunk called
+** them) and five figures (a copy of a template: lshape.h), and the host's metatable (meta_of); instantiate: run.cp = Q, the Lua make_env(Ent, Q), the chunk called
 ** with it under lua_pcallk (a yield inside takes the fast path, patch 0003, and the rest runs in
 ** the continuation, spawn_k), run.cp back; main = the module's method (or the module if it is a
 ** function); add's steps, count_load(1), validated[id], Q.watchers (the caller's PID itself) / Q.links
