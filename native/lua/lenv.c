@@ -13,7 +13,8 @@
 **     is REQUIRE[E] (raw: REQUIRE's metatable has only __mode), else require_for(E) (the Lua, which
 **     makes and records it, or raises as it would); then the table { _G = env, require = req }
 **     with its two keys inserted in the Lua constructor's order (_G, require) into a 2-node hash
-**     part, so its layout, and so pairs's order, is the Lua's; then ENV_MT as its metatable
+**     part, so its layout, and so pairs's order, is the Lua's (made as a copy of a template those
+**     inserts made once: lshape.h; upvalue 7 holds its Shape and anchors it); then ENV_MT as its metatable
 **     (lua_setmetatable: what setmetatable does for a table whose metatable has no __metatable
 **     and a metatable without __gc).
 **   compile(E, id) -> chunk | nil, err: compiled[id] (raw: a plain table) when set; else the Lua
@@ -28,8 +29,7 @@
 ** wippy.native) and with WIPPY_CSCHED=0 the Lua make_env and compile run;
 ** test/native-env.test.ts runs both on the same sequences.
 */
-#include "lua.h"
-#include "lauxlib.h"
+#include "lshape.h"
 
 #define U_LOADED lua_upvalueindex(1)
 #define U_REQUIRE lua_upvalueindex(2)
@@ -37,6 +37,18 @@
 #define U_ENV_MT lua_upvalueindex(4)
 #define U_COMPILED lua_upvalueindex(5)
 #define U_COMPILE lua_upvalueindex(6)
+#define U_SHAPE lua_upvalueindex(7)
+
+/* pushes { _G = env, require = req } key by key (req at index ri) */
+static void env_steps (lua_State *L, int ri) {
+  int e;
+  lua_createtable(L, 0, 2);
+  e = lua_gettop(L);
+  lua_pushvalue(L, e);
+  lua_setfield(L, e, "_G");
+  lua_pushvalue(L, ri);
+  lua_setfield(L, e, "require");
+}
 
 /* make_env(E, P, loaded) -> env (see the top) */
 static int make_env (lua_State *L) {
@@ -57,11 +69,15 @@ static int make_env (lua_State *L) {
     lua_pushvalue(L, 1);
     lua_call(L, 1, 1);
   }
-  lua_createtable(L, 0, 2);  /* index 5: the environment */
-  lua_pushvalue(L, 5);
-  lua_setfield(L, 5, "_G");
-  lua_pushvalue(L, 4);
-  lua_setfield(L, 5, "require");
+  if (!lua_isnil(L, 4)) {  /* index 5: the environment, a copy of the shape's template */
+    const Shape *sh = (const Shape *)lua_touserdata(L, U_SHAPE);
+    Table *t = luaW_shape_new(L, sh);
+    TValue e;
+    sethvalue(L, &e, t);
+    luaW_shape_set(L, t, sh, 0, &e);
+    luaW_shape_set(L, t, sh, 1, s2v(L->top - 2));
+    luaC_checkGC(L);
+  } else env_steps(L, 4);  /* a nil require: no key (require_for raises first, as a rule) */
   lua_pushvalue(L, U_ENV_MT);
   lua_setmetatable(L, 5);
   return 1;
@@ -89,7 +105,23 @@ static int envmaker (lua_State *L) {
   luaL_checktype(L, 6, LUA_TFUNCTION);
   lua_settop(L, 6);
   for (int i = 1; i <= 6; i++) lua_pushvalue(L, i);
-  lua_pushcclosure(L, make_env, 6);
+  {  /* upvalue 7: the environment's Shape, its template anchored by the Shape's user value */
+    Shape *sh = (Shape *)lua_newuserdatauv(L, sizeof(Shape), 1);
+    TString *keys[2];
+    memset(sh, 0, sizeof(Shape));
+    lua_newtable(L);  /* the anchor */
+    lua_pushboolean(L, 1);
+    env_steps(L, lua_gettop(L));  /* the template: both values placeholders */
+    lua_remove(L, -2);
+    lua_pushliteral(L, "_G");
+    keys[0] = tsvalue(s2v(L->top - 1));
+    lua_pushliteral(L, "require");
+    keys[1] = tsvalue(s2v(L->top - 1));
+    lua_pop(L, 2);  /* both interned and keys of the template */
+    luaW_shape_init(L, sh, lua_gettop(L) - 1, keys, 2);
+    lua_setiuservalue(L, -2, 1);
+  }
+  lua_pushcclosure(L, make_env, 7);
   for (int i = 1; i <= 6; i++) lua_pushvalue(L, i);
   lua_pushcclosure(L, compile, 6);
   return 2;

@@ -24,7 +24,8 @@
 ** P.finalized = true; remove's procs[P.pid] = nil, nprocs - 1; H.dead(P.uniq); count_load(-1)
 ** (run.dload's steps); `notifying` = P; for a JS watcher the Lua post_jx(w, nil, nil, r1) (its
 ** "jx" frame); for a process watcher the event { kind = EXIT, from = P.pid, at = step_wall(),
-** result = { value = r1 } } (run.wall, read once per step), W.monitoring[P.pid] = nil and
+** result = { value = r1 } } (run.wall, read once per step; both tables copies of templates:
+** lshape.h), W.monitoring[P.pid] = nil and
 ** mailbox.lua's arrive_event(W, ev) (levent.c's, called directly: the event joins W's events
 ** channel's flat backlog or goes to its parked receiver, no mailbox record); P.notified = true,
 ** `notifying` back; then give's steps with T.co (on its stack,
@@ -57,6 +58,8 @@
 typedef struct Exit {
   XUPVALS(PROBE_UV_FIELD)
   XKEYS(PROBE_KEY_FIELD)
+  Shape ev_shape;  /* the EXIT event (lshape.h): kind, from, at, result */
+  Shape res_shape;  /* its result with a value: value */
 } Exit;
 
 #define UV_ENTRY(name) PROBE_ENTRY(Exit, u_, name)
@@ -68,6 +71,17 @@ static const ProbeEntry key_entries[] = { XKEYS(KEY_ENTRY) };
 
 #define V(name) (X->u_##name->v)
 #define K(name) (X->k_##name)
+
+/* the EXIT event key by key: pushes { kind = EXIT, from = pid, at = at, result = res }; *ev: it */
+static void ev_steps (lua_State *L, Exit *X, const TValue *pid, const TValue *at, const TValue *res,
+                      TValue *ev) {
+  lua_createtable(L, 0, 4);
+  sethvalue(L, ev, hvalue(s2v(L->top - 1)));
+  setf(L, ev, K(kind), V(EV_EXIT));
+  setf(L, ev, K(from), (TValue *)pid);
+  setf(L, ev, K(at), (TValue *)at);
+  setf(L, ev, K(result), (TValue *)res);
+}
 
 /* thread_done(T, r1, r2) (see the top); upvalue 1: the Exit */
 static int thread_done (lua_State *L) {
@@ -151,16 +165,24 @@ static int thread_done (lua_State *L) {
     Ev *E;
     getf(L, &P, K(pid), &pid);
     push(L, &pid);  /* 7 */
-    lua_createtable(L, 0, 1);  /* { value = v } */
-    sethvalue(L, &res, hvalue(s2v(L->top - 1)));
-    if (!ttisnil(&r1)) setf(L, &res, K(value), &r1);  /* 8 */
     step_wall(L, V(run), V(H), K(wall), &at);
-    lua_createtable(L, 0, 4);  /* { kind, from, at, result } */
-    sethvalue(L, &ev, hvalue(s2v(L->top - 1)));  /* 9 */
-    setf(L, &ev, K(kind), V(EV_EXIT));
-    setf(L, &ev, K(from), &pid);
-    setf(L, &ev, K(at), &at);
-    setf(L, &ev, K(result), &res);
+    if (!ttisnil(&r1)) {  /* { value = v }: a copy of the shape's template (lshape.h) */
+      Table *t = luaW_shape_new(L, &X->res_shape);  /* 8 */
+      luaW_shape_set(L, t, &X->res_shape, 0, &r1);
+      sethvalue(L, &res, t);
+    } else {
+      lua_createtable(L, 0, 1);  /* { } */
+      sethvalue(L, &res, hvalue(s2v(L->top - 1)));
+    }
+    if (!ttisnil(V(EV_EXIT)) && !ttisnil(&at)) {  /* { kind, from, at, result }: the same */
+      Table *t = luaW_shape_new(L, &X->ev_shape);  /* 9 */
+      luaW_shape_set(L, t, &X->ev_shape, 0, V(EV_EXIT));
+      luaW_shape_set(L, t, &X->ev_shape, 1, &pid);
+      luaW_shape_set(L, t, &X->ev_shape, 2, &at);
+      luaW_shape_set(L, t, &X->ev_shape, 3, &res);
+      sethvalue(L, &ev, t);
+      luaC_checkGC(L);
+    } else ev_steps(L, X, &pid, &at, &res, &ev);
     /* send_event(w1, ev, own) -> deliver_event(W, ev): EXIT */
     setobj(L, &W, s2v(L->ci->func + 4));
     getf(L, &W, K(monitoring), &x);
@@ -202,7 +224,28 @@ lua:
 /* exiter(lifecycle_probe, copool_probe, pids_probe) -> thread_done: Lua closures whose upvalues
 ** include every name of XUPVALS */
 int luaW_exiter (lua_State *L) {
-  PROBE_NEW(L, 3, 1, Exit, thread_done, "exiter");
+  Exit *X = PROBE_NEW(L, 3, 1, Exit, thread_done, "exiter");
+  TValue tr, ev;
+  TString *ek[4], *rk[1];
+  int anchor;
+  /* the templates of the event's and its result's shapes (lshape.h), placeholders for values */
+  luaW_shape_anchor(L, lua_gettop(L));
+  anchor = lua_gettop(L);
+  setbtvalue(&tr);
+  lua_createtable(L, 0, 4);
+  sethvalue(L, &ev, hvalue(s2v(L->top - 1)));
+  setf(L, &ev, K(kind), &tr);
+  setf(L, &ev, K(from), &tr);
+  setf(L, &ev, K(at), &tr);
+  setf(L, &ev, K(result), &tr);
+  ek[0] = K(kind); ek[1] = K(from); ek[2] = K(at); ek[3] = K(result);
+  luaW_shape_init(L, &X->ev_shape, anchor, ek, 4);
+  lua_createtable(L, 0, 1);
+  sethvalue(L, &ev, hvalue(s2v(L->top - 1)));
+  setf(L, &ev, K(value), &tr);
+  rk[0] = K(value);
+  luaW_shape_init(L, &X->res_shape, anchor, rk, 1);
+  lua_pop(L, 1);
   return 1;
 }
 

@@ -4,7 +4,8 @@
 ** variants (spawn, spawn_monitored, spawn_linked, spawn_linked_monitored) with spawn.lua's
 ** spawn_from, start_here and new_proc, sched.lua's new_thread, copool.lua's take and pids.lua's
 ** add, the same steps in the same order over the same state, in one C call (the module's chunk
-** and its environment stay Lua).
+** and its environment stay Lua). Over 500 lines: one protocol (spawn and spawn_k) with the steps
+** lqspawn.c shares and the key-by-key forms its table templates are made from (lshape.h).
 **
 ** What it owns: nothing. The state is the kernel's Lua tables and the locals of the modules that
 ** own them: spawner(f, monitor, link, probes...) finds them by name among the upvalues of the
@@ -28,7 +29,7 @@
 **   - else, when the caller can yield (the module's chunk runs in its coroutine: lua_instantiate's
 **     first case) and the chunk compiles, start_here's steps: H.pid_alloc(SELF),
 ** the PID "{host|0x%05x}" (fmt_pid's text), the record with new_proc's 9 keys (Q.entry among
-** them) and five figures, and the host's metatable (meta_of); instantiate: run.cp = Q, the Lua make_env(Ent, Q), the chunk called
+** them) and five figures (a copy of a template: lshape.h), and the host's metatable (meta_of); instantiate: run.cp = Q, the Lua make_env(Ent, Q), the chunk called
 ** with it under lua_pcallk (a yield inside takes the fast path, patch 0003, and the rest runs in
 ** the continuation, spawn_k), run.cp back; main = the module's method (or the module if it is a
 ** function); add's steps, count_load(1), validated[id], Q.watchers (the caller's PID itself) / Q.links
@@ -154,19 +155,17 @@ int luaW_sp_meta (lua_State *L, Spawn *S, const TValue *hostrec, TValue *mt) {
   return l_isfalse(&y);
 }
 
-/* new_proc(pid, uniq, id, host, hostrec, Ent): pushes the record (the process table's five figures
-** in its array part, [5] the start: the step's wall clock; its 9 keys in one 16-slot hash part, as
-** the constructor makes it) with metatable mt; *Q: it */
-void luaW_sp_proc (lua_State *L, Spawn *S, const TValue *pid, const TValue *uniq, const TValue *id,
-                   const TValue *host, const TValue *Ent, const TValue *mt, TValue *Q) {
-  TValue tr, zero, w;
+/* new_proc's table, key by key: pushes the record (the process table's five figures in its array
+** part, [5] the start w; its 9 keys in one 16-slot hash part, as the constructor makes it); *Q: it */
+static void proc_steps (lua_State *L, Spawn *S, const TValue *pid, const TValue *uniq, const TValue *id,
+                        const TValue *host, const TValue *Ent, const TValue *w, TValue *Q) {
+  TValue tr, zero;
   int i;
   lua_createtable(L, 5, 9);
   sethvalue(L, Q, hvalue(s2v(L->top - 1)));
   setivalue(&zero, 0);
   for (i = 1; i <= 4; i++) seti(L, Q, i, &zero);
-  step_wall(L, V(run), V(H), K(wall), &w);
-  seti(L, Q, 5, &w);
+  seti(L, Q, 5, (TValue *)w);
   setf(L, Q, K(pid), (TValue *)pid);
   setf(L, Q, K(uniq), (TValue *)uniq);
   setf(L, Q, K(id), (TValue *)id);
@@ -177,6 +176,28 @@ void luaW_sp_proc (lua_State *L, Spawn *S, const TValue *pid, const TValue *uniq
   setf(L, Q, K(nthreads), &zero);
   setf(L, Q, K(nrun), &zero);
   setf(L, Q, K(red), &zero);
+}
+
+/* new_proc(pid, uniq, id, host, hostrec, Ent): pushes the record (proc_steps's table, [5] the
+** step's wall clock: a copy of the shape's template when every value is there, lshape.h) with
+** metatable mt; *Q: it */
+void luaW_sp_proc (lua_State *L, Spawn *S, const TValue *pid, const TValue *uniq, const TValue *id,
+                   const TValue *host, const TValue *Ent, const TValue *mt, TValue *Q) {
+  TValue w;
+  step_wall(L, V(run), V(H), K(wall), &w);
+  if (S->proc_shape.t != NULL && !ttisnil(pid) && !ttisnil(uniq) && !ttisnil(id) && !ttisnil(host)
+      && !ttisnil(Ent)) {
+    const Shape *sh = &S->proc_shape;
+    Table *t = luaW_shape_new(L, sh);
+    setobj2t(L, &t->array[4], &w);
+    luaW_shape_set(L, t, sh, 0, pid);
+    luaW_shape_set(L, t, sh, 1, uniq);
+    luaW_shape_set(L, t, sh, 2, id);
+    luaW_shape_set(L, t, sh, 3, host);
+    luaW_shape_set(L, t, sh, 4, Ent);
+    sethvalue(L, Q, t);
+    luaC_checkGC(L);
+  } else proc_steps(L, S, pid, uniq, id, host, Ent, &w, Q);
   push(L, mt);
   lua_setmetatable(L, -2);
 }
@@ -230,12 +251,10 @@ hook:
   }
 }
 
-/* sched.lua's new_thread(Q, _, co, n, a1, a2) for a coroutine co made and hooked for Q: the thread
-** record with the keys it holds (a1 and a2 up to n), Q.nthreads, queued (Q.nrun, rq_tail); a main
-** thread, so not in Q.threads (the caller stores it as Q.main). Pushes the record; *T: it. */
-void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, int n,
-                     const TValue *a1, const TValue *a2, TValue *T) {
-  TValue x, one;
+/* new_thread's record, key by key: the keys it holds (a1 and a2 up to n); pushes it, *T: it */
+static void thread_steps (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, int n,
+                          const TValue *a1, const TValue *a2, TValue *T) {
+  TValue x;
   lua_createtable(L, 0, n == 2 ? 5 : 4);
   sethvalue(L, T, hvalue(s2v(L->top - 1)));
   setf(L, T, K(co), (TValue *)co);
@@ -244,6 +263,25 @@ void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, 
   setf(L, T, K(n), &x);
   if (n >= 1) setf(L, T, K(a1), (TValue *)a1);
   if (n == 2) setf(L, T, K(a2), (TValue *)a2);
+}
+
+/* sched.lua's new_thread(Q, _, co, n, a1, a2) for a coroutine co made and hooked for Q: the thread
+** record (thread_steps's table: a copy of the shape's template for n when a1 and a2 up to n are
+** not nil, lshape.h), Q.nthreads, queued (Q.nrun, rq_tail); a main thread, so not in Q.threads
+** (the caller stores it as Q.main). Pushes the record; *T: it. */
+void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, int n,
+                     const TValue *a1, const TValue *a2, TValue *T) {
+  TValue x, one;
+  const Shape *sh = &S->thr_shape[n];
+  if (sh->t != NULL && !ttisnil(co) && !ttisnil(Q) && (n < 1 || !ttisnil(a1)) && (n < 2 || !ttisnil(a2))) {
+    Table *t = luaW_shape_new(L, sh);
+    luaW_shape_set(L, t, sh, 0, co);
+    luaW_shape_set(L, t, sh, 1, Q);
+    if (n >= 1) luaW_shape_set(L, t, sh, 2, a1);
+    if (n == 2) luaW_shape_set(L, t, sh, 3, a2);
+    sethvalue(L, T, t);
+    luaC_checkGC(L);
+  } else thread_steps(L, S, Q, co, n, a1, a2, T);
   setivalue(&one, 1);
   getf(L, Q, K(nthreads), &x);
   arith(L, LUA_OPADD, &x, &one, &x);
@@ -433,6 +471,30 @@ failed:  /* c_failed(Ent, Q, uniq, ok, mod) -> nil, err */
   }
 }
 
+/* the templates of S's shapes (lshape.h), made by the key-by-key steps with placeholder values (the
+** varying ones overwritten in every copy; the others, alive, the zeros, n, are the copies' own),
+** anchored by the keys table of the closure at fidx */
+static void shapes (lua_State *L, Spawn *S, int fidx) {
+  TValue tr, zero, es, t;
+  TString *pk[5], *tk[4];
+  int anchor, n;
+  luaW_shape_anchor(L, fidx);
+  anchor = lua_gettop(L);
+  setbtvalue(&tr);
+  setivalue(&zero, 0);
+  lua_pushliteral(L, "");
+  setobj(L, &es, s2v(L->top - 1));  /* anchored (interned, and a key's value below) */
+  proc_steps(L, S, &es, &zero, &es, &es, &tr, &zero, &t);
+  pk[0] = K(pid); pk[1] = K(uniq); pk[2] = K(id); pk[3] = K(host); pk[4] = K(entry);
+  luaW_shape_init(L, &S->proc_shape, anchor, pk, 5);
+  tk[0] = K(co); tk[1] = K(proc); tk[2] = K(a1); tk[3] = K(a2);
+  for (n = 0; n <= 2; n++) {
+    thread_steps(L, S, &tr, &tr, n, &tr, &tr, &t);
+    luaW_shape_init(L, &S->thr_shape[n], anchor, tk, 2 + n);
+  }
+  lua_pop(L, 2);
+}
+
 /* spawner(f, monitor, link, probes...) -> spawn: the probes (process.lua's, spawn.lua's,
 ** sched.lua's thread_probe, copool.lua's, pids.lua's) are Lua closures whose upvalues include every
 ** name of SUPVALS */
@@ -445,6 +507,7 @@ static int spawner (lua_State *L) {
   S = PROBE_NEW(L, lua_gettop(L), 2, Spawn, spawn, "spawner");
   S->monitor = monitor;
   S->link = link;
+  shapes(L, S, lua_gettop(L));
   lua_getupvalue(L, -1, 1);  /* the record: tstart's upvalue too */
   lua_pushcclosure(L, luaW_sp_tstart, 1);
   return 2;

@@ -7,6 +7,7 @@
 #define lspawn_h
 
 #include "lprobe.h"
+#include "lshape.h"
 
 /* exiter(lifecycle_probe, copool_probe, pids_probe) -> thread_done (lexit.c) */
 int luaW_exiter (lua_State *L);
@@ -33,6 +34,8 @@ typedef struct Spawn {
   SUPVALS(PROBE_UV_FIELD)
   SKEYS(PROBE_KEY_FIELD)
   int monitor, link;
+  Shape proc_shape;  /* the process record (lshape.h): pid, uniq, id, host, entry vary */
+  Shape thr_shape[3];  /* the main thread record with n = 0, 1, 2 arguments: co, proc, a1, a2 */
 } Spawn;
 
 /* lspawn.c's steps that lqspawn.c shares (lspawn.c says what each mirrors) */
@@ -58,6 +61,7 @@ int luaW_sp_tstart (lua_State *L);
 static inline int upto2 (lua_State *L, const TValue *t, TValue *first) {
   int n = 0;
   if (!ttistable(t)) return -1;
+  if (isdummy(hvalue(t)) && luaH_realasize(hvalue(t)) == 0) return 0;  /* no parts: no key (NONE) */
   push(L, t);
   lua_pushnil(L);
   while (n < 2 && lua_next(L, -2)) {

@@ -36,6 +36,15 @@ local function main(seed, steps, host, multi)
     if t == "string" then return (v:gsub("{[^}]*|0x%x+}", name)) end
     return tostring(v)
   end
+  -- a table's keys in order, each with its value's type (an event's, its result's: what a
+  -- receiver can walk), "-" for no table
+  local function keyset(t)
+    if type(t) ~= "table" then return "-" end
+    local keys = {}
+    for k, v in pairs(t) do keys[#keys + 1] = tostring(k) .. ":" .. type(v) end
+    table.sort(keys)
+    return #keys == 0 and "{}" or table.concat(keys, ",")
+  end
   local function showres(r)
     if r == nil then return "-" end
     if r.error ~= nil then return "error " .. show(tostring(r.error)) end
@@ -47,6 +56,7 @@ local function main(seed, steps, host, multi)
   local waiting = {} -- { pid, monitored, linked } of "ns:wait" children not yet released
   local function take(e)
     out[#out + 1] = "ev " .. e.kind .. " " .. name(e.from) .. " " .. showres(e.result)
+      .. " " .. keyset(e) .. " " .. keyset(e.result)
     owed = owed - 1
   end
   for step = 1, steps do
@@ -120,7 +130,7 @@ end
 `;
 export const CHILDREN: Array<Record<string, unknown>> = [
   child('ns:driver', DRIVER),
-  child('ns:ret', `${SHOW_ARGS}return { main = function(...) return shown(...) end }`),
+  child('ns:ret', `${SHOW_ARGS}return { main = function(...) return process.id() .. ":" .. shown(...) end }`),
   child('ns:nil', `return { main = function() end }`),
   child('ns:tbl', `return { main = function(...) return { n = select("#", ...), first = (...) } end }`),
   child('ns:two', `return { main = function() return nil, "two: failed" end }`),
@@ -139,8 +149,9 @@ export const sorted = (v: unknown): string => JSON.stringify(v, (_k, x: unknown)
 /** What every transcript shows, so that a comparison is of real work. */
 export const SHOWN = ['spawn ns:ret v1', 'spawn ns:ret v2', ' v3 ', ' v4 ', 'ev pid.exit', 'ev pid.link.down',
   'err ', 'top-level failure', 'not found in module', 'after yield', 'terminate ', 'send ',
-  'cannot send', 'error two: failed', 'value {first=', 'left true', 'job ns:ret -> "2:', 'job ns:nil -> undefined',
-  'job ns:err -> error'];
+  'cannot send', 'error two: failed', 'value {first=', 'left true', 'job ns:ret -> "ns:ret:2:', 'job ns:nil -> undefined',
+  'job ns:err -> error', 'value ns:ret:2:', ' at:number,from:string,kind:string,result:table value:string',
+  ' at:number,from:string,kind:string,result:table value:table', ' at:number,from:string,kind:string,result:table {}'];
 
 /** The driver's transcript and those of jobs from JS of its children, on a runtime of `workers` (the
  * Lua paths alone with `lua`: WIPPY_CSCHED=0). */
