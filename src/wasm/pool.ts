@@ -100,7 +100,8 @@ export const PROCESS_POOL: PoolShape = { minThreads: 0, maxThreads: os.available
 /** process.wasm under JSPI: guests share threads. */
 export const SHARED_PROCESS_POOL: PoolShape = { ...PROCESS_POOL, concurrent: SHARED_GUESTS };
 
-const WORKER = new URL('./pool-worker.js', import.meta.url).href;
+// (pool-thread.cts: why piscina loads pool-worker.js through a CommonJS file)
+const WORKER = new URL('./pool-thread.cjs', import.meta.url).href;
 
 /** Requests of a guest whose caller has no mailbox for it: receive times out, send fails. */
 const noMailbox = (req: GuestRequest): Promise<unknown> =>
