@@ -151,7 +151,33 @@ const scenarios: Scenario[] = [
     local probe = process.spawn_monitored("test:square", "test:processes", 3)
     e = wd.receive(ev, "the probe's EXIT")
     eq(e.from, probe, "no EXIT from the unmonitored child")
+    -- three watchers (the spawner, a monitor on its host, one on another): each hears the one
+    -- EXIT; a third watch adds to the set of two (pids.lua watch), it does not replace it
+    -- (it exits at the second relay's "exit": each relay's monitor is ahead of its own message)
+    w = process.spawn_monitored("test:exit_at_two", "test:processes")
+    process.spawn("test:watch_relay", "test:processes", w, process.pid(), "near")
+    process.spawn("test:watch_relay", "test:other", w, process.pid(), "far")
+    e = wd.receive(ev, "the spawner's EXIT, with two more monitors")
+    eq(e.from, w); eq(e.result.value, "three")
+    local heard = {}
+    for _ = 1, 2 do
+      m = wd.receive(inbox, "the two relays' reports of the EXIT")
+      eq(m:topic(), "heard"); heard[#heard + 1] = m:payload():data()
+    end
+    table.sort(heard)
+    eq(table.concat(heard, " "), "far:three near:three", "every watcher told")
     return true`) },
+  { name: 'exit_at_two', source: main(`
+    local wd = watchdog("exit_at_two")
+    for _ = 1, 2 do wd.receive(process.inbox(), "the two relays' exit messages") end
+    return "three"`) },
+  { name: 'watch_relay', source: main(`
+    local target, back, tag = ...
+    eq(process.monitor(target), true)
+    process.send(target, "exit")
+    local e = watchdog("watch_relay " .. tag).receive(process.events(), "the EXIT of the process it monitors")
+    eq(e.from, target)
+    process.send(back, "heard", tag .. ":" .. tostring(e.result.value))`) },
   { name: 'link_chain_child', source: main(`
     local depth = ...
     if depth > 1 then process.spawn_linked("test:link_chain_child", depth % 2 == 0 and "test:other" or "test:processes", depth - 1)
