@@ -22,12 +22,16 @@
 // is removed once read). For
 // every figure the ratio B ÷ A is taken per round from the two figures of that round and the
 // median over rounds is reported with its range — the same method as bench:compare.
+// Each side's kernel is checked before the first round (its dist built from its src:
+// bench/checkout.ts) and again after every run of it: a side rebuilt during the rounds stops the
+// run with an error rather than mixing two kernels' figures into one column.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Figure } from './harness.js';
+import { checkBuilt, checkUnchanged } from './checkout.js';
 
 const DEFAULT_ONLY = ['spawn-exit', 'hold', 'ping-pong', 'ring', 'fan-in', 'ping-pong-table', 'ring-table', 'job-runner'];
 
@@ -159,13 +163,17 @@ function main(): void {
     throw e;
   }
   const ratios = new Map<string, { a: number[]; b: number[]; r: number[]; unit: string }>();
+  const digest = { a: checkBuilt(args.a), b: checkBuilt(args.b) };
   const load0 = loadavg()[0]!;
   const t0 = performance.now();
   for (let round = 0; round < args.rounds; round++) {
     for (const w of args.only) {
       const order: Array<'a' | 'b'> = round % 2 ? ['b', 'a'] : ['a', 'b'];
       const got: Record<'a' | 'b', Map<string, Figure>> = { a: new Map(), b: new Map() };
-      for (const side of order) got[side] = runOnce(args, side, w);
+      for (const side of order) {
+        got[side] = runOnce(args, side, w);
+        checkUnchanged(side === 'a' ? args.a : args.b, digest[side], `during ${w} (round ${round + 1})`);
+      }
       for (const [key, fa] of got.a) {
         const fb = got.b.get(key);
         if (!fb || !(fa.value > 0) || !(fb.value > 0)) continue;

@@ -16,6 +16,7 @@
 import { Buffer } from 'node:buffer';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
+import { checkBuilt } from './checkout.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string | undefined): string | undefined => {
@@ -24,6 +25,8 @@ const arg = (name: string, dflt: string | undefined): string | undefined => {
 };
 const roots = [arg('a', undefined), arg('b', undefined)].filter((x): x is string => x !== undefined).map((r) => resolve(r));
 if (roots.length === 0) roots.push(resolve('.'));
+// each side's kernel is its checkout's sources' (bench/checkout.ts), else an error naming what differs
+for (const r of roots) checkBuilt(r);
 const BATCH = Number(arg('batch', '32'));
 const JOBS = Number(arg('jobs', '20000'));
 const ROUNDS = Number(arg('rounds', '7'));

@@ -40,8 +40,10 @@
 // collectgarbage("count") over 20,000 messages with the collector stopped): load-free.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { luaFactory } from '../src/lua/module.js';
+import { checkBuilt } from './checkout.js';
 
 const { values: opt } = parseArgs({ options: {
   rounds: { type: 'string', default: '16' }, mode: { type: 'string', default: 'all' },
@@ -53,9 +55,13 @@ const MODES = opt.mode === 'all' ? ['bare', 'alloc', 'msg', 'one', 'send', 'ring
 const COUNT = opt.count;
 const BASE = opt.base;
 
-const src = (n: string, root = '.'): string => readFileSync(path.resolve(root, `src/lua/kernel/${n}.lua`), 'utf8');
+// This side's sources are this script's checkout's (it runs that checkout's module), wherever the
+// command is run from; --base DIR's are DIR's, and DIR's dist must be built from them (checkBuilt).
+const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+if (BASE) checkBuilt(path.resolve(BASE));
+const src = (n: string, root = HERE): string => readFileSync(path.resolve(root, `src/lua/kernel/${n}.lua`), 'utf8');
 // the kernel sources a WORLD loads (process.lua only where the checkout's process.send can run in it)
-const sources = (root = '.'): Record<string, string> => {
+const sources = (root = HERE): Record<string, string> => {
   const r: Record<string, string> = { sched: src('sched', root), channel: src('channel', root), mailbox: src('mailbox', root) };
   if (existsSync(path.resolve(root, 'src/lua/kernel/process.lua'))) r.process = src('process', root);
   return r;

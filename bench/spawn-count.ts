@@ -44,9 +44,11 @@
 // the kernel stays free of measuring code), and sampling (`--cpu-prof`, which says where time goes
 // in C but not which kernel function allocated or called).
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { checkBuilt, checkUnchanged, kernelDigest } from './checkout.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string | undefined): string | undefined => {
@@ -113,18 +115,29 @@ do -- spliced in by bench/spawn-count.ts (a copy of the kernel; never committed)
       for _, r in ipairs(rows) do
         out[#out + 1] = string.format("SPAWNCOUNT row %.1f %.2f %.1f %s", r[2], r[3], r[4], r[1])
       end
+      -- which kernel counted: the mark spawn-count.ts put in this copy (see prepare)
+      out[#out + 1] = "SPAWNCOUNT kernel " .. tostring(__SPAWN_COUNT_MARK)
       print(table.concat(out, "\n"))
     end
   end
 end
 `;
 
-/** Copy a checkout's runnable files into a temporary directory and splice the profiler in. */
-function prepare(root: string): string {
+/**
+ * Copy a checkout's runnable files into a temporary directory and splice the profiler in; -> the
+ * directory and the mark its kernel prints. The checkout's kernel is checked first (bench/checkout.ts:
+ * its dist built from its src), the copy is checked to be that kernel, and the mark (the kernel's
+ * digest and a nonce) is spliced into the copy: measure() takes counts only from a run that
+ * printed it, so no side's figures can come from another checkout's kernel unnoticed.
+ */
+function prepare(root: string): { dir: string; mark: string; digest: string } {
+  const digest = checkBuilt(root);
   const dir = mkdtempSync(join(tmpdir(), 'spawn-count-'));
   for (const p of ['dist', 'vendor', 'package.json']) cpSync(join(root, p), join(dir, p), { recursive: true });
   symlinkSync(resolve(root, 'node_modules'), join(dir, 'node_modules'));
   const k = join(dir, 'dist', 'src', 'lua', 'kernel');
+  if (kernelDigest(k) !== digest) throw new Error(`spawn-count: the copy of ${root}'s kernel is not its kernel (rebuilt while copied?)`);
+  const mark = `${digest.slice(0, 16)}:${randomUUID().slice(0, 8)}`;
   const splice = (file: string, anchor: string, text: string, before = false): void => {
     const src = readFileSync(join(k, file), 'utf8');
     const i = src.indexOf(anchor);
@@ -132,7 +145,7 @@ function prepare(root: string): string {
     const at = before ? i : i + anchor.length;
     writeFileSync(join(k, file), src.slice(0, at) + text + src.slice(at));
   };
-  splice('init.lua', 'local step, count, mbox = sched.step', PROFILER + '\n', true);
+  splice('init.lua', 'local step, count, mbox = sched.step', `__SPAWN_COUNT_MARK = "${mark}"\n${PROFILER}\n`, true);
   if (HOOK) {
     // after the budget hook is set (which would replace the profiler's), in hook and in new_thread's inline copy
     splice('sched.lua', '    return co\n  end\n  S.hook = hook', '    if __SPAWN_COUNT_HOOK then __SPAWN_COUNT_HOOK(co) end\n', true);
@@ -159,13 +172,13 @@ function prepare(root: string): string {
     splice('sandbox.lua', '  M.make_env = make_env\n', '  if deps.envmaker then local c = make_env; make_env = function(E, P, loaded) '
       + 'if __SPAWN_COUNT and loaded == nil then __SPAWN_COUNT() end return c(E, P, loaded) end; __SPAWN_COUNT_ENV = make_env end\n', true);
   }
-  return dir;
+  return { dir, mark, digest };
 }
 
-interface Counts { total: [number, number, number]; rows: Array<[number, number, number, string]>; blocks: string[] }
+interface Counts { total: [number, number, number]; rows: Array<[number, number, number, string]>; blocks: string[]; digest: string }
 
 function measure(root: string): Counts {
-  const dir = prepare(root);
+  const { dir, mark, digest } = prepare(root);
   try {
     const r = spawnSync(NODE, ['dist/bench/run.js', '--only', ONLY, '--workers', WORKERS, '--quick'], {
       cwd: dir, env: HOOK ? process.env : { ...process.env, WIPPY_BENCH_HOOK: '0' }, encoding: 'utf8', maxBuffer: 64 << 20,
@@ -176,11 +189,17 @@ function measure(root: string): Counts {
     const out = all.slice(Math.max(0, all.lastIndexOf('SPAWNCOUNT total')));
     const total = out.match(/SPAWNCOUNT total (\S+) (\S+) (\S+)/);
     if (!total) throw new Error(`spawn-count: no counts from ${root} (fewer than ${FROM + N} spawns?)\n${all.slice(-2000)}`);
+    // every block printed must be this copy's kernel's, and the checkout not rebuilt meanwhile
+    const marks = [...all.matchAll(/SPAWNCOUNT kernel (\S+)/g)].map((m) => m[1]);
+    if (marks.length === 0 || marks.some((m) => m !== mark)) {
+      throw new Error(`spawn-count: the run for ${root} did not count the kernel copied from it (want ${mark}, printed ${marks.join(', ') || 'none'})`);
+    }
+    checkUnchanged(root, digest, 'while spawn-count measured it');
     const rows: Counts['rows'] = [];
     for (const m of out.matchAll(/SPAWNCOUNT row (\S+) (\S+) (\S+) (.*)/g)) rows.push([Number(m[1]), Number(m[2]), Number(m[3]), m[4]!]);
     // every block's totals, in print order (each worker of each variant), and its list's counters
     const blocks = [...all.matchAll(/SPAWNCOUNT total (.*)(?:\nSPAWNCOUNT queue (.*))?/g)].map((m) => `${m[1]}${m[2] ? ` · queued/published/started from lq ${m[2]}` : ''}`);
-    return { total: [Number(total[1]), Number(total[2]), Number(total[3])], rows, blocks };
+    return { total: [Number(total[1]), Number(total[2]), Number(total[3])], rows, blocks, digest };
   } finally {
     if (!process.env.SPAWN_COUNT_KEEP) rmSync(dir, { recursive: true, force: true });
   }
@@ -206,7 +225,7 @@ const hostCalls = (c: Counts): { total: number; by: string } => {
 const fmt = (x: number, d = 1): string => x.toFixed(d).padStart(8);
 const results = sides.map((root) => ({ root, c: measure(root) }));
 for (const { root, c } of results) {
-  console.log(`\n${root} · ${ONLY}, per spawn (spawns ${FROM}..${FROM + N - 1}, ${WORKERS} worker(s), ${HOOK ? 'the hosts\' budget hook replaced by the counter' : 'no budget hook'})`);
+  console.log(`\n${root} (kernel ${c.digest.slice(0, 12)}) · ${ONLY}, per spawn (spawns ${FROM}..${FROM + N - 1}, ${WORKERS} worker(s), ${HOOK ? 'the hosts\' budget hook replaced by the counter' : 'no budget hook'})`);
   console.log(`${'instr'.padStart(8)} ${'calls'.padStart(8)} ${'bytes'.padStart(8)}  function`);
   for (const [i, cl, b, k] of c.rows.slice(0, ROWS)) console.log(`${fmt(i)} ${fmt(cl, 2)} ${fmt(b)}  ${k}`);
   console.log(`${fmt(c.total[0])} ${fmt(c.total[1], 2)} ${fmt(c.total[2])}  total`);

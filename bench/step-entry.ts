@@ -14,6 +14,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { checkBuilt } from './checkout.js';
 
 const { values: opt } = parseArgs({ options: {
   steps: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '7' },
@@ -22,6 +23,8 @@ const { values: opt } = parseArgs({ options: {
 const STEPS = Number(opt.steps);
 const ROUNDS = Number(opt.rounds);
 const roots = [opt.a, ...(opt.b !== undefined ? [opt.b] : [])].map((r) => resolve(r));
+// each side's kernel is its checkout's sources' (bench/checkout.ts), else an error naming what differs
+for (const r of roots) checkBuilt(r);
 
 interface Kernel { step(batch: Uint8Array | null): unknown }
 

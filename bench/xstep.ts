@@ -14,6 +14,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { checkBuilt } from './checkout.js';
 
 const { values: opt } = parseArgs({ options: {
   trips: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '5' },
@@ -22,6 +23,8 @@ const { values: opt } = parseArgs({ options: {
 const TRIPS = Number(opt.trips);
 const ROUNDS = Number(opt.rounds);
 const roots = [opt.a, ...(opt.b !== undefined ? [opt.b] : [])].map((r) => resolve(r));
+// each side's kernel is its checkout's sources' (bench/checkout.ts), else an error naming what differs
+for (const r of roots) checkBuilt(r);
 
 const PING = `return { main = function(peer_host)
   local ch = process.listen("p")

@@ -55,12 +55,13 @@ const scenarios: Scenario[] = [
     local s, seed, n, r1, r2 = ...
     local to = { r1, r2 }
     local tok = process.listen("tok")
-    local partner = process.listen("go"):receive()
+    local wd = watchdog("sender " .. s)
+    local partner = wd.receive(process.listen("go"), "go")
     -- The two senders (one worker) take turns with a token, a seeded 1-5 messages a turn, so
     -- their messages interleave finely inside one step's batch. The token says whether its
     -- sender is done (then the other goes on alone).
     local partner_done = false
-    if s == 2 then partner_done = tok:receive() end
+    if s == 2 then partner_done = wd.receive(tok, "the first token") end
     local msgs, k, x = plan(s, seed, n), 1, seed
     while k <= n do
       x = (x * 69069 + 1) % 4294967296
@@ -73,7 +74,7 @@ const scenarios: Scenario[] = [
       end
       if not partner_done then
         must(process.send(partner, "tok", k > n))
-        if k <= n then partner_done = tok:receive() end
+        if k <= n then partner_done = wd.receive(tok, "the token before message " .. k) end
       end
     end
     return n`) },
@@ -90,10 +91,20 @@ const scenarios: Scenario[] = [
       end
     end
     must(process.send(driver, "ready", me))
-    local senders = process.listen("senders"):receive()
+    local wd = watchdog("receiver " .. me)
+    local senders = wd.receive(process.listen("senders"), "the senders' PIDs")
     local got = 0
+    -- what is still awaited, for a stall's error: each sender's next message per topic
+    local function awaited()
+      local out = {}
+      for s = 1, 2 do for _, t in ipairs({ "a", LONG, "in" }) do
+        local m = want[s][t][at[s][t] + 1]
+        if m then out[#out + 1] = "sender " .. s .. " (seed " .. seeds[s] .. ")'s next on " .. t:sub(1, 3) .. ": " .. tostring(m.vals[1]) end
+      end end
+      return (total - got) .. " of " .. total .. " messages; " .. table.concat(out, "; ")
+    end
     while got < total do
-      local r = channel.select({ chans.a:case_receive(), chans[LONG]:case_receive(), inbox:case_receive() })
+      local r = wd.select({ chans.a:case_receive(), chans[LONG]:case_receive(), inbox:case_receive() }, awaited)
       local topic, v, from
       if r.channel == inbox then topic, v, from = r.value:topic(), r.value:payload():data(), r.value:from()
       else topic, v = r.channel == chans.a and "a" or LONG, r.value end
@@ -132,15 +143,15 @@ const scenarios: Scenario[] = [
     local seeds = { 12345, 987654 }
     local r = {}
     for me = 1, 2 do r[me] = must(process.spawn_monitored("test:receiver", rhost, me, seeds, n, process.pid())) end
-    for _ = 1, 2 do ready:receive() end
+    for k = 1, 2 do watchdog("driver").receive(ready, "receiver ready " .. k .. " of 2") end
     local s = {}
     for i = 1, 2 do s[i] = must(process.spawn("test:sender", shost, i, seeds[i], n, r[1], r[2])) end
     for me = 1, 2 do must(process.send(r[me], "senders", s)) end
     must(process.send(s[1], "go", s[2]))
     must(process.send(s[2], "go", s[1]))
     local counts = {}
-    for _ = 1, 2 do
-      local e = ev:receive()
+    for k = 1, 2 do
+      local e = watchdog("driver", 120).receive(ev, "the receivers' EXIT " .. k .. " of 2 (seeds 12345, 987654)")
       if e.result.error ~= nil then error("receiver failed: " .. tostring(e.result.error), 0) end
       counts[#counts + 1] = e.result.value
     end
@@ -149,21 +160,23 @@ const scenarios: Scenario[] = [
   // between two runs of messages to one that reads, all in one sender step.
   { name: 'flood', source: main(MUST + `
     local deaf, reader, before, mid, after = ...
-    process.listen("go"):receive()
+    watchdog("flood").receive(process.listen("go"), "go")
     for i = 1, before do must(process.send(reader, "a", i)) end
     for i = 1, mid do must(process.send(deaf, "a", i)) end
     for i = before + 1, before + after do must(process.send(reader, "a", i)) end
     return true`) },
   { name: 'deaf', source: main(`
     process.listen("a")
-    process.listen("never"):receive()
+    -- bounded: not killed within the watchdog's 15 s, it raises (the test's check of its exit names it)
+    watchdog("deaf").receive(process.listen("never"), "its kill by the mailbox bound")
     return "not killed"`) },
   { name: 'reader', source: main(`
     local n, driver = ...
     local ch = process.listen("a")
     process.send(driver, "ready", true)
+    local wd = watchdog("reader")
     for i = 1, n do
-      local v = ch:receive()
+      local v = wd.receive(ch, "message " .. i .. " of " .. n)
       if v ~= i then error("reader: got " .. tostring(v) .. " for message " .. i, 0) end
     end
     return n`) },
@@ -172,12 +185,13 @@ const scenarios: Scenario[] = [
     local ev = process.events()
     local deaf = must(process.spawn_monitored("test:deaf", rhost))
     local reader = must(process.spawn_monitored("test:reader", rhost, before + after, process.pid()))
-    process.listen("ready"):receive()
+    watchdog("flood driver").receive(process.listen("ready"), "the reader's ready")
+    local wd = watchdog("flood driver", 120)
     local f = must(process.spawn("test:flood", shost, deaf, reader, before, mid, after))
     must(process.send(f, "go"))
     local out = {}
-    for _ = 1, 2 do
-      local e = ev:receive()
+    for k = 1, 2 do
+      local e = wd.receive(ev, "EXIT " .. k .. " of 2 (deaf and reader)")
       out[e.from == deaf and "deaf" or "reader"] = e.result.error ~= nil and tostring(e.result.error) or e.result.value
     end
     return out`) },

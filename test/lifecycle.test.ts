@@ -2,6 +2,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { scenarioRuntime, main, type Scenario } from './helpers/lua-runtime.js';
+import { within } from './helpers/fuzz.js';
 import type { Runtime } from '../src/index.js';
 
 const scenarios: Scenario[] = [
@@ -129,27 +130,54 @@ const scenarios: Scenario[] = [
     local target, back = ...
     eq(process.monitor(target), true)
     process.send(target, "exit", "bye")
-    local e = process.events():receive()
+    local e = watchdog("co_monitor").receive(process.events(), "the EXIT of the process it monitors")
     eq(e.from, target)
     process.send(back, "heard", e.result.value)`) },
   { name: 'watchers_tests', source: main(`
     local inbox, ev = process.inbox(), process.events()
+    local wd = watchdog("watchers_tests") -- bounded waits: a lost watcher fails, naming its EXIT
     local w = process.spawn_monitored("test:waiter", "test:processes")
     process.spawn("test:co_monitor", "test:other", w, process.pid())
-    local e = ev:receive()
+    local e = wd.receive(ev, "the spawner's EXIT of its monitored child (beside a second monitor)")
     eq(e.kind, process.event.EXIT); eq(e.from, w); eq(e.result.value, "bye", "the spawner hears")
-    local m = inbox:receive()
+    local m = wd.receive(inbox, "the second monitor's report of the EXIT")
     eq(m:topic(), "heard"); eq(m:payload():data(), "bye", "and so does the second monitor")
     -- the spawner's unmonitor leaves the other watcher; its own watch ends (no EXIT for it)
     w = process.spawn_monitored("test:waiter", "test:processes")
     eq(process.unmonitor(w), true)
     process.spawn("test:co_monitor", "test:other", w, process.pid())
-    m = inbox:receive()
+    m = wd.receive(inbox, "the other monitor's report after the spawner's unmonitor")
     eq(m:topic(), "heard"); eq(m:payload():data(), "bye")
     local probe = process.spawn_monitored("test:square", "test:processes", 3)
-    e = ev:receive()
+    e = wd.receive(ev, "the probe's EXIT")
     eq(e.from, probe, "no EXIT from the unmonitored child")
+    -- three watchers (the spawner, a monitor on its host, one on another): each hears the one
+    -- EXIT; a third watch adds to the set of two (pids.lua watch), it does not replace it
+    -- (it exits at the second relay's "exit": each relay's monitor is ahead of its own message)
+    w = process.spawn_monitored("test:exit_at_two", "test:processes")
+    process.spawn("test:watch_relay", "test:processes", w, process.pid(), "near")
+    process.spawn("test:watch_relay", "test:other", w, process.pid(), "far")
+    e = wd.receive(ev, "the spawner's EXIT, with two more monitors")
+    eq(e.from, w); eq(e.result.value, "three")
+    local heard = {}
+    for _ = 1, 2 do
+      m = wd.receive(inbox, "the two relays' reports of the EXIT")
+      eq(m:topic(), "heard"); heard[#heard + 1] = m:payload():data()
+    end
+    table.sort(heard)
+    eq(table.concat(heard, " "), "far:three near:three", "every watcher told")
     return true`) },
+  { name: 'exit_at_two', source: main(`
+    local wd = watchdog("exit_at_two")
+    for _ = 1, 2 do wd.receive(process.inbox(), "the two relays' exit messages") end
+    return "three"`) },
+  { name: 'watch_relay', source: main(`
+    local target, back, tag = ...
+    eq(process.monitor(target), true)
+    process.send(target, "exit")
+    local e = watchdog("watch_relay " .. tag).receive(process.events(), "the EXIT of the process it monitors")
+    eq(e.from, target)
+    process.send(back, "heard", tag .. ":" .. tostring(e.result.value))`) },
   { name: 'link_chain_child', source: main(`
     local depth = ...
     if depth > 1 then process.spawn_linked("test:link_chain_child", depth % 2 == 0 and "test:other" or "test:processes", depth - 1)
@@ -239,7 +267,8 @@ for (const workers of [1, 2]) describe(`${workers} worker(s) per process host`, 
 
   for (const name of ['exec_tests', 'context_tests', 'cancel_terminate', 'monitor_tests', 'link_chain', 'thread_close', 'watchers_tests']) {
     test(`lua: ${name}`, async () => {
-      assert.equal(await rt.exec(`test:${name}`), true);
+      // bounded (within): an EXIT lost on its way to the exec's JS watcher fails, naming it
+      assert.equal(await within(rt.exec(`test:${name}`), 60_000, `test:${name}'s EXIT to rt.exec`), true);
     });
   }
 

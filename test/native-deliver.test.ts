@@ -271,6 +271,7 @@ function SCENARIO_SPARES(W)
   local function drain(tag)
     local got = {}
     while sa.buf.t >= sa.buf.h do
+      if #got > 10000 then error(tag .. ": still receiving after 10000 values") end
       local v = W.receive(W.thread("R" .. tag .. #got, P), a)
       got[#got + 1] = SHOW(v)
     end

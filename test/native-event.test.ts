@@ -109,7 +109,8 @@ function WORLD(with_c, seed)
           local r = C.channel.select({ evc[i]:case_receive(), lst[i]:case_receive(), default = a[2] })
           L(tag .. "select " .. (r.default and "default" or ((r.channel == evc[i] and "ev " or "a ") .. show(r.value, i) .. " " .. tostring(r.ok))))
         elseif op == "drain" and evc[i] then
-          while true do
+          for n = 1, math.huge do
+            if n > 10000 then error(tag .. "drain: still receiving after 10000 events") end
             local r = C.channel.select({ evc[i]:case_receive() }, true)
             if r.default or not r.ok then break end -- (an unlistened channel is closed)
             L(tag .. "drain " .. show(r.value, i))

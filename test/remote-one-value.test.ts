@@ -43,7 +43,7 @@ const N = 400;
 const scenarios: Scenario[] = [
   { name: 'sender', source: main(MUST + GEN + `
     local to, i, n = ...
-    process.listen("go"):receive()
+    watchdog("sender " .. i).receive(process.listen("go"), "go")
     for k = 1, n do
       must(process.send(to, (k % 3 == 0 and "in" or "s") .. i, gen(i, k)))
     end
@@ -52,7 +52,8 @@ const scenarios: Scenario[] = [
     local driver, n = ...
     local chans = { process.listen("s1"), process.listen("s2") }
     local inbox = process.inbox()
-    local senders = process.listen("setup"):receive()
+    local wd = watchdog("receiver")
+    local senders = wd.receive(process.listen("setup"), "setup")
     for _, pid in ipairs(senders) do must(process.send(pid, "go")) end
     local next_k = { 0, 0 } -- per sender, the last k taken
     local function expect(i, v, how)
@@ -66,7 +67,10 @@ const scenarios: Scenario[] = [
     local last = { s = { 0, 0 }, ["in"] = { 0, 0 } }
     local got = 0
     while got < 2 * n do
-      local r = channel.select({ chans[1]:case_receive(), chans[2]:case_receive(), inbox:case_receive() })
+      local r = wd.select({ chans[1]:case_receive(), chans[2]:case_receive(), inbox:case_receive() }, function()
+        return (2 * n - got) .. " of " .. 2 * n .. " messages (last k per sender, on s: " .. last.s[1] .. ", " .. last.s[2]
+          .. "; on the inbox: " .. last["in"][1] .. ", " .. last["in"][2] .. ")"
+      end)
       local i, how, v
       if r.channel == inbox then
         local m = r.value

@@ -23,7 +23,7 @@ const MUST = 'local function must(v, e) if v == nil then error(tostring(e), 2) e
 const scenarios: Scenario[] = [
   { name: 'sender', source: main(MUST + `
     local to, id, n, seed = ...
-    process.listen("go"):receive()
+    watchdog("sender " .. id).receive(process.listen("go"), "go")
     local x = seed
     local shared = { id = id }
     local count = { a = 0, inbox_t = 0 } -- numbered per topic: order holds per sender and channel
@@ -44,7 +44,8 @@ const scenarios: Scenario[] = [
     local a = process.listen("a")
     local inbox = process.inbox()
     local ev = process.events()
-    local senders = process.listen("setup"):receive()
+    local wd = watchdog("receiver")
+    local senders = wd.receive(process.listen("setup"), "setup")
     local last, got, exits = {}, 0, 0
     for _, pid in ipairs(senders) do must(process.monitor(pid)) end
     for _, pid in ipairs(senders) do must(process.send(pid, "go")) end
@@ -56,8 +57,15 @@ const scenarios: Scenario[] = [
       per[v.id] = (per[v.id] or 0) + 1
       got = got + 1
     end
+    local function awaited()
+      local out = {}
+      for k, v in pairs(last) do out[#out + 1] = k .. " at " .. v end
+      table.sort(out)
+      return (total - got) .. " of " .. total .. " messages and " .. (#senders - exits) .. " of " .. #senders
+        .. " EXITs (last in order per sender/channel: " .. table.concat(out, ", ") .. ")"
+    end
     while got < total or exits < #senders do
-      local r = channel.select({ a:case_receive(), inbox:case_receive(), ev:case_receive() })
+      local r = wd.select({ a:case_receive(), inbox:case_receive(), ev:case_receive() }, awaited)
       if r.channel == ev then
         eq(r.value.kind, process.event.EXIT, "event kind")
         exits = exits + 1

@@ -43,9 +43,9 @@ const scenarios: Scenario[] = [
     local name, parent = ...
     process.registry.register(name)
     process.send(parent, "vready")
-    local n = 0
+    local n, wd = 0, watchdog("victim " .. name)
     while true do
-      local m = process.inbox():receive()
+      local m = wd.receive(process.inbox(), "quit")
       if m:topic() == "quit" then return n end
       n = n + 1
     end`) },
@@ -57,8 +57,9 @@ const scenarios: Scenario[] = [
     local ev = process.events()
     local vname = "rs.victim" .. i
     local vready = process.listen("vready")
+    local wd = watchdog("sender " .. i .. " (seed " .. seed .. ")")
     local victim = assert(process.spawn_monitored("test:victim", vhost, vname, process.pid()))
-    vready:receive() -- its name is registered
+    wd.receive(vready, "the victim's vready") -- its name is registered
     local results = {}
     local counts = { t = 0, m = 0, x = 0 }
     local function value(k)
@@ -68,11 +69,11 @@ const scenarios: Scenario[] = [
       elseif r == 5 then return { k = k, list = { k, "a" } } elseif r == 6 then return ""
       else return -k end
     end
-    process.listen("go"):receive()
+    wd.receive(process.listen("go"), "go")
     for k = 1, n do
       if k == n // 2 then -- the victim exits: later sends to it find it gone
         process.send(victim, "quit")
-        local e = ev:receive()
+        local e = wd.receive(ev, "the victim's EXIT")
         results[#results + 1] = "victim exit " .. tostring(e.kind)
       end
       local r = rand(12)
@@ -113,8 +114,16 @@ const scenarios: Scenario[] = [
     cases[#cases + 1] = inbox:case_receive()
     cases[#cases + 1] = expect:case_receive()
     local driver
+    local wd = watchdog("receiver")
+    local function awaited()
+      local per = {}
+      for k, l in pairs(log) do per[#per + 1] = k .. "=" .. #l end
+      table.sort(per)
+      return (need and (need - total) .. " of " .. need .. " messages" or "the expected count (" .. total .. " in)")
+        .. "; in so far per sender and way: " .. table.concat(per, ",")
+    end
     while need == nil or total < need do
-      local r = channel.select(cases)
+      local r = wd.select(cases, awaited)
       if r.channel == expect then need, driver = r.value[1], r.value[2]
       elseif r.channel == inbox then
         local m = r.value
@@ -147,8 +156,9 @@ const scenarios: Scenario[] = [
     for i = 1, senders do pids[i] = assert(process.spawn("test:sender", shost, recv, i, n, seed, rhost, process.pid())) end
     for i = 1, senders do process.send(pids[i], "go") end
     local results, need = {}, 0
-    for _ = 1, senders do
-      local r = res:receive()
+    local wd = watchdog("driver (seed " .. seed .. ")", 120)
+    for k = 1, senders do
+      local r = wd.receive(res, function() return "senders' results: " .. (k - 1) .. " of " .. senders .. " in" end)
       results[r[1]] = r[2]
       need = need + r[3] + r[4] + r[5]
     end

@@ -43,10 +43,12 @@ export interface FuzzRuntime {
 
 /**
  * Starts the runtime; `bodies` are extra process.lua bodies by name (each gets LUA_VALUES).
- * `hangMs` bounds every run: a batch or probe with no EXIT by then fails the case as hung.
+ * `hangMs` bounds every run: a batch or probe with no EXIT by then fails the case as hung (its
+ * entry and arguments named). Not a performance check: a batch waits at most its own few seconds
+ * for its calls, so 30 s without its EXIT is a lost EXIT or a wedged worker, loaded or not.
  */
 export async function fuzzRuntime(bodies: Record<string, string>, opts: { hangMs?: number } = {}): Promise<FuzzRuntime> {
-  const hangMs = opts.hangMs ?? 60_000;
+  const hangMs = opts.hangMs ?? 30_000;
   const entries: Array<Record<string, unknown>> = [
     { id: HOST, kind: 'process.host', host: { workers: 2 } },
     { id: OTHER_HOST, kind: 'process.host', host: { workers: 1 } },
@@ -61,8 +63,20 @@ export async function fuzzRuntime(bodies: Record<string, string>, opts: { hangMs
   const owner = (pid: string): number => dir.owner(parseInt(pid.slice(pid.lastIndexOf('|0x') + 3, -1), 16));
   const echoes = [await rt.spawn('fz:echo', HOST), await rt.spawn('fz:echo', HOST)];
   assert.notEqual(owner(echoes[0]!), owner(echoes[1]!), 'one echo on each worker');
-  const run = (id: string, args: unknown[], what: string) =>
-    within(new Promise<ExitInfo>((resolve, reject) => { rt.spawn(id, HOST, args, resolve).catch(reject); }), hangMs, what);
+  // After one hang the runtime is suspect (a worker wedged, a watcher lost): every later run fails
+  // at once, naming the hang, rather than waiting hangMs again for each of fast-check's shrink
+  // attempts (which turned one hang into the test runner's timeout, with no message).
+  let hung: string | undefined;
+  const run = async (id: string, args: unknown[], what: string): Promise<ExitInfo> => {
+    if (hung !== undefined) throw new Error(`${what}: not run, the runtime hung before (${hung})`);
+    const p = new Promise<ExitInfo>((resolve, reject) => { rt.spawn(id, HOST, args, resolve).catch(reject); });
+    try {
+      return await within(p, hangMs, `${what} ${JSON.stringify(args).slice(0, 300)}`);
+    } catch (e) {
+      if ((e as Error).message.endsWith('(hung)')) hung = (e as Error).message;
+      throw e;
+    }
+  };
   return {
     rt, echoes, run, owner,
     async probe() {

@@ -4,9 +4,10 @@
 // driver's events; its transcript names PIDs by first appearance. CHILDREN: the driver's and its
 // children's entries (ns:*), to which a test adds its hosts; SHOWN: what a transcript must contain.
 import { createRuntime, type Runtime } from '../../src/index.js';
+import { LUA_WATCHDOG } from './lua-runtime.js';
 export const DRIVER = String.raw`
 local time = require("time")
-local KINDS = { "ns:ret", "ns:nil", "ns:tbl", "ns:two", "ns:err", "ns:toperr", "ns:yieldtop",
+${LUA_WATCHDOG}local KINDS = { "ns:ret", "ns:nil", "ns:tbl", "ns:two", "ns:err", "ns:toperr", "ns:yieldtop",
   "ns:nomethod", "ns:wait", "ns:nested", "ns:ret", "ns:ret" }
 local FAILS = { ["ns:err"] = true, ["ns:two"] = true } -- an error exit (LINK_DOWN to a link)
 -- multi: a host of several workers, where a spawn of an entry that instantiated once is queued and
@@ -16,6 +17,8 @@ local function main(seed, steps, host, multi)
   process.set_options({ trap_links = true })
   local ev = process.events()
   local out = {}
+  -- bounded waits for the events owed (an EXIT or LINK_DOWN that never comes fails, named)
+  local wd = watchdog("spawn driver (seed " .. tostring(seed) .. ")")
   local idx, nidx = {}, 0
   local function name(pid)
     if pid == nil then return "nil" end
@@ -101,7 +104,7 @@ local function main(seed, steps, host, multi)
     elseif a == 10 then
       coroutine.yield() -- the children queued so far run
     elseif a == 11 and owed > 0 then
-      take(ev:receive())
+      take(wd.receive(ev, function() return owed .. " events owed at step " .. step .. "; the last of the transcript:\n" .. table.concat(out, "\n", math.max(1, #out - 20)) end))
     else -- what has arrived, without waiting
       while true do
         local r = channel.select({ ev:case_receive() }, true)
@@ -114,7 +117,7 @@ local function main(seed, steps, host, multi)
     process.send(w[1], "go", "end")
     if w[2] then owed = owed + 1 end
   end
-  while owed > 0 do take(ev:receive()) end
+  while owed > 0 do take(wd.receive(ev, function() return owed .. " events owed at the end; the last of the transcript:\n" .. table.concat(out, "\n", math.max(1, #out - 20)) end)) end
   out[#out + 1] = "left " .. tostring(channel.select({ ev:case_receive() }, true).default)
   return table.concat(out, "\n")
 end
