@@ -406,7 +406,7 @@ function comparisons(W: number, quick: boolean): Comparison[] {
     ['spawn-exit', 'spawn + exit', 'processes/s', on(M), on(1)],
     ['hold', 'spawn until blocked in receive', 'processes/s', (f) => on(M)(f) && f.unit === 'processes/s', (f) => on(1)(f) && f.unit === 'processes/s'],
     ['ring', `ring of 1,000 (${M} rings ÷ 1)`, 'hops/s', on(M), on(1)],
-    ['fan-in', 'fan-in (senders beside the receiver)', 'messages/s', on(M, /^\d+ workers$/), on(1)],
+    ['fan-in', 'fan-in (senders placed by the peer rule)', 'messages/s', on(M, /^\d+ workers$/), on(1)],
     ['ping-pong-table', `ping-pong, table payload (${M} same-worker pairs ÷ 1)`, 'round trips/s', on(M, /same-worker pairs/), on(1, /same worker/)],
     ['ring-table', `ring of 1,000, table token (${M} rings ÷ 1)`, 'hops/s', on(M), on(1)],
   ];
@@ -496,7 +496,7 @@ function comparisons(W: number, quick: boolean): Comparison[] {
     },
     {
       group: G2, label: `fan-in, ${wl} ÷ BEAM`, target: 0.5, targetText: 'fan-in ≥ 0.5× BEAM',
-      ours: oursSide('fan-in', `fan-in, ${wl} (senders spawned with the receiver's PID: placed beside it)`, 'messages/s', workers(W)),
+      ours: oursSide('fan-in', `fan-in, ${wl} (senders spawned with the receiver's PID: placed by the peer rule)`, 'messages/s', workers(W)),
       ref: beam('fan_in', 'messages/s', (b) => b.fan_in.ops),
     },
     {

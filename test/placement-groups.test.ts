@@ -198,8 +198,12 @@ test('the peer rule: senders spawned from JS with the receiver\'s PID go to its 
 test('the peer rule spreads a fan-in past GROUP_BESIDE senders: half on each worker, every message counted once', async () => {
   // The rule spreads only while two cores are free of other processes' work, or when that is not
   // measured (WIPPY_FREE_CORES=0): not measured here, so the placement does not depend on the load.
+  // And only on Node 24+ unless WIPPY_SPREAD_GROUPS says otherwise (spawn-place.ts groupBeside):
+  // forced on here so the rule runs on every Node the suite runs on.
   const saved = process.env['WIPPY_FREE_CORES'];
+  const savedSpread = process.env['WIPPY_SPREAD_GROUPS'];
   process.env['WIPPY_FREE_CORES'] = '0';
+  process.env['WIPPY_SPREAD_GROUPS'] = '1';
   let rt: Runtime;
   try {
     rt = await createRuntime({ entries: [
@@ -209,6 +213,7 @@ test('the peer rule spreads a fan-in past GROUP_BESIDE senders: half on each wor
     ] });
   } finally {
     if (saved === undefined) delete process.env['WIPPY_FREE_CORES']; else process.env['WIPPY_FREE_CORES'] = saved;
+    if (savedSpread === undefined) delete process.env['WIPPY_SPREAD_GROUPS']; else process.env['WIPPY_SPREAD_GROUPS'] = savedSpread;
   }
   try {
     const S = 2 * GROUP_BESIDE + 8, M = 300;

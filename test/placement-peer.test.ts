@@ -6,7 +6,7 @@
 // set; end to end (placement and frames crossing) in test/placement-groups.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GROUP_BESIDE, SPREAD_CORES, namedPeer, peerWorker, placeNear, type SpawnPlaceView } from '../src/runtime/spawn-place.js';
+import { GROUP_BESIDE, SPREAD_CORES, groupBeside, namedPeer, peerWorker, placeNear, type SpawnPlaceView } from '../src/runtime/spawn-place.js';
 import { PeerGroups } from '../src/runtime/peer-groups.js';
 import { formatPid } from '../src/runtime/pid.js';
 
@@ -172,4 +172,17 @@ test('a group counts its live members: watched ones until their EXIT, unwatched 
   assert.equal(groups.members(7, 2), 0, 'the dead coordinator\'s group is gone');
   assert.ok(groups.size <= 200, `live groups only (${groups.size})`);
   assert.equal(groups.members(150, 1), 1);
+});
+
+test('groups spread on Node 24 and later, stay beside their peer on older Nodes; WIPPY_SPREAD_GROUPS overrides', () => {
+  assert.equal(groupBeside({}, '24.21.0'), GROUP_BESIDE);
+  assert.equal(groupBeside({}, '25.1.0'), GROUP_BESIDE);
+  assert.equal(groupBeside({}, '20.20.2'), Infinity);
+  assert.equal(groupBeside({}, '22.12.0'), Infinity);
+  assert.equal(groupBeside({ WIPPY_SPREAD_GROUPS: '1' }, '20.20.2'), GROUP_BESIDE);
+  assert.equal(groupBeside({ WIPPY_SPREAD_GROUPS: '0' }, '24.21.0'), Infinity);
+  assert.throws(() => groupBeside({ WIPPY_SPREAD_GROUPS: 'yes' }, '24.21.0'), /WIPPY_SPREAD_GROUPS must be 1 or 0, got "yes"/);
+  // a group that never spreads: every member beside its peer however many there are
+  const t = placeNear(7, [1, 2], view({ 7: 1 }, { members: { 7: { 1: 500, 2: 0 } }, group: Infinity, free: 2 }));
+  assert.equal(t, 1);
 });

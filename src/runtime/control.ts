@@ -89,7 +89,7 @@ import { formatPid, parsePid, pidHead, pidOf } from './pid.js';
 import { factoryNotFound, hostNotFound } from './not-found.js';
 import { placeJob, TurnView } from './job-place.js';
 import { WatchTable } from './watch-table.js';
-import { GROUP_BESIDE, namedPeer, placeNear, type SpawnPlaceView } from './spawn-place.js';
+import { groupBeside, namedPeer, placeNear, type SpawnPlaceView } from './spawn-place.js';
 import { PeerGroups } from './peer-groups.js';
 import { STEAL_BACKLOG } from '../host/placement.js';
 
@@ -172,6 +172,8 @@ export class ControlEndpoint {
   private readonly peerViews = new Map<string, SpawnPlaceView>();
   /** The peer rule's groups (peer-groups.ts), and the peer the last pickTid placed beside (-1: none). */
   private readonly groups = new PeerGroups((u) => this.rt.dir.isAlive(u));
+  /** The peer rule's group size on this Node, read when the runtime is made (spawn-place.ts groupBeside). */
+  private readonly groupSize = groupBeside();
   private peer = -1;
   /** Per worker thread id: jobs sent to it by "spj" frame whose EXIT has not come (their bound). */
   private readonly framed: number[] = [];
@@ -270,7 +272,7 @@ export class ControlEndpoint {
         waiting: (t) => dir.listed(t) + (q ? q.queuedAt(tids.indexOf(t)) : 0),
         mark: Math.min(STEAL_BACKLOG, q ? q.localCapacity : STEAL_BACKLOG),
         members: (peer, t) => this.groups.members(peer, t),
-        group: GROUP_BESIDE,
+        group: this.groupSize,
         free: () => this.rt.freeCores(),
       };
       this.peerViews.set(host, v);

@@ -32,6 +32,8 @@
 // worker ~0.37 µs, the process's CPU per core ~0.35 µs), where 0% beside would be capped by the
 // CPU of the whole process. Until session 11's cross-worker receive in C a crossing message cost
 // the receiving side more than a local send + receive (3.6 against ~3 µs), and no split paid.
+// Only on Node 24 and later (groupBeside: on Node 20 the same 51/50 split read 0.86× of 1 worker in
+// the quiet bench:compare, against 1.03× on Node 24; WIPPY_SPREAD_GROUPS=1/0 overrides).
 // And only while SPREAD_CORES (2) of the machine's cores are free of other processes' work (the
 // main thread's measure for the spin rule, src/transport/freecores.ts; not measured counts as
 // free): with fewer, the second worker's thread takes its CPU from the receiver's or from another
@@ -79,6 +81,23 @@ export interface SpawnPlaceView {
 export const GROUP_BESIDE = 16;
 /** ... and spreads only while this many of the machine's cores are free of other processes' work. */
 export const SPREAD_CORES = 2;
+
+/**
+ * The group size the peer's worker keeps on this Node (the view's `group`): GROUP_BESIDE where a
+ * spread was measured to pay, no limit (the group never spreads) where it was measured to cost.
+ * The quiet `bench:compare` at the end of session 12 (3 rounds each, load ~2, fan-in 100 × 4,000
+ * senders split 51/50 by this rule): Node 24.21, 2 workers ÷ 1 worker 1.03× (0.98–1.03), the
+ * receiver's worker 0.31–0.34 µs per message against 0.35–0.38 on 1 worker; Node 20.20, the same
+ * split 0.86× (0.83–0.95) — so Node 24 and later spread, older Nodes keep every member beside its
+ * peer. `WIPPY_SPREAD_GROUPS=1` / `0` overrides either way (tests, A/B runs).
+ */
+export function groupBeside(env: Record<string, string | undefined> = process.env, node: string = process.versions.node): number {
+  const o = env['WIPPY_SPREAD_GROUPS'];
+  if (o === '1') return GROUP_BESIDE;
+  if (o === '0') return Infinity;
+  if (o !== undefined && o !== '') throw new Error(`WIPPY_SPREAD_GROUPS must be 1 or 0, got "${o}"`);
+  return Number(node.split('.')[0]) >= 24 ? GROUP_BESIDE : Infinity;
+}
 
 /**
  * The first live peer named in `args` (PID strings of `host`) owned by one of `tids` (a host's
