@@ -59,7 +59,7 @@ test('--from: each message-heavy workload gets a 2 ÷ 1 worker row, the median o
     assert.match(row('spawn + exit,'), /1\.2×\s+0\.5–1\.3\s+≥ 1×\s+met/);
     assert.match(row('spawn until blocked'), /1\.1×.*met/);
     assert.match(row('ring of 1,000 (2 rings'), /1\.6×.*met/);
-    assert.match(row('fan-in (senders beside'), /0\.95×\s+0\.95–1\.2\s+≥ 1×\s+MISSED/);
+    assert.match(row('fan-in (senders placed by the peer rule'), /0\.95×\s+0\.95–1\.2\s+≥ 1×\s+MISSED/);
     assert.match(row('ping-pong, table payload'), /1\.9×.*met/);
     assert.match(row('ring of 1,000, table token'), /1\.5×.*met/);
   } finally {
