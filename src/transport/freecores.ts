@@ -60,7 +60,6 @@ export class FreeCores {
   private timer: NodeJS.Timeout | undefined;
   private last: CpuSample | undefined;
   private readonly cores = availableParallelism();
-  private latest: number | undefined;
 
   /** `words`: the doorbell region as Int32Array (src/transport/doorbell.ts). */
   constructor(private readonly words: Int32Array, private readonly read = () => readFileSync('/proc/stat', 'latin1')) {}
@@ -80,7 +79,6 @@ export class FreeCores {
     if (s === undefined || this.last === undefined) return undefined;
     const free = freeCores(this.cores, this.last, s);
     this.last = s;
-    this.latest = free;
     // Pairs with Atomics.load(BELL_CORES) in Doorbell.spin on every thread.
     Atomics.store(this.words, BELL_CORES, free + 1);
     return free;
@@ -92,8 +90,9 @@ export class FreeCores {
    * the timer's first turn: the start blocks the main thread for ~0.3 s). -1 when not sampling.
    */
   current(): number {
-    if (this.latest === undefined && this.last !== undefined) this.tick();
-    return this.latest ?? -1;
+    // The figure is the published word itself (free + 1; 0 = none yet), which only tick() stores.
+    if (Atomics.load(this.words, BELL_CORES) === 0 && this.last !== undefined) this.tick();
+    return Atomics.load(this.words, BELL_CORES) - 1;
   }
 
   stop(): void {
