@@ -23,7 +23,10 @@ import {
 /** Children alive at a time in spawn-exit. */
 export const WINDOW = 1000;
 
-export const EXIT_CHILD = luaEntry('exit_child', `return { main = function(i) return i end }`);
+// The child is its module and nothing else, as BEAM's `child() -> ok.`: no LUA_PRELUDE (whose
+// `require("time")` and four closures a child never used were, until session 13, a fifth of the
+// bytes and ~7% of the worker's CPU per spawn+exit: docs/design/native-core.md, "Session 13").
+export const EXIT_CHILD = { id: 'bench:exit_child', kind: 'process.lua', method: 'main', source: `return { main = function(i) return i end }` };
 
 export const SPAWN_DRIVER = luaEntry('spawn_driver', `
 local CHILD = "bench:exit_child"
