@@ -67,19 +67,24 @@ static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 #define V(name) (E->u_##name->v)
 #define K(name) (E->k_##name)
 
+/* ev_push's steps on the queue q whose tail q.t is t (both just read) */
+LF_INLINE void ev_push_q (lua_State *L, Ev *E, TValue *q, TValue *t, TValue *ev, TValue *seq) {
+  lua_Integer k;
+  if (!ttisinteger(t)) luaL_error(L, "kernel: a queue's tail is not an integer");
+  k = ivalue(t);
+  seti(L, q, k + 2, seq);
+  seti(L, q, k + 1, ev);
+  setivalue(t, k + EFLAT);
+  setf(L, q, K(t), t);
+}
+
 /* mailbox.lua's ev_push(s, ev, seq): q[t + 1], q[t + 2] = ev, seq (the VM stores the last target
 ** first); q.t = t + 2; the queue made at its first push */
 static void ev_push (lua_State *L, Ev *E, const TValue *s, TValue *ev, TValue *seq) {
   TValue q, t;
-  lua_Integer k;
   luaW_queue_at(L, s, K(bq), V(EMPTYQ), K(h), K(t), &q);
   getf(L, &q, K(t), &t);
-  if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
-  k = ivalue(&t);
-  seti(L, &q, k + 2, seq);
-  seti(L, &q, k + 1, ev);
-  setivalue(&t, k + EFLAT);
-  setf(L, &q, K(t), &t);
+  ev_push_q(L, E, &q, &t, ev, seq);
 }
 
 /* arrive_event(P, ev) for P and ev reachable from the stack (see the top); 0 if it is the Lua's
@@ -100,7 +105,7 @@ static int arrive_at (lua_State *L, Ev *E, const TValue *Pv, const TValue *evv) 
   getv(L, &x, V(EVENTS_TOPIC), &ch);
   if (l_isfalse(&ch)) return 0;  /* no events channel yet: `unrouted` */
   push(L, &ch);  /* anchored */
-  getv(L, V(CH), &ch, &s);
+  luaW_chan_state(L, V(CH), &ch, &s);  /* CH[ch], read from the channel's user value (lprobe.h) */
   if (!ttistable(&s)) { lua_settop(L, top); return 0; }
   push(L, &s);  /* anchored */
   getf(L, &s, K(mode), &x);
@@ -116,7 +121,9 @@ static int arrive_at (lua_State *L, Ev *E, const TValue *Pv, const TValue *evv) 
     getf(L, &s, K(bq), &x);
     getf(L, &x, K(t), &bt);
     getf(L, &x, K(h), &bh);
-    if (le(L, &bh, &bt)) { ev_push(L, E, &s, &ev, &seq); lua_settop(L, top); return 1; }
+    /* behind a backlog (not EMPTYQ, whose h = 1 > t = 0): ev_push's queue is x and its tail bt,
+    ** read just above with nothing written since (session 13: no second read of s.bq and q.t) */
+    if (le(L, &bh, &bt)) { ev_push_q(L, E, &x, &bt, &ev, &seq); lua_settop(L, top); return 1; }
   }
   if (!luaW_offer(L, E->D, &s, &ch, &ev, &w)) ev_push(L, E, &s, &ev, &seq);
   else if (!ttisnil(&w)) {  /* handed to a parked receiver's thread: it holds the record */
@@ -160,14 +167,13 @@ Ev *luaW_arrive_event_of (const TValue *f) {
   return (Ev *)getudatamem(uvalue(&clCvalue(f)->upvalue[0]));
 }
 
-/* take(s): take_event's (see the top); upvalue 1: the Ev */
-static int take (lua_State *L) {
-  Ev *E = (Ev *)lua_touserdata(L, lua_upvalueindex(1));
+/* take_event's steps (see the top) for the state sv, reachable from the stack; pushes the queue
+** (anchored) and then the event */
+static void take_at (lua_State *L, Ev *E, const TValue *sv) {
   TValue s, P, q, x, one, ev, nilv, tv;
   lua_Integer h;
-  lua_settop(L, 1);
   luaL_checkstack(L, 4, "take_event");
-  setobj(L, &s, s2v(L->ci->func + 1));
+  setobj(L, &s, sv);
   setivalue(&one, 1);
   /* P.unread = P.unread - 1 */
   getf(L, &s, K(proc), &P);
@@ -196,7 +202,23 @@ static int take (lua_State *L) {
     setivalue(&x, h + EFLAT);
     setf(L, &q, K(h), &x);
   }
+}
+
+/* take(s): take_event's (see the top); upvalue 1: the Ev */
+static int take (lua_State *L) {
+  Ev *E = (Ev *)lua_touserdata(L, lua_upvalueindex(1));
+  lua_settop(L, 1);
+  take_at(L, E, s2v(L->ci->func + 1));
   return 1;
+}
+
+Ev *luaW_take_event_of (const TValue *f) {
+  if (!ttisCclosure(f) || clCvalue(f)->f != take) return NULL;
+  return (Ev *)getudatamem(uvalue(&clCvalue(f)->upvalue[0]));
+}
+
+void luaW_take_event_at (lua_State *L, Ev *E, const TValue *s) {
+  take_at(L, E, s);
 }
 
 /* eventer(deliver, ev_probe) -> arrive, take: deliver is ldeliver.c's C deliver closure, ev_probe

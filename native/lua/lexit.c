@@ -72,6 +72,40 @@ static const ProbeEntry key_entries[] = { XKEYS(KEY_ENTRY) };
 #define V(name) (X->u_##name->v)
 #define K(name) (X->k_##name)
 
+/* The defaults of a record P (spawn.lua meta_of: its metatable's __index, a table without a
+** metatable of its own), or NULL when P's metatable is not of that form. Read once per exit, so
+** that the case's reads of keys a record lacks (ten of them on P, two on its watcher, each a miss
+** that getf resolves through the metatable's __index: `fasttm`, which for a metatable holding
+** __index is a `luaT_gettm` lookup every time) are two raw lookups each (getfd). Session 13. */
+static Table *defaults_of (lua_State *L, const TValue *P) {
+  Table *mt = hvalue(P)->metatable;
+  const TValue *tm;
+  if (mt == NULL) return NULL;
+  tm = fasttm(L, mt, TM_INDEX);
+  if (tm == NULL || !ttistable(tm) || hvalue(tm)->metatable != NULL) return NULL;
+  return hvalue(tm);
+}
+
+/* out = P.k for a table P whose defaults D are defaults_of(P) (getf's steps for that form: P's
+** raw slot, else D's, else nil); D NULL: getf */
+LF_INLINE void getfd (lua_State *L, const TValue *P, Table *D, TString *k, TValue *out) {
+  const TValue *slot;
+  if (D == NULL) { getf(L, P, k, out); return; }
+  slot = lf_getshortstr(hvalue(P), k);
+  if (isempty(slot)) {
+    slot = lf_getshortstr(D, k);
+    if (isempty(slot)) { setnilvalue(out); return; }
+  }
+  setobj(L, out, slot);
+}
+
+/* upto2(t) when a set is no table, or has keys: a table with neither part (the shared empty set
+** NONE: subs, names, links and monitoring at every exit) answers 0 here, without upto2's call */
+LF_INLINE int nokeys (lua_State *L, const TValue *t) {
+  if (ttistable(t) && isdummy(hvalue(t)) && hvalue(t)->alimit == 0) return 0;
+  return upto2(L, t, NULL);
+}
+
 /* the EXIT event key by key: pushes { kind = EXIT, from = pid, at = at, result = res }; *ev: it */
 static void ev_steps (lua_State *L, Exit *X, const TValue *pid, const TValue *at, const TValue *res,
                       TValue *ev) {
@@ -87,6 +121,7 @@ static void ev_steps (lua_State *L, Exit *X, const TValue *pid, const TValue *at
 static int thread_done (lua_State *L) {
   Exit *X = (Exit *)lua_touserdata(L, lua_upvalueindex(1));
   TValue T, P, r1, x, y, w1, W, nilv, f, pid, ev, res, at;
+  Table *D, *DW;
   int nw;
   lua_settop(L, 3);
   luaL_checkstack(L, 20, "thread_done");
@@ -105,16 +140,17 @@ static int thread_done (lua_State *L) {
   if (!(ttisinteger(&x) && ivalue(&x) == 1)) goto lua;
   getf(L, &P, K(alive), &x);
   if (l_isfalse(&x)) goto lua;
-  getf(L, &P, K(results), &x); if (!ttisnil(&x)) goto lua;
-  getf(L, &P, K(execs), &x); if (!l_isfalse(&x)) goto lua;
-  getf(L, &P, K(exit_err), &x); if (!ttisnil(&x)) goto lua;
-  getf(L, &P, K(finalized), &x); if (!l_isfalse(&x)) goto lua;
-  getf(L, &P, K(home), &x); if (!l_isfalse(&x)) goto lua;
-  getf(L, &P, K(on_exit), &x); if (!l_isfalse(&x)) goto lua;
+  D = defaults_of(L, &P);  /* the reads below have no side effects: D stays P's defaults */
+  getfd(L, &P, D, K(results), &x); if (!ttisnil(&x)) goto lua;
+  getfd(L, &P, D, K(execs), &x); if (!l_isfalse(&x)) goto lua;
+  getfd(L, &P, D, K(exit_err), &x); if (!ttisnil(&x)) goto lua;
+  getfd(L, &P, D, K(finalized), &x); if (!l_isfalse(&x)) goto lua;
+  getfd(L, &P, D, K(home), &x); if (!l_isfalse(&x)) goto lua;
+  getfd(L, &P, D, K(on_exit), &x); if (!l_isfalse(&x)) goto lua;
   getf(L, V(run), K(cur), &x); if (!l_isfalse(&x)) goto lua;
   /* the watchers (a set, or the one watcher itself: pids.lua watch): none, a JS watcher (nw 2), or
   ** a live local process W (nw 1) */
-  getf(L, &P, K(watchers), &x);
+  getfd(L, &P, D, K(watchers), &x);
   if (ttistable(&x)) nw = upto2(L, &x, &w1);
   else { nw = 1; setobj(L, &w1, &x); }
   if (nw < 0 || nw > 1) goto lua;
@@ -124,14 +160,15 @@ static int thread_done (lua_State *L) {
     getv(L, V(exec_waits), &w1, &x); if (!l_isfalse(&x)) goto lua;
     getv(L, V(procs), &w1, &W);
     if (!ttistable(&W)) goto lua;
-    getf(L, &W, K(home), &x); if (!l_isfalse(&x)) goto lua;
-    getf(L, &W, K(alive), &x); if (l_isfalse(&x)) goto lua;
-    getf(L, &W, K(heard), &x); if (!l_isfalse(&x)) goto lua;
+    DW = defaults_of(L, &W);
+    getfd(L, &W, DW, K(home), &x); if (!l_isfalse(&x)) goto lua;
+    getfd(L, &W, DW, K(alive), &x); if (l_isfalse(&x)) goto lua;
+    getfd(L, &W, DW, K(heard), &x); if (!l_isfalse(&x)) goto lua;
   }
-  getf(L, &P, K(subs), &x); if (upto2(L, &x, NULL) != 0) goto lua;
-  getf(L, &P, K(names), &x); if (upto2(L, &x, NULL) != 0) goto lua;
-  getf(L, &P, K(links), &x); if (upto2(L, &x, NULL) != 0) goto lua;
-  getf(L, &P, K(monitoring), &x); if (upto2(L, &x, NULL) != 0) goto lua;
+  getfd(L, &P, D, K(subs), &x); if (nokeys(L, &x) != 0) goto lua;
+  getfd(L, &P, D, K(names), &x); if (nokeys(L, &x) != 0) goto lua;
+  getfd(L, &P, D, K(links), &x); if (nokeys(L, &x) != 0) goto lua;
+  getfd(L, &P, D, K(monitoring), &x); if (nokeys(L, &x) != 0) goto lua;
   if (nw == 1) push(L, &W); else lua_pushnil(L);  /* 4: anchored */
   push(L, &P);  /* 5: anchored */
   /* thread_done: P.nthreads = P.nthreads - 1 (the main thread is not in P.threads) */
@@ -167,7 +204,7 @@ static int thread_done (lua_State *L) {
     push(L, &pid);  /* 7 */
     step_wall(L, V(run), V(H), K(wall), &at);
     if (!ttisnil(&r1)) {  /* { value = v }: a copy of the shape's template (lshape.h) */
-      Table *t = luaW_shape_new(L, &X->res_shape);  /* 8 */
+      Table *t = luaW_shape_new_hash(L, &X->res_shape);  /* 8 */
       luaW_shape_set(L, t, &X->res_shape, 0, &r1);
       sethvalue(L, &res, t);
     } else {
@@ -175,7 +212,7 @@ static int thread_done (lua_State *L) {
       sethvalue(L, &res, hvalue(s2v(L->top - 1)));
     }
     if (!ttisnil(V(EV_EXIT)) && !ttisnil(&at)) {  /* { kind, from, at, result }: the same */
-      Table *t = luaW_shape_new(L, &X->ev_shape);  /* 9 */
+      Table *t = luaW_shape_new_hash(L, &X->ev_shape);  /* 9 */
       luaW_shape_set(L, t, &X->ev_shape, 0, V(EV_EXIT));
       luaW_shape_set(L, t, &X->ev_shape, 1, &pid);
       luaW_shape_set(L, t, &X->ev_shape, 2, &at);

@@ -43,6 +43,7 @@
 */
 #include "lprobe.h"
 #include "ldeliver.h"
+#include "levent.h"
 
 #define UPVALS(X) X(CH) X(EMPTYQ) X(run) X(maybe_yield) X(receive) X(BLOCK) X(YIELD_AFTER)
 #define KEYS(X) \
@@ -145,9 +146,14 @@ static int receive (lua_State *L) {
     if (le(L, &h, &t)) {
       getf(L, &s, K(backlog), &x);
       if (!l_isfalse(&x)) {
+        Ev *E;
         getf(L, &s, K(take_backlog), &x);
-        push(L, &s);
-        call(L, &x, 1, 1);
+        /* the events kind's hook, levent.c's take: called here, no call through Lua (session 13) */
+        if ((E = luaW_take_event_of(&x)) != NULL) luaW_take_event_at(L, E, &s);
+        else {
+          push(L, &s);
+          call(L, &x, 1, 1);
+        }
         return done(L, R);
       }
     }
