@@ -43,6 +43,7 @@
 #include "lprobe.h"
 #include "ldeliver.h"
 #include "levent.h"
+#include "ldefaults.h"
 
 #define EFLAT 2  /* slots per event in the events channel's backlog (mailbox.lua's EFLAT) */
 /* an emptied backlog whose tail passed this many slots is dropped (mailbox.lua's BQ_KEEP) */
@@ -91,6 +92,7 @@ static void ev_push (lua_State *L, Ev *E, const TValue *s, TValue *ev, TValue *s
 ** case (nothing changed) */
 static int arrive_at (lua_State *L, Ev *E, const TValue *Pv, const TValue *evv) {
   TValue P, ev, u, x, ch, s, seq, one, w;
+  Table *D;
   int top = lua_gettop(L);
   luaL_checkstack(L, 12, "arrive_event");
   setobj(L, &P, Pv);
@@ -99,7 +101,7 @@ static int arrive_at (lua_State *L, Ev *E, const TValue *Pv, const TValue *evv) 
   /* the cold cases, decided before anything changes (the reads have no side effects) */
   getf(L, &P, K(unread), &u);
   arith(L, LUA_OPADD, &u, &one, &u);
-  getf(L, &P, K(max_mailbox), &x);
+  getfd(L, &P, defaults_of(L, &P), K(max_mailbox), &x);  /* (ldefaults.h: P's defaults) */
   if (luaV_lessthan(L, &x, &u)) return 0;  /* overflow: the Lua kills P */
   getf(L, &P, K(subs), &x);
   getv(L, &x, V(EVENTS_TOPIC), &ch);
@@ -108,9 +110,10 @@ static int arrive_at (lua_State *L, Ev *E, const TValue *Pv, const TValue *evv) 
   luaW_chan_state(L, V(CH), &ch, &s);  /* CH[ch], read from the channel's user value (lprobe.h) */
   if (!ttistable(&s)) { lua_settop(L, top); return 0; }
   push(L, &s);  /* anchored */
-  getf(L, &s, K(mode), &x);
+  D = defaults_of(L, &s);  /* the subscription kind's (ldefaults.h); the reads below run nothing */
+  getfd(L, &s, D, K(mode), &x);
   if (!(ttisstring(&x) && eqshrstr(tsvalue(&x), K(event)))) { lua_settop(L, top); return 0; }
-  getf(L, &s, K(cap), &x);
+  getfd(L, &s, D, K(cap), &x);
   if (!(ttisinteger(&x) && ivalue(&x) == 0)) { lua_settop(L, top); return 0; }
   setf(L, &P, K(unread), &u);
   getf(L, &P, K(seq), &seq);

@@ -44,6 +44,7 @@
 */
 #include "lspawn.h"
 #include "levent.h"
+#include "ldefaults.h"
 
 /* lifecycle.lua's locals (its probe's upvalues) */
 #define XUPVALS(X) \
@@ -71,33 +72,6 @@ static const ProbeEntry key_entries[] = { XKEYS(KEY_ENTRY) };
 
 #define V(name) (X->u_##name->v)
 #define K(name) (X->k_##name)
-
-/* The defaults of a record P (spawn.lua meta_of: its metatable's __index, a table without a
-** metatable of its own), or NULL when P's metatable is not of that form. Read once per exit, so
-** that the case's reads of keys a record lacks (ten of them on P, two on its watcher, each a miss
-** that getf resolves through the metatable's __index: `fasttm`, which for a metatable holding
-** __index is a `luaT_gettm` lookup every time) are two raw lookups each (getfd). Session 13. */
-static Table *defaults_of (lua_State *L, const TValue *P) {
-  Table *mt = hvalue(P)->metatable;
-  const TValue *tm;
-  if (mt == NULL) return NULL;
-  tm = fasttm(L, mt, TM_INDEX);
-  if (tm == NULL || !ttistable(tm) || hvalue(tm)->metatable != NULL) return NULL;
-  return hvalue(tm);
-}
-
-/* out = P.k for a table P whose defaults D are defaults_of(P) (getf's steps for that form: P's
-** raw slot, else D's, else nil); D NULL: getf */
-LF_INLINE void getfd (lua_State *L, const TValue *P, Table *D, TString *k, TValue *out) {
-  const TValue *slot;
-  if (D == NULL) { getf(L, P, k, out); return; }
-  slot = lf_getshortstr(hvalue(P), k);
-  if (isempty(slot)) {
-    slot = lf_getshortstr(D, k);
-    if (isempty(slot)) { setnilvalue(out); return; }
-  }
-  setobj(L, out, slot);
-}
 
 /* upto2(t) when a set is no table, or has keys: a table with neither part (the shared empty set
 ** NONE: subs, names, links and monitoring at every exit) answers 0 here, without upto2's call */
@@ -140,7 +114,7 @@ static int thread_done (lua_State *L) {
   if (!(ttisinteger(&x) && ivalue(&x) == 1)) goto lua;
   getf(L, &P, K(alive), &x);
   if (l_isfalse(&x)) goto lua;
-  D = defaults_of(L, &P);  /* the reads below have no side effects: D stays P's defaults */
+  D = defaults_of(L, &P);  /* (ldefaults.h) the reads below run nothing: D stays P's defaults */
   getfd(L, &P, D, K(results), &x); if (!ttisnil(&x)) goto lua;
   getfd(L, &P, D, K(execs), &x); if (!l_isfalse(&x)) goto lua;
   getfd(L, &P, D, K(exit_err), &x); if (!ttisnil(&x)) goto lua;

@@ -87,10 +87,10 @@ static inline Table *luaW_shape_new (lua_State *L, const Shape *sh) {
 ** the exit's making of its two tables) and without a `memory.copy`, which V8 runs as a call out of
 ** wasm into the C library's memmove (~1% of a spawn+exit): the node vector is allocated
 ** (`luaM_newvector`, as setnodevector does; if it raises, the table keeps the dummy part it was
-** made with) and copied by a copy of constant size for the sizes up to 8 nodes, which the compiler
-** expands to loads and stores; `lsizenode` and `lastfree` as the template's. A template with an
+** made with) and copied node by node for the sizes up to 8 nodes (a copy of 24 bytes each, which
+** the compiler expands to loads and stores); `lsizenode` and `lastfree` as the template's. A template with an
 ** array part, or none of either, goes to luaW_shape_new. */
-#define SHAPE_COPYN(k) case k: memcpy(t->node, s->node, k * sizeof(Node)); break;
+#define SHAPE_NODE(i) node[i] = s->node[i];
 static inline Table *luaW_shape_new_hash (lua_State *L, const Shape *sh) {
   const Table *s = sh->t;
   unsigned int nn = allocsizenode(s);
@@ -103,14 +103,17 @@ static inline Table *luaW_shape_new_hash (lua_State *L, const Shape *sh) {
   node = luaM_newvector(L, nn, Node);
   t->node = node;
   switch (nn) {
-    SHAPE_COPYN(1) SHAPE_COPYN(2) SHAPE_COPYN(4) SHAPE_COPYN(8)
-    default: memcpy(t->node, s->node, nn * sizeof(Node));
+    case 8: SHAPE_NODE(7) SHAPE_NODE(6) SHAPE_NODE(5) SHAPE_NODE(4) /* FALLTHROUGH */
+    case 4: SHAPE_NODE(3) SHAPE_NODE(2) /* FALLTHROUGH */
+    case 2: SHAPE_NODE(1) /* FALLTHROUGH */
+    case 1: SHAPE_NODE(0) break;
+    default: memcpy(node, s->node, nn * sizeof(Node));
   }
   t->lsizenode = s->lsizenode;
   t->lastfree = t->node + (s->lastfree - s->node);
   return t;
 }
-#undef SHAPE_COPYN
+#undef SHAPE_NODE
 
 /* the i-th varying value of t, a copy of sh's template made by luaW_shape_new */
 #define luaW_shape_set(L, t, sh, i, v) setobj2t(L, gval(gnode(t, (sh)->slot[i])), v)
