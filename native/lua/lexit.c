@@ -109,7 +109,7 @@ static int thread_done (lua_State *L) {
   getf(L, &T, K(proc), &P);
   if (!ttistable(&P)) goto lua;
   getf(L, &P, K(main), &x);
-  if (!luaV_rawequalobj(&x, &T)) goto lua;
+  if (!raweq(&x, &T)) goto lua;
   getf(L, &P, K(nthreads), &x);
   if (!(ttisinteger(&x) && ivalue(&x) == 1)) goto lua;
   getf(L, &P, K(alive), &x);
@@ -217,7 +217,7 @@ static int thread_done (lua_State *L) {
     TValue sv;
     setobj(L, &sv, stk);
     getf(L, &sv, K(n), &x);
-    if (luaV_lessthan(L, &x, V(MAX))) {
+    if (lt(L, &x, V(MAX))) {
       setivalue(&y, 1);
       arith(L, LUA_OPADD, &x, &y, &x);
       if (!ttisinteger(&x)) luaL_error(L, "kernel: copool.lua's stack top is not an integer");
