@@ -36,6 +36,12 @@
 ** spawn", session 11. lexit.c's exiter calls arrive without a call through Lua
 ** (luaW_arrive_event_of).
 **
+** Session 13: arrive reads the channel's state from its user value (lprobe.h luaW_chan_state, as
+** lrecv.c does, not CH[ch]'s hash of a userdata key), P's max_mailbox and the kind's mode and cap
+** through the defaults found once (ldefaults.h), and pushes behind a backlog on the queue and tail
+** it has just read (ev_push_q); lrecv.c's receive calls take's steps directly (luaW_take_event_of,
+** luaW_take_event_at).
+**
 ** What it may call: the Lua arrive_event and take_event, ldeliver.c's offer, and metamethods.
 ** On wasmoon's module and with WIPPY_CSCHED=0 the Lua runs; test/native-event.test.ts runs both
 ** on the same seeded sequences.

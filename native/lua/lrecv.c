@@ -36,6 +36,11 @@
 ** Why, measured: a receive that parks was ~25 VM instructions and two Lua calls (receive, park)
 ** plus the yield's C call; docs/design/native-core.md, "The per-message path", session 9.
 **
+** A subscription's fields it reads before its first call (sendq, buf, bq, backlog, take_backlog:
+** most of them the kind's defaults) go through the state's defaults found once (ldefaults.h), and
+** the events kind's take_backlog, levent.c's take, is called directly (luaW_take_event_at), without
+** a call through Lua (session 13).
+**
 ** What it may call: the hooks a state carries (refill, take_backlog), the Lua receive
 ** and maybe_yield, and metamethods.
 ** On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua receive runs;
