@@ -83,13 +83,13 @@ static inline Table *luaW_shape_new (lua_State *L, const Shape *sh) {
 
 /* luaW_shape_new for a template with no array part and a hash part (the EXIT event and its result;
 ** session 13): the same table without `luaH_resize`'s general steps (a node vector made and
-** cleared, an array part reallocated to nothing, the dummy hash part's reinsert and free: ~40% of
-** the exit's making of its two tables) and without a `memory.copy`, which V8 runs as a call out of
-** wasm into the C library's memmove (~1% of a spawn+exit): the node vector is allocated
-** (`luaM_newvector`, as setnodevector does; if it raises, the table keeps the dummy part it was
-** made with) and copied node by node for the sizes up to 8 nodes (a copy of 24 bytes each, which
-** the compiler expands to loads and stores); `lsizenode` and `lastfree` as the template's. A template with an
-** array part, or none of either, goes to luaW_shape_new. */
+** cleared, an array part reallocated to nothing, the dummy part's reinsert and free) and without a
+** `memory.copy`, which V8 runs as a call out of wasm into the C library's memmove: together ~1/3
+** of the exit's making of its two tables. The node vector is allocated (`luaM_newvector`, as
+** setnodevector does; if it raises, the table keeps the dummy part it was made with) and copied
+** node by node for sizes up to 8 (24-byte copies, which the compiler expands to loads and
+** stores); `lsizenode` and `lastfree` as the template's. A template with an array part, or with
+** neither part, goes to luaW_shape_new. */
 #define SHAPE_NODE(i) node[i] = s->node[i];
 static inline Table *luaW_shape_new_hash (lua_State *L, const Shape *sh) {
   const Table *s = sh->t;
