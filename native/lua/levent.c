@@ -36,6 +36,12 @@
 ** spawn", session 11. lexit.c's exiter calls arrive without a call through Lua
 ** (luaW_arrive_event_of).
 **
+** Session 13: arrive reads the channel's state from its user value (lprobe.h luaW_chan_state, as
+** lrecv.c does, not CH[ch]'s hash of a userdata key), P's max_mailbox and the kind's mode and cap
+** through the defaults found once (ldefaults.h), and pushes behind a backlog on the queue and tail
+** it has just read (ev_push_q); lrecv.c's receive calls take's steps directly (luaW_take_event_of,
+** luaW_take_event_at).
+**
 ** What it may call: the Lua arrive_event and take_event, ldeliver.c's offer, and metamethods.
 ** On wasmoon's module and with WIPPY_CSCHED=0 the Lua runs; test/native-event.test.ts runs both
 ** on the same seeded sequences.
@@ -43,6 +49,7 @@
 #include "lprobe.h"
 #include "ldeliver.h"
 #include "levent.h"
+#include "ldefaults.h"
 
 #define EFLAT 2  /* slots per event in the events channel's backlog (mailbox.lua's EFLAT) */
 /* an emptied backlog whose tail passed this many slots is dropped (mailbox.lua's BQ_KEEP) */
@@ -67,25 +74,31 @@ static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 #define V(name) (E->u_##name->v)
 #define K(name) (E->k_##name)
 
+/* ev_push's steps on the queue q whose tail q.t is t (both just read) */
+LF_INLINE void ev_push_q (lua_State *L, Ev *E, TValue *q, TValue *t, TValue *ev, TValue *seq) {
+  lua_Integer k;
+  if (!ttisinteger(t)) luaL_error(L, "kernel: a queue's tail is not an integer");
+  k = ivalue(t);
+  seti(L, q, k + 2, seq);
+  seti(L, q, k + 1, ev);
+  setivalue(t, k + EFLAT);
+  setf(L, q, K(t), t);
+}
+
 /* mailbox.lua's ev_push(s, ev, seq): q[t + 1], q[t + 2] = ev, seq (the VM stores the last target
 ** first); q.t = t + 2; the queue made at its first push */
 static void ev_push (lua_State *L, Ev *E, const TValue *s, TValue *ev, TValue *seq) {
   TValue q, t;
-  lua_Integer k;
   luaW_queue_at(L, s, K(bq), V(EMPTYQ), K(h), K(t), &q);
   getf(L, &q, K(t), &t);
-  if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
-  k = ivalue(&t);
-  seti(L, &q, k + 2, seq);
-  seti(L, &q, k + 1, ev);
-  setivalue(&t, k + EFLAT);
-  setf(L, &q, K(t), &t);
+  ev_push_q(L, E, &q, &t, ev, seq);
 }
 
 /* arrive_event(P, ev) for P and ev reachable from the stack (see the top); 0 if it is the Lua's
 ** case (nothing changed) */
 static int arrive_at (lua_State *L, Ev *E, const TValue *Pv, const TValue *evv) {
   TValue P, ev, u, x, ch, s, seq, one, w;
+  Table *D;
   int top = lua_gettop(L);
   luaL_checkstack(L, 12, "arrive_event");
   setobj(L, &P, Pv);
@@ -94,18 +107,19 @@ static int arrive_at (lua_State *L, Ev *E, const TValue *Pv, const TValue *evv) 
   /* the cold cases, decided before anything changes (the reads have no side effects) */
   getf(L, &P, K(unread), &u);
   arith(L, LUA_OPADD, &u, &one, &u);
-  getf(L, &P, K(max_mailbox), &x);
+  getfd(L, &P, defaults_of(L, &P), K(max_mailbox), &x);  /* (ldefaults.h: P's defaults) */
   if (luaV_lessthan(L, &x, &u)) return 0;  /* overflow: the Lua kills P */
   getf(L, &P, K(subs), &x);
   getv(L, &x, V(EVENTS_TOPIC), &ch);
   if (l_isfalse(&ch)) return 0;  /* no events channel yet: `unrouted` */
   push(L, &ch);  /* anchored */
-  getv(L, V(CH), &ch, &s);
+  luaW_chan_state(L, V(CH), &ch, &s);  /* CH[ch], read from the channel's user value (lprobe.h) */
   if (!ttistable(&s)) { lua_settop(L, top); return 0; }
   push(L, &s);  /* anchored */
-  getf(L, &s, K(mode), &x);
+  D = defaults_of(L, &s);  /* the subscription kind's (ldefaults.h); the reads below run nothing */
+  getfd(L, &s, D, K(mode), &x);
   if (!(ttisstring(&x) && eqshrstr(tsvalue(&x), K(event)))) { lua_settop(L, top); return 0; }
-  getf(L, &s, K(cap), &x);
+  getfd(L, &s, D, K(cap), &x);
   if (!(ttisinteger(&x) && ivalue(&x) == 0)) { lua_settop(L, top); return 0; }
   setf(L, &P, K(unread), &u);
   getf(L, &P, K(seq), &seq);
@@ -116,7 +130,9 @@ static int arrive_at (lua_State *L, Ev *E, const TValue *Pv, const TValue *evv) 
     getf(L, &s, K(bq), &x);
     getf(L, &x, K(t), &bt);
     getf(L, &x, K(h), &bh);
-    if (le(L, &bh, &bt)) { ev_push(L, E, &s, &ev, &seq); lua_settop(L, top); return 1; }
+    /* behind a backlog (not EMPTYQ, whose h = 1 > t = 0): ev_push's queue is x and its tail bt,
+    ** read just above with nothing written since (session 13: no second read of s.bq and q.t) */
+    if (le(L, &bh, &bt)) { ev_push_q(L, E, &x, &bt, &ev, &seq); lua_settop(L, top); return 1; }
   }
   if (!luaW_offer(L, E->D, &s, &ch, &ev, &w)) ev_push(L, E, &s, &ev, &seq);
   else if (!ttisnil(&w)) {  /* handed to a parked receiver's thread: it holds the record */
@@ -160,14 +176,13 @@ Ev *luaW_arrive_event_of (const TValue *f) {
   return (Ev *)getudatamem(uvalue(&clCvalue(f)->upvalue[0]));
 }
 
-/* take(s): take_event's (see the top); upvalue 1: the Ev */
-static int take (lua_State *L) {
-  Ev *E = (Ev *)lua_touserdata(L, lua_upvalueindex(1));
+/* take_event's steps (see the top) for the state sv, reachable from the stack; pushes the queue
+** (anchored) and then the event */
+static void take_at (lua_State *L, Ev *E, const TValue *sv) {
   TValue s, P, q, x, one, ev, nilv, tv;
   lua_Integer h;
-  lua_settop(L, 1);
   luaL_checkstack(L, 4, "take_event");
-  setobj(L, &s, s2v(L->ci->func + 1));
+  setobj(L, &s, sv);
   setivalue(&one, 1);
   /* P.unread = P.unread - 1 */
   getf(L, &s, K(proc), &P);
@@ -196,7 +211,23 @@ static int take (lua_State *L) {
     setivalue(&x, h + EFLAT);
     setf(L, &q, K(h), &x);
   }
+}
+
+/* take(s): take_event's (see the top); upvalue 1: the Ev */
+static int take (lua_State *L) {
+  Ev *E = (Ev *)lua_touserdata(L, lua_upvalueindex(1));
+  lua_settop(L, 1);
+  take_at(L, E, s2v(L->ci->func + 1));
   return 1;
+}
+
+Ev *luaW_take_event_of (const TValue *f) {
+  if (!ttisCclosure(f) || clCvalue(f)->f != take) return NULL;
+  return (Ev *)getudatamem(uvalue(&clCvalue(f)->upvalue[0]));
+}
+
+void luaW_take_event_at (lua_State *L, Ev *E, const TValue *s) {
+  take_at(L, E, s);
 }
 
 /* eventer(deliver, ev_probe) -> arrive, take: deliver is ldeliver.c's C deliver closure, ev_probe

@@ -17,4 +17,11 @@ Ev *luaW_arrive_event_of (const TValue *f);
 ** the cases left to it */
 void luaW_arrive_event_at (lua_State *L, Ev *E, const TValue *P, const TValue *ev);
 
+/* The Ev of the take closure (wippy.native.eventer's second result) in f, or NULL */
+Ev *luaW_take_event_of (const TValue *f);
+
+/* mailbox.lua's take_event(s), s reachable from the stack (lrecv.c's receive calls it without a
+** call through Lua, session 13); pushes two values, the event on top */
+void luaW_take_event_at (lua_State *L, Ev *E, const TValue *s);
+
 #endif

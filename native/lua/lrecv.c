@@ -36,6 +36,11 @@
 ** Why, measured: a receive that parks was ~25 VM instructions and two Lua calls (receive, park)
 ** plus the yield's C call; docs/design/native-core.md, "The per-message path", session 9.
 **
+** A subscription's fields it reads before its first call (sendq, buf, bq, backlog, take_backlog:
+** most of them the kind's defaults) go through the state's defaults found once (ldefaults.h), and
+** the events kind's take_backlog, levent.c's take, is called directly (luaW_take_event_at), without
+** a call through Lua (session 13).
+**
 ** What it may call: the hooks a state carries (refill, take_backlog), the Lua receive
 ** and maybe_yield, and metamethods.
 ** On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua receive runs;
@@ -43,6 +48,8 @@
 */
 #include "lprobe.h"
 #include "ldeliver.h"
+#include "levent.h"
+#include "ldefaults.h"
 
 #define UPVALS(X) X(CH) X(EMPTYQ) X(run) X(maybe_yield) X(receive) X(BLOCK) X(YIELD_AFTER)
 #define KEYS(X) \
@@ -62,10 +69,10 @@ static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 #define V(name) (R->u_##name->v)
 #define K(name) (R->k_##name)
 
-/* the queue field k of s is not empty (q.t >= q.h); in *q the queue */
-LF_INLINE int nonempty (lua_State *L, Recv *R, const TValue *s, TString *k, TValue *q) {
+/* the queue field k of s is not empty (q.t >= q.h); in *q the queue; D: s's defaults (ldefaults.h) */
+LF_INLINE int nonempty (lua_State *L, Recv *R, const TValue *s, Table *D, TString *k, TValue *q) {
   TValue h, t;
-  getf(L, s, k, q);
+  getfd(L, s, D, k, q);
   if (raweq(q, V(EMPTYQ))) return 0;  /* the shared empty queue: h = 1, t = 0 always */
   getf(L, q, K(t), &t);
   getf(L, q, K(h), &h);
@@ -101,13 +108,17 @@ static int receive (lua_State *L) {
   Recv *R = (Recv *)lua_touserdata(L, lua_upvalueindex(1));
   int nargs = lua_gettop(L);
   TValue s, q, x, T;
+  Table *D;
   luaL_checkstack(L, nargs + 16, "receive");
   if (nargs == 0) lua_pushnil(L);
   luaW_chan_state(L, V(CH), s2v(L->ci->func + 1), &s);
   if (l_isfalse(&s)) return luaL_error(L, "bad argument #1 to 'receive' (channel expected)");
   push(L, &s);  /* nargs + 1 (or 2): anchored */
-  if (nonempty(L, R, &s, K(sendq), &q)) goto lua;  /* a sender waits: take's Lua */
-  if (nonempty(L, R, &s, K(buf), &q)) {  /* take: the buffered value */
+  /* s's defaults (a subscription kind's: ldefaults.h), found once for the reads up to the first
+  ** step that may run something (a take, a refill, a hook) */
+  D = defaults_of(L, &s);
+  if (nonempty(L, R, &s, D, K(sendq), &q)) goto lua;  /* a sender waits: take's Lua */
+  if (nonempty(L, R, &s, D, K(buf), &q)) {  /* take: the buffered value */
     TValue h, nilv;
     getf(L, &q, K(h), &h);
     if (!ttisinteger(&h)) luaL_error(L, "kernel: a queue's head is not an integer");
@@ -137,17 +148,22 @@ static int receive (lua_State *L) {
     }
     return done(L, R);
   }
-  getf(L, &s, K(bq), &x);
+  getfd(L, &s, D, K(bq), &x);
   if (!l_isfalse(&x) && !raweq(&x, V(EMPTYQ))) {  /* a subscription's backlog (only such a state has one) */
     TValue h, t;
     getf(L, &x, K(t), &t);
     getf(L, &x, K(h), &h);
     if (le(L, &h, &t)) {
-      getf(L, &s, K(backlog), &x);
+      getfd(L, &s, D, K(backlog), &x);
       if (!l_isfalse(&x)) {
-        getf(L, &s, K(take_backlog), &x);
-        push(L, &s);
-        call(L, &x, 1, 1);
+        Ev *E;
+        getfd(L, &s, D, K(take_backlog), &x);
+        /* the events kind's hook, levent.c's take: called here, no call through Lua (session 13) */
+        if ((E = luaW_take_event_of(&x)) != NULL) luaW_take_event_at(L, E, &s);
+        else {
+          push(L, &s);
+          call(L, &x, 1, 1);
+        }
         return done(L, R);
       }
     }

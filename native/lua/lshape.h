@@ -27,6 +27,7 @@
 
 #include <string.h>
 #include "lfield.h"
+#include "lmem.h"
 
 #define SHAPE_MAXKEYS 6
 
@@ -79,6 +80,40 @@ static inline Table *luaW_shape_new (lua_State *L, const Shape *sh) {
   }
   return t;
 }
+
+/* luaW_shape_new for a template with no array part and a hash part (the EXIT event and its result;
+** session 13): the same table without `luaH_resize`'s general steps (a node vector made and
+** cleared, an array part reallocated to nothing, the dummy part's reinsert and free) and without a
+** `memory.copy`, which V8 runs as a call out of wasm into the C library's memmove: together ~1/3
+** of the exit's making of its two tables. The node vector is allocated (`luaM_newvector`, as
+** setnodevector does; if it raises, the table keeps the dummy part it was made with) and copied
+** node by node for sizes up to 8 (24-byte copies, which the compiler expands to loads and
+** stores); `lsizenode` and `lastfree` as the template's. A template with an array part, or with
+** neither part, goes to luaW_shape_new. */
+#define SHAPE_NODE(i) node[i] = s->node[i];
+static inline Table *luaW_shape_new_hash (lua_State *L, const Shape *sh) {
+  const Table *s = sh->t;
+  unsigned int nn = allocsizenode(s);
+  Node *node;
+  Table *t;
+  if (luaH_realasize(s) != 0 || nn == 0) return luaW_shape_new(L, sh);
+  t = luaH_new(L);
+  sethvalue2s(L, L->top, t);
+  L->top++;
+  node = luaM_newvector(L, nn, Node);
+  t->node = node;
+  switch (nn) {
+    case 8: SHAPE_NODE(7) SHAPE_NODE(6) SHAPE_NODE(5) SHAPE_NODE(4) /* FALLTHROUGH */
+    case 4: SHAPE_NODE(3) SHAPE_NODE(2) /* FALLTHROUGH */
+    case 2: SHAPE_NODE(1) /* FALLTHROUGH */
+    case 1: SHAPE_NODE(0) break;
+    default: memcpy(node, s->node, nn * sizeof(Node));
+  }
+  t->lsizenode = s->lsizenode;
+  t->lastfree = t->node + (s->lastfree - s->node);
+  return t;
+}
+#undef SHAPE_NODE
 
 /* the i-th varying value of t, a copy of sh's template made by luaW_shape_new */
 #define luaW_shape_set(L, t, sh, i, v) setobj2t(L, gval(gnode(t, (sh)->slot[i])), v)
