@@ -68,6 +68,7 @@ import {
   RING_DATA_OFFSET, RING_DEFAULT_CAPACITY, RING_HEAD, RING_MIN_CAPACITY, RING_SPACE_WANTED, RING_TAIL,
   RING_WANTED_HEAD, checkCapacity, recordBytes, ringBytes,
 } from '../shm/layout.js';
+import { SpillBlocks } from './spill.js';
 
 /**
  * The consumer copies frames up to this many bytes word by word into a scratch buffer and hands
@@ -121,6 +122,8 @@ export class SpscRing {
   /** Bytes of pending[pendingHead] already written as chunks. */
   private chunkOffset = 0;
   private pendingByteCount = 0;
+  /** Where queued frames are copied (spill.ts); made at the first one. */
+  private spill: SpillBlocks | null = null;
   /** The want last published by canPump(). */
   private wantedHead = 0;
 
@@ -175,7 +178,7 @@ export class SpscRing {
    * Send a frame of any size, never failing and never blocking. Returns true when the frame is
    * fully in the ring; otherwise (ring full, earlier frames pending, or a frame larger than the
    * ring) it is queued and the caller must call `pump()` again later, typically after its next
-   * round of reading, until `pump()` returns true. The frame is copied when queued, unless
+   * round of reading, until `pump()` returns true. The frame is copied when queued (spill.ts), unless
    * `transfer` is true: then the ring keeps the caller's buffer, which must not change until sent.
    */
   offer(frame: Uint8Array, transfer = false): boolean {
@@ -184,7 +187,8 @@ export class SpscRing {
       Atomics.store(this.control, RING_TAIL, this.tail);
       return true;
     }
-    this.pending.push(transfer ? frame : frame.slice());
+    // a copy in the spill's reusable blocks (spill.ts), not a new buffer per frame
+    this.pending.push(transfer ? frame : (this.spill ??= new SpillBlocks()).copy(frame));
     this.pendingByteCount += frame.length;
     return this.pump();
   }
@@ -241,9 +245,11 @@ export class SpscRing {
         return this.compact();
       }
       pending[this.pendingHead++] = EMPTY;
+      this.spill?.written(frame, pending[this.pendingHead]);
     }
     pending.length = 0;
     this.pendingHead = 0;
+    this.spill?.emptied();
     return true;
   }
 
