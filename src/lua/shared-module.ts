@@ -41,8 +41,11 @@ import { NATIVE_WASM, luaModuleKind, type LuaModuleKind } from './module.js';
 /** A compiled Lua module as handed to a worker (structured-clone data within one process). */
 export interface SharedLua { kind: LuaModuleKind; module: WebAssembly.Module; digest: string }
 
-/** How this thread's engines got their instances: from a handed module, this thread's own compilation, or the glue's bytes. */
-export interface LuaModuleStats { handed: number; thread: number; bytes: number }
+/**
+ * How this thread's engines got their instances: from a handed module, this thread's own
+ * compilation, or the glue's bytes; and the SHA-256 of the last shared module instantiated.
+ */
+export interface LuaModuleStats { handed: number; thread: number; bytes: number; digest?: string }
 
 /** The .wasm file the glue loads for `kind` (wasmoon's own: glue.wasm beside its index.js). */
 export function luaWasmPath(kind: LuaModuleKind): string {
@@ -110,6 +113,7 @@ export async function withSharedLua<T>(kind: LuaModuleKind, create: () => Promis
       const hit = using.find((u) => u.digest === d);
       if (!hit) { stats.bytes++; return (orig as any).apply(this, arguments); }
       stats[hit === handed ? 'handed' : 'thread']++;
+      stats.digest = hit.digest;
       return orig.call(WebAssembly, hit.module, imports).then((instance) => ({ module: hit.module, instance }));
     } as Instantiate;
   }

@@ -85,6 +85,8 @@ const HEAD_PUBLISH_SHIFT = 2;
 const CHUNK_MIN_SHIFT = 2;
 
 const EMPTY = new Uint8Array(0);
+/** WIPPY_SPILL=0: a queued frame is a new buffer of its own, as before spill.ts (A/B). */
+const SPILL = typeof process === 'undefined' || process.env?.['WIPPY_SPILL'] !== '0';
 
 export type FrameHandler = (bytes: Uint8Array) => void;
 
@@ -188,7 +190,7 @@ export class SpscRing {
       return true;
     }
     // a copy in the spill's reusable blocks (spill.ts), not a new buffer per frame
-    this.pending.push(transfer ? frame : (this.spill ??= new SpillBlocks()).copy(frame));
+    this.pending.push(transfer ? frame : SPILL ? (this.spill ??= new SpillBlocks()).copy(frame) : frame.slice());
     this.pendingByteCount += frame.length;
     return this.pump();
   }
@@ -245,11 +247,10 @@ export class SpscRing {
         return this.compact();
       }
       pending[this.pendingHead++] = EMPTY;
-      this.spill?.written(frame, pending[this.pendingHead]);
+      this.spill?.written(frame);
     }
     pending.length = 0;
     this.pendingHead = 0;
-    this.spill?.emptied();
     return true;
   }
 
@@ -265,6 +266,11 @@ export class SpscRing {
   /** Frames offered but not yet fully written into the ring. */
   get pendingFrames(): number {
     return this.pending.length - this.pendingHead;
+  }
+
+  /** Blocks the queue's copies keep (spill.ts): in use or free for the next backlog. */
+  get spillBlocks(): number {
+    return this.spill?.blocks() ?? 0;
   }
 
   /** Payload bytes offered but not yet written into the ring. */

@@ -10,14 +10,13 @@
 // scheduler.md, "Session 13"): V8's helper threads 0.06–0.07 µs per message, mostly concurrent
 // marking, against 0.03 on 1 worker; with a ring large enough to hold the lap they fell to 0.025.
 //
-// How. A queued frame of up to BLOCK bytes is copied into the current block at its fill mark and
-// the FIFO holds a view of it; a frame that does not fit in the rest of the block starts a new
-// block (a free one if any). The ring tells `written(frame, next)` when a queued frame is fully in
-// the ring: when it was the last frame of a block that is no longer the current one (the next
-// queued frame is elsewhere), the block is free again; when the FIFO is empty (`emptied`), the
-// current block is filled from its start again. Frames are written in FIFO order and each block
-// is filled in that order, so a block is freed only after every frame in it was written. Larger
-// frames get a buffer of their own, as before.
+// How. A queued frame of up to SPILL_BLOCK bytes is copied into the current block at its fill
+// mark and the FIFO holds a view of it; a frame that does not fit in the rest of the block starts
+// a new block (a free one if any). Each block counts its frames still queued; the ring tells
+// `written(frame)` when a queued frame is fully in the ring, and a block whose count falls to 0
+// is free again (the current one is refilled from its start instead). A count, not the FIFO's
+// order, decides: a frame of its own buffer (larger than a block, or transferred) may sit between
+// two frames of one block. Larger frames get a buffer of their own, as before.
 //
 // Memory. Free blocks are kept up to the largest backlog seen, at most KEEP_BLOCKS (32 MiB) per
 // ring: the next burst of the same size allocates nothing. This is the high-water mark the same
@@ -40,7 +39,8 @@ export class SpillBlocks {
   private current: Uint8Array | null = null;
   private used = 0;
   private readonly free: Uint8Array[] = [];
-  private readonly ours = new WeakSet<ArrayBufferLike>();
+  /** Each block made and kept, by its buffer: the number of its frames not yet in the ring. */
+  private readonly pending = new Map<ArrayBufferLike, number>();
 
   /** A copy of `frame` that stays valid until `written` has been told it is in the ring. */
   copy(frame: Uint8Array): Uint8Array {
@@ -55,29 +55,36 @@ export class SpillBlocks {
     const view = b.subarray(this.used, this.used + n);
     view.set(frame);
     this.used += n;
+    this.pending.set(b.buffer, this.pending.get(b.buffer)! + 1);
     return view;
   }
 
-  /** Queued `frame` is fully in the ring; `next` is the frame queued after it, if any. */
-  written(frame: Uint8Array, next: Uint8Array | undefined): void {
+  /** Queued `frame` (a copy made here, or not) is fully in the ring. */
+  written(frame: Uint8Array): void {
     const buf = frame.buffer;
-    if (!this.ours.has(buf) || buf === this.current?.buffer || next?.buffer === buf) return;
-    if (this.free.length < KEEP_BLOCKS) this.free.push(new Uint8Array(buf));
+    const left = this.pending.get(buf);
+    if (left === undefined) return; // not ours: a frame larger than a block, or a transferred one
+    this.pending.set(buf, left - 1);
+    if (left > 1) return;
+    // no frame of this block is queued any more
+    if (buf === this.current?.buffer) this.used = 0; // refilled from its start
+    else this.release(new Uint8Array(buf));
   }
 
-  /** The FIFO is empty: every frame of the current block is written, so it is refilled from its start. */
-  emptied(): void {
-    this.used = 0;
-  }
-
-  /** Blocks allocated and kept (free or current), for tests and stats. */
+  /** Blocks made and kept (holding queued frames, or free for the next backlog). */
   blocks(): number {
-    return this.free.length + (this.current === null ? 0 : 1);
+    return this.pending.size;
+  }
+
+  /** `b` holds no queued frame: free for the next block, or dropped past KEEP_BLOCKS. */
+  private release(b: Uint8Array): void {
+    if (this.free.length < KEEP_BLOCKS) this.free.push(b);
+    else this.pending.delete(b.buffer);
   }
 
   private block(): Uint8Array {
     const b = new Uint8Array(SPILL_BLOCK);
-    this.ours.add(b.buffer);
+    this.pending.set(b.buffer, 0);
     return b;
   }
 }
