@@ -2,15 +2,15 @@
 // every worker, instead of compiled from its bytes by each (issue 15, docs/design/scheduler.md,
 // "Session 13").
 //
-// Why. V8 compiles a module's functions twice: at once with Liftoff (fast, plain code), then again
-// with TurboFan on background threads ("V8Worker") when a function gets hot (dynamic tiering).
-// Compiled from bytes, each worker thread's isolate has its own compiled module, so the same hot
-// functions of the same bytes are tiered up once per worker, and the second worker runs Liftoff
-// code while the first already runs TurboFan's. A WebAssembly.Module posted to another thread of
-// the process (structured clone: `workerData`) shares V8's compiled module: code compiled for one
-// isolate's instance, at either tier, is what every instance of it runs. Measured in the timed lap
-// of fan-in on 2 workers (Node 24.21), V8's helper threads spent 0.05 µs per message compiling
-// and collecting against 0.03 on 1 worker; --no-liftoff (no tier-up at all) took them to 0.02–0.03.
+// Why. Compiled from its bytes, every worker thread's isolate compiled the module on its own: a
+// runtime's start paid one compilation per worker (Liftoff's, of each function on its first
+// call) and V8's tier-up of the hot functions once per worker. A WebAssembly.Module posted to
+// another thread of the process (structured clone: `workerData`) shares V8's compiled module, so
+// code compiled for one instance, at either tier, is what every instance of it runs. Measured
+// (Node 24.21, load 4–8; docs/design/scheduler.md, "Session 13"): starting and stopping a 2-worker
+// runtime 317–331 → 223–240 ms of CPU and 450–570 → 365 ms of wall-clock; the CPU per message of
+// fan-in is unchanged (0.97–0.99×, V8's helper threads' share of it is the garbage collector's,
+// not the compiler's, once the laps are warm).
 //
 // How. The main thread compiles the file of the module kind WIPPY_LUA names (module.ts) once
 // (`compileLua`, cached per thread) and hands `{ kind, module, digest }` to each worker in
@@ -28,10 +28,9 @@
 //
 // Alternatives rejected: the glue's instantiateWasm hook (wasmoon's LuaFactory passes only
 // locateFile and preRun to the glue, and this build's legacy-option checks refuse it; see
-// rawexports.ts); a glue of our own (it is wasmoon's; both modules share its JS side); V8's own
-// cache of compiled modules across isolates (it did not share them here: the helper threads'
-// tier-up time was per worker); `--no-liftoff` (no tier-up, but TurboFan without Liftoff's
-// feedback is slower code: the worker's CPU per message rose 0.31 → 0.38 µs).
+// rawexports.ts); a glue of our own (it is wasmoon's; both modules share its JS side);
+// `--no-liftoff` (no tier-up at all, but TurboFan without Liftoff's feedback is slower code: the
+// worker's CPU per fan-in message rose 0.31 → 0.38 µs).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

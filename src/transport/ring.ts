@@ -62,7 +62,8 @@
 // SMALL_FRAME bytes straddles the end, once per lap at most). The consumer copies frames up to
 // SMALL_FRAME bytes into a scratch buffer and hands out a cached view (no allocation); larger ones
 // as a view of the ring (one small view object) or, when they straddle the end, a copy in a
-// reusable scratch buffer. Only chunked frames allocate, for reassembly.
+// reusable scratch buffer. Only chunked frames allocate, for reassembly. A frame queued by
+// offer() is copied into the producer's reusable spill blocks (spill.ts), not a buffer of its own.
 import {
   FRAME_FIRST, FRAME_FLAGS, FRAME_HEADER_BYTES, FRAME_LENGTH_MASK, FRAME_NEXT, RING_CONTROL_INTS,
   RING_DATA_OFFSET, RING_DEFAULT_CAPACITY, RING_HEAD, RING_MIN_CAPACITY, RING_SPACE_WANTED, RING_TAIL,
