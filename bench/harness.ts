@@ -16,9 +16,6 @@
 // Every figure carries a `timing` label saying which.
 import { createRuntime, type Runtime, type ExitInfo } from '../src/index.js';
 import { pino } from 'pino';
-import { forgetCompiledLua } from '../src/lua/shared-module.js';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 /** One row of the result table. */
 export interface Figure {
@@ -119,18 +116,7 @@ export async function benchRuntime(entries: Array<Record<string, unknown>>, opts
   const limits = hookOff ? { max_reductions: 0, max_memory_mb: 0 } : {};
   const hosts: Array<Record<string, unknown>> = [{ id: MAIN_HOST, kind: 'process.host', host: { workers: opts.workers, max_mailbox: 0, ...limits } }];
   if (opts.peer) hosts.push({ id: PEER_HOST, kind: 'process.host', host: { workers: opts.workers, ...limits } });
-  // Each runtime compiles the Lua module afresh: the process keeps one compilation for all its
-  // runtimes (src/lua/shared-module.ts), and a variant must not run on code the one before tiered
-  // up. Forgotten and collected: V8 finds a module compiled from the same bytes while one lives.
-  forgetCompiledLua();
-  fullGc();
   return createRuntime({ entries: [...hosts, ...entries], workers: opts.workers, logger });
-}
-
-/** A full collection of the main thread's heap (node --expose-gc's gc(), reached without the flag). */
-function fullGc(): void {
-  setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
 }
 
 /** Run `fn` with a runtime, always stopping it afterwards (processes get a short grace period). */

@@ -6,7 +6,6 @@
 // src/wire/spec.ts (docs/design/protocol.md has the tables).
 import type { MessagePort } from 'node:worker_threads';
 import type { TaskRegion } from '../scheduler/tasks.js';
-import type { SharedLua, LuaModuleStats } from '../lua/shared-module.js';
 
 export interface WorkerInit {
   /** This thread's id in the runtime (0 is the main thread). */
@@ -27,8 +26,6 @@ export interface WorkerInit {
   tasks?: TaskRegion;
   /** One port per peer thread id: ring handovers (src/transport/endpoint.ts). */
   ports: Record<number, MessagePort>;
-  /** The Lua module compiled once by the main thread (src/lua/shared-module.ts); absent: compile it here. */
-  lua?: SharedLua;
 }
 
 /** A worker started after this one: its port, and its place in `host` (index in hostTids). */
@@ -64,9 +61,7 @@ export type ControlFromWorker =
       /** When asked: the codec-encoded list of "prow" records (src/wire/spec.ts). */
       rows?: Uint8Array;
       /** Frames this worker has posted since it started, by destination thread id (0 = main). */
-      sent: Record<number, number>;
-      /** How its Lua module was instantiated (src/lua/shared-module.ts). */
-      lua: LuaModuleStats };
+      sent: Record<number, number> };
 
 /**
  * A worker's report that it has shut down: no process left, nothing queued, every frame in a

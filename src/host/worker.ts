@@ -27,7 +27,6 @@ import { tzOffset } from './timezone.js';
 import { S_NOW, S_POST, S_ROUTE, stagesFromEnv } from './stages.js';
 import { AWAIT_REPLY_MS, AWAIT_WORKER_MS, BLOCK_PARK_MS, WORKER_MIN_SPINS, WorkerLoop } from './loop.js';
 import type { WorkerInit, ControlToWorker, ControlFromWorker, TestFault, QueueCounters } from './protocol.js';
-import { adoptLua, luaModuleStats } from '../lua/shared-module.js';
 
 const init = workerData as WorkerInit;
 const tid = init.tid;
@@ -63,8 +62,6 @@ let loop: WorkerLoop | undefined;
 const stages = stagesFromEnv(tid);
 const terminal = new Terminal((frame) => loop!.deliver(frame));
 
-// The Lua module the main thread compiled (src/lua/shared-module.ts): instantiated, not compiled, here.
-adoptLua(init.lua);
 const routed: [number, boolean] = [-1, false];
 const kernel = await LuaKernel.create({
   pidAlloc: (owner) => dir.alloc(owner),
@@ -181,7 +178,7 @@ function onControl(data: unknown): void {
           jsHeapBytes: getHeapStatistics().used_heap_size, wasmBytes: kernel.wasmBytes(),
           queue: queueCounters(),
           ringBacklog: ep.backlogFrames(), mailbox: c.counts ? { unread: 0, largest: 0 } : kernel.mailboxes(), started: r.started, delivered: r.delivered,
-          rows: r.rows, sent: sentByThread(), lua: luaModuleStats() });
+          rows: r.rows, sent: sentByThread() });
       }
       break;
   }

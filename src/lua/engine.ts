@@ -39,8 +39,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { luaFactory, luaModuleKind, loadChunk } from './module.js';
-import { withSharedLua } from './shared-module.js';
+import { luaFactory, loadChunk } from './module.js';
 import { createEngineRaw } from './rawexports.js';
 import { getRandomValues } from 'node:crypto';
 import { stdlibHost } from './host-stdlib.js';
@@ -198,17 +197,11 @@ export class LuaKernel {
    * kernel decodes itself (see kernel/init.lua).
    */
   static async create(host: KernelHost, cfg: Uint8Array, entries: Uint8Array): Promise<LuaKernel> {
-    const kind = luaModuleKind(); // our module, or wasmoon's with WIPPY_LUA=wasmoon (module.ts)
-    // instantiated from the process's one compilation of it (shared-module.ts; WIPPY_SHARED_LUA=0:
-    // from the bytes, per thread, A/B)
-    const create = async () => {
-      const factory = luaFactory(kind);
-      // the module's exports without the glue's asserting wrappers (rawexports.ts; WIPPY_RAW_EXPORTS=0: with them, A/B)
-      return process.env.WIPPY_RAW_EXPORTS === '0'
-        ? { engine: await factory.createEngine(KERNEL_ENGINE), module: undefined }
-        : await createEngineRaw(factory, KERNEL_ENGINE);
-    };
-    const { engine, module } = process.env.WIPPY_SHARED_LUA === '0' ? await create() : await withSharedLua(kind, create);
+    const factory = luaFactory(); // our module, or wasmoon's with WIPPY_LUA=wasmoon (module.ts)
+    // the module's exports without the glue's asserting wrappers (rawexports.ts; WIPPY_RAW_EXPORTS=0: with them, A/B)
+    const { engine, module } = process.env.WIPPY_RAW_EXPORTS === '0'
+      ? { engine: await factory.createEngine(KERNEL_ENGINE), module: undefined }
+      : await createEngineRaw(factory, KERNEL_ENGINE);
     const m: Module = module ?? (engine.global as any).lua.module;
     const k = new LuaKernel(m, engine.global.address);
     k.installHost(host);

@@ -67,8 +67,6 @@ import type { Registry } from '../registry/registry.js';
 import type { HostEntry } from '../registry/types.js';
 import { kernelConfig, kernelEntries } from './boot.js';
 import { WasmCalls } from './wasm.js';
-import { compileLua, type SharedLua } from '../lua/shared-module.js';
-import { luaModuleKind } from '../lua/module.js';
 import { ShutdownProgress } from './shutdown.js';
 import type { ControlFromWorker, ControlToWorker, DownReport, TestFault, WorkerInit } from '../host/protocol.js';
 import { pino, type Logger } from 'pino';
@@ -139,8 +137,6 @@ export class Runtime extends EventEmitter {
   /** exec / run / submit (src/runtime/jobs.ts). */
   private readonly jobs: JobRunner;
   private entriesBlob: Uint8Array | undefined;
-  /** The Lua module compiled once, handed to every worker (src/lua/shared-module.ts). */
-  private lua: SharedLua | undefined;
   private readonly tidPool = new TidPool(1);
   private readonly stall = new StallWatch();
   private readonly statsAsked = new StatsRequests();
@@ -228,11 +224,6 @@ export class Runtime extends EventEmitter {
       if (n > 1) this.regions.set(h.id, createTaskRegion({ workers: n, queueSize: Math.max(2, h.host.queueSize), localQueueSize: Math.max(2, h.host.localQueueSize) }));
     }
     for (const [h, region] of this.regions) this.taskQueues.set(h, new TaskQueues(region, -1));
-    // The Lua module compiled here once and instantiated by every worker, so V8 compiles and tiers
-    // it up once for all (src/lua/shared-module.ts). WIPPY_SHARED_LUA=0: each worker compiles it (A/B).
-    // A module that cannot be compiled here (WIPPY_LUA wrong, the file missing) is left to the
-    // workers, which report it as they always did.
-    if (process.env["WIPPY_SHARED_LUA"] !== '0') this.lua = await Promise.resolve().then(() => compileLua(luaModuleKind())).catch(() => undefined);
     await Promise.all(plan.map((p) => this.launch(p.tid, p.host, p.index, portsOf.get(p.tid)!)));
     this.booted = true;
     void this.main.run();
@@ -248,7 +239,7 @@ export class Runtime extends EventEmitter {
       tid, host: host.id, directory: this.directorySab, hostTids: this.hostTids.get(host.id)!,
       doorbell: this.doorbellSab!, tasks: this.regions.get(host.id),
       cfg: kernelConfig(this.registry, tid, host.id, this.hostTids, (t) => this.dir.isDown(t), this.log.levelVal),
-      entries: this.entriesBlob!, ports, lua: this.lua,
+      entries: this.entriesBlob!, ports,
     };
     const terminal = host.kind === 'terminal.host' && this.opts.stdin === true;
     const worker = new Worker(WORKER_URL, {
@@ -615,8 +606,7 @@ export class Runtime extends EventEmitter {
     if (!this.stopping) {
       // the workers are unref'd: hold Node until they have exited (their 'exit' events hold nothing)
       this.control.hold();
-      // and the Lua module let go: no worker is launched after a stop (shared-module.ts)
-      this.stopping = this.doStop(graceMs).finally(() => { this.control.release(); this.lua = undefined; });
+      this.stopping = this.doStop(graceMs).finally(() => this.control.release());
     }
     return this.stopping;
   }

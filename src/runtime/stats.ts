@@ -5,7 +5,6 @@
 // Owns: the stats requests waiting for a worker's answer. May call: the worker's control port
 // (src/host/protocol.ts 'stats' both ways). A worker that dies before answering is answered for
 // with zeros (Runtime.workerDown calls gone()), so stats() never hangs on a dead worker.
-import type { LuaModuleStats } from '../lua/shared-module.js';
 import type { Worker } from 'node:worker_threads';
 import type { ControlFromWorker, ControlToWorker, MailboxStats, QueueCounters } from '../host/protocol.js';
 import { decodeValue } from '../codec/msgpack.js';
@@ -87,17 +86,12 @@ export interface WorkerStats {
    * tid: frames to itself): which threads talk, e.g. whether a group of processes stayed together.
    */
   sent: Record<number, number>;
-  /**
-   * How its Lua state's module was instantiated (src/lua/shared-module.ts): from the module the
-   * main thread compiled (`handed`), from its own compilation, or from the file's bytes.
-   */
-  lua: LuaModuleStats;
 }
 
 type StatsAnswer = Extract<ControlFromWorker, { type: 'stats' }>;
 
 const NOTHING: StatsAnswer = { type: 'stats', processes: 0, heapBytes: 0, jsHeapBytes: 0, wasmBytes: 0,
-  queue: { pushed: 0, own: 0, global: 0, stolen: 0, shared: 0, kept: 0 }, ringBacklog: 0, mailbox: { unread: 0, largest: 0 }, started: 0, delivered: 0, sent: {}, lua: { handed: 0, thread: 0, bytes: 0 } };
+  queue: { pushed: 0, own: 0, global: 0, stolen: 0, shared: 0, kept: 0 }, ringBacklog: 0, mailbox: { unread: 0, largest: 0 }, started: 0, delivered: 0, sent: {} };
 
 export class StatsRequests {
   /** Per worker thread id: the stats() calls waiting for its answer, in order. */
@@ -111,7 +105,7 @@ export class StatsRequests {
       list.push((m) => {
         const s: WorkerStats = { tid: th.tid, host: th.host, processes: m.processes, heapBytes: m.heapBytes,
           jsHeapBytes: m.jsHeapBytes, wasmBytes: m.wasmBytes, queue: m.queue, ringBacklog: m.ringBacklog, mailbox: m.mailbox,
-          started: m.started, delivered: m.delivered, sent: m.sent, lua: m.lua };
+          started: m.started, delivered: m.delivered, sent: m.sent };
         if (opts.table) s.table = m.rows ? decodeRows(m.rows) : [];
         resolve(s);
       });
