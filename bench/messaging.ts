@@ -178,18 +178,18 @@ return { main = function() process.listen("stop"):receive() return 0 end }`);
 const FANIN_RECEIVER = luaEntry('fanin_receiver', `
 return { main = function(s, m, laps)
   local pids = process.listen("pids"):receive()
-  -- "mark": a process told "stop" as the timed lap starts (fanIn reads each thread's CPU when it
-  -- exits, splitting the warm lap from the timed one); sent before "pids"
-  local mark = process.listen("mark"):receive()
   local ch = process.listen("m")
-  if #pids ~= s then error("got " .. #pids .. " sender pids, expected " .. s) end
+  -- after the senders, the lap mark: a process told "stop" as the timed lap starts (fanIn reads
+  -- each thread's CPU when it exits, splitting the warm lap from the timed one)
+  if #pids ~= s + 1 then error("got " .. #pids .. " pids, expected " .. s .. " senders and the lap mark") end
+  local mark = pids[s + 1]
   local me = process.pid()
   local want = s * m
   -- Every lap but the last is untimed (fanIn's laps); a lap's messages are all received before the
   -- next lap's "go", so the laps never mix.
   local t0, count, sum
   for lap = 1, laps or 1 do
-    if lap == (laps or 1) and mark then must(process.send(mark, "stop", true), nil, "mark") end
+    if lap == (laps or 1) then must(process.send(mark, "stop", true), nil, "mark") end
     t0 = now_us()
     for i = 1, s do must(process.send(pids[i], "go", me), nil, "go") end
     count, sum = 0, 0
@@ -362,8 +362,7 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false, localPc
     const cpu0 = process.cpuUsage();
     const th0 = threadCpu();
     const bell0 = bellCounts(rt);
-    rt.send(recv.pid, 'mark', mark.pid);
-    rt.send(recv.pid, 'pids', pids);
+    rt.send(recv.pid, 'pids', [...pids, mark.pid]);
     // A sender that fails would leave the receiver waiting: fail at once instead.
     const recvExit = exitValue(recv, 'fan-in receiver');
     const r = await withTimeout(Promise.race([recvExit, senderExits.then(() => recvExit)]), ctx.timeoutMs, 'fan-in');

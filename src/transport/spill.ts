@@ -24,11 +24,13 @@
 // grows and never shrinks); on two workers they wait here. A ring whose peer died is dropped with
 // its blocks (endpoint.ts, dropPeer).
 //
-// Alternatives rejected: a larger ring (4 MiB per pair held the lap and measured the same helper
-// time as this, but is shared memory for every pair of threads whether it backs up or not, and a
-// larger burst spills anyway); handing the batch buffer itself to the FIFO (a new batch buffer
-// per step instead: the same allocations); one growing buffer (a doubling copy per growth, and
-// freed by the same collector).
+// Alternatives rejected: a larger ring (at 4 MiB per pair the helpers took 0.025 µs per message
+// against this file's 0.04, the backlog then waiting in the receiver's wasm memory; but that is
+// shared memory for every pair of threads, backed up or not, and a larger burst spills anyway);
+// handing the batch buffer itself to the FIFO (a new batch buffer per step instead: the same
+// allocations); one growing buffer (a doubling copy per growth, and freed by the same collector);
+// giving free blocks back when the backlog empties (fan-in's next lap would make them again: the
+// allocations this file removes, once per burst instead of once per run).
 
 /** Bytes per block: several of fan-in's ~155 KB batches, few blocks per backlog. */
 export const SPILL_BLOCK = 1 << 20;
