@@ -179,13 +179,17 @@ const FANIN_RECEIVER = luaEntry('fanin_receiver', `
 return { main = function(s, m, laps)
   local pids = process.listen("pids"):receive()
   local ch = process.listen("m")
-  if #pids ~= s then error("got " .. #pids .. " sender pids, expected " .. s) end
+  -- after the senders, the lap mark: a process told "stop" as the timed lap starts (fanIn reads
+  -- each thread's CPU when it exits, splitting the warm lap from the timed one)
+  if #pids ~= s + 1 then error("got " .. #pids .. " pids, expected " .. s .. " senders and the lap mark") end
+  local mark = pids[s + 1]
   local me = process.pid()
   local want = s * m
   -- Every lap but the last is untimed (fanIn's laps); a lap's messages are all received before the
   -- next lap's "go", so the laps never mix.
   local t0, count, sum
-  for _ = 1, laps or 1 do
+  for lap = 1, laps or 1 do
+    if lap == (laps or 1) then must(process.send(mark, "stop", true), nil, "mark") end
     t0 = now_us()
     for i = 1, s do must(process.send(pids[i], "go", me), nil, "go") end
     count, sum = 0, 0
@@ -348,18 +352,26 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false, localPc
       const beside = stats.find((w) => w.tid === recvTid)!.processes - 1 - nAnchors / 2;
       check(beside === local && workers === 2, `BENCH_FANIN_LOCAL=${local}: ${beside} senders beside the receiver (${placement.join('/')})`);
     }
+    // The lap mark (the receiver tells it "stop" as the timed lap starts): each thread's CPU is
+    // read when it exits too, a few hundred microseconds into a lap of ~0.3 s.
+    const mark = await spawnWatched(rt, 'bench:fanin_anchor', MAIN_HOST, []);
+    await withTimeout(waitFor(async () => (await alive()) === senders + 2 + nAnchors, 'lap mark'), ctx.timeoutMs, 'fan-in');
+    let cpuMid: NodeJS.CpuUsage | undefined, thMid: Map<string, number> | undefined;
+    const marked = mark.exit.then(() => { cpuMid = process.cpuUsage(); thMid = threadCpu(); });
     ctx.note(`${fmtInt(senders * m)} messages`);
     const cpu0 = process.cpuUsage();
     const th0 = threadCpu();
     const bell0 = bellCounts(rt);
-    rt.send(recv.pid, 'pids', pids);
+    rt.send(recv.pid, 'pids', [...pids, mark.pid]);
     // A sender that fails would leave the receiver waiting: fail at once instead.
     const recvExit = exitValue(recv, 'fan-in receiver');
     const r = await withTimeout(Promise.race([recvExit, senderExits.then(() => recvExit)]), ctx.timeoutMs, 'fan-in');
     const returned = await withTimeout(senderExits, ctx.timeoutMs, 'fan-in senders');
     const cpuSeconds = cpuSecondsSince(cpu0);
+    const cpu1 = process.cpuUsage();
     const th1 = threadCpu();
     const bell1 = bellCounts(rt);
+    await withTimeout(marked, ctx.timeoutMs, 'fan-in lap mark');
     for (const a of anchors) rt.send(a.pid, 'stop', true);
     await withTimeout(Promise.all(anchors.map((a, i) => exitValue(a, `anchor ${i + 1}`))), ctx.timeoutMs, 'fan-in anchors');
     check(returned.every((v) => v === m), 'a sender did not return its message count');
@@ -378,6 +390,9 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false, localPc
         // order), of V8's helper threads and of the main thread; doorbell parks and notifies
         threadsUsPerOp: threadUsPerOp(th0, th1, want * laps),
         ...workerSplit(th0, th1, want * laps, recvTid),
+        // the timed lap alone (from the lap mark's exit): the whole process, then every thread by name
+        timedCpuUsPerOp: (cpu1.user + cpu1.system - cpuMid!.user - cpuMid!.system) / want,
+        timedThreadsUsPerOp: threadsByName(thMid!, th1, want),
         parksPerOp: (bell1.parks - bell0.parks) / (want * laps), wakesPerOp: (bell1.wakes - bell0.wakes) / (want * laps) },
     }];
   });
@@ -388,6 +403,12 @@ function threadUsPerOp(a: Map<string, number>, b: Map<string, number>, ops: numb
   const d = (n: string) => ((b.get(n) ?? 0) - (a.get(n) ?? 0)) * 1e6 / ops;
   const workers = [...b.keys()].filter((n) => n.includes('#')).sort();
   return `${workers.map((n) => d(n).toFixed(3)).join('/')} v8 ${d('V8Worker').toFixed(3)} main ${d('MainThread').toFixed(3)}`;
+}
+
+/** CPU µs per op between two threadCpu() reads, every thread name (runtime workers as "worker <tid>"). */
+function threadsByName(a: Map<string, number>, b: Map<string, number>, ops: number): string {
+  const d = (n: string) => ((b.get(n) ?? 0) - (a.get(n) ?? 0)) * 1e6 / ops;
+  return [...b.keys()].sort().map((n) => `${n} ${d(n).toFixed(3)}`).filter((s) => !s.endsWith(' 0.000')).join(', ');
 }
 
 /** CPU µs per op of the receiver's worker and of the others (bench/ab.ts reads these as rows of their own). */

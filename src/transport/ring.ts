@@ -62,12 +62,14 @@
 // SMALL_FRAME bytes straddles the end, once per lap at most). The consumer copies frames up to
 // SMALL_FRAME bytes into a scratch buffer and hands out a cached view (no allocation); larger ones
 // as a view of the ring (one small view object) or, when they straddle the end, a copy in a
-// reusable scratch buffer. Only chunked frames allocate, for reassembly.
+// reusable scratch buffer. Only chunked frames allocate, for reassembly. A frame queued by
+// offer() is copied into the producer's reusable spill blocks (spill.ts), not a buffer of its own.
 import {
   FRAME_FIRST, FRAME_FLAGS, FRAME_HEADER_BYTES, FRAME_LENGTH_MASK, FRAME_NEXT, RING_CONTROL_INTS,
   RING_DATA_OFFSET, RING_DEFAULT_CAPACITY, RING_HEAD, RING_MIN_CAPACITY, RING_SPACE_WANTED, RING_TAIL,
   RING_WANTED_HEAD, checkCapacity, recordBytes, ringBytes,
 } from '../shm/layout.js';
+import { SpillBlocks } from './spill.js';
 
 /**
  * The consumer copies frames up to this many bytes word by word into a scratch buffer and hands
@@ -84,6 +86,8 @@ const HEAD_PUBLISH_SHIFT = 2;
 const CHUNK_MIN_SHIFT = 2;
 
 const EMPTY = new Uint8Array(0);
+/** WIPPY_SPILL=0: a queued frame is a new buffer of its own, as before spill.ts (A/B). */
+const SPILL = typeof process === 'undefined' || process.env?.['WIPPY_SPILL'] !== '0';
 
 export type FrameHandler = (bytes: Uint8Array) => void;
 
@@ -121,6 +125,8 @@ export class SpscRing {
   /** Bytes of pending[pendingHead] already written as chunks. */
   private chunkOffset = 0;
   private pendingByteCount = 0;
+  /** Where queued frames are copied (spill.ts); made at the first one. */
+  private spill: SpillBlocks | null = null;
   /** The want last published by canPump(). */
   private wantedHead = 0;
 
@@ -175,7 +181,7 @@ export class SpscRing {
    * Send a frame of any size, never failing and never blocking. Returns true when the frame is
    * fully in the ring; otherwise (ring full, earlier frames pending, or a frame larger than the
    * ring) it is queued and the caller must call `pump()` again later, typically after its next
-   * round of reading, until `pump()` returns true. The frame is copied when queued, unless
+   * round of reading, until `pump()` returns true. The frame is copied when queued (spill.ts), unless
    * `transfer` is true: then the ring keeps the caller's buffer, which must not change until sent.
    */
   offer(frame: Uint8Array, transfer = false): boolean {
@@ -184,7 +190,8 @@ export class SpscRing {
       Atomics.store(this.control, RING_TAIL, this.tail);
       return true;
     }
-    this.pending.push(transfer ? frame : frame.slice());
+    // a copy in the spill's reusable blocks (spill.ts), not a new buffer per frame
+    this.pending.push(transfer ? frame : SPILL ? (this.spill ??= new SpillBlocks()).copy(frame) : frame.slice());
     this.pendingByteCount += frame.length;
     return this.pump();
   }
@@ -241,6 +248,7 @@ export class SpscRing {
         return this.compact();
       }
       pending[this.pendingHead++] = EMPTY;
+      this.spill?.written(frame);
     }
     pending.length = 0;
     this.pendingHead = 0;
@@ -259,6 +267,11 @@ export class SpscRing {
   /** Frames offered but not yet fully written into the ring. */
   get pendingFrames(): number {
     return this.pending.length - this.pendingHead;
+  }
+
+  /** Blocks the queue's copies keep (spill.ts): in use or free for the next backlog. */
+  get spillBlocks(): number {
+    return this.spill?.blocks() ?? 0;
   }
 
   /** Payload bytes offered but not yet written into the ring. */
