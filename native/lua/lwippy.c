@@ -7,7 +7,8 @@
 ** the same libraries in the same order as linit.c, then `wippy.native` put into
 ** package.loaded (no global: the kernel looks it up there, processes never see `package`).
 ** On wasmoon's own module package.loaded["wippy.native"] is nil and every caller keeps its Lua
-** implementation.
+** implementation. Before the libraries, luaL_openlibs switches the state to lalloc.c's allocator
+** (small blocks from pages of one size class, the rest dlmalloc's) when it runs lauxlib's l_alloc.
 **
 ** wippy.native:
 **   codec(is_error, error_fields, make_error [, registry]) -> the value codec in C (lcodec.c)
@@ -50,6 +51,7 @@ int luaW_open_job (lua_State *L);  /* ljob.c: pushes jobslot */
 int luaW_open_spawn (lua_State *L);  /* lspawn.c: pushes { exiter } */
 int luaW_open_event (lua_State *L);  /* levent.c: pushes eventer */
 int luaW_open_env (lua_State *L);  /* lenv.c: pushes envmaker */
+void luaW_alloc_install (lua_State *L);  /* lalloc.c: small blocks from pages, as L's allocator */
 
 static int luaopen_wippy_native (lua_State *L) {
   lua_createtable(L, 0, 4);
@@ -100,6 +102,7 @@ static const luaL_Reg loadedlibs[] = {
 
 LUALIB_API void luaL_openlibs (lua_State *L) {
   const luaL_Reg *lib;
+  luaW_alloc_install(L);  /* the state's allocator, before the libraries allocate (lalloc.c) */
   for (lib = loadedlibs; lib->func; lib++) {
     luaL_requiref(L, lib->name, lib->func, 1);
     lua_pop(L, 1);
