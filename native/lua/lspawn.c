@@ -222,16 +222,19 @@ void luaW_sp_take_co (lua_State *L, Spawn *S, const TValue *P) {
       seti(L, &sv, n, &nilv);
       n--;
       if (!l_isfalse(&co)) {
-        push(L, V(rebind)); push(L, &co); push(L, &fn);
-        lua_call(L, 2, 1);
-        if (lua_toboolean(L, -1)) {
+        int ok;
+        if (!luaW_rebind_at(L, V(rebind), &co, &fn, &ok)) {  /* not rebind's own case: the call */
+          push(L, V(rebind)); push(L, &co); push(L, &fn);
+          lua_call(L, 2, 1);
+          ok = lua_toboolean(L, -1);
           lua_pop(L, 1);
+        }
+        if (ok) {
           setivalue(&nv, n);
           setf(L, &sv, K(n), &nv);
           lua_replace(L, -2);  /* the coroutine in fn's place */
           goto hook;
         }
-        lua_pop(L, 1);
       }
       lua_pop(L, 1);
     }
@@ -246,8 +249,10 @@ hook:
   getf(L, P, K(budget), &x);
   if (!l_isfalse(&x) || !l_isfalse(V(mem_cap_kb))) {
     if (ttisnil(V(chook))) luaL_error(L, "kernel: a hooked process without the C count hook");
-    push(L, V(chook)); push(L, &co);
-    lua_call(L, 1, 0);
+    if (!luaW_hook_at(V(chook), &co)) {  /* not the C hook's own case: the call */
+      push(L, V(chook)); push(L, &co);
+      lua_call(L, 1, 0);
+    }
   }
 }
 
@@ -378,10 +383,12 @@ static int spawn (lua_State *L) {
     return 1;
   }
   /* prepare: the entry's chunk, compiled once per worker (its failure is the Lua's error) */
-  push(L, V(compile)); push(L, &Ent); push(L, SLOT(A_ID));
-  lua_call(L, 2, 1);
-  setobj(L, &code, s2v(L->top - 1));
-  lua_pop(L, 1);
+  if (!luaW_env_compile_at(L, V(compile), SLOT(A_ID), &code)) {  /* not a cache hit in C: the call */
+    push(L, V(compile)); push(L, &Ent); push(L, SLOT(A_ID));
+    lua_call(L, 2, 1);
+    setobj(L, &code, s2v(L->top - 1));
+    lua_pop(L, 1);
+  }
   if (l_isfalse(&code)) { lua_settop(L, A_2); lua_pop(L, 2 - n); goto lua; }
   push(L, &P);  /* A_P */
   push(L, &hostrec);  /* A_HOSTREC */
@@ -401,8 +408,10 @@ static int spawn (lua_State *L) {
   push(L, &x);  /* A_PREV */
   setf(L, V(run), K(cp), &Q);
   push(L, SLOT(A_CODE));  /* A_MOD: the chunk */
-  push(L, V(make_env)); push(L, &Ent); push(L, &Q);
-  lua_call(L, 2, 1);  /* its environment */
+  if (!luaW_env_make_at(L, V(make_env), &Ent, &Q)) {  /* not make_env's common case in C: the call */
+    push(L, V(make_env)); push(L, &Ent); push(L, &Q);
+    lua_call(L, 2, 1);  /* its environment */
+  }
   {
     int status = lua_pcallk(L, 1, 1, 0, (lua_KContext)n, spawn_k);
     if (lua_status(L) == LUA_YIELD) return 0;  /* a fast yield inside the chunk (patch 0003) */

@@ -57,6 +57,14 @@ void luaW_sp_queue (lua_State *L, Spawn *S, const TValue *P, const TValue *id, i
                     const TValue *a1, const TValue *a2);
 int luaW_sp_tstart (lua_State *L);
 
+/* Calls the C spawn makes without a call frame, each only in the case in which it is the
+** function's own steps (else 0: the caller calls the function): lproc.c's rebind (*ok its result),
+** lhook.c's set(co), lenv.c's make_env(E, P) (pushes the environment) and compile's cache hit */
+int luaW_rebind_at (lua_State *L, const TValue *rb, const TValue *co, const TValue *f, int *ok);
+int luaW_hook_at (const TValue *set, const TValue *co);
+int luaW_env_make_at (lua_State *L, const TValue *f, const TValue *E, const TValue *P);
+int luaW_env_compile_at (lua_State *L, const TValue *f, const TValue *id, TValue *out);
+
 /* the number of keys of table t, counted up to 2 (next's walk); -1 if t is not a table */
 static inline int upto2 (lua_State *L, const TValue *t, TValue *first) {
   int n = 0;
