@@ -53,7 +53,7 @@ static void env_steps (lua_State *L, int ri) {
 /* pushes the environment for require req (not nil): a copy of the shape's template (sh) with ENV_MT
 ** (mt) as its metatable */
 static void env_new (lua_State *L, const Shape *sh, const TValue *req, const TValue *mt) {
-  Table *t = luaW_shape_new(L, sh);
+  Table *t = luaW_shape_make(L, sh);
   TValue e;
   sethvalue(L, &e, t);
   luaW_shape_set(L, t, sh, 0, &e);

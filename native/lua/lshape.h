@@ -27,6 +27,7 @@
 
 #include <string.h>
 #include "lfield.h"
+#include "lmem.h"
 
 #define SHAPE_MAXKEYS 6
 
@@ -76,6 +77,36 @@ static inline Table *luaW_shape_new (lua_State *L, const Shape *sh) {
   if (nn > 0) {
     memcpy(t->node, s->node, nn * sizeof(Node));
     t->lastfree = t->node + (s->lastfree - s->node);
+  }
+  return t;
+}
+
+/* luaW_shape_new's table made without luaH_resize (session 13): the two parts allocated at the
+** template's sizes and filled by the copy at once (luaH_resize would first clear every node and
+** slot, swap hash parts and walk the dummy node for keys to reinsert: ~1/3 of a record's making).
+** The table is consistent at each point where an allocation may raise or run an emergency
+** collection (luaM_ fails only after luaC_fullgc): no parts; then its hash part, already copied
+** (every key and value the template's, alive while it is); then its array part, copied. The
+** result is luaW_shape_new's: the same sizes (lsizenode, alimit as the real size, as luaH_new
+** leaves BITRAS clear), nodes, `lastfree` and flags (luaH_new's: no metamethod cached). */
+static inline Table *luaW_shape_make (lua_State *L, const Shape *sh) {
+  const Table *s = sh->t;
+  unsigned int na = luaH_realasize(s), nn = allocsizenode(s);
+  Table *t = luaH_new(L);
+  sethvalue2s(L, L->top, t);
+  L->top++;
+  if (nn > 0) {
+    Node *n = luaM_newvector(L, nn, Node);
+    memcpy(n, s->node, nn * sizeof(Node));
+    t->node = n;
+    t->lsizenode = s->lsizenode;
+    t->lastfree = n + (s->lastfree - s->node);
+  }
+  if (na > 0) {
+    TValue *a = luaM_newvector(L, na, TValue);
+    memcpy(a, s->array, na * sizeof(TValue));
+    t->array = a;
+    t->alimit = na;
   }
   return t;
 }
