@@ -9,13 +9,13 @@
 ** only on the key strings (their hashes, fixed per state), the insert order and the sizes, never on
 ** the values; so the layout the inserts make once, on a template, is the layout they make every
 ** time. A table of the shape is made as the template's copy: its two parts allocated at the same
-** sizes (`luaH_resize`, as `lua_createtable` does), the nodes copied (keys, values and `next`
+** sizes (as `lua_createtable` would; session 13: allocated directly, see luaW_shape_make), the nodes copied (keys, values and `next`
 ** offsets, which are relative, so they hold in the copy) and `lastfree` at the same offset; the
 ** values that vary are then written into their nodes. The result is the table the inserts would
 ** have made: the same keys in the same nodes, `next`'s order, the same free slots for later keys.
 **
-** GC: between `luaH_new` and the last value written nothing runs a collector step (`luaH_resize`
-** allocates but steps nothing; only `luaC_checkGC` does), so the copy is white while its values are
+** GC: between `luaH_new` and the last value written nothing runs a collector step (the parts'
+** allocation steps nothing; only `luaC_checkGC` does), so the copy is white while its values are
 ** written and needs no barrier; the caller runs `luaC_checkGC` after (as `lua_createtable` would
 ** have). The template is a private table, never written after it is made, anchored as a key of its
 ** maker's keys table (lprobe.h: the probe record's last user value), so it lives as long as the C
@@ -65,30 +65,16 @@ static inline void luaW_shape_init (lua_State *L, Shape *sh, int anchor, TString
 }
 
 /* pushes a copy of sh's template (see the top) and returns it; the caller writes its varying values
-** (luaW_shape_set) before anything that may run a collector step, then calls luaC_checkGC */
-static inline Table *luaW_shape_new (lua_State *L, const Shape *sh) {
-  const Table *s = sh->t;
-  unsigned int na = luaH_realasize(s), nn = allocsizenode(s);
-  Table *t = luaH_new(L);
-  sethvalue2s(L, L->top, t);
-  L->top++;
-  luaH_resize(L, t, na, nn);
-  if (na > 0) memcpy(t->array, s->array, na * sizeof(TValue));
-  if (nn > 0) {
-    memcpy(t->node, s->node, nn * sizeof(Node));
-    t->lastfree = t->node + (s->lastfree - s->node);
-  }
-  return t;
-}
-
-/* luaW_shape_new's table made without luaH_resize (session 13): the two parts allocated at the
-** template's sizes and filled by the copy at once (luaH_resize would first clear every node and
-** slot, swap hash parts and walk the dummy node for keys to reinsert: ~1/3 of a record's making).
+** (luaW_shape_set) before anything that may run a collector step, then calls luaC_checkGC.
+** Session 13: the two parts allocated at the template's sizes and filled by the copy at once
+** (`lua_createtable`'s luaH_resize, used before, first cleared every node and slot, swapped hash
+** parts and walked the dummy node for keys to reinsert: ~1/3 of a record's making).
 ** The table is consistent at each point where an allocation may raise or run an emergency
 ** collection (luaM_ fails only after luaC_fullgc): no parts; then its hash part, already copied
 ** (every key and value the template's, alive while it is); then its array part, copied. The
-** result is luaW_shape_new's: the same sizes (lsizenode, alimit as the real size, as luaH_new
-** leaves BITRAS clear), nodes, `lastfree` and flags (luaH_new's: no metamethod cached). */
+** result is the table luaH_resize and the copy made: the same sizes (lsizenode, alimit as the
+** real size, as luaH_new leaves BITRAS clear), nodes, `lastfree` and flags (luaH_new's: no
+** metamethod cached). */
 static inline Table *luaW_shape_make (lua_State *L, const Shape *sh) {
   const Table *s = sh->t;
   unsigned int na = luaH_realasize(s), nn = allocsizenode(s);
@@ -110,6 +96,9 @@ static inline Table *luaW_shape_make (lua_State *L, const Shape *sh) {
   }
   return t;
 }
+
+/* the same (its name before session 13; lexit.c's) */
+#define luaW_shape_new luaW_shape_make
 
 /* the i-th varying value of t, a copy of sh's template made by luaW_shape_new */
 #define luaW_shape_set(L, t, sh, i, v) setobj2t(L, gval(gnode(t, (sh)->slot[i])), v)
