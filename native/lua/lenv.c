@@ -25,6 +25,10 @@
 ** calls (require_for, setmetatable, a table read each), 5.3% of the worker's time in spawn+exit's
 ** steady state.
 **
+** For the C spawn (lspawn.c, lqspawn.c) make_env's common case (LOADED[P] nil, REQUIRE[E] set) and
+** compile's cache hit are also exported as steps without a call frame (luaW_env_make_at,
+** luaW_env_compile_at; session 13: two lua_calls per spawn).
+**
 ** What it may call: require_for and compile (Lua), the Lua C API. On wasmoon's module (no
 ** wippy.native) and with WIPPY_CSCHED=0 the Lua make_env and compile run;
 ** test/native-env.test.ts runs both on the same sequences.

@@ -25,6 +25,9 @@
 ** off while it runs (luaD_hook's allowhook). Given up: debug.gethook(co) returns "external hook"
 ** instead of the function (nothing in the kernel or the sandbox reads it).
 **
+** luaW_hook_at: set(co)'s lua_sethook without a call frame, for the C spawn's take (lspawn.c), when
+** the value it would call is a closure of set (session 13).
+**
 ** One function per state: a second counthook(fn, ...) replaces the function for every thread
 ** already hooked (the kernel makes one, in sched.lua).
 */

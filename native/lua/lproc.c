@@ -26,6 +26,9 @@
 ** sets it again for the new process (copool.lua keeps hooked and unhooked coroutines apart).
 ** A coroutine that died by an error keeps its error on its stack and status; it is never reused.
 **
+** luaW_rebind_at: the same steps without a call frame, for the C spawn's take (lspawn.c), when the
+** value it would call is rebind itself (session 13).
+**
 ** What it may call: the Lua C API. On wasmoon's module (no wippy.native) copool.lua makes a new
 ** coroutine per spawn, as before; test/native-proc.test.ts runs both.
 */

@@ -50,7 +50,9 @@
 ** What it may call: the module's chunk and its main lookup (user code, metamethods), the Lua
 ** make_env, compile, meta_of, fmt_pid (a uniq that is not a non-negative integer), c_failed and
 ** the Lua variant, the codec's copy, rebind, coroutine.create, the C count hook, and the host's
-** pid_alloc, wall and load_add. On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the
+** pid_alloc, wall and load_add. rebind, the hook's set, make_env and compile's cache hit are taken
+** without a call frame when each is the C function's own case (lproc.c, lhook.c, lenv.c export
+** those steps; session 13), else called. On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the
 ** Lua runs; test/native-spawn.test.ts runs both on the same seeded sequences (one worker),
 ** test/native-spawn-multi.test.ts on two.
 */
