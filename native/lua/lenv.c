@@ -25,6 +25,10 @@
 ** calls (require_for, setmetatable, a table read each), 5.3% of the worker's time in spawn+exit's
 ** steady state.
 **
+** For the C spawn (lspawn.c, lqspawn.c) make_env's common case (LOADED[P] nil, REQUIRE[E] set) and
+** compile's cache hit are also exported as steps without a call frame (luaW_env_make_at,
+** luaW_env_compile_at; session 13: two lua_calls per spawn).
+**
 ** What it may call: require_for and compile (Lua), the Lua C API. On wasmoon's module (no
 ** wippy.native) and with WIPPY_CSCHED=0 the Lua make_env and compile run;
 ** test/native-env.test.ts runs both on the same sequences.
@@ -50,6 +54,20 @@ static void env_steps (lua_State *L, int ri) {
   lua_setfield(L, e, "require");
 }
 
+/* pushes the environment for require req (not nil): a copy of the shape's template (sh) with ENV_MT
+** (mt) as its metatable */
+static void env_new (lua_State *L, const Shape *sh, const TValue *req, const TValue *mt) {
+  Table *t = luaW_shape_make(L, sh);
+  TValue e;
+  sethvalue(L, &e, t);
+  luaW_shape_set(L, t, sh, 0, &e);
+  luaW_shape_set(L, t, sh, 1, req);
+  luaC_checkGC(L);
+  setobj2s(L, L->top, mt);
+  L->top++;
+  lua_setmetatable(L, -2);
+}
+
 /* make_env(E, P, loaded) -> env (see the top) */
 static int make_env (lua_State *L) {
   lua_settop(L, 3);
@@ -69,17 +87,28 @@ static int make_env (lua_State *L) {
     lua_pushvalue(L, 1);
     lua_call(L, 1, 1);
   }
-  if (!lua_isnil(L, 4)) {  /* index 5: the environment, a copy of the shape's template */
-    const Shape *sh = (const Shape *)lua_touserdata(L, U_SHAPE);
-    Table *t = luaW_shape_new(L, sh);
-    TValue e;
-    sethvalue(L, &e, t);
-    luaW_shape_set(L, t, sh, 0, &e);
-    luaW_shape_set(L, t, sh, 1, s2v(L->top - 2));
-    luaC_checkGC(L);
-  } else env_steps(L, 4);  /* a nil require: no key (require_for raises first, as a rule) */
-  lua_pushvalue(L, U_ENV_MT);
-  lua_setmetatable(L, 5);
+  if (!lua_isnil(L, 4))  /* index 5: the environment */
+    env_new(L, (const Shape *)lua_touserdata(L, U_SHAPE), s2v(L->top - 1), &clCvalue(s2v(L->ci->func))->upvalue[3]);
+  else {
+    env_steps(L, 4);  /* a nil require: no key (require_for raises first, as a rule) */
+    lua_pushvalue(L, U_ENV_MT);
+    lua_setmetatable(L, 5);
+  }
+  return 1;
+}
+
+/* make_env(E, P) without a call, for the C spawn (lspawn.c): when f is make_env itself, LOADED[P]
+** is nil (nothing to clear) and REQUIRE[E] is set (no require_for to call), make_env's steps for
+** that case: pushes the environment, 1; else 0 (the caller calls f) */
+int luaW_env_make_at (lua_State *L, const TValue *f, const TValue *E, const TValue *P) {
+  CClosure *cl;
+  const TValue *req;
+  if (!ttisCclosure(f) || clCvalue(f)->f != make_env) return 0;
+  cl = clCvalue(f);
+  if (!isempty(luaH_get(hvalue(&cl->upvalue[0]), P))) return 0;  /* LOADED[P]: to clear */
+  req = luaH_get(hvalue(&cl->upvalue[1]), E);  /* REQUIRE[E] */
+  if (isempty(req)) return 0;
+  env_new(L, (const Shape *)getudatamem(uvalue(&cl->upvalue[6])), req, &cl->upvalue[3]);
   return 1;
 }
 
@@ -93,6 +122,17 @@ static int compile (lua_State *L) {
   lua_insert(L, 1);
   lua_call(L, 2, LUA_MULTRET);
   return lua_gettop(L);
+}
+
+/* compile(E, id) without a call, for the C spawn (lspawn.c): when f is compile itself and
+** compiled[id] is set, *out = it and 1; else 0 (the caller calls f) */
+int luaW_env_compile_at (lua_State *L, const TValue *f, const TValue *id, TValue *out) {
+  const TValue *c;
+  if (!ttisCclosure(f) || clCvalue(f)->f != compile) return 0;
+  c = luaH_get(hvalue(&clCvalue(f)->upvalue[4]), id);
+  if (isempty(c)) return 0;
+  setobj(L, out, c);
+  return 1;
 }
 
 /* envmaker(LOADED, REQUIRE, require_for, ENV_MT, compiled, compile) -> make_env, compile */

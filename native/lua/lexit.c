@@ -39,7 +39,7 @@
 ** ("the exit side"): the case's reads of keys a fresh record lacks (results, execs, exit_err,
 ** finalized, home, on_exit, and the sets subs, names, links, monitoring that read as the shared
 ** NONE) go through P's defaults found once (ldefaults.h), NONE answers without upto2's call
-** (nokeys), and the event and its result are copies made by luaW_shape_new_hash (lshape.h): the
+** (nokeys), and the event and its result are copies made by luaW_shape_make (lshape.h): the
 ** exit's share of the worker fell from ~24% to ~20% in the steady-state profile.
 **
 ** What it may call: arrive_event (levent.c's, or the Lua's), the Lua post_jx, the host's dead, wall and load_add, and
@@ -183,7 +183,7 @@ static int thread_done (lua_State *L) {
     push(L, &pid);  /* 7 */
     step_wall(L, V(run), V(H), K(wall), &at);
     if (!ttisnil(&r1)) {  /* { value = v }: a copy of the shape's template (lshape.h) */
-      Table *t = luaW_shape_new_hash(L, &X->res_shape);  /* 8 */
+      Table *t = luaW_shape_make(L, &X->res_shape);  /* 8 */
       luaW_shape_set(L, t, &X->res_shape, 0, &r1);
       sethvalue(L, &res, t);
     } else {
@@ -191,7 +191,7 @@ static int thread_done (lua_State *L) {
       sethvalue(L, &res, hvalue(s2v(L->top - 1)));
     }
     if (!ttisnil(V(EV_EXIT)) && !ttisnil(&at)) {  /* { kind, from, at, result }: the same */
-      Table *t = luaW_shape_new_hash(L, &X->ev_shape);  /* 9 */
+      Table *t = luaW_shape_make(L, &X->ev_shape);  /* 9 */
       luaW_shape_set(L, t, &X->ev_shape, 0, V(EV_EXIT));
       luaW_shape_set(L, t, &X->ev_shape, 1, &pid);
       luaW_shape_set(L, t, &X->ev_shape, 2, &at);

@@ -25,6 +25,9 @@
 ** off while it runs (luaD_hook's allowhook). Given up: debug.gethook(co) returns "external hook"
 ** instead of the function (nothing in the kernel or the sandbox reads it).
 **
+** luaW_hook_at: set(co)'s lua_sethook without a call frame, for the C spawn's take (lspawn.c), when
+** the value it would call is a closure of set (session 13).
+**
 ** One function per state: a second counthook(fn, ...) replaces the function for every thread
 ** already hooked (the kernel makes one, in sched.lua).
 */
@@ -32,6 +35,9 @@
 
 #include "lua.h"
 #include "lauxlib.h"
+
+#include "lobject.h"
+#include "lstate.h"
 
 static const char HOOKKEY = 'h';  /* its address is the registry key */
 
@@ -47,6 +53,15 @@ static int sethook (lua_State *L) {
   luaL_argexpected(L, co != NULL, 1, "thread");
   lua_sethook(co, budgethook, LUA_MASKCOUNT, (int)lua_tointeger(L, lua_upvalueindex(1)));
   lua_settop(L, 1);
+  return 1;
+}
+
+/* set(co) without a call, for the C spawn (lspawn.c's take): when set is a closure of sethook and
+** co a thread (the case in which set neither raises nor is another function), the same
+** lua_sethook and 1; else 0 (the caller calls set) */
+int luaW_hook_at (const TValue *set, const TValue *co) {
+  if (!ttisCclosure(set) || clCvalue(set)->f != sethook || !ttisthread(co)) return 0;
+  lua_sethook(thvalue(co), budgethook, LUA_MASKCOUNT, (int)ivalue(&clCvalue(set)->upvalue[0]));
   return 1;
 }
 

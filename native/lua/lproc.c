@@ -26,25 +26,45 @@
 ** sets it again for the new process (copool.lua keeps hooked and unhooked coroutines apart).
 ** A coroutine that died by an error keeps its error on its stack and status; it is never reused.
 **
+** luaW_rebind_at: the same steps without a call frame, for the C spawn's take (lspawn.c), when the
+** value it would call is rebind itself (session 13).
+**
 ** What it may call: the Lua C API. On wasmoon's module (no wippy.native) copool.lua makes a new
 ** coroutine per spawn, as before; test/native-proc.test.ts runs both.
 */
 #include "lua.h"
 #include "lauxlib.h"
 
+#include "lobject.h"
+#include "lstate.h"
+#include "lgc.h"
+
+/* rebind's steps for coroutine co and function f (any value: the caller checked it is one);
+** -> 1 when co was made to run f, 0 when it is left alone */
+static int rebind_steps (lua_State *L, lua_State *co, const TValue *f) {
+  lua_Debug ar;
+  if (co == L || lua_status(co) != LUA_OK || lua_getstack(co, 0, &ar) || lua_gettop(co) != 0
+      || !lua_checkstack(co, 1))
+    return 0;
+  setobj2s(co, co->top, f);  /* lua_xmove's step (no barrier: a thread is re-marked at the atomic step) */
+  co->top++;
+  return 1;
+}
+
 static int p_rebind (lua_State *L) {
   lua_State *co = lua_tothread(L, 1);
-  lua_Debug ar;
   luaL_argexpected(L, co, 1, "coroutine");
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  if (co == L || lua_status(co) != LUA_OK || lua_getstack(co, 0, &ar) || lua_gettop(co) != 0
-      || !lua_checkstack(co, 1)) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  lua_pushvalue(L, 2);
-  lua_xmove(L, co, 1);
-  lua_pushboolean(L, 1);
+  lua_pushboolean(L, rebind_steps(L, co, s2v(L->ci->func + 2)));
+  return 1;
+}
+
+/* rebind(co, f) without a call, for the C spawn (lspawn.c's take): when rb is rebind itself,
+** co a coroutine and f a function (the cases in which rebind neither raises nor is another
+** function), *ok = rebind's result and 1; else 0 (the caller calls rb) */
+int luaW_rebind_at (lua_State *L, const TValue *rb, const TValue *co, const TValue *f, int *ok) {
+  if (!ttislcf(rb) || fvalue(rb) != p_rebind || !ttisthread(co) || !ttisfunction(f)) return 0;
+  *ok = rebind_steps(L, thvalue(co), f);
   return 1;
 }
 

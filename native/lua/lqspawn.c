@@ -195,9 +195,12 @@ int luaW_sp_tstart (lua_State *L) {
   getf(L, &hostrec, K(security), &x);
   if (!l_isfalse(&x)) goto lua;
   if (!luaW_sp_meta(L, S, &hostrec, &mt)) goto lua;
-  push(L, V(compile)); push(L, &Ent); push(L, &id);
-  lua_call(L, 2, 1);  /* T_CODE */
-  setobj(L, &code, s2v(L->top - 1));
+  if (luaW_env_compile_at(L, V(compile), &id, &code)) push(L, &code);  /* T_CODE: a hit in C */
+  else {
+    push(L, V(compile)); push(L, &Ent); push(L, &id);
+    lua_call(L, 2, 1);  /* T_CODE */
+    setobj(L, &code, s2v(L->top - 1));
+  }
   if (l_isfalse(&code)) goto lua;
   /* start_task: the step's live count (a job's: counted by the main thread); start_here (minted):
   ** the record */
@@ -207,8 +210,10 @@ int luaW_sp_tstart (lua_State *L) {
   getf(L, V(run), K(cp), &x);
   push(L, &x);  /* T_PREV */
   setf(L, V(run), K(cp), &Q);
-  push(L, V(make_env)); push(L, &Ent); push(L, &Q);
-  lua_call(L, 2, 1);  /* T_ENV */
+  if (!luaW_env_make_at(L, V(make_env), &Ent, &Q)) {  /* T_ENV (in C when make_env's common case) */
+    push(L, V(make_env)); push(L, &Ent); push(L, &Q);
+    lua_call(L, 2, 1);
+  }
   /* run_chunk: the chunk in a hooked coroutine of its own, which goes on as the main thread */
   setivalue(&x, 0);
   setf(L, &Q, K(red), &x);
@@ -260,10 +265,10 @@ int luaW_sp_tstart (lua_State *L) {
   luaW_sp_add(L, S, &Q, &pid);
   setbtvalue(&tr);
   setv(L, V(validated), &id, &tr);
-  if (!l_isfalse(&watcher)) setf(L, &Q, K(watchers), &watcher);
+  if (!l_isfalse(&watcher)) luaW_sp_setf(L, &Q, K(watchers), &watcher);
   if (!l_isfalse(&link)) luaW_sp_newset(L, &Q, K(links), &link);
   luaW_sp_thread(L, S, &Q, &co, 1, &main, NULL, &T);
-  setf(L, &Q, K(main), &T);
+  luaW_sp_setf(L, &Q, K(main), &T);
   return 0;
 lua:  /* start_flat(t), or frame_sp(t) for a job */
   lua_settop(L, T_REC);

@@ -9,13 +9,13 @@
 ** only on the key strings (their hashes, fixed per state), the insert order and the sizes, never on
 ** the values; so the layout the inserts make once, on a template, is the layout they make every
 ** time. A table of the shape is made as the template's copy: its two parts allocated at the same
-** sizes (`luaH_resize`, as `lua_createtable` does), the nodes copied (keys, values and `next`
+** sizes (as `lua_createtable` would; session 13: allocated directly, see luaW_shape_make), the nodes copied (keys, values and `next`
 ** offsets, which are relative, so they hold in the copy) and `lastfree` at the same offset; the
 ** values that vary are then written into their nodes. The result is the table the inserts would
 ** have made: the same keys in the same nodes, `next`'s order, the same free slots for later keys.
 **
-** GC: between `luaH_new` and the last value written nothing runs a collector step (`luaH_resize`
-** allocates but steps nothing; only `luaC_checkGC` does), so the copy is white while its values are
+** GC: between `luaH_new` and the last value written nothing runs a collector step (the parts'
+** allocation steps nothing; only `luaC_checkGC` does), so the copy is white while its values are
 ** written and needs no barrier; the caller runs `luaC_checkGC` after (as `lua_createtable` would
 ** have). The template is a private table, never written after it is made, anchored as a key of its
 ** maker's keys table (lprobe.h: the probe record's last user value), so it lives as long as the C
@@ -65,55 +65,55 @@ static inline void luaW_shape_init (lua_State *L, Shape *sh, int anchor, TString
 }
 
 /* pushes a copy of sh's template (see the top) and returns it; the caller writes its varying values
-** (luaW_shape_set) before anything that may run a collector step, then calls luaC_checkGC */
-static inline Table *luaW_shape_new (lua_State *L, const Shape *sh) {
-  const Table *s = sh->t;
-  unsigned int na = luaH_realasize(s), nn = allocsizenode(s);
-  Table *t = luaH_new(L);
-  sethvalue2s(L, L->top, t);
-  L->top++;
-  luaH_resize(L, t, na, nn);
-  if (na > 0) memcpy(t->array, s->array, na * sizeof(TValue));
-  if (nn > 0) {
-    memcpy(t->node, s->node, nn * sizeof(Node));
-    t->lastfree = t->node + (s->lastfree - s->node);
-  }
-  return t;
-}
-
-/* luaW_shape_new for a template with no array part and a hash part (the EXIT event and its result;
-** session 13): the same table without `luaH_resize`'s general steps (a node vector made and
-** cleared, an array part reallocated to nothing, the dummy part's reinsert and free) and without a
-** `memory.copy`, which V8 runs as a call out of wasm into the C library's memmove: together ~1/3
-** of the exit's making of its two tables. The node vector is allocated (`luaM_newvector`, as
-** setnodevector does; if it raises, the table keeps the dummy part it was made with) and copied
-** node by node for sizes up to 8 (24-byte copies, which the compiler expands to loads and
-** stores); `lsizenode` and `lastfree` as the template's. A template with an array part, or with
-** neither part, goes to luaW_shape_new. */
-#define SHAPE_NODE(i) node[i] = s->node[i];
-static inline Table *luaW_shape_new_hash (lua_State *L, const Shape *sh) {
-  const Table *s = sh->t;
-  unsigned int nn = allocsizenode(s);
-  Node *node;
-  Table *t;
-  if (luaH_realasize(s) != 0 || nn == 0) return luaW_shape_new(L, sh);
-  t = luaH_new(L);
-  sethvalue2s(L, L->top, t);
-  L->top++;
-  node = luaM_newvector(L, nn, Node);
-  t->node = node;
+** (luaW_shape_set) before anything that may run a collector step, then calls luaC_checkGC.
+** Session 13: the two parts allocated at the template's sizes and filled by the copy at once
+** (`lua_createtable`'s luaH_resize, used before, first cleared every node and slot, swapped hash
+** parts and walked the dummy node for keys to reinsert: ~1/3 of a record's making).
+** The table is consistent at each point where an allocation may raise or run an emergency
+** collection (luaM_ fails only after luaC_fullgc): no parts; then its hash part, already copied
+** (every key and value the template's, alive while it is); then its array part, copied. The
+** result is the table luaH_resize and the copy made: the same sizes (lsizenode, alimit as the
+** real size, as luaH_new leaves BITRAS clear), nodes, `lastfree` and flags (luaH_new's: no
+** metamethod cached). */
+/* nn nodes from src to dst: node by node for parts up to 8 (24-byte copies the compiler expands to
+** loads and stores), memcpy beyond. Session 13 (the exit side): a `memory.copy` is a call out of
+** wasm into the C library's memmove under V8, a third of the making of the EXIT's two tables. */
+#define SHAPE_NODE(i) dst[i] = src[i];
+static inline void shape_copy_nodes (Node *dst, const Node *src, unsigned int nn) {
   switch (nn) {
     case 8: SHAPE_NODE(7) SHAPE_NODE(6) SHAPE_NODE(5) SHAPE_NODE(4) /* FALLTHROUGH */
     case 4: SHAPE_NODE(3) SHAPE_NODE(2) /* FALLTHROUGH */
     case 2: SHAPE_NODE(1) /* FALLTHROUGH */
     case 1: SHAPE_NODE(0) break;
-    default: memcpy(node, s->node, nn * sizeof(Node));
+    default: memcpy(dst, src, nn * sizeof(Node));
   }
-  t->lsizenode = s->lsizenode;
-  t->lastfree = t->node + (s->lastfree - s->node);
-  return t;
 }
 #undef SHAPE_NODE
+
+static inline Table *luaW_shape_make (lua_State *L, const Shape *sh) {
+  const Table *s = sh->t;
+  unsigned int na = luaH_realasize(s), nn = allocsizenode(s);
+  Table *t = luaH_new(L);
+  sethvalue2s(L, L->top, t);
+  L->top++;
+  if (nn > 0) {
+    Node *n = luaM_newvector(L, nn, Node);
+    shape_copy_nodes(n, s->node, nn);
+    t->node = n;
+    t->lsizenode = s->lsizenode;
+    t->lastfree = n + (s->lastfree - s->node);
+  }
+  if (na > 0) {
+    TValue *a = luaM_newvector(L, na, TValue);
+    memcpy(a, s->array, na * sizeof(TValue));
+    t->array = a;
+    t->alimit = na;
+  }
+  return t;
+}
+
+/* the same (its name before session 13) */
+#define luaW_shape_new luaW_shape_make
 
 /* the i-th varying value of t, a copy of sh's template made by luaW_shape_new */
 #define luaW_shape_set(L, t, sh, i, v) setobj2t(L, gval(gnode(t, (sh)->slot[i])), v)

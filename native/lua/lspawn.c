@@ -50,7 +50,9 @@
 ** What it may call: the module's chunk and its main lookup (user code, metamethods), the Lua
 ** make_env, compile, meta_of, fmt_pid (a uniq that is not a non-negative integer), c_failed and
 ** the Lua variant, the codec's copy, rebind, coroutine.create, the C count hook, and the host's
-** pid_alloc, wall and load_add. On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the
+** pid_alloc, wall and load_add. rebind, the hook's set, make_env and compile's cache hit are taken
+** without a call frame when each is the C function's own case (lproc.c, lhook.c, lenv.c export
+** those steps; session 13), else called. On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the
 ** Lua runs; test/native-spawn.test.ts runs both on the same seeded sequences (one worker),
 ** test/native-spawn-multi.test.ts on two.
 */
@@ -86,6 +88,23 @@ static int spawn_lua (lua_State *L, int nargs) {
   return lua_k(L, LUA_OK, 0);
 }
 
+/* t.k = v (setf), with luaV_finishset's first turn inline for a key held with a nil value (a
+** record's reserved key, see luaW_sp_proc) in a table whose metatable has no __newindex: the
+** store, the TM cache invalidated, luaC_barrierback (luaH_finishset's case of a present key) */
+void luaW_sp_setf (lua_State *L, const TValue *t, TString *k, TValue *v) {
+  if (ttistable(t) && !ttisnil(v)) {
+    Table *h = hvalue(t);
+    const TValue *slot = lf_getshortstr(h, k);
+    if (!isabstkey(slot) && isempty(slot) && fasttm(L, h->metatable, TM_NEWINDEX) == NULL) {
+      setobj2t(L, cast(TValue *, slot), v);
+      invalidateTMcache(h);
+      luaC_barrierback(L, obj2gco(h), v);
+      return;
+    }
+  }
+  setf(L, t, k, v);
+}
+
 /* P[k] = { [v] = true } (a set made with its member) */
 void luaW_sp_newset (lua_State *L, const TValue *P, TString *k, const TValue *v) {
   TValue t, tr;
@@ -93,7 +112,7 @@ void luaW_sp_newset (lua_State *L, const TValue *P, TString *k, const TValue *v)
   sethvalue(L, &t, hvalue(s2v(L->top - 1)));
   setbtvalue(&tr);
   setv(L, &t, v, &tr);
-  setf(L, P, k, &t);
+  luaW_sp_setf(L, P, k, &t);
   lua_pop(L, 1);
 }
 
@@ -180,7 +199,17 @@ static void proc_steps (lua_State *L, Spawn *S, const TValue *pid, const TValue 
 
 /* new_proc(pid, uniq, id, host, hostrec, Ent): pushes the record (proc_steps's table, [5] the
 ** step's wall clock: a copy of the shape's template when every value is there, lshape.h) with
-** metatable mt; *Q: it */
+** metatable mt; *Q: it.
+** The copy also holds, with nil values, the keys that every record of this spawn gets later
+** (S->rsv: `watchers` for a monitor, `links` for a link, `main`, then the exit's `exit_value`,
+** `finalized` and `notified`), in the nodes their inserts would take if made in that order, so
+** those writes find their key (luaW_sp_setf, lexit.c's setf) instead of inserting it
+** (luaH_newkey: the main position, a collision walk, getfreepos). A key with a nil value is an
+** absent key to every reader: a read is empty and goes to __index as before, rawget gives nil,
+** next skips it, a rehash does not count or keep it, and the collector may mark it dead
+** (clearkey), after which the write inserts it as before. Only the nodes' layout differs from
+** a record that has no such keys, and no code walks a record (docs/design/native-core.md,
+** session 12). */
 void luaW_sp_proc (lua_State *L, Spawn *S, const TValue *pid, const TValue *uniq, const TValue *id,
                    const TValue *host, const TValue *Ent, const TValue *mt, TValue *Q) {
   TValue w;
@@ -188,13 +217,14 @@ void luaW_sp_proc (lua_State *L, Spawn *S, const TValue *pid, const TValue *uniq
   if (S->proc_shape.t != NULL && !ttisnil(pid) && !ttisnil(uniq) && !ttisnil(id) && !ttisnil(host)
       && !ttisnil(Ent)) {
     const Shape *sh = &S->proc_shape;
-    Table *t = luaW_shape_new(L, sh);
+    Table *t = luaW_shape_make(L, sh);
     setobj2t(L, &t->array[4], &w);
     luaW_shape_set(L, t, sh, 0, pid);
     luaW_shape_set(L, t, sh, 1, uniq);
     luaW_shape_set(L, t, sh, 2, id);
     luaW_shape_set(L, t, sh, 3, host);
     luaW_shape_set(L, t, sh, 4, Ent);
+    for (int i = 0; i < S->nrsv; i++) setnilvalue(gval(gnode(t, S->rsv[i])));
     sethvalue(L, Q, t);
     luaC_checkGC(L);
   } else proc_steps(L, S, pid, uniq, id, host, Ent, &w, Q);
@@ -222,16 +252,19 @@ void luaW_sp_take_co (lua_State *L, Spawn *S, const TValue *P) {
       seti(L, &sv, n, &nilv);
       n--;
       if (!l_isfalse(&co)) {
-        push(L, V(rebind)); push(L, &co); push(L, &fn);
-        lua_call(L, 2, 1);
-        if (lua_toboolean(L, -1)) {
+        int ok;
+        if (!luaW_rebind_at(L, V(rebind), &co, &fn, &ok)) {  /* not rebind's own case: the call */
+          push(L, V(rebind)); push(L, &co); push(L, &fn);
+          lua_call(L, 2, 1);
+          ok = lua_toboolean(L, -1);
           lua_pop(L, 1);
+        }
+        if (ok) {
           setivalue(&nv, n);
           setf(L, &sv, K(n), &nv);
           lua_replace(L, -2);  /* the coroutine in fn's place */
           goto hook;
         }
-        lua_pop(L, 1);
       }
       lua_pop(L, 1);
     }
@@ -246,8 +279,10 @@ hook:
   getf(L, P, K(budget), &x);
   if (!l_isfalse(&x) || !l_isfalse(V(mem_cap_kb))) {
     if (ttisnil(V(chook))) luaL_error(L, "kernel: a hooked process without the C count hook");
-    push(L, V(chook)); push(L, &co);
-    lua_call(L, 1, 0);
+    if (!luaW_hook_at(V(chook), &co)) {  /* not the C hook's own case: the call */
+      push(L, V(chook)); push(L, &co);
+      lua_call(L, 1, 0);
+    }
   }
 }
 
@@ -274,7 +309,7 @@ void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, 
   TValue x, one;
   const Shape *sh = &S->thr_shape[n];
   if (sh->t != NULL && !ttisnil(co) && !ttisnil(Q) && (n < 1 || !ttisnil(a1)) && (n < 2 || !ttisnil(a2))) {
-    Table *t = luaW_shape_new(L, sh);
+    Table *t = luaW_shape_make(L, sh);
     luaW_shape_set(L, t, sh, 0, co);
     luaW_shape_set(L, t, sh, 1, Q);
     if (n >= 1) luaW_shape_set(L, t, sh, 2, a1);
@@ -378,10 +413,12 @@ static int spawn (lua_State *L) {
     return 1;
   }
   /* prepare: the entry's chunk, compiled once per worker (its failure is the Lua's error) */
-  push(L, V(compile)); push(L, &Ent); push(L, SLOT(A_ID));
-  lua_call(L, 2, 1);
-  setobj(L, &code, s2v(L->top - 1));
-  lua_pop(L, 1);
+  if (!luaW_env_compile_at(L, V(compile), SLOT(A_ID), &code)) {  /* not a cache hit in C: the call */
+    push(L, V(compile)); push(L, &Ent); push(L, SLOT(A_ID));
+    lua_call(L, 2, 1);
+    setobj(L, &code, s2v(L->top - 1));
+    lua_pop(L, 1);
+  }
   if (l_isfalse(&code)) { lua_settop(L, A_2); lua_pop(L, 2 - n); goto lua; }
   push(L, &P);  /* A_P */
   push(L, &hostrec);  /* A_HOSTREC */
@@ -401,8 +438,10 @@ static int spawn (lua_State *L) {
   push(L, &x);  /* A_PREV */
   setf(L, V(run), K(cp), &Q);
   push(L, SLOT(A_CODE));  /* A_MOD: the chunk */
-  push(L, V(make_env)); push(L, &Ent); push(L, &Q);
-  lua_call(L, 2, 1);  /* its environment */
+  if (!luaW_env_make_at(L, V(make_env), &Ent, &Q)) {  /* not make_env's common case in C: the call */
+    push(L, V(make_env)); push(L, &Ent); push(L, &Q);
+    lua_call(L, 2, 1);  /* its environment */
+  }
   {
     int status = lua_pcallk(L, 1, 1, 0, (lua_KContext)n, spawn_k);
     if (lua_status(L) == LUA_YIELD) return 0;  /* a fast yield inside the chunk (patch 0003) */
@@ -445,14 +484,14 @@ static int spawn_k (lua_State *L, int status, lua_KContext ctx) {
   /* the caller's PID: its watcher (monitor: the one watcher itself, no set: pids.lua watch) and
   ** link (a set made with its member) */
   getf(L, SLOT(A_P), K(pid), &x);
-  if (S->monitor) setf(L, &Q, K(watchers), &x);
+  if (S->monitor) luaW_sp_setf(L, &Q, K(watchers), &x);
   if (S->link) luaW_sp_newset(L, &Q, K(links), &x);
   /* the main thread, queued: sched.lua's new_thread(Q, main, nil, n, a1, a2) */
   push(L, &main);
   luaW_sp_take_co(L, S, &Q);
   setobj(L, &co, s2v(L->top - 1));  /* anchored */
   luaW_sp_thread(L, S, &Q, &co, n, SLOT(A_1), SLOT(A_2), &T);
-  setf(L, &Q, K(main), &T);
+  luaW_sp_setf(L, &Q, K(main), &T);
   lua_pop(L, 2);
   /* spawn_from: what the caller keeps (adopt's common case) */
   luaW_sp_adopt(L, S, SLOT(A_P), &pid);
@@ -476,7 +515,7 @@ failed:  /* c_failed(Ent, Q, uniq, ok, mod) -> nil, err */
 ** anchored by the keys table of the closure at fidx */
 static void shapes (lua_State *L, Spawn *S, int fidx) {
   TValue tr, zero, es, t;
-  TString *pk[5], *tk[4];
+  TString *pk[5], *tk[4], *rk[SHAPE_MAXKEYS];
   int anchor, n;
   luaW_shape_anchor(L, fidx);
   anchor = lua_gettop(L);
@@ -485,6 +524,17 @@ static void shapes (lua_State *L, Spawn *S, int fidx) {
   lua_pushliteral(L, "");
   setobj(L, &es, s2v(L->top - 1));  /* anchored (interned, and a key's value below) */
   proc_steps(L, S, &es, &zero, &es, &es, &tr, &zero, &t);
+  /* the keys its records get later, in the order they are written (see luaW_sp_proc) */
+  S->nrsv = 0;
+  if (S->monitor) rk[S->nrsv++] = K(watchers);
+  if (S->link) rk[S->nrsv++] = K(links);
+  rk[S->nrsv++] = K(main);
+  rk[S->nrsv++] = K(exit_value);
+  rk[S->nrsv++] = K(finalized);
+  rk[S->nrsv++] = K(notified);
+  for (n = 0; n < S->nrsv; n++) setf(L, &t, rk[n], &tr);
+  for (n = 0; n < S->nrsv; n++)
+    S->rsv[n] = (unsigned short)(cast(const Node *, luaH_getshortstr(hvalue(&t), rk[n])) - hvalue(&t)->node);
   pk[0] = K(pid); pk[1] = K(uniq); pk[2] = K(id); pk[3] = K(host); pk[4] = K(entry);
   luaW_shape_init(L, &S->proc_shape, anchor, pk, 5);
   tk[0] = K(co); tk[1] = K(proc); tk[2] = K(a1); tk[3] = K(a2);

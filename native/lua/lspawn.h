@@ -28,7 +28,8 @@ int luaW_exiter (lua_State *L);
   X(cp) X(ctx_actor) X(ctx_scope) X(ctx) X(security) X(kind) X(pid) X(uniq) X(id) X(host) \
   X(alive) X(nthreads) X(nrun) X(red) X(entry) X(method) X(watchers) X(links) \
   X(monitoring) X(heard) X(notified) X(pid_alloc) X(wall) X(dload) X(load_add) X(terminal) \
-  X(__index) X(main) X(budget) X(co) X(proc) X(n) X(a1) X(a2) X(share_at) X(spj)
+  X(__index) X(main) X(budget) X(co) X(proc) X(n) X(a1) X(a2) X(share_at) X(spj) \
+  X(exit_value) X(finalized)
 
 typedef struct Spawn {
   SUPVALS(PROBE_UV_FIELD)
@@ -36,6 +37,8 @@ typedef struct Spawn {
   int monitor, link;
   Shape proc_shape;  /* the process record (lshape.h): pid, uniq, id, host, entry vary */
   Shape thr_shape[3];  /* the main thread record with n = 0, 1, 2 arguments: co, proc, a1, a2 */
+  int nrsv;  /* the keys every record of this spawn gets later, held in its template (lspawn.c) */
+  unsigned short rsv[SHAPE_MAXKEYS];  /* their nodes in proc_shape's template */
 } Spawn;
 
 /* lspawn.c's steps that lqspawn.c shares (lspawn.c says what each mirrors) */
@@ -47,6 +50,7 @@ void luaW_sp_take_co (lua_State *L, Spawn *S, const TValue *P);
 void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, int n,
                      const TValue *a1, const TValue *a2, TValue *T);
 void luaW_sp_newset (lua_State *L, const TValue *P, TString *k, const TValue *v);
+void luaW_sp_setf (lua_State *L, const TValue *t, TString *k, TValue *v);
 void luaW_sp_add (lua_State *L, Spawn *S, const TValue *Q, const TValue *pid);
 void luaW_sp_adopt (lua_State *L, Spawn *S, const TValue *P, const TValue *pid);
 /* lqspawn.c: may a spawn be queued in taskq.lua's list in C (room()'s inline case)? a spawn
@@ -56,6 +60,14 @@ int luaW_sp_room (lua_State *L, Spawn *S);
 void luaW_sp_queue (lua_State *L, Spawn *S, const TValue *P, const TValue *id, int n,
                     const TValue *a1, const TValue *a2);
 int luaW_sp_tstart (lua_State *L);
+
+/* Calls the C spawn makes without a call frame, each only in the case in which it is the
+** function's own steps (else 0: the caller calls the function): lproc.c's rebind (*ok its result),
+** lhook.c's set(co), lenv.c's make_env(E, P) (pushes the environment) and compile's cache hit */
+int luaW_rebind_at (lua_State *L, const TValue *rb, const TValue *co, const TValue *f, int *ok);
+int luaW_hook_at (const TValue *set, const TValue *co);
+int luaW_env_make_at (lua_State *L, const TValue *f, const TValue *E, const TValue *P);
+int luaW_env_compile_at (lua_State *L, const TValue *f, const TValue *id, TValue *out);
 
 /* the number of keys of table t, counted up to 2 (next's walk); -1 if t is not a table */
 static inline int upto2 (lua_State *L, const TValue *t, TValue *first) {
