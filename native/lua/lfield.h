@@ -23,7 +23,10 @@
 ** eq). No C API per field, and no call for the common field step. Session 11's second wave did
 ** the same for the integer index (fan-in's backlog slots, the buffers, a record's P[4]): geti and seti
 ** take the array part inline (lf_getint: GETI's luaV_fastgeti), and an index write into an empty
-** slot of a table without a metatable is the field write's inline steps above.
+** slot of a table without a metatable is the field write's inline steps above. Session 13 added
+** the float cases the run loop's clock accounting took through calls: arith's ADD/SUB of two
+** numbers not both integers (luaO_rawarith's numarith) and lt of two floats or of an exactly
+** convertible integer against a float (LTnum's and LTintfloat's first cases).
 */
 #ifndef lfield_h
 #define lfield_h

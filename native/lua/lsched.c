@@ -40,6 +40,12 @@
 ** Lua hooks it reads from the upvalues (thread_failed, thread_done, do_upgrade, deadlock,
 ** after_resume, ready, run_timers) and H.now.
 **
+** Session 13 (docs/design/native-core.md, "Session 13, second wave: the run loop"): the head
+** plain_next read is the one the loop takes (no second read), the hooks thread_done and
+** thread_failed are called with the resume's results moved in place (call_with_T), and the clock
+** accounting's float steps are lfield.h's inline ones. What the loop costs now is mostly the first
+** touches of a resumed thread's record and its process's, cold by then.
+**
 ** Differences from the Lua, none observable by a process: an arithmetic error on a kernel field
 ** that is not a number (a kernel bug) reads "attempt to perform arithmetic on a X value" without
 ** the field's name. Rejected: the run queue as a C ring (every Lua ready() would then be a call
