@@ -23,10 +23,15 @@
 ** eq). No C API per field, and no call for the common field step. Session 11's second wave did
 ** the same for the integer index (fan-in's backlog slots, the buffers, a record's P[4]): geti and seti
 ** take the array part inline (lf_getint: GETI's luaV_fastgeti), and an index write into an empty
-** slot of a table without a metatable is the field write's inline steps above.
+** slot of a table without a metatable is the field write's inline steps above. Session 13 added
+** the float cases the run loop's clock accounting took through calls: arith's ADD/SUB of two
+** numbers not both integers (luaO_rawarith's numarith) and lt of two floats or of an exactly
+** convertible integer against a float (LTnum's and LTintfloat's first cases).
 */
 #ifndef lfield_h
 #define lfield_h
+
+#include <float.h>
 
 #include "lua.h"
 #include "lauxlib.h"
@@ -177,6 +182,14 @@ LF_INLINE void arith (lua_State *L, int op, const TValue *a, const TValue *b, TV
     setivalue(out, op == LUA_OPADD ? intop(+, x, y) : intop(-, x, y));
     return;
   }
+  /* two numbers, not both integers: luaO_rawarith's numarith (each converted as tonumberns does;
+  ** the scheduler's clocks and a record's ms run, P[2], session 13) */
+  if (ttisnumber(a) && ttisnumber(b) && (op == LUA_OPADD || op == LUA_OPSUB)) {
+    lua_Number x = ttisinteger(a) ? cast_num(ivalue(a)) : fltvalue(a);
+    lua_Number y = ttisinteger(b) ? cast_num(ivalue(b)) : fltvalue(b);
+    setfltvalue(out, op == LUA_OPADD ? luai_numadd(L, x, y) : luai_numsub(L, x, y));
+    return;
+  }
   if (!luaO_rawarith(L, op, a, b, out)) {
     luaT_trybinTM(L, a, b, L->top, (TMS)((op - LUA_OPADD) + TM_ADD));
     setobj(L, out, s2v(L->top));
@@ -214,9 +227,19 @@ LF_INLINE int le (lua_State *L, const TValue *a, const TValue *b) {
   return luaV_lessequal(L, a, b);
 }
 
-/* a < b and a == b, the VM's (integers directly) */
+/* an integer a float converts exactly (lvm.c's l_intfitsf: |i| <= 2^NBM, NBM the float's mantissa) */
+#define lf_intfitsf(i) \
+  ((l_castS2U(i) + (l_castS2U(1) << l_floatatt(MANT_DIG))) <= (l_castS2U(2) << l_floatatt(MANT_DIG)))
+
+/* a < b and a == b, the VM's (integers directly; two floats, and an integer against a float when
+** the integer converts exactly: LTnum's and LTintfloat's first cases, session 13: the run loop's
+** "the step's time is up", STEP_MS against a clock's difference) */
 LF_INLINE int lt (lua_State *L, const TValue *a, const TValue *b) {
   if (ttisinteger(a) && ttisinteger(b)) return ivalue(a) < ivalue(b);
+  if (ttisfloat(b)) {
+    if (ttisfloat(a)) return luai_numlt(fltvalue(a), fltvalue(b));
+    if (ttisinteger(a) && lf_intfitsf(ivalue(a))) return luai_numlt(cast_num(ivalue(a)), fltvalue(b));
+  }
   return luaV_lessthan(L, a, b);
 }
 LF_INLINE int eq (lua_State *L, const TValue *a, const TValue *b) {

@@ -40,6 +40,12 @@
 ** Lua hooks it reads from the upvalues (thread_failed, thread_done, do_upgrade, deadlock,
 ** after_resume, ready, run_timers) and H.now.
 **
+** Session 13 (docs/design/native-core.md, "Session 13, second wave: the run loop"): the head
+** plain_next read is the one the loop takes (no second read), the hooks thread_done and
+** thread_failed are called with the resume's results moved in place (call_with_T), and the clock
+** accounting's float steps are lfield.h's inline ones. What the loop costs now is mostly the first
+** touches of a resumed thread's record and its process's, cold by then.
+**
 ** Differences from the Lua, none observable by a process: an arithmetic error on a kernel field
 ** that is not a number (a kernel bug) reads "attempt to perform arithmetic on a X value" without
 ** the field's name. Rejected: the run queue as a C ring (every Lua ready() would then be a call
@@ -81,28 +87,31 @@ static lua_Integer intof (lua_State *L, const TValue *v, const char *what) {
   return luaL_error(L, "kernel: sched.lua's %s is not an integer", what);
 }
 
-/* the Lua loop would take a thread record off the head in its next iteration: 1; START at the
-** head (the loop's START branch): 2; any other branch: 0 */
-static int plain_next (lua_State *L, Sched *S) {
-  lua_Integer budget = intof(L, V(budget), "budget"), head = intof(L, V(rq_head), "rq_head");
-  TValue h;
-  if (budget <= 0 || head > intof(L, V(rq_tail), "rq_tail")) return 0;
+/* the Lua loop would take a thread record off the head in its next iteration: 1, the record in
+** *h and its index in *head (run() takes it from there, no second read); START at the head (the
+** loop's START branch): 2; any other branch: 0 */
+static int plain_next (lua_State *L, Sched *S, TValue *h, lua_Integer *head) {
+  lua_Integer budget = intof(L, V(budget), "budget");
+  *head = intof(L, V(rq_head), "rq_head");
+  if (budget <= 0 || *head > intof(L, V(rq_tail), "rq_tail")) return 0;
   if (!l_isfalse(V(multi)) && budget % intof(L, V(TAKE_EVERY), "TAKE_EVERY") == 0) return 0;
   if (!l_isfalse(V(heap_on))) return 0;
-  geti(L, V(runq), head, &h);
-  return raweq(&h, V(START)) ? 2 : 1;
+  geti(L, V(runq), *head, h);
+  return raweq(h, V(START)) ? 2 : 1;
 }
 
 /* plain_next, with the START branch taken here: sched.lua's start_slot (session 10), as the Lua
-** loop calls it; when it leaves a thread in the slot, that thread runs at once, as in the Lua */
-static int next_thread (lua_State *L, Sched *S) {
+** loop calls it; when it leaves a thread in the slot, that thread runs at once, as in the Lua.
+** 1: *T and *head are the head's record and index, as plain_next read them (nothing ran since);
+** 2: start_slot filled the slot (it ran Lua: the loop reads the head again); 0: another branch */
+static int next_thread (lua_State *L, Sched *S, TValue *T, lua_Integer *head) {
   int k, filled;
-  while ((k = plain_next(L, S)) == 2) {
+  while ((k = plain_next(L, S, T, head)) == 2) {
     push(L, V(start_slot));
     lua_call(L, 0, 1);
     filled = lua_toboolean(L, -1);
     lua_settop(L, 0);
-    if (filled) return 1;
+    if (filled) return 2;
   }
   return k;
 }
@@ -112,6 +121,20 @@ static void callhook (lua_State *L, const TValue *f, int nargs) {
   push(L, f);
   lua_insert(L, -(nargs + 1));
   lua_call(L, nargs, 0);
+}
+
+/* f(T, ...) with the resume's results, at indices 3..top, as its arguments, no results: the values
+** moved up two slots and f, T stored under them (what callhook after a push of T and its
+** lua_insert build, without the two lua_rotate; run() keeps the room) */
+static void call_with_T (lua_State *L, const TValue *f, const TValue *T) {
+  StkId b = L->ci->func + 3, top = L->top;
+  int n = cast_int(top - b);
+  StkId i;
+  for (i = top - 1; i >= b; i--) setobjs2s(L, i + 2, i);
+  setobj2s(L, b, f);
+  setobj2s(L, b + 1, T);
+  L->top = top + 2;
+  lua_call(L, n + 1, 0);
 }
 
 /* t.k = nil as SETFIELD stores it, writing only a key that holds a value: for a table without a
@@ -205,11 +228,9 @@ static void resume_thread (lua_State *L, Sched *S, TValue *pout) {
   setf(L, V(run), S->k_cp, &nilv);
   if (code == 2) {
     lua_settop(L, 3);
-    push(L, &T); lua_insert(L, 3);  /* thread_failed(T, r1) */
-    callhook(L, V(thread_failed), 2);
+    call_with_T(L, V(thread_failed), &T);  /* thread_failed(T, r1) */
   } else if (code == 1) {
-    push(L, &T); lua_insert(L, 3);  /* thread_done(T, r1, r2) */
-    callhook(L, V(thread_done), 3);
+    call_with_T(L, V(thread_done), &T);  /* thread_done(T, r1, r2) */
   } else if (!eq(L, s2v(L->ci->func + 3), V(BLOCK))) {
     /* a plain coroutine.yield() at the top of a process thread: just let others run */
     lua_settop(L, 2);
@@ -243,13 +264,19 @@ static void resume_thread (lua_State *L, Sched *S, TValue *pout) {
 /* run() -> true when the step's time is up (see the top); upvalue 1: the Sched userdata */
 static int run (lua_State *L) {
   Sched *S = (Sched *)lua_touserdata(L, lua_upvalueindex(1));
+  TValue T;
+  lua_Integer head;
+  int k = 2;  /* the head not read yet */
   luaL_checkstack(L, 12, "run");
   lua_settop(L, 0);
   do {
-    TValue T, v, nilv, now, d, p, H;
-    lua_Integer head = intof(L, V(rq_head), "rq_head"), budget;
+    TValue v, nilv, now, d, p, H;
+    lua_Integer budget;
     setnilvalue(&nilv);
-    geti(L, V(runq), head, &T);
+    if (k == 2) {  /* the first iteration, or start_slot ran: the head as it is now */
+      head = intof(L, V(rq_head), "rq_head");
+      geti(L, V(runq), head, &T);
+    }
     push(L, &T);  /* index 1: anchored while it runs */
     seti(L, V(runq), head, &nilv);
     /* emptied: back to slot 1 (sched.lua's run_loop says why) */
@@ -283,7 +310,7 @@ static int run (lua_State *L) {
       callhook(L, V(run_timers), 1);
     }
     lua_settop(L, 0);
-  } while (next_thread(L, S));
+  } while ((k = next_thread(L, S, &T, &head)) != 0);
   lua_pushboolean(L, 0);
   return 1;
 }
