@@ -38,7 +38,7 @@
 ** What it may call: lua_resume on a process thread (from the calling thread, as coroutine.resume
 ** and lmsg.c's resume do, so the yield fast path and the count hook behave as with them), the
 ** Lua hooks it reads from the upvalues (thread_failed, thread_done, do_upgrade, deadlock,
-** after_resume, ready, run_timers) and H.now.
+** after_resume, ready, run_timers) and H.now (the host's own in one crossing: lhostfn.c).
 **
 ** Differences from the Lua, none observable by a process: an arithmetic error on a kernel field
 ** that is not a number (a kernel bug) reads "attempt to perform arithmetic on a X value" without
@@ -51,6 +51,7 @@
 #include "lauxlib.h"
 
 #include "lprobe.h"
+#include "lhostfn.h"
 
 /* the locals of sched.lua the loop reads or writes, by name (probe's upvalues) */
 #define UPVALS(X) \
@@ -66,6 +67,7 @@
 typedef struct Sched {
   UPVALS(PROBE_UV_FIELD)
   KEYS(PROBE_KEY_FIELD)
+  const LuaWHostFns *hf;  /* the state's direct host calls (lhostfn.c), or NULL */
 } Sched;
 
 #define UV_ENTRY(name) PROBE_ENTRY(Sched, u_, name)
@@ -264,9 +266,16 @@ static int run (lua_State *L) {
     /* the clock after every resume: it ends the step, and charges the resume's time */
     setobj(L, &H, V(H));
     getf(L, &H, S->k_now, &v);
-    push(L, &v);
-    lua_call(L, 0, 1);
-    setobj(L, &now, s2v(L->top - 1));  /* index 2: anchored (a number) */
+    if (S->hf != NULL && ttislcf(&v) && fvalue(&v) == S->hf->now_cf) {
+      /* the host's own H.now: the same clock in one crossing (lhostfn.c) */
+      setfltvalue(&now, S->hf->now());
+      push(L, &now);  /* index 2, as the call's result would be */
+    }
+    else {
+      push(L, &v);
+      lua_call(L, 0, 1);
+      setobj(L, &now, s2v(L->top - 1));  /* index 2: anchored (a number) */
+    }
     if (ttisnil(&p)) {  /* not resumed (dead, or its process gone): the Lua's reads */
       getf(L, &T, S->k_proc, &p);
     }
@@ -290,7 +299,8 @@ static int run (lua_State *L) {
 
 /* runner(probe) -> run: probe is a Lua closure whose upvalues include every name of UPVALS */
 static int runner (lua_State *L) {
-  PROBE_NEW(L, 1, 1, Sched, run, "runner");
+  Sched *S = PROBE_NEW(L, 1, 1, Sched, run, "runner");
+  S->hf = luaW_hostfns(L);
   return 1;
 }
 

@@ -311,9 +311,7 @@ export class LuaKernel {
   }
 
   private def(name: string, fn: (L: number) => number): [string, number] {
-    const ptr = this.m.addFunction(fn, 'ii');
-    this.fnPtrs.push(ptr);
-    return [name, ptr];
+    return [name, this.direct(fn, 'ii')];
   }
 
   private installHost(host: KernelHost): void {
@@ -322,10 +320,9 @@ export class LuaKernel {
     this.postOut = postRange !== undefined ? postRange : (to, heap, start, end) => host.post(to, heap.subarray(start, end));
     const L0 = this.L;
     const origin = performance.timeOrigin;
+    const clock = host.now === undefined ? () => perf.now() : () => host.now!();
     const fns: Array<[string, number]> = [
-      this.def('now', host.now === undefined
-        ? (L) => { m._lua_pushnumber(L, perf.now()); return 1; }
-        : (L) => { m._lua_pushnumber(L, host.now!()); return 1; }),
+      this.def('now', (L) => { m._lua_pushnumber(L, clock()); return 1; }),
       this.def('wall', (L) => {
         m._lua_pushinteger(L, BigInt(Math.round((origin + perf.now()) * 1e6)));
         return 1;
@@ -437,6 +434,24 @@ export class LuaKernel {
     const g = m.stringToNewUTF8('__H');
     m._lua_setglobal(L0, g);
     m._free(g);
+    // The hot ones again for our C (lsend.c's remote send, lsched.c's clock after every resume),
+    // as plain wasm functions: one crossing each, no argument read back, no result pushed
+    // (native/lua/lhostfn.c has the protocol). Our module only: wasmoon's has no setter, and
+    // without raw exports (WIPPY_RAW_EXPORTS=0) the glue does not show it; the C then calls
+    // H.route and H.now through the Lua API as before.
+    if (typeof m._luaW_set_hostfns === 'function') {
+      const at = (name: string) => fns.find(([n]) => n === name)![1];
+      // tid * 2 + alive (thread ids are small: the directory's owner field)
+      const route = this.direct((uniq: number) => { const r = host.route(uniq); return r[0] * 2 + (r[1] ? 1 : 0); }, 'id');
+      m._luaW_set_hostfns(L0, at('route'), route, at('now'), this.direct(clock, 'd'));
+    }
+  }
+
+  /** A host function the C calls directly (signature: emscripten's addFunction letters). */
+  private direct(fn: (...args: number[]) => number, sig: string): number {
+    const ptr = this.m.addFunction(fn, sig);
+    this.fnPtrs.push(ptr);
+    return ptr;
   }
 
   private setGlobalTable(name: string, fields: Record<string, string | Uint8Array>): void {
