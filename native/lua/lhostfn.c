@@ -26,7 +26,6 @@
 ** their callers on the hot paths are already C here, and the Lua-facing functions stay what
 ** wasmoon's module runs.
 */
-#include "lua.h"
 #include "lauxlib.h"
 
 #include "lhostfn.h"
@@ -49,4 +48,33 @@ const LuaWHostFns *luaW_hostfns (lua_State *L) {
   h = (const LuaWHostFns *)lua_touserdata(L, -1);
   lua_pop(L, 1);
   return h;
+}
+
+/*
+** hostcall(f [, uniq]) -> direct, results...: f (H.route or H.now) called as lsend.c and lsched.c
+** call it: in one crossing when it is the host's own (direct true), else through the Lua API
+** (direct false). test/host-direct.test.ts compares its results with f's own.
+*/
+int luaW_hostcall (lua_State *L) {
+  const LuaWHostFns *h = luaW_hostfns(L);
+  lua_Integer tid;
+  lua_Number now;
+  int alive;
+  lua_settop(L, 2);
+  if (luaW_route_direct(h, s2v(L->ci->func + 1), s2v(L->ci->func + 2), &tid, &alive)) {
+    lua_pushboolean(L, 1);
+    lua_pushinteger(L, tid);
+    lua_pushboolean(L, alive);
+    return 3;
+  }
+  if (luaW_now_direct(h, s2v(L->ci->func + 1), &now)) {
+    lua_pushboolean(L, 1);
+    lua_pushnumber(L, now);
+    return 2;
+  }
+  lua_pushboolean(L, 0);
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_call(L, 1, LUA_MULTRET);
+  return lua_gettop(L) - 2;
 }

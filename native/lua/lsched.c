@@ -249,6 +249,7 @@ static int run (lua_State *L) {
   lua_settop(L, 0);
   do {
     TValue T, v, nilv, now, d, p, H;
+    lua_Number x;
     lua_Integer head = intof(L, V(rq_head), "rq_head"), budget;
     setnilvalue(&nilv);
     geti(L, V(runq), head, &T);
@@ -266,9 +267,8 @@ static int run (lua_State *L) {
     /* the clock after every resume: it ends the step, and charges the resume's time */
     setobj(L, &H, V(H));
     getf(L, &H, S->k_now, &v);
-    if (S->hf != NULL && ttislcf(&v) && fvalue(&v) == S->hf->now_cf) {
-      /* the host's own H.now: the same clock in one crossing (lhostfn.c) */
-      setfltvalue(&now, S->hf->now());
+    if (luaW_now_direct(S->hf, &v, &x)) {  /* the host's own: one crossing */
+      setfltvalue(&now, x);
       push(L, &now);  /* index 2, as the call's result would be */
     }
     else {

@@ -78,9 +78,6 @@ typedef struct Send {
   const LuaWHostFns *hf;  /* the state's direct host calls (lhostfn.c), or NULL */
 } Send;
 
-/* 2^53: a uniq the JS side reads exactly as a double (route's argument) */
-#define ROUTE_EXACT ((lua_Unsigned)1 << 53)
-
 #define UV_ENTRY(name) PROBE_ENTRY(Send, u_, name)
 #define KEY_ENTRY(name) PROBE_ENTRY(Send, k_, name)
 static const ProbeEntry uv_entries[] = { UPVALS(UV_ENTRY) };
@@ -120,16 +117,12 @@ static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topi
                    const TValue *v) {
   TValue uniq, x, owner, host;
   lua_Integer tid;
-  int past;
+  int past, alive;
   getv(L, V(remote_uniq), dest, &uniq);
   if (l_isfalse(&uniq)) return 0;  /* resolve's or locate's parse, a name, another node: the Lua */
   getf(L, V(H), K(route), &x);
-  if (S->hf != NULL && ttislcf(&x) && fvalue(&x) == S->hf->route_cf && ttisinteger(&uniq)
-      && l_castS2U(ivalue(&uniq)) + ROUTE_EXACT <= 2 * ROUTE_EXACT) {
-    /* the host's own H.route: the same read in one crossing (lhostfn.c) */
-    int r = S->hf->route((double)ivalue(&uniq));
-    if (!(r & 1)) return 0;  /* not alive */
-    tid = r >> 1;  /* (an arithmetic shift: -1, no owner, stays -1) */
+  if (luaW_route_direct(S->hf, &x, &uniq, &tid, &alive)) {  /* the host's own: one crossing */
+    if (!alive) return 0;
   }
   else {
     push(L, &x);
