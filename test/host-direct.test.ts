@@ -11,7 +11,7 @@
 // test/remote-send-c.test.ts (with and without the direct route), test/native-sched.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { luaFactory } from '../src/lua/module.js';
+import { luaFactory, setGlobalTable } from '../src/lua/module.js';
 import { createEngineRaw } from '../src/lua/rawexports.js';
 import { hotHostCalls } from '../src/lua/hostfns.js';
 import { mulberry32 } from './helpers/prng.js';
@@ -25,16 +25,7 @@ async function world(route: (u: number) => [number, boolean], clock: () => numbe
   assert.equal(typeof m._luaW_set_hostfns, 'function', 'the setter is exported and reached through the raw exports');
   const L = engine.global.address;
   const hot = hotHostCalls(m, route, clock, (fn, sig) => m.addFunction(fn, sig));
-  m._lua_createtable(L, 0, 2);
-  for (const [name, ptr] of [['route', hot.routeCf], ['now', hot.nowCf]] as const) {
-    m._lua_pushcclosure(L, ptr, 0);
-    const c = m.stringToNewUTF8(name);
-    m._lua_setfield(L, -2, c);
-    m._free(c);
-  }
-  const g = m.stringToNewUTF8('H');
-  m._lua_setglobal(L, g);
-  m._free(g);
+  setGlobalTable(m, L, 'H', [['route', hot.routeCf], ['now', hot.nowCf]], (ptr) => m._lua_pushcclosure(L, ptr, 0));
   m._luaW_set_hostfns(L, hot.routeCf, hot.route, hot.nowCf, hot.now);
   await engine.doString(String.raw`
     hostcall = package.loaded["wippy.native"].hostcall

@@ -39,7 +39,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { luaFactory, loadChunk } from './module.js';
+import { luaFactory, loadChunk, setGlobalTable } from './module.js';
 import { createEngineRaw } from './rawexports.js';
 import { hostInt, hotHostCalls } from './hostfns.js';
 import { getRandomValues } from 'node:crypto';
@@ -406,16 +406,7 @@ export class LuaKernel {
       // json, yaml, base64, uuid, hash (src/lua/host-stdlib.ts)
       ...stdlibHost(m).map(([name, fn]) => this.def(name, fn)),
     ];
-    m._lua_createtable(L0, 0, fns.length);
-    for (const [name, ptr] of fns) {
-      m._lua_pushcclosure(L0, ptr, 0);
-      const cname = m.stringToNewUTF8(name);
-      m._lua_setfield(L0, -2, cname);
-      m._free(cname);
-    }
-    const g = m.stringToNewUTF8('__H');
-    m._lua_setglobal(L0, g);
-    m._free(g);
+    setGlobalTable(m, L0, '__H', fns, (ptr) => m._lua_pushcclosure(L0, ptr, 0));
     // The hot ones again for our C (lsend.c's remote send, lsched.c's clock after every resume),
     // as plain wasm functions: one crossing each (native/lua/lhostfn.c has the protocol). Our
     // module only: wasmoon's has no setter, and without raw exports (WIPPY_RAW_EXPORTS=0) the
@@ -431,18 +422,8 @@ export class LuaKernel {
   }
 
   private setGlobalTable(name: string, fields: Record<string, string | Uint8Array>): void {
-    const m = this.m;
-    const L = this.L;
-    m._lua_createtable(L, 0, Object.keys(fields).length);
-    for (const [k, v] of Object.entries(fields)) {
-      this.pushBytes(L, typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
-      const ck = m.stringToNewUTF8(k);
-      m._lua_setfield(L, -2, ck);
-      m._free(ck);
-    }
-    const cn = m.stringToNewUTF8(name);
-    m._lua_setglobal(L, cn);
-    m._free(cn);
+    setGlobalTable(this.m, this.L, name, Object.entries(fields),
+      (v) => this.pushBytes(this.L, typeof v === 'string' ? Buffer.from(v, 'utf8') : v));
   }
 
   private runChunk(src: string, name: string): void {
