@@ -91,7 +91,8 @@ SRCS=()
 for f in $CORE; do SRCS+=("$WORK/src/$f.c"); done
 for f in "$ROOT"/native/lua/*.c "$ROOT"/native/lua/*.S; do SRCS+=("$f"); done
 
-# What wasmoon's JS calls (its glue looks every export up by name).
+# What wasmoon's JS calls (its glue looks every export up by name), and ours: luaW_set_hostfns
+# (native/lua/lhostfn.c; src/lua/engine.ts calls it through rawexports.ts).
 EXPORTS=(lua_checkstack lua_xmove lua_atpanic lua_version lua_absindex lua_gettop lua_settop
   lua_closeslot lua_rotate lua_copy lua_pushvalue lua_type lua_typename lua_iscfunction
   lua_isinteger lua_isnumber lua_isstring lua_isuserdata lua_rawequal lua_arith lua_compare
@@ -116,7 +117,8 @@ EXPORTS=(lua_checkstack lua_xmove lua_atpanic lua_version lua_absindex lua_getto
   lua_resume luaopen_debug lua_gethookmask lua_gethook lua_gethookcount lua_getlocal lua_sethook
   lua_setlocal lua_setcstacklimit malloc luaL_openlibs luaopen_package luaopen_table luaopen_io
   luaopen_os luaopen_string luaopen_math luaopen_utf8 lua_close setThrew emscripten_stack_init
-  emscripten_stack_get_free emscripten_stack_get_base emscripten_stack_get_end)
+  emscripten_stack_get_free emscripten_stack_get_base emscripten_stack_get_end
+  luaW_set_hostfns)
 EXP=$(printf '"_%s",' "${EXPORTS[@]}"); EXP="[${EXP%,}]"
 
 CFLAGS=(-O3 -flto -std=gnu99 -Wall -Wextra -mbulk-memory -mexception-handling -DLUA_USE_WASM_THROW -I"$WORK/src" -I"$ROOT/native/lua")

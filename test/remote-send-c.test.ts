@@ -7,11 +7,12 @@
 // other host that was sent to while alive and has since exited, a named destination while it
 // lives). Each
 // sender records every send's result; the receiver records, per sender and channel, every value in
-// the order it arrived. The three runs must give the same records.
+// the order it arrived. The runs must give the same records: the three paths, and our module's C
+// send with H.route called through the Lua API instead of in one crossing (native/lua/lhostfn.c).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { scenarioRuntime, main, REPORT_OR_EXIT, type Scenario } from './helpers/lua-runtime.js';
-import { LUA_PATHS as PATHS, onPath } from './helpers/lua-paths.js';
+import { LUA_PATHS, onPath, type LuaPath } from './helpers/lua-paths.js';
 
 const SHOW = String.raw`
 local function show(v)
@@ -169,6 +170,11 @@ const scenarios: Scenario[] = [
     return table.concat(results, "\\n") .. "\\n--\\n" .. report`) },
 ];
 
+// and the C send with H.route through the Lua API (no raw exports: the setter of
+// native/lua/lhostfn.c is not reached), against the C send's route in one crossing
+const PATHS: LuaPath[] = [...LUA_PATHS,
+  { name: 'C, H.route through the Lua API', env: { WIPPY_LUA: undefined, WIPPY_CSCHED: undefined, WIPPY_RAW_EXPORTS: '0' } }];
+
 /** Per seed and placement, each path's records. */
 const records = new Map<string, string[]>();
 const PLACES = [['test:other', 'across hosts'], ['test:processes', 'one two-worker host']] as const;
@@ -197,7 +203,7 @@ for (const path of PATHS) {
   });
 }
 
-test('the three paths give the same sends\' results and the same arrivals, in order', () => {
+test('the four paths give the same sends\' results and the same arrivals, in order', () => {
   assert.equal(records.size, SEEDS.length * PLACES.length);
   for (const [key, list] of records) {
     assert.equal(list.length, PATHS.length, key);

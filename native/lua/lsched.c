@@ -38,7 +38,7 @@
 ** What it may call: lua_resume on a process thread (from the calling thread, as coroutine.resume
 ** and lmsg.c's resume do, so the yield fast path and the count hook behave as with them), the
 ** Lua hooks it reads from the upvalues (thread_failed, thread_done, do_upgrade, deadlock,
-** after_resume, ready, run_timers) and H.now.
+** after_resume, ready, run_timers) and H.now (the host's own in one crossing: lhostfn.c).
 **
 ** Session 13 (docs/design/native-core.md, "Session 13, second wave: the run loop"): the head
 ** plain_next read is the one the loop takes (no second read), the hooks thread_done and
@@ -57,6 +57,7 @@
 #include "lauxlib.h"
 
 #include "lprobe.h"
+#include "lhostfn.h"
 
 /* the locals of sched.lua the loop reads or writes, by name (probe's upvalues) */
 #define UPVALS(X) \
@@ -72,6 +73,7 @@
 typedef struct Sched {
   UPVALS(PROBE_UV_FIELD)
   KEYS(PROBE_KEY_FIELD)
+  const LuaWHostFns *hf;  /* the state's direct host calls (lhostfn.c), or NULL */
 } Sched;
 
 #define UV_ENTRY(name) PROBE_ENTRY(Sched, u_, name)
@@ -271,6 +273,7 @@ static int run (lua_State *L) {
   lua_settop(L, 0);
   do {
     TValue v, nilv, now, d, p, H;
+    lua_Number x;
     lua_Integer budget;
     setnilvalue(&nilv);
     if (k == 2) {  /* the first iteration, or start_slot ran: the head as it is now */
@@ -291,9 +294,15 @@ static int run (lua_State *L) {
     /* the clock after every resume: it ends the step, and charges the resume's time */
     setobj(L, &H, V(H));
     getf(L, &H, S->k_now, &v);
-    push(L, &v);
-    lua_call(L, 0, 1);
-    setobj(L, &now, s2v(L->top - 1));  /* index 2: anchored (a number) */
+    if (luaW_now_direct(S->hf, &v, &x)) {  /* the host's own: one crossing */
+      setfltvalue(&now, x);
+      push(L, &now);  /* index 2, as the call's result would be */
+    }
+    else {
+      push(L, &v);
+      lua_call(L, 0, 1);
+      setobj(L, &now, s2v(L->top - 1));  /* index 2: anchored (a number) */
+    }
     if (ttisnil(&p)) {  /* not resumed (dead, or its process gone): the Lua's reads */
       getf(L, &T, S->k_proc, &p);
     }
@@ -317,7 +326,8 @@ static int run (lua_State *L) {
 
 /* runner(probe) -> run: probe is a Lua closure whose upvalues include every name of UPVALS */
 static int runner (lua_State *L) {
-  PROBE_NEW(L, 1, 1, Sched, run, "runner");
+  Sched *S = PROBE_NEW(L, 1, 1, Sched, run, "runner");
+  S->hf = luaW_hostfns(L);
   return 1;
 }
 

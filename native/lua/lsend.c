@@ -46,7 +46,8 @@
 ** sender the stream's bound: docs/design/scheduler.md, session 10.
 **
 ** What it may call: the codec's copy (tables, userdata, functions, threads), luaW_deliver_at,
-** the Lua send and send_tail, H.route, encode_frame_out, end_step, and metamethods.
+** the Lua send and send_tail, H.route (the host's own in one crossing: lhostfn.c), encode_frame_out,
+** end_step, and metamethods.
 ** On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua send runs;
 ** test/native-send.test.ts runs both on the same cases, test/remote-send-c.test.ts the sends to
 ** other workers on the three paths.
@@ -54,6 +55,7 @@
 #include "lprobe.h"
 #include "ldeliver.h"
 #include "lstep.h"
+#include "lhostfn.h"
 
 #define UPVALS(X) \
   X(run) X(procs) X(copy) X(strict) X(SEND_BUDGET) X(YIELD_AFTER) X(send_tail) X(send)
@@ -73,6 +75,7 @@ typedef struct Send {
   Deliv *D;
   LuaWOutbox *ob;  /* the outbox that V(outbox) held when bound (NULL: not one) */
   int remote;  /* the remote case is ours (RUPVALS bound) */
+  const LuaWHostFns *hf;  /* the state's direct host calls (lhostfn.c), or NULL */
 } Send;
 
 #define UV_ENTRY(name) PROBE_ENTRY(Send, u_, name)
@@ -114,15 +117,20 @@ static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topi
                    const TValue *v) {
   TValue uniq, x, owner, host;
   lua_Integer tid;
-  int past;
+  int past, alive;
   getv(L, V(remote_uniq), dest, &uniq);
   if (l_isfalse(&uniq)) return 0;  /* resolve's or locate's parse, a name, another node: the Lua */
   getf(L, V(H), K(route), &x);
-  push(L, &x);
-  push(L, &uniq);
-  lua_call(L, 1, 2);  /* 5, 6: tid, alive */
-  if (l_isfalse(s2v(L->top - 1)) || !ttisinteger(s2v(L->top - 2))) return 0;
-  tid = ivalue(s2v(L->top - 2));
+  if (luaW_route_direct(S->hf, &x, &uniq, &tid, &alive)) {  /* the host's own: one crossing */
+    if (!alive) return 0;
+  }
+  else {
+    push(L, &x);
+    push(L, &uniq);
+    lua_call(L, 1, 2);  /* 5, 6: tid, alive */
+    if (l_isfalse(s2v(L->top - 1)) || !ttisinteger(s2v(L->top - 2))) return 0;
+    tid = ivalue(s2v(L->top - 2));
+  }
   if (tid <= 0) return 0;  /* NotFound (the Lua's error) */
   geti(L, V(host_of_tid), tid, &owner);
   getv(L, V(remote_host), dest, &host);
@@ -259,6 +267,7 @@ static int sender (lua_State *L) {
     luaW_probe_bind(L, 3, S, ruv_entries, PROBE_COUNT(ruv_entries));
     luaW_probe_check(L, S, ruv_entries, PROBE_COUNT(ruv_entries), "sender");
     S->remote = 1;
+    S->hf = luaW_hostfns(L);
     push(L, S->u_outbox->v);
     S->ob = (LuaWOutbox *)luaL_testudata(L, -1, "wippy.outbox");
     lua_pop(L, 1);

@@ -52,6 +52,7 @@ int luaW_open_spawn (lua_State *L);  /* lspawn.c: pushes { exiter } */
 int luaW_open_event (lua_State *L);  /* levent.c: pushes eventer */
 int luaW_open_env (lua_State *L);  /* lenv.c: pushes envmaker */
 void luaW_alloc_install (lua_State *L);  /* lalloc.c: small blocks from pages, as L's allocator */
+int luaW_hostcall (lua_State *L);  /* lhostfn.c: hostcall, for tests */
 
 static int luaopen_wippy_native (lua_State *L) {
   lua_createtable(L, 0, 4);
@@ -81,6 +82,8 @@ static int luaopen_wippy_native (lua_State *L) {
   lua_setfield(L, -2, "eventer");
   luaW_open_env(L);
   lua_setfield(L, -2, "envmaker");
+  lua_pushcfunction(L, luaW_hostcall);
+  lua_setfield(L, -2, "hostcall");
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "version");
   return 1;

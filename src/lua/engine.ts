@@ -39,8 +39,9 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { luaFactory, loadChunk } from './module.js';
+import { luaFactory, loadChunk, setGlobalTable } from './module.js';
 import { createEngineRaw } from './rawexports.js';
+import { hostInt, hotHostCalls } from './hostfns.js';
 import { getRandomValues } from 'node:crypto';
 import { stdlibHost } from './host-stdlib.js';
 
@@ -48,12 +49,6 @@ const KERNEL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'kernel');
 const LIB_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lib');
 const LUA_TNIL = 0;
 const LUA_MULTRET = -1;
-/**
- * BigInt(i - 1) for i in [0, 257]: what lua_pushinteger takes (an i64 reaches wasm as a BigInt),
- * made once for the small integers host calls push on hot paths (thread ids, -1), so a push
- * allocates nothing.
- */
-const SMALL_INTS: readonly bigint[] = Array.from({ length: 258 }, (_, i) => BigInt(i - 1));
 /**
  * The global `performance`, read once: on Node 24 the global is an accessor, so each
  * `performance.now()` runs its getter first (~100 against ~40 ns a call, measured in a loop; Node 20
@@ -294,16 +289,9 @@ export class LuaKernel {
     m._free(p);
   }
 
-  /**
-   * An integer argument of a host call (a PID slot, a thread id, a count). Read as a double:
-   * lua_tointegerx returns an i64, which reaches JS as a BigInt, one heap allocation per
-   * argument (5 per job on a worker: load_add twice, dead, post, route; route and post on every
-   * cross-worker message). A value that is not a safe integer (a float, a huge integer) takes the
-   * integer path, so the result is lua_tointegerx's.
-   */
+  /** An integer argument of a host call (hostfns.ts hostInt says how it is read). */
   private int(L: number, idx: number): number {
-    const n = this.m._lua_tonumberx(L, idx, 0);
-    return Number.isSafeInteger(n) ? n : Number(this.m._lua_tointegerx(L, idx, 0));
+    return hostInt(this.m, L, idx);
   }
 
   private num(L: number, idx: number): number {
@@ -311,9 +299,7 @@ export class LuaKernel {
   }
 
   private def(name: string, fn: (L: number) => number): [string, number] {
-    const ptr = this.m.addFunction(fn, 'ii');
-    this.fnPtrs.push(ptr);
-    return [name, ptr];
+    return [name, this.direct(fn, 'ii')];
   }
 
   private installHost(host: KernelHost): void {
@@ -322,10 +308,11 @@ export class LuaKernel {
     this.postOut = postRange !== undefined ? postRange : (to, heap, start, end) => host.post(to, heap.subarray(start, end));
     const L0 = this.L;
     const origin = performance.timeOrigin;
+    // the hot ones in two forms: Lua-facing and direct (hostfns.ts)
+    const hot = hotHostCalls(m, (u) => host.route(u), host.now === undefined ? () => perf.now() : () => host.now!(),
+      (fn, sig) => this.direct(fn, sig));
     const fns: Array<[string, number]> = [
-      this.def('now', host.now === undefined
-        ? (L) => { m._lua_pushnumber(L, perf.now()); return 1; }
-        : (L) => { m._lua_pushnumber(L, host.now!()); return 1; }),
+      ['now', hot.nowCf],
       this.def('wall', (L) => {
         m._lua_pushinteger(L, BigInt(Math.round((origin + perf.now()) * 1e6)));
         return 1;
@@ -366,15 +353,7 @@ export class LuaKernel {
         return 1;
       }),
       this.def('dead', (L) => { host.pidDead(this.int(L, 1)); return 0; }),
-      this.def('route', (L) => {
-        // On every cross-worker send: no allocation (the host returns a reused pair; thread ids
-        // are small, so their BigInts are made once, SMALL_INTS)
-        const r = host.route(this.int(L, 1));
-        const tid = r[0];
-        m._lua_pushinteger(L, tid >= -1 && tid < SMALL_INTS.length - 1 ? SMALL_INTS[tid + 1] : BigInt(tid));
-        m._lua_pushboolean(L, r[1] ? 1 : 0);
-        return 2;
-      }),
+      ['route', hot.routeCf],
       this.def('set_runner', (L) => { host.setRunner(this.int(L, 1)); return 0; }),
       this.def('dies_with', (L) => {
         m._lua_pushboolean(L, host.diesWith(this.int(L, 1), this.int(L, 2)) ? 1 : 0);
@@ -427,31 +406,24 @@ export class LuaKernel {
       // json, yaml, base64, uuid, hash (src/lua/host-stdlib.ts)
       ...stdlibHost(m).map(([name, fn]) => this.def(name, fn)),
     ];
-    m._lua_createtable(L0, 0, fns.length);
-    for (const [name, ptr] of fns) {
-      m._lua_pushcclosure(L0, ptr, 0);
-      const cname = m.stringToNewUTF8(name);
-      m._lua_setfield(L0, -2, cname);
-      m._free(cname);
-    }
-    const g = m.stringToNewUTF8('__H');
-    m._lua_setglobal(L0, g);
-    m._free(g);
+    setGlobalTable(m, L0, '__H', fns, (ptr) => m._lua_pushcclosure(L0, ptr, 0));
+    // The hot ones again for our C (lsend.c's remote send, lsched.c's clock after every resume),
+    // as plain wasm functions: one crossing each (native/lua/lhostfn.c has the protocol). Our
+    // module only: wasmoon's has no setter, and without raw exports (WIPPY_RAW_EXPORTS=0) the
+    // glue does not show it; the C then calls H.route and H.now through the Lua API as before.
+    if (typeof m._luaW_set_hostfns === 'function') m._luaW_set_hostfns(L0, hot.routeCf, hot.route, hot.nowCf, hot.now);
+  }
+
+  /** A host function in the wasm table, kept for the state's life (sig: addFunction's letters). */
+  private direct(fn: (...args: number[]) => number, sig: string): number {
+    const ptr = this.m.addFunction(fn, sig);
+    this.fnPtrs.push(ptr);
+    return ptr;
   }
 
   private setGlobalTable(name: string, fields: Record<string, string | Uint8Array>): void {
-    const m = this.m;
-    const L = this.L;
-    m._lua_createtable(L, 0, Object.keys(fields).length);
-    for (const [k, v] of Object.entries(fields)) {
-      this.pushBytes(L, typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
-      const ck = m.stringToNewUTF8(k);
-      m._lua_setfield(L, -2, ck);
-      m._free(ck);
-    }
-    const cn = m.stringToNewUTF8(name);
-    m._lua_setglobal(L, cn);
-    m._free(cn);
+    setGlobalTable(this.m, this.L, name, Object.entries(fields),
+      (v) => this.pushBytes(this.L, typeof v === 'string' ? Buffer.from(v, 'utf8') : v));
   }
 
   private runChunk(src: string, name: string): void {

@@ -60,3 +60,21 @@ export function loadChunk(m: any, L: number, src: string, name: string): number 
   m._free(cname);
   return st;
 }
+
+/**
+ * Global `name` of state L (raw exports `m`): a table of `fields`, each value pushed by
+ * `push(value)` (a host function, a byte string).
+ */
+export function setGlobalTable<V>(m: any, L: number, name: string, fields: ReadonlyArray<readonly [string, V]>,
+  push: (v: V) => void): void {
+  m._lua_createtable(L, 0, fields.length);
+  for (const [k, v] of fields) {
+    push(v);
+    const ck = m.stringToNewUTF8(k);
+    m._lua_setfield(L, -2, ck);
+    m._free(ck);
+  }
+  const cn = m.stringToNewUTF8(name);
+  m._lua_setglobal(L, cn);
+  m._free(cn);
+}

@@ -64,7 +64,8 @@ function unhook(): void {
 function unwrapped(m: any, inst: WebAssembly.Instance): any {
   const fast = Object.create(m);
   for (const [name, v] of Object.entries(inst.exports)) {
-    if (typeof v === 'function' && typeof m[`_${name}`] === 'function') fast[`_${name}`] = v;
+    // (and our own luaW_ exports, which the glue does not know: native/lua/lhostfn.c's setter)
+    if (typeof v === 'function' && (typeof m[`_${name}`] === 'function' || name.startsWith('luaW_'))) fast[`_${name}`] = v;
   }
   return fast;
 }

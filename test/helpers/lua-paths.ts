@@ -17,7 +17,8 @@ function setEnv(env: Record<string, string | undefined>): void {
 
 /** start() (a runtime's creation) under path's variables, which are restored after it. */
 export async function onPath<T>(path: LuaPath, start: () => Promise<T>): Promise<T> {
-  const saved = { WIPPY_LUA: process.env.WIPPY_LUA, WIPPY_CSCHED: process.env.WIPPY_CSCHED };
+  const saved: Record<string, string | undefined> = { WIPPY_LUA: process.env.WIPPY_LUA, WIPPY_CSCHED: process.env.WIPPY_CSCHED };
+  for (const k of Object.keys(path.env)) saved[k] = process.env[k];
   setEnv(path.env);
   try { return await start(); } finally { setEnv(saved); }
 }
