@@ -177,8 +177,8 @@ Ev *luaW_arrive_event_of (const TValue *f) {
 }
 
 /* take_event's steps (see the top) for the state sv, reachable from the stack; pushes the queue
-** (anchored) and then the event */
-static void take_at (lua_State *L, Ev *E, const TValue *sv) {
+** (anchored) and then the event (levent.h: lrecv.c's receive calls it directly) */
+void luaW_take_event_at (lua_State *L, Ev *E, const TValue *sv) {
   TValue s, P, q, x, one, ev, nilv, tv;
   lua_Integer h;
   luaL_checkstack(L, 4, "take_event");
@@ -217,17 +217,13 @@ static void take_at (lua_State *L, Ev *E, const TValue *sv) {
 static int take (lua_State *L) {
   Ev *E = (Ev *)lua_touserdata(L, lua_upvalueindex(1));
   lua_settop(L, 1);
-  take_at(L, E, s2v(L->ci->func + 1));
+  luaW_take_event_at(L, E, s2v(L->ci->func + 1));
   return 1;
 }
 
 Ev *luaW_take_event_of (const TValue *f) {
   if (!ttisCclosure(f) || clCvalue(f)->f != take) return NULL;
   return (Ev *)getudatamem(uvalue(&clCvalue(f)->upvalue[0]));
-}
-
-void luaW_take_event_at (lua_State *L, Ev *E, const TValue *s) {
-  take_at(L, E, s);
 }
 
 /* eventer(deliver, ev_probe) -> arrive, take: deliver is ldeliver.c's C deliver closure, ev_probe

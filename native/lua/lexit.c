@@ -38,9 +38,9 @@
 ** give_co, arrive); docs/design/native-core.md, "The cost of a spawn", session 10. Session 13
 ** ("the exit side"): the case's reads of keys a fresh record lacks (results, execs, exit_err,
 ** finalized, home, on_exit, and the sets subs, names, links, monitoring that read as the shared
-** NONE) go through P's defaults found once (ldefaults.h), NONE answers without upto2's call
-** (nokeys), and the event and its result are copies made by luaW_shape_make (lshape.h): the
-** exit's share of the worker fell from ~24% to ~20% in the steady-state profile.
+** NONE) go through P's defaults found once (ldefaults.h), NONE answers without next's walk
+** (upto2's first check), and the event and its result are copies made by luaW_shape_make
+** (lshape.h): the exit's share of the worker fell from ~24% to ~20% in the steady-state profile.
 **
 ** What it may call: arrive_event (levent.c's, or the Lua's), the Lua post_jx, the host's dead, wall and load_add, and
 ** metamethods. On
@@ -77,13 +77,6 @@ static const ProbeEntry key_entries[] = { XKEYS(KEY_ENTRY) };
 
 #define V(name) (X->u_##name->v)
 #define K(name) (X->k_##name)
-
-/* upto2(t) when a set is no table, or has keys: a table with neither part (the shared empty set
-** NONE: subs, names, links and monitoring at every exit) answers 0 here, without upto2's call */
-LF_INLINE int nokeys (lua_State *L, const TValue *t) {
-  if (ttistable(t) && isdummy(hvalue(t)) && hvalue(t)->alimit == 0) return 0;
-  return upto2(L, t, NULL);
-}
 
 /* the EXIT event key by key: pushes { kind = EXIT, from = pid, at = at, result = res }; *ev: it */
 static void ev_steps (lua_State *L, Exit *X, const TValue *pid, const TValue *at, const TValue *res,
@@ -144,10 +137,10 @@ static int thread_done (lua_State *L) {
     getfd(L, &W, DW, K(alive), &x); if (l_isfalse(&x)) goto lua;
     getfd(L, &W, DW, K(heard), &x); if (!l_isfalse(&x)) goto lua;
   }
-  getfd(L, &P, D, K(subs), &x); if (nokeys(L, &x) != 0) goto lua;
-  getfd(L, &P, D, K(names), &x); if (nokeys(L, &x) != 0) goto lua;
-  getfd(L, &P, D, K(links), &x); if (nokeys(L, &x) != 0) goto lua;
-  getfd(L, &P, D, K(monitoring), &x); if (nokeys(L, &x) != 0) goto lua;
+  getfd(L, &P, D, K(subs), &x); if (upto2(L, &x, NULL) != 0) goto lua;
+  getfd(L, &P, D, K(names), &x); if (upto2(L, &x, NULL) != 0) goto lua;
+  getfd(L, &P, D, K(links), &x); if (upto2(L, &x, NULL) != 0) goto lua;
+  getfd(L, &P, D, K(monitoring), &x); if (upto2(L, &x, NULL) != 0) goto lua;
   if (nw == 1) push(L, &W); else lua_pushnil(L);  /* 4: anchored */
   push(L, &P);  /* 5: anchored */
   /* thread_done: P.nthreads = P.nthreads - 1 (the main thread is not in P.threads) */

@@ -118,8 +118,11 @@ LF_INLINE void setf (lua_State *L, const TValue *t, TString *k, TValue *v) {
   if (ttistable(t)) {
     slot = lf_getshortstr(hvalue(t), k);
     if (!isempty(slot)) { luaV_finishfastset(L, t, slot, v); return; }
-    if (hvalue(t)->metatable == NULL) {  /* no __newindex: luaV_finishset's steps, inline */
-      Table *h = hvalue(t);
+    Table *h = hvalue(t);
+    /* no __newindex (no metatable, or one without it: fasttm's cached absence): luaV_finishset's
+    ** steps, inline; among them a key held with a nil value (a process record's reserved keys,
+    ** lspawn.c luaW_sp_proc) stored in place */
+    if (h->metatable == NULL || fasttm(L, h->metatable, TM_NEWINDEX) == NULL) {
       /* a nil under an empty slot changes nothing (luaH_newkey inserts no nil) */
       if (ttisnil(v)) return;
       if (!isabstkey(slot)) {  /* the key is there with a nil value: luaH_finishset's store */

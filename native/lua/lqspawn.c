@@ -265,10 +265,10 @@ int luaW_sp_tstart (lua_State *L) {
   luaW_sp_add(L, S, &Q, &pid);
   setbtvalue(&tr);
   setv(L, V(validated), &id, &tr);
-  if (!l_isfalse(&watcher)) luaW_sp_setf(L, &Q, K(watchers), &watcher);
+  if (!l_isfalse(&watcher)) setf(L, &Q, K(watchers), &watcher);
   if (!l_isfalse(&link)) luaW_sp_newset(L, &Q, K(links), &link);
   luaW_sp_thread(L, S, &Q, &co, 1, &main, NULL, &T);
-  luaW_sp_setf(L, &Q, K(main), &T);
+  setf(L, &Q, K(main), &T);
   return 0;
 lua:  /* start_flat(t), or frame_sp(t) for a job */
   lua_settop(L, T_REC);

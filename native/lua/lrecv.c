@@ -108,7 +108,7 @@ static int receive (lua_State *L) {
   Recv *R = (Recv *)lua_touserdata(L, lua_upvalueindex(1));
   int nargs = lua_gettop(L);
   TValue s, q, x, T;
-  Table *D;
+  Table *dft;
   luaL_checkstack(L, nargs + 16, "receive");
   if (nargs == 0) lua_pushnil(L);
   luaW_chan_state(L, V(CH), s2v(L->ci->func + 1), &s);
@@ -116,9 +116,9 @@ static int receive (lua_State *L) {
   push(L, &s);  /* nargs + 1 (or 2): anchored */
   /* s's defaults (a subscription kind's: ldefaults.h), found once for the reads up to the first
   ** step that may run something (a take, a refill, a hook) */
-  D = defaults_of(L, &s);
-  if (nonempty(L, R, &s, D, K(sendq), &q)) goto lua;  /* a sender waits: take's Lua */
-  if (nonempty(L, R, &s, D, K(buf), &q)) {  /* take: the buffered value */
+  dft = defaults_of(L, &s);
+  if (nonempty(L, R, &s, dft, K(sendq), &q)) goto lua;  /* a sender waits: take's Lua */
+  if (nonempty(L, R, &s, dft, K(buf), &q)) {  /* take: the buffered value */
     TValue h, nilv;
     getf(L, &q, K(h), &h);
     if (!ttisinteger(&h)) luaL_error(L, "kernel: a queue's head is not an integer");
@@ -148,16 +148,16 @@ static int receive (lua_State *L) {
     }
     return done(L, R);
   }
-  getfd(L, &s, D, K(bq), &x);
+  getfd(L, &s, dft, K(bq), &x);
   if (!l_isfalse(&x) && !raweq(&x, V(EMPTYQ))) {  /* a subscription's backlog (only such a state has one) */
     TValue h, t;
     getf(L, &x, K(t), &t);
     getf(L, &x, K(h), &h);
     if (le(L, &h, &t)) {
-      getfd(L, &s, D, K(backlog), &x);
+      getfd(L, &s, dft, K(backlog), &x);
       if (!l_isfalse(&x)) {
         Ev *E;
-        getfd(L, &s, D, K(take_backlog), &x);
+        getfd(L, &s, dft, K(take_backlog), &x);
         /* the events kind's hook, levent.c's take: called here, no call through Lua (session 13) */
         if ((E = luaW_take_event_of(&x)) != NULL) luaW_take_event_at(L, E, &s);
         else {

@@ -64,17 +64,6 @@ static inline void luaW_shape_init (lua_State *L, Shape *sh, int anchor, TString
   lua_rawset(L, anchor);
 }
 
-/* pushes a copy of sh's template (see the top) and returns it; the caller writes its varying values
-** (luaW_shape_set) before anything that may run a collector step, then calls luaC_checkGC.
-** Session 13: the two parts allocated at the template's sizes and filled by the copy at once
-** (`lua_createtable`'s luaH_resize, used before, first cleared every node and slot, swapped hash
-** parts and walked the dummy node for keys to reinsert: ~1/3 of a record's making).
-** The table is consistent at each point where an allocation may raise or run an emergency
-** collection (luaM_ fails only after luaC_fullgc): no parts; then its hash part, already copied
-** (every key and value the template's, alive while it is); then its array part, copied. The
-** result is the table luaH_resize and the copy made: the same sizes (lsizenode, alimit as the
-** real size, as luaH_new leaves BITRAS clear), nodes, `lastfree` and flags (luaH_new's: no
-** metamethod cached). */
 /* nn nodes from src to dst: node by node for parts up to 8 (24-byte copies the compiler expands to
 ** loads and stores), memcpy beyond. Session 13 (the exit side): a `memory.copy` is a call out of
 ** wasm into the C library's memmove under V8, a third of the making of the EXIT's two tables. */
@@ -90,6 +79,17 @@ static inline void shape_copy_nodes (Node *dst, const Node *src, unsigned int nn
 }
 #undef SHAPE_NODE
 
+/* pushes a copy of sh's template (see the top) and returns it; the caller writes its varying values
+** (luaW_shape_set) before anything that may run a collector step, then calls luaC_checkGC.
+** Session 13: the two parts allocated at the template's sizes and filled by the copy at once
+** (`lua_createtable`'s luaH_resize, used before, first cleared every node and slot, swapped hash
+** parts and walked the dummy node for keys to reinsert: ~1/3 of a record's making).
+** The table is consistent at each point where an allocation may raise or run an emergency
+** collection (luaM_ fails only after luaC_fullgc): no parts; then its hash part, already copied
+** (every key and value the template's, alive while it is); then its array part, copied. The
+** result is the table luaH_resize and the copy made: the same sizes (lsizenode, alimit as the
+** real size, as luaH_new leaves BITRAS clear), nodes, `lastfree` and flags (luaH_new's: no
+** metamethod cached). */
 static inline Table *luaW_shape_make (lua_State *L, const Shape *sh) {
   const Table *s = sh->t;
   unsigned int na = luaH_realasize(s), nn = allocsizenode(s);
@@ -112,10 +112,7 @@ static inline Table *luaW_shape_make (lua_State *L, const Shape *sh) {
   return t;
 }
 
-/* the same (its name before session 13) */
-#define luaW_shape_new luaW_shape_make
-
-/* the i-th varying value of t, a copy of sh's template made by luaW_shape_new */
+/* the i-th varying value of t, a copy of sh's template made by luaW_shape_make */
 #define luaW_shape_set(L, t, sh, i, v) setobj2t(L, gval(gnode(t, (sh)->slot[i])), v)
 
 #endif

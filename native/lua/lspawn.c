@@ -88,23 +88,6 @@ static int spawn_lua (lua_State *L, int nargs) {
   return lua_k(L, LUA_OK, 0);
 }
 
-/* t.k = v (setf), with luaV_finishset's first turn inline for a key held with a nil value (a
-** record's reserved key, see luaW_sp_proc) in a table whose metatable has no __newindex: the
-** store, the TM cache invalidated, luaC_barrierback (luaH_finishset's case of a present key) */
-void luaW_sp_setf (lua_State *L, const TValue *t, TString *k, TValue *v) {
-  if (ttistable(t) && !ttisnil(v)) {
-    Table *h = hvalue(t);
-    const TValue *slot = lf_getshortstr(h, k);
-    if (!isabstkey(slot) && isempty(slot) && fasttm(L, h->metatable, TM_NEWINDEX) == NULL) {
-      setobj2t(L, cast(TValue *, slot), v);
-      invalidateTMcache(h);
-      luaC_barrierback(L, obj2gco(h), v);
-      return;
-    }
-  }
-  setf(L, t, k, v);
-}
-
 /* P[k] = { [v] = true } (a set made with its member) */
 void luaW_sp_newset (lua_State *L, const TValue *P, TString *k, const TValue *v) {
   TValue t, tr;
@@ -112,7 +95,7 @@ void luaW_sp_newset (lua_State *L, const TValue *P, TString *k, const TValue *v)
   sethvalue(L, &t, hvalue(s2v(L->top - 1)));
   setbtvalue(&tr);
   setv(L, &t, v, &tr);
-  luaW_sp_setf(L, P, k, &t);
+  setf(L, P, k, &t);
   lua_pop(L, 1);
 }
 
@@ -203,7 +186,7 @@ static void proc_steps (lua_State *L, Spawn *S, const TValue *pid, const TValue 
 ** The copy also holds, with nil values, the keys that every record of this spawn gets later
 ** (S->rsv: `watchers` for a monitor, `links` for a link, `main`, then the exit's `exit_value`,
 ** `finalized` and `notified`), in the nodes their inserts would take if made in that order, so
-** those writes find their key (luaW_sp_setf, lexit.c's setf) instead of inserting it
+** those writes find their key (lfield.h's setf stores into it) instead of inserting it
 ** (luaH_newkey: the main position, a collision walk, getfreepos). A key with a nil value is an
 ** absent key to every reader: a read is empty and goes to __index as before, rawget gives nil,
 ** next skips it, a rehash does not count or keep it, and the collector may mark it dead
@@ -484,14 +467,14 @@ static int spawn_k (lua_State *L, int status, lua_KContext ctx) {
   /* the caller's PID: its watcher (monitor: the one watcher itself, no set: pids.lua watch) and
   ** link (a set made with its member) */
   getf(L, SLOT(A_P), K(pid), &x);
-  if (S->monitor) luaW_sp_setf(L, &Q, K(watchers), &x);
+  if (S->monitor) setf(L, &Q, K(watchers), &x);
   if (S->link) luaW_sp_newset(L, &Q, K(links), &x);
   /* the main thread, queued: sched.lua's new_thread(Q, main, nil, n, a1, a2) */
   push(L, &main);
   luaW_sp_take_co(L, S, &Q);
   setobj(L, &co, s2v(L->top - 1));  /* anchored */
   luaW_sp_thread(L, S, &Q, &co, n, SLOT(A_1), SLOT(A_2), &T);
-  luaW_sp_setf(L, &Q, K(main), &T);
+  setf(L, &Q, K(main), &T);
   lua_pop(L, 2);
   /* spawn_from: what the caller keeps (adopt's common case) */
   luaW_sp_adopt(L, S, SLOT(A_P), &pid);

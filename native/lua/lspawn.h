@@ -50,7 +50,6 @@ void luaW_sp_take_co (lua_State *L, Spawn *S, const TValue *P);
 void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, int n,
                      const TValue *a1, const TValue *a2, TValue *T);
 void luaW_sp_newset (lua_State *L, const TValue *P, TString *k, const TValue *v);
-void luaW_sp_setf (lua_State *L, const TValue *t, TString *k, TValue *v);
 void luaW_sp_add (lua_State *L, Spawn *S, const TValue *Q, const TValue *pid);
 void luaW_sp_adopt (lua_State *L, Spawn *S, const TValue *P, const TValue *pid);
 /* lqspawn.c: may a spawn be queued in taskq.lua's list in C (room()'s inline case)? a spawn
