@@ -18,7 +18,7 @@
 // worker thread (aggregate throughput); fan-in on N workers spawns its senders from JS with the
 // receiver's PID as an argument, so the runtime places them (the peer rule: 16 beside the
 // receiver, then, on Node 24+ and while two cores are free of other processes' work, the rest
-// spread evenly; all beside otherwise), and "N workers, senders spread" spawns them without it, so round-robin
+// spread one beside for two on each other worker: 34/66 on 2 workers; all beside otherwise), and "N workers, senders spread" spawns them without it, so round-robin
 // spreads them over all workers and the messages from every worker but the receiver's cross
 // threads. BENCH_FANIN_LOCAL=k[,k...] (measurement) replaces fan-in's variants with 2-worker runs
 // that put k% of the senders beside the receiver and the rest on the other worker.
@@ -27,7 +27,7 @@ import {
   withRuntime, runDrivers, cpuSecondsSince, spawnWatched, exitValue, check, spanSeconds, shares, fmtInt, workersLabel, workerCounts,
   withTimeout, waitFor, percentile, sortedNumbers, bellCounts,
 } from './harness.js';
-import { threadCpu } from './threadcpu.js';
+import { threadCpu, threadCpuDelta } from './threadcpu.js';
 
 const RING_SIZE = 1000;
 
@@ -177,10 +177,12 @@ return { main = function() process.listen("stop"):receive() return 0 end }`);
 
 const FANIN_RECEIVER = luaEntry('fanin_receiver', `
 return { main = function(s, m, laps)
+  local lapgo = process.listen("lap")
   local pids = process.listen("pids"):receive()
   local ch = process.listen("m")
-  -- after the senders, the lap mark: a process told "stop" as the timed lap starts (fanIn reads
-  -- each thread's CPU when it exits, splitting the warm lap from the timed one)
+  -- after the senders, the lap mark: a process told "stop" once the untimed laps are received;
+  -- fanIn reads each thread's CPU when its EXIT arrives and answers "lap", and only then does the
+  -- timed lap begin, so the timed CPU window holds the whole timed lap (see fanIn)
   if #pids ~= s + 1 then error("got " .. #pids .. " pids, expected " .. s .. " senders and the lap mark") end
   local mark = pids[s + 1]
   local me = process.pid()
@@ -189,7 +191,10 @@ return { main = function(s, m, laps)
   -- next lap's "go", so the laps never mix.
   local t0, count, sum
   for lap = 1, laps or 1 do
-    if lap == (laps or 1) then must(process.send(mark, "stop", true), nil, "mark") end
+    if lap == (laps or 1) then
+      must(process.send(mark, "stop", true), nil, "mark")
+      lapgo:receive()
+    end
     t0 = now_us()
     for i = 1, s do must(process.send(pids[i], "go", me), nil, "go") end
     count, sum = 0, 0
@@ -318,9 +323,13 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false, localPc
   // session 11: the 2 ÷ 1 worker row read 0.93–1.1 with the same CPU per message on both).
   const senders = ctx.quick ? 100 : 1000;
   const m = ctx.quick ? 4000 : 1000;
-  // Two laps, the first untimed, for the reason ping-pong's warm-up gives (V8 tiers the Lua module
-  // and the workers' JS up in a new runtime's first fraction of a second).
-  const laps = 2;
+  // Three laps, the first two untimed, for the reason ping-pong's warm-up gives (V8 tiers the Lua
+  // module and the workers' JS up in a new runtime's first fraction of a second). Two laps (one
+  // warm) until session 14: on 2 workers V8's helper threads still compiled in the timed lap, 0.05
+  // µs per message of CPU (against 0.01 on 1 worker) that took a core from the receiver's worker;
+  // after two warm laps 0.02 (docs/design/scheduler.md, session 14). BENCH_FANIN_LAPS overrides.
+  const laps = Number(process.env['BENCH_FANIN_LAPS'] ?? 3);
+  check(Number.isInteger(laps) && laps >= 1, `BENCH_FANIN_LAPS must be a whole number ≥ 1, got ${laps}`);
   const local = localPct === undefined ? undefined : Math.round((localPct * senders) / 100);
   const rt = await benchRuntime([FANIN_SENDER, FANIN_RECEIVER, FANIN_ANCHOR], { workers });
   return withRuntime(rt, async (): Promise<Figure[]> => {
@@ -352,12 +361,20 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false, localPc
       const beside = stats.find((w) => w.tid === recvTid)!.processes - 1 - nAnchors / 2;
       check(beside === local && workers === 2, `BENCH_FANIN_LOCAL=${local}: ${beside} senders beside the receiver (${placement.join('/')})`);
     }
-    // The lap mark (the receiver tells it "stop" as the timed lap starts): each thread's CPU is
-    // read when it exits too, a few hundred microseconds into a lap of ~0.3 s.
+    // The lap mark. The receiver tells it "stop" once the untimed laps are received; when its EXIT
+    // arrives every thread's CPU is read, and only then is the receiver told "lap", the start of
+    // the timed lap: the timed CPU window (from that read to the end) holds the whole timed lap.
+    // Until session 14 the receiver told the mark "stop" as it started the timed lap, without
+    // waiting: the EXIT reached the main thread only at the end of the kernel step that ran the
+    // mark (a step ends between resumes, and a receiver with a backlog runs one long resume),
+    // 36–43 ms into a lap of ~140 ms (1 worker, quick counts), so the window missed a quarter of
+    // the lap and the receiver's worker read 0.26–0.29 µs per message where its CPU in the lap
+    // was 0.33 (docs/design/scheduler.md, session 14).
     const mark = await spawnWatched(rt, 'bench:fanin_anchor', MAIN_HOST, []);
     await withTimeout(waitFor(async () => (await alive()) === senders + 2 + nAnchors, 'lap mark'), ctx.timeoutMs, 'fan-in');
-    let cpuMid: NodeJS.CpuUsage | undefined, thMid: Map<string, number> | undefined;
-    const marked = mark.exit.then(() => { cpuMid = process.cpuUsage(); thMid = threadCpu(); });
+    let cpuMid: NodeJS.CpuUsage | undefined, thMid: Map<string, number> | undefined, waitMid: Map<string, number> | undefined;
+    let parksMid = 0;
+    const marked = mark.exit.then(() => { cpuMid = process.cpuUsage(); thMid = threadCpu(); waitMid = threadCpu(1); parksMid = rt.doorbell().parks[recvTid]!; rt.send(recv.pid, 'lap', true); });
     ctx.note(`${fmtInt(senders * m)} messages`);
     const cpu0 = process.cpuUsage();
     const th0 = threadCpu();
@@ -370,7 +387,9 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false, localPc
     const cpuSeconds = cpuSecondsSince(cpu0);
     const cpu1 = process.cpuUsage();
     const th1 = threadCpu();
+    const wait1 = threadCpu(1);
     const bell1 = bellCounts(rt);
+    const parks1 = rt.doorbell().parks[recvTid]!;
     await withTimeout(marked, ctx.timeoutMs, 'fan-in lap mark');
     for (const a of anchors) rt.send(a.pid, 'stop', true);
     await withTimeout(Promise.all(anchors.map((a, i) => exitValue(a, `anchor ${i + 1}`))), ctx.timeoutMs, 'fan-in anchors');
@@ -384,7 +403,7 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false, localPc
       workload: 'fan-in', variant: workers === 1 ? '1 worker' : local !== undefined ? `${workers} workers, ${local} of ${senders} senders beside the receiver`
         : spread ? `${workers} workers, senders spread` : `${workers} workers`, workers,
       figure: 'fan-in to one process', value: want / span, unit: 'messages/s',
-      work: `${fmtInt(senders)} senders × ${fmtInt(m)} messages (after an untimed lap of as many)`, timing: 'Lua clock in the receiver (go sent → last counted)',
+      work: `${fmtInt(senders)} senders × ${fmtInt(m)} messages (after ${laps - 1} untimed lap(s) of as many)`, timing: 'Lua clock in the receiver (go sent → last counted)',
       details: { spanSeconds: span, placement: placement.join('/'), cpuUsPerOp: (cpuSeconds * 1e6) / (want * laps),
         // both laps, per message: CPU µs of each runtime worker (Node 24's thread names, in tid
         // order), of V8's helper threads and of the main thread; doorbell parks and notifies
@@ -393,6 +412,16 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false, localPc
         // the timed lap alone (from the lap mark's exit): the whole process, then every thread by name
         timedCpuUsPerOp: (cpu1.user + cpu1.system - cpuMid!.user - cpuMid!.system) / want,
         timedThreadsUsPerOp: threadsByName(thMid!, th1, want),
+        ...workerSplit(thMid!, th1, want, recvTid, ', timed lap'),
+        'threadCpuUsPerOp:whole process, timed lap': (cpu1.user + cpu1.system - cpuMid!.user - cpuMid!.system) / want,
+        // the receiver's worker's CPU in the timed window ÷ the lap's span: ~1 when it never waits
+        // on its own account (the window is the lap plus the exits after it; a tenant's preemption
+        // lowers it too); undefined where thread names do not tell the workers apart (Node 20)
+        timedReceiverBusy: (threadCpuDelta(thMid!, th1, `${MAIN_HOST}#${recvTid}`) ?? NaN) / span,
+        // and the time it was runnable but had no CPU (other tenants' work) ÷ the span: busy +
+        // waiting ≈ 1 means it was never idle in the lap, so whatever the rest is, it is not a stall
+        timedReceiverParks: parks1 - parksMid,
+        timedReceiverWaiting: (threadCpuDelta(waitMid!, wait1, `${MAIN_HOST}#${recvTid}`) ?? NaN) / span,
         parksPerOp: (bell1.parks - bell0.parks) / (want * laps), wakesPerOp: (bell1.wakes - bell0.wakes) / (want * laps) },
     }];
   });
@@ -411,15 +440,15 @@ function threadsByName(a: Map<string, number>, b: Map<string, number>, ops: numb
   return [...b.keys()].sort().map((n) => `${n} ${d(n).toFixed(3)}`).filter((s) => !s.endsWith(' 0.000')).join(', ');
 }
 
-/** CPU µs per op of the receiver's worker and of the others (bench/ab.ts reads these as rows of their own). */
-function workerSplit(a: Map<string, number>, b: Map<string, number>, ops: number, recvTid: number): Record<string, number> {
+/** CPU µs per op of the receiver's worker and of the others, `which` naming the window (bench/ab.ts reads these as rows of their own). */
+function workerSplit(a: Map<string, number>, b: Map<string, number>, ops: number, recvTid: number, which = ''): Record<string, number> {
   let mine = 0, others = 0;
   for (const n of b.keys()) {
     if (!n.startsWith(`${MAIN_HOST}#`)) continue; // a runtime worker (threadcpu.ts: Node 24's names)
     const us = ((b.get(n) ?? 0) - (a.get(n) ?? 0)) * 1e6 / ops;
     if (Number(n.slice(MAIN_HOST.length + 1)) === recvTid) mine += us; else others += us;
   }
-  return { 'threadCpuUsPerOp:receiver\'s worker': mine, 'threadCpuUsPerOp:other workers': others };
+  return { [`threadCpuUsPerOp:receiver's worker${which}`]: mine, [`threadCpuUsPerOp:other workers${which}`]: others };
 }
 
 /** BENCH_FANIN_LOCAL=k[,k...]: fan-in's variants are 2 workers with k% of the senders beside the receiver (measurement). */

@@ -12,15 +12,19 @@
 // read these figures beside the machine's load (uptime), which decides whether anything spins.
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** Thread name (comm, at most 15 characters) -> CPU seconds so far, summed over same-named threads. */
-export function threadCpu(): Map<string, number> {
+/**
+ * Thread name (comm, at most 15 characters) -> CPU seconds so far, summed over same-named threads.
+ * `field` 1: the seconds spent runnable but waiting for a CPU instead (schedstat's second field:
+ * a thread preempted by other work, where its own CPU time stops while it still has work to do).
+ */
+export function threadCpu(field: 0 | 1 = 0): Map<string, number> {
   const out = new Map<string, number>();
   let tids: string[];
   try { tids = readdirSync('/proc/self/task'); } catch { return out; }
   for (const t of tids) {
     try {
       const name = readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim();
-      const ns = Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+      const ns = Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[field]);
       if (Number.isFinite(ns)) out.set(name, (out.get(name) ?? 0) + ns / 1e9);
     } catch { /* the thread ended between the listing and the read */ }
   }

@@ -195,7 +195,7 @@ test('the peer rule: senders spawned from JS with the receiver\'s PID go to its 
   }
 });
 
-test('the peer rule spreads a fan-in past GROUP_BESIDE senders: half on each worker, every message counted once', async () => {
+test('the peer rule spreads a fan-in past GROUP_BESIDE senders: GROUP_BESIDE beside, the rest on the other worker up to twice that, every message counted once', async () => {
   // The rule spreads only while two cores are free of other processes' work, or when that is not
   // measured (WIPPY_FREE_CORES=0): not measured here, so the placement does not depend on the load.
   // And only on Node 24+ unless WIPPY_SPREAD_GROUPS says otherwise (spawn-place.ts groupBeside):
@@ -223,10 +223,11 @@ test('the peer rule spreads a fan-in past GROUP_BESIDE senders: half on each wor
     const senders = await Promise.all(Array.from({ length: S }, () => start(rt, 'g:sender', [recv.pid, M])));
     const st = await until(rt, (s) => s.reduce((a, w) => a + w.processes, 0) === S + 1, 'the senders');
     const home = rt.where(recv.pid).runs;
+    // (S = 40: 16 beside, then the other worker until it holds BESIDE_WEIGHT × 16 = 32: 24 there)
     assert.deepEqual(st.map((w) => [w.tid === home, w.processes]).sort(),
-      [[false, S / 2], [true, 1 + S / 2]], 'GROUP_BESIDE beside the receiver, as many on the other worker, then in turn');
+      [[false, S - GROUP_BESIDE], [true, 1 + GROUP_BESIDE]], 'GROUP_BESIDE beside the receiver, the rest on the other worker');
     const mine = senders.filter((x) => rt.where(x.pid).runs === home).length;
-    assert.equal(mine, S / 2);
+    assert.equal(mine, GROUP_BESIDE);
     rt.send(recv.pid, 'pids', senders.map((x) => x.pid));
     assert.equal(await recv.exit, S * (M * (M + 1)) / 2);
     assert.deepEqual(await Promise.all(senders.map((x) => x.exit)), senders.map(() => M));

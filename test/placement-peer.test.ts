@@ -6,7 +6,7 @@
 // set; end to end (placement and frames crossing) in test/placement-groups.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GROUP_BESIDE, SPREAD_CORES, groupBeside, namedPeer, peerWorker, placeNear, type SpawnPlaceView } from '../src/runtime/spawn-place.js';
+import { BESIDE_WEIGHT, GROUP_BESIDE, SPREAD_CORES, groupBeside, namedPeer, peerWorker, placeNear, type SpawnPlaceView } from '../src/runtime/spawn-place.js';
 import { PeerGroups } from '../src/runtime/peer-groups.js';
 import { formatPid } from '../src/runtime/pid.js';
 
@@ -85,14 +85,18 @@ test('a saturated worker (the backlog mark of spawns waiting) or a dead one: rou
   assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, { down: [2] })), -1);
 });
 
-test('a group spreads past GROUP_BESIDE members beside its peer: to the worker holding the fewest, the peer\'s among equals', () => {
+test('a group spreads past GROUP_BESIDE members beside its peer: to the worker holding the fewest, those beside counted BESIDE_WEIGHT times, the peer\'s among equals', () => {
   const pid = formatPid(HOST, 7);
   const m = (a: number, b: number) => ({ members: { 7: { 2: a, 1: b } } });
+  const W = BESIDE_WEIGHT;
+  assert.equal(W, 2);
   assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE - 1, 0))), 2, 'under the size: beside');
   assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE, 0))), 1, 'at the size: the other worker');
-  assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE, GROUP_BESIDE - 1))), 1);
-  assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE, GROUP_BESIDE))), 2, 'equal: the peer\'s worker');
-  assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE + 1, GROUP_BESIDE))), 1);
+  assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE, GROUP_BESIDE))), 1, 'as many away as beside: still away');
+  assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE, W * GROUP_BESIDE - 1))), 1);
+  assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE, W * GROUP_BESIDE))), 2, 'equal weighed: the peer\'s worker');
+  assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE + 1, W * GROUP_BESIDE))), 1);
+  assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE + 1, W * GROUP_BESIDE + 2))), 2);
   assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, { members: { 8: { 2: 99 } } })), 2, 'another peer\'s group does not count');
   const three = { members: { 7: { 2: 20, 1: 5, 3: 4 } } };
   assert.equal(peerWorker([pid], HOST, [1, 2, 3], view({ 7: 2 }, three)), 3, 'the fewest of three');
@@ -114,17 +118,24 @@ test('a group spreads only while SPREAD_CORES cores are free of other processes 
   assert.equal(peerWorker([pid], HOST, [1, 2], under), 2, 'under the group size the free cores do not matter');
 });
 
-test('placements, spawn by spawn: fan-in of 100 halves; a group of GROUP_BESIDE, pairs and a chain stay whole', () => {
+test('placements, spawn by spawn: fan-in of 100 splits 34/66; a group of GROUP_BESIDE, pairs and a chain stay whole', () => {
   const tids = [1, 2];
   // the receiver (uniq 7) on worker 2; 100 senders name it
   let owners: Record<number, number> = { 7: 2 };
   let live = new Set([7]);
   let groups = new PeerGroups((u) => live.has(u));
   const fanIn = spawnAll(() => [formatPid(HOST, 7), 1000], 100, tids, owners, live, groups);
-  assert.deepEqual(where(fanIn, owners, tids), [50, 50]);
+  assert.deepEqual(where(fanIn, owners, tids), [66, 34]);
+  const away = 2 * GROUP_BESIDE; // BESIDE_WEIGHT × GROUP_BESIDE
   assert.deepEqual(fanIn.slice(0, GROUP_BESIDE).map((u) => owners[u]), Array(GROUP_BESIDE).fill(2), 'the first GROUP_BESIDE beside');
-  assert.deepEqual(fanIn.slice(GROUP_BESIDE, 2 * GROUP_BESIDE).map((u) => owners[u]), Array(GROUP_BESIDE).fill(1), 'then the other worker');
-  assert.deepEqual(fanIn.slice(2 * GROUP_BESIDE, 2 * GROUP_BESIDE + 4).map((u) => owners[u]), [2, 1, 2, 1], 'then in turn');
+  assert.deepEqual(fanIn.slice(GROUP_BESIDE, GROUP_BESIDE + away).map((u) => owners[u]), Array(away).fill(1), 'then twice as many on the other worker');
+  assert.deepEqual(fanIn.slice(GROUP_BESIDE + away, GROUP_BESIDE + away + 6).map((u) => owners[u]), [2, 1, 1, 2, 1, 1], 'then one beside for two away');
+  // 1,000 (the full counts): a third beside
+  owners = { 7: 2 }; live = new Set([7]); groups = new PeerGroups((u) => live.has(u));
+  assert.deepEqual(where(spawnAll(() => [formatPid(HOST, 7)], 1000, tids, owners, live, groups), owners, tids), [666, 334]);
+  // on 4 workers: 16 beside, then each other worker up to twice that
+  owners = { 7: 2 }; live = new Set([7]); groups = new PeerGroups((u) => live.has(u));
+  assert.deepEqual(where(spawnAll(() => [formatPid(HOST, 7)], 100, [1, 2, 3, 4], owners, live, groups), owners, [1, 2, 3, 4]), [28, 16, 28, 28]);
   // a coordinator with GROUP_BESIDE workers: all beside it
   owners = { 7: 1 }; live = new Set([7]); groups = new PeerGroups((u) => live.has(u));
   assert.deepEqual(where(spawnAll(() => [formatPid(HOST, 7)], GROUP_BESIDE, tids, owners, live, groups), owners, tids), [GROUP_BESIDE, 0]);

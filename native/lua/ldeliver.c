@@ -460,13 +460,28 @@ lua:
 ** process cannot make one, sandbox.lua), and a put re-reads every field it writes, so a run's
 ** messages end in the state deliver would have left, field by field.
 */
+/* The largest unread count a max_mailbox of x lets pass, for luaW_flat_put's `u > max` (deliver's
+** overflow check, `u > P.max_mailbox`, for an integer u): an integer is itself; a float that no
+** integer passes (math.huge, spawn.lua's bound for a host without one, max_mailbox 0: the benches'
+** hosts; f ≥ 2^63; a NaN) is LUA_MAXINTEGER. 0 for anything else (another float: rare, left to
+** deliver). Until session 14 only an integer was taken, so every message to a process of an
+** unbounded host went to deliver's whole arrival, the run's flat path unused (fan-in's bench). */
+LF_INLINE int maxof (const TValue *x, lua_Integer *max) {
+  lua_Number f;
+  if (ttisinteger(x)) { *max = ivalue(x); return 1; }
+  if (!ttisfloat(x)) return 0;
+  f = fltvalue(x);
+  if (!luai_numisnan(f) && f < -(lua_Number)LUA_MININTEGER) return 0;
+  *max = LUA_MAXINTEGER;
+  return 1;
+}
+
 int luaW_flat_open (lua_State *L, Deliv *D, const TValue *P, const TValue *topic, LFlat *F) {
   TValue x, ch, s, bq;
   const char *ts;
   if (!ttistable(P) || !ttisstring(topic) || !ttisinteger(V(delivered))) return 0;
   getf(L, P, K(max_mailbox), &x);
-  if (!ttisinteger(&x)) return 0;
-  F->max = ivalue(&x);
+  if (!maxof(&x, &F->max)) return 0;
   getf(L, P, K(subs), &x);
   getv(L, &x, topic, &ch);
   ts = getstr(tsvalue(topic));

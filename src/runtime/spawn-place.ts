@@ -16,11 +16,21 @@
 // messages to that peer can be kept inside one Lua state.
 // The group (session 12). The spawns from JS that named the same peer, still alive, are its group
 // (counted by src/runtime/peer-groups.ts). The peer's worker keeps GROUP_BESIDE (16) of them; past
-// that each further member goes to the worker of the host holding the fewest of the group (the
-// peer's worker among equals), so a fan-in of 100 senders ends 50/50 on 2 workers, 16 beside the
-// receiver, then 16 on the other, then in turn. Pairs, rings and chains (each spawn naming a
-// different process) and a coordinator with up to 16 workers never spread. Why, measured on
-// `fan-in` (100 senders × 4,000 messages to one receiver, 2 workers, Node 24, per-thread CPU per
+// that each further member goes to the worker of the host holding the fewest of the group, the
+// peer's worker's members counted BESIDE_WEIGHT (2) times (the peer's worker among equals), so a
+// fan-in of 100 senders ends 34/66 on 2 workers: 16 beside the receiver, then 32 on the other,
+// then one beside for every two there (session 14; 50/50 before, one for one). Pairs, rings and
+// chains (each spawn naming a different process) and a coordinator with up to 16 workers never
+// spread. The split (session 14, docs/design/scheduler.md "Session 14: fan-in on two workers, with
+// margin"): with the cross-worker run's flat path working for unbounded mailboxes, a message from
+// the other worker costs the receiver's worker ~0.1 µs less than a local one (0.23 against 0.33 µs
+// per message, timed lap), and the other worker ~0.26 µs per message it sends; on two free cores
+// the row is bound by the busier core, the receiver's worker at 0.33 − 0.1 f µs per message or the
+// other core at 0.26 f + ~0.03 (V8's helpers, the main thread), f the share away: f = 2/3 puts the
+// receiver's worker at ~0.26 and leaves the other core ~25% headroom (3/4 would leave ~10%, 1/2
+// gains half as much). Session 12's figures, which put the optimum at ~0.6 and chose 1/2, are of
+// both laps and of a flat path that never ran (the benches' hosts have no mailbox bound). Session
+// 12's reasoning, measured on `fan-in` (100 senders × 4,000 messages to one receiver, 2 workers, Node 24, per-thread CPU per
 // message over both laps, BENCH_FANIN_LOCAL placing k% of the senders beside the receiver; the
 // figures and the derivation: docs/design/scheduler.md, "Session 12: spreading a fan-in's
 // senders"): with every sender beside it, the receiver's worker spends ~0.41 µs per message (the
@@ -30,7 +40,7 @@
 // (one process receives everything), so moving senders away lowers its cost per message, at
 // the price of more CPU in all: on 2 cores the best split keeps ~40–50% beside (the receiver's
 // worker ~0.37 µs, the process's CPU per core ~0.35 µs), where 0% beside would be capped by the
-// CPU of the whole process. Until session 11's cross-worker receive in C a crossing message cost
+// CPU of the whole process (session 14: ~2/3 away, above). Until session 11's cross-worker receive in C a crossing message cost
 // the receiving side more than a local send + receive (3.6 against ~3 µs), and no split paid.
 // Only on Node 24 and later (groupBeside: on Node 20 the same 51/50 split read 0.86× of 1 worker in
 // the quiet bench:compare, against 1.03× on Node 24; WIPPY_SPREAD_GROUPS=1/0 overrides).
@@ -79,6 +89,11 @@ export interface SpawnPlaceView {
 
 /** A group keeps this many members beside its peer before it spreads (the header's "The group"). */
 export const GROUP_BESIDE = 16;
+/**
+ * Past GROUP_BESIDE, a member beside the peer counts this many times against the other workers'
+ * (the header's "The split"): on 2 workers the group ends 1/3 beside, 2/3 on the other.
+ */
+export const BESIDE_WEIGHT = 2;
 /** ... and spreads only while this many of the machine's cores are free of other processes' work. */
 export const SPREAD_CORES = 2;
 
@@ -117,17 +132,19 @@ export function namedPeer(args: readonly unknown[], host: string, tids: readonly
  * The worker of `tids` for a new member of live `peer`'s group, or -1 (round-robin then): the
  * peer's worker while it holds fewer than `v.group` members of the group, or while fewer than
  * SPREAD_CORES cores are free (measured; not measured counts as free); past that the worker of
- * the host holding the fewest (the peer's worker among equals, else the first in `tids`). -1 when
- * the peer's worker is saturated or down; a sibling saturated or down is never chosen.
+ * the host holding the fewest, the peer's worker's members counted BESIDE_WEIGHT times (the peer's
+ * worker among equals, else the first in `tids`). -1 when the peer's worker is saturated or down;
+ * a sibling saturated or down is never chosen.
  */
 export function placeNear(peer: number, tids: readonly number[], v: SpawnPlaceView): number {
   const t = v.owner(peer);
   if (v.down(t) || v.waiting(t) >= v.mark) return -1;
   let best = t;
-  let least = v.members(peer, t);
-  if (least < v.group) return t;
+  const beside = v.members(peer, t);
+  if (beside < v.group) return t;
   const free = v.free();
   if (free >= 0 && free < SPREAD_CORES) return t;
+  let least = BESIDE_WEIGHT * beside;
   for (const s of tids) {
     if (s === t || v.down(s) || v.waiting(s) >= v.mark) continue;
     const n = v.members(peer, s);
