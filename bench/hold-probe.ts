@@ -3,8 +3,8 @@
 // worker spawns N/workers children that block in receive (bench/spawn.ts's `hold`), a run-queue
 // barrier process per worker stamps "all blocked", then they are released and exit.
 //
-//   node dist/bench/hold-probe.js [--workers 2] [--n 10000] [--reps 8] [--warm 5000]
-//        [--perf /tmp/hold.data --perf-rep 3]
+//   node dist/bench/hold-probe.js [--workers 2] [--n 10000] [--reps 8] [--warm 5000] [--sync MS]
+//        [--churn MS] [--warm-held K --warm-rounds R] [--mark] [--perf /tmp/hold.data --perf-rep 3]
 //
 // Prints per repetition: spawn rate (holder's first spawn → last stamp), each worker thread's CPU
 // ms and minor faults, V8's helper threads' and the main thread's CPU ms, user/system CPU of the
@@ -34,6 +34,7 @@ const CHURN = Number(arg('churn', '200'));
 const WARM_HELD = Number(arg('warm-held', '0'));
 // print "--- go" and "--- all blocked" around the timed phase (for V8's --trace-opt and the like)
 const MARK = argv.includes('--mark');
+const SYNC = Number(arg('sync', '0'));
 const WARM_ROUNDS = Number(arg('warm-rounds', '0'));
 
 // One holder per worker and repetition: spawns n children (after `warm` spawned and stopped at
@@ -64,7 +65,8 @@ local function main(n, host, name, warm, held, rounds)
     end
   end
   must(process.registry.register(name))
-  go:receive()
+  local start = go:receive()
+  while now_us() < start do for _ = 1, 1000 do end end
   local pids = {}
   local t0 = now_us()
   for i = 1, n do pids[i] = must(process.spawn("bench:hold_child", host), nil, "spawn") end
@@ -106,7 +108,9 @@ async function main(): Promise<void> {
       const wasm0 = before.map((s) => s.wasmBytes);
       const ru0 = process.resourceUsage(), th0 = threadStats();
       if (MARK) process.stdout.write('--- go\n');
-      for (const h of holders) rt.send(h.pid, 'go');
+      // --sync: "go" carries a common start instant SYNC ms ahead (bench/spawn.ts's hold); 0: each starts on its own "go"
+      const startUs = SYNC > 0 ? Math.round((performance.timeOrigin + performance.now() + SYNC) * 1000) : 0;
+      for (const h of holders) rt.send(h.pid, 'go', startUs);
       await waitFor(async () => (await alive()) === N + WORKERS, 'all spawned');
       const stamps = (await Promise.all(Array.from({ length: WORKERS }, () => rt.exec('bench:stamp')))) as number[];
       const ru1 = process.resourceUsage(), th1 = threadStats();

@@ -319,6 +319,8 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
         details: { spanSeconds: spawnSpan, cpuUsPerOp: (spawnCpuSeconds * 1e6) / total, spawnLoopSeconds: Math.max(...res.map((r) => (r.t1 - r.t0) / 1e6)),
           releaseToAllExitedSeconds: stopSeconds, placement: placement.join('/'),
           startSkewSeconds: (Math.max(...res.map((r) => r.t0)) - Math.min(...res.map((r) => r.t0))) / 1e6,
+          // each holder's first spawn after the common start instant (µs; ≥ 0: it waited for it)
+          holderStartAfterInstantUs: res.map((r) => r.t0 - startUs).join('/'),
           // spawns each worker published from its list to the shared queues (the backlog mark's offer rule)
           publishedAtMark: held.map((w, i) => (w.queue.pushed - q0[i]!.pushed) - (w.queue.kept - q0[i]!.kept)).join('/'),
           ...spawnKernelDetails(ru0, ru1, th0, th1, total, parts0.wasm, parts1.wasm, held.map((w) => w.wasmBytes)) },
