@@ -8,7 +8,8 @@
 //               cost while parked: Lua heap and process RSS per process, and the spawn rate up to
 //               "all N blocked". Then it sends each a message and they all exit. Before the
 //               baselines, an untimed warm-up: 5,000 such children per holder, each stopped at
-//               once, at most HOLD_WINDOW alive.
+//               once, at most HOLD_WINDOW alive. The holders start their timed spawns at one
+//               instant (HOLD_LEAD_MS), not each on its own "go".
 //
 // On all workers, one driver runs per worker thread and spawns its share of N on its own host
 // (on its own thread, unless the runtime places a spawn on a less loaded worker), so the figure is
