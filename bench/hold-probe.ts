@@ -14,7 +14,7 @@
 // `--profiling-funcs`, and JS with node's --perf-basic-prof).
 import { spawn as spawnProc, type ChildProcess } from 'node:child_process';
 import { MAIN_HOST, benchRuntime, luaEntry, spawnWatched, exitValue, waitFor, withRuntime, shares, check } from './harness.js';
-import { HOLD_CHILD, STAMP, GARBAGE, settledHeap } from './spawn.js';
+import { HOLD_CHILD, HOLD_TIMED_SPAWNS, STAMP, GARBAGE, settledHeap } from './spawn.js';
 import { threadStats, threadStatDelta } from './threadcpu.js';
 
 const argv = process.argv.slice(2);
@@ -39,7 +39,7 @@ const WARM_ROUNDS = Number(arg('warm-rounds', '0'));
 
 // One holder per worker and repetition: spawns n children (after `warm` spawned and stopped at
 // once, untimed, on its first repetition only), then waits for "release".
-const PROBE_HOLDER = luaEntry('probe_holder', `
+const PROBE_HOLDER = luaEntry('probe_holder', `${HOLD_TIMED_SPAWNS}
 local function main(n, host, name, warm, held, rounds)
   local go, release = process.listen("go"), process.listen("release")
   local barrier = process.listen("barrier")
@@ -65,12 +65,8 @@ local function main(n, host, name, warm, held, rounds)
     end
   end
   must(process.registry.register(name))
-  local start = go:receive()
-  while now_us() < start do for _ = 1, 1000 do end end
   local pids = {}
-  local t0 = now_us()
-  for i = 1, n do pids[i] = must(process.spawn("bench:hold_child", host), nil, "spawn") end
-  local t1 = now_us()
+  local t0, t1 = timed_spawns(go, n, host, pids)
   release:receive()
   for i = 1, n do must(process.send(pids[i], "stop")) end
   return { t0 = t0, t1 = t1 }

@@ -82,7 +82,26 @@ return { main = function()
   return m:topic()
 end }`);
 
-const HOLDER = luaEntry('holder', `
+/**
+ * Lua, shared with bench/hold-probe.ts: `timed_spawns(go, n, host, pids)` waits for the instant
+ * "go" carries, then spawns n hold_children into pids; -> the clock before the first spawn and
+ * after the last. The holders start together: a holder that started at once when its "go"
+ * arrived reached the backlog mark while its sibling was still waking, found it idle and
+ * published 1,024 spawns that nobody took (docs/design/scheduler.md, "Session 14: hold on two
+ * workers"). A clock reading allocates a Time: one per ~1,000 empty iterations (a few µs) keeps
+ * the wait's garbage to a few KB, which would otherwise bring the collector's next cycle closer.
+ */
+export const HOLD_TIMED_SPAWNS = `
+local function timed_spawns(go, n, host, pids)
+  local start = go:receive()
+  while now_us() < start do for _ = 1, 1000 do end end
+  local t0 = now_us()
+  for i = 1, n do pids[i] = must(process.spawn("bench:hold_child", host), nil, "spawn") end
+  return t0, now_us()
+end
+`;
+
+const HOLDER = luaEntry('holder', `${HOLD_TIMED_SPAWNS}
 local function main(n, host, idx, warm)
   local go, more, release = process.listen("go"), process.listen("more"), process.listen("release")
   local wgo = process.listen("warm")
@@ -108,18 +127,8 @@ local function main(n, host, idx, warm)
     end
     must(process.registry.register("bench.warmed." .. idx))
   end
-  -- The holders start together: "go" carries an instant a few ms ahead, which each waits for
-  -- (HOLD_LEAD_MS). A holder that started at once when its "go" arrived reached the backlog mark
-  -- while its sibling was still waking, found it idle and published 1,024 spawns that nobody took
-  -- (docs/design/scheduler.md, "Session 14: hold on two workers").
-  -- (A clock reading allocates a Time: one per ~1,000 empty iterations, a few µs, keeps the wait's
-  -- garbage to a few KB, which would otherwise bring the collector's next cycle closer.)
-  local start = go:receive()
-  while now_us() < start do for _ = 1, 1000 do end end
   local pids = {}
-  local t0 = now_us()
-  for i = 1, n do pids[i] = must(process.spawn("bench:hold_child", host), nil, "spawn") end
-  local t1 = now_us()
+  local t0, t1 = timed_spawns(go, n, host, pids)
   must(process.registry.register("bench.held." .. idx))
   more:receive()
   for i = n + 1, 2 * n do pids[i] = must(process.spawn("bench:hold_child", host), nil, "spawn") end

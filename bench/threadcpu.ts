@@ -15,15 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** Thread name (comm, at most 15 characters) -> CPU seconds so far, summed over same-named threads. */
 export function threadCpu(): Map<string, number> {
   const out = new Map<string, number>();
-  let tids: string[];
-  try { tids = readdirSync('/proc/self/task'); } catch { return out; }
-  for (const t of tids) {
-    try {
-      const name = readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim();
-      const ns = Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-      if (Number.isFinite(ns)) out.set(name, (out.get(name) ?? 0) + ns / 1e9);
-    } catch { /* the thread ended between the listing and the read */ }
-  }
+  for (const [name, t] of threadStats()) out.set(name, t.cpu);
   return out;
 }
 
