@@ -8,7 +8,8 @@
 //               cost while parked: Lua heap and process RSS per process, and the spawn rate up to
 //               "all N blocked". Then it sends each a message and they all exit. Before the
 //               baselines, an untimed warm-up: 5,000 such children per holder, each stopped at
-//               once, at most HOLD_WINDOW alive.
+//               once, at most HOLD_WINDOW alive. The holders start their timed spawns at one
+//               instant (HOLD_LEAD_MS), not each on its own "go".
 //
 // On all workers, one driver runs per worker thread and spawns its share of N on its own host
 // (on its own thread, unless the runtime places a spawn on a less loaded worker), so the figure is
@@ -19,6 +20,7 @@ import {
   runDrivers, spawnWatched, exitValue, waitFor, check, spanSeconds, shares, fmtInt, workersLabel,
   workerCounts, withTimeout, cpuSecondsSince,
 } from './harness.js';
+import { type ThreadStat, threadStats, threadStatDelta } from './threadcpu.js';
 
 /** Children alive at a time in spawn-exit. */
 export const WINDOW = 1000;
@@ -67,13 +69,39 @@ return { main = main }`);
 /** hold's warm-up: children alive at a time (holdWarm). */
 const HOLD_WINDOW = 200;
 
-const HOLD_CHILD = luaEntry('hold_child', `
+/**
+ * How far ahead of "go" the holders' common start instant is (the Lua's `now_us`, a worker's
+ * performance.timeOrigin + now(), as here). A parked worker wakes in well under a millisecond on a
+ * quiet machine; a holder that still starts late starts at once, and its lateness stays in the span.
+ */
+const HOLD_LEAD_MS = 5;
+
+export const HOLD_CHILD = luaEntry('hold_child', `
 return { main = function()
   local m = process.inbox():receive()
   return m:topic()
 end }`);
 
-const HOLDER = luaEntry('holder', `
+/**
+ * Lua, shared with bench/hold-probe.ts: `timed_spawns(go, n, host, pids)` waits for the instant
+ * "go" carries, then spawns n hold_children into pids; -> the clock before the first spawn and
+ * after the last. The holders start together: a holder that started at once when its "go"
+ * arrived reached the backlog mark while its sibling was still waking, found it idle and
+ * published 1,024 spawns that nobody took (docs/design/scheduler.md, "Session 14: hold on two
+ * workers"). A clock reading allocates a Time: one per ~1,000 empty iterations (a few µs) keeps
+ * the wait's garbage to a few KB, which would otherwise bring the collector's next cycle closer.
+ */
+export const HOLD_TIMED_SPAWNS = `
+local function timed_spawns(go, n, host, pids)
+  local start = go:receive()
+  while now_us() < start do for _ = 1, 1000 do end end
+  local t0 = now_us()
+  for i = 1, n do pids[i] = must(process.spawn("bench:hold_child", host), nil, "spawn") end
+  return t0, now_us()
+end
+`;
+
+const HOLDER = luaEntry('holder', `${HOLD_TIMED_SPAWNS}
 local function main(n, host, idx, warm)
   local go, more, release = process.listen("go"), process.listen("more"), process.listen("release")
   local wgo = process.listen("warm")
@@ -99,11 +127,8 @@ local function main(n, host, idx, warm)
     end
     must(process.registry.register("bench.warmed." .. idx))
   end
-  go:receive()
   local pids = {}
-  local t0 = now_us()
-  for i = 1, n do pids[i] = must(process.spawn("bench:hold_child", host), nil, "spawn") end
-  local t1 = now_us()
+  local t0, t1 = timed_spawns(go, n, host, pids)
   must(process.registry.register("bench.held." .. idx))
   more:receive()
   for i = n + 1, 2 * n do pids[i] = must(process.spawn("bench:hold_child", host), nil, "spawn") end
@@ -119,10 +144,10 @@ return { main = main }`);
  * process queued before it (the run queue is FIFO), so its clock reading is "all earlier spawns
  * have run to their first block".
  */
-const STAMP = luaEntry('stamp', `return { main = function() return now_us() end }`);
+export const STAMP = luaEntry('stamp', `return { main = function() return now_us() end }`);
 
 /** Allocates short-lived tables: lets the incremental GC finish cycles (the sandbox has no collectgarbage). */
-const GARBAGE = luaEntry('garbage', `
+export const GARBAGE = luaEntry('garbage', `
 return { main = function(n)
   local t
   for i = 1, n do t = { i, i, i } end
@@ -158,7 +183,7 @@ async function spawnExit(ctx: BenchContext, workers: number): Promise<Figure[]> 
 }
 
 /** Per-worker Lua heap after churning garbage for up to `budgetMs` (the minimum seen per worker). */
-async function settledHeap(rt: Runtime, workers: number, budgetMs: number): Promise<number[]> {
+export async function settledHeap(rt: Runtime, workers: number, budgetMs: number): Promise<number[]> {
   const first = await rt.stats();
   const min = first.map((s) => s.heapBytes);
   const start = performance.now();
@@ -171,6 +196,27 @@ async function settledHeap(rt: Runtime, workers: number, budgetMs: number): Prom
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/**
+ * What the kernel did for hold's spawn phase (details only): minor page faults of the whole
+ * process and of the workers' threads, user vs system CPU (getrusage), the wasm memory added.
+ */
+function spawnKernelDetails(ru0: NodeJS.ResourceUsage, ru1: NodeJS.ResourceUsage, th0: Map<string, ThreadStat>, th1: Map<string, ThreadStat>,
+  n: number, wasm0: number, wasm1: number, wasmHeld: number[]): Record<string, number | string> {
+  const w = threadStatDelta(th0, th1, `${MAIN_HOST}#`);
+  const us = (t: ThreadStat | undefined) => (t ? (t.cpu * 1e6) / n : 0);
+  const perWorker = [...th1.keys()].filter((k) => k.startsWith(`${MAIN_HOST}#`.slice(0, 15))).sort()
+    .map((k) => threadStatDelta(th0, th1, k)!);
+  return {
+    mainThreadCpuUsPerOp: us(threadStatDelta(th0, th1, 'MainThread')), v8WorkersCpuUsPerOp: us(threadStatDelta(th0, th1, 'V8Worker')),
+    perWorkerCpuMs: perWorker.map((t) => (t.cpu * 1e3).toFixed(1)).join('/'), perWorkerFaults: perWorker.map((t) => t.minflt).join('/'),
+    minorFaultsPerOp: (ru1.minorPageFault - ru0.minorPageFault) / n,
+    userUsPerOp: (ru1.userCPUTime - ru0.userCPUTime) / n,
+    sysUsPerOp: (ru1.systemCPUTime - ru0.systemCPUTime) / n,
+    ...(w ? { workerFaults: w.minflt, workerCpuUsPerOp: (w.cpu * 1e6) / n, workerSysShare: w.stimeTicks / Math.max(1, w.utimeTicks + w.stimeTicks) } : {}),
+    wasmGrownBytes: wasm1 - wasm0, wasmHeld: wasmHeld.join('/'),
+  };
+}
 
 async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
   const total = ctx.quick ? 10_000 : 100_000;
@@ -212,14 +258,18 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
     const parts0 = await parts();
 
     ctx.note(`spawning ${fmtInt(total)}`);
+    const q0 = (await rt.stats({ counts: true })).map((w) => w.queue);
     const cpu0 = process.cpuUsage();
-    for (const h of holders) rt.send(h.pid, 'go');
+    const ru0 = process.resourceUsage(), th0 = threadStats();
+    const startUs = Math.round((performance.timeOrigin + performance.now() + HOLD_LEAD_MS) * 1000);
+    for (const h of holders) rt.send(h.pid, 'go', startUs);
     // The runtime may place some spawns on another worker of the host, asynchronously: wait until
     // all N exist, then let one stamp process per worker run behind them.
     await withTimeout(Promise.race([waitFor(named('bench.held'), 'held'), exits]), ctx.timeoutMs, 'hold');
     await withTimeout(waitFor(async () => (await alive()) === total + workers, 'all spawned'), ctx.timeoutMs, 'hold');
     const stamps = (await Promise.all(Array.from({ length: workers }, () => rt.exec('bench:stamp')))) as number[];
     const spawnCpuSeconds = cpuSecondsSince(cpu0);
+    const ru1 = process.resourceUsage(), th1 = threadStats();
     const rss1 = process.memoryUsage().rss;
     const parts1 = await parts();
     const held = await rt.stats();
@@ -277,7 +327,13 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
         ...base, figure: 'spawn until all blocked in receive', value: total / spawnSpan, unit: 'processes/s',
         timing: 'Lua clocks: holder before first spawn → a run-queue barrier process on each worker (JS polls in between, ≤ a few ms)',
         details: { spanSeconds: spawnSpan, cpuUsPerOp: (spawnCpuSeconds * 1e6) / total, spawnLoopSeconds: Math.max(...res.map((r) => (r.t1 - r.t0) / 1e6)),
-          releaseToAllExitedSeconds: stopSeconds, placement: placement.join('/') },
+          releaseToAllExitedSeconds: stopSeconds, placement: placement.join('/'),
+          startSkewSeconds: (Math.max(...res.map((r) => r.t0)) - Math.min(...res.map((r) => r.t0))) / 1e6,
+          // each holder's first spawn after the common start instant (µs; ≥ 0: it waited for it)
+          holderStartAfterInstantUs: res.map((r) => r.t0 - startUs).join('/'),
+          // spawns each worker published from its list to the shared queues (the backlog mark's offer rule)
+          publishedAtMark: held.map((w, i) => (w.queue.pushed - q0[i]!.pushed) - (w.queue.kept - q0[i]!.kept)).join('/'),
+          ...spawnKernelDetails(ru0, ru1, th0, th1, total, parts0.wasm, parts1.wasm, held.map((w) => w.wasmBytes)) },
       },
     ];
   });

@@ -19,16 +19,50 @@ import { readdirSync, readFileSync } from 'node:fs';
  */
 export function threadCpu(field: 0 | 1 = 0): Map<string, number> {
   const out = new Map<string, number>();
+  for (const [name, t] of threadStats()) out.set(name, field === 1 ? t.wait : t.cpu);
+  return out;
+}
+
+/** One thread's counters from /proc (Linux): CPU seconds and seconds runnable but waiting for a
+ * CPU (schedstat's first two fields), minor page faults and its
+ * user/system split (stat's utime/stime, in clock ticks of 10 ms: coarse, sum over threads). */
+export interface ThreadStat { cpu: number; wait: number; minflt: number; utimeTicks: number; stimeTicks: number }
+
+/** Thread name -> its counters so far, summed over same-named threads; empty without /proc. */
+export function threadStats(): Map<string, ThreadStat> {
+  const out = new Map<string, ThreadStat>();
   let tids: string[];
   try { tids = readdirSync('/proc/self/task'); } catch { return out; }
   for (const t of tids) {
     try {
       const name = readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim();
-      const ns = Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[field]);
-      if (Number.isFinite(ns)) out.set(name, (out.get(name) ?? 0) + ns / 1e9);
+      const sched = readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ');
+      const ns = Number(sched[0]);
+      const waitNs = Number(sched[1]);
+      // stat: "pid (comm) state ..." — comm may hold spaces; the fields after ')' start at state
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // after ')': state(3) ppid pgrp session tty tpgid flags minflt(10) cminflt majflt cmajflt utime(14) stime(15)
+      const cur = out.get(name) ?? { cpu: 0, wait: 0, minflt: 0, utimeTicks: 0, stimeTicks: 0 };
+      out.set(name, { cpu: cur.cpu + ns / 1e9, wait: cur.wait + (Number.isFinite(waitNs) ? waitNs / 1e9 : 0), minflt: cur.minflt + Number(f[7]),
+        utimeTicks: cur.utimeTicks + Number(f[11]), stimeTicks: cur.stimeTicks + Number(f[12]) });
     } catch { /* the thread ended between the listing and the read */ }
   }
   return out;
+}
+
+/** Counters of the threads whose names start with `prefix` between two reads, summed; undefined if none. */
+export function threadStatDelta(before: Map<string, ThreadStat>, after: Map<string, ThreadStat>, prefix: string): ThreadStat | undefined {
+  const p = prefix.slice(0, 15);
+  let sum: ThreadStat | undefined;
+  for (const [name, s] of after) {
+    if (!name.startsWith(p)) continue;
+    const b = before.get(name) ?? { cpu: 0, wait: 0, minflt: 0, utimeTicks: 0, stimeTicks: 0 };
+    sum ??= { cpu: 0, wait: 0, minflt: 0, utimeTicks: 0, stimeTicks: 0 };
+    sum.cpu += s.cpu - b.cpu; sum.wait += s.wait - b.wait; sum.minflt += s.minflt - b.minflt;
+    sum.utimeTicks += s.utimeTicks - b.utimeTicks; sum.stimeTicks += s.stimeTicks - b.stimeTicks;
+  }
+  return sum;
 }
 
 /** CPU seconds of the thread whose name starts with `prefix` (comm is cut at 15 characters) between two reads; undefined if absent. */
