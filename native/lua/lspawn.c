@@ -200,7 +200,8 @@ void luaW_sp_proc (lua_State *L, Spawn *S, const TValue *pid, const TValue *uniq
   if (S->proc_shape.t != NULL && !ttisnil(pid) && !ttisnil(uniq) && !ttisnil(id) && !ttisnil(host)
       && !ttisnil(Ent)) {
     const Shape *sh = &S->proc_shape;
-    Table *t = luaW_shape_make(L, sh);
+    Table *t = luaW_recpool_take(L, V(qpool), K(n), sh, S->qok, S->nqok);  /* a kept one, reset */
+    if (t == NULL) t = luaW_shape_make(L, sh);
     setobj2t(L, &t->array[4], &w);
     luaW_shape_set(L, t, sh, 0, pid);
     luaW_shape_set(L, t, sh, 1, uniq);
@@ -292,7 +293,8 @@ void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, 
   TValue x, one;
   const Shape *sh = &S->thr_shape[n];
   if (sh->t != NULL && !ttisnil(co) && !ttisnil(Q) && (n < 1 || !ttisnil(a1)) && (n < 2 || !ttisnil(a2))) {
-    Table *t = luaW_shape_make(L, sh);
+    Table *t = luaW_recpool_take(L, V(tpool), K(n), sh, S->tok, S->ntok);  /* a kept one, reset */
+    if (t == NULL) t = luaW_shape_make(L, sh);
     luaW_shape_set(L, t, sh, 0, co);
     luaW_shape_set(L, t, sh, 1, Q);
     if (n >= 1) luaW_shape_set(L, t, sh, 2, a1);
@@ -520,6 +522,17 @@ static void shapes (lua_State *L, Spawn *S, int fidx) {
     S->rsv[n] = (unsigned short)(cast(const Node *, luaH_getshortstr(hvalue(&t), rk[n])) - hvalue(&t)->node);
   pk[0] = K(pid); pk[1] = K(uniq); pk[2] = K(id); pk[3] = K(host); pk[4] = K(entry);
   luaW_shape_init(L, &S->proc_shape, anchor, pk, 5);
+  /* the keys a kept record may hold to be reused (lrecpool.h): a record's own, those the spawn's
+  ** variants and the exit's common case write, with any value (the reset overwrites them all) */
+  S->nqok = 0;
+  S->qok[S->nqok++] = K(pid); S->qok[S->nqok++] = K(uniq); S->qok[S->nqok++] = K(id);
+  S->qok[S->nqok++] = K(host); S->qok[S->nqok++] = K(alive); S->qok[S->nqok++] = K(entry);
+  S->qok[S->nqok++] = K(nthreads); S->qok[S->nqok++] = K(nrun); S->qok[S->nqok++] = K(red);
+  S->qok[S->nqok++] = K(watchers); S->qok[S->nqok++] = K(links); S->qok[S->nqok++] = K(main);
+  S->qok[S->nqok++] = K(exit_value); S->qok[S->nqok++] = K(finalized); S->qok[S->nqok++] = K(notified);
+  S->ntok = 0;
+  S->tok[S->ntok++] = K(co); S->tok[S->ntok++] = K(proc); S->tok[S->ntok++] = K(n);
+  S->tok[S->ntok++] = K(a1); S->tok[S->ntok++] = K(a2);
   tk[0] = K(co); tk[1] = K(proc); tk[2] = K(a1); tk[3] = K(a2);
   for (n = 0; n <= 2; n++) {
     thread_steps(L, S, &tr, &tr, n, &tr, &tr, &t);
