@@ -19,33 +19,22 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime, type Runtime } from '../src/index.js';
 import { LUA_WATCHDOG } from './helpers/lua-runtime.js';
+import { LUA_CHURN } from './helpers/spawn-driver.js';
 
 const DRIVER = String.raw`
 local time = require("time")
-${LUA_WATCHDOG}local KINDS = { "rp:ret", "rp:ret", "rp:ret", "rp:lib", "rp:timer", "rp:name", "rp:err", "rp:sleep",
+${LUA_WATCHDOG}${LUA_CHURN}local KINDS = { "rp:ret", "rp:ret", "rp:ret", "rp:lib", "rp:timer", "rp:name", "rp:err", "rp:sleep",
   "rp:wait", "rp:upg", "rp:spawner", "rp:yield", "rp:ret", "rp:lib", "rp:timer", "rp:tick", "rp:tick" }
 local function main(seed, steps, left)
   process.set_options({ trap_links = true })
   local ev = process.events()
   local out = {}
   local wd = watchdog("recpool driver (seed " .. tostring(seed) .. ")")
-  local idx, nidx = {}, 0
-  local function name(pid)
-    if pid == nil then return "nil" end
-    local i = idx[pid]
-    if not i then nidx = nidx + 1; idx[pid] = nidx; i = nidx end
-    return "#" .. i
-  end
+  local name = namer()
   local function show(v) return (tostring(v):gsub("{[^}]*|0x%x+}", name)) end
   local s = seed
   local function rnd(n) s = (s * 1103515245 + 12345) % 2147483648; return (s >> 16) % n + 1 end
   local owed, waiting, mismatches, names = 0, {}, 0, {}
-  local function keyset(t)
-    local keys = {}
-    for k, v in pairs(t) do keys[#keys + 1] = tostring(k) .. ":" .. type(v) end
-    table.sort(keys)
-    return table.concat(keys, ",")
-  end
   local function take(e)
     local r = e.result or {}
     local line = "ev " .. e.kind .. " " .. name(e.from) .. " " .. keyset(e) .. " " .. keyset(r)
@@ -87,9 +76,7 @@ local function main(seed, steps, left)
     elseif a <= 7 then
       local kind = KINDS[rnd(#KINDS)]
       local v = rnd(4)
-      local mon, link = v == 2 or v == 4, v == 3 or v == 4
-      local fn = v == 1 and process.spawn or v == 2 and process.spawn_monitored
-        or v == 3 and process.spawn_linked or process.spawn_linked_monitored
+      local fn, mon, link = variant(v)
       local n = rnd(3) - 1
       local args = {}
       for i = 1, n do args[i] = rnd(2) == 1 and (step * 10 + i) or ("s" .. step) end
@@ -119,17 +106,10 @@ local function main(seed, steps, left)
     elseif a == 11 and owed > 0 then
       take(wd.receive(ev, function() return owed .. " events owed at step " .. step end))
     else
-      while true do
-        local r = channel.select({ ev:case_receive() }, true)
-        if r.default then break end
-        take(r.value)
-      end
+      drain(ev, take)
     end
   end
-  for _, w in ipairs(waiting) do
-    process.send(w[1], "go", "end")
-    if w[2] then owed = owed + 1 end
-  end
+  owed = owed + release(waiting)
   while owed > 0 do take(wd.receive(ev, function() return owed .. " events owed at the end" end)) end
   -- children left waiting (the test reads their rows in the process table): started after the
   -- churn's exits, on the records those left; they run (and park) before the driver goes on
