@@ -29,7 +29,9 @@
 ** mailbox.lua's arrive_event(W, ev) (levent.c's, called directly: the event joins W's events
 ** channel's flat backlog or goes to its parked receiver, no mailbox record); P.notified = true,
 ** `notifying` back; then give's steps with T.co (on its stack,
-** hooked or plain, up to MAX; nothing without rebind). Anything else (an error, a table result,
+** hooked or plain, up to MAX; nothing without rebind), and when P ran exactly one resume (P[1] is
+** 1), P and T onto copool.lua's qpool and tpool for a later C spawn to reset and reuse (lrecpool.h;
+** session 14). Anything else (an error, a table result,
 ** several watchers, a watcher elsewhere, links, a process that still holds threads or
 ** subscriptions) is the Lua thread_done's, called with the same arguments.
 **

@@ -29,7 +29,8 @@
 **   - else, when the caller can yield (the module's chunk runs in its coroutine: lua_instantiate's
 **     first case) and the chunk compiles, start_here's steps: H.pid_alloc(SELF),
 ** the PID "{host|0x%05x}" (fmt_pid's text), the record with new_proc's 9 keys (Q.entry among
-** them) and five figures (a copy of a template: lshape.h), and the host's metatable (meta_of); instantiate: run.cp = Q, the Lua make_env(Ent, Q), the chunk called
+** them) and five figures (a copy of a template: lshape.h, or a record an exit kept, reset to
+** it: lrecpool.h), and the host's metatable (meta_of); instantiate: run.cp = Q, the Lua make_env(Ent, Q), the chunk called
 ** with it under lua_pcallk (a yield inside takes the fast path, patch 0003, and the rest runs in
 ** the continuation, spawn_k), run.cp back; main = the module's method (or the module if it is a
 ** function); add's steps, count_load(1), validated[id], Q.watchers (the caller's PID itself) / Q.links
@@ -181,8 +182,8 @@ static void proc_steps (lua_State *L, Spawn *S, const TValue *pid, const TValue 
 }
 
 /* new_proc(pid, uniq, id, host, hostrec, Ent): pushes the record (proc_steps's table, [5] the
-** step's wall clock: a copy of the shape's template when every value is there, lshape.h) with
-** metatable mt; *Q: it.
+** step's wall clock: a copy of the shape's template when every value is there, lshape.h, or a
+** record an exit kept, reset to the template, lrecpool.h: the same table) with metatable mt; *Q: it.
 ** The copy also holds, with nil values, the keys that every record of this spawn gets later
 ** (S->rsv: `watchers` for a monitor, `links` for a link, `main`, then the exit's `exit_value`,
 ** `finalized` and `notified`), in the nodes their inserts would take if made in that order, so
@@ -286,7 +287,7 @@ static void thread_steps (lua_State *L, Spawn *S, const TValue *Q, const TValue 
 
 /* sched.lua's new_thread(Q, _, co, n, a1, a2) for a coroutine co made and hooked for Q: the thread
 ** record (thread_steps's table: a copy of the shape's template for n when a1 and a2 up to n are
-** not nil, lshape.h), Q.nthreads, queued (Q.nrun, rq_tail); a main thread, so not in Q.threads
+** not nil, lshape.h, or a kept one reset to it, lrecpool.h), Q.nthreads, queued (Q.nrun, rq_tail); a main thread, so not in Q.threads
 ** (the caller stores it as Q.main). Pushes the record; *T: it. */
 void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, int n,
                      const TValue *a1, const TValue *a2, TValue *T) {
