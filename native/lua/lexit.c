@@ -29,7 +29,9 @@
 ** mailbox.lua's arrive_event(W, ev) (levent.c's, called directly: the event joins W's events
 ** channel's flat backlog or goes to its parked receiver, no mailbox record); P.notified = true,
 ** `notifying` back; then give's steps with T.co (on its stack,
-** hooked or plain, up to MAX; nothing without rebind). Anything else (an error, a table result,
+** hooked or plain, up to MAX; nothing without rebind), and when P ran exactly one resume (P[1] is
+** 1), P and T onto copool.lua's qpool and tpool for a later C spawn to reset and reuse (lrecpool.h;
+** session 14). Anything else (an error, a table result,
 ** several watchers, a watcher elsewhere, links, a process that still holds threads or
 ** subscriptions) is the Lua thread_done's, called with the same arguments.
 **
@@ -50,11 +52,12 @@
 #include "lspawn.h"
 #include "levent.h"
 #include "ldefaults.h"
+#include "lrecpool.h"
 
 /* lifecycle.lua's locals (its probe's upvalues) */
 #define XUPVALS(X) \
   X(run) X(procs) X(exec_waits) X(notifying) X(arrive_event) X(post_jx) X(H) X(EV_EXIT) \
-  X(thread_done) X(nprocs) X(rebind) X(hooked) X(plain) X(mem_cap_kb) X(MAX)
+  X(thread_done) X(nprocs) X(rebind) X(hooked) X(plain) X(mem_cap_kb) X(MAX) X(qpool) X(tpool)
 #define XKEYS(X) \
   X(proc) X(main) X(nthreads) X(alive) X(exit_value) X(results) X(execs) X(exit_err) \
   X(finalized) X(subs) X(home) X(names) X(links) X(monitoring) X(on_exit) X(watchers) X(heard) \
@@ -223,6 +226,14 @@ static int thread_done (lua_State *L) {
       getf(L, &T, K(co), &f);
       seti(L, &sv, ivalue(&x), &f);
       setf(L, &sv, K(n), &x);
+    }
+    /* the records kept for a later spawn (lrecpool.h) when P ran one resume: its main thread
+    ** ran from its start to its return at once, so it never parked, yielded or queued again */
+    geti(L, &P, 1, &x);
+    if (ttisinteger(&x) && ivalue(&x) == 1) {
+      setobj(L, &T, s2v(L->ci->func + 1));
+      luaW_recpool_give(L, V(qpool), K(n), V(MAX), &P);
+      luaW_recpool_give(L, V(tpool), K(n), V(MAX), &T);
     }
   }
   return 0;

@@ -29,7 +29,8 @@
 **   - else, when the caller can yield (the module's chunk runs in its coroutine: lua_instantiate's
 **     first case) and the chunk compiles, start_here's steps: H.pid_alloc(SELF),
 ** the PID "{host|0x%05x}" (fmt_pid's text), the record with new_proc's 9 keys (Q.entry among
-** them) and five figures (a copy of a template: lshape.h), and the host's metatable (meta_of); instantiate: run.cp = Q, the Lua make_env(Ent, Q), the chunk called
+** them) and five figures (a copy of a template: lshape.h, or a record an exit kept, reset to
+** it: lrecpool.h), and the host's metatable (meta_of); instantiate: run.cp = Q, the Lua make_env(Ent, Q), the chunk called
 ** with it under lua_pcallk (a yield inside takes the fast path, patch 0003, and the rest runs in
 ** the continuation, spawn_k), run.cp back; main = the module's method (or the module if it is a
 ** function); add's steps, count_load(1), validated[id], Q.watchers (the caller's PID itself) / Q.links
@@ -181,8 +182,8 @@ static void proc_steps (lua_State *L, Spawn *S, const TValue *pid, const TValue 
 }
 
 /* new_proc(pid, uniq, id, host, hostrec, Ent): pushes the record (proc_steps's table, [5] the
-** step's wall clock: a copy of the shape's template when every value is there, lshape.h) with
-** metatable mt; *Q: it.
+** step's wall clock: a copy of the shape's template when every value is there, lshape.h, or a
+** record an exit kept, reset to the template, lrecpool.h: the same table) with metatable mt; *Q: it.
 ** The copy also holds, with nil values, the keys that every record of this spawn gets later
 ** (S->rsv: `watchers` for a monitor, `links` for a link, `main`, then the exit's `exit_value`,
 ** `finalized` and `notified`), in the nodes their inserts would take if made in that order, so
@@ -200,7 +201,8 @@ void luaW_sp_proc (lua_State *L, Spawn *S, const TValue *pid, const TValue *uniq
   if (S->proc_shape.t != NULL && !ttisnil(pid) && !ttisnil(uniq) && !ttisnil(id) && !ttisnil(host)
       && !ttisnil(Ent)) {
     const Shape *sh = &S->proc_shape;
-    Table *t = luaW_shape_make(L, sh);
+    Table *t = luaW_recpool_take(L, V(qpool), K(n), sh, S->qok, S->nqok);  /* a kept one, reset */
+    if (t == NULL) t = luaW_shape_make(L, sh);
     setobj2t(L, &t->array[4], &w);
     luaW_shape_set(L, t, sh, 0, pid);
     luaW_shape_set(L, t, sh, 1, uniq);
@@ -285,14 +287,15 @@ static void thread_steps (lua_State *L, Spawn *S, const TValue *Q, const TValue 
 
 /* sched.lua's new_thread(Q, _, co, n, a1, a2) for a coroutine co made and hooked for Q: the thread
 ** record (thread_steps's table: a copy of the shape's template for n when a1 and a2 up to n are
-** not nil, lshape.h), Q.nthreads, queued (Q.nrun, rq_tail); a main thread, so not in Q.threads
+** not nil, lshape.h, or a kept one reset to it, lrecpool.h), Q.nthreads, queued (Q.nrun, rq_tail); a main thread, so not in Q.threads
 ** (the caller stores it as Q.main). Pushes the record; *T: it. */
 void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, int n,
                      const TValue *a1, const TValue *a2, TValue *T) {
   TValue x, one;
   const Shape *sh = &S->thr_shape[n];
   if (sh->t != NULL && !ttisnil(co) && !ttisnil(Q) && (n < 1 || !ttisnil(a1)) && (n < 2 || !ttisnil(a2))) {
-    Table *t = luaW_shape_make(L, sh);
+    Table *t = luaW_recpool_take(L, V(tpool), K(n), sh, S->tok, S->ntok);  /* a kept one, reset */
+    if (t == NULL) t = luaW_shape_make(L, sh);
     luaW_shape_set(L, t, sh, 0, co);
     luaW_shape_set(L, t, sh, 1, Q);
     if (n >= 1) luaW_shape_set(L, t, sh, 2, a1);
@@ -520,6 +523,17 @@ static void shapes (lua_State *L, Spawn *S, int fidx) {
     S->rsv[n] = (unsigned short)(cast(const Node *, luaH_getshortstr(hvalue(&t), rk[n])) - hvalue(&t)->node);
   pk[0] = K(pid); pk[1] = K(uniq); pk[2] = K(id); pk[3] = K(host); pk[4] = K(entry);
   luaW_shape_init(L, &S->proc_shape, anchor, pk, 5);
+  /* the keys a kept record may hold to be reused (lrecpool.h): a record's own, those the spawn's
+  ** variants and the exit's common case write, with any value (the reset overwrites them all) */
+  S->nqok = 0;
+  S->qok[S->nqok++] = K(pid); S->qok[S->nqok++] = K(uniq); S->qok[S->nqok++] = K(id);
+  S->qok[S->nqok++] = K(host); S->qok[S->nqok++] = K(alive); S->qok[S->nqok++] = K(entry);
+  S->qok[S->nqok++] = K(nthreads); S->qok[S->nqok++] = K(nrun); S->qok[S->nqok++] = K(red);
+  S->qok[S->nqok++] = K(watchers); S->qok[S->nqok++] = K(links); S->qok[S->nqok++] = K(main);
+  S->qok[S->nqok++] = K(exit_value); S->qok[S->nqok++] = K(finalized); S->qok[S->nqok++] = K(notified);
+  S->ntok = 0;
+  S->tok[S->ntok++] = K(co); S->tok[S->ntok++] = K(proc); S->tok[S->ntok++] = K(n);
+  S->tok[S->ntok++] = K(a1); S->tok[S->ntok++] = K(a2);
   tk[0] = K(co); tk[1] = K(proc); tk[2] = K(a1); tk[3] = K(a2);
   for (n = 0; n <= 2; n++) {
     thread_steps(L, S, &tr, &tr, n, &tr, &tr, &t);

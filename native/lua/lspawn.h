@@ -8,6 +8,7 @@
 
 #include "lprobe.h"
 #include "lshape.h"
+#include "lrecpool.h"
 
 /* exiter(lifecycle_probe, copool_probe, pids_probe) -> thread_done (lexit.c) */
 int luaW_exiter (lua_State *L);
@@ -23,7 +24,7 @@ int luaW_exiter (lua_State *L);
   X(SHARE_AFTER) X(early) X(chunk_then_args) X(CHUNK_DONE) X(TOP_YIELDED) X(q_failed) X(start_flat) \
   X(co_close) X(frame_sp) X(fn_body) X(fn_main) \
   X(START) X(lq) X(lh) X(lt) X(reported) X(c_in) X(MARK) X(LISTED_EVERY) X(MULTI_HOOKED) \
-  X(offer_at)
+  X(offer_at) X(qpool) X(tpool)
 #define SKEYS(X) \
   X(cp) X(ctx_actor) X(ctx_scope) X(ctx) X(security) X(kind) X(pid) X(uniq) X(id) X(host) \
   X(alive) X(nthreads) X(nrun) X(red) X(entry) X(method) X(watchers) X(links) \
@@ -39,6 +40,8 @@ typedef struct Spawn {
   Shape thr_shape[3];  /* the main thread record with n = 0, 1, 2 arguments: co, proc, a1, a2 */
   int nrsv;  /* the keys every record of this spawn gets later, held in its template (lspawn.c) */
   unsigned short rsv[SHAPE_MAXKEYS];  /* their nodes in proc_shape's template */
+  TString *qok[RECPOOL_MAXOK], *tok[RECPOOL_MAXOK];  /* the keys a reused Q / T may hold (lrecpool.h) */
+  int nqok, ntok;
 } Spawn;
 
 /* lspawn.c's steps that lqspawn.c shares (lspawn.c says what each mirrors) */

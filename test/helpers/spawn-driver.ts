@@ -5,9 +5,52 @@
 // children's entries (ns:*), to which a test adds its hosts; SHOWN: what a transcript must contain.
 import { createRuntime, type Runtime } from '../../src/index.js';
 import { LUA_WATCHDOG } from './lua-runtime.js';
+/** Lua shared by the seeded drivers (this one, test/native-recpool.test.ts): namer() -> name(pid),
+ * "#i" by first appearance; keyset(t): a table's keys in order, each with its value's type (an
+ * event's, its result's: what a receiver can walk), "-" for no table; variant(v) -> the spawn
+ * function of variant v (1 plain, 2 monitored, 3 linked, 4 both), monitored, linked; drain(ev, take) hands what
+ * has arrived on ev to take without waiting; release(waiting) sends every waiting child
+ * ({ pid, monitored, linked }) its message and returns how many EXITs that owes. */
+export const LUA_CHURN = String.raw`local function namer()
+  local idx, nidx = {}, 0
+  return function(pid)
+    if pid == nil then return "nil" end
+    local i = idx[pid]
+    if not i then nidx = nidx + 1; idx[pid] = nidx; i = nidx end
+    return "#" .. i
+  end
+end
+local function keyset(t)
+  if type(t) ~= "table" then return "-" end
+  local keys = {}
+  for k, v in pairs(t) do keys[#keys + 1] = tostring(k) .. ":" .. type(v) end
+  table.sort(keys)
+  return #keys == 0 and "{}" or table.concat(keys, ",")
+end
+local function variant(v)
+  local fn = v == 1 and process.spawn or v == 2 and process.spawn_monitored
+    or v == 3 and process.spawn_linked or process.spawn_linked_monitored
+  return fn, v == 2 or v == 4, v == 3 or v == 4
+end
+local function drain(ev, take)
+  while true do
+    local r = channel.select({ ev:case_receive() }, true)
+    if r.default then return end
+    take(r.value)
+  end
+end
+local function release(waiting)
+  local n = 0
+  for _, w in ipairs(waiting) do
+    process.send(w[1], "go", "end")
+    if w[2] then n = n + 1 end
+  end
+  return n
+end
+`;
 export const DRIVER = String.raw`
 local time = require("time")
-${LUA_WATCHDOG}local KINDS = { "ns:ret", "ns:nil", "ns:tbl", "ns:two", "ns:err", "ns:toperr", "ns:yieldtop",
+${LUA_WATCHDOG}${LUA_CHURN}local KINDS = { "ns:ret", "ns:nil", "ns:tbl", "ns:two", "ns:err", "ns:toperr", "ns:yieldtop",
   "ns:nomethod", "ns:wait", "ns:nested", "ns:ret", "ns:ret" }
 local FAILS = { ["ns:err"] = true, ["ns:two"] = true } -- an error exit (LINK_DOWN to a link)
 -- multi: a host of several workers, where a spawn of an entry that instantiated once is queued and
@@ -26,13 +69,7 @@ local function main(seed, steps, host, multi)
   local out = {}
   -- bounded waits for the events owed (an EXIT or LINK_DOWN that never comes fails, named)
   local wd = watchdog("spawn driver (seed " .. tostring(seed) .. ")")
-  local idx, nidx = {}, 0
-  local function name(pid)
-    if pid == nil then return "nil" end
-    local i = idx[pid]
-    if not i then nidx = nidx + 1; idx[pid] = nidx; i = nidx end
-    return "#" .. i
-  end
+  local name = namer()
   local function show(v)
     local t = type(v)
     if t == "table" then
@@ -45,15 +82,6 @@ local function main(seed, steps, host, multi)
     end
     if t == "string" then return (v:gsub("{[^}]*|0x%x+}", name)) end
     return tostring(v)
-  end
-  -- a table's keys in order, each with its value's type (an event's, its result's: what a
-  -- receiver can walk), "-" for no table
-  local function keyset(t)
-    if type(t) ~= "table" then return "-" end
-    local keys = {}
-    for k, v in pairs(t) do keys[#keys + 1] = tostring(k) .. ":" .. type(v) end
-    table.sort(keys)
-    return #keys == 0 and "{}" or table.concat(keys, ",")
   end
   local function showres(r)
     if r == nil then return "-" end
@@ -75,9 +103,7 @@ local function main(seed, steps, host, multi)
       local ki = rnd(#KINDS)
       local kind = spins and ki == #KINDS and "ns:spin" or KINDS[ki]
       local v = rnd(4)
-      local mon, link = v == 2 or v == 4, v == 3 or v == 4
-      local fn = v == 1 and process.spawn or v == 2 and process.spawn_monitored
-        or v == 3 and process.spawn_linked or process.spawn_linked_monitored
+      local fn, mon, link = variant(v)
       local n = rnd(4) - 1
       local args = {}
       for i = 1, n do
@@ -114,17 +140,10 @@ local function main(seed, steps, host, multi)
     elseif a == 11 and owed > 0 then
       take(wd.receive(ev, function() return owed .. " events owed at step " .. step .. "; the last of the transcript:\n" .. table.concat(out, "\n", math.max(1, #out - 20)) end))
     else -- what has arrived, without waiting
-      while true do
-        local r = channel.select({ ev:case_receive() }, true)
-        if r.default then break end
-        take(r.value)
-      end
+      drain(ev, take)
     end
   end
-  for _, w in ipairs(waiting) do
-    process.send(w[1], "go", "end")
-    if w[2] then owed = owed + 1 end
-  end
+  owed = owed + release(waiting)
   while owed > 0 do take(wd.receive(ev, function() return owed .. " events owed at the end; the last of the transcript:\n" .. table.concat(out, "\n", math.max(1, #out - 20)) end)) end
   out[#out + 1] = "left " .. tostring(channel.select({ ev:case_receive() }, true).default)
   return table.concat(out, "\n")

@@ -42,6 +42,12 @@ return function(deps)
   -- A stack: [1..n] coroutines (an entry below n may have been cleared by the collector), n its top.
   local hooked = setmetatable({ n = 0 }, { __mode = "v" })
   local plain = setmetatable({ n = 0 }, { __mode = "v" })
+  -- The records of processes that ended after one resume (their own stacks, the same form and
+  -- bound): lexit.c gives a process record and its main thread's record here, and the C spawn
+  -- (lspawn.c) takes them back, checked and reset to a new record's state (native/lua/lrecpool.h;
+  -- docs/design/native-core.md, "Session 14: recycled process records"). The Lua never uses them.
+  local qpool = setmetatable({ n = 0 }, { __mode = "v" })
+  local tpool = setmetatable({ n = 0 }, { __mode = "v" })
 
   function M.take(fn, P)
     if rebind then
@@ -60,7 +66,7 @@ return function(deps)
 
   -- take's and give's state, for the C of a process's start and end (native/lua/lspawn.c): it
   -- finds these locals by name among probe's upvalues and does take's and give's steps on them
-  function M.probe() return rebind, co_create, hooked, plain, mem_cap_kb, MAX end
+  function M.probe() return rebind, co_create, hooked, plain, mem_cap_kb, MAX, qpool, tpool end
 
   if not rebind then
     function M.give() end
@@ -73,11 +79,16 @@ return function(deps)
     if n < MAX then n = n + 1; s[n] = co; s.n = n end
   end
 
-  -- Kept now (tests).
+  -- Kept now (tests): coroutines, and process records.
   function M.count()
     local n = 0
     for i = 1, hooked.n do if hooked[i] then n = n + 1 end end
     for i = 1, plain.n do if plain[i] then n = n + 1 end end
+    return n
+  end
+  function M.records()
+    local n = 0
+    for i = 1, qpool.n do if qpool[i] then n = n + 1 end end
     return n
   end
 
