@@ -92,10 +92,12 @@ void luaW_sp_queue (lua_State *L, Spawn *S, const TValue *P, const TValue *id, i
   setf(L, V(run), K(share_at), &x);
   /* queue_local: the PID, minted here */
   getf(L, V(H), K(pid_alloc), &x);
-  push(L, &x); push(L, V(SELF));
-  lua_call(L, 1, 1);
-  setobj(L, &uniq, s2v(L->top - 1));
-  lua_pop(L, 1);
+  if (!luaW_pid_alloc_direct(S->hf, &x, V(SELF), &uniq)) {  /* not the host's own: the call */
+    push(L, &x); push(L, V(SELF));
+    lua_call(L, 1, 1);
+    setobj(L, &uniq, s2v(L->top - 1));
+    lua_pop(L, 1);
+  }
   if (!ttisinteger(&uniq)) luaL_error(L, "kernel: H.pid_alloc gave no integer");
   luaW_sp_pid(L, S, V(HOST), &uniq);
   setobj(L, &pid, s2v(L->top - 1));  /* anchored: the result */

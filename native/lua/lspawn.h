@@ -8,6 +8,7 @@
 
 #include "lprobe.h"
 #include "lshape.h"
+#include "lhostfn.h"
 
 /* exiter(lifecycle_probe, copool_probe, pids_probe) -> thread_done (lexit.c) */
 int luaW_exiter (lua_State *L);
@@ -39,6 +40,7 @@ typedef struct Spawn {
   Shape thr_shape[3];  /* the main thread record with n = 0, 1, 2 arguments: co, proc, a1, a2 */
   int nrsv;  /* the keys every record of this spawn gets later, held in its template (lspawn.c) */
   unsigned short rsv[SHAPE_MAXKEYS];  /* their nodes in proc_shape's template */
+  const LuaWHostFns *hf;  /* the state's direct host calls (lhostfn.c: pid_alloc), or NULL */
 } Spawn;
 
 /* lspawn.c's steps that lqspawn.c shares (lspawn.c says what each mirrors) */
