@@ -3,7 +3,8 @@
 // lhostfn.c) and through the Lua API (the same Lua-facing function added again at another index
 // of the wasm table, so the C does not know it as the host's own and calls it with lua_call, as
 // it did before the direct form). Over a real directory (src/shm/directory.ts, one thread's
-// handle on a fresh buffer), so pid_alloc and dead do their atomics.
+// handle on a fresh buffer), so pid_alloc and dead do their atomics; and the same two over a host
+// that does nothing (a counter; no shared memory), which leaves the crossing and the loop.
 //
 //   node dist/bench/host-calls.js [--n 2000000] [--rounds 3]
 //
@@ -39,9 +40,11 @@ async function main(): Promise<void> {
   // the same Lua-facing functions again, at other indices: called through the Lua API
   const hot2 = hotHostCalls(m, route, () => performance.now(), add);
   const life2 = lifeHostCalls(m, (o) => dir.alloc(o), (u) => dir.dead(u), add);
+  let count = 0;
+  const idle = lifeHostCalls(m, () => ++count, () => { count--; }, add);
   setGlobalTable(m, L, 'H', [['route', hot.routeCf], ['now', hot.nowCf], ['pid_alloc', life.pidAllocCf],
     ['dead', life.deadCf], ['route2', hot2.routeCf], ['now2', hot2.nowCf], ['pid_alloc2', life2.pidAllocCf],
-    ['dead2', life2.deadCf]], (ptr) => m._lua_pushcclosure(L, ptr, 0));
+    ['dead2', life2.deadCf], ['pid_alloc0', idle.pidAllocCf], ['dead0', idle.deadCf]], (ptr) => m._lua_pushcclosure(L, ptr, 0));
   m._luaW_set_hostfns(L, hot.routeCf, hot.route, hot.nowCf, hot.now, life.pidAllocCf, life.pidAlloc, life.deadCf, life.dead);
   await engine.doString(String.raw`
     local hostcall = package.loaded["wippy.native"].hostcall
@@ -54,7 +57,7 @@ async function main(): Promise<void> {
       local d = hostcall(f, x)
       if d ~= want then error(name .. ": direct " .. tostring(d)) end
       local t0 = clock()
-      if name == "dead" or name == "dead2" then
+      if name == "dead" or name == "dead2" or name == "dead0" then
         local u0 = H.pid_alloc(${TID})
         for i = 1, n do hostcall(f, u0 + i % 1024) end
       else
@@ -66,6 +69,11 @@ async function main(): Promise<void> {
   const perCall = engine.global.get('per_call') as (name: string, n: number, want: boolean) => number;
   const rows: Array<[string, string, string]> = [['route', 'route2', 'H.route(uniq)'], ['now', 'now2', 'H.now()'],
     ['pid_alloc', 'pid_alloc2', 'H.pid_alloc(owner)'], ['dead', 'dead2', 'H.dead(uniq)']];
+  // the idle host's functions, direct: the setter again with them (the block is the state's)
+  const direct = (): void => m._luaW_set_hostfns(L, hot.routeCf, hot.route, hot.nowCf, hot.now, life.pidAllocCf, life.pidAlloc,
+    life.deadCf, life.dead);
+  const directIdle = (): void => m._luaW_set_hostfns(L, hot.routeCf, hot.route, hot.nowCf, hot.now, idle.pidAllocCf,
+    idle.pidAlloc, idle.deadCf, idle.dead);
   console.log(`one host call from C, ns (the best of ${ROUNDS} rounds of ${N}; Node ${process.versions.node})`);
   console.log('| call | through the Lua API | direct |\n|---|---:|---:|');
   for (const [direct, api, label] of rows) {
@@ -76,6 +84,13 @@ async function main(): Promise<void> {
       d = Math.min(d, perCall(direct, N, true));
     }
     console.log(`| ${label} | ${a.toFixed(1)} | ${d.toFixed(1)} |`);
+  }
+  for (const [name, label] of [['pid_alloc0', 'pid_alloc over a host that does nothing'], ['dead0', 'dead over a host that does nothing']]) {
+    let d = Infinity;
+    directIdle();
+    for (let r = 0; r < ROUNDS; r++) d = Math.min(d, perCall(name!, N, true));
+    direct();
+    console.log(`| ${label} | | ${d.toFixed(1)} |`);
   }
 }
 
