@@ -11,7 +11,7 @@
 // Each figure is one call of `wippy.native.hostcall(f, x)` from a Lua loop (the loop's and
 // hostcall's own costs included: the same in both columns), the best of `rounds`. The direct
 // column is what lsend.c (route), lsched.c (now), lspawn.c/lqspawn.c (pid_alloc) and lexit.c
-// (dead) pay per call; the other is what they paid before.
+// (dead; load_add: lspawn.h's count_load) pay per call; the other is what they paid before.
 import { luaFactory, setGlobalTable } from '../src/lua/module.js';
 import { createEngineRaw } from '../src/lua/rawexports.js';
 import { hotHostCalls, lifeHostCalls } from '../src/lua/hostfns.js';
@@ -36,16 +36,22 @@ async function main(): Promise<void> {
   const route = (u: number): [number, boolean] => { pair[0] = dir.owner(u); pair[1] = dir.isAlive(u); return pair; };
   const add = (fn: (...a: number[]) => number | void, sig: string): number => m.addFunction(fn, sig);
   const hot = hotHostCalls(m, route, () => performance.now(), add);
-  const life = lifeHostCalls(m, (o) => dir.alloc(o), (u) => dir.dead(u), add);
+  const life = lifeHostCalls(m, (o) => dir.alloc(o), (u) => dir.dead(u), (d, t) => dir.addLoad(t ?? TID, d), add);
   // the same Lua-facing functions again, at other indices: called through the Lua API
   const hot2 = hotHostCalls(m, route, () => performance.now(), add);
-  const life2 = lifeHostCalls(m, (o) => dir.alloc(o), (u) => dir.dead(u), add);
+  const life2 = lifeHostCalls(m, (o) => dir.alloc(o), (u) => dir.dead(u), (d, t) => dir.addLoad(t ?? TID, d), add);
   let count = 0;
-  const idle = lifeHostCalls(m, () => ++count, () => { count--; }, add);
+  const idle = lifeHostCalls(m, () => ++count, () => { count--; }, () => { count++; }, add);
   setGlobalTable(m, L, 'H', [['route', hot.routeCf], ['now', hot.nowCf], ['pid_alloc', life.pidAllocCf],
     ['dead', life.deadCf], ['route2', hot2.routeCf], ['now2', hot2.nowCf], ['pid_alloc2', life2.pidAllocCf],
-    ['dead2', life2.deadCf], ['pid_alloc0', idle.pidAllocCf], ['dead0', idle.deadCf]], (ptr) => m._lua_pushcclosure(L, ptr, 0));
-  m._luaW_set_hostfns(L, hot.routeCf, hot.route, hot.nowCf, hot.now, life.pidAllocCf, life.pidAlloc, life.deadCf, life.dead);
+    ['dead2', life2.deadCf], ['load_add', life.loadAddCf], ['load_add2', life2.loadAddCf], ['pid_alloc0', idle.pidAllocCf],
+    ['dead0', idle.deadCf]], (ptr) => m._lua_pushcclosure(L, ptr, 0));
+  // the direct forms: the state's block (set again below with the idle host's, then back)
+  const direct = (): void => m._luaW_set_hostfns(L, hot.routeCf, hot.route, hot.nowCf, hot.now, life.pidAllocCf, life.pidAlloc,
+    life.deadCf, life.dead, life.loadAddCf, life.loadAdd);
+  const directIdle = (): void => m._luaW_set_hostfns(L, hot.routeCf, hot.route, hot.nowCf, hot.now, idle.pidAllocCf,
+    idle.pidAlloc, idle.deadCf, idle.dead, idle.loadAddCf, idle.loadAdd);
+  direct();
   await engine.doString(String.raw`
     local hostcall = package.loaded["wippy.native"].hostcall
     local clock = os.clock
@@ -54,6 +60,7 @@ async function main(): Promise<void> {
       local f = H[name]
       local x = ${TID}
       if name == "route" or name == "route2" then x = H.pid_alloc(${TID}) end
+      if name == "load_add" or name == "load_add2" then x = (n % 2 == 0) and 1 or -1 end
       local d = hostcall(f, x)
       if d ~= want then error(name .. ": direct " .. tostring(d)) end
       local t0 = clock()
@@ -68,12 +75,7 @@ async function main(): Promise<void> {
   `);
   const perCall = engine.global.get('per_call') as (name: string, n: number, want: boolean) => number;
   const rows: Array<[string, string, string]> = [['route', 'route2', 'H.route(uniq)'], ['now', 'now2', 'H.now()'],
-    ['pid_alloc', 'pid_alloc2', 'H.pid_alloc(owner)'], ['dead', 'dead2', 'H.dead(uniq)']];
-  // the idle host's functions, direct: the setter again with them (the block is the state's)
-  const direct = (): void => m._luaW_set_hostfns(L, hot.routeCf, hot.route, hot.nowCf, hot.now, life.pidAllocCf, life.pidAlloc,
-    life.deadCf, life.dead);
-  const directIdle = (): void => m._luaW_set_hostfns(L, hot.routeCf, hot.route, hot.nowCf, hot.now, idle.pidAllocCf,
-    idle.pidAlloc, idle.deadCf, idle.dead);
+    ['pid_alloc', 'pid_alloc2', 'H.pid_alloc(owner)'], ['dead', 'dead2', 'H.dead(uniq)'], ['load_add', 'load_add2', 'H.load_add(d)']];
   console.log(`one host call from C, ns (the best of ${ROUNDS} rounds of ${N}; Node ${process.versions.node})`);
   console.log('| call | through the Lua API | direct |\n|---|---:|---:|');
   for (const [direct, api, label] of rows) {

@@ -16,6 +16,8 @@ typedef struct LuaWHostFns {
   double (*pid_alloc) (double owner);  /* the same allocation: the PID's uniq */
   lua_CFunction dead_cf;       /* H.dead as the host installed it */
   void (*dead) (double uniq);  /* the same clearing of the PID's alive bit */
+  lua_CFunction load_add_cf;   /* H.load_add as the host installed it */
+  void (*load_add) (double d);  /* the same change of this thread's live-process count */
 } LuaWHostFns;
 
 /* the state's direct host calls, or NULL (none set: wasmoon's glue without raw exports) */
@@ -63,6 +65,14 @@ static inline int luaW_pid_alloc_direct (const LuaWHostFns *h, const TValue *f, 
 static inline int luaW_dead_direct (const LuaWHostFns *h, const TValue *f, const TValue *uniq) {
   if (h == NULL || !ttislcf(f) || fvalue(f) != h->dead_cf || !luaW_host_exact(uniq)) return 0;
   h->dead((double)ivalue(uniq));
+  return 1;
+}
+
+/* load_add(d) (this thread's count) in one crossing when f (H.load_add, as read) is the host's own
+** and d an integer it reads exactly: 1; 0: not so, call f through the Lua API */
+static inline int luaW_load_add_direct (const LuaWHostFns *h, const TValue *f, const TValue *d) {
+  if (h == NULL || !ttislcf(f) || fvalue(f) != h->load_add_cf || !luaW_host_exact(d)) return 0;
+  h->load_add((double)ivalue(d));
   return 1;
 }
 

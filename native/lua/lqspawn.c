@@ -206,7 +206,7 @@ int luaW_sp_tstart (lua_State *L) {
   if (l_isfalse(&code)) goto lua;
   /* start_task: the step's live count (a job's: counted by the main thread); start_here (minted):
   ** the record */
-  if (!job) count_load(L, V(run), V(H), K(dload), K(load_add), 1);
+  if (!job) count_load(L, S->hf, V(run), V(H), K(dload), K(load_add), 1);
   luaW_sp_proc(L, S, &pid, &uniq, &id, V(HOST), &Ent, &mt, &Q);  /* T_Q */
   /* instantiate: run.cp = Q, its environment */
   getf(L, V(run), K(cp), &x);

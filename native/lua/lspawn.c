@@ -50,8 +50,8 @@
 ** What it may call: the module's chunk and its main lookup (user code, metamethods), the Lua
 ** make_env, compile, meta_of, fmt_pid (a uniq that is not a non-negative integer), c_failed and
 ** the Lua variant, the codec's copy, rebind, coroutine.create, the C count hook, and the host's
-** pid_alloc (in one crossing when it is the host's own: lhostfn.c; lqspawn.c's too), wall and
-** load_add. rebind, the hook's set, make_env and compile's cache hit are taken
+** pid_alloc and load_add (in one crossing when each is the host's own: lhostfn.c; lqspawn.c's
+** too), and wall. rebind, the hook's set, make_env and compile's cache hit are taken
 ** without a call frame when each is the C function's own case (lproc.c, lhook.c, lenv.c export
 ** those steps; session 13), else called. On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the
 ** Lua runs; test/native-spawn.test.ts runs both on the same seeded sequences (one worker),
@@ -464,7 +464,7 @@ static int spawn_k (lua_State *L, int status, lua_KContext ctx) {
   push(L, &main);  /* A_MOD + 1: anchored */
   setobj(L, &pid, SLOT(A_PID));
   luaW_sp_add(L, S, &Q, &pid);
-  count_load(L, V(run), V(H), K(dload), K(load_add), 1);
+  count_load(L, S->hf, V(run), V(H), K(dload), K(load_add), 1);
   setbtvalue(&tr);
   setv(L, V(validated), SLOT(A_ID), &tr);
   /* the caller's PID: its watcher (monitor: the one watcher itself, no set: pids.lua watch) and

@@ -311,7 +311,8 @@ export class LuaKernel {
     // the hot ones in two forms: Lua-facing and direct (hostfns.ts)
     const hot = hotHostCalls(m, (u) => host.route(u), host.now === undefined ? () => perf.now() : () => host.now!(),
       (fn, sig) => this.direct(fn, sig));
-    const life = lifeHostCalls(m, (owner) => host.pidAlloc(owner), (u) => host.pidDead(u), (fn, sig) => this.direct(fn, sig));
+    const life = lifeHostCalls(m, (owner) => host.pidAlloc(owner), (u) => host.pidDead(u), (d, tid) => host.loadAdd(d, tid),
+      (fn, sig) => this.direct(fn, sig));
     const fns: Array<[string, number]> = [
       ['now', hot.nowCf],
       this.def('wall', (L) => {
@@ -332,10 +333,7 @@ export class LuaKernel {
       }),
       ['pid_alloc', life.pidAllocCf],
       this.def('place', (L) => { m._lua_pushinteger(L, BigInt(host.place())); return 1; }),
-      this.def('load_add', (L) => {
-        host.loadAdd(this.int(L, 1), m._lua_gettop(L) >= 2 ? this.int(L, 2) : undefined);
-        return 0;
-      }),
+      ['load_add', life.loadAddCf],
       this.def('task_push', (L) => {
         m._lua_pushboolean(L, host.taskPush(this.bytesAt(L, 1), this.int(L, 2)) ? 1 : 0);
         return 1;
@@ -405,12 +403,13 @@ export class LuaKernel {
     ];
     setGlobalTable(m, L0, '__H', fns, (ptr) => m._lua_pushcclosure(L0, ptr, 0));
     // The hot ones again for our C (lsend.c's remote send, lsched.c's clock after every resume,
-    // lspawn.c's and lqspawn.c's PID, lexit.c's death), as plain wasm functions: one crossing
-    // each (native/lua/lhostfn.c has the protocol). Our module only: wasmoon's has no setter, and
-    // without raw exports (WIPPY_RAW_EXPORTS=0) the glue does not show it; the C then calls
-    // H.route, H.now, H.pid_alloc and H.dead through the Lua API as before.
+    // lspawn.c's and lqspawn.c's PID, lexit.c's death, their count_load), as plain wasm
+    // functions: one crossing each (native/lua/lhostfn.c has the protocol). Our module only:
+    // wasmoon's has no setter, and without raw exports (WIPPY_RAW_EXPORTS=0) the glue does not
+    // show it; the C then calls them through the Lua API as before.
     if (typeof m._luaW_set_hostfns === 'function') {
-      m._luaW_set_hostfns(L0, hot.routeCf, hot.route, hot.nowCf, hot.now, life.pidAllocCf, life.pidAlloc, life.deadCf, life.dead);
+      m._luaW_set_hostfns(L0, hot.routeCf, hot.route, hot.nowCf, hot.now, life.pidAllocCf, life.pidAlloc, life.deadCf, life.dead,
+        life.loadAddCf, life.loadAdd);
     }
   }
 

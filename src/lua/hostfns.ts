@@ -1,5 +1,5 @@
-// The hot host calls of the kernel, H.route, H.now, H.pid_alloc and H.dead, made twice from the
-// same host function: as the Lua-facing lua_CFunctions of __H (the Lua kernel's, wasmoon's
+// The hot host calls of the kernel, H.route, H.now, H.pid_alloc, H.dead and H.load_add, made
+// twice from the same host function: as the Lua-facing lua_CFunctions of __H (the Lua kernel's, wasmoon's
 // module's, and the C's when it has nothing better), and as plain wasm functions our C calls in
 // one crossing of the wasm/JS boundary (native/lua/lhostfn.c has the protocol; src/lua/engine.ts
 // installHost sets both).
@@ -8,8 +8,9 @@
 // (lua_tonumberx) and each result pushed through more (lua_pushinteger with a BigInt,
 // lua_pushboolean): H.route, on every cross-worker send, was four crossings and a BigInt; H.now,
 // after every resume of the C run loop, two; H.pid_alloc, on every spawn, four and a BigInt;
-// H.dead, on every exit, two. The direct forms take and return wasm values: route(uniq: f64) ->
-// i32 (tid * 2 + alive), now() -> f64, pidAlloc(owner: f64) -> f64, dead(uniq: f64).
+// H.dead, on every exit, two; H.load_add, on every spawn of a burst, three. The direct forms take
+// and return wasm values: route(uniq: f64) -> i32 (tid * 2 + alive), now() -> f64,
+// pidAlloc(owner: f64) -> f64, dead(uniq: f64), loadAdd(d: f64) (this thread's count).
 // docs/design/native-core.md, "Session 13: host calls in one crossing" and "Session 14: the
 // spawn's and exit's host calls", have the figures.
 //
@@ -74,6 +75,10 @@ export function hotHostCalls(m: Module, route: (uniq: number) => [number, boolea
 
 /** The two forms of the spawn's and the exit's calls: indices of the wasm function table. */
 export interface LifeCalls {
+  /** H.load_add(d [, tid]) (a lua_CFunction) */
+  loadAddCf: number;
+  /** loadAdd(d: f64): this thread's count (signature 'vd') */
+  loadAdd: number;
   /** H.pid_alloc([owner]) -> uniq (a lua_CFunction) */
   pidAllocCf: number;
   /** pidAlloc(owner: f64) -> uniq (signature 'dd'; the uniq is a counter, below 2^53) */
@@ -85,12 +90,19 @@ export interface LifeCalls {
 }
 
 /**
- * Makes both forms of pid_alloc and dead over `pidAlloc` (KernelHost.pidAlloc: no owner, this
- * thread) and `dead` (KernelHost.pidDead); `add` as for hotHostCalls.
+ * Makes both forms of pid_alloc, dead and load_add over `pidAlloc` (KernelHost.pidAlloc: no owner,
+ * this thread), `dead` (KernelHost.pidDead) and `loadAdd` (KernelHost.loadAdd: no tid, this
+ * thread); `add` as for hotHostCalls.
  */
 export function lifeHostCalls(m: Module, pidAlloc: (owner?: number) => number, dead: (uniq: number) => void,
+  loadAdd: (d: number, tid?: number) => void,
   add: (fn: (...args: number[]) => number | void, sig: string) => number): LifeCalls {
   return {
+    loadAddCf: add((L: number) => {
+      loadAdd(hostInt(m, L, 1), m._lua_gettop(L) >= 2 ? hostInt(m, L, 2) : undefined);
+      return 0;
+    }, 'ii'),
+    loadAdd: add((d: number) => { loadAdd(d); }, 'vd'),
     pidAllocCf: add((L: number) => {
       const owner = m._lua_gettop(L) >= 1 ? hostInt(m, L, 1) : undefined;
       m._lua_pushinteger(L, BigInt(pidAlloc(owner)));
