@@ -44,8 +44,8 @@
 ** (upto2's first check), and the event and its result are copies made by luaW_shape_make
 ** (lshape.h): the exit's share of the worker fell from ~24% to ~20% in the steady-state profile.
 **
-** What it may call: arrive_event (levent.c's, or the Lua's), the Lua post_jx, the host's dead, wall and load_add, and
-** metamethods. On
+** What it may call: arrive_event (levent.c's, or the Lua's), the Lua post_jx, the host's dead and load_add
+** (in one crossing when each is the host's own: lhostfn.c), wall, and metamethods. On
 ** wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua runs;
 ** test/native-spawn.test.ts runs both on the same seeded sequences.
 */
@@ -69,6 +69,7 @@ typedef struct Exit {
   XKEYS(PROBE_KEY_FIELD)
   Shape ev_shape;  /* the EXIT event (lshape.h): kind, from, at, result */
   Shape res_shape;  /* its result with a value: value */
+  const LuaWHostFns *hf;  /* the state's direct host calls (lhostfn.c: dead, load_add), or NULL */
 } Exit;
 
 #define UV_ENTRY(name) PROBE_ENTRY(Exit, u_, name)
@@ -161,11 +162,13 @@ static int thread_done (lua_State *L) {
   setv(L, V(procs), &x, &nilv);
   uvadd(L, X->u_nprocs, -1);
   getf(L, V(H), K(dead), &f);
-  push(L, &f);
   getf(L, &P, K(uniq), &x);
-  push(L, &x);
-  lua_call(L, 1, 0);
-  count_load(L, V(run), V(H), K(dload), K(load_add), -1);
+  if (!luaW_dead_direct(X->hf, &f, &x)) {  /* not the host's own: the call */
+    push(L, &f);
+    push(L, &x);
+    lua_call(L, 1, 0);
+  }
+  count_load(L, X->hf, V(run), V(H), K(dload), K(load_add), -1);
   /* notify_exit(P) */
   setobj(L, &y, V(notifying));  /* outer */
   push(L, &y);  /* 6: anchored */
@@ -248,6 +251,7 @@ int luaW_exiter (lua_State *L) {
   TValue tr, ev;
   TString *ek[4], *rk[1];
   int anchor;
+  X->hf = luaW_hostfns(L);
   /* the templates of the event's and its result's shapes (lshape.h), placeholders for values */
   luaW_shape_anchor(L, lua_gettop(L));
   anchor = lua_gettop(L);

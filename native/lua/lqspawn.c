@@ -92,10 +92,12 @@ void luaW_sp_queue (lua_State *L, Spawn *S, const TValue *P, const TValue *id, i
   setf(L, V(run), K(share_at), &x);
   /* queue_local: the PID, minted here */
   getf(L, V(H), K(pid_alloc), &x);
-  push(L, &x); push(L, V(SELF));
-  lua_call(L, 1, 1);
-  setobj(L, &uniq, s2v(L->top - 1));
-  lua_pop(L, 1);
+  if (!luaW_pid_alloc_direct(S->hf, &x, V(SELF), &uniq)) {  /* not the host's own: the call */
+    push(L, &x); push(L, V(SELF));
+    lua_call(L, 1, 1);
+    setobj(L, &uniq, s2v(L->top - 1));
+    lua_pop(L, 1);
+  }
   if (!ttisinteger(&uniq)) luaL_error(L, "kernel: H.pid_alloc gave no integer");
   luaW_sp_pid(L, S, V(HOST), &uniq);
   setobj(L, &pid, s2v(L->top - 1));  /* anchored: the result */
@@ -204,7 +206,7 @@ int luaW_sp_tstart (lua_State *L) {
   if (l_isfalse(&code)) goto lua;
   /* start_task: the step's live count (a job's: counted by the main thread); start_here (minted):
   ** the record */
-  if (!job) count_load(L, V(run), V(H), K(dload), K(load_add), 1);
+  if (!job) count_load(L, S->hf, V(run), V(H), K(dload), K(load_add), 1);
   luaW_sp_proc(L, S, &pid, &uniq, &id, V(HOST), &Ent, &mt, &Q);  /* T_Q */
   /* instantiate: run.cp = Q, its environment */
   getf(L, V(run), K(cp), &x);

@@ -51,7 +51,8 @@
 ** What it may call: the module's chunk and its main lookup (user code, metamethods), the Lua
 ** make_env, compile, meta_of, fmt_pid (a uniq that is not a non-negative integer), c_failed and
 ** the Lua variant, the codec's copy, rebind, coroutine.create, the C count hook, and the host's
-** pid_alloc, wall and load_add. rebind, the hook's set, make_env and compile's cache hit are taken
+** pid_alloc and load_add (in one crossing when each is the host's own: lhostfn.c; lqspawn.c's
+** too), and wall. rebind, the hook's set, make_env and compile's cache hit are taken
 ** without a call frame when each is the C function's own case (lproc.c, lhook.c, lenv.c export
 ** those steps; session 13), else called. On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the
 ** Lua runs; test/native-spawn.test.ts runs both on the same seeded sequences (one worker),
@@ -412,10 +413,12 @@ static int spawn (lua_State *L) {
   push(L, &code);  /* A_CODE */
   /* from here on the spawn is the C's: the PID */
   getf(L, V(H), K(pid_alloc), &x);
-  push(L, &x); push(L, V(SELF));
-  lua_call(L, 1, 1);
-  setobj(L, &uniq, s2v(L->top - 1));
-  lua_pop(L, 1);
+  if (!luaW_pid_alloc_direct(S->hf, &x, V(SELF), &uniq)) {  /* not the host's own: the call */
+    push(L, &x); push(L, V(SELF));
+    lua_call(L, 1, 1);
+    setobj(L, &uniq, s2v(L->top - 1));
+    lua_pop(L, 1);
+  }
   luaW_sp_pid(L, S, SLOT(A_HOST), &uniq);  /* A_PID */
   setobj(L, &pid, SLOT(A_PID));
   luaW_sp_proc(L, S, &pid, &uniq, SLOT(A_ID), SLOT(A_HOST), &Ent, &mt, &Q);  /* A_Q */
@@ -464,7 +467,7 @@ static int spawn_k (lua_State *L, int status, lua_KContext ctx) {
   push(L, &main);  /* A_MOD + 1: anchored */
   setobj(L, &pid, SLOT(A_PID));
   luaW_sp_add(L, S, &Q, &pid);
-  count_load(L, V(run), V(H), K(dload), K(load_add), 1);
+  count_load(L, S->hf, V(run), V(H), K(dload), K(load_add), 1);
   setbtvalue(&tr);
   setv(L, V(validated), SLOT(A_ID), &tr);
   /* the caller's PID: its watcher (monitor: the one watcher itself, no set: pids.lua watch) and
@@ -554,6 +557,7 @@ static int spawner (lua_State *L) {
   S = PROBE_NEW(L, lua_gettop(L), 2, Spawn, spawn, "spawner");
   S->monitor = monitor;
   S->link = link;
+  S->hf = luaW_hostfns(L);
   shapes(L, S, lua_gettop(L));
   lua_getupvalue(L, -1, 1);  /* the record: tstart's upvalue too */
   lua_pushcclosure(L, luaW_sp_tstart, 1);

@@ -9,6 +9,7 @@
 #include "lprobe.h"
 #include "lshape.h"
 #include "lrecpool.h"
+#include "lhostfn.h"
 
 /* exiter(lifecycle_probe, copool_probe, pids_probe) -> thread_done (lexit.c) */
 int luaW_exiter (lua_State *L);
@@ -42,6 +43,7 @@ typedef struct Spawn {
   unsigned short rsv[SHAPE_MAXKEYS];  /* their nodes in proc_shape's template */
   TString *qok[RECPOOL_MAXOK], *tok[RECPOOL_MAXOK];  /* the keys a reused Q / T may hold (lrecpool.h) */
   int nqok, ntok;
+  const LuaWHostFns *hf;  /* the state's direct host calls (lhostfn.c: pid_alloc, load_add), or NULL */
 } Spawn;
 
 /* lspawn.c's steps that lqspawn.c shares (lspawn.c says what each mirrors) */
@@ -119,26 +121,31 @@ static inline void step_wall (lua_State *L, const TValue *run, const TValue *H, 
   setobj(L, out, &w);
 }
 
+/* H.load_add(n): in one crossing when it is the host's own (lhostfn.c), else the call */
+static inline void hload_add (lua_State *L, const LuaWHostFns *hf, const TValue *H, TString *kload_add,
+                             const TValue *n) {
+  TValue f;
+  getf(L, H, kload_add, &f);
+  if (luaW_load_add_direct(hf, &f, n)) return;
+  push(L, &f);
+  push(L, n);
+  lua_call(L, 1, 0);
+}
+
 /* lifecycle.lua's count_load(d), d = 1 or -1: run.dload's steps (none: H.load_add(d) at once) */
-static inline void count_load (lua_State *L, const TValue *run, const TValue *H, TString *kdload,
-                        TString *kload_add, lua_Integer d) {
-  TValue n, dv, zero, f;
+static inline void count_load (lua_State *L, const LuaWHostFns *hf, const TValue *run, const TValue *H,
+                               TString *kdload, TString *kload_add, lua_Integer d) {
+  TValue n, dv, zero;
   setivalue(&dv, d);
   setivalue(&zero, 0);
   getf(L, run, kdload, &n);
   if (ttisnil(&n)) {
-    getf(L, H, kload_add, &f);
-    push(L, &f);
-    push(L, &dv);
-    lua_call(L, 1, 0);
+    hload_add(L, hf, H, kload_add, &dv);
     return;
   }
   arith(L, LUA_OPADD, &n, &dv, &n);
   if (luaV_lessthan(L, &zero, &n)) {
-    getf(L, H, kload_add, &f);
-    push(L, &f);
-    push(L, &n);
-    lua_call(L, 1, 0);
+    hload_add(L, hf, H, kload_add, &n);
     setivalue(&n, 0);
   }
   setf(L, run, kdload, &n);

@@ -41,7 +41,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { luaFactory, loadChunk, setGlobalTable } from './module.js';
 import { createEngineRaw } from './rawexports.js';
-import { hostInt, hotHostCalls } from './hostfns.js';
+import { hostInt, hotHostCalls, lifeHostCalls } from './hostfns.js';
 import { getRandomValues } from 'node:crypto';
 import { stdlibHost } from './host-stdlib.js';
 
@@ -311,6 +311,8 @@ export class LuaKernel {
     // the hot ones in two forms: Lua-facing and direct (hostfns.ts)
     const hot = hotHostCalls(m, (u) => host.route(u), host.now === undefined ? () => perf.now() : () => host.now!(),
       (fn, sig) => this.direct(fn, sig));
+    const life = lifeHostCalls(m, (owner) => host.pidAlloc(owner), (u) => host.pidDead(u), (d, tid) => host.loadAdd(d, tid),
+      (fn, sig) => this.direct(fn, sig));
     const fns: Array<[string, number]> = [
       ['now', hot.nowCf],
       this.def('wall', (L) => {
@@ -329,16 +331,9 @@ export class LuaKernel {
         m._lua_setmetatable(L, -2);
         return 1;
       }),
-      this.def('pid_alloc', (L) => {
-        const owner = m._lua_gettop(L) >= 1 ? this.int(L, 1) : undefined;
-        m._lua_pushinteger(L, BigInt(host.pidAlloc(owner)));
-        return 1;
-      }),
+      ['pid_alloc', life.pidAllocCf],
       this.def('place', (L) => { m._lua_pushinteger(L, BigInt(host.place())); return 1; }),
-      this.def('load_add', (L) => {
-        host.loadAdd(this.int(L, 1), m._lua_gettop(L) >= 2 ? this.int(L, 2) : undefined);
-        return 0;
-      }),
+      ['load_add', life.loadAddCf],
       this.def('task_push', (L) => {
         m._lua_pushboolean(L, host.taskPush(this.bytesAt(L, 1), this.int(L, 2)) ? 1 : 0);
         return 1;
@@ -352,7 +347,7 @@ export class LuaKernel {
         if (d === undefined) m._lua_pushnil(L); else this.pushBytes(L, d);
         return 1;
       }),
-      this.def('dead', (L) => { host.pidDead(this.int(L, 1)); return 0; }),
+      ['dead', life.deadCf],
       ['route', hot.routeCf],
       this.def('set_runner', (L) => { host.setRunner(this.int(L, 1)); return 0; }),
       this.def('dies_with', (L) => {
@@ -407,15 +402,19 @@ export class LuaKernel {
       ...stdlibHost(m).map(([name, fn]) => this.def(name, fn)),
     ];
     setGlobalTable(m, L0, '__H', fns, (ptr) => m._lua_pushcclosure(L0, ptr, 0));
-    // The hot ones again for our C (lsend.c's remote send, lsched.c's clock after every resume),
-    // as plain wasm functions: one crossing each (native/lua/lhostfn.c has the protocol). Our
-    // module only: wasmoon's has no setter, and without raw exports (WIPPY_RAW_EXPORTS=0) the
-    // glue does not show it; the C then calls H.route and H.now through the Lua API as before.
-    if (typeof m._luaW_set_hostfns === 'function') m._luaW_set_hostfns(L0, hot.routeCf, hot.route, hot.nowCf, hot.now);
+    // The hot ones again for our C (lsend.c's remote send, lsched.c's clock after every resume,
+    // lspawn.c's and lqspawn.c's PID, lexit.c's death, their count_load), as plain wasm
+    // functions: one crossing each (native/lua/lhostfn.c has the protocol). Our module only:
+    // wasmoon's has no setter, and without raw exports (WIPPY_RAW_EXPORTS=0) the glue does not
+    // show it; the C then calls them through the Lua API as before.
+    if (typeof m._luaW_set_hostfns === 'function') {
+      m._luaW_set_hostfns(L0, hot.routeCf, hot.route, hot.nowCf, hot.now, life.pidAllocCf, life.pidAlloc, life.deadCf, life.dead,
+        life.loadAddCf, life.loadAdd);
+    }
   }
 
   /** A host function in the wasm table, kept for the state's life (sig: addFunction's letters). */
-  private direct(fn: (...args: number[]) => number, sig: string): number {
+  private direct(fn: (...args: number[]) => number | void, sig: string): number {
     const ptr = this.m.addFunction(fn, sig);
     this.fnPtrs.push(ptr);
     return ptr;
