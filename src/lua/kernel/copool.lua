@@ -79,16 +79,11 @@ return function(deps)
     if n < MAX then n = n + 1; s[n] = co; s.n = n end
   end
 
-  -- Kept now (tests): coroutines, and process records.
+  -- Kept now (tests).
   function M.count()
     local n = 0
     for i = 1, hooked.n do if hooked[i] then n = n + 1 end end
     for i = 1, plain.n do if plain[i] then n = n + 1 end end
-    return n
-  end
-  function M.records()
-    local n = 0
-    for i = 1, qpool.n do if qpool[i] then n = n + 1 end end
     return n
   end
 
