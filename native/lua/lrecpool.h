@@ -43,17 +43,9 @@
 #include "lgc.h"
 
 #define RECPOOL_MAXOK 16
-#define RECPOOL_MAXSEEN 16  /* nodes whose last accepted key is remembered (seen[]) */
 
-/* t's hash keys are all in ok[0..nok-1] (or empty), its parts sh's template's sizes. seen[i]
-** (RECPOOL_MAXSEEN entries, NULL at first) remembers the key last found in ok at node i: a record
-** the exit's common case wrote has the same keys at the same nodes every time (the template's
-** nodes, then the exit's keys inserted in one order), so the list's walk runs once per node and
-** kind of record, not per take (session 14, second wave). seen[i] only ever holds a pointer that
-** was equal to one of ok's, and ok's strings are anchored by the C closures (never freed or
-** reused), so seen[i] == k says k is in ok, as the walk would. */
-static inline int recpool_fits (const Table *t, const Shape *sh, TString *const *ok, int nok,
-                                GCObject **seen) {
+/* t's hash keys are all in ok[0..nok-1] (or empty), its parts sh's template's sizes */
+static inline int recpool_fits (const Table *t, const Shape *sh, TString *const *ok, int nok) {
   const Table *s = sh->t;
   unsigned int i, nn;
   if (t->lsizenode != s->lsizenode || isdummy(t) || luaH_realasize(t) != luaH_realasize(s)) return 0;
@@ -66,10 +58,8 @@ static inline int recpool_fits (const Table *t, const Shape *sh, TString *const 
     if (!keyisshrstr(n) && !keyisdead(n)) return 0;  /* (a dead key keeps its pointer) */
     k = gckey(n);
     if (keyisshrstr(m) && gckey(m) == k) continue;  /* where the template has it */
-    if (i < RECPOOL_MAXSEEN && seen[i] == k) continue;  /* in ok, found there before */
     for (j = 0; j < nok; j++) if (obj2gco(ok[j]) == k) break;
     if (j == nok) return 0;
-    if (i < RECPOOL_MAXSEEN) seen[i] = k;
   }
   return 1;
 }
@@ -91,7 +81,7 @@ static inline void recpool_reset (lua_State *L, Table *t, const Shape *sh) {
 /* the top of the weak stack `pool` ({n = top}, key kn) that fits sh (recpool_fits), reset and
 ** pushed; entries that do not fit are dropped on the way (to the collector). NULL: none. */
 static inline Table *luaW_recpool_take (lua_State *L, const TValue *pool, TString *kn, const Shape *sh,
-                                        TString *const *ok, int nok, GCObject **seen) {
+                                        TString *const *ok, int nok) {
   TValue nv, v, nilv;
   lua_Integer n;
   if (!ttistable(pool)) return NULL;
@@ -102,7 +92,7 @@ static inline Table *luaW_recpool_take (lua_State *L, const TValue *pool, TStrin
     geti(L, pool, n, &v);
     seti(L, pool, n, &nilv);
     n--;
-    if (ttistable(&v) && recpool_fits(hvalue(&v), sh, ok, nok, seen)) {
+    if (ttistable(&v) && recpool_fits(hvalue(&v), sh, ok, nok)) {
       Table *t = hvalue(&v);
       setivalue(&nv, n);
       setf(L, pool, kn, &nv);

@@ -202,7 +202,7 @@ void luaW_sp_proc (lua_State *L, Spawn *S, const TValue *pid, const TValue *uniq
   if (S->proc_shape.t != NULL && !ttisnil(pid) && !ttisnil(uniq) && !ttisnil(id) && !ttisnil(host)
       && !ttisnil(Ent)) {
     const Shape *sh = &S->proc_shape;
-    Table *t = luaW_recpool_take(L, V(qpool), K(n), sh, S->qok, S->nqok, S->qseen);  /* a kept one, reset */
+    Table *t = luaW_recpool_take(L, V(qpool), K(n), sh, S->qok, S->nqok);  /* a kept one, reset */
     if (t == NULL) t = luaW_shape_make(L, sh);
     setobj2t(L, &t->array[4], &w);
     luaW_shape_set(L, t, sh, 0, pid);
@@ -295,7 +295,7 @@ void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, 
   TValue x, one;
   const Shape *sh = &S->thr_shape[n];
   if (sh->t != NULL && !ttisnil(co) && !ttisnil(Q) && (n < 1 || !ttisnil(a1)) && (n < 2 || !ttisnil(a2))) {
-    Table *t = luaW_recpool_take(L, V(tpool), K(n), sh, S->tok, S->ntok, S->tseen);  /* a kept one, reset */
+    Table *t = luaW_recpool_take(L, V(tpool), K(n), sh, S->tok, S->ntok);  /* a kept one, reset */
     if (t == NULL) t = luaW_shape_make(L, sh);
     luaW_shape_set(L, t, sh, 0, co);
     luaW_shape_set(L, t, sh, 1, Q);

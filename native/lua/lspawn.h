@@ -75,7 +75,6 @@ typedef struct Spawn {
   unsigned short rsv[SHAPE_MAXKEYS];  /* their nodes in proc_shape's template */
   TString *qok[RECPOOL_MAXOK], *tok[RECPOOL_MAXOK];  /* the keys a reused Q / T may hold (lrecpool.h) */
   int nqok, ntok;
-  GCObject *qseen[RECPOOL_MAXSEEN], *tseen[RECPOOL_MAXSEEN];  /* recpool_fits's memo (lrecpool.h) */
   const LuaWHostFns *hf;  /* the state's direct host calls (lhostfn.c: pid_alloc, load_add), or NULL */
 } Spawn;
 
