@@ -77,9 +77,15 @@
 -- a list past the mark that nobody lighter could take, `hold`'s two bursts), and ljob.c's START
 -- round does take()'s offer_at step (a draining list past the mark lowers it at every start);
 -- the looks and reports stay here. spawn_probe gives offer_at.
+-- Session 14, second wave: a published spawn's record stays here (kq), its push tagged; one this
+-- worker claims back from its own deque comes back from H.task_take as the tag (tasks.ts: no copy
+-- out of the slot) and starts from the record (no decode; a flat record in C), as if it had never
+-- left lq. A list published beside a sibling that then takes nothing (its own burst began a moment
+-- later: `hold`) costs its encode and slot, no longer a decode and a Lua start per spawn
+-- (docs/design/scheduler.md, "Session 14, second wave: publishing a burst").
 --
--- Owns: lq, spill (bytes that fit no queue after a share), pub, the counters, the last reported
--- length. Receives: H (task_push, task_take, task_listed), cfg (tid, host, hosts: tids, limits,
+-- Owns: lq, spill (bytes that fit no queue after a share), pub, kq (published records kept), the
+-- counters, the last reported length. Receives: H (task_push, task_take, task_listed), cfg (tid, host, hosts: tids, limits,
 -- local_queue_size), mem_cap_kb, encode / decode (the codec), wire (the "spj" and W.task
 -- layouts). Queue records are W.task arrays (wire.lua), flat records (lqspawn.c) and "spj" frames (jobs).
 -- Measured: see docs/design/scheduler.md ("Run queues").
