@@ -8,7 +8,9 @@
 //
 // Prints per repetition: spawn rate (holder's first spawn → last stamp), each worker thread's CPU
 // ms and minor faults, V8's helper threads' and the main thread's CPU ms, user/system CPU of the
-// whole process (getrusage), and the wasm memory each worker holds. With --perf, `perf record` is
+// whole process (getrusage), the run-queue counters (p pushed, o own, g global, s stolen, x
+// shared, k kept in the list, b published and taken back from the record kept) and the wasm
+// memory each worker holds. With --perf, `perf record` is
 // attached to this process for repetition --perf-rep only (read it with `perf report -i FILE
 // --sort comm,sym --no-children`; wasm functions are named when the module was linked with emcc's
 // `--profiling-funcs`, and JS with node's --perf-basic-prof).
@@ -127,7 +129,7 @@ async function main(): Promise<void> {
         `user ${((ru1.userCPUTime - ru0.userCPUTime) / 1e3).toFixed(1)} sys ${((ru1.systemCPUTime - ru0.systemCPUTime) / 1e3).toFixed(1)} ms, ` +
         `faults ${ru1.minorPageFault - ru0.minorPageFault} | queues ${held.map((s, i) => {
           const q = s.queue, q0 = before[i]!.queue;
-          return (['pushed', 'own', 'global', 'stolen', 'shared', 'kept'] as const).map((k) => `${k[0]}${q[k] - q0[k]}`).join(',');
+          return (['pushed', 'own', 'global', 'stolen', 'shared', 'kept', 'back'] as const).map((k) => `${k === 'shared' ? 'x' : k[0]}${(q[k] ?? 0) - (q0[k] ?? 0)}`).join(',');
         }).join(' / ')} | heap MB ${heap0.map((b) => (b / 2 ** 20).toFixed(1)).join('/')} -> ${held.map((s) => (s.heapBytes / 2 ** 20).toFixed(1)).join('/')} | wasm MB ${wasm0.map((b) => (b / 2 ** 20).toFixed(0)).join('/')} -> ${wasm1.map((b) => (b / 2 ** 20).toFixed(0)).join('/')}\n`);
     }
   });

@@ -103,4 +103,9 @@ export interface QueueCounters {
    * encoded nor copied into shared memory (counted in `pushed` too).
    */
   kept: number;
+  /**
+   * Spawns of its Lua-side list it published and took back itself, started from the record it
+   * kept: no copy out of the slot, no decode (src/scheduler/tasks.ts; counted in `own` too).
+   */
+  back: number;
 }

@@ -48,10 +48,10 @@ const placement = new Placement(dir, tid, init.hostTids, undefined, hooked ? Inf
 const tasks: TaskQueues | undefined = init.tasks ? new TaskQueues(init.tasks, placement.me, placement) : undefined;
 if (tasks) placement.attach(tasks);
 
-function taskPush(desc: Uint8Array, target: number): boolean {
+function taskPush(desc: Uint8Array, target: number, tag?: number): boolean {
   if (!tasks) return false;
   const i = placement.indexOf(target);
-  if (i < 0 || !tasks.push(desc, i)) return false;
+  if (i < 0 || !tasks.push(desc, i, tag)) return false;
   const wake = placement.wakeAfterPush(i, (t) => ep.bell.isParked(t));
   if (wake >= 0) ep.bell.ring(wake);
   return true;
@@ -68,7 +68,7 @@ const kernel = await LuaKernel.create({
   place: () => placement.place(),
   loadAdd: (d, t) => dir.addLoad(t ?? tid, d),
   taskPush,
-  taskTake: (steal) => tasks?.take(steal),
+  taskTake: (steal, copy) => copy ? tasks?.take(steal) : tasks?.takeTagged(steal),
   taskListed: (n) => { dir.setListed(n); return placement.siblingLighter(); },
   pidDead: (u) => dir.dead(u),
   // One pair, refilled per call (KernelHost.route: read at once): no allocation per cross-worker send.
@@ -119,11 +119,11 @@ function sentByThread(): Record<number, number> {
  * kernel's Lua-side list (src/lua/kernel/taskq.lua), whose spawns are queued and started too.
  */
 function queueCounters(): QueueCounters {
-  if (!tasks) return { pushed: 0, own: 0, global: 0, stolen: 0, shared: 0, kept: 0 };
+  if (!tasks) return { pushed: 0, own: 0, global: 0, stolen: 0, shared: 0, kept: 0, back: 0 };
   const c = tasks.counters;
   const lq = kernel.localQueue();
   const kept = lq.queued - lq.published;
-  return { pushed: c.pushed + kept, own: c.own + lq.started, global: c.global, stolen: c.stolen, shared: c.shared, kept };
+  return { pushed: c.pushed + kept, own: c.own + lq.started, global: c.global, stolen: c.stolen, shared: c.shared, kept, back: tasks.back };
 }
 
 /** Test-only faults (Runtime.testFault); never sent by the runtime itself. */

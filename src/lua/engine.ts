@@ -48,6 +48,7 @@ import { stdlibHost } from './host-stdlib.js';
 const KERNEL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'kernel');
 const LIB_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lib');
 const LUA_TNIL = 0;
+const LUA_TNUMBER = 3;
 const LUA_MULTRET = -1;
 /**
  * The global `performance`, read once: on Node 24 the global is an accessor, so each
@@ -68,10 +69,14 @@ export interface KernelHost {
   /**
    * Queue a spawn descriptor on the host's run queues (src/scheduler/tasks.ts): this worker's
    * (target = its own tid) or a sibling's inject queue. False: not queued, start it another way.
+   * `tag` (≥ 0): the kernel keeps the record; taskTake gives the tag back if this worker takes it.
    */
-  taskPush(desc: Uint8Array, target: number): boolean;
-  /** The next queued spawn descriptor this worker should start (`steal`: rob busy siblings). */
-  taskTake(steal: boolean): Uint8Array | undefined;
+  taskPush(desc: Uint8Array, target: number, tag?: number): boolean;
+  /**
+   * The next queued spawn descriptor this worker should start (`steal`: rob busy siblings), or
+   * the tag of one it pushed with a tag and took back (unless `copy`: the bytes of every one).
+   */
+  taskTake(steal: boolean, copy?: boolean): Uint8Array | number | undefined;
   /**
    * This worker's Lua-side list holds `n` spawns (published in the directory for the siblings'
    * weights); true when a sibling is lighter by more than half the backlog mark (the offer rule,
@@ -335,7 +340,8 @@ export class LuaKernel {
       this.def('place', (L) => { m._lua_pushinteger(L, BigInt(host.place())); return 1; }),
       ['load_add', life.loadAddCf],
       this.def('task_push', (L) => {
-        m._lua_pushboolean(L, host.taskPush(this.bytesAt(L, 1), this.int(L, 2)) ? 1 : 0);
+        const tag = m._lua_type(L, 3) === LUA_TNUMBER ? this.int(L, 3) : -1;
+        m._lua_pushboolean(L, host.taskPush(this.bytesAt(L, 1), this.int(L, 2), tag) ? 1 : 0);
         return 1;
       }),
       this.def('task_listed', (L) => {
@@ -343,8 +349,10 @@ export class LuaKernel {
         return 1;
       }),
       this.def('task_take', (L) => {
-        const d = host.taskTake(m._lua_toboolean(L, 1) !== 0);
-        if (d === undefined) m._lua_pushnil(L); else this.pushBytes(L, d);
+        const d = host.taskTake(m._lua_toboolean(L, 1) !== 0, m._lua_toboolean(L, 2) !== 0);
+        if (d === undefined) m._lua_pushnil(L);
+        else if (typeof d === 'number') m._lua_pushinteger(L, BigInt(d)); // a tag (taskq.lua's)
+        else this.pushBytes(L, d);
         return 1;
       }),
       ['dead', life.deadCf],

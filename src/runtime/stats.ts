@@ -91,7 +91,7 @@ export interface WorkerStats {
 type StatsAnswer = Extract<ControlFromWorker, { type: 'stats' }>;
 
 const NOTHING: StatsAnswer = { type: 'stats', processes: 0, heapBytes: 0, jsHeapBytes: 0, wasmBytes: 0,
-  queue: { pushed: 0, own: 0, global: 0, stolen: 0, shared: 0, kept: 0 }, ringBacklog: 0, mailbox: { unread: 0, largest: 0 }, started: 0, delivered: 0, sent: {} };
+  queue: { pushed: 0, own: 0, global: 0, stolen: 0, shared: 0, kept: 0, back: 0 }, ringBacklog: 0, mailbox: { unread: 0, largest: 0 }, started: 0, delivered: 0, sent: {} };
 
 export class StatsRequests {
   /** Per worker thread id: the stats() calls waiting for its answer, in order. */

@@ -89,6 +89,12 @@ export class Deque {
   readonly capacity: number;
   private readonly mask: number;
   private readonly words: Int32Array;
+  /**
+   * The index of this thread's last successful push and of its last successful steal (plain
+   * fields of this thread's view, not shared): tasks.ts tells its own published spawns by them.
+   */
+  pushedAt = 0;
+  takenAt = 0;
 
   constructor(sab: SharedArrayBuffer) {
     this.words = new Int32Array(sab);
@@ -107,6 +113,7 @@ export class Deque {
     words[DEQ_ITEMS + (b & this.mask)] = item;
     // Publishes the slot; pairs with Atomics.load(bottom) in steal().
     Atomics.store(words, DEQ_BOTTOM, (b + 1) | 0);
+    this.pushedAt = b;
     return true;
   }
 
@@ -147,7 +154,10 @@ export class Deque {
       // May race with a push recycling the slot; then top has moved and the CAS below fails.
       const item = Atomics.load(words, DEQ_ITEMS + (t & this.mask));
       // Claims the item; pairs with compareExchange(top) in other thieves and the owner's pop().
-      if (Atomics.compareExchange(words, DEQ_TOP, t, (t + 1) | 0) === t) return item;
+      if (Atomics.compareExchange(words, DEQ_TOP, t, (t + 1) | 0) === t) {
+        this.takenAt = t;
+        return item;
+      }
     }
   }
 

@@ -37,6 +37,23 @@
 //                later producer's free.pop (pairs with that pop's Atomics.load(seq)).
 // Each slot number is in exactly one place at a time (free list, one queue, or one thread's hands),
 // because every queue hands each item to exactly one consumer (deque.ts explains both queues).
+//
+// Taken back without a copy (session 14, second wave). A worker that publishes spawns of its own
+// Lua-side list (src/lua/kernel/taskq.lua, the backlog rule's publish) keeps each record and passes
+// a tag with the push (push(desc, me, tag)). A tagged push that lands on its own deque is noted
+// here, worker-local: (deque index, tag) in `kept`, a FIFO in index order. When this worker later
+// claims an index of its own deque (Deque.steal's compareExchange(top): the claim is exactly the
+// one it always was) and `kept` holds that index, take() frees the slot without reading it and
+// returns the tag, and the kernel starts its own record: no copy out, no decode, the start of the
+// record it kept (the C start for a flat record). A thief that claims one reads the bytes as
+// always. Why an index names one push: only the owner pushes to its deque, bottom only grows (this
+// module never pops at the bottom), and a push at index b succeeds only while top > b - capacity,
+// so every index that precedes b by capacity or more was claimed by someone: `kept` drops those at
+// each tagged push and holds at most capacity - 1 entries, all inside one window of indices (the
+// int32 wrap never makes two of them, or a later push, equal). A claim of index t drops the
+// entries before t (claimed by thieves: top only grows); finding the deque empty drops them all.
+// So the tags come back in increasing order, each at most once, and only for a claim of the very
+// push that carried it. Not kept: a push that overflows to the global queue, one to a sibling.
 import { Deque, InjectQueue, roundCapacity } from './deque.js';
 import { TASK_LENGTH_BYTES, TASK_SLOT_BYTES } from '../shm/layout.js';
 
@@ -110,6 +127,15 @@ export class TaskQueues {
   private nextVictim = 0;
   /** What this worker queued and took (observability: Runtime.stats()). */
   readonly counters = { pushed: 0, own: 0, global: 0, stolen: 0, shared: 0 };
+  /** Of `own`: spawns takeTagged() gave back as their tag (see the top). */
+  back = 0;
+  /** Tagged pushes onto its own deque not yet claimed by it (see the top): a ring, in index order. */
+  private readonly keptAt: Int32Array;
+  private readonly keptTag: Float64Array;
+  private keptHead = 0;
+  private keptLen = 0;
+  /** The tag of the slot takeSlot() returned last, or -1. */
+  private takenTag = -1;
 
   /**
    * This worker's view of its host's queues. `me` is its index in the host.
@@ -124,6 +150,9 @@ export class TaskQueues {
     this.inject = region.inject.map((s) => new InjectQueue(s));
     this.me = me;
     this.n = this.local.length;
+    const cap = this.local[0]?.capacity ?? 0;
+    this.keptAt = new Int32Array(cap);
+    this.keptTag = new Float64Array(cap);
     this.nextVictim = (me + 1) % this.n; // me = -1 (not a worker): only pushGlobal is used
   }
 
@@ -133,19 +162,53 @@ export class TaskQueues {
   /**
    * Queue a descriptor: on this worker's deque (overflow: the global queue), or, with `target`,
    * on sibling `target`'s inject queue. False when it is too large or the queues are full; the
-   * caller then starts the process some other way.
+   * caller then starts the process some other way. `tag` (an integer ≥ 0): the caller keeps the
+   * spawn's record, and take() returns the tag instead of the bytes if this worker claims it back
+   * from its deque (see the top).
    */
-  push(desc: Uint8Array, target = this.me): boolean {
+  push(desc: Uint8Array, target = this.me, tag = -1): boolean {
     const s = this.fill(desc);
     if (s === undefined) return false;
     // step 3: the queue's publishing store (Deque.push: bottom; InjectQueue.push: seq)
-    if (target === this.me ? this.local[this.me]!.push(s) || this.global.push(s) : this.inject[target]!.push(s)) {
-      this.counters.pushed++;
-      if (target !== this.me) this.counters.shared++;
-      return true;
-    }
+    if (target === this.me) {
+      const own = this.local[this.me]!;
+      if (own.push(s)) {
+        if (tag >= 0) this.keep(own.pushedAt, tag);
+      } else if (!this.global.push(s)) return this.refuse(s);
+    } else if (!this.inject[target]!.push(s)) return this.refuse(s);
+    this.counters.pushed++;
+    if (target !== this.me) this.counters.shared++;
+    return true;
+  }
+
+  private refuse(s: number): false {
     this.free.push(s); // never published: back to the free list
     return false;
+  }
+
+  /** Note a tagged push at own deque index b (see the top): drop what precedes b by capacity. */
+  private keep(b: number, tag: number): void {
+    const at = this.keptAt, cap = at.length;
+    while (this.keptLen > 0 && ((b - at[this.keptHead]!) | 0) >= cap) this.dropKept();
+    const i = (this.keptHead + this.keptLen) & (cap - 1);
+    at[i] = b;
+    this.keptTag[i] = tag;
+    this.keptLen++;
+  }
+
+  private dropKept(): void {
+    this.keptHead = (this.keptHead + 1) & (this.keptAt.length - 1);
+    this.keptLen--;
+  }
+
+  /** This worker claimed own deque index t: its tag if a tagged push put it there, else -1. */
+  private claimed(t: number): number {
+    const at = this.keptAt;
+    while (this.keptLen > 0 && ((t - at[this.keptHead]!) | 0) > 0) this.dropKept(); // a thief's
+    if (this.keptLen === 0 || at[this.keptHead] !== t) return -1;
+    const tag = this.keptTag[this.keptHead]!;
+    this.dropKept();
+    return tag;
   }
 
   /**
@@ -177,7 +240,25 @@ export class TaskQueues {
   /** Take the next descriptor this worker should start, or undefined. `steal`: rob saturated siblings. */
   take(steal: boolean): Uint8Array | undefined {
     const s = this.takeSlot(steal);
+    return s === undefined ? undefined : this.copyOut(s);
+  }
+
+  /**
+   * As take(), but a spawn this worker pushed with a tag and now claims back from its deque comes
+   * back as its tag (a number), its slot freed unread (see the top).
+   */
+  takeTagged(steal: boolean): Uint8Array | number | undefined {
+    const s = this.takeSlot(steal);
     if (s === undefined) return undefined;
+    const tag = this.takenTag;
+    if (tag < 0) return this.copyOut(s);
+    this.back++;
+    this.free.push(s); // consumer step 3, with nothing to copy out
+    return tag;
+  }
+
+  /** Consumer steps 2 and 3 of slot s: the bytes copied out, the slot freed. */
+  private copyOut(s: number): Uint8Array {
     const off = s * this.slotBytes;
     const len = this.lens[off >> 2]!;
     const out = this.bytes.slice(off + TASK_LENGTH_BYTES, off + TASK_LENGTH_BYTES + len);
@@ -187,13 +268,21 @@ export class TaskQueues {
 
   private takeSlot(steal: boolean): number | undefined {
     const own = this.local[this.me]!;
+    this.takenTag = -1;
     const global = this.global.size() > 0 && this.policy.canTakeGlobal();
     if (global && ++this.takes % GLOBAL_EVERY === 0) {
       const g = this.global.pop();
       if (g !== undefined) { this.counters.global++; return g; }
     }
     // The owner takes its own deque from the top (oldest first), like a thief would.
-    const s = own.steal() ?? this.inject[this.me]!.pop();
+    const o = own.steal();
+    if (o !== undefined) {
+      if (this.keptLen > 0) this.takenTag = this.claimed(own.takenAt);
+      this.counters.own++;
+      return o;
+    }
+    this.keptLen = 0; // found empty: every index pushed so far was claimed (see the top)
+    const s = this.inject[this.me]!.pop();
     if (s !== undefined) { this.counters.own++; return s; }
     const g = global ? this.global.pop() : undefined;
     if (g !== undefined) { this.counters.global++; return g; }

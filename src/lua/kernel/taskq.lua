@@ -77,9 +77,15 @@
 -- a list past the mark that nobody lighter could take, `hold`'s two bursts), and ljob.c's START
 -- round does take()'s offer_at step (a draining list past the mark lowers it at every start);
 -- the looks and reports stay here. spawn_probe gives offer_at.
+-- Session 14, second wave: a published spawn's record stays here (kq), its push tagged; one this
+-- worker claims back from its own deque comes back from H.task_take as the tag (tasks.ts: no copy
+-- out of the slot) and starts from the record (no decode; a flat record in C), as if it had never
+-- left lq. A list published beside a sibling that then takes nothing (its own burst began a moment
+-- later: `hold`) costs its encode and slot, no longer a decode and a Lua start per spawn
+-- (docs/design/scheduler.md, "Session 14, second wave: publishing a burst").
 --
--- Owns: lq, spill (bytes that fit no queue after a share), pub, the counters, the last reported
--- length. Receives: H (task_push, task_take, task_listed), cfg (tid, host, hosts: tids, limits,
+-- Owns: lq, spill (bytes that fit no queue after a share), pub, kq (published records kept), the
+-- counters, the last reported length. Receives: H (task_push, task_take, task_listed), cfg (tid, host, hosts: tids, limits,
 -- local_queue_size), mem_cap_kb, encode / decode (the codec), wire (the "spj" and W.task
 -- layouts). Queue records are W.task arrays (wire.lua), flat records (lqspawn.c) and "spj" frames (jobs).
 -- Measured: see docs/design/scheduler.md ("Run queues").
@@ -133,18 +139,50 @@ return function(deps)
   end
   M.wire_of = wire_of
 
+  -- Published spawns of ours, kept (session 14, second wave): kq[tag] is the record published with
+  -- that tag (H.task_push's third argument), for the tags kh .. ktag. When this worker claims one
+  -- back from its deque, H.task_take gives the tag instead of the bytes (tasks.ts: no copy out)
+  -- and take() starts the kept record (no decode; a flat record starts in C). Tags come back in
+  -- increasing order, each at most once: those below a returned tag will not come back (a thief
+  -- took them, or they overflowed to the global queue, where they are bytes), nor any once a take
+  -- has found the shared queues empty (tasks.ts forgets its notes then too). Jobs are not kept
+  -- (their load moved with the publish: they start as any job decoded from the queues).
+  local kq, kh, ktag = {}, 1, 0
+  local function kept(tag)
+    local t = kq[tag]
+    if t == nil then error("taskq: published spawn " .. tag .. " came back but was not kept") end
+    for k = kh, tag do kq[k] = nil end
+    kh = tag + 1
+    return t
+  end
+  local function forget_kept()
+    if kh <= ktag then kq, kh = {}, ktag + 1 end
+  end
+  -- d from the shared queues: -> its record, mine (a tag: the record this worker kept)
+  local function from_shared(d)
+    if type(d) == "number" then return kept(d), true end
+    return decode(d), false
+  end
+
   -- Publish lq's oldest records to this worker's own queues (the deque, overflowing to the global
-  -- queue), all of them or up to the first that does not fit.
+  -- queue), all of them or up to the first that does not fit; each spawn's record kept (kq).
   local function publish()
     while lh <= lt do
       local t = lq[lh]
       local job = t[1] == JOB
       local d = encode(wire_of(t))
-      if not (d and H.task_push(d, SELF)) then return end
+      if job then
+        if not (d and H.task_push(d, SELF)) then return end
+        H.load_add(-1)
+      else
+        if not (d and H.task_push(d, SELF, ktag + 1)) then return end
+        ktag = ktag + 1
+        kq[ktag] = t
+        c_pub = c_pub + 1
+      end
       lq[lh] = nil
       lh = lh + 1
       pub = pub + 1
-      if job then H.load_add(-1) else c_pub = c_pub + 1 end
     end
     lh, lt = 1, 0
   end
@@ -204,12 +242,12 @@ return function(deps)
   function M.share(to)
     local got, n = {}, 0
     while n < 4096 do
-      local d = H.task_take(false)
+      local d = H.task_take(false, true) -- the bytes, also of the spawns kept in kq
       if not d then break end
       n = n + 1
       got[n] = d
     end
-    if n < 4096 then pub = 0 end -- all taken back (else some of ours may still be there)
+    if n < 4096 then pub = 0; forget_kept() end -- all taken back (else some of ours may still be there)
     for i = 1, n do
       local d = got[i]
       if i % 2 == 1 and H.task_push(d, to) then
@@ -255,9 +293,10 @@ return function(deps)
         local d = H.task_take(false)
         if d then
           if pub > 0 then pub = pub - 1 end
-          return decode(d), false
+          return from_shared(d)
         end
         pub = 0
+        forget_kept()
       end
       local t = lq[lh]
       lq[lh] = nil
@@ -282,9 +321,9 @@ return function(deps)
       return t, true, job
     end
     local d = H.task_take(steal)
-    if not d then pub = 0; return nil end
+    if not d then pub = 0; forget_kept(); return nil end
     if pub > 0 then pub = pub - 1 end
-    return decode(d), false
+    return from_shared(d)
   end
 
   -- The locals native/lua/ljob.c reads and writes where they live (a job in C: push_job's inline
