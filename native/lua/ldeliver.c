@@ -790,15 +790,7 @@ static int take_flat (lua_State *L, Deliv *D, const TValue *s, const TValue *buf
   TString *fk[FLAT];
   lua_Integer bh, btl;
   int k;
-  if (!ttistable(m) || !ttistable(buf) || raweq(buf, V(EMPTYQ))) return 0;
-  bt = hvalue(buf);
-  mt = hvalue(m);
-  if (bt->metatable != NULL || mt->metatable != NULL) return 0;
-  ts = lf_getshortstr(bt, K(t));
-  if (!ttisinteger(ts) || ivalue(ts) != 1) return 0;  /* the buffer holds another value */
-  b1 = lf_getint(bt, 1);
-  if (isabstkey(b1)) return 0;
-  if (!isempty(lf_getshortstr(mt, K(ev)))) return 0;
+  /* the backlog first: a buffered value with none behind it (ping-pong's, the ring's) leaves here */
   getf(L, s, K(bq), &bq);
   if (!ttistable(&bq) || raweq(&bq, V(EMPTYQ)) || hvalue(&bq)->metatable != NULL) return 0;
   q = hvalue(&bq);
@@ -808,6 +800,13 @@ static int take_flat (lua_State *L, Deliv *D, const TValue *s, const TValue *buf
   bh = ivalue(hs);
   btl = ivalue(ts);
   if (btl < bh) return 0;  /* no backlog */
+  if (!ttistable(m) || !ttistable(buf) || raweq(buf, V(EMPTYQ))) return 0;
+  bt = hvalue(buf);
+  mt = hvalue(m);
+  if (bt->metatable != NULL || mt->metatable != NULL) return 0;
+  b1 = lf_getshortstr(bt, K(t));
+  if (!ttisinteger(b1) || ivalue(b1) != 1) return 0;  /* the buffer holds another value */
+  if (!isempty(lf_getshortstr(mt, K(ev)))) return 0;
   getf(L, s, K(cap), &x);
   if (!ttisinteger(&x) || ivalue(&x) != 1) return 0;
   getf(L, s, K(spare), &x);
@@ -817,6 +816,13 @@ static int take_flat (lua_State *L, Deliv *D, const TValue *s, const TValue *buf
   pt = hvalue(&P);
   us = lf_getshortstr(pt, K(unread));
   if (!ttisinteger(us)) return 0;  /* (a default's: the first write makes it P's own) */
+  /* the slots written below are found from here on: a getf above may have run a metamethod (not
+  ** on the kernel's states: their __index is a table), which may have rehashed a table */
+  hs = lf_getshortstr(q, K(h));
+  ts = lf_getshortstr(q, K(t));
+  if (!ttisinteger(hs) || !ttisinteger(ts) || ivalue(hs) != bh || ivalue(ts) != btl) return 0;
+  b1 = lf_getint(bt, 1);  /* the buffer's slot 1 (its value, anchored by the caller) */
+  if (isabstkey(b1)) return 0;
   /* the head: topic, from, n, p, v, seq; n 1 and p false (one value, no list) or n 0 */
   for (k = 0; k < FLAT; k++) {
     a[k] = lf_getint(q, bh + k);
