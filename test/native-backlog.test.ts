@@ -190,10 +190,14 @@ function WORLD(with_c, seed)
     local s = C.CH[cha[i]]
     local buf = {}
     for k = s.buf.h, s.buf.t do buf[#buf + 1] = show(s.buf[k]) .. showrec(s.mrec[k]) end
-    local bq = {}
+    local bq, held = {}, 0
+    for k in pairs(s.bq) do if math.type(k) == "integer" then held = held + 1 end end -- (a taken entry's slots are cleared)
     for _, m in ipairs(M.backlog_records(s)) do bq[#bq + 1] = m.seq .. ":" .. m.n .. ":" .. show(m.p or m.v) end
     L(P.pid .. " alive=" .. tostring(P.alive) .. " unread=" .. P.unread .. " seq=" .. P.seq .. " mode=" .. s.mode ..
-      " buf=[" .. table.concat(buf, ",") .. "] bq=[" .. table.concat(bq, ",") .. "] spare=" .. showrec(s.spare))
+      " buf=[" .. table.concat(buf, ",") .. "] bq=[" .. table.concat(bq, ",") .. "] spare=" .. showrec(s.spare) ..
+      -- the queues' heads and tails and the backlog's slots held: an emptied backlog goes back to
+      -- slot 1 (bq_emptied) on both paths, and a taken entry's slots are cleared
+      " buf.h/t=" .. s.buf.h .. "/" .. s.buf.t .. " bq.h/t=" .. s.bq.h .. "/" .. s.bq.t .. " bq.slots=" .. held)
     local keep = {}
     M.unread_records(P, keep) -- what an upgrade gets back, in arrival order
     local ks = {}

@@ -49,6 +49,8 @@
 ** with deliver's per-run reads (the channel, its mode, its backlog) made once per run of one topic
 ** and its per-message steps alone per message (the three counters and the six slots); see there.
 ** luaW_take_refill (session 12): lrecv.c's take of a buffer's one value and this refill in one.
+** Its case of a head of one value without a list, or of none (fan-in's), is take_flat's (session
+** 14, second wave): the same end state by slot pointers, every slot found once.
 **
 ** Why, measured: a ping-pong message's arrival was ~100 VM instructions in five Lua calls
 ** (deliver_msg, to_channel, convert, offer, ready), and fan-in's backlog push a C-to-Lua call;
@@ -758,6 +760,108 @@ void luaW_refill_at (lua_State *L, Deliv *D, const TValue *sv) {
   lua_settop(L, top);
 }
 
+/* a raw store into the slot sl of table t that holds a key (a present key, its value nil or
+** not; not the absent key): setf's in-place store (luaV_finishfastset, or luaH_finishset's for a
+** key held with a nil value) */
+LF_INLINE void slotset (lua_State *L, Table *t, const TValue *sl, const TValue *v) {
+  setobj2t(L, cast(TValue *, sl), v);
+  luaC_barrierback(L, obj2gco(t), v);
+}
+
+/*
+** The flat take (session 14, second wave): luaW_take_refill's case (the buffer's one value at
+** slot 1, taken by lrecv.c's receive; a raw channel of capacity 1; a backlog behind it) for a head
+** of one value without a list or of none, by slot pointers: every slot the take and refill_one
+** read or write is found once (a field of s through getf, its defaults included; the others raw,
+** their tables without a metatable), every condition decided before anything changes, then the
+** writes go straight into those slots. The end state is refill_one's for h = 2, field by field
+** (its writes whose value is already there are not made: buf.h, buf.t and mrec[1] stay 1, 1 and
+** m): P.unread less one; the head's six slots nil and bq.h past them; m's topic, from, n, v,
+** seq the head's and m.p nil; buf[1] the head's value; an emptied backlog back to slot 1 (and a
+** big one dropped, as bq_emptied). No Lua, no metamethod and no allocation runs before the last
+** write (only the dropped backlog's BQSPARE entry, after it), so the values between their slots
+** are safe in C locals. 0: not that case (a field not where the fast case has it: a record's key
+** absent where a value goes, a spare held, an integer not an integer), nothing changed.
+** Why: refill_one's steps cost ~20% of fan-in's receiving worker with the take's (perf, Node 24);
+** docs/design/native-core.md, "Session 14, second wave: the flat receive".
+*/
+static int take_flat (lua_State *L, Deliv *D, const TValue *s, const TValue *buf, const TValue *m) {
+  Table *bt, *mt, *q, *pt;
+  TValue bq, x, P, val[FLAT];
+  const TValue *hs, *ts, *us, *b1, *a[FLAT], *f[FLAT];
+  TString *fk[FLAT];
+  lua_Integer bh, btl;
+  int k;
+  /* the backlog first: a buffered value with none behind it (ping-pong's, the ring's) leaves here */
+  getf(L, s, K(bq), &bq);
+  if (!ttistable(&bq) || raweq(&bq, V(EMPTYQ)) || hvalue(&bq)->metatable != NULL) return 0;
+  q = hvalue(&bq);
+  hs = lf_getshortstr(q, K(h));
+  ts = lf_getshortstr(q, K(t));
+  if (!ttisinteger(hs) || !ttisinteger(ts)) return 0;
+  bh = ivalue(hs);
+  btl = ivalue(ts);
+  if (btl < bh) return 0;  /* no backlog */
+  if (!ttistable(m) || !ttistable(buf) || raweq(buf, V(EMPTYQ))) return 0;
+  bt = hvalue(buf);
+  mt = hvalue(m);
+  if (bt->metatable != NULL || mt->metatable != NULL) return 0;
+  b1 = lf_getshortstr(bt, K(t));
+  if (!ttisinteger(b1) || ivalue(b1) != 1) return 0;  /* the buffer holds another value */
+  if (!isempty(lf_getshortstr(mt, K(ev)))) return 0;
+  getf(L, s, K(cap), &x);
+  if (!ttisinteger(&x) || ivalue(&x) != 1) return 0;
+  getf(L, s, K(spare), &x);
+  if (!ttisfalse(&x)) return 0;  /* refill_one's s.spare = false write */
+  getf(L, s, K(proc), &P);
+  if (!ttistable(&P)) return 0;
+  pt = hvalue(&P);
+  us = lf_getshortstr(pt, K(unread));
+  if (!ttisinteger(us)) return 0;  /* (a default's: the first write makes it P's own) */
+  /* the slots written below are found from here on: a getf above may have run a metamethod (not
+  ** on the kernel's states: their __index is a table), which may have rehashed a table */
+  hs = lf_getshortstr(q, K(h));
+  ts = lf_getshortstr(q, K(t));
+  if (!ttisinteger(hs) || !ttisinteger(ts) || ivalue(hs) != bh || ivalue(ts) != btl) return 0;
+  b1 = lf_getint(bt, 1);  /* the buffer's slot 1 (its value, anchored by the caller) */
+  if (isabstkey(b1)) return 0;
+  /* the head: topic, from, n, p, v, seq; n 1 and p false (one value, no list) or n 0 */
+  for (k = 0; k < FLAT; k++) {
+    a[k] = lf_getint(q, bh + k);
+    if (isabstkey(a[k])) { setnilvalue(&val[k]); } else { setobj(L, &val[k], a[k]); }
+  }
+  if (!ttisfalse(&val[3])) return 0;
+  if (numis(&val[2], 1)) { setobj(L, &x, &val[4]); }
+  else if (numis(&val[2], 0)) { setnilvalue(&x); }
+  else return 0;
+  setnilvalue(&val[3]);  /* m.p: nil (false is "none") */
+  /* m's slots; a value goes only into a key m holds (else setf would insert: the general path) */
+  fk[0] = K(topic); fk[1] = K(from); fk[2] = K(n); fk[3] = K(p); fk[4] = K(v); fk[5] = K(seq);
+  for (k = 0; k < FLAT; k++) {
+    f[k] = lf_getshortstr(mt, fk[k]);
+    if (isabstkey(f[k]) && !ttisnil(&val[k])) return 0;
+  }
+  /* the writes */
+  setivalue(cast(TValue *, us), ivalue(us) - 1);
+  for (k = 0; k < FLAT; k++) if (!isabstkey(a[k])) { setnilvalue(cast(TValue *, a[k])); }
+  setivalue(cast(TValue *, hs), bh + FLAT);
+  for (k = FLAT - 1; k >= 0; k--) if (!isabstkey(f[k])) slotset(L, mt, f[k], &val[k]);
+  invalidateTMcache(mt);
+  slotset(L, bt, b1, &x);
+  if (bh + FLAT > btl) {  /* mailbox.lua's bq_emptied: bq.h, bq.t = 1, 0; a big array dropped */
+    setivalue(cast(TValue *, ts), 0);
+    setivalue(cast(TValue *, hs), 1);
+    if (btl > BQ_KEEP) {  /* s.bq = EMPTYQ; BQSPARE[s] = bq */
+      push(L, &bq);  /* anchored */
+      setf(L, s, K(bq), V(EMPTYQ));
+      push(L, V(BQSPARE)); push(L, s); push(L, &bq);
+      lua_rawset(L, -3);
+      lua_pop(L, 2);
+    }
+  }
+  return 1;
+}
+
 /* lrecv.c's take at buf[1] then refill(s), in one (ldeliver.h; session 12): receive's two writes
 ** (buf[1] = nil, buf.h = 2) are what refill_one overwrites when it runs for h = 2 (buf[1] = the
 ** backlog's head, buf.h = 1; mrec[1] kept), and refill_one decides by reads alone before
@@ -772,7 +876,7 @@ int luaW_take_refill (lua_State *L, Deliv *D, const TValue *sv, const TValue *bu
   getf(L, &s, K(mrec), &mrec);
   if (!ttistable(&mrec)) return 0;
   geti(L, &mrec, 1, &m);
-  ok = refill_one(L, D, &s, buf, &mrec, 2, &m);
+  ok = take_flat(L, D, &s, buf, &m) || refill_one(L, D, &s, buf, &mrec, 2, &m);
   lua_settop(L, top);
   return ok;
 }
