@@ -99,8 +99,8 @@ function WORLD(with_c, mode)
   local Ps, chs, Ts, n = {}, {}, {}, 0
   local NP = mode == "ring" and 1000 or 2
   for i = 1, NP do
-    Ps[i] = setmetatable({ pid = "p" .. i, alive = true, threads = {}, nthreads = 0, nrun = 0, red = 0,
-      st = { 0, 0, 0, 0, 0 } }, DEFAULTS)
+    -- [1..5]: the figures spawn.lua's new_proc keeps in the record's array part (resumes, time, heap, ...)
+    Ps[i] = setmetatable({ 0, 0, 0, 0, 0, pid = "p" .. i, alive = true, threads = {}, nthreads = 0, nrun = 0, red = 0 }, DEFAULTS)
     chs[i] = M.listen(Ps[i], "p")
     procs[Ps[i].pid] = Ps[i]
   end
