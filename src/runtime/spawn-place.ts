@@ -30,8 +30,9 @@
 // receiver's worker at ~0.26 and leaves the other core ~25% headroom (3/4 would leave ~10%, 1/2
 // gains half as much). Session 12's figures, which put the optimum at ~0.6 and chose 1/2, are of
 // both laps and of a flat path that never ran (the benches' hosts have no mailbox bound). Session
-// 12's reasoning, measured on `fan-in` (100 senders × 4,000 messages to one receiver, 2 workers, Node 24, per-thread CPU per
-// message over both laps, BENCH_FANIN_LOCAL placing k% of the senders beside the receiver; the
+// 12's reasoning, measured on `fan-in` (100 senders × 4,000 messages to one receiver, 2
+// workers, Node 24, per-thread CPU per message over both laps, BENCH_FANIN_LOCAL placing k% of
+// the senders beside the receiver; the
 // figures and the derivation: docs/design/scheduler.md, "Session 12: spreading a fan-in's
 // senders"): with every sender beside it, the receiver's worker spends ~0.41 µs per message (the
 // send and the receive); a message from the other worker costs the receiver's worker ~0.33 µs
@@ -40,8 +41,9 @@
 // (one process receives everything), so moving senders away lowers its cost per message, at
 // the price of more CPU in all: on 2 cores the best split keeps ~40–50% beside (the receiver's
 // worker ~0.37 µs, the process's CPU per core ~0.35 µs), where 0% beside would be capped by the
-// CPU of the whole process (session 14: ~2/3 away, above). Until session 11's cross-worker receive in C a crossing message cost
-// the receiving side more than a local send + receive (3.6 against ~3 µs), and no split paid.
+// CPU of the whole process (session 14: ~2/3 away, above). Until session 11's cross-worker
+// receive in C a crossing message cost the receiving side more than a local send + receive (3.6
+// against ~3 µs), and no split paid.
 // Only on Node 24 and later (groupBeside: on Node 20 the same 51/50 split read 0.86× of 1 worker in
 // the quiet bench:compare, against 1.03× on Node 24; WIPPY_SPREAD_GROUPS=1/0 overrides).
 // And only while SPREAD_CORES (2) of the machine's cores are free of other processes' work (the
