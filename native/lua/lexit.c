@@ -133,8 +133,8 @@ static int thread_done (lua_State *L) {
   if (nw == 1 && ttisnumber(&w1)) nw = 2;  /* a JS exit watcher (a job): one "jx" frame */
   else if (nw == 1) {
     if (!ttisstring(&w1)) goto lua;
-    getsv(L, V(exec_waits), &w1, &x); if (!l_isfalse(&x)) goto lua;
-    getsv(L, V(procs), &w1, &W);
+    getv(L, V(exec_waits), &w1, &x); if (!l_isfalse(&x)) goto lua;
+    getv(L, V(procs), &w1, &W);
     if (!ttistable(&W)) goto lua;
     DW = defaults_of(L, &W);
     getfd(L, &W, DW, K(home), &x); if (!l_isfalse(&x)) goto lua;
@@ -159,7 +159,7 @@ static int thread_done (lua_State *L) {
   setf(L, &P, K(finalized), &x);
   /* pids.lua's remove(P): procs[P.pid] = nil, nprocs - 1 */
   getf(L, &P, K(pid), &x);
-  setsv(L, V(procs), &x, &nilv);
+  setv(L, V(procs), &x, &nilv);
   uvadd(L, X->u_nprocs, -1);
   getf(L, V(H), K(dead), &f);
   getf(L, &P, K(uniq), &x);
@@ -201,7 +201,7 @@ static int thread_done (lua_State *L) {
     /* send_event(w1, ev, own) -> deliver_event(W, ev): EXIT */
     setobj(L, &W, s2v(L->ci->func + 4));
     getf(L, &W, K(monitoring), &x);
-    setsv(L, &x, &pid, &nilv);
+    setv(L, &x, &pid, &nilv);
     /* arrive_event(W, ev): levent.c's, called here (no call through Lua), else the function */
     setobj(L, &W, s2v(L->ci->func + 4));
     if ((E = luaW_arrive_event_of(V(arrive_event))) != NULL) luaW_arrive_event_at(L, E, &W, &ev);

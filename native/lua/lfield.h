@@ -199,25 +199,43 @@ LF_INLINE void arith (lua_State *L, int op, const TValue *a, const TValue *b, TV
   }
 }
 
-/* out = t[k] for any key (GETTABLE's steps) */
+/* out = t[k] for any key (GETTABLE's steps). A short-string key (a PID, an entry id, a host
+** name) has its slot found by lf_getshortstr inline instead of luaH_get's call and type switch,
+** and a miss in a table without a metatable is nil at once (luaV_finishget's first step); session
+** 14's spawn+exit profile had luaH_get's call at ~3% of the worker, most of it PID keys. */
 LF_INLINE void getv (lua_State *L, const TValue *t, const TValue *k, TValue *out) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
-    slot = luaH_get(hvalue(t), k);
+    slot = ttisshrstring(k) ? lf_getshortstr(hvalue(t), tsvalue(k)) : luaH_get(hvalue(t), k);
     if (!isempty(slot)) { setobj(L, out, slot); return; }
+    if (ttisshrstring(k) && hvalue(t)->metatable == NULL) { setnilvalue(out); return; }
   }
   setobj(L, &key, k);
   luaV_finishget(L, t, &key, L->top, slot);
   setobj(L, out, s2v(L->top));
 }
 
-/* t[k] = v (SETTABLE's steps: the raw slot, else luaV_finishset with metamethods) */
+/* t[k] = v (SETTABLE's steps: the raw slot, else luaV_finishset with metamethods). A short-string
+** key's slot is found as getv's, and into a table without __newindex it is stored by
+** luaV_finishset's and luaH_finishset's own steps inline: a new key by luaH_newkey (which
+** inserts no nil), a key held with a nil value in place. */
 LF_INLINE void setv (lua_State *L, const TValue *t, const TValue *k, TValue *v) {
   const TValue *slot = NULL;
   TValue key;
   if (ttistable(t)) {
-    slot = luaH_get(hvalue(t), k);
+    Table *h = hvalue(t);
+    if (!ttisshrstring(k)) slot = luaH_get(h, k);
+    else {
+      slot = lf_getshortstr(h, tsvalue(k));
+      if (isempty(slot) && (h->metatable == NULL || fasttm(L, h->metatable, TM_NEWINDEX) == NULL)) {
+        if (isabstkey(slot)) luaH_newkey(L, h, k, v);
+        else setobj2t(L, cast(TValue *, slot), v);
+        invalidateTMcache(h);
+        luaC_barrierback(L, obj2gco(h), v);
+        return;
+      }
+    }
     if (!isempty(slot)) { luaV_finishfastset(L, t, slot, v); return; }
   }
   setobj(L, &key, k);

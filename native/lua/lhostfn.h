@@ -31,12 +31,15 @@ const LuaWHostFns *luaW_hostfns (lua_State *L);
 #define luaW_host_exact(v) \
   (ttisinteger(v) && l_castS2U(ivalue(v)) + LUAW_HOST_EXACT <= 2 * LUAW_HOST_EXACT)
 
+/* f (the H field as read) is the host's own function cf of h: the direct form may stand for it */
+#define luaW_host_own(h, f, cf) ((h) != NULL && ttislcf(f) && fvalue(f) == (h)->cf)
+
 /* route(uniq) in one crossing when f (H.route, as read) is the host's own and uniq an integer it
 ** reads exactly: 1, with *tid and *alive; 0: not so, call f through the Lua API */
 static inline int luaW_route_direct (const LuaWHostFns *h, const TValue *f, const TValue *uniq,
                                      lua_Integer *tid, int *alive) {
   int r;
-  if (h == NULL || !ttislcf(f) || fvalue(f) != h->route_cf || !luaW_host_exact(uniq)) return 0;
+  if (!luaW_host_own(h, f, route_cf) || !luaW_host_exact(uniq)) return 0;
   r = h->route((double)ivalue(uniq));
   *alive = r & 1;
   *tid = r >> 1;  /* an arithmetic shift: -1 (no owner) stays -1 */
@@ -45,7 +48,7 @@ static inline int luaW_route_direct (const LuaWHostFns *h, const TValue *f, cons
 
 /* now() in one crossing when f (H.now, as read) is the host's own: 1, with *now; 0: not so */
 static inline int luaW_now_direct (const LuaWHostFns *h, const TValue *f, lua_Number *now) {
-  if (h == NULL || !ttislcf(f) || fvalue(f) != h->now_cf) return 0;
+  if (!luaW_host_own(h, f, now_cf)) return 0;
   *now = h->now();
   return 1;
 }
@@ -55,7 +58,7 @@ static inline int luaW_now_direct (const LuaWHostFns *h, const TValue *f, lua_Nu
 ** not so, call f through the Lua API */
 static inline int luaW_pid_alloc_direct (const LuaWHostFns *h, const TValue *f, const TValue *owner,
                                          TValue *uniq) {
-  if (h == NULL || !ttislcf(f) || fvalue(f) != h->pid_alloc_cf || !luaW_host_exact(owner)) return 0;
+  if (!luaW_host_own(h, f, pid_alloc_cf) || !luaW_host_exact(owner)) return 0;
   setivalue(uniq, (lua_Integer)h->pid_alloc((double)ivalue(owner)));  /* a counter: < 2^53 */
   return 1;
 }
@@ -63,7 +66,7 @@ static inline int luaW_pid_alloc_direct (const LuaWHostFns *h, const TValue *f, 
 /* dead(uniq) in one crossing when f (H.dead, as read) is the host's own and uniq an integer it
 ** reads exactly: 1; 0: not so, call f through the Lua API */
 static inline int luaW_dead_direct (const LuaWHostFns *h, const TValue *f, const TValue *uniq) {
-  if (h == NULL || !ttislcf(f) || fvalue(f) != h->dead_cf || !luaW_host_exact(uniq)) return 0;
+  if (!luaW_host_own(h, f, dead_cf) || !luaW_host_exact(uniq)) return 0;
   h->dead((double)ivalue(uniq));
   return 1;
 }
@@ -71,7 +74,7 @@ static inline int luaW_dead_direct (const LuaWHostFns *h, const TValue *f, const
 /* load_add(d) (this thread's count) in one crossing when f (H.load_add, as read) is the host's own
 ** and d an integer it reads exactly: 1; 0: not so, call f through the Lua API */
 static inline int luaW_load_add_direct (const LuaWHostFns *h, const TValue *f, const TValue *d) {
-  if (h == NULL || !ttislcf(f) || fvalue(f) != h->load_add_cf || !luaW_host_exact(d)) return 0;
+  if (!luaW_host_own(h, f, load_add_cf) || !luaW_host_exact(d)) return 0;
   h->load_add((double)ivalue(d));
   return 1;
 }

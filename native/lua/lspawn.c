@@ -96,7 +96,7 @@ void luaW_sp_newset (lua_State *L, const TValue *P, TString *k, const TValue *v)
   lua_createtable(L, 0, 1);
   sethvalue(L, &t, hvalue(s2v(L->top - 1)));
   setbtvalue(&tr);
-  setsv(L, &t, v, &tr);
+  setv(L, &t, v, &tr);
   setf(L, P, k, &t);
   lua_pop(L, 1);
 }
@@ -319,7 +319,7 @@ void luaW_sp_thread (lua_State *L, Spawn *S, const TValue *Q, const TValue *co, 
 
 /* pids.lua's add(Q): procs[pid] = Q, nprocs + 1, started + 1 */
 void luaW_sp_add (lua_State *L, Spawn *S, const TValue *Q, const TValue *pid) {
-  setsv(L, V(procs), pid, (TValue *)Q);
+  setv(L, V(procs), pid, (TValue *)Q);
   uvadd(L, S->u_nprocs, 1);
   uvadd(L, S->u_started, 1);
 }
@@ -332,12 +332,12 @@ void luaW_sp_adopt (lua_State *L, Spawn *S, const TValue *P, const TValue *pid) 
   if (S->monitor) {
     getf(L, P, K(monitoring), &m);
     if (luaV_rawequalobj(&m, V(NONE))) luaW_sp_newset(L, P, K(monitoring), pid);
-    else setsv(L, &m, pid, &tr);
+    else setv(L, &m, pid, &tr);
   }
   if (S->link) {
     getf(L, P, K(links), &m);
     if (luaV_rawequalobj(&m, V(NONE))) luaW_sp_newset(L, P, K(links), pid);
-    else setsv(L, &m, pid, &tr);
+    else setv(L, &m, pid, &tr);
   }
 }
 
@@ -364,10 +364,10 @@ static int spawn (lua_State *L) {
   getf(L, &P, K(notified), &x); if (!l_isfalse(&x)) goto lua;
   if (!ttisnil(V(shutdown_deadline))) goto lua;
   if (!luaV_rawequalobj(SLOT(A_HOST), V(HOST))) goto lua;
-  getsv(L, V(HOSTS), SLOT(A_HOST), &hostrec);
+  getv(L, V(HOSTS), SLOT(A_HOST), &hostrec);
   if (!ttistable(&hostrec)) goto lua;
   getf(L, &hostrec, K(security), &x); if (!l_isfalse(&x)) goto lua;
-  getsv(L, V(entries), SLOT(A_ID), &Ent);
+  getv(L, V(entries), SLOT(A_ID), &Ent);
   if (!ttistable(&Ent)) goto lua;
   getf(L, &Ent, K(kind), &x);
   getv(L, V(bodies), &x, &body);
@@ -377,7 +377,7 @@ static int spawn (lua_State *L) {
   /* spawn_from's local branch: on a host of several workers an entry that instantiated here is
   ** queued (lqspawn.c: room()'s inline case only); else it starts now, in the caller's coroutine */
   if (!l_isfalse(V(MULTI))) {
-    getsv(L, V(validated), SLOT(A_ID), &x);
+    getv(L, V(validated), SLOT(A_ID), &x);
     if (!l_isfalse(&x)) {
       if (!luaW_sp_room(L, S)) goto lua;
       queued = 1;
@@ -469,7 +469,7 @@ static int spawn_k (lua_State *L, int status, lua_KContext ctx) {
   luaW_sp_add(L, S, &Q, &pid);
   count_load(L, S->hf, V(run), V(H), K(dload), K(load_add), 1);
   setbtvalue(&tr);
-  setsv(L, V(validated), SLOT(A_ID), &tr);
+  setv(L, V(validated), SLOT(A_ID), &tr);
   /* the caller's PID: its watcher (monitor: the one watcher itself, no set: pids.lua watch) and
   ** link (a set made with its member) */
   getf(L, SLOT(A_P), K(pid), &x);

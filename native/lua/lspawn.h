@@ -11,38 +11,6 @@
 #include "lrecpool.h"
 #include "lhostfn.h"
 
-/* getv and setv (lfield.h) for a key that is usually a short string (a PID, an entry id, a host
-** name): its slot found by lf_getshortstr inline instead of luaH_get's call and type switch, and a
-** new key stored into a table without __newindex by luaH_newkey directly, the steps luaV_finishset
-** and luaH_finishset take for it (a nil into an absent key inserts nothing: luaH_newkey's own
-** check; into a key held with a nil value, stored in place). Any other key, a table with
-** __newindex or __index to consult, or no table: getv / setv. Session 14, second wave: the
-** profile had luaH_get's call at ~3% of a spawn+exit's worker, most of it these sets' PID keys
-** (procs, the driver's monitoring, their removal at the exit). */
-LF_INLINE void getsv (lua_State *L, const TValue *t, const TValue *k, TValue *out) {
-  if (ttistable(t) && ttisshrstring(k)) {
-    const TValue *slot = lf_getshortstr(hvalue(t), tsvalue(k));
-    if (!isempty(slot)) { setobj(L, out, slot); return; }
-    if (hvalue(t)->metatable == NULL) { setnilvalue(out); return; }
-  }
-  getv(L, t, k, out);
-}
-LF_INLINE void setsv (lua_State *L, const TValue *t, const TValue *k, TValue *v) {
-  if (ttistable(t) && ttisshrstring(k)) {
-    Table *h = hvalue(t);
-    const TValue *slot = lf_getshortstr(h, tsvalue(k));
-    if (!isempty(slot)) { luaV_finishfastset(L, t, slot, v); return; }
-    if (h->metatable == NULL || fasttm(L, h->metatable, TM_NEWINDEX) == NULL) {
-      if (isabstkey(slot)) luaH_newkey(L, h, k, v);
-      else setobj2t(L, cast(TValue *, slot), v);
-      invalidateTMcache(h);
-      luaC_barrierback(L, obj2gco(h), v);
-      return;
-    }
-  }
-  setv(L, t, k, v);
-}
-
 /* exiter(lifecycle_probe, copool_probe, pids_probe) -> thread_done (lexit.c) */
 int luaW_exiter (lua_State *L);
 
