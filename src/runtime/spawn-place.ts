@@ -17,35 +17,26 @@
 // The group (session 12). The spawns from JS that named the same peer, still alive, are its group
 // (counted by src/runtime/peer-groups.ts). The peer's worker keeps GROUP_BESIDE (16) of them; past
 // that each further member goes to the worker of the host holding the fewest of the group, the
-// peer's worker's members counted BESIDE_WEIGHT (2) times (the peer's worker among equals), so a
-// fan-in of 100 senders ends 34/66 on 2 workers: 16 beside the receiver, then 32 on the other,
-// then one beside for every two there (session 14; 50/50 before, one for one). Pairs, rings and
-// chains (each spawn naming a different process) and a coordinator with up to 16 workers never
-// spread. The split (session 14, docs/design/scheduler.md "Session 14: fan-in on two workers, with
-// margin"): with the cross-worker run's flat path working for unbounded mailboxes, a message from
-// the other worker costs the receiver's worker ~0.1 µs less than a local one (0.23 against 0.33 µs
-// per message, timed lap), and the other worker ~0.26 µs per message it sends; on two free cores
-// the row is bound by the busier core, the receiver's worker at 0.33 − 0.1 f µs per message or the
-// other core at 0.26 f + ~0.03 (V8's helpers, the main thread), f the share away: f = 2/3 puts the
-// receiver's worker at ~0.26 and leaves the other core ~25% headroom (3/4 would leave ~10%, 1/2
-// gains half as much). Session 12's figures, which put the optimum at ~0.6 and chose 1/2, are of
-// both laps and of a flat path that never ran (the benches' hosts have no mailbox bound). Session
-// 12's reasoning, measured on `fan-in` (100 senders × 4,000 messages to one receiver, 2
-// workers, Node 24, per-thread CPU per message over both laps, BENCH_FANIN_LOCAL placing k% of
-// the senders beside the receiver; the
-// figures and the derivation: docs/design/scheduler.md, "Session 12: spreading a fan-in's
-// senders"): with every sender beside it, the receiver's worker spends ~0.41 µs per message (the
-// send and the receive); a message from the other worker costs the receiver's worker ~0.33 µs
-// (drain, decode, deliver, receive) and the other worker ~0.34 µs (the send, encode, post), and
-// the whole process ~60% more CPU (V8's helpers too). The receiver's worker is the bottleneck
-// (one process receives everything), so moving senders away lowers its cost per message, at
-// the price of more CPU in all: on 2 cores the best split keeps ~40–50% beside (the receiver's
-// worker ~0.37 µs, the process's CPU per core ~0.35 µs), where 0% beside would be capped by the
-// CPU of the whole process (session 14: ~2/3 away, above). Until session 11's cross-worker
-// receive in C a crossing message cost the receiving side more than a local send + receive (3.6
-// against ~3 µs), and no split paid.
-// Only on Node 24 and later (groupBeside: on Node 20 the same 51/50 split read 0.86× of 1 worker in
-// the quiet bench:compare, against 1.03× on Node 24; WIPPY_SPREAD_GROUPS=1/0 overrides).
+// peer's worker's members counted `weight` times (the peer's worker among equals), so the group
+// ends 1/(1 + weight) beside its peer on 2 workers. Pairs, rings and chains (each spawn naming a
+// different process) and a coordinator with up to 16 workers never spread.
+// The split (session 15, docs/design/scheduler.md "Session 15: the fan-in split, measured again";
+// fan-in of 100 senders × 4,000 to one receiver on 2 workers, BENCH_FANIN_LOCAL placing k of the
+// senders beside the receiver, 6 interleaved rounds, medians ÷ 1 worker, quiet machine):
+//   k beside      34     50     58     66     75    100
+//   Node 24.21   0.98   1.16   1.14   1.09   1.06     —
+//   Node 20.20     —    0.93   1.02   1.05   1.03   1.02
+// so Node 24 and later weigh 1 (50/50: SPLIT_WEIGHT_24) and older Nodes 0.5 (2/3 beside:
+// SPLIT_WEIGHT_20). Why not further away, though a message from the other worker costs the
+// receiver's worker less than a local send and receive (~0.22 against ~0.31 µs, Node 24): with 2/3
+// away the receiver's worker ran out of messages (busy 81–85% of the lap, 28–46 parks, against
+// 96–98% and 2–18 parks at 50/50), its local senders done and the other worker's ~0.27 µs per
+// crossing send not keeping up, and the process's CPU per message rose 0.43 → 0.50 µs (each
+// crossing message costs ~0.18 µs more in all, V8's helpers 0.05 against 0.02). Session 14 chose
+// 2/3 away (weight 2) from a model of the two cores' costs; the measured curve above replaced it.
+// Node 20 (slower Lua switches, a costlier crossing) has its optimum nearer the receiver; until
+// session 15 it never spread (its 50/50 read 0.86× in session 12, before the flat path ran).
+// WIPPY_SPREAD_GROUPS=1/0 forces spreading on or off.
 // And only while SPREAD_CORES (2) of the machine's cores are free of other processes' work (the
 // main thread's measure for the spin rule, src/transport/freecores.ts; not measured counts as
 // free): with fewer, the second worker's thread takes its CPU from the receiver's or from another
@@ -85,35 +76,36 @@ export interface SpawnPlaceView {
   members(peer: number, tid: number): number;
   /** The group size the peer's worker keeps before the group spreads (GROUP_BESIDE). */
   readonly group: number;
+  /** Past `group`, the peer's worker's members count this many times against another's (splitWeight). */
+  readonly weight: number;
   /** The machine's cores other processes leave us (src/transport/freecores.ts); -1: not measured. */
   free(): number;
 }
 
 /** A group keeps this many members beside its peer before it spreads (the header's "The group"). */
 export const GROUP_BESIDE = 16;
-/**
- * Past GROUP_BESIDE, a member beside the peer counts this many times against the other workers'
- * (the header's "The split"): on 2 workers the group ends 1/3 beside, 2/3 on the other.
- */
-export const BESIDE_WEIGHT = 2;
+/** Past GROUP_BESIDE, a member beside its peer counts this many times against another worker's, Node 24 and later: 50/50. */
+export const SPLIT_WEIGHT_24 = 1;
+/** ... and on older Nodes: 2/3 beside (the header's "The split"). */
+export const SPLIT_WEIGHT_20 = 0.5;
 /** ... and spreads only while this many of the machine's cores are free of other processes' work. */
 export const SPREAD_CORES = 2;
 
 /**
- * The group size the peer's worker keeps on this Node (the view's `group`): GROUP_BESIDE where a
- * spread was measured to pay, no limit (the group never spreads) where it was measured to cost.
- * The quiet `bench:compare` at the end of session 12 (3 rounds each, load ~2, fan-in 100 × 4,000
- * senders split 51/50 by this rule): Node 24.21, 2 workers ÷ 1 worker 1.03× (0.98–1.03), the
- * receiver's worker 0.31–0.34 µs per message against 0.35–0.38 on 1 worker; Node 20.20, the same
- * split 0.86× (0.83–0.95) — so Node 24 and later spread, older Nodes keep every member beside its
- * peer. `WIPPY_SPREAD_GROUPS=1` / `0` overrides either way (tests, A/B runs).
+ * The group size the peer's worker keeps (the view's `group`): GROUP_BESIDE, or no limit (the
+ * group never spreads) with `WIPPY_SPREAD_GROUPS=0`; `1` or unset: GROUP_BESIDE. Until session 15
+ * older Nodes than 24 never spread (the header's "The split").
  */
-export function groupBeside(env: Record<string, string | undefined> = process.env, node: string = process.versions.node): number {
+export function groupBeside(env: Record<string, string | undefined> = process.env): number {
   const o = env['WIPPY_SPREAD_GROUPS'];
-  if (o === '1') return GROUP_BESIDE;
   if (o === '0') return Infinity;
-  if (o !== undefined && o !== '') throw new Error(`WIPPY_SPREAD_GROUPS must be 1 or 0, got "${o}"`);
-  return Number(node.split('.')[0]) >= 24 ? GROUP_BESIDE : Infinity;
+  if (o !== undefined && o !== '' && o !== '1') throw new Error(`WIPPY_SPREAD_GROUPS must be 1 or 0, got "${o}"`);
+  return GROUP_BESIDE;
+}
+
+/** The weight of the members beside their peer on this Node (the view's `weight`; the header's "The split"). */
+export function splitWeight(node: string = process.versions.node): number {
+  return Number(node.split('.')[0]) >= 24 ? SPLIT_WEIGHT_24 : SPLIT_WEIGHT_20;
 }
 
 /**
@@ -134,7 +126,7 @@ export function namedPeer(args: readonly unknown[], host: string, tids: readonly
  * The worker of `tids` for a new member of live `peer`'s group, or -1 (round-robin then): the
  * peer's worker while it holds fewer than `v.group` members of the group, or while fewer than
  * SPREAD_CORES cores are free (measured; not measured counts as free); past that the worker of
- * the host holding the fewest, the peer's worker's members counted BESIDE_WEIGHT times (the peer's
+ * the host holding the fewest, the peer's worker's members counted `v.weight` times (the peer's
  * worker among equals, else the first in `tids`). -1 when the peer's worker is saturated or down;
  * a sibling saturated or down is never chosen.
  */
@@ -146,7 +138,7 @@ export function placeNear(peer: number, tids: readonly number[], v: SpawnPlaceVi
   if (beside < v.group) return t;
   const free = v.free();
   if (free >= 0 && free < SPREAD_CORES) return t;
-  let least = BESIDE_WEIGHT * beside;
+  let least = v.weight * beside;
   for (const s of tids) {
     if (s === t || v.down(s) || v.waiting(s) >= v.mark) continue;
     const n = v.members(peer, s);
