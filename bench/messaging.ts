@@ -303,7 +303,10 @@ async function ring(ctx: BenchContext, workers: number, tbl: boolean): Promise<F
       variant: (workers === 1 ? '1 worker' : `${workers} workers, ${workers} rings`) + (local ? '' : ` (spread ${placement.join('/')})`), workers,
       figure: tbl ? 'ring of 1,000, 10-field table token' : 'ring of 1,000, integer token', value: hops / span, unit: 'hops/s',
       work: `${fmtInt(hops)} hops${workers > 1 ? ` (${fmtInt(per[0]!)} per ring)` : ''}`,
-      timing: `Lua clock in ${workers} driver(s)`, details: { spanSeconds: span, ringSize: RING_SIZE, placement: placement.join('/'), cpuUsPerOp: (cpuSeconds * 1e6) / (hops + ringWarm * per.length) },
+      timing: `Lua clock in ${workers} driver(s)`, details: { spanSeconds: span, ringSize: RING_SIZE, placement: placement.join('/'), cpuUsPerOp: (cpuSeconds * 1e6) / (hops + ringWarm * per.length),
+        // the rings' timed phases against each other (several rings): how far apart they began and ended, in ms
+        startSkewMs: (Math.max(...res.map((r) => r.t0)) - Math.min(...res.map((r) => r.t0))) / 1000,
+        endSkewMs: (Math.max(...res.map((r) => r.t1)) - Math.min(...res.map((r) => r.t1))) / 1000 },
     }];
   });
 }
