@@ -22,7 +22,7 @@ import {
   runDrivers, spawnWatched, exitValue, waitFor, check, spanSeconds, shares, fmtInt, workersLabel,
   workerCounts, withTimeout, cpuSecondsSince,
 } from './harness.js';
-import { type ThreadStat, threadStats, threadStatDelta } from './threadcpu.js';
+import { type ThreadStat, threadIds, threadStatsNamed, threadStatDelta } from './threadcpu.js';
 
 /** Children alive at a time in spawn-exit. */
 export const WINDOW = 1000;
@@ -255,7 +255,11 @@ function spawnKernelDetails(ru0: NodeJS.ResourceUsage, ru1: NodeJS.ResourceUsage
 async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
   const total = ctx.quick ? 10_000 : 100_000;
   const churnMs = ctx.quick ? 800 : 3000;
+  // the runtime's worker threads by OS id (Node 20 names no thread: threadStatsNamed names them)
+  const tids0 = new Set(threadIds());
   const rt = await benchRuntime([HOLD_CHILD, HOLDER, GARBAGE, STAMP], { workers });
+  const workerTids = threadIds().filter((t) => !tids0.has(t));
+  const threads = () => threadStatsNamed(workerTids, `${MAIN_HOST}#`);
   return withRuntime(rt, async (): Promise<Figure[]> => {
     const per = shares(total, workers);
     const holders: Watched[] = [];
@@ -294,7 +298,7 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
     ctx.note(`spawning ${fmtInt(total)}`);
     const q0 = (await rt.stats({ counts: true })).map((w) => w.queue);
     const cpu0 = process.cpuUsage();
-    const ru0 = process.resourceUsage(), th0 = threadStats();
+    const ru0 = process.resourceUsage(), th0 = threads();
     const startUs = Math.round((performance.timeOrigin + performance.now() + HOLD_LEAD_MS) * 1000);
     for (const h of holders) rt.send(h.pid, 'go', startUs);
     // The runtime may place some spawns on another worker of the host, asynchronously: wait until
@@ -303,7 +307,7 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
     await withTimeout(waitFor(async () => (await alive()) === total + workers, 'all spawned'), ctx.timeoutMs, 'hold');
     const stamps = (await Promise.all(Array.from({ length: workers }, () => rt.exec('bench:stamp')))) as number[];
     const spawnCpuSeconds = cpuSecondsSince(cpu0);
-    const ru1 = process.resourceUsage(), th1 = threadStats();
+    const ru1 = process.resourceUsage(), th1 = threads();
     const rss1 = process.memoryUsage().rss;
     const parts1 = await parts();
     const held = await rt.stats();

@@ -6,8 +6,8 @@
 // the doorbells' parks and wake-ups. One runtime per run, as in the bench.
 //
 //   node dist/bench/spawn2-probe.js [--workers 2] [--n 20000] [--warm 20000] [--split] [--drivers D] [--pre] [--sync]
-import { readdirSync, readFileSync } from 'node:fs';
 import { EXIT_CHILD, SPAWN_DRIVER, SPAWN_LEAD_MS, WINDOW } from './spawn.js';
+import { threadIds, threadStatsByTid } from './threadcpu.js';
 import { MAIN_HOST, benchRuntime, runDrivers, withRuntime, check, shares, bellCounts, type BenchContext } from './harness.js';
 
 const argv = process.argv.slice(2);
@@ -25,15 +25,7 @@ const D = Number(arg('drivers', String(W)));
 
 /** OS thread id -> [name, CPU seconds, seconds runnable but waiting for a CPU]. */
 function tasks(): Map<string, [string, number, number]> {
-  const out = new Map<string, [string, number, number]>();
-  for (const t of readdirSync('/proc/self/task')) {
-    try {
-      const name = readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim();
-      const s = readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ');
-      out.set(t, [name, Number(s[0]) / 1e9, Number(s[1]) / 1e9]);
-    } catch { /* gone */ }
-  }
-  return out;
+  return new Map([...threadStatsByTid()].map(([tid, t]) => [tid, [t.name, t.cpu, t.wait]]));
 }
 
 const ctx: BenchContext = { quick: true, timeoutMs: 600_000, allWorkers: W, note: () => {} };
@@ -49,9 +41,9 @@ async function main(): Promise<void> {
     const pre = await benchRuntime([EXIT_CHILD, SPAWN_DRIVER], { workers: 1 });
     await withRuntime(pre, () => runDrivers(pre, 'bench:spawn_driver', MAIN_HOST, [[N, MAIN_HOST, WINDOW, WARM]], ctx));
   }
-  const before = new Set(readdirSync('/proc/self/task'));
+  const before = new Set(threadIds());
   const rt = await benchRuntime([EXIT_CHILD, SPAWN_DRIVER], { workers: W });
-  const mine = [...readdirSync('/proc/self/task')].filter((t) => !before.has(t));
+  const mine = threadIds().filter((t) => !before.has(t));
   await withRuntime(rt, async () => {
     const per = shares(N, D);
     if (SPLIT) await runDrivers(rt, 'bench:spawn_driver', MAIN_HOST, per.map(() => [0, MAIN_HOST, WINDOW, WARM]), ctx);

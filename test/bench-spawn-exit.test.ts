@@ -22,7 +22,8 @@ test('spawn-exit on 2 workers: every timed run starts at the common instant, aft
   assert.ok(Number(d['warmEndSkewSeconds']) >= 0);
   assert.ok(Number(d['startSkewSeconds']) >= 0);
   const span = Number(d['spanSeconds']);
-  for (const s of String(d['driverSeconds']).split('/').map(Number)) assert.ok(s > 0 && s <= span + 1e-6, `a driver's run ${s} s outside the span ${span} s`);
+  // (driverSeconds are rounded to 0.1 ms)
+  for (const s of String(d['driverSeconds']).split('/').map(Number)) assert.ok(s > 0 && s <= span + 1e-4, `a driver's run ${s} s outside the span ${span} s`);
 });
 
 test('spawn-exit on 1 worker: one driver, no wait (nobody to start with)', { timeout: 120_000 }, async () => {
