@@ -28,7 +28,9 @@
 -- with the PID or the error. On our module the common local cases run in C: a spawn started at
 -- once (native/lua/lspawn.c, session 10), one queued in the Lua-side list and its start at its
 -- turn, and a job's start from that list (native/lua/lqspawn.c, session 11: a flat record, not a
--- W.task; start_flat and q_failed below are its Lua ends).
+-- W.task; start_flat and q_failed below are its Lua ends). Where that C start exists, the Lua
+-- queue_local also queues the C's case as a flat record (session 15: the spawns the C leaves to
+-- the Lua when a directory report is due then start in C too).
 --
 -- Early frames and forwarding. Frames for a process placed on this worker can arrive before its
 -- "sp" frame (the PID may reach other senders first): they wait in `early`, per PID, in arrival
