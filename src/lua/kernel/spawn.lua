@@ -39,7 +39,7 @@
 -- worker (`forward`), so per-sender FIFO holds (sender -> home -> runner, two FIFO rings); frames
 -- that arrived before the runner said "bound" wait in `early` and go first.
 --
--- Size: ~720 lines: the spawn paths (local, kept in the Lua-side list, published,
+-- Size: ~745 lines: the spawn paths (local, kept in the Lua-side list, published,
 -- remote) share the early/forward tables and the adopt rule, and split apart they would have to
 -- hand those to each other.
 --
