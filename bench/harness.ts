@@ -162,7 +162,11 @@ export async function exitValue<T = Record<string, any>>(w: Watched, what: strin
  * Result of runDrivers: what each driver returned, processes per worker thread at "go", and the
  * CPU time the whole Node process spent from "go" until the last EXIT reached JS.
  */
-export interface DriverRun { results: Array<Record<string, any>>; placement: number[]; cpuSeconds: number }
+export interface DriverRun {
+  results: Array<Record<string, any>>; placement: number[]; cpuSeconds: number;
+  /** With startTogether: the instant "start" carried (µs, the workers' clock). */
+  startAt?: number;
+}
 
 /**
  * CPU seconds (user + system, every thread of this process) since `since` (a process.cpuUsage()).
@@ -180,9 +184,11 @@ export function cpuSecondsSince(since: NodeJS.CpuUsage): number {
  * on successive worker threads of the host, round-robin), wait until each has done its setup and
  * called `ready_go(name)` (the name is passed as the driver's first argument), snapshot the
  * processes per worker thread, send them all "go" in one batch, and return their results in order.
+ * `startTogether` (ms): the drivers register `<name>.warmed` after an untimed part and wait for
+ * "start", sent to all once every one has, with an instant that many ms ahead (bench/spawn.ts).
  */
 export async function runDrivers(rt: Runtime, entry: string, host: string, argsList: unknown[][], ctx: BenchContext,
-  opts: { processes?: number } = {}): Promise<DriverRun> {
+  opts: { processes?: number; startTogether?: number } = {}): Promise<DriverRun> {
   const drivers: Watched[] = [];
   const names: string[] = [];
   for (const [i, args] of argsList.entries()) {
@@ -201,8 +207,18 @@ export async function runDrivers(rt: Runtime, entry: string, host: string, argsL
   const placement = (await rt.stats()).map((s) => s.processes);
   const cpu0 = process.cpuUsage();
   for (const d of drivers) rt.send(d.pid, 'go');
+  let startAt: number | undefined;
+  if (opts.startTogether !== undefined) {
+    // Each driver registers `<its name>.warmed` after its untimed part and waits for "start": one
+    // instant on the workers' clock (performance.timeOrigin + now(), as the Lua's now_us), a few
+    // ms ahead, sent once every driver is there.
+    const warmed = waitFor(() => names.every((n) => rt.lookup(`${n}.warmed`) !== undefined), 'drivers to warm up', ctx.timeoutMs);
+    await withTimeout(Promise.race([warmed, exits.then(() => { throw new CheckFailed(`${entry}: drivers exited before "start"`); })]), ctx.timeoutMs, entry);
+    startAt = Math.round((performance.timeOrigin + performance.now() + opts.startTogether) * 1000);
+    for (const d of drivers) rt.send(d.pid, 'start', startAt);
+  }
   const results = await withTimeout(exits, ctx.timeoutMs, entry);
-  return { results, placement, cpuSeconds: cpuSecondsSince(cpu0) };
+  return { results, placement, cpuSeconds: cpuSecondsSince(cpu0), startAt };
 }
 
 /** Parks and notifies (doorbell wake-ups) of every thread so far, summed (Runtime.doorbell). */

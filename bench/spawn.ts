@@ -4,6 +4,8 @@
 //               the driver receives N EXIT events and checks the sum of their values. At most
 //               WINDOW children are alive at a time (a new spawn per EXIT received), so the heap
 //               stays small and the figure is the steady lifecycle cost, not the GC of a huge heap.
+//               After its untimed warm run each driver waits for the others: the timed runs start
+//               at one instant (SPAWN_LEAD_MS), as hold's do.
 //   hold        a holder spawns N children that block in `inbox:receive()`, then measures what they
 //               cost while parked: Lua heap and process RSS per process, and the spawn rate up to
 //               "all N blocked". Then it sends each a message and they all exit. Before the
@@ -20,7 +22,7 @@ import {
   runDrivers, spawnWatched, exitValue, waitFor, check, spanSeconds, shares, fmtInt, workersLabel,
   workerCounts, withTimeout, cpuSecondsSince,
 } from './harness.js';
-import { type ThreadStat, threadStats, threadStatDelta } from './threadcpu.js';
+import { type ThreadStat, threadIds, threadStatsNamed, threadStatDelta } from './threadcpu.js';
 
 /** Children alive at a time in spawn-exit. */
 export const WINDOW = 1000;
@@ -30,9 +32,22 @@ export const WINDOW = 1000;
 // bytes and ~7% of the worker's CPU per spawn+exit: docs/design/native-core.md, "Session 13").
 export const EXIT_CHILD = { id: 'bench:exit_child', kind: 'process.lua', method: 'main', source: `return { main = function(i) return i end }` };
 
+/**
+ * How far ahead of "start" the spawn-exit drivers' common start instant is (the Lua's `now_us`, as
+ * HOLD_LEAD_MS). Each driver's timed run used to begin as its own warm run ended, and the figure's
+ * span runs from the first driver's start to the last one's end: on 2 workers the drivers' warm
+ * runs ended 5–24 ms apart on Node 20 (V8 still tiers the Lua module up meanwhile: its helper
+ * threads take CPU from the two workers unevenly), against a ~27 ms timed run, so the span counted
+ * one driver's warm-up tail as time in which only the other did timed work
+ * (docs/design/scheduler.md, "Session 15: spawn+exit on two workers, Node 20").
+ */
+export const SPAWN_LEAD_MS = 5;
+
 export const SPAWN_DRIVER = luaEntry('spawn_driver', `
 local CHILD = "bench:exit_child"
-local function main(ready, n, host, window, warm)
+-- sync: after the warm run, register ready .. ".warmed" and wait for "start" (an instant on the
+-- workers' clock), so that every driver's timed run starts together (runDrivers' startTogether)
+local function main(ready, n, host, window, warm, sync)
   local ev = process.events()
   ready_go(ready)
   -- n children, at most window alive, each EXIT awaited; -> EXITs received, their values' sum
@@ -60,9 +75,16 @@ local function main(ready, n, host, window, warm)
     local wgot, wsum = run(warm)
     if wgot ~= warm or wsum ~= warm * (warm + 1) // 2 then error("warm run: " .. wgot .. " EXITs, sum " .. wsum) end
   end
+  local tw = now_us()
+  if sync then
+    local start = process.listen("start")
+    must(process.registry.register(ready .. ".warmed"))
+    local at = start:receive()
+    while now_us() < at do for _ = 1, 1000 do end end
+  end
   local t0 = now_us()
   local got, sum = run(n)
-  return { t0 = t0, t1 = now_us(), n = got, sum = sum }
+  return { tw = tw, t0 = t0, t1 = now_us(), n = got, sum = sum }
 end
 return { main = main }`);
 
@@ -165,7 +187,11 @@ async function spawnExit(ctx: BenchContext, workers: number): Promise<Figure[]> 
     // with 5,000 the quick 1-worker row read 92–161k/s against 176–193k after 30,000 (session 10,
     // Node 24, load ~2, the spawn and exit now running through more of the module's C functions).
     const spawnWarm = 20_000;
-    const { results: res, placement, cpuSeconds } = await runDrivers(rt, 'bench:spawn_driver', MAIN_HOST, per.map((n) => [n, MAIN_HOST, WINDOW, spawnWarm]), ctx);
+    // (one driver has nobody to wait for: its timed run starts as its warm run ends, as before; the
+    // wait of two — each spins up to SPAWN_LEAD_MS before its start — is in their CPU per op)
+    const together = per.length > 1;
+    const { results: res, placement, cpuSeconds, startAt } = await runDrivers(rt, 'bench:spawn_driver', MAIN_HOST,
+      per.map((n) => [n, MAIN_HOST, WINDOW, spawnWarm, together]), ctx, together ? { startTogether: SPAWN_LEAD_MS } : {});
     check(placement.every((p) => p === 1), `drivers not one per worker: ${placement.join('/')}`);
     res.forEach((r, i) => {
       const n = per[i]!;
@@ -177,7 +203,15 @@ async function spawnExit(ctx: BenchContext, workers: number): Promise<Figure[]> 
       workload: 'spawn-exit', variant: workersLabel(workers), workers,
       figure: 'spawn + exit (monitored, EXIT received)', value: total / span, unit: 'processes/s',
       work: `${fmtInt(total)} spawn_monitored + EXIT, ≤${fmtInt(WINDOW)} alive per driver (after ${fmtInt(spawnWarm)} untimed per driver)`,
-      timing: `Lua clock in ${workers} driver(s)`, details: { spanSeconds: span, cpuUsPerOp: (cpuSeconds * 1e6) / (total + spawnWarm * per.length) },
+      timing: `Lua clock in ${workers} driver(s)${together ? ', timed runs started at one instant' : ''}`,
+      details: { spanSeconds: span, cpuUsPerOp: (cpuSeconds * 1e6) / (total + spawnWarm * per.length),
+        // how far apart the drivers' warm runs ended (what the span counted before the common start)
+        // and how far apart their timed runs started (≥ 0: a driver that woke late starts late)
+        warmEndSkewSeconds: (Math.max(...res.map((r) => r.tw)) - Math.min(...res.map((r) => r.tw))) / 1e6,
+        startSkewSeconds: (Math.max(...res.map((r) => r.t0)) - Math.min(...res.map((r) => r.t0))) / 1e6,
+        driverSeconds: res.map((r) => ((r.t1 - r.t0) / 1e6).toFixed(4)).join('/'),
+        // each driver's first timed spawn after the common instant (µs; ≥ 0: it waited for it)
+        ...(startAt !== undefined ? { startAfterInstantUs: res.map((r) => r.t0 - startAt).join('/') } : {}) },
     }];
   });
 }
@@ -221,7 +255,11 @@ function spawnKernelDetails(ru0: NodeJS.ResourceUsage, ru1: NodeJS.ResourceUsage
 async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
   const total = ctx.quick ? 10_000 : 100_000;
   const churnMs = ctx.quick ? 800 : 3000;
+  // the runtime's worker threads by OS id (Node 20 names no thread: threadStatsNamed names them)
+  const tids0 = new Set(threadIds());
   const rt = await benchRuntime([HOLD_CHILD, HOLDER, GARBAGE, STAMP], { workers });
+  const workerTids = threadIds().filter((t) => !tids0.has(t));
+  const threads = () => threadStatsNamed(workerTids, `${MAIN_HOST}#`);
   return withRuntime(rt, async (): Promise<Figure[]> => {
     const per = shares(total, workers);
     const holders: Watched[] = [];
@@ -260,7 +298,7 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
     ctx.note(`spawning ${fmtInt(total)}`);
     const q0 = (await rt.stats({ counts: true })).map((w) => w.queue);
     const cpu0 = process.cpuUsage();
-    const ru0 = process.resourceUsage(), th0 = threadStats();
+    const ru0 = process.resourceUsage(), th0 = threads();
     const startUs = Math.round((performance.timeOrigin + performance.now() + HOLD_LEAD_MS) * 1000);
     for (const h of holders) rt.send(h.pid, 'go', startUs);
     // The runtime may place some spawns on another worker of the host, asynchronously: wait until
@@ -269,7 +307,7 @@ async function hold(ctx: BenchContext, workers: number): Promise<Figure[]> {
     await withTimeout(waitFor(async () => (await alive()) === total + workers, 'all spawned'), ctx.timeoutMs, 'hold');
     const stamps = (await Promise.all(Array.from({ length: workers }, () => rt.exec('bench:stamp')))) as number[];
     const spawnCpuSeconds = cpuSecondsSince(cpu0);
-    const ru1 = process.resourceUsage(), th1 = threadStats();
+    const ru1 = process.resourceUsage(), th1 = threads();
     const rss1 = process.memoryUsage().rss;
     const parts1 = await parts();
     const held = await rt.stats();

@@ -28,7 +28,9 @@
 -- with the PID or the error. On our module the common local cases run in C: a spawn started at
 -- once (native/lua/lspawn.c, session 10), one queued in the Lua-side list and its start at its
 -- turn, and a job's start from that list (native/lua/lqspawn.c, session 11: a flat record, not a
--- W.task; start_flat and q_failed below are its Lua ends).
+-- W.task; start_flat and q_failed below are its Lua ends). Where that C start exists, the Lua
+-- queue_local also queues the C's case as a flat record (session 15: the spawns the C leaves to
+-- the Lua when a directory report is due then start in C too).
 --
 -- Early frames and forwarding. Frames for a process placed on this worker can arrive before its
 -- "sp" frame (the PID may reach other senders first): they wait in `early`, per PID, in arrival
@@ -37,7 +39,7 @@
 -- worker (`forward`), so per-sender FIFO holds (sender -> home -> runner, two FIFO rings); frames
 -- that arrived before the runner said "bound" wait in `early` and go first.
 --
--- Size: ~720 lines: the spawn paths (local, kept in the Lua-side list, published,
+-- Size: ~745 lines: the spawn paths (local, kept in the Lua-side list, published,
 -- remote) share the early/forward tables and the adopt rule, and split apart they would have to
 -- hand those to each other.
 --
@@ -381,9 +383,24 @@ return function(deps)
 
   -- Queue a spawn in this worker's Lua-side list (taskq.lua; the caller asked taskq.room()): the
   -- PID is minted here, owned by this worker, and nothing is encoded until a sibling may take it.
+  -- The C start (lqspawn.c tstart; init.lua gives it on our module, else nil): the Lua take's flat
+  -- records start in C as well (take_task), and queue_local queues flat records for it.
+  local c_tstart = nil
+  function M.set_tstart(f) c_tstart = f end
+
+  -- Where the C start exists (lqspawn.c tstart, our module) a spawn of the C's own case — no
+  -- context, at most two arguments — is queued as the C's flat record (its form: lqspawn.c's top),
+  -- so it starts in C as the C-queued ones do. These are the spawns the C hands to this path
+  -- because a report to the directory is due (room(): one in LISTED_EVERY of a growing list);
+  -- as W.tasks they started by the Lua start_task (~800 VM instructions). Session 15.
   local function queue_local(id, host, watcher, link, ctx, n, args)
     local uniq = H.pid_alloc(SELF)
     local pid = fmt_pid(bodies[entries[id].kind].pid_host(id, host, SELF), uniq)
+    if c_tstart and not ctx and n <= 2 and host == HOST then
+      taskq.push({ uniq, pid, id, watcher or false, link or false, n, args[1], args[2] })
+      ready_start()
+      return pid
+    end
     local pargs = { n = n }
     for i = 1, n do pargs[i] = args[i] end
     taskq.push(W.task(pid, uniq, id, host, watcher or false, link or false, ctx or false, pargs, SELF))
@@ -648,9 +665,7 @@ return function(deps)
   end
 
   -- The locals lqspawn.c finds by name among qprobe's upvalues (the spawner's probes: init.lua),
-  -- and its start (tstart, init.lua gives it: the Lua take's flat records start in C as well).
-  local c_tstart = nil
-  function M.set_tstart(f) c_tstart = f end
+  -- and its start (c_tstart, above).
   local frame_sp = M.frame_sp
   function M.qprobe()
     return early, chunk_then_args, CHUNK_DONE, TOP_YIELDED, q_failed, start_flat, co_close, SHARE_AFTER,
