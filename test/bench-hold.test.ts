@@ -38,7 +38,10 @@ test('hold on 2 workers: one holder per worker, both start at the common instant
   const spawn = figs[3]!;
   assert.ok(spawn.value > 0 && Number.isFinite(spawn.value));
   const d = spawn.details!;
-  assert.equal(d['placement'], '5001/5001', 'each holder\'s 5,000 children and the holder on its worker');
+  // each holder's 5,000 children and the holder on its worker, but for spawns a worker published at
+  // the backlog mark, which its sibling may take (under load a holder can fall behind: 4962/5040
+  // was seen at load 9), so a worker holds at least 5,001 less what it published
+  const placement = String(d['placement']).split('/').map(Number);
   // both holders waited for the instant "go" carried before their first spawn
   const late = String(d['holderStartAfterInstantUs']).split('/').map(Number);
   assert.equal(late.length, 2);
@@ -47,4 +50,7 @@ test('hold on 2 workers: one holder per worker, both start at the common instant
   const pub = String(d['publishedAtMark']).split('/').map(Number);
   assert.equal(pub.length, 2);
   for (const p of pub) assert.ok(p >= 0 && p <= 5000);
+  assert.equal(placement.length, 2);
+  assert.equal(placement[0]! + placement[1]!, 10_002, 'every child alive while held');
+  placement.forEach((n, i) => assert.ok(n >= 5001 - pub[i]!, `worker ${i + 1} holds ${n}, published ${pub[i]} of its 5,000: it lost more than it published`));
 });
