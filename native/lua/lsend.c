@@ -56,6 +56,7 @@
 #include "ldeliver.h"
 #include "lstep.h"
 #include "lhostfn.h"
+#include "lmframe.h"
 
 #define UPVALS(X) \
   X(run) X(procs) X(copy) X(strict) X(SEND_BUDGET) X(YIELD_AFTER) X(send_tail) X(send)
@@ -115,9 +116,9 @@ static int has_mark (const TString *h, const TString *m) {
 */
 static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topic, const TValue *P,
                    const TValue *v) {
-  TValue uniq, x, owner, host;
+  TValue uniq, x, owner, host, from;
   lua_Integer tid;
-  int past, alive;
+  int past, alive, own;
   getv(L, V(remote_uniq), dest, &uniq);
   if (l_isfalse(&uniq)) return 0;  /* resolve's or locate's parse, a name, another node: the Lua */
   getf(L, V(H), K(route), &x);
@@ -138,21 +139,23 @@ static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topi
       && !(ttisstring(&host) && ttisstring(V(FN_HOST_MARK))
            && has_mark(tsvalue(&host), tsvalue(V(FN_HOST_MARK))))) return 0;
   lua_settop(L, 4);
-  /* the frame's arguments at 5..10: "m", dest, P.pid, topic, 1, v */
+  /* while the outbox upvalue is the one bound, a plain v's frame written from the values into it
+  ** (lmframe.c: encode_frame_out's bytes, without the stack, the C API or a memcpy call); else
+  ** encode_frame_out's scalar case without its call (lcodec.c luaW_frame_out_at: the same bytes)
+  ** from the frame's arguments at 5..10 ("m", dest, P.pid, topic, 1, v); else, or for a value
+  ** that is not such a scalar, encode_frame_out(outbox, tid, 5, ...) */
+  own = S->ob != NULL && ttisfulluserdata(V(outbox)) && getudatamem(uvalue(V(outbox))) == (void *)S->ob;
+  getf(L, P, K(pid), &from);
+  if (own && (past = luaW_mframe_out(L, S->ob, tid, K(m), dest, &from, topic, v)) >= 0) goto sent;
   setsvalue(L, &x, K(m));
   push(L, &x);
   push(L, dest);
-  getf(L, P, K(pid), &x);
-  push(L, &x);
+  push(L, &from);
   push(L, topic);
   setivalue(&x, 1);
   push(L, &x);
   push(L, v);
-  /* encode_frame_out's own scalar case without its call (lcodec.c luaW_frame_out_at: the same
-  ** bytes), while the outbox upvalue is the one bound; else, or for a value that is not such a
-  ** scalar, encode_frame_out(outbox, tid, 5, ...) */
-  past = S->ob != NULL && ttisfulluserdata(V(outbox)) && getudatamem(uvalue(V(outbox))) == (void *)S->ob
-    ? luaW_frame_out_at(L, S->ob, tid, 5, 5, 1) : -1;
+  past = own ? luaW_frame_out_at(L, S->ob, tid, 5, 5, 1) : -1;
   if (past < 0) {
     push(L, V(encode_frame_out));
     push(L, V(outbox));
@@ -163,6 +166,7 @@ static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topi
     if (ttisnil(s2v(L->top - 2))) return 0;  /* nothing appended: the Lua send's error */
     past = !l_isfalse(s2v(L->top - 2));
   }
+sent:
   if (past && !l_isfalse(V(end_step))) {
     push(L, V(end_step));
     lua_call(L, 0, 0);
