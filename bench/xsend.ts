@@ -12,9 +12,8 @@
 //
 //   node dist/bench/xsend.js --a /work/wt/base15 --b .
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkBuilt } from './checkout.js';
+import { checkBuilt, kernelImports } from './checkout.js';
 
 const { values: opt } = parseArgs({ options: {
   senders: { type: 'string', default: '10' }, m: { type: 'string', default: '20000' },
@@ -45,11 +44,7 @@ end }`;
 interface Rig { lap(): number; bytes: Uint8Array }
 
 async function rig(root: string): Promise<Rig> {
-  const imp = (p: string) => import(pathToFileURL(`${root}/dist/src/${p}`).href);
-  const { LuaKernel } = await imp('lua/engine.js');
-  const { encodeValue } = await imp('codec/msgpack.js');
-  const { frame } = await imp('wire/frames.js');
-  const { formatPid } = await imp('runtime/pid.js');
+  const { LuaKernel, encodeValue, frame, formatPid } = await kernelImports(root);
   const owner = new Map<number, number>();
   let nextUniq = 100;
   const TID = 1;
