@@ -31,7 +31,8 @@
 ** run.cp, topic and check as above, then locate's remote_uniq branch (tid, alive =
 ** H.route(uniq); alive, tid > 0, and the worker's host the PID's or a function PID's) and
 ** send_frame's (encode_frame_out(outbox, tid, 5, "m", dest, P.pid, topic, 1, v): the "m" frame
-** into the step's outbox, no Lua string; past the outbox's mark, end_step()), then P[4] + 1
+** into the step's outbox, no Lua string — for a string, number or boolean v written from the
+** values by lmframe.c, the same bytes, session 15; past the outbox's mark, end_step()), then P[4] + 1
 ** and the send budget as above. A dead or moved process, or a value the encoder refuses (it
 ** appends nothing then), goes to the Lua send before anything changed (the route is a read): it
 ** does it all again and returns its error. Anything else (a stolen process's forward, a PID not
@@ -47,7 +48,7 @@
 **
 ** What it may call: the codec's copy (tables, userdata, functions, threads), luaW_deliver_at,
 ** the Lua send and send_tail, H.route (the host's own in one crossing: lhostfn.c), encode_frame_out,
-** end_step, and metamethods.
+** luaW_mframe_out (lmframe.c), end_step, and metamethods.
 ** On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua send runs;
 ** test/native-send.test.ts runs both on the same cases, test/remote-send-c.test.ts the sends to
 ** other workers on the three paths.

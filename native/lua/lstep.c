@@ -26,7 +26,8 @@
 ** bytes the host's endpoint batches anyway (a batch is its frames concatenated: protocol.md), in
 ** C buffers of the state (a userdata, upvalue of put, output and lcodec.c's encode_frame_out):
 ** put(tid, s) appends a frame's bytes, encode_frame_out (lcodec.c) encodes a message frame
-** straight into them, and output() reports one range per destination, in the order the
+** straight into them (and lsend.c's send to another worker writes a plain value's frame there
+** through luaW_out_room and luaW_out_commit: lmframe.c), and output() reports one range per destination, in the order the
 ** destinations were first written to, with its frame count. Before, every frame was a Lua string
 ** (an encoded message frame of ~35 bytes is a short string: hashed and interned, 5-6% of a
 ** cross-worker round trip's CPU in bench/xstep.ts's profile), held in Lua lists (pids.lua
