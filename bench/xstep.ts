@@ -12,9 +12,8 @@
 //
 //   node dist/bench/xstep.js --a /work/wt/bad0 --b .
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkBuilt } from './checkout.js';
+import { checkBuilt, kernelImports } from './checkout.js';
 
 const { values: opt } = parseArgs({ options: {
   trips: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '5' },
@@ -49,11 +48,7 @@ end }`;
 interface Side { step(): void; feed(bytes: Uint8Array): void; out: Uint8Array[] }
 
 async function pair(root: string): Promise<() => void> {
-  const imp = (p: string) => import(pathToFileURL(`${root}/dist/src/${p}`).href);
-  const { LuaKernel } = await imp('lua/engine.js');
-  const { encodeValue } = await imp('codec/msgpack.js');
-  const { frame } = await imp('wire/frames.js');
-  const { formatPid } = await imp('runtime/pid.js');
+  const { LuaKernel, encodeValue, frame, formatPid } = await kernelImports(root);
   // the directory: uniq -> owner thread (all alive)
   const owner = new Map<number, number>();
   let nextUniq = 100;

@@ -58,6 +58,41 @@ test('a frame that exactly fills the ring, at every start offset', () => {
   assert.throws(() => tx.write(new Uint8Array(61)), RangeError);
 });
 
+test('frames longer than the staging mark, from sources at every offset mod 8, at every ring offset, wrapping', () => {
+  // copyIn() stages a copy whose source and ring offsets differ mod 8 (ring.ts): every pairing of
+  // the two offsets, and payloads that straddle the ring's end, must arrive byte for byte.
+  const { tx, rx } = pair(1024);
+  const backing = new Uint8Array(1024);
+  let seq = 0;
+  for (let round = 0; round < 6; round++) {
+    for (let srcOff = 0; srcOff < 8; srcOff++) {
+      for (const length of [129, 200, 333, 500]) {
+        const f = makeFrame(seq, length);
+        backing.set(f, srcOff);
+        assert.ok(tx.write(backing.subarray(srcOff, srcOff + length)), `write ${seq}`);
+        const got = drain(rx);
+        assert.equal(got.length, 1);
+        assert.equal(frameMismatch(got[0], seq, length), null, `frame ${seq}: source offset ${srcOff}, length ${length}`);
+        seq++;
+      }
+    }
+  }
+  // through the FIFO too (offer of a full ring, then pump)
+  const fill = makeFrame(seq++, 900);
+  assert.ok(tx.write(fill));
+  const queued: number[] = [];
+  for (let srcOff = 1; srcOff < 8; srcOff += 2) {
+    backing.set(makeFrame(seq, 300), srcOff);
+    tx.offer(backing.subarray(srcOff, srcOff + 300));
+    queued.push(seq++);
+  }
+  const got = [...drain(rx)];
+  while (!tx.pump()) got.push(...drain(rx));
+  got.push(...drain(rx));
+  assert.equal(frameMismatch(got[0], seq - queued.length - 1, 900), null);
+  queued.forEach((q, i) => assert.equal(frameMismatch(got[i + 1], q, 300), null, `queued frame ${q}`));
+});
+
 test('0-byte frames: a 16-byte ring holds four', () => {
   const { tx, rx } = pair(16);
   for (let lap = 0; lap < 10; lap++) {

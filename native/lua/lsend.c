@@ -31,7 +31,8 @@
 ** run.cp, topic and check as above, then locate's remote_uniq branch (tid, alive =
 ** H.route(uniq); alive, tid > 0, and the worker's host the PID's or a function PID's) and
 ** send_frame's (encode_frame_out(outbox, tid, 5, "m", dest, P.pid, topic, 1, v): the "m" frame
-** into the step's outbox, no Lua string; past the outbox's mark, end_step()), then P[4] + 1
+** into the step's outbox, no Lua string — for a string, number or boolean v written from the
+** values by lmframe.c, the same bytes, session 15; past the outbox's mark, end_step()), then P[4] + 1
 ** and the send budget as above. A dead or moved process, or a value the encoder refuses (it
 ** appends nothing then), goes to the Lua send before anything changed (the route is a read): it
 ** does it all again and returns its error. Anything else (a stolen process's forward, a PID not
@@ -47,7 +48,7 @@
 **
 ** What it may call: the codec's copy (tables, userdata, functions, threads), luaW_deliver_at,
 ** the Lua send and send_tail, H.route (the host's own in one crossing: lhostfn.c), encode_frame_out,
-** end_step, and metamethods.
+** luaW_mframe_out (lmframe.c), end_step, and metamethods.
 ** On wasmoon's module (no wippy.native) and with WIPPY_CSCHED=0 the Lua send runs;
 ** test/native-send.test.ts runs both on the same cases, test/remote-send-c.test.ts the sends to
 ** other workers on the three paths.
@@ -56,6 +57,7 @@
 #include "ldeliver.h"
 #include "lstep.h"
 #include "lhostfn.h"
+#include "lmframe.h"
 
 #define UPVALS(X) \
   X(run) X(procs) X(copy) X(strict) X(SEND_BUDGET) X(YIELD_AFTER) X(send_tail) X(send)
@@ -115,9 +117,9 @@ static int has_mark (const TString *h, const TString *m) {
 */
 static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topic, const TValue *P,
                    const TValue *v) {
-  TValue uniq, x, owner, host;
+  TValue uniq, x, owner, host, from;
   lua_Integer tid;
-  int past, alive;
+  int past, alive, own;
   getv(L, V(remote_uniq), dest, &uniq);
   if (l_isfalse(&uniq)) return 0;  /* resolve's or locate's parse, a name, another node: the Lua */
   getf(L, V(H), K(route), &x);
@@ -138,21 +140,23 @@ static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topi
       && !(ttisstring(&host) && ttisstring(V(FN_HOST_MARK))
            && has_mark(tsvalue(&host), tsvalue(V(FN_HOST_MARK))))) return 0;
   lua_settop(L, 4);
-  /* the frame's arguments at 5..10: "m", dest, P.pid, topic, 1, v */
+  /* while the outbox upvalue is the one bound, a plain v's frame written from the values into it
+  ** (lmframe.c: encode_frame_out's bytes, without the stack, the C API or a memcpy call); else
+  ** encode_frame_out's scalar case without its call (lcodec.c luaW_frame_out_at: the same bytes)
+  ** from the frame's arguments at 5..10 ("m", dest, P.pid, topic, 1, v); else, or for a value
+  ** that is not such a scalar, encode_frame_out(outbox, tid, 5, ...) */
+  own = S->ob != NULL && ttisfulluserdata(V(outbox)) && getudatamem(uvalue(V(outbox))) == (void *)S->ob;
+  getf(L, P, K(pid), &from);
+  if (own && (past = luaW_mframe_out(L, S->ob, tid, K(m), dest, &from, topic, v)) >= 0) goto sent;
   setsvalue(L, &x, K(m));
   push(L, &x);
   push(L, dest);
-  getf(L, P, K(pid), &x);
-  push(L, &x);
+  push(L, &from);
   push(L, topic);
   setivalue(&x, 1);
   push(L, &x);
   push(L, v);
-  /* encode_frame_out's own scalar case without its call (lcodec.c luaW_frame_out_at: the same
-  ** bytes), while the outbox upvalue is the one bound; else, or for a value that is not such a
-  ** scalar, encode_frame_out(outbox, tid, 5, ...) */
-  past = S->ob != NULL && ttisfulluserdata(V(outbox)) && getudatamem(uvalue(V(outbox))) == (void *)S->ob
-    ? luaW_frame_out_at(L, S->ob, tid, 5, 5, 1) : -1;
+  past = own ? luaW_frame_out_at(L, S->ob, tid, 5, 5, 1) : -1;
   if (past < 0) {
     push(L, V(encode_frame_out));
     push(L, V(outbox));
@@ -163,6 +167,7 @@ static int remote (lua_State *L, Send *S, const TValue *dest, const TValue *topi
     if (ttisnil(s2v(L->top - 2))) return 0;  /* nothing appended: the Lua send's error */
     past = !l_isfalse(s2v(L->top - 2));
   }
+sent:
   if (past && !l_isfalse(V(end_step))) {
     push(L, V(end_step));
     lua_call(L, 0, 0);

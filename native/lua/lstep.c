@@ -26,7 +26,8 @@
 ** bytes the host's endpoint batches anyway (a batch is its frames concatenated: protocol.md), in
 ** C buffers of the state (a userdata, upvalue of put, output and lcodec.c's encode_frame_out):
 ** put(tid, s) appends a frame's bytes, encode_frame_out (lcodec.c) encodes a message frame
-** straight into them, and output() reports one range per destination, in the order the
+** straight into them (and lsend.c's send to another worker writes a plain value's frame there
+** through luaW_out_room and luaW_out_commit: lmframe.c), and output() reports one range per destination, in the order the
 ** destinations were first written to, with its frame count. Before, every frame was a Lua string
 ** (an encoded message frame of ~35 bytes is a short string: hashed and interned, 5-6% of a
 ** cross-worker round trip's CPU in bench/xstep.ts's profile), held in Lua lists (pids.lua
@@ -84,9 +85,9 @@ struct LuaWOutbox {
   size_t held, mark;  /* bytes since the mark was last passed; the mark (0: none) */
 };
 
-int luaW_out_put (lua_State *L, LuaWOutbox *o, lua_Integer tid, const char *s, size_t len) {
+char *luaW_out_room (lua_State *L, LuaWOutbox *o, lua_Integer tid, size_t len) {
   Out *d;
-  if (tid < 0 || tid >= OUT_TIDS) return luaL_error(L, "outbox: thread id %d out of range", (int)tid);
+  if (tid < 0 || tid >= OUT_TIDS) { luaL_error(L, "outbox: thread id %d out of range", (int)tid); return NULL; }
   if (o->at[tid] == 0) {
     d = &o->out[o->nout];
     o->at[tid] = (unsigned short)(++o->nout);
@@ -100,16 +101,25 @@ int luaW_out_put (lua_State *L, LuaWOutbox *o, lua_Integer tid, const char *s, s
     char *b;
     while (cap < d->len + len) cap *= 2;
     b = (char *)realloc(d->b, cap);
-    if (b == NULL) return luaL_error(L, "not enough memory");
+    if (b == NULL) { luaL_error(L, "not enough memory"); return NULL; }
     d->b = b;
     d->cap = cap;
   }
-  memcpy(d->b + d->len, s, len);
+  return d->b + d->len;
+}
+
+int luaW_out_commit (LuaWOutbox *o, lua_Integer tid, size_t len) {
+  Out *d = &o->out[o->at[tid] - 1];
   d->len += len;
   d->frames++;
   o->held += len;
   if (o->mark > 0 && o->held > o->mark) { o->held = 0; return 1; }
   return 0;
+}
+
+int luaW_out_put (lua_State *L, LuaWOutbox *o, lua_Integer tid, const char *s, size_t len) {
+  memcpy(luaW_out_room(L, o, tid, len), s, len);
+  return luaW_out_commit(o, tid, len);
 }
 
 LuaWOutbox *luaW_out_check (lua_State *L, int idx) {

@@ -17,6 +17,14 @@ LuaWOutbox *luaW_out_check (lua_State *L, int idx);
 ** appended). */
 int luaW_out_put (lua_State *L, LuaWOutbox *o, lua_Integer tid, const char *s, size_t len);
 
+/* Room for len more bytes at the end of tid's range (the range opened, the buffer grown), or a
+** Lua error for a bad tid or no memory; nothing is appended until luaW_out_commit. */
+char *luaW_out_room (lua_State *L, LuaWOutbox *o, lua_Integer tid, size_t len);
+
+/* Appends the len bytes written at luaW_out_room's address (len at most what it was given) as
+** one frame for tid: luaW_out_put's count and result. */
+int luaW_out_commit (LuaWOutbox *o, lua_Integer tid, size_t len);
+
 /* lcodec.c's encode_frame_out for k + n scalar arguments from slot base (a1..ak, v1..vn), without
 ** a Lua call (lsend.c's send to another worker): what luaW_out_put returns, or -1 with nothing
 ** appended when they are not all strings, numbers and booleans that fit a small frame. */
