@@ -63,6 +63,7 @@
 */
 #include "lprobe.h"
 #include "ldeliver.h"
+#include "ldefaults.h"
 
 #define FLAT 6  /* slots per message in a raw channel's backlog (mailbox.lua's FLAT) */
 /* an emptied backlog whose tail passed this many slots is dropped (mailbox.lua's BQ_KEEP) */
@@ -286,11 +287,14 @@ static void flat_push (lua_State *L, Deliv *D, int off, const TValue *s, TValue 
   setf(L, &q, K(t), &t);
 }
 
-/* s.mode == "raw" */
-LF_INLINE int israw (lua_State *L, Deliv *D, const TValue *s) {
+/* s.mode == "raw"; israwd: through s's defaults dft (ldefaults.h) */
+LF_INLINE int israwd (lua_State *L, Deliv *D, const TValue *s, Table *dft) {
   TValue x;
-  getf(L, s, K(mode), &x);
+  getfd(L, s, dft, K(mode), &x);
   return ttisstring(&x) && eqshrstr(tsvalue(&x), K(raw));
+}
+LF_INLINE int israw (lua_State *L, Deliv *D, const TValue *s) {
+  return israwd(L, D, s, NULL);
 }
 
 /* A record handed to a parked receiver's thread w: w.mrec = m, and the process's unread count
@@ -785,7 +789,8 @@ LF_INLINE void slotset (lua_State *L, Table *t, const TValue *sl, const TValue *
 ** Why: refill_one's steps cost ~20% of fan-in's receiving worker with the take's (perf, Node 24);
 ** docs/design/native-core.md, "Session 14, second wave: the flat receive".
 */
-static int take_flat (lua_State *L, Deliv *D, const TValue *s, const TValue *buf, const TValue *m) {
+static int take_flat (lua_State *L, Deliv *D, const TValue *s, Table *dft, const TValue *buf,
+                      const TValue *m) {
   Table *bt, *mt, *q, *pt;
   TValue bq, x, P, val[FLAT];
   const TValue *hs, *ts, *us, *b1, *a[FLAT], *f[FLAT];
@@ -793,7 +798,7 @@ static int take_flat (lua_State *L, Deliv *D, const TValue *s, const TValue *buf
   lua_Integer bh, btl;
   int k;
   /* the backlog first: a buffered value with none behind it (ping-pong's, the ring's) leaves here */
-  getf(L, s, K(bq), &bq);
+  getfd(L, s, dft, K(bq), &bq);
   if (!ttistable(&bq) || raweq(&bq, V(EMPTYQ)) || hvalue(&bq)->metatable != NULL) return 0;
   q = hvalue(&bq);
   hs = lf_getshortstr(q, K(h));
@@ -809,11 +814,11 @@ static int take_flat (lua_State *L, Deliv *D, const TValue *s, const TValue *buf
   b1 = lf_getshortstr(bt, K(t));
   if (!ttisinteger(b1) || ivalue(b1) != 1) return 0;  /* the buffer holds another value */
   if (!isempty(lf_getshortstr(mt, K(ev)))) return 0;
-  getf(L, s, K(cap), &x);
+  getfd(L, s, dft, K(cap), &x);
   if (!ttisinteger(&x) || ivalue(&x) != 1) return 0;
-  getf(L, s, K(spare), &x);
+  getfd(L, s, dft, K(spare), &x);
   if (!ttisfalse(&x)) return 0;  /* refill_one's s.spare = false write */
-  getf(L, s, K(proc), &P);
+  getfd(L, s, dft, K(proc), &P);
   if (!ttistable(&P)) return 0;
   pt = hvalue(&P);
   us = lf_getshortstr(pt, K(unread));
@@ -867,16 +872,16 @@ static int take_flat (lua_State *L, Deliv *D, const TValue *s, const TValue *buf
 ** backlog's head, buf.h = 1; mrec[1] kept), and refill_one decides by reads alone before
 ** anything changes, so calling it first with h = 2 and m = mrec[1] leaves the state the take and
 ** luaW_refill_at leave. 0: refill_one's case does not hold (or not raw), nothing changed. */
-int luaW_take_refill (lua_State *L, Deliv *D, const TValue *sv, const TValue *buf) {
+int luaW_take_refill (lua_State *L, Deliv *D, const TValue *sv, Table *dft, const TValue *buf) {
   TValue s, mrec, m;
   int top = lua_gettop(L), ok;
   luaL_checkstack(L, 24, "refill");
   setobj(L, &s, sv);
-  if (!israw(L, D, &s)) return 0;
-  getf(L, &s, K(mrec), &mrec);
+  if (!israwd(L, D, &s, dft)) return 0;
+  getfd(L, &s, dft, K(mrec), &mrec);
   if (!ttistable(&mrec)) return 0;
   geti(L, &mrec, 1, &m);
-  ok = take_flat(L, D, &s, buf, &m) || refill_one(L, D, &s, buf, &mrec, 2, &m);
+  ok = take_flat(L, D, &s, dft, buf, &m) || refill_one(L, D, &s, buf, &mrec, 2, &m);
   lua_settop(L, top);
   return ok;
 }

@@ -124,12 +124,13 @@ static int receive (lua_State *L) {
     if (!ttisinteger(&h)) luaL_error(L, "kernel: a queue's head is not an integer");
     geti(L, &q, ivalue(&h), &x);
     push(L, &x);  /* the value, anchored */
-    getf(L, &s, K(refill), &x);
+    getfd(L, &s, dft, K(refill), &x);
     /* a listen channel's one buffered value at slot 1 with a backlog behind it (a drain's common
-    ** case): the take and ldeliver.c's refill in one, the same end state (luaW_take_refill) */
+    ** case): the take and ldeliver.c's refill in one, the same end state (luaW_take_refill; s's
+    ** fields through its defaults found above: nothing has run since) */
     if (ivalue(&h) == 1 && !l_isfalse(&x)) {
       Deliv *D = luaW_refill_of(&x);
-      if (D && luaW_take_refill(L, D, &s, &q)) return done(L, R);
+      if (D && luaW_take_refill(L, D, &s, dft, &q)) return done(L, R);
     }
     setnilvalue(&nilv);
     seti(L, &q, ivalue(&h), &nilv);
