@@ -521,7 +521,25 @@ int luaW_flat_put (lua_State *L, Deliv *D, LFlat *F, const TValue *topic, const 
   setivalue(V(delivered), ivalue(V(delivered)) + 1);
   setivalue(cast(TValue *, ss), ivalue(ss) + 1);
   setivalue(cast(TValue *, us), u);
-  /* flat_push: q[t + 1..t + 6] = topic, from, 1, false, v, seq, the last target first */
+  /* flat_push: q[t + 1..t + 6] = topic, from, 1, false, v, seq. Inside the array part (a
+  ** backlog's common case once it has grown): seti's stores into the six slots, found by one
+  ** bounds check (q has no metatable: luaW_flat_open), and their barriers (no allocation runs
+  ** between, so their order does not matter); else seti's steps, the last target first */
+  if (k >= 0 && (lua_Unsigned)k + FLAT <= q->alimit) {
+    TValue *a = &q->array[k];
+    setobj2t(L, &a[0], topic);
+    setobj2t(L, &a[1], from);
+    setivalue(&a[2], 1);
+    setbfvalue(&a[3]);
+    setobj2t(L, &a[4], v);
+    setobj2t(L, &a[5], ss);
+    invalidateTMcache(q);
+    luaC_barrierback(L, obj2gco(q), topic);
+    luaC_barrierback(L, obj2gco(q), from);
+    luaC_barrierback(L, obj2gco(q), v);
+    setivalue(cast(TValue *, tsl), k + FLAT);  /* (no key was inserted: bq.t's slot is where it was) */
+    return 1;
+  }
   setobj(L, &x, ss);
   seti(L, &F->bq, k + 6, &x);
   seti(L, &F->bq, k + 5, cast(TValue *, v));
@@ -824,10 +842,13 @@ static int take_flat (lua_State *L, Deliv *D, const TValue *s, Table *dft, const
   us = lf_getshortstr(pt, K(unread));
   if (!ttisinteger(us)) return 0;  /* (a default's: the first write makes it P's own) */
   /* the slots written below are found from here on: a getf above may have run a metamethod (not
-  ** on the kernel's states: their __index is a table), which may have rehashed a table */
-  hs = lf_getshortstr(q, K(h));
-  ts = lf_getshortstr(q, K(t));
-  if (!ttisinteger(hs) || !ttisinteger(ts) || ivalue(hs) != bh || ivalue(ts) != btl) return 0;
+  ** on the kernel's states: their __index is a table), which may have rehashed a table; reads
+  ** through s's defaults (dft) run none, and bq's slots are where they were found */
+  if (dft == NULL) {
+    hs = lf_getshortstr(q, K(h));
+    ts = lf_getshortstr(q, K(t));
+    if (!ttisinteger(hs) || !ttisinteger(ts) || ivalue(hs) != bh || ivalue(ts) != btl) return 0;
+  }
   b1 = lf_getint(bt, 1);  /* the buffer's slot 1 (its value, anchored by the caller) */
   if (isabstkey(b1)) return 0;
   /* the head: topic, from, n, p, v, seq; n 1 and p false (one value, no list) or n 0 */

@@ -69,14 +69,16 @@ static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 #define V(name) (R->u_##name->v)
 #define K(name) (R->k_##name)
 
-/* the queue field k of s is not empty (q.t >= q.h); in *q the queue; D: s's defaults (ldefaults.h) */
-LF_INLINE int nonempty (lua_State *L, Recv *R, const TValue *s, Table *D, TString *k, TValue *q) {
-  TValue h, t;
+/* the queue field k of s is not empty (q.t >= q.h); in *q the queue and in *h its head (read
+** when q is not the shared empty queue); D: s's defaults (ldefaults.h) */
+LF_INLINE int nonempty (lua_State *L, Recv *R, const TValue *s, Table *D, TString *k, TValue *q,
+                        TValue *h) {
+  TValue t;
   getfd(L, s, D, k, q);
   if (raweq(q, V(EMPTYQ))) return 0;  /* the shared empty queue: h = 1, t = 0 always */
   getf(L, q, K(t), &t);
-  getf(L, q, K(h), &h);
-  return le(L, &h, &t);
+  getf(L, q, K(h), h);
+  return le(L, h, &t);
 }
 
 /* call f with the nargs values on top, nres results */
@@ -117,10 +119,10 @@ static int receive (lua_State *L) {
   /* s's defaults (a subscription kind's: ldefaults.h), found once for the reads up to the first
   ** step that may run something (a take, a refill, a hook) */
   dft = defaults_of(L, &s);
-  if (nonempty(L, R, &s, dft, K(sendq), &q)) goto lua;  /* a sender waits: take's Lua */
-  if (nonempty(L, R, &s, dft, K(buf), &q)) {  /* take: the buffered value */
+  if (nonempty(L, R, &s, dft, K(sendq), &q, &x)) goto lua;  /* a sender waits: take's Lua */
+  if (nonempty(L, R, &s, dft, K(buf), &q, &x)) {  /* take: the buffered value */
     TValue h, nilv;
-    getf(L, &q, K(h), &h);
+    setobj(L, &h, &x);  /* (its head, read by nonempty: nothing ran since, le on integers) */
     if (!ttisinteger(&h)) luaL_error(L, "kernel: a queue's head is not an integer");
     geti(L, &q, ivalue(&h), &x);
     push(L, &x);  /* the value, anchored */
