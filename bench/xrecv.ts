@@ -14,9 +14,9 @@
 //
 //   node dist/bench/xrecv.js --a /work/wt/base15 --b .
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { checkBuilt } from './checkout.js';
+import { bootKernel, rigOf, type Dir } from './kernel-rig.js';
 
 const { values: opt } = parseArgs({ options: {
   senders: { type: 'string', default: '10' }, run: { type: 'string', default: '100' },
@@ -42,27 +42,15 @@ const RECV = `return { main = function()
 end }`;
 
 async function receiver(root: string): Promise<() => void> {
-  const imp = (p: string) => import(pathToFileURL(`${root}/dist/src/${p}`).href);
-  const { LuaKernel } = await imp('lua/engine.js');
-  const { encodeValue } = await imp('codec/msgpack.js');
-  const { frame } = await imp('wire/frames.js');
-  const { formatPid } = await imp('runtime/pid.js');
-  const owner = new Map<number, number>();
-  let nextUniq = 100;
+  const rig = await rigOf(root);
+  const { encodeValue, frame, formatPid } = rig;
+  const dir: Dir = { owner: new Map(), next: 100 };
   const entries = encodeValue({
     'x:recv': { kind: 'process.lua', source: RECV, method: 'main', modules: [], imports: {}, file: 'recv' },
   });
   // the benches' hosts have no mailbox bound (max_mailbox 0, as bench/messaging.ts's)
   const hosts = { a: { kind: 'process.host', tids: [1], max_mailbox: 0 }, b: { kind: 'process.host', tids: [2], max_mailbox: 0 } };
-  const route: [number, boolean] = [-1, false];
-  const k = await LuaKernel.create({
-    pidAlloc: (o?: number) => { const u = nextUniq++; owner.set(u, o ?? 1); return u; }, place: () => 1, loadAdd() {},
-    taskPush: () => false, taskTake: () => undefined, taskListed: () => false, pidDead() {},
-    route: (u: number) => { route[0] = owner.get(u) ?? -1; route[1] = owner.has(u); return route; },
-    setRunner() {}, diesWith: () => false, killRequested: () => false,
-    post() {}, postRange() {},
-    write: (fd: number, b: Uint8Array) => { if (process.env.XRECV_DEBUG) console.error('write', fd, Buffer.from(b).toString()); }, stdinRead() {}, readFile: () => undefined, tzOffset: () => undefined,
-  }, encodeValue({ tid: 1, host: 'a', hosts, strict_mode: false, log_level: 50 }), entries);
+  const k = await bootKernel(rig, dir, 1, 'a', hosts, entries, () => {}, 'XRECV_DEBUG');
   const area = k.inputArea;
   const step = (bytes: Uint8Array | null) => {
     if (bytes === null) { k.step(null); return; }
@@ -72,15 +60,15 @@ async function receiver(root: string): Promise<() => void> {
     // the bytes at the area's start, as the worker's endpoint drains them (engine.ts detects it)
     k.step(view.subarray(0, bytes.length));
   };
-  const uniq = nextUniq++;
-  owner.set(uniq, 1);
+  const uniq = dir.next++;
+  dir.owner.set(uniq, 1);
   const pid = formatPid('a', uniq);
   step(encodeValue(frame.sp(pid, uniq, 'x:recv', 'a', 0, false, false, [])));
   // the batch: SENDERS runs of RUN frames, each sender's values 1..RUN
   const parts: Uint8Array[] = [];
   for (let s = 0; s < SENDERS; s++) {
-    const u = nextUniq++;
-    owner.set(u, 2);
+    const u = dir.next++;
+    dir.owner.set(u, 2);
     const from = formatPid('b', u);
     for (let i = 1; i <= RUN; i++) parts.push(encodeValue(frame.m(pid, from, 'm', 1, [i])));
   }
