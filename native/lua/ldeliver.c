@@ -254,6 +254,37 @@ static void rec (lua_State *L, Deliv *D, int off, const TValue *s, TValue *seq, 
   } else newrec(L, D, off, seq, NULL, m);
 }
 
+/* q[k+1..k+6] = topic, from, n, p, v, seq (one message's six slots of a raw channel's flat
+** backlog, p false for "none") when they lie inside the array part of bq, a table without a
+** metatable (a backlog's common case once it has grown): seti's stores after one bounds check
+** instead of one per slot, the TM cache invalidated as seti's store into an empty slot does, and
+** seti's barriers (no allocation runs between the stores, so neither the stack nor bq moves and
+** their order does not matter). 0: not there, nothing stored: the caller stores them by seti. */
+LF_INLINE int put6 (lua_State *L, const TValue *bq, lua_Integer k, const TValue *topic,
+                    const TValue *from, const TValue *n, const TValue *p, const TValue *v,
+                    const TValue *seq) {
+  Table *q;
+  TValue *a;
+  if (!ttistable(bq)) return 0;
+  q = hvalue(bq);
+  if (q->metatable != NULL || k < 0 || (lua_Unsigned)k + FLAT > q->alimit) return 0;
+  a = &q->array[k];
+  setobj2t(L, &a[0], topic);
+  setobj2t(L, &a[1], from);
+  setobj2t(L, &a[2], n);
+  setobj2t(L, &a[3], p);
+  setobj2t(L, &a[4], v);
+  setobj2t(L, &a[5], seq);
+  invalidateTMcache(q);
+  luaC_barrierback(L, obj2gco(q), topic);
+  luaC_barrierback(L, obj2gco(q), from);
+  luaC_barrierback(L, obj2gco(q), n);
+  luaC_barrierback(L, obj2gco(q), p);
+  luaC_barrierback(L, obj2gco(q), v);
+  luaC_barrierback(L, obj2gco(q), seq);
+  return 1;
+}
+
 /* mailbox.lua's flat_push(s, topic, from, n, p, v, seq), the arguments from deliver's slots
 ** off+2..off+6: a raw channel's backlog takes the message as six slots (topic, from, n, p or false,
 ** v, seq) after its tail, no record (made at its first push; read afresh: a slot's store may
@@ -275,14 +306,18 @@ static void flat_push (lua_State *L, Deliv *D, int off, const TValue *s, TValue 
   getf(L, &q, K(t), &t);
   if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
   k = ivalue(&t);
-  /* q[t + 1], ..., q[t + 6] = topic, from, n, p or false, v, seq: the last target first */
-  seti(L, &q, k + 6, seq);
-  seti(L, &q, k + 5, ARG(6));
+  /* q[t + 1], ..., q[t + 6] = topic, from, n, p or false, v, seq: into the array part at once
+  ** (put6), else by seti, the last target first */
   if (l_isfalse(ARG(5))) setbfvalue(&x); else setobj(L, &x, ARG(5));
-  seti(L, &q, k + 4, &x);
-  seti(L, &q, k + 3, ARG(4));
-  seti(L, &q, k + 2, ARG(3));
-  seti(L, &q, k + 1, ARG(2));
+  if (!put6(L, &q, k, ARG(2), ARG(3), ARG(4), &x, ARG(6), seq)) {
+    seti(L, &q, k + 6, seq);
+    seti(L, &q, k + 5, ARG(6));
+    if (l_isfalse(ARG(5))) setbfvalue(&x); else setobj(L, &x, ARG(5));
+    seti(L, &q, k + 4, &x);
+    seti(L, &q, k + 3, ARG(4));
+    seti(L, &q, k + 2, ARG(3));
+    seti(L, &q, k + 1, ARG(2));
+  }
   setivalue(&t, k + 6);
   setf(L, &q, K(t), &t);
 }
@@ -521,24 +556,16 @@ int luaW_flat_put (lua_State *L, Deliv *D, LFlat *F, const TValue *topic, const 
   setivalue(V(delivered), ivalue(V(delivered)) + 1);
   setivalue(cast(TValue *, ss), ivalue(ss) + 1);
   setivalue(cast(TValue *, us), u);
-  /* flat_push: q[t + 1..t + 6] = topic, from, 1, false, v, seq. Inside the array part (a
-  ** backlog's common case once it has grown): seti's stores into the six slots, found by one
-  ** bounds check (q has no metatable: luaW_flat_open), and their barriers (no allocation runs
-  ** between, so their order does not matter); else seti's steps, the last target first */
-  if (k >= 0 && (lua_Unsigned)k + FLAT <= q->alimit) {
-    TValue *a = &q->array[k];
-    setobj2t(L, &a[0], topic);
-    setobj2t(L, &a[1], from);
-    setivalue(&a[2], 1);
-    setbfvalue(&a[3]);
-    setobj2t(L, &a[4], v);
-    setobj2t(L, &a[5], ss);
-    invalidateTMcache(q);
-    luaC_barrierback(L, obj2gco(q), topic);
-    luaC_barrierback(L, obj2gco(q), from);
-    luaC_barrierback(L, obj2gco(q), v);
-    setivalue(cast(TValue *, tsl), k + FLAT);  /* (no key was inserted: bq.t's slot is where it was) */
-    return 1;
+  /* flat_push: q[t + 1..t + 6] = topic, from, 1, false, v, seq: into the array part at once
+  ** (put6), else by seti, the last target first */
+  {
+    TValue one, no;
+    setivalue(&one, 1);
+    setbfvalue(&no);
+    if (put6(L, &F->bq, k, topic, from, &one, &no, v, ss)) {
+      setivalue(cast(TValue *, tsl), k + FLAT);  /* (no key was inserted: bq.t's slot is where it was) */
+      return 1;
+    }
   }
   setobj(L, &x, ss);
   seti(L, &F->bq, k + 6, &x);
