@@ -1281,7 +1281,9 @@ static int int_at (const unsigned char *s, int64_t len, int64_t pos, TValue *v, 
 ** appended by ldeliver.c's luaW_flat_put with the channel found once per run of one topic
 ** (luaW_flat_open) instead of deliver's whole arrival per message; any other case, and a put
 ** that declines (the mailbox full, the backlog emptied), is deliver's, after which the channel
-** and P.alive are looked at again (session 12). Errors: a decoding error is raised as decode_m_at raises it (cur[1] false: the rest of
+** and P.alive are looked at again (session 12). An integer value of up to 32 bits is decoded
+** inline into a C value (int_at), and deliver's arguments are pushed only when deliver is called
+** (session 15). Errors: a decoding error is raised as decode_m_at raises it (cur[1] false: the rest of
 ** the batch is dropped, as there); a delivery that raises has cur[1] = the pos after its frame
 ** (set before each delivery, false again after it), where the caller resumes after reporting it.
 */

@@ -37,7 +37,9 @@
 ** plus the yield's C call; docs/design/native-core.md, "The per-message path", session 9.
 **
 ** A subscription's fields it reads before its first call (sendq, buf, bq, backlog, take_backlog:
-** most of them the kind's defaults) go through the state's defaults found once (ldefaults.h), and
+** most of them the kind's defaults; since session 15 also refill, and the take's mode, mrec, bq,
+** cap, spare and proc in ldeliver.c's luaW_take_refill) go through the state's defaults found
+** once (ldefaults.h), and
 ** the events kind's take_backlog, levent.c's take, is called directly (luaW_take_event_at), without
 ** a call through Lua (session 13).
 **
