@@ -15,7 +15,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 
 /** The .lua files under dir, by path relative to it, with their contents. */
 function luaFiles(dir: string, rel = '', into = new Map<string, string>()): Map<string, string> {
@@ -63,17 +62,4 @@ export function checkUnchanged(root: string, want: string, when: string): void {
     throw new Error(`${root}: its dist kernel changed ${when} (digest ${want.slice(0, 12)} at the start, ${now.slice(0, 12)} now): `
       + 'the figures would mix two kernels; do not rebuild a checkout while a tool measures it');
   }
-}
-
-/**
- * What the one-thread kernel rigs (bench/xstep.ts, bench/xsend.ts) import from a checkout's
- * dist: its LuaKernel, codec, frame constructors and PID format, so each side runs its own.
- */
-export async function kernelImports(root: string): Promise<{
-  LuaKernel: any; encodeValue: (v: unknown) => Uint8Array; frame: any; formatPid: (host: string, uniq: number) => string;
-}> {
-  const imp = (p: string) => import(pathToFileURL(`${root}/dist/src/${p}`).href);
-  const [{ LuaKernel }, { encodeValue }, { frame }, { formatPid }] = await Promise.all([
-    imp('lua/engine.js'), imp('codec/msgpack.js'), imp('wire/frames.js'), imp('runtime/pid.js')]);
-  return { LuaKernel, encodeValue, frame, formatPid };
 }

@@ -13,7 +13,8 @@
 //   node dist/bench/xsend.js --a /work/wt/base15 --b .
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkBuilt, kernelImports } from './checkout.js';
+import { checkBuilt } from './checkout.js';
+import { rigOf } from './kernel-rig.js';
 
 const { values: opt } = parseArgs({ options: {
   senders: { type: 'string', default: '10' }, m: { type: 'string', default: '20000' },
@@ -44,7 +45,7 @@ end }`;
 interface Rig { lap(): number; bytes: Uint8Array }
 
 async function rig(root: string): Promise<Rig> {
-  const { LuaKernel, encodeValue, frame, formatPid } = await kernelImports(root);
+  const { LuaKernel, encodeValue, frame, formatPid } = await rigOf(root);
   const owner = new Map<number, number>();
   let nextUniq = 100;
   const TID = 1;

@@ -13,7 +13,8 @@
 //   node dist/bench/xstep.js --a /work/wt/bad0 --b .
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkBuilt, kernelImports } from './checkout.js';
+import { checkBuilt } from './checkout.js';
+import { bootKernel, rigOf, type Dir } from './kernel-rig.js';
 
 const { values: opt } = parseArgs({ options: {
   trips: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '5' },
@@ -48,10 +49,10 @@ end }`;
 interface Side { step(): void; feed(bytes: Uint8Array): void; out: Uint8Array[] }
 
 async function pair(root: string): Promise<() => void> {
-  const { LuaKernel, encodeValue, frame, formatPid } = await kernelImports(root);
-  // the directory: uniq -> owner thread (all alive)
-  const owner = new Map<number, number>();
-  let nextUniq = 100;
+  const rig = await rigOf(root);
+  const { encodeValue, frame, formatPid } = rig;
+  const dir: Dir = { owner: new Map(), next: 100 };
+  const { owner } = dir;
   const entries = encodeValue({
     'x:ping': { kind: 'process.lua', source: PING, method: 'main', modules: [], imports: {}, file: 'ping' },
     'x:pong': { kind: 'process.lua', source: PONG, method: 'main', modules: [], imports: {}, file: 'pong' },
@@ -61,16 +62,7 @@ async function pair(root: string): Promise<() => void> {
   for (const [tid, host] of [[1, 'a'], [2, 'b']] as const) {
     const out: Uint8Array[] = [];
     const pending: Uint8Array[] = [];
-    const route: [number, boolean] = [-1, false];
-    const k = await LuaKernel.create({
-      pidAlloc: (o?: number) => { const u = nextUniq++; owner.set(u, o ?? tid); return u; }, place: () => tid, loadAdd() {},
-      taskPush: () => false, taskTake: () => undefined, taskListed: () => false, pidDead() {},
-      route: (u: number) => { route[0] = owner.get(u) ?? -1; route[1] = owner.has(u); return route; },
-      setRunner() {}, diesWith: () => false, killRequested: () => false,
-      post: (to: number, bytes: Uint8Array) => { if (to !== 0) out.push(bytes.slice()); else if (process.env.XSTEP_DEBUG) console.error('to main', Buffer.from(bytes).toString('latin1')); },
-      postRange: (to: number, heap: Uint8Array, s: number, e: number) => { if (to !== 0) out.push(heap.slice(s, e)); }, // a range: all of a step's frames for `to`
-      write: (fd: number, b: Uint8Array) => { if (process.env.XSTEP_DEBUG) console.error('write', fd, Buffer.from(b).toString()); }, stdinRead() {}, readFile: () => undefined, tzOffset: () => undefined,
-    }, encodeValue({ tid, host, hosts, strict_mode: false, log_level: 50 }), entries);
+    const k = await bootKernel(rig, dir, tid, host, hosts, entries, (_to, bytes) => { out.push(bytes); }, 'XSTEP_DEBUG');
     const area = k.inputArea;
     sides.push({
       out,
@@ -90,7 +82,7 @@ async function pair(root: string): Promise<() => void> {
   }
   const [A, B] = sides as [Side, Side];
   const start = (side: Side, tid: number, host: string, id: string): string => {
-    const uniq = nextUniq++;
+    const uniq = dir.next++;
     owner.set(uniq, tid);
     const pid = formatPid(host, uniq);
     side.feed(encodeValue(frame.sp(pid, uniq, id, host, 0, false, false, [])));

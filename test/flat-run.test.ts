@@ -28,7 +28,22 @@ const SENDERS = 2;
 const LIMIT_MS = 60_000;
 
 // The k-th message of sender s: topic and value (the reader makes the same to compare). Seeded.
+// Integers come in every width the codec writes (positive and negative fixints, 8, 16, 32 and 64
+// bits, signed and not: deliver_run decodes all but 64 bits inline), their sender in the low bit.
 const PLAN = String.raw`
+local function intv(s, k)
+  local c, b = k % 10, s - 1
+  if c == 0 then return 2 * (k % 60) + b -- positive fixint
+  elseif c == 1 then return -2 * (k % 15) - 2 + b -- negative fixint (-30..-1)
+  elseif c == 2 then return 128 + 2 * (k % 60) + b -- uint 8
+  elseif c == 3 then return 1000 + 2 * k + b -- uint 16
+  elseif c == 4 then return 100000 + 2 * k + b -- uint 32
+  elseif c == 5 then return -100 + 2 * (k % 30) + b -- int 8
+  elseif c == 6 then return -30000 + 2 * k + b -- int 16
+  elseif c == 7 then return -3000000 + 2 * k + b -- int 32
+  elseif c == 8 then return (1 << 40) + 2 * k + b -- 64 bits
+  else return 4294967294 + b end -- uint 32's top
+end
 local function plan(s, n)
   local x, out = 7919 * s + 17, {}
   for k = 1, n do
@@ -36,7 +51,7 @@ local function plan(s, n)
     local r, t = x % 8, (x // 64) % 8
     local topic = t < 4 and "a" or t < 6 and "b" or t == 6 and "m" or "x" -- "x": the inbox
     local v
-    if r <= 2 then v = s * 100000 + k
+    if r <= 2 then v = intv(s, k)
     elseif r == 3 then v = k + s / 4
     elseif r == 4 then v = "s" .. s .. ":" .. k
     elseif r == 5 then if s == 2 then v = false end -- nil from 1
@@ -87,7 +102,7 @@ const scenarios: Scenario[] = [
       local s
       if v == nil then s = 1 elseif v == false then s = 2
       elseif type(v) == "table" then s = v.s
-      elseif math.type(v) == "integer" then s = v // 100000
+      elseif math.type(v) == "integer" then s = v % 2 + 1
       elseif math.type(v) == "float" then s = math.floor((v % 1) * 4 + 0.5)
       else s = tonumber(v:sub(2, 2)) end
       local w = want[s] and want[s][at[s] + 1]

@@ -1241,6 +1241,29 @@ static int scalar_tag (int b) {
     || (b >= 0xd9 && b <= 0xdb);
 }
 
+/* An integer at pos of s[1..len] (a fixint, or int 8/16/32 or uint 8/16/32: what the encoder
+** writes for |i| < 2^31) in *v, as dec decodes it, and its next pos; 0 if not one of those or
+** truncated (then dec decodes it, or raises its error) */
+static int int_at (const unsigned char *s, int64_t len, int64_t pos, TValue *v, int64_t *next) {
+  int b = s[pos - 1];
+  const unsigned char *q = s + pos;
+  if (b < 0x80 || b >= 0xe0) { setivalue(v, b < 0x80 ? b : b - 0x100); *next = pos + 1; return 1; }
+  if (b < 0xcc || b > 0xd2 || b == 0xcf) return 0;
+  switch (b) {
+    case 0xcc: if (pos + 1 > len) return 0; setivalue(v, q[0]); *next = pos + 2; return 1;
+    case 0xcd: if (pos + 2 > len) return 0; setivalue(v, (q[0] << 8) | q[1]); *next = pos + 3; return 1;
+    case 0xce: if (pos + 4 > len) return 0;
+      setivalue(v, (lua_Integer)(((uint32_t)q[0] << 24) | ((uint32_t)q[1] << 16) | ((uint32_t)q[2] << 8) | q[3]));
+      *next = pos + 5; return 1;
+    case 0xd0: if (pos + 1 > len) return 0; setivalue(v, (int8_t)q[0]); *next = pos + 2; return 1;
+    case 0xd1: if (pos + 2 > len) return 0; setivalue(v, (int16_t)((q[0] << 8) | q[1])); *next = pos + 3; return 1;
+    case 0xd2: if (pos + 4 > len) return 0;
+      setivalue(v, (int32_t)(((uint32_t)q[0] << 24) | ((uint32_t)q[1] << 16) | ((uint32_t)q[2] << 8) | q[3]));
+      *next = pos + 5; return 1;
+    default: return 0;  /* 0xcf, 0xd3: 64-bit, left to dec */
+  }
+}
+
 /*
 ** deliver_run(address, pos, len, pid, P, deliver, cur) -> pos, ok
 ** The cross-worker receive's run (frames.lua's deliver_rest): from pos on, every "m" frame for
@@ -1258,7 +1281,9 @@ static int scalar_tag (int b) {
 ** appended by ldeliver.c's luaW_flat_put with the channel found once per run of one topic
 ** (luaW_flat_open) instead of deliver's whole arrival per message; any other case, and a put
 ** that declines (the mailbox full, the backlog emptied), is deliver's, after which the channel
-** and P.alive are looked at again (session 12). Errors: a decoding error is raised as decode_m_at raises it (cur[1] false: the rest of
+** and P.alive are looked at again (session 12). An integer value of up to 32 bits is decoded
+** inline into a C value (int_at), and deliver's arguments are pushed only when deliver is called
+** (session 15). Errors: a decoding error is raised as decode_m_at raises it (cur[1] false: the rest of
 ** the batch is dropped, as there); a delivery that raises has cur[1] = the pos after its frame
 ** (set before each delivery, false again after it), where the caller resumes after reporting it.
 */
@@ -1273,6 +1298,7 @@ static int c_deliver_run (lua_State *L) {
   int fl = 0;  /* the run's flat backlog (luaW_flat_open): 1 open, -1 not now, 0 to be tried */
   int alive = 0;  /* P.alive read true and nothing that could end P ran since */
   int64_t hpos = 0, hl = 0;  /* the last frame taken: its pos and its header's length (0: none) */
+  TValue *cur1 = NULL;  /* cur[1]'s slot, when it holds a value and cur has no metatable */
   if (!lua_isinteger(L, 1) || (a = lua_tointeger(L, 1)) <= 0 || !lua_isinteger(L, 2)
       || (pos = lua_tointeger(L, 2)) < 1 || !lua_isinteger(L, 3) || (len = lua_tointeger(L, 3)) < 0)
     return luaL_error(L, "codec.deliver_run: expected an address, a position and a length");
@@ -1288,11 +1314,18 @@ static int c_deliver_run (lua_State *L) {
   lua_pushliteral(L, "alive");  /* 10: P.alive's key, anchored */
   kalive = tsvalue(s2v(L->top - 1));
   lua_pushnil(L);  /* 11: the run's flat backlog (F.bq), anchored */
+  {  /* cur[1] is written twice per message: into its slot (a present key of a table without a
+     ** metatable: seti's store; its values, an integer and false, need no barrier). Nothing
+     ** inserts a key into cur while the run lasts, so the slot stays where it is. */
+    Table *ct = hvalue(s2v(L->ci->func + 7));
+    const TValue *sl = lf_getint(ct, 1);
+    if (ct->metatable == NULL && !isempty(sl)) cur1 = cast(TValue *, sl);
+  }
   s = (const unsigned char *)(uintptr_t)a;
   while (pos + 2 <= len && s[pos - 1] == 0x96 && s[pos] == 0xa1 && s[pos + 1] == 'm') {
-    TValue x;
+    TValue x, v;
     StkId base;
-    int made = 0;
+    int made = 0, onstack;
     if (hl > 0 && pos - 1 + hl < len && memcmp(s + pos - 1, s + hpos - 1, (size_t)hl) == 0) {
       /* the previous frame's header, byte for byte (its PID, sender, topic, n 1 and list of
       ** one): the same strings, already checked and cached; only its value differs */
@@ -1321,6 +1354,11 @@ static int c_deliver_run (lua_State *L) {
       hpos = pos;
       hl = p - pos;  /* the header's bytes, up to the value */
     }
+    /* an integer value (fan-in's) is decoded here into v, on no stack slot: slots 12..17 (P,
+    ** topic, from, 1, nil, v: deliver's arguments) are pushed only if deliver is called */
+    if (int_at(s, len, p, &v, &next)) onstack = 0;
+    else {
+    onstack = 1;
     base = L->ci->func;  /* 12..17: P, topic, from, 1, nil, v */
     push(L, s2v(base + 5));
     push(L, s2v(base + 9));
@@ -1350,8 +1388,10 @@ static int c_deliver_run (lua_State *L) {
       if (d.noframe == 2) { lua_settop(L, 11); break; }
       lua_remove(L, 17);
     }
+    }
     setivalue(&x, (lua_Integer)next);  /* cur[1] = the pos after this frame (lfield.h's index step) */
-    seti(L, s2v(L->ci->func + 7), 1, &x);
+    if (cur1 != NULL) { setobj(L, cur1, &x); }
+    else seti(L, s2v(L->ci->func + 7), 1, &x);
     /* behind the backlog of a run opened (or opened now): appended, deliver's steps for it
     ** (ldeliver.c's luaW_flat_put); else deliver itself, after which the run's channel is looked
     ** at again and P.alive read again (a delivery can end its own process: a mailbox overflow) */
@@ -1360,16 +1400,25 @@ static int c_deliver_run (lua_State *L) {
       if (fl == 1) setobj2s(L, L->ci->func + 11, &F.bq);
     }
     base = L->ci->func;
-    if (fl == 1 && luaW_flat_put(L, D, &F, s2v(base + 9), s2v(base + 8), s2v(base + 17)))
+    if (fl == 1 && luaW_flat_put(L, D, &F, s2v(base + 9), s2v(base + 8), onstack ? s2v(base + 17) : &v))
       alive = 1;
     else {
+      if (!onstack) {  /* deliver's arguments, 12..17 */
+        push(L, s2v(base + 5));
+        push(L, s2v(base + 9));
+        push(L, s2v(base + 8));
+        setivalue(s2v(L->top), 1); L->top++;
+        setnilvalue(s2v(L->top)); L->top++;
+        push(L, &v);
+      }
       luaW_deliver_at(L, D, 11);
       fl = 0;
       alive = 0;
     }
     lua_settop(L, 11);
     setbfvalue(&x);
-    seti(L, s2v(L->ci->func + 7), 1, &x);
+    if (cur1 != NULL) { setobj(L, cur1, &x); }
+    else seti(L, s2v(L->ci->func + 7), 1, &x);
     pos = next;
   }
   lua_pushinteger(L, pos);

@@ -50,7 +50,10 @@
 ** and its per-message steps alone per message (the three counters and the six slots); see there.
 ** luaW_take_refill (session 12): lrecv.c's take of a buffer's one value and this refill in one.
 ** Its case of a head of one value without a list, or of none (fan-in's), is take_flat's (session
-** 14, second wave): the same end state by slot pointers, every slot found once.
+** 14, second wave): the same end state by slot pointers, every slot found once; the channel's
+** fields read through its kind's defaults found once by the receive (ldefaults.h, session 15).
+** A message's six backlog slots go into the array part after one bounds check (put6, session 15:
+** flat_push and luaW_flat_put), else by seti as before.
 **
 ** Why, measured: a ping-pong message's arrival was ~100 VM instructions in five Lua calls
 ** (deliver_msg, to_channel, convert, offer, ready), and fan-in's backlog push a C-to-Lua call;
@@ -63,6 +66,7 @@
 */
 #include "lprobe.h"
 #include "ldeliver.h"
+#include "ldefaults.h"
 
 #define FLAT 6  /* slots per message in a raw channel's backlog (mailbox.lua's FLAT) */
 /* an emptied backlog whose tail passed this many slots is dropped (mailbox.lua's BQ_KEEP) */
@@ -253,6 +257,37 @@ static void rec (lua_State *L, Deliv *D, int off, const TValue *s, TValue *seq, 
   } else newrec(L, D, off, seq, NULL, m);
 }
 
+/* q[k+1..k+6] = topic, from, n, p, v, seq (one message's six slots of a raw channel's flat
+** backlog, p false for "none") when they lie inside the array part of bq, a table without a
+** metatable (a backlog's common case once it has grown): seti's stores after one bounds check
+** instead of one per slot, the TM cache invalidated as seti's store into an empty slot does, and
+** seti's barriers (no allocation runs between the stores, so neither the stack nor bq moves and
+** their order does not matter). 0: not there, nothing stored: the caller stores them by seti. */
+LF_INLINE int put6 (lua_State *L, const TValue *bq, lua_Integer k, const TValue *topic,
+                    const TValue *from, const TValue *n, const TValue *p, const TValue *v,
+                    const TValue *seq) {
+  Table *q;
+  TValue *a;
+  if (!ttistable(bq)) return 0;
+  q = hvalue(bq);
+  if (q->metatable != NULL || k < 0 || (lua_Unsigned)k + FLAT > q->alimit) return 0;
+  a = &q->array[k];
+  setobj2t(L, &a[0], topic);
+  setobj2t(L, &a[1], from);
+  setobj2t(L, &a[2], n);
+  setobj2t(L, &a[3], p);
+  setobj2t(L, &a[4], v);
+  setobj2t(L, &a[5], seq);
+  invalidateTMcache(q);
+  luaC_barrierback(L, obj2gco(q), topic);
+  luaC_barrierback(L, obj2gco(q), from);
+  luaC_barrierback(L, obj2gco(q), n);
+  luaC_barrierback(L, obj2gco(q), p);
+  luaC_barrierback(L, obj2gco(q), v);
+  luaC_barrierback(L, obj2gco(q), seq);
+  return 1;
+}
+
 /* mailbox.lua's flat_push(s, topic, from, n, p, v, seq), the arguments from deliver's slots
 ** off+2..off+6: a raw channel's backlog takes the message as six slots (topic, from, n, p or false,
 ** v, seq) after its tail, no record (made at its first push; read afresh: a slot's store may
@@ -274,23 +309,30 @@ static void flat_push (lua_State *L, Deliv *D, int off, const TValue *s, TValue 
   getf(L, &q, K(t), &t);
   if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
   k = ivalue(&t);
-  /* q[t + 1], ..., q[t + 6] = topic, from, n, p or false, v, seq: the last target first */
-  seti(L, &q, k + 6, seq);
-  seti(L, &q, k + 5, ARG(6));
+  /* q[t + 1], ..., q[t + 6] = topic, from, n, p or false, v, seq: into the array part at once
+  ** (put6), else by seti, the last target first */
   if (l_isfalse(ARG(5))) setbfvalue(&x); else setobj(L, &x, ARG(5));
-  seti(L, &q, k + 4, &x);
-  seti(L, &q, k + 3, ARG(4));
-  seti(L, &q, k + 2, ARG(3));
-  seti(L, &q, k + 1, ARG(2));
+  if (!put6(L, &q, k, ARG(2), ARG(3), ARG(4), &x, ARG(6), seq)) {
+    seti(L, &q, k + 6, seq);
+    seti(L, &q, k + 5, ARG(6));
+    if (l_isfalse(ARG(5))) setbfvalue(&x); else setobj(L, &x, ARG(5));
+    seti(L, &q, k + 4, &x);
+    seti(L, &q, k + 3, ARG(4));
+    seti(L, &q, k + 2, ARG(3));
+    seti(L, &q, k + 1, ARG(2));
+  }
   setivalue(&t, k + 6);
   setf(L, &q, K(t), &t);
 }
 
-/* s.mode == "raw" */
-LF_INLINE int israw (lua_State *L, Deliv *D, const TValue *s) {
+/* s.mode == "raw"; israwd: through s's defaults dft (ldefaults.h) */
+LF_INLINE int israwd (lua_State *L, Deliv *D, const TValue *s, Table *dft) {
   TValue x;
-  getf(L, s, K(mode), &x);
+  getfd(L, s, dft, K(mode), &x);
   return ttisstring(&x) && eqshrstr(tsvalue(&x), K(raw));
+}
+LF_INLINE int israw (lua_State *L, Deliv *D, const TValue *s) {
+  return israwd(L, D, s, NULL);
 }
 
 /* A record handed to a parked receiver's thread w: w.mrec = m, and the process's unread count
@@ -517,7 +559,17 @@ int luaW_flat_put (lua_State *L, Deliv *D, LFlat *F, const TValue *topic, const 
   setivalue(V(delivered), ivalue(V(delivered)) + 1);
   setivalue(cast(TValue *, ss), ivalue(ss) + 1);
   setivalue(cast(TValue *, us), u);
-  /* flat_push: q[t + 1..t + 6] = topic, from, 1, false, v, seq, the last target first */
+  /* flat_push: q[t + 1..t + 6] = topic, from, 1, false, v, seq: into the array part at once
+  ** (put6), else by seti, the last target first */
+  {
+    TValue one, no;
+    setivalue(&one, 1);
+    setbfvalue(&no);
+    if (put6(L, &F->bq, k, topic, from, &one, &no, v, ss)) {
+      setivalue(cast(TValue *, tsl), k + FLAT);  /* (no key was inserted: bq.t's slot is where it was) */
+      return 1;
+    }
+  }
   setobj(L, &x, ss);
   seti(L, &F->bq, k + 6, &x);
   seti(L, &F->bq, k + 5, cast(TValue *, v));
@@ -785,7 +837,8 @@ LF_INLINE void slotset (lua_State *L, Table *t, const TValue *sl, const TValue *
 ** Why: refill_one's steps cost ~20% of fan-in's receiving worker with the take's (perf, Node 24);
 ** docs/design/native-core.md, "Session 14, second wave: the flat receive".
 */
-static int take_flat (lua_State *L, Deliv *D, const TValue *s, const TValue *buf, const TValue *m) {
+static int take_flat (lua_State *L, Deliv *D, const TValue *s, Table *dft, const TValue *buf,
+                      const TValue *m) {
   Table *bt, *mt, *q, *pt;
   TValue bq, x, P, val[FLAT];
   const TValue *hs, *ts, *us, *b1, *a[FLAT], *f[FLAT];
@@ -793,7 +846,7 @@ static int take_flat (lua_State *L, Deliv *D, const TValue *s, const TValue *buf
   lua_Integer bh, btl;
   int k;
   /* the backlog first: a buffered value with none behind it (ping-pong's, the ring's) leaves here */
-  getf(L, s, K(bq), &bq);
+  getfd(L, s, dft, K(bq), &bq);
   if (!ttistable(&bq) || raweq(&bq, V(EMPTYQ)) || hvalue(&bq)->metatable != NULL) return 0;
   q = hvalue(&bq);
   hs = lf_getshortstr(q, K(h));
@@ -809,20 +862,23 @@ static int take_flat (lua_State *L, Deliv *D, const TValue *s, const TValue *buf
   b1 = lf_getshortstr(bt, K(t));
   if (!ttisinteger(b1) || ivalue(b1) != 1) return 0;  /* the buffer holds another value */
   if (!isempty(lf_getshortstr(mt, K(ev)))) return 0;
-  getf(L, s, K(cap), &x);
+  getfd(L, s, dft, K(cap), &x);
   if (!ttisinteger(&x) || ivalue(&x) != 1) return 0;
-  getf(L, s, K(spare), &x);
+  getfd(L, s, dft, K(spare), &x);
   if (!ttisfalse(&x)) return 0;  /* refill_one's s.spare = false write */
-  getf(L, s, K(proc), &P);
+  getfd(L, s, dft, K(proc), &P);
   if (!ttistable(&P)) return 0;
   pt = hvalue(&P);
   us = lf_getshortstr(pt, K(unread));
   if (!ttisinteger(us)) return 0;  /* (a default's: the first write makes it P's own) */
   /* the slots written below are found from here on: a getf above may have run a metamethod (not
-  ** on the kernel's states: their __index is a table), which may have rehashed a table */
-  hs = lf_getshortstr(q, K(h));
-  ts = lf_getshortstr(q, K(t));
-  if (!ttisinteger(hs) || !ttisinteger(ts) || ivalue(hs) != bh || ivalue(ts) != btl) return 0;
+  ** on the kernel's states: their __index is a table), which may have rehashed a table; reads
+  ** through s's defaults (dft) run none, and bq's slots are where they were found */
+  if (dft == NULL) {
+    hs = lf_getshortstr(q, K(h));
+    ts = lf_getshortstr(q, K(t));
+    if (!ttisinteger(hs) || !ttisinteger(ts) || ivalue(hs) != bh || ivalue(ts) != btl) return 0;
+  }
   b1 = lf_getint(bt, 1);  /* the buffer's slot 1 (its value, anchored by the caller) */
   if (isabstkey(b1)) return 0;
   /* the head: topic, from, n, p, v, seq; n 1 and p false (one value, no list) or n 0 */
@@ -867,16 +923,16 @@ static int take_flat (lua_State *L, Deliv *D, const TValue *s, const TValue *buf
 ** backlog's head, buf.h = 1; mrec[1] kept), and refill_one decides by reads alone before
 ** anything changes, so calling it first with h = 2 and m = mrec[1] leaves the state the take and
 ** luaW_refill_at leave. 0: refill_one's case does not hold (or not raw), nothing changed. */
-int luaW_take_refill (lua_State *L, Deliv *D, const TValue *sv, const TValue *buf) {
+int luaW_take_refill (lua_State *L, Deliv *D, const TValue *sv, Table *dft, const TValue *buf) {
   TValue s, mrec, m;
   int top = lua_gettop(L), ok;
   luaL_checkstack(L, 24, "refill");
   setobj(L, &s, sv);
-  if (!israw(L, D, &s)) return 0;
-  getf(L, &s, K(mrec), &mrec);
+  if (!israwd(L, D, &s, dft)) return 0;
+  getfd(L, &s, dft, K(mrec), &mrec);
   if (!ttistable(&mrec)) return 0;
   geti(L, &mrec, 1, &m);
-  ok = take_flat(L, D, &s, buf, &m) || refill_one(L, D, &s, buf, &mrec, 2, &m);
+  ok = take_flat(L, D, &s, dft, buf, &m) || refill_one(L, D, &s, buf, &mrec, 2, &m);
   lua_settop(L, top);
   return ok;
 }

@@ -25,8 +25,9 @@ void luaW_refill_at (lua_State *L, Deliv *D, const TValue *s);
 /* lrecv.c's take of the value at buf[1] of the listen channel state s (read and anchored by the
 ** caller) followed by refill(s), fused for the refill's common case (the buffer's one value, a
 ** raw channel, a backlog behind it): 1 when done, with the same end state; 0 with nothing
-** changed (the caller takes and refills as before) */
-int luaW_take_refill (lua_State *L, Deliv *D, const TValue *s, const TValue *buf);
+** changed (the caller takes and refills as before). dft: s's defaults (ldefaults.h's
+** defaults_of, found by the caller with nothing run since; NULL: read through getf) */
+int luaW_take_refill (lua_State *L, Deliv *D, const TValue *s, Table *dft, const TValue *buf);
 
 /* The Deliv of the refill closure (wippy.native.deliverer's second result) in f, or NULL */
 Deliv *luaW_refill_of (const TValue *f);

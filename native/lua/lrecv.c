@@ -37,7 +37,9 @@
 ** plus the yield's C call; docs/design/native-core.md, "The per-message path", session 9.
 **
 ** A subscription's fields it reads before its first call (sendq, buf, bq, backlog, take_backlog:
-** most of them the kind's defaults) go through the state's defaults found once (ldefaults.h), and
+** most of them the kind's defaults; since session 15 also refill, and the take's mode, mrec, bq,
+** cap, spare and proc in ldeliver.c's luaW_take_refill) go through the state's defaults found
+** once (ldefaults.h), and
 ** the events kind's take_backlog, levent.c's take, is called directly (luaW_take_event_at), without
 ** a call through Lua (session 13).
 **
@@ -69,14 +71,16 @@ static const ProbeEntry key_entries[] = { KEYS(KEY_ENTRY) };
 #define V(name) (R->u_##name->v)
 #define K(name) (R->k_##name)
 
-/* the queue field k of s is not empty (q.t >= q.h); in *q the queue; D: s's defaults (ldefaults.h) */
-LF_INLINE int nonempty (lua_State *L, Recv *R, const TValue *s, Table *D, TString *k, TValue *q) {
-  TValue h, t;
+/* the queue field k of s is not empty (q.t >= q.h); in *q the queue and in *h its head (read
+** when q is not the shared empty queue); D: s's defaults (ldefaults.h) */
+LF_INLINE int nonempty (lua_State *L, Recv *R, const TValue *s, Table *D, TString *k, TValue *q,
+                        TValue *h) {
+  TValue t;
   getfd(L, s, D, k, q);
   if (raweq(q, V(EMPTYQ))) return 0;  /* the shared empty queue: h = 1, t = 0 always */
   getf(L, q, K(t), &t);
-  getf(L, q, K(h), &h);
-  return le(L, &h, &t);
+  getf(L, q, K(h), h);
+  return le(L, h, &t);
 }
 
 /* call f with the nargs values on top, nres results */
@@ -117,19 +121,20 @@ static int receive (lua_State *L) {
   /* s's defaults (a subscription kind's: ldefaults.h), found once for the reads up to the first
   ** step that may run something (a take, a refill, a hook) */
   dft = defaults_of(L, &s);
-  if (nonempty(L, R, &s, dft, K(sendq), &q)) goto lua;  /* a sender waits: take's Lua */
-  if (nonempty(L, R, &s, dft, K(buf), &q)) {  /* take: the buffered value */
+  if (nonempty(L, R, &s, dft, K(sendq), &q, &x)) goto lua;  /* a sender waits: take's Lua */
+  if (nonempty(L, R, &s, dft, K(buf), &q, &x)) {  /* take: the buffered value */
     TValue h, nilv;
-    getf(L, &q, K(h), &h);
+    setobj(L, &h, &x);  /* (its head, read by nonempty: nothing ran since, le on integers) */
     if (!ttisinteger(&h)) luaL_error(L, "kernel: a queue's head is not an integer");
     geti(L, &q, ivalue(&h), &x);
     push(L, &x);  /* the value, anchored */
-    getf(L, &s, K(refill), &x);
+    getfd(L, &s, dft, K(refill), &x);
     /* a listen channel's one buffered value at slot 1 with a backlog behind it (a drain's common
-    ** case): the take and ldeliver.c's refill in one, the same end state (luaW_take_refill) */
+    ** case): the take and ldeliver.c's refill in one, the same end state (luaW_take_refill; s's
+    ** fields through its defaults found above: nothing has run since) */
     if (ivalue(&h) == 1 && !l_isfalse(&x)) {
       Deliv *D = luaW_refill_of(&x);
-      if (D && luaW_take_refill(L, D, &s, &q)) return done(L, R);
+      if (D && luaW_take_refill(L, D, &s, dft, &q)) return done(L, R);
     }
     setnilvalue(&nilv);
     seti(L, &q, ivalue(&h), &nilv);
