@@ -17,9 +17,9 @@
 // peer on a second process.host. "N workers" for ping-pong and ring runs N independent pairs/rings, one per
 // worker thread (aggregate throughput); fan-in on N workers spawns its senders from JS with the
 // receiver's PID as an argument, so the runtime places them (the peer rule: 16 beside the
-// receiver, then, while two cores are free of other processes' work, the rest split by a weight
-// per Node: 50/50 on 2 workers on Node 24+, 67/33 on older Nodes; all beside otherwise), and
-// "N workers, senders spread" spawns them without it, so round-robin
+// receiver, then, while two cores are free of other processes' work, the rest on the other
+// workers: 16/84 on 2 workers; all beside otherwise), and "N workers, senders spread" spawns them
+// without it, so round-robin
 // spreads them over all workers and the messages from every worker but the receiver's cross
 // threads. BENCH_FANIN_LOCAL=k[,k...] (measurement) replaces fan-in's variants with 2-worker runs
 // that put k% of the senders beside the receiver and the rest on the other worker.

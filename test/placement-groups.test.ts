@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime, type Runtime, type WorkerStats, type ExitInfo } from '../src/index.js';
-import { GROUP_BESIDE, splitWeight } from '../src/runtime/spawn-place.js';
+import { GROUP_BESIDE } from '../src/runtime/spawn-place.js';
 
 /** A node of a ring: passes the token on, the last hop goes back to the driver. */
 const NODE = `return { main = function(nxt, driver)
@@ -195,7 +195,7 @@ test('the peer rule: senders spawned from JS with the receiver\'s PID go to its 
   }
 });
 
-test('the peer rule spreads a fan-in past GROUP_BESIDE senders: GROUP_BESIDE beside, then split by this Node\'s weight, every message counted once', async () => {
+test('the peer rule spreads a fan-in past GROUP_BESIDE senders: GROUP_BESIDE beside, the rest on the other worker, every message counted once', async () => {
   // The rule spreads only while two cores are free of other processes' work, or when that is not
   // measured (WIPPY_FREE_CORES=0): not measured here, so the placement does not depend on the load.
   // WIPPY_SPREAD_GROUPS=1: spreading on whatever the environment says.
@@ -222,11 +222,10 @@ test('the peer rule spreads a fan-in past GROUP_BESIDE senders: GROUP_BESIDE bes
     const senders = await Promise.all(Array.from({ length: S }, () => start(rt, 'g:sender', [recv.pid, M])));
     const st = await until(rt, (s) => s.reduce((a, w) => a + w.processes, 0) === S + 1, 'the senders');
     const home = rt.where(recv.pid).runs;
-    // S = 40: 16 beside, then the other worker until it holds weight × 16, then by the weight:
-    // Node 24+ (1) 20/20, older Nodes (0.5) 27 beside and 13 away (spawn-place.ts splitWeight)
-    const beside = splitWeight() === 1 ? 20 : 27;
+    // S = 40: 16 beside, the other 24 on the other worker
+    const beside = GROUP_BESIDE;
     assert.deepEqual(st.map((w) => [w.tid === home, w.processes]).sort(),
-      [[false, S - beside], [true, 1 + beside]], 'the receiver\'s worker and the other by the weight');
+      [[false, S - beside], [true, 1 + beside]], 'GROUP_BESIDE beside the receiver, the rest on the other worker');
     const mine = senders.filter((x) => rt.where(x.pid).runs === home).length;
     assert.equal(mine, beside);
     rt.send(recv.pid, 'pids', senders.map((x) => x.pid));

@@ -6,7 +6,7 @@
 // set; end to end (placement and frames crossing) in test/placement-groups.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GROUP_BESIDE, SPLIT_WEIGHT_20, SPLIT_WEIGHT_24, SPREAD_CORES, groupBeside, splitWeight, namedPeer, peerWorker, placeNear, type SpawnPlaceView } from '../src/runtime/spawn-place.js';
+import { GROUP_BESIDE, SPREAD_CORES, groupBeside, namedPeer, peerWorker, placeNear, type SpawnPlaceView } from '../src/runtime/spawn-place.js';
 import { PeerGroups } from '../src/runtime/peer-groups.js';
 import { formatPid } from '../src/runtime/pid.js';
 
@@ -14,7 +14,7 @@ const HOST = 'app:host';
 
 /** Process slots: uniq -> owner tid (all alive unless listed in `dead`). */
 function view(owners: Record<number, number>, opts: { dead?: number[]; down?: number[]; waiting?: Record<number, number>; mark?: number;
-  members?: Record<number, Record<number, number>>; group?: number; weight?: number; free?: number } = {}): SpawnPlaceView {
+  members?: Record<number, Record<number, number>>; group?: number; free?: number } = {}): SpawnPlaceView {
   return {
     owner: (u) => owners[u] ?? -1,
     alive: (u) => u in owners && !(opts.dead ?? []).includes(u),
@@ -23,7 +23,6 @@ function view(owners: Record<number, number>, opts: { dead?: number[]; down?: nu
     mark: opts.mark ?? 1024,
     members: (p, t) => opts.members?.[p]?.[t] ?? 0,
     group: opts.group ?? GROUP_BESIDE,
-    weight: opts.weight ?? 2,
     free: () => opts.free ?? -1,
   };
 }
@@ -34,10 +33,10 @@ function view(owners: Record<number, number>, opts: { dead?: number[]; down?: nu
  * the new processes' uniqs; `owners` and `live` grow with them.
  */
 function spawnAll(argsOf: (i: number, made: number[]) => unknown[], n: number, tids: number[], owners: Record<number, number>,
-  live: Set<number>, groups: PeerGroups, opts: { waiting?: Record<number, number>; weight?: number } = {}): number[] {
+  live: Set<number>, groups: PeerGroups, opts: { waiting?: Record<number, number> } = {}): number[] {
   const v: SpawnPlaceView = {
     owner: (u) => owners[u] ?? -1, alive: (u) => live.has(u), down: () => false, waiting: (t) => opts.waiting?.[t] ?? 0,
-    mark: 1024, members: (p, t) => groups.members(p, t), group: GROUP_BESIDE, weight: opts.weight ?? 2, free: () => -1,
+    mark: 1024, members: (p, t) => groups.members(p, t), group: GROUP_BESIDE, free: () => -1,
   };
   const made: number[] = [];
   let rr = -1, next = 1000 + Object.keys(owners).length;
@@ -86,17 +85,13 @@ test('a saturated worker (the backlog mark of spawns waiting) or a dead one: rou
   assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, { down: [2] })), -1);
 });
 
-test('a group spreads past GROUP_BESIDE members beside its peer: to the worker holding the fewest, those beside counted `weight` times, the peer\'s among equals', () => {
+test('a group spreads past GROUP_BESIDE members beside its peer: every further one to the other worker holding the fewest', () => {
   const pid = formatPid(HOST, 7);
   const m = (a: number, b: number) => ({ members: { 7: { 2: a, 1: b } } });
-  const W = 2; // view()'s weight
   assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE - 1, 0))), 2, 'under the size: beside');
   assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE, 0))), 1, 'at the size: the other worker');
   assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE, GROUP_BESIDE))), 1, 'as many away as beside: still away');
-  assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE, W * GROUP_BESIDE - 1))), 1);
-  assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE, W * GROUP_BESIDE))), 2, 'equal weighed: the peer\'s worker');
-  assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE + 1, W * GROUP_BESIDE))), 1);
-  assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE + 1, W * GROUP_BESIDE + 2))), 2);
+  assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, m(GROUP_BESIDE, 500))), 1, 'however many away');
   assert.equal(peerWorker([pid], HOST, [1, 2], view({ 7: 2 }, { members: { 8: { 2: 99 } } })), 2, 'another peer\'s group does not count');
   const three = { members: { 7: { 2: 20, 1: 5, 3: 4 } } };
   assert.equal(peerWorker([pid], HOST, [1, 2, 3], view({ 7: 2 }, three)), 3, 'the fewest of three');
@@ -118,32 +113,20 @@ test('a group spreads only while SPREAD_CORES cores are free of other processes 
   assert.equal(peerWorker([pid], HOST, [1, 2], under), 2, 'under the group size the free cores do not matter');
 });
 
-test('placements, spawn by spawn: fan-in of 100 splits by the weight (2: 34/66, 1: 50/50, 0.5: 67/33); a group of GROUP_BESIDE, pairs and a chain stay whole', () => {
+test('placements, spawn by spawn: fan-in of 100 splits 16/84; a group of GROUP_BESIDE, pairs and a chain stay whole', () => {
   const tids = [1, 2];
   // the receiver (uniq 7) on worker 2; 100 senders name it
   let owners: Record<number, number> = { 7: 2 };
   let live = new Set([7]);
   let groups = new PeerGroups((u) => live.has(u));
   const fanIn = spawnAll(() => [formatPid(HOST, 7), 1000], 100, tids, owners, live, groups);
-  assert.deepEqual(where(fanIn, owners, tids), [66, 34]);
-  const away = 2 * GROUP_BESIDE; // BESIDE_WEIGHT × GROUP_BESIDE
+  assert.deepEqual(where(fanIn, owners, tids), [100 - GROUP_BESIDE, GROUP_BESIDE]);
   assert.deepEqual(fanIn.slice(0, GROUP_BESIDE).map((u) => owners[u]), Array(GROUP_BESIDE).fill(2), 'the first GROUP_BESIDE beside');
-  assert.deepEqual(fanIn.slice(GROUP_BESIDE, GROUP_BESIDE + away).map((u) => owners[u]), Array(away).fill(1), 'then twice as many on the other worker');
-  assert.deepEqual(fanIn.slice(GROUP_BESIDE + away, GROUP_BESIDE + away + 6).map((u) => owners[u]), [2, 1, 1, 2, 1, 1], 'then one beside for two away');
-  // 1,000 (the full counts): a third beside
+  assert.deepEqual(fanIn.slice(GROUP_BESIDE).map((u) => owners[u]), Array(100 - GROUP_BESIDE).fill(1), 'then all on the other worker');
+  // 1,000 (the full counts)
   owners = { 7: 2 }; live = new Set([7]); groups = new PeerGroups((u) => live.has(u));
-  assert.deepEqual(where(spawnAll(() => [formatPid(HOST, 7)], 1000, tids, owners, live, groups), owners, tids), [666, 334]);
-  // the two weights in use (splitWeight): Node 24's one for one, older Nodes' two beside for one away
-  for (const [weight, split, first] of [[SPLIT_WEIGHT_24, [50, 50], [2, 1, 2, 1, 2, 1]], [SPLIT_WEIGHT_20, [33, 67], [2, 1, 2, 2, 1, 2]]] as const) {
-    owners = { 7: 2 }; live = new Set([7]); groups = new PeerGroups((u) => live.has(u));
-    const made = spawnAll(() => [formatPid(HOST, 7)], 100, tids, owners, live, groups, { weight });
-    assert.deepEqual(where(made, owners, tids), split, `weight ${weight}`);
-    assert.deepEqual(made.slice(0, GROUP_BESIDE).map((u) => owners[u]), Array(GROUP_BESIDE).fill(2), `weight ${weight}: the first GROUP_BESIDE beside`);
-    const away = weight * GROUP_BESIDE;
-    assert.deepEqual(made.slice(GROUP_BESIDE, GROUP_BESIDE + away).map((u) => owners[u]), Array(away).fill(1), `weight ${weight}: then ${away} away`);
-    assert.deepEqual(made.slice(GROUP_BESIDE + away, GROUP_BESIDE + away + 6).map((u) => owners[u]), first, `weight ${weight}: then alternating by the weight`);
-  }
-  // on 4 workers: 16 beside, then each other worker up to twice that
+  assert.deepEqual(where(spawnAll(() => [formatPid(HOST, 7)], 1000, tids, owners, live, groups), owners, tids), [1000 - GROUP_BESIDE, GROUP_BESIDE]);
+  // on 4 workers: 16 beside, the rest shared by the other three, the fewest first
   owners = { 7: 2 }; live = new Set([7]); groups = new PeerGroups((u) => live.has(u));
   assert.deepEqual(where(spawnAll(() => [formatPid(HOST, 7)], 100, [1, 2, 3, 4], owners, live, groups), owners, [1, 2, 3, 4]), [28, 16, 28, 28]);
   // a coordinator with GROUP_BESIDE workers: all beside it
@@ -195,17 +178,12 @@ test('a group counts its live members: watched ones until their EXIT, unwatched 
   assert.equal(groups.members(150, 1), 1);
 });
 
-test('groups spread unless WIPPY_SPREAD_GROUPS=0; Node 24 and later split 50/50, older Nodes 2/3 beside', () => {
+test('groups spread on every Node unless WIPPY_SPREAD_GROUPS=0', () => {
   assert.equal(groupBeside({}), GROUP_BESIDE);
   assert.equal(groupBeside({ WIPPY_SPREAD_GROUPS: '1' }), GROUP_BESIDE);
   assert.equal(groupBeside({ WIPPY_SPREAD_GROUPS: '' }), GROUP_BESIDE);
   assert.equal(groupBeside({ WIPPY_SPREAD_GROUPS: '0' }), Infinity);
   assert.throws(() => groupBeside({ WIPPY_SPREAD_GROUPS: 'yes' }), /WIPPY_SPREAD_GROUPS must be 1 or 0, got "yes"/);
-  assert.equal(splitWeight('24.21.0'), SPLIT_WEIGHT_24);
-  assert.equal(splitWeight('25.1.0'), SPLIT_WEIGHT_24);
-  assert.equal(splitWeight('20.20.2'), SPLIT_WEIGHT_20);
-  assert.equal(splitWeight('22.12.0'), SPLIT_WEIGHT_20);
-  assert.deepEqual([SPLIT_WEIGHT_24, SPLIT_WEIGHT_20], [1, 0.5]);
   // a group that never spreads: every member beside its peer however many there are
   const t = placeNear(7, [1, 2], view({ 7: 1 }, { members: { 7: { 1: 500, 2: 0 } }, group: Infinity, free: 2 }));
   assert.equal(t, 1);

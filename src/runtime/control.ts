@@ -89,7 +89,7 @@ import { formatPid, parsePid, pidHead, pidOf } from './pid.js';
 import { factoryNotFound, hostNotFound } from './not-found.js';
 import { placeJob, TurnView } from './job-place.js';
 import { WatchTable } from './watch-table.js';
-import { groupBeside, namedPeer, placeNear, splitWeight, type SpawnPlaceView } from './spawn-place.js';
+import { groupBeside, namedPeer, placeNear, type SpawnPlaceView } from './spawn-place.js';
 import { PeerGroups } from './peer-groups.js';
 import { STEAL_BACKLOG } from '../host/placement.js';
 
@@ -174,8 +174,6 @@ export class ControlEndpoint {
   private readonly groups = new PeerGroups((u) => this.rt.dir.isAlive(u));
   /** The peer rule's group size on this Node, read when the runtime is made (spawn-place.ts groupBeside). */
   private readonly groupSize = groupBeside();
-  /** ... and the weight of its members beside their peer (spawn-place.ts splitWeight). */
-  private readonly groupWeight = splitWeight();
   private peer = -1;
   /** Per worker thread id: jobs sent to it by "spj" frame whose EXIT has not come (their bound). */
   private readonly framed: number[] = [];
@@ -275,7 +273,6 @@ export class ControlEndpoint {
         mark: Math.min(STEAL_BACKLOG, q ? q.localCapacity : STEAL_BACKLOG),
         members: (peer, t) => this.groups.members(peer, t),
         group: this.groupSize,
-        weight: this.groupWeight,
         free: () => this.rt.freeCores(),
       };
       this.peerViews.set(host, v);

@@ -16,26 +16,23 @@
 // messages to that peer can be kept inside one Lua state.
 // The group (session 12). The spawns from JS that named the same peer, still alive, are its group
 // (counted by src/runtime/peer-groups.ts). The peer's worker keeps GROUP_BESIDE (16) of them; past
-// that each further member goes to the worker of the host holding the fewest of the group, the
-// peer's worker's members counted `weight` times (the peer's worker among equals), so the group
-// ends 1/(1 + weight) beside its peer on 2 workers. Pairs, rings and chains (each spawn naming a
-// different process) and a coordinator with up to 16 workers never spread.
+// that every further member goes to whichever other worker of the host holds the fewest of the
+// group (the first in `tids` among equals), so a fan-in of 100 senders ends 16/84 on 2 workers. Pairs, rings and chains (each spawn naming a different process) and a coordinator
+// with up to 16 workers never spread.
 // The split (session 15, docs/design/scheduler.md "Session 15: the fan-in split, measured again";
 // fan-in of 100 senders × 4,000 to one receiver on 2 workers, BENCH_FANIN_LOCAL placing k of the
-// senders beside the receiver, 6 interleaved rounds, medians ÷ 1 worker, quiet machine):
-//   k beside      34     50     58     66     75    100
-//   Node 24.21   0.98   1.16   1.14   1.09   1.06     —
-//   Node 20.20     —    0.93   1.02   1.05   1.03   1.02
-// so Node 24 and later weigh 1 (50/50: SPLIT_WEIGHT_24) and older Nodes 0.5 (2/3 beside:
-// SPLIT_WEIGHT_20). Why not further away, though a message from the other worker costs the
-// receiver's worker less than a local send and receive (~0.22 against ~0.31 µs, Node 24): with 2/3
-// away the receiver's worker ran out of messages (busy 81–85% of the lap, 28–46 parks, against
-// 96–98% and 2–18 parks at 50/50), its local senders done and the other worker's ~0.27 µs per
-// crossing send not keeping up, and the process's CPU per message rose 0.43 → 0.50 µs (each
-// crossing message costs ~0.18 µs more in all, V8's helpers 0.05 against 0.02). Session 14 chose
-// 2/3 away (weight 2) from a model of the two cores' costs; the measured curve above replaced it.
-// Node 20 (slower Lua switches, a costlier crossing) has its optimum nearer the receiver; until
-// session 15 it never spread (its 50/50 read 0.86× in session 12, before the flat path ran).
+// senders beside the receiver, 6 interleaved rounds, medians ÷ 1 worker, quiet machine), after
+// the session's cheaper crossing send and receive:
+//   k beside      0     10     17     25     34     42     50     58     66
+//   Node 24.21  1.38   1.26   1.28   1.25   1.20   1.19   1.19   1.15     —
+//   Node 20.20  1.45     —    1.28     —    0.95     —    1.01     —    1.08
+// A pipeline: the receiver's worker receives (~0.18 µs of its CPU per crossing message, against
+// ~0.28 for a local send and receive) while the other worker sends (~0.14 µs per message); every
+// sender beside the receiver adds a send and a resume to the busier core. So past the handful a
+// coordinator keeps, the rest go away. Before those two changes the optimum was 50/50 on Node 24
+// (a crossing cost the receiver's worker ~0.22 µs and its sender ~0.28; 34 beside read 0.98, 50
+// read 1.16) and 2/3 beside on Node 20 (50 read 0.93): session 14's 34/66 and this session's
+// first rule (a weight per Node) were measured on that code.
 // WIPPY_SPREAD_GROUPS=1/0 forces spreading on or off.
 // And only while SPREAD_CORES (2) of the machine's cores are free of other processes' work (the
 // main thread's measure for the spin rule, src/transport/freecores.ts; not measured counts as
@@ -76,36 +73,25 @@ export interface SpawnPlaceView {
   members(peer: number, tid: number): number;
   /** The group size the peer's worker keeps before the group spreads (GROUP_BESIDE). */
   readonly group: number;
-  /** Past `group`, the peer's worker's members count this many times against another's (splitWeight). */
-  readonly weight: number;
   /** The machine's cores other processes leave us (src/transport/freecores.ts); -1: not measured. */
   free(): number;
 }
 
 /** A group keeps this many members beside its peer before it spreads (the header's "The group"). */
 export const GROUP_BESIDE = 16;
-/** Past GROUP_BESIDE, a member beside its peer counts this many times against another worker's, Node 24 and later: 50/50. */
-export const SPLIT_WEIGHT_24 = 1;
-/** ... and on older Nodes: 2/3 beside (the header's "The split"). */
-export const SPLIT_WEIGHT_20 = 0.5;
 /** ... and spreads only while this many of the machine's cores are free of other processes' work. */
 export const SPREAD_CORES = 2;
 
 /**
  * The group size the peer's worker keeps (the view's `group`): GROUP_BESIDE, or no limit (the
  * group never spreads) with `WIPPY_SPREAD_GROUPS=0`; `1` or unset: GROUP_BESIDE. Until session 15
- * older Nodes than 24 never spread (the header's "The split").
+ * Nodes older than 24 never spread (the header's "The split").
  */
 export function groupBeside(env: Record<string, string | undefined> = process.env): number {
   const o = env['WIPPY_SPREAD_GROUPS'];
   if (o === '0') return Infinity;
   if (o !== undefined && o !== '' && o !== '1') throw new Error(`WIPPY_SPREAD_GROUPS must be 1 or 0, got "${o}"`);
   return GROUP_BESIDE;
-}
-
-/** The weight of the members beside their peer on this Node (the view's `weight`; the header's "The split"). */
-export function splitWeight(node: string = process.versions.node): number {
-  return Number(node.split('.')[0]) >= 24 ? SPLIT_WEIGHT_24 : SPLIT_WEIGHT_20;
 }
 
 /**
@@ -125,20 +111,18 @@ export function namedPeer(args: readonly unknown[], host: string, tids: readonly
 /**
  * The worker of `tids` for a new member of live `peer`'s group, or -1 (round-robin then): the
  * peer's worker while it holds fewer than `v.group` members of the group, or while fewer than
- * SPREAD_CORES cores are free (measured; not measured counts as free); past that the worker of
- * the host holding the fewest, the peer's worker's members counted `v.weight` times (the peer's
- * worker among equals, else the first in `tids`). -1 when the peer's worker is saturated or down;
- * a sibling saturated or down is never chosen.
+ * SPREAD_CORES cores are free (measured; not measured counts as free); past that the other
+ * worker of the host holding the fewest (the first in `tids` among equals), or the peer's worker
+ * when every other is saturated or down. -1 when the peer's worker is saturated or down.
  */
 export function placeNear(peer: number, tids: readonly number[], v: SpawnPlaceView): number {
   const t = v.owner(peer);
   if (v.down(t) || v.waiting(t) >= v.mark) return -1;
   let best = t;
-  const beside = v.members(peer, t);
-  if (beside < v.group) return t;
+  if (v.members(peer, t) < v.group) return t;
   const free = v.free();
   if (free >= 0 && free < SPREAD_CORES) return t;
-  let least = v.weight * beside;
+  let least = Infinity;
   for (const s of tids) {
     if (s === t || v.down(s) || v.waiting(s) >= v.mark) continue;
     const n = v.members(peer, s);
