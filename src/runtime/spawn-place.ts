@@ -2,7 +2,8 @@
 // src/runtime/job-place.ts): the peer rule, as a pure function the control endpoint
 // (src/runtime/control.ts pickTid) calls with what it reads of the shared memory.
 //
-// Owns: the choice between "next to its peer", "beside the fewest of its group" and round-robin.
+// Owns: the choice between "next to its peer", "on the worker with the fewest of its group" and
+// round-robin.
 // May call: nothing (its inputs are callbacks over the directory, the run queues and the groups:
 // tests pass plain maps).
 //
@@ -17,12 +18,14 @@
 // The group (session 12). The spawns from JS that named the same peer, still alive, are its group
 // (counted by src/runtime/peer-groups.ts). The peer's worker keeps GROUP_BESIDE (16) of them; past
 // that every further member goes to whichever other worker of the host holds the fewest of the
-// group (the first in `tids` among equals), so a fan-in of 100 senders ends 16/84 on 2 workers. Pairs, rings and chains (each spawn naming a different process) and a coordinator
-// with up to 16 workers never spread.
-// The split (session 15, docs/design/scheduler.md "Session 15: the fan-in split, measured again";
-// fan-in of 100 senders × 4,000 to one receiver on 2 workers, BENCH_FANIN_LOCAL placing k of the
-// senders beside the receiver, 6 interleaved rounds, medians ÷ 1 worker, quiet machine), after
-// the session's cheaper crossing send and receive:
+// group (the first in `tids` among equals), so a fan-in of 100 senders ends 16/84 on 2 workers.
+// Pairs, rings and chains (each spawn naming a different process) and a coordinator with up to
+// 16 workers never spread.
+// The split (session 15, docs/design/scheduler.md "Session 15: the split once more, after the
+// crossing send and receive", and "… the fan-in split, measured again" before them; fan-in of
+// 100 senders × 4,000 to one receiver on 2 workers, BENCH_FANIN_LOCAL placing k of the senders
+// beside the receiver, 6 interleaved rounds, medians ÷ 1 worker, quiet machine), after the
+// session's cheaper crossing send and receive:
 //   k beside      0     10     17     25     34     42     50     58     66
 //   Node 24.21  1.38   1.26   1.28   1.25   1.20   1.19   1.19   1.15     —
 //   Node 20.20  1.45     —    1.28     —    0.95     —    1.01     —    1.08
