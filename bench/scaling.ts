@@ -9,10 +9,21 @@
 //                well under 2× of 1, so the figure to read is ours/raw (scaling efficiency).
 //                Every variant (ours × hook on/off × 1/N workers, raw × 1/N threads) runs once per
 //                round, round-robin with a rotating start, for several rounds; each measurement has
-//                a fresh runtime (or fresh threads), runs the workload twice untimed, then once timed.
+//                a fresh runtime (or fresh threads), runs the workload CPU_WARMUPS (10) times
+//                untimed, then once timed. Ten, not two (session 15): each fresh runtime compiles
+//                the Lua module anew and V8 moves its hot functions to the optimizing tier while
+//                the runs go, a function at a time as each one's execution budget runs out; on
+//                Node 20 the kernel's large C functions got there in runs 3-9 (26-96 ms of
+//                compiling each, on V8's helper threads), so the third run, the one timed, shared
+//                its two cores with that compiling: nothing on 1 worker (a core was free), up to
+//                a fifth of the 2-worker run. The raw ceiling's threads warm up as many rounds.
 //                Reported: the median throughput per variant and the medians of the per-round
 //                ratios (a round's measurements are taken seconds apart, so their ratio cancels
-//                most of the slow drift of the machine's load).
+//                most of the slow drift of the machine's load). Each ours figure's details hold,
+//                per round, the timed run's timeline (bench/cpu-timeline.ts: children per worker,
+//                each worker's first child and last end in ms after the exec, task times, the tail
+//                after the last child) and its threads' CPU (workers, their runnable-but-waiting
+//                time, every other thread: main and V8's helpers; Node 24 names the workers).
 //   spawn-burst  one coordinator process spawns 100k (quick 20k) processes on its own host, in one
 //                loop, that block in `inbox:receive()`; JS polls `rt.stats()` until all of them are
 //                alive (or 5 s pass) and reports how many landed on each worker and the smallest
@@ -25,29 +36,11 @@ import {
   type BenchContext, type Figure, type Workload, MAIN_HOST, benchRuntime, luaEntry, withRuntime, spawnWatched,
   exitValue, waitFor, check, fmtInt, workersLabel, withTimeout, sleep,
 } from './harness.js';
-import { CPU_LUA_BODY, CPU_CEILING_COUNTS, cpuCeilingPass, cpuExpected } from '../native-bench/cpu-ceiling.js';
+import { CPU_CEILING_COUNTS, cpuCeilingPass, cpuExpected } from '../native-bench/cpu-ceiling.js';
+import { CPU_CHILD, CPU_COORD, type CoordResult, type Timeline, nowUs, timeline, threadsDuring, splitThreads } from './cpu-timeline.js';
 import { median } from '../native-bench/common.js';
 
 // ---- cpu-scaling --------------------------------------------------------------------------------
-
-const CPU_CHILD = luaEntry('cpu_child', `return { main = function(n) ${CPU_LUA_BODY} end }`);
-
-const CPU_COORD = luaEntry('cpu_coord', `
-local function main(k, n, host)
-  local ev = process.events()
-  local t0 = now_us()
-  for i = 1, k do must(process.spawn_monitored("bench:cpu_child", host, n), nil, "spawn_monitored") end
-  local sum, got = 0, 0
-  while got < k do
-    local e = ev:receive()
-    if e.kind ~= "pid.exit" then error("unexpected event " .. tostring(e.kind)) end
-    if e.result.error ~= nil then error("child failed: " .. tostring(e.result.error)) end
-    sum = sum + e.result.value
-    got = got + 1
-  end
-  return { t0 = t0, t1 = now_us(), n = got, sum = sum }
-end
-return { main = main }`);
 
 // Same as harness.benchRuntime's logger: warnings and errors of the runtime on stderr.
 const logger = pino({ level: 'warn', base: undefined }, pino.destination(2));
@@ -60,24 +53,57 @@ async function cpuRuntime(workers: number, hook: boolean): Promise<Runtime> {
   });
 }
 
-interface Measured { seconds: number; luaSeconds?: number }
+interface Measured {
+  seconds: number; luaSeconds: number; tl: Timeline;
+  /** Processes each worker started in the timed run (the coordinator counts on its worker). */
+  started: number[];
+  /** CPU ms of the workers and of every other thread (main, V8's helpers) in the timed run; Node 24 only. */
+  threads?: { workers: number; workersWait: number; others: number };
+}
 
-/** Ours: fresh runtime, the workload twice untimed, then once timed from JS (rt.exec round trip). */
+/** Untimed runs (ours) and rounds (raw) before the timed one: past V8's tier-up (header). */
+export const CPU_WARMUPS = 10;
+
+/** Ours: fresh runtime, the workload CPU_WARMUPS times untimed, then once timed from JS (rt.exec round trip). */
 async function oursPass(ctx: BenchContext, workers: number, hook: boolean, k: number, n: number, expected: number): Promise<Measured> {
   const rt = await cpuRuntime(workers, hook);
   return withRuntime(rt, async () => {
     const once = async () => {
-      const r = await withTimeout(rt.exec('bench:cpu_coord', [k, n, MAIN_HOST], { host: MAIN_HOST }), ctx.timeoutMs, 'cpu coordinator') as Record<string, number>;
+      const r = await withTimeout(rt.exec('bench:cpu_coord', [k, n, MAIN_HOST], { host: MAIN_HOST }), ctx.timeoutMs, 'cpu coordinator') as CoordResult;
       check(r.n === k && r.sum === k * expected, `cpu coordinator: ${r.n} EXITs summing to ${r.sum}, expected ${k} summing to ${k * expected}`);
       return r;
     };
-    await once();
-    await once();
-    const t0 = performance.now();
+    for (let i = 0; i < CPU_WARMUPS; i++) await once();
+    const s0 = (await rt.stats({ counts: true })).map((w) => w.started);
+    const threads = threadsDuring();
+    const t0 = nowUs();
     const r = await once();
-    const seconds = (performance.now() - t0) / 1000;
-    return { seconds, luaSeconds: (r.t1! - r.t0!) / 1e6 };
+    const t1 = nowUs();
+    const th = splitThreads(threads(), `${MAIN_HOST}#`);
+    const s1 = (await rt.stats({ counts: true })).map((w) => w.started);
+    return { seconds: (t1 - t0) / 1e6, luaSeconds: (r.t1 - r.t0) / 1e6, tl: timeline(t0, t1, r), started: s1.map((x, i) => x - s0[i]!), threads: th };
   });
+}
+
+/** Per-run timeline details of an ours variant (bench/cpu-timeline.ts), one entry per round. */
+function timelineDetails(ms: Measured[]): Record<string, string> {
+  const r1 = (x: number) => x.toFixed(1);
+  const runs = (f: (m: Measured) => string) => ms.map(f).join(', ');
+  const out: Record<string, string> = {
+    startedPerWorkerRuns: runs((m) => m.started.join('/')),
+    childrenPerWorkerRuns: runs((m) => m.tl.lanes.map((l) => l.length).join('/')),
+    firstChildMsRuns: runs((m) => m.tl.firstStart.map(r1).join('/')),
+    taskMsMedianRuns: runs((m) => r1(m.tl.taskMs.median)),
+    taskMsMaxRuns: runs((m) => r1(m.tl.taskMs.max)),
+    lastChildEndMsRuns: runs((m) => m.tl.lanes.map((l) => r1(l[l.length - 1]!.b)).join('/')),
+    afterLastChildMsRuns: runs((m) => r1(m.tl.afterLast)),
+  };
+  if (ms.every((m) => m.threads)) {
+    out.workersCpuMsRuns = runs((m) => r1(m.threads!.workers));
+    out.workersRunnableWaitMsRuns = runs((m) => r1(m.threads!.workersWait));
+    out.otherThreadsCpuMsRuns = runs((m) => r1(m.threads!.others));
+  }
+  return out;
 }
 
 interface CpuVariant { key: string; label: string; workers: number; kind: 'ours' | 'raw'; hook?: boolean }
@@ -98,19 +124,21 @@ async function cpuScaling(ctx: BenchContext): Promise<Figure[]> {
   ];
   const secs: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.key, []]));
   const luaSecs: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.key, []]));
+  const measured: Record<string, Measured[]> = Object.fromEntries(variants.map((v) => [v.key, []]));
   const rawTasks: Record<string, string[]> = { raw1: [], rawW: [] };
   for (let r = 0; r < rounds; r++) {
     for (let j = 0; j < variants.length; j++) {
       const v = variants[(r + j) % variants.length]!;
       ctx.note(`round ${r + 1}/${rounds}: ${v.label}`);
       if (v.kind === 'raw') {
-        const p = await withTimeout(cpuCeilingPass({ threads: v.workers, tasks: k, n }), ctx.timeoutMs, 'raw wasmoon ceiling');
+        const p = await withTimeout(cpuCeilingPass({ threads: v.workers, tasks: k, n, warmups: CPU_WARMUPS }), ctx.timeoutMs, 'raw wasmoon ceiling');
         secs[v.key]!.push(p.seconds);
         rawTasks[v.key]!.push(p.threadTasks.join('+'));
       } else {
         const p = await oursPass(ctx, v.workers, v.hook!, k, n, expected);
         secs[v.key]!.push(p.seconds);
-        luaSecs[v.key]!.push(p.luaSeconds!);
+        luaSecs[v.key]!.push(p.luaSeconds);
+        measured[v.key]!.push(p);
       }
     }
   }
@@ -129,12 +157,12 @@ async function cpuScaling(ctx: BenchContext): Promise<Figure[]> {
     value: k / median(secs[v.key]!), unit: 'processes/s',
     work,
     timing: v.kind === 'raw'
-      ? `JS clock, "go" to the last thread's reply; threads take tasks from a shared counter; fresh threads, 2 warm-up rounds; median of ${rounds} rounds, interleaved with ours`
-      : `JS clock around rt.exec(coordinator); fresh runtime, 2 warm-up runs; median of ${rounds} rounds, interleaved with the others`,
+      ? `JS clock, "go" to the last thread's reply; threads take tasks from a shared counter; fresh threads, ${CPU_WARMUPS} warm-up rounds; median of ${rounds} rounds, interleaved with ours`
+      : `JS clock around rt.exec(coordinator); fresh runtime, ${CPU_WARMUPS} warm-up runs; median of ${rounds} rounds, interleaved with the others`,
     details: {
       medianSeconds: median(secs[v.key]!), runsSeconds: r3(secs[v.key]!),
       ...(v.kind === 'raw' ? { tasksPerThreadRuns: rawTasks[v.key]!.join(', ') } : {}),
-      ...(v.kind === 'ours' ? { luaClockRunsSeconds: r3(luaSecs[v.key]!), maxReductions: v.hook ? 'default' : 0, maxMemoryMb: v.hook ? 'default' : 0 } : {}),
+      ...(v.kind === 'ours' ? { luaClockRunsSeconds: r3(luaSecs[v.key]!), maxReductions: v.hook ? 'default' : 0, maxMemoryMb: v.hook ? 'default' : 0, ...timelineDetails(measured[v.key]!) } : {}),
     },
   }));
   const ratioFig = (label: string, figure: string, rs: number[], timing: string, extra: Record<string, number | string> = {}): Figure => ({
