@@ -12,7 +12,7 @@
 // worker side at 64 in flight is this plus its share of the transport (drain, flush, doorbell).
 // Session 10 (docs/design/scheduler.md, "The job runner, session 10").
 //
-//   node dist/bench/jstep.js --a /work/wt/base10 --b .
+//   node dist/bench/jstep.js --a ../baseline --b .
 import { Buffer } from 'node:buffer';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';

@@ -7,7 +7,7 @@
 // around an empty run queue, and the outbox's end of step. Every cross-worker message step pays
 // it on each side, before its own work (docs/design/scheduler.md, "Host calls per step").
 //
-//   node dist/bench/step-entry.js --a /work/wt/bad0 --b .        (before / after)
+//   node dist/bench/step-entry.js --a ../baseline --b .        (before / after)
 //   WIPPY_CSTEP=0 node dist/bench/step-entry.js                   (the stack path on our module)
 //
 // The host is a one-worker host's (no run queues to look at when the queue is empty).

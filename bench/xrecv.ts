@@ -12,7 +12,7 @@
 // For one or two built checkouts, interleaved; the best of the rounds (a loaded machine inflates
 // it least) and the median of the per-round ratios A ÷ B.
 //
-//   node dist/bench/xrecv.js --a /work/wt/base15 --b .
+//   node dist/bench/xrecv.js --a ../baseline --b .
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkBuilt } from './checkout.js';

@@ -10,7 +10,7 @@
 // "Session 15: the crossing send"). For one or two built checkouts, interleaved; the best of the
 // rounds (a loaded machine inflates it least), and the frames' bytes checked against each other.
 //
-//   node dist/bench/xsend.js --a /work/wt/base15 --b .
+//   node dist/bench/xsend.js --a ../baseline --b .
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkBuilt } from './checkout.js';

@@ -10,7 +10,7 @@
 // "Host calls per step"). Round trips/s on a quiet machine are bounded by 1e6 / (this + the
 // drain, flush and transit of two frames).
 //
-//   node dist/bench/xstep.js --a /work/wt/bad0 --b .
+//   node dist/bench/xstep.js --a ../baseline --b .
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkBuilt } from './checkout.js';
