@@ -352,12 +352,16 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false, localPc
     const anchors = await Promise.all(Array.from({ length: nAnchors }, () => spawnWatched(rt, 'bench:fanin_anchor', MAIN_HOST, [])));
     const anchorOf = (i: number) => anchors[i < local! ? 2 * i + 1 : 2 * (i - local!)]!.pid;
     ctx.note(`spawning ${senders} senders`);
+    // the free-cores measure the peer rule reads (spawn-place.ts: a group spreads only while two
+    // cores are free): before the senders' spawns, and after them
+    const freeBefore = rt.doorbell().freeCores;
     const sent = await Promise.all(Array.from({ length: senders }, (_, i) => spawnWatched(rt, 'bench:fanin_sender', MAIN_HOST,
       local !== undefined ? [false, m, laps, anchorOf(i)] : [spread ? false : recv.pid, m, laps])));
     const pids = sent.map((s) => s.pid);
     const senderExits = Promise.all(sent.map((s, i) => exitValue<number>(s, `sender ${i + 1}`)));
     senderExits.catch(() => {}); // awaited below
     await withTimeout(Promise.race([waitFor(async () => (await alive()) === senders + 1 + nAnchors, 'senders'), senderExits]), ctx.timeoutMs, 'fan-in');
+    const freeAfter = rt.doorbell().freeCores;
     const stats = await rt.stats();
     const placement = stats.map((w) => w.processes);
     if (spread) check(placement.every((p) => p > 0), `senders not spread over the workers: ${placement.join('/')}`);
@@ -408,7 +412,7 @@ async function fanIn(ctx: BenchContext, workers: number, spread = false, localPc
         : spread ? `${workers} workers, senders spread` : `${workers} workers`, workers,
       figure: 'fan-in to one process', value: want / span, unit: 'messages/s',
       work: `${fmtInt(senders)} senders × ${fmtInt(m)} messages (after ${laps - 1} untimed lap(s) of as many)`, timing: 'Lua clock in the receiver (go sent → last counted)',
-      details: { spanSeconds: span, placement: placement.join('/'), cpuUsPerOp: (cpuSeconds * 1e6) / (want * laps),
+      details: { spanSeconds: span, placement: placement.join('/'), freeCoresAtSpawns: `${freeBefore}/${freeAfter}`, cpuUsPerOp: (cpuSeconds * 1e6) / (want * laps),
         // both laps, per message: CPU µs of each runtime worker (Node 24's thread names, in tid
         // order), of V8's helper threads and of the main thread; doorbell parks and notifies
         threadsUsPerOp: threadUsPerOp(th0, th1, want * laps),

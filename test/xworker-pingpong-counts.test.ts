@@ -7,6 +7,7 @@
 // quiet one (both sides spinning) towards none.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { createRuntime } from '../src/index.js';
 
 const N = 2_000;
@@ -45,6 +46,8 @@ test(`a ${N}-round-trip ping-pong across workers: order, and at most one park pe
     await rt.spawn('x:ping', 'x:a', [N], (e) => done(e.error ?? e.value));
     assert.equal(await result, N);
     const after = rt.doorbell();
+    // the free-cores measure (not measured: -1; else a count of this machine's cores)
+    assert.ok(Number.isInteger(after.freeCores) && after.freeCores >= -1 && after.freeCores <= availableParallelism(), `freeCores ${after.freeCores}`);
     for (const t of [ta!, tb!]) {
       const parks = after.parks[t]! - before.parks[t]!;
       const wakes = after.wakes[t]! - before.wakes[t]!;

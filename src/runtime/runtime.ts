@@ -575,10 +575,14 @@ export class Runtime extends EventEmitter {
   /**
    * Per thread id: times it parked, notifies it was sent, and parks it announced (the doorbell's
    * counters; wake-ups per message). Notifies ≤ announced parks; a cancelled announcement is no park.
+   * `freeCores`: the main thread's last measure of the cores other processes leave free
+   * (src/transport/freecores.ts; what the spin rule and the peer rule's spreading read), -1 when
+   * not measured.
    */
-  doorbell(): { parks: number[]; wakes: number[]; announced: number[] } {
+  doorbell(): { parks: number[]; wakes: number[]; announced: number[]; freeCores: number } {
     const s = this.ep?.bell.stats();
-    return s ? { parks: s.parks, wakes: s.wakes, announced: s.announced } : { parks: [], wakes: [], announced: [] };
+    const freeCores = this.freeCores?.current() ?? -1;
+    return s ? { parks: s.parks, wakes: s.wakes, announced: s.announced, freeCores } : { parks: [], wakes: [], announced: [], freeCores };
   }
 
   /**
