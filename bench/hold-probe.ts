@@ -14,30 +14,32 @@
 // attached to this process for repetition --perf-rep only (read it with `perf report -i FILE
 // --sort comm,sym --no-children`; wasm functions are named when the module was linked with emcc's
 // `--profiling-funcs`, and JS with node's --perf-basic-prof).
+import { parseArgs } from 'node:util';
 import { spawn as spawnProc, type ChildProcess } from 'node:child_process';
 import { MAIN_HOST, benchRuntime, luaEntry, spawnWatched, exitValue, waitFor, withRuntime, shares, check } from './harness.js';
 import { HOLD_CHILD, HOLD_TIMED_SPAWNS, STAMP, GARBAGE, settledHeap } from './spawn.js';
 import { threadStats, threadStatDelta } from './threadcpu.js';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
-};
-const WORKERS = Number(arg('workers', '2'));
-const N = Number(arg('n', '10000'));
-const REPS = Number(arg('reps', '8'));
-const WARM = Number(arg('warm', '5000'));
-const PERF = arg('perf', '');
-const PERF_REP = Number(arg('perf-rep', '3'));
+const { values: opt } = parseArgs({ options: {
+  workers: { type: 'string', default: '2' }, n: { type: 'string', default: '10000' }, reps: { type: 'string', default: '8' },
+  warm: { type: 'string', default: '5000' }, perf: { type: 'string', default: '' }, 'perf-rep': { type: 'string', default: '3' },
+  churn: { type: 'string', default: '200' }, 'warm-held': { type: 'string', default: '0' }, mark: { type: 'boolean', default: false },
+  sync: { type: 'string', default: '0' }, 'warm-rounds': { type: 'string', default: '0' },
+} });
+const WORKERS = Number(opt.workers);
+const N = Number(opt.n);
+const REPS = Number(opt.reps);
+const WARM = Number(opt.warm);
+const PERF = opt.perf!;
+const PERF_REP = Number(opt['perf-rep']);
 // hold's own step between its warm-up and its timed spawns: garbage churned this long (ms)
-const CHURN = Number(arg('churn', '200'));
+const CHURN = Number(opt.churn);
 // before the first repetition: rounds of children held, then stopped (warm-held K, warm-rounds R)
-const WARM_HELD = Number(arg('warm-held', '0'));
+const WARM_HELD = Number(opt['warm-held']);
 // print "--- go" and "--- all blocked" around the timed phase (for V8's --trace-opt and the like)
-const MARK = argv.includes('--mark');
-const SYNC = Number(arg('sync', '0'));
-const WARM_ROUNDS = Number(arg('warm-rounds', '0'));
+const MARK = opt.mark;
+const SYNC = Number(opt.sync);
+const WARM_ROUNDS = Number(opt['warm-rounds']);
 
 // One holder per worker and repetition: spawns n children (after `warm` spawned and stopped at
 // once, untimed, on its first repetition only), then waits for "release".

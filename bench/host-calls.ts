@@ -12,19 +12,18 @@
 // hostcall's own costs included: the same in both columns), the best of `rounds`. The direct
 // column is what lsend.c (route), lsched.c (now), lspawn.c/lqspawn.c (pid_alloc) and lexit.c
 // (dead; load_add: lspawn.h's count_load) pay per call; the other is what they paid before.
+import { parseArgs } from 'node:util';
 import { luaFactory, setGlobalTable } from '../src/lua/module.js';
 import { createEngineRaw } from '../src/lua/rawexports.js';
 import { hotHostCalls, lifeHostCalls } from '../src/lua/hostfns.js';
 import { Directory } from '../src/shm/directory.js';
 import { newDirectory } from '../src/shm/layout.js';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
-};
-const N = Number(arg('n', '2000000'));
-const ROUNDS = Number(arg('rounds', '3'));
+const { values: opt } = parseArgs({ options: {
+  n: { type: 'string', default: '2000000' }, rounds: { type: 'string', default: '3' },
+} });
+const N = Number(opt.n);
+const ROUNDS = Number(opt.rounds);
 const TID = 1;
 
 async function main(): Promise<void> {

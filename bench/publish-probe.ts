@@ -11,20 +11,19 @@
 // Prints per repetition: the spawner's thread CPU (ms and µs per spawn), the sibling's, and the
 // run-queue counters of each worker over the phase (p pushed, o own, g global, s stolen, x shared,
 // k kept in the list, b published and taken back from the record kept: no copy, no decode).
+import { parseArgs } from 'node:util';
 import { MAIN_HOST, benchRuntime, luaEntry, spawnWatched, exitValue, waitFor, withRuntime, check } from './harness.js';
 import { HOLD_CHILD } from './spawn.js';
 import { threadStats, threadStatDelta } from './threadcpu.js';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
-};
+const { values: opt } = parseArgs({ options: {
+  n: { type: 'string', default: '2000' }, reps: { type: 'string', default: '8' }, idle: { type: 'boolean', default: false },
+} });
 // 2,000: one publish at the mark (1,024, the deque's capacity), the rest kept in the list; past
 // 2,048 the deque is full and the global queue, which the sibling may take from, overflows
-const N = Number(arg('n', '2000'));
-const REPS = Number(arg('reps', '8'));
-const IDLE = argv.includes('--idle');
+const N = Number(opt.n);
+const REPS = Number(opt.reps);
+const IDLE = opt.idle;
 
 const PUB_HOLDER = luaEntry('pub_holder', `
 local function main(n, host)

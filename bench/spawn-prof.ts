@@ -12,21 +12,21 @@
 // `perf report -i OUT --sort comm,sym --no-children` (comm: the thread's name; a worker is
 // `<host id>#<tid>`, the main thread `node`, V8's helpers `V8 DefaultWorke` / `V8 …`).
 // Prints spawn+exits/s of the profiled run and each thread's CPU µs per spawn+exit.
+import { parseArgs } from 'node:util';
 import { spawn as spawnProc } from 'node:child_process';
 import { EXIT_CHILD, SPAWN_DRIVER, WINDOW } from './spawn.js';
 import { MAIN_HOST, benchRuntime, runDrivers, withRuntime, check, type BenchContext } from './harness.js';
 import { threadCpu } from './threadcpu.js';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
-};
-const WARM = Number(arg('warm', '200000'));
-const N = Number(arg('n', '2000000'));
-const FREQ = arg('freq', '1999');
-const OUT = arg('out', '/tmp/spawn-prof.data');
-const PERF = !argv.includes('--no-perf');
+const { values: opt } = parseArgs({ options: {
+  warm: { type: 'string', default: '200000' }, n: { type: 'string', default: '2000000' }, freq: { type: 'string', default: '1999' },
+  out: { type: 'string', default: '/tmp/spawn-prof.data' }, 'no-perf': { type: 'boolean', default: false },
+} });
+const WARM = Number(opt.warm);
+const N = Number(opt.n);
+const FREQ = opt.freq!;
+const OUT = opt.out!;
+const PERF = !opt['no-perf'];
 
 const ctx: BenchContext = { quick: false, timeoutMs: 600_000, allWorkers: 1, note: () => {} };
 

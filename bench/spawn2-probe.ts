@@ -6,22 +6,23 @@
 // the doorbells' parks and wake-ups. One runtime per run, as in the bench.
 //
 //   node dist/bench/spawn2-probe.js [--workers 2] [--n 20000] [--warm 20000] [--split] [--drivers D] [--pre] [--sync]
+import { parseArgs } from 'node:util';
 import { EXIT_CHILD, SPAWN_DRIVER, SPAWN_LEAD_MS, WINDOW } from './spawn.js';
 import { threadIds, threadStatsByTid } from './threadcpu.js';
 import { MAIN_HOST, benchRuntime, runDrivers, withRuntime, check, shares, bellCounts, type BenchContext } from './harness.js';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
-};
-const W = Number(arg('workers', '2'));
-const N = Number(arg('n', '20000'));
-const WARM = Number(arg('warm', '20000'));
+const { values: opt } = parseArgs({ options: {
+  workers: { type: 'string', default: '2' }, n: { type: 'string', default: '20000' }, warm: { type: 'string', default: '20000' },
+  drivers: { type: 'string' }, split: { type: 'boolean', default: false }, sync: { type: 'boolean', default: false },
+  pre: { type: 'boolean', default: false }, mono: { type: 'boolean', default: false },
+} });
+const W = Number(opt.workers);
+const N = Number(opt.n);
+const WARM = Number(opt.warm);
 /** The warm run as a run of its own before the measured one, so the counters cover the timed run alone. */
-const SPLIT = argv.includes('--split');
+const SPLIT = opt.split;
 /** Drivers (default one per worker); fewer leaves workers without a driver (idle siblings). */
-const D = Number(arg('drivers', String(W)));
+const D = Number(opt.drivers ?? W);
 
 /** OS thread id -> [name, CPU seconds, seconds runnable but waiting for a CPU]. */
 function tasks(): Map<string, [string, number, number]> {
@@ -31,10 +32,10 @@ function tasks(): Map<string, [string, number, number]> {
 const ctx: BenchContext = { quick: true, timeoutMs: 600_000, allWorkers: W, note: () => {} };
 
 /** --sync: the bench's common start of the timed runs (runDrivers' startTogether); without it each starts as its warm run ends. */
-const SYNC = argv.includes('--sync');
+const SYNC = opt.sync;
 
 /** --pre: a whole 1-worker spawn-exit (warm and timed) in a runtime of its own first, as the bench runs its 1-worker variant before the 2-worker one in one process. */
-const PRE = argv.includes('--pre');
+const PRE = opt.pre;
 
 async function main(): Promise<void> {
   if (PRE) {
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     const last = Math.max(...r.map((x) => x.t1));
     const span = (last - first) / 1e6;
     const out: string[] = [];
-    if (argv.includes('--mono')) out.push(`mono µs: go ${(goUs + monoOffsetUs).toFixed(0)} first t0 ${(first + monoOffsetUs).toFixed(0)} last t1 ${(last + monoOffsetUs).toFixed(0)}`);
+    if (opt.mono) out.push(`mono µs: go ${(goUs + monoOffsetUs).toFixed(0)} first t0 ${(first + monoOffsetUs).toFixed(0)} last t1 ${(last + monoOffsetUs).toFixed(0)}`);
     out.push(`W${W} rate ${Math.round(N / span)}/s span ${(span * 1e3).toFixed(1)} ms; drivers ${r.map((x) => `+${((x.t0 - first) / 1e3).toFixed(1)}..${((x.t1 - first) / 1e3).toFixed(1)}ms`).join(' ')} (warm runs ended ${((Math.max(...r.map((x) => x.tw)) - Math.min(...r.map((x) => x.tw))) / 1e3).toFixed(1)} ms apart); proc cpu ${((cpu.user + cpu.system) / (N + warm * D)).toFixed(2)} µs/op`);
     const rows = [...t1].map(([tid, [name, c, w]]) => {
       const p = t0.get(tid);
