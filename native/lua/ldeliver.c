@@ -52,8 +52,8 @@
 ** Its case of a head of one value without a list, or of none (fan-in's), is take_flat's (session
 ** 14, second wave): the same end state by slot pointers, every slot found once; the channel's
 ** fields read through its kind's defaults found once by the receive (ldefaults.h, session 15).
-** A message's six backlog slots go into the array part after one bounds check (put6, session 15:
-** flat_push and luaW_flat_put), else by seti as before.
+** A message's six backlog slots go into the array part after one bounds check (put6, session 15),
+** else by seti as before: store6, for flat_push and luaW_flat_put alike.
 **
 ** Why, measured: a ping-pong message's arrival was ~100 VM instructions in five Lua calls
 ** (deliver_msg, to_channel, convert, offer, ready), and fan-in's backlog push a C-to-Lua call;
@@ -288,6 +288,25 @@ LF_INLINE int put6 (lua_State *L, const TValue *bq, lua_Integer k, const TValue 
   return 1;
 }
 
+/* q[k+1..k+6] = topic, from, n, p, v, seq: put6, else by seti, the last target first, from copies
+** of the six (a seti may run a metamethod or the collector, which may move the stack they lie on).
+** 1: put6 stored them (no key was inserted: bq's hash part is where it was). */
+LF_INLINE int store6 (lua_State *L, const TValue *bq, lua_Integer k, const TValue *topic,
+                   const TValue *from, const TValue *n, const TValue *p, const TValue *v,
+                   const TValue *seq) {
+  TValue c[FLAT];
+  int i;
+  if (put6(L, bq, k, topic, from, n, p, v, seq)) return 1;
+  setobj(L, &c[0], topic);
+  setobj(L, &c[1], from);
+  setobj(L, &c[2], n);
+  setobj(L, &c[3], p);
+  setobj(L, &c[4], v);
+  setobj(L, &c[5], seq);
+  for (i = FLAT; i >= 1; i--) seti(L, bq, k + i, &c[i - 1]);
+  return 0;
+}
+
 /* mailbox.lua's flat_push(s, topic, from, n, p, v, seq), the arguments from deliver's slots
 ** off+2..off+6: a raw channel's backlog takes the message as six slots (topic, from, n, p or false,
 ** v, seq) after its tail, no record (made at its first push; read afresh: a slot's store may
@@ -309,18 +328,9 @@ static void flat_push (lua_State *L, Deliv *D, int off, const TValue *s, TValue 
   getf(L, &q, K(t), &t);
   if (!ttisinteger(&t)) luaL_error(L, "kernel: a queue's tail is not an integer");
   k = ivalue(&t);
-  /* q[t + 1], ..., q[t + 6] = topic, from, n, p or false, v, seq: into the array part at once
-  ** (put6), else by seti, the last target first */
+  /* q[t + 1], ..., q[t + 6] = topic, from, n, p or false, v, seq (store6) */
   if (l_isfalse(ARG(5))) setbfvalue(&x); else setobj(L, &x, ARG(5));
-  if (!put6(L, &q, k, ARG(2), ARG(3), ARG(4), &x, ARG(6), seq)) {
-    seti(L, &q, k + 6, seq);
-    seti(L, &q, k + 5, ARG(6));
-    if (l_isfalse(ARG(5))) setbfvalue(&x); else setobj(L, &x, ARG(5));
-    seti(L, &q, k + 4, &x);
-    seti(L, &q, k + 3, ARG(4));
-    seti(L, &q, k + 2, ARG(3));
-    seti(L, &q, k + 1, ARG(2));
-  }
+  store6(L, &q, k, ARG(2), ARG(3), ARG(4), &x, ARG(6), seq);
   setivalue(&t, k + 6);
   setf(L, &q, K(t), &t);
 }
@@ -547,7 +557,7 @@ int luaW_flat_put (lua_State *L, Deliv *D, LFlat *F, const TValue *topic, const 
   const TValue *ss = lf_getshortstr(F->P, K(seq));
   const TValue *hs = lf_getshortstr(q, K(h));
   const TValue *tsl = lf_getshortstr(q, K(t));
-  TValue x;
+  TValue one, no;
   lua_Integer u, k;
   if (!ttisinteger(us) || !ttisinteger(ss) || !ttisinteger(hs) || !ttisinteger(tsl)
       || !ttisinteger(V(delivered)))
@@ -559,27 +569,11 @@ int luaW_flat_put (lua_State *L, Deliv *D, LFlat *F, const TValue *topic, const 
   setivalue(V(delivered), ivalue(V(delivered)) + 1);
   setivalue(cast(TValue *, ss), ivalue(ss) + 1);
   setivalue(cast(TValue *, us), u);
-  /* flat_push: q[t + 1..t + 6] = topic, from, 1, false, v, seq: into the array part at once
-  ** (put6), else by seti, the last target first */
-  {
-    TValue one, no;
-    setivalue(&one, 1);
-    setbfvalue(&no);
-    if (put6(L, &F->bq, k, topic, from, &one, &no, v, ss)) {
-      setivalue(cast(TValue *, tsl), k + FLAT);  /* (no key was inserted: bq.t's slot is where it was) */
-      return 1;
-    }
-  }
-  setobj(L, &x, ss);
-  seti(L, &F->bq, k + 6, &x);
-  seti(L, &F->bq, k + 5, cast(TValue *, v));
-  setbfvalue(&x);
-  seti(L, &F->bq, k + 4, &x);
-  setivalue(&x, 1);
-  seti(L, &F->bq, k + 3, &x);
-  seti(L, &F->bq, k + 2, cast(TValue *, from));
-  seti(L, &F->bq, k + 1, cast(TValue *, topic));
-  tsl = lf_getshortstr(q, K(t));  /* (a store above may have rehashed q) */
+  /* flat_push: q[t + 1..t + 6] = topic, from, 1, false, v, seq (store6); bq.t's slot is where it
+  ** was unless a seti inserted a key (then found again: the store may have rehashed q) */
+  setivalue(&one, 1);
+  setbfvalue(&no);
+  if (!store6(L, &F->bq, k, topic, from, &one, &no, v, ss)) tsl = lf_getshortstr(q, K(t));
   setivalue(cast(TValue *, tsl), k + FLAT);
   return 1;
 }
